@@ -1,0 +1,99 @@
+import pino, { type Logger } from 'pino';
+import { AuditLog } from './audit/audit-log.js';
+import { ClientService } from './clients/client-service.js';
+import { ClientStore } from './clients/client-store.js';
+import { ADMIN_SCOPE, INTROSPECTION_SCOPE } from './clients/model.js';
+import type { Config } from './config.js';
+import { KeyRing } from './keys/key-ring.js';
+import { loadMasterKey, type MasterKey } from './keys/master-key.js';
+import { type FailureLimiter, MemoryFailureLimiter } from './limits/failure-limiter.js';
+import { openStorage, type Storage } from './storage/open-database.js';
+import { TokenIssuer } from './tokens/issue-access-token.js';
+
+/** Everything a zgw-auth process uses, wired once; the HTTP layer and the CLI both work on this. */
+export interface App {
+  config: Config;
+  log: Logger;
+  now: () => number;
+  storage: Storage;
+  masterKey: MasterKey;
+  keys: KeyRing;
+  clients: ClientService;
+  audit: AuditLog;
+  issuer: TokenIssuer;
+  limiter: FailureLimiter;
+  close(): Promise<void>;
+}
+
+export interface AppOptions {
+  log?: Logger;
+  now?: () => number;
+}
+
+export const FIRST_ADMIN_CLIENT_ID = 'zgw-auth-admin';
+
+/** Paths in log lines that may carry secret material; pino replaces them. */
+export const LOG_REDACT = [
+  'req.headers.authorization',
+  '*.client_secret',
+  '*.access_token',
+  '*.token',
+  '*.secret',
+  '*.value',
+];
+
+export function createLogger(level: string): Logger {
+  return pino({ level, redact: { paths: LOG_REDACT, censor: '[redacted]' } });
+}
+
+export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const log = options.log ?? createLogger(config.logLevel);
+  const now = options.now ?? Date.now;
+  const { key: masterKey } = loadMasterKey(config.masterKey, config.dataDir);
+  const storage = await openStorage(config.databaseUrl, config.dataDir);
+  const audit = new AuditLog(storage.db, (err) => log.error({ err }, 'audit write failed'), now);
+  const keys = new KeyRing(storage.db, masterKey, now);
+  await keys.load();
+  const clients = new ClientService(new ClientStore(storage.db), masterKey, audit, now);
+  const issuer = new TokenIssuer(keys, config, now);
+  const limiter = new MemoryFailureLimiter({ threshold: config.lockoutThreshold, baseSeconds: config.lockoutBaseSeconds, maxSeconds: config.lockoutMaxSeconds }, now);
+  return {
+    config,
+    log,
+    now,
+    storage,
+    masterKey,
+    keys,
+    clients,
+    audit,
+    issuer,
+    limiter,
+    async close() {
+      keys.stop();
+      await Promise.allSettled([audit.flush(), clients.flushUsage()]);
+      await storage.close();
+    },
+  };
+}
+
+/**
+ * First start: a signing key, and an admin client when the registry is empty. Returns what was
+ * created so the caller can show the admin secret, once.
+ */
+export async function initialize(app: App): Promise<{ keyCreated?: string; admin?: { clientId: string; secret: string } }> {
+  const keyCreated = await app.keys.ensureKey(app.config.signingAlg);
+  const { total } = await app.clients.list({ limit: 1, offset: 0 });
+  if (total > 0) return { keyCreated };
+  const { client, secret } = await app.clients.create(
+    {
+      clientId: FIRST_ADMIN_CLIENT_ID,
+      name: 'zgw-auth administrator',
+      description: 'Created on first start. Holds the admin and introspection scopes.',
+      rsin: '000000000',
+      allowedScopes: [ADMIN_SCOPE, INTROSPECTION_SCOPE],
+      defaultScopes: [ADMIN_SCOPE],
+    },
+    { id: 'system' },
+  );
+  return { keyCreated, admin: { clientId: client.clientId, secret: secret.value } };
+}

@@ -1,0 +1,208 @@
+import { type Command, InvalidArgumentError } from 'commander';
+import type { Actor } from '../clients/client-service.js';
+import type { Client, SecretInfo } from '../clients/model.js';
+import { isoTime, table, type CliContext } from './program.js';
+
+const CLI_ACTOR: Actor = { id: 'cli' };
+
+const list = (v: string) => v.split(/[ ,]+/).filter(Boolean);
+const bool = (v: string) => {
+  if (/^(true|yes|1|on)$/i.test(v)) return true;
+  if (/^(false|no|0|off)$/i.test(v)) return false;
+  throw new InvalidArgumentError('expected true or false');
+};
+const seconds = (v: string) => {
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError('expected whole seconds');
+  return Number(v);
+};
+const json = (v: string) => {
+  try {
+    return JSON.parse(v) as Record<string, unknown>;
+  } catch {
+    throw new InvalidArgumentError('expected a JSON object');
+  }
+};
+const timestamp = (v: string) => {
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw new InvalidArgumentError('expected an ISO 8601 date-time');
+  return t;
+};
+
+function describeClient(c: Client): string {
+  return [
+    `client_id:        ${c.clientId}`,
+    `name:             ${c.name}`,
+    `description:      ${c.description}`,
+    `rsin:             ${c.rsin}`,
+    `enabled:          ${c.enabled}`,
+    `grant types:      ${c.grantTypes.join(' ') || '-'}`,
+    `allowed scopes:   ${c.allowedScopes.join(' ') || '-'}`,
+    `default scopes:   ${c.defaultScopes.join(' ') || '-'}`,
+    `token lifetime:   ${c.tokenLifetime ?? '(server default)'}`,
+    `static claims:    ${JSON.stringify(c.staticClaims)}`,
+    `self-signed:      ${c.selfSignedAllowed}`,
+    `created:          ${isoTime(c.createdAt)}`,
+    `updated:          ${isoTime(c.updatedAt)}`,
+    `last token:       ${isoTime(c.lastTokenAt)}`,
+  ].join('\n');
+}
+
+function secretRows(secrets: SecretInfo[]): string {
+  return table(
+    ['SECRET ID', 'LABEL', 'SELF-SIGNED', 'CREATED', 'EXPIRES', 'LAST USED', 'REVOKED'],
+    secrets.map((s) => [s.secretId, s.label || '-', String(s.usableForSelfSigned), isoTime(s.createdAt), isoTime(s.expiresAt), isoTime(s.lastUsedAt), isoTime(s.revokedAt)]),
+  );
+}
+
+/** Options shared by `clients create` and `clients update`. */
+function clientOptions(cmd: Command): Command {
+  return cmd
+    .option('--name <name>', 'display name')
+    .option('--description <text>', 'description')
+    .option('--scopes <list>', 'allowed scopes (comma or space separated)', list)
+    .option('--default-scopes <list>', 'scopes granted when a token request names none', list)
+    .option('--token-lifetime <seconds>', 'access token lifetime override', seconds)
+    .option('--claims <json>', 'static claims added to every token, e.g. {"user_id":"x"}', json)
+    .option('--self-signed <bool>', 'may sign its own HS256 ZGW tokens', bool)
+    .option('--json', 'print JSON');
+}
+
+export function clientsCommands(program: Command, ctx: CliContext): void {
+  const clients = program.command('clients').description('manage ClientIDs');
+
+  clientOptions(clients.command('create').description('register a client and print its secret (shown once)'))
+    .option('--client-id <id>', 'client id (generated when omitted)')
+    .requiredOption('--rsin <rsin>', 'organisation RSIN (9 digits, 11-test)')
+    .option('--disabled', 'create it disabled')
+    .action(async (o, cmd: Command) => {
+      const { client, secret } = await ctx.withApp(cmd, (app) =>
+        app.clients.create(
+          {
+            clientId: o.clientId,
+            rsin: o.rsin,
+            name: o.name,
+            description: o.description,
+            enabled: !o.disabled,
+            allowedScopes: o.scopes,
+            defaultScopes: o.defaultScopes,
+            tokenLifetime: o.tokenLifetime,
+            staticClaims: o.claims,
+            selfSignedAllowed: o.selfSigned,
+          },
+          CLI_ACTOR,
+        ),
+      );
+      if (o.json) return ctx.out(JSON.stringify({ client_id: client.clientId, client_secret: secret.value, secret_id: secret.secret.secretId, client }));
+      ctx.out(`${describeClient(client)}\n\nclient_secret:    ${secret.value}\n(shown once: store it now)`);
+    });
+
+  clients
+    .command('list')
+    .description('list clients')
+    .option('--rsin <rsin>', 'only this organisation')
+    .option('--enabled <bool>', 'only enabled (true) or disabled (false) clients', bool)
+    .option('--search <text>', 'text in client id or name')
+    .option('--limit <n>', 'page size', seconds, 100)
+    .option('--offset <n>', 'skip this many', seconds, 0)
+    .option('--json', 'print JSON')
+    .action(async (o, cmd: Command) => {
+      const page = await ctx.withApp(cmd, (app) => app.clients.list({ rsin: o.rsin, enabled: o.enabled, q: o.search, limit: Math.min(o.limit, 1000), offset: o.offset }));
+      if (o.json) return ctx.out(JSON.stringify(page));
+      ctx.out(table(['CLIENT ID', 'RSIN', 'ENABLED', 'SCOPES', 'LAST TOKEN', 'NAME'], page.items.map((c) => [c.clientId, c.rsin, String(c.enabled), c.allowedScopes.join(' ') || '-', isoTime(c.lastTokenAt), c.name])));
+      ctx.out(`${page.items.length} of ${page.total}`);
+    });
+
+  clients
+    .command('show <clientId>')
+    .description('show a client and its secrets (metadata only)')
+    .option('--json', 'print JSON')
+    .action(async (clientId: string, o, cmd: Command) => {
+      const [client, secrets] = await ctx.withApp(cmd, (app) => Promise.all([app.clients.get(clientId), app.clients.listSecrets(clientId)]));
+      if (o.json) return ctx.out(JSON.stringify({ client, secrets }));
+      ctx.out(`${describeClient(client)}\n\n${secretRows(secrets)}`);
+    });
+
+  clientOptions(clients.command('update <clientId>').description('change a client'))
+    .option('--rsin <rsin>', 'organisation RSIN')
+    .action(async (clientId: string, o, cmd: Command) => {
+      const { client, warnings } = await ctx.withApp(cmd, (app) =>
+        app.clients.update(
+          clientId,
+          { rsin: o.rsin, name: o.name, description: o.description, allowedScopes: o.scopes, defaultScopes: o.defaultScopes, tokenLifetime: o.tokenLifetime, staticClaims: o.claims, selfSignedAllowed: o.selfSigned },
+          CLI_ACTOR,
+        ),
+      );
+      for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+      ctx.out(o.json ? JSON.stringify({ client, warnings }) : describeClient(client));
+    });
+
+  for (const [verb, enabled] of [['enable', true], ['disable', false]] as const) {
+    clients
+      .command(`${verb} <clientId>`)
+      .description(`${verb} a client (${enabled ? 'tokens can be issued again' : 'token issuance and its tokens stop at once'})`)
+      .action(async (clientId: string, _o, cmd: Command) => {
+        await ctx.withApp(cmd, (app) => app.clients.update(clientId, { enabled }, CLI_ACTOR));
+        ctx.out(`${clientId} ${verb}d`);
+      });
+  }
+
+  clients
+    .command('delete <clientId>')
+    .description('delete a client and all its secrets')
+    .action(async (clientId: string, _o, cmd: Command) => {
+      await ctx.withApp(cmd, (app) => app.clients.delete(clientId, CLI_ACTOR));
+      ctx.out(`${clientId} deleted`);
+    });
+
+  const secrets = program.command('secrets').description('manage client secrets');
+  secrets
+    .command('add <clientId>')
+    .description('add a secret (generated, or imported with --import-stdin); both old and new work until one is revoked')
+    .option('--label <label>', 'what the secret is for')
+    .option('--expires-at <iso>', 'stops working at this time', timestamp)
+    .option('--import-stdin', 'read an existing secret from standard input (migration from Keycloak or Open Zaak)')
+    .option('--json', 'print JSON')
+    .action(async (clientId: string, o, cmd: Command) => {
+      const value = o.importStdin ? (await readStdin()).replace(/\r?\n$/, '') : undefined;
+      const created = await ctx.withApp(cmd, (app) => app.clients.addSecret(clientId, { label: o.label, expiresAt: o.expiresAt, value }, CLI_ACTOR));
+      for (const w of created.warnings) process.stderr.write(`warning: ${w}\n`);
+      if (o.json) return ctx.out(JSON.stringify({ client_id: clientId, secret_id: created.secret.secretId, client_secret: value === undefined ? created.value : undefined, warnings: created.warnings }));
+      ctx.out(`secret_id:     ${created.secret.secretId}` + (value === undefined ? `\nclient_secret: ${created.value}\n(shown once: store it now)` : '\n(imported)'));
+    });
+  secrets
+    .command('list <clientId>')
+    .description("list a client's secrets (metadata only)")
+    .option('--json', 'print JSON')
+    .action(async (clientId: string, o, cmd: Command) => {
+      const items = await ctx.withApp(cmd, (app) => app.clients.listSecrets(clientId));
+      ctx.out(o.json ? JSON.stringify(items) : secretRows(items));
+    });
+  secrets
+    .command('revoke <clientId> <secretId>')
+    .description('revoke a secret: it stops working at once')
+    .action(async (clientId: string, secretId: string, _o, cmd: Command) => {
+      await ctx.withApp(cmd, (app) => app.clients.revokeSecret(clientId, secretId, CLI_ACTOR));
+      ctx.out(`${secretId} revoked`);
+    });
+
+  program
+    .command('audit')
+    .description('audit trail')
+    .command('list')
+    .description('list audit events, newest first')
+    .option('--action <action>', 'e.g. client.created, secret.revoked, token.issued, client_auth.failed')
+    .option('--target <clientId>', 'events about this client')
+    .option('--limit <n>', 'how many', seconds, 50)
+    .option('--json', 'print JSON')
+    .action(async (o, cmd: Command) => {
+      const events = await ctx.withApp(cmd, (app) => app.audit.list({ action: o.action, target: o.target, limit: o.limit }));
+      if (o.json) return ctx.out(JSON.stringify(events));
+      ctx.out(table(['ID', 'AT', 'ACTOR', 'ACTION', 'TARGET', 'ADDRESS'], events.map((e) => [String(e.id), isoTime(e.at), e.actor, e.action, e.target, e.address ?? '-'])));
+    });
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -1,0 +1,71 @@
+import { Command, CommanderError } from 'commander';
+import { type App, createApp, createLogger } from '../app.js';
+import { type Config, loadConfig, OPTIONS } from '../config.js';
+import { ZgwAuthError } from '../errors.js';
+import { clientsCommands } from './clients-commands.js';
+import { keysCommands } from './keys-commands.js';
+import { serveCommand } from './serve.js';
+
+export interface CliContext {
+  /** Opens the app for a command that works on the local database; closed by the caller. */
+  withApp<T>(cmd: Command, run: (app: App) => Promise<T>): Promise<T>;
+  config(cmd: Command): Config;
+  out(text: string): void;
+}
+
+function configFrom(cmd: Command): Config {
+  const flags: Partial<Record<keyof Config, string>> = {};
+  const opts = cmd.optsWithGlobals() as Record<string, unknown>;
+  for (const key of Object.keys(OPTIONS) as (keyof Config)[]) {
+    const v = opts[key];
+    if (v !== undefined) flags[key] = String(v);
+  }
+  return loadConfig(process.env, flags);
+}
+
+/** Runs the zgw-auth command line; returns the exit code. */
+export async function runCli(argv: string[], out: (text: string) => void = (t) => process.stdout.write(t + '\n')): Promise<number> {
+  const program = new Command('zgw-auth')
+    .description('Authentication for ZGW APIs: OAuth2 client credentials, ClientID management, token verification')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => out(s.trimEnd()), writeErr: (s) => process.stderr.write(s) });
+  for (const spec of Object.values(OPTIONS)) {
+    program.option(`${spec.flag} <value>`, `${spec.doc} [env ${spec.env}, default ${spec.defaultDoc}]`);
+  }
+  const ctx: CliContext = {
+    config: configFrom,
+    out,
+    async withApp(cmd, run) {
+      const config = configFrom(cmd);
+      const app = await createApp(config, { log: createLogger(process.env.ZGW_AUTH_LOG_LEVEL ?? 'warn') });
+      try {
+        return await run(app);
+      } finally {
+        await app.close();
+      }
+    },
+  };
+  serveCommand(program, ctx);
+  clientsCommands(program, ctx);
+  keysCommands(program, ctx);
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    const message = err instanceof ZgwAuthError ? err.message : err instanceof Error ? err.message : String(err);
+    process.stderr.write(`zgw-auth: ${message}\n`);
+    return 1;
+  }
+}
+
+/** A list of rows as an aligned text table. */
+export function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n');
+}
+
+export function isoTime(ms: number | null): string {
+  return ms === null ? '-' : new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+}

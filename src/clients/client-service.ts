@@ -1,0 +1,198 @@
+import crypto from 'node:crypto';
+import type { AuditLog } from '../audit/audit-log.js';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import type { MasterKey } from '../keys/master-key.js';
+import type { ClientSecretRow } from '../storage/schema.js';
+import { type ClientFilter, type ClientStore, toSecretInfo } from './client-store.js';
+import type { Client, ClientInput, ClientPatch, SecretInfo, SecretInput } from './model.js';
+import { checkImportedSecret, generateSecret, hashSecret, newSecretId, SECRET_MAX_LENGTH, secretMatches } from './secrets.js';
+import { validateClientFields, validateClientId, validateDefaultScopesAllowed } from './validate.js';
+
+export interface Actor {
+  id: string;
+  address?: string | undefined;
+}
+
+export interface CreatedSecret {
+  secret: SecretInfo;
+  /** The secret's value: returned once, here, and never again. */
+  value: string;
+  warnings: string[];
+}
+
+const SELF_SIGNED_NEEDS_NEW_SECRET =
+  'self-signed tokens need a new secret: the existing secrets are stored as one-way hashes and cannot verify HS256 signatures; add a secret to this client';
+
+/** Client registry operations: validation, secret handling and the audit trail in one place. */
+export class ClientService {
+  private usage = new Map<string, { clientId: string; at: number }>();
+  private usageTimer: NodeJS.Timeout | undefined;
+  /** Spent on unknown clients so that they cost what a known one costs. */
+  private readonly dummyHash = crypto.randomBytes(32).toString('base64url');
+
+  constructor(
+    private readonly store: ClientStore,
+    private readonly masterKey: MasterKey,
+    private readonly audit: AuditLog,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async create(input: ClientInput, actor: Actor): Promise<{ client: Client; secret: CreatedSecret }> {
+    const clientId = input.clientId ?? `client-${crypto.randomBytes(8).toString('hex')}`;
+    validateClientId(clientId);
+    validateClientFields(input);
+    const t = this.now();
+    const client: Client = {
+      clientId,
+      name: input.name ?? clientId,
+      description: input.description ?? '',
+      rsin: input.rsin,
+      enabled: input.enabled ?? true,
+      grantTypes: input.grantTypes ?? ['client_credentials'],
+      allowedScopes: input.allowedScopes ?? [],
+      defaultScopes: input.defaultScopes ?? input.allowedScopes ?? [],
+      tokenLifetime: input.tokenLifetime ?? null,
+      staticClaims: input.staticClaims ?? {},
+      selfSignedAllowed: input.selfSignedAllowed ?? false,
+      createdAt: t,
+      updatedAt: t,
+      lastTokenAt: null,
+    };
+    validateDefaultScopesAllowed(client.defaultScopes, client.allowedScopes);
+    if (await this.store.get(clientId)) throw new ConflictError(`client "${clientId}" already exists`);
+    const value = generateSecret();
+    const row = this.secretRow(client, { label: 'initial' }, value);
+    try {
+      await this.store.insert(client, [row]);
+    } catch (err) {
+      // A concurrent create of the same id lost the race on the primary key.
+      if (await this.store.get(clientId)) throw new ConflictError(`client "${clientId}" already exists`);
+      throw err;
+    }
+    await this.audit.record({ actor: actor.id, address: actor.address, action: 'client.created', target: clientId, details: { after: client, secretId: row.secret_id } });
+    return { client, secret: { secret: toSecretInfo(row), value, warnings: [] } };
+  }
+
+  async get(clientId: string): Promise<Client> {
+    const client = await this.store.get(clientId);
+    if (!client) throw new NotFoundError(`client "${clientId.slice(0, 60)}" does not exist`);
+    return client;
+  }
+
+  list(filter: ClientFilter): Promise<{ items: Client[]; total: number }> {
+    return this.store.list(filter);
+  }
+
+  async update(clientId: string, patch: ClientPatch, actor: Actor): Promise<{ client: Client; warnings: string[] }> {
+    validateClientFields(patch);
+    const before = await this.get(clientId);
+    const after: Client = { ...before };
+    for (const [k, v] of Object.entries(patch)) if (v !== undefined) (after as unknown as Record<string, unknown>)[k] = v;
+    if (patch.allowedScopes && !patch.defaultScopes) after.defaultScopes = before.defaultScopes.filter((s) => after.allowedScopes.includes(s));
+    validateDefaultScopesAllowed(after.defaultScopes, after.allowedScopes);
+    after.updatedAt = this.now();
+    const warnings: string[] = [];
+    if (after.selfSignedAllowed && !before.selfSignedAllowed) {
+      const live = await this.store.findWithLiveSecrets(clientId, this.now());
+      if (!live?.secrets.some((s) => s.sealed)) warnings.push(SELF_SIGNED_NEEDS_NEW_SECRET);
+    }
+    await this.store.update(after);
+    if (!after.selfSignedAllowed && before.selfSignedAllowed) await this.store.dropSealed(clientId);
+    const action = before.enabled !== after.enabled && Object.keys(patch).length === 1 ? (after.enabled ? 'client.enabled' : 'client.disabled') : 'client.updated';
+    await this.audit.record({ actor: actor.id, address: actor.address, action, target: clientId, details: { before, after } });
+    return { client: after, warnings };
+  }
+
+  async delete(clientId: string, actor: Actor): Promise<void> {
+    const before = await this.get(clientId);
+    await this.store.delete(clientId);
+    await this.audit.record({ actor: actor.id, address: actor.address, action: 'client.deleted', target: clientId, details: { before } });
+  }
+
+  async addSecret(clientId: string, input: SecretInput, actor: Actor): Promise<CreatedSecret> {
+    const client = await this.get(clientId);
+    const warnings = input.value !== undefined ? checkImportedSecret(input.value).warnings : [];
+    if (input.label !== undefined && (input.label.length > 200 || /[\u0000-\u001f]/.test(input.label))) throw new ValidationError('label: at most 200 characters, no control characters', 'label');
+    if (input.expiresAt != null && (!Number.isFinite(input.expiresAt) || input.expiresAt <= this.now())) throw new ValidationError('expiresAt must be in the future', 'expiresAt');
+    const value = input.value ?? generateSecret();
+    const row = this.secretRow(client, input, value);
+    await this.store.insertSecret(row);
+    const info = toSecretInfo(row);
+    await this.audit.record({ actor: actor.id, address: actor.address, action: input.value !== undefined ? 'secret.imported' : 'secret.created', target: clientId, details: { after: info, warnings } });
+    return { secret: info, value, warnings };
+  }
+
+  async listSecrets(clientId: string): Promise<SecretInfo[]> {
+    await this.get(clientId);
+    return this.store.listSecrets(clientId);
+  }
+
+  async revokeSecret(clientId: string, secretId: string, actor: Actor): Promise<SecretInfo> {
+    await this.get(clientId);
+    const info = await this.store.revokeSecret(clientId, secretId, this.now());
+    if (!info) throw new NotFoundError(`secret "${secretId.slice(0, 60)}" of client "${clientId}" does not exist`);
+    await this.audit.record({ actor: actor.id, address: actor.address, action: 'secret.revoked', target: clientId, details: { after: info } });
+    return info;
+  }
+
+  /**
+   * Client authentication for /token and /introspect. Unknown client, wrong secret and disabled
+   * client all return undefined after the same work: one HMAC and constant-time compares.
+   */
+  async authenticate(clientId: string, secret: string): Promise<Client | undefined> {
+    const found = clientId.length <= 50 ? await this.store.findWithLiveSecrets(clientId, this.now()) : undefined;
+    const hashKey = this.masterKey.hashKey;
+    const bounded = secret.length <= SECRET_MAX_LENGTH ? secret : '';
+    let matched: string | undefined;
+    for (const s of found?.secrets ?? [{ secretId: '', hash: this.dummyHash, sealed: null }]) {
+      if (secretMatches(hashKey, bounded, s.hash) && s.secretId) matched = s.secretId;
+    }
+    if (!found || !matched || !found.client.enabled) return undefined;
+    this.noteUsage(matched, clientId);
+    return found.client;
+  }
+
+  /** Secrets that can verify a self-signed HS256 token of this client (decrypted, in memory only). */
+  async selfSigningSecrets(clientId: string): Promise<{ client: Client; secrets: Buffer[] } | undefined> {
+    const found = await this.store.findWithLiveSecrets(clientId, this.now());
+    if (!found) return undefined;
+    const secrets = found.secrets.filter((s) => s.sealed).map((s) => this.masterKey.open(s.sealed!, sealContext(clientId, s.secretId)));
+    return { client: found.client, secrets };
+  }
+
+  /** Writes buffered last-used timestamps. */
+  async flushUsage(): Promise<void> {
+    if (this.usageTimer) clearTimeout(this.usageTimer);
+    this.usageTimer = undefined;
+    const batch = this.usage;
+    this.usage = new Map();
+    await this.store.recordUsage(batch);
+  }
+
+  private noteUsage(secretId: string, clientId: string): void {
+    this.usage.set(secretId, { clientId, at: this.now() });
+    if (!this.usageTimer) {
+      this.usageTimer = setTimeout(() => void this.flushUsage().catch(() => {}), 1000);
+      this.usageTimer.unref();
+    }
+  }
+
+  private secretRow(client: Client, input: SecretInput, value: string): ClientSecretRow {
+    const secretId = newSecretId();
+    return {
+      secret_id: secretId,
+      client_id: client.clientId,
+      label: input.label ?? '',
+      hash: hashSecret(this.masterKey.hashKey, value).toString('base64url'),
+      sealed: client.selfSignedAllowed ? this.masterKey.seal(value, sealContext(client.clientId, secretId)) : null,
+      created_at: this.now(),
+      expires_at: input.expiresAt ?? null,
+      last_used_at: null,
+      revoked_at: null,
+    };
+  }
+}
+
+function sealContext(clientId: string, secretId: string): string {
+  return `client-secret:${clientId}:${secretId}`;
+}

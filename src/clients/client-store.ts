@@ -1,0 +1,158 @@
+import { type Kysely, sql } from 'kysely';
+import type { ClientRow, ClientSecretRow, Database, NewClientRow } from '../storage/schema.js';
+import type { Client, SecretInfo } from './model.js';
+
+export interface ClientFilter {
+  rsin?: string;
+  enabled?: boolean;
+  /** Case-insensitive substring of client id or name. */
+  q?: string;
+  limit: number;
+  offset: number;
+}
+
+export interface StoredSecret {
+  secretId: string;
+  hash: string;
+  sealed: string | null;
+}
+
+/** Persistence of clients and their secrets; maps rows to domain types and nothing more. */
+export class ClientStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(client: Client, secrets: ClientSecretRow[]): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto('clients').values(toRow(client)).execute();
+      if (secrets.length) await trx.insertInto('client_secrets').values(secrets).execute();
+    });
+  }
+
+  async get(clientId: string): Promise<Client | undefined> {
+    const row = await this.db.selectFrom('clients').selectAll().where('client_id', '=', clientId).executeTakeFirst();
+    return row && toClient(row);
+  }
+
+  async list(filter: ClientFilter): Promise<{ items: Client[]; total: number }> {
+    let q = this.db.selectFrom('clients');
+    if (filter.rsin !== undefined) q = q.where('rsin', '=', filter.rsin);
+    if (filter.enabled !== undefined) q = q.where('enabled', '=', filter.enabled ? 1 : 0);
+    if (filter.q) {
+      const pattern = '%' + filter.q.toLowerCase().replace(/[\\%_]/g, (c) => '\\' + c) + '%';
+      q = q.where((eb) => eb.or([sql<boolean>`lower(client_id) like ${pattern} escape '\\'`, sql<boolean>`lower(name) like ${pattern} escape '\\'`]));
+    }
+    const [rows, count] = await Promise.all([
+      q.selectAll().orderBy('client_id').limit(filter.limit).offset(filter.offset).execute(),
+      q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+    ]);
+    return { items: rows.map(toClient), total: Number(count.n) };
+  }
+
+  async update(client: Client): Promise<void> {
+    const { client_id, created_at, ...rest } = toRow(client);
+    await this.db.updateTable('clients').set(rest).where('client_id', '=', client_id).execute();
+  }
+
+  async delete(clientId: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('client_secrets').where('client_id', '=', clientId).execute();
+      const r = await trx.deleteFrom('clients').where('client_id', '=', clientId).executeTakeFirst();
+      return Number(r.numDeletedRows) > 0;
+    });
+  }
+
+  async insertSecret(row: ClientSecretRow): Promise<void> {
+    await this.db.insertInto('client_secrets').values(row).execute();
+  }
+
+  async listSecrets(clientId: string): Promise<SecretInfo[]> {
+    const rows = await this.db.selectFrom('client_secrets').selectAll().where('client_id', '=', clientId).orderBy('created_at').execute();
+    return rows.map(toSecretInfo);
+  }
+
+  async revokeSecret(clientId: string, secretId: string, at: number): Promise<SecretInfo | undefined> {
+    await this.db.updateTable('client_secrets').set({ revoked_at: at }).where('client_id', '=', clientId).where('secret_id', '=', secretId).where('revoked_at', 'is', null).execute();
+    const row = await this.db.selectFrom('client_secrets').selectAll().where('client_id', '=', clientId).where('secret_id', '=', secretId).executeTakeFirst();
+    return row && toSecretInfo(row);
+  }
+
+  /** Drops the encrypted copies when a client may no longer self-sign: keep no more than needed. */
+  async dropSealed(clientId: string): Promise<void> {
+    await this.db.updateTable('client_secrets').set({ sealed: null }).where('client_id', '=', clientId).execute();
+  }
+
+  /** The client with the secrets that work now (not revoked, not expired). */
+  async findWithLiveSecrets(clientId: string, now: number): Promise<{ client: Client; secrets: StoredSecret[] } | undefined> {
+    const client = await this.get(clientId);
+    if (!client) return undefined;
+    const rows = await this.db
+      .selectFrom('client_secrets')
+      .select(['secret_id', 'hash', 'sealed'])
+      .where('client_id', '=', clientId)
+      .where('revoked_at', 'is', null)
+      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+      .execute();
+    return { client, secrets: rows.map((r) => ({ secretId: r.secret_id, hash: r.hash, sealed: r.sealed })) };
+  }
+
+  async recordUsage(usage: Map<string, { clientId: string; at: number }>): Promise<void> {
+    if (!usage.size) return;
+    await this.db.transaction().execute(async (trx) => {
+      for (const [secretId, { clientId, at }] of usage) {
+        await trx.updateTable('client_secrets').set({ last_used_at: at }).where('secret_id', '=', secretId).execute();
+        await trx.updateTable('clients').set({ last_token_at: at }).where('client_id', '=', clientId).execute();
+      }
+    });
+  }
+}
+
+function toRow(c: Client): NewClientRow {
+  return {
+    client_id: c.clientId,
+    name: c.name,
+    description: c.description,
+    rsin: c.rsin,
+    enabled: c.enabled ? 1 : 0,
+    grant_types: JSON.stringify(c.grantTypes),
+    allowed_scopes: JSON.stringify(c.allowedScopes),
+    default_scopes: JSON.stringify(c.defaultScopes),
+    token_lifetime: c.tokenLifetime,
+    static_claims: JSON.stringify(c.staticClaims),
+    self_signed_allowed: c.selfSignedAllowed ? 1 : 0,
+    created_at: c.createdAt,
+    updated_at: c.updatedAt,
+    last_token_at: c.lastTokenAt,
+  };
+}
+
+function toClient(r: ClientRow): Client {
+  return {
+    clientId: r.client_id,
+    name: r.name,
+    description: r.description,
+    rsin: r.rsin,
+    enabled: r.enabled === 1,
+    grantTypes: JSON.parse(r.grant_types) as string[],
+    allowedScopes: JSON.parse(r.allowed_scopes) as string[],
+    defaultScopes: JSON.parse(r.default_scopes) as string[],
+    tokenLifetime: r.token_lifetime,
+    staticClaims: JSON.parse(r.static_claims) as Record<string, unknown>,
+    selfSignedAllowed: r.self_signed_allowed === 1,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    lastTokenAt: r.last_token_at,
+  };
+}
+
+export function toSecretInfo(r: ClientSecretRow): SecretInfo {
+  return {
+    secretId: r.secret_id,
+    clientId: r.client_id,
+    label: r.label,
+    usableForSelfSigned: r.sealed !== null,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    lastUsedAt: r.last_used_at,
+    revokedAt: r.revoked_at,
+  };
+}

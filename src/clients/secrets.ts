@@ -1,0 +1,46 @@
+import crypto from 'node:crypto';
+import { ValidationError } from '../errors.js';
+
+export const SECRET_MAX_LENGTH = 512;
+const SECRET_MIN_LENGTH = 8;
+
+/** 32 random bytes (256 bits) as base64url: 43 characters, safe in forms, Basic auth and JSON. */
+export function generateSecret(): string {
+  return crypto.randomBytes(32).toString('base64url');
+}
+
+/** Keyed fast hash: enough for random secrets, and /token stays fast (design.md §4). */
+export function hashSecret(hashKey: Buffer, secret: string): Buffer {
+  return crypto.createHmac('sha256', hashKey).update(secret).digest();
+}
+
+export function secretMatches(hashKey: Buffer, secret: string, storedHash: string): boolean {
+  const expected = Buffer.from(storedHash, 'base64url');
+  const actual = hashSecret(hashKey, secret);
+  return expected.length === actual.length && crypto.timingSafeEqual(expected, actual);
+}
+
+/**
+ * Checks an imported secret (migration from Keycloak or Open Zaak) and says why it is weak, if it is.
+ * The estimate is deliberately simple: length times log2 of the alphabet the secret draws from.
+ */
+export function checkImportedSecret(secret: string): { warnings: string[] } {
+  if (secret.length < SECRET_MIN_LENGTH) throw new ValidationError(`a secret must have at least ${SECRET_MIN_LENGTH} characters`, 'secret');
+  if (secret.length > SECRET_MAX_LENGTH) throw new ValidationError(`a secret must have at most ${SECRET_MAX_LENGTH} characters`, 'secret');
+  if (/[\u0000-\u001f\u007f]/.test(secret)) throw new ValidationError('a secret must not contain control characters', 'secret');
+  const warnings: string[] = [];
+  let alphabet = 0;
+  if (/[a-z]/.test(secret)) alphabet += 26;
+  if (/[A-Z]/.test(secret)) alphabet += 26;
+  if (/[0-9]/.test(secret)) alphabet += 10;
+  if (/[^a-zA-Z0-9]/.test(secret)) alphabet += 32;
+  const distinct = new Set(secret).size;
+  const bits = Math.min(secret.length * Math.log2(alphabet), distinct * 8 * 2);
+  if (secret.length < 32) warnings.push(`weak secret: ${secret.length} characters (32 or more recommended)`);
+  if (bits < 128) warnings.push(`weak secret: about ${Math.floor(bits)} bits of entropy (128 or more recommended)`);
+  return { warnings };
+}
+
+export function newSecretId(): string {
+  return 'sec_' + crypto.randomBytes(9).toString('base64url');
+}

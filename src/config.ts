@@ -1,0 +1,150 @@
+import path from 'node:path';
+import { ValidationError } from './errors.js';
+
+/**
+ * Every setting of zgw-auth, declared once: its environment variable, CLI flag, default and meaning.
+ * README's configuration reference is checked against this table by a test.
+ */
+export interface Config {
+  host: string;
+  port: number;
+  issuer: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  masterKey: string | undefined;
+  audience: string;
+  signingAlg: SigningAlg;
+  tokenLifetime: number;
+  maxTokenLifetime: number;
+  keyPublishDelay: number;
+  keyRefreshInterval: number;
+  selfSignedMaxAge: number;
+  iatLeeway: number;
+  clockSkew: number;
+  introspectionAnonymous: boolean;
+  lockoutThreshold: number;
+  lockoutBaseSeconds: number;
+  lockoutMaxSeconds: number;
+  auditRetentionDays: number;
+  trustProxy: boolean;
+  logLevel: string;
+  redisUrl: string | undefined;
+}
+
+export const SIGNING_ALGS = ['RS256', 'ES256', 'EdDSA'] as const;
+export type SigningAlg = (typeof SIGNING_ALGS)[number];
+
+interface OptionSpec<K extends keyof Config> {
+  key: K;
+  env: string;
+  flag: string;
+  doc: string;
+  /** Human-readable default for docs; `undefined` means "not set". */
+  defaultDoc: string;
+  parse: (raw: string, name: string) => Config[K];
+}
+
+const int =
+  (min: number, max: number) =>
+  (raw: string, name: string): number => {
+    const n = Number(raw);
+    if (!/^-?\d+$/.test(raw.trim()) || n < min || n > max) {
+      throw new ValidationError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+    }
+    return n;
+  };
+const str = (raw: string): string => raw;
+const optStr = (raw: string): string | undefined => (raw === '' ? undefined : raw);
+const bool = (raw: string, name: string): boolean => {
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ValidationError(`${name} must be true or false, got "${raw}"`);
+};
+const alg = (raw: string, name: string): SigningAlg => {
+  if ((SIGNING_ALGS as readonly string[]).includes(raw)) return raw as SigningAlg;
+  throw new ValidationError(`${name} must be one of ${SIGNING_ALGS.join(', ')}, got "${raw}"`);
+};
+
+export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
+  host: { key: 'host', env: 'ZGW_AUTH_HOST', flag: '--host', defaultDoc: '127.0.0.1', parse: str, doc: 'Address to listen on. Use 0.0.0.0 behind a load balancer.' },
+  port: { key: 'port', env: 'ZGW_AUTH_PORT', flag: '--port', defaultDoc: '8080', parse: int(0, 65535), doc: 'TCP port to listen on (0 picks a free port).' },
+  issuer: { key: 'issuer', env: 'ZGW_AUTH_ISSUER', flag: '--issuer', defaultDoc: 'http://<host>:<port>', parse: (raw, name) => parseIssuer(raw, name), doc: 'Public base URL of this server: the `iss` of every token and the base of every endpoint URL in discovery.' },
+  dataDir: { key: 'dataDir', env: 'ZGW_AUTH_DATA_DIR', flag: '--data-dir', defaultDoc: './data', parse: str, doc: 'Folder for the embedded SQLite database and the generated master key file.' },
+  databaseUrl: { key: 'databaseUrl', env: 'DATABASE_URL', flag: '--database-url', defaultDoc: '(SQLite in the data folder)', parse: optStr, doc: '`postgres://…` selects PostgreSQL; `sqlite:/path/file.db` a SQLite file elsewhere.' },
+  masterKey: { key: 'masterKey', env: 'ZGW_AUTH_MASTER_KEY', flag: '--master-key', defaultDoc: '(key file `master.key` in the data folder, created on first start)', parse: optStr, doc: '32 bytes, base64 or base64url. Encrypts signing keys and self-signing client secrets (AES-256-GCM) and keys the secret hashes. Required when several processes share one database.' },
+  audience: { key: 'audience', env: 'ZGW_AUTH_AUDIENCE', flag: '--audience', defaultDoc: 'ZGW_APIs', parse: str, doc: '`aud` claim of issued tokens (the seed uses `ZGW_APIs`).' },
+  signingAlg: { key: 'signingAlg', env: 'ZGW_AUTH_SIGNING_ALG', flag: '--signing-alg', defaultDoc: 'RS256', parse: alg, doc: 'Algorithm of newly generated signing keys: RS256 (what OneGround resource servers expect), ES256 or EdDSA.' },
+  tokenLifetime: { key: 'tokenLifetime', env: 'ZGW_AUTH_TOKEN_LIFETIME', flag: '--token-lifetime', defaultDoc: '3600', parse: int(1, 31_536_000), doc: 'Access token lifetime in seconds, unless the client overrides it.' },
+  maxTokenLifetime: { key: 'maxTokenLifetime', env: 'ZGW_AUTH_MAX_TOKEN_LIFETIME', flag: '--max-token-lifetime', defaultDoc: '86400', parse: int(1, 31_536_000), doc: 'Cap on any per-client lifetime override, in seconds; also how long a rotated-out key stays published.' },
+  keyPublishDelay: { key: 'keyPublishDelay', env: 'ZGW_AUTH_KEY_PUBLISH_DELAY', flag: '--key-publish-delay', defaultDoc: '30', parse: int(0, 86_400), doc: 'Seconds a rotated-in key is published in the JWKS before it starts signing (≥ key refresh interval when several processes run).' },
+  keyRefreshInterval: { key: 'keyRefreshInterval', env: 'ZGW_AUTH_KEY_REFRESH_INTERVAL', flag: '--key-refresh-interval', defaultDoc: '10', parse: int(1, 3600), doc: 'Seconds between reloads of the signing key set from the database.' },
+  selfSignedMaxAge: { key: 'selfSignedMaxAge', env: 'ZGW_AUTH_SELF_SIGNED_MAX_AGE', flag: '--self-signed-max-age', defaultDoc: '3600', parse: int(1, 31_536_000), doc: 'A self-signed HS256 token expires at min(exp, iat + this), like Open Zaak\'s JWT_EXPIRY.' },
+  iatLeeway: { key: 'iatLeeway', env: 'ZGW_AUTH_IAT_LEEWAY', flag: '--iat-leeway', defaultDoc: '300', parse: int(0, 86_400), doc: 'How far in the future a self-signed token\'s `iat` may be (the seed sets it 257 s ahead).' },
+  clockSkew: { key: 'clockSkew', env: 'ZGW_AUTH_CLOCK_SKEW', flag: '--clock-skew', defaultDoc: '30', parse: int(0, 3600), doc: 'Leeway in seconds for `exp` and `nbf` checks.' },
+  introspectionAnonymous: { key: 'introspectionAnonymous', env: 'ZGW_AUTH_INTROSPECTION_ANONYMOUS', flag: '--introspection-anonymous', defaultDoc: 'false', parse: bool, doc: 'Let unauthenticated callers use /introspect (drop-in for the Keycloak ZGW plugin). Risk: anyone who can reach it can test tokens.' },
+  lockoutThreshold: { key: 'lockoutThreshold', env: 'ZGW_AUTH_LOCKOUT_THRESHOLD', flag: '--lockout-threshold', defaultDoc: '5', parse: int(1, 1_000_000), doc: 'Failed client authentications (per address, and per client id from one address) before back-off starts.' },
+  lockoutBaseSeconds: { key: 'lockoutBaseSeconds', env: 'ZGW_AUTH_LOCKOUT_BASE_SECONDS', flag: '--lockout-base-seconds', defaultDoc: '1', parse: int(1, 86_400), doc: 'First back-off; doubles with each further failure.' },
+  lockoutMaxSeconds: { key: 'lockoutMaxSeconds', env: 'ZGW_AUTH_LOCKOUT_MAX_SECONDS', flag: '--lockout-max-seconds', defaultDoc: '900', parse: int(1, 86_400), doc: 'Longest back-off, and how long failures are remembered.' },
+  auditRetentionDays: { key: 'auditRetentionDays', env: 'ZGW_AUTH_AUDIT_RETENTION_DAYS', flag: '--audit-retention-days', defaultDoc: '365', parse: int(1, 36_500), doc: 'Audit events older than this are deleted (checked hourly and at start).' },
+  trustProxy: { key: 'trustProxy', env: 'ZGW_AUTH_TRUST_PROXY', flag: '--trust-proxy', defaultDoc: 'false', parse: bool, doc: 'Take the client address from X-Forwarded-For (only behind a proxy you control).' },
+  logLevel: { key: 'logLevel', env: 'ZGW_AUTH_LOG_LEVEL', flag: '--log-level', defaultDoc: 'info', parse: str, doc: 'pino log level: fatal, error, warn, info, debug, trace or silent.' },
+  redisUrl: { key: 'redisUrl', env: 'REDIS_URL', flag: '--redis-url', defaultDoc: '(not set: limits are per process)', parse: optStr, doc: 'Reserved for shared rate limits between processes.' },
+};
+
+const DEFAULTS: Omit<Config, 'issuer'> = {
+  host: '127.0.0.1',
+  port: 8080,
+  dataDir: './data',
+  databaseUrl: undefined,
+  masterKey: undefined,
+  audience: 'ZGW_APIs',
+  signingAlg: 'RS256',
+  tokenLifetime: 3600,
+  maxTokenLifetime: 86_400,
+  keyPublishDelay: 30,
+  keyRefreshInterval: 10,
+  selfSignedMaxAge: 3600,
+  iatLeeway: 300,
+  clockSkew: 30,
+  introspectionAnonymous: false,
+  lockoutThreshold: 5,
+  lockoutBaseSeconds: 1,
+  lockoutMaxSeconds: 900,
+  auditRetentionDays: 365,
+  trustProxy: false,
+  logLevel: 'info',
+  redisUrl: undefined,
+};
+
+function parseIssuer(raw: string, name: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ValidationError(`${name} must be an absolute URL, got "${raw}"`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ValidationError(`${name} must be http(s)`);
+  if (url.search || url.hash) throw new ValidationError(`${name} must not have a query or fragment (RFC 8414 §2)`);
+  return raw.replace(/\/+$/, '');
+}
+
+/** Flags (already parsed by the CLI, as strings) override environment variables, which override defaults. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Partial<Record<keyof Config, string>> = {}): Config {
+  const out: Record<string, unknown> = { ...DEFAULTS };
+  for (const spec of Object.values(OPTIONS) as OptionSpec<keyof Config>[]) {
+    const fromFlag = flags[spec.key];
+    const raw = fromFlag ?? env[spec.env];
+    if (raw === undefined) continue;
+    out[spec.key] = spec.parse(String(raw), fromFlag !== undefined ? spec.flag : spec.env);
+  }
+  const config = out as unknown as Config;
+  config.dataDir = path.resolve(config.dataDir);
+  if (config.issuer === undefined) {
+    const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+    config.issuer = `http://${host.includes(':') ? `[${host}]` : host}:${config.port}`;
+  }
+  if (config.tokenLifetime > config.maxTokenLifetime) {
+    throw new ValidationError('ZGW_AUTH_TOKEN_LIFETIME must not exceed ZGW_AUTH_MAX_TOKEN_LIFETIME');
+  }
+  return config;
+}

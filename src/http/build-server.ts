@@ -1,0 +1,64 @@
+import crypto from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import type { App } from '../app.js';
+import { registerFormParsers } from './form-body.js';
+import { OAuthError, sendOAuthError } from './oauth-errors.js';
+import { discoveryRoutes } from './routes/discovery.js';
+import { tokenRoute } from './routes/token.js';
+
+/**
+ * The HTTP server. Thin: routes parse, call the app's services and render; the OAuth endpoints
+ * live in their own encapsulated scope with form parsers and an RFC 6749 error renderer.
+ */
+export async function buildServer(app: App): Promise<FastifyInstance> {
+  const server = Fastify({
+    loggerInstance: app.log as FastifyBaseLogger,
+    trustProxy: app.config.trustProxy,
+    bodyLimit: 64 * 1024,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => crypto.randomUUID(),
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: 200 },
+  });
+
+  await server.register(async (oauth) => {
+    registerFormParsers(oauth);
+    oauth.setErrorHandler((err: FastifyError | OAuthError, request, reply) => renderOAuthError(err, reply, (e) => request.log.error({ err: e }, 'request failed')));
+    tokenRoute(oauth, app);
+  });
+
+  discoveryRoutes(server, app);
+
+  server.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'not_found', error_description: `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}` }));
+  return server;
+}
+
+/** Maps anything thrown in an OAuth endpoint to an RFC 6749 §5.2 answer; internals become server_error. */
+export function renderOAuthError(err: FastifyError | OAuthError | Error, reply: FastifyReply, logUnexpected: (err: unknown) => void): FastifyReply {
+  if (err instanceof OAuthError) return sendOAuthError(reply, err);
+  const code = (err as FastifyError).code;
+  switch (code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return sendOAuthError(reply, new OAuthError('invalid_request', 'unsupported content type: use application/x-www-form-urlencoded or multipart/form-data'));
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return sendOAuthError(reply, new OAuthError('invalid_request', 'request body too large', 413));
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+    case 'FST_ERR_CTP_EMPTY_TYPE':
+    case 'FST_ERR_CTP_INVALID_TYPE':
+      return sendOAuthError(reply, new OAuthError('invalid_request', 'malformed request body'));
+  }
+  const status = (err as FastifyError).statusCode;
+  if (status !== undefined && status >= 400 && status < 500) return sendOAuthError(reply, new OAuthError('invalid_request', 'malformed request', status));
+  if (isUnavailable(err)) return sendOAuthError(reply, new OAuthError('temporarily_unavailable', 'the service is temporarily unavailable; retry shortly', 503, { 'retry-after': '1' }));
+  logUnexpected(err);
+  return sendOAuthError(reply, new OAuthError('server_error', 'internal error', 500));
+}
+
+/** Database unreachable or timing out: a 503 the caller may retry, not a 500. */
+export function isUnavailable(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return (
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P03', '08006', '08001', 'SQLITE_BUSY'].includes(e.code ?? '') ||
+    /timeout exceeded when trying to connect|Connection terminated|Query read timeout/i.test(e.message ?? '')
+  );
+}

@@ -1,0 +1,79 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ZgwAuthError } from '../errors.js';
+
+/**
+ * The master key protects everything secret at rest. Subkeys are derived with HKDF per purpose, so
+ * that the secret-hash key and the encryption key are never the same bytes.
+ */
+export class MasterKey {
+  private readonly sealKey: Buffer;
+  readonly hashKey: Buffer;
+
+  constructor(raw: Buffer) {
+    if (raw.length !== 32) throw new ZgwAuthError('invalid_master_key', 'the master key must be exactly 32 bytes');
+    this.sealKey = derive(raw, 'zgw-auth seal v1');
+    this.hashKey = derive(raw, 'zgw-auth secret hash v1');
+  }
+
+  /** AES-256-GCM; `context` is bound as associated data so a sealed value cannot be moved to another row. */
+  seal(plaintext: string | Buffer, context: string): string {
+    const iv = crypto.randomBytes(12);
+    const cipher = crypto.createCipheriv('aes-256-gcm', this.sealKey, iv);
+    cipher.setAAD(Buffer.from(context));
+    const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+    return ['v1', iv.toString('base64url'), body.toString('base64url'), cipher.getAuthTag().toString('base64url')].join('.');
+  }
+
+  open(sealed: string, context: string): Buffer {
+    const [version, iv, body, tag] = sealed.split('.');
+    if (version !== 'v1' || !iv || body === undefined || !tag) {
+      throw new ZgwAuthError('sealed_value_corrupt', 'sealed value has an unknown format');
+    }
+    try {
+      const decipher = crypto.createDecipheriv('aes-256-gcm', this.sealKey, Buffer.from(iv, 'base64url'));
+      decipher.setAAD(Buffer.from(context));
+      decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+      return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]);
+    } catch {
+      throw new ZgwAuthError('sealed_value_corrupt', 'sealed value does not open with this master key (wrong ZGW_AUTH_MASTER_KEY?)');
+    }
+  }
+}
+
+function derive(raw: Buffer, info: string): Buffer {
+  return Buffer.from(crypto.hkdfSync('sha256', raw, Buffer.alloc(0), info, 32));
+}
+
+export function parseMasterKey(text: string): MasterKey {
+  const trimmed = text.trim();
+  const raw = Buffer.from(trimmed, /[-_]/.test(trimmed) ? 'base64url' : 'base64');
+  if (raw.length !== 32) {
+    throw new ZgwAuthError('invalid_master_key', 'ZGW_AUTH_MASTER_KEY must be 32 bytes in base64 (e.g. `openssl rand -base64 32`)');
+  }
+  return new MasterKey(raw);
+}
+
+/**
+ * Master key from configuration, else from `<dataDir>/master.key`, created with owner-only
+ * permissions on first start. Returns whether it was created now.
+ */
+export function loadMasterKey(configured: string | undefined, dataDir: string): { key: MasterKey; created: boolean; file?: string } {
+  if (configured) return { key: parseMasterKey(configured), created: false };
+  const file = path.join(dataDir, 'master.key');
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  try {
+    const fd = fs.openSync(file, 'wx', 0o600);
+    fs.writeSync(fd, crypto.randomBytes(32).toString('base64') + '\n');
+    fs.closeSync(fd);
+    return { key: parseMasterKey(fs.readFileSync(file, 'utf8')), created: true, file };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const mode = fs.statSync(file).mode & 0o077;
+  if (mode !== 0) {
+    throw new ZgwAuthError('master_key_exposed', `${file} is readable by others; run chmod 600 on it`);
+  }
+  return { key: parseMasterKey(fs.readFileSync(file, 'utf8')), created: false, file };
+}

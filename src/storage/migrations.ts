@@ -1,0 +1,95 @@
+import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
+import type { Dialect } from './open-database.js';
+
+/**
+ * Migrations are frozen in time: never edit one that has shipped, add a new one. Each receives the
+ * dialect so that the few type differences (auto-increment ids) stay inside this folder.
+ */
+function migrations(dialect: Dialect): Record<string, Migration> {
+  const ms = 'bigint' as const;
+  return {
+    '0001_initial': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('signing_keys')
+          .addColumn('kid', 'varchar(64)', (c) => c.primaryKey())
+          .addColumn('alg', 'varchar(16)', (c) => c.notNull())
+          .addColumn('public_jwk', 'text', (c) => c.notNull())
+          .addColumn('private_key_sealed', 'text', (c) => c.notNull())
+          .addColumn('created_at', ms, (c) => c.notNull())
+          .addColumn('activates_at', ms, (c) => c.notNull())
+          .addColumn('retires_at', ms)
+          .execute();
+
+        await db.schema
+          .createTable('clients')
+          .addColumn('client_id', 'varchar(50)', (c) => c.primaryKey())
+          .addColumn('name', 'varchar(200)', (c) => c.notNull())
+          .addColumn('description', 'text', (c) => c.notNull())
+          .addColumn('rsin', 'varchar(9)', (c) => c.notNull())
+          .addColumn('enabled', 'integer', (c) => c.notNull())
+          .addColumn('grant_types', 'text', (c) => c.notNull())
+          .addColumn('allowed_scopes', 'text', (c) => c.notNull())
+          .addColumn('default_scopes', 'text', (c) => c.notNull())
+          .addColumn('token_lifetime', 'integer')
+          .addColumn('static_claims', 'text', (c) => c.notNull())
+          .addColumn('self_signed_allowed', 'integer', (c) => c.notNull())
+          .addColumn('created_at', ms, (c) => c.notNull())
+          .addColumn('updated_at', ms, (c) => c.notNull())
+          .addColumn('last_token_at', ms)
+          .execute();
+        await db.schema.createIndex('clients_rsin').on('clients').column('rsin').execute();
+
+        await db.schema
+          .createTable('client_secrets')
+          .addColumn('secret_id', 'varchar(40)', (c) => c.primaryKey())
+          .addColumn('client_id', 'varchar(50)', (c) => c.notNull().references('clients.client_id').onDelete('cascade'))
+          .addColumn('label', 'varchar(200)', (c) => c.notNull())
+          .addColumn('hash', 'varchar(64)', (c) => c.notNull())
+          .addColumn('sealed', 'text')
+          .addColumn('created_at', ms, (c) => c.notNull())
+          .addColumn('expires_at', ms)
+          .addColumn('last_used_at', ms)
+          .addColumn('revoked_at', ms)
+          .execute();
+        await db.schema.createIndex('client_secrets_client').on('client_secrets').column('client_id').execute();
+
+        await db.schema
+          .createTable('audit_events')
+          .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+            dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+          )
+          .addColumn('at', ms, (c) => c.notNull())
+          .addColumn('actor', 'varchar(100)', (c) => c.notNull())
+          .addColumn('action', 'varchar(60)', (c) => c.notNull())
+          .addColumn('target', 'varchar(100)', (c) => c.notNull())
+          .addColumn('address', 'varchar(64)')
+          .addColumn('details', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('audit_events_at').on('audit_events').column('at').execute();
+
+        await db.schema
+          .createTable('revoked_tokens')
+          .addColumn('jti', 'varchar(64)', (c) => c.primaryKey())
+          .addColumn('client_id', 'varchar(50)', (c) => c.notNull())
+          .addColumn('expires_at', ms, (c) => c.notNull())
+          .execute();
+      },
+    },
+  };
+}
+
+class StaticProvider implements MigrationProvider {
+  constructor(private readonly dialect: Dialect) {}
+  async getMigrations() {
+    return migrations(this.dialect);
+  }
+}
+
+/** Runs pending migrations. Kysely's migrator takes a lock row, so processes starting at once are safe. */
+export async function migrate(db: Kysely<any>, dialect: Dialect): Promise<void> {
+  const migrator = new Migrator({ db, provider: new StaticProvider(dialect) });
+  const { error } = await migrator.migrateToLatest();
+  if (error) throw error;
+}
+

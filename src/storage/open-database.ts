@@ -1,0 +1,66 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import { migrate } from './migrations.js';
+import type { Database } from './schema.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface Storage {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  /** Where it lives, without credentials: for start-up messages. */
+  location: string;
+  close(): Promise<void>;
+}
+
+// int8 (bigint) columns hold epoch milliseconds, well inside Number's safe range.
+pg.types.setTypeParser(20, (value) => Number(value));
+
+/**
+ * Opens the database named by `databaseUrl` (PostgreSQL for postgres://, else SQLite), runs the
+ * pending migrations and returns it. Without a URL the embedded default is `<dataDir>/zgw-auth.db`.
+ */
+export async function openStorage(databaseUrl: string | undefined, dataDir: string): Promise<Storage> {
+  const storage = /^postgres(ql)?:\/\//.test(databaseUrl ?? '')
+    ? openPostgres(databaseUrl!)
+    : openSqlite(databaseUrl ? databaseUrl.replace(/^sqlite:(\/\/)?/, '') : path.join(dataDir, 'zgw-auth.db'));
+  try {
+    await migrate(storage.db, storage.dialect);
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
+  return storage;
+}
+
+function openSqlite(file: string): Storage {
+  if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+  const sqlite = new SQLite(file);
+  sqlite.pragma('journal_mode = WAL');
+  // NORMAL in WAL mode survives a killed process; only an OS crash could lose the last commits.
+  sqlite.pragma('synchronous = NORMAL');
+  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma('foreign_keys = ON');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return { db, dialect: 'sqlite', location: `sqlite:${file}`, close: () => db.destroy() };
+}
+
+function openPostgres(url: string): Storage {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    // Bounded waits: an unreachable database answers a request with 503, never a hang.
+    connectionTimeoutMillis: 3000,
+    query_timeout: 5000,
+  });
+  // An idle client losing its connection must not crash the process; the next query reconnects.
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const safe = new URL(url);
+  safe.password = '';
+  safe.username = '';
+  return { db, dialect: 'postgres', location: safe.toString(), close: () => db.destroy() };
+}

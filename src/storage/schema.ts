@@ -1,0 +1,81 @@
+import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/**
+ * The one database schema, shared by SQLite and PostgreSQL. Timestamps are epoch milliseconds
+ * (bigint), booleans are 0/1 integers and lists/objects JSON text, so that both dialects store the
+ * same values and the stores map them to domain types in one place.
+ */
+export interface Database {
+  signing_keys: SigningKeyTable;
+  clients: ClientTable;
+  client_secrets: ClientSecretTable;
+  audit_events: AuditEventTable;
+  revoked_tokens: RevokedTokenTable;
+}
+
+export interface SigningKeyTable {
+  kid: string;
+  alg: string;
+  public_jwk: string;
+  /** AES-256-GCM sealed PKCS#8 PEM of the private key. */
+  private_key_sealed: string;
+  created_at: number;
+  /** The key signs from this moment on; before it, it is only published. */
+  activates_at: number;
+  /** Set when a newer key takes over: the key stays published until then, for verification. */
+  retires_at: number | null;
+}
+
+export interface ClientTable {
+  client_id: string;
+  name: string;
+  description: string;
+  rsin: string;
+  enabled: number;
+  grant_types: string;
+  allowed_scopes: string;
+  default_scopes: string;
+  token_lifetime: number | null;
+  static_claims: string;
+  self_signed_allowed: number;
+  created_at: number;
+  updated_at: number;
+  last_token_at: number | null;
+}
+
+export interface ClientSecretTable {
+  secret_id: string;
+  client_id: string;
+  label: string;
+  /** HMAC-SHA-256 of the secret under a key derived from the master key. */
+  hash: string;
+  /** AES-256-GCM sealed secret, only for clients that may sign their own HS256 tokens. */
+  sealed: string | null;
+  created_at: number;
+  expires_at: number | null;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface AuditEventTable {
+  id: Generated<number>;
+  at: number;
+  actor: string;
+  action: string;
+  target: string;
+  address: string | null;
+  details: string;
+}
+
+export interface RevokedTokenTable {
+  jti: string;
+  client_id: string;
+  expires_at: number;
+}
+
+export type SigningKeyRow = Selectable<SigningKeyTable>;
+export type ClientRow = Selectable<ClientTable>;
+export type NewClientRow = Insertable<ClientTable>;
+export type ClientUpdateRow = Updateable<ClientTable>;
+export type ClientSecretRow = Selectable<ClientSecretTable>;
+export type AuditEventRow = Selectable<AuditEventTable>;

@@ -1,0 +1,67 @@
+import crypto from 'node:crypto';
+import { promisify } from 'node:util';
+import type { Client } from '../clients/model.js';
+import { ZgwAuthError } from '../errors.js';
+import type { KeyRing, SigningKey } from '../keys/key-ring.js';
+
+// The callback form runs on libuv's thread pool: RSA signing then uses the second core too.
+const signAsync = promisify(crypto.sign);
+
+export interface IssuerSettings {
+  issuer: string;
+  audience: string;
+  tokenLifetime: number;
+  maxTokenLifetime: number;
+}
+
+export interface IssuedToken {
+  accessToken: string;
+  expiresIn: number;
+  scopes: string[];
+  jti: string;
+}
+
+/** Signs RFC 9068 JWT access tokens with the key ring's current key. */
+export class TokenIssuer {
+  constructor(
+    private readonly keys: KeyRing,
+    private readonly settings: IssuerSettings,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async issue(client: Client, scopes: string[]): Promise<IssuedToken> {
+    const key = this.keys.current();
+    if (!key) throw new ZgwAuthError('no_signing_key', 'no signing key is active');
+    const lifetime = Math.min(client.tokenLifetime ?? this.settings.tokenLifetime, this.settings.maxTokenLifetime);
+    const iat = Math.floor(this.now() / 1000);
+    const jti = crypto.randomUUID();
+    const claims: Record<string, unknown> = {
+      ...client.staticClaims,
+      iss: this.settings.issuer,
+      sub: client.clientId,
+      aud: this.settings.audience,
+      client_id: client.clientId,
+      rsin: client.rsin,
+      iat,
+      nbf: iat,
+      exp: iat + lifetime,
+      jti,
+    };
+    if (scopes.length) claims.scope = scopes.join(' ');
+    const signingInput = `${key.encodedHeader}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+    const signature = await sign(key, signingInput);
+    return { accessToken: `${signingInput}.${signature.toString('base64url')}`, expiresIn: lifetime, scopes, jti };
+  }
+}
+
+function sign(key: SigningKey, input: string): Promise<Buffer> {
+  const data = Buffer.from(input);
+  switch (key.alg) {
+    case 'RS256':
+      return signAsync('sha256', data, key.privateKey);
+    case 'ES256':
+      return signAsync('sha256', data, { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
+    case 'EdDSA':
+      return signAsync(null, data, key.privateKey);
+  }
+}
