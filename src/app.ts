@@ -42,8 +42,8 @@ export const LOG_REDACT = [
   '*.value',
 ];
 
-export function createLogger(level: string): Logger {
-  return pino({ level, redact: { paths: LOG_REDACT, censor: '[redacted]' } });
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  return pino({ level, redact: { paths: LOG_REDACT, censor: '[redacted]' } }, destination);
 }
 
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {

@@ -1,0 +1,167 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import pg from 'pg';
+import { type App, createApp, createLogger, initialize } from '../src/app.js';
+import type { ClientInput } from '../src/clients/model.js';
+import { type Config, loadConfig } from '../src/config.js';
+import { buildServer } from '../src/http/build-server.js';
+
+export type DialectName = 'sqlite' | 'postgres';
+export const DIALECTS: DialectName[] = ['sqlite', 'postgres'];
+
+const PG_BASE = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** A controllable clock: tests move time instead of sleeping. */
+export class Clock {
+  t = Date.now();
+  now = () => this.t;
+  advance(seconds: number) {
+    this.t += seconds * 1000;
+  }
+}
+
+/** A fresh, empty PostgreSQL database for one test server; dropped by the returned function. */
+export async function freshPostgres(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `zgw_auth_t_${crypto.randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: PG_BASE });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(PG_BASE);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: PG_BASE });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+export interface TestServer {
+  app: App;
+  server: FastifyInstance;
+  url: string;
+  clock: Clock;
+  config: Config;
+  /** Every log line the server wrote. */
+  logs: string[];
+  admin: { clientId: string; secret: string };
+  createClient(input?: Partial<ClientInput>): Promise<{ clientId: string; secret: string }>;
+  token(clientId: string, secret: string, scope?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface TestServerOptions {
+  dialect?: DialectName;
+  env?: Record<string, string>;
+  /** Reuse a data folder / database (restart tests). */
+  dataDir?: string;
+  databaseUrl?: string;
+  masterKey?: string;
+}
+
+let counter = 0;
+
+/** A real zgw-auth HTTP server on a free port, on SQLite or a fresh PostgreSQL database. */
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-auth-test-'));
+  const pgdb = options.dialect === 'postgres' && !options.databaseUrl ? await freshPostgres() : undefined;
+  const config = loadConfig(
+    {
+      ZGW_AUTH_PORT: '0',
+      ZGW_AUTH_DATA_DIR: dataDir,
+      ZGW_AUTH_MASTER_KEY: options.masterKey ?? crypto.randomBytes(32).toString('base64'),
+      ZGW_AUTH_KEY_PUBLISH_DELAY: '0',
+      ...(pgdb ? { DATABASE_URL: pgdb.url } : options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
+      ...options.env,
+    },
+    {},
+  );
+  const logs: string[] = [];
+  const clock = new Clock();
+  const log = createLogger('info', { write: (line: string) => void logs.push(line) });
+  const app = await createApp(config, { log, now: clock.now });
+  const first = await initialize(app);
+  const server = await buildServer(app);
+  const address = await server.listen({ host: '127.0.0.1', port: 0 });
+  config.issuer = address;
+  const ts: TestServer = {
+    app,
+    server,
+    url: address,
+    clock,
+    config,
+    logs,
+    admin: first.admin ?? { clientId: '', secret: '' },
+    async createClient(input = {}) {
+      const { client, secret } = await app.clients.create({ clientId: `client-${++counter}-${crypto.randomBytes(3).toString('hex')}`, rsin: '000000000', ...input }, { id: 'test' });
+      return { clientId: client.clientId, secret: secret.value };
+    },
+    async token(clientId, secret, scope) {
+      const res = await postForm(`${address}/token`, { grant_type: 'client_credentials', client_id: clientId, client_secret: secret, ...(scope ? { scope } : {}) });
+      if (res.status !== 200) throw new Error(`token request failed: ${res.status} ${res.text}`);
+      return (res.json as { access_token: string }).access_token;
+    },
+    async close() {
+      await server.close();
+      await app.close();
+      if (pgdb) await pgdb.drop();
+    },
+  };
+  return ts;
+}
+
+export interface HttpResult {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  text: string;
+  json: any;
+}
+
+/** A plain HTTP request through node:http, so tests can pick the source address and send odd bodies. */
+export function request(url: string, init: { method?: string; headers?: Record<string, string>; body?: string | Buffer; localAddress?: string } = {}): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: init.method ?? 'GET', headers: init.headers, localAddress: init.localAddress, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+      });
+    });
+    req.on('error', reject);
+    if (init.body !== undefined) req.write(init.body);
+    req.end();
+  });
+}
+
+export function postForm(url: string, params: Record<string, string>, headers: Record<string, string> = {}, localAddress?: string): Promise<HttpResult> {
+  return request(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(params).toString(), localAddress });
+}
+
+export function basicAuth(id: string, secret: string): string {
+  const enc = (s: string) => encodeURIComponent(s).replace(/%20/g, '+');
+  return 'Basic ' + Buffer.from(`${enc(id)}:${enc(secret)}`).toString('base64');
+}
+
+export function decodePart(token: string, index: 0 | 1): Record<string, unknown> {
+  return JSON.parse(Buffer.from(token.split('.')[index]!, 'base64url').toString('utf8')) as Record<string, unknown>;
+}
+
+/** Runs `fn` as a test suite once per storage dialect. */
+export function forEachDialect(fn: (dialect: DialectName) => void): void {
+  for (const d of DIALECTS) fn(d);
+}
