@@ -8,7 +8,10 @@ import { KeyRing } from './keys/key-ring.js';
 import { loadMasterKey, type MasterKey } from './keys/master-key.js';
 import { type FailureLimiter, MemoryFailureLimiter } from './limits/failure-limiter.js';
 import { openStorage, type Storage } from './storage/open-database.js';
+import type { Verifier } from '@zgw-auth/verifier';
 import { TokenIssuer } from './tokens/issue-access-token.js';
+import { Revocations } from './tokens/revocations.js';
+import { createServerVerifier } from './tokens/server-verifier.js';
 
 /** Everything a zgw-auth process uses, wired once; the HTTP layer and the CLI both work on this. */
 export interface App {
@@ -22,6 +25,9 @@ export interface App {
   audit: AuditLog;
   issuer: TokenIssuer;
   limiter: FailureLimiter;
+  revocations: Revocations;
+  /** Verifies both token kinds for introspection and the admin API. */
+  verifier: Verifier;
   close(): Promise<void>;
 }
 
@@ -57,6 +63,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const clients = new ClientService(new ClientStore(storage.db), masterKey, audit, now);
   const issuer = new TokenIssuer(keys, config, now);
   const limiter = new MemoryFailureLimiter({ threshold: config.lockoutThreshold, baseSeconds: config.lockoutBaseSeconds, maxSeconds: config.lockoutMaxSeconds }, now);
+  const revocations = new Revocations(storage.db, now);
+  const verifier = createServerVerifier(config, keys, clients, revocations, now);
   return {
     config,
     log,
@@ -68,6 +76,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     audit,
     issuer,
     limiter,
+    revocations,
+    verifier,
     async close() {
       keys.stop();
       await Promise.allSettled([audit.flush(), clients.flushUsage()]);

@@ -4,6 +4,8 @@ import type { App } from '../app.js';
 import { registerFormParsers } from './form-body.js';
 import { OAuthError, sendOAuthError } from './oauth-errors.js';
 import { discoveryRoutes } from './routes/discovery.js';
+import { introspectRoute } from './routes/introspect.js';
+import { revokeRoute } from './routes/revoke.js';
 import { tokenRoute } from './routes/token.js';
 
 /**
@@ -25,6 +27,8 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
     registerFormParsers(oauth);
     oauth.setErrorHandler((err: FastifyError | OAuthError, request, reply) => renderOAuthError(err, reply, (e) => request.log.error({ err: e }, 'request failed')));
     tokenRoute(oauth, app);
+    introspectRoute(oauth, app);
+    revokeRoute(oauth, app);
   });
 
   discoveryRoutes(server, app);

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import type { Kysely } from 'kysely';
+import { importJwks, type KeySource, type VerificationKey } from '@zgw-auth/verifier';
 import type { SigningAlg } from '../config.js';
 import type { Database, SigningKeyRow } from '../storage/schema.js';
 import { generateKeyPair, type PublicJwk, publicJwk } from './jwk.js';
@@ -30,8 +31,9 @@ export interface KeyInfo {
  * moment it is stored, signs from `activatesAt`, and stays published until `retiresAt`, which a
  * rotation sets to when the last token it signed expires.
  */
-export class KeyRing {
+export class KeyRing implements KeySource {
   private keys: SigningKey[] = [];
+  private verification = new Map<string, VerificationKey>();
   private jwks: { keys: PublicJwk[] } = { keys: [] };
   private jwksJson = '{"keys":[]}';
   private timer: NodeJS.Timeout | undefined;
@@ -49,6 +51,12 @@ export class KeyRing {
     this.keys = live.map((row) => this.toSigningKey(row));
     this.jwks = { keys: live.map((r) => JSON.parse(r.public_jwk) as PublicJwk) };
     this.jwksJson = JSON.stringify(this.jwks);
+    this.verification = importJwks(this.jwks);
+  }
+
+  /** KeySource for the in-process verifier: the published keys, no network. */
+  async get(kid: string | undefined): Promise<VerificationKey | undefined> {
+    return kid === undefined ? undefined : this.verification.get(kid);
   }
 
   startRefresh(intervalSeconds: number, onError: (err: unknown) => void): void {

@@ -3,7 +3,8 @@ import type { App } from '../../app.js';
 import { SCOPE_PATTERN } from '../../clients/validate.js';
 import { clientCredentials } from '../client-credentials.js';
 import { FormBody } from '../form-body.js';
-import { invalidClient, invalidRequest, OAuthError } from '../oauth-errors.js';
+import { invalidRequest, OAuthError } from '../oauth-errors.js';
+import { authenticateClient } from '../authenticate-client.js';
 
 /** POST /token — OAuth 2.0 client credentials grant (RFC 6749 §4.4). */
 export function tokenRoute(server: FastifyInstance, app: App): void {
@@ -11,23 +12,11 @@ export function tokenRoute(server: FastifyInstance, app: App): void {
     const body = request.body instanceof FormBody ? request.body : FormBody.empty();
     const grantType = body.get('grant_type');
     if (grantType === undefined) throw invalidRequest('grant_type is missing');
-    const credentials = clientCredentials(request.headers.authorization, body);
     if (grantType !== 'client_credentials') {
+      clientCredentials(request.headers.authorization, body);
       throw new OAuthError('unsupported_grant_type', `grant_type "${grantType.slice(0, 50)}" is not supported; use client_credentials`);
     }
-
-    const limitKeys = [`ip:${request.ip}`, `client:${credentials.clientId.slice(0, 60)}|ip:${request.ip}`];
-    const wait = await app.limiter.retryAfter(limitKeys);
-    if (wait > 0) {
-      throw new OAuthError('invalid_client', `too many failed authentication attempts; retry after ${wait} s`, 429, { 'retry-after': String(wait) });
-    }
-    const client = await app.clients.authenticate(credentials.clientId, credentials.secret);
-    if (!client) {
-      await app.limiter.recordFailure(limitKeys);
-      app.audit.recordLater({ actor: credentials.clientId.slice(0, 60), action: 'client_auth.failed', target: credentials.clientId.slice(0, 60), address: request.ip, details: { endpoint: 'token', method: credentials.method } });
-      throw invalidClient();
-    }
-    await app.limiter.reset(limitKeys.slice(1));
+    const client = await authenticateClient(app, request, body, 'token');
     if (!client.grantTypes.includes('client_credentials')) {
       throw new OAuthError('unauthorized_client', 'this client may not use the client_credentials grant');
     }

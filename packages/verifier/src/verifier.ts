@@ -1,0 +1,217 @@
+import crypto from 'node:crypto';
+import { decodeJwt, type DecodedJwt, extractToken } from './decode.js';
+import { humanDuration, TokenError } from './errors.js';
+import { ASYMMETRIC_ALGS, type KeySource, RemoteJwks } from './keys.js';
+
+/** Who called: what a ZGW API needs to authorise a request. */
+export interface Principal {
+  clientId: string;
+  /** Organisation of the client: from the registry when a resolver is configured, else the token's claim. */
+  rsin: string | undefined;
+  userId: string | undefined;
+  userRepresentation: string | undefined;
+  scopes: string[];
+  kind: 'oauth2' | 'self-signed';
+  claims: Record<string, unknown>;
+  /** Epoch seconds after which the token is no longer accepted. */
+  expiresAt: number;
+}
+
+/** A client as the verifier needs it; `secrets` only for clients that may self-sign. */
+export interface ClientRecord {
+  clientId: string;
+  rsin: string;
+  enabled: boolean;
+  selfSignedAllowed: boolean;
+  secrets: Array<string | Buffer>;
+}
+
+export type ClientResolver = (clientId: string) => Promise<ClientRecord | undefined> | ClientRecord | undefined;
+
+export interface VerifierOptions {
+  /** Issuer of IdP tokens; keys found through its discovery document unless `jwksUri` or `keys` is given. */
+  issuer?: string;
+  jwksUri?: string;
+  keys?: KeySource;
+  /** Expected `aud` of IdP tokens (any of). Default: not checked. */
+  audience?: string | string[];
+  /** Allowed algorithms for IdP tokens. Default RS256, ES256, EdDSA. */
+  algorithms?: string[];
+  /** Require `typ: at+jwt` (RFC 9068) on IdP tokens. Default true. */
+  requireTyp?: boolean;
+  /** Seconds of leeway for exp and nbf. Default 30. */
+  clockSkew?: number;
+  /** Looks clients up by `client_id`: needed for self-signed tokens; also refuses IdP tokens of disabled clients. */
+  clients?: ClientResolver;
+  /** Self-signed HS256 ZGW tokens: accepted unless false. */
+  selfSigned?: false | { maxAge?: number; iatLeeway?: number };
+  /** Revocation check by `jti` (e.g. via zgw-auth /introspect). */
+  isRevoked?: (jti: string, clientId: string) => Promise<boolean> | boolean;
+  /**
+   * Repeated verification of the same token is served from memory for at most `revalidateAfterMs`
+   * (default 2000): a disabled client or revoked token is refused within that bound, and a cached
+   * token is never accepted past its expiry.
+   */
+  cache?: false | { maxEntries?: number; revalidateAfterMs?: number };
+  now?: () => number;
+}
+
+export interface Verifier {
+  verify(authorizationOrToken: string | undefined): Promise<Principal>;
+}
+
+interface CacheEntry {
+  principal: Principal;
+  checkedAt: number;
+}
+
+const STRING_CLAIMS = ['iss', 'sub', 'client_id', 'jti', 'rsin', 'user_id', 'user_representation'] as const;
+const TIME_CLAIMS = ['exp', 'iat', 'nbf'] as const;
+
+export function createVerifier(options: VerifierOptions): Verifier {
+  const now = options.now ?? Date.now;
+  const skew = options.clockSkew ?? 30;
+  const algorithms = new Set(options.algorithms ?? ASYMMETRIC_ALGS);
+  for (const alg of algorithms) if (!(ASYMMETRIC_ALGS as readonly string[]).includes(alg)) throw new Error(`algorithm ${alg} is not allowed for IdP tokens`);
+  const audiences = options.audience === undefined ? undefined : ([] as string[]).concat(options.audience);
+  const selfSigned = options.selfSigned === false ? undefined : { maxAge: options.selfSigned?.maxAge ?? 3600, iatLeeway: options.selfSigned?.iatLeeway ?? 300 };
+  const keys = options.keys ?? (options.jwksUri ? new RemoteJwks({ jwksUri: options.jwksUri }, { now }) : options.issuer ? new RemoteJwks({ issuer: options.issuer }, { now }) : undefined);
+  const cacheOptions = options.cache === false ? undefined : { maxEntries: options.cache?.maxEntries ?? 10_000, revalidateAfterMs: options.cache?.revalidateAfterMs ?? 2000 };
+  const cache = new Map<string, CacheEntry>();
+
+  async function verifyUncached(token: string): Promise<Principal> {
+    const jwt = decodeJwt(token);
+    const { header, payload } = jwt;
+    if (header.crit !== undefined) throw new TokenError('crit_unsupported', 'token header has "crit" extensions this verifier does not understand');
+    for (const c of STRING_CLAIMS) if (payload[c] !== undefined && typeof payload[c] !== 'string') throw new TokenError('invalid_claim', `claim "${c}" must be a string`);
+    for (const c of TIME_CLAIMS) if (payload[c] !== undefined && (typeof payload[c] !== 'number' || !Number.isFinite(payload[c]))) throw new TokenError('invalid_claim', `claim "${c}" must be a number (seconds since 1970)`);
+    if (header.alg === 'HS256') return verifySelfSigned(jwt);
+    if (typeof header.alg !== 'string' || !algorithms.has(header.alg)) {
+      throw new TokenError('alg_not_allowed', `algorithm "${String(header.alg).slice(0, 20)}" is not accepted; IdP tokens use ${[...algorithms].join(', ')} and self-signed tokens HS256`);
+    }
+    return verifyIdpToken(jwt, header.alg);
+  }
+
+  async function verifyIdpToken(jwt: DecodedJwt, alg: string): Promise<Principal> {
+    const { header, payload } = jwt;
+    if (!keys) throw new TokenError('unknown_key', 'this verifier accepts no IdP tokens (no issuer or keys configured)');
+    if (options.requireTyp !== false && !/^(application\/)?at\+jwt$/i.test(String(header.typ))) {
+      throw new TokenError('wrong_typ', `token type "${String(header.typ).slice(0, 30)}" is not an access token (typ at+jwt)`);
+    }
+    const kid = header.kid === undefined ? undefined : typeof header.kid === 'string' && header.kid.length <= 200 ? header.kid : '\u0000invalid';
+    const key = await keys.get(kid);
+    if (!key) throw new TokenError('unknown_key', 'token is signed with a key the issuer does not publish (unknown kid)');
+    if (key.alg !== alg) throw new TokenError('alg_not_allowed', `key ${String(kid)} verifies ${key.alg}, not ${alg}`);
+    if (!verifySignature(alg, key.key, jwt)) throw new TokenError('bad_signature', 'signature does not verify with the issuer\'s key');
+    if (options.issuer !== undefined && payload.iss !== options.issuer) throw new TokenError('issuer_mismatch', `issuer "${String(payload.iss).slice(0, 100)}" is not the expected "${options.issuer}"`);
+    if (audiences) {
+      const aud = ([] as unknown[]).concat(payload.aud ?? []);
+      if (!aud.some((a) => typeof a === 'string' && audiences.includes(a))) throw new TokenError('audience_mismatch', `token is not meant for this API (aud must include ${audiences.join(' or ')})`);
+    }
+    if (typeof payload.exp !== 'number') throw new TokenError('no_expiry', 'access token has no exp claim');
+    const t = now() / 1000;
+    checkNotBefore(payload, t);
+    checkExpiry(payload.exp, t);
+    const clientId = (payload.client_id ?? payload.sub) as string | undefined;
+    if (!clientId) throw new TokenError('invalid_claim', 'access token names no client (client_id or sub)');
+    let rsin = payload.rsin as string | undefined;
+    if (options.clients) {
+      const client = await options.clients(clientId);
+      if (!client) throw new TokenError('unknown_client', `client "${clientId.slice(0, 60)}" is not registered`);
+      if (!client.enabled) throw new TokenError('client_disabled', `client "${clientId.slice(0, 60)}" is disabled`);
+      rsin = client.rsin;
+    }
+    if (options.isRevoked && typeof payload.jti === 'string' && (await options.isRevoked(payload.jti, clientId))) throw new TokenError('revoked', 'token has been revoked');
+    return principal('oauth2', clientId, rsin, payload, payload.exp);
+  }
+
+  async function verifySelfSigned(jwt: DecodedJwt): Promise<Principal> {
+    const { payload } = jwt;
+    if (!selfSigned || !options.clients) throw new TokenError('alg_not_allowed', 'self-signed HS256 tokens are not accepted here');
+    const clientId = payload.client_id;
+    if (typeof clientId !== 'string' || !clientId) throw new TokenError('invalid_claim', 'self-signed token has no client_id claim (the secret is looked up by client_id, not iss)');
+    const client = clientId.length <= 50 ? await options.clients(clientId) : undefined;
+    if (!client) throw new TokenError('unknown_client', `client "${clientId.slice(0, 60)}" is not registered`);
+    if (!client.enabled) throw new TokenError('client_disabled', `client "${clientId}" is disabled`);
+    if (!client.selfSignedAllowed) throw new TokenError('self_signed_not_allowed', `client "${clientId}" may not sign its own tokens; get one from the token endpoint`);
+    if (!client.secrets.some((secret) => hmacMatches(secret, jwt))) throw new TokenError('bad_signature', `signature does not match: the token was signed with a different secret than client "${clientId}" has`);
+
+    const t = now() / 1000;
+    const iat = payload.iat as number | undefined;
+    const exp = payload.exp as number | undefined;
+    if (iat === undefined && exp === undefined) throw new TokenError('no_expiry', 'self-signed token has neither exp nor iat, so it would never expire');
+    if (iat !== undefined && iat > t + selfSigned.iatLeeway) {
+      throw new TokenError('iat_in_future', `iat is ${humanDuration(iat - t)} in the future (more than ${selfSigned.iatLeeway} s allowed): check the clock`);
+    }
+    // `nbp` (the seed's typo) is deliberately ignored, not read as nbf.
+    checkNotBefore(payload, t);
+    const expiresAt = Math.min(exp ?? Infinity, iat !== undefined ? iat + selfSigned.maxAge : Infinity);
+    checkExpiry(expiresAt, t, exp !== undefined && expiresAt < exp ? ` (self-signed tokens live at most ${selfSigned.maxAge} s after iat)` : '');
+    if (payload.rsin !== undefined && payload.rsin !== client.rsin) {
+      throw new TokenError('rsin_mismatch', `token claims organisation ${String(payload.rsin)} but client "${clientId}" belongs to ${client.rsin}`);
+    }
+    return principal('self-signed', clientId, client.rsin, payload, expiresAt);
+  }
+
+  function checkNotBefore(payload: Record<string, unknown>, t: number): void {
+    if (typeof payload.nbf === 'number' && payload.nbf > t + skew) throw new TokenError('not_yet_valid', `token is not valid for another ${humanDuration(payload.nbf - t)} (nbf): check the clock`);
+  }
+
+  function checkExpiry(expiresAt: number, t: number, why = ''): void {
+    if (t > expiresAt + skew) throw new TokenError('expired', `token expired ${humanDuration(t - expiresAt)} ago${why}`);
+  }
+
+  return {
+    async verify(authorizationOrToken) {
+      const token = extractToken(authorizationOrToken);
+      if (!cacheOptions) return verifyUncached(token);
+      const t = now();
+      const hit = cache.get(token);
+      if (hit && t - hit.checkedAt < cacheOptions.revalidateAfterMs && t / 1000 <= hit.principal.expiresAt + skew) return hit.principal;
+      const result = await verifyUncached(token);
+      if (hit) cache.delete(token);
+      else if (cache.size >= cacheOptions.maxEntries) cache.delete(cache.keys().next().value as string);
+      cache.set(token, { principal: result, checkedAt: t });
+      return result;
+    },
+  };
+}
+
+function principal(kind: Principal['kind'], clientId: string, rsin: string | undefined, claims: Record<string, unknown>, expiresAt: number): Principal {
+  const scope = claims.scope;
+  const scopes = typeof scope === 'string' ? scope.split(' ').filter(Boolean) : Array.isArray(claims.scp) ? claims.scp.filter((s): s is string => typeof s === 'string') : [];
+  return {
+    clientId,
+    rsin,
+    userId: claims.user_id as string | undefined,
+    userRepresentation: claims.user_representation as string | undefined,
+    scopes,
+    kind,
+    claims,
+    expiresAt,
+  };
+}
+
+function verifySignature(alg: string, key: crypto.KeyObject, jwt: DecodedJwt): boolean {
+  const data = Buffer.from(jwt.signingInput);
+  try {
+    switch (alg) {
+      case 'RS256':
+        return crypto.verify('sha256', data, key, jwt.signature);
+      case 'ES256':
+        return crypto.verify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, jwt.signature);
+      case 'EdDSA':
+        return crypto.verify(null, data, key, jwt.signature);
+      default:
+        return false;
+    }
+  } catch {
+    return false;
+  }
+}
+
+/** The secret is the raw UTF-8 string (not base64-decoded), as every ZGW consumer signs with it. */
+function hmacMatches(secret: string | Buffer, jwt: DecodedJwt): boolean {
+  const expected = crypto.createHmac('sha256', secret).update(jwt.signingInput).digest();
+  return expected.length === jwt.signature.length && crypto.timingSafeEqual(expected, jwt.signature);
+}

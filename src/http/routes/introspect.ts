@@ -1,0 +1,52 @@
+import { type Principal, TokenError } from '@zgw-auth/verifier';
+import type { FastifyInstance } from 'fastify';
+import type { App } from '../../app.js';
+import { INTROSPECTION_SCOPE } from '../../clients/model.js';
+import { authenticateClient } from '../authenticate-client.js';
+import { FormBody } from '../form-body.js';
+import { invalidRequest, OAuthError } from '../oauth-errors.js';
+
+const INACTIVE = { active: false } as const;
+
+/**
+ * POST /introspect (RFC 7662) for both token kinds. The answer has the shape OneGround's .NET APIs
+ * read from the Keycloak ZGW introspection plugin. Anything invalid is `{"active": false}` and
+ * nothing else.
+ */
+export function introspectRoute(server: FastifyInstance, app: App): void {
+  server.post('/introspect', async (request, reply) => {
+    reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' });
+    const body = request.body instanceof FormBody ? request.body : FormBody.empty();
+    const anonymous = app.config.introspectionAnonymous && !request.headers.authorization && body.get('client_secret') === undefined;
+    if (!anonymous) {
+      const caller = await authenticateClient(app, request, body, 'introspect');
+      if (!caller.allowedScopes.includes(INTROSPECTION_SCOPE)) {
+        throw new OAuthError('unauthorized_client', `introspection needs a client with the ${INTROSPECTION_SCOPE} scope`, 403);
+      }
+    }
+    const token = body.get('token');
+    if (token === undefined) throw invalidRequest('token is missing');
+    let principal: Principal;
+    try {
+      principal = await app.verifier.verify(token);
+    } catch (err) {
+      if (!(err instanceof TokenError)) throw err;
+      return INACTIVE;
+    }
+    return introspectionResponse(principal);
+  });
+}
+
+export function introspectionResponse(p: Principal): Record<string, unknown> {
+  return {
+    ...p.claims,
+    active: true,
+    client_id: p.clientId,
+    sub: p.claims.sub ?? p.clientId,
+    rsin: p.rsin,
+    scope: p.scopes.join(' ') || undefined,
+    exp: p.expiresAt,
+    token_type: 'Bearer',
+    zgw_token_kind: p.kind,
+  };
+}

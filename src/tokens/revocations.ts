@@ -1,0 +1,24 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../storage/schema.js';
+
+/** RFC 7009 revocations of IdP tokens, kept by `jti` until the token would have expired anyway. */
+export class Revocations {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async revoke(jti: string, clientId: string, expiresAtSeconds: number): Promise<void> {
+    const row = { jti, client_id: clientId, expires_at: expiresAtSeconds * 1000 };
+    await this.db.insertInto('revoked_tokens').values(row).onConflict((oc) => oc.column('jti').doNothing()).execute();
+  }
+
+  async isRevoked(jti: string): Promise<boolean> {
+    const row = await this.db.selectFrom('revoked_tokens').select('jti').where('jti', '=', jti).executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async prune(): Promise<void> {
+    await this.db.deleteFrom('revoked_tokens').where('expires_at', '<', this.now() - 3_600_000).execute();
+  }
+}

@@ -1,0 +1,35 @@
+import { type ClientRecord, createVerifier, type Verifier } from '@zgw-auth/verifier';
+import type { ClientService } from '../clients/client-service.js';
+import type { Config } from '../config.js';
+import type { KeyRing } from '../keys/key-ring.js';
+import type { Revocations } from './revocations.js';
+
+/** Client lookup for the verifier straight from the registry (secrets decrypted in memory only). */
+export function registryResolver(clients: ClientService) {
+  return async (clientId: string): Promise<ClientRecord | undefined> => {
+    const found = await clients.selfSigningSecrets(clientId);
+    if (!found) return undefined;
+    const { client, secrets } = found;
+    return { clientId, rsin: client.rsin, enabled: client.enabled, selfSignedAllowed: client.selfSignedAllowed, secrets };
+  };
+}
+
+/**
+ * The verifier the server itself uses (introspection, admin API): its own keys in-process, the
+ * registry for clients, revocations from the database. No result cache: a disabled client or a
+ * revoked token is refused from the next request on.
+ */
+export function createServerVerifier(config: Config, keys: KeyRing, clients: ClientService, revocations: Revocations, now: () => number): Verifier {
+  return createVerifier({
+    get issuer() {
+      return config.issuer;
+    },
+    keys,
+    clients: registryResolver(clients),
+    selfSigned: { maxAge: config.selfSignedMaxAge, iatLeeway: config.iatLeeway },
+    clockSkew: config.clockSkew,
+    isRevoked: (jti) => revocations.isRevoked(jti),
+    cache: false,
+    now,
+  });
+}

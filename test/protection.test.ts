@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { postForm, startTestServer, type TestServer } from './helpers.js';
+
+describe('failed client authentication back-off', () => {
+  let ts: TestServer;
+  let client: { clientId: string; secret: string };
+  before(async () => {
+    ts = await startTestServer({ env: { ZGW_AUTH_LOCKOUT_THRESHOLD: '3', ZGW_AUTH_LOCKOUT_BASE_SECONDS: '2' } });
+    client = await ts.createClient();
+  });
+  after(() => ts.close());
+
+  const attempt = (secret: string, from: string) => postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: client.clientId, client_secret: secret }, {}, from);
+
+  it('answers 429 with Retry-After to a guessing address while another address keeps getting tokens', async () => {
+    for (let i = 0; i < 3; i++) assert.equal((await attempt('guess-' + i, '127.0.0.2')).status, 401);
+    const blocked = await attempt('guess-x', '127.0.0.2');
+    assert.equal(blocked.status, 429);
+    assert.equal(blocked.json.error, 'invalid_client');
+    assert.equal(blocked.headers['retry-after'], '2');
+    // Even the right secret is refused from the blocked address: the limiter answers before checking.
+    assert.equal((await attempt(client.secret, '127.0.0.2')).status, 429);
+    assert.equal((await attempt(client.secret, '127.0.0.3')).status, 200, 'legitimate client elsewhere is not locked out');
+  });
+
+  it('doubles the back-off with each further failure and releases after it', async () => {
+    ts.clock.advance(3);
+    assert.equal((await attempt('again', '127.0.0.2')).status, 401);
+    const blocked = await attempt('again', '127.0.0.2');
+    assert.equal(blocked.status, 429);
+    assert.equal(blocked.headers['retry-after'], '4');
+    ts.clock.advance(5);
+    assert.equal((await attempt(client.secret, '127.0.0.2')).status, 200);
+  });
+
+  it('records failed authentications in the audit trail', async () => {
+    const events = await ts.app.audit.list({ action: 'client_auth.failed', target: client.clientId });
+    assert.ok(events.length >= 3);
+    assert.equal(events[0]!.address, '127.0.0.2');
+  });
+});
+
+describe('disabling a client or revoking its last secret', () => {
+  it('stops token issuance immediately', async () => {
+    const ts = await startTestServer();
+    try {
+      const c = await ts.createClient();
+      const ok = () => postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: c.clientId, client_secret: c.secret });
+      assert.equal((await ok()).status, 200);
+      await ts.app.clients.update(c.clientId, { enabled: false }, { id: 'test' });
+      assert.equal((await ok()).status, 401);
+      await ts.app.clients.update(c.clientId, { enabled: true }, { id: 'test' });
+      assert.equal((await ok()).status, 200);
+      const [secret] = await ts.app.clients.listSecrets(c.clientId);
+      await ts.app.clients.revokeSecret(c.clientId, secret!.secretId, { id: 'test' });
+      assert.equal((await ok()).status, 401);
+    } finally {
+      await ts.close();
+    }
+  });
+});
