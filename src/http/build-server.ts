@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { App } from '../app.js';
+import { adminRoutes } from './admin/admin-routes.js';
 import { registerFormParsers } from './form-body.js';
 import { OAuthError, sendOAuthError } from './oauth-errors.js';
 import { discoveryRoutes } from './routes/discovery.js';
@@ -21,6 +22,8 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
     genReqId: () => crypto.randomUUID(),
     return503OnClosing: true,
     routerOptions: { maxParamLength: 200 },
+    // Unknown fields are refused, not silently dropped: a typo must not look like success.
+    ajv: { customOptions: { removeAdditional: false } },
   });
 
   await server.register(async (oauth) => {
@@ -32,6 +35,7 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
   });
 
   discoveryRoutes(server, app);
+  await server.register((admin) => adminRoutes(admin, app), { prefix: '/admin' });
 
   server.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'not_found', error_description: `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}` }));
   return server;

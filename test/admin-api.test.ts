@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { forEachDialect, postForm, request, startTestServer, type TestServer } from './helpers.js';
+
+forEachDialect((dialect) => {
+  describe(`admin API (${dialect})`, () => {
+    let ts: TestServer;
+    let adminToken: string;
+    const seen: string[] = [];
+    const api = async (method: string, path: string, body?: unknown, token = adminToken) => {
+      const res = await request(`${ts.url}/admin${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, body: body !== undefined ? (typeof body === 'string' ? body : JSON.stringify(body)) : undefined });
+      seen.push(res.text);
+      return res;
+    };
+    before(async () => {
+      ts = await startTestServer({ dialect });
+      adminToken = await ts.token(ts.admin.clientId, ts.admin.secret);
+    });
+    after(() => ts.close());
+
+    it('refuses without a token (401) and with a token lacking the admin scope (403)', async () => {
+      const none = await request(`${ts.url}/admin/clients`);
+      assert.equal(none.status, 401);
+      assert.match(String(none.headers['content-type']), /^application\/problem\+json/);
+      assert.match(String(none.headers['www-authenticate']), /^Bearer realm="zgw-auth-admin"/);
+      const c = await ts.createClient({ allowedScopes: ['zaken.lezen'] });
+      const res = await api('GET', '/clients', undefined, await ts.token(c.clientId, c.secret));
+      assert.equal(res.status, 403);
+      assert.equal(res.json.code, 'insufficient_scope');
+      assert.match(String(res.headers['www-authenticate']), /error="insufficient_scope"/);
+    });
+
+    it('manages a client end to end: create, get a token, rotate the secret, revoke, disable, delete', async () => {
+      const created = await api('POST', '/clients', { clientId: 'app-1', rsin: '123456782', name: 'Zaaksysteem', allowedScopes: ['zaken.lezen'], staticClaims: { user_id: 'sys' } });
+      assert.equal(created.status, 201);
+      assert.equal(created.json.client.clientId, 'app-1');
+      assert.equal(created.json.client.rsin, '123456782');
+      const first = created.json.secret.value as string;
+      assert.equal(first.length, 43);
+      const token = (secret: string) => postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: 'app-1', client_secret: secret });
+      assert.equal((await token(first)).status, 200);
+
+      const added = await api('POST', '/clients/app-1/secrets', { label: 'rotation 2026' });
+      assert.equal(added.status, 201);
+      const second = added.json.value as string;
+      assert.equal((await token(first)).status, 200, 'old secret keeps working during rotation');
+      assert.equal((await token(second)).status, 200);
+      await ts.app.clients.flushUsage();
+      const listed = await api('GET', '/clients/app-1/secrets');
+      assert.equal(listed.json.length, 2);
+      assert.ok(listed.json.every((s: { lastUsedAt: number | null }) => s.lastUsedAt !== null), 'last-used time recorded');
+      assert.equal((await api('DELETE', `/clients/app-1/secrets/${created.json.secret.secret.secretId}`)).status, 200);
+      assert.equal((await token(first)).status, 401, 'revoked secret stops at once');
+      assert.equal((await token(second)).status, 200);
+
+      const patched = await api('PATCH', '/clients/app-1', { name: 'Zaaksysteem 2', allowedScopes: ['zaken.lezen', 'zaken.schrijven'] });
+      assert.equal(patched.status, 200);
+      assert.equal(patched.json.client.name, 'Zaaksysteem 2');
+      assert.equal((await api('POST', '/clients/app-1/disable')).json.enabled, false);
+      assert.equal((await token(second)).status, 401);
+      assert.equal((await api('POST', '/clients/app-1/enable')).json.enabled, true);
+      assert.equal((await api('DELETE', '/clients/app-1')).status, 204);
+      assert.equal((await api('GET', '/clients/app-1')).status, 404);
+
+      const audit = await api('GET', '/audit?target=app-1&limit=50');
+      const actions = audit.json.items.map((e: { action: string }) => e.action);
+      for (const a of ['client.created', 'secret.created', 'secret.revoked', 'client.updated', 'client.disabled', 'client.enabled', 'client.deleted', 'token.issued']) assert.ok(actions.includes(a), a);
+      assert.ok(audit.json.items.every((e: { actor: string }) => ['zgw-auth-admin', 'app-1'].includes(e.actor)));
+    });
+
+    it('lists with paging and filters by RSIN, enabled and text', async () => {
+      for (let i = 0; i < 5; i++) await api('POST', '/clients', { clientId: `list-${i}`, rsin: i % 2 ? '111222333' : '000000000', enabled: i !== 4 });
+      const page = await api('GET', '/clients?q=list-&limit=2&offset=0');
+      assert.equal(page.json.total, 5);
+      assert.equal(page.json.items.length, 2);
+      assert.equal((await api('GET', '/clients?q=LIST-&rsin=111222333')).json.total, 2);
+      assert.equal((await api('GET', '/clients?q=list-&enabled=false')).json.total, 1);
+    });
+
+    it('imports a secret with a weakness warning and never echoes it', async () => {
+      await api('POST', '/clients', { clientId: 'legacy', rsin: '000000000' });
+      const res = await api('POST', '/clients/legacy/secrets', { value: 'short-secret' });
+      assert.equal(res.status, 201);
+      assert.equal(res.json.value, undefined);
+      assert.ok(res.json.warnings.some((w: string) => /weak secret/.test(w)));
+      assert.equal((await postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: 'legacy', client_secret: 'short-secret' })).status, 200);
+    });
+
+    it('says that switching self-signing on needs a new secret', async () => {
+      await api('POST', '/clients', { clientId: 'to-self-sign', rsin: '000000000' });
+      const res = await api('PATCH', '/clients/to-self-sign', { selfSignedAllowed: true });
+      assert.equal(res.status, 200);
+      assert.match(res.json.warnings[0], /need a new secret/);
+      const added = await api('POST', '/clients/to-self-sign/secrets', {});
+      assert.equal(added.json.secret.usableForSelfSigned, true);
+    });
+
+    it('refuses bad input with a clear problem document and stores nothing', async () => {
+      const cases: Array<[unknown, RegExp]> = [
+        [{ clientId: 'x'.repeat(51), rsin: '000000000' }, /clientId|50/],
+        [{ clientId: 'bad-rsin', rsin: '123456789' }, /not a valid RSIN/],
+        [{ clientId: 'bad scope', rsin: '000000000' }, /client id/],
+        [{ clientId: 'bad-scope', rsin: '000000000', allowedScopes: ['a b'] }, /invalid scope/],
+        [{ clientId: 'bad-default', rsin: '000000000', allowedScopes: ['a'], defaultScopes: ['b'] }, /default scopes/],
+        [{ clientId: 'unknown-field', rsin: '000000000', secret: 'x' }, /additional/],
+        ['{"clientId": "broken', /JSON|Body/i],
+      ];
+      const before = (await api('GET', '/clients?limit=1')).json.total;
+      for (const [body, message] of cases) {
+        const res = await api('POST', '/clients', body);
+        assert.equal(res.status, 400, res.text);
+        assert.match(String(res.headers['content-type']), /^application\/problem\+json/);
+        assert.match(res.json.detail, message);
+      }
+      assert.equal((await api('GET', '/clients?limit=1')).json.total, before);
+      assert.equal((await api('POST', '/clients', { clientId: 'dup', rsin: '000000000' })).status, 201);
+      assert.equal((await api('POST', '/clients', { clientId: 'dup', rsin: '000000000' })).status, 409);
+      assert.equal((await api('PATCH', '/clients/nobody', { name: 'x' })).status, 404);
+    });
+
+    it('serves a browsable OpenAPI 3 document', async () => {
+      const doc = await request(`${ts.url}/admin/openapi.json`);
+      assert.equal(doc.status, 200);
+      assert.match(doc.json.openapi, /^3\./);
+      assert.ok(doc.json.paths['/admin/clients']);
+      const ui = await request(`${ts.url}/admin/docs/`);
+      assert.equal(ui.status, 200);
+      assert.match(ui.text, /swagger/i);
+    });
+
+    it('rotates keys through the API', async () => {
+      const res = await api('POST', '/keys/rotate', { publishDelay: 0 });
+      assert.equal(res.status, 200);
+      const keys = await api('GET', '/keys');
+      assert.equal(keys.json.items.find((k: { kid: string }) => k.kid === res.json.kid).state, 'active');
+    });
+
+    it('never shows secret material after creation, in any response or log line', async () => {
+      const secrets = [ts.admin.secret];
+      const c = await api('POST', '/clients', { clientId: 'leak-check', rsin: '000000000', selfSignedAllowed: true });
+      secrets.push(c.json.secret.value);
+      const start = seen.length;
+      await postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: 'leak-check', client_secret: secrets[1]! });
+      await postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: 'leak-check', client_secret: 'wrong-' + secrets[1] });
+      await api('GET', '/clients/leak-check');
+      await api('GET', '/clients/leak-check/secrets');
+      await api('GET', '/audit?limit=1000');
+      await api('GET', '/clients?limit=1000');
+      const rows = await ts.app.storage.db.selectFrom('client_secrets').select(['hash', 'sealed']).execute();
+      const material = [...secrets, ...rows.map((r) => r.hash), ...rows.flatMap((r) => (r.sealed ? [r.sealed.split('.')[2]!] : []))];
+      const haystack = seen.slice(start).join('\n') + ts.logs.join('\n');
+      for (const m of material) assert.ok(!haystack.includes(m), 'secret material leaked');
+      assert.ok(ts.logs.length > 0, 'logs were captured');
+    });
+  });
+});
