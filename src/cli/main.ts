@@ -1,4 +1,5 @@
 #!/usr/bin/env node
 import { runCli } from './program.js';
 
-process.exitCode = await runCli(process.argv);
+const code = await runCli(process.argv);
+if (code !== 0) process.exitCode = code;

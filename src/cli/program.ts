@@ -5,6 +5,7 @@ import { ZgwAuthError } from '../errors.js';
 import { clientsCommands } from './clients-commands.js';
 import { keysCommands } from './keys-commands.js';
 import { serveCommand } from './serve.js';
+import { tokenCommands } from './token-commands.js';
 
 export interface CliContext {
   /** Opens the app for a command that works on the local database; closed by the caller. */
@@ -48,6 +49,7 @@ export async function runCli(argv: string[], out: (text: string) => void = (t) =
   serveCommand(program, ctx);
   clientsCommands(program, ctx);
   keysCommands(program, ctx);
+  tokenCommands(program, ctx);
   try {
     await program.parseAsync(argv);
     return 0;

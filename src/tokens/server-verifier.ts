@@ -10,7 +10,7 @@ export function registryResolver(clients: ClientService) {
     const found = await clients.selfSigningSecrets(clientId);
     if (!found) return undefined;
     const { client, secrets } = found;
-    return { clientId, rsin: client.rsin, enabled: client.enabled, selfSignedAllowed: client.selfSignedAllowed, secrets };
+    return { clientId, rsin: client.rsin, enabled: client.enabled, selfSignedAllowed: client.selfSignedAllowed, secrets, scopes: client.allowedScopes };
   };
 }
 

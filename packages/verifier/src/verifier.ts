@@ -24,6 +24,8 @@ export interface ClientRecord {
   enabled: boolean;
   selfSignedAllowed: boolean;
   secrets: Array<string | Buffer>;
+  /** Scopes the registry grants the client: a self-signed token carries none of its own. */
+  scopes?: string[];
 }
 
 export type ClientResolver = (clientId: string) => Promise<ClientRecord | undefined> | ClientRecord | undefined;
@@ -141,7 +143,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const exp = payload.exp as number | undefined;
     if (iat === undefined && exp === undefined) throw new TokenError('no_expiry', 'self-signed token has neither exp nor iat, so it would never expire');
     if (iat !== undefined && iat > t + selfSigned.iatLeeway) {
-      throw new TokenError('iat_in_future', `iat is ${humanDuration(iat - t)} in the future (more than ${selfSigned.iatLeeway} s allowed): check the clock`);
+      throw new TokenError('iat_in_future', `iat is ${humanDuration(iat - t)} in the future: check the clock (at most ${selfSigned.iatLeeway} s allowed)`);
     }
     // `nbp` (the seed's typo) is deliberately ignored, not read as nbf.
     checkNotBefore(payload, t);
@@ -150,7 +152,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (payload.rsin !== undefined && payload.rsin !== client.rsin) {
       throw new TokenError('rsin_mismatch', `token claims organisation ${String(payload.rsin)} but client "${clientId}" belongs to ${client.rsin}`);
     }
-    return principal('self-signed', clientId, client.rsin, payload, expiresAt);
+    const p = principal('self-signed', clientId, client.rsin, payload, expiresAt);
+    if (!p.scopes.length && client.scopes) p.scopes = client.scopes;
+    return p;
   }
 
   function checkNotBefore(payload: Record<string, unknown>, t: number): void {

@@ -1,0 +1,98 @@
+import { type Command, InvalidArgumentError } from 'commander';
+import { createVerifier, decodeJwt, TokenError } from '@zgw-auth/verifier';
+import { createSelfSignedToken } from '../tokens/self-signed-token.js';
+import type { CliContext } from './program.js';
+
+const seconds = (v: string) => {
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError('expected whole seconds');
+  return Number(v);
+};
+
+function secretFrom(o: { clientSecret?: string }): string {
+  const secret = o.clientSecret ?? process.env.ZGW_AUTH_CLIENT_SECRET;
+  if (!secret) throw new Error('give the secret with --client-secret or ZGW_AUTH_CLIENT_SECRET');
+  return secret;
+}
+
+export function tokenCommands(program: Command, ctx: CliContext): void {
+  const token = program.command('token').description('make, fetch and explain tokens');
+
+  token
+    .command('create')
+    .description('sign a self-signed ZGW token (HS256) with a client secret, as the seed\'s Postman snippet does')
+    .requiredOption('--client-id <id>', 'client id')
+    .option('--client-secret <secret>', 'client secret (or env ZGW_AUTH_CLIENT_SECRET)')
+    .option('--user-id <id>', 'user_id claim')
+    .option('--user-representation <text>', 'user_representation claim')
+    .option('--rsin <rsin>', 'rsin claim (must match the registered organisation)')
+    .option('--lifetime <seconds>', 'exp - iat', seconds, 3600)
+    .action((o) => {
+      ctx.out(createSelfSignedToken({ clientId: o.clientId, secret: secretFrom(o), userId: o.userId, userRepresentation: o.userRepresentation, rsin: o.rsin, lifetimeSeconds: o.lifetime }));
+    });
+
+  token
+    .command('get')
+    .description('fetch an access token from an OAuth2 token endpoint found via discovery')
+    .requiredOption('--server <url>', 'issuer URL of the server (its /.well-known/openid-configuration names the token endpoint)')
+    .requiredOption('--client-id <id>', 'client id')
+    .option('--client-secret <secret>', 'client secret (or env ZGW_AUTH_CLIENT_SECRET)')
+    .option('--scope <scopes>', 'space-separated scopes')
+    .option('--json', 'print the whole token response')
+    .action(async (o) => {
+      const meta = (await (await fetch(`${String(o.server).replace(/\/+$/, '')}/.well-known/openid-configuration`, { signal: AbortSignal.timeout(10_000) })).json()) as { token_endpoint?: string };
+      if (!meta.token_endpoint) throw new Error('the discovery document names no token_endpoint');
+      const enc = (s: string) => encodeURIComponent(s).replace(/%20/g, '+');
+      const res = await fetch(meta.token_endpoint, {
+        method: 'POST',
+        headers: { authorization: 'Basic ' + Buffer.from(`${enc(o.clientId)}:${enc(secretFrom(o))}`).toString('base64'), 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'client_credentials', ...(o.scope ? { scope: o.scope } : {}) }).toString(),
+        signal: AbortSignal.timeout(10_000),
+      });
+      const body = (await res.json()) as { access_token?: string; error?: string; error_description?: string };
+      if (!res.ok || !body.access_token) throw new Error(`token endpoint answered ${res.status}: ${body.error ?? ''} ${body.error_description ?? ''}`.trim());
+      ctx.out(o.json ? JSON.stringify(body) : body.access_token);
+    });
+
+  token
+    .command('inspect <jwt>')
+    .description('decode a token and, given --server or --client-secret, verify it and explain the outcome')
+    .option('--server <url>', 'verify an IdP token against this issuer\'s discovery document and JWKS')
+    .option('--client-secret <secret>', 'verify a self-signed token with this secret')
+    .option('--json', 'print JSON')
+    .action(async (jwt: string, o) => {
+      const { header, payload } = decodeJwt(jwt.trim());
+      const report: Record<string, unknown> = { header, payload, times: explainTimes(payload) };
+      if (o.server || o.clientSecret) {
+        const clientId = String(payload.client_id ?? '');
+        const verifier = createVerifier({
+          issuer: o.server,
+          clients: o.clientSecret ? () => ({ clientId, rsin: String(payload.rsin ?? ''), enabled: true, selfSignedAllowed: true, secrets: [o.clientSecret as string] }) : undefined,
+          cache: false,
+        });
+        try {
+          const p = await verifier.verify(jwt.trim());
+          report.verification = { valid: true, kind: p.kind, clientId: p.clientId, expiresAt: new Date(p.expiresAt * 1000).toISOString() };
+        } catch (err) {
+          if (!(err instanceof TokenError)) throw err;
+          report.verification = { valid: false, code: err.code, message: err.message };
+          process.exitCode = 1;
+        }
+      }
+      if (o.json) return ctx.out(JSON.stringify(report));
+      ctx.out(`header:  ${JSON.stringify(header)}\npayload: ${JSON.stringify(payload, null, 2)}`);
+      for (const line of report.times as string[]) ctx.out(line);
+      const v = report.verification as { valid: boolean; code?: string; message?: string; kind?: string } | undefined;
+      if (v) ctx.out(v.valid ? `VALID (${v.kind})` : `INVALID: ${v.code}: ${v.message}`);
+    });
+}
+
+function explainTimes(payload: Record<string, unknown>): string[] {
+  const now = Date.now() / 1000;
+  return (['iat', 'nbf', 'exp'] as const)
+    .filter((c) => typeof payload[c] === 'number')
+    .map((c) => {
+      const t = payload[c] as number;
+      const d = Math.round(t - now);
+      return `${c}: ${new Date(t * 1000).toISOString()} (${d >= 0 ? `in ${d} s` : `${-d} s ago`})`;
+    });
+}
