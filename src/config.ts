@@ -28,7 +28,6 @@ export interface Config {
   auditRetentionDays: number;
   trustProxy: boolean;
   logLevel: string;
-  redisUrl: string | undefined;
 }
 
 export const SIGNING_ALGS = ['RS256', 'ES256', 'EdDSA'] as const;
@@ -88,7 +87,6 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
   auditRetentionDays: { key: 'auditRetentionDays', env: 'ZGW_AUTH_AUDIT_RETENTION_DAYS', flag: '--audit-retention-days', defaultDoc: '365', parse: int(1, 36_500), doc: 'Audit events older than this are deleted (checked hourly and at start).' },
   trustProxy: { key: 'trustProxy', env: 'ZGW_AUTH_TRUST_PROXY', flag: '--trust-proxy', defaultDoc: 'false', parse: bool, doc: 'Take the client address from X-Forwarded-For (only behind a proxy you control).' },
   logLevel: { key: 'logLevel', env: 'ZGW_AUTH_LOG_LEVEL', flag: '--log-level', defaultDoc: 'info', parse: str, doc: 'pino log level: fatal, error, warn, info, debug, trace or silent.' },
-  redisUrl: { key: 'redisUrl', env: 'REDIS_URL', flag: '--redis-url', defaultDoc: '(not set: limits are per process)', parse: optStr, doc: 'Reserved for shared rate limits between processes.' },
 };
 
 const DEFAULTS: Omit<Config, 'issuer'> = {
@@ -113,7 +111,6 @@ const DEFAULTS: Omit<Config, 'issuer'> = {
   auditRetentionDays: 365,
   trustProxy: false,
   logLevel: 'info',
-  redisUrl: undefined,
 };
 
 function parseIssuer(raw: string, name: string): string {

@@ -14,6 +14,10 @@ export function serveCommand(program: Command, ctx: CliContext): void {
       const app = await createApp(config);
       const first = await initialize(app);
       app.keys.startRefresh(config.keyRefreshInterval, (err) => app.log.error({ err }, 'signing key refresh failed'));
+      const housekeeping = () =>
+        Promise.all([app.audit.prune(config.auditRetentionDays), app.revocations.prune()]).catch((err: unknown) => app.log.error({ err }, 'housekeeping failed'));
+      await housekeeping();
+      setInterval(housekeeping, 3_600_000).unref();
       const server = await buildServer(app);
       const address = await server.listen({ host: config.host, port: config.port });
       if (config.port === 0 && config.issuer.endsWith(':0')) config.issuer = config.issuer.replace(/:0$/, `:${new URL(address).port}`);

@@ -67,9 +67,11 @@ export function requireToken(verifier: Verifier, options: GuardOptions = {}) {
   };
 }
 
+/** The part of a Fastify instance the plugin uses; loose so any Fastify 4/5 instance fits without a dependency. */
 interface FastifyLike {
   decorateRequest(name: string, value: unknown): unknown;
-  addHook(name: 'onRequest', hook: (request: { headers: IncomingMessage['headers'] } & Record<string, unknown>, reply: { code(n: number): { headers(h: Record<string, string>): { send(b: string): unknown } } }) => Promise<unknown>): unknown;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  addHook(name: 'onRequest', hook: (request: any, reply: any) => Promise<unknown>): unknown;
 }
 
 /**
@@ -78,7 +80,7 @@ interface FastifyLike {
  */
 export async function zgwAuthFastify(fastify: FastifyLike, options: GuardOptions & { verifier: Verifier }): Promise<void> {
   fastify.decorateRequest('principal', null);
-  fastify.addHook('onRequest', async (request, reply) => {
+  fastify.addHook('onRequest', async (request: { headers: IncomingMessage['headers']; principal?: Principal }, reply: { code(n: number): { headers(h: Record<string, string>): { send(b: string): unknown } } }) => {
     try {
       request.principal = await authorize(options.verifier, request.headers.authorization, options.scopes);
     } catch (err) {
