@@ -12,8 +12,7 @@ import * as oidc from 'openid-client';
 import { createZakenApi } from '../examples/zaken-api.js';
 import { registryResolver } from '../src/tokens/server-verifier.js';
 import { createSelfSignedToken } from '../src/tokens/self-signed-token.js';
-import { CLI } from './first-start.test.js';
-import { basicAuth, decodePart, postForm, request, startTestServer, type TestServer } from './helpers.js';
+import { basicAuth, CLI, decodePart, postForm, request, startTestServer, type TestServer } from './helpers.js';
 
 const run = promisify(execFile);
 

@@ -11,8 +11,7 @@ import { createVerifier, zgwAuthFastify } from '@zgw-auth/verifier';
 import Fastify from 'fastify';
 import { isValidRsin } from '../src/clients/rsin.js';
 import { loadConfig, OPTIONS } from '../src/config.js';
-import { CLI } from './first-start.test.js';
-import { startTestServer } from './helpers.js';
+import { CLI, startTestServer } from './helpers.js';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

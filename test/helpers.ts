@@ -1,8 +1,10 @@
+import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { type App, createApp, createLogger, initialize } from '../src/app.js';
@@ -165,3 +167,26 @@ export function decodePart(token: string, index: 0 | 1): Record<string, unknown>
 export function forEachDialect(fn: (dialect: DialectName) => void): void {
   for (const d of DIALECTS) fn(d);
 }
+
+export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');
+
+/** Starts `zgw-auth serve` as a real process and waits for its first-start banner. */
+export async function startServeProcess(dataDir: string, env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0'], { env: { ...process.env, ZGW_AUTH_DATA_DIR: dataDir, ZGW_AUTH_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no start within 10 s:\n${out}`)), 10_000);
+    child.stdout.on('data', () => {
+      const m = /"issuer":"(http:\/\/[^"]+)"/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`exited ${code}:\n${out}`)));
+  });
+  return { child, url, output: () => out, stop: () => new Promise<number | null>((r) => { child.once('exit', r); child.kill('SIGTERM'); }) };
+}
+
