@@ -60,3 +60,20 @@ describe('disabling a client or revoking its last secret', () => {
     }
   });
 });
+
+describe('audit retention', () => {
+  it('prunes events older than the retention period and keeps newer ones', async () => {
+    const ts = await startTestServer({ env: { ZGW_AUTH_AUDIT_RETENTION_DAYS: '30' } });
+    try {
+      await ts.createClient({ clientId: 'old-news' });
+      ts.clock.advance(31 * 86_400);
+      await ts.createClient({ clientId: 'fresh' });
+      assert.ok((await ts.app.audit.prune(ts.config.auditRetentionDays)) >= 1);
+      const targets = (await ts.app.audit.list({ limit: 1000 })).map((e) => e.target);
+      assert.ok(!targets.includes('old-news'));
+      assert.ok(targets.includes('fresh'));
+    } finally {
+      await ts.close();
+    }
+  });
+});
