@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import vm from 'node:vm';
-import { createVerifier, TokenError, type Verifier } from '@zgw-auth/verifier';
+import { createVerifier, RemoteJwks, TokenError, type Verifier } from '@zgw-auth/verifier';
 import CryptoJS from 'crypto-js';
 import * as oidc from 'openid-client';
 import { createZakenApi } from '../examples/zaken-api.js';
@@ -165,6 +165,30 @@ describe('accepting tokens', () => {
       await rejectsWith(verifier, `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${p}.${s}`, 'unknown_key');
       assert.ok(h);
     });
+  });
+
+  it('picks up a rotated-in key on its unknown kid, at most once per cooldown', async () => {
+    let fetches = 0;
+    const jwksUri = `${ts.url}/jwks`;
+    const counting = new RemoteJwks({ jwksUri }, { now: ts.clock.now, cooldownMs: 30_000 });
+    const v = createVerifier({ issuer: ts.url, keys: counting, now: ts.clock.now });
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = ((...args: Parameters<typeof fetch>) => (fetches++, realFetch(...args))) as typeof fetch;
+    try {
+      await v.verify(await ts.token(zgw.clientId, zgw.secret));
+      assert.equal(fetches, 1);
+      await ts.app.keys.rotate('RS256', 0, ts.config.maxTokenLifetime);
+      const fresh = await ts.token(zgw.clientId, zgw.secret);
+      await rejectsWith(v, fresh, 'unknown_key');
+      assert.equal(fetches, 1, 'no refetch inside the cooldown');
+      ts.clock.advance(31);
+      assert.equal((await v.verify(fresh)).kind, 'oauth2');
+      assert.equal(fetches, 2);
+      await rejectsWith(v, fresh.replace(/^[^.]+/, Buffer.from(JSON.stringify({ alg: 'RS256', typ: 'at+jwt', kid: 'nope' })).toString('base64url')), 'unknown_key');
+      assert.equal(fetches, 2, 'an unknown kid right after a fetch does not trigger another');
+    } finally {
+      globalThis.fetch = realFetch;
+    }
   });
 
   describe('introspection', () => {
