@@ -168,26 +168,27 @@ describe('accepting tokens', () => {
   });
 
   it('picks up a rotated-in key on its unknown kid, at most once per cooldown', async () => {
+    const own = await startTestServer();
+    const c = await own.createClient();
     let fetches = 0;
-    const jwksUri = `${ts.url}/jwks`;
-    const counting = new RemoteJwks({ jwksUri }, { now: ts.clock.now, cooldownMs: 30_000 });
-    const v = createVerifier({ issuer: ts.url, keys: counting, now: ts.clock.now });
+    const v = createVerifier({ issuer: own.url, keys: new RemoteJwks({ jwksUri: `${own.url}/jwks` }, { now: own.clock.now, cooldownMs: 30_000 }), now: own.clock.now });
     const realFetch = globalThis.fetch;
     globalThis.fetch = ((...args: Parameters<typeof fetch>) => (fetches++, realFetch(...args))) as typeof fetch;
     try {
-      await v.verify(await ts.token(zgw.clientId, zgw.secret));
+      await v.verify(await own.token(c.clientId, c.secret));
       assert.equal(fetches, 1);
-      await ts.app.keys.rotate('RS256', 0, ts.config.maxTokenLifetime);
-      const fresh = await ts.token(zgw.clientId, zgw.secret);
+      await own.app.keys.rotate('RS256', 0, own.config.maxTokenLifetime);
+      const fresh = await own.token(c.clientId, c.secret);
       await rejectsWith(v, fresh, 'unknown_key');
       assert.equal(fetches, 1, 'no refetch inside the cooldown');
-      ts.clock.advance(31);
+      own.clock.advance(31);
       assert.equal((await v.verify(fresh)).kind, 'oauth2');
       assert.equal(fetches, 2);
       await rejectsWith(v, fresh.replace(/^[^.]+/, Buffer.from(JSON.stringify({ alg: 'RS256', typ: 'at+jwt', kid: 'nope' })).toString('base64url')), 'unknown_key');
       assert.equal(fetches, 2, 'an unknown kid right after a fetch does not trigger another');
     } finally {
       globalThis.fetch = realFetch;
+      await own.close();
     }
   });
 
