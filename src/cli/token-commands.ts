@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { createVerifier, decodeJwt, TokenError } from '@zgw-auth/verifier';
+import { basicCredentials, createVerifier, decodeJwt, TokenError } from '@zgw-auth/verifier';
 import { createSelfSignedToken } from '../tokens/self-signed-token.js';
 import type { CliContext } from './program.js';
 
@@ -41,10 +41,9 @@ export function tokenCommands(program: Command, ctx: CliContext): void {
     .action(async (o) => {
       const meta = (await (await fetch(`${String(o.server).replace(/\/+$/, '')}/.well-known/openid-configuration`, { signal: AbortSignal.timeout(10_000) })).json()) as { token_endpoint?: string };
       if (!meta.token_endpoint) throw new Error('the discovery document names no token_endpoint');
-      const enc = (s: string) => encodeURIComponent(s).replace(/%20/g, '+');
       const res = await fetch(meta.token_endpoint, {
         method: 'POST',
-        headers: { authorization: 'Basic ' + Buffer.from(`${enc(o.clientId)}:${enc(secretFrom(o))}`).toString('base64'), 'content-type': 'application/x-www-form-urlencoded' },
+        headers: { authorization: basicCredentials(o.clientId, secretFrom(o)), 'content-type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams({ grant_type: 'client_credentials', ...(o.scope ? { scope: o.scope } : {}) }).toString(),
         signal: AbortSignal.timeout(10_000),
       });

@@ -5,7 +5,7 @@ import type { MasterKey } from '../keys/master-key.js';
 import type { ClientSecretRow } from '../storage/schema.js';
 import { type ClientFilter, type ClientStore, toSecretInfo } from './client-store.js';
 import type { Client, ClientInput, ClientPatch, SecretInfo, SecretInput } from './model.js';
-import { checkImportedSecret, generateSecret, hashSecret, newSecretId, SECRET_MAX_LENGTH, secretMatches } from './secrets.js';
+import { checkImportedSecret, generateSecret, hashSecret, newSecretId, SECRET_MAX_LENGTH, hashMatches } from './secrets.js';
 import { validateClientFields, validateClientId, validateDefaultScopesAllowed } from './validate.js';
 
 export interface Actor {
@@ -141,11 +141,10 @@ export class ClientService {
    */
   async authenticate(clientId: string, secret: string): Promise<Client | undefined> {
     const found = clientId.length <= 50 ? await this.store.findWithLiveSecrets(clientId, this.now()) : undefined;
-    const hashKey = this.masterKey.hashKey;
-    const bounded = secret.length <= SECRET_MAX_LENGTH ? secret : '';
+    const presented = hashSecret(this.masterKey.hashKey, secret.length <= SECRET_MAX_LENGTH ? secret : '');
     let matched: string | undefined;
     for (const s of found?.secrets ?? [{ secretId: '', hash: this.dummyHash, sealed: null }]) {
-      if (secretMatches(hashKey, bounded, s.hash) && s.secretId) matched = s.secretId;
+      if (hashMatches(presented, s.hash) && s.secretId) matched = s.secretId;
     }
     if (!found || !matched || !found.client.enabled) return undefined;
     this.noteUsage(matched, clientId);

@@ -14,10 +14,10 @@ export function hashSecret(hashKey: Buffer, secret: string): Buffer {
   return crypto.createHmac('sha256', hashKey).update(secret).digest();
 }
 
-export function secretMatches(hashKey: Buffer, secret: string, storedHash: string): boolean {
+/** Constant-time compare of a presented secret's hash (computed once by the caller) with a stored one. */
+export function hashMatches(presented: Buffer, storedHash: string): boolean {
   const expected = Buffer.from(storedHash, 'base64url');
-  const actual = hashSecret(hashKey, secret);
-  return expected.length === actual.length && crypto.timingSafeEqual(expected, actual);
+  return expected.length === presented.length && crypto.timingSafeEqual(expected, presented);
 }
 
 /**

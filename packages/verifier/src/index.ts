@@ -2,5 +2,5 @@ export { type Principal, type ClientRecord, type ClientResolver, type Verifier, 
 export { TokenError, type TokenErrorCode } from './errors.js';
 export { decodeJwt, extractToken, MAX_TOKEN_LENGTH, type DecodedJwt } from './decode.js';
 export { ASYMMETRIC_ALGS, importJwks, RemoteJwks, type KeySource, type VerificationKey } from './keys.js';
-export { introspect, cachedResolver, type IntrospectionOptions, type IntrospectionResult } from './introspection.js';
+export { basicCredentials, introspect, cachedResolver, type IntrospectionOptions, type IntrospectionResult } from './introspection.js';
 export { authorize, refusal, requireToken, zgwAuthFastify, type GuardOptions, type Refusal } from './adapters.js';

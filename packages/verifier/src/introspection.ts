@@ -14,12 +14,17 @@ export interface IntrospectionResult {
 }
 
 /** RFC 7662 client, authenticating with HTTP Basic (form-url-encoded credentials, RFC 6749 §2.3.1). */
-export async function introspect(token: string, options: IntrospectionOptions): Promise<IntrospectionResult> {
+/** HTTP Basic credentials with the form-url-encoding RFC 6749 §2.3.1 requires of id and secret. */
+export function basicCredentials(clientId: string, clientSecret: string): string {
   const enc = (s: string) => encodeURIComponent(s).replace(/%20/g, '+');
+  return 'Basic ' + Buffer.from(`${enc(clientId)}:${enc(clientSecret)}`).toString('base64');
+}
+
+export async function introspect(token: string, options: IntrospectionOptions): Promise<IntrospectionResult> {
   const res = await fetch(options.endpoint, {
     method: 'POST',
     headers: {
-      authorization: 'Basic ' + Buffer.from(`${enc(options.clientId)}:${enc(options.clientSecret)}`).toString('base64'),
+      authorization: basicCredentials(options.clientId, options.clientSecret),
       'content-type': 'application/x-www-form-urlencoded',
       accept: 'application/json',
     },

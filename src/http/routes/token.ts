@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { App } from '../../app.js';
 import { SCOPE_PATTERN } from '../../clients/validate.js';
-import { clientCredentials } from '../client-credentials.js';
 import { FormBody } from '../form-body.js';
 import { invalidRequest, OAuthError } from '../oauth-errors.js';
 import { authenticateClient } from '../authenticate-client.js';
@@ -13,7 +12,6 @@ export function tokenRoute(server: FastifyInstance, app: App): void {
     const grantType = body.get('grant_type');
     if (grantType === undefined) throw invalidRequest('grant_type is missing');
     if (grantType !== 'client_credentials') {
-      clientCredentials(request.headers.authorization, body);
       throw new OAuthError('unsupported_grant_type', `grant_type "${grantType.slice(0, 50)}" is not supported; use client_credentials`);
     }
     const client = await authenticateClient(app, request, body, 'token');
