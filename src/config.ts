@@ -22,6 +22,7 @@ export interface Config {
   iatLeeway: number;
   clockSkew: number;
   introspectionAnonymous: boolean;
+  introspectionRateLimit: number;
   lockoutThreshold: number;
   lockoutBaseSeconds: number;
   lockoutMaxSeconds: number;
@@ -81,6 +82,7 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
   iatLeeway: { key: 'iatLeeway', env: 'ZGW_AUTH_IAT_LEEWAY', flag: '--iat-leeway', defaultDoc: '300', parse: int(0, 86_400), doc: 'How far in the future a self-signed token\'s `iat` may be (the seed sets it 257 s ahead).' },
   clockSkew: { key: 'clockSkew', env: 'ZGW_AUTH_CLOCK_SKEW', flag: '--clock-skew', defaultDoc: '30', parse: int(0, 3600), doc: 'Leeway in seconds for `exp` and `nbf` checks.' },
   introspectionAnonymous: { key: 'introspectionAnonymous', env: 'ZGW_AUTH_INTROSPECTION_ANONYMOUS', flag: '--introspection-anonymous', defaultDoc: 'false', parse: bool, doc: 'Let unauthenticated callers use /introspect (drop-in for the Keycloak ZGW plugin). Risk: anyone who can reach it can test tokens.' },
+  introspectionRateLimit: { key: 'introspectionRateLimit', env: 'ZGW_AUTH_INTROSPECTION_RATE_LIMIT', flag: '--introspection-rate-limit', defaultDoc: '200', parse: int(1, 1_000_000), doc: 'Requests per second one address may send to /introspect and /revoke; beyond it 429 with Retry-After. Shared between processes through Redis when REDIS_URL is set.' },
   lockoutThreshold: { key: 'lockoutThreshold', env: 'ZGW_AUTH_LOCKOUT_THRESHOLD', flag: '--lockout-threshold', defaultDoc: '5', parse: int(1, 1_000_000), doc: 'Failed client authentications (per address, and per client id from one address) before back-off starts.' },
   lockoutBaseSeconds: { key: 'lockoutBaseSeconds', env: 'ZGW_AUTH_LOCKOUT_BASE_SECONDS', flag: '--lockout-base-seconds', defaultDoc: '1', parse: int(1, 86_400), doc: 'First back-off; doubles with each further failure.' },
   lockoutMaxSeconds: { key: 'lockoutMaxSeconds', env: 'ZGW_AUTH_LOCKOUT_MAX_SECONDS', flag: '--lockout-max-seconds', defaultDoc: '900', parse: int(1, 86_400), doc: 'Longest back-off, and how long failures are remembered.' },
@@ -105,6 +107,7 @@ const DEFAULTS: Omit<Config, 'issuer'> = {
   iatLeeway: 300,
   clockSkew: 30,
   introspectionAnonymous: false,
+  introspectionRateLimit: 200,
   lockoutThreshold: 5,
   lockoutBaseSeconds: 1,
   lockoutMaxSeconds: 900,

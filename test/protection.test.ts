@@ -77,3 +77,23 @@ describe('audit retention', () => {
     }
   });
 });
+
+describe('introspection and revocation request limit', () => {
+  it('answers 429 with Retry-After once one address exceeds its requests per second, while another address is served', async () => {
+    const ts = await startTestServer({ env: { ZGW_AUTH_INTROSPECTION_ANONYMOUS: 'true', ZGW_AUTH_INTROSPECTION_RATE_LIMIT: '5' } });
+    try {
+      const introspect = (from: string) => postForm(`${ts.url}/introspect`, { token: 'not-a-token' }, {}, from);
+      const answers = await Promise.all(Array.from({ length: 8 }, () => introspect('127.0.0.4')));
+      const limited = answers.filter((r) => r.status === 429);
+      assert.ok(limited.length >= 3, `expected at least 3 of 8 refused, got ${limited.length}`);
+      assert.equal(limited[0]!.json.error, 'temporarily_unavailable');
+      assert.match(limited[0]!.headers['retry-after'] as string, /^[12]$/);
+      assert.ok(answers.filter((r) => r.status === 200).every((r) => r.json.active === false));
+      assert.equal((await introspect('127.0.0.5')).status, 200, 'another address is not limited');
+      const revoke = await postForm(`${ts.url}/revoke`, { token: 'x' }, {}, '127.0.0.4');
+      assert.equal(revoke.status, 429, '/revoke shares the per-address limit');
+    } finally {
+      await ts.close();
+    }
+  });
+});

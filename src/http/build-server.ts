@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { App } from '../app.js';
 import { adminRoutes } from './admin/admin-routes.js';
@@ -30,8 +31,17 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
     registerFormParsers(oauth);
     oauth.setErrorHandler((err: FastifyError | OAuthError, request, reply) => renderOAuthError(err, reply, (e) => request.log.error({ err: e }, 'request failed')));
     tokenRoute(oauth, app);
-    introspectRoute(oauth, app);
-    revokeRoute(oauth, app);
+    // One per-address (IPv6: per /64) request budget shared by the endpoints that test tokens.
+    await oauth.register(async (tokenChecks) => {
+      await tokenChecks.register(rateLimit, {
+        max: app.config.introspectionRateLimit,
+        timeWindow: 1000,
+        errorResponseBuilder: (_request, ctx) =>
+          new OAuthError('temporarily_unavailable', `too many requests from this address; retry after ${Math.ceil(ctx.ttl / 1000)} s`, 429, { 'retry-after': String(Math.ceil(ctx.ttl / 1000)) }),
+      });
+      introspectRoute(tokenChecks, app);
+      revokeRoute(tokenChecks, app);
+    });
   });
 
   discoveryRoutes(server, app);
