@@ -1,36 +1,19 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import crypto from 'node:crypto';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import vm from 'node:vm';
-import { createVerifier, RemoteJwks, TokenError, type Verifier } from '@zgw-auth/verifier';
+import { createVerifier, RemoteJwks, type Verifier } from '@zgw-auth/verifier';
 import CryptoJS from 'crypto-js';
 import * as oidc from 'openid-client';
 import { createZakenApi } from '../examples/zaken-api.js';
 import { registryResolver } from '../src/tokens/server-verifier.js';
 import { createSelfSignedToken } from '../src/tokens/self-signed-token.js';
-import { basicAuth, CLI, decodePart, postForm, request, startTestServer, type TestServer } from './helpers.js';
+import { basicAuth, CLI, hs256, postForm, rejectsWith, request, startTestServer, type TestServer } from './helpers.js';
 
 const run = promisify(execFile);
-
-/** HS256 token with arbitrary header and claims, signed with `secret`. */
-function hs256(claims: Record<string, unknown>, secret: string | Buffer, header: Record<string, unknown> = { alg: 'HS256', typ: 'JWT' }): string {
-  const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const input = `${enc(header)}.${enc(claims)}`;
-  return `${input}.${crypto.createHmac('sha256', secret).update(input).digest('base64url')}`;
-}
-
-async function rejectsWith(verifier: Verifier, token: string, code: string, message?: RegExp) {
-  await assert.rejects(verifier.verify(token), (err: unknown) => {
-    assert.ok(err instanceof TokenError, String(err));
-    assert.equal(err.code, code, err.message);
-    if (message) assert.match(err.message, message);
-    return true;
-  });
-}
 
 describe('accepting tokens', () => {
   let ts: TestServer;
@@ -130,40 +113,11 @@ describe('accepting tokens', () => {
     it('no exp and no iat', () => rejectsWith(verifier, hs256({ client_id: 'client-12345' }, zgw.secret), 'no_expiry'));
     it('iat far in the future names the clock', () => rejectsWith(verifier, hs256({ client_id: 'client-12345', iat: nowS() + 600 }, zgw.secret), 'iat_in_future', /10 minutes in the future: check the clock/));
     it('a different secret', () => rejectsWith(verifier, hs256(claims(), 'not-the-secret'), 'bad_signature', /signed with a different secret/));
-    it('a self-signed token choosing another organisation', () => rejectsWith(verifier, hs256({ ...claims(), rsin: '123456782' }, zgw.secret), 'rsin_mismatch'));
     it('the secret looked up by client_id, never by iss', () => rejectsWith(verifier, hs256({ iss: 'client-12345', iat: nowS() }, zgw.secret), 'invalid_claim', /client_id/));
-    it('a client not allowed to self-sign', async () => {
-      const other = await ts.createClient();
-      await rejectsWith(verifier, hs256({ client_id: other.clientId, iat: nowS() }, other.secret), 'self_signed_not_allowed');
-    });
-    it('alg none in every spelling', async () => {
-      for (const alg of ['none', 'None', 'NONE']) {
-        const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
-        await rejectsWith(verifier, `${enc({ alg })}.${enc(claims())}.`, 'alg_not_allowed');
-      }
-    });
-    it('algorithm confusion: HS256 signed with the IdP public key (PEM and JWK)', async () => {
-      const jwk = (await request(`${ts.url}/jwks`)).json.keys[0];
-      const pem = crypto.createPublicKey({ key: jwk, format: 'jwk' }).export({ type: 'spki', format: 'pem' });
-      await rejectsWith(verifier, hs256(claims(), pem), 'bad_signature');
-      await rejectsWith(verifier, hs256(claims(), JSON.stringify(jwk)), 'bad_signature');
-      await rejectsWith(verifier, hs256({ ...claims(), client_id: undefined, iss: ts.url }, pem), 'invalid_claim');
-    });
-    it('unknown crit, JWE, oversized, malformed, non-string iss', async () => {
-      await rejectsWith(verifier, hs256(claims(), zgw.secret, { alg: 'HS256', crit: ['exp'], exp: 1 }), 'crit_unsupported');
-      await rejectsWith(verifier, 'a.b.c.d.e', 'malformed', /JWE/);
-      await rejectsWith(verifier, 'x'.repeat(9000), 'token_too_large');
-      await rejectsWith(verifier, 'bm90IGpzb24.e30.', 'malformed');
-      await rejectsWith(verifier, hs256({ ...claims(), iss: 42 }, zgw.secret), 'invalid_claim');
-    });
-    it('IdP token for another audience, or with a forged kid', async () => {
+    it('IdP token for another audience', async () => {
       const token = await ts.token(zgw.clientId, zgw.secret);
       const strict = createVerifier({ issuer: ts.url, audience: 'other-api', now: ts.clock.now });
       await rejectsWith(strict, token, 'audience_mismatch');
-      const [h, p, s] = token.split('.');
-      const header = { ...decodePart(token, 0), kid: '../../etc/passwd' };
-      await rejectsWith(verifier, `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${p}.${s}`, 'unknown_key');
-      assert.ok(h);
     });
   });
 

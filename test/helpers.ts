@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -7,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
+import { TokenError, type Verifier } from '@zgw-auth/verifier';
 import { type App, createApp, createLogger, initialize } from '../src/app.js';
 import type { ClientInput } from '../src/clients/model.js';
 import { type Config, loadConfig } from '../src/config.js';
@@ -130,7 +132,9 @@ export interface HttpResult {
 /** A plain HTTP request through node:http, so tests can pick the source address and send odd bodies. */
 export function request(url: string, init: { method?: string; headers?: Record<string, string>; body?: string | Buffer; localAddress?: string } = {}): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: init.method ?? 'GET', headers: init.headers, localAddress: init.localAddress, agent: false }, (res) => {
+    // A declared length: node:http sends GET/DELETE bodies without one, which the server would read as a second request.
+    const headers = init.body === undefined ? init.headers : { 'content-length': String(Buffer.byteLength(init.body)), ...init.headers };
+    const req = http.request(url, { method: init.method ?? 'GET', headers, localAddress: init.localAddress, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
@@ -190,3 +194,19 @@ export async function startServeProcess(dataDir: string, env: Record<string, str
   return { child, url, output: () => out, stop: () => new Promise<number | null>((r) => { child.once('exit', r); child.kill('SIGTERM'); }) };
 }
 
+
+/** HS256 token with arbitrary header and claims, signed with `secret`. */
+export function hs256(claims: Record<string, unknown>, secret: string | Buffer, header: Record<string, unknown> = { alg: 'HS256', typ: 'JWT' }): string {
+  const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const input = `${enc(header)}.${enc(claims)}`;
+  return `${input}.${crypto.createHmac('sha256', secret).update(input).digest('base64url')}`;
+}
+
+export async function rejectsWith(verifier: Verifier, token: string, code: string, message?: RegExp) {
+  await assert.rejects(verifier.verify(token), (err: unknown) => {
+    assert.ok(err instanceof TokenError, String(err));
+    assert.equal(err.code, code, err.message);
+    if (message) assert.match(err.message, message);
+    return true;
+  });
+}

@@ -67,6 +67,8 @@ export async function adminRoutes(admin: FastifyInstance, app: App): Promise<voi
     return problem(reply, 500, 'internal_error', 'Internal error', 'internal error');
   });
 
+  admin.setNotFoundHandler((request, reply) => problem(reply, 404, 'not_found', 'Not found', `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`));
+
   admin.get('/openapi.json', { schema: { hide: true } }, async () => admin.swagger());
 
   admin.get('/clients', { schema: { querystring: s.listQuery, response: { 200: { type: 'object', properties: { items: { type: 'array', items: { $ref: 'Client#' } }, total: { type: 'integer' } } } } } }, async (request) => {
