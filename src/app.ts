@@ -7,7 +7,11 @@ import type { Config } from './config.js';
 import { KeyRing } from './keys/key-ring.js';
 import { loadMasterKey, type MasterKey } from './keys/master-key.js';
 import { type FailureLimiter, MemoryFailureLimiter } from './limits/failure-limiter.js';
+import { FallbackFailureLimiter, RedisFailureLimiter } from './limits/redis-failure-limiter.js';
+import { Metrics } from './ops/metrics.js';
+import { type ChangeFeed, LocalChangeFeed, PostgresChangeFeed } from './storage/change-feed.js';
 import { openStorage, type Storage } from './storage/open-database.js';
+import { connectRedis, type Redis } from './storage/redis.js';
 import type { Verifier } from '@zgw-auth/verifier';
 import { TokenIssuer } from './tokens/issue-access-token.js';
 import { Revocations } from './tokens/revocations.js';
@@ -25,6 +29,10 @@ export interface App {
   audit: AuditLog;
   issuer: TokenIssuer;
   limiter: FailureLimiter;
+  /** Shared state between processes, when REDIS_URL is set. */
+  redis: Redis | undefined;
+  changes: ChangeFeed;
+  metrics: Metrics;
   revocations: Revocations;
   /** Verifies both token kinds for introspection and the admin API. */
   verifier: Verifier;
@@ -57,12 +65,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const now = options.now ?? Date.now;
   const { key: masterKey } = loadMasterKey(config.masterKey, config.dataDir);
   const storage = await openStorage(config.databaseUrl, config.dataDir);
+  const changes = await openChangeFeed(storage, config, log);
   const audit = new AuditLog(storage.db, (err) => log.error({ err }, 'audit write failed'), now);
-  const keys = new KeyRing(storage.db, masterKey, now);
+  const keys = new KeyRing(storage.db, masterKey, now, changes);
   await keys.load();
-  const clients = new ClientService(new ClientStore(storage.db), masterKey, audit, now);
+  const clients = new ClientService(new ClientStore(storage.db), masterKey, audit, changes, now);
   const issuer = new TokenIssuer(keys, config, now);
-  const limiter = new MemoryFailureLimiter({ threshold: config.lockoutThreshold, baseSeconds: config.lockoutBaseSeconds, maxSeconds: config.lockoutMaxSeconds }, now);
+  const policy = { threshold: config.lockoutThreshold, baseSeconds: config.lockoutBaseSeconds, maxSeconds: config.lockoutMaxSeconds };
+  const redis = config.redisUrl ? connectRedis(config.redisUrl, log) : undefined;
+  const local = new MemoryFailureLimiter(policy, now);
+  const limiter = redis ? new FallbackFailureLimiter(new RedisFailureLimiter(redis, policy), local, log) : local;
   const revocations = new Revocations(storage.db, now);
   const verifier = createServerVerifier(config, keys, clients, revocations, now);
   return {
@@ -76,14 +88,25 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     audit,
     issuer,
     limiter,
+    redis,
+    changes,
+    metrics: new Metrics(keys, now),
     revocations,
     verifier,
     async close() {
       keys.stop();
-      await Promise.allSettled([audit.flush(), clients.flushUsage()]);
+      await Promise.allSettled([audit.flush(), clients.flushUsage(), changes.close(), redis?.quit()]);
+      redis?.disconnect();
       await storage.close();
     },
   };
+}
+
+async function openChangeFeed(storage: Storage, config: Config, log: Logger): Promise<ChangeFeed> {
+  if (storage.dialect !== 'postgres') return new LocalChangeFeed();
+  const feed = new PostgresChangeFeed(config.databaseUrl!, (err) => log.warn({ err }, 'change feed: reconnecting to PostgreSQL'));
+  await feed.start();
+  return feed;
 }
 
 /**

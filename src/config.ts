@@ -11,6 +11,8 @@ export interface Config {
   issuer: string;
   dataDir: string;
   databaseUrl: string | undefined;
+  redisUrl: string | undefined;
+  workers: number;
   masterKey: string | undefined;
   audience: string;
   signingAlg: SigningAlg;
@@ -71,6 +73,8 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
   issuer: { key: 'issuer', env: 'ZGW_AUTH_ISSUER', flag: '--issuer', defaultDoc: 'http://<host>:<port>', parse: (raw, name) => parseIssuer(raw, name), doc: 'Public base URL of this server: the `iss` of every token and the base of every endpoint URL in discovery.' },
   dataDir: { key: 'dataDir', env: 'ZGW_AUTH_DATA_DIR', flag: '--data-dir', defaultDoc: './data', parse: str, doc: 'Folder for the embedded SQLite database and the generated master key file.' },
   databaseUrl: { key: 'databaseUrl', env: 'DATABASE_URL', flag: '--database-url', defaultDoc: '(SQLite in the data folder)', parse: optStr, doc: '`postgres://…` selects PostgreSQL; `sqlite:/path/file.db` a SQLite file elsewhere.' },
+  redisUrl: { key: 'redisUrl', env: 'REDIS_URL', flag: '--redis-url', defaultDoc: '(none: limits are per process)', parse: optStr, doc: '`redis://…`: failed-authentication back-off and the per-address request limit are shared by every process. When Redis is unreachable, back-off continues per process (logged) and resumes shared when it returns.' },
+  workers: { key: 'workers', env: 'ZGW_AUTH_WORKERS', flag: '--workers', defaultDoc: '1', parse: int(1, 64), doc: '`serve` forks this many worker processes sharing the port (node:cluster), e.g. one per core. Workers restart when they die.' },
   masterKey: { key: 'masterKey', env: 'ZGW_AUTH_MASTER_KEY', flag: '--master-key', defaultDoc: '(key file `master.key` in the data folder, created on first start)', parse: optStr, doc: '32 bytes, base64 or base64url. Encrypts signing keys and self-signing client secrets (AES-256-GCM) and keys the secret hashes. Required when several processes share one database.' },
   audience: { key: 'audience', env: 'ZGW_AUTH_AUDIENCE', flag: '--audience', defaultDoc: 'ZGW_APIs', parse: str, doc: '`aud` claim of issued tokens (the seed uses `ZGW_APIs`).' },
   signingAlg: { key: 'signingAlg', env: 'ZGW_AUTH_SIGNING_ALG', flag: '--signing-alg', defaultDoc: 'RS256', parse: alg, doc: 'Algorithm of newly generated signing keys: RS256 (what OneGround resource servers expect), ES256 or EdDSA.' },
@@ -96,6 +100,8 @@ const DEFAULTS: Omit<Config, 'issuer'> = {
   port: 8080,
   dataDir: './data',
   databaseUrl: undefined,
+  redisUrl: undefined,
+  workers: 1,
   masterKey: undefined,
   audience: 'ZGW_APIs',
   signingAlg: 'RS256',

@@ -2,8 +2,9 @@ import crypto from 'node:crypto';
 import type { AuditLog } from '../audit/audit-log.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import type { MasterKey } from '../keys/master-key.js';
+import type { ChangeFeed } from '../storage/change-feed.js';
 import type { ClientSecretRow } from '../storage/schema.js';
-import { type ClientFilter, type ClientStore, toSecretInfo } from './client-store.js';
+import { type ClientFilter, type ClientStore, type StoredSecret, toSecretInfo } from './client-store.js';
 import type { Client, ClientInput, ClientPatch, SecretInfo, SecretInput } from './model.js';
 import { checkImportedSecret, generateSecret, hashSecret, newSecretId, SECRET_MAX_LENGTH, hashMatches } from './secrets.js';
 import { validateClientFields, validateClientId, validateDefaultScopesAllowed } from './validate.js';
@@ -20,6 +21,21 @@ export interface CreatedSecret {
   warnings: string[];
 }
 
+/**
+ * How long a client looked up for authentication or verification is served from memory. Changes
+ * made in this process, or announced by the change feed, evict it at once; this is the bound for
+ * processes that share a database without a feed (SQLite cluster workers).
+ */
+export const CLIENT_CACHE_MS = 2000;
+const CLIENT_CACHE_MAX = 10_000;
+
+interface CachedClient {
+  found: { client: Client; secrets: StoredSecret[] } | undefined;
+  at: number;
+  /** Self-signing secrets, decrypted on first use. */
+  opened?: Buffer[];
+}
+
 const SELF_SIGNED_NEEDS_NEW_SECRET =
   'self-signed tokens need a new secret: the existing secrets are stored as one-way hashes and cannot verify HS256 signatures; add a secret to this client';
 
@@ -27,6 +43,7 @@ const SELF_SIGNED_NEEDS_NEW_SECRET =
 export class ClientService {
   private usage = new Map<string, { clientId: string; at: number }>();
   private usageTimer: NodeJS.Timeout | undefined;
+  private cache = new Map<string, CachedClient>();
   /** Spent on unknown clients so that they cost what a known one costs. */
   private readonly dummyHash = crypto.randomBytes(32).toString('base64url');
 
@@ -34,8 +51,14 @@ export class ClientService {
     private readonly store: ClientStore,
     private readonly masterKey: MasterKey,
     private readonly audit: AuditLog,
+    private readonly changes: ChangeFeed,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    changes.onChange((change) => {
+      if (change.kind === 'client') this.cache.delete(change.clientId);
+      else if (change.kind === 'all') this.cache.clear();
+    });
+  }
 
   async create(input: ClientInput, actor: Actor): Promise<{ client: Client; secret: CreatedSecret }> {
     const clientId = input.clientId ?? `client-${crypto.randomBytes(8).toString('hex')}`;
@@ -69,6 +92,7 @@ export class ClientService {
       if (await this.store.get(clientId)) throw new ConflictError(`client "${clientId}" already exists`);
       throw err;
     }
+    await this.changed(clientId);
     await this.audit.record({ actor: actor.id, address: actor.address, action: 'client.created', target: clientId, details: { after: client, secretId: row.secret_id } });
     return { client, secret: { secret: toSecretInfo(row), value, warnings: [] } };
   }
@@ -98,6 +122,7 @@ export class ClientService {
     }
     await this.store.update(after);
     if (!after.selfSignedAllowed && before.selfSignedAllowed) await this.store.dropSealed(clientId);
+    await this.changed(clientId);
     const action = before.enabled !== after.enabled && Object.keys(patch).length === 1 ? (after.enabled ? 'client.enabled' : 'client.disabled') : 'client.updated';
     await this.audit.record({ actor: actor.id, address: actor.address, action, target: clientId, details: { before, after } });
     return { client: after, warnings };
@@ -106,6 +131,7 @@ export class ClientService {
   async delete(clientId: string, actor: Actor): Promise<void> {
     const before = await this.get(clientId);
     await this.store.delete(clientId);
+    await this.changed(clientId);
     await this.audit.record({ actor: actor.id, address: actor.address, action: 'client.deleted', target: clientId, details: { before } });
   }
 
@@ -117,6 +143,7 @@ export class ClientService {
     const value = input.value ?? generateSecret();
     const row = this.secretRow(client, input, value);
     await this.store.insertSecret(row);
+    await this.changed(clientId);
     const info = toSecretInfo(row);
     await this.audit.record({ actor: actor.id, address: actor.address, action: input.value !== undefined ? 'secret.imported' : 'secret.created', target: clientId, details: { after: info, warnings } });
     return { secret: info, value, warnings };
@@ -131,6 +158,7 @@ export class ClientService {
     await this.get(clientId);
     const info = await this.store.revokeSecret(clientId, secretId, this.now());
     if (!info) throw new NotFoundError(`secret "${secretId.slice(0, 60)}" of client "${clientId}" does not exist`);
+    await this.changed(clientId);
     await this.audit.record({ actor: actor.id, address: actor.address, action: 'secret.revoked', target: clientId, details: { after: info } });
     return info;
   }
@@ -140,7 +168,7 @@ export class ClientService {
    * client all return undefined after the same work: one HMAC and constant-time compares.
    */
   async authenticate(clientId: string, secret: string): Promise<Client | undefined> {
-    const found = clientId.length <= 50 ? await this.store.findWithLiveSecrets(clientId, this.now()) : undefined;
+    const found = clientId.length <= 50 ? (await this.lookup(clientId)).found : undefined;
     const presented = hashSecret(this.masterKey.hashKey, secret.length <= SECRET_MAX_LENGTH ? secret : '');
     let matched: string | undefined;
     for (const s of found?.secrets ?? [{ secretId: '', hash: this.dummyHash, sealed: null }]) {
@@ -153,10 +181,27 @@ export class ClientService {
 
   /** Secrets that can verify a self-signed HS256 token of this client (decrypted, in memory only). */
   async selfSigningSecrets(clientId: string): Promise<{ client: Client; secrets: Buffer[] } | undefined> {
-    const found = await this.store.findWithLiveSecrets(clientId, this.now());
-    if (!found) return undefined;
-    const secrets = found.secrets.filter((s) => s.sealed).map((s) => this.masterKey.open(s.sealed!, sealContext(clientId, s.secretId)));
-    return { client: found.client, secrets };
+    const entry = await this.lookup(clientId);
+    if (!entry.found) return undefined;
+    entry.opened ??= entry.found.secrets.filter((s) => s.sealed).map((s) => this.masterKey.open(s.sealed!, sealContext(clientId, s.secretId)));
+    return { client: entry.found.client, secrets: entry.opened };
+  }
+
+  /** The client and its live secrets, from memory for at most CLIENT_CACHE_MS (see there). */
+  private async lookup(clientId: string): Promise<CachedClient> {
+    const t = this.now();
+    const hit = this.cache.get(clientId);
+    if (hit && t - hit.at < CLIENT_CACHE_MS && hit.found?.secrets.every((s) => s.expiresAt === null || s.expiresAt > t) !== false) return hit;
+    const entry: CachedClient = { found: await this.store.findWithLiveSecrets(clientId, t), at: t };
+    this.cache.delete(clientId);
+    if (this.cache.size >= CLIENT_CACHE_MAX) this.cache.delete(this.cache.keys().next().value as string);
+    this.cache.set(clientId, entry);
+    return entry;
+  }
+
+  private async changed(clientId: string): Promise<void> {
+    this.cache.delete(clientId);
+    await this.changes.publish({ kind: 'client', clientId });
   }
 
   /** Writes buffered last-used timestamps. */

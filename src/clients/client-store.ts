@@ -15,6 +15,7 @@ export interface StoredSecret {
   secretId: string;
   hash: string;
   sealed: string | null;
+  expiresAt: number | null;
 }
 
 /** Persistence of clients and their secrets; maps rows to domain types and nothing more. */
@@ -87,12 +88,12 @@ export class ClientStore {
     if (!client) return undefined;
     const rows = await this.db
       .selectFrom('client_secrets')
-      .select(['secret_id', 'hash', 'sealed'])
+      .select(['secret_id', 'hash', 'sealed', 'expires_at'])
       .where('client_id', '=', clientId)
       .where('revoked_at', 'is', null)
       .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
       .execute();
-    return { client, secrets: rows.map((r) => ({ secretId: r.secret_id, hash: r.hash, sealed: r.sealed })) };
+    return { client, secrets: rows.map((r) => ({ secretId: r.secret_id, hash: r.hash, sealed: r.sealed, expiresAt: r.expires_at })) };
   }
 
   async recordUsage(usage: Map<string, { clientId: string; at: number }>): Promise<void> {

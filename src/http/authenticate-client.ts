@@ -15,6 +15,7 @@ export async function authenticateClient(app: App, request: FastifyRequest, body
   const limitKeys = [`ip:${request.ip}`, `client:${id}|ip:${request.ip}`];
   const wait = await app.limiter.retryAfter(limitKeys);
   if (wait > 0) {
+    app.metrics.rateLimitHits.inc({ limit: 'failed_auth' });
     throw new OAuthError('invalid_client', `too many failed authentication attempts; retry after ${wait} s`, 429, { 'retry-after': String(wait) });
   }
   const client = await app.clients.authenticate(credentials.clientId, credentials.secret);

@@ -6,6 +6,7 @@ import { adminRoutes } from './admin/admin-routes.js';
 import { registerFormParsers } from './form-body.js';
 import { OAuthError, sendOAuthError } from './oauth-errors.js';
 import { discoveryRoutes } from './routes/discovery.js';
+import { operationsRoutes } from './routes/operations.js';
 import { introspectRoute } from './routes/introspect.js';
 import { revokeRoute } from './routes/revoke.js';
 import { tokenRoute } from './routes/token.js';
@@ -27,15 +28,26 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false } },
   });
 
+  server.addHook('onResponse', async (request, reply) => {
+    app.metrics.requestDuration.observe({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: reply.statusCode }, reply.elapsedTime / 1000);
+  });
+
   await server.register(async (oauth) => {
     registerFormParsers(oauth);
-    oauth.setErrorHandler((err: FastifyError | OAuthError, request, reply) => renderOAuthError(err, reply, (e) => request.log.error({ err: e }, 'request failed')));
+    oauth.setErrorHandler((err: FastifyError | OAuthError, request, reply) => {
+      const sent = renderOAuthError(err, reply, (e) => request.log.error({ err: e }, 'request failed'));
+      if (request.routeOptions.url === '/token') app.metrics.tokensRefused.inc({ reason: err instanceof OAuthError ? err.error : reply.statusCode >= 500 ? 'server_error' : 'invalid_request' });
+      return sent;
+    });
     tokenRoute(oauth, app);
     // One per-address (IPv6: per /64) request budget shared by the endpoints that test tokens.
     await oauth.register(async (tokenChecks) => {
       await tokenChecks.register(rateLimit, {
         max: app.config.introspectionRateLimit,
         timeWindow: 1000,
+        // Shared through Redis when configured; while Redis is away the limit is skipped, not the request.
+        ...(app.redis ? { redis: app.redis, skipOnError: true, nameSpace: 'zgw-auth:rate:' } : {}),
+        onExceeded: () => app.metrics.rateLimitHits.inc({ limit: 'per_address' }),
         errorResponseBuilder: (_request, ctx) =>
           new OAuthError('temporarily_unavailable', `too many requests from this address; retry after ${Math.ceil(ctx.ttl / 1000)} s`, 429, { 'retry-after': String(Math.ceil(ctx.ttl / 1000)) }),
       });
@@ -45,6 +57,7 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
   });
 
   discoveryRoutes(server, app);
+  operationsRoutes(server, app);
   await server.register((admin) => adminRoutes(admin, app), { prefix: '/admin' });
 
   server.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'not_found', error_description: `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}` }));

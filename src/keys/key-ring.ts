@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { importJwks, type KeySource, type VerificationKey } from '@zgw-auth/verifier';
 import type { SigningAlg } from '../config.js';
+import type { ChangeFeed } from '../storage/change-feed.js';
 import type { Database, SigningKeyRow } from '../storage/schema.js';
 import { generateKeyPair, type PublicJwk, publicJwk } from './jwk.js';
 import type { MasterKey } from './master-key.js';
@@ -10,6 +11,7 @@ export interface SigningKey {
   kid: string;
   alg: SigningAlg;
   privateKey: crypto.KeyObject;
+  createdAt: number;
   activatesAt: number;
   retiresAt: number | null;
   /** base64url of the JOSE header of access tokens signed with this key, computed once. */
@@ -42,7 +44,13 @@ export class KeyRing implements KeySource {
     private readonly db: Kysely<Database>,
     private readonly masterKey: MasterKey,
     private readonly now: () => number = Date.now,
-  ) {}
+    private readonly changes?: ChangeFeed,
+  ) {
+    // A rotation anywhere reaches this process at once; the refresh interval is the fallback.
+    changes?.onChange((change) => {
+      if (change.kind !== 'client') void this.load().catch(() => {});
+    });
+  }
 
   async load(): Promise<void> {
     const rows = await this.db.selectFrom('signing_keys').selectAll().orderBy('activates_at', 'asc').execute();
@@ -74,6 +82,11 @@ export class KeyRing implements KeySource {
     let chosen: SigningKey | undefined;
     for (const key of this.keys) if (key.activatesAt <= t && (key.retiresAt === null || key.retiresAt > t)) chosen = key;
     return chosen;
+  }
+
+  /** Every published key, signing or not. */
+  published(): readonly SigningKey[] {
+    return this.keys;
   }
 
   publicKeys(): PublicJwk[] {
@@ -109,6 +122,7 @@ export class KeyRing implements KeySource {
       return this.insertKey(alg, activatesAt, trx);
     });
     await this.load();
+    await this.changes?.publish({ kind: 'keys' });
     return { kid, activatesAt, previousRetireAt };
   }
 
@@ -152,6 +166,7 @@ export class KeyRing implements KeySource {
       kid: row.kid,
       alg: row.alg as SigningAlg,
       privateKey,
+      createdAt: row.created_at,
       activatesAt: row.activates_at,
       retiresAt: row.retires_at,
       encodedHeader: Buffer.from(JSON.stringify(header)).toString('base64url'),

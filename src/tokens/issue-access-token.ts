@@ -19,6 +19,7 @@ export interface IssuedToken {
   expiresIn: number;
   scopes: string[];
   jti: string;
+  alg: string;
 }
 
 /** Signs RFC 9068 JWT access tokens with the key ring's current key. */
@@ -50,7 +51,7 @@ export class TokenIssuer {
     if (scopes.length) claims.scope = scopes.join(' ');
     const signingInput = `${key.encodedHeader}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
     const signature = await sign(key, signingInput);
-    return { accessToken: `${signingInput}.${signature.toString('base64url')}`, expiresIn: lifetime, scopes, jti };
+    return { accessToken: `${signingInput}.${signature.toString('base64url')}`, expiresIn: lifetime, scopes, jti, alg: key.alg };
   }
 }
 

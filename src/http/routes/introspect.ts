@@ -1,4 +1,4 @@
-import { type Principal, TokenError } from '@zgw-auth/verifier';
+import { decodeJwt, type Principal, TokenError } from '@zgw-auth/verifier';
 import type { FastifyInstance } from 'fastify';
 import type { App } from '../../app.js';
 import { INTROSPECTION_SCOPE } from '../../clients/model.js';
@@ -31,10 +31,21 @@ export function introspectRoute(server: FastifyInstance, app: App): void {
       principal = await app.verifier.verify(token);
     } catch (err) {
       if (!(err instanceof TokenError)) throw err;
+      app.metrics.verifications.inc({ kind: tokenKind(token), outcome: err.code });
       return INACTIVE;
     }
+    app.metrics.verifications.inc({ kind: principal.kind, outcome: 'ok' });
     return introspectionResponse(principal);
   });
+}
+
+/** For metrics only: which path a refused token took, from its header, without trusting it. */
+function tokenKind(token: string): string {
+  try {
+    return decodeJwt(token).header.alg === 'HS256' ? 'self-signed' : 'oauth2';
+  } catch {
+    return 'malformed';
+  }
 }
 
 export function introspectionResponse(p: Principal): Record<string, unknown> {

@@ -1,0 +1,33 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { KeyRing } from '../keys/key-ring.js';
+
+/** Prometheus metrics of one process, on their own registry (several apps may share a process in tests). */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly tokensIssued = new Counter({ name: 'zgw_auth_tokens_issued_total', help: 'Access tokens issued', labelNames: ['alg'], registers: [this.registry] });
+  readonly tokensRefused = new Counter({ name: 'zgw_auth_token_requests_refused_total', help: 'Token requests refused, by OAuth error code', labelNames: ['reason'], registers: [this.registry] });
+  readonly verifications = new Counter({ name: 'zgw_auth_verifications_total', help: 'Tokens verified by introspection and the admin API, by token kind and outcome (ok or the refusal code)', labelNames: ['kind', 'outcome'], registers: [this.registry] });
+  readonly rateLimitHits = new Counter({ name: 'zgw_auth_rate_limit_hits_total', help: 'Requests refused by a limit: failed-authentication back-off or the per-address request limit', labelNames: ['limit'], registers: [this.registry] });
+  readonly requestDuration = new Histogram({
+    name: 'zgw_auth_http_request_duration_seconds',
+    help: 'HTTP request latency',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  constructor(keys: KeyRing, now: () => number) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'zgw_auth_' });
+    new Gauge({
+      name: 'zgw_auth_signing_key_age_seconds',
+      help: 'Age of each published signing key',
+      labelNames: ['kid', 'state'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const signing = keys.current()?.kid;
+        for (const k of keys.published()) this.set({ kid: k.kid, state: k.kid === signing ? 'signing' : 'published' }, Math.max(0, (now() - k.createdAt) / 1000));
+      },
+    });
+  }
+}

@@ -1,0 +1,94 @@
+import { EventEmitter } from 'node:events';
+import pg from 'pg';
+
+/** A registry change other processes must see at once: a client (and its secrets) or the key set. */
+export type Change = { kind: 'client'; clientId: string } | { kind: 'keys' } | { kind: 'all' };
+
+export interface ChangeFeed {
+  /** Tells this process and, where the storage allows, every other process sharing the database. */
+  publish(change: Change): Promise<void>;
+  onChange(listener: (change: Change) => void): void;
+  close(): Promise<void>;
+}
+
+const CHANNEL = 'zgw_auth_changes';
+
+/** One process (SQLite): changes reach only this process; other processes rely on cache bounds. */
+export class LocalChangeFeed implements ChangeFeed {
+  protected readonly events = new EventEmitter();
+
+  async publish(change: Change): Promise<void> {
+    this.events.emit('change', change);
+  }
+  onChange(listener: (change: Change) => void): void {
+    this.events.on('change', listener);
+  }
+  async close(): Promise<void> {
+    this.events.removeAllListeners();
+  }
+}
+
+/**
+ * PostgreSQL LISTEN/NOTIFY: every process holds one listening connection and reconnects when it
+ * drops. While it is down, caches fall back to their time bounds; on reconnect everything is
+ * treated as changed, because notifications sent in the gap are lost.
+ */
+export class PostgresChangeFeed extends LocalChangeFeed {
+  private listener: pg.Client | undefined;
+  private closed = false;
+  private retry: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly url: string,
+    private readonly onError: (err: unknown) => void,
+  ) {
+    super();
+  }
+
+  async start(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 3000 });
+    client.on('notification', (msg) => {
+      try {
+        this.events.emit('change', JSON.parse(msg.payload ?? '') as Change);
+      } catch (err) {
+        this.onError(err);
+      }
+    });
+    client.on('error', (err) => this.reconnect(err));
+    client.on('end', () => this.reconnect(new Error('change feed connection ended')));
+    await client.connect();
+    await client.query(`LISTEN ${CHANNEL}`);
+    this.listener = client;
+  }
+
+  override async publish(change: Change): Promise<void> {
+    await super.publish(change);
+    if (!this.listener) return;
+    // This process gets its own echo too; handling a change twice is harmless.
+    await this.listener.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify(change)]).catch(this.onError);
+  }
+
+  private reconnect(err: unknown): void {
+    if (this.closed || this.retry) return;
+    this.onError(err);
+    this.listener?.removeAllListeners();
+    this.listener = undefined;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      this.start()
+        .then(() => this.events.emit('change', { kind: 'all' } satisfies Change))
+        .catch((e: unknown) => this.reconnect(e));
+    }, 1000);
+    this.retry.unref();
+  }
+
+  override async close(): Promise<void> {
+    this.closed = true;
+    if (this.retry) clearTimeout(this.retry);
+    const l = this.listener;
+    this.listener = undefined;
+    l?.removeAllListeners();
+    await l?.end().catch(() => {});
+    await super.close();
+  }
+}
