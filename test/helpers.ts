@@ -174,26 +174,43 @@ export function forEachDialect(fn: (dialect: DialectName) => void): void {
 
 export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');
 
-/** Starts `zgw-auth serve` as a real process and waits for its first-start banner. */
-export async function startServeProcess(dataDir: string, env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0'], { env: { ...process.env, ZGW_AUTH_DATA_DIR: dataDir, ZGW_AUTH_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `zgw-auth serve` as a real process and waits until it listens; `url` is where it listens. */
+export async function startServeProcess(dataDir: string, env: Record<string, string> = {}, args: string[] = []) {
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...args], { env: { ...process.env, ZGW_AUTH_DATA_DIR: dataDir, ZGW_AUTH_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no start within 10 s:\n${out}`)), 10_000);
+    const timer = setTimeout(() => reject(new Error(`no start within 15 s:\n${out}`)), 15_000);
     child.stdout.on('data', () => {
-      const m = /"issuer":"(http:\/\/[^"]+)"/.exec(out);
-      if (m) {
+      // The banner, when there is one, is printed before "zgw-auth listening".
+      const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (m && out.includes('zgw-auth listening')) {
         clearTimeout(timer);
         resolve(m[1]!);
       }
     });
     child.on('exit', (code) => reject(new Error(`exited ${code}:\n${out}`)));
   });
-  return { child, url, output: () => out, stop: () => new Promise<number | null>((r) => { child.once('exit', r); child.kill('SIGTERM'); }) };
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return {
+    child,
+    url,
+    exited,
+    output: () => out,
+    stop: (signal: NodeJS.Signals = 'SIGTERM') => (child.kill(signal), exited),
+  };
 }
 
+/** Polls `check` every 50 ms until it returns true or `ms` pass; returns whether it did. */
+export async function eventually(check: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  do {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  } while (Date.now() < end);
+  return false;
+}
 
 /** HS256 token with arbitrary header and claims, signed with `secret`. */
 export function hs256(claims: Record<string, unknown>, secret: string | Buffer, header: Record<string, unknown> = { alg: 'HS256', typ: 'JWT' }): string {

@@ -1,5 +1,7 @@
+import cluster from 'node:cluster';
 import type { Command } from 'commander';
-import { createApp, initialize } from '../app.js';
+import { createApp, createLogger, initialize } from '../app.js';
+import type { Config } from '../config.js';
 import { buildServer } from '../http/build-server.js';
 import type { CliContext } from './program.js';
 
@@ -11,8 +13,10 @@ export function serveCommand(program: Command, ctx: CliContext): void {
     .description('run the zgw-auth server (creates database, signing key and admin client on first start)')
     .action(async (_opts, cmd: Command) => {
       const config = ctx.config(cmd);
+      if (config.workers > 1 && cluster.isPrimary) return runPrimary(config, ctx);
       const app = await createApp(config);
-      const first = await initialize(app);
+      // In cluster mode the primary has initialised the database before forking.
+      const first = cluster.isWorker ? {} : await initialize(app);
       app.keys.startRefresh(config.keyRefreshInterval, (err) => app.log.error({ err }, 'signing key refresh failed'));
       const housekeeping = () =>
         Promise.all([app.audit.prune(config.auditRetentionDays), app.revocations.prune()]).catch((err: unknown) => app.log.error({ err }, 'housekeeping failed'));
@@ -21,9 +25,9 @@ export function serveCommand(program: Command, ctx: CliContext): void {
       const server = await buildServer(app);
       const address = await server.listen({ host: config.host, port: config.port });
       if (config.port === 0 && config.issuer.endsWith(':0')) config.issuer = config.issuer.replace(/:0$/, `:${new URL(address).port}`);
-      app.log.info({ issuer: config.issuer, storage: app.storage.location }, 'zgw-auth listening');
       if (first.keyCreated) app.log.info({ kid: first.keyCreated }, 'signing key created');
       if (first.admin) ctx.out(firstStartBanner(config.issuer, first.admin.clientId, first.admin.secret));
+      app.log.info({ issuer: config.issuer, storage: app.storage.location }, 'zgw-auth listening');
 
       let stopping = false;
       const stop = async (signal: string) => {
@@ -39,6 +43,39 @@ export function serveCommand(program: Command, ctx: CliContext): void {
       process.on('SIGINT', () => void stop('SIGINT'));
       await new Promise(() => {});
     });
+}
+
+/**
+ * Cluster mode: initialise once, then fork workers that share the listening socket; a worker that
+ * dies is replaced; SIGTERM is passed on and the primary exits when every worker has.
+ */
+async function runPrimary(config: Config, ctx: CliContext): Promise<void> {
+  const log = createLogger(config.logLevel);
+  const app = await createApp(config, { log });
+  const first = await initialize(app);
+  await app.close();
+  if (first.admin) ctx.out(firstStartBanner(config.issuer, first.admin.clientId, first.admin.secret));
+  let stopping = false;
+  const fork = () => cluster.fork();
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      return;
+    }
+    log.error({ pid: worker.process.pid, code, signal }, 'worker died; starting a new one');
+    setTimeout(fork, 500);
+  });
+  for (let i = 0; i < config.workers; i++) fork();
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down workers');
+    setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS + 1000).unref();
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  await new Promise(() => {});
 }
 
 function firstStartBanner(issuer: string, clientId: string, secret: string): string {

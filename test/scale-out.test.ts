@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { basicAuth, decodePart, eventually, freshPostgres, postForm, request, startServeProcess } from './helpers.js';
+
+type Proc = Awaited<ReturnType<typeof startServeProcess>>;
+const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-scale-'));
+
+describe('two server processes on one PostgreSQL, limits shared through Redis', () => {
+  let db: Awaited<ReturnType<typeof freshPostgres>>;
+  let a: Proc;
+  let b: Proc;
+  let admin: { clientId: string; secret: string };
+  const redisUrl = 'redis://127.0.0.1:6379/7';
+
+  before(async () => {
+    db = await freshPostgres();
+    const redis = new Redis(redisUrl);
+    await redis.flushdb();
+    redis.disconnect();
+    const env = {
+      DATABASE_URL: db.url,
+      REDIS_URL: redisUrl,
+      ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64'),
+      ZGW_AUTH_ISSUER: 'https://auth.zgw.test',
+      // Only the change feed can explain another process seeing a rotation quickly.
+      ZGW_AUTH_KEY_REFRESH_INTERVAL: '3600',
+      ZGW_AUTH_LOCKOUT_THRESHOLD: '4',
+    };
+    a = await startServeProcess(tempDir(), env);
+    b = await startServeProcess(tempDir(), env);
+    admin = { clientId: 'zgw-auth-admin', secret: /client_secret: (\S+)/.exec(a.output())![1]! };
+  });
+  after(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    await db?.drop();
+  });
+
+  const tokenAt = (p: Proc, id: string, secret: string, from?: string) => postForm(`${p.url}/token`, { grant_type: 'client_credentials', client_id: id, client_secret: secret }, {}, from);
+  const adminApi = async (p: Proc, method: string, url: string, body?: unknown) => {
+    const token = (await tokenAt(p, admin.clientId, admin.secret)).json.access_token;
+    return request(`${p.url}/admin${url}`, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+  };
+  const createClient = async (clientId: string, extra: Record<string, unknown> = {}) => {
+    const res = await adminApi(a, 'POST', '/clients', { clientId, rsin: '000000000', ...extra });
+    assert.equal(res.status, 201, res.text);
+    return { clientId, secret: res.json.secret.value as string };
+  };
+
+  it('a token issued by one verifies through the other\'s introspection and JWKS', async () => {
+    const c = await createClient('spread', { allowedScopes: ['zgw-auth:introspect'] });
+    const token = (await tokenAt(a, c.clientId, c.secret)).json.access_token;
+    const res = await postForm(`${b.url}/introspect`, { token }, { authorization: basicAuth(c.clientId, c.secret) });
+    assert.equal(res.json.active, true);
+    assert.equal(res.json.iss, 'https://auth.zgw.test');
+    assert.deepEqual((await request(`${a.url}/jwks`)).json, (await request(`${b.url}/jwks`)).json);
+  });
+
+  it('a client disabled or a secret revoked through one is refused by the other at once (change notification, not the 2 s cache bound)', async () => {
+    const c = await createClient('to-disable');
+    assert.equal((await tokenAt(b, c.clientId, c.secret)).status, 200, 'warms the other process\'s client cache');
+    assert.equal((await adminApi(a, 'POST', '/clients/to-disable/disable')).status, 200);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await tokenAt(b, c.clientId, c.secret)).status, 401, 'refused 300 ms later, well inside the cache bound');
+
+    const s = await createClient('to-revoke');
+    assert.equal((await tokenAt(b, s.clientId, s.secret)).status, 200);
+    const [secret] = (await adminApi(a, 'GET', '/clients/to-revoke/secrets')).json;
+    assert.equal((await adminApi(a, 'DELETE', `/clients/to-revoke/secrets/${secret.secretId}`)).status, 200);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await tokenAt(b, s.clientId, s.secret)).status, 401);
+  });
+
+  it('a key rotation started through one is published by both before it signs', async () => {
+    const c = await createClient('rotation-watcher');
+    const oldKid = decodePart((await tokenAt(b, c.clientId, c.secret)).json.access_token, 0).kid;
+    const rotated = await adminApi(a, 'POST', '/keys/rotate', { publishDelay: 3 });
+    assert.equal(rotated.status, 200);
+    const newKid = rotated.json.kid as string;
+    const published = async (p: Proc) => (await request(`${p.url}/jwks`)).json.keys.some((k: { kid: string }) => k.kid === newKid);
+    assert.ok(await eventually(async () => (await published(a)) && (await published(b)), 1000), 'both publish the new key within 1 s');
+    assert.deepEqual((await request(`${a.url}/jwks`)).json, (await request(`${b.url}/jwks`)).json);
+    for (const p of [a, b]) assert.equal(decodePart((await tokenAt(p, c.clientId, c.secret)).json.access_token, 0).kid, oldKid, 'the new key does not sign yet');
+    await new Promise((r) => setTimeout(r, 3100));
+    for (const p of [a, b]) assert.equal(decodePart((await tokenAt(p, c.clientId, c.secret)).json.access_token, 0).kid, newKid, 'both sign with the new key after the delay');
+  });
+
+  it('failed authentications spread over both processes are counted together', async () => {
+    const c = await createClient('guessed');
+    // Threshold 4: two wrong guesses at each process; the fifth attempt is refused unchecked.
+    for (const p of [a, b, a, b]) assert.equal((await tokenAt(p, c.clientId, 'wrong', '127.0.0.10')).status, 401);
+    const blocked = await tokenAt(a, c.clientId, c.secret, '127.0.0.10');
+    assert.equal(blocked.status, 429);
+    assert.equal((await tokenAt(b, c.clientId, c.secret, '127.0.0.10')).status, 429, 'the other process knows too');
+    assert.equal((await tokenAt(b, c.clientId, c.secret, '127.0.0.11')).status, 200, 'another address is not affected');
+  });
+});
