@@ -71,7 +71,8 @@ export class PostgresChangeFeed extends LocalChangeFeed {
   private reconnect(err: unknown): void {
     if (this.closed || this.retry) return;
     this.onError(err);
-    this.listener?.removeAllListeners();
+    // The dead connection may still emit; an error without a listener would crash the process.
+    this.listener?.removeAllListeners().on('error', () => {});
     this.listener = undefined;
     this.retry = setTimeout(() => {
       this.retry = undefined;
@@ -87,7 +88,7 @@ export class PostgresChangeFeed extends LocalChangeFeed {
     if (this.retry) clearTimeout(this.retry);
     const l = this.listener;
     this.listener = undefined;
-    l?.removeAllListeners();
+    l?.removeAllListeners().on('error', () => {});
     await l?.end().catch(() => {});
     await super.close();
   }

@@ -7,7 +7,7 @@ export type { Redis };
  * A Redis connection that fails fast instead of queueing: a command while Redis is away errors at
  * once (callers fall back), and the client keeps reconnecting in the background.
  */
-export function connectRedis(url: string, log: Logger): Redis {
+export async function connectRedis(url: string, log: Logger): Promise<Redis> {
   const redis = new Redis(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
@@ -23,6 +23,11 @@ export function connectRedis(url: string, log: Logger): Redis {
   redis.on('ready', () => {
     if (down) log.info({}, 'Redis connection restored');
     down = false;
+  });
+  // Start with shared limits when Redis is there; never let Redis hold up start-up for long.
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 1000);
+    redis.once('ready', () => (clearTimeout(timer), resolve()));
   });
   return redis;
 }
