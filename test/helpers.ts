@@ -95,7 +95,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const first = await initialize(app);
   const server = await buildServer(app);
   const address = await server.listen({ host: '127.0.0.1', port: 0 });
-  config.issuer = address;
+  if (!options.env?.ZGW_AUTH_ISSUER) config.issuer = address;
   const ts: TestServer = {
     app,
     server,

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { basicAuth, decodePart, eventually, freshPostgres, postForm, request, startServeProcess } from './helpers.js';
+import { basicAuth, CLI, decodePart, eventually, freshPostgres, hs256, postForm, request, startServeProcess, startTestServer, type TestServer } from './helpers.js';
 
 type Proc = Awaited<ReturnType<typeof startServeProcess>>;
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-scale-'));
@@ -97,5 +99,68 @@ describe('two server processes on one PostgreSQL, limits shared through Redis', 
     assert.equal(blocked.status, 429);
     assert.equal((await tokenAt(b, c.clientId, c.secret, '127.0.0.10')).status, 429, 'the other process knows too');
     assert.equal((await tokenAt(b, c.clientId, c.secret, '127.0.0.11')).status, 200, 'another address is not affected');
+  });
+});
+
+describe('export and import between SQLite and PostgreSQL', () => {
+  const run = promisify(execFile);
+  const masterKey = crypto.randomBytes(32).toString('base64');
+  const cli = (args: string[], env: Record<string, string>) => run(process.execPath, [CLI, ...args], { env: { ...process.env, ZGW_AUTH_MASTER_KEY: masterKey, ...env } });
+  const issuer = 'https://auth.zgw.test';
+
+  /** Tokens from before the move verify, the old secret still authenticates, the audit trail came along. */
+  async function assertCarriedOver(ts: TestServer, client: { clientId: string; secret: string }, tokens: string[]) {
+    for (const token of tokens) {
+      const res = await postForm(`${ts.url}/introspect`, { token }, { authorization: basicAuth(client.clientId, client.secret) });
+      assert.equal(res.json.active, true, `token still valid: ${res.text}`);
+    }
+    const issuedBefore = (await ts.app.audit.list({ action: 'token.issued', limit: 1000 })).length;
+    assert.equal((await postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: client.clientId, client_secret: client.secret })).status, 200);
+    await ts.app.audit.flush();
+    assert.equal((await ts.app.audit.list({ action: 'token.issued', limit: 1000 })).length, issuedBefore + 1, 'new audit events are written after the import');
+    assert.ok((await ts.app.audit.list({ target: client.clientId })).some((e) => e.action === 'client.created'));
+  }
+
+  it('moves a registry SQLite → PostgreSQL → SQLite and tokens issued before the move still verify', async () => {
+    const sqliteDir = tempDir();
+    const source = await startTestServer({ dataDir: sqliteDir, masterKey, env: { ZGW_AUTH_ISSUER: issuer } });
+    const client = await source.createClient({ selfSignedAllowed: true, allowedScopes: ['zgw-auth:introspect'] });
+    const tokens = [await source.token(client.clientId, client.secret), hs256({ client_id: client.clientId, iat: Math.floor(Date.now() / 1000) }, client.secret)];
+    await source.close();
+
+    const file1 = path.join(tempDir(), 'registry.json');
+    await cli(['export', '--file', file1], { ZGW_AUTH_DATA_DIR: sqliteDir });
+    assert.equal(fs.statSync(file1).mode & 0o777, 0o600);
+    assert.ok(!fs.readFileSync(file1, 'utf8').includes(client.secret), 'no plain secret in the export');
+
+    const pgDb = await freshPostgres();
+    try {
+      const { stdout } = await cli(['import', '--file', file1], { DATABASE_URL: pgDb.url });
+      assert.match(stdout, /clients \d+/);
+      await assert.rejects(cli(['import', '--file', file1], { DATABASE_URL: pgDb.url }), /not empty/);
+      const onPg = await startTestServer({ databaseUrl: pgDb.url, masterKey, env: { ZGW_AUTH_ISSUER: issuer } });
+      try {
+        await assertCarriedOver(onPg, client, tokens);
+      } finally {
+        await onPg.close();
+      }
+
+      const file2 = path.join(tempDir(), 'registry.json');
+      await cli(['export', '--file', file2], { DATABASE_URL: pgDb.url });
+      const backDir = tempDir();
+      await assert.rejects(
+        run(process.execPath, [CLI, 'import', '--file', file2], { env: { ...process.env, ZGW_AUTH_DATA_DIR: tempDir(), ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64') } }),
+        /different master key/,
+      );
+      await cli(['import', '--file', file2], { ZGW_AUTH_DATA_DIR: backDir });
+      const back = await startTestServer({ dataDir: backDir, masterKey, env: { ZGW_AUTH_ISSUER: issuer } });
+      try {
+        await assertCarriedOver(back, client, tokens);
+      } finally {
+        await back.close();
+      }
+    } finally {
+      await pgDb.drop();
+    }
   });
 });

@@ -4,6 +4,7 @@ import { type Config, loadConfig, OPTIONS } from '../config.js';
 import { ZgwAuthError } from '../errors.js';
 import { clientsCommands } from './clients-commands.js';
 import { keysCommands } from './keys-commands.js';
+import { transferCommands } from './transfer-commands.js';
 import { serveCommand } from './serve.js';
 import { tokenCommands } from './token-commands.js';
 
@@ -50,6 +51,7 @@ export async function runCli(argv: string[], out: (text: string) => void = (t) =
   clientsCommands(program, ctx);
   keysCommands(program, ctx);
   tokenCommands(program, ctx);
+  transferCommands(program, ctx);
   try {
     await program.parseAsync(argv);
     return 0;

@@ -1,0 +1,56 @@
+import crypto from 'node:crypto';
+import { sql } from 'kysely';
+import { ValidationError } from '../errors.js';
+import type { MasterKey } from '../keys/master-key.js';
+import type { Storage } from './open-database.js';
+import type { Database } from './schema.js';
+
+/**
+ * A whole registry as one JSON document: rows as stored, so secrets stay hashed or sealed and
+ * signing keys sealed under the master key. Importing needs the same master key, checked by a
+ * fingerprint, so a mismatch is refused up front rather than discovered at the first token.
+ */
+export interface RegistryExport {
+  format: 'zgw-auth-registry';
+  version: 1;
+  exportedAt: string;
+  masterKeyFingerprint: string;
+  tables: { [T in keyof Database]: unknown[] };
+}
+
+// Parents before children: secrets refer to clients.
+const TABLES = ['signing_keys', 'clients', 'client_secrets', 'audit_events', 'revoked_tokens'] as const satisfies readonly (keyof Database)[];
+const BATCH = 500;
+
+export function masterKeyFingerprint(masterKey: MasterKey): string {
+  return crypto.createHmac('sha256', masterKey.hashKey).update('zgw-auth registry export').digest('base64url').slice(0, 22);
+}
+
+export async function exportRegistry(storage: Storage, masterKey: MasterKey, now: number): Promise<RegistryExport> {
+  const tables = {} as RegistryExport['tables'];
+  for (const t of TABLES) tables[t] = await storage.db.selectFrom(t).selectAll().execute();
+  return { format: 'zgw-auth-registry', version: 1, exportedAt: new Date(now).toISOString(), masterKeyFingerprint: masterKeyFingerprint(masterKey), tables };
+}
+
+/** Loads an export into an empty registry, in one transaction. Returns the row count per table. */
+export async function importRegistry(storage: Storage, masterKey: MasterKey, data: RegistryExport): Promise<Record<string, number>> {
+  if (data?.format !== 'zgw-auth-registry' || data.version !== 1) throw new ValidationError('not a zgw-auth registry export (format zgw-auth-registry, version 1)');
+  if (data.masterKeyFingerprint !== masterKeyFingerprint(masterKey)) {
+    throw new ValidationError('the export was made under a different master key: set ZGW_AUTH_MASTER_KEY to the key of the source installation');
+  }
+  const counts: Record<string, number> = {};
+  await storage.db.transaction().execute(async (trx) => {
+    for (const t of TABLES) {
+      const existing = await trx.selectFrom(t).select(sql<number>`count(*)`.as('n')).executeTakeFirstOrThrow();
+      if (Number(existing.n) > 0) throw new ValidationError(`the target registry is not empty (table ${t}); import into a new database`);
+    }
+    for (const t of TABLES) {
+      const rows = (data.tables[t] ?? []) as Record<string, unknown>[];
+      for (let i = 0; i < rows.length; i += BATCH) await trx.insertInto(t).values(rows.slice(i, i + BATCH) as never).execute();
+      counts[t] = rows.length;
+    }
+    // Explicit ids bypassed PostgreSQL's sequence; move it past them.
+    if (storage.dialect === 'postgres') await sql`SELECT setval(pg_get_serial_sequence('audit_events', 'id'), GREATEST((SELECT max(id) FROM audit_events), 1))`.execute(trx);
+  });
+  return counts;
+}
