@@ -4,6 +4,7 @@ import { ClientService } from './clients/client-service.js';
 import { ClientStore } from './clients/client-store.js';
 import { ADMIN_SCOPE, INTROSPECTION_SCOPE } from './clients/model.js';
 import type { Config } from './config.js';
+import { ConflictError } from './errors.js';
 import { KeyRing } from './keys/key-ring.js';
 import { loadMasterKey, type MasterKey } from './keys/master-key.js';
 import { type FailureLimiter, MemoryFailureLimiter } from './limits/failure-limiter.js';
@@ -117,16 +118,23 @@ export async function initialize(app: App): Promise<{ keyCreated?: string; admin
   const keyCreated = await app.keys.ensureKey(app.config.signingAlg);
   const { total } = await app.clients.list({ limit: 1, offset: 0 });
   if (total > 0) return { keyCreated };
-  const { client, secret } = await app.clients.create(
-    {
-      clientId: FIRST_ADMIN_CLIENT_ID,
-      name: 'zgw-auth administrator',
-      description: 'Created on first start. Holds the admin and introspection scopes.',
-      rsin: '000000000',
-      allowedScopes: [ADMIN_SCOPE, INTROSPECTION_SCOPE],
-      defaultScopes: [ADMIN_SCOPE],
-    },
-    { id: 'system' },
-  );
-  return { keyCreated, admin: { clientId: client.clientId, secret: secret.value } };
+  let created;
+  try {
+    created = await app.clients.create(
+      {
+        clientId: FIRST_ADMIN_CLIENT_ID,
+        name: 'zgw-auth administrator',
+        description: 'Created on first start. Holds the admin and introspection scopes.',
+        rsin: '000000000',
+        allowedScopes: [ADMIN_SCOPE, INTROSPECTION_SCOPE],
+        defaultScopes: [ADMIN_SCOPE],
+      },
+      { id: 'system' },
+    );
+  } catch (err) {
+    // Another process starting at the same moment created it first; that one shows the secret.
+    if (err instanceof ConflictError) return { keyCreated };
+    throw err;
+  }
+  return { keyCreated, admin: { clientId: created.client.clientId, secret: created.secret.value } };
 }

@@ -53,6 +53,21 @@ describe('two server processes on one PostgreSQL, limits shared through Redis', 
     return { clientId, secret: res.json.secret.value as string };
   };
 
+  it('several processes starting at once on an empty database migrate and initialise safely', async () => {
+    const fresh = await freshPostgres();
+    const env = { DATABASE_URL: fresh.url, ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64') };
+    try {
+      const procs = await Promise.all([startServeProcess(tempDir(), env), startServeProcess(tempDir(), env), startServeProcess(tempDir(), env)]);
+      const banners = procs.filter((p) => /client_secret: /.test(p.output()));
+      assert.equal(banners.length, 1, 'exactly one process created and showed the admin secret');
+      const secret = /client_secret: (\S+)/.exec(banners[0]!.output())![1]!;
+      for (const p of procs) assert.equal((await tokenAt(p, 'zgw-auth-admin', secret)).status, 200);
+      assert.equal(await Promise.all(procs.map((p) => p.stop())).then((codes) => codes.every((c) => c === 0)), true);
+    } finally {
+      await fresh.drop();
+    }
+  });
+
   it('a token issued by one verifies through the other\'s introspection and JWKS', async () => {
     const c = await createClient('spread', { allowedScopes: ['zgw-auth:introspect'] });
     const token = (await tokenAt(a, c.clientId, c.secret)).json.access_token;

@@ -103,6 +103,8 @@ export class KeyRing implements KeySource {
     if (this.current()) return undefined;
     const kid = await this.insertKey(alg, this.now());
     await this.load();
+    // Processes starting together may each create one; all must publish all of them.
+    await this.changes?.publish({ kind: 'keys' });
     return kid;
   }
 
