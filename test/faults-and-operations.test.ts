@@ -180,7 +180,8 @@ describe('operations', () => {
       assert.match(metrics, /zgw_auth_token_requests_refused_total\{reason="invalid_client"\} 2\b/);
       assert.match(metrics, /zgw_auth_verifications_total\{kind="oauth2",outcome="ok"\} 1\b/);
       assert.match(metrics, /zgw_auth_rate_limit_hits_total\{limit="failed_auth"\} 1\b/);
-      assert.match(metrics, /zgw_auth_http_request_duration_seconds_bucket\{le="0\.01",method="POST",route="\/token",status="200"\} 1\b/);
+      assert.match(metrics, /zgw_auth_http_request_duration_seconds_bucket\{le="\+Inf",method="POST",route="\/token",status="200"\} 1\b/);
+      assert.match(metrics, /zgw_auth_http_request_duration_seconds_count\{method="POST",route="\/token",status="401"\} 1\b/);
       assert.match(metrics, /zgw_auth_signing_key_age_seconds\{kid="[^"]+",state="signing"\} \d/);
       const lines = ts.logs.map((l) => JSON.parse(l) as Record<string, unknown>);
       assert.ok(lines.some((l) => l.reqId === 'trace-me-42'), 'the caller\'s request id is logged');
