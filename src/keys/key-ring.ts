@@ -63,7 +63,7 @@ export class KeyRing implements KeySource {
   }
 
   /** KeySource for the in-process verifier: the published keys, no network. */
-  async get(kid: string | undefined): Promise<VerificationKey | undefined> {
+  get(kid: string | undefined): VerificationKey | undefined {
     return kid === undefined ? undefined : this.verification.get(kid);
   }
 

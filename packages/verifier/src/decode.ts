@@ -1,10 +1,15 @@
 import { TokenError } from './errors.js';
 
 export const MAX_TOKEN_LENGTH = 8192;
-const SEGMENT = /^[A-Za-z0-9_-]*$/;
+/** Three base64url segments without padding; the signature may be empty (refused later, not here). */
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+const HEADER_CACHE_MAX = 256;
+// A client signs every token with the same header: parsed once, shared, frozen.
+const headers = new Map<string, Readonly<Record<string, unknown>>>();
 
 export interface DecodedJwt {
-  header: Record<string, unknown>;
+  /** Read-only: headers are shared between tokens that carry the same one. */
+  header: Readonly<Record<string, unknown>>;
   payload: Record<string, unknown>;
   /** `header.payload` as sent: what the signature covers. */
   signingInput: string;
@@ -17,11 +22,21 @@ export interface DecodedJwt {
  */
 export function decodeJwt(token: string): DecodedJwt {
   if (token.length > MAX_TOKEN_LENGTH) throw new TokenError('token_too_large', `token is longer than ${MAX_TOKEN_LENGTH} characters`);
-  const parts = token.split('.');
-  if (parts.length !== 3) throw new TokenError('malformed', parts.length === 5 ? 'encrypted tokens (JWE) are not accepted' : 'a JWT has three dot-separated parts');
-  const [h, p, s] = parts as [string, string, string];
-  if (!h || !p || !SEGMENT.test(h) || !SEGMENT.test(p) || !SEGMENT.test(s)) throw new TokenError('malformed', 'JWT parts must be base64url without padding');
-  return { header: parseObject(h, 'header'), payload: parseObject(p, 'payload'), signingInput: `${h}.${p}`, signature: Buffer.from(s, 'base64url') };
+  if (!COMPACT_JWS.test(token)) {
+    const parts = token.split('.');
+    if (parts.length !== 3) throw new TokenError('malformed', parts.length === 5 ? 'encrypted tokens (JWE) are not accepted' : 'a JWT has three dot-separated parts');
+    throw new TokenError('malformed', 'JWT parts must be base64url without padding');
+  }
+  const first = token.indexOf('.');
+  const second = token.indexOf('.', first + 1);
+  const h = token.slice(0, first);
+  let header = headers.get(h);
+  if (header === undefined) {
+    header = Object.freeze(parseObject(h, 'header'));
+    if (headers.size >= HEADER_CACHE_MAX) headers.clear();
+    headers.set(h, header);
+  }
+  return { header, payload: parseObject(token.slice(first + 1, second), 'payload'), signingInput: token.slice(0, second), signature: Buffer.from(token.slice(second + 1), 'base64url') };
 }
 
 function parseObject(segment: string, what: string): Record<string, unknown> {
@@ -38,6 +53,8 @@ function parseObject(segment: string, what: string): Record<string, unknown> {
 /** Bearer token from an Authorization header value, or the token itself. */
 export function extractToken(authorizationOrToken: string | undefined): string {
   if (!authorizationOrToken) throw new TokenError('missing_token', 'no bearer token: send Authorization: Bearer <token>');
+  // A bare token (no space, no scheme) is by far the common case: no regular expressions for it.
+  if (!authorizationOrToken.includes(' ')) return authorizationOrToken.trim();
   const m = /^Bearer +(\S+) *$/i.exec(authorizationOrToken);
   if (m) return m[1]!;
   if (/^\w+ /.test(authorizationOrToken)) throw new TokenError('missing_token', 'the Authorization header must use the Bearer scheme');

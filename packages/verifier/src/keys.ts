@@ -12,7 +12,8 @@ export interface VerificationKey {
 
 /** Where IdP public keys come from: a remote JWKS, or the server's own key ring in-process. */
 export interface KeySource {
-  get(kid: string | undefined): Promise<VerificationKey | undefined>;
+  /** May answer synchronously when the key is at hand: verification then needs no promise for it. */
+  get(kid: string | undefined): VerificationKey | undefined | Promise<VerificationKey | undefined>;
 }
 
 /** Builds key objects from JWKs, dropping keys without a usable alg/kty combination. */
@@ -76,11 +77,15 @@ export class RemoteJwks implements KeySource {
     this.now = options.now ?? Date.now;
   }
 
-  async get(kid: string | undefined): Promise<VerificationKey | undefined> {
+  get(kid: string | undefined): VerificationKey | undefined | Promise<VerificationKey | undefined> {
     const age = this.now() - this.fetchedAt;
-    const known = kid !== undefined ? this.keys.get(kid) : this.keys.size === 1 ? this.keys.values().next().value : undefined;
+    const known = this.lookup(kid);
     if (known && age < this.maxAgeMs) return known;
-    if (age >= this.cooldownMs) await this.refresh();
+    if (age < this.cooldownMs) return known;
+    return this.refresh().then(() => this.lookup(kid));
+  }
+
+  private lookup(kid: string | undefined): VerificationKey | undefined {
     return kid !== undefined ? this.keys.get(kid) : this.keys.size === 1 ? this.keys.values().next().value : undefined;
   }
 

@@ -1,0 +1,95 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { createApp, createLogger, initialize } from '../src/app.js';
+import { INTROSPECTION_SCOPE } from '../src/clients/model.js';
+import { loadConfig, type SigningAlg } from '../src/config.js';
+
+export interface Credentials {
+  clientId: string;
+  secret: string;
+}
+
+export interface Registry {
+  /** Environment that points `zgw-auth serve` at this registry. */
+  env: Record<string, string>;
+  clients: Credentials[];
+  introspector: Credentials;
+  dropDatabase?: () => Promise<void>;
+}
+
+export const BENCH_SCOPE = 'zaken.lezen';
+const PG_BASE = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/**
+ * A registry as an operator would have it after using the admin API: `count` clients that may
+ * self-sign (so each has a sealed secret too), one introspection client and one signing key.
+ */
+export async function createRegistry(dir: string, o: { alg: SigningAlg; count: number; postgres?: boolean }): Promise<Registry> {
+  fs.mkdirSync(dir, { recursive: true });
+  const env: Record<string, string> = {
+    ZGW_AUTH_DATA_DIR: dir,
+    ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64'),
+    ZGW_AUTH_SIGNING_ALG: o.alg,
+  };
+  let dropDatabase: (() => Promise<void>) | undefined;
+  if (o.postgres) {
+    const name = `zgw_auth_bench_${crypto.randomBytes(5).toString('hex')}`;
+    await adminQuery(`CREATE DATABASE ${name}`);
+    const url = new URL(PG_BASE);
+    url.pathname = `/${name}`;
+    env.DATABASE_URL = url.toString();
+    dropDatabase = () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  }
+  const app = await createApp(loadConfig({ ...env, ZGW_AUTH_LOG_LEVEL: 'silent' }), { log: createLogger('silent') });
+  try {
+    await initialize(app);
+    const actor = { id: 'bench' };
+    const introspector = await app.clients.create({ clientId: 'bench-introspector', rsin: '000000000', allowedScopes: [INTROSPECTION_SCOPE] }, actor);
+    const clients: Credentials[] = [];
+    for (let i = 0; i < o.count; i++) {
+      const created = await app.clients.create({ clientId: `bench-${i}`, rsin: '000000000', allowedScopes: [BENCH_SCOPE], selfSignedAllowed: true }, actor);
+      clients.push({ clientId: created.client.clientId, secret: created.secret.value });
+    }
+    return { env, clients, introspector: { clientId: 'bench-introspector', secret: introspector.secret.value }, ...(dropDatabase ? { dropDatabase } : {}) };
+  } finally {
+    await app.close();
+  }
+}
+
+async function adminQuery(query: string): Promise<void> {
+  const c = new pg.Client({ connectionString: PG_BASE });
+  await c.connect();
+  try {
+    await c.query(query);
+  } finally {
+    await c.end();
+  }
+}
+
+export function basic({ clientId, secret }: Credentials): string {
+  const enc = (s: string) => encodeURIComponent(s).replace(/%20/g, '+');
+  return 'Basic ' + Buffer.from(`${enc(clientId)}:${enc(secret)}`).toString('base64');
+}
+
+/** A self-signed ZGW token as the seed document's consumers make it (HS256 with the raw secret). */
+export function selfSignedToken({ clientId, secret }: Credentials, iat: number): string {
+  const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const input = `${enc({ alg: 'HS256', typ: 'JWT', client_identifier: clientId })}.${enc({ iss: clientId, iat, client_id: clientId, user_id: 'bench', user_representation: 'Bench' })}`;
+  return `${input}.${crypto.createHmac('sha256', secret).update(input).digest('base64url')}`;
+}
+
+/** Writes a wrk request list: one "<authorization>\t<body>" line per request, in random order. */
+export function writeRequests(file: string, lines: Array<[authorization: string, body: string]>): string {
+  const shuffled = [...lines];
+  for (let i = shuffled.length - 1; i > 0; i--) {
+    const j = crypto.randomInt(i + 1);
+    [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+  }
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, shuffled.map(([a, b]) => `${a}\t${b}`).join('\n') + '\n');
+  return file;
+}
+
+export const tokenRequest = (c: Credentials): [string, string] => [basic(c), `grant_type=client_credentials&scope=${BENCH_SCOPE}`];

@@ -1,0 +1,321 @@
+// npm run bench [-- --quick] [-- --check] [-- --only token,verifier,...]
+// zgw-auth side by side with its peer (oidc-provider) and with baselines, in one run; see docs/benchmarks.md.
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fixedRate, type LoadResult, wrk } from './load.js';
+import { CLI, DEPS_DIR, ROOT, WORK_DIR } from './paths.js';
+import type { ServerProcess } from './processes.js';
+import { basic, createRegistry, type Credentials, type Registry, selfSignedToken, tokenRequest, writeRequests } from './registry.js';
+import { chartSvg, median, pairedRatio, type Series, seriesTable, type Target, targetsTable, writeFileAtomic } from './report.js';
+import { slug, startBare, startOidcProvider, startZgwAuth } from './servers.js';
+
+const GROUPS = ['token', 'cores', 'introspect', 'verifier', 'scale', 'latency', 'memory', 'startup'] as const;
+type Group = (typeof GROUPS)[number];
+
+const args = process.argv.slice(2);
+const flag = (name: string) => args.includes(name);
+const option = (name: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const smoke = flag('--smoke');
+const quick = flag('--quick') || smoke;
+const check = flag('--check');
+const only = new Set<Group>((option('--only')?.split(',') as Group[] | undefined) ?? (smoke ? ['token', 'startup'] : GROUPS));
+const outDir = path.resolve(option('--out') ?? path.join(ROOT, 'docs'));
+const plan = smoke
+  ? { rounds: 1, seconds: 1, warmup: 1, clients: 100, memoryRequests: 0, microRounds: 0, microMs: 0, latencySeconds: 0, startups: 1 }
+  : quick
+    ? { rounds: 3, seconds: 1, warmup: 1, clients: 100_000, memoryRequests: 100_000, microRounds: 3, microMs: 200, latencySeconds: 3, startups: 3 }
+    : { rounds: 3, seconds: 5, warmup: 2, clients: 100_000, memoryRequests: 1_000_000, microRounds: 5, microMs: 500, latencySeconds: 10, startups: 3 };
+
+const series: Record<string, Series> = {};
+const servers: ServerProcess[] = [];
+const registries: Registry[] = [];
+const workDir = path.join(WORK_DIR, new Date().toISOString().replace(/[:.]/g, '-'));
+const log = (...m: unknown[]) => console.error(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(3)} s]`, ...m);
+const started = performance.now();
+
+function record(name: string, unit: string, value: number): void {
+  (series[name] ??= { unit, values: [] }).values.push(value);
+}
+
+interface LoadCase {
+  name: string;
+  server: () => ServerProcess;
+  path: string;
+  requests: string;
+}
+
+/** Warm every server up, then `rounds` rounds in which each case runs once, in turn. */
+async function throughput(cases: LoadCase[]): Promise<void> {
+  for (const c of cases) await wrk(c.server().url + c.path, c.requests, plan.warmup);
+  for (let r = 0; r < plan.rounds; r++) {
+    for (const c of cases) {
+      const result = await wrk(c.server().url + c.path, c.requests, plan.seconds);
+      assertClean(c.name, result);
+      record(c.name, 'req/s', result.rps);
+      count.set(c.server(), (count.get(c.server()) ?? 0) + result.requests);
+      log(`${c.name}: ${Math.round(result.rps)} req/s, p99 ${result.p99Ms.toFixed(1)} ms`);
+    }
+  }
+}
+const count = new Map<ServerProcess, number>();
+
+function assertClean(name: string, r: LoadResult): void {
+  if (r.failures > 0 || r.requests === 0) throw new Error(`${name}: ${r.failures} failed of ${r.requests} requests; a benchmark of refusals measures nothing`);
+}
+
+async function start<T extends ServerProcess>(p: Promise<T>): Promise<T> {
+  const s = await p;
+  servers.push(s);
+  return s;
+}
+
+function ensureBenchDeps(): void {
+  if (fs.existsSync(path.join(DEPS_DIR, 'node_modules', 'oidc-provider'))) return;
+  log('installing the benchmark-only packages (oidc-provider, autocannon, fast-jwt, jsonwebtoken, jose) into bench/deps');
+  execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--silent'], { cwd: DEPS_DIR, stdio: 'inherit' });
+}
+
+/** One access token from a server, for introspection. */
+function fetchToken(url: string, client: Credentials): Promise<string> {
+  const [authorization, body] = tokenRequest(client);
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${url}/token`, { method: 'POST', headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
+      let data = '';
+      res.on('data', (d: Buffer) => (data += d.toString()));
+      res.on('end', () => (res.statusCode === 200 ? resolve((JSON.parse(data) as { access_token: string }).access_token) : reject(new Error(`token: ${res.statusCode} ${data}`))));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function introspect(url: string, caller: Credentials, token: string): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${url}/introspect`, { method: 'POST', headers: { authorization: basic(caller), 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
+      let data = '';
+      res.on('data', (d: Buffer) => (data += d.toString()));
+      res.on('end', () => resolve(JSON.parse(data) as Record<string, unknown>));
+    });
+    req.on('error', reject);
+    req.end(`token=${token}`);
+  });
+}
+
+/** Milliseconds from spawning `zgw-auth serve` on an existing database to its first issued token. */
+async function timeToFirstToken(registry: Registry, client: Credentials): Promise<number> {
+  const port = 18_090;
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [CLI, 'serve'], { env: { ...process.env, ...registry.env, ZGW_AUTH_PORT: String(port) }, stdio: 'ignore' });
+  try {
+    for (;;) {
+      if (child.exitCode !== null) throw new Error('zgw-auth exited during start-up');
+      const ok = await fetchToken(`http://127.0.0.1:${port}`, client).then(
+        () => true,
+        () => false,
+      );
+      if (ok) return performance.now() - t0;
+      await new Promise((r) => setTimeout(r, 2));
+      if (performance.now() - t0 > 20_000) throw new Error('no token within 20 s of start');
+    }
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  }
+}
+
+async function main(): Promise<Target[]> {
+  fs.mkdirSync(workDir, { recursive: true });
+  const needsDeps = !smoke && (only.has('token') || only.has('verifier') || only.has('latency'));
+  if (needsDeps) ensureBenchDeps();
+  const clientCount = plan.clients;
+
+  log('creating registries (this is the admin API path: every client created with its audit event)');
+  const rs = await createRegistry(path.join(workDir, 'rs256-sqlite'), { alg: 'RS256', count: 10 });
+  registries.push(rs);
+  const needEs = !smoke && (only.has('token') || only.has('scale') || only.has('memory') || only.has('introspect'));
+  const es = needEs ? await createRegistry(path.join(workDir, 'es256-sqlite'), { alg: 'ES256', count: 10 }) : undefined;
+  const pgReg = !smoke && only.has('token') ? await createRegistry(path.join(workDir, 'rs256-pg'), { alg: 'RS256', count: 10, postgres: true }) : undefined;
+  if (pgReg) registries.push(pgReg);
+  const wantMany = !smoke && (only.has('scale') || only.has('memory') || only.has('introspect'));
+  const many = wantMany ? await createRegistry(path.join(workDir, 'es256-many'), { alg: 'ES256', count: clientCount }) : undefined;
+  log('registries ready');
+
+  const req = (name: string, lines: Array<[string, string]>) => writeRequests(path.join(workDir, `${slug(name)}.txt`), lines);
+  const tokenReqs = (r: Registry) => req(`token-${path.basename(r.env.ZGW_AUTH_DATA_DIR!)}`, r.clients.map(tokenRequest));
+
+  const zgwRs = await start(startZgwAuth({ name: 'zgw-auth RS256 SQLite', registry: rs, workDir }));
+  const bareRs = await start(startBare({ name: 'bare Fastify RS256', alg: 'RS256', clients: rs.clients, workDir, introspectionAnswer: await introspect(zgwRs.url, rs.introspector, await fetchToken(zgwRs.url, rs.clients[0]!)) }));
+  const rsRequests = tokenReqs(rs);
+
+  if (only.has('token')) {
+    const cases: LoadCase[] = [
+      { name: '/token RS256, zgw-auth, SQLite', server: () => zgwRs, path: '/token', requests: rsRequests },
+      { name: '/token RS256, bare Fastify', server: () => bareRs, path: '/token', requests: rsRequests },
+    ];
+    if (!smoke) {
+      const zgwPg = await start(startZgwAuth({ name: 'zgw-auth RS256 PostgreSQL', registry: pgReg!, workDir }));
+      const oidcRs = await start(startOidcProvider({ name: 'oidc-provider RS256', alg: 'RS256', clients: rs.clients, workDir }));
+      const zgwEs = await start(startZgwAuth({ name: 'zgw-auth ES256 SQLite', registry: es!, workDir }));
+      const bareEs = await start(startBare({ name: 'bare Fastify ES256', alg: 'ES256', clients: es!.clients, workDir }));
+      const oidcEs = await start(startOidcProvider({ name: 'oidc-provider ES256', alg: 'ES256', clients: es!.clients, workDir }));
+      const esRequests = tokenReqs(es!);
+      cases.push(
+        { name: '/token RS256, oidc-provider', server: () => oidcRs, path: '/token', requests: rsRequests },
+        { name: '/token RS256, zgw-auth, PostgreSQL', server: () => zgwPg, path: '/token', requests: tokenReqs(pgReg!) },
+        { name: '/token ES256, zgw-auth, SQLite', server: () => zgwEs, path: '/token', requests: esRequests },
+        { name: '/token ES256, bare Fastify', server: () => bareEs, path: '/token', requests: esRequests },
+        { name: '/token ES256, oidc-provider', server: () => oidcEs, path: '/token', requests: esRequests },
+      );
+    }
+    log('token endpoint');
+    await throughput(cases);
+  }
+
+  let zgwMany: ServerProcess | undefined;
+  let manyRequests: string | undefined;
+  if (many) {
+    zgwMany = await start(startZgwAuth({ name: `zgw-auth ES256 SQLite, ${clientCount} clients`, registry: many, workDir }));
+    manyRequests = tokenReqs(many);
+  }
+
+  if (only.has('cores')) {
+    const pinned = await start(startZgwAuth({ name: 'zgw-auth RS256 pinned to one core', registry: rs, workDir, pin: '0' }));
+    const cluster = await start(startZgwAuth({ name: 'zgw-auth RS256 --workers 2', registry: rs, workDir, workers: 2 }));
+    log('one core vs both');
+    await throughput([
+      { name: '/token RS256, zgw-auth pinned to one core', server: () => pinned, path: '/token', requests: rsRequests },
+      { name: '/token RS256, zgw-auth one process, both cores', server: () => zgwRs, path: '/token', requests: rsRequests },
+      { name: '/token RS256, zgw-auth --workers 2', server: () => cluster, path: '/token', requests: rsRequests },
+    ]);
+  }
+
+  if (only.has('introspect') || only.has('scale')) {
+    const zgwEs = servers.find((s) => s.name === 'zgw-auth ES256 SQLite') ?? (await start(startZgwAuth({ name: 'zgw-auth ES256 SQLite', registry: es!, workDir })));
+    const iat = Math.floor(Date.now() / 1000);
+    const idpTokens = await Promise.all(Array.from({ length: 500 }, (_, i) => fetchToken(zgwRs.url, rs.clients[i % rs.clients.length]!)));
+    const idp = req('introspect-idp', idpTokens.map((t) => [basic(rs.introspector), `token=${t}`]));
+    // As many distinct self-signed tokens for 10 clients as for the large registry: only the registry differs.
+    const fewSelfSigned = req('introspect-self-signed-10', Array.from({ length: clientCount }, (_, i) => [basic(es!.introspector), `token=${selfSignedToken(es!.clients[i % 10]!, iat - (i % 600))}`]));
+    const manySelfSigned = req('introspect-self-signed-many', many!.clients.map((c) => [basic(many!.introspector), `token=${selfSignedToken(c, iat)}`]));
+    log('introspection and registry size');
+    const cases: LoadCase[] = [];
+    if (only.has('introspect'))
+      cases.push(
+        { name: '/introspect IdP RS256 token, zgw-auth', server: () => zgwRs, path: '/introspect', requests: idp },
+        { name: '/introspect, bare Fastify route, same JSON', server: () => bareRs, path: '/introspect', requests: idp },
+      );
+    cases.push(
+      { name: '/introspect self-signed token, zgw-auth, 10 clients', server: () => zgwEs, path: '/introspect', requests: fewSelfSigned },
+      { name: `/introspect self-signed token, zgw-auth, ${clientCount} clients`, server: () => zgwMany!, path: '/introspect', requests: manySelfSigned },
+    );
+    if (only.has('scale'))
+      cases.push(
+        { name: '/token ES256, zgw-auth, 10 clients', server: () => zgwEs, path: '/token', requests: tokenReqs(es!) },
+        { name: `/token ES256, zgw-auth, ${clientCount} clients`, server: () => zgwMany!, path: '/token', requests: manyRequests! },
+      );
+    await throughput(cases);
+  }
+
+  if (only.has('latency')) {
+    const peak = median(series['/token RS256, zgw-auth, SQLite']?.values ?? []);
+    if (!Number.isFinite(peak)) throw new Error('latency needs the token group (its peak throughput)');
+    log(`latency at half of peak: ${Math.round(peak / 2)} req/s for ${plan.latencySeconds} s`);
+    const requests = rs.clients.map((c) => ({ headers: { authorization: tokenRequest(c)[0] }, body: tokenRequest(c)[1] }));
+    const result = await fixedRate(`${zgwRs.url}/token`, requests, Math.round(peak / 2), plan.latencySeconds);
+    assertClean('latency', result);
+    record('/token RS256 at half of peak: p99 latency', 'ms', result.p99Ms);
+    record('/token RS256 at half of peak: achieved rate', 'req/s', result.rps);
+  }
+
+  if (only.has('memory') && zgwMany) {
+    log(`memory: /token until ${plan.memoryRequests.toLocaleString('en-US')} requests over ${clientCount} clients`);
+    while ((count.get(zgwMany) ?? 0) < plan.memoryRequests) {
+      const result = await wrk(`${zgwMany.url}/token`, manyRequests!, quick ? 2 : 10);
+      assertClean('memory', result);
+      count.set(zgwMany, (count.get(zgwMany) ?? 0) + result.requests);
+    }
+    record(`RSS after ${(count.get(zgwMany)! / 1e6).toFixed(2)} M token requests, ${clientCount} clients`, 'MB', zgwMany.rssMb());
+  }
+
+  if (only.has('verifier')) {
+    log('verifier (in-process, pinned to one core)');
+    const out = execFileSync('taskset', ['-c', '1', process.execPath, path.join(ROOT, 'dist', 'bench', 'micro.js'), JSON.stringify({ rounds: plan.microRounds, ms: plan.microMs })], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    for (const [name, values] of Object.entries(JSON.parse(out) as Record<string, number[]>)) for (const v of values) record(`verifier: ${name}`, 'ops/s', v);
+  }
+
+  if (only.has('startup')) {
+    log('start-up to first token');
+    for (const s of servers.filter((s) => s.name.startsWith('zgw-auth RS256 SQLite'))) await s.stop();
+    for (let i = 0; i < plan.startups; i++) record('first token after process start (existing database)', 'ms', await timeToFirstToken(rs, rs.clients[0]!));
+  }
+
+  return targets();
+}
+
+function targets(): Target[] {
+  const s = (name: string) => series[name];
+  const out: Target[] = [];
+  const reducedScale = quick;
+  const ratio = (id: string, label: string, a: string, b: string, required: number, reduced = false) => {
+    if (!s(a) || !s(b)) return;
+    const measured = pairedRatio(s(a)!, s(b)!);
+    out.push({ id, label, measured, required, kind: 'ratio', pass: measured >= required, reduced });
+  };
+  const max = (id: string, label: string, name: string | undefined, required: number, unit: string, reduced = false) => {
+    if (!name || !s(name)) return;
+    const measured = median(s(name)!.values);
+    out.push({ id, label, measured, required, kind: 'max', unit, pass: measured <= required, reduced });
+  };
+  ratio('token-rs256-peer', '/token RS256 SQLite vs oidc-provider', '/token RS256, zgw-auth, SQLite', '/token RS256, oidc-provider', 2.0);
+  ratio('token-rs256-bare', '/token RS256 SQLite vs bare Fastify', '/token RS256, zgw-auth, SQLite', '/token RS256, bare Fastify', 0.85);
+  ratio('token-es256-peer', '/token ES256 vs oidc-provider', '/token ES256, zgw-auth, SQLite', '/token ES256, oidc-provider', 2.5);
+  ratio('cores', '/token RS256 both cores vs pinned to one', '/token RS256, zgw-auth one process, both cores', '/token RS256, zgw-auth pinned to one core', 1.7);
+  ratio('verifier-rs256-raw', 'verifier RS256 first sight vs raw verify', 'verifier: zgw-auth verifier RS256, first sight', 'verifier: raw RS256 verify', 0.8);
+  ratio('verifier-rs256-jose', 'verifier RS256 first sight vs jose', 'verifier: zgw-auth verifier RS256, first sight', 'verifier: jose RS256', 3);
+  ratio('verifier-hs256-raw', 'verifier HS256 first sight vs raw HMAC', 'verifier: zgw-auth verifier HS256, first sight, 10 clients', 'verifier: raw HMAC-SHA-256', 0.5);
+  ratio('verifier-hs256-jose', 'verifier HS256 first sight vs jose', 'verifier: zgw-auth verifier HS256, first sight, 10 clients', 'verifier: jose HS256', 10);
+  ratio('verifier-repeated', 'verifier same token vs fast-jwt cached', 'verifier: zgw-auth verifier, same token repeated', 'verifier: fast-jwt RS256 with cache, same token repeated', 1.5);
+  ratio('introspect-idp', '/introspect IdP token vs bare route', '/introspect IdP RS256 token, zgw-auth', '/introspect, bare Fastify route, same JSON', 0.6);
+  ratio('introspect-self-signed', '/introspect self-signed vs bare route', '/introspect self-signed token, zgw-auth, 10 clients', '/introspect, bare Fastify route, same JSON', 0.6);
+  const n = plan.clients;
+  ratio('scale-token', `/token, ${n} clients vs 10`, `/token ES256, zgw-auth, ${n} clients`, '/token ES256, zgw-auth, 10 clients', 0.95);
+  ratio('scale-introspect', `/introspect self-signed, ${n} clients vs 10`, `/introspect self-signed token, zgw-auth, ${n} clients`, '/introspect self-signed token, zgw-auth, 10 clients', 0.95);
+  ratio('scale-verifier', 'verifier HS256, 100,000 clients vs 10', 'verifier: zgw-auth verifier HS256, first sight, 100,000 clients', 'verifier: zgw-auth verifier HS256, first sight, 10 clients', 0.95);
+  max('latency-p99', 'p99 at half of peak /token RS256', '/token RS256 at half of peak: p99 latency', 10, 'ms');
+  max('memory', `RSS after ${(plan.memoryRequests / 1e6).toFixed(1)} M tokens, ${n} clients`, Object.keys(series).find((k) => k.startsWith('RSS after')), 150, 'MB', reducedScale);
+  max('startup', 'first token after start', 'first token after process start (existing database)', 1000, 'ms');
+  return out;
+}
+
+async function cleanUp(): Promise<void> {
+  await Promise.allSettled(servers.map((s) => s.stop()));
+  await Promise.allSettled(registries.map((r) => r.dropDatabase?.()));
+}
+
+try {
+  const results = await main();
+  await cleanUp();
+  const mode = smoke ? 'smoke' : quick ? 'quick' : 'full';
+  const title = `zgw-auth benchmarks (${mode}), ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores, Node ${process.version}`;
+  console.log(`\n${title}\n\n${seriesTable(series)}\n\n${targetsTable(results)}\n`);
+  fs.mkdirSync(outDir, { recursive: true });
+  const report = { title, mode, generatedAt: new Date().toISOString(), machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version }, plan, series, targets: results };
+  writeFileAtomic(path.join(outDir, 'benchmarks.json'), JSON.stringify(report, null, 2) + '\n');
+  writeFileAtomic(path.join(outDir, 'benchmarks.svg'), chartSvg(results, title) + '\n');
+  log(`wrote ${path.join(outDir, 'benchmarks.json')} and benchmarks.svg`);
+  const missed = results.filter((t) => !t.pass && !t.reduced);
+  if (check && missed.length) {
+    console.error(`missed: ${missed.map((t) => t.label).join('; ')}`);
+    process.exitCode = 1;
+  }
+} catch (err) {
+  await cleanUp();
+  console.error(err);
+  process.exitCode = 2;
+}

@@ -1,0 +1,28 @@
+-- wrk script: POSTs the requests listed in $BENCH_REQUESTS, one per line as
+-- "<Authorization header or empty><TAB><form body>", cycling from a random start.
+local reqs, n, i = {}, 0, 0
+
+function init(args)
+  for line in io.lines(os.getenv("BENCH_REQUESTS")) do
+    local auth, body = line:match("^([^\t]*)\t(.*)$")
+    local headers = { ["Content-Type"] = "application/x-www-form-urlencoded" }
+    if auth ~= "" then headers["Authorization"] = auth end
+    n = n + 1
+    reqs[n] = wrk.format("POST", nil, headers, body)
+  end
+  math.randomseed(os.time() + n)
+  i = math.random(n) - 1
+end
+
+function request()
+  i = i % n + 1
+  return reqs[i]
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '\n{"requests":%d,"durationUs":%d,"connectErrors":%d,"readErrors":%d,"writeErrors":%d,"statusErrors":%d,"timeouts":%d,"p50Us":%d,"p99Us":%d}\n',
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
