@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { BENCH_DIR, DEPS_DIR } from './paths.js';
+import { BENCH_DIR } from './paths.js';
 
 const run = promisify(execFile);
 
@@ -15,12 +15,17 @@ export interface LoadResult {
 }
 
 /**
- * Closed-loop load from wrk (a separate C process, one thread) over 127.0.0.1: as many requests as
- * `connections` keep in flight, the requests of `requestsFile` cycled.
+ * Load from wrk (a separate C process, one thread) over 127.0.0.1, the requests of `requestsFile`
+ * cycled. Closed loop by default: every connection sends its next request as soon as it has an
+ * answer. With `rate`, connections pause between requests (exponentially distributed, like
+ * independent clients) so that together they send about `rate` requests per second.
  */
-export async function wrk(url: string, requestsFile: string, seconds: number, connections = 32): Promise<LoadResult> {
+export async function wrk(url: string, requestsFile: string, seconds: number, o: { connections?: number; rate?: number } = {}): Promise<LoadResult> {
+  const connections = o.connections ?? 32;
   const args = ['-t1', `-c${connections}`, `-d${Math.max(1, Math.round(seconds))}s`, '--timeout', '5s', '-s', path.join(BENCH_DIR, 'wrk', 'requests.lua'), url];
-  const { stdout } = await run('wrk', args, { env: { ...process.env, BENCH_REQUESTS: requestsFile }, maxBuffer: 1 << 20 });
+  const env: Record<string, string> = { ...process.env, BENCH_REQUESTS: requestsFile };
+  if (o.rate) env.BENCH_MEAN_DELAY_MS = String((connections * 1000) / o.rate);
+  const { stdout } = await run('wrk', args, { env, maxBuffer: 1 << 20 });
   const line = stdout.trim().split('\n').pop()!;
   const r = JSON.parse(line) as { requests: number; durationUs: number; connectErrors: number; readErrors: number; writeErrors: number; statusErrors: number; timeouts: number; p50Us: number; p99Us: number };
   return {
@@ -30,12 +35,4 @@ export async function wrk(url: string, requestsFile: string, seconds: number, co
     p99Ms: r.p99Us / 1000,
     failures: r.connectErrors + r.readErrors + r.writeErrors + r.statusErrors + r.timeouts,
   };
-}
-
-/** Open-loop load at a fixed rate (autocannon in its own process): latency at a given throughput. */
-export async function fixedRate(url: string, requests: Array<{ headers: Record<string, string>; body: string }>, rate: number, seconds: number): Promise<LoadResult> {
-  const spec = JSON.stringify({ url, rate, seconds, connections: 64, requests });
-  const { stdout } = await run(process.execPath, [path.join(DEPS_DIR, 'fixed-rate.mjs'), spec], { maxBuffer: 1 << 20 });
-  const r = JSON.parse(stdout.trim().split('\n').pop()!) as { rps: number; requests: number; p50Ms: number; p99Ms: number; non2xx: number; errors: number };
-  return { rps: r.rps, requests: r.requests, p50Ms: r.p50Ms, p99Ms: r.p99Ms, failures: r.non2xx + r.errors };
 }

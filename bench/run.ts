@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { fixedRate, type LoadResult, wrk } from './load.js';
+import { type LoadResult, wrk } from './load.js';
 import { CLI, DEPS_DIR, ROOT, WORK_DIR } from './paths.js';
 import type { ServerProcess } from './processes.js';
 import { basic, createRegistry, type Credentials, type Registry, selfSignedToken, tokenRequest, writeRequests } from './registry.js';
@@ -131,7 +131,7 @@ async function timeToFirstToken(registry: Registry, client: Credentials): Promis
 
 async function main(): Promise<Target[]> {
   fs.mkdirSync(workDir, { recursive: true });
-  const needsDeps = !smoke && (only.has('token') || only.has('verifier') || only.has('latency'));
+  const needsDeps = !smoke && (only.has('token') || only.has('verifier'));
   if (needsDeps) ensureBenchDeps();
   const clientCount = plan.clients;
 
@@ -226,8 +226,7 @@ async function main(): Promise<Target[]> {
     const peak = median(series['/token RS256, zgw-auth, SQLite']?.values ?? []);
     if (!Number.isFinite(peak)) throw new Error('latency needs the token group (its peak throughput)');
     log(`latency at half of peak: ${Math.round(peak / 2)} req/s for ${plan.latencySeconds} s`);
-    const requests = rs.clients.map((c) => ({ headers: { authorization: tokenRequest(c)[0] }, body: tokenRequest(c)[1] }));
-    const result = await fixedRate(`${zgwRs.url}/token`, requests, Math.round(peak / 2), plan.latencySeconds);
+    const result = await wrk(`${zgwRs.url}/token`, rsRequests, plan.latencySeconds, { connections: 64, rate: peak / 2 });
     assertClean('latency', result);
     record('/token RS256 at half of peak: p99 latency', 'ms', result.p99Ms);
     record('/token RS256 at half of peak: achieved rate', 'req/s', result.rps);

@@ -13,6 +13,8 @@ export interface ZgwServerOptions {
   workDir: string;
   workers?: number;
   pin?: string;
+  /** e.g. --cpu-prof, to see where the time goes. */
+  nodeArgs?: string[];
 }
 
 /**
@@ -23,7 +25,7 @@ export function startZgwAuth(o: ZgwServerOptions): Promise<ServerProcess> {
   const port = nextPort++;
   return startServer({
     name: o.name,
-    command: [process.execPath, CLI, 'serve'],
+    command: [process.execPath, ...(o.nodeArgs ?? []), CLI, 'serve'],
     env: { ...o.registry.env, ZGW_AUTH_PORT: String(port), ZGW_AUTH_INTROSPECTION_RATE_LIMIT: '1000000', ZGW_AUTH_WORKERS: String(o.workers ?? 1) },
     port,
     readyPath: '/health/ready',

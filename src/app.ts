@@ -76,8 +76,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const redis = config.redisUrl ? await connectRedis(config.redisUrl, log) : undefined;
   const local = new MemoryFailureLimiter(policy, now);
   const limiter = redis ? new FallbackFailureLimiter(new RedisFailureLimiter(redis, policy), local, log) : local;
-  const revocations = new Revocations(storage.db, now);
-  const verifier = createServerVerifier(config, keys, clients, revocations, now);
+  const revocations = new Revocations(storage.db, changes, now);
+  const verifier = createServerVerifier(config, keys, clients, revocations, changes, now);
   return {
     config,
     log,

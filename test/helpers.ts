@@ -83,6 +83,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       ZGW_AUTH_DATA_DIR: dataDir,
       ZGW_AUTH_MASTER_KEY: options.masterKey ?? crypto.randomBytes(32).toString('base64'),
       ZGW_AUTH_KEY_PUBLISH_DELAY: '0',
+      // Request lines on: the secret scans of the logs must see them.
+      ZGW_AUTH_ACCESS_LOG: 'true',
       ...(pgdb ? { DATABASE_URL: pgdb.url } : options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
       ...options.env,
     },

@@ -1,6 +1,15 @@
 -- wrk script: POSTs the requests listed in $BENCH_REQUESTS, one per line as
 -- "<Authorization header or empty><TAB><form body>", cycling from a random start.
+-- With $BENCH_MEAN_DELAY_MS each connection waits an exponentially distributed time (that mean)
+-- before each request: arrivals like independent clients, at about connections / mean per ms.
 local reqs, n, i = {}, 0, 0
+local mean_delay = tonumber(os.getenv("BENCH_MEAN_DELAY_MS") or "")
+
+if mean_delay then
+  function delay()
+    return -math.log(1 - math.random()) * mean_delay
+  end
+end
 
 function init(args)
   for line in io.lines(os.getenv("BENCH_REQUESTS")) do

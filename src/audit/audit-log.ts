@@ -1,5 +1,8 @@
 import type { Kysely } from 'kysely';
+import { prepareQuery } from '../storage/prepared.js';
 import type { Database } from '../storage/schema.js';
+
+const INSERT_SIZES = [100, 10, 1];
 
 export interface AuditEvent {
   id: number;
@@ -35,6 +38,8 @@ export class AuditLog {
   private buffer: Array<Omit<AuditEvent, 'id'>> = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  /** Multi-row inserts in a few fixed sizes, each compiled (and, on SQLite, prepared) once. */
+  private readonly inserts = new Map<number, (parameters: readonly unknown[]) => Promise<unknown>>();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -48,7 +53,8 @@ export class AuditLog {
 
   recordLater(event: NewAuditEvent): void {
     this.buffer.push({ ...event, at: this.now(), address: event.address ?? null });
-    if (this.buffer.length >= 500) void this.flush();
+    // Small batches, written soon: buffered events die young instead of aging into the old heap.
+    if (this.buffer.length >= INSERT_SIZES[0]!) void this.flush();
     else if (!this.timer) {
       this.timer = setTimeout(() => void this.flush(), 200);
       this.timer.unref();
@@ -64,15 +70,28 @@ export class AuditLog {
     this.flushing = this.flushing.then(async () => {
       if (!batch.length) return;
       try {
-        await this.db
-          .insertInto('audit_events')
-          .values(batch.map((e) => ({ at: e.at, actor: e.actor, action: e.action, target: e.target, address: e.address, details: JSON.stringify(e.details) })))
-          .execute();
+        let i = 0;
+        for (const size of INSERT_SIZES) {
+          for (; batch.length - i >= size; i += size) {
+            await this.insertRows(size)(batch.slice(i, i + size).flatMap((e) => [e.at, e.actor, e.action, e.target, e.address, JSON.stringify(e.details)]));
+          }
+        }
       } catch (err) {
         this.onError(err);
       }
     });
     return this.flushing;
+  }
+
+  private insertRows(size: number) {
+    let insert = this.inserts.get(size);
+    if (!insert) {
+      // Placeholder rows in column order: at, actor, action, target, address, details.
+      const row = { at: 0, actor: '', action: '', target: '', address: '', details: '' };
+      insert = prepareQuery(this.db, (db) => db.insertInto('audit_events').values(Array.from({ length: size }, () => row)));
+      this.inserts.set(size, insert);
+    }
+    return insert;
   }
 
   async list(query: AuditQuery = {}): Promise<AuditEvent[]> {

@@ -28,6 +28,10 @@ export interface CreatedSecret {
  */
 export const CLIENT_CACHE_MS = 2000;
 const CLIENT_CACHE_MAX = 10_000;
+/** How exact "last used" is, for secrets and clients (see noteUsage). */
+export const USAGE_PRECISION_MS = 300_000;
+const USAGE_WRITES_PER_FLUSH = 250;
+const USAGE_BACKLOG_MAX = 10_000;
 
 interface CachedClient {
   found: { client: Client; secrets: StoredSecret[] } | undefined;
@@ -41,7 +45,8 @@ const SELF_SIGNED_NEEDS_NEW_SECRET =
 
 /** Client registry operations: validation, secret handling and the audit trail in one place. */
 export class ClientService {
-  private usage = new Map<string, { clientId: string; at: number }>();
+  /** Secret id → client id of secrets to mark as used at the next flush. */
+  private usage = new Map<string, string>();
   private usageTimer: NodeJS.Timeout | undefined;
   private cache = new Map<string, CachedClient>();
   /** Spent on unknown clients so that they cost what a known one costs. */
@@ -170,12 +175,12 @@ export class ClientService {
   async authenticate(clientId: string, secret: string): Promise<Client | undefined> {
     const found = clientId.length <= 50 ? (await this.lookup(clientId)).found : undefined;
     const presented = hashSecret(this.masterKey.hashKey, secret.length <= SECRET_MAX_LENGTH ? secret : '');
-    let matched: string | undefined;
-    for (const s of found?.secrets ?? [{ secretId: '', hash: this.dummyHash, sealed: null }]) {
-      if (hashMatches(presented, s.hash) && s.secretId) matched = s.secretId;
+    let matched: StoredSecret | undefined;
+    for (const s of found?.secrets ?? [{ secretId: '', hash: this.dummyHash, sealed: null, expiresAt: null, lastUsedAt: null }]) {
+      if (hashMatches(presented, s.hash) && s.secretId) matched = s;
     }
     if (!found || !matched || !found.client.enabled) return undefined;
-    this.noteUsage(matched, clientId);
+    this.noteUsage(matched, found.client);
     return found.client;
   }
 
@@ -204,21 +209,45 @@ export class ClientService {
     await this.changes.publish({ kind: 'client', clientId });
   }
 
-  /** Writes buffered last-used timestamps. */
-  async flushUsage(): Promise<void> {
+  /**
+   * Writes buffered last-used marks with the flush time: at most USAGE_WRITES_PER_FLUSH per second
+   * while serving, so that a burst of first uses across a large registry cannot stall requests;
+   * everything (`all`) on shutdown.
+   */
+  async flushUsage(all = true): Promise<void> {
     if (this.usageTimer) clearTimeout(this.usageTimer);
     this.usageTimer = undefined;
-    const batch = this.usage;
-    this.usage = new Map();
-    await this.store.recordUsage(batch);
+    const secretIds: string[] = [];
+    const clientIds = new Set<string>();
+    for (const [secretId, clientId] of this.usage) {
+      if (!all && secretIds.length >= USAGE_WRITES_PER_FLUSH) break;
+      secretIds.push(secretId);
+      clientIds.add(clientId);
+      this.usage.delete(secretId);
+    }
+    if (this.usage.size) this.scheduleUsageFlush();
+    if (secretIds.length) await this.store.recordUsage(secretIds, [...clientIds], this.now());
   }
 
-  private noteUsage(secretId: string, clientId: string): void {
-    this.usage.set(secretId, { clientId, at: this.now() });
-    if (!this.usageTimer) {
-      this.usageTimer = setTimeout(() => void this.flushUsage().catch(() => {}), 1000);
-      this.usageTimer.unref();
-    }
+  private scheduleUsageFlush(): void {
+    this.usageTimer ??= setTimeout(() => void this.flushUsage(false).catch(() => {}), 1000);
+    this.usageTimer.unref();
+  }
+
+  /**
+   * "Last used" is kept to USAGE_PRECISION_MS: a secret already marked within that time is not
+   * written again, so a busy registry costs a handful of writes per second, not one per token.
+   */
+  private noteUsage(secret: StoredSecret, client: Client): void {
+    const t = this.now();
+    if (secret.lastUsedAt !== null && t - secret.lastUsedAt < USAGE_PRECISION_MS && client.lastTokenAt !== null && t - client.lastTokenAt < USAGE_PRECISION_MS) return;
+    // A backlog this large means writes are behind: drop the mark, a later token brings it back.
+    if (this.usage.size >= USAGE_BACKLOG_MAX) return;
+    // The cached copies say what will be stored, so the next token from cache writes nothing.
+    secret.lastUsedAt = t;
+    client.lastTokenAt = t;
+    this.usage.set(secret.secretId, client.clientId);
+    this.scheduleUsageFlush();
   }
 
   private secretRow(client: Client, input: SecretInput, value: string): ClientSecretRow {

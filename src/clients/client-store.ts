@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import type { ClientRow, ClientSecretRow, Database, NewClientRow } from '../storage/schema.js';
+import { prepareQuery } from '../storage/prepared.js';
 import type { Client, SecretInfo } from './model.js';
 
 export interface ClientFilter {
@@ -16,11 +17,32 @@ export interface StoredSecret {
   hash: string;
   sealed: string | null;
   expiresAt: number | null;
+  lastUsedAt: number | null;
 }
+
+const USAGE_CHUNK = 500;
 
 /** Persistence of clients and their secrets; maps rows to domain types and nothing more. */
 export class ClientStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  /** The lookup behind every client authentication: one statement, compiled once. */
+  private readonly selectWithLiveSecrets;
+
+  constructor(private readonly db: Kysely<Database>) {
+    // Parameters in query order: the join's expiry bound (now), then the client id.
+    this.selectWithLiveSecrets = prepareQuery(db, (d) =>
+      d
+        .selectFrom('clients')
+        .leftJoin('client_secrets', (join) =>
+          join
+            .onRef('client_secrets.client_id', '=', 'clients.client_id')
+            .on('client_secrets.revoked_at', 'is', null)
+            .on((eb) => eb.or([eb('client_secrets.expires_at', 'is', null), eb('client_secrets.expires_at', '>', 0)])),
+        )
+        .selectAll('clients')
+        .select(['client_secrets.secret_id', 'client_secrets.hash', 'client_secrets.sealed', 'client_secrets.expires_at', 'client_secrets.last_used_at'])
+        .where('clients.client_id', '=', ''),
+    );
+  }
 
   async insert(client: Client, secrets: ClientSecretRow[]): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
@@ -84,26 +106,23 @@ export class ClientStore {
 
   /** The client with the secrets that work now (not revoked, not expired). */
   async findWithLiveSecrets(clientId: string, now: number): Promise<{ client: Client; secrets: StoredSecret[] } | undefined> {
-    const client = await this.get(clientId);
-    if (!client) return undefined;
-    const rows = await this.db
-      .selectFrom('client_secrets')
-      .select(['secret_id', 'hash', 'sealed', 'expires_at'])
-      .where('client_id', '=', clientId)
-      .where('revoked_at', 'is', null)
-      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
-      .execute();
-    return { client, secrets: rows.map((r) => ({ secretId: r.secret_id, hash: r.hash, sealed: r.sealed, expiresAt: r.expires_at })) };
+    const { rows } = await this.selectWithLiveSecrets([now, clientId]);
+    if (!rows[0]) return undefined;
+    const secrets: StoredSecret[] = [];
+    for (const r of rows) {
+      if (r.secret_id !== null) secrets.push({ secretId: r.secret_id, hash: r.hash!, sealed: r.sealed, expiresAt: r.expires_at, lastUsedAt: r.last_used_at });
+    }
+    return { client: toClient(rows[0]), secrets };
   }
 
-  async recordUsage(usage: Map<string, { clientId: string; at: number }>): Promise<void> {
-    if (!usage.size) return;
-    await this.db.transaction().execute(async (trx) => {
-      for (const [secretId, { clientId, at }] of usage) {
-        await trx.updateTable('client_secrets').set({ last_used_at: at }).where('secret_id', '=', secretId).execute();
-        await trx.updateTable('clients').set({ last_token_at: at }).where('client_id', '=', clientId).execute();
-      }
-    });
+  /** Marks secrets and their clients as used at `at`: two statements per 500, whatever the count. */
+  async recordUsage(secretIds: string[], clientIds: string[], at: number): Promise<void> {
+    for (let i = 0; i < secretIds.length; i += USAGE_CHUNK) {
+      await this.db.updateTable('client_secrets').set({ last_used_at: at }).where('secret_id', 'in', secretIds.slice(i, i + USAGE_CHUNK)).execute();
+    }
+    for (let i = 0; i < clientIds.length; i += USAGE_CHUNK) {
+      await this.db.updateTable('clients').set({ last_token_at: at }).where('client_id', 'in', clientIds.slice(i, i + USAGE_CHUNK)).execute();
+    }
   }
 }
 

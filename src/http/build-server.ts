@@ -23,6 +23,7 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
     requestIdHeader: 'x-request-id',
     genReqId: () => crypto.randomUUID(),
     return503OnClosing: true,
+    disableRequestLogging: !app.config.accessLog,
     routerOptions: { maxParamLength: 200 },
     // Unknown fields are refused, not silently dropped: a typo must not look like success.
     ajv: { customOptions: { removeAdditional: false } },

@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
-import pg from 'pg';
+import type pg from 'pg';
 
-/** A registry change other processes must see at once: a client (and its secrets) or the key set. */
-export type Change = { kind: 'client'; clientId: string } | { kind: 'keys' } | { kind: 'all' };
+/** A registry change other processes must see at once: a client (and its secrets), the key set or a revoked token. */
+export type Change = { kind: 'client'; clientId: string } | { kind: 'keys' } | { kind: 'revocation'; jti: string } | { kind: 'all' };
 
 export interface ChangeFeed {
   /** Tells this process and, where the storage allows, every other process sharing the database. */
@@ -46,6 +46,7 @@ export class PostgresChangeFeed extends LocalChangeFeed {
   }
 
   async start(): Promise<void> {
+    const { default: pg } = await import('pg');
     const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 3000 });
     client.on('notification', (msg) => {
       try {

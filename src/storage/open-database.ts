@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
-import pg from 'pg';
 import { migrate } from './migrations.js';
 import type { Database } from './schema.js';
 
@@ -16,16 +15,13 @@ export interface Storage {
   close(): Promise<void>;
 }
 
-// int8 (bigint) columns hold epoch milliseconds, well inside Number's safe range.
-pg.types.setTypeParser(20, (value) => Number(value));
-
 /**
  * Opens the database named by `databaseUrl` (PostgreSQL for postgres://, else SQLite), runs the
  * pending migrations and returns it. Without a URL the embedded default is `<dataDir>/zgw-auth.db`.
  */
 export async function openStorage(databaseUrl: string | undefined, dataDir: string): Promise<Storage> {
   const storage = /^postgres(ql)?:\/\//.test(databaseUrl ?? '')
-    ? openPostgres(databaseUrl!)
+    ? await openPostgres(databaseUrl!)
     : openSqlite(databaseUrl ? databaseUrl.replace(/^sqlite:(\/\/)?/, '') : path.join(dataDir, 'zgw-auth.db'));
   try {
     await migrate(storage.db, storage.dialect);
@@ -44,11 +40,36 @@ function openSqlite(file: string): Storage {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   return { db, dialect: 'sqlite', location: `sqlite:${file}`, close: () => db.destroy() };
 }
 
-function openPostgres(url: string): Storage {
+/**
+ * Kysely prepares a statement for every query; SQLite parses and plans it each time. Statements
+ * are reusable (Kysely never streams here, so none is left mid-iteration), so keep them by SQL.
+ */
+function withStatementCache(sqlite: SQLite.Database): Pick<SQLite.Database, 'prepare' | 'close'> {
+  const statements = new Map<string, SQLite.Statement>();
+  return {
+    prepare(source: string) {
+      let statement = statements.get(source);
+      if (statement === undefined) {
+        statement = sqlite.prepare(source);
+        if (statements.size >= STATEMENT_CACHE_MAX) statements.clear();
+        statements.set(source, statement);
+      }
+      return statement;
+    },
+    close: () => sqlite.close(),
+  } as Pick<SQLite.Database, 'prepare' | 'close'>;
+}
+const STATEMENT_CACHE_MAX = 1000;
+
+async function openPostgres(url: string): Promise<Storage> {
+  // Loaded only for PostgreSQL: an embedded (SQLite) process does not carry the driver.
+  const { default: pg } = await import('pg');
+  // int8 (bigint) columns hold epoch milliseconds, well inside Number's safe range.
+  pg.types.setTypeParser(20, (value) => Number(value));
   const pool = new pg.Pool({
     connectionString: url,
     max: 10,

@@ -1,5 +1,6 @@
 import { type ClientRecord, createVerifier, type Verifier } from '@zgw-auth/verifier';
-import type { ClientService } from '../clients/client-service.js';
+import { CLIENT_CACHE_MS, type ClientService } from '../clients/client-service.js';
+import type { ChangeFeed } from '../storage/change-feed.js';
 import type { Config } from '../config.js';
 import type { KeyRing } from '../keys/key-ring.js';
 import type { Revocations } from './revocations.js';
@@ -16,11 +17,12 @@ export function registryResolver(clients: ClientService) {
 
 /**
  * The verifier the server itself uses (introspection, admin API): its own keys in-process, the
- * registry for clients, revocations from the database. No result cache: a disabled client or a
- * revoked token is refused from the next request on.
+ * registry for clients, revocations from the database. Results are remembered for as long as
+ * clients are (CLIENT_CACHE_MS) and forgotten on every change the feed reports, so a disabled
+ * client or a revoked token is refused from the next request on wherever the change is announced.
  */
-export function createServerVerifier(config: Config, keys: KeyRing, clients: ClientService, revocations: Revocations, now: () => number): Verifier {
-  return createVerifier({
+export function createServerVerifier(config: Config, keys: KeyRing, clients: ClientService, revocations: Revocations, changes: ChangeFeed, now: () => number): Verifier {
+  const verifier = createVerifier({
     get issuer() {
       return config.issuer;
     },
@@ -29,7 +31,9 @@ export function createServerVerifier(config: Config, keys: KeyRing, clients: Cli
     selfSigned: { maxAge: config.selfSignedMaxAge, iatLeeway: config.iatLeeway },
     clockSkew: config.clockSkew,
     isRevoked: (jti) => revocations.isRevoked(jti),
-    cache: false,
+    cache: { revalidateAfterMs: CLIENT_CACHE_MS },
     now,
   });
+  changes.onChange(() => verifier.forget());
+  return verifier;
 }

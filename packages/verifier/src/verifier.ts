@@ -61,6 +61,8 @@ export interface VerifierOptions {
 
 export interface Verifier {
   verify(authorizationOrToken: string | undefined): Promise<Principal>;
+  /** Drops remembered results: call it when a client, secret or revocation changed. */
+  forget(): void;
 }
 
 interface CacheEntry {
@@ -196,6 +198,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
       cache.set(token, { principal: verified, checkedAt: t });
       return verified;
     },
+    forget() {
+      cache?.clear();
+    },
   };
 }
 
@@ -222,6 +227,11 @@ class ResultCache {
       this.set(token, aged);
     }
     return aged;
+  }
+
+  clear(): void {
+    this.young = new Map();
+    this.old = new Map();
   }
 
   set(token: string, entry: CacheEntry): void {
