@@ -1,7 +1,8 @@
 // In-process verifier comparison, run as its own process pinned to one core by the harness:
 // raw node:crypto, our verifier, jose, fast-jwt and jsonwebtoken on the same tokens, rounds
 // interleaved. Prints one JSON object: { "<name>": [ops/s per round], ... }.
-// Usage: node micro.js '{"rounds":5,"ms":500}'
+// Usage: node micro.js '{"group":"rs256","rounds":5,"ms":500}' (groups: rs256, hs256, repeated;
+// each in its own process, so that one group's data does not weigh on another's heap).
 import crypto from 'node:crypto';
 import http from 'node:http';
 import { createRequire } from 'node:module';
@@ -11,7 +12,7 @@ import type { JWK } from 'jose';
 import { type ClientRecord, createVerifier } from '@zgw-auth/verifier';
 import { DEPS_DIR } from './paths.js';
 
-const { rounds, ms } = JSON.parse(process.argv[2] ?? '{}') as { rounds: number; ms: number };
+const { group, rounds, ms } = JSON.parse(process.argv[2] ?? '{}') as { group: 'rs256' | 'hs256' | 'repeated'; rounds: number; ms: number };
 const requireDep = createRequire(path.join(DEPS_DIR, 'package.json'));
 const importDep = async <T>(name: string): Promise<T> => (await import(requireDep.resolve(name))) as T;
 const jose = await importDep<typeof import('jose')>('jose');
@@ -38,7 +39,7 @@ const issuer = `http://127.0.0.1:${(jwksServer.address() as { port: number }).po
 const signAsync = promisify(crypto.sign);
 const now = Math.floor(Date.now() / 1000);
 const idpTokens = await Promise.all(
-  Array.from({ length: FIRST_SIGHT_POOL }, async (_, i) => {
+  Array.from({ length: group === 'hs256' ? 0 : group === 'repeated' ? 2 : FIRST_SIGHT_POOL }, async (_, i) => {
     const claims = { iss: issuer, sub: `bench-${i % 10}`, aud: AUDIENCE, client_id: `bench-${i % 10}`, rsin: '000000000', iat: now, nbf: now, exp: now + 3600, jti: crypto.randomUUID(), scope: BENCH_SCOPE() };
     const input = `${enc({ alg: 'RS256', typ: 'at+jwt', kid: jwk.kid })}.${enc(claims)}`;
     return `${input}.${(await signAsync('sha256', Buffer.from(input), privateKey)).toString('base64url')}`;
@@ -71,8 +72,8 @@ function selfSignedSet(clientCount: number, tokenCount: number) {
 }
 // As many distinct tokens for 10 clients as for 100,000: only the registry size differs.
 const HS_POOL = 100_000;
-const few = selfSignedSet(10, HS_POOL);
-const many = selfSignedSet(100_000, HS_POOL);
+const few = group === 'hs256' ? selfSignedSet(10, HS_POOL) : selfSignedSet(10, 10);
+const many = group === 'hs256' ? selfSignedSet(100_000, HS_POOL) : selfSignedSet(1, 1);
 const hsInputs = few.tokens.map((t) => t.slice(0, t.lastIndexOf('.')));
 
 // --- The candidates.
@@ -80,8 +81,10 @@ const idpVerifier = createVerifier({ issuer, audience: AUDIENCE });
 const repeatVerifier = createVerifier({ issuer, audience: AUDIENCE });
 const selfSignedFew = createVerifier({ clients: (id) => few.clients.get(id) });
 const selfSignedMany = createVerifier({ clients: (id) => many.clients.get(id) });
-await idpVerifier.verify(idpTokens[0]!); // loads the JWKS once, as a running API would have
-await repeatVerifier.verify(idpTokens[0]!);
+if (idpTokens.length) {
+  await idpVerifier.verify(idpTokens[0]!); // loads the JWKS once, as a running API would have
+  await repeatVerifier.verify(idpTokens[0]!);
+}
 
 const joseJwks = jose.createLocalJWKSet({ keys: [jwk as JWK] });
 const joseOptions = { issuer, audience: AUDIENCE, typ: 'at+jwt', algorithms: ['RS256'] };
@@ -92,21 +95,23 @@ const fastHs = new Map(few.tokenSecrets.slice(0, 10).map((s) => [s, fastJwt.crea
 const joseHsKeys = new Map(few.tokenSecrets.slice(0, 10).map((s) => [s, new TextEncoder().encode(s)]));
 
 type Op = (i: number) => unknown;
-const candidates: Record<string, { op: Op; async?: boolean }> = {
-  'raw RS256 verify': { op: (i) => crypto.verify('sha256', idpParts[i % FIRST_SIGHT_POOL]!.input, publicKey, idpParts[i % FIRST_SIGHT_POOL]!.signature) },
-  'zgw-auth verifier RS256, first sight': { op: (i) => idpVerifier.verify(idpTokens[i % FIRST_SIGHT_POOL]!), async: true },
-  'jose RS256': { op: (i) => jose.jwtVerify(idpTokens[i % FIRST_SIGHT_POOL]!, joseJwks, joseOptions), async: true },
-  'fast-jwt RS256': { op: (i) => fastRs(idpTokens[i % FIRST_SIGHT_POOL]!) },
-  'jsonwebtoken RS256': { op: (i) => jsonwebtoken.verify(idpTokens[i % FIRST_SIGHT_POOL]!, publicKey, { algorithms: ['RS256'], issuer, audience: AUDIENCE }) },
-  'raw HMAC-SHA-256': { op: (i) => crypto.createHmac('sha256', few.tokenSecrets[i % HS_POOL]!).update(hsInputs[i % HS_POOL]!).digest() },
-  'zgw-auth verifier HS256, first sight, 10 clients': { op: (i) => selfSignedFew.verify(few.tokens[i % HS_POOL]!), async: true },
-  'zgw-auth verifier HS256, first sight, 100,000 clients': { op: (i) => selfSignedMany.verify(many.tokens[i % HS_POOL]!), async: true },
-  'jose HS256': { op: (i) => jose.jwtVerify(few.tokens[i % HS_POOL]!, joseHsKeys.get(few.tokenSecrets[i % HS_POOL]!)!, { algorithms: ['HS256'] }), async: true },
-  'fast-jwt HS256': { op: (i) => fastHs.get(few.tokenSecrets[i % HS_POOL]!)!(few.tokens[i % HS_POOL]!) },
-  'jsonwebtoken HS256': { op: (i) => jsonwebtoken.verify(few.tokens[i % HS_POOL]!, few.tokenSecrets[i % HS_POOL]!, { algorithms: ['HS256'] }) },
-  'zgw-auth verifier, same token repeated': { op: () => repeatVerifier.verify(idpTokens[1]!), async: true },
-  'fast-jwt RS256 with cache, same token repeated': { op: () => fastRsCached(idpTokens[1]!) },
+const all: Record<string, { op: Op; async?: boolean; group: typeof group }> = {
+  'raw RS256 verify': { op: (i) => crypto.verify('sha256', idpParts[i % FIRST_SIGHT_POOL]!.input, publicKey, idpParts[i % FIRST_SIGHT_POOL]!.signature), group: 'rs256' },
+  'zgw-auth verifier RS256, first sight': { op: (i) => idpVerifier.verify(idpTokens[i % FIRST_SIGHT_POOL]!), async: true, group: 'rs256' },
+  'jose RS256': { op: (i) => jose.jwtVerify(idpTokens[i % FIRST_SIGHT_POOL]!, joseJwks, joseOptions), async: true, group: 'rs256' },
+  'fast-jwt RS256': { op: (i) => fastRs(idpTokens[i % FIRST_SIGHT_POOL]!), group: 'rs256' },
+  'jsonwebtoken RS256': { op: (i) => jsonwebtoken.verify(idpTokens[i % FIRST_SIGHT_POOL]!, publicKey, { algorithms: ['RS256'], issuer, audience: AUDIENCE }), group: 'rs256' },
+  'raw HMAC-SHA-256': { op: (i) => crypto.createHmac('sha256', few.tokenSecrets[i % HS_POOL]!).update(hsInputs[i % HS_POOL]!).digest(), group: 'hs256' },
+  'zgw-auth verifier HS256, first sight, 10 clients': { op: (i) => selfSignedFew.verify(few.tokens[i % HS_POOL]!), async: true, group: 'hs256' },
+  'zgw-auth verifier HS256, first sight, 100,000 clients': { op: (i) => selfSignedMany.verify(many.tokens[i % HS_POOL]!), async: true, group: 'hs256' },
+  'jose HS256': { op: (i) => jose.jwtVerify(few.tokens[i % HS_POOL]!, joseHsKeys.get(few.tokenSecrets[i % HS_POOL]!)!, { algorithms: ['HS256'] }), async: true, group: 'hs256' },
+  'fast-jwt HS256': { op: (i) => fastHs.get(few.tokenSecrets[i % HS_POOL]!)!(few.tokens[i % HS_POOL]!), group: 'hs256' },
+  'jsonwebtoken HS256': { op: (i) => jsonwebtoken.verify(few.tokens[i % HS_POOL]!, few.tokenSecrets[i % HS_POOL]!, { algorithms: ['HS256'] }), group: 'hs256' },
+  'zgw-auth verifier, same token repeated': { op: () => repeatVerifier.verify(idpTokens[1]!), async: true, group: 'repeated' },
+  'fast-jwt RS256 with cache, same token repeated': { op: () => fastRsCached(idpTokens[1]!), group: 'repeated' },
 };
+
+const candidates = Object.fromEntries(Object.entries(all).filter(([, c]) => c.group === group));
 
 let sink: unknown;
 async function opsPerSecond(c: { op: Op; async?: boolean }, budgetMs: number, offset: number): Promise<number> {

@@ -244,8 +244,11 @@ async function main(): Promise<Target[]> {
 
   if (only.has('verifier')) {
     log('verifier (in-process, pinned to one core)');
-    const out = execFileSync('taskset', ['-c', '1', process.execPath, path.join(ROOT, 'dist', 'bench', 'micro.js'), JSON.stringify({ rounds: plan.microRounds, ms: plan.microMs })], { encoding: 'utf8', maxBuffer: 1 << 24 });
-    for (const [name, values] of Object.entries(JSON.parse(out) as Record<string, number[]>)) for (const v of values) record(`verifier: ${name}`, 'ops/s', v);
+    for (const group of ['rs256', 'hs256', 'repeated']) {
+      const spec = JSON.stringify({ group, rounds: plan.microRounds, ms: plan.microMs });
+      const out = execFileSync('taskset', ['-c', '1', process.execPath, path.join(ROOT, 'dist', 'bench', 'micro.js'), spec], { encoding: 'utf8', maxBuffer: 1 << 24 });
+      for (const [name, values] of Object.entries(JSON.parse(out) as Record<string, number[]>)) for (const v of values) record(`verifier: ${name}`, 'ops/s', v);
+    }
   }
 
   if (only.has('startup')) {
