@@ -52,7 +52,8 @@ function BENCH_SCOPE() {
 }
 
 // --- Self-signed tokens (HS256) of 10 clients, and of 100,000 clients (one token each).
-function selfSignedSet(clientCount: number, tokenCount: number) {
+/** `clientCount` registered clients; the tokens come from the first `activeCount` of them. */
+function selfSignedSet(clientCount: number, tokenCount: number, activeCount = clientCount) {
   const clients = new Map<string, ClientRecord>();
   const secrets: string[] = [];
   for (let c = 0; c < clientCount; c++) {
@@ -63,7 +64,7 @@ function selfSignedSet(clientCount: number, tokenCount: number) {
   const tokens: string[] = [];
   const tokenSecrets: string[] = [];
   for (let i = 0; i < tokenCount; i++) {
-    const c = i % clientCount;
+    const c = i % activeCount;
     const input = `${enc({ alg: 'HS256', typ: 'JWT' })}.${enc({ iss: `bench-${c}`, iat: now, client_id: `bench-${c}`, user_id: `user-${i}`, user_representation: 'Bench' })}`;
     tokens.push(`${input}.${crypto.createHmac('sha256', secrets[c]!).update(input).digest('base64url')}`);
     tokenSecrets.push(secrets[c]!);
@@ -74,6 +75,7 @@ function selfSignedSet(clientCount: number, tokenCount: number) {
 const HS_POOL = 100_000;
 const few = group === 'hs256' ? selfSignedSet(10, HS_POOL) : selfSignedSet(10, 10);
 const many = group === 'hs256' ? selfSignedSet(100_000, HS_POOL) : selfSignedSet(1, 1);
+const manyTenActive = group === 'hs256' ? selfSignedSet(100_000, HS_POOL, 10) : selfSignedSet(1, 1);
 const hsInputs = few.tokens.map((t) => t.slice(0, t.lastIndexOf('.')));
 
 // --- The candidates.
@@ -81,6 +83,7 @@ const idpVerifier = createVerifier({ issuer, audience: AUDIENCE });
 const repeatVerifier = createVerifier({ issuer, audience: AUDIENCE });
 const selfSignedFew = createVerifier({ clients: (id) => few.clients.get(id) });
 const selfSignedMany = createVerifier({ clients: (id) => many.clients.get(id) });
+const selfSignedManyTenActive = createVerifier({ clients: (id) => manyTenActive.clients.get(id) });
 if (idpTokens.length) {
   await idpVerifier.verify(idpTokens[0]!); // loads the JWKS once, as a running API would have
   await repeatVerifier.verify(idpTokens[0]!);
@@ -103,7 +106,8 @@ const all: Record<string, { op: Op; async?: boolean; group: typeof group }> = {
   'jsonwebtoken RS256': { op: (i) => jsonwebtoken.verify(idpTokens[i % FIRST_SIGHT_POOL]!, publicKey, { algorithms: ['RS256'], issuer, audience: AUDIENCE }), group: 'rs256' },
   'raw HMAC-SHA-256': { op: (i) => crypto.createHmac('sha256', few.tokenSecrets[i % HS_POOL]!).update(hsInputs[i % HS_POOL]!).digest(), group: 'hs256' },
   'zgw-auth verifier HS256, first sight, 10 clients': { op: (i) => selfSignedFew.verify(few.tokens[i % HS_POOL]!), async: true, group: 'hs256' },
-  'zgw-auth verifier HS256, first sight, 100,000 clients': { op: (i) => selfSignedMany.verify(many.tokens[i % HS_POOL]!), async: true, group: 'hs256' },
+  'zgw-auth verifier HS256, first sight, 100,000 clients, 10 active': { op: (i) => selfSignedManyTenActive.verify(manyTenActive.tokens[i % HS_POOL]!), async: true, group: 'hs256' },
+  'zgw-auth verifier HS256, first sight, 100,000 clients, all active': { op: (i) => selfSignedMany.verify(many.tokens[i % HS_POOL]!), async: true, group: 'hs256' },
   'jose HS256': { op: (i) => jose.jwtVerify(few.tokens[i % HS_POOL]!, joseHsKeys.get(few.tokenSecrets[i % HS_POOL]!)!, { algorithms: ['HS256'] }), async: true, group: 'hs256' },
   'fast-jwt HS256': { op: (i) => fastHs.get(few.tokenSecrets[i % HS_POOL]!)!(few.tokens[i % HS_POOL]!), group: 'hs256' },
   'jsonwebtoken HS256': { op: (i) => jsonwebtoken.verify(few.tokens[i % HS_POOL]!, few.tokenSecrets[i % HS_POOL]!, { algorithms: ['HS256'] }), group: 'hs256' },

@@ -15,8 +15,8 @@ export interface Target {
   /** `ratio`: measured ≥ required, as ×; `max`: measured ≤ required, in `unit`. */
   kind: 'ratio' | 'max';
   unit?: string;
-  /** Measured on a reduced scale (--quick): shown, not checked. */
-  reduced?: boolean;
+  /** Why this row is shown but not checked (a reduced --quick scale, a stress reading). */
+  unchecked?: string;
   pass: boolean;
 }
 
@@ -50,7 +50,7 @@ export function targetsTable(targets: Target[]): string {
       t.label,
       t.kind === 'ratio' ? `${t.measured.toFixed(2)}×` : `${fmt(t.measured)} ${t.unit}`,
       t.kind === 'ratio' ? `≥ ${t.required}×` : `≤ ${t.required} ${t.unit}`,
-      t.reduced ? 'not checked (quick)' : t.pass ? 'met' : 'MISSED',
+      t.unchecked ? `not checked (${t.unchecked})` : t.pass ? 'met' : 'MISSED',
     ]),
   ]);
 }
@@ -66,7 +66,7 @@ export function chartSvg(targets: Target[], title: string): string {
   const rows = targets.map((t, i) => {
     const y = 50 + i * rowH;
     const m = margin(t);
-    const colour = t.reduced ? '#9e9e9e' : t.pass ? '#2e7d32' : '#c62828';
+    const colour = t.unchecked ? '#9e9e9e' : t.pass ? '#2e7d32' : '#c62828';
     const value = t.kind === 'ratio' ? `${t.measured.toFixed(2)}× (≥ ${t.required}×)` : `${fmt(t.measured)} ${t.unit} (≤ ${t.required})`;
     return `<text x="${left - 8}" y="${y + 15}" text-anchor="end">${esc(t.label)}</text><rect x="${left}" y="${y + 3}" width="${Math.max(1, x(m) - left)}" height="${rowH - 8}" fill="${colour}"/><text x="${x(m) + 6}" y="${y + 15}">${esc(value)}</text>`;
   });

@@ -3,6 +3,8 @@ import { prepareQuery } from '../storage/prepared.js';
 import type { Database } from '../storage/schema.js';
 
 const INSERT_SIZES = [100, 10, 1];
+/** at, actor, action, target, address, details */
+const COLUMNS = 6;
 
 export interface AuditEvent {
   id: number;
@@ -35,7 +37,8 @@ export interface AuditQuery {
  * so that they stay off the /token hot path.
  */
 export class AuditLog {
-  private buffer: Array<Omit<AuditEvent, 'id'>> = [];
+  /** Buffered events as insert parameters, COLUMNS.length per event: nothing else to allocate or keep. */
+  private buffer: unknown[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   /** Multi-row inserts in a few fixed sizes, each compiled (and, on SQLite, prepared) once. */
@@ -52,9 +55,9 @@ export class AuditLog {
   }
 
   recordLater(event: NewAuditEvent): void {
-    this.buffer.push({ ...event, at: this.now(), address: event.address ?? null });
+    this.buffer.push(this.now(), event.actor, event.action, event.target, event.address ?? null, JSON.stringify(event.details));
     // Small batches, written soon: buffered events die young instead of aging into the old heap.
-    if (this.buffer.length >= INSERT_SIZES[0]!) void this.flush();
+    if (this.buffer.length >= INSERT_SIZES[0]! * COLUMNS) void this.flush();
     else if (!this.timer) {
       this.timer = setTimeout(() => void this.flush(), 200);
       this.timer.unref();
@@ -68,13 +71,11 @@ export class AuditLog {
     const batch = this.buffer;
     this.buffer = [];
     this.flushing = this.flushing.then(async () => {
-      if (!batch.length) return;
       try {
+        const rows = batch.length / COLUMNS;
         let i = 0;
         for (const size of INSERT_SIZES) {
-          for (; batch.length - i >= size; i += size) {
-            await this.insertRows(size)(batch.slice(i, i + size).flatMap((e) => [e.at, e.actor, e.action, e.target, e.address, JSON.stringify(e.details)]));
-          }
+          for (; rows - i >= size; i += size) await this.insertRows(size)(batch.slice(i * COLUMNS, (i + size) * COLUMNS));
         }
       } catch (err) {
         this.onError(err);
@@ -86,7 +87,7 @@ export class AuditLog {
   private insertRows(size: number) {
     let insert = this.inserts.get(size);
     if (!insert) {
-      // Placeholder rows in column order: at, actor, action, target, address, details.
+      // Placeholder rows in the column order of recordLater's parameters.
       const row = { at: 0, actor: '', action: '', target: '', address: '', details: '' };
       insert = prepareQuery(this.db, (db) => db.insertInto('audit_events').values(Array.from({ length: size }, () => row)));
       this.inserts.set(size, insert);

@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+
+const RUN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bench/run.js');
+
+/** Not a benchmark: one short round proves the harness measures real servers and reports honestly. */
+describe('benchmark harness (smoke)', () => {
+  it('loads zgw-auth and the bare baseline with wrk, times start-up, and writes JSON, SVG and the --check verdict', async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-bench-'));
+    const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      execFile(process.execPath, [RUN, '--smoke', '--check', '--out', out], { maxBuffer: 1 << 22 }, (err, stdout) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout }));
+    });
+    const report = JSON.parse(fs.readFileSync(path.join(out, 'benchmarks.json'), 'utf8')) as {
+      series: Record<string, { values: number[] }>;
+      targets: Array<{ id: string; measured: number; pass: boolean; unchecked?: string }>;
+    };
+    for (const name of ['/token RS256, zgw-auth, SQLite', '/token RS256, bare Fastify']) {
+      assert.ok(report.series[name]!.values[0]! > 100, `${name}: a real server answers more than 100 tokens a second`);
+    }
+    const startup = report.targets.find((t) => t.id === 'startup')!;
+    assert.ok(startup.measured > 0 && startup.measured < 20_000, 'start-up to first token is timed');
+    const ratio = report.targets.find((t) => t.id === 'token-rs256-bare')!;
+    assert.ok(ratio.measured > 0.1 && ratio.measured < 10, 'the ratio is computed from both series');
+    assert.match(fs.readFileSync(path.join(out, 'benchmarks.svg'), 'utf8'), /^<svg[\s\S]*<\/svg>\s*$/);
+    assert.match(stdout, /\| \/token RS256, zgw-auth, SQLite +\|/, 'the table is printed');
+    const missed = report.targets.some((t) => !t.pass && !t.unchecked);
+    assert.equal(code, missed ? 1 : 0, '--check exits non-zero exactly when a target is missed');
+  });
+});
