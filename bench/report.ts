@@ -60,8 +60,9 @@ export function chartSvg(targets: Target[], title: string): string {
   const rowH = 26;
   const left = 430;
   const width = 900;
-  const scaleMax = Math.max(2, ...targets.map(margin));
-  const x = (v: number) => left + (Math.min(v, scaleMax) / scaleMax) * (width - left - 150);
+  // Logarithmic from ¼ to 4 times the target, so that a 20× margin does not flatten the misses.
+  const [lo, hi] = [Math.log(0.25), Math.log(4)];
+  const x = (v: number) => left + ((Math.min(Math.max(Math.log(v), lo), hi) - lo) / (hi - lo)) * (width - left - 190);
   const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
   const rows = targets.map((t, i) => {
     const y = 50 + i * rowH;
@@ -75,7 +76,7 @@ export function chartSvg(targets: Target[], title: string): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="10" y="22" font-size="15" font-weight="bold">${esc(title)}</text>`,
-    `<text x="10" y="38" fill="#555">bar = measured ÷ target (1.0 = exactly on target; right of the line = better)</text>`,
+    `<text x="10" y="38" fill="#555">bar = how far from the target, log scale ¼× … 4× (dashed line = exactly on target; right of it = met; grey = shown, not checked)</text>`,
     ...rows,
     `<line x1="${x(1)}" y1="44" x2="${x(1)}" y2="${height - 10}" stroke="#000" stroke-dasharray="4 3"/>`,
     '</svg>',
