@@ -79,13 +79,14 @@ describe('two server processes on one PostgreSQL, limits shared through Redis', 
 
   it('a client disabled or a secret revoked through one is refused by the other at once (change notification, not the 2 s cache bound)', async () => {
     const c = await createClient('to-disable');
-    assert.equal((await tokenAt(b, c.clientId, c.secret)).status, 200, 'warms the other process\'s client cache');
+    // Two lookups: a client is cached from its second one on.
+    for (let i = 0; i < 2; i++) assert.equal((await tokenAt(b, c.clientId, c.secret)).status, 200, 'warms the other process\'s client cache');
     assert.equal((await adminApi(a, 'POST', '/clients/to-disable/disable')).status, 200);
     // Polled for 1.2 s only: the other process's cached copy would live 2 s without the notification.
     assert.ok(await eventually(async () => (await tokenAt(b, c.clientId, c.secret)).status === 401, 1200), 'refused well inside the cache bound');
 
     const s = await createClient('to-revoke');
-    assert.equal((await tokenAt(b, s.clientId, s.secret)).status, 200);
+    for (let i = 0; i < 2; i++) assert.equal((await tokenAt(b, s.clientId, s.secret)).status, 200);
     const [secret] = (await adminApi(a, 'GET', '/clients/to-revoke/secrets')).json;
     assert.equal((await adminApi(a, 'DELETE', `/clients/to-revoke/secrets/${secret.secretId}`)).status, 200);
     assert.ok(await eventually(async () => (await tokenAt(b, s.clientId, s.secret)).status === 401, 1200));

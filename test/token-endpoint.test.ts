@@ -212,3 +212,28 @@ for (const alg of ['ES256', 'EdDSA'] as const) {
     });
   });
 }
+
+describe('client lookups on the token path', () => {
+  it('looks a client up in memory from its second request on, for at most the 2 s bound', async () => {
+    const ts = await startTestServer();
+    try {
+      const c = await ts.createClient({ clientId: 'cache-watcher' });
+      // Changed behind the service's back, as another process or the CLI would: no notification.
+      const setEnabled = (enabled: boolean) => ts.app.storage.db.updateTable('clients').set({ enabled: enabled ? 1 : 0 }).where('client_id', '=', c.clientId).execute();
+      const status = async () => (await postForm(`${ts.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth(c.clientId, c.secret) })).status;
+      assert.equal(await status(), 200);
+      await setEnabled(false);
+      assert.equal(await status(), 401, 'seen once: not cached, so the change shows at once');
+      await setEnabled(true);
+      ts.clock.advance(3);
+      assert.equal(await status(), 200);
+      assert.equal(await status(), 200, 'second lookup: now cached');
+      await setEnabled(false);
+      assert.equal(await status(), 200, 'served from memory inside the bound');
+      ts.clock.advance(2);
+      assert.equal(await status(), 401, 'and looked up again after it');
+    } finally {
+      await ts.close();
+    }
+  });
+});

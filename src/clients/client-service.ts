@@ -49,6 +49,9 @@ export class ClientService {
   private usage = new Map<string, string>();
   private usageTimer: NodeJS.Timeout | undefined;
   private cache = new Map<string, CachedClient>();
+  private agedCache = new Map<string, CachedClient>();
+  private seen = new Set<string>();
+  private seenSince = 0;
   /** Spent on unknown clients so that they cost what a known one costs. */
   private readonly dummyHash = crypto.randomBytes(32).toString('base64url');
 
@@ -60,8 +63,8 @@ export class ClientService {
     private readonly now: () => number = Date.now,
   ) {
     changes.onChange((change) => {
-      if (change.kind === 'client') this.cache.delete(change.clientId);
-      else if (change.kind === 'all') this.cache.clear();
+      if (change.kind === 'client') this.forget(change.clientId);
+      else if (change.kind === 'all') this.forget();
     });
   }
 
@@ -195,17 +198,50 @@ export class ClientService {
   /** The client and its live secrets, from memory for at most CLIENT_CACHE_MS (see there). */
   private async lookup(clientId: string): Promise<CachedClient> {
     const t = this.now();
-    const hit = this.cache.get(clientId);
+    const hit = this.cache.get(clientId) ?? this.agedCache.get(clientId);
     if (hit && t - hit.at < CLIENT_CACHE_MS && hit.found?.secrets.every((s) => s.expiresAt === null || s.expiresAt > t) !== false) return hit;
     const entry: CachedClient = { found: await this.store.findWithLiveSecrets(clientId, t), at: t };
-    this.cache.delete(clientId);
-    if (this.cache.size >= CLIENT_CACHE_MAX) this.cache.delete(this.cache.keys().next().value as string);
-    this.cache.set(clientId, entry);
+    if (hit || this.seenBefore(clientId, t)) this.remember(clientId, entry);
     return entry;
   }
 
+  /**
+   * Admission: a client is cached from its second lookup within CLIENT_CACHE_MS on. A client seen
+   * once in a large registry would only push out one that is in use, and its entry would age into
+   * the old heap as garbage.
+   */
+  private seenBefore(clientId: string, t: number): boolean {
+    if (t - this.seenSince >= CLIENT_CACHE_MS) {
+      this.seen.clear();
+      this.seenSince = t;
+    }
+    if (this.seen.has(clientId)) return true;
+    if (this.seen.size < CLIENT_CACHE_MAX) this.seen.add(clientId);
+    return false;
+  }
+
+  /** Two generations instead of per-entry eviction: bounded, and O(1) however full. */
+  private remember(clientId: string, entry: CachedClient): void {
+    this.agedCache.delete(clientId);
+    this.cache.set(clientId, entry);
+    if (this.cache.size >= CLIENT_CACHE_MAX / 2) {
+      this.agedCache = this.cache;
+      this.cache = new Map();
+    }
+  }
+
+  private forget(clientId?: string): void {
+    if (clientId === undefined) {
+      this.cache.clear();
+      this.agedCache.clear();
+    } else {
+      this.cache.delete(clientId);
+      this.agedCache.delete(clientId);
+    }
+  }
+
   private async changed(clientId: string): Promise<void> {
-    this.cache.delete(clientId);
+    this.forget(clientId);
     await this.changes.publish({ kind: 'client', clientId });
   }
 
