@@ -6,7 +6,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { type LoadResult, wrk } from './load.js';
-import { CLI, DEPS_DIR, ROOT, WORK_DIR } from './paths.js';
+import { CLI, DEPS_DIR, ROOT, SERVE_NODE_FLAGS, WORK_DIR } from './paths.js';
 import type { ServerProcess } from './processes.js';
 import { basic, createRegistry, type Credentials, type Registry, selfSignedToken, tokenRequest, writeRequests } from './registry.js';
 import { chartSvg, median, pairedRatio, type Series, seriesTable, type Target, targetsTable, writeFileAtomic } from './report.js';
@@ -30,7 +30,7 @@ const plan = smoke
   ? { rounds: 1, seconds: 1, warmup: 1, clients: 100, memoryRequests: 0, microRounds: 0, microMs: 0, latencySeconds: 0, startups: 1 }
   : quick
     ? { rounds: 3, seconds: 1, warmup: 1, clients: 100_000, memoryRequests: 100_000, microRounds: 3, microMs: 200, latencySeconds: 3, startups: 3 }
-    : { rounds: 3, seconds: 6, warmup: 2, clients: 100_000, memoryRequests: 1_000_000, microRounds: 5, microMs: 500, latencySeconds: 10, startups: 3 };
+    : { rounds: 3, seconds: 5, warmup: 2, clients: 100_000, memoryRequests: 1_000_000, microRounds: 5, microMs: 500, latencySeconds: 10, startups: 3 };
 
 const series: Record<string, Series> = {};
 const servers: ServerProcess[] = [];
@@ -45,25 +45,23 @@ function record(name: string, unit: string, value: number): void {
 
 interface LoadCase {
   name: string;
-  server: () => ServerProcess;
+  server: ServerProcess;
   path: string;
   requests: string;
 }
 
 /** Warm every server up, then `rounds` rounds in which each case runs once, in turn. */
 async function throughput(cases: LoadCase[]): Promise<void> {
-  for (const c of cases) await wrk(c.server().url + c.path, c.requests, plan.warmup);
+  for (const c of cases) await wrk(c.server.url + c.path, c.requests, plan.warmup);
   for (let r = 0; r < plan.rounds; r++) {
     for (const c of cases) {
-      const result = await wrk(c.server().url + c.path, c.requests, plan.seconds);
+      const result = await wrk(c.server.url + c.path, c.requests, plan.seconds);
       assertClean(c.name, result);
       record(c.name, 'req/s', result.rps);
-      count.set(c.server(), (count.get(c.server()) ?? 0) + result.requests);
       log(`${c.name}: ${Math.round(result.rps)} req/s, p99 ${result.p99Ms.toFixed(1)} ms`);
     }
   }
 }
-const count = new Map<ServerProcess, number>();
 
 function assertClean(name: string, r: LoadResult): void {
   if (r.failures > 0 || r.requests === 0) throw new Error(`${name}: ${r.failures} failed of ${r.requests} requests; a benchmark of refusals measures nothing`);
@@ -111,7 +109,7 @@ function introspect(url: string, caller: Credentials, token: string): Promise<Re
 async function timeToFirstToken(registry: Registry, client: Credentials): Promise<number> {
   const port = 18_090;
   const t0 = performance.now();
-  const child = spawn(process.execPath, [CLI, 'serve'], { env: { ...process.env, ...registry.env, ZGW_AUTH_PORT: String(port) }, stdio: 'ignore' });
+  const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, CLI, 'serve'], { env: { ...process.env, ...registry.env, ZGW_AUTH_PORT: String(port) }, stdio: 'ignore' });
   try {
     for (;;) {
       if (child.exitCode !== null) throw new Error('zgw-auth exited during start-up');
@@ -155,8 +153,8 @@ async function main(): Promise<Target[]> {
 
   if (only.has('token')) {
     const cases: LoadCase[] = [
-      { name: '/token RS256, zgw-auth, SQLite', server: () => zgwRs, path: '/token', requests: rsRequests },
-      { name: '/token RS256, bare Fastify', server: () => bareRs, path: '/token', requests: rsRequests },
+      { name: '/token RS256, zgw-auth, SQLite', server: zgwRs, path: '/token', requests: rsRequests },
+      { name: '/token RS256, bare Fastify', server: bareRs, path: '/token', requests: rsRequests },
     ];
     if (!smoke) {
       const zgwPg = await start(startZgwAuth({ name: 'zgw-auth RS256 PostgreSQL', registry: pgReg!, workDir }));
@@ -166,19 +164,19 @@ async function main(): Promise<Target[]> {
       const oidcEs = await start(startOidcProvider({ name: 'oidc-provider ES256', alg: 'ES256', clients: es!.clients, workDir }));
       const esRequests = tokenReqs(es!);
       cases.push(
-        { name: '/token RS256, oidc-provider', server: () => oidcRs, path: '/token', requests: rsRequests },
-        { name: '/token RS256, zgw-auth, PostgreSQL', server: () => zgwPg, path: '/token', requests: tokenReqs(pgReg!) },
-        { name: '/token ES256, zgw-auth, SQLite', server: () => zgwEs, path: '/token', requests: esRequests },
-        { name: '/token ES256, bare Fastify', server: () => bareEs, path: '/token', requests: esRequests },
-        { name: '/token ES256, oidc-provider', server: () => oidcEs, path: '/token', requests: esRequests },
+        { name: '/token RS256, oidc-provider', server: oidcRs, path: '/token', requests: rsRequests },
+        { name: '/token RS256, zgw-auth, PostgreSQL', server: zgwPg, path: '/token', requests: tokenReqs(pgReg!) },
+        { name: '/token ES256, zgw-auth, SQLite', server: zgwEs, path: '/token', requests: esRequests },
+        { name: '/token ES256, bare Fastify', server: bareEs, path: '/token', requests: esRequests },
+        { name: '/token ES256, oidc-provider', server: oidcEs, path: '/token', requests: esRequests },
       );
     }
     log('token endpoint');
     await throughput(cases);
   }
 
-  // Two processes on the large registry: the stress load (every request from another client) must
-  // not leave its heap and caches to the rounds that compare registry sizes.
+  // Separate processes on the large registry: the stress load (every request from another client)
+  // must not leave its heap and caches to the rounds that compare registry sizes.
   let zgwMany: ServerProcess | undefined;
   let zgwManyAll: ServerProcess | undefined;
   let manyRequests: string | undefined;
@@ -193,9 +191,9 @@ async function main(): Promise<Target[]> {
     const cluster = await start(startZgwAuth({ name: 'zgw-auth RS256 --workers 2', registry: rs, workDir, workers: 2 }));
     log('one core vs both');
     await throughput([
-      { name: '/token RS256, zgw-auth pinned to one core', server: () => pinned, path: '/token', requests: rsRequests },
-      { name: '/token RS256, zgw-auth one process, both cores', server: () => zgwRs, path: '/token', requests: rsRequests },
-      { name: '/token RS256, zgw-auth --workers 2', server: () => cluster, path: '/token', requests: rsRequests },
+      { name: '/token RS256, zgw-auth pinned to one core', server: pinned, path: '/token', requests: rsRequests },
+      { name: '/token RS256, zgw-auth one process, both cores', server: zgwRs, path: '/token', requests: rsRequests },
+      { name: '/token RS256, zgw-auth --workers 2', server: cluster, path: '/token', requests: rsRequests },
     ]);
   }
 
@@ -212,19 +210,19 @@ async function main(): Promise<Target[]> {
     const cases: LoadCase[] = [];
     if (only.has('introspect'))
       cases.push(
-        { name: '/introspect IdP RS256 token, zgw-auth', server: () => zgwRs, path: '/introspect', requests: idp },
-        { name: '/introspect, bare Fastify route, same JSON', server: () => bareRs, path: '/introspect', requests: idp },
+        { name: '/introspect IdP RS256 token, zgw-auth', server: zgwRs, path: '/introspect', requests: idp },
+        { name: '/introspect, bare Fastify route, same JSON', server: bareRs, path: '/introspect', requests: idp },
       );
     cases.push(
-      { name: '/introspect self-signed token, zgw-auth, 10 clients', server: () => zgwEs, path: '/introspect', requests: fewSelfSigned },
-      { name: `/introspect self-signed token, zgw-auth, ${clientCount} clients, 10 active`, server: () => zgwMany!, path: '/introspect', requests: manyTenActiveSelfSigned },
-      { name: `/introspect self-signed token, zgw-auth, ${clientCount} clients, all active`, server: () => zgwManyAll!, path: '/introspect', requests: manySelfSigned },
+      { name: '/introspect self-signed token, zgw-auth, 10 clients', server: zgwEs, path: '/introspect', requests: fewSelfSigned },
+      { name: `/introspect self-signed token, zgw-auth, ${clientCount} clients, 10 active`, server: zgwMany!, path: '/introspect', requests: manyTenActiveSelfSigned },
+      { name: `/introspect self-signed token, zgw-auth, ${clientCount} clients, all active`, server: zgwManyAll!, path: '/introspect', requests: manySelfSigned },
     );
     if (only.has('scale'))
       cases.push(
-        { name: '/token ES256, zgw-auth, 10 clients', server: () => zgwEs, path: '/token', requests: tokenReqs(es!) },
-        { name: `/token ES256, zgw-auth, ${clientCount} clients, 10 active`, server: () => zgwMany!, path: '/token', requests: req('token-many-10-active', many!.clients.slice(0, 10).map(tokenRequest)) },
-        { name: `/token ES256, zgw-auth, ${clientCount} clients, all active`, server: () => zgwManyAll!, path: '/token', requests: manyRequests! },
+        { name: '/token ES256, zgw-auth, 10 clients', server: zgwEs, path: '/token', requests: tokenReqs(es!) },
+        { name: `/token ES256, zgw-auth, ${clientCount} clients, 10 active`, server: zgwMany!, path: '/token', requests: req('token-many-10-active', many!.clients.slice(0, 10).map(tokenRequest)) },
+        { name: `/token ES256, zgw-auth, ${clientCount} clients, all active`, server: zgwManyAll!, path: '/token', requests: manyRequests! },
       );
     await throughput(cases);
   }
@@ -239,14 +237,23 @@ async function main(): Promise<Target[]> {
     record('/token RS256 at half of peak: achieved rate', 'req/s', result.rps);
   }
 
-  if (only.has('memory') && zgwManyAll) {
+  if (only.has('memory') && many) {
+    // Its own process, serving nothing but the scenario: token requests spread over every client.
+    const server = await start(startZgwAuth({ name: `zgw-auth ES256 SQLite, ${clientCount} clients, memory`, registry: many, workDir }));
     log(`memory: /token until ${plan.memoryRequests.toLocaleString('en-US')} requests over ${clientCount} clients`);
-    while ((count.get(zgwManyAll) ?? 0) < plan.memoryRequests) {
-      const result = await wrk(`${zgwManyAll.url}/token`, manyRequests!, quick ? 2 : 10);
+    let served = 0;
+    let peak = 0;
+    while (served < plan.memoryRequests) {
+      const result = await wrk(`${server.url}/token`, manyRequests!, quick ? 2 : 10);
       assertClean('memory', result);
-      count.set(zgwManyAll, (count.get(zgwManyAll) ?? 0) + result.requests);
+      served += result.requests;
+      const rss = server.rssMb();
+      peak = Math.max(peak, rss);
+      log(`memory: ${served.toLocaleString('en-US')} requests, RSS ${rss.toFixed(0)} MB`);
     }
-    record(`RSS after ${(count.get(zgwManyAll)! / 1e6).toFixed(2)} M token requests, ${clientCount} clients`, 'MB', zgwManyAll.rssMb());
+    record(`RSS after ${(served / 1e6).toFixed(2)} M token requests, ${clientCount} clients`, 'MB', server.rssMb());
+    record('RSS, highest reading between load rounds of that run', 'MB', peak);
+    await server.stop();
   }
 
   if (only.has('verifier')) {

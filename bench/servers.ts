@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CLI, DEPS_DIR, ROOT } from './paths.js';
+import { CLI, DEPS_DIR, ROOT, SERVE_NODE_FLAGS } from './paths.js';
 import { type ServerProcess, startServer } from './processes.js';
 import type { Credentials, Registry } from './registry.js';
 
@@ -18,14 +18,15 @@ export interface ZgwServerOptions {
 }
 
 /**
- * `zgw-auth serve` on a registry, as an operator runs it (default log level, audit on), with the
- * per-address /introspect limit raised: the load comes from one address, as from an API gateway.
+ * `zgw-auth serve` on a registry, as `npm start` runs it (same Node flags, default log level, audit
+ * on), with the per-address /introspect limit raised: the load comes from one address, as from an
+ * API gateway.
  */
 export function startZgwAuth(o: ZgwServerOptions): Promise<ServerProcess> {
   const port = nextPort++;
   return startServer({
     name: o.name,
-    command: [process.execPath, ...(o.nodeArgs ?? []), CLI, 'serve'],
+    command: [process.execPath, ...SERVE_NODE_FLAGS, ...(o.nodeArgs ?? []), CLI, 'serve'],
     env: { ...o.registry.env, ZGW_AUTH_PORT: String(port), ZGW_AUTH_INTROSPECTION_RATE_LIMIT: '1000000', ZGW_AUTH_WORKERS: String(o.workers ?? 1) },
     port,
     readyPath: '/health/ready',

@@ -37,7 +37,7 @@ export interface AuditQuery {
  * so that they stay off the /token hot path.
  */
 export class AuditLog {
-  /** Buffered events as insert parameters, COLUMNS.length per event: nothing else to allocate or keep. */
+  /** Buffered events as insert parameters, COLUMNS values per event: nothing else to allocate or keep. */
   private buffer: unknown[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
