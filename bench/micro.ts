@@ -40,16 +40,12 @@ const signAsync = promisify(crypto.sign);
 const now = Math.floor(Date.now() / 1000);
 const idpTokens = await Promise.all(
   Array.from({ length: group === 'hs256' ? 0 : group === 'repeated' ? 2 : FIRST_SIGHT_POOL }, async (_, i) => {
-    const claims = { iss: issuer, sub: `bench-${i % 10}`, aud: AUDIENCE, client_id: `bench-${i % 10}`, rsin: '000000000', iat: now, nbf: now, exp: now + 3600, jti: crypto.randomUUID(), scope: BENCH_SCOPE() };
+    const claims = { iss: issuer, sub: `bench-${i % 10}`, aud: AUDIENCE, client_id: `bench-${i % 10}`, rsin: '000000000', iat: now, nbf: now, exp: now + 3600, jti: crypto.randomUUID(), scope: 'zaken.lezen' };
     const input = `${enc({ alg: 'RS256', typ: 'at+jwt', kid: jwk.kid })}.${enc(claims)}`;
     return `${input}.${(await signAsync('sha256', Buffer.from(input), privateKey)).toString('base64url')}`;
   }),
 );
 const idpParts = idpTokens.map((t) => ({ input: Buffer.from(t.slice(0, t.lastIndexOf('.'))), signature: Buffer.from(t.slice(t.lastIndexOf('.') + 1), 'base64url') }));
-
-function BENCH_SCOPE() {
-  return 'zaken.lezen';
-}
 
 // --- Self-signed tokens (HS256) of 10 clients, and of 100,000 clients (one token each).
 /** `clientCount` registered clients; the tokens come from the first `activeCount` of them. */

@@ -79,30 +79,28 @@ function ensureBenchDeps(): void {
   execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--silent'], { cwd: DEPS_DIR, stdio: 'inherit' });
 }
 
-/** One access token from a server, for introspection. */
-function fetchToken(url: string, client: Credentials): Promise<string> {
-  const [authorization, body] = tokenRequest(client);
+/** A form POST; resolves with the status and the parsed JSON answer. */
+function postForm(url: string, authorization: string, body: string): Promise<{ status: number; json: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(`${url}/token`, { method: 'POST', headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
+    const req = http.request(url, { method: 'POST', headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
       let data = '';
       res.on('data', (d: Buffer) => (data += d.toString()));
-      res.on('end', () => (res.statusCode === 200 ? resolve((JSON.parse(data) as { access_token: string }).access_token) : reject(new Error(`token: ${res.statusCode} ${data}`))));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(data) as Record<string, unknown> }));
     });
     req.on('error', reject);
     req.end(body);
   });
 }
 
-function introspect(url: string, caller: Credentials, token: string): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(`${url}/introspect`, { method: 'POST', headers: { authorization: basic(caller), 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
-      let data = '';
-      res.on('data', (d: Buffer) => (data += d.toString()));
-      res.on('end', () => resolve(JSON.parse(data) as Record<string, unknown>));
-    });
-    req.on('error', reject);
-    req.end(`token=${token}`);
-  });
+/** One access token from a server, for introspection. */
+async function fetchToken(url: string, client: Credentials): Promise<string> {
+  const res = await postForm(`${url}/token`, ...tokenRequest(client));
+  if (res.status !== 200) throw new Error(`token: ${res.status} ${JSON.stringify(res.json)}`);
+  return res.json.access_token as string;
+}
+
+async function introspect(url: string, caller: Credentials, token: string): Promise<Record<string, unknown>> {
+  return (await postForm(`${url}/introspect`, basic(caller), `token=${token}`)).json;
 }
 
 /** Milliseconds from spawning `zgw-auth serve` on an existing database to its first issued token. */
