@@ -8,7 +8,6 @@ const run = promisify(execFile);
 export interface LoadResult {
   rps: number;
   requests: number;
-  p50Ms: number;
   p99Ms: number;
   /** Socket errors, timeouts and non-2xx answers: a round with any is not a valid measurement. */
   failures: number;
@@ -27,11 +26,10 @@ export async function wrk(url: string, requestsFile: string, seconds: number, o:
   if (o.rate) env.BENCH_MEAN_DELAY_MS = String((connections * 1000) / o.rate);
   const { stdout } = await run('wrk', args, { env, maxBuffer: 1 << 20 });
   const line = stdout.trim().split('\n').pop()!;
-  const r = JSON.parse(line) as { requests: number; durationUs: number; connectErrors: number; readErrors: number; writeErrors: number; statusErrors: number; timeouts: number; p50Us: number; p99Us: number };
+  const r = JSON.parse(line) as { requests: number; durationUs: number; connectErrors: number; readErrors: number; writeErrors: number; statusErrors: number; timeouts: number; p99Us: number };
   return {
     rps: r.requests / (r.durationUs / 1e6),
     requests: r.requests,
-    p50Ms: r.p50Us / 1000,
     p99Ms: r.p99Us / 1000,
     failures: r.connectErrors + r.readErrors + r.writeErrors + r.statusErrors + r.timeouts,
   };

@@ -58,7 +58,7 @@ async function waitUntilReady(child: ChildProcess, url: string, o: StartOptions)
   throw new Error(`${o.name} did not become ready; see ${o.logFile}:\n${fs.readFileSync(o.logFile, 'utf8').slice(-2000)}`);
 }
 
-export function getStatus(url: string): Promise<number> {
+function getStatus(url: string): Promise<number> {
   return new Promise((resolve) => {
     http
       .get(url, (res) => {
@@ -69,7 +69,7 @@ export function getStatus(url: string): Promise<number> {
   });
 }
 
-export function rssMb(pid: number): number {
+function rssMb(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
   return kb / 1024;

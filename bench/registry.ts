@@ -19,7 +19,7 @@ export interface Registry {
   dropDatabase?: () => Promise<void>;
 }
 
-export const BENCH_SCOPE = 'zaken.lezen';
+const BENCH_SCOPE = 'zaken.lezen';
 const PG_BASE = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 /**
