@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { BoundedCache } from '@zgw-auth/verifier';
 import type { AuditLog } from '../audit/audit-log.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import type { MasterKey } from '../keys/master-key.js';
@@ -33,6 +34,8 @@ export const USAGE_PRECISION_MS = 300_000;
 const USAGE_WRITES_PER_FLUSH = 250;
 const USAGE_BACKLOG_MAX = 10_000;
 
+export type SigningSecrets = { client: Client; secrets: Buffer[] } | undefined;
+
 interface CachedClient {
   found: { client: Client; secrets: StoredSecret[] } | undefined;
   at: number;
@@ -48,12 +51,11 @@ export class ClientService {
   /** Secret id → client id of secrets to mark as used at the next flush. */
   private usage = new Map<string, string>();
   private usageTimer: NodeJS.Timeout | undefined;
-  private cache = new Map<string, CachedClient>();
-  private agedCache = new Map<string, CachedClient>();
+  private readonly cache = new BoundedCache<string, CachedClient>(CLIENT_CACHE_MAX);
   private seen = new Set<string>();
   private seenSince = 0;
   /** Spent on unknown clients so that they cost what a known one costs. */
-  private readonly dummyHash = crypto.randomBytes(32).toString('base64url');
+  private readonly dummySecrets: StoredSecret[] = [{ secretId: '', hash: crypto.randomBytes(32), sealed: null, expiresAt: null, lastUsedAt: null }];
 
   constructor(
     private readonly store: ClientStore,
@@ -63,8 +65,8 @@ export class ClientService {
     private readonly now: () => number = Date.now,
   ) {
     changes.onChange((change) => {
-      if (change.kind === 'client') this.forget(change.clientId);
-      else if (change.kind === 'all') this.forget();
+      if (change.kind === 'client') this.cache.delete(change.clientId);
+      else if (change.kind === 'all') this.cache.clear();
     });
   }
 
@@ -179,7 +181,7 @@ export class ClientService {
     const found = clientId.length <= 50 ? (await this.lookup(clientId)).found : undefined;
     const presented = hashSecret(this.masterKey.hashKey, secret.length <= SECRET_MAX_LENGTH ? secret : '');
     let matched: StoredSecret | undefined;
-    for (const s of found?.secrets ?? [{ secretId: '', hash: this.dummyHash, sealed: null, expiresAt: null, lastUsedAt: null }]) {
+    for (const s of found?.secrets ?? this.dummySecrets) {
       if (hashMatches(presented, s.hash) && s.secretId) matched = s;
     }
     if (!found || !matched || !found.client.enabled) return undefined;
@@ -187,23 +189,33 @@ export class ClientService {
     return found.client;
   }
 
-  /** Secrets that can verify a self-signed HS256 token of this client (decrypted, in memory only). */
-  async selfSigningSecrets(clientId: string): Promise<{ client: Client; secrets: Buffer[] } | undefined> {
-    const entry = await this.lookup(clientId);
+  /**
+   * Secrets that can verify a self-signed HS256 token of this client (decrypted, in memory only).
+   * Answers synchronously from the cache, so the verifier needs no promise for a known client.
+   */
+  selfSigningSecrets(clientId: string): SigningSecrets | Promise<SigningSecrets> {
+    const entry = this.lookup(clientId);
+    return entry instanceof Promise ? entry.then((e) => this.openSecrets(clientId, e)) : this.openSecrets(clientId, entry);
+  }
+
+  private openSecrets(clientId: string, entry: CachedClient): SigningSecrets {
     if (!entry.found) return undefined;
     entry.opened ??= entry.found.secrets.filter((s) => s.sealed).map((s) => this.masterKey.open(s.sealed!, sealContext(clientId, s.secretId)));
     return { client: entry.found.client, secrets: entry.opened };
   }
 
   /** The client and its live secrets, from memory for at most CLIENT_CACHE_MS (see there). */
-  private async lookup(clientId: string): Promise<CachedClient> {
+  private lookup(clientId: string): CachedClient | Promise<CachedClient> {
     const t = this.now();
-    const hit = this.cache.get(clientId) ?? this.agedCache.get(clientId);
+    const hit = this.cache.get(clientId);
     if (hit && t - hit.at < CLIENT_CACHE_MS && hit.found?.secrets.every((s) => s.expiresAt === null || s.expiresAt > t) !== false) return hit;
-    const entry: CachedClient = { found: await this.store.findWithLiveSecrets(clientId, t), at: t };
-    if (hit || this.seenBefore(clientId, t)) this.remember(clientId, entry);
-    return entry;
+    return this.store.findWithLiveSecrets(clientId, t).then((found) => {
+      const entry: CachedClient = { found, at: t };
+      if (hit || this.seenBefore(clientId, t)) this.cache.set(clientId, entry);
+      return entry;
+    });
   }
+
 
   /**
    * Admission: a client is cached from its second lookup within CLIENT_CACHE_MS on. A client seen
@@ -220,28 +232,8 @@ export class ClientService {
     return false;
   }
 
-  /** Two generations instead of per-entry eviction: bounded, and O(1) however full. */
-  private remember(clientId: string, entry: CachedClient): void {
-    this.agedCache.delete(clientId);
-    this.cache.set(clientId, entry);
-    if (this.cache.size >= CLIENT_CACHE_MAX / 2) {
-      this.agedCache = this.cache;
-      this.cache = new Map();
-    }
-  }
-
-  private forget(clientId?: string): void {
-    if (clientId === undefined) {
-      this.cache.clear();
-      this.agedCache.clear();
-    } else {
-      this.cache.delete(clientId);
-      this.agedCache.delete(clientId);
-    }
-  }
-
   private async changed(clientId: string): Promise<void> {
-    this.forget(clientId);
+    this.cache.delete(clientId);
     await this.changes.publish({ kind: 'client', clientId });
   }
 

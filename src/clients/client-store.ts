@@ -14,7 +14,8 @@ export interface ClientFilter {
 
 export interface StoredSecret {
   secretId: string;
-  hash: string;
+  /** Decoded once here, compared on every authentication. */
+  hash: Buffer;
   sealed: string | null;
   expiresAt: number | null;
   lastUsedAt: number | null;
@@ -110,7 +111,7 @@ export class ClientStore {
     if (!rows[0]) return undefined;
     const secrets: StoredSecret[] = [];
     for (const r of rows) {
-      if (r.secret_id !== null) secrets.push({ secretId: r.secret_id, hash: r.hash!, sealed: r.sealed, expiresAt: r.expires_at, lastUsedAt: r.last_used_at });
+      if (r.secret_id !== null) secrets.push({ secretId: r.secret_id, hash: Buffer.from(r.hash!, 'base64url'), sealed: r.sealed, expiresAt: r.expires_at, lastUsedAt: r.last_used_at });
     }
     return { client: toClient(rows[0]), secrets };
   }

@@ -15,9 +15,8 @@ export function hashSecret(hashKey: Buffer, secret: string): Buffer {
 }
 
 /** Constant-time compare of a presented secret's hash (computed once by the caller) with a stored one. */
-export function hashMatches(presented: Buffer, storedHash: string): boolean {
-  const expected = Buffer.from(storedHash, 'base64url');
-  return expected.length === presented.length && crypto.timingSafeEqual(expected, presented);
+export function hashMatches(presented: Buffer, storedHash: Buffer): boolean {
+  return storedHash.length === presented.length && crypto.timingSafeEqual(storedHash, presented);
 }
 
 /**

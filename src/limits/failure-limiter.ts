@@ -1,3 +1,5 @@
+import { BoundedCache } from '@zgw-auth/verifier';
+
 /**
  * Exponential back-off after failed client authentication. Keys are chosen by the caller (per
  * address, per client id from one address), so one guessing address never locks out a legitimate
@@ -29,13 +31,15 @@ interface Entry {
 
 /** One process's limiter; bounded so that a flood of distinct keys cannot exhaust memory. */
 export class MemoryFailureLimiter implements FailureLimiter {
-  private entries = new Map<string, Entry>();
+  private readonly entries: BoundedCache<string, Entry>;
 
   constructor(
     private readonly policy: BackoffPolicy,
     private readonly now: () => number = Date.now,
-    private readonly maxEntries = 100_000,
-  ) {}
+    maxEntries = 100_000,
+  ) {
+    this.entries = new BoundedCache(maxEntries);
+  }
 
   async retryAfter(keys: string[]): Promise<number> {
     const t = this.now();
@@ -55,10 +59,8 @@ export class MemoryFailureLimiter implements FailureLimiter {
       e.failures++;
       e.lastFailure = t;
       e.blockedUntil = t + backoffSeconds(e.failures, this.policy) * 1000;
-      this.entries.delete(key);
       this.entries.set(key, e);
     }
-    while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
   }
 
   async reset(keys: string[]): Promise<void> {

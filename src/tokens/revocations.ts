@@ -1,14 +1,20 @@
 import type { Kysely } from 'kysely';
 import type { ChangeFeed } from '../storage/change-feed.js';
+import { prepareQuery } from '../storage/prepared.js';
 import type { Database } from '../storage/schema.js';
 
 /** RFC 7009 revocations of IdP tokens, kept by `jti` until the token would have expired anyway. */
 export class Revocations {
+  /** Asked for every IdP token the server verifies for the first time: compiled once. */
+  private readonly selectRevoked;
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly changes: ChangeFeed,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.selectRevoked = prepareQuery(db, (d) => d.selectFrom('revoked_tokens').select('jti').where('jti', '=', ''));
+  }
 
   async revoke(jti: string, clientId: string, expiresAtSeconds: number): Promise<void> {
     const row = { jti, client_id: clientId, expires_at: expiresAtSeconds * 1000 };
@@ -18,8 +24,7 @@ export class Revocations {
   }
 
   async isRevoked(jti: string): Promise<boolean> {
-    const row = await this.db.selectFrom('revoked_tokens').select('jti').where('jti', '=', jti).executeTakeFirst();
-    return row !== undefined;
+    return (await this.selectRevoked([jti])).rows.length > 0;
   }
 
   async prune(): Promise<void> {

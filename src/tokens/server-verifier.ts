@@ -1,17 +1,17 @@
-import { type ClientRecord, createVerifier, type Verifier } from '@zgw-auth/verifier';
-import { CLIENT_CACHE_MS, type ClientService } from '../clients/client-service.js';
+import { type ClientRecord, type ClientResolver, createVerifier, type Verifier } from '@zgw-auth/verifier';
+import { CLIENT_CACHE_MS, type ClientService, type SigningSecrets } from '../clients/client-service.js';
 import type { ChangeFeed } from '../storage/change-feed.js';
 import type { Config } from '../config.js';
 import type { KeyRing } from '../keys/key-ring.js';
 import type { Revocations } from './revocations.js';
 
-/** Client lookup for the verifier straight from the registry (secrets decrypted in memory only). */
-export function registryResolver(clients: ClientService) {
-  return async (clientId: string): Promise<ClientRecord | undefined> => {
-    const found = await clients.selfSigningSecrets(clientId);
-    if (!found) return undefined;
-    const { client, secrets } = found;
-    return { clientId, rsin: client.rsin, enabled: client.enabled, selfSignedAllowed: client.selfSignedAllowed, secrets, scopes: client.allowedScopes };
+/** Client lookup for the verifier straight from the registry (secrets decrypted in memory only); synchronous when cached. */
+export function registryResolver(clients: ClientService): ClientResolver {
+  const toRecord = (clientId: string, found: SigningSecrets): ClientRecord | undefined =>
+    found && { clientId, rsin: found.client.rsin, enabled: found.client.enabled, selfSignedAllowed: found.client.selfSignedAllowed, secrets: found.secrets, scopes: found.client.allowedScopes };
+  return (clientId) => {
+    const found = clients.selfSigningSecrets(clientId);
+    return found instanceof Promise ? found.then((f) => toRecord(clientId, f)) : toRecord(clientId, found);
   };
 }
 

@@ -4,3 +4,4 @@ export { decodeJwt, extractToken, MAX_TOKEN_LENGTH, type DecodedJwt } from './de
 export { ASYMMETRIC_ALGS, importJwks, RemoteJwks, type KeySource, type VerificationKey } from './keys.js';
 export { basicCredentials, introspect, cachedResolver, type IntrospectionOptions, type IntrospectionResult } from './introspection.js';
 export { authorize, refusal, requireToken, zgwAuthFastify, type GuardOptions, type Refusal } from './adapters.js';
+export { BoundedCache } from './bounded-cache.js';

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { BoundedCache } from './bounded-cache.js';
 import { decodeJwt, type DecodedJwt, extractToken } from './decode.js';
 import { humanDuration, TokenError } from './errors.js';
 import { ASYMMETRIC_ALGS, type KeySource, RemoteJwks, type VerificationKey } from './keys.js';
@@ -82,8 +83,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const audiences = options.audience === undefined ? undefined : ([] as string[]).concat(options.audience);
   const selfSigned = options.selfSigned === false ? undefined : { maxAge: options.selfSigned?.maxAge ?? 3600, iatLeeway: options.selfSigned?.iatLeeway ?? 300 };
   const keys = options.keys ?? (options.jwksUri ? new RemoteJwks({ jwksUri: options.jwksUri }, { now }) : options.issuer ? new RemoteJwks({ issuer: options.issuer }, { now }) : undefined);
-  const cacheOptions = options.cache === false ? undefined : { maxEntries: options.cache?.maxEntries ?? 10_000, revalidateAfterMs: options.cache?.revalidateAfterMs ?? 2000 };
-  const cache = cacheOptions ? new ResultCache(cacheOptions.maxEntries) : undefined;
+  const cache = options.cache === false ? undefined : new BoundedCache<string, CacheEntry>(options.cache?.maxEntries ?? 10_000);
+  const revalidateAfterMs = (options.cache || undefined)?.revalidateAfterMs ?? 2000;
 
   // Every step answers synchronously when its inputs are at hand (a known key, a resolver that
   // answers from memory) and chains on a promise only when they are not: a verification then costs
@@ -189,10 +190,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
   return {
     async verify(authorizationOrToken) {
       const token = extractToken(authorizationOrToken);
-      if (!cache || !cacheOptions) return verifyUncached(token);
+      if (!cache) return verifyUncached(token);
       const t = now();
       const hit = cache.get(token);
-      if (hit && t - hit.checkedAt < cacheOptions.revalidateAfterMs && t / 1000 <= hit.principal.expiresAt + skew) return hit.principal;
+      if (hit && t - hit.checkedAt < revalidateAfterMs && t / 1000 <= hit.principal.expiresAt + skew) return hit.principal;
       const result = verifyUncached(token);
       const verified = result instanceof Promise ? await result : result;
       cache.set(token, { principal: verified, checkedAt: t });
@@ -202,45 +203,6 @@ export function createVerifier(options: VerifierOptions): Verifier {
       cache?.clear();
     },
   };
-}
-
-/**
- * Bounded memory without per-entry bookkeeping: entries go into the young generation; when it is
- * full it becomes the old one and the previous old one is dropped. A hit in the old generation is
- * moved back to the young one, so tokens in use stay (an LRU approximation, as in quick-lru).
- */
-class ResultCache {
-  private young = new Map<string, CacheEntry>();
-  private old = new Map<string, CacheEntry>();
-  private readonly generationSize: number;
-
-  constructor(maxEntries: number) {
-    this.generationSize = Math.max(1, Math.floor(maxEntries / 2));
-  }
-
-  get(token: string): CacheEntry | undefined {
-    const entry = this.young.get(token);
-    if (entry !== undefined) return entry;
-    const aged = this.old.get(token);
-    if (aged !== undefined) {
-      this.old.delete(token);
-      this.set(token, aged);
-    }
-    return aged;
-  }
-
-  clear(): void {
-    this.young = new Map();
-    this.old = new Map();
-  }
-
-  set(token: string, entry: CacheEntry): void {
-    this.young.set(token, entry);
-    if (this.young.size >= this.generationSize) {
-      this.old = this.young;
-      this.young = new Map();
-    }
-  }
 }
 
 /** `f(value)` now when the value is at hand, after it resolves when it is a promise. */

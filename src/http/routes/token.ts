@@ -21,10 +21,11 @@ export function tokenRoute(server: FastifyInstance, app: App): void {
 
     const scopes = requestedScopes(body.get('scope'), client.allowedScopes, client.defaultScopes);
     const token = await app.issuer.issue(client, scopes);
+    const scope = scopes.join(' ');
     app.metrics.tokensIssued.inc({ alg: token.alg });
-    app.audit.recordLater({ actor: client.clientId, action: 'token.issued', target: client.clientId, address: request.ip, details: { jti: token.jti, scope: scopes.join(' '), expiresIn: token.expiresIn } });
+    app.audit.recordLater({ actor: client.clientId, action: 'token.issued', target: client.clientId, address: request.ip, details: { jti: token.jti, scope, expiresIn: token.expiresIn } });
     reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' });
-    return { access_token: token.accessToken, token_type: 'Bearer', expires_in: token.expiresIn, ...(scopes.length ? { scope: scopes.join(' ') } : {}) };
+    return { access_token: token.accessToken, token_type: 'Bearer', expires_in: token.expiresIn, ...(scope ? { scope } : {}) };
   });
 }
 
