@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { postForm, startTestServer, type TestServer } from './helpers.js';
+import { BoundedCache } from '@zgw-auth/verifier';
 
 describe('failed client authentication back-off', () => {
   let ts: TestServer;
@@ -95,5 +96,21 @@ describe('introspection and revocation request limit', () => {
     } finally {
       await ts.close();
     }
+  });
+});
+
+describe('BoundedCache (results, clients, back-off entries)', () => {
+  it('holds at most its bound, keeps the newest and keeps an entry that is in use', () => {
+    const cache = new BoundedCache<string, number>(10);
+    cache.set('in-use', -1);
+    for (let i = 0; i < 1000; i++) {
+      cache.set(`k${i}`, i);
+      assert.equal(cache.get('in-use'), -1, `read at every step, so never evicted (step ${i})`);
+    }
+    const kept = Array.from({ length: 1000 }, (_, i) => `k${i}`).filter((k) => cache.get(k) !== undefined);
+    assert.ok(kept.length <= 10, `at most 10 entries, found ${kept.length}`);
+    assert.ok(kept.includes('k999') && kept.includes('k996'), 'the newest are kept');
+    cache.delete('in-use');
+    assert.equal(cache.get('in-use'), undefined);
   });
 });
