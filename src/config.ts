@@ -30,6 +30,8 @@ export interface Config {
   lockoutMaxSeconds: number;
   auditRetentionDays: number;
   trustProxy: boolean;
+  headersTimeout: number;
+  requestTimeout: number;
   accessLog: boolean;
   logLevel: string;
 }
@@ -92,6 +94,8 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
   lockoutBaseSeconds: { key: 'lockoutBaseSeconds', env: 'ZGW_AUTH_LOCKOUT_BASE_SECONDS', flag: '--lockout-base-seconds', defaultDoc: '1', parse: int(1, 86_400), doc: 'First back-off; doubles with each further failure.' },
   lockoutMaxSeconds: { key: 'lockoutMaxSeconds', env: 'ZGW_AUTH_LOCKOUT_MAX_SECONDS', flag: '--lockout-max-seconds', defaultDoc: '900', parse: int(1, 86_400), doc: 'Longest back-off, and how long failures are remembered.' },
   auditRetentionDays: { key: 'auditRetentionDays', env: 'ZGW_AUTH_AUDIT_RETENTION_DAYS', flag: '--audit-retention-days', defaultDoc: '365', parse: int(1, 36_500), doc: 'Audit events older than this are deleted (checked hourly and at start).' },
+  headersTimeout: { key: 'headersTimeout', env: 'ZGW_AUTH_HEADERS_TIMEOUT', flag: '--headers-timeout', defaultDoc: '5', parse: int(1, 300), doc: 'Seconds a client may take to send the request line and headers; a slower connection is closed (408).' },
+  requestTimeout: { key: 'requestTimeout', env: 'ZGW_AUTH_REQUEST_TIMEOUT', flag: '--request-timeout', defaultDoc: '10', parse: int(1, 600), doc: 'Seconds a client may take to send a whole request, body included; a slower one is answered 408 and closed, so trickling bodies cannot hold connections.' },
   accessLog: { key: 'accessLog', env: 'ZGW_AUTH_ACCESS_LOG', flag: '--access-log', defaultDoc: 'false', parse: bool, doc: 'Log every request (two lines at info: received, answered). Off by default: it costs a third of /introspect throughput, the audit trail already records every token issued and every failed authentication, and errors are always logged.' },
   trustProxy: { key: 'trustProxy', env: 'ZGW_AUTH_TRUST_PROXY', flag: '--trust-proxy', defaultDoc: 'false', parse: bool, doc: 'Take the client address from X-Forwarded-For (only behind a proxy you control).' },
   logLevel: { key: 'logLevel', env: 'ZGW_AUTH_LOG_LEVEL', flag: '--log-level', defaultDoc: 'info', parse: str, doc: 'pino log level: fatal, error, warn, info, debug, trace or silent.' },
@@ -121,6 +125,8 @@ const DEFAULTS: Omit<Config, 'issuer'> = {
   lockoutMaxSeconds: 900,
   auditRetentionDays: 365,
   trustProxy: false,
+  headersTimeout: 5,
+  requestTimeout: 10,
   accessLog: false,
   logLevel: 'info',
 };
@@ -152,6 +158,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Partial<
     const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
     config.issuer = `http://${host.includes(':') ? `[${host}]` : host}:${config.port}`;
   }
+  if (config.headersTimeout > config.requestTimeout) throw new ValidationError('ZGW_AUTH_HEADERS_TIMEOUT must not exceed ZGW_AUTH_REQUEST_TIMEOUT');
   if (config.tokenLifetime > config.maxTokenLifetime) {
     throw new ValidationError('ZGW_AUTH_TOKEN_LIFETIME must not exceed ZGW_AUTH_MAX_TOKEN_LIFETIME');
   }

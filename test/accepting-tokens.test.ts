@@ -53,12 +53,15 @@ describe('accepting tokens', () => {
       assert.equal(p.kind, 'self-signed');
       assert.equal(p.clientId, 'client-12345');
       assert.equal(p.rsin, '000000000');
-      assert.equal(p.claims.nbp, nowS() + 257, 'unknown claims carried through');
+      assert.equal(p.claims.nbp, undefined, 'the nbp typo is neither read as nbf nor passed on');
+      assert.equal(p.claims.jti, '49f1ddb1-3b4b-4a44-9739-013728b9a826', 'jti passes through as information');
       const res = await introspect(token);
       assert.equal(res.json.active, true);
       assert.equal(res.json.client_id, 'client-12345');
       assert.equal(res.json.rsin, '000000000');
-      assert.equal(res.json.aud, 'ZGW_APIs');
+      assert.equal(res.json.sub, 'client-12345');
+      assert.equal(res.json.aud, undefined, 'the consumer\'s own aud and iss are not passed on');
+      assert.equal(res.json.iss, undefined);
       assert.equal(res.json.zgw_token_kind, 'self-signed');
     });
 

@@ -3,7 +3,12 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { createVerifier, type Verifier } from '@zgw-auth/verifier';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createVerifier, type TokenError, type Verifier } from '@zgw-auth/verifier';
+import { openStorage } from '../src/storage/open-database.js';
+import { exportRegistry, importRegistry } from '../src/storage/registry-transfer.js';
 import { registryResolver } from '../src/tokens/server-verifier.js';
 import { basicAuth, decodePart, hs256, type HttpResult, postForm, rejectsWith, request, startTestServer, type TestServer } from './helpers.js';
 
@@ -125,7 +130,7 @@ describe('attack catalogue', () => {
     const token = hs256(selfClaims(), victim.secret);
     const [h, p, s] = token.split('.');
     await refused(`${token}.${s}`, 'malformed');
-    await refused(`${h}.${p}.${s}${s}`, 'bad_signature');
+    await refused(`${h}.${p}.${s}${s}`, 'malformed');
     await refused(JSON.stringify({ payload: p, signatures: [{ protected: h, signature: s }, { protected: h, signature: s }] }), 'malformed');
     await refused(`${h}.${p}.${s}.`, 'malformed');
   });
@@ -208,5 +213,105 @@ describe('attack catalogue', () => {
     const elsewhere = remember(await postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: victim.clientId, client_secret: victim.secret }, {}, '127.0.0.9'));
     assert.equal(elsewhere.status, 200);
     material.push({ value: elsewhere.json.access_token.split('.')[2], inResponses: false });
+  });
+
+  it('a self-signed token that grants itself scopes, another sub, issuer, audience and roles', async () => {
+    const limited = await ts.createClient({ selfSignedAllowed: true, allowedScopes: ['zaken.lezen'] });
+    material.push({ value: limited.secret, inResponses: true });
+    const claims = { client_id: limited.clientId, iat: nowS(), user_id: 'u-7', scope: 'zgw-auth:admin zaken.verwijderen', scp: ['zgw-auth:admin'], sub: 'zgw-auth-admin', iss: 'https://evil.example', aud: 'elsewhere', roles: ['admin'], groups: ['admins'], azp: 'x', act: { sub: 'y' }, unknown_claim: 'x' };
+    const token = hs256(claims, limited.secret);
+    const p = await verifier.verify(token);
+    assert.deepEqual(p.scopes, ['zaken.lezen'], 'scopes come from the registry');
+    assert.equal(p.clientId, limited.clientId);
+    assert.equal(p.userId, 'u-7');
+    assert.deepEqual(Object.keys(p.claims).sort(), ['exp', 'iat', 'user_id'], 'only information claims pass through');
+    await assert.rejects(verifier.verify(token, ['zaken.verwijderen']), (e: TokenError) => e.code === 'insufficient_scope');
+    const res = await introspect(token);
+    assert.equal(res.json.active, true);
+    assert.equal(res.json.scope, 'zaken.lezen');
+    assert.equal(res.json.sub, limited.clientId);
+    assert.equal(res.json.rsin, '000000000');
+    assert.equal(res.json.user_id, 'u-7');
+    for (const k of ['iss', 'aud', 'scp', 'roles', 'groups', 'azp', 'act', 'unknown_claim']) assert.equal(res.json[k], undefined, `${k} is not passed on`);
+    const admin = remember(await request(`${ts.url}/admin/clients`, { headers: { authorization: `Bearer ${token}` } }));
+    assert.equal(admin.status, 403);
+  });
+
+  it('an IdP token does not outlive its client\'s scopes, and a deleted registration\'s tokens never come back', async () => {
+    const c = await ts.createClient({ clientId: 'ops-tool', allowedScopes: ['zgw-auth:admin', 'zaken.lezen'] });
+    material.push({ value: c.secret, inResponses: true });
+    const token = await issue(c);
+    const asAdmin = async (t: string, method = 'GET', body?: unknown) =>
+      remember(await request(`${ts.url}/admin/clients${method === 'GET' ? '?limit=1' : ''}`, { method, headers: { authorization: `Bearer ${t}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined }));
+    assert.equal((await asAdmin(token)).status, 200);
+    await ts.app.clients.update('ops-tool', { allowedScopes: ['zaken.lezen'] }, { id: 'test' });
+    for (const secret of await ts.app.clients.listSecrets('ops-tool')) await ts.app.clients.revokeSecret('ops-tool', secret.secretId, { id: 'test' });
+    assert.equal((await asAdmin(token)).status, 403, 'the admin scope is gone from the token at once');
+    assert.equal((await asAdmin(token, 'POST', { clientId: 'made-by-old-token', rsin: '000000000' })).status, 403);
+    await assert.rejects(ts.app.clients.get('made-by-old-token'), /does not exist/);
+    assert.equal((await introspect(token)).json.scope, 'zaken.lezen', 'introspection narrows the scopes too');
+
+    await ts.app.clients.delete('ops-tool', { id: 'test' });
+    await refused(token, 'unknown_client');
+    ts.clock.advance(1);
+    await ts.app.clients.create({ clientId: 'ops-tool', rsin: '123456782', allowedScopes: ['zgw-auth:admin', 'zaken.lezen'] }, { id: 'test' });
+    await refused(token, 'client_replaced');
+    assert.equal((await asAdmin(token)).status, 401);
+  });
+
+  it('static claims cannot carry rights, on create, update and import', async () => {
+    const rights = ['scp', 'scope', 'roles', 'groups', 'azp', 'act', 'cnf', 'client_id', 'rsin', 'sub', 'iss', 'aud', 'exp', 'realm_access', 'permissions', 'zgw-auth:admin'];
+    for (const name of rights) await assert.rejects(ts.createClient({ staticClaims: { [name]: ['zgw-auth:admin'] } }), /staticClaims may not set/, name);
+    const ok = await ts.createClient({ staticClaims: { user_id: 'u', user_representation: 'Jan', 'https://gemeente.example/claims/afdeling': 'KCC' } });
+    await assert.rejects(ts.app.clients.update(ok.clientId, { staticClaims: { scp: ['zgw-auth:admin'] } }, { id: 'test' }), /staticClaims may not set/);
+    const adminToken = await ts.token(ts.admin.clientId, ts.admin.secret);
+    const viaApi = remember(await request(`${ts.url}/admin/clients`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ rsin: '000000000', staticClaims: { scp: ['zgw-auth:admin'] } }) }));
+    assert.equal(viaApi.status, 400);
+
+    // A row written before these rules: its token leaves the claim out, so /admin stays closed.
+    const legacy = await ts.createClient({ allowedScopes: [] });
+    material.push({ value: legacy.secret, inResponses: true });
+    await ts.app.storage.db.updateTable('clients').set({ static_claims: JSON.stringify({ scp: ['zgw-auth:admin'], user_id: 'old' }) }).where('client_id', '=', legacy.clientId).execute();
+    ts.clock.advance(3);
+    const legacyToken = await issue(legacy);
+    assert.equal(decodePart(legacyToken, 1).scp, undefined);
+    assert.equal(decodePart(legacyToken, 1).user_id, 'old');
+    assert.equal(remember(await request(`${ts.url}/admin/clients`, { headers: { authorization: `Bearer ${legacyToken}` } })).status, 403);
+
+    const exported = await exportRegistry(ts.app.storage, ts.app.masterKey, ts.clock.now());
+    const target = await openStorage(undefined, fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-import-')));
+    try {
+      await assert.rejects(importRegistry(target, ts.app.masterKey, exported), /staticClaims may not set "scp"/);
+      assert.equal((await target.db.selectFrom('clients').selectAll().execute()).length, 0, 'nothing imported');
+    } finally {
+      await target.close();
+    }
+  });
+
+  it('a self-signed token without iat, which would live until its exp', async () => {
+    await refused(hs256({ client_id: victim.clientId, exp: 4_102_444_800 }, victim.secret), 'missing_iat');
+  });
+
+  it('signatures and segments with stray bits in their last base64url character', async () => {
+    const self = hs256(selfClaims(), victim.secret);
+    const idp = await issue(victim);
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    let tried = 0;
+    for (const token of [self, idp]) {
+      const parts = token.split('.');
+      for (let i = 0; i < 3; i++) {
+        const segment = parts[i]!;
+        const spare = segment.length % 4 === 2 ? 0x0f : segment.length % 4 === 3 ? 0x03 : 0;
+        for (let bits = 1; bits <= spare; bits <<= 1) {
+          const last = alphabet.indexOf(segment.at(-1)!);
+          const changed = [...parts];
+          changed[i] = segment.slice(0, -1) + alphabet[last ^ bits];
+          assert.deepEqual(Buffer.from(changed[i]!, 'base64url'), Buffer.from(segment, 'base64url'), 'the same bytes');
+          await refused(changed.join('.'), 'malformed', /canonical/);
+          tried++;
+        }
+      }
+    }
+    assert.ok(tried >= 4, `stray-bit variants tried: ${tried}`);
   });
 });

@@ -101,7 +101,7 @@ describe('Fastify plugin of the verifier', () => {
       const refused = await api.inject({ url: '/zaken', headers: { authorization: 'Bearer abc' } });
       assert.equal(refused.statusCode, 401);
       assert.match(String(refused.headers['content-type']), /application\/problem\+json/);
-      assert.equal(refused.json().code, 'malformed');
+      assert.equal(refused.json().code, 'invalid_token', 'before authenticity, no reason is told');
       assert.equal((await api.inject({ url: '/open' })).statusCode, 200, 'routes outside the scope stay open');
     } finally {
       await api.close();

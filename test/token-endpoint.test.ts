@@ -160,12 +160,12 @@ forEachDialect((dialect) => {
       assert.equal((await postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: long.clientId, client_secret: long.secret })).json.expires_in, 86_400);
     });
 
-    it('adds static claims without letting them override reserved ones', async () => {
+    it('adds static claims, only of the allowed names', async () => {
       const c = await ts.createClient({ staticClaims: { user_id: 'u-1', user_representation: 'Medewerker' } });
       const payload = decodePart(await ts.token(c.clientId, c.secret), 1);
       assert.equal(payload.user_id, 'u-1');
       assert.equal(payload.user_representation, 'Medewerker');
-      await assert.rejects(ts.createClient({ staticClaims: { rsin: '123456782' } }), /reserved claim "rsin"/);
+      await assert.rejects(ts.createClient({ staticClaims: { rsin: '123456782' } }), /staticClaims may not set "rsin"/);
     });
 
     it('rotates signing keys without breaking tokens signed before the rotation', async () => {

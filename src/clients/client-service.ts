@@ -6,9 +6,9 @@ import type { MasterKey } from '../keys/master-key.js';
 import type { ChangeFeed } from '../storage/change-feed.js';
 import type { ClientSecretRow } from '../storage/schema.js';
 import { type ClientFilter, type ClientStore, type StoredSecret, toSecretInfo } from './client-store.js';
-import type { Client, ClientInput, ClientPatch, SecretInfo, SecretInput } from './model.js';
+import { type Client, type ClientInput, type ClientPatch, MAX_EPOCH_MS, type SecretInfo, type SecretInput } from './model.js';
 import { checkImportedSecret, generateSecret, hashSecret, newSecretId, SECRET_MAX_LENGTH, hashMatches } from './secrets.js';
-import { validateClientFields, validateClientId, validateDefaultScopesAllowed } from './validate.js';
+import { CLIENT_ID_PATTERN, validateClientFields, validateClientId, validateDefaultScopesAllowed } from './validate.js';
 
 export interface Actor {
   id: string;
@@ -42,6 +42,8 @@ interface CachedClient {
   /** Self-signing secrets, decrypted on first use. */
   opened?: Buffer[];
 }
+
+const NOT_REGISTRABLE: CachedClient = { found: undefined, at: Infinity };
 
 const SELF_SIGNED_NEEDS_NEW_SECRET =
   'self-signed tokens need a new secret: the existing secrets are stored as one-way hashes and cannot verify HS256 signatures; add a secret to this client';
@@ -149,7 +151,7 @@ export class ClientService {
     const client = await this.get(clientId);
     const warnings = input.value !== undefined ? checkImportedSecret(input.value).warnings : [];
     if (input.label !== undefined && (input.label.length > 200 || /[\u0000-\u001f]/.test(input.label))) throw new ValidationError('label: at most 200 characters, no control characters', 'label');
-    if (input.expiresAt != null && (!Number.isFinite(input.expiresAt) || input.expiresAt <= this.now())) throw new ValidationError('expiresAt must be in the future', 'expiresAt');
+    if (input.expiresAt != null && (!Number.isInteger(input.expiresAt) || input.expiresAt <= this.now() || input.expiresAt > MAX_EPOCH_MS)) throw new ValidationError('expiresAt must be in the future, before the year 10000', 'expiresAt');
     const value = input.value ?? generateSecret();
     const row = this.secretRow(client, input, value);
     await this.store.insertSecret(row);
@@ -178,7 +180,7 @@ export class ClientService {
    * client all return undefined after the same work: one HMAC and constant-time compares.
    */
   async authenticate(clientId: string, secret: string): Promise<Client | undefined> {
-    const found = clientId.length <= 50 ? (await this.lookup(clientId)).found : undefined;
+    const found = (await this.lookup(clientId)).found;
     const presented = hashSecret(this.masterKey.hashKey, secret.length <= SECRET_MAX_LENGTH ? secret : '');
     let matched: StoredSecret | undefined;
     for (const s of found?.secrets ?? this.dummySecrets) {
@@ -206,6 +208,8 @@ export class ClientService {
 
   /** The client and its live secrets, from memory for at most CLIENT_CACHE_MS (see there). */
   private lookup(clientId: string): CachedClient | Promise<CachedClient> {
+    // An id that cannot be registered is not looked up: no database work, and no NUL sent to one.
+    if (!CLIENT_ID_PATTERN.test(clientId)) return NOT_REGISTRABLE;
     const t = this.now();
     const hit = this.cache.get(clientId);
     if (hit && t - hit.at < CLIENT_CACHE_MS && hit.found?.secrets.every((s) => s.expiresAt === null || s.expiresAt > t) !== false) return hit;

@@ -56,8 +56,21 @@ export interface SecretInput {
   value?: string;
 }
 
+/** Year 9999 in epoch milliseconds: a later time is a mistake, and PostgreSQL's bigint ends not far beyond it. */
+export const MAX_EPOCH_MS = 253_402_300_799_999;
+
 export const GRANT_TYPES = ['client_credentials'] as const;
 export const ADMIN_SCOPE = 'zgw-auth:admin';
 export const INTROSPECTION_SCOPE = 'zgw-auth:introspect';
-/** Claims the server sets itself; static claims may not override them. */
-export const RESERVED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'client_id', 'rsin', 'scope', 'typ', 'cnf', 'act']);
+/**
+ * Static claims are information about the client, never rights: an allow-list, because the names
+ * that zgw-auth, the verifier or some resource server interprets (scope, scp, roles, groups, azp,
+ * act, cnf, sub, …) cannot all be listed. Allowed: the ZGW user claims, and collision-resistant
+ * names (RFC 7519 §4.2) such as `https://gemeente.example/claims/afdeling` or `urn:example:team`.
+ */
+export const STATIC_CLAIM_NAMES: readonly string[] = ['user_id', 'user_representation'];
+const PUBLIC_CLAIM_NAME = /^(https:\/\/[\x21-\x7e]{1,200}|urn:[A-Za-z0-9][A-Za-z0-9-]{0,31}:[\x21-\x7e]{1,200})$/;
+
+export function isAllowedStaticClaim(name: string): boolean {
+  return STATIC_CLAIM_NAMES.includes(name) || PUBLIC_CLAIM_NAME.test(name);
+}

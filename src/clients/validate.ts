@@ -1,5 +1,5 @@
 import { ValidationError } from '../errors.js';
-import { type ClientPatch, GRANT_TYPES, RESERVED_CLAIMS } from './model.js';
+import { type ClientPatch, GRANT_TYPES, isAllowedStaticClaim, STATIC_CLAIM_NAMES } from './model.js';
 import { isValidRsin } from './rsin.js';
 
 /** 1–50 characters, URL-unreserved, so ids are safe in paths, Basic credentials and logs. */
@@ -40,11 +40,19 @@ export function validateClientFields(input: ClientPatch & { allowedScopes?: stri
     if (!Number.isInteger(input.tokenLifetime) || input.tokenLifetime < 1 || input.tokenLifetime > 31_536_000) throw new ValidationError('tokenLifetime: whole seconds from 1', 'tokenLifetime');
   }
   if (input.staticClaims !== undefined) {
-    if (input.staticClaims === null || typeof input.staticClaims !== 'object' || Array.isArray(input.staticClaims)) throw new ValidationError('staticClaims must be an object', 'staticClaims');
-    for (const name of Object.keys(input.staticClaims)) {
-      if (RESERVED_CLAIMS.has(name)) throw new ValidationError(`staticClaims may not set the reserved claim "${name}"`, 'staticClaims');
-    }
+    validateStaticClaims(input.staticClaims);
     if (Buffer.byteLength(JSON.stringify(input.staticClaims)) > MAX_STATIC_CLAIMS_BYTES) throw new ValidationError(`staticClaims: at most ${MAX_STATIC_CLAIMS_BYTES} bytes of JSON`, 'staticClaims');
+  }
+}
+
+/** Only allowed names (see isAllowedStaticClaim), and the ZGW user claims as strings, as verifiers expect them. */
+export function validateStaticClaims(claims: Record<string, unknown>): void {
+  if (claims === null || typeof claims !== 'object' || Array.isArray(claims)) throw new ValidationError('staticClaims must be an object', 'staticClaims');
+  for (const [name, value] of Object.entries(claims)) {
+    if (!isAllowedStaticClaim(name)) {
+      throw new ValidationError(`staticClaims may not set "${name.slice(0, 60)}": allowed are ${STATIC_CLAIM_NAMES.join(', ')} and collision-resistant names (https://… or urn:…)`, 'staticClaims');
+    }
+    if (STATIC_CLAIM_NAMES.includes(name) && typeof value !== 'string') throw new ValidationError(`staticClaims.${name} must be a string`, 'staticClaims');
   }
 }
 

@@ -2,7 +2,9 @@ import crypto from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { App } from '../app.js';
+import { isRejectedInput } from '../storage/input-errors.js';
 import { adminRoutes } from './admin/admin-routes.js';
+import { failureFloor } from './failure-floor.js';
 import { registerFormParsers } from './form-body.js';
 import { OAuthError, sendOAuthError } from './oauth-errors.js';
 import { discoveryRoutes } from './routes/discovery.js';
@@ -23,6 +25,9 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
     requestIdHeader: 'x-request-id',
     genReqId: () => crypto.randomUUID(),
     return503OnClosing: true,
+    // Node checks these every connectionsCheckingInterval (30 s by default): check every second.
+    requestTimeout: app.config.requestTimeout * 1000,
+    http: { headersTimeout: app.config.headersTimeout * 1000, connectionsCheckingInterval: 1000 },
     disableRequestLogging: !app.config.accessLog,
     routerOptions: { maxParamLength: 200 },
     // Unknown fields are refused, not silently dropped: a typo must not look like success.
@@ -37,7 +42,8 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
 
   await server.register(async (oauth) => {
     registerFormParsers(oauth);
-    oauth.setErrorHandler((err: FastifyError | OAuthError, request, reply) => {
+    oauth.setErrorHandler(async (err: FastifyError | OAuthError, request, reply) => {
+      if (err instanceof OAuthError && err.status === 401) await failureFloor(reply);
       const sent = renderOAuthError(err, reply, (e) => request.log.error({ err: e }, 'request failed'));
       if (request.routeOptions.url === '/token') app.metrics.tokensRefused.inc({ reason: err instanceof OAuthError ? err.error : reply.statusCode >= 500 ? 'server_error' : 'invalid_request' });
       return sent;
@@ -81,6 +87,7 @@ export function renderOAuthError(err: FastifyError | OAuthError | Error, reply: 
     case 'FST_ERR_CTP_INVALID_TYPE':
       return sendOAuthError(reply, new OAuthError('invalid_request', 'malformed request body'));
   }
+  if (isRejectedInput(err)) return sendOAuthError(reply, new OAuthError('invalid_request', 'a parameter holds a value that cannot be stored'));
   const status = (err as FastifyError).statusCode;
   if (status !== undefined && status >= 400 && status < 500) return sendOAuthError(reply, new OAuthError('invalid_request', 'malformed request', status));
   if (isUnavailable(err)) return sendOAuthError(reply, new OAuthError('temporarily_unavailable', 'the service is temporarily unavailable; retry shortly', 503, { 'retry-after': '1' }));

@@ -4,6 +4,7 @@ import { invalidRequest } from './oauth-errors.js';
 
 export const FORM_BODY_LIMIT = 16 * 1024;
 const MAX_FIELDS = 32;
+const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /**
  * Parameters of an OAuth request body. RFC 6749 §3.2: empty parameters count as omitted, and a
@@ -17,6 +18,8 @@ export class FormBody {
     let count = 0;
     for (const [k, v] of pairs) {
       if (++count > MAX_FIELDS) throw invalidRequest(`too many parameters (at most ${MAX_FIELDS})`);
+      // No OAuth parameter holds control characters; NUL in particular cannot reach PostgreSQL.
+      if (CONTROL.test(k) || CONTROL.test(v)) throw invalidRequest('parameters must not contain control characters');
       if (v === '') continue;
       const list = values.get(k);
       if (list) list.push(v);
@@ -41,14 +44,25 @@ export class FormBody {
 export function registerFormParsers(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_BODY_LIMIT }, (_req, body, done) => {
-    done(null, FormBody.from(new URLSearchParams(body as string)));
+    formBody(new URLSearchParams(body as string), done);
   });
   app.addContentTypeParser('multipart/form-data', { parseAs: 'buffer', bodyLimit: FORM_BODY_LIMIT }, (req, body, done) => {
     parseMultipart(req.headers, body as Buffer).then(
-      (pairs) => done(null, FormBody.from(pairs)),
+      (pairs) => formBody(pairs, done),
       (err: Error) => done(err),
     );
   });
+}
+
+/** Every refusal reaches `done`: a throw past a parser would leave the request unanswered. */
+function formBody(pairs: Iterable<[string, string]>, done: (err: Error | null, body?: FormBody) => void): void {
+  let body: FormBody;
+  try {
+    body = FormBody.from(pairs);
+  } catch (err) {
+    return done(err as Error);
+  }
+  done(null, body);
 }
 
 function parseMultipart(headers: Record<string, string | string[] | undefined>, body: Buffer): Promise<Array<[string, string]>> {

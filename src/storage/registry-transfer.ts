@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import { sql } from 'kysely';
+import { validateStaticClaims } from '../clients/validate.js';
 import { ValidationError } from '../errors.js';
 import type { MasterKey } from '../keys/master-key.js';
 import type { Storage } from './open-database.js';
@@ -37,6 +38,14 @@ export async function importRegistry(storage: Storage, masterKey: MasterKey, dat
   if (data?.format !== 'zgw-auth-registry' || data.version !== 1) throw new ValidationError('not a zgw-auth registry export (format zgw-auth-registry, version 1)');
   if (data.masterKeyFingerprint !== masterKeyFingerprint(masterKey)) {
     throw new ValidationError('the export was made under a different master key: set ZGW_AUTH_MASTER_KEY to the key of the source installation');
+  }
+  for (const row of (data.tables.clients ?? []) as Array<{ client_id?: unknown; static_claims?: unknown }>) {
+    // Static claims are held to today's rules, whatever the exporting version allowed.
+    try {
+      validateStaticClaims(JSON.parse(String(row.static_claims)) as Record<string, unknown>);
+    } catch (err) {
+      throw new ValidationError(`client "${String(row.client_id).slice(0, 60)}": ${err instanceof ValidationError ? err.message : 'static_claims is not a JSON object'}`);
+    }
   }
   const counts: Record<string, number> = {};
   await storage.db.transaction().execute(async (trx) => {

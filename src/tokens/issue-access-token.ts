@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { promisify } from 'node:util';
-import type { Client } from '../clients/model.js';
+import { type Client, isAllowedStaticClaim } from '../clients/model.js';
 import { ZgwAuthError } from '../errors.js';
 import type { KeyRing, SigningKey } from '../keys/key-ring.js';
 
@@ -36,8 +36,10 @@ export class TokenIssuer {
     const lifetime = Math.min(client.tokenLifetime ?? this.settings.tokenLifetime, this.settings.maxTokenLifetime);
     const iat = Math.floor(this.now() / 1000);
     const jti = crypto.randomUUID();
-    const claims: Record<string, unknown> = {
-      ...client.staticClaims,
+    const claims: Record<string, unknown> = {};
+    // Validated on every write; filtered again so that a row from an older version cannot carry rights.
+    for (const name in client.staticClaims) if (isAllowedStaticClaim(name)) claims[name] = client.staticClaims[name];
+    Object.assign(claims, {
       iss: this.settings.issuer,
       sub: client.clientId,
       aud: this.settings.audience,
@@ -47,12 +49,22 @@ export class TokenIssuer {
       nbf: iat,
       exp: iat + lifetime,
       jti,
-    };
+      client_registration: registrationOf(client),
+    });
     if (scopes.length) claims.scope = scopes.join(' ');
     const signingInput = `${key.encodedHeader}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
     const signature = await sign(key, signingInput);
     return { accessToken: `${signingInput}.${signature.toString('base64url')}`, expiresIn: lifetime, scopes, jti, alg: key.alg };
   }
+}
+
+/**
+ * Which registration of a client id a token belongs to: its creation time, unique per id because
+ * an id is registered once at a time. A client deleted and created again has another, so the old
+ * registration's tokens are refused (the verifier compares it with ClientRecord.registration).
+ */
+export function registrationOf(client: Pick<Client, 'createdAt'>): string {
+  return client.createdAt.toString(36);
 }
 
 function sign(key: SigningKey, input: string): Promise<Buffer> {

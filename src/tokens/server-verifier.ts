@@ -3,12 +3,13 @@ import { CLIENT_CACHE_MS, type ClientService, type SigningSecrets } from '../cli
 import type { ChangeFeed } from '../storage/change-feed.js';
 import type { Config } from '../config.js';
 import type { KeyRing } from '../keys/key-ring.js';
+import { registrationOf } from './issue-access-token.js';
 import type { Revocations } from './revocations.js';
 
 /** Client lookup for the verifier straight from the registry (secrets decrypted in memory only); synchronous when cached. */
 export function registryResolver(clients: ClientService): ClientResolver {
   const toRecord = (clientId: string, found: SigningSecrets): ClientRecord | undefined =>
-    found && { clientId, rsin: found.client.rsin, enabled: found.client.enabled, selfSignedAllowed: found.client.selfSignedAllowed, secrets: found.secrets, scopes: found.client.allowedScopes };
+    found && { clientId, rsin: found.client.rsin, enabled: found.client.enabled, selfSignedAllowed: found.client.selfSignedAllowed, secrets: found.secrets, scopes: found.client.allowedScopes, registration: registrationOf(found.client) };
   return (clientId) => {
     const found = clients.selfSigningSecrets(clientId);
     return found instanceof Promise ? found.then((f) => toRecord(clientId, f)) : toRecord(clientId, found);

@@ -1,17 +1,25 @@
 /**
- * A map of at most `maxEntries`, with no per-entry bookkeeping: entries go into a young
- * generation; when it is full it becomes the old one and the previous old one is dropped. A hit in
- * the old generation moves back to the young one, so entries in use stay (an LRU approximation, as
- * in quick-lru). Evicting "the oldest" entry of one Map instead makes V8 scan the holes that
- * deletes leave, thousands per eviction in a full map.
+ * A map of at most `maxEntries` entries and, when `maxWeight` is given, at most that much weight
+ * (e.g. bytes), with no per-entry bookkeeping: entries go into a young generation; when it is full
+ * it becomes the old one and the previous old one is dropped. A hit in the old generation moves
+ * back to the young one, so entries in use stay (an LRU approximation, as in quick-lru). Evicting
+ * "the oldest" entry of one Map instead makes V8 scan the holes that deletes leave, thousands per
+ * eviction in a full map.
  */
 export class BoundedCache<K, V> {
   private young = new Map<K, V>();
   private old = new Map<K, V>();
+  private youngWeight = 0;
   private readonly generationSize: number;
+  private readonly generationWeight: number;
 
-  constructor(maxEntries: number) {
+  constructor(
+    maxEntries: number,
+    maxWeight = Infinity,
+    private readonly weigh: (key: K, value: V) => number = () => 0,
+  ) {
     this.generationSize = Math.max(1, Math.floor(maxEntries / 2));
+    this.generationWeight = maxWeight / 2;
   }
 
   get(key: K): V | undefined {
@@ -26,11 +34,16 @@ export class BoundedCache<K, V> {
   }
 
   set(key: K, value: V): void {
+    const weight = this.weigh(key, value);
+    // One entry heavier than a generation would only push everything else out.
+    if (weight > this.generationWeight) return;
     this.old.delete(key);
     this.young.set(key, value);
-    if (this.young.size >= this.generationSize) {
+    this.youngWeight += weight;
+    if (this.young.size >= this.generationSize || this.youngWeight >= this.generationWeight) {
       this.old = this.young;
       this.young = new Map();
+      this.youngWeight = 0;
     }
   }
 
@@ -42,5 +55,6 @@ export class BoundedCache<K, V> {
   clear(): void {
     this.young = new Map();
     this.old = new Map();
+    this.youngWeight = 0;
   }
 }

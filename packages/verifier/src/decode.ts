@@ -29,6 +29,9 @@ export function decodeJwt(token: string): DecodedJwt {
   }
   const first = token.indexOf('.');
   const second = token.indexOf('.', first + 1);
+  // Buffer ignores the unused low bits of a last character: a token with other bits there would
+  // decode to the same bytes, i.e. the same signature verifies for several strings.
+  if (!canonical(token, first) || !canonical(token, second) || !canonical(token, token.length)) throw new TokenError('malformed', 'JWT parts must be canonical base64url');
   const h = token.slice(0, first);
   let header = headers.get(h);
   if (header === undefined) {
@@ -37,6 +40,18 @@ export function decodeJwt(token: string): DecodedJwt {
     headers.set(h, header);
   }
   return { header, payload: parseObject(token.slice(first + 1, second), 'payload'), signingInput: token.slice(0, second), signature: Buffer.from(token.slice(second + 1), 'base64url') };
+}
+
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/** Whether the base64url segment ending at `end` (exclusive) leaves no stray bits in its last character. */
+function canonical(token: string, end: number): boolean {
+  const start = token.lastIndexOf('.', end - 1) + 1;
+  const rest = (end - start) % 4;
+  if (rest === 0) return true;
+  if (rest === 1) return false;
+  const value = BASE64URL.indexOf(token[end - 1]!);
+  return (value & (rest === 2 ? 0x0f : 0x03)) === 0;
 }
 
 function parseObject(segment: string, what: string): Record<string, unknown> {

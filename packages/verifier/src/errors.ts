@@ -12,24 +12,36 @@ export type TokenErrorCode =
   | 'not_yet_valid'
   | 'iat_in_future'
   | 'no_expiry'
+  | 'missing_iat'
   | 'invalid_claim'
   | 'issuer_mismatch'
   | 'audience_mismatch'
   | 'unknown_client'
   | 'client_disabled'
+  | 'client_replaced'
   | 'self_signed_not_allowed'
   | 'rsin_mismatch'
   | 'revoked'
   | 'insufficient_scope'
   | 'keys_unavailable';
 
+/**
+ * A refused token. `code` and `message` are precise, for logs and for the API's own code; the
+ * adapters show them to the caller only when `authenticated` is true, i.e. after the signature
+ * proved that the caller holds the key. Before that every refusal looks the same, so that an
+ * anonymous caller learns nothing about which clients exist or how they are configured.
+ */
 export class TokenError extends Error {
+  readonly authenticated: boolean;
+
   constructor(
     readonly code: TokenErrorCode,
     message: string,
+    options: { authenticated?: boolean } = {},
   ) {
     super(message);
     this.name = 'TokenError';
+    this.authenticated = options.authenticated ?? false;
   }
 }
 

@@ -1,4 +1,4 @@
-export { type Principal, type ClientRecord, type ClientResolver, type Verifier, type VerifierOptions, createVerifier } from './verifier.js';
+export { type Principal, type ClientRecord, type ClientResolver, type Verifier, type VerifierOptions, createVerifier, SELF_SIGNED_CLAIMS } from './verifier.js';
 export { TokenError, type TokenErrorCode } from './errors.js';
 export { decodeJwt, extractToken, MAX_TOKEN_LENGTH, type DecodedJwt } from './decode.js';
 export { ASYMMETRIC_ALGS, importJwks, RemoteJwks, type KeySource, type VerificationKey } from './keys.js';

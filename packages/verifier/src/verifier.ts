@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { BoundedCache } from './bounded-cache.js';
 import { decodeJwt, type DecodedJwt, extractToken } from './decode.js';
-import { humanDuration, TokenError } from './errors.js';
+import { humanDuration, TokenError, type TokenErrorCode } from './errors.js';
 import { ASYMMETRIC_ALGS, type KeySource, RemoteJwks, type VerificationKey } from './keys.js';
 
 /** Who called: what a ZGW API needs to authorise a request. */
@@ -11,8 +11,17 @@ export interface Principal {
   rsin: string | undefined;
   userId: string | undefined;
   userRepresentation: string | undefined;
+  /**
+   * What the caller may do. Self-signed tokens: the client's registered scopes, never the token's.
+   * IdP tokens: the token's scopes, narrowed to the client's current scopes when the resolver names them.
+   */
   scopes: string[];
   kind: 'oauth2' | 'self-signed';
+  /**
+   * Claims as information. IdP tokens: all claims (the issuer signed them). Self-signed tokens: only
+   * SELF_SIGNED_CLAIMS, with `exp` capped; `scope`, `scp`, `sub`, `iss`, `aud`, roles and anything
+   * unknown are dropped, because the consumer chose them.
+   */
   claims: Record<string, unknown>;
   /** Epoch seconds after which the token is no longer accepted. */
   expiresAt: number;
@@ -25,8 +34,14 @@ export interface ClientRecord {
   enabled: boolean;
   selfSignedAllowed: boolean;
   secrets: Array<string | Buffer>;
-  /** Scopes the registry grants the client: a self-signed token carries none of its own. */
+  /** Scopes the registry grants the client: all a self-signed token gets, and a cap on an IdP token's. */
   scopes?: string[];
+  /**
+   * Identifies this registration of the client id. When given, an IdP token must carry the same
+   * value in its `client_registration` claim: a deleted client's tokens never come back when the
+   * same id is registered again.
+   */
+  registration?: string;
 }
 
 /** May answer synchronously: a resolver that has the client in memory saves a promise per verification. */
@@ -54,14 +69,16 @@ export interface VerifierOptions {
   /**
    * Repeated verification of the same token is served from memory for at most `revalidateAfterMs`
    * (default 2000): a disabled client or revoked token is refused within that bound, and a cached
-   * token is never accepted past its expiry.
+   * token is never accepted past its expiry. Only fully accepted tokens are remembered, at most
+   * `maxEntries` (default 10,000) and `maxBytes` of token text (default 4 MiB).
    */
-  cache?: false | { maxEntries?: number; revalidateAfterMs?: number };
+  cache?: false | { maxEntries?: number; maxBytes?: number; revalidateAfterMs?: number };
   now?: () => number;
 }
 
 export interface Verifier {
-  verify(authorizationOrToken: string | undefined): Promise<Principal>;
+  /** Verifies the token and, when `scopes` are given, that the caller holds them all (else `insufficient_scope`). */
+  verify(authorizationOrToken: string | undefined, scopes?: readonly string[]): Promise<Principal>;
   /** Drops remembered results: call it when a client, secret or revocation changed. */
   forget(): void;
 }
@@ -71,9 +88,14 @@ interface CacheEntry {
   checkedAt: number;
 }
 
-const STRING_CLAIMS = ['iss', 'sub', 'client_id', 'jti', 'rsin', 'user_id', 'user_representation'] as const;
+const STRING_CLAIMS = ['iss', 'sub', 'client_id', 'jti', 'rsin', 'user_id', 'user_representation', 'client_registration'] as const;
 const TIME_CLAIMS = ['exp', 'iat', 'nbf'] as const;
+/** What a self-signed token may say as information; everything else it says is dropped. */
+export const SELF_SIGNED_CLAIMS = ['user_id', 'user_representation', 'jti', 'iat', 'nbf'] as const;
 const TYP_AT_JWT = /^(application\/)?at\+jwt$/i;
+const MAX_CLIENT_ID_LENGTH = 50;
+/** Spent on a client that is unknown or may not self-sign, so that it costs what a wrong signature costs. */
+const DUMMY_SECRETS = [crypto.randomBytes(32)];
 
 export function createVerifier(options: VerifierOptions): Verifier {
   const now = options.now ?? Date.now;
@@ -83,8 +105,13 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const audiences = options.audience === undefined ? undefined : ([] as string[]).concat(options.audience);
   const selfSigned = options.selfSigned === false ? undefined : { maxAge: options.selfSigned?.maxAge ?? 3600, iatLeeway: options.selfSigned?.iatLeeway ?? 300 };
   const keys = options.keys ?? (options.jwksUri ? new RemoteJwks({ jwksUri: options.jwksUri }, { now }) : options.issuer ? new RemoteJwks({ issuer: options.issuer }, { now }) : undefined);
-  const cache = options.cache === false ? undefined : new BoundedCache<string, CacheEntry>(options.cache?.maxEntries ?? 10_000);
-  const revalidateAfterMs = (options.cache || undefined)?.revalidateAfterMs ?? 2000;
+  const cacheOptions = options.cache || undefined;
+  // A token's text stands for its weight: the parsed claims are of the same order.
+  const cache = options.cache === false ? undefined : new BoundedCache<string, CacheEntry>(cacheOptions?.maxEntries ?? 10_000, cacheOptions?.maxBytes ?? 4 * 1024 * 1024, (token) => token.length);
+  const revalidateAfterMs = cacheOptions?.revalidateAfterMs ?? 2000;
+
+  /** A refusal after the signature verified: the caller holds the key, so the reason may be shown. */
+  const refused = (code: TokenErrorCode, message: string) => new TokenError(code, message, { authenticated: true });
 
   // Every step answers synchronously when its inputs are at hand (a known key, a resolver that
   // answers from memory) and chains on a promise only when they are not: a verification then costs
@@ -116,32 +143,37 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const { payload } = jwt;
     if (!key) throw new TokenError('unknown_key', 'token is signed with a key the issuer does not publish (unknown kid)');
     if (key.alg !== alg) throw new TokenError('alg_not_allowed', `key ${String(kid)} verifies ${key.alg}, not ${alg}`);
-    if (!verifySignature(alg, key.key, jwt)) throw new TokenError('bad_signature', 'signature does not verify with the issuer\'s key');
-    if (options.issuer !== undefined && payload.iss !== options.issuer) throw new TokenError('issuer_mismatch', `issuer "${String(payload.iss).slice(0, 100)}" is not the expected "${options.issuer}"`);
+    if (!verifySignature(alg, key.key, jwt)) throw new TokenError('bad_signature', "signature does not verify with the issuer's key");
+    if (options.issuer !== undefined && payload.iss !== options.issuer) throw refused('issuer_mismatch', `issuer "${String(payload.iss).slice(0, 100)}" is not the expected "${options.issuer}"`);
     if (audiences) {
       const aud = ([] as unknown[]).concat(payload.aud ?? []);
-      if (!aud.some((a) => typeof a === 'string' && audiences.includes(a))) throw new TokenError('audience_mismatch', `token is not meant for this API (aud must include ${audiences.join(' or ')})`);
+      if (!aud.some((a) => typeof a === 'string' && audiences.includes(a))) throw refused('audience_mismatch', `token is not meant for this API (aud must include ${audiences.join(' or ')})`);
     }
-    if (typeof payload.exp !== 'number') throw new TokenError('no_expiry', 'access token has no exp claim');
+    if (typeof payload.exp !== 'number') throw refused('no_expiry', 'access token has no exp claim');
     const t = now() / 1000;
     checkNotBefore(payload, t);
     checkExpiry(payload.exp, t);
     const clientId = (payload.client_id ?? payload.sub) as string | undefined;
-    if (!clientId) throw new TokenError('invalid_claim', 'access token names no client (client_id or sub)');
+    if (!clientId) throw refused('invalid_claim', 'access token names no client (client_id or sub)');
     const exp = payload.exp;
-    const withClient = (rsin: unknown): Principal | Promise<Principal> => {
-      const accepted = () => principal('oauth2', clientId, rsin as string | undefined, payload, exp);
+    const tokenScopes = scopesOf(payload);
+    const withClient = (rsin: unknown, scopes: string[]): Principal | Promise<Principal> => {
+      const accepted = () => principal('oauth2', clientId, rsin as string | undefined, scopes, payload, exp);
       if (!options.isRevoked || typeof payload.jti !== 'string') return accepted();
       return then(options.isRevoked(payload.jti, clientId), (revoked) => {
-        if (revoked) throw new TokenError('revoked', 'token has been revoked');
+        if (revoked) throw refused('revoked', 'token has been revoked');
         return accepted();
       });
     };
-    if (!options.clients) return withClient(payload.rsin);
-    return then(options.clients(clientId), (client) => {
-      if (!client) throw new TokenError('unknown_client', `client "${clientId.slice(0, 60)}" is not registered`);
-      if (!client.enabled) throw new TokenError('client_disabled', `client "${clientId.slice(0, 60)}" is disabled`);
-      return withClient(client.rsin);
+    if (!options.clients) return withClient(payload.rsin, tokenScopes);
+    return then(clientId.length <= MAX_CLIENT_ID_LENGTH ? options.clients(clientId) : undefined, (client) => {
+      if (!client) throw refused('unknown_client', `client "${clientId.slice(0, 60)}" is not registered`);
+      if (client.registration !== undefined && payload.client_registration !== client.registration) {
+        throw refused('client_replaced', `token was issued to an earlier registration of client "${clientId.slice(0, 60)}", which was deleted`);
+      }
+      if (!client.enabled) throw refused('client_disabled', `client "${clientId.slice(0, 60)}" is disabled`);
+      // A token never grants more than its client may do now: a scope removed from the client is gone from its tokens.
+      return withClient(client.rsin, client.scopes ? tokenScopes.filter((s) => client.scopes!.includes(s)) : tokenScopes);
     });
   }
 
@@ -150,52 +182,66 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (!selfSigned || !options.clients) throw new TokenError('alg_not_allowed', 'self-signed HS256 tokens are not accepted here');
     const clientId = payload.client_id;
     if (typeof clientId !== 'string' || !clientId) throw new TokenError('invalid_claim', 'self-signed token has no client_id claim (the secret is looked up by client_id, not iss)');
-    return then(clientId.length <= 50 ? options.clients(clientId) : undefined, (client) => checkSelfSigned(jwt, clientId, client, selfSigned));
+    return then(clientId.length <= MAX_CLIENT_ID_LENGTH ? options.clients(clientId) : undefined, (client) => checkSelfSigned(jwt, clientId, client, selfSigned));
   }
 
   function checkSelfSigned(jwt: DecodedJwt, clientId: string, client: ClientRecord | undefined, policy: { maxAge: number; iatLeeway: number }): Principal {
     const { payload } = jwt;
+    // Until the signature verifies, the caller is anonymous: each of these refusals is shown to it
+    // as the same one, after the same work (an HMAC per secret, or one with a dummy key).
+    const usable = client?.selfSignedAllowed ? client.secrets : [];
+    const signed = hmacMatchesAny(usable.length ? usable : DUMMY_SECRETS, jwt) && usable.length > 0;
     if (!client) throw new TokenError('unknown_client', `client "${clientId.slice(0, 60)}" is not registered`);
-    if (!client.enabled) throw new TokenError('client_disabled', `client "${clientId}" is disabled`);
     if (!client.selfSignedAllowed) throw new TokenError('self_signed_not_allowed', `client "${clientId}" may not sign its own tokens; get one from the token endpoint`);
-    if (!client.secrets.some((secret) => hmacMatches(secret, jwt))) throw new TokenError('bad_signature', `signature does not match: the token was signed with a different secret than client "${clientId}" has`);
+    if (!signed) throw new TokenError('bad_signature', `signature does not match: the token was signed with a different secret than client "${clientId}" has`);
 
+    if (!client.enabled) throw refused('client_disabled', `client "${clientId}" is disabled`);
     const t = now() / 1000;
     const iat = payload.iat as number | undefined;
     const exp = payload.exp as number | undefined;
-    if (iat === undefined && exp === undefined) throw new TokenError('no_expiry', 'self-signed token has neither exp nor iat, so it would never expire');
-    if (iat !== undefined && iat > t + policy.iatLeeway) {
-      throw new TokenError('iat_in_future', `iat is ${humanDuration(iat - t)} in the future: check the clock (at most ${policy.iatLeeway} s allowed)`);
+    // Without iat the token would live until its exp, however far away (Open Zaak refuses it too).
+    if (iat === undefined) throw refused(exp === undefined ? 'no_expiry' : 'missing_iat', 'self-signed token has no iat claim: it must say when it was made (seconds since 1970)');
+    if (iat > t + policy.iatLeeway) {
+      throw refused('iat_in_future', `iat is ${humanDuration(iat - t)} in the future: check the clock (at most ${policy.iatLeeway} s allowed)`);
     }
     // `nbp` (the seed's typo) is deliberately ignored, not read as nbf.
     checkNotBefore(payload, t);
-    const expiresAt = Math.min(exp ?? Infinity, iat !== undefined ? iat + policy.maxAge : Infinity);
+    const expiresAt = Math.min(exp ?? Infinity, iat + policy.maxAge);
     checkExpiry(expiresAt, t, exp !== undefined && expiresAt < exp ? ` (self-signed tokens live at most ${policy.maxAge} s after iat)` : '');
     if (payload.rsin !== undefined && payload.rsin !== client.rsin) {
-      throw new TokenError('rsin_mismatch', `token claims organisation ${String(payload.rsin)} but client "${clientId}" belongs to ${client.rsin}`);
+      throw refused('rsin_mismatch', `token claims organisation ${String(payload.rsin).slice(0, 20)} but client "${clientId}" belongs to ${client.rsin}`);
     }
-    const p = principal('self-signed', clientId, client.rsin, payload, expiresAt);
-    if (!p.scopes.length && client.scopes) p.scopes = client.scopes;
-    return p;
+    const claims: Record<string, unknown> = {};
+    for (const c of SELF_SIGNED_CLAIMS) if (payload[c] !== undefined) claims[c] = payload[c];
+    claims.exp = expiresAt;
+    return principal('self-signed', clientId, client.rsin, client.scopes ?? [], claims, expiresAt);
   }
 
   function checkNotBefore(payload: Record<string, unknown>, t: number): void {
-    if (typeof payload.nbf === 'number' && payload.nbf > t + skew) throw new TokenError('not_yet_valid', `token is not valid for another ${humanDuration(payload.nbf - t)} (nbf): check the clock`);
+    if (typeof payload.nbf === 'number' && payload.nbf > t + skew) throw refused('not_yet_valid', `token is not valid for another ${humanDuration(payload.nbf - t)} (nbf): check the clock`);
   }
 
   function checkExpiry(expiresAt: number, t: number, why = ''): void {
-    if (t > expiresAt + skew) throw new TokenError('expired', `token expired ${humanDuration(t - expiresAt)} ago${why}`);
+    if (t > expiresAt + skew) throw refused('expired', `token expired ${humanDuration(t - expiresAt)} ago${why}`);
+  }
+
+  function checkScopes(p: Principal, scopes: readonly string[] | undefined): Principal {
+    if (!scopes?.length) return p;
+    const missing = scopes.filter((s) => !p.scopes.includes(s));
+    if (missing.length) throw refused('insufficient_scope', `token lacks scope ${missing.join(' ')}`);
+    return p;
   }
 
   return {
-    async verify(authorizationOrToken) {
+    async verify(authorizationOrToken, scopes) {
       const token = extractToken(authorizationOrToken);
-      if (!cache) return verifyUncached(token);
+      if (!cache) return checkScopes(await verifyUncached(token), scopes);
       const t = now();
       const hit = cache.get(token);
-      if (hit && t - hit.checkedAt < revalidateAfterMs && t / 1000 <= hit.principal.expiresAt + skew) return hit.principal;
+      if (hit && t - hit.checkedAt < revalidateAfterMs && t / 1000 <= hit.principal.expiresAt + skew) return checkScopes(hit.principal, scopes);
       const result = verifyUncached(token);
-      const verified = result instanceof Promise ? await result : result;
+      const verified = checkScopes(result instanceof Promise ? await result : result, scopes);
+      // Remembered only when fully accepted: refused tokens, however many, take no memory.
       cache.set(token, { principal: verified, checkedAt: t });
       return verified;
     },
@@ -210,9 +256,12 @@ function then<T, U>(value: T | Promise<T>, f: (value: T) => U | Promise<U>): U |
   return value instanceof Promise ? value.then(f) : f(value);
 }
 
-function principal(kind: Principal['kind'], clientId: string, rsin: string | undefined, claims: Record<string, unknown>, expiresAt: number): Principal {
+function scopesOf(claims: Record<string, unknown>): string[] {
   const scope = claims.scope;
-  const scopes = typeof scope === 'string' ? scope.split(' ').filter(Boolean) : Array.isArray(claims.scp) ? claims.scp.filter((s): s is string => typeof s === 'string') : [];
+  return typeof scope === 'string' ? scope.split(' ').filter(Boolean) : Array.isArray(claims.scp) ? claims.scp.filter((s): s is string => typeof s === 'string') : [];
+}
+
+function principal(kind: Principal['kind'], clientId: string, rsin: string | undefined, scopes: string[], claims: Record<string, unknown>, expiresAt: number): Principal {
   return {
     clientId,
     rsin,
@@ -243,8 +292,12 @@ function verifySignature(alg: string, key: crypto.KeyObject, jwt: DecodedJwt): b
   }
 }
 
-/** The secret is the raw UTF-8 string (not base64-decoded), as every ZGW consumer signs with it. */
-function hmacMatches(secret: string | Buffer, jwt: DecodedJwt): boolean {
-  const expected = crypto.createHmac('sha256', secret).update(jwt.signingInput).digest();
-  return expected.length === jwt.signature.length && crypto.timingSafeEqual(expected, jwt.signature);
+/** The secret is the raw UTF-8 string (not base64-decoded), as every ZGW consumer signs with it. Every secret is tried: no early exit. */
+function hmacMatchesAny(secrets: ReadonlyArray<string | Buffer>, jwt: DecodedJwt): boolean {
+  let matched = false;
+  for (const secret of secrets) {
+    const expected = crypto.createHmac('sha256', secret).update(jwt.signingInput).digest();
+    if (expected.length === jwt.signature.length && crypto.timingSafeEqual(expected, jwt.signature)) matched = true;
+  }
+  return matched;
 }

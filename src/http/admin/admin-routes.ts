@@ -1,13 +1,15 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { authorize, type Principal, refusal, TokenError } from '@zgw-auth/verifier';
+import { type Principal, refusal, TokenError } from '@zgw-auth/verifier';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../../app.js';
 import type { Actor } from '../../clients/client-service.js';
 import { ADMIN_SCOPE, type ClientInput, type ClientPatch, type SecretInput } from '../../clients/model.js';
 import { SIGNING_ALGS, type SigningAlg } from '../../config.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
+import { isRejectedInput } from '../../storage/input-errors.js';
 import { isUnavailable } from '../build-server.js';
+import { failureFloor } from '../failure-floor.js';
 import * as s from './schemas.js';
 
 declare module 'fastify' {
@@ -43,13 +45,24 @@ export async function adminRoutes(admin: FastifyInstance, app: App): Promise<voi
   admin.addHook('onRequest', async (request, reply) => {
     if (request.url.startsWith('/admin/docs') || request.url === '/admin/openapi.json') return;
     try {
-      const principal = await authorize(app.verifier, request.headers.authorization, [ADMIN_SCOPE]);
-      if (principal.kind !== 'oauth2') throw new TokenError('alg_not_allowed', 'the admin API needs a token from the token endpoint');
+      const principal = await app.verifier.verify(request.headers.authorization, [ADMIN_SCOPE]);
+      if (principal.kind !== 'oauth2') throw new TokenError('alg_not_allowed', 'the admin API needs a token from the token endpoint', { authenticated: true });
       request.admin = principal;
     } catch (err) {
       if (!(err instanceof TokenError)) throw err;
+      // The precise reason is for the operator; the caller sees it only once its token proved authentic.
+      request.log.info({ refused: err.code, reason: err.message }, 'admin API: token refused');
+      if (!err.authenticated) await failureFloor(reply);
       const r = refusal(err, { problemJson: true, scopes: [ADMIN_SCOPE], realm: 'zgw-auth-admin' });
       return reply.code(r.status).headers(r.headers).send(r.body);
+    }
+  });
+
+  // No admin field holds NUL or other control characters (tab and line breaks aside): refused
+  // here alike on SQLite and PostgreSQL, which could not store NUL.
+  admin.addHook('preValidation', async (request) => {
+    if (hasControlCharacters(request.params) || hasControlCharacters(request.query) || hasControlCharacters(request.body)) {
+      throw new ValidationError('control characters (such as NUL) are not accepted in paths, queries or fields');
     }
   });
 
@@ -62,6 +75,7 @@ export async function adminRoutes(admin: FastifyInstance, app: App): Promise<voi
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return problem(reply, 413, 'body_too_large', 'Body too large', 'request body too large');
     if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return problem(reply, 415, 'unsupported_media_type', 'Unsupported media type', 'send application/json');
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return problem(reply, err.statusCode, 'bad_request', 'Bad request', err.message.slice(0, 300));
+    if (isRejectedInput(err)) return problem(reply, 400, 'invalid_input', 'Invalid input', 'a field holds a value that cannot be stored');
     if (isUnavailable(err)) return problem(reply, 503, 'unavailable', 'Service unavailable', 'the database is unreachable; retry shortly');
     request.log.error({ err }, 'admin request failed');
     return problem(reply, 500, 'internal_error', 'Internal error', 'internal error');
@@ -123,4 +137,13 @@ export async function adminRoutes(admin: FastifyInstance, app: App): Promise<voi
     await app.audit.record({ actor: actorOf(request).id, address: request.ip, action: 'key.rotated', target: result.kid, details: result });
     return result;
   });
+}
+
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+
+function hasControlCharacters(value: unknown): boolean {
+  if (typeof value === 'string') return CONTROL.test(value);
+  if (value === null || typeof value !== 'object') return false;
+  for (const [k, v] of Object.entries(value)) if (CONTROL.test(k) || hasControlCharacters(v)) return true;
+  return false;
 }

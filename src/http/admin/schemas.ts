@@ -1,3 +1,5 @@
+import { MAX_EPOCH_MS } from '../../clients/model.js';
+
 /**
  * JSON schemas of the admin API. Response schemas list every field allowed out: Fastify serialises
  * only these, so a secret hash or ciphertext cannot leak by accident.
@@ -68,7 +70,7 @@ export const addSecretBody = {
   additionalProperties: false,
   properties: {
     label: { type: 'string', maxLength: 200 },
-    expiresAt: { type: ['integer', 'null'], description: 'epoch milliseconds' },
+    expiresAt: { type: ['integer', 'null'], minimum: 0, maximum: MAX_EPOCH_MS, description: 'epoch milliseconds' },
     value: { type: 'string', minLength: 1, maxLength: 512, description: 'import this secret instead of generating one' },
   },
 } as const;
@@ -101,8 +103,8 @@ export const auditQuery = {
     action: { type: 'string', maxLength: 60 },
     target: { type: 'string', maxLength: 100 },
     actor: { type: 'string', maxLength: 100 },
-    since: { type: 'integer', minimum: 0 },
-    before: { type: 'integer', minimum: 0 },
+    since: { type: 'integer', minimum: 0, maximum: MAX_EPOCH_MS },
+    before: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
     limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
   },
 } as const;

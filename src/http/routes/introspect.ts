@@ -48,13 +48,18 @@ function tokenKind(token: string): string {
   }
 }
 
+/**
+ * Who the caller is and what it may do come from the verifier's principal (the registry): client_id,
+ * sub, rsin, scope. Other claims pass through as information: all of an IdP token's (this server
+ * signed them), only the verifier's SELF_SIGNED_CLAIMS of a self-signed one.
+ */
 export function introspectionResponse(p: Principal): Record<string, unknown> {
   // Copied and assigned, not spread with overrides: that shape costs V8 seven times as much.
   const out: Record<string, unknown> = {};
-  for (const k in p.claims) if (k !== '__proto__') out[k] = p.claims[k];
+  for (const k in p.claims) if (!NOT_PASSED_ON.has(k)) out[k] = p.claims[k];
   out.active = true;
   out.client_id = p.clientId;
-  out.sub = p.claims.sub ?? p.clientId;
+  out.sub = p.kind === 'oauth2' ? (p.claims.sub ?? p.clientId) : p.clientId;
   out.rsin = p.rsin;
   out.scope = p.scopes.join(' ') || undefined;
   out.exp = p.expiresAt;
@@ -62,3 +67,6 @@ export function introspectionResponse(p: Principal): Record<string, unknown> {
   out.zgw_token_kind = p.kind;
   return out;
 }
+
+/** Set from the principal instead, or internal to zgw-auth. */
+const NOT_PASSED_ON = new Set(['__proto__', 'scope', 'scp', 'client_registration']);
