@@ -7,7 +7,7 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import pg from 'pg';
 import { eventually, postForm, request, startServeProcess } from './helpers.js';
 import { LoadRun, sleep } from './load-harness.js';
-import { type PrivatePostgres, type PrivateRedis, privatePostgres, privateRedis } from './services.js';
+import { type PrivatePostgres, type PrivateRedis, privatePostgresOn, privateRedis } from './services.js';
 
 /**
  * Every dependency fault under sustained load from keep-alive callers, against real `zgw-auth
@@ -78,15 +78,20 @@ async function underLoad(t: TestContext, d: Deployment, fault: (run: LoadRun) =>
   const prefix = `fault-${crypto.randomBytes(3).toString('hex')}`;
   const run = new LoadRun({ targets: d.targets, callers: CALLERS, bodies: d.bodies, readyUrls: d.procs.map((p) => p.url), admin: { url: d.procs[0]!.url, token: d.adminToken, prefix }, requestTimeoutMs: REQUEST_TIMEOUT_MS });
   run.start();
-  await sleep(WARM_UP_MS);
-  const faultAt = run.mark('fault');
-  await fault(run);
-  const restoredAt = run.mark('dependency back');
-  await sleep(RECOVERY_BOUND_MS + 3000);
-  await run.stop();
+  let faultAt: number;
+  let restoredAt: number;
+  try {
+    await sleep(WARM_UP_MS);
+    faultAt = run.mark('fault');
+    await fault(run);
+    restoredAt = run.mark('dependency back');
+    await sleep(RECOVERY_BOUND_MS + 3000);
+  } finally {
+    await run.stop();
+    for (const line of run.timeline()) t.diagnostic(line);
+  }
   const end = run.now();
 
-  for (const line of run.timeline()) t.diagnostic(line);
   const before = run.counts(0, faultAt);
   const during = run.counts(faultAt, restoredAt);
   const recovery = run.recoveredAfter(restoredAt);
@@ -133,7 +138,7 @@ describe('faults under load: PostgreSQL', () => {
 
   before(async () => {
     // A small max_connections, so that other clients can take every slot.
-    server = await privatePostgres(55440, { max_connections: '40' });
+    server = await privatePostgresOn([55440, 55441, 55442, 55443], { max_connections: '40' });
     superuser = async (database = 'zgw') => {
       const c = new pg.Client({ connectionString: server.url.replace(/\/postgres$/, `/${database}`) });
       c.on('error', () => {});

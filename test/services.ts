@@ -44,13 +44,21 @@ export async function privatePostgres(port: number, settings: Record<string, str
       try {
         return startOnce();
       } catch (err) {
-        if (attempt >= 20) throw err;
+        if (attempt >= 20) {
+          const log = fs.readFileSync(path.join(dir, 'log'), 'utf8').split('\n').slice(-15).join('\n');
+          throw new Error(`private PostgreSQL did not start: ${String((err as { stderr?: Buffer }).stderr ?? err)}\n${log}`);
+        }
         await new Promise((r) => setTimeout(r, 250));
       }
     }
   };
   const stop = async () => void asPostgres('pg_ctl', ['-D', dir, '-w', '-m', 'fast', 'stop']);
-  await start();
+  try {
+    await start();
+  } catch (err) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
@@ -66,6 +74,21 @@ export async function privatePostgres(port: number, settings: Record<string, str
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The first of `ports` that a private PostgreSQL starts on. These ports lie in the ephemeral
+ * range, so another program's outgoing connection may hold one for a while.
+ */
+export async function privatePostgresOn(ports: number[], settings: Record<string, string> = {}): Promise<PrivatePostgres> {
+  for (const port of ports) {
+    try {
+      return await privatePostgres(port, settings);
+    } catch (err) {
+      if (port === ports.at(-1)) throw err;
+    }
+  }
+  throw new Error('no ports');
 }
 
 function alive(pid: number): boolean {
