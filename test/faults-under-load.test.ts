@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import pg from 'pg';
 import { eventually, postForm, request, startServeProcess } from './helpers.js';
-import { LoadRun, sleep } from './load-harness.js';
+import { LoadRun, sleep, startBalancer } from './load-harness.js';
 import { type PrivatePostgres, type PrivateRedis, privatePostgresOn, privateRedis } from './services.js';
 
 /**
@@ -42,7 +42,8 @@ interface Deployment {
 
 /** Starts `count` processes on one database; the first creates the admin client; clients for the callers are registered. */
 async function deploy(count: number, env: Record<string, string>, args: string[] = []): Promise<Deployment> {
-  const shared = { ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64'), ZGW_AUTH_SIGNING_ALG: 'EdDSA', ...env };
+  // One issuer for all processes, as behind a balancer: a token from one is accepted by the others.
+  const shared = { ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64'), ZGW_AUTH_SIGNING_ALG: 'EdDSA', ZGW_AUTH_ISSUER: 'http://zgw-auth.test', ...env };
   const dataDir = tempDir();
   const procs = [await startServeProcess(dataDir, shared, args)];
   const secret = /client_secret: (\S+)/.exec(procs[0]!.output())![1]!;
@@ -275,5 +276,96 @@ describe('faults under load: Redis', () => {
       { unavailable: false, unready: false },
     );
     assert.ok(run.maxLatency(faultAt, restoredAt) <= 2000, `Redis waits bounded: ${Math.round(run.maxLatency(faultAt, restoredAt))} ms`);
+  });
+});
+
+describe('process faults under load', () => {
+  it('SIGTERM during load behind a balancer: callers see no failed request; the process drains and exits 0', async (t) => {
+    // Two processes sharing one SQLite database behind a TCP balancer that, like HAProxy or
+    // nginx, tries a refused connection on the next backend.
+    // The shutdown delay covers the balancer's 100 ms health checks with room to spare.
+    const d = await deploy(2, { ZGW_AUTH_SHUTDOWN_DELAY: '1' });
+    const balancer = await startBalancer(d.procs.map((p) => Number(new URL(p.url).port)));
+    const run = new LoadRun({ targets: [balancer.url], callers: CALLERS, bodies: d.bodies, readyUrls: [d.procs[1]!.url], admin: { url: balancer.url, token: d.adminToken, prefix: 'sigterm' }, requestTimeoutMs: REQUEST_TIMEOUT_MS });
+    let drained: number;
+    try {
+      run.start();
+      await sleep(WARM_UP_MS);
+      const signalled = run.mark('SIGTERM to one process');
+      const code = await d.procs[0]!.stop('SIGTERM');
+      drained = run.mark(`exited ${code}`) - signalled;
+      assert.equal(code, 0, d.procs[0]!.output().slice(-2000));
+      await sleep(2000);
+    } finally {
+      await run.stop();
+      for (const line of run.timeline()) t.diagnostic(line);
+      await Promise.all(d.procs.map((p) => (p.child.exitCode === null ? p.stop() : undefined)));
+      await balancer.close();
+    }
+    t.diagnostic(`answers: ${fmt(run.counts())}; drained and exited ${Math.round(drained)} ms after SIGTERM`);
+    assert.ok(drained < 11_000, 'exits within the shutdown delay and the grace period');
+    assert.deepEqual([...run.counts().keys()], ['200'], `every request succeeded: ${fmt(run.counts())}`);
+    assert.ok((run.counts().get('200') ?? 0) > 1000, 'under load');
+    assert.ok(run.adminWrites.length > 5 && run.adminWrites.every((w) => w.status === 201), `every admin write acknowledged: ${JSON.stringify(run.adminWrites.filter((w) => w.status !== 201))}`);
+  });
+
+  it('a cluster worker killed during load: the primary replaces it; only requests on its connections fail, none with an HTTP error', async (t) => {
+    const d = await deploy(1, { ZGW_AUTH_WORKERS: '2' });
+    const proc = d.procs[0]!;
+    const workerPids = () => [...new Set([...proc.output().matchAll(/"pid":(\d+)[^\n]*zgw-auth listening/g)].map((m) => Number(m[1])))];
+    const run = new LoadRun({ targets: [proc.url], callers: CALLERS, bodies: d.bodies, requestTimeoutMs: REQUEST_TIMEOUT_MS });
+    let killedAt = 0;
+    let replacedAfter = Infinity;
+    try {
+      assert.ok(await eventually(async () => workerPids().length === 2, 10_000), 'two workers listen');
+      run.start();
+      await sleep(WARM_UP_MS);
+      killedAt = run.mark('SIGKILL to a worker');
+      process.kill(workerPids()[0]!, 'SIGKILL');
+      assert.ok(await eventually(async () => workerPids().length === 3, 10_000), 'a replacement worker listens');
+      replacedAfter = run.mark('replacement listening') - killedAt;
+      await sleep(3000);
+    } finally {
+      await run.stop();
+      for (const line of run.timeline()) t.diagnostic(line);
+    }
+    t.diagnostic(`answers: ${fmt(run.counts())}; replacement listening ${Math.round(replacedAfter)} ms after the kill`);
+    assert.equal(proc.child.exitCode, null, 'the primary stays up');
+    const all = run.counts();
+    const failed = [...all].filter(([k]) => k !== '200');
+    assert.ok(failed.every(([k]) => k.startsWith('err:') && k !== 'err:HANG'), `no HTTP error and no hang, only connections of the killed worker: ${fmt(all)}`);
+    assert.ok(failed.reduce((n, [, v]) => n + v, 0) <= CALLERS, `at most one failed request per connection: ${fmt(all)}`);
+    assert.deepEqual([...run.unexpected], []);
+    assert.ok(replacedAfter <= 5000, `replaced within 5 s: ${Math.round(replacedAfter)} ms`);
+    // The surviving worker keeps serving: tokens in every second after the kill.
+    for (let s = killedAt; s + 1000 <= run.now() - 500; s += 1000) assert.ok((run.counts(s, s + 1000).get('200') ?? 0) > 0, `tokens issued in the second from t+${Math.round(s)} ms`);
+    assert.equal(await proc.stop(), 0);
+  });
+});
+
+describe('last resort', () => {
+  it('an error nobody handles is logged, makes the process unready for a while, and does not end it', async () => {
+    // A real serve process with one unhandled 'error' event and one unhandled rejection, thrown
+    // from a timer after it started, as a dependency's stray emitter would.
+    const inject = path.join(tempDir(), 'stray.mjs');
+    fs.writeFileSync(
+      inject,
+      `import { EventEmitter } from 'node:events';
+setTimeout(() => new EventEmitter().emit('error', new Error('stray emitter')), 1500).unref();
+setTimeout(() => Promise.reject(new Error('stray rejection')), 1600).unref();`,
+    );
+    const proc = await startServeProcess(tempDir(), { NODE_OPTIONS: `--import=${inject}` });
+    try {
+      const secret = /client_secret: (\S+)/.exec(proc.output())![1]!;
+      assert.ok(await eventually(async () => proc.output().includes('stray rejection'), 5000), proc.output().slice(-2000));
+      assert.match(proc.output(), /"level":60[^\n]*stray emitter|stray emitter[^\n]*"level":60/);
+      assertAlive([proc]);
+      const ready = await request(`${proc.url}/health/ready`);
+      assert.equal(ready.status, 503);
+      assert.match(ready.json.checks.process, /unexpected error/);
+      assert.equal((await postForm(`${proc.url}/token`, { grant_type: 'client_credentials', client_id: 'zgw-auth-admin', client_secret: secret })).status, 200, 'still serving');
+    } finally {
+      assert.equal(await proc.stop(), 0);
+    }
   });
 });

@@ -203,11 +203,33 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * A TCP balancer in front of several processes, as HAProxy or nginx would be: each new
- * connection goes to the next backend, and a refused connection is tried on the next one (no
- * request byte has been sent yet, so this is safe for any request).
+ * connection goes to the next backend that passed its last readiness check, and a refused
+ * connection is tried on the next one (no request byte has been sent yet, so this is safe).
  */
 export async function startBalancer(backends: number[]): Promise<{ url: string; close: () => Promise<void> }> {
   let next = 0;
+  // Health checks every 100 ms: an unready backend gets no new connections.
+  const healthy = new Map(backends.map((port) => [port, true]));
+  const checks = setInterval(() => {
+    for (const port of backends) {
+      http
+        .get({ host: '127.0.0.1', port, path: '/health/ready', agent: false, timeout: 1000 }, (res) => {
+          healthy.set(port, res.statusCode === 200);
+          res.resume();
+        })
+        .on('error', () => healthy.set(port, false))
+        .on('timeout', function (this: http.ClientRequest) {
+          this.destroy();
+        });
+    }
+  }, 100);
+  const pick = () => {
+    for (let i = 0; i < backends.length; i++) {
+      const port = backends[next++ % backends.length]!;
+      if (healthy.get(port)) return port;
+    }
+    return backends[next++ % backends.length]!;
+  };
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     client.pause();
@@ -215,15 +237,16 @@ export async function startBalancer(backends: number[]): Promise<{ url: string; 
     client.on('close', () => sockets.delete(client));
     client.on('error', () => client.destroy());
     const attempt = (tries: number) => {
-      const port = backends[next++ % backends.length]!;
+      const port = pick();
       const upstream = net.connect(port, '127.0.0.1');
       sockets.add(upstream);
       upstream.on('close', () => sockets.delete(upstream));
       let connected = false;
       upstream.once('connect', () => {
         connected = true;
+        // The backend closing (after a Connection: close answer) ends the caller's side through
+        // the pipe, after the answer is flushed; only an error cuts it.
         upstream.on('error', () => client.destroy());
-        upstream.on('close', () => client.destroy());
         client.on('close', () => upstream.destroy());
         client.pipe(upstream);
         upstream.pipe(client);
@@ -243,6 +266,7 @@ export async function startBalancer(backends: number[]): Promise<{ url: string; 
     url: `http://127.0.0.1:${port}`,
     close: () =>
       new Promise<void>((r) => {
+        clearInterval(checks);
         for (const s of sockets) s.destroy();
         server.close(() => r());
       }),

@@ -54,9 +54,13 @@ export function serveCommand(program: Command, ctx: CliContext): void {
         if (stopping) return;
         stopping = true;
         app.log.info({ signal }, 'shutting down: finishing in-flight requests');
-        setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS).unref();
+        setTimeout(() => process.exit(1), config.shutdownDelay * 1000 + SHUTDOWN_GRACE_MS).unref();
         markStopping(app);
         draining = true;
+        // Unready but still accepting: a balancer that checks readiness stops sending new
+        // connections here before this process stops listening, so none is refused or reset in
+        // the listen backlog as the socket closes.
+        if (config.shutdownDelay > 0) await new Promise((r) => setTimeout(r, config.shutdownDelay * 1000));
         // Refuse new connections (a balancer retries them elsewhere) but leave open ones alone:
         // http.Server#close would also cut idle keep-alive connections, racing a request a caller
         // may be sending on one at that moment.
@@ -105,7 +109,7 @@ async function runPrimary(config: Config, ctx: CliContext): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down workers');
-    setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS + 1000).unref();
+    setTimeout(() => process.exit(1), config.shutdownDelay * 1000 + SHUTDOWN_GRACE_MS + 1000).unref();
     for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
