@@ -13,6 +13,7 @@ export interface Config {
   databaseUrl: string | undefined;
   redisUrl: string | undefined;
   workers: number;
+  shutdownDelay: number;
   masterKey: string | undefined;
   audience: string;
   signingAlg: SigningAlg;
@@ -78,6 +79,7 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
   databaseUrl: { key: 'databaseUrl', env: 'DATABASE_URL', flag: '--database-url', defaultDoc: '(SQLite in the data folder)', parse: optStr, doc: '`postgres://…` selects PostgreSQL; `sqlite:/path/file.db` a SQLite file elsewhere.' },
   redisUrl: { key: 'redisUrl', env: 'REDIS_URL', flag: '--redis-url', defaultDoc: '(none: limits are per process)', parse: optStr, doc: '`redis://…`: failed-authentication back-off and the per-address request limit are shared by every process. When Redis is unreachable, back-off continues per process (logged) and resumes shared when it returns.' },
   workers: { key: 'workers', env: 'ZGW_AUTH_WORKERS', flag: '--workers', defaultDoc: '1', parse: int(1, 64), doc: '`serve` forks this many worker processes sharing the port (node:cluster), e.g. one per core. Workers restart when they die.' },
+  shutdownDelay: { key: 'shutdownDelay', env: 'ZGW_AUTH_SHUTDOWN_DELAY', flag: '--shutdown-delay', defaultDoc: '0', parse: int(0, 60), doc: 'Seconds after SIGTERM during which `serve` reports unready but still accepts connections (each answer closes its connection), so that a load balancer\'s health check takes it out before it stops listening. Set it to the balancer\'s time to notice.' },
   masterKey: { key: 'masterKey', env: 'ZGW_AUTH_MASTER_KEY', flag: '--master-key', defaultDoc: '(key file `master.key` in the data folder, created on first start)', parse: optStr, doc: '32 bytes, base64 or base64url. Encrypts signing keys and self-signing client secrets (AES-256-GCM) and keys the secret hashes. Required when several processes share one database.' },
   audience: { key: 'audience', env: 'ZGW_AUTH_AUDIENCE', flag: '--audience', defaultDoc: 'ZGW_APIs', parse: str, doc: '`aud` claim of issued tokens (the seed uses `ZGW_APIs`).' },
   signingAlg: { key: 'signingAlg', env: 'ZGW_AUTH_SIGNING_ALG', flag: '--signing-alg', defaultDoc: 'RS256', parse: alg, doc: 'Algorithm of newly generated signing keys: RS256 (what OneGround resource servers expect), ES256 or EdDSA.' },
@@ -108,6 +110,7 @@ const DEFAULTS: Omit<Config, 'issuer'> = {
   databaseUrl: undefined,
   redisUrl: undefined,
   workers: 1,
+  shutdownDelay: 0,
   masterKey: undefined,
   audience: 'ZGW_APIs',
   signingAlg: 'RS256',

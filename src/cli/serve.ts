@@ -1,11 +1,20 @@
 import cluster from 'node:cluster';
+import net from 'node:net';
 import type { Command } from 'commander';
+import type { Logger } from 'pino';
 import { createApp, createLogger, initialize } from '../app.js';
 import type { Config } from '../config.js';
 import { buildServer } from '../http/build-server.js';
+import { markFault, markStopping } from '../http/routes/operations.js';
 import type { CliContext } from './program.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
+/** Open connections may finish their requests this long after SIGTERM (within the grace period). */
+const DRAIN_MS = 8000;
+/** A keep-alive connection idle this long after SIGTERM has no caller about to use it: closed. */
+const IDLE_CLOSE_MS = 1000;
+/** How long an unexpected error keeps the process unready. */
+const FAULT_UNREADY_MS = 30_000;
 
 export function serveCommand(program: Command, ctx: CliContext): void {
   program
@@ -29,12 +38,42 @@ export function serveCommand(program: Command, ctx: CliContext): void {
       if (first.admin) ctx.out(firstStartBanner(config.issuer, first.admin.clientId, first.admin.secret));
       app.log.info({ issuer: config.issuer, storage: app.storage.location }, 'zgw-auth listening');
 
+      // Last resort: an error no handler expected (an 'error' event nobody listens for, a rejected
+      // promise nobody awaits) is logged and reported by readiness; the process keeps serving what
+      // it can rather than dropping every caller's connection.
+      lastResort(app.log, (description) => markFault(app, description, FAULT_UNREADY_MS));
+
+      let draining = false;
+      // While draining, every answer closes its connection: keep-alive callers reconnect, through
+      // the balancer, to a process that is not stopping.
+      server.server.prependListener('request', (_req, res) => {
+        if (draining) res.shouldKeepAlive = false;
+      });
       let stopping = false;
       const stop = async (signal: string) => {
         if (stopping) return;
         stopping = true;
         app.log.info({ signal }, 'shutting down: finishing in-flight requests');
-        setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS).unref();
+        setTimeout(() => process.exit(1), config.shutdownDelay * 1000 + SHUTDOWN_GRACE_MS).unref();
+        markStopping(app);
+        draining = true;
+        // Unready but still accepting: a balancer that checks readiness stops sending new
+        // connections here before this process stops listening, so none is refused or reset in
+        // the listen backlog as the socket closes.
+        if (config.shutdownDelay > 0) await new Promise((r) => setTimeout(r, config.shutdownDelay * 1000));
+        // Refuse new connections (a balancer retries them elsewhere) but leave open ones alone:
+        // http.Server#close would also cut idle keep-alive connections, racing a request a caller
+        // may be sending on one at that moment.
+        net.Server.prototype.close.call(server.server);
+        const started = Date.now();
+        let idleClosed = false;
+        while ((await openConnections(server.server)) > 0 && Date.now() - started < DRAIN_MS) {
+          if (!idleClosed && Date.now() - started >= IDLE_CLOSE_MS) {
+            idleClosed = true;
+            server.server.closeIdleConnections();
+          }
+          await new Promise((r) => setTimeout(r, 20));
+        }
         await server.close();
         await app.close();
         process.exit(0);
@@ -70,12 +109,28 @@ async function runPrimary(config: Config, ctx: CliContext): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down workers');
-    setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS + 1000).unref();
+    setTimeout(() => process.exit(1), config.shutdownDelay * 1000 + SHUTDOWN_GRACE_MS + 1000).unref();
     for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // The primary serves nothing; it must stay to restart workers.
+  lastResort(log, () => {});
   await new Promise(() => {});
+}
+
+function lastResort(log: Logger, onFault: (description: string) => void): void {
+  const handle = (kind: string) => (err: unknown) => {
+    const description = `${kind}: ${err instanceof Error ? err.message : String(err)}`.slice(0, 300);
+    log.fatal({ err }, `unexpected error (${kind}); still serving, reporting unready for a while`);
+    onFault(description);
+  };
+  process.on('uncaughtException', handle('uncaught exception'));
+  process.on('unhandledRejection', handle('unhandled rejection'));
+}
+
+function openConnections(server: net.Server): Promise<number> {
+  return new Promise((resolve) => server.getConnections((err, count) => resolve(err ? 0 : count)));
 }
 
 function firstStartBanner(issuer: string, clientId: string, secret: string): string {

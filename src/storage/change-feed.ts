@@ -47,7 +47,13 @@ export class PostgresChangeFeed extends LocalChangeFeed {
 
   async start(): Promise<void> {
     const { default: pg } = await import('pg');
-    const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 3000 });
+    // keepAlive: a connection that died silently (no reset reaches us) is noticed, not listened on for ever.
+    const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 3000, keepAlive: true });
+    // Attached before connecting and never removed: a dying connection can emit 'error' more
+    // than once (a FATAL message, then the reset socket), and one without a listener would end
+    // the process. Errors of a connection that is no longer the listener are ignored.
+    client.on('error', (err) => this.lost(client, err));
+    client.on('end', () => this.lost(client, new Error('change feed connection ended')));
     client.on('notification', (msg) => {
       try {
         this.events.emit('change', JSON.parse(msg.payload ?? '') as Change);
@@ -55,10 +61,18 @@ export class PostgresChangeFeed extends LocalChangeFeed {
         this.onError(err);
       }
     });
-    client.on('error', (err) => this.reconnect(err));
-    client.on('end', () => this.reconnect(new Error('change feed connection ended')));
-    await client.connect();
-    await client.query(`LISTEN ${CHANNEL}`);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL}`);
+    } catch (err) {
+      // Connected but not listening (e.g. terminated between the two): do not leave it open.
+      void client.end().catch(() => {});
+      throw err;
+    }
+    if (this.closed) {
+      await client.end().catch(() => {});
+      return;
+    }
     this.listener = client;
   }
 
@@ -69,17 +83,21 @@ export class PostgresChangeFeed extends LocalChangeFeed {
     await this.listener.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify(change)]).catch(this.onError);
   }
 
-  private reconnect(err: unknown): void {
+  private lost(client: pg.Client, err: unknown): void {
+    if (client !== this.listener) return;
+    this.listener = undefined;
+    void client.end().catch(() => {});
+    this.retryLater(err);
+  }
+
+  private retryLater(err: unknown): void {
     if (this.closed || this.retry) return;
     this.onError(err);
-    // The dead connection may still emit; an error without a listener would crash the process.
-    this.listener?.removeAllListeners().on('error', () => {});
-    this.listener = undefined;
     this.retry = setTimeout(() => {
       this.retry = undefined;
       this.start()
         .then(() => this.events.emit('change', { kind: 'all' } satisfies Change))
-        .catch((e: unknown) => this.reconnect(e));
+        .catch((e: unknown) => this.retryLater(e));
     }, 1000);
     this.retry.unref();
   }
@@ -89,7 +107,6 @@ export class PostgresChangeFeed extends LocalChangeFeed {
     if (this.retry) clearTimeout(this.retry);
     const l = this.listener;
     this.listener = undefined;
-    l?.removeAllListeners().on('error', () => {});
     await l?.end().catch(() => {});
     await super.close();
   }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import type pg from 'pg';
 import { migrate } from './migrations.js';
 import type { Database } from './schema.js';
 
@@ -20,11 +21,18 @@ export interface Storage {
  * pending migrations and returns it. Without a URL the embedded default is `<dataDir>/zgw-auth.db`.
  */
 export async function openStorage(databaseUrl: string | undefined, dataDir: string): Promise<Storage> {
-  const storage = /^postgres(ql)?:\/\//.test(databaseUrl ?? '')
-    ? await openPostgres(databaseUrl!)
-    : openSqlite(databaseUrl ? databaseUrl.replace(/^sqlite:(\/\/)?/, '') : path.join(dataDir, 'zgw-auth.db'));
+  const postgres = /^postgres(ql)?:\/\//.test(databaseUrl ?? '');
+  const storage = postgres ? await openPostgres(databaseUrl!) : openSqlite(databaseUrl ? databaseUrl.replace(/^sqlite:(\/\/)?/, '') : path.join(dataDir, 'zgw-auth.db'));
   try {
-    await migrate(storage.db, storage.dialect);
+    if (postgres) {
+      // Migrations may wait for another process's migration lock and run long statements: not under the serving timeouts.
+      const migrations = await openPostgres(databaseUrl!, { max: 1, timeouts: false });
+      try {
+        await migrate(migrations.db, 'postgres');
+      } finally {
+        await migrations.close();
+      }
+    } else await migrate(storage.db, storage.dialect);
   } catch (err) {
     await storage.close();
     throw err;
@@ -38,7 +46,9 @@ function openSqlite(file: string): Storage {
   sqlite.pragma('journal_mode = WAL');
   // NORMAL in WAL mode survives a killed process; only an OS crash could lose the last commits.
   sqlite.pragma('synchronous = NORMAL');
-  sqlite.pragma('busy_timeout = 5000');
+  // A write waiting for another process's write lock blocks the event loop (the driver is
+  // synchronous): wait briefly, then fail (503) rather than stall every request.
+  sqlite.pragma('busy_timeout = 1000');
   sqlite.pragma('foreign_keys = ON');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   return { db, dialect: 'sqlite', location: `sqlite:${file}`, close: () => db.destroy() };
@@ -65,23 +75,65 @@ function withStatementCache(sqlite: SQLite.Database): Pick<SQLite.Database, 'pre
 }
 const STATEMENT_CACHE_MAX = 1000;
 
-async function openPostgres(url: string): Promise<Storage> {
+/**
+ * Serving timeouts: a request never waits long for the database. A pool connection within 3 s;
+ * a lock within 2 s (a table locked by a migration or an operator is a slow database, not a
+ * reason to hang); a statement within 4 s, cancelled by the server before the client-side 5 s
+ * read timeout would leave it running on a connection back in the pool.
+ */
+const SERVING_TIMEOUTS = { connectionTimeoutMillis: 3000, lock_timeout: 2000, statement_timeout: 4000, query_timeout: 5000 };
+
+async function openPostgres(url: string, options: { max?: number; timeouts?: boolean } = {}): Promise<Storage> {
   // Loaded only for PostgreSQL: an embedded (SQLite) process does not carry the driver.
   const { default: pg } = await import('pg');
   // int8 (bigint) columns hold epoch milliseconds, well inside Number's safe range.
   pg.types.setTypeParser(20, (value) => Number(value));
   const pool = new pg.Pool({
     connectionString: url,
-    max: 10,
-    // Bounded waits: an unreachable database answers a request with 503, never a hang.
-    connectionTimeoutMillis: 3000,
-    query_timeout: 5000,
+    max: options.max ?? 10,
+    Client: withConnectBackoff(pg.Client),
+    ...(options.timeouts === false ? { connectionTimeoutMillis: 10_000 } : SERVING_TIMEOUTS),
   });
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => {});
+  // The pool listens for errors only on idle clients. A connection that dies while its client is
+  // checked out (a query in flight, a transaction open) emits 'error' on the client itself, which
+  // without a listener ends the process. The query already fails with that error (answered with
+  // 503), and the pool discards the broken client when it is released.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const safe = new URL(url);
   safe.password = '';
   safe.username = '';
   return { db, dialect: 'postgres', location: safe.toString(), close: () => db.destroy() };
+}
+
+/**
+ * After a failed connection attempt, new connections fail at once for CONNECT_BACKOFF_MS instead
+ * of every request trying again. While the database is away, thousands of attempts a second would
+ * hit it all at once when it returns, and churn through local ports: on one host, an attempt
+ * whose ephemeral port equals the server's port connects to itself and keeps that port from the
+ * restarting server.
+ */
+const CONNECT_BACKOFF_MS = 250;
+
+function withConnectBackoff(Client: typeof pg.Client): typeof pg.Client {
+  let failedAt = -Infinity;
+  const settle = (err: unknown) => void (failedAt = err ? Date.now() : -Infinity);
+  type Connect = (this: pg.Client, callback?: (err: Error | undefined) => void) => Promise<void> | void;
+  const connect = Client.prototype.connect as Connect;
+  class BackoffClient extends Client {}
+  const gated: Connect = function (callback) {
+    if (Date.now() - failedAt < CONNECT_BACKOFF_MS) {
+      // 08001: sqlclient_unable_to_establish_sqlconnection, answered with 503 like a refused connection.
+      const err = Object.assign(new Error('database unreachable: a connection attempt failed moments ago'), { code: '08001' });
+      if (!callback) return Promise.reject(err);
+      process.nextTick(callback, err);
+      return;
+    }
+    if (!callback) return (connect.call(this) as Promise<void>).then(settle, (err: unknown) => (settle(err), Promise.reject(err)));
+    return connect.call(this, (err) => (settle(err), callback(err)));
+  };
+  BackoffClient.prototype.connect = gated as typeof BackoffClient.prototype.connect;
+  return BackoffClient;
 }

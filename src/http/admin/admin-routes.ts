@@ -76,7 +76,7 @@ export async function adminRoutes(admin: FastifyInstance, app: App): Promise<voi
     if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return problem(reply, 415, 'unsupported_media_type', 'Unsupported media type', 'send application/json');
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return problem(reply, err.statusCode, 'bad_request', 'Bad request', err.message.slice(0, 300));
     if (isRejectedInput(err)) return problem(reply, 400, 'invalid_input', 'Invalid input', 'a field holds a value that cannot be stored');
-    if (isUnavailable(err)) return problem(reply, 503, 'unavailable', 'Service unavailable', 'the database is unreachable; retry shortly');
+    if (isUnavailable(err)) return problem(reply.header('retry-after', '1'), 503, 'unavailable', 'Service unavailable', 'the database is unreachable; retry shortly');
     request.log.error({ err }, 'admin request failed');
     return problem(reply, 500, 'internal_error', 'Internal error', 'internal error');
   });
