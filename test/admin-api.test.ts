@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { forEachDialect, postForm, request, startTestServer, type TestServer } from './helpers.js';
+import { basicAuth, forEachDialect, postForm, request, startTestServer, type TestServer } from './helpers.js';
 
 forEachDialect((dialect) => {
   describe(`admin API (${dialect})`, () => {
@@ -116,6 +116,39 @@ forEachDialect((dialect) => {
       assert.equal((await api('POST', '/clients', { clientId: 'dup', rsin: '000000000' })).status, 201);
       assert.equal((await api('POST', '/clients', { clientId: 'dup', rsin: '000000000' })).status, 409);
       assert.equal((await api('PATCH', '/clients/nobody', { name: 'x' })).status, 404);
+    });
+
+    it('refuses NUL and control characters in bodies, paths and queries, and numbers beyond range, with 400', async () => {
+      await api('POST', '/clients', { clientId: 'nul-target', rsin: '000000000' });
+      const before = await ts.app.storage.db.selectFrom('clients').selectAll().where('client_id', '=', 'nul-target').execute();
+      const cases: Array<[string, string, unknown?]> = [
+        ['POST', '/clients', { clientId: 'nul-name', rsin: '000000000', description: 'a\u0000b' }],
+        ['POST', '/clients', { clientId: 'nul\u0000id', rsin: '000000000' }],
+        ['POST', '/clients', { clientId: 'nul-claims', rsin: '000000000', staticClaims: { user_id: 'x\u0000' } }],
+        ['PATCH', '/clients/nul-target', { description: '\u0000' }],
+        ['POST', '/clients/nul-target/secrets', { label: 'x\u0000' }],
+        ['POST', '/clients/nul-target/secrets', { expiresAt: 1e300 }],
+        ['POST', '/clients/nul-target/secrets', { expiresAt: 9_999_999_999_999_999 }],
+        ['GET', '/clients/nul%00target'],
+        ['DELETE', '/clients/nul-target/secrets/sec_%00'],
+        ['GET', '/clients?q=%00'],
+        ['GET', '/audit?target=nul%00&since=1e300'],
+        ['GET', '/audit?actor=%01'],
+      ];
+      for (const [method, path, body] of cases) {
+        const res = await api(method, path, body);
+        assert.equal(res.status, 400, `${method} ${path}: ${res.status} ${res.text}`);
+        assert.match(String(res.headers['content-type']), /^application\/problem\+json/);
+      }
+      const nul = await postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: 'nul\u0000', client_secret: 'x' });
+      assert.equal(nul.status, 400, nul.text);
+      assert.equal(nul.json.error, 'invalid_request');
+      const basic = await request(`${ts.url}/token`, { method: 'POST', headers: { authorization: `Basic ${Buffer.from('nul%00:x').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' });
+      assert.ok([400, 401].includes(basic.status), basic.text);
+      const self = await postForm(`${ts.url}/introspect`, { token: `${Buffer.from('{"alg":"HS256"}').toString('base64url')}.${Buffer.from('{"client_id":"a\u0000","iat":1}').toString('base64url')}.c2ln` }, { authorization: basicAuth(ts.admin.clientId, ts.admin.secret) });
+      assert.deepEqual(self.json, { active: false });
+      assert.ok(!ts.logs.some((l) => l.includes('"level":50')), 'no error logged');
+      assert.deepEqual(await ts.app.storage.db.selectFrom('clients').selectAll().where('client_id', '=', 'nul-target').execute(), before);
     });
 
     it('serves a browsable OpenAPI 3 document', async () => {

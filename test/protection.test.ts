@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { postForm, startTestServer, type TestServer } from './helpers.js';
 import { BoundedCache } from '@zgw-auth/verifier';
@@ -112,5 +113,44 @@ describe('BoundedCache (results, clients, back-off entries)', () => {
     assert.ok(kept.includes('k999') && kept.includes('k996'), 'the newest are kept');
     cache.delete('in-use');
     assert.equal(cache.get('in-use'), undefined);
+  });
+});
+
+describe('slow requests', () => {
+  let ts: TestServer;
+  before(async () => {
+    ts = await startTestServer({ env: { ZGW_AUTH_HEADERS_TIMEOUT: '1', ZGW_AUTH_REQUEST_TIMEOUT: '2' } });
+  });
+  after(() => ts.close());
+
+  /** Opens a connection, sends `head`, then one byte of `trickle` every 200 ms; resolves with what came back and when the server closed. */
+  function trickle(head: string, trickleText: string): Promise<{ ms: number; answer: string }> {
+    const started = Date.now();
+    return new Promise((resolve) => {
+      const socket = net.connect(Number(new URL(ts.url).port), '127.0.0.1');
+      let answer = '';
+      let i = 0;
+      const timer = setInterval(() => {
+        if (i < trickleText.length && !socket.destroyed) socket.write(trickleText[i++]!);
+      }, 200);
+      socket.on('data', (d: Buffer) => (answer += d.toString()));
+      socket.on('error', () => {});
+      socket.on('close', () => {
+        clearInterval(timer);
+        resolve({ ms: Date.now() - started, answer });
+      });
+      socket.write(head);
+    });
+  }
+
+  it('closes a connection whose body trickles in, after the request timeout', async () => {
+    const res = await trickle('POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 200\r\n\r\n', 'grant_type=client_credentials&'.repeat(10));
+    assert.ok(res.ms < 5000, `closed after ${res.ms} ms`);
+    assert.match(res.answer, /^HTTP\/1\.1 408/);
+  });
+
+  it('closes a connection whose headers trickle in, after the headers timeout', async () => {
+    const res = await trickle('GET /health/live HTTP/1.1\r\n', 'X-Slow: ' + 'a'.repeat(50));
+    assert.ok(res.ms < 4000, `closed after ${res.ms} ms`);
   });
 });
