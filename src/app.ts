@@ -7,7 +7,8 @@ import type { Config } from './config.js';
 import { ConflictError } from './errors.js';
 import { KeyRing } from './keys/key-ring.js';
 import { loadMasterKey, type MasterKey } from './keys/master-key.js';
-import { type FailureLimiter, MemoryFailureLimiter } from './limits/failure-limiter.js';
+import { MemoryFailureLimiter } from './limits/failure-limiter.js';
+import { GuessingGuard } from './limits/guessing-guard.js';
 import { FallbackFailureLimiter, RedisFailureLimiter } from './limits/redis-failure-limiter.js';
 import { Metrics } from './ops/metrics.js';
 import { type ChangeFeed, LocalChangeFeed, PostgresChangeFeed } from './storage/change-feed.js';
@@ -29,7 +30,8 @@ export interface App {
   clients: ClientService;
   audit: AuditLog;
   issuer: TokenIssuer;
-  limiter: FailureLimiter;
+  /** Back-off for every place a secret is checked. */
+  guard: GuessingGuard;
   /** Shared state between processes, when REDIS_URL is set. */
   redis: Redis | undefined;
   changes: ChangeFeed;
@@ -74,8 +76,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const issuer = new TokenIssuer(keys, config, now);
   const policy = { threshold: config.lockoutThreshold, baseSeconds: config.lockoutBaseSeconds, maxSeconds: config.lockoutMaxSeconds };
   const redis = config.redisUrl ? await connectRedis(config.redisUrl, log) : undefined;
-  const local = new MemoryFailureLimiter(policy, now);
-  const limiter = redis ? new FallbackFailureLimiter(new RedisFailureLimiter(redis, policy), local, log) : local;
+  const local = new MemoryFailureLimiter(now);
+  const limiter = redis ? new FallbackFailureLimiter(new RedisFailureLimiter(redis), local, log) : local;
+  const guard = new GuessingGuard(limiter, audit, policy);
   const revocations = new Revocations(storage.db, changes, now);
   const verifier = createServerVerifier(config, keys, clients, revocations, changes, now);
   return {
@@ -88,7 +91,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     clients,
     audit,
     issuer,
-    limiter,
+    guard,
     redis,
     changes,
     metrics: new Metrics(keys, now),
@@ -96,7 +99,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     verifier,
     async close() {
       keys.stop();
-      await Promise.allSettled([audit.flush(), clients.flushUsage(), changes.close(), redis?.quit()]);
+      await Promise.allSettled([audit.flush(true), clients.flushUsage(), changes.close(), redis?.quit()]);
       redis?.disconnect();
       await storage.close();
     },

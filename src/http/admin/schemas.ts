@@ -101,6 +101,7 @@ export const auditQuery = {
     action: { type: 'string', maxLength: 60 },
     target: { type: 'string', maxLength: 100 },
     actor: { type: 'string', maxLength: 100 },
+    reason: { type: 'string', maxLength: 40, description: 'why a client authentication failed, e.g. wrong_secret, revoked_secret' },
     since: { type: 'integer', minimum: 0 },
     before: { type: 'integer', minimum: 0 },
     limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
