@@ -1,3 +1,4 @@
+import net from 'node:net';
 import path from 'node:path';
 import { ValidationError } from './errors.js';
 
@@ -29,7 +30,8 @@ export interface Config {
   lockoutBaseSeconds: number;
   lockoutMaxSeconds: number;
   auditRetentionDays: number;
-  trustProxy: boolean;
+  /** false, a number of proxy hops, or proxy addresses/CIDRs (Fastify's trustProxy). */
+  trustProxy: false | number | string[];
   accessLog: boolean;
   logLevel: string;
 }
@@ -63,6 +65,25 @@ const bool = (raw: string, name: string): boolean => {
   if (/^(0|false|no|off)$/i.test(raw)) return false;
   throw new ValidationError(`${name} must be true or false, got "${raw}"`);
 };
+/** A hop count or a list of addresses/CIDRs; never a bare `true`, which trusts what the caller writes. */
+const trustProxy = (raw: string, name: string): false | number | string[] => {
+  const v = raw.trim();
+  if (/^(0|false|no|off)?$/i.test(v)) return false;
+  if (/^(1|true|yes|on)$/i.test(v) && !/^1$/.test(v)) {
+    throw new ValidationError(
+      `${name}=${v} is refused: it would trust the leftmost X-Forwarded-For entry, which the caller chooses. Give the number of proxies in front of zgw-auth (e.g. 1) or their addresses or CIDRs (e.g. 10.0.0.5,10.1.0.0/16)`,
+    );
+  }
+  if (/^\d+$/.test(v)) return int(1, 10)(v, name);
+  const list = v.split(',').map((a) => a.trim());
+  for (const a of list) {
+    const [ip, bits, extra] = a.split('/');
+    const family = net.isIP(ip ?? '');
+    const ok = family !== 0 && extra === undefined && (bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128)));
+    if (!ok) throw new ValidationError(`${name} must be a number of proxy hops or a comma-separated list of proxy addresses or CIDRs, got "${a.slice(0, 60)}"`);
+  }
+  return list;
+};
 const alg = (raw: string, name: string): SigningAlg => {
   if ((SIGNING_ALGS as readonly string[]).includes(raw)) return raw as SigningAlg;
   throw new ValidationError(`${name} must be one of ${SIGNING_ALGS.join(', ')}, got "${raw}"`);
@@ -93,7 +114,7 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
   lockoutMaxSeconds: { key: 'lockoutMaxSeconds', env: 'ZGW_AUTH_LOCKOUT_MAX_SECONDS', flag: '--lockout-max-seconds', defaultDoc: '900', parse: int(1, 86_400), doc: 'Longest back-off, and how long failures are remembered.' },
   auditRetentionDays: { key: 'auditRetentionDays', env: 'ZGW_AUTH_AUDIT_RETENTION_DAYS', flag: '--audit-retention-days', defaultDoc: '365', parse: int(1, 36_500), doc: 'Audit events older than this are deleted (checked hourly and at start).' },
   accessLog: { key: 'accessLog', env: 'ZGW_AUTH_ACCESS_LOG', flag: '--access-log', defaultDoc: 'false', parse: bool, doc: 'Log every request (two lines at info: received, answered). Off by default: it costs a third of /introspect throughput, the audit trail already records every token issued and every failed authentication, and errors are always logged.' },
-  trustProxy: { key: 'trustProxy', env: 'ZGW_AUTH_TRUST_PROXY', flag: '--trust-proxy', defaultDoc: 'false', parse: bool, doc: 'Take the client address from X-Forwarded-For (only behind a proxy you control).' },
+  trustProxy: { key: 'trustProxy', env: 'ZGW_AUTH_TRUST_PROXY', flag: '--trust-proxy', defaultDoc: 'false', parse: trustProxy, doc: 'Proxies whose X-Forwarded-For is believed: a number of hops (e.g. `1` for one proxy in front) or their addresses/CIDRs (e.g. `10.0.0.5,10.1.0.0/16`). The client is the nearest address that is not a trusted proxy. `true` is refused: it would trust the entry the caller writes.' },
   logLevel: { key: 'logLevel', env: 'ZGW_AUTH_LOG_LEVEL', flag: '--log-level', defaultDoc: 'info', parse: str, doc: 'pino log level: fatal, error, warn, info, debug, trace or silent.' },
 };
 
