@@ -41,6 +41,7 @@ function describeClient(c: Client): string {
     `token lifetime:   ${c.tokenLifetime ?? '(server default)'}`,
     `static claims:    ${JSON.stringify(c.staticClaims)}`,
     `self-signed:      ${c.selfSignedAllowed}`,
+    `risks:            ${c.risks.includes('weak_secret') ? 'weak_secret (a self-signing secret below the strength rule: add a generated one and revoke it)' : '-'}`,
     `created:          ${isoTime(c.createdAt)}`,
     `updated:          ${isoTime(c.updatedAt)}`,
     `last token:       ${isoTime(c.lastTokenAt)}`,
@@ -49,8 +50,8 @@ function describeClient(c: Client): string {
 
 function secretRows(secrets: SecretInfo[]): string {
   return table(
-    ['SECRET ID', 'LABEL', 'SELF-SIGNED', 'CREATED', 'EXPIRES', 'LAST USED', 'REVOKED'],
-    secrets.map((s) => [s.secretId, s.label || '-', String(s.usableForSelfSigned), isoTime(s.createdAt), isoTime(s.expiresAt), isoTime(s.lastUsedAt), isoTime(s.revokedAt)]),
+    ['SECRET ID', 'LABEL', 'SELF-SIGNED', 'WEAK', 'CREATED', 'EXPIRES', 'LAST USED', 'REVOKED'],
+    secrets.map((s) => [s.secretId, s.label || '-', String(s.usableForSelfSigned), String(s.weak), isoTime(s.createdAt), isoTime(s.expiresAt), isoTime(s.lastUsedAt), isoTime(s.revokedAt)]),
   );
 }
 
@@ -108,7 +109,7 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
     .action(async (o, cmd: Command) => {
       const page = await ctx.withApp(cmd, (app) => app.clients.list({ rsin: o.rsin, enabled: o.enabled, q: o.search, limit: Math.min(o.limit, 1000), offset: o.offset }));
       if (o.json) return ctx.out(JSON.stringify(page));
-      ctx.out(table(['CLIENT ID', 'RSIN', 'ENABLED', 'SCOPES', 'LAST TOKEN', 'NAME'], page.items.map((c) => [c.clientId, c.rsin, String(c.enabled), c.allowedScopes.join(' ') || '-', isoTime(c.lastTokenAt), c.name])));
+      ctx.out(table(['CLIENT ID', 'RSIN', 'ENABLED', 'SCOPES', 'LAST TOKEN', 'RISKS', 'NAME'], page.items.map((c) => [c.clientId, c.rsin, String(c.enabled), c.allowedScopes.join(' ') || '-', isoTime(c.lastTokenAt), c.risks.join(' ') || '-', c.name])));
       ctx.out(`${page.items.length} of ${page.total}`);
     });
 
@@ -161,10 +162,11 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
     .option('--label <label>', 'what the secret is for')
     .option('--expires-at <iso>', 'stops working at this time', timestamp)
     .option('--import-stdin', 'read an existing secret from standard input (migration from Keycloak or Open Zaak)')
+    .option('--allow-weak-secret', 'keep an imported secret below the strength rule for a self-signing client (audited, shown as a risk)')
     .option('--json', 'print JSON')
     .action(async (clientId: string, o, cmd: Command) => {
       const value = o.importStdin ? (await readStdin()).replace(/\r?\n$/, '') : undefined;
-      const created = await ctx.withApp(cmd, (app) => app.clients.addSecret(clientId, { label: o.label, expiresAt: o.expiresAt, value }, CLI_ACTOR));
+      const created = await ctx.withApp(cmd, (app) => app.clients.addSecret(clientId, { label: o.label, expiresAt: o.expiresAt, value, allowWeak: o.allowWeakSecret === true }, CLI_ACTOR));
       for (const w of created.warnings) process.stderr.write(`warning: ${w}\n`);
       if (o.json) return ctx.out(JSON.stringify({ client_id: clientId, secret_id: created.secret.secretId, client_secret: value === undefined ? created.value : undefined, warnings: created.warnings }));
       ctx.out(`secret_id:     ${created.secret.secretId}` + (value === undefined ? `\nclient_secret: ${created.value}\n(shown once: store it now)` : '\n(imported)'));

@@ -24,6 +24,7 @@ export const clientSchema = {
     createdAt: { type: 'integer' },
     updatedAt: { type: 'integer' },
     lastTokenAt: timestamp,
+    risks: { type: 'array', items: { type: 'string', enum: ['weak_secret'] }, description: 'standing risks an operator accepted; weak_secret: a self-signing secret below the strength rule' },
   },
 } as const;
 
@@ -39,6 +40,7 @@ export const secretInfoSchema = {
     expiresAt: timestamp,
     lastUsedAt: timestamp,
     revokedAt: timestamp,
+    weak: { type: 'boolean', description: 'imported below the strength rule and allowed explicitly' },
   },
 } as const;
 
@@ -70,6 +72,7 @@ export const addSecretBody = {
     label: { type: 'string', maxLength: 200 },
     expiresAt: { type: ['integer', 'null'], description: 'epoch milliseconds' },
     value: { type: 'string', minLength: 1, maxLength: 512, description: 'import this secret instead of generating one' },
+    allowWeak: { type: 'boolean', description: 'keep an imported value below the strength rule for a self-signing client (audited, shown as a risk on the client)' },
   },
 } as const;
 
