@@ -59,14 +59,23 @@ export const LOG_REDACT = [
   '*.value',
 ];
 
+/**
+ * Fastify's request serializer, with the query string left out: a client may put its secret in
+ * the URL (`/token?client_secret=…`), and the URL is logged before anything parses it.
+ */
+function requestForLog(req: { method: string; url: string; host?: string; ip?: string; socket?: { remotePort?: number } }) {
+  const q = req.url.indexOf('?');
+  return { method: req.method, url: q < 0 ? req.url : `${req.url.slice(0, q)}?[redacted]`, host: req.host, remoteAddress: req.ip, remotePort: req.socket?.remotePort };
+}
+
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  return pino({ level, redact: { paths: LOG_REDACT, censor: '[redacted]' } }, destination);
+  return pino({ level, redact: { paths: LOG_REDACT, censor: '[redacted]' }, serializers: { req: requestForLog } }, destination);
 }
 
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const log = options.log ?? createLogger(config.logLevel);
   const now = options.now ?? Date.now;
-  const { key: masterKey } = loadMasterKey(config.masterKey, config.dataDir);
+  const { key: masterKey } = loadMasterKey(config.masterKey, config.dataDir, config.masterKeyFile);
   const storage = await openStorage(config.databaseUrl, config.dataDir);
   const changes = await openChangeFeed(storage, config, log);
   const audit = new AuditLog(storage.db, (err) => log.error({ err }, 'audit write failed'), now);

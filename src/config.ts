@@ -15,6 +15,7 @@ export interface Config {
   redisUrl: string | undefined;
   workers: number;
   masterKey: string | undefined;
+  masterKeyFile: string | undefined;
   audience: string;
   signingAlg: SigningAlg;
   tokenLifetime: number;
@@ -97,7 +98,8 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
   databaseUrl: { key: 'databaseUrl', env: 'DATABASE_URL', flag: '--database-url', defaultDoc: '(SQLite in the data folder)', parse: optStr, doc: '`postgres://…` selects PostgreSQL; `sqlite:/path/file.db` a SQLite file elsewhere.' },
   redisUrl: { key: 'redisUrl', env: 'REDIS_URL', flag: '--redis-url', defaultDoc: '(none: limits are per process)', parse: optStr, doc: '`redis://…`: failed-authentication back-off and the per-address request limit are shared by every process. When Redis is unreachable, back-off continues per process (logged) and resumes shared when it returns.' },
   workers: { key: 'workers', env: 'ZGW_AUTH_WORKERS', flag: '--workers', defaultDoc: '1', parse: int(1, 64), doc: '`serve` forks this many worker processes sharing the port (node:cluster), e.g. one per core. Workers restart when they die.' },
-  masterKey: { key: 'masterKey', env: 'ZGW_AUTH_MASTER_KEY', flag: '--master-key', defaultDoc: '(key file `master.key` in the data folder, created on first start)', parse: optStr, doc: '32 bytes, base64 or base64url. Encrypts signing keys and self-signing client secrets (AES-256-GCM) and keys the secret hashes. Required when several processes share one database.' },
+  masterKey: { key: 'masterKey', env: 'ZGW_AUTH_MASTER_KEY', flag: '--master-key', defaultDoc: '(key file `master.key` in the data folder, created on first start)', parse: optStr, doc: '32 bytes, base64 or base64url. Encrypts signing keys and self-signing client secrets (AES-256-GCM) and keys the secret hashes. Required (or the key file) when several processes share one database. As a flag it shows in the process list: prefer the key file.' },
+  masterKeyFile: { key: 'masterKeyFile', env: 'ZGW_AUTH_MASTER_KEY_FILE', flag: '--master-key-file', defaultDoc: '(none)', parse: optStr, doc: 'File holding the master key (as ZGW_AUTH_MASTER_KEY), e.g. a mounted secret. Not together with ZGW_AUTH_MASTER_KEY.' },
   audience: { key: 'audience', env: 'ZGW_AUTH_AUDIENCE', flag: '--audience', defaultDoc: 'ZGW_APIs', parse: str, doc: '`aud` claim of issued tokens (the seed uses `ZGW_APIs`).' },
   signingAlg: { key: 'signingAlg', env: 'ZGW_AUTH_SIGNING_ALG', flag: '--signing-alg', defaultDoc: 'RS256', parse: alg, doc: 'Algorithm of newly generated signing keys: RS256 (what OneGround resource servers expect), ES256 or EdDSA.' },
   tokenLifetime: { key: 'tokenLifetime', env: 'ZGW_AUTH_TOKEN_LIFETIME', flag: '--token-lifetime', defaultDoc: '3600', parse: int(1, 31_536_000), doc: 'Access token lifetime in seconds, unless the client overrides it.' },
@@ -109,7 +111,7 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
   clockSkew: { key: 'clockSkew', env: 'ZGW_AUTH_CLOCK_SKEW', flag: '--clock-skew', defaultDoc: '30', parse: int(0, 3600), doc: 'Leeway in seconds for `exp` and `nbf` checks.' },
   introspectionAnonymous: { key: 'introspectionAnonymous', env: 'ZGW_AUTH_INTROSPECTION_ANONYMOUS', flag: '--introspection-anonymous', defaultDoc: 'false', parse: bool, doc: 'Let unauthenticated callers use /introspect (drop-in for the Keycloak ZGW plugin). Risk: anyone who can reach it can test tokens.' },
   introspectionRateLimit: { key: 'introspectionRateLimit', env: 'ZGW_AUTH_INTROSPECTION_RATE_LIMIT', flag: '--introspection-rate-limit', defaultDoc: '200', parse: int(1, 1_000_000), doc: 'Requests per second one address may send to /introspect and /revoke; beyond it 429 with Retry-After. Shared between processes through Redis when REDIS_URL is set.' },
-  lockoutThreshold: { key: 'lockoutThreshold', env: 'ZGW_AUTH_LOCKOUT_THRESHOLD', flag: '--lockout-threshold', defaultDoc: '5', parse: int(1, 1_000_000), doc: 'Failed client authentications (per address, and per client id from one address) before back-off starts.' },
+  lockoutThreshold: { key: 'lockoutThreshold', env: 'ZGW_AUTH_LOCKOUT_THRESHOLD', flag: '--lockout-threshold', defaultDoc: '5', parse: int(1, 1_000_000), doc: 'Failed authentications of one client id from one address before back-off starts; a client id from all addresses gets 20 times this, an address 4 times this in unknown or distinct client ids (README, Protection).' },
   lockoutBaseSeconds: { key: 'lockoutBaseSeconds', env: 'ZGW_AUTH_LOCKOUT_BASE_SECONDS', flag: '--lockout-base-seconds', defaultDoc: '1', parse: int(1, 86_400), doc: 'First back-off; doubles with each further failure.' },
   lockoutMaxSeconds: { key: 'lockoutMaxSeconds', env: 'ZGW_AUTH_LOCKOUT_MAX_SECONDS', flag: '--lockout-max-seconds', defaultDoc: '900', parse: int(1, 86_400), doc: 'Longest back-off, and how long failures are remembered.' },
   auditRetentionDays: { key: 'auditRetentionDays', env: 'ZGW_AUTH_AUDIT_RETENTION_DAYS', flag: '--audit-retention-days', defaultDoc: '365', parse: int(1, 36_500), doc: 'Audit events older than this are deleted (checked hourly and at start).' },
@@ -126,6 +128,7 @@ const DEFAULTS: Omit<Config, 'issuer'> = {
   redisUrl: undefined,
   workers: 1,
   masterKey: undefined,
+  masterKeyFile: undefined,
   audience: 'ZGW_APIs',
   signingAlg: 'RS256',
   tokenLifetime: 3600,
@@ -173,6 +176,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Partial<
     const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
     config.issuer = `http://${host.includes(':') ? `[${host}]` : host}:${config.port}`;
   }
+  if (config.masterKey && config.masterKeyFile) throw new ValidationError('set either ZGW_AUTH_MASTER_KEY or ZGW_AUTH_MASTER_KEY_FILE, not both');
   if (config.tokenLifetime > config.maxTokenLifetime) {
     throw new ValidationError('ZGW_AUTH_TOKEN_LIFETIME must not exceed ZGW_AUTH_MAX_TOKEN_LIFETIME');
   }

@@ -12,6 +12,8 @@ import { introspectRoute } from './routes/introspect.js';
 import { revokeRoute } from './routes/revoke.js';
 import { tokenRoute } from './routes/token.js';
 
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
 /**
  * The HTTP server. Thin: routes parse, call the app's services and render; the OAuth endpoints
  * live in their own encapsulated scope with form parsers and an RFC 6749 error renderer.
@@ -21,8 +23,12 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
     loggerInstance: app.log as FastifyBaseLogger,
     trustProxy: trustedProxies(app.config.trustProxy),
     bodyLimit: 64 * 1024,
-    requestIdHeader: 'x-request-id',
-    genReqId: () => crypto.randomUUID(),
+    // The caller's X-Request-Id is kept only when short and plain, as it goes into every log line.
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const sent = req.headers['x-request-id'];
+      return typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : crypto.randomUUID();
+    },
     return503OnClosing: true,
     disableRequestLogging: !app.config.accessLog,
     routerOptions: { maxParamLength: 200 },
