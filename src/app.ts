@@ -7,7 +7,8 @@ import type { Config } from './config.js';
 import { ConflictError } from './errors.js';
 import { KeyRing } from './keys/key-ring.js';
 import { loadMasterKey, type MasterKey } from './keys/master-key.js';
-import { type FailureLimiter, MemoryFailureLimiter } from './limits/failure-limiter.js';
+import { MemoryFailureLimiter } from './limits/failure-limiter.js';
+import { GuessingGuard } from './limits/guessing-guard.js';
 import { FallbackFailureLimiter, RedisFailureLimiter } from './limits/redis-failure-limiter.js';
 import { Metrics } from './ops/metrics.js';
 import { type ChangeFeed, LocalChangeFeed, PostgresChangeFeed } from './storage/change-feed.js';
@@ -29,7 +30,8 @@ export interface App {
   clients: ClientService;
   audit: AuditLog;
   issuer: TokenIssuer;
-  limiter: FailureLimiter;
+  /** Back-off for every place a secret is checked. */
+  guard: GuessingGuard;
   /** Shared state between processes, when REDIS_URL is set. */
   redis: Redis | undefined;
   changes: ChangeFeed;
@@ -57,14 +59,23 @@ export const LOG_REDACT = [
   '*.value',
 ];
 
+/**
+ * Fastify's request serializer, with the query string left out: a client may put its secret in
+ * the URL (`/token?client_secret=…`), and the URL is logged before anything parses it.
+ */
+function requestForLog(req: { method: string; url: string; host?: string; ip?: string; socket?: { remotePort?: number } }) {
+  const q = req.url.indexOf('?');
+  return { method: req.method, url: q < 0 ? req.url : `${req.url.slice(0, q)}?[redacted]`, host: req.host, remoteAddress: req.ip, remotePort: req.socket?.remotePort };
+}
+
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  return pino({ level, redact: { paths: LOG_REDACT, censor: '[redacted]' } }, destination);
+  return pino({ level, redact: { paths: LOG_REDACT, censor: '[redacted]' }, serializers: { req: requestForLog } }, destination);
 }
 
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const log = options.log ?? createLogger(config.logLevel);
   const now = options.now ?? Date.now;
-  const { key: masterKey } = loadMasterKey(config.masterKey, config.dataDir);
+  const { key: masterKey } = loadMasterKey(config.masterKey, config.dataDir, config.masterKeyFile);
   const storage = await openStorage(config.databaseUrl, config.dataDir);
   const changes = await openChangeFeed(storage, config, log);
   const audit = new AuditLog(storage.db, (err) => log.error({ err }, 'audit write failed'), now);
@@ -74,8 +85,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const issuer = new TokenIssuer(keys, config, now);
   const policy = { threshold: config.lockoutThreshold, baseSeconds: config.lockoutBaseSeconds, maxSeconds: config.lockoutMaxSeconds };
   const redis = config.redisUrl ? await connectRedis(config.redisUrl, log) : undefined;
-  const local = new MemoryFailureLimiter(policy, now);
-  const limiter = redis ? new FallbackFailureLimiter(new RedisFailureLimiter(redis, policy), local, log) : local;
+  const local = new MemoryFailureLimiter(now);
+  const limiter = redis ? new FallbackFailureLimiter(new RedisFailureLimiter(redis), local, log) : local;
+  const guard = new GuessingGuard(limiter, audit, policy);
   const revocations = new Revocations(storage.db, changes, now);
   const verifier = createServerVerifier(config, keys, clients, revocations, changes, now);
   return {
@@ -88,7 +100,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     clients,
     audit,
     issuer,
-    limiter,
+    guard,
     redis,
     changes,
     metrics: new Metrics(keys, now),
@@ -96,7 +108,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     verifier,
     async close() {
       keys.stop();
-      await Promise.allSettled([audit.flush(), clients.flushUsage(), changes.close(), redis?.quit()]);
+      await Promise.allSettled([audit.flush(true), clients.flushUsage(), changes.close(), redis?.quit()]);
       redis?.disconnect();
       await storage.close();
     },

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import path from 'node:path';
 import { ValidationError } from './errors.js';
 
@@ -15,6 +16,7 @@ export interface Config {
   workers: number;
   shutdownDelay: number;
   masterKey: string | undefined;
+  masterKeyFile: string | undefined;
   audience: string;
   signingAlg: SigningAlg;
   tokenLifetime: number;
@@ -30,7 +32,8 @@ export interface Config {
   lockoutBaseSeconds: number;
   lockoutMaxSeconds: number;
   auditRetentionDays: number;
-  trustProxy: boolean;
+  /** false, a number of proxy hops, or proxy addresses/CIDRs (Fastify's trustProxy). */
+  trustProxy: false | number | string[];
   headersTimeout: number;
   requestTimeout: number;
   accessLog: boolean;
@@ -66,6 +69,25 @@ const bool = (raw: string, name: string): boolean => {
   if (/^(0|false|no|off)$/i.test(raw)) return false;
   throw new ValidationError(`${name} must be true or false, got "${raw}"`);
 };
+/** A hop count or a list of addresses/CIDRs; never a bare `true`, which trusts what the caller writes. */
+const trustProxy = (raw: string, name: string): false | number | string[] => {
+  const v = raw.trim();
+  if (/^(0|false|no|off)?$/i.test(v)) return false;
+  if (/^(1|true|yes|on)$/i.test(v) && !/^1$/.test(v)) {
+    throw new ValidationError(
+      `${name}=${v} is refused: it would trust the leftmost X-Forwarded-For entry, which the caller chooses. Give the number of proxies in front of zgw-auth (e.g. 1) or their addresses or CIDRs (e.g. 10.0.0.5,10.1.0.0/16)`,
+    );
+  }
+  if (/^\d+$/.test(v)) return int(1, 10)(v, name);
+  const list = v.split(',').map((a) => a.trim());
+  for (const a of list) {
+    const [ip, bits, extra] = a.split('/');
+    const family = net.isIP(ip ?? '');
+    const ok = family !== 0 && extra === undefined && (bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128)));
+    if (!ok) throw new ValidationError(`${name} must be a number of proxy hops or a comma-separated list of proxy addresses or CIDRs, got "${a.slice(0, 60)}"`);
+  }
+  return list;
+};
 const alg = (raw: string, name: string): SigningAlg => {
   if ((SIGNING_ALGS as readonly string[]).includes(raw)) return raw as SigningAlg;
   throw new ValidationError(`${name} must be one of ${SIGNING_ALGS.join(', ')}, got "${raw}"`);
@@ -80,7 +102,8 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
   redisUrl: { key: 'redisUrl', env: 'REDIS_URL', flag: '--redis-url', defaultDoc: '(none: limits are per process)', parse: optStr, doc: '`redis://…`: failed-authentication back-off and the per-address request limit are shared by every process. When Redis is unreachable, back-off continues per process (logged) and resumes shared when it returns.' },
   workers: { key: 'workers', env: 'ZGW_AUTH_WORKERS', flag: '--workers', defaultDoc: '1', parse: int(1, 64), doc: '`serve` forks this many worker processes sharing the port (node:cluster), e.g. one per core. Workers restart when they die.' },
   shutdownDelay: { key: 'shutdownDelay', env: 'ZGW_AUTH_SHUTDOWN_DELAY', flag: '--shutdown-delay', defaultDoc: '0', parse: int(0, 60), doc: 'Seconds after SIGTERM during which `serve` reports unready but still accepts connections (each answer closes its connection), so that a load balancer\'s health check takes it out before it stops listening. Set it to the balancer\'s time to notice.' },
-  masterKey: { key: 'masterKey', env: 'ZGW_AUTH_MASTER_KEY', flag: '--master-key', defaultDoc: '(key file `master.key` in the data folder, created on first start)', parse: optStr, doc: '32 bytes, base64 or base64url. Encrypts signing keys and self-signing client secrets (AES-256-GCM) and keys the secret hashes. Required when several processes share one database.' },
+  masterKey: { key: 'masterKey', env: 'ZGW_AUTH_MASTER_KEY', flag: '--master-key', defaultDoc: '(key file `master.key` in the data folder, created on first start)', parse: optStr, doc: '32 bytes, base64 or base64url. Encrypts signing keys and self-signing client secrets (AES-256-GCM) and keys the secret hashes. Required (or the key file) when several processes share one database. As a flag it shows in the process list: prefer the key file.' },
+  masterKeyFile: { key: 'masterKeyFile', env: 'ZGW_AUTH_MASTER_KEY_FILE', flag: '--master-key-file', defaultDoc: '(none)', parse: optStr, doc: 'File holding the master key (as ZGW_AUTH_MASTER_KEY), e.g. a mounted secret. Not together with ZGW_AUTH_MASTER_KEY.' },
   audience: { key: 'audience', env: 'ZGW_AUTH_AUDIENCE', flag: '--audience', defaultDoc: 'ZGW_APIs', parse: str, doc: '`aud` claim of issued tokens (the seed uses `ZGW_APIs`).' },
   signingAlg: { key: 'signingAlg', env: 'ZGW_AUTH_SIGNING_ALG', flag: '--signing-alg', defaultDoc: 'RS256', parse: alg, doc: 'Algorithm of newly generated signing keys: RS256 (what OneGround resource servers expect), ES256 or EdDSA.' },
   tokenLifetime: { key: 'tokenLifetime', env: 'ZGW_AUTH_TOKEN_LIFETIME', flag: '--token-lifetime', defaultDoc: '3600', parse: int(1, 31_536_000), doc: 'Access token lifetime in seconds, unless the client overrides it.' },
@@ -92,14 +115,14 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
   clockSkew: { key: 'clockSkew', env: 'ZGW_AUTH_CLOCK_SKEW', flag: '--clock-skew', defaultDoc: '30', parse: int(0, 3600), doc: 'Leeway in seconds for `exp` and `nbf` checks.' },
   introspectionAnonymous: { key: 'introspectionAnonymous', env: 'ZGW_AUTH_INTROSPECTION_ANONYMOUS', flag: '--introspection-anonymous', defaultDoc: 'false', parse: bool, doc: 'Let unauthenticated callers use /introspect (drop-in for the Keycloak ZGW plugin). Risk: anyone who can reach it can test tokens.' },
   introspectionRateLimit: { key: 'introspectionRateLimit', env: 'ZGW_AUTH_INTROSPECTION_RATE_LIMIT', flag: '--introspection-rate-limit', defaultDoc: '200', parse: int(1, 1_000_000), doc: 'Requests per second one address may send to /introspect and /revoke; beyond it 429 with Retry-After. Shared between processes through Redis when REDIS_URL is set.' },
-  lockoutThreshold: { key: 'lockoutThreshold', env: 'ZGW_AUTH_LOCKOUT_THRESHOLD', flag: '--lockout-threshold', defaultDoc: '5', parse: int(1, 1_000_000), doc: 'Failed client authentications (per address, and per client id from one address) before back-off starts.' },
+  lockoutThreshold: { key: 'lockoutThreshold', env: 'ZGW_AUTH_LOCKOUT_THRESHOLD', flag: '--lockout-threshold', defaultDoc: '5', parse: int(1, 1_000_000), doc: 'Failed authentications of one client id from one address before back-off starts; a client id from all addresses gets 20 times this, an address 4 times this in unknown or distinct client ids (README, Protection).' },
   lockoutBaseSeconds: { key: 'lockoutBaseSeconds', env: 'ZGW_AUTH_LOCKOUT_BASE_SECONDS', flag: '--lockout-base-seconds', defaultDoc: '1', parse: int(1, 86_400), doc: 'First back-off; doubles with each further failure.' },
   lockoutMaxSeconds: { key: 'lockoutMaxSeconds', env: 'ZGW_AUTH_LOCKOUT_MAX_SECONDS', flag: '--lockout-max-seconds', defaultDoc: '900', parse: int(1, 86_400), doc: 'Longest back-off, and how long failures are remembered.' },
   auditRetentionDays: { key: 'auditRetentionDays', env: 'ZGW_AUTH_AUDIT_RETENTION_DAYS', flag: '--audit-retention-days', defaultDoc: '365', parse: int(1, 36_500), doc: 'Audit events older than this are deleted (checked hourly and at start).' },
   headersTimeout: { key: 'headersTimeout', env: 'ZGW_AUTH_HEADERS_TIMEOUT', flag: '--headers-timeout', defaultDoc: '5', parse: int(1, 300), doc: 'Seconds a client may take to send the request line and headers; a slower connection is closed (408).' },
   requestTimeout: { key: 'requestTimeout', env: 'ZGW_AUTH_REQUEST_TIMEOUT', flag: '--request-timeout', defaultDoc: '10', parse: int(1, 600), doc: 'Seconds a client may take to send a whole request, body included; a slower one is answered 408 and closed, so trickling bodies cannot hold connections.' },
   accessLog: { key: 'accessLog', env: 'ZGW_AUTH_ACCESS_LOG', flag: '--access-log', defaultDoc: 'false', parse: bool, doc: 'Log every request (two lines at info: received, answered). Off by default: it costs a third of /introspect throughput, the audit trail already records every token issued and every failed authentication, and errors are always logged.' },
-  trustProxy: { key: 'trustProxy', env: 'ZGW_AUTH_TRUST_PROXY', flag: '--trust-proxy', defaultDoc: 'false', parse: bool, doc: 'Take the client address from X-Forwarded-For (only behind a proxy you control).' },
+  trustProxy: { key: 'trustProxy', env: 'ZGW_AUTH_TRUST_PROXY', flag: '--trust-proxy', defaultDoc: 'false', parse: trustProxy, doc: 'Proxies whose X-Forwarded-For is believed: a number of hops (e.g. `1` for one proxy in front) or their addresses/CIDRs (e.g. `10.0.0.5,10.1.0.0/16`). The client is the nearest address that is not a trusted proxy. `true` is refused: it would trust the entry the caller writes.' },
   logLevel: { key: 'logLevel', env: 'ZGW_AUTH_LOG_LEVEL', flag: '--log-level', defaultDoc: 'info', parse: str, doc: 'pino log level: fatal, error, warn, info, debug, trace or silent.' },
 };
 
@@ -112,6 +135,7 @@ const DEFAULTS: Omit<Config, 'issuer'> = {
   workers: 1,
   shutdownDelay: 0,
   masterKey: undefined,
+  masterKeyFile: undefined,
   audience: 'ZGW_APIs',
   signingAlg: 'RS256',
   tokenLifetime: 3600,
@@ -162,6 +186,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Partial<
     config.issuer = `http://${host.includes(':') ? `[${host}]` : host}:${config.port}`;
   }
   if (config.headersTimeout > config.requestTimeout) throw new ValidationError('ZGW_AUTH_HEADERS_TIMEOUT must not exceed ZGW_AUTH_REQUEST_TIMEOUT');
+  if (config.masterKey && config.masterKeyFile) throw new ValidationError('set either ZGW_AUTH_MASTER_KEY or ZGW_AUTH_MASTER_KEY_FILE, not both');
   if (config.tokenLifetime > config.maxTokenLifetime) {
     throw new ValidationError('ZGW_AUTH_TOKEN_LIFETIME must not exceed ZGW_AUTH_MAX_TOKEN_LIFETIME');
   }

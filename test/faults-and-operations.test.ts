@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import SQLite from 'better-sqlite3';
-import { eventually, postForm, request, startServeProcess, startTestServer } from './helpers.js';
+import { eventually, firstAdminSecret, postForm, request, startServeProcess, startTestServer } from './helpers.js';
 import { privatePostgres, privateRedis } from './services.js';
 
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-fault-'));
@@ -69,7 +69,7 @@ describe('faults', () => {
     const dataDir = tempDir();
     const masterKey = crypto.randomBytes(32).toString('base64');
     const proc = await startServeProcess(dataDir, { ZGW_AUTH_MASTER_KEY: masterKey });
-    const secret = /client_secret: (\S+)/.exec(proc.output())![1]!;
+    const secret = firstAdminSecret(proc.output())!;
     const token = (await postForm(`${proc.url}/token`, { grant_type: 'client_credentials', client_id: 'zgw-auth-admin', client_secret: secret })).json.access_token;
     const acknowledged: string[] = [];
     let n = 0;
@@ -110,7 +110,7 @@ describe('faults', () => {
 
   it('SIGTERM: the in-flight request completes, new connections are refused, the process exits 0 promptly', async () => {
     const proc = await startServeProcess(tempDir());
-    const secret = /client_secret: (\S+)/.exec(proc.output())![1]!;
+    const secret = firstAdminSecret(proc.output())!;
     const body = new URLSearchParams({ grant_type: 'client_credentials', client_id: 'zgw-auth-admin', client_secret: secret }).toString();
     const { port } = new URL(proc.url);
     // A request whose body is still arriving when the signal comes.
@@ -150,7 +150,7 @@ describe('faults', () => {
 describe('cluster mode', () => {
   it('serves from several workers on one port, replaces a dead worker and stops on SIGTERM', async () => {
     const proc = await startServeProcess(tempDir(), {}, ['--workers', '2']);
-    const secret = /client_secret: (\S+)/.exec(proc.output())![1]!;
+    const secret = firstAdminSecret(proc.output())!;
     const tokenRequest = () => postForm(`${proc.url}/token`, { grant_type: 'client_credentials', client_id: 'zgw-auth-admin', client_secret: secret });
     const workerPids = () => [...new Set([...proc.output().matchAll(/"pid":(\d+)[^\n]*zgw-auth listening/g)].map((m) => Number(m[1])))];
     assert.ok(await eventually(async () => workerPids().length === 2, 10_000), 'two workers listen');

@@ -204,6 +204,15 @@ export async function startServeProcess(dataDir: string, env: Record<string, str
   };
 }
 
+/**
+ * The first-start admin secret of a `serve` process whose stdout is not a terminal: read from the
+ * owner-only file that the log line names. Undefined when this process showed none.
+ */
+export function firstAdminSecret(output: string): string | undefined {
+  const file = /"secretFile":"([^"]+)"/.exec(output)?.[1];
+  return file ? /client_secret: (\S+)/.exec(fs.readFileSync(file, 'utf8'))?.[1] : undefined;
+}
+
 /** Polls `check` every 50 ms until it returns true or `ms` pass; returns whether it did. */
 export async function eventually(check: () => Promise<boolean>, ms: number): Promise<boolean> {
   const end = Date.now() + ms;

@@ -41,6 +41,7 @@ function describeClient(c: Client): string {
     `token lifetime:   ${c.tokenLifetime ?? '(server default)'}`,
     `static claims:    ${JSON.stringify(c.staticClaims)}`,
     `self-signed:      ${c.selfSignedAllowed}`,
+    `risks:            ${c.risks.includes('weak_secret') ? 'weak_secret (a self-signing secret below the strength rule: add a generated one and revoke it)' : '-'}`,
     `created:          ${isoTime(c.createdAt)}`,
     `updated:          ${isoTime(c.updatedAt)}`,
     `last token:       ${isoTime(c.lastTokenAt)}`,
@@ -49,8 +50,8 @@ function describeClient(c: Client): string {
 
 function secretRows(secrets: SecretInfo[]): string {
   return table(
-    ['SECRET ID', 'LABEL', 'SELF-SIGNED', 'CREATED', 'EXPIRES', 'LAST USED', 'REVOKED'],
-    secrets.map((s) => [s.secretId, s.label || '-', String(s.usableForSelfSigned), isoTime(s.createdAt), isoTime(s.expiresAt), isoTime(s.lastUsedAt), isoTime(s.revokedAt)]),
+    ['SECRET ID', 'LABEL', 'SELF-SIGNED', 'WEAK', 'CREATED', 'EXPIRES', 'LAST USED', 'REVOKED'],
+    secrets.map((s) => [s.secretId, s.label || '-', String(s.usableForSelfSigned), String(s.weak), isoTime(s.createdAt), isoTime(s.expiresAt), isoTime(s.lastUsedAt), isoTime(s.revokedAt)]),
   );
 }
 
@@ -108,7 +109,7 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
     .action(async (o, cmd: Command) => {
       const page = await ctx.withApp(cmd, (app) => app.clients.list({ rsin: o.rsin, enabled: o.enabled, q: o.search, limit: Math.min(o.limit, 1000), offset: o.offset }));
       if (o.json) return ctx.out(JSON.stringify(page));
-      ctx.out(table(['CLIENT ID', 'RSIN', 'ENABLED', 'SCOPES', 'LAST TOKEN', 'NAME'], page.items.map((c) => [c.clientId, c.rsin, String(c.enabled), c.allowedScopes.join(' ') || '-', isoTime(c.lastTokenAt), c.name])));
+      ctx.out(table(['CLIENT ID', 'RSIN', 'ENABLED', 'SCOPES', 'LAST TOKEN', 'RISKS', 'NAME'], page.items.map((c) => [c.clientId, c.rsin, String(c.enabled), c.allowedScopes.join(' ') || '-', isoTime(c.lastTokenAt), c.risks.join(' ') || '-', c.name])));
       ctx.out(`${page.items.length} of ${page.total}`);
     });
 
@@ -161,10 +162,11 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
     .option('--label <label>', 'what the secret is for')
     .option('--expires-at <iso>', 'stops working at this time', timestamp)
     .option('--import-stdin', 'read an existing secret from standard input (migration from Keycloak or Open Zaak)')
+    .option('--allow-weak-secret', 'keep an imported secret below the strength rule for a self-signing client (audited, shown as a risk)')
     .option('--json', 'print JSON')
     .action(async (clientId: string, o, cmd: Command) => {
       const value = o.importStdin ? (await readStdin()).replace(/\r?\n$/, '') : undefined;
-      const created = await ctx.withApp(cmd, (app) => app.clients.addSecret(clientId, { label: o.label, expiresAt: o.expiresAt, value }, CLI_ACTOR));
+      const created = await ctx.withApp(cmd, (app) => app.clients.addSecret(clientId, { label: o.label, expiresAt: o.expiresAt, value, allowWeak: o.allowWeakSecret === true }, CLI_ACTOR));
       for (const w of created.warnings) process.stderr.write(`warning: ${w}\n`);
       if (o.json) return ctx.out(JSON.stringify({ client_id: clientId, secret_id: created.secret.secretId, client_secret: value === undefined ? created.value : undefined, warnings: created.warnings }));
       ctx.out(`secret_id:     ${created.secret.secretId}` + (value === undefined ? `\nclient_secret: ${created.value}\n(shown once: store it now)` : '\n(imported)'));
@@ -192,12 +194,13 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
     .description('list audit events, newest first')
     .option('--action <action>', 'e.g. client.created, secret.revoked, token.issued, client_auth.failed')
     .option('--target <clientId>', 'events about this client')
+    .option('--reason <reason>', 'why a client authentication failed: unknown_client, wrong_secret, revoked_secret, expired_secret, disabled_client, bad_signature, self_signed_not_allowed')
     .option('--limit <n>', 'how many', seconds, 50)
     .option('--json', 'print JSON')
     .action(async (o, cmd: Command) => {
-      const events = await ctx.withApp(cmd, (app) => app.audit.list({ action: o.action, target: o.target, limit: o.limit }));
+      const events = await ctx.withApp(cmd, (app) => app.audit.list({ action: o.action, target: o.target, reason: o.reason, limit: o.limit }));
       if (o.json) return ctx.out(JSON.stringify(events));
-      ctx.out(table(['ID', 'AT', 'ACTOR', 'ACTION', 'TARGET', 'ADDRESS'], events.map((e) => [String(e.id), isoTime(e.at), e.actor, e.action, e.target, e.address ?? '-'])));
+      ctx.out(table(['ID', 'AT', 'ACTOR', 'ACTION', 'TARGET', 'ADDRESS', 'REASON', 'COUNT'], events.map((e) => [String(e.id), isoTime(e.at), e.actor, e.action, e.target, e.address ?? '-', e.reason ?? '-', e.details.count === undefined ? '-' : String(e.details.count)])));
     });
 }
 

@@ -22,6 +22,9 @@ function configFrom(cmd: Command): Config {
     const v = opts[key];
     if (v !== undefined) flags[key] = String(v);
   }
+  if (flags.masterKey !== undefined) {
+    process.stderr.write('warning: --master-key shows the key in the process list; use --master-key-file or ZGW_AUTH_MASTER_KEY_FILE\n');
+  }
   return loadConfig(process.env, flags);
 }
 

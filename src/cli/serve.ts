@@ -1,5 +1,7 @@
 import cluster from 'node:cluster';
 import net from 'node:net';
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { createApp, createLogger, initialize } from '../app.js';
@@ -35,7 +37,7 @@ export function serveCommand(program: Command, ctx: CliContext): void {
       const address = await server.listen({ host: config.host, port: config.port });
       if (config.port === 0 && config.issuer.endsWith(':0')) config.issuer = config.issuer.replace(/:0$/, `:${new URL(address).port}`);
       if (first.keyCreated) app.log.info({ kid: first.keyCreated }, 'signing key created');
-      if (first.admin) ctx.out(firstStartBanner(config.issuer, first.admin.clientId, first.admin.secret));
+      if (first.admin) showFirstStartSecret(config, first.admin, app.log, ctx.out);
       app.log.info({ issuer: config.issuer, storage: app.storage.location }, 'zgw-auth listening');
 
       // Last resort: an error no handler expected (an 'error' event nobody listens for, a rejected
@@ -93,7 +95,7 @@ async function runPrimary(config: Config, ctx: CliContext): Promise<void> {
   const app = await createApp(config, { log });
   const first = await initialize(app);
   await app.close();
-  if (first.admin) ctx.out(firstStartBanner(config.issuer, first.admin.clientId, first.admin.secret));
+  if (first.admin) showFirstStartSecret(config, first.admin, log, ctx.out);
   let stopping = false;
   const fork = () => cluster.fork();
   cluster.on('exit', (worker, code, signal) => {
@@ -131,6 +133,28 @@ function lastResort(log: Logger, onFault: (description: string) => void): void {
 
 function openConnections(server: net.Server): Promise<number> {
   return new Promise((resolve) => server.getConnections((err, count) => resolve(err ? 0 : count)));
+}
+
+export const FIRST_SECRET_FILE = 'first-admin-secret.txt';
+
+/**
+ * The first admin secret goes where a log collector does not keep it: to the terminal when stdout
+ * is one, else to an owner-only file in the data folder, whose path (never the secret) is logged.
+ */
+function showFirstStartSecret(config: Config, admin: { clientId: string; secret: string }, log: Logger, out: (text: string) => void): void {
+  const banner = firstStartBanner(config.issuer, admin.clientId, admin.secret);
+  if (process.stdout.isTTY) return out(banner);
+  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const file = path.join(config.dataDir, FIRST_SECRET_FILE);
+  // A fresh file: never write the secret through a link or into a file others can already read.
+  fs.rmSync(file, { force: true });
+  const fd = fs.openSync(file, 'wx', 0o600);
+  try {
+    fs.writeSync(fd, banner + '\n');
+  } finally {
+    fs.closeSync(fd);
+  }
+  log.warn({ secretFile: file }, 'first start: the administrator secret is in this owner-only file; store it in a password manager, then delete the file');
 }
 
 function firstStartBanner(issuer: string, clientId: string, secret: string): string {

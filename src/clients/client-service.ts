@@ -5,9 +5,9 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import type { MasterKey } from '../keys/master-key.js';
 import type { ChangeFeed } from '../storage/change-feed.js';
 import type { ClientSecretRow } from '../storage/schema.js';
-import { type ClientFilter, type ClientStore, type StoredSecret, toSecretInfo } from './client-store.js';
+import { type ClientFilter, type ClientStore, isLive, type StoredSecret, toSecretInfo } from './client-store.js';
 import { type Client, type ClientInput, type ClientPatch, MAX_EPOCH_MS, type SecretInfo, type SecretInput } from './model.js';
-import { checkImportedSecret, generateSecret, hashSecret, newSecretId, SECRET_MAX_LENGTH, hashMatches } from './secrets.js';
+import { checkImportedSecret, generateSecret, hashSecret, newSecretId, SECRET_MAX_LENGTH, hashMatches, SECRET_STRENGTH_RULE } from './secrets.js';
 import { CLIENT_ID_PATTERN, validateClientFields, validateClientId, validateDefaultScopesAllowed } from './validate.js';
 
 export interface Actor {
@@ -36,14 +36,21 @@ const USAGE_BACKLOG_MAX = 10_000;
 
 export type SigningSecrets = { client: Client; secrets: Buffer[] } | undefined;
 
+/** Why a client authentication failed: for the audit trail and the back-off, never for the caller. */
+export type AuthFailureReason = 'unknown_client' | 'wrong_secret' | 'revoked_secret' | 'expired_secret' | 'disabled_client';
+
+export type Authentication = { ok: true; client: Client } | { ok: false; reason: AuthFailureReason; secretId?: string };
+
 interface CachedClient {
   found: { client: Client; secrets: StoredSecret[] } | undefined;
   at: number;
+  /** The entry is stale from this moment: the first expiry of a secret that was live when read. */
+  staleAt: number;
   /** Self-signing secrets, decrypted on first use. */
   opened?: Buffer[];
 }
 
-const NOT_REGISTRABLE: CachedClient = { found: undefined, at: Infinity };
+const NOT_REGISTRABLE: CachedClient = { found: undefined, at: Infinity, staleAt: Infinity };
 
 const SELF_SIGNED_NEEDS_NEW_SECRET =
   'self-signed tokens need a new secret: the existing secrets are stored as one-way hashes and cannot verify HS256 signatures; add a secret to this client';
@@ -57,7 +64,7 @@ export class ClientService {
   private seen = new Set<string>();
   private seenSince = 0;
   /** Spent on unknown clients so that they cost what a known one costs. */
-  private readonly dummySecrets: StoredSecret[] = [{ secretId: '', hash: crypto.randomBytes(32), sealed: null, expiresAt: null, lastUsedAt: null }];
+  private readonly dummySecrets: StoredSecret[] = [{ secretId: '', hash: crypto.randomBytes(32), sealed: null, expiresAt: null, lastUsedAt: null, revokedAt: null }];
 
   constructor(
     private readonly store: ClientStore,
@@ -92,16 +99,17 @@ export class ClientService {
       createdAt: t,
       updatedAt: t,
       lastTokenAt: null,
+      risks: [],
     };
     validateDefaultScopesAllowed(client.defaultScopes, client.allowedScopes);
-    if (await this.store.get(clientId)) throw new ConflictError(`client "${clientId}" already exists`);
+    if (await this.store.get(clientId, t)) throw new ConflictError(`client "${clientId}" already exists`);
     const value = generateSecret();
     const row = this.secretRow(client, { label: 'initial' }, value);
     try {
       await this.store.insert(client, [row]);
     } catch (err) {
       // A concurrent create of the same id lost the race on the primary key.
-      if (await this.store.get(clientId)) throw new ConflictError(`client "${clientId}" already exists`);
+      if (await this.store.get(clientId, t)) throw new ConflictError(`client "${clientId}" already exists`);
       throw err;
     }
     await this.changed(clientId);
@@ -110,13 +118,13 @@ export class ClientService {
   }
 
   async get(clientId: string): Promise<Client> {
-    const client = await this.store.get(clientId);
+    const client = await this.store.get(clientId, this.now());
     if (!client) throw new NotFoundError(`client "${clientId.slice(0, 60)}" does not exist`);
     return client;
   }
 
   list(filter: ClientFilter): Promise<{ items: Client[]; total: number }> {
-    return this.store.list(filter);
+    return this.store.list(filter, this.now());
   }
 
   async update(clientId: string, patch: ClientPatch, actor: Actor): Promise<{ client: Client; warnings: string[] }> {
@@ -129,11 +137,15 @@ export class ClientService {
     after.updatedAt = this.now();
     const warnings: string[] = [];
     if (after.selfSignedAllowed && !before.selfSignedAllowed) {
-      const live = await this.store.findWithLiveSecrets(clientId, this.now());
-      if (!live?.secrets.some((s) => s.sealed)) warnings.push(SELF_SIGNED_NEEDS_NEW_SECRET);
+      const found = await this.store.findWithSecrets(clientId, this.now());
+      if (!found?.secrets.some((s) => s.sealed && isLive(s, this.now()))) warnings.push(SELF_SIGNED_NEEDS_NEW_SECRET);
     }
     await this.store.update(after);
-    if (!after.selfSignedAllowed && before.selfSignedAllowed) await this.store.dropSealed(clientId);
+    if (!after.selfSignedAllowed && before.selfSignedAllowed) {
+      await this.store.dropSealed(clientId);
+      // A weak secret that can no longer sign is no longer a risk.
+      after.risks = [];
+    }
     await this.changed(clientId);
     const action = before.enabled !== after.enabled && Object.keys(patch).length === 1 ? (after.enabled ? 'client.enabled' : 'client.disabled') : 'client.updated';
     await this.audit.record({ actor: actor.id, address: actor.address, action, target: clientId, details: { before, after } });
@@ -149,15 +161,20 @@ export class ClientService {
 
   async addSecret(clientId: string, input: SecretInput, actor: Actor): Promise<CreatedSecret> {
     const client = await this.get(clientId);
-    const warnings = input.value !== undefined ? checkImportedSecret(input.value).warnings : [];
+    const { warnings, weak } = input.value !== undefined ? checkImportedSecret(input.value) : { warnings: [], weak: false };
+    // Anyone holding one HS256 token of this client can test guesses offline: refuse unless allowed.
+    if (weak && client.selfSignedAllowed && !input.allowWeak) {
+      throw new ValidationError(`weak secret refused for a self-signing client (${warnings.join('; ')}): ${SECRET_STRENGTH_RULE}. Generate one, or allow this one explicitly (--allow-weak-secret, "allowWeak": true)`, 'value');
+    }
     if (input.label !== undefined && (input.label.length > 200 || /[\u0000-\u001f]/.test(input.label))) throw new ValidationError('label: at most 200 characters, no control characters', 'label');
     if (input.expiresAt != null && (!Number.isInteger(input.expiresAt) || input.expiresAt <= this.now() || input.expiresAt > MAX_EPOCH_MS)) throw new ValidationError('expiresAt must be in the future, before the year 10000', 'expiresAt');
     const value = input.value ?? generateSecret();
-    const row = this.secretRow(client, input, value);
+    const row = this.secretRow(client, input, value, weak);
     await this.store.insertSecret(row);
     await this.changed(clientId);
     const info = toSecretInfo(row);
-    await this.audit.record({ actor: actor.id, address: actor.address, action: input.value !== undefined ? 'secret.imported' : 'secret.created', target: clientId, details: { after: info, warnings } });
+    const allowedWeak = weak && client.selfSignedAllowed ? { allowedWeak: true } : {};
+    await this.audit.record({ actor: actor.id, address: actor.address, action: input.value !== undefined ? 'secret.imported' : 'secret.created', target: clientId, details: { after: info, warnings, ...allowedWeak } });
     return { secret: info, value, warnings };
   }
 
@@ -176,19 +193,26 @@ export class ClientService {
   }
 
   /**
-   * Client authentication for /token and /introspect. Unknown client, wrong secret and disabled
-   * client all return undefined after the same work: one HMAC and constant-time compares.
+   * Client authentication for /token, /introspect and /revoke. Every outcome costs the same work:
+   * one HMAC and a constant-time compare per secret the client has (the live ones and its former
+   * ones of the last FORMER_SECRET_MS, read in the same query), one dummy for an unknown client.
+   * A former secret is recognised so that the back-off can tell a stale instance from a guesser.
    */
-  async authenticate(clientId: string, secret: string): Promise<Client | undefined> {
+  async authenticate(clientId: string, secret: string): Promise<Authentication> {
     const found = (await this.lookup(clientId)).found;
     const presented = hashSecret(this.masterKey.hashKey, secret.length <= SECRET_MAX_LENGTH ? secret : '');
     let matched: StoredSecret | undefined;
     for (const s of found?.secrets ?? this.dummySecrets) {
       if (hashMatches(presented, s.hash) && s.secretId) matched = s;
     }
-    if (!found || !matched || !found.client.enabled) return undefined;
+    if (!found) return { ok: false, reason: 'unknown_client' };
+    if (!matched) return { ok: false, reason: 'wrong_secret' };
+    const secretId = matched.secretId;
+    if (matched.revokedAt !== null) return { ok: false, reason: 'revoked_secret', secretId };
+    if (!isLive(matched, this.now())) return { ok: false, reason: 'expired_secret', secretId };
+    if (!found.client.enabled) return { ok: false, reason: 'disabled_client', secretId };
     this.noteUsage(matched, found.client);
-    return found.client;
+    return { ok: true, client: found.client };
   }
 
   /**
@@ -202,19 +226,22 @@ export class ClientService {
 
   private openSecrets(clientId: string, entry: CachedClient): SigningSecrets {
     if (!entry.found) return undefined;
-    entry.opened ??= entry.found.secrets.filter((s) => s.sealed).map((s) => this.masterKey.open(s.sealed!, sealContext(clientId, s.secretId)));
+    const t = this.now();
+    entry.opened ??= entry.found.secrets.filter((s) => s.sealed && isLive(s, t)).map((s) => this.masterKey.open(s.sealed!, sealContext(clientId, s.secretId)));
     return { client: entry.found.client, secrets: entry.opened };
   }
 
-  /** The client and its live secrets, from memory for at most CLIENT_CACHE_MS (see there). */
+  /** The client and its secrets, from memory for at most CLIENT_CACHE_MS (see there). */
   private lookup(clientId: string): CachedClient | Promise<CachedClient> {
     // An id that cannot be registered is not looked up: no database work, and no NUL sent to one.
     if (!CLIENT_ID_PATTERN.test(clientId)) return NOT_REGISTRABLE;
     const t = this.now();
     const hit = this.cache.get(clientId);
-    if (hit && t - hit.at < CLIENT_CACHE_MS && hit.found?.secrets.every((s) => s.expiresAt === null || s.expiresAt > t) !== false) return hit;
-    return this.store.findWithLiveSecrets(clientId, t).then((found) => {
-      const entry: CachedClient = { found, at: t };
+    if (hit && t - hit.at < CLIENT_CACHE_MS && t < hit.staleAt) return hit;
+    return this.store.findWithSecrets(clientId, t).then((found) => {
+      let staleAt = Infinity;
+      for (const s of found?.secrets ?? []) if (isLive(s, t) && s.expiresAt !== null) staleAt = Math.min(staleAt, s.expiresAt);
+      const entry: CachedClient = { found, at: t, staleAt };
       if (hit || this.seenBefore(clientId, t)) this.cache.set(clientId, entry);
       return entry;
     });
@@ -282,7 +309,7 @@ export class ClientService {
     this.scheduleUsageFlush();
   }
 
-  private secretRow(client: Client, input: SecretInput, value: string): ClientSecretRow {
+  private secretRow(client: Client, input: SecretInput, value: string, weak = false): ClientSecretRow {
     const secretId = newSecretId();
     return {
       secret_id: secretId,
@@ -294,6 +321,7 @@ export class ClientService {
       expires_at: input.expiresAt ?? null,
       last_used_at: null,
       revoked_at: null,
+      weak: weak ? 1 : 0,
     };
   }
 }

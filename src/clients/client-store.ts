@@ -19,29 +19,52 @@ export interface StoredSecret {
   sealed: string | null;
   expiresAt: number | null;
   lastUsedAt: number | null;
+  /** Set for a former secret: recognised when presented, never accepted. */
+  revokedAt: number | null;
 }
+
+/** How long a revoked or expired secret is still recognised as a former one (see ClientService.authenticate). */
+export const FORMER_SECRET_MS = 30 * 86_400_000;
 
 const USAGE_CHUNK = 500;
 
 /** Persistence of clients and their secrets; maps rows to domain types and nothing more. */
 export class ClientStore {
   /** The lookup behind every client authentication: one statement, compiled once. */
-  private readonly selectWithLiveSecrets;
+  private readonly selectWithSecrets;
 
   constructor(private readonly db: Kysely<Database>) {
-    // Parameters in query order: the join's expiry bound (now), then the client id.
-    this.selectWithLiveSecrets = prepareQuery(db, (d) =>
+    // Parameters in query order: the join's bounds for former secrets (revoked, expired), then the client id.
+    this.selectWithSecrets = prepareQuery(db, (d) =>
       d
         .selectFrom('clients')
         .leftJoin('client_secrets', (join) =>
           join
             .onRef('client_secrets.client_id', '=', 'clients.client_id')
-            .on('client_secrets.revoked_at', 'is', null)
+            .on((eb) => eb.or([eb('client_secrets.revoked_at', 'is', null), eb('client_secrets.revoked_at', '>', 0)]))
             .on((eb) => eb.or([eb('client_secrets.expires_at', 'is', null), eb('client_secrets.expires_at', '>', 0)])),
         )
         .selectAll('clients')
-        .select(['client_secrets.secret_id', 'client_secrets.hash', 'client_secrets.sealed', 'client_secrets.expires_at', 'client_secrets.last_used_at'])
+        .select(['client_secrets.secret_id', 'client_secrets.hash', 'client_secrets.sealed', 'client_secrets.expires_at', 'client_secrets.last_used_at', 'client_secrets.revoked_at', 'client_secrets.weak'])
         .where('clients.client_id', '=', ''),
+    );
+  }
+
+  /** Clients with the computed `weak_risk`: a live, sealed (self-signing) secret marked weak. */
+  private selectClients(now: number) {
+    return this.db.selectFrom('clients').selectAll('clients').select((eb) =>
+      eb
+        .exists(
+          eb
+            .selectFrom('client_secrets as s')
+            .select('s.secret_id')
+            .whereRef('s.client_id', '=', 'clients.client_id')
+            .where('s.weak', '=', 1)
+            .where('s.sealed', 'is not', null)
+            .where('s.revoked_at', 'is', null)
+            .where((w) => w.or([w('s.expires_at', 'is', null), w('s.expires_at', '>', now)])),
+        )
+        .as('weak_risk'),
     );
   }
 
@@ -52,12 +75,12 @@ export class ClientStore {
     });
   }
 
-  async get(clientId: string): Promise<Client | undefined> {
-    const row = await this.db.selectFrom('clients').selectAll().where('client_id', '=', clientId).executeTakeFirst();
+  async get(clientId: string, now: number): Promise<Client | undefined> {
+    const row = await this.selectClients(now).where('clients.client_id', '=', clientId).executeTakeFirst();
     return row && toClient(row);
   }
 
-  async list(filter: ClientFilter): Promise<{ items: Client[]; total: number }> {
+  async list(filter: ClientFilter, now: number): Promise<{ items: Client[]; total: number }> {
     let q = this.db.selectFrom('clients');
     if (filter.rsin !== undefined) q = q.where('rsin', '=', filter.rsin);
     if (filter.enabled !== undefined) q = q.where('enabled', '=', filter.enabled ? 1 : 0);
@@ -65,8 +88,9 @@ export class ClientStore {
       const pattern = '%' + filter.q.toLowerCase().replace(/[\\%_]/g, (c) => '\\' + c) + '%';
       q = q.where((eb) => eb.or([sql<boolean>`lower(client_id) like ${pattern} escape '\\'`, sql<boolean>`lower(name) like ${pattern} escape '\\'`]));
     }
+    const ids = q.select('client_id').orderBy('client_id').limit(filter.limit).offset(filter.offset);
     const [rows, count] = await Promise.all([
-      q.selectAll().orderBy('client_id').limit(filter.limit).offset(filter.offset).execute(),
+      this.selectClients(now).where('clients.client_id', 'in', ids).orderBy('clients.client_id').execute(),
       q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
     ]);
     return { items: rows.map(toClient), total: Number(count.n) };
@@ -105,15 +129,23 @@ export class ClientStore {
     await this.db.updateTable('client_secrets').set({ sealed: null }).where('client_id', '=', clientId).execute();
   }
 
-  /** The client with the secrets that work now (not revoked, not expired). */
-  async findWithLiveSecrets(clientId: string, now: number): Promise<{ client: Client; secrets: StoredSecret[] } | undefined> {
-    const { rows } = await this.selectWithLiveSecrets([now, clientId]);
+  /**
+   * The client with its secrets: those that work now, and former ones (revoked or expired within
+   * FORMER_SECRET_MS) so that an instance still presenting one is recognised, not taken for a guesser.
+   */
+  async findWithSecrets(clientId: string, now: number): Promise<{ client: Client; secrets: StoredSecret[] } | undefined> {
+    const since = now - FORMER_SECRET_MS;
+    const { rows } = await this.selectWithSecrets([since, since, clientId]);
     if (!rows[0]) return undefined;
     const secrets: StoredSecret[] = [];
+    let weakRisk = false;
     for (const r of rows) {
-      if (r.secret_id !== null) secrets.push({ secretId: r.secret_id, hash: Buffer.from(r.hash!, 'base64url'), sealed: r.sealed, expiresAt: r.expires_at, lastUsedAt: r.last_used_at });
+      if (r.secret_id === null) continue;
+      const s: StoredSecret = { secretId: r.secret_id, hash: Buffer.from(r.hash!, 'base64url'), sealed: r.sealed, expiresAt: r.expires_at, lastUsedAt: r.last_used_at, revokedAt: r.revoked_at };
+      secrets.push(s);
+      if (r.weak === 1 && s.sealed && isLive(s, now)) weakRisk = true;
     }
-    return { client: toClient(rows[0]), secrets };
+    return { client: toClient({ ...rows[0], weak_risk: weakRisk }), secrets };
   }
 
   /** Marks secrets and their clients as used at `at`: two statements per 500, whatever the count. */
@@ -146,7 +178,11 @@ function toRow(c: Client): NewClientRow {
   };
 }
 
-function toClient(r: ClientRow): Client {
+export function isLive(s: Pick<StoredSecret, 'revokedAt' | 'expiresAt'>, now: number): boolean {
+  return s.revokedAt === null && (s.expiresAt === null || s.expiresAt > now);
+}
+
+function toClient(r: ClientRow & { weak_risk?: unknown }): Client {
   return {
     clientId: r.client_id,
     name: r.name,
@@ -162,6 +198,8 @@ function toClient(r: ClientRow): Client {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     lastTokenAt: r.last_token_at,
+    // SQLite answers EXISTS with 0/1, PostgreSQL with a boolean.
+    risks: r.weak_risk === true || r.weak_risk === 1 ? ['weak_secret'] : [],
   };
 }
 
@@ -175,5 +213,6 @@ export function toSecretInfo(r: ClientSecretRow): SecretInfo {
     expiresAt: r.expires_at,
     lastUsedAt: r.last_used_at,
     revokedAt: r.revoked_at,
+    weak: r.weak === 1,
   };
 }

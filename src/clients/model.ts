@@ -17,7 +17,11 @@ export interface Client {
   createdAt: number;
   updatedAt: number;
   lastTokenAt: number | null;
+  /** Standing risks an operator accepted, shown until resolved: `weak_secret` (see secrets.ts). */
+  risks: ClientRisk[];
 }
+
+export type ClientRisk = 'weak_secret';
 
 /** What is known of a secret after creation: never its value, hash or ciphertext. */
 export interface SecretInfo {
@@ -30,6 +34,8 @@ export interface SecretInfo {
   expiresAt: number | null;
   lastUsedAt: number | null;
   revokedAt: number | null;
+  /** Imported below the strength rule (secrets.ts) and allowed explicitly. */
+  weak: boolean;
 }
 
 export interface ClientInput {
@@ -54,6 +60,8 @@ export interface SecretInput {
   expiresAt?: number | null;
   /** Import this value instead of generating one. */
   value?: string;
+  /** Keep an imported value below the strength rule for a self-signing client (audited, shown as a risk). */
+  allowWeak?: boolean;
 }
 
 /** Year 9999 in epoch milliseconds: a later time is a mistake, and PostgreSQL's bigint ends not far beyond it. */

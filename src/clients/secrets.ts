@@ -19,11 +19,17 @@ export function hashMatches(presented: Buffer, storedHash: Buffer): boolean {
   return storedHash.length === presented.length && crypto.timingSafeEqual(storedHash, presented);
 }
 
+/** Generated quality: what a generated secret (43 characters, 256 bits) passes with room to spare. */
+export const SECRET_MIN_STRONG_LENGTH = 32;
+export const SECRET_MIN_STRONG_BITS = 128;
+export const SECRET_STRENGTH_RULE = `a strong secret has at least ${SECRET_MIN_STRONG_LENGTH} characters and an estimated ${SECRET_MIN_STRONG_BITS} bits of entropy`;
+
 /**
  * Checks an imported secret (migration from Keycloak or Open Zaak) and says why it is weak, if it is.
- * The estimate is deliberately simple: length times log2 of the alphabet the secret draws from.
+ * The estimate is deliberately simple: length times log2 of the alphabet the secret draws from,
+ * capped at 16 bits per distinct character, so that `aaaa…` or a repeated word does not pass.
  */
-export function checkImportedSecret(secret: string): { warnings: string[] } {
+export function checkImportedSecret(secret: string): { warnings: string[]; weak: boolean } {
   if (secret.length < SECRET_MIN_LENGTH) throw new ValidationError(`a secret must have at least ${SECRET_MIN_LENGTH} characters`, 'secret');
   if (secret.length > SECRET_MAX_LENGTH) throw new ValidationError(`a secret must have at most ${SECRET_MAX_LENGTH} characters`, 'secret');
   if (/[\u0000-\u001f\u007f]/.test(secret)) throw new ValidationError('a secret must not contain control characters', 'secret');
@@ -35,9 +41,9 @@ export function checkImportedSecret(secret: string): { warnings: string[] } {
   if (/[^a-zA-Z0-9]/.test(secret)) alphabet += 32;
   const distinct = new Set(secret).size;
   const bits = Math.min(secret.length * Math.log2(alphabet), distinct * 8 * 2);
-  if (secret.length < 32) warnings.push(`weak secret: ${secret.length} characters (32 or more recommended)`);
-  if (bits < 128) warnings.push(`weak secret: about ${Math.floor(bits)} bits of entropy (128 or more recommended)`);
-  return { warnings };
+  if (secret.length < SECRET_MIN_STRONG_LENGTH) warnings.push(`weak secret: ${secret.length} characters (${SECRET_MIN_STRONG_LENGTH} or more recommended)`);
+  if (bits < SECRET_MIN_STRONG_BITS) warnings.push(`weak secret: about ${Math.floor(bits)} bits of entropy (${SECRET_MIN_STRONG_BITS} or more recommended)`);
+  return { warnings, weak: warnings.length > 0 };
 }
 
 export function newSecretId(): string {

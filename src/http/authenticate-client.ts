@@ -6,25 +6,21 @@ import type { FormBody } from './form-body.js';
 import { invalidClient, OAuthError } from './oauth-errors.js';
 
 /**
- * Client authentication shared by /token, /introspect and /revoke: back-off per address and per
- * client id from that address, one answer for every failure, failures in the audit trail.
+ * Client authentication shared by /token, /introspect and /revoke: the guessing back-off (see
+ * GuessingGuard), one answer for every failure, the reason in the audit trail.
  */
 export async function authenticateClient(app: App, request: FastifyRequest, body: FormBody, endpoint: string): Promise<Client> {
   const credentials = clientCredentials(request.headers.authorization, body);
-  const id = credentials.clientId.slice(0, 60);
-  const limitKeys = [`ip:${request.ip}`, `client:${id}|ip:${request.ip}`];
-  const wait = await app.limiter.retryAfter(limitKeys);
+  const wait = await app.guard.check(credentials.clientId, request.ip);
   if (wait > 0) {
     app.metrics.rateLimitHits.inc({ limit: 'failed_auth' });
     throw new OAuthError('invalid_client', `too many failed authentication attempts; retry after ${wait} s`, 429, { 'retry-after': String(wait) });
   }
-  const client = await app.clients.authenticate(credentials.clientId, credentials.secret);
-  if (!client) {
-    await app.limiter.recordFailure(limitKeys);
-    app.audit.recordLater({ actor: id, action: 'client_auth.failed', target: id, address: request.ip, details: { endpoint, method: credentials.method } });
+  const result = await app.clients.authenticate(credentials.clientId, credentials.secret);
+  if (!result.ok) {
+    await app.guard.recordFailure(credentials.clientId, request.ip, result.reason, { endpoint, method: credentials.method, ...(result.secretId ? { secretId: result.secretId } : {}) });
     throw invalidClient();
   }
-  // Only the pair is reset: one valid client must not clear an address's record of guessing others.
-  await app.limiter.reset(limitKeys.slice(1));
-  return client;
+  await app.guard.recordSuccess(credentials.clientId, request.ip);
+  return result.client;
 }

@@ -3,6 +3,7 @@ import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { App } from '../app.js';
 import { isRejectedInput } from '../storage/input-errors.js';
+import { addressGroup } from '../limits/address.js';
 import { adminRoutes } from './admin/admin-routes.js';
 import { failureFloor } from './failure-floor.js';
 import { registerFormParsers } from './form-body.js';
@@ -13,6 +14,8 @@ import { introspectRoute } from './routes/introspect.js';
 import { revokeRoute } from './routes/revoke.js';
 import { tokenRoute } from './routes/token.js';
 
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
 /**
  * The HTTP server. Thin: routes parse, call the app's services and render; the OAuth endpoints
  * live in their own encapsulated scope with form parsers and an RFC 6749 error renderer.
@@ -20,10 +23,14 @@ import { tokenRoute } from './routes/token.js';
 export async function buildServer(app: App): Promise<FastifyInstance> {
   const server = Fastify({
     loggerInstance: app.log as FastifyBaseLogger,
-    trustProxy: app.config.trustProxy,
+    trustProxy: trustedProxies(app.config.trustProxy),
     bodyLimit: 64 * 1024,
-    requestIdHeader: 'x-request-id',
-    genReqId: () => crypto.randomUUID(),
+    // The caller's X-Request-Id is kept only when short and plain, as it goes into every log line.
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const sent = req.headers['x-request-id'];
+      return typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : crypto.randomUUID();
+    },
     return503OnClosing: true,
     // Node checks these every connectionsCheckingInterval (30 s by default): check every second.
     requestTimeout: app.config.requestTimeout * 1000,
@@ -33,6 +40,10 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
     // Unknown fields are refused, not silently dropped: a typo must not look like success.
     ajv: { customOptions: { removeAdditional: false } },
   });
+
+  if (typeof app.config.trustProxy === 'number') {
+    app.log.warn({ hops: app.config.trustProxy }, 'ZGW_AUTH_TRUST_PROXY is a hop count: safe only when nothing but those proxies can reach zgw-auth; prefer their addresses');
+  }
 
   // Callback form: no promise per request on the hot path.
   server.addHook('onResponse', (request, reply, done) => {
@@ -54,6 +65,7 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
       await tokenChecks.register(rateLimit, {
         max: app.config.introspectionRateLimit,
         timeWindow: 1000,
+        keyGenerator: (request) => addressGroup(request.ip),
         // Shared through Redis when configured; while Redis is away the limit is skipped, not the request.
         ...(app.redis ? { redis: app.redis, skipOnError: true, nameSpace: 'zgw-auth:rate:' } : {}),
         onExceeded: () => app.metrics.rateLimitHits.inc({ limit: 'per_address' }),
@@ -71,6 +83,15 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
 
   server.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'not_found', error_description: `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}` }));
   return server;
+}
+
+/**
+ * Fastify's trustProxy for the setting: addresses/CIDRs as given; a hop count as "the n nearest
+ * hops are proxies" (Fastify itself no longer honours a number), safe only when nothing but those
+ * proxies can reach zgw-auth.
+ */
+function trustedProxies(setting: false | number | string[]): false | string[] | ((address: string, hop: number) => boolean) {
+  return typeof setting === 'number' ? (_address, hop) => hop < setting : setting;
 }
 
 /** Maps anything thrown in an OAuth endpoint to an RFC 6749 §5.2 answer; internals become server_error. */

@@ -56,11 +56,20 @@ export function parseMasterKey(text: string): MasterKey {
 }
 
 /**
- * Master key from configuration, else from `<dataDir>/master.key`, created with owner-only
- * permissions on first start. Returns whether it was created now.
+ * Master key from configuration (the value, or a file holding it), else from `<dataDir>/master.key`,
+ * created with owner-only permissions on first start. Returns whether it was created now.
  */
-export function loadMasterKey(configured: string | undefined, dataDir: string): { key: MasterKey; created: boolean; file?: string } {
+export function loadMasterKey(configured: string | undefined, dataDir: string, keyFile?: string): { key: MasterKey; created: boolean; file?: string } {
   if (configured) return { key: parseMasterKey(configured), created: false };
+  if (keyFile) {
+    let text: string;
+    try {
+      text = fs.readFileSync(keyFile, 'utf8');
+    } catch (err) {
+      throw new ZgwAuthError('master_key_unreadable', `cannot read the master key file ${keyFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+    return { key: parseMasterKey(text), created: false, file: keyFile };
+  }
   const file = path.join(dataDir, 'master.key');
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   try {

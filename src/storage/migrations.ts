@@ -76,6 +76,13 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0002_weak_secrets_and_failure_reasons': {
+      async up(db: Kysely<any>) {
+        // 1: an imported secret below the strength rule (secrets.ts), kept only when allowed explicitly.
+        await db.schema.alterTable('client_secrets').addColumn('weak', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+        await db.schema.alterTable('audit_events').addColumn('reason', 'varchar(40)').execute();
+      },
+    },
   };
 }
 

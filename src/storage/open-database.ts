@@ -41,7 +41,10 @@ export async function openStorage(databaseUrl: string | undefined, dataDir: stri
 }
 
 function openSqlite(file: string): Storage {
-  if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+  if (file !== ':memory:') {
+    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+    ownerOnly(file);
+  }
   const sqlite = new SQLite(file);
   sqlite.pragma('journal_mode = WAL');
   // NORMAL in WAL mode survives a killed process; only an OS crash could lose the last commits.
@@ -52,6 +55,23 @@ function openSqlite(file: string): Storage {
   sqlite.pragma('foreign_keys = ON');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   return { db, dialect: 'sqlite', location: `sqlite:${file}`, close: () => db.destroy() };
+}
+
+/**
+ * Creates the database file owner-only (0600) when it does not exist, whatever the folder's mode
+ * or the umask; SQLite gives its -wal and -shm files the database file's mode. An existing file
+ * that others may read (made by an earlier version) is narrowed.
+ */
+function ownerOnly(file: string): void {
+  fs.closeSync(fs.openSync(file, 'a', 0o600));
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      if (fs.statSync(f).mode & 0o077) fs.chmodSync(f, 0o600);
+    } catch (err) {
+      // Missing, or not ours to change (then as before: the operator's choice).
+      if (!['ENOENT', 'EPERM'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+    }
+  }
 }
 
 /**

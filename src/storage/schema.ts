@@ -55,6 +55,8 @@ export interface ClientSecretTable {
   expires_at: number | null;
   last_used_at: number | null;
   revoked_at: number | null;
+  /** 1 when an imported secret is below the strength rule and was allowed explicitly. */
+  weak: number;
 }
 
 export interface AuditEventTable {
@@ -64,6 +66,8 @@ export interface AuditEventTable {
   action: string;
   target: string;
   address: string | null;
+  /** Why, for refusals (client_auth.failed). */
+  reason: string | null;
   details: string;
 }
 

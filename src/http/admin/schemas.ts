@@ -26,6 +26,7 @@ export const clientSchema = {
     createdAt: { type: 'integer' },
     updatedAt: { type: 'integer' },
     lastTokenAt: timestamp,
+    risks: { type: 'array', items: { type: 'string', enum: ['weak_secret'] }, description: 'standing risks an operator accepted; weak_secret: a self-signing secret below the strength rule' },
   },
 } as const;
 
@@ -41,6 +42,7 @@ export const secretInfoSchema = {
     expiresAt: timestamp,
     lastUsedAt: timestamp,
     revokedAt: timestamp,
+    weak: { type: 'boolean', description: 'imported below the strength rule and allowed explicitly' },
   },
 } as const;
 
@@ -72,6 +74,7 @@ export const addSecretBody = {
     label: { type: 'string', maxLength: 200 },
     expiresAt: { type: ['integer', 'null'], minimum: 0, maximum: MAX_EPOCH_MS, description: 'epoch milliseconds' },
     value: { type: 'string', minLength: 1, maxLength: 512, description: 'import this secret instead of generating one' },
+    allowWeak: { type: 'boolean', description: 'keep an imported value below the strength rule for a self-signing client (audited, shown as a risk on the client)' },
   },
 } as const;
 
@@ -103,6 +106,7 @@ export const auditQuery = {
     action: { type: 'string', maxLength: 60 },
     target: { type: 'string', maxLength: 100 },
     actor: { type: 'string', maxLength: 100 },
+    reason: { type: 'string', maxLength: 40, description: 'why a client authentication failed, e.g. wrong_secret, revoked_secret' },
     since: { type: 'integer', minimum: 0, maximum: MAX_EPOCH_MS },
     before: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
     limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },

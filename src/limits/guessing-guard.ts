@@ -1,0 +1,88 @@
+import type { AuditLog } from '../audit/audit-log.js';
+import { addressGroup } from './address.js';
+import type { BackoffPolicy, FailureLimiter } from './failure-limiter.js';
+
+/**
+ * Why a secret or secret-derived signature was refused. Former secrets (revoked, expired) are
+ * recognised and not counted: a stale instance of a consumer is not a guesser.
+ */
+export type GuessReason =
+  | 'unknown_client'
+  | 'wrong_secret'
+  | 'revoked_secret'
+  | 'expired_secret'
+  | 'disabled_client'
+  | 'bad_signature'
+  | 'self_signed_not_allowed';
+
+export interface GuessContext {
+  /** Where the secret was checked: token, introspect, revoke, admin. */
+  endpoint: string;
+  method?: string;
+  /** The stored secret the presented one matched, when one did. */
+  secretId?: string;
+}
+
+const NOT_GUESSING = new Set<GuessReason>(['revoked_secret', 'expired_secret']);
+/** Failures of one client id from all addresses before its budget is spent: see README "Protection". */
+export const CLIENT_BUDGET_FACTOR = 20;
+/** Unknown ids and distinct client ids tried from one address before the address looks like enumeration. */
+export const ADDRESS_BUDGET_FACTOR = 4;
+
+/**
+ * The one back-off for every place a secret is checked (client authentication at /token,
+ * /introspect and /revoke; HS256 tokens at /admin). Three counts:
+ *
+ * - per (client id, address): the guesser of a client. Blocks at `threshold` failures, however
+ *   many clients share the address.
+ * - per client id, all addresses: bounds guessing of one client from many addresses.
+ * - per address: unknown client ids, and each distinct client id's first failure (enumeration).
+ *
+ * The client and address blocks refuse only pairs with failures of their own, so a neighbour
+ * behind the same egress address, or the client's own instance elsewhere, is never refused for
+ * someone else's failures. Addresses are grouped as in addressGroup (IPv6 by /64).
+ */
+export class GuessingGuard {
+  private readonly clientPolicy: BackoffPolicy;
+  private readonly addressPolicy: BackoffPolicy;
+
+  constructor(
+    private readonly limiter: FailureLimiter,
+    private readonly audit: AuditLog,
+    private readonly policy: BackoffPolicy,
+  ) {
+    this.clientPolicy = { ...policy, threshold: policy.threshold * CLIENT_BUDGET_FACTOR };
+    this.addressPolicy = { ...policy, threshold: policy.threshold * ADDRESS_BUDGET_FACTOR };
+  }
+
+  /** Seconds this caller must wait before a secret of `clientId` is checked for it; 0: go ahead. */
+  async check(clientId: string, address: string): Promise<number> {
+    const [pair, client, group] = await this.limiter.state(this.keys(clientId, address));
+    if (pair!.failures === 0) return 0;
+    return Math.max(pair!.wait, client!.wait, group!.wait);
+  }
+
+  async recordFailure(clientId: string, address: string, reason: GuessReason, context: GuessContext): Promise<void> {
+    const id = clientId.slice(0, 60);
+    const group = addressGroup(address);
+    // Unknown ids from one address are one event with a count and a sample of the ids.
+    const auditKey = reason === 'unknown_client' ? `${reason}|${group}` : `${reason}|${id}|${group}`;
+    this.audit.recordRepeated(auditKey, { actor: id, action: 'client_auth.failed', target: id, address, reason, details: { reason, ...context } });
+    if (NOT_GUESSING.has(reason)) return;
+    const [pairKey, clientKey, groupKey] = this.keys(id, address);
+    const known = reason !== 'unknown_client';
+    const [pairFailures] = await this.limiter.recordFailure(known ? [{ key: pairKey!, policy: this.policy }, { key: clientKey!, policy: this.clientPolicy }] : [{ key: pairKey!, policy: this.policy }]);
+    if (!known || pairFailures === 1) await this.limiter.recordFailure([{ key: groupKey!, policy: this.addressPolicy }]);
+  }
+
+  /** Only the pair is cleared: one success must not wipe an address's or a client's record of guessing. */
+  async recordSuccess(clientId: string, address: string): Promise<void> {
+    await this.limiter.reset(this.keys(clientId, address).slice(0, 1));
+  }
+
+  private keys(clientId: string, address: string): string[] {
+    const id = clientId.slice(0, 60);
+    const group = addressGroup(address);
+    return [`pair:${id}|${group}`, `client:${id}`, `addr:${group}`];
+  }
+}

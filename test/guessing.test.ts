@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { CLI, forEachDialect, hs256, type HttpResult, postForm, request, startTestServer, type TestServer } from './helpers.js';
+
+const run = promisify(execFile);
+type Cred = { clientId: string; secret: string };
+
+const tokenAt = (ts: TestServer, c: Cred, from: string) => postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: c.clientId, client_secret: c.secret }, {}, from);
+
+describe('back-off policy on a shared egress address', () => {
+  let ts: TestServer;
+  before(async () => {
+    ts = await startTestServer({ env: { ZGW_AUTH_LOCKOUT_THRESHOLD: '3', ZGW_AUTH_LOCKOUT_BASE_SECONDS: '60' } });
+  });
+  after(() => ts.close());
+
+  it('stops the guesser of a client while a neighbour behind the same address keeps getting tokens', async () => {
+    const guessed = await ts.createClient();
+    const neighbour = await ts.createClient();
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) statuses.push((await tokenAt(ts, { clientId: guessed.clientId, secret: `guess-${i}` }, '127.0.0.20')).status);
+    assert.deepEqual(statuses, [401, 401, 401, 429, 429, 429], 'the guesser is stopped at the threshold');
+    assert.equal((await tokenAt(ts, guessed, '127.0.0.20')).status, 429, 'even with the right secret: the pair is backed off');
+    for (let i = 0; i < 5; i++) assert.equal((await tokenAt(ts, neighbour, '127.0.0.20')).status, 200, 'the neighbour is not refused');
+    assert.equal((await tokenAt(ts, guessed, '127.0.0.19')).status, 200, 'the guessed client elsewhere is not refused');
+  });
+
+  it('recognises revoked and expired former secrets: refused, not counted, the correct instance keeps getting tokens', async () => {
+    const c = await ts.createClient();
+    const [first] = await ts.app.clients.listSecrets(c.clientId);
+    const second = await ts.app.clients.addSecret(c.clientId, { label: 'rotation' }, { id: 'test' });
+    await ts.app.clients.revokeSecret(c.clientId, first!.secretId, { id: 'test' });
+    const third = await ts.app.clients.addSecret(c.clientId, { label: 'short-lived', expiresAt: ts.clock.now() + 5000 }, { id: 'test' });
+    ts.clock.advance(6);
+    const current = { clientId: c.clientId, secret: second.value };
+    // One stale instance of the consumer per rotation, and the correct one, behind one address.
+    const stale = [c, { clientId: c.clientId, secret: third.value }];
+    for (let i = 0; i < 50; i++) {
+      const res = await tokenAt(ts, stale[i % 2]!, '127.0.0.21');
+      assert.equal(res.status, 401, `stale request ${i}`);
+      assert.equal(res.json.error_description, 'client authentication failed');
+      assert.equal((await tokenAt(ts, current, '127.0.0.21')).status, 200, `correct request ${i}`);
+    }
+    const events = await ts.app.audit.list({ action: 'client_auth.failed', target: c.clientId });
+    const byReason = Object.fromEntries(events.map((e) => [e.reason, e.details]));
+    assert.deepEqual(byReason.revoked_secret, { reason: 'revoked_secret', endpoint: 'token', method: 'client_secret_post', secretId: first!.secretId, lastAt: byReason.revoked_secret!.lastAt, count: 25 });
+    assert.equal(byReason.expired_secret!.secretId, third.secret.secretId);
+  });
+
+  it('keeps guessing of one client bounded across addresses without refusing its clean instances', async () => {
+    // Budget per client id: 20 × threshold (3) = 60 failures from all addresses.
+    const c = await ts.createClient();
+    for (let i = 1; i <= 30; i++) {
+      for (let j = 0; j < 2; j++) assert.equal((await tokenAt(ts, { clientId: c.clientId, secret: `spread-${i}-${j}` }, `127.0.1.${i}`)).status, 401);
+    }
+    const next = await tokenAt(ts, { clientId: c.clientId, secret: 'spread-next' }, '127.0.1.1');
+    assert.equal(next.status, 429, 'an address with failures of its own is stopped once the client budget is spent');
+    assert.equal((await tokenAt(ts, c, '127.0.1.200')).status, 200, 'a clean address of the same client is not refused');
+    assert.equal((await tokenAt(ts, { clientId: c.clientId, secret: 'fresh-guess' }, '127.0.1.201')).status, 401);
+    assert.equal((await tokenAt(ts, { clientId: c.clientId, secret: 'fresh-guess-2' }, '127.0.1.201')).status, 429, 'a fresh address gets one guess while the budget is spent');
+  });
+
+  it('stops what looks like enumeration from an address, never a client with no failures of its own', async () => {
+    // Budget per address: 4 × threshold (3) = 12 unknown or distinct client ids.
+    for (let i = 0; i < 12; i++) assert.equal((await tokenAt(ts, { clientId: `nobody-${i}`, secret: 'x'.repeat(20) }, '127.0.0.22')).status, 401);
+    const probed = await ts.createClient();
+    assert.equal((await tokenAt(ts, { clientId: probed.clientId, secret: 'spray' }, '127.0.0.22')).status, 401);
+    assert.equal((await tokenAt(ts, { clientId: probed.clientId, secret: 'spray-2' }, '127.0.0.22')).status, 429, 'one failure of its own is enough while the address is backed off');
+    const neighbour = await ts.createClient();
+    assert.equal((await tokenAt(ts, neighbour, '127.0.0.22')).status, 200, 'a client with no failures of its own is served');
+  });
+});
+
+describe('HS256 tokens at /admin count as guesses', () => {
+  let ts: TestServer;
+  before(async () => {
+    ts = await startTestServer({ env: { ZGW_AUTH_LOCKOUT_THRESHOLD: '3', ZGW_AUTH_LOCKOUT_BASE_SECONDS: '60' } });
+  });
+  after(() => ts.close());
+
+  const adminKeys = (token: string, from: string) => request(`${ts.url}/admin/keys`, { headers: { authorization: `Bearer ${token}` }, localAddress: from });
+  const selfSigned = (clientId: string, secret: string) => hs256({ client_id: clientId, iat: Math.floor(ts.clock.now() / 1000) }, secret);
+
+  it('backs off a guessing address with 429, so the right guess is not told apart, and audits the failures', async () => {
+    const c = await ts.createClient({ selfSignedAllowed: true });
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) statuses.push((await adminKeys(selfSigned(c.clientId, `guess-${i}`), '127.0.0.23')).status);
+    assert.deepEqual(statuses, [401, 401, 401, 429, 429, 429]);
+    const right = await adminKeys(selfSigned(c.clientId, c.secret), '127.0.0.23');
+    assert.equal(right.status, 429, 'the right secret from the guessing address gets the same 429');
+    assert.match(String(right.headers['retry-after']), /^\d+$/);
+    assert.equal(right.json.code, 'too_many_attempts');
+    assert.equal((await adminKeys(selfSigned(c.clientId, c.secret), '127.0.0.24')).status, 403, 'elsewhere the client is not refused (no admin scope)');
+    const [event] = await ts.app.audit.list({ action: 'client_auth.failed', target: c.clientId });
+    assert.equal(event!.reason, 'bad_signature');
+    assert.equal(event!.details.endpoint, 'admin');
+    assert.equal(event!.details.count, 3);
+  });
+
+  it('shares one budget with /token', async () => {
+    const c = await ts.createClient({ selfSignedAllowed: true });
+    assert.equal((await tokenAt(ts, { clientId: c.clientId, secret: 'wrong-1' }, '127.0.0.25')).status, 401);
+    assert.equal((await tokenAt(ts, { clientId: c.clientId, secret: 'wrong-2' }, '127.0.0.25')).status, 401);
+    assert.equal((await adminKeys(selfSigned(c.clientId, 'wrong-3'), '127.0.0.25')).status, 401);
+    assert.equal((await tokenAt(ts, c, '127.0.0.25')).status, 429);
+  });
+
+  it('counts a token naming a client that may not self-sign, is disabled or is unknown', async () => {
+    const plain = await ts.createClient();
+    for (let i = 0; i < 3; i++) assert.equal((await adminKeys(selfSigned(plain.clientId, plain.secret), '127.0.0.26')).status, 401);
+    assert.equal((await adminKeys(selfSigned(plain.clientId, plain.secret), '127.0.0.26')).status, 429);
+    for (let i = 0; i < 3; i++) assert.equal((await adminKeys(selfSigned('no-such-client', 'guess'), '127.0.0.27')).status, 401);
+    assert.equal((await adminKeys(selfSigned('no-such-client', 'guess'), '127.0.0.27')).status, 429);
+  });
+});
+
+forEachDialect((dialect) => {
+  describe(`failed authentication reasons in the audit trail (${dialect})`, () => {
+    let ts: TestServer;
+    before(async () => {
+      ts = await startTestServer({ dialect, env: { ZGW_AUTH_LOCKOUT_THRESHOLD: '1000' } });
+    });
+    after(() => ts.close());
+
+    it('records why, with the matched secret id, aggregated per client, address and reason; never the secret; one answer for the caller', async () => {
+      const c = await ts.createClient();
+      const disabled = await ts.createClient();
+      await ts.app.clients.update(disabled.clientId, { enabled: false }, { id: 'test' });
+      const [revokedInfo] = await ts.app.clients.listSecrets(c.clientId);
+      const current = await ts.app.clients.addSecret(c.clientId, {}, { id: 'test' });
+      await ts.app.clients.revokeSecret(c.clientId, revokedInfo!.secretId, { id: 'test' });
+      const answers: HttpResult[] = [];
+      for (let i = 0; i < 5; i++) answers.push(await tokenAt(ts, { clientId: c.clientId, secret: `wrong-secret-${i}` }, '127.0.0.28'));
+      answers.push(await tokenAt(ts, c, '127.0.0.28'));
+      answers.push(await tokenAt(ts, disabled, '127.0.0.28'));
+      for (let i = 0; i < 3; i++) answers.push(await tokenAt(ts, { clientId: `ghost-${i}`, secret: 'ghost-secret' }, '127.0.0.28'));
+      assert.ok(answers.every((r) => r.status === 401 && r.text === answers[0]!.text), 'one answer for every failure');
+      assert.equal(answers[0]!.json.error_description, 'client authentication failed');
+
+      const events = await ts.app.audit.list({ action: 'client_auth.failed' });
+      const one = (reason: string) => {
+        const found = events.filter((e) => e.reason === reason);
+        assert.equal(found.length, 1, `one ${reason} event`);
+        return found[0]!;
+      };
+      assert.equal(one('wrong_secret').details.count, 5);
+      assert.equal(one('wrong_secret').target, c.clientId);
+      assert.equal(one('wrong_secret').details.secretId, undefined);
+      assert.equal(one('revoked_secret').details.secretId, revokedInfo!.secretId);
+      assert.equal(one('disabled_client').details.secretId, (await ts.app.clients.listSecrets(disabled.clientId))[0]!.secretId);
+      assert.equal(one('unknown_client').details.count, 3);
+      assert.deepEqual(one('unknown_client').details.targets, ['ghost-0', 'ghost-1', 'ghost-2']);
+      const all = JSON.stringify(events);
+      for (const secret of [c.secret, current.value, disabled.secret, 'wrong-secret-0', 'ghost-secret']) assert.ok(!all.includes(secret), 'no presented secret in the audit trail');
+
+      const adminToken = await ts.token(ts.admin.clientId, ts.admin.secret);
+      const viaApi = await request(`${ts.url}/admin/audit?action=client_auth.failed&reason=revoked_secret`, { headers: { authorization: `Bearer ${adminToken}` } });
+      assert.equal(viaApi.status, 200, viaApi.text);
+      assert.deepEqual(viaApi.json.items.map((e: { reason: string; target: string }) => [e.reason, e.target]), [['revoked_secret', c.clientId]]);
+
+      const env = { ...process.env, ZGW_AUTH_DATA_DIR: ts.config.dataDir, ZGW_AUTH_MASTER_KEY: ts.config.masterKey!, ...(ts.config.databaseUrl ? { DATABASE_URL: ts.config.databaseUrl } : {}) };
+      const cli = JSON.parse((await run(process.execPath, [CLI, 'audit', 'list', '--reason', 'wrong_secret', '--json'], { env })).stdout) as { reason: string; target: string }[];
+      assert.deepEqual(cli.map((e) => [e.reason, e.target]), [['wrong_secret', c.clientId]]);
+      const table = (await run(process.execPath, [CLI, 'audit', 'list', '--reason', 'unknown_client'], { env })).stdout;
+      assert.match(table, /REASON/);
+      assert.match(table, /client_auth\.failed\s+ghost-0\s+127\.0\.0\.28\s+unknown_client/);
+    });
+  });
+});
