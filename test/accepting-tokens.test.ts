@@ -31,7 +31,7 @@ describe('accepting tokens', () => {
   });
   after(() => ts.close());
 
-  describe('token shapes of design.md §2', () => {
+  describe('token shapes seen in the wild', () => {
     it('the seed\'s Postman snippet, run with crypto-js: iat +257 s, the nbp typo, aud ZGW_APIs', async () => {
       // The seed's code as written, only with our client id and secret filled in.
       const seed = `

@@ -144,7 +144,7 @@ forEachDialect((dialect) => {
       assert.equal(nul.status, 400, nul.text);
       assert.equal(nul.json.error, 'invalid_request');
       const basic = await request(`${ts.url}/token`, { method: 'POST', headers: { authorization: `Basic ${Buffer.from('nul%00:x').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' });
-      assert.ok([400, 401].includes(basic.status), basic.text);
+      assert.equal(basic.status, 400, basic.text);
       const self = await postForm(`${ts.url}/introspect`, { token: `${Buffer.from('{"alg":"HS256"}').toString('base64url')}.${Buffer.from('{"client_id":"a\u0000","iat":1}').toString('base64url')}.c2ln` }, { authorization: basicAuth(ts.admin.clientId, ts.admin.secret) });
       assert.deepEqual(self.json, { active: false });
       assert.ok(!ts.logs.some((l) => l.includes('"level":50')), 'no error logged');

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import pg from 'pg';
-import { eventually, postForm, request, startServeProcess } from './helpers.js';
+import { eventually, firstAdminSecret, postForm, request, startServeProcess } from './helpers.js';
 import { LoadRun, sleep, startBalancer } from './load-harness.js';
 import { type PrivatePostgres, type PrivateRedis, privatePostgresOn, privateRedis } from './services.js';
 
@@ -46,7 +46,7 @@ async function deploy(count: number, env: Record<string, string>, args: string[]
   const shared = { ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64'), ZGW_AUTH_SIGNING_ALG: 'EdDSA', ZGW_AUTH_ISSUER: 'http://zgw-auth.test', ...env };
   const dataDir = tempDir();
   const procs = [await startServeProcess(dataDir, shared, args)];
-  const secret = /client_secret: (\S+)/.exec(procs[0]!.output())![1]!;
+  const secret = firstAdminSecret(procs[0]!.output())!;
   for (let i = 1; i < count; i++) procs.push(await startServeProcess(dataDir, shared, args));
   const adminToken = (await postForm(`${procs[0]!.url}/token`, { grant_type: 'client_credentials', client_id: 'zgw-auth-admin', client_secret: secret })).json.access_token as string;
   const bodies: string[] = [];
@@ -356,7 +356,7 @@ setTimeout(() => Promise.reject(new Error('stray rejection')), 1600).unref();`,
     );
     const proc = await startServeProcess(tempDir(), { NODE_OPTIONS: `--import=${inject}` });
     try {
-      const secret = /client_secret: (\S+)/.exec(proc.output())![1]!;
+      const secret = firstAdminSecret(proc.output())!;
       assert.ok(await eventually(async () => proc.output().includes('stray rejection'), 5000), proc.output().slice(-2000));
       assert.match(proc.output(), /"level":60[^\n]*stray emitter|stray emitter[^\n]*"level":60/);
       assertAlive([proc]);

@@ -9,7 +9,7 @@ export function generateSecret(): string {
   return crypto.randomBytes(32).toString('base64url');
 }
 
-/** Keyed fast hash: enough for random secrets, and /token stays fast (design.md §4). */
+/** Keyed fast hash: enough for random secrets, and /token stays fast (a slow password hash would only slow /token down). */
 export function hashSecret(hashKey: Buffer, secret: string): Buffer {
   return crypto.createHmac('sha256', hashKey).update(secret).digest();
 }

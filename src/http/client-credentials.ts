@@ -36,7 +36,11 @@ function parseBasic(encoded: string): { clientId: string; secret: string } {
   const decoded = Buffer.from(encoded, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon < 0) throw invalidRequest('malformed HTTP Basic credentials: no colon');
-  return { clientId: formDecode(decoded.slice(0, colon)), secret: formDecode(decoded.slice(colon + 1)) };
+  const clientId = formDecode(decoded.slice(0, colon));
+  const secret = formDecode(decoded.slice(colon + 1));
+  // As in form bodies: no credential holds control characters, and NUL cannot reach PostgreSQL.
+  if (/[\u0000-\u001f\u007f]/.test(clientId + secret)) throw invalidRequest('malformed HTTP Basic credentials: control characters');
+  return { clientId, secret };
 }
 
 /** application/x-www-form-urlencoded decoding, which RFC 6749 §2.3.1 requires for Basic credentials. */
