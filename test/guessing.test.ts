@@ -27,6 +27,26 @@ describe('back-off policy on a shared egress address', () => {
     assert.equal((await tokenAt(ts, guessed, '127.0.0.19')).status, 200, 'the guessed client elsewhere is not refused');
   });
 
+  it('does not tell known client ids from unknown ones through the back-off, per address or per client', async () => {
+    // T = 3: the address budget is 12 distinct ids, a client's budget 60 failures across addresses.
+    const known = await ts.createClient();
+    const outcome = async (candidate: string, from: string) => {
+      const wrong = (id: string) => tokenAt(ts, { clientId: id, secret: 'wrong' }, from);
+      for (let i = 0; i < 2; i++) await wrong(candidate);
+      for (let i = 0; i < 10; i++) await wrong(`filler-${from}-${i}`);
+      const answers: number[] = [];
+      for (let i = 0; i < 3; i++) answers.push((await wrong(candidate)).status);
+      return answers;
+    };
+    assert.deepEqual(await outcome(known.clientId, '127.0.0.23'), await outcome('no-such-client-x', '127.0.0.24'), 'the same back-off for a known and an unknown id');
+    const spend = async (id: string) => {
+      for (let a = 0; a < 30; a++) for (let i = 0; i < 2; i++) await tokenAt(ts, { clientId: id, secret: 'wrong' }, `127.0.1.${a}`);
+      return [(await tokenAt(ts, { clientId: id, secret: 'wrong' }, '127.0.2.1')).status, (await tokenAt(ts, { clientId: id, secret: 'wrong' }, '127.0.2.1')).status];
+    };
+    const other = await ts.createClient();
+    assert.deepEqual(await spend(other.clientId), await spend('no-such-client-y'), 'a spent client budget looks the same for an unknown id');
+  });
+
   it('recognises revoked and expired former secrets: refused, not counted, the correct instance keeps getting tokens', async () => {
     const c = await ts.createClient();
     const [first] = await ts.app.clients.listSecrets(c.clientId);

@@ -60,6 +60,18 @@ forEachDialect((dialect) => {
       assert.deepEqual((await api('GET', '/clients/hs-weak')).json.risks, [], 'revoked: no longer a risk');
     });
 
+    it('long secrets made of repeats or runs are weak too', async () => {
+      assert.equal((await api('POST', '/clients', { clientId: 'hs-patterns', rsin: '000000000', selfSignedAllowed: true })).status, 201);
+      for (const value of ['Password1!Password1!Password1!Pa', 'abcdABCDabcdABCDabcdABCDabcdABCD', '0123456789abcdef0123456789abcdef', 'x'.repeat(64)]) {
+        const res = await api('POST', '/clients/hs-patterns/secrets', { value });
+        assert.equal(res.status, 400, `${value}: ${res.text}`);
+      }
+      // What Keycloak generates (32 alphanumerics) and random hex of 128 bits are not weak.
+      for (const value of ['Kx9fQ2mLp7RtZ4vW8nB3cY6hJ1sD5gA0', 'ca540f86e81d2a491a0f0a9f76ac4036']) {
+        assert.equal((await api('POST', '/clients/hs-patterns/secrets', { value })).status, 201, value);
+      }
+    });
+
     it('a client switched to self-signing gets the same rule; its older weak secret cannot sign and is no risk', async () => {
       assert.equal((await api('POST', '/clients', { clientId: 'switcher', rsin: '000000000' })).status, 201);
       const plain = await api('POST', '/clients/switcher/secrets', { value: WEAK });

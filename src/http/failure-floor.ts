@@ -11,5 +11,6 @@ export const FAILURE_FLOOR_MS = 10;
 
 export function failureFloor(reply: FastifyReply): Promise<void> | undefined {
   const wait = FAILURE_FLOOR_MS - reply.elapsedTime;
-  return wait > 0 ? new Promise((resolve) => setTimeout(resolve, wait)) : undefined;
+  // Timers count whole milliseconds and would round a fraction down.
+  return wait > 0 ? new Promise((resolve) => setTimeout(resolve, Math.ceil(wait))) : undefined;
 }

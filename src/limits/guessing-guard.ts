@@ -26,7 +26,7 @@ export interface GuessContext {
 const NOT_GUESSING = new Set<GuessReason>(['revoked_secret', 'expired_secret']);
 /** Failures of one client id from all addresses before its budget is spent: see README "Protection". */
 export const CLIENT_BUDGET_FACTOR = 20;
-/** Unknown ids and distinct client ids tried from one address before the address looks like enumeration. */
+/** Distinct client ids tried from one address before the address looks like enumeration. */
 export const ADDRESS_BUDGET_FACTOR = 4;
 
 /**
@@ -36,7 +36,7 @@ export const ADDRESS_BUDGET_FACTOR = 4;
  * - per (client id, address): the guesser of a client. Blocks at `threshold` failures, however
  *   many clients share the address.
  * - per client id, all addresses: bounds guessing of one client from many addresses.
- * - per address: unknown client ids, and each distinct client id's first failure (enumeration).
+ * - per address: each distinct client id's first failure, known or not (enumeration).
  *
  * The client and address blocks refuse only pairs with failures of their own, so a neighbour
  * behind the same egress address, or the client's own instance elsewhere, is never refused for
@@ -70,9 +70,10 @@ export class GuessingGuard {
     this.audit.recordRepeated(auditKey, { actor: id, action: 'client_auth.failed', target: id, address, reason, details: { reason, ...context } });
     if (NOT_GUESSING.has(reason)) return;
     const [pairKey, clientKey, groupKey] = this.keys(id, address);
-    const known = reason !== 'unknown_client';
-    const [pairFailures] = await this.limiter.recordFailure(known ? [{ key: pairKey!, policy: this.policy }, { key: clientKey!, policy: this.clientPolicy }] : [{ key: pairKey!, policy: this.policy }]);
-    if (!known || pairFailures === 1) await this.limiter.recordFailure([{ key: groupKey!, policy: this.addressPolicy }]);
+    // Known and unknown ids are counted alike: any difference in the back-off would tell an
+    // outsider which client ids exist. The address counts each distinct id once.
+    const [pairFailures] = await this.limiter.recordFailure([{ key: pairKey!, policy: this.policy }, { key: clientKey!, policy: this.clientPolicy }]);
+    if (pairFailures === 1) await this.limiter.recordFailure([{ key: groupKey!, policy: this.addressPolicy }]);
   }
 
   /** Only the pair is cleared: one success must not wipe an address's or a client's record of guessing. */
