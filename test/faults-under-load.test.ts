@@ -346,15 +346,19 @@ describe('process faults under load', () => {
 describe('last resort', () => {
   it('an error nobody handles is logged, makes the process unready for a while, and does not end it', async () => {
     // A real serve process with one unhandled 'error' event and one unhandled rejection, thrown
-    // from a timer after it started, as a dependency's stray emitter would.
+    // once it listens (on a signal from the test, not after a guessed delay), as a dependency's
+    // stray emitter would.
     const inject = path.join(tempDir(), 'stray.mjs');
     fs.writeFileSync(
       inject,
       `import { EventEmitter } from 'node:events';
-setTimeout(() => new EventEmitter().emit('error', new Error('stray emitter')), 1500).unref();
-setTimeout(() => Promise.reject(new Error('stray rejection')), 1600).unref();`,
+process.on('SIGUSR2', () => {
+  setTimeout(() => new EventEmitter().emit('error', new Error('stray emitter')), 10);
+  setTimeout(() => Promise.reject(new Error('stray rejection')), 20);
+});`,
     );
     const proc = await startServeProcess(tempDir(), { NODE_OPTIONS: `--import=${inject}` });
+    proc.child.kill('SIGUSR2');
     try {
       const secret = firstAdminSecret(proc.output())!;
       assert.ok(await eventually(async () => proc.output().includes('stray rejection'), 5000), proc.output().slice(-2000));
