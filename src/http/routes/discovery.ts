@@ -19,7 +19,7 @@ export function discoveryRoutes(server: FastifyInstance, app: App): void {
       revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       access_token_signing_alg_values_supported: [...SIGNING_ALGS],
       subject_types_supported: ['public'],
-      claims_supported: ['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'client_id', 'rsin', 'scope'],
+      claims_supported: ['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'client_id', 'rsin', 'scope', 'client_registration'],
     };
   };
   const cacheable = { 'cache-control': 'public, max-age=300' };
