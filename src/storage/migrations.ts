@@ -1,5 +1,5 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
-import type { Dialect } from './open-database.js';
+import type { Dialect } from './dialect.js';
 
 /**
  * Migrations are frozen in time: never edit one that has shipped, add a new one. Each receives the
