@@ -314,8 +314,8 @@ describe('process faults under load', () => {
     const proc = d.procs[0]!;
     const workerPids = () => [...new Set([...proc.output().matchAll(/"pid":(\d+)[^\n]*zgw-auth listening/g)].map((m) => Number(m[1])))];
     const run = new LoadRun({ targets: [proc.url], callers: CALLERS, bodies: d.bodies, requestTimeoutMs: REQUEST_TIMEOUT_MS });
-    let killedAt = 0;
-    let replacedAfter = Infinity;
+    let killedAt: number;
+    let replacedAfter: number;
     try {
       assert.ok(await eventually(async () => workerPids().length === 2, 10_000), 'two workers listen');
       run.start();

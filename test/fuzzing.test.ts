@@ -166,7 +166,7 @@ forEachDialect((dialect) => describe(`fuzzing (${dialect})`, () => {
         selfSignedAllowed: fc.oneof(fc.boolean(), fc.string()),
         enabled: fc.oneof(fc.boolean(), fc.constant('yes')),
         value: fc.string({ maxLength: 600 }),
-        expiresAt: fc.oneof(fc.integer(), fc.string({ maxLength: 30 }), fc.constantFrom(1e300, 9_999_999_999_999_999, -1)),
+        expiresAt: fc.oneof(fc.integer(), fc.string({ maxLength: 30 }), fc.constantFrom(1e300, 1e16, -1)),
         alg: fc.oneof(fc.constantFrom('RS256', 'HS256', 'none'), fc.string()),
         publishDelay: fc.oneof(fc.integer(), fc.constant(-1)),
       },

@@ -128,6 +128,7 @@ export interface HttpResult {
   status: number;
   headers: http.IncomingHttpHeaders;
   text: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies of any shape; each test asserts on the fields it reads
   json: any;
 }
 

@@ -46,7 +46,7 @@ export async function privatePostgres(port: number, settings: Record<string, str
       } catch (err) {
         if (attempt >= 20) {
           const log = fs.readFileSync(path.join(dir, 'log'), 'utf8').split('\n').slice(-15).join('\n');
-          throw new Error(`private PostgreSQL did not start: ${String((err as { stderr?: Buffer }).stderr ?? err)}\n${log}`);
+          throw new Error(`private PostgreSQL did not start: ${String((err as { stderr?: Buffer }).stderr ?? err)}\n${log}`, { cause: err });
         }
         await new Promise((r) => setTimeout(r, 250));
       }

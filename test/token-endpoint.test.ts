@@ -17,6 +17,7 @@ forEachDialect((dialect) => {
     });
     after(() => ts.close());
 
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- same shape as HttpResult's json
     const assertTokenResponse = (res: { status: number; headers: Record<string, unknown>; json: any }) => {
       assert.equal(res.status, 200);
       assert.equal(res.headers['cache-control'], 'no-store');
@@ -88,6 +89,7 @@ forEachDialect((dialect) => {
 
     describe('errors per RFC 6749 §5.2', () => {
       const token = (params: Record<string, string>, headers: Record<string, string> = {}) => postForm(`${ts.url}/token`, params, headers);
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- same shape as HttpResult's json
       const assertError = (res: { status: number; json: any; headers: Record<string, unknown> }, status: number, error: string) => {
         assert.equal(res.status, status, JSON.stringify(res.json));
         assert.equal(res.json.error, error);

@@ -1,7 +1,8 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import type { Actor } from '../clients/client-service.js';
 import type { Client, SecretInfo } from '../clients/model.js';
-import { isoTime, table, type CliContext } from './program.js';
+import type { CliContext } from './context.js';
+import { isoTime, table } from './output.js';
 
 const CLI_ACTOR: Actor = { id: 'cli' };
 

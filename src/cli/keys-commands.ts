@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { SIGNING_ALGS, type SigningAlg } from '../config.js';
-import { isoTime, table, type CliContext } from './program.js';
+import type { CliContext } from './context.js';
+import { isoTime, table } from './output.js';
 
 export function keysCommands(program: Command, ctx: CliContext): void {
   const keys = program.command('keys').description('signing keys');

@@ -1,19 +1,13 @@
 import { Command, CommanderError } from 'commander';
-import { type App, createApp, createLogger } from '../app.js';
+import { createApp, createLogger } from '../app.js';
 import { type Config, loadConfig, OPTIONS } from '../config.js';
 import { ZgwAuthError } from '../errors.js';
 import { clientsCommands } from './clients-commands.js';
+import type { CliContext } from './context.js';
 import { keysCommands } from './keys-commands.js';
 import { transferCommands } from './transfer-commands.js';
 import { serveCommand } from './serve.js';
 import { tokenCommands } from './token-commands.js';
-
-export interface CliContext {
-  /** Opens the app for a command that works on the local database; closed by the caller. */
-  withApp<T>(cmd: Command, run: (app: App) => Promise<T>): Promise<T>;
-  config(cmd: Command): Config;
-  out(text: string): void;
-}
 
 function configFrom(cmd: Command): Config {
   const flags: Partial<Record<keyof Config, string>> = {};
@@ -64,15 +58,4 @@ export async function runCli(argv: string[], out: (text: string) => void = (t) =
     process.stderr.write(`zgw-auth: ${message}\n`);
     return 1;
   }
-}
-
-/** A list of rows as an aligned text table. */
-export function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(headers), ...rows.map(line)].join('\n');
-}
-
-export function isoTime(ms: number | null): string {
-  return ms === null ? '-' : new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 }

@@ -8,7 +8,7 @@ import { createApp, createLogger, initialize } from '../app.js';
 import type { Config } from '../config.js';
 import { buildServer } from '../http/build-server.js';
 import { markFault, markStopping } from '../http/routes/operations.js';
-import type { CliContext } from './program.js';
+import type { CliContext } from './context.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 /** Open connections may finish their requests this long after SIGTERM (within the grace period). */

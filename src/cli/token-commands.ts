@@ -1,7 +1,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { basicCredentials, createVerifier, decodeJwt, TokenError } from '@zgw-auth/verifier';
 import { createSelfSignedToken } from '../tokens/self-signed-token.js';
-import type { CliContext } from './program.js';
+import type { CliContext } from './context.js';
 
 const seconds = (v: string) => {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError('expected whole seconds');

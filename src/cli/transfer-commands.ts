@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import { exportRegistry, importRegistry, type RegistryExport } from '../storage/registry-transfer.js';
-import type { CliContext } from './program.js';
+import type { CliContext } from './context.js';
 
 /** `export` / `import`: move a whole registry between SQLite and PostgreSQL (or between servers). */
 export function transferCommands(program: Command, ctx: CliContext): void {

@@ -3,6 +3,7 @@ import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { App } from '../app.js';
 import { isRejectedInput } from '../storage/input-errors.js';
+import { isUnavailable } from '../storage/unavailable-errors.js';
 import { addressGroup } from '../limits/address.js';
 import { adminRoutes } from './admin/admin-routes.js';
 import { failureFloor } from './failure-floor.js';
@@ -114,20 +115,4 @@ export function renderOAuthError(err: FastifyError | OAuthError | Error, reply: 
   if (isUnavailable(err)) return sendOAuthError(reply, new OAuthError('temporarily_unavailable', 'the service is temporarily unavailable; retry shortly', 503, { 'retry-after': '1' }));
   logUnexpected(err);
   return sendOAuthError(reply, new OAuthError('server_error', 'internal error', 500));
-}
-
-/** Database unreachable, refusing connections, locked or timing out: a 503 the caller may retry, not a 500. */
-export function isUnavailable(err: unknown): boolean {
-  const e = err as { code?: string; message?: string };
-  const code = e.code ?? '';
-  return (
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN'].includes(code) ||
-    // PostgreSQL: connection exception (08), insufficient resources such as too many connections
-    // (53), operator intervention such as shutdown or recovery (57P), lock and statement timeouts.
-    /^(08|53|57P)/.test(code) ||
-    code === '55P03' ||
-    code === '57014' ||
-    code.startsWith('SQLITE_BUSY') ||
-    /timeout exceeded when trying to connect|Connection terminated|Query read timeout|not queryable/i.test(e.message ?? '')
-  );
 }

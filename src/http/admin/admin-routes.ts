@@ -8,7 +8,7 @@ import { ADMIN_SCOPE, type ClientInput, type ClientPatch, type SecretInput } fro
 import { SIGNING_ALGS, type SigningAlg } from '../../config.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
 import { isRejectedInput } from '../../storage/input-errors.js';
-import { isUnavailable } from '../build-server.js';
+import { isUnavailable } from '../../storage/unavailable-errors.js';
 import { failureFloor } from '../failure-floor.js';
 import * as s from './schemas.js';
 import { authorizeWithBackoff } from './self-signed-backoff.js';

@@ -7,7 +7,7 @@ import { invalidRequest, OAuthError } from '../oauth-errors.js';
 
 /**
  * POST /revoke (RFC 7009) for access tokens this server issued. An invalid or unknown token is
- * answered 200 like a revoked one (§2.2); a token of another client is refused.
+ * answered 200 like a revoked one (RFC 7009 §2.2); a token of another client is refused.
  */
 export function revokeRoute(server: FastifyInstance, app: App): void {
   server.post('/revoke', async (request, reply) => {

@@ -1,0 +1,2 @@
+/** The SQL dialects zgw-auth runs on. */
+export type Dialect = 'sqlite' | 'postgres';
