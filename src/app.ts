@@ -11,7 +11,7 @@ import { MemoryFailureLimiter } from './limits/failure-limiter.js';
 import { GuessingGuard } from './limits/guessing-guard.js';
 import { FallbackFailureLimiter, RedisFailureLimiter } from './limits/redis-failure-limiter.js';
 import { Metrics } from './ops/metrics.js';
-import { type ChangeFeed, LocalChangeFeed, PostgresChangeFeed } from './storage/change-feed.js';
+import { type ChangeFeed, LocalChangeFeed, PostgresChangeFeed, SqliteChangeFeed } from './storage/change-feed.js';
 import { openStorage, type Storage } from './storage/open-database.js';
 import { connectRedis, type Redis } from './storage/redis.js';
 import type { Verifier } from '@zgw-auth/verifier';
@@ -116,7 +116,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 }
 
 async function openChangeFeed(storage: Storage, config: Config, log: Logger): Promise<ChangeFeed> {
-  if (storage.dialect !== 'postgres') return new LocalChangeFeed();
+  if (storage.dialect !== 'postgres') {
+    return storage.dataVersion ? new SqliteChangeFeed(storage.dataVersion, (err) => log.error({ err }, 'change feed: reading SQLite data_version failed')) : new LocalChangeFeed();
+  }
   const feed = new PostgresChangeFeed(config.databaseUrl!, (err) => log.warn({ err }, 'change feed: reconnecting to PostgreSQL'));
   await feed.start();
   return feed;

@@ -13,6 +13,11 @@ export interface Storage {
   dialect: Dialect;
   /** Where it lives, without credentials: for start-up messages. */
   location: string;
+  /**
+   * SQLite only: `PRAGMA data_version` of this process's connection, which changes only when
+   * another connection (another process, a CLI command) commits.
+   */
+  dataVersion?: () => number;
   close(): Promise<void>;
 }
 
@@ -54,7 +59,9 @@ function openSqlite(file: string): Storage {
   sqlite.pragma('busy_timeout = 1000');
   sqlite.pragma('foreign_keys = ON');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-  return { db, dialect: 'sqlite', location: `sqlite:${file}`, close: () => db.destroy() };
+  // Prepared once: polled several times a second, it must not parse or allocate much.
+  const dataVersion = sqlite.prepare('PRAGMA data_version').pluck();
+  return { db, dialect: 'sqlite', location: `sqlite:${file}`, dataVersion: () => dataVersion.get() as number, close: () => db.destroy() };
 }
 
 /**
