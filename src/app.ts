@@ -45,6 +45,8 @@ export interface App {
 export interface AppOptions {
   log?: Logger;
   now?: () => number;
+  /** Create the database when there is none (default); false refuses instead. */
+  create?: boolean;
 }
 
 export const FIRST_ADMIN_CLIENT_ID = 'zgw-auth-admin';
@@ -75,8 +77,15 @@ export function createLogger(level: string, destination?: pino.DestinationStream
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const log = options.log ?? createLogger(config.logLevel);
   const now = options.now ?? Date.now;
-  const { key: masterKey } = loadMasterKey(config.masterKey, config.dataDir, config.masterKeyFile);
-  const storage = await openStorage(config.databaseUrl, config.dataDir);
+  // The registry first: a command refused for want of one must not leave a new master key behind.
+  const storage = await openStorage(config.databaseUrl, config.dataDir, { create: options.create });
+  let masterKey: MasterKey;
+  try {
+    masterKey = loadMasterKey(config.masterKey, config.dataDir, config.masterKeyFile).key;
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
   const changes = await openChangeFeed(storage, config, log);
   const audit = new AuditLog(storage.db, (err) => log.error({ err }, 'audit write failed'), now);
   const keys = new KeyRing(storage.db, masterKey, now, changes);

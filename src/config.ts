@@ -63,6 +63,15 @@ const int =
     return n;
   };
 const str = (raw: string): string => raw;
+/** PostgreSQL or SQLite by scheme; anything else (a typo, mysql://, a bare path) is refused rather than read as a SQLite file name. */
+const databaseUrl = (raw: string, name: string): string | undefined => {
+  if (raw === '') return undefined;
+  if (/^(postgres|postgresql):\/\/./.test(raw) || /^sqlite:./.test(raw)) return raw;
+  const scheme = /^([a-z][\w+.-]*):/i.exec(raw)?.[1];
+  throw new ValidationError(
+    `${name} must start with postgres://, postgresql:// or sqlite: (e.g. sqlite:/var/lib/zgw-auth/zgw-auth.db), got ${scheme ? `a ${scheme}: URL` : 'no scheme'}`,
+  );
+};
 const optStr = (raw: string): string | undefined => (raw === '' ? undefined : raw);
 const bool = (raw: string, name: string): boolean => {
   if (/^(1|true|yes|on)$/i.test(raw)) return true;
@@ -98,7 +107,7 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
   port: { key: 'port', env: 'ZGW_AUTH_PORT', flag: '--port', defaultDoc: '8080', parse: int(0, 65535), doc: 'TCP port to listen on (0 picks a free port).' },
   issuer: { key: 'issuer', env: 'ZGW_AUTH_ISSUER', flag: '--issuer', defaultDoc: 'http://<host>:<port>', parse: (raw, name) => parseIssuer(raw, name), doc: 'Public base URL of this server: the `iss` of every token and the base of every endpoint URL in discovery.' },
   dataDir: { key: 'dataDir', env: 'ZGW_AUTH_DATA_DIR', flag: '--data-dir', defaultDoc: './data', parse: str, doc: 'Folder for the embedded SQLite database and the generated master key file.' },
-  databaseUrl: { key: 'databaseUrl', env: 'DATABASE_URL', flag: '--database-url', defaultDoc: '(SQLite in the data folder)', parse: optStr, doc: '`postgres://…` selects PostgreSQL; `sqlite:/path/file.db` a SQLite file elsewhere.' },
+  databaseUrl: { key: 'databaseUrl', env: 'DATABASE_URL', flag: '--database-url', defaultDoc: '(SQLite in the data folder)', parse: databaseUrl, doc: '`postgres://…` or `postgresql://…` selects PostgreSQL; `sqlite:/path/file.db` a SQLite file elsewhere. Any other value is refused.' },
   redisUrl: { key: 'redisUrl', env: 'REDIS_URL', flag: '--redis-url', defaultDoc: '(none: limits are per process)', parse: optStr, doc: '`redis://…`: failed-authentication back-off and the per-address request limit are shared by every process. When Redis is unreachable, back-off continues per process (logged) and resumes shared when it returns.' },
   workers: { key: 'workers', env: 'ZGW_AUTH_WORKERS', flag: '--workers', defaultDoc: '1', parse: int(1, 64), doc: '`serve` forks this many worker processes sharing the port (node:cluster), e.g. one per core. Workers restart when they die.' },
   shutdownDelay: { key: 'shutdownDelay', env: 'ZGW_AUTH_SHUTDOWN_DELAY', flag: '--shutdown-delay', defaultDoc: '0', parse: int(0, 60), doc: 'Seconds after SIGTERM during which `serve` reports unready but still accepts connections (each answer closes its connection), so that a load balancer\'s health check takes it out before it stops listening. Set it to the balancer\'s time to notice.' },

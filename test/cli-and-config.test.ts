@@ -48,7 +48,7 @@ describe('CLI on the local database', () => {
   const cli = (...args: string[]) => run(process.execPath, [CLI, ...args], { env });
 
   it('creates a client and prints its secret once, as JSON', async () => {
-    const { stdout } = await cli('clients', 'create', '--client-id', 'oneground-000000000', '--rsin', '000000000', '--scopes', 'zaken.lezen', '--json');
+    const { stdout } = await cli('--init', 'clients', 'create', '--client-id', 'oneground-000000000', '--rsin', '000000000', '--scopes', 'zaken.lezen', '--json');
     const out = JSON.parse(stdout);
     assert.equal(out.client_id, 'oneground-000000000');
     assert.equal(Buffer.from(out.client_secret, 'base64url').length, 32);

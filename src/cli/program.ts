@@ -10,7 +10,7 @@ import { tokenCommands } from './token-commands.js';
 
 export interface CliContext {
   /** Opens the app for a command that works on the local database; closed by the caller. */
-  withApp<T>(cmd: Command, run: (app: App) => Promise<T>): Promise<T>;
+  withApp<T>(cmd: Command, run: (app: App) => Promise<T>, options?: { create?: boolean }): Promise<T>;
   config(cmd: Command): Config;
   out(text: string): void;
 }
@@ -37,12 +37,15 @@ export async function runCli(argv: string[], out: (text: string) => void = (t) =
   for (const spec of Object.values(OPTIONS)) {
     program.option(`${spec.flag} <value>`, `${spec.doc} [env ${spec.env}, default ${spec.defaultDoc}]`);
   }
+  program.option('--init', 'commands other than serve: create the registry (database, master key) when there is none, instead of refusing');
   const ctx: CliContext = {
     config: configFrom,
     out,
-    async withApp(cmd, run) {
+    async withApp(cmd, run, options = {}) {
       const config = configFrom(cmd);
-      const app = await createApp(config, { log: createLogger(process.env.ZGW_AUTH_LOG_LEVEL ?? 'warn') });
+      // A mistyped --data-dir or DATABASE_URL must not quietly start a second, empty registry.
+      const create = options.create === true || cmd.optsWithGlobals().init === true;
+      const app = await createApp(config, { log: createLogger(process.env.ZGW_AUTH_LOG_LEVEL ?? 'warn'), create });
       try {
         return await run(app);
       } finally {

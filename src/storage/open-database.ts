@@ -3,6 +3,7 @@ import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import type pg from 'pg';
+import { ZgwAuthError } from '../errors.js';
 import { migrate } from './migrations.js';
 import type { Database } from './schema.js';
 
@@ -25,10 +26,14 @@ export interface Storage {
  * Opens the database named by `databaseUrl` (PostgreSQL for postgres://, else SQLite), runs the
  * pending migrations and returns it. Without a URL the embedded default is `<dataDir>/zgw-auth.db`.
  */
-export async function openStorage(databaseUrl: string | undefined, dataDir: string): Promise<Storage> {
+export async function openStorage(databaseUrl: string | undefined, dataDir: string, options: { create?: boolean } = {}): Promise<Storage> {
   const postgres = /^postgres(ql)?:\/\//.test(databaseUrl ?? '');
-  const storage = postgres ? await openPostgres(databaseUrl!) : openSqlite(databaseUrl ? databaseUrl.replace(/^sqlite:(\/\/)?/, '') : path.join(dataDir, 'zgw-auth.db'));
+  const file = databaseUrl ? databaseUrl.replace(/^sqlite:(\/\/)?/, '') : path.join(dataDir, 'zgw-auth.db');
+  // Checked before opening: opening a SQLite file that is not there creates it.
+  if (options.create === false && !postgres && file !== ':memory:' && !fs.existsSync(file)) throw noRegistry(`sqlite:${path.resolve(file)}`);
+  const storage = postgres ? await openPostgres(databaseUrl!) : openSqlite(file);
   try {
+    if (options.create === false && !(await hasRegistry(storage))) throw noRegistry(storage.location);
     if (postgres) {
       // Migrations may wait for another process's migration lock and run long statements: not under the serving timeouts.
       const migrations = await openPostgres(databaseUrl!, { max: 1, timeouts: false });
@@ -43,6 +48,19 @@ export async function openStorage(databaseUrl: string | undefined, dataDir: stri
     throw err;
   }
   return storage;
+}
+
+/** A registry is a database that zgw-auth has migrated at least once. */
+async function hasRegistry(storage: Storage): Promise<boolean> {
+  const tables = await storage.db.introspection.getTables({ withInternalKyselyTables: true });
+  return tables.some((t) => t.name === 'kysely_migration');
+}
+
+function noRegistry(location: string): ZgwAuthError {
+  return new ZgwAuthError(
+    'no_registry',
+    `no zgw-auth registry at ${location}: check --data-dir or DATABASE_URL; to create one, start \`zgw-auth serve\` once or give --init`,
+  );
 }
 
 function openSqlite(file: string): Storage {
