@@ -40,7 +40,9 @@ export async function adminRoutes(admin: FastifyInstance, app: App): Promise<voi
       security: [{ bearer: [] }],
     },
   });
-  await admin.register(swaggerUi, { routePrefix: '/docs' });
+  // indexPrefix: the page at /admin/docs (no slash) links its assets absolutely, and without this
+  // prefix those links miss /admin (a blank page).
+  await admin.register(swaggerUi, { routePrefix: '/docs', indexPrefix: '/admin' });
   for (const schema of [s.clientSchema, s.secretInfoSchema, s.problemSchema]) admin.addSchema(schema);
 
   admin.addHook('onRequest', async (request, reply) => {
