@@ -73,7 +73,7 @@ const databaseUrl = (raw: string, name: string): string | undefined => {
   );
 };
 const optStr = (raw: string): string | undefined => (raw === '' ? undefined : raw);
-const bool = (raw: string, name: string): boolean => {
+export const bool = (raw: string, name: string): boolean => {
   if (/^(1|true|yes|on)$/i.test(raw)) return true;
   if (/^(0|false|no|off)$/i.test(raw)) return false;
   throw new ValidationError(`${name} must be true or false, got "${raw}"`);
@@ -96,6 +96,11 @@ const trustProxy = (raw: string, name: string): false | number | string[] => {
     if (!ok) throw new ValidationError(`${name} must be a number of proxy hops or a comma-separated list of proxy addresses or CIDRs, got "${a.slice(0, 60)}"`);
   }
   return list;
+};
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const logLevel = (raw: string, name: string): string => {
+  if ((LOG_LEVELS as readonly string[]).includes(raw)) return raw;
+  throw new ValidationError(`${name} must be one of ${LOG_LEVELS.join(', ')}, got "${raw.slice(0, 40)}"`);
 };
 const alg = (raw: string, name: string): SigningAlg => {
   if ((SIGNING_ALGS as readonly string[]).includes(raw)) return raw as SigningAlg;
@@ -132,7 +137,7 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
   requestTimeout: { key: 'requestTimeout', env: 'ZGW_AUTH_REQUEST_TIMEOUT', flag: '--request-timeout', defaultDoc: '10', parse: int(1, 600), doc: 'Seconds a client may take to send a whole request, body included; a slower one is answered 408 and closed, so trickling bodies cannot hold connections.' },
   accessLog: { key: 'accessLog', env: 'ZGW_AUTH_ACCESS_LOG', flag: '--access-log', defaultDoc: 'false', parse: bool, doc: 'Log every request (two lines at info: received, answered). Off by default: it costs a third of /introspect throughput, the audit trail already records every token issued and every failed authentication, and errors are always logged.' },
   trustProxy: { key: 'trustProxy', env: 'ZGW_AUTH_TRUST_PROXY', flag: '--trust-proxy', defaultDoc: 'false', parse: trustProxy, doc: 'Proxies whose X-Forwarded-For is believed: a number of hops (e.g. `1` for one proxy in front) or their addresses/CIDRs (e.g. `10.0.0.5,10.1.0.0/16`). The client is the nearest address that is not a trusted proxy. `true` is refused: it would trust the entry the caller writes.' },
-  logLevel: { key: 'logLevel', env: 'ZGW_AUTH_LOG_LEVEL', flag: '--log-level', defaultDoc: 'info', parse: str, doc: 'pino log level: fatal, error, warn, info, debug, trace or silent.' },
+  logLevel: { key: 'logLevel', env: 'ZGW_AUTH_LOG_LEVEL', flag: '--log-level', defaultDoc: 'info', parse: logLevel, doc: 'pino log level: fatal, error, warn, info, debug, trace or silent.' },
 };
 
 const DEFAULTS: Omit<Config, 'issuer'> = {
