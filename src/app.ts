@@ -11,7 +11,7 @@ import { MemoryFailureLimiter } from './limits/failure-limiter.js';
 import { GuessingGuard } from './limits/guessing-guard.js';
 import { FallbackFailureLimiter, RedisFailureLimiter } from './limits/redis-failure-limiter.js';
 import { Metrics } from './ops/metrics.js';
-import { type ChangeFeed, LocalChangeFeed, PostgresChangeFeed } from './storage/change-feed.js';
+import { type ChangeFeed, LocalChangeFeed, PostgresChangeFeed, SqliteChangeFeed } from './storage/change-feed.js';
 import { openStorage, type Storage } from './storage/open-database.js';
 import { connectRedis, type Redis } from './storage/redis.js';
 import type { Verifier } from '@zgw-auth/verifier';
@@ -45,6 +45,8 @@ export interface App {
 export interface AppOptions {
   log?: Logger;
   now?: () => number;
+  /** Create the database when there is none (default); false refuses instead. */
+  create?: boolean;
 }
 
 export const FIRST_ADMIN_CLIENT_ID = 'zgw-auth-admin';
@@ -75,8 +77,15 @@ export function createLogger(level: string, destination?: pino.DestinationStream
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const log = options.log ?? createLogger(config.logLevel);
   const now = options.now ?? Date.now;
-  const { key: masterKey } = loadMasterKey(config.masterKey, config.dataDir, config.masterKeyFile);
-  const storage = await openStorage(config.databaseUrl, config.dataDir);
+  // The registry first: a command refused for want of one must not leave a new master key behind.
+  const storage = await openStorage(config.databaseUrl, config.dataDir, { create: options.create });
+  let masterKey: MasterKey;
+  try {
+    masterKey = loadMasterKey(config.masterKey, config.dataDir, config.masterKeyFile).key;
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
   const changes = await openChangeFeed(storage, config, log);
   const audit = new AuditLog(storage.db, (err) => log.error({ err }, 'audit write failed'), now);
   const keys = new KeyRing(storage.db, masterKey, now, changes);
@@ -116,7 +125,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 }
 
 async function openChangeFeed(storage: Storage, config: Config, log: Logger): Promise<ChangeFeed> {
-  if (storage.dialect !== 'postgres') return new LocalChangeFeed();
+  if (storage.dialect !== 'postgres') {
+    return storage.dataVersion ? new SqliteChangeFeed(storage.dataVersion, (err) => log.error({ err }, 'change feed: reading SQLite data_version failed')) : new LocalChangeFeed();
+  }
   const feed = new PostgresChangeFeed(config.databaseUrl!, (err) => log.warn({ err }, 'change feed: reconnecting to PostgreSQL'));
   await feed.start();
   return feed;

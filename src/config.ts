@@ -63,8 +63,17 @@ const int =
     return n;
   };
 const str = (raw: string): string => raw;
+/** PostgreSQL or SQLite by scheme; anything else (a typo, mysql://, a bare path) is refused rather than read as a SQLite file name. */
+const databaseUrl = (raw: string, name: string): string | undefined => {
+  if (raw === '') return undefined;
+  if (/^(postgres|postgresql):\/\/./.test(raw) || /^sqlite:./.test(raw)) return raw;
+  const scheme = /^([a-z][\w+.-]*):/i.exec(raw)?.[1];
+  throw new ValidationError(
+    `${name} must start with postgres://, postgresql:// or sqlite: (e.g. sqlite:/var/lib/zgw-auth/zgw-auth.db), got ${scheme ? `a ${scheme}: URL` : 'no scheme'}`,
+  );
+};
 const optStr = (raw: string): string | undefined => (raw === '' ? undefined : raw);
-const bool = (raw: string, name: string): boolean => {
+export const bool = (raw: string, name: string): boolean => {
   if (/^(1|true|yes|on)$/i.test(raw)) return true;
   if (/^(0|false|no|off)$/i.test(raw)) return false;
   throw new ValidationError(`${name} must be true or false, got "${raw}"`);
@@ -88,6 +97,11 @@ const trustProxy = (raw: string, name: string): false | number | string[] => {
   }
   return list;
 };
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const logLevel = (raw: string, name: string): string => {
+  if ((LOG_LEVELS as readonly string[]).includes(raw)) return raw;
+  throw new ValidationError(`${name} must be one of ${LOG_LEVELS.join(', ')}, got "${raw.slice(0, 40)}"`);
+};
 const alg = (raw: string, name: string): SigningAlg => {
   if ((SIGNING_ALGS as readonly string[]).includes(raw)) return raw as SigningAlg;
   throw new ValidationError(`${name} must be one of ${SIGNING_ALGS.join(', ')}, got "${raw}"`);
@@ -98,7 +112,7 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
   port: { key: 'port', env: 'ZGW_AUTH_PORT', flag: '--port', defaultDoc: '8080', parse: int(0, 65535), doc: 'TCP port to listen on (0 picks a free port).' },
   issuer: { key: 'issuer', env: 'ZGW_AUTH_ISSUER', flag: '--issuer', defaultDoc: 'http://<host>:<port>', parse: (raw, name) => parseIssuer(raw, name), doc: 'Public base URL of this server: the `iss` of every token and the base of every endpoint URL in discovery.' },
   dataDir: { key: 'dataDir', env: 'ZGW_AUTH_DATA_DIR', flag: '--data-dir', defaultDoc: './data', parse: str, doc: 'Folder for the embedded SQLite database and the generated master key file.' },
-  databaseUrl: { key: 'databaseUrl', env: 'DATABASE_URL', flag: '--database-url', defaultDoc: '(SQLite in the data folder)', parse: optStr, doc: '`postgres://…` selects PostgreSQL; `sqlite:/path/file.db` a SQLite file elsewhere.' },
+  databaseUrl: { key: 'databaseUrl', env: 'DATABASE_URL', flag: '--database-url', defaultDoc: '(SQLite in the data folder)', parse: databaseUrl, doc: '`postgres://…` or `postgresql://…` selects PostgreSQL; `sqlite:/path/file.db` a SQLite file elsewhere. Any other value is refused.' },
   redisUrl: { key: 'redisUrl', env: 'REDIS_URL', flag: '--redis-url', defaultDoc: '(none: limits are per process)', parse: optStr, doc: '`redis://…`: failed-authentication back-off and the per-address request limit are shared by every process. When Redis is unreachable, back-off continues per process (logged) and resumes shared when it returns.' },
   workers: { key: 'workers', env: 'ZGW_AUTH_WORKERS', flag: '--workers', defaultDoc: '1', parse: int(1, 64), doc: '`serve` forks this many worker processes sharing the port (node:cluster), e.g. one per core. Workers restart when they die.' },
   shutdownDelay: { key: 'shutdownDelay', env: 'ZGW_AUTH_SHUTDOWN_DELAY', flag: '--shutdown-delay', defaultDoc: '0', parse: int(0, 60), doc: 'Seconds after SIGTERM during which `serve` reports unready but still accepts connections (each answer closes its connection), so that a load balancer\'s health check takes it out before it stops listening. Set it to the balancer\'s time to notice.' },
@@ -108,7 +122,7 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
   signingAlg: { key: 'signingAlg', env: 'ZGW_AUTH_SIGNING_ALG', flag: '--signing-alg', defaultDoc: 'RS256', parse: alg, doc: 'Algorithm of newly generated signing keys: RS256 (what OneGround resource servers expect), ES256 or EdDSA.' },
   tokenLifetime: { key: 'tokenLifetime', env: 'ZGW_AUTH_TOKEN_LIFETIME', flag: '--token-lifetime', defaultDoc: '3600', parse: int(1, 31_536_000), doc: 'Access token lifetime in seconds, unless the client overrides it.' },
   maxTokenLifetime: { key: 'maxTokenLifetime', env: 'ZGW_AUTH_MAX_TOKEN_LIFETIME', flag: '--max-token-lifetime', defaultDoc: '86400', parse: int(1, 31_536_000), doc: 'Cap on any per-client lifetime override, in seconds; also how long a rotated-out key stays published.' },
-  keyPublishDelay: { key: 'keyPublishDelay', env: 'ZGW_AUTH_KEY_PUBLISH_DELAY', flag: '--key-publish-delay', defaultDoc: '30', parse: int(0, 86_400), doc: 'Seconds a rotated-in key is published in the JWKS before it starts signing (≥ key refresh interval when several processes run).' },
+  keyPublishDelay: { key: 'keyPublishDelay', env: 'ZGW_AUTH_KEY_PUBLISH_DELAY', flag: '--key-publish-delay', defaultDoc: '600', parse: int(0, 86_400), doc: 'Seconds a rotated-in key is published in the JWKS before it starts signing. Rule: at least the JWKS cache time of the slowest resource server (our `/jwks` says max-age 60; some verifiers keep a JWKS for minutes) plus its refetch cooldown for an unknown `kid` (jose: 30 s) plus `ZGW_AUTH_KEY_REFRESH_INTERVAL`; 10 minutes covers the common ones. `keys rotate --now` signs at once (an emergency: verifiers that cache keys refuse tokens until they refetch).' },
   keyRefreshInterval: { key: 'keyRefreshInterval', env: 'ZGW_AUTH_KEY_REFRESH_INTERVAL', flag: '--key-refresh-interval', defaultDoc: '10', parse: int(1, 3600), doc: 'Seconds between reloads of the signing key set from the database.' },
   selfSignedMaxAge: { key: 'selfSignedMaxAge', env: 'ZGW_AUTH_SELF_SIGNED_MAX_AGE', flag: '--self-signed-max-age', defaultDoc: '3600', parse: int(1, 31_536_000), doc: 'A self-signed HS256 token expires at min(exp, iat + this), like Open Zaak\'s JWT_EXPIRY.' },
   iatLeeway: { key: 'iatLeeway', env: 'ZGW_AUTH_IAT_LEEWAY', flag: '--iat-leeway', defaultDoc: '300', parse: int(0, 86_400), doc: 'How far in the future a self-signed token\'s `iat` may be (the seed sets it 257 s ahead).' },
@@ -123,7 +137,7 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
   requestTimeout: { key: 'requestTimeout', env: 'ZGW_AUTH_REQUEST_TIMEOUT', flag: '--request-timeout', defaultDoc: '10', parse: int(1, 600), doc: 'Seconds a client may take to send a whole request, body included; a slower one is answered 408 and closed, so trickling bodies cannot hold connections.' },
   accessLog: { key: 'accessLog', env: 'ZGW_AUTH_ACCESS_LOG', flag: '--access-log', defaultDoc: 'false', parse: bool, doc: 'Log every request (two lines at info: received, answered). Off by default: it costs a third of /introspect throughput, the audit trail already records every token issued and every failed authentication, and errors are always logged.' },
   trustProxy: { key: 'trustProxy', env: 'ZGW_AUTH_TRUST_PROXY', flag: '--trust-proxy', defaultDoc: 'false', parse: trustProxy, doc: 'Proxies whose X-Forwarded-For is believed: a number of hops (e.g. `1` for one proxy in front) or their addresses/CIDRs (e.g. `10.0.0.5,10.1.0.0/16`). The client is the nearest address that is not a trusted proxy. `true` is refused: it would trust the entry the caller writes.' },
-  logLevel: { key: 'logLevel', env: 'ZGW_AUTH_LOG_LEVEL', flag: '--log-level', defaultDoc: 'info', parse: str, doc: 'pino log level: fatal, error, warn, info, debug, trace or silent.' },
+  logLevel: { key: 'logLevel', env: 'ZGW_AUTH_LOG_LEVEL', flag: '--log-level', defaultDoc: 'info', parse: logLevel, doc: 'pino log level: fatal, error, warn, info, debug, trace or silent.' },
 };
 
 const DEFAULTS: Omit<Config, 'issuer'> = {
@@ -140,7 +154,7 @@ const DEFAULTS: Omit<Config, 'issuer'> = {
   signingAlg: 'RS256',
   tokenLifetime: 3600,
   maxTokenLifetime: 86_400,
-  keyPublishDelay: 30,
+  keyPublishDelay: 600,
   keyRefreshInterval: 10,
   selfSignedMaxAge: 3600,
   iatLeeway: 300,

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
+import { once } from 'node:events';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -11,7 +13,7 @@ import { createVerifier, zgwAuthFastify } from '@zgw-auth/verifier';
 import Fastify from 'fastify';
 import { isValidRsin } from '../src/clients/rsin.js';
 import { loadConfig, OPTIONS } from '../src/config.js';
-import { CLI, startTestServer } from './helpers.js';
+import { CLI, eventually, request, startServeProcess, startTestServer } from './helpers.js';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -48,7 +50,7 @@ describe('CLI on the local database', () => {
   const cli = (...args: string[]) => run(process.execPath, [CLI, ...args], { env });
 
   it('creates a client and prints its secret once, as JSON', async () => {
-    const { stdout } = await cli('clients', 'create', '--client-id', 'oneground-000000000', '--rsin', '000000000', '--scopes', 'zaken.lezen', '--json');
+    const { stdout } = await cli('--init', 'clients', 'create', '--client-id', 'oneground-000000000', '--rsin', '000000000', '--scopes', 'zaken.lezen', '--json');
     const out = JSON.parse(stdout);
     assert.equal(out.client_id, 'oneground-000000000');
     assert.equal(Buffer.from(out.client_secret, 'base64url').length, 32);
@@ -107,5 +109,70 @@ describe('Fastify plugin of the verifier', () => {
       await api.close();
       await ts.close();
     }
+  });
+});
+
+describe('CLI ergonomics', () => {
+  /** The CLI; resolves with exit code and output, never rejects. */
+  const cli = async (args: string[], env: Record<string, string> = {}) => {
+    try {
+      const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
+      return { code: 0, stdout, stderr };
+    } catch (err) {
+      const e = err as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  };
+  const emptyDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-ergo-'));
+
+  it('a boolean flag works without a value, before or after the command', async () => {
+    const proc = await startServeProcess(emptyDir(), {}, ['--access-log']);
+    try {
+      await request(`${proc.url}/health/live`);
+      assert.ok(await eventually(async () => /request completed/.test(proc.output()), 2000), 'the access log is on');
+    } finally {
+      await proc.stop();
+    }
+    // Before the command, the command is not taken for the flag's value.
+    const r = await cli(['--access-log', '--introspection-anonymous', 'keys', 'list', '--data-dir', emptyDir()]);
+    assert.match(r.stderr, /no zgw-auth registry/);
+  });
+
+  it('--help lists the commands before the server options', async () => {
+    const { stdout } = await cli(['--help']);
+    assert.ok(stdout.indexOf('Commands:') >= 0 && stdout.indexOf('Commands:') < stdout.indexOf('--port <value>'), stdout.slice(0, 400));
+    assert.match(stdout, /--access-log \[value\]/);
+  });
+
+  it('a port in use suggests --port', async () => {
+    const busy = net.createServer().listen(0, '127.0.0.1');
+    await once(busy, 'listening');
+    try {
+      const r = await cli(['serve', '--port', String((busy.address() as net.AddressInfo).port)], { ZGW_AUTH_DATA_DIR: emptyDir() });
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /already in use.*--port/);
+    } finally {
+      busy.close();
+    }
+  });
+
+  it('a bad log level names its variable', async () => {
+    for (const args of [['serve', '--port', '0'], ['keys', 'list']]) {
+      const r = await cli(args, { ZGW_AUTH_DATA_DIR: emptyDir(), ZGW_AUTH_LOG_LEVEL: 'verbose' });
+      assert.equal(r.code, 1, args[0]);
+      assert.match(r.stderr, /ZGW_AUTH_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent/, args[0]);
+    }
+    assert.throws(() => loadConfig({ ZGW_AUTH_LOG_LEVEL: 'verbose' }), /ZGW_AUTH_LOG_LEVEL/);
+  });
+
+  it('clients create --help marks --rsin as required', async () => {
+    assert.match((await cli(['clients', 'create', '--help'])).stdout, /--rsin <rsin>\s+required/);
+  });
+
+  it('token inspect without --server or --client-secret says the token is not verified', async () => {
+    const token = ['{"alg":"HS256","typ":"JWT"}', '{"client_id":"x","iat":1}'].map((p) => Buffer.from(p).toString('base64url')).join('.') + '.c2ln';
+    const r = await cli(['token', 'inspect', token]);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /not verified: give --server .* or --client-secret/);
   });
 });

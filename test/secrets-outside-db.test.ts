@@ -70,7 +70,7 @@ describe('secrets outside the database', () => {
     const keyFile = path.join(tempDir(), 'master-key');
     fs.writeFileSync(keyFile, crypto.randomBytes(32).toString('base64') + '\n', { mode: 0o600 });
     const env = { ...process.env, ZGW_AUTH_DATA_DIR: dataDir };
-    const created = JSON.parse((await run(process.execPath, [CLI, '--master-key-file', keyFile, 'clients', 'create', '--client-id', 'keyed', '--rsin', '000000000', '--self-signed', 'true', '--json'], { env })).stdout);
+    const created = JSON.parse((await run(process.execPath, [CLI, '--init', '--master-key-file', keyFile, 'clients', 'create', '--client-id', 'keyed', '--rsin', '000000000', '--self-signed', 'true', '--json'], { env })).stdout);
     assert.equal(created.client_id, 'keyed');
     assert.ok(!fs.existsSync(path.join(dataDir, 'master.key')), 'the key file was used, no key generated');
     const listed = await run(process.execPath, [CLI, 'secrets', 'list', 'keyed', '--json'], { env: { ...env, ZGW_AUTH_MASTER_KEY_FILE: keyFile } });
@@ -83,7 +83,7 @@ describe('secrets outside the database', () => {
       await ts.close();
     }
 
-    const literal = await run(process.execPath, [CLI, '--master-key', crypto.randomBytes(32).toString('base64'), 'clients', 'list'], { env: { ...process.env, ZGW_AUTH_DATA_DIR: tempDir() } });
+    const literal = await run(process.execPath, [CLI, '--init', '--master-key', crypto.randomBytes(32).toString('base64'), 'clients', 'list'], { env: { ...process.env, ZGW_AUTH_DATA_DIR: tempDir() } });
     assert.match(literal.stderr, /--master-key shows the key in the process list; use --master-key-file or ZGW_AUTH_MASTER_KEY_FILE/);
     await assert.rejects(run(process.execPath, [CLI, '--master-key-file', keyFile, 'clients', 'list'], { env: { ...env, ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64') } }), /either ZGW_AUTH_MASTER_KEY or ZGW_AUTH_MASTER_KEY_FILE/);
     await assert.rejects(run(process.execPath, [CLI, '--master-key-file', path.join(dataDir, 'missing'), 'clients', 'list'], { env }), /cannot read the master key file .*ENOENT/);

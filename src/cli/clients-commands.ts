@@ -74,7 +74,7 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
 
   clientOptions(clients.command('create').description('register a client and print its secret (shown once)'))
     .option('--client-id <id>', 'client id (generated when omitted)')
-    .requiredOption('--rsin <rsin>', 'organisation RSIN (9 digits, 11-test)')
+    .requiredOption('--rsin <rsin>', 'required: organisation RSIN (9 digits, 11-test)')
     .option('--disabled', 'create it disabled')
     .action(async (o, cmd: Command) => {
       const { client, secret } = await ctx.withApp(cmd, (app) =>

@@ -19,12 +19,14 @@ export function keysCommands(program: Command, ctx: CliContext): void {
     .description('publish a new signing key now; it signs after the publish delay, the old key stays published until its tokens expired')
     .option('--alg <alg>', `algorithm of the new key (${SIGNING_ALGS.join(', ')})`)
     .option('--publish-delay <seconds>', 'seconds before the new key signs (default ZGW_AUTH_KEY_PUBLISH_DELAY)')
+    .option('--now', 'emergency: sign with the new key at once; verifiers that cache the JWKS refuse its tokens until they refetch')
     .option('--json', 'print JSON')
     .action(async (o, cmd: Command) => {
       const config = ctx.config(cmd);
       const alg = (o.alg ?? config.signingAlg) as SigningAlg;
       if (!(SIGNING_ALGS as readonly string[]).includes(alg)) throw new Error(`--alg must be one of ${SIGNING_ALGS.join(', ')}`);
-      const delay = o.publishDelay !== undefined ? Number(o.publishDelay) : config.keyPublishDelay;
+      if (o.now && o.publishDelay !== undefined) throw new Error('give --now or --publish-delay, not both');
+      const delay = o.now ? 0 : o.publishDelay !== undefined ? Number(o.publishDelay) : config.keyPublishDelay;
       if (!Number.isInteger(delay) || delay < 0) throw new Error('--publish-delay must be whole seconds');
       const result = await ctx.withApp(cmd, (app) => app.keys.rotate(alg, delay, config.maxTokenLifetime));
       if (o.json) return ctx.out(JSON.stringify(result));

@@ -1,6 +1,6 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { createApp, createLogger } from '../app.js';
-import { type Config, loadConfig, OPTIONS } from '../config.js';
+import { bool, type Config, loadConfig, LOG_LEVELS, OPTIONS } from '../config.js';
 import { ZgwAuthError } from '../errors.js';
 import { clientsCommands } from './clients-commands.js';
 import type { CliContext } from './context.js';
@@ -22,21 +22,44 @@ function configFrom(cmd: Command): Config {
   return loadConfig(process.env, flags);
 }
 
+/** Commands log only warnings unless ZGW_AUTH_LOG_LEVEL says otherwise (checked like the server's). */
+function cliLogLevel(): string {
+  const level = process.env.ZGW_AUTH_LOG_LEVEL;
+  if (level === undefined) return 'warn';
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new Error(`ZGW_AUTH_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${level.slice(0, 40)}"`);
+  return level;
+}
+
 /** Runs the zgw-auth command line; returns the exit code. */
 export async function runCli(argv: string[], out: (text: string) => void = (t) => process.stdout.write(t + '\n')): Promise<number> {
   const program = new Command('zgw-auth')
     .description('Authentication for ZGW APIs: OAuth2 client credentials, ClientID management, token verification')
     .exitOverride()
     .configureOutput({ writeOut: (s) => out(s.trimEnd()), writeErr: (s) => process.stderr.write(s) });
+  // Accepted before or after the command; listed after the commands, which are what most readers look for.
+  const serverOptions = new Command();
   for (const spec of Object.values(OPTIONS)) {
-    program.option(`${spec.flag} <value>`, `${spec.doc} [env ${spec.env}, default ${spec.defaultDoc}]`);
+    // A switch may stand alone: `--access-log` means true.
+    const flags = (spec.parse as unknown) === bool ? `${spec.flag} [value]` : `${spec.flag} <value>`;
+    const description = `${spec.doc} [env ${spec.env}, default ${spec.defaultDoc}]`;
+    program.addOption(new Option(flags, description).hideHelp());
+    serverOptions.option(flags, description);
   }
+  const serverHelp = () => {
+    const help = serverOptions.createHelp();
+    const lines = serverOptions.options.map((o) => help.formatItem(help.optionTerm(o), help.longestOptionTermLength(serverOptions, help), help.optionDescription(o), help));
+    return `\nServer options (before or after the command; each also an environment variable):\n${lines.join('\n')}\n`;
+  };
+  program.addHelpText('after', serverHelp);
+  program.option('--init', 'commands other than serve: create the registry (database, master key) when there is none, instead of refusing');
   const ctx: CliContext = {
     config: configFrom,
     out,
-    async withApp(cmd, run) {
+    async withApp(cmd, run, options = {}) {
       const config = configFrom(cmd);
-      const app = await createApp(config, { log: createLogger(process.env.ZGW_AUTH_LOG_LEVEL ?? 'warn') });
+      // A mistyped --data-dir or DATABASE_URL must not quietly start a second, empty registry.
+      const create = options.create === true || cmd.optsWithGlobals().init === true;
+      const app = await createApp(config, { log: createLogger(cliLogLevel()), create });
       try {
         return await run(app);
       } finally {
@@ -50,7 +73,7 @@ export async function runCli(argv: string[], out: (text: string) => void = (t) =
   tokenCommands(program, ctx);
   transferCommands(program, ctx);
   try {
-    await program.parseAsync(argv);
+    await program.parseAsync(withSwitchValues(argv));
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
@@ -59,3 +82,20 @@ export async function runCli(argv: string[], out: (text: string) => void = (t) =
     return 1;
   }
 }
+
+/**
+ * `--access-log serve` would hand `serve` to the optional value as its value: a switch not followed
+ * by a true/false word gets an explicit `true`.
+ */
+function withSwitchValues(argv: string[]): string[] {
+  const switches = new Set(Object.values(OPTIONS).filter((spec) => (spec.parse as unknown) === bool).map((spec) => spec.flag));
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    out.push(arg);
+    if (arg === '--') return out.concat(argv.slice(i + 1));
+    if (switches.has(arg) && !/^(1|true|yes|on|0|false|no|off)$/i.test(argv[i + 1] ?? '')) out.push('true');
+  }
+  return out;
+}
+

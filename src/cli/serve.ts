@@ -34,7 +34,10 @@ export function serveCommand(program: Command, ctx: CliContext): void {
       await housekeeping();
       setInterval(housekeeping, 3_600_000).unref();
       const server = await buildServer(app);
-      const address = await server.listen({ host: config.host, port: config.port });
+      const address = await server.listen({ host: config.host, port: config.port }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EADDRINUSE') throw err;
+        throw new Error(`port ${config.port} on ${config.host} is already in use (another zgw-auth?); choose another with --port or ZGW_AUTH_PORT`);
+      });
       if (config.port === 0 && config.issuer.endsWith(':0')) config.issuer = config.issuer.replace(/:0$/, `:${new URL(address).port}`);
       if (first.keyCreated) app.log.info({ kid: first.keyCreated }, 'signing key created');
       if (first.admin) showFirstStartSecret(config, first.admin, app.log, ctx.out);

@@ -61,7 +61,10 @@ export function tokenCommands(program: Command, ctx: CliContext): void {
     .action(async (jwt: string, o) => {
       const { header, payload } = decodeJwt(jwt.trim());
       const report: Record<string, unknown> = { header, payload, times: explainTimes(payload) };
-      if (o.server || o.clientSecret) {
+      if (!o.server && !o.clientSecret) {
+        // Decoding alone proves nothing: say so, rather than leave a readable token looking valid.
+        report.verification = { verified: false, message: 'not verified: give --server (tokens of a zgw-auth server) or --client-secret (self-signed tokens)' };
+      } else {
         const clientId = String(payload.client_id ?? '');
         const verifier = createVerifier({
           issuer: o.server,
@@ -80,8 +83,8 @@ export function tokenCommands(program: Command, ctx: CliContext): void {
       if (o.json) return ctx.out(JSON.stringify(report));
       ctx.out(`header:  ${JSON.stringify(header)}\npayload: ${JSON.stringify(payload, null, 2)}`);
       for (const line of report.times as string[]) ctx.out(line);
-      const v = report.verification as { valid: boolean; code?: string; message?: string; kind?: string } | undefined;
-      if (v) ctx.out(v.valid ? `VALID (${v.kind})` : `INVALID: ${v.code}: ${v.message}`);
+      const v = report.verification as { valid?: boolean; verified?: false; code?: string; message?: string; kind?: string };
+      ctx.out(v.verified === false ? v.message! : v.valid ? `VALID (${v.kind})` : `INVALID: ${v.code}: ${v.message}`);
     });
 }
 

@@ -21,7 +21,8 @@ export function transferCommands(program: Command, ctx: CliContext): void {
     .requiredOption('--file <path>', 'an export written by zgw-auth export')
     .action(async (o: { file: string }, cmd: Command) => {
       const data = JSON.parse(fs.readFileSync(o.file, 'utf8')) as RegistryExport;
-      const counts = await ctx.withApp(cmd, (app) => importRegistry(app.storage, app.masterKey, data));
+      // Importing is how a registry is restored or moved: it may create the empty one it fills.
+      const counts = await ctx.withApp(cmd, (app) => importRegistry(app.storage, app.masterKey, data), { create: true });
       ctx.out(`imported: ${Object.entries(counts).map(([t, n]) => `${t} ${n}`).join(', ')}`);
     });
 }

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import type { App } from '../app.js';
 import { isRejectedInput } from '../storage/input-errors.js';
 import { isUnavailable } from '../storage/unavailable-errors.js';
@@ -36,7 +36,8 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
     // Node checks these every connectionsCheckingInterval (30 s by default): check every second.
     requestTimeout: app.config.requestTimeout * 1000,
     http: { headersTimeout: app.config.headersTimeout * 1000, connectionsCheckingInterval: 1000 },
-    disableRequestLogging: !app.config.accessLog,
+    // Through logController: the top-level disableRequestLogging prints a deprecation warning on every start.
+    logController: new LogController({ disableRequestLogging: !app.config.accessLog }),
     routerOptions: { maxParamLength: 200 },
     // Unknown fields are refused, not silently dropped: a typo must not look like success.
     ajv: { customOptions: { removeAdditional: false } },

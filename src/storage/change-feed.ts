@@ -13,7 +13,7 @@ export interface ChangeFeed {
 
 const CHANNEL = 'zgw_auth_changes';
 
-/** One process (SQLite): changes reach only this process; other processes rely on cache bounds. */
+/** Changes reach only this process. */
 export class LocalChangeFeed implements ChangeFeed {
   protected readonly events = new EventEmitter();
 
@@ -108,6 +108,45 @@ export class PostgresChangeFeed extends LocalChangeFeed {
     const l = this.listener;
     this.listener = undefined;
     await l?.end().catch(() => {});
+    await super.close();
+  }
+}
+
+/** How often a SQLite process looks for other processes' commits. */
+export const SQLITE_POLL_MS = 150;
+
+/**
+ * SQLite: other processes (a CLI command, cluster workers) cannot notify this one, but every commit
+ * of another connection changes this connection's `data_version`. A change seen there is announced
+ * as `all`: which rows changed is unknown, and caches reload what they need.
+ */
+export class SqliteChangeFeed extends LocalChangeFeed {
+  private readonly timer: NodeJS.Timeout;
+  private version: number;
+
+  constructor(
+    private readonly dataVersion: () => number,
+    onError: (err: unknown) => void,
+    intervalMs = SQLITE_POLL_MS,
+  ) {
+    super();
+    this.version = dataVersion();
+    this.timer = setInterval(() => {
+      try {
+        const v = this.dataVersion();
+        if (v === this.version) return;
+        this.version = v;
+        this.events.emit('change', { kind: 'all' } satisfies Change);
+      } catch (err) {
+        onError(err);
+      }
+    }, intervalMs);
+    // A process with nothing else to do may exit.
+    this.timer.unref();
+  }
+
+  override async close(): Promise<void> {
+    clearInterval(this.timer);
     await super.close();
   }
 }

@@ -4,6 +4,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import type pg from 'pg';
 import type { Dialect } from './dialect.js';
+import { ZgwAuthError } from '../errors.js';
 import { migrate } from './migrations.js';
 import type { Database } from './schema.js';
 
@@ -14,6 +15,11 @@ export interface Storage {
   dialect: Dialect;
   /** Where it lives, without credentials: for start-up messages. */
   location: string;
+  /**
+   * SQLite only: `PRAGMA data_version` of this process's connection, which changes only when
+   * another connection (another process, a CLI command) commits.
+   */
+  dataVersion?: () => number;
   close(): Promise<void>;
 }
 
@@ -21,10 +27,14 @@ export interface Storage {
  * Opens the database named by `databaseUrl` (PostgreSQL for postgres://, else SQLite), runs the
  * pending migrations and returns it. Without a URL the embedded default is `<dataDir>/zgw-auth.db`.
  */
-export async function openStorage(databaseUrl: string | undefined, dataDir: string): Promise<Storage> {
+export async function openStorage(databaseUrl: string | undefined, dataDir: string, options: { create?: boolean } = {}): Promise<Storage> {
   const postgres = /^postgres(ql)?:\/\//.test(databaseUrl ?? '');
-  const storage = postgres ? await openPostgres(databaseUrl!) : openSqlite(databaseUrl ? databaseUrl.replace(/^sqlite:(\/\/)?/, '') : path.join(dataDir, 'zgw-auth.db'));
+  const file = databaseUrl ? databaseUrl.replace(/^sqlite:(\/\/)?/, '') : path.join(dataDir, 'zgw-auth.db');
+  // Checked before opening: opening a SQLite file that is not there creates it.
+  if (options.create === false && !postgres && file !== ':memory:' && !fs.existsSync(file)) throw noRegistry(`sqlite:${path.resolve(file)}`);
+  const storage = postgres ? await openPostgres(databaseUrl!) : openSqlite(file);
   try {
+    if (options.create === false && !(await hasRegistry(storage))) throw noRegistry(storage.location);
     if (postgres) {
       // Migrations may wait for another process's migration lock and run long statements: not under the serving timeouts.
       const migrations = await openPostgres(databaseUrl!, { max: 1, timeouts: false });
@@ -41,6 +51,19 @@ export async function openStorage(databaseUrl: string | undefined, dataDir: stri
   return storage;
 }
 
+/** A registry is a database that zgw-auth has migrated at least once. */
+async function hasRegistry(storage: Storage): Promise<boolean> {
+  const tables = await storage.db.introspection.getTables({ withInternalKyselyTables: true });
+  return tables.some((t) => t.name === 'kysely_migration');
+}
+
+function noRegistry(location: string): ZgwAuthError {
+  return new ZgwAuthError(
+    'no_registry',
+    `no zgw-auth registry at ${location}: check --data-dir or DATABASE_URL; to create one, start \`zgw-auth serve\` once or give --init`,
+  );
+}
+
 function openSqlite(file: string): Storage {
   if (file !== ':memory:') {
     fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
@@ -55,7 +78,9 @@ function openSqlite(file: string): Storage {
   sqlite.pragma('busy_timeout = 1000');
   sqlite.pragma('foreign_keys = ON');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-  return { db, dialect: 'sqlite', location: `sqlite:${file}`, close: () => db.destroy() };
+  // Prepared once: polled several times a second, it must not parse or allocate much.
+  const dataVersion = sqlite.prepare('PRAGMA data_version').pluck();
+  return { db, dialect: 'sqlite', location: `sqlite:${file}`, dataVersion: () => dataVersion.get() as number, close: () => db.destroy() };
 }
 
 /**

@@ -40,7 +40,9 @@ export async function adminRoutes(admin: FastifyInstance, app: App): Promise<voi
       security: [{ bearer: [] }],
     },
   });
-  await admin.register(swaggerUi, { routePrefix: '/docs' });
+  // indexPrefix: the page at /admin/docs (no slash) links its assets absolutely, and without this
+  // prefix those links miss /admin (a blank page).
+  await admin.register(swaggerUi, { routePrefix: '/docs', indexPrefix: '/admin' });
   for (const schema of [s.clientSchema, s.secretInfoSchema, s.problemSchema]) admin.addSchema(schema);
 
   admin.addHook('onRequest', async (request, reply) => {
@@ -134,9 +136,11 @@ export async function adminRoutes(admin: FastifyInstance, app: App): Promise<voi
 
   admin.get('/keys', async () => ({ items: await app.keys.list() }));
 
-  admin.post('/keys/rotate', { schema: { body: { type: ['object', 'null'], additionalProperties: false, properties: { alg: { type: 'string', enum: [...SIGNING_ALGS] }, publishDelay: { type: 'integer', minimum: 0, maximum: 86_400 } } } } }, async (request) => {
-    const body = (request.body ?? {}) as { alg?: SigningAlg; publishDelay?: number };
-    const result = await app.keys.rotate(body.alg ?? app.config.signingAlg, body.publishDelay ?? app.config.keyPublishDelay, app.config.maxTokenLifetime);
+  admin.post('/keys/rotate', { schema: { body: { type: ['object', 'null'], additionalProperties: false, properties: { alg: { type: 'string', enum: [...SIGNING_ALGS] }, publishDelay: { type: 'integer', minimum: 0, maximum: 86_400 }, now: { type: 'boolean', description: 'Emergency: sign at once (publishDelay 0); verifiers caching the JWKS refuse new tokens until they refetch.' } } } } }, async (request) => {
+    const body = (request.body ?? {}) as { alg?: SigningAlg; publishDelay?: number; now?: boolean };
+    if (body.now && body.publishDelay !== undefined) throw new ValidationError('give now or publishDelay, not both');
+    const delay = body.now ? 0 : (body.publishDelay ?? app.config.keyPublishDelay);
+    const result = await app.keys.rotate(body.alg ?? app.config.signingAlg, delay, app.config.maxTokenLifetime);
     await app.audit.record({ actor: actorOf(request).id, address: request.ip, action: 'key.rotated', target: result.kid, details: result });
     return result;
   });

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { loadConfig } from '../src/config.js';
+import { CLI, decodePart, firstAdminSecret, postForm, request, startServeProcess, startTestServer } from './helpers.js';
+
+const run = promisify(execFile);
+/** Our /jwks max-age, and jose's cooldown before it refetches a JWKS for an unknown kid. */
+const JWKS_MAX_AGE = 60;
+const JOSE_COOLDOWN = 30;
+
+describe('key rotation and JWKS caches', () => {
+  it('by default a new key is published longer than JWKS caches and refetch cooldowns take, before it signs', () => {
+    const config = loadConfig({});
+    assert.ok(config.keyPublishDelay >= JWKS_MAX_AGE + JOSE_COOLDOWN + config.keyRefreshInterval, `publish delay ${config.keyPublishDelay} s`);
+  });
+
+  it('a CLI rotation reaches a running SQLite server at once; --now signs at once', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-rotate-'));
+    const masterKey = crypto.randomBytes(32).toString('base64');
+    // The default publish delay: startServeProcess, unlike startTestServer, does not set 0.
+    const proc = await startServeProcess(dataDir, { ZGW_AUTH_MASTER_KEY: masterKey });
+    const cli = async (...args: string[]) => JSON.parse((await run(process.execPath, [CLI, ...args], { env: { ...process.env, ZGW_AUTH_DATA_DIR: dataDir, ZGW_AUTH_MASTER_KEY: masterKey } })).stdout);
+    try {
+      const secret = firstAdminSecret(proc.output())!;
+      const signingKid = async () => {
+        const res = await postForm(`${proc.url}/token`, { grant_type: 'client_credentials', client_id: 'zgw-auth-admin', client_secret: secret });
+        assert.equal(res.status, 200, res.text);
+        return decodePart(res.json.access_token, 0).kid;
+      };
+      const published = async () => ((await request(`${proc.url}/jwks`)).json.keys as { kid: string }[]).map((k) => k.kid);
+      const within = async (ms: number, check: () => Promise<boolean>) => {
+        const start = Date.now();
+        while (Date.now() - start < ms) if (await check()) return true;
+        return false;
+      };
+      const first = await signingKid();
+
+      const rotated = await cli('keys', 'rotate', '--json');
+      assert.ok(rotated.activatesAt - Date.now() >= (JWKS_MAX_AGE + JOSE_COOLDOWN) * 1000, 'signs only after the default publish delay');
+      assert.ok(await within(500, async () => (await published()).includes(rotated.kid)), 'published by the running server within 0.5 s');
+      assert.equal(await signingKid(), first, 'the new key does not sign yet');
+
+      const urgent = await cli('keys', 'rotate', '--now', '--json');
+      assert.ok(urgent.activatesAt <= Date.now());
+      assert.ok(await within(500, async () => (await signingKid()) === urgent.kid), 'an emergency rotation signs within 0.5 s');
+    } finally {
+      await proc.stop();
+    }
+  });
+
+  it('admin API: rotation waits for the publish delay unless {"now": true}', async () => {
+    const ts = await startTestServer({ env: { ZGW_AUTH_KEY_PUBLISH_DELAY: '600' } });
+    try {
+      const token = await ts.token(ts.admin.clientId, ts.admin.secret);
+      const rotate = (body: unknown) => request(`${ts.url}/admin/keys/rotate`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const later = await rotate({});
+      assert.equal(later.status, 200, later.text);
+      assert.equal(later.json.activatesAt, ts.clock.now() + 600_000);
+      const now = await rotate({ now: true });
+      assert.equal(now.status, 200, now.text);
+      assert.equal(now.json.activatesAt, ts.clock.now());
+      assert.equal((await rotate({ now: true, publishDelay: 5 })).status, 400);
+    } finally {
+      await ts.close();
+    }
+  });
+});
