@@ -8,7 +8,7 @@ const K = 'packages/verifier/src/keys.ts';
 const A = 'packages/verifier/src/adapters.ts';
 const I = 'packages/verifier/src/introspection.ts';
 
-// Test files, most likely first; check-inventory (the focused tests) last.
+// Test files, most likely first; then check-inventory (the focused tests); fuzzing (slow) last.
 const VERIFY = ['attack-catalogue', 'accepting-tokens', 'verifier-adapters', 'check-inventory'];
 const VERIFY_FUZZ = [...VERIFY, 'fuzzing'];
 const OAUTH = ['token-endpoint', 'attack-catalogue', 'accepting-tokens', 'protection', 'check-inventory'];
@@ -227,9 +227,9 @@ export const MUTATIONS = [
     from: 'if (hashMatches(presented, s.hash) && s.secretId) matched = s;', to: 'if (s.secretId) matched = s;' },
   { id: 'client-auth-disabled', file: 'src/clients/client-service.ts', tests: OAUTH,
     from: 'if (!found || !matched || !found.client.enabled) return undefined;', to: 'if (!found || !matched) return undefined;' },
-  { id: 'client-auth-revoked-secret', file: 'src/clients/client-store.ts', tests: [...OAUTH, 'admin-api'],
+  { id: 'client-auth-revoked-secret', file: 'src/clients/client-store.ts', tests: ['token-endpoint', 'attack-catalogue', 'accepting-tokens', 'protection', 'admin-api', 'check-inventory'],
     from: ".on('client_secrets.revoked_at', 'is', null)", to: '' },
-  { id: 'client-auth-expired-secret', file: 'src/clients/client-store.ts', tests: [...OAUTH, 'admin-api'],
+  { id: 'client-auth-expired-secret', file: 'src/clients/client-store.ts', tests: ['token-endpoint', 'attack-catalogue', 'accepting-tokens', 'protection', 'admin-api', 'check-inventory'],
     from: 'const { rows } = await this.selectWithLiveSecrets([now, clientId]);', to: 'const { rows } = await this.selectWithLiveSecrets([0, clientId]);' },
   { id: 'client-cache-secret-expiry', file: 'src/clients/client-service.ts', tests: OAUTH,
     from: ' && hit.found?.secrets.every((s) => s.expiresAt === null || s.expiresAt > t) !== false) return hit;', to: ') return hit;' },
