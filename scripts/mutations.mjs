@@ -45,7 +45,10 @@ export const MUTATIONS = [
   { id: 'verifier-algorithms-option-honoured', check: 'Algorithm allow-list: the configured `algorithms` narrow what is accepted', fn: 'verifyUncached', file: V, tests: VERIFY,
     from: "if (typeof header.alg !== 'string' || !algorithms.has(header.alg)) {", to: "if (typeof header.alg !== 'string' || !(ASYMMETRIC_ALGS as readonly string[]).includes(header.alg)) {" },
   { id: 'verifier-self-signed-off', check: '`selfSigned: false` refuses HS256 tokens', fn: 'verifySelfSigned', file: V, tests: VERIFY,
-    from: 'if (!selfSigned || !options.clients) throw', to: 'if (!options.clients) throw' },
+    edits: [
+      ['if (!selfSigned || !options.clients) throw', 'if (!options.clients) throw'],
+      ['(client) => checkSelfSigned(jwt, clientId, client, selfSigned));', '(client) => checkSelfSigned(jwt, clientId, client, selfSigned ?? { maxAge: 3600, iatLeeway: 300 }));'],
+    ] },
   { id: 'verifier-no-idp-keys', check: 'No issuer/keys configured: IdP tokens refused', fn: 'verifyIdpToken', file: V, tests: VERIFY,
     edits: [
       ["if (!keys) throw new TokenError('unknown_key'", "if (Math.random() < 0) throw new TokenError('unknown_key'"],
@@ -67,7 +70,11 @@ export const MUTATIONS = [
   { id: 'verifier-audience', check: 'Audience (`aud` includes a configured audience)', fn: 'checkIdpToken', file: V, tests: VERIFY,
     from: "if (!aud.some((a) => typeof a === 'string' && audiences.includes(a))) throw", to: 'if (Math.random() < 0) throw' },
   { id: 'verifier-idp-exp-required', check: 'IdP token must carry `exp`', fn: 'checkIdpToken', file: V, tests: VERIFY,
-    from: "if (typeof payload.exp !== 'number') throw refused('no_expiry'", to: "if (Math.random() < 0) throw refused('no_expiry'" },
+    edits: [
+      ["if (typeof payload.exp !== 'number') throw refused('no_expiry'", "if (Math.random() < 0) throw refused('no_expiry'"],
+      ['    checkExpiry(payload.exp, t);', '    checkExpiry(payload.exp as number, t);'],
+      ['    const exp = payload.exp;', '    const exp = payload.exp as number;'],
+    ] },
   { id: 'verifier-idp-nbf', check: 'IdP `nbf`', fn: 'checkIdpToken / checkNotBefore', file: V, tests: VERIFY,
     from: '    checkNotBefore(payload, t);\n    checkExpiry(payload.exp, t);', to: '    checkExpiry(payload.exp, t);' },
   { id: 'verifier-idp-exp', check: 'IdP `exp`', fn: 'checkIdpToken / checkExpiry', file: V, tests: VERIFY,
@@ -196,7 +203,11 @@ export const MUTATIONS = [
   { id: 'credentials-basic-body-id-equal', check: 'Body client_id equals the HTTP Basic one', fn: 'clientCredentials', file: 'src/http/client-credentials.ts', tests: OAUTH,
     from: 'if (bodyId !== undefined && bodyId !== basic.clientId) throw', to: 'if (Math.random() < 0) throw' },
   { id: 'credentials-required', check: 'Client authentication required', fn: 'clientCredentials', file: 'src/http/client-credentials.ts', tests: OAUTH,
-    from: "if (bodyId === undefined || bodySecret === undefined) {", to: 'if (Math.random() < 0) {' },
+    edits: [
+      ['if (bodyId === undefined || bodySecret === undefined) {', 'if (Math.random() < 0) {'],
+      ['if (bodyId.length > MAX_CREDENTIAL_LENGTH || bodySecret.length > MAX_CREDENTIAL_LENGTH)', 'if (bodyId!.length > MAX_CREDENTIAL_LENGTH || bodySecret!.length > MAX_CREDENTIAL_LENGTH)'],
+      ["return { clientId: bodyId, secret: bodySecret, method: 'client_secret_post' };", "return { clientId: bodyId!, secret: bodySecret!, method: 'client_secret_post' };"],
+    ] },
   { id: 'credentials-length-bound', check: 'Body credentials length bound (1024)', fn: 'clientCredentials', file: 'src/http/client-credentials.ts', tests: OAUTH,
     from: 'if (bodyId.length > MAX_CREDENTIAL_LENGTH || bodySecret.length > MAX_CREDENTIAL_LENGTH) throw invalidClient();', to: '' },
   { id: 'credentials-basic-syntax', check: 'HTTP Basic syntax and length bound', fn: 'parseBasic', file: 'src/http/client-credentials.ts', tests: OAUTH,

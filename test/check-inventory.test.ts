@@ -15,7 +15,7 @@ import { backoffSeconds } from '../src/limits/failure-limiter.js';
 import { openStorage } from '../src/storage/open-database.js';
 import { exportRegistry, importRegistry } from '../src/storage/registry-transfer.js';
 import { TokenIssuer } from '../src/tokens/issue-access-token.js';
-import { basicAuth, hs256, postForm, rejectsWith, startTestServer, type TestServer } from './helpers.js';
+import { basicAuth, hs256, postForm, rejectsWith, request, startTestServer, type TestServer } from './helpers.js';
 
 /**
  * One test per security check that no other test would notice missing: each fails when the check
@@ -278,6 +278,15 @@ describe('check inventory: server', () => {
     assert.equal(res.json.error, 'unsupported_token_type');
   });
 
+  it('admin API: a self-signed token is refused even when its client holds the admin scope', async () => {
+    const c = await ts.createClient({ selfSignedAllowed: true, allowedScopes: ['zgw-auth:admin'] });
+    const idp = await ts.token(c.clientId, c.secret);
+    assert.equal((await request(`${ts.url}/admin/clients?limit=1`, { headers: { authorization: `Bearer ${idp}` } })).status, 200, 'the client is an admin');
+    const self = hs256({ client_id: c.clientId, iat: Math.floor(ts.clock.now() / 1000) }, c.secret);
+    const res = await request(`${ts.url}/admin/clients?limit=1`, { headers: { authorization: `Bearer ${self}` } });
+    assert.equal(res.status, 401);
+  });
+
   it('introspection: client_registration is not passed on', async () => {
     const c = await ts.createClient();
     const res = await introspectAs(await ts.token(c.clientId, c.secret));
@@ -293,6 +302,14 @@ describe('check inventory: server', () => {
     assert.equal((await tokenRequest({ client_id: own.clientId, client_secret: own.secret }, {}, from)).status, 200);
     assert.equal((await tokenRequest({ client_id: 'guess-last', client_secret: 'x-secret' }, {}, from)).status, 401);
     assert.equal((await tokenRequest({ client_id: own.clientId, client_secret: own.secret }, {}, from)).status, 429, 'the address reached the threshold');
+  });
+
+  it('requested scope syntax: a malformed scope is refused without echoing it (RFC 6749 §5.2 error_description characters)', async () => {
+    const a = await ts.createClient({ allowedScopes: ['zaken.lezen'] });
+    const res = await tokenRequest({ client_id: a.clientId, client_secret: a.secret, scope: 'zaken"lezen\\x' });
+    assert.equal(res.status, 400);
+    assert.equal(res.json.error, 'invalid_scope');
+    assert.match(res.json.error_description, /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/);
   });
 
   it('client credentials: a client_id in the body must equal the one in HTTP Basic', async () => {
