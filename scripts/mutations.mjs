@@ -119,7 +119,10 @@ export const MUTATIONS = [
   { id: 'verifier-self-client-disabled', check: 'Self-signed token of a disabled client refused', fn: 'checkSelfSigned', file: V, tests: VERIFY,
     from: "if (!client.enabled) throw refused('client_disabled', `client \"${clientId}\" is disabled`);", to: '' },
   { id: 'verifier-self-iat-required', check: 'Self-signed token must carry `iat`', fn: 'checkSelfSigned', file: V, tests: VERIFY,
-    from: "if (iat === undefined) throw refused(", to: "if (iat === undefined && exp === undefined) throw refused(" },
+    edits: [
+      ['if (iat === undefined) throw refused(', 'if (iat === undefined && exp === undefined) throw refused('],
+      ['const iat = payload.iat as number | undefined;', 'const iat = payload.iat as number;'],
+    ] },
   { id: 'verifier-self-iat-leeway', check: '`iat` in the future beyond the iat leeway refused', fn: 'checkSelfSigned', file: V, tests: VERIFY,
     from: 'if (iat > t + policy.iatLeeway) {', to: 'if (Math.random() < 0) {' },
   { id: 'verifier-self-nbf', check: 'Self-signed `nbf`', fn: 'checkSelfSigned / checkNotBefore', file: V, tests: VERIFY,
