@@ -137,8 +137,6 @@ export const MUTATIONS = [
     from: 'for (const c of SELF_SIGNED_CLAIMS) if (payload[c] !== undefined) claims[c] = payload[c];', to: 'for (const c in payload) claims[c] = payload[c];' },
   { id: 'verifier-self-scopes-from-registry', check: 'Self-signed scopes come from the registry, never the token', fn: 'checkSelfSigned', file: V, tests: VERIFY,
     from: "return principal('self-signed', clientId, client.rsin, client.scopes ?? [], claims, expiresAt);", to: "return principal('self-signed', clientId, client.rsin, [...(client.scopes ?? []), ...scopesOf(payload)], claims, expiresAt);" },
-  { id: 'verifier-self-rsin-from-registry', check: 'Self-signed principal\'s rsin comes from the registry', fn: 'checkSelfSigned', file: V, tests: VERIFY,
-    from: "return principal('self-signed', clientId, client.rsin,", to: "return principal('self-signed', clientId, (payload.rsin as string) ?? client.rsin," },
   { id: 'verifier-insufficient-scope', check: 'Insufficient scope', fn: 'checkScopes', file: V, tests: VERIFY,
     from: "if (missing.length) throw refused('insufficient_scope'", to: "if (Math.random() < 0) throw refused('insufficient_scope'" },
   { id: 'verifier-cache-revalidate', check: 'Result cache revalidates after `revalidateAfterMs`', fn: 'verify', file: V, tests: VERIFY,

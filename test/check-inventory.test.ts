@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { type ClientRecord, createVerifier, importJwks, introspect, type KeySource, refusal, RemoteJwks, TokenError, type VerificationKey, type VerifierOptions } from '@zgw-auth/verifier';
 import { loadConfig } from '../src/config.js';
 import { ValidationError, ZgwAuthError } from '../src/errors.js';
+import { FAILURE_FLOOR_MS } from '../src/http/failure-floor.js';
 import { KeyRing } from '../src/keys/key-ring.js';
 import { loadMasterKey, MasterKey, parseMasterKey } from '../src/keys/master-key.js';
 import { backoffSeconds } from '../src/limits/failure-limiter.js';
@@ -285,6 +286,30 @@ describe('check inventory: server', () => {
     const self = hs256({ client_id: c.clientId, iat: Math.floor(ts.clock.now() / 1000) }, c.secret);
     const res = await request(`${ts.url}/admin/clients?limit=1`, { headers: { authorization: `Bearer ${self}` } });
     assert.equal(res.status, 401);
+  });
+
+  // The existing floor test times one request per case: on a loaded machine an answer without the
+  // floor can take longer than the floor anyway. The fastest of ten cannot, by a wide margin.
+  it('failure floor: even the fastest of ten failed client authentications waits for the floor', async () => {
+    const times: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const started = performance.now();
+      const res = await tokenRequest({ client_id: `floor-${i}`, client_secret: 'wrong-secret' }, {}, `127.0.0.${40 + i}`);
+      times.push(performance.now() - started);
+      assert.equal(res.status, 401);
+    }
+    assert.ok(Math.min(...times) >= FAILURE_FLOOR_MS * 0.8, `fastest answer after ${Math.min(...times).toFixed(1)} ms`);
+  });
+
+  it('failure floor: even the fastest of ten unauthenticated admin refusals waits for the floor', async () => {
+    const times: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const started = performance.now();
+      const res = await request(`${ts.url}/admin/clients`, { headers: { authorization: `Bearer ${hs256({ client_id: `floor-${i}`, iat: 1 }, 'x')}` } });
+      times.push(performance.now() - started);
+      assert.equal(res.status, 401);
+    }
+    assert.ok(Math.min(...times) >= FAILURE_FLOOR_MS * 0.8, `fastest answer after ${Math.min(...times).toFixed(1)} ms`);
   });
 
   it('introspection: client_registration is not passed on', async () => {
