@@ -406,7 +406,9 @@ describe('check inventory: server', () => {
     it('scope count', () => refuses(create({ allowedScopes: Array.from({ length: 51 }, (_, i) => `s${i}`) }), 'allowedScopes'));
     it('scope syntax', () => refuses(create({ allowedScopes: ['has space'] }), 'allowedScopes'));
     it('token lifetime', () => refuses(create({ tokenLifetime: 0 }), 'tokenLifetime'));
-    it('static claims: an object', () => refuses(create({ staticClaims: ['x'] }), 'staticClaims'));
+    it('static claims: an object', async () => {
+      for (const staticClaims of [null, ['x'], 'x']) await refuses(create({ staticClaims }), 'staticClaims');
+    });
     it('static claims: allow-list', () => refuses(create({ staticClaims: { roles: ['admin'] } }), 'staticClaims'));
     it('static claims: names like https:// and urn: must be well formed', async () => {
       await refuses(create({ staticClaims: { 'https://': 'x' } }), 'staticClaims');
