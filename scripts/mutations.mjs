@@ -315,7 +315,10 @@ export const MUTATIONS = [
   { id: 'issue-lifetime-cap', check: 'Token lifetime capped at the maximum', fn: 'TokenIssuer.issue', file: 'src/tokens/issue-access-token.ts', tests: ['token-endpoint', 'check-inventory'],
     from: 'const lifetime = Math.min(client.tokenLifetime ?? this.settings.tokenLifetime, this.settings.maxTokenLifetime);', to: 'const lifetime = client.tokenLifetime ?? this.settings.tokenLifetime;' },
   { id: 'issue-no-signing-key', check: 'No signing key: refused', fn: 'TokenIssuer.issue', file: 'src/tokens/issue-access-token.ts', tests: ['token-endpoint', 'check-inventory'],
-    from: "if (!key) throw new ZgwAuthError('no_signing_key'", to: "if (Math.random() < 0) throw new ZgwAuthError('no_signing_key'" },
+    edits: [
+      ["if (!key) throw new ZgwAuthError('no_signing_key'", "if (Math.random() < 0) throw new ZgwAuthError('no_signing_key'"],
+      ['const key = this.keys.current();', 'const key = this.keys.current() as SigningKey;'],
+    ] },
   { id: 'keyring-retired-keys-unpublished', check: 'Retired keys are no longer published or trusted', fn: 'KeyRing.load', file: 'src/keys/key-ring.ts', tests: ['attack-catalogue', 'token-endpoint', 'check-inventory'],
     from: 'const live = rows.filter((r) => r.retires_at === null || r.retires_at > t);', to: 'const live = rows;' },
   { id: 'keyring-signs-after-activation', check: 'A key signs only from its activation (published first)', fn: 'KeyRing.current', file: 'src/keys/key-ring.ts', tests: ['token-endpoint', 'attack-catalogue', 'check-inventory'],

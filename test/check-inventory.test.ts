@@ -357,6 +357,15 @@ describe('check inventory: server', () => {
     assert.match(res.json.error_description, /no colon/);
   });
 
+  it('form body: control characters and NUL in a parameter are refused as invalid_request', async () => {
+    const a = await ts.createClient();
+    for (const [name, value] of [['client_id', `${a.clientId}\u0000`], ['scope', 'zaken\u0001lezen'], ['x\u007f', 'y']] as const) {
+      const res = await tokenRequest({ client_id: a.clientId, client_secret: a.secret, [name]: value });
+      assert.equal(res.status, 400, name);
+      assert.match(res.json.error_description, /control characters/);
+    }
+  });
+
   it('form body: more than 32 parameters are refused', async () => {
     const a = await ts.createClient();
     const extra = Object.fromEntries(Array.from({ length: 31 }, (_, i) => [`x${i}`, 'y']));
@@ -482,7 +491,8 @@ describe('check inventory: server', () => {
 describe('check inventory: keys, limits and configuration', () => {
   it('master key: exactly 32 bytes, however it is given', () => {
     assert.throws(() => new MasterKey(Buffer.alloc(16)), /exactly 32 bytes/);
-    assert.throws(() => parseMasterKey(crypto.randomBytes(16).toString('base64')), /32 bytes/);
+    // The configured key is checked where it is read, so the message names the setting to fix.
+    assert.throws(() => parseMasterKey(crypto.randomBytes(16).toString('base64')), /ZGW_AUTH_MASTER_KEY must be 32 bytes/);
   });
 
   it('master key file: refused when others may read it', () => {
