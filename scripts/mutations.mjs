@@ -332,7 +332,7 @@ export const MUTATIONS = [
   { id: 'master-key-file-permissions', check: 'Master key file must be owner-only', fn: 'loadMasterKey', file: 'src/keys/master-key.ts', tests: ['cli-and-config', 'first-start', 'check-inventory'],
     from: '  if (mode !== 0) {', to: '  if (Math.random() < 0) {' },
   { id: 'sealed-value-format', check: 'Sealed value format check', fn: 'MasterKey.open', file: 'src/keys/master-key.ts', tests: ['cli-and-config', 'check-inventory'],
-    from: "if (version !== 'v1' || !iv || body === undefined || !tag) {", to: 'if (Math.random() < 0) {' },
+    from: "if (version !== 'v1' || !iv || body === undefined || !tag) {", to: 'if (!iv || body === undefined || !tag) {' },
   { id: 'sealed-value-context-bound', check: 'Sealed value bound to its row (AES-GCM associated data)', fn: 'MasterKey.seal / open', file: 'src/keys/master-key.ts', tests: ['token-endpoint', 'accepting-tokens', 'check-inventory'],
     edits: [
       ['    cipher.setAAD(Buffer.from(context));', '    cipher.setAAD(Buffer.from(context.split(":")[0]!));'],
