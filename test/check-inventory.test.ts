@@ -366,6 +366,17 @@ describe('check inventory: server', () => {
     }
   });
 
+  it('form body: a multipart request with a file part is refused', async () => {
+    const a = await ts.createClient();
+    const boundary = 'b0undary';
+    const field = (name: string, value: string) => `--${boundary}\r\ncontent-disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+    const file = `--${boundary}\r\ncontent-disposition: form-data; name="upload"; filename="a.txt"\r\ncontent-type: text/plain\r\n\r\nhello\r\n`;
+    const body = field('grant_type', 'client_credentials') + field('client_id', a.clientId) + field('client_secret', a.secret) + file + `--${boundary}--\r\n`;
+    const res = await request(`${ts.url}/token`, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, body });
+    assert.equal(res.status, 400);
+    assert.match(res.json.error_description, /file uploads/);
+  });
+
   it('form body: more than 32 parameters are refused', async () => {
     const a = await ts.createClient();
     const extra = Object.fromEntries(Array.from({ length: 31 }, (_, i) => [`x${i}`, 'y']));
