@@ -267,7 +267,7 @@ export const MUTATIONS = [
   { id: 'client-self-signing-off-drops-sealed', check: 'Self-signing switched off drops the sealed secrets', fn: 'ClientService.update', file: 'src/clients/client-service.ts', tests: REGISTRY,
     from: 'if (!after.selfSignedAllowed && before.selfSignedAllowed) await this.store.dropSealed(clientId);', to: '' },
   { id: 'secret-import-checked', check: 'Imported secret checked (length, control characters)', fn: 'ClientService.addSecret', file: 'src/clients/client-service.ts', tests: REGISTRY,
-    from: 'input.value !== undefined ? checkImportedSecret(input.value).warnings : []', to: '[]' },
+    from: 'input.value !== undefined ? checkImportedSecret(input.value).warnings : []', to: '[] as string[]' },
   { id: 'secret-label-bounds', check: 'Secret label bounds', fn: 'ClientService.addSecret', file: 'src/clients/client-service.ts', tests: REGISTRY,
     from: "if (input.label !== undefined && (input.label.length > 200 || /[\\u0000-\\u001f]/.test(input.label))) throw", to: 'if (Math.random() < 0) throw' },
   { id: 'secret-expiry-future', check: 'Secret expiry in the future, before year 10000', fn: 'ClientService.addSecret', file: 'src/clients/client-service.ts', tests: REGISTRY,
