@@ -24,6 +24,16 @@ const opt = (name) => {
   const i = args.indexOf(name);
   return i < 0 ? undefined : args[i + 1];
 };
+// Anything unknown (--help included) prints the usage instead of starting an hour-long run.
+const KNOWN = new Set(['--only', '--all-files', '--out', '--list', '--check', '--table']);
+const VALUED = new Set(['--only', '--out', '--table']);
+for (let i = 0; i < args.length; i++) {
+  if (!KNOWN.has(args[i])) {
+    console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).slice(0, 12).join('\n'));
+    process.exit(args[i] === '--help' || args[i] === '-h' ? 0 : 2);
+  }
+  if (VALUED.has(args[i])) i++;
+}
 const only = opt('--only')?.split(',');
 const allFiles = args.includes('--all-files');
 const out = opt('--out') ?? path.join(os.tmpdir(), 'zgw-auth-mutation-results.json');
