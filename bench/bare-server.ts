@@ -25,7 +25,9 @@ const server = Fastify();
 server.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, new URLSearchParams(body as string)));
 
 server.post('/token', (request, reply) => {
-  const [id, secret] = Buffer.from((request.headers.authorization ?? '').slice(6), 'base64').toString().split(':') as [string, string?];
+  const [id, secret] = Buffer.from((request.headers.authorization ?? '').slice(6), 'base64')
+    .toString()
+    .split(':') as [string, string?];
   const stored = secrets.get(id);
   const presented = Buffer.from(secret ?? '');
   if (!stored || stored.length !== presented.length || !crypto.timingSafeEqual(stored, presented)) return reply.code(401).send({ error: 'invalid_client' });

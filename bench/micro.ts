@@ -40,7 +40,18 @@ const signAsync = promisify(crypto.sign);
 const now = Math.floor(Date.now() / 1000);
 const idpTokens = await Promise.all(
   Array.from({ length: group === 'hs256' ? 0 : group === 'repeated' ? 2 : FIRST_SIGHT_POOL }, async (_, i) => {
-    const claims = { iss: issuer, sub: `bench-${i % 10}`, aud: AUDIENCE, client_id: `bench-${i % 10}`, rsin: '000000000', iat: now, nbf: now, exp: now + 3600, jti: crypto.randomUUID(), scope: 'zaken.lezen' };
+    const claims = {
+      iss: issuer,
+      sub: `bench-${i % 10}`,
+      aud: AUDIENCE,
+      client_id: `bench-${i % 10}`,
+      rsin: '000000000',
+      iat: now,
+      nbf: now,
+      exp: now + 3600,
+      jti: crypto.randomUUID(),
+      scope: 'zaken.lezen',
+    };
     const input = `${enc({ alg: 'RS256', typ: 'at+jwt', kid: jwk.kid })}.${enc(claims)}`;
     return `${input}.${(await signAsync('sha256', Buffer.from(input), privateKey)).toString('base64url')}`;
   }),
@@ -100,7 +111,14 @@ const all: Record<string, { op: Op; async?: boolean; group: typeof group }> = {
   'jose RS256': { op: (i) => jose.jwtVerify(idpTokens[i % FIRST_SIGHT_POOL]!, joseJwks, joseOptions), async: true, group: 'rs256' },
   'fast-jwt RS256': { op: (i) => fastRs(idpTokens[i % FIRST_SIGHT_POOL]!), group: 'rs256' },
   'jsonwebtoken RS256': { op: (i) => jsonwebtoken.verify(idpTokens[i % FIRST_SIGHT_POOL]!, publicKey, { algorithms: ['RS256'], issuer, audience: AUDIENCE }), group: 'rs256' },
-  'raw HMAC-SHA-256': { op: (i) => crypto.createHmac('sha256', few.tokenSecrets[i % HS_POOL]!).update(hsInputs[i % HS_POOL]!).digest(), group: 'hs256' },
+  'raw HMAC-SHA-256': {
+    op: (i) =>
+      crypto
+        .createHmac('sha256', few.tokenSecrets[i % HS_POOL]!)
+        .update(hsInputs[i % HS_POOL]!)
+        .digest(),
+    group: 'hs256',
+  },
   'zgw-auth verifier HS256, first sight, 10 clients': { op: (i) => selfSignedFew.verify(few.tokens[i % HS_POOL]!), async: true, group: 'hs256' },
   'zgw-auth verifier HS256, first sight, 100,000 clients, 10 active': { op: (i) => selfSignedManyTenActive.verify(manyTenActive.tokens[i % HS_POOL]!), async: true, group: 'hs256' },
   'zgw-auth verifier HS256, first sight, 100,000 clients, all active': { op: (i) => selfSignedMany.verify(many.tokens[i % HS_POOL]!), async: true, group: 'hs256' },

@@ -146,7 +146,15 @@ async function main(): Promise<Target[]> {
   const tokenReqs = (r: Registry) => req(`token-${path.basename(r.env.ZGW_AUTH_DATA_DIR!)}`, r.clients.map(tokenRequest));
 
   const zgwRs = await start(startZgwAuth({ name: 'zgw-auth RS256 SQLite', registry: rs, workDir }));
-  const bareRs = await start(startBare({ name: 'bare Fastify RS256', alg: 'RS256', clients: rs.clients, workDir, introspectionAnswer: await introspect(zgwRs.url, rs.introspector, await fetchToken(zgwRs.url, rs.clients[0]!)) }));
+  const bareRs = await start(
+    startBare({
+      name: 'bare Fastify RS256',
+      alg: 'RS256',
+      clients: rs.clients,
+      workDir,
+      introspectionAnswer: await introspect(zgwRs.url, rs.introspector, await fetchToken(zgwRs.url, rs.clients[0]!)),
+    }),
+  );
   const rsRequests = tokenReqs(rs);
 
   if (only.has('token')) {
@@ -199,11 +207,23 @@ async function main(): Promise<Target[]> {
     const zgwEs = servers.find((s) => s.name === 'zgw-auth ES256 SQLite') ?? (await start(startZgwAuth({ name: 'zgw-auth ES256 SQLite', registry: es!, workDir })));
     const iat = Math.floor(Date.now() / 1000);
     const idpTokens = await Promise.all(Array.from({ length: 500 }, (_, i) => fetchToken(zgwRs.url, rs.clients[i % rs.clients.length]!)));
-    const idp = req('introspect-idp', idpTokens.map((t) => [basic(rs.introspector), `token=${t}`]));
+    const idp = req(
+      'introspect-idp',
+      idpTokens.map((t) => [basic(rs.introspector), `token=${t}`]),
+    );
     // As many distinct self-signed tokens for 10 clients as for the large registry: only the registry differs.
-    const fewSelfSigned = req('introspect-self-signed-10', Array.from({ length: clientCount }, (_, i) => [basic(es!.introspector), `token=${selfSignedToken(es!.clients[i % 10]!, iat - (i % 600))}`]));
-    const manySelfSigned = req('introspect-self-signed-many', many!.clients.map((c) => [basic(many!.introspector), `token=${selfSignedToken(c, iat)}`]));
-    const manyTenActiveSelfSigned = req('introspect-self-signed-many-10-active', Array.from({ length: clientCount }, (_, i) => [basic(many!.introspector), `token=${selfSignedToken(many!.clients[i % 10]!, iat - (i % 600))}`]));
+    const fewSelfSigned = req(
+      'introspect-self-signed-10',
+      Array.from({ length: clientCount }, (_, i) => [basic(es!.introspector), `token=${selfSignedToken(es!.clients[i % 10]!, iat - (i % 600))}`]),
+    );
+    const manySelfSigned = req(
+      'introspect-self-signed-many',
+      many!.clients.map((c) => [basic(many!.introspector), `token=${selfSignedToken(c, iat)}`]),
+    );
+    const manyTenActiveSelfSigned = req(
+      'introspect-self-signed-many-10-active',
+      Array.from({ length: clientCount }, (_, i) => [basic(many!.introspector), `token=${selfSignedToken(many!.clients[i % 10]!, iat - (i % 600))}`]),
+    );
     log('introspection and registry size');
     const cases: LoadCase[] = [];
     if (only.has('introspect'))
@@ -300,14 +320,55 @@ function targets(): Target[] {
   // "Registered" clients: the load comes from 10 of them in both registries, so only the size differs.
   const smaller = n < 100_000 ? `quick: ${n} clients` : undefined;
   ratio('scale-token', `/token, ${n} registered clients vs 10`, `/token ES256, zgw-auth, ${n} clients, 10 active`, '/token ES256, zgw-auth, 10 clients', 0.95, smaller);
-  ratio('scale-introspect', `/introspect self-signed, ${n} registered vs 10`, `/introspect self-signed token, zgw-auth, ${n} clients, 10 active`, '/introspect self-signed token, zgw-auth, 10 clients', 0.95, smaller);
-  ratio('scale-verifier', 'verifier HS256, 100,000 registered vs 10', 'verifier: zgw-auth verifier HS256, first sight, 100,000 clients, 10 active', 'verifier: zgw-auth verifier HS256, first sight, 10 clients', 0.95);
+  ratio(
+    'scale-introspect',
+    `/introspect self-signed, ${n} registered vs 10`,
+    `/introspect self-signed token, zgw-auth, ${n} clients, 10 active`,
+    '/introspect self-signed token, zgw-auth, 10 clients',
+    0.95,
+    smaller,
+  );
+  ratio(
+    'scale-verifier',
+    'verifier HS256, 100,000 registered vs 10',
+    'verifier: zgw-auth verifier HS256, first sight, 100,000 clients, 10 active',
+    'verifier: zgw-auth verifier HS256, first sight, 10 clients',
+    0.95,
+  );
   // The stress reading: every request from another client, so no bounded cache can help. Reported, not a target.
-  ratio('scale-token-all-active', `/token, load over all ${n} clients vs 10`, `/token ES256, zgw-auth, ${n} clients, all active`, '/token ES256, zgw-auth, 10 clients', 0.95, 'stress reading, not the target');
-  ratio('scale-introspect-all-active', `/introspect self-signed, over all ${n} vs 10`, `/introspect self-signed token, zgw-auth, ${n} clients, all active`, '/introspect self-signed token, zgw-auth, 10 clients', 0.95, 'stress reading, not the target');
-  ratio('scale-verifier-all-active', 'verifier HS256, over all 100,000 vs 10', 'verifier: zgw-auth verifier HS256, first sight, 100,000 clients, all active', 'verifier: zgw-auth verifier HS256, first sight, 10 clients', 0.95, 'stress reading, not the target');
+  ratio(
+    'scale-token-all-active',
+    `/token, load over all ${n} clients vs 10`,
+    `/token ES256, zgw-auth, ${n} clients, all active`,
+    '/token ES256, zgw-auth, 10 clients',
+    0.95,
+    'stress reading, not the target',
+  );
+  ratio(
+    'scale-introspect-all-active',
+    `/introspect self-signed, over all ${n} vs 10`,
+    `/introspect self-signed token, zgw-auth, ${n} clients, all active`,
+    '/introspect self-signed token, zgw-auth, 10 clients',
+    0.95,
+    'stress reading, not the target',
+  );
+  ratio(
+    'scale-verifier-all-active',
+    'verifier HS256, over all 100,000 vs 10',
+    'verifier: zgw-auth verifier HS256, first sight, 100,000 clients, all active',
+    'verifier: zgw-auth verifier HS256, first sight, 10 clients',
+    0.95,
+    'stress reading, not the target',
+  );
   max('latency-p99', 'p99 at half of peak /token RS256', '/token RS256 at half of peak: p99 latency', 10, 'ms');
-  max('memory', `RSS after ${(plan.memoryRequests / 1e6).toFixed(1)} M tokens, ${n} clients`, Object.keys(series).find((k) => k.startsWith('RSS after')), 150, 'MB', quick ? 'quick: fewer requests' : undefined);
+  max(
+    'memory',
+    `RSS after ${(plan.memoryRequests / 1e6).toFixed(1)} M tokens, ${n} clients`,
+    Object.keys(series).find((k) => k.startsWith('RSS after')),
+    150,
+    'MB',
+    quick ? 'quick: fewer requests' : undefined,
+  );
   max('startup', 'first token after start', 'first token after process start (existing database)', 1000, 'ms');
   return out;
 }

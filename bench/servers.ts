@@ -48,8 +48,21 @@ export interface PeerOptions {
 export function startBare(o: PeerOptions): Promise<ServerProcess> {
   const port = nextPort++;
   const { privateKey } = newKeyPair(o.alg);
-  const configFile = writeConfig(o, { port, issuer: `http://127.0.0.1:${port}`, alg: o.alg, privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }), clients: o.clients, introspectionAnswer: o.introspectionAnswer ?? {} });
-  return startServer({ name: o.name, command: [process.execPath, path.join(ROOT, 'dist', 'bench', 'bare-server.js'), configFile], port, readyPath: '/health', logFile: path.join(o.workDir, `${slug(o.name)}.log`) });
+  const configFile = writeConfig(o, {
+    port,
+    issuer: `http://127.0.0.1:${port}`,
+    alg: o.alg,
+    privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }),
+    clients: o.clients,
+    introspectionAnswer: o.introspectionAnswer ?? {},
+  });
+  return startServer({
+    name: o.name,
+    command: [process.execPath, path.join(ROOT, 'dist', 'bench', 'bare-server.js'), configFile],
+    port,
+    readyPath: '/health',
+    logFile: path.join(o.workDir, `${slug(o.name)}.log`),
+  });
 }
 
 /** The peer: oidc-provider (bench/deps/oidc-provider-server.mjs). */
@@ -78,5 +91,8 @@ function writeConfig(o: PeerOptions, config: object): string {
 }
 
 export function slug(name: string): string {
-  return name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  return name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
 }

@@ -29,7 +29,14 @@ const KNOWN = new Set(['--only', '--all-files', '--out', '--list', '--check', '-
 const VALUED = new Set(['--only', '--out', '--table']);
 for (let i = 0; i < args.length; i++) {
   if (!KNOWN.has(args[i])) {
-    console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).slice(0, 12).join('\n'));
+    console.log(
+      fs
+        .readFileSync(fileURLToPath(import.meta.url), 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('//'))
+        .slice(0, 12)
+        .join('\n'),
+    );
     process.exit(args[i] === '--help' || args[i] === '-h' ? 0 : 2);
   }
   if (VALUED.has(args[i])) i++;
@@ -45,7 +52,12 @@ if (args.includes('--list')) {
 
 // Markdown table of the inventory from result files of earlier runs (docs/checks.md).
 if (opt('--table')) {
-  const results = new Map(opt('--table').split(',').flatMap((f) => JSON.parse(fs.readFileSync(f, 'utf8'))).map((r) => [r.id, r]));
+  const results = new Map(
+    opt('--table')
+      .split(',')
+      .flatMap((f) => JSON.parse(fs.readFileSync(f, 'utf8')))
+      .map((r) => [r.id, r]),
+  );
   const cell = (t) => String(t).replace(/\|/g, '\\|');
   console.log('| # | Check | Where | Test that fails when it alone is removed |');
   console.log('|---|---|---|---|');
@@ -61,10 +73,18 @@ if (args.includes('--check')) {
   let bad = 0;
   for (const m of MUTATIONS) {
     const text = fs.readFileSync(path.join(root, m.file), 'utf8');
-    for (const [from] of m.edits ?? [[m.from]]) if (text.split(from).length - 1 !== 1) (bad++, console.log(`${m.id}: pattern not found exactly once: ${from}`));
+    for (const [from] of m.edits ?? [[m.from]])
+      if (text.split(from).length - 1 !== 1) {
+        bad++;
+        console.log(`${m.id}: pattern not found exactly once: ${from}`);
+      }
   }
   const ids = MUTATIONS.map((m) => m.id);
-  for (const id of ids) if (ids.indexOf(id) !== ids.lastIndexOf(id)) (bad++, console.log(`duplicate id ${id}`));
+  for (const id of ids)
+    if (ids.indexOf(id) !== ids.lastIndexOf(id)) {
+      bad++;
+      console.log(`duplicate id ${id}`);
+    }
   console.log(`${MUTATIONS.length} mutations, ${bad} problems`);
   process.exit(bad ? 1 : 0);
 }
@@ -95,7 +115,9 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
     if (running) {
       try {
         process.kill(-running.pid, 'SIGKILL');
-      } catch {}
+      } catch {
+        // already gone
+      }
     }
     restore();
     process.exit(130);
@@ -121,7 +143,9 @@ function run(cmd, argv, { timeoutMs = 600_000, env = process.env } = {}) {
     const timer = setTimeout(() => {
       try {
         process.kill(-child.pid, 'SIGKILL');
-      } catch {}
+      } catch {
+        // already gone
+      }
     }, timeoutMs);
     child.on('close', (status, signal) => {
       clearTimeout(timer);
@@ -153,7 +177,10 @@ async function runTests(file) {
     if (!m) continue;
     // Only leaves: TAP lists a suite after its tests, so a line whose predecessor is deeper is a suite.
     const depth = m[1].length;
-    const previous = lines.slice(0, i).reverse().find((l) => /^\s*(not )?ok \d+ - /.test(l));
+    const previous = lines
+      .slice(0, i)
+      .reverse()
+      .find((l) => /^\s*(not )?ok \d+ - /.test(l));
     if (previous && /^(\s*)/.exec(previous)[1].length > depth) continue;
     failed.push(m[2].replace(/ # .*$/, ''));
   }
@@ -178,7 +205,10 @@ for (const m of selected) {
   const t0 = Date.now();
   let result;
   try {
-    fs.writeFileSync(abs, edits.reduce((t, [from, to]) => t.replace(from, () => to), text));
+    fs.writeFileSync(
+      abs,
+      edits.reduce((t, [from, to]) => t.replace(from, () => to), text),
+    );
     const b = await build();
     if (!b.ok) {
       result = { id: m.id, outcome: 'compile_error', detail: b.output.slice(0, 2000) };
@@ -207,8 +237,10 @@ for (const m of selected) {
   }
   result.seconds = Math.round((Date.now() - t0) / 1000);
   results.push(result);
-  const summary = result.outcome === 'killed' ? result.caught.map((c) => `${c.file}: ${c.failed.join(' | ')}`).join('; ') : result.detail ?? '';
-  console.log(`${m.id}: ${result.outcome.toUpperCase()} (${result.seconds} s) ${summary}${result.flaky ? ` [not confirmed on a second run: ${result.flaky.map((f) => `${f.file}: ${f.failed.join(' | ')}`).join('; ')}]` : ''}`);
+  const summary = result.outcome === 'killed' ? result.caught.map((c) => `${c.file}: ${c.failed.join(' | ')}`).join('; ') : (result.detail ?? '');
+  console.log(
+    `${m.id}: ${result.outcome.toUpperCase()} (${result.seconds} s) ${summary}${result.flaky ? ` [not confirmed on a second run: ${result.flaky.map((f) => `${f.file}: ${f.failed.join(' | ')}`).join('; ')}]` : ''}`,
+  );
   fs.writeFileSync(out, JSON.stringify(results, null, 2));
 }
 
@@ -220,6 +252,8 @@ if (diff) {
 }
 await build();
 const survived = results.filter((r) => r.outcome !== 'killed');
-console.log(`\n${results.length} mutations in ${Math.round((Date.now() - started) / 1000)} s: ${results.length - survived.length} killed, ${survived.length} not (${survived.map((r) => `${r.id}=${r.outcome}`).join(', ') || 'none'})`);
+console.log(
+  `\n${results.length} mutations in ${Math.round((Date.now() - started) / 1000)} s: ${results.length - survived.length} killed, ${survived.length} not (${survived.map((r) => `${r.id}=${r.outcome}`).join(', ') || 'none'})`,
+);
 console.log(`results: ${out}`);
 process.exit(survived.length ? 1 : 0);

@@ -52,14 +52,7 @@ export interface AppOptions {
 export const FIRST_ADMIN_CLIENT_ID = 'zgw-auth-admin';
 
 /** Paths in log lines that may carry secret material; pino replaces them. */
-export const LOG_REDACT = [
-  'req.headers.authorization',
-  '*.client_secret',
-  '*.access_token',
-  '*.token',
-  '*.secret',
-  '*.value',
-];
+export const LOG_REDACT = ['req.headers.authorization', '*.client_secret', '*.access_token', '*.token', '*.secret', '*.value'];
 
 /**
  * Fastify's request serializer, with the query string left out: a client may put its secret in

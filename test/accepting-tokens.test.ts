@@ -32,7 +32,7 @@ describe('accepting tokens', () => {
   after(() => ts.close());
 
   describe('token shapes seen in the wild', () => {
-    it('the seed\'s Postman snippet, run with crypto-js: iat +257 s, the nbp typo, aud ZGW_APIs', async () => {
+    it("the seed's Postman snippet, run with crypto-js: iat +257 s, the nbp typo, aud ZGW_APIs", async () => {
       // The seed's code as written, only with our client id and secret filled in.
       const seed = `
         function base64url(source) { encodedSource = CryptoJS.enc.Base64.stringify(source); encodedSource = encodedSource.replace(/=+$/, ""); encodedSource = encodedSource.replace(/\\+/g, "-"); encodedSource = encodedSource.replace(/\\//g, "_"); return encodedSource; }
@@ -60,7 +60,7 @@ describe('accepting tokens', () => {
       assert.equal(res.json.client_id, 'client-12345');
       assert.equal(res.json.rsin, '000000000');
       assert.equal(res.json.sub, 'client-12345');
-      assert.equal(res.json.aud, undefined, 'the consumer\'s own aud and iss are not passed on');
+      assert.equal(res.json.aud, undefined, "the consumer's own aud and iss are not passed on");
       assert.equal(res.json.iss, undefined);
       assert.equal(res.json.zgw_token_kind, 'self-signed');
     });
@@ -114,7 +114,8 @@ describe('accepting tokens', () => {
   describe('refusals', () => {
     const claims = () => ({ client_id: 'client-12345', iat: nowS(), exp: nowS() + 600 });
     it('no exp and no iat', () => rejectsWith(verifier, hs256({ client_id: 'client-12345' }, zgw.secret), 'no_expiry'));
-    it('iat far in the future names the clock', () => rejectsWith(verifier, hs256({ client_id: 'client-12345', iat: nowS() + 600 }, zgw.secret), 'iat_in_future', /10 minutes in the future: check the clock/));
+    it('iat far in the future names the clock', () =>
+      rejectsWith(verifier, hs256({ client_id: 'client-12345', iat: nowS() + 600 }, zgw.secret), 'iat_in_future', /10 minutes in the future: check the clock/));
     it('a different secret', () => rejectsWith(verifier, hs256(claims(), 'not-the-secret'), 'bad_signature', /signed with a different secret/));
     it('the secret looked up by client_id, never by iss', () => rejectsWith(verifier, hs256({ iss: 'client-12345', iat: nowS() }, zgw.secret), 'invalid_claim', /client_id/));
     it('IdP token for another audience', async () => {
@@ -175,7 +176,7 @@ describe('accepting tokens', () => {
         await open.close();
       }
     });
-    it('makes a disabled client\'s tokens inactive at once, and honours /revoke', async () => {
+    it("makes a disabled client's tokens inactive at once, and honours /revoke", async () => {
       const c = await ts.createClient({ selfSignedAllowed: true });
       const idp = await ts.token(c.clientId, c.secret);
       const self = hs256({ client_id: c.clientId, iat: nowS() }, c.secret);

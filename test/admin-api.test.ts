@@ -8,7 +8,11 @@ forEachDialect((dialect) => {
     let adminToken: string;
     const seen: string[] = [];
     const api = async (method: string, path: string, body?: unknown, token = adminToken) => {
-      const res = await request(`${ts.url}/admin${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, body: body !== undefined ? (typeof body === 'string' ? body : JSON.stringify(body)) : undefined });
+      const res = await request(`${ts.url}/admin${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        body: body !== undefined ? (typeof body === 'string' ? body : JSON.stringify(body)) : undefined,
+      });
       seen.push(res.text);
       return res;
     };
@@ -48,7 +52,10 @@ forEachDialect((dialect) => {
       await ts.app.clients.flushUsage();
       const listed = await api('GET', '/clients/app-1/secrets');
       assert.equal(listed.json.length, 2);
-      assert.ok(listed.json.every((s: { lastUsedAt: number | null }) => s.lastUsedAt !== null), 'last-used time recorded');
+      assert.ok(
+        listed.json.every((s: { lastUsedAt: number | null }) => s.lastUsedAt !== null),
+        'last-used time recorded',
+      );
       assert.equal((await api('DELETE', `/clients/app-1/secrets/${created.json.secret.secret.secretId}`)).status, 200);
       assert.equal((await token(first)).status, 401, 'revoked secret stops at once');
       assert.equal((await token(second)).status, 200);
@@ -64,7 +71,8 @@ forEachDialect((dialect) => {
 
       const audit = await api('GET', '/audit?target=app-1&limit=50');
       const actions = audit.json.items.map((e: { action: string }) => e.action);
-      for (const a of ['client.created', 'secret.created', 'secret.revoked', 'client.updated', 'client.disabled', 'client.enabled', 'client.deleted', 'token.issued']) assert.ok(actions.includes(a), a);
+      for (const a of ['client.created', 'secret.created', 'secret.revoked', 'client.updated', 'client.disabled', 'client.enabled', 'client.deleted', 'token.issued'])
+        assert.ok(actions.includes(a), a);
       assert.ok(audit.json.items.every((e: { actor: string }) => ['zgw-auth-admin', 'app-1'].includes(e.actor)));
     });
 
@@ -143,9 +151,17 @@ forEachDialect((dialect) => {
       const nul = await postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: 'nul\u0000', client_secret: 'x' });
       assert.equal(nul.status, 400, nul.text);
       assert.equal(nul.json.error, 'invalid_request');
-      const basic = await request(`${ts.url}/token`, { method: 'POST', headers: { authorization: `Basic ${Buffer.from('nul%00:x').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' });
+      const basic = await request(`${ts.url}/token`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from('nul%00:x').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'grant_type=client_credentials',
+      });
       assert.equal(basic.status, 400, basic.text);
-      const self = await postForm(`${ts.url}/introspect`, { token: `${Buffer.from('{"alg":"HS256"}').toString('base64url')}.${Buffer.from('{"client_id":"a\u0000","iat":1}').toString('base64url')}.c2ln` }, { authorization: basicAuth(ts.admin.clientId, ts.admin.secret) });
+      const self = await postForm(
+        `${ts.url}/introspect`,
+        { token: `${Buffer.from('{"alg":"HS256"}').toString('base64url')}.${Buffer.from('{"client_id":"a\u0000","iat":1}').toString('base64url')}.c2ln` },
+        { authorization: basicAuth(ts.admin.clientId, ts.admin.secret) },
+      );
       assert.deepEqual(self.json, { active: false });
       assert.ok(!ts.logs.some((l) => l.includes('"level":50')), 'no error logged');
       assert.deepEqual(await ts.app.storage.db.selectFrom('clients').selectAll().where('client_id', '=', 'nul-target').execute(), before);

@@ -78,7 +78,7 @@ describe('attack catalogue', () => {
     for (const alg of ['none', 'None', 'NONE']) await refused(`${enc({ alg })}.${enc(selfClaims())}.`, 'alg_not_allowed');
   });
 
-  it('HS256 signed with the IdP\'s RSA public key, PEM and JWK forms', async () => {
+  it("HS256 signed with the IdP's RSA public key, PEM and JWK forms", async () => {
     const jwk = remember(await request(`${ts.url}/jwks`)).json.keys[0];
     const pem = crypto.createPublicKey({ key: jwk, format: 'jwk' }).export({ type: 'spki', format: 'pem' });
     const idpClaims = { iss: ts.url, sub: victim.clientId, client_id: victim.clientId, aud: 'ZGW_APIs', iat: nowS(), exp: nowS() + 600 };
@@ -133,7 +133,16 @@ describe('attack catalogue', () => {
     // Refused as non-canonical base64url or, when the first signature's last character happens to be canonical, as a bad signature.
     const doubled = `${h}.${p}.${s}${s}`;
     await refused(doubled, /^[A-Za-z0-9_-]*[AQgw]$/.test(`${s}${s}`) ? 'bad_signature' : 'malformed');
-    await refused(JSON.stringify({ payload: p, signatures: [{ protected: h, signature: s }, { protected: h, signature: s }] }), 'malformed');
+    await refused(
+      JSON.stringify({
+        payload: p,
+        signatures: [
+          { protected: h, signature: s },
+          { protected: h, signature: s },
+        ],
+      }),
+      'malformed',
+    );
     await refused(`${h}.${p}.${s}.`, 'malformed');
   });
 
@@ -154,14 +163,14 @@ describe('attack catalogue', () => {
     await refused(token, 'unknown_key');
   });
 
-  it('a valid token of one client presented with another client\'s client_id', async () => {
+  it("a valid token of one client presented with another client's client_id", async () => {
     await refused(hs256(selfClaims({ client_id: other.clientId }), victim.secret), 'bad_signature');
     const token = await issue(victim);
     const [h, , s] = token.split('.');
     await refused(`${h}.${enc({ ...decodePart(token, 1), client_id: other.clientId, sub: other.clientId })}.${s}`, 'bad_signature');
   });
 
-  it('a self-signed token claiming another organisation\'s rsin', async () => {
+  it("a self-signed token claiming another organisation's rsin", async () => {
     await refused(hs256(selfClaims({ rsin: '123456782' }), victim.secret), 'rsin_mismatch');
   });
 
@@ -189,7 +198,10 @@ describe('attack catalogue', () => {
     crypto.timingSafeEqual = ((...a: Parameters<typeof timingSafeEqual>) => (counts.compare++, timingSafeEqual(...a))) as typeof timingSafeEqual;
     const answers: { res: HttpResult; work: typeof counts }[] = [];
     try {
-      for (const [id, secret] of [[victim.clientId, 'wrong-' + victim.secret], ['no-such-client', 'whatever-secret']] as const) {
+      for (const [id, secret] of [
+        [victim.clientId, 'wrong-' + victim.secret],
+        ['no-such-client', 'whatever-secret'],
+      ] as const) {
         counts.hmac = counts.compare = 0;
         answers.push({ res: await tokenRequest(id, secret), work: { ...counts } });
       }
@@ -211,7 +223,10 @@ describe('attack catalogue', () => {
     const statuses: number[] = [];
     for (let i = 0; i < 20; i++) statuses.push((await guess(i)).status);
     assert.deepEqual(statuses.slice(0, 5), [401, 401, 401, 401, 401]);
-    assert.ok(statuses.slice(5).every((s) => s === 429), `guesses after the threshold are refused unchecked: ${statuses.join(',')}`);
+    assert.ok(
+      statuses.slice(5).every((s) => s === 429),
+      `guesses after the threshold are refused unchecked: ${statuses.join(',')}`,
+    );
     const elsewhere = remember(await postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: victim.clientId, client_secret: victim.secret }, {}, '127.0.0.9'));
     assert.equal(elsewhere.status, 200);
     material.push({ value: elsewhere.json.access_token.split('.')[2], inResponses: false });
@@ -220,7 +235,21 @@ describe('attack catalogue', () => {
   it('a self-signed token that grants itself scopes, another sub, issuer, audience and roles', async () => {
     const limited = await ts.createClient({ selfSignedAllowed: true, allowedScopes: ['zaken.lezen'] });
     material.push({ value: limited.secret, inResponses: true });
-    const claims = { client_id: limited.clientId, iat: nowS(), user_id: 'u-7', scope: 'zgw-auth:admin zaken.verwijderen', scp: ['zgw-auth:admin'], sub: 'zgw-auth-admin', iss: 'https://evil.example', aud: 'elsewhere', roles: ['admin'], groups: ['admins'], azp: 'x', act: { sub: 'y' }, unknown_claim: 'x' };
+    const claims = {
+      client_id: limited.clientId,
+      iat: nowS(),
+      user_id: 'u-7',
+      scope: 'zgw-auth:admin zaken.verwijderen',
+      scp: ['zgw-auth:admin'],
+      sub: 'zgw-auth-admin',
+      iss: 'https://evil.example',
+      aud: 'elsewhere',
+      roles: ['admin'],
+      groups: ['admins'],
+      azp: 'x',
+      act: { sub: 'y' },
+      unknown_claim: 'x',
+    };
     const token = hs256(claims, limited.secret);
     const p = await verifier.verify(token);
     assert.deepEqual(p.scopes, ['zaken.lezen'], 'scopes come from the registry');
@@ -239,12 +268,18 @@ describe('attack catalogue', () => {
     assert.equal(admin.status, 403);
   });
 
-  it('an IdP token does not outlive its client\'s scopes, and a deleted registration\'s tokens never come back', async () => {
+  it("an IdP token does not outlive its client's scopes, and a deleted registration's tokens never come back", async () => {
     const c = await ts.createClient({ clientId: 'ops-tool', allowedScopes: ['zgw-auth:admin', 'zaken.lezen'] });
     material.push({ value: c.secret, inResponses: true });
     const token = await issue(c);
     const asAdmin = async (t: string, method = 'GET', body?: unknown) =>
-      remember(await request(`${ts.url}/admin/clients${method === 'GET' ? '?limit=1' : ''}`, { method, headers: { authorization: `Bearer ${t}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined }));
+      remember(
+        await request(`${ts.url}/admin/clients${method === 'GET' ? '?limit=1' : ''}`, {
+          method,
+          headers: { authorization: `Bearer ${t}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+          body: body ? JSON.stringify(body) : undefined,
+        }),
+      );
     assert.equal((await asAdmin(token)).status, 200);
     await ts.app.clients.update('ops-tool', { allowedScopes: ['zaken.lezen'] }, { id: 'test' });
     for (const secret of await ts.app.clients.listSecrets('ops-tool')) await ts.app.clients.revokeSecret('ops-tool', secret.secretId, { id: 'test' });
@@ -267,13 +302,23 @@ describe('attack catalogue', () => {
     const ok = await ts.createClient({ staticClaims: { user_id: 'u', user_representation: 'Jan', 'https://gemeente.example/claims/afdeling': 'KCC' } });
     await assert.rejects(ts.app.clients.update(ok.clientId, { staticClaims: { scp: ['zgw-auth:admin'] } }, { id: 'test' }), /staticClaims may not set/);
     const adminToken = await ts.token(ts.admin.clientId, ts.admin.secret);
-    const viaApi = remember(await request(`${ts.url}/admin/clients`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ rsin: '000000000', staticClaims: { scp: ['zgw-auth:admin'] } }) }));
+    const viaApi = remember(
+      await request(`${ts.url}/admin/clients`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ rsin: '000000000', staticClaims: { scp: ['zgw-auth:admin'] } }),
+      }),
+    );
     assert.equal(viaApi.status, 400);
 
     // A row written before these rules: its token leaves the claim out, so /admin stays closed.
     const legacy = await ts.createClient({ allowedScopes: [] });
     material.push({ value: legacy.secret, inResponses: true });
-    await ts.app.storage.db.updateTable('clients').set({ static_claims: JSON.stringify({ scp: ['zgw-auth:admin'], user_id: 'old' }) }).where('client_id', '=', legacy.clientId).execute();
+    await ts.app.storage.db
+      .updateTable('clients')
+      .set({ static_claims: JSON.stringify({ scp: ['zgw-auth:admin'], user_id: 'old' }) })
+      .where('client_id', '=', legacy.clientId)
+      .execute();
     ts.clock.advance(3);
     const legacyToken = await issue(legacy);
     assert.equal(decodePart(legacyToken, 1).scp, undefined);

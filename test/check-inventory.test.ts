@@ -45,7 +45,15 @@ const idpClaims = (extra: Record<string, unknown> = {}) => ({ iss: ISSUER, sub: 
 const verifierFor = (options: Partial<VerifierOptions> = {}) => createVerifier({ issuer: ISSUER, keys, cache: false, ...options });
 
 const SECRET = 'a-self-signing-secret-of-enough-length';
-const selfClient = (extra: Partial<ClientRecord> = {}): ClientRecord => ({ clientId: 'c1', rsin: '000000000', enabled: true, selfSignedAllowed: true, secrets: [SECRET], scopes: ['zaken.lezen'], ...extra });
+const selfClient = (extra: Partial<ClientRecord> = {}): ClientRecord => ({
+  clientId: 'c1',
+  rsin: '000000000',
+  enabled: true,
+  selfSignedAllowed: true,
+  secrets: [SECRET],
+  scopes: ['zaken.lezen'],
+  ...extra,
+});
 
 describe('check inventory: verifier library', () => {
   it('issuer: an IdP token from another issuer, or naming none, is refused', async () => {
@@ -79,7 +87,10 @@ describe('check inventory: verifier library', () => {
     const asked: unknown[] = [];
     const v = verifierFor({ keys: { get: (kid) => (asked.push(kid), undefined) } });
     for (const kid of ['k'.repeat(201), 42, { $ne: null }, ['rs']]) await rejectsWith(v, idpToken(idpClaims(), { alg: 'RS256', typ: 'at+jwt', kid }), 'unknown_key');
-    assert.ok(asked.every((k) => typeof k === 'string' && k.length <= 200), `asked for ${JSON.stringify(asked).slice(0, 200)}`);
+    assert.ok(
+      asked.every((k) => typeof k === 'string' && k.length <= 200),
+      `asked for ${JSON.stringify(asked).slice(0, 200)}`,
+    );
   });
 
   it('no IdP keys: a verifier without issuer or keys refuses IdP tokens as unknown_key', async () => {
@@ -114,7 +125,13 @@ describe('check inventory: verifier library', () => {
   });
 
   it('claim types: string claims must be strings', async () => {
-    for (const [claim, value] of [['client_id', 7], ['sub', ['c1']], ['iss', { a: 1 }], ['jti', 5], ['rsin', 0]] as const) {
+    for (const [claim, value] of [
+      ['client_id', 7],
+      ['sub', ['c1']],
+      ['iss', { a: 1 }],
+      ['jti', 5],
+      ['rsin', 0],
+    ] as const) {
       await rejectsWith(verifierFor(), idpToken(idpClaims({ [claim]: value })), 'invalid_claim', new RegExp(`"${claim}" must be a string`));
     }
   });
@@ -172,7 +189,7 @@ describe('check inventory: verifier library', () => {
     await rejectsWith(verifierFor({ clients: () => selfClient() }), hs256({ client_id: 'c1', iat: nowS(), nbf: nowS() + 600 }, SECRET), 'not_yet_valid');
   });
 
-  it('self-signed rsin: the principal carries the registry\'s rsin, never the token\'s', async () => {
+  it("self-signed rsin: the principal carries the registry's rsin, never the token's", async () => {
     const v = verifierFor({ clients: () => selfClient({ rsin: '123456782' }) });
     assert.equal((await v.verify(hs256({ client_id: 'c1', iat: nowS() }, SECRET))).rsin, '123456782');
   });
@@ -254,7 +271,8 @@ describe('check inventory: server', () => {
   let ts: TestServer;
   let introspector: { clientId: string; secret: string };
   const introspectAs = (token: string) => postForm(`${ts.url}/introspect`, { token }, { authorization: basicAuth(introspector.clientId, introspector.secret) });
-  const tokenRequest = (params: Record<string, string>, headers: Record<string, string> = {}, address?: string) => postForm(`${ts.url}/token`, { grant_type: 'client_credentials', ...params }, headers, address);
+  const tokenRequest = (params: Record<string, string>, headers: Record<string, string> = {}, address?: string) =>
+    postForm(`${ts.url}/token`, { grant_type: 'client_credentials', ...params }, headers, address);
 
   before(async () => {
     ts = await startTestServer();
@@ -262,7 +280,7 @@ describe('check inventory: server', () => {
   });
   after(() => ts.close());
 
-  it('/revoke only own tokens: a client cannot revoke another client\'s token', async () => {
+  it("/revoke only own tokens: a client cannot revoke another client's token", async () => {
     const a = await ts.createClient();
     const b = await ts.createClient();
     const token = await ts.token(b.clientId, b.secret);
@@ -319,7 +337,7 @@ describe('check inventory: server', () => {
     assert.equal(res.json.client_registration, undefined);
   });
 
-  it('back-off: a successful login clears only its own client/address record, not the address\'s', async () => {
+  it("back-off: a successful login clears only its own client/address record, not the address's", async () => {
     const own = await ts.createClient();
     const from = '127.0.0.21';
     const threshold = ts.config.lockoutThreshold;
@@ -359,7 +377,11 @@ describe('check inventory: server', () => {
 
   it('form body: control characters and NUL in a parameter are refused as invalid_request', async () => {
     const a = await ts.createClient();
-    for (const [name, value] of [['client_id', `${a.clientId}\u0000`], ['scope', 'zaken\u0001lezen'], ['x\u007f', 'y']] as const) {
+    for (const [name, value] of [
+      ['client_id', `${a.clientId}\u0000`],
+      ['scope', 'zaken\u0001lezen'],
+      ['x\u007f', 'y'],
+    ] as const) {
       const res = await tokenRequest({ client_id: a.clientId, client_secret: a.secret, [name]: value });
       assert.equal(res.status, 400, name);
       assert.match(res.json.error_description, /control characters/);
@@ -527,7 +549,10 @@ describe('check inventory: keys, limits and configuration', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-mk-'));
     loadMasterKey(undefined, dir);
     fs.chmodSync(path.join(dir, 'master.key'), 0o644);
-    assert.throws(() => loadMasterKey(undefined, dir), (err: unknown) => err instanceof ZgwAuthError && err.code === 'master_key_exposed');
+    assert.throws(
+      () => loadMasterKey(undefined, dir),
+      (err: unknown) => err instanceof ZgwAuthError && err.code === 'master_key_exposed',
+    );
   });
 
   it('sealed values: bound to their context, and of a known format', () => {

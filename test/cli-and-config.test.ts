@@ -157,7 +157,10 @@ describe('CLI ergonomics', () => {
   });
 
   it('a bad log level names its variable', async () => {
-    for (const args of [['serve', '--port', '0'], ['keys', 'list']]) {
+    for (const args of [
+      ['serve', '--port', '0'],
+      ['keys', 'list'],
+    ]) {
       const r = await cli(args, { ZGW_AUTH_DATA_DIR: emptyDir(), ZGW_AUTH_LOG_LEVEL: 'verbose' });
       assert.equal(r.code, 1, args[0]);
       assert.match(r.stderr, /ZGW_AUTH_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent/, args[0]);

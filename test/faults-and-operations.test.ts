@@ -51,13 +51,19 @@ describe('faults', () => {
       assert.ok((await ts.app.redis!.keys('zgw-auth:fail:*')).length > 0, 'failures are counted in Redis');
       await redis.stop();
       assert.equal((await attempt(c.secret, '127.0.0.21')).status, 200, 'issuance continues without Redis');
-      assert.ok(ts.logs.some((l) => l.includes('"level":40') && l.includes('per process')), 'a warning is logged');
+      assert.ok(
+        ts.logs.some((l) => l.includes('"level":40') && l.includes('per process')),
+        'a warning is logged',
+      );
       for (let i = 0; i < 2; i++) assert.equal((await attempt('wrong', '127.0.0.22')).status, 401);
       assert.equal((await attempt('wrong', '127.0.0.22')).status, 429, 'the per-process limit engages');
       await redis.start();
       assert.ok(await eventually(async () => ts.app.redis!.status === 'ready', 5000), 'reconnected');
       assert.equal((await attempt('wrong', '127.0.0.23')).status, 401);
-      assert.ok(ts.logs.some((l) => l.includes('shared again')), 'the return is logged');
+      assert.ok(
+        ts.logs.some((l) => l.includes('shared again')),
+        'the return is logged',
+      );
       assert.ok((await ts.app.redis!.keys('zgw-auth:fail:*127.0.0.23*')).length > 0, 'failures are counted in Redis again');
     } finally {
       await ts.close();
@@ -77,7 +83,11 @@ describe('faults', () => {
       for (;;) {
         const clientId = `burst-${n++}`;
         try {
-          const res = await request(`${proc.url}/admin/clients`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ clientId, rsin: '000000000' }) });
+          const res = await request(`${proc.url}/admin/clients`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ clientId, rsin: '000000000' }),
+          });
           if (res.status === 201) acknowledged.push(clientId);
         } catch {
           return; // the process is gone
@@ -115,10 +125,13 @@ describe('faults', () => {
     const { port } = new URL(proc.url);
     // A request whose body is still arriving when the signal comes.
     const inFlight = new Promise<number>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port, path: '/token', method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      });
+      const req = http.request(
+        { host: '127.0.0.1', port, path: '/token', method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
       req.on('error', reject);
       req.write(body.slice(0, 10));
       setTimeout(() => {
@@ -184,7 +197,10 @@ describe('operations', () => {
       assert.match(metrics, /zgw_auth_http_request_duration_seconds_count\{method="POST",route="\/token",status="401"\} 1\b/);
       assert.match(metrics, /zgw_auth_signing_key_age_seconds\{kid="[^"]+",state="signing"\} \d/);
       const lines = ts.logs.map((l) => JSON.parse(l) as Record<string, unknown>);
-      assert.ok(lines.some((l) => l.reqId === 'trace-me-42'), 'the caller\'s request id is logged');
+      assert.ok(
+        lines.some((l) => l.reqId === 'trace-me-42'),
+        "the caller's request id is logged",
+      );
       const all = ts.logs.join('\n');
       for (const material of [c.secret, token, token.split('.')[2]!]) assert.ok(!all.includes(material), 'no secret or token in the logs');
     } finally {

@@ -51,7 +51,11 @@ async function deploy(count: number, env: Record<string, string>, args: string[]
   const adminToken = (await postForm(`${procs[0]!.url}/token`, { grant_type: 'client_credentials', client_id: 'zgw-auth-admin', client_secret: secret })).json.access_token as string;
   const bodies: string[] = [];
   for (let i = 0; i < CLIENTS; i++) {
-    const res = await request(`${procs[0]!.url}/admin/clients`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ rsin: '000000000' }) });
+    const res = await request(`${procs[0]!.url}/admin/clients`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ rsin: '000000000' }),
+    });
     assert.equal(res.status, 201, res.text);
     bodies.push(new URLSearchParams({ grant_type: 'client_credentials', client_id: res.json.client.clientId, client_secret: res.json.secret.value }).toString());
   }
@@ -77,7 +81,14 @@ interface Expectations {
  */
 async function underLoad(t: TestContext, d: Deployment, fault: (run: LoadRun) => Promise<void>, expect: Expectations): Promise<{ run: LoadRun; faultAt: number; restoredAt: number }> {
   const prefix = `fault-${crypto.randomBytes(3).toString('hex')}`;
-  const run = new LoadRun({ targets: d.targets, callers: CALLERS, bodies: d.bodies, readyUrls: d.procs.map((p) => p.url), admin: { url: d.procs[0]!.url, token: d.adminToken, prefix }, requestTimeoutMs: REQUEST_TIMEOUT_MS });
+  const run = new LoadRun({
+    targets: d.targets,
+    callers: CALLERS,
+    bodies: d.bodies,
+    readyUrls: d.procs.map((p) => p.url),
+    admin: { url: d.procs[0]!.url, token: d.adminToken, prefix },
+    requestTimeoutMs: REQUEST_TIMEOUT_MS,
+  });
   run.start();
   let faultAt: number;
   let restoredAt: number;
@@ -123,7 +134,11 @@ async function underLoad(t: TestContext, d: Deployment, fault: (run: LoadRun) =>
     assert.match(w.contentType ?? '', /application\/problem\+json/);
     assert.equal(JSON.parse(w.body).code, 'unavailable');
   }
-  if (expect.unavailable) assert.ok(writes.some((w) => w.status === 503), 'an admin write during the fault was refused');
+  if (expect.unavailable)
+    assert.ok(
+      writes.some((w) => w.status === 503),
+      'an admin write during the fault was refused',
+    );
   for (const w of writes.filter((w) => w.status === 201)) {
     const res = await request(`${d.procs[0]!.url}/admin/clients/${w.clientId}`, { headers: { authorization: `Bearer ${d.adminToken}` } });
     assert.equal(res.status, 200, `acknowledged client ${w.clientId} is stored`);
@@ -286,7 +301,14 @@ describe('process faults under load', () => {
     // The shutdown delay covers the balancer's 100 ms health checks with room to spare.
     const d = await deploy(2, { ZGW_AUTH_SHUTDOWN_DELAY: '1' });
     const balancer = await startBalancer(d.procs.map((p) => Number(new URL(p.url).port)));
-    const run = new LoadRun({ targets: [balancer.url], callers: CALLERS, bodies: d.bodies, readyUrls: [d.procs[1]!.url], admin: { url: balancer.url, token: d.adminToken, prefix: 'sigterm' }, requestTimeoutMs: REQUEST_TIMEOUT_MS });
+    const run = new LoadRun({
+      targets: [balancer.url],
+      callers: CALLERS,
+      bodies: d.bodies,
+      readyUrls: [d.procs[1]!.url],
+      admin: { url: balancer.url, token: d.adminToken, prefix: 'sigterm' },
+      requestTimeoutMs: REQUEST_TIMEOUT_MS,
+    });
     let drained: number;
     try {
       run.start();
@@ -333,7 +355,10 @@ describe('process faults under load', () => {
     assert.equal(proc.child.exitCode, null, 'the primary stays up');
     const all = run.counts();
     const failed = [...all].filter(([k]) => k !== '200');
-    assert.ok(failed.every(([k]) => k.startsWith('err:') && k !== 'err:HANG'), `no HTTP error and no hang, only connections of the killed worker: ${fmt(all)}`);
+    assert.ok(
+      failed.every(([k]) => k.startsWith('err:') && k !== 'err:HANG'),
+      `no HTTP error and no hang, only connections of the killed worker: ${fmt(all)}`,
+    );
     assert.ok(failed.reduce((n, [, v]) => n + v, 0) <= CALLERS, `at most one failed request per connection: ${fmt(all)}`);
     assert.deepEqual([...run.unexpected], []);
     assert.ok(replacedAfter <= 5000, `replaced within 5 s: ${Math.round(replacedAfter)} ms`);

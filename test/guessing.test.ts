@@ -65,7 +65,14 @@ describe('back-off policy on a shared egress address', () => {
     }
     const events = await ts.app.audit.list({ action: 'client_auth.failed', target: c.clientId });
     const byReason = Object.fromEntries(events.map((e) => [e.reason, e.details]));
-    assert.deepEqual(byReason.revoked_secret, { reason: 'revoked_secret', endpoint: 'token', method: 'client_secret_post', secretId: first!.secretId, lastAt: byReason.revoked_secret!.lastAt, count: 25 });
+    assert.deepEqual(byReason.revoked_secret, {
+      reason: 'revoked_secret',
+      endpoint: 'token',
+      method: 'client_secret_post',
+      secretId: first!.secretId,
+      lastAt: byReason.revoked_secret!.lastAt,
+      count: 25,
+    });
     assert.equal(byReason.expired_secret!.secretId, third.secret.secretId);
   });
 
@@ -156,7 +163,10 @@ forEachDialect((dialect) => {
       answers.push(await tokenAt(ts, c, '127.0.0.28'));
       answers.push(await tokenAt(ts, disabled, '127.0.0.28'));
       for (let i = 0; i < 3; i++) answers.push(await tokenAt(ts, { clientId: `ghost-${i}`, secret: 'ghost-secret' }, '127.0.0.28'));
-      assert.ok(answers.every((r) => r.status === 401 && r.text === answers[0]!.text), 'one answer for every failure');
+      assert.ok(
+        answers.every((r) => r.status === 401 && r.text === answers[0]!.text),
+        'one answer for every failure',
+      );
       assert.equal(answers[0]!.json.error_description, 'client authentication failed');
 
       const events = await ts.app.audit.list({ action: 'client_auth.failed' });
@@ -178,11 +188,17 @@ forEachDialect((dialect) => {
       const adminToken = await ts.token(ts.admin.clientId, ts.admin.secret);
       const viaApi = await request(`${ts.url}/admin/audit?action=client_auth.failed&reason=revoked_secret`, { headers: { authorization: `Bearer ${adminToken}` } });
       assert.equal(viaApi.status, 200, viaApi.text);
-      assert.deepEqual(viaApi.json.items.map((e: { reason: string; target: string }) => [e.reason, e.target]), [['revoked_secret', c.clientId]]);
+      assert.deepEqual(
+        viaApi.json.items.map((e: { reason: string; target: string }) => [e.reason, e.target]),
+        [['revoked_secret', c.clientId]],
+      );
 
       const env = { ...process.env, ZGW_AUTH_DATA_DIR: ts.config.dataDir, ZGW_AUTH_MASTER_KEY: ts.config.masterKey!, ...(ts.config.databaseUrl ? { DATABASE_URL: ts.config.databaseUrl } : {}) };
       const cli = JSON.parse((await run(process.execPath, [CLI, 'audit', 'list', '--reason', 'wrong_secret', '--json'], { env })).stdout) as { reason: string; target: string }[];
-      assert.deepEqual(cli.map((e) => [e.reason, e.target]), [['wrong_secret', c.clientId]]);
+      assert.deepEqual(
+        cli.map((e) => [e.reason, e.target]),
+        [['wrong_secret', c.clientId]],
+      );
       const table = (await run(process.execPath, [CLI, 'audit', 'list', '--reason', 'unknown_client'], { env })).stdout;
       assert.match(table, /REASON/);
       assert.match(table, /client_auth\.failed\s+ghost-0\s+127\.0\.0\.28\s+unknown_client/);

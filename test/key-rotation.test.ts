@@ -58,7 +58,8 @@ describe('key rotation and JWKS caches', () => {
     const ts = await startTestServer({ env: { ZGW_AUTH_KEY_PUBLISH_DELAY: '600' } });
     try {
       const token = await ts.token(ts.admin.clientId, ts.admin.secret);
-      const rotate = (body: unknown) => request(`${ts.url}/admin/keys/rotate`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const rotate = (body: unknown) =>
+        request(`${ts.url}/admin/keys/rotate`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
       const later = await rotate({});
       assert.equal(later.status, 200, later.text);
       assert.equal(later.json.activatesAt, ts.clock.now() + 600_000);

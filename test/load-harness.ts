@@ -170,7 +170,11 @@ export class LoadRun {
     const end = Math.ceil(this.now() / 1000);
     const lines: string[] = [];
     for (let sec = 0; sec < end; sec++) {
-      const fmt = (m: Map<string, number>) => [...m].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}:${v}`).join(' ');
+      const fmt = (m: Map<string, number>) =>
+        [...m]
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([k, v]) => `${k}:${v}`)
+          .join(' ');
       const answers = fmt(this.counts(sec * 1000, (sec + 1) * 1000));
       const probes = fmt(this.counts(sec * 1000, (sec + 1) * 1000, true));
       const marks = this.marks.filter((m) => m.at >= sec * 1000 && m.at < (sec + 1) * 1000).map((m) => `<< ${m.label}`);

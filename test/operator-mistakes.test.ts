@@ -26,7 +26,10 @@ describe('operator mistakes get clear errors, not silent new registries', () => 
   for (const url of ['mysql://zgw@db/zgw', 'garbage', 'data/zgw-auth.db']) {
     it(`DATABASE_URL=${url} is refused and creates nothing`, async () => {
       const cwd = tempDir();
-      for (const args of [['clients', 'list'], ['serve', '--port', '0']]) {
+      for (const args of [
+        ['clients', 'list'],
+        ['serve', '--port', '0'],
+      ]) {
         const r = await cli(args, { DATABASE_URL: url, ZGW_AUTH_DATA_DIR: path.join(cwd, 'data') }, cwd);
         assert.notEqual(r.code, 0, `${args[0]}: ${r.stdout}${r.stderr}`);
         assert.match(r.stderr, /DATABASE_URL must start with postgres:\/\/, postgresql:\/\/ or sqlite:/);

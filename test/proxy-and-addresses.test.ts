@@ -23,7 +23,15 @@ describe('ZGW_AUTH_TRUST_PROXY', () => {
     let ts: TestServer;
     let client: Cred;
     before(async () => {
-      ts = await startTestServer({ env: { ZGW_AUTH_TRUST_PROXY: '127.0.0.1', ZGW_AUTH_LOCKOUT_THRESHOLD: '3', ZGW_AUTH_LOCKOUT_BASE_SECONDS: '60', ZGW_AUTH_INTROSPECTION_ANONYMOUS: 'true', ZGW_AUTH_INTROSPECTION_RATE_LIMIT: '5' } });
+      ts = await startTestServer({
+        env: {
+          ZGW_AUTH_TRUST_PROXY: '127.0.0.1',
+          ZGW_AUTH_LOCKOUT_THRESHOLD: '3',
+          ZGW_AUTH_LOCKOUT_BASE_SECONDS: '60',
+          ZGW_AUTH_INTROSPECTION_ANONYMOUS: 'true',
+          ZGW_AUTH_INTROSPECTION_RATE_LIMIT: '5',
+        },
+      });
       client = await ts.createClient();
     });
     after(() => ts.close());
@@ -86,7 +94,10 @@ describe('ZGW_AUTH_TRUST_PROXY', () => {
       assert.equal((await postForm(`${ts.url}/token`, form(c), chain(9), '127.0.0.62')).status, 429);
       const [event] = await ts.app.audit.list({ action: 'client_auth.failed', target: c.clientId });
       assert.equal(event!.address, '198.51.100.70');
-      assert.ok(ts.logs.some((l) => /hop count: safe only when nothing but those proxies can reach zgw-auth/.test(l)), 'warned at start');
+      assert.ok(
+        ts.logs.some((l) => /hop count: safe only when nothing but those proxies can reach zgw-auth/.test(l)),
+        'warned at start',
+      );
     } finally {
       await ts.close();
     }

@@ -45,7 +45,11 @@ describe('two server processes on one PostgreSQL, limits shared through Redis', 
   const tokenAt = (p: Proc, id: string, secret: string, from?: string) => postForm(`${p.url}/token`, { grant_type: 'client_credentials', client_id: id, client_secret: secret }, {}, from);
   const adminApi = async (p: Proc, method: string, url: string, body?: unknown) => {
     const token = (await tokenAt(p, admin.clientId, admin.secret)).json.access_token;
-    return request(`${p.url}/admin${url}`, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+    return request(`${p.url}/admin${url}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
   };
   const createClient = async (clientId: string, extra: Record<string, unknown> = {}) => {
     const res = await adminApi(a, 'POST', '/clients', { clientId, rsin: '000000000', ...extra });
@@ -68,7 +72,7 @@ describe('two server processes on one PostgreSQL, limits shared through Redis', 
     }
   });
 
-  it('a token issued by one verifies through the other\'s introspection and JWKS', async () => {
+  it("a token issued by one verifies through the other's introspection and JWKS", async () => {
     const c = await createClient('spread', { allowedScopes: ['zgw-auth:introspect'] });
     const token = (await tokenAt(a, c.clientId, c.secret)).json.access_token;
     const res = await postForm(`${b.url}/introspect`, { token }, { authorization: basicAuth(c.clientId, c.secret) });
@@ -80,7 +84,7 @@ describe('two server processes on one PostgreSQL, limits shared through Redis', 
   it('a client disabled or a secret revoked through one is refused by the other at once (change notification, not the 2 s cache bound)', async () => {
     const c = await createClient('to-disable');
     // Two lookups: a client is cached from its second one on.
-    for (let i = 0; i < 2; i++) assert.equal((await tokenAt(b, c.clientId, c.secret)).status, 200, 'warms the other process\'s client cache');
+    for (let i = 0; i < 2; i++) assert.equal((await tokenAt(b, c.clientId, c.secret)).status, 200, "warms the other process's client cache");
     assert.equal((await adminApi(a, 'POST', '/clients/to-disable/disable')).status, 200);
     // Polled for 1.2 s only: the other process's cached copy would live 2 s without the notification.
     assert.ok(await eventually(async () => (await tokenAt(b, c.clientId, c.secret)).status === 401, 1200), 'refused well inside the cache bound');

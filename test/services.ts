@@ -36,7 +36,9 @@ export async function privatePostgres(port: number, settings: Record<string, str
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-pg-'));
   if (process.getuid?.() === 0) execFileSync('chown', ['postgres:postgres', dir]);
   asPostgres('initdb', ['-D', dir, '-A', 'trust', '-U', 'postgres', '--no-sync']);
-  const extra = Object.entries(settings).map(([k, v]) => ` -c ${k}=${v}`).join('');
+  const extra = Object.entries(settings)
+    .map(([k, v]) => ` -c ${k}=${v}`)
+    .join('');
   const startOnce = () => void asPostgres('pg_ctl', ['-D', dir, '-w', '-l', path.join(dir, 'log'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off${extra}`, 'start']);
   const start = async () => {
     // After a kill, orphaned backends hold the shared memory until they notice; start refuses until then.

@@ -102,7 +102,11 @@ forEachDialect((dialect) => {
         assertError(await token({ client_id: client.clientId, client_secret: client.secret }), 400, 'invalid_request');
       });
       it('invalid_request: a parameter sent twice', async () => {
-        const res = await request(`${ts.url}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `grant_type=client_credentials&client_id=${client.clientId}&client_secret=${client.secret}&client_id=${client.clientId}` });
+        const res = await request(`${ts.url}/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: `grant_type=client_credentials&client_id=${client.clientId}&client_secret=${client.secret}&client_id=${client.clientId}`,
+        });
         assertError(res, 400, 'invalid_request');
         assert.match(res.json.error_description, /client_id.*more than once/);
       });
@@ -111,7 +115,11 @@ forEachDialect((dialect) => {
         assertError(res, 400, 'invalid_request');
       });
       it('invalid_request: unsupported content type', async () => {
-        const res = await request(`${ts.url}/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ grant_type: 'client_credentials', client_id: client.clientId, client_secret: client.secret }) });
+        const res = await request(`${ts.url}/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ grant_type: 'client_credentials', client_id: client.clientId, client_secret: client.secret }),
+        });
         assertError(res, 400, 'invalid_request');
       });
       it('invalid_request: body over the size bound is refused with 413', async () => {
@@ -119,7 +127,11 @@ forEachDialect((dialect) => {
         assertError(res, 413, 'invalid_request');
       });
       it('invalid_request: malformed multipart body', async () => {
-        const res = await request(`${ts.url}/token`, { method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=zzz' }, body: '--zzz\r\nContent-Disposition: form-data; name="grant_type"\r\n\r\nclient_credentials' });
+        const res = await request(`${ts.url}/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'multipart/form-data; boundary=zzz' },
+          body: '--zzz\r\nContent-Disposition: form-data; name="grant_type"\r\n\r\nclient_credentials',
+        });
         assertError(res, 400, 'invalid_request');
       });
       it('invalid_client: unknown client, wrong secret and disabled client give one identical answer', async () => {
@@ -183,7 +195,10 @@ forEachDialect((dialect) => {
       // After the old key's last token has expired it is retired from the JWKS.
       ts.clock.advance(ts.config.maxTokenLifetime + 120);
       await ts.app.keys.load();
-      assert.deepEqual((await request(`${ts.url}/jwks`)).json.keys.map((k: { kid: string }) => k.kid), [rotation.kid]);
+      assert.deepEqual(
+        (await request(`${ts.url}/jwks`)).json.keys.map((k: { kid: string }) => k.kid),
+        [rotation.kid],
+      );
     });
 
     it('publishes a rotated-in key before it signs', async () => {
@@ -221,7 +236,12 @@ describe('client lookups on the token path', () => {
     try {
       const c = await ts.createClient({ clientId: 'cache-watcher' });
       // Changed behind the service's back, as another process or the CLI would: no notification.
-      const setEnabled = (enabled: boolean) => ts.app.storage.db.updateTable('clients').set({ enabled: enabled ? 1 : 0 }).where('client_id', '=', c.clientId).execute();
+      const setEnabled = (enabled: boolean) =>
+        ts.app.storage.db
+          .updateTable('clients')
+          .set({ enabled: enabled ? 1 : 0 })
+          .where('client_id', '=', c.clientId)
+          .execute();
       const status = async () => (await postForm(`${ts.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth(c.clientId, c.secret) })).status;
       assert.equal(await status(), 200);
       await setEnabled(false);

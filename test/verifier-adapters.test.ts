@@ -26,7 +26,9 @@ async function guardedApis(verifier: Verifier, scopes: string[]): Promise<Guarde
   const refusals: TokenError[] = [];
   const onRefusal = (err: TokenError) => void refusals.push(err);
   const guard = requireToken(verifier, { scopes, onRefusal });
-  const plain = http.createServer((req, res) => guard(req as http.IncomingMessage & { principal?: Principal }, res, () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}')));
+  const plain = http.createServer((req, res) =>
+    guard(req as http.IncomingMessage & { principal?: Principal }, res, () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}')),
+  );
   await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
   const fastify = Fastify();
   await fastify.register(async (scope) => {
@@ -103,11 +105,18 @@ describe('verifier adapters', () => {
       for (const a of answers) assert.deepEqual(answerOf(a), answerOf(answers[0]!), `${name}: ${a.text}`);
       assert.equal(answers[0]!.status, 401);
       assert.match(String(answers[0]!.headers['www-authenticate']), /error="invalid_token"/);
-      assert.deepEqual(apis.refusals.map((e) => e.code), anonymous.map(([code]) => code), `${name}: the hook sees the precise reason`);
+      assert.deepEqual(
+        apis.refusals.map((e) => e.code),
+        anonymous.map(([code]) => code),
+        `${name}: the hook sees the precise reason`,
+      );
     }
     const admin = await Promise.all(anonymous.map(([, token]) => request(`${ts.url}/admin/clients`, { headers: { authorization: `Bearer ${token}` } })));
     for (const a of admin) assert.deepEqual({ ...answerOf(a) }, answerOf(admin[0]!), `/admin: ${a.text}`);
-    assert.ok(ts.logs.some((l) => l.includes('"refused":"self_signed_not_allowed"')), 'the reason is in the log');
+    assert.ok(
+      ts.logs.some((l) => l.includes('"refused":"self_signed_not_allowed"')),
+      'the reason is in the log',
+    );
   });
 
   it('after the signature proves the caller, the reason is told, in fixed words', async () => {
@@ -125,8 +134,10 @@ describe('verifier adapters', () => {
       }
       const narrow = await guardedApis(verifier, ['zaken.verwijderen']);
       try {
-        const res = await request(Object.values(narrow.urls)[0]!, { headers: { authorization: `Bearer ${hs256({ client_id: signer.clientId, iat: nowS(), scope: 'zaken.verwijderen' }, signer.secret)}` } });
-        assert.equal(res.status, 403, 'the token\'s own scope claim grants nothing');
+        const res = await request(Object.values(narrow.urls)[0]!, {
+          headers: { authorization: `Bearer ${hs256({ client_id: signer.clientId, iat: nowS(), scope: 'zaken.verwijderen' }, signer.secret)}` },
+        });
+        assert.equal(res.status, 403, "the token's own scope claim grants nothing");
         assert.match(String(res.headers['www-authenticate']), /error="insufficient_scope"/);
       } finally {
         await narrow.close();
@@ -155,10 +166,17 @@ describe('verifier adapters', () => {
   });
 
   it('fuzzing: arbitrary Unicode in every header field and claim, through both adapters', async () => {
-    const text = fc.oneof(fc.string({ unit: 'binary', maxLength: 30 }), fc.string({ unit: 'grapheme', maxLength: 10 }), fc.constantFrom('HS256', 'RS256', 'at+jwt', signer.clientId, '\u0000', '\r\n', '\u0100'));
+    const text = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 30 }),
+      fc.string({ unit: 'grapheme', maxLength: 10 }),
+      fc.constantFrom('HS256', 'RS256', 'at+jwt', signer.clientId, '\u0000', '\r\n', '\u0100'),
+    );
     const value = fc.oneof(text, fc.integer(), fc.double(), fc.constant(null), fc.array(text, { maxLength: 3 }));
     const header = fc.record({ alg: fc.oneof(fc.constant('HS256'), value), typ: value, kid: value, crit: fc.constant(undefined) }, { requiredKeys: ['alg'] });
-    const claims = fc.record({ client_id: fc.oneof(fc.constant(signer.clientId), value), iat: fc.oneof(fc.constant(nowS()), value), exp: value, rsin: value, scope: value, sub: value, user_id: value, extra: value }, { requiredKeys: [] });
+    const claims = fc.record(
+      { client_id: fc.oneof(fc.constant(signer.clientId), value), iat: fc.oneof(fc.constant(nowS()), value), exp: value, rsin: value, scope: value, sub: value, user_id: value, extra: value },
+      { requiredKeys: [] },
+    );
     const secret = fc.constantFrom(signer.secret, 'wrong-secret');
     await fc.assert(
       fc.asyncProperty(header, claims, secret, fc.constantFrom(...Object.values(apis.urls)), async (h, c, s, url) => {

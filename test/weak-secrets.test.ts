@@ -25,7 +25,11 @@ forEachDialect((dialect) => {
     let adminToken: string;
     let env: Record<string, string>;
     const api = (method: string, path: string, body?: unknown): Promise<HttpResult> =>
-      request(`${ts.url}/admin${path}`, { method, headers: { authorization: `Bearer ${adminToken}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, body: body !== undefined ? JSON.stringify(body) : undefined });
+      request(`${ts.url}/admin${path}`, {
+        method,
+        headers: { authorization: `Bearer ${adminToken}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+      });
     before(async () => {
       ts = await startTestServer({ dialect });
       adminToken = await ts.token(ts.admin.clientId, ts.admin.secret);
@@ -49,7 +53,10 @@ forEachDialect((dialect) => {
       assert.equal(allowed.json.value, undefined);
       assert.deepEqual((await api('GET', '/clients/hs-weak')).json.risks, ['weak_secret']);
       const listed = (await api('GET', '/clients?q=hs-weak')).json.items;
-      assert.deepEqual(listed.map((c: { risks: string[] }) => c.risks), [['weak_secret']]);
+      assert.deepEqual(
+        listed.map((c: { risks: string[] }) => c.risks),
+        [['weak_secret']],
+      );
       const [imported] = await ts.app.audit.list({ action: 'secret.imported', target: 'hs-weak' });
       assert.equal(imported!.details.allowedWeak, true);
       assert.ok(!JSON.stringify(imported).includes(WEAK), 'the value is not in the audit trail');

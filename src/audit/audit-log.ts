@@ -164,7 +164,11 @@ export class AuditLog {
 
   async list(query: AuditQuery = {}): Promise<AuditEvent[]> {
     await this.flush(true);
-    let q = this.db.selectFrom('audit_events').selectAll().orderBy('id', 'desc').limit(Math.min(query.limit ?? 100, 1000));
+    let q = this.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .orderBy('id', 'desc')
+      .limit(Math.min(query.limit ?? 100, 1000));
     if (query.action) q = q.where('action', '=', query.action);
     if (query.target) q = q.where('target', '=', query.target);
     if (query.actor) q = q.where('actor', '=', query.actor);
@@ -176,7 +180,10 @@ export class AuditLog {
   }
 
   async prune(retentionDays: number): Promise<number> {
-    const result = await this.db.deleteFrom('audit_events').where('at', '<', this.now() - retentionDays * 86_400_000).executeTakeFirst();
+    const result = await this.db
+      .deleteFrom('audit_events')
+      .where('at', '<', this.now() - retentionDays * 86_400_000)
+      .executeTakeFirst();
     return Number(result.numDeletedRows);
   }
 

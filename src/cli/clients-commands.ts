@@ -110,7 +110,12 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
     .action(async (o, cmd: Command) => {
       const page = await ctx.withApp(cmd, (app) => app.clients.list({ rsin: o.rsin, enabled: o.enabled, q: o.search, limit: Math.min(o.limit, 1000), offset: o.offset }));
       if (o.json) return ctx.out(JSON.stringify(page));
-      ctx.out(table(['CLIENT ID', 'RSIN', 'ENABLED', 'SCOPES', 'LAST TOKEN', 'RISKS', 'NAME'], page.items.map((c) => [c.clientId, c.rsin, String(c.enabled), c.allowedScopes.join(' ') || '-', isoTime(c.lastTokenAt), c.risks.join(' ') || '-', c.name])));
+      ctx.out(
+        table(
+          ['CLIENT ID', 'RSIN', 'ENABLED', 'SCOPES', 'LAST TOKEN', 'RISKS', 'NAME'],
+          page.items.map((c) => [c.clientId, c.rsin, String(c.enabled), c.allowedScopes.join(' ') || '-', isoTime(c.lastTokenAt), c.risks.join(' ') || '-', c.name]),
+        ),
+      );
       ctx.out(`${page.items.length} of ${page.total}`);
     });
 
@@ -130,7 +135,16 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
       const { client, warnings } = await ctx.withApp(cmd, (app) =>
         app.clients.update(
           clientId,
-          { rsin: o.rsin, name: o.name, description: o.description, allowedScopes: o.scopes, defaultScopes: o.defaultScopes, tokenLifetime: o.tokenLifetime, staticClaims: o.claims, selfSignedAllowed: o.selfSigned },
+          {
+            rsin: o.rsin,
+            name: o.name,
+            description: o.description,
+            allowedScopes: o.scopes,
+            defaultScopes: o.defaultScopes,
+            tokenLifetime: o.tokenLifetime,
+            staticClaims: o.claims,
+            selfSignedAllowed: o.selfSigned,
+          },
           CLI_ACTOR,
         ),
       );
@@ -138,7 +152,10 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
       ctx.out(o.json ? JSON.stringify({ client, warnings }) : describeClient(client));
     });
 
-  for (const [verb, enabled] of [['enable', true], ['disable', false]] as const) {
+  for (const [verb, enabled] of [
+    ['enable', true],
+    ['disable', false],
+  ] as const) {
     clients
       .command(`${verb} <clientId>`)
       .description(`${verb} a client (${enabled ? 'tokens can be issued again' : 'token issuance and its tokens stop at once'})`)
@@ -169,7 +186,8 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
       const value = o.importStdin ? (await readStdin()).replace(/\r?\n$/, '') : undefined;
       const created = await ctx.withApp(cmd, (app) => app.clients.addSecret(clientId, { label: o.label, expiresAt: o.expiresAt, value, allowWeak: o.allowWeakSecret === true }, CLI_ACTOR));
       for (const w of created.warnings) process.stderr.write(`warning: ${w}\n`);
-      if (o.json) return ctx.out(JSON.stringify({ client_id: clientId, secret_id: created.secret.secretId, client_secret: value === undefined ? created.value : undefined, warnings: created.warnings }));
+      if (o.json)
+        return ctx.out(JSON.stringify({ client_id: clientId, secret_id: created.secret.secretId, client_secret: value === undefined ? created.value : undefined, warnings: created.warnings }));
       ctx.out(`secret_id:     ${created.secret.secretId}` + (value === undefined ? `\nclient_secret: ${created.value}\n(shown once: store it now)` : '\n(imported)'));
     });
   secrets
@@ -201,7 +219,12 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
     .action(async (o, cmd: Command) => {
       const events = await ctx.withApp(cmd, (app) => app.audit.list({ action: o.action, target: o.target, reason: o.reason, limit: o.limit }));
       if (o.json) return ctx.out(JSON.stringify(events));
-      ctx.out(table(['ID', 'AT', 'ACTOR', 'ACTION', 'TARGET', 'ADDRESS', 'REASON', 'COUNT'], events.map((e) => [String(e.id), isoTime(e.at), e.actor, e.action, e.target, e.address ?? '-', e.reason ?? '-', e.details.count === undefined ? '-' : String(e.details.count)])));
+      ctx.out(
+        table(
+          ['ID', 'AT', 'ACTOR', 'ACTION', 'TARGET', 'ADDRESS', 'REASON', 'COUNT'],
+          events.map((e) => [String(e.id), isoTime(e.at), e.actor, e.action, e.target, e.address ?? '-', e.reason ?? '-', e.details.count === undefined ? '-' : String(e.details.count)]),
+        ),
+      );
     });
 }
 

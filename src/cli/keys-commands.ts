@@ -12,7 +12,12 @@ export function keysCommands(program: Command, ctx: CliContext): void {
     .action(async (o, cmd: Command) => {
       const items = await ctx.withApp(cmd, (app) => app.keys.list());
       if (o.json) return ctx.out(JSON.stringify(items));
-      ctx.out(table(['KID', 'ALG', 'STATE', 'SIGNS FROM', 'RETIRES'], items.map((k) => [k.kid, k.alg, k.state, isoTime(k.activatesAt), isoTime(k.retiresAt)])));
+      ctx.out(
+        table(
+          ['KID', 'ALG', 'STATE', 'SIGNS FROM', 'RETIRES'],
+          items.map((k) => [k.kid, k.alg, k.state, isoTime(k.activatesAt), isoTime(k.retiresAt)]),
+        ),
+      );
     });
   keys
     .command('rotate')

@@ -88,7 +88,11 @@ export async function runCli(argv: string[], out: (text: string) => void = (t) =
  * by a true/false word gets an explicit `true`.
  */
 function withSwitchValues(argv: string[]): string[] {
-  const switches = new Set(Object.values(OPTIONS).filter((spec) => (spec.parse as unknown) === bool).map((spec) => spec.flag));
+  const switches = new Set(
+    Object.values(OPTIONS)
+      .filter((spec) => (spec.parse as unknown) === bool)
+      .map((spec) => spec.flag),
+  );
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -98,4 +102,3 @@ function withSwitchValues(argv: string[]): string[] {
   }
   return out;
 }
-

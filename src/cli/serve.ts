@@ -29,8 +29,7 @@ export function serveCommand(program: Command, ctx: CliContext): void {
       // In cluster mode the primary has initialised the database before forking.
       const first = cluster.isWorker ? {} : await initialize(app);
       app.keys.startRefresh(config.keyRefreshInterval, (err) => app.log.error({ err }, 'signing key refresh failed'));
-      const housekeeping = () =>
-        Promise.all([app.audit.prune(config.auditRetentionDays), app.revocations.prune()]).catch((err: unknown) => app.log.error({ err }, 'housekeeping failed'));
+      const housekeeping = () => Promise.all([app.audit.prune(config.auditRetentionDays), app.revocations.prune()]).catch((err: unknown) => app.log.error({ err }, 'housekeeping failed'));
       await housekeeping();
       setInterval(housekeeping, 3_600_000).unref();
       const server = await buildServer(app);

@@ -19,7 +19,7 @@ export function tokenCommands(program: Command, ctx: CliContext): void {
 
   token
     .command('create')
-    .description('sign a self-signed ZGW token (HS256) with a client secret, as the seed\'s Postman snippet does')
+    .description("sign a self-signed ZGW token (HS256) with a client secret, as the seed's Postman snippet does")
     .requiredOption('--client-id <id>', 'client id')
     .option('--client-secret <secret>', 'client secret (or env ZGW_AUTH_CLIENT_SECRET)')
     .option('--user-id <id>', 'user_id claim')
@@ -55,7 +55,7 @@ export function tokenCommands(program: Command, ctx: CliContext): void {
   token
     .command('inspect <jwt>')
     .description('decode a token and, given --server or --client-secret, verify it and explain the outcome')
-    .option('--server <url>', 'verify an IdP token against this issuer\'s discovery document and JWKS')
+    .option('--server <url>', "verify an IdP token against this issuer's discovery document and JWKS")
     .option('--client-secret <secret>', 'verify a self-signed token with this secret')
     .option('--json', 'print JSON')
     .action(async (jwt: string, o) => {

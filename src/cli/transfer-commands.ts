@@ -12,7 +12,9 @@ export function transferCommands(program: Command, ctx: CliContext): void {
     .action(async (o: { file: string }, cmd: Command) => {
       const data = await ctx.withApp(cmd, (app) => exportRegistry(app.storage, app.masterKey, app.now()));
       fs.writeFileSync(o.file, JSON.stringify(data), { mode: 0o600, flag: 'wx' });
-      const counts = Object.entries(data.tables).map(([t, rows]) => `${t} ${rows.length}`).join(', ');
+      const counts = Object.entries(data.tables)
+        .map(([t, rows]) => `${t} ${rows.length}`)
+        .join(', ');
       ctx.out(`exported to ${o.file}: ${counts}`);
     });
   program
@@ -23,6 +25,10 @@ export function transferCommands(program: Command, ctx: CliContext): void {
       const data = JSON.parse(fs.readFileSync(o.file, 'utf8')) as RegistryExport;
       // Importing is how a registry is restored or moved: it may create the empty one it fills.
       const counts = await ctx.withApp(cmd, (app) => importRegistry(app.storage, app.masterKey, data), { create: true });
-      ctx.out(`imported: ${Object.entries(counts).map(([t, n]) => `${t} ${n}`).join(', ')}`);
+      ctx.out(
+        `imported: ${Object.entries(counts)
+          .map(([t, n]) => `${t} ${n}`)
+          .join(', ')}`,
+      );
     });
 }

@@ -52,8 +52,7 @@ interface CachedClient {
 
 const NOT_REGISTRABLE: CachedClient = { found: undefined, at: Infinity, staleAt: Infinity };
 
-const SELF_SIGNED_NEEDS_NEW_SECRET =
-  'self-signed tokens need a new secret: the existing secrets are stored as one-way hashes and cannot verify HS256 signatures; add a secret to this client';
+const SELF_SIGNED_NEEDS_NEW_SECRET = 'self-signed tokens need a new secret: the existing secrets are stored as one-way hashes and cannot verify HS256 signatures; add a secret to this client';
 
 /** Client registry operations: validation, secret handling and the audit trail in one place. */
 export class ClientService {
@@ -164,17 +163,27 @@ export class ClientService {
     const { warnings, weak } = input.value !== undefined ? checkImportedSecret(input.value) : { warnings: [], weak: false };
     // Anyone holding one HS256 token of this client can test guesses offline: refuse unless allowed.
     if (weak && client.selfSignedAllowed && !input.allowWeak) {
-      throw new ValidationError(`weak secret refused for a self-signing client (${warnings.join('; ')}): ${SECRET_STRENGTH_RULE}. Generate one, or allow this one explicitly (--allow-weak-secret, "allowWeak": true)`, 'value');
+      throw new ValidationError(
+        `weak secret refused for a self-signing client (${warnings.join('; ')}): ${SECRET_STRENGTH_RULE}. Generate one, or allow this one explicitly (--allow-weak-secret, "allowWeak": true)`,
+        'value',
+      );
     }
     if (input.label !== undefined && (input.label.length > 200 || /[\u0000-\u001f]/.test(input.label))) throw new ValidationError('label: at most 200 characters, no control characters', 'label');
-    if (input.expiresAt != null && (!Number.isInteger(input.expiresAt) || input.expiresAt <= this.now() || input.expiresAt > MAX_EPOCH_MS)) throw new ValidationError('expiresAt must be in the future, before the year 10000', 'expiresAt');
+    if (input.expiresAt != null && (!Number.isInteger(input.expiresAt) || input.expiresAt <= this.now() || input.expiresAt > MAX_EPOCH_MS))
+      throw new ValidationError('expiresAt must be in the future, before the year 10000', 'expiresAt');
     const value = input.value ?? generateSecret();
     const row = this.secretRow(client, input, value, weak);
     await this.store.insertSecret(row);
     await this.changed(clientId);
     const info = toSecretInfo(row);
     const allowedWeak = weak && client.selfSignedAllowed ? { allowedWeak: true } : {};
-    await this.audit.record({ actor: actor.id, address: actor.address, action: input.value !== undefined ? 'secret.imported' : 'secret.created', target: clientId, details: { after: info, warnings, ...allowedWeak } });
+    await this.audit.record({
+      actor: actor.id,
+      address: actor.address,
+      action: input.value !== undefined ? 'secret.imported' : 'secret.created',
+      target: clientId,
+      details: { after: info, warnings, ...allowedWeak },
+    });
     return { secret: info, value, warnings };
   }
 
@@ -246,7 +255,6 @@ export class ClientService {
       return entry;
     });
   }
-
 
   /**
    * Admission: a client is cached from its second lookup within CLIENT_CACHE_MS on. A client seen

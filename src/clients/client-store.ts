@@ -45,27 +45,38 @@ export class ClientStore {
             .on((eb) => eb.or([eb('client_secrets.expires_at', 'is', null), eb('client_secrets.expires_at', '>', 0)])),
         )
         .selectAll('clients')
-        .select(['client_secrets.secret_id', 'client_secrets.hash', 'client_secrets.sealed', 'client_secrets.expires_at', 'client_secrets.last_used_at', 'client_secrets.revoked_at', 'client_secrets.weak'])
+        .select([
+          'client_secrets.secret_id',
+          'client_secrets.hash',
+          'client_secrets.sealed',
+          'client_secrets.expires_at',
+          'client_secrets.last_used_at',
+          'client_secrets.revoked_at',
+          'client_secrets.weak',
+        ])
         .where('clients.client_id', '=', ''),
     );
   }
 
   /** Clients with the computed `weak_risk`: a live, sealed (self-signing) secret marked weak. */
   private selectClients(now: number) {
-    return this.db.selectFrom('clients').selectAll('clients').select((eb) =>
-      eb
-        .exists(
-          eb
-            .selectFrom('client_secrets as s')
-            .select('s.secret_id')
-            .whereRef('s.client_id', '=', 'clients.client_id')
-            .where('s.weak', '=', 1)
-            .where('s.sealed', 'is not', null)
-            .where('s.revoked_at', 'is', null)
-            .where((w) => w.or([w('s.expires_at', 'is', null), w('s.expires_at', '>', now)])),
-        )
-        .as('weak_risk'),
-    );
+    return this.db
+      .selectFrom('clients')
+      .selectAll('clients')
+      .select((eb) =>
+        eb
+          .exists(
+            eb
+              .selectFrom('client_secrets as s')
+              .select('s.secret_id')
+              .whereRef('s.client_id', '=', 'clients.client_id')
+              .where('s.weak', '=', 1)
+              .where('s.sealed', 'is not', null)
+              .where('s.revoked_at', 'is', null)
+              .where((w) => w.or([w('s.expires_at', 'is', null), w('s.expires_at', '>', now)])),
+          )
+          .as('weak_risk'),
+      );
   }
 
   async insert(client: Client, secrets: ClientSecretRow[]): Promise<void> {
@@ -151,10 +162,18 @@ export class ClientStore {
   /** Marks secrets and their clients as used at `at`: two statements per 500, whatever the count. */
   async recordUsage(secretIds: string[], clientIds: string[], at: number): Promise<void> {
     for (let i = 0; i < secretIds.length; i += USAGE_CHUNK) {
-      await this.db.updateTable('client_secrets').set({ last_used_at: at }).where('secret_id', 'in', secretIds.slice(i, i + USAGE_CHUNK)).execute();
+      await this.db
+        .updateTable('client_secrets')
+        .set({ last_used_at: at })
+        .where('secret_id', 'in', secretIds.slice(i, i + USAGE_CHUNK))
+        .execute();
     }
     for (let i = 0; i < clientIds.length; i += USAGE_CHUNK) {
-      await this.db.updateTable('clients').set({ last_token_at: at }).where('client_id', 'in', clientIds.slice(i, i + USAGE_CHUNK)).execute();
+      await this.db
+        .updateTable('clients')
+        .set({ last_token_at: at })
+        .where('client_id', 'in', clientIds.slice(i, i + USAGE_CHUNK))
+        .execute();
     }
   }
 }

@@ -29,8 +29,7 @@ export class OAuthError extends Error {
 export const invalidRequest = (description: string) => new OAuthError('invalid_request', description);
 
 /** One answer for unknown client, wrong secret and disabled client (RFC 6749 §5.2, 401 + challenge). */
-export const invalidClient = (description = 'client authentication failed') =>
-  new OAuthError('invalid_client', description, 401, { 'www-authenticate': 'Basic realm="zgw-auth", charset="UTF-8"' });
+export const invalidClient = (description = 'client authentication failed') => new OAuthError('invalid_client', description, 401, { 'www-authenticate': 'Basic realm="zgw-auth", charset="UTF-8"' });
 
 export function sendOAuthError(reply: FastifyReply, err: OAuthError): FastifyReply {
   return reply

@@ -6,14 +6,7 @@ import type { BackoffPolicy, FailureLimiter } from './failure-limiter.js';
  * Why a secret or secret-derived signature was refused. Former secrets (revoked, expired) are
  * recognised and not counted: a stale instance of a consumer is not a guesser.
  */
-export type GuessReason =
-  | 'unknown_client'
-  | 'wrong_secret'
-  | 'revoked_secret'
-  | 'expired_secret'
-  | 'disabled_client'
-  | 'bad_signature'
-  | 'self_signed_not_allowed';
+export type GuessReason = 'unknown_client' | 'wrong_secret' | 'revoked_secret' | 'expired_secret' | 'disabled_client' | 'bad_signature' | 'self_signed_not_allowed';
 
 export interface GuessContext {
   /** Where the secret was checked: token, introspect, revoke, admin. */
@@ -72,7 +65,10 @@ export class GuessingGuard {
     const [pairKey, clientKey, groupKey] = this.keys(id, address);
     // Known and unknown ids are counted alike: any difference in the back-off would tell an
     // outsider which client ids exist. The address counts each distinct id once.
-    const [pairFailures] = await this.limiter.recordFailure([{ key: pairKey!, policy: this.policy }, { key: clientKey!, policy: this.clientPolicy }]);
+    const [pairFailures] = await this.limiter.recordFailure([
+      { key: pairKey!, policy: this.policy },
+      { key: clientKey!, policy: this.clientPolicy },
+    ]);
     if (pairFailures === 1) await this.limiter.recordFailure([{ key: groupKey!, policy: this.addressPolicy }]);
   }
 

@@ -6,8 +6,18 @@ export class Metrics {
   readonly registry = new Registry();
   readonly tokensIssued = new Counter({ name: 'zgw_auth_tokens_issued_total', help: 'Access tokens issued', labelNames: ['alg'], registers: [this.registry] });
   readonly tokensRefused = new Counter({ name: 'zgw_auth_token_requests_refused_total', help: 'Token requests refused, by OAuth error code', labelNames: ['reason'], registers: [this.registry] });
-  readonly verifications = new Counter({ name: 'zgw_auth_verifications_total', help: 'Tokens checked at /introspect, by token kind and outcome (ok or the refusal code)', labelNames: ['kind', 'outcome'], registers: [this.registry] });
-  readonly rateLimitHits = new Counter({ name: 'zgw_auth_rate_limit_hits_total', help: 'Requests refused by a limit: failed-authentication back-off or the per-address request limit', labelNames: ['limit'], registers: [this.registry] });
+  readonly verifications = new Counter({
+    name: 'zgw_auth_verifications_total',
+    help: 'Tokens checked at /introspect, by token kind and outcome (ok or the refusal code)',
+    labelNames: ['kind', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly rateLimitHits = new Counter({
+    name: 'zgw_auth_rate_limit_hits_total',
+    help: 'Requests refused by a limit: failed-authentication back-off or the per-address request limit',
+    labelNames: ['limit'],
+    registers: [this.registry],
+  });
   readonly requestDuration = new Histogram({
     name: 'zgw_auth_http_request_duration_seconds',
     help: 'HTTP request latency',

@@ -60,9 +60,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
 
         await db.schema
           .createTable('audit_events')
-          .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
-            dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
-          )
+          .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
           .addColumn('at', ms, (c) => c.notNull())
           .addColumn('actor', 'varchar(100)', (c) => c.notNull())
           .addColumn('action', 'varchar(60)', (c) => c.notNull())
@@ -83,7 +81,10 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '0002_weak_secrets_and_failure_reasons': {
       async up(db: AnyDb) {
         // 1: an imported secret below the strength rule (secrets.ts), kept only when allowed explicitly.
-        await db.schema.alterTable('client_secrets').addColumn('weak', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+        await db.schema
+          .alterTable('client_secrets')
+          .addColumn('weak', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
         await db.schema.alterTable('audit_events').addColumn('reason', 'varchar(40)').execute();
       },
     },
@@ -103,4 +104,3 @@ export async function migrate(db: AnyDb, dialect: Dialect): Promise<void> {
   const { error } = await migrator.migrateToLatest();
   if (error) throw error;
 }
-

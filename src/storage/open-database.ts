@@ -58,10 +58,7 @@ async function hasRegistry(storage: Storage): Promise<boolean> {
 }
 
 function noRegistry(location: string): ZgwAuthError {
-  return new ZgwAuthError(
-    'no_registry',
-    `no zgw-auth registry at ${location}: check --data-dir or DATABASE_URL; to create one, start \`zgw-auth serve\` once or give --init`,
-  );
+  return new ZgwAuthError('no_registry', `no zgw-auth registry at ${location}: check --data-dir or DATABASE_URL; to create one, start \`zgw-auth serve\` once or give --init`);
 }
 
 function openSqlite(file: string): Storage {

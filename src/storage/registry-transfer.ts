@@ -50,12 +50,19 @@ export async function importRegistry(storage: Storage, masterKey: MasterKey, dat
   const counts: Record<string, number> = {};
   await storage.db.transaction().execute(async (trx) => {
     for (const t of TABLES) {
-      const existing = await trx.selectFrom(t).select(sql<number>`count(*)`.as('n')).executeTakeFirstOrThrow();
+      const existing = await trx
+        .selectFrom(t)
+        .select(sql<number>`count(*)`.as('n'))
+        .executeTakeFirstOrThrow();
       if (Number(existing.n) > 0) throw new ValidationError(`the target registry is not empty (table ${t}); import into a new database`);
     }
     for (const t of TABLES) {
       const rows = (data.tables[t] ?? []) as Record<string, unknown>[];
-      for (let i = 0; i < rows.length; i += BATCH) await trx.insertInto(t).values(rows.slice(i, i + BATCH) as never).execute();
+      for (let i = 0; i < rows.length; i += BATCH)
+        await trx
+          .insertInto(t)
+          .values(rows.slice(i, i + BATCH) as never)
+          .execute();
       counts[t] = rows.length;
     }
     // Explicit ids bypassed PostgreSQL's sequence; move it past them.

@@ -18,7 +18,11 @@ export class Revocations {
 
   async revoke(jti: string, clientId: string, expiresAtSeconds: number): Promise<void> {
     const row = { jti, client_id: clientId, expires_at: expiresAtSeconds * 1000 };
-    await this.db.insertInto('revoked_tokens').values(row).onConflict((oc) => oc.column('jti').doNothing()).execute();
+    await this.db
+      .insertInto('revoked_tokens')
+      .values(row)
+      .onConflict((oc) => oc.column('jti').doNothing())
+      .execute();
     // Verifiers remember accepted tokens; this tells every process to forget them.
     await this.changes.publish({ kind: 'revocation', jti });
   }
@@ -28,6 +32,9 @@ export class Revocations {
   }
 
   async prune(): Promise<void> {
-    await this.db.deleteFrom('revoked_tokens').where('expires_at', '<', this.now() - 3_600_000).execute();
+    await this.db
+      .deleteFrom('revoked_tokens')
+      .where('expires_at', '<', this.now() - 3_600_000)
+      .execute();
   }
 }

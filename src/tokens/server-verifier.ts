@@ -9,7 +9,15 @@ import type { Revocations } from './revocations.js';
 /** Client lookup for the verifier straight from the registry (secrets decrypted in memory only); synchronous when cached. */
 export function registryResolver(clients: ClientService): ClientResolver {
   const toRecord = (clientId: string, found: SigningSecrets): ClientRecord | undefined =>
-    found && { clientId, rsin: found.client.rsin, enabled: found.client.enabled, selfSignedAllowed: found.client.selfSignedAllowed, secrets: found.secrets, scopes: found.client.allowedScopes, registration: registrationOf(found.client) };
+    found && {
+      clientId,
+      rsin: found.client.rsin,
+      enabled: found.client.enabled,
+      selfSignedAllowed: found.client.selfSignedAllowed,
+      secrets: found.secrets,
+      scopes: found.client.allowedScopes,
+      registration: registrationOf(found.client),
+    };
   return (clientId) => {
     const found = clients.selfSigningSecrets(clientId);
     return found instanceof Promise ? found.then((f) => toRecord(clientId, f)) : toRecord(clientId, found);

@@ -57,7 +57,11 @@ export function refusal(err: unknown, options: GuardOptions = {}): Refusal {
   const status = code === 'insufficient_scope' ? 403 : code === 'keys_unavailable' ? 503 : 401;
   const oauthError = status === 403 ? 'insufficient_scope' : 'invalid_token';
   const description =
-    code === 'missing_token' ? 'no bearer token: send Authorization: Bearer <token>' : code === 'keys_unavailable' ? 'the token cannot be verified right now; retry shortly' : (DESCRIPTIONS[code as TokenErrorCode] ?? NOT_AUTHENTIC);
+    code === 'missing_token'
+      ? 'no bearer token: send Authorization: Bearer <token>'
+      : code === 'keys_unavailable'
+        ? 'the token cannot be verified right now; retry shortly'
+        : (DESCRIPTIONS[code as TokenErrorCode] ?? NOT_AUTHENTIC);
   const scopes = status === 403 && options.scopes?.every((s) => /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(s)) ? `, scope="${options.scopes.join(' ')}"` : '';
   const challenge = code === 'missing_token' ? `Bearer realm="${realm}"` : `Bearer realm="${realm}", error="${oauthError}", error_description="${description}"${scopes}`;
   const headers: Record<string, string> = { 'www-authenticate': challenge, 'cache-control': 'no-store' };
@@ -131,16 +135,22 @@ interface FastifyLike {
  */
 export async function zgwAuthFastify(fastify: FastifyLike, options: GuardOptions & { verifier: Verifier }): Promise<void> {
   fastify.decorateRequest('principal', null);
-  fastify.addHook('onRequest', async (request: { headers: IncomingMessage['headers']; raw: IncomingMessage; principal?: Principal }, reply: { code(n: number): { headers(h: Record<string, string>): { send(b: string): unknown } } }) => {
-    try {
-      request.principal = await authorize(options.verifier, request.headers.authorization, options.scopes);
-    } catch (err) {
-      report(options, err, request.raw);
-      const r = refusal(err, options);
-      return reply.code(r.status).headers(r.headers).send(r.body);
-    }
-    return undefined;
-  });
+  fastify.addHook(
+    'onRequest',
+    async (
+      request: { headers: IncomingMessage['headers']; raw: IncomingMessage; principal?: Principal },
+      reply: { code(n: number): { headers(h: Record<string, string>): { send(b: string): unknown } } },
+    ) => {
+      try {
+        request.principal = await authorize(options.verifier, request.headers.authorization, options.scopes);
+      } catch (err) {
+        report(options, err, request.raw);
+        const r = refusal(err, options);
+        return reply.code(r.status).headers(r.headers).send(r.body);
+      }
+      return undefined;
+    },
+  );
 }
 
 // Like fastify-plugin: the hook applies to the scope the plugin is registered in, not a child scope.

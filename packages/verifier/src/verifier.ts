@@ -121,7 +121,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const { header, payload } = jwt;
     if (header.crit !== undefined) throw new TokenError('crit_unsupported', 'token header has "crit" extensions this verifier does not understand');
     for (const c of STRING_CLAIMS) if (payload[c] !== undefined && typeof payload[c] !== 'string') throw new TokenError('invalid_claim', `claim "${c}" must be a string`);
-    for (const c of TIME_CLAIMS) if (payload[c] !== undefined && (typeof payload[c] !== 'number' || !Number.isFinite(payload[c]))) throw new TokenError('invalid_claim', `claim "${c}" must be a number (seconds since 1970)`);
+    for (const c of TIME_CLAIMS)
+      if (payload[c] !== undefined && (typeof payload[c] !== 'number' || !Number.isFinite(payload[c]))) throw new TokenError('invalid_claim', `claim "${c}" must be a number (seconds since 1970)`);
     if (header.alg === 'HS256') return verifySelfSigned(jwt);
     if (typeof header.alg !== 'string' || !algorithms.has(header.alg)) {
       throw new TokenError('alg_not_allowed', `algorithm "${String(header.alg).slice(0, 20)}" is not accepted; IdP tokens use ${[...algorithms].join(', ')} and self-signed tokens HS256`);

@@ -22,7 +22,10 @@ declare module 'fastify' {
 const PROBLEM = 'application/problem+json';
 
 function problem(reply: FastifyReply, status: number, code: string, title: string, detail: string, extra: Record<string, unknown> = {}) {
-  return reply.code(status).type(PROBLEM).send({ type: `urn:zgw-auth:error:${code}`, code, title, status, detail, ...extra });
+  return reply
+    .code(status)
+    .type(PROBLEM)
+    .send({ type: `urn:zgw-auth:error:${code}`, code, title, status, detail, ...extra });
 }
 
 const actorOf = (request: FastifyRequest): Actor => ({ id: request.admin?.clientId ?? 'unknown', address: request.ip });
@@ -90,23 +93,42 @@ export async function adminRoutes(admin: FastifyInstance, app: App): Promise<voi
 
   admin.get('/openapi.json', { schema: { hide: true } }, async () => admin.swagger());
 
-  admin.get('/clients', { schema: { querystring: s.listQuery, response: { 200: { type: 'object', properties: { items: { type: 'array', items: { $ref: 'Client#' } }, total: { type: 'integer' } } } } } }, async (request) => {
-    const q = request.query as { rsin?: string; enabled?: boolean; q?: string; limit: number; offset: number };
-    return app.clients.list(q);
-  });
+  admin.get(
+    '/clients',
+    { schema: { querystring: s.listQuery, response: { 200: { type: 'object', properties: { items: { type: 'array', items: { $ref: 'Client#' } }, total: { type: 'integer' } } } } } },
+    async (request) => {
+      const q = request.query as { rsin?: string; enabled?: boolean; q?: string; limit: number; offset: number };
+      return app.clients.list(q);
+    },
+  );
 
-  admin.post('/clients', { schema: { body: s.createClientBody, response: { 201: { type: 'object', properties: { client: { $ref: 'Client#' }, secret: s.createdSecretSchema } } } } }, async (request, reply) => {
-    const created = await app.clients.create(request.body as ClientInput, actorOf(request));
-    return reply.code(201).header('cache-control', 'no-store').send(created);
-  });
+  admin.post(
+    '/clients',
+    { schema: { body: s.createClientBody, response: { 201: { type: 'object', properties: { client: { $ref: 'Client#' }, secret: s.createdSecretSchema } } } } },
+    async (request, reply) => {
+      const created = await app.clients.create(request.body as ClientInput, actorOf(request));
+      return reply.code(201).header('cache-control', 'no-store').send(created);
+    },
+  );
 
   admin.get('/clients/:clientId', { schema: { params: s.clientIdParams, response: { 200: { $ref: 'Client#' } } } }, async (request) => app.clients.get((request.params as Params).clientId));
 
-  admin.patch('/clients/:clientId', { schema: { params: s.clientIdParams, body: s.updateClientBody, response: { 200: { type: 'object', properties: { client: { $ref: 'Client#' }, warnings: { type: 'array', items: { type: 'string' } } } } } } }, async (request) =>
-    app.clients.update((request.params as Params).clientId, request.body as ClientPatch, actorOf(request)),
+  admin.patch(
+    '/clients/:clientId',
+    {
+      schema: {
+        params: s.clientIdParams,
+        body: s.updateClientBody,
+        response: { 200: { type: 'object', properties: { client: { $ref: 'Client#' }, warnings: { type: 'array', items: { type: 'string' } } } } },
+      },
+    },
+    async (request) => app.clients.update((request.params as Params).clientId, request.body as ClientPatch, actorOf(request)),
   );
 
-  for (const [verb, enabled] of [['enable', true], ['disable', false]] as const) {
+  for (const [verb, enabled] of [
+    ['enable', true],
+    ['disable', false],
+  ] as const) {
     admin.post(`/clients/:clientId/${verb}`, { schema: { params: s.clientIdParams, response: { 200: { $ref: 'Client#' } } } }, async (request) => {
       const { client } = await app.clients.update((request.params as Params).clientId, { enabled }, actorOf(request));
       return client;
@@ -118,32 +140,57 @@ export async function adminRoutes(admin: FastifyInstance, app: App): Promise<voi
     return reply.code(204).send();
   });
 
-  admin.get('/clients/:clientId/secrets', { schema: { params: s.clientIdParams, response: { 200: { type: 'array', items: { $ref: 'SecretInfo#' } } } } }, async (request) => app.clients.listSecrets((request.params as Params).clientId));
+  admin.get('/clients/:clientId/secrets', { schema: { params: s.clientIdParams, response: { 200: { type: 'array', items: { $ref: 'SecretInfo#' } } } } }, async (request) =>
+    app.clients.listSecrets((request.params as Params).clientId),
+  );
 
   admin.post('/clients/:clientId/secrets', { schema: { params: s.clientIdParams, body: s.addSecretBody, response: { 201: s.createdSecretSchema } } }, async (request, reply) => {
     const input = (request.body ?? {}) as SecretInput;
     const created = await app.clients.addSecret((request.params as Params).clientId, input, actorOf(request));
     // An imported value is the caller's own; it is not echoed back.
-    return reply.code(201).header('cache-control', 'no-store').send({ ...created, value: input.value === undefined ? created.value : undefined });
+    return reply
+      .code(201)
+      .header('cache-control', 'no-store')
+      .send({ ...created, value: input.value === undefined ? created.value : undefined });
   });
 
-  admin.delete('/clients/:clientId/secrets/:secretId', { schema: { params: { type: 'object', properties: { clientId: { type: 'string', maxLength: 50 }, secretId: { type: 'string', maxLength: 40 } } }, response: { 200: { $ref: 'SecretInfo#' } } } }, async (request) => {
-    const { clientId, secretId } = request.params as Required<Params>;
-    return app.clients.revokeSecret(clientId, secretId, actorOf(request));
-  });
+  admin.delete(
+    '/clients/:clientId/secrets/:secretId',
+    { schema: { params: { type: 'object', properties: { clientId: { type: 'string', maxLength: 50 }, secretId: { type: 'string', maxLength: 40 } } }, response: { 200: { $ref: 'SecretInfo#' } } } },
+    async (request) => {
+      const { clientId, secretId } = request.params as Required<Params>;
+      return app.clients.revokeSecret(clientId, secretId, actorOf(request));
+    },
+  );
 
   admin.get('/audit', { schema: { querystring: s.auditQuery } }, async (request) => ({ items: await app.audit.list(request.query as Record<string, never>) }));
 
   admin.get('/keys', async () => ({ items: await app.keys.list() }));
 
-  admin.post('/keys/rotate', { schema: { body: { type: ['object', 'null'], additionalProperties: false, properties: { alg: { type: 'string', enum: [...SIGNING_ALGS] }, publishDelay: { type: 'integer', minimum: 0, maximum: 86_400 }, now: { type: 'boolean', description: 'Emergency: sign at once (publishDelay 0); verifiers caching the JWKS refuse new tokens until they refetch.' } } } } }, async (request) => {
-    const body = (request.body ?? {}) as { alg?: SigningAlg; publishDelay?: number; now?: boolean };
-    if (body.now && body.publishDelay !== undefined) throw new ValidationError('give now or publishDelay, not both');
-    const delay = body.now ? 0 : (body.publishDelay ?? app.config.keyPublishDelay);
-    const result = await app.keys.rotate(body.alg ?? app.config.signingAlg, delay, app.config.maxTokenLifetime);
-    await app.audit.record({ actor: actorOf(request).id, address: request.ip, action: 'key.rotated', target: result.kid, details: result });
-    return result;
-  });
+  admin.post(
+    '/keys/rotate',
+    {
+      schema: {
+        body: {
+          type: ['object', 'null'],
+          additionalProperties: false,
+          properties: {
+            alg: { type: 'string', enum: [...SIGNING_ALGS] },
+            publishDelay: { type: 'integer', minimum: 0, maximum: 86_400 },
+            now: { type: 'boolean', description: 'Emergency: sign at once (publishDelay 0); verifiers caching the JWKS refuse new tokens until they refetch.' },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const body = (request.body ?? {}) as { alg?: SigningAlg; publishDelay?: number; now?: boolean };
+      if (body.now && body.publishDelay !== undefined) throw new ValidationError('give now or publishDelay, not both');
+      const delay = body.now ? 0 : (body.publishDelay ?? app.config.keyPublishDelay);
+      const result = await app.keys.rotate(body.alg ?? app.config.signingAlg, delay, app.config.maxTokenLifetime);
+      await app.audit.record({ actor: actorOf(request).id, address: request.ip, action: 'key.rotated', target: result.kid, details: result });
+      return result;
+    },
+  );
 }
 
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;

@@ -49,7 +49,14 @@ export const secretInfoSchema = {
 export const problemSchema = {
   $id: 'Problem',
   type: 'object',
-  properties: { type: { type: 'string' }, code: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' }, invalidParams: { type: 'array', items: { type: 'object', additionalProperties: true } } },
+  properties: {
+    type: { type: 'string' },
+    code: { type: 'string' },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    detail: { type: 'string' },
+    invalidParams: { type: 'array', items: { type: 'object', additionalProperties: true } },
+  },
 } as const;
 
 const clientFields = {

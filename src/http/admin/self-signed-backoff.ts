@@ -24,7 +24,10 @@ export async function authorizeWithBackoff(app: App, request: FastifyRequest, re
   if (wait > 0) {
     app.metrics.rateLimitHits.inc({ limit: 'failed_auth' });
     const detail = `too many failed authentication attempts; retry after ${wait} s`;
-    await reply.code(429).headers({ 'retry-after': String(wait), 'content-type': 'application/problem+json', 'cache-control': 'no-store' }).send({ type: 'urn:zgw-auth:error:too_many_attempts', code: 'too_many_attempts', title: 'Too many attempts', status: 429, detail });
+    await reply
+      .code(429)
+      .headers({ 'retry-after': String(wait), 'content-type': 'application/problem+json', 'cache-control': 'no-store' })
+      .send({ type: 'urn:zgw-auth:error:too_many_attempts', code: 'too_many_attempts', title: 'Too many attempts', status: 429, detail });
     return undefined;
   }
   try {

@@ -51,7 +51,10 @@ export function operationsRoutes(server: FastifyInstance, app: App): void {
     if (app.redis) checks.redis = app.redis.status === 'ready' ? 'ok' : 'unreachable (limits per process)';
     if (state.stopping) checks.process = 'shutting down';
     else if (fault) checks.process = `unexpected error: ${fault}`;
-    return reply.code(ready ? 200 : 503).header('cache-control', 'no-store').send({ status: ready ? 'ok' : 'unavailable', checks });
+    return reply
+      .code(ready ? 200 : 503)
+      .header('cache-control', 'no-store')
+      .send({ status: ready ? 'ok' : 'unavailable', checks });
   });
 
   server.get('/metrics', async (_request, reply) => reply.type(app.metrics.registry.contentType).send(await app.metrics.registry.metrics()));
