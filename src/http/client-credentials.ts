@@ -1,4 +1,4 @@
-import type { FormBody } from './form-body.js';
+import { CONTROL_CHARACTERS, type FormBody } from './form-body.js';
 import { invalidClient, invalidRequest } from './oauth-errors.js';
 
 export interface ClientCredentials {
@@ -38,8 +38,7 @@ function parseBasic(encoded: string): { clientId: string; secret: string } {
   if (colon < 0) throw invalidRequest('malformed HTTP Basic credentials: no colon');
   const clientId = formDecode(decoded.slice(0, colon));
   const secret = formDecode(decoded.slice(colon + 1));
-  // As in form bodies: no credential holds control characters, and NUL cannot reach PostgreSQL.
-  if (/[\u0000-\u001f\u007f]/.test(clientId + secret)) throw invalidRequest('malformed HTTP Basic credentials: control characters');
+  if (CONTROL_CHARACTERS.test(clientId + secret)) throw invalidRequest('malformed HTTP Basic credentials: control characters');
   return { clientId, secret };
 }
 

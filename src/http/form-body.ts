@@ -4,7 +4,8 @@ import { invalidRequest } from './oauth-errors.js';
 
 export const FORM_BODY_LIMIT = 16 * 1024;
 const MAX_FIELDS = 32;
-const CONTROL = /[\u0000-\u001f\u007f]/;
+/** No OAuth parameter or credential holds control characters; NUL in particular cannot reach PostgreSQL. */
+export const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 
 /**
  * Parameters of an OAuth request body. RFC 6749 §3.2: empty parameters count as omitted, and a
@@ -18,8 +19,7 @@ export class FormBody {
     let count = 0;
     for (const [k, v] of pairs) {
       if (++count > MAX_FIELDS) throw invalidRequest(`too many parameters (at most ${MAX_FIELDS})`);
-      // No OAuth parameter holds control characters; NUL in particular cannot reach PostgreSQL.
-      if (CONTROL.test(k) || CONTROL.test(v)) throw invalidRequest('parameters must not contain control characters');
+      if (CONTROL_CHARACTERS.test(k) || CONTROL_CHARACTERS.test(v)) throw invalidRequest('parameters must not contain control characters');
       if (v === '') continue;
       const list = values.get(k);
       if (list) list.push(v);
