@@ -41,6 +41,8 @@ export interface Config {
 }
 
 export const SIGNING_ALGS = ['RS256', 'ES256', 'EdDSA'] as const;
+/** The longest publish delay of a key rotation: a day. */
+export const MAX_KEY_PUBLISH_DELAY = 86_400;
 export type SigningAlg = (typeof SIGNING_ALGS)[number];
 
 interface OptionSpec<K extends keyof Config> {
@@ -195,7 +197,7 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
     env: 'ZGW_AUTH_KEY_PUBLISH_DELAY',
     flag: '--key-publish-delay',
     defaultDoc: '600',
-    parse: int(0, 86_400),
+    parse: int(0, MAX_KEY_PUBLISH_DELAY),
     doc: 'Seconds a rotated-in key is published in the JWKS before it starts signing. Rule: at least the JWKS cache time of the slowest resource server (our `/jwks` says max-age 60; some verifiers keep a JWKS for minutes) plus its refetch cooldown for an unknown `kid` (jose: 30 s) plus `ZGW_AUTH_KEY_REFRESH_INTERVAL`; 10 minutes covers the common ones. `keys rotate --now` signs at once (an emergency: verifiers that cache keys refuse tokens until they refetch).',
   },
   keyRefreshInterval: {

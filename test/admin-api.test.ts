@@ -104,21 +104,27 @@ forEachDialect((dialect) => {
     });
 
     it('refuses bad input with a clear problem document and stores nothing', async () => {
-      const cases: Array<[unknown, RegExp]> = [
-        [{ clientId: 'x'.repeat(51), rsin: '000000000' }, /clientId|50/],
-        [{ clientId: 'bad-rsin', rsin: '123456789' }, /not a valid RSIN/],
-        [{ clientId: 'bad scope', rsin: '000000000' }, /client id/],
-        [{ clientId: 'bad-scope', rsin: '000000000', allowedScopes: ['a b'] }, /invalid scope/],
-        [{ clientId: 'bad-default', rsin: '000000000', allowedScopes: ['a'], defaultScopes: ['b'] }, /default scopes/],
-        [{ clientId: 'unknown-field', rsin: '000000000', secret: 'x' }, /additional/],
+      // [body, detail, the field invalidParams names]: the schema's refusals name the field and, for a
+      // pattern, the rule in the registry's words, like the registry's own refusals.
+      const cases: Array<[unknown, RegExp, string?]> = [
+        [{ clientId: 'x'.repeat(51), rsin: '000000000' }, /clientId|50/, 'clientId'],
+        [{ clientId: 'bad-rsin', rsin: '123456789' }, /not a valid RSIN/, 'rsin'],
+        [{ clientId: 'bad-rsin-form', rsin: '12345678x' }, /rsin is not a valid RSIN \(9 digits/, 'rsin'],
+        [{ clientId: 'bad scope', rsin: '000000000' }, /clientId is not a valid client id \(1-50 characters/, 'clientId'],
+        [{ clientId: 'bad-scope', rsin: '000000000', allowedScopes: ['a b'] }, /not a valid scope/, 'allowedScopes'],
+        [{ clientId: 'bad-grant', rsin: '000000000', grantTypes: ['password'] }, /grantTypes\/0 must be equal to one of the allowed values/, 'grantTypes'],
+        [{ clientId: 'bad-default', rsin: '000000000', allowedScopes: ['a'], defaultScopes: ['b'] }, /default scopes/, 'defaultScopes'],
+        [{ clientId: 'unknown-field', rsin: '000000000', secret: 'x' }, /additional properties: "secret"/, 'secret'],
+        [{ clientId: 'no-rsin' }, /must have required property 'rsin'/, 'rsin'],
         ['{"clientId": "broken', /JSON|Body/i],
       ];
       const before = (await api('GET', '/clients?limit=1')).json.total;
-      for (const [body, message] of cases) {
+      for (const [body, message, field] of cases) {
         const res = await api('POST', '/clients', body);
         assert.equal(res.status, 400, res.text);
         assert.match(String(res.headers['content-type']), /^application\/problem\+json/);
         assert.match(res.json.detail, message);
+        if (field) assert.equal(res.json.invalidParams?.[0]?.name, field, res.text);
       }
       assert.equal((await api('GET', '/clients?limit=1')).json.total, before);
       assert.equal((await api('POST', '/clients', { clientId: 'dup', rsin: '000000000' })).status, 201);

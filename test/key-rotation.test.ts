@@ -66,9 +66,55 @@ describe('key rotation and JWKS caches', () => {
       const now = await rotate({ now: true });
       assert.equal(now.status, 200, now.text);
       assert.equal(now.json.activatesAt, ts.clock.now());
-      assert.equal((await rotate({ now: true, publishDelay: 5 })).status, 400);
+      const refused = await rotate({ now: true, publishDelay: 5 });
+      assert.equal(refused.status, 400);
+      assert.equal(refused.json.invalidParams[0].name, 'publishDelay');
+      assert.equal((await rotate({ alg: 'HS256' })).status, 400);
+
+      const events = await ts.app.audit.list({ action: 'key.rotated' });
+      assert.deepEqual(
+        events.map((e) => [e.actor, e.address, e.target, e.details.publishDelay]),
+        [
+          [ts.admin.clientId, '127.0.0.1', now.json.kid, 0],
+          [ts.admin.clientId, '127.0.0.1', later.json.kid, 600],
+        ],
+        'each rotation audited with who did it; refused ones not',
+      );
     } finally {
       await ts.close();
     }
+  });
+
+  it('a CLI rotation is audited like one through the admin API, and refused on the same rules', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-rotate-cli-'));
+    const env = { ...process.env, ZGW_AUTH_DATA_DIR: dataDir, ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64') };
+    const cli = async (...args: string[]) => {
+      try {
+        const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env });
+        return { code: 0, stdout, stderr };
+      } catch (err) {
+        const e = err as { code: number; stdout: string; stderr: string };
+        return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+      }
+    };
+    const rotated = JSON.parse((await cli('--init', 'keys', 'rotate', '--alg', 'ES256', '--publish-delay', '30', '--json')).stdout);
+    assert.equal(rotated.alg, 'ES256');
+    const urgent = JSON.parse((await cli('keys', 'rotate', '--now', '--json')).stdout);
+
+    const both = await cli('keys', 'rotate', '--now', '--publish-delay', '5');
+    assert.equal(both.code, 1);
+    assert.match(both.stderr, /give now or publishDelay, not both/);
+    const alg = await cli('keys', 'rotate', '--alg', 'HS256');
+    assert.equal(alg.code, 1);
+    assert.match(alg.stderr, /alg must be one of RS256, ES256, EdDSA/);
+
+    const events = JSON.parse((await cli('audit', 'list', '--action', 'key.rotated', '--json')).stdout) as Array<{ actor: string; target: string; details: Record<string, unknown> }>;
+    assert.deepEqual(
+      events.map((e) => [e.actor, e.target, e.details.alg, e.details.publishDelay, e.details.activatesAt]),
+      [
+        ['cli', urgent.kid, urgent.alg, 0, urgent.activatesAt],
+        ['cli', rotated.kid, 'ES256', 30, rotated.activatesAt],
+      ],
+    );
   });
 });

@@ -1,10 +1,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import type { Actor } from '../clients/client-service.js';
 import type { Client, SecretInfo } from '../clients/model.js';
-import type { CliContext } from './context.js';
+import { CLI_ACTOR, type CliContext } from './context.js';
 import { isoTime, table } from './output.js';
-
-const CLI_ACTOR: Actor = { id: 'cli' };
 
 const list = (v: string) => v.split(/[ ,]+/).filter(Boolean);
 const bool = (v: string) => {

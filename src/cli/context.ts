@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { App } from '../app.js';
+import type { Actor } from '../clients/client-service.js';
 import type { Config } from '../config.js';
 
 /** What the command files get from the program: configuration, the app and the output. */
@@ -9,3 +10,6 @@ export interface CliContext {
   config(cmd: Command): Config;
   out(text: string): void;
 }
+
+/** Who the audit trail names for changes made with the CLI. */
+export const CLI_ACTOR: Actor = { id: 'cli' };

@@ -1,7 +1,13 @@
-import type { Command } from 'commander';
-import { SIGNING_ALGS, type SigningAlg } from '../config.js';
-import type { CliContext } from './context.js';
+import { type Command, InvalidArgumentError } from 'commander';
+import { SIGNING_ALGS } from '../config.js';
+import { rotateKey } from '../keys/rotate-key.js';
+import { CLI_ACTOR, type CliContext } from './context.js';
 import { isoTime, table } from './output.js';
+
+const seconds = (v: string) => {
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError('expected whole seconds');
+  return Number(v);
+};
 
 export function keysCommands(program: Command, ctx: CliContext): void {
   const keys = program.command('keys').description('signing keys');
@@ -23,18 +29,12 @@ export function keysCommands(program: Command, ctx: CliContext): void {
     .command('rotate')
     .description('publish a new signing key now; it signs after the publish delay, the old key stays published until its tokens expired')
     .option('--alg <alg>', `algorithm of the new key (${SIGNING_ALGS.join(', ')})`)
-    .option('--publish-delay <seconds>', 'seconds before the new key signs (default ZGW_AUTH_KEY_PUBLISH_DELAY)')
+    .option('--publish-delay <seconds>', 'seconds before the new key signs (default ZGW_AUTH_KEY_PUBLISH_DELAY)', seconds)
     .option('--now', 'emergency: sign with the new key at once; verifiers that cache the JWKS refuse its tokens until they refetch')
     .option('--json', 'print JSON')
     .action(async (o, cmd: Command) => {
-      const config = ctx.config(cmd);
-      const alg = (o.alg ?? config.signingAlg) as SigningAlg;
-      if (!(SIGNING_ALGS as readonly string[]).includes(alg)) throw new Error(`--alg must be one of ${SIGNING_ALGS.join(', ')}`);
-      if (o.now && o.publishDelay !== undefined) throw new Error('give --now or --publish-delay, not both');
-      const delay = o.now ? 0 : o.publishDelay !== undefined ? Number(o.publishDelay) : config.keyPublishDelay;
-      if (!Number.isInteger(delay) || delay < 0) throw new Error('--publish-delay must be whole seconds');
-      const result = await ctx.withApp(cmd, (app) => app.keys.rotate(alg, delay, config.maxTokenLifetime));
+      const result = await ctx.withApp(cmd, (app) => rotateKey(app, { alg: o.alg, publishDelay: o.publishDelay, now: o.now }, CLI_ACTOR));
       if (o.json) return ctx.out(JSON.stringify(result));
-      ctx.out(`new key ${result.kid} (${alg}) published; signs from ${isoTime(result.activatesAt)}; previous keys retire at ${isoTime(result.previousRetireAt)}`);
+      ctx.out(`new key ${result.kid} (${result.alg}) published; signs from ${isoTime(result.activatesAt)}; previous keys retire at ${isoTime(result.previousRetireAt)}`);
     });
 }

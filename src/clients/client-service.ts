@@ -8,7 +8,7 @@ import type { ClientSecretRow } from '../storage/schema.js';
 import { type ClientFilter, type ClientStore, isLive, type StoredSecret, toSecretInfo } from './client-store.js';
 import { type Client, type ClientInput, type ClientPatch, MAX_EPOCH_MS, type SecretInfo, type SecretInput } from './model.js';
 import { checkImportedSecret, generateSecret, hashSecret, newSecretId, SECRET_MAX_LENGTH, hashMatches, SECRET_STRENGTH_RULE } from './secrets.js';
-import { CLIENT_ID_PATTERN, validateClientFields, validateClientId, validateDefaultScopesAllowed } from './validate.js';
+import { CLIENT_ID_PATTERN, validateClientFields, validateClientId, validateDefaultScopesAllowed, validateSecretLabel } from './validate.js';
 
 export interface Actor {
   id: string;
@@ -168,7 +168,7 @@ export class ClientService {
         'value',
       );
     }
-    if (input.label !== undefined && (input.label.length > 200 || /[\u0000-\u001f]/.test(input.label))) throw new ValidationError('label: at most 200 characters, no control characters', 'label');
+    if (input.label !== undefined) validateSecretLabel(input.label);
     if (input.expiresAt != null && (!Number.isInteger(input.expiresAt) || input.expiresAt <= this.now() || input.expiresAt > MAX_EPOCH_MS))
       throw new ValidationError('expiresAt must be in the future, before the year 10000', 'expiresAt');
     const value = input.value ?? generateSecret();

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import { ValidationError } from '../errors.js';
 
 export const SECRET_MAX_LENGTH = 512;
-const SECRET_MIN_LENGTH = 8;
+export const SECRET_MIN_LENGTH = 8;
 
 /** 32 random bytes (256 bits) as base64url: 43 characters, safe in forms, Basic auth and JSON. */
 export function generateSecret(): string {

@@ -81,7 +81,7 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
 
   discoveryRoutes(server, app);
   operationsRoutes(server, app);
-  await server.register((admin) => adminRoutes(admin, app), { prefix: '/admin' });
+  await server.register(adminRoutes, { prefix: '/admin', clients: app.clients, audit: app.audit, keys: app.keys, config: app.config, verifier: app.verifier, guard: app.guard, metrics: app.metrics });
 
   server.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'not_found', error_description: `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}` }));
   return server;

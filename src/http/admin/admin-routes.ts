@@ -1,17 +1,20 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Principal, refusal, TokenError } from '@zgw-auth/verifier';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { App } from '../../app.js';
-import type { Actor } from '../../clients/client-service.js';
-import { ADMIN_SCOPE, type ClientInput, type ClientPatch, type SecretInput } from '../../clients/model.js';
-import { SIGNING_ALGS, type SigningAlg } from '../../config.js';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { AuditLog } from '../../audit/audit-log.js';
+import type { Actor, ClientService } from '../../clients/client-service.js';
+import { ADMIN_SCOPE } from '../../clients/model.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
+import type { KeyRing } from '../../keys/key-ring.js';
+import { type KeyRotationDependencies, rotateKey } from '../../keys/rotate-key.js';
 import { isRejectedInput } from '../../storage/input-errors.js';
 import { isUnavailable } from '../../storage/unavailable-errors.js';
 import { failureFloor } from '../failure-floor.js';
+import { schemaError } from './schema-error.js';
 import * as s from './schemas.js';
-import { authorizeWithBackoff } from './self-signed-backoff.js';
+import { type AdminAuthorization, authorizeWithBackoff } from './self-signed-backoff.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -29,13 +32,23 @@ function problem(reply: FastifyReply, status: number, code: string, title: strin
 }
 
 const actorOf = (request: FastifyRequest): Actor => ({ id: request.admin?.clientId ?? 'unknown', address: request.ip });
-type Params = { clientId: string; secretId?: string };
+
+/** What the admin API works with: the registry, the audit trail, the keys, and what checks its callers. */
+export interface AdminRouteOptions extends AdminAuthorization {
+  clients: Pick<ClientService, 'list' | 'create' | 'get' | 'update' | 'delete' | 'listSecrets' | 'addSecret' | 'revokeSecret'>;
+  audit: Pick<AuditLog, 'list' | 'record'>;
+  keys: Pick<KeyRing, 'list' | 'rotate'>;
+  /** The defaults of a key rotation. */
+  config: KeyRotationDependencies['config'];
+}
 
 /**
  * The admin API under /admin: clients, secrets, audit and keys. Callers present an access token
  * from our own /token whose client holds the admin scope; errors are RFC 9457 problem documents.
+ * Each route parses (the schemas in schemas.ts), calls one registry or use-case method, and renders.
  */
-export async function adminRoutes(admin: FastifyInstance, app: App): Promise<void> {
+export const adminRoutes: FastifyPluginAsyncTypebox<AdminRouteOptions> = async (admin, options) => {
+  const { clients, audit, keys, config } = options;
   await admin.register(swagger, {
     openapi: {
       info: { title: 'zgw-auth admin API', version: '1' },
@@ -47,12 +60,13 @@ export async function adminRoutes(admin: FastifyInstance, app: App): Promise<voi
   // prefix those links miss /admin (a blank page).
   await admin.register(swaggerUi, { routePrefix: '/docs', indexPrefix: '/admin' });
   for (const schema of [s.clientSchema, s.secretInfoSchema, s.problemSchema]) admin.addSchema(schema);
+  admin.setSchemaErrorFormatter(schemaError);
 
   admin.addHook('onRequest', async (request, reply) => {
     if (request.url.startsWith('/admin/docs') || request.url === '/admin/openapi.json') return;
     try {
       // Guessing back-off for HS256 tokens (self-signed-backoff.ts); undefined: 429 already sent.
-      const principal = await authorizeWithBackoff(app, request, reply, [ADMIN_SCOPE]);
+      const principal = await authorizeWithBackoff(options, request, reply, [ADMIN_SCOPE]);
       if (!principal) return reply;
       if (principal.kind !== 'oauth2') throw new TokenError('alg_not_allowed', 'the admin API needs a token from the token endpoint', { authenticated: true });
       request.admin = principal;
@@ -93,105 +107,61 @@ export async function adminRoutes(admin: FastifyInstance, app: App): Promise<voi
 
   admin.get('/openapi.json', { schema: { hide: true } }, async () => admin.swagger());
 
-  admin.get(
-    '/clients',
-    { schema: { querystring: s.listQuery, response: { 200: { type: 'object', properties: { items: { type: 'array', items: { $ref: 'Client#' } }, total: { type: 'integer' } } } } } },
-    async (request) => {
-      const q = request.query as { rsin?: string; enabled?: boolean; q?: string; limit: number; offset: number };
-      return app.clients.list(q);
-    },
-  );
+  admin.get('/clients', { schema: { querystring: s.listQuery, response: { 200: s.clientPage } } }, async (request) => {
+    // The schema's defaults are applied before this runs; these only satisfy the type.
+    const { limit = s.PAGE.default, offset = 0, ...filter } = request.query;
+    return clients.list({ ...filter, limit, offset });
+  });
 
-  admin.post(
-    '/clients',
-    { schema: { body: s.createClientBody, response: { 201: { type: 'object', properties: { client: { $ref: 'Client#' }, secret: s.createdSecretSchema } } } } },
-    async (request, reply) => {
-      const created = await app.clients.create(request.body as ClientInput, actorOf(request));
-      return reply.code(201).header('cache-control', 'no-store').send(created);
-    },
-  );
+  admin.post('/clients', { schema: { body: s.createClientBody, response: { 201: s.createdClientSchema } } }, async (request, reply) => {
+    const created = await clients.create(request.body, actorOf(request));
+    return reply.code(201).header('cache-control', 'no-store').send(created);
+  });
 
-  admin.get('/clients/:clientId', { schema: { params: s.clientIdParams, response: { 200: { $ref: 'Client#' } } } }, async (request) => app.clients.get((request.params as Params).clientId));
+  admin.get('/clients/:clientId', { schema: { params: s.clientIdParams, response: { 200: s.clientRef } } }, async (request) => clients.get(request.params.clientId));
 
-  admin.patch(
-    '/clients/:clientId',
-    {
-      schema: {
-        params: s.clientIdParams,
-        body: s.updateClientBody,
-        response: { 200: { type: 'object', properties: { client: { $ref: 'Client#' }, warnings: { type: 'array', items: { type: 'string' } } } } },
-      },
-    },
-    async (request) => app.clients.update((request.params as Params).clientId, request.body as ClientPatch, actorOf(request)),
+  admin.patch('/clients/:clientId', { schema: { params: s.clientIdParams, body: s.updateClientBody, response: { 200: s.clientWithWarnings } } }, async (request) =>
+    clients.update(request.params.clientId, request.body, actorOf(request)),
   );
 
   for (const [verb, enabled] of [
     ['enable', true],
     ['disable', false],
   ] as const) {
-    admin.post(`/clients/:clientId/${verb}`, { schema: { params: s.clientIdParams, response: { 200: { $ref: 'Client#' } } } }, async (request) => {
-      const { client } = await app.clients.update((request.params as Params).clientId, { enabled }, actorOf(request));
+    admin.post(`/clients/:clientId/${verb}`, { schema: { params: s.clientIdParams, response: { 200: s.clientRef } } }, async (request) => {
+      const { client } = await clients.update(request.params.clientId, { enabled }, actorOf(request));
       return client;
     });
   }
 
   admin.delete('/clients/:clientId', { schema: { params: s.clientIdParams } }, async (request, reply) => {
-    await app.clients.delete((request.params as Params).clientId, actorOf(request));
+    await clients.delete(request.params.clientId, actorOf(request));
     return reply.code(204).send();
   });
 
-  admin.get('/clients/:clientId/secrets', { schema: { params: s.clientIdParams, response: { 200: { type: 'array', items: { $ref: 'SecretInfo#' } } } } }, async (request) =>
-    app.clients.listSecrets((request.params as Params).clientId),
-  );
+  admin.get('/clients/:clientId/secrets', { schema: { params: s.clientIdParams, response: { 200: s.secretInfoList } } }, async (request) => clients.listSecrets(request.params.clientId));
 
   admin.post('/clients/:clientId/secrets', { schema: { params: s.clientIdParams, body: s.addSecretBody, response: { 201: s.createdSecretSchema } } }, async (request, reply) => {
-    const input = (request.body ?? {}) as SecretInput;
-    const created = await app.clients.addSecret((request.params as Params).clientId, input, actorOf(request));
+    const created = await clients.addSecret(request.params.clientId, request.body, actorOf(request));
     // An imported value is the caller's own; it is not echoed back.
     return reply
       .code(201)
       .header('cache-control', 'no-store')
-      .send({ ...created, value: input.value === undefined ? created.value : undefined });
+      .send({ ...created, value: request.body.value === undefined ? created.value : undefined });
   });
 
-  admin.delete(
-    '/clients/:clientId/secrets/:secretId',
-    { schema: { params: { type: 'object', properties: { clientId: { type: 'string', maxLength: 50 }, secretId: { type: 'string', maxLength: 40 } } }, response: { 200: { $ref: 'SecretInfo#' } } } },
-    async (request) => {
-      const { clientId, secretId } = request.params as Required<Params>;
-      return app.clients.revokeSecret(clientId, secretId, actorOf(request));
-    },
+  admin.delete('/clients/:clientId/secrets/:secretId', { schema: { params: s.secretParams, response: { 200: s.secretInfoRef } } }, async (request) =>
+    clients.revokeSecret(request.params.clientId, request.params.secretId, actorOf(request)),
   );
 
-  admin.get('/audit', { schema: { querystring: s.auditQuery } }, async (request) => ({ items: await app.audit.list(request.query as Record<string, never>) }));
+  admin.get('/audit', { schema: { querystring: s.auditQuery, response: { 200: s.auditPage } } }, async (request) => ({ items: await audit.list(request.query) }));
 
-  admin.get('/keys', async () => ({ items: await app.keys.list() }));
+  admin.get('/keys', { schema: { response: { 200: s.keyList } } }, async () => ({ items: await keys.list() }));
 
-  admin.post(
-    '/keys/rotate',
-    {
-      schema: {
-        body: {
-          type: ['object', 'null'],
-          additionalProperties: false,
-          properties: {
-            alg: { type: 'string', enum: [...SIGNING_ALGS] },
-            publishDelay: { type: 'integer', minimum: 0, maximum: 86_400 },
-            now: { type: 'boolean', description: 'Emergency: sign at once (publishDelay 0); verifiers caching the JWKS refuse new tokens until they refetch.' },
-          },
-        },
-      },
-    },
-    async (request) => {
-      const body = (request.body ?? {}) as { alg?: SigningAlg; publishDelay?: number; now?: boolean };
-      if (body.now && body.publishDelay !== undefined) throw new ValidationError('give now or publishDelay, not both');
-      const delay = body.now ? 0 : (body.publishDelay ?? app.config.keyPublishDelay);
-      const result = await app.keys.rotate(body.alg ?? app.config.signingAlg, delay, app.config.maxTokenLifetime);
-      await app.audit.record({ actor: actorOf(request).id, address: request.ip, action: 'key.rotated', target: result.kid, details: result });
-      return result;
-    },
+  admin.post('/keys/rotate', { schema: { body: s.rotateKeyBody, response: { 200: s.keyRotationSchema } } }, async (request) =>
+    rotateKey({ keys, audit, config }, request.body ?? {}, actorOf(request)),
   );
-}
+};
 
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 

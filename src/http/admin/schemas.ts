@@ -1,121 +1,208 @@
-import { MAX_EPOCH_MS } from '../../clients/model.js';
+import { type Static, type TSchema, Type } from 'typebox';
+import type { AuditEvent } from '../../audit/audit-log.js';
+import { CLIENT_LIMITS } from '../../clients/client-limits.js';
+import { type Client, GRANT_TYPES, MAX_EPOCH_MS, type SecretInfo } from '../../clients/model.js';
+import { RSIN_PATTERN, RSIN_RULE } from '../../clients/rsin.js';
+import { SECRET_MAX_LENGTH, SECRET_MIN_LENGTH } from '../../clients/secrets.js';
+import { CLIENT_ID_PATTERN, CLIENT_ID_RULE, SCOPE_PATTERN, SCOPE_RULE } from '../../clients/validate.js';
+import { MAX_KEY_PUBLISH_DELAY, SIGNING_ALGS } from '../../config.js';
+import type { KeyInfo } from '../../keys/key-ring.js';
+import type { KeyRotation } from '../../keys/rotate-key.js';
 
 /**
- * JSON schemas of the admin API. Response schemas list every field allowed out: Fastify serialises
- * only these, so a secret hash or ciphertext cannot leak by accident.
+ * Schemas of the admin API, in TypeBox: Fastify validates requests with them, the OpenAPI document
+ * shows them, and the route handlers get their TypeScript types from them. The bounds are the
+ * registry's own (client-limits.ts, validate.ts, rsin.ts, secrets.ts). Response schemas list every
+ * field allowed out: Fastify serialises only these, so a secret hash or ciphertext cannot leak by
+ * accident; ResponseShapes below keeps them equal to the domain types.
  */
-const clientId = { type: 'string', minLength: 1, maxLength: 50 } as const;
-const scopes = { type: 'array', maxItems: 50, items: { type: 'string', minLength: 1, maxLength: 100 } } as const;
-const timestamp = { type: ['integer', 'null'], description: 'epoch milliseconds' } as const;
 
-export const clientSchema = {
-  $id: 'Client',
-  type: 'object',
-  properties: {
-    clientId: { type: 'string' },
-    name: { type: 'string' },
-    description: { type: 'string' },
-    rsin: { type: 'string' },
-    enabled: { type: 'boolean' },
-    grantTypes: { type: 'array', items: { type: 'string' } },
-    allowedScopes: { type: 'array', items: { type: 'string' } },
-    defaultScopes: { type: 'array', items: { type: 'string' } },
-    tokenLifetime: { type: ['integer', 'null'] },
-    staticClaims: { type: 'object', additionalProperties: true },
-    selfSignedAllowed: { type: 'boolean' },
-    createdAt: { type: 'integer' },
-    updatedAt: { type: 'integer' },
-    lastTokenAt: timestamp,
-    risks: { type: 'array', items: { type: 'string', enum: ['weak_secret'] }, description: 'standing risks an operator accepted; weak_secret: a self-signing secret below the strength rule' },
-  },
-} as const;
+/** `T` or null, written as `type: [T, "null"]` (OpenAPI 3.0: `nullable`). */
+function nullable<T extends TSchema & { type: string }>(schema: T) {
+  return Type.Unsafe<Static<T> | null>({ ...schema, type: [schema.type, 'null'] });
+}
 
-export const secretInfoSchema = {
-  $id: 'SecretInfo',
-  type: 'object',
-  properties: {
-    secretId: { type: 'string' },
-    clientId: { type: 'string' },
-    label: { type: 'string' },
-    usableForSelfSigned: { type: 'boolean' },
-    createdAt: { type: 'integer' },
-    expiresAt: timestamp,
-    lastUsedAt: timestamp,
-    revokedAt: timestamp,
-    weak: { type: 'boolean', description: 'imported below the strength rule and allowed explicitly' },
-  },
-} as const;
+/** A JSON object of any members (static claims, audit details). */
+const anyObject = (options: { maxProperties?: number; description?: string } = {}) => Type.Unsafe<Record<string, unknown>>({ type: 'object', additionalProperties: true, ...options });
 
-export const problemSchema = {
-  $id: 'Problem',
-  type: 'object',
-  properties: {
-    type: { type: 'string' },
-    code: { type: 'string' },
-    title: { type: 'string' },
-    status: { type: 'integer' },
-    detail: { type: 'string' },
-    invalidParams: { type: 'array', items: { type: 'object', additionalProperties: true } },
+const epochMs = (options: { minimum?: number; maximum?: number } = {}) => nullable(Type.Integer({ description: 'epoch milliseconds', ...options }));
+
+// ---- responses ---------------------------------------------------------------------------------
+
+export const clientSchema = Type.Object(
+  {
+    clientId: Type.String(),
+    name: Type.String(),
+    description: Type.String(),
+    rsin: Type.String(),
+    enabled: Type.Boolean(),
+    grantTypes: Type.Array(Type.String()),
+    allowedScopes: Type.Array(Type.String()),
+    defaultScopes: Type.Array(Type.String()),
+    tokenLifetime: nullable(Type.Integer({ description: 'seconds; null: the server default' })),
+    staticClaims: anyObject(),
+    selfSignedAllowed: Type.Boolean(),
+    createdAt: Type.Integer(),
+    updatedAt: Type.Integer(),
+    lastTokenAt: epochMs(),
+    risks: Type.Array(Type.Enum(['weak_secret'], { type: 'string' }), {
+      description: 'standing risks an operator accepted; weak_secret: a self-signing secret below the strength rule',
+    }),
   },
-} as const;
+  { $id: 'Client' },
+);
+
+export const secretInfoSchema = Type.Object(
+  {
+    secretId: Type.String(),
+    clientId: Type.String(),
+    label: Type.String(),
+    usableForSelfSigned: Type.Boolean(),
+    createdAt: Type.Integer(),
+    expiresAt: epochMs(),
+    lastUsedAt: epochMs(),
+    revokedAt: epochMs(),
+    weak: Type.Boolean({ description: 'imported below the strength rule and allowed explicitly' }),
+  },
+  { $id: 'SecretInfo' },
+);
+
+export const problemSchema = Type.Object(
+  {
+    type: Type.String(),
+    code: Type.String(),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.String(),
+    invalidParams: Type.Optional(Type.Array(anyObject())),
+  },
+  { $id: 'Problem' },
+);
+
+/** References to the shared schemas above (added to the admin scope once), typed as what they name. */
+export const clientRef = Type.Unsafe<Static<typeof clientSchema>>(Type.Ref('Client#'));
+export const secretInfoRef = Type.Unsafe<Static<typeof secretInfoSchema>>(Type.Ref('SecretInfo#'));
+
+export const secretInfoList = Type.Array(secretInfoRef);
+export const clientPage = Type.Object({ items: Type.Array(clientRef), total: Type.Integer() });
+export const clientWithWarnings = Type.Object({ client: clientRef, warnings: Type.Array(Type.String()) });
+
+export const createdSecretSchema = Type.Object({
+  secret: secretInfoRef,
+  value: Type.Optional(Type.String({ description: 'the generated secret: shown in this response only' })),
+  warnings: Type.Array(Type.String()),
+});
+export const createdClientSchema = Type.Object({ client: clientRef, secret: createdSecretSchema });
+
+export const auditEventSchema = Type.Object({
+  id: Type.Integer(),
+  at: Type.Integer({ description: 'epoch milliseconds' }),
+  actor: Type.String(),
+  action: Type.String(),
+  target: Type.String(),
+  address: nullable(Type.String()),
+  reason: nullable(Type.String()),
+  details: anyObject({ description: 'before/after and context; never secret material' }),
+});
+export const auditPage = Type.Object({ items: Type.Array(auditEventSchema) });
+
+export const keyInfoSchema = Type.Object({
+  kid: Type.String(),
+  alg: Type.String(),
+  createdAt: Type.Integer(),
+  activatesAt: Type.Integer({ description: 'epoch milliseconds from which it signs' }),
+  retiresAt: epochMs(),
+  state: Type.Enum(['pending', 'active', 'published', 'retired'], { type: 'string' }),
+});
+export const keyList = Type.Object({ items: Type.Array(keyInfoSchema) });
+
+export const keyRotationSchema = Type.Object({
+  kid: Type.String(),
+  alg: Type.Enum(SIGNING_ALGS, { type: 'string' }),
+  activatesAt: Type.Integer({ description: 'epoch milliseconds from which the new key signs' }),
+  previousRetireAt: Type.Integer({ description: 'epoch milliseconds at which the older keys stop being published' }),
+});
+
+/** Fails the build when a response schema and its domain type differ by a field. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Holds<T extends true> = T;
+export type ResponseShapes = [
+  Holds<Same<Static<typeof clientSchema>, Client>>,
+  Holds<Same<Static<typeof secretInfoSchema>, SecretInfo>>,
+  Holds<Same<Static<typeof auditEventSchema>, AuditEvent>>,
+  Holds<Same<Static<typeof keyInfoSchema>, KeyInfo>>,
+  Holds<Same<Static<typeof keyRotationSchema>, KeyRotation>>,
+];
+
+// ---- requests ----------------------------------------------------------------------------------
+
+const clientId = Type.String({ minLength: 1, maxLength: CLIENT_LIMITS.clientId, pattern: CLIENT_ID_PATTERN.source, description: CLIENT_ID_RULE });
+const rsin = Type.String({ pattern: RSIN_PATTERN.source, description: `organisation RSIN: ${RSIN_RULE}` });
+const scopes = Type.Array(Type.String({ maxLength: CLIENT_LIMITS.scope, pattern: SCOPE_PATTERN.source, description: SCOPE_RULE }), { maxItems: CLIENT_LIMITS.scopes });
 
 const clientFields = {
-  name: { type: 'string', maxLength: 200 },
-  description: { type: 'string', maxLength: 2000 },
-  rsin: { type: 'string', maxLength: 9 },
-  enabled: { type: 'boolean' },
-  grantTypes: { type: 'array', maxItems: 5, items: { type: 'string', maxLength: 50 } },
-  allowedScopes: scopes,
-  defaultScopes: scopes,
-  tokenLifetime: { type: ['integer', 'null'], minimum: 1, maximum: 31_536_000 },
-  staticClaims: { type: 'object', additionalProperties: true, maxProperties: 50 },
-  selfSignedAllowed: { type: 'boolean' },
-} as const;
+  name: Type.Optional(Type.String({ maxLength: CLIENT_LIMITS.name })),
+  description: Type.Optional(Type.String({ maxLength: CLIENT_LIMITS.description })),
+  enabled: Type.Optional(Type.Boolean()),
+  grantTypes: Type.Optional(Type.Array(Type.Enum(GRANT_TYPES, { type: 'string' }), { maxItems: CLIENT_LIMITS.grantTypes })),
+  allowedScopes: Type.Optional(scopes),
+  defaultScopes: Type.Optional(scopes),
+  tokenLifetime: Type.Optional(nullable(Type.Integer({ minimum: 1, maximum: CLIENT_LIMITS.tokenLifetime, description: 'seconds; null: the server default' }))),
+  staticClaims: Type.Optional(anyObject({ maxProperties: CLIENT_LIMITS.staticClaims })),
+  selfSignedAllowed: Type.Optional(Type.Boolean()),
+};
 
-export const createClientBody = { type: 'object', additionalProperties: false, required: ['rsin'], properties: { clientId, ...clientFields } } as const;
-export const updateClientBody = { type: 'object', additionalProperties: false, minProperties: 1, properties: clientFields } as const;
-export const addSecretBody = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    label: { type: 'string', maxLength: 200 },
-    expiresAt: { type: ['integer', 'null'], minimum: 0, maximum: MAX_EPOCH_MS, description: 'epoch milliseconds' },
-    value: { type: 'string', minLength: 1, maxLength: 512, description: 'import this secret instead of generating one' },
-    allowWeak: { type: 'boolean', description: 'keep an imported value below the strength rule for a self-signing client (audited, shown as a risk on the client)' },
-  },
-} as const;
+export const createClientBody = Type.Object({ clientId: Type.Optional(clientId), rsin, ...clientFields }, { additionalProperties: false });
+export const updateClientBody = Type.Object({ rsin: Type.Optional(rsin), ...clientFields }, { additionalProperties: false, minProperties: 1 });
 
-export const createdSecretSchema = {
-  type: 'object',
-  properties: {
-    secret: { $ref: 'SecretInfo#' },
-    value: { type: 'string', description: 'the generated secret: shown in this response only' },
-    warnings: { type: 'array', items: { type: 'string' } },
+export const addSecretBody = Type.Object(
+  {
+    label: Type.Optional(Type.String({ maxLength: CLIENT_LIMITS.secretLabel })),
+    expiresAt: Type.Optional(epochMs({ minimum: 0, maximum: MAX_EPOCH_MS })),
+    value: Type.Optional(Type.String({ minLength: SECRET_MIN_LENGTH, maxLength: SECRET_MAX_LENGTH, description: 'import this secret instead of generating one' })),
+    allowWeak: Type.Optional(Type.Boolean({ description: 'keep an imported value below the strength rule for a self-signing client (audited, shown as a risk on the client)' })),
   },
-} as const;
+  { additionalProperties: false },
+);
 
-export const clientIdParams = { type: 'object', properties: { clientId }, required: ['clientId'] } as const;
-export const listQuery = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    rsin: { type: 'string', maxLength: 9 },
-    enabled: { type: 'boolean' },
-    q: { type: 'string', maxLength: 100 },
-    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
-    offset: { type: 'integer', minimum: 0, maximum: 10_000_000, default: 0 },
+export const clientIdParams = Type.Object({ clientId: Type.String({ minLength: 1, maxLength: CLIENT_LIMITS.clientId }) });
+// Secret ids are `sec_` and 12 characters; the bound only keeps nonsense short.
+export const secretParams = Type.Object({ clientId: Type.String({ minLength: 1, maxLength: CLIENT_LIMITS.clientId }), secretId: Type.String({ maxLength: 40 }) });
+
+/** Page size of the lists: the default, and the most one request may ask for. */
+export const PAGE = { default: 100, max: 1000 } as const;
+
+export const listQuery = Type.Object(
+  {
+    rsin: Type.Optional(rsin),
+    enabled: Type.Optional(Type.Boolean()),
+    q: Type.Optional(Type.String({ maxLength: 100, description: 'case-insensitive text in client id or name' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: PAGE.max, default: PAGE.default })),
+    offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000_000, default: 0 })),
   },
-} as const;
-export const auditQuery = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    action: { type: 'string', maxLength: 60 },
-    target: { type: 'string', maxLength: 100 },
-    actor: { type: 'string', maxLength: 100 },
-    reason: { type: 'string', maxLength: 40, description: 'why a client authentication failed, e.g. wrong_secret, revoked_secret' },
-    since: { type: 'integer', minimum: 0, maximum: MAX_EPOCH_MS },
-    before: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
-    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+  { additionalProperties: false },
+);
+
+export const auditQuery = Type.Object(
+  {
+    action: Type.Optional(Type.String({ maxLength: 60 })),
+    target: Type.Optional(Type.String({ maxLength: 100 })),
+    actor: Type.Optional(Type.String({ maxLength: 100 })),
+    reason: Type.Optional(Type.String({ maxLength: 40, description: 'why a client authentication failed, e.g. wrong_secret, revoked_secret' })),
+    since: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_EPOCH_MS })),
+    before: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'events with a lower id: paging back from the newest' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: PAGE.max, default: PAGE.default })),
   },
-} as const;
+  { additionalProperties: false },
+);
+
+export const rotateKeyBody = nullable(
+  Type.Object(
+    {
+      alg: Type.Optional(Type.Enum(SIGNING_ALGS, { type: 'string' })),
+      publishDelay: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_KEY_PUBLISH_DELAY, description: 'seconds the new key is published before it signs' })),
+      now: Type.Optional(Type.Boolean({ description: 'Emergency: sign at once (publishDelay 0); verifiers caching the JWKS refuse new tokens until they refetch.' })),
+    },
+    { additionalProperties: false },
+  ),
+);

@@ -1,7 +1,14 @@
-import { authorize, decodeJwt, extractToken, type Principal, TokenError, type TokenErrorCode } from '@zgw-auth/verifier';
+import { authorize, decodeJwt, extractToken, type Principal, TokenError, type TokenErrorCode, type Verifier } from '@zgw-auth/verifier';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { App } from '../../app.js';
-import type { GuessReason } from '../../limits/guessing-guard.js';
+import type { GuessingGuard, GuessReason } from '../../limits/guessing-guard.js';
+import type { Metrics } from '../../ops/metrics.js';
+
+/** What checking an admin caller's token needs. */
+export interface AdminAuthorization {
+  verifier: Verifier;
+  guard: Pick<GuessingGuard, 'check' | 'recordFailure' | 'recordSuccess'>;
+  metrics: Pick<Metrics, 'rateLimitHits'>;
+}
 
 /** Refusals before an HS256 signature is accepted: each may be a guess at the client's secret. */
 const GUESS_REFUSALS: Partial<Record<TokenErrorCode, GuessReason>> = {
@@ -17,12 +24,12 @@ const GUESS_REFUSALS: Partial<Record<TokenErrorCode, GuessReason>> = {
  * id it names, from the caller's address, in the same back-off as /token. Answers 429 itself and
  * returns undefined while the caller is backed off; throws TokenError like `authorize` otherwise.
  */
-export async function authorizeWithBackoff(app: App, request: FastifyRequest, reply: FastifyReply, scopes: string[]): Promise<Principal | undefined> {
+export async function authorizeWithBackoff(auth: AdminAuthorization, request: FastifyRequest, reply: FastifyReply, scopes: string[]): Promise<Principal | undefined> {
   const clientId = selfSignedClientId(request.headers.authorization);
-  if (clientId === undefined) return authorize(app.verifier, request.headers.authorization, scopes);
-  const wait = await app.guard.check(clientId, request.ip);
+  if (clientId === undefined) return authorize(auth.verifier, request.headers.authorization, scopes);
+  const wait = await auth.guard.check(clientId, request.ip);
   if (wait > 0) {
-    app.metrics.rateLimitHits.inc({ limit: 'failed_auth' });
+    auth.metrics.rateLimitHits.inc({ limit: 'failed_auth' });
     const detail = `too many failed authentication attempts; retry after ${wait} s`;
     await reply
       .code(429)
@@ -31,13 +38,13 @@ export async function authorizeWithBackoff(app: App, request: FastifyRequest, re
     return undefined;
   }
   try {
-    const principal = await authorize(app.verifier, request.headers.authorization, scopes);
-    await app.guard.recordSuccess(clientId, request.ip);
+    const principal = await authorize(auth.verifier, request.headers.authorization, scopes);
+    await auth.guard.recordSuccess(clientId, request.ip);
     return principal;
   } catch (err) {
     const reason = err instanceof TokenError ? GUESS_REFUSALS[err.code] : undefined;
-    if (reason) await app.guard.recordFailure(clientId, request.ip, reason, { endpoint: 'admin' });
-    else if (err instanceof TokenError && err.code === 'insufficient_scope') await app.guard.recordSuccess(clientId, request.ip);
+    if (reason) await auth.guard.recordFailure(clientId, request.ip, reason, { endpoint: 'admin' });
+    else if (err instanceof TokenError && err.code === 'insufficient_scope') await auth.guard.recordSuccess(clientId, request.ip);
     throw err;
   }
 }
