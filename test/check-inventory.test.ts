@@ -435,6 +435,7 @@ describe('check inventory: server', () => {
     it('name bounds', () => refuses(create({ name: 'n\u0001' }), 'name'));
     it('description bound', () => refuses(create({ description: 'd'.repeat(2001) }), 'description'));
     it('grant types', () => refuses(create({ grantTypes: ['password'] }), 'grantTypes'));
+    it('grant type count', () => refuses(create({ grantTypes: Array.from({ length: 6 }, () => 'client_credentials') }), 'grantTypes'));
     it('scope count', () => refuses(create({ allowedScopes: Array.from({ length: 51 }, (_, i) => `s${i}`) }), 'allowedScopes'));
     it('scope syntax', () => refuses(create({ allowedScopes: ['has space'] }), 'allowedScopes'));
     it('token lifetime', () => refuses(create({ tokenLifetime: 0 }), 'tokenLifetime'));
@@ -447,6 +448,7 @@ describe('check inventory: server', () => {
       await refuses(create({ staticClaims: { 'urn:x': 'x' } }), 'staticClaims');
     });
     it('static claims: user claims are strings', () => refuses(create({ staticClaims: { user_id: 7 } }), 'staticClaims'));
+    it('static claims: count bound', () => refuses(create({ staticClaims: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`urn:example:c${i}`, 'x'])) }), 'staticClaims'));
     it('static claims: size bound', () => refuses(create({ staticClaims: { 'urn:example:big': 'x'.repeat(5000) } }), 'staticClaims'));
     it('default scopes are allowed scopes (create)', () => refuses(create({ allowedScopes: ['a'], defaultScopes: ['b'] }), 'defaultScopes'));
     it('duplicate client id', async () => {
