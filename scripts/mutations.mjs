@@ -1232,11 +1232,11 @@ export const MUTATIONS = [
   {
     id: 'rotate-key-alg-allow-list',
     check: 'Key rotation: only the asymmetric signing algorithms',
-    fn: 'rotateKey',
+    fn: 'rotateKey (isSigningAlg)',
     file: 'src/keys/rotate-key.ts',
     tests: ['key-rotation'],
-    from: 'if (!isSigningAlg(alg)) throw new ValidationError(',
-    to: 'if (Math.random() < 0) throw new ValidationError(',
+    from: '(alg: string): alg is SigningAlg => (SIGNING_ALGS as readonly string[]).includes(alg);',
+    to: '(alg: string): alg is SigningAlg => Math.random() >= 0;',
   },
   {
     id: 'rotate-key-audited',
