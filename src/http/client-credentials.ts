@@ -1,11 +1,6 @@
+import type { ClientCredentials } from '../clients/authenticate-client.js';
+import { invalidClient, invalidRequest } from '../errors.js';
 import { CONTROL_CHARACTERS, type FormBody } from './form-body.js';
-import { invalidClient, invalidRequest } from './oauth-errors.js';
-
-export interface ClientCredentials {
-  clientId: string;
-  secret: string;
-  method: 'client_secret_basic' | 'client_secret_post';
-}
 
 const MAX_CREDENTIAL_LENGTH = 1024;
 
