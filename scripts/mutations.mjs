@@ -686,7 +686,7 @@ export const MUTATIONS = [
     check: "Success resets only the client/address pair, not the address's record",
     fn: 'GuessingGuard.recordSuccess',
     file: 'src/limits/guessing-guard.ts',
-    tests: ['protection', 'attack-catalogue', 'check-inventory'],
+    tests: ['guessing', 'protection', 'attack-catalogue', 'check-inventory'],
     from: 'await this.limiter.reset(this.keys(clientId, address).slice(0, 1));',
     to: 'await this.limiter.reset(this.keys(clientId, address));',
   },
