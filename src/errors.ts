@@ -38,18 +38,24 @@ const STATUS = {
 
 export type ErrorCode = keyof typeof STATUS;
 
-export type OAuthErrorCode =
-  | 'invalid_request'
-  | 'invalid_client'
-  | 'invalid_grant'
-  | 'unauthorized_client'
-  | 'unsupported_grant_type'
-  | 'invalid_scope'
-  | 'unsupported_token_type'
-  | 'server_error'
-  | 'temporarily_unavailable';
+const OAUTH_CODES = [
+  'invalid_request',
+  'invalid_client',
+  'invalid_grant',
+  'unauthorized_client',
+  'unsupported_grant_type',
+  'invalid_scope',
+  'unsupported_token_type',
+  'server_error',
+  'temporarily_unavailable',
+] as const satisfies readonly ErrorCode[];
 
-export interface ErrorOptions {
+/** The codes an OAuth endpoint sends as they are (RFC 6749 §5.2 `error`). */
+export type OAuthErrorCode = (typeof OAUTH_CODES)[number];
+
+export const isOAuthErrorCode = (code: ErrorCode): code is OAuthErrorCode => (OAUTH_CODES as readonly ErrorCode[]).includes(code);
+
+export interface ZgwAuthErrorOptions {
   /** Instead of the code's usual status (e.g. 429 for an invalid_client while backed off). */
   status?: number;
   /** Sent with the answer in every wire format, e.g. retry-after or a WWW-Authenticate challenge. */
@@ -64,7 +70,7 @@ export class ZgwAuthError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options: ErrorOptions = {},
+    options: ZgwAuthErrorOptions = {},
   ) {
     super(message);
     this.name = 'ZgwAuthError';
@@ -99,7 +105,7 @@ export class ConflictError extends ZgwAuthError {
 export class OAuthError extends ZgwAuthError {
   declare readonly code: OAuthErrorCode;
 
-  constructor(code: OAuthErrorCode, message: string, options: ErrorOptions = {}) {
+  constructor(code: OAuthErrorCode, message: string, options: ZgwAuthErrorOptions = {}) {
     super(code, message, options);
   }
 }
@@ -108,4 +114,3 @@ export const invalidRequest = (message: string) => new OAuthError('invalid_reque
 
 /** One answer for unknown client, wrong secret and disabled client (RFC 6749 §5.2, 401 + challenge). */
 export const invalidClient = (message = 'client authentication failed') => new OAuthError('invalid_client', message, { headers: { 'www-authenticate': 'Basic realm="zgw-auth", charset="UTF-8"' } });
-

@@ -36,7 +36,11 @@ export async function authenticateClient(deps: ClientAuthentication, credentials
   }
   const result = await deps.clients.authenticate(credentials.clientId, credentials.secret);
   if (!result.ok) {
-    await deps.guard.recordFailure(credentials.clientId, caller.address, result.reason, { endpoint: caller.endpoint, method: credentials.method, ...(result.secretId ? { secretId: result.secretId } : {}) });
+    await deps.guard.recordFailure(credentials.clientId, caller.address, result.reason, {
+      endpoint: caller.endpoint,
+      method: credentials.method,
+      ...(result.secretId ? { secretId: result.secretId } : {}),
+    });
     throw invalidClient();
   }
   await deps.guard.recordSuccess(credentials.clientId, caller.address);

@@ -135,7 +135,10 @@ describe('issueToken (real SQLite)', () => {
     it('requestedScopes: defaults, duplicates, and refusals without a client', () => {
       assert.deepEqual(requestedScopes(undefined, ['a'], ['a']), ['a']);
       assert.deepEqual(requestedScopes('b a b', ['a', 'b'], []), ['b', 'a']);
-      assert.throws(() => requestedScopes('c', ['a', 'b'], []), (e: unknown) => e instanceof OAuthError && e.code === 'invalid_scope');
+      assert.throws(
+        () => requestedScopes('c', ['a', 'b'], []),
+        (e: unknown) => e instanceof OAuthError && e.code === 'invalid_scope',
+      );
     });
   });
 

@@ -8,6 +8,7 @@ import { classifyStorageError } from '../../storage/classify-storage-error.js';
  */
 export function classifyError(err: unknown): ZgwAuthError | undefined {
   if (err instanceof ZgwAuthError) return err;
+  if (typeof err !== 'object' || err === null) return undefined;
   return classifyFastifyError(err as Partial<FastifyError>) ?? classifyStorageError(err);
 }
 

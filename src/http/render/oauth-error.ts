@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify';
-import type { OAuthErrorCode, ZgwAuthError } from '../../errors.js';
+import { type ErrorCode, isOAuthErrorCode, type OAuthErrorCode, type ZgwAuthError } from '../../errors.js';
 import { classifyError } from './classify-error.js';
 
 /** An RFC 6749 §5.2 error response: the two fields of its JSON body, its status and extra headers. */
@@ -10,29 +10,17 @@ export interface OAuthErrorResponse {
   headers: Readonly<Record<string, string>>;
 }
 
-const OAUTH_CODES = new Set<string>([
-  'invalid_request',
-  'invalid_client',
-  'invalid_grant',
-  'unauthorized_client',
-  'unsupported_grant_type',
-  'invalid_scope',
-  'unsupported_token_type',
-  'server_error',
-  'temporarily_unavailable',
-] satisfies OAuthErrorCode[]);
-
 /** What the OAuth endpoints say for the codes that are not OAuth's own. */
-const WORDING: Partial<Record<ZgwAuthError['code'], (err: ZgwAuthError) => OAuthErrorResponse>> = {
-  unsupported_media_type: () => invalidRequest('unsupported content type: use application/x-www-form-urlencoded or multipart/form-data'),
-  body_too_large: () => invalidRequest('request body too large', 413),
-  malformed_body: () => invalidRequest('malformed request body'),
-  bad_request: (err) => invalidRequest('malformed request', err.status),
-  unstorable_value: () => invalidRequest('a parameter holds a value that cannot be stored'),
+const WORDING: Partial<Record<ErrorCode, (err: ZgwAuthError) => OAuthErrorResponse>> = {
+  unsupported_media_type: () => invalidRequestResponse('unsupported content type: use application/x-www-form-urlencoded or multipart/form-data'),
+  body_too_large: () => invalidRequestResponse('request body too large', 413),
+  malformed_body: () => invalidRequestResponse('malformed request body'),
+  bad_request: (err) => invalidRequestResponse('malformed request', err.status),
+  unstorable_value: () => invalidRequestResponse('a parameter holds a value that cannot be stored'),
   storage_unavailable: (err) => ({ error: 'temporarily_unavailable', description: 'the service is temporarily unavailable; retry shortly', status: 503, headers: err.headers }),
 };
 
-const invalidRequest = (description: string, status = 400): OAuthErrorResponse => ({ error: 'invalid_request', description, status, headers: {} });
+const invalidRequestResponse = (description: string, status = 400): OAuthErrorResponse => ({ error: 'invalid_request', description, status, headers: {} });
 
 const INTERNAL: OAuthErrorResponse = { error: 'server_error', description: 'internal error', status: 500, headers: {} };
 
@@ -42,10 +30,10 @@ const INTERNAL: OAuthErrorResponse = { error: 'server_error', description: 'inte
  */
 export function toOAuthErrorResponse(thrown: unknown, logUnexpected: (err: unknown) => void): OAuthErrorResponse {
   const err = classifyError(thrown);
-  if (err && OAUTH_CODES.has(err.code)) return { error: err.code as OAuthErrorCode, description: err.message, status: err.status, headers: err.headers };
+  if (err && isOAuthErrorCode(err.code)) return { error: err.code, description: err.message, status: err.status, headers: err.headers };
   const worded = err && WORDING[err.code];
   if (worded) return worded(err);
-  if (err && err.status < 500) return invalidRequest(err.message, err.status);
+  if (err && err.status < 500) return invalidRequestResponse(err.message, err.status);
   logUnexpected(thrown);
   return INTERNAL;
 }

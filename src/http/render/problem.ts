@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyReply } from 'fastify';
-import { ValidationError, type ZgwAuthError } from '../../errors.js';
+import { type ErrorCode, ValidationError, type ZgwAuthError } from '../../errors.js';
 import { classifyError } from './classify-error.js';
 
 const PROBLEM = 'application/problem+json';
@@ -16,7 +16,7 @@ export function sendProblem(reply: FastifyReply, status: number, code: string, t
 type Problem = [code: string, title: string, detail: string];
 
 /** What the admin API says for codes whose wording differs from the error's own. */
-const WORDING: Partial<Record<ZgwAuthError['code'], (err: ZgwAuthError) => Problem>> = {
+const WORDING: Partial<Record<ErrorCode, (err: ZgwAuthError) => Problem>> = {
   invalid_input: (err) => ['invalid_input', 'Invalid input', err.message],
   not_found: (err) => ['not_found', 'Not found', err.message],
   conflict: (err) => ['conflict', 'Conflict', err.message],
