@@ -624,8 +624,8 @@ export const MUTATIONS = [
     fn: 'introspectToken',
     file: 'src/tokens/introspect-token.ts',
     tests: ['accepting-tokens', 'attack-catalogue', 'check-inventory'],
-    from: 'const anonymous = deps.config.introspectionAnonymous && !request.presentsCredentials();',
-    to: 'const anonymous = !request.presentsCredentials();',
+    from: 'const anonymous = deps.config.introspectionAnonymous && !orThrow(request.presentsCredentials);',
+    to: 'const anonymous = !orThrow(request.presentsCredentials);',
   },
   {
     id: 'introspect-anonymous-default-off',

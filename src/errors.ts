@@ -114,3 +114,25 @@ export const invalidRequest = (message: string) => new OAuthError('invalid_reque
 
 /** One answer for unknown client, wrong secret and disabled client (RFC 6749 §5.2, 401 + challenge). */
 export const invalidClient = (message = 'client authentication failed') => new OAuthError('invalid_client', message, { headers: { 'www-authenticate': 'Basic realm="zgw-auth", charset="UTF-8"' } });
+
+/**
+ * A part of a request as the HTTP layer read it: its value, or the refusal reading it gave (a
+ * parameter sent twice, credentials missing). The use case throws that refusal when its check
+ * comes, so that a request with several faults gets the same refusal whatever the reading order.
+ */
+export type Parsed<T> = T | ZgwAuthError;
+
+/** Reads a part of a request, keeping a refusal as the part's value; anything else is thrown. */
+export function attempt<T>(read: () => T): Parsed<T> {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof ZgwAuthError) return err;
+    throw err;
+  }
+}
+
+export function orThrow<T>(part: Parsed<T>): T {
+  if (part instanceof ZgwAuthError) throw part;
+  return part;
+}

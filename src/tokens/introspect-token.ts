@@ -2,7 +2,7 @@ import { decodeJwt, type Principal, TokenError, type Verifier } from '@zgw-auth/
 import { authenticateClient, type ClientAuthentication, type ClientCredentials } from '../clients/authenticate-client.js';
 import { INTROSPECTION_SCOPE } from '../clients/model.js';
 import type { Config } from '../config.js';
-import { invalidRequest, OAuthError } from '../errors.js';
+import { invalidRequest, OAuthError, orThrow, type Parsed } from '../errors.js';
 import type { Metrics } from '../ops/metrics.js';
 
 export interface IntrospectTokenDeps extends ClientAuthentication {
@@ -12,12 +12,12 @@ export interface IntrospectTokenDeps extends ClientAuthentication {
   metrics: Pick<Metrics, 'rateLimitHits' | 'verifications'>;
 }
 
-/** An introspection request (RFC 7662 §2.1); its parts are read when needed, as in TokenRequest. */
+/** An introspection request (RFC 7662 §2.1). */
 export interface IntrospectionRequest {
   /** Whether the caller sent credentials at all (HTTP Basic or a client_secret). */
-  presentsCredentials(): boolean;
-  credentials(): ClientCredentials;
-  token(): string | undefined;
+  presentsCredentials: Parsed<boolean>;
+  credentials: Parsed<ClientCredentials>;
+  token: Parsed<string | undefined>;
   address: string;
 }
 
@@ -33,14 +33,14 @@ const INACTIVE = { active: false } as const;
  * Keycloak ZGW introspection plugin. Anything invalid is inactive.
  */
 export async function introspectToken(deps: IntrospectTokenDeps, request: IntrospectionRequest): Promise<IntrospectionResponse> {
-  const anonymous = deps.config.introspectionAnonymous && !request.presentsCredentials();
+  const anonymous = deps.config.introspectionAnonymous && !orThrow(request.presentsCredentials);
   if (!anonymous) {
-    const caller = await authenticateClient(deps, request.credentials(), { address: request.address, endpoint: 'introspect' });
+    const caller = await authenticateClient(deps, orThrow(request.credentials), { address: request.address, endpoint: 'introspect' });
     if (!caller.allowedScopes.includes(INTROSPECTION_SCOPE)) {
       throw new OAuthError('unauthorized_client', `introspection needs a client with the ${INTROSPECTION_SCOPE} scope`, { status: 403 });
     }
   }
-  const token = request.token();
+  const token = orThrow(request.token);
   if (token === undefined) throw invalidRequest('token is missing');
   let principal: Principal;
   try {

@@ -9,25 +9,19 @@ import { type App, createApp, createLogger, initialize } from '../app.js';
 import type { ClientCredentials } from '../clients/authenticate-client.js';
 import type { ClientInput } from '../clients/model.js';
 import { loadConfig } from '../config.js';
-import { OAuthError } from '../errors.js';
+import { invalidClient, invalidRequest, OAuthError, type Parsed } from '../errors.js';
 import { issueToken, type IssueTokenDeps, requestedScopes, type TokenRequest } from './issue-token.js';
 
 const ADDRESS = '192.0.2.7';
 
-/** A token request as the route builds it, counting which parts the use case read. */
-function tokenRequest(params: { grantType?: string; scope?: string; credentials?: ClientCredentials }) {
-  const read: string[] = [];
-  const request: TokenRequest = {
-    grantType: () => (read.push('grantType'), params.grantType),
-    credentials: () => {
-      read.push('credentials');
-      if (!params.credentials) throw new OAuthError('invalid_client', 'client authentication missing');
-      return params.credentials;
-    },
-    scope: () => (read.push('scope'), params.scope),
+/** A token request as the route builds it: missing credentials are the refusal reading them gave. */
+function tokenRequest(params: { grantType?: string; scope?: Parsed<string | undefined>; credentials?: ClientCredentials }): TokenRequest {
+  return {
+    grantType: params.grantType,
+    credentials: params.credentials ?? invalidClient('client authentication missing: send client_id and client_secret, or HTTP Basic'),
+    scope: params.scope,
     address: ADDRESS,
   };
-  return { request, read };
 }
 
 async function refusal(promise: Promise<unknown>): Promise<OAuthError> {
@@ -63,34 +57,41 @@ describe('issueToken (real SQLite)', () => {
   });
 
   describe('grant type', () => {
-    it('refuses a missing grant_type as invalid_request before reading the credentials', async () => {
-      const { request, read } = tokenRequest({});
-      const err = await refusal(issueToken(deps, request));
+    it('refuses a missing grant_type as invalid_request, before the missing credentials', async () => {
+      const err = await refusal(issueToken(deps, tokenRequest({})));
       assert.equal(err.code, 'invalid_request');
+      assert.equal(err.message, 'grant_type is missing');
       assert.equal(err.status, 400);
-      assert.deepEqual(read, ['grantType']);
     });
 
-    it('refuses another grant type as unsupported_grant_type before reading the credentials', async () => {
-      const { request, read } = tokenRequest({ grantType: 'password' });
-      const err = await refusal(issueToken(deps, request));
+    it('refuses another grant type as unsupported_grant_type, before the missing credentials', async () => {
+      const err = await refusal(issueToken(deps, tokenRequest({ grantType: 'password' })));
       assert.equal(err.code, 'unsupported_grant_type');
       assert.match(err.message, /"password" is not supported/);
-      assert.deepEqual(read, ['grantType']);
     });
 
-    it('refuses a client registered without the client_credentials grant as unauthorized_client, without reading the scope', async () => {
+    it('refuses missing credentials as invalid_client, before a malformed scope', async () => {
+      const err = await refusal(issueToken(deps, tokenRequest({ grantType: 'client_credentials', scope: invalidRequest('parameter "scope" is included more than once') })));
+      assert.equal(err.code, 'invalid_client');
+      assert.equal(err.status, 401);
+    });
+
+    it('refuses a client registered without the client_credentials grant as unauthorized_client, before a malformed scope', async () => {
       const credentials = await create({ grantTypes: [] });
-      const { request, read } = tokenRequest({ grantType: 'client_credentials', credentials, scope: 'zaken.lezen' });
-      const err = await refusal(issueToken(deps, request));
+      const err = await refusal(issueToken(deps, tokenRequest({ grantType: 'client_credentials', credentials, scope: invalidRequest('parameter "scope" is included more than once') })));
       assert.equal(err.code, 'unauthorized_client');
-      assert.deepEqual(read, ['grantType', 'credentials']);
+    });
+
+    it('refuses a scope parameter that could not be read once the client is authenticated', async () => {
+      const credentials = await create({});
+      const err = await refusal(issueToken(deps, tokenRequest({ grantType: 'client_credentials', credentials, scope: invalidRequest('parameter "scope" is included more than once') })));
+      assert.equal(err.code, 'invalid_request');
+      assert.match(err.message, /"scope" is included more than once/);
     });
 
     it('refuses a wrong secret as invalid_client (401 with a Basic challenge) and records the failure', async () => {
       const { clientId } = await create({});
-      const { request } = tokenRequest({ grantType: 'client_credentials', credentials: { clientId, secret: 'not-the-secret', method: 'client_secret_post' } });
-      const err = await refusal(issueToken(deps, request));
+      const err = await refusal(issueToken(deps, tokenRequest({ grantType: 'client_credentials', credentials: { clientId, secret: 'not-the-secret', method: 'client_secret_post' } })));
       assert.equal(err.code, 'invalid_client');
       assert.equal(err.status, 401);
       assert.match(err.headers['www-authenticate'] ?? '', /^Basic /);
@@ -106,7 +107,7 @@ describe('issueToken (real SQLite)', () => {
     it('gives the default scopes when none are asked for, or only blanks', async () => {
       const credentials = await create({ allowedScopes: ['zaken.lezen', 'zaken.schrijven'], defaultScopes: ['zaken.lezen'] });
       for (const scope of [undefined, '  ']) {
-        const token = await issueToken(deps, tokenRequest({ grantType: 'client_credentials', credentials, ...(scope === undefined ? {} : { scope }) }).request);
+        const token = await issueToken(deps, tokenRequest({ grantType: 'client_credentials', credentials, ...(scope === undefined ? {} : { scope }) }));
         assert.equal(token.scope, 'zaken.lezen');
         assert.equal(decodeJwt(token.accessToken).payload.scope, 'zaken.lezen');
       }
@@ -114,9 +115,9 @@ describe('issueToken (real SQLite)', () => {
 
     it('gives the allowed scopes asked for, each once, and no scope claim when there are none', async () => {
       const credentials = await create({ allowedScopes: ['zaken.lezen', 'zaken.schrijven'], defaultScopes: [] });
-      const token = await issueToken(deps, tokenRequest({ grantType: 'client_credentials', credentials, scope: 'zaken.schrijven zaken.lezen zaken.schrijven' }).request);
+      const token = await issueToken(deps, tokenRequest({ grantType: 'client_credentials', credentials, scope: 'zaken.schrijven zaken.lezen zaken.schrijven' }));
       assert.equal(token.scope, 'zaken.schrijven zaken.lezen');
-      const none = await issueToken(deps, tokenRequest({ grantType: 'client_credentials', credentials }).request);
+      const none = await issueToken(deps, tokenRequest({ grantType: 'client_credentials', credentials }));
       assert.equal(none.scope, undefined);
       assert.equal('scope' in none, false);
       assert.equal(decodeJwt(none.accessToken).payload.scope, undefined);
@@ -124,10 +125,10 @@ describe('issueToken (real SQLite)', () => {
 
     it('refuses a scope the client is not allowed, and a malformed one, as invalid_scope', async () => {
       const credentials = await create({ allowedScopes: ['zaken.lezen'] });
-      const notAllowed = await refusal(issueToken(deps, tokenRequest({ grantType: 'client_credentials', credentials, scope: 'zaken.lezen zgw-auth:admin' }).request));
+      const notAllowed = await refusal(issueToken(deps, tokenRequest({ grantType: 'client_credentials', credentials, scope: 'zaken.lezen zgw-auth:admin' })));
       assert.equal(notAllowed.code, 'invalid_scope');
       assert.match(notAllowed.message, /"zgw-auth:admin" is not allowed/);
-      const malformed = await refusal(issueToken(deps, tokenRequest({ grantType: 'client_credentials', credentials, scope: 'zaken"lezen' }).request));
+      const malformed = await refusal(issueToken(deps, tokenRequest({ grantType: 'client_credentials', credentials, scope: 'zaken"lezen' })));
       assert.equal(malformed.code, 'invalid_scope');
       assert.equal(malformed.message, 'scope is malformed');
     });
@@ -147,7 +148,7 @@ describe('issueToken (real SQLite)', () => {
       const credentials = await create({ allowedScopes: ['zaken.lezen'] });
       const alg = app.keys.current()!.alg;
       const before = await issuedCount(app, alg);
-      const token = await issueToken(deps, tokenRequest({ grantType: 'client_credentials', credentials, scope: 'zaken.lezen' }).request);
+      const token = await issueToken(deps, tokenRequest({ grantType: 'client_credentials', credentials, scope: 'zaken.lezen' }));
       assert.equal(token.tokenType, 'Bearer');
       const { header, payload } = decodeJwt(token.accessToken);
       assert.equal(header.alg, alg);
@@ -167,7 +168,7 @@ describe('issueToken (real SQLite)', () => {
       const credentials = await create({ allowedScopes: ['zaken.lezen'] });
       const alg = app.keys.current()!.alg;
       const before = await issuedCount(app, alg);
-      await refusal(issueToken(deps, tokenRequest({ grantType: 'client_credentials', credentials, scope: 'zaken.schrijven' }).request));
+      await refusal(issueToken(deps, tokenRequest({ grantType: 'client_credentials', credentials, scope: 'zaken.schrijven' })));
       assert.equal(await issuedCount(app, alg), before);
       assert.deepEqual(await app.audit.list({ action: 'token.issued', target: credentials.clientId }), []);
     });

@@ -1,7 +1,7 @@
 import type { AuditLog } from '../audit/audit-log.js';
 import { authenticateClient, type ClientAuthentication, type ClientCredentials } from '../clients/authenticate-client.js';
 import { SCOPE_PATTERN } from '../clients/validate.js';
-import { invalidRequest, OAuthError } from '../errors.js';
+import { invalidRequest, OAuthError, orThrow, type Parsed } from '../errors.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { TokenIssuer } from './issue-access-token.js';
 
@@ -11,15 +11,11 @@ export interface IssueTokenDeps extends ClientAuthentication {
   metrics: Pick<Metrics, 'rateLimitHits' | 'tokensIssued'>;
 }
 
-/**
- * A token request (RFC 6749 §4.4.2). Its parts are read when the check that needs them comes, in
- * this order: grant type, client, scope; reading one may refuse it (a parameter sent twice,
- * credentials missing), and which refusal a request with several faults gets stays the same.
- */
+/** A token request (RFC 6749 §4.4.2), checked in this order: grant type, client, scope. */
 export interface TokenRequest {
-  grantType(): string | undefined;
-  credentials(): ClientCredentials;
-  scope(): string | undefined;
+  grantType: Parsed<string | undefined>;
+  credentials: Parsed<ClientCredentials>;
+  scope: Parsed<string | undefined>;
   /** The caller's address, for the back-off and the audit trail. */
   address: string;
 }
@@ -36,17 +32,17 @@ export type IssueToken = (request: TokenRequest) => Promise<TokenResponse>;
 
 /** The client credentials grant (RFC 6749 §4.4): authenticate, check grant and scope, sign, audit. */
 export async function issueToken(deps: IssueTokenDeps, request: TokenRequest): Promise<TokenResponse> {
-  const grantType = request.grantType();
+  const grantType = orThrow(request.grantType);
   if (grantType === undefined) throw invalidRequest('grant_type is missing');
   if (grantType !== 'client_credentials') {
     throw new OAuthError('unsupported_grant_type', `grant_type "${grantType.slice(0, 50)}" is not supported; use client_credentials`);
   }
-  const client = await authenticateClient(deps, request.credentials(), { address: request.address, endpoint: 'token' });
+  const client = await authenticateClient(deps, orThrow(request.credentials), { address: request.address, endpoint: 'token' });
   if (!client.grantTypes.includes('client_credentials')) {
     throw new OAuthError('unauthorized_client', 'this client may not use the client_credentials grant');
   }
 
-  const scopes = requestedScopes(request.scope(), client.allowedScopes, client.defaultScopes);
+  const scopes = requestedScopes(orThrow(request.scope), client.allowedScopes, client.defaultScopes);
   const token = await deps.issuer.issue(client, scopes);
   const scope = scopes.join(' ');
   deps.metrics.tokensIssued.inc({ alg: token.alg });

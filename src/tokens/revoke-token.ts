@@ -1,7 +1,7 @@
 import { decodeJwt, type Principal, type Verifier } from '@zgw-auth/verifier';
 import type { AuditLog } from '../audit/audit-log.js';
 import { authenticateClient, type ClientAuthentication, type ClientCredentials } from '../clients/authenticate-client.js';
-import { invalidRequest, OAuthError } from '../errors.js';
+import { invalidRequest, OAuthError, orThrow, type Parsed } from '../errors.js';
 import type { Revocations } from './revocations.js';
 
 export interface RevokeTokenDeps extends ClientAuthentication {
@@ -10,10 +10,10 @@ export interface RevokeTokenDeps extends ClientAuthentication {
   audit: Pick<AuditLog, 'record'>;
 }
 
-/** A revocation request (RFC 7009 §2.1); its parts are read when needed, as in TokenRequest. */
+/** A revocation request (RFC 7009 §2.1). */
 export interface RevocationRequest {
-  credentials(): ClientCredentials;
-  token(): string | undefined;
+  credentials: Parsed<ClientCredentials>;
+  token: Parsed<string | undefined>;
   address: string;
 }
 
@@ -24,8 +24,8 @@ export type RevokeToken = (request: RevocationRequest) => Promise<void>;
  * revoked one (RFC 7009 §2.2: the caller hears 200 either way); a token of another client is refused.
  */
 export async function revokeToken(deps: RevokeTokenDeps, request: RevocationRequest): Promise<void> {
-  const client = await authenticateClient(deps, request.credentials(), { address: request.address, endpoint: 'revoke' });
-  const token = request.token();
+  const client = await authenticateClient(deps, orThrow(request.credentials), { address: request.address, endpoint: 'revoke' });
+  const token = orThrow(request.token);
   if (token === undefined) throw invalidRequest('token is missing');
   let header: Record<string, unknown>;
   try {

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { attempt } from '../../errors.js';
 import type { IntrospectToken } from '../../tokens/introspect-token.js';
 import { clientCredentials } from '../client-credentials.js';
 import { FormBody } from '../form-body.js';
@@ -13,9 +14,9 @@ export const introspectRoute: FastifyPluginAsync<IntrospectRouteOptions> = async
     reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' });
     const body = request.body instanceof FormBody ? request.body : FormBody.empty();
     return introspectToken({
-      presentsCredentials: () => Boolean(request.headers.authorization) || body.get('client_secret') !== undefined,
-      credentials: () => clientCredentials(request.headers.authorization, body),
-      token: () => body.get('token'),
+      presentsCredentials: attempt(() => Boolean(request.headers.authorization) || body.get('client_secret') !== undefined),
+      credentials: attempt(() => clientCredentials(request.headers.authorization, body)),
+      token: attempt(() => body.get('token')),
       address: request.ip,
     });
   });

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { attempt } from '../../errors.js';
 import type { RevokeToken } from '../../tokens/revoke-token.js';
 import { clientCredentials } from '../client-credentials.js';
 import { FormBody } from '../form-body.js';
@@ -13,8 +14,8 @@ export const revokeRoute: FastifyPluginAsync<RevokeRouteOptions> = async (server
     reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' });
     const body = request.body instanceof FormBody ? request.body : FormBody.empty();
     await revokeToken({
-      credentials: () => clientCredentials(request.headers.authorization, body),
-      token: () => body.get('token'),
+      credentials: attempt(() => clientCredentials(request.headers.authorization, body)),
+      token: attempt(() => body.get('token')),
       address: request.ip,
     });
     return reply.code(200).send();

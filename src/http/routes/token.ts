@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { attempt } from '../../errors.js';
 import type { IssueToken } from '../../tokens/issue-token.js';
 import { clientCredentials } from '../client-credentials.js';
 import { FormBody } from '../form-body.js';
@@ -12,9 +13,9 @@ export const tokenRoute: FastifyPluginAsync<TokenRouteOptions> = async (server, 
   server.post('/token', async (request, reply) => {
     const body = request.body instanceof FormBody ? request.body : FormBody.empty();
     const token = await issueToken({
-      grantType: () => body.get('grant_type'),
-      credentials: () => clientCredentials(request.headers.authorization, body),
-      scope: () => body.get('scope'),
+      grantType: attempt(() => body.get('grant_type')),
+      credentials: attempt(() => clientCredentials(request.headers.authorization, body)),
+      scope: attempt(() => body.get('scope')),
       address: request.ip,
     });
     reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' });
