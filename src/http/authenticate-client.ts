@@ -16,7 +16,9 @@ export async function authenticateClient(app: App, request: FastifyRequest, body
     app.metrics.rateLimitHits.inc({ limit: 'failed_auth' });
     throw new OAuthError('invalid_client', `too many failed authentication attempts; retry after ${wait} s`, 429, { 'retry-after': String(wait) });
   }
-  const result = await app.clients.authenticate(credentials.clientId, credentials.secret);
+  let result = await app.clients.authenticate(credentials.clientId, credentials.secret);
+  // The secret as sent raw (curl -u, Python requests): the same attempt read another way, counted once.
+  if (!result.ok && result.reason === 'wrong_secret' && credentials.rawSecret !== undefined) result = await app.clients.authenticate(credentials.clientId, credentials.rawSecret);
   if (!result.ok) {
     await app.guard.recordFailure(credentials.clientId, request.ip, result.reason, { endpoint, method: credentials.method, ...(result.secretId ? { secretId: result.secretId } : {}) });
     throw invalidClient();
