@@ -30,7 +30,9 @@ export function migrateCommands(program: Command, ctx: CliContext): void {
   common(
     migrate
       .command('keycloak')
-      .description("confidential service-account clients of a realm export, with their secrets, rsin mapper, user claims and token lifespan; Keycloak's own, public and bearer-only clients are skipped")
+      .description(
+        "confidential service-account clients of a realm export, with their secrets, rsin mapper, user claims and token lifespan; Keycloak's own, public and bearer-only clients are skipped",
+      )
       .requiredOption('--file <path>', 'realm export: kc.sh export --realm NAME --file realm.json (a partial export from the console masks secrets)')
       .option('--rsin <rsin>', 'organisation of clients without a hardcoded rsin mapper')
       .option('--no-self-signed', 'imported clients may not sign their own HS256 tokens (secrets then stored hashed only)'),

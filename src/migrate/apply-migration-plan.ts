@@ -53,9 +53,7 @@ export async function applyMigrationPlan(clients: ClientService, plan: Migration
   for (const entry of plan.entries) reported.push(await applyEntry(clients, entry, options));
   const notes = [...plan.notes];
   if (plan.realmTokenLifespan !== undefined && plan.realmTokenLifespan !== options.tokenLifetime) {
-    notes.push(
-      `Keycloak's realm gave tokens of ${plan.realmTokenLifespan} s to clients without their own lifespan; this server gives ${options.tokenLifetime} s (ZGW_AUTH_TOKEN_LIFETIME)`,
-    );
+    notes.push(`Keycloak's realm gave tokens of ${plan.realmTokenLifespan} s to clients without their own lifespan; this server gives ${options.tokenLifetime} s (ZGW_AUTH_TOKEN_LIFETIME)`);
   }
   const count = (status: ReportStatus) => reported.filter((r) => r.status === status).length;
   return {
@@ -122,11 +120,9 @@ async function applyEntry(clients: ClientService, entry: PlanEntry, options: App
   };
   if (options.dryRun) return planned;
   try {
-    await clients.create(
-      { clientId: entry.clientId, ...client },
-      options.actor,
-      { secrets: entry.secrets.map((s) => ({ value: s.value, label: s.label, expiresAt: s.expiresAt, allowWeak: options.allowWeakSecrets })) },
-    );
+    await clients.create({ clientId: entry.clientId, ...client }, options.actor, {
+      secrets: entry.secrets.map((s) => ({ value: s.value, label: s.label, expiresAt: s.expiresAt, allowWeak: options.allowWeakSecrets })),
+    });
   } catch (err) {
     // Checked above; what is left is a change made meanwhile (the same client created by someone else).
     if (err instanceof ZgwAuthError) return refused(`not imported: ${err.message}`);

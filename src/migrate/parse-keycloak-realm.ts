@@ -33,7 +33,7 @@ export function parseKeycloakRealm(data: unknown, options: KeycloakOptions): Mig
   }
   const realm = asObject(data, '$');
   const realmName = optString(realm, 'realm', '$', 255);
-  if (realm.clients === undefined) throw new ValidationError('$.clients: missing; a Keycloak realm export lists the realm\'s clients there (export with clients included)');
+  if (realm.clients === undefined) throw new ValidationError("$.clients: missing; a Keycloak realm export lists the realm's clients there (export with clients included)");
   const clients = asArray(realm.clients, '$.clients', MAX_CLIENTS);
   const lifespan = realm.accessTokenLifespan;
   if (lifespan != null && !(Number.isInteger(lifespan) && (lifespan as number) >= 0)) throw new ValidationError('$.accessTokenLifespan: expected whole seconds');
@@ -69,7 +69,11 @@ function planClient(c: JsonObject, path: string, realmName: string | undefined, 
   if (publicClient) return skip('public client: has no secret (a browser or app login)');
   if (!serviceAccounts) return skip('service accounts off: does not use client credentials (a client that only introspects needs a zgw-auth client with scope zgw-auth:introspect)');
   if (authenticator !== 'client-secret') {
-    return { action: 'refuse', clientId, reason: `authenticates with ${authenticator.slice(0, 40)}, which zgw-auth does not accept: create the client and give the consumer a secret (HTTP Basic or client_secret)` };
+    return {
+      action: 'refuse',
+      clientId,
+      reason: `authenticates with ${authenticator.slice(0, 40)}, which zgw-auth does not accept: create the client and give the consumer a secret (HTTP Basic or client_secret)`,
+    };
   }
 
   const attention: string[] = [];
@@ -107,7 +111,9 @@ function planSecrets(secret: string | undefined, attributes: Record<string, stri
     return [];
   }
   if (secret === MASKED_SECRET) {
-    attention.push(`secret masked in the file ("${MASKED_SECRET}", as a partial export from the admin console gives it): imported disabled and without a secret; ${addIt}, or import a full export (kc.sh export)`);
+    attention.push(
+      `secret masked in the file ("${MASKED_SECRET}", as a partial export from the admin console gives it): imported disabled and without a secret; ${addIt}, or import a full export (kc.sh export)`,
+    );
     return [];
   }
   const expires = epochMs(attributes['client.secret.expiration.time'], `${path}.attributes["client.secret.expiration.time"]`);
