@@ -18,7 +18,10 @@ export async function authenticateClient(app: App, request: FastifyRequest, body
   }
   let result = await app.clients.authenticate(credentials.clientId, credentials.secret);
   // The secret as sent raw (curl -u, Python requests): the same attempt read another way, counted once.
-  if (!result.ok && result.reason === 'wrong_secret' && credentials.rawSecret !== undefined) result = await app.clients.authenticate(credentials.clientId, credentials.rawSecret);
+  // Unknown clients are read twice as well, so that the cost does not tell which ids exist.
+  if (!result.ok && (result.reason === 'wrong_secret' || result.reason === 'unknown_client') && credentials.rawSecret !== undefined) {
+    result = await app.clients.authenticate(credentials.clientId, credentials.rawSecret);
+  }
   if (!result.ok) {
     await app.guard.recordFailure(credentials.clientId, request.ip, result.reason, { endpoint, method: credentials.method, ...(result.secretId ? { secretId: result.secretId } : {}) });
     throw invalidClient();
