@@ -8,6 +8,11 @@ import type { Client } from './model.js';
 export interface ClientCredentials {
   clientId: string;
   secret: string;
+  /**
+   * HTTP Basic only: the secret as sent, when it differs from the form-decoded `secret`. curl -u and
+   * Python requests send secrets raw; a `+` or `%` in one then reads differently once decoded.
+   */
+  rawSecret?: string;
   method: 'client_secret_basic' | 'client_secret_post';
 }
 
@@ -34,7 +39,12 @@ export async function authenticateClient(deps: ClientAuthentication, credentials
     deps.metrics.rateLimitHits.inc({ limit: 'failed_auth' });
     throw new OAuthError('invalid_client', `too many failed authentication attempts; retry after ${wait} s`, { status: 429, headers: { 'retry-after': String(wait) } });
   }
-  const result = await deps.clients.authenticate(credentials.clientId, credentials.secret);
+  let result = await deps.clients.authenticate(credentials.clientId, credentials.secret);
+  // The secret as sent raw (curl -u, Python requests): the same attempt read another way, counted once.
+  // Unknown clients are read twice as well, so that the cost does not tell which ids exist.
+  if (!result.ok && (result.reason === 'wrong_secret' || result.reason === 'unknown_client') && credentials.rawSecret !== undefined) {
+    result = await deps.clients.authenticate(credentials.clientId, credentials.rawSecret);
+  }
   if (!result.ok) {
     await deps.guard.recordFailure(credentials.clientId, caller.address, result.reason, {
       endpoint: caller.endpoint,
