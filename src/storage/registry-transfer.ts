@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { validateStaticClaims } from '../clients/validate.js';
 import { ValidationError } from '../errors.js';
 import type { MasterKey } from '../keys/master-key.js';
+import { addMissingOrganisations } from './kysely-organisation-store.js';
 import type { Storage } from './open-database.js';
 import type { Database } from './schema.js';
 
@@ -20,7 +21,7 @@ export interface RegistryExport {
 }
 
 // Parents before children: secrets refer to clients.
-const TABLES = ['signing_keys', 'clients', 'client_secrets', 'audit_events', 'revoked_tokens'] as const satisfies readonly (keyof Database)[];
+const TABLES = ['signing_keys', 'organisations', 'clients', 'client_secrets', 'audit_events', 'revoked_tokens'] as const satisfies readonly (keyof Database)[];
 const BATCH = 500;
 
 export function masterKeyFingerprint(masterKey: MasterKey): string {
@@ -34,7 +35,7 @@ export async function exportRegistry(storage: Storage, masterKey: MasterKey, now
 }
 
 /** Loads an export into an empty registry, in one transaction. Returns the row count per table. */
-export async function importRegistry(storage: Storage, masterKey: MasterKey, data: RegistryExport): Promise<Record<string, number>> {
+export async function importRegistry(storage: Storage, masterKey: MasterKey, data: RegistryExport, now: number = Date.now()): Promise<Record<string, number>> {
   if (data?.format !== 'zgw-auth-registry' || data.version !== 1) throw new ValidationError('not a zgw-auth registry export (format zgw-auth-registry, version 1)');
   if (data.masterKeyFingerprint !== masterKeyFingerprint(masterKey)) {
     throw new ValidationError('the export was made under a different master key: set ZGW_AUTH_MASTER_KEY to the key of the source installation');
@@ -65,6 +66,8 @@ export async function importRegistry(storage: Storage, masterKey: MasterKey, dat
           .execute();
       counts[t] = rows.length;
     }
+    // An export of a version without organisations: its clients' RSINs become organisations, as on migration.
+    await addMissingOrganisations(trx, now);
     // Explicit ids bypassed PostgreSQL's sequence; move it past them.
     if (storage.dialect === 'postgres') await sql`SELECT setval(pg_get_serial_sequence('audit_events', 'id'), GREATEST((SELECT max(id) FROM audit_events), 1))`.execute(trx);
   });

@@ -10,6 +10,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
 import { isRejectedInput } from '../../storage/input-errors.js';
 import { isUnavailable } from '../../storage/unavailable-errors.js';
 import { failureFloor } from '../failure-floor.js';
+import { organisationRoutes } from './organisation-routes.js';
 import * as s from './schemas.js';
 import { authorizeWithBackoff } from './self-signed-backoff.js';
 
@@ -92,6 +93,7 @@ export async function adminRoutes(admin: FastifyInstance, app: App): Promise<voi
   admin.setNotFoundHandler((request, reply) => problem(reply, 404, 'not_found', 'Not found', `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`));
 
   admin.get('/openapi.json', { schema: { hide: true } }, async () => admin.swagger());
+  await admin.register(organisationRoutes, { organisations: app.organisations, actorOf });
 
   admin.get(
     '/clients',
