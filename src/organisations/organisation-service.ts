@@ -55,7 +55,7 @@ export class OrganisationService {
     return { ...organisation, ...counts };
   }
 
-  list(filter: OrganisationFilter): Promise<{ items: OrganisationWithCounts[]; total: number }> {
+  async list(filter: OrganisationFilter): Promise<{ items: OrganisationWithCounts[]; total: number }> {
     validateOrganisationFilter(filter);
     return this.store.list(filter);
   }

@@ -21,7 +21,8 @@ export function validateOrganisationName(name: string): void {
 
 export function validateOrganisationFilter(filter: OrganisationFilter): void {
   if (!Number.isInteger(filter.limit) || filter.limit < 1 || filter.limit > ORGANISATION_PAGE_MAX) throw new ValidationError(`limit: a whole number from 1 to ${ORGANISATION_PAGE_MAX}`, 'limit');
-  if (!Number.isInteger(filter.offset) || filter.offset < 0 || filter.offset > ORGANISATION_OFFSET_MAX) throw new ValidationError(`offset: a whole number from 0 to ${ORGANISATION_OFFSET_MAX}`, 'offset');
+  if (!Number.isInteger(filter.offset) || filter.offset < 0 || filter.offset > ORGANISATION_OFFSET_MAX)
+    throw new ValidationError(`offset: a whole number from 0 to ${ORGANISATION_OFFSET_MAX}`, 'offset');
   if (filter.q !== undefined && (typeof filter.q !== 'string' || filter.q.length > ORGANISATION_SEARCH_MAX || UNSAFE_IN_NAME.test(filter.q))) {
     throw new ValidationError(`search: at most ${ORGANISATION_SEARCH_MAX} characters, no control characters`, 'q');
   }

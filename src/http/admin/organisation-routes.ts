@@ -1,6 +1,14 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Actor } from '../../clients/client-service.js';
-import { ORGANISATION_NAME_MAX, ORGANISATION_OFFSET_MAX, ORGANISATION_PAGE_MAX, ORGANISATION_SEARCH_MAX, type OrganisationFilter, type OrganisationInput, type OrganisationPatch } from '../../organisations/model.js';
+import {
+  ORGANISATION_NAME_MAX,
+  ORGANISATION_OFFSET_MAX,
+  ORGANISATION_PAGE_MAX,
+  ORGANISATION_SEARCH_MAX,
+  type OrganisationFilter,
+  type OrganisationInput,
+  type OrganisationPatch,
+} from '../../organisations/model.js';
 import type { OrganisationService } from '../../organisations/organisation-service.js';
 
 export interface OrganisationRoutesOptions {
