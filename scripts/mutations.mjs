@@ -1376,10 +1376,10 @@ export const MUTATIONS = [
   {
     id: 'organisation-create-duplicate',
     check: 'Organisations: a second organisation with an RSIN is refused (409), the first left as it is',
-    fn: 'OrganisationService.create',
-    file: 'src/organisations/organisation-service.ts',
-    tests: ['organisations'],
-    from: 'if (!organisation) throw new ConflictError(',
-    to: 'if (Math.random() < 0) throw new ConflictError(',
+    fn: 'KyselyOrganisationStore.insert',
+    file: 'src/storage/kysely-organisation-store.ts',
+    tests: ['organisation-store', 'organisations'],
+    from: ".onConflict((oc) => oc.column('rsin').doNothing())",
+    to: ".onConflict((oc) => oc.column('rsin').doUpdateSet({ name: organisation.name }))",
   },
 ];
