@@ -169,6 +169,7 @@ for (const [kind, open] of Object.entries(FIXTURES)) {
       const search = async (q: string) => (await f.store.list({ q, limit: 100, offset: 0 })).items.map((o) => o.rsin);
       assert.deepEqual(await search('RENAMED'), [R2], 'case-insensitive');
       assert.deepEqual(await search('hertogenbosch'), [R1]);
+      assert.deepEqual(await search('Ĳsselstein 🏛'), [R1], 'letters beyond ASCII, as written');
       assert.deepEqual(await search('2220'), [R1], 'RSIN substring');
       assert.deepEqual(await search('%_'), [R3], 'wildcards are text');
       assert.deepEqual(await search('_'), [R3]);

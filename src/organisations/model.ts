@@ -30,7 +30,7 @@ export interface OrganisationPatch {
 
 export interface OrganisationFilter {
   enabled?: boolean;
-  /** Case-insensitive (ASCII letters) substring of the RSIN or the name. */
+  /** Substring of the RSIN or the name, ignoring the case of A-Z (PostgreSQL folds other letters too). */
   q?: string;
   limit: number;
   offset: number;

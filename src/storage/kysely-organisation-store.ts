@@ -34,8 +34,9 @@ export class KyselyOrganisationStore implements OrganisationStore {
     let q = this.db.selectFrom('organisations as o');
     if (filter.enabled !== undefined) q = q.where('o.enabled', '=', filter.enabled ? 1 : 0);
     if (filter.q) {
-      const pattern = '%' + filter.q.toLowerCase().replace(/[\\%_]/g, (c) => '\\' + c) + '%';
-      q = q.where((eb) => eb.or([sql<boolean>`lower(o.rsin) like ${pattern} escape '\\'`, sql<boolean>`lower(o.name) like ${pattern} escape '\\'`]));
+      // Both sides folded by the database: the same letters on both, whatever its lower() folds.
+      const pattern = '%' + filter.q.replace(/[\\%_]/g, (c) => '\\' + c) + '%';
+      q = q.where((eb) => eb.or([sql<boolean>`lower(o.rsin) like lower(${pattern}) escape '\\'`, sql<boolean>`lower(o.name) like lower(${pattern}) escape '\\'`]));
     }
     const [rows, count] = await Promise.all([
       q
