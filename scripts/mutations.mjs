@@ -1382,4 +1382,13 @@ export const MUTATIONS = [
     from: ".onConflict((oc) => oc.column('rsin').doNothing())",
     to: ".onConflict((oc) => oc.column('rsin').doUpdateSet({ name: organisation.name }))",
   },
+  {
+    id: 'registry-import-organisations-checked',
+    check: "Registry import: organisations held to today's rules (RSIN, name)",
+    fn: 'importRegistry',
+    file: 'src/storage/registry-transfer.ts',
+    tests: ['organisations'],
+    from: '      validateOrganisationName(row.name as string);',
+    to: '',
+  },
 ];

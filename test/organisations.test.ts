@@ -173,7 +173,7 @@ forEachDialect((dialect) => {
       assert.deepEqual(await ts.app.clients.authenticate(c.clientId, c.secret), { ok: false, reason: 'disabled_client', secretId: (await ts.app.clients.listSecrets(c.clientId))[0]!.secretId });
     });
 
-    it("a registry export carries its organisations; an export of an earlier version gets its clients' RSINs as organisations on import", async () => {
+    it("a registry export carries its organisations, held to today's rules on import; an export of an earlier version gets its clients' RSINs as organisations", async () => {
       const data = await exportRegistry(ts.app.storage, ts.app.masterKey, Date.now());
       const exported = data.tables.organisations as Array<{ rsin: string; name: string; enabled: number }>;
       assert.deepEqual(
@@ -214,6 +214,14 @@ forEachDialect((dialect) => {
         );
       } finally {
         await earlier.close();
+      }
+      const tampered = { ...data, tables: { ...data.tables, organisations: [{ ...exported[0]!, name: 'Gemeente\u202e' }] } };
+      const target = await emptyApp(dialect, masterKey);
+      try {
+        await assert.rejects(importRegistry(target.app.storage, target.app.masterKey, tampered), /organisation "\d{9}": name: 1-200 characters/);
+        assert.equal((await target.app.clients.list({ limit: 1, offset: 0 })).total, 0, 'nothing imported');
+      } finally {
+        await target.close();
       }
     });
   });

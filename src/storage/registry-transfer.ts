@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { validateStaticClaims } from '../clients/validate.js';
 import { ValidationError } from '../errors.js';
 import type { MasterKey } from '../keys/master-key.js';
+import { validateOrganisationName, validateOrganisationRsin } from '../organisations/validate.js';
 import { addMissingOrganisations } from './kysely-organisation-store.js';
 import type { Storage } from './open-database.js';
 import type { Database } from './schema.js';
@@ -48,6 +49,14 @@ export async function importRegistry(storage: Storage, masterKey: MasterKey, dat
       throw new ValidationError(`client "${String(row.client_id).slice(0, 60)}": ${err instanceof ValidationError ? err.message : 'static_claims is not a JSON object'}`);
     }
   }
+  for (const row of (data.tables.organisations ?? []) as Array<{ rsin?: unknown; name?: unknown }>) {
+    try {
+      validateOrganisationRsin(row.rsin as string);
+      validateOrganisationName(row.name as string);
+    } catch (err) {
+      throw new ValidationError(`organisation "${String(row.rsin).slice(0, 20)}": ${err instanceof ValidationError ? err.message : 'not an organisation'}`);
+    }
+  }
   const counts: Record<string, number> = {};
   await storage.db.transaction().execute(async (trx) => {
     for (const t of TABLES) {
@@ -66,7 +75,7 @@ export async function importRegistry(storage: Storage, masterKey: MasterKey, dat
           .execute();
       counts[t] = rows.length;
     }
-    // An export of a version without organisations: its clients' RSINs become organisations, as on migration.
+    // As on migration: a client's RSIN without an organisation gets one (exports of earlier versions hold none).
     await addMissingOrganisations(trx, now);
     // Explicit ids bypassed PostgreSQL's sequence; move it past them.
     if (storage.dialect === 'postgres') await sql`SELECT setval(pg_get_serial_sequence('audit_events', 'id'), GREATEST((SELECT max(id) FROM audit_events), 1))`.execute(trx);
