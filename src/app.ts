@@ -12,7 +12,9 @@ import { GuessingGuard } from './limits/guessing-guard.js';
 import { FallbackFailureLimiter } from './limits/fallback-failure-limiter.js';
 import { RedisFailureLimiter } from './limits/redis-failure-limiter.js';
 import { Metrics } from './ops/metrics.js';
+import { OrganisationService } from './organisations/organisation-service.js';
 import { type ChangeFeed, LocalChangeFeed, PostgresChangeFeed, SqliteChangeFeed } from './storage/change-feed.js';
+import { KyselyOrganisationStore } from './storage/kysely-organisation-store.js';
 import { openStorage, type Storage } from './storage/open-database.js';
 import { connectRedis, type Redis } from './storage/redis.js';
 import type { Verifier } from '@zgw-auth/verifier';
@@ -29,6 +31,7 @@ export interface App {
   masterKey: MasterKey;
   keys: KeyRing;
   clients: ClientService;
+  organisations: OrganisationService;
   audit: AuditLog;
   issuer: TokenIssuer;
   /** Back-off for every place a secret is checked. */
@@ -87,6 +90,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const clients = new ClientService(new ClientStore(storage.db), masterKey, audit, changes, now);
   const issuer = new TokenIssuer(keys, config, now);
   const policy = { threshold: config.lockoutThreshold, baseSeconds: config.lockoutBaseSeconds, maxSeconds: config.lockoutMaxSeconds };
+  const organisations = new OrganisationService(new KyselyOrganisationStore(storage.db), audit, changes, now);
   const redis = config.redisUrl ? await connectRedis(config.redisUrl, log) : undefined;
   const local = new MemoryFailureLimiter(now);
   const limiter = redis ? new FallbackFailureLimiter(new RedisFailureLimiter(redis), local, log) : local;
@@ -101,6 +105,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     masterKey,
     keys,
     clients,
+    organisations,
     audit,
     issuer,
     guard,

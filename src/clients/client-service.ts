@@ -74,7 +74,7 @@ export class ClientService {
   ) {
     changes.onChange((change) => {
       if (change.kind === 'client') this.cache.delete(change.clientId);
-      else if (change.kind === 'all') this.cache.clear();
+      else if (change.kind === 'all' || change.kind === 'organisation') this.cache.clear();
     });
   }
 
