@@ -13,7 +13,8 @@ import { FAILURE_FLOOR_MS } from '../src/http/failure-floor.js';
 import { KeyRing } from '../src/keys/key-ring.js';
 import { loadMasterKey, MasterKey, parseMasterKey } from '../src/keys/master-key.js';
 import { backoffSeconds } from '../src/limits/failure-limiter.js';
-import { openStorage } from '../src/storage/open-database.js';
+import { KyselyKeyStore } from '../src/storage/kysely-key-store.js';
+import { openStorage } from '../src/storage/open-storage.js';
 import { exportRegistry, importRegistry } from '../src/storage/registry-transfer.js';
 import { TokenIssuer } from '../src/tokens/issue-access-token.js';
 import { basicAuth, hs256, postForm, rejectsWith, request, startTestServer, type TestServer } from './helpers.js';
@@ -478,7 +479,7 @@ describe('check inventory: server', () => {
   });
 
   it('issuing: no signing key is refused as no_signing_key', async () => {
-    const ring = new KeyRing(ts.app.storage.db, ts.app.masterKey, ts.clock.now);
+    const ring = new KeyRing(new KyselyKeyStore(ts.app.storage.db), ts.app.masterKey, ts.clock.now);
     const issuer = new TokenIssuer(ring, { issuer: ts.url, audience: 'a', tokenLifetime: 60, maxTokenLifetime: 60 });
     const client = await ts.app.clients.get(introspector.clientId);
     await assert.rejects(issuer.issue(client, []), (err: unknown) => err instanceof ZgwAuthError && err.code === 'no_signing_key');

@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { validateStaticClaims } from '../clients/validate.js';
 import { ValidationError } from '../errors.js';
 import type { MasterKey } from '../keys/master-key.js';
-import type { Storage } from './open-database.js';
+import type { Storage } from './open-storage.js';
 import type { Database } from './schema.js';
 
 /**
