@@ -9,7 +9,16 @@ export class MemoryAuditStore implements AuditStore {
   async append(rows: AuditRows): Promise<void> {
     for (let i = 0; i + AUDIT_FIELDS <= rows.length; i += AUDIT_FIELDS) {
       const [at, actor, action, target, address, reason, details] = rows.slice(i, i + AUDIT_FIELDS);
-      this.events.push({ id: this.nextId++, at: at as number, actor: actor as string, action: action as string, target: target as string, address: address as string | null, reason: reason as string | null, details: details as string });
+      this.events.push({
+        id: this.nextId++,
+        at: at as number,
+        actor: actor as string,
+        action: action as string,
+        target: target as string,
+        address: address as string | null,
+        reason: reason as string | null,
+        details: details as string,
+      });
     }
   }
 
