@@ -960,11 +960,8 @@ export const MUTATIONS = [
     fn: 'ClientService.create',
     file: 'src/clients/client-service.ts',
     tests: REGISTRY,
-    // Both refusals: up front, and after an insert that lost a race on the primary key.
-    edits: [
-      ['    if (await this.store.get(clientId, t)) throw new ConflictError(`client "${clientId}" already exists`);\n    const value', '    const value'],
-      ['      if (await this.store.get(clientId, t)) throw new ConflictError(`client "${clientId}" already exists`);\n      throw err;', '      throw err;'],
-    ],
+    from: '    if (await this.store.get(clientId, t)) throw new ConflictError(`client "${clientId}" already exists`);\n    const value',
+    to: '    const value',
   },
   {
     id: 'client-self-signing-off-drops-sealed',
