@@ -408,6 +408,17 @@ describe('check inventory: server', () => {
     assert.equal((await tokenRequest({ client_id: c.clientId, client_secret: expiring.value }, {}, '127.0.0.22')).status, 401);
   });
 
+  it('expired secrets: a self-signing secret stops verifying at its expiry, also while its client is cached', async () => {
+    const c = await ts.createClient({ selfSignedAllowed: true });
+    const expiring = await ts.app.clients.addSecret(c.clientId, { expiresAt: ts.clock.now() + 1000 }, { id: 'test' });
+    const v = createVerifier({ clients: (await import('../src/tokens/server-verifier.js')).registryResolver(ts.app.clients), cache: false, now: ts.clock.now });
+    const token = () => hs256({ client_id: c.clientId, iat: Math.floor(ts.clock.now() / 1000) }, expiring.value);
+    // The second lookup puts the client in the cache, with its secrets opened.
+    for (let i = 0; i < 2; i++) await v.verify(token());
+    ts.clock.advance(1.5);
+    await rejectsWith(v, token(), 'bad_signature');
+  });
+
   it('self-signing switched off: the stored encrypted secrets are dropped, so the old secret no longer signs', async () => {
     const c = await ts.createClient({ selfSignedAllowed: true });
     await ts.app.clients.update(c.clientId, { selfSignedAllowed: false }, { id: 'test' });
