@@ -5,6 +5,7 @@ import { ZgwAuthError } from '../errors.js';
 import { clientsCommands } from './clients-commands.js';
 import type { CliContext } from './context.js';
 import { keysCommands } from './keys-commands.js';
+import { migrateCommands } from './migrate-commands.js';
 import { transferCommands } from './transfer-commands.js';
 import { serveCommand } from './serve.js';
 import { tokenCommands } from './token-commands.js';
@@ -72,6 +73,7 @@ export async function runCli(argv: string[], out: (text: string) => void = (t) =
   keysCommands(program, ctx);
   tokenCommands(program, ctx);
   transferCommands(program, ctx);
+  migrateCommands(program, ctx);
   try {
     await program.parseAsync(withSwitchValues(argv));
     return 0;

@@ -78,7 +78,13 @@ export class ClientService {
     });
   }
 
-  async create(input: ClientInput, actor: Actor): Promise<{ client: Client; secret: CreatedSecret }> {
+  async create(input: ClientInput, actor: Actor): Promise<{ client: Client; secret: CreatedSecret }>;
+  /**
+   * With `secrets`, the client gets exactly these instead of a generated one: imported values are
+   * checked as addSecret checks them, all before anything is stored; an empty list gives none.
+   */
+  async create(input: ClientInput, actor: Actor, options: { secrets: SecretInput[] }): Promise<{ client: Client; secrets: CreatedSecret[] }>;
+  async create(input: ClientInput, actor: Actor, options?: { secrets: SecretInput[] }): Promise<{ client: Client; secret?: CreatedSecret; secrets?: CreatedSecret[] }> {
     const clientId = input.clientId ?? `client-${crypto.randomBytes(8).toString('hex')}`;
     validateClientId(clientId);
     validateClientFields(input);
@@ -102,6 +108,7 @@ export class ClientService {
     };
     validateDefaultScopesAllowed(client.defaultScopes, client.allowedScopes);
     if (await this.store.get(clientId, t)) throw new ConflictError(`client "${clientId}" already exists`);
+    if (options) return this.createWithSecrets(client, options.secrets, actor);
     const value = generateSecret();
     const secret = this.newSecret(client, { label: 'initial' }, value);
     try {
@@ -114,6 +121,34 @@ export class ClientService {
     await this.changed(clientId);
     await this.audit.record({ actor: actor.id, address: actor.address, action: 'client.created', target: clientId, details: { after: client, secretId: secret.secretId } });
     return { client, secret: { secret: secretInfo(secret), value, warnings: [] } };
+  }
+
+  private async createWithSecrets(client: Client, inputs: SecretInput[], actor: Actor): Promise<{ client: Client; secrets: CreatedSecret[] }> {
+    const checked = inputs.map((input) => ({ input, ...this.checkSecretInput(client, input) }));
+    const created = checked.map(({ input, warnings, weak }) => {
+      const value = input.value ?? generateSecret();
+      return { secret: this.newSecret(client, input, value, weak), value, warnings };
+    });
+    try {
+      await this.store.insert(
+        client,
+        created.map((c) => c.secret),
+      );
+    } catch (err) {
+      if (await this.store.get(client.clientId, this.now())) throw new ConflictError(`client "${client.clientId}" already exists`);
+      throw err;
+    }
+    await this.changed(client.clientId);
+    const secrets = created.map((c) => ({ secret: secretInfo(c.secret), value: c.value, warnings: c.warnings }));
+    const allowedWeak = client.selfSignedAllowed && checked.some((c) => c.weak) ? { allowedWeak: true } : {};
+    await this.audit.record({
+      actor: actor.id,
+      address: actor.address,
+      action: 'client.created',
+      target: client.clientId,
+      details: { after: client, secrets: secrets.map((s) => s.secret), warnings: secrets.flatMap((s) => s.warnings), ...allowedWeak },
+    });
+    return { client, secrets };
   }
 
   async get(clientId: string): Promise<Client> {
@@ -160,17 +195,7 @@ export class ClientService {
 
   async addSecret(clientId: string, input: SecretInput, actor: Actor): Promise<CreatedSecret> {
     const client = await this.get(clientId);
-    const { warnings, weak } = input.value !== undefined ? checkImportedSecret(input.value) : { warnings: [], weak: false };
-    // Anyone holding one HS256 token of this client can test guesses offline: refuse unless allowed.
-    if (weak && client.selfSignedAllowed && !input.allowWeak) {
-      throw new ValidationError(
-        `weak secret refused for a self-signing client (${warnings.join('; ')}): ${SECRET_STRENGTH_RULE}. Generate one, or allow this one explicitly (--allow-weak-secret, "allowWeak": true)`,
-        'value',
-      );
-    }
-    if (input.label !== undefined && (input.label.length > 200 || /[\u0000-\u001f]/.test(input.label))) throw new ValidationError('label: at most 200 characters, no control characters', 'label');
-    if (input.expiresAt != null && (!Number.isInteger(input.expiresAt) || input.expiresAt <= this.now() || input.expiresAt > MAX_EPOCH_MS))
-      throw new ValidationError('expiresAt must be in the future, before the year 10000', 'expiresAt');
+    const { warnings, weak } = this.checkSecretInput(client, input);
     const value = input.value ?? generateSecret();
     const secret = this.newSecret(client, input, value, weak);
     await this.store.insertSecret(secret);
@@ -185,6 +210,34 @@ export class ClientService {
       details: { after: info, warnings, ...allowedWeak },
     });
     return { secret: info, value, warnings };
+  }
+
+  /** Checks a new secret's fields, and an imported value against the weak-secret rule. */
+  private checkSecretInput(client: Client, input: SecretInput): { warnings: string[]; weak: boolean } {
+    const { warnings, weak } = input.value !== undefined ? checkImportedSecret(input.value) : { warnings: [], weak: false };
+    // Anyone holding one HS256 token of this client can test guesses offline: refuse unless allowed.
+    if (weak && client.selfSignedAllowed && !input.allowWeak) {
+      throw new ValidationError(
+        `weak secret refused for a self-signing client (${warnings.join('; ')}): ${SECRET_STRENGTH_RULE}. Generate one, or allow this one explicitly (--allow-weak-secret, "allowWeak": true)`,
+        'value',
+      );
+    }
+    if (input.label !== undefined && (input.label.length > 200 || /[\u0000-\u001f]/.test(input.label))) throw new ValidationError('label: at most 200 characters, no control characters', 'label');
+    if (input.expiresAt != null && (!Number.isInteger(input.expiresAt) || input.expiresAt <= this.now() || input.expiresAt > MAX_EPOCH_MS))
+      throw new ValidationError('expiresAt must be in the future, before the year 10000', 'expiresAt');
+    return { warnings, weak };
+  }
+
+  /**
+   * Whether `value` is one of the client's secrets (live, or former within FORMER_SECRET_MS): lets
+   * an import that runs again leave a secret that is already there alone.
+   */
+  async hasSecret(clientId: string, value: string): Promise<boolean> {
+    const found = await this.store.findWithSecrets(clientId, this.now());
+    const presented = hashSecret(this.masterKey.hashKey, value);
+    let matched = false;
+    for (const s of found?.secrets ?? []) if (hashMatches(presented, s.hash)) matched = true;
+    return matched;
   }
 
   async listSecrets(clientId: string): Promise<SecretInfo[]> {

@@ -1,15 +1,14 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { type Principal, refusal, TokenError } from '@zgw-auth/verifier';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../../app.js';
 import type { Actor } from '../../clients/client-service.js';
 import { ADMIN_SCOPE, type ClientInput, type ClientPatch, type SecretInput } from '../../clients/model.js';
 import { SIGNING_ALGS, type SigningAlg } from '../../config.js';
-import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
-import { isRejectedInput } from '../../storage/input-errors.js';
-import { isUnavailable } from '../../storage/unavailable-errors.js';
+import { ValidationError } from '../../errors.js';
 import { failureFloor } from '../failure-floor.js';
+import { renderProblem } from '../render/problem.js';
 import * as s from './schemas.js';
 import { authorizeWithBackoff } from './self-signed-backoff.js';
 
@@ -74,20 +73,7 @@ export async function adminRoutes(admin: FastifyInstance, app: App): Promise<voi
     }
   });
 
-  admin.setErrorHandler((error: Error, request, reply) => {
-    const err = error as FastifyError;
-    if (error instanceof ValidationError) return problem(reply, 400, error.code, 'Invalid input', error.message, error.field ? { invalidParams: [{ name: error.field, reason: error.message }] } : {});
-    if (error instanceof NotFoundError) return problem(reply, 404, error.code, 'Not found', err.message);
-    if (error instanceof ConflictError) return problem(reply, 409, error.code, 'Conflict', err.message);
-    if (err.validation) return problem(reply, 400, 'invalid_input', 'Invalid input', err.message.slice(0, 500));
-    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return problem(reply, 413, 'body_too_large', 'Body too large', 'request body too large');
-    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return problem(reply, 415, 'unsupported_media_type', 'Unsupported media type', 'send application/json');
-    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return problem(reply, err.statusCode, 'bad_request', 'Bad request', err.message.slice(0, 300));
-    if (isRejectedInput(err)) return problem(reply, 400, 'invalid_input', 'Invalid input', 'a field holds a value that cannot be stored');
-    if (isUnavailable(err)) return problem(reply.header('retry-after', '1'), 503, 'unavailable', 'Service unavailable', 'the database is unreachable; retry shortly');
-    request.log.error({ err }, 'admin request failed');
-    return problem(reply, 500, 'internal_error', 'Internal error', 'internal error');
-  });
+  admin.setErrorHandler((error: Error, request, reply) => renderProblem(error, reply, (err) => request.log.error({ err }, 'admin request failed')));
 
   admin.setNotFoundHandler((request, reply) => problem(reply, 404, 'not_found', 'Not found', `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`));
 
