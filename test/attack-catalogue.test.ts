@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createVerifier, type TokenError, type Verifier } from '@zgw-auth/verifier';
-import { openStorage } from '../src/storage/open-database.js';
+import { openStorage } from '../src/storage/open-storage.js';
 import { exportRegistry, importRegistry } from '../src/storage/registry-transfer.js';
 import { registryResolver } from '../src/tokens/server-verifier.js';
 import { basicAuth, decodePart, hs256, type HttpResult, postForm, rejectsWith, request, startTestServer, type TestServer } from './helpers.js';

@@ -13,7 +13,8 @@ import { FAILURE_FLOOR_MS } from '../src/http/failure-floor.js';
 import { KeyRing } from '../src/keys/key-ring.js';
 import { loadMasterKey, MasterKey, parseMasterKey } from '../src/keys/master-key.js';
 import { backoffSeconds } from '../src/limits/failure-limiter.js';
-import { openStorage } from '../src/storage/open-database.js';
+import { KyselyKeyStore } from '../src/storage/kysely-key-store.js';
+import { openStorage } from '../src/storage/open-storage.js';
 import { exportRegistry, importRegistry } from '../src/storage/registry-transfer.js';
 import { TokenIssuer } from '../src/tokens/issue-access-token.js';
 import { basicAuth, hs256, postForm, rejectsWith, request, startTestServer, type TestServer } from './helpers.js';
@@ -407,6 +408,17 @@ describe('check inventory: server', () => {
     assert.equal((await tokenRequest({ client_id: c.clientId, client_secret: expiring.value }, {}, '127.0.0.22')).status, 401);
   });
 
+  it('expired secrets: a self-signing secret stops verifying at its expiry, also while its client is cached', async () => {
+    const c = await ts.createClient({ selfSignedAllowed: true });
+    const expiring = await ts.app.clients.addSecret(c.clientId, { expiresAt: ts.clock.now() + 1000 }, { id: 'test' });
+    const v = createVerifier({ clients: (await import('../src/tokens/server-verifier.js')).registryResolver(ts.app.clients), cache: false, now: ts.clock.now });
+    const token = () => hs256({ client_id: c.clientId, iat: Math.floor(ts.clock.now() / 1000) }, expiring.value);
+    // The second lookup puts the client in the cache, with its secrets opened.
+    for (let i = 0; i < 2; i++) await v.verify(token());
+    ts.clock.advance(1.5);
+    await rejectsWith(v, token(), 'bad_signature');
+  });
+
   it('self-signing switched off: the stored encrypted secrets are dropped, so the old secret no longer signs', async () => {
     const c = await ts.createClient({ selfSignedAllowed: true });
     await ts.app.clients.update(c.clientId, { selfSignedAllowed: false }, { id: 'test' });
@@ -478,7 +490,7 @@ describe('check inventory: server', () => {
   });
 
   it('issuing: no signing key is refused as no_signing_key', async () => {
-    const ring = new KeyRing(ts.app.storage.db, ts.app.masterKey, ts.clock.now);
+    const ring = new KeyRing(new KyselyKeyStore(ts.app.storage.db), ts.app.masterKey, ts.clock.now);
     const issuer = new TokenIssuer(ring, { issuer: ts.url, audience: 'a', tokenLifetime: 60, maxTokenLifetime: 60 });
     const client = await ts.app.clients.get(introspector.clientId);
     await assert.rejects(issuer.issue(client, []), (err: unknown) => err instanceof ZgwAuthError && err.code === 'no_signing_key');

@@ -11,7 +11,7 @@ import type { Organisation } from '../src/organisations/model.js';
 import type { OrganisationStore } from '../src/organisations/organisation-store.js';
 import { KyselyOrganisationStore } from '../src/storage/kysely-organisation-store.js';
 import { migrate } from '../src/storage/migrations.js';
-import { openStorage, type Storage } from '../src/storage/open-database.js';
+import { openStorage, type Storage } from '../src/storage/open-storage.js';
 import type { Database, NewClientRow } from '../src/storage/schema.js';
 import { freshPostgres } from './helpers.js';
 

@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import SQLite from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
 import { AuditLog } from '../audit/audit-log.js';
+import { MemoryAuditStore } from '../audit/memory-audit-store.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { type Change, LocalChangeFeed } from '../storage/change-feed.js';
-import { migrate } from '../storage/migrations.js';
-import type { Database } from '../storage/schema.js';
 import { MemoryOrganisationStore } from './memory-organisation-store.js';
 import type { ClientCounts } from './model.js';
 import { OrganisationService } from './organisation-service.js';
@@ -17,17 +14,14 @@ const A = '123456782';
 const B = '111222333';
 const C = '002220647';
 
-/** The audit trail as the server keeps it, in a private in-memory SQLite database. */
-async function auditLog(): Promise<AuditLog> {
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: new SQLite(':memory:') }) });
-  await migrate(db, 'sqlite');
-  return new AuditLog(db);
+function auditLog(): AuditLog {
+  return new AuditLog(new MemoryAuditStore());
 }
 
 async function setUp(clients: Record<string, ClientCounts> = {}) {
   let t = 1_700_000_000_000;
   const clock = { now: () => t, advance: (ms: number) => void (t += ms) };
-  const audit = await auditLog();
+  const audit = auditLog();
   const feed = new LocalChangeFeed();
   const published: Change[] = [];
   feed.onChange((c) => published.push(c));

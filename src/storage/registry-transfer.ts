@@ -5,7 +5,7 @@ import { ValidationError } from '../errors.js';
 import type { MasterKey } from '../keys/master-key.js';
 import { validateOrganisationName, validateOrganisationRsin } from '../organisations/validate.js';
 import { addMissingOrganisations } from './kysely-organisation-store.js';
-import type { Storage } from './open-database.js';
+import type { Storage } from './open-storage.js';
 import type { Database } from './schema.js';
 
 /**
