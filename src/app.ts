@@ -15,7 +15,7 @@ import { type ChangeFeed, LocalChangeFeed, PostgresChangeFeed, SqliteChangeFeed 
 import { openStorage, type Storage } from './storage/open-database.js';
 import { connectRedis, type Redis } from './storage/redis.js';
 import type { Verifier } from '@zgw-auth/verifier';
-import { TokenIssuer } from './tokens/issue-access-token.js';
+import { TokenIssuer } from './tokens/token-issuer.js';
 import { Revocations } from './tokens/revocations.js';
 import { createServerVerifier } from './tokens/server-verifier.js';
 
