@@ -119,7 +119,7 @@ export function hs256(payload: JwsPayload, secret: string | Buffer, header: Read
 }
 
 function asymmetricParams(alg: string, key: SigningKeyInput): Readonly<AlgParams> {
-  if (!isAsymmetricAlg(alg)) throw new TypeError(`cannot sign with algorithm "${alg.slice(0, 20)}": one of ${JWS_ALGS.join(', ')}`);
+  if (!isAsymmetricAlg(alg)) throw new TypeError(`algorithm "${String(alg).slice(0, 20)}" is not one this signs with (${JWS_ALGS.join(', ')})`);
   if (!(key instanceof crypto.KeyObject) || key.type !== 'private' || !keyFitsAlg(key, alg))
     throw new TypeError(`${alg} needs a private ${PARAMS[alg].keyType} key of the kind RFC 7518 defines for it`);
   return PARAMS[alg];

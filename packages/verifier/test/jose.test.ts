@@ -57,7 +57,7 @@ describe('jose: minting', () => {
     assert.throws(() => signJws({ alg: 'ES256' }, CLAIMS, rsa.privateKey), TypeError);
     assert.throws(() => signJws({ alg: 'EdDSA' }, CLAIMS, ec.privateKey), TypeError);
     assert.throws(() => signJws({ alg: 'RS256' }, CLAIMS, rsa.publicKey), TypeError);
-    assert.throws(() => signJws({ alg: 'none' }, CLAIMS, rsa.privateKey), /cannot sign with algorithm "none"/);
+    assert.throws(() => signJws({ alg: 'none' }, CLAIMS, rsa.privateKey), /algorithm "none" is not one this signs with/);
     assert.throws(() => signJws({ alg: 'HS256' }, CLAIMS, rsa.privateKey), /secret/);
     assert.throws(() => signJws({ alg: 'RS256' }, CLAIMS, 'a-secret'), TypeError);
     await assert.rejects(signJwsAsync({ alg: 'ES256' }, CLAIMS, rsa.privateKey), TypeError);
