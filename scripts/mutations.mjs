@@ -9,9 +9,12 @@ const D = 'packages/verifier/src/decode.ts';
 const K = 'packages/verifier/src/keys.ts';
 const A = 'packages/verifier/src/adapters.ts';
 const I = 'packages/verifier/src/introspection.ts';
+const J = 'packages/verifier/src/jose.ts';
 
 // Test files, most likely first; then check-inventory (the focused tests); fuzzing (slow) last.
-const VERIFY = ['attack-catalogue', 'accepting-tokens', 'verifier-adapters', 'check-inventory'];
+// The verifier package's own tests (packages/verifier/test) come after the server's: listed so that a
+// check they alone guard is still found guarded.
+const VERIFY = ['attack-catalogue', 'accepting-tokens', 'verifier-adapters', 'check-inventory', 'idp-tokens', 'self-signed-tokens'];
 const VERIFY_FUZZ = [...VERIFY, 'fuzzing'];
 const OAUTH = ['token-endpoint', 'attack-catalogue', 'accepting-tokens', 'protection', 'check-inventory'];
 const ADMIN = ['admin-api', 'attack-catalogue', 'check-inventory'];
@@ -99,7 +102,7 @@ export const MUTATIONS = [
     fn: 'createVerifier',
     file: V,
     tests: VERIFY,
-    from: 'for (const alg of algorithms) if (!(ASYMMETRIC_ALGS as readonly string[]).includes(alg)) throw',
+    from: 'for (const alg of algorithms) if (!isAsymmetricAlg(alg)) throw',
     to: 'for (const alg of algorithms) if (Math.random() < 0) throw',
   },
   {
@@ -118,7 +121,7 @@ export const MUTATIONS = [
     file: V,
     tests: VERIFY,
     from: "if (typeof header.alg !== 'string' || !algorithms.has(header.alg)) {",
-    to: "if (typeof header.alg !== 'string' || !(ASYMMETRIC_ALGS as readonly string[]).includes(header.alg)) {",
+    to: "if (typeof header.alg !== 'string' || !isAsymmetricAlg(header.alg)) {",
   },
   {
     id: 'verifier-self-signed-off',
@@ -184,7 +187,7 @@ export const MUTATIONS = [
     fn: 'checkIdpToken',
     file: V,
     tests: VERIFY,
-    from: 'if (!verifySignature(alg, key.key, jwt)) throw',
+    from: 'if (!verifyJwsSignature(alg, key.key, jwt.signingInput, jwt.signature)) throw',
     to: 'if (Math.random() < 0) throw',
   },
   // ---- verifier library: IdP token claims --------------------------------------------------
@@ -362,10 +365,10 @@ export const MUTATIONS = [
   {
     id: 'verifier-hmac-length',
     check: 'HS256 signature length compared before timingSafeEqual',
-    fn: 'hmacMatchesAny',
-    file: V,
+    fn: 'hs256MatchesAny',
+    file: J,
     tests: VERIFY_FUZZ,
-    from: 'if (expected.length === jwt.signature.length && crypto.timingSafeEqual',
+    from: 'if (expected.length === signature.length && crypto.timingSafeEqual',
     to: 'if (crypto.timingSafeEqual',
   },
   {
@@ -1159,7 +1162,7 @@ export const MUTATIONS = [
     id: 'issue-static-claims-filter',
     check: 'Static-claims allow-list filter at issue (rows from older versions)',
     fn: 'TokenIssuer.issue',
-    file: 'src/tokens/issue-access-token.ts',
+    file: 'src/tokens/token-issuer.ts',
     tests: ['token-endpoint', 'attack-catalogue', 'check-inventory'],
     from: 'for (const name in client.staticClaims) if (isAllowedStaticClaim(name)) claims[name]',
     to: 'for (const name in client.staticClaims) claims[name]',
@@ -1168,7 +1171,7 @@ export const MUTATIONS = [
     id: 'issue-lifetime-cap',
     check: 'Token lifetime capped at the maximum',
     fn: 'TokenIssuer.issue',
-    file: 'src/tokens/issue-access-token.ts',
+    file: 'src/tokens/token-issuer.ts',
     tests: ['token-endpoint', 'check-inventory'],
     from: 'const lifetime = Math.min(client.tokenLifetime ?? this.settings.tokenLifetime, this.settings.maxTokenLifetime);',
     to: 'const lifetime = client.tokenLifetime ?? this.settings.tokenLifetime;',
@@ -1177,11 +1180,11 @@ export const MUTATIONS = [
     id: 'issue-no-signing-key',
     check: 'No signing key: refused',
     fn: 'TokenIssuer.issue',
-    file: 'src/tokens/issue-access-token.ts',
+    file: 'src/tokens/token-issuer.ts',
     tests: ['token-endpoint', 'check-inventory'],
     edits: [
       ["if (!key) throw new ZgwAuthError('no_signing_key'", "if (Math.random() < 0) throw new ZgwAuthError('no_signing_key'"],
-      ['const key = this.keys.current();', 'const key = this.keys.current() as SigningKey;'],
+      ['const key = this.keys.current();', 'const key = this.keys.current()!;'],
     ],
   },
   {
@@ -1393,5 +1396,43 @@ export const MUTATIONS = [
     tests: ['organisations'],
     from: '      validateOrganisationName(row.name as string);',
     to: '',
+  },
+
+  // ---- verifier library: JOSE core (key kinds) -------------------------------------------------
+  {
+    id: 'jose-verify-key-fits-alg',
+    check: 'A key verifies only signatures of the algorithm its kind is for (no EC key under RS256)',
+    fn: 'verifyJwsSignature',
+    file: J,
+    tests: ['jose', 'idp-tokens'],
+    from: 'if (p === undefined || !keyFitsAlg(key, alg)) return false;',
+    to: 'if (p === undefined) return false;',
+  },
+  {
+    id: 'jwks-key-fits-alg',
+    check: 'JWKS: a key whose kind does not fit its `alg` is not imported',
+    fn: 'importJwks',
+    file: K,
+    tests: ['jose'],
+    from: 'if (keyFitsAlg(key, alg)) out.set(jwk.kid, { key, alg });',
+    to: 'out.set(jwk.kid, { key, alg });',
+  },
+  {
+    id: 'jose-rsa-2048',
+    check: 'RS256 keys of at least 2048 bits',
+    fn: 'keyFitsAlg',
+    file: J,
+    tests: ['jose'],
+    from: "keyType: 'rsa', minModulusLength: 2048,",
+    to: "keyType: 'rsa',",
+  },
+  {
+    id: 'jose-es256-curve',
+    check: 'ES256 keys on P-256 only',
+    fn: 'keyFitsAlg',
+    file: J,
+    tests: ['jose'],
+    from: "keyType: 'ec', namedCurve: 'prime256v1',",
+    to: "keyType: 'ec',",
   },
 ];

@@ -21,7 +21,7 @@ import { KyselyRevocationStore } from './storage/kysely-revocation-store.js';
 import { openStorage, type Storage } from './storage/open-storage.js';
 import { connectRedis, type Redis } from './storage/redis.js';
 import type { Verifier } from '@zgw-auth/verifier';
-import { TokenIssuer } from './tokens/issue-access-token.js';
+import { TokenIssuer } from './tokens/token-issuer.js';
 import { Revocations } from './tokens/revocations.js';
 import { createServerVerifier } from './tokens/server-verifier.js';
 

@@ -6,7 +6,22 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type ClientRecord, createVerifier, importJwks, introspect, type KeySource, refusal, RemoteJwks, TokenError, type VerificationKey, type VerifierOptions } from '@zgw-auth/verifier';
+import {
+  base64urlJson,
+  type ClientRecord,
+  createVerifier,
+  importJwks,
+  introspect,
+  type JoseHeader,
+  type JwsPayload,
+  type KeySource,
+  refusal,
+  RemoteJwks,
+  signJws,
+  TokenError,
+  type VerificationKey,
+  type VerifierOptions,
+} from '@zgw-auth/verifier';
 import { loadConfig } from '../src/config.js';
 import { ValidationError, ZgwAuthError } from '../src/errors.js';
 import { FAILURE_FLOOR_MS } from '../src/http/failure-floor.js';
@@ -16,7 +31,7 @@ import { backoffSeconds } from '../src/limits/failure-limiter.js';
 import { KyselyKeyStore } from '../src/storage/kysely-key-store.js';
 import { openStorage } from '../src/storage/open-storage.js';
 import { exportRegistry, importRegistry } from '../src/storage/registry-transfer.js';
-import { TokenIssuer } from '../src/tokens/issue-access-token.js';
+import { TokenIssuer } from '../src/tokens/token-issuer.js';
 import { basicAuth, hs256, postForm, rejectsWith, request, startTestServer, type TestServer } from './helpers.js';
 
 /**
@@ -24,7 +39,6 @@ import { basicAuth, hs256, postForm, rejectsWith, request, startTestServer, type
  * it names is removed (docs/checks.md, scripts/mutation-check.mjs). Kept small and direct.
  */
 
-const enc = (o: unknown) => Buffer.from(typeof o === 'string' ? o : JSON.stringify(o)).toString('base64url');
 const nowS = () => Math.floor(Date.now() / 1000);
 
 /** An RS256 and an ES256 key pair with a key source that answers for their kids. */
@@ -38,9 +52,8 @@ const keys: KeySource = { get: (kid) => (kid === undefined ? undefined : KEYS.ge
 const ISSUER = 'https://idp.example';
 
 /** An IdP token signed with the RSA key; `payload` may be raw JSON text. */
-function idpToken(payload: Record<string, unknown> | string, header: Record<string, unknown> = { alg: 'RS256', typ: 'at+jwt', kid: 'rs' }): string {
-  const input = `${enc(header)}.${enc(payload)}`;
-  return `${input}.${crypto.sign('sha256', Buffer.from(input), rsa.privateKey).toString('base64url')}`;
+function idpToken(payload: JwsPayload, header: JoseHeader = { alg: 'RS256', typ: 'at+jwt', kid: 'rs' }): string {
+  return signJws(header, payload, rsa.privateKey);
 }
 const idpClaims = (extra: Record<string, unknown> = {}) => ({ iss: ISSUER, sub: 'c1', client_id: 'c1', aud: 'api', iat: nowS(), exp: nowS() + 600, ...extra });
 const verifierFor = (options: Partial<VerifierOptions> = {}) => createVerifier({ issuer: ISSUER, keys, cache: false, ...options });
@@ -73,8 +86,8 @@ describe('check inventory: verifier library', () => {
   });
 
   it('alg/key binding: an ES256 key does not verify a token whose header says RS256', async () => {
-    // crypto.verify('sha256', …, ecKey, derSignature) would succeed: only the binding refuses it.
-    const input = `${enc({ alg: 'RS256', typ: 'at+jwt', kid: 'es' })}.${enc(idpClaims())}`;
+    // Made by hand: signJws refuses an EC key for RS256. The binding refuses it before any signature check.
+    const input = `${base64urlJson({ alg: 'RS256', typ: 'at+jwt', kid: 'es' })}.${base64urlJson(idpClaims())}`;
     const token = `${input}.${crypto.sign('sha256', Buffer.from(input), ec.privateKey).toString('base64url')}`;
     await rejectsWith(verifierFor(), token, 'alg_not_allowed');
   });
