@@ -783,7 +783,7 @@ export const MUTATIONS = [
     fn: 'FormBody.from',
     file: 'src/http/form-body.ts',
     tests: [...OAUTH, 'fuzzing'],
-    from: 'if (CONTROL.test(k) || CONTROL.test(v)) throw',
+    from: 'if (CONTROL_CHARACTERS.test(k) || CONTROL_CHARACTERS.test(v)) throw',
     to: 'if (Math.random() < 0) throw',
   },
   {
