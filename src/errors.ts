@@ -1,15 +1,85 @@
+/**
+ * Every error zgw-auth raises on purpose, with the HTTP status it stands for. Each wire format
+ * (RFC 6749 errors, RFC 9457 problems, the CLI) renders these codes; nothing else is rendered
+ * but an internal error. Token refusals of the verifier package (TokenError) are mapped where the
+ * server meets them.
+ */
+const STATUS = {
+  // Registry (admin API, CLI, import)
+  invalid_input: 400,
+  not_found: 404,
+  conflict: 409,
+  // OAuth 2.0 (RFC 6749 §5.2; unsupported_token_type from RFC 7009)
+  invalid_request: 400,
+  invalid_client: 401,
+  invalid_grant: 400,
+  unauthorized_client: 400,
+  unsupported_grant_type: 400,
+  invalid_scope: 400,
+  unsupported_token_type: 400,
+  server_error: 500,
+  temporarily_unavailable: 503,
+  // The request as HTTP, refused before any route saw it
+  unsupported_media_type: 415,
+  body_too_large: 413,
+  malformed_body: 400,
+  bad_request: 400,
+  // Storage: a value the database cannot hold; the database away
+  unstorable_value: 400,
+  storage_unavailable: 503,
+  // Setup and keys
+  no_registry: 500,
+  no_signing_key: 500,
+  invalid_master_key: 500,
+  master_key_unreadable: 500,
+  master_key_exposed: 500,
+  sealed_value_corrupt: 500,
+} as const satisfies Record<string, number>;
+
+export type ErrorCode = keyof typeof STATUS;
+
+const OAUTH_CODES = [
+  'invalid_request',
+  'invalid_client',
+  'invalid_grant',
+  'unauthorized_client',
+  'unsupported_grant_type',
+  'invalid_scope',
+  'unsupported_token_type',
+  'server_error',
+  'temporarily_unavailable',
+] as const satisfies readonly ErrorCode[];
+
+/** The codes an OAuth endpoint sends as they are (RFC 6749 §5.2 `error`). */
+export type OAuthErrorCode = (typeof OAUTH_CODES)[number];
+
+export const isOAuthErrorCode = (code: ErrorCode): code is OAuthErrorCode => (OAUTH_CODES as readonly ErrorCode[]).includes(code);
+
+export interface ZgwAuthErrorOptions {
+  /** Instead of the code's usual status (e.g. 429 for an invalid_client while backed off). */
+  status?: number;
+  /** Sent with the answer in every wire format, e.g. retry-after or a WWW-Authenticate challenge. */
+  headers?: Record<string, string>;
+}
+
 /** Base class of every error zgw-auth raises on purpose; `code` is stable, callers and tests switch on it. */
 export class ZgwAuthError extends Error {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+
   constructor(
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
+    options: ZgwAuthErrorOptions = {},
   ) {
     super(message);
     this.name = 'ZgwAuthError';
+    this.status = options.status ?? STATUS[code];
+    this.headers = options.headers ?? {};
   }
 }
 
-/** Input that failed validation (maps to 400 / problem+json in the admin API). */
+/** Input that failed validation (400). */
 export class ValidationError extends ZgwAuthError {
   constructor(
     message: string,
@@ -29,4 +99,40 @@ export class ConflictError extends ZgwAuthError {
   constructor(message: string) {
     super('conflict', message);
   }
+}
+
+/** A refusal of the OAuth endpoints, sent with its own code (RFC 6749 §5.2). */
+export class OAuthError extends ZgwAuthError {
+  declare readonly code: OAuthErrorCode;
+
+  constructor(code: OAuthErrorCode, message: string, options: ZgwAuthErrorOptions = {}) {
+    super(code, message, options);
+  }
+}
+
+export const invalidRequest = (message: string) => new OAuthError('invalid_request', message);
+
+/** One answer for unknown client, wrong secret and disabled client (RFC 6749 §5.2, 401 + challenge). */
+export const invalidClient = (message = 'client authentication failed') => new OAuthError('invalid_client', message, { headers: { 'www-authenticate': 'Basic realm="zgw-auth", charset="UTF-8"' } });
+
+/**
+ * A part of a request as the HTTP layer read it: its value, or the refusal reading it gave (a
+ * parameter sent twice, credentials missing). The use case throws that refusal when its check
+ * comes, so that a request with several faults gets the same refusal whatever the reading order.
+ */
+export type Parsed<T> = T | ZgwAuthError;
+
+/** Reads a part of a request, keeping a refusal as the part's value; anything else is thrown. */
+export function attempt<T>(read: () => T): Parsed<T> {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof ZgwAuthError) return err;
+    throw err;
+  }
+}
+
+export function orThrow<T>(part: Parsed<T>): T {
+  if (part instanceof ZgwAuthError) throw part;
+  return part;
 }

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { createApp, createLogger, initialize } from '../app.js';
 import type { Config } from '../config.js';
 import { buildServer } from '../http/build-server.js';
-import { markFault, markStopping } from '../http/routes/operations.js';
+import { markFault, markStopping } from '../ops/readiness.js';
 import type { CliContext } from './context.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;

@@ -1,25 +1,29 @@
 import crypto from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { App } from '../app.js';
-import { isRejectedInput } from '../storage/input-errors.js';
-import { isUnavailable } from '../storage/unavailable-errors.js';
+import { OAuthError } from '../errors.js';
 import { addressGroup } from '../limits/address.js';
+import { readinessOf } from '../ops/readiness.js';
+import { introspectToken, type IntrospectTokenDeps } from '../tokens/introspect-token.js';
+import { issueToken, type IssueTokenDeps } from '../tokens/issue-token.js';
+import { revokeToken, type RevokeTokenDeps } from '../tokens/revoke-token.js';
 import { adminRoutes } from './admin/admin-routes.js';
 import { failureFloor } from './failure-floor.js';
 import { registerFormParsers } from './form-body.js';
-import { OAuthError, sendOAuthError } from './oauth-errors.js';
+import { sendOAuthError, toOAuthErrorResponse } from './render/oauth-error.js';
 import { discoveryRoutes } from './routes/discovery.js';
-import { operationsRoutes } from './routes/operations.js';
 import { introspectRoute } from './routes/introspect.js';
+import { operationsRoutes } from './routes/operations.js';
 import { revokeRoute } from './routes/revoke.js';
 import { tokenRoute } from './routes/token.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /**
- * The HTTP server. Thin: routes parse, call the app's services and render; the OAuth endpoints
- * live in their own encapsulated scope with form parsers and an RFC 6749 error renderer.
+ * The HTTP server, wired from the app. Thin: each route is a plugin given only what it needs; the
+ * OAuth routes parse the form, call one use case and render. The OAuth endpoints live in their own
+ * encapsulated scope with form parsers and the RFC 6749 error renderer.
  */
 export async function buildServer(app: App): Promise<FastifyInstance> {
   const server = Fastify({
@@ -53,15 +57,21 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
     done();
   });
 
+  // The use cases, each given only the parts of the app it works with.
+  const authentication = { clients: app.clients, guard: app.guard, metrics: app.metrics };
+  const issuing: IssueTokenDeps = { ...authentication, issuer: app.issuer, audit: app.audit };
+  const introspection: IntrospectTokenDeps = { ...authentication, config: app.config, verifier: app.verifier };
+  const revocation: RevokeTokenDeps = { ...authentication, verifier: app.verifier, revocations: app.revocations, audit: app.audit };
+
   await server.register(async (oauth) => {
     registerFormParsers(oauth);
-    oauth.setErrorHandler(async (err: FastifyError | OAuthError, request, reply) => {
-      if (err instanceof OAuthError && err.status === 401) await failureFloor(reply);
-      const sent = renderOAuthError(err, reply, (e) => request.log.error({ err: e }, 'request failed'));
-      if (request.routeOptions.url === '/token') app.metrics.tokensRefused.inc({ reason: err instanceof OAuthError ? err.error : reply.statusCode >= 500 ? 'server_error' : 'invalid_request' });
-      return sent;
+    oauth.setErrorHandler(async (err, request, reply) => {
+      const response = toOAuthErrorResponse(err, (e) => request.log.error({ err: e }, 'request failed'));
+      if (response.status === 401) await failureFloor(reply);
+      if (request.routeOptions.url === '/token') app.metrics.tokensRefused.inc({ reason: response.error });
+      return sendOAuthError(reply, response);
     });
-    tokenRoute(oauth, app);
+    await oauth.register(tokenRoute, { issueToken: (request) => issueToken(issuing, request) });
     // One per-address (IPv6: per /64) request budget shared by the endpoints that test tokens.
     await oauth.register(async (tokenChecks) => {
       await tokenChecks.register(rateLimit, {
@@ -72,16 +82,29 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
         ...(app.redis ? { redis: app.redis, skipOnError: true, nameSpace: 'zgw-auth:rate:' } : {}),
         onExceeded: () => app.metrics.rateLimitHits.inc({ limit: 'per_address' }),
         errorResponseBuilder: (_request, ctx) =>
-          new OAuthError('temporarily_unavailable', `too many requests from this address; retry after ${Math.ceil(ctx.ttl / 1000)} s`, 429, { 'retry-after': String(Math.ceil(ctx.ttl / 1000)) }),
+          new OAuthError('temporarily_unavailable', `too many requests from this address; retry after ${Math.ceil(ctx.ttl / 1000)} s`, {
+            status: 429,
+            headers: { 'retry-after': String(Math.ceil(ctx.ttl / 1000)) },
+          }),
       });
-      introspectRoute(tokenChecks, app);
-      revokeRoute(tokenChecks, app);
+      await tokenChecks.register(introspectRoute, { introspectToken: (request) => introspectToken(introspection, request) });
+      await tokenChecks.register(revokeRoute, { revokeToken: (request) => revokeToken(revocation, request) });
     });
   });
 
-  discoveryRoutes(server, app);
-  operationsRoutes(server, app);
-  await server.register(adminRoutes, { prefix: '/admin', clients: app.clients, audit: app.audit, keys: app.keys, config: app.config, verifier: app.verifier, guard: app.guard, metrics: app.metrics });
+  await server.register(discoveryRoutes, { config: app.config, keys: app.keys });
+  await server.register(operationsRoutes, { readiness: readinessOf(app), metrics: app.metrics });
+  await server.register(adminRoutes, {
+    prefix: '/admin',
+    clients: app.clients,
+    organisations: app.organisations,
+    audit: app.audit,
+    keys: app.keys,
+    config: app.config,
+    verifier: app.verifier,
+    guard: app.guard,
+    metrics: app.metrics,
+  });
 
   server.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'not_found', error_description: `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}` }));
   return server;
@@ -94,26 +117,4 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
  */
 function trustedProxies(setting: false | number | string[]): false | string[] | ((address: string, hop: number) => boolean) {
   return typeof setting === 'number' ? (_address, hop) => hop < setting : setting;
-}
-
-/** Maps anything thrown in an OAuth endpoint to an RFC 6749 §5.2 answer; internals become server_error. */
-export function renderOAuthError(err: FastifyError | OAuthError | Error, reply: FastifyReply, logUnexpected: (err: unknown) => void): FastifyReply {
-  if (err instanceof OAuthError) return sendOAuthError(reply, err);
-  const code = (err as FastifyError).code;
-  switch (code) {
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return sendOAuthError(reply, new OAuthError('invalid_request', 'unsupported content type: use application/x-www-form-urlencoded or multipart/form-data'));
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return sendOAuthError(reply, new OAuthError('invalid_request', 'request body too large', 413));
-    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-    case 'FST_ERR_CTP_EMPTY_TYPE':
-    case 'FST_ERR_CTP_INVALID_TYPE':
-      return sendOAuthError(reply, new OAuthError('invalid_request', 'malformed request body'));
-  }
-  if (isRejectedInput(err)) return sendOAuthError(reply, new OAuthError('invalid_request', 'a parameter holds a value that cannot be stored'));
-  const status = (err as FastifyError).statusCode;
-  if (status !== undefined && status >= 400 && status < 500) return sendOAuthError(reply, new OAuthError('invalid_request', 'malformed request', status));
-  if (isUnavailable(err)) return sendOAuthError(reply, new OAuthError('temporarily_unavailable', 'the service is temporarily unavailable; retry shortly', 503, { 'retry-after': '1' }));
-  logUnexpected(err);
-  return sendOAuthError(reply, new OAuthError('server_error', 'internal error', 500));
 }

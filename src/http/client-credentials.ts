@@ -1,16 +1,11 @@
+import type { ClientCredentials } from '../clients/authenticate-client.js';
+import { invalidClient, invalidRequest } from '../errors.js';
 import { CONTROL_CHARACTERS, type FormBody } from './form-body.js';
-import { invalidClient, invalidRequest } from './oauth-errors.js';
-
-export interface ClientCredentials {
-  clientId: string;
-  secret: string;
-  method: 'client_secret_basic' | 'client_secret_post';
-}
 
 const MAX_CREDENTIAL_LENGTH = 1024;
 
 /**
- * RFC 6749 §2.3.1: HTTP Basic with form-url-encoded id and secret, or client_id + client_secret in
+ * RFC 6749 §2.3.1: HTTP Basic with form-url-encoded id and secret (or sent raw, see rawSecret), or client_id + client_secret in
  * the body — exactly one of the two. A client_id in the body next to Basic is tolerated when equal.
  */
 export function clientCredentials(authorization: string | undefined, body: FormBody): ClientCredentials {
@@ -29,24 +24,29 @@ export function clientCredentials(authorization: string | undefined, body: FormB
   return { clientId: bodyId, secret: bodySecret, method: 'client_secret_post' };
 }
 
-function parseBasic(encoded: string): { clientId: string; secret: string } {
+function parseBasic(encoded: string): { clientId: string; secret: string; rawSecret?: string } {
   if (encoded.length > 4 * MAX_CREDENTIAL_LENGTH || !/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) {
     throw invalidRequest('malformed HTTP Basic credentials');
   }
   const decoded = Buffer.from(encoded, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon < 0) throw invalidRequest('malformed HTTP Basic credentials: no colon');
-  const clientId = formDecode(decoded.slice(0, colon));
-  const secret = formDecode(decoded.slice(colon + 1));
-  if (CONTROL_CHARACTERS.test(clientId + secret)) throw invalidRequest('malformed HTTP Basic credentials: control characters');
-  return { clientId, secret };
+  const rawId = decoded.slice(0, colon);
+  const raw = decoded.slice(colon + 1);
+  const clientId = formDecode(rawId) ?? rawId;
+  if (CONTROL_CHARACTERS.test(clientId + raw)) throw invalidRequest('malformed HTTP Basic credentials: control characters');
+  // Only `+` and `%` read differently once decoded: other secrets cost one check, as before.
+  const formDecoded = /[+%]/.test(raw) ? formDecode(raw) : raw;
+  // Invalid percent-encoding, or a control character that no registered secret holds: only the raw reading remains.
+  if (formDecoded === undefined || CONTROL_CHARACTERS.test(formDecoded)) return { clientId, secret: raw };
+  return formDecoded === raw ? { clientId, secret: raw } : { clientId, secret: formDecoded, rawSecret: raw };
 }
 
-/** application/x-www-form-urlencoded decoding, which RFC 6749 §2.3.1 requires for Basic credentials. */
-function formDecode(value: string): string {
+/** application/x-www-form-urlencoded decoding (RFC 6749 §2.3.1); undefined for invalid percent-encoding. */
+function formDecode(value: string): string | undefined {
   try {
     return decodeURIComponent(value.replace(/\+/g, ' '));
   } catch {
-    throw invalidRequest('malformed HTTP Basic credentials: invalid percent-encoding');
+    return undefined;
   }
 }

@@ -1,6 +1,6 @@
 import { Busboy } from '@fastify/busboy';
 import type { FastifyInstance } from 'fastify';
-import { invalidRequest } from './oauth-errors.js';
+import { invalidRequest } from '../errors.js';
 
 export const FORM_BODY_LIMIT = 16 * 1024;
 const MAX_FIELDS = 32;

@@ -2,16 +2,17 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Principal, refusal, TokenError } from '@zgw-auth/verifier';
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { AuditLog } from '../../audit/audit-log.js';
 import type { Actor, ClientService } from '../../clients/client-service.js';
 import { ADMIN_SCOPE } from '../../clients/model.js';
-import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
+import { ValidationError } from '../../errors.js';
 import type { KeyRing } from '../../keys/key-ring.js';
 import { type KeyRotationDependencies, rotateKey } from '../../keys/rotate-key.js';
-import { isRejectedInput } from '../../storage/input-errors.js';
-import { isUnavailable } from '../../storage/unavailable-errors.js';
+import type { OrganisationService } from '../../organisations/organisation-service.js';
 import { failureFloor } from '../failure-floor.js';
+import { renderProblem, sendProblem } from '../render/problem.js';
+import { organisationRoutes } from './organisation-routes.js';
 import { schemaError } from './schema-error.js';
 import * as s from './schemas.js';
 import { type AdminAuthorization, authorizeWithBackoff } from './self-signed-backoff.js';
@@ -22,20 +23,12 @@ declare module 'fastify' {
   }
 }
 
-const PROBLEM = 'application/problem+json';
-
-function problem(reply: FastifyReply, status: number, code: string, title: string, detail: string, extra: Record<string, unknown> = {}) {
-  return reply
-    .code(status)
-    .type(PROBLEM)
-    .send({ type: `urn:zgw-auth:error:${code}`, code, title, status, detail, ...extra });
-}
-
 const actorOf = (request: FastifyRequest): Actor => ({ id: request.admin?.clientId ?? 'unknown', address: request.ip });
 
-/** What the admin API works with: the registry, the audit trail, the keys, and what checks its callers. */
+/** What the admin API works with: the registry, the organisations, the audit trail, the keys, and what checks its callers. */
 export interface AdminRouteOptions extends AdminAuthorization {
   clients: Pick<ClientService, 'list' | 'create' | 'get' | 'update' | 'delete' | 'listSecrets' | 'addSecret' | 'revokeSecret'>;
+  organisations: OrganisationService;
   audit: Pick<AuditLog, 'list' | 'record'>;
   keys: Pick<KeyRing, 'list' | 'rotate'>;
   /** The defaults of a key rotation. */
@@ -43,12 +36,12 @@ export interface AdminRouteOptions extends AdminAuthorization {
 }
 
 /**
- * The admin API under /admin: clients, secrets, audit and keys. Callers present an access token
+ * The admin API under /admin: clients, secrets, organisations, audit and keys. Callers present an access token
  * from our own /token whose client holds the admin scope; errors are RFC 9457 problem documents.
  * Each route parses (the schemas in schemas.ts), calls one registry or use-case method, and renders.
  */
 export const adminRoutes: FastifyPluginAsyncTypebox<AdminRouteOptions> = async (admin, options) => {
-  const { clients, audit, keys, config } = options;
+  const { clients, organisations, audit, keys, config } = options;
   await admin.register(swagger, {
     openapi: {
       info: { title: 'zgw-auth admin API', version: '1' },
@@ -88,24 +81,12 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRouteOptions> = async (
     }
   });
 
-  admin.setErrorHandler((error: Error, request, reply) => {
-    const err = error as FastifyError;
-    if (error instanceof ValidationError) return problem(reply, 400, error.code, 'Invalid input', error.message, error.field ? { invalidParams: [{ name: error.field, reason: error.message }] } : {});
-    if (error instanceof NotFoundError) return problem(reply, 404, error.code, 'Not found', err.message);
-    if (error instanceof ConflictError) return problem(reply, 409, error.code, 'Conflict', err.message);
-    if (err.validation) return problem(reply, 400, 'invalid_input', 'Invalid input', err.message.slice(0, 500));
-    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return problem(reply, 413, 'body_too_large', 'Body too large', 'request body too large');
-    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return problem(reply, 415, 'unsupported_media_type', 'Unsupported media type', 'send application/json');
-    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return problem(reply, err.statusCode, 'bad_request', 'Bad request', err.message.slice(0, 300));
-    if (isRejectedInput(err)) return problem(reply, 400, 'invalid_input', 'Invalid input', 'a field holds a value that cannot be stored');
-    if (isUnavailable(err)) return problem(reply.header('retry-after', '1'), 503, 'unavailable', 'Service unavailable', 'the database is unreachable; retry shortly');
-    request.log.error({ err }, 'admin request failed');
-    return problem(reply, 500, 'internal_error', 'Internal error', 'internal error');
-  });
+  admin.setErrorHandler((error: Error, request, reply) => renderProblem(error, reply, (err) => request.log.error({ err }, 'admin request failed')));
 
-  admin.setNotFoundHandler((request, reply) => problem(reply, 404, 'not_found', 'Not found', `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`));
+  admin.setNotFoundHandler((request, reply) => sendProblem(reply, 404, 'not_found', 'Not found', `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`));
 
   admin.get('/openapi.json', { schema: { hide: true } }, async () => admin.swagger());
+  await admin.register(organisationRoutes, { organisations, actorOf });
 
   admin.get('/clients', { schema: { querystring: s.listQuery, response: { 200: s.clientPage } } }, async (request) => {
     // The schema's defaults are applied before this runs; these only satisfy the type.

@@ -1,11 +1,17 @@
-import type { FastifyInstance } from 'fastify';
-import type { App } from '../../app.js';
-import { SIGNING_ALGS } from '../../config.js';
+import type { FastifyPluginAsync } from 'fastify';
+import { type Config, SIGNING_ALGS } from '../../config.js';
+import type { KeyRing } from '../../keys/key-ring.js';
+
+export interface DiscoveryRoutesOptions {
+  /** Read on every request: the issuer may be set once the port is known. */
+  config: Pick<Config, 'issuer'>;
+  keys: Pick<KeyRing, 'jwksDocument'>;
+}
 
 /** RFC 8414 / OpenID Connect Discovery metadata and the RFC 7517 JWKS. */
-export function discoveryRoutes(server: FastifyInstance, app: App): void {
+export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async (server, { config, keys }) => {
   const metadata = () => {
-    const iss = app.config.issuer;
+    const iss = config.issuer;
     return {
       issuer: iss,
       token_endpoint: `${iss}/token`,
@@ -27,6 +33,6 @@ export function discoveryRoutes(server: FastifyInstance, app: App): void {
   server.get('/.well-known/oauth-authorization-server', async (_req, reply) => reply.headers(cacheable).send(metadata()));
   for (const path of ['/jwks', '/.well-known/jwks.json']) {
     // Short cache: verifiers refetch on an unknown kid anyway, and rotation publishes keys ahead.
-    server.get(path, async (_req, reply) => reply.headers({ 'cache-control': 'public, max-age=60' }).type('application/jwk-set+json').send(app.keys.jwksDocument()));
+    server.get(path, async (_req, reply) => reply.headers({ 'cache-control': 'public, max-age=60' }).type('application/jwk-set+json').send(keys.jwksDocument()));
   }
-}
+};

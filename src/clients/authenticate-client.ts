@@ -1,0 +1,58 @@
+import { invalidClient, OAuthError } from '../errors.js';
+import type { GuessingGuard } from '../limits/guessing-guard.js';
+import type { Metrics } from '../ops/metrics.js';
+import type { ClientService } from './client-service.js';
+import type { Client } from './model.js';
+
+/** What a client presented to authenticate itself (RFC 6749 §2.3.1), however it was sent. */
+export interface ClientCredentials {
+  clientId: string;
+  secret: string;
+  /**
+   * HTTP Basic only: the secret as sent, when it differs from the form-decoded `secret`. curl -u and
+   * Python requests send secrets raw; a `+` or `%` in one then reads differently once decoded.
+   */
+  rawSecret?: string;
+  method: 'client_secret_basic' | 'client_secret_post';
+}
+
+/** Who asks, for the back-off and the audit trail. */
+export interface Caller {
+  address: string;
+  endpoint: 'token' | 'introspect' | 'revoke';
+}
+
+export interface ClientAuthentication {
+  clients: Pick<ClientService, 'authenticate'>;
+  /** Back-off for every place a secret is checked. */
+  guard: Pick<GuessingGuard, 'check' | 'recordFailure' | 'recordSuccess'>;
+  metrics: Pick<Metrics, 'rateLimitHits'>;
+}
+
+/**
+ * Client authentication shared by /token, /introspect and /revoke: the guessing back-off (see
+ * GuessingGuard), one answer for every failure, the reason in the audit trail.
+ */
+export async function authenticateClient(deps: ClientAuthentication, credentials: ClientCredentials, caller: Caller): Promise<Client> {
+  const wait = await deps.guard.check(credentials.clientId, caller.address);
+  if (wait > 0) {
+    deps.metrics.rateLimitHits.inc({ limit: 'failed_auth' });
+    throw new OAuthError('invalid_client', `too many failed authentication attempts; retry after ${wait} s`, { status: 429, headers: { 'retry-after': String(wait) } });
+  }
+  let result = await deps.clients.authenticate(credentials.clientId, credentials.secret);
+  // The secret as sent raw (curl -u, Python requests): the same attempt read another way, counted once.
+  // Unknown clients are read twice as well, so that the cost does not tell which ids exist.
+  if (!result.ok && (result.reason === 'wrong_secret' || result.reason === 'unknown_client') && credentials.rawSecret !== undefined) {
+    result = await deps.clients.authenticate(credentials.clientId, credentials.rawSecret);
+  }
+  if (!result.ok) {
+    await deps.guard.recordFailure(credentials.clientId, caller.address, result.reason, {
+      endpoint: caller.endpoint,
+      method: credentials.method,
+      ...(result.secretId ? { secretId: result.secretId } : {}),
+    });
+    throw invalidClient();
+  }
+  await deps.guard.recordSuccess(credentials.clientId, caller.address);
+  return result.client;
+}

@@ -1,0 +1,71 @@
+/**
+ * What a migration source (a Keycloak realm export, an Open Zaak dump) says should happen, before
+ * anything is checked against the registry: one entry per client the file names. The parsers
+ * produce it without side effects; applyMigrationPlan checks it and carries it out (or, in a dry
+ * run, only says what it would do).
+ */
+export interface MigrationPlan {
+  source: MigrationSource;
+  entries: PlanEntry[];
+  /** About the file as a whole (e.g. ignored records), for the report. */
+  notes: string[];
+  /** Keycloak: the realm's access token lifespan in seconds, which clients without their own used. */
+  realmTokenLifespan?: number;
+}
+
+export type MigrationSource = 'keycloak' | 'open-zaak';
+
+export type PlanEntry = SkipEntry | RefuseEntry | ImportEntry;
+
+/** Not a client to migrate (built-in, public, …): reported with the reason, nothing to do. */
+export interface SkipEntry {
+  action: 'skip';
+  clientId: string;
+  reason: string;
+}
+
+/** A client that cannot be migrated as it is: reported as needing attention, not created. */
+export interface RefuseEntry {
+  action: 'refuse';
+  clientId: string;
+  reason: string;
+}
+
+export interface ImportEntry {
+  action: 'import';
+  clientId: string;
+  client: PlannedClient;
+  /** Created with exactly these; none leaves the client without a secret (then it is disabled). */
+  secrets: PlannedSecret[];
+  /** Findings that make this client need attention although it is created. */
+  attention: string[];
+  /** Information only: what the source had that is not carried over, and why that is fine. */
+  notes: string[];
+}
+
+export interface PlannedClient {
+  name: string;
+  description: string;
+  rsin: string;
+  enabled: boolean;
+  /** Seconds; null: the server's default. */
+  tokenLifetime: number | null;
+  staticClaims: Record<string, unknown>;
+  selfSignedAllowed: boolean;
+}
+
+export interface PlannedSecret {
+  /** Never printed, logged or reported. */
+  value: string;
+  label: string;
+  /** Epoch ms; null: does not expire. */
+  expiresAt: number | null;
+}
+
+/** Keycloak's placeholder for a secret that a partial export from the console leaves out. */
+export const MASKED_SECRET = '**********';
+
+/** A string from the source, cut to `max` characters, without control characters: for names and descriptions. */
+export function cleanText(value: string, max: number): string {
+  return value.replace(/[\u0000-\u001f\u007f]/g, ' ').slice(0, max);
+}

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { ValidationError } from '../errors.js';
+import type { ImportEntry, PlanEntry } from './migration-plan.js';
+import { parseOpenZaakDump } from './parse-open-zaak-dump.js';
+
+const FIXTURE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures/open-zaak-dumpdata.json');
+const secret = (pk: number, identifier: string, value: unknown) => ({ model: 'vng_api_common.jwtsecret', pk, fields: { identifier, secret: value } });
+const applicatie = (pk: number, label: string, clientIds: unknown) => ({ model: 'authorizations.applicatie', pk, fields: { uuid: `u${pk}`, client_ids: clientIds, label } });
+const parse = (data: unknown) => parseOpenZaakDump(data, { rsin: '123456782' });
+const byId = (entries: PlanEntry[]) => new Map(entries.map((e) => [e.clientId, e]));
+const refusesWith = (data: unknown, message: RegExp) =>
+  assert.throws(
+    () => parse(data),
+    (err: unknown) => err instanceof ValidationError && message.test(err.message),
+  );
+
+describe('Open Zaak dumpdata → migration plan', () => {
+  it('the sample dump: secrets become self-signing clients named after their Applicatie; empty secrets and ids without one are reported', () => {
+    const p = parse(JSON.parse(fs.readFileSync(FIXTURE, 'utf8')));
+    const entries = byId(p.entries);
+    const forms = entries.get('open-formulieren') as ImportEntry;
+    assert.equal(forms.action, 'import');
+    assert.deepEqual(forms.client, { name: 'Open Formulieren', description: '', rsin: '123456782', enabled: true, tokenLifetime: null, staticClaims: {}, selfSignedAllowed: true });
+    assert.deepEqual(forms.secrets, [{ value: 'dit-is-een-lang-geheim-voor-formulieren', label: 'open zaak', expiresAt: null }]);
+    assert.equal((entries.get('zac-gemeente') as ImportEntry).client.name, 'Zaakafhandelcomponent');
+    assert.equal(entries.get('leeg-geheim')?.action, 'refuse');
+    assert.equal(entries.get('zac-gemeente-test')?.action, 'skip');
+    assert.match((entries.get('zac-gemeente-test') as { reason: string }).reason, /no secret in Open Zaak/);
+    assert.deepEqual(p.notes, ['ignored: 1 authorizations.autorisatie record (authorisations stay in the Autorisaties API)']);
+  });
+
+  it('a secret without an Applicatie is named after its id; one listed twice after the first label; a repeated id is refused', () => {
+    const p = parse([
+      secret(1, 'loose', 'a-long-enough-secret-for-the-test-0001'),
+      secret(2, 'shared', 'a-long-enough-secret-for-the-test-0002'),
+      secret(3, 'loose', 'another'),
+      applicatie(1, 'First', ['shared']),
+      applicatie(2, 'Second', ['shared']),
+      { model: 'auth.user', pk: 1, fields: {} },
+    ]);
+    const entries = p.entries;
+    assert.deepEqual(
+      entries.map((e) => [e.clientId, e.action]),
+      [
+        ['loose', 'import'],
+        ['shared', 'import'],
+        ['loose', 'refuse'],
+      ],
+    );
+    assert.equal((entries[0] as ImportEntry).client.name, 'loose');
+    assert.match((entries[0] as ImportEntry).notes.join(), /no Applicatie/);
+    assert.equal((entries[1] as ImportEntry).client.name, 'First');
+    assert.match((entries[1] as ImportEntry).notes.join(), /2 Applicaties/);
+    assert.deepEqual(p.notes, ['ignored: 1 auth.user record']);
+  });
+
+  it('refuses a file of another shape, naming the place', () => {
+    refusesWith({}, /^\$: expected an array, got an object/);
+    refusesWith([42], /^\$\[0\]: expected an object, got number/);
+    refusesWith([{ fields: {} }], /^\$\[0\]\.model: expected a string/);
+    refusesWith([secret(1, 'a', 12345678)], /^\$\[0\]\.fields\.secret: expected a string, got number/);
+    refusesWith([{ model: 'vng_api_common.jwtsecret', pk: 1 }], /^\$\[0\]\.fields: expected an object, got undefined/);
+    refusesWith([applicatie(1, 'A', 'a,b')], /^\$\[0\]\.fields\.client_ids: expected an array, got string/);
+    refusesWith([applicatie(1, 'A', [null])], /^\$\[0\]\.fields\.client_ids\[0\]: expected a string, got null/);
+    refusesWith([{ model: 'auth.user', pk: 1, fields: {} }], /no vng_api_common\.jwtsecret or authorizations\.applicatie records/);
+  });
+});

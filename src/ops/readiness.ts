@@ -1,0 +1,87 @@
+import { sql } from 'kysely';
+import type { App } from '../app.js';
+
+const READY_TIMEOUT_MS = 2000;
+
+/** What readiness asks of the process's parts. */
+export interface ReadinessProbes {
+  /** Settles when the registry answers (or fails). */
+  database(): Promise<unknown>;
+  /** Whether a signing key is loaded. */
+  signingKey(): boolean;
+  /** Whether Redis answers; absent when none is configured. */
+  redis?: () => boolean;
+}
+
+export interface ReadinessReport {
+  ready: boolean;
+  checks: Record<string, string>;
+}
+
+/**
+ * Whether a balancer should send this process requests: its database and keys, and the process's
+ * own state (shutting down, or recently hit by an unexpected error).
+ */
+export class Readiness {
+  private stopping = false;
+  private faultUntil = 0;
+  private fault: string | undefined;
+
+  constructor(private readonly probes: ReadinessProbes) {}
+
+  /** Shutting down: the balancer should send nothing new here. */
+  markStopping(): void {
+    this.stopping = true;
+  }
+
+  /**
+   * An error no handler expected: report unready for `ms`, so that a balancer prefers the other
+   * processes while this one shows whether it still works; its checks decide again afterwards.
+   */
+  markFault(description: string, ms: number): void {
+    this.fault = description;
+    this.faultUntil = Date.now() + ms;
+  }
+
+  async check(): Promise<ReadinessReport> {
+    const database = await withTimeout(this.probes.database(), READY_TIMEOUT_MS).then(
+      () => 'ok',
+      () => 'unreachable',
+    );
+    const keys = this.probes.signingKey() ? 'ok' : 'none loaded';
+    const fault = this.faultUntil > Date.now() ? this.fault : undefined;
+    const checks: Record<string, string> = { database, keys };
+    // Redis holds only limits, which fall back per process: reported, but never a reason to take the process out.
+    if (this.probes.redis) checks.redis = this.probes.redis() ? 'ok' : 'unreachable (limits per process)';
+    if (this.stopping) checks.process = 'shutting down';
+    else if (fault) checks.process = `unexpected error: ${fault}`;
+    return { ready: database === 'ok' && keys === 'ok' && !this.stopping && !fault, checks };
+  }
+}
+
+const readinessByApp = new WeakMap<App, Readiness>();
+
+/** The one Readiness of an app: the server reports it, the process lifecycle marks it. */
+export function readinessOf(app: App): Readiness {
+  let readiness = readinessByApp.get(app);
+  if (!readiness) {
+    const redis = app.redis;
+    readiness = new Readiness({
+      // The clients table, not just a connection: a table locked for long is as unready as a database that is away.
+      database: () => sql`select 1 from clients limit 1`.execute(app.storage.db),
+      signingKey: () => app.keys.current() !== undefined,
+      ...(redis ? { redis: () => redis.status === 'ready' } : {}),
+    });
+    readinessByApp.set(app, readiness);
+  }
+  return readiness;
+}
+
+export const markStopping = (app: App): void => readinessOf(app).markStopping();
+
+export const markFault = (app: App, description: string, ms: number): void => readinessOf(app).markFault(description, ms);
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('timeout')), ms)))]).finally(() => clearTimeout(timer));
+}

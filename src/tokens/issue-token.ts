@@ -1,0 +1,66 @@
+import type { AuditLog } from '../audit/audit-log.js';
+import { authenticateClient, type ClientAuthentication, type ClientCredentials } from '../clients/authenticate-client.js';
+import { SCOPE_PATTERN } from '../clients/validate.js';
+import { invalidRequest, OAuthError, orThrow, type Parsed } from '../errors.js';
+import type { Metrics } from '../ops/metrics.js';
+import type { TokenIssuer } from './token-issuer.js';
+
+export interface IssueTokenDeps extends ClientAuthentication {
+  issuer: Pick<TokenIssuer, 'issue'>;
+  audit: Pick<AuditLog, 'recordLater'>;
+  metrics: Pick<Metrics, 'rateLimitHits' | 'tokensIssued'>;
+}
+
+/** A token request (RFC 6749 §4.4.2), checked in this order: grant type, client, scope. */
+export interface TokenRequest {
+  grantType: Parsed<string | undefined>;
+  credentials: Parsed<ClientCredentials>;
+  scope: Parsed<string | undefined>;
+  /** The caller's address, for the back-off and the audit trail. */
+  address: string;
+}
+
+/** An issued access token (RFC 6749 §5.1); `scope` only when the token holds any. */
+export interface TokenResponse {
+  accessToken: string;
+  tokenType: 'Bearer';
+  expiresIn: number;
+  scope?: string;
+}
+
+export type IssueToken = (request: TokenRequest) => Promise<TokenResponse>;
+
+/** The client credentials grant (RFC 6749 §4.4): authenticate, check grant and scope, sign, audit. */
+export async function issueToken(deps: IssueTokenDeps, request: TokenRequest): Promise<TokenResponse> {
+  const grantType = orThrow(request.grantType);
+  if (grantType === undefined) throw invalidRequest('grant_type is missing');
+  if (grantType !== 'client_credentials') {
+    throw new OAuthError('unsupported_grant_type', `grant_type "${grantType.slice(0, 50)}" is not supported; use client_credentials`);
+  }
+  const client = await authenticateClient(deps, orThrow(request.credentials), { address: request.address, endpoint: 'token' });
+  if (!client.grantTypes.includes('client_credentials')) {
+    throw new OAuthError('unauthorized_client', 'this client may not use the client_credentials grant');
+  }
+
+  const scopes = requestedScopes(orThrow(request.scope), client.allowedScopes, client.defaultScopes);
+  const token = await deps.issuer.issue(client, scopes);
+  const scope = scopes.join(' ');
+  deps.metrics.tokensIssued.inc({ alg: token.alg });
+  deps.audit.recordLater({ actor: client.clientId, action: 'token.issued', target: client.clientId, address: request.address, details: { jti: token.jti, scope, expiresIn: token.expiresIn } });
+  return { accessToken: token.accessToken, tokenType: 'Bearer', expiresIn: token.expiresIn, ...(scope ? { scope } : {}) };
+}
+
+/**
+ * The scopes a token gets (RFC 6749 §3.3): the client's default scopes when it asks for none,
+ * otherwise what it asks for, each of which it must be allowed; duplicates count once.
+ */
+export function requestedScopes(raw: string | undefined, allowed: string[], defaults: string[]): string[] {
+  if (raw === undefined) return defaults;
+  const scopes = [...new Set(raw.split(' ').filter(Boolean))];
+  if (!scopes.length) return defaults;
+  for (const s of scopes) {
+    if (!SCOPE_PATTERN.test(s)) throw new OAuthError('invalid_scope', 'scope is malformed');
+    if (!allowed.includes(s)) throw new OAuthError('invalid_scope', `scope "${s.slice(0, 100)}" is not allowed for this client`);
+  }
+  return scopes;
+}

@@ -1,0 +1,353 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { MigrationReport, ReportEntry } from '../src/migrate/apply-migration-plan.js';
+import { createSelfSignedToken } from '../src/tokens/self-signed-token.js';
+import { basicAuth, CLI, forEachDialect, hs256, postForm, startTestServer, type TestServer } from './helpers.js';
+
+const run = promisify(execFile);
+const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/fixtures');
+const realmSample = () => JSON.parse(fs.readFileSync(path.join(FIXTURES, 'keycloak-realm-export.json'), 'utf8')) as { clients: Record<string, unknown>[] };
+
+/** Strong secrets as consumers configured them, with the characters that form-encoding changes. */
+const PLUS_PERCENT = 'Kq7+Vx2%41Mz9#Lp4&Rt6/Wy3=Hb8?Nc5!Dj1';
+const BAD_PERCENT = 'Zq8%zzY3+Wm6Rk1Tp4Vn7Bx2Cf5Hd9Jg0Ls';
+const NON_ASCII = 'geheimë-Qx7Vm2Kp9Lz4Rt8Wb3Nc6Hd1Fj5Sg0';
+const SAMPLE = { zaak: 'kP3vX9mQ2wL7zR4tY8nB1cF6hJ0dS5gA', zaakRotated: 'oldSecret-Z9x8c7v6b5n4m3', oneground: 'Wd0m2xYbT4qzJ6pLk9vRf3sN1cHa8uEe', old: 'Tr7!pQ+2z%Lm9#Xc' };
+
+/** A confidential service-account client as a realm export has it, without an rsin mapper (so --rsin applies). */
+function serviceClient(clientId: string, secret: string, over: Record<string, unknown> = {}) {
+  return {
+    clientId,
+    name: clientId,
+    enabled: true,
+    clientAuthenticatorType: 'client-secret',
+    secret,
+    publicClient: false,
+    bearerOnly: false,
+    serviceAccountsEnabled: true,
+    protocol: 'openid-connect',
+    attributes: {},
+    ...over,
+  };
+}
+
+forEachDialect((dialect) => {
+  describe(`migrate (${dialect})`, () => {
+    let ts: TestServer;
+    let dir: string;
+    let env: Record<string, string>;
+    let realmFile: string;
+    const cli = async (...args: string[]) => {
+      try {
+        const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
+        return { code: 0, stdout, stderr };
+      } catch (err) {
+        const e = err as { code: number; stdout: string; stderr: string };
+        return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+      }
+    };
+    const report = async (...args: string[]): Promise<MigrationReport> => {
+      const r = await cli('migrate', ...args, '--json');
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout) as MigrationReport;
+    };
+    const entry = (r: MigrationReport, id: string): ReportEntry => r.clients.find((c) => c.clientId === id)!;
+    /** The registry's rows, without the usage marks a running server writes on its own. */
+    const registry = async () => {
+      const db = ts.app.storage.db;
+      return {
+        clients: (await db.selectFrom('clients').selectAll().orderBy('client_id').execute()).map(({ last_token_at, ...c }) => c),
+        secrets: (await db.selectFrom('client_secrets').selectAll().orderBy('secret_id').execute()).map(({ last_used_at, ...s }) => s),
+        changes: await db.selectFrom('audit_events').selectAll().where('action', 'not in', ['token.issued', 'client_auth.failed']).orderBy('id').execute(),
+      };
+    };
+    const basicToken = (auth: string) => postForm(`${ts.url}/token`, { grant_type: 'client_credentials' }, { authorization: auth });
+    const introspect = (token: string) => postForm(`${ts.url}/introspect`, { token }, { authorization: basicAuth(ts.admin.clientId, ts.admin.secret) });
+
+    before(async () => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-migrate-'));
+      const masterKey = crypto.randomBytes(32).toString('base64');
+      ts = await startTestServer({ dialect, dataDir: dir, masterKey, env: { ZGW_AUTH_LOCKOUT_THRESHOLD: '3' } });
+      env = { ZGW_AUTH_DATA_DIR: dir, ZGW_AUTH_MASTER_KEY: masterKey, ...(ts.config.databaseUrl ? { DATABASE_URL: ts.config.databaseUrl } : {}) };
+      // The sample realm with variants of our own: secrets as consumers really have them, one without an rsin mapper.
+      const realm = realmSample();
+      realm.clients.push(
+        serviceClient('plus-percent', PLUS_PERCENT, { attributes: { 'access.token.lifespan': '900' } }),
+        serviceClient('bad-percent', BAD_PERCENT),
+        serviceClient('umlaut', NON_ASCII),
+      );
+      realmFile = path.join(dir, 'realm.json');
+      fs.writeFileSync(realmFile, JSON.stringify(realm));
+    });
+    after(() => ts.close());
+
+    it('--dry-run reports what would happen and changes nothing in the database', async () => {
+      const before = await registry();
+      const r = await report('keycloak', '--file', realmFile, '--rsin', '000000000', '--allow-weak-secrets', '--dry-run');
+      assert.equal(r.dryRun, true);
+      assert.equal(r.summary.created, 7);
+      assert.equal(entry(r, 'zaaksysteem-123456782').created, true);
+      assert.deepEqual(await registry(), before);
+      const text = await cli('migrate', 'keycloak', '--file', realmFile, '--rsin', '000000000', '--dry-run');
+      assert.match(text.stdout, /^CLIENT ID\s+RESULT\s+CREATED/);
+      assert.match(text.stdout, /dry run: nothing was changed/);
+      assert.deepEqual(await registry(), before);
+    });
+
+    it('imports the realm: the report says what was imported, skipped and needs attention, and why', async () => {
+      const r = await report('keycloak', '--file', realmFile, '--rsin', '000000000', '--allow-weak-secrets');
+      assert.equal(r.dryRun, false);
+      const status = Object.fromEntries(r.clients.map((c) => [c.clientId, [c.status, c.created]]));
+      assert.deepEqual(status, {
+        account: ['skipped', false],
+        'account-console': ['skipped', false],
+        'admin-cli': ['skipped', false],
+        broker: ['skipped', false],
+        'realm-management': ['skipped', false],
+        'security-admin-console': ['skipped', false],
+        'oneground-000000000': ['imported', true],
+        // The rotated secondary secret is below the strength rule: kept, as allowed, and reported.
+        'zaaksysteem-123456782': ['attention', true],
+        'dms-koppeling-123456782': ['attention', true],
+        'oud-systeem-000000000': ['attention', true],
+        'portaal-frontend': ['skipped', false],
+        'plus-percent': ['imported', true],
+        'bad-percent': ['imported', true],
+        umlaut: ['attention', true],
+      });
+      assert.deepEqual(r.summary, { imported: 3, skipped: 7, attention: 4, created: 7 });
+      assert.match(entry(r, 'portaal-frontend').reasons[0]!, /public client/);
+      assert.match(entry(r, 'dms-koppeling-123456782').reasons.join(), /masked/);
+      assert.match(entry(r, 'umlaut').reasons.join(), /non-ASCII/);
+      assert.match(entry(r, 'zaaksysteem-123456782').reasons.join(), /weak keycloak rotated secret kept/);
+      assert.deepEqual(entry(r, 'zaaksysteem-123456782').secrets, ['keycloak', 'keycloak rotated']);
+      assert.equal(entry(r, 'plus-percent').rsin, '000000000', '--rsin for a client without an rsin mapper');
+      assert.match(r.notes.join(), /realm gave tokens of 300 s/);
+      // Secrets never appear in the report.
+      const raw = JSON.stringify(r);
+      for (const secret of [...Object.values(SAMPLE), PLUS_PERCENT, BAD_PERCENT, NON_ASCII]) assert.ok(!raw.includes(secret));
+    });
+
+    it('clients as Keycloak had them: rsin, static claims, token lifetime, enabled flag, self-signing, secrets with expiry', async () => {
+      const show = async (id: string) => JSON.parse((await cli('clients', 'show', id, '--json')).stdout);
+      const zaak = await show('zaaksysteem-123456782');
+      assert.equal(zaak.client.rsin, '123456782');
+      assert.deepEqual(zaak.client.staticClaims, { user_id: 'zaaksysteem', user_representation: 'Zaaksysteem' });
+      assert.equal(zaak.client.selfSignedAllowed, true);
+      assert.equal(zaak.client.name, 'Zaaksysteem gemeente');
+      assert.deepEqual(zaak.client.risks, ['weak_secret']);
+      assert.deepEqual(zaak.secrets.map((s: { label: string; expiresAt: number; usableForSelfSigned: boolean; weak: boolean }) => [s.label, s.expiresAt, s.usableForSelfSigned, s.weak]).sort(), [
+        ['keycloak rotated', 1893456000_000, true, true],
+        ['keycloak', 1924992000_000, true, false],
+      ]);
+      assert.equal((await show('oneground-000000000')).client.tokenLifetime, 3600);
+      assert.equal((await show('oud-systeem-000000000')).client.enabled, false);
+      const masked = await show('dms-koppeling-123456782');
+      assert.equal(masked.client.enabled, false, 'a masked secret imports the client disabled');
+      assert.deepEqual(masked.secrets, [], '… and without a secret');
+    });
+
+    it('every imported client has an audit event; no event holds a secret', async () => {
+      const events = JSON.parse((await cli('audit', 'list', '--action', 'client.created', '--limit', '100', '--json')).stdout) as { target: string; actor: string; details: unknown }[];
+      const created = ['oneground-000000000', 'zaaksysteem-123456782', 'dms-koppeling-123456782', 'oud-systeem-000000000', 'plus-percent', 'bad-percent', 'umlaut'];
+      for (const id of created) assert.equal(events.filter((e) => e.target === id && e.actor === 'cli').length, 1, id);
+      const raw = JSON.stringify(events);
+      for (const secret of [...Object.values(SAMPLE), PLUS_PERCENT, BAD_PERCENT, NON_ASCII]) assert.ok(!raw.includes(secret));
+    });
+
+    it('running again changes nothing and duplicates nothing', async () => {
+      const before = await registry();
+      const r = await report('keycloak', '--file', realmFile, '--rsin', '000000000', '--allow-weak-secrets');
+      assert.equal(r.summary.created, 0);
+      assert.equal(entry(r, 'zaaksysteem-123456782').status, 'skipped');
+      assert.deepEqual(entry(r, 'zaaksysteem-123456782').reasons, ['exists: left as it is']);
+      assert.deepEqual(await registry(), before);
+      // A client that exists without the file's secret is left alone, and that is reported.
+      const other = path.join(dir, 'other-secret.json');
+      fs.writeFileSync(other, JSON.stringify({ realm: 'OneGround', clients: [serviceClient('plus-percent', 'a-different-secret-Qx7Vm2Kp9Lz4Rt8Wb3Nc6')] }));
+      const changed = entry(await report('keycloak', '--file', other, '--rsin', '000000000'), 'plus-percent');
+      assert.equal(changed.status, 'attention');
+      assert.match(changed.reasons[0]!, /exists: left as it is, but its keycloak secret from the file is not one of its secrets/);
+      assert.deepEqual(await registry(), before);
+    });
+
+    it('tokens with the migrated secrets: curl -u, multipart form, Python requests auth=, form-encoded Basic', async () => {
+      await cli('clients', 'enable', 'oud-systeem-000000000');
+      const pairs: [string, string][] = [
+        ['zaaksysteem-123456782', SAMPLE.zaak],
+        ['zaaksysteem-123456782', SAMPLE.zaakRotated],
+        ['oneground-000000000', SAMPLE.oneground],
+        ['oud-systeem-000000000', SAMPLE.old],
+        ['plus-percent', PLUS_PERCENT],
+        ['bad-percent', BAD_PERCENT],
+      ];
+      const python = `
+import requests, sys
+r = requests.post(sys.argv[1] + "/token", data={"grant_type": "client_credentials"}, auth=(sys.argv[2], sys.argv[3]))
+print(r.status_code, r.json().get("access_token", r.text)[:20])`;
+      for (const [id, secret] of pairs) {
+        const curlBasic = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-u', `${id}:${secret}`, '-d', 'grant_type=client_credentials', `${ts.url}/token`]);
+        assert.equal(curlBasic.stdout, '200', `curl -u ${id}`);
+        const multipart = await run('curl', ['-s', '-F', `client_id=${id}`, '-F', `client_secret=${secret}`, '-F', 'grant_type=client_credentials', `${ts.url}/token`]);
+        assert.ok(JSON.parse(multipart.stdout).access_token, `curl -F ${id}: ${multipart.stdout}`);
+        const py = await run('/usr/bin/python3', ['-c', python, ts.url, id, secret]);
+        assert.match(py.stdout, /^200 /, `requests auth= ${id}: ${py.stdout}`);
+        assert.equal((await basicToken(basicAuth(id, secret))).status, 200, `form-encoded Basic ${id}`);
+      }
+      // Consumers of a non-ASCII secret that send it as UTF-8 get their token.
+      assert.equal((await postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: 'umlaut', client_secret: NON_ASCII })).status, 200);
+      assert.equal((await basicToken(basicAuth('umlaut', NON_ASCII))).status, 200);
+      // The token lifetime came along.
+      const res = await basicToken(basicAuth('plus-percent', PLUS_PERCENT));
+      assert.equal(res.json.expires_in, 900);
+    });
+
+    it('self-signed HS256 tokens made with the migrated secrets are accepted at /introspect', async () => {
+      const now = Math.floor(ts.clock.now() / 1000);
+      for (const [id, secret] of [
+        ['zaaksysteem-123456782', SAMPLE.zaak],
+        ['zaaksysteem-123456782', SAMPLE.zaakRotated],
+        ['plus-percent', PLUS_PERCENT],
+        ['umlaut', NON_ASCII],
+      ] as const) {
+        const res = await introspect(hs256({ iss: id, client_id: id, user_id: 'u', user_representation: 'U', iat: now }, secret));
+        assert.equal(res.json.active, true, `${id}: ${res.text}`);
+        assert.equal(res.json.client_id, id);
+      }
+      const masked = await introspect(createSelfSignedToken({ clientId: 'dms-koppeling-123456782', secret: '**********', now: ts.clock.now() }));
+      assert.deepEqual(masked.json, { active: false });
+    });
+
+    it('a raw Basic secret with + or % is one attempt in the guessing back-off, and invalid percent-encoding is no 400', async () => {
+      const raw = (id: string, secret: string) => 'Basic ' + Buffer.from(`${id}:${secret}`).toString('base64');
+      const wrong = await basicToken(raw('bad-percent', 'Zq8%zzY3+wrong'));
+      assert.equal(wrong.status, 401, wrong.text);
+      assert.equal(wrong.json.error, 'invalid_client');
+      // Threshold 3: two wrong tries with + and % (each read two ways) leave the right secret working.
+      assert.equal((await basicToken(raw('plus-percent', 'Kq7+Vx2%41wrong'))).status, 401);
+      assert.equal((await basicToken(raw('plus-percent', 'Kq7+Vx2%41wrong'))).status, 401);
+      assert.equal((await basicToken(raw('plus-percent', PLUS_PERCENT))).status, 200);
+      for (let i = 0; i < 3; i++) await basicToken(raw('plus-percent', 'Kq7+Vx2%41wrong'));
+      assert.equal((await basicToken(raw('plus-percent', PLUS_PERCENT))).status, 429, 'the back-off still counts');
+    });
+
+    it('--no-self-signed: secrets stored hashed only; a weak one is then accepted and reported', async () => {
+      const file = path.join(dir, 'weak.json');
+      fs.writeFileSync(file, JSON.stringify({ clients: [serviceClient('weak-hashed', 'Zomer2024!x'), serviceClient('weak-signing', 'Zomer2024!y')] }));
+      const refused = await report('keycloak', '--file', file, '--rsin', '000000000');
+      assert.deepEqual(
+        refused.clients.map((c) => [c.status, c.created]),
+        [
+          ['attention', false],
+          ['attention', false],
+        ],
+      );
+      assert.match(refused.clients[0]!.reasons[0]!, /weak keycloak secret .* refused for a self-signing client.*--allow-weak-secrets/);
+      const hashed = await report('keycloak', '--file', file, '--rsin', '000000000', '--no-self-signed');
+      assert.deepEqual(entry(hashed, 'weak-hashed').created, true);
+      assert.match(entry(hashed, 'weak-hashed').reasons.join(), /accepted at \/token only/);
+      const secrets = JSON.parse((await cli('secrets', 'list', 'weak-hashed', '--json')).stdout);
+      assert.deepEqual(
+        secrets.map((s: { usableForSelfSigned: boolean; weak: boolean }) => [s.usableForSelfSigned, s.weak]),
+        [[false, true]],
+        'marked weak, but no risk: it cannot sign',
+      );
+      assert.deepEqual(JSON.parse((await cli('clients', 'show', 'weak-hashed', '--json')).stdout).client.risks, []);
+      assert.equal((await basicToken(basicAuth('weak-hashed', 'Zomer2024!x'))).status, 200);
+      const now = Math.floor(ts.clock.now() / 1000);
+      assert.deepEqual((await introspect(hs256({ iss: 'weak-hashed', client_id: 'weak-hashed', iat: now }, 'Zomer2024!x'))).json, { active: false });
+    });
+
+    it('Open Zaak: every non-empty secret a self-signing client named after its Applicatie; weak ones only when allowed', async () => {
+      const dump = path.join(FIXTURES, 'open-zaak-dumpdata.json');
+      const first = await report('open-zaak', '--file', dump, '--rsin', '123456782');
+      assert.deepEqual(
+        first.clients.map((c) => [c.clientId, c.status, c.created]),
+        [
+          ['open-formulieren', 'imported', true],
+          ['zac-gemeente', 'attention', false],
+          ['leeg-geheim', 'attention', false],
+          ['zac-gemeente-test', 'skipped', false],
+        ],
+      );
+      assert.match(entry(first, 'leeg-geheim').reasons[0]!, /empty secret/);
+      assert.match(entry(first, 'zac-gemeente').reasons[0]!, /weak open zaak secret/);
+      const second = await report('open-zaak', '--file', dump, '--rsin', '123456782', '--allow-weak-secrets');
+      assert.deepEqual(
+        second.clients.map((c) => [c.clientId, c.status, c.created]),
+        [
+          ['open-formulieren', 'skipped', false],
+          ['zac-gemeente', 'attention', true],
+          ['leeg-geheim', 'attention', false],
+          ['zac-gemeente-test', 'skipped', false],
+        ],
+      );
+      const zac = JSON.parse((await cli('clients', 'show', 'zac-gemeente', '--json')).stdout);
+      assert.deepEqual([zac.client.name, zac.client.rsin, zac.client.selfSignedAllowed, zac.client.risks], ['Zaakafhandelcomponent', '123456782', true, ['weak_secret']]);
+      // Open Zaak's consumers sign their own tokens: accepted as before.
+      for (const [id, secret] of [
+        ['open-formulieren', 'dit-is-een-lang-geheim-voor-formulieren'],
+        ['zac-gemeente', 'Zomer2024!'],
+      ]) {
+        const res = await introspect(createSelfSignedToken({ clientId: id!, secret: secret!, userId: 'u', now: ts.clock.now() }));
+        assert.equal(res.json.active, true, `${id}: ${res.text}`);
+      }
+      const curl = await run('curl', [
+        '-s',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code}',
+        '-u',
+        'open-formulieren:dit-is-een-lang-geheim-voor-formulieren',
+        '-d',
+        'grant_type=client_credentials',
+        `${ts.url}/token`,
+      ]);
+      assert.equal(curl.stdout, '200');
+    });
+
+    it('a malformed or unsuitable file is refused with one clear line and a non-zero exit, changing nothing', async () => {
+      const before = await registry();
+      const write = (name: string, content: string | Buffer) => {
+        const file = path.join(dir, name);
+        fs.writeFileSync(file, content);
+        return file;
+      };
+      const big = write('big.json', '');
+      fs.truncateSync(big, 33 * 1024 * 1024);
+      const cases: [string[], RegExp][] = [
+        [['keycloak', '--file', path.join(dir, 'missing.json')], /missing\.json: cannot be read \(ENOENT\)/],
+        [['keycloak', '--file', write('bad.json', '{"clients": [')], /bad\.json: not valid JSON/],
+        [['keycloak', '--file', write('latin1.json', Buffer.from([0x7b, 0xe9, 0x7d]))], /latin1\.json: not UTF-8 text/],
+        [['keycloak', '--file', big], /big\.json: larger than 32 MiB/],
+        [
+          ['keycloak', '--file', write('shape.json', '{"clients": [{"clientId": "x", "attributes": {"access.token.lifespan": 60}}]}')],
+          /shape\.json: \$\.clients\[0\]\.attributes\["access\.token\.lifespan"\]: expected a string, got number/,
+        ],
+        [['keycloak', '--file', write('dump-as-realm.json', fs.readFileSync(path.join(FIXTURES, 'open-zaak-dumpdata.json')))], /holds 6 realms/],
+        [['open-zaak', '--file', realmFile, '--rsin', '123456782'], /\$: expected an array, got an object/],
+        [['open-zaak', '--file', path.join(FIXTURES, 'open-zaak-dumpdata.json'), '--rsin', '123456789'], /--rsin: "123456789" is not a valid RSIN/],
+      ];
+      try {
+        for (const [args, message] of cases) {
+          const r = await cli('migrate', ...args);
+          assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}`);
+          assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+          assert.match(r.stderr, message);
+          assert.doesNotMatch(r.stderr, /\n\s+at /);
+        }
+      } finally {
+        fs.rmSync(big);
+      }
+      assert.deepEqual(await registry(), before);
+    });
+  });
+});
