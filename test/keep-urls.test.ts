@@ -77,7 +77,11 @@ describe('configuration: an issuer with a path', () => {
       ['https://auth.example.nl/admin/realm', /not have a path under \/admin/],
       ['https://auth.example.nl/.well-known/x', /not have a path under \/\.well-known/],
     ] as const) {
-      assert.throws(() => loadConfig({ ZGW_AUTH_ISSUER: issuer }), (err: Error) => message.test(err.message) && err.message.startsWith('ZGW_AUTH_ISSUER'), issuer);
+      assert.throws(
+        () => loadConfig({ ZGW_AUTH_ISSUER: issuer }),
+        (err: Error) => message.test(err.message) && err.message.startsWith('ZGW_AUTH_ISSUER'),
+        issuer,
+      );
     }
   });
 
