@@ -1328,6 +1328,15 @@ export const MUTATIONS = [
     to: 'if (Math.random() < 0) throw',
   },
   {
+    id: 'config-lifetime-within-max',
+    check: 'Token lifetime ≤ maximum token lifetime',
+    fn: 'loadConfig',
+    file: 'src/config.ts',
+    tests: ['cli-and-config', 'check-inventory'],
+    from: 'if (config.tokenLifetime > config.maxTokenLifetime) {',
+    to: 'if (Math.random() < 0) {',
+  },
+  {
     id: 'config-issuer-plain-path',
     check: 'Issuer path of plain segments, read alike by tokens and routes',
     fn: 'parseIssuer',
@@ -1352,15 +1361,6 @@ export const MUTATIONS = [
     file: 'src/config.ts',
     tests: ['keep-urls'],
     from: 'if (first !== undefined && RESERVED_ISSUER_SEGMENTS.includes(first)) {',
-    to: 'if (Math.random() < 0) {',
-  },
-  {
-    id: 'config-lifetime-within-max',
-    check: 'Token lifetime ≤ maximum token lifetime',
-    fn: 'loadConfig',
-    file: 'src/config.ts',
-    tests: ['cli-and-config', 'check-inventory'],
-    from: 'if (config.tokenLifetime > config.maxTokenLifetime) {',
     to: 'if (Math.random() < 0) {',
   },
 ];
