@@ -5,6 +5,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import Fastify from 'fastify';
+import { base64urlJson, type EncodedHeader, signJwsAsync } from '@zgw-auth/verifier';
 
 interface BareConfig {
   port: number;
@@ -17,14 +18,13 @@ interface BareConfig {
 
 const config = JSON.parse(fs.readFileSync(process.argv[2]!, 'utf8')) as BareConfig;
 const key = crypto.createPrivateKey(config.privateKeyPem);
-const header = Buffer.from(JSON.stringify({ alg: config.alg, typ: 'at+jwt', kid: 'bare' })).toString('base64url');
+const header: EncodedHeader = { alg: config.alg, encodedHeader: base64urlJson({ alg: config.alg, typ: 'at+jwt', kid: 'bare' }) };
 const secrets = new Map(config.clients.map((c) => [c.clientId, Buffer.from(c.secret)]));
-const signOptions = config.alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' as const } : key;
 
 const server = Fastify();
 server.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, new URLSearchParams(body as string)));
 
-server.post('/token', (request, reply) => {
+server.post('/token', async (request, reply) => {
   const [id, secret] = Buffer.from((request.headers.authorization ?? '').slice(6), 'base64')
     .toString()
     .split(':') as [string, string?];
@@ -34,12 +34,7 @@ server.post('/token', (request, reply) => {
   if ((request.body as URLSearchParams).get('grant_type') !== 'client_credentials') return reply.code(400).send({ error: 'unsupported_grant_type' });
   const iat = Math.floor(Date.now() / 1000);
   const claims = { iss: config.issuer, sub: id, aud: 'ZGW_APIs', client_id: id, rsin: '000000000', iat, nbf: iat, exp: iat + 3600, jti: crypto.randomUUID(), scope: 'zaken.lezen' };
-  const input = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
-  crypto.sign('sha256', Buffer.from(input), signOptions, (err, signature) => {
-    if (err) return reply.code(500).send({ error: 'server_error' });
-    reply.send({ access_token: `${input}.${signature.toString('base64url')}`, token_type: 'Bearer', expires_in: 3600, scope: 'zaken.lezen' });
-  });
-  return reply;
+  return { access_token: await signJwsAsync(header, claims, key), token_type: 'Bearer', expires_in: 3600, scope: 'zaken.lezen' };
 });
 
 server.post('/introspect', () => config.introspectionAnswer);

@@ -7,9 +7,8 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { JWK } from 'jose';
-import { type ClientRecord, createVerifier } from '@zgw-auth/verifier';
+import { type ClientRecord, createVerifier, hs256, signJwsAsync } from '@zgw-auth/verifier';
 import { DEPS_DIR } from './paths.js';
 
 const { group, rounds, ms } = JSON.parse(process.argv[2] ?? '{}') as { group: 'rs256' | 'hs256' | 'repeated'; rounds: number; ms: number };
@@ -24,7 +23,6 @@ const ISSUER_PATH = '/issuer';
 const AUDIENCE = 'ZGW_APIs';
 // Above the verifier's default cache size (10,000): cycling them, every verification is a first sight.
 const FIRST_SIGHT_POOL = 12_000;
-const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
 
 // --- IdP tokens (RS256), published through a real discovery document and JWKS on loopback.
 const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -36,7 +34,6 @@ const jwksServer = http.createServer((req, res) => {
 await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
 const issuer = `http://127.0.0.1:${(jwksServer.address() as { port: number }).port}${ISSUER_PATH}`;
 
-const signAsync = promisify(crypto.sign);
 const now = Math.floor(Date.now() / 1000);
 const idpTokens = await Promise.all(
   Array.from({ length: group === 'hs256' ? 0 : group === 'repeated' ? 2 : FIRST_SIGHT_POOL }, async (_, i) => {
@@ -52,8 +49,7 @@ const idpTokens = await Promise.all(
       jti: crypto.randomUUID(),
       scope: 'zaken.lezen',
     };
-    const input = `${enc({ alg: 'RS256', typ: 'at+jwt', kid: jwk.kid })}.${enc(claims)}`;
-    return `${input}.${(await signAsync('sha256', Buffer.from(input), privateKey)).toString('base64url')}`;
+    return signJwsAsync({ alg: 'RS256', typ: 'at+jwt', kid: jwk.kid }, claims, privateKey);
   }),
 );
 const idpParts = idpTokens.map((t) => ({ input: Buffer.from(t.slice(0, t.lastIndexOf('.'))), signature: Buffer.from(t.slice(t.lastIndexOf('.') + 1), 'base64url') }));
@@ -72,8 +68,7 @@ function selfSignedSet(clientCount: number, tokenCount: number, activeCount = cl
   const tokenSecrets: string[] = [];
   for (let i = 0; i < tokenCount; i++) {
     const c = i % activeCount;
-    const input = `${enc({ alg: 'HS256', typ: 'JWT' })}.${enc({ iss: `bench-${c}`, iat: now, client_id: `bench-${c}`, user_id: `user-${i}`, user_representation: 'Bench' })}`;
-    tokens.push(`${input}.${crypto.createHmac('sha256', secrets[c]!).update(input).digest('base64url')}`);
+    tokens.push(hs256({ iss: `bench-${c}`, iat: now, client_id: `bench-${c}`, user_id: `user-${i}`, user_representation: 'Bench' }, secrets[c]!));
     tokenSecrets.push(secrets[c]!);
   }
   return { clients, tokens, tokenSecrets };

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
+import { hs256 } from '@zgw-auth/verifier';
 import { createApp, createLogger, initialize } from '../src/app.js';
 import { INTROSPECTION_SCOPE } from '../src/clients/model.js';
 import { loadConfig, type SigningAlg } from '../src/config.js';
@@ -75,9 +76,7 @@ export function basic({ clientId, secret }: Credentials): string {
 
 /** A self-signed ZGW token as the seed document's consumers make it (HS256 with the raw secret). */
 export function selfSignedToken({ clientId, secret }: Credentials, iat: number): string {
-  const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const input = `${enc({ alg: 'HS256', typ: 'JWT', client_identifier: clientId })}.${enc({ iss: clientId, iat, client_id: clientId, user_id: 'bench', user_representation: 'Bench' })}`;
-  return `${input}.${crypto.createHmac('sha256', secret).update(input).digest('base64url')}`;
+  return hs256({ iss: clientId, iat, client_id: clientId, user_id: 'bench', user_representation: 'Bench' }, secret, { alg: 'HS256', typ: 'JWT', client_identifier: clientId });
 }
 
 /** Writes a wrk request list: one "<authorization>\t<body>" line per request, in random order. */

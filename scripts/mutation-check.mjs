@@ -165,9 +165,14 @@ async function build() {
   return { ok: b.status === 0 || errors.every((l) => /error TS6133/.test(l)), output: b.stdout + b.stderr };
 }
 
+/** A listed test file: the server's (test/) or the verifier package's own (packages/verifier/test/), built. */
+function testFile(file) {
+  return ['dist/test', 'dist/packages/verifier/test'].map((dir) => `${dir}/${file}.test.js`).find((f) => fs.existsSync(path.join(root, f)));
+}
+
 /** Runs one test file; returns the names of failing tests ('' for a failure outside any test). */
 async function runTests(file) {
-  const r = await run(process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=120000', '--test-reporter=tap', `dist/test/${file}.test.js`], {
+  const r = await run(process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=120000', '--test-reporter=tap', testFile(file)], {
     env: { ...process.env, FUZZ_RUNS: process.env.FUZZ_RUNS ?? '20' },
   });
   const failed = [];
@@ -217,7 +222,7 @@ for (const m of selected) {
       const flaky = [];
       for (const file of m.tests) {
         // A test file not written yet (or not built) is skipped, not counted as a failure.
-        if (!fs.existsSync(path.join(root, 'dist/test', `${file}.test.js`))) continue;
+        if (!testFile(file)) continue;
         let failed = await runTests(file);
         if (failed.length) {
           // Timing tests can fail on a loaded machine: a kill counts only for a named test that

@@ -1,7 +1,6 @@
 import pino, { type Logger } from 'pino';
 import { AuditLog } from './audit/audit-log.js';
 import { ClientService } from './clients/client-service.js';
-import { ClientStore } from './clients/client-store.js';
 import { ADMIN_SCOPE, INTROSPECTION_SCOPE } from './clients/model.js';
 import type { Config } from './config.js';
 import { ConflictError } from './errors.js';
@@ -12,11 +11,17 @@ import { GuessingGuard } from './limits/guessing-guard.js';
 import { FallbackFailureLimiter } from './limits/fallback-failure-limiter.js';
 import { RedisFailureLimiter } from './limits/redis-failure-limiter.js';
 import { Metrics } from './ops/metrics.js';
+import { OrganisationService } from './organisations/organisation-service.js';
 import { type ChangeFeed, LocalChangeFeed, PostgresChangeFeed, SqliteChangeFeed } from './storage/change-feed.js';
-import { openStorage, type Storage } from './storage/open-database.js';
+import { KyselyOrganisationStore } from './storage/kysely-organisation-store.js';
+import { KyselyAuditStore } from './storage/kysely-audit-store.js';
+import { KyselyClientStore } from './storage/kysely-client-store.js';
+import { KyselyKeyStore } from './storage/kysely-key-store.js';
+import { KyselyRevocationStore } from './storage/kysely-revocation-store.js';
+import { openStorage, type Storage } from './storage/open-storage.js';
 import { connectRedis, type Redis } from './storage/redis.js';
 import type { Verifier } from '@zgw-auth/verifier';
-import { TokenIssuer } from './tokens/issue-access-token.js';
+import { TokenIssuer } from './tokens/token-issuer.js';
 import { Revocations } from './tokens/revocations.js';
 import { createServerVerifier } from './tokens/server-verifier.js';
 
@@ -29,6 +34,7 @@ export interface App {
   masterKey: MasterKey;
   keys: KeyRing;
   clients: ClientService;
+  organisations: OrganisationService;
   audit: AuditLog;
   issuer: TokenIssuer;
   /** Back-off for every place a secret is checked. */
@@ -81,17 +87,18 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     throw err;
   }
   const changes = await openChangeFeed(storage, config, log);
-  const audit = new AuditLog(storage.db, (err) => log.error({ err }, 'audit write failed'), now);
-  const keys = new KeyRing(storage.db, masterKey, now, changes);
+  const audit = new AuditLog(new KyselyAuditStore(storage.db), (err) => log.error({ err }, 'audit write failed'), now);
+  const keys = new KeyRing(new KyselyKeyStore(storage.db), masterKey, now, changes);
   await keys.load();
-  const clients = new ClientService(new ClientStore(storage.db), masterKey, audit, changes, now);
+  const clients = new ClientService(new KyselyClientStore(storage.db), masterKey, audit, changes, now);
   const issuer = new TokenIssuer(keys, config, now);
   const policy = { threshold: config.lockoutThreshold, baseSeconds: config.lockoutBaseSeconds, maxSeconds: config.lockoutMaxSeconds };
+  const organisations = new OrganisationService(new KyselyOrganisationStore(storage.db), audit, changes, now);
   const redis = config.redisUrl ? await connectRedis(config.redisUrl, log) : undefined;
   const local = new MemoryFailureLimiter(now);
   const limiter = redis ? new FallbackFailureLimiter(new RedisFailureLimiter(redis), local, log) : local;
   const guard = new GuessingGuard(limiter, audit, policy);
-  const revocations = new Revocations(storage.db, changes, now);
+  const revocations = new Revocations(new KyselyRevocationStore(storage.db), changes, now);
   const verifier = createServerVerifier(config, keys, clients, revocations, changes, now);
   return {
     config,
@@ -101,6 +108,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     masterKey,
     keys,
     clients,
+    organisations,
     audit,
     issuer,
     guard,

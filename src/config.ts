@@ -1,5 +1,6 @@
 import net from 'node:net';
 import path from 'node:path';
+import { ASYMMETRIC_ALGS } from '@zgw-auth/verifier';
 import { ValidationError } from './errors.js';
 
 /**
@@ -41,7 +42,8 @@ export interface Config {
   logLevel: string;
 }
 
-export const SIGNING_ALGS = ['RS256', 'ES256', 'EdDSA'] as const;
+/** The server signs with what its verifier accepts from an IdP. */
+export const SIGNING_ALGS = ASYMMETRIC_ALGS;
 export type SigningAlg = (typeof SIGNING_ALGS)[number];
 
 interface OptionSpec<K extends keyof Config> {

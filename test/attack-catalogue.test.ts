@@ -6,8 +6,8 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createVerifier, type TokenError, type Verifier } from '@zgw-auth/verifier';
-import { openStorage } from '../src/storage/open-database.js';
+import { base64urlJson, createVerifier, signJws, type TokenError, type Verifier } from '@zgw-auth/verifier';
+import { openStorage } from '../src/storage/open-storage.js';
 import { exportRegistry, importRegistry } from '../src/storage/registry-transfer.js';
 import { registryResolver } from '../src/tokens/server-verifier.js';
 import { basicAuth, decodePart, hs256, type HttpResult, postForm, rejectsWith, request, startTestServer, type TestServer } from './helpers.js';
@@ -17,8 +17,6 @@ import { basicAuth, decodePart, hs256, type HttpResult, postForm, rejectsWith, r
  * verifier's refusal code and what /introspect answers; after every test, logs and responses are
  * scanned for the secrets, signatures and private keys the test used.
  */
-const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
-
 describe('attack catalogue', () => {
   let ts: TestServer;
   let verifier: Verifier;
@@ -75,7 +73,7 @@ describe('attack catalogue', () => {
   });
 
   it('alg none, None and NONE', async () => {
-    for (const alg of ['none', 'None', 'NONE']) await refused(`${enc({ alg })}.${enc(selfClaims())}.`, 'alg_not_allowed');
+    for (const alg of ['none', 'None', 'NONE']) await refused(`${base64urlJson({ alg })}.${base64urlJson(selfClaims())}.`, 'alg_not_allowed');
   });
 
   it("HS256 signed with the IdP's RSA public key, PEM and JWK forms", async () => {
@@ -91,7 +89,7 @@ describe('attack catalogue', () => {
     const token = await issue(victim);
     const [, p, s] = token.split('.');
     for (const kid of ['../../../../etc/passwd', "x' OR '1'='1", "'; DROP TABLE signing_keys; --", 'k'.repeat(5000)]) {
-      await refused(`${enc({ ...decodePart(token, 0), kid })}.${p}.${s}`, 'unknown_key');
+      await refused(`${base64urlJson({ ...decodePart(token, 0), kid })}.${p}.${s}`, 'unknown_key');
     }
     assert.equal(ts.app.keys.publicKeys().length, 1, 'the key table is intact');
   });
@@ -106,10 +104,7 @@ describe('attack catalogue', () => {
       const attackerJwk = attacker.publicKey.export({ format: 'jwk' });
       const real = decodePart(await issue(victim), 0);
       const claims = { iss: ts.url, sub: victim.clientId, client_id: victim.clientId, aud: 'ZGW_APIs', iat: nowS(), exp: nowS() + 600 };
-      const sign = (header: Record<string, unknown>) => {
-        const input = `${enc(header)}.${enc(claims)}`;
-        return `${input}.${crypto.sign('sha256', Buffer.from(input), attacker.privateKey).toString('base64url')}`;
-      };
+      const sign = (header: Record<string, unknown>) => signJws({ alg: 'RS256', ...header }, claims, attacker.privateKey);
       const x5c = [Buffer.from('attacker certificate').toString('base64')];
       const embedded = { jku: trapUrl, x5u: trapUrl, x5c, jwk: attackerJwk };
       await refused(sign({ alg: 'RS256', typ: 'at+jwt', kid: 'attacker', ...embedded }), 'unknown_key');
@@ -147,7 +142,7 @@ describe('attack catalogue', () => {
   });
 
   it('JWE where a JWS is expected', async () => {
-    await refused(`${enc({ alg: 'RSA-OAEP', enc: 'A256GCM' })}.AAAA.AAAA.AAAA.AAAA`, 'malformed', /JWE/);
+    await refused(`${base64urlJson({ alg: 'RSA-OAEP', enc: 'A256GCM' })}.AAAA.AAAA.AAAA.AAAA`, 'malformed', /JWE/);
   });
 
   it('a token signed by a retired key', async () => {
@@ -157,8 +152,7 @@ describe('attack catalogue', () => {
     await ts.app.keys.load();
     assert.ok(!ts.app.keys.publicKeys().some((k) => k.kid === retired.kid), 'the old key is no longer published');
     const claims = { iss: ts.url, sub: victim.clientId, client_id: victim.clientId, aud: 'ZGW_APIs', iat: nowS(), exp: nowS() + 600, jti: 'r' };
-    const input = `${retired.encodedHeader}.${enc(claims)}`;
-    const token = `${input}.${crypto.sign('sha256', Buffer.from(input), retired.privateKey).toString('base64url')}`;
+    const token = signJws({ alg: retired.alg, encodedHeader: retired.encodedHeader }, claims, retired.privateKey);
     material.push({ value: token.split('.')[2]!, inResponses: false });
     await refused(token, 'unknown_key');
   });
@@ -167,7 +161,7 @@ describe('attack catalogue', () => {
     await refused(hs256(selfClaims({ client_id: other.clientId }), victim.secret), 'bad_signature');
     const token = await issue(victim);
     const [h, , s] = token.split('.');
-    await refused(`${h}.${enc({ ...decodePart(token, 1), client_id: other.clientId, sub: other.clientId })}.${s}`, 'bad_signature');
+    await refused(`${h}.${base64urlJson({ ...decodePart(token, 1), client_id: other.clientId, sub: other.clientId })}.${s}`, 'bad_signature');
   });
 
   it("a self-signed token claiming another organisation's rsin", async () => {

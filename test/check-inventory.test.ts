@@ -6,16 +6,32 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type ClientRecord, createVerifier, importJwks, introspect, type KeySource, refusal, RemoteJwks, TokenError, type VerificationKey, type VerifierOptions } from '@zgw-auth/verifier';
+import {
+  base64urlJson,
+  type ClientRecord,
+  createVerifier,
+  importJwks,
+  introspect,
+  type JoseHeader,
+  type JwsPayload,
+  type KeySource,
+  refusal,
+  RemoteJwks,
+  signJws,
+  TokenError,
+  type VerificationKey,
+  type VerifierOptions,
+} from '@zgw-auth/verifier';
 import { loadConfig } from '../src/config.js';
 import { ValidationError, ZgwAuthError } from '../src/errors.js';
 import { FAILURE_FLOOR_MS } from '../src/http/failure-floor.js';
 import { KeyRing } from '../src/keys/key-ring.js';
 import { loadMasterKey, MasterKey, parseMasterKey } from '../src/keys/master-key.js';
 import { backoffSeconds } from '../src/limits/failure-limiter.js';
-import { openStorage } from '../src/storage/open-database.js';
+import { KyselyKeyStore } from '../src/storage/kysely-key-store.js';
+import { openStorage } from '../src/storage/open-storage.js';
 import { exportRegistry, importRegistry } from '../src/storage/registry-transfer.js';
-import { TokenIssuer } from '../src/tokens/issue-access-token.js';
+import { TokenIssuer } from '../src/tokens/token-issuer.js';
 import { basicAuth, hs256, postForm, rejectsWith, request, startTestServer, type TestServer } from './helpers.js';
 
 /**
@@ -23,7 +39,6 @@ import { basicAuth, hs256, postForm, rejectsWith, request, startTestServer, type
  * it names is removed (docs/checks.md, scripts/mutation-check.mjs). Kept small and direct.
  */
 
-const enc = (o: unknown) => Buffer.from(typeof o === 'string' ? o : JSON.stringify(o)).toString('base64url');
 const nowS = () => Math.floor(Date.now() / 1000);
 
 /** An RS256 and an ES256 key pair with a key source that answers for their kids. */
@@ -37,9 +52,8 @@ const keys: KeySource = { get: (kid) => (kid === undefined ? undefined : KEYS.ge
 const ISSUER = 'https://idp.example';
 
 /** An IdP token signed with the RSA key; `payload` may be raw JSON text. */
-function idpToken(payload: Record<string, unknown> | string, header: Record<string, unknown> = { alg: 'RS256', typ: 'at+jwt', kid: 'rs' }): string {
-  const input = `${enc(header)}.${enc(payload)}`;
-  return `${input}.${crypto.sign('sha256', Buffer.from(input), rsa.privateKey).toString('base64url')}`;
+function idpToken(payload: JwsPayload, header: JoseHeader = { alg: 'RS256', typ: 'at+jwt', kid: 'rs' }): string {
+  return signJws(header, payload, rsa.privateKey);
 }
 const idpClaims = (extra: Record<string, unknown> = {}) => ({ iss: ISSUER, sub: 'c1', client_id: 'c1', aud: 'api', iat: nowS(), exp: nowS() + 600, ...extra });
 const verifierFor = (options: Partial<VerifierOptions> = {}) => createVerifier({ issuer: ISSUER, keys, cache: false, ...options });
@@ -72,8 +86,8 @@ describe('check inventory: verifier library', () => {
   });
 
   it('alg/key binding: an ES256 key does not verify a token whose header says RS256', async () => {
-    // crypto.verify('sha256', …, ecKey, derSignature) would succeed: only the binding refuses it.
-    const input = `${enc({ alg: 'RS256', typ: 'at+jwt', kid: 'es' })}.${enc(idpClaims())}`;
+    // Made by hand: signJws refuses an EC key for RS256. The binding refuses it before any signature check.
+    const input = `${base64urlJson({ alg: 'RS256', typ: 'at+jwt', kid: 'es' })}.${base64urlJson(idpClaims())}`;
     const token = `${input}.${crypto.sign('sha256', Buffer.from(input), ec.privateKey).toString('base64url')}`;
     await rejectsWith(verifierFor(), token, 'alg_not_allowed');
   });
@@ -407,6 +421,17 @@ describe('check inventory: server', () => {
     assert.equal((await tokenRequest({ client_id: c.clientId, client_secret: expiring.value }, {}, '127.0.0.22')).status, 401);
   });
 
+  it('expired secrets: a self-signing secret stops verifying at its expiry, also while its client is cached', async () => {
+    const c = await ts.createClient({ selfSignedAllowed: true });
+    const expiring = await ts.app.clients.addSecret(c.clientId, { expiresAt: ts.clock.now() + 1000 }, { id: 'test' });
+    const v = createVerifier({ clients: (await import('../src/tokens/server-verifier.js')).registryResolver(ts.app.clients), cache: false, now: ts.clock.now });
+    const token = () => hs256({ client_id: c.clientId, iat: Math.floor(ts.clock.now() / 1000) }, expiring.value);
+    // The second lookup puts the client in the cache, with its secrets opened.
+    for (let i = 0; i < 2; i++) await v.verify(token());
+    ts.clock.advance(1.5);
+    await rejectsWith(v, token(), 'bad_signature');
+  });
+
   it('self-signing switched off: the stored encrypted secrets are dropped, so the old secret no longer signs', async () => {
     const c = await ts.createClient({ selfSignedAllowed: true });
     await ts.app.clients.update(c.clientId, { selfSignedAllowed: false }, { id: 'test' });
@@ -478,7 +503,7 @@ describe('check inventory: server', () => {
   });
 
   it('issuing: no signing key is refused as no_signing_key', async () => {
-    const ring = new KeyRing(ts.app.storage.db, ts.app.masterKey, ts.clock.now);
+    const ring = new KeyRing(new KyselyKeyStore(ts.app.storage.db), ts.app.masterKey, ts.clock.now);
     const issuer = new TokenIssuer(ring, { issuer: ts.url, audience: 'a', tokenLifetime: 60, maxTokenLifetime: 60 });
     const client = await ts.app.clients.get(introspector.clientId);
     await assert.rejects(issuer.issue(client, []), (err: unknown) => err instanceof ZgwAuthError && err.code === 'no_signing_key');

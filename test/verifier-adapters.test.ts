@@ -5,7 +5,7 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { type ClientRecord, createVerifier, MAX_TOKEN_LENGTH, type Principal, requireToken, TokenError, type Verifier, zgwAuthFastify } from '@zgw-auth/verifier';
+import { base64urlJson, type ClientRecord, createVerifier, MAX_TOKEN_LENGTH, type Principal, requireToken, TokenError, type Verifier, zgwAuthFastify } from '@zgw-auth/verifier';
 import Fastify from 'fastify';
 import fc from 'fast-check';
 import { FAILURE_FLOOR_MS } from '../src/http/failure-floor.js';
@@ -63,7 +63,6 @@ function rawRequest(url: string, authorization: Buffer): Promise<{ status: numbe
   });
 }
 
-const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
 const answerOf = (r: HttpResult) => ({ status: r.status, body: r.text, challenge: r.headers['www-authenticate'] });
 
 describe('verifier adapters', () => {
@@ -97,7 +96,7 @@ describe('verifier adapters', () => {
       ['self_signed_not_allowed', hs256(claims(plainClient.clientId), plainClient.secret)],
       ['bad_signature', hs256(claims(signer.clientId), 'not-its-secret')],
       ['malformed', 'not-a-token'],
-      ['alg_not_allowed', `${enc({ alg: 'none' })}.${enc(claims(signer.clientId))}.`],
+      ['alg_not_allowed', `${base64urlJson({ alg: 'none' })}.${base64urlJson(claims(signer.clientId))}.`],
     ];
     for (const [name, url] of Object.entries(apis.urls)) {
       apis.refusals.length = 0;

@@ -6,6 +6,7 @@ import { clientsCommands } from './clients-commands.js';
 import type { CliContext } from './context.js';
 import { keysCommands } from './keys-commands.js';
 import { migrateCommands } from './migrate-commands.js';
+import { organisationsCommands } from './organisations-commands.js';
 import { transferCommands } from './transfer-commands.js';
 import { serveCommand } from './serve.js';
 import { tokenCommands } from './token-commands.js';
@@ -70,6 +71,7 @@ export async function runCli(argv: string[], out: (text: string) => void = (t) =
   };
   serveCommand(program, ctx);
   clientsCommands(program, ctx);
+  organisationsCommands(program, ctx);
   keysCommands(program, ctx);
   tokenCommands(program, ctx);
   transferCommands(program, ctx);

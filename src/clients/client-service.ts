@@ -4,9 +4,9 @@ import type { AuditLog } from '../audit/audit-log.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import type { MasterKey } from '../keys/master-key.js';
 import type { ChangeFeed } from '../storage/change-feed.js';
-import type { ClientSecretRow } from '../storage/schema.js';
-import { type ClientFilter, type ClientStore, isLive, type StoredSecret, toSecretInfo } from './client-store.js';
+import type { ClientFilter, ClientStore, ClientWithSecrets, SecretRecord, StoredSecret } from './client-store.js';
 import { type Client, type ClientInput, type ClientPatch, MAX_EPOCH_MS, type SecretInfo, type SecretInput } from './model.js';
+import { isLive, secretInfo } from './secret-lifecycle.js';
 import { checkImportedSecret, generateSecret, hashSecret, newSecretId, SECRET_MAX_LENGTH, hashMatches, SECRET_STRENGTH_RULE } from './secrets.js';
 import { CLIENT_ID_PATTERN, validateClientFields, validateClientId, validateDefaultScopesAllowed } from './validate.js';
 
@@ -42,7 +42,7 @@ export type AuthFailureReason = 'unknown_client' | 'wrong_secret' | 'revoked_sec
 export type Authentication = { ok: true; client: Client } | { ok: false; reason: AuthFailureReason; secretId?: string };
 
 interface CachedClient {
-  found: { client: Client; secrets: StoredSecret[] } | undefined;
+  found: ClientWithSecrets | undefined;
   at: number;
   /** The entry is stale from this moment: the first expiry of a secret that was live when read. */
   staleAt: number;
@@ -74,7 +74,7 @@ export class ClientService {
   ) {
     changes.onChange((change) => {
       if (change.kind === 'client') this.cache.delete(change.clientId);
-      else if (change.kind === 'all') this.cache.clear();
+      else if (change.kind === 'all' || change.kind === 'organisation') this.cache.clear();
     });
   }
 
@@ -110,36 +110,36 @@ export class ClientService {
     if (await this.store.get(clientId, t)) throw new ConflictError(`client "${clientId}" already exists`);
     if (options) return this.createWithSecrets(client, options.secrets, actor);
     const value = generateSecret();
-    const row = this.secretRow(client, { label: 'initial' }, value);
+    const secret = this.newSecret(client, { label: 'initial' }, value);
     try {
-      await this.store.insert(client, [row]);
+      await this.store.insert(client, [secret]);
     } catch (err) {
       // A concurrent create of the same id lost the race on the primary key.
       if (await this.store.get(clientId, t)) throw new ConflictError(`client "${clientId}" already exists`);
       throw err;
     }
     await this.changed(clientId);
-    await this.audit.record({ actor: actor.id, address: actor.address, action: 'client.created', target: clientId, details: { after: client, secretId: row.secret_id } });
-    return { client, secret: { secret: toSecretInfo(row), value, warnings: [] } };
+    await this.audit.record({ actor: actor.id, address: actor.address, action: 'client.created', target: clientId, details: { after: client, secretId: secret.secretId } });
+    return { client, secret: { secret: secretInfo(secret), value, warnings: [] } };
   }
 
   private async createWithSecrets(client: Client, inputs: SecretInput[], actor: Actor): Promise<{ client: Client; secrets: CreatedSecret[] }> {
     const checked = inputs.map((input) => ({ input, ...this.checkSecretInput(client, input) }));
     const created = checked.map(({ input, warnings, weak }) => {
       const value = input.value ?? generateSecret();
-      return { row: this.secretRow(client, input, value, weak), value, warnings };
+      return { secret: this.newSecret(client, input, value, weak), value, warnings };
     });
     try {
       await this.store.insert(
         client,
-        created.map((c) => c.row),
+        created.map((c) => c.secret),
       );
     } catch (err) {
       if (await this.store.get(client.clientId, this.now())) throw new ConflictError(`client "${client.clientId}" already exists`);
       throw err;
     }
     await this.changed(client.clientId);
-    const secrets = created.map((c) => ({ secret: toSecretInfo(c.row), value: c.value, warnings: c.warnings }));
+    const secrets = created.map((c) => ({ secret: secretInfo(c.secret), value: c.value, warnings: c.warnings }));
     const allowedWeak = client.selfSignedAllowed && checked.some((c) => c.weak) ? { allowedWeak: true } : {};
     await this.audit.record({
       actor: actor.id,
@@ -197,10 +197,10 @@ export class ClientService {
     const client = await this.get(clientId);
     const { warnings, weak } = this.checkSecretInput(client, input);
     const value = input.value ?? generateSecret();
-    const row = this.secretRow(client, input, value, weak);
-    await this.store.insertSecret(row);
+    const secret = this.newSecret(client, input, value, weak);
+    await this.store.insertSecret(secret);
     await this.changed(clientId);
-    const info = toSecretInfo(row);
+    const info = secretInfo(secret);
     const allowedWeak = weak && client.selfSignedAllowed ? { allowedWeak: true } : {};
     await this.audit.record({
       actor: actor.id,
@@ -370,19 +370,19 @@ export class ClientService {
     this.scheduleUsageFlush();
   }
 
-  private secretRow(client: Client, input: SecretInput, value: string, weak = false): ClientSecretRow {
+  private newSecret(client: Client, input: SecretInput, value: string, weak = false): SecretRecord {
     const secretId = newSecretId();
     return {
-      secret_id: secretId,
-      client_id: client.clientId,
+      secretId,
+      clientId: client.clientId,
       label: input.label ?? '',
-      hash: hashSecret(this.masterKey.hashKey, value).toString('base64url'),
+      hash: hashSecret(this.masterKey.hashKey, value),
       sealed: client.selfSignedAllowed ? this.masterKey.seal(value, sealContext(client.clientId, secretId)) : null,
-      created_at: this.now(),
-      expires_at: input.expiresAt ?? null,
-      last_used_at: null,
-      revoked_at: null,
-      weak: weak ? 1 : 0,
+      createdAt: this.now(),
+      expiresAt: input.expiresAt ?? null,
+      lastUsedAt: null,
+      revokedAt: null,
+      weak,
     };
   }
 }

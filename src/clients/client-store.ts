@@ -1,6 +1,3 @@
-import { type Kysely, sql } from 'kysely';
-import type { ClientRow, ClientSecretRow, Database, NewClientRow } from '../storage/schema.js';
-import { prepareQuery } from '../storage/prepared.js';
 import type { Client, SecretInfo } from './model.js';
 
 export interface ClientFilter {
@@ -12,226 +9,61 @@ export interface ClientFilter {
   offset: number;
 }
 
-export interface StoredSecret {
+/** A client secret as the registry keeps it: never its value, only its keyed hash and, for a self-signing client, a sealed copy. */
+export interface SecretRecord {
   secretId: string;
-  /** Decoded once here, compared on every authentication. */
+  clientId: string;
+  label: string;
+  /** HMAC-SHA-256 of the value (secrets.ts hashSecret). */
   hash: Buffer;
+  /** The value sealed under the master key; only while the client may sign its own tokens. */
   sealed: string | null;
+  createdAt: number;
   expiresAt: number | null;
   lastUsedAt: number | null;
   /** Set for a former secret: recognised when presented, never accepted. */
   revokedAt: number | null;
+  /** Imported below the strength rule and allowed explicitly. */
+  weak: boolean;
 }
 
-/** How long a revoked or expired secret is still recognised as a former one (see ClientService.authenticate). */
-export const FORMER_SECRET_MS = 30 * 86_400_000;
+/** What authentication needs of a secret: read on every lookup of a client, so no more than this. */
+export type StoredSecret = Pick<SecretRecord, 'secretId' | 'hash' | 'sealed' | 'expiresAt' | 'lastUsedAt' | 'revokedAt'>;
 
-const USAGE_CHUNK = 500;
+export interface ClientWithSecrets {
+  client: Client;
+  secrets: StoredSecret[];
+}
 
-/** Persistence of clients and their secrets; maps rows to domain types and nothing more. */
-export class ClientStore {
-  /** The lookup behind every client authentication: one statement, compiled once. */
-  private readonly selectWithSecrets;
-
-  constructor(private readonly db: Kysely<Database>) {
-    // Parameters in query order: the join's bounds for former secrets (revoked, expired), then the client id.
-    this.selectWithSecrets = prepareQuery(db, (d) =>
-      d
-        .selectFrom('clients')
-        .leftJoin('client_secrets', (join) =>
-          join
-            .onRef('client_secrets.client_id', '=', 'clients.client_id')
-            .on((eb) => eb.or([eb('client_secrets.revoked_at', 'is', null), eb('client_secrets.revoked_at', '>', 0)]))
-            .on((eb) => eb.or([eb('client_secrets.expires_at', 'is', null), eb('client_secrets.expires_at', '>', 0)])),
-        )
-        .selectAll('clients')
-        .select([
-          'client_secrets.secret_id',
-          'client_secrets.hash',
-          'client_secrets.sealed',
-          'client_secrets.expires_at',
-          'client_secrets.last_used_at',
-          'client_secrets.revoked_at',
-          'client_secrets.weak',
-        ])
-        .where('clients.client_id', '=', ''),
-    );
-  }
-
-  /** Clients with the computed `weak_risk`: a live, sealed (self-signing) secret marked weak. */
-  private selectClients(now: number) {
-    return this.db
-      .selectFrom('clients')
-      .selectAll('clients')
-      .select((eb) =>
-        eb
-          .exists(
-            eb
-              .selectFrom('client_secrets as s')
-              .select('s.secret_id')
-              .whereRef('s.client_id', '=', 'clients.client_id')
-              .where('s.weak', '=', 1)
-              .where('s.sealed', 'is not', null)
-              .where('s.revoked_at', 'is', null)
-              .where((w) => w.or([w('s.expires_at', 'is', null), w('s.expires_at', '>', now)])),
-          )
-          .as('weak_risk'),
-      );
-  }
-
-  async insert(client: Client, secrets: ClientSecretRow[]): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
-      await trx.insertInto('clients').values(toRow(client)).execute();
-      if (secrets.length) await trx.insertInto('client_secrets').values(secrets).execute();
-    });
-  }
-
-  async get(clientId: string, now: number): Promise<Client | undefined> {
-    const row = await this.selectClients(now).where('clients.client_id', '=', clientId).executeTakeFirst();
-    return row && toClient(row);
-  }
-
-  async list(filter: ClientFilter, now: number): Promise<{ items: Client[]; total: number }> {
-    let q = this.db.selectFrom('clients');
-    if (filter.rsin !== undefined) q = q.where('rsin', '=', filter.rsin);
-    if (filter.enabled !== undefined) q = q.where('enabled', '=', filter.enabled ? 1 : 0);
-    if (filter.q) {
-      const pattern = '%' + filter.q.toLowerCase().replace(/[\\%_]/g, (c) => '\\' + c) + '%';
-      q = q.where((eb) => eb.or([sql<boolean>`lower(client_id) like ${pattern} escape '\\'`, sql<boolean>`lower(name) like ${pattern} escape '\\'`]));
-    }
-    const ids = q.select('client_id').orderBy('client_id').limit(filter.limit).offset(filter.offset);
-    const [rows, count] = await Promise.all([
-      this.selectClients(now).where('clients.client_id', 'in', ids).orderBy('clients.client_id').execute(),
-      q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
-    ]);
-    return { items: rows.map(toClient), total: Number(count.n) };
-  }
-
-  async update(client: Client): Promise<void> {
-    const { client_id, created_at, ...rest } = toRow(client);
-    await this.db.updateTable('clients').set(rest).where('client_id', '=', client_id).execute();
-  }
-
-  async delete(clientId: string): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
-      await trx.deleteFrom('client_secrets').where('client_id', '=', clientId).execute();
-      const r = await trx.deleteFrom('clients').where('client_id', '=', clientId).executeTakeFirst();
-      return Number(r.numDeletedRows) > 0;
-    });
-  }
-
-  async insertSecret(row: ClientSecretRow): Promise<void> {
-    await this.db.insertInto('client_secrets').values(row).execute();
-  }
-
-  async listSecrets(clientId: string): Promise<SecretInfo[]> {
-    const rows = await this.db.selectFrom('client_secrets').selectAll().where('client_id', '=', clientId).orderBy('created_at').execute();
-    return rows.map(toSecretInfo);
-  }
-
-  async revokeSecret(clientId: string, secretId: string, at: number): Promise<SecretInfo | undefined> {
-    await this.db.updateTable('client_secrets').set({ revoked_at: at }).where('client_id', '=', clientId).where('secret_id', '=', secretId).where('revoked_at', 'is', null).execute();
-    const row = await this.db.selectFrom('client_secrets').selectAll().where('client_id', '=', clientId).where('secret_id', '=', secretId).executeTakeFirst();
-    return row && toSecretInfo(row);
-  }
-
-  /** Drops the encrypted copies when a client may no longer self-sign: keep no more than needed. */
-  async dropSealed(clientId: string): Promise<void> {
-    await this.db.updateTable('client_secrets').set({ sealed: null }).where('client_id', '=', clientId).execute();
-  }
-
+/**
+ * Persistence of clients and their secrets, in domain terms. A client's `risks` are derived when
+ * read (a live, sealed secret marked weak is `weak_secret`), never stored. Every method returns
+ * copies: changing what it returned changes nothing stored.
+ */
+export interface ClientStore {
+  /** Stores a new client with its first secrets, all or nothing; rejects when the client id is taken. */
+  insert(client: Client, secrets: SecretRecord[]): Promise<void>;
+  /** The client, with its risks as of `now`. */
+  get(clientId: string, now: number): Promise<Client | undefined>;
+  /** One page of the matching clients in client id order, and how many match in all. */
+  list(filter: ClientFilter, now: number): Promise<{ items: Client[]; total: number }>;
+  /** Stores every field of an existing client but its id and creation time; an unknown id changes nothing. */
+  update(client: Client): Promise<void>;
+  /** Deletes the client with its secrets; false when there was no such client. */
+  delete(clientId: string): Promise<boolean>;
+  /** Rejects when the client does not exist or the secret id is taken. */
+  insertSecret(secret: SecretRecord): Promise<void>;
+  /** The client's secrets, revoked ones too, oldest first. */
+  listSecrets(clientId: string): Promise<SecretInfo[]>;
+  /** Marks the secret revoked at `at` unless it already is; its state after, or undefined when this client has no such secret. */
+  revokeSecret(clientId: string, secretId: string, at: number): Promise<SecretInfo | undefined>;
+  /** Forgets the sealed copies of the client's secrets. */
+  dropSealed(clientId: string): Promise<void>;
   /**
-   * The client with its secrets: those that work now, and former ones (revoked or expired within
-   * FORMER_SECRET_MS) so that an instance still presenting one is recognised, not taken for a guesser.
+   * The client (risks as of `now`) with the secrets that work at `now` and the former ones:
+   * revoked or expired within FORMER_SECRET_MS before `now` (secret-lifecycle.ts).
    */
-  async findWithSecrets(clientId: string, now: number): Promise<{ client: Client; secrets: StoredSecret[] } | undefined> {
-    const since = now - FORMER_SECRET_MS;
-    const { rows } = await this.selectWithSecrets([since, since, clientId]);
-    if (!rows[0]) return undefined;
-    const secrets: StoredSecret[] = [];
-    let weakRisk = false;
-    for (const r of rows) {
-      if (r.secret_id === null) continue;
-      const s: StoredSecret = { secretId: r.secret_id, hash: Buffer.from(r.hash!, 'base64url'), sealed: r.sealed, expiresAt: r.expires_at, lastUsedAt: r.last_used_at, revokedAt: r.revoked_at };
-      secrets.push(s);
-      if (r.weak === 1 && s.sealed && isLive(s, now)) weakRisk = true;
-    }
-    return { client: toClient({ ...rows[0], weak_risk: weakRisk }), secrets };
-  }
-
-  /** Marks secrets and their clients as used at `at`: two statements per 500, whatever the count. */
-  async recordUsage(secretIds: string[], clientIds: string[], at: number): Promise<void> {
-    for (let i = 0; i < secretIds.length; i += USAGE_CHUNK) {
-      await this.db
-        .updateTable('client_secrets')
-        .set({ last_used_at: at })
-        .where('secret_id', 'in', secretIds.slice(i, i + USAGE_CHUNK))
-        .execute();
-    }
-    for (let i = 0; i < clientIds.length; i += USAGE_CHUNK) {
-      await this.db
-        .updateTable('clients')
-        .set({ last_token_at: at })
-        .where('client_id', 'in', clientIds.slice(i, i + USAGE_CHUNK))
-        .execute();
-    }
-  }
-}
-
-function toRow(c: Client): NewClientRow {
-  return {
-    client_id: c.clientId,
-    name: c.name,
-    description: c.description,
-    rsin: c.rsin,
-    enabled: c.enabled ? 1 : 0,
-    grant_types: JSON.stringify(c.grantTypes),
-    allowed_scopes: JSON.stringify(c.allowedScopes),
-    default_scopes: JSON.stringify(c.defaultScopes),
-    token_lifetime: c.tokenLifetime,
-    static_claims: JSON.stringify(c.staticClaims),
-    self_signed_allowed: c.selfSignedAllowed ? 1 : 0,
-    created_at: c.createdAt,
-    updated_at: c.updatedAt,
-    last_token_at: c.lastTokenAt,
-  };
-}
-
-export function isLive(s: Pick<StoredSecret, 'revokedAt' | 'expiresAt'>, now: number): boolean {
-  return s.revokedAt === null && (s.expiresAt === null || s.expiresAt > now);
-}
-
-function toClient(r: ClientRow & { weak_risk?: unknown }): Client {
-  return {
-    clientId: r.client_id,
-    name: r.name,
-    description: r.description,
-    rsin: r.rsin,
-    enabled: r.enabled === 1,
-    grantTypes: JSON.parse(r.grant_types) as string[],
-    allowedScopes: JSON.parse(r.allowed_scopes) as string[],
-    defaultScopes: JSON.parse(r.default_scopes) as string[],
-    tokenLifetime: r.token_lifetime,
-    staticClaims: JSON.parse(r.static_claims) as Record<string, unknown>,
-    selfSignedAllowed: r.self_signed_allowed === 1,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    lastTokenAt: r.last_token_at,
-    // SQLite answers EXISTS with 0/1, PostgreSQL with a boolean.
-    risks: r.weak_risk === true || r.weak_risk === 1 ? ['weak_secret'] : [],
-  };
-}
-
-export function toSecretInfo(r: ClientSecretRow): SecretInfo {
-  return {
-    secretId: r.secret_id,
-    clientId: r.client_id,
-    label: r.label,
-    usableForSelfSigned: r.sealed !== null,
-    createdAt: r.created_at,
-    expiresAt: r.expires_at,
-    lastUsedAt: r.last_used_at,
-    revokedAt: r.revoked_at,
-    weak: r.weak === 1,
-  };
+  findWithSecrets(clientId: string, now: number): Promise<ClientWithSecrets | undefined>;
+  /** Marks the secrets as last used, and the clients as last given a token, at `at`. */
+  recordUsage(secretIds: string[], clientIds: string[], at: number): Promise<void>;
 }

@@ -1,10 +1,9 @@
 import crypto from 'node:crypto';
-import type { Kysely } from 'kysely';
 import { importJwks, type KeySource, type VerificationKey } from '@zgw-auth/verifier';
 import type { SigningAlg } from '../config.js';
 import type { ChangeFeed } from '../storage/change-feed.js';
-import type { Database, SigningKeyRow } from '../storage/schema.js';
 import { generateKeyPair, type PublicJwk, publicJwk } from './jwk.js';
+import type { KeyStore, StoredKey } from './key-store.js';
 import type { MasterKey } from './master-key.js';
 
 export interface SigningKey {
@@ -28,7 +27,7 @@ export interface KeyInfo {
 }
 
 /**
- * The signing keys: loaded from the database, refreshed on an interval so that a rotation started
+ * The signing keys: loaded from the store, refreshed on an interval so that a rotation started
  * anywhere (CLI, admin API, another process) reaches every process. A key is published from the
  * moment it is stored, signs from `activatesAt`, and stays published until `retiresAt`, which a
  * rotation sets to when the last token it signed expires.
@@ -41,7 +40,7 @@ export class KeyRing implements KeySource {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly db: Kysely<Database>,
+    private readonly store: KeyStore,
     private readonly masterKey: MasterKey,
     private readonly now: () => number = Date.now,
     private readonly changes?: ChangeFeed,
@@ -53,11 +52,11 @@ export class KeyRing implements KeySource {
   }
 
   async load(): Promise<void> {
-    const rows = await this.db.selectFrom('signing_keys').selectAll().orderBy('activates_at', 'asc').execute();
+    const stored = await this.store.list();
     const t = this.now();
-    const live = rows.filter((r) => r.retires_at === null || r.retires_at > t);
-    this.keys = live.map((row) => this.toSigningKey(row));
-    this.jwks = { keys: live.map((r) => JSON.parse(r.public_jwk) as PublicJwk) };
+    const live = stored.filter((k) => k.retiresAt === null || k.retiresAt > t);
+    this.keys = live.map((k) => this.toSigningKey(k));
+    this.jwks = { keys: live.map((k) => k.publicJwk) };
     this.jwksJson = JSON.stringify(this.jwks);
     this.verification = importJwks(this.jwks);
   }
@@ -101,11 +100,12 @@ export class KeyRing implements KeySource {
   async ensureKey(alg: SigningAlg): Promise<string | undefined> {
     await this.load();
     if (this.current()) return undefined;
-    const kid = await this.insertKey(alg, this.now());
+    const key = this.newKey(alg, this.now());
+    await this.store.insert(key);
     await this.load();
     // Processes starting together may each create one; all must publish all of them.
     await this.changes?.publish({ kind: 'keys' });
-    return kid;
+    return key.kid;
   }
 
   /**
@@ -115,62 +115,53 @@ export class KeyRing implements KeySource {
   async rotate(alg: SigningAlg, publishDelaySeconds: number, maxTokenLifetimeSeconds: number): Promise<{ kid: string; activatesAt: number; previousRetireAt: number }> {
     const activatesAt = this.now() + publishDelaySeconds * 1000;
     const previousRetireAt = activatesAt + maxTokenLifetimeSeconds * 1000 + 60_000;
-    const kid = await this.db.transaction().execute(async (trx) => {
-      await trx
-        .updateTable('signing_keys')
-        .set({ retires_at: previousRetireAt })
-        .where((eb) => eb.or([eb('retires_at', 'is', null), eb('retires_at', '>', previousRetireAt)]))
-        .execute();
-      return this.insertKey(alg, activatesAt, trx);
-    });
+    const key = this.newKey(alg, activatesAt);
+    await this.store.rotate(key, previousRetireAt);
     await this.load();
     await this.changes?.publish({ kind: 'keys' });
-    return { kid, activatesAt, previousRetireAt };
+    return { kid: key.kid, activatesAt, previousRetireAt };
   }
 
   async list(): Promise<KeyInfo[]> {
-    const rows = await this.db.selectFrom('signing_keys').select(['kid', 'alg', 'created_at', 'activates_at', 'retires_at']).orderBy('activates_at', 'asc').execute();
+    const stored = await this.store.list();
     const t = this.now();
     const signing = this.current()?.kid;
-    return rows.map((r) => ({
-      kid: r.kid,
-      alg: r.alg,
-      createdAt: r.created_at,
-      activatesAt: r.activates_at,
-      retiresAt: r.retires_at,
-      state: r.retires_at !== null && r.retires_at <= t ? 'retired' : r.kid === signing ? 'active' : r.activates_at > t ? 'pending' : 'published',
+    return stored.map((k) => ({
+      kid: k.kid,
+      alg: k.alg,
+      createdAt: k.createdAt,
+      activatesAt: k.activatesAt,
+      retiresAt: k.retiresAt,
+      state: k.retiresAt !== null && k.retiresAt <= t ? 'retired' : k.kid === signing ? 'active' : k.activatesAt > t ? 'pending' : 'published',
     }));
   }
 
-  private async insertKey(alg: SigningAlg, activatesAt: number, db: Kysely<Database> = this.db): Promise<string> {
+  /** A new key pair, its private half sealed under the master key. */
+  private newKey(alg: SigningAlg, activatesAt: number): StoredKey {
     const { publicKey, privateKey } = generateKeyPair(alg);
     const jwk = publicJwk(publicKey, alg);
-    await db
-      .insertInto('signing_keys')
-      .values({
-        kid: jwk.kid,
-        alg,
-        public_jwk: JSON.stringify(jwk),
-        private_key_sealed: this.masterKey.seal(privateKey.export({ format: 'pem', type: 'pkcs8' }), `signing-key:${jwk.kid}`),
-        created_at: this.now(),
-        activates_at: activatesAt,
-        retires_at: null,
-      })
-      .execute();
-    return jwk.kid;
+    return {
+      kid: jwk.kid,
+      alg,
+      publicJwk: jwk,
+      privateKeySealed: this.masterKey.seal(privateKey.export({ format: 'pem', type: 'pkcs8' }), `signing-key:${jwk.kid}`),
+      createdAt: this.now(),
+      activatesAt,
+      retiresAt: null,
+    };
   }
 
-  private toSigningKey(row: SigningKeyRow): SigningKey {
-    const existing = this.keys.find((k) => k.kid === row.kid);
-    const privateKey = existing?.privateKey ?? crypto.createPrivateKey(this.masterKey.open(row.private_key_sealed, `signing-key:${row.kid}`));
-    const header = { alg: row.alg, typ: 'at+jwt', kid: row.kid };
+  private toSigningKey(stored: StoredKey): SigningKey {
+    const existing = this.keys.find((k) => k.kid === stored.kid);
+    const privateKey = existing?.privateKey ?? crypto.createPrivateKey(this.masterKey.open(stored.privateKeySealed, `signing-key:${stored.kid}`));
+    const header = { alg: stored.alg, typ: 'at+jwt', kid: stored.kid };
     return {
-      kid: row.kid,
-      alg: row.alg as SigningAlg,
+      kid: stored.kid,
+      alg: stored.alg,
       privateKey,
-      createdAt: row.created_at,
-      activatesAt: row.activates_at,
-      retiresAt: row.retires_at,
+      createdAt: stored.createdAt,
+      activatesAt: stored.activatesAt,
+      retiresAt: stored.retiresAt,
       encodedHeader: Buffer.from(JSON.stringify(header)).toString('base64url'),
     };
   }

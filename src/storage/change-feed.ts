@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import type pg from 'pg';
 
-/** A registry change other processes must see at once: a client (and its secrets), the key set or a revoked token. */
-export type Change = { kind: 'client'; clientId: string } | { kind: 'keys' } | { kind: 'revocation'; jti: string } | { kind: 'all' };
+/** A registry change other processes must see at once: a client (and its secrets), an organisation, the key set or a revoked token. */
+export type Change = { kind: 'client'; clientId: string } | { kind: 'organisation'; rsin: string } | { kind: 'keys' } | { kind: 'revocation'; jti: string } | { kind: 'all' };
 
 export interface ChangeFeed {
   /** Tells this process and, where the storage allows, every other process sharing the database. */

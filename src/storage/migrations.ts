@@ -1,4 +1,4 @@
-import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
+import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
 import type { Dialect } from './dialect.js';
 
 // Migrations are written against the schema of their own time, not today's `Database` type (Kysely's advice).
@@ -88,6 +88,38 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('audit_events').addColumn('reason', 'varchar(40)').execute();
       },
     },
+    '0003_organisations': {
+      async up(db: AnyDb) {
+        await db.schema
+          .createTable('organisations')
+          .addColumn('rsin', 'varchar(9)', (c) => c.primaryKey())
+          .addColumn('name', 'varchar(200)', (c) => c.notNull())
+          .addColumn('enabled', 'integer', (c) => c.notNull())
+          .addColumn('created_at', ms, (c) => c.notNull())
+          .addColumn('updated_at', ms, (c) => c.notNull())
+          .execute();
+        // Every RSIN in use becomes an organisation, named after its RSIN until someone names it.
+        // The time is a literal: PostgreSQL types an INSERT … SELECT parameter as text, not bigint.
+        const t = sql.lit(Date.now());
+        await db
+          .insertInto('organisations')
+          .columns(['rsin', 'name', 'enabled', 'created_at', 'updated_at'])
+          .expression(
+            db
+              .selectFrom('clients')
+              .select(['rsin', 'rsin as name', sql.lit(1).as('enabled'), t.as('created_at'), t.as('updated_at')])
+              .distinct(),
+          )
+          .execute();
+        // Client counts per organisation, total and enabled, from the index alone; it also serves
+        // every lookup by RSIN that the old single-column index did.
+        await db.schema.createIndex('clients_rsin_enabled').on('clients').columns(['rsin', 'enabled']).execute();
+        await db.schema.dropIndex('clients_rsin').execute();
+        // The organisation an event concerns, newest first: what an organisation's own audit view reads.
+        await db.schema.alterTable('audit_events').addColumn('organisation', 'varchar(9)').execute();
+        await db.schema.createIndex('audit_events_organisation').on('audit_events').columns(['organisation', 'id']).execute();
+      },
+    },
   };
 }
 
@@ -98,9 +130,12 @@ class StaticProvider implements MigrationProvider {
   }
 }
 
-/** Runs pending migrations. Kysely's migrator takes a lock row, so processes starting at once are safe. */
-export async function migrate(db: AnyDb, dialect: Dialect): Promise<void> {
+/**
+ * Runs pending migrations, up to `target` when given (tests of a migration start from the one
+ * before). Kysely's migrator takes a lock row, so processes starting at once are safe.
+ */
+export async function migrate(db: AnyDb, dialect: Dialect, target?: string): Promise<void> {
   const migrator = new Migrator({ db, provider: new StaticProvider(dialect) });
-  const { error } = await migrator.migrateToLatest();
+  const { error } = target === undefined ? await migrator.migrateToLatest() : await migrator.migrateTo(target);
   if (error) throw error;
 }

@@ -3,7 +3,9 @@ import { sql } from 'kysely';
 import { validateStaticClaims } from '../clients/validate.js';
 import { ValidationError } from '../errors.js';
 import type { MasterKey } from '../keys/master-key.js';
-import type { Storage } from './open-database.js';
+import { validateOrganisationName, validateOrganisationRsin } from '../organisations/validate.js';
+import { addMissingOrganisations } from './kysely-organisation-store.js';
+import type { Storage } from './open-storage.js';
 import type { Database } from './schema.js';
 
 /**
@@ -20,7 +22,7 @@ export interface RegistryExport {
 }
 
 // Parents before children: secrets refer to clients.
-const TABLES = ['signing_keys', 'clients', 'client_secrets', 'audit_events', 'revoked_tokens'] as const satisfies readonly (keyof Database)[];
+const TABLES = ['signing_keys', 'organisations', 'clients', 'client_secrets', 'audit_events', 'revoked_tokens'] as const satisfies readonly (keyof Database)[];
 const BATCH = 500;
 
 export function masterKeyFingerprint(masterKey: MasterKey): string {
@@ -34,7 +36,7 @@ export async function exportRegistry(storage: Storage, masterKey: MasterKey, now
 }
 
 /** Loads an export into an empty registry, in one transaction. Returns the row count per table. */
-export async function importRegistry(storage: Storage, masterKey: MasterKey, data: RegistryExport): Promise<Record<string, number>> {
+export async function importRegistry(storage: Storage, masterKey: MasterKey, data: RegistryExport, now: number = Date.now()): Promise<Record<string, number>> {
   if (data?.format !== 'zgw-auth-registry' || data.version !== 1) throw new ValidationError('not a zgw-auth registry export (format zgw-auth-registry, version 1)');
   if (data.masterKeyFingerprint !== masterKeyFingerprint(masterKey)) {
     throw new ValidationError('the export was made under a different master key: set ZGW_AUTH_MASTER_KEY to the key of the source installation');
@@ -45,6 +47,14 @@ export async function importRegistry(storage: Storage, masterKey: MasterKey, dat
       validateStaticClaims(JSON.parse(String(row.static_claims)) as Record<string, unknown>);
     } catch (err) {
       throw new ValidationError(`client "${String(row.client_id).slice(0, 60)}": ${err instanceof ValidationError ? err.message : 'static_claims is not a JSON object'}`);
+    }
+  }
+  for (const row of (data.tables.organisations ?? []) as Array<{ rsin?: unknown; name?: unknown }>) {
+    try {
+      validateOrganisationRsin(row.rsin as string);
+      validateOrganisationName(row.name as string);
+    } catch (err) {
+      throw new ValidationError(`organisation "${String(row.rsin).slice(0, 20)}": ${err instanceof ValidationError ? err.message : 'not an organisation'}`);
     }
   }
   const counts: Record<string, number> = {};
@@ -65,6 +75,8 @@ export async function importRegistry(storage: Storage, masterKey: MasterKey, dat
           .execute();
       counts[t] = rows.length;
     }
+    // As on migration: a client's RSIN without an organisation gets one (exports of earlier versions hold none).
+    await addMissingOrganisations(trx, now);
     // Explicit ids bypassed PostgreSQL's sequence; move it past them.
     if (storage.dialect === 'postgres') await sql`SELECT setval(pg_get_serial_sequence('audit_events', 'id'), GREATEST((SELECT max(id) FROM audit_events), 1))`.execute(trx);
   });

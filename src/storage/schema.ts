@@ -11,6 +11,7 @@ export interface Database {
   client_secrets: ClientSecretTable;
   audit_events: AuditEventTable;
   revoked_tokens: RevokedTokenTable;
+  organisations: OrganisationTable;
 }
 
 export interface SigningKeyTable {
@@ -69,6 +70,8 @@ export interface AuditEventTable {
   /** Why, for refusals (client_auth.failed). */
   reason: string | null;
   details: string;
+  /** RSIN of the organisation the event concerns, when it concerns one. */
+  organisation: string | null;
 }
 
 export interface RevokedTokenTable {
@@ -77,9 +80,18 @@ export interface RevokedTokenTable {
   expires_at: number;
 }
 
+export interface OrganisationTable {
+  rsin: string;
+  name: string;
+  enabled: number;
+  created_at: number;
+  updated_at: number;
+}
+
 export type SigningKeyRow = Selectable<SigningKeyTable>;
 export type ClientRow = Selectable<ClientTable>;
 export type NewClientRow = Insertable<ClientTable>;
 export type ClientUpdateRow = Updateable<ClientTable>;
 export type ClientSecretRow = Selectable<ClientSecretTable>;
 export type AuditEventRow = Selectable<AuditEventTable>;
+export type OrganisationRow = Selectable<OrganisationTable>;

@@ -3,7 +3,7 @@ import { authenticateClient, type ClientAuthentication, type ClientCredentials }
 import { SCOPE_PATTERN } from '../clients/validate.js';
 import { invalidRequest, OAuthError, orThrow, type Parsed } from '../errors.js';
 import type { Metrics } from '../ops/metrics.js';
-import type { TokenIssuer } from './issue-access-token.js';
+import type { TokenIssuer } from './token-issuer.js';
 
 export interface IssueTokenDeps extends ClientAuthentication {
   issuer: Pick<TokenIssuer, 'issue'>;

@@ -1,40 +1,28 @@
-import type { Kysely } from 'kysely';
 import type { ChangeFeed } from '../storage/change-feed.js';
-import { prepareQuery } from '../storage/prepared.js';
-import type { Database } from '../storage/schema.js';
+import type { RevocationStore } from './revocation-store.js';
+
+/** Kept past the token's expiry by a margin well beyond any verifier's clock-skew leeway. */
+const KEEP_AFTER_EXPIRY_MS = 3_600_000;
 
 /** RFC 7009 revocations of IdP tokens, kept by `jti` until the token would have expired anyway. */
 export class Revocations {
-  /** Asked for every IdP token the server verifies for the first time: compiled once. */
-  private readonly selectRevoked;
-
   constructor(
-    private readonly db: Kysely<Database>,
+    private readonly store: RevocationStore,
     private readonly changes: ChangeFeed,
     private readonly now: () => number = Date.now,
-  ) {
-    this.selectRevoked = prepareQuery(db, (d) => d.selectFrom('revoked_tokens').select('jti').where('jti', '=', ''));
-  }
+  ) {}
 
   async revoke(jti: string, clientId: string, expiresAtSeconds: number): Promise<void> {
-    const row = { jti, client_id: clientId, expires_at: expiresAtSeconds * 1000 };
-    await this.db
-      .insertInto('revoked_tokens')
-      .values(row)
-      .onConflict((oc) => oc.column('jti').doNothing())
-      .execute();
+    await this.store.add(jti, clientId, expiresAtSeconds * 1000);
     // Verifiers remember accepted tokens; this tells every process to forget them.
     await this.changes.publish({ kind: 'revocation', jti });
   }
 
-  async isRevoked(jti: string): Promise<boolean> {
-    return (await this.selectRevoked([jti])).rows.length > 0;
+  isRevoked(jti: string): Promise<boolean> {
+    return this.store.has(jti);
   }
 
   async prune(): Promise<void> {
-    await this.db
-      .deleteFrom('revoked_tokens')
-      .where('expires_at', '<', this.now() - 3_600_000)
-      .execute();
+    await this.store.removeExpiredBefore(this.now() - KEEP_AFTER_EXPIRY_MS);
   }
 }

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { hs256 } from '@zgw-auth/verifier';
 
 export interface SelfSignedTokenInput {
   clientId: string;
@@ -27,7 +28,5 @@ export function createSelfSignedToken(input: SelfSignedTokenInput): string {
     user_representation: input.userRepresentation ?? '',
   };
   if (input.rsin) claims.rsin = input.rsin;
-  const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const signingInput = `${enc({ alg: 'HS256', typ: 'JWT' })}.${enc(claims)}`;
-  return `${signingInput}.${crypto.createHmac('sha256', input.secret).update(signingInput).digest('base64url')}`;
+  return hs256(claims, input.secret);
 }

@@ -3,7 +3,7 @@ import { CLIENT_CACHE_MS, type ClientService, type SigningSecrets } from '../cli
 import type { ChangeFeed } from '../storage/change-feed.js';
 import type { Config } from '../config.js';
 import type { KeyRing } from '../keys/key-ring.js';
-import { registrationOf } from './issue-access-token.js';
+import { registrationOf } from './token-issuer.js';
 import type { Revocations } from './revocations.js';
 
 /** Client lookup for the verifier straight from the registry (secrets decrypted in memory only); synchronous when cached. */

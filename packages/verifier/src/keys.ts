@@ -1,8 +1,6 @@
 import crypto from 'node:crypto';
 import { TokenError } from './errors.js';
-
-/** Asymmetric algorithms accepted for IdP tokens. HS256 is never verified with a published key. */
-export const ASYMMETRIC_ALGS = ['RS256', 'ES256', 'EdDSA'] as const;
+import { isAsymmetricAlg, keyFitsAlg } from './jose.js';
 
 export interface VerificationKey {
   key: crypto.KeyObject;
@@ -16,7 +14,7 @@ export interface KeySource {
   get(kid: string | undefined): VerificationKey | undefined | Promise<VerificationKey | undefined>;
 }
 
-/** Builds key objects from JWKs, dropping keys without a usable alg/kty combination. */
+/** Builds key objects from JWKs, dropping keys without a usable alg/kty combination (an `alg` the key cannot serve included). */
 export function importJwks(jwks: unknown): Map<string, VerificationKey> {
   const out = new Map<string, VerificationKey>();
   const keys = (jwks as { keys?: unknown })?.keys;
@@ -24,10 +22,11 @@ export function importJwks(jwks: unknown): Map<string, VerificationKey> {
   for (const jwk of keys as Array<Record<string, unknown>>) {
     if (typeof jwk.kid !== 'string' || (jwk.use !== undefined && jwk.use !== 'sig')) continue;
     const alg = typeof jwk.alg === 'string' ? jwk.alg : defaultAlg(jwk);
-    if (!alg || !(ASYMMETRIC_ALGS as readonly string[]).includes(alg)) continue;
+    if (!isAsymmetricAlg(alg)) continue;
     try {
       const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...pub } = jwk;
-      out.set(jwk.kid, { key: crypto.createPublicKey({ key: pub as crypto.JsonWebKey, format: 'jwk' }), alg });
+      const key = crypto.createPublicKey({ key: pub as crypto.JsonWebKey, format: 'jwk' });
+      if (keyFitsAlg(key, alg)) out.set(jwk.kid, { key, alg });
     } catch {
       // An unusable key is skipped, never fatal: the others still verify.
     }

@@ -2,7 +2,8 @@ import crypto from 'node:crypto';
 import { BoundedCache } from './bounded-cache.js';
 import { decodeJwt, type DecodedJwt, extractToken } from './decode.js';
 import { humanDuration, TokenError, type TokenErrorCode } from './errors.js';
-import { ASYMMETRIC_ALGS, type KeySource, RemoteJwks, type VerificationKey } from './keys.js';
+import { ASYMMETRIC_ALGS, hs256MatchesAny, isAsymmetricAlg, verifyJwsSignature } from './jose.js';
+import { type KeySource, RemoteJwks, type VerificationKey } from './keys.js';
 
 /** Who called: what a ZGW API needs to authorise a request. */
 export interface Principal {
@@ -101,7 +102,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const now = options.now ?? Date.now;
   const skew = options.clockSkew ?? 30;
   const algorithms = new Set(options.algorithms ?? ASYMMETRIC_ALGS);
-  for (const alg of algorithms) if (!(ASYMMETRIC_ALGS as readonly string[]).includes(alg)) throw new Error(`algorithm ${alg} is not allowed for IdP tokens`);
+  for (const alg of algorithms) if (!isAsymmetricAlg(alg)) throw new Error(`algorithm ${alg} is not allowed for IdP tokens`);
   const audiences = options.audience === undefined ? undefined : ([] as string[]).concat(options.audience);
   const selfSigned = options.selfSigned === false ? undefined : { maxAge: options.selfSigned?.maxAge ?? 3600, iatLeeway: options.selfSigned?.iatLeeway ?? 300 };
   const keys = options.keys ?? (options.jwksUri ? new RemoteJwks({ jwksUri: options.jwksUri }, { now }) : options.issuer ? new RemoteJwks({ issuer: options.issuer }, { now }) : undefined);
@@ -144,7 +145,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const { payload } = jwt;
     if (!key) throw new TokenError('unknown_key', 'token is signed with a key the issuer does not publish (unknown kid)');
     if (key.alg !== alg) throw new TokenError('alg_not_allowed', `key ${String(kid)} verifies ${key.alg}, not ${alg}`);
-    if (!verifySignature(alg, key.key, jwt)) throw new TokenError('bad_signature', "signature does not verify with the issuer's key");
+    if (!verifyJwsSignature(alg, key.key, jwt.signingInput, jwt.signature)) throw new TokenError('bad_signature', "signature does not verify with the issuer's key");
     if (options.issuer !== undefined && payload.iss !== options.issuer) throw refused('issuer_mismatch', `issuer "${String(payload.iss).slice(0, 100)}" is not the expected "${options.issuer}"`);
     if (audiences) {
       const aud = ([] as unknown[]).concat(payload.aud ?? []);
@@ -191,7 +192,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     // Until the signature verifies, the caller is anonymous: each of these refusals is shown to it
     // as the same one, after the same work (an HMAC per secret, or one with a dummy key).
     const usable = client?.selfSignedAllowed ? client.secrets : [];
-    const signed = hmacMatchesAny(usable.length ? usable : DUMMY_SECRETS, jwt) && usable.length > 0;
+    const signed = hs256MatchesAny(usable.length ? usable : DUMMY_SECRETS, jwt.signingInput, jwt.signature) && usable.length > 0;
     if (!client) throw new TokenError('unknown_client', `client "${clientId.slice(0, 60)}" is not registered`);
     if (!client.selfSignedAllowed) throw new TokenError('self_signed_not_allowed', `client "${clientId}" may not sign its own tokens; get one from the token endpoint`);
     if (!signed) throw new TokenError('bad_signature', `signature does not match: the token was signed with a different secret than client "${clientId}" has`);
@@ -273,32 +274,4 @@ function principal(kind: Principal['kind'], clientId: string, rsin: string | und
     claims,
     expiresAt,
   };
-}
-
-function verifySignature(alg: string, key: crypto.KeyObject, jwt: DecodedJwt): boolean {
-  const data = Buffer.from(jwt.signingInput);
-  try {
-    switch (alg) {
-      case 'RS256':
-        return crypto.verify('sha256', data, key, jwt.signature);
-      case 'ES256':
-        return crypto.verify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, jwt.signature);
-      case 'EdDSA':
-        return crypto.verify(null, data, key, jwt.signature);
-      default:
-        return false;
-    }
-  } catch {
-    return false;
-  }
-}
-
-/** The secret is the raw UTF-8 string (not base64-decoded), as every ZGW consumer signs with it. Every secret is tried: no early exit. */
-function hmacMatchesAny(secrets: ReadonlyArray<string | Buffer>, jwt: DecodedJwt): boolean {
-  let matched = false;
-  for (const secret of secrets) {
-    const expected = crypto.createHmac('sha256', secret).update(jwt.signingInput).digest();
-    if (expected.length === jwt.signature.length && crypto.timingSafeEqual(expected, jwt.signature)) matched = true;
-  }
-  return matched;
 }

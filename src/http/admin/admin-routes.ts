@@ -8,6 +8,7 @@ import { ADMIN_SCOPE, type ClientInput, type ClientPatch, type SecretInput } fro
 import { SIGNING_ALGS, type SigningAlg } from '../../config.js';
 import { ValidationError } from '../../errors.js';
 import { failureFloor } from '../failure-floor.js';
+import { organisationRoutes } from './organisation-routes.js';
 import { renderProblem } from '../render/problem.js';
 import * as s from './schemas.js';
 import { authorizeWithBackoff } from './self-signed-backoff.js';
@@ -78,6 +79,7 @@ export async function adminRoutes(admin: FastifyInstance, app: App): Promise<voi
   admin.setNotFoundHandler((request, reply) => problem(reply, 404, 'not_found', 'Not found', `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`));
 
   admin.get('/openapi.json', { schema: { hide: true } }, async () => admin.swagger());
+  await admin.register(organisationRoutes, { organisations: app.organisations, actorOf });
 
   admin.get(
     '/clients',

@@ -1,11 +1,8 @@
 import crypto from 'node:crypto';
-import { promisify } from 'node:util';
+import { signJwsAsync } from '@zgw-auth/verifier';
 import { type Client, isAllowedStaticClaim } from '../clients/model.js';
 import { ZgwAuthError } from '../errors.js';
-import type { KeyRing, SigningKey } from '../keys/key-ring.js';
-
-// The callback form runs on libuv's thread pool: RSA signing then uses the second core too.
-const signAsync = promisify(crypto.sign);
+import type { KeyRing } from '../keys/key-ring.js';
 
 export interface IssuerSettings {
   issuer: string;
@@ -52,9 +49,9 @@ export class TokenIssuer {
       client_registration: registrationOf(client),
     });
     if (scopes.length) claims.scope = scopes.join(' ');
-    const signingInput = `${key.encodedHeader}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
-    const signature = await sign(key, signingInput);
-    return { accessToken: `${signingInput}.${signature.toString('base64url')}`, expiresIn: lifetime, scopes, jti, alg: key.alg };
+    // The key's header is encoded once; the signature is computed on the thread pool (a second core for RSA).
+    const accessToken = await signJwsAsync({ alg: key.alg, encodedHeader: key.encodedHeader }, claims, key.privateKey);
+    return { accessToken, expiresIn: lifetime, scopes, jti, alg: key.alg };
   }
 }
 
@@ -65,16 +62,4 @@ export class TokenIssuer {
  */
 export function registrationOf(client: Pick<Client, 'createdAt'>): string {
   return client.createdAt.toString(36);
-}
-
-function sign(key: SigningKey, input: string): Promise<Buffer> {
-  const data = Buffer.from(input);
-  switch (key.alg) {
-    case 'RS256':
-      return signAsync('sha256', data, key.privateKey);
-    case 'ES256':
-      return signAsync('sha256', data, { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
-    case 'EdDSA':
-      return signAsync(null, data, key.privateKey);
-  }
 }

@@ -1,0 +1,163 @@
+import crypto from 'node:crypto';
+import { promisify } from 'node:util';
+
+/**
+ * The one place that signs and verifies JWS (RFC 7515, RFC 7518) in zgw-auth: the verifier, the
+ * issuer, the CLI's self-signed tokens, the benchmarks and the tests all go through it. Only
+ * node:crypto, so the package keeps no dependencies.
+ */
+
+/** Asymmetric algorithms: IdP tokens. HS256 is never verified with a published key. */
+export const ASYMMETRIC_ALGS = ['RS256', 'ES256', 'EdDSA'] as const;
+export type AsymmetricAlg = (typeof ASYMMETRIC_ALGS)[number];
+/** Every algorithm signed or verified here: the asymmetric ones, and HS256 for self-signed ZGW tokens. */
+export const JWS_ALGS = [...ASYMMETRIC_ALGS, 'HS256'] as const;
+export type JwsAlg = (typeof JWS_ALGS)[number];
+
+interface AlgParams {
+  /** null: the algorithm hashes itself (Ed25519). */
+  digest: 'sha256' | null;
+  keyType: 'rsa' | 'ec' | 'ed25519';
+  namedCurve?: string;
+  /** RFC 7518 §3.3: RSA keys of at least 2048 bits. */
+  minModulusLength?: number;
+  padding?: number;
+  /** JWS wants r‖s (RFC 7518 §3.4), not node's default DER. */
+  dsaEncoding?: 'ieee-p1363';
+}
+
+const PARAMS: Readonly<Record<AsymmetricAlg, Readonly<AlgParams>>> = {
+  RS256: { digest: 'sha256', keyType: 'rsa', minModulusLength: 2048, padding: crypto.constants.RSA_PKCS1_PADDING },
+  ES256: { digest: 'sha256', keyType: 'ec', namedCurve: 'prime256v1', dsaEncoding: 'ieee-p1363' },
+  EdDSA: { digest: null, keyType: 'ed25519' },
+};
+
+export function isAsymmetricAlg(alg: unknown): alg is AsymmetricAlg {
+  return alg === 'RS256' || alg === 'ES256' || alg === 'EdDSA';
+}
+
+/**
+ * Whether `key` is of the kind `alg` is defined for (RSA of 2048 bits or more, P-256, Ed25519): an
+ * EC key must never verify a token that says RS256, though node:crypto would let it (RFC 8725 §3.1).
+ */
+export function keyFitsAlg(key: crypto.KeyObject, alg: string): boolean {
+  if (!isAsymmetricAlg(alg) || key.type === 'secret') return false;
+  const p = PARAMS[alg];
+  if (key.asymmetricKeyType !== p.keyType) return false;
+  // Both getters are cached by node: a few nanoseconds per verification.
+  const details = key.asymmetricKeyDetails;
+  if (p.namedCurve !== undefined && details?.namedCurve !== p.namedCurve) return false;
+  return p.minModulusLength === undefined || (details?.modulusLength ?? 0) >= p.minModulusLength;
+}
+
+function keyInput(p: Readonly<AlgParams>, key: crypto.KeyObject): crypto.KeyObject | crypto.SignKeyObjectInput {
+  if (p.dsaEncoding) return { key, dsaEncoding: p.dsaEncoding };
+  if (p.padding !== undefined) return { key, padding: p.padding };
+  return key;
+}
+
+/** base64url (no padding) of the JSON of `value`: one JWS header or payload segment. */
+export function base64urlJson(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url');
+}
+
+/** A JOSE header; `alg` says how `signJws` signs. (A string `encodedHeader` would mark an EncodedHeader.) */
+export type JoseHeader = { readonly alg: string; readonly encodedHeader?: undefined } & { readonly [name: string]: unknown };
+
+/** A header encoded once, for a signer that puts the same header on every token (the issuer, per key). */
+export interface EncodedHeader {
+  readonly alg: string;
+  readonly encodedHeader: string;
+}
+
+/** Claims, or the payload as JSON text taken as is (for tests of odd payloads: arrays, duplicate names). */
+export type JwsPayload = Readonly<Record<string, unknown>> | string;
+
+/** What a JWS signature covers: `header.payload`, both base64url. */
+export function jwsSigningInput(header: JoseHeader | EncodedHeader, payload: JwsPayload): string {
+  return `${typeof header.encodedHeader === 'string' ? header.encodedHeader : base64urlJson(header)}.${encodePayload(payload)}`;
+}
+
+function encodePayload(payload: JwsPayload): string {
+  return Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload)).toString('base64url');
+}
+
+/** A signing key: a private KeyObject for the asymmetric algorithms, the raw secret for HS256. */
+export type SigningKeyInput = crypto.KeyObject | string | Buffer;
+
+/**
+ * Signs a compact JWS with the algorithm the header names, synchronously: for tools and tests. A
+ * key of the wrong kind for that algorithm is refused, never used.
+ */
+export function signJws(header: JoseHeader | EncodedHeader, payload: JwsPayload, key: SigningKeyInput): string {
+  const input = jwsSigningInput(header, payload);
+  const alg = header.alg;
+  if (alg === 'HS256') return `${input}.${hmac(secretOf(key), input).toString('base64url')}`;
+  const p = asymmetricParams(alg, key);
+  return `${input}.${crypto.sign(p.digest, Buffer.from(input), keyInput(p, key as crypto.KeyObject)).toString('base64url')}`;
+}
+
+// The callback form runs on libuv's thread pool: a server's RSA signing then uses a second core too.
+const signOnThreadPool = promisify(crypto.sign);
+
+/** `signJws` for servers: the signature is computed on the thread pool, off the event loop. */
+export async function signJwsAsync(header: JoseHeader | EncodedHeader, payload: JwsPayload, key: SigningKeyInput): Promise<string> {
+  const input = jwsSigningInput(header, payload);
+  const alg = header.alg;
+  if (alg === 'HS256') return `${input}.${hmac(secretOf(key), input).toString('base64url')}`;
+  const p = asymmetricParams(alg, key);
+  return `${input}.${(await signOnThreadPool(p.digest, Buffer.from(input), keyInput(p, key as crypto.KeyObject))).toString('base64url')}`;
+}
+
+/**
+ * An HS256 token as ZGW consumers make them, the secret used as its raw UTF-8 bytes (not base64
+ * decoded). The header is signed as given, whatever its `alg`: tests forge tokens with it.
+ */
+export function hs256(payload: JwsPayload, secret: string | Buffer, header: Readonly<Record<string, unknown>> = { alg: 'HS256', typ: 'JWT' }): string {
+  const input = `${base64urlJson(header)}.${encodePayload(payload)}`;
+  return `${input}.${hmac(secret, input).toString('base64url')}`;
+}
+
+function asymmetricParams(alg: string, key: SigningKeyInput): Readonly<AlgParams> {
+  if (!isAsymmetricAlg(alg)) throw new TypeError(`algorithm "${String(alg).slice(0, 20)}" is not one this signs with (${JWS_ALGS.join(', ')})`);
+  if (!(key instanceof crypto.KeyObject) || key.type !== 'private' || !keyFitsAlg(key, alg))
+    throw new TypeError(`${alg} needs a private ${PARAMS[alg].keyType} key of the kind RFC 7518 defines for it`);
+  return PARAMS[alg];
+}
+
+function secretOf(key: SigningKeyInput): string | Buffer {
+  if (typeof key === 'string' || Buffer.isBuffer(key)) return key;
+  throw new TypeError('HS256 signs with a secret (string or Buffer), not a key object');
+}
+
+function hmac(secret: string | Buffer, input: string): Buffer {
+  return crypto.createHmac('sha256', secret).update(input).digest();
+}
+
+/**
+ * Whether `signature` is `alg`'s signature of `signingInput` by `key`. False, never an exception,
+ * for an unknown algorithm, a key of the wrong kind or a malformed signature.
+ */
+export function verifyJwsSignature(alg: string, key: crypto.KeyObject, signingInput: string, signature: Buffer): boolean {
+  const p = isAsymmetricAlg(alg) ? PARAMS[alg] : undefined;
+  if (p === undefined || !keyFitsAlg(key, alg)) return false;
+  try {
+    return crypto.verify(p.digest, Buffer.from(signingInput), keyInput(p, key), signature);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether `signature` is the HS256 signature of `signingInput` with any of `secrets` (raw UTF-8
+ * strings, as every ZGW consumer signs with them). Every secret is tried and compared in constant
+ * time: how long it takes says nothing about which one matched, or how much of it.
+ */
+export function hs256MatchesAny(secrets: ReadonlyArray<string | Buffer>, signingInput: string, signature: Buffer): boolean {
+  let matched = false;
+  for (const secret of secrets) {
+    const expected = hmac(secret, signingInput);
+    if (expected.length === signature.length && crypto.timingSafeEqual(expected, signature)) matched = true;
+  }
+  return matched;
+}

@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { beforeEach, describe, it } from 'node:test';
+import { AuditLog, REPEAT_WINDOW_MS } from './audit-log.js';
+import type { AuditRows } from './audit-store.js';
+import { MemoryAuditStore } from './memory-audit-store.js';
+
+const DAY = 86_400_000;
+
+describe('AuditLog (memory store)', () => {
+  let t: number;
+  let store: MemoryAuditStore;
+  let audit: AuditLog;
+  let appends: number;
+  const now = () => t;
+
+  beforeEach(() => {
+    t = Date.UTC(2030, 0, 1);
+    store = new MemoryAuditStore();
+    appends = 0;
+    const append = store.append.bind(store);
+    store.append = (rows: AuditRows) => (appends++, append(rows));
+    audit = new AuditLog(store, undefined, now);
+  });
+
+  it('writes a recorded event at once, with its time, and reads newest first', async () => {
+    await audit.record({ actor: 'admin', action: 'client.created', target: 'a', address: '192.0.2.1', details: { after: { name: 'A' } } });
+    t += 1;
+    await audit.record({ actor: 'cli', action: 'client.deleted', target: 'a', details: {} });
+    const stored = await store.list({ limit: 10 });
+    assert.deepEqual(
+      stored.map((e) => [e.action, e.at, e.address, e.reason]),
+      [
+        ['client.deleted', t, null, null],
+        ['client.created', t - 1, '192.0.2.1', null],
+      ],
+    );
+    assert.deepEqual(stored[1]?.details, { after: { name: 'A' } });
+    assert.ok(stored[0]!.id > stored[1]!.id);
+  });
+
+  it('buffers recordLater events and writes them in batches, in order', async () => {
+    for (let i = 0; i < 250; i++) audit.recordLater({ actor: 'c', action: 'token.issued', target: `t${i}`, details: { i } });
+    await audit.flush();
+    assert.equal(appends, 3, 'two full batches as they filled up, the rest on flush');
+    const events = await audit.list({ limit: 1000 });
+    assert.equal(events.length, 250);
+    assert.deepEqual(
+      events.map((e) => e.target),
+      Array.from({ length: 250 }, (_, i) => `t${249 - i}`),
+    );
+    await audit.flush();
+    assert.equal(appends, 3, 'nothing buffered: nothing written');
+  });
+
+  it('list flushes the buffer first, filters, pages backwards and is bounded', async () => {
+    audit.recordLater({ actor: 'c', action: 'client_auth.failed', target: 'x', reason: 'wrong_secret', details: {} });
+    t += 10;
+    audit.recordLater({ actor: 'c', action: 'client_auth.failed', target: 'y', reason: 'revoked_secret', details: {} });
+    await audit.flush();
+    await audit.record({ actor: 'admin', action: 'client.updated', target: 'x', details: {} });
+    assert.deepEqual(
+      (await audit.list({ target: 'x' })).map((e) => e.action),
+      ['client.updated', 'client_auth.failed'],
+    );
+    assert.deepEqual(
+      (await audit.list({ reason: 'revoked_secret' })).map((e) => e.target),
+      ['y'],
+    );
+    assert.deepEqual(
+      (await audit.list({ since: t })).map((e) => e.target),
+      ['x', 'y'],
+    );
+    const [newest] = await audit.list({ limit: 1 });
+    assert.deepEqual(
+      (await audit.list({ before: newest!.id, limit: 1 })).map((e) => e.target),
+      ['y'],
+    );
+    for (let i = 0; i < 1100; i++) audit.recordLater({ actor: 'c', action: 'token.issued', target: 'z', details: {} });
+    assert.equal((await audit.list({ limit: 5000 })).length, 1000);
+  });
+
+  it('counts repeats of one key within the window as one event, written when the window ends', async () => {
+    const first = t;
+    audit.recordRepeated('k', { actor: 'c', action: 'client_auth.failed', target: 'a', reason: 'wrong_secret', details: {} });
+    t += 1000;
+    audit.recordRepeated('k', { actor: 'c', action: 'client_auth.failed', target: 'b', reason: 'wrong_secret', details: {} });
+    audit.recordRepeated('other', { actor: 'd', action: 'client_auth.failed', target: 'c', details: {} });
+    await audit.flush();
+    assert.equal((await store.list({ limit: 10 })).length, 0, 'the windows are still open');
+    t = first + REPEAT_WINDOW_MS;
+    audit.recordRepeated('k', { actor: 'c', action: 'client_auth.failed', target: 'a', reason: 'wrong_secret', details: {} });
+    await audit.flush();
+    const [written] = await store.list({ limit: 10 });
+    assert.deepEqual(written?.details, { lastAt: first + 1000, count: 2, targets: ['a', 'b'] });
+    assert.equal(written?.at, first, 'at the time of the first');
+    assert.equal(written?.reason, 'wrong_secret');
+    const all = await audit.list({ limit: 10 });
+    assert.equal(all.length, 3, 'list writes every counted event');
+    assert.deepEqual(
+      all.slice(0, 2).map((e) => [e.target, e.details]),
+      [
+        ['c', { lastAt: first + 1000, count: 1 }],
+        ['a', { lastAt: first + REPEAT_WINDOW_MS, count: 1 }],
+      ],
+    );
+  });
+
+  it('prunes events older than the retention and says how many', async () => {
+    await audit.record({ actor: 'a', action: 'old', target: 'x', details: {} });
+    t += 10 * DAY;
+    await audit.record({ actor: 'a', action: 'new', target: 'x', details: {} });
+    t += 1;
+    assert.equal(await audit.prune(10), 1);
+    assert.deepEqual(
+      (await audit.list()).map((e) => e.action),
+      ['new'],
+    );
+  });
+
+  it('reports a failed batch write instead of throwing', async () => {
+    const errors: unknown[] = [];
+    const failing = new AuditLog({ append: () => Promise.reject(new Error('database down')), list: async () => [], deleteBefore: async () => 0 }, (err) => errors.push(err), now);
+    failing.recordLater({ actor: 'c', action: 'token.issued', target: 'x', details: {} });
+    await failing.flush();
+    assert.equal(errors.length, 1);
+    assert.match(String(errors[0]), /database down/);
+  });
+});

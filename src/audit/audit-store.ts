@@ -1,0 +1,44 @@
+export interface AuditEvent {
+  id: number;
+  at: number;
+  /** Who did it: an admin client id, `cli`, `system`, or the client that asked for a token. */
+  actor: string;
+  /** e.g. client.created, secret.revoked, token.issued, client_auth.failed */
+  action: string;
+  target: string;
+  address: string | null;
+  /** Why, for refusals such as client_auth.failed (e.g. wrong_secret, revoked_secret). */
+  reason: string | null;
+  /** Before/after and context, never secret material. */
+  details: Record<string, unknown>;
+}
+
+export interface AuditQuery {
+  action?: string;
+  target?: string;
+  actor?: string;
+  reason?: string;
+  since?: number;
+  /** Events with an id lower than this: paging backwards from the newest. */
+  before?: number;
+  limit?: number;
+}
+
+/** Values per event in AuditRows. */
+export const AUDIT_FIELDS = 7;
+
+/**
+ * Events to append, flattened: AUDIT_FIELDS values per event, in the order at, actor, action,
+ * target, address, reason, details (as JSON text). A buffered event then costs no object of its own.
+ */
+export type AuditRows = (string | number | null)[];
+
+/** Persistence of the audit trail: append-only, read newest first. */
+export interface AuditStore {
+  /** Appends the events in their order; each gets an id higher than every earlier one. */
+  append(rows: AuditRows): Promise<void>;
+  /** Matching events, newest (highest id) first, at most `limit`. */
+  list(query: AuditQuery & { limit: number }): Promise<AuditEvent[]>;
+  /** Deletes the events from before `before`; returns how many. */
+  deleteBefore(before: number): Promise<number>;
+}

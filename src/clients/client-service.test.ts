@@ -1,0 +1,258 @@
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { beforeEach, describe, it } from 'node:test';
+import { AuditLog } from '../audit/audit-log.js';
+import { MemoryAuditStore } from '../audit/memory-audit-store.js';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { MasterKey } from '../keys/master-key.js';
+import { LocalChangeFeed } from '../storage/change-feed.js';
+import { CLIENT_CACHE_MS, ClientService, USAGE_PRECISION_MS } from './client-service.js';
+import { MemoryClientStore } from './memory-client-store.js';
+import { FORMER_SECRET_MS } from './secret-lifecycle.js';
+
+const actor = { id: 'test' };
+const WEAK = 'Password1!Password1!';
+
+describe('ClientService (memory stores)', () => {
+  let t: number;
+  let store: MemoryClientStore;
+  let audit: AuditLog;
+  let changes: LocalChangeFeed;
+  let clients: ClientService;
+  const now = () => t;
+
+  beforeEach(() => {
+    t = Date.UTC(2030, 0, 1);
+    store = new MemoryClientStore();
+    audit = new AuditLog(new MemoryAuditStore(), undefined, now);
+    changes = new LocalChangeFeed();
+    clients = new ClientService(store, new MasterKey(crypto.randomBytes(32)), audit, changes, now);
+  });
+
+  describe('create', () => {
+    it('stores the client with one generated secret that authenticates, and audits it without the value', async () => {
+      const { client, secret } = await clients.create({ clientId: 'app', rsin: '123456782', allowedScopes: ['a', 'b'] }, actor);
+      assert.deepEqual(client.defaultScopes, ['a', 'b'], 'defaults to every allowed scope');
+      assert.equal(secret.value.length, 43);
+      assert.deepEqual(await clients.get('app'), client);
+      assert.deepEqual(
+        (await clients.listSecrets('app')).map((s) => s.secretId),
+        [secret.secret.secretId],
+      );
+      assert.equal((await clients.authenticate('app', secret.value)).ok, true);
+      const [event] = await audit.list({ action: 'client.created' });
+      assert.equal(event?.target, 'app');
+      assert.equal(event?.details.secretId, secret.secret.secretId);
+      assert.ok(!JSON.stringify(event).includes(secret.value), 'never the secret value');
+    });
+
+    it('refuses a taken client id, also when two creates race, and keeps the first', async () => {
+      const first = await clients.create({ clientId: 'taken', rsin: '000000000', name: 'first' }, actor);
+      await assert.rejects(clients.create({ clientId: 'taken', rsin: '000000000', name: 'second' }, actor), ConflictError);
+      // Both pass the up-front check before either inserts: the loser is refused after its insert fails.
+      const raced = await Promise.allSettled([clients.create({ clientId: 'race', rsin: '000000000' }, actor), clients.create({ clientId: 'race', rsin: '000000000' }, actor)]);
+      assert.deepEqual(raced.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+      assert.ok(raced.some((r) => r.status === 'rejected' && r.reason instanceof ConflictError));
+      assert.equal((await clients.get('taken')).name, 'first');
+      assert.equal((await clients.authenticate('taken', first.secret.value)).ok, true);
+    });
+
+    it('validates id, fields and default scopes before storing anything', async () => {
+      await assert.rejects(clients.create({ clientId: 'bad id', rsin: '000000000' }, actor), ValidationError);
+      await assert.rejects(clients.create({ clientId: 'scopes', rsin: '000000000', allowedScopes: ['a'], defaultScopes: ['b'] }, actor), ValidationError);
+      assert.equal((await clients.list({ limit: 10, offset: 0 })).total, 0);
+    });
+  });
+
+  describe('authenticate', () => {
+    it('tells every failure apart for the audit trail, with the matched secret id', async () => {
+      const { secret } = await clients.create({ clientId: 'c', rsin: '000000000' }, actor);
+      const other = await clients.addSecret('c', { expiresAt: t + 1000 }, actor);
+      assert.deepEqual(await clients.authenticate('nobody', secret.value), { ok: false, reason: 'unknown_client' });
+      assert.deepEqual(await clients.authenticate('c', 'not-the-secret'), { ok: false, reason: 'wrong_secret' });
+      assert.deepEqual(await clients.authenticate('c', 'x'.repeat(10_000)), { ok: false, reason: 'wrong_secret' }, 'an oversized secret is just wrong');
+      await clients.revokeSecret('c', secret.secret.secretId, actor);
+      assert.deepEqual(await clients.authenticate('c', secret.value), { ok: false, reason: 'revoked_secret', secretId: secret.secret.secretId });
+      assert.equal((await clients.authenticate('c', other.value)).ok, true);
+      t += 1000;
+      assert.deepEqual(await clients.authenticate('c', other.value), { ok: false, reason: 'expired_secret', secretId: other.secret.secretId });
+      const live = await clients.addSecret('c', {}, actor);
+      await clients.update('c', { enabled: false }, actor);
+      assert.deepEqual(await clients.authenticate('c', live.value), { ok: false, reason: 'disabled_client', secretId: live.secret.secretId });
+    });
+
+    it('recognises a former secret for FORMER_SECRET_MS, then takes it for a wrong one', async () => {
+      const { secret } = await clients.create({ clientId: 'c', rsin: '000000000' }, actor);
+      await clients.revokeSecret('c', secret.secret.secretId, actor);
+      t += FORMER_SECRET_MS - 1;
+      assert.deepEqual(await clients.authenticate('c', secret.value), { ok: false, reason: 'revoked_secret', secretId: secret.secret.secretId });
+      t += CLIENT_CACHE_MS + 1;
+      assert.deepEqual(await clients.authenticate('c', secret.value), { ok: false, reason: 'wrong_secret' });
+    });
+
+    it('refuses ids that cannot be registered without asking the store', async () => {
+      let lookups = 0;
+      const find = store.findWithSecrets.bind(store);
+      store.findWithSecrets = (...args) => (lookups++, find(...args));
+      assert.deepEqual(await clients.authenticate('a\u0000b', 'secret-value'), { ok: false, reason: 'unknown_client' });
+      assert.deepEqual(await clients.authenticate('x'.repeat(51), 'secret-value'), { ok: false, reason: 'unknown_client' });
+      assert.equal(lookups, 0);
+      await clients.authenticate('registrable', 'secret-value');
+      assert.equal(lookups, 1);
+    });
+
+    it('serves a client from memory from its second lookup on, for at most CLIENT_CACHE_MS, and forgets it on a change', async () => {
+      const { secret } = await clients.create({ clientId: 'c', rsin: '000000000' }, actor);
+      let lookups = 0;
+      const find = store.findWithSecrets.bind(store);
+      store.findWithSecrets = (...args) => (lookups++, find(...args));
+      await clients.authenticate('c', secret.value);
+      await clients.authenticate('c', secret.value);
+      await clients.authenticate('c', secret.value);
+      assert.equal(lookups, 2, 'admitted on the second lookup, served from memory on the third');
+      // Another process disables the client: this one sees it when the bound has passed.
+      await store.update({ ...(await store.get('c', t))!, enabled: false });
+      assert.equal((await clients.authenticate('c', secret.value)).ok, true, 'within the bound');
+      t += CLIENT_CACHE_MS;
+      assert.equal((await clients.authenticate('c', secret.value)).ok, false, 'after the bound');
+      await store.update({ ...(await store.get('c', t))!, enabled: true });
+      await changes.publish({ kind: 'client', clientId: 'c' });
+      assert.equal((await clients.authenticate('c', secret.value)).ok, true, 'a change announced by the feed evicts at once');
+      await clients.authenticate('c', secret.value);
+      await store.update({ ...(await store.get('c', t))!, enabled: false });
+      assert.equal((await clients.authenticate('c', secret.value)).ok, true, 'cached again');
+      await changes.publish({ kind: 'client', clientId: 'c' });
+      assert.equal((await clients.authenticate('c', secret.value)).ok, false, 'evicted again');
+    });
+
+    it('looks a cached client up again when one of its secrets expires', async () => {
+      await clients.create({ clientId: 'c', rsin: '000000000', selfSignedAllowed: true }, actor);
+      const expiring = await clients.addSecret('c', { expiresAt: t + 500 }, actor);
+      await clients.selfSigningSecrets('c');
+      const cached = await clients.selfSigningSecrets('c');
+      assert.equal(cached?.secrets.length, 2);
+      t += 500;
+      const after = await clients.selfSigningSecrets('c');
+      assert.deepEqual(
+        after?.secrets.map((s) => s.toString()),
+        cached?.secrets.map((s) => s.toString()).filter((v) => v !== expiring.value),
+      );
+    });
+  });
+
+  describe('update', () => {
+    it('narrows default scopes with the allowed ones and audits before and after', async () => {
+      await clients.create({ clientId: 'c', rsin: '000000000', allowedScopes: ['a', 'b'] }, actor);
+      const { client } = await clients.update('c', { allowedScopes: ['b', 'c'] }, actor);
+      assert.deepEqual(client.defaultScopes, ['b']);
+      assert.deepEqual((await clients.get('c')).defaultScopes, ['b']);
+      await assert.rejects(clients.update('c', { defaultScopes: ['a'] }, actor), ValidationError);
+      const [event] = await audit.list({ action: 'client.updated' });
+      assert.deepEqual((event?.details.before as { allowedScopes: string[] }).allowedScopes, ['a', 'b']);
+      await clients.update('c', { enabled: false }, actor);
+      assert.equal((await audit.list({ limit: 1 }))[0]?.action, 'client.disabled');
+    });
+
+    it('self-signing: warns when no secret can sign, drops the sealed copies when switched off', async () => {
+      await clients.create({ clientId: 'c', rsin: '000000000' }, actor);
+      const on = await clients.update('c', { selfSignedAllowed: true }, actor);
+      assert.equal(on.warnings.length, 1, 'the hashed secret cannot verify HS256');
+      assert.deepEqual(await clients.selfSigningSecrets('c'), { client: on.client, secrets: [] });
+      const added = await clients.addSecret('c', { value: WEAK, allowWeak: true }, actor);
+      assert.deepEqual((await clients.get('c')).risks, ['weak_secret']);
+      const signing = await clients.selfSigningSecrets('c');
+      assert.deepEqual(
+        signing?.secrets.map((s) => s.toString()),
+        [added.value],
+      );
+      const off = await clients.update('c', { selfSignedAllowed: false }, actor);
+      assert.deepEqual(off.client.risks, []);
+      assert.deepEqual((await clients.get('c')).risks, []);
+      assert.ok((await clients.listSecrets('c')).every((s) => !s.usableForSelfSigned));
+      await clients.update('c', { selfSignedAllowed: true }, actor);
+      assert.deepEqual((await clients.selfSigningSecrets('c'))?.secrets, [], 'switching back on does not bring them back');
+    });
+
+    it('refuses an unknown client', async () => {
+      await assert.rejects(clients.update('nobody', { name: 'x' }, actor), NotFoundError);
+    });
+  });
+
+  describe('secrets', () => {
+    it('refuses a weak import for a self-signing client unless allowed, and checks label and expiry', async () => {
+      await clients.create({ clientId: 'hs', rsin: '000000000', selfSignedAllowed: true }, actor);
+      await assert.rejects(clients.addSecret('hs', { value: WEAK }, actor), ValidationError);
+      await assert.rejects(clients.addSecret('hs', { value: 'short' }, actor), ValidationError);
+      await assert.rejects(clients.addSecret('hs', { label: 'a\u0007' }, actor), ValidationError);
+      await assert.rejects(clients.addSecret('hs', { label: 'x'.repeat(201) }, actor), ValidationError);
+      await assert.rejects(clients.addSecret('hs', { expiresAt: t }, actor), ValidationError);
+      await assert.rejects(clients.addSecret('hs', { expiresAt: 253_402_300_800_000 }, actor), ValidationError);
+      assert.equal((await clients.listSecrets('hs')).length, 1, 'nothing stored');
+      const allowed = await clients.addSecret('hs', { value: WEAK, allowWeak: true, label: 'legacy' }, actor);
+      assert.equal(allowed.secret.weak, true);
+      assert.ok(allowed.warnings.length > 0);
+      const [event] = await audit.list({ action: 'secret.imported' });
+      assert.equal(event?.details.allowedWeak, true);
+      // A client that does not self-sign may keep a weak import, with a warning.
+      await clients.create({ clientId: 'plain', rsin: '000000000' }, actor);
+      const plain = await clients.addSecret('plain', { value: WEAK }, actor);
+      assert.ok(plain.warnings.length > 0);
+      assert.equal((await clients.authenticate('plain', WEAK)).ok, true);
+    });
+
+    it('revokes once, keeps the first revocation time, and refuses an unknown secret', async () => {
+      const { secret } = await clients.create({ clientId: 'c', rsin: '000000000' }, actor);
+      const revoked = await clients.revokeSecret('c', secret.secret.secretId, actor);
+      assert.equal(revoked.revokedAt, t);
+      t += 1000;
+      assert.equal((await clients.revokeSecret('c', secret.secret.secretId, actor)).revokedAt, t - 1000);
+      await assert.rejects(clients.revokeSecret('c', 'sec_unknown', actor), NotFoundError);
+      await clients.create({ clientId: 'other', rsin: '000000000' }, actor);
+      await assert.rejects(clients.revokeSecret('other', secret.secret.secretId, actor), NotFoundError, "another client's secret is unknown here");
+    });
+  });
+
+  it('writes "last used" once per USAGE_PRECISION_MS, at flush time', async () => {
+    const { secret } = await clients.create({ clientId: 'c', rsin: '000000000' }, actor);
+    let writes = 0;
+    const record = store.recordUsage.bind(store);
+    store.recordUsage = (...args) => (writes++, record(...args));
+    await clients.authenticate('c', secret.value);
+    await clients.authenticate('c', secret.value);
+    await clients.flushUsage();
+    assert.equal(writes, 1);
+    const used = t;
+    assert.equal((await clients.listSecrets('c'))[0]?.lastUsedAt, used);
+    assert.equal((await clients.get('c')).lastTokenAt, used);
+    t += USAGE_PRECISION_MS - 1;
+    await clients.authenticate('c', secret.value);
+    await clients.flushUsage();
+    assert.equal(writes, 1, 'within the precision: nothing to write');
+    t += 1;
+    await clients.authenticate('c', secret.value);
+    await clients.flushUsage();
+    assert.equal((await clients.listSecrets('c'))[0]?.lastUsedAt, used + USAGE_PRECISION_MS);
+  });
+
+  it('lists with filters and deletes with the secrets', async () => {
+    await clients.create({ clientId: 'b-app', rsin: '123456782', name: 'Zaken' }, actor);
+    await clients.create({ clientId: 'a-app', rsin: '000000000', name: 'Documenten' }, actor);
+    assert.deepEqual(
+      (await clients.list({ limit: 10, offset: 0 })).items.map((c) => c.clientId),
+      ['a-app', 'b-app'],
+    );
+    assert.deepEqual(
+      (await clients.list({ q: 'zAK', limit: 10, offset: 0 })).items.map((c) => c.clientId),
+      ['b-app'],
+    );
+    assert.deepEqual(
+      (await clients.list({ rsin: '000000000', limit: 10, offset: 0 })).items.map((c) => c.clientId),
+      ['a-app'],
+    );
+    await clients.delete('b-app', actor);
+    await assert.rejects(clients.get('b-app'), NotFoundError);
+    await assert.rejects(clients.delete('b-app', actor), NotFoundError);
+    assert.deepEqual(await store.listSecrets('b-app'), []);
+    assert.equal((await audit.list({ action: 'client.deleted' }))[0]?.target, 'b-app');
+  });
+});

@@ -1,0 +1,124 @@
+import type { ClientFilter, ClientStore, ClientWithSecrets, SecretRecord } from './client-store.js';
+import type { Client, SecretInfo } from './model.js';
+import { isRecognised, secretInfo, secretRisks } from './secret-lifecycle.js';
+
+/**
+ * ClientStore in memory, for unit tests: behaves like the SQL stores (test/store-contract.test.ts
+ * holds both to the same cases). What is stored and what is returned are copies, so a caller
+ * changing a returned client (as ClientService's cache does) changes nothing stored.
+ */
+export class MemoryClientStore implements ClientStore {
+  private readonly clients = new Map<string, Client>();
+  /** By secret id, in insertion order. */
+  private readonly secrets = new Map<string, SecretRecord>();
+
+  async insert(client: Client, secrets: SecretRecord[]): Promise<void> {
+    if (this.clients.has(client.clientId)) throw new Error(`duplicate client id ${client.clientId}`);
+    const ids = new Set<string>();
+    for (const s of secrets) {
+      if (s.clientId !== client.clientId) throw new Error(`secret ${s.secretId} belongs to another client`);
+      if (this.secrets.has(s.secretId) || ids.has(s.secretId)) throw new Error(`duplicate secret id ${s.secretId}`);
+      ids.add(s.secretId);
+    }
+    this.clients.set(client.clientId, copyClient(client));
+    for (const s of secrets) this.secrets.set(s.secretId, copySecret(s));
+  }
+
+  async get(clientId: string, now: number): Promise<Client | undefined> {
+    const client = this.clients.get(clientId);
+    return client && this.withRisks(client, now);
+  }
+
+  async list(filter: ClientFilter, now: number): Promise<{ items: Client[]; total: number }> {
+    const q = filter.q?.toLowerCase();
+    const matching = [...this.clients.values()]
+      .filter(
+        (c) =>
+          (filter.rsin === undefined || c.rsin === filter.rsin) &&
+          (filter.enabled === undefined || c.enabled === filter.enabled) &&
+          (!q || c.clientId.toLowerCase().includes(q) || c.name.toLowerCase().includes(q)),
+      )
+      // Code unit order, as SQLite's BINARY collation and PostgreSQL's C collation compare ASCII ids.
+      .sort((a, b) => (a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0));
+    const page = matching.slice(filter.offset, filter.offset + filter.limit);
+    return { items: page.map((c) => this.withRisks(c, now)), total: matching.length };
+  }
+
+  async update(client: Client): Promise<void> {
+    const stored = this.clients.get(client.clientId);
+    if (stored) this.clients.set(client.clientId, { ...copyClient(client), createdAt: stored.createdAt });
+  }
+
+  async delete(clientId: string): Promise<boolean> {
+    for (const s of this.secretsOf(clientId)) this.secrets.delete(s.secretId);
+    return this.clients.delete(clientId);
+  }
+
+  async insertSecret(secret: SecretRecord): Promise<void> {
+    if (!this.clients.has(secret.clientId)) throw new Error(`no client ${secret.clientId}`);
+    if (this.secrets.has(secret.secretId)) throw new Error(`duplicate secret id ${secret.secretId}`);
+    this.secrets.set(secret.secretId, copySecret(secret));
+  }
+
+  async listSecrets(clientId: string): Promise<SecretInfo[]> {
+    // A stable sort: equal creation times keep insertion order.
+    return this.secretsOf(clientId)
+      .sort((a, b) => a.createdAt - b.createdAt)
+      .map(secretInfo);
+  }
+
+  async revokeSecret(clientId: string, secretId: string, at: number): Promise<SecretInfo | undefined> {
+    const s = this.secrets.get(secretId);
+    if (!s || s.clientId !== clientId) return undefined;
+    s.revokedAt ??= at;
+    return secretInfo(s);
+  }
+
+  async dropSealed(clientId: string): Promise<void> {
+    for (const s of this.secretsOf(clientId)) s.sealed = null;
+  }
+
+  async findWithSecrets(clientId: string, now: number): Promise<ClientWithSecrets | undefined> {
+    const client = this.clients.get(clientId);
+    if (!client) return undefined;
+    const secrets = this.secretsOf(clientId)
+      .filter((s) => isRecognised(s, now))
+      .map((s) => ({ secretId: s.secretId, hash: Buffer.from(s.hash), sealed: s.sealed, expiresAt: s.expiresAt, lastUsedAt: s.lastUsedAt, revokedAt: s.revokedAt }));
+    return { client: this.withRisks(client, now), secrets };
+  }
+
+  async recordUsage(secretIds: string[], clientIds: string[], at: number): Promise<void> {
+    for (const id of secretIds) {
+      const s = this.secrets.get(id);
+      if (s) s.lastUsedAt = at;
+    }
+    for (const id of clientIds) {
+      const c = this.clients.get(id);
+      if (c) c.lastTokenAt = at;
+    }
+  }
+
+  private secretsOf(clientId: string): SecretRecord[] {
+    return [...this.secrets.values()].filter((s) => s.clientId === clientId);
+  }
+
+  private withRisks(client: Client, now: number): Client {
+    return { ...copyClient(client), risks: secretRisks(this.secretsOf(client.clientId), now) };
+  }
+}
+
+/** A copy as a database would keep it: lists and claims through JSON, risks not at all. */
+function copyClient(c: Client): Client {
+  return {
+    ...c,
+    grantTypes: [...c.grantTypes],
+    allowedScopes: [...c.allowedScopes],
+    defaultScopes: [...c.defaultScopes],
+    staticClaims: JSON.parse(JSON.stringify(c.staticClaims)) as Record<string, unknown>,
+    risks: [],
+  };
+}
+
+function copySecret(s: SecretRecord): SecretRecord {
+  return { ...s, hash: Buffer.from(s.hash) };
+}

@@ -1,0 +1,222 @@
+import { type Kysely, sql } from 'kysely';
+import type { ClientFilter, ClientStore, ClientWithSecrets, SecretRecord, StoredSecret } from '../clients/client-store.js';
+import type { Client, SecretInfo } from '../clients/model.js';
+import { FORMER_SECRET_MS, isLive } from '../clients/secret-lifecycle.js';
+import { prepareQuery } from './prepared.js';
+import type { ClientRow, ClientSecretRow, Database, NewClientRow } from './schema.js';
+
+const USAGE_CHUNK = 500;
+
+/** ClientStore on SQLite or PostgreSQL: rows to domain types and back, nothing more. */
+export class KyselyClientStore implements ClientStore {
+  /** The lookup behind every client authentication: one statement, compiled once. */
+  private readonly selectWithSecrets;
+
+  constructor(private readonly db: Kysely<Database>) {
+    // Parameters in query order: the join's bounds for former secrets (revoked, expired), then the client id.
+    this.selectWithSecrets = prepareQuery(db, (d) =>
+      d
+        .selectFrom('clients')
+        .leftJoin('client_secrets', (join) =>
+          join
+            .onRef('client_secrets.client_id', '=', 'clients.client_id')
+            .on((eb) => eb.or([eb('client_secrets.revoked_at', 'is', null), eb('client_secrets.revoked_at', '>', 0)]))
+            .on((eb) => eb.or([eb('client_secrets.expires_at', 'is', null), eb('client_secrets.expires_at', '>', 0)])),
+        )
+        .selectAll('clients')
+        .select([
+          'client_secrets.secret_id',
+          'client_secrets.hash',
+          'client_secrets.sealed',
+          'client_secrets.expires_at',
+          'client_secrets.last_used_at',
+          'client_secrets.revoked_at',
+          'client_secrets.weak',
+        ])
+        .where('clients.client_id', '=', ''),
+    );
+  }
+
+  /** Clients with the computed `weak_risk`: a live, sealed (self-signing) secret marked weak (secretRisks). */
+  private selectClients(now: number) {
+    return this.db
+      .selectFrom('clients')
+      .selectAll('clients')
+      .select((eb) =>
+        eb
+          .exists(
+            eb
+              .selectFrom('client_secrets as s')
+              .select('s.secret_id')
+              .whereRef('s.client_id', '=', 'clients.client_id')
+              .where('s.weak', '=', 1)
+              .where('s.sealed', 'is not', null)
+              .where('s.revoked_at', 'is', null)
+              .where((w) => w.or([w('s.expires_at', 'is', null), w('s.expires_at', '>', now)])),
+          )
+          .as('weak_risk'),
+      );
+  }
+
+  async insert(client: Client, secrets: SecretRecord[]): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto('clients').values(toRow(client)).execute();
+      if (secrets.length) await trx.insertInto('client_secrets').values(secrets.map(toSecretRow)).execute();
+    });
+  }
+
+  async get(clientId: string, now: number): Promise<Client | undefined> {
+    const row = await this.selectClients(now).where('clients.client_id', '=', clientId).executeTakeFirst();
+    return row && toClient(row);
+  }
+
+  async list(filter: ClientFilter, now: number): Promise<{ items: Client[]; total: number }> {
+    let q = this.db.selectFrom('clients');
+    if (filter.rsin !== undefined) q = q.where('rsin', '=', filter.rsin);
+    if (filter.enabled !== undefined) q = q.where('enabled', '=', filter.enabled ? 1 : 0);
+    if (filter.q) {
+      const pattern = '%' + filter.q.toLowerCase().replace(/[\\%_]/g, (c) => '\\' + c) + '%';
+      q = q.where((eb) => eb.or([sql<boolean>`lower(client_id) like ${pattern} escape '\\'`, sql<boolean>`lower(name) like ${pattern} escape '\\'`]));
+    }
+    const ids = q.select('client_id').orderBy('client_id').limit(filter.limit).offset(filter.offset);
+    const [rows, count] = await Promise.all([
+      this.selectClients(now).where('clients.client_id', 'in', ids).orderBy('clients.client_id').execute(),
+      q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+    ]);
+    return { items: rows.map(toClient), total: Number(count.n) };
+  }
+
+  async update(client: Client): Promise<void> {
+    const { client_id, created_at, ...rest } = toRow(client);
+    await this.db.updateTable('clients').set(rest).where('client_id', '=', client_id).execute();
+  }
+
+  async delete(clientId: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('client_secrets').where('client_id', '=', clientId).execute();
+      const r = await trx.deleteFrom('clients').where('client_id', '=', clientId).executeTakeFirst();
+      return Number(r.numDeletedRows) > 0;
+    });
+  }
+
+  async insertSecret(secret: SecretRecord): Promise<void> {
+    await this.db.insertInto('client_secrets').values(toSecretRow(secret)).execute();
+  }
+
+  async listSecrets(clientId: string): Promise<SecretInfo[]> {
+    const rows = await this.db.selectFrom('client_secrets').selectAll().where('client_id', '=', clientId).orderBy('created_at').execute();
+    return rows.map(toSecretInfo);
+  }
+
+  async revokeSecret(clientId: string, secretId: string, at: number): Promise<SecretInfo | undefined> {
+    await this.db.updateTable('client_secrets').set({ revoked_at: at }).where('client_id', '=', clientId).where('secret_id', '=', secretId).where('revoked_at', 'is', null).execute();
+    const row = await this.db.selectFrom('client_secrets').selectAll().where('client_id', '=', clientId).where('secret_id', '=', secretId).executeTakeFirst();
+    return row && toSecretInfo(row);
+  }
+
+  async dropSealed(clientId: string): Promise<void> {
+    await this.db.updateTable('client_secrets').set({ sealed: null }).where('client_id', '=', clientId).execute();
+  }
+
+  async findWithSecrets(clientId: string, now: number): Promise<ClientWithSecrets | undefined> {
+    const since = now - FORMER_SECRET_MS;
+    const { rows } = await this.selectWithSecrets([since, since, clientId]);
+    if (!rows[0]) return undefined;
+    const secrets: StoredSecret[] = [];
+    let weakRisk = false;
+    for (const r of rows) {
+      if (r.secret_id === null) continue;
+      const s: StoredSecret = { secretId: r.secret_id, hash: Buffer.from(r.hash!, 'base64url'), sealed: r.sealed, expiresAt: r.expires_at, lastUsedAt: r.last_used_at, revokedAt: r.revoked_at };
+      secrets.push(s);
+      if (r.weak === 1 && s.sealed && isLive(s, now)) weakRisk = true;
+    }
+    return { client: toClient({ ...rows[0], weak_risk: weakRisk }), secrets };
+  }
+
+  /** Two statements per 500, whatever the count. */
+  async recordUsage(secretIds: string[], clientIds: string[], at: number): Promise<void> {
+    for (let i = 0; i < secretIds.length; i += USAGE_CHUNK) {
+      await this.db
+        .updateTable('client_secrets')
+        .set({ last_used_at: at })
+        .where('secret_id', 'in', secretIds.slice(i, i + USAGE_CHUNK))
+        .execute();
+    }
+    for (let i = 0; i < clientIds.length; i += USAGE_CHUNK) {
+      await this.db
+        .updateTable('clients')
+        .set({ last_token_at: at })
+        .where('client_id', 'in', clientIds.slice(i, i + USAGE_CHUNK))
+        .execute();
+    }
+  }
+}
+
+function toRow(c: Client): NewClientRow {
+  return {
+    client_id: c.clientId,
+    name: c.name,
+    description: c.description,
+    rsin: c.rsin,
+    enabled: c.enabled ? 1 : 0,
+    grant_types: JSON.stringify(c.grantTypes),
+    allowed_scopes: JSON.stringify(c.allowedScopes),
+    default_scopes: JSON.stringify(c.defaultScopes),
+    token_lifetime: c.tokenLifetime,
+    static_claims: JSON.stringify(c.staticClaims),
+    self_signed_allowed: c.selfSignedAllowed ? 1 : 0,
+    created_at: c.createdAt,
+    updated_at: c.updatedAt,
+    last_token_at: c.lastTokenAt,
+  };
+}
+
+function toClient(r: ClientRow & { weak_risk?: unknown }): Client {
+  return {
+    clientId: r.client_id,
+    name: r.name,
+    description: r.description,
+    rsin: r.rsin,
+    enabled: r.enabled === 1,
+    grantTypes: JSON.parse(r.grant_types) as string[],
+    allowedScopes: JSON.parse(r.allowed_scopes) as string[],
+    defaultScopes: JSON.parse(r.default_scopes) as string[],
+    tokenLifetime: r.token_lifetime,
+    staticClaims: JSON.parse(r.static_claims) as Record<string, unknown>,
+    selfSignedAllowed: r.self_signed_allowed === 1,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    lastTokenAt: r.last_token_at,
+    // SQLite answers EXISTS with 0/1, PostgreSQL with a boolean.
+    risks: r.weak_risk === true || r.weak_risk === 1 ? ['weak_secret'] : [],
+  };
+}
+
+function toSecretRow(s: SecretRecord): ClientSecretRow {
+  return {
+    secret_id: s.secretId,
+    client_id: s.clientId,
+    label: s.label,
+    hash: s.hash.toString('base64url'),
+    sealed: s.sealed,
+    created_at: s.createdAt,
+    expires_at: s.expiresAt,
+    last_used_at: s.lastUsedAt,
+    revoked_at: s.revokedAt,
+    weak: s.weak ? 1 : 0,
+  };
+}
+
+function toSecretInfo(r: ClientSecretRow): SecretInfo {
+  return {
+    secretId: r.secret_id,
+    clientId: r.client_id,
+    label: r.label,
+    usableForSelfSigned: r.sealed !== null,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    lastUsedAt: r.last_used_at,
+    revokedAt: r.revoked_at,
+    weak: r.weak === 1,
+  };
+}

@@ -1,0 +1,434 @@
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import type { AuditRows, AuditStore } from '../src/audit/audit-store.js';
+import { MemoryAuditStore } from '../src/audit/memory-audit-store.js';
+import type { ClientStore, SecretRecord } from '../src/clients/client-store.js';
+import { MemoryClientStore } from '../src/clients/memory-client-store.js';
+import type { Client } from '../src/clients/model.js';
+import { FORMER_SECRET_MS } from '../src/clients/secret-lifecycle.js';
+import type { KeyStore, StoredKey } from '../src/keys/key-store.js';
+import { MemoryKeyStore } from '../src/keys/memory-key-store.js';
+import { KyselyAuditStore } from '../src/storage/kysely-audit-store.js';
+import { KyselyClientStore } from '../src/storage/kysely-client-store.js';
+import { KyselyKeyStore } from '../src/storage/kysely-key-store.js';
+import { KyselyRevocationStore } from '../src/storage/kysely-revocation-store.js';
+import { openStorage, type Storage } from '../src/storage/open-storage.js';
+import { MemoryRevocationStore } from '../src/tokens/memory-revocation-store.js';
+import type { RevocationStore } from '../src/tokens/revocation-store.js';
+import { freshPostgres } from './helpers.js';
+
+/**
+ * One set of store behaviours, held against the in-memory stores (which the unit tests use) and
+ * the Kysely stores on SQLite and PostgreSQL (which the server uses): the memory stores cannot
+ * drift from the real ones unnoticed.
+ */
+
+interface Stores {
+  clients: ClientStore;
+  keys: KeyStore;
+  revocations: RevocationStore;
+  audit: AuditStore;
+  close(): Promise<void>;
+}
+
+function kyselyStores(storage: Storage, close: () => Promise<void>): Stores {
+  return { clients: new KyselyClientStore(storage.db), keys: new KyselyKeyStore(storage.db), revocations: new KyselyRevocationStore(storage.db), audit: new KyselyAuditStore(storage.db), close };
+}
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-store-contract-'));
+
+const BACKENDS: [string, () => Promise<Stores>][] = [
+  ['memory', async () => ({ clients: new MemoryClientStore(), keys: new MemoryKeyStore(), revocations: new MemoryRevocationStore(), audit: new MemoryAuditStore(), close: async () => {} })],
+  [
+    'SQLite',
+    async () => {
+      const storage = await openStorage(undefined, tmp());
+      return kyselyStores(storage, () => storage.close());
+    },
+  ],
+  [
+    'PostgreSQL',
+    async () => {
+      const pg = await freshPostgres();
+      const storage = await openStorage(pg.url, tmp());
+      return kyselyStores(storage, async () => {
+        await storage.close();
+        await pg.drop();
+      });
+    },
+  ],
+];
+
+const T0 = Date.UTC(2030, 0, 1);
+const DAY = 86_400_000;
+
+function client(clientId: string, fields: Partial<Client> = {}): Client {
+  return {
+    clientId,
+    name: `Name of ${clientId}`,
+    description: '',
+    rsin: '000000000',
+    enabled: true,
+    grantTypes: ['client_credentials'],
+    allowedScopes: ['zaken.lezen', 'zaken.schrijven'],
+    defaultScopes: ['zaken.lezen'],
+    tokenLifetime: null,
+    staticClaims: {},
+    selfSignedAllowed: false,
+    createdAt: T0,
+    updatedAt: T0,
+    lastTokenAt: null,
+    risks: [],
+    ...fields,
+  };
+}
+
+let secretCounter = 0;
+function secret(clientId: string, fields: Partial<SecretRecord> = {}): SecretRecord {
+  return {
+    secretId: `sec_${++secretCounter}_${crypto.randomBytes(4).toString('hex')}`,
+    clientId,
+    label: '',
+    hash: crypto.randomBytes(32),
+    sealed: null,
+    createdAt: T0,
+    expiresAt: null,
+    lastUsedAt: null,
+    revokedAt: null,
+    weak: false,
+    ...fields,
+  };
+}
+
+function key(kid: string, fields: Partial<StoredKey> = {}): StoredKey {
+  return {
+    kid,
+    alg: 'ES256',
+    publicJwk: { kty: 'EC', crv: 'P-256', x: 'x-' + kid, y: 'y-' + kid, kid, alg: 'ES256', use: 'sig' },
+    privateKeySealed: `v1.sealed.${kid}`,
+    createdAt: T0,
+    activatesAt: T0,
+    retiresAt: null,
+    ...fields,
+  };
+}
+
+/** Audit rows for events `at`, actor, action, target, address, reason, details. */
+function rows(...events: [number, string, string, string, string | null, string | null, Record<string, unknown>][]): AuditRows {
+  return events.flatMap(([at, actor, action, target, address, reason, details]) => [at, actor, action, target, address, reason, JSON.stringify(details)]);
+}
+
+const ids = (items: { clientId: string }[]) => items.map((c) => c.clientId);
+
+for (const [backend, open] of BACKENDS) {
+  describe(`store contract: ${backend}`, () => {
+    let s: Stores;
+    beforeEach(async () => {
+      s = await open();
+    });
+    afterEach(() => s.close());
+
+    describe('ClientStore', () => {
+      it('stores a client as given and reads it back; an unknown id is undefined', async () => {
+        const c = client('full', {
+          description: 'Zaken & documenten',
+          rsin: '123456782',
+          enabled: false,
+          tokenLifetime: 300,
+          staticClaims: { user_id: 'u-1', 'urn:example:team': { nested: [1, 'two', null] } },
+          selfSignedAllowed: true,
+          lastTokenAt: T0 + 5,
+        });
+        await s.clients.insert(c, []);
+        assert.deepEqual(await s.clients.get('full', T0), c);
+        assert.equal(await s.clients.get('other', T0), undefined);
+        assert.equal(await s.clients.get('FULL', T0), undefined, 'ids are case-sensitive');
+      });
+
+      it('hands out copies: changing what it returned changes nothing stored', async () => {
+        const sec = secret('copy');
+        await s.clients.insert(client('copy'), [sec]);
+        const got = (await s.clients.get('copy', T0))!;
+        got.allowedScopes.push('extra');
+        got.name = 'changed';
+        const found = (await s.clients.findWithSecrets('copy', T0))!;
+        found.client.lastTokenAt = T0;
+        found.secrets[0]!.lastUsedAt = T0;
+        found.secrets[0]!.hash.fill(0);
+        const again = (await s.clients.findWithSecrets('copy', T0))!;
+        assert.deepEqual(again.client, client('copy'));
+        assert.deepEqual(again.secrets[0], { secretId: sec.secretId, hash: sec.hash, sealed: null, expiresAt: null, lastUsedAt: null, revokedAt: null });
+      });
+
+      it('refuses a taken client id or secret id, storing nothing of the refused insert', async () => {
+        const taken = secret('first');
+        await s.clients.insert(client('first', { name: 'First' }), [taken]);
+        await assert.rejects(s.clients.insert(client('first', { name: 'Second' }), []));
+        assert.equal((await s.clients.get('first', T0))?.name, 'First');
+        await assert.rejects(s.clients.insert(client('second'), [secret('second'), { ...taken, clientId: 'second' }]));
+        assert.equal(await s.clients.get('second', T0), undefined, 'all or nothing');
+        assert.equal((await s.clients.list({ limit: 10, offset: 0 }, T0)).total, 1);
+      });
+
+      it('lists in client id order with filters, a page and the total', async () => {
+        await s.clients.insert(client('c3', { rsin: '123456782', name: 'Zaken API' }), []);
+        await s.clients.insert(client('a1', { name: 'Documenten' }), []);
+        await s.clients.insert(client('b2', { enabled: false, name: 'Besluiten 100%' }), []);
+        await s.clients.insert(client('d4', { name: 'under_score' }), []);
+        const all = await s.clients.list({ limit: 10, offset: 0 }, T0);
+        assert.deepEqual(ids(all.items), ['a1', 'b2', 'c3', 'd4']);
+        assert.equal(all.total, 4);
+        const page = await s.clients.list({ limit: 2, offset: 1 }, T0);
+        assert.deepEqual([ids(page.items), page.total], [['b2', 'c3'], 4]);
+        assert.deepEqual(ids((await s.clients.list({ limit: 10, offset: 4 }, T0)).items), []);
+        assert.deepEqual(ids((await s.clients.list({ rsin: '123456782', limit: 10, offset: 0 }, T0)).items), ['c3']);
+        const disabled = await s.clients.list({ enabled: false, limit: 10, offset: 0 }, T0);
+        assert.deepEqual([ids(disabled.items), disabled.total], [['b2'], 1]);
+        assert.deepEqual(ids((await s.clients.list({ enabled: true, limit: 1, offset: 0 }, T0)).items), ['a1']);
+        assert.equal((await s.clients.list({ enabled: true, limit: 1, offset: 0 }, T0)).total, 3);
+        assert.deepEqual(ids((await s.clients.list({ q: 'zAKEN', limit: 10, offset: 0 }, T0)).items), ['c3'], 'case-insensitive, in the name');
+        assert.deepEqual(ids((await s.clients.list({ q: 'B2', limit: 10, offset: 0 }, T0)).items), ['b2'], 'in the id');
+        assert.deepEqual(ids((await s.clients.list({ q: '%', limit: 10, offset: 0 }, T0)).items), ['b2'], '% is a character');
+        assert.deepEqual(ids((await s.clients.list({ q: '_', limit: 10, offset: 0 }, T0)).items), ['d4'], '_ is a character');
+        assert.deepEqual(ids((await s.clients.list({ q: 'e', rsin: '000000000', enabled: true, limit: 10, offset: 0 }, T0)).items), ['a1', 'd4'], 'filters combine');
+        assert.deepEqual(ids((await s.clients.list({ q: '', limit: 10, offset: 0 }, T0)).items), ['a1', 'b2', 'c3', 'd4'], 'an empty search matches all');
+      });
+
+      it('updates every field but id and creation time; an unknown id changes nothing', async () => {
+        await s.clients.insert(client('u'), []);
+        const changed = client('u', {
+          name: 'Renamed',
+          description: 'd',
+          rsin: '123456782',
+          enabled: false,
+          allowedScopes: ['x'],
+          defaultScopes: [],
+          tokenLifetime: 60,
+          staticClaims: { user_id: 'u' },
+          selfSignedAllowed: true,
+          createdAt: T0 + 999,
+          updatedAt: T0 + 10,
+          lastTokenAt: T0 + 5,
+          risks: ['weak_secret'],
+        });
+        await s.clients.update(changed);
+        assert.deepEqual(await s.clients.get('u', T0), { ...changed, createdAt: T0, risks: [] });
+        await s.clients.update(client('ghost'));
+        assert.equal(await s.clients.get('ghost', T0), undefined);
+      });
+
+      it('deletes a client with its secrets, once', async () => {
+        await s.clients.insert(client('gone'), [secret('gone')]);
+        await s.clients.insertSecret(secret('gone'));
+        await s.clients.insert(client('stays'), [secret('stays')]);
+        assert.equal(await s.clients.delete('gone'), true);
+        assert.equal(await s.clients.delete('gone'), false);
+        assert.equal(await s.clients.get('gone', T0), undefined);
+        assert.equal(await s.clients.findWithSecrets('gone', T0), undefined);
+        assert.deepEqual(await s.clients.listSecrets('gone'), []);
+        assert.equal((await s.clients.listSecrets('stays')).length, 1);
+        // The id is free again, with no secret of the deleted client coming back.
+        await s.clients.insert(client('gone'), []);
+        assert.deepEqual(await s.clients.listSecrets('gone'), []);
+      });
+
+      it('adds secrets to existing clients only, lists them oldest first, never with hash or sealed copy', async () => {
+        await s.clients.insert(client('owner'), []);
+        await assert.rejects(s.clients.insertSecret(secret('nobody')), 'no secret without its client');
+        const late = secret('owner', { createdAt: T0 + 20, label: 'late', sealed: 'v1.a.b.c', weak: true, expiresAt: T0 + DAY });
+        const early = secret('owner', { createdAt: T0 + 10, label: 'early' });
+        await s.clients.insertSecret(late);
+        await s.clients.insertSecret(early);
+        await assert.rejects(s.clients.insertSecret({ ...early, label: 'again' }), 'a taken secret id');
+        assert.deepEqual(await s.clients.listSecrets('owner'), [
+          { secretId: early.secretId, clientId: 'owner', label: 'early', usableForSelfSigned: false, createdAt: T0 + 10, expiresAt: null, lastUsedAt: null, revokedAt: null, weak: false },
+          { secretId: late.secretId, clientId: 'owner', label: 'late', usableForSelfSigned: true, createdAt: T0 + 20, expiresAt: T0 + DAY, lastUsedAt: null, revokedAt: null, weak: true },
+        ]);
+        assert.deepEqual(await s.clients.listSecrets('nobody'), []);
+      });
+
+      it('revokes a secret once, only through its own client', async () => {
+        const sec = secret('r');
+        await s.clients.insert(client('r'), [sec]);
+        await s.clients.insert(client('other'), []);
+        assert.equal(await s.clients.revokeSecret('other', sec.secretId, T0 + 1), undefined);
+        assert.equal(await s.clients.revokeSecret('r', 'sec_unknown', T0 + 1), undefined);
+        assert.equal((await s.clients.listSecrets('r'))[0]?.revokedAt, null, 'untouched by the refused calls');
+        assert.equal((await s.clients.revokeSecret('r', sec.secretId, T0 + 2))?.revokedAt, T0 + 2);
+        const again = await s.clients.revokeSecret('r', sec.secretId, T0 + 3);
+        assert.deepEqual(again, { ...(await s.clients.listSecrets('r'))[0], revokedAt: T0 + 2 });
+      });
+
+      it('finds a client with its live and former secrets, and no older ones', async () => {
+        const now = T0 + 100 * DAY;
+        const live = secret('f', { sealed: 'v1.s.e.al', expiresAt: now + 1, lastUsedAt: T0 });
+        const revokedRecently = secret('f', { revokedAt: now - FORMER_SECRET_MS + 1 });
+        const revokedLongAgo = secret('f', { revokedAt: now - FORMER_SECRET_MS });
+        const expiredRecently = secret('f', { expiresAt: now - FORMER_SECRET_MS + 1 });
+        const expiredLongAgo = secret('f', { expiresAt: now - FORMER_SECRET_MS });
+        await s.clients.insert(client('f'), [live, revokedRecently, revokedLongAgo, expiredRecently, expiredLongAgo]);
+        const found = (await s.clients.findWithSecrets('f', now))!;
+        assert.deepEqual(found.client, client('f'));
+        const view = ({ secretId, hash, sealed, expiresAt, lastUsedAt, revokedAt }: SecretRecord) => ({ secretId, hash, sealed, expiresAt, lastUsedAt, revokedAt });
+        const byId = (a: { secretId: string }, b: { secretId: string }) => (a.secretId < b.secretId ? -1 : 1);
+        assert.deepEqual(found.secrets.sort(byId), [live, revokedRecently, expiredRecently].map(view).sort(byId));
+        await s.clients.insert(client('none'), []);
+        assert.deepEqual(await s.clients.findWithSecrets('none', now), { client: client('none'), secrets: [] });
+        assert.equal(await s.clients.findWithSecrets('unknown', now), undefined);
+      });
+
+      it('derives the weak-secret risk from a live, sealed, weak secret, wherever a client is read', async () => {
+        const weak = secret('w', { weak: true, sealed: 'v1.s.e.al', expiresAt: T0 + 1000 });
+        await s.clients.insert(client('w', { selfSignedAllowed: true }), [weak, secret('w', { weak: true })]);
+        await s.clients.insert(client('unsealed'), [secret('unsealed', { weak: true })]);
+        const risks = async (clientId: string, now: number) => [
+          (await s.clients.get(clientId, now))?.risks,
+          (await s.clients.list({ q: clientId, limit: 10, offset: 0 }, now)).items.find((c) => c.clientId === clientId)?.risks,
+          (await s.clients.findWithSecrets(clientId, now))?.client.risks,
+        ];
+        assert.deepEqual(await risks('w', T0), [['weak_secret'], ['weak_secret'], ['weak_secret']]);
+        assert.deepEqual(await risks('unsealed', T0), [[], [], []], 'a weak secret that cannot sign is no risk');
+        assert.deepEqual(await risks('w', T0 + 1000), [[], [], []], 'expired');
+        await s.clients.revokeSecret('w', weak.secretId, T0 + 1);
+        assert.deepEqual(await risks('w', T0), [[], [], []], 'revoked');
+        await s.clients.insertSecret(secret('w', { weak: true, sealed: 'v1.s.e.al' }));
+        assert.deepEqual(await risks('w', T0), [['weak_secret'], ['weak_secret'], ['weak_secret']]);
+        await s.clients.dropSealed('w');
+        assert.deepEqual(await risks('w', T0), [[], [], []], 'no longer sealed');
+        assert.ok((await s.clients.listSecrets('w')).every((x) => !x.usableForSelfSigned));
+      });
+
+      it('drops only the sealed copies of the one client', async () => {
+        await s.clients.insert(client('a'), [secret('a', { sealed: 'v1.a.a.a' })]);
+        await s.clients.insert(client('b'), [secret('b', { sealed: 'v1.b.b.b' })]);
+        await s.clients.dropSealed('a');
+        assert.deepEqual(
+          (await s.clients.findWithSecrets('a', T0))!.secrets.map((x) => x.sealed),
+          [null],
+        );
+        assert.deepEqual(
+          (await s.clients.findWithSecrets('b', T0))!.secrets.map((x) => x.sealed),
+          ['v1.b.b.b'],
+        );
+      });
+
+      it('records usage for any number of secrets and clients, ignoring unknown ids', async () => {
+        const many = Array.from({ length: 600 }, () => secret('busy'));
+        await s.clients.insert(client('busy'), many);
+        const idle = secret('idle');
+        await s.clients.insert(client('idle'), [idle]);
+        await s.clients.recordUsage([...many.map((x) => x.secretId), 'sec_unknown'], ['busy', 'unknown'], T0 + 7);
+        assert.ok((await s.clients.listSecrets('busy')).every((x) => x.lastUsedAt === T0 + 7));
+        assert.equal((await s.clients.get('busy', T0))?.lastTokenAt, T0 + 7);
+        assert.equal((await s.clients.listSecrets('idle'))[0]?.lastUsedAt, null);
+        assert.equal((await s.clients.get('idle', T0))?.lastTokenAt, null);
+        assert.equal(await s.clients.get('unknown', T0), undefined);
+        await s.clients.recordUsage([], [], T0 + 8);
+      });
+    });
+
+    describe('KeyStore', () => {
+      it('stores keys as given and lists them by activation; a taken kid is refused', async () => {
+        const later = key('later', { alg: 'RS256', activatesAt: T0 + 60_000, createdAt: T0 + 1 });
+        const first = key('first', { retiresAt: T0 + DAY });
+        await s.keys.insert(later);
+        await s.keys.insert(first);
+        await assert.rejects(s.keys.insert(key('first', { activatesAt: T0 + 1 })));
+        assert.deepEqual(await s.keys.list(), [first, later]);
+      });
+
+      it('rotation brings every later or open retirement forward, keeps earlier ones, and adds the next key', async () => {
+        await s.keys.insert(key('retiring-soon', { retiresAt: T0 + 1000 }));
+        await s.keys.insert(key('retiring-late', { activatesAt: T0 + 1, retiresAt: T0 + DAY }));
+        await s.keys.insert(key('open', { activatesAt: T0 + 2 }));
+        await s.keys.rotate(key('next', { activatesAt: T0 + 3 }), T0 + 5000);
+        assert.deepEqual(
+          (await s.keys.list()).map((k) => [k.kid, k.retiresAt]),
+          [
+            ['retiring-soon', T0 + 1000],
+            ['retiring-late', T0 + 5000],
+            ['open', T0 + 5000],
+            ['next', null],
+          ],
+        );
+      });
+
+      it('a rotation whose key cannot be stored changes nothing', async () => {
+        await s.keys.insert(key('one'));
+        await assert.rejects(s.keys.rotate(key('one', { activatesAt: T0 + 1 }), T0 + 5000));
+        assert.deepEqual(await s.keys.list(), [key('one')]);
+      });
+    });
+
+    describe('RevocationStore', () => {
+      it('records a jti once and forgets revocations that expired before a moment', async () => {
+        assert.equal(await s.revocations.has('j1'), false);
+        await s.revocations.add('j1', 'c', T0 + 1000);
+        await s.revocations.add('j1', 'c', T0 + 9000);
+        await s.revocations.add('j2', 'c', T0 + 2000);
+        assert.equal(await s.revocations.has('j1'), true);
+        assert.equal(await s.revocations.has('J1'), false);
+        assert.equal(await s.revocations.removeExpiredBefore(T0 + 1000), 0, 'not at its expiry');
+        assert.equal(await s.revocations.removeExpiredBefore(T0 + 1001), 1, 'the first record counts');
+        assert.deepEqual([await s.revocations.has('j1'), await s.revocations.has('j2')], [false, true]);
+        await s.revocations.add('j1', 'c', T0 + 9000);
+        assert.equal(await s.revocations.has('j1'), true, 'recorded again after it was forgotten');
+      });
+    });
+
+    describe('AuditStore', () => {
+      it('appends batches of any size in order and reads them newest first', async () => {
+        const batch = (n: number, from: number) =>
+          rows(...Array.from({ length: n }, (_, i): Parameters<typeof rows>[0] => [T0 + from + i, 'actor', 'token.issued', `t${from + i}`, null, null, { i: from + i }]));
+        await s.audit.append(batch(1, 0));
+        await s.audit.append(batch(123, 1));
+        await s.audit.append([]);
+        const events = await s.audit.list({ limit: 1000 });
+        assert.deepEqual(
+          events.map((e) => e.target),
+          Array.from({ length: 124 }, (_, i) => `t${123 - i}`),
+        );
+        assert.ok(events.every((e, i) => i === 0 || e.id < events[i - 1]!.id));
+        assert.deepEqual(events[0], { id: events[0]!.id, at: T0 + 123, actor: 'actor', action: 'token.issued', target: 't123', address: null, reason: null, details: { i: 123 } });
+        assert.equal((await s.audit.list({ limit: 5 })).length, 5);
+      });
+
+      it('filters by action, target, actor, reason, time and id', async () => {
+        await s.audit.append(
+          rows(
+            [T0, 'admin', 'client.created', 'a', '192.0.2.1', null, { after: { name: 'A' } }],
+            [T0 + 1, 'a', 'client_auth.failed', 'a', '192.0.2.2', 'wrong_secret', { count: 3 }],
+            [T0 + 2, 'b', 'client_auth.failed', 'b', null, 'revoked_secret', {}],
+            [T0 + 3, 'admin', 'client.deleted', 'a', null, null, {}],
+          ),
+        );
+        const targets = async (q: Parameters<AuditStore['list']>[0]) => (await s.audit.list(q)).map((e) => `${e.action}:${e.target}`);
+        assert.deepEqual(await targets({ action: 'client_auth.failed', limit: 10 }), ['client_auth.failed:b', 'client_auth.failed:a']);
+        assert.deepEqual(await targets({ target: 'a', actor: 'admin', limit: 10 }), ['client.deleted:a', 'client.created:a']);
+        assert.deepEqual(await targets({ reason: 'wrong_secret', limit: 10 }), ['client_auth.failed:a']);
+        assert.deepEqual(await targets({ since: T0 + 2, limit: 10 }), ['client.deleted:a', 'client_auth.failed:b']);
+        const all = await s.audit.list({ limit: 10 });
+        assert.deepEqual(await targets({ before: all[1]!.id, limit: 1 }), ['client_auth.failed:a']);
+        assert.deepEqual(all[3]?.details, { after: { name: 'A' } });
+        assert.equal(all[2]?.address, '192.0.2.2');
+      });
+
+      it('deletes what happened before a moment, and says how many', async () => {
+        await s.audit.append(rows([T0, 'x', 'old', 't', null, null, {}], [T0 + 1, 'x', 'new', 't', null, null, {}]));
+        assert.equal(await s.audit.deleteBefore(T0), 0);
+        assert.equal(await s.audit.deleteBefore(T0 + 1), 1);
+        assert.deepEqual(
+          (await s.audit.list({ limit: 10 })).map((e) => e.action),
+          ['new'],
+        );
+        await s.audit.append(rows([T0 + 2, 'x', 'newer', 't', null, null, {}]));
+        const [newest, older] = await s.audit.list({ limit: 10 });
+        assert.ok(newest!.id > older!.id, 'ids keep growing after a delete');
+      });
+    });
+  });
+}
