@@ -319,8 +319,8 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
 
 const DEFAULTS: Omit<Config, 'issuer'> = {
   host: '127.0.0.1',
-  keycloakPaths: false,
   port: 8080,
+  keycloakPaths: false,
   dataDir: './data',
   databaseUrl: undefined,
   redisUrl: undefined,
