@@ -11,6 +11,7 @@ export interface Config {
   host: string;
   port: number;
   issuer: string;
+  keycloakPaths: boolean;
   dataDir: string;
   databaseUrl: string | undefined;
   redisUrl: string | undefined;
@@ -118,7 +119,15 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
     flag: '--issuer',
     defaultDoc: 'http://<host>:<port>',
     parse: (raw, name) => parseIssuer(raw, name),
-    doc: 'Public base URL of this server: the `iss` of every token and the base of every endpoint URL in discovery.',
+    doc: 'Public base URL of this server: the `iss` of every token and the base of every endpoint URL in discovery. It may have a path (`https://auth.example.nl/realms/OneGround`): the endpoints and discovery documents then answer under that path, and at the root as well.',
+  },
+  keycloakPaths: {
+    key: 'keycloakPaths',
+    env: 'ZGW_AUTH_KEYCLOAK_PATHS',
+    flag: '--keycloak-paths',
+    defaultDoc: 'false',
+    parse: bool,
+    doc: "Also answer at Keycloak's URLs under the issuer's path (the realm): `…/protocol/openid-connect/token`, `…/certs`, `…/token/introspect`, `…/revoke` and the OneGround plugin's `…/zgw-token-introspection/introspect`. Needs an issuer with a path.",
   },
   dataDir: { key: 'dataDir', env: 'ZGW_AUTH_DATA_DIR', flag: '--data-dir', defaultDoc: './data', parse: str, doc: 'Folder for the embedded SQLite database and the generated master key file.' },
   databaseUrl: {
@@ -313,6 +322,7 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
 const DEFAULTS: Omit<Config, 'issuer'> = {
   host: '127.0.0.1',
   port: 8080,
+  keycloakPaths: false,
   dataDir: './data',
   databaseUrl: undefined,
   redisUrl: undefined,
@@ -342,6 +352,11 @@ const DEFAULTS: Omit<Config, 'issuer'> = {
   logLevel: 'info',
 };
 
+/** First path segments where zgw-auth's own endpoints answer: an issuer path there would mix with them. */
+const RESERVED_ISSUER_SEGMENTS = ['admin', 'health', 'metrics', '.well-known'];
+/** Path segments of RFC 3986 unreserved characters: the path becomes routes, where `:` and `*` have a meaning. */
+const ISSUER_PATH = /^(\/[A-Za-z0-9._~-]+)*$/;
+
 function parseIssuer(raw: string, name: string): string {
   let url: URL;
   try {
@@ -350,8 +365,24 @@ function parseIssuer(raw: string, name: string): string {
     throw new ValidationError(`${name} must be an absolute URL, got "${raw}"`);
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ValidationError(`${name} must be http(s)`);
-  if (url.search || url.hash) throw new ValidationError(`${name} must not have a query or fragment (RFC 8414 §2)`);
-  return raw.replace(/\/+$/, '');
+  if (url.search || url.hash || raw.includes('?') || raw.includes('#')) throw new ValidationError(`${name} must not have a query or fragment (RFC 8414 §2)`);
+  if (url.username || url.password) throw new ValidationError(`${name} must not hold credentials`);
+  const issuer = raw.replace(/\/+$/, '');
+  const path = url.pathname.replace(/\/+$/, '');
+  // Tokens carry the issuer as written and routes use the parsed path: they must be the same path.
+  if (!ISSUER_PATH.test(path) || !issuer.endsWith(path) || /\/\.{1,2}(\/|$)/.test(issuer.slice(url.protocol.length + 2))) {
+    throw new ValidationError(`${name} may have a path of plain segments (letters, digits, . _ ~ -), without percent-encoding, dot segments or empty segments, got "${url.pathname.slice(0, 100)}"`);
+  }
+  const first = path.split('/')[1];
+  if (first !== undefined && RESERVED_ISSUER_SEGMENTS.includes(first)) {
+    throw new ValidationError(`${name} must not have a path under /${first}: zgw-auth's own endpoints answer there`);
+  }
+  return issuer;
+}
+
+/** The path of an issuer URL without a trailing slash: '' for an issuer at the root. */
+export function issuerPath(issuer: string): string {
+  return new URL(issuer).pathname.replace(/\/+$/, '');
 }
 
 /** Flags (already parsed by the CLI, as strings) override environment variables, which override defaults. */
@@ -368,6 +399,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Partial<
   if (config.issuer === undefined) {
     const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
     config.issuer = `http://${host.includes(':') ? `[${host}]` : host}:${config.port}`;
+  }
+  if (config.keycloakPaths && issuerPath(config.issuer) === '') {
+    throw new ValidationError(
+      "ZGW_AUTH_KEYCLOAK_PATHS needs ZGW_AUTH_ISSUER with the realm's path, as Keycloak published it (e.g. https://auth.example.nl/realms/OneGround): Keycloak's URLs are under that path",
+    );
   }
   if (config.headersTimeout > config.requestTimeout) throw new ValidationError('ZGW_AUTH_HEADERS_TIMEOUT must not exceed ZGW_AUTH_REQUEST_TIMEOUT');
   if (config.masterKey && config.masterKeyFile) throw new ValidationError('set either ZGW_AUTH_MASTER_KEY or ZGW_AUTH_MASTER_KEY_FILE, not both');

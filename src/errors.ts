@@ -112,8 +112,11 @@ export class OAuthError extends ZgwAuthError {
 
 export const invalidRequest = (message: string) => new OAuthError('invalid_request', message);
 
-/** One answer for unknown client, wrong secret and disabled client (RFC 6749 §5.2, 401 + challenge). */
-export const invalidClient = (message = 'client authentication failed') => new OAuthError('invalid_client', message, { headers: { 'www-authenticate': 'Basic realm="zgw-auth", charset="UTF-8"' } });
+/**
+ * One answer for unknown client, wrong secret and disabled client (RFC 6749 §5.2, 401). The Basic
+ * challenge depends on how the client sent its credentials: the OAuth renderer adds it.
+ */
+export const invalidClient = (message = 'client authentication failed') => new OAuthError('invalid_client', message);
 
 /**
  * A part of a request as the HTTP layer read it: its value, or the refusal reading it gave (a

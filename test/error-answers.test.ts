@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import SQLite from 'better-sqlite3';
-import { type HttpResult, postForm, request, startTestServer, type TestServer } from './helpers.js';
+import { basicAuth, type HttpResult, postForm, request, startTestServer, type TestServer } from './helpers.js';
 
 /** Every refusal in the wire format of the endpoint that gives it: RFC 6749 JSON at the OAuth endpoints, RFC 9457 problems at /admin. */
 describe('error answers per wire format', () => {
@@ -61,11 +61,14 @@ describe('error answers per wire format', () => {
       oauthError(res, 413, 'invalid_request', 'request body too large');
     });
 
-    it('a wrong secret: invalid_client, 401 with a Basic challenge', async () => {
+    it('a wrong secret: invalid_client, 401, with a Basic challenge only when sent with HTTP Basic', async () => {
       const c = await ts.createClient();
       const res = await postForm(`${ts.url}/revoke`, { token: 'x', client_id: c.clientId, client_secret: `${c.secret}x` });
       oauthError(res, 401, 'invalid_client', 'client authentication failed');
-      assert.equal(res.headers['www-authenticate'], 'Basic realm="zgw-auth", charset="UTF-8"');
+      assert.equal(res.headers['www-authenticate'], undefined);
+      const basic = await postForm(`${ts.url}/revoke`, { token: 'x' }, { authorization: basicAuth(c.clientId, `${c.secret}x`) });
+      oauthError(basic, 401, 'invalid_client', 'client authentication failed');
+      assert.equal(basic.headers['www-authenticate'], 'Basic realm="zgw-auth", charset="UTF-8"');
     });
 
     it('the database unable to write: temporarily_unavailable, 503, Retry-After 1, no driver detail', async () => {

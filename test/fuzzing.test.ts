@@ -133,7 +133,8 @@ forEachDialect((dialect) =>
             assert.match(String(res.headers['content-type']), /^application\/json/);
             assert.ok(OAUTH_ERRORS.includes(res.json?.error), `error code ${res.json?.error}`);
             assert.equal(typeof res.json.error_description, 'string');
-            if (res.status === 401) assert.ok(res.headers['www-authenticate']);
+            // RFC 6749 §5.2: a challenge exactly when the caller used the Authorization header (HTTP trims spaces and tabs).
+            if (res.status === 401) assert.equal(res.headers['www-authenticate'] !== undefined, (auth ?? '').replace(/^[ \t]+|[ \t]+$/g, '') !== '');
           } else if (path === '/introspect') {
             assert.equal(typeof res.json.active, 'boolean');
             if (res.json.active) assert.ok([caller.clientId, selfSigner.clientId].includes(res.json.client_id), 'only a real token is active');

@@ -69,6 +69,8 @@ export interface TestServerOptions {
   dataDir?: string;
   databaseUrl?: string;
   masterKey?: string;
+  /** A path for the issuer (e.g. /realms/OneGround): the issuer is then the server's address with it. */
+  issuerPath?: string;
 }
 
 let counter = 0;
@@ -86,6 +88,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       // Request lines on: the secret scans of the logs must see them.
       ZGW_AUTH_ACCESS_LOG: 'true',
       ...(pgdb ? { DATABASE_URL: pgdb.url } : options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
+      // The routes take the path at start; the address is set below, once the port is known.
+      ...(options.issuerPath ? { ZGW_AUTH_ISSUER: `http://127.0.0.1${options.issuerPath}` } : {}),
       ...options.env,
     },
     {},
@@ -97,7 +101,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const first = await initialize(app);
   const server = await buildServer(app);
   const address = await server.listen({ host: '127.0.0.1', port: 0 });
-  if (!options.env?.ZGW_AUTH_ISSUER) config.issuer = address;
+  if (options.issuerPath) config.issuer = `${address}${options.issuerPath}`;
+  else if (!options.env?.ZGW_AUTH_ISSUER) config.issuer = address;
   const ts: TestServer = {
     app,
     server,

@@ -143,14 +143,14 @@ forEachDialect((dialect) => {
         ]);
         for (const res of answers) {
           assertError(res, 401, 'invalid_client');
-          assert.equal(res.headers['www-authenticate'], 'Basic realm="zgw-auth", charset="UTF-8"');
+          assert.equal(res.headers['www-authenticate'], undefined, 'no challenge for credentials in the body');
         }
         assert.equal(new Set(answers.map((a) => a.text)).size, 1);
       });
       it('invalid_client with a Basic challenge when Basic credentials are wrong', async () => {
         const res = await token({ grant_type: 'client_credentials' }, { authorization: basicAuth(client.clientId, 'nope') });
         assertError(res, 401, 'invalid_client');
-        assert.match(String(res.headers['www-authenticate']), /^Basic /);
+        assert.equal(res.headers['www-authenticate'], 'Basic realm="zgw-auth", charset="UTF-8"');
       });
       it('invalid_client: no client authentication at all', async () => {
         assertError(await token({ grant_type: 'client_credentials' }), 401, 'invalid_client');

@@ -9,9 +9,10 @@ import { introspectToken, type IntrospectTokenDeps } from '../tokens/introspect-
 import { issueToken, type IssueTokenDeps } from '../tokens/issue-token.js';
 import { revokeToken, type RevokeTokenDeps } from '../tokens/revoke-token.js';
 import { adminRoutes } from './admin/admin-routes.js';
+import { endpointPaths } from './endpoint-paths.js';
 import { failureFloor } from './failure-floor.js';
 import { registerFormParsers } from './form-body.js';
-import { sendOAuthError, toOAuthErrorResponse } from './render/oauth-error.js';
+import { sendOAuthError, toOAuthErrorResponse, withClientChallenge } from './render/oauth-error.js';
 import { discoveryRoutes } from './routes/discovery.js';
 import { introspectRoute } from './routes/introspect.js';
 import { operationsRoutes } from './routes/operations.js';
@@ -62,16 +63,22 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
   const issuing: IssueTokenDeps = { ...authentication, issuer: app.issuer, audit: app.audit };
   const introspection: IntrospectTokenDeps = { ...authentication, config: app.config, verifier: app.verifier };
   const revocation: RevokeTokenDeps = { ...authentication, verifier: app.verifier, revocations: app.revocations, audit: app.audit };
+  // Fixed at start: the issuer's path (and Keycloak's paths under it) cannot change while serving.
+  const paths = endpointPaths(app.config);
+  const tokenPaths = new Set(paths.token);
 
   await server.register(async (oauth) => {
     registerFormParsers(oauth);
     oauth.setErrorHandler(async (err, request, reply) => {
-      const response = toOAuthErrorResponse(err, (e) => request.log.error({ err: e }, 'request failed'));
+      const response = withClientChallenge(
+        toOAuthErrorResponse(err, (e) => request.log.error({ err: e }, 'request failed')),
+        request.headers.authorization,
+      );
       if (response.status === 401) await failureFloor(reply);
-      if (request.routeOptions.url === '/token') app.metrics.tokensRefused.inc({ reason: response.error });
+      if (tokenPaths.has(request.routeOptions.url ?? '')) app.metrics.tokensRefused.inc({ reason: response.error });
       return sendOAuthError(reply, response);
     });
-    await oauth.register(tokenRoute, { issueToken: (request) => issueToken(issuing, request) });
+    await oauth.register(tokenRoute, { issueToken: (request) => issueToken(issuing, request), paths: paths.token });
     // One per-address (IPv6: per /64) request budget shared by the endpoints that test tokens.
     await oauth.register(async (tokenChecks) => {
       await tokenChecks.register(rateLimit, {
@@ -87,12 +94,12 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
             headers: { 'retry-after': String(Math.ceil(ctx.ttl / 1000)) },
           }),
       });
-      await tokenChecks.register(introspectRoute, { introspectToken: (request) => introspectToken(introspection, request) });
-      await tokenChecks.register(revokeRoute, { revokeToken: (request) => revokeToken(revocation, request) });
+      await tokenChecks.register(introspectRoute, { introspectToken: (request) => introspectToken(introspection, request), paths: paths.introspect });
+      await tokenChecks.register(revokeRoute, { revokeToken: (request) => revokeToken(revocation, request), paths: paths.revoke });
     });
   });
 
-  await server.register(discoveryRoutes, { config: app.config, keys: app.keys });
+  await server.register(discoveryRoutes, { config: app.config, keys: app.keys, paths });
   await server.register(operationsRoutes, { readiness: readinessOf(app), metrics: app.metrics });
   await server.register(adminRoutes, {
     prefix: '/admin',

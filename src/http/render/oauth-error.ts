@@ -38,6 +38,19 @@ export function toOAuthErrorResponse(thrown: unknown, logUnexpected: (err: unkno
   return INTERNAL;
 }
 
+const BASIC_CHALLENGE = 'Basic realm="zgw-auth", charset="UTF-8"';
+
+/**
+ * RFC 6749 §5.2: when the client tried the Authorization header, invalid_client MUST be a 401 with
+ * a challenge for its scheme (Basic, the one the endpoints take). Otherwise the 401 is a MAY and
+ * comes without one: client libraries read a challenge as "authenticate with HTTP" (openid-client
+ * reports it instead of invalid_client).
+ */
+export function withClientChallenge(response: OAuthErrorResponse, authorization: string | undefined): OAuthErrorResponse {
+  if (response.error !== 'invalid_client' || response.status !== 401 || !authorization) return response;
+  return { ...response, headers: { ...response.headers, 'www-authenticate': BASIC_CHALLENGE } };
+}
+
 export function sendOAuthError(reply: FastifyReply, response: OAuthErrorResponse): FastifyReply {
   return reply
     .code(response.status)

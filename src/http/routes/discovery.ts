@@ -1,15 +1,28 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { type Config, SIGNING_ALGS } from '../../config.js';
 import type { KeyRing } from '../../keys/key-ring.js';
+import type { EndpointPaths } from '../endpoint-paths.js';
 
 export interface DiscoveryRoutesOptions {
   /** Read on every request: the issuer may be set once the port is known. */
   config: Pick<Config, 'issuer'>;
   keys: Pick<KeyRing, 'jwksDocument'>;
+  /** Where the documents answer; the root paths unless given. */
+  paths?: Pick<EndpointPaths, 'metadata' | 'jwks' | 'keycloakCerts'>;
 }
 
-/** RFC 8414 / OpenID Connect Discovery metadata and the RFC 7517 JWKS. */
-export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async (server, { config, keys }) => {
+const ROOT_PATHS: NonNullable<DiscoveryRoutesOptions['paths']> = {
+  metadata: ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'],
+  jwks: ['/jwks', '/.well-known/jwks.json'],
+  keycloakCerts: [],
+};
+
+/**
+ * RFC 8414 / OpenID Connect Discovery metadata and the RFC 7517 JWKS. One metadata document,
+ * wherever it is asked for: it names the endpoints under the issuer, which answer whether or not
+ * Keycloak's paths are served too, so a cached document stays right when those are switched off.
+ */
+export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async (server, { config, keys, paths = ROOT_PATHS }) => {
   const metadata = () => {
     const iss = config.issuer;
     return {
@@ -29,10 +42,9 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
     };
   };
   const cacheable = { 'cache-control': 'public, max-age=300' };
-  server.get('/.well-known/openid-configuration', async (_req, reply) => reply.headers(cacheable).send(metadata()));
-  server.get('/.well-known/oauth-authorization-server', async (_req, reply) => reply.headers(cacheable).send(metadata()));
-  for (const path of ['/jwks', '/.well-known/jwks.json']) {
-    // Short cache: verifiers refetch on an unknown kid anyway, and rotation publishes keys ahead.
-    server.get(path, async (_req, reply) => reply.headers({ 'cache-control': 'public, max-age=60' }).type('application/jwk-set+json').send(keys.jwksDocument()));
-  }
+  for (const path of paths.metadata) server.get(path, async (_req, reply) => reply.headers(cacheable).send(metadata()));
+  // Short cache: verifiers refetch on an unknown kid anyway, and rotation publishes keys ahead.
+  const keySet = { 'cache-control': 'public, max-age=60' };
+  for (const path of paths.jwks) server.get(path, async (_req, reply) => reply.headers(keySet).type('application/jwk-set+json').send(keys.jwksDocument()));
+  for (const path of paths.keycloakCerts) server.get(path, async (_req, reply) => reply.headers(keySet).type('application/json').send(keys.jwksDocument()));
 };

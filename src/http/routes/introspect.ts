@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, RouteHandlerMethod } from 'fastify';
 import { attempt } from '../../errors.js';
 import type { IntrospectToken } from '../../tokens/introspect-token.js';
 import { clientCredentials } from '../client-credentials.js';
@@ -6,11 +6,13 @@ import { FormBody } from '../form-body.js';
 
 export interface IntrospectRouteOptions {
   introspectToken: IntrospectToken;
+  /** Where it answers; `/introspect` unless given. */
+  paths?: readonly string[];
 }
 
 /** POST /introspect (RFC 7662) for both token kinds. */
-export const introspectRoute: FastifyPluginAsync<IntrospectRouteOptions> = async (server, { introspectToken }) => {
-  server.post('/introspect', async (request, reply) => {
+export const introspectRoute: FastifyPluginAsync<IntrospectRouteOptions> = async (server, { introspectToken, paths = ['/introspect'] }) => {
+  const handler: RouteHandlerMethod = async (request, reply) => {
     reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' });
     const body = request.body instanceof FormBody ? request.body : FormBody.empty();
     return introspectToken({
@@ -19,5 +21,6 @@ export const introspectRoute: FastifyPluginAsync<IntrospectRouteOptions> = async
       token: attempt(() => body.get('token')),
       address: request.ip,
     });
-  });
+  };
+  for (const path of paths) server.post(path, handler);
 };

@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, RouteHandlerMethod } from 'fastify';
 import { attempt } from '../../errors.js';
 import type { RevokeToken } from '../../tokens/revoke-token.js';
 import { clientCredentials } from '../client-credentials.js';
@@ -6,11 +6,17 @@ import { FormBody } from '../form-body.js';
 
 export interface RevokeRouteOptions {
   revokeToken: RevokeToken;
+  /** Where it answers; `/revoke` unless given. */
+  paths?: readonly string[];
 }
 
-/** POST /revoke (RFC 7009): 200 with an empty body whenever the token is (or counts as) revoked. */
-export const revokeRoute: FastifyPluginAsync<RevokeRouteOptions> = async (server, { revokeToken }) => {
-  server.post('/revoke', async (request, reply) => {
+/**
+ * POST /revoke (RFC 7009): 200 whenever the token is (or counts as) revoked. RFC 7009 §2.2 leaves
+ * the body open; `{}` as JSON, because client libraries parse the answer (simple-oauth2's revoke()
+ * throws on an empty body).
+ */
+export const revokeRoute: FastifyPluginAsync<RevokeRouteOptions> = async (server, { revokeToken, paths = ['/revoke'] }) => {
+  const handler: RouteHandlerMethod = async (request, reply) => {
     reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' });
     const body = request.body instanceof FormBody ? request.body : FormBody.empty();
     await revokeToken({
@@ -18,6 +24,7 @@ export const revokeRoute: FastifyPluginAsync<RevokeRouteOptions> = async (server
       token: attempt(() => body.get('token')),
       address: request.ip,
     });
-    return reply.code(200).send();
-  });
+    return reply.code(200).send({});
+  };
+  for (const path of paths) server.post(path, handler);
 };

@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, RouteHandlerMethod } from 'fastify';
 import { attempt } from '../../errors.js';
 import type { IssueToken } from '../../tokens/issue-token.js';
 import { clientCredentials } from '../client-credentials.js';
@@ -6,11 +6,13 @@ import { FormBody } from '../form-body.js';
 
 export interface TokenRouteOptions {
   issueToken: IssueToken;
+  /** Where it answers; `/token` unless given. */
+  paths?: readonly string[];
 }
 
 /** POST /token — OAuth 2.0 client credentials grant (RFC 6749 §4.4). */
-export const tokenRoute: FastifyPluginAsync<TokenRouteOptions> = async (server, { issueToken }) => {
-  server.post('/token', async (request, reply) => {
+export const tokenRoute: FastifyPluginAsync<TokenRouteOptions> = async (server, { issueToken, paths = ['/token'] }) => {
+  const handler: RouteHandlerMethod = async (request, reply) => {
     const body = request.body instanceof FormBody ? request.body : FormBody.empty();
     const token = await issueToken({
       grantType: attempt(() => body.get('grant_type')),
@@ -20,5 +22,6 @@ export const tokenRoute: FastifyPluginAsync<TokenRouteOptions> = async (server, 
     });
     reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' });
     return { access_token: token.accessToken, token_type: token.tokenType, expires_in: token.expiresIn, ...(token.scope ? { scope: token.scope } : {}) };
-  });
+  };
+  for (const path of paths) server.post(path, handler);
 };

@@ -1,0 +1,48 @@
+import { type Config, issuerPath } from '../config.js';
+
+/** Where each endpoint answers. */
+export interface EndpointPaths {
+  token: string[];
+  introspect: string[];
+  revoke: string[];
+  /** JWKS as RFC 7517 `application/jwk-set+json`. */
+  jwks: string[];
+  /** JWKS at Keycloak's certs URL, as `application/json` like Keycloak sends it. */
+  keycloakCerts: string[];
+  /** OpenID Connect Discovery and RFC 8414 metadata, one document. */
+  metadata: string[];
+}
+
+/** Keycloak's endpoints under /realms/<realm>, and the OneGround ZGW introspection plugin's. */
+const KEYCLOAK = {
+  token: '/protocol/openid-connect/token',
+  introspect: '/protocol/openid-connect/token/introspect',
+  pluginIntrospect: '/zgw-token-introspection/introspect',
+  revoke: '/protocol/openid-connect/revoke',
+  certs: '/protocol/openid-connect/certs',
+};
+
+/**
+ * The root paths always answer, so that nothing configured before the issuer got a path breaks. An
+ * issuer with a path adds every endpoint under it (the URLs discovery names) and the RFC 8414 §3
+ * metadata URL with the path after the well-known part; Keycloak's paths come on top when asked.
+ */
+export function endpointPaths(config: Pick<Config, 'issuer' | 'keycloakPaths'>): EndpointPaths {
+  const base = issuerPath(config.issuer);
+  const under = (...paths: string[]) => (base ? paths.map((p) => base + p) : []);
+  const keycloak = (...paths: string[]) => (base && config.keycloakPaths ? paths.map((p) => base + p) : []);
+  const unique = (...paths: string[]) => [...new Set(paths)];
+  return {
+    token: unique('/token', ...under('/token'), ...keycloak(KEYCLOAK.token)),
+    introspect: unique('/introspect', ...under('/introspect'), ...keycloak(KEYCLOAK.introspect, KEYCLOAK.pluginIntrospect)),
+    revoke: unique('/revoke', ...under('/revoke'), ...keycloak(KEYCLOAK.revoke)),
+    jwks: unique('/jwks', '/.well-known/jwks.json', ...under('/jwks')),
+    keycloakCerts: keycloak(KEYCLOAK.certs),
+    metadata: unique(
+      '/.well-known/openid-configuration',
+      '/.well-known/oauth-authorization-server',
+      ...under('/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'),
+      ...(base ? [`/.well-known/oauth-authorization-server${base}`] : []),
+    ),
+  };
+}
