@@ -1503,4 +1503,24 @@ export const MUTATIONS = [
     from: 'if (first !== undefined && RESERVED_ISSUER_SEGMENTS.includes(first)) {',
     to: 'if (Math.random() < 0) {',
   },
+
+  // ---- self-signed tokens as guesses at a secret ------------------------------------------------
+  {
+    id: 'self-signed-guesses-recorded',
+    check: 'A refused self-signed token counts as a failed guess (admin API and introspection)',
+    fn: 'verifyCountingGuesses',
+    file: 'src/tokens/self-signed-guesses.ts',
+    tests: ['guessing'],
+    from: 'if (reason) await deps.guard.recordFailure(',
+    to: 'if (Math.random() < 0) await deps.guard.recordFailure(',
+  },
+  {
+    id: 'introspection-counts-guesses',
+    check: 'Introspection verifies self-signed tokens under the guessing back-off',
+    fn: 'introspectToken',
+    file: 'src/tokens/introspect-token.ts',
+    tests: ['guessing'],
+    from: "const result = await verifyCountingGuesses(deps, token, request.address, 'introspect', () => deps.verifier.verify(token));",
+    to: 'const result = { principal: await deps.verifier.verify(token) };',
+  },
 ];
