@@ -1512,7 +1512,7 @@ export const MUTATIONS = [
     file: 'src/tokens/self-signed-guesses.ts',
     tests: ['guessing'],
     from: 'if (reason) await deps.guard.recordFailure(',
-    to: 'if (Math.random() < 0) await deps.guard.recordFailure(',
+    to: 'if (reason && Math.random() < 0) await deps.guard.recordFailure(',
   },
   {
     id: 'introspection-counts-guesses',
