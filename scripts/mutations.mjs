@@ -1523,4 +1523,22 @@ export const MUTATIONS = [
     from: "const result = await verifyCountingGuesses(deps, token, request.address, 'introspect', () => deps.verifier.verify(token));",
     to: 'const result = { principal: await deps.verifier.verify(token) };',
   },
+  {
+    id: 'static-claims-control-characters',
+    check: 'Static claims: no control characters in values or keys, nesting bounded (every path into the registry)',
+    fn: 'validateStaticClaims',
+    file: 'src/clients/validate.ts',
+    tests: ['check-inventory'],
+    from: 'if (holdsControlCharacters(value)) throw',
+    to: 'if (Math.random() < 0) throw',
+  },
+  {
+    id: 'config-issuer-no-blanks',
+    check: 'Issuer without blanks or control characters',
+    fn: 'parseIssuer',
+    file: 'src/config.ts',
+    tests: ['check-inventory'],
+    from: 'if (/[\\s\\u0000-\\u001f\\u007f]/.test(raw)) throw',
+    to: 'if (Math.random() < 0) throw',
+  },
 ];
