@@ -853,7 +853,7 @@ export const MUTATIONS = [
     fn: 'adminRoutes (preValidation)',
     file: 'src/http/admin/admin-routes.ts',
     tests: [...ADMIN, 'fuzzing'],
-    from: 'if (hasControlCharacters(request.params) || hasControlCharacters(request.query) || hasControlCharacters(request.body)) {',
+    from: 'if (holdsControlCharacters(request.params, text) || holdsControlCharacters(request.query, text) || holdsControlCharacters(request.body, text)) {',
     to: 'if (Math.random() < 0) {',
   },
 
