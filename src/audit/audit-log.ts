@@ -1,3 +1,4 @@
+import { ZgwAuthError } from '../errors.js';
 import { AUDIT_FIELDS, type AuditEvent, type AuditQuery, type AuditRows, type AuditStore } from './audit-store.js';
 
 export type { AuditEvent, AuditQuery };
@@ -7,6 +8,9 @@ const BATCH_EVENTS = 100;
 /** Repeats of one event (same key) within this time are written as one event with a count. */
 export const REPEAT_WINDOW_MS = 60_000;
 const REPEAT_KEYS_MAX = 10_000;
+/** Buffered events kept while the database is away, written when it is back; older ones beyond are dropped (logged). */
+export const PENDING_EVENTS_MAX = 100_000;
+const RETRY_MS = 1000;
 const REPEAT_TARGETS_MAX = 10;
 
 export type NewAuditEvent = Omit<AuditEvent, 'id' | 'at' | 'address' | 'reason'> & { address?: string | null | undefined; reason?: string | undefined };
@@ -106,16 +110,35 @@ export class AuditLog {
     this.flushRepeated(all);
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    const batch = this.buffer;
-    this.buffer = [];
     this.flushing = this.flushing.then(async () => {
+      // Taken when its turn comes, not when asked: a batch put back for retry stays ahead of later events.
+      const batch = this.buffer;
+      this.buffer = [];
       try {
         if (batch.length) await this.store.append(batch);
       } catch (err) {
-        this.onError(err);
+        if (err instanceof ZgwAuthError && err.code === 'storage_unavailable') this.keepForRetry(batch, err);
+        else this.onError(err);
       }
     });
     return this.flushing;
+  }
+
+  /**
+   * A batch the store could not write because the database is away goes back in front of the
+   * buffer, in order, and is tried again: tokens issued from cache during an outage keep their
+   * audit events. Bounded: beyond PENDING_EVENTS_MAX the oldest are dropped, and the error says how
+   * many. Any other refusal is not retried: it would refuse again and hold back every later event.
+   */
+  private keepForRetry(batch: AuditRows, err: Error): void {
+    const pending = batch.concat(this.buffer);
+    const excess = pending.length - PENDING_EVENTS_MAX * AUDIT_FIELDS;
+    this.buffer = excess > 0 ? pending.slice(excess) : pending;
+    this.onError(Object.assign(err, { auditEventsPending: this.buffer.length / AUDIT_FIELDS, auditEventsDropped: Math.max(0, excess / AUDIT_FIELDS) }));
+    if (!this.timer) {
+      this.timer = setTimeout(() => void this.flush(), RETRY_MS);
+      this.timer.unref();
+    }
   }
 
   async list(query: AuditQuery = {}): Promise<AuditEvent[]> {

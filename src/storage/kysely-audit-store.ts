@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { AUDIT_FIELDS, type AuditEvent, type AuditQuery, type AuditRows, type AuditStore } from '../audit/audit-store.js';
+import { classifyStorageError } from './classify-storage-error.js';
 import { prepareQuery } from './prepared.js';
 import type { Database } from './schema.js';
 
@@ -15,8 +16,16 @@ export class KyselyAuditStore implements AuditStore {
   async append(rows: AuditRows): Promise<void> {
     const events = rows.length / AUDIT_FIELDS;
     let i = 0;
-    for (const size of INSERT_SIZES) {
-      for (; events - i >= size; i += size) await this.insertRows(size)(rows.slice(i * AUDIT_FIELDS, (i + size) * AUDIT_FIELDS));
+    try {
+      for (const size of INSERT_SIZES) {
+        for (; events - i >= size; i += size) await this.insertRows(size)(rows.slice(i * AUDIT_FIELDS, (i + size) * AUDIT_FIELDS));
+      }
+    } catch (err) {
+      // As the audit log's retry rule needs it: the database away (storage_unavailable) or not.
+      const classified = classifyStorageError(err);
+      if (!classified) throw err;
+      classified.cause = err;
+      throw classified;
     }
   }
 
