@@ -45,6 +45,7 @@ forEachDialect((dialect) => {
     after(() => ts.close());
 
     it('is for holders of the admin scope only: 401 without a token, 403 without the scope, nothing created', async () => {
+      const before = (await ts.app.organisations.list({ limit: 10, offset: 0 })).total;
       const none = await request(`${ts.url}/admin/organisations`);
       assert.equal(none.status, 401);
       const c = await ts.createClient({ allowedScopes: ['zaken.lezen'] });
@@ -52,7 +53,8 @@ forEachDialect((dialect) => {
       assert.equal((await api('GET', '/organisations', undefined, other)).status, 403);
       assert.equal((await api('POST', '/organisations', { rsin: A, name: 'x' }, other)).status, 403);
       assert.equal((await api('POST', `/organisations/${A}/disable`, undefined, other)).status, 403);
-      assert.equal((await ts.app.organisations.list({ limit: 10, offset: 0 })).total, 0);
+      assert.equal((await ts.app.organisations.list({ limit: 10, offset: 0 })).total, before);
+      await assert.rejects(ts.app.organisations.get(A), /does not exist/);
     });
 
     it('creates, shows and lists with client counts, renames, disables and enables; every change audited with the admin as actor', async () => {
@@ -62,25 +64,27 @@ forEachDialect((dialect) => {
       assert.deepEqual({ rsin: created.json.rsin, name: created.json.name, enabled: created.json.enabled }, { rsin: A, name: 'Gemeente Voorbeeld', enabled: true });
       await ts.createClient({ rsin: A });
       await ts.createClient({ rsin: A, enabled: false });
+      assert.equal((await api('POST', '/organisations', { rsin: B, name: 'Waterschap Beta' })).status, 201);
       await ts.createClient({ rsin: B });
-      await api('POST', '/organisations', { rsin: B, name: 'Waterschap Beta' });
 
       const shown = await api('GET', `/organisations/${A}`);
       assert.equal(shown.status, 200);
       assert.deepEqual(shown.json, { ...created.json, clientCount: 2, enabledClientCount: 1 });
 
+      // The first-start administrator's organisation (000000000) was registered with it.
       const listed = await api('GET', '/organisations');
       assert.equal(listed.status, 200);
-      assert.equal(listed.json.total, 2);
+      assert.equal(listed.json.total, 3);
       assert.deepEqual(
-        listed.json.items.map((o: { rsin: string; clientCount: number; enabledClientCount: number }) => [o.rsin, o.clientCount, o.enabledClientCount]),
+        listed.json.items.map((o: { rsin: string; clientCount: number; enabledClientCount: number }) => [o.rsin, o.clientCount, o.enabledClientCount]).slice(1),
         [
           [B, 1, 1],
           [A, 2, 1],
         ],
       );
-      const paged = await api('GET', '/organisations?limit=1&offset=1');
-      assert.deepEqual([paged.json.items.map((o: { rsin: string }) => o.rsin), paged.json.total], [[A], 2]);
+      assert.equal(listed.json.items[0].rsin, '000000000');
+      const paged = await api('GET', '/organisations?limit=1&offset=2');
+      assert.deepEqual([paged.json.items.map((o: { rsin: string }) => o.rsin), paged.json.total], [[A], 3]);
       assert.deepEqual(
         (await api('GET', '/organisations?q=voorbeeld')).json.items.map((o: { rsin: string }) => o.rsin),
         [A],
@@ -170,7 +174,7 @@ forEachDialect((dialect) => {
       await ts.app.storage.db.updateTable('clients').set({ enabled: 0 }).where('client_id', '=', c.clientId).execute();
       assert.equal((await ts.app.clients.authenticate(c.clientId, c.secret)).ok, true, 'still served from memory');
       assert.equal((await api('PATCH', `/organisations/${B}`, { name: 'Waterschap Beta-Noord' })).status, 200);
-      assert.deepEqual(await ts.app.clients.authenticate(c.clientId, c.secret), { ok: false, reason: 'disabled_client', secretId: (await ts.app.clients.listSecrets(c.clientId))[0]!.secretId });
+      assert.deepEqual(await ts.app.clients.authenticate(c.clientId, c.secret), { ok: false, reason: 'disabled_client', secretId: (await ts.app.clients.listSecrets(c.clientId))[0]!.secretId, rsin: B });
     });
 
     it("a registry export carries its organisations, held to today's rules on import; an export of an earlier version gets its clients' RSINs as organisations", async () => {
@@ -179,6 +183,7 @@ forEachDialect((dialect) => {
       assert.deepEqual(
         exported.map((o) => [o.rsin, o.name]).sort(),
         [
+          ['000000000', '000000000'],
           [B, 'Waterschap Beta-Noord'],
           [A, 'Gemeente Voorbeeld-Oost'],
         ].sort(),
@@ -194,8 +199,8 @@ forEachDialect((dialect) => {
             [B, 'Waterschap Beta-Noord'],
             [A, 'Gemeente Voorbeeld-Oost'],
           ],
-          "the first admin's RSIN had no organisation: it gets one",
         );
+        assert.equal((await full.app.audit.list({ action: 'organisation.created', limit: 100 })).length, 3, 'the audit trail came along; nothing was added');
       } finally {
         await full.close();
       }
@@ -212,6 +217,17 @@ forEachDialect((dialect) => {
             [A, A, true, 2],
           ],
         );
+        // Registered as creating a client would register them: audited, under their own RSIN.
+        const ensured = (await earlier.app.audit.list({ action: 'organisation.created', limit: 100 })).filter((e) => e.details.imported === true);
+        assert.deepEqual(ensured.map((e) => [e.target, e.organisation, e.actor, e.details.ensured]).sort(), [
+          ['000000000', '000000000', 'system', true],
+          [B, B, 'system', true],
+          [A, A, 'system', true],
+        ]);
+        // The next event gets an id past the imported ones.
+        await earlier.app.audit.record({ actor: 'test', action: 'x', target: 'y', details: {} });
+        const ids = (await earlier.app.audit.list({ limit: 1000 })).map((e) => e.id);
+        assert.equal(new Set(ids).size, ids.length);
       } finally {
         await earlier.close();
       }
