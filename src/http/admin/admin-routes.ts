@@ -82,11 +82,14 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRouteOptions> = async (
     if (isPublic(request)) return;
     try {
       // Guessing back-off for HS256 tokens (self-signed-backoff.ts); undefined: 429 already sent.
-      // Which scope the caller needs depends on the route: checked by the hook below.
       const principal = await authorizeWithBackoff(options, request, reply, []);
       if (!principal) return reply;
+      // Global or organisation administrator, from the registry's scopes and RSIN of the caller's client.
+      const administrator = administratorOf(principal);
+      if (!administrator) throw new TokenError('insufficient_scope', `the admin API needs ${ADMIN_SCOPE} or ${ORG_ADMIN_SCOPE}`, { authenticated: true });
       if (principal.kind !== 'oauth2') throw new TokenError('alg_not_allowed', 'the admin API needs a token from the token endpoint', { authenticated: true });
       request.admin = principal;
+      request.administrator = administrator;
     } catch (err) {
       if (!(err instanceof TokenError)) throw err;
       // The precise reason is for the operator; the caller sees it only once its token proved authentic.
@@ -94,14 +97,6 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRouteOptions> = async (
       if (!err.authenticated) await failureFloor(reply);
       return sendRefusal(reply, err, [ADMIN_SCOPE]);
     }
-  });
-
-  // Global or organisation administrator, from the registry's scopes and RSIN of the caller's client.
-  admin.addHook('onRequest', async (request, reply) => {
-    if (isPublic(request)) return;
-    const administrator = request.admin && administratorOf(request.admin);
-    if (!administrator) return sendRefusal(reply, new TokenError('insufficient_scope', 'not an administrator', { authenticated: true }), [ADMIN_SCOPE]);
-    request.administrator = administrator;
   });
 
   // No admin field holds NUL or other control characters (tab and line breaks aside): refused
