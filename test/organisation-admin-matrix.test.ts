@@ -177,10 +177,11 @@ const ROUTES: Record<string, RouteCase> = {
     request: (c) => ({ url: `${clientUrl(c)}/secrets` }),
     expect: { global: SEE, organisation: OWN_ONLY },
     writes: false,
-    check: (c, res) => assert.deepEqual(
-      res.json.map((s: { secretId: string }) => s.secretId),
-      [c.subject.secretId],
-    ),
+    check: (c, res) =>
+      assert.deepEqual(
+        res.json.map((s: { secretId: string }) => s.secretId),
+        [c.subject.secretId],
+      ),
   },
   'POST /admin/clients/:clientId/secrets': {
     request: (c) => ({ url: `${clientUrl(c)}/secrets`, body: { label: 'added' } }),

@@ -103,7 +103,7 @@ forEachDialect((dialect) => {
       assert.equal((await api('POST', `/clients/${platform.clientId}/disable`, undefined, globalToken)).status, 200, 'a global administrator may');
     });
 
-    it("administers the organisation the registry has for its client, whatever its token says; a moved administrator moves along", async () => {
+    it('administers the organisation the registry has for its client, whatever its token says; a moved administrator moves along', async () => {
       const mover = await ts.createClient({ clientId: 'mover', rsin: OWN, allowedScopes: ['zgw-auth:org-admin'] });
       const moverToken = await ts.token(mover.clientId, mover.secret);
       assert.equal(decodePart(moverToken, 1).rsin, OWN, 'the token names the organisation it was issued in');

@@ -390,7 +390,8 @@ forEachDialect((dialect) => {
         ],
       );
       const table = (await cli('audit', 'list', '--organisation', A)).stdout;
-      assert.match(table, /^ID\s+AT\s+ACTOR\s+ACTION\s+TARGET\s+ORGANISATION\s+/m);
+      assert.match(table, /^ID\s+AT\s+ACTOR\s+ACTION\s+TARGET\s+ADDRESS\s+REASON\s+COUNT\s+ORGANISATION$/m);
+      assert.match(table, new RegExp(`\\s${A}$`, 'm'));
       assert.ok(table.trim().split('\n').slice(1).length > 0);
       assert.ok(!table.includes(C), "another organisation's events are left out");
       const bad = await cli('audit', 'list', '--organisation', '123456789');

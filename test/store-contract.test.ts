@@ -299,7 +299,7 @@ for (const [backend, open] of BACKENDS) {
         assert.equal(await s.clients.findWithSecrets('unknown', now), undefined);
       });
 
-      it("finds a client with whether its organisation is enabled; without an organisation it is", async () => {
+      it('finds a client with whether its organisation is enabled; without an organisation it is', async () => {
         const org = (rsin: string, enabled: boolean) => ({ rsin, name: `Org ${rsin}`, enabled, createdAt: T0, updatedAt: T0 });
         await s.organisations.insert(org('123456782', true));
         await s.organisations.insert(org('111222333', false));

@@ -224,17 +224,17 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
       if (o.json) return ctx.out(JSON.stringify(events));
       ctx.out(
         table(
-          ['ID', 'AT', 'ACTOR', 'ACTION', 'TARGET', 'ORGANISATION', 'ADDRESS', 'REASON', 'COUNT'],
+          ['ID', 'AT', 'ACTOR', 'ACTION', 'TARGET', 'ADDRESS', 'REASON', 'COUNT', 'ORGANISATION'],
           events.map((e) => [
             String(e.id),
             isoTime(e.at),
             e.actor,
             e.action,
             e.target,
-            e.organisation ?? '-',
             e.address ?? '-',
             e.reason ?? '-',
             e.details.count === undefined ? '-' : String(e.details.count),
+            e.organisation ?? '-',
           ]),
         ),
       );

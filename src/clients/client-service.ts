@@ -200,7 +200,14 @@ export class ClientService {
     }
     await this.changed(clientId);
     const action = before.enabled !== after.enabled && Object.keys(patch).length === 1 ? (after.enabled ? 'client.enabled' : 'client.disabled') : 'client.updated';
-    await this.audit.record({ actor: actor.id, address: actor.address, action, target: clientId, organisation: after.rsin, details: { before, after, ...ownScopesGranted(before.allowedScopes, after) } });
+    await this.audit.record({
+      actor: actor.id,
+      address: actor.address,
+      action,
+      target: clientId,
+      organisation: after.rsin,
+      details: { before, after, ...ownScopesGranted(before.allowedScopes, after) },
+    });
     // The organisation it left keeps a record of where it went.
     if (after.rsin !== before.rsin) {
       await this.audit.record({ actor: actor.id, address: actor.address, action: 'client.moved', target: clientId, organisation: before.rsin, details: { from: before.rsin, to: after.rsin } });

@@ -140,9 +140,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRouteOptions> = async (
     return reply.code(201).header('cache-control', 'no-store').send(created);
   });
 
-  admin.get('/clients/:clientId', { schema: { params: s.clientIdParams, response: { 200: s.clientRef } } }, async (request) =>
-    clients.get(administratorOfRequest(request), request.params.clientId),
-  );
+  admin.get('/clients/:clientId', { schema: { params: s.clientIdParams, response: { 200: s.clientRef } } }, async (request) => clients.get(administratorOfRequest(request), request.params.clientId));
 
   admin.patch('/clients/:clientId', { schema: { params: s.clientIdParams, body: s.updateClientBody, response: { 200: s.clientWithWarnings } } }, async (request) =>
     clients.update(administratorOfRequest(request), request.params.clientId, request.body, actorOf(request)),

@@ -103,7 +103,7 @@ export const auditEventSchema = Type.Object({
   address: nullable(Type.String()),
   reason: nullable(Type.String()),
   details: anyObject({ description: 'before/after and context; never secret material' }),
-  organisation: nullable(Type.String({ description: "RSIN of the organisation the event concerns; null for keys and the system" })),
+  organisation: nullable(Type.String({ description: 'RSIN of the organisation the event concerns; null for keys and the system' })),
 });
 export const auditPage = Type.Object({ items: Type.Array(auditEventSchema) });
 
