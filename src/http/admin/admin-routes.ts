@@ -6,7 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditLog } from '../../audit/audit-log.js';
 import type { Actor } from '../../clients/client-service.js';
 import { ADMIN_SCOPE, ORG_ADMIN_SCOPE } from '../../clients/model.js';
-import { ValidationError } from '../../errors.js';
+import { ForbiddenError, ValidationError } from '../../errors.js';
 import type { KeyRing } from '../../keys/key-ring.js';
 import { type KeyRotationDependencies, rotateKey } from '../../keys/rotate-key.js';
 import { type Administrator, administersPlatform, administratorOf } from '../../organisations/administration-policy.js';
@@ -34,9 +34,9 @@ const REALM = 'zgw-auth-admin';
 /** The documentation of the API is public; everything else needs an administrator. */
 const isPublic = (request: FastifyRequest) => request.url.startsWith('/admin/docs') || request.url === '/admin/openapi.json';
 
-/** The caller as an administrator: set by the onRequest hooks before any route runs. */
+/** The caller as an administrator: set by the onRequest hook before any route runs. */
 function administratorOfRequest(request: FastifyRequest): Administrator {
-  if (!request.administrator) throw new TokenError('insufficient_scope', 'no administrator', { authenticated: true });
+  if (!request.administrator) throw new ForbiddenError('this request was not authorized as an administrator');
   return request.administrator;
 }
 
