@@ -292,6 +292,10 @@ forEachDialect((dialect) => {
       assert.deepEqual([event?.actor, event?.organisation, event?.details.ensured], [ts.admin.clientId, D, true]);
       const [clientEvent] = await ts.app.audit.list({ action: 'client.created', target: 'first-of-d' });
       assert.equal(clientEvent?.organisation, D);
+      // A refused client registers nothing.
+      const taken = await api('POST', '/clients', { clientId: 'first-of-d', rsin: '222222220' });
+      assert.equal(taken.status, 409);
+      await assert.rejects(ts.app.organisations.get('222222220'), /does not exist/);
       // Moving a client to another new RSIN registers that one too.
       const E = '555555550';
       assert.equal((await api('PATCH', '/clients/first-of-d', { rsin: E })).status, 200);
