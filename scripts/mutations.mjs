@@ -22,6 +22,9 @@ const REGISTRY = ['admin-api', 'token-endpoint', 'attack-catalogue', 'cli-and-co
 // The registry's own validation of a field the admin API's schema bounds too: only callers that
 // bypass the schema (service-level tests, the CLI) can notice it missing.
 const REGISTRY_DOMAIN = ['check-inventory', 'cli-and-config', 'attack-catalogue', 'admin-api', 'token-endpoint'];
+const ORG_POLICY = 'src/organisations/administration-policy.ts';
+const ORG_CLIENTS = 'src/organisations/client-administration.ts';
+const ORG_ADMIN = ['organisation-admin-matrix', 'organisation-administrators'];
 
 export const MUTATIONS = [
   // ---- verifier library: token shape -------------------------------------------------------
@@ -823,11 +826,11 @@ export const MUTATIONS = [
   {
     id: 'admin-scope',
     check: 'Admin API needs the zgw-auth:admin scope',
-    fn: 'adminRoutes (onRequest)',
-    file: 'src/http/admin/admin-routes.ts',
+    fn: 'administratorOf',
+    file: 'src/organisations/administration-policy.ts',
     tests: ADMIN,
-    from: 'authorizeWithBackoff(options, request, reply, [ADMIN_SCOPE])',
-    to: 'authorizeWithBackoff(options, request, reply, [])',
+    from: 'if (caller.scopes.includes(ADMIN_SCOPE)) return',
+    to: 'if (caller.scopes.length >= 0) return',
   },
   {
     id: 'admin-oauth2-kind',
@@ -873,8 +876,8 @@ export const MUTATIONS = [
     fn: 'ClientService.authenticate',
     file: 'src/clients/client-service.ts',
     tests: OAUTH,
-    from: "if (!found.client.enabled) return { ok: false, reason: 'disabled_client', secretId };",
-    to: "if (Math.random() < 0) return { ok: false, reason: 'disabled_client', secretId };",
+    from: "if (!found.client.enabled) return { ok: false, reason: 'disabled_client', secretId, rsin };",
+    to: "if (Math.random() < 0) return { ok: false, reason: 'disabled_client', secretId, rsin };",
   },
   {
     id: 'client-auth-revoked-secret',
@@ -884,7 +887,7 @@ export const MUTATIONS = [
     tests: ['token-endpoint', 'attack-catalogue', 'accepting-tokens', 'protection', 'admin-api', 'check-inventory'],
     // A revoked secret is also not live: the expiry test must stop looking at revocation too.
     edits: [
-      ["if (matched.revokedAt !== null) return { ok: false, reason: 'revoked_secret', secretId };", ''],
+      ["if (matched.revokedAt !== null) return { ok: false, reason: 'revoked_secret', secretId, rsin };", ''],
       ['if (!isLive(matched, this.now())) return', 'if (matched.expiresAt !== null && matched.expiresAt <= this.now()) return'],
     ],
   },
@@ -894,8 +897,8 @@ export const MUTATIONS = [
     fn: 'ClientService.authenticate',
     file: 'src/clients/client-service.ts',
     tests: ['token-endpoint', 'attack-catalogue', 'accepting-tokens', 'protection', 'admin-api', 'check-inventory'],
-    from: "if (!isLive(matched, this.now())) return { ok: false, reason: 'expired_secret', secretId };",
-    to: "if (Math.random() < 0) return { ok: false, reason: 'expired_secret', secretId };",
+    from: "if (!isLive(matched, this.now())) return { ok: false, reason: 'expired_secret', secretId, rsin };",
+    to: "if (Math.random() < 0) return { ok: false, reason: 'expired_secret', secretId, rsin };",
   },
   {
     id: 'client-cache-secret-expiry',
@@ -965,9 +968,9 @@ export const MUTATIONS = [
     check: 'Registry: duplicate client id refused',
     fn: 'ClientService.create',
     file: 'src/clients/client-service.ts',
-    tests: REGISTRY,
-    from: '    if (await this.store.get(clientId, t)) throw new ConflictError(`client "${clientId}" already exists`);\n    if (options)',
-    to: '    if (options)',
+    tests: ['organisations', ...REGISTRY],
+    from: '    if (await this.store.get(clientId, t)) throw new ConflictError(`client "${clientId}" already exists`);\n    await this.organisations?.ensure(',
+    to: '    await this.organisations?.ensure(',
   },
   {
     id: 'client-self-signing-off-drops-sealed',
@@ -1400,7 +1403,6 @@ export const MUTATIONS = [
     from: '      validateOrganisationName(row.name as string);',
     to: '',
   },
-
   // ---- verifier library: JOSE core (key kinds) -------------------------------------------------
   {
     id: 'jose-verify-key-fits-alg',
@@ -1540,5 +1542,163 @@ export const MUTATIONS = [
     tests: ['check-inventory'],
     from: 'if (/[\\s\\u0000-\\u001f\\u007f]/.test(raw)) throw',
     to: 'if (Math.random() < 0) throw',
+  },
+  // ---- server: organisation administrators and disabled organisations ------------------------
+  {
+    id: 'org-admin-scope',
+    check: 'Organisation administration needs the zgw-auth:org-admin scope',
+    fn: 'administratorOf',
+    file: ORG_POLICY,
+    tests: ORG_ADMIN,
+    from: 'if (caller.scopes.includes(ORG_ADMIN_SCOPE) && caller.rsin !== undefined) return',
+    to: 'if (caller.rsin !== undefined) return',
+  },
+  {
+    id: 'org-admin-platform-routes',
+    check: 'Organisation administrators: organisations and signing keys are refused (403)',
+    fn: 'adminRoutes (platform onRequest)',
+    file: 'src/http/admin/admin-routes.ts',
+    tests: ORG_ADMIN,
+    from: 'if (!administersPlatform(administratorOfRequest(request))) {',
+    to: 'if (Math.random() < 0) {',
+  },
+  {
+    id: 'org-admin-client-read',
+    check: "Organisation administrators: another organisation's client is not found (show)",
+    fn: 'ClientAdministration.get',
+    file: ORG_CLIENTS,
+    tests: ORG_ADMIN,
+    from: `Promise<Client> {
+    return this.visible(admin, clientId);`,
+    to: `Promise<Client> {
+    return this.clients.get(clientId);`,
+  },
+  {
+    id: 'org-admin-client-update',
+    check: "Organisation administrators: another organisation's client is not found (update, enable, disable)",
+    fn: 'ClientAdministration.update',
+    file: ORG_CLIENTS,
+    tests: ORG_ADMIN,
+    from: 'checkClientChange(admin, await this.visible(admin, clientId), patch);',
+    to: 'checkClientChange(admin, await this.clients.get(clientId), patch);',
+  },
+  {
+    id: 'org-admin-client-delete',
+    check: "Organisation administrators: another organisation's client is not found (delete)",
+    fn: 'ClientAdministration.delete',
+    file: ORG_CLIENTS,
+    tests: ORG_ADMIN,
+    from: `    checkClientChange(admin, await this.visible(admin, clientId));
+    await this.clients.delete(clientId, actor);`,
+    to: `    checkClientChange(admin, await this.clients.get(clientId));
+    await this.clients.delete(clientId, actor);`,
+  },
+  {
+    id: 'org-admin-secrets',
+    check: "Organisation administrators: another organisation's client is not found (list, add and revoke secrets)",
+    fn: 'ClientAdministration.listSecrets / addSecret / revokeSecret',
+    file: ORG_CLIENTS,
+    tests: ORG_ADMIN,
+    edits: [
+      [
+        `    await this.visible(admin, clientId);
+    return this.clients.listSecrets(clientId);`,
+        `    await this.clients.get(clientId);
+    return this.clients.listSecrets(clientId);`,
+      ],
+      [
+        `    checkClientChange(admin, await this.visible(admin, clientId));
+    return this.clients.addSecret(`,
+        `    checkClientChange(admin, await this.clients.get(clientId));
+    return this.clients.addSecret(`,
+      ],
+      [
+        `    checkClientChange(admin, await this.visible(admin, clientId));
+    return this.clients.revokeSecret(`,
+        `    checkClientChange(admin, await this.clients.get(clientId));
+    return this.clients.revokeSecret(`,
+      ],
+    ],
+  },
+  {
+    id: 'org-admin-client-list',
+    check: "Organisation administrators: client lists and totals hold their own organisation's clients only",
+    fn: 'clientFilterFor',
+    file: ORG_POLICY,
+    tests: ORG_ADMIN,
+    from: '  return { ...filter, rsin: admin.rsin };',
+    to: '  return filter;',
+  },
+  {
+    id: 'org-admin-audit',
+    check: "Organisation administrators: the audit trail holds their own organisation's events only",
+    fn: 'auditQueryFor',
+    file: ORG_POLICY,
+    tests: ORG_ADMIN,
+    from: '  return { ...query, organisation: admin.rsin };',
+    to: '  return query;',
+  },
+  {
+    id: 'org-admin-create-rsin',
+    check: 'Organisation administrators register clients for their own RSIN only (403)',
+    fn: 'checkNewClient',
+    file: ORG_POLICY,
+    tests: ORG_ADMIN,
+    from: 'if (input.rsin !== admin.rsin) throw',
+    to: 'if (Math.random() < 0) throw',
+  },
+  {
+    id: 'org-admin-move-rsin',
+    check: 'Organisation administrators cannot move a client to another RSIN (403)',
+    fn: 'checkClientChange',
+    file: ORG_POLICY,
+    tests: ORG_ADMIN,
+    from: 'if (patch.rsin !== undefined && patch.rsin !== admin.rsin) throw',
+    to: 'if (Math.random() < 0) throw',
+  },
+  {
+    id: 'org-admin-scope-grant',
+    check: 'Organisation administrators grant no zgw-auth scope but zgw-auth:org-admin (403)',
+    fn: 'checkGrants',
+    file: ORG_POLICY,
+    tests: ORG_ADMIN,
+    from: 'if (refused.length) throw',
+    to: 'if (Math.random() < 0) throw',
+  },
+  {
+    id: 'org-admin-platform-clients',
+    check: "Organisation administrators leave alone their organisation's clients that hold other zgw-auth scopes (403)",
+    fn: 'checkClientChange',
+    file: ORG_POLICY,
+    tests: ORG_ADMIN,
+    from: 'if (client.allowedScopes.some(isPlatformScope)) {',
+    to: 'if (Math.random() < 0) {',
+  },
+  {
+    id: 'disabled-organisation-authentication',
+    check: "Disabled organisation: its clients' authentication fails (/token, /introspect, /revoke callers)",
+    fn: 'ClientService.authenticate',
+    file: 'src/clients/client-service.ts',
+    tests: ['organisations', 'scale-out'],
+    from: "if (!found.organisationEnabled) return { ok: false, reason: 'disabled_organisation'",
+    to: "if (Math.random() < 0) return { ok: false, reason: 'disabled_organisation'",
+  },
+  {
+    id: 'disabled-organisation-tokens',
+    check: "Disabled organisation: its clients' tokens are refused by the server's verifier (introspection, admin API)",
+    fn: 'registryResolver',
+    file: 'src/tokens/server-verifier.ts',
+    tests: ['organisations'],
+    from: 'enabled: found.client.enabled && found.organisationEnabled,',
+    to: 'enabled: found.client.enabled,',
+  },
+  {
+    id: 'disabled-organisation-lookup',
+    check: "Disabled organisation: the registry's client lookup reads the organisation's flag",
+    fn: 'KyselyClientStore.findWithSecrets',
+    file: 'src/storage/kysely-client-store.ts',
+    tests: ['organisations', 'store-contract'],
+    from: 'organisationEnabled: rows[0].organisation_enabled !== 0',
+    to: 'organisationEnabled: true',
   },
 ];

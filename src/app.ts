@@ -90,10 +90,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const audit = new AuditLog(new KyselyAuditStore(storage.db), (err) => log.error({ err }, 'audit write failed'), now);
   const keys = new KeyRing(new KyselyKeyStore(storage.db), masterKey, now, changes);
   await keys.load();
-  const clients = new ClientService(new KyselyClientStore(storage.db), masterKey, audit, changes, now);
+  const organisations = new OrganisationService(new KyselyOrganisationStore(storage.db), audit, changes, now);
+  const clients = new ClientService(new KyselyClientStore(storage.db), masterKey, audit, changes, now, organisations);
   const issuer = new TokenIssuer(keys, config, now);
   const policy = { threshold: config.lockoutThreshold, baseSeconds: config.lockoutBaseSeconds, maxSeconds: config.lockoutMaxSeconds };
-  const organisations = new OrganisationService(new KyselyOrganisationStore(storage.db), audit, changes, now);
   const redis = config.redisUrl ? await connectRedis(config.redisUrl, log) : undefined;
   const local = new MemoryFailureLimiter(now);
   const limiter = redis ? new FallbackFailureLimiter(new RedisFailureLimiter(redis), local, log) : local;

@@ -7,6 +7,7 @@
 const STATUS = {
   // Registry (admin API, CLI, import)
   invalid_input: 400,
+  forbidden: 403,
   not_found: 404,
   conflict: 409,
   // OAuth 2.0 (RFC 6749 §5.2; unsupported_token_type from RFC 7009)
@@ -86,6 +87,13 @@ export class ValidationError extends ZgwAuthError {
     readonly field?: string,
   ) {
     super('invalid_input', message);
+  }
+}
+
+/** An administrator asking for something its role does not allow (403). */
+export class ForbiddenError extends ZgwAuthError {
+  constructor(message: string) {
+    super('forbidden', message);
   }
 }
 

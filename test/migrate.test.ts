@@ -158,6 +158,16 @@ forEachDialect((dialect) => {
       const events = JSON.parse((await cli('audit', 'list', '--action', 'client.created', '--limit', '100', '--json')).stdout) as { target: string; actor: string; details: unknown }[];
       const created = ['oneground-000000000', 'zaaksysteem-123456782', 'dms-koppeling-123456782', 'oud-systeem-000000000', 'plus-percent', 'bad-percent', 'umlaut'];
       for (const id of created) assert.equal(events.filter((e) => e.target === id && e.actor === 'cli').length, 1, id);
+      // The realm's organisation had none here: registered on the way, audited as done by the migration.
+      const organisations = JSON.parse((await cli('audit', 'list', '--action', 'organisation.created', '--organisation', '123456782', '--json')).stdout) as {
+        actor: string;
+        details: { ensured?: boolean };
+      }[];
+      assert.deepEqual(
+        organisations.map((e) => [e.actor, e.details.ensured]),
+        [['cli', true]],
+      );
+      assert.equal(JSON.parse((await cli('organisations', 'show', '123456782', '--json')).stdout).clientCount, 2);
       const raw = JSON.stringify(events);
       for (const secret of [...Object.values(SAMPLE), PLUS_PERCENT, BAD_PERCENT, NON_ASCII]) assert.ok(!raw.includes(secret));
     });

@@ -195,7 +195,7 @@ const EARLIER: Record<'sqlite' | 'postgres', () => Promise<{ db: Kysely<Database
 };
 
 for (const dialect of ['sqlite', 'postgres'] as const) {
-  describe(`migration 0003_organisations: ${dialect}`, () => {
+  describe(`migrations 0003_organisations and 0004_audit_event_organisations: ${dialect}`, () => {
     it("turns existing clients' RSINs into enabled organisations named after them, keeps the audit trail and adds its organisation column", async () => {
       const earlier = await EARLIER[dialect]();
       let storage: Storage | undefined;
@@ -206,6 +206,9 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
           .values([clientRow('a-1', R3, true), clientRow('a-2', R3, false), clientRow('b-1', R1, true)])
           .execute();
         await sql`INSERT INTO audit_events (at, actor, action, target, address, details, reason) VALUES (${T}, 'cli', 'client.created', 'a-1', NULL, '{}', NULL)`.execute(earlier.db);
+        await sql`INSERT INTO audit_events (at, actor, action, target, address, details, reason) VALUES (${T}, 'cli', 'secret.revoked', 'b-1', NULL, '{}', NULL)`.execute(earlier.db);
+        await sql`INSERT INTO audit_events (at, actor, action, target, address, details, reason) VALUES (${T}, 'a-1', 'token.issued', 'a-1', NULL, '{}', NULL)`.execute(earlier.db);
+        await sql`INSERT INTO audit_events (at, actor, action, target, address, details, reason) VALUES (${T}, 'cli', 'client.deleted', 'gone', NULL, '{}', NULL)`.execute(earlier.db);
         await earlier.db.destroy();
 
         const started = Date.now();
@@ -224,11 +227,20 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
           assert.ok(o.createdAt >= started - 1000 && o.createdAt <= Date.now(), 'created at migration time');
           assert.equal(o.updatedAt, o.createdAt);
         }
-        const events = await storage.db.selectFrom('audit_events').selectAll().execute();
-        assert.equal(events.length, 1);
-        assert.equal(events[0]!.organisation, null);
+        // Changes of clients that still exist are filed under their organisation (0004); the many
+        // token events and a deleted client's are left without one.
+        const events = await storage.db.selectFrom('audit_events').selectAll().orderBy('id').execute();
+        assert.deepEqual(
+          events.map((e) => [e.action, e.organisation]),
+          [
+            ['client.created', R3],
+            ['secret.revoked', R1],
+            ['token.issued', null],
+            ['client.deleted', null],
+          ],
+        );
         await storage.db.insertInto('audit_events').values({ at: T, actor: 'cli', action: 'x', target: 'y', address: null, reason: null, details: '{}', organisation: R3 }).execute();
-        assert.equal((await storage.db.selectFrom('audit_events').select('id').where('organisation', '=', R3).execute()).length, 1);
+        assert.equal((await storage.db.selectFrom('audit_events').select('id').where('organisation', '=', R3).execute()).length, 2);
         const indexes =
           dialect === 'sqlite'
             ? (await sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'index'`.execute(storage.db)).rows.map((r) => r.name)

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { type App, createApp, createLogger } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { exportRegistry, importRegistry } from '../src/storage/registry-transfer.js';
-import { CLI, type DialectName, forEachDialect, freshPostgres, request, startTestServer, type TestServer } from './helpers.js';
+import { basicAuth, CLI, type DialectName, forEachDialect, freshPostgres, hs256, postForm, request, startTestServer, type TestServer } from './helpers.js';
 
 const run = promisify(execFile);
 // RSINs passing the 11-test.
@@ -45,6 +45,7 @@ forEachDialect((dialect) => {
     after(() => ts.close());
 
     it('is for holders of the admin scope only: 401 without a token, 403 without the scope, nothing created', async () => {
+      const before = (await ts.app.organisations.list({ limit: 10, offset: 0 })).total;
       const none = await request(`${ts.url}/admin/organisations`);
       assert.equal(none.status, 401);
       const c = await ts.createClient({ allowedScopes: ['zaken.lezen'] });
@@ -52,7 +53,8 @@ forEachDialect((dialect) => {
       assert.equal((await api('GET', '/organisations', undefined, other)).status, 403);
       assert.equal((await api('POST', '/organisations', { rsin: A, name: 'x' }, other)).status, 403);
       assert.equal((await api('POST', `/organisations/${A}/disable`, undefined, other)).status, 403);
-      assert.equal((await ts.app.organisations.list({ limit: 10, offset: 0 })).total, 0);
+      assert.equal((await ts.app.organisations.list({ limit: 10, offset: 0 })).total, before);
+      await assert.rejects(ts.app.organisations.get(A), /does not exist/);
     });
 
     it('creates, shows and lists with client counts, renames, disables and enables; every change audited with the admin as actor', async () => {
@@ -62,25 +64,24 @@ forEachDialect((dialect) => {
       assert.deepEqual({ rsin: created.json.rsin, name: created.json.name, enabled: created.json.enabled }, { rsin: A, name: 'Gemeente Voorbeeld', enabled: true });
       await ts.createClient({ rsin: A });
       await ts.createClient({ rsin: A, enabled: false });
+      assert.equal((await api('POST', '/organisations', { rsin: B, name: 'Waterschap Beta' })).status, 201);
       await ts.createClient({ rsin: B });
-      await api('POST', '/organisations', { rsin: B, name: 'Waterschap Beta' });
 
       const shown = await api('GET', `/organisations/${A}`);
       assert.equal(shown.status, 200);
       assert.deepEqual(shown.json, { ...created.json, clientCount: 2, enabledClientCount: 1 });
 
+      // The first-start administrator's organisation (000000000) was registered with it.
       const listed = await api('GET', '/organisations');
       assert.equal(listed.status, 200);
-      assert.equal(listed.json.total, 2);
-      assert.deepEqual(
-        listed.json.items.map((o: { rsin: string; clientCount: number; enabledClientCount: number }) => [o.rsin, o.clientCount, o.enabledClientCount]),
-        [
-          [B, 1, 1],
-          [A, 2, 1],
-        ],
-      );
-      const paged = await api('GET', '/organisations?limit=1&offset=1');
-      assert.deepEqual([paged.json.items.map((o: { rsin: string }) => o.rsin), paged.json.total], [[A], 2]);
+      assert.equal(listed.json.total, 3);
+      assert.deepEqual(listed.json.items.map((o: { rsin: string; clientCount: number; enabledClientCount: number }) => [o.rsin, o.clientCount, o.enabledClientCount]).slice(1), [
+        [B, 1, 1],
+        [A, 2, 1],
+      ]);
+      assert.equal(listed.json.items[0].rsin, '000000000');
+      const paged = await api('GET', '/organisations?limit=1&offset=2');
+      assert.deepEqual([paged.json.items.map((o: { rsin: string }) => o.rsin), paged.json.total], [[A], 3]);
       assert.deepEqual(
         (await api('GET', '/organisations?q=voorbeeld')).json.items.map((o: { rsin: string }) => o.rsin),
         [A],
@@ -170,7 +171,12 @@ forEachDialect((dialect) => {
       await ts.app.storage.db.updateTable('clients').set({ enabled: 0 }).where('client_id', '=', c.clientId).execute();
       assert.equal((await ts.app.clients.authenticate(c.clientId, c.secret)).ok, true, 'still served from memory');
       assert.equal((await api('PATCH', `/organisations/${B}`, { name: 'Waterschap Beta-Noord' })).status, 200);
-      assert.deepEqual(await ts.app.clients.authenticate(c.clientId, c.secret), { ok: false, reason: 'disabled_client', secretId: (await ts.app.clients.listSecrets(c.clientId))[0]!.secretId });
+      assert.deepEqual(await ts.app.clients.authenticate(c.clientId, c.secret), {
+        ok: false,
+        reason: 'disabled_client',
+        secretId: (await ts.app.clients.listSecrets(c.clientId))[0]!.secretId,
+        rsin: B,
+      });
     });
 
     it("a registry export carries its organisations, held to today's rules on import; an export of an earlier version gets its clients' RSINs as organisations", async () => {
@@ -179,6 +185,7 @@ forEachDialect((dialect) => {
       assert.deepEqual(
         exported.map((o) => [o.rsin, o.name]).sort(),
         [
+          ['000000000', '000000000'],
           [B, 'Waterschap Beta-Noord'],
           [A, 'Gemeente Voorbeeld-Oost'],
         ].sort(),
@@ -194,8 +201,8 @@ forEachDialect((dialect) => {
             [B, 'Waterschap Beta-Noord'],
             [A, 'Gemeente Voorbeeld-Oost'],
           ],
-          "the first admin's RSIN had no organisation: it gets one",
         );
+        assert.equal((await full.app.audit.list({ action: 'organisation.created', limit: 100 })).length, 3, 'the audit trail came along; nothing was added');
       } finally {
         await full.close();
       }
@@ -212,6 +219,17 @@ forEachDialect((dialect) => {
             [A, A, true, 2],
           ],
         );
+        // Registered as creating a client would register them: audited, under their own RSIN.
+        const ensured = (await earlier.app.audit.list({ action: 'organisation.created', limit: 100 })).filter((e) => e.details.imported === true);
+        assert.deepEqual(ensured.map((e) => [e.target, e.organisation, e.actor, e.details.ensured]).sort(), [
+          ['000000000', '000000000', 'system', true],
+          [B, B, 'system', true],
+          [A, A, 'system', true],
+        ]);
+        // The next event gets an id past the imported ones.
+        await earlier.app.audit.record({ actor: 'test', action: 'x', target: 'y', details: {} });
+        const ids = (await earlier.app.audit.list({ limit: 1000 })).map((e) => e.id);
+        assert.equal(new Set(ids).size, ids.length);
       } finally {
         await earlier.close();
       }
@@ -223,6 +241,69 @@ forEachDialect((dialect) => {
       } finally {
         await target.close();
       }
+    });
+    it('a disabled organisation stops every token of its clients at once (issuance, introspection, self-signed, admin), audited; enabling restores them', async () => {
+      const C = '002220647';
+      assert.equal((await api('POST', '/organisations', { rsin: C, name: 'Gemeente Gamma' })).status, 201);
+      const introspector = await ts.createClient({ allowedScopes: ['zgw-auth:introspect'] });
+      const app = await ts.createClient({ rsin: C, allowedScopes: ['zaken.lezen'], selfSignedAllowed: true });
+      const orgAdmin = await ts.createClient({ rsin: C, allowedScopes: ['zgw-auth:org-admin'] });
+      const neighbour = await ts.createClient({ rsin: B, allowedScopes: ['zaken.lezen'] });
+      const tokenOf = (c: { clientId: string; secret: string }) => postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: c.clientId, client_secret: c.secret });
+      const active = async (token: string) => (await postForm(`${ts.url}/introspect`, { token }, { authorization: basicAuth(introspector.clientId, introspector.secret) })).json.active as boolean;
+      const issued = (await tokenOf(app)).json.access_token as string;
+      const selfSigned = hs256({ client_id: app.clientId, iat: Math.floor(ts.clock.now() / 1000) }, app.secret);
+      const adminToken = (await tokenOf(orgAdmin)).json.access_token as string;
+      // Each verified once and looked up twice: served from memory when the organisation is disabled.
+      for (let i = 0; i < 2; i++) {
+        assert.equal((await tokenOf(app)).status, 200);
+        assert.deepEqual([await active(issued), await active(selfSigned)], [true, true]);
+        assert.equal((await api('GET', '/clients', undefined, adminToken)).status, 200);
+      }
+
+      assert.equal((await api('POST', `/organisations/${C}/disable`)).status, 200);
+      const refused = await tokenOf(app);
+      assert.equal(refused.status, 401);
+      assert.equal(refused.json.error, 'invalid_client', 'the answer of any failed client authentication');
+      assert.deepEqual([await active(issued), await active(selfSigned)], [false, false]);
+      const asAdmin = await api('GET', '/clients', undefined, adminToken);
+      assert.equal(asAdmin.status, 401);
+      assert.match(String(asAdmin.headers['www-authenticate']), /error="invalid_token"/);
+      assert.equal((await tokenOf(neighbour)).status, 200, 'other organisations are not affected');
+      const stored = await ts.app.clients.get(app.clientId);
+      assert.equal(stored.enabled, true, 'the clients keep their own state: enabling the organisation restores it');
+      const [failure] = await ts.app.audit.list({ action: 'client_auth.failed', target: app.clientId });
+      assert.deepEqual([failure?.reason, failure?.organisation], ['disabled_organisation', C]);
+
+      assert.equal((await api('POST', `/organisations/${C}/enable`)).status, 200);
+      assert.equal((await tokenOf(app)).status, 200);
+      assert.deepEqual([await active(issued), await active(selfSigned)], [true, true]);
+      assert.equal((await api('GET', '/clients', undefined, adminToken)).status, 200);
+    });
+
+    it('the first-start administrator has its organisation; creating a client for a new RSIN registers one, audited with the creator', async () => {
+      const first = await ts.app.organisations.get('000000000');
+      assert.equal(first.name, '000000000');
+      const D = '123123124';
+      assert.ok((await api('POST', '/clients', { clientId: 'first-of-d', rsin: D })).status === 201);
+      const created = await ts.app.organisations.get(D);
+      assert.deepEqual([created.name, created.enabled, created.clientCount], [D, true, 1]);
+      const [event] = await ts.app.audit.list({ action: 'organisation.created', target: D });
+      assert.deepEqual([event?.actor, event?.organisation, event?.details.ensured], [ts.admin.clientId, D, true]);
+      const [clientEvent] = await ts.app.audit.list({ action: 'client.created', target: 'first-of-d' });
+      assert.equal(clientEvent?.organisation, D);
+      // A refused client registers nothing.
+      const taken = await api('POST', '/clients', { clientId: 'first-of-d', rsin: '222222220' });
+      assert.equal(taken.status, 409);
+      await assert.rejects(ts.app.organisations.get('222222220'), /does not exist/);
+      // Moving a client to another new RSIN registers that one too.
+      const E = '555555550';
+      assert.equal((await api('PATCH', '/clients/first-of-d', { rsin: E })).status, 200);
+      assert.equal((await ts.app.organisations.get(E)).clientCount, 1);
+      assert.deepEqual(
+        (await api('GET', `/audit?organisation=${D}&limit=2`)).json.items.map((e: { action: string }) => e.action),
+        ['client.moved', 'client.created'],
+      );
     });
   });
 
@@ -298,6 +379,30 @@ forEachDialect((dialect) => {
       assert.ok(mine.every((e) => e.actor === 'cli'));
     });
 
+    it("a client for an RSIN without an organisation registers it; the audit trail lists an organisation's events", async () => {
+      const C = '002220647';
+      const created = await cli('clients', 'create', '--rsin', C, '--client-id', 'app-c', '--json');
+      assert.equal(created.code, 0, created.stderr);
+      const shown = JSON.parse((await cli('organisations', 'show', C, '--json')).stdout);
+      assert.deepEqual([shown.name, shown.enabled, shown.clientCount], [C, true, 1]);
+      const events = JSON.parse((await cli('audit', 'list', '--organisation', C, '--json')).stdout) as Array<{ action: string; actor: string; organisation: string }>;
+      assert.deepEqual(
+        events.map((e) => [e.action, e.actor, e.organisation]),
+        [
+          ['client.created', 'cli', C],
+          ['organisation.created', 'cli', C],
+        ],
+      );
+      const table = (await cli('audit', 'list', '--organisation', A)).stdout;
+      assert.match(table, /^ID\s+AT\s+ACTOR\s+ACTION\s+TARGET\s+ADDRESS\s+REASON\s+COUNT\s+ORGANISATION$/m);
+      assert.match(table, new RegExp(`\\s${A}$`, 'm'));
+      assert.ok(table.trim().split('\n').slice(1).length > 0);
+      assert.ok(!table.includes(C), "another organisation's events are left out");
+      const bad = await cli('audit', 'list', '--organisation', '123456789');
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /not a valid RSIN/);
+    });
+
     it('refuses a bad RSIN or name, an unknown RSIN and a duplicate with a one-line reason and exit code 1', async () => {
       const refused = async (pattern: RegExp, ...args: string[]) => {
         const r = await cli(...args);
@@ -313,7 +418,7 @@ forEachDialect((dialect) => {
       await refused(/does not exist/, 'organisations', 'disable', UNKNOWN);
       await refused(/not a valid RSIN/, 'organisations', 'enable', 'abc');
       await refused(/limit: a whole number from 1 to 1000/, 'organisations', 'list', '--limit', '5000');
-      assert.equal(JSON.parse((await cli('organisations', 'list', '--json')).stdout).total, 2, 'nothing was created');
+      assert.equal(JSON.parse((await cli('organisations', 'list', '--json')).stdout).total, 3, 'nothing was created');
       assert.equal(JSON.parse((await cli('organisations', 'show', A, '--json')).stdout).name, 'Gemeente Voorbeeld-Oost');
     });
   });

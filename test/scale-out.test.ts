@@ -96,6 +96,26 @@ describe('two server processes on one PostgreSQL, limits shared through Redis', 
     assert.ok(await eventually(async () => (await tokenAt(b, s.clientId, s.secret)).status === 401, 1200));
   });
 
+  it('an organisation disabled through one is refused by the other within 0.5 s, and enabling it through one restores it there as fast', async () => {
+    const rsin = '123456782';
+    assert.equal((await adminApi(a, 'POST', '/organisations', { rsin, name: 'Gemeente Voorbeeld' })).status, 201);
+    const c = await createClient('org-member', { rsin, allowedScopes: ['zgw-auth:introspect'] });
+    const issued = (await tokenAt(a, c.clientId, c.secret)).json.access_token as string;
+    const active = async (p: Proc) => (await postForm(`${p.url}/introspect`, { token: issued }, { authorization: basicAuth(admin.clientId, admin.secret) })).json.active as boolean;
+    // Warm the other process's caches: a client is cached from its second lookup on.
+    for (let i = 0; i < 2; i++) {
+      assert.equal((await tokenAt(b, c.clientId, c.secret)).status, 200);
+      assert.equal(await active(b), true);
+    }
+    assert.equal((await adminApi(a, 'POST', `/organisations/${rsin}/disable`)).status, 200);
+    // Each phase from its own address: refusals count as failures for the back-off of that address.
+    assert.ok(await eventually(async () => (await tokenAt(b, c.clientId, c.secret, '127.0.0.20')).status === 401, 500), 'the other process refuses its clients within 0.5 s');
+    assert.equal(await active(b), false, 'and their tokens');
+    assert.equal((await adminApi(a, 'POST', `/organisations/${rsin}/enable`)).status, 200);
+    assert.ok(await eventually(async () => (await tokenAt(b, c.clientId, c.secret, '127.0.0.21')).status === 200, 500), 'and accepts them again within 0.5 s');
+    assert.equal(await active(b), true);
+  });
+
   it('a key rotation started through one is published by both before it signs', async () => {
     const c = await createClient('rotation-watcher');
     const oldKid = decodePart((await tokenAt(b, c.clientId, c.secret)).json.access_token, 0).kid;

@@ -12,9 +12,12 @@ import type { Client } from '../src/clients/model.js';
 import { FORMER_SECRET_MS } from '../src/clients/secret-lifecycle.js';
 import type { KeyStore, StoredKey } from '../src/keys/key-store.js';
 import { MemoryKeyStore } from '../src/keys/memory-key-store.js';
+import { MemoryOrganisationStore } from '../src/organisations/memory-organisation-store.js';
+import type { OrganisationStore } from '../src/organisations/organisation-store.js';
 import { KyselyAuditStore } from '../src/storage/kysely-audit-store.js';
 import { KyselyClientStore } from '../src/storage/kysely-client-store.js';
 import { KyselyKeyStore } from '../src/storage/kysely-key-store.js';
+import { KyselyOrganisationStore } from '../src/storage/kysely-organisation-store.js';
 import { KyselyRevocationStore } from '../src/storage/kysely-revocation-store.js';
 import { openStorage, type Storage } from '../src/storage/open-storage.js';
 import { MemoryRevocationStore } from '../src/tokens/memory-revocation-store.js';
@@ -32,17 +35,32 @@ interface Stores {
   keys: KeyStore;
   revocations: RevocationStore;
   audit: AuditStore;
+  /** Where a client's organisation is enabled or disabled. */
+  organisations: OrganisationStore;
   close(): Promise<void>;
 }
 
 function kyselyStores(storage: Storage, close: () => Promise<void>): Stores {
-  return { clients: new KyselyClientStore(storage.db), keys: new KyselyKeyStore(storage.db), revocations: new KyselyRevocationStore(storage.db), audit: new KyselyAuditStore(storage.db), close };
+  return {
+    clients: new KyselyClientStore(storage.db),
+    keys: new KyselyKeyStore(storage.db),
+    revocations: new KyselyRevocationStore(storage.db),
+    audit: new KyselyAuditStore(storage.db),
+    organisations: new KyselyOrganisationStore(storage.db),
+    close,
+  };
+}
+
+function memoryStores(): Stores {
+  const organisations = new MemoryOrganisationStore();
+  const clients = new MemoryClientStore(async (rsin) => (await organisations.get(rsin))?.enabled ?? true);
+  return { clients, keys: new MemoryKeyStore(), revocations: new MemoryRevocationStore(), audit: new MemoryAuditStore(), organisations, close: async () => {} };
 }
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-store-contract-'));
 
 const BACKENDS: [string, () => Promise<Stores>][] = [
-  ['memory', async () => ({ clients: new MemoryClientStore(), keys: new MemoryKeyStore(), revocations: new MemoryRevocationStore(), audit: new MemoryAuditStore(), close: async () => {} })],
+  ['memory', async () => memoryStores()],
   [
     'SQLite',
     async () => {
@@ -117,9 +135,9 @@ function key(kid: string, fields: Partial<StoredKey> = {}): StoredKey {
   };
 }
 
-/** Audit rows for events `at`, actor, action, target, address, reason, details. */
-function rows(...events: [number, string, string, string, string | null, string | null, Record<string, unknown>][]): AuditRows {
-  return events.flatMap(([at, actor, action, target, address, reason, details]) => [at, actor, action, target, address, reason, JSON.stringify(details)]);
+/** Audit rows for events `at`, actor, action, target, address, reason, details, organisation (none when left out). */
+function rows(...events: [number, string, string, string, string | null, string | null, Record<string, unknown>, (string | null)?][]): AuditRows {
+  return events.flatMap(([at, actor, action, target, address, reason, details, organisation]) => [at, actor, action, target, address, reason, JSON.stringify(details), organisation ?? null]);
 }
 
 const ids = (items: { clientId: string }[]) => items.map((c) => c.clientId);
@@ -277,8 +295,27 @@ for (const [backend, open] of BACKENDS) {
         const byId = (a: { secretId: string }, b: { secretId: string }) => (a.secretId < b.secretId ? -1 : 1);
         assert.deepEqual(found.secrets.sort(byId), [live, revokedRecently, expiredRecently].map(view).sort(byId));
         await s.clients.insert(client('none'), []);
-        assert.deepEqual(await s.clients.findWithSecrets('none', now), { client: client('none'), secrets: [] });
+        assert.deepEqual(await s.clients.findWithSecrets('none', now), { client: client('none'), secrets: [], organisationEnabled: true });
         assert.equal(await s.clients.findWithSecrets('unknown', now), undefined);
+      });
+
+      it('finds a client with whether its organisation is enabled; without an organisation it is', async () => {
+        const org = (rsin: string, enabled: boolean) => ({ rsin, name: `Org ${rsin}`, enabled, createdAt: T0, updatedAt: T0 });
+        await s.organisations.insert(org('123456782', true));
+        await s.organisations.insert(org('111222333', false));
+        await s.clients.insert(client('on', { rsin: '123456782' }), [secret('on')]);
+        await s.clients.insert(client('off', { rsin: '111222333' }), [secret('off')]);
+        await s.clients.insert(client('none', { rsin: '002220647' }), []);
+        const enabled = async (clientId: string) => (await s.clients.findWithSecrets(clientId, T0))?.organisationEnabled;
+        assert.deepEqual([await enabled('on'), await enabled('off'), await enabled('none')], [true, false, true]);
+        assert.equal((await s.clients.findWithSecrets('off', T0))!.secrets.length, 1, 'its secrets are still read: the signature is checked first');
+        assert.equal((await s.clients.findWithSecrets('off', T0))!.client.enabled, true, "the client's own flag is its own");
+        await s.organisations.update('111222333', { enabled: true, updatedAt: T0 + 1 });
+        await s.organisations.update('123456782', { enabled: false, updatedAt: T0 + 1 });
+        assert.deepEqual([await enabled('on'), await enabled('off')], [false, true]);
+        // A client moved to another organisation reads that one's flag.
+        await s.clients.update({ ...client('on', { rsin: '111222333' }) });
+        assert.equal(await enabled('on'), true);
       });
 
       it('derives the weak-secret risk from a live, sealed, weak secret, wherever a client is read', async () => {
@@ -393,11 +430,27 @@ for (const [backend, open] of BACKENDS) {
           Array.from({ length: 124 }, (_, i) => `t${123 - i}`),
         );
         assert.ok(events.every((e, i) => i === 0 || e.id < events[i - 1]!.id));
-        assert.deepEqual(events[0], { id: events[0]!.id, at: T0 + 123, actor: 'actor', action: 'token.issued', target: 't123', address: null, reason: null, details: { i: 123 } });
+        assert.deepEqual(events[0], { id: events[0]!.id, at: T0 + 123, actor: 'actor', action: 'token.issued', target: 't123', address: null, reason: null, details: { i: 123 }, organisation: null });
         assert.equal((await s.audit.list({ limit: 5 })).length, 5);
       });
 
-      it('filters by action, target, actor, reason, time and id', async () => {
+      it('filters by action, target, actor, reason, organisation, time and id', async () => {
+        await s.audit.append(
+          rows(
+            [T0, 'admin', 'client.created', 'a', '192.0.2.1', null, { after: { name: 'A' } }, '123456782'],
+            [T0 + 1, 'a', 'client_auth.failed', 'a', '192.0.2.2', 'wrong_secret', { count: 3 }, '123456782'],
+            [T0 + 2, 'b', 'client_auth.failed', 'b', null, 'revoked_secret', {}, '111222333'],
+            [T0 + 3, 'admin', 'client.deleted', 'a', null, null, {}, '123456782'],
+            [T0 + 4, 'admin', 'key.rotated', 'k1', null, null, {}],
+          ),
+        );
+        const organisations = async (q: Parameters<AuditStore['list']>[0]) => (await s.audit.list(q)).map((e) => `${e.action}:${e.organisation}`);
+        assert.deepEqual(await organisations({ organisation: '123456782', limit: 10 }), ['client.deleted:123456782', 'client_auth.failed:123456782', 'client.created:123456782']);
+        assert.deepEqual(await organisations({ organisation: '111222333', limit: 10 }), ['client_auth.failed:111222333']);
+        assert.deepEqual(await organisations({ organisation: '002220647', limit: 10 }), []);
+        assert.deepEqual(await organisations({ organisation: '123456782', action: 'client_auth.failed', limit: 10 }), ['client_auth.failed:123456782']);
+        assert.deepEqual(await organisations({ limit: 1 }), ['key.rotated:null'], 'an event of no organisation');
+        assert.equal(await s.audit.deleteBefore(T0 + 5), 5);
         await s.audit.append(
           rows(
             [T0, 'admin', 'client.created', 'a', '192.0.2.1', null, { after: { name: 'A' } }],

@@ -108,6 +108,26 @@ describe('AuditLog (memory store)', () => {
     );
   });
 
+  it('keeps the organisation of every event, written at once, buffered or counted, and lists by it', async () => {
+    await audit.record({ actor: 'admin', action: 'client.created', target: 'a', organisation: '123456782', details: {} });
+    audit.recordLater({ actor: 'a', action: 'token.issued', target: 'a', organisation: '123456782', details: {} });
+    audit.recordRepeated('k', { actor: 'b', action: 'client_auth.failed', target: 'b', organisation: '111222333', details: {} });
+    await audit.record({ actor: 'admin', action: 'key.rotated', target: 'k1', details: {} });
+    assert.deepEqual(
+      (await audit.list()).map((e) => [e.action, e.organisation]),
+      [
+        ['client_auth.failed', '111222333'],
+        ['token.issued', '123456782'],
+        ['key.rotated', null],
+        ['client.created', '123456782'],
+      ],
+    );
+    assert.deepEqual(
+      (await audit.list({ organisation: '123456782' })).map((e) => e.action),
+      ['token.issued', 'client.created'],
+    );
+  });
+
   it('prunes events older than the retention and says how many', async () => {
     await audit.record({ actor: 'a', action: 'old', target: 'x', details: {} });
     t += 10 * DAY;

@@ -13,7 +13,11 @@ export const PENDING_EVENTS_MAX = 100_000;
 const RETRY_MS = 1000;
 const REPEAT_TARGETS_MAX = 10;
 
-export type NewAuditEvent = Omit<AuditEvent, 'id' | 'at' | 'address' | 'reason'> & { address?: string | null | undefined; reason?: string | undefined };
+export type NewAuditEvent = Omit<AuditEvent, 'id' | 'at' | 'address' | 'reason' | 'organisation'> & {
+  address?: string | null | undefined;
+  reason?: string | undefined;
+  organisation?: string | null | undefined;
+};
 
 interface Repeated {
   event: NewAuditEvent;
@@ -43,11 +47,11 @@ export class AuditLog {
   ) {}
 
   async record(event: NewAuditEvent): Promise<void> {
-    await this.store.append([this.now(), event.actor, event.action, event.target, event.address ?? null, event.reason ?? null, JSON.stringify(event.details)]);
+    await this.store.append([this.now(), event.actor, event.action, event.target, event.address ?? null, event.reason ?? null, JSON.stringify(event.details), event.organisation ?? null]);
   }
 
   recordLater(event: NewAuditEvent, at = this.now()): void {
-    this.buffer.push(at, event.actor, event.action, event.target, event.address ?? null, event.reason ?? null, JSON.stringify(event.details));
+    this.buffer.push(at, event.actor, event.action, event.target, event.address ?? null, event.reason ?? null, JSON.stringify(event.details), event.organisation ?? null);
     // Small batches, written soon: buffered events die young instead of aging into the old heap.
     if (this.buffer.length >= BATCH_EVENTS * AUDIT_FIELDS) void this.flush();
     else if (!this.timer) {

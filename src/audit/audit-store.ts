@@ -11,6 +11,8 @@ export interface AuditEvent {
   reason: string | null;
   /** Before/after and context, never secret material. */
   details: Record<string, unknown>;
+  /** RSIN of the organisation the event concerns (its client's, or its own); null for keys and the system. */
+  organisation: string | null;
 }
 
 export interface AuditQuery {
@@ -18,6 +20,8 @@ export interface AuditQuery {
   target?: string;
   actor?: string;
   reason?: string;
+  /** Events of this organisation (RSIN) only. */
+  organisation?: string;
   since?: number;
   /** Events with an id lower than this: paging backwards from the newest. */
   before?: number;
@@ -25,11 +29,12 @@ export interface AuditQuery {
 }
 
 /** Values per event in AuditRows. */
-export const AUDIT_FIELDS = 7;
+export const AUDIT_FIELDS = 8;
 
 /**
  * Events to append, flattened: AUDIT_FIELDS values per event, in the order at, actor, action,
- * target, address, reason, details (as JSON text). A buffered event then costs no object of its own.
+ * target, address, reason, details (as JSON text), organisation. A buffered event then costs no
+ * object of its own.
  */
 export type AuditRows = (string | number | null)[];
 

@@ -8,7 +8,7 @@ export class MemoryAuditStore implements AuditStore {
 
   async append(rows: AuditRows): Promise<void> {
     for (let i = 0; i + AUDIT_FIELDS <= rows.length; i += AUDIT_FIELDS) {
-      const [at, actor, action, target, address, reason, details] = rows.slice(i, i + AUDIT_FIELDS);
+      const [at, actor, action, target, address, reason, details, organisation] = rows.slice(i, i + AUDIT_FIELDS);
       this.events.push({
         id: this.nextId++,
         at: at as number,
@@ -18,6 +18,7 @@ export class MemoryAuditStore implements AuditStore {
         address: address as string | null,
         reason: reason as string | null,
         details: details as string,
+        organisation: organisation as string | null,
       });
     }
   }
@@ -30,6 +31,7 @@ export class MemoryAuditStore implements AuditStore {
       if (query.target && e.target !== query.target) continue;
       if (query.actor && e.actor !== query.actor) continue;
       if (query.reason && e.reason !== query.reason) continue;
+      if (query.organisation !== undefined && e.organisation !== query.organisation) continue;
       if (query.since !== undefined && e.at < query.since) continue;
       if (query.before !== undefined && e.id >= query.before) continue;
       found.push({ ...e, details: JSON.parse(e.details) as Record<string, unknown> });

@@ -1,5 +1,6 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import type { Client, SecretInfo } from '../clients/model.js';
+import { validateRsin } from '../clients/rsin.js';
 import { CLI_ACTOR, type CliContext } from './context.js';
 import { isoTime, table } from './output.js';
 
@@ -210,16 +211,31 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
     .description('list audit events, newest first')
     .option('--action <action>', 'e.g. client.created, secret.revoked, token.issued, client_auth.failed')
     .option('--target <clientId>', 'events about this client')
-    .option('--reason <reason>', 'why a client authentication failed: unknown_client, wrong_secret, revoked_secret, expired_secret, disabled_client, bad_signature, self_signed_not_allowed')
+    .option(
+      '--reason <reason>',
+      'why a client authentication failed: unknown_client, wrong_secret, revoked_secret, expired_secret, disabled_client, disabled_organisation, bad_signature, self_signed_not_allowed',
+    )
+    .option('--organisation <rsin>', 'events of this organisation (RSIN) only')
     .option('--limit <n>', 'how many', seconds, 50)
     .option('--json', 'print JSON')
     .action(async (o, cmd: Command) => {
-      const events = await ctx.withApp(cmd, (app) => app.audit.list({ action: o.action, target: o.target, reason: o.reason, limit: o.limit }));
+      if (o.organisation !== undefined) validateRsin(o.organisation, 'organisation');
+      const events = await ctx.withApp(cmd, (app) => app.audit.list({ action: o.action, target: o.target, reason: o.reason, organisation: o.organisation, limit: o.limit }));
       if (o.json) return ctx.out(JSON.stringify(events));
       ctx.out(
         table(
-          ['ID', 'AT', 'ACTOR', 'ACTION', 'TARGET', 'ADDRESS', 'REASON', 'COUNT'],
-          events.map((e) => [String(e.id), isoTime(e.at), e.actor, e.action, e.target, e.address ?? '-', e.reason ?? '-', e.details.count === undefined ? '-' : String(e.details.count)]),
+          ['ID', 'AT', 'ACTOR', 'ACTION', 'TARGET', 'ADDRESS', 'REASON', 'COUNT', 'ORGANISATION'],
+          events.map((e) => [
+            String(e.id),
+            isoTime(e.at),
+            e.actor,
+            e.action,
+            e.target,
+            e.address ?? '-',
+            e.reason ?? '-',
+            e.details.count === undefined ? '-' : String(e.details.count),
+            e.organisation ?? '-',
+          ]),
         ),
       );
     });

@@ -50,6 +50,7 @@ export async function authenticateClient(deps: ClientAuthentication, credentials
       endpoint: caller.endpoint,
       method: credentials.method,
       ...(result.secretId ? { secretId: result.secretId } : {}),
+      ...(result.rsin ? { organisation: result.rsin } : {}),
     });
     throw invalidClient();
   }

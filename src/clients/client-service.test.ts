@@ -69,25 +69,25 @@ describe('ClientService (memory stores)', () => {
       const { secret } = await clients.create({ clientId: 'c', rsin: '000000000' }, actor);
       const other = await clients.addSecret('c', { expiresAt: t + 1000 }, actor);
       assert.deepEqual(await clients.authenticate('nobody', secret.value), { ok: false, reason: 'unknown_client' });
-      assert.deepEqual(await clients.authenticate('c', 'not-the-secret'), { ok: false, reason: 'wrong_secret' });
-      assert.deepEqual(await clients.authenticate('c', 'x'.repeat(10_000)), { ok: false, reason: 'wrong_secret' }, 'an oversized secret is just wrong');
+      assert.deepEqual(await clients.authenticate('c', 'not-the-secret'), { ok: false, reason: 'wrong_secret', rsin: '000000000' });
+      assert.deepEqual(await clients.authenticate('c', 'x'.repeat(10_000)), { ok: false, reason: 'wrong_secret', rsin: '000000000' }, 'an oversized secret is just wrong');
       await clients.revokeSecret('c', secret.secret.secretId, actor);
-      assert.deepEqual(await clients.authenticate('c', secret.value), { ok: false, reason: 'revoked_secret', secretId: secret.secret.secretId });
+      assert.deepEqual(await clients.authenticate('c', secret.value), { ok: false, reason: 'revoked_secret', secretId: secret.secret.secretId, rsin: '000000000' });
       assert.equal((await clients.authenticate('c', other.value)).ok, true);
       t += 1000;
-      assert.deepEqual(await clients.authenticate('c', other.value), { ok: false, reason: 'expired_secret', secretId: other.secret.secretId });
+      assert.deepEqual(await clients.authenticate('c', other.value), { ok: false, reason: 'expired_secret', secretId: other.secret.secretId, rsin: '000000000' });
       const live = await clients.addSecret('c', {}, actor);
       await clients.update('c', { enabled: false }, actor);
-      assert.deepEqual(await clients.authenticate('c', live.value), { ok: false, reason: 'disabled_client', secretId: live.secret.secretId });
+      assert.deepEqual(await clients.authenticate('c', live.value), { ok: false, reason: 'disabled_client', secretId: live.secret.secretId, rsin: '000000000' });
     });
 
     it('recognises a former secret for FORMER_SECRET_MS, then takes it for a wrong one', async () => {
       const { secret } = await clients.create({ clientId: 'c', rsin: '000000000' }, actor);
       await clients.revokeSecret('c', secret.secret.secretId, actor);
       t += FORMER_SECRET_MS - 1;
-      assert.deepEqual(await clients.authenticate('c', secret.value), { ok: false, reason: 'revoked_secret', secretId: secret.secret.secretId });
+      assert.deepEqual(await clients.authenticate('c', secret.value), { ok: false, reason: 'revoked_secret', secretId: secret.secret.secretId, rsin: '000000000' });
       t += CLIENT_CACHE_MS + 1;
-      assert.deepEqual(await clients.authenticate('c', secret.value), { ok: false, reason: 'wrong_secret' });
+      assert.deepEqual(await clients.authenticate('c', secret.value), { ok: false, reason: 'wrong_secret', rsin: '000000000' });
     });
 
     it('refuses ids that cannot be registered without asking the store', async () => {
@@ -157,7 +157,7 @@ describe('ClientService (memory stores)', () => {
       await clients.create({ clientId: 'c', rsin: '000000000' }, actor);
       const on = await clients.update('c', { selfSignedAllowed: true }, actor);
       assert.equal(on.warnings.length, 1, 'the hashed secret cannot verify HS256');
-      assert.deepEqual(await clients.selfSigningSecrets('c'), { client: on.client, secrets: [] });
+      assert.deepEqual(await clients.selfSigningSecrets('c'), { client: on.client, secrets: [], organisationEnabled: true });
       const added = await clients.addSecret('c', { value: WEAK, allowWeak: true }, actor);
       assert.deepEqual((await clients.get('c')).risks, ['weak_secret']);
       const signing = await clients.selfSigningSecrets('c');
@@ -175,6 +175,84 @@ describe('ClientService (memory stores)', () => {
 
     it('refuses an unknown client', async () => {
       await assert.rejects(clients.update('nobody', { name: 'x' }, actor), NotFoundError);
+    });
+  });
+
+  describe('organisations', () => {
+    /** A service whose clients' organisations are the ones in `enabled` (RSIN → enabled), created on demand. */
+    function withOrganisations(enabled: Map<string, boolean>) {
+      const ensured: [string, string][] = [];
+      const organisationStore = new MemoryClientStore((rsin) => enabled.get(rsin) ?? true);
+      const registration = {
+        async ensure(rsin: string, by: { id: string }) {
+          ensured.push([rsin, by.id]);
+          if (!enabled.has(rsin)) enabled.set(rsin, true);
+        },
+      };
+      const service = new ClientService(organisationStore, new MasterKey(crypto.randomBytes(32)), audit, changes, now, registration);
+      return { service, ensured };
+    }
+
+    it('registers the organisation of a new RSIN before the client, also when a client moves to one, as the same actor', async () => {
+      const { service, ensured } = withOrganisations(new Map([['000000000', true]]));
+      await service.create({ clientId: 'a', rsin: '123456782' }, actor);
+      await service.create({ clientId: 'b', rsin: '000000000' }, { id: 'cli' }, { secrets: [] });
+      await service.update('a', { name: 'renamed' }, actor);
+      await service.update('b', { rsin: '111222333' }, { id: 'admin' });
+      assert.deepEqual(ensured, [
+        ['123456782', 'test'],
+        ['000000000', 'cli'],
+        ['111222333', 'admin'],
+      ]);
+      await assert.rejects(service.create({ clientId: 'bad', rsin: '123456789' }, actor), ValidationError);
+      await assert.rejects(service.create({ clientId: 'a', rsin: '002220647' }, actor), ConflictError);
+      assert.equal(ensured.length, 3, 'nothing registered for a client that is refused');
+    });
+
+    it('a client of a disabled organisation fails to authenticate, after its secret matched; enabling restores it at the next change', async () => {
+      const enabled = new Map([['123456782', true]]);
+      const { service } = withOrganisations(enabled);
+      const { secret } = await service.create({ clientId: 'c', rsin: '123456782', selfSignedAllowed: true }, actor);
+      const signing = await service.addSecret('c', {}, actor);
+      assert.equal((await service.authenticate('c', secret.value)).ok, true);
+      enabled.set('123456782', false);
+      await changes.publish({ kind: 'organisation', rsin: '123456782' });
+      assert.deepEqual(await service.authenticate('c', secret.value), { ok: false, reason: 'disabled_organisation', secretId: secret.secret.secretId, rsin: '123456782' });
+      assert.deepEqual(await service.authenticate('c', 'wrong'), { ok: false, reason: 'wrong_secret', rsin: '123456782' }, 'a wrong secret stays a wrong secret');
+      const refused = await service.selfSigningSecrets('c');
+      assert.equal(refused?.organisationEnabled, false);
+      assert.deepEqual(refused?.secrets.map((s) => s.toString()).sort(), [secret.value, signing.value].sort(), 'the verifier still checks the signature first');
+      enabled.set('123456782', true);
+      await changes.publish({ kind: 'organisation', rsin: '123456782' });
+      assert.equal((await service.authenticate('c', secret.value)).ok, true);
+      assert.equal((await service.selfSigningSecrets('c'))?.organisationEnabled, true);
+    });
+
+    it("files every client event under the client's organisation; a move under both; names zgw-auth scopes granted", async () => {
+      const { service } = withOrganisations(new Map());
+      const { secret } = await service.create({ clientId: 'c', rsin: '123456782', allowedScopes: ['zaken.lezen', 'zgw-auth:org-admin'] }, actor);
+      await service.addSecret('c', {}, actor);
+      await service.revokeSecret('c', secret.secret.secretId, actor);
+      await service.update('c', { allowedScopes: ['zaken.lezen', 'zgw-auth:org-admin', 'zgw-auth:introspect'] }, actor);
+      await service.update('c', { rsin: '111222333' }, actor);
+      await service.delete('c', actor);
+      const events = (await audit.list()).reverse();
+      assert.deepEqual(
+        events.map((e) => [e.action, e.organisation]),
+        [
+          ['client.created', '123456782'],
+          ['secret.created', '123456782'],
+          ['secret.revoked', '123456782'],
+          ['client.updated', '123456782'],
+          ['client.updated', '111222333'],
+          ['client.moved', '123456782'],
+          ['client.deleted', '111222333'],
+        ],
+      );
+      assert.deepEqual(events[0]!.details.ownScopesGranted, ['zgw-auth:org-admin']);
+      assert.deepEqual(events[3]!.details.ownScopesGranted, ['zgw-auth:introspect']);
+      assert.equal(events[4]!.details.ownScopesGranted, undefined);
+      assert.deepEqual(events[5]!.details, { from: '123456782', to: '111222333' });
     });
   });
 

@@ -5,7 +5,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import type { MasterKey } from '../keys/master-key.js';
 import type { ChangeFeed } from '../storage/change-feed.js';
 import type { ClientFilter, ClientStore, ClientWithSecrets, SecretRecord, StoredSecret } from './client-store.js';
-import { type Client, type ClientInput, type ClientPatch, MAX_EPOCH_MS, type SecretInfo, type SecretInput } from './model.js';
+import { type Client, type ClientInput, type ClientPatch, MAX_EPOCH_MS, OWN_SCOPE_PREFIX, type SecretInfo, type SecretInput } from './model.js';
 import { isLive, secretInfo } from './secret-lifecycle.js';
 import { checkImportedSecret, generateSecret, hashSecret, newSecretId, SECRET_MAX_LENGTH, hashMatches, SECRET_STRENGTH_RULE } from './secrets.js';
 import { CLIENT_ID_PATTERN, validateClientFields, validateClientId, validateDefaultScopesAllowed, validateSecretLabel } from './validate.js';
@@ -13,6 +13,11 @@ import { CLIENT_ID_PATTERN, validateClientFields, validateClientId, validateDefa
 export interface Actor {
   id: string;
   address?: string | undefined;
+}
+
+/** Registers the organisation of an RSIN when there is none yet (OrganisationService.ensure), audited as done by `actor`. */
+export interface OrganisationRegistration {
+  ensure(rsin: string, actor: Actor): Promise<unknown>;
 }
 
 export interface CreatedSecret {
@@ -34,12 +39,13 @@ export const USAGE_PRECISION_MS = 300_000;
 const USAGE_WRITES_PER_FLUSH = 250;
 const USAGE_BACKLOG_MAX = 10_000;
 
-export type SigningSecrets = { client: Client; secrets: Buffer[] } | undefined;
+export type SigningSecrets = { client: Client; secrets: Buffer[]; organisationEnabled: boolean } | undefined;
 
 /** Why a client authentication failed: for the audit trail and the back-off, never for the caller. */
-export type AuthFailureReason = 'unknown_client' | 'wrong_secret' | 'revoked_secret' | 'expired_secret' | 'disabled_client';
+export type AuthFailureReason = 'unknown_client' | 'wrong_secret' | 'revoked_secret' | 'expired_secret' | 'disabled_client' | 'disabled_organisation';
 
-export type Authentication = { ok: true; client: Client } | { ok: false; reason: AuthFailureReason; secretId?: string };
+/** A failure names the client's organisation (`rsin`) when the client is known, for the audit trail. */
+export type Authentication = { ok: true; client: Client } | { ok: false; reason: AuthFailureReason; secretId?: string; rsin?: string };
 
 interface CachedClient {
   found: ClientWithSecrets | undefined;
@@ -71,6 +77,8 @@ export class ClientService {
     private readonly audit: AuditLog,
     private readonly changes: ChangeFeed,
     private readonly now: () => number = Date.now,
+    /** Creating or moving a client to an RSIN without an organisation registers it first. */
+    private readonly organisations?: OrganisationRegistration,
   ) {
     changes.onChange((change) => {
       if (change.kind === 'client') this.cache.delete(change.clientId);
@@ -108,6 +116,7 @@ export class ClientService {
     };
     validateDefaultScopesAllowed(client.defaultScopes, client.allowedScopes);
     if (await this.store.get(clientId, t)) throw new ConflictError(`client "${clientId}" already exists`);
+    await this.organisations?.ensure(client.rsin, actor);
     if (options) return this.createWithSecrets(client, options.secrets, actor);
     const value = generateSecret();
     const secret = this.newSecret(client, { label: 'initial' }, value);
@@ -119,7 +128,14 @@ export class ClientService {
       throw err;
     }
     await this.changed(clientId);
-    await this.audit.record({ actor: actor.id, address: actor.address, action: 'client.created', target: clientId, details: { after: client, secretId: secret.secretId } });
+    await this.audit.record({
+      actor: actor.id,
+      address: actor.address,
+      action: 'client.created',
+      target: clientId,
+      organisation: client.rsin,
+      details: { after: client, secretId: secret.secretId, ...ownScopesGranted([], client) },
+    });
     return { client, secret: { secret: secretInfo(secret), value, warnings: [] } };
   }
 
@@ -146,14 +162,15 @@ export class ClientService {
       address: actor.address,
       action: 'client.created',
       target: client.clientId,
-      details: { after: client, secrets: secrets.map((s) => s.secret), warnings: secrets.flatMap((s) => s.warnings), ...allowedWeak },
+      organisation: client.rsin,
+      details: { after: client, secrets: secrets.map((s) => s.secret), warnings: secrets.flatMap((s) => s.warnings), ...allowedWeak, ...ownScopesGranted([], client) },
     });
     return { client, secrets };
   }
 
   async get(clientId: string): Promise<Client> {
     const client = await this.store.get(clientId, this.now());
-    if (!client) throw new NotFoundError(`client "${clientId.slice(0, 60)}" does not exist`);
+    if (!client) throw clientNotFound(clientId);
     return client;
   }
 
@@ -174,6 +191,7 @@ export class ClientService {
       const found = await this.store.findWithSecrets(clientId, this.now());
       if (!found?.secrets.some((s) => s.sealed && isLive(s, this.now()))) warnings.push(SELF_SIGNED_NEEDS_NEW_SECRET);
     }
+    if (after.rsin !== before.rsin) await this.organisations?.ensure(after.rsin, actor);
     await this.store.update(after);
     if (!after.selfSignedAllowed && before.selfSignedAllowed) {
       await this.store.dropSealed(clientId);
@@ -182,7 +200,18 @@ export class ClientService {
     }
     await this.changed(clientId);
     const action = before.enabled !== after.enabled && Object.keys(patch).length === 1 ? (after.enabled ? 'client.enabled' : 'client.disabled') : 'client.updated';
-    await this.audit.record({ actor: actor.id, address: actor.address, action, target: clientId, details: { before, after } });
+    await this.audit.record({
+      actor: actor.id,
+      address: actor.address,
+      action,
+      target: clientId,
+      organisation: after.rsin,
+      details: { before, after, ...ownScopesGranted(before.allowedScopes, after) },
+    });
+    // The organisation it left keeps a record of where it went.
+    if (after.rsin !== before.rsin) {
+      await this.audit.record({ actor: actor.id, address: actor.address, action: 'client.moved', target: clientId, organisation: before.rsin, details: { from: before.rsin, to: after.rsin } });
+    }
     return { client: after, warnings };
   }
 
@@ -190,7 +219,7 @@ export class ClientService {
     const before = await this.get(clientId);
     await this.store.delete(clientId);
     await this.changed(clientId);
-    await this.audit.record({ actor: actor.id, address: actor.address, action: 'client.deleted', target: clientId, details: { before } });
+    await this.audit.record({ actor: actor.id, address: actor.address, action: 'client.deleted', target: clientId, organisation: before.rsin, details: { before } });
   }
 
   async addSecret(clientId: string, input: SecretInput, actor: Actor): Promise<CreatedSecret> {
@@ -207,6 +236,7 @@ export class ClientService {
       address: actor.address,
       action: input.value !== undefined ? 'secret.imported' : 'secret.created',
       target: clientId,
+      organisation: client.rsin,
       details: { after: info, warnings, ...allowedWeak },
     });
     return { secret: info, value, warnings };
@@ -246,11 +276,11 @@ export class ClientService {
   }
 
   async revokeSecret(clientId: string, secretId: string, actor: Actor): Promise<SecretInfo> {
-    await this.get(clientId);
+    const client = await this.get(clientId);
     const info = await this.store.revokeSecret(clientId, secretId, this.now());
     if (!info) throw new NotFoundError(`secret "${secretId.slice(0, 60)}" of client "${clientId}" does not exist`);
     await this.changed(clientId);
-    await this.audit.record({ actor: actor.id, address: actor.address, action: 'secret.revoked', target: clientId, details: { after: info } });
+    await this.audit.record({ actor: actor.id, address: actor.address, action: 'secret.revoked', target: clientId, organisation: client.rsin, details: { after: info } });
     return info;
   }
 
@@ -268,11 +298,13 @@ export class ClientService {
       if (hashMatches(presented, s.hash) && s.secretId) matched = s;
     }
     if (!found) return { ok: false, reason: 'unknown_client' };
-    if (!matched) return { ok: false, reason: 'wrong_secret' };
+    const rsin = found.client.rsin;
+    if (!matched) return { ok: false, reason: 'wrong_secret', rsin };
     const secretId = matched.secretId;
-    if (matched.revokedAt !== null) return { ok: false, reason: 'revoked_secret', secretId };
-    if (!isLive(matched, this.now())) return { ok: false, reason: 'expired_secret', secretId };
-    if (!found.client.enabled) return { ok: false, reason: 'disabled_client', secretId };
+    if (matched.revokedAt !== null) return { ok: false, reason: 'revoked_secret', secretId, rsin };
+    if (!isLive(matched, this.now())) return { ok: false, reason: 'expired_secret', secretId, rsin };
+    if (!found.client.enabled) return { ok: false, reason: 'disabled_client', secretId, rsin };
+    if (!found.organisationEnabled) return { ok: false, reason: 'disabled_organisation', secretId, rsin };
     this.noteUsage(matched, found.client);
     return { ok: true, client: found.client };
   }
@@ -290,7 +322,7 @@ export class ClientService {
     if (!entry.found) return undefined;
     const t = this.now();
     entry.opened ??= entry.found.secrets.filter((s) => s.sealed && isLive(s, t)).map((s) => this.masterKey.open(s.sealed!, sealContext(clientId, s.secretId)));
-    return { client: entry.found.client, secrets: entry.opened };
+    return { client: entry.found.client, secrets: entry.opened, organisationEnabled: entry.found.organisationEnabled };
   }
 
   /** The client and its secrets, from memory for at most CLIENT_CACHE_MS (see there). */
@@ -387,6 +419,21 @@ export class ClientService {
   }
 }
 
+/** The one answer for a client that does not exist, or that the asker may not see: the two must not differ. */
+export function clientNotFound(clientId: string): NotFoundError {
+  return new NotFoundError(`client "${clientId.slice(0, 60)}" does not exist`);
+}
+
 function sealContext(clientId: string, secretId: string): string {
   return `client-secret:${clientId}:${secretId}`;
+}
+
+/**
+ * zgw-auth's own scopes (admin, introspection, organisation administration) the client gains by
+ * this change, named apart in its audit event: who was given rights over the registry is then
+ * found without reading every change.
+ */
+function ownScopesGranted(before: string[], after: Client): { ownScopesGranted?: string[] } {
+  const granted = after.allowedScopes.filter((s) => s.startsWith(OWN_SCOPE_PREFIX) && !before.includes(s));
+  return granted.length ? { ownScopesGranted: granted } : {};
 }

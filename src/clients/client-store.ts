@@ -33,6 +33,8 @@ export type StoredSecret = Pick<SecretRecord, 'secretId' | 'hash' | 'sealed' | '
 export interface ClientWithSecrets {
   client: Client;
   secrets: StoredSecret[];
+  /** False when the client's organisation is disabled: then none of its clients is accepted. No organisation reads as enabled. */
+  organisationEnabled: boolean;
 }
 
 /**
@@ -61,7 +63,8 @@ export interface ClientStore {
   dropSealed(clientId: string): Promise<void>;
   /**
    * The client (risks as of `now`) with the secrets that work at `now` and the former ones:
-   * revoked or expired within FORMER_SECRET_MS before `now` (secret-lifecycle.ts).
+   * revoked or expired within FORMER_SECRET_MS before `now` (secret-lifecycle.ts), and whether
+   * its organisation is enabled, all in one read.
    */
   findWithSecrets(clientId: string, now: number): Promise<ClientWithSecrets | undefined>;
   /** Marks the secrets as last used, and the clients as last given a token, at `at`. */

@@ -2,6 +2,9 @@ import type { ClientFilter, ClientStore, ClientWithSecrets, SecretRecord } from 
 import type { Client, SecretInfo } from './model.js';
 import { isRecognised, secretInfo, secretRisks } from './secret-lifecycle.js';
 
+/** Whether the organisation of an RSIN is enabled (true when there is none): where the memory store learns it. */
+export type OrganisationEnabledSource = (rsin: string) => boolean | Promise<boolean>;
+
 /**
  * ClientStore in memory, for unit tests: behaves like the SQL stores (test/store-contract.test.ts
  * holds both to the same cases). What is stored and what is returned are copies, so a caller
@@ -11,6 +14,8 @@ export class MemoryClientStore implements ClientStore {
   private readonly clients = new Map<string, Client>();
   /** By secret id, in insertion order. */
   private readonly secrets = new Map<string, SecretRecord>();
+
+  constructor(private readonly organisationEnabled: OrganisationEnabledSource = () => true) {}
 
   async insert(client: Client, secrets: SecretRecord[]): Promise<void> {
     if (this.clients.has(client.clientId)) throw new Error(`duplicate client id ${client.clientId}`);
@@ -84,7 +89,7 @@ export class MemoryClientStore implements ClientStore {
     const secrets = this.secretsOf(clientId)
       .filter((s) => isRecognised(s, now))
       .map((s) => ({ secretId: s.secretId, hash: Buffer.from(s.hash), sealed: s.sealed, expiresAt: s.expiresAt, lastUsedAt: s.lastUsedAt, revokedAt: s.revokedAt }));
-    return { client: this.withRisks(client, now), secrets };
+    return { client: this.withRisks(client, now), secrets, organisationEnabled: await this.organisationEnabled(client.rsin) };
   }
 
   async recordUsage(secretIds: string[], clientIds: string[], at: number): Promise<void> {

@@ -69,7 +69,11 @@ export const MAX_EPOCH_MS = 253_402_300_799_999;
 
 export const GRANT_TYPES = ['client_credentials'] as const;
 export const ADMIN_SCOPE = 'zgw-auth:admin';
+/** Administers the clients of its own organisation (its registered RSIN) only. */
+export const ORG_ADMIN_SCOPE = 'zgw-auth:org-admin';
 export const INTROSPECTION_SCOPE = 'zgw-auth:introspect';
+/** zgw-auth's own scopes start with this; every other scope is an API's. */
+export const OWN_SCOPE_PREFIX = 'zgw-auth:';
 /**
  * Static claims are information about the client, never rights: an allow-list, because the names
  * that zgw-auth, the verifier or some resource server interprets (scope, scp, roles, groups, azp,

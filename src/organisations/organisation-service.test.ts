@@ -50,6 +50,7 @@ describe('OrganisationService', () => {
     assert.equal(event!.actor, 'admin-1');
     assert.equal(event!.address, '192.0.2.7');
     assert.equal(event!.target, A);
+    assert.equal(event!.organisation, A, "filed under the organisation's own RSIN");
     assert.deepEqual(event!.details.after, created);
     assert.deepEqual(published, [{ kind: 'organisation', rsin: A }]);
   });

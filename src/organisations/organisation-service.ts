@@ -106,7 +106,7 @@ export class OrganisationService {
   }
 
   private record(actor: Actor, action: string, rsin: string, details: Record<string, unknown>): Promise<void> {
-    return this.audit.record({ actor: actor.id, address: actor.address, action, target: rsin, details });
+    return this.audit.record({ actor: actor.id, address: actor.address, action, target: rsin, organisation: rsin, details });
   }
 }
 

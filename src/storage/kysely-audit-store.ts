@@ -33,7 +33,7 @@ export class KyselyAuditStore implements AuditStore {
     let insert = this.inserts.get(size);
     if (!insert) {
       // Placeholder rows in the column order of AuditRows.
-      const row = { at: 0, actor: '', action: '', target: '', address: '', reason: '', details: '' };
+      const row = { at: 0, actor: '', action: '', target: '', address: '', reason: '', details: '', organisation: '' };
       insert = prepareQuery(this.db, (db) => db.insertInto('audit_events').values(Array.from({ length: size }, () => row)));
       this.inserts.set(size, insert);
     }
@@ -41,11 +41,12 @@ export class KyselyAuditStore implements AuditStore {
   }
 
   async list(query: AuditQuery & { limit: number }): Promise<AuditEvent[]> {
-    let q = this.db.selectFrom('audit_events').select(['id', 'at', 'actor', 'action', 'target', 'address', 'reason', 'details']).orderBy('id', 'desc').limit(query.limit);
+    let q = this.db.selectFrom('audit_events').select(['id', 'at', 'actor', 'action', 'target', 'address', 'reason', 'details', 'organisation']).orderBy('id', 'desc').limit(query.limit);
     if (query.action) q = q.where('action', '=', query.action);
     if (query.target) q = q.where('target', '=', query.target);
     if (query.actor) q = q.where('actor', '=', query.actor);
     if (query.reason) q = q.where('reason', '=', query.reason);
+    if (query.organisation !== undefined) q = q.where('organisation', '=', query.organisation);
     if (query.since !== undefined) q = q.where('at', '>=', query.since);
     if (query.before !== undefined) q = q.where('id', '<', query.before);
     const rows = await q.execute();

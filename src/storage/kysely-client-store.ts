@@ -23,6 +23,7 @@ export class KyselyClientStore implements ClientStore {
             .on((eb) => eb.or([eb('client_secrets.revoked_at', 'is', null), eb('client_secrets.revoked_at', '>', 0)]))
             .on((eb) => eb.or([eb('client_secrets.expires_at', 'is', null), eb('client_secrets.expires_at', '>', 0)])),
         )
+        .leftJoin('organisations', 'organisations.rsin', 'clients.rsin')
         .selectAll('clients')
         .select([
           'client_secrets.secret_id',
@@ -32,6 +33,7 @@ export class KyselyClientStore implements ClientStore {
           'client_secrets.last_used_at',
           'client_secrets.revoked_at',
           'client_secrets.weak',
+          'organisations.enabled as organisation_enabled',
         ])
         .where('clients.client_id', '=', ''),
     );
@@ -130,7 +132,8 @@ export class KyselyClientStore implements ClientStore {
       secrets.push(s);
       if (r.weak === 1 && s.sealed && isLive(s, now)) weakRisk = true;
     }
-    return { client: toClient({ ...rows[0], weak_risk: weakRisk }), secrets };
+    // No organisation row (a registry changed by hand) is not a disabled organisation.
+    return { client: toClient({ ...rows[0], weak_risk: weakRisk }), secrets, organisationEnabled: rows[0].organisation_enabled !== 0 };
   }
 
   /** Two statements per 500, whatever the count. */

@@ -81,11 +81,12 @@ function clientCount(eb: ExpressionBuilder<Database & { o: Database['organisatio
 
 /**
  * Creates the organisation of every RSIN that clients use and that has none, named after its RSIN
- * and enabled: after loading clients from elsewhere (an export of an earlier version).
+ * and enabled: after loading clients from elsewhere (an export of an earlier version). Returns
+ * the organisations it created.
  */
-export async function addMissingOrganisations(db: Kysely<Database>, at: number): Promise<void> {
+export async function addMissingOrganisations(db: Kysely<Database>, at: number): Promise<Organisation[]> {
   const t = sql.lit(at);
-  await db
+  const rows = await db
     .insertInto('organisations')
     .columns(['rsin', 'name', 'enabled', 'created_at', 'updated_at'])
     .expression((eb) =>
@@ -95,7 +96,9 @@ export async function addMissingOrganisations(db: Kysely<Database>, at: number):
         .where((w) => w.not(w.exists(w.selectFrom('organisations as o').select('o.rsin').whereRef('o.rsin', '=', 'c.rsin'))))
         .distinct(),
     )
+    .returningAll()
     .execute();
+  return rows.map(toOrganisation);
 }
 
 function toRow(o: Organisation): OrganisationRow {

@@ -120,6 +120,25 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('audit_events_organisation').on('audit_events').columns(['organisation', 'id']).execute();
       },
     },
+    '0004_audit_event_organisations': {
+      async up(db: AnyDb) {
+        // Changes recorded before events named their organisation: a client's under the RSIN its
+        // client has now, an organisation's under its own. The many token and failure events of
+        // before stay without one (global administrators see them); a deleted client's too.
+        await db
+          .updateTable('audit_events')
+          .set((eb) => ({ organisation: eb.selectFrom('clients').select('clients.rsin').whereRef('clients.client_id', '=', 'audit_events.target') }))
+          .where('organisation', 'is', null)
+          .where((eb) => eb.or([eb('action', 'like', 'client.%'), eb('action', 'like', 'secret.%')]))
+          .execute();
+        await db
+          .updateTable('audit_events')
+          .set((eb) => ({ organisation: eb.ref('target') }))
+          .where('organisation', 'is', null)
+          .where('action', 'like', 'organisation.%')
+          .execute();
+      },
+    },
   };
 }
 

@@ -75,10 +75,28 @@ export async function importRegistry(storage: Storage, masterKey: MasterKey, dat
           .execute();
       counts[t] = rows.length;
     }
-    // As on migration: a client's RSIN without an organisation gets one (exports of earlier versions hold none).
-    await addMissingOrganisations(trx, now);
-    // Explicit ids bypassed PostgreSQL's sequence; move it past them.
+    // As on migration: a client's RSIN without an organisation gets one (exports of earlier versions
+    // hold none), audited as OrganisationService.ensure audits it.
+    const ensured = await addMissingOrganisations(trx, now);
+    // Explicit ids bypassed PostgreSQL's sequence; move it past them before any event is added.
     if (storage.dialect === 'postgres') await sql`SELECT setval(pg_get_serial_sequence('audit_events', 'id'), GREATEST((SELECT max(id) FROM audit_events), 1))`.execute(trx);
+    if (ensured.length) {
+      await trx
+        .insertInto('audit_events')
+        .values(
+          ensured.map((o) => ({
+            at: now,
+            actor: 'system',
+            action: 'organisation.created',
+            target: o.rsin,
+            address: null,
+            reason: null,
+            details: JSON.stringify({ after: o, ensured: true, imported: true }),
+            organisation: o.rsin,
+          })),
+        )
+        .execute();
+    }
   });
   return counts;
 }

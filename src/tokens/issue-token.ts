@@ -46,7 +46,14 @@ export async function issueToken(deps: IssueTokenDeps, request: TokenRequest): P
   const token = await deps.issuer.issue(client, scopes);
   const scope = scopes.join(' ');
   deps.metrics.tokensIssued.inc({ alg: token.alg });
-  deps.audit.recordLater({ actor: client.clientId, action: 'token.issued', target: client.clientId, address: request.address, details: { jti: token.jti, scope, expiresIn: token.expiresIn } });
+  deps.audit.recordLater({
+    actor: client.clientId,
+    action: 'token.issued',
+    target: client.clientId,
+    address: request.address,
+    organisation: client.rsin,
+    details: { jti: token.jti, scope, expiresIn: token.expiresIn },
+  });
   return { accessToken: token.accessToken, tokenType: 'Bearer', expiresIn: token.expiresIn, ...(scope ? { scope } : {}) };
 }
 

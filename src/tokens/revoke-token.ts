@@ -44,6 +44,6 @@ export async function revokeToken(deps: RevokeTokenDeps, request: RevocationRequ
   const jti = principal.claims.jti;
   if (typeof jti === 'string') {
     await deps.revocations.revoke(jti, client.clientId, principal.expiresAt);
-    await deps.audit.record({ actor: client.clientId, action: 'token.revoked', target: client.clientId, address: request.address, details: { jti } });
+    await deps.audit.record({ actor: client.clientId, action: 'token.revoked', target: client.clientId, address: request.address, organisation: client.rsin, details: { jti } });
   }
 }

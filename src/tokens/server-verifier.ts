@@ -12,7 +12,8 @@ export function registryResolver(clients: ClientService): ClientResolver {
     found && {
       clientId,
       rsin: found.client.rsin,
-      enabled: found.client.enabled,
+      // A disabled organisation stops its clients' tokens as a disabled client does.
+      enabled: found.client.enabled && found.organisationEnabled,
       selfSignedAllowed: found.client.selfSignedAllowed,
       secrets: found.secrets,
       scopes: found.client.allowedScopes,

@@ -2,14 +2,16 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Principal, refusal, TokenError } from '@zgw-auth/verifier';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditLog } from '../../audit/audit-log.js';
-import type { Actor, ClientService } from '../../clients/client-service.js';
-import { ADMIN_SCOPE } from '../../clients/model.js';
+import type { Actor } from '../../clients/client-service.js';
+import { ADMIN_SCOPE, ORG_ADMIN_SCOPE } from '../../clients/model.js';
+import { ForbiddenError, ValidationError } from '../../errors.js';
 import { holdsControlCharacters } from '../../control-characters.js';
-import { ValidationError } from '../../errors.js';
 import type { KeyRing } from '../../keys/key-ring.js';
 import { type KeyRotationDependencies, rotateKey } from '../../keys/rotate-key.js';
+import { type Administrator, administersPlatform, administratorOf } from '../../organisations/administration-policy.js';
+import { type AdministeredClients, ClientAdministration } from '../../organisations/client-administration.js';
 import type { OrganisationService } from '../../organisations/organisation-service.js';
 import { failureFloor } from '../failure-floor.js';
 import { renderProblem, sendProblem } from '../render/problem.js';
@@ -21,14 +23,33 @@ import { type AdminAuthorization, authorizeWithBackoff } from './self-signed-bac
 declare module 'fastify' {
   interface FastifyRequest {
     admin?: Principal;
+    /** Who the caller administers as (administration-policy.ts); set for every route but the documentation. */
+    administrator?: Administrator;
   }
 }
 
 const actorOf = (request: FastifyRequest): Actor => ({ id: request.admin?.clientId ?? 'unknown', address: request.ip });
 
+const REALM = 'zgw-auth-admin';
+
+/** The documentation of the API is public; everything else needs an administrator. */
+const isPublic = (request: FastifyRequest) => request.url.startsWith('/admin/docs') || request.url === '/admin/openapi.json';
+
+/** The caller as an administrator: set by the onRequest hook before any route runs. */
+function administratorOfRequest(request: FastifyRequest): Administrator {
+  if (!request.administrator) throw new ForbiddenError('this request was not authorized as an administrator');
+  return request.administrator;
+}
+
+/** An RFC 6750 refusal as a problem document; `scopes` name what the route needs. */
+function sendRefusal(reply: FastifyReply, err: TokenError, scopes: string[]): FastifyReply {
+  const r = refusal(err, { problemJson: true, scopes, realm: REALM });
+  return reply.code(r.status).headers(r.headers).send(r.body);
+}
+
 /** What the admin API works with: the registry, the organisations, the audit trail, the keys, and what checks its callers. */
 export interface AdminRouteOptions extends AdminAuthorization {
-  clients: Pick<ClientService, 'list' | 'create' | 'get' | 'update' | 'delete' | 'listSecrets' | 'addSecret' | 'revokeSecret'>;
+  clients: AdministeredClients;
   organisations: OrganisationService;
   audit: Pick<AuditLog, 'list' | 'record'>;
   keys: Pick<KeyRing, 'list' | 'rotate'>;
@@ -38,11 +59,13 @@ export interface AdminRouteOptions extends AdminAuthorization {
 
 /**
  * The admin API under /admin: clients, secrets, organisations, audit and keys. Callers present an access token
- * from our own /token whose client holds the admin scope; errors are RFC 9457 problem documents.
+ * from our own /token whose client holds the admin scope, or the organisation administrator scope for the
+ * clients of its own organisation (administration-policy.ts); errors are RFC 9457 problem documents.
  * Each route parses (the schemas in schemas.ts), calls one registry or use-case method, and renders.
  */
 export const adminRoutes: FastifyPluginAsyncTypebox<AdminRouteOptions> = async (admin, options) => {
-  const { clients, organisations, audit, keys, config } = options;
+  const { organisations, audit, keys, config } = options;
+  const clients = new ClientAdministration(options.clients, audit);
   await admin.register(swagger, {
     openapi: {
       info: { title: 'zgw-auth admin API', version: '1' },
@@ -57,20 +80,23 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRouteOptions> = async (
   admin.setSchemaErrorFormatter(schemaError);
 
   admin.addHook('onRequest', async (request, reply) => {
-    if (request.url.startsWith('/admin/docs') || request.url === '/admin/openapi.json') return;
+    if (isPublic(request)) return;
     try {
       // Guessing back-off for HS256 tokens (self-signed-backoff.ts); undefined: 429 already sent.
-      const principal = await authorizeWithBackoff(options, request, reply, [ADMIN_SCOPE]);
+      const principal = await authorizeWithBackoff(options, request, reply, []);
       if (!principal) return reply;
+      // Global or organisation administrator, from the registry's scopes and RSIN of the caller's client.
+      const administrator = administratorOf(principal);
+      if (!administrator) throw new TokenError('insufficient_scope', `the admin API needs ${ADMIN_SCOPE} or ${ORG_ADMIN_SCOPE}`, { authenticated: true });
       if (principal.kind !== 'oauth2') throw new TokenError('alg_not_allowed', 'the admin API needs a token from the token endpoint', { authenticated: true });
       request.admin = principal;
+      request.administrator = administrator;
     } catch (err) {
       if (!(err instanceof TokenError)) throw err;
       // The precise reason is for the operator; the caller sees it only once its token proved authentic.
       request.log.info({ refused: err.code, reason: err.message }, 'admin API: token refused');
       if (!err.authenticated) await failureFloor(reply);
-      const r = refusal(err, { problemJson: true, scopes: [ADMIN_SCOPE], realm: 'zgw-auth-admin' });
-      return reply.code(r.status).headers(r.headers).send(r.body);
+      return sendRefusal(reply, err, [ADMIN_SCOPE]);
     }
   });
 
@@ -88,23 +114,38 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRouteOptions> = async (
   admin.setNotFoundHandler((request, reply) => sendProblem(reply, 404, 'not_found', 'Not found', `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`));
 
   admin.get('/openapi.json', { schema: { hide: true } }, async () => admin.swagger());
-  await admin.register(organisationRoutes, { organisations, actorOf });
+
+  // The platform's: organisations and signing keys, for global administrators only.
+  await admin.register(async (platform) => {
+    platform.addHook('onRequest', async (request, reply) => {
+      if (!administersPlatform(administratorOfRequest(request))) {
+        return sendRefusal(reply, new TokenError('insufficient_scope', `${ORG_ADMIN_SCOPE} administers clients only`, { authenticated: true }), [ADMIN_SCOPE]);
+      }
+    });
+    await platform.register(organisationRoutes, { organisations, actorOf });
+
+    platform.get('/keys', { schema: { response: { 200: s.keyList } } }, async () => ({ items: await keys.list() }));
+
+    platform.post('/keys/rotate', { schema: { body: s.rotateKeyBody, response: { 200: s.keyRotationSchema } } }, async (request) =>
+      rotateKey({ keys, audit, config }, request.body ?? {}, actorOf(request)),
+    );
+  });
 
   admin.get('/clients', { schema: { querystring: s.listQuery, response: { 200: s.clientPage } } }, async (request) => {
     // The schema's defaults are applied before this runs; these only satisfy the type.
     const { limit = s.PAGE.default, offset = 0, ...filter } = request.query;
-    return clients.list({ ...filter, limit, offset });
+    return clients.list(administratorOfRequest(request), { ...filter, limit, offset });
   });
 
   admin.post('/clients', { schema: { body: s.createClientBody, response: { 201: s.createdClientSchema } } }, async (request, reply) => {
-    const created = await clients.create(request.body, actorOf(request));
+    const created = await clients.create(administratorOfRequest(request), request.body, actorOf(request));
     return reply.code(201).header('cache-control', 'no-store').send(created);
   });
 
-  admin.get('/clients/:clientId', { schema: { params: s.clientIdParams, response: { 200: s.clientRef } } }, async (request) => clients.get(request.params.clientId));
+  admin.get('/clients/:clientId', { schema: { params: s.clientIdParams, response: { 200: s.clientRef } } }, async (request) => clients.get(administratorOfRequest(request), request.params.clientId));
 
   admin.patch('/clients/:clientId', { schema: { params: s.clientIdParams, body: s.updateClientBody, response: { 200: s.clientWithWarnings } } }, async (request) =>
-    clients.update(request.params.clientId, request.body, actorOf(request)),
+    clients.update(administratorOfRequest(request), request.params.clientId, request.body, actorOf(request)),
   );
 
   for (const [verb, enabled] of [
@@ -112,20 +153,22 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRouteOptions> = async (
     ['disable', false],
   ] as const) {
     admin.post(`/clients/:clientId/${verb}`, { schema: { params: s.clientIdParams, response: { 200: s.clientRef } } }, async (request) => {
-      const { client } = await clients.update(request.params.clientId, { enabled }, actorOf(request));
+      const { client } = await clients.update(administratorOfRequest(request), request.params.clientId, { enabled }, actorOf(request));
       return client;
     });
   }
 
   admin.delete('/clients/:clientId', { schema: { params: s.clientIdParams } }, async (request, reply) => {
-    await clients.delete(request.params.clientId, actorOf(request));
+    await clients.delete(administratorOfRequest(request), request.params.clientId, actorOf(request));
     return reply.code(204).send();
   });
 
-  admin.get('/clients/:clientId/secrets', { schema: { params: s.clientIdParams, response: { 200: s.secretInfoList } } }, async (request) => clients.listSecrets(request.params.clientId));
+  admin.get('/clients/:clientId/secrets', { schema: { params: s.clientIdParams, response: { 200: s.secretInfoList } } }, async (request) =>
+    clients.listSecrets(administratorOfRequest(request), request.params.clientId),
+  );
 
   admin.post('/clients/:clientId/secrets', { schema: { params: s.clientIdParams, body: s.addSecretBody, response: { 201: s.createdSecretSchema } } }, async (request, reply) => {
-    const created = await clients.addSecret(request.params.clientId, request.body, actorOf(request));
+    const created = await clients.addSecret(administratorOfRequest(request), request.params.clientId, request.body, actorOf(request));
     // An imported value is the caller's own; it is not echoed back.
     return reply
       .code(201)
@@ -134,14 +177,10 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRouteOptions> = async (
   });
 
   admin.delete('/clients/:clientId/secrets/:secretId', { schema: { params: s.secretParams, response: { 200: s.secretInfoRef } } }, async (request) =>
-    clients.revokeSecret(request.params.clientId, request.params.secretId, actorOf(request)),
+    clients.revokeSecret(administratorOfRequest(request), request.params.clientId, request.params.secretId, actorOf(request)),
   );
 
-  admin.get('/audit', { schema: { querystring: s.auditQuery, response: { 200: s.auditPage } } }, async (request) => ({ items: await audit.list(request.query) }));
-
-  admin.get('/keys', { schema: { response: { 200: s.keyList } } }, async () => ({ items: await keys.list() }));
-
-  admin.post('/keys/rotate', { schema: { body: s.rotateKeyBody, response: { 200: s.keyRotationSchema } } }, async (request) =>
-    rotateKey({ keys, audit, config }, request.body ?? {}, actorOf(request)),
-  );
+  admin.get('/audit', { schema: { querystring: s.auditQuery, response: { 200: s.auditPage } } }, async (request) => ({
+    items: await clients.auditEvents(administratorOfRequest(request), request.query),
+  }));
 };

@@ -103,6 +103,7 @@ export const auditEventSchema = Type.Object({
   address: nullable(Type.String()),
   reason: nullable(Type.String()),
   details: anyObject({ description: 'before/after and context; never secret material' }),
+  organisation: nullable(Type.String({ description: 'RSIN of the organisation the event concerns; null for keys and the system' })),
 });
 export const auditPage = Type.Object({ items: Type.Array(auditEventSchema) });
 
@@ -189,6 +190,7 @@ export const auditQuery = Type.Object(
     target: Type.Optional(Type.String({ maxLength: 100 })),
     actor: Type.Optional(Type.String({ maxLength: 100 })),
     reason: Type.Optional(Type.String({ maxLength: 40, description: 'why a client authentication failed, e.g. wrong_secret, revoked_secret' })),
+    organisation: Type.Optional(Type.String({ pattern: RSIN_PATTERN.source, description: 'events of this organisation (RSIN) only' })),
     since: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_EPOCH_MS })),
     before: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'events with a lower id: paging back from the newest' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: PAGE.max, default: PAGE.default })),

@@ -18,6 +18,7 @@ type Problem = [code: string, title: string, detail: string];
 /** What the admin API says for codes whose wording differs from the error's own. */
 const WORDING: Partial<Record<ErrorCode, (err: ZgwAuthError) => Problem>> = {
   invalid_input: (err) => ['invalid_input', 'Invalid input', err.message],
+  forbidden: (err) => ['forbidden', 'Forbidden', err.message],
   not_found: (err) => ['not_found', 'Not found', err.message],
   conflict: (err) => ['conflict', 'Conflict', err.message],
   body_too_large: () => ['body_too_large', 'Body too large', 'request body too large'],

@@ -1,0 +1,71 @@
+import type { AuditEvent, AuditLog, AuditQuery } from '../audit/audit-log.js';
+import type { ClientFilter } from '../clients/client-store.js';
+import { type Actor, type ClientService, clientNotFound, type CreatedSecret } from '../clients/client-service.js';
+import type { Client, ClientInput, ClientPatch, SecretInfo, SecretInput } from '../clients/model.js';
+import { type Administrator, auditQueryFor, checkClientChange, checkNewClient, clientFilterFor, maySee } from './administration-policy.js';
+
+/** The registry operations an administrator reaches. */
+export type AdministeredClients = Pick<ClientService, 'list' | 'create' | 'get' | 'update' | 'delete' | 'listSecrets' | 'addSecret' | 'revokeSecret'>;
+
+/**
+ * The client registry and its audit trail as one administrator may see and change them
+ * (administration-policy.ts): every admin route on clients, secrets and the audit trail goes
+ * through here. A client the administrator may not see answers as one that does not exist.
+ */
+export class ClientAdministration {
+  constructor(
+    private readonly clients: AdministeredClients,
+    private readonly audit: Pick<AuditLog, 'list'>,
+  ) {}
+
+  async list(admin: Administrator, filter: ClientFilter): Promise<{ items: Client[]; total: number }> {
+    const scoped = clientFilterFor(admin, filter);
+    return scoped ? this.clients.list(scoped) : { items: [], total: 0 };
+  }
+
+  async create(admin: Administrator, input: ClientInput, actor: Actor): Promise<{ client: Client; secret: CreatedSecret }> {
+    checkNewClient(admin, input);
+    return this.clients.create(input, actor);
+  }
+
+  get(admin: Administrator, clientId: string): Promise<Client> {
+    return this.visible(admin, clientId);
+  }
+
+  async update(admin: Administrator, clientId: string, patch: ClientPatch, actor: Actor): Promise<{ client: Client; warnings: string[] }> {
+    checkClientChange(admin, await this.visible(admin, clientId), patch);
+    return this.clients.update(clientId, patch, actor);
+  }
+
+  async delete(admin: Administrator, clientId: string, actor: Actor): Promise<void> {
+    checkClientChange(admin, await this.visible(admin, clientId));
+    await this.clients.delete(clientId, actor);
+  }
+
+  async listSecrets(admin: Administrator, clientId: string): Promise<SecretInfo[]> {
+    await this.visible(admin, clientId);
+    return this.clients.listSecrets(clientId);
+  }
+
+  async addSecret(admin: Administrator, clientId: string, input: SecretInput, actor: Actor): Promise<CreatedSecret> {
+    checkClientChange(admin, await this.visible(admin, clientId));
+    return this.clients.addSecret(clientId, input, actor);
+  }
+
+  async revokeSecret(admin: Administrator, clientId: string, secretId: string, actor: Actor): Promise<SecretInfo> {
+    checkClientChange(admin, await this.visible(admin, clientId));
+    return this.clients.revokeSecret(clientId, secretId, actor);
+  }
+
+  async auditEvents(admin: Administrator, query: AuditQuery): Promise<AuditEvent[]> {
+    const scoped = auditQueryFor(admin, query);
+    return scoped ? this.audit.list(scoped) : [];
+  }
+
+  /** The client, when it exists for this administrator; otherwise the registry's own not-found. */
+  private async visible(admin: Administrator, clientId: string): Promise<Client> {
+    const client = await this.clients.get(clientId);
+    if (!maySee(admin, client)) throw clientNotFound(clientId);
+    return client;
+  }
+}
