@@ -22,12 +22,16 @@ export function isoTime(ms: number | null): string {
  */
 const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
 
+const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
 function escaped(c: string): string {
+  const named = NAMED[c];
+  if (named) return named;
   const code = c.charCodeAt(0);
   return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
 }
 
-/** Text from outside (a file, the registry) as a terminal may show it: invisible characters written out, e.g. \x1b, \u202e. */
+/** Text from outside (a file, the registry) as a terminal may show it: invisible characters written out, e.g. \x1b, \n, \u202e. */
 export function displayText(text: string): string {
   return text.replace(INVISIBLE, escaped);
 }

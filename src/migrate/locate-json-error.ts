@@ -46,7 +46,7 @@ export function locateJsonError(text: string): JsonErrorPlace | undefined {
         expect = 'after-value';
         continue;
       }
-      if (c !== '"') return fail(i, expect === 'key' ? 'expected a property name in double quotes (a trailing comma?)' : "expected a property name in double quotes or '}'");
+      if (c !== '"') return fail(i, expect === 'key' ? `expected a property name in double quotes${afterComma(text, i)}` : "expected a property name in double quotes or '}'");
       const end = stringEnd(text, i);
       if (typeof end !== 'number') return fail(end.at, end.problem);
       i = end;
@@ -79,7 +79,7 @@ export function locateJsonError(text: string): JsonErrorPlace | undefined {
       i = NUMBER.lastIndex;
     } else {
       const literal = ['true', 'false', 'null'].find((l) => text.startsWith(l, i));
-      if (!literal) return fail(i, expect === 'value-or-close' || stack.length ? 'expected a value (a trailing comma?)' : 'expected a value');
+      if (!literal) return fail(i, `expected a value${afterComma(text, i)}`);
       i += literal.length;
     }
     expect = 'after-value';
@@ -110,6 +110,13 @@ function stringEnd(text: string, start: number): number | { at: number; problem:
     i++;
   }
   return { at: start, problem: 'string not closed' };
+}
+
+/** A hint when the fault follows a comma: JSON allows none before `]` or `}`. */
+function afterComma(text: string, at: number): string {
+  let i = at - 1;
+  while (i >= 0 && ' \t\n\r'.includes(text[i]!)) i--;
+  return text[i] === ',' ? ' (a trailing comma?)' : '';
 }
 
 function place(text: string, at: number, problem: string): JsonErrorPlace {
