@@ -372,8 +372,7 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
       config: { 'claim.name': name, 'claim.value': value, 'jsonType.label': type, 'access.token.claim': 'true' },
     });
     const strong = (n: number) => `Odd${n}-Wd0m2xYbT4qzJ6pLk9vRf3sN1cHa8uEe`;
-    const clientRows = async (ids: string[]) =>
-      (await ts.app.storage.db.selectFrom('clients').select('client_id').where('client_id', 'in', ids).execute()).map((r) => r.client_id).sort();
+    const clientRows = async (ids: string[]) => (await ts.app.storage.db.selectFrom('clients').select('client_id').where('client_id', 'in', ids).execute()).map((r) => r.client_id).sort();
 
     it('--dry-run and the run report the same for odd clients: the dry run makes every check the registry makes', async () => {
       const odd = (clientId: string, over: Record<string, unknown> = {}) => serviceClient(clientId, strong(clientId.length), over);
@@ -484,7 +483,10 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
       const json = await cli('migrate', 'keycloak', '--file', file, '--rsin', '000000000', '--dry-run', '--json');
       assert.doesNotMatch(json.stdout, invisible);
       const r = JSON.parse(json.stdout) as MigrationReport;
-      assert.deepEqual(r.clients.slice(0, 6).map((c) => c.clientId), ids);
+      assert.deepEqual(
+        r.clients.slice(0, 6).map((c) => c.clientId),
+        ids,
+      );
       assert.equal(entry(r, 'named-oddly').name, 'Gemeente  evil   ', 'C1 and bidi controls cleaned from names, as C0 controls');
       // Open Zaak's identifiers and labels alike.
       const dump = path.join(dir, 'oz-escapes.json');
