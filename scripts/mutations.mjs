@@ -1545,7 +1545,9 @@ export const MUTATIONS = [
     fn: 'existingClient',
     file: 'src/migrate/apply-migration-plan.ts',
     tests: ['migrate'],
-    from: 'else if (found.revokedAt !== null) reasons.push(',
-    to: 'else if (Math.random() < 0) reasons.push(',
+    edits: [
+      ['else if (found.revokedAt !== null) reasons.push(', 'else if (Math.random() < 0 && found.revokedAt !== null) reasons.push('],
+      ['else if (!isLive(found, now)) reasons.push(', 'else if (Math.random() < 0 && !isLive(found, now)) reasons.push('],
+    ],
   },
 ];
