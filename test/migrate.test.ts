@@ -184,7 +184,10 @@ forEachDialect((dialect) => {
       fs.writeFileSync(other, JSON.stringify({ realm: 'OneGround', clients: [serviceClient('plus-percent', 'a-different-secret-Qx7Vm2Kp9Lz4Rt8Wb3Nc6')] }));
       const changed = entry(await report('keycloak', '--file', other, '--rsin', '000000000'), 'plus-percent');
       assert.equal(changed.status, 'attention');
-      assert.match(changed.reasons[0]!, /exists: left as it is, but its keycloak secret from the file is not one of its secrets/);
+      assert.deepEqual(changed.reasons, [
+        "exists with other settings than in the file: token lifetime 900 s here, the server's default in the file. Left as it is: change it with clients update if the file is right",
+        'exists: left as it is, but its keycloak secret from the file is not one of its secrets; consumers sending it will fail (add it with secrets add --import-stdin)',
+      ]);
       assert.deepEqual(await registry(), before);
     });
 
@@ -335,7 +338,13 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
       fs.truncateSync(big, 33 * 1024 * 1024);
       const cases: [string[], RegExp][] = [
         [['keycloak', '--file', path.join(dir, 'missing.json')], /missing\.json: cannot be read \(ENOENT\)/],
-        [['keycloak', '--file', write('bad.json', '{"clients": [')], /bad\.json: not valid JSON/],
+        [['keycloak', '--file', write('bad.json', '{"clients": [')], /bad\.json: not valid JSON: unexpected end of the file at line 1, column 14\n$/],
+        // JSON.parse would quote the text around the fault: here the tail of a secret.
+        [
+          ['open-zaak', '--rsin', '123456782', '--file', write('comma.json', '[{"model":"vng_api_common.jwtsecret",\n "fields":{"identifier":"a","secret":"OZ-SECRET-VALUE-123456"}},]')],
+          /comma\.json: not valid JSON: expected a value \(a trailing comma\?\) at line 2, column 65\n$/,
+        ],
+        [['keycloak', '--file', write('yaml.json', 'realm: OneGround\nclients: []\n')], /yaml\.json: not valid JSON: expected a value at line 1, column 1\n$/],
         [['keycloak', '--file', write('latin1.json', Buffer.from([0x7b, 0xe9, 0x7d]))], /latin1\.json: not UTF-8 text/],
         [['keycloak', '--file', big], /big\.json: larger than 32 MiB/],
         [
@@ -353,11 +362,243 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
           assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
           assert.match(r.stderr, message);
           assert.doesNotMatch(r.stderr, /\n\s+at /);
+          for (const fragment of ['VALUE-123456', 'OZ-SECRET', 'realm: OneGround']) assert.ok(!r.stderr.includes(fragment), r.stderr);
         }
       } finally {
         fs.rmSync(big);
       }
       assert.deepEqual(await registry(), before);
+    });
+
+    /** Writes a realm export of these clients into the test's directory. */
+    const realmOf = (name: string, clients: unknown[]) => {
+      const file = path.join(dir, name);
+      fs.writeFileSync(file, JSON.stringify({ realm: 'OneGround', clients }));
+      return file;
+    };
+    const claimMapper = (name: string, value: string, type = 'String') => ({
+      name,
+      protocolMapper: 'oidc-hardcoded-claim-mapper',
+      config: { 'claim.name': name, 'claim.value': value, 'jsonType.label': type, 'access.token.claim': 'true' },
+    });
+    const strong = (n: number) => `Odd${n}-Wd0m2xYbT4qzJ6pLk9vRf3sN1cHa8uEe`;
+    const clientRows = async (ids: string[]) => (await ts.app.storage.db.selectFrom('clients').select('client_id').where('client_id', 'in', ids).execute()).map((r) => r.client_id).sort();
+
+    it('--dry-run and the run report the same for odd clients: the dry run makes every check the registry makes', async () => {
+      const odd = (clientId: string, over: Record<string, unknown> = {}) => serviceClient(clientId, strong(clientId.length), over);
+      const file = realmOf('odd.json', [
+        odd('odd-expiry-33658', { attributes: { 'client.secret.expiration.time': '999999999999' } }),
+        odd('odd-expiry-10000', { attributes: { 'client.secret.expiration.time': '253402300800' } }),
+        odd('odd-expiry-9999', { attributes: { 'client.secret.expiration.time': '253402300799' } }),
+        odd('odd-rotated-33658', { attributes: { 'client.secret.rotated': strong(99), 'client.secret.rotated.expiration.time': '999999999999' } }),
+        odd('odd-claims-large', { protocolMappers: [claimMapper('urn:x:big', 'x'.repeat(5000))] }),
+        odd('odd-claims-many', { protocolMappers: Array.from({ length: 51 }, (_, i) => claimMapper(`urn:x:c${i}`, 'v')) }),
+        odd('odd-claims-proto', {
+          protocolMappers: [
+            claimMapper('urn:x:p', '{"__proto__":{"polluted":1}}', 'JSON'),
+            claimMapper('urn:x:q', '[{"a":{"constructor":{"prototype":{}}}}]', 'JSON'),
+            claimMapper('urn:x:ok', '{"a":[1]}', 'JSON'),
+          ],
+        }),
+        odd('odd-rsin', { protocolMappers: [claimMapper('rsin', '123')] }),
+        odd('odd-name', { name: `\u202eevil ${'n'.repeat(300)}`, description: 'd'.repeat(3000) }),
+        odd('odd-lifespan', { attributes: { 'access.token.lifespan': '99999999' } }),
+        odd('odd-short-secret', { secret: 'short' }),
+        odd('odd-long-secret', { secret: 'L'.repeat(600) }),
+        odd('odd-control-secret', { secret: `${strong(5)}\u0007` }),
+        odd('odd-weak', { secret: 'Zomer2024!odd' }),
+        odd('x'.repeat(51)),
+        odd('odd\u0000nul'),
+        odd('odd-dup'),
+        odd('odd-dup'),
+      ]);
+      const before = await registry();
+      const dry = await report('keycloak', '--file', file, '--rsin', '000000000', '--dry-run');
+      assert.deepEqual(await registry(), before);
+      const real = await report('keycloak', '--file', file, '--rsin', '000000000');
+      assert.deepEqual({ ...real, dryRun: true }, dry);
+      assert.deepEqual(
+        real.clients.map((c) => [c.clientId, c.status, c.created]),
+        [
+          ['odd-expiry-33658', 'attention', false],
+          ['odd-expiry-10000', 'attention', false],
+          ['odd-expiry-9999', 'imported', true],
+          ['odd-rotated-33658', 'attention', false],
+          ['odd-claims-large', 'attention', false],
+          ['odd-claims-many', 'attention', false],
+          ['odd-claims-proto', 'attention', true],
+          ['odd-rsin', 'attention', false],
+          ['odd-name', 'imported', true],
+          ['odd-lifespan', 'attention', true],
+          ['odd-short-secret', 'attention', false],
+          ['odd-long-secret', 'attention', false],
+          ['odd-control-secret', 'attention', false],
+          ['odd-weak', 'attention', false],
+          ['x'.repeat(51), 'attention', false],
+          ['odd\u0000nul', 'attention', false],
+          ['odd-dup', 'imported', true],
+          ['odd-dup', 'attention', false],
+        ],
+      );
+      assert.match(entry(real, 'odd-expiry-33658').reasons[0]!, /^not imported: keycloak secret: its expiry time in the file is after the year 9999/);
+      assert.match(entry(real, 'odd-rotated-33658').reasons[0]!, /^not imported: keycloak rotated secret: its expiry time/);
+      assert.match(entry(real, 'odd\u0000nul').reasons[0]!, /^not imported: not a valid client id \(.*\), and it holds control characters$/);
+      assert.deepEqual(entry(real, 'odd-claims-proto').reasons, [
+        'hardcoded claim "urn:x:p" not carried over: its JSON value holds a __proto__, constructor or prototype key, which tokens may not carry',
+        'hardcoded claim "urn:x:q" not carried over: its JSON value holds a __proto__, constructor or prototype key, which tokens may not carry',
+      ]);
+      // What the report says was created is what the registry holds, and as the report says.
+      const created = real.clients.filter((c) => c.created).map((c) => c.clientId);
+      const storable = real.clients.map((c) => c.clientId).filter((id) => !id.includes('\u0000'));
+      assert.deepEqual(await clientRows(storable), [...new Set(created)].sort());
+      const proto = JSON.parse((await cli('clients', 'show', 'odd-claims-proto', '--json')).stdout);
+      assert.deepEqual(proto.client.staticClaims, { 'urn:x:ok': { a: [1] } });
+      const expiry = JSON.parse((await cli('secrets', 'list', 'odd-expiry-9999', '--json')).stdout);
+      assert.deepEqual(
+        expiry.map((s: { expiresAt: number }) => s.expiresAt),
+        [253402300799000],
+      );
+    });
+
+    it('the report writes out invisible characters from the file: a client id cannot rewrite or hide lines of it', async () => {
+      const ids = ['evil\u001b[2K\r\u001b[1A\u001b[2Kok-client  imported', 'hidden\u001b]0;title\u0007', 'app\nx', 'csi\u009b31m', 'bidi\u202eevil', 'nul\u0000'];
+      const file = realmOf('escapes.json', [
+        serviceClient(ids[0]!, strong(1)),
+        serviceClient(ids[1]!, strong(1), { serviceAccountsEnabled: false }),
+        serviceClient(ids[2]!, strong(1)),
+        serviceClient(ids[3]!, strong(1), { publicClient: true }),
+        serviceClient(ids[4]!, strong(1), { bearerOnly: true }),
+        serviceClient(ids[5]!, strong(1), { clientAuthenticatorType: 'client-jwt\u001b[8m' }),
+        serviceClient('named-oddly', strong(1), {
+          name: 'Gemeente \u202eevil\u2066 \u0085',
+          protocolMappers: [{ name: 'mapper\u009b31m', protocolMapper: 'oidc-usermodel-attribute-mapper\u202e', config: {} }],
+        }),
+      ]);
+      const invisible = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/;
+      const text = await cli('migrate', 'keycloak', '--file', file, '--rsin', '000000000', '--dry-run');
+      assert.equal(text.code, 0, text.stderr);
+      assert.doesNotMatch(text.stdout, invisible);
+      const rows = text.stdout.split('\n');
+      // One table line per client, each starting with its id written out.
+      const shown = ['evil\\x1b[2K\\r\\x1b[1A\\x1b[2Kok-client  imported', 'hidden\\x1b]0;title\\x07', 'app\\nx', 'csi\\x9b31m', 'bidi\\u202eevil', 'nul\\x00', 'named-oddly'];
+      assert.deepEqual(
+        rows.slice(1, 8).map((r) => shown.find((s) => r.startsWith(`${s} `))),
+        shown,
+      );
+      assert.ok(rows.includes('  evil\\x1b[2K\\r\\x1b[1A\\x1b[2Kok-client  imported'), 'named under Needs attention, written out');
+      assert.ok(rows.includes('    - not imported: not a valid client id (1-50 characters of A-Z a-z 0-9 . _ ~ -, the first a letter or digit), and it holds control characters'));
+      assert.match(text.stdout, /authenticates with client-jwt\\x1b\[8m/);
+      assert.match(text.stdout, /"mapper 31m" \(oidc-usermodel-attribute-mapper \)/, 'mapper names cleaned of C1 and bidi controls too');
+      // JSON: every character escaped, the same ids when read back.
+      const json = await cli('migrate', 'keycloak', '--file', file, '--rsin', '000000000', '--dry-run', '--json');
+      assert.doesNotMatch(json.stdout, invisible);
+      const r = JSON.parse(json.stdout) as MigrationReport;
+      assert.deepEqual(
+        r.clients.slice(0, 6).map((c) => c.clientId),
+        ids,
+      );
+      assert.equal(entry(r, 'named-oddly').name, 'Gemeente  evil   ', 'C1 and bidi controls cleaned from names, as C0 controls');
+      // Open Zaak's identifiers and labels alike.
+      const dump = path.join(dir, 'oz-escapes.json');
+      fs.writeFileSync(
+        dump,
+        JSON.stringify([
+          { model: 'vng_api_common.jwtsecret', pk: 1, fields: { identifier: 'oz\u001b[8mhidden', secret: strong(2) } },
+          { model: 'authorizations.applicatie', pk: 1, fields: { client_ids: ['loose\u001b]8;;http://x\u0007'], label: 'L\u009b2J' } },
+        ]),
+      );
+      const oz = await cli('migrate', 'open-zaak', '--file', dump, '--rsin', '123456782', '--dry-run');
+      assert.equal(oz.code, 0, oz.stderr);
+      assert.doesNotMatch(oz.stdout, invisible);
+      assert.match(oz.stdout, /^oz\\x1b\[8mhidden +ATTENTION/m);
+      assert.match(oz.stdout, /^loose\\x1b]8;;http:\/\/x\\x07 +skipped/m);
+    });
+
+    it("an existing client that differs from the file is reported with the differences and left alone; zgw-auth's own clients are never offered a file's secret", async () => {
+      const introspector = await cli('clients', 'create', '--client-id', 'introspector', '--rsin', '000000000', '--scopes', 'zgw-auth:introspect', '--json');
+      assert.equal(introspector.code, 0, introspector.stderr);
+      const before = await registry();
+      const file = realmOf('differs.json', [
+        serviceClient('zaaksysteem-123456782', SAMPLE.zaak, { enabled: false, protocolMappers: [claimMapper('rsin', '000000000'), claimMapper('user_id', 'iemand-anders')] }),
+        serviceClient(ts.admin.clientId, strong(3)),
+        serviceClient('introspector', strong(4)),
+      ]);
+      for (const dryRun of [['--dry-run'], []]) {
+        const r = await report('keycloak', '--file', file, '--rsin', '000000000', ...dryRun);
+        assert.deepEqual(
+          r.clients.map((c) => [c.clientId, c.status, c.created]),
+          [
+            ['zaaksysteem-123456782', 'attention', false],
+            [ts.admin.clientId, 'skipped', false],
+            ['introspector', 'skipped', false],
+          ],
+        );
+        assert.deepEqual(entry(r, 'zaaksysteem-123456782').reasons, [
+          'exists with other settings than in the file: rsin 123456782 here, 000000000 in the file; enabled here, disabled in the file; static claims "user_id", "user_representation" differ. Left as it is: change it with clients update if the file is right',
+        ]);
+        assert.deepEqual(entry(r, ts.admin.clientId).reasons, ["zgw-auth's own administrator client: never created or given a secret from a file"]);
+        assert.deepEqual(entry(r, 'introspector').reasons, ['exists and holds zgw-auth:introspect: left as it is; a secret from a file is never added to it']);
+        assert.doesNotMatch(JSON.stringify(r), /secrets add/);
+      }
+      assert.deepEqual(await registry(), before);
+    });
+
+    it('running again after a secret was revoked or expired here, or the client disabled, says so: consumers sending it get 401', async () => {
+      const [badPercent] = JSON.parse((await cli('secrets', 'list', 'bad-percent', '--json')).stdout) as { secretId: string }[];
+      assert.equal((await cli('secrets', 'revoke', 'bad-percent', badPercent!.secretId)).code, 0);
+      const [umlaut] = JSON.parse((await cli('secrets', 'list', 'umlaut', '--json')).stdout) as { secretId: string }[];
+      // As if its expiry had passed a minute ago.
+      const expiredAt = Date.now() - 60_000;
+      await ts.app.storage.db.updateTable('client_secrets').set({ expires_at: expiredAt }).where('secret_id', '=', umlaut!.secretId).execute();
+      assert.equal((await cli('clients', 'disable', 'plus-percent')).code, 0);
+      const before = await registry();
+      const revokedAt = (JSON.parse((await cli('secrets', 'list', 'bad-percent', '--json')).stdout) as { revokedAt: number }[])[0]!.revokedAt;
+      const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+      for (const dryRun of [['--dry-run'], []]) {
+        const r = await report('keycloak', '--file', realmFile, '--rsin', '000000000', '--allow-weak-secrets', ...dryRun);
+        assert.deepEqual(entry(r, 'bad-percent').reasons, [`exists, but its keycloak secret from the file was revoked here at ${iso(revokedAt)}: consumers still sending it get 401`]);
+        assert.deepEqual(entry(r, 'umlaut').reasons, [`exists, but its keycloak secret from the file expired here at ${iso(expiredAt)}: consumers still sending it get 401`]);
+        assert.deepEqual(entry(r, 'plus-percent').reasons, [
+          'exists with other settings than in the file: disabled here, enabled in the file (consumers get 401 until it is enabled: clients enable). Left as it is: change it with clients update if the file is right',
+        ]);
+        assert.deepEqual(entry(r, 'zaaksysteem-123456782').reasons, ['exists: left as it is'], 'a client as the file has it is fine');
+      }
+      assert.deepEqual(await registry(), before);
+      // The report is right: the revoked secret gets 401.
+      assert.equal((await basicToken(basicAuth('bad-percent', BAD_PERCENT))).status, 401);
+    });
+
+    it('the registry refuses __proto__, constructor and prototype keys in claim values on every way in (here: the CLI)', async () => {
+      for (const claims of ['{"urn:x:y":{"__proto__":{"polluted":1}}}', '{"urn:x:y":[{"a":{"constructor":{"prototype":{"p":1}}}}]}', '{"https://x.example/c":{"prototype":1}}']) {
+        const r = await cli('clients', 'create', '--client-id', 'proto-claims', '--rsin', '000000000', '--claims', claims);
+        assert.equal(r.code, 1, r.stdout);
+        assert.match(r.stderr, /holds the key "(__proto__|constructor|prototype)", which is not accepted in claims/);
+      }
+      assert.deepEqual(await clientRows(['proto-claims']), []);
+    });
+
+    it('Open Zaak: a client id listed a million times (100 Applicaties of 10,000) is read at once', async () => {
+      const ids = JSON.stringify(Array(10_000).fill('repeated'));
+      const records = [
+        JSON.stringify({ model: 'vng_api_common.jwtsecret', pk: 1, fields: { identifier: 'repeated', secret: strong(6) } }),
+        ...Array.from({ length: 100 }, (_, i) => `{"model":"authorizations.applicatie","pk":${i},"fields":{"label":"${i ? `A${i}` : ''}","client_ids":${ids}}}`),
+      ];
+      const dump = path.join(dir, 'oz-repeated.json');
+      fs.writeFileSync(dump, `[${records.join(',')}]`);
+      try {
+        // Quadratic work would take hours here; linear takes a moment. The kill only ends a test that hangs.
+        const { stdout } = await run(process.execPath, [CLI, 'migrate', 'open-zaak', '--file', dump, '--rsin', '123456782', '--dry-run', '--json'], {
+          env: { ...process.env, ...env },
+          timeout: 120_000,
+        });
+        const r = JSON.parse(stdout) as MigrationReport;
+        assert.deepEqual(
+          r.clients.map((c) => [c.clientId, c.status, c.name, c.notes]),
+          [['repeated', 'imported', 'A1', ['listed by 100 Applicaties: named after the first']]],
+        );
+      } finally {
+        fs.rmSync(dump);
+      }
     });
   });
 });

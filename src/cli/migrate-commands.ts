@@ -7,7 +7,7 @@ import { parseKeycloakRealm } from '../migrate/parse-keycloak-realm.js';
 import { parseOpenZaakDump } from '../migrate/parse-open-zaak-dump.js';
 import { readMigrationFile } from '../migrate/read-migration-file.js';
 import type { CliContext } from './context.js';
-import { table } from './output.js';
+import { displayText, table, terminalSafeJson } from './output.js';
 
 interface MigrateOptions {
   file: string;
@@ -65,12 +65,12 @@ function validRsin(rsin: string): void {
   }
 }
 
-/** A shape error names the place in the file; this adds the file. */
+/** A shape error names the place in the file (keys from the file among it: shown escaped); this adds the file. */
 function inFile(file: string, parse: () => MigrationPlan): MigrationPlan {
   try {
     return parse();
   } catch (err) {
-    if (err instanceof ValidationError) throw new ValidationError(`${file}: ${err.message}`);
+    if (err instanceof ValidationError) throw new ValidationError(`${file}: ${displayText(err.message)}`);
     throw err;
   }
 }
@@ -83,32 +83,52 @@ async function run(ctx: CliContext, cmd: Command, plan: MigrationPlan, o: Migrat
       actor: { id: 'cli' },
       tokenLifetime: app.config.tokenLifetime,
       maxTokenLifetime: app.config.maxTokenLifetime,
+      now: app.now,
     }),
   );
-  ctx.out(o.json ? JSON.stringify(report) : formatReport(report));
+  ctx.out(o.json ? terminalSafeJson(JSON.stringify(report)) : formatReport(report));
 }
 
+/**
+ * The report as a table and lists. Every string in it may come from the file (client ids, names,
+ * reasons that quote them): each is shown through displayText, so a file cannot send the terminal
+ * escape sequences, line breaks or bidi overrides that would rewrite or hide lines of the report.
+ */
 function formatReport(report: MigrationReport): string {
   const yes = (v: boolean | undefined) => (v === undefined ? '-' : v ? 'yes' : 'no');
   const lines = [
     table(
       ['CLIENT ID', 'RESULT', 'CREATED', 'RSIN', 'ENABLED', 'SELF-SIGNED', 'SECRETS', 'REASON'],
-      report.clients.map((c) => [
-        c.clientId,
-        c.status === 'attention' ? 'ATTENTION' : c.status,
-        yes(c.created),
-        c.rsin ?? '-',
-        yes(c.enabled),
-        yes(c.selfSigned),
-        c.secrets.join(', ') || '-',
-        c.status === 'skipped' ? c.reasons.join('; ') : c.status === 'attention' ? 'see below' : '-',
-      ]),
+      report.clients.map((c) =>
+        [
+          c.clientId,
+          c.status === 'attention' ? 'ATTENTION' : c.status,
+          yes(c.created),
+          c.rsin ?? '-',
+          yes(c.enabled),
+          yes(c.selfSigned),
+          c.secrets.join(', ') || '-',
+          c.status === 'skipped' ? c.reasons.join('; ') : c.status === 'attention' ? 'see below' : '-',
+        ].map(displayText),
+      ),
     ),
   ];
+  // Loops, not push(...): a large file's report has more lines than a call has room for arguments.
   const attention = report.clients.filter((c) => c.status === 'attention');
-  if (attention.length) lines.push('', 'Needs attention:', ...attention.flatMap((c) => [`  ${c.clientId}`, ...c.reasons.map((r) => `    - ${r}`)]));
-  const notes = [...report.clients.flatMap((c) => c.notes.map((n) => `  ${c.clientId}: ${n}`)), ...report.notes.map((n) => `  ${n}`)];
-  if (notes.length) lines.push('', 'Notes:', ...notes);
+  if (attention.length) {
+    lines.push('', 'Needs attention:');
+    for (const c of attention) {
+      lines.push(`  ${displayText(c.clientId)}`);
+      for (const r of c.reasons) lines.push(`    - ${displayText(r)}`);
+    }
+  }
+  const notes: string[] = [];
+  for (const c of report.clients) for (const n of c.notes) notes.push(`  ${displayText(c.clientId)}: ${displayText(n)}`);
+  for (const n of report.notes) notes.push(`  ${displayText(n)}`);
+  if (notes.length) {
+    lines.push('', 'Notes:');
+    for (const line of notes) lines.push(line);
+  }
   const { imported, skipped, attention: n, created } = report.summary;
   lines.push(
     '',

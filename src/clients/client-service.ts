@@ -263,11 +263,16 @@ export class ClientService {
    * an import that runs again leave a secret that is already there alone.
    */
   async hasSecret(clientId: string, value: string): Promise<boolean> {
+    return (await this.findSecret(clientId, value)) !== undefined;
+  }
+
+  /** The secret `value` is (as hasSecret finds it), with whether and when it was revoked or expires: a former one no longer works. */
+  async findSecret(clientId: string, value: string): Promise<Pick<SecretInfo, 'secretId' | 'revokedAt' | 'expiresAt'> | undefined> {
     const found = await this.store.findWithSecrets(clientId, this.now());
     const presented = hashSecret(this.masterKey.hashKey, value);
-    let matched = false;
-    for (const s of found?.secrets ?? []) if (hashMatches(presented, s.hash)) matched = true;
-    return matched;
+    let matched: StoredSecret | undefined;
+    for (const s of found?.secrets ?? []) if (hashMatches(presented, s.hash)) matched = s;
+    return matched && { secretId: matched.secretId, revokedAt: matched.revokedAt, expiresAt: matched.expiresAt };
   }
 
   async listSecrets(clientId: string): Promise<SecretInfo[]> {

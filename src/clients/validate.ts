@@ -61,6 +61,30 @@ export function validateStaticClaims(claims: Record<string, unknown>): void {
     if (STATIC_CLAIM_NAMES.includes(name) && typeof value !== 'string') throw new ValidationError(`staticClaims.${name} must be a string`, 'staticClaims');
     // Signed into every token: no line breaks or escape sequences for a log or terminal downstream, whatever path wrote it.
     if (holdsControlCharacters(value)) throw new ValidationError(`staticClaims.${name.slice(0, 60)} holds control characters or nests too deep`, 'staticClaims');
+    validateClaimValueKeys(name, value);
+  }
+}
+
+const PROTOTYPE_KEYS: readonly string[] = ['__proto__', 'constructor', 'prototype'];
+
+/**
+ * No `__proto__`, `constructor` or `prototype` key at any depth of a claim's value: resource
+ * servers that deep-merge claims into objects would let such a token pollute their prototypes.
+ * Walks without recursion, so a deeply nested value cannot exhaust the stack.
+ */
+export function validateClaimValueKeys(name: string, value: unknown): void {
+  const pending: unknown[] = [value];
+  while (pending.length) {
+    const v = pending.pop();
+    if (v === null || typeof v !== 'object') continue;
+    if (Array.isArray(v)) {
+      for (const item of v) pending.push(item);
+      continue;
+    }
+    for (const [key, inner] of Object.entries(v)) {
+      if (PROTOTYPE_KEYS.includes(key)) throw new ValidationError(`staticClaims.${name.slice(0, 60)} holds the key "${key}", which is not accepted in claims`, 'staticClaims');
+      pending.push(inner);
+    }
   }
 }
 

@@ -1,8 +1,11 @@
+import { FIRST_ADMIN_CLIENT_ID } from '../app.js';
 import type { Actor, ClientService } from '../clients/client-service.js';
+import { type Client, MAX_EPOCH_MS } from '../clients/model.js';
+import { isLive } from '../clients/secret-lifecycle.js';
 import { checkImportedSecret, SECRET_STRENGTH_RULE } from '../clients/secrets.js';
-import { validateClientFields, validateClientId } from '../clients/validate.js';
-import { NotFoundError, ZgwAuthError } from '../errors.js';
-import type { ImportEntry, MigrationPlan, MigrationSource, PlanEntry } from './migration-plan.js';
+import { CLIENT_ID_RULE, validateClientFields, validateClientId, validateSecretLabel } from '../clients/validate.js';
+import { NotFoundError, ValidationError, ZgwAuthError } from '../errors.js';
+import type { ImportEntry, MigrationPlan, MigrationSource, PlanEntry, PlannedSecret } from './migration-plan.js';
 
 export interface ApplyOptions {
   /** Check everything and report, change nothing. */
@@ -13,6 +16,8 @@ export interface ApplyOptions {
   /** The server's token lifetime settings, to say what an imported lifetime becomes. */
   tokenLifetime: number;
   maxTokenLifetime: number;
+  /** Epoch ms; the clock the registry checks expiry times against (default: Date.now). */
+  now?: () => number;
 }
 
 /** imported: created as the source had it; skipped: nothing to do; attention: the operator must look (created or not, see `created`). */
@@ -46,7 +51,9 @@ export interface MigrationReport {
 /**
  * Carries out a migration plan through the client registry: each client is created with its
  * secrets in one step, or not at all; a client that exists is left as it is, so running again
- * changes nothing. A dry run makes the same checks and reads, and writes nothing.
+ * changes nothing. A dry run makes the same checks and reads, and writes nothing: every check the
+ * registry makes on a create is made here first, with the registry's own rules, so that a dry run
+ * reports what the run does.
  */
 export async function applyMigrationPlan(clients: ClientService, plan: MigrationPlan, options: ApplyOptions): Promise<MigrationReport> {
   const reported: ReportEntry[] = [];
@@ -72,10 +79,15 @@ async function applyEntry(clients: ClientService, entry: PlanEntry, options: App
   const refused = (reason: string): ReportEntry => ({ ...base, status: 'attention', reasons: [reason], notes: entry.notes });
   try {
     validateClientId(entry.clientId);
-  } catch (err) {
-    return refused(`not imported: ${(err as Error).message}`);
+  } catch {
+    // The report shows the id; the registry's message would quote it once more.
+    const controls = /[\u0000-\u001f\u007f-\u009f]/.test(entry.clientId) ? ', and it holds control characters' : '';
+    return refused(`not imported: not a valid client id (${CLIENT_ID_RULE})${controls}`);
   }
-  const existing = await existingClient(clients, entry);
+  if (entry.clientId === FIRST_ADMIN_CLIENT_ID) {
+    return { ...base, status: 'skipped', reasons: ["zgw-auth's own administrator client: never created or given a secret from a file"] };
+  }
+  const existing = await existingClient(clients, entry, options);
   if (existing) return existing;
   const { client } = entry;
   try {
@@ -85,10 +97,13 @@ async function applyEntry(clients: ClientService, entry: PlanEntry, options: App
   }
 
   const reasons = [...entry.attention];
+  const now = (options.now ?? Date.now)();
   for (const secret of entry.secrets) {
     let check: { warnings: string[]; weak: boolean };
     try {
       check = checkImportedSecret(secret.value);
+      validateSecretLabel(secret.label);
+      validateExpiry(secret, now);
     } catch (err) {
       return refused(`not imported: ${secret.label} secret: ${(err as Error).message}`);
     }
@@ -131,21 +146,77 @@ async function applyEntry(clients: ClientService, entry: PlanEntry, options: App
   return planned;
 }
 
-/** A client that is already registered is left as it is; it needs attention only when a secret from the file is not one of its secrets. */
-async function existingClient(clients: ClientService, entry: ImportEntry): Promise<ReportEntry | undefined> {
+/** The registry's rule for a secret's expiry (ClientService checks it on create): whole ms, in the future, before the year 10000. */
+function validateExpiry(secret: PlannedSecret, now: number): void {
+  const t = secret.expiresAt;
+  if (t === null) return;
+  if (!Number.isInteger(t) || t > MAX_EPOCH_MS) throw new ValidationError('its expiry time in the file is after the year 9999, which zgw-auth does not accept: remove or correct it in the source');
+  if (t <= now) throw new ValidationError(`it expired at ${new Date(t).toISOString()}: give the consumer a new one`);
+}
+
+/** The fields of an existing client that decide what its tokens are, as the file would have them. */
+function differences(existing: Client, entry: ImportEntry): string[] {
+  const planned = entry.client;
+  const yesNo = (v: boolean) => (v ? 'yes' : 'no');
+  const lifetime = (v: number | null) => (v === null ? "the server's default" : `${v} s`);
+  const found: string[] = [];
+  if (existing.rsin !== planned.rsin) found.push(`rsin ${existing.rsin} here, ${planned.rsin} in the file`);
+  // Without a secret in the file the plan disables the client; that says nothing about the source.
+  if (entry.secrets.length && existing.enabled !== planned.enabled) {
+    found.push(existing.enabled ? 'enabled here, disabled in the file' : 'disabled here, enabled in the file (consumers get 401 until it is enabled: clients enable)');
+  }
+  if (existing.selfSignedAllowed !== planned.selfSignedAllowed) found.push(`self-signing ${yesNo(existing.selfSignedAllowed)} here, ${yesNo(planned.selfSignedAllowed)} in the file`);
+  if (existing.tokenLifetime !== planned.tokenLifetime) found.push(`token lifetime ${lifetime(existing.tokenLifetime)} here, ${lifetime(planned.tokenLifetime)} in the file`);
+  const claims = [...new Set([...Object.keys(existing.staticClaims), ...Object.keys(planned.staticClaims)])].filter(
+    (name) => canonicalJson(existing.staticClaims[name]) !== canonicalJson(planned.staticClaims[name]),
+  );
+  if (claims.length) found.push(`static claims ${claims.map((c) => JSON.stringify(c.slice(0, 60))).join(', ')} differ`);
+  return found;
+}
+
+/** JSON with object keys sorted, to compare claim values regardless of key order. */
+function canonicalJson(value: unknown): string {
+  return (
+    JSON.stringify(value, (_key, v: unknown) =>
+      v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+    ) ?? 'undefined'
+  );
+}
+
+/**
+ * A client that is already registered is left as it is. It needs attention when it differs from
+ * the file in what decides its tokens, or when a secret from the file does not work for it (none
+ * of its secrets, or one revoked or expired here). A client holding zgw-auth's own scopes is never
+ * advised to take a secret from a file.
+ */
+async function existingClient(clients: ClientService, entry: ImportEntry, options: ApplyOptions): Promise<ReportEntry | undefined> {
+  let existing: Client;
   try {
-    await clients.get(entry.clientId);
+    existing = await clients.get(entry.clientId);
   } catch (err) {
     if (err instanceof NotFoundError) return undefined;
     throw err;
   }
-  const missing: string[] = [];
-  for (const secret of entry.secrets) if (!(await clients.hasSecret(entry.clientId, secret.value))) missing.push(secret.label);
   const base = { clientId: entry.clientId, created: false, secrets: [], notes: [] };
-  if (!missing.length) return { ...base, status: 'skipped', reasons: ['exists: left as it is'] };
-  return {
-    ...base,
-    status: 'attention',
-    reasons: [`exists: left as it is, but its ${missing.join(' and ')} secret from the file is not one of its secrets; consumers sending it will fail (add it with secrets add --import-stdin)`],
-  };
+  const own = existing.allowedScopes.filter((s) => s.startsWith('zgw-auth:'));
+  if (own.length) return { ...base, status: 'skipped', reasons: [`exists and holds ${own.join(', ')}: left as it is; a secret from a file is never added to it`] };
+  const reasons: string[] = [];
+  const changes = differences(existing, entry);
+  if (changes.length) reasons.push(`exists with other settings than in the file: ${changes.join('; ')}. Left as it is: change it with clients update if the file is right`);
+  const now = (options.now ?? Date.now)();
+  const missing: string[] = [];
+  for (const secret of entry.secrets) {
+    const found = await clients.findSecret(entry.clientId, secret.value);
+    if (!found) missing.push(secret.label);
+    else if (found.revokedAt !== null) reasons.push(`exists, but its ${secret.label} secret from the file was revoked here at ${isoTime(found.revokedAt)}: consumers still sending it get 401`);
+    else if (!isLive(found, now)) reasons.push(`exists, but its ${secret.label} secret from the file expired here at ${isoTime(found.expiresAt!)}: consumers still sending it get 401`);
+  }
+  if (missing.length) {
+    reasons.push(`exists: left as it is, but its ${missing.join(' and ')} secret from the file is not one of its secrets; consumers sending it will fail (add it with secrets add --import-stdin)`);
+  }
+  return reasons.length ? { ...base, status: 'attention', reasons } : { ...base, status: 'skipped', reasons: ['exists: left as it is'] };
+}
+
+function isoTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 }

@@ -65,7 +65,10 @@ export interface PlannedSecret {
 /** Keycloak's placeholder for a secret that a partial export from the console leaves out. */
 export const MASKED_SECRET = '**********';
 
-/** A string from the source, cut to `max` characters, without control characters: for names and descriptions. */
+/**
+ * A string from the source, cut to `max` characters, without control characters (C0, DEL, C1),
+ * bidi controls or zero-width characters, which would change how lists show it: for names and descriptions.
+ */
 export function cleanText(value: string, max: number): string {
-  return value.replace(/[\u0000-\u001f\u007f]/g, ' ').slice(0, max);
+  return value.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g, ' ').slice(0, max);
 }

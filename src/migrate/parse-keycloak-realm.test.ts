@@ -133,6 +133,29 @@ describe('Keycloak realm export → migration plan', () => {
     assert.match(e.notes.join('\n'), /"Client Host" \(oidc-usersessionmodel-note-mapper\)/);
   });
 
+  it('JSON-typed claims holding __proto__, constructor or prototype keys at any depth are left out and need attention', () => {
+    const json = { 'jsonType.label': 'JSON' };
+    const e = imported(
+      only([
+        serviceClient({
+          protocolMappers: [
+            hardcoded('rsin', '000000000'),
+            hardcoded('urn:x:proto', '{"__proto__":{"polluted":1}}', json),
+            hardcoded('urn:x:deep', '[1,{"a":[{"constructor":{"prototype":{"p":1}}}]}]', json),
+            hardcoded('https://x.example/prototype', '{"prototype":null}', json),
+            hardcoded('urn:x:fine', '{"proto":[{"__proto":1}],"constructors":2}', json),
+          ],
+        }),
+      ]),
+    );
+    assert.deepEqual(e.client.staticClaims, { 'urn:x:fine': { proto: [{ __proto: 1 }], constructors: 2 } });
+    assert.deepEqual(
+      e.attention.map((a) => a.split(' not carried over')[0]),
+      ['hardcoded claim "urn:x:proto"', 'hardcoded claim "urn:x:deep"', 'hardcoded claim "https://x.example/prototype"'],
+    );
+    assert.match(e.attention[0]!, /holds a __proto__, constructor or prototype key/);
+  });
+
   it('access.token.lifespan as the token lifetime; empty or -1 is the default; beyond a year needs attention', () => {
     const lifetime = (v: string) => imported(only([serviceClient({ attributes: { 'access.token.lifespan': v } })]));
     assert.equal(lifetime('900').client.tokenLifetime, 900);

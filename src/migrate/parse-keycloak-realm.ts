@@ -1,4 +1,5 @@
 import { isAllowedStaticClaim, STATIC_CLAIM_NAMES } from '../clients/model.js';
+import { validateClaimValueKeys } from '../clients/validate.js';
 import { ValidationError } from '../errors.js';
 import { asArray, asObject, asString, type JsonObject, optBoolean, optString, optStringMap } from './json-shape.js';
 import { cleanText, MASKED_SECRET, type MigrationPlan, type PlanEntry, type PlannedSecret } from './migration-plan.js';
@@ -159,7 +160,13 @@ function mapperClaims(mappers: unknown[], path: string, attention: string[], not
     if (!isAllowedStaticClaim(claim)) {
       return void attention.push(`hardcoded claim ${shown} not carried over: tokens get only ${STATIC_CLAIM_NAMES.join(', ')} and collision-resistant names (https://…, urn:…) as static claims`);
     }
-    staticClaims[claim] = STATIC_CLAIM_NAMES.includes(claim) ? value : typedClaim(value, config['jsonType.label']);
+    const typed = STATIC_CLAIM_NAMES.includes(claim) ? value : typedClaim(value, config['jsonType.label']);
+    try {
+      validateClaimValueKeys(claim, typed);
+    } catch {
+      return void attention.push(`hardcoded claim ${shown} not carried over: its JSON value holds a __proto__, constructor or prototype key, which tokens may not carry`);
+    }
+    staticClaims[claim] = typed;
   });
   if (other.length) notes.push(`mappers not carried over (zgw-auth sets its own token claims): ${other.join(', ')}`);
   return { rsin, staticClaims };

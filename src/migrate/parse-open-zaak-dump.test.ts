@@ -58,6 +58,27 @@ describe('Open Zaak dumpdata → migration plan', () => {
     assert.deepEqual(p.notes, ['ignored: 1 auth.user record']);
   });
 
+  it('an id listed 50,000 times is counted per Applicatie in linear time, named after the first non-empty label', () => {
+    const p = parse([
+      secret(1, 'busy', 'a-long-enough-secret-for-the-test-0003'),
+      applicatie(1, ' ', Array(10_000).fill('busy')),
+      applicatie(2, 'Second', [...Array(9_999).fill('busy'), 'idle']),
+      ...[3, 4, 5].map((pk) => applicatie(pk, `Other ${pk}`, Array(10_000).fill('busy'))),
+      applicatie(6, 'Third', ['busy', 'idle']),
+    ]);
+    assert.deepEqual(
+      p.entries.map((e) => [e.clientId, e.action]),
+      [
+        ['busy', 'import'],
+        ['idle', 'skip'],
+      ],
+    );
+    const busy = p.entries[0] as ImportEntry;
+    assert.equal(busy.client.name, 'Second');
+    assert.deepEqual(busy.notes, ['listed by 6 Applicaties: named after the first']);
+    assert.match((p.entries[1] as { reason: string }).reason, /Applicatie "Second"/);
+  });
+
   it('refuses a file of another shape, naming the place', () => {
     refusesWith({}, /^\$: expected an array, got an object/);
     refusesWith([42], /^\$\[0\]: expected an object, got number/);

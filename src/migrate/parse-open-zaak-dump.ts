@@ -8,6 +8,15 @@ export interface OpenZaakOptions {
 }
 
 const MAX_RECORDS = 200_000;
+
+interface Listing {
+  applicaties: number;
+  /** Index of the last record that listed the id: an Applicatie listing it twice counts once. */
+  lastRecord: number;
+  first: string;
+  /** The first non-empty label, which names the client. */
+  named: string | undefined;
+}
 const JWT_SECRET = 'vng_api_common.jwtsecret';
 const APPLICATIE = 'authorizations.applicatie';
 
@@ -19,7 +28,8 @@ const APPLICATIE = 'authorizations.applicatie';
 export function parseOpenZaakDump(data: unknown, options: OpenZaakOptions): MigrationPlan {
   const records = asArray(data, '$', MAX_RECORDS);
   const secrets: { identifier: string; secret: string }[] = [];
-  const labels = new Map<string, string[]>();
+  // Per client id: how many Applicaties list it, the first one's label and the first non-empty label.
+  const listed = new Map<string, Listing>();
   const ignored = new Map<string, number>();
   records.forEach((r, i) => {
     const path = `$[${i}]`;
@@ -33,9 +43,18 @@ export function parseOpenZaakDump(data: unknown, options: OpenZaakOptions): Migr
     }
     const label = optString(fields, 'label', `${path}.fields`, 10_000) ?? '';
     const ids = asArray(fields.client_ids, `${path}.fields.client_ids`, 10_000).map((id, j) => asString(id, `${path}.fields.client_ids[${j}]`, 255));
-    for (const id of ids) labels.set(id, [...(labels.get(id) ?? []), label]);
+    // Constant work per occurrence: one id may occur millions of times in a file of the size allowed.
+    for (const id of ids) {
+      const known = listed.get(id);
+      if (!known) listed.set(id, { applicaties: 1, lastRecord: i, first: label, named: label.trim() === '' ? undefined : label });
+      else if (known.lastRecord !== i) {
+        known.applicaties++;
+        known.lastRecord = i;
+        if (known.named === undefined && label.trim() !== '') known.named = label;
+      }
+    }
   });
-  if (!secrets.length && !labels.size) {
+  if (!secrets.length && !listed.size) {
     throw new ValidationError(`no ${JWT_SECRET} or ${APPLICATIE} records: dump them with manage.py dumpdata ${JWT_SECRET} ${APPLICATIE}`);
   }
 
@@ -51,11 +70,11 @@ export function parseOpenZaakDump(data: unknown, options: OpenZaakOptions): Migr
       entries.push({ action: 'refuse', clientId: identifier, reason: 'empty secret in Open Zaak: not imported (an empty key protects nothing); give the consumer a new secret' });
       continue;
     }
-    const applicaties = labels.get(identifier) ?? [];
+    const listing = listed.get(identifier);
     const notes: string[] = [];
-    if (!applicaties.length) notes.push('no Applicatie lists this client id: named after the id');
-    if (applicaties.length > 1) notes.push(`listed by ${applicaties.length} Applicaties: named after the first`);
-    const label = applicaties.find((l) => l.trim() !== '');
+    if (!listing) notes.push('no Applicatie lists this client id: named after the id');
+    else if (listing.applicaties > 1) notes.push(`listed by ${listing.applicaties} Applicaties: named after the first`);
+    const label = listing?.named;
     entries.push({
       action: 'import',
       clientId: identifier,
@@ -65,10 +84,10 @@ export function parseOpenZaakDump(data: unknown, options: OpenZaakOptions): Migr
       notes,
     });
   }
-  for (const [id, applicatieLabels] of labels) {
+  for (const [id, listing] of listed) {
     if (seen.has(id)) continue;
     seen.add(id);
-    entries.push({ action: 'skip', clientId: id, reason: `no secret in Open Zaak (Applicatie "${cleanText(applicatieLabels[0] ?? '', 60)}"): it cannot authenticate there either` });
+    entries.push({ action: 'skip', clientId: id, reason: `no secret in Open Zaak (Applicatie "${cleanText(listing.first, 60)}"): it cannot authenticate there either` });
   }
   const notes = [...ignored].map(([model, n]) =>
     model === 'authorizations.autorisatie'

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { ValidationError } from '../errors.js';
+import { locateJsonError } from './locate-json-error.js';
 
 /** Realm exports with users inline can be large; anything beyond this is not a client list. */
 export const MAX_MIGRATION_FILE_BYTES = 32 * 1024 * 1024;
@@ -26,8 +27,10 @@ export function readMigrationFile(file: string): unknown {
   }
   try {
     return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw new ValidationError(`${file}: not valid JSON (${(err as Error).message.slice(0, 200)})`);
+  } catch {
+    // JSON.parse's message quotes the text around the fault, which may be part of a secret: the place only.
+    const at = locateJsonError(text);
+    throw new ValidationError(`${file}: not valid JSON${at ? `: ${at.problem} at line ${at.line}, column ${at.column}` : ''}`);
   }
 }
 
