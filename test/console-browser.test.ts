@@ -21,7 +21,10 @@ describe('console in the browser', () => {
   const axe = async () => {
     const path = new URL(page.url()).pathname;
     const found = await seriousViolations(page);
-    checked.set(path, found.map((v) => `${v.id} (${v.impact}): ${v.help} at ${JSON.stringify(v.nodes.map((n) => n.target))}`));
+    checked.set(
+      path,
+      found.map((v) => `${v.id} (${v.impact}): ${v.help} at ${JSON.stringify(v.nodes.map((n) => n.target))}`),
+    );
     assert.deepEqual(checked.get(path), [], `axe-core on ${path}`);
   };
   const go = async (path: string) => {
@@ -175,7 +178,10 @@ describe('console in the browser', () => {
     await page.click('button:has-text("Afmelden")');
     await page.waitForURL(/\/console\/sign-in\?signedOut$/);
     await axe();
-    assert.equal((await context.cookies()).find((c) => c.name === 'zgw-auth-console'), undefined);
+    assert.equal(
+      (await context.cookies()).find((c) => c.name === 'zgw-auth-console'),
+      undefined,
+    );
     await page.goto(`${ts.url}/console/clients`);
     assert.match(page.url(), /\/console\/sign-in$/);
   });

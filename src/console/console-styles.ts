@@ -38,6 +38,13 @@ body.console { margin: 0; min-height: 100vh; display: flex; flex-direction: colu
 .console-legend .failed { background: #b40020; }
 .console-verdict-ok { border-inline-start: 6px solid #2a7a2a; padding-inline-start: 0.75rem; }
 .console-verdict-bad { border-inline-start: 6px solid #b40020; padding-inline-start: 0.75rem; }
+.console-main .utrecht-form-field { margin-block: 0 1.25rem; }
+.console-filters .utrecht-form-field { margin-block: 0; }
+.console-main .utrecht-heading-2 { margin-block: 2rem 0.75rem; }
+.console-main .utrecht-heading-3 { margin-block: 1.5rem 0.5rem; }
+.console-main .utrecht-data-list__item { display: grid; grid-template-columns: 12rem 1fr; gap: 1rem; margin-block: 0.25rem; }
+.console-main .utrecht-data-list__item-value { margin: 0; }
+.console-figure { margin: 1rem 0; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 :focus-visible { outline: 3px solid #000; outline-offset: 2px; box-shadow: 0 0 0 5px #ffbf47; }
 .console-header :focus-visible { outline-color: #fff; }

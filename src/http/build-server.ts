@@ -112,6 +112,8 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
     verifier: app.verifier,
     guard: app.guard,
     metrics: app.metrics,
+    activity: app.activity,
+    now: app.now,
   });
 
   // The web console: pages that call the admin API above in this process, with the session's token.

@@ -3,6 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Principal, refusal, TokenError } from '@zgw-auth/verifier';
 import type { FastifyRequest } from 'fastify';
+import type { Activity } from '../../audit/activity-report.js';
 import type { AuditLog } from '../../audit/audit-log.js';
 import type { Actor, ClientService } from '../../clients/client-service.js';
 import { ADMIN_SCOPE } from '../../clients/model.js';
@@ -12,10 +13,12 @@ import { type KeyRotationDependencies, rotateKey } from '../../keys/rotate-key.j
 import type { OrganisationService } from '../../organisations/organisation-service.js';
 import { failureFloor } from '../failure-floor.js';
 import { renderProblem, sendProblem } from '../render/problem.js';
+import { activityRoutes } from './activity-routes.js';
 import { organisationRoutes } from './organisation-routes.js';
 import { schemaError } from './schema-error.js';
 import * as s from './schemas.js';
 import { type AdminAuthorization, authorizeWithBackoff } from './self-signed-backoff.js';
+import { tokenInspectionRoutes } from './token-inspection-routes.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -33,6 +36,8 @@ export interface AdminRouteOptions extends AdminAuthorization {
   keys: Pick<KeyRing, 'list' | 'rotate'>;
   /** The defaults of a key rotation. */
   config: KeyRotationDependencies['config'];
+  activity: Pick<Activity, 'report'>;
+  now: () => number;
 }
 
 /**
@@ -87,6 +92,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRouteOptions> = async (
 
   admin.get('/openapi.json', { schema: { hide: true } }, async () => admin.swagger());
   await admin.register(organisationRoutes, { organisations, actorOf });
+  await admin.register(activityRoutes, { activity: options.activity });
+  await admin.register(tokenInspectionRoutes, { verifier: options.verifier, clients, now: options.now });
 
   admin.get('/clients', { schema: { querystring: s.listQuery, response: { 200: s.clientPage } } }, async (request) => {
     // The schema's defaults are applied before this runs; these only satisfy the type.
