@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { consoleSignIn, csrfOf, sessionCookieOf } from './console-helpers.js';
-import { forEachDialect, postForm, request, startTestServer, type TestServer } from './helpers.js';
+import { forEachDialect, hs256, postForm, request, startTestServer, type TestServer } from './helpers.js';
 
 const auditOf = async (ts: TestServer, action: string) => (await ts.app.audit.list({ action, limit: 100 })).map((e) => e.details);
 
@@ -271,6 +271,88 @@ forEachDialect((dialect) => {
       const res = await c.get('/console/clients/does-not-exist');
       assert.equal(res.status, 404);
       assert.match(res.text, /Niet gevonden/);
+    });
+  });
+});
+
+forEachDialect((dialect) => {
+  describe(`console: audit, activity and the token inspector (${dialect})`, () => {
+    let ts: TestServer;
+    before(async () => {
+      ts = await startTestServer({ dialect });
+    });
+    after(() => ts.close());
+
+    it('counts tokens issued and failed authentications per hour, per client and per organisation', async () => {
+      const a = await ts.createClient({ rsin: '123456782' });
+      const b = await ts.createClient({ rsin: '111222333' });
+      for (let i = 0; i < 3; i++) await ts.token(a.clientId, a.secret);
+      await ts.token(b.clientId, b.secret);
+      for (let i = 0; i < 4; i++) await postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: b.clientId, client_secret: 'wrong-' + i });
+      const adminToken = await ts.token(ts.admin.clientId, ts.admin.secret);
+      const res = await request(`${ts.url}/admin/activity`, { headers: { authorization: `Bearer ${adminToken}` } });
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.json.hours.length, 168);
+      const last = res.json.hours.at(-1);
+      assert.equal(last.issued, 5, 'a, b and the admin token just now');
+      assert.equal(last.failed, 4, 'a repeated failure counts as often as it happened');
+      assert.deepEqual(
+        res.json.clients.find((c: { clientId: string }) => c.clientId === b.clientId),
+        { clientId: b.clientId, rsin: '111222333', issued: 1, failed: 4 },
+      );
+      assert.deepEqual(
+        res.json.organisations.find((o: { rsin: string }) => o.rsin === '123456782'),
+        { rsin: '123456782', issued: 3, failed: 0 },
+      );
+      const one = await request(`${ts.url}/admin/activity?rsin=123456782`, { headers: { authorization: `Bearer ${adminToken}` } });
+      assert.deepEqual(
+        one.json.clients.map((c: { clientId: string }) => c.clientId),
+        [a.clientId],
+      );
+      const c = await consoleSignIn(ts);
+      const page = await c.get(`/console/activity?client=${a.clientId}`);
+      assert.equal(page.status, 200);
+      assert.match(page.text, /<svg class="console-chart"[^>]*role="img"/);
+      assert.equal([...page.text.matchAll(/<rect class="issued"/g)].length, 1);
+    });
+
+    it('explains refused tokens in plain words: expired, another secret, malformed; and a valid one', async () => {
+      const self = await ts.createClient({ selfSignedAllowed: true, rsin: '123456782' });
+      await ts.app.clients.addSecret(self.clientId, { label: 'signing' }, { id: 'test' });
+      const c = await consoleSignIn(ts);
+      const inspect = async (token: string) => {
+        const res = await c.post('/console/inspect', { token });
+        assert.equal(res.status, 200, res.text);
+        return /<p class="utrecht-paragraph" id="verdict">([^<]*)</.exec(res.text)![1]!;
+      };
+      const valid = await ts.token(ts.admin.clientId, ts.admin.secret);
+      assert.match(await inspect(valid), /^Geldig: zgw-auth accepteert dit token \(uitgegeven door zgw-auth\) van client zgw-auth-admin/);
+      const now = Math.floor(ts.clock.now() / 1000);
+      const expired = hs256({ client_id: self.clientId, iss: self.clientId, iat: now - 3600, exp: now - 240 }, 'a-secret-the-client-does-not-have-000000');
+      assert.match(await inspect(expired), /^Geweigerd: /);
+      const wrongSecret = hs256({ client_id: self.clientId, iss: self.clientId, iat: now, exp: now + 600 }, 'a-secret-the-client-does-not-have-000000');
+      assert.match(await inspect(wrongSecret), /ondertekend met een ander geheim/);
+      const late = await ts.token(ts.admin.clientId, ts.admin.secret);
+      ts.clock.advance(3600 + 240);
+      const c2 = await consoleSignIn(ts);
+      const res = await c2.post('/console/inspect', { token: late });
+      assert.match(res.text, /verlopen, 4 minuten geleden/);
+      const malformed = await c2.post('/console/inspect', { token: 'not-a-token' });
+      assert.match(malformed.text, /Dit is geen leesbaar JWT/);
+    });
+
+    it('shows the audit trail with filters and paging', async () => {
+      const c = await consoleSignIn(ts);
+      const { clientId } = await ts.createClient();
+      await c.post(`/console/clients/${clientId}/disable`, {});
+      const page = await c.get(`/console/audit?client=${clientId}`);
+      assert.equal(page.status, 200);
+      const cell = (text: string) => new RegExp(`<td class="utrecht-table__cell">\\s*${text}\\s*</td>`);
+      assert.match(page.text, cell('Client uitgeschakeld'));
+      assert.match(page.text, cell('Client aangemaakt'));
+      const filtered = await c.get(`/console/audit?client=${clientId}&action=client.disabled`);
+      assert.match(filtered.text, cell('Client uitgeschakeld'));
+      assert.doesNotMatch(filtered.text, cell('Client aangemaakt'));
     });
   });
 });

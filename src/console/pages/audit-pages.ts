@@ -59,7 +59,7 @@ export function registerAuditPages(app: FastifyInstance, tools: ConsoleTools): v
       ${problem}
       ${
         items.length
-          ? html`<div class="console-table-wrap">
+          ? html`<div class="console-table-wrap" tabindex="0" role="region" aria-label="${m.auditTitle}">
               <table class="utrecht-table">
                 <thead class="utrecht-table__header">
                   <tr class="utrecht-table__row">

@@ -82,7 +82,7 @@ export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): 
         </tr>`,
     );
     const table = list.items.length
-      ? html`<div class="console-table-wrap">
+      ? html`<div class="console-table-wrap" tabindex="0" role="region" aria-label="${m.clientsTitle}">
           <table class="utrecht-table">
             <caption class="utrecht-table__caption">
               ${fill(m.results, { total: list.total })}
@@ -359,7 +359,7 @@ async function clientPage(tools: ConsoleTools, request: FastifyRequest, reply: P
     <h2 class="utrecht-heading-2">${m.secretsTitle}</h2>
     ${
       secrets.length
-        ? html`<div class="console-table-wrap">
+        ? html`<div class="console-table-wrap" tabindex="0" role="region" aria-label="${m.secretsTitle}">
             <table class="utrecht-table">
               <thead class="utrecht-table__header">
                 <tr class="utrecht-table__row">

@@ -34,7 +34,7 @@ export function registerKeyPages(app: FastifyInstance, tools: ConsoleTools): voi
       request,
       m.keysTitle,
       html`<p class="utrecht-paragraph">${m.keysIntro}</p>
-        <div class="console-table-wrap">
+        <div class="console-table-wrap" tabindex="0" role="region" aria-label="${m.keysTitle}">
           <table class="utrecht-table">
             <thead class="utrecht-table__header">
               <tr class="utrecht-table__row">

@@ -125,7 +125,7 @@ function orgList(tools: ConsoleTools, request: Parameters<ConsoleTools['ctx']>[0
     </form>
     ${
       items.length
-        ? html`<div class="console-table-wrap">
+        ? html`<div class="console-table-wrap" tabindex="0" role="region" aria-label="${m.orgsTitle}">
             <table class="utrecht-table">
               <thead class="utrecht-table__header">
                 <tr class="utrecht-table__row">
