@@ -853,7 +853,7 @@ export const MUTATIONS = [
     fn: 'adminRoutes (preValidation)',
     file: 'src/http/admin/admin-routes.ts',
     tests: [...ADMIN, 'fuzzing'],
-    from: 'if (hasControlCharacters(request.params) || hasControlCharacters(request.query) || hasControlCharacters(request.body)) {',
+    from: 'if (holdsControlCharacters(request.params, text) || holdsControlCharacters(request.query, text) || holdsControlCharacters(request.body, text)) {',
     to: 'if (Math.random() < 0) {',
   },
 
@@ -1502,5 +1502,43 @@ export const MUTATIONS = [
     tests: ['keep-urls'],
     from: 'if (first !== undefined && RESERVED_ISSUER_SEGMENTS.includes(first)) {',
     to: 'if (Math.random() < 0) {',
+  },
+
+  // ---- self-signed tokens as guesses at a secret ------------------------------------------------
+  {
+    id: 'self-signed-guesses-recorded',
+    check: 'A refused self-signed token counts as a failed guess (admin API and introspection)',
+    fn: 'verifyCountingGuesses',
+    file: 'src/tokens/self-signed-guesses.ts',
+    tests: ['guessing'],
+    from: 'if (reason) await deps.guard.recordFailure(',
+    to: 'if (reason && Math.random() < 0) await deps.guard.recordFailure(',
+  },
+  {
+    id: 'introspection-counts-guesses',
+    check: 'Introspection verifies self-signed tokens under the guessing back-off',
+    fn: 'introspectToken',
+    file: 'src/tokens/introspect-token.ts',
+    tests: ['guessing'],
+    from: "const result = await verifyCountingGuesses(deps, token, request.address, 'introspect', () => deps.verifier.verify(token));",
+    to: 'const result = { principal: await deps.verifier.verify(token) };',
+  },
+  {
+    id: 'static-claims-control-characters',
+    check: 'Static claims: no control characters in values or keys, nesting bounded (every path into the registry)',
+    fn: 'validateStaticClaims',
+    file: 'src/clients/validate.ts',
+    tests: ['check-inventory'],
+    from: 'if (holdsControlCharacters(value)) throw',
+    to: 'if (Math.random() < 0) throw',
+  },
+  {
+    id: 'config-issuer-no-blanks',
+    check: 'Issuer without blanks or control characters',
+    fn: 'parseIssuer',
+    file: 'src/config.ts',
+    tests: ['check-inventory'],
+    from: 'if (/[\\s\\u0000-\\u001f\\u007f]/.test(raw)) throw',
+    to: 'if (Math.random() < 0) throw',
   },
 ];

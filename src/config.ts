@@ -381,6 +381,8 @@ const RESERVED_ISSUER_SEGMENTS = ['admin', 'console', 'health', 'metrics', '.wel
 const ISSUER_PATH = /^(\/[A-Za-z0-9._~-]+)*$/;
 
 function parseIssuer(raw: string, name: string): string {
+  // URL parsing drops leading and trailing blanks; tokens would carry them and no verifier would match.
+  if (/[\s\u0000-\u001f\u007f]/.test(raw)) throw new ValidationError(`${name} must not contain spaces or control characters`);
   let url: URL;
   try {
     url = new URL(raw);

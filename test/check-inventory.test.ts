@@ -475,6 +475,17 @@ describe('check inventory: server', () => {
     it('static claims: user claims are strings', () => refuses(create({ staticClaims: { user_id: 7 } }), 'staticClaims'));
     it('static claims: count bound', () => refuses(create({ staticClaims: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`urn:example:c${i}`, 'x'])) }), 'staticClaims'));
     it('static claims: size bound', () => refuses(create({ staticClaims: { 'urn:example:big': 'x'.repeat(5000) } }), 'staticClaims'));
+    it('static claims: no control characters in values or keys, at any depth, on every path into the registry', async () => {
+      await refuses(create({ staticClaims: { user_id: 'a\u001b[31mb' } }), 'staticClaims');
+      await refuses(create({ staticClaims: { user_representation: 'line\nbreak' } }), 'staticClaims');
+      await refuses(create({ staticClaims: { 'urn:example:nested': { deep: ['ok', 'nul\u0000'] } } }), 'staticClaims');
+      await refuses(create({ staticClaims: { 'urn:example:nested': { 'key\u0007': 'x' } } }), 'staticClaims');
+      let deep: unknown = 'x';
+      for (let i = 0; i < 40; i++) deep = { d: deep };
+      await refuses(create({ staticClaims: { 'urn:example:deep': deep } }), 'staticClaims');
+      const c = await ts.createClient({ staticClaims: { user_id: 'plain', 'urn:example:nested': { ok: ['a\u00e9'] } } });
+      await refuses(ts.app.clients.update(c.clientId, { staticClaims: { user_id: 'esc\u001b' } }, actor), 'staticClaims');
+    });
     it('default scopes are allowed scopes (create)', () => refuses(create({ allowedScopes: ['a'], defaultScopes: ['b'] }), 'defaultScopes'));
     it('duplicate client id', async () => {
       const c = await ts.createClient();
@@ -593,6 +604,13 @@ describe('check inventory: keys, limits and configuration', () => {
   it('configuration: an issuer with a query or fragment is refused', () => {
     assert.throws(() => loadConfig({ ZGW_AUTH_ISSUER: 'https://idp.example/?tenant=x' }), /query or fragment/);
     assert.throws(() => loadConfig({ ZGW_AUTH_ISSUER: 'https://idp.example/#x' }), /query or fragment/);
+  });
+
+  it('configuration: an issuer with blanks or control characters is refused (tokens would carry them)', () => {
+    for (const issuer of [' https://auth.example.nl', 'https://auth.example.nl ', '\thttps://auth.example.nl', 'https://auth.example.nl/realms/a\nb']) {
+      assert.throws(() => loadConfig({ ZGW_AUTH_ISSUER: issuer }), /spaces or control characters/, JSON.stringify(issuer));
+    }
+    assert.equal(loadConfig({ ZGW_AUTH_ISSUER: 'https://auth.example.nl' }).issuer, 'https://auth.example.nl');
   });
 
   it('configuration: the token lifetime may not exceed the maximum', () => {

@@ -143,6 +143,49 @@ describe('HS256 tokens at /admin count as guesses', () => {
   });
 });
 
+describe('HS256 tokens at /introspect count as guesses', () => {
+  let ts: TestServer;
+  let anonymous: TestServer;
+  before(async () => {
+    const env = { ZGW_AUTH_LOCKOUT_THRESHOLD: '3', ZGW_AUTH_LOCKOUT_BASE_SECONDS: '60' };
+    ts = await startTestServer({ env });
+    anonymous = await startTestServer({ env: { ...env, ZGW_AUTH_INTROSPECTION_ANONYMOUS: 'true' } });
+  });
+  after(() => Promise.all([ts.close(), anonymous.close()]));
+
+  const selfSigned = (server: TestServer, clientId: string, secret: string) => hs256({ client_id: clientId, iat: Math.floor(server.clock.now() / 1000) }, secret);
+  const introspect = async (server: TestServer, token: string, from: string, caller?: Cred) =>
+    (await postForm(`${server.url}/introspect`, { token, ...(caller ? { client_id: caller.clientId, client_secret: caller.secret } : {}) }, {}, from)).json.active;
+
+  it('an introspecting caller cannot guess a secret: after the threshold even the right one is inactive from that address, and the failures are audited', async () => {
+    const api = await ts.createClient({ allowedScopes: ['zgw-auth:introspect'] });
+    const c = await ts.createClient({ selfSignedAllowed: true });
+    const answers: unknown[] = [];
+    for (let i = 0; i < 3; i++) answers.push(await introspect(ts, selfSigned(ts, c.clientId, `guess-${i}`), '127.0.0.40', api));
+    answers.push(await introspect(ts, selfSigned(ts, c.clientId, c.secret), '127.0.0.40', api));
+    assert.deepEqual(answers, [false, false, false, false], 'the right guess after three wrong ones is not told apart');
+    assert.equal(await introspect(ts, selfSigned(ts, c.clientId, c.secret), '127.0.0.41', api), true, 'from another address the token is active');
+    const [event] = await ts.app.audit.list({ action: 'client_auth.failed', target: c.clientId });
+    assert.equal(event!.reason, 'bad_signature');
+    assert.equal(event!.details.endpoint, 'introspect');
+  });
+
+  it("anonymous introspection (the Keycloak plugin's way) is held to the same budget", async () => {
+    const c = await anonymous.createClient({ selfSignedAllowed: true });
+    for (let i = 0; i < 3; i++) assert.equal(await introspect(anonymous, selfSigned(anonymous, c.clientId, `guess-${i}`), '127.0.0.42'), false);
+    assert.equal(await introspect(anonymous, selfSigned(anonymous, c.clientId, c.secret), '127.0.0.42'), false);
+    assert.equal(await introspect(anonymous, selfSigned(anonymous, c.clientId, c.secret), '127.0.0.43'), true);
+  });
+
+  it('a valid token resets nothing but its own pair, and IdP tokens are not counted', async () => {
+    const api = await ts.createClient({ allowedScopes: ['zgw-auth:introspect'] });
+    const c = await ts.createClient({ selfSignedAllowed: true });
+    const idp = await ts.token(c.clientId, c.secret);
+    for (let i = 0; i < 5; i++) assert.equal(await introspect(ts, idp + 'x', '127.0.0.44', api), false);
+    assert.equal(await introspect(ts, selfSigned(ts, c.clientId, c.secret), '127.0.0.44', api), true, 'refused IdP tokens are not guesses at a secret');
+  });
+});
+
 forEachDialect((dialect) => {
   describe(`failed authentication reasons in the audit trail (${dialect})`, () => {
     let ts: TestServer;

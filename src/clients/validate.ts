@@ -1,3 +1,4 @@
+import { holdsControlCharacters } from '../control-characters.js';
 import { ValidationError } from '../errors.js';
 import { CLIENT_LIMITS } from './client-limits.js';
 import { type ClientPatch, GRANT_TYPES, isAllowedStaticClaim, STATIC_CLAIM_NAMES } from './model.js';
@@ -58,6 +59,8 @@ export function validateStaticClaims(claims: Record<string, unknown>): void {
       throw new ValidationError(`staticClaims may not set "${name.slice(0, 60)}": allowed are ${STATIC_CLAIM_NAMES.join(', ')} and collision-resistant names (https://… or urn:…)`, 'staticClaims');
     }
     if (STATIC_CLAIM_NAMES.includes(name) && typeof value !== 'string') throw new ValidationError(`staticClaims.${name} must be a string`, 'staticClaims');
+    // Signed into every token: no line breaks or escape sequences for a log or terminal downstream, whatever path wrote it.
+    if (holdsControlCharacters(value)) throw new ValidationError(`staticClaims.${name.slice(0, 60)} holds control characters or nests too deep`, 'staticClaims');
   }
 }
 

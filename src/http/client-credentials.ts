@@ -1,6 +1,7 @@
 import type { ClientCredentials } from '../clients/authenticate-client.js';
 import { invalidClient, invalidRequest } from '../errors.js';
-import { CONTROL_CHARACTERS, type FormBody } from './form-body.js';
+import { CONTROL_CHARACTERS } from '../control-characters.js';
+import type { FormBody } from './form-body.js';
 
 const MAX_CREDENTIAL_LENGTH = 1024;
 

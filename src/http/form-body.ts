@@ -1,11 +1,10 @@
 import { Busboy } from '@fastify/busboy';
 import type { FastifyInstance } from 'fastify';
+import { CONTROL_CHARACTERS } from '../control-characters.js';
 import { invalidRequest } from '../errors.js';
 
 export const FORM_BODY_LIMIT = 16 * 1024;
 const MAX_FIELDS = 32;
-/** No OAuth parameter or credential holds control characters; NUL in particular cannot reach PostgreSQL. */
-export const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 
 /**
  * Parameters of an OAuth request body. RFC 6749 §3.2: empty parameters count as omitted, and a

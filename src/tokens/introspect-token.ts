@@ -4,6 +4,7 @@ import { INTROSPECTION_SCOPE } from '../clients/model.js';
 import type { Config } from '../config.js';
 import { invalidRequest, OAuthError, orThrow, type Parsed } from '../errors.js';
 import type { Metrics } from '../ops/metrics.js';
+import { verifyCountingGuesses } from './self-signed-guesses.js';
 
 export interface IntrospectTokenDeps extends ClientAuthentication {
   /** Read on every request: whether callers without credentials may introspect. */
@@ -44,7 +45,13 @@ export async function introspectToken(deps: IntrospectTokenDeps, request: Intros
   if (token === undefined) throw invalidRequest('token is missing');
   let principal: Principal;
   try {
-    principal = await deps.verifier.verify(token);
+    // Self-signed tokens are guesses at their client's secret until one verifies: counted like /token's.
+    const result = await verifyCountingGuesses(deps, token, request.address, 'introspect', () => deps.verifier.verify(token));
+    if (!('principal' in result)) {
+      deps.metrics.verifications.inc({ kind: 'self-signed', outcome: 'backed_off' });
+      return INACTIVE;
+    }
+    principal = result.principal;
   } catch (err) {
     if (!(err instanceof TokenError)) throw err;
     deps.metrics.verifications.inc({ kind: tokenKind(token), outcome: err.code });

@@ -3,6 +3,7 @@ import crypto from 'node:crypto';
 import { describe, it } from 'node:test';
 import { base64urlJson, type ClientRecord, createVerifier, hs256, type JoseHeader, signJws, TokenError, type Verifier, type VerifierOptions } from '@zgw-auth/verifier';
 import { MemoryClients, MemoryKeySource } from './memory-sources.js';
+import { refused } from './refused.js';
 
 const ISSUER = 'https://idp.example';
 const NOW = 1_700_000_000_000;
@@ -40,18 +41,6 @@ const token = (extra: Record<string, unknown> = {}, header: JoseHeader = HEADERS
 
 function verifierWith(options: Partial<VerifierOptions> = {}): Verifier {
   return createVerifier({ issuer: ISSUER, keys: keySource(), cache: false, now: () => NOW, ...options });
-}
-
-async function refused(verifier: Verifier, t: string, code: string, authenticated?: boolean): Promise<TokenError> {
-  let caught: unknown;
-  await verifier.verify(t).then(
-    (p) => assert.fail(`accepted: ${JSON.stringify(p)}`),
-    (err: unknown) => (caught = err),
-  );
-  assert.ok(caught instanceof TokenError, String(caught));
-  assert.equal(caught.code, code, caught.message);
-  if (authenticated !== undefined) assert.equal(caught.authenticated, authenticated, `authenticated for ${code}`);
-  return caught;
 }
 
 describe('IdP tokens: accepted', () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type ClientRecord, createVerifier, hs256, SELF_SIGNED_CLAIMS, TokenError, type Verifier, type VerifierOptions } from '@zgw-auth/verifier';
 import { MemoryClients } from './memory-sources.js';
+import { refused } from './refused.js';
 
 const NOW = 1_700_000_000_000;
 const nowS = NOW / 1000;
@@ -22,18 +23,6 @@ function setup(options: Partial<VerifierOptions> = {}, asynchronous = false): { 
   const clients = new MemoryClients(asynchronous);
   clients.set(client());
   return { v: createVerifier({ clients: clients.resolve, cache: false, now: () => NOW, ...options }), clients };
-}
-
-async function refused(verifier: Verifier, token: string, code: string, authenticated?: boolean): Promise<TokenError> {
-  let caught: unknown;
-  await verifier.verify(token).then(
-    (p) => assert.fail(`accepted: ${JSON.stringify(p)}`),
-    (err: unknown) => (caught = err),
-  );
-  assert.ok(caught instanceof TokenError, String(caught));
-  assert.equal(caught.code, code, caught.message);
-  if (authenticated !== undefined) assert.equal(caught.authenticated, authenticated, `authenticated for ${code}`);
-  return caught;
 }
 
 describe('self-signed tokens: accepted', () => {

@@ -7,6 +7,7 @@ import type { Activity } from '../../audit/activity-report.js';
 import type { AuditLog } from '../../audit/audit-log.js';
 import type { Actor, ClientService } from '../../clients/client-service.js';
 import { ADMIN_SCOPE } from '../../clients/model.js';
+import { holdsControlCharacters } from '../../control-characters.js';
 import { ValidationError } from '../../errors.js';
 import type { KeyRing } from '../../keys/key-ring.js';
 import { type KeyRotationDependencies, rotateKey } from '../../keys/rotate-key.js';
@@ -81,7 +82,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRouteOptions> = async (
   // No admin field holds NUL or other control characters (tab and line breaks aside): refused
   // here alike on SQLite and PostgreSQL, which could not store NUL.
   admin.addHook('preValidation', async (request) => {
-    if (hasControlCharacters(request.params) || hasControlCharacters(request.query) || hasControlCharacters(request.body)) {
+    const text = { text: true };
+    if (holdsControlCharacters(request.params, text) || holdsControlCharacters(request.query, text) || holdsControlCharacters(request.body, text)) {
       throw new ValidationError('control characters (such as NUL) are not accepted in paths, queries or fields');
     }
   });
@@ -150,12 +152,3 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRouteOptions> = async (
     rotateKey({ keys, audit, config }, request.body ?? {}, actorOf(request)),
   );
 };
-
-const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
-
-function hasControlCharacters(value: unknown): boolean {
-  if (typeof value === 'string') return CONTROL.test(value);
-  if (value === null || typeof value !== 'object') return false;
-  for (const [k, v] of Object.entries(value)) if (CONTROL.test(k) || hasControlCharacters(v)) return true;
-  return false;
-}

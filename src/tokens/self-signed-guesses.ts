@@ -1,0 +1,64 @@
+import { decodeJwt, extractToken, type Principal, TokenError, type TokenErrorCode } from '@zgw-auth/verifier';
+import type { GuessingGuard, GuessReason } from '../limits/guessing-guard.js';
+import type { Metrics } from '../ops/metrics.js';
+
+/** What counting self-signed tokens as guesses needs. */
+export interface SelfSignedGuessing {
+  guard: Pick<GuessingGuard, 'check' | 'recordFailure' | 'recordSuccess'>;
+  metrics: Pick<Metrics, 'rateLimitHits'>;
+}
+
+/** Refusals before an HS256 signature is accepted: each may be a guess at the client's secret. */
+const GUESS_REFUSALS: Partial<Record<TokenErrorCode, GuessReason>> = {
+  bad_signature: 'bad_signature',
+  unknown_client: 'unknown_client',
+  client_disabled: 'disabled_client',
+  self_signed_not_allowed: 'self_signed_not_allowed',
+};
+
+/** The token was verified (or refused with a TokenError, thrown), or the caller must wait first. */
+export type GuardedVerification = { principal: Principal } | { retryAfter: number };
+
+/**
+ * Runs `verify` under the guessing back-off when the token is self-signed (HS256): its signature
+ * is derived from the client's secret, so every refused one counts as a failed guess for the client
+ * id it names, from the caller's address, in the same back-off as /token. While backed off the
+ * token is not verified at all, so a guess that would have been right is not told apart.
+ * Other tokens are verified as they are: their signatures are not derived from anything guessable.
+ */
+export async function verifyCountingGuesses(
+  deps: SelfSignedGuessing,
+  token: string | undefined,
+  address: string,
+  endpoint: 'admin' | 'introspect',
+  verify: () => Promise<Principal>,
+): Promise<GuardedVerification> {
+  const clientId = selfSignedClientId(token);
+  if (clientId === undefined) return { principal: await verify() };
+  const wait = await deps.guard.check(clientId, address);
+  if (wait > 0) {
+    deps.metrics.rateLimitHits.inc({ limit: 'failed_auth' });
+    return { retryAfter: wait };
+  }
+  try {
+    const principal = await verify();
+    await deps.guard.recordSuccess(clientId, address);
+    return { principal };
+  } catch (err) {
+    const reason = err instanceof TokenError ? GUESS_REFUSALS[err.code] : undefined;
+    if (reason) await deps.guard.recordFailure(clientId, address, reason, { endpoint });
+    // The right secret with too few rights is not a guess.
+    else if (err instanceof TokenError && err.code === 'insufficient_scope') await deps.guard.recordSuccess(clientId, address);
+    throw err;
+  }
+}
+
+/** The client id an HS256 token names, or undefined for anything else (refused later, as before). */
+function selfSignedClientId(tokenOrAuthorization: string | undefined): string | undefined {
+  try {
+    const { header, payload } = decodeJwt(extractToken(tokenOrAuthorization));
+    return header.alg === 'HS256' && typeof payload.client_id === 'string' && payload.client_id ? payload.client_id : undefined;
+  } catch {
+    return undefined;
+  }
+}
