@@ -37,7 +37,7 @@ try {
   for (let hour = 0; ts.clock.t < end; hour++, ts.clock.advance(3600)) {
     const daytime = hour % 24 >= 7 && hour % 24 <= 18;
     for (const [clientId, , , perHour] of apps) {
-      const n = daytime ? Math.round(perHour * (0.6 + 0.4 * Math.sin(hour / 5)) / 10) : 0;
+      const n = daytime ? Math.round((perHour * (0.6 + 0.4 * Math.sin(hour / 5))) / 10) : 0;
       for (let i = 0; i < n; i++) await ts.token(clientId, secrets.get(clientId)!);
     }
     if (hour % 17 === 3) for (let i = 0; i < 4; i++) await postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: 'dms-test', client_secret: `old-secret-${i}` });

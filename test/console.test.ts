@@ -131,6 +131,34 @@ describe('console: sign-in failures count in the back-off of /token', () => {
   });
 });
 
+describe('admin API token inspector: refused self-signed tokens count as guesses', () => {
+  let ts: TestServer;
+  before(async () => {
+    ts = await startTestServer({ env: { ZGW_AUTH_LOCKOUT_THRESHOLD: '3' } });
+  });
+  after(() => ts.close());
+
+  it('backs the inspecting address off after the threshold, for that client id, and audits the failures', async () => {
+    const self = await ts.createClient({ selfSignedAllowed: true });
+    const adminToken = await ts.token(ts.admin.clientId, ts.admin.secret);
+    const now = Math.floor(ts.clock.now() / 1000);
+    const guess = (i: number) => hs256({ client_id: self.clientId, iss: self.clientId, iat: now, exp: now + 600 }, `guessed-secret-${i}-0000000000000000000000`);
+    const inspect = (token: string) =>
+      request(`${ts.url}/admin/tokens/inspect`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
+    for (let i = 0; i < 3; i++) {
+      const res = await inspect(guess(i));
+      assert.equal(res.status, 200);
+      assert.equal(res.json.verdict.code, 'bad_signature');
+    }
+    const backedOff = await inspect(guess(3));
+    assert.equal(backedOff.status, 429);
+    assert.ok(Number(backedOff.headers['retry-after']) >= 1);
+    await ts.app.audit.flush(true);
+    const failed = await ts.app.audit.list({ action: 'client_auth.failed', target: self.clientId });
+    assert.ok(failed.some((e) => e.details.endpoint === 'admin' && e.reason === 'bad_signature'));
+  });
+});
+
 describe('console: a https issuer', () => {
   let ts: TestServer;
   before(async () => {

@@ -95,7 +95,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRouteOptions> = async (
   admin.get('/openapi.json', { schema: { hide: true } }, async () => admin.swagger());
   await admin.register(organisationRoutes, { organisations, actorOf });
   await admin.register(activityRoutes, { activity: options.activity });
-  await admin.register(tokenInspectionRoutes, { verifier: options.verifier, clients, now: options.now });
+  await admin.register(tokenInspectionRoutes, { verifier: options.verifier, guessing: options, clients, now: options.now });
 
   admin.get('/clients', { schema: { querystring: s.listQuery, response: { 200: s.clientPage } } }, async (request) => {
     // The schema's defaults are applied before this runs; these only satisfy the type.

@@ -2,8 +2,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { MAX_TOKEN_LENGTH, type Verifier } from '@zgw-auth/verifier';
 import { Type } from 'typebox';
 import type { ClientService } from '../../clients/client-service.js';
-import { NotFoundError } from '../../errors.js';
+import { NotFoundError, ZgwAuthError } from '../../errors.js';
 import { explainToken, type TokenExplanation } from '../../inspection/explain-token.js';
+import { type SelfSignedGuessing, verifyCountingGuesses } from '../../tokens/self-signed-guesses.js';
 import { visibleOrganisation } from './visible-organisation.js';
 
 const anyObject = Type.Unsafe<Record<string, unknown>>({ type: 'object', additionalProperties: true });
@@ -23,6 +24,8 @@ const inspectionSchema = Type.Object({
 
 export interface TokenInspectionRoutesOptions {
   verifier: Pick<Verifier, 'verify'>;
+  /** Verifying a self-signed token tests a guess at its client's secret: the back-off of /token applies. */
+  guessing: SelfSignedGuessing;
   clients: Pick<ClientService, 'get'>;
   now: () => number;
 }
@@ -31,9 +34,10 @@ export interface TokenInspectionRoutesOptions {
  * POST /admin/tokens/inspect: a token's header, claims and times, and whether zgw-auth accepts it
  * (the verifier of /introspect: keys, registry, revocations), with the refusal's code and reason.
  * An organisation administrator inspects only tokens of its own organisation's clients; another's
- * token reads as an unknown client, without being verified.
+ * token reads as an unknown client, without being verified. A refused self-signed token counts as a
+ * failed guess at its client's secret, from the caller's address, as at /token.
  */
-export const tokenInspectionRoutes: FastifyPluginAsyncTypebox<TokenInspectionRoutesOptions> = async (admin, { verifier, clients, now }) => {
+export const tokenInspectionRoutes: FastifyPluginAsyncTypebox<TokenInspectionRoutesOptions> = async (admin, { verifier, guessing, clients, now }) => {
   admin.post(
     '/tokens/inspect',
     { schema: { body: Type.Object({ token: Type.String({ minLength: 1, maxLength: MAX_TOKEN_LENGTH }) }, { additionalProperties: false }), response: { 200: inspectionSchema } } },
@@ -46,7 +50,19 @@ export const tokenInspectionRoutes: FastifyPluginAsyncTypebox<TokenInspectionRou
       if (own !== undefined && decoded.payload && !(typeof clientId === 'string' && (await visibleTo(clients, clientId, own)))) {
         explained = { ...decoded, verdict: { verified: true, valid: false, code: 'unknown_client', message: 'the token names no client of your organisation' } };
       } else if (decoded.header) {
-        explained = await explainToken(request.body.token, verifier, now() / 1000);
+        const counted = {
+          verify: async (token: string) => {
+            const result = await verifyCountingGuesses(guessing, token, request.ip, 'admin', () => verifier.verify(token));
+            if ('retryAfter' in result) {
+              throw new ZgwAuthError('temporarily_unavailable', `too many failed authentication attempts; retry after ${result.retryAfter} s`, {
+                status: 429,
+                headers: { 'retry-after': String(result.retryAfter) },
+              });
+            }
+            return result.principal;
+          },
+        };
+        explained = await explainToken(request.body.token, counted, now() / 1000);
       }
       const v = explained.verdict;
       return {
