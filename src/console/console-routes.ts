@@ -119,7 +119,7 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleOption
   const tools: ConsoleTools = {
     ctx: (request) => {
       const lang = request.consoleLang ?? 'nl';
-      return { lang, m: messages(lang), session: request.consoleSession, assets, path: request.url.split('?')[0]! };
+      return { lang, m: messages(lang), session: request.consoleSession, assets, path: request.url.split('?')[0]!, now: now() };
     },
     api: (request) => {
       const session = request.consoleSession;

@@ -12,6 +12,8 @@ export interface PageContext {
   assets: { css: string; js: string };
   /** The page's path, for the language switch and the current menu item. */
   path: string;
+  /** The server's clock (epoch ms), for states such as "expired". */
+  now: number;
 }
 
 export const BASE = '/console';

@@ -183,7 +183,7 @@ export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): 
     let expiresAt: number | undefined;
     if (fields.expiresAt) {
       expiresAt = startOfDutchDay(fields.expiresAt);
-      if (expiresAt === undefined || expiresAt <= Date.now()) return clientPage(tools, request, reply, clientId, { secretValues: fields, secretError: { field: 'expiresAt', text: m.expiresInvalid } });
+      if (expiresAt === undefined || expiresAt <= ctx.now) return clientPage(tools, request, reply, clientId, { secretValues: fields, secretError: { field: 'expiresAt', text: m.expiresInvalid } });
     }
     let created: { value: string };
     try {
@@ -313,7 +313,7 @@ async function clientPage(tools: ConsoleTools, request: FastifyRequest, reply: P
     tokenLifetime: client.tokenLifetime === null ? '' : String(client.tokenLifetime),
     selfSignedAllowed: client.selfSignedAllowed ? 'true' : '',
   };
-  const now = Date.now();
+  const now = ctx.now;
   const stateOf = (s: SecretInfo) => (s.revokedAt !== null ? m.stateRevoked : s.expiresAt !== null && s.expiresAt <= now ? m.stateExpired : m.stateLive);
   const secretRows = secrets.map(
     (s) =>

@@ -17,7 +17,7 @@ export function registerKeyPages(app: FastifyInstance, tools: ConsoleTools): voi
     const ctx = tools.ctx(request);
     const m = ctx.m;
     const { items } = await tools.api(request).get<{ items: KeyInfo[] }>('/keys');
-    const now = Date.now();
+    const now = ctx.now;
     const rows = items.map(
       (k) =>
         html`<tr class="utrecht-table__row">
