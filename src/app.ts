@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import { Activity } from './audit/activity-report.js';
 import { AuditLog } from './audit/audit-log.js';
 import { ClientService } from './clients/client-service.js';
 import { ADMIN_SCOPE, INTROSPECTION_SCOPE } from './clients/model.js';
@@ -14,6 +15,7 @@ import { Metrics } from './ops/metrics.js';
 import { OrganisationService } from './organisations/organisation-service.js';
 import { type ChangeFeed, LocalChangeFeed, PostgresChangeFeed, SqliteChangeFeed } from './storage/change-feed.js';
 import { KyselyOrganisationStore } from './storage/kysely-organisation-store.js';
+import { KyselyActivityStore } from './storage/kysely-activity-store.js';
 import { KyselyAuditStore } from './storage/kysely-audit-store.js';
 import { KyselyClientStore } from './storage/kysely-client-store.js';
 import { KyselyKeyStore } from './storage/kysely-key-store.js';
@@ -36,6 +38,8 @@ export interface App {
   clients: ClientService;
   organisations: OrganisationService;
   audit: AuditLog;
+  /** Tokens and failed authentications per hour, from the audit trail. */
+  activity: Activity;
   issuer: TokenIssuer;
   /** Back-off for every place a secret is checked. */
   guard: GuessingGuard;
@@ -110,6 +114,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     clients,
     organisations,
     audit,
+    activity: new Activity(new KyselyActivityStore(storage.db, storage.dialect), audit, now),
     issuer,
     guard,
     redis,

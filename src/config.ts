@@ -40,6 +40,9 @@ export interface Config {
   requestTimeout: number;
   accessLog: boolean;
   logLevel: string;
+  console: boolean;
+  consoleIdleTimeout: number;
+  consoleSessionLifetime: number;
 }
 
 /** The server signs with what its verifier accepts from an IdP. */
@@ -317,6 +320,23 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
     doc: 'Proxies whose X-Forwarded-For is believed: a number of hops (e.g. `1` for one proxy in front) or their addresses/CIDRs (e.g. `10.0.0.5,10.1.0.0/16`). The client is the nearest address that is not a trusted proxy. `true` is refused: it would trust the entry the caller writes.',
   },
   logLevel: { key: 'logLevel', env: 'ZGW_AUTH_LOG_LEVEL', flag: '--log-level', defaultDoc: 'info', parse: logLevel, doc: 'pino log level: fatal, error, warn, info, debug, trace or silent.' },
+  console: { key: 'console', env: 'ZGW_AUTH_CONSOLE', flag: '--console', defaultDoc: 'true', parse: bool, doc: 'Serve the web console for administrators at `/console`.' },
+  consoleIdleTimeout: {
+    key: 'consoleIdleTimeout',
+    env: 'ZGW_AUTH_CONSOLE_IDLE_TIMEOUT',
+    flag: '--console-idle-timeout',
+    defaultDoc: '900',
+    parse: int(60, 86_400),
+    doc: 'Seconds without a request after which a console session ends.',
+  },
+  consoleSessionLifetime: {
+    key: 'consoleSessionLifetime',
+    env: 'ZGW_AUTH_CONSOLE_SESSION_LIFETIME',
+    flag: '--console-session-lifetime',
+    defaultDoc: '28800',
+    parse: int(300, 86_400),
+    doc: 'Seconds after sign-in at which a console session ends however active it is (at most ZGW_AUTH_MAX_TOKEN_LIFETIME: its access token lives as long).',
+  },
 };
 
 const DEFAULTS: Omit<Config, 'issuer'> = {
@@ -350,10 +370,13 @@ const DEFAULTS: Omit<Config, 'issuer'> = {
   requestTimeout: 10,
   accessLog: false,
   logLevel: 'info',
+  console: true,
+  consoleIdleTimeout: 900,
+  consoleSessionLifetime: 28_800,
 };
 
 /** First path segments where zgw-auth's own endpoints answer: an issuer path there would mix with them. */
-const RESERVED_ISSUER_SEGMENTS = ['admin', 'health', 'metrics', '.well-known'];
+const RESERVED_ISSUER_SEGMENTS = ['admin', 'console', 'health', 'metrics', '.well-known'];
 /** Path segments of RFC 3986 unreserved characters: the path becomes routes, where `:` and `*` have a meaning. */
 const ISSUER_PATH = /^(\/[A-Za-z0-9._~-]+)*$/;
 

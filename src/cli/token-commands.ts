@@ -1,5 +1,6 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { basicCredentials, createVerifier, decodeJwt, TokenError } from '@zgw-auth/verifier';
+import { basicCredentials, createVerifier, decodeJwt } from '@zgw-auth/verifier';
+import { describeTime, explainToken } from '../inspection/explain-token.js';
 import { createSelfSignedToken } from '../tokens/self-signed-token.js';
 import type { CliContext } from './context.js';
 
@@ -59,42 +60,37 @@ export function tokenCommands(program: Command, ctx: CliContext): void {
     .option('--client-secret <secret>', 'verify a self-signed token with this secret')
     .option('--json', 'print JSON')
     .action(async (jwt: string, o) => {
-      const { header, payload } = decodeJwt(jwt.trim());
-      const report: Record<string, unknown> = { header, payload, times: explainTimes(payload) };
-      if (!o.server && !o.clientSecret) {
-        // Decoding alone proves nothing: say so, rather than leave a readable token looking valid.
-        report.verification = { verified: false, message: 'not verified: give --server (tokens of a zgw-auth server) or --client-secret (self-signed tokens)' };
-      } else {
-        const clientId = String(payload.client_id ?? '');
-        const verifier = createVerifier({
-          issuer: o.server,
-          clients: o.clientSecret ? () => ({ clientId, rsin: String(payload.rsin ?? ''), enabled: true, selfSignedAllowed: true, secrets: [o.clientSecret as string] }) : undefined,
-          cache: false,
-        });
-        try {
-          const p = await verifier.verify(jwt.trim());
-          report.verification = { valid: true, kind: p.kind, clientId: p.clientId, expiresAt: new Date(p.expiresAt * 1000).toISOString() };
-        } catch (err) {
-          if (!(err instanceof TokenError)) throw err;
-          report.verification = { valid: false, code: err.code, message: err.message };
-          process.exitCode = 1;
-        }
-      }
+      const clientSecret = o.clientSecret as string | undefined;
+      // Without --server or --client-secret there is nothing to verify with: decoding alone proves nothing.
+      const verifier =
+        o.server || clientSecret
+          ? createVerifier({
+              issuer: o.server,
+              clients: clientSecret ? (clientId) => ({ clientId, rsin: String(payloadOf(jwt).rsin ?? ''), enabled: true, selfSignedAllowed: true, secrets: [clientSecret] }) : undefined,
+              cache: false,
+            })
+          : undefined;
+      const { header, payload, times, verdict } = await explainToken(jwt, verifier, Date.now() / 1000);
+      if (!header || !payload) throw new Error(verdict.verified && !verdict.valid ? verdict.message : 'not a JWT');
+      const verification = !verdict.verified
+        ? { verified: false, message: 'not verified: give --server (tokens of a zgw-auth server) or --client-secret (self-signed tokens)' }
+        : verdict.valid
+          ? { valid: true, kind: verdict.kind, clientId: verdict.clientId, expiresAt: new Date(verdict.expiresAt * 1000).toISOString() }
+          : { valid: false, code: verdict.code, message: verdict.message };
+      if (verdict.verified && !verdict.valid) process.exitCode = 1;
+      const report = { header, payload, times: times.map(describeTime), verification };
       if (o.json) return ctx.out(JSON.stringify(report));
       ctx.out(`header:  ${JSON.stringify(header)}\npayload: ${JSON.stringify(payload, null, 2)}`);
-      for (const line of report.times as string[]) ctx.out(line);
-      const v = report.verification as { valid?: boolean; verified?: false; code?: string; message?: string; kind?: string };
-      ctx.out(v.verified === false ? v.message! : v.valid ? `VALID (${v.kind})` : `INVALID: ${v.code}: ${v.message}`);
+      for (const line of report.times) ctx.out(line);
+      ctx.out(!verdict.verified ? verification.message! : verdict.valid ? `VALID (${verdict.kind})` : `INVALID: ${verdict.code}: ${verdict.message}`);
     });
 }
 
-function explainTimes(payload: Record<string, unknown>): string[] {
-  const now = Date.now() / 1000;
-  return (['iat', 'nbf', 'exp'] as const)
-    .filter((c) => typeof payload[c] === 'number')
-    .map((c) => {
-      const t = payload[c] as number;
-      const d = Math.round(t - now);
-      return `${c}: ${new Date(t * 1000).toISOString()} (${d >= 0 ? `in ${d} s` : `${-d} s ago`})`;
-    });
+/** The claims of a token that decodes, else none. */
+function payloadOf(jwt: string): Record<string, unknown> {
+  try {
+    return decodeJwt(jwt.trim()).payload;
+  } catch {
+    return {};
+  }
 }

@@ -19,7 +19,7 @@ export interface ClientCredentials {
 /** Who asks, for the back-off and the audit trail. */
 export interface Caller {
   address: string;
-  endpoint: 'token' | 'introspect' | 'revoke';
+  endpoint: 'token' | 'introspect' | 'revoke' | 'console';
 }
 
 export interface ClientAuthentication {

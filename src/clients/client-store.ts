@@ -1,10 +1,16 @@
 import type { Client, SecretInfo } from './model.js';
 
+export const CLIENT_SORTS = ['clientId', 'lastToken'] as const;
+export type ClientSort = (typeof CLIENT_SORTS)[number];
+
 export interface ClientFilter {
   rsin?: string;
   enabled?: boolean;
+  selfSignedAllowed?: boolean;
   /** Case-insensitive substring of client id or name. */
   q?: string;
+  /** Client id order (the default), or the latest token first and clients that never had one last. */
+  sort?: ClientSort;
   limit: number;
   offset: number;
 }
@@ -47,7 +53,7 @@ export interface ClientStore {
   insert(client: Client, secrets: SecretRecord[]): Promise<void>;
   /** The client, with its risks as of `now`. */
   get(clientId: string, now: number): Promise<Client | undefined>;
-  /** One page of the matching clients in client id order, and how many match in all. */
+  /** One page of the matching clients in the filter's order, and how many match in all. */
   list(filter: ClientFilter, now: number): Promise<{ items: Client[]; total: number }>;
   /** Stores every field of an existing client but its id and creation time; an unknown id changes nothing. */
   update(client: Client): Promise<void>;

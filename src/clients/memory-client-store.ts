@@ -41,10 +41,13 @@ export class MemoryClientStore implements ClientStore {
         (c) =>
           (filter.rsin === undefined || c.rsin === filter.rsin) &&
           (filter.enabled === undefined || c.enabled === filter.enabled) &&
+          (filter.selfSignedAllowed === undefined || c.selfSignedAllowed === filter.selfSignedAllowed) &&
           (!q || c.clientId.toLowerCase().includes(q) || c.name.toLowerCase().includes(q)),
       )
       // Code unit order, as SQLite's BINARY collation and PostgreSQL's C collation compare ASCII ids.
       .sort((a, b) => (a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0));
+    // Latest token first, clients that never had one last; ties in client id order (a stable sort).
+    if (filter.sort === 'lastToken') matching.sort((a, b) => (b.lastTokenAt ?? -1) - (a.lastTokenAt ?? -1));
     const page = matching.slice(filter.offset, filter.offset + filter.limit);
     return { items: page.map((c) => this.withRisks(c, now)), total: matching.length };
   }

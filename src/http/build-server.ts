@@ -8,6 +8,7 @@ import { readinessOf } from '../ops/readiness.js';
 import { introspectToken, type IntrospectTokenDeps } from '../tokens/introspect-token.js';
 import { issueToken, type IssueTokenDeps } from '../tokens/issue-token.js';
 import { revokeToken, type RevokeTokenDeps } from '../tokens/revoke-token.js';
+import { consoleRoutes } from '../console/console-routes.js';
 import { adminRoutes } from './admin/admin-routes.js';
 import { endpointPaths } from './endpoint-paths.js';
 import { failureFloor } from './failure-floor.js';
@@ -111,7 +112,22 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
     verifier: app.verifier,
     guard: app.guard,
     metrics: app.metrics,
+    activity: app.activity,
+    now: app.now,
   });
+
+  // The web console: pages that call the admin API above in this process, with the session's token.
+  if (app.config.console) {
+    await server.register(consoleRoutes, {
+      prefix: '/console',
+      config: app.config,
+      signIn: { ...authentication, issuer: app.issuer, audit: app.audit },
+      revocations: app.revocations,
+      audit: app.audit,
+      now: app.now,
+      adminApi: server,
+    });
+  }
 
   server.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'not_found', error_description: `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}` }));
   return server;

@@ -6,6 +6,8 @@ import { prepareQuery } from './prepared.js';
 import type { ClientRow, ClientSecretRow, Database, NewClientRow } from './schema.js';
 
 const USAGE_CHUNK = 500;
+/** Clients that never had a token sort after every time; the same expression as the index. */
+const LAST_TOKEN_ORDER = sql`coalesce(last_token_at, -1)`;
 
 /** ClientStore on SQLite or PostgreSQL: rows to domain types and back, nothing more. */
 export class KyselyClientStore implements ClientStore {
@@ -76,13 +78,17 @@ export class KyselyClientStore implements ClientStore {
     let q = this.db.selectFrom('clients');
     if (filter.rsin !== undefined) q = q.where('rsin', '=', filter.rsin);
     if (filter.enabled !== undefined) q = q.where('enabled', '=', filter.enabled ? 1 : 0);
+    if (filter.selfSignedAllowed !== undefined) q = q.where('self_signed_allowed', '=', filter.selfSignedAllowed ? 1 : 0);
     if (filter.q) {
       const pattern = '%' + filter.q.toLowerCase().replace(/[\\%_]/g, (c) => '\\' + c) + '%';
       q = q.where((eb) => eb.or([sql<boolean>`lower(client_id) like ${pattern} escape '\\'`, sql<boolean>`lower(name) like ${pattern} escape '\\'`]));
     }
-    const ids = q.select('client_id').orderBy('client_id').limit(filter.limit).offset(filter.offset);
+    // The latest token first: the expression of index clients_last_token (migration 0004), so that a page is read in index order.
+    const byLastToken = filter.sort === 'lastToken';
+    const ids = (byLastToken ? q.orderBy(LAST_TOKEN_ORDER, 'desc') : q).select('client_id').orderBy('client_id').limit(filter.limit).offset(filter.offset);
+    const page = this.selectClients(now).where('clients.client_id', 'in', ids);
     const [rows, count] = await Promise.all([
-      this.selectClients(now).where('clients.client_id', 'in', ids).orderBy('clients.client_id').execute(),
+      (byLastToken ? page.orderBy(LAST_TOKEN_ORDER, 'desc') : page).orderBy('clients.client_id').execute(),
       q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
     ]);
     return { items: rows.map(toClient), total: Number(count.n) };

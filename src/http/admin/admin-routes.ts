@@ -3,6 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Principal, refusal, TokenError } from '@zgw-auth/verifier';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Activity } from '../../audit/activity-report.js';
 import type { AuditLog } from '../../audit/audit-log.js';
 import type { Actor } from '../../clients/client-service.js';
 import { ADMIN_SCOPE, ORG_ADMIN_SCOPE } from '../../clients/model.js';
@@ -15,10 +16,12 @@ import { type AdministeredClients, ClientAdministration } from '../../organisati
 import type { OrganisationService } from '../../organisations/organisation-service.js';
 import { failureFloor } from '../failure-floor.js';
 import { renderProblem, sendProblem } from '../render/problem.js';
+import { activityRoutes } from './activity-routes.js';
 import { organisationRoutes } from './organisation-routes.js';
 import { schemaError } from './schema-error.js';
 import * as s from './schemas.js';
 import { type AdminAuthorization, authorizeWithBackoff } from './self-signed-backoff.js';
+import { tokenInspectionRoutes } from './token-inspection-routes.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -55,6 +58,8 @@ export interface AdminRouteOptions extends AdminAuthorization {
   keys: Pick<KeyRing, 'list' | 'rotate'>;
   /** The defaults of a key rotation. */
   config: KeyRotationDependencies['config'];
+  activity: Pick<Activity, 'report'>;
+  now: () => number;
 }
 
 /**
@@ -130,6 +135,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRouteOptions> = async (
       rotateKey({ keys, audit, config }, request.body ?? {}, actorOf(request)),
     );
   });
+  await admin.register(activityRoutes, { activity: options.activity });
+  await admin.register(tokenInspectionRoutes, { verifier: options.verifier, guessing: options, clients: options.clients, now: options.now });
 
   admin.get('/clients', { schema: { querystring: s.listQuery, response: { 200: s.clientPage } } }, async (request) => {
     // The schema's defaults are applied before this runs; these only satisfy the type.

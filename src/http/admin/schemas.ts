@@ -1,6 +1,7 @@
 import { type Static, type TSchema, Type } from 'typebox';
 import type { AuditEvent } from '../../audit/audit-log.js';
 import { CLIENT_LIMITS } from '../../clients/client-limits.js';
+import { CLIENT_SORTS } from '../../clients/client-store.js';
 import { type Client, GRANT_TYPES, MAX_EPOCH_MS, type SecretInfo } from '../../clients/model.js';
 import { RSIN_PATTERN, RSIN_RULE } from '../../clients/rsin.js';
 import { SECRET_MAX_LENGTH, SECRET_MIN_LENGTH } from '../../clients/secrets.js';
@@ -177,7 +178,9 @@ export const listQuery = Type.Object(
   {
     rsin: Type.Optional(rsin),
     enabled: Type.Optional(Type.Boolean()),
+    selfSignedAllowed: Type.Optional(Type.Boolean()),
     q: Type.Optional(Type.String({ maxLength: 100, description: 'case-insensitive text in client id or name' })),
+    sort: Type.Optional(Type.Enum(CLIENT_SORTS, { type: 'string', description: 'clientId (default), or lastToken: the latest token first, never-used clients last' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: PAGE.max, default: PAGE.default })),
     offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000_000, default: 0 })),
   },

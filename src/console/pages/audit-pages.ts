@@ -1,0 +1,92 @@
+import type { FastifyInstance } from 'fastify';
+import type { AuditEvent } from '../../audit/audit-log.js';
+import { AdminApiProblem } from '../admin-api.js';
+import type { ConsoleTools } from '../console-tools.js';
+import { selectField, submitButton, textField } from '../form-fields.js';
+import { formatTime, startOfDutchDay } from '../format.js';
+import { html, type SafeHtml } from '../html.js';
+import { alert, BASE, isGlobalAdmin } from '../layout.js';
+import { actionName, AUDIT_ACTIONS, fill } from '../messages.js';
+
+const PAGE_SIZE = 50;
+type AuditFilter = { client?: string; organisation?: string; action?: string; since?: string; before?: string };
+const str = (v: unknown, max: number) => (typeof v === 'string' ? v.slice(0, max) : '');
+
+/** The audit trail: filter by client, organisation, event type and time; paging back from the newest. */
+export function registerAuditPages(app: FastifyInstance, tools: ConsoleTools): void {
+  app.get<{ Querystring: AuditFilter }>('/audit', async (request, reply) => {
+    const ctx = tools.ctx(request);
+    const m = ctx.m;
+    const f = { client: str(request.query.client, 100), organisation: str(request.query.organisation, 9), action: str(request.query.action, 60), since: str(request.query.since, 10) };
+    const before = Number.parseInt(str(request.query.before, 16), 10);
+    const since = f.since ? startOfDutchDay(f.since) : undefined;
+    let items: AuditEvent[] = [];
+    let problem: SafeHtml | string = '';
+    try {
+      ({ items } = await tools.api(request).get<{ items: AuditEvent[] }>('/audit', {
+        target: f.client,
+        organisation: f.organisation,
+        action: f.action,
+        since,
+        before: Number.isSafeInteger(before) && before > 0 ? before : undefined,
+        limit: PAGE_SIZE,
+      }));
+    } catch (err) {
+      if (!(err instanceof AdminApiProblem) || err.status !== 400) throw err;
+      problem = alert('error', fill(m.apiSays, { detail: err.detail }));
+    }
+    const query = (extra: Record<string, string>) => `${BASE}/audit?${new URLSearchParams({ ...Object.fromEntries(Object.entries(f).filter(([, v]) => v)), ...extra })}`;
+    const rows = items.map(
+      (e) =>
+        html`<tr class="utrecht-table__row">
+          <td class="utrecht-table__cell">${formatTime(ctx.lang, e.at)}</td>
+          <td class="utrecht-table__cell">${e.actor}</td>
+          <td class="utrecht-table__cell">${actionName(ctx.lang, e.action)}</td>
+          <td class="utrecht-table__cell">${e.target}</td>
+          <td class="utrecht-table__cell">${e.address ?? '—'}</td>
+          <td class="utrecht-table__cell">${e.reason ?? '—'}</td>
+          <td class="utrecht-table__cell"><code class="utrecht-code">${truncate(JSON.stringify(e.details), 300)}</code></td>
+        </tr>`,
+    );
+    const last = items.at(-1);
+    const content = html`<form class="console-filters" method="get" action="${BASE}/audit" role="search">
+        ${textField('client', m.filterClient, f.client, { maxlength: 100 })}
+        ${isGlobalAdmin(ctx.session) ? textField('organisation', m.filterOrganisation, f.organisation, { maxlength: 9, inputmode: 'numeric' }) : ''}
+        ${selectField('action', m.filterAction, f.action, [['', m.any], ...AUDIT_ACTIONS.map((a): [string, string] => [a, actionName(ctx.lang, a)])])}
+        ${textField('since', m.filterSince, f.since, { type: 'date' })}
+        <div>${submitButton(m.applyFilters, 'secondary')}</div>
+      </form>
+      ${problem}
+      ${
+        items.length
+          ? html`<div class="console-table-wrap" tabindex="0" role="region" aria-label="${m.auditTitle}">
+              <table class="utrecht-table">
+                <thead class="utrecht-table__header">
+                  <tr class="utrecht-table__row">
+                    <th class="utrecht-table__header-cell" scope="col">${m.colTime}</th>
+                    <th class="utrecht-table__header-cell" scope="col">${m.colActor}</th>
+                    <th class="utrecht-table__header-cell" scope="col">${m.colAction}</th>
+                    <th class="utrecht-table__header-cell" scope="col">${m.colTarget}</th>
+                    <th class="utrecht-table__header-cell" scope="col">${m.colAddress}</th>
+                    <th class="utrecht-table__header-cell" scope="col">${m.colReason}</th>
+                    <th class="utrecht-table__header-cell" scope="col">${m.colDetails}</th>
+                  </tr>
+                </thead>
+                <tbody class="utrecht-table__body">
+                  ${rows}
+                </tbody>
+              </table>
+            </div>`
+          : html`<p class="utrecht-paragraph">${m.noEvents}</p>`
+      }
+      <nav class="console-actions" aria-label="${m.pagination}">
+        ${request.query.before ? html`<a class="utrecht-link" href="${query({})}">${m.newest}</a>` : ''}
+        ${last && items.length === PAGE_SIZE ? html`<a class="utrecht-link" rel="next" href="${query({ before: String(last.id) })}">${m.older}</a>` : ''}
+      </nav>`;
+    return tools.send(reply, request, m.auditTitle, content);
+  });
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
