@@ -85,6 +85,15 @@ describe('console: session, cookie and headers', () => {
     assert.equal(await ts.app.revocations.isRevoked(String(revoked[0]!.jti)), true);
   });
 
+  it('refuses a sign-in posted with Origin null unless Fetch Metadata says same-origin (login CSRF from older browsers)', async () => {
+    const creds = { client_id: ts.admin.clientId, client_secret: ts.admin.secret };
+    const foreign = await postForm(`${ts.url}/console/sign-in`, creds, { origin: 'null' });
+    assert.equal(foreign.status, 403);
+    assert.equal(sessionCookieOf(foreign), undefined);
+    const own = await postForm(`${ts.url}/console/sign-in`, creds, { origin: 'null', 'sec-fetch-site': 'same-origin' });
+    assert.equal(own.status, 303);
+  });
+
   it('refuses clients that are not administrators, without a session', async () => {
     const plain = await ts.createClient({ allowedScopes: ['zaken.lezen'] });
     const res = await postForm(`${ts.url}/console/sign-in`, { client_id: plain.clientId, client_secret: plain.secret }, { origin: ts.url });

@@ -51,9 +51,9 @@ forEachDialect((dialect) => {
     after(() => ts.close());
 
     it('grants API scopes and zgw-auth:org-admin (audited), never zgw-auth:admin or zgw-auth:introspect', async () => {
-      for (const scopes of [['zgw-auth:admin'], ['zaken.lezen', 'zgw-auth:introspect'], ['zgw-auth:admin', 'zgw-auth:org-admin']]) {
+      for (const scopes of [['zgw-auth:admin'], ['ZGW-AUTH:ADMIN'], ['Zgw-Auth:Introspect'], ['zaken.lezen', 'zgw-auth:introspect'], ['zgw-auth:admin', 'zgw-auth:org-admin']]) {
         const res = await forbidden('POST', '/clients', { clientId: 'escalated', rsin: OWN, allowedScopes: scopes });
-        assert.match(res.json.detail, /grants API scopes and zgw-auth:org-admin, not zgw-auth:/);
+        assert.match(res.json.detail, /grants API scopes and zgw-auth:org-admin, not zgw-auth:/i);
       }
       const created = await api('POST', '/clients', { clientId: 'deputy', rsin: OWN, allowedScopes: ['zaken.lezen', 'zgw-auth:org-admin'], defaultScopes: ['zaken.lezen'] });
       assert.equal(created.status, 201, created.text);

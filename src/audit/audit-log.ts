@@ -36,6 +36,8 @@ export class AuditLog {
   private buffer: AuditRows = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  /** A write failed because the database is away: the retry timer writes next. */
+  private waitingForStore = false;
   /** Events being counted (recordRepeated), by key. */
   private repeated = new Map<string, Repeated>();
   private repeatTimer: NodeJS.Timeout | undefined;
@@ -53,8 +55,9 @@ export class AuditLog {
   recordLater(event: NewAuditEvent, at = this.now()): void {
     this.buffer.push(at, event.actor, event.action, event.target, event.address ?? null, event.reason ?? null, JSON.stringify(event.details), event.organisation ?? null);
     // Small batches, written soon: buffered events die young instead of aging into the old heap.
-    if (this.buffer.length >= BATCH_EVENTS * AUDIT_FIELDS) void this.flush();
-    else if (!this.timer) {
+    if (this.buffer.length >= BATCH_EVENTS * AUDIT_FIELDS) {
+      if (!this.waitingForStore) void this.flush();
+    } else if (!this.timer) {
       this.timer = setTimeout(() => void this.flush(), 200);
       this.timer.unref();
     }
@@ -112,14 +115,19 @@ export class AuditLog {
    */
   flush(all = false): Promise<void> {
     this.flushRepeated(all);
+    // The database is away: events wait for the retry (or a final flush), not one attempt per batch.
+    if (this.waitingForStore && !all) return this.flushing;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.flushing = this.flushing.then(async () => {
+      // An attempt asked for before an earlier one found the database away waits for the retry too.
+      if (this.waitingForStore && !all) return;
       // Taken when its turn comes, not when asked: a batch put back for retry stays ahead of later events.
       const batch = this.buffer;
       this.buffer = [];
       try {
         if (batch.length) await this.store.append(batch);
+        this.waitingForStore = false;
       } catch (err) {
         if (err instanceof ZgwAuthError && err.code === 'storage_unavailable') this.keepForRetry(batch, err);
         else this.onError(err);
@@ -139,10 +147,14 @@ export class AuditLog {
     const excess = pending.length - PENDING_EVENTS_MAX * AUDIT_FIELDS;
     this.buffer = excess > 0 ? pending.slice(excess) : pending;
     this.onError(Object.assign(err, { auditEventsPending: this.buffer.length / AUDIT_FIELDS, auditEventsDropped: Math.max(0, excess / AUDIT_FIELDS) }));
-    if (!this.timer) {
-      this.timer = setTimeout(() => void this.flush(), RETRY_MS);
-      this.timer.unref();
-    }
+    this.waitingForStore = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.waitingForStore = false;
+      void this.flush();
+    }, RETRY_MS);
+    this.timer.unref();
   }
 
   async list(query: AuditQuery = {}): Promise<AuditEvent[]> {

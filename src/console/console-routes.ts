@@ -105,9 +105,14 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleOption
     if (request.method !== 'POST') return;
     const origin = request.headers.origin;
     const site = request.headers['sec-fetch-site'];
-    // Under Referrer-Policy no-referrer, Chromium sends `Origin: null` for the site's own forms: Fetch Metadata decides then.
+    // Under Referrer-Policy no-referrer, Chromium sends `Origin: null` for the site's own forms: Fetch
+    // Metadata decides then, and must be there (an older browser's null from a foreign page has none).
     const sameOrigin =
-      origin !== undefined && origin !== 'null' ? origin === issuerOrigin || origin === `${request.protocol}://${request.host}` : site === undefined || site === 'same-origin' || site === 'none';
+      origin === 'null'
+        ? site === 'same-origin'
+        : origin !== undefined
+          ? origin === issuerOrigin || origin === `${request.protocol}://${request.host}`
+          : site === undefined || site === 'same-origin' || site === 'none';
     const isSignIn = request.routeOptions.url === `${BASE}/sign-in`;
     const fields = formOf(request);
     if (!sameOrigin || (!isSignIn && request.consoleSession && !csrfMatches(request.consoleSession, fields.csrf))) {

@@ -25,9 +25,12 @@ export interface ConsoleSession {
 export interface SessionSettings {
   idleMs: number;
   lifetimeMs: number;
-  /** Beyond this many sessions the oldest ends: memory stays bounded whatever sign-ins cost. */
+  /** Beyond this many sessions one ends (see create): memory stays bounded whatever sign-ins cost. */
   max?: number;
 }
+
+/** Sessions one administrator client may hold at once; its oldest ends beyond this. */
+export const SESSIONS_PER_CLIENT = 10;
 
 export type SessionEnd = 'signed_out' | 'idle' | 'expired' | 'evicted';
 
@@ -59,10 +62,13 @@ export class ConsoleSessions {
       lastSeenAt: t,
       endsAt: Math.min(t + this.settings.lifetimeMs, data.tokenExpiresAt * 1000),
     };
-    if (this.sessions.size >= this.max) {
-      const [oldest, ended] = this.sessions.entries().next().value!;
-      this.sessions.delete(oldest);
-      this.onEnd(ended, 'evicted');
+    // Bounded without letting one administrator sign the others out: a client's own oldest session
+    // makes room first; when the store is full, one of the client holding the most sessions does.
+    const perClient = this.countByClient();
+    if ((perClient.get(data.clientId) ?? 0) >= SESSIONS_PER_CLIENT) this.evictOldestOf(data.clientId);
+    else if (this.sessions.size >= this.max) {
+      this.sweep();
+      if (this.sessions.size >= this.max) this.evictOldestOf([...this.countByClient()].reduce((a, b) => (b[1] > a[1] ? b : a))[0]);
     }
     this.sessions.set(key(id), session);
     return { id, session };
@@ -92,6 +98,22 @@ export class ConsoleSessions {
     if (!session) return;
     this.sessions.delete(k);
     this.onEnd(session, 'signed_out');
+  }
+
+  private countByClient(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const session of this.sessions.values()) counts.set(session.clientId, (counts.get(session.clientId) ?? 0) + 1);
+    return counts;
+  }
+
+  /** Sessions are kept in creation order: the first of the client is its oldest. */
+  private evictOldestOf(clientId: string): void {
+    for (const [k, session] of this.sessions) {
+      if (session.clientId !== clientId) continue;
+      this.sessions.delete(k);
+      this.onEnd(session, 'evicted');
+      return;
+    }
   }
 
   /** Ends every session that has run out (run every minute, so that their tokens are revoked soon). */

@@ -46,7 +46,8 @@ export function maySee(admin: Administrator, client: Pick<Client, 'rsin'>): bool
 
 /** zgw-auth's own scopes that only a global administrator grants: all of them but zgw-auth:org-admin. */
 export function isPlatformScope(scope: string): boolean {
-  return scope.startsWith(OWN_SCOPE_PREFIX) && scope !== ORG_ADMIN_SCOPE;
+  // In any case: a resource server that compares scopes ignoring case must not read ZGW-AUTH:ADMIN as ours.
+  return scope.toLowerCase().startsWith(OWN_SCOPE_PREFIX) && scope !== ORG_ADMIN_SCOPE;
 }
 
 /** May `admin` register a client with these fields? Throws ForbiddenError if not. */
