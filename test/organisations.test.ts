@@ -272,7 +272,7 @@ forEachDialect((dialect) => {
       assert.equal((await tokenOf(neighbour)).status, 200, 'other organisations are not affected');
       const stored = await ts.app.clients.get(app.clientId);
       assert.equal(stored.enabled, true, 'the clients keep their own state: enabling the organisation restores it');
-      const [failure] = await ts.app.audit.list({ action: 'client_auth.failed', target: app.clientId });
+      const [failure] = await ts.app.audit.list({ action: 'client_auth.failed', target: app.clientId, reason: 'disabled_organisation' });
       assert.deepEqual([failure?.reason, failure?.organisation], ['disabled_organisation', C]);
 
       assert.equal((await api('POST', `/organisations/${C}/enable`)).status, 200);
