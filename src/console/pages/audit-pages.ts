@@ -4,6 +4,7 @@ import { AdminApiProblem } from '../admin-api.js';
 import type { ConsoleTools } from '../console-tools.js';
 import { selectField, submitButton, textField } from '../form-fields.js';
 import { formatTime, startOfDutchDay } from '../format.js';
+import { dataTable } from '../data-table.js';
 import { html, type SafeHtml } from '../html.js';
 import { alert, BASE, isGlobalAdmin } from '../layout.js';
 import { actionName, AUDIT_ACTIONS, fill } from '../messages.js';
@@ -57,28 +58,7 @@ export function registerAuditPages(app: FastifyInstance, tools: ConsoleTools): v
         <div>${submitButton(m.applyFilters, 'secondary')}</div>
       </form>
       ${problem}
-      ${
-        items.length
-          ? html`<div class="console-table-wrap" tabindex="0" role="region" aria-label="${m.auditTitle}">
-              <table class="utrecht-table">
-                <thead class="utrecht-table__header">
-                  <tr class="utrecht-table__row">
-                    <th class="utrecht-table__header-cell" scope="col">${m.colTime}</th>
-                    <th class="utrecht-table__header-cell" scope="col">${m.colActor}</th>
-                    <th class="utrecht-table__header-cell" scope="col">${m.colAction}</th>
-                    <th class="utrecht-table__header-cell" scope="col">${m.colTarget}</th>
-                    <th class="utrecht-table__header-cell" scope="col">${m.colAddress}</th>
-                    <th class="utrecht-table__header-cell" scope="col">${m.colReason}</th>
-                    <th class="utrecht-table__header-cell" scope="col">${m.colDetails}</th>
-                  </tr>
-                </thead>
-                <tbody class="utrecht-table__body">
-                  ${rows}
-                </tbody>
-              </table>
-            </div>`
-          : html`<p class="utrecht-paragraph">${m.noEvents}</p>`
-      }
+      ${items.length ? dataTable(m.auditTitle, [m.colTime, m.colActor, m.colAction, m.colTarget, m.colAddress, m.colReason, m.colDetails], rows) : html`<p class="utrecht-paragraph">${m.noEvents}</p>`}
       <nav class="console-actions" aria-label="${m.pagination}">
         ${request.query.before ? html`<a class="utrecht-link" href="${query({})}">${m.newest}</a>` : ''}
         ${last && items.length === PAGE_SIZE ? html`<a class="utrecht-link" rel="next" href="${query({ before: String(last.id) })}">${m.older}</a>` : ''}

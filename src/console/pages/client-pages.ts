@@ -4,6 +4,7 @@ import { AdminApiProblem } from '../admin-api.js';
 import { type ConsoleTools, formOf, type FormFields } from '../console-tools.js';
 import { checkbox, selectField, submitButton, textArea, textField } from '../form-fields.js';
 import { formatTime, startOfDutchDay } from '../format.js';
+import { dataTable } from '../data-table.js';
 import { html, type SafeHtml } from '../html.js';
 import { alert, BASE, csrfField, isGlobalAdmin, type PageContext } from '../layout.js';
 import { fill } from '../messages.js';
@@ -359,24 +360,7 @@ async function clientPage(tools: ConsoleTools, request: FastifyRequest, reply: P
     <h2 class="utrecht-heading-2">${m.secretsTitle}</h2>
     ${
       secrets.length
-        ? html`<div class="console-table-wrap" tabindex="0" role="region" aria-label="${m.secretsTitle}">
-            <table class="utrecht-table">
-              <thead class="utrecht-table__header">
-                <tr class="utrecht-table__row">
-                  <th class="utrecht-table__header-cell" scope="col">${m.colSecretId}</th>
-                  <th class="utrecht-table__header-cell" scope="col">${m.colLabel}</th>
-                  <th class="utrecht-table__header-cell" scope="col">${m.colCreated}</th>
-                  <th class="utrecht-table__header-cell" scope="col">${m.colExpires}</th>
-                  <th class="utrecht-table__header-cell" scope="col">${m.colLastUsed}</th>
-                  <th class="utrecht-table__header-cell" scope="col">${m.colState}</th>
-                  <th class="utrecht-table__header-cell" scope="col">${m.colActions}</th>
-                </tr>
-              </thead>
-              <tbody class="utrecht-table__body">
-                ${secretRows}
-              </tbody>
-            </table>
-          </div>`
+        ? dataTable(m.secretsTitle, [m.colSecretId, m.colLabel, m.colCreated, m.colExpires, m.colLastUsed, m.colState, m.colActions], secretRows)
         : html`<p class="utrecht-paragraph">${m.noSecrets}</p>`
     }
     <h3 class="utrecht-heading-3">${m.addSecret}</h3>

@@ -5,6 +5,7 @@ import { AdminApiProblem } from '../admin-api.js';
 import { type ConsoleTools, formOf } from '../console-tools.js';
 import { checkbox, submitButton, textField } from '../form-fields.js';
 import { formatDuration, formatTime } from '../format.js';
+import { dataTable } from '../data-table.js';
 import { html } from '../html.js';
 import { alert, BASE, csrfField } from '../layout.js';
 import { fill, type Messages } from '../messages.js';
@@ -34,23 +35,7 @@ export function registerKeyPages(app: FastifyInstance, tools: ConsoleTools): voi
       request,
       m.keysTitle,
       html`<p class="utrecht-paragraph">${m.keysIntro}</p>
-        <div class="console-table-wrap" tabindex="0" role="region" aria-label="${m.keysTitle}">
-          <table class="utrecht-table">
-            <thead class="utrecht-table__header">
-              <tr class="utrecht-table__row">
-                <th class="utrecht-table__header-cell" scope="col">${m.colKid}</th>
-                <th class="utrecht-table__header-cell" scope="col">${m.colAlg}</th>
-                <th class="utrecht-table__header-cell" scope="col">${m.colState}</th>
-                <th class="utrecht-table__header-cell" scope="col">${m.colAge}</th>
-                <th class="utrecht-table__header-cell" scope="col">${m.colActivates}</th>
-                <th class="utrecht-table__header-cell" scope="col">${m.colRetires}</th>
-              </tr>
-            </thead>
-            <tbody class="utrecht-table__body">
-              ${rows}
-            </tbody>
-          </table>
-        </div>
+        ${dataTable(m.keysTitle, [m.colKid, m.colAlg, m.colState, m.colAge, m.colActivates, m.colRetires], rows)}
         <h2 class="utrecht-heading-2">${m.rotateTitle}</h2>
         <p class="utrecht-paragraph">${m.publishDelayExplain}</p>
         <form method="post" action="${BASE}/keys/rotate">
