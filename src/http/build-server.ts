@@ -79,7 +79,7 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
       if (tokenPaths.has(request.routeOptions.url ?? '')) app.metrics.tokensRefused.inc({ reason: response.error });
       return sendOAuthError(reply, response);
     });
-    await oauth.register(tokenRoute, { issueToken: (request) => issueToken(issuing, request), paths: paths.token });
+    await oauth.register(tokenRoute, { issueToken: (request) => issueToken(issuing, request), paths: paths.token, keycloakPaths: paths.keycloak });
     // One per-address (IPv6: per /64) request budget shared by the endpoints that test tokens.
     await oauth.register(async (tokenChecks) => {
       await tokenChecks.register(rateLimit, {
@@ -95,8 +95,8 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
             headers: { 'retry-after': String(Math.ceil(ctx.ttl / 1000)) },
           }),
       });
-      await tokenChecks.register(introspectRoute, { introspectToken: (request) => introspectToken(introspection, request), paths: paths.introspect });
-      await tokenChecks.register(revokeRoute, { revokeToken: (request) => revokeToken(revocation, request), paths: paths.revoke });
+      await tokenChecks.register(introspectRoute, { introspectToken: (request) => introspectToken(introspection, request), paths: paths.introspect, keycloakPaths: paths.keycloak });
+      await tokenChecks.register(revokeRoute, { revokeToken: (request) => revokeToken(revocation, request), paths: paths.revoke, keycloakPaths: paths.keycloak });
     });
   });
 

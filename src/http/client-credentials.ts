@@ -4,19 +4,32 @@ import { CONTROL_CHARACTERS } from '../control-characters.js';
 import type { FormBody } from './form-body.js';
 
 const MAX_CREDENTIAL_LENGTH = 1024;
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+export interface CredentialOptions {
+  /**
+   * Keycloak's paths: the same credentials both as HTTP Basic and in the body, as Keycloak tolerates
+   * and keycloak-connect's validateAccessToken() sends them, are one authentication. Accepted only
+   * when the body's secret is the Basic one exactly (as sent or form-decoded); it is then the one
+   * secret checked.
+   */
+  identicalTwice?: boolean;
+}
 
 /**
  * RFC 6749 §2.3.1: HTTP Basic with form-url-encoded id and secret (or sent raw, see rawSecret), or client_id + client_secret in
  * the body — exactly one of the two. A client_id in the body next to Basic is tolerated when equal.
  */
-export function clientCredentials(authorization: string | undefined, body: FormBody): ClientCredentials {
+export function clientCredentials(authorization: string | undefined, body: FormBody, options: CredentialOptions = {}): ClientCredentials {
   const bodyId = body.get('client_id');
   const bodySecret = body.get('client_secret');
   if (authorization !== undefined && /^basic /i.test(authorization)) {
     const basic = parseBasic(authorization.slice(6).trim());
-    if (bodySecret !== undefined) throw invalidRequest('client authenticated twice: use either HTTP Basic or client_secret in the body, not both');
+    // Both values come from the caller: comparing them tells it nothing it does not know.
+    const once = bodySecret !== undefined && options.identicalTwice && (bodySecret === basic.secret || bodySecret === basic.rawSecret);
+    if (bodySecret !== undefined && !once) throw invalidRequest('client authenticated twice: use either HTTP Basic or client_secret in the body, not both');
     if (bodyId !== undefined && bodyId !== basic.clientId) throw invalidRequest('client_id in the body differs from the one in HTTP Basic');
-    return { ...basic, method: 'client_secret_basic' };
+    return once ? { clientId: basic.clientId, secret: bodySecret, method: 'client_secret_basic' } : { ...basic, method: 'client_secret_basic' };
   }
   if (bodyId === undefined || bodySecret === undefined) {
     throw invalidClient('client authentication missing: send client_id and client_secret, or HTTP Basic');
@@ -29,7 +42,7 @@ function parseBasic(encoded: string): { clientId: string; secret: string; rawSec
   if (encoded.length > 4 * MAX_CREDENTIAL_LENGTH || !/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) {
     throw invalidRequest('malformed HTTP Basic credentials');
   }
-  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+  const decoded = decodeCredentialBytes(Buffer.from(encoded, 'base64'));
   const colon = decoded.indexOf(':');
   if (colon < 0) throw invalidRequest('malformed HTTP Basic credentials: no colon');
   const rawId = decoded.slice(0, colon);
@@ -41,6 +54,19 @@ function parseBasic(encoded: string): { clientId: string; secret: string; rawSec
   // Invalid percent-encoding, or a control character that no registered secret holds: only the raw reading remains.
   if (formDecoded === undefined || CONTROL_CHARACTERS.test(formDecoded)) return { clientId, secret: raw };
   return formDecoded === raw ? { clientId, secret: raw } : { clientId, secret: formDecoded, rawSecret: raw };
+}
+
+/**
+ * UTF-8, as curl and browsers send it; bytes that are not valid UTF-8 as Latin-1, as Python
+ * requests, requests-oauthlib and authlib encode Basic credentials. Invalid UTF-8 is no UTF-8
+ * encoding of any secret, so this is the same attempt read the one way it can mean something.
+ */
+function decodeCredentialBytes(bytes: Buffer): string {
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    return bytes.toString('latin1');
+  }
 }
 
 /** application/x-www-form-urlencoded decoding (RFC 6749 §2.3.1); undefined for invalid percent-encoding. */

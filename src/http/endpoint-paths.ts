@@ -11,6 +11,8 @@ export interface EndpointPaths {
   keycloakCerts: string[];
   /** OpenID Connect Discovery and RFC 8414 metadata, one document. */
   metadata: string[];
+  /** Of the paths above, Keycloak's (and its plugin's): there Keycloak's harmless tolerances apply. */
+  keycloak: string[];
 }
 
 /** Keycloak's endpoints under /realms/<realm>, and the OneGround ZGW introspection plugin's. */
@@ -44,5 +46,6 @@ export function endpointPaths(config: Pick<Config, 'issuer' | 'keycloakPaths'>):
       ...under('/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'),
       ...(base ? [`/.well-known/oauth-authorization-server${base}`] : []),
     ),
+    keycloak: keycloak(...Object.values(KEYCLOAK)),
   };
 }

@@ -18,7 +18,16 @@ export interface TokenRequest {
   scope: Parsed<string | undefined>;
   /** The caller's address, for the back-off and the audit trail. */
   address: string;
+  /** Asked at Keycloak's token URL: Keycloak's tolerances that weaken nothing apply (see OPENID_SCOPE). */
+  keycloakPath?: boolean;
 }
+
+/**
+ * Keycloak's clients (keycloak-connect's client credentials login) ask for `openid`; Keycloak issues
+ * no ID token for this grant and accepts it. At Keycloak's token URL it is ignored: neither granted
+ * nor echoed, unless the client is allowed a scope of that name.
+ */
+const OPENID_SCOPE = 'openid';
 
 /** An issued access token (RFC 6749 §5.1); `scope` only when the token holds any. */
 export interface TokenResponse {
@@ -42,7 +51,8 @@ export async function issueToken(deps: IssueTokenDeps, request: TokenRequest): P
     throw new OAuthError('unauthorized_client', 'this client may not use the client_credentials grant');
   }
 
-  const scopes = requestedScopes(orThrow(request.scope), client.allowedScopes, client.defaultScopes);
+  const ignored = request.keycloakPath && !client.allowedScopes.includes(OPENID_SCOPE) ? [OPENID_SCOPE] : [];
+  const scopes = requestedScopes(orThrow(request.scope), client.allowedScopes, client.defaultScopes, ignored);
   const token = await deps.issuer.issue(client, scopes);
   const scope = scopes.join(' ');
   deps.metrics.tokensIssued.inc({ alg: token.alg });
@@ -59,11 +69,11 @@ export async function issueToken(deps: IssueTokenDeps, request: TokenRequest): P
 
 /**
  * The scopes a token gets (RFC 6749 §3.3): the client's default scopes when it asks for none,
- * otherwise what it asks for, each of which it must be allowed; duplicates count once.
+ * otherwise what it asks for, each of which it must be allowed; duplicates count once, `ignored` ones not at all.
  */
-export function requestedScopes(raw: string | undefined, allowed: string[], defaults: string[]): string[] {
+export function requestedScopes(raw: string | undefined, allowed: string[], defaults: string[], ignored: readonly string[] = []): string[] {
   if (raw === undefined) return defaults;
-  const scopes = [...new Set(raw.split(' ').filter(Boolean))];
+  const scopes = [...new Set(raw.split(' ').filter((s) => s && !ignored.includes(s)))];
   if (!scopes.length) return defaults;
   for (const s of scopes) {
     if (!SCOPE_PATTERN.test(s)) throw new OAuthError('invalid_scope', 'scope is malformed');

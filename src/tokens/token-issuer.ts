@@ -9,6 +9,8 @@ export interface IssuerSettings {
   audience: string;
   tokenLifetime: number;
   maxTokenLifetime: number;
+  /** Keycloak's paths are served: tokens carry Keycloak's `typ` claim, which its Node adapter requires. */
+  keycloakPaths?: boolean;
 }
 
 export interface IssuedToken {
@@ -41,6 +43,8 @@ export class TokenIssuer {
       sub: client.clientId,
       aud: this.settings.audience,
       client_id: client.clientId,
+      // The party the token was issued to (OpenID Connect, the NL GOV OAuth profile); Keycloak's clients read it.
+      azp: client.clientId,
       rsin: client.rsin,
       iat,
       nbf: iat,
@@ -49,6 +53,9 @@ export class TokenIssuer {
       client_registration: registrationOf(client),
     });
     if (scopes.length) claims.scope = scopes.join(' ');
+    // keycloak-connect refuses an access token without Keycloak's `"typ": "Bearer"` in its body; the
+    // header's `typ` (at+jwt) is what zgw-auth's verifier checks, and it reads no `typ` claim.
+    if (this.settings.keycloakPaths) claims.typ = 'Bearer';
     // The key's header is encoded once; the signature is computed on the thread pool (a second core for RSA).
     const accessToken = await signJwsAsync({ alg: key.alg, encodedHeader: key.encodedHeader }, claims, key.privateKey);
     return { accessToken, expiresIn: lifetime, scopes, jti, alg: key.alg };

@@ -8,19 +8,23 @@ export interface IntrospectRouteOptions {
   introspectToken: IntrospectToken;
   /** Where it answers; `/introspect` unless given. */
   paths?: readonly string[];
+  /** Of those, Keycloak's: its tolerances apply there (see CredentialOptions). */
+  keycloakPaths?: readonly string[];
 }
 
 /** POST /introspect (RFC 7662) for both token kinds. */
-export const introspectRoute: FastifyPluginAsync<IntrospectRouteOptions> = async (server, { introspectToken, paths = ['/introspect'] }) => {
-  const handler: RouteHandlerMethod = async (request, reply) => {
-    reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' });
-    const body = request.body instanceof FormBody ? request.body : FormBody.empty();
-    return introspectToken({
-      presentsCredentials: attempt(() => Boolean(request.headers.authorization) || body.get('client_secret') !== undefined),
-      credentials: attempt(() => clientCredentials(request.headers.authorization, body)),
-      token: attempt(() => body.get('token')),
-      address: request.ip,
-    });
-  };
-  for (const path of paths) server.post(path, handler);
+export const introspectRoute: FastifyPluginAsync<IntrospectRouteOptions> = async (server, { introspectToken, paths = ['/introspect'], keycloakPaths = [] }) => {
+  const handlerFor =
+    (keycloak: boolean): RouteHandlerMethod =>
+    async (request, reply) => {
+      reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' });
+      const body = request.body instanceof FormBody ? request.body : FormBody.empty();
+      return introspectToken({
+        presentsCredentials: attempt(() => Boolean(request.headers.authorization) || body.get('client_secret') !== undefined),
+        credentials: attempt(() => clientCredentials(request.headers.authorization, body, { identicalTwice: keycloak })),
+        token: attempt(() => body.get('token')),
+        address: request.ip,
+      });
+    };
+  for (const path of paths) server.post(path, handlerFor(keycloakPaths.includes(path)));
 };

@@ -8,6 +8,8 @@ export interface RevokeRouteOptions {
   revokeToken: RevokeToken;
   /** Where it answers; `/revoke` unless given. */
   paths?: readonly string[];
+  /** Of those, Keycloak's: its tolerances apply there (see CredentialOptions). */
+  keycloakPaths?: readonly string[];
 }
 
 /**
@@ -15,16 +17,18 @@ export interface RevokeRouteOptions {
  * the body open; `{}` as JSON, because client libraries parse the answer (simple-oauth2's revoke()
  * throws on an empty body).
  */
-export const revokeRoute: FastifyPluginAsync<RevokeRouteOptions> = async (server, { revokeToken, paths = ['/revoke'] }) => {
-  const handler: RouteHandlerMethod = async (request, reply) => {
-    reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' });
-    const body = request.body instanceof FormBody ? request.body : FormBody.empty();
-    await revokeToken({
-      credentials: attempt(() => clientCredentials(request.headers.authorization, body)),
-      token: attempt(() => body.get('token')),
-      address: request.ip,
-    });
-    return reply.code(200).send({});
-  };
-  for (const path of paths) server.post(path, handler);
+export const revokeRoute: FastifyPluginAsync<RevokeRouteOptions> = async (server, { revokeToken, paths = ['/revoke'], keycloakPaths = [] }) => {
+  const handlerFor =
+    (keycloak: boolean): RouteHandlerMethod =>
+    async (request, reply) => {
+      reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' });
+      const body = request.body instanceof FormBody ? request.body : FormBody.empty();
+      await revokeToken({
+        credentials: attempt(() => clientCredentials(request.headers.authorization, body, { identicalTwice: keycloak })),
+        token: attempt(() => body.get('token')),
+        address: request.ip,
+      });
+      return reply.code(200).send({});
+    };
+  for (const path of paths) server.post(path, handlerFor(keycloakPaths.includes(path)));
 };
