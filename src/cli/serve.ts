@@ -40,7 +40,7 @@ export function serveCommand(program: Command, ctx: CliContext): void {
       if (config.port === 0 && config.issuer.endsWith(':0')) config.issuer = config.issuer.replace(/:0$/, `:${new URL(address).port}`);
       if (first.keyCreated) app.log.info({ kid: first.keyCreated }, 'signing key created');
       if (first.admin) showFirstStartSecret(config, first.admin, app.log, ctx.out);
-      app.log.info({ issuer: config.issuer, storage: app.storage.location }, 'zgw-auth listening');
+      app.log.info({ issuer: config.issuer, storage: app.storage.location, ...(config.console ? { console: new URL('/console', config.issuer).toString() } : {}) }, 'zgw-auth listening');
 
       // Last resort: an error no handler expected (an 'error' event nobody listens for, a rejected
       // promise nobody awaits) is logged and reported by readiness; the process keeps serving what
@@ -144,7 +144,7 @@ export const FIRST_SECRET_FILE = 'first-admin-secret.txt';
  * is one, else to an owner-only file in the data folder, whose path (never the secret) is logged.
  */
 function showFirstStartSecret(config: Config, admin: { clientId: string; secret: string }, log: Logger, out: (text: string) => void): void {
-  const banner = firstStartBanner(config.issuer, admin.clientId, admin.secret);
+  const banner = firstStartBanner(config, admin.clientId, admin.secret);
   if (process.stdout.isTTY) return out(banner);
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const file = path.join(config.dataDir, FIRST_SECRET_FILE);
@@ -159,7 +159,9 @@ function showFirstStartSecret(config: Config, admin: { clientId: string; secret:
   log.warn({ secretFile: file }, 'first start: the administrator secret is in this owner-only file; store it in a password manager, then delete the file');
 }
 
-function firstStartBanner(issuer: string, clientId: string, secret: string): string {
+function firstStartBanner({ issuer, console }: Pick<Config, 'issuer' | 'console'>, clientId: string, secret: string): string {
+  // The console answers at the root of the issuer's origin, whatever the issuer's path.
+  const consoleUrl = new URL('/console', issuer).toString();
   return [
     '',
     '  zgw-auth is ready. First start: an administrator client was created.',
@@ -174,5 +176,6 @@ function firstStartBanner(issuer: string, clientId: string, secret: string): str
     '  Register a client for a ZGW consumer:',
     '    npm run zgw-auth -- clients create --client-id my-app --rsin 000000000',
     '',
+    ...(console ? ['  Or sign in to the web console with this client id and secret:', `    ${consoleUrl}`, ''] : []),
   ].join('\n');
 }

@@ -26,10 +26,20 @@ export class OrganisationService {
     validateOrganisationRsin(input.rsin);
     validateOrganisationName(input.name);
     const organisation = await this.insert(input.rsin, input.name);
-    if (!organisation) throw new ConflictError(`organisation "${input.rsin}" already exists`);
+    if (!organisation) throw new ConflictError(await this.existsMessage(input.rsin));
     await this.announce(organisation.rsin);
     await this.record(actor, 'organisation.created', organisation.rsin, { after: organisation });
     return organisation;
+  }
+
+  /**
+   * Registering a client registers its organisation, named after the RSIN: an operator following
+   * up with `create` is told so, and how to give it its name instead.
+   */
+  private async existsMessage(rsin: string): Promise<string> {
+    const existing = await this.store.get(rsin);
+    if (existing?.name !== rsin) return `organisation "${rsin}" already exists`;
+    return `organisation "${rsin}" already exists: it was registered automatically with its first client, named after its RSIN; give it its name with "organisations update ${rsin} --name …" (admin API: PATCH /admin/organisations/${rsin})`;
   }
 
   /**
