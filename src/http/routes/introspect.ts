@@ -14,17 +14,16 @@ export interface IntrospectRouteOptions {
 
 /** POST /introspect (RFC 7662) for both token kinds. */
 export const introspectRoute: FastifyPluginAsync<IntrospectRouteOptions> = async (server, { introspectToken, paths = ['/introspect'], keycloakPaths = [] }) => {
-  const handlerFor =
-    (keycloak: boolean): RouteHandlerMethod =>
-    async (request, reply) => {
-      reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' });
-      const body = request.body instanceof FormBody ? request.body : FormBody.empty();
-      return introspectToken({
-        presentsCredentials: attempt(() => Boolean(request.headers.authorization) || body.get('client_secret') !== undefined),
-        credentials: attempt(() => clientCredentials(request.headers.authorization, body, { identicalTwice: keycloak })),
-        token: attempt(() => body.get('token')),
-        address: request.ip,
-      });
-    };
-  for (const path of paths) server.post(path, handlerFor(keycloakPaths.includes(path)));
+  const keycloak = new Set(keycloakPaths);
+  const handler: RouteHandlerMethod = async (request, reply) => {
+    reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' });
+    const body = request.body instanceof FormBody ? request.body : FormBody.empty();
+    return introspectToken({
+      presentsCredentials: attempt(() => Boolean(request.headers.authorization) || body.get('client_secret') !== undefined),
+      credentials: attempt(() => clientCredentials(request.headers.authorization, body, { identicalTwice: keycloak.has(request.routeOptions.url ?? '') })),
+      token: attempt(() => body.get('token')),
+      address: request.ip,
+    });
+  };
+  for (const path of paths) server.post(path, handler);
 };

@@ -18,17 +18,16 @@ export interface RevokeRouteOptions {
  * throws on an empty body).
  */
 export const revokeRoute: FastifyPluginAsync<RevokeRouteOptions> = async (server, { revokeToken, paths = ['/revoke'], keycloakPaths = [] }) => {
-  const handlerFor =
-    (keycloak: boolean): RouteHandlerMethod =>
-    async (request, reply) => {
-      reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' });
-      const body = request.body instanceof FormBody ? request.body : FormBody.empty();
-      await revokeToken({
-        credentials: attempt(() => clientCredentials(request.headers.authorization, body, { identicalTwice: keycloak })),
-        token: attempt(() => body.get('token')),
-        address: request.ip,
-      });
-      return reply.code(200).send({});
-    };
-  for (const path of paths) server.post(path, handlerFor(keycloakPaths.includes(path)));
+  const keycloak = new Set(keycloakPaths);
+  const handler: RouteHandlerMethod = async (request, reply) => {
+    reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' });
+    const body = request.body instanceof FormBody ? request.body : FormBody.empty();
+    await revokeToken({
+      credentials: attempt(() => clientCredentials(request.headers.authorization, body, { identicalTwice: keycloak.has(request.routeOptions.url ?? '') })),
+      token: attempt(() => body.get('token')),
+      address: request.ip,
+    });
+    return reply.code(200).send({});
+  };
+  for (const path of paths) server.post(path, handler);
 };
