@@ -6,22 +6,8 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import {
-  base64urlJson,
-  type ClientRecord,
-  createVerifier,
-  importJwks,
-  introspect,
-  type JoseHeader,
-  type JwsPayload,
-  type KeySource,
-  refusal,
-  RemoteJwks,
-  signJws,
-  TokenError,
-  type VerificationKey,
-  type VerifierOptions,
-} from '@zgw-auth/verifier';
+import { type ClientRecord, createVerifier, importJwks, introspect, type KeySource, refusal, RemoteJwks, TokenError, type VerificationKey, type VerifierOptions } from '@zgw-auth/verifier';
+import { base64urlJson, type JoseHeader, type JwsPayload, signJws } from '@zgw-auth/verifier/testing';
 import { loadConfig } from '../src/config.js';
 import { ValidationError, ZgwAuthError } from '../src/errors.js';
 import { FAILURE_FLOOR_MS } from '../src/http/failure-floor.js';
