@@ -228,7 +228,7 @@ describe('check inventory: verifier library', () => {
         if (req.url === '/jwks') return json(jwks);
         if (req.url === '/redirect') return res.writeHead(302, { location: '/jwks' }).end();
         if (req.url === '/introspect-string') return json({ active: 'true', client_id: 'c1' });
-        res.writeHead(404).end();
+        return res.writeHead(404).end();
       });
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
       base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
