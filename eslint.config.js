@@ -41,5 +41,13 @@ export default tseslint.config(
       'no-control-regex': 'off',
     },
   },
+  {
+    // Escaping happens in one place: only the console's html module may declare markup safe.
+    files: ['**/*.ts'],
+    ignores: ['src/console/html.ts'],
+    rules: {
+      'no-restricted-syntax': ['error', { selector: "NewExpression[callee.name='SafeHtml']", message: 'Build markup with html`` from src/console/html.ts; only that module constructs SafeHtml.' }],
+    },
+  },
   { files: ['**/*.cjs'], languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly' } } },
 );

@@ -5,7 +5,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import Fastify from 'fastify';
-import { base64urlJson, type EncodedHeader, signJwsAsync } from '@zgw-auth/verifier';
+import { base64urlJson, type EncodedHeader, signJwsAsync } from '@zgw-auth/verifier/internal';
 
 interface BareConfig {
   port: number;

@@ -8,7 +8,8 @@ import http from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { JWK } from 'jose';
-import { type ClientRecord, createVerifier, hs256, signJwsAsync } from '@zgw-auth/verifier';
+import { type ClientRecord, createVerifier } from '@zgw-auth/verifier';
+import { hs256, signJwsAsync } from '@zgw-auth/verifier/internal';
 import { DEPS_DIR } from './paths.js';
 
 const { group, rounds, ms } = JSON.parse(process.argv[2] ?? '{}') as { group: 'rs256' | 'hs256' | 'repeated'; rounds: number; ms: number };

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { hs256 } from '@zgw-auth/verifier';
+import { hs256 } from '@zgw-auth/verifier/internal';
 import { createApp, createLogger, initialize } from '../src/app.js';
 import { INTROSPECTION_SCOPE } from '../src/clients/model.js';
 import { loadConfig, type SigningAlg } from '../src/config.js';

@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { applyEdits, locate } from './mutation-anchor.mjs';
 import { MUTATIONS } from './mutations.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -73,11 +74,11 @@ if (args.includes('--check')) {
   let bad = 0;
   for (const m of MUTATIONS) {
     const text = fs.readFileSync(path.join(root, m.file), 'utf8');
-    for (const [from] of m.edits ?? [[m.from]])
-      if (text.split(from).length - 1 !== 1) {
-        bad++;
-        console.log(`${m.id}: pattern not found exactly once: ${from}`);
-      }
+    const found = locate(text, m.file, m.fn, m.edits ?? [[m.from, m.to]]);
+    if (found.error) {
+      bad++;
+      console.log(`${m.id}: ${found.error}`);
+    }
   }
   const ids = MUTATIONS.map((m) => m.id);
   for (const id of ids)
@@ -199,21 +200,17 @@ for (const m of selected) {
   const abs = path.join(root, m.file);
   const original = fs.readFileSync(abs);
   const text = original.toString('utf8');
-  const edits = m.edits ?? [[m.from, m.to]];
-  const stale = edits.find(([from]) => text.split(from).length - 1 !== 1);
-  if (stale) {
-    results.push({ id: m.id, outcome: 'stale', detail: `pattern not found exactly once in ${m.file}: ${stale[0]}` });
-    console.log(`${m.id}: STALE (pattern not found exactly once: ${stale[0]})`);
+  const found = locate(text, m.file, m.fn, m.edits ?? [[m.from, m.to]]);
+  if (found.error) {
+    results.push({ id: m.id, outcome: 'stale', detail: `${m.file}: ${found.error}` });
+    console.log(`${m.id}: STALE (${found.error})`);
     continue;
   }
   pending = { abs, original };
   const t0 = Date.now();
   let result;
   try {
-    fs.writeFileSync(
-      abs,
-      edits.reduce((t, [from, to]) => t.replace(from, () => to), text),
-    );
+    fs.writeFileSync(abs, applyEdits(text, found.places));
     const b = await build();
     if (!b.ok) {
       result = { id: m.id, outcome: 'compile_error', detail: b.output.slice(0, 2000) };

@@ -1,6 +1,8 @@
 // One entry per security check: the smallest edit that disables that check alone, and the test
 // files (in order) expected to notice. Used by scripts/mutation-check.mjs; see docs/checks.md.
-// `from` must occur exactly once in `file`; `edits` lists several [from, to] pairs in one file.
+// `from` must occur exactly once in the declaration(s) `fn` names ("name", "Class.method", "a / b"),
+// whitespace and trailing commas ignored (scripts/mutation-anchor.mjs), so reformatting keeps entries
+// valid; `edits` lists several [from, to] pairs in one file.
 // A removed condition becomes `Math.random() < 0`, not `false`: TypeScript checks code under
 // `if (false)` with its declared, un-narrowed types and would refuse to compile the mutant.
 
@@ -648,7 +650,7 @@ export const MUTATIONS = [
   {
     id: 'introspect-no-client-registration',
     check: 'Introspection does not pass on client_registration',
-    fn: 'introspectionResponse',
+    fn: 'NOT_PASSED_ON',
     file: 'src/tokens/introspect-token.ts',
     tests: ['accepting-tokens', 'attack-catalogue', 'check-inventory'],
     from: "'scope', 'scp', 'client_registration']",
@@ -1002,7 +1004,7 @@ export const MUTATIONS = [
   {
     id: 'secret-import-checked',
     check: 'Imported secret checked (length, control characters)',
-    fn: 'ClientService.addSecret',
+    fn: 'ClientService.checkSecretInput',
     file: 'src/clients/client-service.ts',
     tests: REGISTRY,
     from: 'input.value !== undefined ? checkImportedSecret(input.value) :',
@@ -1020,7 +1022,7 @@ export const MUTATIONS = [
   {
     id: 'secret-expiry-future',
     check: 'Secret expiry in the future, before year 10000',
-    fn: 'ClientService.addSecret',
+    fn: 'ClientService.checkSecretInput',
     file: 'src/clients/client-service.ts',
     tests: REGISTRY,
     from: 'if (input.expiresAt != null && (!Number.isInteger(input.expiresAt) || input.expiresAt <= this.now() || input.expiresAt > MAX_EPOCH_MS))',
@@ -1277,7 +1279,7 @@ export const MUTATIONS = [
   {
     id: 'sealed-value-context-bound',
     check: 'Sealed value bound to its row (AES-GCM associated data)',
-    fn: 'MasterKey.seal / open',
+    fn: 'MasterKey.seal / MasterKey.open',
     file: 'src/keys/master-key.ts',
     tests: ['token-endpoint', 'accepting-tokens', 'check-inventory'],
     edits: [
@@ -1443,7 +1445,7 @@ export const MUTATIONS = [
   {
     id: 'jose-rsa-2048',
     check: 'RS256 keys of at least 2048 bits',
-    fn: 'keyFitsAlg',
+    fn: 'PARAMS',
     file: J,
     tests: ['jose'],
     from: "keyType: 'rsa', minModulusLength: 2048,",
@@ -1452,7 +1454,7 @@ export const MUTATIONS = [
   {
     id: 'jose-es256-curve',
     check: 'ES256 keys on P-256 only',
-    fn: 'keyFitsAlg',
+    fn: 'PARAMS',
     file: J,
     tests: ['jose'],
     from: "keyType: 'ec', namedCurve: 'prime256v1',",

@@ -6,22 +6,8 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import {
-  base64urlJson,
-  type ClientRecord,
-  createVerifier,
-  importJwks,
-  introspect,
-  type JoseHeader,
-  type JwsPayload,
-  type KeySource,
-  refusal,
-  RemoteJwks,
-  signJws,
-  TokenError,
-  type VerificationKey,
-  type VerifierOptions,
-} from '@zgw-auth/verifier';
+import { type ClientRecord, createVerifier, importJwks, introspect, type KeySource, refusal, RemoteJwks, TokenError, type VerificationKey, type VerifierOptions } from '@zgw-auth/verifier';
+import { base64urlJson, type JoseHeader, type JwsPayload, signJws } from '@zgw-auth/verifier/testing';
 import { loadConfig } from '../src/config.js';
 import { ValidationError, ZgwAuthError } from '../src/errors.js';
 import { FAILURE_FLOOR_MS } from '../src/http/failure-floor.js';
@@ -242,7 +228,7 @@ describe('check inventory: verifier library', () => {
         if (req.url === '/jwks') return json(jwks);
         if (req.url === '/redirect') return res.writeHead(302, { location: '/jwks' }).end();
         if (req.url === '/introspect-string') return json({ active: 'true', client_id: 'c1' });
-        res.writeHead(404).end();
+        return res.writeHead(404).end();
       });
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
       base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

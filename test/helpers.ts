@@ -233,7 +233,7 @@ export async function eventually(check: () => Promise<boolean>, ms: number): Pro
 }
 
 /** HS256 token with arbitrary header and claims, signed with `secret`: the verifier package's minting. */
-export { hs256 } from '@zgw-auth/verifier';
+export { hs256 } from '@zgw-auth/verifier/testing';
 
 export async function rejectsWith(verifier: Verifier, token: string, code: string, message?: RegExp) {
   await assert.rejects(verifier.verify(token), (err: unknown) => {

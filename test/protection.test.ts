@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { postForm, startTestServer, type TestServer } from './helpers.js';
-import { BoundedCache } from '@zgw-auth/verifier';
+import { BoundedCache } from '@zgw-auth/verifier/internal';
 
 describe('failed client authentication back-off', () => {
   let ts: TestServer;

@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { BoundedCache } from '@zgw-auth/verifier';
+import { BoundedCache } from '@zgw-auth/verifier/internal';
 import type { AuditLog } from '../audit/audit-log.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import type { MasterKey } from '../keys/master-key.js';

@@ -1,4 +1,4 @@
-import { BoundedCache } from '@zgw-auth/verifier';
+import { BoundedCache } from '@zgw-auth/verifier/internal';
 
 /**
  * Counts failures per key and blocks a key with exponential back-off. Which keys, and when a block

@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { hs256 } from '@zgw-auth/verifier';
+import { hs256 } from '@zgw-auth/verifier/internal';
 
 export interface SelfSignedTokenInput {
   clientId: string;

@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { signJwsAsync } from '@zgw-auth/verifier';
+import { signJwsAsync } from '@zgw-auth/verifier/internal';
 import { type Client, isAllowedStaticClaim } from '../clients/model.js';
 import { ZgwAuthError } from '../errors.js';
 import type { KeyRing } from '../keys/key-ring.js';

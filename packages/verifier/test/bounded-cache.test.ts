@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { describe, it } from 'node:test';
-import { BoundedCache, createVerifier, signJws } from '@zgw-auth/verifier';
+import { createVerifier } from '@zgw-auth/verifier';
+import { signJws } from '@zgw-auth/verifier/testing';
+import { BoundedCache } from '@zgw-auth/verifier/internal';
 import { MemoryKeySource } from './memory-sources.js';
 
 const held = <K, V>(cache: BoundedCache<K, V>, keys: K[]) => keys.filter((k) => cache.get(k) !== undefined);

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { describe, it } from 'node:test';
-import { base64urlJson, type ClientRecord, createVerifier, hs256, type JoseHeader, signJws, TokenError, type Verifier, type VerifierOptions } from '@zgw-auth/verifier';
+import { type ClientRecord, createVerifier, TokenError, type Verifier, type VerifierOptions } from '@zgw-auth/verifier';
+import { base64urlJson, hs256, type JoseHeader, signJws } from '@zgw-auth/verifier/testing';
 import { MemoryClients, MemoryKeySource } from './memory-sources.js';
 import { refused } from './refused.js';
 

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { describe, it } from 'node:test';
-import { base64urlJson, decodeJwt, hs256, hs256MatchesAny, importJwks, jwsSigningInput, keyFitsAlg, signJws, signJwsAsync, verifyJwsSignature } from '@zgw-auth/verifier';
+import { decodeJwt, importJwks } from '@zgw-auth/verifier';
+import { base64urlJson, hs256, signJws } from '@zgw-auth/verifier/testing';
+import { hs256MatchesAny, jwsSigningInput, keyFitsAlg, signJwsAsync, verifyJwsSignature } from '@zgw-auth/verifier/internal';
 
 const rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
 const ec = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });

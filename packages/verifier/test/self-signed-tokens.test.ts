@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type ClientRecord, createVerifier, hs256, SELF_SIGNED_CLAIMS, TokenError, type Verifier, type VerifierOptions } from '@zgw-auth/verifier';
+import { type ClientRecord, createVerifier, SELF_SIGNED_CLAIMS, TokenError, type Verifier, type VerifierOptions } from '@zgw-auth/verifier';
+import { hs256 } from '@zgw-auth/verifier/testing';
 import { MemoryClients } from './memory-sources.js';
 import { refused } from './refused.js';
 
