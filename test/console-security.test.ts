@@ -144,7 +144,10 @@ forEachDialect((dialect) => {
       type Report = { hours: { issued: number; failed: number }[]; clients: { clientId: string; rsin: string | null; issued: number; failed: number }[]; organisations: { rsin: string | null }[] };
       const forB = (await request(`${ts.url}/admin/activity?rsin=${ORG_B}`, bearer(global))).json as Report;
       assert.deepEqual(forB.clients, [], "B's view holds none of the id's earlier events");
-      assert.equal(forB.hours.reduce((n, h) => n + h.issued + h.failed, 0), 0);
+      assert.equal(
+        forB.hours.reduce((n, h) => n + h.issued + h.failed, 0),
+        0,
+      );
       const all = (await request(`${ts.url}/admin/activity?clientId=${id}`, bearer(global))).json as Report;
       assert.deepEqual(
         all.clients.map((x) => [x.rsin, x.issued, x.failed]).sort(),
@@ -172,7 +175,24 @@ describe('console forms: what the forms do not send is a 4xx, never a 500', () =
   });
   after(() => ts.close());
 
-  const FIELDS = ['client_id', 'client_secret', 'clientId', 'rsin', 'name', 'description', 'allowedScopes', 'defaultScopes', 'staticClaims', 'tokenLifetime', 'selfSignedAllowed', 'label', 'expiresAt', 'token', 'publishDelay', 'now'];
+  const FIELDS = [
+    'client_id',
+    'client_secret',
+    'clientId',
+    'rsin',
+    'name',
+    'description',
+    'allowedScopes',
+    'defaultScopes',
+    'staticClaims',
+    'tokenLifetime',
+    'selfSignedAllowed',
+    'label',
+    'expiresAt',
+    'token',
+    'publishDelay',
+    'now',
+  ];
   const HOSTILE: [string, unknown][] = [
     ['number', 12345],
     ['array', ['a', 'b']],
@@ -190,13 +210,7 @@ describe('console forms: what the forms do not send is a 4xx, never a 500', () =
     const before = await ts.app.clients.get(target.clientId);
     const routes = routesOf(ts, '/console')
       .filter((r) => r.startsWith('POST '))
-      .map((r) =>
-        r
-          .slice(5)
-          .replace(':clientId', target.clientId)
-          .replace(':secretId', secret!.secretId)
-          .replace(':rsin', ORG_A),
-      );
+      .map((r) => r.slice(5).replace(':clientId', target.clientId).replace(':secretId', secret!.secretId).replace(':rsin', ORG_A));
     assert.ok(routes.includes('/console/sign-in') && routes.includes(`/console/clients/${target.clientId}/disable`), routes.join(' '));
 
     const json = (value: unknown) => JSON.stringify(value);
@@ -214,7 +228,13 @@ describe('console forms: what the forms do not send is a 4xx, never a 500', () =
       ['no content type', '', `csrf=${c.csrf}`],
       ['duplicate csrf', 'application/x-www-form-urlencoded', `csrf=${c.csrf}&csrf=${c.csrf}&clientId=${target.clientId}`],
       ['duplicate field', 'application/x-www-form-urlencoded', `csrf=${c.csrf}&clientId=${target.clientId}&clientId=other&client_id=a&client_id=b&token=a&token=b&now=true&now=true`],
-      ['value over any form field', 'application/x-www-form-urlencoded', `csrf=${c.csrf}&${FIELDS.map((f) => `${f}=${'x'.repeat(20_000)}`).slice(0, 2).join('&')}`],
+      [
+        'value over any form field',
+        'application/x-www-form-urlencoded',
+        `csrf=${c.csrf}&${FIELDS.map((f) => `${f}=${'x'.repeat(20_000)}`)
+          .slice(0, 2)
+          .join('&')}`,
+      ],
       ['body over the limit', 'application/x-www-form-urlencoded', `csrf=${c.csrf}&description=${'x'.repeat(70_000)}`],
       ['too many fields', 'application/x-www-form-urlencoded', `csrf=${c.csrf}&${Array.from({ length: 200 }, (_, i) => `f${i}=x`).join('&')}`],
     ];

@@ -31,10 +31,7 @@ export class KyselyActivityStore implements ActivityStore {
    * id deleted and registered elsewhere, or registered after failures for it, inherits nothing.
    */
   private base(query: ActivityQuery) {
-    let q = this.db
-      .selectFrom('audit_events as a')
-      .where('a.at', '>=', query.since)
-      .where('a.action', 'in', ['token.issued', 'client_auth.failed']);
+    let q = this.db.selectFrom('audit_events as a').where('a.at', '>=', query.since).where('a.action', 'in', ['token.issued', 'client_auth.failed']);
     if (query.clientId !== undefined) q = q.where('a.target', '=', query.clientId);
     if (query.rsin !== undefined) q = q.where('a.organisation', '=', query.rsin);
     return q;
