@@ -129,6 +129,23 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   return ts;
 }
 
+/** "METHOD /path" of every route under `prefix` the server serves (HEAD routes aside), from Fastify's route tree. */
+export function routesOf(ts: Pick<TestServer, 'server'>, prefix: string): string[] {
+  const routes: string[] = [];
+  const parents: string[] = [];
+  for (const line of ts.server.printRoutes({ commonPrefix: false }).split('\n')) {
+    const m = /^([│├└─\s]*)(\S.*?) \(([A-Z, ]+)\)$/.exec(line);
+    if (!m) continue;
+    // Four characters of tree drawing per level; top-level routes have one.
+    const depth = m[1]!.length / 4 - 1;
+    parents.length = depth;
+    const full = (depth > 0 ? parents[depth - 1]! : '') + m[2]!;
+    parents[depth] = full;
+    for (const method of m[3]!.split(', ')) if (method !== 'HEAD' && full.startsWith(prefix)) routes.push(`${method} ${full}`);
+  }
+  return routes;
+}
+
 export interface HttpResult {
   status: number;
   headers: http.IncomingHttpHeaders;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ADMIN_SCOPE, ORG_ADMIN_SCOPE } from '../src/clients/model.js';
 import type { Database } from '../src/storage/schema.js';
-import { forEachDialect, hs256, type HttpResult, request, startTestServer, type TestServer } from './helpers.js';
+import { forEachDialect, hs256, type HttpResult, request, routesOf, startTestServer, type TestServer } from './helpers.js';
 
 /**
  * Every admin route × the organisation it concerns (the organisation administrator's own, another,
@@ -234,23 +234,6 @@ const ROUTES: Record<string, RouteCase> = {
   },
 };
 
-/** "METHOD /path" of every route under /admin the server serves (HEAD routes aside), from Fastify's route tree. */
-function adminRoutesOf(ts: TestServer): string[] {
-  const routes: string[] = [];
-  const parents: string[] = [];
-  for (const line of ts.server.printRoutes({ commonPrefix: false }).split('\n')) {
-    const m = /^([│├└─\s]*)(\S.*?) \(([A-Z, ]+)\)$/.exec(line);
-    if (!m) continue;
-    // Four characters of tree drawing per level; top-level routes have one.
-    const depth = m[1]!.length / 4 - 1;
-    parents.length = depth;
-    const full = (depth > 0 ? parents[depth - 1]! : '') + m[2]!;
-    parents[depth] = full;
-    for (const method of m[3]!.split(', ')) if (method !== 'HEAD' && full.startsWith('/admin')) routes.push(`${method} ${full}`);
-  }
-  return routes;
-}
-
 type Snapshot = Record<keyof Database, unknown[]>;
 
 const writesFor = (rc: RouteCase, c: Cell) => (typeof rc.writes === 'function' ? rc.writes(c) : rc.writes);
@@ -292,7 +275,7 @@ forEachDialect((dialect) => {
     after(() => ts.close());
 
     it('has an entry for every admin route the server serves, and no other', () => {
-      const served = adminRoutesOf(ts);
+      const served = routesOf(ts, '/admin');
       assert.ok(served.length >= 20, `read the routes: ${served.join(', ')}`);
       assert.deepEqual(served.sort(), Object.keys(ROUTES).sort());
     });

@@ -8,7 +8,7 @@ export interface ActivityQuery {
   /** Epoch ms: events at or after. */
   since: number;
   clientId?: string | undefined;
-  /** The organisation: the event's own, else that of the client it names. */
+  /** The organisation the events recorded (never the one their client id belongs to now). */
   rsin?: string | undefined;
 }
 
@@ -19,7 +19,7 @@ export interface HourActivity extends ActivityCounts {
 
 export interface ClientActivity extends ActivityCounts {
   clientId: string;
-  /** Null for a client id that is not (or no longer) registered. */
+  /** The organisation the events recorded; null for those that recorded none (e.g. failures of an unknown id). */
   rsin: string | null;
 }
 

@@ -2,11 +2,13 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditLog } from '../audit/audit-log.js';
+import type { Client } from '../clients/model.js';
 import type { Config } from '../config.js';
 import { ZgwAuthError } from '../errors.js';
+import { failureFloor } from '../http/failure-floor.js';
 import type { Revocations } from '../tokens/revocations.js';
 import { AdminApi, AdminApiProblem, SessionRefusedError } from './admin-api.js';
-import { type ConsoleTools, type FormFields, formOf } from './console-tools.js';
+import { type ConsoleTools, formFieldsOf, formOf } from './console-tools.js';
 import { buildStylesheet } from './console-stylesheet.js';
 import { type ConsoleSession, ConsoleSessions, csrfMatches, type SessionEnd } from './console-sessions.js';
 import { html } from './html.js';
@@ -19,7 +21,7 @@ import { registerInspectorPages } from './pages/inspector-pages.js';
 import { registerKeyPages } from './pages/key-pages.js';
 import { registerOrganisationPages } from './pages/organisation-pages.js';
 import { signInForm } from './pages/sign-in-page.js';
-import { NotAnAdministratorError, signIn, type SignInDeps } from './sign-in.js';
+import { signIn, type SignInDeps } from './sign-in.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -63,7 +65,7 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleOption
   async function endSession(session: ConsoleSession, why: SessionEnd): Promise<void> {
     try {
       await options.revocations.revoke(session.jti, session.clientId, session.tokenExpiresAt);
-      await options.audit.record({ actor: session.clientId, action: 'token.revoked', target: session.clientId, details: { jti: session.jti, via: 'console', why } });
+      await options.audit.record({ actor: session.clientId, action: 'token.revoked', target: session.clientId, organisation: session.rsin, details: { jti: session.jti, via: 'console', why } });
     } catch (err) {
       app.log.error({ err }, 'console: revoking an ended session token failed');
     }
@@ -74,9 +76,16 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleOption
   const script = fs.readFileSync(SCRIPT_FILE, 'utf8').replace(/\n\/\/# sourceMappingURL=\S*\s*$/, '\n');
   const assets = { css: `${BASE}/assets/console.css?v=${stylesheet.hash}`, js: `${BASE}/assets/console.js?v=${hashOf(script)}` };
 
+  // Only what the console's forms send: URL-encoded fields (see formFieldsOf). JSON, multipart and
+  // any other type is refused with 415, so that no handler ever meets a number, array or object.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_LIMIT }, (_request, body, done) => {
-    const fields: FormFields = {};
-    for (const [k, v] of new URLSearchParams(String(body))) if (!(k in fields)) fields[k] = v;
+    let fields;
+    try {
+      fields = formFieldsOf(new URLSearchParams(String(body)));
+    } catch (err) {
+      return done(err as Error);
+    }
     done(null, fields);
   });
 
@@ -145,12 +154,30 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleOption
 
   const requireSession = async (request: FastifyRequest, reply: FastifyReply) => {
     if (!request.consoleSession) return reply.code(303).header('cache-control', 'no-store').redirect(`${BASE}/sign-in`, 303);
+    await followRegistry(request, request.consoleSession);
   };
+
+  /**
+   * The administrator's client as the registry has it now, read through the admin API on every
+   * request: pages show and prefill the organisation it is in now, not the one it signed in with. A
+   * client disabled or deleted (401), or no longer holding the scope of the session's token (403),
+   * ends the session.
+   */
+  async function followRegistry(request: FastifyRequest, session: ConsoleSession): Promise<void> {
+    let client: Client;
+    try {
+      client = await tools.api(request).call<Client>('GET', `/clients/${encodeURIComponent(session.clientId)}`);
+    } catch (err) {
+      if (err instanceof AdminApiProblem && (err.status === 403 || err.status === 404)) throw new SessionRefusedError();
+      throw err;
+    }
+    session.rsin = client.rsin;
+  }
 
   app.setErrorHandler(async (err, request, reply) => {
     const m = tools.ctx(request).m;
     if (err instanceof SessionRefusedError) {
-      sessions.destroy(parseCookies(request.headers.cookie)[cookieName]);
+      sessions.destroy(parseCookies(request.headers.cookie)[cookieName], 'refused');
       reply.header('set-cookie', clearCookie(cookieName, secure));
       return tools.send(reply, request, m.signInTitle, html`${alert('info', m.sessionEnded)}${signInForm(tools.ctx(request), '')}`, 401);
     }
@@ -160,7 +187,8 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleOption
       if (err.status >= 500) return tools.send(reply, request, m.errorTitle, alert('error', m.unavailable), 503);
       return tools.send(reply, request, m.errorTitle, alert('error', fill(m.apiSays, { detail: err.detail })), err.status);
     }
-    const status = (err as { statusCode?: number }).statusCode;
+    // A refused body (its type, a field sent twice, a value too long) and Fastify's own refusals.
+    const status = err instanceof ZgwAuthError ? err.status : (err as { statusCode?: number }).statusCode;
     if (status !== undefined && status >= 400 && status < 500) return tools.send(reply, request, m.errorTitle, alert('error', m.errorTitle), status);
     request.log.error({ err }, 'console request failed');
     return tools.send(reply, request, m.errorTitle, alert('error', m.unavailable), 500);
@@ -197,19 +225,24 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleOption
     const fields = formOf(request);
     const clientId = fields.client_id ?? '';
     const secret = fields.client_secret ?? '';
-    const refuse = (text: string, status: number) => tools.send(reply, request, m.signInTitle, html`${alert('error', text)}${signInForm(ctx, clientId.slice(0, 50))}`, status);
+    // Every refusal waits out the floor of /token's: the timing tells no unknown id from a wrong secret.
+    const refuse = async (text: string, status: number) => {
+      await failureFloor(reply);
+      return tools.send(reply, request, m.signInTitle, html`${alert('error', text)}${signInForm(ctx, clientId.slice(0, 50))}`, status);
+    };
     if (!clientId || !secret || clientId.length > 1024 || secret.length > 1024) return refuse(m.signInMissing, 400);
     let signedIn;
     try {
       signedIn = await signIn(options.signIn, { clientId, secret }, request.ip, lifetime, Math.floor(now() / 1000));
     } catch (err) {
-      if (err instanceof NotAnAdministratorError) return refuse(m.notAdmin, 403);
-      if (err instanceof ZgwAuthError && err.status === 429) {
+      if (!(err instanceof ZgwAuthError) || err.status >= 500) throw err;
+      if (err.status === 429) {
         reply.header('retry-after', err.headers['retry-after'] ?? '1');
         return refuse(fill(m.signInBackoff, { s: err.headers['retry-after'] ?? '1' }), 429);
       }
-      if (err instanceof ZgwAuthError && err.code === 'invalid_client') return refuse(m.signInFailed, 401);
-      throw err;
+      // The secret proved right, but the client may not sign in here (no administrator scope, no client_credentials grant).
+      if (err.code === 'unauthorized_client') return refuse(m.notAdmin, 403);
+      return refuse(m.signInFailed, 401);
     }
     // A new id at every sign-in: an id planted before it opens nothing.
     sessions.destroy(parseCookies(request.headers.cookie)[cookieName]);

@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 /** What the server keeps of a signed-in administrator; the browser holds only the session id. */
 export interface ConsoleSession {
   clientId: string;
-  /** The administrator client's registered organisation. */
+  /** The administrator client's organisation, as the registry had it at the latest request (read on every one). */
   rsin: string;
   /** The admin scope the session's token holds: global (zgw-auth:admin) or one organisation's. */
   scope: string;
@@ -32,7 +32,8 @@ export interface SessionSettings {
 /** Sessions one administrator client may hold at once; its oldest ends beyond this. */
 export const SESSIONS_PER_CLIENT = 10;
 
-export type SessionEnd = 'signed_out' | 'idle' | 'expired' | 'evicted';
+/** `refused`: the admin API no longer takes the session's token (client disabled, deleted or without the scope). */
+export type SessionEnd = 'signed_out' | 'idle' | 'expired' | 'evicted' | 'refused';
 
 /**
  * Console sessions, in this process's memory. The id is 32 random bytes; sessions are kept under
@@ -91,13 +92,13 @@ export class ConsoleSessions {
     return session;
   }
 
-  destroy(id: string | undefined): void {
+  destroy(id: string | undefined, why: SessionEnd = 'signed_out'): void {
     if (!id || id.length > 100) return;
     const k = key(id);
     const session = this.sessions.get(k);
     if (!session) return;
     this.sessions.delete(k);
-    this.onEnd(session, 'signed_out');
+    this.onEnd(session, why);
   }
 
   private countByClient(): Map<string, number> {

@@ -1,7 +1,7 @@
 import type { AuditQuery } from '../audit/audit-store.js';
 import type { ClientFilter } from '../clients/client-store.js';
 import { ADMIN_SCOPE, type Client, type ClientPatch, ORG_ADMIN_SCOPE, OWN_SCOPE_PREFIX } from '../clients/model.js';
-import { ForbiddenError } from '../errors.js';
+import { ForbiddenError, OAuthError } from '../errors.js';
 
 /**
  * Who administers the registry, and what each may see and change: the one rule the admin API
@@ -32,6 +32,18 @@ export function administratorOf(caller: AdminCaller): Administrator | undefined 
   if (caller.scopes.includes(ADMIN_SCOPE)) return { kind: 'global', clientId: caller.clientId };
   if (caller.scopes.includes(ORG_ADMIN_SCOPE) && caller.rsin !== undefined) return { kind: 'organisation', clientId: caller.clientId, rsin: caller.rsin };
   return undefined;
+}
+
+/** The administrator scope a console sign-in takes: the global one when the client holds both. */
+export function administratorScopeOf(allowedScopes: readonly string[]): string | undefined {
+  return allowedScopes.includes(ADMIN_SCOPE) ? ADMIN_SCOPE : allowedScopes.includes(ORG_ADMIN_SCOPE) ? ORG_ADMIN_SCOPE : undefined;
+}
+
+/** A console sign-in refused after the secret proved right: the client holds no administrator scope. */
+export class NotAnAdministratorError extends OAuthError {
+  constructor() {
+    super('unauthorized_client', `this client holds neither ${ADMIN_SCOPE} nor ${ORG_ADMIN_SCOPE}`);
+  }
 }
 
 /** Signing keys, organisations, export and import, settings: for global administrators only. */

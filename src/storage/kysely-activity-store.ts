@@ -1,4 +1,4 @@
-import { type Expression, type Kysely, type SqlBool, sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { ActivityQuery, ActivityStore, ClientActivity, HourActivity, OrganisationActivity } from '../audit/activity.js';
 import type { Dialect } from './dialect.js';
 import type { Database } from './schema.js';
@@ -26,20 +26,19 @@ export class KyselyActivityStore implements ActivityStore {
     ] as const;
   }
 
+  /**
+   * An event counts for the organisation it recorded, never for whoever holds its client id now: an
+   * id deleted and registered elsewhere, or registered after failures for it, inherits nothing.
+   */
   private base(query: ActivityQuery) {
-    const rsin = sql<string | null>`coalesce(a.organisation, c.rsin)`;
-    let q = this.db
-      .selectFrom('audit_events as a')
-      .leftJoin('clients as c', 'c.client_id', 'a.target')
-      .where('a.at', '>=', query.since)
-      .where('a.action', 'in', ['token.issued', 'client_auth.failed']);
+    let q = this.db.selectFrom('audit_events as a').where('a.at', '>=', query.since).where('a.action', 'in', ['token.issued', 'client_auth.failed']);
     if (query.clientId !== undefined) q = q.where('a.target', '=', query.clientId);
-    if (query.rsin !== undefined) q = q.where((eb) => eb(rsin as Expression<string | null>, '=', query.rsin!) as Expression<SqlBool>);
-    return { q, rsin };
+    if (query.rsin !== undefined) q = q.where('a.organisation', '=', query.rsin);
+    return q;
   }
 
   async perHour(query: ActivityQuery): Promise<HourActivity[]> {
-    const { q } = this.base(query);
+    const q = this.base(query);
     const hour = sql<number>`(a.at / ${sql.lit(HOUR_MS)})`;
     const rows = await q
       .select([hour.as('h'), ...this.counts()])
@@ -49,11 +48,11 @@ export class KyselyActivityStore implements ActivityStore {
   }
 
   async perClient(query: ActivityQuery, limit: number): Promise<ClientActivity[]> {
-    const { q, rsin } = this.base(query);
+    const q = this.base(query);
     const [issued, failed] = this.counts();
     const rows = await q
-      .select(['a.target as clientId', rsin.as('rsin'), issued, failed])
-      .groupBy(['a.target', rsin])
+      .select(['a.target as clientId', 'a.organisation as rsin', issued, failed])
+      .groupBy(['a.target', 'a.organisation'])
       .orderBy(sql`count(*)`, 'desc')
       .orderBy('a.target')
       .limit(limit)
@@ -62,11 +61,11 @@ export class KyselyActivityStore implements ActivityStore {
   }
 
   async perOrganisation(query: ActivityQuery, limit: number): Promise<OrganisationActivity[]> {
-    const { q, rsin } = this.base(query);
+    const q = this.base(query);
     const [issued, failed] = this.counts();
     const rows = await q
-      .select([rsin.as('rsin'), issued, failed])
-      .groupBy(rsin)
+      .select(['a.organisation as rsin', issued, failed])
+      .groupBy('a.organisation')
       .orderBy(sql`count(*)`, 'desc')
       .limit(limit)
       .execute();

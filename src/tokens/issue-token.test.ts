@@ -163,6 +163,26 @@ describe('issueToken (real SQLite)', () => {
       assert.deepEqual(issued!.details, { jti: payload.jti, scope: 'zaken.lezen', expiresIn: token.expiresIn });
     });
 
+    it("the console's sign-in: the administrator scope the client holds, the console's lifetime, audited under its organisation as the console", async () => {
+      const credentials = await create({ rsin: '123456782', allowedScopes: ['zaken.lezen', 'zgw-auth:org-admin'], tokenLifetime: 60 });
+      const token = await issueToken(deps, { ...tokenRequest({ grantType: 'client_credentials', credentials, scope: 'zaken.lezen' }), console: { lifetime: 900 } });
+      assert.equal(token.scope, 'zgw-auth:org-admin', 'the scope parameter is not read');
+      assert.equal(token.expiresIn, 900);
+      assert.equal(token.client.clientId, credentials.clientId);
+      assert.equal(decodeJwt(token.accessToken).payload.jti, token.jti);
+      const [issued] = await app.audit.list({ action: 'token.issued', target: credentials.clientId });
+      assert.equal(issued!.organisation, '123456782');
+      assert.deepEqual(issued!.details, { jti: token.jti, scope: 'zgw-auth:org-admin', expiresIn: 900, via: 'console' });
+
+      const plain = await create({ allowedScopes: ['zaken.lezen'] });
+      const refused = await refusal(issueToken(deps, { ...tokenRequest({ grantType: 'client_credentials', credentials: plain }), console: { lifetime: 900 } }));
+      assert.equal(refused.code, 'unauthorized_client');
+      assert.deepEqual(await app.audit.list({ action: 'token.issued', target: plain.clientId }), []);
+      await refusal(issueToken(deps, { ...tokenRequest({ grantType: 'client_credentials', credentials: { ...plain, secret: 'wrong' } }), console: { lifetime: 900 } }));
+      const [failed] = await app.audit.list({ action: 'client_auth.failed', target: plain.clientId });
+      assert.equal(failed!.details.endpoint, 'console');
+    });
+
     it('neither counts nor audits a refused request', async () => {
       const credentials = await create({ allowedScopes: ['zaken.lezen'] });
       const alg = app.keys.current()!.alg;

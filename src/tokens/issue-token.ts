@@ -1,8 +1,10 @@
 import type { AuditLog } from '../audit/audit-log.js';
 import { authenticateClient, type ClientAuthentication, type ClientCredentials } from '../clients/authenticate-client.js';
+import type { Client } from '../clients/model.js';
 import { SCOPE_PATTERN } from '../clients/validate.js';
 import { invalidRequest, OAuthError, orThrow, type Parsed } from '../errors.js';
 import type { Metrics } from '../ops/metrics.js';
+import { administratorScopeOf, NotAnAdministratorError } from '../organisations/administration-policy.js';
 import type { TokenIssuer } from './token-issuer.js';
 
 export interface IssueTokenDeps extends ClientAuthentication {
@@ -20,6 +22,12 @@ export interface TokenRequest {
   address: string;
   /** Asked at Keycloak's token URL: Keycloak's tolerances that weaken nothing apply (see OPENID_SCOPE). */
   keycloakPath?: boolean;
+  /**
+   * The web console's sign-in, which takes its admin API token here as /token does: counted in the
+   * back-off and audited as the console, holding the one administrator scope the client has
+   * (refused without one; `scope` is not read) for `lifetime` seconds (the issuer caps it).
+   */
+  console?: { lifetime: number };
 }
 
 /**
@@ -35,6 +43,9 @@ export interface TokenResponse {
   tokenType: 'Bearer';
   expiresIn: number;
   scope?: string;
+  /** For the caller's own records (the console's session); /token sends neither. */
+  jti: string;
+  client: Client;
 }
 
 export type IssueToken = (request: TokenRequest) => Promise<TokenResponse>;
@@ -46,14 +57,14 @@ export async function issueToken(deps: IssueTokenDeps, request: TokenRequest): P
   if (grantType !== 'client_credentials') {
     throw new OAuthError('unsupported_grant_type', `grant_type "${grantType.slice(0, 50)}" is not supported; use client_credentials`);
   }
-  const client = await authenticateClient(deps, orThrow(request.credentials), { address: request.address, endpoint: 'token' });
+  const client = await authenticateClient(deps, orThrow(request.credentials), { address: request.address, endpoint: request.console ? 'console' : 'token' });
   if (!client.grantTypes.includes('client_credentials')) {
     throw new OAuthError('unauthorized_client', 'this client may not use the client_credentials grant');
   }
 
   const ignored = request.keycloakPath && !client.allowedScopes.includes(OPENID_SCOPE) ? [OPENID_SCOPE] : [];
-  const scopes = requestedScopes(orThrow(request.scope), client.allowedScopes, client.defaultScopes, ignored);
-  const token = await deps.issuer.issue(client, scopes);
+  const scopes = request.console ? administratorScopes(client) : requestedScopes(orThrow(request.scope), client.allowedScopes, client.defaultScopes, ignored);
+  const token = await deps.issuer.issue(request.console ? { ...client, tokenLifetime: request.console.lifetime } : client, scopes);
   const scope = scopes.join(' ');
   deps.metrics.tokensIssued.inc({ alg: token.alg });
   deps.audit.recordLater({
@@ -62,9 +73,15 @@ export async function issueToken(deps: IssueTokenDeps, request: TokenRequest): P
     target: client.clientId,
     address: request.address,
     organisation: client.rsin,
-    details: { jti: token.jti, scope, expiresIn: token.expiresIn },
+    details: { jti: token.jti, scope, expiresIn: token.expiresIn, ...(request.console ? { via: 'console' } : {}) },
   });
-  return { accessToken: token.accessToken, tokenType: 'Bearer', expiresIn: token.expiresIn, ...(scope ? { scope } : {}) };
+  return { accessToken: token.accessToken, tokenType: 'Bearer', expiresIn: token.expiresIn, ...(scope ? { scope } : {}), jti: token.jti, client };
+}
+
+function administratorScopes(client: Client): string[] {
+  const scope = administratorScopeOf(client.allowedScopes);
+  if (!scope) throw new NotAnAdministratorError();
+  return [scope];
 }
 
 /**

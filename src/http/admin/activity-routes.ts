@@ -10,7 +10,9 @@ const activitySchema = Type.Object({
   since: Type.Integer({ description: 'epoch milliseconds of the first hour' }),
   hours: Type.Array(Type.Object({ hour: Type.Integer({ description: 'epoch milliseconds of the hour' }), ...counts }), { description: 'the last 7 days, every hour, oldest first' }),
   clients: Type.Array(Type.Object({ clientId: Type.String(), rsin: Type.Union([Type.String(), Type.Null()]), ...counts }), { description: 'the busiest clients (at most 20)' }),
-  organisations: Type.Array(Type.Object({ rsin: Type.Union([Type.String(), Type.Null()]), ...counts }), { description: 'the busiest organisations (at most 20); null: client ids not registered' }),
+  organisations: Type.Array(Type.Object({ rsin: Type.Union([Type.String(), Type.Null()]), ...counts }), {
+    description: 'the busiest organisations (at most 20); null: events that recorded no organisation, such as failures of unknown client ids',
+  }),
 });
 const activityQuery = Type.Object(
   {
