@@ -19,11 +19,13 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
 const EXAMPLE = path.join(ROOT, 'examples/zaken-api-server.mjs');
 
-/** The first ```js block of the README's section on accepting tokens. */
-function exampleBlock(): string {
-  const section = README.slice(README.indexOf('## Accepting tokens in a ZGW API'));
+const PACKAGE_README = fs.readFileSync(path.join(ROOT, 'packages/verifier/README.md'), 'utf8');
+
+/** The first ```js block after `heading` (the whole text when absent). */
+function exampleBlock(markdown = README, heading = '## Accepting tokens in a ZGW API'): string {
+  const section = markdown.slice(Math.max(0, markdown.indexOf(heading)));
   const block = /^```js\n([\s\S]*?)^```$/m.exec(section)?.[1];
-  assert.ok(block, 'no js block in "Accepting tokens"');
+  assert.ok(block, `no js block after "${heading}"`);
   return block;
 }
 
@@ -46,8 +48,9 @@ describe("the README's verifier example, installed outside the repository", () =
     fs.rmSync(project, { recursive: true, force: true });
   });
 
-  it('is examples/zaken-api-server.mjs, word for word', () => {
+  it('is examples/zaken-api-server.mjs, word for word, in both READMEs', () => {
     assert.equal(exampleBlock(), fs.readFileSync(EXAMPLE, 'utf8'));
+    assert.equal(exampleBlock(PACKAGE_README, '## A protected API in one file'), fs.readFileSync(EXAMPLE, 'utf8'));
   });
 
   it('installs from the packed tarball and runs as written, accepting and refusing tokens from zgw-auth', async () => {
