@@ -10,7 +10,8 @@ import { type ConsoleTools, type FormFields, formOf } from './console-tools.js';
 import { buildStylesheet } from './console-stylesheet.js';
 import { type ConsoleSession, ConsoleSessions, csrfMatches, type SessionEnd } from './console-sessions.js';
 import { html } from './html.js';
-import { alert, BASE, page } from './layout.js';
+import { alert, BASE, isGlobalAdmin, page } from './layout.js';
+import { organisationNames } from './organisation-names.js';
 import { fill, type Lang, LANGS, messages } from './messages.js';
 import { registerActivityPages } from './pages/activity-pages.js';
 import { registerAuditPages } from './pages/audit-pages.js';
@@ -25,6 +26,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     consoleSession?: ConsoleSession;
     consoleLang?: Lang;
+    /** The name of an organisation administrator's organisation, for the header. */
+    consoleOrganisationName?: string;
   }
 }
 
@@ -124,7 +127,7 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleOption
   const tools: ConsoleTools = {
     ctx: (request) => {
       const lang = request.consoleLang ?? 'nl';
-      return { lang, m: messages(lang), session: request.consoleSession, assets, path: request.url.split('?')[0]!, now: now() };
+      return { lang, m: messages(lang), session: request.consoleSession, organisationName: request.consoleOrganisationName, assets, path: request.url.split('?')[0]!, now: now() };
     },
     api: (request) => {
       const session = request.consoleSession;
@@ -234,6 +237,10 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleOption
   // Everything below needs a session.
   await app.register(async (pages) => {
     pages.addHook('preHandler', requireSession);
+    pages.addHook('preHandler', async (request) => {
+      const session = request.consoleSession;
+      if (session && !isGlobalAdmin(session)) request.consoleOrganisationName = (await organisationNames(tools.api(request), [session.rsin])).get(session.rsin);
+    });
     registerClientPages(pages, tools);
     registerAuditPages(pages, tools);
     registerKeyPages(pages, tools);
