@@ -94,7 +94,7 @@ describe('console presentation in the browser', () => {
   it('sums activity per calendar day in Dutch time, today included, and says so', async () => {
     await page.goto(`${ts.url}/console/activity?client=${LONG_ID}`);
     await axe(page);
-    const rows = await tableRows(page, '[aria-label="Per dag"] table');
+    const rows = await tableRows(page, 'div:has(> h2:text-is("Per dag")) table');
     // The report covers the last 168 hours, from 15:00 last Sunday; the day the clocks change has
     // 23 hours; 00:30 in Amsterdam counts today although it is 23:30 UTC yesterday.
     assert.deepEqual(
@@ -154,6 +154,7 @@ describe('console presentation in the browser', () => {
     assert.ok((await tableRows(page, '[aria-label="Per organisatie"] table')).includes(`${OWN_NAME} (${OWN}) | 7 | 0`));
 
     const p = await (await browser.newContext()).newPage();
+    p.setDefaultTimeout(10_000);
     try {
       await signIn(p, orgAdmin.clientId, orgAdmin.secret);
       assert.match(await text(p, '.console-header__who'), new RegExp(`beheerder van ${OWN_NAME} \\(RSIN ${OWN}\\)`));
@@ -182,6 +183,7 @@ describe('console presentation in the browser', () => {
   it('fits every page in 320 px without sideways scrolling: tables, long ids, many scopes, rotated keys, the chart', async () => {
     const phone = await browser.newContext({ viewport: { width: 320, height: 640 } });
     const p = await phone.newPage();
+    p.setDefaultTimeout(10_000);
     watchCsp(p);
     try {
       await signIn(p, ts.admin.clientId, ts.admin.secret);
@@ -219,7 +221,8 @@ describe('console presentation in the browser', () => {
       await p.goto(`${ts.url}/console/keys`);
       await p.click('main button:has-text("Nieuwe sleutel maken")');
       await p.waitForSelector('.utrecht-alert--ok');
-      assert.ok((await p.evaluate(() => document.documentElement.scrollWidth)) <= 320, 'keys page after a rotation');
+      const rotated = await p.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(rotated <= 320, `the keys page after a rotation is ${rotated} px wide`);
       // A status is on screen without scrolling sideways: the client list's status sits inside the screen.
       await p.goto(`${ts.url}/console/clients`);
       const status = await p.locator(`tr:has(a:text-is("${LONG_ID}")) td[data-label="Status"]`).boundingBox();
@@ -237,25 +240,27 @@ describe('console presentation in the browser', () => {
 
   it('asks before an organisation administrator disables or deletes its own client, saying what will happen', async () => {
     const p = await (await browser.newContext()).newPage();
+    p.setDefaultTimeout(10_000);
     watchCsp(p);
     try {
       await signIn(p, orgAdmin.clientId, orgAdmin.secret);
       await p.goto(`${ts.url}/console/clients/${orgAdmin.clientId}`);
       await p.click('main button:has-text("Uitschakelen")');
+      assert.equal((await ts.app.clients.get(orgAdmin.clientId)).enabled, true, 'one click does not disable the own client');
       await p.waitForSelector('text=Weet u het zeker?');
       await axe(p);
       const warning = await text(p, 'main .utrecht-alert');
       assert.match(warning, /waarmee u nu bent aangemeld \(org-admin-voorbeeld\)\. Uw sessie eindigt direct/);
       assert.match(warning, new RegExp(`laatste actieve beheerdersclient van ${OWN_NAME} \\(RSIN ${OWN}\\)`));
-      assert.equal((await ts.app.clients.get(orgAdmin.clientId)).enabled, true, 'nothing happened yet');
       // Typing the id to delete is no confirmation of the lock-out either.
       await p.goto(`${ts.url}/console/clients/${orgAdmin.clientId}`);
       await p.fill('#delete-confirm', orgAdmin.clientId);
       await p.click('main button:has-text("Definitief verwijderen")');
+      await ts.app.clients.get(orgAdmin.clientId);
       await p.waitForSelector('text=Weet u het zeker?');
       assert.match(await text(p, 'main .utrecht-alert'), /client te verwijderen waarmee u nu bent aangemeld/);
       await p.click('main a:has-text("Annuleren")');
-      await ts.app.clients.get(orgAdmin.clientId);
+      await p.waitForURL(/\/console\/clients\/org-admin-voorbeeld$/);
 
       // Confirmed, it happens: the client is disabled and the session is over.
       await p.click('main button:has-text("Uitschakelen")');
@@ -271,9 +276,9 @@ describe('console presentation in the browser', () => {
   it('asks before a platform administrator disables the last administrator of an organisation, and not for another client', async () => {
     await page.goto(`${ts.url}/console/clients/org-admin-noord`);
     await page.click('main button:has-text("Uitschakelen")');
+    assert.equal((await ts.app.clients.get('org-admin-noord')).enabled, true, 'one click does not disable the last administrator');
     await page.waitForSelector('text=Weet u het zeker?');
     assert.match(await text(page, 'main .utrecht-alert'), new RegExp(`org-admin-noord is de laatste actieve beheerdersclient van ${OTHER_NAME}`));
-    assert.equal((await ts.app.clients.get('org-admin-noord')).enabled, true);
     await page.click('main button:has-text("Ja, uitschakelen")');
     await page.waitForURL(/\/console\/clients\/org-admin-noord$/);
     assert.equal((await ts.app.clients.get('org-admin-noord')).enabled, false);

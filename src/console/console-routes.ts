@@ -161,7 +161,7 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleOption
       if (err.status === 404) return tools.send(reply, request, m.notFoundTitle, html`<p class="utrecht-paragraph">${m.notFound}</p>`, 404);
       if (err.status === 403) return tools.send(reply, request, m.errorTitle, alert('error', m.forbidden), 403);
       if (err.status >= 500) return tools.send(reply, request, m.errorTitle, alert('error', m.unavailable), 503);
-      return tools.send(reply, request, m.errorTitle, alert('error', fill(m.apiSays, { detail: err.detail })), err.status);
+      return tools.send(reply, request, m.errorTitle, alert('error', m.requestRefused), err.status);
     }
     const status = (err as { statusCode?: number }).statusCode;
     if (status !== undefined && status >= 400 && status < 500) return tools.send(reply, request, m.errorTitle, alert('error', m.errorTitle), status);

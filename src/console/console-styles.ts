@@ -57,7 +57,8 @@ body.console { margin: 0; min-height: 100vh; display: flex; flex-direction: colu
 .console-raw .console-pre { max-block-size: 20rem; overflow: auto; font-size: 0.8125rem; }
 .console-chart .day-short { display: none; }
 /* Reflow (WCAG 1.4.10): long ids, scopes and key ids wrap instead of widening the page. */
-.console-main, .console-header, .utrecht-data-list__item-value, .utrecht-code, .utrecht-heading-1, .utrecht-alert__message { overflow-wrap: break-word; }
+.console-main, .console-header { overflow-wrap: break-word; }
+.utrecht-data-list__item-value, .utrecht-code, .utrecht-heading-1, .utrecht-alert__message { overflow-wrap: anywhere; min-inline-size: 0; }
 .console-main input, .console-main select, .console-main textarea { max-inline-size: 100%; box-sizing: border-box; }
 @media (max-width: 40rem) {
   .console-header, .console-nav, .console-footer { padding-inline: 1rem; }
@@ -71,7 +72,6 @@ body.console { margin: 0; min-height: 100vh; display: flex; flex-direction: colu
   .console-stack th[scope=row], .console-stack td { display: grid; grid-template-columns: minmax(0, 2fr) minmax(0, 3fr); gap: 0.75rem; block-size: auto; padding: 0.2rem 0; border: 0; text-align: start; overflow-wrap: anywhere; }
   .console-stack th[scope=row]::before, .console-stack td::before { content: attr(data-label); font-weight: 700; }
   .console-stack caption { display: block; text-align: start; }
-  .console-main .utrecht-data-list__item-value, .console-main .utrecht-code, .console-main .utrecht-heading-1 { overflow-wrap: anywhere; }
   /* The chart is scaled to the screen: its day labels become short and large enough to read. */
   .console-chart .day-long { display: none; }
   .console-chart .day-short { display: inline; font-size: 38px; }

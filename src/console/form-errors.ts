@@ -89,7 +89,8 @@ export function checkClientForm(m: Messages, f: FormFields, rules: ClientFormRul
   const { creating } = rules;
   const body: Record<string, unknown> = { name: f.name ?? '', description: f.description ?? '', selfSignedAllowed: f.selfSignedAllowed === 'true' };
   if (creating && f.clientId && !CLIENT_ID_PATTERN.test(f.clientId)) errors.clientId = m.errClientId;
-  if (rules.rsinField) {
+  // Editing, an empty RSIN leaves the organisation as it is.
+  if (rules.rsinField && (creating || f.rsin)) {
     const rsin = f.rsin ?? '';
     if (!isValidRsin(rsin)) errors.rsin = m.errRsin;
     else if (rules.ownRsin !== undefined && rsin !== rules.ownRsin) errors.rsin = fill(m.errRsinOwn, { rsin: rules.ownRsin });
