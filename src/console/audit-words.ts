@@ -160,6 +160,21 @@ export function changesOf(lang: Lang, details: Obj): FieldChange[] {
     .map((k) => ({ field: names[k]!, from: valueInWords(lang, k, before[k]), to: valueInWords(lang, k, after[k]) }));
 }
 
+type Phrase = keyof (typeof WORDS)['nl'];
+/** Events told by one phrase about the actor, the client and its organisation or secret. */
+const SIMPLE: Record<string, Phrase> = {
+  'client.created': 'created',
+  'client.updated': 'updated',
+  'client.enabled': 'enabled',
+  'client.disabled': 'disabled',
+  'client.deleted': 'deleted',
+  'secret.created': 'secretCreated',
+  'secret.imported': 'secretImported',
+  'secret.revoked': 'secretRevoked',
+};
+/** Events about an organisation, the event's target. */
+const ORGANISATION: Record<string, Phrase> = { 'organisation.updated': 'orgUpdated', 'organisation.enabled': 'orgEnabled', 'organisation.disabled': 'orgDisabled' };
+
 /** The event in one sentence. */
 export function sentenceOf(lang: Lang, e: AuditEvent, names: OrganisationNames): string {
   const w = WORDS[lang];
@@ -177,25 +192,13 @@ export function sentenceOf(lang: Lang, e: AuditEvent, names: OrganisationNames):
     secret: text(secret.secretId),
     label: text(secret.label) || w.noLabel,
   };
+  const simple = SIMPLE[e.action];
+  if (simple) return fill(w[simple], v);
+  const organisation = ORGANISATION[e.action];
+  if (organisation) return fill(w[organisation], { ...v, org: orgOf(e.target) });
   switch (e.action) {
-    case 'client.created':
-      return fill(w.created, v);
-    case 'client.updated':
-      return fill(w.updated, v);
-    case 'client.enabled':
-      return fill(w.enabled, v);
-    case 'client.disabled':
-      return fill(w.disabled, v);
-    case 'client.deleted':
-      return fill(w.deleted, v);
     case 'client.moved':
       return fill(w.moved, { ...v, from: orgOf(d.from), to: orgOf(d.to) });
-    case 'secret.created':
-      return fill(w.secretCreated, v);
-    case 'secret.imported':
-      return fill(w.secretImported, v);
-    case 'secret.revoked':
-      return fill(w.secretRevoked, v);
     case 'token.issued': {
       const lifetime = typeof d.expiresIn === 'number' ? formatDuration(lang, d.expiresIn) : '—';
       return text(d.scope, 300) ? fill(w.tokenIssued, { ...v, lifetime, scope: text(d.scope, 300) }) : fill(w.tokenIssuedNoScope, { ...v, lifetime });
@@ -210,12 +213,6 @@ export function sentenceOf(lang: Lang, e: AuditEvent, names: OrganisationNames):
       return fill(w.keyRotated, { ...v, at: typeof d.activatesAt === 'number' ? formatTime(lang, d.activatesAt) : '—' });
     case 'organisation.created':
       return fill(d.ensured ? w.orgCreatedEnsured : w.orgCreated, { ...v, org: orgOf(e.target) });
-    case 'organisation.updated':
-      return fill(w.orgUpdated, { ...v, org: orgOf(e.target) });
-    case 'organisation.enabled':
-      return fill(w.orgEnabled, { ...v, org: orgOf(e.target) });
-    case 'organisation.disabled':
-      return fill(w.orgDisabled, { ...v, org: orgOf(e.target) });
     default:
       return fill(w.other, { ...v, action: e.action });
   }
@@ -225,11 +222,13 @@ export function sentenceOf(lang: Lang, e: AuditEvent, names: OrganisationNames):
 export function describeEvent(lang: Lang, e: AuditEvent, names: OrganisationNames, rawLabel: string): SafeHtml {
   const changes = changesOf(lang, obj(e.details));
   return html`<p class="utrecht-paragraph console-event">${sentenceOf(lang, e, names)}</p>
-    ${changes.length
-      ? html`<ul class="console-changes">
-          ${changes.map((c) => html`<li><span class="console-change-field">${c.field}:</span> <del>${c.from}</del> → <ins>${c.to}</ins></li>`)}
-        </ul>`
-      : ''}
+    ${
+      changes.length
+        ? html`<ul class="console-changes">
+            ${changes.map((c) => html`<li><span class="console-change-field">${c.field}:</span> <del>${c.from}</del> → <ins>${c.to}</ins></li>`)}
+          </ul>`
+        : ''
+    }
     <details class="console-raw">
       <summary>${rawLabel}</summary>
       <pre class="console-pre">${JSON.stringify(e, null, 2).slice(0, 20_000)}</pre>

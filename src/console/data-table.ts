@@ -11,7 +11,13 @@ export type Cell = SafeHtml | string | number;
 export function dataTable(label: string, headers: string[], rows: Cell[][], caption?: string): SafeHtml {
   return html`<div class="console-table-wrap" tabindex="0" role="region" aria-label="${label}">
     <table class="utrecht-table console-stack">
-      ${caption ? html`<caption class="utrecht-table__caption">${caption}</caption>` : ''}
+      ${
+        caption
+          ? html`<caption class="utrecht-table__caption">
+              ${caption}
+            </caption>`
+          : ''
+      }
       <thead class="utrecht-table__header">
         <tr class="utrecht-table__row">
           ${headers.map((h) => html`<th class="utrecht-table__header-cell" scope="col">${h}</th>`)}

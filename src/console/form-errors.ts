@@ -159,12 +159,14 @@ export function errorSummary(m: Messages, errors: FieldErrors, ids: Record<strin
   return html`<div class="utrecht-alert utrecht-alert--error" role="alert">
     <div class="utrecht-alert__message">
       ${general.length ? html`<p class="utrecht-paragraph">${general.join(' ')}</p>` : ''}
-      ${named.length
-        ? html`<p class="utrecht-paragraph">${intro}</p>
-            <ul class="console-error-list">
-              ${named.map(([field, text]) => html`<li><a class="utrecht-link" href="#${ids[field] ?? field}">${text}</a></li>`)}
-            </ul>`
-        : ''}
+      ${
+        named.length
+          ? html`<p class="utrecht-paragraph">${intro}</p>
+              <ul class="console-error-list">
+                ${named.map(([field, text]) => html`<li><a class="utrecht-link" href="#${ids[field] ?? field}">${text}</a></li>`)}
+              </ul>`
+          : ''
+      }
     </div>
   </div>`;
 }

@@ -29,7 +29,12 @@ export function registerActivityPages(app: FastifyInstance, tools: ConsoleTools)
       // The API's names of the filter fields, as the form names them.
       filterErrors = Object.fromEntries(Object.entries(apiFieldErrors(m, err, ['clientId', 'rsin'])).map(([k, v]) => [k === 'clientId' ? 'client' : k === 'rsin' ? 'organisation' : k, v]));
     }
-    const names = report ? await organisationNames(tools.api(request), report.organisations.map((o) => o.rsin)) : new Map<string, string>();
+    const names = report
+      ? await organisationNames(
+          tools.api(request),
+          report.organisations.map((o) => o.rsin),
+        )
+      : new Map<string, string>();
     const content = html`<p class="utrecht-paragraph">${m.activityIntro}</p>
       <form class="console-filters" method="get" action="${BASE}/activity" role="search">
         ${textField('client', m.filterClient, f.client, { maxlength: 100, error: filterErrors.client })}
@@ -79,8 +84,11 @@ function reportView(ctx: PageContext, r: ActivityReport, names: OrganisationName
     // A day covered for only a few hours has no room for its label.
     const room = d.hours.length >= 12;
     return html`<line class="axis" x1="${x.toFixed(1)}" y1="${TOP}" x2="${x.toFixed(1)}" y2="${H - BOTTOM + 4}"></line>${
-      room ? html`<text class="day-long" x="${(x + 3).toFixed(1)}" y="${H - 10}">${formatDay(ctx.lang, d.from)}</text><text class="day-short" x="${(x + 3).toFixed(1)}" y="${H - 2}">${dayNumber(d.from)}</text>` : ''
-    }`;
+        room
+          ? html`<text class="day-long" x="${(x + 3).toFixed(1)}" y="${H - 10}">${formatDay(ctx.lang, d.from)}</text
+              ><text class="day-short" x="${(x + 3).toFixed(1)}" y="${H - 2}">${dayNumber(d.from)}</text>`
+          : ''
+      }`;
   });
   const chart = html`<figure class="console-figure">
     <svg class="console-chart" viewBox="0 0 ${W} ${H}" role="img" aria-labelledby="chart-title">
@@ -105,7 +113,11 @@ function reportView(ctx: PageContext, r: ActivityReport, names: OrganisationName
     <div class="console-grid">
       <div>
         <h2 class="utrecht-heading-2">${m.perDay}</h2>
-        ${table(m.perDay, m.colDayDutch, days.map((d, i) => [html`<time datetime="${d.day}">${dayLabel(d, i)}</time>`, d.issued, d.failed]))}
+        ${table(
+          m.perDay,
+          m.colDayDutch,
+          days.map((d, i) => [html`<time datetime="${d.day}">${dayLabel(d, i)}</time>`, d.issued, d.failed]),
+        )}
       </div>
       <div>
         <h2 class="utrecht-heading-2">${m.perClient}</h2>

@@ -74,7 +74,10 @@ export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): 
       ])}
       <div>${submitButton(m.applyFilters, 'secondary')}</div>
     </form>`;
-    const names = await organisationNames(tools.api(request), list.items.map((c) => c.rsin));
+    const names = await organisationNames(
+      tools.api(request),
+      list.items.map((c) => c.rsin),
+    );
     const rows = list.items.map((c) => [
       html`<a class="utrecht-link" href="${clientPath(c.clientId)}">${c.clientId}</a>`,
       c.name,
@@ -341,7 +344,9 @@ async function clientPage(tools: ConsoleTools, request: FastifyRequest, reply: P
     formatTime(ctx.lang, s.expiresAt),
     formatTime(ctx.lang, s.lastUsedAt, m.never),
     stateOf(s),
-    s.revokedAt === null ? html`<a class="utrecht-link" href="${clientPath(clientId)}/secrets/${encodeURIComponent(s.secretId)}/revoke" aria-label="${fill(m.revokeLabel, { id: s.secretId })}">${m.revoke}</a>` : '',
+    s.revokedAt === null
+      ? html`<a class="utrecht-link" href="${clientPath(clientId)}/secrets/${encodeURIComponent(s.secretId)}/revoke" aria-label="${fill(m.revokeLabel, { id: s.secretId })}">${m.revoke}</a>`
+      : '',
   ]);
   const sv = state.secretValues ?? {};
   const content = html`${state.errors ? errorSummary(m, state.errors) : ''} ${client.risks.includes('weak_secret') ? alert('error', m.riskWeak) : ''}

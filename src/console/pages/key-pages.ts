@@ -43,32 +43,33 @@ export function registerKeyPages(app: FastifyInstance, tools: ConsoleTools): voi
 
 /** The keys, and the rotation form with its refusals when it was refused. */
 async function keysPage(tools: ConsoleTools, request: FastifyRequest, reply: FastifyReply, errors: FieldErrors = {}) {
-    const ctx = tools.ctx(request);
-    const m = ctx.m;
-    const { items } = await tools.api(request).get<{ items: KeyInfo[] }>('/keys');
-    const now = ctx.now;
-    const rows = items.map((k) => [
-      html`<code class="utrecht-code">${k.kid}</code>`,
-      k.alg,
-      m[STATE[k.state]],
-      formatDuration(ctx.lang, (now - k.createdAt) / 1000),
-      formatTime(ctx.lang, k.activatesAt),
-      formatTime(ctx.lang, k.retiresAt),
-    ]);
-    return tools.send(
-      reply,
-      request,
-      m.keysTitle,
-      html`<p class="utrecht-paragraph">${m.keysIntro}</p>
-        ${dataTable(m.keysTitle, [m.colKid, m.colAlg, m.colState, m.colAge, m.colActivates, m.colRetires], rows)}
-        <h2 class="utrecht-heading-2">${m.rotateTitle}</h2>
-        ${errorSummary(m, errors)}
-        <p class="utrecht-paragraph">${m.publishDelayExplain}</p>
-        <form method="post" action="${BASE}/keys/rotate">
-          ${csrfField(ctx)} ${textField('publishDelay', m.publishDelayLabel, formOf(request).publishDelay ?? '', { hint: m.publishDelayDefault, inputmode: 'numeric', maxlength: 6, error: errors.publishDelay })}
-          ${checkbox('now', m.rotateNow, false)}
-          <div class="console-actions">${submitButton(m.rotateButton)}</div>
-        </form>`,
-      Object.keys(errors).length ? 400 : 200,
-    );
+  const ctx = tools.ctx(request);
+  const m = ctx.m;
+  const { items } = await tools.api(request).get<{ items: KeyInfo[] }>('/keys');
+  const now = ctx.now;
+  const rows = items.map((k) => [
+    html`<code class="utrecht-code">${k.kid}</code>`,
+    k.alg,
+    m[STATE[k.state]],
+    formatDuration(ctx.lang, (now - k.createdAt) / 1000),
+    formatTime(ctx.lang, k.activatesAt),
+    formatTime(ctx.lang, k.retiresAt),
+  ]);
+  return tools.send(
+    reply,
+    request,
+    m.keysTitle,
+    html`<p class="utrecht-paragraph">${m.keysIntro}</p>
+      ${dataTable(m.keysTitle, [m.colKid, m.colAlg, m.colState, m.colAge, m.colActivates, m.colRetires], rows)}
+      <h2 class="utrecht-heading-2">${m.rotateTitle}</h2>
+      ${errorSummary(m, errors)}
+      <p class="utrecht-paragraph">${m.publishDelayExplain}</p>
+      <form method="post" action="${BASE}/keys/rotate">
+        ${csrfField(ctx)}
+        ${textField('publishDelay', m.publishDelayLabel, formOf(request).publishDelay ?? '', { hint: m.publishDelayDefault, inputmode: 'numeric', maxlength: 6, error: errors.publishDelay })}
+        ${checkbox('now', m.rotateNow, false)}
+        <div class="console-actions">${submitButton(m.rotateButton)}</div>
+      </form>`,
+    Object.keys(errors).length ? 400 : 200,
+  );
 }

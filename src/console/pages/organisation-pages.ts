@@ -62,76 +62,74 @@ export function registerOrganisationPages(app: FastifyInstance, tools: ConsoleTo
 
 /** The list of organisations with the form for a new one (its values and refusals when it was refused). */
 async function organisationsPage(tools: ConsoleTools, request: FastifyRequest, reply: FastifyReply, form: FormFields = {}, errors: FieldErrors = {}) {
-    const ctx = tools.ctx(request);
-    const m = ctx.m;
-    const query = request.query as Record<string, unknown>;
-    const q = str(query.q, 100);
-    const pageNo = Math.max(1, Math.min(100_000, Number.parseInt(str(query.page, 6), 10) || 1));
-    const list = await tools.api(request).get<{ items: Listed[]; total: number }>('/organisations', { q, limit: PAGE_SIZE, offset: (pageNo - 1) * PAGE_SIZE });
-    const pages = Math.max(1, Math.ceil(list.total / PAGE_SIZE));
-    const link = (p: number) => `${BASE}/organisations?${new URLSearchParams({ ...(q ? { q } : {}), page: String(p) })}`;
-    return tools.send(
-      reply,
-      request,
-      m.orgsTitle,
-      html`${orgList(tools, request, list.items, q)}
-        <nav class="console-actions" aria-label="${m.pagination}">
-          ${pageNo > 1 ? html`<a class="utrecht-link" rel="prev" href="${link(pageNo - 1)}">${m.previous}</a>` : ''}
-          <span>${fill(m.pageOf, { page: pageNo, pages })}</span>
-          ${pageNo < pages ? html`<a class="utrecht-link" rel="next" href="${link(pageNo + 1)}">${m.next}</a>` : ''}
-        </nav>
-        <h2 class="utrecht-heading-2">${m.newOrg}</h2>
-        ${errorSummary(m, errors, { rsin: 'new-rsin', name: 'new-name' })}
-        <form method="post" action="${BASE}/organisations">
-          ${csrfField(ctx)} ${textField('rsin', m.colRsin, form.rsin ?? '', { required: true, maxlength: 9, hint: m.fieldRsinHint, inputmode: 'numeric', id: 'new-rsin', error: errors.rsin })}
-          ${textField('name', m.colName, form.name ?? '', { required: true, maxlength: 200, id: 'new-name', error: errors.name })}
-          <div class="console-actions">${submitButton(m.create)}</div>
-        </form>`,
-      Object.keys(errors).length ? 400 : 200,
-    );
+  const ctx = tools.ctx(request);
+  const m = ctx.m;
+  const query = request.query as Record<string, unknown>;
+  const q = str(query.q, 100);
+  const pageNo = Math.max(1, Math.min(100_000, Number.parseInt(str(query.page, 6), 10) || 1));
+  const list = await tools.api(request).get<{ items: Listed[]; total: number }>('/organisations', { q, limit: PAGE_SIZE, offset: (pageNo - 1) * PAGE_SIZE });
+  const pages = Math.max(1, Math.ceil(list.total / PAGE_SIZE));
+  const link = (p: number) => `${BASE}/organisations?${new URLSearchParams({ ...(q ? { q } : {}), page: String(p) })}`;
+  return tools.send(
+    reply,
+    request,
+    m.orgsTitle,
+    html`${orgList(tools, request, list.items, q)}
+      <nav class="console-actions" aria-label="${m.pagination}">
+        ${pageNo > 1 ? html`<a class="utrecht-link" rel="prev" href="${link(pageNo - 1)}">${m.previous}</a>` : ''}
+        <span>${fill(m.pageOf, { page: pageNo, pages })}</span>
+        ${pageNo < pages ? html`<a class="utrecht-link" rel="next" href="${link(pageNo + 1)}">${m.next}</a>` : ''}
+      </nav>
+      <h2 class="utrecht-heading-2">${m.newOrg}</h2>
+      ${errorSummary(m, errors, { rsin: 'new-rsin', name: 'new-name' })}
+      <form method="post" action="${BASE}/organisations">
+        ${csrfField(ctx)} ${textField('rsin', m.colRsin, form.rsin ?? '', { required: true, maxlength: 9, hint: m.fieldRsinHint, inputmode: 'numeric', id: 'new-rsin', error: errors.rsin })}
+        ${textField('name', m.colName, form.name ?? '', { required: true, maxlength: 200, id: 'new-name', error: errors.name })}
+        <div class="console-actions">${submitButton(m.create)}</div>
+      </form>`,
+    Object.keys(errors).length ? 400 : 200,
+  );
 }
 
 /** One organisation, with the rename form (its value and refusal when it was refused). */
 async function organisationPage(tools: ConsoleTools, request: FastifyRequest, reply: FastifyReply, rsin: string, form?: FormFields, errors: FieldErrors = {}) {
-    const ctx = tools.ctx(request);
-    const m = ctx.m;
-    const o = await tools.api(request).get<Listed>(`/organisations/${encodeURIComponent(rsin)}`);
-    return tools.send(
-      reply,
-      request,
-      `${o.name} (${o.rsin})`,
-      html`<dl class="utrecht-data-list">
-          <div class="utrecht-data-list__item">
-            <dt class="utrecht-data-list__item-key">${m.colStatus}</dt>
-            <dd class="utrecht-data-list__item-value">${o.enabled ? m.statusEnabled : m.statusDisabled}</dd>
-          </div>
-          <div class="utrecht-data-list__item">
-            <dt class="utrecht-data-list__item-key">${m.colClients}</dt>
-            <dd class="utrecht-data-list__item-value"><a class="utrecht-link" href="${BASE}/clients?rsin=${o.rsin}">${o.clientCount}</a></dd>
-          </div>
-          <div class="utrecht-data-list__item">
-            <dt class="utrecht-data-list__item-key">${m.colEnabledClients}</dt>
-            <dd class="utrecht-data-list__item-value">${o.enabledClientCount}</dd>
-          </div>
-          <div class="utrecht-data-list__item">
-            <dt class="utrecht-data-list__item-key">${m.created}</dt>
-            <dd class="utrecht-data-list__item-value">${formatTime(ctx.lang, o.createdAt)}</dd>
-          </div>
-        </dl>
-        <form method="post" action="${orgPath(o.rsin)}/${o.enabled ? 'disable' : 'enable'}" class="console-actions">
-          ${csrfField(ctx)}${submitButton(o.enabled ? m.disable : m.enable, 'secondary')}
-        </form>
-        <h2 class="utrecht-heading-2">${m.rename}</h2>
-        ${errorSummary(m, errors)}
-        <form method="post" action="${orgPath(o.rsin)}">
-          ${csrfField(ctx)} ${textField('name', fill(m.orgNameFor, { rsin: o.rsin }), form?.name ?? o.name, { required: true, maxlength: 200, error: errors.name })}
-          <div class="console-actions">${submitButton(m.save)}</div>
-        </form>
-        <p class="utrecht-paragraph">
-          <a class="utrecht-link" href="${BASE}/activity?organisation=${o.rsin}">${m.navActivity}</a> · <a class="utrecht-link" href="${BASE}/organisations">${m.orgsTitle}</a>
-        </p>`,
-      Object.keys(errors).length ? 400 : 200,
-    );
+  const ctx = tools.ctx(request);
+  const m = ctx.m;
+  const o = await tools.api(request).get<Listed>(`/organisations/${encodeURIComponent(rsin)}`);
+  return tools.send(
+    reply,
+    request,
+    `${o.name} (${o.rsin})`,
+    html`<dl class="utrecht-data-list">
+        <div class="utrecht-data-list__item">
+          <dt class="utrecht-data-list__item-key">${m.colStatus}</dt>
+          <dd class="utrecht-data-list__item-value">${o.enabled ? m.statusEnabled : m.statusDisabled}</dd>
+        </div>
+        <div class="utrecht-data-list__item">
+          <dt class="utrecht-data-list__item-key">${m.colClients}</dt>
+          <dd class="utrecht-data-list__item-value"><a class="utrecht-link" href="${BASE}/clients?rsin=${o.rsin}">${o.clientCount}</a></dd>
+        </div>
+        <div class="utrecht-data-list__item">
+          <dt class="utrecht-data-list__item-key">${m.colEnabledClients}</dt>
+          <dd class="utrecht-data-list__item-value">${o.enabledClientCount}</dd>
+        </div>
+        <div class="utrecht-data-list__item">
+          <dt class="utrecht-data-list__item-key">${m.created}</dt>
+          <dd class="utrecht-data-list__item-value">${formatTime(ctx.lang, o.createdAt)}</dd>
+        </div>
+      </dl>
+      <form method="post" action="${orgPath(o.rsin)}/${o.enabled ? 'disable' : 'enable'}" class="console-actions">${csrfField(ctx)}${submitButton(o.enabled ? m.disable : m.enable, 'secondary')}</form>
+      <h2 class="utrecht-heading-2">${m.rename}</h2>
+      ${errorSummary(m, errors)}
+      <form method="post" action="${orgPath(o.rsin)}">
+        ${csrfField(ctx)} ${textField('name', fill(m.orgNameFor, { rsin: o.rsin }), form?.name ?? o.name, { required: true, maxlength: 200, error: errors.name })}
+        <div class="console-actions">${submitButton(m.save)}</div>
+      </form>
+      <p class="utrecht-paragraph">
+        <a class="utrecht-link" href="${BASE}/activity?organisation=${o.rsin}">${m.navActivity}</a> · <a class="utrecht-link" href="${BASE}/organisations">${m.orgsTitle}</a>
+      </p>`,
+    Object.keys(errors).length ? 400 : 200,
+  );
 }
 
 function orgList(tools: ConsoleTools, request: Parameters<ConsoleTools['ctx']>[0], items: Listed[], q: string): SafeHtml {
