@@ -3,7 +3,18 @@ import { describe, it } from 'node:test';
 import type { AuditEvent } from '../audit/audit-store.js';
 import { changesOf, sentenceOf } from './audit-words.js';
 
-const event = (e: Partial<AuditEvent>): AuditEvent => ({ id: 1, at: 0, actor: 'beheer', action: 'client.updated', target: 'app', address: null, reason: null, details: {}, organisation: '123456782', ...e });
+const event = (e: Partial<AuditEvent>): AuditEvent => ({
+  id: 1,
+  at: 0,
+  actor: 'beheer',
+  action: 'client.updated',
+  target: 'app',
+  address: null,
+  reason: null,
+  details: {},
+  organisation: '123456782',
+  ...e,
+});
 const names = new Map([
   ['123456782', 'Gemeente Voorbeeld'],
   ['111222333', 'Zaakleverancier'],
@@ -17,7 +28,10 @@ describe('audit events in words', () => {
   });
 
   it('says why a console session token was revoked, and how often an authentication failed', () => {
-    assert.equal(sentenceOf('nl', event({ action: 'token.revoked', details: { via: 'console', why: 'idle' } }), names), 'Het token van app werd ingetrokken (consolesessie beëindigd: te lang niets gedaan).');
+    assert.equal(
+      sentenceOf('nl', event({ action: 'token.revoked', details: { via: 'console', why: 'idle' } }), names),
+      'Het token van app werd ingetrokken (consolesessie beëindigd: te lang niets gedaan).',
+    );
     assert.equal(sentenceOf('en', event({ action: 'client_auth.failed', reason: 'wrong_secret', details: { count: 3 } }), names), 'Authentication as app failed: wrong secret (3 times).');
   });
 
