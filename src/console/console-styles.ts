@@ -69,8 +69,9 @@ body.console { margin: 0; min-height: 100vh; display: flex; flex-direction: colu
   .console-stack, .console-stack tbody, .console-stack tr, .console-stack th[scope=row], .console-stack td { display: block; }
   .console-stack thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
   .console-stack tr { border-block-end: 1px solid #b7c7da; padding-block: 0.5rem; }
-  .console-stack th[scope=row], .console-stack td { display: grid; grid-template-columns: minmax(0, 2fr) minmax(0, 3fr); gap: 0.75rem; block-size: auto; padding: 0.2rem 0; border: 0; text-align: start; overflow-wrap: anywhere; }
-  .console-stack th[scope=row]::before, .console-stack td::before { content: attr(data-label); font-weight: 700; }
+  .console-stack th[scope=row], .console-stack td { display: grid; grid-template-columns: minmax(0, 2fr) minmax(0, 3fr); gap: 0 0.75rem; block-size: auto; padding: 0.2rem 0; border: 0; text-align: start; overflow-wrap: anywhere; }
+  /* The header on the left over all lines; a cell's text and elements (a name and its RSIN) stack on the right. */
+  .console-stack th[scope=row]::before, .console-stack td::before { content: attr(data-label); font-weight: 700; grid-column: 1; grid-row: 1 / span 8; }
   .console-stack caption { display: block; text-align: start; }
   /* The chart is scaled to the screen: its day labels become short and large enough to read. */
   .console-chart .day-long { display: none; }
