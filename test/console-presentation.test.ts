@@ -233,6 +233,10 @@ describe('console presentation in the browser', () => {
       await p.goto(`${ts.url}/console/clients`);
       const status = await p.locator(`tr:has(a:text-is("${LONG_ID}")) td[data-label="Status"]`).boundingBox();
       assert.ok(status && status.x >= 0 && status.x + status.width <= 320, JSON.stringify(status));
+      // A stacked cell keeps its header on the left and all of its value (a name and its RSIN) on the right.
+      const organisation = p.locator(`tr:has(a:text-is("${LONG_ID}")) td[data-label="Organisatie"]`);
+      const [cell, rsin] = [await organisation.boundingBox(), await organisation.locator('.console-rsin').boundingBox()];
+      assert.ok(cell && rsin && rsin.x > cell.x + cell.width / 3, `the RSIN at ${rsin?.x} px is on the value side of ${JSON.stringify(cell)}`);
       // The chart's day labels stay readable: at least 12 px high on screen, and apart.
       await p.goto(`${ts.url}/console/activity`);
       const labels = await p.locator('svg.console-chart text.day-short').evaluateAll((els) => els.map((e) => e.getBoundingClientRect().toJSON() as DOMRect));
