@@ -47,6 +47,7 @@ body.console { margin: 0; min-height: 100vh; display: flex; flex-direction: colu
 .console-figure { margin: 1rem 0; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 .console-rsin { color: #555; white-space: nowrap; }
+.utrecht-alert__message .utrecht-paragraph + .utrecht-paragraph { margin-block-start: 0.75rem; }
 .console-error-list { margin: 0.25rem 0 0; padding-inline-start: 1.25rem; }
 .console-changes { margin: 0.25rem 0; padding-inline-start: 1.25rem; }
 .console-changes del { text-decoration: line-through; color: #5c1010; }

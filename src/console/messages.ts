@@ -277,7 +277,7 @@ const nl = {
   confirmDeleteSelf: 'U staat op het punt de client te verwijderen waarmee u nu bent aangemeld ({id}). Uw sessie eindigt direct en deze client kan nooit meer aanmelden.',
   confirmLastOrgAdmin: '{id} is de laatste actieve beheerdersclient van {org}. Daarna kan niemand van deze organisatie haar clients nog beheren; alleen de platformbeheerder kan dat herstellen.',
   confirmLastPlatformAdmin:
-    '{id} is de laatste actieve platformbeheerder (zgw-auth:admin). Daarna kan niemand meer organisaties, sleutels of andere organisaties beheren via de console of de admin API; alleen iemand met toegang tot de server (de opdrachtregel) kan dat herstellen.',
+    '{id} is de laatste actieve platformbeheerder (zgw-auth:admin). Daarna kan niemand meer organisaties en sleutels beheren via de console of de admin API; alleen iemand met toegang tot de server (de opdrachtregel) kan dat herstellen.',
   confirmDisableButton: 'Ja, uitschakelen',
   confirmDeleteButton: 'Ja, definitief verwijderen',
   confirmQuestion: 'Weet u het zeker?',
@@ -560,7 +560,7 @@ const en: Messages = {
   confirmDeleteSelf: 'You are about to delete the client you are signed in with ({id}). Your session ends at once and this client can never sign in again.',
   confirmLastOrgAdmin: '{id} is the last enabled administrator client of {org}. After this nobody of this organisation can manage its clients; only the platform administrator can put that right.',
   confirmLastPlatformAdmin:
-    '{id} is the last enabled platform administrator (zgw-auth:admin). After this nobody can manage organisations, keys or other organisations through the console or the admin API; only someone with access to the server (the command line) can put that right.',
+    '{id} is the last enabled platform administrator (zgw-auth:admin). After this nobody can manage organisations and keys through the console or the admin API; only someone with access to the server (the command line) can put that right.',
   confirmDisableButton: 'Yes, disable',
   confirmDeleteButton: 'Yes, delete for good',
   confirmQuestion: 'Are you sure?',
