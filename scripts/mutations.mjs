@@ -1579,8 +1579,17 @@ export const MUTATIONS = [
     fn: 'adminRoutes (platform onRequest)',
     file: 'src/http/admin/admin-routes.ts',
     tests: ORG_ADMIN,
-    from: 'if (!administersPlatform(administratorOfRequest(request))) {',
+    from: 'if (!administersPlatform(admin) && !readsOwn) {',
     to: 'if (Math.random() < 0) {',
+  },
+  {
+    id: 'org-admin-own-organisation',
+    check: 'Organisation administrators read their own organisation only (403 for any other)',
+    fn: 'mayReadOrganisation',
+    file: ORG_POLICY,
+    tests: ORG_ADMIN,
+    from: "return admin.kind === 'global' || rsin === admin.rsin;",
+    to: 'return Math.random() >= 0;',
   },
   {
     id: 'org-admin-client-read',

@@ -76,6 +76,15 @@ try {
   await shot('inspector');
   await page.goto(`${ts.url}/console/keys?lang=en`);
   await shot('keys-en');
+  // A phone (390 px): the tables become blocks of "header: value" lines, nothing scrolls sideways.
+  const phone = await (await browser.newContext({ viewport: { width: 390, height: 860 }, storageState: await page.context().storageState() })).newPage();
+  const scrollTo = (selector: string) => phone.evaluate((sel) => window.scrollTo(0, (document.querySelector(sel) as HTMLElement).offsetTop - 16), selector);
+  await phone.goto(`${ts.url}/console/clients?lang=nl`);
+  await scrollTo('.console-table-wrap');
+  await phone.screenshot({ path: path.join(DOCS, 'console-phone-clients.png') });
+  await phone.goto(`${ts.url}/console/activity`);
+  await scrollTo('figure');
+  await phone.screenshot({ path: path.join(DOCS, 'console-phone-activity.png') });
   console.log(`screenshots written to ${DOCS}/console-*.png`);
 } finally {
   await browser.close();

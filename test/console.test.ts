@@ -384,7 +384,7 @@ forEachDialect((dialect) => {
       await c.post(`/console/clients/${clientId}/disable`, {});
       const page = await c.get(`/console/audit?client=${clientId}`);
       assert.equal(page.status, 200);
-      const cell = (text: string) => new RegExp(`<td class="utrecht-table__cell">\\s*${text}\\s*</td>`);
+      const cell = (text: string) => new RegExp(`<td class="utrecht-table__cell"[^>]*>\\s*${text}\\s*</td>`);
       assert.match(page.text, cell('Client uitgeschakeld'));
       assert.match(page.text, cell('Client aangemaakt'));
       const filtered = await c.get(`/console/audit?client=${clientId}&action=client.disabled`);

@@ -12,7 +12,8 @@ import { type ConsoleTools, formFieldsOf, formOf } from './console-tools.js';
 import { buildStylesheet } from './console-stylesheet.js';
 import { type ConsoleSession, ConsoleSessions, csrfMatches, type SessionEnd } from './console-sessions.js';
 import { html } from './html.js';
-import { alert, BASE, page } from './layout.js';
+import { alert, BASE, isGlobalAdmin, page } from './layout.js';
+import { organisationNames } from './organisation-names.js';
 import { fill, type Lang, LANGS, messages } from './messages.js';
 import { registerActivityPages } from './pages/activity-pages.js';
 import { registerAuditPages } from './pages/audit-pages.js';
@@ -27,6 +28,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     consoleSession?: ConsoleSession;
     consoleLang?: Lang;
+    /** The name of an organisation administrator's organisation, for the header. */
+    consoleOrganisationName?: string;
   }
 }
 
@@ -133,7 +136,7 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleOption
   const tools: ConsoleTools = {
     ctx: (request) => {
       const lang = request.consoleLang ?? 'nl';
-      return { lang, m: messages(lang), session: request.consoleSession, assets, path: request.url.split('?')[0]!, now: now() };
+      return { lang, m: messages(lang), session: request.consoleSession, organisationName: request.consoleOrganisationName, assets, path: request.url.split('?')[0]!, now: now() };
     },
     api: (request) => {
       const session = request.consoleSession;
@@ -185,7 +188,7 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleOption
       if (err.status === 404) return tools.send(reply, request, m.notFoundTitle, html`<p class="utrecht-paragraph">${m.notFound}</p>`, 404);
       if (err.status === 403) return tools.send(reply, request, m.errorTitle, alert('error', m.forbidden), 403);
       if (err.status >= 500) return tools.send(reply, request, m.errorTitle, alert('error', m.unavailable), 503);
-      return tools.send(reply, request, m.errorTitle, alert('error', fill(m.apiSays, { detail: err.detail })), err.status);
+      return tools.send(reply, request, m.errorTitle, alert('error', m.requestRefused), err.status);
     }
     // A refused body (its type, a field sent twice, a value too long) and Fastify's own refusals.
     const status = err instanceof ZgwAuthError ? err.status : (err as { statusCode?: number }).statusCode;
@@ -267,6 +270,10 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleOption
   // Everything below needs a session.
   await app.register(async (pages) => {
     pages.addHook('preHandler', requireSession);
+    pages.addHook('preHandler', async (request) => {
+      const session = request.consoleSession;
+      if (session && !isGlobalAdmin(session)) request.consoleOrganisationName = (await organisationNames(tools.api(request), [session.rsin])).get(session.rsin);
+    });
     registerClientPages(pages, tools);
     registerAuditPages(pages, tools);
     registerKeyPages(pages, tools);

@@ -20,7 +20,7 @@ body.console { margin: 0; min-height: 100vh; display: flex; flex-direction: colu
 .console-filters { display: flex; flex-wrap: wrap; gap: 0.5rem 1rem; align-items: flex-end; margin-block-end: 1rem; }
 .console-filters .utrecht-form-field { margin: 0; }
 .console-actions { display: flex; flex-wrap: wrap; gap: 0.75rem; align-items: center; margin-block: 1rem; }
-.console-grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(22rem, 1fr)); gap: 1.5rem; }
+.console-grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(22rem, 100%), 1fr)); gap: 1.5rem; }
 .console-secret { font-family: monospace; font-size: 1.125rem; word-break: break-all; background: #fff; border: 2px solid #24578f; padding: 0.75rem; display: block; margin-block: 0.5rem; }
 .console-muted { color: #555; }
 .console-danger { border: 2px solid #b40020; padding: 1rem; margin-block: 1.5rem; }
@@ -46,6 +46,40 @@ body.console { margin: 0; min-height: 100vh; display: flex; flex-direction: colu
 .console-main .utrecht-data-list__item-value { margin: 0; }
 .console-figure { margin: 1rem 0; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+.console-rsin { color: #555; white-space: nowrap; }
+.utrecht-alert__message .utrecht-paragraph + .utrecht-paragraph { margin-block-start: 0.75rem; }
+.console-error-list { margin: 0.25rem 0 0; padding-inline-start: 1.25rem; }
+.console-changes { margin: 0.25rem 0; padding-inline-start: 1.25rem; }
+.console-changes del { text-decoration: line-through; color: #5c1010; }
+.console-changes ins { text-decoration: none; font-weight: 700; }
+.console-change-field { font-weight: 700; }
+.console-event { margin: 0; }
+.console-raw summary { cursor: pointer; color: #1a3f6b; text-decoration: underline; }
+.console-raw .console-pre { max-block-size: 20rem; overflow: auto; font-size: 0.8125rem; }
+.console-chart .day-short { display: none; }
+/* Reflow (WCAG 1.4.10): long ids, scopes and key ids wrap instead of widening the page. */
+.console-main, .console-header { overflow-wrap: break-word; }
+.utrecht-data-list__item-value, .utrecht-code, .utrecht-heading-1, .utrecht-alert__message { overflow-wrap: anywhere; min-inline-size: 0; }
+.console-main input, .console-main select, .console-main textarea { max-inline-size: 100%; box-sizing: border-box; }
+@media (max-width: 40rem) {
+  .console-header, .console-nav, .console-footer { padding-inline: 1rem; }
+  .console-main { padding: 1rem; }
+  .console-main .utrecht-data-list__item { grid-template-columns: 1fr; gap: 0; }
+  .console-filters > * { flex: 1 1 100%; }
+  /* Tables as blocks of "header: value" lines: no column behind sideways scrolling. */
+  .console-stack, .console-stack tbody, .console-stack tr, .console-stack th[scope=row], .console-stack td { display: block; }
+  .console-stack thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+  .console-stack tr { border-block-end: 1px solid #b7c7da; padding-block: 0.5rem; }
+  .console-stack th[scope=row], .console-stack td { display: grid; grid-template-columns: minmax(0, 2fr) minmax(0, 3fr); gap: 0 0.75rem; block-size: auto; padding: 0.2rem 0; border: 0; text-align: start; overflow-wrap: anywhere; }
+  /* The header on the left over all lines; a cell's text and elements (a name and its RSIN) stack on the right. */
+  .console-stack th[scope=row]::before, .console-stack td::before { content: attr(data-label); font-weight: 700; grid-column: 1; grid-row: 1 / span 8; }
+  .console-stack caption { display: block; text-align: start; }
+  /* The chart is scaled to the screen: its day labels become short and large enough to read. */
+  .console-chart .day-long { display: none; }
+  .console-chart .day-short { display: inline; font-size: 38px; }
+  .console-chart .chart-max { font-size: 38px; }
+  .console-legend { flex-wrap: wrap; gap: 0.5rem 1.5rem; }
+}
 :focus-visible { outline: 3px solid #000; outline-offset: 2px; box-shadow: 0 0 0 5px #ffbf47; }
 .console-header :focus-visible { outline-color: #fff; }
 `;

@@ -8,6 +8,8 @@ export interface PageContext {
   lang: Lang;
   m: Messages;
   session: ConsoleSession | undefined;
+  /** An organisation administrator's organisation name, when the registry has it. */
+  organisationName?: string | undefined;
   /** Versioned URLs of the stylesheet and the script. */
   assets: { css: string; js: string };
   /** The page's path, for the language switch and the current menu item. */
@@ -71,7 +73,7 @@ export function page(ctx: PageContext, title: string, content: SafeHtml): string
         <a class="utrecht-skip-link utrecht-skip-link--visible-on-focus" href="#main">${m.skipToContent}</a>
         <header class="console-header">
           <a class="console-brand" href="${BASE}/">${m.appName}</a>
-          ${s ? html`<span class="console-header__who">${fill(m.signedInAs, { id: s.clientId })}${isGlobalAdmin(s) ? '' : html` (${fill(m.signedInOrg, { rsin: s.rsin })})`}</span>` : ''}
+          ${s ? html`<span class="console-header__who">${fill(m.signedInAs, { id: s.clientId })}${isGlobalAdmin(s) ? '' : html` (${ctx.organisationName ? fill(m.signedInOrgNamed, { name: ctx.organisationName, rsin: s.rsin }) : fill(m.signedInOrg, { rsin: s.rsin })})`}</span>` : ''}
           <a href="${ctx.path}?lang=${other}" lang="${other}" hreflang="${other}">${m.otherLanguage}</a>
           ${s ? html`<form class="console-inline-form" method="post" action="${BASE}/sign-out">${csrfField(ctx)}<button class="utrecht-button utrecht-button--secondary-action" type="submit">${m.signOut}</button></form>` : ''}
         </header>

@@ -51,6 +51,11 @@ export function administersPlatform(admin: Administrator): boolean {
   return admin.kind === 'global';
 }
 
+/** May `admin` read the organisation `rsin` (its name and counts)? A global administrator any, an organisation administrator its own. */
+export function mayReadOrganisation(admin: Administrator, rsin: string): boolean {
+  return admin.kind === 'global' || rsin === admin.rsin;
+}
+
 /** Whether the client exists for this administrator. */
 export function maySee(admin: Administrator, client: Pick<Client, 'rsin'>): boolean {
   return admin.kind === 'global' || client.rsin === admin.rsin;

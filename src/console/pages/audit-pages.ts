@@ -5,9 +5,12 @@ import type { ConsoleTools } from '../console-tools.js';
 import { selectField, submitButton, textField } from '../form-fields.js';
 import { formatTime, startOfDutchDay } from '../format.js';
 import { dataTable } from '../data-table.js';
-import { html, type SafeHtml } from '../html.js';
-import { alert, BASE, isGlobalAdmin } from '../layout.js';
-import { actionName, AUDIT_ACTIONS, fill } from '../messages.js';
+import { html } from '../html.js';
+import { BASE, isGlobalAdmin } from '../layout.js';
+import { actionName, AUDIT_ACTIONS } from '../messages.js';
+import { describeEvent, reasonInWords } from '../audit-words.js';
+import { organisationLabel, organisationNames } from '../organisation-names.js';
+import { apiFieldErrors, errorSummary, type FieldErrors } from '../form-errors.js';
 
 const PAGE_SIZE = 50;
 type AuditFilter = { client?: string; organisation?: string; action?: string; since?: string; before?: string };
@@ -22,7 +25,7 @@ export function registerAuditPages(app: FastifyInstance, tools: ConsoleTools): v
     const before = Number.parseInt(str(request.query.before, 16), 10);
     const since = f.since ? startOfDutchDay(f.since) : undefined;
     let items: AuditEvent[] = [];
-    let problem: SafeHtml | string = '';
+    let filterErrors: FieldErrors = {};
     try {
       ({ items } = await tools.api(request).get<{ items: AuditEvent[] }>('/audit', {
         target: f.client,
@@ -34,39 +37,38 @@ export function registerAuditPages(app: FastifyInstance, tools: ConsoleTools): v
       }));
     } catch (err) {
       if (!(err instanceof AdminApiProblem) || err.status !== 400) throw err;
-      problem = alert('error', fill(m.apiSays, { detail: err.detail }));
+      // The API's names of the filter fields, as the form names them.
+      filterErrors = Object.fromEntries(Object.entries(apiFieldErrors(m, err, ['target', 'organisation', 'action', 'since'])).map(([k, v]) => [k === 'target' ? 'client' : k, v]));
     }
     const query = (extra: Record<string, string>) => `${BASE}/audit?${new URLSearchParams({ ...Object.fromEntries(Object.entries(f).filter(([, v]) => v)), ...extra })}`;
-    const rows = items.map(
-      (e) =>
-        html`<tr class="utrecht-table__row">
-          <td class="utrecht-table__cell">${formatTime(ctx.lang, e.at)}</td>
-          <td class="utrecht-table__cell">${e.actor}</td>
-          <td class="utrecht-table__cell">${actionName(ctx.lang, e.action)}</td>
-          <td class="utrecht-table__cell">${e.target}</td>
-          <td class="utrecht-table__cell">${e.address ?? '—'}</td>
-          <td class="utrecht-table__cell">${e.reason ?? '—'}</td>
-          <td class="utrecht-table__cell"><code class="utrecht-code">${truncate(JSON.stringify(e.details), 300)}</code></td>
-        </tr>`,
+    const names = await organisationNames(
+      tools.api(request),
+      items.flatMap((e) => [e.organisation, ...(e.action === 'client.moved' ? [String(e.details.from), String(e.details.to)] : [])]),
     );
+    const rows = items.map((e) => [
+      formatTime(ctx.lang, e.at),
+      e.actor,
+      actionName(ctx.lang, e.action),
+      e.target,
+      e.organisation ? organisationLabel(names, e.organisation) : '—',
+      e.address ?? '—',
+      reasonInWords(ctx.lang, e.reason),
+      describeEvent(ctx.lang, e, names, m.rawEvent),
+    ]);
     const last = items.at(-1);
     const content = html`<form class="console-filters" method="get" action="${BASE}/audit" role="search">
-        ${textField('client', m.filterClient, f.client, { maxlength: 100 })}
-        ${isGlobalAdmin(ctx.session) ? textField('organisation', m.filterOrganisation, f.organisation, { maxlength: 9, inputmode: 'numeric' }) : ''}
+        ${textField('client', m.filterClient, f.client, { maxlength: 100, error: filterErrors.client })}
+        ${isGlobalAdmin(ctx.session) ? textField('organisation', m.filterOrganisation, f.organisation, { maxlength: 9, inputmode: 'numeric', error: filterErrors.organisation }) : ''}
         ${selectField('action', m.filterAction, f.action, [['', m.any], ...AUDIT_ACTIONS.map((a): [string, string] => [a, actionName(ctx.lang, a)])])}
         ${textField('since', m.filterSince, f.since, { type: 'date' })}
         <div>${submitButton(m.applyFilters, 'secondary')}</div>
       </form>
-      ${problem}
-      ${items.length ? dataTable(m.auditTitle, [m.colTime, m.colActor, m.colAction, m.colTarget, m.colAddress, m.colReason, m.colDetails], rows) : html`<p class="utrecht-paragraph">${m.noEvents}</p>`}
+      ${errorSummary(m, filterErrors)}
+      ${items.length ? dataTable(m.auditTitle, [m.colTime, m.colActor, m.colAction, m.colTarget, m.colOrganisation, m.colAddress, m.colReason, m.whatHappened], rows) : html`<p class="utrecht-paragraph">${m.noEvents}</p>`}
       <nav class="console-actions" aria-label="${m.pagination}">
         ${request.query.before ? html`<a class="utrecht-link" href="${query({})}">${m.newest}</a>` : ''}
         ${last && items.length === PAGE_SIZE ? html`<a class="utrecht-link" rel="next" href="${query({ before: String(last.id) })}">${m.older}</a>` : ''}
       </nav>`;
     return tools.send(reply, request, m.auditTitle, content);
   });
-}
-
-function truncate(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max)}…` : text;
 }

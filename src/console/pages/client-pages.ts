@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Client, SecretInfo } from '../../clients/model.js';
+import { ADMIN_SCOPE, type Client, ORG_ADMIN_SCOPE, type SecretInfo } from '../../clients/model.js';
 import { AdminApiProblem } from '../admin-api.js';
 import { type ConsoleTools, formOf, type FormFields } from '../console-tools.js';
 import { checkbox, selectField, submitButton, textArea, textField } from '../form-fields.js';
@@ -8,6 +8,8 @@ import { dataTable } from '../data-table.js';
 import { html, type SafeHtml } from '../html.js';
 import { alert, BASE, csrfField, isGlobalAdmin, type PageContext } from '../layout.js';
 import { fill } from '../messages.js';
+import { organisationLabel, organisationNames } from '../organisation-names.js';
+import { apiFieldErrors, checkClientForm, checkLabel, errorSummary, type FieldErrors } from '../form-errors.js';
 
 const PAGE_SIZE = 25;
 
@@ -32,7 +34,7 @@ export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): 
     };
     const pageNo = Math.max(1, Math.min(400_000, Number.parseInt(str(request.query.page, 7), 10) || 1));
     let list: { items: Client[]; total: number } = { items: [], total: 0 };
-    let problem: SafeHtml | string = '';
+    let filterErrors: FieldErrors = {};
     try {
       list = await tools.api(request).get('/clients', {
         q: f.q,
@@ -45,7 +47,7 @@ export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): 
       });
     } catch (err) {
       if (!(err instanceof AdminApiProblem) || err.status !== 400) throw err;
-      problem = alert('error', fill(m.apiSays, { detail: err.detail }));
+      filterErrors = apiFieldErrors(m, err, ['q', 'rsin']);
     }
     const pages = Math.max(1, Math.ceil(list.total / PAGE_SIZE));
     const link = (p: number) => {
@@ -54,7 +56,8 @@ export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): 
       return `${BASE}/clients${q.size ? `?${q}` : ''}`;
     };
     const filters = html`<form class="console-filters" method="get" action="${BASE}/clients" role="search">
-      ${textField('q', m.searchLabel, f.q, { type: 'search', maxlength: 100 })} ${textField('rsin', m.filterOrganisation, f.rsin, { maxlength: 9, inputmode: 'numeric' })}
+      ${textField('q', m.searchLabel, f.q, { type: 'search', maxlength: 100, error: filterErrors.q })}
+      ${textField('rsin', m.filterOrganisation, f.rsin, { maxlength: 9, inputmode: 'numeric', error: filterErrors.rsin })}
       ${selectField('enabled', m.filterEnabled, f.enabled, [
         ['', m.any],
         ['true', m.enabledOnly],
@@ -71,38 +74,20 @@ export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): 
       ])}
       <div>${submitButton(m.applyFilters, 'secondary')}</div>
     </form>`;
-    const rows = list.items.map(
-      (c) =>
-        html`<tr class="utrecht-table__row">
-          <td class="utrecht-table__cell"><a class="utrecht-link" href="${clientPath(c.clientId)}">${c.clientId}</a></td>
-          <td class="utrecht-table__cell">${c.name}</td>
-          <td class="utrecht-table__cell">${c.rsin}</td>
-          <td class="utrecht-table__cell">${c.enabled ? m.statusEnabled : m.statusDisabled}</td>
-          <td class="utrecht-table__cell">${c.selfSignedAllowed ? m.yes : m.no}</td>
-          <td class="utrecht-table__cell">${formatTime(ctx.lang, c.lastTokenAt, m.never)}</td>
-        </tr>`,
+    const names = await organisationNames(
+      tools.api(request),
+      list.items.map((c) => c.rsin),
     );
+    const rows = list.items.map((c) => [
+      html`<a class="utrecht-link" href="${clientPath(c.clientId)}">${c.clientId}</a>`,
+      c.name,
+      organisationLabel(names, c.rsin),
+      c.enabled ? m.statusEnabled : m.statusDisabled,
+      c.selfSignedAllowed ? m.yes : m.no,
+      formatTime(ctx.lang, c.lastTokenAt, m.never),
+    ]);
     const table = list.items.length
-      ? html`<div class="console-table-wrap" tabindex="0" role="region" aria-label="${m.clientsTitle}">
-          <table class="utrecht-table">
-            <caption class="utrecht-table__caption">
-              ${fill(m.results, { total: list.total })}
-            </caption>
-            <thead class="utrecht-table__header">
-              <tr class="utrecht-table__row">
-                <th class="utrecht-table__header-cell" scope="col">${m.colClientId}</th>
-                <th class="utrecht-table__header-cell" scope="col">${m.colName}</th>
-                <th class="utrecht-table__header-cell" scope="col">${m.colOrganisation}</th>
-                <th class="utrecht-table__header-cell" scope="col">${m.colStatus}</th>
-                <th class="utrecht-table__header-cell" scope="col">${m.colSelfSigned}</th>
-                <th class="utrecht-table__header-cell" scope="col">${m.colLastToken}</th>
-              </tr>
-            </thead>
-            <tbody class="utrecht-table__body">
-              ${rows}
-            </tbody>
-          </table>
-        </div>`
+      ? dataTable(m.clientsTitle, [m.colClientId, m.colName, m.colOrganisation, m.colStatus, m.colSelfSigned, m.colLastToken], rows, fill(m.results, { total: list.total }))
       : html`<p class="utrecht-paragraph">${m.noClients}</p>`;
     const paging = html`<nav class="console-actions" aria-label="${m.pagination}">
       ${pageNo > 1 ? html`<a class="utrecht-link" rel="prev" href="${link(pageNo - 1)}">${m.previous}</a>` : ''}
@@ -114,7 +99,7 @@ export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): 
       request,
       m.clientsTitle,
       html`<p class="utrecht-paragraph"><a class="utrecht-link" href="${BASE}/clients/new">${m.newClient}</a></p>
-        ${filters}${problem}${table}${paging}`,
+        ${errorSummary(m, filterErrors)}${filters}${table}${paging}`,
     );
   });
 
@@ -127,14 +112,14 @@ export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): 
     const ctx = tools.ctx(request);
     const m = ctx.m;
     const fields = formOf(request);
-    const parsed = clientFields(ctx, fields, true);
-    if ('error' in parsed) return tools.send(reply, request, m.newClientTitle, newClientForm(ctx, fields, parsed.error), 400);
+    const { body, errors } = checkClientForm(m, fields, { creating: true, rsinField: true, ownRsin: ownRsinOf(ctx) });
+    if (Object.keys(errors).length) return tools.send(reply, request, m.newClientTitle, newClientForm(ctx, fields, errors), 400);
     let created: { client: Client; secret: { value: string } };
     try {
-      created = await tools.api(request).call('POST', '/clients', { ...(fields.clientId ? { clientId: fields.clientId } : {}), rsin: fields.rsin ?? '', ...parsed.body });
+      created = await tools.api(request).call('POST', '/clients', { ...(fields.clientId ? { clientId: fields.clientId } : {}), rsin: fields.rsin ?? '', ...body });
     } catch (err) {
       if (!(err instanceof AdminApiProblem) || err.status >= 500 || err.status === 401 || err.status === 404) throw err;
-      return tools.send(reply, request, m.newClientTitle, newClientForm(ctx, fields, { field: err.field, text: fill(m.apiSays, { detail: err.detail }) }), err.status);
+      return tools.send(reply, request, m.newClientTitle, newClientForm(ctx, fields, apiFieldErrors(m, err, ['clientId', ...CLIENT_FORM_FIELDS])), err.status);
     }
     return tools.send(reply, request, fill(m.clientCreatedTitle, { id: created.client.clientId }), secretShown(ctx, created.client.clientId, created.secret.value));
   });
@@ -146,15 +131,16 @@ export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): 
     const m = ctx.m;
     const { clientId } = request.params;
     const fields = formOf(request);
-    const parsed = clientFields(ctx, fields, false);
-    if ('error' in parsed) return clientPage(tools, request, reply, clientId, { values: fields, error: parsed.error });
-    const body = { ...parsed.body, ...(isGlobalAdmin(ctx.session) && fields.rsin ? { rsin: fields.rsin } : {}) };
+    const global = isGlobalAdmin(ctx.session);
+    const checked = checkClientForm(m, fields, { creating: false, rsinField: global, ownRsin: ownRsinOf(ctx) });
+    if (Object.keys(checked.errors).length) return clientPage(tools, request, reply, clientId, { values: fields, errors: checked.errors });
+    const body = { ...checked.body, ...(global && fields.rsin ? { rsin: fields.rsin } : {}) };
     let result: { warnings: string[] };
     try {
       result = await tools.api(request).call('PATCH', `/clients/${encodeURIComponent(clientId)}`, body);
     } catch (err) {
-      if (!(err instanceof AdminApiProblem) || err.status !== 400) throw err;
-      return clientPage(tools, request, reply, clientId, { values: fields, error: { field: err.field, text: fill(m.apiSays, { detail: err.detail }) } });
+      if (!(err instanceof AdminApiProblem) || (err.status !== 400 && err.status !== 403)) throw err;
+      return clientPage(tools, request, reply, clientId, { values: fields, errors: apiFieldErrors(m, err, CLIENT_FORM_FIELDS) });
     }
     const text = [m.saved, ...result.warnings.map((w) => fill(m.warning, { text: w }))].join(' ');
     return tools.redirect(reply, request, clientPath(clientId), { kind: 'ok', text });
@@ -163,6 +149,10 @@ export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): 
   for (const verb of ['enable', 'disable'] as const) {
     app.post<{ Params: IdParams }>(`/clients/:clientId/${verb}`, async (request, reply) => {
       const m = tools.ctx(request).m;
+      if (verb === 'disable' && formOf(request).confirmed !== 'yes') {
+        const confirm = await lockoutConfirmation(tools, request, request.params.clientId, 'disable');
+        if (confirm) return tools.send(reply, request, m.confirmTitle, confirm);
+      }
       await tools.api(request).call('POST', `/clients/${encodeURIComponent(request.params.clientId)}/${verb}`);
       return tools.redirect(reply, request, clientPath(request.params.clientId), { kind: 'ok', text: verb === 'enable' ? m.enabledNotice : m.disabledNotice });
     });
@@ -172,6 +162,10 @@ export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): 
     const m = tools.ctx(request).m;
     const { clientId } = request.params;
     if (formOf(request).clientId !== clientId) return tools.redirect(reply, request, clientPath(clientId), { kind: 'error', text: m.deleteMismatch });
+    if (formOf(request).confirmed !== 'yes') {
+      const confirm = await lockoutConfirmation(tools, request, clientId, 'delete');
+      if (confirm) return tools.send(reply, request, m.confirmTitle, confirm);
+    }
     await tools.api(request).call('DELETE', `/clients/${encodeURIComponent(clientId)}`);
     return tools.redirect(reply, request, `${BASE}/clients`, { kind: 'ok', text: fill(m.deleted, { id: clientId }) });
   });
@@ -181,17 +175,21 @@ export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): 
     const m = ctx.m;
     const { clientId } = request.params;
     const fields = formOf(request);
+    const secretErrors: FieldErrors = {};
+    const labelError = checkLabel(m, fields.label ?? '');
+    if (labelError) secretErrors.label = labelError;
     let expiresAt: number | undefined;
     if (fields.expiresAt) {
       expiresAt = startOfDutchDay(fields.expiresAt);
-      if (expiresAt === undefined || expiresAt <= ctx.now) return clientPage(tools, request, reply, clientId, { secretValues: fields, secretError: { field: 'expiresAt', text: m.expiresInvalid } });
+      if (expiresAt === undefined || expiresAt <= ctx.now) secretErrors.expiresAt = m.expiresInvalid;
     }
+    if (Object.keys(secretErrors).length) return clientPage(tools, request, reply, clientId, { secretValues: fields, secretErrors });
     let created: { value: string };
     try {
       created = await tools.api(request).call('POST', `/clients/${encodeURIComponent(clientId)}/secrets`, { label: fields.label ?? '', ...(expiresAt !== undefined ? { expiresAt } : {}) });
     } catch (err) {
       if (!(err instanceof AdminApiProblem) || err.status !== 400) throw err;
-      return clientPage(tools, request, reply, clientId, { secretValues: fields, secretError: { field: err.field, text: fill(m.apiSays, { detail: err.detail }) } });
+      return clientPage(tools, request, reply, clientId, { secretValues: fields, secretErrors: apiFieldErrors(m, err, ['label', 'expiresAt']) });
     }
     return tools.send(reply, request, fill(m.secretCreatedTitle, { id: clientId }), secretShown(ctx, clientId, created.value));
   });
@@ -222,37 +220,59 @@ export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): 
   });
 }
 
-type FieldError = { field: string | undefined; text: string };
+const LIST_MAX = 1000;
+const LIST_PAGES_MAX = 20;
 
-/** The client fields of a form as the admin API takes them; a refusal names the field. */
-function clientFields(ctx: PageContext, f: FormFields, creating: boolean): { body: Record<string, unknown> } | { error: FieldError } {
-  const words = (v: string | undefined) => (v ?? '').split(/\s+/).filter(Boolean);
-  const body: Record<string, unknown> = {
-    name: f.name ?? '',
-    description: f.description ?? '',
-    allowedScopes: words(f.allowedScopes),
-    selfSignedAllowed: f.selfSignedAllowed === 'true',
-  };
-  if (!creating || f.defaultScopes) body.defaultScopes = words(f.defaultScopes);
-  if (creating && !body.name) delete body.name;
-  if (f.tokenLifetime) {
-    const n = Number(f.tokenLifetime);
-    body.tokenLifetime = Number.isInteger(n) ? n : f.tokenLifetime;
-  } else if (!creating) body.tokenLifetime = null;
-  if (f.staticClaims?.trim()) {
-    try {
-      body.staticClaims = JSON.parse(f.staticClaims) as unknown;
-    } catch {
-      return { error: { field: 'staticClaims', text: ctx.m.staticClaimsInvalid } };
-    }
-    if (body.staticClaims === null || typeof body.staticClaims !== 'object' || Array.isArray(body.staticClaims)) return { error: { field: 'staticClaims', text: ctx.m.staticClaimsInvalid } };
-  } else if (!creating) body.staticClaims = {};
-  return { body };
+/** The enabled clients of an organisation (all organisations: undefined) holding `scope`, other than `except`; undefined when there are too many to tell. */
+async function otherEnabledHolders(tools: ConsoleTools, request: FastifyRequest, rsin: string | undefined, scope: string, except: string): Promise<number | undefined> {
+  let found = 0;
+  for (let page = 0; page < LIST_PAGES_MAX; page++) {
+    const list = await tools.api(request).get<{ items: Client[]; total: number }>('/clients', { rsin, enabled: true, limit: LIST_MAX, offset: page * LIST_MAX });
+    found += list.items.filter((c) => c.clientId !== except && c.allowedScopes.includes(scope)).length;
+    if (found > 0 || (page + 1) * LIST_MAX >= list.total) return found;
+  }
+  return undefined;
 }
 
-const errorFor = (error: FieldError | undefined, field: string) => (error && error.field === field ? error.text : undefined);
+/**
+ * Disabling or deleting the client of the session, or the last enabled administrator of an
+ * organisation (or of the platform), locks people out until someone else steps in: such a change
+ * first shows what it will do and asks to confirm it. Undefined when the change locks nobody out.
+ */
+async function lockoutConfirmation(tools: ConsoleTools, request: FastifyRequest, clientId: string, verb: 'disable' | 'delete'): Promise<SafeHtml | undefined> {
+  const ctx = tools.ctx(request);
+  const m = ctx.m;
+  const client = await tools.api(request).call<Client>('GET', `/clients/${encodeURIComponent(clientId)}`);
+  const consequences: string[] = [];
+  if (client.clientId === ctx.session?.clientId) consequences.push(fill(verb === 'disable' ? m.confirmDisableSelf : m.confirmDeleteSelf, { id: clientId }));
+  // None other found (or too many clients to look through): this one is the last.
+  const last = async (rsin: string | undefined, scope: string) => ((await otherEnabledHolders(tools, request, rsin, scope, clientId)) ?? 0) === 0;
+  if (client.enabled && client.allowedScopes.includes(ORG_ADMIN_SCOPE) && (await last(client.rsin, ORG_ADMIN_SCOPE))) {
+    const name = (await organisationNames(tools.api(request), [client.rsin])).get(client.rsin);
+    consequences.push(fill(m.confirmLastOrgAdmin, { id: clientId, org: name ? fill(m.orgWithRsin, { name, rsin: client.rsin }) : client.rsin }));
+  }
+  if (client.enabled && client.allowedScopes.includes(ADMIN_SCOPE) && (await last(undefined, ADMIN_SCOPE))) consequences.push(fill(m.confirmLastPlatformAdmin, { id: clientId }));
+  if (!consequences.length) return undefined;
+  return html`<div class="utrecht-alert utrecht-alert--warning" role="alert">
+      <div class="utrecht-alert__message">${consequences.map((c) => html`<p class="utrecht-paragraph">${c}</p>`)}</div>
+    </div>
+    <p class="utrecht-paragraph">${m.confirmQuestion}</p>
+    <form method="post" action="${clientPath(clientId)}/${verb}" class="console-actions">
+      ${csrfField(ctx)}<input type="hidden" name="confirmed" value="yes" />${verb === 'delete' ? html`<input type="hidden" name="clientId" value="${clientId}" />` : ''}
+      ${submitButton(verb === 'disable' ? m.confirmDisableButton : m.confirmDeleteButton, 'danger')}
+      <a class="utrecht-link" href="${clientPath(clientId)}">${m.cancel}</a>
+    </form>`;
+}
 
-function clientFormFields(ctx: PageContext, v: FormFields, error: FieldError | undefined, rsinEditable: boolean): SafeHtml {
+/** The fields of the client form that the admin API may name in a refusal. */
+const CLIENT_FORM_FIELDS = ['rsin', 'name', 'description', 'allowedScopes', 'defaultScopes', 'staticClaims', 'tokenLifetime', 'selfSignedAllowed'];
+
+/** An organisation administrator's own RSIN; undefined for a global administrator. */
+const ownRsinOf = (ctx: PageContext) => (isGlobalAdmin(ctx.session) ? undefined : ctx.session?.rsin);
+
+const errorFor = (errors: FieldErrors | undefined, field: string) => errors?.[field];
+
+function clientFormFields(ctx: PageContext, v: FormFields, error: FieldErrors | undefined, rsinEditable: boolean): SafeHtml {
   const m = ctx.m;
   return html`${rsinEditable ? textField('rsin', m.fieldRsin, v.rsin ?? '', { required: true, maxlength: 9, hint: m.fieldRsinHint, error: errorFor(error, 'rsin'), inputmode: 'numeric' }) : ''}
   ${textField('name', m.fieldName, v.name ?? '', { maxlength: 200, error: errorFor(error, 'name') })}
@@ -264,9 +284,9 @@ function clientFormFields(ctx: PageContext, v: FormFields, error: FieldError | u
   ${checkbox('selfSignedAllowed', m.fieldSelfSigned, v.selfSignedAllowed === 'true', { hint: m.selfSignedWarning })}`;
 }
 
-function newClientForm(ctx: PageContext, values: FormFields, error?: FieldError): SafeHtml {
+function newClientForm(ctx: PageContext, values: FormFields, error?: FieldErrors): SafeHtml {
   const m = ctx.m;
-  return html`${error ? alert('error', error.text) : ''}
+  return html`${error ? errorSummary(m, error) : ''}
     <form method="post" action="${BASE}/clients">
       ${csrfField(ctx)} ${textField('clientId', m.fieldClientId, values.clientId ?? '', { maxlength: 50, hint: m.fieldClientIdHint, error: errorFor(error, 'clientId') })}
       ${clientFormFields(ctx, values, error, true)}
@@ -293,9 +313,9 @@ function secretShown(ctx: PageContext, clientId: string, value: string): SafeHtm
 
 interface ClientPageState {
   values?: FormFields;
-  error?: FieldError;
+  errors?: FieldErrors;
   secretValues?: FormFields;
-  secretError?: FieldError;
+  secretErrors?: FieldErrors;
 }
 
 async function clientPage(tools: ConsoleTools, request: FastifyRequest, reply: Parameters<ConsoleTools['send']>[0], clientId: string, state: ClientPageState = {}) {
@@ -304,6 +324,7 @@ async function clientPage(tools: ConsoleTools, request: FastifyRequest, reply: P
   const api = tools.api(request);
   const path = `/clients/${encodeURIComponent(clientId)}`;
   const [client, secrets] = await Promise.all([api.call<Client>('GET', path), api.call<SecretInfo[]>('GET', `${path}/secrets`)]);
+  const names = await organisationNames(api, [client.rsin]);
   const values: FormFields = state.values ?? {
     rsin: client.rsin,
     name: client.name,
@@ -316,26 +337,23 @@ async function clientPage(tools: ConsoleTools, request: FastifyRequest, reply: P
   };
   const now = ctx.now;
   const stateOf = (s: SecretInfo) => (s.revokedAt !== null ? m.stateRevoked : s.expiresAt !== null && s.expiresAt <= now ? m.stateExpired : m.stateLive);
-  const secretRows = secrets.map(
-    (s) =>
-      html`<tr class="utrecht-table__row">
-        <td class="utrecht-table__cell"><code class="utrecht-code">${s.secretId}</code></td>
-        <td class="utrecht-table__cell">${s.label || '—'}${s.weak ? html` <span class="utrecht-status-badge utrecht-status-badge--warning">${m.weakBadge}</span>` : ''}</td>
-        <td class="utrecht-table__cell">${formatTime(ctx.lang, s.createdAt)}</td>
-        <td class="utrecht-table__cell">${formatTime(ctx.lang, s.expiresAt)}</td>
-        <td class="utrecht-table__cell">${formatTime(ctx.lang, s.lastUsedAt, m.never)}</td>
-        <td class="utrecht-table__cell">${stateOf(s)}</td>
-        <td class="utrecht-table__cell">
-          ${s.revokedAt === null ? html`<a class="utrecht-link" href="${clientPath(clientId)}/secrets/${encodeURIComponent(s.secretId)}/revoke" aria-label="${fill(m.revokeLabel, { id: s.secretId })}">${m.revoke}</a>` : ''}
-        </td>
-      </tr>`,
-  );
+  const secretRows = secrets.map((s) => [
+    html`<code class="utrecht-code">${s.secretId}</code>`,
+    html`${s.label || '—'}${s.weak ? html` <span class="utrecht-status-badge utrecht-status-badge--warning">${m.weakBadge}</span>` : ''}`,
+    formatTime(ctx.lang, s.createdAt),
+    formatTime(ctx.lang, s.expiresAt),
+    formatTime(ctx.lang, s.lastUsedAt, m.never),
+    stateOf(s),
+    s.revokedAt === null
+      ? html`<a class="utrecht-link" href="${clientPath(clientId)}/secrets/${encodeURIComponent(s.secretId)}/revoke" aria-label="${fill(m.revokeLabel, { id: s.secretId })}">${m.revoke}</a>`
+      : '',
+  ]);
   const sv = state.secretValues ?? {};
-  const content = html`${state.error ? alert('error', state.error.text) : ''} ${client.risks.includes('weak_secret') ? alert('error', m.riskWeak) : ''}
+  const content = html`${state.errors ? errorSummary(m, state.errors) : ''} ${client.risks.includes('weak_secret') ? alert('error', m.riskWeak) : ''}
     <dl class="utrecht-data-list">
       <div class="utrecht-data-list__item">
         <dt class="utrecht-data-list__item-key">${m.colOrganisation}</dt>
-        <dd class="utrecht-data-list__item-value">${client.rsin}</dd>
+        <dd class="utrecht-data-list__item-value">${organisationLabel(names, client.rsin)}</dd>
       </div>
       <div class="utrecht-data-list__item">
         <dt class="utrecht-data-list__item-key">${m.colStatus}</dt>
@@ -364,15 +382,15 @@ async function clientPage(tools: ConsoleTools, request: FastifyRequest, reply: P
         : html`<p class="utrecht-paragraph">${m.noSecrets}</p>`
     }
     <h3 class="utrecht-heading-3">${m.addSecret}</h3>
-    ${state.secretError ? alert('error', state.secretError.text) : ''}
+    ${state.secretErrors ? errorSummary(m, state.secretErrors) : ''}
     <form method="post" action="${clientPath(clientId)}/secrets">
-      ${csrfField(ctx)} ${textField('label', m.fieldLabel, sv.label ?? '', { maxlength: 200, hint: m.labelHint, error: errorFor(state.secretError, 'label') })}
-      ${textField('expiresAt', m.fieldExpires, sv.expiresAt ?? '', { type: 'date', hint: m.expiresHint, error: errorFor(state.secretError, 'expiresAt') })}
+      ${csrfField(ctx)} ${textField('label', m.fieldLabel, sv.label ?? '', { maxlength: 200, hint: m.labelHint, error: errorFor(state.secretErrors, 'label') })}
+      ${textField('expiresAt', m.fieldExpires, sv.expiresAt ?? '', { type: 'date', hint: m.expiresHint, error: errorFor(state.secretErrors, 'expiresAt') })}
       <div class="console-actions">${submitButton(m.addSecret, 'secondary')}</div>
     </form>
     <h2 class="utrecht-heading-2">${m.details}</h2>
     <form method="post" action="${clientPath(clientId)}">
-      ${csrfField(ctx)} ${clientFormFields(ctx, values, state.error, isGlobalAdmin(ctx.session))}
+      ${csrfField(ctx)} ${clientFormFields(ctx, values, state.errors, isGlobalAdmin(ctx.session))}
       <div class="console-actions">${submitButton(m.save)}</div>
     </form>
     <section class="console-danger" aria-labelledby="delete-heading">
@@ -386,5 +404,5 @@ async function clientPage(tools: ConsoleTools, request: FastifyRequest, reply: P
       <a class="utrecht-link" href="${BASE}/audit?client=${encodeURIComponent(clientId)}">${m.navAudit}</a> ·
       <a class="utrecht-link" href="${BASE}/activity?client=${encodeURIComponent(clientId)}">${m.navActivity}</a> · <a class="utrecht-link" href="${BASE}/clients">${m.backToClients}</a>
     </p>`;
-  return tools.send(reply, request, client.clientId, content, state.error || state.secretError ? 400 : 200);
+  return tools.send(reply, request, client.clientId, content, state.errors || state.secretErrors ? 400 : 200);
 }

@@ -4,7 +4,7 @@ import { type ConsoleTools, formOf } from '../console-tools.js';
 import { submitButton, textArea } from '../form-fields.js';
 import { formatDuration, formatTime } from '../format.js';
 import { html, type SafeHtml } from '../html.js';
-import { alert, BASE, csrfField, type PageContext } from '../layout.js';
+import { BASE, csrfField, type PageContext } from '../layout.js';
 import { fill, type Messages } from '../messages.js';
 
 interface Inspection {
@@ -16,10 +16,10 @@ interface Inspection {
 
 /** The token inspector: a pasted token's header, claims and zgw-auth's verdict in plain words. */
 export function registerInspectorPages(app: FastifyInstance, tools: ConsoleTools): void {
-  const form = (ctx: PageContext, token: string) =>
+  const form = (ctx: PageContext, token: string, error?: string) =>
     html`<p class="utrecht-paragraph">${ctx.m.inspectIntro}</p>
       <form method="post" action="${BASE}/inspect">
-        ${csrfField(ctx)} ${textArea('token', ctx.m.tokenLabel, token, { maxlength: 8192 })}
+        ${csrfField(ctx)} ${textArea('token', ctx.m.tokenLabel, token, { maxlength: 8192, error })}
         <div class="console-actions">${submitButton(ctx.m.inspectButton)}</div>
       </form>`;
 
@@ -37,7 +37,9 @@ export function registerInspectorPages(app: FastifyInstance, tools: ConsoleTools
       result = await tools.api(request).call('POST', '/tokens/inspect', { token });
     } catch (err) {
       if (!(err instanceof AdminApiProblem) || err.status !== 400) throw err;
-      return tools.send(reply, request, m.inspectTitle, html`${alert('error', fill(m.apiSays, { detail: err.detail }))}${form(ctx, '')}`, 400);
+      // The API refuses only an empty or an over-long token here: said in the page's language, next to the field.
+      const refusal = token ? m.reason_token_too_large : m.reason_missing_token;
+      return tools.send(reply, request, m.inspectTitle, form(ctx, '', refusal.charAt(0).toUpperCase() + refusal.slice(1)), 400);
     }
     return tools.send(reply, request, m.inspectTitle, html`${inspection(ctx, result)}${form(ctx, '')}`);
   });

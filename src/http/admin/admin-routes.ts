@@ -11,7 +11,7 @@ import { ForbiddenError, ValidationError } from '../../errors.js';
 import { holdsControlCharacters } from '../../control-characters.js';
 import type { KeyRing } from '../../keys/key-ring.js';
 import { type KeyRotationDependencies, rotateKey } from '../../keys/rotate-key.js';
-import { type Administrator, administersPlatform, administratorOf } from '../../organisations/administration-policy.js';
+import { type Administrator, administersPlatform, administratorOf, mayReadOrganisation } from '../../organisations/administration-policy.js';
 import { type AdministeredClients, ClientAdministration } from '../../organisations/client-administration.js';
 import type { OrganisationService } from '../../organisations/organisation-service.js';
 import { failureFloor } from '../failure-floor.js';
@@ -123,7 +123,10 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRouteOptions> = async (
   // The platform's: organisations and signing keys, for global administrators only.
   await admin.register(async (platform) => {
     platform.addHook('onRequest', async (request, reply) => {
-      if (!administersPlatform(administratorOfRequest(request))) {
+      const admin = administratorOfRequest(request);
+      // An organisation administrator reads its own organisation (the console shows its name), nothing else here.
+      const readsOwn = request.method === 'GET' && request.routeOptions.url === '/admin/organisations/:rsin' && mayReadOrganisation(admin, (request.params as { rsin?: string }).rsin ?? '');
+      if (!administersPlatform(admin) && !readsOwn) {
         return sendRefusal(reply, new TokenError('insufficient_scope', `${ORG_ADMIN_SCOPE} administers clients only`, { authenticated: true }), [ADMIN_SCOPE]);
       }
     });
