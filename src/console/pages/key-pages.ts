@@ -10,9 +10,9 @@ import { html } from '../html.js';
 import { alert, BASE, csrfField } from '../layout.js';
 import { fill, type Messages } from '../messages.js';
 
-const STATE: Record<KeyInfo['state'], keyof Messages> = { pending: 'keyPending', active: 'keyActive', published: 'keyPublished', retired: 'keyRetired' };
+const STATE: Record<KeyInfo['state'], keyof Messages> = { pending: 'keyPending', active: 'keyActive', published: 'keyPublished', superseded: 'keySuperseded', retired: 'keyRetired' };
 
-/** Signing keys: their state and age, and a rotation with what its publish delay means. */
+/** Signing keys: the key plan (state, signing window, retirement), and a rotation with what its publish delay means. */
 export function registerKeyPages(app: FastifyInstance, tools: ConsoleTools): void {
   app.get('/keys', async (request, reply) => {
     const ctx = tools.ctx(request);
@@ -26,7 +26,8 @@ export function registerKeyPages(app: FastifyInstance, tools: ConsoleTools): voi
           <td class="utrecht-table__cell">${k.alg}</td>
           <td class="utrecht-table__cell">${m[STATE[k.state]]}</td>
           <td class="utrecht-table__cell">${formatDuration(ctx.lang, (now - k.createdAt) / 1000)}</td>
-          <td class="utrecht-table__cell">${formatTime(ctx.lang, k.activatesAt)}</td>
+          <td class="utrecht-table__cell">${formatTime(ctx.lang, k.supersededAt === null ? k.activatesAt : null)}</td>
+          <td class="utrecht-table__cell">${formatTime(ctx.lang, k.signsUntil)}</td>
           <td class="utrecht-table__cell">${formatTime(ctx.lang, k.retiresAt)}</td>
         </tr>`,
     );
@@ -35,7 +36,7 @@ export function registerKeyPages(app: FastifyInstance, tools: ConsoleTools): voi
       request,
       m.keysTitle,
       html`<p class="utrecht-paragraph">${m.keysIntro}</p>
-        ${dataTable(m.keysTitle, [m.colKid, m.colAlg, m.colState, m.colAge, m.colActivates, m.colRetires], rows)}
+        ${dataTable(m.keysTitle, [m.colKid, m.colAlg, m.colState, m.colAge, m.colActivates, m.colSignsUntil, m.colRetires], rows)}
         <h2 class="utrecht-heading-2">${m.rotateTitle}</h2>
         <p class="utrecht-paragraph">${m.publishDelayExplain}</p>
         <form method="post" action="${BASE}/keys/rotate">
