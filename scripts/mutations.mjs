@@ -529,7 +529,7 @@ export const MUTATIONS = [
     check: 'JWKS refetch on unknown kid at most once per cooldown',
     fn: 'RemoteJwks.get',
     file: K,
-    tests: VERIFY,
+    tests: [...VERIFY, 'jwks-refresh'],
     from: 'if (age < this.cooldownMs) return known;',
     to: '',
   },
