@@ -6,6 +6,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { CLI_ACTOR } from '../src/cli/context.js';
+import { keyTimes } from '../src/keys/key-plan.js';
 import { rotateKey } from '../src/keys/rotate-key.js';
 import { basicAuth, Clock, type DialectName, decodePart, eventually, freshPostgres, postForm, request, startTestServer, type TestServer } from './helpers.js';
 
@@ -183,6 +184,31 @@ async function holdsFor(dialect: DialectName, servers: number, numRuns: number):
     { numRuns, examples: [[REPORTED]], endOnFailure: true },
   );
 }
+
+describe('key plan: superseded keys', () => {
+  it('a key superseded long before its start leaves the JWKS at once; one starting within the propagation time stays until its tokens could have expired', async () => {
+    const ts = await startTestServer({ env: ENV });
+    try {
+      const jwks = async () => ((await request(`${ts.url}/jwks`)).json.keys as { kid: string }[]).map((k) => k.kid);
+      const times = keyTimes(ts.config);
+      const far = await rotateKey(ts.app, { publishDelay: 300 }, CLI_ACTOR);
+      const urgent = await rotateKey(ts.app, { now: true }, CLI_ACTOR);
+      assert.deepEqual(urgent.superseded, [far.kid]);
+      assert.ok(!(await jwks()).includes(far.kid), 'never signed: unpublished at once');
+
+      // Another server may not have seen the supersession yet when this one's start comes: it may sign.
+      const near = await rotateKey(ts.app, { publishDelay: Math.floor(times.propagationMs / 2000) }, CLI_ACTOR);
+      const again = await rotateKey(ts.app, { now: true }, CLI_ACTOR);
+      assert.deepEqual(again.superseded, [near.kid]);
+      assert.equal(decodePart(await ts.token(ts.admin.clientId, ts.admin.secret), 0).kid, again.kid, 'the superseded key does not sign here');
+      assert.ok((await jwks()).includes(near.kid), 'published while its tokens could live');
+      const info = (await ts.app.keys.list()).find((k) => k.kid === near.kid)!;
+      assert.deepEqual([info.state, info.retiresAt], ['superseded', ts.clock.now() + times.retentionMs]);
+    } finally {
+      await ts.close();
+    }
+  });
+});
 
 describe('key plan: every token verifiable until its exp, whatever rotations follow', () => {
   it('SQLite, one server with restarts', () => holdsFor('sqlite', 1, 20));
