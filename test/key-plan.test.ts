@@ -4,10 +4,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import SQLite from 'better-sqlite3';
 import fc from 'fast-check';
+import { Kysely, PostgresDialect, sql, SqliteDialect } from 'kysely';
+import pg from 'pg';
 import { CLI_ACTOR } from '../src/cli/context.js';
-import { keyTimes } from '../src/keys/key-plan.js';
+import { keyPlan, keyTimes } from '../src/keys/key-plan.js';
 import { rotateKey } from '../src/keys/rotate-key.js';
+import { KyselyKeyStore } from '../src/storage/kysely-key-store.js';
+import { migrate } from '../src/storage/migrations.js';
+import { openStorage, type Storage } from '../src/storage/open-storage.js';
+import type { Database } from '../src/storage/schema.js';
 import { basicAuth, Clock, type DialectName, decodePart, eventually, freshPostgres, postForm, request, startTestServer, type TestServer } from './helpers.js';
 
 /**
@@ -214,3 +221,53 @@ describe('key plan: every token verifiable until its exp, whatever rotations fol
   it('SQLite, one server with restarts', () => holdsFor('sqlite', 1, 20));
   it('PostgreSQL, two servers sharing the database, with restarts', () => holdsFor('postgres', 2, 10));
 });
+
+/** A database at migration 0005 with keys as the version before the derived plan wrote them. */
+async function earlierDatabase(dialect: DialectName): Promise<{ db: Kysely<Database>; url: string; drop: () => Promise<void> }> {
+  if (dialect === 'sqlite') {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-key-plan-')), 'zgw-auth.db');
+    return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: new SQLite(file) }) }), url: `sqlite:${file}`, drop: async () => {} };
+  }
+  const fresh = await freshPostgres();
+  return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: fresh.url, max: 1 }) }) }), url: fresh.url, drop: fresh.drop };
+}
+
+for (const dialect of ['sqlite', 'postgres'] as const) {
+  describe(`migration 0006_signing_key_supersession: ${dialect}`, () => {
+    it('keys of before plan by their activation, whatever retirement a rotation wrote; a supersession still sets retires_at for older versions', async () => {
+      const earlier = await earlierDatabase(dialect);
+      let storage: Storage | undefined;
+      const T = Date.UTC(2030, 0, 1);
+      const L = 600_000;
+      try {
+        await migrate(earlier.db, dialect, '0005_clients_by_last_token');
+        // As the earlier version left the reported sequence: B pending, then C at once, its rotation
+        // writing one retirement over A and B alike.
+        const row = (kid: string, activates: number, retires: number | null) =>
+          sql`INSERT INTO signing_keys (kid, alg, public_jwk, private_key_sealed, created_at, activates_at, retires_at) VALUES (${kid}, 'ES256', ${JSON.stringify({ kty: 'EC', kid })}, 'sealed', ${T}, ${activates}, ${retires})`.execute(earlier.db);
+        await row('a', T, T + 10 + L + 60_000);
+        await row('b', T + 300_000, T + 10 + L + 60_000);
+        await row('c', T + 10, null);
+        await earlier.db.destroy();
+
+        storage = await openStorage(earlier.url, fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-key-plan-')), { create: false });
+        const store = new KyselyKeyStore(storage.db);
+        const times = { retentionMs: L + 100_000, propagationMs: 40_000 };
+        const plan = () => store.list().then((keys) => keyPlan(keys, times).map((k) => [k.stored.kid, k.stored.supersededAt, k.signsUntil, k.retiresAt]));
+        assert.deepEqual(await plan(), [
+          ['a', null, T + 10, T + 10 + times.retentionMs],
+          ['c', null, T + 300_000, T + 300_000 + times.retentionMs],
+          ['b', null, null, null],
+        ]);
+
+        const next = { ...(await store.list())[0]!, kid: 'd', createdAt: T + 20, activatesAt: T + 20 };
+        assert.deepEqual(await store.rotate(next, T + 20), ['b']);
+        const b = await storage.db.selectFrom('signing_keys').selectAll().where('kid', '=', 'b').executeTakeFirstOrThrow();
+        assert.deepEqual([b.superseded_at, b.retires_at], [T + 20, T + 20], 'older versions retire by retires_at: they stop signing with it too');
+      } finally {
+        await storage?.close();
+        await earlier.drop();
+      }
+    });
+  });
+}
