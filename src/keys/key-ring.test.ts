@@ -109,7 +109,7 @@ describe('KeyRing (memory store)', () => {
     const expected = [
       [a, 'published', c.activatesAt, c.activatesAt + TIMES.retentionMs, null],
       [c.kid, 'active', null, null, null],
-      [b.kid, 'retired', null, t, t],
+      [b.kid, 'superseded', null, t, t],
     ];
     assert.deepEqual(await plan(), expected);
     t = b.activatesAt;

@@ -190,9 +190,10 @@ export class KeyRing implements KeySource {
   }
 }
 
+/** A superseded key stays shown as such, retired or not: that it never signed is what matters. */
 function stateAt(k: PlannedKey, t: number): KeyInfo['state'] {
-  if (k.retiresAt !== null && k.retiresAt <= t) return 'retired';
   if (k.stored.supersededAt !== null) return 'superseded';
+  if (k.retiresAt !== null && k.retiresAt <= t) return 'retired';
   if (signsAt(k, t)) return 'active';
   return k.stored.activatesAt > t ? 'pending' : 'published';
 }
