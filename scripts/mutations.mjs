@@ -1213,7 +1213,7 @@ export const MUTATIONS = [
   },
   {
     id: 'keyring-rotation-retires-old',
-    check: 'A key that stopped signing retires (from the next key\'s activation, not written by a rotation)',
+    check: "A key that stopped signing retires (from the next key's activation, not written by a rotation)",
     fn: 'keyPlan',
     file: 'src/keys/key-plan.ts',
     tests: ['attack-catalogue', 'token-endpoint', 'check-inventory'],
@@ -1240,7 +1240,7 @@ export const MUTATIONS = [
   },
   {
     id: 'key-plan-superseded-may-have-signed',
-    check: 'A key superseded within the propagation time of its start stays published for its tokens\' lifetime',
+    check: "A key superseded within the propagation time of its start stays published for its tokens' lifetime",
     fn: 'keyPlan',
     file: 'src/keys/key-plan.ts',
     tests: ['key-plan'],

@@ -244,7 +244,9 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         // As the earlier version left the reported sequence: B pending, then C at once, its rotation
         // writing one retirement over A and B alike.
         const row = (kid: string, activates: number, retires: number | null) =>
-          sql`INSERT INTO signing_keys (kid, alg, public_jwk, private_key_sealed, created_at, activates_at, retires_at) VALUES (${kid}, 'ES256', ${JSON.stringify({ kty: 'EC', kid })}, 'sealed', ${T}, ${activates}, ${retires})`.execute(earlier.db);
+          sql`INSERT INTO signing_keys (kid, alg, public_jwk, private_key_sealed, created_at, activates_at, retires_at) VALUES (${kid}, 'ES256', ${JSON.stringify({ kty: 'EC', kid })}, 'sealed', ${T}, ${activates}, ${retires})`.execute(
+            earlier.db,
+          );
         await row('a', T, T + 10 + L + 60_000);
         await row('b', T + 300_000, T + 10 + L + 60_000);
         await row('c', T + 10, null);

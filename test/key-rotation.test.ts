@@ -113,7 +113,11 @@ describe('key rotation and JWKS caches', () => {
       assert.deepEqual(JSON.parse((await cli('--json')).stdout), api, 'the CLI derives the same plan from the database');
       const table = (await cli()).stdout.split('\n');
       assert.match(table[0]!, /STATE +SIGNS FROM +SIGNS UNTIL +RETIRES/);
-      assert.match(table.find((l) => l.startsWith(pending.kid))!, /superseded +- +- +\d{4}-/, 'never signs: no signing window');
+      assert.match(
+        table.find((l) => l.startsWith(pending.kid))!,
+        /superseded +- +- +\d{4}-/,
+        'never signs: no signing window',
+      );
 
       const page = (await (await consoleSignIn(ts)).get('/console/keys?lang=en')).text;
       assert.match(page, /Signs until/);
