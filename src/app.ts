@@ -5,6 +5,7 @@ import { ClientService } from './clients/client-service.js';
 import { ADMIN_SCOPE, INTROSPECTION_SCOPE } from './clients/model.js';
 import type { Config } from './config.js';
 import { ConflictError } from './errors.js';
+import { keyTimes } from './keys/key-plan.js';
 import { KeyRing } from './keys/key-ring.js';
 import { loadMasterKey, type MasterKey } from './keys/master-key.js';
 import { MemoryFailureLimiter } from './limits/failure-limiter.js';
@@ -92,7 +93,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   }
   const changes = await openChangeFeed(storage, config, log);
   const audit = new AuditLog(new KyselyAuditStore(storage.db), (err) => log.error({ err }, 'audit write failed'), now);
-  const keys = new KeyRing(new KyselyKeyStore(storage.db), masterKey, now, changes);
+  const keys = new KeyRing(new KyselyKeyStore(storage.db), masterKey, now, keyTimes(config), changes);
   await keys.load();
   const organisations = new OrganisationService(new KyselyOrganisationStore(storage.db), audit, changes, now);
   const clients = new ClientService(new KyselyClientStore(storage.db), masterKey, audit, changes, now, organisations);

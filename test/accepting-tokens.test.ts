@@ -136,7 +136,7 @@ describe('accepting tokens', () => {
     try {
       await v.verify(await own.token(c.clientId, c.secret));
       assert.equal(fetches, 1);
-      await own.app.keys.rotate('RS256', 0, own.config.maxTokenLifetime);
+      await own.app.keys.rotate('RS256', 0);
       const fresh = await own.token(c.clientId, c.secret);
       await rejectsWith(v, fresh, 'unknown_key');
       assert.equal(fetches, 1, 'no refetch inside the cooldown');

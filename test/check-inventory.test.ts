@@ -11,6 +11,7 @@ import { base64urlJson, type JoseHeader, type JwsPayload, signJws } from '@zgw-a
 import { loadConfig } from '../src/config.js';
 import { ValidationError, ZgwAuthError } from '../src/errors.js';
 import { FAILURE_FLOOR_MS } from '../src/http/failure-floor.js';
+import { keyTimes } from '../src/keys/key-plan.js';
 import { KeyRing } from '../src/keys/key-ring.js';
 import { loadMasterKey, MasterKey, parseMasterKey } from '../src/keys/master-key.js';
 import { backoffSeconds } from '../src/limits/failure-limiter.js';
@@ -502,7 +503,7 @@ describe('check inventory: server', () => {
   });
 
   it('issuing: no signing key is refused as no_signing_key', async () => {
-    const ring = new KeyRing(new KyselyKeyStore(ts.app.storage.db), ts.app.masterKey, ts.clock.now);
+    const ring = new KeyRing(new KyselyKeyStore(ts.app.storage.db), ts.app.masterKey, ts.clock.now, keyTimes(ts.config));
     const issuer = new TokenIssuer(ring, { issuer: ts.url, audience: 'a', tokenLifetime: 60, maxTokenLifetime: 60 });
     const client = await ts.app.clients.get(introspector.clientId);
     await assert.rejects(issuer.issue(client, []), (err: unknown) => err instanceof ZgwAuthError && err.code === 'no_signing_key');

@@ -64,7 +64,7 @@ describe('console presentation in the browser', () => {
     orgAdmin = { clientId: created.client.clientId, secret: created.secret.value };
     await ts.app.clients.create({ clientId: 'org-admin-noord', rsin: OTHER, allowedScopes: ['zgw-auth:org-admin'] }, { id: 'test' });
     for (let i = 0; i < 3; i++) await ts.app.clients.addSecret(LONG_ID, { label: `productie ${2026 + i} met een lang label om te laten zien` }, { id: 'test' });
-    for (let i = 0; i < 3; i++) await ts.app.keys.rotate(ts.config.signingAlg, 0, ts.config.maxTokenLifetime);
+    for (let i = 0; i < 3; i++) await ts.app.keys.rotate(ts.config.signingAlg, 0);
     // Tokens at known Dutch times: two on Saturday 27 March; today one just after midnight in
     // Amsterdam (still Saturday in UTC) and three this afternoon; one six days ago.
     const at = async (utc: number, n: number) => {

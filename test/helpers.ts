@@ -71,6 +71,8 @@ export interface TestServerOptions {
   masterKey?: string;
   /** A path for the issuer (e.g. /realms/OneGround): the issuer is then the server's address with it. */
   issuerPath?: string;
+  /** One clock for several servers, or for a server and its restart; a new one when absent. */
+  clock?: Clock;
 }
 
 let counter = 0;
@@ -95,7 +97,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     {},
   );
   const logs: string[] = [];
-  const clock = new Clock();
+  const clock = options.clock ?? new Clock();
   const log = createLogger('info', { write: (line: string) => void logs.push(line) });
   const app = await createApp(config, { log, now: clock.now });
   const first = await initialize(app);

@@ -7,6 +7,8 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { loadConfig } from '../src/config.js';
+import type { KeyInfo } from '../src/keys/key-ring.js';
+import { consoleSignIn } from './console-helpers.js';
 import { CLI, decodePart, firstAdminSecret, postForm, request, startServeProcess, startTestServer } from './helpers.js';
 
 const run = promisify(execFile);
@@ -80,6 +82,47 @@ describe('key rotation and JWKS caches', () => {
         ],
         'each rotation audited with who did it; refused ones not',
       );
+    } finally {
+      await ts.close();
+    }
+  });
+
+  it('keys list, the admin API and the console show one plan: an emergency rotation supersedes the pending key', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-rotate-plan-'));
+    const masterKey = crypto.randomBytes(32).toString('base64');
+    const ts = await startTestServer({ dataDir, masterKey, env: { ZGW_AUTH_KEY_PUBLISH_DELAY: '600' } });
+    try {
+      const token = await ts.token(ts.admin.clientId, ts.admin.secret);
+      const admin = (method: string, url: string, body?: unknown) =>
+        request(`${ts.url}/admin${url}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+      const [first] = (await admin('GET', '/keys')).json.items;
+      const pending = (await admin('POST', '/keys/rotate', {})).json;
+      const urgent = (await admin('POST', '/keys/rotate', { now: true })).json;
+      assert.deepEqual(urgent.superseded, [pending.kid]);
+
+      const api = (await admin('GET', '/keys')).json.items;
+      assert.deepEqual(
+        api.map((k: KeyInfo) => [k.kid, k.state, k.signsUntil, k.retiresAt]),
+        [
+          [first.kid, 'published', urgent.activatesAt, urgent.previousRetireAt],
+          [urgent.kid, 'active', null, null],
+          [pending.kid, 'superseded', null, ts.clock.now()],
+        ],
+      );
+      const cli = (...args: string[]) => run(process.execPath, [CLI, 'keys', 'list', ...args], { env: { ...process.env, ZGW_AUTH_DATA_DIR: dataDir, ZGW_AUTH_MASTER_KEY: masterKey } });
+      assert.deepEqual(JSON.parse((await cli('--json')).stdout), api, 'the CLI derives the same plan from the database');
+      const table = (await cli()).stdout.split('\n');
+      assert.match(table[0]!, /STATE +SIGNS FROM +SIGNS UNTIL +RETIRES/);
+      assert.match(
+        table.find((l) => l.startsWith(pending.kid))!,
+        /superseded +- +- +\d{4}-/,
+        'never signs: no signing window',
+      );
+
+      const page = (await (await consoleSignIn(ts)).get('/console/keys?lang=en')).text;
+      assert.match(page, /Signs until/);
+      const row = page.slice(page.indexOf(pending.kid), page.indexOf('</tr>', page.indexOf(pending.kid)));
+      assert.match(row, /Superseded before it signed/);
     } finally {
       await ts.close();
     }

@@ -130,7 +130,7 @@ function key(kid: string, fields: Partial<StoredKey> = {}): StoredKey {
     privateKeySealed: `v1.sealed.${kid}`,
     createdAt: T0,
     activatesAt: T0,
-    retiresAt: null,
+    supersededAt: null,
     ...fields,
   };
 }
@@ -371,33 +371,42 @@ for (const [backend, open] of BACKENDS) {
     describe('KeyStore', () => {
       it('stores keys as given and lists them by activation; a taken kid is refused', async () => {
         const later = key('later', { alg: 'RS256', activatesAt: T0 + 60_000, createdAt: T0 + 1 });
-        const first = key('first', { retiresAt: T0 + DAY });
+        const first = key('first', { supersededAt: T0 - DAY });
         await s.keys.insert(later);
         await s.keys.insert(first);
         await assert.rejects(s.keys.insert(key('first', { activatesAt: T0 + 1 })));
         assert.deepEqual(await s.keys.list(), [first, later]);
       });
 
-      it('rotation brings every later or open retirement forward, keeps earlier ones, and adds the next key', async () => {
-        await s.keys.insert(key('retiring-soon', { retiresAt: T0 + 1000 }));
-        await s.keys.insert(key('retiring-late', { activatesAt: T0 + 1, retiresAt: T0 + DAY }));
-        await s.keys.insert(key('open', { activatesAt: T0 + 2 }));
-        await s.keys.rotate(key('next', { activatesAt: T0 + 3 }), T0 + 5000);
+      it('rotation supersedes the keys still pending that would not start before the new one, and adds it', async () => {
+        const at = T0 + 500;
+        await s.keys.insert(key('signed'));
+        await s.keys.insert(key('just-started', { activatesAt: at }));
+        await s.keys.insert(key('pending', { activatesAt: T0 + 1000 }));
+        await s.keys.insert(key('pending-later', { activatesAt: T0 + 5000 }));
+        await s.keys.insert(key('superseded-before', { activatesAt: T0 + 6000, supersededAt: T0 + 10 }));
+        // An emergency rotation: the new key signs at once, like the one that started this millisecond.
+        assert.deepEqual((await s.keys.rotate(key('next', { activatesAt: at, createdAt: at }), at)).sort(), ['pending', 'pending-later']);
         assert.deepEqual(
-          (await s.keys.list()).map((k) => [k.kid, k.retiresAt]),
+          (await s.keys.list()).map((k) => [k.kid, k.supersededAt]).sort(),
           [
-            ['retiring-soon', T0 + 1000],
-            ['retiring-late', T0 + 5000],
-            ['open', T0 + 5000],
+            ['just-started', null],
             ['next', null],
+            ['pending', at],
+            ['pending-later', at],
+            ['signed', null],
+            ['superseded-before', T0 + 10],
           ],
+          'a key whose start has come may have signed: never superseded; an earlier supersession stays',
         );
+        assert.deepEqual(await s.keys.rotate(key('after', { activatesAt: T0 + 2000, createdAt: at + 1 }), at + 1), [], 'a later start supersedes nothing');
       });
 
       it('a rotation whose key cannot be stored changes nothing', async () => {
         await s.keys.insert(key('one'));
-        await assert.rejects(s.keys.rotate(key('one', { activatesAt: T0 + 1 }), T0 + 5000));
-        assert.deepEqual(await s.keys.list(), [key('one')]);
+        await s.keys.insert(key('pending', { activatesAt: T0 + 9000 }));
+        await assert.rejects(s.keys.rotate(key('one', { activatesAt: T0 + 1 }), T0));
+        assert.deepEqual(await s.keys.list(), [key('one'), key('pending', { activatesAt: T0 + 9000 })]);
       });
     });
 

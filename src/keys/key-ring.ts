@@ -3,6 +3,7 @@ import { importJwks, type KeySource, type VerificationKey } from '@zgw-auth/veri
 import type { SigningAlg } from '../config.js';
 import type { ChangeFeed } from '../storage/change-feed.js';
 import { generateKeyPair, type PublicJwk, publicJwk } from './jwk.js';
+import { keyPlan, type KeyTimes, type PlannedKey, signsAt } from './key-plan.js';
 import type { KeyStore, StoredKey } from './key-store.js';
 import type { MasterKey } from './master-key.js';
 
@@ -11,26 +12,44 @@ export interface SigningKey {
   alg: SigningAlg;
   privateKey: crypto.KeyObject;
   createdAt: number;
-  activatesAt: number;
+  /** Its signing window, from the key plan: null for a superseded key, which never signs. */
+  signsFrom: number | null;
+  signsUntil: number | null;
   retiresAt: number | null;
   /** base64url of the JOSE header of access tokens signed with this key, computed once. */
   encodedHeader: string;
 }
 
+/** One key of the plan as operators see it (`keys list`, the admin API, the console). */
 export interface KeyInfo {
   kid: string;
   alg: string;
   createdAt: number;
+  /** When it signs, or was to sign when superseded. */
   activatesAt: number;
+  /** When the next key takes over; null while no key follows (or when superseded). */
+  signsUntil: number | null;
+  /** When it leaves the JWKS: its last token has expired; null while it may still sign. */
   retiresAt: number | null;
-  state: 'pending' | 'active' | 'published' | 'retired';
+  /** When a newer key was rotated in to sign before its start: it never signs. */
+  supersededAt: number | null;
+  state: 'pending' | 'active' | 'published' | 'superseded' | 'retired';
+}
+
+export interface KeyRingRotation {
+  kid: string;
+  activatesAt: number;
+  /** When the key it takes over from retires (those before it retire earlier). */
+  previousRetireAt: number;
+  /** Pending keys this one supersedes: they never sign. */
+  superseded: string[];
 }
 
 /**
  * The signing keys: loaded from the store, refreshed on an interval so that a rotation started
  * anywhere (CLI, admin API, another process) reaches every process. A key is published from the
- * moment it is stored, signs from `activatesAt`, and stays published until `retiresAt`, which a
- * rotation sets to when the last token it signed expires.
+ * moment it is stored and signs by the key plan (key-plan.ts): from its activation until the next
+ * key's, published until its last token has expired.
  */
 export class KeyRing implements KeySource {
   private keys: SigningKey[] = [];
@@ -42,7 +61,8 @@ export class KeyRing implements KeySource {
   constructor(
     private readonly store: KeyStore,
     private readonly masterKey: MasterKey,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number,
+    private readonly times: KeyTimes,
     private readonly changes?: ChangeFeed,
   ) {
     // A rotation anywhere reaches this process at once; the refresh interval is the fallback.
@@ -52,11 +72,10 @@ export class KeyRing implements KeySource {
   }
 
   async load(): Promise<void> {
-    const stored = await this.store.list();
     const t = this.now();
-    const live = stored.filter((k) => k.retiresAt === null || k.retiresAt > t);
+    const live = keyPlan(await this.store.list(), this.times).filter((k) => k.retiresAt === null || k.retiresAt > t);
     this.keys = live.map((k) => this.toSigningKey(k));
-    this.jwks = { keys: live.map((k) => k.publicJwk) };
+    this.jwks = { keys: live.map((k) => k.stored.publicJwk) };
     this.jwksJson = JSON.stringify(this.jwks);
     this.verification = importJwks(this.jwks);
   }
@@ -75,12 +94,10 @@ export class KeyRing implements KeySource {
     if (this.timer) clearInterval(this.timer);
   }
 
-  /** The newest key whose activation time has come; undefined only before the first key exists. */
+  /** The key whose signing window holds now: one at most; undefined only before the first key exists. */
   current(): SigningKey | undefined {
     const t = this.now();
-    let chosen: SigningKey | undefined;
-    for (const key of this.keys) if (key.activatesAt <= t && (key.retiresAt === null || key.retiresAt > t)) chosen = key;
-    return chosen;
+    return this.keys.find((k) => signsAt(k, t));
   }
 
   /** Every published key, signing or not. */
@@ -100,7 +117,7 @@ export class KeyRing implements KeySource {
   async ensureKey(alg: SigningAlg): Promise<string | undefined> {
     await this.load();
     if (this.current()) return undefined;
-    const key = this.newKey(alg, this.now());
+    const key = this.newKey(alg, await this.store.list(), 0);
     await this.store.insert(key);
     await this.load();
     // Processes starting together may each create one; all must publish all of them.
@@ -109,49 +126,54 @@ export class KeyRing implements KeySource {
   }
 
   /**
-   * Publishes a new key now, lets it sign after `publishDelaySeconds`, and schedules every older
-   * key's retirement for when the last token it can still sign has expired.
+   * Publishes a new key now and lets it sign after `publishDelaySeconds`. The key it takes over
+   * from retires when its last token has expired; pending keys that would start no earlier are
+   * superseded: the newest rotation decides which key signs next.
    */
-  async rotate(alg: SigningAlg, publishDelaySeconds: number, maxTokenLifetimeSeconds: number): Promise<{ kid: string; activatesAt: number; previousRetireAt: number }> {
-    const activatesAt = this.now() + publishDelaySeconds * 1000;
-    const previousRetireAt = activatesAt + maxTokenLifetimeSeconds * 1000 + 60_000;
-    const key = this.newKey(alg, activatesAt);
-    await this.store.rotate(key, previousRetireAt);
+  async rotate(alg: SigningAlg, publishDelaySeconds: number): Promise<KeyRingRotation> {
+    const key = this.newKey(alg, await this.store.list(), publishDelaySeconds * 1000);
+    const superseded = await this.store.rotate(key, this.now());
     await this.load();
     await this.changes?.publish({ kind: 'keys' });
-    return { kid: key.kid, activatesAt, previousRetireAt };
+    return { kid: key.kid, activatesAt: key.activatesAt, previousRetireAt: key.activatesAt + this.times.retentionMs, superseded };
   }
 
+  /** The plan as the store holds it now: the same on every process. */
   async list(): Promise<KeyInfo[]> {
-    const stored = await this.store.list();
     const t = this.now();
-    const signing = this.current()?.kid;
-    return stored.map((k) => ({
-      kid: k.kid,
-      alg: k.alg,
-      createdAt: k.createdAt,
-      activatesAt: k.activatesAt,
+    return keyPlan(await this.store.list(), this.times).map((k) => ({
+      kid: k.stored.kid,
+      alg: k.stored.alg,
+      createdAt: k.stored.createdAt,
+      activatesAt: k.stored.activatesAt,
+      signsUntil: k.signsUntil,
       retiresAt: k.retiresAt,
-      state: k.retiresAt !== null && k.retiresAt <= t ? 'retired' : k.kid === signing ? 'active' : k.activatesAt > t ? 'pending' : 'published',
+      supersededAt: k.stored.supersededAt,
+      state: stateAt(k, t),
     }));
   }
 
-  /** A new key pair, its private half sealed under the master key. */
-  private newKey(alg: SigningAlg, activatesAt: number): StoredKey {
+  /**
+   * A new key pair, its private half sealed under the master key. Its creation time comes after
+   * every stored key's, so that of two keys activating in the same millisecond the newer signs.
+   */
+  private newKey(alg: SigningAlg, existing: StoredKey[], delayMs: number): StoredKey {
     const { publicKey, privateKey } = generateKeyPair(alg);
     const jwk = publicJwk(publicKey, alg);
+    const now = this.now();
+    const createdAt = Math.max(now, ...existing.map((k) => k.createdAt + 1));
     return {
       kid: jwk.kid,
       alg,
       publicJwk: jwk,
       privateKeySealed: this.masterKey.seal(privateKey.export({ format: 'pem', type: 'pkcs8' }), `signing-key:${jwk.kid}`),
-      createdAt: this.now(),
-      activatesAt,
-      retiresAt: null,
+      createdAt,
+      activatesAt: now + delayMs,
+      supersededAt: null,
     };
   }
 
-  private toSigningKey(stored: StoredKey): SigningKey {
+  private toSigningKey({ stored, signsFrom, signsUntil, retiresAt }: PlannedKey): SigningKey {
     const existing = this.keys.find((k) => k.kid === stored.kid);
     const privateKey = existing?.privateKey ?? crypto.createPrivateKey(this.masterKey.open(stored.privateKeySealed, `signing-key:${stored.kid}`));
     const header = { alg: stored.alg, typ: 'at+jwt', kid: stored.kid };
@@ -160,9 +182,18 @@ export class KeyRing implements KeySource {
       alg: stored.alg,
       privateKey,
       createdAt: stored.createdAt,
-      activatesAt: stored.activatesAt,
-      retiresAt: stored.retiresAt,
+      signsFrom,
+      signsUntil,
+      retiresAt,
       encodedHeader: Buffer.from(JSON.stringify(header)).toString('base64url'),
     };
   }
+}
+
+/** A superseded key stays shown as such, retired or not: that it never signed is what matters. */
+function stateAt(k: PlannedKey, t: number): KeyInfo['state'] {
+  if (k.stored.supersededAt !== null) return 'superseded';
+  if (k.retiresAt !== null && k.retiresAt <= t) return 'retired';
+  if (signsAt(k, t)) return 'active';
+  return k.stored.activatesAt > t ? 'pending' : 'published';
 }

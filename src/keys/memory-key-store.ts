@@ -1,4 +1,4 @@
-import type { KeyStore, StoredKey } from './key-store.js';
+import { type KeyStore, type StoredKey, supersededBy } from './key-store.js';
 
 /** KeyStore in memory, for unit tests: behaves like the SQL store (test/store-contract.test.ts). */
 export class MemoryKeyStore implements KeyStore {
@@ -15,11 +15,13 @@ export class MemoryKeyStore implements KeyStore {
     this.keys.push(copy(key));
   }
 
-  async rotate(next: StoredKey, retireOthersBy: number): Promise<void> {
+  async rotate(next: StoredKey, at: number): Promise<string[]> {
     // Checked first: a failed rotation, like the SQL transaction, changes nothing.
     if (this.keys.some((k) => k.kid === next.kid)) throw new Error(`duplicate kid ${next.kid}`);
-    for (const k of this.keys) if (k.retiresAt === null || k.retiresAt > retireOthersBy) k.retiresAt = retireOthersBy;
+    const superseded = this.keys.filter((k) => supersededBy(k, next, at));
+    for (const k of superseded) k.supersededAt = at;
     this.keys.push(copy(next));
+    return superseded.map((k) => k.kid);
   }
 }
 

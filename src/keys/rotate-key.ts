@@ -18,14 +18,16 @@ export interface KeyRotation {
   alg: SigningAlg;
   /** Epoch ms from which the new key signs. */
   activatesAt: number;
-  /** Epoch ms at which the older keys stop being published: their last tokens have expired. */
+  /** Epoch ms at which the key it takes over from stops being published: its last tokens have expired. */
   previousRetireAt: number;
+  /** Pending keys it supersedes: they never sign, and leave the JWKS. */
+  superseded: string[];
 }
 
 export interface KeyRotationDependencies {
   keys: Pick<KeyRing, 'rotate'>;
   audit: Pick<AuditLog, 'record'>;
-  config: Pick<Config, 'signingAlg' | 'keyPublishDelay' | 'maxTokenLifetime'>;
+  config: Pick<Config, 'signingAlg' | 'keyPublishDelay'>;
 }
 
 const isSigningAlg = (alg: string): alg is SigningAlg => (SIGNING_ALGS as readonly string[]).includes(alg);
@@ -33,7 +35,8 @@ const isSigningAlg = (alg: string): alg is SigningAlg => (SIGNING_ALGS as readon
 /**
  * A signing key rotation, from the admin API or the CLI alike: checks the request, rotates through
  * the key ring (which publishes the new key at once and retires the older ones when their tokens
- * have expired) and records the rotation in the audit trail before it is acknowledged.
+ * have expired) and records the rotation, and each pending key it superseded, in the audit trail
+ * before it is acknowledged.
  */
 export async function rotateKey(deps: KeyRotationDependencies, request: KeyRotationRequest, actor: Actor): Promise<KeyRotation> {
   const alg = request.alg ?? deps.config.signingAlg;
@@ -43,8 +46,11 @@ export async function rotateKey(deps: KeyRotationDependencies, request: KeyRotat
   if (!Number.isInteger(publishDelay) || publishDelay < 0 || publishDelay > MAX_KEY_PUBLISH_DELAY) {
     throw new ValidationError(`publishDelay: whole seconds from 0 to ${MAX_KEY_PUBLISH_DELAY}`, 'publishDelay');
   }
-  const { kid, activatesAt, previousRetireAt } = await deps.keys.rotate(alg, publishDelay, deps.config.maxTokenLifetime);
-  const rotation: KeyRotation = { kid, alg, activatesAt, previousRetireAt };
+  const { kid, activatesAt, previousRetireAt, superseded } = await deps.keys.rotate(alg, publishDelay);
+  const rotation: KeyRotation = { kid, alg, activatesAt, previousRetireAt, superseded };
   await deps.audit.record({ actor: actor.id, address: actor.address, action: 'key.rotated', target: kid, details: { ...rotation, publishDelay } });
+  for (const old of superseded) {
+    await deps.audit.record({ actor: actor.id, address: actor.address, action: 'key.superseded', target: old, details: { by: kid, signed: false } });
+  }
   return rotation;
 }

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { SigningAlg } from '../config.js';
 import type { PublicJwk } from '../keys/jwk.js';
-import type { KeyStore, StoredKey } from '../keys/key-store.js';
+import { type KeyStore, type StoredKey, supersededBy } from '../keys/key-store.js';
 import type { Database, SigningKeyRow } from './schema.js';
 
 /** KeyStore on SQLite or PostgreSQL. */
@@ -17,14 +17,19 @@ export class KyselyKeyStore implements KeyStore {
     await this.db.insertInto('signing_keys').values(toRow(key)).execute();
   }
 
-  async rotate(next: StoredKey, retireOthersBy: number): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
-      await trx
-        .updateTable('signing_keys')
-        .set({ retires_at: retireOthersBy })
-        .where((eb) => eb.or([eb('retires_at', 'is', null), eb('retires_at', '>', retireOthersBy)]))
-        .execute();
+  async rotate(next: StoredKey, at: number): Promise<string[]> {
+    return this.db.transaction().execute(async (trx) => {
+      const rows = await trx.selectFrom('signing_keys').selectAll().where('superseded_at', 'is', null).where('activates_at', '>', at).execute();
+      const superseded = rows
+        .map(toKey)
+        .filter((k) => supersededBy(k, next, at))
+        .map((k) => k.kid);
+      if (superseded.length) {
+        // retires_at too: versions before the derived key plan retire by that column alone.
+        await trx.updateTable('signing_keys').set({ superseded_at: at, retires_at: at }).where('kid', 'in', superseded).execute();
+      }
       await trx.insertInto('signing_keys').values(toRow(next)).execute();
+      return superseded;
     });
   }
 }
@@ -37,7 +42,9 @@ function toRow(k: StoredKey): SigningKeyRow {
     private_key_sealed: k.privateKeySealed,
     created_at: k.createdAt,
     activates_at: k.activatesAt,
-    retires_at: k.retiresAt,
+    // Not read any more (the plan is derived); written for versions before it, which retire by it.
+    retires_at: k.supersededAt,
+    superseded_at: k.supersededAt,
   };
 }
 
@@ -50,6 +57,6 @@ function toKey(r: SigningKeyRow): StoredKey {
     privateKeySealed: r.private_key_sealed,
     createdAt: r.created_at,
     activatesAt: r.activates_at,
-    retiresAt: r.retires_at,
+    supersededAt: r.superseded_at,
   };
 }

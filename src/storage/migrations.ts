@@ -146,6 +146,13 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await sql`create index clients_last_token on clients ((coalesce(last_token_at, -1)) desc, client_id)`.execute(db);
       },
     },
+    '0006_signing_key_supersession': {
+      async up(db: AnyDb) {
+        // The key plan is derived from activation times from now on; `retires_at` stays for older
+        // versions. Keys of before were never superseded: a pending one took over at its start.
+        await db.schema.alterTable('signing_keys').addColumn('superseded_at', ms).execute();
+      },
+    },
   };
 }
 

@@ -23,8 +23,13 @@ export interface SigningKeyTable {
   created_at: number;
   /** The key signs from this moment on; before it, it is only published. */
   activates_at: number;
-  /** Set when a newer key takes over: the key stays published until then, for verification. */
+  /**
+   * Written by versions before the derived key plan, which retired keys by it; now only set, for
+   * them, to `superseded_at`. Never read: a key's retirement follows from the activation times.
+   */
   retires_at: number | null;
+  /** When a newer key was rotated in to sign before this one's activation: it never signs. */
+  superseded_at: number | null;
 }
 
 export interface ClientTable {

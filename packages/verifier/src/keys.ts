@@ -42,7 +42,10 @@ function defaultAlg(jwk: Record<string, unknown>): string | undefined {
 }
 
 export interface RemoteJwksOptions {
-  /** Re-fetch at most this often when a token names an unknown kid. */
+  /**
+   * Re-fetch at most this often when a token names an unknown kid (default 1000): a key the issuer
+   * publishes is accepted within this time, and a flood of made-up kids costs one fetch per period.
+   */
   cooldownMs?: number;
   /** Keys are refreshed after this age even without an unknown kid. */
   maxAgeMs?: number;
@@ -70,7 +73,9 @@ export class RemoteJwks implements KeySource {
     options: RemoteJwksOptions = {},
   ) {
     this.jwksUri = 'jwksUri' in location ? location.jwksUri : undefined;
-    this.cooldownMs = options.cooldownMs ?? 30_000;
+    // Like PyJWT and get-jwks (0.1 s) in spirit: an emergency key rotation must not lock tokens out
+    // for long, while the issuer is still asked at most once a second.
+    this.cooldownMs = options.cooldownMs ?? 1000;
     this.maxAgeMs = options.maxAgeMs ?? 600_000;
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.now = options.now ?? Date.now;

@@ -11,9 +11,9 @@ import { BASE, csrfField } from '../layout.js';
 import { apiFieldErrors, errorSummary, type FieldErrors } from '../form-errors.js';
 import { fill, type Messages } from '../messages.js';
 
-const STATE: Record<KeyInfo['state'], keyof Messages> = { pending: 'keyPending', active: 'keyActive', published: 'keyPublished', retired: 'keyRetired' };
+const STATE: Record<KeyInfo['state'], keyof Messages> = { pending: 'keyPending', active: 'keyActive', published: 'keyPublished', superseded: 'keySuperseded', retired: 'keyRetired' };
 
-/** Signing keys: their state and age, and a rotation with what its publish delay means. */
+/** Signing keys: the key plan (state, signing window, retirement), and a rotation with what its publish delay means. */
 export function registerKeyPages(app: FastifyInstance, tools: ConsoleTools): void {
   app.get('/keys', async (request, reply) => keysPage(tools, request, reply));
 
@@ -52,7 +52,8 @@ async function keysPage(tools: ConsoleTools, request: FastifyRequest, reply: Fas
     k.alg,
     m[STATE[k.state]],
     formatDuration(ctx.lang, (now - k.createdAt) / 1000),
-    formatTime(ctx.lang, k.activatesAt),
+    formatTime(ctx.lang, k.supersededAt === null ? k.activatesAt : null),
+    formatTime(ctx.lang, k.signsUntil),
     formatTime(ctx.lang, k.retiresAt),
   ]);
   return tools.send(
@@ -60,7 +61,7 @@ async function keysPage(tools: ConsoleTools, request: FastifyRequest, reply: Fas
     request,
     m.keysTitle,
     html`<p class="utrecht-paragraph">${m.keysIntro}</p>
-      ${dataTable(m.keysTitle, [m.colKid, m.colAlg, m.colState, m.colAge, m.colActivates, m.colRetires], rows)}
+      ${dataTable(m.keysTitle, [m.colKid, m.colAlg, m.colState, m.colAge, m.colActivates, m.colSignsUntil, m.colRetires], rows)}
       <h2 class="utrecht-heading-2">${m.rotateTitle}</h2>
       ${errorSummary(m, errors)}
       <p class="utrecht-paragraph">${m.publishDelayExplain}</p>

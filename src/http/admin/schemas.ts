@@ -112,9 +112,11 @@ export const keyInfoSchema = Type.Object({
   kid: Type.String(),
   alg: Type.String(),
   createdAt: Type.Integer(),
-  activatesAt: Type.Integer({ description: 'epoch milliseconds from which it signs' }),
-  retiresAt: epochMs(),
-  state: Type.Enum(['pending', 'active', 'published', 'retired'], { type: 'string' }),
+  activatesAt: Type.Integer({ description: 'epoch milliseconds from which it signs (or was to sign, when superseded)' }),
+  signsUntil: nullable(Type.Integer({ description: 'epoch milliseconds at which the next key takes over; null while none follows' })),
+  retiresAt: nullable(Type.Integer({ description: 'epoch milliseconds at which it leaves the JWKS, its last token expired; null while it may sign' })),
+  supersededAt: nullable(Type.Integer({ description: 'epoch milliseconds at which a newer key was rotated in to sign before it: it never signs' })),
+  state: Type.Enum(['pending', 'active', 'published', 'superseded', 'retired'], { type: 'string' }),
 });
 export const keyList = Type.Object({ items: Type.Array(keyInfoSchema) });
 
@@ -122,7 +124,8 @@ export const keyRotationSchema = Type.Object({
   kid: Type.String(),
   alg: Type.Enum(SIGNING_ALGS, { type: 'string' }),
   activatesAt: Type.Integer({ description: 'epoch milliseconds from which the new key signs' }),
-  previousRetireAt: Type.Integer({ description: 'epoch milliseconds at which the older keys stop being published' }),
+  previousRetireAt: Type.Integer({ description: 'epoch milliseconds at which the key it takes over from stops being published' }),
+  superseded: Type.Array(Type.String(), { description: 'kids of pending keys this one supersedes: they never sign' }),
 });
 
 /** Fails the build when a response schema and its domain type differ by a field. */

@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { createVerifier, TokenError, type Verifier } from '@zgw-auth/verifier';
+import { signJws } from '@zgw-auth/verifier/testing';
+
+/**
+ * The JWKS cache of the verifier against a real HTTP JWKS server that counts its fetches: a key
+ * the issuer starts to publish is accepted within the refetch cooldown (1 s by default), and tokens
+ * naming made-up kids cost at most one fetch per cooldown.
+ */
+
+const ISSUER = 'https://idp.example';
+/** The design bound: the default refetch cooldown. */
+const COOLDOWN_MS = 1000;
+
+function newKey(kid: string) {
+  const { publicKey, privateKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return { kid, privateKey, jwk: { ...publicKey.export({ format: 'jwk' }), kid, alg: 'ES256', use: 'sig' } };
+}
+type Key = ReturnType<typeof newKey>;
+
+const token = (key: Key, kid = key.kid) => {
+  const iat = Math.floor(Date.now() / 1000);
+  return signJws({ alg: 'ES256', typ: 'at+jwt', kid }, { iss: ISSUER, sub: 'c1', client_id: 'c1', aud: 'ZGW_APIs', iat, nbf: iat, exp: iat + 600 }, key.privateKey);
+};
+
+describe('RemoteJwks: refetch on an unknown kid', () => {
+  const published: Key[] = [];
+  let fetches = 0;
+  /** Called after a fetch was answered: lets a test change the JWKS right after the verifier saw it. */
+  let afterFetch: (() => void) | undefined;
+  let server: http.Server;
+  let jwksUri: string;
+
+  before(async () => {
+    server = http.createServer((_req, res) => {
+      fetches++;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ keys: published.map((k) => k.jwk) }));
+      const then = afterFetch;
+      afterFetch = undefined;
+      then?.();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    jwksUri = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`;
+  });
+  after(() => new Promise<void>((r) => server.close(() => r())));
+
+  const accepted = (v: Verifier, t: string) =>
+    v.verify(t).then(
+      () => true,
+      (err: unknown) => {
+        if (err instanceof TokenError && err.code === 'unknown_key') return false;
+        throw err;
+      },
+    );
+
+  it('accepts a new kid within 1 s of the key appearing at the issuer, even when it appears right after a fetch', async (t) => {
+    published.splice(0, published.length, newKey('old'));
+    const fresh = newKey('fresh');
+    const v = createVerifier({ issuer: ISSUER, jwksUri, cache: false });
+    assert.equal(await accepted(v, token(published[0]!)), true);
+    // The worst case: the issuer publishes the key just after the verifier fetched without it.
+    let appearedAt: number | undefined;
+    afterFetch = () => {
+      published.push(fresh);
+      appearedAt = performance.now();
+    };
+    const before = fetches;
+    const deadline = performance.now() + 5000;
+    let acceptedAt: number | undefined;
+    while (acceptedAt === undefined && performance.now() < deadline) {
+      if (await accepted(v, token(fresh))) acceptedAt = performance.now();
+      else await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(appearedAt !== undefined, 'the key was published');
+    assert.ok(acceptedAt !== undefined, 'accepted within 5 s');
+    t.diagnostic(`accepted ${Math.round(acceptedAt - appearedAt)} ms after the key appeared, ${fetches - before} fetches`);
+    // The cooldown plus the 20 ms poll, one fetch and scheduling on a loaded machine.
+    assert.ok(acceptedAt - appearedAt <= COOLDOWN_MS + 500, `accepted ${Math.round(acceptedAt - appearedAt)} ms after the key appeared`);
+    assert.ok(fetches - before <= 3, `${fetches - before} fetches while polling for about a second`);
+  });
+
+  it('a flood of made-up kids costs at most one fetch per second', async (t) => {
+    published.splice(0, published.length, newKey('known'));
+    const v = createVerifier({ issuer: ISSUER, jwksUri, cache: false });
+    const real = token(published[0]!);
+    assert.equal(await accepted(v, real), true);
+    const before = fetches;
+    const start = performance.now();
+    let refused = 0;
+    while (performance.now() - start < 2500) {
+      const batch = Array.from({ length: 20 }, () => accepted(v, token(published[0]!, crypto.randomBytes(16).toString('base64url'))));
+      refused += (await Promise.all(batch)).filter((ok) => !ok).length;
+      await new Promise((r) => setImmediate(r));
+    }
+    const elapsed = performance.now() - start;
+    assert.ok(refused > 100, `${refused} tokens with unknown kids refused`);
+    t.diagnostic(`${refused} refused, ${fetches - before} fetches in ${Math.round(elapsed)} ms`);
+    // Each fetch starts the cooldown: one at the start at most, then one per full second.
+    const bound = Math.floor(elapsed / COOLDOWN_MS) + 1;
+    assert.ok(fetches - before <= bound, `${fetches - before} fetches in ${Math.round(elapsed)} ms (at most ${bound})`);
+    assert.equal(await accepted(v, real), true, 'the known key still verifies');
+  });
+});
