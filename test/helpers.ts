@@ -38,9 +38,7 @@ export async function freshPostgres(): Promise<{ url: string; drop: () => Promis
   await admin.query(`CREATE DATABASE ${name}`);
   await admin.end();
   // Dropped here if the test does not get to it (test/resources.ts).
-  const untrack = track(`database ${name}`, () =>
-    execFileSync('psql', [PG_BASE, '-qc', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`], { stdio: 'ignore', timeout: 10_000 }),
-  );
+  const untrack = track(`database ${name}`, () => execFileSync('psql', [PG_BASE, '-qc', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`], { stdio: 'ignore', timeout: 10_000 }));
   const url = new URL(PG_BASE);
   url.pathname = `/${name}`;
   return {

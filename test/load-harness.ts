@@ -162,7 +162,10 @@ export class LoadRun {
       .sort((a, b) => a - b);
     let gap = 0;
     let last = from;
-    for (const e of [...ends, to]) (gap = Math.max(gap, e - last)), (last = e);
+    for (const e of [...ends, to]) {
+      gap = Math.max(gap, e - last);
+      last = e;
+    }
     return gap;
   }
 

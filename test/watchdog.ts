@@ -20,7 +20,6 @@ function end(reason: string, code: number): never {
 
 // Only in a test file's process, never in the runner around it.
 if (process.env.NODE_TEST_CONTEXT) {
-  if (Number.isFinite(seconds) && seconds > 0)
-    setTimeout(() => end(`watchdog: ${file} did not finish within ${seconds} s (TEST_FILE_TIMEOUT_S) and was ended`, 1), seconds * 1000).unref();
+  if (Number.isFinite(seconds) && seconds > 0) setTimeout(() => end(`watchdog: ${file} did not finish within ${seconds} s (TEST_FILE_TIMEOUT_S) and was ended`, 1), seconds * 1000).unref();
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => end(`${file} ended by ${signal}`, 1));
 }
