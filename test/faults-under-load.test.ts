@@ -464,8 +464,9 @@ process.on('SIGUSR2', () => {
     proc.child.kill('SIGUSR2');
     try {
       const secret = firstAdminSecret(proc.output())!;
-      assert.ok(await eventually(async () => proc.output().includes('stray rejection'), 5000), proc.output().slice(-2000));
-      assert.match(proc.output(), /"level":60[^\n]*stray emitter|stray emitter[^\n]*"level":60/);
+      // Both logged, in whichever order and output chunk a busy machine delivers them; generous bound.
+      const emitter = /"level":60[^\n]*stray emitter|stray emitter[^\n]*"level":60/;
+      assert.ok(await eventually(async () => proc.output().includes('stray rejection') && emitter.test(proc.output()), 30_000), proc.output().slice(-2000));
       assertAlive([proc]);
       const ready = await request(`${proc.url}/health/ready`);
       assert.equal(ready.status, 503);

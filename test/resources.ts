@@ -104,5 +104,14 @@ export function registered(): number {
   return cleanups.size;
 }
 
-// The last resort: whatever way the test process ends (node --test-force-exit included), nothing it started survives it.
+/** Ends this process with exit code 1 and `reason` on stderr, after stopping everything. */
+export function endProcess(reason: string): never {
+  const left = stopEverything();
+  process.stderr.write(`\n${reason}${left.length ? `; stopped what it had left running: ${left.join('; ')}` : ''}\n`);
+  process.exit(1);
+}
+
+// The last resort: whatever way the test process ends (node --test-force-exit, a runner's timeout
+// or Ctrl-C included), nothing it started survives it.
 process.on('exit', () => void stopEverything());
+for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => endProcess(`${process.argv[1] ?? 'test process'} ended by ${signal}`));
