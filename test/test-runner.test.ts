@@ -45,17 +45,37 @@ function running(pid: number): boolean {
   }
 }
 
+/** The run ended by itself, failed, printed the closing summary, and left none of the processes listed in `pidsFile`. */
+function assertFailedLeavingNothing(r: Outcome, pidsFile: string, count: number) {
+  assert.equal(r.killed, false, `the run ended by itself:\n${r.output}`);
+  assert.equal(r.code, 1, r.output);
+  assert.match(r.output, /ℹ pass 0\nℹ fail 1\n/, 'the closing summary');
+  const started = JSON.parse(fs.readFileSync(pidsFile, 'utf8')) as number[];
+  assert.equal(started.length, count, 'the test file started its processes');
+  assert.deepEqual(
+    started.filter((pid) => running(pid)),
+    [],
+    'none of them is left',
+  );
+}
+
 const scratch = () => fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-runner-'));
+
+/** Writes test file `name` into a scratch folder; `source` is given the folder and the file to write the started pids to. */
+function writeTestFile(name: string, source: (dir: string, pids: string) => string): { file: string; pids: string } {
+  const dir = scratch();
+  const pids = path.join(dir, 'pids');
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, source(dir, pids));
+  return { file, pids };
+}
 
 describe('test runner', () => {
   it('a failing assertion in a test that started a zgw-auth cluster ends the file with the failure, and nothing it started survives', async () => {
-    const dir = scratch();
-    const pids = path.join(dir, 'pids');
-    const file = path.join(dir, 'fails.test.mjs');
     // As in the fault tests: the assertion fails before the test's own cleanup could run.
-    fs.writeFileSync(
-      file,
-      `import assert from 'node:assert/strict';
+    const { file, pids } = writeTestFile(
+      'fails.test.mjs',
+      (dir, pids) => `import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { it } from 'node:test';
 import { eventually, startServeProcess } from '${helpers}';
@@ -69,27 +89,16 @@ it('starts a cluster, then fails', async () => {
 `,
     );
     const r = await runner([file]);
-    assert.equal(r.killed, false, `the run ended by itself:\n${r.output}`);
-    assert.equal(r.code, 1, r.output);
+    // A primary and its two workers.
+    assertFailedLeavingNothing(r, pids, 3);
     assert.match(r.output, /deliberate failure/);
-    assert.match(r.output, /ℹ pass 0\nℹ fail 1\n/, 'the closing summary');
-    const started = JSON.parse(fs.readFileSync(pids, 'utf8')) as number[];
-    assert.equal(started.length, 3, 'a primary and two workers were running');
-    assert.deepEqual(
-      started.filter((pid) => running(pid)),
-      [],
-      'no process of the cluster is left',
-    );
   });
 
   it('a test that hangs is ended by the watchdog with a clear failure, stopping what it started', async () => {
-    const dir = scratch();
-    const pids = path.join(dir, 'pids');
-    const file = path.join(dir, 'hangs.test.mjs');
     // A registered process group and an unregistered child (as a CLI run through execFile).
-    fs.writeFileSync(
-      file,
-      `import { execFile } from 'node:child_process';
+    const { file, pids } = writeTestFile(
+      'hangs.test.mjs',
+      (_dir, pids) => `import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import { it } from 'node:test';
 import { spawnTracked } from '${resources}';
@@ -103,16 +112,8 @@ it('runs after', () => {});
 `,
     );
     const r = await runner([file], { TEST_FILE_TIMEOUT_S: '5' });
-    assert.equal(r.killed, false, `the run ended by itself:\n${r.output}`);
-    assert.equal(r.code, 1, r.output);
+    assertFailedLeavingNothing(r, pids, 2);
     assert.match(r.output, /watchdog: .*hangs\.test\.mjs did not finish within 5 s \(TEST_FILE_TIMEOUT_S\) and was ended; stopped what it had left running: sleep 600/);
-    assert.match(r.output, /ℹ fail 1\n/);
-    const started = JSON.parse(fs.readFileSync(pids, 'utf8')) as number[];
-    assert.deepEqual(
-      started.filter((pid) => running(pid)),
-      [],
-      'neither sleep is left',
-    );
   });
 
   it('a test file that runs no test fails the run by name', async () => {
