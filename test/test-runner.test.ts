@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { eventually } from './helpers.js';
 
 /**
  * The test runner (scripts/run-tests.mjs) on test files written here: a failing test that leaves
@@ -46,12 +47,14 @@ function running(pid: number): boolean {
 }
 
 /** The run ended by itself, failed, printed the closing summary, and left none of the processes listed in `pidsFile`. */
-function assertFailedLeavingNothing(r: Outcome, pidsFile: string, count: number) {
+async function assertFailedLeavingNothing(r: Outcome, pidsFile: string, count: number) {
   assert.equal(r.killed, false, `the run ended by itself:\n${r.output}`);
   assert.equal(r.code, 1, r.output);
   assert.match(r.output, /ℹ pass 0\nℹ fail 1\n/, 'the closing summary');
   const started = JSON.parse(fs.readFileSync(pidsFile, 'utf8')) as number[];
   assert.equal(started.length, count, 'the test file started its processes');
+  // SIGKILLed as the file ended; a busy machine may take a moment to tear one down.
+  await eventually(async () => !started.some(running), 10_000);
   assert.deepEqual(
     started.filter((pid) => running(pid)),
     [],
@@ -90,7 +93,7 @@ it('starts a cluster, then fails', async () => {
     );
     const r = await runner([file]);
     // A primary and its two workers.
-    assertFailedLeavingNothing(r, pids, 3);
+    await assertFailedLeavingNothing(r, pids, 3);
     assert.match(r.output, /deliberate failure/);
   });
 
@@ -112,7 +115,7 @@ it('runs after', () => {});
 `,
     );
     const r = await runner([file], { TEST_FILE_TIMEOUT_S: '5' });
-    assertFailedLeavingNothing(r, pids, 2);
+    await assertFailedLeavingNothing(r, pids, 2);
     assert.match(r.output, /watchdog: .*hangs\.test\.mjs did not finish within 5 s \(TEST_FILE_TIMEOUT_S\) and was ended; stopped what it had left running: sleep 600/);
   });
 
