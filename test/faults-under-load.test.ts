@@ -13,21 +13,25 @@ import { type PrivatePostgres, type PrivateRedis, privatePostgresOn, privateRedi
  * Every dependency fault under sustained load from keep-alive callers, against real `zgw-auth
  * serve` processes on private PostgreSQL and Redis servers (ports 55440-55449 and 56380-56389, so
  * the shared servers and the other tests' private ones are never touched).
+ *
+ * The tests assert behaviour: no process dies, callers see only 200 or a proper 503, service
+ * returns without a restart, nothing acknowledged is lost. They run on shared, busy machines, so
+ * no bound is an absolute speed: where a time matters it is the server's configured timeout plus
+ * a wide multiple of a baseline measured in the same run (how slow this machine is right now).
  */
 
 const CALLERS = 16;
 /** Registered clients the callers take turns with: enough that lookups keep reaching the database. */
 const CLIENTS = 64;
-/** Service and readiness are back within this long after the dependency returns. */
-const RECOVERY_BOUND_MS = 5000;
-/**
- * No request waits longer than the configured bounds: a pool connection (3 s) and then a
- * statement (4 s), with a second of slack for a loaded machine.
- */
-const LATENCY_BOUND_MS = 8000;
-/** Callers give up here and record a hang. */
-const REQUEST_TIMEOUT_MS = 15_000;
+/** The server's reconnect and readiness schedule: back within this long on an idle machine. */
+const RECOVERY_MS = 5000;
+/** The longest a request may wait by configuration: a pool connection (3 s), then a statement (4 s). */
+const CONFIGURED_WAIT_MS = 7000;
+/** Callers give up here and record a hang: far beyond any configured wait. */
+const REQUEST_TIMEOUT_MS = 30_000;
 const WARM_UP_MS = 2000;
+/** After recovery, answers are watched this long to see that service stays back. */
+const STEADY_MS = 3000;
 
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-load-'));
 type Proc = Awaited<ReturnType<typeof startServeProcess>>;
@@ -38,6 +42,8 @@ interface Deployment {
   targets: string[];
   adminToken: string;
   bodies: string[];
+  /** Baseline: how long the first process took to start and listen, on this machine, in this run. */
+  startMs: number;
 }
 
 /** Starts `count` processes on one database; the first creates the admin client; clients for the callers are registered. */
@@ -45,7 +51,9 @@ async function deploy(count: number, env: Record<string, string>, args: string[]
   // One issuer for all processes, as behind a balancer: a token from one is accepted by the others.
   const shared = { ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64'), ZGW_AUTH_SIGNING_ALG: 'EdDSA', ZGW_AUTH_ISSUER: 'http://zgw-auth.test', ...env };
   const dataDir = tempDir();
+  const started = performance.now();
   const procs = [await startServeProcess(dataDir, shared, args)];
+  const startMs = performance.now() - started;
   const secret = firstAdminSecret(procs[0]!.output())!;
   for (let i = 1; i < count; i++) procs.push(await startServeProcess(dataDir, shared, args));
   const adminToken = (await postForm(`${procs[0]!.url}/token`, { grant_type: 'client_credentials', client_id: 'zgw-auth-admin', client_secret: secret })).json.access_token as string;
@@ -59,7 +67,7 @@ async function deploy(count: number, env: Record<string, string>, args: string[]
     assert.equal(res.status, 201, res.text);
     bodies.push(new URLSearchParams({ grant_type: 'client_credentials', client_id: res.json.client.clientId, client_secret: res.json.secret.value }).toString());
   }
-  return { procs, targets: procs.map((p) => p.url), adminToken, bodies };
+  return { procs, targets: procs.map((p) => p.url), adminToken, bodies, startMs };
 }
 
 function assertAlive(procs: Proc[]) {
@@ -77,9 +85,15 @@ interface Expectations {
 
 /**
  * Loads the deployment, applies `fault` (which returns when the dependency is back), watches the
- * recovery and checks what every caller saw. Returns the run for scenario-specific checks.
+ * recovery and checks what every caller saw. Returns the run, with the slowest request before the
+ * fault as a baseline, for scenario-specific checks.
  */
-async function underLoad(t: TestContext, d: Deployment, fault: (run: LoadRun) => Promise<void>, expect: Expectations): Promise<{ run: LoadRun; faultAt: number; restoredAt: number }> {
+async function underLoad(
+  t: TestContext,
+  d: Deployment,
+  fault: (run: LoadRun) => Promise<void>,
+  expect: Expectations,
+): Promise<{ run: LoadRun; faultAt: number; restoredAt: number; baselineMs: number }> {
   const prefix = `fault-${crypto.randomBytes(3).toString('hex')}`;
   const run = new LoadRun({
     targets: d.targets,
@@ -89,6 +103,9 @@ async function underLoad(t: TestContext, d: Deployment, fault: (run: LoadRun) =>
     admin: { url: d.procs[0]!.url, token: d.adminToken, prefix },
     requestTimeoutMs: REQUEST_TIMEOUT_MS,
   });
+  // Service is back within the server's reconnect schedule, plus twice what a fresh start of a
+  // process took in this run: recovering without a restart must not take much longer than one.
+  const recoveryBound = RECOVERY_MS + 2 * d.startMs;
   run.start();
   let faultAt: number;
   let restoredAt: number;
@@ -97,7 +114,8 @@ async function underLoad(t: TestContext, d: Deployment, fault: (run: LoadRun) =>
     faultAt = run.mark('fault');
     await fault(run);
     restoredAt = run.mark('dependency back');
-    await sleep(RECOVERY_BOUND_MS + 3000);
+    // Watch until service has been back for STEADY_MS, or the recovery bound has passed.
+    while (run.now() < restoredAt + recoveryBound + STEADY_MS && run.now() - (restoredAt + run.recoveredAfter(restoredAt)) < STEADY_MS) await sleep(200);
   } finally {
     await run.stop();
     for (const line of run.timeline()) t.diagnostic(line);
@@ -107,22 +125,29 @@ async function underLoad(t: TestContext, d: Deployment, fault: (run: LoadRun) =>
   const before = run.counts(0, faultAt);
   const during = run.counts(faultAt, restoredAt);
   const recovery = run.recoveredAfter(restoredAt);
-  t.diagnostic(`before: ${fmt(before)} (${Math.round((before.get('200') ?? 0) / (faultAt / 1000))} tokens/s); during: ${fmt(during)}; readiness during: ${fmt(run.counts(faultAt, restoredAt, true))}`);
-  t.diagnostic(`recovered ${Math.round(recovery)} ms after the dependency returned; slowest request ${Math.round(run.maxLatency())} ms`);
+  // The slowest request before the fault: how slow this machine is under this load right now.
+  const baselineMs = run.maxLatency(0, faultAt);
+  t.diagnostic(`before: ${fmt(before)} (slowest ${Math.round(baselineMs)} ms); during: ${fmt(during)}; readiness during: ${fmt(run.counts(faultAt, restoredAt, true))}`);
+  t.diagnostic(
+    `recovered ${Math.round(recovery)} ms after the dependency returned (bound ${Math.round(recoveryBound)} ms: a process started in ${Math.round(d.startMs)} ms); slowest request ${Math.round(run.maxLatency())} ms`,
+  );
 
   assertAlive(d.procs);
-  assert.ok((before.get('200') ?? 0) / (faultAt / 1000) > 200, `sustained load before the fault: ${fmt(before)}`);
+  assert.ok((before.get('200') ?? 0) >= CALLERS, `the callers were served before the fault: ${fmt(before)}`);
   assert.deepEqual([...run.unexpected], [], 'no 5xx other than 503 temporarily_unavailable with Retry-After');
   const all = run.counts();
   const failures = [...all.keys()].filter((k) => k !== '200' && k !== '503');
   assert.deepEqual(failures, [], `only 200 and 503 answers, no refused, reset or hanging request: ${fmt(all)}`);
-  assert.ok(run.maxLatency() <= LATENCY_BOUND_MS, `no request waited past the configured timeouts: ${Math.round(run.maxLatency())} ms`);
+  // The configured waits, plus four times the slowest request before the fault (a busy machine
+  // queues every request), plus a second.
+  const latencyBound = CONFIGURED_WAIT_MS + 4 * baselineMs + 1000;
+  assert.ok(run.maxLatency() <= latencyBound, `no request waited past the configured timeouts: ${Math.round(run.maxLatency())} ms (bound ${Math.round(latencyBound)} ms)`);
   if (expect.unavailable) assert.ok((during.get('503') ?? 0) > 0, `callers saw 503 during the fault: ${fmt(during)}`);
   else assert.equal(during.get('503'), undefined, `callers never saw a 503: ${fmt(during)}`);
   const probes = run.counts(faultAt, restoredAt, true);
   if (expect.unready) assert.ok((probes.get('unready') ?? 0) > 0, `readiness said unready during the fault: ${fmt(probes)}`);
   else assert.deepEqual([...probes.keys()], ['ready'], `readiness stayed ready: ${fmt(probes)}`);
-  assert.ok(recovery <= RECOVERY_BOUND_MS, `service and readiness back within ${RECOVERY_BOUND_MS} ms of the dependency: ${Math.round(recovery)} ms`);
+  assert.ok(recovery <= recoveryBound, `service and readiness back without a restart, within ${Math.round(recoveryBound)} ms of the dependency: ${Math.round(recovery)} ms`);
   assert.ok((run.counts(restoredAt + recovery, end).get('200') ?? 0) > 0, 'tokens issued after recovery');
 
   // Admin writes: acknowledged ones are stored; refused ones said so clearly.
@@ -144,7 +169,7 @@ async function underLoad(t: TestContext, d: Deployment, fault: (run: LoadRun) =>
     assert.equal(res.status, 200, `acknowledged client ${w.clientId} is stored`);
   }
   t.diagnostic(`admin writes: ${writes.filter((w) => w.status === 201).length} acknowledged and present, ${writes.filter((w) => w.status !== 201).length} refused with 503`);
-  return { run, faultAt, restoredAt };
+  return { run, faultAt, restoredAt, baselineMs };
 }
 
 describe('faults under load: PostgreSQL', () => {
@@ -199,7 +224,8 @@ describe('faults under load: PostgreSQL', () => {
     // Tokens issued from cache while the database was away keep their audit events: written once it is back.
     const answered = run.counts().get('200') ?? 0;
     let stored = 0;
-    for (let i = 0; i < 50 && (stored = (await issuedEvents()) - issuedBefore) < answered; i++) await sleep(200);
+    // Polled: audit events are written in batches, later on a busy machine.
+    for (let i = 0; i < 150 && (stored = (await issuedEvents()) - issuedBefore) < answered; i++) await sleep(200);
     t.diagnostic(`tokens issued: ${answered}; token.issued events stored: ${stored}`);
     assert.ok(stored >= answered, `every issued token is in the audit trail: ${stored} events for ${answered} tokens`);
   });
@@ -249,21 +275,26 @@ describe('faults under load: PostgreSQL', () => {
   });
 
   it('a table lock held for 10 s: prompt 503s, not hangs; service returns when it is released', async (t) => {
-    const { run, faultAt, restoredAt } = await underLoad(
+    const HOLD_MS = 10_000;
+    const { run, faultAt, restoredAt, baselineMs } = await underLoad(
       t,
       d,
       async () => {
         const locker = await superuser();
         await locker.query('BEGIN');
         await locker.query('LOCK TABLE clients IN ACCESS EXCLUSIVE MODE');
-        await sleep(10_000);
+        await sleep(HOLD_MS);
         await locker.query('COMMIT');
         await locker.end();
       },
       { unavailable: true, unready: true },
     );
-    // A slow database must not make requests wait for it: answers come within the lock timeout.
-    assert.ok(run.maxLatency(faultAt, restoredAt) <= 4000, `503 within the lock timeout, not after the lock: ${Math.round(run.maxLatency(faultAt, restoredAt))} ms`);
+    // A slow database must not make requests wait for it: answers come within the statement
+    // timeout (4 s, with four times the slowest request before the fault and a second for a busy
+    // machine), and in any case before the lock is released.
+    const slowest = run.maxLatency(faultAt, restoredAt);
+    assert.ok(slowest <= 4000 + 4 * baselineMs + 1000, `503 within the statement timeout: ${Math.round(slowest)} ms (before the fault: ${Math.round(baselineMs)} ms)`);
+    assert.ok(slowest < HOLD_MS, `no request waited for the lock to be released: ${Math.round(slowest)} ms`);
   });
 });
 
@@ -297,16 +328,21 @@ describe('faults under load: Redis', () => {
   });
 
   it('Redis answering slowly (CLIENT PAUSE): tokens keep coming, each wait bounded by the command timeout', async (t) => {
-    const { run, faultAt, restoredAt } = await underLoad(
+    const PAUSE_MS = 4000;
+    const { run, faultAt, restoredAt, baselineMs } = await underLoad(
       t,
       d,
       async () => {
-        redis.cli('CLIENT', 'PAUSE', '4000', 'ALL');
-        await sleep(4500);
+        redis.cli('CLIENT', 'PAUSE', String(PAUSE_MS), 'ALL');
+        await sleep(PAUSE_MS + 500);
       },
       { unavailable: false, unready: false },
     );
-    assert.ok(run.maxLatency(faultAt, restoredAt) <= 2000, `Redis waits bounded: ${Math.round(run.maxLatency(faultAt, restoredAt))} ms`);
+    // A few Redis commands of at most 500 ms each (the command timeout) per request, with four
+    // times the slowest request before the fault for a busy machine; never the whole pause.
+    const slowest = run.maxLatency(faultAt, restoredAt);
+    assert.ok(slowest <= 2000 + 4 * baselineMs, `Redis waits bounded: ${Math.round(slowest)} ms (before the pause: ${Math.round(baselineMs)} ms)`);
+    assert.ok(slowest < PAUSE_MS, `no request waited out the pause: ${Math.round(slowest)} ms`);
   });
 });
 
@@ -326,12 +362,15 @@ describe('process faults under load', () => {
       requestTimeoutMs: REQUEST_TIMEOUT_MS,
     });
     let drained: number;
+    let signalled: number;
     try {
       run.start();
       await sleep(WARM_UP_MS);
-      const signalled = run.mark('SIGTERM to one process');
+      signalled = run.mark('SIGTERM to one process');
       const code = await d.procs[0]!.stop('SIGTERM');
       drained = run.mark(`exited ${code}`) - signalled;
+      // Exit code 0 is the proof that it drained in time: past the shutdown delay and the grace
+      // period the process ends itself with exit code 1.
       assert.equal(code, 0, d.procs[0]!.output().slice(-2000));
       await sleep(2000);
     } finally {
@@ -341,35 +380,57 @@ describe('process faults under load', () => {
       await balancer.close();
     }
     t.diagnostic(`answers: ${fmt(run.counts())}; drained and exited ${Math.round(drained)} ms after SIGTERM`);
-    assert.ok(drained < 11_000, 'exits within the shutdown delay and the grace period');
     assert.deepEqual([...run.counts().keys()], ['200'], `every request succeeded: ${fmt(run.counts())}`);
-    assert.ok((run.counts().get('200') ?? 0) > 1000, 'under load');
+    assert.ok((run.counts(0, signalled).get('200') ?? 0) >= CALLERS, `the callers were served before the signal: ${fmt(run.counts(0, signalled))}`);
+    assert.ok((run.counts(signalled + drained).get('200') ?? 0) > 0, 'the other process served after the first one was gone');
     assert.ok(run.adminWrites.length > 5 && run.adminWrites.every((w) => w.status === 201), `every admin write acknowledged: ${JSON.stringify(run.adminWrites.filter((w) => w.status !== 201))}`);
   });
 
   it('a cluster worker killed during load: the primary replaces it; only requests on its connections fail, none with an HTTP error', async (t) => {
+    const spawnedAt = Date.now();
     const d = await deploy(1, { ZGW_AUTH_WORKERS: '2' });
     const proc = d.procs[0]!;
-    const workerPids = () => [...new Set([...proc.output().matchAll(/"pid":(\d+)[^\n]*zgw-auth listening/g)].map((m) => Number(m[1])))];
+    /** Every worker that said it listens, with the time of its log line. */
+    const listening = () => {
+      const byPid = new Map<number, number>();
+      for (const line of proc.output().split('\n'))
+        if (line.includes('zgw-auth listening')) {
+          const { pid, time } = JSON.parse(line) as { pid: number; time: number };
+          if (!byPid.has(pid)) byPid.set(pid, time);
+        }
+      return byPid;
+    };
     const run = new LoadRun({ targets: [proc.url], callers: CALLERS, bodies: d.bodies, requestTimeoutMs: REQUEST_TIMEOUT_MS });
     let killedAt: number;
+    let killedTime: number;
     let replacedAfter: number;
+    // Baseline: how long the first two workers took from the primary's spawn until they listened, in this run.
+    let startupMs: number;
     try {
-      assert.ok(await eventually(async () => workerPids().length === 2, 10_000), 'two workers listen');
+      // Generous: only a guard against a primary that never starts its workers.
+      assert.ok(await eventually(async () => listening().size === 2, 60_000), 'two workers listen');
+      startupMs = Math.max(...listening().values()) - spawnedAt;
       run.start();
       await sleep(WARM_UP_MS);
       killedAt = run.mark('SIGKILL to a worker');
-      process.kill(workerPids()[0]!, 'SIGKILL');
-      assert.ok(await eventually(async () => workerPids().length === 3, 10_000), 'a replacement worker listens');
-      replacedAfter = run.mark('replacement listening') - killedAt;
+      killedTime = Date.now();
+      process.kill([...listening().keys()][0]!, 'SIGKILL');
+      assert.ok(await eventually(async () => listening().size === 3, Math.max(60_000, 10 * startupMs)), 'a replacement worker listens');
+      replacedAfter = [...listening().values()][2]! - killedTime;
+      run.mark('replacement listening');
       await sleep(3000);
     } finally {
       await run.stop();
       for (const line of run.timeline()) t.diagnostic(line);
+      if (proc.child.exitCode === null) await proc.stop();
     }
-    t.diagnostic(`answers: ${fmt(run.counts())}; replacement listening ${Math.round(replacedAfter)} ms after the kill`);
-    assert.equal(proc.child.exitCode, null, 'the primary stays up');
     const all = run.counts();
+    const gapBefore = run.longestGap(0, killedAt);
+    const gapAfter = run.longestGap(killedAt, run.now());
+    t.diagnostic(`answers: ${fmt(all)}; workers up ${startupMs} ms after the spawn; replacement listening ${replacedAfter} ms after the kill`);
+    t.diagnostic(`longest time without a token: ${Math.round(gapBefore)} ms before the kill, ${Math.round(gapAfter)} ms after`);
+    assert.equal(proc.child.signalCode, null, 'the primary stays up until it is stopped');
+    assert.equal(await proc.exited, 0, 'and then stops cleanly');
     const failed = [...all].filter(([k]) => k !== '200');
     assert.ok(
       failed.every(([k]) => k.startsWith('err:') && k !== 'err:HANG'),
@@ -377,10 +438,11 @@ describe('process faults under load', () => {
     );
     assert.ok(failed.reduce((n, [, v]) => n + v, 0) <= CALLERS, `at most one failed request per connection: ${fmt(all)}`);
     assert.deepEqual([...run.unexpected], []);
-    assert.ok(replacedAfter <= 5000, `replaced within 5 s: ${Math.round(replacedAfter)} ms`);
-    // The surviving worker keeps serving: tokens in every second after the kill.
-    for (let s = killedAt; s + 1000 <= run.now() - 500; s += 1000) assert.ok((run.counts(s, s + 1000).get('200') ?? 0) > 0, `tokens issued in the second from t+${Math.round(s)} ms`);
-    assert.equal(await proc.stop(), 0);
+    // A replacement starts as the first workers did, but while the survivor serves the whole load
+    // on the same cores: five times their start-up, and five seconds, is a wide margin.
+    assert.ok(replacedAfter <= 5 * startupMs + 5000, `replaced in ${replacedAfter} ms; the first workers took ${startupMs} ms`);
+    // The surviving worker keeps serving: no pause in tokens much longer than the load had before the kill.
+    assert.ok(gapAfter <= 4 * gapBefore + 2000, `tokens kept coming after the kill: no token for ${Math.round(gapAfter)} ms (before: ${Math.round(gapBefore)} ms)`);
   });
 });
 
@@ -402,8 +464,9 @@ process.on('SIGUSR2', () => {
     proc.child.kill('SIGUSR2');
     try {
       const secret = firstAdminSecret(proc.output())!;
-      assert.ok(await eventually(async () => proc.output().includes('stray rejection'), 5000), proc.output().slice(-2000));
-      assert.match(proc.output(), /"level":60[^\n]*stray emitter|stray emitter[^\n]*"level":60/);
+      // Both logged, in whichever order and output chunk a busy machine delivers them; generous bound.
+      const emitter = /"level":60[^\n]*stray emitter|stray emitter[^\n]*"level":60/;
+      assert.ok(await eventually(async () => proc.output().includes('stray rejection') && emitter.test(proc.output()), 30_000), proc.output().slice(-2000));
       assertAlive([proc]);
       const ready = await request(`${proc.url}/health/ready`);
       assert.equal(ready.status, 503);

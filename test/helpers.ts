@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { type ChildProcessByStdio, execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
@@ -13,6 +14,7 @@ import { type App, createApp, createLogger, initialize } from '../src/app.js';
 import type { ClientInput } from '../src/clients/model.js';
 import { type Config, loadConfig } from '../src/config.js';
 import { buildServer } from '../src/http/build-server.js';
+import { spawnTracked, track } from './resources.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 export const DIALECTS: DialectName[] = ['sqlite', 'postgres'];
@@ -35,6 +37,8 @@ export async function freshPostgres(): Promise<{ url: string; drop: () => Promis
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name}`);
   await admin.end();
+  // Dropped here if the test does not get to it (test/resources.ts).
+  const untrack = track(`database ${name}`, () => execFileSync('psql', [PG_BASE, '-qc', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`], { stdio: 'ignore', timeout: 10_000 }));
   const url = new URL(PG_BASE);
   url.pathname = `/${name}`;
   return {
@@ -44,6 +48,7 @@ export async function freshPostgres(): Promise<{ url: string; drop: () => Promis
       await c.connect();
       await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await c.end();
+      untrack();
     },
   };
 }
@@ -203,15 +208,17 @@ export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '.
 
 /** Starts `zgw-auth serve` as a real process and waits until it listens; `url` is where it listens. */
 export async function startServeProcess(dataDir: string, env: Record<string, string> = {}, args: string[] = []) {
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...args], {
+  // In a process group of its own, registered: stopped with its workers even when the test fails first.
+  const child = spawnTracked(process.execPath, [CLI, 'serve', '--port', '0', ...args], {
     env: { ...process.env, ZGW_AUTH_DATA_DIR: dataDir, ZGW_AUTH_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  }) as ChildProcessByStdio<null, Readable, Readable>;
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no start within 15 s:\n${out}`)), 15_000);
+    // Only a guard against a start that hangs: a busy machine may start slowly, so it is generous.
+    const timer = setTimeout(() => (child.kill('SIGKILL'), reject(new Error(`no start within 60 s:\n${out}`))), 60_000);
     child.stdout.on('data', () => {
       // The banner, when there is one, is printed before "zgw-auth listening".
       const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
@@ -220,7 +227,7 @@ export async function startServeProcess(dataDir: string, env: Record<string, str
         resolve(m[1]!);
       }
     });
-    child.on('exit', (code) => reject(new Error(`exited ${code}:\n${out}`)));
+    child.on('exit', (code) => (clearTimeout(timer), reject(new Error(`exited ${code}:\n${out}`))));
   });
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   return {

@@ -154,6 +154,21 @@ export class LoadRun {
     return max;
   }
 
+  /** The longest time in [from, to) in which no request got a 200 answer, in milliseconds. */
+  longestGap(from: number, to: number): number {
+    const ends = this.samples
+      .filter((s) => s.key === '200' && s.end >= from && s.end < to)
+      .map((s) => s.end)
+      .sort((a, b) => a - b);
+    let gap = 0;
+    let last = from;
+    for (const e of [...ends, to]) {
+      gap = Math.max(gap, e - last);
+      last = e;
+    }
+    return gap;
+  }
+
   /**
    * How long after `since` the last failed request or unready probe started: after this, every
    * request succeeded and every probe said ready. 0 when nothing failed after `since`.

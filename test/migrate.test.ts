@@ -4,10 +4,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { MigrationReport, ReportEntry } from '../src/migrate/apply-migration-plan.js';
+import { applyMigrationPlan, type MigrationReport, type ReportEntry } from '../src/migrate/apply-migration-plan.js';
+import { parseKeycloakRealm } from '../src/migrate/parse-keycloak-realm.js';
 import { createSelfSignedToken } from '../src/tokens/self-signed-token.js';
 import { basicAuth, CLI, forEachDialect, hs256, postForm, startTestServer, type TestServer } from './helpers.js';
 
@@ -40,6 +41,7 @@ function serviceClient(clientId: string, secret: string, over: Record<string, un
 
 forEachDialect((dialect) => {
   describe(`migrate (${dialect})`, () => {
+    // Each test has a server and registry of its own (setUp), so that none depends on another.
     let ts: TestServer;
     let dir: string;
     let env: Record<string, string>;
@@ -71,11 +73,7 @@ forEachDialect((dialect) => {
     const basicToken = (auth: string) => postForm(`${ts.url}/token`, { grant_type: 'client_credentials' }, { authorization: auth });
     const introspect = (token: string) => postForm(`${ts.url}/introspect`, { token }, { authorization: basicAuth(ts.admin.clientId, ts.admin.secret) });
 
-    before(async () => {
-      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-migrate-'));
-      const masterKey = crypto.randomBytes(32).toString('base64');
-      ts = await startTestServer({ dialect, dataDir: dir, masterKey, env: { ZGW_AUTH_LOCKOUT_THRESHOLD: '3' } });
-      env = { ZGW_AUTH_DATA_DIR: dir, ZGW_AUTH_MASTER_KEY: masterKey, ...(ts.config.databaseUrl ? { DATABASE_URL: ts.config.databaseUrl } : {}) };
+    before(() => {
       // The sample realm with variants of our own: secrets as consumers really have them, one without an rsin mapper.
       const realm = realmSample();
       realm.clients.push(
@@ -83,12 +81,39 @@ forEachDialect((dialect) => {
         serviceClient('bad-percent', BAD_PERCENT),
         serviceClient('umlaut', NON_ASCII),
       );
-      realmFile = path.join(dir, 'realm.json');
+      realmFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-migrate-realm-')), 'realm.json');
       fs.writeFileSync(realmFile, JSON.stringify(realm));
     });
-    after(() => ts.close());
 
-    it('--dry-run reports what would happen and changes nothing in the database', async () => {
+    /**
+     * A fresh server with an empty registry for this test, closed after it; with `imported`, the
+     * realm is imported first, as `migrate keycloak --rsin 000000000 --allow-weak-secrets` does
+     * (in this process: the same parser and use case, without starting the CLI each time).
+     */
+    const setUp = async (t: TestContext, { imported = false } = {}) => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-migrate-'));
+      const masterKey = crypto.randomBytes(32).toString('base64');
+      // EdDSA: no test here depends on the algorithm, and its key is made at once, unlike an RSA key.
+      const server = await startTestServer({ dialect, dataDir: dir, masterKey, env: { ZGW_AUTH_LOCKOUT_THRESHOLD: '3', ZGW_AUTH_SIGNING_ALG: 'EdDSA' } });
+      t.after(() => server.close());
+      ts = server;
+      env = { ZGW_AUTH_DATA_DIR: dir, ZGW_AUTH_MASTER_KEY: masterKey, ...(ts.config.databaseUrl ? { DATABASE_URL: ts.config.databaseUrl } : {}) };
+      if (!imported) return;
+      const plan = parseKeycloakRealm(JSON.parse(fs.readFileSync(realmFile, 'utf8')), { rsin: '000000000', selfSigned: true, now: Date.now() });
+      const { config, now } = ts.app;
+      const r = await applyMigrationPlan(ts.app.clients, plan, {
+        dryRun: false,
+        allowWeakSecrets: true,
+        actor: { id: 'cli' },
+        tokenLifetime: config.tokenLifetime,
+        maxTokenLifetime: config.maxTokenLifetime,
+        now,
+      });
+      assert.equal(r.summary.created, 7, 'the realm is imported');
+    };
+
+    it('--dry-run reports what would happen and changes nothing in the database', async (t) => {
+      await setUp(t);
       const before = await registry();
       const r = await report('keycloak', '--file', realmFile, '--rsin', '000000000', '--allow-weak-secrets', '--dry-run');
       assert.equal(r.dryRun, true);
@@ -101,7 +126,8 @@ forEachDialect((dialect) => {
       assert.deepEqual(await registry(), before);
     });
 
-    it('imports the realm: the report says what was imported, skipped and needs attention, and why', async () => {
+    it('imports the realm: the report says what was imported, skipped and needs attention, and why', async (t) => {
+      await setUp(t);
       const r = await report('keycloak', '--file', realmFile, '--rsin', '000000000', '--allow-weak-secrets');
       assert.equal(r.dryRun, false);
       const status = Object.fromEntries(r.clients.map((c) => [c.clientId, [c.status, c.created]]));
@@ -135,7 +161,8 @@ forEachDialect((dialect) => {
       for (const secret of [...Object.values(SAMPLE), PLUS_PERCENT, BAD_PERCENT, NON_ASCII]) assert.ok(!raw.includes(secret));
     });
 
-    it('clients as Keycloak had them: rsin, static claims, token lifetime, enabled flag, self-signing, secrets with expiry', async () => {
+    it('clients as Keycloak had them: rsin, static claims, token lifetime, enabled flag, self-signing, secrets with expiry', async (t) => {
+      await setUp(t, { imported: true });
       const show = async (id: string) => JSON.parse((await cli('clients', 'show', id, '--json')).stdout);
       const zaak = await show('zaaksysteem-123456782');
       assert.equal(zaak.client.rsin, '123456782');
@@ -154,7 +181,9 @@ forEachDialect((dialect) => {
       assert.deepEqual(masked.secrets, [], '… and without a secret');
     });
 
-    it('every imported client has an audit event; no event holds a secret', async () => {
+    it('every imported client has an audit event; no event holds a secret', async (t) => {
+      await setUp(t);
+      await report('keycloak', '--file', realmFile, '--rsin', '000000000', '--allow-weak-secrets');
       const events = JSON.parse((await cli('audit', 'list', '--action', 'client.created', '--limit', '100', '--json')).stdout) as { target: string; actor: string; details: unknown }[];
       const created = ['oneground-000000000', 'zaaksysteem-123456782', 'dms-koppeling-123456782', 'oud-systeem-000000000', 'plus-percent', 'bad-percent', 'umlaut'];
       for (const id of created) assert.equal(events.filter((e) => e.target === id && e.actor === 'cli').length, 1, id);
@@ -172,7 +201,8 @@ forEachDialect((dialect) => {
       for (const secret of [...Object.values(SAMPLE), PLUS_PERCENT, BAD_PERCENT, NON_ASCII]) assert.ok(!raw.includes(secret));
     });
 
-    it('running again changes nothing and duplicates nothing', async () => {
+    it('running again changes nothing and duplicates nothing', async (t) => {
+      await setUp(t, { imported: true });
       const before = await registry();
       const r = await report('keycloak', '--file', realmFile, '--rsin', '000000000', '--allow-weak-secrets');
       assert.equal(r.summary.created, 0);
@@ -191,7 +221,8 @@ forEachDialect((dialect) => {
       assert.deepEqual(await registry(), before);
     });
 
-    it('tokens with the migrated secrets: curl -u, multipart form, Python requests auth=, form-encoded Basic', async () => {
+    it('tokens with the migrated secrets: curl -u, multipart form, Python requests auth=, form-encoded Basic', async (t) => {
+      await setUp(t, { imported: true });
       await cli('clients', 'enable', 'oud-systeem-000000000');
       const pairs: [string, string][] = [
         ['zaaksysteem-123456782', SAMPLE.zaak],
@@ -222,7 +253,8 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
       assert.equal(res.json.expires_in, 900);
     });
 
-    it('self-signed HS256 tokens made with the migrated secrets are accepted at /introspect', async () => {
+    it('self-signed HS256 tokens made with the migrated secrets are accepted at /introspect', async (t) => {
+      await setUp(t, { imported: true });
       const now = Math.floor(ts.clock.now() / 1000);
       for (const [id, secret] of [
         ['zaaksysteem-123456782', SAMPLE.zaak],
@@ -238,7 +270,8 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
       assert.deepEqual(masked.json, { active: false });
     });
 
-    it('a raw Basic secret with + or % is one attempt in the guessing back-off, and invalid percent-encoding is no 400', async () => {
+    it('a raw Basic secret with + or % is one attempt in the guessing back-off, and invalid percent-encoding is no 400', async (t) => {
+      await setUp(t, { imported: true });
       const raw = (id: string, secret: string) => 'Basic ' + Buffer.from(`${id}:${secret}`).toString('base64');
       const wrong = await basicToken(raw('bad-percent', 'Zq8%zzY3+wrong'));
       assert.equal(wrong.status, 401, wrong.text);
@@ -251,7 +284,8 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
       assert.equal((await basicToken(raw('plus-percent', PLUS_PERCENT))).status, 429, 'the back-off still counts');
     });
 
-    it('--no-self-signed: secrets stored hashed only; a weak one is then accepted and reported', async () => {
+    it('--no-self-signed: secrets stored hashed only; a weak one is then accepted and reported', async (t) => {
+      await setUp(t);
       const file = path.join(dir, 'weak.json');
       fs.writeFileSync(file, JSON.stringify({ clients: [serviceClient('weak-hashed', 'Zomer2024!x'), serviceClient('weak-signing', 'Zomer2024!y')] }));
       const refused = await report('keycloak', '--file', file, '--rsin', '000000000');
@@ -278,7 +312,8 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
       assert.deepEqual((await introspect(hs256({ iss: 'weak-hashed', client_id: 'weak-hashed', iat: now }, 'Zomer2024!x'))).json, { active: false });
     });
 
-    it('Open Zaak: every non-empty secret a self-signing client named after its Applicatie; weak ones only when allowed', async () => {
+    it('Open Zaak: every non-empty secret a self-signing client named after its Applicatie; weak ones only when allowed', async (t) => {
+      await setUp(t);
       const dump = path.join(FIXTURES, 'open-zaak-dumpdata.json');
       const first = await report('open-zaak', '--file', dump, '--rsin', '123456782');
       assert.deepEqual(
@@ -327,7 +362,8 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
       assert.equal(curl.stdout, '200');
     });
 
-    it('a malformed or unsuitable file is refused with one clear line and a non-zero exit, changing nothing', async () => {
+    it('a malformed or unsuitable file is refused with one clear line and a non-zero exit, changing nothing', async (t) => {
+      await setUp(t);
       const before = await registry();
       const write = (name: string, content: string | Buffer) => {
         const file = path.join(dir, name);
@@ -384,7 +420,8 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
     const strong = (n: number) => `Odd${n}-Wd0m2xYbT4qzJ6pLk9vRf3sN1cHa8uEe`;
     const clientRows = async (ids: string[]) => (await ts.app.storage.db.selectFrom('clients').select('client_id').where('client_id', 'in', ids).execute()).map((r) => r.client_id).sort();
 
-    it('--dry-run and the run report the same for odd clients: the dry run makes every check the registry makes', async () => {
+    it('--dry-run and the run report the same for odd clients: the dry run makes every check the registry makes', async (t) => {
+      await setUp(t);
       const odd = (clientId: string, over: Record<string, unknown> = {}) => serviceClient(clientId, strong(clientId.length), over);
       const file = realmOf('odd.json', [
         odd('odd-expiry-33658', { attributes: { 'client.secret.expiration.time': '999999999999' } }),
@@ -460,7 +497,8 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
       );
     });
 
-    it('the report writes out invisible characters from the file: a client id cannot rewrite or hide lines of it', async () => {
+    it('the report writes out invisible characters from the file: a client id cannot rewrite or hide lines of it', async (t) => {
+      await setUp(t);
       const ids = ['evil\u001b[2K\r\u001b[1A\u001b[2Kok-client  imported', 'hidden\u001b]0;title\u0007', 'app\nx', 'csi\u009b31m', 'bidi\u202eevil', 'nul\u0000'];
       const file = realmOf('escapes.json', [
         serviceClient(ids[0]!, strong(1)),
@@ -514,7 +552,8 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
       assert.match(oz.stdout, /^loose\\x1b]8;;http:\/\/x\\x07 +skipped/m);
     });
 
-    it("an existing client that differs from the file is reported with the differences and left alone; zgw-auth's own clients are never offered a file's secret", async () => {
+    it("an existing client that differs from the file is reported with the differences and left alone; zgw-auth's own clients are never offered a file's secret", async (t) => {
+      await setUp(t, { imported: true });
       const introspector = await cli('clients', 'create', '--client-id', 'introspector', '--rsin', '000000000', '--scopes', 'zgw-auth:introspect', '--json');
       assert.equal(introspector.code, 0, introspector.stderr);
       const before = await registry();
@@ -543,7 +582,8 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
       assert.deepEqual(await registry(), before);
     });
 
-    it('running again after a secret was revoked or expired here, or the client disabled, says so: consumers sending it get 401', async () => {
+    it('running again after a secret was revoked or expired here, or the client disabled, says so: consumers sending it get 401', async (t) => {
+      await setUp(t, { imported: true });
       const [badPercent] = JSON.parse((await cli('secrets', 'list', 'bad-percent', '--json')).stdout) as { secretId: string }[];
       assert.equal((await cli('secrets', 'revoke', 'bad-percent', badPercent!.secretId)).code, 0);
       const [umlaut] = JSON.parse((await cli('secrets', 'list', 'umlaut', '--json')).stdout) as { secretId: string }[];
@@ -568,7 +608,8 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
       assert.equal((await basicToken(basicAuth('bad-percent', BAD_PERCENT))).status, 401);
     });
 
-    it('the registry refuses __proto__, constructor and prototype keys in claim values on every way in (here: the CLI)', async () => {
+    it('the registry refuses __proto__, constructor and prototype keys in claim values on every way in (here: the CLI)', async (t) => {
+      await setUp(t);
       for (const claims of ['{"urn:x:y":{"__proto__":{"polluted":1}}}', '{"urn:x:y":[{"a":{"constructor":{"prototype":{"p":1}}}}]}', '{"https://x.example/c":{"prototype":1}}']) {
         const r = await cli('clients', 'create', '--client-id', 'proto-claims', '--rsin', '000000000', '--claims', claims);
         assert.equal(r.code, 1, r.stdout);
@@ -577,7 +618,8 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
       assert.deepEqual(await clientRows(['proto-claims']), []);
     });
 
-    it('Open Zaak: a client id listed a million times (100 Applicaties of 10,000) is read at once', async () => {
+    it('Open Zaak: a client id listed a million times (100 Applicaties of 10,000) is read at once', async (t) => {
+      await setUp(t);
       const ids = JSON.stringify(Array(10_000).fill('repeated'));
       const records = [
         JSON.stringify({ model: 'vng_api_common.jwtsecret', pk: 1, fields: { identifier: 'repeated', secret: strong(6) } }),

@@ -1,7 +1,8 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { spawnTracked, track } from './resources.js';
 
 /**
  * Private PostgreSQL and Redis servers that fault tests may stop and start, leaving the machine's
@@ -55,9 +56,18 @@ export async function privatePostgres(port: number, settings: Record<string, str
     }
   };
   const stop = async () => void asPostgres('pg_ctl', ['-D', dir, '-w', '-m', 'fast', 'stop']);
+  // pg_ctl detaches the server from this process: stopped and removed here if the test does not get to it.
+  const untrack = track(`private PostgreSQL on port ${port}`, () => {
+    try {
+      asPostgres('pg_ctl', ['-D', dir, '-w', '-t', '20', '-m', 'immediate', 'stop']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
   try {
     await start();
   } catch (err) {
+    untrack();
     fs.rmSync(dir, { recursive: true, force: true });
     throw err;
   }
@@ -74,6 +84,7 @@ export async function privatePostgres(port: number, settings: Record<string, str
     async destroy() {
       await stop().catch(() => {});
       fs.rmSync(dir, { recursive: true, force: true });
+      untrack();
     },
   };
 }
@@ -103,9 +114,9 @@ function alive(pid: number): boolean {
 }
 
 export async function privateRedis(port: number): Promise<PrivateRedis> {
-  let child: ReturnType<typeof spawn> | undefined;
+  let child: ChildProcess | undefined;
   const start = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    child = spawnTracked('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
     for (let i = 0; i < 50; i++) {
       try {
         execFileSync('redis-cli', ['-p', String(port), 'ping'], { stdio: 'pipe' });

@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { eventually } from './helpers.js';
+
+/**
+ * The test runner (scripts/run-tests.mjs) on test files written here: a failing test that leaves
+ * a zgw-auth cluster running, a test that hangs, a file that runs no test. Each must end the run
+ * promptly with a failure and leave no process behind.
+ */
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const helpers = pathToFileURL(path.join(root, 'dist/test/helpers.js')).href;
+const resources = pathToFileURL(path.join(root, 'dist/test/resources.js')).href;
+
+interface Outcome {
+  code: number | null;
+  output: string;
+  /** Set when the runner had to be killed: it did not end by itself. */
+  killed: boolean;
+}
+
+/** Runs the runner on `files`; only a guard against a runner that never ends kills it, after 3 minutes. */
+function runner(files: string[], env: Record<string, string> = {}): Promise<Outcome> {
+  // Our own process is a test file: the runner inside must not think it is one too.
+  const { NODE_TEST_CONTEXT: _, ...outer } = process.env;
+  return new Promise((resolve) => {
+    execFile(process.execPath, [path.join(root, 'scripts/run-tests.mjs'), ...files], { env: { ...outer, ...env }, timeout: 180_000, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+      const e = err as (Error & { code?: number; killed?: boolean }) | null;
+      resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, output: `${stdout}${stderr}`, killed: e?.killed === true });
+    });
+  });
+}
+
+/** Whether the process runs: a zombie (dead, not yet reaped by its new parent) does not. */
+function running(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** The run ended by itself, failed, printed the closing summary, and left none of the processes listed in `pidsFile`. */
+async function assertFailedLeavingNothing(r: Outcome, pidsFile: string, count: number) {
+  assert.equal(r.killed, false, `the run ended by itself:\n${r.output}`);
+  assert.equal(r.code, 1, r.output);
+  assert.match(r.output, /ℹ pass 0\nℹ fail 1\n/, 'the closing summary');
+  const started = JSON.parse(fs.readFileSync(pidsFile, 'utf8')) as number[];
+  assert.equal(started.length, count, 'the test file started its processes');
+  // SIGKILLed as the file ended; a busy machine may take a moment to tear one down.
+  await eventually(async () => !started.some(running), 10_000);
+  assert.deepEqual(
+    started.filter((pid) => running(pid)),
+    [],
+    'none of them is left',
+  );
+}
+
+const scratch = () => fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-runner-'));
+
+/** Writes test file `name` into a scratch folder; `source` is given the folder and the file to write the started pids to. */
+function writeTestFile(name: string, source: (dir: string, pids: string) => string): { file: string; pids: string } {
+  const dir = scratch();
+  const pids = path.join(dir, 'pids');
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, source(dir, pids));
+  return { file, pids };
+}
+
+describe('test runner', () => {
+  it('a failing assertion in a test that started a zgw-auth cluster ends the file with the failure, and nothing it started survives', async () => {
+    // As in the fault tests: the assertion fails before the test's own cleanup could run.
+    const { file, pids } = writeTestFile(
+      'fails.test.mjs',
+      (dir, pids) => `import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { it } from 'node:test';
+import { eventually, startServeProcess } from '${helpers}';
+it('starts a cluster, then fails', async () => {
+  const proc = await startServeProcess(fs.mkdtempSync('${dir}/data-'), {}, ['--workers', '2']);
+  const workers = () => [...new Set([...proc.output().matchAll(/"pid":(\\d+)[^\\n]*zgw-auth listening/g)].map((m) => Number(m[1])))];
+  await eventually(async () => workers().length === 2, 60_000);
+  fs.writeFileSync('${pids}', JSON.stringify([proc.child.pid, ...workers()]));
+  assert.equal(1, 2, 'deliberate failure');
+});
+`,
+    );
+    const r = await runner([file]);
+    // A primary and its two workers.
+    await assertFailedLeavingNothing(r, pids, 3);
+    assert.match(r.output, /deliberate failure/);
+  });
+
+  it('a test that hangs is ended by the watchdog with a clear failure, stopping what it started', async () => {
+    // A registered process group and an unregistered child (as a CLI run through execFile).
+    const { file, pids } = writeTestFile(
+      'hangs.test.mjs',
+      (_dir, pids) => `import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import { it } from 'node:test';
+import { spawnTracked } from '${resources}';
+it('hangs', async () => {
+  const tracked = spawnTracked('sleep', ['600'], { stdio: 'ignore' });
+  const loose = execFile('sleep', ['601']);
+  fs.writeFileSync('${pids}', JSON.stringify([tracked.pid, loose.pid]));
+  await new Promise(() => setInterval(() => {}, 1000));
+});
+it('runs after', () => {});
+`,
+    );
+    const r = await runner([file], { TEST_FILE_TIMEOUT_S: '5' });
+    await assertFailedLeavingNothing(r, pids, 2);
+    assert.match(r.output, /watchdog: .*hangs\.test\.mjs did not finish within 5 s \(TEST_FILE_TIMEOUT_S\) and was ended; stopped what it had left running: sleep 600/);
+  });
+
+  it('a test file that runs no test fails the run by name', async () => {
+    const dir = scratch();
+    const empty = path.join(dir, 'empty.test.mjs');
+    fs.writeFileSync(empty, `import 'node:test';\n`);
+    const passing = path.join(dir, 'passing.test.mjs');
+    fs.writeFileSync(passing, `import { it } from 'node:test';\nit('passes', () => {});\n`);
+    const r = await runner([passing, empty]);
+    assert.equal(r.code, 1, r.output);
+    assert.match(r.output, /Test files not run:\n {2}.*empty\.test\.mjs: ran no test\n/);
+    assert.doesNotMatch(r.output, /passing\.test\.mjs: ran no test/);
+    const ok = await runner([passing]);
+    assert.equal(ok.code, 0, ok.output);
+  });
+});
