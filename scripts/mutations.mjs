@@ -1295,6 +1295,24 @@ export const MUTATIONS = [
     to: 'if (Math.random() < 0) await this.redis.set(',
   },
   {
+    id: 'backoff-redis-state-failures',
+    check: "Shared (Redis) back-off: a caller's failures are read back before each authentication",
+    fn: 'RedisFailureLimiter.state',
+    file: 'src/limits/redis-failure-limiter.ts',
+    tests: ['guessing', 'scale-out', 'check-inventory'],
+    from: "out[#out + 1] = tonumber(redis.call('GET', KEYS[i]) or '0')",
+    to: 'out[#out + 1] = 0',
+  },
+  {
+    id: 'backoff-redis-state-wait',
+    check: "Shared (Redis) back-off: a key's remaining block is read back before each authentication",
+    fn: 'RedisFailureLimiter.state',
+    file: 'src/limits/redis-failure-limiter.ts',
+    tests: ['guessing', 'scale-out', 'check-inventory'],
+    from: 'wait: raw[2 * i + 1]! > 0 ? Math.ceil(raw[2 * i + 1]! / 1000) : 0',
+    to: 'wait: 0',
+  },
+  {
     id: 'import-format',
     check: 'Registry import: format and version',
     fn: 'importRegistry',
@@ -1563,6 +1581,15 @@ export const MUTATIONS = [
     to: 'if (Math.random() < 0) {',
   },
   {
+    id: 'org-admin-may-see',
+    check: 'Organisation administrators: a single client of another organisation does not exist for them',
+    fn: 'maySee',
+    file: ORG_POLICY,
+    tests: ORG_ADMIN,
+    from: "return admin.kind === 'global' || client.rsin === admin.rsin;",
+    to: "return admin.kind === 'global' || Math.random() >= 0;",
+  },
+  {
     id: 'org-admin-client-read',
     check: "Organisation administrators: another organisation's client is not found (show)",
     fn: 'ClientAdministration.get',
@@ -1747,6 +1774,15 @@ export const MUTATIONS = [
       ['else if (found.revokedAt !== null) reasons.push(', 'else if (Math.random() < 0 && found.revokedAt !== null) reasons.push('],
       ['else if (!isLive(found, now)) reasons.push(', 'else if (Math.random() < 0 && !isLive(found, now)) reasons.push('],
     ],
+  },
+  {
+    id: 'migrate-first-admin-never-created',
+    check: "Migration: zgw-auth's own administrator client is never created from a file, also where the registry has none",
+    fn: 'applyEntry',
+    file: 'src/migrate/apply-migration-plan.ts',
+    tests: ['migrate'],
+    from: 'if (entry.clientId === FIRST_ADMIN_CLIENT_ID) {',
+    to: 'if (Math.random() < 0) {',
   },
   // ---- web console ------------------------------------------------------------------------
   {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import crypto from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { REPEAT_WINDOW_MS } from '../src/audit/audit-log.js';
@@ -101,6 +102,45 @@ describe('back-off policy on a shared egress address', () => {
     assert.equal((await tokenAt(ts, neighbour, '127.0.0.22')).status, 200, 'a client with no failures of its own is served');
   });
 });
+
+for (const limiter of ['memory', 'redis'] as const) {
+  describe(`a working credential between failures clears only its own (client, address) pair (${limiter} limiter)`, () => {
+    let ts: TestServer;
+    // Addresses of this run only: the Redis database may be shared with other runs.
+    const net = `127.${1 + crypto.randomInt(250)}.${crypto.randomInt(250)}`;
+    const run = crypto.randomBytes(4).toString('hex');
+    before(async () => {
+      ts = await startTestServer({
+        env: { ZGW_AUTH_LOCKOUT_THRESHOLD: '3', ZGW_AUTH_LOCKOUT_BASE_SECONDS: '60', ...(limiter === 'redis' ? { REDIS_URL: 'redis://127.0.0.1:6379/8' } : {}) },
+      });
+    });
+    after(() => ts.close());
+
+    it('an enumerating address stays backed off when one of its clients gets a token in between', async () => {
+      const from = `${net}.1`;
+      const working = await ts.createClient();
+      const wrong = (id: string) => tokenAt(ts, { clientId: id, secret: 'wrong' }, from);
+      // T = 3: the address's budget is 12 distinct ids; two failures each stay below the pair's threshold.
+      for (let i = 0; i < 2; i++) assert.equal((await wrong(`enum-${run}-0`)).status, 401);
+      for (let i = 1; i < 12; i++) assert.equal((await wrong(`enum-${run}-${i}`)).status, 401);
+      assert.equal((await wrong(`enum-${run}-0`)).status, 429, 'the address is backed off');
+      assert.equal((await tokenAt(ts, working, from)).status, 200, 'a working credential from the same address');
+      assert.equal((await wrong(`enum-${run}-0`)).status, 429, 'the address is still backed off');
+      assert.equal((await wrong(`enum-${run}-5`)).status, 429, 'for every id it tried');
+      if (limiter === 'redis') assert.equal(await ts.app.redis!.exists(`zgw-auth:fail:count:addr:${from}`), 1, 'counted in Redis, not in the fallback');
+    });
+
+    it("a guessed client's count across addresses survives one of its instances getting a token", async () => {
+      const c = await ts.createClient();
+      const wrong = (a: number) => tokenAt(ts, { clientId: c.clientId, secret: 'wrong' }, `${net}.${a}`);
+      // T = 3: the client's budget is 60 failures from all addresses; two per address stay below the pair's threshold.
+      for (let a = 10; a < 40; a++) for (let i = 0; i < 2; i++) assert.equal((await wrong(a)).status, 401);
+      assert.equal((await wrong(10)).status, 429, "the client's budget is spent");
+      assert.equal((await tokenAt(ts, c, `${net}.100`)).status, 200, 'its clean instance elsewhere gets a token');
+      assert.equal((await wrong(10)).status, 429, "the client's budget is still spent");
+    });
+  });
+}
 
 describe('HS256 tokens at /admin count as guesses', () => {
   let ts: TestServer;
