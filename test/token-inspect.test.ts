@@ -108,6 +108,10 @@ describe("token inspect: the server verifier's verdict, exit 0 valid, 1 invalid,
       { exit: 0, verdict: expected },
       { exit: 0, verdict: expected },
     ]);
+    // The issuer is the server's business: another spelling of its address is no reason to refuse.
+    const spelled = await cli([token, '--json', '--server', `${ts.url}/`, '--admin-token', adminToken]);
+    assert.equal(spelled.code, 0, spelled.stdout + spelled.stderr);
+    assert.equal(await cli([token], { ZGW_AUTH_ISSUER: 'https://elsewhere.example' }).then((r) => r.code), 1, "the registry's verifier takes the issuer of its configuration");
     assert.equal((await postForm(`${ts.url}/revoke`, { token }, { authorization: basicAuth(c.clientId, c.secret) })).status, 200);
     await assertRefused(token, 'revoked');
   });
