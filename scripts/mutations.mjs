@@ -1865,7 +1865,7 @@ export const MUTATIONS = [
     file: 'src/audit/audit-log.ts',
     tests: ['guessing'],
     from: 'if (entry && t - entry.at < REPEAT_WINDOW_MS) {',
-    to: 'if (Math.random() < 0) {',
+    to: 'if (entry && Math.random() < 0) {',
   },
   {
     id: 'token-inspect-exit-invalid',
