@@ -12,7 +12,7 @@ import * as oidc from 'openid-client';
 import { createZakenApi } from '../examples/zaken-api.js';
 import { registryResolver } from '../src/tokens/server-verifier.js';
 import { createSelfSignedToken } from '../src/tokens/self-signed-token.js';
-import { basicAuth, CLI, hs256, postForm, rejectsWith, request, startTestServer, type TestServer } from './helpers.js';
+import { basicAuth, CLI, decodePart, hs256, postForm, rejectsWith, request, startTestServer, type TestServer } from './helpers.js';
 
 const run = promisify(execFile);
 
@@ -272,9 +272,15 @@ print(json.dumps({"sub": claims["sub"], "own": own}))`;
       const token = stdout.trim();
       assert.equal((await verifier.verify(token)).userId, 'cli-user');
       assert.equal((await introspect(token)).json.active, true);
-      const inspected = await cli('token', 'inspect', token, '--client-secret', zgw.secret);
+      // token inspect gives the server's verdict: run with the server's configuration (its registry).
+      const registry = { ...process.env, ZGW_AUTH_DATA_DIR: ts.config.dataDir, ZGW_AUTH_MASTER_KEY: ts.config.masterKey!, ZGW_AUTH_ISSUER: ts.config.issuer };
+      const inspected = await run(process.execPath, [CLI, 'token', 'inspect', token], { env: registry });
       assert.match(inspected.stdout, /VALID \(self-signed\)/);
-      await assert.rejects(cli('token', 'inspect', token, '--client-secret', 'other'), (err: { stdout: string; code: number }) => err.code === 1 && /INVALID: bad_signature/.test(err.stdout));
+      const forged = hs256(decodePart(token, 1), 'other-secret-of-some-length');
+      await assert.rejects(
+        run(process.execPath, [CLI, 'token', 'inspect', forged], { env: registry }),
+        (err: { stdout: string; code: number }) => err.code === 1 && /INVALID: bad_signature/.test(err.stdout),
+      );
     });
     it('token get fetches a token via discovery', async () => {
       const { stdout } = await cli('token', 'get', '--server', ts.url, '--client-id', zgw.clientId);

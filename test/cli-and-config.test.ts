@@ -173,10 +173,11 @@ describe('CLI ergonomics', () => {
     assert.match((await cli(['clients', 'create', '--help'])).stdout, /--rsin <rsin>\s+required/);
   });
 
-  it('token inspect without --server or --client-secret says the token is not verified', async () => {
+  it('token inspect without a registry or --server says it could not check, with exit 2', async () => {
     const token = `${base64urlJson({ alg: 'HS256', typ: 'JWT' })}.${base64urlJson({ client_id: 'x', iat: 1 })}.c2ln`;
-    const r = await cli(['token', 'inspect', token]);
-    assert.equal(r.code, 0);
-    assert.match(r.stdout, /not verified: give --server .* or --client-secret/);
+    const r = await cli(['token', 'inspect', token], { ZGW_AUTH_DATA_DIR: emptyDir() });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /could not check the token/);
+    assert.doesNotMatch(r.stdout, /VALID/);
   });
 });

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import crypto from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { CLI, forEachDialect, hs256, type HttpResult, postForm, request, startTestServer, type TestServer } from './helpers.js';
+import { REPEAT_WINDOW_MS } from '../src/audit/audit-log.js';
+import { KyselyAuditStore } from '../src/storage/kysely-audit-store.js';
+import { CLI, eventually, forEachDialect, hs256, type HttpResult, postForm, request, startTestServer, type TestServer } from './helpers.js';
 
 const run = promisify(execFile);
 type Cred = { clientId: string; secret: string };
@@ -100,6 +103,45 @@ describe('back-off policy on a shared egress address', () => {
   });
 });
 
+for (const limiter of ['memory', 'redis'] as const) {
+  describe(`a working credential between failures clears only its own (client, address) pair (${limiter} limiter)`, () => {
+    let ts: TestServer;
+    // Addresses of this run only: the Redis database may be shared with other runs.
+    const net = `127.${1 + crypto.randomInt(250)}.${crypto.randomInt(250)}`;
+    const run = crypto.randomBytes(4).toString('hex');
+    before(async () => {
+      ts = await startTestServer({
+        env: { ZGW_AUTH_LOCKOUT_THRESHOLD: '3', ZGW_AUTH_LOCKOUT_BASE_SECONDS: '60', ...(limiter === 'redis' ? { REDIS_URL: 'redis://127.0.0.1:6379/8' } : {}) },
+      });
+    });
+    after(() => ts.close());
+
+    it('an enumerating address stays backed off when one of its clients gets a token in between', async () => {
+      const from = `${net}.1`;
+      const working = await ts.createClient();
+      const wrong = (id: string) => tokenAt(ts, { clientId: id, secret: 'wrong' }, from);
+      // T = 3: the address's budget is 12 distinct ids; two failures each stay below the pair's threshold.
+      for (let i = 0; i < 2; i++) assert.equal((await wrong(`enum-${run}-0`)).status, 401);
+      for (let i = 1; i < 12; i++) assert.equal((await wrong(`enum-${run}-${i}`)).status, 401);
+      assert.equal((await wrong(`enum-${run}-0`)).status, 429, 'the address is backed off');
+      assert.equal((await tokenAt(ts, working, from)).status, 200, 'a working credential from the same address');
+      assert.equal((await wrong(`enum-${run}-0`)).status, 429, 'the address is still backed off');
+      assert.equal((await wrong(`enum-${run}-5`)).status, 429, 'for every id it tried');
+      if (limiter === 'redis') assert.equal(await ts.app.redis!.exists(`zgw-auth:fail:count:addr:${from}`), 1, 'counted in Redis, not in the fallback');
+    });
+
+    it("a guessed client's count across addresses survives one of its instances getting a token", async () => {
+      const c = await ts.createClient();
+      const wrong = (a: number) => tokenAt(ts, { clientId: c.clientId, secret: 'wrong' }, `${net}.${a}`);
+      // T = 3: the client's budget is 60 failures from all addresses; two per address stay below the pair's threshold.
+      for (let a = 10; a < 40; a++) for (let i = 0; i < 2; i++) assert.equal((await wrong(a)).status, 401);
+      assert.equal((await wrong(10)).status, 429, "the client's budget is spent");
+      assert.equal((await tokenAt(ts, c, `${net}.100`)).status, 200, 'its clean instance elsewhere gets a token');
+      assert.equal((await wrong(10)).status, 429, "the client's budget is still spent");
+    });
+  });
+}
+
 describe('HS256 tokens at /admin count as guesses', () => {
   let ts: TestServer;
   before(async () => {
@@ -183,6 +225,61 @@ describe('HS256 tokens at /introspect count as guesses', () => {
     const idp = await ts.token(c.clientId, c.secret);
     for (let i = 0; i < 5; i++) assert.equal(await introspect(ts, idp + 'x', '127.0.0.44', api), false);
     assert.equal(await introspect(ts, selfSigned(ts, c.clientId, c.secret), '127.0.0.44', api), true, 'refused IdP tokens are not guesses at a secret');
+  });
+});
+
+forEachDialect((dialect) => {
+  describe(`failed authentications in the audit trail at once, folded (${dialect})`, () => {
+    let ts: TestServer;
+    before(async () => {
+      ts = await startTestServer({ dialect, env: { ZGW_AUTH_LOCKOUT_THRESHOLD: '1000' } });
+    });
+    after(() => ts.close());
+
+    it('shows the first failure of a window within a second, outside the process too, folds the repeats into it and writes a bounded number of events for a flood', async () => {
+      const c = await ts.createClient();
+      // The database as another process sees it: read without flushing this server's audit log.
+      const stored = new KyselyAuditStore(ts.app.storage.db);
+      const failures = async () => stored.list({ action: 'client_auth.failed', target: c.clientId, limit: 100 });
+      const refusedAt = Date.now();
+      assert.equal((await tokenAt(ts, { clientId: c.clientId, secret: 'wrong-0' }, '127.0.0.30')).status, 401);
+      assert.ok(await eventually(async () => (await failures()).length === 1, 1000 - (Date.now() - refusedAt)), 'the failure is stored within 1 s');
+      const first = (await failures())[0]!;
+      assert.equal(first.details.count, 1);
+      const env = { ...process.env, ZGW_AUTH_DATA_DIR: ts.config.dataDir, ZGW_AUTH_MASTER_KEY: ts.config.masterKey!, ...(ts.config.databaseUrl ? { DATABASE_URL: ts.config.databaseUrl } : {}) };
+      const listed = async () =>
+        JSON.parse((await run(process.execPath, [CLI, 'audit', 'list', '--action', 'client_auth.failed', '--target', c.clientId, '--json'], { env })).stdout) as {
+          details: { count: number; lastAt: number };
+        }[];
+      assert.deepEqual(
+        (await listed()).map((e) => e.details.count),
+        [1],
+        'audit list in another process shows it',
+      );
+
+      // A flood of one (client, address, reason) and of unknown ids from one address: one event each per window.
+      for (let i = 1; i < 60; i++) {
+        ts.clock.t += 100;
+        assert.equal((await tokenAt(ts, { clientId: c.clientId, secret: `wrong-${i}` }, '127.0.0.30')).status, 401);
+        await tokenAt(ts, { clientId: `flood-${i}`, secret: 'x' }, '127.0.0.30');
+      }
+      const lastAt = ts.clock.t;
+      ts.clock.advance(REPEAT_WINDOW_MS / 1000);
+      await ts.app.audit.flush();
+      assert.deepEqual(
+        (await failures()).map((e) => [e.id, e.at, e.details.count, e.details.lastAt]),
+        [[first.id, first.at, 60, lastAt]],
+        'the window ended: its event has the count and the last time',
+      );
+      assert.equal((await stored.list({ action: 'client_auth.failed', reason: 'unknown_client', limit: 100 })).filter((e) => e.address === '127.0.0.30').length, 1);
+      for (let i = 0; i < 5; i++) await tokenAt(ts, { clientId: c.clientId, secret: `again-${i}` }, '127.0.0.30');
+      await ts.app.audit.list({ limit: 1 });
+      assert.deepEqual(
+        (await listed()).map((e) => e.details.count),
+        [5, 60],
+        'the next window starts a new event; listing writes the counts of open windows',
+      );
+    });
   });
 });
 

@@ -10,7 +10,8 @@ import { promisify } from 'node:util';
 import { applyMigrationPlan, type MigrationReport, type ReportEntry } from '../src/migrate/apply-migration-plan.js';
 import { parseKeycloakRealm } from '../src/migrate/parse-keycloak-realm.js';
 import { createSelfSignedToken } from '../src/tokens/self-signed-token.js';
-import { basicAuth, CLI, forEachDialect, hs256, postForm, startTestServer, type TestServer } from './helpers.js';
+import { FIRST_ADMIN_CLIENT_ID } from '../src/app.js';
+import { basicAuth, CLI, forEachDialect, freshPostgres, hs256, postForm, startTestServer, type TestServer } from './helpers.js';
 
 const run = promisify(execFile);
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/fixtures');
@@ -580,6 +581,42 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
         assert.doesNotMatch(JSON.stringify(r), /secrets add/);
       }
       assert.deepEqual(await registry(), before);
+    });
+
+    it("never creates zgw-auth's own administrator client from a file, also in a registry that has none yet", async () => {
+      const fresh = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-migrate-fresh-'));
+      const pg = dialect === 'postgres' ? await freshPostgres() : undefined;
+      try {
+        const freshEnv = { ...process.env, ZGW_AUTH_DATA_DIR: fresh, ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64'), ...(pg ? { DATABASE_URL: pg.url } : {}) };
+        const inFresh = async (...args: string[]) => {
+          try {
+            return { code: 0, ...(await run(process.execPath, [CLI, ...args], { env: freshEnv })) };
+          } catch (err) {
+            return err as { code: number; stdout: string; stderr: string };
+          }
+        };
+        const file = path.join(fresh, 'own-admin.json');
+        fs.writeFileSync(file, JSON.stringify({ realm: 'OneGround', clients: [serviceClient(FIRST_ADMIN_CLIENT_ID, strong(7)), serviceClient('consumer-fresh', strong(8))] }));
+        for (const dryRun of [['--dry-run'], []]) {
+          const r = await inFresh('migrate', 'keycloak', '--file', file, '--rsin', '000000000', '--init', '--json', ...dryRun);
+          assert.equal(r.code, 0, r.stderr);
+          const reported = JSON.parse(r.stdout) as MigrationReport;
+          assert.deepEqual(
+            reported.clients.map((c) => [c.clientId, c.status, c.created]),
+            [
+              [FIRST_ADMIN_CLIENT_ID, 'skipped', false],
+              ['consumer-fresh', 'imported', true],
+            ],
+          );
+        }
+        assert.equal((await inFresh('clients', 'show', 'consumer-fresh')).code, 0, 'the migration ran');
+        const admin = await inFresh('clients', 'show', FIRST_ADMIN_CLIENT_ID);
+        assert.notEqual(admin.code, 0, 'no administrator client from the file');
+        assert.match(admin.stderr, /does not exist/);
+      } finally {
+        await pg?.drop();
+        fs.rmSync(fresh, { recursive: true, force: true });
+      }
     });
 
     it('running again after a secret was revoked or expired here, or the client disabled, says so: consumers sending it get 401', async (t) => {

@@ -479,6 +479,27 @@ for (const [backend, open] of BACKENDS) {
         assert.equal(all[2]?.address, '192.0.2.2');
       });
 
+      it('returns the ids of appended events in their order and updates the details of one by id', async () => {
+        const batch = (n: number, from: number) =>
+          rows(...Array.from({ length: n }, (_, i): Parameters<typeof rows>[0] => [T0 + from + i, 'c', 'client_auth.failed', `t${from + i}`, null, null, { count: 1 }]));
+        const written = (await s.audit.appendReturningIds(batch(1, 0))).concat(await s.audit.appendReturningIds(batch(112, 1)));
+        assert.equal(written.length, 113);
+        const stored = new Map((await s.audit.list({ limit: 1000 })).map((e) => [e.id, e.target]));
+        assert.deepEqual(
+          written.map((id) => stored.get(id)),
+          Array.from({ length: 113 }, (_, i) => `t${i}`),
+        );
+        await s.audit.updateDetails([
+          [written[5]!, JSON.stringify({ count: 7, lastAt: T0 + 99 })],
+          [written[112]!, JSON.stringify({ count: 2 })],
+        ]);
+        await s.audit.updateDetails([]);
+        const [newest] = await s.audit.list({ limit: 1 });
+        assert.deepEqual(newest?.details, { count: 2 });
+        assert.deepEqual((await s.audit.list({ target: 't5', limit: 1 }))[0]?.details, { count: 7, lastAt: T0 + 99 });
+        assert.deepEqual((await s.audit.list({ target: 't6', limit: 1 }))[0]?.details, { count: 1 }, 'other events unchanged');
+      });
+
       it('deletes what happened before a moment, and says how many', async () => {
         await s.audit.append(rows([T0, 'x', 'old', 't', null, null, {}], [T0 + 1, 'x', 'new', 't', null, null, {}]));
         assert.equal(await s.audit.deleteBefore(T0), 0);

@@ -82,29 +82,92 @@ describe('AuditLog (memory store)', () => {
     assert.equal((await audit.list({ limit: 5000 })).length, 1000);
   });
 
-  it('counts repeats of one key within the window as one event, written when the window ends', async () => {
+  it('writes the first of a folded event at once and folds repeats within the window into it', async () => {
     const first = t;
     audit.recordRepeated('k', { actor: 'c', action: 'client_auth.failed', target: 'a', reason: 'wrong_secret', details: {} });
+    await audit.flush();
+    const [written] = await store.list({ limit: 10 });
+    assert.deepEqual([written?.target, written?.at, written?.reason, written?.details], ['a', first, 'wrong_secret', { lastAt: first, count: 1 }], 'visible before its window ends');
     t += 1000;
     audit.recordRepeated('k', { actor: 'c', action: 'client_auth.failed', target: 'b', reason: 'wrong_secret', details: {} });
     audit.recordRepeated('other', { actor: 'd', action: 'client_auth.failed', target: 'c', details: {} });
     await audit.flush();
-    assert.equal((await store.list({ limit: 10 })).length, 0, 'the windows are still open');
+    assert.deepEqual(
+      (await store.list({ limit: 10 })).map((e) => [e.target, e.details]),
+      [
+        ['c', { lastAt: first + 1000, count: 1 }],
+        ['a', { lastAt: first, count: 1 }],
+      ],
+      'the repeat waits for the end of the window',
+    );
     t = first + REPEAT_WINDOW_MS;
     audit.recordRepeated('k', { actor: 'c', action: 'client_auth.failed', target: 'a', reason: 'wrong_secret', details: {} });
     await audit.flush();
-    const [written] = await store.list({ limit: 10 });
-    assert.deepEqual(written?.details, { lastAt: first + 1000, count: 2, targets: ['a', 'b'] });
-    assert.equal(written?.at, first, 'at the time of the first');
-    assert.equal(written?.reason, 'wrong_secret');
-    const all = await audit.list({ limit: 10 });
-    assert.equal(all.length, 3, 'list writes every counted event');
+    const events = await store.list({ limit: 10 });
+    assert.equal(events.length, 3, 'a new window: a new event');
     assert.deepEqual(
-      all.slice(0, 2).map((e) => [e.target, e.details]),
+      events.map((e) => [e.target, e.at, e.details]),
       [
-        ['c', { lastAt: first + 1000, count: 1 }],
-        ['a', { lastAt: first + REPEAT_WINDOW_MS, count: 1 }],
+        ['a', first + REPEAT_WINDOW_MS, { lastAt: first + REPEAT_WINDOW_MS, count: 1 }],
+        ['c', first + 1000, { lastAt: first + 1000, count: 1 }],
+        ['a', first, { lastAt: first + 1000, count: 2, targets: ['a', 'b'] }],
       ],
+    );
+  });
+
+  it('list shows the counts of open windows and keeps them open', async () => {
+    const first = t;
+    for (let i = 0; i < 3; i++) {
+      audit.recordRepeated('k', { actor: 'c', action: 'client_auth.failed', target: 'a', details: {} });
+      t += 10;
+    }
+    assert.deepEqual(
+      (await audit.list()).map((e) => e.details),
+      [{ lastAt: first + 20, count: 3 }],
+    );
+    audit.recordRepeated('k', { actor: 'c', action: 'client_auth.failed', target: 'a', details: {} });
+    assert.deepEqual(
+      (await audit.list()).map((e) => e.details),
+      [{ lastAt: first + 30, count: 4 }],
+      'folded into the same event',
+    );
+  });
+
+  it('writes a bounded number of events for a flood: one per key and window', async () => {
+    for (let w = 0; w < 3; w++) {
+      for (let i = 0; i < 500; i++) {
+        audit.recordRepeated('k', { actor: 'c', action: 'client_auth.failed', target: 'a', details: {} });
+        t += 10;
+      }
+      await audit.flush();
+      t += REPEAT_WINDOW_MS;
+    }
+    await audit.flush(true);
+    const events = await store.list({ limit: 100 });
+    assert.equal(events.length, 3);
+    assert.deepEqual(
+      events.map((e) => e.details.count),
+      [500, 500, 500],
+    );
+  });
+
+  it('keeps a folded event while the database is away and writes it, with its count, when it is back', async () => {
+    let away = true;
+    const errors: unknown[] = [];
+    const appendReturningIds = store.appendReturningIds.bind(store);
+    store.appendReturningIds = (rows: AuditRows) => (away ? Promise.reject(new ZgwAuthError('storage_unavailable', 'away')) : appendReturningIds(rows));
+    const log = new AuditLog(store, (err) => errors.push(err), now);
+    const first = t;
+    log.recordRepeated('k', { actor: 'c', action: 'client_auth.failed', target: 'a', details: {} });
+    await log.flush();
+    assert.equal(errors.length, 1);
+    t += 5;
+    log.recordRepeated('k', { actor: 'c', action: 'client_auth.failed', target: 'a', details: {} });
+    away = false;
+    await log.flush(true);
+    assert.deepEqual(
+      (await store.list({ limit: 10 })).map((e) => e.details),
+      [{ lastAt: first + 5, count: 2 }],
     );
   });
 
@@ -142,7 +205,17 @@ describe('AuditLog (memory store)', () => {
 
   it('reports a failed batch write instead of throwing', async () => {
     const errors: unknown[] = [];
-    const failing = new AuditLog({ append: () => Promise.reject(new Error('database down')), list: async () => [], deleteBefore: async () => 0 }, (err) => errors.push(err), now);
+    const failing = new AuditLog(
+      {
+        append: () => Promise.reject(new Error('database down')),
+        appendReturningIds: () => Promise.reject(new Error('database down')),
+        updateDetails: async () => {},
+        list: async () => [],
+        deleteBefore: async () => 0,
+      },
+      (err) => errors.push(err),
+      now,
+    );
     failing.recordLater({ actor: 'c', action: 'token.issued', target: 'x', details: {} });
     await failing.flush();
     assert.equal(errors.length, 1);
@@ -186,7 +259,13 @@ describe('AuditLog (memory store)', () => {
   it('keeps at most PENDING_EVENTS_MAX events for a database that stays away, dropping the oldest', async () => {
     const errors: { auditEventsDropped?: number }[] = [];
     const log = new AuditLog(
-      { append: () => Promise.reject(new ZgwAuthError('storage_unavailable', 'away')), list: async () => [], deleteBefore: async () => 0 },
+      {
+        append: () => Promise.reject(new ZgwAuthError('storage_unavailable', 'away')),
+        appendReturningIds: () => Promise.reject(new ZgwAuthError('storage_unavailable', 'away')),
+        updateDetails: async () => {},
+        list: async () => [],
+        deleteBefore: async () => 0,
+      },
       (err) => errors.push(err as never),
       now,
     );

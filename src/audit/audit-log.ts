@@ -19,11 +19,17 @@ export type NewAuditEvent = Omit<AuditEvent, 'id' | 'at' | 'address' | 'reason' 
   organisation?: string | null | undefined;
 };
 
-interface Repeated {
+/** One window of a folded event: written at once, its row updated with the repeats. */
+interface Fold {
   event: NewAuditEvent;
   at: number;
   count: number;
+  lastAt: number;
   targets: Set<string>;
+  /** The stored row, once written; -1: given up (refused by the store, or dropped while the database was away). */
+  id?: number;
+  /** The count the stored row shows (0: not written yet). */
+  written: number;
 }
 
 /**
@@ -38,8 +44,12 @@ export class AuditLog {
   private flushing: Promise<void> = Promise.resolve();
   /** A write failed because the database is away: the retry timer writes next. */
   private waitingForStore = false;
-  /** Events being counted (recordRepeated), by key. */
-  private repeated = new Map<string, Repeated>();
+  /** Open windows of folded events (recordRepeated), by key. */
+  private repeated = new Map<string, Fold>();
+  /** Folds not written yet, oldest first. */
+  private fresh: Fold[] = [];
+  /** Ended windows whose row still lacks its last repeats. */
+  private closed: Fold[] = [];
   private repeatTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -64,23 +74,30 @@ export class AuditLog {
   }
 
   /**
-   * For events that come in floods (failed authentications): the first with a given key starts a
-   * window of REPEAT_WINDOW_MS; it and its repeats are written as one event when the window ends,
-   * at the time of the first, with `count`, `lastAt` and the distinct targets seen (up to 10).
+   * For events that come in floods (failed authentications): the first with a given key is written
+   * at once (within a second, as recordLater) and starts a window of REPEAT_WINDOW_MS; repeats
+   * within it only update that event's `count`, `lastAt` and distinct targets seen (up to 10), when
+   * the window ends or someone lists the trail. A flood of one key writes one event per window.
    */
   recordRepeated(key: string, event: NewAuditEvent): void {
     const t = this.now();
     const entry = this.repeated.get(key);
     if (entry && t - entry.at < REPEAT_WINDOW_MS) {
       entry.count++;
-      entry.event.details.lastAt = t;
+      entry.lastAt = t;
       if (entry.targets.size < REPEAT_TARGETS_MAX) entry.targets.add(event.target);
       return;
     }
-    if (entry) this.writeRepeated(entry);
-    // A flood of distinct keys is written early rather than held without bound.
+    if (entry) this.close(key, entry);
+    // A flood of distinct keys ends the open windows early rather than holding them without bound.
     else if (this.repeated.size >= REPEAT_KEYS_MAX) this.flushRepeated(true);
-    this.repeated.set(key, { event: { ...event, details: { ...event.details, lastAt: t } }, at: t, count: 1, targets: new Set([event.target]) });
+    const fold: Fold = { event, at: t, count: 1, lastAt: t, targets: new Set([event.target]), written: 0 };
+    this.repeated.set(key, fold);
+    this.fresh.push(fold);
+    if (!this.timer) {
+      this.timer = setTimeout(() => void this.flush(), 200);
+      this.timer.unref();
+    }
     this.scheduleRepeatFlush();
   }
 
@@ -93,28 +110,69 @@ export class AuditLog {
     this.repeatTimer.unref();
   }
 
-  private writeRepeated(entry: Repeated): void {
-    const details = { ...entry.event.details, count: entry.count, ...(entry.targets.size > 1 ? { targets: [...entry.targets] } : {}) };
-    this.recordLater({ ...entry.event, details }, entry.at);
+  private close(key: string, fold: Fold): void {
+    this.repeated.delete(key);
+    if (fold.id === -1 || (fold.id !== undefined && fold.written === fold.count)) return;
+    this.closed.push(fold);
+    // The database away for long: the oldest ended windows are given up (their first event may stay unwritten).
+    const excess = this.closed.length - PENDING_EVENTS_MAX;
+    if (excess > 0) for (const dropped of this.closed.splice(0, excess)) dropped.id = -1;
   }
 
-  /** Moves counted events whose window has ended (`all`: every one) to the write buffer. */
+  /** Ends the windows whose time is over (`all`: every one). */
   private flushRepeated(all: boolean): void {
     const t = this.now();
     for (const [key, entry] of this.repeated) {
-      if (!all && t - entry.at < REPEAT_WINDOW_MS) continue;
-      this.repeated.delete(key);
-      this.writeRepeated(entry);
+      if (all || t - entry.at >= REPEAT_WINDOW_MS) this.close(key, entry);
     }
     this.scheduleRepeatFlush();
   }
 
+  private static foldRow(f: Fold): AuditRows {
+    const e = f.event;
+    const details = { ...e.details, lastAt: f.lastAt, count: f.count, ...(f.targets.size > 1 ? { targets: [...f.targets] } : {}) };
+    return [f.at, e.actor, e.action, e.target, e.address ?? null, e.reason ?? null, JSON.stringify(details), e.organisation ?? null];
+  }
+
   /**
-   * Writes buffered events, and counted ones whose window ended (`all`: every counted one too);
-   * resolves when they (and any flush before) are stored.
+   * Writes the folds not written yet, then the counts of ended windows (`all`: of open ones too).
+   * Throws what the store threw, with every fold kept for the next attempt.
+   */
+  private async writeFolds(all: boolean): Promise<void> {
+    const fresh = this.fresh.filter((f) => f.id === undefined);
+    this.fresh = [];
+    if (fresh.length) {
+      const counts = fresh.map((f) => f.count);
+      let ids: number[];
+      try {
+        ids = await this.store.appendReturningIds(fresh.flatMap((f) => AuditLog.foldRow(f)));
+      } catch (err) {
+        this.fresh = fresh.concat(this.fresh);
+        throw err;
+      }
+      fresh.forEach((f, i) => ((f.id = ids[i]), (f.written = counts[i]!)));
+    }
+    const stale = (all ? this.closed.concat([...this.repeated.values()]) : this.closed).filter((f) => f.id !== undefined && f.id !== -1 && f.written !== f.count);
+    const counts = stale.map((f) => f.count);
+    if (stale.length) await this.store.updateDetails(stale.map((f) => [f.id!, AuditLog.foldRow(f)[6] as string]));
+    stale.forEach((f, i) => (f.written = counts[i]!));
+    this.closed = this.closed.filter((f) => f.id !== -1 && (f.id === undefined || f.written !== f.count));
+  }
+
+  /** A fold the store refused for another reason than being away is not tried again. */
+  private giveUpFolds(): void {
+    for (const f of this.fresh) f.id = -1;
+    for (const f of this.closed) f.id = -1;
+    this.fresh = [];
+    this.closed = [];
+  }
+
+  /**
+   * Writes buffered events and folds, and the counts of ended windows (`all`: of open ones too,
+   * which stay open); resolves when they (and any flush before) are stored.
    */
   flush(all = false): Promise<void> {
-    this.flushRepeated(all);
+    this.flushRepeated(false);
     // The database is away: events wait for the retry (or a final flush), not one attempt per batch.
     if (this.waitingForStore && !all) return this.flushing;
     if (this.timer) clearTimeout(this.timer);
@@ -129,8 +187,15 @@ export class AuditLog {
         if (batch.length) await this.store.append(batch);
         this.waitingForStore = false;
       } catch (err) {
-        if (err instanceof ZgwAuthError && err.code === 'storage_unavailable') this.keepForRetry(batch, err);
-        else this.onError(err);
+        if (err instanceof ZgwAuthError && err.code === 'storage_unavailable') return this.keepForRetry(batch, err);
+        this.onError(err);
+      }
+      try {
+        await this.writeFolds(all);
+      } catch (err) {
+        if (err instanceof ZgwAuthError && err.code === 'storage_unavailable') return this.keepForRetry([], err);
+        this.giveUpFolds();
+        this.onError(err);
       }
     });
     return this.flushing;

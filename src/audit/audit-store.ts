@@ -38,10 +38,14 @@ export const AUDIT_FIELDS = 8;
  */
 export type AuditRows = (string | number | null)[];
 
-/** Persistence of the audit trail: append-only, read newest first. */
+/** Persistence of the audit trail: appended, read newest first; only a folded event's details change. */
 export interface AuditStore {
   /** Appends the events in their order; each gets an id higher than every earlier one. */
   append(rows: AuditRows): Promise<void>;
+  /** As append, and returns the new events' ids in the order of the rows. */
+  appendReturningIds(rows: AuditRows): Promise<number[]>;
+  /** Replaces the details (JSON text) of stored events: a folded event's count grows after it was written. */
+  updateDetails(updates: readonly (readonly [id: number, details: string])[]): Promise<void>;
   /** Matching events, newest (highest id) first, at most `limit`. */
   list(query: AuditQuery & { limit: number }): Promise<AuditEvent[]>;
   /** Deletes the events from before `before`; returns how many. */

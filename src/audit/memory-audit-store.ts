@@ -7,6 +7,11 @@ export class MemoryAuditStore implements AuditStore {
   private nextId = 1;
 
   async append(rows: AuditRows): Promise<void> {
+    await this.appendReturningIds(rows);
+  }
+
+  async appendReturningIds(rows: AuditRows): Promise<number[]> {
+    const ids: number[] = [];
     for (let i = 0; i + AUDIT_FIELDS <= rows.length; i += AUDIT_FIELDS) {
       const [at, actor, action, target, address, reason, details, organisation] = rows.slice(i, i + AUDIT_FIELDS);
       this.events.push({
@@ -20,6 +25,15 @@ export class MemoryAuditStore implements AuditStore {
         details: details as string,
         organisation: organisation as string | null,
       });
+      ids.push(this.nextId - 1);
+    }
+    return ids;
+  }
+
+  async updateDetails(updates: readonly (readonly [id: number, details: string])[]): Promise<void> {
+    for (const [id, details] of updates) {
+      const event = this.events.find((e) => e.id === id);
+      if (event) event.details = details;
     }
   }
 

@@ -1,6 +1,6 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { basicCredentials, createVerifier, decodeJwt } from '@zgw-auth/verifier';
-import { describeTime, explainToken } from '../inspection/explain-token.js';
+import { basicCredentials } from '@zgw-auth/verifier';
+import { describeTime, explainToken, type TokenExplanation, type TokenTime } from '../inspection/explain-token.js';
 import { createSelfSignedToken } from '../tokens/self-signed-token.js';
 import type { CliContext } from './context.js';
 
@@ -55,42 +55,91 @@ export function tokenCommands(program: Command, ctx: CliContext): void {
 
   token
     .command('inspect <jwt>')
-    .description('decode a token and, given --server or --client-secret, verify it and explain the outcome')
-    .option('--server <url>', "verify an IdP token against this issuer's discovery document and JWKS")
-    .option('--client-secret <secret>', 'verify a self-signed token with this secret')
+    .description(
+      "decode a token and give zgw-auth's verdict, from the server's own verifier: on the registry of this configuration (as serve runs it), or with --server from that server; exit 0 valid, 1 invalid, 2 could not check",
+    )
+    .option('--server <url>', 'ask this zgw-auth server for its verdict (POST /admin/tokens/inspect), with --admin-token')
+    .option('--admin-token <token>', 'bearer token of an administrator of that server (zgw-auth:admin or zgw-auth:org-admin; or env ZGW_AUTH_ADMIN_TOKEN)')
+    .option('--client-secret <secret>', 'refused: a secret alone cannot tell whether the server accepts a token (its client may be disabled, its rsin differ, …)')
     .option('--json', 'print JSON')
-    .action(async (jwt: string, o) => {
-      const clientSecret = o.clientSecret as string | undefined;
-      // Without --server or --client-secret there is nothing to verify with: decoding alone proves nothing.
-      const verifier =
-        o.server || clientSecret
-          ? createVerifier({
-              issuer: o.server,
-              clients: clientSecret ? (clientId) => ({ clientId, rsin: String(payloadOf(jwt).rsin ?? ''), enabled: true, selfSignedAllowed: true, secrets: [clientSecret] }) : undefined,
-              cache: false,
-            })
-          : undefined;
-      const { header, payload, times, verdict } = await explainToken(jwt, verifier, Date.now() / 1000);
-      if (!header || !payload) throw new Error(verdict.verified && !verdict.valid ? verdict.message : 'not a JWT');
-      const verification = !verdict.verified
-        ? { verified: false, message: 'not verified: give --server (tokens of a zgw-auth server) or --client-secret (self-signed tokens)' }
-        : verdict.valid
-          ? { valid: true, kind: verdict.kind, clientId: verdict.clientId, expiresAt: new Date(verdict.expiresAt * 1000).toISOString() }
-          : { valid: false, code: verdict.code, message: verdict.message };
-      if (verdict.verified && !verdict.valid) process.exitCode = 1;
-      const report = { header, payload, times: times.map(describeTime), verification };
-      if (o.json) return ctx.out(JSON.stringify(report));
-      ctx.out(`header:  ${JSON.stringify(header)}\npayload: ${JSON.stringify(payload, null, 2)}`);
-      for (const line of report.times) ctx.out(line);
-      ctx.out(!verdict.verified ? verification.message! : verdict.valid ? `VALID (${verdict.kind})` : `INVALID: ${verdict.code}: ${verdict.message}`);
+    .action(async (jwt: string, o: { server?: string; adminToken?: string; clientSecret?: string; json?: boolean }, cmd: Command) => {
+      let inspection: Inspection;
+      try {
+        if (o.clientSecret !== undefined) {
+          throw new Error('--client-secret no longer checks a token on its own: run with the configuration of the server (its registry) or give --server');
+        }
+        const decoded = await explainToken(jwt, undefined, Date.now() / 1000);
+        // A token that does not decode is refused by any verifier: no registry or server needed.
+        if (decoded.verdict.verified) inspection = inspectionOf(decoded, 'decoding');
+        else if (o.server) inspection = await askServer(jwt, o.server, o.adminToken ?? process.env.ZGW_AUTH_ADMIN_TOKEN);
+        else inspection = await ctx.withApp(cmd, async (app) => inspectionOf(await explainToken(jwt, app.verifier, app.now() / 1000), 'registry'));
+      } catch (err) {
+        process.stderr.write(`zgw-auth: could not check the token: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exitCode = EXIT_NOT_CHECKED;
+        return;
+      }
+      const v = inspection.verdict;
+      process.exitCode = v.valid ? 0 : EXIT_INVALID;
+      const verification = v.valid ? { ...v, expiresAt: new Date(v.expiresAt * 1000).toISOString() } : v;
+      if (o.json) return ctx.out(JSON.stringify({ header: inspection.header, payload: inspection.payload, times: inspection.times, verification, checkedBy: inspection.checkedBy }));
+      if (inspection.header) ctx.out(`header:  ${JSON.stringify(inspection.header)}\npayload: ${JSON.stringify(inspection.payload, null, 2)}`);
+      for (const line of inspection.times) ctx.out(line);
+      ctx.out(v.valid ? `VALID (${v.kind})${v.scopes.length ? `, scopes: ${v.scopes.join(' ')}` : ''}` : `INVALID: ${v.code}: ${v.message}`);
     });
 }
 
-/** The claims of a token that decodes, else none. */
-function payloadOf(jwt: string): Record<string, unknown> {
-  try {
-    return decodeJwt(jwt.trim()).payload;
-  } catch {
-    return {};
-  }
+const EXIT_INVALID = 1;
+const EXIT_NOT_CHECKED = 2;
+
+/** A token's header, claims and times, and the verdict of the server's verifier, and who gave it. */
+interface Inspection {
+  header: Record<string, unknown> | null;
+  payload: Record<string, unknown> | null;
+  times: string[];
+  verdict: { valid: true; kind: string; clientId: string; expiresAt: number; scopes: string[] } | { valid: false; code: string; message: string };
+  checkedBy: string;
+}
+
+function inspectionOf(e: TokenExplanation, checkedBy: string): Inspection {
+  const v = e.verdict;
+  if (!v.verified) throw new Error('the token was not verified');
+  return {
+    header: e.header ?? null,
+    payload: e.payload ?? null,
+    times: e.times.map(describeTime),
+    verdict: v.valid ? { valid: true, kind: v.kind, clientId: v.clientId, expiresAt: v.expiresAt, scopes: v.scopes } : { valid: false, code: v.code, message: v.message },
+    checkedBy,
+  };
+}
+
+/** The server's own verdict, from its admin API's token inspector (the verifier of /introspect). */
+async function askServer(jwt: string, server: string, adminToken: string | undefined): Promise<Inspection> {
+  if (!adminToken) throw new Error("--server needs an administrator's token: --admin-token or ZGW_AUTH_ADMIN_TOKEN (zgw-auth token get --scope zgw-auth:admin)");
+  const url = new URL('/admin/tokens/inspect', server);
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ token: jwt.trim() }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const body = (await res.json().catch(() => ({}))) as {
+    error?: string;
+    error_description?: string;
+    header?: Record<string, unknown> | null;
+    payload?: Record<string, unknown> | null;
+    times?: TokenTime[];
+    verdict?: { valid?: boolean; kind?: string; clientId?: string; expiresAt?: number; scopes?: string[]; code?: string; message?: string };
+  };
+  const v = body.verdict;
+  if (res.status !== 200 || typeof v?.valid !== 'boolean')
+    throw new Error(`${url.href} answered ${res.status}${body.error ? `: ${body.error}` : ''}${body.error_description ? ` (${body.error_description})` : ''}`);
+  return {
+    header: body.header ?? null,
+    payload: body.payload ?? null,
+    times: (body.times ?? []).map(describeTime),
+    verdict: v.valid
+      ? { valid: true, kind: String(v.kind), clientId: String(v.clientId), expiresAt: Number(v.expiresAt), scopes: v.scopes ?? [] }
+      : { valid: false, code: String(v.code), message: String(v.message) },
+    checkedBy: url.origin,
+  };
 }

@@ -10,7 +10,9 @@ export interface TokenTime {
 
 export type TokenVerdict =
   /** Nothing to verify with: decoding alone proves nothing. */
-  { verified: false } | { verified: true; valid: true; kind: 'oauth2' | 'self-signed'; clientId: string; expiresAt: number } | { verified: true; valid: false; code: TokenErrorCode; message: string };
+  | { verified: false }
+  | { verified: true; valid: true; kind: 'oauth2' | 'self-signed'; clientId: string; expiresAt: number; scopes: string[] }
+  | { verified: true; valid: false; code: TokenErrorCode; message: string };
 
 export interface TokenExplanation {
   /** Undefined when the token cannot be decoded (the verdict says why). */
@@ -39,7 +41,7 @@ export async function explainToken(jwt: string, verifier: Pick<Verifier, 'verify
   if (!verifier) return { header, payload, times, verdict: { verified: false } };
   try {
     const p = await verifier.verify(token);
-    return { header, payload, times, verdict: { verified: true, valid: true, kind: p.kind, clientId: p.clientId, expiresAt: p.expiresAt } };
+    return { header, payload, times, verdict: { verified: true, valid: true, kind: p.kind, clientId: p.clientId, expiresAt: p.expiresAt, scopes: p.scopes } };
   } catch (err) {
     if (!(err instanceof TokenError)) throw err;
     return { header, payload, times, verdict: { verified: true, valid: false, code: err.code, message: err.message } };

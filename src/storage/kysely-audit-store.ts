@@ -8,34 +8,53 @@ const INSERT_SIZES = [100, 10, 1];
 
 /** AuditStore on SQLite or PostgreSQL. */
 export class KyselyAuditStore implements AuditStore {
-  /** Multi-row inserts in a few fixed sizes, each compiled (and, on SQLite, prepared) once. */
-  private readonly inserts = new Map<number, (parameters: readonly unknown[]) => Promise<unknown>>();
+  /** Multi-row inserts in a few fixed sizes (negative: returning ids), each compiled (and, on SQLite, prepared) once. */
+  private readonly inserts = new Map<number, (parameters: readonly unknown[]) => Promise<{ rows: unknown[] }>>();
 
   constructor(private readonly db: Kysely<Database>) {}
 
   async append(rows: AuditRows): Promise<void> {
-    const events = rows.length / AUDIT_FIELDS;
-    let i = 0;
-    try {
-      for (const size of INSERT_SIZES) {
-        for (; events - i >= size; i += size) await this.insertRows(size)(rows.slice(i * AUDIT_FIELDS, (i + size) * AUDIT_FIELDS));
-      }
-    } catch (err) {
-      // As the audit log's retry rule needs it: the database away (storage_unavailable) or not.
-      const classified = classifyStorageError(err);
-      if (!classified) throw err;
-      classified.cause = err;
-      throw classified;
-    }
+    await this.insert(rows, false);
   }
 
-  private insertRows(size: number) {
-    let insert = this.inserts.get(size);
+  appendReturningIds(rows: AuditRows): Promise<number[]> {
+    return this.insert(rows, true);
+  }
+
+  async updateDetails(updates: readonly (readonly [id: number, details: string])[]): Promise<void> {
+    if (!updates.length) return;
+    await classified(() =>
+      this.db.transaction().execute(async (trx) => {
+        for (const [id, details] of updates) await trx.updateTable('audit_events').set({ details }).where('id', '=', id).execute();
+      }),
+    );
+  }
+
+  private async insert(rows: AuditRows, returning: boolean): Promise<number[]> {
+    const events = rows.length / AUDIT_FIELDS;
+    const ids: number[] = [];
+    let i = 0;
+    await classified(async () => {
+      for (const size of INSERT_SIZES) {
+        for (; events - i >= size; i += size) {
+          const result = await this.insertRows(size, returning)(rows.slice(i * AUDIT_FIELDS, (i + size) * AUDIT_FIELDS));
+          // One statement numbers its rows upwards in their order; RETURNING may list them in any order.
+          if (returning) ids.push(...(result.rows as { id: number | string }[]).map((r) => Number(r.id)).sort((a, b) => a - b));
+        }
+      }
+    });
+    return ids;
+  }
+
+  private insertRows(size: number, returning: boolean) {
+    const name = returning ? -size : size;
+    let insert = this.inserts.get(name);
     if (!insert) {
       // Placeholder rows in the column order of AuditRows.
       const row = { at: 0, actor: '', action: '', target: '', address: '', reason: '', details: '', organisation: '' };
-      insert = prepareQuery(this.db, (db) => db.insertInto('audit_events').values(Array.from({ length: size }, () => row)));
-      this.inserts.set(size, insert);
+      const values = (db: Kysely<Database>) => db.insertInto('audit_events').values(Array.from({ length: size }, () => row));
+      insert = returning ? prepareQuery(this.db, (db) => values(db).returning('id')) : prepareQuery(this.db, values);
+      this.inserts.set(name, insert);
     }
     return insert;
   }
@@ -56,5 +75,17 @@ export class KyselyAuditStore implements AuditStore {
   async deleteBefore(before: number): Promise<number> {
     const result = await this.db.deleteFrom('audit_events').where('at', '<', before).executeTakeFirst();
     return Number(result.numDeletedRows);
+  }
+}
+
+/** As the audit log's retry rule needs it: the database away (storage_unavailable) or not. */
+async function classified<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    const known = classifyStorageError(err);
+    if (!known) throw err;
+    known.cause = err;
+    throw known;
   }
 }

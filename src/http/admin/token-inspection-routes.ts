@@ -19,6 +19,7 @@ const inspectionSchema = Type.Object({
     kind: Type.Optional(Type.String()),
     clientId: Type.Optional(Type.String()),
     expiresAt: Type.Optional(Type.Integer({ description: 'epoch seconds' })),
+    scopes: Type.Optional(Type.Array(Type.String(), { description: "what the token lets its caller do (self-signed: the client's registered scopes)" })),
   }),
 });
 
@@ -69,7 +70,11 @@ export const tokenInspectionRoutes: FastifyPluginAsyncTypebox<TokenInspectionRou
         header: explained.header ?? null,
         payload: explained.payload ?? null,
         times: explained.times,
-        verdict: !v.verified ? { valid: false } : v.valid ? { valid: true, kind: v.kind, clientId: v.clientId, expiresAt: v.expiresAt } : { valid: false, code: v.code, message: v.message },
+        verdict: !v.verified
+          ? { valid: false }
+          : v.valid
+            ? { valid: true, kind: v.kind, clientId: v.clientId, expiresAt: v.expiresAt, scopes: v.scopes }
+            : { valid: false, code: v.code, message: v.message },
       };
     },
   );
