@@ -1241,7 +1241,7 @@ export const MUTATIONS = [
   {
     id: 'master-key-file-permissions',
     check: 'Master key file must be owner-only',
-    fn: 'loadMasterKey',
+    fn: 'findMasterKey',
     file: 'src/keys/master-key.ts',
     tests: ['cli-and-config', 'first-start', 'check-inventory'],
     from: '  if (mode !== 0) {',
