@@ -1821,4 +1821,22 @@ export const MUTATIONS = [
     from: "const result = await verifyCountingGuesses(guessing, token, request.ip, 'admin', () => verifier.verify(token));",
     to: 'const result = { principal: await verifier.verify(token) };',
   },
+  {
+    id: 'master-key-missing-refused',
+    check: 'A registry holding clients or signing keys is not opened without its master key; no new key is written for it',
+    fn: 'unlockRegistry',
+    file: 'src/storage/master-key-check.ts',
+    tests: ['operator-mistakes'],
+    from: '  if (!source.key) {\n    throw',
+    to: "  if (!source.key && source.createFile) return { key: createMasterKeyFile(source.createFile), lock: 'empty' };\n  if (!source.key) {\n    throw",
+  },
+  {
+    id: 'master-key-mismatch-refused',
+    check: 'A master key that does not open a sealed value of the registry is refused before anything is written',
+    fn: 'unlockRegistry',
+    file: 'src/storage/master-key-check.ts',
+    tests: ['operator-mistakes'],
+    from: '    source.key.open(sealed.value, sealed.context);',
+    to: '',
+  },
 ];
