@@ -104,7 +104,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     try {
       return await step();
     } catch (err) {
-      for (const close of opened) await Promise.resolve().then(close).catch(() => {});
+      for (const close of opened)
+        await Promise.resolve()
+          .then(close)
+          .catch(() => {});
       throw err;
     }
   };

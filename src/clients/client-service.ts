@@ -96,7 +96,11 @@ export class ClientService {
    * checked as addSecret checks them, all before anything is stored; an empty list gives none.
    */
   async create(input: ClientInput, actor: Actor, options: { secrets: SecretInput[] }): Promise<{ client: Client; secrets: CreatedSecret[] }>;
-  async create(input: ClientInput, actor: Actor, options?: { secrets?: SecretInput[]; deliver?: (value: string) => void }): Promise<{ client: Client; secret?: CreatedSecret; secrets?: CreatedSecret[] }> {
+  async create(
+    input: ClientInput,
+    actor: Actor,
+    options?: { secrets?: SecretInput[]; deliver?: (value: string) => void },
+  ): Promise<{ client: Client; secret?: CreatedSecret; secrets?: CreatedSecret[] }> {
     const clientId = input.clientId ?? `client-${crypto.randomBytes(8).toString('hex')}`;
     validateClientId(clientId);
     validateClientFields(input);
