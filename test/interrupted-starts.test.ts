@@ -11,7 +11,7 @@ import pg from 'pg';
 import { hashSecret } from '../src/clients/secrets.js';
 import { parseMasterKey } from '../src/keys/master-key.js';
 import { migrate } from '../src/storage/migrations.js';
-import { CLI, DIALECTS, type DialectName, freshPostgres, postForm, request, startServeProcess } from './helpers.js';
+import { CLI, clientRowAt, DIALECTS, type DialectName, freshPostgres, postForm, request, startServeProcess } from './helpers.js';
 
 // Interrupted starts, migrations and imports: a process is killed at many points (named points it
 // reaches through ZGW_AUTH_TEST_CRASH_AT, and signals after a range of delays), then the next
@@ -148,22 +148,7 @@ async function registryAtSchema0002(dialect: DialectName, dir: string, url: stri
     const secret = crypto.randomBytes(32).toString('base64url');
     await db
       .insertInto('clients')
-      .values({
-        client_id: clientId,
-        name: clientId,
-        description: '',
-        rsin: '000000000',
-        enabled: 1,
-        grant_types: '["client_credentials"]',
-        allowed_scopes: '[]',
-        default_scopes: '[]',
-        token_lifetime: null,
-        static_claims: '{}',
-        self_signed_allowed: 0,
-        created_at: t,
-        updated_at: t,
-        last_token_at: null,
-      })
+      .values(clientRowAt(clientId, '000000000', true, t))
       .execute();
     const hash = hashSecret(parseMasterKey(masterKey).hashKey, secret).toString('base64url');
     await db
