@@ -212,7 +212,8 @@ export async function startServeProcess(dataDir: string, env: Record<string, str
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no start within 15 s:\n${out}`)), 15_000);
+    // Killed when it does not start: a test that fails here must not leave it running.
+    const timer = setTimeout(() => (child.kill('SIGKILL'), reject(new Error(`no start within 30 s:\n${out}`))), 30_000);
     child.stdout.on('data', () => {
       // The banner, when there is one, is printed before "zgw-auth listening".
       const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
