@@ -1297,7 +1297,7 @@ export const MUTATIONS = [
   {
     id: 'master-key-file-permissions',
     check: 'Master key file must be owner-only',
-    fn: 'loadMasterKey',
+    fn: 'findMasterKey',
     file: 'src/keys/master-key.ts',
     tests: ['cli-and-config', 'first-start', 'check-inventory'],
     from: '  if (mode !== 0) {',
@@ -1964,7 +1964,7 @@ export const MUTATIONS = [
   {
     id: 'backoff-redis-state-failures',
     check: "Shared (Redis) back-off: a caller's failures are read back before each authentication",
-    fn: 'RedisFailureLimiter.state',
+    fn: 'STATE',
     file: 'src/limits/redis-failure-limiter.ts',
     tests: ['guessing', 'scale-out', 'check-inventory'],
     from: "out[#out + 1] = tonumber(redis.call('GET', KEYS[i]) or '0')",
@@ -2014,5 +2014,23 @@ export const MUTATIONS = [
     tests: ['token-inspect'],
     from: 'process.exitCode = v.valid ? 0 : EXIT_INVALID;',
     to: 'process.exitCode = 0;',
+  },
+  {
+    id: 'master-key-missing-refused',
+    check: 'A registry holding clients or signing keys is not opened without its master key; no new key is written for it',
+    fn: 'unlockRegistry',
+    file: 'src/storage/master-key-check.ts',
+    tests: ['operator-mistakes'],
+    from: '  if (!source.key) {\n    throw',
+    to: "  if (!source.key && source.createFile) return { key: createMasterKeyFile(source.createFile), lock: 'empty' };\n  if (!source.key) {\n    throw",
+  },
+  {
+    id: 'master-key-mismatch-refused',
+    check: 'A master key that does not open a sealed value of the registry is refused before anything is written',
+    fn: 'unlockRegistry',
+    file: 'src/storage/master-key-check.ts',
+    tests: ['operator-mistakes'],
+    from: '    source.key.open(sealed.value, sealed.context);',
+    to: '',
   },
 ];

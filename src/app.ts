@@ -4,10 +4,10 @@ import { AuditLog } from './audit/audit-log.js';
 import { ClientService } from './clients/client-service.js';
 import { ADMIN_SCOPE, INTROSPECTION_SCOPE } from './clients/model.js';
 import type { Config } from './config.js';
-import { ConflictError } from './errors.js';
+import { ConflictError, NotFoundError } from './errors.js';
 import { keyTimes } from './keys/key-plan.js';
 import { KeyRing } from './keys/key-ring.js';
-import { loadMasterKey, type MasterKey } from './keys/master-key.js';
+import { findMasterKey, type MasterKey } from './keys/master-key.js';
 import { MemoryFailureLimiter } from './limits/failure-limiter.js';
 import { GuessingGuard } from './limits/guessing-guard.js';
 import { FallbackFailureLimiter } from './limits/fallback-failure-limiter.js';
@@ -21,12 +21,14 @@ import { KyselyAuditStore } from './storage/kysely-audit-store.js';
 import { KyselyClientStore } from './storage/kysely-client-store.js';
 import { KyselyKeyStore } from './storage/kysely-key-store.js';
 import { KyselyRevocationStore } from './storage/kysely-revocation-store.js';
+import { recordMasterKeyCheck, type RegistryLock, unlockRegistry } from './storage/master-key-check.js';
 import { openStorage, type Storage } from './storage/open-storage.js';
 import { connectRedis, type Redis } from './storage/redis.js';
 import type { Verifier } from '@zgw-auth/verifier';
 import { TokenIssuer } from './tokens/token-issuer.js';
 import { Revocations } from './tokens/revocations.js';
 import { createServerVerifier } from './tokens/server-verifier.js';
+import { crashPoint } from './crash-point.js';
 
 /** Everything a zgw-auth process uses, wired once; the HTTP layer and the CLI both work on this. */
 export interface App {
@@ -59,6 +61,8 @@ export interface AppOptions {
   now?: () => number;
   /** Create the database when there is none (default); false refuses instead. */
   create?: boolean;
+  /** A fresh install may get a new master key file (default); false needs a configured or existing key. */
+  newMasterKey?: boolean;
 }
 
 export const FIRST_ADMIN_CLIENT_ID = 'zgw-auth-admin';
@@ -82,24 +86,43 @@ export function createLogger(level: string, destination?: pino.DestinationStream
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const log = options.log ?? createLogger(config.logLevel);
   const now = options.now ?? Date.now;
-  // The registry first: a command refused for want of one must not leave a new master key behind.
-  const storage = await openStorage(config.databaseUrl, config.dataDir, { create: options.create });
-  let masterKey: MasterKey;
-  try {
-    masterKey = loadMasterKey(config.masterKey, config.dataDir, config.masterKeyFile).key;
-  } catch (err) {
-    await storage.close();
-    throw err;
-  }
-  const changes = await openChangeFeed(storage, config, log);
+  // Read, never created here: a new key file is made only for an empty registry, once the
+  // registry has been looked at (unlockRegistry), and nothing is written before that.
+  const source = findMasterKey(config.masterKey, config.dataDir, config.masterKeyFile);
+  let unlocked: { key: MasterKey; lock: RegistryLock } | undefined;
+  const storage = await openStorage(config.databaseUrl, config.dataDir, {
+    create: options.create,
+    beforeMigrate: async (s) => {
+      unlocked = await unlockRegistry(s, source, { newKey: options.newMasterKey });
+      crashPoint('start:master-key-checked');
+    },
+  });
+  const masterKey = unlocked!.key;
+  // Whatever was opened is closed again when a later step fails: an open connection or listener
+  // would keep a failed command or start from exiting.
+  const opened: Array<() => unknown> = [() => storage.close()];
+  const guarded = async <T>(step: () => Promise<T>): Promise<T> => {
+    try {
+      return await step();
+    } catch (err) {
+      for (const close of opened)
+        await Promise.resolve()
+          .then(close)
+          .catch(() => {});
+      throw err;
+    }
+  };
+  await guarded(() => recordMasterKeyCheck(storage, masterKey, unlocked!.lock));
+  const changes = await guarded(() => openChangeFeed(storage, config, log));
+  opened.unshift(() => changes.close());
   const audit = new AuditLog(new KyselyAuditStore(storage.db), (err) => log.error({ err }, 'audit write failed'), now);
   const keys = new KeyRing(new KyselyKeyStore(storage.db), masterKey, now, keyTimes(config), changes);
-  await keys.load();
+  await guarded(() => keys.load());
   const organisations = new OrganisationService(new KyselyOrganisationStore(storage.db), audit, changes, now);
   const clients = new ClientService(new KyselyClientStore(storage.db), masterKey, audit, changes, now, organisations);
   const issuer = new TokenIssuer(keys, config, now);
   const policy = { threshold: config.lockoutThreshold, baseSeconds: config.lockoutBaseSeconds, maxSeconds: config.lockoutMaxSeconds };
-  const redis = config.redisUrl ? await connectRedis(config.redisUrl, log) : undefined;
+  const redis = config.redisUrl ? await guarded(() => connectRedis(config.redisUrl!, log)) : undefined;
   const local = new MemoryFailureLimiter(now);
   const limiter = redis ? new FallbackFailureLimiter(new RedisFailureLimiter(redis), local, log) : local;
   const guard = new GuessingGuard(limiter, audit, policy);
@@ -141,14 +164,37 @@ async function openChangeFeed(storage: Storage, config: Config, log: Logger): Pr
   return feed;
 }
 
+/** The first administrator's credential, handed over once. */
+export interface FirstAdmin {
+  clientId: string;
+  secret: string;
+}
+
 /**
  * First start: a signing key, and an admin client when the registry is empty. Returns what was
- * created so the caller can show the admin secret, once.
+ * created; the admin secret went to `deliver` (see createFirstAdmin).
  */
-export async function initialize(app: App): Promise<{ keyCreated?: string; admin?: { clientId: string; secret: string } }> {
-  const keyCreated = await app.keys.ensureKey(app.config.signingAlg);
+export async function initialize(app: App, deliver?: (admin: FirstAdmin) => void): Promise<{ keyCreated?: string; admin?: FirstAdmin }> {
+  const keyCreated = await ensureSigningKey(app);
+  return { keyCreated, admin: await createFirstAdmin(app, deliver) };
+}
+
+export async function ensureSigningKey(app: App): Promise<string | undefined> {
+  const kid = await app.keys.ensureKey(app.config.signingAlg);
+  crashPoint('first-start:signing-key');
+  return kid;
+}
+
+/**
+ * The administrator client of a registry without clients. Its secret is delivered (shown on the
+ * terminal, or written to the owner-only file) after the client is inserted and before that is
+ * committed: the administrator exists only if its secret was delivered. A start interrupted before
+ * the commit leaves no administrator, and the next start makes one; a delivered secret whose client
+ * was never committed is replaced by that start's. Returns the credential when this call made it.
+ */
+export async function createFirstAdmin(app: App, deliver: (admin: FirstAdmin) => void = () => {}): Promise<FirstAdmin | undefined> {
   const { total } = await app.clients.list({ limit: 1, offset: 0 });
-  if (total > 0) return { keyCreated };
+  if (total > 0) return undefined;
   let created;
   try {
     created = await app.clients.create(
@@ -161,11 +207,33 @@ export async function initialize(app: App): Promise<{ keyCreated?: string; admin
         defaultScopes: [ADMIN_SCOPE],
       },
       { id: 'system' },
+      {
+        deliver: (secret) => {
+          crashPoint('first-start:admin-inserted');
+          deliver({ clientId: FIRST_ADMIN_CLIENT_ID, secret });
+          crashPoint('first-start:delivered');
+        },
+      },
     );
   } catch (err) {
     // Another process starting at the same moment created it first; that one shows the secret.
-    if (err instanceof ConflictError) return { keyCreated };
+    if (err instanceof ConflictError) return undefined;
     throw err;
   }
-  return { keyCreated, admin: { clientId: created.client.clientId, secret: created.secret.value } };
+  crashPoint('first-start:committed');
+  return { clientId: created.client.clientId, secret: created.secret.value };
+}
+
+/**
+ * The id of the first administrator's secret when nobody may hold it: the client never had a token
+ * and has only that secret, never used. Earlier versions committed this client before showing its
+ * secret, so a first start interrupted in between left it so; it is also what an administrator
+ * whose secret is stored but not used yet looks like, hence a hint, not a refusal.
+ */
+export async function unusedFirstAdminSecret(app: App): Promise<string | undefined> {
+  const admin = await app.clients.get(FIRST_ADMIN_CLIENT_ID).catch((err: unknown) => (err instanceof NotFoundError ? undefined : Promise.reject(err)));
+  if (!admin || admin.lastTokenAt !== null) return undefined;
+  const secrets = await app.clients.listSecrets(FIRST_ADMIN_CLIENT_ID);
+  const [only] = secrets;
+  return secrets.length === 1 && only!.lastUsedAt === null && only!.revokedAt === null ? only!.secretId : undefined;
 }

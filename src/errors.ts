@@ -34,6 +34,8 @@ const STATUS = {
   invalid_master_key: 500,
   master_key_unreadable: 500,
   master_key_exposed: 500,
+  master_key_missing: 500,
+  master_key_mismatch: 500,
   sealed_value_corrupt: 500,
 } as const satisfies Record<string, number>;
 

@@ -13,7 +13,7 @@ import { ValidationError, ZgwAuthError } from '../src/errors.js';
 import { FAILURE_FLOOR_MS } from '../src/http/failure-floor.js';
 import { keyTimes } from '../src/keys/key-plan.js';
 import { KeyRing } from '../src/keys/key-ring.js';
-import { loadMasterKey, MasterKey, parseMasterKey } from '../src/keys/master-key.js';
+import { createMasterKeyFile, findMasterKey, MasterKey, parseMasterKey } from '../src/keys/master-key.js';
 import { backoffSeconds } from '../src/limits/failure-limiter.js';
 import { KyselyKeyStore } from '../src/storage/kysely-key-store.js';
 import { openStorage } from '../src/storage/open-storage.js';
@@ -566,10 +566,10 @@ describe('check inventory: keys, limits and configuration', () => {
 
   it('master key file: refused when others may read it', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-mk-'));
-    loadMasterKey(undefined, dir);
+    createMasterKeyFile(path.join(dir, 'master.key'));
     fs.chmodSync(path.join(dir, 'master.key'), 0o644);
     assert.throws(
-      () => loadMasterKey(undefined, dir),
+      () => findMasterKey(undefined, dir),
       (err: unknown) => err instanceof ZgwAuthError && err.code === 'master_key_exposed',
     );
   });

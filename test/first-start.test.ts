@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { firstAdminSecret, postForm, request, startServeProcess } from './helpers.js';
+import { promisify } from 'node:util';
+import { CLI, firstAdminSecret, postForm, request, startServeProcess, startTestServer } from './helpers.js';
+
+const run = promisify(execFile);
 
 describe('first start on the embedded default', () => {
   it('creates database, owner-only master key, signing key and an admin credential shown once, outside the log stream', async () => {
@@ -38,5 +43,33 @@ describe('first start on the embedded default', () => {
     } finally {
       await second.stop();
     }
+  });
+});
+
+describe('an administrator whose secret was never delivered', () => {
+  it('the next start says how to issue a new secret (never a second administrator, never the old secret); the hint ends once that is done', async (t) => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-undelivered-'));
+    const masterKey = crypto.randomBytes(32).toString('base64');
+    // As an earlier version's first start left it when interrupted after storing the client, before showing its secret.
+    const earlier = await startTestServer({ dataDir, masterKey });
+    await earlier.close();
+    const env = { ZGW_AUTH_MASTER_KEY: masterKey };
+    const start = await startServeProcess(dataDir, env);
+    t.after(() => (start.child.exitCode === null ? start.stop('SIGKILL') : undefined));
+    const [secretId] = (await run(process.execPath, [CLI, 'secrets', 'list', 'zgw-auth-admin', '--json'], { env: { ...process.env, ...env, ZGW_AUTH_DATA_DIR: dataDir } })).stdout
+      .trim()
+      .split('\n')
+      .flatMap((l) => (JSON.parse(l) as { secretId: string }[]).map((s) => s.secretId));
+    assert.match(start.output(), new RegExp(`administrator zgw-auth-admin has never been used.*zgw-auth secrets add zgw-auth-admin.*zgw-auth secrets revoke zgw-auth-admin ${secretId}`));
+    assert.doesNotMatch(start.output(), /secretFile|client_secret/, 'no second administrator, no secret shown');
+    const added = JSON.parse((await run(process.execPath, [CLI, 'secrets', 'add', 'zgw-auth-admin', '--json'], { env: { ...process.env, ...env, ZGW_AUTH_DATA_DIR: dataDir } })).stdout) as {
+      client_secret: string;
+    };
+    assert.equal((await postForm(`${start.url}/token`, { grant_type: 'client_credentials', client_id: 'zgw-auth-admin', client_secret: added.client_secret })).status, 200, 'the new secret works');
+    await start.stop();
+    const again = await startServeProcess(dataDir, env);
+    t.after(() => (again.child.exitCode === null ? again.stop('SIGKILL') : undefined));
+    assert.doesNotMatch(again.output(), /has never been used/, 'recovered: no hint any more');
+    await again.stop();
   });
 });

@@ -21,6 +21,26 @@ export const DIALECTS: DialectName[] = ['sqlite', 'postgres'];
 
 const PG_BASE = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
+/** A client row as every schema version since the first stores it, for tests that write the database directly. */
+export function clientRowAt(clientId: string, rsin: string, enabled: boolean, at: number) {
+  return {
+    client_id: clientId,
+    name: clientId,
+    description: '',
+    rsin,
+    enabled: enabled ? 1 : 0,
+    grant_types: '["client_credentials"]',
+    allowed_scopes: '[]',
+    default_scopes: '[]',
+    token_lifetime: null,
+    static_claims: '{}',
+    self_signed_allowed: 0,
+    created_at: at,
+    updated_at: at,
+    last_token_at: null,
+  };
+}
+
 /** A controllable clock: tests move time instead of sleeping. */
 export class Clock {
   t = Date.now();

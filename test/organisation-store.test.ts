@@ -13,7 +13,7 @@ import { KyselyOrganisationStore } from '../src/storage/kysely-organisation-stor
 import { migrate } from '../src/storage/migrations.js';
 import { openStorage, type Storage } from '../src/storage/open-storage.js';
 import type { Database, NewClientRow } from '../src/storage/schema.js';
-import { freshPostgres } from './helpers.js';
+import { clientRowAt, freshPostgres } from './helpers.js';
 
 // RSINs passing the 11-test, in sort order.
 const [R1, R2, R3, R4] = ['002220647', '111222333', '123456782', '999999990'];
@@ -27,22 +27,7 @@ interface Fixture {
 }
 
 function clientRow(clientId: string, rsin: string, enabled: boolean): NewClientRow {
-  return {
-    client_id: clientId,
-    name: clientId,
-    description: '',
-    rsin,
-    enabled: enabled ? 1 : 0,
-    grant_types: '["client_credentials"]',
-    allowed_scopes: '[]',
-    default_scopes: '[]',
-    token_lifetime: null,
-    static_claims: '{}',
-    self_signed_allowed: 0,
-    created_at: T,
-    updated_at: T,
-    last_token_at: null,
-  };
+  return clientRowAt(clientId, rsin, enabled, T);
 }
 
 function memoryFixture(): Fixture {

@@ -61,7 +61,7 @@ export async function runCli(argv: string[], out: (text: string) => void = (t) =
       const config = configFrom(cmd);
       // A mistyped --data-dir or DATABASE_URL must not quietly start a second, empty registry.
       const create = options.create === true || cmd.optsWithGlobals().init === true;
-      const app = await createApp(config, { log: createLogger(cliLogLevel()), create });
+      const app = await createApp(config, { log: createLogger(cliLogLevel()), create, newMasterKey: options.newMasterKey });
       try {
         return await run(app);
       } finally {

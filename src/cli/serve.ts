@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
-import { createApp, createLogger, initialize } from '../app.js';
+import { type App, createApp, createFirstAdmin, createLogger, ensureSigningKey, FIRST_ADMIN_CLIENT_ID, type FirstAdmin, unusedFirstAdminSecret } from '../app.js';
 import type { Config } from '../config.js';
 import { buildServer } from '../http/build-server.js';
 import { markFault, markStopping } from '../ops/readiness.js';
@@ -27,7 +27,7 @@ export function serveCommand(program: Command, ctx: CliContext): void {
       if (config.workers > 1 && cluster.isPrimary) return runPrimary(config, ctx);
       const app = await createApp(config);
       // In cluster mode the primary has initialised the database before forking.
-      const first = cluster.isWorker ? {} : await initialize(app);
+      const keyCreated = cluster.isWorker ? undefined : await ensureSigningKey(app);
       app.keys.startRefresh(config.keyRefreshInterval, (err) => app.log.error({ err }, 'signing key refresh failed'));
       const housekeeping = () => Promise.all([app.audit.prune(config.auditRetentionDays), app.revocations.prune()]).catch((err: unknown) => app.log.error({ err }, 'housekeeping failed'));
       await housekeeping();
@@ -38,8 +38,9 @@ export function serveCommand(program: Command, ctx: CliContext): void {
         throw new Error(`port ${config.port} on ${config.host} is already in use (another zgw-auth?); choose another with --port or ZGW_AUTH_PORT`);
       });
       if (config.port === 0 && config.issuer.endsWith(':0')) config.issuer = config.issuer.replace(/:0$/, `:${new URL(address).port}`);
-      if (first.keyCreated) app.log.info({ kid: first.keyCreated }, 'signing key created');
-      if (first.admin) showFirstStartSecret(config, first.admin, app.log, ctx.out);
+      if (keyCreated) app.log.info({ kid: keyCreated }, 'signing key created');
+      // After listening: the banner names the address, known only now when the port was 0.
+      if (!cluster.isWorker) await firstAdmin(app, ctx.out);
       app.log.info({ issuer: config.issuer, storage: app.storage.location, ...(config.console ? { console: new URL('/console', config.issuer).toString() } : {}) }, 'zgw-auth listening');
 
       // Last resort: an error no handler expected (an 'error' event nobody listens for, a rejected
@@ -95,9 +96,9 @@ export function serveCommand(program: Command, ctx: CliContext): void {
 async function runPrimary(config: Config, ctx: CliContext): Promise<void> {
   const log = createLogger(config.logLevel);
   const app = await createApp(config, { log });
-  const first = await initialize(app);
+  await ensureSigningKey(app);
+  await firstAdmin(app, ctx.out);
   await app.close();
-  if (first.admin) showFirstStartSecret(config, first.admin, log, ctx.out);
   let stopping = false;
   const fork = () => cluster.fork();
   cluster.on('exit', (worker, code, signal) => {
@@ -140,19 +141,55 @@ function openConnections(server: net.Server): Promise<number> {
 export const FIRST_SECRET_FILE = 'first-admin-secret.txt';
 
 /**
+ * The first administrator, made and delivered as one step (createFirstAdmin) with SIGINT and
+ * SIGTERM held until it is committed: Ctrl-C then stops the start after the secret was shown, not
+ * between showing it and storing its client. When the registry has an administrator that may never
+ * have been delivered, says how to issue it a new secret.
+ */
+async function firstAdmin(app: App, out: (text: string) => void): Promise<void> {
+  const made = await withSignalsHeld(() => createFirstAdmin(app, (admin) => showFirstStartSecret(app.config, admin, app.log, out)));
+  if (made) return;
+  const secretId = await unusedFirstAdminSecret(app);
+  if (secretId === undefined || fs.existsSync(path.join(app.config.dataDir, FIRST_SECRET_FILE))) return;
+  app.log.warn(
+    { clientId: FIRST_ADMIN_CLIENT_ID, secretId },
+    `the administrator ${FIRST_ADMIN_CLIENT_ID} has never been used. If its secret from the first start was never shown or is lost (a first start interrupted under an earlier version), ` +
+      `issue a new one with \`zgw-auth secrets add ${FIRST_ADMIN_CLIENT_ID}\` (shown once) and revoke the old one with \`zgw-auth secrets revoke ${FIRST_ADMIN_CLIENT_ID} ${secretId}\``,
+  );
+}
+
+/** Runs `step` with SIGINT and SIGTERM held back; one that arrived meanwhile is raised again after it. */
+async function withSignalsHeld<T>(step: () => Promise<T>): Promise<T> {
+  let held: NodeJS.Signals | undefined;
+  const hold = (signal: NodeJS.Signals) => void (held ??= signal);
+  process.on('SIGINT', hold);
+  process.on('SIGTERM', hold);
+  try {
+    return await step();
+  } finally {
+    process.off('SIGINT', hold);
+    process.off('SIGTERM', hold);
+    if (held) process.kill(process.pid, held);
+  }
+}
+
+/**
  * The first admin secret goes where a log collector does not keep it: to the terminal when stdout
  * is one, else to an owner-only file in the data folder, whose path (never the secret) is logged.
  */
-function showFirstStartSecret(config: Config, admin: { clientId: string; secret: string }, log: Logger, out: (text: string) => void): void {
+function showFirstStartSecret(config: Config, admin: FirstAdmin, log: Logger, out: (text: string) => void): void {
   const banner = firstStartBanner(config, admin.clientId, admin.secret);
+  const file = path.join(config.dataDir, FIRST_SECRET_FILE);
+  // A file left by an interrupted earlier start holds a secret whose client was never stored.
+  fs.rmSync(file, { force: true });
   if (process.stdout.isTTY) return out(banner);
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const file = path.join(config.dataDir, FIRST_SECRET_FILE);
   // A fresh file: never write the secret through a link or into a file others can already read.
-  fs.rmSync(file, { force: true });
   const fd = fs.openSync(file, 'wx', 0o600);
   try {
     fs.writeSync(fd, banner + '\n');
+    // On disk before the client is committed: a crash after the commit cannot lose the secret.
+    fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }

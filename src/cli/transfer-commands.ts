@@ -23,8 +23,9 @@ export function transferCommands(program: Command, ctx: CliContext): void {
     .requiredOption('--file <path>', 'an export written by zgw-auth export')
     .action(async (o: { file: string }, cmd: Command) => {
       const data = JSON.parse(fs.readFileSync(o.file, 'utf8')) as RegistryExport;
-      // Importing is how a registry is restored or moved: it may create the empty one it fills.
-      const counts = await ctx.withApp(cmd, (app) => importRegistry(app.storage, app.masterKey, data), { create: true });
+      // Importing is how a registry is restored or moved: it may create the empty one it fills, but
+      // never a new master key, which could not open what the export holds.
+      const counts = await ctx.withApp(cmd, (app) => importRegistry(app.storage, app.masterKey, data), { create: true, newMasterKey: false });
       ctx.out(
         `imported: ${Object.entries(counts)
           .map(([t, n]) => `${t} ${n}`)

@@ -86,13 +86,21 @@ export class ClientService {
     });
   }
 
-  async create(input: ClientInput, actor: Actor): Promise<{ client: Client; secret: CreatedSecret }>;
+  /**
+   * With `deliver`, the generated secret is handed over while the client is stored but not yet
+   * committed: when delivery fails or the process dies in it, the client does not exist.
+   */
+  async create(input: ClientInput, actor: Actor, options?: { deliver: (value: string) => void }): Promise<{ client: Client; secret: CreatedSecret }>;
   /**
    * With `secrets`, the client gets exactly these instead of a generated one: imported values are
    * checked as addSecret checks them, all before anything is stored; an empty list gives none.
    */
   async create(input: ClientInput, actor: Actor, options: { secrets: SecretInput[] }): Promise<{ client: Client; secrets: CreatedSecret[] }>;
-  async create(input: ClientInput, actor: Actor, options?: { secrets: SecretInput[] }): Promise<{ client: Client; secret?: CreatedSecret; secrets?: CreatedSecret[] }> {
+  async create(
+    input: ClientInput,
+    actor: Actor,
+    options?: { secrets?: SecretInput[]; deliver?: (value: string) => void },
+  ): Promise<{ client: Client; secret?: CreatedSecret; secrets?: CreatedSecret[] }> {
     const clientId = input.clientId ?? `client-${crypto.randomBytes(8).toString('hex')}`;
     validateClientId(clientId);
     validateClientFields(input);
@@ -117,11 +125,12 @@ export class ClientService {
     validateDefaultScopesAllowed(client.defaultScopes, client.allowedScopes);
     if (await this.store.get(clientId, t)) throw new ConflictError(`client "${clientId}" already exists`);
     await this.organisations?.ensure(client.rsin, actor);
-    if (options) return this.createWithSecrets(client, options.secrets, actor);
+    if (options?.secrets) return this.createWithSecrets(client, options.secrets, actor);
     const value = generateSecret();
     const secret = this.newSecret(client, { label: 'initial' }, value);
+    const deliver = options?.deliver;
     try {
-      await this.store.insert(client, [secret]);
+      await this.store.insert(client, [secret], deliver && (() => deliver(value)));
     } catch (err) {
       // A concurrent create of the same id lost the race on the primary key.
       if (await this.store.get(clientId, t)) throw new ConflictError(`client "${clientId}" already exists`);

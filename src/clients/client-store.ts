@@ -49,8 +49,12 @@ export interface ClientWithSecrets {
  * copies: changing what it returned changes nothing stored.
  */
 export interface ClientStore {
-  /** Stores a new client with its first secrets, all or nothing; rejects when the client id is taken. */
-  insert(client: Client, secrets: SecretRecord[]): Promise<void>;
+  /**
+   * Stores a new client with its first secrets, all or nothing; rejects when the client id is
+   * taken. `beforeCommit` runs once the rows are in, before they are committed: when it throws (or
+   * the process dies in it) nothing is stored.
+   */
+  insert(client: Client, secrets: SecretRecord[], beforeCommit?: () => void): Promise<void>;
   /** The client, with its risks as of `now`. */
   get(clientId: string, now: number): Promise<Client | undefined>;
   /** One page of the matching clients in the filter's order, and how many match in all. */

@@ -17,7 +17,7 @@ export class MemoryClientStore implements ClientStore {
 
   constructor(private readonly organisationEnabled: OrganisationEnabledSource = () => true) {}
 
-  async insert(client: Client, secrets: SecretRecord[]): Promise<void> {
+  async insert(client: Client, secrets: SecretRecord[], beforeCommit?: () => void): Promise<void> {
     if (this.clients.has(client.clientId)) throw new Error(`duplicate client id ${client.clientId}`);
     const ids = new Set<string>();
     for (const s of secrets) {
@@ -25,6 +25,7 @@ export class MemoryClientStore implements ClientStore {
       if (this.secrets.has(s.secretId) || ids.has(s.secretId)) throw new Error(`duplicate secret id ${s.secretId}`);
       ids.add(s.secretId);
     }
+    beforeCommit?.();
     this.clients.set(client.clientId, copyClient(client));
     for (const s of secrets) this.secrets.set(s.secretId, copySecret(s));
   }

@@ -55,12 +55,22 @@ export function parseMasterKey(text: string): MasterKey {
   return new MasterKey(raw);
 }
 
+/** Where the master key comes from, for messages: never the key itself. */
+export interface MasterKeySource {
+  key: MasterKey | undefined;
+  /** The setting or file it was read from, or the file a fresh install would create. */
+  origin: string;
+  /** Set when there is no key yet and this file may be created for a fresh install. */
+  createFile?: string;
+}
+
 /**
- * Master key from configuration (the value, or a file holding it), else from `<dataDir>/master.key`,
- * created with owner-only permissions on first start. Returns whether it was created now.
+ * Master key from configuration (the value, or a file holding it), else from an existing
+ * `<dataDir>/master.key`. Creates nothing: a missing `<dataDir>/master.key` is returned as
+ * `createFile`, to be made only once the registry is known to be empty (createMasterKeyFile).
  */
-export function loadMasterKey(configured: string | undefined, dataDir: string, keyFile?: string): { key: MasterKey; created: boolean; file?: string } {
-  if (configured) return { key: parseMasterKey(configured), created: false };
+export function findMasterKey(configured: string | undefined, dataDir: string, keyFile?: string): MasterKeySource {
+  if (configured) return { key: parseMasterKey(configured), origin: 'ZGW_AUTH_MASTER_KEY' };
   if (keyFile) {
     let text: string;
     try {
@@ -68,21 +78,45 @@ export function loadMasterKey(configured: string | undefined, dataDir: string, k
     } catch (err) {
       throw new ZgwAuthError('master_key_unreadable', `cannot read the master key file ${keyFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
-    return { key: parseMasterKey(text), created: false, file: keyFile };
+    return { key: parseMasterKey(text), origin: keyFile };
   }
   const file = path.join(dataDir, 'master.key');
-  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  let mode: number;
   try {
-    const fd = fs.openSync(file, 'wx', 0o600);
-    fs.writeSync(fd, crypto.randomBytes(32).toString('base64') + '\n');
-    fs.closeSync(fd);
-    return { key: parseMasterKey(fs.readFileSync(file, 'utf8')), created: true, file };
+    mode = fs.statSync(file).mode & 0o077;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    return { key: undefined, origin: file, createFile: file };
   }
-  const mode = fs.statSync(file).mode & 0o077;
   if (mode !== 0) {
     throw new ZgwAuthError('master_key_exposed', `${file} is readable by others; run chmod 600 on it`);
   }
-  return { key: parseMasterKey(fs.readFileSync(file, 'utf8')), created: false, file };
+  return { key: parseMasterKey(fs.readFileSync(file, 'utf8')), origin: file };
+}
+
+/**
+ * A new random master key in `file`, owner-only. Written whole to a private file first and linked
+ * into place, so that a crash never leaves a half-written key. Two processes of a fresh install
+ * may race here: the one whose link finds the file made reads that one, so both use the same key.
+ */
+export function createMasterKeyFile(file: string): MasterKey {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const draft = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}`;
+  const fd = fs.openSync(draft, 'wx', 0o600);
+  try {
+    fs.writeSync(fd, crypto.randomBytes(32).toString('base64') + '\n');
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  try {
+    fs.linkSync(draft, file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  } finally {
+    fs.rmSync(draft, { force: true });
+  }
+  const found = findMasterKey(undefined, path.dirname(file));
+  if (!found.key) throw new ZgwAuthError('master_key_unreadable', `${file} vanished while it was created`);
+  return found.key;
 }

@@ -62,10 +62,11 @@ export class KyselyClientStore implements ClientStore {
       );
   }
 
-  async insert(client: Client, secrets: SecretRecord[]): Promise<void> {
+  async insert(client: Client, secrets: SecretRecord[], beforeCommit?: () => void): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       await trx.insertInto('clients').values(toRow(client)).execute();
       if (secrets.length) await trx.insertInto('client_secrets').values(secrets.map(toSecretRow)).execute();
+      beforeCommit?.();
     });
   }
 

@@ -1,4 +1,5 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
+import { crashPoint } from '../crash-point.js';
 import type { Dialect } from './dialect.js';
 
 // Migrations are written against the schema of their own time, not today's `Database` type (Kysely's advice).
@@ -153,13 +154,26 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('signing_keys').addColumn('superseded_at', ms).execute();
       },
     },
+    '0007_registry_state': {
+      async up(db: AnyDb) {
+        // Facts about the registry itself: the value the master key is checked against at start.
+        await db.schema
+          .createTable('registry_state')
+          .addColumn('name', 'varchar(64)', (c) => c.primaryKey())
+          .addColumn('value', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 
 class StaticProvider implements MigrationProvider {
   constructor(private readonly dialect: Dialect) {}
   async getMigrations() {
-    return migrations(this.dialect);
+    const all = migrations(this.dialect);
+    // Each migration ends at a crash point, inside the transaction that holds it (tests only).
+    for (const [name, m] of Object.entries(all)) all[name] = { up: async (db) => (await m.up(db), crashPoint(`migration:${name}`)) };
+    return all;
   }
 }
 
@@ -168,7 +182,31 @@ class StaticProvider implements MigrationProvider {
  * before). Kysely's migrator takes a lock row, so processes starting at once are safe.
  */
 export async function migrate(db: AnyDb, dialect: Dialect, target?: string): Promise<void> {
+  if (dialect === 'sqlite') return inOneTransaction(db, () => runMigrations(db, dialect, target));
+  return runMigrations(db, dialect, target);
+}
+
+async function runMigrations(db: AnyDb, dialect: Dialect, target?: string): Promise<void> {
   const migrator = new Migrator({ db, provider: new StaticProvider(dialect) });
   const { error } = target === undefined ? await migrator.migrateToLatest() : await migrator.migrateTo(target);
   if (error) throw error;
+}
+
+/**
+ * Kysely runs PostgreSQL's migrations in one transaction, but SQLite's statement by statement: a
+ * process killed half-way through left tables that the next start's rerun trips over ("table
+ * already exists"), and a registry that never starts again. SQLite's DDL is transactional, so all
+ * pending migrations run in one transaction on the (single) connection: all or nothing. IMMEDIATE
+ * takes the write lock at once, so a second process starting waits for the first one's migrations
+ * instead of failing on a stale read.
+ */
+async function inOneTransaction(db: AnyDb, run: () => Promise<void>): Promise<void> {
+  await sql`begin immediate`.execute(db);
+  try {
+    await run();
+  } catch (err) {
+    await sql`rollback`.execute(db).catch(() => {});
+    throw err;
+  }
+  await sql`commit`.execute(db);
 }

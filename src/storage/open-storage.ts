@@ -23,11 +23,18 @@ export interface Storage {
   close(): Promise<void>;
 }
 
+export interface OpenOptions {
+  /** Create the registry when there is none (default); false refuses instead. */
+  create?: boolean;
+  /** Runs on the opened database before any migration writes to it (the master key check). */
+  beforeMigrate?: (storage: Storage) => Promise<void>;
+}
+
 /**
  * Opens the database named by `databaseUrl` (PostgreSQL for postgres://, else SQLite), runs the
  * pending migrations and returns it. Without a URL the embedded default is `<dataDir>/zgw-auth.db`.
  */
-export async function openStorage(databaseUrl: string | undefined, dataDir: string, options: { create?: boolean } = {}): Promise<Storage> {
+export async function openStorage(databaseUrl: string | undefined, dataDir: string, options: OpenOptions = {}): Promise<Storage> {
   const postgres = /^postgres(ql)?:\/\//.test(databaseUrl ?? '');
   const file = databaseUrl ? databaseUrl.replace(/^sqlite:(\/\/)?/, '') : path.join(dataDir, 'zgw-auth.db');
   // Checked before opening: opening a SQLite file that is not there creates it.
@@ -35,6 +42,7 @@ export async function openStorage(databaseUrl: string | undefined, dataDir: stri
   const storage = postgres ? await openPostgres(databaseUrl!) : openSqlite(file);
   try {
     if (options.create === false && !(await hasRegistry(storage))) throw noRegistry(storage.location);
+    await options.beforeMigrate?.(storage);
     if (postgres) {
       // Migrations may wait for another process's migration lock and run long statements: not under the serving timeouts.
       const migrations = await openPostgres(databaseUrl!, { max: 1, timeouts: false });
@@ -43,13 +51,30 @@ export async function openStorage(databaseUrl: string | undefined, dataDir: stri
       } finally {
         await migrations.close();
       }
-    } else await migrate(storage.db, storage.dialect);
+    } else await migrateSqlite(storage, file);
   } catch (err) {
     await storage.close();
     throw err;
   }
   return storage;
 }
+
+/**
+ * SQLite migrations on a connection of their own: they wait up to MIGRATION_BUSY_MS for another
+ * process's migrations (the serving connection gives up after 1 s) and run in one transaction.
+ */
+async function migrateSqlite(storage: Storage, file: string): Promise<void> {
+  if (file === ':memory:') return migrate(storage.db, 'sqlite');
+  const sqlite = new SQLite(file);
+  sqlite.pragma(`busy_timeout = ${MIGRATION_BUSY_MS}`);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  try {
+    await migrate(db, 'sqlite');
+  } finally {
+    await db.destroy();
+  }
+}
+const MIGRATION_BUSY_MS = 30_000;
 
 /** A registry is a database that zgw-auth has migrated at least once. */
 async function hasRegistry(storage: Storage): Promise<boolean> {

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import { sql } from 'kysely';
 import { validateStaticClaims } from '../clients/validate.js';
+import { crashPoint } from '../crash-point.js';
 import { ValidationError } from '../errors.js';
 import type { MasterKey } from '../keys/master-key.js';
 import { validateOrganisationName, validateOrganisationRsin } from '../organisations/validate.js';
@@ -97,6 +98,8 @@ export async function importRegistry(storage: Storage, masterKey: MasterKey, dat
         )
         .execute();
     }
+    crashPoint('import:rows-inserted');
   });
+  crashPoint('import:committed');
   return counts;
 }
