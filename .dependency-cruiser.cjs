@@ -1,6 +1,15 @@
 /** @type {import('dependency-cruiser').IConfiguration} */
-// Import-cycle check (`npm run check:cycles`): every module of src/, test/, bench/, examples/ and
-// the verifier package, type-only imports included, must be free of cycles.
+// Import checks (`npm run check:cycles`), type-only imports included: no module of src/, test/,
+// bench/, examples/ or the verifier package is part of a cycle, and in src/ imports point from the
+// edges (http, console, cli, ops, app.ts) to use cases and domains, and from stores to domains,
+// never back. docs/architecture.md shows the folders and their imports.
+
+// Domain folders: what the registry, tokens and keys are, with their use cases and store ports.
+const DOMAINS = '^src/(audit|changes|clients|inspection|keys|limits|migrate|organisations|tokens)/';
+// Use cases: the operations the edges call. A store implements a port; it never calls one of these.
+const USE_CASES =
+  '^src/(audit/audit-log|clients/(authenticate-client|client-service)|keys/rotate-key|migrate/apply-migration-plan|organisations/(client-administration|organisation-service)|tokens/(issue|introspect|revoke)-token)\\.ts$';
+
 module.exports = {
   forbidden: [
     {
@@ -9,6 +18,27 @@ module.exports = {
       comment: 'Import cycles make load order matter and tie modules together; move the shared part to its own module.',
       from: {},
       to: { circular: true },
+    },
+    {
+      name: 'domain-not-to-edges',
+      severity: 'error',
+      comment: 'A domain module depends on ports it owns, never on storage, the HTTP layer, the console, the CLI, operations or the composition root (app.ts): inject what it needs.',
+      from: { path: DOMAINS, pathNot: '\\.test\\.ts$' },
+      to: { path: '^src/(storage|http|console|cli|ops)/|^src/app\\.ts$' },
+    },
+    {
+      name: 'store-not-to-use-cases',
+      severity: 'error',
+      comment: 'A store implements a domain port; calling a use case from it turns the layers upside down.',
+      from: { path: '^src/storage/' },
+      to: { path: USE_CASES },
+    },
+    {
+      name: 'verifier-package-stands-alone',
+      severity: 'error',
+      comment: 'The published verifier package may not import the server.',
+      from: { path: '^packages/verifier/src/' },
+      to: { path: '^(src|test|bench)/' },
     },
   ],
   options: {

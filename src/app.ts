@@ -2,7 +2,7 @@ import pino, { type Logger } from 'pino';
 import { Activity } from './audit/activity-report.js';
 import { AuditLog } from './audit/audit-log.js';
 import { ClientService } from './clients/client-service.js';
-import { ADMIN_SCOPE, INTROSPECTION_SCOPE } from './clients/model.js';
+import { ADMIN_SCOPE, FIRST_ADMIN_CLIENT_ID, INTROSPECTION_SCOPE } from './clients/model.js';
 import type { Config } from './config.js';
 import { ConflictError, NotFoundError } from './errors.js';
 import { keyTimes } from './keys/key-plan.js';
@@ -13,8 +13,10 @@ import { GuessingGuard } from './limits/guessing-guard.js';
 import { FallbackFailureLimiter } from './limits/fallback-failure-limiter.js';
 import { RedisFailureLimiter } from './limits/redis-failure-limiter.js';
 import { Metrics } from './ops/metrics.js';
+import { Readiness } from './ops/readiness.js';
 import { OrganisationService } from './organisations/organisation-service.js';
-import { type ChangeFeed, LocalChangeFeed, PostgresChangeFeed, SqliteChangeFeed } from './storage/change-feed.js';
+import { type ChangeFeed, LocalChangeFeed } from './changes/change-feed.js';
+import { PostgresChangeFeed, SqliteChangeFeed } from './storage/change-feed.js';
 import { KyselyOrganisationStore } from './storage/kysely-organisation-store.js';
 import { KyselyActivityStore } from './storage/kysely-activity-store.js';
 import { KyselyAuditStore } from './storage/kysely-audit-store.js';
@@ -22,7 +24,7 @@ import { KyselyClientStore } from './storage/kysely-client-store.js';
 import { KyselyKeyStore } from './storage/kysely-key-store.js';
 import { KyselyRevocationStore } from './storage/kysely-revocation-store.js';
 import { recordMasterKeyCheck, type RegistryLock, unlockRegistry } from './storage/master-key-check.js';
-import { openStorage, type Storage } from './storage/open-storage.js';
+import { openStorage, registryAnswers, type Storage } from './storage/open-storage.js';
 import { connectRedis, type Redis } from './storage/redis.js';
 import type { Verifier } from '@zgw-auth/verifier';
 import { TokenIssuer } from './tokens/token-issuer.js';
@@ -53,6 +55,8 @@ export interface App {
   revocations: Revocations;
   /** Verifies both token kinds for introspection and the admin API. */
   verifier: Verifier;
+  /** Whether a balancer should send this process requests; the process lifecycle marks it. */
+  readiness: Readiness;
   close(): Promise<void>;
 }
 
@@ -64,8 +68,6 @@ export interface AppOptions {
   /** A fresh install may get a new master key file (default); false needs a configured or existing key. */
   newMasterKey?: boolean;
 }
-
-export const FIRST_ADMIN_CLIENT_ID = 'zgw-auth-admin';
 
 /** Paths in log lines that may carry secret material; pino replaces them. */
 export const LOG_REDACT = ['req.headers.authorization', '*.client_secret', '*.access_token', '*.token', '*.secret', '*.value'];
@@ -142,6 +144,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     issuer,
     guard,
     redis,
+    readiness: new Readiness({
+      database: () => registryAnswers(storage),
+      signingKey: () => keys.current() !== undefined,
+      ...(redis ? { redis: () => redis.status === 'ready' } : {}),
+    }),
     changes,
     metrics: new Metrics(keys, now),
     revocations,

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { applyMigrationPlan, type MigrationReport, type ReportEntry } from '../src/migrate/apply-migration-plan.js';
 import { parseKeycloakRealm } from '../src/migrate/parse-keycloak-realm.js';
 import { createSelfSignedToken } from '../src/tokens/self-signed-token.js';
-import { FIRST_ADMIN_CLIENT_ID } from '../src/app.js';
+import { FIRST_ADMIN_CLIENT_ID } from '../src/clients/model.js';
 import { basicAuth, CLI, forEachDialect, freshPostgres, hs256, postForm, startTestServer, type TestServer } from './helpers.js';
 
 const run = promisify(execFile);

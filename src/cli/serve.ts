@@ -4,10 +4,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
-import { type App, createApp, createFirstAdmin, createLogger, ensureSigningKey, FIRST_ADMIN_CLIENT_ID, type FirstAdmin, unusedFirstAdminSecret } from '../app.js';
+import { FIRST_ADMIN_CLIENT_ID } from '../clients/model.js';
+import { type App, createApp, createFirstAdmin, createLogger, ensureSigningKey, type FirstAdmin, unusedFirstAdminSecret } from '../app.js';
 import type { Config } from '../config.js';
 import { buildServer } from '../http/build-server.js';
-import { markFault, markStopping } from '../ops/readiness.js';
 import type { CliContext } from './context.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -46,7 +46,7 @@ export function serveCommand(program: Command, ctx: CliContext): void {
       // Last resort: an error no handler expected (an 'error' event nobody listens for, a rejected
       // promise nobody awaits) is logged and reported by readiness; the process keeps serving what
       // it can rather than dropping every caller's connection.
-      lastResort(app.log, (description) => markFault(app, description, FAULT_UNREADY_MS));
+      lastResort(app.log, (description) => app.readiness.markFault(description, FAULT_UNREADY_MS));
 
       let draining = false;
       // While draining, every answer closes its connection: keep-alive callers reconnect, through
@@ -60,7 +60,7 @@ export function serveCommand(program: Command, ctx: CliContext): void {
         stopping = true;
         app.log.info({ signal }, 'shutting down: finishing in-flight requests');
         setTimeout(() => process.exit(1), config.shutdownDelay * 1000 + SHUTDOWN_GRACE_MS).unref();
-        markStopping(app);
+        app.readiness.markStopping();
         draining = true;
         // Unready but still accepting: a balancer that checks readiness stops sending new
         // connections here before this process stops listening, so none is refused or reset in

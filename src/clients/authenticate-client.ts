@@ -1,6 +1,6 @@
 import { invalidClient, OAuthError } from '../errors.js';
 import type { GuessingGuard } from '../limits/guessing-guard.js';
-import type { Metrics } from '../ops/metrics.js';
+import type { RateLimitCounts } from '../counts.js';
 import type { ClientService } from './client-service.js';
 import type { Client } from './model.js';
 
@@ -26,7 +26,7 @@ export interface ClientAuthentication {
   clients: Pick<ClientService, 'authenticate'>;
   /** Back-off for every place a secret is checked. */
   guard: Pick<GuessingGuard, 'check' | 'recordFailure' | 'recordSuccess'>;
-  metrics: Pick<Metrics, 'rateLimitHits'>;
+  metrics: RateLimitCounts;
 }
 
 /**

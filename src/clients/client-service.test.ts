@@ -5,7 +5,7 @@ import { AuditLog } from '../audit/audit-log.js';
 import { MemoryAuditStore } from '../audit/memory-audit-store.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { MasterKey } from '../keys/master-key.js';
-import { LocalChangeFeed } from '../storage/change-feed.js';
+import { LocalChangeFeed } from '../changes/change-feed.js';
 import { CLIENT_CACHE_MS, ClientService, USAGE_PRECISION_MS } from './client-service.js';
 import { MemoryClientStore } from './memory-client-store.js';
 import { FORMER_SECRET_MS } from './secret-lifecycle.js';

@@ -3,7 +3,7 @@ import { BoundedCache } from '@zgw-auth/verifier/internal';
 import type { AuditLog } from '../audit/audit-log.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import type { MasterKey } from '../keys/master-key.js';
-import type { ChangeFeed } from '../storage/change-feed.js';
+import type { ChangeFeed } from '../changes/change-feed.js';
 import type { ClientFilter, ClientStore, ClientWithSecrets, SecretRecord, StoredSecret } from './client-store.js';
 import { type Client, type ClientInput, type ClientPatch, MAX_EPOCH_MS, OWN_SCOPE_PREFIX, type SecretInfo, type SecretInput } from './model.js';
 import { isLive, secretInfo } from './secret-lifecycle.js';

@@ -86,3 +86,6 @@ const PUBLIC_CLAIM_NAME = /^(https:\/\/[\x21-\x7e]{1,200}|urn:[A-Za-z0-9][A-Za-z
 export function isAllowedStaticClaim(name: string): boolean {
   return STATIC_CLAIM_NAMES.includes(name) || PUBLIC_CLAIM_NAME.test(name);
 }
+
+/** The administrator client the first start creates: never created or given a secret from a file. */
+export const FIRST_ADMIN_CLIENT_ID = 'zgw-auth-admin';

@@ -4,7 +4,6 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { App } from '../app.js';
 import { OAuthError } from '../errors.js';
 import { addressGroup } from '../limits/address.js';
-import { readinessOf } from '../ops/readiness.js';
 import { introspectToken, type IntrospectTokenDeps } from '../tokens/introspect-token.js';
 import { issueToken, type IssueTokenDeps } from '../tokens/issue-token.js';
 import { revokeToken, type RevokeTokenDeps } from '../tokens/revoke-token.js';
@@ -101,7 +100,7 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
   });
 
   await server.register(discoveryRoutes, { config: app.config, keys: app.keys, paths });
-  await server.register(operationsRoutes, { readiness: readinessOf(app), metrics: app.metrics });
+  await server.register(operationsRoutes, { readiness: app.readiness, metrics: app.metrics });
   await server.register(adminRoutes, {
     prefix: '/admin',
     clients: app.clients,

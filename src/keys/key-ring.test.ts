@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { beforeEach, describe, it } from 'node:test';
-import { LocalChangeFeed } from '../storage/change-feed.js';
+import { LocalChangeFeed } from '../changes/change-feed.js';
 import { type KeyTimes } from './key-plan.js';
 import { KeyRing } from './key-ring.js';
 import { MasterKey } from './master-key.js';

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { importJwks, type KeySource, type VerificationKey } from '@zgw-auth/verifier';
 import type { SigningAlg } from '../config.js';
-import type { ChangeFeed } from '../storage/change-feed.js';
+import type { ChangeFeed } from '../changes/change-feed.js';
 import { generateKeyPair, type PublicJwk, publicJwk } from './jwk.js';
 import { keyPlan, type KeyTimes, type PlannedKey, signsAt } from './key-plan.js';
 import type { KeyStore, StoredKey } from './key-store.js';

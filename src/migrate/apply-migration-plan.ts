@@ -1,6 +1,5 @@
-import { FIRST_ADMIN_CLIENT_ID } from '../app.js';
 import type { Actor, ClientService } from '../clients/client-service.js';
-import { type Client, MAX_EPOCH_MS } from '../clients/model.js';
+import { type Client, FIRST_ADMIN_CLIENT_ID, MAX_EPOCH_MS } from '../clients/model.js';
 import { isLive } from '../clients/secret-lifecycle.js';
 import { checkImportedSecret, SECRET_STRENGTH_RULE } from '../clients/secrets.js';
 import { CLIENT_ID_RULE, validateClientFields, validateClientId, validateSecretLabel } from '../clients/validate.js';

@@ -1,6 +1,3 @@
-import { sql } from 'kysely';
-import type { App } from '../app.js';
-
 const READY_TIMEOUT_MS = 2000;
 
 /** What readiness asks of the process's parts. */
@@ -58,28 +55,6 @@ export class Readiness {
     return { ready: database === 'ok' && keys === 'ok' && !this.stopping && !fault, checks };
   }
 }
-
-const readinessByApp = new WeakMap<App, Readiness>();
-
-/** The one Readiness of an app: the server reports it, the process lifecycle marks it. */
-export function readinessOf(app: App): Readiness {
-  let readiness = readinessByApp.get(app);
-  if (!readiness) {
-    const redis = app.redis;
-    readiness = new Readiness({
-      // The clients table, not just a connection: a table locked for long is as unready as a database that is away.
-      database: () => sql`select 1 from clients limit 1`.execute(app.storage.db),
-      signingKey: () => app.keys.current() !== undefined,
-      ...(redis ? { redis: () => redis.status === 'ready' } : {}),
-    });
-    readinessByApp.set(app, readiness);
-  }
-  return readiness;
-}
-
-export const markStopping = (app: App): void => readinessOf(app).markStopping();
-
-export const markFault = (app: App, description: string, ms: number): void => readinessOf(app).markFault(description, ms);
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout;

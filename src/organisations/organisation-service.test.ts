@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { AuditLog } from '../audit/audit-log.js';
 import { MemoryAuditStore } from '../audit/memory-audit-store.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
-import { type Change, LocalChangeFeed } from '../storage/change-feed.js';
+import { type Change, LocalChangeFeed } from '../changes/change-feed.js';
 import { MemoryOrganisationStore } from './memory-organisation-store.js';
 import type { ClientCounts } from './model.js';
 import { OrganisationService } from './organisation-service.js';

@@ -1,7 +1,7 @@
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Actor } from '../clients/client-service.js';
 import { ConflictError, NotFoundError } from '../errors.js';
-import type { ChangeFeed } from '../storage/change-feed.js';
+import type { ChangeFeed } from '../changes/change-feed.js';
 import type { Organisation, OrganisationFilter, OrganisationInput, OrganisationPatch, OrganisationWithCounts } from './model.js';
 import type { OrganisationChanges, OrganisationStore } from './organisation-store.js';
 import { validateOrganisationFilter, validateOrganisationName, validateOrganisationRsin } from './validate.js';

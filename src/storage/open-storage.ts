@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql, SqliteDialect } from 'kysely';
 import type pg from 'pg';
 import type { Dialect } from './dialect.js';
 import { ZgwAuthError } from '../errors.js';
@@ -21,6 +21,14 @@ export interface Storage {
    */
   dataVersion?: () => number;
   close(): Promise<void>;
+}
+
+/**
+ * Settles when the registry answers: the clients table, not just a connection, since a table
+ * locked for long is as unready as a database that is away.
+ */
+export function registryAnswers(storage: Pick<Storage, 'db'>): Promise<unknown> {
+  return sql`select 1 from clients limit 1`.execute(storage.db);
 }
 
 export interface OpenOptions {

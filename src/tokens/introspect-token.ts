@@ -3,14 +3,14 @@ import { authenticateClient, type ClientAuthentication, type ClientCredentials }
 import { INTROSPECTION_SCOPE } from '../clients/model.js';
 import type { Config } from '../config.js';
 import { invalidRequest, OAuthError, orThrow, type Parsed } from '../errors.js';
-import type { Metrics } from '../ops/metrics.js';
+import type { VerificationCounts } from '../counts.js';
 import { verifyCountingGuesses } from './self-signed-guesses.js';
 
 export interface IntrospectTokenDeps extends ClientAuthentication {
   /** Read on every request: whether callers without credentials may introspect. */
   config: Pick<Config, 'introspectionAnonymous'>;
   verifier: Pick<Verifier, 'verify'>;
-  metrics: Pick<Metrics, 'rateLimitHits' | 'verifications'>;
+  metrics: VerificationCounts;
 }
 
 /** An introspection request (RFC 7662 §2.1). */

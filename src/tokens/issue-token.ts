@@ -3,14 +3,14 @@ import { authenticateClient, type ClientAuthentication, type ClientCredentials }
 import type { Client } from '../clients/model.js';
 import { SCOPE_PATTERN } from '../clients/validate.js';
 import { invalidRequest, OAuthError, orThrow, type Parsed } from '../errors.js';
-import type { Metrics } from '../ops/metrics.js';
+import type { TokenCounts } from '../counts.js';
 import { administratorScopeOf, NotAnAdministratorError } from '../organisations/administration-policy.js';
 import type { TokenIssuer } from './token-issuer.js';
 
 export interface IssueTokenDeps extends ClientAuthentication {
   issuer: Pick<TokenIssuer, 'issue'>;
   audit: Pick<AuditLog, 'recordLater'>;
-  metrics: Pick<Metrics, 'rateLimitHits' | 'tokensIssued'>;
+  metrics: TokenCounts;
 }
 
 /** A token request (RFC 6749 §4.4.2), checked in this order: grant type, client, scope. */

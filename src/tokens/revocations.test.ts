@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type Change, LocalChangeFeed } from '../storage/change-feed.js';
+import { type Change, LocalChangeFeed } from '../changes/change-feed.js';
 import { MemoryRevocationStore } from './memory-revocation-store.js';
 import { Revocations } from './revocations.js';
 

@@ -1,4 +1,4 @@
-import type { ChangeFeed } from '../storage/change-feed.js';
+import type { ChangeFeed } from '../changes/change-feed.js';
 import type { RevocationStore } from './revocation-store.js';
 
 /** Kept past the token's expiry by a margin well beyond any verifier's clock-skew leeway. */

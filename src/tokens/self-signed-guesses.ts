@@ -1,11 +1,11 @@
 import { decodeJwt, extractToken, type Principal, TokenError, type TokenErrorCode } from '@zgw-auth/verifier';
 import type { GuessingGuard, GuessReason } from '../limits/guessing-guard.js';
-import type { Metrics } from '../ops/metrics.js';
+import type { RateLimitCounts } from '../counts.js';
 
 /** What counting self-signed tokens as guesses needs. */
 export interface SelfSignedGuessing {
   guard: Pick<GuessingGuard, 'check' | 'recordFailure' | 'recordSuccess'>;
-  metrics: Pick<Metrics, 'rateLimitHits'>;
+  metrics: RateLimitCounts;
 }
 
 /** Refusals before an HS256 signature is accepted: each may be a guess at the client's secret. */

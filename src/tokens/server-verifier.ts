@@ -1,6 +1,6 @@
 import { type ClientRecord, type ClientResolver, createVerifier, type Verifier } from '@zgw-auth/verifier';
 import { CLIENT_CACHE_MS, type ClientService, type SigningSecrets } from '../clients/client-service.js';
-import type { ChangeFeed } from '../storage/change-feed.js';
+import type { ChangeFeed } from '../changes/change-feed.js';
 import type { Config } from '../config.js';
 import type { KeyRing } from '../keys/key-ring.js';
 import { registrationOf } from './token-issuer.js';
