@@ -1,4 +1,4 @@
-import { ADMIN_SCOPE } from '../clients/model.js';
+import { isGlobalAdministrator } from '../organisations/administration-policy.js';
 import type { ConsoleSession } from './console-sessions.js';
 import { html, type SafeHtml } from './html.js';
 import { fill, type Lang, type Messages } from './messages.js';
@@ -21,7 +21,7 @@ export interface PageContext {
 export const BASE = '/console';
 
 /** Whether the session administers everything (zgw-auth:admin) rather than one organisation. */
-export const isGlobalAdmin = (session: ConsoleSession | undefined) => session?.scope === ADMIN_SCOPE;
+export const isGlobalAdmin = (session: ConsoleSession | undefined) => session !== undefined && isGlobalAdministrator({ clientId: session.clientId, rsin: session.rsin, scopes: [session.scope] });
 
 /** The hidden CSRF field every form of a signed-in page carries. */
 export function csrfField(ctx: PageContext): SafeHtml {

@@ -34,6 +34,23 @@ export function administratorOf(caller: AdminCaller): Administrator | undefined 
   return undefined;
 }
 
+/** Matches no organisation: what a caller that administers nothing may see. */
+const NO_ORGANISATION = '\u0000none';
+
+/**
+ * The one organisation an administrator sees, or undefined for a global administrator, who sees
+ * them all. A caller that administers nothing sees nothing.
+ */
+export function organisationSeenBy(admin: Administrator | undefined): string | undefined {
+  if (admin?.kind === 'global') return undefined;
+  return admin?.kind === 'organisation' ? admin.rsin : NO_ORGANISATION;
+}
+
+/** Whether a caller (an admin API principal, a console session) is a global administrator. */
+export function isGlobalAdministrator(caller: AdminCaller | undefined): boolean {
+  return caller !== undefined && administratorOf(caller)?.kind === 'global';
+}
+
 /** The administrator scope a console sign-in takes: the global one when the client holds both. */
 export function administratorScopeOf(allowedScopes: readonly string[]): string | undefined {
   return allowedScopes.includes(ADMIN_SCOPE) ? ADMIN_SCOPE : allowedScopes.includes(ORG_ADMIN_SCOPE) ? ORG_ADMIN_SCOPE : undefined;

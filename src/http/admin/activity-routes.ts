@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import type { Activity } from '../../audit/activity-report.js';
 import { CLIENT_LIMITS } from '../../clients/client-limits.js';
 import { RSIN_PATTERN } from '../../clients/rsin.js';
-import { visibleOrganisation } from './visible-organisation.js';
+import { organisationSeenBy } from '../../organisations/administration-policy.js';
 
 const counts = { issued: Type.Integer(), failed: Type.Integer({ description: 'failed client authentications' }) };
 const activitySchema = Type.Object({
@@ -33,7 +33,7 @@ export interface ActivityRoutesOptions {
  */
 export const activityRoutes: FastifyPluginAsyncTypebox<ActivityRoutesOptions> = async (admin, { activity }) => {
   admin.get('/activity', { schema: { querystring: activityQuery, response: { 200: activitySchema } } }, async (request) => {
-    const own = visibleOrganisation(request.admin);
+    const own = organisationSeenBy(request.administrator);
     if (own !== undefined && request.query.rsin !== undefined && request.query.rsin !== own) return { since: 0, hours: [], clients: [], organisations: [] };
     return activity.report({ clientId: request.query.clientId, rsin: own ?? request.query.rsin });
   });

@@ -5,7 +5,7 @@ import type { ClientService } from '../../clients/client-service.js';
 import { NotFoundError, ZgwAuthError } from '../../errors.js';
 import { explainToken, type TokenExplanation } from '../../inspection/explain-token.js';
 import { type SelfSignedGuessing, verifyCountingGuesses } from '../../tokens/self-signed-guesses.js';
-import { visibleOrganisation } from './visible-organisation.js';
+import { organisationSeenBy } from '../../organisations/administration-policy.js';
 
 const anyObject = Type.Unsafe<Record<string, unknown>>({ type: 'object', additionalProperties: true });
 const inspectionSchema = Type.Object({
@@ -44,7 +44,7 @@ export const tokenInspectionRoutes: FastifyPluginAsyncTypebox<TokenInspectionRou
     { schema: { body: Type.Object({ token: Type.String({ minLength: 1, maxLength: MAX_TOKEN_LENGTH }) }, { additionalProperties: false }), response: { 200: inspectionSchema } } },
     async (request, reply) => {
       reply.header('cache-control', 'no-store');
-      const own = visibleOrganisation(request.admin);
+      const own = organisationSeenBy(request.administrator);
       const decoded = await explainToken(request.body.token, undefined, now() / 1000);
       let explained: TokenExplanation = decoded;
       const clientId = decoded.payload?.client_id;
