@@ -884,8 +884,8 @@ export const MUTATIONS = [
   {
     id: 'client-auth-secret-compare',
     check: 'Client auth: secret hash compare',
-    fn: 'ClientService.authenticate',
-    file: 'src/clients/client-service.ts',
+    fn: 'ClientAuthenticator.authenticate',
+    file: 'src/clients/client-authenticator.ts',
     tests: OAUTH,
     from: 'if (hashMatches(presented, s.hash) && s.secretId) matched = s;',
     to: 'if (s.secretId) matched = s;',
@@ -893,8 +893,8 @@ export const MUTATIONS = [
   {
     id: 'client-auth-disabled',
     check: 'Client auth: disabled client refused',
-    fn: 'ClientService.authenticate',
-    file: 'src/clients/client-service.ts',
+    fn: 'ClientAuthenticator.authenticate',
+    file: 'src/clients/client-authenticator.ts',
     tests: OAUTH,
     from: "if (!found.client.enabled) return { ok: false, reason: 'disabled_client', secretId, rsin };",
     to: "if (Math.random() < 0) return { ok: false, reason: 'disabled_client', secretId, rsin };",
@@ -902,8 +902,8 @@ export const MUTATIONS = [
   {
     id: 'client-auth-revoked-secret',
     check: 'Client auth: revoked secrets do not authenticate',
-    fn: 'ClientService.authenticate',
-    file: 'src/clients/client-service.ts',
+    fn: 'ClientAuthenticator.authenticate',
+    file: 'src/clients/client-authenticator.ts',
     tests: ['token-endpoint', 'attack-catalogue', 'accepting-tokens', 'protection', 'admin-api', 'check-inventory'],
     // A revoked secret is also not live: the expiry test must stop looking at revocation too.
     edits: [
@@ -914,8 +914,8 @@ export const MUTATIONS = [
   {
     id: 'client-auth-expired-secret',
     check: 'Client auth: expired secrets do not authenticate',
-    fn: 'ClientService.authenticate',
-    file: 'src/clients/client-service.ts',
+    fn: 'ClientAuthenticator.authenticate',
+    file: 'src/clients/client-authenticator.ts',
     tests: ['token-endpoint', 'attack-catalogue', 'accepting-tokens', 'protection', 'admin-api', 'check-inventory'],
     from: "if (!isLive(matched, this.now())) return { ok: false, reason: 'expired_secret', secretId, rsin };",
     to: "if (Math.random() < 0) return { ok: false, reason: 'expired_secret', secretId, rsin };",
@@ -923,8 +923,8 @@ export const MUTATIONS = [
   {
     id: 'client-cache-secret-expiry',
     check: 'Client cache: an entry with an expired secret is looked up again',
-    fn: 'ClientService.lookup',
-    file: 'src/clients/client-service.ts',
+    fn: 'ClientAuthenticator.lookup',
+    file: 'src/clients/client-authenticator.ts',
     tests: OAUTH,
     from: 'if (hit && t - hit.at < CLIENT_CACHE_MS && t < hit.staleAt) return hit;',
     to: 'if (hit && t - hit.at < CLIENT_CACHE_MS) return hit;',
@@ -932,8 +932,8 @@ export const MUTATIONS = [
   {
     id: 'client-lookup-id-pattern',
     check: 'Client lookup: unregistrable ids never reach the database',
-    fn: 'ClientService.lookup',
-    file: 'src/clients/client-service.ts',
+    fn: 'ClientAuthenticator.lookup',
+    file: 'src/clients/client-authenticator.ts',
     tests: [...OAUTH, 'fuzzing'],
     from: 'if (!CLIENT_ID_PATTERN.test(clientId)) return NOT_REGISTRABLE;',
     to: '',
@@ -1751,8 +1751,8 @@ export const MUTATIONS = [
   {
     id: 'disabled-organisation-authentication',
     check: "Disabled organisation: its clients' authentication fails (/token, /introspect, /revoke callers)",
-    fn: 'ClientService.authenticate',
-    file: 'src/clients/client-service.ts',
+    fn: 'ClientAuthenticator.authenticate',
+    file: 'src/clients/client-authenticator.ts',
     tests: ['organisations', 'scale-out'],
     from: "if (!found.organisationEnabled) return { ok: false, reason: 'disabled_organisation'",
     to: "if (Math.random() < 0) return { ok: false, reason: 'disabled_organisation'",

@@ -1,7 +1,9 @@
 import pino, { type Logger } from 'pino';
 import { Activity } from './audit/activity-report.js';
 import { AuditLog } from './audit/audit-log.js';
+import { ClientAuthenticator } from './clients/client-authenticator.js';
 import { ClientService } from './clients/client-service.js';
+import { UsageRecorder } from './clients/usage-recorder.js';
 import { ADMIN_SCOPE, FIRST_ADMIN_CLIENT_ID, INTROSPECTION_SCOPE } from './clients/model.js';
 import type { Config } from './config.js';
 import { ConflictError, NotFoundError } from './errors.js';
@@ -41,6 +43,10 @@ export interface App {
   masterKey: MasterKey;
   keys: KeyRing;
   clients: ClientService;
+  /** Decides who a caller is: secrets at the token endpoints and the console, self-signing secrets for the verifier. */
+  authenticator: ClientAuthenticator;
+  /** Last-used marks of secrets and clients, written in batches. */
+  usage: UsageRecorder;
   organisations: OrganisationService;
   audit: AuditLog;
   /** Tokens and failed authentications per hour, from the audit trail. */
@@ -121,7 +127,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const keys = new KeyRing(new KyselyKeyStore(storage.db), masterKey, now, keyTimes(config), changes);
   await guarded(() => keys.load());
   const organisations = new OrganisationService(new KyselyOrganisationStore(storage.db), audit, changes, now);
-  const clients = new ClientService(new KyselyClientStore(storage.db), masterKey, audit, changes, now, organisations);
+  const clientStore = new KyselyClientStore(storage.db);
+  const usage = new UsageRecorder(clientStore, now);
+  const authenticator = new ClientAuthenticator(clientStore, masterKey, changes, usage, now);
+  const clients = new ClientService(clientStore, masterKey, audit, changes, now, organisations, authenticator);
   const issuer = new TokenIssuer(keys, config, now);
   const policy = { threshold: config.lockoutThreshold, baseSeconds: config.lockoutBaseSeconds, maxSeconds: config.lockoutMaxSeconds };
   const redis = config.redisUrl ? await guarded(() => connectRedis(config.redisUrl!, log)) : undefined;
@@ -129,7 +138,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const limiter = redis ? new FallbackFailureLimiter(new RedisFailureLimiter(redis), local, log) : local;
   const guard = new GuessingGuard(limiter, audit, policy);
   const revocations = new Revocations(new KyselyRevocationStore(storage.db), changes, now);
-  const verifier = createServerVerifier(config, keys, clients, revocations, changes, now);
+  const verifier = createServerVerifier(config, keys, authenticator, revocations, changes, now);
   return {
     config,
     log,
@@ -138,6 +147,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     masterKey,
     keys,
     clients,
+    authenticator,
+    usage,
     organisations,
     audit,
     activity: new Activity(new KyselyActivityStore(storage.db, storage.dialect), audit, now),
@@ -155,7 +166,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     verifier,
     async close() {
       keys.stop();
-      await Promise.allSettled([audit.flush(true), clients.flushUsage(), changes.close(), redis?.quit()]);
+      await Promise.allSettled([audit.flush(true), usage.flush(), changes.close(), redis?.quit()]);
       redis?.disconnect();
       await storage.close();
     },

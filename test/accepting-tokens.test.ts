@@ -28,7 +28,7 @@ describe('accepting tokens', () => {
     ts = await startTestServer();
     zgw = await ts.createClient({ clientId: 'client-12345', selfSignedAllowed: true, allowedScopes: ['zaken.lezen'], defaultScopes: ['zaken.lezen'] });
     introspector = await ts.createClient({ allowedScopes: ['zgw-auth:introspect'] });
-    verifier = createVerifier({ issuer: ts.url, audience: 'ZGW_APIs', clients: registryResolver(ts.app.clients), now: ts.clock.now, cache: false });
+    verifier = createVerifier({ issuer: ts.url, audience: 'ZGW_APIs', clients: registryResolver(ts.app.authenticator), now: ts.clock.now, cache: false });
   });
   after(() => ts.close());
 
@@ -195,12 +195,13 @@ describe('accepting tokens', () => {
     });
   });
 
-  const revokedVerifier = () => createVerifier({ issuer: ts.url, clients: registryResolver(ts.app.clients), isRevoked: (jti) => ts.app.revocations.isRevoked(jti), now: ts.clock.now, cache: false });
+  const revokedVerifier = () =>
+    createVerifier({ issuer: ts.url, clients: registryResolver(ts.app.authenticator), isRevoked: (jti) => ts.app.revocations.isRevoked(jti), now: ts.clock.now, cache: false });
 
   it('serves a repeated token from memory, but refuses it after its client is disabled within the bound', async () => {
     const c = await ts.createClient({ selfSignedAllowed: true });
     let lookups = 0;
-    const resolver = registryResolver(ts.app.clients);
+    const resolver = registryResolver(ts.app.authenticator);
     const cached = createVerifier({ issuer: ts.url, clients: (id) => (lookups++, resolver(id)), now: ts.clock.now, cache: { revalidateAfterMs: 2000 } });
     const token = hs256({ client_id: c.clientId, iat: nowS() }, c.secret);
     await cached.verify(token);
@@ -238,7 +239,7 @@ print(json.dumps({"sub": claims["sub"], "own": own}))`;
     });
 
     it('curl and the example Zaken API: 200 with a token, RFC 6750 answers without', async () => {
-      const api: http.Server = createZakenApi({ issuer: ts.url, clients: registryResolver(ts.app.clients) });
+      const api: http.Server = createZakenApi({ issuer: ts.url, clients: registryResolver(ts.app.authenticator) });
       await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
       const base = `http://127.0.0.1:${(api.address() as AddressInfo).port}/zaken/api/v1/zaken`;
       try {

@@ -49,7 +49,7 @@ forEachDialect((dialect) => {
       const second = added.json.value as string;
       assert.equal((await token(first)).status, 200, 'old secret keeps working during rotation');
       assert.equal((await token(second)).status, 200);
-      await ts.app.clients.flushUsage();
+      await ts.app.usage.flush();
       const listed = await api('GET', '/clients/app-1/secrets');
       assert.equal(listed.json.length, 2);
       assert.ok(

@@ -57,7 +57,7 @@ describe('attack catalogue', () => {
     verifier = createVerifier({
       issuer: ts.url,
       keys: ts.app.keys,
-      clients: registryResolver(ts.app.clients),
+      clients: registryResolver(ts.app.authenticator),
       isRevoked: (jti) => ts.app.revocations.isRevoked(jti),
       now: ts.clock.now,
       cache: false,

@@ -411,7 +411,7 @@ describe('check inventory: server', () => {
   it('expired secrets: a self-signing secret stops verifying at its expiry, also while its client is cached', async () => {
     const c = await ts.createClient({ selfSignedAllowed: true });
     const expiring = await ts.app.clients.addSecret(c.clientId, { expiresAt: ts.clock.now() + 1000 }, { id: 'test' });
-    const v = createVerifier({ clients: (await import('../src/tokens/server-verifier.js')).registryResolver(ts.app.clients), cache: false, now: ts.clock.now });
+    const v = createVerifier({ clients: (await import('../src/tokens/server-verifier.js')).registryResolver(ts.app.authenticator), cache: false, now: ts.clock.now });
     const token = () => hs256({ client_id: c.clientId, iat: Math.floor(ts.clock.now() / 1000) }, expiring.value);
     // The second lookup puts the client in the cache, with its secrets opened.
     for (let i = 0; i < 2; i++) await v.verify(token());
@@ -425,7 +425,7 @@ describe('check inventory: server', () => {
     const { warnings } = await ts.app.clients.update(c.clientId, { selfSignedAllowed: true }, { id: 'test' });
     assert.match(warnings.join(' '), /need a new secret/);
     assert.ok((await ts.app.clients.listSecrets(c.clientId)).every((s) => !s.usableForSelfSigned));
-    const v = createVerifier({ clients: (await import('../src/tokens/server-verifier.js')).registryResolver(ts.app.clients), cache: false, now: ts.clock.now });
+    const v = createVerifier({ clients: (await import('../src/tokens/server-verifier.js')).registryResolver(ts.app.authenticator), cache: false, now: ts.clock.now });
     await rejectsWith(v, hs256({ client_id: c.clientId, iat: Math.floor(ts.clock.now() / 1000) }, c.secret), 'bad_signature');
   });
 

@@ -41,7 +41,7 @@ try {
       for (let i = 0; i < n; i++) await ts.token(clientId, secrets.get(clientId)!);
     }
     if (hour % 17 === 3) for (let i = 0; i < 4; i++) await postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: 'dms-test', client_secret: `old-secret-${i}` });
-    await ts.app.clients.flushUsage();
+    await ts.app.usage.flush();
   }
   ts.clock.t = end;
 

@@ -247,7 +247,7 @@ forEachDialect((dialect) => {
         await ts.app.clients.create({ clientId: `page-${String(i).padStart(2, '0')}`, rsin: '111222333', name: `Pagina ${i}`, selfSignedAllowed: i % 10 === 0 }, { id: 'test' });
       const used = await ts.app.clients.create({ clientId: 'page-used', rsin: '111222333' }, { id: 'test' });
       await ts.token('page-used', used.secret.value);
-      await ts.app.clients.flushUsage();
+      await ts.app.usage.flush();
       const first = await c.get('/console/clients?rsin=111222333');
       assert.match(first.text, /31 clients gevonden/);
       assert.match(first.text, /Pagina 1 van 2/);

@@ -235,7 +235,7 @@ forEachDialect((dialect) =>
     });
 
     it('the verifier refuses every mangled or wrongly typed token with a TokenError and accepts only real ones', async () => {
-      const verifier = createVerifier({ issuer: ts.url, keys: ts.app.keys, clients: registryResolver(ts.app.clients), now: ts.clock.now, cache: false });
+      const verifier = createVerifier({ issuer: ts.url, keys: ts.app.keys, clients: registryResolver(ts.app.authenticator), now: ts.clock.now, cache: false });
       const nowS = Math.floor(ts.clock.now() / 1000);
       const check = async (token: string, accept: (p: Principal) => void) => {
         let principal: Principal;

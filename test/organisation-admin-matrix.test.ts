@@ -243,7 +243,7 @@ const writesFor = (rc: RouteCase, c: Cell) => (typeof rc.writes === 'function' ?
 
 async function snapshot(ts: TestServer): Promise<Snapshot> {
   await ts.app.audit.flush(true);
-  await ts.app.clients.flushUsage();
+  await ts.app.usage.flush();
   const db = ts.app.storage.db;
   return {
     organisations: await db.selectFrom('organisations').selectAll().orderBy('rsin').execute(),

@@ -166,12 +166,12 @@ forEachDialect((dialect) => {
     it('a change of an organisation makes this process read its clients afresh instead of from memory', async () => {
       const c = await ts.createClient({ rsin: B });
       // Looked up twice, the client is held in memory (the test clock stands still, so it stays there).
-      for (let i = 0; i < 2; i++) assert.equal((await ts.app.clients.authenticate(c.clientId, c.secret)).ok, true);
+      for (let i = 0; i < 2; i++) assert.equal((await ts.app.authenticator.authenticate(c.clientId, c.secret)).ok, true);
       // Changed behind the service's back: nothing announces it.
       await ts.app.storage.db.updateTable('clients').set({ enabled: 0 }).where('client_id', '=', c.clientId).execute();
-      assert.equal((await ts.app.clients.authenticate(c.clientId, c.secret)).ok, true, 'still served from memory');
+      assert.equal((await ts.app.authenticator.authenticate(c.clientId, c.secret)).ok, true, 'still served from memory');
       assert.equal((await api('PATCH', `/organisations/${B}`, { name: 'Waterschap Beta-Noord' })).status, 200);
-      assert.deepEqual(await ts.app.clients.authenticate(c.clientId, c.secret), {
+      assert.deepEqual(await ts.app.authenticator.authenticate(c.clientId, c.secret), {
         ok: false,
         reason: 'disabled_client',
         secretId: (await ts.app.clients.listSecrets(c.clientId))[0]!.secretId,

@@ -81,7 +81,7 @@ describe('verifier adapters', () => {
     disabled = await ts.createClient({ selfSignedAllowed: true, allowedScopes: ['zaken.lezen'] });
     await ts.app.clients.update(disabled.clientId, { enabled: false }, { id: 'test' });
     plainClient = await ts.createClient({ allowedScopes: ['zaken.lezen'] });
-    verifier = createVerifier({ issuer: ts.url, keys: ts.app.keys, clients: registryResolver(ts.app.clients), now: ts.clock.now, cache: false });
+    verifier = createVerifier({ issuer: ts.url, keys: ts.app.keys, clients: registryResolver(ts.app.authenticator), now: ts.clock.now, cache: false });
     apis = await guardedApis(verifier, ['zaken.lezen']);
   });
   after(async () => {

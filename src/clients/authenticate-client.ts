@@ -1,7 +1,7 @@
 import { invalidClient, OAuthError } from '../errors.js';
 import type { GuessingGuard } from '../limits/guessing-guard.js';
 import type { RateLimitCounts } from '../counts.js';
-import type { ClientService } from './client-service.js';
+import type { ClientAuthenticator } from './client-authenticator.js';
 import type { Client } from './model.js';
 
 /** What a client presented to authenticate itself (RFC 6749 §2.3.1), however it was sent. */
@@ -23,7 +23,7 @@ export interface Caller {
 }
 
 export interface ClientAuthentication {
-  clients: Pick<ClientService, 'authenticate'>;
+  authenticator: Pick<ClientAuthenticator, 'authenticate'>;
   /** Back-off for every place a secret is checked. */
   guard: Pick<GuessingGuard, 'check' | 'recordFailure' | 'recordSuccess'>;
   metrics: RateLimitCounts;
@@ -39,11 +39,11 @@ export async function authenticateClient(deps: ClientAuthentication, credentials
     deps.metrics.rateLimitHits.inc({ limit: 'failed_auth' });
     throw new OAuthError('invalid_client', `too many failed authentication attempts; retry after ${wait} s`, { status: 429, headers: { 'retry-after': String(wait) } });
   }
-  let result = await deps.clients.authenticate(credentials.clientId, credentials.secret);
+  let result = await deps.authenticator.authenticate(credentials.clientId, credentials.secret);
   // The secret as sent raw (curl -u, Python requests): the same attempt read another way, counted once.
   // Unknown clients are read twice as well, so that the cost does not tell which ids exist.
   if (!result.ok && (result.reason === 'wrong_secret' || result.reason === 'unknown_client') && credentials.rawSecret !== undefined) {
-    result = await deps.clients.authenticate(credentials.clientId, credentials.rawSecret);
+    result = await deps.authenticator.authenticate(credentials.clientId, credentials.rawSecret);
   }
   if (!result.ok) {
     await deps.guard.recordFailure(credentials.clientId, caller.address, result.reason, {

@@ -6,7 +6,9 @@ import { MemoryAuditStore } from '../audit/memory-audit-store.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { MasterKey } from '../keys/master-key.js';
 import { LocalChangeFeed } from '../changes/change-feed.js';
-import { CLIENT_CACHE_MS, ClientService, USAGE_PRECISION_MS } from './client-service.js';
+import { CLIENT_CACHE_MS, ClientAuthenticator } from './client-authenticator.js';
+import { ClientService } from './client-service.js';
+import { USAGE_PRECISION_MS, UsageRecorder } from './usage-recorder.js';
 import { MemoryClientStore } from './memory-client-store.js';
 import { FORMER_SECRET_MS } from './secret-lifecycle.js';
 
@@ -19,6 +21,8 @@ describe('ClientService (memory stores)', () => {
   let audit: AuditLog;
   let changes: LocalChangeFeed;
   let clients: ClientService;
+  let authenticator: ClientAuthenticator;
+  let usage: UsageRecorder;
   const now = () => t;
 
   beforeEach(() => {
@@ -26,7 +30,10 @@ describe('ClientService (memory stores)', () => {
     store = new MemoryClientStore();
     audit = new AuditLog(new MemoryAuditStore(), undefined, now);
     changes = new LocalChangeFeed();
-    clients = new ClientService(store, new MasterKey(crypto.randomBytes(32)), audit, changes, now);
+    const masterKey = new MasterKey(crypto.randomBytes(32));
+    usage = new UsageRecorder(store, now);
+    authenticator = new ClientAuthenticator(store, masterKey, changes, usage, now);
+    clients = new ClientService(store, masterKey, audit, changes, now, undefined, authenticator);
   });
 
   describe('create', () => {
@@ -39,7 +46,7 @@ describe('ClientService (memory stores)', () => {
         (await clients.listSecrets('app')).map((s) => s.secretId),
         [secret.secret.secretId],
       );
-      assert.equal((await clients.authenticate('app', secret.value)).ok, true);
+      assert.equal((await authenticator.authenticate('app', secret.value)).ok, true);
       const [event] = await audit.list({ action: 'client.created' });
       assert.equal(event?.target, 'app');
       assert.equal(event?.details.secretId, secret.secret.secretId);
@@ -54,7 +61,7 @@ describe('ClientService (memory stores)', () => {
       assert.deepEqual(raced.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
       assert.ok(raced.some((r) => r.status === 'rejected' && r.reason instanceof ConflictError));
       assert.equal((await clients.get('taken')).name, 'first');
-      assert.equal((await clients.authenticate('taken', first.secret.value)).ok, true);
+      assert.equal((await authenticator.authenticate('taken', first.secret.value)).ok, true);
     });
 
     it('validates id, fields and default scopes before storing anything', async () => {
@@ -68,36 +75,36 @@ describe('ClientService (memory stores)', () => {
     it('tells every failure apart for the audit trail, with the matched secret id', async () => {
       const { secret } = await clients.create({ clientId: 'c', rsin: '000000000' }, actor);
       const other = await clients.addSecret('c', { expiresAt: t + 1000 }, actor);
-      assert.deepEqual(await clients.authenticate('nobody', secret.value), { ok: false, reason: 'unknown_client' });
-      assert.deepEqual(await clients.authenticate('c', 'not-the-secret'), { ok: false, reason: 'wrong_secret', rsin: '000000000' });
-      assert.deepEqual(await clients.authenticate('c', 'x'.repeat(10_000)), { ok: false, reason: 'wrong_secret', rsin: '000000000' }, 'an oversized secret is just wrong');
+      assert.deepEqual(await authenticator.authenticate('nobody', secret.value), { ok: false, reason: 'unknown_client' });
+      assert.deepEqual(await authenticator.authenticate('c', 'not-the-secret'), { ok: false, reason: 'wrong_secret', rsin: '000000000' });
+      assert.deepEqual(await authenticator.authenticate('c', 'x'.repeat(10_000)), { ok: false, reason: 'wrong_secret', rsin: '000000000' }, 'an oversized secret is just wrong');
       await clients.revokeSecret('c', secret.secret.secretId, actor);
-      assert.deepEqual(await clients.authenticate('c', secret.value), { ok: false, reason: 'revoked_secret', secretId: secret.secret.secretId, rsin: '000000000' });
-      assert.equal((await clients.authenticate('c', other.value)).ok, true);
+      assert.deepEqual(await authenticator.authenticate('c', secret.value), { ok: false, reason: 'revoked_secret', secretId: secret.secret.secretId, rsin: '000000000' });
+      assert.equal((await authenticator.authenticate('c', other.value)).ok, true);
       t += 1000;
-      assert.deepEqual(await clients.authenticate('c', other.value), { ok: false, reason: 'expired_secret', secretId: other.secret.secretId, rsin: '000000000' });
+      assert.deepEqual(await authenticator.authenticate('c', other.value), { ok: false, reason: 'expired_secret', secretId: other.secret.secretId, rsin: '000000000' });
       const live = await clients.addSecret('c', {}, actor);
       await clients.update('c', { enabled: false }, actor);
-      assert.deepEqual(await clients.authenticate('c', live.value), { ok: false, reason: 'disabled_client', secretId: live.secret.secretId, rsin: '000000000' });
+      assert.deepEqual(await authenticator.authenticate('c', live.value), { ok: false, reason: 'disabled_client', secretId: live.secret.secretId, rsin: '000000000' });
     });
 
     it('recognises a former secret for FORMER_SECRET_MS, then takes it for a wrong one', async () => {
       const { secret } = await clients.create({ clientId: 'c', rsin: '000000000' }, actor);
       await clients.revokeSecret('c', secret.secret.secretId, actor);
       t += FORMER_SECRET_MS - 1;
-      assert.deepEqual(await clients.authenticate('c', secret.value), { ok: false, reason: 'revoked_secret', secretId: secret.secret.secretId, rsin: '000000000' });
+      assert.deepEqual(await authenticator.authenticate('c', secret.value), { ok: false, reason: 'revoked_secret', secretId: secret.secret.secretId, rsin: '000000000' });
       t += CLIENT_CACHE_MS + 1;
-      assert.deepEqual(await clients.authenticate('c', secret.value), { ok: false, reason: 'wrong_secret', rsin: '000000000' });
+      assert.deepEqual(await authenticator.authenticate('c', secret.value), { ok: false, reason: 'wrong_secret', rsin: '000000000' });
     });
 
     it('refuses ids that cannot be registered without asking the store', async () => {
       let lookups = 0;
       const find = store.findWithSecrets.bind(store);
       store.findWithSecrets = (...args) => (lookups++, find(...args));
-      assert.deepEqual(await clients.authenticate('a\u0000b', 'secret-value'), { ok: false, reason: 'unknown_client' });
-      assert.deepEqual(await clients.authenticate('x'.repeat(51), 'secret-value'), { ok: false, reason: 'unknown_client' });
+      assert.deepEqual(await authenticator.authenticate('a\u0000b', 'secret-value'), { ok: false, reason: 'unknown_client' });
+      assert.deepEqual(await authenticator.authenticate('x'.repeat(51), 'secret-value'), { ok: false, reason: 'unknown_client' });
       assert.equal(lookups, 0);
-      await clients.authenticate('registrable', 'secret-value');
+      await authenticator.authenticate('registrable', 'secret-value');
       assert.equal(lookups, 1);
     });
 
@@ -106,33 +113,33 @@ describe('ClientService (memory stores)', () => {
       let lookups = 0;
       const find = store.findWithSecrets.bind(store);
       store.findWithSecrets = (...args) => (lookups++, find(...args));
-      await clients.authenticate('c', secret.value);
-      await clients.authenticate('c', secret.value);
-      await clients.authenticate('c', secret.value);
+      await authenticator.authenticate('c', secret.value);
+      await authenticator.authenticate('c', secret.value);
+      await authenticator.authenticate('c', secret.value);
       assert.equal(lookups, 2, 'admitted on the second lookup, served from memory on the third');
       // Another process disables the client: this one sees it when the bound has passed.
       await store.update({ ...(await store.get('c', t))!, enabled: false });
-      assert.equal((await clients.authenticate('c', secret.value)).ok, true, 'within the bound');
+      assert.equal((await authenticator.authenticate('c', secret.value)).ok, true, 'within the bound');
       t += CLIENT_CACHE_MS;
-      assert.equal((await clients.authenticate('c', secret.value)).ok, false, 'after the bound');
+      assert.equal((await authenticator.authenticate('c', secret.value)).ok, false, 'after the bound');
       await store.update({ ...(await store.get('c', t))!, enabled: true });
       await changes.publish({ kind: 'client', clientId: 'c' });
-      assert.equal((await clients.authenticate('c', secret.value)).ok, true, 'a change announced by the feed evicts at once');
-      await clients.authenticate('c', secret.value);
+      assert.equal((await authenticator.authenticate('c', secret.value)).ok, true, 'a change announced by the feed evicts at once');
+      await authenticator.authenticate('c', secret.value);
       await store.update({ ...(await store.get('c', t))!, enabled: false });
-      assert.equal((await clients.authenticate('c', secret.value)).ok, true, 'cached again');
+      assert.equal((await authenticator.authenticate('c', secret.value)).ok, true, 'cached again');
       await changes.publish({ kind: 'client', clientId: 'c' });
-      assert.equal((await clients.authenticate('c', secret.value)).ok, false, 'evicted again');
+      assert.equal((await authenticator.authenticate('c', secret.value)).ok, false, 'evicted again');
     });
 
     it('looks a cached client up again when one of its secrets expires', async () => {
       await clients.create({ clientId: 'c', rsin: '000000000', selfSignedAllowed: true }, actor);
       const expiring = await clients.addSecret('c', { expiresAt: t + 500 }, actor);
-      await clients.selfSigningSecrets('c');
-      const cached = await clients.selfSigningSecrets('c');
+      await authenticator.selfSigningSecrets('c');
+      const cached = await authenticator.selfSigningSecrets('c');
       assert.equal(cached?.secrets.length, 2);
       t += 500;
-      const after = await clients.selfSigningSecrets('c');
+      const after = await authenticator.selfSigningSecrets('c');
       assert.deepEqual(
         after?.secrets.map((s) => s.toString()),
         cached?.secrets.map((s) => s.toString()).filter((v) => v !== expiring.value),
@@ -157,10 +164,10 @@ describe('ClientService (memory stores)', () => {
       await clients.create({ clientId: 'c', rsin: '000000000' }, actor);
       const on = await clients.update('c', { selfSignedAllowed: true }, actor);
       assert.equal(on.warnings.length, 1, 'the hashed secret cannot verify HS256');
-      assert.deepEqual(await clients.selfSigningSecrets('c'), { client: on.client, secrets: [], organisationEnabled: true });
+      assert.deepEqual(await authenticator.selfSigningSecrets('c'), { client: on.client, secrets: [], organisationEnabled: true });
       const added = await clients.addSecret('c', { value: WEAK, allowWeak: true }, actor);
       assert.deepEqual((await clients.get('c')).risks, ['weak_secret']);
-      const signing = await clients.selfSigningSecrets('c');
+      const signing = await authenticator.selfSigningSecrets('c');
       assert.deepEqual(
         signing?.secrets.map((s) => s.toString()),
         [added.value],
@@ -170,7 +177,7 @@ describe('ClientService (memory stores)', () => {
       assert.deepEqual((await clients.get('c')).risks, []);
       assert.ok((await clients.listSecrets('c')).every((s) => !s.usableForSelfSigned));
       await clients.update('c', { selfSignedAllowed: true }, actor);
-      assert.deepEqual((await clients.selfSigningSecrets('c'))?.secrets, [], 'switching back on does not bring them back');
+      assert.deepEqual((await authenticator.selfSigningSecrets('c'))?.secrets, [], 'switching back on does not bring them back');
     });
 
     it('refuses an unknown client', async () => {
@@ -189,8 +196,10 @@ describe('ClientService (memory stores)', () => {
           if (!enabled.has(rsin)) enabled.set(rsin, true);
         },
       };
-      const service = new ClientService(organisationStore, new MasterKey(crypto.randomBytes(32)), audit, changes, now, registration);
-      return { service, ensured };
+      const masterKey = new MasterKey(crypto.randomBytes(32));
+      const checks = new ClientAuthenticator(organisationStore, masterKey, changes, new UsageRecorder(organisationStore, now), now);
+      const service = new ClientService(organisationStore, masterKey, audit, changes, now, registration, checks);
+      return { service, checks, ensured };
     }
 
     it('registers the organisation of a new RSIN before the client, also when a client moves to one, as the same actor', async () => {
@@ -211,21 +220,21 @@ describe('ClientService (memory stores)', () => {
 
     it('a client of a disabled organisation fails to authenticate, after its secret matched; enabling restores it at the next change', async () => {
       const enabled = new Map([['123456782', true]]);
-      const { service } = withOrganisations(enabled);
+      const { service, checks } = withOrganisations(enabled);
       const { secret } = await service.create({ clientId: 'c', rsin: '123456782', selfSignedAllowed: true }, actor);
       const signing = await service.addSecret('c', {}, actor);
-      assert.equal((await service.authenticate('c', secret.value)).ok, true);
+      assert.equal((await checks.authenticate('c', secret.value)).ok, true);
       enabled.set('123456782', false);
       await changes.publish({ kind: 'organisation', rsin: '123456782' });
-      assert.deepEqual(await service.authenticate('c', secret.value), { ok: false, reason: 'disabled_organisation', secretId: secret.secret.secretId, rsin: '123456782' });
-      assert.deepEqual(await service.authenticate('c', 'wrong'), { ok: false, reason: 'wrong_secret', rsin: '123456782' }, 'a wrong secret stays a wrong secret');
-      const refused = await service.selfSigningSecrets('c');
+      assert.deepEqual(await checks.authenticate('c', secret.value), { ok: false, reason: 'disabled_organisation', secretId: secret.secret.secretId, rsin: '123456782' });
+      assert.deepEqual(await checks.authenticate('c', 'wrong'), { ok: false, reason: 'wrong_secret', rsin: '123456782' }, 'a wrong secret stays a wrong secret');
+      const refused = await checks.selfSigningSecrets('c');
       assert.equal(refused?.organisationEnabled, false);
       assert.deepEqual(refused?.secrets.map((s) => s.toString()).sort(), [secret.value, signing.value].sort(), 'the verifier still checks the signature first');
       enabled.set('123456782', true);
       await changes.publish({ kind: 'organisation', rsin: '123456782' });
-      assert.equal((await service.authenticate('c', secret.value)).ok, true);
-      assert.equal((await service.selfSigningSecrets('c'))?.organisationEnabled, true);
+      assert.equal((await checks.authenticate('c', secret.value)).ok, true);
+      assert.equal((await checks.selfSigningSecrets('c'))?.organisationEnabled, true);
     });
 
     it("files every client event under the client's organisation; a move under both; names zgw-auth scopes granted", async () => {
@@ -275,7 +284,7 @@ describe('ClientService (memory stores)', () => {
       await clients.create({ clientId: 'plain', rsin: '000000000' }, actor);
       const plain = await clients.addSecret('plain', { value: WEAK }, actor);
       assert.ok(plain.warnings.length > 0);
-      assert.equal((await clients.authenticate('plain', WEAK)).ok, true);
+      assert.equal((await authenticator.authenticate('plain', WEAK)).ok, true);
     });
 
     it('revokes once, keeps the first revocation time, and refuses an unknown secret', async () => {
@@ -295,20 +304,20 @@ describe('ClientService (memory stores)', () => {
     let writes = 0;
     const record = store.recordUsage.bind(store);
     store.recordUsage = (...args) => (writes++, record(...args));
-    await clients.authenticate('c', secret.value);
-    await clients.authenticate('c', secret.value);
-    await clients.flushUsage();
+    await authenticator.authenticate('c', secret.value);
+    await authenticator.authenticate('c', secret.value);
+    await usage.flush();
     assert.equal(writes, 1);
     const used = t;
     assert.equal((await clients.listSecrets('c'))[0]?.lastUsedAt, used);
     assert.equal((await clients.get('c')).lastTokenAt, used);
     t += USAGE_PRECISION_MS - 1;
-    await clients.authenticate('c', secret.value);
-    await clients.flushUsage();
+    await authenticator.authenticate('c', secret.value);
+    await usage.flush();
     assert.equal(writes, 1, 'within the precision: nothing to write');
     t += 1;
-    await clients.authenticate('c', secret.value);
-    await clients.flushUsage();
+    await authenticator.authenticate('c', secret.value);
+    await usage.flush();
     assert.equal((await clients.listSecrets('c'))[0]?.lastUsedAt, used + USAGE_PRECISION_MS);
   });
 

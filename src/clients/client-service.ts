@@ -1,14 +1,14 @@
 import crypto from 'node:crypto';
-import { BoundedCache } from '@zgw-auth/verifier/internal';
 import type { AuditLog } from '../audit/audit-log.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import type { MasterKey } from '../keys/master-key.js';
 import type { ChangeFeed } from '../changes/change-feed.js';
-import type { ClientFilter, ClientStore, ClientWithSecrets, SecretRecord, StoredSecret } from './client-store.js';
+import { type ClientAuthenticator, sealContext } from './client-authenticator.js';
+import type { ClientFilter, ClientStore, SecretRecord, StoredSecret } from './client-store.js';
 import { type Client, type ClientInput, type ClientPatch, MAX_EPOCH_MS, OWN_SCOPE_PREFIX, type SecretInfo, type SecretInput } from './model.js';
 import { isLive, secretInfo } from './secret-lifecycle.js';
-import { checkImportedSecret, generateSecret, hashSecret, newSecretId, SECRET_MAX_LENGTH, hashMatches, SECRET_STRENGTH_RULE } from './secrets.js';
-import { CLIENT_ID_PATTERN, validateClientFields, validateClientId, validateDefaultScopesAllowed, validateSecretLabel } from './validate.js';
+import { checkImportedSecret, generateSecret, hashSecret, newSecretId, hashMatches, SECRET_STRENGTH_RULE } from './secrets.js';
+import { validateClientFields, validateClientId, validateDefaultScopesAllowed, validateSecretLabel } from './validate.js';
 
 export interface Actor {
   id: string;
@@ -27,50 +27,13 @@ export interface CreatedSecret {
   warnings: string[];
 }
 
-/**
- * How long a client looked up for authentication or verification is served from memory. Changes
- * made in this process, or announced by the change feed, evict it at once; this is the bound for
- * processes that share a database without a feed (SQLite cluster workers).
- */
-export const CLIENT_CACHE_MS = 2000;
-const CLIENT_CACHE_MAX = 10_000;
-/** How exact "last used" is, for secrets and clients (see noteUsage). */
-export const USAGE_PRECISION_MS = 300_000;
-const USAGE_WRITES_PER_FLUSH = 250;
-const USAGE_BACKLOG_MAX = 10_000;
-
-export type SigningSecrets = { client: Client; secrets: Buffer[]; organisationEnabled: boolean } | undefined;
-
-/** Why a client authentication failed: for the audit trail and the back-off, never for the caller. */
-export type AuthFailureReason = 'unknown_client' | 'wrong_secret' | 'revoked_secret' | 'expired_secret' | 'disabled_client' | 'disabled_organisation';
-
-/** A failure names the client's organisation (`rsin`) when the client is known, for the audit trail. */
-export type Authentication = { ok: true; client: Client } | { ok: false; reason: AuthFailureReason; secretId?: string; rsin?: string };
-
-interface CachedClient {
-  found: ClientWithSecrets | undefined;
-  at: number;
-  /** The entry is stale from this moment: the first expiry of a secret that was live when read. */
-  staleAt: number;
-  /** Self-signing secrets, decrypted on first use. */
-  opened?: Buffer[];
-}
-
-const NOT_REGISTRABLE: CachedClient = { found: undefined, at: Infinity, staleAt: Infinity };
-
 const SELF_SIGNED_NEEDS_NEW_SECRET = 'self-signed tokens need a new secret: the existing secrets are stored as one-way hashes and cannot verify HS256 signatures; add a secret to this client';
 
-/** Client registry operations: validation, secret handling and the audit trail in one place. */
+/**
+ * The client registry: creating, changing and deleting clients and their secrets, with validation
+ * and the audit trail. Who a caller is, is decided by ClientAuthenticator.
+ */
 export class ClientService {
-  /** Secret id → client id of secrets to mark as used at the next flush. */
-  private usage = new Map<string, string>();
-  private usageTimer: NodeJS.Timeout | undefined;
-  private readonly cache = new BoundedCache<string, CachedClient>(CLIENT_CACHE_MAX);
-  private seen = new Set<string>();
-  private seenSince = 0;
-  /** Spent on unknown clients so that they cost what a known one costs. */
-  private readonly dummySecrets: StoredSecret[] = [{ secretId: '', hash: crypto.randomBytes(32), sealed: null, expiresAt: null, lastUsedAt: null, revokedAt: null }];
-
   constructor(
     private readonly store: ClientStore,
     private readonly masterKey: MasterKey,
@@ -79,12 +42,9 @@ export class ClientService {
     private readonly now: () => number = Date.now,
     /** Creating or moving a client to an RSIN without an organisation registers it first. */
     private readonly organisations?: OrganisationRegistration,
-  ) {
-    changes.onChange((change) => {
-      if (change.kind === 'client') this.cache.delete(change.clientId);
-      else if (change.kind === 'all' || change.kind === 'organisation') this.cache.clear();
-    });
-  }
+    /** Told of every change made here at once, before the change feed reports it. */
+    private readonly authenticator?: Pick<ClientAuthenticator, 'forget'>,
+  ) {}
 
   /**
    * With `deliver`, the generated secret is handed over while the client is stored but not yet
@@ -298,122 +258,9 @@ export class ClientService {
     return info;
   }
 
-  /**
-   * Client authentication for /token, /introspect and /revoke. Every outcome costs the same work:
-   * one HMAC and a constant-time compare per secret the client has (the live ones and its former
-   * ones of the last FORMER_SECRET_MS, read in the same query), one dummy for an unknown client.
-   * A former secret is recognised so that the back-off can tell a stale instance from a guesser.
-   */
-  async authenticate(clientId: string, secret: string): Promise<Authentication> {
-    const found = (await this.lookup(clientId)).found;
-    const presented = hashSecret(this.masterKey.hashKey, secret.length <= SECRET_MAX_LENGTH ? secret : '');
-    let matched: StoredSecret | undefined;
-    for (const s of found?.secrets ?? this.dummySecrets) {
-      if (hashMatches(presented, s.hash) && s.secretId) matched = s;
-    }
-    if (!found) return { ok: false, reason: 'unknown_client' };
-    const rsin = found.client.rsin;
-    if (!matched) return { ok: false, reason: 'wrong_secret', rsin };
-    const secretId = matched.secretId;
-    if (matched.revokedAt !== null) return { ok: false, reason: 'revoked_secret', secretId, rsin };
-    if (!isLive(matched, this.now())) return { ok: false, reason: 'expired_secret', secretId, rsin };
-    if (!found.client.enabled) return { ok: false, reason: 'disabled_client', secretId, rsin };
-    if (!found.organisationEnabled) return { ok: false, reason: 'disabled_organisation', secretId, rsin };
-    this.noteUsage(matched, found.client);
-    return { ok: true, client: found.client };
-  }
-
-  /**
-   * Secrets that can verify a self-signed HS256 token of this client (decrypted, in memory only).
-   * Answers synchronously from the cache, so the verifier needs no promise for a known client.
-   */
-  selfSigningSecrets(clientId: string): SigningSecrets | Promise<SigningSecrets> {
-    const entry = this.lookup(clientId);
-    return entry instanceof Promise ? entry.then((e) => this.openSecrets(clientId, e)) : this.openSecrets(clientId, entry);
-  }
-
-  private openSecrets(clientId: string, entry: CachedClient): SigningSecrets {
-    if (!entry.found) return undefined;
-    const t = this.now();
-    entry.opened ??= entry.found.secrets.filter((s) => s.sealed && isLive(s, t)).map((s) => this.masterKey.open(s.sealed!, sealContext(clientId, s.secretId)));
-    return { client: entry.found.client, secrets: entry.opened, organisationEnabled: entry.found.organisationEnabled };
-  }
-
-  /** The client and its secrets, from memory for at most CLIENT_CACHE_MS (see there). */
-  private lookup(clientId: string): CachedClient | Promise<CachedClient> {
-    // An id that cannot be registered is not looked up: no database work, and no NUL sent to one.
-    if (!CLIENT_ID_PATTERN.test(clientId)) return NOT_REGISTRABLE;
-    const t = this.now();
-    const hit = this.cache.get(clientId);
-    if (hit && t - hit.at < CLIENT_CACHE_MS && t < hit.staleAt) return hit;
-    return this.store.findWithSecrets(clientId, t).then((found) => {
-      let staleAt = Infinity;
-      for (const s of found?.secrets ?? []) if (isLive(s, t) && s.expiresAt !== null) staleAt = Math.min(staleAt, s.expiresAt);
-      const entry: CachedClient = { found, at: t, staleAt };
-      if (hit || this.seenBefore(clientId, t)) this.cache.set(clientId, entry);
-      return entry;
-    });
-  }
-
-  /**
-   * Admission: a client is cached from its second lookup within CLIENT_CACHE_MS on. A client seen
-   * once in a large registry would only push out one that is in use, and its entry would age into
-   * the old heap as garbage.
-   */
-  private seenBefore(clientId: string, t: number): boolean {
-    if (t - this.seenSince >= CLIENT_CACHE_MS) {
-      this.seen.clear();
-      this.seenSince = t;
-    }
-    if (this.seen.has(clientId)) return true;
-    if (this.seen.size < CLIENT_CACHE_MAX) this.seen.add(clientId);
-    return false;
-  }
-
   private async changed(clientId: string): Promise<void> {
-    this.cache.delete(clientId);
+    this.authenticator?.forget(clientId);
     await this.changes.publish({ kind: 'client', clientId });
-  }
-
-  /**
-   * Writes buffered last-used marks with the flush time: at most USAGE_WRITES_PER_FLUSH per second
-   * while serving, so that a burst of first uses across a large registry cannot stall requests;
-   * everything (`all`) on shutdown.
-   */
-  async flushUsage(all = true): Promise<void> {
-    if (this.usageTimer) clearTimeout(this.usageTimer);
-    this.usageTimer = undefined;
-    const secretIds: string[] = [];
-    const clientIds = new Set<string>();
-    for (const [secretId, clientId] of this.usage) {
-      if (!all && secretIds.length >= USAGE_WRITES_PER_FLUSH) break;
-      secretIds.push(secretId);
-      clientIds.add(clientId);
-      this.usage.delete(secretId);
-    }
-    if (this.usage.size) this.scheduleUsageFlush();
-    if (secretIds.length) await this.store.recordUsage(secretIds, [...clientIds], this.now());
-  }
-
-  private scheduleUsageFlush(): void {
-    this.usageTimer ??= setTimeout(() => void this.flushUsage(false).catch(() => {}), 1000);
-    this.usageTimer.unref();
-  }
-
-  /**
-   * "Last used" is kept to USAGE_PRECISION_MS: a secret already marked within that time is not
-   * written again, so a busy registry costs a handful of writes per second, not one per token.
-   */
-  private noteUsage(secret: StoredSecret, client: Client): void {
-    const t = this.now();
-    if (secret.lastUsedAt !== null && t - secret.lastUsedAt < USAGE_PRECISION_MS && client.lastTokenAt !== null && t - client.lastTokenAt < USAGE_PRECISION_MS) return;
-    // A backlog this large means writes are behind: drop the mark, a later token brings it back.
-    if (this.usage.size >= USAGE_BACKLOG_MAX) return;
-    // The cached copies say what will be stored, so the next token from cache writes nothing.
-    secret.lastUsedAt = t;
-    client.lastTokenAt = t;
-    this.usage.set(secret.secretId, client.clientId);
-    this.scheduleUsageFlush();
   }
 
   private newSecret(client: Client, input: SecretInput, value: string, weak = false): SecretRecord {
@@ -436,10 +283,6 @@ export class ClientService {
 /** The one answer for a client that does not exist, or that the asker may not see: the two must not differ. */
 export function clientNotFound(clientId: string): NotFoundError {
   return new NotFoundError(`client "${clientId.slice(0, 60)}" does not exist`);
-}
-
-function sealContext(clientId: string, secretId: string): string {
-  return `client-secret:${clientId}:${secretId}`;
 }
 
 /**

@@ -59,7 +59,7 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
   });
 
   // The use cases, each given only the parts of the app it works with.
-  const authentication = { clients: app.clients, guard: app.guard, metrics: app.metrics };
+  const authentication = { authenticator: app.authenticator, guard: app.guard, metrics: app.metrics };
   const issuing: IssueTokenDeps = { ...authentication, issuer: app.issuer, audit: app.audit };
   const introspection: IntrospectTokenDeps = { ...authentication, config: app.config, verifier: app.verifier };
   const revocation: RevokeTokenDeps = { ...authentication, verifier: app.verifier, revocations: app.revocations, audit: app.audit };

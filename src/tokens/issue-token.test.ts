@@ -49,7 +49,7 @@ describe('issueToken (real SQLite)', () => {
     const config = loadConfig({ ZGW_AUTH_DATA_DIR: dataDir, ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64'), ZGW_AUTH_ISSUER: 'https://auth.example' }, {});
     app = await createApp(config, { log: createLogger('silent') });
     await initialize(app);
-    deps = { clients: app.clients, guard: app.guard, metrics: app.metrics, issuer: app.issuer, audit: app.audit };
+    deps = { authenticator: app.authenticator, guard: app.guard, metrics: app.metrics, issuer: app.issuer, audit: app.audit };
   });
   after(async () => {
     await app.close();

@@ -1,5 +1,5 @@
 import { type ClientRecord, type ClientResolver, createVerifier, type Verifier } from '@zgw-auth/verifier';
-import { CLIENT_CACHE_MS, type ClientService, type SigningSecrets } from '../clients/client-service.js';
+import { CLIENT_CACHE_MS, type ClientAuthenticator, type SigningSecrets } from '../clients/client-authenticator.js';
 import type { ChangeFeed } from '../changes/change-feed.js';
 import type { Config } from '../config.js';
 import type { KeyRing } from '../keys/key-ring.js';
@@ -7,7 +7,7 @@ import { registrationOf } from './token-issuer.js';
 import type { Revocations } from './revocations.js';
 
 /** Client lookup for the verifier straight from the registry (secrets decrypted in memory only); synchronous when cached. */
-export function registryResolver(clients: ClientService): ClientResolver {
+export function registryResolver(clients: Pick<ClientAuthenticator, 'selfSigningSecrets'>): ClientResolver {
   const toRecord = (clientId: string, found: SigningSecrets): ClientRecord | undefined =>
     found && {
       clientId,
@@ -31,7 +31,14 @@ export function registryResolver(clients: ClientService): ClientResolver {
  * clients are (CLIENT_CACHE_MS) and forgotten on every change the feed reports, so a disabled
  * client or a revoked token is refused from the next request on wherever the change is announced.
  */
-export function createServerVerifier(config: Config, keys: KeyRing, clients: ClientService, revocations: Revocations, changes: ChangeFeed, now: () => number): Verifier {
+export function createServerVerifier(
+  config: Config,
+  keys: KeyRing,
+  clients: Pick<ClientAuthenticator, 'selfSigningSecrets'>,
+  revocations: Revocations,
+  changes: ChangeFeed,
+  now: () => number,
+): Verifier {
   const verifier = createVerifier({
     get issuer() {
       return config.issuer;

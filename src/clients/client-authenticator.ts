@@ -1,0 +1,145 @@
+import crypto from 'node:crypto';
+import { BoundedCache } from '@zgw-auth/verifier/internal';
+import type { ChangeFeed } from '../changes/change-feed.js';
+import type { MasterKey } from '../keys/master-key.js';
+import type { ClientStore, ClientWithSecrets, StoredSecret } from './client-store.js';
+import type { Client } from './model.js';
+import { isLive } from './secret-lifecycle.js';
+import { hashMatches, hashSecret, SECRET_MAX_LENGTH } from './secrets.js';
+import type { UsageRecorder } from './usage-recorder.js';
+import { CLIENT_ID_PATTERN } from './validate.js';
+
+/**
+ * How long a client looked up for authentication or verification is served from memory. Changes
+ * made in this process, or announced by the change feed, evict it at once; this is the bound for
+ * processes that share a database without a feed (SQLite cluster workers).
+ */
+export const CLIENT_CACHE_MS = 2000;
+const CLIENT_CACHE_MAX = 10_000;
+
+export type SigningSecrets = { client: Client; secrets: Buffer[]; organisationEnabled: boolean } | undefined;
+
+/** Why a client authentication failed: for the audit trail and the back-off, never for the caller. */
+export type AuthFailureReason = 'unknown_client' | 'wrong_secret' | 'revoked_secret' | 'expired_secret' | 'disabled_client' | 'disabled_organisation';
+
+/** A failure names the client's organisation (`rsin`) when the client is known, for the audit trail. */
+export type Authentication = { ok: true; client: Client } | { ok: false; reason: AuthFailureReason; secretId?: string; rsin?: string };
+
+interface CachedClient {
+  found: ClientWithSecrets | undefined;
+  at: number;
+  /** The entry is stale from this moment: the first expiry of a secret that was live when read. */
+  staleAt: number;
+  /** Self-signing secrets, decrypted on first use. */
+  opened?: Buffer[];
+}
+
+const NOT_REGISTRABLE: CachedClient = { found: undefined, at: Infinity, staleAt: Infinity };
+
+/**
+ * The one place that decides who a caller is: a client's secret at /token, /introspect, /revoke and
+ * the console's sign-in (through authenticateClient), and the secrets that verify its self-signed
+ * tokens. Keeps the clients it checks in memory (bounded, evicted on every change) and spends the
+ * same work on an unknown client as on a known one.
+ */
+export class ClientAuthenticator {
+  private readonly cache = new BoundedCache<string, CachedClient>(CLIENT_CACHE_MAX);
+  private seen = new Set<string>();
+  private seenSince = 0;
+  /** Spent on unknown clients so that they cost what a known one costs. */
+  private readonly dummySecrets: StoredSecret[] = [{ secretId: '', hash: crypto.randomBytes(32), sealed: null, expiresAt: null, lastUsedAt: null, revokedAt: null }];
+
+  constructor(
+    private readonly store: Pick<ClientStore, 'findWithSecrets'>,
+    private readonly masterKey: MasterKey,
+    changes: Pick<ChangeFeed, 'onChange'>,
+    private readonly usage: Pick<UsageRecorder, 'note'>,
+    private readonly now: () => number = Date.now,
+  ) {
+    changes.onChange((change) => {
+      if (change.kind === 'client') this.cache.delete(change.clientId);
+      else if (change.kind === 'all' || change.kind === 'organisation') this.cache.clear();
+    });
+  }
+
+  /** A change made in this process: forgotten at once, before the change feed reports it. */
+  forget(clientId: string): void {
+    this.cache.delete(clientId);
+  }
+
+  /**
+   * Client authentication for /token, /introspect and /revoke. Every outcome costs the same work:
+   * one HMAC and a constant-time compare per secret the client has (the live ones and its former
+   * ones of the last FORMER_SECRET_MS, read in the same query), one dummy for an unknown client.
+   * A former secret is recognised so that the back-off can tell a stale instance from a guesser.
+   */
+  async authenticate(clientId: string, secret: string): Promise<Authentication> {
+    const found = (await this.lookup(clientId)).found;
+    const presented = hashSecret(this.masterKey.hashKey, secret.length <= SECRET_MAX_LENGTH ? secret : '');
+    let matched: StoredSecret | undefined;
+    for (const s of found?.secrets ?? this.dummySecrets) {
+      if (hashMatches(presented, s.hash) && s.secretId) matched = s;
+    }
+    if (!found) return { ok: false, reason: 'unknown_client' };
+    const rsin = found.client.rsin;
+    if (!matched) return { ok: false, reason: 'wrong_secret', rsin };
+    const secretId = matched.secretId;
+    if (matched.revokedAt !== null) return { ok: false, reason: 'revoked_secret', secretId, rsin };
+    if (!isLive(matched, this.now())) return { ok: false, reason: 'expired_secret', secretId, rsin };
+    if (!found.client.enabled) return { ok: false, reason: 'disabled_client', secretId, rsin };
+    if (!found.organisationEnabled) return { ok: false, reason: 'disabled_organisation', secretId, rsin };
+    this.usage.note(matched, found.client);
+    return { ok: true, client: found.client };
+  }
+
+  /**
+   * Secrets that can verify a self-signed HS256 token of this client (decrypted, in memory only).
+   * Answers synchronously from the cache, so the verifier needs no promise for a known client.
+   */
+  selfSigningSecrets(clientId: string): SigningSecrets | Promise<SigningSecrets> {
+    const entry = this.lookup(clientId);
+    return entry instanceof Promise ? entry.then((e) => this.openSecrets(clientId, e)) : this.openSecrets(clientId, entry);
+  }
+
+  private openSecrets(clientId: string, entry: CachedClient): SigningSecrets {
+    if (!entry.found) return undefined;
+    const t = this.now();
+    entry.opened ??= entry.found.secrets.filter((s) => s.sealed && isLive(s, t)).map((s) => this.masterKey.open(s.sealed!, sealContext(clientId, s.secretId)));
+    return { client: entry.found.client, secrets: entry.opened, organisationEnabled: entry.found.organisationEnabled };
+  }
+
+  /** The client and its secrets, from memory for at most CLIENT_CACHE_MS (see there). */
+  private lookup(clientId: string): CachedClient | Promise<CachedClient> {
+    // An id that cannot be registered is not looked up: no database work, and no NUL sent to one.
+    if (!CLIENT_ID_PATTERN.test(clientId)) return NOT_REGISTRABLE;
+    const t = this.now();
+    const hit = this.cache.get(clientId);
+    if (hit && t - hit.at < CLIENT_CACHE_MS && t < hit.staleAt) return hit;
+    return this.store.findWithSecrets(clientId, t).then((found) => {
+      let staleAt = Infinity;
+      for (const s of found?.secrets ?? []) if (isLive(s, t) && s.expiresAt !== null) staleAt = Math.min(staleAt, s.expiresAt);
+      const entry: CachedClient = { found, at: t, staleAt };
+      if (hit || this.seenBefore(clientId, t)) this.cache.set(clientId, entry);
+      return entry;
+    });
+  }
+
+  /**
+   * Admission: a client is cached from its second lookup within CLIENT_CACHE_MS on. A client seen
+   * once in a large registry would only push out one that is in use, and its entry would age into
+   * the old heap as garbage.
+   */
+  private seenBefore(clientId: string, t: number): boolean {
+    if (t - this.seenSince >= CLIENT_CACHE_MS) {
+      this.seen.clear();
+      this.seenSince = t;
+    }
+    if (this.seen.has(clientId)) return true;
+    if (this.seen.size < CLIENT_CACHE_MAX) this.seen.add(clientId);
+    return false;
+  }
+}
+
+export function sealContext(clientId: string, secretId: string): string {
+  return `client-secret:${clientId}:${secretId}`;
+}
