@@ -360,6 +360,17 @@ describe('check inventory: server', () => {
     assert.equal(res.json.error, 'invalid_request');
   });
 
+  it('client credentials: HTTP Basic whose Latin-1 reading holds C1 control characters is refused as malformed, and not audited', async () => {
+    const a = await ts.createClient();
+    const before = (await ts.app.audit.list({ action: 'client_auth.failed', limit: 1000 })).length;
+    const header = Buffer.concat([Buffer.from(a.clientId), Buffer.from([0x9b]), Buffer.from(':'), Buffer.from(a.secret)]);
+    const res = await tokenRequest({}, { authorization: `Basic ${header.toString('base64')}` });
+    assert.equal(res.status, 400);
+    assert.equal(res.json.error, 'invalid_request');
+    await ts.app.audit.flush();
+    assert.equal((await ts.app.audit.list({ action: 'client_auth.failed', limit: 1000 })).length, before);
+  });
+
   it('client credentials: HTTP Basic without a colon is refused as malformed', async () => {
     const res = await tokenRequest({}, { authorization: `Basic ${Buffer.from('client-without-colon').toString('base64')}` });
     assert.equal(res.status, 400);
@@ -372,6 +383,11 @@ describe('check inventory: server', () => {
       ['client_id', `${a.clientId}\u0000`],
       ['scope', 'zaken\u0001lezen'],
       ['x\u007f', 'y'],
+      // A right-to-left override in an audited client id would make the audit line read backwards.
+      ['client_id', `${a.clientId}\u202e delbasid nimda-htua-wgz`],
+      ['client_id', `${a.clientId}\u009b31m`],
+      ['client_secret', `${a.secret}\u200b`],
+      ['scope', 'zaken\u2066lezen'],
     ] as const) {
       const res = await tokenRequest({ client_id: a.clientId, client_secret: a.secret, [name]: value });
       assert.equal(res.status, 400, name);

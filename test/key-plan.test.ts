@@ -121,7 +121,7 @@ class Deployment {
       kid = (await rotateKey(ts.app, op.kind === 'rotate-now' ? { now: true } : { publishDelay: op.delay }, CLI_ACTOR)).kid;
     }
     // Every other server has the rotation through the change feed before the checks.
-    for (const other of this.servers) assert.ok(await eventually(async () => other.app.keys.get(kid) !== undefined, 5000), 'the rotation reached every server');
+    for (const other of this.servers) assert.ok(await eventually(async () => (await other.app.keys.get(kid)) !== undefined, 5000), 'the rotation reached every server');
   }
 
   /** A token from every server, signed by the one key the plan says signs now. */

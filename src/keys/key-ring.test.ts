@@ -37,7 +37,7 @@ describe('KeyRing (memory store)', () => {
     );
     assert.deepEqual(JSON.parse(ring.jwksDocument()), { keys: ring.publicKeys() });
     assert.ok(ring.get(kid), 'trusted by the in-process verifier');
-    assert.equal(ring.get('other'), undefined);
+    assert.equal(await ring.get('other'), undefined);
     assert.equal(ring.get(undefined), undefined);
     const key = ring.current()!;
     const signature = crypto.sign('sha256', Buffer.from('data'), { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
@@ -92,7 +92,7 @@ describe('KeyRing (memory store)', () => {
       [kid],
       'retired: no longer published',
     );
-    assert.equal(ring.get(first), undefined, 'nor trusted');
+    assert.equal(await ring.get(first), undefined, 'nor trusted');
     assert.equal((await ring.list())[0]?.state, 'retired');
   });
 
@@ -168,10 +168,30 @@ describe('KeyRing (memory store)', () => {
     const elsewhere = new KeyRing(store, masterKey, now, TIMES);
     await elsewhere.load();
     const { kid } = await elsewhere.rotate('ES256', 0);
-    assert.equal(ring.get(kid), undefined, 'not seen yet');
+    assert.ok(!ring.publicKeys().some((k) => k.kid === kid), 'not seen yet');
     await changes.publish({ kind: 'keys' });
     await new Promise((r) => setImmediate(r));
     assert.ok(ring.get(kid));
     assert.equal(ring.current()?.kid, kid);
+  });
+
+  it('trusts a key another process stored before it is announced, reading the store at most once a second for unknown kids', async () => {
+    await ring.ensureKey('ES256');
+    const elsewhere = new KeyRing(store, masterKey, now, TIMES);
+    await elsewhere.load();
+    const { kid } = await elsewhere.rotate('ES256', 0);
+    let reads = 0;
+    const list = store.list.bind(store);
+    store.list = () => (reads++, list());
+    try {
+      assert.ok(await ring.get(kid), 'found in the store on its first sight');
+      assert.equal(reads, 1);
+      for (let i = 0; i < 100; i++) assert.equal(await ring.get(`made-up-${i}`), undefined);
+      assert.equal(reads, 1, 'made-up kids within the second read nothing');
+      assert.ok(await ring.get(kid), 'known now without a read');
+      assert.equal(reads, 1);
+    } finally {
+      store.list = list;
+    }
   });
 });

@@ -51,12 +51,17 @@ export interface KeyRingRotation {
  * moment it is stored and signs by the key plan (key-plan.ts): from its activation until the next
  * key's, published until its last token has expired.
  */
+/** At most one store read per this interval for kids this process does not know. */
+const UNKNOWN_KID_RELOAD_MS = 1000;
+
 export class KeyRing implements KeySource {
   private keys: SigningKey[] = [];
   private verification = new Map<string, VerificationKey>();
   private jwks: { keys: PublicJwk[] } = { keys: [] };
   private jwksJson = '{"keys":[]}';
   private timer: NodeJS.Timeout | undefined;
+  private unknownKidReloadAt = -Infinity;
+  private reloading: Promise<void> | undefined;
 
   constructor(
     private readonly store: KeyStore,
@@ -80,9 +85,25 @@ export class KeyRing implements KeySource {
     this.verification = importJwks(this.jwks);
   }
 
-  /** KeySource for the in-process verifier: the published keys, no network. */
-  get(kid: string | undefined): VerificationKey | undefined {
-    return kid === undefined ? undefined : this.verification.get(kid);
+  /**
+   * KeySource for the in-process verifier: the published keys. An unknown kid is looked up in the
+   * store, at most once per UNKNOWN_KID_RELOAD_MS: a key another process has just stored (an
+   * emergency rotation signs at once) is then trusted here before the change feed or the refresh
+   * brings it, and a flood of made-up kids costs one read a second.
+   */
+  get(kid: string | undefined): VerificationKey | undefined | Promise<VerificationKey | undefined> {
+    if (kid === undefined) return undefined;
+    const known = this.verification.get(kid);
+    if (known) return known;
+    if (!this.reloading) {
+      const t = performance.now();
+      if (t - this.unknownKidReloadAt < UNKNOWN_KID_RELOAD_MS) return undefined;
+      this.unknownKidReloadAt = t;
+      this.reloading = this.load()
+        .catch(() => {})
+        .finally(() => (this.reloading = undefined));
+    }
+    return this.reloading.then(() => this.verification.get(kid));
   }
 
   startRefresh(intervalSeconds: number, onError: (err: unknown) => void): void {

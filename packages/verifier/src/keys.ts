@@ -82,7 +82,9 @@ export class RemoteJwks implements KeySource {
   }
 
   get(kid: string | undefined): VerificationKey | undefined | Promise<VerificationKey | undefined> {
-    const age = this.now() - this.fetchedAt;
+    // A clock stepped back (NTP) makes the age negative: counted as old, or no key would be fetched until the clock caught up.
+    const t = this.now();
+    const age = t < this.fetchedAt ? Infinity : t - this.fetchedAt;
     const known = this.lookup(kid);
     if (known && age < this.maxAgeMs) return known;
     if (age < this.cooldownMs) return known;

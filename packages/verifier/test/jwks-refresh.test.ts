@@ -105,4 +105,20 @@ describe('RemoteJwks: refetch on an unknown kid', () => {
     assert.ok(fetches - before <= bound, `${fetches - before} fetches in ${Math.round(elapsed)} ms (at most ${bound})`);
     assert.equal(await accepted(v, real), true, 'the known key still verifies');
   });
+  it('still fetches a new key after the clock was stepped back', async () => {
+    published.splice(0, published.length, newKey('before-step'));
+    let clock = Date.now();
+    // exp and nbf are checked against the same clock: the tokens are made for it.
+    const v = createVerifier({ issuer: ISSUER, jwksUri, cache: false, now: () => clock, clockSkew: 7200 });
+    assert.equal(await accepted(v, token(published[0]!)), true);
+    clock -= 3_600_000; // NTP steps the wall clock back an hour
+    const fresh = newKey('after-step');
+    published.push(fresh);
+    const before = fetches;
+    assert.equal(await accepted(v, token(fresh)), true, 'the new key is fetched at once');
+    assert.equal(fetches - before, 1);
+    const flood = await Promise.all(Array.from({ length: 50 }, () => accepted(v, token(fresh, crypto.randomBytes(8).toString('hex')))));
+    assert.ok(flood.every((ok) => !ok));
+    assert.equal(fetches - before, 1, 'made-up kids right after it fetch nothing more');
+  });
 });
