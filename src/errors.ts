@@ -20,6 +20,10 @@ const STATUS = {
   unsupported_token_type: 400,
   server_error: 500,
   temporarily_unavailable: 503,
+  // Guessing back-off of a caller that is not an OAuth client (the admin API's self-signed tokens)
+  too_many_attempts: 429,
+  // A server the CLI asked (zgw-auth itself, with --server) answered with a refusal or not at all
+  upstream_error: 502,
   // The request as HTTP, refused before any route saw it
   unsupported_media_type: 415,
   body_too_large: 413,
@@ -30,6 +34,7 @@ const STATUS = {
   storage_unavailable: 503,
   // Setup and keys
   no_registry: 500,
+  address_in_use: 500,
   no_signing_key: 500,
   invalid_master_key: 500,
   master_key_unreadable: 500,

@@ -1,7 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { createApp, createLogger } from '../app.js';
 import { bool, type Config, loadConfig, LOG_LEVELS, OPTIONS } from '../config.js';
-import { ZgwAuthError } from '../errors.js';
+import { ValidationError, ZgwAuthError } from '../errors.js';
 import { clientsCommands } from './clients-commands.js';
 import type { CliContext } from './context.js';
 import { keysCommands } from './keys-commands.js';
@@ -28,7 +28,7 @@ function configFrom(cmd: Command): Config {
 function cliLogLevel(): string {
   const level = process.env.ZGW_AUTH_LOG_LEVEL;
   if (level === undefined) return 'warn';
-  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new Error(`ZGW_AUTH_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${level.slice(0, 40)}"`);
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new ValidationError(`ZGW_AUTH_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${level.slice(0, 40)}"`);
   return level;
 }
 

@@ -1,3 +1,4 @@
+import { ZgwAuthError } from '../errors.js';
 import cluster from 'node:cluster';
 import net from 'node:net';
 import fs from 'node:fs';
@@ -35,7 +36,7 @@ export function serveCommand(program: Command, ctx: CliContext): void {
       const server = await buildServer(app);
       const address = await server.listen({ host: config.host, port: config.port }).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== 'EADDRINUSE') throw err;
-        throw new Error(`port ${config.port} on ${config.host} is already in use (another zgw-auth?); choose another with --port or ZGW_AUTH_PORT`);
+        throw new ZgwAuthError('address_in_use', `port ${config.port} on ${config.host} is already in use (another zgw-auth?); choose another with --port or ZGW_AUTH_PORT`);
       });
       if (config.port === 0 && config.issuer.endsWith(':0')) config.issuer = config.issuer.replace(/:0$/, `:${new URL(address).port}`);
       if (keyCreated) app.log.info({ kid: keyCreated }, 'signing key created');

@@ -1,5 +1,6 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { basicCredentials } from '@zgw-auth/verifier';
+import { ValidationError, ZgwAuthError } from '../errors.js';
 import { describeTime, explainToken, type TokenExplanation, type TokenTime } from '../inspection/explain-token.js';
 import { createSelfSignedToken } from '../tokens/self-signed-token.js';
 import type { CliContext } from './context.js';
@@ -11,7 +12,7 @@ const seconds = (v: string) => {
 
 function secretFrom(o: { clientSecret?: string }): string {
   const secret = o.clientSecret ?? process.env.ZGW_AUTH_CLIENT_SECRET;
-  if (!secret) throw new Error('give the secret with --client-secret or ZGW_AUTH_CLIENT_SECRET');
+  if (!secret) throw new ValidationError('give the secret with --client-secret or ZGW_AUTH_CLIENT_SECRET');
   return secret;
 }
 
@@ -41,7 +42,7 @@ export function tokenCommands(program: Command, ctx: CliContext): void {
     .option('--json', 'print the whole token response')
     .action(async (o) => {
       const meta = (await (await fetch(`${String(o.server).replace(/\/+$/, '')}/.well-known/openid-configuration`, { signal: AbortSignal.timeout(10_000) })).json()) as { token_endpoint?: string };
-      if (!meta.token_endpoint) throw new Error('the discovery document names no token_endpoint');
+      if (!meta.token_endpoint) throw new ZgwAuthError('upstream_error', 'the discovery document names no token_endpoint');
       const res = await fetch(meta.token_endpoint, {
         method: 'POST',
         headers: { authorization: basicCredentials(o.clientId, secretFrom(o)), 'content-type': 'application/x-www-form-urlencoded' },
@@ -49,7 +50,7 @@ export function tokenCommands(program: Command, ctx: CliContext): void {
         signal: AbortSignal.timeout(10_000),
       });
       const body = (await res.json()) as { access_token?: string; error?: string; error_description?: string };
-      if (!res.ok || !body.access_token) throw new Error(`token endpoint answered ${res.status}: ${body.error ?? ''} ${body.error_description ?? ''}`.trim());
+      if (!res.ok || !body.access_token) throw new ZgwAuthError('upstream_error', `token endpoint answered ${res.status}: ${body.error ?? ''} ${body.error_description ?? ''}`.trim());
       ctx.out(o.json ? JSON.stringify(body) : body.access_token);
     });
 
@@ -66,7 +67,7 @@ export function tokenCommands(program: Command, ctx: CliContext): void {
       let inspection: Inspection;
       try {
         if (o.clientSecret !== undefined) {
-          throw new Error('--client-secret no longer checks a token on its own: run with the configuration of the server (its registry) or give --server');
+          throw new ValidationError('--client-secret no longer checks a token on its own: run with the configuration of the server (its registry) or give --server');
         }
         const decoded = await explainToken(jwt, undefined, Date.now() / 1000);
         // A token that does not decode is refused by any verifier: no registry or server needed.
@@ -102,7 +103,7 @@ interface Inspection {
 
 function inspectionOf(e: TokenExplanation, checkedBy: string): Inspection {
   const v = e.verdict;
-  if (!v.verified) throw new Error('the token was not verified');
+  if (!v.verified) throw new ZgwAuthError('upstream_error', 'the token was not verified');
   return {
     header: e.header ?? null,
     payload: e.payload ?? null,
@@ -114,7 +115,7 @@ function inspectionOf(e: TokenExplanation, checkedBy: string): Inspection {
 
 /** The server's own verdict, from its admin API's token inspector (the verifier of /introspect). */
 async function askServer(jwt: string, server: string, adminToken: string | undefined): Promise<Inspection> {
-  if (!adminToken) throw new Error("--server needs an administrator's token: --admin-token or ZGW_AUTH_ADMIN_TOKEN (zgw-auth token get --scope zgw-auth:admin)");
+  if (!adminToken) throw new ValidationError("--server needs an administrator's token: --admin-token or ZGW_AUTH_ADMIN_TOKEN (zgw-auth token get --scope zgw-auth:admin)");
   const url = new URL('/admin/tokens/inspect', server);
   const res = await fetch(url, {
     method: 'POST',
@@ -132,7 +133,7 @@ async function askServer(jwt: string, server: string, adminToken: string | undef
   };
   const v = body.verdict;
   if (res.status !== 200 || typeof v?.valid !== 'boolean')
-    throw new Error(`${url.href} answered ${res.status}${body.error ? `: ${body.error}` : ''}${body.error_description ? ` (${body.error_description})` : ''}`);
+    throw new ZgwAuthError('upstream_error', `${url.href} answered ${res.status}${body.error ? `: ${body.error}` : ''}${body.error_description ? ` (${body.error_description})` : ''}`);
   return {
     header: body.header ?? null,
     payload: body.payload ?? null,

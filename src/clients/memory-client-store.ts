@@ -1,3 +1,4 @@
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import type { ClientFilter, ClientStore, ClientWithSecrets, SecretRecord } from './client-store.js';
 import type { Client, SecretInfo } from './model.js';
 import { isRecognised, secretInfo, secretRisks } from './secret-lifecycle.js';
@@ -18,11 +19,11 @@ export class MemoryClientStore implements ClientStore {
   constructor(private readonly organisationEnabled: OrganisationEnabledSource = () => true) {}
 
   async insert(client: Client, secrets: SecretRecord[], beforeCommit?: () => void): Promise<void> {
-    if (this.clients.has(client.clientId)) throw new Error(`duplicate client id ${client.clientId}`);
+    if (this.clients.has(client.clientId)) throw new ConflictError(`client "${client.clientId}" already exists`);
     const ids = new Set<string>();
     for (const s of secrets) {
-      if (s.clientId !== client.clientId) throw new Error(`secret ${s.secretId} belongs to another client`);
-      if (this.secrets.has(s.secretId) || ids.has(s.secretId)) throw new Error(`duplicate secret id ${s.secretId}`);
+      if (s.clientId !== client.clientId) throw new ValidationError(`secret ${s.secretId} belongs to another client`);
+      if (this.secrets.has(s.secretId) || ids.has(s.secretId)) throw new ConflictError(`duplicate secret id ${s.secretId}`);
       ids.add(s.secretId);
     }
     beforeCommit?.();
@@ -64,8 +65,8 @@ export class MemoryClientStore implements ClientStore {
   }
 
   async insertSecret(secret: SecretRecord): Promise<void> {
-    if (!this.clients.has(secret.clientId)) throw new Error(`no client ${secret.clientId}`);
-    if (this.secrets.has(secret.secretId)) throw new Error(`duplicate secret id ${secret.secretId}`);
+    if (!this.clients.has(secret.clientId)) throw new NotFoundError(`client "${secret.clientId}" does not exist`);
+    if (this.secrets.has(secret.secretId)) throw new ConflictError(`duplicate secret id ${secret.secretId}`);
     this.secrets.set(secret.secretId, copySecret(secret));
   }
 

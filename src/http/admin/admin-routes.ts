@@ -87,9 +87,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRouteOptions> = async (
   admin.addHook('onRequest', async (request, reply) => {
     if (isPublic(request)) return;
     try {
-      // Guessing back-off for HS256 tokens (self-signed-backoff.ts); undefined: 429 already sent.
-      const principal = await authorizeWithBackoff(options, request, reply, []);
-      if (!principal) return reply;
+      // Guessing back-off for HS256 tokens (self-signed-backoff.ts): too_many_attempts (429) while backed off.
+      const principal = await authorizeWithBackoff(options, request, []);
       // Global or organisation administrator, from the registry's scopes and RSIN of the caller's client.
       const administrator = administratorOf(principal);
       if (!administrator) throw new TokenError('insufficient_scope', `the admin API needs ${ADMIN_SCOPE} or ${ORG_ADMIN_SCOPE}`, { authenticated: true });

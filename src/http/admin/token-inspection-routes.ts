@@ -2,7 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { MAX_TOKEN_LENGTH, type Verifier } from '@zgw-auth/verifier';
 import { Type } from 'typebox';
 import type { ClientService } from '../../clients/client-service.js';
-import { NotFoundError, ZgwAuthError } from '../../errors.js';
+import { NotFoundError } from '../../errors.js';
+import { tooManyAttempts } from './self-signed-backoff.js';
 import { explainToken, type TokenExplanation } from '../../inspection/explain-token.js';
 import { type SelfSignedGuessing, verifyCountingGuesses } from '../../tokens/self-signed-guesses.js';
 import { organisationSeenBy } from '../../organisations/administration-policy.js';
@@ -55,10 +56,7 @@ export const tokenInspectionRoutes: FastifyPluginAsyncTypebox<TokenInspectionRou
           verify: async (token: string) => {
             const result = await verifyCountingGuesses(guessing, token, request.ip, 'admin', () => verifier.verify(token));
             if ('retryAfter' in result) {
-              throw new ZgwAuthError('temporarily_unavailable', `too many failed authentication attempts; retry after ${result.retryAfter} s`, {
-                status: 429,
-                headers: { 'retry-after': String(result.retryAfter) },
-              });
+              throw tooManyAttempts(result.retryAfter);
             }
             return result.principal;
           },

@@ -27,6 +27,7 @@ const WORDING: Partial<Record<ErrorCode, (err: ZgwAuthError) => Problem>> = {
   bad_request: (err) => ['bad_request', 'Bad request', err.message.slice(0, 300)],
   unstorable_value: () => ['invalid_input', 'Invalid input', 'a field holds a value that cannot be stored'],
   storage_unavailable: () => ['unavailable', 'Service unavailable', 'the database is unreachable; retry shortly'],
+  too_many_attempts: (err) => ['too_many_attempts', 'Too many attempts', err.message],
 };
 
 /**
