@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { type Change, LocalChangeFeed } from '../changes/change-feed.js';
+import { type Change, LocalChangeFeed, parseChange } from '../changes/change-feed.js';
 
 const CHANNEL = 'zgw_auth_changes';
 
@@ -31,7 +31,7 @@ export class PostgresChangeFeed extends LocalChangeFeed {
     client.on('end', () => this.lost(client, new Error('change feed connection ended')));
     client.on('notification', (msg) => {
       try {
-        this.events.emit('change', JSON.parse(msg.payload ?? '') as Change);
+        this.events.emit('change', parseChange(msg.payload));
       } catch (err) {
         this.onError(err);
       }

@@ -33,8 +33,10 @@ export async function introspect(token: string, options: IntrospectionOptions): 
     redirect: 'error',
   });
   if (!res.ok) throw new Error(`introspection answered ${res.status}`);
-  const body = (await res.json()) as IntrospectionResult;
-  return { ...body, active: body.active === true };
+  const body: unknown = await res.json();
+  // RFC 7662 §2.2: a JSON object; anything else says nothing, so the token is not active.
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return { active: false };
+  return { ...(body as Record<string, unknown>), active: (body as Record<string, unknown>).active === true };
 }
 
 /** Caches a resolver's answers for `ttlMs`, bounded in size: for hot paths that look up the same clients. */

@@ -19,7 +19,9 @@ export function importJwks(jwks: unknown): Map<string, VerificationKey> {
   const out = new Map<string, VerificationKey>();
   const keys = (jwks as { keys?: unknown })?.keys;
   if (!Array.isArray(keys)) return out;
-  for (const jwk of keys as Array<Record<string, unknown>>) {
+  for (const entry of keys as unknown[]) {
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) continue;
+    const jwk = entry as Record<string, unknown>;
     if (typeof jwk.kid !== 'string' || (jwk.use !== undefined && jwk.use !== 'sig')) continue;
     const alg = typeof jwk.alg === 'string' ? jwk.alg : defaultAlg(jwk);
     if (!isAsymmetricAlg(alg)) continue;
@@ -105,9 +107,10 @@ export class RemoteJwks implements KeySource {
     try {
       if (!this.jwksUri) {
         const issuer = (this.location as { issuer: string }).issuer.replace(/\/+$/, '');
-        const meta = (await this.fetchJson(`${issuer}/.well-known/openid-configuration`)) as { jwks_uri?: unknown; issuer?: unknown };
-        if (meta.issuer !== issuer || typeof meta.jwks_uri !== 'string') throw new Error('discovery document does not match the issuer');
-        this.jwksUri = meta.jwks_uri;
+        const meta = await this.fetchJson(`${issuer}/.well-known/openid-configuration`);
+        const { issuer: named, jwks_uri: jwksUri } = typeof meta === 'object' && meta !== null ? (meta as Record<string, unknown>) : {};
+        if (named !== issuer || typeof jwksUri !== 'string') throw new Error('discovery document does not match the issuer');
+        this.jwksUri = jwksUri;
       }
       this.keys = importJwks(await this.fetchJson(this.jwksUri));
     } catch (err) {
