@@ -52,9 +52,11 @@ if (files.length === 0) {
 
 // Bounded: node refuses a --test-timeout above 2^31-1 ms, and the watchdog's timer would fire at once.
 const MAX_SECONDS = 86_400;
-const seconds = Number(process.env.TEST_FILE_TIMEOUT_S ?? '900');
+// Unset or empty: 900. Passed on as checked, so that the watchdog reads the same value.
+const timeout = process.env.TEST_FILE_TIMEOUT_S || '900';
+const seconds = Number(timeout);
 if (!Number.isFinite(seconds) || seconds < 0 || seconds > MAX_SECONDS) {
-  console.error(`TEST_FILE_TIMEOUT_S must be a number of seconds from 0 (no limit) to ${MAX_SECONDS}, not ${JSON.stringify(process.env.TEST_FILE_TIMEOUT_S)}`);
+  console.error(`TEST_FILE_TIMEOUT_S must be a number of seconds from 0 (no limit) to ${MAX_SECONDS}, not ${JSON.stringify(timeout)}`);
   process.exit(2);
 }
 const { RECORDS_ENV, stopRecorded } = await import(pathToFileURL(path.join(root, 'dist/test/run-records.js')).href);
@@ -76,7 +78,7 @@ const args = [
   ...options,
   ...files,
 ];
-const child = spawn(process.execPath, args, { stdio: 'inherit', cwd: root, env: { ...process.env, [RECORDS_ENV]: records } });
+const child = spawn(process.execPath, args, { stdio: 'inherit', cwd: root, env: { ...process.env, TEST_FILE_TIMEOUT_S: timeout, [RECORDS_ENV]: records } });
 for (const signal of ['SIGTERM', 'SIGINT'])
   process.on(signal, () => {
     child.kill(signal);
@@ -84,7 +86,8 @@ for (const signal of ['SIGTERM', 'SIGINT'])
     setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
   });
 const [code, signal] = await new Promise((resolve) => child.on('exit', (c, s) => resolve([c, s])));
-// A test file still running had node's SIGTERM (its timeout) or ours: a few seconds to clean up itself.
+// A test file still running (node's timeout sent it SIGTERM, or this run was ended) gets a few
+// seconds to clean up after itself; then what is recorded and alive is SIGKILLed.
 const left = await stopRecorded(records, 5_000);
 if (left.length) console.error(`\nStopped what test files left running after the run: ${left.join('; ')}`);
 

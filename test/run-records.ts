@@ -116,7 +116,7 @@ function kill(pid: number, signal: NodeJS.Signals): void {
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function waitFor(done: () => boolean, ms: number): Promise<void> {
-  for (const until = Date.now() + ms; !done() && Date.now() < until; ) await pause(100);
+  for (const until = Date.now() + ms; !done() && Date.now() < until;) await pause(100);
 }
 
 /** The postmaster of data directory `dir` as its postmaster.pid names it, if it runs (its command line names `dir`). */
@@ -155,12 +155,12 @@ export async function stopRecorded(dir: string, graceMs: number): Promise<string
   const files = () => read().filter((r): r is Extract<RunRecord, { kind: 'file' }> => r.kind === 'file' && alive(r));
   await waitFor(() => files().length === 0, graceMs);
   const stopped: string[] = [];
-  // Again while anything was found: a process may fork between the look at /proc and the kill.
-  for (let round = 0; round < 3; round++) {
-    const records = read();
+  const killed = new Set<number>();
+  // Again while anything new is found: a process may fork between the look at /proc and the kill.
+  for (let round = 0; round < 5; round++) {
     const table = processes();
     const victims = new Set<number>();
-    for (const r of records) {
+    for (const r of read()) {
       if (r.kind === 'file' && alive(r)) {
         // The test file first, so that it starts nothing more, then what runs below it.
         kill(r.pid, 'SIGKILL');
@@ -173,10 +173,14 @@ export async function stopRecorded(dir: string, graceMs: number): Promise<string
         for (const p of table) if (p.pgid === r.pid && p.start >= r.start && !p.zombie) victims.add(p.pid);
       }
     }
-    for (const pid of victims) kill(pid, 'SIGKILL');
-    if (victims.size) stopped.push(`${victims.size} processes (pids ${[...victims].join(', ')})`);
-    else break;
+    const fresh = [...victims].filter((pid) => !killed.has(pid));
+    if (fresh.length === 0) break;
+    for (const pid of fresh) {
+      kill(pid, 'SIGKILL');
+      killed.add(pid);
+    }
   }
+  if (killed.size) stopped.push(`${killed.size} processes (pids ${[...killed].join(', ')})`);
   for (const r of read()) {
     if (r.kind !== 'postgres') continue;
     const postmaster = [r.postmaster, postmasterOf(r.dir)].find(alive);

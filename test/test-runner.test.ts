@@ -160,6 +160,16 @@ it('blocks', async () => {
     }
   });
 
+  it('a TEST_FILE_TIMEOUT_S out of bounds or not a number is refused with a clear message before any file runs', async () => {
+    const { file } = writeTestFile('passing.test.mjs', () => `import { it } from 'node:test';\nit('passes', () => { throw new Error('ran'); });\n`);
+    for (const value of ['3000000', 'soon', '-5']) {
+      const r = await runner([file], { TEST_FILE_TIMEOUT_S: value });
+      assert.equal(r.code, 2, r.output);
+      assert.match(r.output, new RegExp(`TEST_FILE_TIMEOUT_S must be a number of seconds from 0 \\(no limit\\) to 86400, not "${value}"`));
+      assert.doesNotMatch(r.output, /ran|Test files not run/);
+    }
+  });
+
   it('a test file that runs no test fails the run by name', async () => {
     const dir = scratch();
     const empty = path.join(dir, 'empty.test.mjs');
