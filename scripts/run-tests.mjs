@@ -13,6 +13,10 @@
 //   handler (test/resources.ts) stops the processes, servers and databases it left.
 // - --test-timeout: the runner's own bound on each file, a little above the watchdog's, for a
 //   file whose event loop is stuck so that its watchdog timer cannot fire.
+// - A file whose event loop is stuck cannot stop anything either: every test file's process records
+//   itself and what it starts (test/run-records.ts) in a folder named in ZGW_TEST_RECORDS, and once
+//   node's test runner has ended (or this runner is ended by SIGTERM/SIGINT), whatever recorded is
+//   still alive is SIGKILLed, so that nothing a test file started outlives the run.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -46,15 +50,27 @@ if (files.length === 0) {
   }
 }
 
-const seconds = Number(process.env.TEST_FILE_TIMEOUT_S ?? '900');
-const ran = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-test-run-')), 'files');
+// Bounded: node refuses a --test-timeout above 2^31-1 ms, and the watchdog's timer would fire at once.
+const MAX_SECONDS = 86_400;
+// Unset or empty: 900. Passed on as checked, so that the watchdog reads the same value.
+const timeout = process.env.TEST_FILE_TIMEOUT_S || '900';
+const seconds = Number(timeout);
+if (!Number.isFinite(seconds) || seconds < 0 || seconds > MAX_SECONDS) {
+  console.error(`TEST_FILE_TIMEOUT_S must be a number of seconds from 0 (no limit) to ${MAX_SECONDS}, not ${JSON.stringify(timeout)}`);
+  process.exit(2);
+}
+const { RECORDS_ENV, stopRecorded } = await import(pathToFileURL(path.join(root, 'dist/test/run-records.js')).href);
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-test-run-'));
+const ran = path.join(scratch, 'files');
+const records = path.join(scratch, 'records');
+fs.mkdirSync(records);
 const args = [
   '--import',
   pathToFileURL(path.join(root, 'dist/test/watchdog.js')).href,
   '--test',
   '--test-concurrency=1',
   '--test-force-exit',
-  ...(Number.isFinite(seconds) && seconds > 0 ? [`--test-timeout=${(seconds + 120) * 1000}`] : []),
+  ...(seconds > 0 ? [`--test-timeout=${Math.ceil((seconds + 120) * 1000)}`] : []),
   '--test-reporter=spec',
   '--test-reporter-destination=stdout',
   `--test-reporter=${pathToFileURL(path.join(root, 'scripts/test-files-reporter.mjs')).href}`,
@@ -62,12 +78,21 @@ const args = [
   ...options,
   ...files,
 ];
-const child = spawn(process.execPath, args, { stdio: 'inherit', cwd: root });
-for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => child.kill(signal));
+const child = spawn(process.execPath, args, { stdio: 'inherit', cwd: root, env: { ...process.env, TEST_FILE_TIMEOUT_S: timeout, [RECORDS_ENV]: records } });
+for (const signal of ['SIGTERM', 'SIGINT'])
+  process.on(signal, () => {
+    child.kill(signal);
+    // Should it not end (a handler of its own that hangs), it is ended: what it ran is stopped below.
+    setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+  });
 const [code, signal] = await new Promise((resolve) => child.on('exit', (c, s) => resolve([c, s])));
+// A test file still running (node's timeout sent it SIGTERM, or this run was ended) gets a few
+// seconds to clean up after itself; then what is recorded and alive is SIGKILLed.
+const left = await stopRecorded(records, 5_000);
+if (left.length) console.error(`\nStopped what test files left running after the run: ${left.join('; ')}`);
 
 const reported = new Set(fs.existsSync(ran) ? fs.readFileSync(ran, 'utf8').split('\n').filter(Boolean) : []);
-fs.rmSync(path.dirname(ran), { recursive: true, force: true });
+fs.rmSync(scratch, { recursive: true, force: true });
 // A name pattern or --test-only leaves files without a selected test: only a full run is checked.
 const selecting = options.some((o) => /^--test-(name-pattern|skip-pattern|only)/.test(o));
 if (!selecting) for (const file of files) if (!reported.has(file)) problems.push(`${path.relative(root, file)}: ran no test`);

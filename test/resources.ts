@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, type SpawnOptions } from 'node:child_process';
-import fs from 'node:fs';
+import { descendants, record, started } from './run-records.js';
 
 /**
  * What a test file started outside its own process: child processes, private servers, temporary
@@ -27,11 +27,14 @@ export function spawnTracked(command: string, args: readonly string[], options: 
   const child = spawn(command, args, { ...options, detached: true });
   const pid = child.pid;
   if (pid === undefined) return child;
-  const untrack = track(`${command} ${args.join(' ')}`.slice(0, 200), () => killGroup(pid));
+  // Recorded for the runner too: it stops the group should this process be unable to (test/run-records.ts).
+  const recorded = record({ kind: 'group', pid, start: started(pid)?.start ?? 0 });
+  const untrack = track(`${command} ${args.join(' ')}`.slice(0, 200), () => (killGroup(pid), recorded.remove()));
   child.once('exit', () => {
     // Members of its group that outlive it (a SIGKILLed cluster primary's workers) go too.
     killGroup(pid);
     untrack();
+    recorded.remove();
   });
   return child;
 }
@@ -42,36 +45,6 @@ function killGroup(pid: number): void {
   } catch {
     // already gone
   }
-}
-
-/** Every process below this one, found through /proc (Linux): children of children included. */
-function descendants(root: number): number[] {
-  let entries: string[];
-  try {
-    entries = fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e));
-  } catch {
-    return [];
-  }
-  const children = new Map<number, number[]>();
-  for (const e of entries) {
-    try {
-      // The parent pid is the 2nd field after the parenthesised command name, which may hold spaces.
-      const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(e)]);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  const out: number[] = [];
-  const queue = [root];
-  while (queue.length) {
-    for (const c of children.get(queue.shift()!) ?? []) {
-      out.push(c);
-      queue.push(c);
-    }
-  }
-  return out;
 }
 
 /**
@@ -113,5 +86,11 @@ export function endProcess(reason: string): never {
 
 // The last resort: whatever way the test process ends (node --test-force-exit, a runner's timeout
 // or Ctrl-C included), nothing it started survives it.
-process.on('exit', () => void stopEverything());
+// A test file's own process is recorded for the runner, which ends it (and what it started) should
+// it be unable to end itself: its event loop blocked, no handler here can run.
+const self = process.env.NODE_TEST_CONTEXT ? record({ kind: 'file', pid: process.pid, start: started(process.pid)?.start ?? 0 }) : undefined;
+process.on('exit', () => {
+  stopEverything();
+  self?.remove();
+});
 for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => endProcess(`${process.argv[1] ?? 'test process'} ended by ${signal}`));

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnTracked, track } from './resources.js';
+import { record, started } from './run-records.js';
 
 /**
  * Private PostgreSQL and Redis servers that fault tests may stop and start, leaving the machine's
@@ -20,6 +21,7 @@ export interface PrivatePostgres extends PrivateService {
   kill(): Promise<void>;
   /** Port and data directory, for extra connections and inspection. */
   port: number;
+  dir: string;
 }
 
 export interface PrivateRedis extends PrivateService {
@@ -40,7 +42,13 @@ export async function privatePostgres(port: number, settings: Record<string, str
   const extra = Object.entries(settings)
     .map(([k, v]) => ` -c ${k}=${v}`)
     .join('');
-  const startOnce = () => void asPostgres('pg_ctl', ['-D', dir, '-w', '-l', path.join(dir, 'log'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off${extra}`, 'start']);
+  const postmasterPid = () => Number(fs.readFileSync(path.join(dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  // Recorded for the runner, which stops the server should this process be unable to (test/run-records.ts).
+  const recorded = record({ kind: 'postgres', dir });
+  const startOnce = () => {
+    asPostgres('pg_ctl', ['-D', dir, '-w', '-l', path.join(dir, 'log'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off${extra}`, 'start']);
+    recorded.update({ kind: 'postgres', dir, postmaster: started(postmasterPid()) });
+  };
   const start = async () => {
     // After a kill, orphaned backends hold the shared memory until they notice; start refuses until then.
     for (let attempt = 0; ; attempt++) {
@@ -62,6 +70,7 @@ export async function privatePostgres(port: number, settings: Record<string, str
       asPostgres('pg_ctl', ['-D', dir, '-w', '-t', '20', '-m', 'immediate', 'stop']);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+      recorded.remove();
     }
   });
   try {
@@ -69,15 +78,17 @@ export async function privatePostgres(port: number, settings: Record<string, str
   } catch (err) {
     untrack();
     fs.rmSync(dir, { recursive: true, force: true });
+    recorded.remove();
     throw err;
   }
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
+    dir,
     start,
     stop,
     async kill() {
-      const pid = Number(fs.readFileSync(path.join(dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      const pid = postmasterPid();
       process.kill(pid, 'SIGKILL');
       for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 20));
     },
@@ -85,6 +96,7 @@ export async function privatePostgres(port: number, settings: Record<string, str
       await stop().catch(() => {});
       fs.rmSync(dir, { recursive: true, force: true });
       untrack();
+      recorded.remove();
     },
   };
 }

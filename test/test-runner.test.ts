@@ -16,6 +16,7 @@ import { eventually } from './helpers.js';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const helpers = pathToFileURL(path.join(root, 'dist/test/helpers.js')).href;
 const resources = pathToFileURL(path.join(root, 'dist/test/resources.js')).href;
+const services = pathToFileURL(path.join(root, 'dist/test/services.js')).href;
 
 interface Outcome {
   code: number | null;
@@ -47,10 +48,10 @@ function running(pid: number): boolean {
 }
 
 /** The run ended by itself, failed, printed the closing summary, and left none of the processes listed in `pidsFile`. */
-async function assertFailedLeavingNothing(r: Outcome, pidsFile: string, count: number) {
+async function assertFailedLeavingNothing(r: Outcome, pidsFile: string, count: number, summary = /ℹ pass 0\nℹ fail 1\n/) {
   assert.equal(r.killed, false, `the run ended by itself:\n${r.output}`);
   assert.equal(r.code, 1, r.output);
-  assert.match(r.output, /ℹ pass 0\nℹ fail 1\n/, 'the closing summary');
+  assert.match(r.output, summary, 'the closing summary');
   const started = JSON.parse(fs.readFileSync(pidsFile, 'utf8')) as number[];
   assert.equal(started.length, count, 'the test file started its processes');
   // SIGKILLed as the file ended; a busy machine may take a moment to tear one down.
@@ -117,6 +118,56 @@ it('runs after', () => {});
     const r = await runner([file], { TEST_FILE_TIMEOUT_S: '5' });
     await assertFailedLeavingNothing(r, pids, 2);
     assert.match(r.output, /watchdog: .*hangs\.test\.mjs did not finish within 5 s \(TEST_FILE_TIMEOUT_S\) and was ended; stopped what it had left running: sleep 600/);
+  });
+
+  it('a test file that blocks its event loop after starting processes and a private PostgreSQL leaves none of them running', async () => {
+    // Neither its watchdog nor its exit and signal handlers can run: only the runner can stop it.
+    // The blocking call writes its own pid first: a CLI run through execFileSync that never returns.
+    const ports = Array.from({ length: 5 }, () => 20_000 + Math.floor(Math.random() * 20_000));
+    const { file, pids } = writeTestFile(
+      'blocks.test.mjs',
+      (dir, pids) => `import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import { it } from 'node:test';
+import { spawnTracked } from '${resources}';
+import { privatePostgresOn } from '${services}';
+it('blocks', async () => {
+  const pg = await privatePostgresOn(${JSON.stringify(ports)});
+  const postmaster = Number(fs.readFileSync(pg.dir + '/postmaster.pid', 'utf8').split('\\n')[0]);
+  const tracked = spawnTracked('sleep', ['600'], { stdio: 'ignore' });
+  fs.writeFileSync('${dir}/pg', pg.dir);
+  fs.writeFileSync('${pids}.partial', JSON.stringify([process.pid, tracked.pid, postmaster]));
+  execFileSync('sh', ['-c', 'echo "$$" > ${dir}/blocker; exec sleep 602']);
+});
+`,
+    );
+    const dir = path.dirname(file);
+    // The file writes its pids before it blocks; the blocker's own pid completes the list.
+    // Time enough to start PostgreSQL on a busy machine; node's own bound ends the blocked file.
+    const r = await runner([file, '--test-timeout=20000'], { TEST_FILE_TIMEOUT_S: '15' });
+    const started = JSON.parse(fs.readFileSync(`${pids}.partial`, 'utf8')) as number[];
+    const all = [...started, Number(fs.readFileSync(path.join(dir, 'blocker'), 'utf8'))];
+    fs.writeFileSync(pids, JSON.stringify(all));
+    const pgDir = fs.readFileSync(path.join(dir, 'pg'), 'utf8');
+    try {
+      await assertFailedLeavingNothing(r, pids, 4, /'test timed out after 20000ms'[^]*ℹ pass 0\nℹ fail 0\nℹ cancelled 1\n/);
+      assert.equal(fs.existsSync(pgDir), false, 'the private PostgreSQL data directory is removed');
+    } finally {
+      // Only when the runner left them: SIGQUIT is the postmaster's immediate shutdown.
+      for (const pid of all.filter(running)) process.kill(pid, pid === started[2] ? 'SIGQUIT' : 'SIGKILL');
+      await eventually(async () => !all.some(running), 10_000);
+      fs.rmSync(pgDir, { recursive: true, force: true });
+    }
+  });
+
+  it('a TEST_FILE_TIMEOUT_S out of bounds or not a number is refused with a clear message before any file runs', async () => {
+    const { file } = writeTestFile('passing.test.mjs', () => `import { it } from 'node:test';\nit('passes', () => { throw new Error('ran'); });\n`);
+    for (const value of ['3000000', 'soon', '-5']) {
+      const r = await runner([file], { TEST_FILE_TIMEOUT_S: value });
+      assert.equal(r.code, 2, r.output);
+      assert.match(r.output, new RegExp(`TEST_FILE_TIMEOUT_S must be a number of seconds from 0 \\(no limit\\) to 86400, not "${value}"`));
+      assert.doesNotMatch(r.output, /ran|Test files not run/);
+    }
   });
 
   it('a test file that runs no test fails the run by name', async () => {
