@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import { exportRegistry, importRegistry, type RegistryExport } from '../storage/registry-transfer.js';
+import { exportRegistry, importRegistry } from '../storage/registry-transfer.js';
 import type { CliContext } from './context.js';
 
 /** `export` / `import`: move a whole registry between SQLite and PostgreSQL (or between servers). */
@@ -22,7 +22,7 @@ export function transferCommands(program: Command, ctx: CliContext): void {
     .description('load an export into an empty registry (the database selected by DATABASE_URL or the data folder)')
     .requiredOption('--file <path>', 'an export written by zgw-auth export')
     .action(async (o: { file: string }, cmd: Command) => {
-      const data = JSON.parse(fs.readFileSync(o.file, 'utf8')) as RegistryExport;
+      const data: unknown = JSON.parse(fs.readFileSync(o.file, 'utf8'));
       // Importing is how a registry is restored or moved: it may create the empty one it fills, but
       // never a new master key, which could not open what the export holds.
       const counts = await ctx.withApp(cmd, (app) => importRegistry(app.storage, app.masterKey, data), { create: true, newMasterKey: false });

@@ -108,8 +108,11 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRouteOptions> = async (
   // here alike on SQLite and PostgreSQL, which could not store NUL.
   admin.addHook('preValidation', async (request) => {
     const text = { text: true };
-    if (holdsControlCharacters(request.params, text) || holdsControlCharacters(request.query, text) || holdsControlCharacters(request.body, text)) {
-      throw new ValidationError('control characters (such as NUL) are not accepted in paths, queries or fields');
+    for (const part of [request.params, request.query, request.body]) {
+      if (!holdsControlCharacters(part, text)) continue;
+      // The field that holds it, when a top-level one does: the refusal names it as other field errors do.
+      const field = part && typeof part === 'object' ? Object.entries(part).find(([k, v]) => holdsControlCharacters(k, text) || holdsControlCharacters(v, text))?.[0] : undefined;
+      throw new ValidationError('control characters (such as NUL) are not accepted in paths, queries or fields', field !== undefined && /^[A-Za-z]{1,40}$/.test(field) ? field : undefined);
     }
   });
 
