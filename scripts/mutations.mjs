@@ -677,7 +677,7 @@ export const MUTATIONS = [
   {
     id: 'auth-backoff-enforced',
     check: 'Back-off/lockout enforced (429 + Retry-After)',
-    fn: 'authenticateClient',
+    fn: 'authenticateClientSecret',
     file: 'src/clients/authenticate-client.ts',
     tests: ['protection', 'attack-catalogue', 'check-inventory'],
     from: '  if (wait > 0) {',
@@ -686,7 +686,7 @@ export const MUTATIONS = [
   {
     id: 'auth-backoff-recorded',
     check: 'Failed authentication recorded for back-off',
-    fn: 'authenticateClient',
+    fn: 'authenticateClientSecret',
     file: 'src/clients/authenticate-client.ts',
     tests: ['protection', 'attack-catalogue', 'check-inventory'],
     from: 'await deps.guard.recordFailure(',
