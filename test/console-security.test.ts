@@ -335,6 +335,7 @@ describe('console client edits that would lock administrators out', () => {
   before(async () => {
     ts = await startTestServer();
     await ts.app.organisations.create({ rsin: ORG_A, name: 'Gemeente A' }, { id: 'test' });
+    await ts.app.organisations.create({ rsin: ORG_B, name: 'Gemeente B' }, { id: 'test' });
   });
   after(() => ts.close());
 
@@ -368,6 +369,9 @@ describe('console client edits that would lock administrators out', () => {
     for (const { c, target, scope, says } of cases) {
       const before = await ts.app.clients.get(target);
       const form = await editForm(target, { allowedScopes: before.allowedScopes.filter((s) => s !== scope).join(' '), name: 'Nieuwe naam' });
+      // The scope kept but the client moved out of the organisation: it loses its last administrator all the same.
+      const moved = await editForm(target, { rsin: ORG_B });
+      if (scope === ORG_ADMIN_SCOPE && c === platform) assert.match((await c.post(`/console/clients/${target}`, moved)).text, says[0]!, 'moved to another organisation');
       const res = await c.post(`/console/clients/${target}`, form);
       assert.equal(res.status, 200, `${target} without ${scope}: a confirmation, not a save (${res.status})`);
       for (const text of says) assert.match(res.text, text, `${target} without ${scope}`);
@@ -396,7 +400,6 @@ describe('console client edits that would lock administrators out', () => {
 
   it('refuses an edit form that lacks its fields (400, in the page language) and never reads an absent field as "clear"', async () => {
     const target = await ts.createClient({ allowedScopes: ['zaken.lezen'], defaultScopes: ['zaken.lezen'], name: 'Blijft', description: 'Blijft ook' });
-    await ts.app.organisations.create({ rsin: ORG_B, name: 'Gemeente B' }, { id: 'test' });
     const c = await consoleSignIn(ts);
     const before = await ts.app.clients.get(target.clientId);
     const bodies: [string, Record<string, string> | string][] = [
