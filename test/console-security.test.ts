@@ -19,6 +19,13 @@ async function revokedEvents(ts: TestServer, clientId: string, count: number) {
   return found;
 }
 
+/** The session has ended: this request is refused or sent to sign in, and the next finds no session. */
+async function ended(c: { get(path: string): Promise<HttpResult> }, why: string) {
+  const res = await c.get('/console/clients');
+  assert.ok(res.status === 401 || (res.status === 303 && res.headers.location === '/console/sign-in'), `${why}: ${res.status}`);
+  assert.equal((await c.get('/console/clients')).status, 303, `${why}: the session is gone`);
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 describe('console sign-in refusals: the floor of /token and one answer', () => {
@@ -275,11 +282,6 @@ describe('console sessions follow the registry', () => {
   after(() => ts.close());
 
   const rsinField = (html: string) => /<input\b(?=[^>]*\bname="rsin")[^>]*\bvalue="([^"]*)"/s.exec(html)?.[1];
-  const ended = async (c: { get(path: string): Promise<HttpResult> }, why: string) => {
-    const res = await c.get('/console/clients');
-    assert.ok(res.status === 401 || (res.status === 303 && res.headers.location === '/console/sign-in'), `${why}: ${res.status}`);
-    assert.equal((await c.get('/console/clients')).status, 303, `${why}: the session is gone`);
-  };
 
   it("shows the organisation the registry has now, in the header and the new-client form, and acts as that organisation's administrator", async () => {
     const orgAdmin = await ts.createClient({ allowedScopes: [ORG_ADMIN_SCOPE], rsin: ORG_A });
@@ -437,12 +439,6 @@ describe('console sessions end with the secret they signed in with', () => {
     ts = await startTestServer();
   });
   after(() => ts.close());
-
-  const ended = async (c: { get(path: string): Promise<HttpResult> }, why: string) => {
-    const res = await c.get('/console/clients');
-    assert.ok(res.status === 401 || (res.status === 303 && res.headers.location === '/console/sign-in'), `${why}: ${res.status}`);
-    assert.equal((await c.get('/console/clients')).status, 303, `${why}: the session is gone`);
-  };
 
   it('ends the session of a revoked secret at its next request, audited and its token revoked; a session of another secret lives on', async () => {
     const admin = await ts.createClient({ allowedScopes: [ADMIN_SCOPE] });
