@@ -19,6 +19,13 @@ async function revokedEvents(ts: TestServer, clientId: string, count: number) {
   return found;
 }
 
+/** The session has ended: this request is refused or sent to sign in, and the next finds no session. */
+async function ended(c: { get(path: string): Promise<HttpResult> }, why: string) {
+  const res = await c.get('/console/clients');
+  assert.ok(res.status === 401 || (res.status === 303 && res.headers.location === '/console/sign-in'), `${why}: ${res.status}`);
+  assert.equal((await c.get('/console/clients')).status, 303, `${why}: the session is gone`);
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 describe('console sign-in refusals: the floor of /token and one answer', () => {
@@ -275,11 +282,6 @@ describe('console sessions follow the registry', () => {
   after(() => ts.close());
 
   const rsinField = (html: string) => /<input\b(?=[^>]*\bname="rsin")[^>]*\bvalue="([^"]*)"/s.exec(html)?.[1];
-  const ended = async (c: { get(path: string): Promise<HttpResult> }, why: string) => {
-    const res = await c.get('/console/clients');
-    assert.ok(res.status === 401 || (res.status === 303 && res.headers.location === '/console/sign-in'), `${why}: ${res.status}`);
-    assert.equal((await c.get('/console/clients')).status, 303, `${why}: the session is gone`);
-  };
 
   it("shows the organisation the registry has now, in the header and the new-client form, and acts as that organisation's administrator", async () => {
     const orgAdmin = await ts.createClient({ allowedScopes: [ORG_ADMIN_SCOPE], rsin: ORG_A });
@@ -327,5 +329,146 @@ describe('console sessions follow the registry', () => {
       assert.equal(revoked.length, 1, disable);
       assert.equal(await ts.app.revocations.isRevoked(String(revoked[0]!.details.jti)), true);
     }
+  });
+});
+
+describe('console client edits that would lock administrators out', () => {
+  let ts: TestServer;
+  before(async () => {
+    ts = await startTestServer();
+    await ts.app.organisations.create({ rsin: ORG_A, name: 'Gemeente A' }, { id: 'test' });
+    await ts.app.organisations.create({ rsin: ORG_B, name: 'Gemeente B' }, { id: 'test' });
+  });
+  after(() => ts.close());
+
+  /** The edit form as the page sends it, with the client's values and `changes`. */
+  const editForm = async (clientId: string, changes: Record<string, string>) => {
+    const client = await ts.app.clients.get(clientId);
+    const allowedScopes = changes.allowedScopes ?? client.allowedScopes.join(' ');
+    return {
+      name: client.name,
+      description: client.description,
+      allowedScopes,
+      // Default scopes are a subset of the allowed ones.
+      defaultScopes: client.defaultScopes.filter((s) => allowedScopes.split(' ').includes(s)).join(' '),
+      staticClaims: '',
+      tokenLifetime: '',
+      ...changes,
+    };
+  };
+  const hiddenFields = (html: string) =>
+    Object.fromEntries([...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1]!, m[2]!.replaceAll('&quot;', '"').replaceAll('&amp;', '&')]));
+
+  it('asks to confirm stripping the administrator scope from the own client, the last platform administrator and the last organisation administrator, and changes nothing until confirmed', async () => {
+    const orgAdmin = await ts.createClient({ allowedScopes: [ORG_ADMIN_SCOPE, 'zaken.lezen'], rsin: ORG_A, name: 'Beheer A' });
+    const platform = await consoleSignIn(ts);
+    const own = await consoleSignIn(ts, orgAdmin.clientId, orgAdmin.secret);
+    const cases = [
+      { c: platform, target: ts.admin.clientId, scope: ADMIN_SCOPE, says: [/waarmee u nu bent aangemeld/, /laatste actieve platformbeheerder/] },
+      { c: platform, target: orgAdmin.clientId, scope: ORG_ADMIN_SCOPE, says: [/laatste actieve beheerdersclient van Gemeente A/] },
+      { c: own, target: orgAdmin.clientId, scope: ORG_ADMIN_SCOPE, says: [/waarmee u nu bent aangemeld/, /laatste actieve beheerdersclient van Gemeente A/] },
+    ];
+    for (const { c, target, scope, says } of cases) {
+      const before = await ts.app.clients.get(target);
+      const form = await editForm(target, { allowedScopes: before.allowedScopes.filter((s) => s !== scope).join(' '), name: 'Nieuwe naam' });
+      // The scope kept but the client moved out of the organisation: it loses its last administrator all the same.
+      const moved = await editForm(target, { rsin: ORG_B });
+      if (scope === ORG_ADMIN_SCOPE && c === platform) assert.match((await c.post(`/console/clients/${target}`, moved)).text, says[0]!, 'moved to another organisation');
+      const res = await c.post(`/console/clients/${target}`, form);
+      assert.equal(res.status, 200, `${target} without ${scope}: a confirmation, not a save (${res.status})`);
+      for (const text of says) assert.match(res.text, text, `${target} without ${scope}`);
+      assert.deepEqual(await ts.app.clients.get(target), before, 'nothing changed before the confirmation');
+      // The confirmation carries the edit as it was sent: confirming it saves exactly that.
+      const hidden = hiddenFields(res.text);
+      assert.equal(hidden.confirmed, 'yes');
+      assert.equal(hidden.allowedScopes, form.allowedScopes);
+      assert.equal(hidden.name, 'Nieuwe naam');
+    }
+    // Confirmed: the organisation administrator strips its own scope, and its session ends.
+    const confirmed = await own.post(`/console/clients/${orgAdmin.clientId}`, { ...(await editForm(orgAdmin.clientId, { allowedScopes: 'zaken.lezen' })), confirmed: 'yes' });
+    assert.equal(confirmed.status, 303, confirmed.text.slice(0, 300));
+    assert.deepEqual((await ts.app.clients.get(orgAdmin.clientId)).allowedScopes, ['zaken.lezen']);
+  });
+
+  it('saves at once when another enabled administrator remains and the client is not the own one', async () => {
+    const first = await ts.createClient({ allowedScopes: [ORG_ADMIN_SCOPE], rsin: ORG_A });
+    const second = await ts.createClient({ allowedScopes: [ORG_ADMIN_SCOPE], rsin: ORG_A });
+    const platform = await consoleSignIn(ts);
+    const res = await platform.post(`/console/clients/${first.clientId}`, await editForm(first.clientId, { allowedScopes: 'zaken.lezen' }));
+    assert.equal(res.status, 303, res.text.slice(0, 300));
+    assert.deepEqual((await ts.app.clients.get(first.clientId)).allowedScopes, ['zaken.lezen']);
+    assert.ok((await ts.app.clients.get(second.clientId)).allowedScopes.includes(ORG_ADMIN_SCOPE));
+  });
+
+  it('refuses an edit form that lacks its fields (400, in the page language) and never reads an absent field as "clear"', async () => {
+    const target = await ts.createClient({ allowedScopes: ['zaken.lezen'], defaultScopes: ['zaken.lezen'], name: 'Blijft', description: 'Blijft ook' });
+    const c = await consoleSignIn(ts);
+    const before = await ts.app.clients.get(target.clientId);
+    const bodies: [string, Record<string, string> | string][] = [
+      ['only the form token', {}],
+      ['the name alone', { name: 'Alleen naam' }],
+      ['all but the scopes', { name: 'x', description: '', defaultScopes: '', staticClaims: '', tokenLifetime: '' }],
+      ['a body that is no form', '%%%&&&=='],
+    ];
+    for (const [what, body] of bodies) {
+      for (const lang of ['nl', 'en']) {
+        const res =
+          typeof body === 'string'
+            ? await request(`${ts.url}/console/clients/${target.clientId}?lang=${lang}`, {
+                method: 'POST',
+                headers: { cookie: c.cookie, origin: ts.url, 'content-type': 'application/x-www-form-urlencoded' },
+                body: `csrf=${c.csrf}&${body}`,
+              })
+            : await c.post(`/console/clients/${target.clientId}?lang=${lang}`, body);
+        assert.equal(res.status, 400, `${what} (${lang}): ${res.status}`);
+        assert.match(String(res.headers['content-type']), /^text\/html/);
+        assert.match(res.text, lang === 'nl' ? /Het formulier is niet volledig verzonden/ : /The form was not sent in full/, `${what} (${lang})`);
+      }
+      assert.deepEqual(await ts.app.clients.get(target.clientId), before, `${what}: the client is as it was`);
+    }
+    // The organisation form alike: a rename without its name field is refused, not read as an empty name.
+    const org = await c.post(`/console/organisations/${ORG_B}`, {});
+    assert.equal(org.status, 400);
+    assert.match(org.text, /Het formulier is niet volledig verzonden/);
+  });
+});
+
+describe('console sessions end with the secret they signed in with', () => {
+  let ts: TestServer;
+  before(async () => {
+    ts = await startTestServer();
+  });
+  after(() => ts.close());
+
+  it('ends the session of a revoked secret at its next request, audited and its token revoked; a session of another secret lives on', async () => {
+    const admin = await ts.createClient({ allowedScopes: [ADMIN_SCOPE] });
+    const [firstSecret] = await ts.app.clients.listSecrets(admin.clientId);
+    const other = await ts.app.clients.addSecret(admin.clientId, { label: 'tweede' }, { id: 'test' });
+    const viaFirst = await consoleSignIn(ts, admin.clientId, admin.secret);
+    const viaOther = await consoleSignIn(ts, admin.clientId, other.value);
+    await ts.app.clients.revokeSecret(admin.clientId, firstSecret!.secretId, { id: 'test' });
+    await ended(viaFirst, 'secret revoked');
+    assert.equal((await viaOther.get('/console/clients')).status, 200, 'the session of the other secret lives on');
+    const revoked = await revokedEvents(ts, admin.clientId, 1);
+    assert.deepEqual(
+      revoked.map((e) => e.details.why),
+      ['revoked_secret'],
+    );
+    assert.equal(await ts.app.revocations.isRevoked(String(revoked[0]!.details.jti)), true);
+  });
+
+  it('ends the session of a secret that has expired since the sign-in', async () => {
+    const admin = await ts.createClient({ allowedScopes: [ADMIN_SCOPE] });
+    const [firstSecret] = await ts.app.clients.listSecrets(admin.clientId);
+    const short = await ts.app.clients.addSecret(admin.clientId, { label: 'kort', expiresAt: ts.clock.now() + 60_000 }, { id: 'test' });
+    await ts.app.clients.revokeSecret(admin.clientId, firstSecret!.secretId, { id: 'test' });
+    const c = await consoleSignIn(ts, admin.clientId, short.value);
+    assert.equal((await c.get('/console/clients')).status, 200);
+    ts.clock.advance(61);
+    await ended(c, 'secret expired');
+    assert.deepEqual(
+      (await revokedEvents(ts, admin.clientId, 1)).map((e) => e.details.why),
+      ['expired_secret'],
+    );
   });
 });

@@ -34,6 +34,11 @@ export interface ClientAuthentication {
  * GuessingGuard), one answer for every failure, the reason in the audit trail.
  */
 export async function authenticateClient(deps: ClientAuthentication, credentials: ClientCredentials, caller: Caller): Promise<Client> {
+  return (await authenticateClientSecret(deps, credentials, caller)).client;
+}
+
+/** authenticateClient, naming the secret that matched as well. */
+export async function authenticateClientSecret(deps: ClientAuthentication, credentials: ClientCredentials, caller: Caller): Promise<{ client: Client; secretId: string }> {
   const wait = await deps.guard.check(credentials.clientId, caller.address);
   if (wait > 0) {
     deps.metrics.rateLimitHits.inc({ limit: 'failed_auth' });
@@ -55,5 +60,5 @@ export async function authenticateClient(deps: ClientAuthentication, credentials
     throw invalidClient();
   }
   await deps.guard.recordSuccess(credentials.clientId, caller.address);
-  return result.client;
+  return { client: result.client, secretId: result.secretId };
 }

@@ -23,7 +23,8 @@ export type SigningSecrets = { client: Client; secrets: Buffer[]; organisationEn
 export type AuthFailureReason = 'unknown_client' | 'wrong_secret' | 'revoked_secret' | 'expired_secret' | 'disabled_client' | 'disabled_organisation';
 
 /** A failure names the client's organisation (`rsin`) when the client is known, for the audit trail. */
-export type Authentication = { ok: true; client: Client } | { ok: false; reason: AuthFailureReason; secretId?: string; rsin?: string };
+/** A success names the secret that matched, for a session that must end with it (the console's). */
+export type Authentication = { ok: true; client: Client; secretId: string } | { ok: false; reason: AuthFailureReason; secretId?: string; rsin?: string };
 
 interface CachedClient {
   found: ClientWithSecrets | undefined;
@@ -89,7 +90,7 @@ export class ClientAuthenticator {
     if (!found.client.enabled) return { ok: false, reason: 'disabled_client', secretId, rsin };
     if (!found.organisationEnabled) return { ok: false, reason: 'disabled_organisation', secretId, rsin };
     this.usage.note(matched, found.client);
-    return { ok: true, client: found.client };
+    return { ok: true, client: found.client, secretId };
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { SessionEnd } from './console-sessions.js';
 
 /** A refusal of the admin API, as its problem document told it. */
 export class AdminApiProblem extends Error {
@@ -16,7 +17,8 @@ export class AdminApiProblem extends Error {
 
 /** The session's token no longer opens the admin API (expired, revoked, client disabled): sign in again. */
 export class SessionRefusedError extends Error {
-  constructor() {
+  /** Why the session ends, for the audit trail. */
+  constructor(readonly why: SessionEnd = 'refused') {
     super('the admin API refused the session token');
     this.name = 'SessionRefusedError';
   }

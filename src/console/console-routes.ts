@@ -2,7 +2,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditLog } from '../audit/audit-log.js';
-import type { Client } from '../clients/model.js';
+import type { Client, SecretInfo } from '../clients/model.js';
+import { isLive } from '../clients/secret-lifecycle.js';
 import type { Config } from '../config.js';
 import { ZgwAuthError } from '../errors.js';
 import { failureFloor } from '../http/failure-floor.js';
@@ -164,23 +165,28 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleOption
    * The administrator's client as the registry has it now, read through the admin API on every
    * request: pages show and prefill the organisation it is in now, not the one it signed in with. A
    * client disabled or deleted (401), or no longer holding the scope of the session's token (403),
-   * ends the session.
+   * ends the session; so does the secret it signed in with, once revoked or expired (as /token refuses it).
    */
   async function followRegistry(request: FastifyRequest, session: ConsoleSession): Promise<void> {
+    const path = `/clients/${encodeURIComponent(session.clientId)}`;
     let client: Client;
+    let secrets: SecretInfo[];
     try {
-      client = await tools.api(request).call<Client>('GET', `/clients/${encodeURIComponent(session.clientId)}`);
+      [client, secrets] = await Promise.all([tools.api(request).call<Client>('GET', path), tools.api(request).call<SecretInfo[]>('GET', `${path}/secrets`)]);
     } catch (err) {
       if (err instanceof AdminApiProblem && (err.status === 403 || err.status === 404)) throw new SessionRefusedError();
       throw err;
     }
+    const secret = secrets.find((s) => s.secretId === session.secretId);
+    if (!secret || secret.revokedAt !== null) throw new SessionRefusedError('revoked_secret');
+    if (!isLive(secret, now())) throw new SessionRefusedError('expired_secret');
     session.rsin = client.rsin;
   }
 
   app.setErrorHandler(async (err, request, reply) => {
     const m = tools.ctx(request).m;
     if (err instanceof SessionRefusedError) {
-      sessions.destroy(parseCookies(request.headers.cookie)[cookieName], 'refused');
+      sessions.destroy(parseCookies(request.headers.cookie)[cookieName], err.why);
       reply.header('set-cookie', clearCookie(cookieName, secure));
       return tools.send(reply, request, m.signInTitle, html`${alert('info', m.sessionEnded)}${signInForm(tools.ctx(request), '')}`, 401);
     }
@@ -255,6 +261,7 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleOption
       scope: signedIn.scope,
       accessToken: signedIn.accessToken,
       jti: signedIn.jti,
+      secretId: signedIn.secretId,
       tokenExpiresAt: signedIn.expiresAt,
     });
     reply.header('set-cookie', `${cookieName}=${id}; Path=/; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`);

@@ -10,6 +10,8 @@ export interface ConsoleSession {
   /** The access token for the admin API: never sent to the browser. */
   accessToken: string;
   jti: string;
+  /** The secret the administrator signed in with: the session ends when it is revoked or expires. */
+  secretId: string;
   /** Epoch seconds at which the access token expires. */
   tokenExpiresAt: number;
   /** Sent in every form and compared on every POST. */
@@ -32,8 +34,11 @@ export interface SessionSettings {
 /** Sessions one administrator client may hold at once; its oldest ends beyond this. */
 export const SESSIONS_PER_CLIENT = 10;
 
-/** `refused`: the admin API no longer takes the session's token (client disabled, deleted or without the scope). */
-export type SessionEnd = 'signed_out' | 'idle' | 'expired' | 'evicted' | 'refused';
+/**
+ * `refused`: the admin API no longer takes the session's token (client disabled, deleted or without
+ * the scope); `revoked_secret`, `expired_secret`: the secret the session signed in with no longer opens /token.
+ */
+export type SessionEnd = 'signed_out' | 'idle' | 'expired' | 'evicted' | 'refused' | 'revoked_secret' | 'expired_secret';
 
 /**
  * Console sessions, in this process's memory. The id is 32 random bytes; sessions are kept under

@@ -3,7 +3,7 @@ import { ZgwAuthError } from '../errors.js';
 import type { AdminApi } from './admin-api.js';
 import type { ConsoleSession } from './console-sessions.js';
 import type { SafeHtml } from './html.js';
-import type { PageContext } from './layout.js';
+import { alert, type PageContext } from './layout.js';
 
 /** What the page modules are given: rendering, the session's admin API, and the Post/Redirect/Get step. */
 export interface ConsoleTools {
@@ -44,4 +44,14 @@ export function formFieldsOf(params: URLSearchParams): FormFields {
 export function formOf(request: FastifyRequest): FormFields {
   const body = request.body;
   return body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as FormFields) : {};
+}
+
+/**
+ * Refuses (400) a form that lacks a field its page always sends: a POST without them is no form
+ * of the console's, and an absent field is never read as "clear this".
+ */
+export function refuseIncompleteForm(tools: ConsoleTools, reply: FastifyReply, request: FastifyRequest, fields: FormFields, always: readonly string[]): FastifyReply | undefined {
+  if (always.every((name) => Object.hasOwn(fields, name))) return undefined;
+  const m = tools.ctx(request).m;
+  return tools.send(reply, request, m.errorTitle, alert('error', m.formIncomplete), 400);
 }

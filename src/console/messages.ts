@@ -282,6 +282,10 @@ const nl = {
     '{id} is de laatste actieve platformbeheerder (zgw-auth:admin). Daarna kan niemand meer organisaties en sleutels beheren via de console of de admin API; alleen iemand met toegang tot de server (de opdrachtregel) kan dat herstellen.',
   confirmDisableButton: 'Ja, uitschakelen',
   confirmDeleteButton: 'Ja, definitief verwijderen',
+  confirmScopeSelf:
+    'U staat op het punt de beheerdersscope {scope} weg te halen bij de client waarmee u nu bent aangemeld ({id}). Uw sessie eindigt direct en met deze client kunt u daarna niet meer zo beheren.',
+  confirmSaveButton: 'Ja, opslaan',
+  formIncomplete: 'Het formulier is niet volledig verzonden; er is niets gewijzigd. Open de pagina opnieuw en probeer het nog eens.',
   confirmQuestion: 'Weet u het zeker?',
 };
 
@@ -567,6 +571,10 @@ const en: Messages = {
     '{id} is the last enabled platform administrator (zgw-auth:admin). After this nobody can manage organisations and keys through the console or the admin API; only someone with access to the server (the command line) can put that right.',
   confirmDisableButton: 'Yes, disable',
   confirmDeleteButton: 'Yes, delete for good',
+  confirmScopeSelf:
+    'You are about to take the administrator scope {scope} away from the client you are signed in with ({id}). Your session ends at once and this client can no longer administer this way.',
+  confirmSaveButton: 'Yes, save',
+  formIncomplete: 'The form was not sent in full; nothing was changed. Open the page again and retry.',
   confirmQuestion: 'Are you sure?',
 };
 

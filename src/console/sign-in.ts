@@ -8,6 +8,8 @@ export interface SignedIn {
   scope: string;
   accessToken: string;
   jti: string;
+  /** The secret the sign-in used. */
+  secretId: string;
   /** Epoch seconds. */
   expiresAt: number;
 }
@@ -26,5 +28,5 @@ export async function signIn(deps: SignInDeps, credentials: { clientId: string; 
     address,
     console: { lifetime },
   });
-  return { client: token.client, scope: token.scope ?? '', accessToken: token.accessToken, jti: token.jti, expiresAt: nowSeconds + token.expiresIn };
+  return { client: token.client, scope: token.scope ?? '', accessToken: token.accessToken, jti: token.jti, secretId: token.secretId, expiresAt: nowSeconds + token.expiresIn };
 }

@@ -1,5 +1,5 @@
 import type { AuditLog } from '../audit/audit-log.js';
-import { authenticateClient, type ClientAuthentication, type ClientCredentials } from '../clients/authenticate-client.js';
+import { authenticateClientSecret, type ClientAuthentication, type ClientCredentials } from '../clients/authenticate-client.js';
 import type { Client } from '../clients/model.js';
 import { SCOPE_PATTERN } from '../clients/validate.js';
 import { invalidRequest, OAuthError, orThrow, type Parsed } from '../errors.js';
@@ -46,6 +46,8 @@ export interface TokenResponse {
   /** For the caller's own records (the console's session); /token sends neither. */
   jti: string;
   client: Client;
+  /** The secret the client authenticated with: the console's session ends with it. */
+  secretId: string;
 }
 
 export type IssueToken = (request: TokenRequest) => Promise<TokenResponse>;
@@ -57,7 +59,7 @@ export async function issueToken(deps: IssueTokenDeps, request: TokenRequest): P
   if (grantType !== 'client_credentials') {
     throw new OAuthError('unsupported_grant_type', `grant_type "${grantType.slice(0, 50)}" is not supported; use client_credentials`);
   }
-  const client = await authenticateClient(deps, orThrow(request.credentials), { address: request.address, endpoint: request.console ? 'console' : 'token' });
+  const { client, secretId } = await authenticateClientSecret(deps, orThrow(request.credentials), { address: request.address, endpoint: request.console ? 'console' : 'token' });
   if (!client.grantTypes.includes('client_credentials')) {
     throw new OAuthError('unauthorized_client', 'this client may not use the client_credentials grant');
   }
@@ -75,7 +77,7 @@ export async function issueToken(deps: IssueTokenDeps, request: TokenRequest): P
     organisation: client.rsin,
     details: { jti: token.jti, scope, expiresIn: token.expiresIn, ...(request.console ? { via: 'console' } : {}) },
   });
-  return { accessToken: token.accessToken, tokenType: 'Bearer', expiresIn: token.expiresIn, ...(scope ? { scope } : {}), jti: token.jti, client };
+  return { accessToken: token.accessToken, tokenType: 'Bearer', expiresIn: token.expiresIn, ...(scope ? { scope } : {}), jti: token.jti, client, secretId };
 }
 
 function administratorScopes(client: Client): string[] {

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ADMIN_SCOPE, type Client, ORG_ADMIN_SCOPE, type SecretInfo } from '../../clients/model.js';
 import { AdminApiProblem } from '../admin-api.js';
-import { type ConsoleTools, formOf, type FormFields } from '../console-tools.js';
+import { type ConsoleTools, formOf, type FormFields, refuseIncompleteForm } from '../console-tools.js';
 import { checkbox, selectField, submitButton, textArea, textField } from '../form-fields.js';
 import { formatTime, startOfDutchDay } from '../format.js';
 import { dataTable } from '../data-table.js';
@@ -131,10 +131,16 @@ export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): 
     const m = ctx.m;
     const { clientId } = request.params;
     const fields = formOf(request);
+    const incomplete = refuseIncompleteForm(tools, reply, request, fields, EDIT_FORM_FIELDS);
+    if (incomplete) return incomplete;
     const global = isGlobalAdmin(ctx.session);
     const checked = checkClientForm(m, fields, { creating: false, rsinField: global, ownRsin: ownRsinOf(ctx) });
     if (Object.keys(checked.errors).length) return clientPage(tools, request, reply, clientId, { values: fields, errors: checked.errors });
     const body = { ...checked.body, ...(global && fields.rsin ? { rsin: fields.rsin } : {}) };
+    if (fields.confirmed !== 'yes') {
+      const confirm = await lockoutConfirmation(tools, request, clientId, { verb: 'edit', fields, allowedScopes: checked.body.allowedScopes as string[], rsin: body.rsin });
+      if (confirm) return tools.send(reply, request, m.confirmTitle, confirm);
+    }
     let result: { warnings: string[] };
     try {
       result = await tools.api(request).call('PATCH', `/clients/${encodeURIComponent(clientId)}`, body);
@@ -150,7 +156,7 @@ export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): 
     app.post<{ Params: IdParams }>(`/clients/:clientId/${verb}`, async (request, reply) => {
       const m = tools.ctx(request).m;
       if (verb === 'disable' && formOf(request).confirmed !== 'yes') {
-        const confirm = await lockoutConfirmation(tools, request, request.params.clientId, 'disable');
+        const confirm = await lockoutConfirmation(tools, request, request.params.clientId, { verb: 'disable' });
         if (confirm) return tools.send(reply, request, m.confirmTitle, confirm);
       }
       await tools.api(request).call('POST', `/clients/${encodeURIComponent(request.params.clientId)}/${verb}`);
@@ -163,7 +169,7 @@ export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): 
     const { clientId } = request.params;
     if (formOf(request).clientId !== clientId) return tools.redirect(reply, request, clientPath(clientId), { kind: 'error', text: m.deleteMismatch });
     if (formOf(request).confirmed !== 'yes') {
-      const confirm = await lockoutConfirmation(tools, request, clientId, 'delete');
+      const confirm = await lockoutConfirmation(tools, request, clientId, { verb: 'delete' });
       if (confirm) return tools.send(reply, request, m.confirmTitle, confirm);
     }
     await tools.api(request).call('DELETE', `/clients/${encodeURIComponent(clientId)}`);
@@ -234,35 +240,62 @@ async function otherEnabledHolders(tools: ConsoleTools, request: FastifyRequest,
   return undefined;
 }
 
+/** A change that may lock administrators out; an edit names the scopes and organisation it saves. */
+type LockoutChange = { verb: 'disable' | 'delete' } | { verb: 'edit'; fields: FormFields; allowedScopes: string[]; rsin: unknown };
+
 /**
  * Disabling or deleting the client of the session, or the last enabled administrator of an
- * organisation (or of the platform), locks people out until someone else steps in: such a change
- * first shows what it will do and asks to confirm it. Undefined when the change locks nobody out.
+ * organisation (or of the platform), locks people out until someone else steps in; so does an edit
+ * that takes the administrator scope away from such a client (or moves the last administrator out
+ * of its organisation): such a change first shows what it will do and asks to confirm it. Undefined
+ * when the change locks nobody out.
  */
-async function lockoutConfirmation(tools: ConsoleTools, request: FastifyRequest, clientId: string, verb: 'disable' | 'delete'): Promise<SafeHtml | undefined> {
+async function lockoutConfirmation(tools: ConsoleTools, request: FastifyRequest, clientId: string, change: LockoutChange): Promise<SafeHtml | undefined> {
   const ctx = tools.ctx(request);
   const m = ctx.m;
+  const { verb } = change;
   const client = await tools.api(request).call<Client>('GET', `/clients/${encodeURIComponent(clientId)}`);
+  const held = [ADMIN_SCOPE, ORG_ADMIN_SCOPE].filter((s) => client.allowedScopes.includes(s));
+  // The administrator scopes the client no longer holds after the change (where it holds them now).
+  const lost = change.verb === 'edit' ? held.filter((s) => !change.allowedScopes.includes(s) || (s === ORG_ADMIN_SCOPE && typeof change.rsin === 'string' && change.rsin !== client.rsin)) : held;
   const consequences: string[] = [];
-  if (client.clientId === ctx.session?.clientId) consequences.push(fill(verb === 'disable' ? m.confirmDisableSelf : m.confirmDeleteSelf, { id: clientId }));
+  const self = client.clientId === ctx.session?.clientId;
+  if (self && change.verb !== 'edit') consequences.push(fill(verb === 'disable' ? m.confirmDisableSelf : m.confirmDeleteSelf, { id: clientId }));
+  const scope = ctx.session?.scope ?? '';
+  if (self && change.verb === 'edit' && !change.allowedScopes.includes(scope) && held.includes(scope)) consequences.push(fill(m.confirmScopeSelf, { id: clientId, scope }));
   // None other found (or too many clients to look through): this one is the last.
   const last = async (rsin: string | undefined, scope: string) => ((await otherEnabledHolders(tools, request, rsin, scope, clientId)) ?? 0) === 0;
-  if (client.enabled && client.allowedScopes.includes(ORG_ADMIN_SCOPE) && (await last(client.rsin, ORG_ADMIN_SCOPE))) {
+  if (client.enabled && lost.includes(ORG_ADMIN_SCOPE) && (await last(client.rsin, ORG_ADMIN_SCOPE))) {
     const name = (await organisationNames(tools.api(request), [client.rsin])).get(client.rsin);
     consequences.push(fill(m.confirmLastOrgAdmin, { id: clientId, org: name ? fill(m.orgWithRsin, { name, rsin: client.rsin }) : client.rsin }));
   }
-  if (client.enabled && client.allowedScopes.includes(ADMIN_SCOPE) && (await last(undefined, ADMIN_SCOPE))) consequences.push(fill(m.confirmLastPlatformAdmin, { id: clientId }));
+  if (client.enabled && lost.includes(ADMIN_SCOPE) && (await last(undefined, ADMIN_SCOPE))) consequences.push(fill(m.confirmLastPlatformAdmin, { id: clientId }));
   if (!consequences.length) return undefined;
+  // An edit is sent again as it was, field for field, with the confirmation.
+  const resent =
+    change.verb === 'edit'
+      ? Object.entries(change.fields)
+          .filter(([name]) => name !== 'csrf' && name !== 'confirmed')
+          .map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}" />`)
+      : verb === 'delete'
+        ? html`<input type="hidden" name="clientId" value="${clientId}" />`
+        : '';
+  const button = verb === 'disable' ? m.confirmDisableButton : verb === 'delete' ? m.confirmDeleteButton : m.confirmSaveButton;
   return html`<div class="utrecht-alert utrecht-alert--warning" role="alert">
       <div class="utrecht-alert__message">${consequences.map((c) => html`<p class="utrecht-paragraph">${c}</p>`)}</div>
     </div>
     <p class="utrecht-paragraph">${m.confirmQuestion}</p>
-    <form method="post" action="${clientPath(clientId)}/${verb}" class="console-actions">
-      ${csrfField(ctx)}<input type="hidden" name="confirmed" value="yes" />${verb === 'delete' ? html`<input type="hidden" name="clientId" value="${clientId}" />` : ''}
-      ${submitButton(verb === 'disable' ? m.confirmDisableButton : m.confirmDeleteButton, 'danger')}
+    <form method="post" action="${verb === 'edit' ? clientPath(clientId) : `${clientPath(clientId)}/${verb}`}" class="console-actions">
+      ${csrfField(ctx)}<input type="hidden" name="confirmed" value="yes" />${resent} ${submitButton(button, 'danger')}
       <a class="utrecht-link" href="${clientPath(clientId)}">${m.cancel}</a>
     </form>`;
 }
+
+/**
+ * The fields the client edit form always sends. Its checkbox is absent when unticked, and an
+ * organisation administrator's form has no RSIN (an empty one keeps the organisation as it is).
+ */
+const EDIT_FORM_FIELDS = ['name', 'description', 'allowedScopes', 'defaultScopes', 'staticClaims', 'tokenLifetime'];
 
 /** The fields of the client form that the admin API may name in a refusal. */
 const CLIENT_FORM_FIELDS = ['rsin', 'name', 'description', 'allowedScopes', 'defaultScopes', 'staticClaims', 'tokenLifetime', 'selfSignedAllowed'];

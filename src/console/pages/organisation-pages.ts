@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Organisation } from '../../organisations/model.js';
 import { AdminApiProblem } from '../admin-api.js';
-import { type ConsoleTools, formOf, type FormFields } from '../console-tools.js';
+import { type ConsoleTools, formOf, type FormFields, refuseIncompleteForm } from '../console-tools.js';
 import { apiFieldErrors, checkOrganisationForm, errorSummary, type FieldErrors } from '../form-errors.js';
 import { submitButton, textField } from '../form-fields.js';
 import { formatTime } from '../format.js';
@@ -39,6 +39,8 @@ export function registerOrganisationPages(app: FastifyInstance, tools: ConsoleTo
     const m = tools.ctx(request).m;
     const { rsin } = request.params;
     const f = formOf(request);
+    const incomplete = refuseIncompleteForm(tools, reply, request, f, ['name']);
+    if (incomplete) return incomplete;
     const errors = checkOrganisationForm(m, f, false);
     if (Object.keys(errors).length) return organisationPage(tools, request, reply, rsin, f, errors);
     try {
