@@ -514,8 +514,8 @@ export const MUTATIONS = [
     fn: 'RemoteJwks.load',
     file: K,
     tests: VERIFY,
-    from: "if (meta.issuer !== issuer || typeof meta.jwks_uri !== 'string') throw",
-    to: "if (typeof meta.jwks_uri !== 'string') throw",
+    from: "if (named !== issuer || typeof jwksUri !== 'string') throw",
+    to: "if (typeof jwksUri !== 'string') throw",
   },
   {
     id: 'jwks-no-redirect',
@@ -568,8 +568,8 @@ export const MUTATIONS = [
     fn: 'introspect',
     file: I,
     tests: VERIFY,
-    from: 'active: body.active === true',
-    to: 'active: Boolean(body.active)',
+    from: 'active: (body as Record<string, unknown>).active === true',
+    to: 'active: Boolean((body as Record<string, unknown>).active)',
   },
 
   // ---- server: OAuth endpoints ---------------------------------------------------------------
@@ -873,11 +873,11 @@ export const MUTATIONS = [
   {
     id: 'admin-control-characters',
     check: 'Admin: control characters / NUL refused in params, query, body',
-    fn: 'adminRoutes (preValidation)',
+    fn: 'adminRoutes',
     file: 'src/http/admin/admin-routes.ts',
     tests: [...ADMIN, 'fuzzing'],
-    from: 'if (holdsControlCharacters(request.params, text) || holdsControlCharacters(request.query, text) || holdsControlCharacters(request.body, text)) {',
-    to: 'if (Math.random() < 0) {',
+    from: 'if (!holdsControlCharacters(part, text)) continue;',
+    to: 'continue;',
   },
 
   // ---- server: client registry ---------------------------------------------------------------
@@ -1353,11 +1353,11 @@ export const MUTATIONS = [
   {
     id: 'import-format',
     check: 'Registry import: format and version',
-    fn: 'importRegistry',
+    fn: 'parseRegistryExport',
     file: 'src/storage/registry-transfer.ts',
     tests: ['scale-out', 'attack-catalogue', 'check-inventory'],
-    from: "if (data?.format !== 'zgw-auth-registry' || data.version !== 1) throw",
-    to: 'if (Math.random() < 0) throw',
+    from: "if (!isRecord(value) || value.format !== 'zgw-auth-registry' || value.version !== 1) {",
+    to: 'if (!isRecord(value)) {',
   },
   {
     id: 'import-master-key-fingerprint',
@@ -1456,7 +1456,7 @@ export const MUTATIONS = [
     fn: 'importRegistry',
     file: 'src/storage/registry-transfer.ts',
     tests: ['organisations'],
-    from: '      validateOrganisationName(row.name as string);',
+    from: '      validateOrganisationName(String(row.name));',
     to: '',
   },
   // ---- verifier library: JOSE core (key kinds) -------------------------------------------------
