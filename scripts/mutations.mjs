@@ -528,7 +528,7 @@ export const MUTATIONS = [
   },
   {
     id: 'jwks-refetch-cooldown',
-    check: 'JWKS refetch on unknown kid at most once per cooldown',
+    check: 'JWKS refetch on unknown kid at most once per cooldown (1 s by default)',
     fn: 'RemoteJwks.get',
     file: K,
     tests: [...VERIFY, 'jwks-refresh'],
