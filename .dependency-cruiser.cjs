@@ -22,7 +22,8 @@ module.exports = {
     {
       name: 'domain-not-to-edges',
       severity: 'error',
-      comment: 'A domain module depends on ports it owns, never on storage, the HTTP layer, the console, the CLI, operations or the composition root (app.ts): inject what it needs.',
+      comment:
+        'A domain module depends on ports it owns, never on storage, the HTTP layer, the console, the CLI, operations or the composition root (app.ts): inject what it needs.',
       from: { path: DOMAINS, pathNot: '\\.test\\.ts$' },
       to: { path: '^src/(storage|http|console|cli|ops)/|^src/app\\.ts$' },
     },
@@ -46,6 +47,10 @@ module.exports = {
     exclude: { path: '(^|/)(dist|node_modules)/|^bench/deps/' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'], extensions: ['.ts', '.js', '.mjs', '.cjs', '.d.ts'] },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+      extensions: ['.ts', '.js', '.mjs', '.cjs', '.d.ts'],
+    },
   },
 };

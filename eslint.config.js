@@ -36,7 +36,10 @@ export default tseslint.config(
     },
     rules: {
       // Unused names are compile errors already (noUnusedLocals); allow `_`-prefixed parameters.
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true },
+      ],
       // Input validation matches control characters on purpose, to refuse them.
       'no-control-regex': 'off',
     },
@@ -46,8 +49,17 @@ export default tseslint.config(
     files: ['**/*.ts'],
     ignores: ['src/console/html.ts'],
     rules: {
-      'no-restricted-syntax': ['error', { selector: "NewExpression[callee.name='SafeHtml']", message: 'Build markup with html`` from src/console/html.ts; only that module constructs SafeHtml.' }],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "NewExpression[callee.name='SafeHtml']",
+          message: 'Build markup with html`` from src/console/html.ts; only that module constructs SafeHtml.',
+        },
+      ],
     },
   },
-  { files: ['**/*.cjs'], languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly' } } },
+  {
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly' } },
+  },
 );

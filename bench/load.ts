@@ -19,14 +19,37 @@ export interface LoadResult {
  * answer. With `rate`, connections pause between requests (exponentially distributed, like
  * independent clients) so that together they send about `rate` requests per second.
  */
-export async function wrk(url: string, requestsFile: string, seconds: number, o: { connections?: number; rate?: number } = {}): Promise<LoadResult> {
+export async function wrk(
+  url: string,
+  requestsFile: string,
+  seconds: number,
+  o: { connections?: number; rate?: number } = {},
+): Promise<LoadResult> {
   const connections = o.connections ?? 32;
-  const args = ['-t1', `-c${connections}`, `-d${Math.max(1, Math.round(seconds))}s`, '--timeout', '5s', '-s', path.join(BENCH_DIR, 'wrk', 'requests.lua'), url];
+  const args = [
+    '-t1',
+    `-c${connections}`,
+    `-d${Math.max(1, Math.round(seconds))}s`,
+    '--timeout',
+    '5s',
+    '-s',
+    path.join(BENCH_DIR, 'wrk', 'requests.lua'),
+    url,
+  ];
   const env: Record<string, string> = { ...process.env, BENCH_REQUESTS: requestsFile };
   if (o.rate) env.BENCH_MEAN_DELAY_MS = String((connections * 1000) / o.rate);
   const { stdout } = await run('wrk', args, { env, maxBuffer: 1 << 20 });
   const line = stdout.trim().split('\n').pop()!;
-  const r = JSON.parse(line) as { requests: number; durationUs: number; connectErrors: number; readErrors: number; writeErrors: number; statusErrors: number; timeouts: number; p99Us: number };
+  const r = JSON.parse(line) as {
+    requests: number;
+    durationUs: number;
+    connectErrors: number;
+    readErrors: number;
+    writeErrors: number;
+    statusErrors: number;
+    timeouts: number;
+    p99Us: number;
+  };
   return {
     rps: r.requests / (r.durationUs / 1e6),
     requests: r.requests,

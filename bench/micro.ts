@@ -12,13 +12,19 @@ import { type ClientRecord, createVerifier } from '@zgw-auth/verifier';
 import { hs256, signJwsAsync } from '@zgw-auth/verifier/internal';
 import { DEPS_DIR } from './paths.js';
 
-const { group, rounds, ms } = JSON.parse(process.argv[2] ?? '{}') as { group: 'rs256' | 'hs256' | 'repeated'; rounds: number; ms: number };
+const { group, rounds, ms } = JSON.parse(process.argv[2] ?? '{}') as {
+  group: 'rs256' | 'hs256' | 'repeated';
+  rounds: number;
+  ms: number;
+};
 const requireDep = createRequire(path.join(DEPS_DIR, 'package.json'));
 const importDep = async <T>(name: string): Promise<T> => (await import(requireDep.resolve(name))) as T;
 const jose = await importDep<typeof import('jose')>('jose');
 // Types of the bench-only packages are not installed with the project: used through narrow shapes.
 const fastJwt = await importDep<{ createVerifier(o: object): (token: string) => unknown }>('fast-jwt');
-const jsonwebtoken = (await importDep<{ default: { verify(token: string, key: unknown, o: object): unknown } }>('jsonwebtoken')).default;
+const jsonwebtoken = (
+  await importDep<{ default: { verify(token: string, key: unknown, o: object): unknown } }>('jsonwebtoken')
+).default;
 
 const ISSUER_PATH = '/issuer';
 const AUDIENCE = 'ZGW_APIs';
@@ -30,7 +36,11 @@ const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLen
 const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'bench-rs256', alg: 'RS256', use: 'sig' };
 const jwksServer = http.createServer((req, res) => {
   res.setHeader('content-type', 'application/json');
-  res.end(JSON.stringify(req.url?.endsWith('openid-configuration') ? { issuer, jwks_uri: `${issuer}/jwks` } : { keys: [jwk] }));
+  res.end(
+    JSON.stringify(
+      req.url?.endsWith('openid-configuration') ? { issuer, jwks_uri: `${issuer}/jwks` } : { keys: [jwk] },
+    ),
+  );
 });
 await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
 const issuer = `http://127.0.0.1:${(jwksServer.address() as { port: number }).port}${ISSUER_PATH}`;
@@ -53,7 +63,10 @@ const idpTokens = await Promise.all(
     return signJwsAsync({ alg: 'RS256', typ: 'at+jwt', kid: jwk.kid }, claims, privateKey);
   }),
 );
-const idpParts = idpTokens.map((t) => ({ input: Buffer.from(t.slice(0, t.lastIndexOf('.'))), signature: Buffer.from(t.slice(t.lastIndexOf('.') + 1), 'base64url') }));
+const idpParts = idpTokens.map((t) => ({
+  input: Buffer.from(t.slice(0, t.lastIndexOf('.'))),
+  signature: Buffer.from(t.slice(t.lastIndexOf('.') + 1), 'base64url'),
+}));
 
 // --- Self-signed tokens (HS256) of 10 clients, and of 100,000 clients (one token each).
 /** `clientCount` registered clients; the tokens come from the first `activeCount` of them. */
@@ -63,13 +76,25 @@ function selfSignedSet(clientCount: number, tokenCount: number, activeCount = cl
   for (let c = 0; c < clientCount; c++) {
     const secret = crypto.randomBytes(32).toString('base64url');
     secrets.push(secret);
-    clients.set(`bench-${c}`, { clientId: `bench-${c}`, rsin: '000000000', enabled: true, selfSignedAllowed: true, secrets: [secret], scopes: ['zaken.lezen'] });
+    clients.set(`bench-${c}`, {
+      clientId: `bench-${c}`,
+      rsin: '000000000',
+      enabled: true,
+      selfSignedAllowed: true,
+      secrets: [secret],
+      scopes: ['zaken.lezen'],
+    });
   }
   const tokens: string[] = [];
   const tokenSecrets: string[] = [];
   for (let i = 0; i < tokenCount; i++) {
     const c = i % activeCount;
-    tokens.push(hs256({ iss: `bench-${c}`, iat: now, client_id: `bench-${c}`, user_id: `user-${i}`, user_representation: 'Bench' }, secrets[c]!));
+    tokens.push(
+      hs256(
+        { iss: `bench-${c}`, iat: now, client_id: `bench-${c}`, user_id: `user-${i}`, user_representation: 'Bench' },
+        secrets[c]!,
+      ),
+    );
     tokenSecrets.push(secrets[c]!);
   }
   return { clients, tokens, tokenSecrets };
@@ -95,18 +120,59 @@ if (idpTokens.length) {
 const joseJwks = jose.createLocalJWKSet({ keys: [jwk as JWK] });
 const joseOptions = { issuer, audience: AUDIENCE, typ: 'at+jwt', algorithms: ['RS256'] };
 const publicPem = publicKey.export({ format: 'pem', type: 'spki' }).toString();
-const fastRs = fastJwt.createVerifier({ key: publicPem, algorithms: ['RS256'], allowedIss: issuer, allowedAud: AUDIENCE, cache: false });
-const fastRsCached = fastJwt.createVerifier({ key: publicPem, algorithms: ['RS256'], allowedIss: issuer, allowedAud: AUDIENCE, cache: true });
-const fastHs = new Map(few.tokenSecrets.slice(0, 10).map((s) => [s, fastJwt.createVerifier({ key: s, algorithms: ['HS256'], cache: false })]));
+const fastRs = fastJwt.createVerifier({
+  key: publicPem,
+  algorithms: ['RS256'],
+  allowedIss: issuer,
+  allowedAud: AUDIENCE,
+  cache: false,
+});
+const fastRsCached = fastJwt.createVerifier({
+  key: publicPem,
+  algorithms: ['RS256'],
+  allowedIss: issuer,
+  allowedAud: AUDIENCE,
+  cache: true,
+});
+const fastHs = new Map(
+  few.tokenSecrets
+    .slice(0, 10)
+    .map((s) => [s, fastJwt.createVerifier({ key: s, algorithms: ['HS256'], cache: false })]),
+);
 const joseHsKeys = new Map(few.tokenSecrets.slice(0, 10).map((s) => [s, new TextEncoder().encode(s)]));
 
 type Op = (i: number) => unknown;
 const all: Record<string, { op: Op; async?: boolean; group: typeof group }> = {
-  'raw RS256 verify': { op: (i) => crypto.verify('sha256', idpParts[i % FIRST_SIGHT_POOL]!.input, publicKey, idpParts[i % FIRST_SIGHT_POOL]!.signature), group: 'rs256' },
-  'zgw-auth verifier RS256, first sight': { op: (i) => idpVerifier.verify(idpTokens[i % FIRST_SIGHT_POOL]!), async: true, group: 'rs256' },
-  'jose RS256': { op: (i) => jose.jwtVerify(idpTokens[i % FIRST_SIGHT_POOL]!, joseJwks, joseOptions), async: true, group: 'rs256' },
+  'raw RS256 verify': {
+    op: (i) =>
+      crypto.verify(
+        'sha256',
+        idpParts[i % FIRST_SIGHT_POOL]!.input,
+        publicKey,
+        idpParts[i % FIRST_SIGHT_POOL]!.signature,
+      ),
+    group: 'rs256',
+  },
+  'zgw-auth verifier RS256, first sight': {
+    op: (i) => idpVerifier.verify(idpTokens[i % FIRST_SIGHT_POOL]!),
+    async: true,
+    group: 'rs256',
+  },
+  'jose RS256': {
+    op: (i) => jose.jwtVerify(idpTokens[i % FIRST_SIGHT_POOL]!, joseJwks, joseOptions),
+    async: true,
+    group: 'rs256',
+  },
   'fast-jwt RS256': { op: (i) => fastRs(idpTokens[i % FIRST_SIGHT_POOL]!), group: 'rs256' },
-  'jsonwebtoken RS256': { op: (i) => jsonwebtoken.verify(idpTokens[i % FIRST_SIGHT_POOL]!, publicKey, { algorithms: ['RS256'], issuer, audience: AUDIENCE }), group: 'rs256' },
+  'jsonwebtoken RS256': {
+    op: (i) =>
+      jsonwebtoken.verify(idpTokens[i % FIRST_SIGHT_POOL]!, publicKey, {
+        algorithms: ['RS256'],
+        issuer,
+        audience: AUDIENCE,
+      }),
+    group: 'rs256',
+  },
   'raw HMAC-SHA-256': {
     op: (i) =>
       crypto
@@ -115,13 +181,42 @@ const all: Record<string, { op: Op; async?: boolean; group: typeof group }> = {
         .digest(),
     group: 'hs256',
   },
-  'zgw-auth verifier HS256, first sight, 10 clients': { op: (i) => selfSignedFew.verify(few.tokens[i % HS_POOL]!), async: true, group: 'hs256' },
-  'zgw-auth verifier HS256, first sight, 100,000 clients, 10 active': { op: (i) => selfSignedManyTenActive.verify(manyTenActive.tokens[i % HS_POOL]!), async: true, group: 'hs256' },
-  'zgw-auth verifier HS256, first sight, 100,000 clients, all active': { op: (i) => selfSignedMany.verify(many.tokens[i % HS_POOL]!), async: true, group: 'hs256' },
-  'jose HS256': { op: (i) => jose.jwtVerify(few.tokens[i % HS_POOL]!, joseHsKeys.get(few.tokenSecrets[i % HS_POOL]!)!, { algorithms: ['HS256'] }), async: true, group: 'hs256' },
-  'fast-jwt HS256': { op: (i) => fastHs.get(few.tokenSecrets[i % HS_POOL]!)!(few.tokens[i % HS_POOL]!), group: 'hs256' },
-  'jsonwebtoken HS256': { op: (i) => jsonwebtoken.verify(few.tokens[i % HS_POOL]!, few.tokenSecrets[i % HS_POOL]!, { algorithms: ['HS256'] }), group: 'hs256' },
-  'zgw-auth verifier, same token repeated': { op: () => repeatVerifier.verify(idpTokens[1]!), async: true, group: 'repeated' },
+  'zgw-auth verifier HS256, first sight, 10 clients': {
+    op: (i) => selfSignedFew.verify(few.tokens[i % HS_POOL]!),
+    async: true,
+    group: 'hs256',
+  },
+  'zgw-auth verifier HS256, first sight, 100,000 clients, 10 active': {
+    op: (i) => selfSignedManyTenActive.verify(manyTenActive.tokens[i % HS_POOL]!),
+    async: true,
+    group: 'hs256',
+  },
+  'zgw-auth verifier HS256, first sight, 100,000 clients, all active': {
+    op: (i) => selfSignedMany.verify(many.tokens[i % HS_POOL]!),
+    async: true,
+    group: 'hs256',
+  },
+  'jose HS256': {
+    op: (i) =>
+      jose.jwtVerify(few.tokens[i % HS_POOL]!, joseHsKeys.get(few.tokenSecrets[i % HS_POOL]!)!, {
+        algorithms: ['HS256'],
+      }),
+    async: true,
+    group: 'hs256',
+  },
+  'fast-jwt HS256': {
+    op: (i) => fastHs.get(few.tokenSecrets[i % HS_POOL]!)!(few.tokens[i % HS_POOL]!),
+    group: 'hs256',
+  },
+  'jsonwebtoken HS256': {
+    op: (i) => jsonwebtoken.verify(few.tokens[i % HS_POOL]!, few.tokenSecrets[i % HS_POOL]!, { algorithms: ['HS256'] }),
+    group: 'hs256',
+  },
+  'zgw-auth verifier, same token repeated': {
+    op: () => repeatVerifier.verify(idpTokens[1]!),
+    async: true,
+    group: 'repeated',
+  },
   'fast-jwt RS256 with cache, same token repeated': { op: () => fastRsCached(idpTokens[1]!), group: 'repeated' },
 };
 

@@ -2,7 +2,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The project root, from dist/bench/ or bench/ alike. */
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), fileURLToPath(import.meta.url).includes(`${path.sep}dist${path.sep}`) ? '../..' : '..');
+export const ROOT = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  fileURLToPath(import.meta.url).includes(`${path.sep}dist${path.sep}`) ? '../..' : '..',
+);
 export const BENCH_DIR = path.join(ROOT, 'bench');
 /** Packages installed for the benchmark only (the peer, autocannon, other JWT libraries). */
 export const DEPS_DIR = path.join(BENCH_DIR, 'deps');

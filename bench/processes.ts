@@ -55,7 +55,9 @@ async function waitUntilReady(child: ChildProcess, url: string, o: StartOptions)
     await new Promise((r) => setTimeout(r, 50));
   }
   child.kill('SIGKILL');
-  throw new Error(`${o.name} did not become ready; see ${o.logFile}:\n${fs.readFileSync(o.logFile, 'utf8').slice(-2000)}`);
+  throw new Error(
+    `${o.name} did not become ready; see ${o.logFile}:\n${fs.readFileSync(o.logFile, 'utf8').slice(-2000)}`,
+  );
 }
 
 function getStatus(url: string): Promise<number> {

@@ -27,7 +27,10 @@ const PG_BASE = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1
  * A registry as an operator would have it after using the admin API: `count` clients that may
  * self-sign (so each has a sealed secret too), one introspection client and one signing key.
  */
-export async function createRegistry(dir: string, o: { alg: SigningAlg; count: number; postgres?: boolean }): Promise<Registry> {
+export async function createRegistry(
+  dir: string,
+  o: { alg: SigningAlg; count: number; postgres?: boolean },
+): Promise<Registry> {
   fs.mkdirSync(dir, { recursive: true });
   const env: Record<string, string> = {
     ZGW_AUTH_DATA_DIR: dir,
@@ -47,13 +50,24 @@ export async function createRegistry(dir: string, o: { alg: SigningAlg; count: n
   try {
     await initialize(app);
     const actor = { id: 'bench' };
-    const introspector = await app.clients.create({ clientId: 'bench-introspector', rsin: '000000000', allowedScopes: [INTROSPECTION_SCOPE] }, actor);
+    const introspector = await app.clients.create(
+      { clientId: 'bench-introspector', rsin: '000000000', allowedScopes: [INTROSPECTION_SCOPE] },
+      actor,
+    );
     const clients: Credentials[] = [];
     for (let i = 0; i < o.count; i++) {
-      const created = await app.clients.create({ clientId: `bench-${i}`, rsin: '000000000', allowedScopes: [BENCH_SCOPE], selfSignedAllowed: true }, actor);
+      const created = await app.clients.create(
+        { clientId: `bench-${i}`, rsin: '000000000', allowedScopes: [BENCH_SCOPE], selfSignedAllowed: true },
+        actor,
+      );
       clients.push({ clientId: created.client.clientId, secret: created.secret.value });
     }
-    return { env, clients, introspector: { clientId: 'bench-introspector', secret: introspector.secret.value }, ...(dropDatabase ? { dropDatabase } : {}) };
+    return {
+      env,
+      clients,
+      introspector: { clientId: 'bench-introspector', secret: introspector.secret.value },
+      ...(dropDatabase ? { dropDatabase } : {}),
+    };
   } finally {
     await app.close();
   }
@@ -76,7 +90,11 @@ export function basic({ clientId, secret }: Credentials): string {
 
 /** A self-signed ZGW token as the seed document's consumers make it (HS256 with the raw secret). */
 export function selfSignedToken({ clientId, secret }: Credentials, iat: number): string {
-  return hs256({ iss: clientId, iat, client_id: clientId, user_id: 'bench', user_representation: 'Bench' }, secret, { alg: 'HS256', typ: 'JWT', client_identifier: clientId });
+  return hs256({ iss: clientId, iat, client_id: clientId, user_id: 'bench', user_representation: 'Bench' }, secret, {
+    alg: 'HS256',
+    typ: 'JWT',
+    client_identifier: clientId,
+  });
 }
 
 /** Writes a wrk request list: one "<authorization>\t<body>" line per request, in random order. */
@@ -91,4 +109,7 @@ export function writeRequests(file: string, lines: Array<[authorization: string,
   return file;
 }
 
-export const tokenRequest = (c: Credentials): [string, string] => [basic(c), `grant_type=client_credentials&scope=${BENCH_SCOPE}`];
+export const tokenRequest = (c: Credentials): [string, string] => [
+  basic(c),
+  `grant_type=client_credentials&scope=${BENCH_SCOPE}`,
+];

@@ -33,14 +33,23 @@ export function pairedRatio(a: Series, b: Series): number {
 
 export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  const line = (r: string[]) => '| ' + r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join(' | ') + ' |';
-  return [line(rows[0]!), '|' + widths.map((w, c) => (c === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|', ...rows.slice(1).map(line)].join('\n');
+  const line = (r: string[]) =>
+    '| ' + r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join(' | ') + ' |';
+  return [
+    line(rows[0]!),
+    '|' + widths.map((w, c) => (c === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|',
+    ...rows.slice(1).map(line),
+  ].join('\n');
 }
 
-export const fmt = (n: number): string => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n >= 10 ? n.toFixed(1) : n.toFixed(2));
+export const fmt = (n: number): string =>
+  n >= 100 ? Math.round(n).toLocaleString('en-US') : n >= 10 ? n.toFixed(1) : n.toFixed(2);
 
 export function seriesTable(series: Record<string, Series>): string {
-  return table([['measurement', 'median', 'unit', 'rounds'], ...Object.entries(series).map(([name, s]) => [name, fmt(median(s.values)), s.unit, s.values.map(fmt).join(' / ')])]);
+  return table([
+    ['measurement', 'median', 'unit', 'rounds'],
+    ...Object.entries(series).map(([name, s]) => [name, fmt(median(s.values)), s.unit, s.values.map(fmt).join(' / ')]),
+  ]);
 }
 
 export function targetsTable(targets: Target[]): string {
@@ -68,7 +77,10 @@ export function chartSvg(targets: Target[], title: string): string {
     const y = 50 + i * rowH;
     const m = margin(t);
     const colour = t.unchecked ? '#9e9e9e' : t.pass ? '#2e7d32' : '#c62828';
-    const value = t.kind === 'ratio' ? `${t.measured.toFixed(2)}× (≥ ${t.required}×)` : `${fmt(t.measured)} ${t.unit} (≤ ${t.required})`;
+    const value =
+      t.kind === 'ratio'
+        ? `${t.measured.toFixed(2)}× (≥ ${t.required}×)`
+        : `${fmt(t.measured)} ${t.unit} (≤ ${t.required})`;
     return `<text x="${left - 8}" y="${y + 15}" text-anchor="end">${esc(t.label)}</text><rect x="${left}" y="${y + 3}" width="${Math.max(1, x(m) - left)}" height="${rowH - 8}" fill="${colour}"/><text x="${x(m) + 6}" y="${y + 15}">${esc(value)}</text>`;
   });
   const height = 70 + targets.length * rowH;

@@ -8,8 +8,25 @@ import path from 'node:path';
 import { type LoadResult, wrk } from './load.js';
 import { CLI, DEPS_DIR, ROOT, SERVE_NODE_FLAGS, WORK_DIR } from './paths.js';
 import type { ServerProcess } from './processes.js';
-import { basic, createRegistry, type Credentials, type Registry, selfSignedToken, tokenRequest, writeRequests } from './registry.js';
-import { chartSvg, median, pairedRatio, type Series, seriesTable, type Target, targetsTable, writeFileAtomic } from './report.js';
+import {
+  basic,
+  createRegistry,
+  type Credentials,
+  type Registry,
+  selfSignedToken,
+  tokenRequest,
+  writeRequests,
+} from './registry.js';
+import {
+  chartSvg,
+  median,
+  pairedRatio,
+  type Series,
+  seriesTable,
+  type Target,
+  targetsTable,
+  writeFileAtomic,
+} from './report.js';
 import { slug, startBare, startOidcProvider, startZgwAuth } from './servers.js';
 
 const GROUPS = ['token', 'cores', 'introspect', 'verifier', 'scale', 'latency', 'memory', 'startup'] as const;
@@ -24,19 +41,52 @@ const option = (name: string) => {
 const smoke = flag('--smoke');
 const quick = flag('--quick') || smoke;
 const check = flag('--check');
-const only = new Set<Group>((option('--only')?.split(',') as Group[] | undefined) ?? (smoke ? ['token', 'startup'] : GROUPS));
+const only = new Set<Group>(
+  (option('--only')?.split(',') as Group[] | undefined) ?? (smoke ? ['token', 'startup'] : GROUPS),
+);
 const outDir = path.resolve(option('--out') ?? path.join(ROOT, 'docs'));
 const plan = smoke
-  ? { rounds: 1, seconds: 1, warmup: 1, clients: 100, memoryRequests: 0, microRounds: 0, microMs: 0, latencySeconds: 0, startups: 1 }
+  ? {
+      rounds: 1,
+      seconds: 1,
+      warmup: 1,
+      clients: 100,
+      memoryRequests: 0,
+      microRounds: 0,
+      microMs: 0,
+      latencySeconds: 0,
+      startups: 1,
+    }
   : quick
-    ? { rounds: 3, seconds: 1, warmup: 0, clients: 20_000, memoryRequests: 100_000, microRounds: 3, microMs: 200, latencySeconds: 3, startups: 3 }
-    : { rounds: 3, seconds: 5, warmup: 2, clients: 100_000, memoryRequests: 1_000_000, microRounds: 5, microMs: 500, latencySeconds: 10, startups: 3 };
+    ? {
+        rounds: 3,
+        seconds: 1,
+        warmup: 0,
+        clients: 20_000,
+        memoryRequests: 100_000,
+        microRounds: 3,
+        microMs: 200,
+        latencySeconds: 3,
+        startups: 3,
+      }
+    : {
+        rounds: 3,
+        seconds: 5,
+        warmup: 2,
+        clients: 100_000,
+        memoryRequests: 1_000_000,
+        microRounds: 5,
+        microMs: 500,
+        latencySeconds: 10,
+        startups: 3,
+      };
 
 const series: Record<string, Series> = {};
 const servers: ServerProcess[] = [];
 const registries: Registry[] = [];
 const workDir = path.join(WORK_DIR, new Date().toISOString().replace(/[:.]/g, '-'));
-const log = (...m: unknown[]) => console.error(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(3)} s]`, ...m);
+const log = (...m: unknown[]) =>
+  console.error(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(3)} s]`, ...m);
 const started = performance.now();
 
 function record(name: string, unit: string, value: number): void {
@@ -64,7 +114,10 @@ async function throughput(cases: LoadCase[]): Promise<void> {
 }
 
 function assertClean(name: string, r: LoadResult): void {
-  if (r.failures > 0 || r.requests === 0) throw new Error(`${name}: ${r.failures} failed of ${r.requests} requests; a benchmark of refusals measures nothing`);
+  if (r.failures > 0 || r.requests === 0)
+    throw new Error(
+      `${name}: ${r.failures} failed of ${r.requests} requests; a benchmark of refusals measures nothing`,
+    );
 }
 
 async function start<T extends ServerProcess>(p: Promise<T>): Promise<T> {
@@ -75,18 +128,30 @@ async function start<T extends ServerProcess>(p: Promise<T>): Promise<T> {
 
 function ensureBenchDeps(): void {
   if (fs.existsSync(path.join(DEPS_DIR, 'node_modules', 'oidc-provider'))) return;
-  log('installing the benchmark-only packages (oidc-provider, autocannon, fast-jwt, jsonwebtoken, jose) into bench/deps');
+  log(
+    'installing the benchmark-only packages (oidc-provider, autocannon, fast-jwt, jsonwebtoken, jose) into bench/deps',
+  );
   execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--silent'], { cwd: DEPS_DIR, stdio: 'inherit' });
 }
 
 /** A form POST; resolves with the status and the parsed JSON answer. */
-function postForm(url: string, authorization: string, body: string): Promise<{ status: number; json: Record<string, unknown> }> {
+function postForm(
+  url: string,
+  authorization: string,
+  body: string,
+): Promise<{ status: number; json: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'POST', headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
-      let data = '';
-      res.on('data', (d: Buffer) => (data += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(data) as Record<string, unknown> }));
-    });
+    const req = http.request(
+      url,
+      { method: 'POST', headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' } },
+      (res) => {
+        let data = '';
+        res.on('data', (d: Buffer) => (data += d.toString()));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, json: JSON.parse(data) as Record<string, unknown> }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -107,7 +172,10 @@ async function introspect(url: string, caller: Credentials, token: string): Prom
 async function timeToFirstToken(registry: Registry, client: Credentials): Promise<number> {
   const port = 18_090;
   const t0 = performance.now();
-  const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, CLI, 'serve'], { env: { ...process.env, ...registry.env, ZGW_AUTH_PORT: String(port) }, stdio: 'ignore' });
+  const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, CLI, 'serve'], {
+    env: { ...process.env, ...registry.env, ZGW_AUTH_PORT: String(port) },
+    stdio: 'ignore',
+  });
   try {
     for (;;) {
       if (child.exitCode !== null) throw new Error('zgw-auth exited during start-up');
@@ -136,14 +204,21 @@ async function main(): Promise<Target[]> {
   registries.push(rs);
   const needEs = !smoke && (only.has('token') || only.has('scale') || only.has('memory') || only.has('introspect'));
   const es = needEs ? await createRegistry(path.join(workDir, 'es256-sqlite'), { alg: 'ES256', count: 10 }) : undefined;
-  const pgReg = !smoke && only.has('token') ? await createRegistry(path.join(workDir, 'rs256-pg'), { alg: 'RS256', count: 10, postgres: true }) : undefined;
+  const pgReg =
+    !smoke && only.has('token')
+      ? await createRegistry(path.join(workDir, 'rs256-pg'), { alg: 'RS256', count: 10, postgres: true })
+      : undefined;
   if (pgReg) registries.push(pgReg);
   const wantMany = !smoke && (only.has('scale') || only.has('memory') || only.has('introspect'));
-  const many = wantMany ? await createRegistry(path.join(workDir, 'es256-many'), { alg: 'ES256', count: clientCount }) : undefined;
+  const many = wantMany
+    ? await createRegistry(path.join(workDir, 'es256-many'), { alg: 'ES256', count: clientCount })
+    : undefined;
   log('registries ready');
 
-  const req = (name: string, lines: Array<[string, string]>) => writeRequests(path.join(workDir, `${slug(name)}.txt`), lines);
-  const tokenReqs = (r: Registry) => req(`token-${path.basename(r.env.ZGW_AUTH_DATA_DIR!)}`, r.clients.map(tokenRequest));
+  const req = (name: string, lines: Array<[string, string]>) =>
+    writeRequests(path.join(workDir, `${slug(name)}.txt`), lines);
+  const tokenReqs = (r: Registry) =>
+    req(`token-${path.basename(r.env.ZGW_AUTH_DATA_DIR!)}`, r.clients.map(tokenRequest));
 
   const zgwRs = await start(startZgwAuth({ name: 'zgw-auth RS256 SQLite', registry: rs, workDir }));
   const bareRs = await start(
@@ -164,10 +239,16 @@ async function main(): Promise<Target[]> {
     ];
     if (!smoke) {
       const zgwPg = await start(startZgwAuth({ name: 'zgw-auth RS256 PostgreSQL', registry: pgReg!, workDir }));
-      const oidcRs = await start(startOidcProvider({ name: 'oidc-provider RS256', alg: 'RS256', clients: rs.clients, workDir }));
+      const oidcRs = await start(
+        startOidcProvider({ name: 'oidc-provider RS256', alg: 'RS256', clients: rs.clients, workDir }),
+      );
       const zgwEs = await start(startZgwAuth({ name: 'zgw-auth ES256 SQLite', registry: es!, workDir }));
-      const bareEs = await start(startBare({ name: 'bare Fastify ES256', alg: 'ES256', clients: es!.clients, workDir }));
-      const oidcEs = await start(startOidcProvider({ name: 'oidc-provider ES256', alg: 'ES256', clients: es!.clients, workDir }));
+      const bareEs = await start(
+        startBare({ name: 'bare Fastify ES256', alg: 'ES256', clients: es!.clients, workDir }),
+      );
+      const oidcEs = await start(
+        startOidcProvider({ name: 'oidc-provider ES256', alg: 'ES256', clients: es!.clients, workDir }),
+      );
       const esRequests = tokenReqs(es!);
       cases.push(
         { name: '/token RS256, oidc-provider', server: oidcRs, path: '/token', requests: rsRequests },
@@ -187,14 +268,22 @@ async function main(): Promise<Target[]> {
   let zgwManyAll: ServerProcess | undefined;
   let manyRequests: string | undefined;
   if (many) {
-    zgwMany = await start(startZgwAuth({ name: `zgw-auth ES256 SQLite, ${clientCount} clients`, registry: many, workDir }));
-    zgwManyAll = await start(startZgwAuth({ name: `zgw-auth ES256 SQLite, ${clientCount} clients, all active`, registry: many, workDir }));
+    zgwMany = await start(
+      startZgwAuth({ name: `zgw-auth ES256 SQLite, ${clientCount} clients`, registry: many, workDir }),
+    );
+    zgwManyAll = await start(
+      startZgwAuth({ name: `zgw-auth ES256 SQLite, ${clientCount} clients, all active`, registry: many, workDir }),
+    );
     manyRequests = tokenReqs(many);
   }
 
   if (only.has('cores')) {
-    const pinned = await start(startZgwAuth({ name: 'zgw-auth RS256 pinned to one core', registry: rs, workDir, pin: '0' }));
-    const cluster = await start(startZgwAuth({ name: 'zgw-auth RS256 --workers 2', registry: rs, workDir, workers: 2 }));
+    const pinned = await start(
+      startZgwAuth({ name: 'zgw-auth RS256 pinned to one core', registry: rs, workDir, pin: '0' }),
+    );
+    const cluster = await start(
+      startZgwAuth({ name: 'zgw-auth RS256 --workers 2', registry: rs, workDir, workers: 2 }),
+    );
     log('one core vs both');
     await throughput([
       { name: '/token RS256, zgw-auth pinned to one core', server: pinned, path: '/token', requests: rsRequests },
@@ -204,9 +293,13 @@ async function main(): Promise<Target[]> {
   }
 
   if (only.has('introspect') || only.has('scale')) {
-    const zgwEs = servers.find((s) => s.name === 'zgw-auth ES256 SQLite') ?? (await start(startZgwAuth({ name: 'zgw-auth ES256 SQLite', registry: es!, workDir })));
+    const zgwEs =
+      servers.find((s) => s.name === 'zgw-auth ES256 SQLite') ??
+      (await start(startZgwAuth({ name: 'zgw-auth ES256 SQLite', registry: es!, workDir })));
     const iat = Math.floor(Date.now() / 1000);
-    const idpTokens = await Promise.all(Array.from({ length: 500 }, (_, i) => fetchToken(zgwRs.url, rs.clients[i % rs.clients.length]!)));
+    const idpTokens = await Promise.all(
+      Array.from({ length: 500 }, (_, i) => fetchToken(zgwRs.url, rs.clients[i % rs.clients.length]!)),
+    );
     const idp = req(
       'introspect-idp',
       idpTokens.map((t) => [basic(rs.introspector), `token=${t}`]),
@@ -214,7 +307,10 @@ async function main(): Promise<Target[]> {
     // As many distinct self-signed tokens for 10 clients as for the large registry: only the registry differs.
     const fewSelfSigned = req(
       'introspect-self-signed-10',
-      Array.from({ length: clientCount }, (_, i) => [basic(es!.introspector), `token=${selfSignedToken(es!.clients[i % 10]!, iat - (i % 600))}`]),
+      Array.from({ length: clientCount }, (_, i) => [
+        basic(es!.introspector),
+        `token=${selfSignedToken(es!.clients[i % 10]!, iat - (i % 600))}`,
+      ]),
     );
     const manySelfSigned = req(
       'introspect-self-signed-many',
@@ -222,7 +318,10 @@ async function main(): Promise<Target[]> {
     );
     const manyTenActiveSelfSigned = req(
       'introspect-self-signed-many-10-active',
-      Array.from({ length: clientCount }, (_, i) => [basic(many!.introspector), `token=${selfSignedToken(many!.clients[i % 10]!, iat - (i % 600))}`]),
+      Array.from({ length: clientCount }, (_, i) => [
+        basic(many!.introspector),
+        `token=${selfSignedToken(many!.clients[i % 10]!, iat - (i % 600))}`,
+      ]),
     );
     log('introspection and registry size');
     const cases: LoadCase[] = [];
@@ -232,15 +331,40 @@ async function main(): Promise<Target[]> {
         { name: '/introspect, bare Fastify route, same JSON', server: bareRs, path: '/introspect', requests: idp },
       );
     cases.push(
-      { name: '/introspect self-signed token, zgw-auth, 10 clients', server: zgwEs, path: '/introspect', requests: fewSelfSigned },
-      { name: `/introspect self-signed token, zgw-auth, ${clientCount} clients, 10 active`, server: zgwMany!, path: '/introspect', requests: manyTenActiveSelfSigned },
-      { name: `/introspect self-signed token, zgw-auth, ${clientCount} clients, all active`, server: zgwManyAll!, path: '/introspect', requests: manySelfSigned },
+      {
+        name: '/introspect self-signed token, zgw-auth, 10 clients',
+        server: zgwEs,
+        path: '/introspect',
+        requests: fewSelfSigned,
+      },
+      {
+        name: `/introspect self-signed token, zgw-auth, ${clientCount} clients, 10 active`,
+        server: zgwMany!,
+        path: '/introspect',
+        requests: manyTenActiveSelfSigned,
+      },
+      {
+        name: `/introspect self-signed token, zgw-auth, ${clientCount} clients, all active`,
+        server: zgwManyAll!,
+        path: '/introspect',
+        requests: manySelfSigned,
+      },
     );
     if (only.has('scale'))
       cases.push(
         { name: '/token ES256, zgw-auth, 10 clients', server: zgwEs, path: '/token', requests: tokenReqs(es!) },
-        { name: `/token ES256, zgw-auth, ${clientCount} clients, 10 active`, server: zgwMany!, path: '/token', requests: req('token-many-10-active', many!.clients.slice(0, 10).map(tokenRequest)) },
-        { name: `/token ES256, zgw-auth, ${clientCount} clients, all active`, server: zgwManyAll!, path: '/token', requests: manyRequests! },
+        {
+          name: `/token ES256, zgw-auth, ${clientCount} clients, 10 active`,
+          server: zgwMany!,
+          path: '/token',
+          requests: req('token-many-10-active', many!.clients.slice(0, 10).map(tokenRequest)),
+        },
+        {
+          name: `/token ES256, zgw-auth, ${clientCount} clients, all active`,
+          server: zgwManyAll!,
+          path: '/token',
+          requests: manyRequests!,
+        },
       );
     await throughput(cases);
   }
@@ -249,7 +373,10 @@ async function main(): Promise<Target[]> {
     const peak = median(series['/token RS256, zgw-auth, SQLite']?.values ?? []);
     if (!Number.isFinite(peak)) throw new Error('latency needs the token group (its peak throughput)');
     log(`latency at half of peak: ${Math.round(peak / 2)} req/s for ${plan.latencySeconds} s`);
-    const result = await wrk(`${zgwRs.url}/token`, rsRequests, plan.latencySeconds, { connections: 64, rate: peak / 2 });
+    const result = await wrk(`${zgwRs.url}/token`, rsRequests, plan.latencySeconds, {
+      connections: 64,
+      rate: peak / 2,
+    });
     assertClean('latency', result);
     record('/token RS256 at half of peak: p99 latency', 'ms', result.p99Ms);
     record('/token RS256 at half of peak: achieved rate', 'req/s', result.rps);
@@ -257,7 +384,9 @@ async function main(): Promise<Target[]> {
 
   if (only.has('memory') && many) {
     // Its own process, serving nothing but the scenario: token requests spread over every client.
-    const server = await start(startZgwAuth({ name: `zgw-auth ES256 SQLite, ${clientCount} clients, memory`, registry: many, workDir }));
+    const server = await start(
+      startZgwAuth({ name: `zgw-auth ES256 SQLite, ${clientCount} clients, memory`, registry: many, workDir }),
+    );
     log(`memory: /token until ${plan.memoryRequests.toLocaleString('en-US')} requests over ${clientCount} clients`);
     let served = 0;
     let peak = 0;
@@ -278,15 +407,21 @@ async function main(): Promise<Target[]> {
     log('verifier (in-process, pinned to one core)');
     for (const group of ['rs256', 'hs256', 'repeated']) {
       const spec = JSON.stringify({ group, rounds: plan.microRounds, ms: plan.microMs });
-      const out = execFileSync('taskset', ['-c', '1', process.execPath, path.join(ROOT, 'dist', 'bench', 'micro.js'), spec], { encoding: 'utf8', maxBuffer: 1 << 24 });
-      for (const [name, values] of Object.entries(JSON.parse(out) as Record<string, number[]>)) for (const v of values) record(`verifier: ${name}`, 'ops/s', v);
+      const out = execFileSync(
+        'taskset',
+        ['-c', '1', process.execPath, path.join(ROOT, 'dist', 'bench', 'micro.js'), spec],
+        { encoding: 'utf8', maxBuffer: 1 << 24 },
+      );
+      for (const [name, values] of Object.entries(JSON.parse(out) as Record<string, number[]>))
+        for (const v of values) record(`verifier: ${name}`, 'ops/s', v);
     }
   }
 
   if (only.has('startup')) {
     log('start-up to first token');
     for (const s of servers.filter((s) => s.name.startsWith('zgw-auth RS256 SQLite'))) await s.stop();
-    for (let i = 0; i < plan.startups; i++) record('first token after process start (existing database)', 'ms', await timeToFirstToken(rs, rs.clients[0]!));
+    for (let i = 0; i < plan.startups; i++)
+      record('first token after process start (existing database)', 'ms', await timeToFirstToken(rs, rs.clients[0]!));
   }
 
   return targets();
@@ -298,28 +433,125 @@ function targets(): Target[] {
   const ratio = (id: string, label: string, a: string, b: string, required: number, unchecked?: string) => {
     if (!s(a) || !s(b)) return;
     const measured = pairedRatio(s(a)!, s(b)!);
-    out.push({ id, label, measured, required, kind: 'ratio', pass: measured >= required, ...(unchecked ? { unchecked } : {}) });
+    out.push({
+      id,
+      label,
+      measured,
+      required,
+      kind: 'ratio',
+      pass: measured >= required,
+      ...(unchecked ? { unchecked } : {}),
+    });
   };
-  const max = (id: string, label: string, name: string | undefined, required: number, unit: string, unchecked?: string) => {
+  const max = (
+    id: string,
+    label: string,
+    name: string | undefined,
+    required: number,
+    unit: string,
+    unchecked?: string,
+  ) => {
     if (!name || !s(name)) return;
     const measured = median(s(name)!.values);
-    out.push({ id, label, measured, required, kind: 'max', unit, pass: measured <= required, ...(unchecked ? { unchecked } : {}) });
+    out.push({
+      id,
+      label,
+      measured,
+      required,
+      kind: 'max',
+      unit,
+      pass: measured <= required,
+      ...(unchecked ? { unchecked } : {}),
+    });
   };
-  ratio('token-rs256-peer', '/token RS256 SQLite vs oidc-provider', '/token RS256, zgw-auth, SQLite', '/token RS256, oidc-provider', 2.0);
-  ratio('token-rs256-bare', '/token RS256 SQLite vs bare Fastify', '/token RS256, zgw-auth, SQLite', '/token RS256, bare Fastify', 0.85);
-  ratio('token-es256-peer', '/token ES256 vs oidc-provider', '/token ES256, zgw-auth, SQLite', '/token ES256, oidc-provider', 2.5);
-  ratio('cores', '/token RS256 both cores vs pinned to one', '/token RS256, zgw-auth one process, both cores', '/token RS256, zgw-auth pinned to one core', 1.7);
-  ratio('verifier-rs256-raw', 'verifier RS256 first sight vs raw verify', 'verifier: zgw-auth verifier RS256, first sight', 'verifier: raw RS256 verify', 0.8);
-  ratio('verifier-rs256-jose', 'verifier RS256 first sight vs jose', 'verifier: zgw-auth verifier RS256, first sight', 'verifier: jose RS256', 3);
-  ratio('verifier-hs256-raw', 'verifier HS256 first sight vs raw HMAC', 'verifier: zgw-auth verifier HS256, first sight, 10 clients', 'verifier: raw HMAC-SHA-256', 0.5);
-  ratio('verifier-hs256-jose', 'verifier HS256 first sight vs jose', 'verifier: zgw-auth verifier HS256, first sight, 10 clients', 'verifier: jose HS256', 10);
-  ratio('verifier-repeated', 'verifier same token vs fast-jwt cached', 'verifier: zgw-auth verifier, same token repeated', 'verifier: fast-jwt RS256 with cache, same token repeated', 1.5);
-  ratio('introspect-idp', '/introspect IdP token vs bare route', '/introspect IdP RS256 token, zgw-auth', '/introspect, bare Fastify route, same JSON', 0.6);
-  ratio('introspect-self-signed', '/introspect self-signed vs bare route', '/introspect self-signed token, zgw-auth, 10 clients', '/introspect, bare Fastify route, same JSON', 0.6);
+  ratio(
+    'token-rs256-peer',
+    '/token RS256 SQLite vs oidc-provider',
+    '/token RS256, zgw-auth, SQLite',
+    '/token RS256, oidc-provider',
+    2.0,
+  );
+  ratio(
+    'token-rs256-bare',
+    '/token RS256 SQLite vs bare Fastify',
+    '/token RS256, zgw-auth, SQLite',
+    '/token RS256, bare Fastify',
+    0.85,
+  );
+  ratio(
+    'token-es256-peer',
+    '/token ES256 vs oidc-provider',
+    '/token ES256, zgw-auth, SQLite',
+    '/token ES256, oidc-provider',
+    2.5,
+  );
+  ratio(
+    'cores',
+    '/token RS256 both cores vs pinned to one',
+    '/token RS256, zgw-auth one process, both cores',
+    '/token RS256, zgw-auth pinned to one core',
+    1.7,
+  );
+  ratio(
+    'verifier-rs256-raw',
+    'verifier RS256 first sight vs raw verify',
+    'verifier: zgw-auth verifier RS256, first sight',
+    'verifier: raw RS256 verify',
+    0.8,
+  );
+  ratio(
+    'verifier-rs256-jose',
+    'verifier RS256 first sight vs jose',
+    'verifier: zgw-auth verifier RS256, first sight',
+    'verifier: jose RS256',
+    3,
+  );
+  ratio(
+    'verifier-hs256-raw',
+    'verifier HS256 first sight vs raw HMAC',
+    'verifier: zgw-auth verifier HS256, first sight, 10 clients',
+    'verifier: raw HMAC-SHA-256',
+    0.5,
+  );
+  ratio(
+    'verifier-hs256-jose',
+    'verifier HS256 first sight vs jose',
+    'verifier: zgw-auth verifier HS256, first sight, 10 clients',
+    'verifier: jose HS256',
+    10,
+  );
+  ratio(
+    'verifier-repeated',
+    'verifier same token vs fast-jwt cached',
+    'verifier: zgw-auth verifier, same token repeated',
+    'verifier: fast-jwt RS256 with cache, same token repeated',
+    1.5,
+  );
+  ratio(
+    'introspect-idp',
+    '/introspect IdP token vs bare route',
+    '/introspect IdP RS256 token, zgw-auth',
+    '/introspect, bare Fastify route, same JSON',
+    0.6,
+  );
+  ratio(
+    'introspect-self-signed',
+    '/introspect self-signed vs bare route',
+    '/introspect self-signed token, zgw-auth, 10 clients',
+    '/introspect, bare Fastify route, same JSON',
+    0.6,
+  );
   const n = plan.clients;
   // "Registered" clients: the load comes from 10 of them in both registries, so only the size differs.
   const smaller = n < 100_000 ? `quick: ${n} clients` : undefined;
-  ratio('scale-token', `/token, ${n} registered clients vs 10`, `/token ES256, zgw-auth, ${n} clients, 10 active`, '/token ES256, zgw-auth, 10 clients', 0.95, smaller);
+  ratio(
+    'scale-token',
+    `/token, ${n} registered clients vs 10`,
+    `/token ES256, zgw-auth, ${n} clients, 10 active`,
+    '/token ES256, zgw-auth, 10 clients',
+    0.95,
+    smaller,
+  );
   ratio(
     'scale-introspect',
     `/introspect self-signed, ${n} registered vs 10`,
@@ -385,7 +617,15 @@ try {
   const title = `zgw-auth benchmarks (${mode}), ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores, Node ${process.version}`;
   console.log(`\n${title}\n\n${seriesTable(series)}\n\n${targetsTable(results)}\n`);
   fs.mkdirSync(outDir, { recursive: true });
-  const report = { title, mode, generatedAt: new Date().toISOString(), machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version }, plan, series, targets: results };
+  const report = {
+    title,
+    mode,
+    generatedAt: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version },
+    plan,
+    series,
+    targets: results,
+  };
   writeFileAtomic(path.join(outDir, 'benchmarks.json'), JSON.stringify(report, null, 2) + '\n');
   writeFileAtomic(path.join(outDir, 'benchmarks.svg'), chartSvg(results, title) + '\n');
   log(`wrote ${path.join(outDir, 'benchmarks.json')} and benchmarks.svg`);

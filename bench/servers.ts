@@ -27,7 +27,12 @@ export function startZgwAuth(o: ZgwServerOptions): Promise<ServerProcess> {
   return startServer({
     name: o.name,
     command: [process.execPath, ...SERVE_NODE_FLAGS, ...(o.nodeArgs ?? []), CLI, 'serve'],
-    env: { ...o.registry.env, ZGW_AUTH_PORT: String(port), ZGW_AUTH_INTROSPECTION_RATE_LIMIT: '1000000', ZGW_AUTH_WORKERS: String(o.workers ?? 1) },
+    env: {
+      ...o.registry.env,
+      ZGW_AUTH_PORT: String(port),
+      ZGW_AUTH_INTROSPECTION_RATE_LIMIT: '1000000',
+      ZGW_AUTH_WORKERS: String(o.workers ?? 1),
+    },
     port,
     readyPath: '/health/ready',
     ...(o.pin ? { pin: o.pin } : {}),
@@ -69,7 +74,13 @@ export function startBare(o: PeerOptions): Promise<ServerProcess> {
 export function startOidcProvider(o: PeerOptions): Promise<ServerProcess> {
   const port = nextPort++;
   const { privateKey } = newKeyPair(o.alg);
-  const configFile = writeConfig(o, { port, issuer: `http://127.0.0.1:${port}`, alg: o.alg, privateJwk: { ...privateKey.export({ format: 'jwk' }), kid: 'peer' }, clients: o.clients });
+  const configFile = writeConfig(o, {
+    port,
+    issuer: `http://127.0.0.1:${port}`,
+    alg: o.alg,
+    privateJwk: { ...privateKey.export({ format: 'jwk' }), kid: 'peer' },
+    clients: o.clients,
+  });
   return startServer({
     name: o.name,
     command: [process.execPath, path.join(DEPS_DIR, 'oidc-provider-server.mjs'), configFile],
@@ -81,7 +92,9 @@ export function startOidcProvider(o: PeerOptions): Promise<ServerProcess> {
 }
 
 function newKeyPair(alg: 'RS256' | 'ES256') {
-  return alg === 'RS256' ? crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }) : crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return alg === 'RS256'
+    ? crypto.generateKeyPairSync('rsa', { modulusLength: 2048 })
+    : crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
 }
 
 function writeConfig(o: PeerOptions, config: object): string {

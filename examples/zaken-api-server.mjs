@@ -19,7 +19,11 @@ const server = http.createServer((req, res) => {
   }
   readZaken(req, res, () => {
     const { clientId, rsin, kind } = req.principal; // who the caller is
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ count: 0, results: [], caller: { clientId, rsin, kind } }));
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ count: 0, results: [], caller: { clientId, rsin, kind } }));
   });
 });
-server.listen(Number(process.env.PORT ?? 8000), '127.0.0.1', () => console.log(`Zaken API on http://127.0.0.1:${server.address().port}`));
+server.listen(Number(process.env.PORT ?? 8000), '127.0.0.1', () =>
+  console.log(`Zaken API on http://127.0.0.1:${server.address().port}`),
+);

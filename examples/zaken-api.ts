@@ -13,16 +13,29 @@ export interface ZakenApiOptions {
 }
 
 export function createZakenApi(options: ZakenApiOptions): http.Server {
-  const verifier = createVerifier({ issuer: options.issuer, audience: 'ZGW_APIs', clients: options.clients, now: options.now });
+  const verifier = createVerifier({
+    issuer: options.issuer,
+    audience: 'ZGW_APIs',
+    clients: options.clients,
+    now: options.now,
+  });
   const read = requireToken(verifier, { scopes: ['zaken.lezen'] });
   return http.createServer((req, res) => {
     if (req.method !== 'GET' || req.url !== '/zaken/api/v1/zaken') {
-      res.writeHead(404, { 'content-type': 'application/problem+json' }).end(JSON.stringify({ status: 404, title: 'Not found' }));
+      res
+        .writeHead(404, { 'content-type': 'application/problem+json' })
+        .end(JSON.stringify({ status: 404, title: 'Not found' }));
       return;
     }
     read(req as http.IncomingMessage & { principal?: Principal }, res, () => {
       const p = (req as { principal?: Principal }).principal!;
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ count: 0, results: [], caller: { clientId: p.clientId, rsin: p.rsin, kind: p.kind, userId: p.userId } }));
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          count: 0,
+          results: [],
+          caller: { clientId: p.clientId, rsin: p.rsin, kind: p.kind, userId: p.userId },
+        }),
+      );
     });
   });
 }

@@ -12,10 +12,21 @@ const DOC = path.join(root, 'docs/architecture.md');
 const BEGIN = '<!-- imports:begin (npm run architecture -- --write) -->';
 const END = '<!-- imports:end -->';
 // Files at the top of src/: the composition root, and the shared kernel every layer may use.
-const ROOT_FILES = { 'app.ts': 'app', 'config.ts': 'kernel', 'errors.ts': 'kernel', 'counts.ts': 'kernel', 'control-characters.ts': 'kernel', 'crash-point.ts': 'kernel' };
+const ROOT_FILES = {
+  'app.ts': 'app',
+  'config.ts': 'kernel',
+  'errors.ts': 'kernel',
+  'counts.ts': 'kernel',
+  'control-characters.ts': 'kernel',
+  'crash-point.ts': 'kernel',
+};
 const EDGES = ['cli', 'http', 'console', 'ops', 'app'];
 
-const json = execFileSync('npx', ['depcruise', '--config', '.dependency-cruiser.cjs', '--output-type', 'json', 'src'], { cwd: root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+const json = execFileSync('npx', ['depcruise', '--config', '.dependency-cruiser.cjs', '--output-type', 'json', 'src'], {
+  cwd: root,
+  encoding: 'utf8',
+  maxBuffer: 64 * 1024 * 1024,
+});
 const { modules } = JSON.parse(json);
 
 /** The diagram's node of a module: its folder under src/, 'kernel' or 'app' for top files, 'verifier' for the package. */
@@ -41,10 +52,15 @@ for (const mod of modules) {
 for (const mod of modules) {
   const from = nodeOf(mod.source);
   if (!from || /\.test\.ts$/.test(mod.source) || !mod.source.startsWith('src/')) continue;
-  if (/from '@zgw-auth\/verifier(\/[a-z]+)?'/.test(fs.readFileSync(path.join(root, mod.source), 'utf8'))) edges.add(`${from} --> verifier`);
+  if (/from '@zgw-auth\/verifier(\/[a-z]+)?'/.test(fs.readFileSync(path.join(root, mod.source), 'utf8')))
+    edges.add(`${from} --> verifier`);
 }
 const nodes = new Set([...edges].flatMap((e) => e.split(' --> ')));
-const group = (name, members) => [`  subgraph ${name}`, ...members.filter((n) => nodes.has(n)).map((n) => `    ${n}`), '  end'];
+const group = (name, members) => [
+  `  subgraph ${name}`,
+  ...members.filter((n) => nodes.has(n)).map((n) => `    ${n}`),
+  '  end',
+];
 const domains = [...nodes].filter((n) => !EDGES.includes(n) && n !== 'storage' && n !== 'verifier').sort();
 const diagram = [
   '```mermaid',
@@ -66,7 +82,9 @@ if (process.argv.includes('--write')) {
   fs.writeFileSync(DOC, updated);
   console.log(`docs/architecture.md: ${edges.size} imports between ${nodes.size} parts`);
 } else if (updated !== doc) {
-  console.error('docs/architecture.md does not show the imports of the code any more: run `npm run architecture -- --write` and commit it');
+  console.error(
+    'docs/architecture.md does not show the imports of the code any more: run `npm run architecture -- --write` and commit it',
+  );
   process.exit(1);
 } else {
   console.log(`docs/architecture.md matches the code (${edges.size} imports between ${nodes.size} parts)`);

@@ -13,7 +13,9 @@ try {
   process.exit(1);
 }
 if (report.statusCode !== undefined || report.error) {
-  console.warn(`dependency audit: NOT CHECKED - the advisory endpoint answered ${report.statusCode ?? ''} ${report.message ?? ''}`.trim());
+  console.warn(
+    `dependency audit: NOT CHECKED - the advisory endpoint answered ${report.statusCode ?? ''} ${report.message ?? ''}`.trim(),
+  );
   process.exit(0);
 }
 const counts = report.metadata?.vulnerabilities ?? {};

@@ -9,7 +9,10 @@ function declarations(text, file, fn) {
   const wanted = fn.split(/\s*[/,]\s*/).map((n) => n.split('.'));
   const ranges = [];
   const visit = (node, owners) => {
-    const name = node.name && (ts.isIdentifier(node.name) || ts.isStringLiteral(node.name) || ts.isPrivateIdentifier(node.name)) ? node.name.text : undefined;
+    const name =
+      node.name && (ts.isIdentifier(node.name) || ts.isStringLiteral(node.name) || ts.isPrivateIdentifier(node.name))
+        ? node.name.text
+        : undefined;
     const isDeclaration =
       ts.isFunctionDeclaration(node) ||
       ts.isMethodDeclaration(node) ||
@@ -24,7 +27,8 @@ function declarations(text, file, fn) {
     if (isDeclaration && own) {
       for (const parts of wanted) {
         const tail = path.slice(-parts.length);
-        if (tail.length === parts.length && tail.every((p, i) => p === parts[i])) ranges.push([node.getStart(source), node.getEnd()]);
+        if (tail.length === parts.length && tail.every((p, i) => p === parts[i]))
+          ranges.push([node.getStart(source), node.getEnd()]);
       }
     }
     ts.forEachChild(node, (child) => visit(child, path));
@@ -79,7 +83,9 @@ export function locate(text, file, fn, edits) {
     const found = new Map();
     for (const [s, e] of within) for (const hit of occurrences(text, s, e, from)) found.set(hit[0], hit);
     if (found.size !== 1)
-      return { error: `${found.size === 0 ? 'not found' : `found ${found.size} times`}${scopes.length ? ` in ${fn}` : fn ? ` (no declaration named ${fn}; whole file)` : ''}: ${from}` };
+      return {
+        error: `${found.size === 0 ? 'not found' : `found ${found.size} times`}${scopes.length ? ` in ${fn}` : fn ? ` (no declaration named ${fn}; whole file)` : ''}: ${from}`,
+      };
     places.push([...found.values()][0].concat([to]));
   }
   return { places };

@@ -64,7 +64,11 @@ if (opt('--table')) {
   console.log('|---|---|---|---|');
   MUTATIONS.forEach((m, i) => {
     const r = results.get(m.id);
-    const test = !r ? 'not run' : r.outcome === 'killed' ? r.caught.map((c) => `${c.file}.test.ts: ${c.failed.map((n) => `"${n}"`).join(', ')}`).join('; ') : `**none** (${r.outcome})`;
+    const test = !r
+      ? 'not run'
+      : r.outcome === 'killed'
+        ? r.caught.map((c) => `${c.file}.test.ts: ${c.failed.map((n) => `"${n}"`).join(', ')}`).join('; ')
+        : `**none** (${r.outcome})`;
     console.log(`| ${i + 1} | ${cell(m.check)} | \`${m.file}\`: ${cell(m.fn)} | ${cell(test)} |`);
   });
   process.exit(0);
@@ -168,14 +172,20 @@ async function build() {
 
 /** A listed test file: the server's (test/) or the verifier package's own (packages/verifier/test/), built. */
 function testFile(file) {
-  return ['dist/test', 'dist/packages/verifier/test'].map((dir) => `${dir}/${file}.test.js`).find((f) => fs.existsSync(path.join(root, f)));
+  return ['dist/test', 'dist/packages/verifier/test']
+    .map((dir) => `${dir}/${file}.test.js`)
+    .find((f) => fs.existsSync(path.join(root, f)));
 }
 
 /** Runs one test file; returns the names of failing tests ('' for a failure outside any test). */
 async function runTests(file) {
-  const r = await run(process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=120000', '--test-reporter=tap', testFile(file)], {
-    env: { ...process.env, FUZZ_RUNS: process.env.FUZZ_RUNS ?? '20' },
-  });
+  const r = await run(
+    process.execPath,
+    ['--test', '--test-concurrency=1', '--test-timeout=120000', '--test-reporter=tap', testFile(file)],
+    {
+      env: { ...process.env, FUZZ_RUNS: process.env.FUZZ_RUNS ?? '20' },
+    },
+  );
   const failed = [];
   const lines = r.stdout.split('\n');
   for (let i = 0; i < lines.length; i++) {
@@ -190,7 +200,8 @@ async function runTests(file) {
     if (previous && /^(\s*)/.exec(previous)[1].length > depth) continue;
     failed.push(m[2].replace(/ # .*$/, ''));
   }
-  if (r.status !== 0 && failed.length === 0) failed.push(`(exit ${r.status}${r.signal ? ` ${r.signal}` : ''} outside any test)`);
+  if (r.status !== 0 && failed.length === 0)
+    failed.push(`(exit ${r.status}${r.signal ? ` ${r.signal}` : ''} outside any test)`);
   return [...new Set(failed)];
 }
 
@@ -226,7 +237,8 @@ for (const m of selected) {
           // fails again on a second run.
           const again = await runTests(file);
           const confirmed = failed.filter((n) => again.includes(n) && !n.startsWith('('));
-          if (confirmed.length < failed.length) flaky.push({ file, failed: [...new Set([...failed, ...again])].filter((n) => !confirmed.includes(n)) });
+          if (confirmed.length < failed.length)
+            flaky.push({ file, failed: [...new Set([...failed, ...again])].filter((n) => !confirmed.includes(n)) });
           failed = confirmed;
         }
         if (failed.length) caught.push({ file, failed });
@@ -239,7 +251,10 @@ for (const m of selected) {
   }
   result.seconds = Math.round((Date.now() - t0) / 1000);
   results.push(result);
-  const summary = result.outcome === 'killed' ? result.caught.map((c) => `${c.file}: ${c.failed.join(' | ')}`).join('; ') : (result.detail ?? '');
+  const summary =
+    result.outcome === 'killed'
+      ? result.caught.map((c) => `${c.file}: ${c.failed.join(' | ')}`).join('; ')
+      : (result.detail ?? '');
   console.log(
     `${m.id}: ${result.outcome.toUpperCase()} (${result.seconds} s) ${summary}${result.flaky ? ` [not confirmed on a second run: ${result.flaky.map((f) => `${f.file}: ${f.failed.join(' | ')}`).join('; ')}]` : ''}`,
   );

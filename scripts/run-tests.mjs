@@ -30,8 +30,10 @@ const SKIP = new Set(['node_modules', 'dist', '.git']);
 function testSources(dir = root) {
   const out = [];
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    if (entry.isDirectory() && !SKIP.has(entry.name) && !entry.name.startsWith('.')) out.push(...testSources(path.join(dir, entry.name)));
-    else if (entry.isFile() && entry.name.endsWith('.test.ts')) out.push(path.relative(root, path.join(dir, entry.name)));
+    if (entry.isDirectory() && !SKIP.has(entry.name) && !entry.name.startsWith('.'))
+      out.push(...testSources(path.join(dir, entry.name)));
+    else if (entry.isFile() && entry.name.endsWith('.test.ts'))
+      out.push(path.relative(root, path.join(dir, entry.name)));
   }
   return out.sort();
 }
@@ -46,7 +48,10 @@ if (files.length === 0) {
   for (const source of testSources()) {
     const compiled = path.join(root, 'dist', source.replace(/\.ts$/, '.js'));
     if (fs.existsSync(compiled)) files.push(compiled);
-    else problems.push(`${source}: not built to ${path.relative(root, compiled)} (is its folder in tsconfig.json's include?), so it would not run`);
+    else
+      problems.push(
+        `${source}: not built to ${path.relative(root, compiled)} (is its folder in tsconfig.json's include?), so it would not run`,
+      );
   }
 }
 
@@ -56,7 +61,9 @@ const MAX_SECONDS = 86_400;
 const timeout = process.env.TEST_FILE_TIMEOUT_S || '900';
 const seconds = Number(timeout);
 if (!Number.isFinite(seconds) || seconds < 0 || seconds > MAX_SECONDS) {
-  console.error(`TEST_FILE_TIMEOUT_S must be a number of seconds from 0 (no limit) to ${MAX_SECONDS}, not ${JSON.stringify(timeout)}`);
+  console.error(
+    `TEST_FILE_TIMEOUT_S must be a number of seconds from 0 (no limit) to ${MAX_SECONDS}, not ${JSON.stringify(timeout)}`,
+  );
   process.exit(2);
 }
 const { RECORDS_ENV, stopRecorded } = await import(pathToFileURL(path.join(root, 'dist/test/run-records.js')).href);
@@ -78,7 +85,11 @@ const args = [
   ...options,
   ...files,
 ];
-const child = spawn(process.execPath, args, { stdio: 'inherit', cwd: root, env: { ...process.env, TEST_FILE_TIMEOUT_S: timeout, [RECORDS_ENV]: records } });
+const child = spawn(process.execPath, args, {
+  stdio: 'inherit',
+  cwd: root,
+  env: { ...process.env, TEST_FILE_TIMEOUT_S: timeout, [RECORDS_ENV]: records },
+});
 for (const signal of ['SIGTERM', 'SIGINT'])
   process.on(signal, () => {
     child.kill(signal);
@@ -95,6 +106,7 @@ const reported = new Set(fs.existsSync(ran) ? fs.readFileSync(ran, 'utf8').split
 fs.rmSync(scratch, { recursive: true, force: true });
 // A name pattern or --test-only leaves files without a selected test: only a full run is checked.
 const selecting = options.some((o) => /^--test-(name-pattern|skip-pattern|only)/.test(o));
-if (!selecting) for (const file of files) if (!reported.has(file)) problems.push(`${path.relative(root, file)}: ran no test`);
+if (!selecting)
+  for (const file of files) if (!reported.has(file)) problems.push(`${path.relative(root, file)}: ran no test`);
 if (problems.length) console.error(`\nTest files not run:\n${problems.map((p) => `  ${p}`).join('\n')}`);
 process.exit(problems.length ? 1 : (code ?? (signal ? 1 : 0)));

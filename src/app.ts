@@ -76,19 +76,41 @@ export interface AppOptions {
 }
 
 /** Paths in log lines that may carry secret material; pino replaces them. */
-export const LOG_REDACT = ['req.headers.authorization', '*.client_secret', '*.access_token', '*.token', '*.secret', '*.value'];
+export const LOG_REDACT = [
+  'req.headers.authorization',
+  '*.client_secret',
+  '*.access_token',
+  '*.token',
+  '*.secret',
+  '*.value',
+];
 
 /**
  * Fastify's request serializer, with the query string left out: a client may put its secret in
  * the URL (`/token?client_secret=…`), and the URL is logged before anything parses it.
  */
-function requestForLog(req: { method: string; url: string; host?: string; ip?: string; socket?: { remotePort?: number } }) {
+function requestForLog(req: {
+  method: string;
+  url: string;
+  host?: string;
+  ip?: string;
+  socket?: { remotePort?: number };
+}) {
   const q = req.url.indexOf('?');
-  return { method: req.method, url: q < 0 ? req.url : `${req.url.slice(0, q)}?[redacted]`, host: req.host, remoteAddress: req.ip, remotePort: req.socket?.remotePort };
+  return {
+    method: req.method,
+    url: q < 0 ? req.url : `${req.url.slice(0, q)}?[redacted]`,
+    host: req.host,
+    remoteAddress: req.ip,
+    remotePort: req.socket?.remotePort,
+  };
 }
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  return pino({ level, redact: { paths: LOG_REDACT, censor: '[redacted]' }, serializers: { req: requestForLog } }, destination);
+  return pino(
+    { level, redact: { paths: LOG_REDACT, censor: '[redacted]' }, serializers: { req: requestForLog } },
+    destination,
+  );
 }
 
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
@@ -132,7 +154,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const authenticator = new ClientAuthenticator(clientStore, masterKey, changes, usage, now);
   const clients = new ClientService(clientStore, masterKey, audit, changes, now, organisations, authenticator);
   const issuer = new TokenIssuer(keys, config, now);
-  const policy = { threshold: config.lockoutThreshold, baseSeconds: config.lockoutBaseSeconds, maxSeconds: config.lockoutMaxSeconds };
+  const policy = {
+    threshold: config.lockoutThreshold,
+    baseSeconds: config.lockoutBaseSeconds,
+    maxSeconds: config.lockoutMaxSeconds,
+  };
   const redis = config.redisUrl ? await guarded(() => connectRedis(config.redisUrl!, log)) : undefined;
   const local = new MemoryFailureLimiter(now);
   const limiter = redis ? new FallbackFailureLimiter(new RedisFailureLimiter(redis), local, log) : local;
@@ -175,9 +201,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
 async function openChangeFeed(storage: Storage, config: Config, log: Logger): Promise<ChangeFeed> {
   if (storage.dialect !== 'postgres') {
-    return storage.dataVersion ? new SqliteChangeFeed(storage.dataVersion, (err) => log.error({ err }, 'change feed: reading SQLite data_version failed')) : new LocalChangeFeed();
+    return storage.dataVersion
+      ? new SqliteChangeFeed(storage.dataVersion, (err) =>
+          log.error({ err }, 'change feed: reading SQLite data_version failed'),
+        )
+      : new LocalChangeFeed();
   }
-  const feed = new PostgresChangeFeed(config.databaseUrl!, (err) => log.warn({ err }, 'change feed: reconnecting to PostgreSQL'));
+  const feed = new PostgresChangeFeed(config.databaseUrl!, (err) =>
+    log.warn({ err }, 'change feed: reconnecting to PostgreSQL'),
+  );
   await feed.start();
   return feed;
 }
@@ -192,7 +224,10 @@ export interface FirstAdmin {
  * First start: a signing key, and an admin client when the registry is empty. Returns what was
  * created; the admin secret went to `deliver` (see createFirstAdmin).
  */
-export async function initialize(app: App, deliver?: (admin: FirstAdmin) => void): Promise<{ keyCreated?: string; admin?: FirstAdmin }> {
+export async function initialize(
+  app: App,
+  deliver?: (admin: FirstAdmin) => void,
+): Promise<{ keyCreated?: string; admin?: FirstAdmin }> {
   const keyCreated = await ensureSigningKey(app);
   return { keyCreated, admin: await createFirstAdmin(app, deliver) };
 }
@@ -210,7 +245,10 @@ export async function ensureSigningKey(app: App): Promise<string | undefined> {
  * the commit leaves no administrator, and the next start makes one; a delivered secret whose client
  * was never committed is replaced by that start's. Returns the credential when this call made it.
  */
-export async function createFirstAdmin(app: App, deliver: (admin: FirstAdmin) => void = () => {}): Promise<FirstAdmin | undefined> {
+export async function createFirstAdmin(
+  app: App,
+  deliver: (admin: FirstAdmin) => void = () => {},
+): Promise<FirstAdmin | undefined> {
   const { total } = await app.clients.list({ limit: 1, offset: 0 });
   if (total > 0) return undefined;
   let created;
@@ -249,7 +287,9 @@ export async function createFirstAdmin(app: App, deliver: (admin: FirstAdmin) =>
  * whose secret is stored but not used yet looks like, hence a hint, not a refusal.
  */
 export async function unusedFirstAdminSecret(app: App): Promise<string | undefined> {
-  const admin = await app.clients.get(FIRST_ADMIN_CLIENT_ID).catch((err: unknown) => (err instanceof NotFoundError ? undefined : Promise.reject(err)));
+  const admin = await app.clients
+    .get(FIRST_ADMIN_CLIENT_ID)
+    .catch((err: unknown) => (err instanceof NotFoundError ? undefined : Promise.reject(err)));
   if (!admin || admin.lastTokenAt !== null) return undefined;
   const secrets = await app.clients.listSecrets(FIRST_ADMIN_CLIENT_ID);
   const [only] = secrets;

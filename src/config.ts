@@ -76,7 +76,9 @@ const databaseUrl = (raw: string, name: string): string | undefined => {
   if (raw === '') return undefined;
   if (/^(postgres|postgresql):\/\/./.test(raw) || /^sqlite:./.test(raw)) return raw;
   const scheme = /^([a-z][\w+.-]*):/i.exec(raw)?.[1];
-  throw new ValidationError(`${name} must start with postgres://, postgresql:// or sqlite: (e.g. sqlite:/var/lib/zgw-auth/zgw-auth.db), got ${scheme ? `a ${scheme}: URL` : 'no scheme'}`);
+  throw new ValidationError(
+    `${name} must start with postgres://, postgresql:// or sqlite: (e.g. sqlite:/var/lib/zgw-auth/zgw-auth.db), got ${scheme ? `a ${scheme}: URL` : 'no scheme'}`,
+  );
 };
 const optStr = (raw: string): string | undefined => (raw === '' ? undefined : raw);
 export const bool = (raw: string, name: string): boolean => {
@@ -98,8 +100,14 @@ const trustProxy = (raw: string, name: string): false | number | string[] => {
   for (const a of list) {
     const [ip, bits, extra] = a.split('/');
     const family = net.isIP(ip ?? '');
-    const ok = family !== 0 && extra === undefined && (bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128)));
-    if (!ok) throw new ValidationError(`${name} must be a number of proxy hops or a comma-separated list of proxy addresses or CIDRs, got "${a.slice(0, 60)}"`);
+    const ok =
+      family !== 0 &&
+      extra === undefined &&
+      (bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128)));
+    if (!ok)
+      throw new ValidationError(
+        `${name} must be a number of proxy hops or a comma-separated list of proxy addresses or CIDRs, got "${a.slice(0, 60)}"`,
+      );
   }
   return list;
 };
@@ -114,8 +122,22 @@ const alg = (raw: string, name: string): SigningAlg => {
 };
 
 export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
-  host: { key: 'host', env: 'ZGW_AUTH_HOST', flag: '--host', defaultDoc: '127.0.0.1', parse: str, doc: 'Address to listen on. Use 0.0.0.0 behind a load balancer.' },
-  port: { key: 'port', env: 'ZGW_AUTH_PORT', flag: '--port', defaultDoc: '8080', parse: int(0, 65535), doc: 'TCP port to listen on (0 picks a free port).' },
+  host: {
+    key: 'host',
+    env: 'ZGW_AUTH_HOST',
+    flag: '--host',
+    defaultDoc: '127.0.0.1',
+    parse: str,
+    doc: 'Address to listen on. Use 0.0.0.0 behind a load balancer.',
+  },
+  port: {
+    key: 'port',
+    env: 'ZGW_AUTH_PORT',
+    flag: '--port',
+    defaultDoc: '8080',
+    parse: int(0, 65535),
+    doc: 'TCP port to listen on (0 picks a free port).',
+  },
   issuer: {
     key: 'issuer',
     env: 'ZGW_AUTH_ISSUER',
@@ -132,7 +154,14 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
     parse: bool,
     doc: "Also answer at Keycloak's URLs under the issuer's path (the realm): `…/protocol/openid-connect/token`, `…/certs`, `…/token/introspect`, `…/revoke` and the OneGround plugin's `…/zgw-token-introspection/introspect`. Needs an issuer with a path.",
   },
-  dataDir: { key: 'dataDir', env: 'ZGW_AUTH_DATA_DIR', flag: '--data-dir', defaultDoc: './data', parse: str, doc: 'Folder for the embedded SQLite database and the generated master key file.' },
+  dataDir: {
+    key: 'dataDir',
+    env: 'ZGW_AUTH_DATA_DIR',
+    flag: '--data-dir',
+    defaultDoc: './data',
+    parse: str,
+    doc: 'Folder for the embedded SQLite database and the generated master key file.',
+  },
   databaseUrl: {
     key: 'databaseUrl',
     env: 'DATABASE_URL',
@@ -181,7 +210,14 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
     parse: optStr,
     doc: 'File holding the master key (as ZGW_AUTH_MASTER_KEY), e.g. a mounted secret. Not together with ZGW_AUTH_MASTER_KEY.',
   },
-  audience: { key: 'audience', env: 'ZGW_AUTH_AUDIENCE', flag: '--audience', defaultDoc: 'ZGW_APIs', parse: str, doc: '`aud` claim of issued tokens (the seed uses `ZGW_APIs`).' },
+  audience: {
+    key: 'audience',
+    env: 'ZGW_AUTH_AUDIENCE',
+    flag: '--audience',
+    defaultDoc: 'ZGW_APIs',
+    parse: str,
+    doc: '`aud` claim of issued tokens (the seed uses `ZGW_APIs`).',
+  },
   signingAlg: {
     key: 'signingAlg',
     env: 'ZGW_AUTH_SIGNING_ALG',
@@ -238,7 +274,14 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
     parse: int(0, 86_400),
     doc: "How far in the future a self-signed token's `iat` may be (the seed sets it 257 s ahead).",
   },
-  clockSkew: { key: 'clockSkew', env: 'ZGW_AUTH_CLOCK_SKEW', flag: '--clock-skew', defaultDoc: '30', parse: int(0, 3600), doc: 'Leeway in seconds for `exp` and `nbf` checks.' },
+  clockSkew: {
+    key: 'clockSkew',
+    env: 'ZGW_AUTH_CLOCK_SKEW',
+    flag: '--clock-skew',
+    defaultDoc: '30',
+    parse: int(0, 3600),
+    doc: 'Leeway in seconds for `exp` and `nbf` checks.',
+  },
   introspectionAnonymous: {
     key: 'introspectionAnonymous',
     env: 'ZGW_AUTH_INTROSPECTION_ANONYMOUS',
@@ -319,8 +362,22 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
     parse: trustProxy,
     doc: 'Proxies whose X-Forwarded-For is believed: a number of hops (e.g. `1` for one proxy in front) or their addresses/CIDRs (e.g. `10.0.0.5,10.1.0.0/16`). The client is the nearest address that is not a trusted proxy. `true` is refused: it would trust the entry the caller writes.',
   },
-  logLevel: { key: 'logLevel', env: 'ZGW_AUTH_LOG_LEVEL', flag: '--log-level', defaultDoc: 'info', parse: logLevel, doc: 'pino log level: fatal, error, warn, info, debug, trace or silent.' },
-  console: { key: 'console', env: 'ZGW_AUTH_CONSOLE', flag: '--console', defaultDoc: 'true', parse: bool, doc: 'Serve the web console for administrators at `/console`.' },
+  logLevel: {
+    key: 'logLevel',
+    env: 'ZGW_AUTH_LOG_LEVEL',
+    flag: '--log-level',
+    defaultDoc: 'info',
+    parse: logLevel,
+    doc: 'pino log level: fatal, error, warn, info, debug, trace or silent.',
+  },
+  console: {
+    key: 'console',
+    env: 'ZGW_AUTH_CONSOLE',
+    flag: '--console',
+    defaultDoc: 'true',
+    parse: bool,
+    doc: 'Serve the web console for administrators at `/console`.',
+  },
   consoleIdleTimeout: {
     key: 'consoleIdleTimeout',
     env: 'ZGW_AUTH_CONSOLE_IDLE_TIMEOUT',
@@ -382,7 +439,8 @@ const ISSUER_PATH = /^(\/[A-Za-z0-9._~-]+)*$/;
 
 function parseIssuer(raw: string, name: string): string {
   // URL parsing drops leading and trailing blanks; tokens would carry them and no verifier would match.
-  if (/[\s\u0000-\u001f\u007f]/.test(raw)) throw new ValidationError(`${name} must not contain spaces or control characters`);
+  if (/[\s\u0000-\u001f\u007f]/.test(raw))
+    throw new ValidationError(`${name} must not contain spaces or control characters`);
   let url: URL;
   try {
     url = new URL(raw);
@@ -390,13 +448,20 @@ function parseIssuer(raw: string, name: string): string {
     throw new ValidationError(`${name} must be an absolute URL, got "${raw}"`);
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ValidationError(`${name} must be http(s)`);
-  if (url.search || url.hash || raw.includes('?') || raw.includes('#')) throw new ValidationError(`${name} must not have a query or fragment (RFC 8414 §2)`);
+  if (url.search || url.hash || raw.includes('?') || raw.includes('#'))
+    throw new ValidationError(`${name} must not have a query or fragment (RFC 8414 §2)`);
   if (url.username || url.password) throw new ValidationError(`${name} must not hold credentials`);
   const issuer = raw.replace(/\/+$/, '');
   const path = url.pathname.replace(/\/+$/, '');
   // Tokens carry the issuer as written and routes use the parsed path: they must be the same path.
-  if (!ISSUER_PATH.test(path) || !issuer.endsWith(path) || /\/\.{1,2}(\/|$)/.test(issuer.slice(url.protocol.length + 2))) {
-    throw new ValidationError(`${name} may have a path of plain segments (letters, digits, . _ ~ -), without percent-encoding, dot segments or empty segments, got "${url.pathname.slice(0, 100)}"`);
+  if (
+    !ISSUER_PATH.test(path) ||
+    !issuer.endsWith(path) ||
+    /\/\.{1,2}(\/|$)/.test(issuer.slice(url.protocol.length + 2))
+  ) {
+    throw new ValidationError(
+      `${name} may have a path of plain segments (letters, digits, . _ ~ -), without percent-encoding, dot segments or empty segments, got "${url.pathname.slice(0, 100)}"`,
+    );
   }
   const first = path.split('/')[1];
   if (first !== undefined && RESERVED_ISSUER_SEGMENTS.includes(first)) {
@@ -411,7 +476,10 @@ export function issuerPath(issuer: string): string {
 }
 
 /** Flags (already parsed by the CLI, as strings) override environment variables, which override defaults. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Partial<Record<keyof Config, string>> = {}): Config {
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  flags: Partial<Record<keyof Config, string>> = {},
+): Config {
   const out: Record<string, unknown> = { ...DEFAULTS };
   for (const spec of Object.values(OPTIONS) as OptionSpec<keyof Config>[]) {
     const fromFlag = flags[spec.key];
@@ -430,8 +498,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Partial<
       "ZGW_AUTH_KEYCLOAK_PATHS needs ZGW_AUTH_ISSUER with the realm's path, as Keycloak published it (e.g. https://auth.example.nl/realms/OneGround): Keycloak's URLs are under that path",
     );
   }
-  if (config.headersTimeout > config.requestTimeout) throw new ValidationError('ZGW_AUTH_HEADERS_TIMEOUT must not exceed ZGW_AUTH_REQUEST_TIMEOUT');
-  if (config.masterKey && config.masterKeyFile) throw new ValidationError('set either ZGW_AUTH_MASTER_KEY or ZGW_AUTH_MASTER_KEY_FILE, not both');
+  if (config.headersTimeout > config.requestTimeout)
+    throw new ValidationError('ZGW_AUTH_HEADERS_TIMEOUT must not exceed ZGW_AUTH_REQUEST_TIMEOUT');
+  if (config.masterKey && config.masterKeyFile)
+    throw new ValidationError('set either ZGW_AUTH_MASTER_KEY or ZGW_AUTH_MASTER_KEY_FILE, not both');
   if (config.tokenLifetime > config.maxTokenLifetime) {
     throw new ValidationError('ZGW_AUTH_TOKEN_LIFETIME must not exceed ZGW_AUTH_MAX_TOKEN_LIFETIME');
   }

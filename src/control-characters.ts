@@ -10,7 +10,8 @@ export const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202
  * In free text (names, descriptions): the same but tab and line breaks, and the left-to-right and
  * right-to-left marks, which mixed-direction text may need; overrides and isolates stay refused.
  */
-const CONTROL_IN_TEXT = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b-\u200d\u202a-\u202e\u2060\u2066-\u2069\ufeff]/;
+const CONTROL_IN_TEXT =
+  /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b-\u200d\u202a-\u202e\u2060\u2066-\u2069\ufeff]/;
 
 /** Deeper JSON than this is refused rather than walked: no input of zgw-auth nests that far. */
 export const MAX_JSON_DEPTH = 32;
@@ -24,6 +25,7 @@ export function holdsControlCharacters(value: unknown, options: { text?: boolean
   if (typeof value === 'string') return pattern.test(value);
   if (value === null || typeof value !== 'object') return false;
   if (depth >= MAX_JSON_DEPTH) return true;
-  for (const [k, v] of Object.entries(value)) if (pattern.test(k) || holdsControlCharacters(v, options, depth + 1)) return true;
+  for (const [k, v] of Object.entries(value))
+    if (pattern.test(k) || holdsControlCharacters(v, options, depth + 1)) return true;
   return false;
 }

@@ -61,7 +61,8 @@ const OAUTH_CODES = [
 /** The codes an OAuth endpoint sends as they are (RFC 6749 §5.2 `error`). */
 export type OAuthErrorCode = (typeof OAUTH_CODES)[number];
 
-export const isOAuthErrorCode = (code: ErrorCode): code is OAuthErrorCode => (OAUTH_CODES as readonly ErrorCode[]).includes(code);
+export const isOAuthErrorCode = (code: ErrorCode): code is OAuthErrorCode =>
+  (OAUTH_CODES as readonly ErrorCode[]).includes(code);
 
 export interface ZgwAuthErrorOptions {
   /** Instead of the code's usual status (e.g. 429 for an invalid_client while backed off). */

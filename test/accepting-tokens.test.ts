@@ -12,7 +12,17 @@ import * as oidc from 'openid-client';
 import { createZakenApi } from '../examples/zaken-api.js';
 import { registryResolver } from '../src/tokens/server-verifier.js';
 import { createSelfSignedToken } from '../src/tokens/self-signed-token.js';
-import { basicAuth, CLI, decodePart, hs256, postForm, rejectsWith, request, startTestServer, type TestServer } from './helpers.js';
+import {
+  basicAuth,
+  CLI,
+  decodePart,
+  hs256,
+  postForm,
+  rejectsWith,
+  request,
+  startTestServer,
+  type TestServer,
+} from './helpers.js';
 
 const run = promisify(execFile);
 
@@ -22,13 +32,25 @@ describe('accepting tokens', () => {
   let verifier: Verifier;
   let introspector: { clientId: string; secret: string };
   const nowS = () => Math.floor(ts.clock.now() / 1000);
-  const introspect = (token: string, auth = basicAuth(introspector.clientId, introspector.secret)) => postForm(`${ts.url}/introspect`, { token }, { authorization: auth });
+  const introspect = (token: string, auth = basicAuth(introspector.clientId, introspector.secret)) =>
+    postForm(`${ts.url}/introspect`, { token }, { authorization: auth });
 
   before(async () => {
     ts = await startTestServer();
-    zgw = await ts.createClient({ clientId: 'client-12345', selfSignedAllowed: true, allowedScopes: ['zaken.lezen'], defaultScopes: ['zaken.lezen'] });
+    zgw = await ts.createClient({
+      clientId: 'client-12345',
+      selfSignedAllowed: true,
+      allowedScopes: ['zaken.lezen'],
+      defaultScopes: ['zaken.lezen'],
+    });
     introspector = await ts.createClient({ allowedScopes: ['zgw-auth:introspect'] });
-    verifier = createVerifier({ issuer: ts.url, audience: 'ZGW_APIs', clients: registryResolver(ts.app.authenticator), now: ts.clock.now, cache: false });
+    verifier = createVerifier({
+      issuer: ts.url,
+      audience: 'ZGW_APIs',
+      clients: registryResolver(ts.app.authenticator),
+      now: ts.clock.now,
+      cache: false,
+    });
   });
   after(() => ts.close());
 
@@ -68,7 +90,18 @@ describe('accepting tokens', () => {
 
     it('OneGround Postman collections: iss = client_id, user claims, 4-month exp capped by maxAge', async () => {
       const iat = nowS() + 257;
-      const token = hs256({ iss: 'client-12345', client_id: 'client-12345', user_id: 'u-1', user_representation: 'Jan', jti: 'x', iat, exp: iat + 10_000_000 }, zgw.secret);
+      const token = hs256(
+        {
+          iss: 'client-12345',
+          client_id: 'client-12345',
+          user_id: 'u-1',
+          user_representation: 'Jan',
+          jti: 'x',
+          iat,
+          exp: iat + 10_000_000,
+        },
+        zgw.secret,
+      );
       const p = await verifier.verify(token);
       assert.equal(p.userId, 'u-1');
       assert.equal(p.userRepresentation, 'Jan');
@@ -83,7 +116,10 @@ describe('accepting tokens', () => {
     });
 
     it('Open Zaak / VNG: no exp at all, expires at iat + maxAge', async () => {
-      const token = hs256({ iss: 'client-12345', iat: nowS(), client_id: 'client-12345', user_id: 'u', user_representation: 'r' }, zgw.secret);
+      const token = hs256(
+        { iss: 'client-12345', iat: nowS(), client_id: 'client-12345', user_id: 'u', user_representation: 'r' },
+        zgw.secret,
+      );
       assert.equal((await verifier.verify(token)).expiresAt, nowS() + 3600);
       ts.clock.advance(3600 + 31);
       try {
@@ -96,7 +132,12 @@ describe('accepting tokens', () => {
     it('Keycloak plugin shape: exp checked with 30 s skew', async () => {
       const token = hs256({ client_id: 'client-12345', iat: nowS() - 100, exp: nowS() - 20 }, zgw.secret);
       assert.equal((await verifier.verify(token)).clientId, 'client-12345', 'inside the skew');
-      await rejectsWith(verifier, hs256({ client_id: 'client-12345', iat: nowS() - 300, exp: nowS() - 240 }, zgw.secret), 'expired', /expired 4 minutes ago/);
+      await rejectsWith(
+        verifier,
+        hs256({ client_id: 'client-12345', iat: nowS() - 300, exp: nowS() - 240 }, zgw.secret),
+        'expired',
+        /expired 4 minutes ago/,
+      );
     });
 
     it('IdP-issued RS256 token, verified via discovery and JWKS', async () => {
@@ -108,7 +149,8 @@ describe('accepting tokens', () => {
       assert.equal(res.json.active, true);
       assert.equal(res.json.zgw_token_kind, 'oauth2');
       assert.equal(res.json.iss, ts.url);
-      for (const f of ['client_id', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti', 'scope', 'rsin', 'token_type']) assert.ok(res.json[f] !== undefined, f);
+      for (const f of ['client_id', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti', 'scope', 'rsin', 'token_type'])
+        assert.ok(res.json[f] !== undefined, f);
     });
   });
 
@@ -116,9 +158,16 @@ describe('accepting tokens', () => {
     const claims = () => ({ client_id: 'client-12345', iat: nowS(), exp: nowS() + 600 });
     it('no exp and no iat', () => rejectsWith(verifier, hs256({ client_id: 'client-12345' }, zgw.secret), 'no_expiry'));
     it('iat far in the future names the clock', () =>
-      rejectsWith(verifier, hs256({ client_id: 'client-12345', iat: nowS() + 600 }, zgw.secret), 'iat_in_future', /10 minutes in the future: check the clock/));
-    it('a different secret', () => rejectsWith(verifier, hs256(claims(), 'not-the-secret'), 'bad_signature', /signed with a different secret/));
-    it('the secret looked up by client_id, never by iss', () => rejectsWith(verifier, hs256({ iss: 'client-12345', iat: nowS() }, zgw.secret), 'invalid_claim', /client_id/));
+      rejectsWith(
+        verifier,
+        hs256({ client_id: 'client-12345', iat: nowS() + 600 }, zgw.secret),
+        'iat_in_future',
+        /10 minutes in the future: check the clock/,
+      ));
+    it('a different secret', () =>
+      rejectsWith(verifier, hs256(claims(), 'not-the-secret'), 'bad_signature', /signed with a different secret/));
+    it('the secret looked up by client_id, never by iss', () =>
+      rejectsWith(verifier, hs256({ iss: 'client-12345', iat: nowS() }, zgw.secret), 'invalid_claim', /client_id/));
     it('IdP token for another audience', async () => {
       const token = await ts.token(zgw.clientId, zgw.secret);
       const strict = createVerifier({ issuer: ts.url, audience: 'other-api', now: ts.clock.now });
@@ -130,7 +179,11 @@ describe('accepting tokens', () => {
     const own = await startTestServer();
     const c = await own.createClient();
     let fetches = 0;
-    const v = createVerifier({ issuer: own.url, keys: new RemoteJwks({ jwksUri: `${own.url}/jwks` }, { now: own.clock.now, cooldownMs: 30_000 }), now: own.clock.now });
+    const v = createVerifier({
+      issuer: own.url,
+      keys: new RemoteJwks({ jwksUri: `${own.url}/jwks` }, { now: own.clock.now, cooldownMs: 30_000 }),
+      now: own.clock.now,
+    });
     const realFetch = globalThis.fetch;
     globalThis.fetch = ((...args: Parameters<typeof fetch>) => (fetches++, realFetch(...args))) as typeof fetch;
     try {
@@ -143,7 +196,11 @@ describe('accepting tokens', () => {
       own.clock.advance(31);
       assert.equal((await v.verify(fresh)).kind, 'oauth2');
       assert.equal(fetches, 2);
-      await rejectsWith(v, fresh.replace(/^[^.]+/, base64urlJson({ alg: 'RS256', typ: 'at+jwt', kid: 'nope' })), 'unknown_key');
+      await rejectsWith(
+        v,
+        fresh.replace(/^[^.]+/, base64urlJson({ alg: 'RS256', typ: 'at+jwt', kid: 'nope' })),
+        'unknown_key',
+      );
       assert.equal(fetches, 2, 'an unknown kid right after a fetch does not trigger another');
     } finally {
       globalThis.fetch = realFetch;
@@ -188,7 +245,11 @@ describe('accepting tokens', () => {
       assert.deepEqual((await introspect(self)).json, { active: false });
       await ts.app.clients.update(c.clientId, { enabled: true }, { id: 'test' });
       assert.equal((await introspect(idp)).json.active, true);
-      const revoked = await postForm(`${ts.url}/revoke`, { token: idp }, { authorization: basicAuth(c.clientId, c.secret) });
+      const revoked = await postForm(
+        `${ts.url}/revoke`,
+        { token: idp },
+        { authorization: basicAuth(c.clientId, c.secret) },
+      );
       assert.equal(revoked.status, 200);
       assert.deepEqual((await introspect(idp)).json, { active: false });
       await rejectsWith(revokedVerifier(), idp, 'revoked');
@@ -196,13 +257,24 @@ describe('accepting tokens', () => {
   });
 
   const revokedVerifier = () =>
-    createVerifier({ issuer: ts.url, clients: registryResolver(ts.app.authenticator), isRevoked: (jti) => ts.app.revocations.isRevoked(jti), now: ts.clock.now, cache: false });
+    createVerifier({
+      issuer: ts.url,
+      clients: registryResolver(ts.app.authenticator),
+      isRevoked: (jti) => ts.app.revocations.isRevoked(jti),
+      now: ts.clock.now,
+      cache: false,
+    });
 
   it('serves a repeated token from memory, but refuses it after its client is disabled within the bound', async () => {
     const c = await ts.createClient({ selfSignedAllowed: true });
     let lookups = 0;
     const resolver = registryResolver(ts.app.authenticator);
-    const cached = createVerifier({ issuer: ts.url, clients: (id) => (lookups++, resolver(id)), now: ts.clock.now, cache: { revalidateAfterMs: 2000 } });
+    const cached = createVerifier({
+      issuer: ts.url,
+      clients: (id) => (lookups++, resolver(id)),
+      now: ts.clock.now,
+      cache: { revalidateAfterMs: 2000 },
+    });
     const token = hs256({ client_id: c.clientId, iat: nowS() }, c.secret);
     await cached.verify(token);
     await cached.verify(token);
@@ -214,7 +286,9 @@ describe('accepting tokens', () => {
 
   describe('real clients', () => {
     it('openid-client discovers the server and performs the client credentials grant', async () => {
-      const config = await oidc.discovery(new URL(ts.url), zgw.clientId, zgw.secret, undefined, { execute: [oidc.allowInsecureRequests] });
+      const config = await oidc.discovery(new URL(ts.url), zgw.clientId, zgw.secret, undefined, {
+        execute: [oidc.allowInsecureRequests],
+      });
       const tokens = await oidc.clientCredentialsGrant(config, { scope: 'zaken.lezen' });
       assert.equal(tokens.token_type.toLowerCase(), 'bearer');
       assert.equal((await verifier.verify(tokens.access_token)).clientId, zgw.clientId);
@@ -243,11 +317,24 @@ print(json.dumps({"sub": claims["sub"], "own": own}))`;
       await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
       const base = `http://127.0.0.1:${(api.address() as AddressInfo).port}/zaken/api/v1/zaken`;
       try {
-        const { stdout } = await run('curl', ['-s', '-F', `client_id=${zgw.clientId}`, '-F', `client_secret=${zgw.secret}`, '-F', 'grant_type=client_credentials', `${ts.url}/token`]);
+        const { stdout } = await run('curl', [
+          '-s',
+          '-F',
+          `client_id=${zgw.clientId}`,
+          '-F',
+          `client_secret=${zgw.secret}`,
+          '-F',
+          'grant_type=client_credentials',
+          `${ts.url}/token`,
+        ]);
         const ok = await request(base, { headers: { authorization: `Bearer ${JSON.parse(stdout).access_token}` } });
         assert.equal(ok.status, 200);
         assert.equal(ok.json.caller.kind, 'oauth2');
-        const self = await request(base, { headers: { authorization: `Bearer ${createSelfSignedToken({ clientId: zgw.clientId, secret: zgw.secret, userId: 'u' })}` } });
+        const self = await request(base, {
+          headers: {
+            authorization: `Bearer ${createSelfSignedToken({ clientId: zgw.clientId, secret: zgw.secret, userId: 'u' })}`,
+          },
+        });
         assert.equal(self.status, 200);
         assert.equal(self.json.caller.kind, 'self-signed');
         const missing = await request(base);
@@ -257,7 +344,9 @@ print(json.dumps({"sub": claims["sub"], "own": own}))`;
         assert.equal(bad.status, 401);
         assert.match(String(bad.headers['www-authenticate']), /error="invalid_token", error_description="/);
         const noScope = await ts.createClient();
-        const res = await request(base, { headers: { authorization: `Bearer ${await ts.token(noScope.clientId, noScope.secret)}` } });
+        const res = await request(base, {
+          headers: { authorization: `Bearer ${await ts.token(noScope.clientId, noScope.secret)}` },
+        });
         assert.equal(res.status, 403);
         assert.match(String(res.headers['www-authenticate']), /error="insufficient_scope", .*scope="zaken.lezen"/);
       } finally {
@@ -267,14 +356,29 @@ print(json.dumps({"sub": claims["sub"], "own": own}))`;
   });
 
   describe('token tool', () => {
-    const cli = (...args: string[]) => run(process.execPath, [CLI, ...args], { env: { ...process.env, ZGW_AUTH_CLIENT_SECRET: zgw.secret } });
+    const cli = (...args: string[]) =>
+      run(process.execPath, [CLI, ...args], { env: { ...process.env, ZGW_AUTH_CLIENT_SECRET: zgw.secret } });
     it('token create signs a self-signed token the verifier and /introspect accept', async () => {
-      const { stdout } = await cli('token', 'create', '--client-id', zgw.clientId, '--user-id', 'cli-user', '--user-representation', 'CLI');
+      const { stdout } = await cli(
+        'token',
+        'create',
+        '--client-id',
+        zgw.clientId,
+        '--user-id',
+        'cli-user',
+        '--user-representation',
+        'CLI',
+      );
       const token = stdout.trim();
       assert.equal((await verifier.verify(token)).userId, 'cli-user');
       assert.equal((await introspect(token)).json.active, true);
       // token inspect gives the server's verdict: run with the server's configuration (its registry).
-      const registry = { ...process.env, ZGW_AUTH_DATA_DIR: ts.config.dataDir, ZGW_AUTH_MASTER_KEY: ts.config.masterKey!, ZGW_AUTH_ISSUER: ts.config.issuer };
+      const registry = {
+        ...process.env,
+        ZGW_AUTH_DATA_DIR: ts.config.dataDir,
+        ZGW_AUTH_MASTER_KEY: ts.config.masterKey!,
+        ZGW_AUTH_ISSUER: ts.config.issuer,
+      };
       const inspected = await run(process.execPath, [CLI, 'token', 'inspect', token], { env: registry });
       assert.match(inspected.stdout, /VALID \(self-signed\)/);
       const forged = hs256(decodePart(token, 1), 'other-secret-of-some-length');

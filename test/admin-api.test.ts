@@ -10,7 +10,10 @@ forEachDialect((dialect) => {
     const api = async (method: string, path: string, body?: unknown, token = adminToken) => {
       const res = await request(`${ts.url}/admin${path}`, {
         method,
-        headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
         body: body !== undefined ? (typeof body === 'string' ? body : JSON.stringify(body)) : undefined,
       });
       seen.push(res.text);
@@ -35,13 +38,20 @@ forEachDialect((dialect) => {
     });
 
     it('manages a client end to end: create, get a token, rotate the secret, revoke, disable, delete', async () => {
-      const created = await api('POST', '/clients', { clientId: 'app-1', rsin: '123456782', name: 'Zaaksysteem', allowedScopes: ['zaken.lezen'], staticClaims: { user_id: 'sys' } });
+      const created = await api('POST', '/clients', {
+        clientId: 'app-1',
+        rsin: '123456782',
+        name: 'Zaaksysteem',
+        allowedScopes: ['zaken.lezen'],
+        staticClaims: { user_id: 'sys' },
+      });
       assert.equal(created.status, 201);
       assert.equal(created.json.client.clientId, 'app-1');
       assert.equal(created.json.client.rsin, '123456782');
       const first = created.json.secret.value as string;
       assert.equal(first.length, 43);
-      const token = (secret: string) => postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: 'app-1', client_secret: secret });
+      const token = (secret: string) =>
+        postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: 'app-1', client_secret: secret });
       assert.equal((await token(first)).status, 200);
 
       const added = await api('POST', '/clients/app-1/secrets', { label: 'rotation 2026' });
@@ -60,7 +70,10 @@ forEachDialect((dialect) => {
       assert.equal((await token(first)).status, 401, 'revoked secret stops at once');
       assert.equal((await token(second)).status, 200);
 
-      const patched = await api('PATCH', '/clients/app-1', { name: 'Zaaksysteem 2', allowedScopes: ['zaken.lezen', 'zaken.schrijven'] });
+      const patched = await api('PATCH', '/clients/app-1', {
+        name: 'Zaaksysteem 2',
+        allowedScopes: ['zaken.lezen', 'zaken.schrijven'],
+      });
       assert.equal(patched.status, 200);
       assert.equal(patched.json.client.name, 'Zaaksysteem 2');
       assert.equal((await api('POST', '/clients/app-1/disable')).json.enabled, false);
@@ -71,13 +84,27 @@ forEachDialect((dialect) => {
 
       const audit = await api('GET', '/audit?target=app-1&limit=50');
       const actions = audit.json.items.map((e: { action: string }) => e.action);
-      for (const a of ['client.created', 'secret.created', 'secret.revoked', 'client.updated', 'client.disabled', 'client.enabled', 'client.deleted', 'token.issued'])
+      for (const a of [
+        'client.created',
+        'secret.created',
+        'secret.revoked',
+        'client.updated',
+        'client.disabled',
+        'client.enabled',
+        'client.deleted',
+        'token.issued',
+      ])
         assert.ok(actions.includes(a), a);
       assert.ok(audit.json.items.every((e: { actor: string }) => ['zgw-auth-admin', 'app-1'].includes(e.actor)));
     });
 
     it('lists with paging and filters by RSIN, enabled and text', async () => {
-      for (let i = 0; i < 5; i++) await api('POST', '/clients', { clientId: `list-${i}`, rsin: i % 2 ? '111222333' : '000000000', enabled: i !== 4 });
+      for (let i = 0; i < 5; i++)
+        await api('POST', '/clients', {
+          clientId: `list-${i}`,
+          rsin: i % 2 ? '111222333' : '000000000',
+          enabled: i !== 4,
+        });
       const page = await api('GET', '/clients?q=list-&limit=2&offset=0');
       assert.equal(page.json.total, 5);
       assert.equal(page.json.items.length, 2);
@@ -91,7 +118,16 @@ forEachDialect((dialect) => {
       assert.equal(res.status, 201);
       assert.equal(res.json.value, undefined);
       assert.ok(res.json.warnings.some((w: string) => /weak secret/.test(w)));
-      assert.equal((await postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: 'legacy', client_secret: 'short-secret' })).status, 200);
+      assert.equal(
+        (
+          await postForm(`${ts.url}/token`, {
+            grant_type: 'client_credentials',
+            client_id: 'legacy',
+            client_secret: 'short-secret',
+          })
+        ).status,
+        200,
+      );
     });
 
     it('says that switching self-signing on needs a new secret', async () => {
@@ -110,10 +146,22 @@ forEachDialect((dialect) => {
         [{ clientId: 'x'.repeat(51), rsin: '000000000' }, /clientId|50/, 'clientId'],
         [{ clientId: 'bad-rsin', rsin: '123456789' }, /not a valid RSIN/, 'rsin'],
         [{ clientId: 'bad-rsin-form', rsin: '12345678x' }, /rsin is not a valid RSIN \(9 digits/, 'rsin'],
-        [{ clientId: 'bad scope', rsin: '000000000' }, /clientId is not a valid client id \(1-50 characters/, 'clientId'],
+        [
+          { clientId: 'bad scope', rsin: '000000000' },
+          /clientId is not a valid client id \(1-50 characters/,
+          'clientId',
+        ],
         [{ clientId: 'bad-scope', rsin: '000000000', allowedScopes: ['a b'] }, /not a valid scope/, 'allowedScopes'],
-        [{ clientId: 'bad-grant', rsin: '000000000', grantTypes: ['password'] }, /grantTypes\/0 must be equal to one of the allowed values/, 'grantTypes'],
-        [{ clientId: 'bad-default', rsin: '000000000', allowedScopes: ['a'], defaultScopes: ['b'] }, /default scopes/, 'defaultScopes'],
+        [
+          { clientId: 'bad-grant', rsin: '000000000', grantTypes: ['password'] },
+          /grantTypes\/0 must be equal to one of the allowed values/,
+          'grantTypes',
+        ],
+        [
+          { clientId: 'bad-default', rsin: '000000000', allowedScopes: ['a'], defaultScopes: ['b'] },
+          /default scopes/,
+          'defaultScopes',
+        ],
         [{ clientId: 'unknown-field', rsin: '000000000', secret: 'x' }, /additional properties: "secret"/, 'secret'],
         [{ clientId: 'no-rsin' }, /must have required property 'rsin'/, 'rsin'],
         ['{"clientId": "broken', /JSON|Body/i],
@@ -134,7 +182,11 @@ forEachDialect((dialect) => {
 
     it('refuses NUL and control characters in bodies, paths and queries, and numbers beyond range, with 400', async () => {
       await api('POST', '/clients', { clientId: 'nul-target', rsin: '000000000' });
-      const before = await ts.app.storage.db.selectFrom('clients').selectAll().where('client_id', '=', 'nul-target').execute();
+      const before = await ts.app.storage.db
+        .selectFrom('clients')
+        .selectAll()
+        .where('client_id', '=', 'nul-target')
+        .execute();
       const cases: Array<[string, string, unknown?]> = [
         ['POST', '/clients', { clientId: 'nul-name', rsin: '000000000', description: 'a\u0000b' }],
         ['POST', '/clients', { clientId: 'nul\u0000id', rsin: '000000000' }],
@@ -157,23 +209,35 @@ forEachDialect((dialect) => {
         assert.equal(res.status, 400, `${method} ${path}: ${res.status} ${res.text}`);
         assert.match(String(res.headers['content-type']), /^application\/problem\+json/);
       }
-      const nul = await postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: 'nul\u0000', client_secret: 'x' });
+      const nul = await postForm(`${ts.url}/token`, {
+        grant_type: 'client_credentials',
+        client_id: 'nul\u0000',
+        client_secret: 'x',
+      });
       assert.equal(nul.status, 400, nul.text);
       assert.equal(nul.json.error, 'invalid_request');
       const basic = await request(`${ts.url}/token`, {
         method: 'POST',
-        headers: { authorization: `Basic ${Buffer.from('nul%00:x').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        headers: {
+          authorization: `Basic ${Buffer.from('nul%00:x').toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
         body: 'grant_type=client_credentials',
       });
       assert.equal(basic.status, 400, basic.text);
       const self = await postForm(
         `${ts.url}/introspect`,
-        { token: `${Buffer.from('{"alg":"HS256"}').toString('base64url')}.${Buffer.from('{"client_id":"a\u0000","iat":1}').toString('base64url')}.c2ln` },
+        {
+          token: `${Buffer.from('{"alg":"HS256"}').toString('base64url')}.${Buffer.from('{"client_id":"a\u0000","iat":1}').toString('base64url')}.c2ln`,
+        },
         { authorization: basicAuth(ts.admin.clientId, ts.admin.secret) },
       );
       assert.deepEqual(self.json, { active: false });
       assert.ok(!ts.logs.some((l) => l.includes('"level":50')), 'no error logged');
-      assert.deepEqual(await ts.app.storage.db.selectFrom('clients').selectAll().where('client_id', '=', 'nul-target').execute(), before);
+      assert.deepEqual(
+        await ts.app.storage.db.selectFrom('clients').selectAll().where('client_id', '=', 'nul-target').execute(),
+        before,
+      );
     });
 
     it('serves a browsable OpenAPI 3 document', async () => {
@@ -198,14 +262,26 @@ forEachDialect((dialect) => {
       const c = await api('POST', '/clients', { clientId: 'leak-check', rsin: '000000000', selfSignedAllowed: true });
       secrets.push(c.json.secret.value);
       const start = seen.length;
-      await postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: 'leak-check', client_secret: secrets[1]! });
-      await postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: 'leak-check', client_secret: 'wrong-' + secrets[1] });
+      await postForm(`${ts.url}/token`, {
+        grant_type: 'client_credentials',
+        client_id: 'leak-check',
+        client_secret: secrets[1]!,
+      });
+      await postForm(`${ts.url}/token`, {
+        grant_type: 'client_credentials',
+        client_id: 'leak-check',
+        client_secret: 'wrong-' + secrets[1],
+      });
       await api('GET', '/clients/leak-check');
       await api('GET', '/clients/leak-check/secrets');
       await api('GET', '/audit?limit=1000');
       await api('GET', '/clients?limit=1000');
       const rows = await ts.app.storage.db.selectFrom('client_secrets').select(['hash', 'sealed']).execute();
-      const material = [...secrets, ...rows.map((r) => r.hash), ...rows.flatMap((r) => (r.sealed ? [r.sealed.split('.')[2]!] : []))];
+      const material = [
+        ...secrets,
+        ...rows.map((r) => r.hash),
+        ...rows.flatMap((r) => (r.sealed ? [r.sealed.split('.')[2]!] : [])),
+      ];
       const haystack = seen.slice(start).join('\n') + ts.logs.join('\n');
       for (const m of material) assert.ok(!haystack.includes(m), 'secret material leaked');
       assert.ok(ts.logs.length > 0, 'logs were captured');

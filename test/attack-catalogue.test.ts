@@ -12,7 +12,17 @@ import { keyTimes } from '../src/keys/key-plan.js';
 import { openStorage } from '../src/storage/open-storage.js';
 import { exportRegistry, importRegistry } from '../src/storage/registry-transfer.js';
 import { registryResolver } from '../src/tokens/server-verifier.js';
-import { basicAuth, decodePart, hs256, type HttpResult, postForm, rejectsWith, request, startTestServer, type TestServer } from './helpers.js';
+import {
+  basicAuth,
+  decodePart,
+  hs256,
+  type HttpResult,
+  postForm,
+  rejectsWith,
+  request,
+  startTestServer,
+  type TestServer,
+} from './helpers.js';
 
 /**
  * Named attacks from OWASP's JWT and OAuth2 testing guides, RFC 8725 and RFC 9700. Each asserts the
@@ -29,10 +39,22 @@ describe('attack catalogue', () => {
   /** Material that must never appear in a log line; `inResponses` also never in a response. */
   const material: { value: string; inResponses: boolean }[] = [];
   const nowS = () => Math.floor(ts.clock.now() / 1000);
-  const selfClaims = (extra: Record<string, unknown> = {}) => ({ client_id: victim.clientId, iat: nowS(), exp: nowS() + 600, ...extra });
+  const selfClaims = (extra: Record<string, unknown> = {}) => ({
+    client_id: victim.clientId,
+    iat: nowS(),
+    exp: nowS() + 600,
+    ...extra,
+  });
 
   const remember = (res: HttpResult) => (responses.push(res), res);
-  const introspect = async (token: string) => remember(await postForm(`${ts.url}/introspect`, { token }, { authorization: basicAuth(introspector.clientId, introspector.secret) }));
+  const introspect = async (token: string) =>
+    remember(
+      await postForm(
+        `${ts.url}/introspect`,
+        { token },
+        { authorization: basicAuth(introspector.clientId, introspector.secret) },
+      ),
+    );
   const issue = async (c: { clientId: string; secret: string }) => {
     const token = await ts.token(c.clientId, c.secret);
     material.push({ value: token.split('.')[2]!, inResponses: false });
@@ -75,13 +97,21 @@ describe('attack catalogue', () => {
   });
 
   it('alg none, None and NONE', async () => {
-    for (const alg of ['none', 'None', 'NONE']) await refused(`${base64urlJson({ alg })}.${base64urlJson(selfClaims())}.`, 'alg_not_allowed');
+    for (const alg of ['none', 'None', 'NONE'])
+      await refused(`${base64urlJson({ alg })}.${base64urlJson(selfClaims())}.`, 'alg_not_allowed');
   });
 
   it("HS256 signed with the IdP's RSA public key, PEM and JWK forms", async () => {
     const jwk = remember(await request(`${ts.url}/jwks`)).json.keys[0];
     const pem = crypto.createPublicKey({ key: jwk, format: 'jwk' }).export({ type: 'spki', format: 'pem' });
-    const idpClaims = { iss: ts.url, sub: victim.clientId, client_id: victim.clientId, aud: 'ZGW_APIs', iat: nowS(), exp: nowS() + 600 };
+    const idpClaims = {
+      iss: ts.url,
+      sub: victim.clientId,
+      client_id: victim.clientId,
+      aud: 'ZGW_APIs',
+      iat: nowS(),
+      exp: nowS() + 600,
+    };
     for (const key of [pem, JSON.stringify(jwk)]) {
       await refused(hs256(idpClaims, key, { alg: 'HS256', typ: 'at+jwt', kid: jwk.kid }), 'bad_signature');
     }
@@ -105,8 +135,16 @@ describe('attack catalogue', () => {
       const attacker = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
       const attackerJwk = attacker.publicKey.export({ format: 'jwk' });
       const real = decodePart(await issue(victim), 0);
-      const claims = { iss: ts.url, sub: victim.clientId, client_id: victim.clientId, aud: 'ZGW_APIs', iat: nowS(), exp: nowS() + 600 };
-      const sign = (header: Record<string, unknown>) => signJws({ alg: 'RS256', ...header }, claims, attacker.privateKey);
+      const claims = {
+        iss: ts.url,
+        sub: victim.clientId,
+        client_id: victim.clientId,
+        aud: 'ZGW_APIs',
+        iat: nowS(),
+        exp: nowS() + 600,
+      };
+      const sign = (header: Record<string, unknown>) =>
+        signJws({ alg: 'RS256', ...header }, claims, attacker.privateKey);
       const x5c = [Buffer.from('attacker certificate').toString('base64')];
       const embedded = { jku: trapUrl, x5u: trapUrl, x5c, jwk: attackerJwk };
       await refused(sign({ alg: 'RS256', typ: 'at+jwt', kid: 'attacker', ...embedded }), 'unknown_key');
@@ -154,7 +192,15 @@ describe('attack catalogue', () => {
     ts.clock.advance(keyTimes(ts.config).retentionMs / 1000 + 1);
     await ts.app.keys.load();
     assert.ok(!ts.app.keys.publicKeys().some((k) => k.kid === retired.kid), 'the old key is no longer published');
-    const claims = { iss: ts.url, sub: victim.clientId, client_id: victim.clientId, aud: 'ZGW_APIs', iat: nowS(), exp: nowS() + 600, jti: 'r' };
+    const claims = {
+      iss: ts.url,
+      sub: victim.clientId,
+      client_id: victim.clientId,
+      aud: 'ZGW_APIs',
+      iat: nowS(),
+      exp: nowS() + 600,
+      jti: 'r',
+    };
     const token = signJws({ alg: retired.alg, encodedHeader: retired.encodedHeader }, claims, retired.privateKey);
     material.push({ value: token.split('.')[2]!, inResponses: false });
     await refused(token, 'unknown_key');
@@ -164,7 +210,10 @@ describe('attack catalogue', () => {
     await refused(hs256(selfClaims({ client_id: other.clientId }), victim.secret), 'bad_signature');
     const token = await issue(victim);
     const [h, , s] = token.split('.');
-    await refused(`${h}.${base64urlJson({ ...decodePart(token, 1), client_id: other.clientId, sub: other.clientId })}.${s}`, 'bad_signature');
+    await refused(
+      `${h}.${base64urlJson({ ...decodePart(token, 1), client_id: other.clientId, sub: other.clientId })}.${s}`,
+      'bad_signature',
+    );
   });
 
   it("a self-signed token claiming another organisation's rsin", async () => {
@@ -180,19 +229,32 @@ describe('attack catalogue', () => {
   it('replay of a revoked token at introspection', async () => {
     const token = await issue(victim);
     assert.equal((await introspect(token)).json.active, true);
-    const revoked = remember(await postForm(`${ts.url}/revoke`, { token }, { authorization: basicAuth(victim.clientId, victim.secret) }));
+    const revoked = remember(
+      await postForm(`${ts.url}/revoke`, { token }, { authorization: basicAuth(victim.clientId, victim.secret) }),
+    );
     assert.equal(revoked.status, 200);
     await refused(token, 'revoked');
   });
 
   it('wrong secret and unknown client: the same answer from the same work', async () => {
     const tokenRequest = (clientId: string, secret: string) =>
-      postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: clientId, client_secret: secret }, {}, '127.0.0.7').then(remember);
+      postForm(
+        `${ts.url}/token`,
+        { grant_type: 'client_credentials', client_id: clientId, client_secret: secret },
+        {},
+        '127.0.0.7',
+      ).then(remember);
     // Count the constant-time work: one HMAC of the presented secret and one compare per stored secret.
     const counts = { hmac: 0, compare: 0 };
     const { createHmac, timingSafeEqual } = crypto;
-    crypto.createHmac = ((...a: Parameters<typeof createHmac>) => (counts.hmac++, createHmac(...a))) as typeof createHmac;
-    crypto.timingSafeEqual = ((...a: Parameters<typeof timingSafeEqual>) => (counts.compare++, timingSafeEqual(...a))) as typeof timingSafeEqual;
+    crypto.createHmac = ((...a: Parameters<typeof createHmac>) => (
+      counts.hmac++,
+      createHmac(...a)
+    )) as typeof createHmac;
+    crypto.timingSafeEqual = ((...a: Parameters<typeof timingSafeEqual>) => (
+      counts.compare++,
+      timingSafeEqual(...a)
+    )) as typeof timingSafeEqual;
     const answers: { res: HttpResult; work: typeof counts }[] = [];
     try {
       for (const [id, secret] of [
@@ -216,7 +278,13 @@ describe('attack catalogue', () => {
   });
 
   it('a guessing loop from one address is stopped while another address still gets tokens', async () => {
-    const guess = (i: number) => postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: victim.clientId, client_secret: `guess-${i}` }, {}, '127.0.0.8').then(remember);
+    const guess = (i: number) =>
+      postForm(
+        `${ts.url}/token`,
+        { grant_type: 'client_credentials', client_id: victim.clientId, client_secret: `guess-${i}` },
+        {},
+        '127.0.0.8',
+      ).then(remember);
     const statuses: number[] = [];
     for (let i = 0; i < 20; i++) statuses.push((await guess(i)).status);
     assert.deepEqual(statuses.slice(0, 5), [401, 401, 401, 401, 401]);
@@ -224,7 +292,14 @@ describe('attack catalogue', () => {
       statuses.slice(5).every((s) => s === 429),
       `guesses after the threshold are refused unchecked: ${statuses.join(',')}`,
     );
-    const elsewhere = remember(await postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: victim.clientId, client_secret: victim.secret }, {}, '127.0.0.9'));
+    const elsewhere = remember(
+      await postForm(
+        `${ts.url}/token`,
+        { grant_type: 'client_credentials', client_id: victim.clientId, client_secret: victim.secret },
+        {},
+        '127.0.0.9',
+      ),
+    );
     assert.equal(elsewhere.status, 200);
     material.push({ value: elsewhere.json.access_token.split('.')[2], inResponses: false });
   });
@@ -253,14 +328,18 @@ describe('attack catalogue', () => {
     assert.equal(p.clientId, limited.clientId);
     assert.equal(p.userId, 'u-7');
     assert.deepEqual(Object.keys(p.claims).sort(), ['exp', 'iat', 'user_id'], 'only information claims pass through');
-    await assert.rejects(verifier.verify(token, ['zaken.verwijderen']), (e: TokenError) => e.code === 'insufficient_scope');
+    await assert.rejects(
+      verifier.verify(token, ['zaken.verwijderen']),
+      (e: TokenError) => e.code === 'insufficient_scope',
+    );
     const res = await introspect(token);
     assert.equal(res.json.active, true);
     assert.equal(res.json.scope, 'zaken.lezen');
     assert.equal(res.json.sub, limited.clientId);
     assert.equal(res.json.rsin, '000000000');
     assert.equal(res.json.user_id, 'u-7');
-    for (const k of ['iss', 'aud', 'scp', 'roles', 'groups', 'azp', 'act', 'unknown_claim']) assert.equal(res.json[k], undefined, `${k} is not passed on`);
+    for (const k of ['iss', 'aud', 'scp', 'roles', 'groups', 'azp', 'act', 'unknown_claim'])
+      assert.equal(res.json[k], undefined, `${k} is not passed on`);
     const admin = remember(await request(`${ts.url}/admin/clients`, { headers: { authorization: `Bearer ${token}` } }));
     assert.equal(admin.status, 403);
   });
@@ -279,7 +358,8 @@ describe('attack catalogue', () => {
       );
     assert.equal((await asAdmin(token)).status, 200);
     await ts.app.clients.update('ops-tool', { allowedScopes: ['zaken.lezen'] }, { id: 'test' });
-    for (const secret of await ts.app.clients.listSecrets('ops-tool')) await ts.app.clients.revokeSecret('ops-tool', secret.secretId, { id: 'test' });
+    for (const secret of await ts.app.clients.listSecrets('ops-tool'))
+      await ts.app.clients.revokeSecret('ops-tool', secret.secretId, { id: 'test' });
     assert.equal((await asAdmin(token)).status, 403, 'the admin scope is gone from the token at once');
     assert.equal((await asAdmin(token, 'POST', { clientId: 'made-by-old-token', rsin: '000000000' })).status, 403);
     await assert.rejects(ts.app.clients.get('made-by-old-token'), /does not exist/);
@@ -288,16 +368,46 @@ describe('attack catalogue', () => {
     await ts.app.clients.delete('ops-tool', { id: 'test' });
     await refused(token, 'unknown_client');
     ts.clock.advance(1);
-    await ts.app.clients.create({ clientId: 'ops-tool', rsin: '123456782', allowedScopes: ['zgw-auth:admin', 'zaken.lezen'] }, { id: 'test' });
+    await ts.app.clients.create(
+      { clientId: 'ops-tool', rsin: '123456782', allowedScopes: ['zgw-auth:admin', 'zaken.lezen'] },
+      { id: 'test' },
+    );
     await refused(token, 'client_replaced');
     assert.equal((await asAdmin(token)).status, 401);
   });
 
   it('static claims cannot carry rights, on create, update and import', async () => {
-    const rights = ['scp', 'scope', 'roles', 'groups', 'azp', 'act', 'cnf', 'client_id', 'rsin', 'sub', 'iss', 'aud', 'exp', 'realm_access', 'permissions', 'zgw-auth:admin'];
-    for (const name of rights) await assert.rejects(ts.createClient({ staticClaims: { [name]: ['zgw-auth:admin'] } }), /staticClaims may not set/, name);
-    const ok = await ts.createClient({ staticClaims: { user_id: 'u', user_representation: 'Jan', 'https://gemeente.example/claims/afdeling': 'KCC' } });
-    await assert.rejects(ts.app.clients.update(ok.clientId, { staticClaims: { scp: ['zgw-auth:admin'] } }, { id: 'test' }), /staticClaims may not set/);
+    const rights = [
+      'scp',
+      'scope',
+      'roles',
+      'groups',
+      'azp',
+      'act',
+      'cnf',
+      'client_id',
+      'rsin',
+      'sub',
+      'iss',
+      'aud',
+      'exp',
+      'realm_access',
+      'permissions',
+      'zgw-auth:admin',
+    ];
+    for (const name of rights)
+      await assert.rejects(
+        ts.createClient({ staticClaims: { [name]: ['zgw-auth:admin'] } }),
+        /staticClaims may not set/,
+        name,
+      );
+    const ok = await ts.createClient({
+      staticClaims: { user_id: 'u', user_representation: 'Jan', 'https://gemeente.example/claims/afdeling': 'KCC' },
+    });
+    await assert.rejects(
+      ts.app.clients.update(ok.clientId, { staticClaims: { scp: ['zgw-auth:admin'] } }, { id: 'test' }),
+      /staticClaims may not set/,
+    );
     const adminToken = await ts.token(ts.admin.clientId, ts.admin.secret);
     const viaApi = remember(
       await request(`${ts.url}/admin/clients`, {
@@ -320,7 +430,11 @@ describe('attack catalogue', () => {
     const legacyToken = await issue(legacy);
     assert.equal(decodePart(legacyToken, 1).scp, undefined);
     assert.equal(decodePart(legacyToken, 1).user_id, 'old');
-    assert.equal(remember(await request(`${ts.url}/admin/clients`, { headers: { authorization: `Bearer ${legacyToken}` } })).status, 403);
+    assert.equal(
+      remember(await request(`${ts.url}/admin/clients`, { headers: { authorization: `Bearer ${legacyToken}` } }))
+        .status,
+      403,
+    );
 
     const exported = await exportRegistry(ts.app.storage, ts.app.masterKey, ts.clock.now());
     const target = await openStorage(undefined, fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-import-')));

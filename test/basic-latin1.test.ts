@@ -18,13 +18,21 @@ r = requests.post(os.environ["URL"], data={"grant_type": "client_credentials"}, 
 print(json.dumps({"status": r.status_code, "body": r.json()}))
 `;
 
-async function pythonToken(url: string, id: string, secret: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const { stdout } = await run('python3', ['-c', PYTHON], { env: { ...process.env, URL: url, ID: id, SECRET: secret }, timeout: 20_000 });
+async function pythonToken(
+  url: string,
+  id: string,
+  secret: string,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const { stdout } = await run('python3', ['-c', PYTHON], {
+    env: { ...process.env, URL: url, ID: id, SECRET: secret },
+    timeout: 20_000,
+  });
   return JSON.parse(stdout) as { status: number; body: Record<string, unknown> };
 }
 
 /** The Basic header exactly as requests builds it: `id:secret` in Latin-1, base64. */
-const latin1Basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`, 'latin1').toString('base64')}`;
+const latin1Basic = (id: string, secret: string) =>
+  `Basic ${Buffer.from(`${id}:${secret}`, 'latin1').toString('base64')}`;
 
 forEachDialect((dialect) => {
   describe(`HTTP Basic in Latin-1, as Python requests sends it (${dialect})`, () => {
@@ -46,9 +54,17 @@ forEachDialect((dialect) => {
       const python = await pythonToken(`${ts.url}/token`, clients.accents, secrets.accents);
       assert.equal(python.status, 200, JSON.stringify(python.body));
       assert.equal(python.body.token_type, 'Bearer');
-      const utf8 = await postForm(`${ts.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth(clients.accents, secrets.accents) });
+      const utf8 = await postForm(
+        `${ts.url}/token`,
+        { grant_type: 'client_credentials' },
+        { authorization: basicAuth(clients.accents, secrets.accents) },
+      );
       assert.equal(utf8.status, 200);
-      const form = await postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: clients.accents, client_secret: secrets.accents });
+      const form = await postForm(`${ts.url}/token`, {
+        grant_type: 'client_credentials',
+        client_id: clients.accents,
+        client_secret: secrets.accents,
+      });
       assert.equal(form.status, 200);
     });
 
@@ -59,10 +75,18 @@ forEachDialect((dialect) => {
 
     it('refuses a wrong Latin-1 secret as invalid_client, counted as one attempt in the back-off', async () => {
       // Threshold 2: were the Latin-1 reading a second attempt, this one failure would back the client off.
-      const wrong = await postForm(`${ts.url}/token`, { grant_type: 'client_credentials' }, { authorization: latin1Basic(clients.plusPercent, `${secrets.plusPercent}ÿ`) });
+      const wrong = await postForm(
+        `${ts.url}/token`,
+        { grant_type: 'client_credentials' },
+        { authorization: latin1Basic(clients.plusPercent, `${secrets.plusPercent}ÿ`) },
+      );
       assert.equal(wrong.status, 401);
       assert.equal(wrong.json.error, 'invalid_client');
-      const right = await postForm(`${ts.url}/token`, { grant_type: 'client_credentials' }, { authorization: latin1Basic(clients.plusPercent, secrets.plusPercent) });
+      const right = await postForm(
+        `${ts.url}/token`,
+        { grant_type: 'client_credentials' },
+        { authorization: latin1Basic(clients.plusPercent, secrets.plusPercent) },
+      );
       assert.equal(right.status, 200, right.text);
     });
   });

@@ -13,7 +13,9 @@ describe('benchmark harness (smoke)', () => {
   it('loads zgw-auth and the bare baseline with wrk, times start-up, and writes JSON, SVG and the --check verdict', async () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-bench-'));
     const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
-      execFile(process.execPath, [RUN, '--smoke', '--check', '--out', out], { maxBuffer: 1 << 22 }, (err, stdout) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout }));
+      execFile(process.execPath, [RUN, '--smoke', '--check', '--out', out], { maxBuffer: 1 << 22 }, (err, stdout) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout }),
+      );
     });
     const report = JSON.parse(fs.readFileSync(path.join(out, 'benchmarks.json'), 'utf8')) as {
       series: Record<string, { values: number[] }>;

@@ -6,7 +6,18 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type ClientRecord, createVerifier, importJwks, introspect, type KeySource, refusal, RemoteJwks, TokenError, type VerificationKey, type VerifierOptions } from '@zgw-auth/verifier';
+import {
+  type ClientRecord,
+  createVerifier,
+  importJwks,
+  introspect,
+  type KeySource,
+  refusal,
+  RemoteJwks,
+  TokenError,
+  type VerificationKey,
+  type VerifierOptions,
+} from '@zgw-auth/verifier';
 import { base64urlJson, type JoseHeader, type JwsPayload, signJws } from '@zgw-auth/verifier/testing';
 import { loadConfig } from '../src/config.js';
 import { ValidationError, ZgwAuthError } from '../src/errors.js';
@@ -42,8 +53,17 @@ const ISSUER = 'https://idp.example';
 function idpToken(payload: JwsPayload, header: JoseHeader = { alg: 'RS256', typ: 'at+jwt', kid: 'rs' }): string {
   return signJws(header, payload, rsa.privateKey);
 }
-const idpClaims = (extra: Record<string, unknown> = {}) => ({ iss: ISSUER, sub: 'c1', client_id: 'c1', aud: 'api', iat: nowS(), exp: nowS() + 600, ...extra });
-const verifierFor = (options: Partial<VerifierOptions> = {}) => createVerifier({ issuer: ISSUER, keys, cache: false, ...options });
+const idpClaims = (extra: Record<string, unknown> = {}) => ({
+  iss: ISSUER,
+  sub: 'c1',
+  client_id: 'c1',
+  aud: 'api',
+  iat: nowS(),
+  exp: nowS() + 600,
+  ...extra,
+});
+const verifierFor = (options: Partial<VerifierOptions> = {}) =>
+  createVerifier({ issuer: ISSUER, keys, cache: false, ...options });
 
 const SECRET = 'a-self-signing-secret-of-enough-length';
 const selfClient = (extra: Partial<ClientRecord> = {}): ClientRecord => ({
@@ -65,7 +85,8 @@ describe('check inventory: verifier library', () => {
   });
 
   it('algorithm allow-list: createVerifier refuses a non-asymmetric algorithm for IdP tokens', () => {
-    for (const alg of ['HS256', 'none', 'RS384']) assert.throws(() => createVerifier({ issuer: ISSUER, keys, algorithms: [alg] }), /not allowed/);
+    for (const alg of ['HS256', 'none', 'RS384'])
+      assert.throws(() => createVerifier({ issuer: ISSUER, keys, algorithms: [alg] }), /not allowed/);
   });
 
   it('algorithm allow-list: the configured algorithms narrow what is accepted', async () => {
@@ -87,7 +108,8 @@ describe('check inventory: verifier library', () => {
   it('kid bound: a key source is never asked for a kid that is not a string of at most 200 characters', async () => {
     const asked: unknown[] = [];
     const v = verifierFor({ keys: { get: (kid) => (asked.push(kid), undefined) } });
-    for (const kid of ['k'.repeat(201), 42, { $ne: null }, ['rs']]) await rejectsWith(v, idpToken(idpClaims(), { alg: 'RS256', typ: 'at+jwt', kid }), 'unknown_key');
+    for (const kid of ['k'.repeat(201), 42, { $ne: null }, ['rs']])
+      await rejectsWith(v, idpToken(idpClaims(), { alg: 'RS256', typ: 'at+jwt', kid }), 'unknown_key');
     assert.ok(
       asked.every((k) => typeof k === 'string' && k.length <= 200),
       `asked for ${JSON.stringify(asked).slice(0, 200)}`,
@@ -95,7 +117,11 @@ describe('check inventory: verifier library', () => {
   });
 
   it('no IdP keys: a verifier without issuer or keys refuses IdP tokens as unknown_key', async () => {
-    await rejectsWith(createVerifier({ clients: () => selfClient(), cache: false }), idpToken(idpClaims()), 'unknown_key');
+    await rejectsWith(
+      createVerifier({ clients: () => selfClient(), cache: false }),
+      idpToken(idpClaims()),
+      'unknown_key',
+    );
   });
 
   it('self-signed off: selfSigned false refuses HS256 tokens even with a client resolver', async () => {
@@ -122,7 +148,12 @@ describe('check inventory: verifier library', () => {
   });
 
   it('client named: an IdP token with neither client_id nor sub is refused', async () => {
-    await rejectsWith(verifierFor(), idpToken(idpClaims({ client_id: undefined, sub: undefined })), 'invalid_claim', /names no client/);
+    await rejectsWith(
+      verifierFor(),
+      idpToken(idpClaims({ client_id: undefined, sub: undefined })),
+      'invalid_claim',
+      /names no client/,
+    );
   });
 
   it('claim types: string claims must be strings', async () => {
@@ -133,7 +164,12 @@ describe('check inventory: verifier library', () => {
       ['jti', 5],
       ['rsin', 0],
     ] as const) {
-      await rejectsWith(verifierFor(), idpToken(idpClaims({ [claim]: value })), 'invalid_claim', new RegExp(`"${claim}" must be a string`));
+      await rejectsWith(
+        verifierFor(),
+        idpToken(idpClaims({ [claim]: value })),
+        'invalid_claim',
+        new RegExp(`"${claim}" must be a string`),
+      );
     }
   });
 
@@ -164,30 +200,52 @@ describe('check inventory: verifier library', () => {
   });
 
   it('self-signed client_id: an empty client_id is refused as a missing claim', async () => {
-    await rejectsWith(verifierFor({ clients: () => selfClient() }), hs256({ client_id: '', iat: nowS() }, SECRET), 'invalid_claim', /client_id/);
+    await rejectsWith(
+      verifierFor({ clients: () => selfClient() }),
+      hs256({ client_id: '', iat: nowS() }, SECRET),
+      'invalid_claim',
+      /client_id/,
+    );
   });
 
   it('self-signed unknown client: refused as unknown_client, not with another error', async () => {
-    await rejectsWith(verifierFor({ clients: () => undefined }), hs256({ client_id: 'c1', iat: nowS() }, SECRET), 'unknown_client');
+    await rejectsWith(
+      verifierFor({ clients: () => undefined }),
+      hs256({ client_id: 'c1', iat: nowS() }, SECRET),
+      'unknown_client',
+    );
   });
 
   it('self-signing allowed: a client that may not self-sign is refused even when its secret signed the token', async () => {
-    await rejectsWith(verifierFor({ clients: () => selfClient({ selfSignedAllowed: false }) }), hs256({ client_id: 'c1', iat: nowS() }, SECRET), 'self_signed_not_allowed');
+    await rejectsWith(
+      verifierFor({ clients: () => selfClient({ selfSignedAllowed: false }) }),
+      hs256({ client_id: 'c1', iat: nowS() }, SECRET),
+      'self_signed_not_allowed',
+    );
   });
 
   it('HS256 signature length: a signature shorter or longer than an HMAC is refused as bad_signature, never with another error', async () => {
     const v = verifierFor({ clients: () => selfClient() });
     const token = hs256({ client_id: 'c1', iat: nowS() }, SECRET);
     // Canonical base64url of 3, 0 and 36 bytes: shorter and longer than an HMAC-SHA256.
-    for (const signature of ['AAAA', '', 'A'.repeat(48)]) await rejectsWith(v, token.replace(/[^.]+$/, signature), 'bad_signature');
+    for (const signature of ['AAAA', '', 'A'.repeat(48)])
+      await rejectsWith(v, token.replace(/[^.]+$/, signature), 'bad_signature');
   });
 
   it('iat required: a self-signed token with exp but no iat is refused as missing_iat', async () => {
-    await rejectsWith(verifierFor({ clients: () => selfClient() }), hs256({ client_id: 'c1', exp: nowS() + 600 }, SECRET), 'missing_iat');
+    await rejectsWith(
+      verifierFor({ clients: () => selfClient() }),
+      hs256({ client_id: 'c1', exp: nowS() + 600 }, SECRET),
+      'missing_iat',
+    );
   });
 
   it('nbf: a self-signed token not valid yet beyond the skew is refused', async () => {
-    await rejectsWith(verifierFor({ clients: () => selfClient() }), hs256({ client_id: 'c1', iat: nowS(), nbf: nowS() + 600 }, SECRET), 'not_yet_valid');
+    await rejectsWith(
+      verifierFor({ clients: () => selfClient() }),
+      hs256({ client_id: 'c1', iat: nowS(), nbf: nowS() + 600 }, SECRET),
+      'not_yet_valid',
+    );
   });
 
   it("self-signed rsin: the principal carries the registry's rsin, never the token's", async () => {
@@ -208,7 +266,10 @@ describe('check inventory: verifier library', () => {
     const v = createVerifier({ issuer: ISSUER, keys, cache: { revalidateAfterMs: 60_000 } });
     const token = idpToken(idpClaims({ scope: 'zaken.lezen' }));
     await v.verify(token);
-    await assert.rejects(v.verify(token, ['zaken.verwijderen']), (err: TokenError) => err.code === 'insufficient_scope');
+    await assert.rejects(
+      v.verify(token, ['zaken.verwijderen']),
+      (err: TokenError) => err.code === 'insufficient_scope',
+    );
   });
 
   it('JWKS: a key published for encryption (use enc) is not used to verify', () => {
@@ -223,9 +284,12 @@ describe('check inventory: verifier library', () => {
     const jwks = { keys: [{ ...rsa.publicKey.export({ format: 'jwk' }), kid: 'rs', alg: 'RS256', use: 'sig' }] };
     before(async () => {
       server = http.createServer((req, res) => {
-        const json = (body: unknown) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-        if (req.url === '/good/.well-known/openid-configuration') return json({ issuer: `${base}/good`, jwks_uri: `${base}/jwks` });
-        if (req.url === '/other/.well-known/openid-configuration') return json({ issuer: 'https://someone-else.example', jwks_uri: `${base}/jwks` });
+        const json = (body: unknown) =>
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+        if (req.url === '/good/.well-known/openid-configuration')
+          return json({ issuer: `${base}/good`, jwks_uri: `${base}/jwks` });
+        if (req.url === '/other/.well-known/openid-configuration')
+          return json({ issuer: 'https://someone-else.example', jwks_uri: `${base}/jwks` });
         if (req.url === '/jwks') return json(jwks);
         if (req.url === '/redirect') return res.writeHead(302, { location: '/jwks' }).end();
         if (req.url === '/introspect-string') return json({ active: 'true', client_id: 'c1' });
@@ -240,7 +304,12 @@ describe('check inventory: verifier library', () => {
       const good = createVerifier({ issuer: `${base}/good`, cache: false });
       assert.equal((await good.verify(idpToken(idpClaims({ iss: `${base}/good` })))).clientId, 'c1');
       const other = createVerifier({ issuer: `${base}/other`, cache: false });
-      await rejectsWith(other, idpToken(idpClaims({ iss: `${base}/other` })), 'keys_unavailable', /discovery document does not match/);
+      await rejectsWith(
+        other,
+        idpToken(idpClaims({ iss: `${base}/other` })),
+        'keys_unavailable',
+        /discovery document does not match/,
+      );
     });
 
     it('JWKS fetch: a redirect is not followed', async () => {
@@ -271,7 +340,12 @@ describe('check inventory: verifier library', () => {
 describe('check inventory: server', () => {
   let ts: TestServer;
   let introspector: { clientId: string; secret: string };
-  const introspectAs = (token: string) => postForm(`${ts.url}/introspect`, { token }, { authorization: basicAuth(introspector.clientId, introspector.secret) });
+  const introspectAs = (token: string) =>
+    postForm(
+      `${ts.url}/introspect`,
+      { token },
+      { authorization: basicAuth(introspector.clientId, introspector.secret) },
+    );
   const tokenRequest = (params: Record<string, string>, headers: Record<string, string> = {}, address?: string) =>
     postForm(`${ts.url}/token`, { grant_type: 'client_credentials', ...params }, headers, address);
 
@@ -293,7 +367,11 @@ describe('check inventory: server', () => {
 
   it('/revoke: a self-signed token is refused as unsupported_token_type', async () => {
     const c = await ts.createClient({ selfSignedAllowed: true });
-    const res = await postForm(`${ts.url}/revoke`, { token: hs256({ client_id: c.clientId, iat: Math.floor(ts.clock.now() / 1000) }, c.secret) }, { authorization: basicAuth(c.clientId, c.secret) });
+    const res = await postForm(
+      `${ts.url}/revoke`,
+      { token: hs256({ client_id: c.clientId, iat: Math.floor(ts.clock.now() / 1000) }, c.secret) },
+      { authorization: basicAuth(c.clientId, c.secret) },
+    );
     assert.equal(res.status, 400);
     assert.equal(res.json.error, 'unsupported_token_type');
   });
@@ -301,7 +379,11 @@ describe('check inventory: server', () => {
   it('admin API: a self-signed token is refused even when its client holds the admin scope', async () => {
     const c = await ts.createClient({ selfSignedAllowed: true, allowedScopes: ['zgw-auth:admin'] });
     const idp = await ts.token(c.clientId, c.secret);
-    assert.equal((await request(`${ts.url}/admin/clients?limit=1`, { headers: { authorization: `Bearer ${idp}` } })).status, 200, 'the client is an admin');
+    assert.equal(
+      (await request(`${ts.url}/admin/clients?limit=1`, { headers: { authorization: `Bearer ${idp}` } })).status,
+      200,
+      'the client is an admin',
+    );
     const self = hs256({ client_id: c.clientId, iat: Math.floor(ts.clock.now() / 1000) }, c.secret);
     const res = await request(`${ts.url}/admin/clients?limit=1`, { headers: { authorization: `Bearer ${self}` } });
     assert.equal(res.status, 401);
@@ -313,7 +395,11 @@ describe('check inventory: server', () => {
     const times: number[] = [];
     for (let i = 0; i < 10; i++) {
       const started = performance.now();
-      const res = await tokenRequest({ client_id: `floor-${i}`, client_secret: 'wrong-secret' }, {}, `127.0.0.${40 + i}`);
+      const res = await tokenRequest(
+        { client_id: `floor-${i}`, client_secret: 'wrong-secret' },
+        {},
+        `127.0.0.${40 + i}`,
+      );
       times.push(performance.now() - started);
       assert.equal(res.status, 401);
     }
@@ -324,7 +410,9 @@ describe('check inventory: server', () => {
     const times: number[] = [];
     for (let i = 0; i < 10; i++) {
       const started = performance.now();
-      const res = await request(`${ts.url}/admin/clients`, { headers: { authorization: `Bearer ${hs256({ client_id: `floor-${i}`, iat: 1 }, 'x')}` } });
+      const res = await request(`${ts.url}/admin/clients`, {
+        headers: { authorization: `Bearer ${hs256({ client_id: `floor-${i}`, iat: 1 }, 'x')}` },
+      });
       times.push(performance.now() - started);
       assert.equal(res.status, 401);
     }
@@ -363,7 +451,12 @@ describe('check inventory: server', () => {
   it('client credentials: HTTP Basic whose Latin-1 reading holds C1 control characters is refused as malformed, and not audited', async () => {
     const a = await ts.createClient();
     const before = (await ts.app.audit.list({ action: 'client_auth.failed', limit: 1000 })).length;
-    const header = Buffer.concat([Buffer.from(a.clientId), Buffer.from([0x9b]), Buffer.from(':'), Buffer.from(a.secret)]);
+    const header = Buffer.concat([
+      Buffer.from(a.clientId),
+      Buffer.from([0x9b]),
+      Buffer.from(':'),
+      Buffer.from(a.secret),
+    ]);
     const res = await tokenRequest({}, { authorization: `Basic ${header.toString('base64')}` });
     assert.equal(res.status, 400);
     assert.equal(res.json.error, 'invalid_request');
@@ -372,7 +465,10 @@ describe('check inventory: server', () => {
   });
 
   it('client credentials: HTTP Basic without a colon is refused as malformed', async () => {
-    const res = await tokenRequest({}, { authorization: `Basic ${Buffer.from('client-without-colon').toString('base64')}` });
+    const res = await tokenRequest(
+      {},
+      { authorization: `Basic ${Buffer.from('client-without-colon').toString('base64')}` },
+    );
     assert.equal(res.status, 400);
     assert.match(res.json.error_description, /no colon/);
   });
@@ -398,10 +494,20 @@ describe('check inventory: server', () => {
   it('form body: a multipart request with a file part is refused', async () => {
     const a = await ts.createClient();
     const boundary = 'b0undary';
-    const field = (name: string, value: string) => `--${boundary}\r\ncontent-disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+    const field = (name: string, value: string) =>
+      `--${boundary}\r\ncontent-disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
     const file = `--${boundary}\r\ncontent-disposition: form-data; name="upload"; filename="a.txt"\r\ncontent-type: text/plain\r\n\r\nhello\r\n`;
-    const body = field('grant_type', 'client_credentials') + field('client_id', a.clientId) + field('client_secret', a.secret) + file + `--${boundary}--\r\n`;
-    const res = await request(`${ts.url}/token`, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, body });
+    const body =
+      field('grant_type', 'client_credentials') +
+      field('client_id', a.clientId) +
+      field('client_secret', a.secret) +
+      file +
+      `--${boundary}--\r\n`;
+    const res = await request(`${ts.url}/token`, {
+      method: 'POST',
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+      body,
+    });
     assert.equal(res.status, 400);
     assert.match(res.json.error_description, /file uploads/);
   });
@@ -417,17 +523,28 @@ describe('check inventory: server', () => {
   it('expired secrets: a secret stops working at its expiry, also while its client is cached', async () => {
     const c = await ts.createClient();
     const expiring = await ts.app.clients.addSecret(c.clientId, { expiresAt: ts.clock.now() + 1000 }, { id: 'test' });
-    for (let i = 0; i < 2; i++) assert.equal((await tokenRequest({ client_id: c.clientId, client_secret: expiring.value })).status, 200);
+    for (let i = 0; i < 2; i++)
+      assert.equal((await tokenRequest({ client_id: c.clientId, client_secret: expiring.value })).status, 200);
     ts.clock.advance(1.5);
-    assert.equal((await tokenRequest({ client_id: c.clientId, client_secret: expiring.value }, {}, '127.0.0.22')).status, 401);
+    assert.equal(
+      (await tokenRequest({ client_id: c.clientId, client_secret: expiring.value }, {}, '127.0.0.22')).status,
+      401,
+    );
     ts.clock.advance(3);
-    assert.equal((await tokenRequest({ client_id: c.clientId, client_secret: expiring.value }, {}, '127.0.0.22')).status, 401);
+    assert.equal(
+      (await tokenRequest({ client_id: c.clientId, client_secret: expiring.value }, {}, '127.0.0.22')).status,
+      401,
+    );
   });
 
   it('expired secrets: a self-signing secret stops verifying at its expiry, also while its client is cached', async () => {
     const c = await ts.createClient({ selfSignedAllowed: true });
     const expiring = await ts.app.clients.addSecret(c.clientId, { expiresAt: ts.clock.now() + 1000 }, { id: 'test' });
-    const v = createVerifier({ clients: (await import('../src/tokens/server-verifier.js')).registryResolver(ts.app.authenticator), cache: false, now: ts.clock.now });
+    const v = createVerifier({
+      clients: (await import('../src/tokens/server-verifier.js')).registryResolver(ts.app.authenticator),
+      cache: false,
+      now: ts.clock.now,
+    });
     const token = () => hs256({ client_id: c.clientId, iat: Math.floor(ts.clock.now() / 1000) }, expiring.value);
     // The second lookup puts the client in the cache, with its secrets opened.
     for (let i = 0; i < 2; i++) await v.verify(token());
@@ -441,8 +558,16 @@ describe('check inventory: server', () => {
     const { warnings } = await ts.app.clients.update(c.clientId, { selfSignedAllowed: true }, { id: 'test' });
     assert.match(warnings.join(' '), /need a new secret/);
     assert.ok((await ts.app.clients.listSecrets(c.clientId)).every((s) => !s.usableForSelfSigned));
-    const v = createVerifier({ clients: (await import('../src/tokens/server-verifier.js')).registryResolver(ts.app.authenticator), cache: false, now: ts.clock.now });
-    await rejectsWith(v, hs256({ client_id: c.clientId, iat: Math.floor(ts.clock.now() / 1000) }, c.secret), 'bad_signature');
+    const v = createVerifier({
+      clients: (await import('../src/tokens/server-verifier.js')).registryResolver(ts.app.authenticator),
+      cache: false,
+      now: ts.clock.now,
+    });
+    await rejectsWith(
+      v,
+      hs256({ client_id: c.clientId, iat: Math.floor(ts.clock.now() / 1000) }, c.secret),
+      'bad_signature',
+    );
   });
 
   describe('registry validation in the service (the CLI and import bypass the admin API schema)', () => {
@@ -455,7 +580,8 @@ describe('check inventory: server', () => {
       });
     };
     const actor = { id: 'test' };
-    const create = (input: Record<string, unknown>) => ts.app.clients.create({ rsin: '000000000', ...input } as never, actor);
+    const create = (input: Record<string, unknown>) =>
+      ts.app.clients.create({ rsin: '000000000', ...input } as never, actor);
 
     it('client id pattern', () => refuses(create({ clientId: 'bad id/' }), 'clientId'));
     it('rsin 11-test', () => refuses(create({ rsin: '123456789' }), 'rsin'));
@@ -463,8 +589,10 @@ describe('check inventory: server', () => {
     it('name bounds', () => refuses(create({ name: 'n\u0001' }), 'name'));
     it('description bound', () => refuses(create({ description: 'd'.repeat(2001) }), 'description'));
     it('grant types', () => refuses(create({ grantTypes: ['password'] }), 'grantTypes'));
-    it('grant type count', () => refuses(create({ grantTypes: Array.from({ length: 6 }, () => 'client_credentials') }), 'grantTypes'));
-    it('scope count', () => refuses(create({ allowedScopes: Array.from({ length: 51 }, (_, i) => `s${i}`) }), 'allowedScopes'));
+    it('grant type count', () =>
+      refuses(create({ grantTypes: Array.from({ length: 6 }, () => 'client_credentials') }), 'grantTypes'));
+    it('scope count', () =>
+      refuses(create({ allowedScopes: Array.from({ length: 51 }, (_, i) => `s${i}`) }), 'allowedScopes'));
     it('scope syntax', () => refuses(create({ allowedScopes: ['has space'] }), 'allowedScopes'));
     it('token lifetime', () => refuses(create({ tokenLifetime: 0 }), 'tokenLifetime'));
     it('static claims: an object', async () => {
@@ -475,9 +603,15 @@ describe('check inventory: server', () => {
       await refuses(create({ staticClaims: { 'https://': 'x' } }), 'staticClaims');
       await refuses(create({ staticClaims: { 'urn:x': 'x' } }), 'staticClaims');
     });
-    it('static claims: user claims are strings', () => refuses(create({ staticClaims: { user_id: 7 } }), 'staticClaims'));
-    it('static claims: count bound', () => refuses(create({ staticClaims: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`urn:example:c${i}`, 'x'])) }), 'staticClaims'));
-    it('static claims: size bound', () => refuses(create({ staticClaims: { 'urn:example:big': 'x'.repeat(5000) } }), 'staticClaims'));
+    it('static claims: user claims are strings', () =>
+      refuses(create({ staticClaims: { user_id: 7 } }), 'staticClaims'));
+    it('static claims: count bound', () =>
+      refuses(
+        create({ staticClaims: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`urn:example:c${i}`, 'x'])) }),
+        'staticClaims',
+      ));
+    it('static claims: size bound', () =>
+      refuses(create({ staticClaims: { 'urn:example:big': 'x'.repeat(5000) } }), 'staticClaims'));
     it('static claims: no control characters in values or keys, at any depth, on every path into the registry', async () => {
       await refuses(create({ staticClaims: { user_id: 'a\u001b[31mb' } }), 'staticClaims');
       await refuses(create({ staticClaims: { user_representation: 'line\nbreak' } }), 'staticClaims');
@@ -486,10 +620,16 @@ describe('check inventory: server', () => {
       let deep: unknown = 'x';
       for (let i = 0; i < 40; i++) deep = { d: deep };
       await refuses(create({ staticClaims: { 'urn:example:deep': deep } }), 'staticClaims');
-      const c = await ts.createClient({ staticClaims: { user_id: 'plain', 'urn:example:nested': { ok: ['a\u00e9'] } } });
-      await refuses(ts.app.clients.update(c.clientId, { staticClaims: { user_id: 'esc\u001b' } }, actor), 'staticClaims');
+      const c = await ts.createClient({
+        staticClaims: { user_id: 'plain', 'urn:example:nested': { ok: ['a\u00e9'] } },
+      });
+      await refuses(
+        ts.app.clients.update(c.clientId, { staticClaims: { user_id: 'esc\u001b' } }, actor),
+        'staticClaims',
+      );
     });
-    it('default scopes are allowed scopes (create)', () => refuses(create({ allowedScopes: ['a'], defaultScopes: ['b'] }), 'defaultScopes'));
+    it('default scopes are allowed scopes (create)', () =>
+      refuses(create({ allowedScopes: ['a'], defaultScopes: ['b'] }), 'defaultScopes'));
     it('duplicate client id', async () => {
       const c = await ts.createClient();
       await refuses(create({ clientId: c.clientId }), /already exists/);
@@ -519,10 +659,18 @@ describe('check inventory: server', () => {
   });
 
   it('issuing: no signing key is refused as no_signing_key', async () => {
-    const ring = new KeyRing(new KyselyKeyStore(ts.app.storage.db), ts.app.masterKey, ts.clock.now, keyTimes(ts.config));
+    const ring = new KeyRing(
+      new KyselyKeyStore(ts.app.storage.db),
+      ts.app.masterKey,
+      ts.clock.now,
+      keyTimes(ts.config),
+    );
     const issuer = new TokenIssuer(ring, { issuer: ts.url, audience: 'a', tokenLifetime: 60, maxTokenLifetime: 60 });
     const client = await ts.app.clients.get(introspector.clientId);
-    await assert.rejects(issuer.issue(client, []), (err: unknown) => err instanceof ZgwAuthError && err.code === 'no_signing_key');
+    await assert.rejects(
+      issuer.issue(client, []),
+      (err: unknown) => err instanceof ZgwAuthError && err.code === 'no_signing_key',
+    );
   });
 
   describe('registry import', () => {
@@ -531,7 +679,10 @@ describe('check inventory: server', () => {
       const storage = await target();
       try {
         const exported = await exportRegistry(ts.app.storage, ts.app.masterKey, ts.clock.now());
-        await assert.rejects(importRegistry(storage, ts.app.masterKey, { ...exported, version: 2 as 1 }), /not a zgw-auth registry export/);
+        await assert.rejects(
+          importRegistry(storage, ts.app.masterKey, { ...exported, version: 2 as 1 }),
+          /not a zgw-auth registry export/,
+        );
       } finally {
         await storage.close();
       }
@@ -540,7 +691,10 @@ describe('check inventory: server', () => {
       const storage = await target();
       try {
         const exported = await exportRegistry(ts.app.storage, ts.app.masterKey, ts.clock.now());
-        await assert.rejects(importRegistry(storage, new MasterKey(crypto.randomBytes(32)), exported), /different master key/);
+        await assert.rejects(
+          importRegistry(storage, new MasterKey(crypto.randomBytes(32)), exported),
+          /different master key/,
+        );
       } finally {
         await storage.close();
       }
@@ -560,7 +714,12 @@ describe('check inventory: server on PostgreSQL', () => {
   after(() => ts.close());
 
   it('client lookup: an id that cannot be registered (NUL, too long) is not looked up and fails like any unknown client', async () => {
-    const basic = (id: string) => postForm(`${ts.url}/token`, { grant_type: 'client_credentials' }, { authorization: `Basic ${Buffer.from(`${id}:some-secret`).toString('base64')}` });
+    const basic = (id: string) =>
+      postForm(
+        `${ts.url}/token`,
+        { grant_type: 'client_credentials' },
+        { authorization: `Basic ${Buffer.from(`${id}:some-secret`).toString('base64')}` },
+      );
     // HTTP Basic is form-url-decoded, so %00 arrives as NUL: refused as malformed before any lookup.
     const nul = await basic('a%00b');
     assert.equal(nul.status, 400, nul.text);
@@ -577,7 +736,10 @@ describe('check inventory: keys, limits and configuration', () => {
   it('master key: exactly 32 bytes, however it is given', () => {
     assert.throws(() => new MasterKey(Buffer.alloc(16)), /exactly 32 bytes/);
     // The configured key is checked where it is read, so the message names the setting to fix.
-    assert.throws(() => parseMasterKey(crypto.randomBytes(16).toString('base64')), /ZGW_AUTH_MASTER_KEY must be 32 bytes/);
+    assert.throws(
+      () => parseMasterKey(crypto.randomBytes(16).toString('base64')),
+      /ZGW_AUTH_MASTER_KEY must be 32 bytes/,
+    );
   });
 
   it('master key file: refused when others may read it', () => {
@@ -610,14 +772,26 @@ describe('check inventory: keys, limits and configuration', () => {
   });
 
   it('configuration: an issuer with blanks or control characters is refused (tokens would carry them)', () => {
-    for (const issuer of [' https://auth.example.nl', 'https://auth.example.nl ', '\thttps://auth.example.nl', 'https://auth.example.nl/realms/a\nb']) {
-      assert.throws(() => loadConfig({ ZGW_AUTH_ISSUER: issuer }), /spaces or control characters/, JSON.stringify(issuer));
+    for (const issuer of [
+      ' https://auth.example.nl',
+      'https://auth.example.nl ',
+      '\thttps://auth.example.nl',
+      'https://auth.example.nl/realms/a\nb',
+    ]) {
+      assert.throws(
+        () => loadConfig({ ZGW_AUTH_ISSUER: issuer }),
+        /spaces or control characters/,
+        JSON.stringify(issuer),
+      );
     }
     assert.equal(loadConfig({ ZGW_AUTH_ISSUER: 'https://auth.example.nl' }).issuer, 'https://auth.example.nl');
   });
 
   it('configuration: the token lifetime may not exceed the maximum', () => {
-    assert.throws(() => loadConfig({ ZGW_AUTH_TOKEN_LIFETIME: '7200', ZGW_AUTH_MAX_TOKEN_LIFETIME: '3600' }), /must not exceed/);
+    assert.throws(
+      () => loadConfig({ ZGW_AUTH_TOKEN_LIFETIME: '7200', ZGW_AUTH_MAX_TOKEN_LIFETIME: '3600' }),
+      /must not exceed/,
+    );
   });
 
   it('configuration: anonymous introspection is off unless configured', () => {

@@ -35,23 +35,42 @@ describe('configuration', () => {
     for (const o of Object.values(OPTIONS)) {
       const row = readme.split('\n').find((l) => l.startsWith(`| \`${o.env}\``));
       assert.ok(row, `${o.env} missing from README`);
-      assert.ok(row.includes(`\`${o.flag}\``) && row.includes(o.defaultDoc.replace(/\|/g, '\\|')), `${o.env} row is out of date`);
+      assert.ok(
+        row.includes(`\`${o.flag}\``) && row.includes(o.defaultDoc.replace(/\|/g, '\\|')),
+        `${o.env} row is out of date`,
+      );
     }
   });
 
   it('RSIN 11-test', () => {
     for (const ok of ['000000000', '123456782', '111222333', '002220647']) assert.ok(isValidRsin(ok), ok);
-    for (const bad of ['123456789', '12345678', '1234567890', 'abcdefghi', '12345678 ']) assert.ok(!isValidRsin(bad), bad);
+    for (const bad of ['123456789', '12345678', '1234567890', 'abcdefghi', '12345678 '])
+      assert.ok(!isValidRsin(bad), bad);
   });
 });
 
 describe('CLI on the local database', () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-cli-'));
-  const env = { ...process.env, ZGW_AUTH_DATA_DIR: dataDir, ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64') };
+  const env = {
+    ...process.env,
+    ZGW_AUTH_DATA_DIR: dataDir,
+    ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64'),
+  };
   const cli = (...args: string[]) => run(process.execPath, [CLI, ...args], { env });
 
   it('creates a client and prints its secret once, as JSON', async () => {
-    const { stdout } = await cli('--init', 'clients', 'create', '--client-id', 'oneground-000000000', '--rsin', '000000000', '--scopes', 'zaken.lezen', '--json');
+    const { stdout } = await cli(
+      '--init',
+      'clients',
+      'create',
+      '--client-id',
+      'oneground-000000000',
+      '--rsin',
+      '000000000',
+      '--scopes',
+      'zaken.lezen',
+      '--json',
+    );
     const out = JSON.parse(stdout);
     assert.equal(out.client_id, 'oneground-000000000');
     assert.equal(Buffer.from(out.client_secret, 'base64url').length, 32);
@@ -61,16 +80,21 @@ describe('CLI on the local database', () => {
   });
 
   it('refuses an invalid RSIN with a one-line reason and a non-zero exit', async () => {
-    await assert.rejects(cli('clients', 'create', '--client-id', 'x', '--rsin', '123456789'), (err: { code: number; stderr: string }) => {
-      assert.equal(err.code, 1);
-      assert.equal(err.stderr.trim().split('\n').length, 1);
-      assert.match(err.stderr, /not a valid RSIN/);
-      return true;
-    });
+    await assert.rejects(
+      cli('clients', 'create', '--client-id', 'x', '--rsin', '123456789'),
+      (err: { code: number; stderr: string }) => {
+        assert.equal(err.code, 1);
+        assert.equal(err.stderr.trim().split('\n').length, 1);
+        assert.match(err.stderr, /not a valid RSIN/);
+        return true;
+      },
+    );
   });
 
   it('rotates and revokes secrets and shows the audit trail', async () => {
-    const added = JSON.parse((await cli('secrets', 'add', 'oneground-000000000', '--label', 'rotation', '--json')).stdout);
+    const added = JSON.parse(
+      (await cli('secrets', 'add', 'oneground-000000000', '--label', 'rotation', '--json')).stdout,
+    );
     assert.match(added.secret_id, /^sec_/);
     const listed = JSON.parse((await cli('secrets', 'list', 'oneground-000000000', '--json')).stdout);
     assert.equal(listed.length, 2);
@@ -79,8 +103,16 @@ describe('CLI on the local database', () => {
     const table = (await cli('clients', 'list')).stdout;
     assert.match(table, /^CLIENT ID\s+RSIN\s+ENABLED/m);
     assert.match(table, /oneground-000000000\s+000000000\s+false/);
-    const events = JSON.parse((await cli('audit', 'list', '--json')).stdout) as Array<{ action: string; actor: string }>;
-    assert.deepEqual(events.map((e) => e.action).slice(0, 4), ['client.disabled', 'secret.revoked', 'secret.created', 'client.created']);
+    const events = JSON.parse((await cli('audit', 'list', '--json')).stdout) as Array<{
+      action: string;
+      actor: string;
+    }>;
+    assert.deepEqual(events.map((e) => e.action).slice(0, 4), [
+      'client.disabled',
+      'secret.revoked',
+      'secret.created',
+      'client.created',
+    ]);
     assert.ok(events.every((e) => e.actor === 'cli'));
     const keys = JSON.parse((await cli('keys', 'rotate', '--publish-delay', '0', '--json')).stdout);
     assert.match(keys.kid, /^[\w-]{43}$/);
@@ -94,11 +126,20 @@ describe('Fastify plugin of the verifier', () => {
     try {
       const c = await ts.createClient({ allowedScopes: ['zaken.lezen'] });
       await api.register(async (scope) => {
-        await scope.register(zgwAuthFastify, { verifier: createVerifier({ issuer: ts.url }), scopes: ['zaken.lezen'], problemJson: true });
-        scope.get('/zaken', async (request) => ({ client: (request as unknown as { principal: { clientId: string } }).principal.clientId }));
+        await scope.register(zgwAuthFastify, {
+          verifier: createVerifier({ issuer: ts.url }),
+          scopes: ['zaken.lezen'],
+          problemJson: true,
+        });
+        scope.get('/zaken', async (request) => ({
+          client: (request as unknown as { principal: { clientId: string } }).principal.clientId,
+        }));
       });
       api.get('/open', async () => ({ open: true }));
-      const ok = await api.inject({ url: '/zaken', headers: { authorization: `Bearer ${await ts.token(c.clientId, c.secret, 'zaken.lezen')}` } });
+      const ok = await api.inject({
+        url: '/zaken',
+        headers: { authorization: `Bearer ${await ts.token(c.clientId, c.secret, 'zaken.lezen')}` },
+      });
       assert.equal(ok.statusCode, 200);
       assert.equal(ok.json().client, c.clientId);
       const refused = await api.inject({ url: '/zaken', headers: { authorization: 'Bearer abc' } });
@@ -141,7 +182,10 @@ describe('CLI ergonomics', () => {
 
   it('--help lists the commands before the server options', async () => {
     const { stdout } = await cli(['--help']);
-    assert.ok(stdout.indexOf('Commands:') >= 0 && stdout.indexOf('Commands:') < stdout.indexOf('--port <value>'), stdout.slice(0, 400));
+    assert.ok(
+      stdout.indexOf('Commands:') >= 0 && stdout.indexOf('Commands:') < stdout.indexOf('--port <value>'),
+      stdout.slice(0, 400),
+    );
     assert.match(stdout, /--access-log \[value\]/);
   });
 
@@ -149,7 +193,9 @@ describe('CLI ergonomics', () => {
     const busy = net.createServer().listen(0, '127.0.0.1');
     await once(busy, 'listening');
     try {
-      const r = await cli(['serve', '--port', String((busy.address() as net.AddressInfo).port)], { ZGW_AUTH_DATA_DIR: emptyDir() });
+      const r = await cli(['serve', '--port', String((busy.address() as net.AddressInfo).port)], {
+        ZGW_AUTH_DATA_DIR: emptyDir(),
+      });
       assert.equal(r.code, 1);
       assert.match(r.stderr, /already in use.*--port/);
     } finally {
@@ -164,7 +210,11 @@ describe('CLI ergonomics', () => {
     ]) {
       const r = await cli(args, { ZGW_AUTH_DATA_DIR: emptyDir(), ZGW_AUTH_LOG_LEVEL: 'verbose' });
       assert.equal(r.code, 1, args[0]);
-      assert.match(r.stderr, /ZGW_AUTH_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent/, args[0]);
+      assert.match(
+        r.stderr,
+        /ZGW_AUTH_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent/,
+        args[0],
+      );
     }
     assert.throws(() => loadConfig({ ZGW_AUTH_LOG_LEVEL: 'verbose' }), /ZGW_AUTH_LOG_LEVEL/);
   });

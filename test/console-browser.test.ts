@@ -62,7 +62,10 @@ describe('console in the browser', () => {
         const el = document.activeElement as HTMLElement | null;
         if (!el || el === document.body) return { tag: 'body', visible: false };
         const s = getComputedStyle(el);
-        return { tag: `${el.tagName.toLowerCase()}#${el.id}`, visible: (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== 'none' };
+        return {
+          tag: `${el.tagName.toLowerCase()}#${el.id}`,
+          visible: (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== 'none',
+        };
       });
     const tabTo = async (id: string) => {
       for (let i = 0; i < 15; i++) {
@@ -74,7 +77,11 @@ describe('console in the browser', () => {
       assert.fail(`Tab never reached #${id}`);
     };
     await page.keyboard.press('Tab');
-    assert.equal(await page.evaluate(() => document.activeElement?.className), 'utrecht-skip-link utrecht-skip-link--visible-on-focus', 'the skip link comes first');
+    assert.equal(
+      await page.evaluate(() => document.activeElement?.className),
+      'utrecht-skip-link utrecht-skip-link--visible-on-focus',
+      'the skip link comes first',
+    );
     assert.ok((await focusVisible()).visible);
     await tabTo('client_id');
     await page.keyboard.type(ts.admin.clientId);
@@ -94,7 +101,9 @@ describe('console in the browser', () => {
     const readable = await page.evaluate(() => document.cookie);
     assert.ok(!readable.includes('zgw-auth-console'), `document.cookie: ${readable}`);
     assert.ok(!readable.includes(session.value));
-    const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
+    const stored = await page.evaluate(
+      () => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }),
+    );
     assert.equal(stored, '{}{}', 'nothing in web storage');
   });
 
@@ -120,14 +129,22 @@ describe('console in the browser', () => {
     await page.keyboard.press('Enter');
     await page.waitForFunction(() => document.getElementById('copy-status')?.textContent !== '');
     assert.equal(await page.evaluate(() => navigator.clipboard.readText()), secret, 'copied');
-    const token = await postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: 'browser-app', client_secret: secret });
+    const token = await postForm(`${ts.url}/token`, {
+      grant_type: 'client_credentials',
+      client_id: 'browser-app',
+      client_secret: secret,
+    });
     assert.equal(token.status, 200, 'the shown secret works');
 
     await page.click('text=Naar de client');
     await page.waitForURL(/\/console\/clients\/browser-app$/);
     await axe();
     assert.ok(!(await page.content()).includes(secret), 'the client page does not show it');
-    assert.equal((await page.request.get(`${ts.url}/console/clients/browser-app`)).headers()['cache-control'], 'no-store', 'nothing of it is cached');
+    assert.equal(
+      (await page.request.get(`${ts.url}/console/clients/browser-app`)).headers()['cache-control'],
+      'no-store',
+      'nothing of it is cached',
+    );
   });
 
   it('adds a secret and revokes it after confirming', async () => {
@@ -146,7 +163,11 @@ describe('console in the browser', () => {
     await page.waitForURL(/\/console\/clients\/browser-app$/);
     assert.match((await row.textContent()) ?? '', /Ingetrokken/);
     assert.match((await page.locator('[role=status]').first().textContent()) ?? '', /ingetrokken/);
-    const refused = await postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: 'browser-app', client_secret: added });
+    const refused = await postForm(`${ts.url}/token`, {
+      grant_type: 'client_credentials',
+      client_id: 'browser-app',
+      client_secret: added,
+    });
     assert.equal(refused.status, 401);
   });
 
@@ -176,7 +197,13 @@ describe('console in the browser', () => {
   it('shows the changes in the audit trail', async () => {
     await go('/console/audit?client=browser-app');
     const actions = await page.locator('tbody tr td:nth-child(3)').allTextContents();
-    for (const a of ['Client aangemaakt', 'Geheim aangemaakt', 'Geheim ingetrokken', 'Client uitgeschakeld', 'Client ingeschakeld'])
+    for (const a of [
+      'Client aangemaakt',
+      'Geheim aangemaakt',
+      'Geheim ingetrokken',
+      'Client uitgeschakeld',
+      'Client ingeschakeld',
+    ])
       assert.ok(actions.map((t) => t.trim()).includes(a), `${a} in ${actions.join(', ')}`);
     await page.selectOption('#action', 'secret.revoked');
     await page.click('button:has-text("Toepassen")');
@@ -187,7 +214,13 @@ describe('console in the browser', () => {
   it('explains a refused token in plain words', async () => {
     await go('/console/inspect');
     const now = Math.floor(ts.clock.now() / 1000);
-    await page.fill('#token', hs256({ client_id: 'browser-app', iss: 'browser-app', iat: now - 600, exp: now - 240 }, 'not-the-secret-of-browser-app-0000000000'));
+    await page.fill(
+      '#token',
+      hs256(
+        { client_id: 'browser-app', iss: 'browser-app', iat: now - 600, exp: now - 240 },
+        'not-the-secret-of-browser-app-0000000000',
+      ),
+    );
     await page.click('button:has-text("Inspecteren")');
     await page.waitForSelector('#verdict');
     await axe();
@@ -230,7 +263,10 @@ describe('console in the browser', () => {
   it('shows an organisation administrator only its own organisation', async () => {
     await ts.app.clients.create({ clientId: 'other-org-app', rsin: '111222333' }, { id: 'test' });
     await ts.app.clients.create({ clientId: 'own-org-app', rsin: '123456782' }, { id: 'test' });
-    const orgAdmin = await ts.app.clients.create({ clientId: 'org-admin-123456782', rsin: '123456782', allowedScopes: ['zgw-auth:org-admin'] }, { id: 'test' });
+    const orgAdmin = await ts.app.clients.create(
+      { clientId: 'org-admin-123456782', rsin: '123456782', allowedScopes: ['zgw-auth:org-admin'] },
+      { id: 'test' },
+    );
     const p = await (await browser.newContext()).newPage();
     p.setDefaultTimeout(5000);
     await signIn(p, 'org-admin-123456782', orgAdmin.secret.value);

@@ -6,7 +6,11 @@ export interface ConsoleClient {
   cookie: string;
   csrf: string;
   get(path: string): Promise<HttpResult>;
-  post(path: string, fields: Record<string, string>, options?: { csrf?: string | false; origin?: string | false }): Promise<HttpResult>;
+  post(
+    path: string,
+    fields: Record<string, string>,
+    options?: { csrf?: string | false; origin?: string | false },
+  ): Promise<HttpResult>;
 }
 
 /** The session cookie (name=value) a response sets, or undefined. */
@@ -22,8 +26,16 @@ export function csrfOf(html: string): string {
 }
 
 /** Signs in through the console's form and reads the form token from the first page. */
-export async function consoleSignIn(ts: TestServer, clientId = ts.admin.clientId, secret = ts.admin.secret): Promise<ConsoleClient> {
-  const res = await postForm(`${ts.url}/console/sign-in`, { client_id: clientId, client_secret: secret }, { origin: ts.url });
+export async function consoleSignIn(
+  ts: TestServer,
+  clientId = ts.admin.clientId,
+  secret = ts.admin.secret,
+): Promise<ConsoleClient> {
+  const res = await postForm(
+    `${ts.url}/console/sign-in`,
+    { client_id: clientId, client_secret: secret },
+    { origin: ts.url },
+  );
   assert.equal(res.status, 303, res.text);
   const set = sessionCookieOf(res);
   assert.ok(set, 'a session cookie is set');
@@ -37,7 +49,11 @@ export async function consoleSignIn(ts: TestServer, clientId = ts.admin.clientId
     post: (path, fields, options = {}) => {
       const csrf = options.csrf === undefined ? client.csrf : options.csrf;
       const origin = options.origin === undefined ? ts.url : options.origin;
-      return postForm(`${ts.url}${path}`, { ...fields, ...(csrf !== false ? { csrf } : {}) }, { cookie, ...(origin !== false ? { origin } : {}) });
+      return postForm(
+        `${ts.url}${path}`,
+        { ...fields, ...(csrf !== false ? { csrf } : {}) },
+        { cookie, ...(origin !== false ? { origin } : {}) },
+      );
     },
   };
   return client;

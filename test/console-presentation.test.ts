@@ -18,7 +18,10 @@ const OWN_NAME = 'Gemeente Voorbeeldstad';
 const OTHER_NAME = 'Samenwerkingsverband Zaakgericht Werken Noord';
 /** The longest client id there is (50 characters), without a place to break. */
 const LONG_ID = 'zaaksysteem-productie-omgeving-koppeling-0123456789'.slice(0, 50);
-const SCOPES = Array.from({ length: 30 }, (_, i) => `zaken.${['lezen', 'schrijven', 'bijwerken', 'verwijderen', 'geforceerd-bijwerken'][i % 5]}.${i}`);
+const SCOPES = Array.from(
+  { length: 30 },
+  (_, i) => `zaken.${['lezen', 'schrijven', 'bijwerken', 'verwijderen', 'geforceerd-bijwerken'][i % 5]}.${i}`,
+);
 
 /**
  * Sunday 28 March 2027, 15:30 in Amsterdam (13:30 UTC): the day the clocks go forward, 23 hours
@@ -45,7 +48,15 @@ describe('console presentation in the browser', () => {
   const text = async (p: Page, selector: string) => ((await p.textContent(selector)) ?? '').replace(/\s+/g, ' ').trim();
   /** The rows of a table, each as its cells' texts joined by " | ". */
   const tableRows = (p: Page, selector: string) =>
-    p.locator(`${selector} tbody tr`).evaluateAll((rows) => rows.map((r) => [...(r as HTMLTableRowElement).cells].map((c) => (c.textContent ?? '').replace(/\s+/g, ' ').trim()).join(' | ')));
+    p
+      .locator(`${selector} tbody tr`)
+      .evaluateAll((rows) =>
+        rows.map((r) =>
+          [...(r as HTMLTableRowElement).cells]
+            .map((c) => (c.textContent ?? '').replace(/\s+/g, ' ').trim())
+            .join(' | '),
+        ),
+      );
   const watchCsp = (p: Page) =>
     p.on('console', (msg) => {
       if (msg.type() === 'error' && /Content Security Policy/i.test(msg.text())) cspErrors.push(msg.text());
@@ -58,12 +69,35 @@ describe('console presentation in the browser', () => {
       [OTHER, OTHER_NAME],
     ] as const)
       await ts.app.organisations.create({ rsin, name }, { id: 'test' });
-    const busy = await ts.app.clients.create({ clientId: LONG_ID, name: 'Zaaksysteem productie', rsin: OWN, allowedScopes: SCOPES, defaultScopes: SCOPES.slice(0, 3) }, { id: 'test' });
-    await ts.app.clients.create({ clientId: 'archiefkoppeling', name: 'Archief', rsin: OTHER, allowedScopes: ['zaken.lezen'] }, { id: 'test' });
-    const created = await ts.app.clients.create({ clientId: 'org-admin-voorbeeld', rsin: OWN, allowedScopes: ['zgw-auth:org-admin'] }, { id: 'test' });
+    const busy = await ts.app.clients.create(
+      {
+        clientId: LONG_ID,
+        name: 'Zaaksysteem productie',
+        rsin: OWN,
+        allowedScopes: SCOPES,
+        defaultScopes: SCOPES.slice(0, 3),
+      },
+      { id: 'test' },
+    );
+    await ts.app.clients.create(
+      { clientId: 'archiefkoppeling', name: 'Archief', rsin: OTHER, allowedScopes: ['zaken.lezen'] },
+      { id: 'test' },
+    );
+    const created = await ts.app.clients.create(
+      { clientId: 'org-admin-voorbeeld', rsin: OWN, allowedScopes: ['zgw-auth:org-admin'] },
+      { id: 'test' },
+    );
     orgAdmin = { clientId: created.client.clientId, secret: created.secret.value };
-    await ts.app.clients.create({ clientId: 'org-admin-noord', rsin: OTHER, allowedScopes: ['zgw-auth:org-admin'] }, { id: 'test' });
-    for (let i = 0; i < 3; i++) await ts.app.clients.addSecret(LONG_ID, { label: `productie ${2026 + i} met een lang label om te laten zien` }, { id: 'test' });
+    await ts.app.clients.create(
+      { clientId: 'org-admin-noord', rsin: OTHER, allowedScopes: ['zgw-auth:org-admin'] },
+      { id: 'test' },
+    );
+    for (let i = 0; i < 3; i++)
+      await ts.app.clients.addSecret(
+        LONG_ID,
+        { label: `productie ${2026 + i} met een lang label om te laten zien` },
+        { id: 'test' },
+      );
     for (let i = 0; i < 3; i++) await ts.app.keys.rotate(ts.config.signingAlg, 0);
     // Tokens at known Dutch times: two on Saturday 27 March; today one just after midnight in
     // Amsterdam (still Saturday in UTC) and three this afternoon; one six days ago.
@@ -75,7 +109,11 @@ describe('console presentation in the browser', () => {
     await at(Date.UTC(2027, 2, 27, 11, 0), 2);
     await at(Date.UTC(2027, 2, 27, 23, 30), 1);
     await at(Date.UTC(2027, 2, 28, 12, 40), 3);
-    await postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: 'archiefkoppeling', client_secret: 'not-the-secret-0000000000000000000000' });
+    await postForm(`${ts.url}/token`, {
+      grant_type: 'client_credentials',
+      client_id: 'archiefkoppeling',
+      client_secret: 'not-the-secret-0000000000000000000000',
+    });
     ts.clock.t = NOW;
     await ts.app.clients.update(LONG_ID, { name: 'Zaaksysteem (productie)' }, { id: ts.admin.clientId });
 
@@ -109,7 +147,15 @@ describe('console presentation in the browser', () => {
     ]);
     assert.match(await text(page, 'main'), /kalenderdagen in Nederlandse tijd \(Europe\/Amsterdam\)/);
     // The chart's day lines: one at each Dutch midnight.
-    assert.deepEqual(await page.locator('svg.console-chart text.day-long').allTextContents(), ['ma 22 mrt', 'di 23 mrt', 'wo 24 mrt', 'do 25 mrt', 'vr 26 mrt', 'za 27 mrt', 'zo 28 mrt']);
+    assert.deepEqual(await page.locator('svg.console-chart text.day-long').allTextContents(), [
+      'ma 22 mrt',
+      'di 23 mrt',
+      'wo 24 mrt',
+      'do 25 mrt',
+      'vr 26 mrt',
+      'za 27 mrt',
+      'zo 28 mrt',
+    ]);
   });
 
   it('shows every refused field next to its field, in Dutch, and in English after the switch', async () => {
@@ -123,15 +169,24 @@ describe('console presentation in the browser', () => {
     await page.waitForSelector('#clientId-error');
     await axe(page);
     const nl: Record<string, string> = {};
-    for (const f of ['clientId', 'rsin', 'allowedScopes', 'tokenLifetime', 'staticClaims']) nl[f] = await text(page, `#${f}-error`);
+    for (const f of ['clientId', 'rsin', 'allowedScopes', 'tokenLifetime', 'staticClaims'])
+      nl[f] = await text(page, `#${f}-error`);
     assert.match(nl.clientId!, /^Geen geldig client-id/);
     assert.match(nl.rsin!, /^Geen geldig RSIN/);
     assert.match(nl.allowedScopes!, /zaken"fout/);
     assert.match(nl.tokenLifetime!, /seconden/);
     assert.match(nl.staticClaims!, /\u201cafdeling\u201d is niet toegestaan/);
     for (const f of Object.keys(nl)) assert.equal(await page.getAttribute(`#${f}`, 'aria-invalid'), 'true', f);
-    assert.equal(await page.locator('.utrecht-alert--error li a').count(), 5, 'the summary links to each of the five fields');
-    assert.doesNotMatch(await text(page, 'main'), /is not a valid|must|characters|Melding van de server/, 'no English refusal of the API inside a Dutch page');
+    assert.equal(
+      await page.locator('.utrecht-alert--error li a').count(),
+      5,
+      'the summary links to each of the five fields',
+    );
+    assert.doesNotMatch(
+      await text(page, 'main'),
+      /is not a valid|must|characters|Melding van de server/,
+      'no English refusal of the API inside a Dutch page',
+    );
 
     await page.goto(`${ts.url}/console/clients/new?lang=en`);
     await page.fill('#clientId', 'archiefkoppeling');
@@ -140,7 +195,10 @@ describe('console presentation in the browser', () => {
     await page.fill('#allowedScopes', 'zaken.lezen');
     await page.click('main button:has-text("Create")');
     await page.waitForSelector('#defaultScopes-error');
-    assert.match(await text(page, '#defaultScopes-error'), /^Default scopes must also be allowed scopes; not allowed: zaken.schrijven/);
+    assert.match(
+      await text(page, '#defaultScopes-error'),
+      /^Default scopes must also be allowed scopes; not allowed: zaken.schrijven/,
+    );
     // What only the registry knows (the id is taken) comes back next to its field too.
     await page.fill('#defaultScopes', '');
     await page.click('main button:has-text("Create")');
@@ -175,7 +233,10 @@ describe('console presentation in the browser', () => {
     await axe(page);
     const cell = page.locator('tbody tr').first().locator('td').last();
     assert.match(await text(page, 'tbody tr'), new RegExp(`${ts.admin.clientId} wijzigde client ${LONG_ID}\\.`));
-    assert.equal(await text(page, 'tbody tr .console-changes'), 'Naam: Zaaksysteem productie → Zaaksysteem (productie)');
+    assert.equal(
+      await text(page, 'tbody tr .console-changes'),
+      'Naam: Zaaksysteem productie → Zaaksysteem (productie)',
+    );
     const raw = cell.locator('details pre');
     assert.equal(await raw.isVisible(), false, 'the raw event starts folded');
     await cell.locator('summary').click();
@@ -235,14 +296,23 @@ describe('console presentation in the browser', () => {
       assert.ok(status && status.x >= 0 && status.x + status.width <= 320, JSON.stringify(status));
       // A stacked cell keeps its header on the left and all of its value (a name and its RSIN) on the right.
       const organisation = p.locator(`tr:has(a:text-is("${LONG_ID}")) td[data-label="Organisatie"]`);
-      const [cell, rsin] = [await organisation.boundingBox(), await organisation.locator('.console-rsin').boundingBox()];
-      assert.ok(cell && rsin && rsin.x > cell.x + cell.width / 3, `the RSIN at ${rsin?.x} px is on the value side of ${JSON.stringify(cell)}`);
+      const [cell, rsin] = [
+        await organisation.boundingBox(),
+        await organisation.locator('.console-rsin').boundingBox(),
+      ];
+      assert.ok(
+        cell && rsin && rsin.x > cell.x + cell.width / 3,
+        `the RSIN at ${rsin?.x} px is on the value side of ${JSON.stringify(cell)}`,
+      );
       // The chart's day labels stay readable: at least 12 px high on screen, and apart.
       await p.goto(`${ts.url}/console/activity`);
-      const labels = await p.locator('svg.console-chart text.day-short').evaluateAll((els) => els.map((e) => e.getBoundingClientRect().toJSON() as DOMRect));
+      const labels = await p
+        .locator('svg.console-chart text.day-short')
+        .evaluateAll((els) => els.map((e) => e.getBoundingClientRect().toJSON() as DOMRect));
       assert.ok(labels.length >= 6, `${labels.length} day labels`);
       for (const l of labels) assert.ok(l.height >= 12, `label height ${l.height}`);
-      for (let i = 1; i < labels.length; i++) assert.ok(labels[i]!.left >= labels[i - 1]!.right, 'labels do not overlap');
+      for (let i = 1; i < labels.length; i++)
+        assert.ok(labels[i]!.left >= labels[i - 1]!.right, 'labels do not overlap');
     } finally {
       await phone.close();
     }
@@ -256,7 +326,11 @@ describe('console presentation in the browser', () => {
       await signIn(p, orgAdmin.clientId, orgAdmin.secret);
       await p.goto(`${ts.url}/console/clients/${orgAdmin.clientId}`);
       await p.click('main button:has-text("Uitschakelen")');
-      assert.equal((await ts.app.clients.get(orgAdmin.clientId)).enabled, true, 'one click does not disable the own client');
+      assert.equal(
+        (await ts.app.clients.get(orgAdmin.clientId)).enabled,
+        true,
+        'one click does not disable the own client',
+      );
       await p.waitForSelector('text=Weet u het zeker?');
       await axe(p);
       const warning = await text(p, 'main .utrecht-alert');
@@ -286,9 +360,16 @@ describe('console presentation in the browser', () => {
   it('asks before a platform administrator disables the last administrator of an organisation, and not for another client', async () => {
     await page.goto(`${ts.url}/console/clients/org-admin-noord`);
     await page.click('main button:has-text("Uitschakelen")');
-    assert.equal((await ts.app.clients.get('org-admin-noord')).enabled, true, 'one click does not disable the last administrator');
+    assert.equal(
+      (await ts.app.clients.get('org-admin-noord')).enabled,
+      true,
+      'one click does not disable the last administrator',
+    );
     await page.waitForSelector('text=Weet u het zeker?');
-    assert.match(await text(page, 'main .utrecht-alert'), new RegExp(`org-admin-noord is de laatste actieve beheerdersclient van ${OTHER_NAME}`));
+    assert.match(
+      await text(page, 'main .utrecht-alert'),
+      new RegExp(`org-admin-noord is de laatste actieve beheerdersclient van ${OTHER_NAME}`),
+    );
     await page.click('main button:has-text("Ja, uitschakelen")');
     await page.waitForURL(/\/console\/clients\/org-admin-noord$/);
     assert.equal((await ts.app.clients.get('org-admin-noord')).enabled, false);

@@ -26,7 +26,10 @@ try {
   ] as const;
   const secrets = new Map<string, string>();
   for (const [clientId, name, rsin] of apps) {
-    const { secret } = await ts.app.clients.create({ clientId, name, rsin, allowedScopes: ['zaken.lezen', 'zaken.schrijven'] }, { id: 'screenshots' });
+    const { secret } = await ts.app.clients.create(
+      { clientId, name, rsin, allowedScopes: ['zaken.lezen', 'zaken.schrijven'] },
+      { id: 'screenshots' },
+    );
     secrets.set(clientId, secret.value);
   }
   // A week of traffic: the clock goes back 7 days and forward an hour at a time.
@@ -40,7 +43,13 @@ try {
       const n = daytime ? Math.round((perHour * (0.6 + 0.4 * Math.sin(hour / 5))) / 10) : 0;
       for (let i = 0; i < n; i++) await ts.token(clientId, secrets.get(clientId)!);
     }
-    if (hour % 17 === 3) for (let i = 0; i < 4; i++) await postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: 'dms-test', client_secret: `old-secret-${i}` });
+    if (hour % 17 === 3)
+      for (let i = 0; i < 4; i++)
+        await postForm(`${ts.url}/token`, {
+          grant_type: 'client_credentials',
+          client_id: 'dms-test',
+          client_secret: `old-secret-${i}`,
+        });
     await ts.app.usage.flush();
   }
   ts.clock.t = end;
@@ -70,15 +79,27 @@ try {
   await shot('audit');
   await page.goto(`${ts.url}/console/inspect`);
   const now = Math.floor(ts.clock.now() / 1000);
-  await page.fill('#token', hs256({ client_id: 'burgerportaal', iss: 'burgerportaal', iat: now - 900, exp: now - 240 }, 'an-old-secret-of-the-burgerportaal-0000'));
+  await page.fill(
+    '#token',
+    hs256(
+      { client_id: 'burgerportaal', iss: 'burgerportaal', iat: now - 900, exp: now - 240 },
+      'an-old-secret-of-the-burgerportaal-0000',
+    ),
+  );
   await page.click('button:has-text("Inspecteren")');
   await page.waitForSelector('#verdict');
   await shot('inspector');
   await page.goto(`${ts.url}/console/keys?lang=en`);
   await shot('keys-en');
   // A phone (390 px): the tables become blocks of "header: value" lines, nothing scrolls sideways.
-  const phone = await (await browser.newContext({ viewport: { width: 390, height: 860 }, storageState: await page.context().storageState() })).newPage();
-  const scrollTo = (selector: string) => phone.evaluate((sel) => window.scrollTo(0, (document.querySelector(sel) as HTMLElement).offsetTop - 16), selector);
+  const phone = await (
+    await browser.newContext({
+      viewport: { width: 390, height: 860 },
+      storageState: await page.context().storageState(),
+    })
+  ).newPage();
+  const scrollTo = (selector: string) =>
+    phone.evaluate((sel) => window.scrollTo(0, (document.querySelector(sel) as HTMLElement).offsetTop - 16), selector);
   await phone.goto(`${ts.url}/console/clients?lang=nl`);
   await scrollTo('.console-table-wrap');
   await phone.screenshot({ path: path.join(DOCS, 'console-phone-clients.png') });

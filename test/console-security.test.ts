@@ -3,7 +3,16 @@ import { after, before, describe, it } from 'node:test';
 import { ADMIN_SCOPE, ORG_ADMIN_SCOPE } from '../src/clients/model.js';
 import { FAILURE_FLOOR_MS } from '../src/http/failure-floor.js';
 import { consoleSignIn, sessionCookieOf } from './console-helpers.js';
-import { eventually, forEachDialect, type HttpResult, postForm, request, routesOf, startTestServer, type TestServer } from './helpers.js';
+import {
+  eventually,
+  forEachDialect,
+  type HttpResult,
+  postForm,
+  request,
+  routesOf,
+  startTestServer,
+  type TestServer,
+} from './helpers.js';
 
 const ORG_A = '123456782';
 const ORG_B = '111222333';
@@ -22,7 +31,10 @@ async function revokedEvents(ts: TestServer, clientId: string, count: number) {
 /** The session has ended: this request is refused or sent to sign in, and the next finds no session. */
 async function ended(c: { get(path: string): Promise<HttpResult> }, why: string) {
   const res = await c.get('/console/clients');
-  assert.ok(res.status === 401 || (res.status === 303 && res.headers.location === '/console/sign-in'), `${why}: ${res.status}`);
+  assert.ok(
+    res.status === 401 || (res.status === 303 && res.headers.location === '/console/sign-in'),
+    `${why}: ${res.status}`,
+  );
   assert.equal((await c.get('/console/clients')).status, 303, `${why}: the session is gone`);
 }
 
@@ -60,12 +72,20 @@ describe('console sign-in refusals: the floor of /token and one answer', () => {
     };
     const signIn = async (creds: { clientId: string; secret: string }) => {
       const start = performance.now();
-      const res = await postForm(`${ts.url}/console/sign-in`, { client_id: creds.clientId, client_secret: creds.secret }, { origin: ts.url });
+      const res = await postForm(
+        `${ts.url}/console/sign-in`,
+        { client_id: creds.clientId, client_secret: creds.secret },
+        { origin: ts.url },
+      );
       return { res, ms: performance.now() - start };
     };
     const viaToken = async (creds: { clientId: string; secret: string }) => {
       const start = performance.now();
-      const res = await postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: creds.clientId, client_secret: creds.secret });
+      const res = await postForm(`${ts.url}/token`, {
+        grant_type: 'client_credentials',
+        client_id: creds.clientId,
+        client_secret: creds.secret,
+      });
       assert.equal(res.status, 401);
       return performance.now() - start;
     };
@@ -90,14 +110,20 @@ describe('console sign-in refusals: the floor of /token and one answer', () => {
 
     for (const [kind, ms] of Object.entries(times)) {
       // A lower bound measured at the client, which sent the request before the server's clock started: load cannot break it.
-      assert.ok(Math.min(...ms) >= FAILURE_FLOOR_MS, `${kind}: fastest refusal ${Math.min(...ms).toFixed(1)} ms, below the ${FAILURE_FLOOR_MS} ms floor`);
+      assert.ok(
+        Math.min(...ms) >= FAILURE_FLOOR_MS,
+        `${kind}: fastest refusal ${Math.min(...ms).toFixed(1)} ms, below the ${FAILURE_FLOOR_MS} ms floor`,
+      );
     }
     const normalised = (kind: string) => {
       const res = answers.get(kind)!;
-      const headers = Object.entries(res.headers).filter(([name]) => !['date', 'content-length', 'keep-alive', 'connection'].includes(name));
+      const headers = Object.entries(res.headers).filter(
+        ([name]) => !['date', 'content-length', 'keep-alive', 'connection'].includes(name),
+      );
       return { status: res.status, headers, body: res.text.replaceAll(refusals[kind]!.clientId, '<id>') };
     };
-    for (const kind of Object.keys(refusals)) assert.deepEqual(normalised(kind), normalised('unknownClient'), `${kind} is answered as an unknown client is`);
+    for (const kind of Object.keys(refusals))
+      assert.deepEqual(normalised(kind), normalised('unknownClient'), `${kind} is answered as an unknown client is`);
     t.diagnostic(
       Object.entries(times)
         .map(([kind, ms]) => `${kind} median ${median(ms).toFixed(1)} ms`)
@@ -136,12 +162,16 @@ forEachDialect((dialect) => {
       const own = await ts.token(orgAdmin.clientId, orgAdmin.secret);
       const view = await request(`${ts.url}/admin/audit?target=${orgAdmin.clientId}&limit=100`, bearer(own));
       assert.equal(view.status, 200, view.text);
-      const seen = (view.json as { items: { action: string; details: Record<string, unknown> }[] }).items.filter((e) => e.details.via === 'console');
+      const seen = (view.json as { items: { action: string; details: Record<string, unknown> }[] }).items.filter(
+        (e) => e.details.via === 'console',
+      );
       assert.equal(seen.filter((e) => e.action === 'token.issued').length, 2);
       assert.equal(seen.filter((e) => e.action === 'token.revoked').length, 2);
       const activity = await request(`${ts.url}/admin/activity`, bearer(own));
       assert.deepEqual(
-        (activity.json as { clients: { clientId: string; issued: number }[] }).clients.find((x) => x.clientId === orgAdmin.clientId)?.issued,
+        (activity.json as { clients: { clientId: string; issued: number }[] }).clients.find(
+          (x) => x.clientId === orgAdmin.clientId,
+        )?.issued,
         3,
         'two console sign-ins and the token above',
       );
@@ -150,16 +180,33 @@ forEachDialect((dialect) => {
     it('attributes activity by the organisation events recorded, never by who holds the client id now', async () => {
       const id = `reused-${dialect}`;
       // Failures for an id nobody holds yet record no organisation; so did token events an older version wrote.
-      for (let i = 0; i < 3; i++) assert.equal((await postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: id, client_secret: 'guess-' + i })).status, 401);
+      for (let i = 0; i < 3; i++)
+        assert.equal(
+          (
+            await postForm(`${ts.url}/token`, {
+              grant_type: 'client_credentials',
+              client_id: id,
+              client_secret: 'guess-' + i,
+            })
+          ).status,
+          401,
+        );
       await ts.app.audit.record({ actor: id, action: 'token.issued', target: id, details: { jti: 'from-before' } });
       // The id is then registered in A, used, deleted, and registered in B.
       const first = await ts.app.clients.create({ clientId: id, rsin: ORG_A }, { id: 'test' });
       await ts.token(id, first.secret.value);
       await ts.app.clients.delete(id, { id: 'test' });
-      const second = await ts.app.clients.create({ clientId: id, rsin: ORG_B, allowedScopes: [ORG_ADMIN_SCOPE] }, { id: 'test' });
+      const second = await ts.app.clients.create(
+        { clientId: id, rsin: ORG_B, allowedScopes: [ORG_ADMIN_SCOPE] },
+        { id: 'test' },
+      );
       const global = await ts.token(ts.admin.clientId, ts.admin.secret);
 
-      type Report = { hours: { issued: number; failed: number }[]; clients: { clientId: string; rsin: string | null; issued: number; failed: number }[]; organisations: { rsin: string | null }[] };
+      type Report = {
+        hours: { issued: number; failed: number }[];
+        clients: { clientId: string; rsin: string | null; issued: number; failed: number }[];
+        organisations: { rsin: string | null }[];
+      };
       const forB = (await request(`${ts.url}/admin/activity?rsin=${ORG_B}`, bearer(global))).json as Report;
       assert.deepEqual(forB.clients, [], "B's view holds none of the id's earlier events");
       assert.equal(
@@ -228,24 +275,49 @@ describe('console forms: what the forms do not send is a 4xx, never a 500', () =
     const before = await ts.app.clients.get(target.clientId);
     const routes = routesOf(ts, '/console')
       .filter((r) => r.startsWith('POST '))
-      .map((r) => r.slice(5).replace(':clientId', target.clientId).replace(':secretId', secret!.secretId).replace(':rsin', ORG_A));
-    assert.ok(routes.includes('/console/sign-in') && routes.includes(`/console/clients/${target.clientId}/disable`), routes.join(' '));
+      .map((r) =>
+        r.slice(5).replace(':clientId', target.clientId).replace(':secretId', secret!.secretId).replace(':rsin', ORG_A),
+      );
+    assert.ok(
+      routes.includes('/console/sign-in') && routes.includes(`/console/clients/${target.clientId}/disable`),
+      routes.join(' '),
+    );
 
     const json = (value: unknown) => JSON.stringify(value);
     const everyField = (value: unknown) => ({ csrf: c.csrf, ...Object.fromEntries(FIELDS.map((f) => [f, value])) });
     const bodies: [string, string, string | undefined][] = [
-      ...HOSTILE.map(([what, value]): [string, string, string] => [`JSON ${what}`, 'application/json', json(everyField(value))]),
-      ...HOSTILE.map(([what, value]): [string, string, string] => [`JSON csrf ${what}`, 'application/json', json({ ...everyField('x'), csrf: value })]),
+      ...HOSTILE.map(([what, value]): [string, string, string] => [
+        `JSON ${what}`,
+        'application/json',
+        json(everyField(value)),
+      ]),
+      ...HOSTILE.map(([what, value]): [string, string, string] => [
+        `JSON csrf ${what}`,
+        'application/json',
+        json({ ...everyField('x'), csrf: value }),
+      ]),
       ['JSON strings only', 'application/json', json(everyField('x'))],
       ['JSON array', 'application/json', json([everyField('x')])],
       ['JSON null', 'application/json', 'null'],
       ['JSON number', 'application/json; charset=utf-8', '42'],
       ['text/plain form', 'text/plain', `csrf=${c.csrf}&clientId=${target.clientId}`],
-      ['multipart', 'multipart/form-data; boundary=b', `--b\r\nContent-Disposition: form-data; name="csrf"\r\n\r\n${c.csrf}\r\n--b--\r\n`],
+      [
+        'multipart',
+        'multipart/form-data; boundary=b',
+        `--b\r\nContent-Disposition: form-data; name="csrf"\r\n\r\n${c.csrf}\r\n--b--\r\n`,
+      ],
       ['XML', 'application/xml', '<csrf>x</csrf>'],
       ['no content type', '', `csrf=${c.csrf}`],
-      ['duplicate csrf', 'application/x-www-form-urlencoded', `csrf=${c.csrf}&csrf=${c.csrf}&clientId=${target.clientId}`],
-      ['duplicate field', 'application/x-www-form-urlencoded', `csrf=${c.csrf}&clientId=${target.clientId}&clientId=other&client_id=a&client_id=b&token=a&token=b&now=true&now=true`],
+      [
+        'duplicate csrf',
+        'application/x-www-form-urlencoded',
+        `csrf=${c.csrf}&csrf=${c.csrf}&clientId=${target.clientId}`,
+      ],
+      [
+        'duplicate field',
+        'application/x-www-form-urlencoded',
+        `csrf=${c.csrf}&clientId=${target.clientId}&clientId=other&client_id=a&client_id=b&token=a&token=b&now=true&now=true`,
+      ],
       [
         'value over any form field',
         'application/x-www-form-urlencoded',
@@ -254,13 +326,25 @@ describe('console forms: what the forms do not send is a 4xx, never a 500', () =
           .join('&')}`,
       ],
       ['body over the limit', 'application/x-www-form-urlencoded', `csrf=${c.csrf}&description=${'x'.repeat(70_000)}`],
-      ['too many fields', 'application/x-www-form-urlencoded', `csrf=${c.csrf}&${Array.from({ length: 200 }, (_, i) => `f${i}=x`).join('&')}`],
+      [
+        'too many fields',
+        'application/x-www-form-urlencoded',
+        `csrf=${c.csrf}&${Array.from({ length: 200 }, (_, i) => `f${i}=x`).join('&')}`,
+      ],
     ];
     const failures: string[] = [];
     for (const path of routes) {
       for (const [what, type, body] of bodies) {
-        const res = await request(`${ts.url}${path}`, { method: 'POST', headers: { cookie: c.cookie, origin: ts.url, ...(type ? { 'content-type': type } : {}) }, body });
-        const ok = res.status >= 400 && res.status < 500 && String(res.headers['content-type']).startsWith('text/html') && sessionCookieOf(res) === undefined;
+        const res = await request(`${ts.url}${path}`, {
+          method: 'POST',
+          headers: { cookie: c.cookie, origin: ts.url, ...(type ? { 'content-type': type } : {}) },
+          body,
+        });
+        const ok =
+          res.status >= 400 &&
+          res.status < 500 &&
+          String(res.headers['content-type']).startsWith('text/html') &&
+          sessionCookieOf(res) === undefined;
         if (!ok) failures.push(`${path} ${what}: ${res.status} ${String(res.headers['content-type'])}`);
       }
     }
@@ -308,7 +392,11 @@ describe('console sessions follow the registry', () => {
     await ended(c, 'global administrator scope taken away');
     const again = await consoleSignIn(ts, admin.clientId, admin.secret);
     const narrowed = await again.get('/console/clients');
-    assert.doesNotMatch(narrowed.text, /href="\/console\/(keys|organisations)"/, 'no platform pages for an organisation administrator');
+    assert.doesNotMatch(
+      narrowed.text,
+      /href="\/console\/(keys|organisations)"/,
+      'no platform pages for an organisation administrator',
+    );
     assert.equal(rsinField((await again.get('/console/clients/new')).text), ORG_A);
     await ts.app.clients.update(admin.clientId, { allowedScopes: ['zaken.lezen'] }, { id: 'test' });
     await ended(again, 'no administrator scope');
@@ -357,23 +445,55 @@ describe('console client edits that would lock administrators out', () => {
     };
   };
   const hiddenFields = (html: string) =>
-    Object.fromEntries([...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1]!, m[2]!.replaceAll('&quot;', '"').replaceAll('&amp;', '&')]));
+    Object.fromEntries(
+      [...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m) => [
+        m[1]!,
+        m[2]!.replaceAll('&quot;', '"').replaceAll('&amp;', '&'),
+      ]),
+    );
 
   it('asks to confirm stripping the administrator scope from the own client, the last platform administrator and the last organisation administrator, and changes nothing until confirmed', async () => {
-    const orgAdmin = await ts.createClient({ allowedScopes: [ORG_ADMIN_SCOPE, 'zaken.lezen'], rsin: ORG_A, name: 'Beheer A' });
+    const orgAdmin = await ts.createClient({
+      allowedScopes: [ORG_ADMIN_SCOPE, 'zaken.lezen'],
+      rsin: ORG_A,
+      name: 'Beheer A',
+    });
     const platform = await consoleSignIn(ts);
     const own = await consoleSignIn(ts, orgAdmin.clientId, orgAdmin.secret);
     const cases = [
-      { c: platform, target: ts.admin.clientId, scope: ADMIN_SCOPE, says: [/waarmee u nu bent aangemeld/, /laatste actieve platformbeheerder/] },
-      { c: platform, target: orgAdmin.clientId, scope: ORG_ADMIN_SCOPE, says: [/laatste actieve beheerdersclient van Gemeente A/] },
-      { c: own, target: orgAdmin.clientId, scope: ORG_ADMIN_SCOPE, says: [/waarmee u nu bent aangemeld/, /laatste actieve beheerdersclient van Gemeente A/] },
+      {
+        c: platform,
+        target: ts.admin.clientId,
+        scope: ADMIN_SCOPE,
+        says: [/waarmee u nu bent aangemeld/, /laatste actieve platformbeheerder/],
+      },
+      {
+        c: platform,
+        target: orgAdmin.clientId,
+        scope: ORG_ADMIN_SCOPE,
+        says: [/laatste actieve beheerdersclient van Gemeente A/],
+      },
+      {
+        c: own,
+        target: orgAdmin.clientId,
+        scope: ORG_ADMIN_SCOPE,
+        says: [/waarmee u nu bent aangemeld/, /laatste actieve beheerdersclient van Gemeente A/],
+      },
     ];
     for (const { c, target, scope, says } of cases) {
       const before = await ts.app.clients.get(target);
-      const form = await editForm(target, { allowedScopes: before.allowedScopes.filter((s) => s !== scope).join(' '), name: 'Nieuwe naam' });
+      const form = await editForm(target, {
+        allowedScopes: before.allowedScopes.filter((s) => s !== scope).join(' '),
+        name: 'Nieuwe naam',
+      });
       // The scope kept but the client moved out of the organisation: it loses its last administrator all the same.
       const moved = await editForm(target, { rsin: ORG_B });
-      if (scope === ORG_ADMIN_SCOPE && c === platform) assert.match((await c.post(`/console/clients/${target}`, moved)).text, says[0]!, 'moved to another organisation');
+      if (scope === ORG_ADMIN_SCOPE && c === platform)
+        assert.match(
+          (await c.post(`/console/clients/${target}`, moved)).text,
+          says[0]!,
+          'moved to another organisation',
+        );
       const res = await c.post(`/console/clients/${target}`, form);
       assert.equal(res.status, 200, `${target} without ${scope}: a confirmation, not a save (${res.status})`);
       for (const text of says) assert.match(res.text, text, `${target} without ${scope}`);
@@ -385,7 +505,10 @@ describe('console client edits that would lock administrators out', () => {
       assert.equal(hidden.name, 'Nieuwe naam');
     }
     // Confirmed: the organisation administrator strips its own scope, and its session ends.
-    const confirmed = await own.post(`/console/clients/${orgAdmin.clientId}`, { ...(await editForm(orgAdmin.clientId, { allowedScopes: 'zaken.lezen' })), confirmed: 'yes' });
+    const confirmed = await own.post(`/console/clients/${orgAdmin.clientId}`, {
+      ...(await editForm(orgAdmin.clientId, { allowedScopes: 'zaken.lezen' })),
+      confirmed: 'yes',
+    });
     assert.equal(confirmed.status, 303, confirmed.text.slice(0, 300));
     assert.deepEqual((await ts.app.clients.get(orgAdmin.clientId)).allowedScopes, ['zaken.lezen']);
   });
@@ -394,14 +517,22 @@ describe('console client edits that would lock administrators out', () => {
     const first = await ts.createClient({ allowedScopes: [ORG_ADMIN_SCOPE], rsin: ORG_A });
     const second = await ts.createClient({ allowedScopes: [ORG_ADMIN_SCOPE], rsin: ORG_A });
     const platform = await consoleSignIn(ts);
-    const res = await platform.post(`/console/clients/${first.clientId}`, await editForm(first.clientId, { allowedScopes: 'zaken.lezen' }));
+    const res = await platform.post(
+      `/console/clients/${first.clientId}`,
+      await editForm(first.clientId, { allowedScopes: 'zaken.lezen' }),
+    );
     assert.equal(res.status, 303, res.text.slice(0, 300));
     assert.deepEqual((await ts.app.clients.get(first.clientId)).allowedScopes, ['zaken.lezen']);
     assert.ok((await ts.app.clients.get(second.clientId)).allowedScopes.includes(ORG_ADMIN_SCOPE));
   });
 
   it('refuses an edit form that lacks its fields (400, in the page language) and never reads an absent field as "clear"', async () => {
-    const target = await ts.createClient({ allowedScopes: ['zaken.lezen'], defaultScopes: ['zaken.lezen'], name: 'Blijft', description: 'Blijft ook' });
+    const target = await ts.createClient({
+      allowedScopes: ['zaken.lezen'],
+      defaultScopes: ['zaken.lezen'],
+      name: 'Blijft',
+      description: 'Blijft ook',
+    });
     const c = await consoleSignIn(ts);
     const before = await ts.app.clients.get(target.clientId);
     const bodies: [string, Record<string, string> | string][] = [
@@ -422,7 +553,11 @@ describe('console client edits that would lock administrators out', () => {
             : await c.post(`/console/clients/${target.clientId}?lang=${lang}`, body);
         assert.equal(res.status, 400, `${what} (${lang}): ${res.status}`);
         assert.match(String(res.headers['content-type']), /^text\/html/);
-        assert.match(res.text, lang === 'nl' ? /Het formulier is niet volledig verzonden/ : /The form was not sent in full/, `${what} (${lang})`);
+        assert.match(
+          res.text,
+          lang === 'nl' ? /Het formulier is niet volledig verzonden/ : /The form was not sent in full/,
+          `${what} (${lang})`,
+        );
       }
       assert.deepEqual(await ts.app.clients.get(target.clientId), before, `${what}: the client is as it was`);
     }
@@ -460,7 +595,11 @@ describe('console sessions end with the secret they signed in with', () => {
   it('ends the session of a secret that has expired since the sign-in', async () => {
     const admin = await ts.createClient({ allowedScopes: [ADMIN_SCOPE] });
     const [firstSecret] = await ts.app.clients.listSecrets(admin.clientId);
-    const short = await ts.app.clients.addSecret(admin.clientId, { label: 'kort', expiresAt: ts.clock.now() + 60_000 }, { id: 'test' });
+    const short = await ts.app.clients.addSecret(
+      admin.clientId,
+      { label: 'kort', expiresAt: ts.clock.now() + 60_000 },
+      { id: 'test' },
+    );
     await ts.app.clients.revokeSecret(admin.clientId, firstSecret!.secretId, { id: 'test' });
     const c = await consoleSignIn(ts, admin.clientId, short.value);
     assert.equal((await c.get('/console/clients')).status, 200);

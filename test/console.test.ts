@@ -3,7 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import { consoleSignIn, csrfOf, sessionCookieOf } from './console-helpers.js';
 import { forEachDialect, hs256, postForm, request, startTestServer, type TestServer } from './helpers.js';
 
-const auditOf = async (ts: TestServer, action: string) => (await ts.app.audit.list({ action, limit: 100 })).map((e) => e.details);
+const auditOf = async (ts: TestServer, action: string) =>
+  (await ts.app.audit.list({ action, limit: 100 })).map((e) => e.details);
 
 describe('console: session, cookie and headers', () => {
   let ts: TestServer;
@@ -13,11 +14,19 @@ describe('console: session, cookie and headers', () => {
   after(() => ts.close());
 
   it('sets an HttpOnly, SameSite=Strict session cookie that holds no token or secret, and pages send a strict CSP', async () => {
-    const res = await postForm(`${ts.url}/console/sign-in`, { client_id: ts.admin.clientId, client_secret: ts.admin.secret }, { origin: ts.url });
+    const res = await postForm(
+      `${ts.url}/console/sign-in`,
+      { client_id: ts.admin.clientId, client_secret: ts.admin.secret },
+      { origin: ts.url },
+    );
     assert.equal(res.status, 303);
     assert.equal(res.headers.location, '/console/clients');
     const cookie = sessionCookieOf(res)!;
-    assert.match(cookie, /^zgw-auth-console=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict$/, 'http issuer: no Secure, no __Host- prefix');
+    assert.match(
+      cookie,
+      /^zgw-auth-console=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict$/,
+      'http issuer: no Secure, no __Host- prefix',
+    );
     const page = await request(`${ts.url}/console/clients`, { headers: { cookie: cookie.split(';')[0]! } });
     assert.equal(page.status, 200);
     assert.equal(
@@ -32,7 +41,11 @@ describe('console: session, cookie and headers', () => {
     assert.ok(!page.text.includes(ts.admin.secret), 'the secret is not in the page');
     assert.doesNotMatch(page.text, /eyJ[\w-]+\.eyJ/, 'no token in the page');
     const signIn = await request(`${ts.url}/console/sign-in`);
-    assert.equal(signIn.headers['content-security-policy']?.includes("frame-ancestors 'none'"), true, 'the sign-in page has the CSP too');
+    assert.equal(
+      signIn.headers['content-security-policy']?.includes("frame-ancestors 'none'"),
+      true,
+      'the sign-in page has the CSP too',
+    );
   });
 
   it('refuses a POST without the form token, with a wrong one, or from another origin; the change is not made', async () => {
@@ -47,7 +60,11 @@ describe('console: session, cookie and headers', () => {
       assert.equal(res.status, 403, `csrf ${String(csrf)} origin ${String(origin)}`);
       assert.equal((await ts.app.clients.get(clientId)).enabled, true);
     }
-    const crossSite = await postForm(`${ts.url}/console/clients/${clientId}/disable`, { csrf: c.csrf }, { cookie: c.cookie, 'sec-fetch-site': 'cross-site' });
+    const crossSite = await postForm(
+      `${ts.url}/console/clients/${clientId}/disable`,
+      { csrf: c.csrf },
+      { cookie: c.cookie, 'sec-fetch-site': 'cross-site' },
+    );
     assert.equal(crossSite.status, 403, 'Fetch Metadata: a cross-site form without Origin');
     const ok = await c.post(`/console/clients/${clientId}/disable`, {});
     assert.equal(ok.status, 303);
@@ -74,7 +91,9 @@ describe('console: session, cookie and headers', () => {
     const res = await c.post('/console/sign-out', {});
     assert.equal(res.status, 303);
     assert.ok(
-      ([] as string[]).concat(res.headers['set-cookie'] ?? []).some((c) => /^zgw-auth-console=; Path=\/; Max-Age=0; HttpOnly; SameSite=Strict$/.test(c)),
+      ([] as string[])
+        .concat(res.headers['set-cookie'] ?? [])
+        .some((c) => /^zgw-auth-console=; Path=\/; Max-Age=0; HttpOnly; SameSite=Strict$/.test(c)),
       'the cookie is cleared',
     );
     const after = await c.get('/console/clients');
@@ -96,7 +115,11 @@ describe('console: session, cookie and headers', () => {
 
   it('refuses clients that are not administrators, without a session', async () => {
     const plain = await ts.createClient({ allowedScopes: ['zaken.lezen'] });
-    const res = await postForm(`${ts.url}/console/sign-in`, { client_id: plain.clientId, client_secret: plain.secret }, { origin: ts.url });
+    const res = await postForm(
+      `${ts.url}/console/sign-in`,
+      { client_id: plain.clientId, client_secret: plain.secret },
+      { origin: ts.url },
+    );
     assert.equal(res.status, 403);
     assert.equal(sessionCookieOf(res), undefined);
     assert.match(res.text, /geen beheerder/);
@@ -124,15 +147,27 @@ describe('console: sign-in failures count in the back-off of /token', () => {
 
   it('backs off after the threshold, at the console and at /token alike, and audits each failure as the console', async () => {
     for (let i = 0; i < 3; i++) {
-      const res = await postForm(`${ts.url}/console/sign-in`, { client_id: ts.admin.clientId, client_secret: 'wrong-secret-' + i }, { origin: ts.url });
+      const res = await postForm(
+        `${ts.url}/console/sign-in`,
+        { client_id: ts.admin.clientId, client_secret: 'wrong-secret-' + i },
+        { origin: ts.url },
+      );
       assert.equal(res.status, 401);
       assert.equal(sessionCookieOf(res), undefined);
     }
-    const backedOff = await postForm(`${ts.url}/console/sign-in`, { client_id: ts.admin.clientId, client_secret: ts.admin.secret }, { origin: ts.url });
+    const backedOff = await postForm(
+      `${ts.url}/console/sign-in`,
+      { client_id: ts.admin.clientId, client_secret: ts.admin.secret },
+      { origin: ts.url },
+    );
     assert.equal(backedOff.status, 429, 'even the right secret waits');
     assert.ok(Number(backedOff.headers['retry-after']) >= 1);
     assert.equal(sessionCookieOf(backedOff), undefined);
-    const token = await postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: ts.admin.clientId, client_secret: ts.admin.secret });
+    const token = await postForm(`${ts.url}/token`, {
+      grant_type: 'client_credentials',
+      client_id: ts.admin.clientId,
+      client_secret: ts.admin.secret,
+    });
     assert.equal(token.status, 429, '/token shares the back-off');
     await ts.app.audit.flush(true);
     const failed = await ts.app.audit.list({ action: 'client_auth.failed', limit: 10 });
@@ -151,9 +186,17 @@ describe('admin API token inspector: refused self-signed tokens count as guesses
     const self = await ts.createClient({ selfSignedAllowed: true });
     const adminToken = await ts.token(ts.admin.clientId, ts.admin.secret);
     const now = Math.floor(ts.clock.now() / 1000);
-    const guess = (i: number) => hs256({ client_id: self.clientId, iss: self.clientId, iat: now, exp: now + 600 }, `guessed-secret-${i}-0000000000000000000000`);
+    const guess = (i: number) =>
+      hs256(
+        { client_id: self.clientId, iss: self.clientId, iat: now, exp: now + 600 },
+        `guessed-secret-${i}-0000000000000000000000`,
+      );
     const inspect = (token: string) =>
-      request(`${ts.url}/admin/tokens/inspect`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
+      request(`${ts.url}/admin/tokens/inspect`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ token }),
+      });
     for (let i = 0; i < 3; i++) {
       const res = await inspect(guess(i));
       assert.equal(res.status, 200);
@@ -176,9 +219,16 @@ describe('console: a https issuer', () => {
   after(() => ts.close());
 
   it('names the cookie __Host- and marks it Secure', async () => {
-    const res = await postForm(`${ts.url}/console/sign-in`, { client_id: ts.admin.clientId, client_secret: ts.admin.secret }, { origin: 'https://auth.example.nl' });
+    const res = await postForm(
+      `${ts.url}/console/sign-in`,
+      { client_id: ts.admin.clientId, client_secret: ts.admin.secret },
+      { origin: 'https://auth.example.nl' },
+    );
     assert.equal(res.status, 303);
-    assert.match(sessionCookieOf(res)!, /^__Host-zgw-auth-console=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Secure$/);
+    assert.match(
+      sessionCookieOf(res)!,
+      /^__Host-zgw-auth-console=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Secure$/,
+    );
   });
 });
 
@@ -244,7 +294,15 @@ forEachDialect((dialect) => {
     it('lists with search, filters, sort by last token and paging', async () => {
       const c = await consoleSignIn(ts);
       for (let i = 0; i < 30; i++)
-        await ts.app.clients.create({ clientId: `page-${String(i).padStart(2, '0')}`, rsin: '111222333', name: `Pagina ${i}`, selfSignedAllowed: i % 10 === 0 }, { id: 'test' });
+        await ts.app.clients.create(
+          {
+            clientId: `page-${String(i).padStart(2, '0')}`,
+            rsin: '111222333',
+            name: `Pagina ${i}`,
+            selfSignedAllowed: i % 10 === 0,
+          },
+          { id: 'test' },
+        );
       const used = await ts.app.clients.create({ clientId: 'page-used', rsin: '111222333' }, { id: 'test' });
       await ts.token('page-used', used.secret.value);
       await ts.app.usage.flush();
@@ -255,7 +313,9 @@ forEachDialect((dialect) => {
       const second = await c.get('/console/clients?rsin=111222333&page=2');
       assert.match(second.text, /page-used/);
       const sorted = await c.get('/console/clients?rsin=111222333&sort=lastToken');
-      const ids = [...sorted.text.matchAll(/<a class="utrecht-link" href="\/console\/clients\/(page-[^"]+)">/g)].map((m) => m[1]);
+      const ids = [...sorted.text.matchAll(/<a class="utrecht-link" href="\/console\/clients\/(page-[^"]+)">/g)].map(
+        (m) => m[1],
+      );
       assert.equal(ids[0], 'page-used', 'the client with a token comes first');
       assert.equal(ids[1], 'page-00');
       const selfSigning = await c.get('/console/clients?rsin=111222333&selfSigned=true');
@@ -270,14 +330,25 @@ forEachDialect((dialect) => {
     it('edits, disables, enables, adds and revokes a secret, and deletes only when the id is typed', async () => {
       const c = await consoleSignIn(ts);
       const { clientId, secret } = await ts.createClient({ name: 'Before' });
-      let res = await c.post(`/console/clients/${clientId}`, { name: 'After', description: 'd', allowedScopes: 'zaken.lezen', defaultScopes: '', staticClaims: '', tokenLifetime: '600' });
+      let res = await c.post(`/console/clients/${clientId}`, {
+        name: 'After',
+        description: 'd',
+        allowedScopes: 'zaken.lezen',
+        defaultScopes: '',
+        staticClaims: '',
+        tokenLifetime: '600',
+      });
       assert.equal(res.status, 303, res.text);
       const edited = await ts.app.clients.get(clientId);
       assert.equal(edited.name, 'After');
       assert.equal(edited.tokenLifetime, 600);
       assert.equal((await c.post(`/console/clients/${clientId}/disable`, {})).status, 303);
       assert.equal((await ts.app.clients.get(clientId)).enabled, false);
-      assert.match((await c.get(`/console/clients/${clientId}`)).text, /hij krijgt geen tokens meer/, 'the notice is shown once');
+      assert.match(
+        (await c.get(`/console/clients/${clientId}`)).text,
+        /hij krijgt geen tokens meer/,
+        'the notice is shown once',
+      );
       assert.equal((await c.post(`/console/clients/${clientId}/enable`, {})).status, 303);
       assert.equal((await ts.app.clients.get(clientId)).enabled, true);
 
@@ -291,7 +362,11 @@ forEachDialect((dialect) => {
       assert.match(confirm.text, /Weet u zeker/);
       assert.equal(csrfOf(confirm.text), c.csrf);
       assert.equal((await c.post(`/console/clients/${clientId}/secrets/${first!.secretId}/revoke`, {})).status, 303);
-      const refused = await postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: clientId, client_secret: secret });
+      const refused = await postForm(`${ts.url}/token`, {
+        grant_type: 'client_credentials',
+        client_id: clientId,
+        client_secret: secret,
+      });
       assert.equal(refused.status, 401, 'the revoked secret stops at once');
 
       res = await c.post(`/console/clients/${clientId}/delete`, { clientId: 'something-else' });
@@ -325,7 +400,12 @@ forEachDialect((dialect) => {
       const b = await ts.createClient({ rsin: '111222333' });
       for (let i = 0; i < 3; i++) await ts.token(a.clientId, a.secret);
       await ts.token(b.clientId, b.secret);
-      for (let i = 0; i < 4; i++) await postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: b.clientId, client_secret: 'wrong-' + i });
+      for (let i = 0; i < 4; i++)
+        await postForm(`${ts.url}/token`, {
+          grant_type: 'client_credentials',
+          client_id: b.clientId,
+          client_secret: 'wrong-' + i,
+        });
       const adminToken = await ts.token(ts.admin.clientId, ts.admin.secret);
       const res = await request(`${ts.url}/admin/activity`, { headers: { authorization: `Bearer ${adminToken}` } });
       assert.equal(res.status, 200, res.text);
@@ -341,7 +421,9 @@ forEachDialect((dialect) => {
         res.json.organisations.find((o: { rsin: string }) => o.rsin === '123456782'),
         { rsin: '123456782', issued: 3, failed: 0 },
       );
-      const one = await request(`${ts.url}/admin/activity?rsin=123456782`, { headers: { authorization: `Bearer ${adminToken}` } });
+      const one = await request(`${ts.url}/admin/activity?rsin=123456782`, {
+        headers: { authorization: `Bearer ${adminToken}` },
+      });
       assert.deepEqual(
         one.json.clients.map((c: { clientId: string }) => c.clientId),
         [a.clientId],
@@ -363,11 +445,20 @@ forEachDialect((dialect) => {
         return /<p class="utrecht-paragraph" id="verdict">([^<]*)</.exec(res.text)![1]!;
       };
       const valid = await ts.token(ts.admin.clientId, ts.admin.secret);
-      assert.match(await inspect(valid), /^Geldig: zgw-auth accepteert dit token \(uitgegeven door zgw-auth\) van client zgw-auth-admin/);
+      assert.match(
+        await inspect(valid),
+        /^Geldig: zgw-auth accepteert dit token \(uitgegeven door zgw-auth\) van client zgw-auth-admin/,
+      );
       const now = Math.floor(ts.clock.now() / 1000);
-      const expired = hs256({ client_id: self.clientId, iss: self.clientId, iat: now - 3600, exp: now - 240 }, 'a-secret-the-client-does-not-have-000000');
+      const expired = hs256(
+        { client_id: self.clientId, iss: self.clientId, iat: now - 3600, exp: now - 240 },
+        'a-secret-the-client-does-not-have-000000',
+      );
       assert.match(await inspect(expired), /^Geweigerd: /);
-      const wrongSecret = hs256({ client_id: self.clientId, iss: self.clientId, iat: now, exp: now + 600 }, 'a-secret-the-client-does-not-have-000000');
+      const wrongSecret = hs256(
+        { client_id: self.clientId, iss: self.clientId, iat: now, exp: now + 600 },
+        'a-secret-the-client-does-not-have-000000',
+      );
       assert.match(await inspect(wrongSecret), /ondertekend met een ander geheim/);
       const late = await ts.token(ts.admin.clientId, ts.admin.secret);
       ts.clock.advance(3600 + 240);
@@ -430,7 +521,11 @@ forEachDialect((dialect) => {
       for (const [what, path, expect] of [
         ['first page', '/console/clients', /100001 clients gevonden/],
         ['latest token first', '/console/clients?sort=lastToken', /bulk-000001/],
-        ['enabled, self-signing, one organisation', '/console/clients?rsin=123456782&enabled=true&selfSigned=true', /clients gevonden/],
+        [
+          'enabled, self-signing, one organisation',
+          '/console/clients?rsin=123456782&enabled=true&selfSigned=true',
+          /clients gevonden/,
+        ],
         ['page 4000', '/console/clients?page=4000', /Pagina 4000 van 4001/],
         ['search', '/console/clients?q=applicatie%2099999', /1 clients gevonden/],
       ] as const) {

@@ -10,7 +10,10 @@ describe('error answers per wire format', () => {
   const admin = (method: string, path: string, body?: string, contentType = 'application/json') =>
     request(`${ts.url}/admin${path}`, {
       method,
-      headers: { authorization: `Bearer ${adminToken}`, ...(body !== undefined ? { 'content-type': contentType } : {}) },
+      headers: {
+        authorization: `Bearer ${adminToken}`,
+        ...(body !== undefined ? { 'content-type': contentType } : {}),
+      },
       ...(body !== undefined ? { body } : {}),
     });
 
@@ -52,8 +55,17 @@ describe('error answers per wire format', () => {
 
   describe('OAuth endpoints (RFC 6749 §5.2)', () => {
     it('a content type other than a form: invalid_request, 400', async () => {
-      const res = await request(`${ts.url}/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-      oauthError(res, 400, 'invalid_request', 'unsupported content type: use application/x-www-form-urlencoded or multipart/form-data');
+      const res = await request(`${ts.url}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
+      oauthError(
+        res,
+        400,
+        'invalid_request',
+        'unsupported content type: use application/x-www-form-urlencoded or multipart/form-data',
+      );
     });
 
     it('a body over the bound: invalid_request, 413', async () => {
@@ -63,10 +75,18 @@ describe('error answers per wire format', () => {
 
     it('a wrong secret: invalid_client, 401, with a Basic challenge only when sent with HTTP Basic', async () => {
       const c = await ts.createClient();
-      const res = await postForm(`${ts.url}/revoke`, { token: 'x', client_id: c.clientId, client_secret: `${c.secret}x` });
+      const res = await postForm(`${ts.url}/revoke`, {
+        token: 'x',
+        client_id: c.clientId,
+        client_secret: `${c.secret}x`,
+      });
       oauthError(res, 401, 'invalid_client', 'client authentication failed');
       assert.equal(res.headers['www-authenticate'], undefined);
-      const basic = await postForm(`${ts.url}/revoke`, { token: 'x' }, { authorization: basicAuth(c.clientId, `${c.secret}x`) });
+      const basic = await postForm(
+        `${ts.url}/revoke`,
+        { token: 'x' },
+        { authorization: basicAuth(c.clientId, `${c.secret}x`) },
+      );
       oauthError(basic, 401, 'invalid_client', 'client authentication failed');
       assert.equal(basic.headers['www-authenticate'], 'Basic realm="zgw-auth", charset="UTF-8"');
     });
@@ -74,21 +94,39 @@ describe('error answers per wire format', () => {
     it('the database unable to write: temporarily_unavailable, 503, Retry-After 1, no driver detail', async () => {
       const c = await ts.createClient();
       const token = await ts.token(c.clientId, c.secret);
-      const res = await withWriteLock(() => postForm(`${ts.url}/revoke`, { token, client_id: c.clientId, client_secret: c.secret }));
+      const res = await withWriteLock(() =>
+        postForm(`${ts.url}/revoke`, { token, client_id: c.clientId, client_secret: c.secret }),
+      );
       oauthError(res, 503, 'temporarily_unavailable', 'the service is temporarily unavailable; retry shortly');
       assert.equal(res.headers['retry-after'], '1');
       assert.doesNotMatch(res.text, /SQLITE|busy|locked/i);
-      assert.equal((await postForm(`${ts.url}/revoke`, { token, client_id: c.clientId, client_secret: c.secret })).status, 200, 'revoked once the lock is gone');
+      assert.equal(
+        (await postForm(`${ts.url}/revoke`, { token, client_id: c.clientId, client_secret: c.secret })).status,
+        200,
+        'revoked once the lock is gone',
+      );
     });
   });
 
   describe('admin API (RFC 9457)', () => {
     it('a content type other than JSON: unsupported_media_type, 415', async () => {
-      problem(await admin('POST', '/clients', 'rsin=000000000', 'application/x-www-form-urlencoded'), 415, 'unsupported_media_type', 'Unsupported media type', 'send application/json');
+      problem(
+        await admin('POST', '/clients', 'rsin=000000000', 'application/x-www-form-urlencoded'),
+        415,
+        'unsupported_media_type',
+        'Unsupported media type',
+        'send application/json',
+      );
     });
 
     it('a body over the bound: body_too_large, 413', async () => {
-      problem(await admin('POST', '/clients', JSON.stringify({ rsin: '000000000', description: 'x'.repeat(70_000) })), 413, 'body_too_large', 'Body too large', 'request body too large');
+      problem(
+        await admin('POST', '/clients', JSON.stringify({ rsin: '000000000', description: 'x'.repeat(70_000) })),
+        413,
+        'body_too_large',
+        'Body too large',
+        'request body too large',
+      );
     });
 
     it('JSON that does not parse: bad_request with its status', async () => {
@@ -96,7 +134,12 @@ describe('error answers per wire format', () => {
     });
 
     it('a field the schema refuses, and one the registry refuses (named in invalidParams): invalid_input, 400', async () => {
-      problem(await admin('POST', '/clients', JSON.stringify({ rsin: '000000000', colour: 'blue' })), 400, 'invalid_input', 'Invalid input');
+      problem(
+        await admin('POST', '/clients', JSON.stringify({ rsin: '000000000', colour: 'blue' })),
+        400,
+        'invalid_input',
+        'Invalid input',
+      );
       const rsin = await admin('POST', '/clients', JSON.stringify({ rsin: '123456789' }));
       problem(rsin, 400, 'invalid_input', 'Invalid input');
       assert.deepEqual(
@@ -106,16 +149,32 @@ describe('error answers per wire format', () => {
     });
 
     it('an unknown client: not_found, 404; a client id taken: conflict, 409', async () => {
-      problem(await admin('GET', '/clients/no-such-client'), 404, 'not_found', 'Not found', 'client "no-such-client" does not exist');
+      problem(
+        await admin('GET', '/clients/no-such-client'),
+        404,
+        'not_found',
+        'Not found',
+        'client "no-such-client" does not exist',
+      );
       const c = await ts.createClient();
-      problem(await admin('POST', '/clients', JSON.stringify({ clientId: c.clientId, rsin: '000000000' })), 409, 'conflict', 'Conflict', `client "${c.clientId}" already exists`);
+      problem(
+        await admin('POST', '/clients', JSON.stringify({ clientId: c.clientId, rsin: '000000000' })),
+        409,
+        'conflict',
+        'Conflict',
+        `client "${c.clientId}" already exists`,
+      );
     });
 
     it('the database unable to write: unavailable, 503, Retry-After 1', async () => {
       const res = await withWriteLock(() => admin('POST', '/clients', JSON.stringify({ rsin: '000000000' })));
       problem(res, 503, 'unavailable', 'Service unavailable', 'the database is unreachable; retry shortly');
       assert.equal(res.headers['retry-after'], '1');
-      assert.equal((await admin('POST', '/clients', JSON.stringify({ rsin: '000000000' }))).status, 201, 'created once the lock is gone');
+      assert.equal(
+        (await admin('POST', '/clients', JSON.stringify({ rsin: '000000000' }))).status,
+        201,
+        'created once the lock is gone',
+      );
     });
   });
 });

@@ -17,7 +17,12 @@ describe('faults', () => {
     const ts = await startTestServer({ databaseUrl: pgServer.url });
     try {
       const c = await ts.createClient();
-      const tokenRequest = () => postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: c.clientId, client_secret: c.secret });
+      const tokenRequest = () =>
+        postForm(`${ts.url}/token`, {
+          grant_type: 'client_credentials',
+          client_id: c.clientId,
+          client_secret: c.secret,
+        });
       // Baseline: a token request with the database up, on this machine, in this run.
       let started = Date.now();
       assert.equal((await tokenRequest()).status, 200);
@@ -32,13 +37,19 @@ describe('faults', () => {
       assert.doesNotMatch(down.text, /at .*\.js|Error:/, 'no stack trace');
       // Within the configured connection timeout (3 s) and statement timeout (4 s), with ten times a
       // normal request and a second of slack for a busy machine: not a hang.
-      assert.ok(Date.now() - started <= 7000 + 10 * baselineMs + 1000, `answered within the bounded timeout: ${Date.now() - started} ms`);
+      assert.ok(
+        Date.now() - started <= 7000 + 10 * baselineMs + 1000,
+        `answered within the bounded timeout: ${Date.now() - started} ms`,
+      );
       const ready = await request(`${ts.url}/health/ready`);
       assert.equal(ready.status, 503);
       assert.equal(ready.json.checks.database, 'unreachable');
       assert.equal((await request(`${ts.url}/health/live`)).status, 200, 'the process is alive');
       await pgServer.start();
-      assert.ok(await eventually(async () => (await tokenRequest()).status === 200, 10_000), 'tokens again once the database is back');
+      assert.ok(
+        await eventually(async () => (await tokenRequest()).status === 200, 10_000),
+        'tokens again once the database is back',
+      );
       assert.equal((await request(`${ts.url}/health/ready`)).status, 200);
     } finally {
       await ts.close();
@@ -51,7 +62,13 @@ describe('faults', () => {
     const ts = await startTestServer({ env: { REDIS_URL: redis.url, ZGW_AUTH_LOCKOUT_THRESHOLD: '2' } });
     try {
       const c = await ts.createClient();
-      const attempt = (secret: string, from: string) => postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: c.clientId, client_secret: secret }, {}, from);
+      const attempt = (secret: string, from: string) =>
+        postForm(
+          `${ts.url}/token`,
+          { grant_type: 'client_credentials', client_id: c.clientId, client_secret: secret },
+          {},
+          from,
+        );
       assert.equal((await attempt('wrong', '127.0.0.20')).status, 401);
       assert.ok((await ts.app.redis!.keys('zgw-auth:fail:*')).length > 0, 'failures are counted in Redis');
       await redis.stop();
@@ -69,7 +86,10 @@ describe('faults', () => {
         ts.logs.some((l) => l.includes('shared again')),
         'the return is logged',
       );
-      assert.ok((await ts.app.redis!.keys('zgw-auth:fail:*127.0.0.23*')).length > 0, 'failures are counted in Redis again');
+      assert.ok(
+        (await ts.app.redis!.keys('zgw-auth:fail:*127.0.0.23*')).length > 0,
+        'failures are counted in Redis again',
+      );
     } finally {
       await ts.close();
       await redis.destroy();
@@ -81,7 +101,13 @@ describe('faults', () => {
     const masterKey = crypto.randomBytes(32).toString('base64');
     const proc = await startServeProcess(dataDir, { ZGW_AUTH_MASTER_KEY: masterKey });
     const secret = firstAdminSecret(proc.output())!;
-    const token = (await postForm(`${proc.url}/token`, { grant_type: 'client_credentials', client_id: 'zgw-auth-admin', client_secret: secret })).json.access_token;
+    const token = (
+      await postForm(`${proc.url}/token`, {
+        grant_type: 'client_credentials',
+        client_id: 'zgw-auth-admin',
+        client_secret: secret,
+      })
+    ).json.access_token;
     const acknowledged: string[] = [];
     let n = 0;
     const writer = async () => {
@@ -113,7 +139,9 @@ describe('faults', () => {
     const db = new SQLite(path.join(dataDir, 'zgw-auth.db'));
     try {
       assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
-      const stored = new Set((db.prepare('select client_id from clients').all() as { client_id: string }[]).map((r) => r.client_id));
+      const stored = new Set(
+        (db.prepare('select client_id from clients').all() as { client_id: string }[]).map((r) => r.client_id),
+      );
       const missing = acknowledged.filter((id) => !stored.has(id));
       assert.deepEqual(missing, [], 'every acknowledged write survived');
     } finally {
@@ -121,7 +149,17 @@ describe('faults', () => {
     }
     const again = await startServeProcess(dataDir, { ZGW_AUTH_MASTER_KEY: masterKey });
     try {
-      assert.equal((await postForm(`${again.url}/token`, { grant_type: 'client_credentials', client_id: 'zgw-auth-admin', client_secret: secret })).status, 200, 'restarts and serves');
+      assert.equal(
+        (
+          await postForm(`${again.url}/token`, {
+            grant_type: 'client_credentials',
+            client_id: 'zgw-auth-admin',
+            client_secret: secret,
+          })
+        ).status,
+        200,
+        'restarts and serves',
+      );
     } finally {
       await again.stop();
     }
@@ -131,12 +169,22 @@ describe('faults', () => {
     const proc = await startServeProcess(tempDir());
     t.after(() => (proc.child.exitCode === null && proc.child.signalCode === null ? proc.stop('SIGKILL') : undefined));
     const secret = firstAdminSecret(proc.output())!;
-    const body = new URLSearchParams({ grant_type: 'client_credentials', client_id: 'zgw-auth-admin', client_secret: secret }).toString();
+    const body = new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: 'zgw-auth-admin',
+      client_secret: secret,
+    }).toString();
     const { port } = new URL(proc.url);
     // A request whose body is still arriving when the signal comes.
     const inFlight = new Promise<number>((resolve, reject) => {
       const req = http.request(
-        { host: '127.0.0.1', port, path: '/token', method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } },
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/token',
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) },
+        },
         (res) => {
           res.resume();
           res.on('end', () => resolve(res.statusCode ?? 0));
@@ -173,8 +221,15 @@ describe('cluster mode', () => {
     const proc = await startServeProcess(tempDir(), {}, ['--workers', '2']);
     t.after(() => (proc.child.exitCode === null && proc.child.signalCode === null ? proc.stop('SIGKILL') : undefined));
     const secret = firstAdminSecret(proc.output())!;
-    const tokenRequest = () => postForm(`${proc.url}/token`, { grant_type: 'client_credentials', client_id: 'zgw-auth-admin', client_secret: secret });
-    const workerPids = () => [...new Set([...proc.output().matchAll(/"pid":(\d+)[^\n]*zgw-auth listening/g)].map((m) => Number(m[1])))];
+    const tokenRequest = () =>
+      postForm(`${proc.url}/token`, {
+        grant_type: 'client_credentials',
+        client_id: 'zgw-auth-admin',
+        client_secret: secret,
+      });
+    const workerPids = () => [
+      ...new Set([...proc.output().matchAll(/"pid":(\d+)[^\n]*zgw-auth listening/g)].map((m) => Number(m[1]))),
+    ];
     // Generous bounds: only guards against workers that never come.
     assert.ok(await eventually(async () => workerPids().length === 2, 60_000), 'two workers listen');
     const statuses = await Promise.all(Array.from({ length: 20 }, tokenRequest));
@@ -192,10 +247,23 @@ describe('operations', () => {
     try {
       const c = await ts.createClient({ allowedScopes: ['zgw-auth:introspect'] });
       assert.deepEqual((await request(`${ts.url}/health/live`)).json, { status: 'ok' });
-      assert.deepEqual((await request(`${ts.url}/health/ready`)).json, { status: 'ok', checks: { database: 'ok', keys: 'ok' } });
+      assert.deepEqual((await request(`${ts.url}/health/ready`)).json, {
+        status: 'ok',
+        checks: { database: 'ok', keys: 'ok' },
+      });
       const token = await ts.token(c.clientId, c.secret);
-      await postForm(`${ts.url}/introspect`, { token }, { authorization: `Basic ${Buffer.from(`${c.clientId}:${c.secret}`).toString('base64')}` });
-      const wrong = () => postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: c.clientId, client_secret: 'nope' }, { 'x-request-id': 'trace-me-42' }, '127.0.0.30');
+      await postForm(
+        `${ts.url}/introspect`,
+        { token },
+        { authorization: `Basic ${Buffer.from(`${c.clientId}:${c.secret}`).toString('base64')}` },
+      );
+      const wrong = () =>
+        postForm(
+          `${ts.url}/token`,
+          { grant_type: 'client_credentials', client_id: c.clientId, client_secret: 'nope' },
+          { 'x-request-id': 'trace-me-42' },
+          '127.0.0.30',
+        );
       assert.equal((await wrong()).status, 401);
       assert.equal((await wrong()).status, 429);
       const metrics = (await request(`${ts.url}/metrics`)).text;
@@ -203,8 +271,14 @@ describe('operations', () => {
       assert.match(metrics, /zgw_auth_token_requests_refused_total\{reason="invalid_client"\} 2\b/);
       assert.match(metrics, /zgw_auth_verifications_total\{kind="oauth2",outcome="ok"\} 1\b/);
       assert.match(metrics, /zgw_auth_rate_limit_hits_total\{limit="failed_auth"\} 1\b/);
-      assert.match(metrics, /zgw_auth_http_request_duration_seconds_bucket\{le="\+Inf",method="POST",route="\/token",status="200"\} 1\b/);
-      assert.match(metrics, /zgw_auth_http_request_duration_seconds_count\{method="POST",route="\/token",status="401"\} 1\b/);
+      assert.match(
+        metrics,
+        /zgw_auth_http_request_duration_seconds_bucket\{le="\+Inf",method="POST",route="\/token",status="200"\} 1\b/,
+      );
+      assert.match(
+        metrics,
+        /zgw_auth_http_request_duration_seconds_count\{method="POST",route="\/token",status="401"\} 1\b/,
+      );
       assert.match(metrics, /zgw_auth_signing_key_age_seconds\{kid="[^"]+",state="signing"\} \d/);
       const lines = ts.logs.map((l) => JSON.parse(l) as Record<string, unknown>);
       assert.ok(
@@ -212,7 +286,8 @@ describe('operations', () => {
         "the caller's request id is logged",
       );
       const all = ts.logs.join('\n');
-      for (const material of [c.secret, token, token.split('.')[2]!]) assert.ok(!all.includes(material), 'no secret or token in the logs');
+      for (const material of [c.secret, token, token.split('.')[2]!])
+        assert.ok(!all.includes(material), 'no secret or token in the logs');
     } finally {
       await ts.close();
     }

@@ -49,14 +49,25 @@ interface Deployment {
 /** Starts `count` processes on one database; the first creates the admin client; clients for the callers are registered. */
 async function deploy(count: number, env: Record<string, string>, args: string[] = []): Promise<Deployment> {
   // One issuer for all processes, as behind a balancer: a token from one is accepted by the others.
-  const shared = { ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64'), ZGW_AUTH_SIGNING_ALG: 'EdDSA', ZGW_AUTH_ISSUER: 'http://zgw-auth.test', ...env };
+  const shared = {
+    ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64'),
+    ZGW_AUTH_SIGNING_ALG: 'EdDSA',
+    ZGW_AUTH_ISSUER: 'http://zgw-auth.test',
+    ...env,
+  };
   const dataDir = tempDir();
   const started = performance.now();
   const procs = [await startServeProcess(dataDir, shared, args)];
   const startMs = performance.now() - started;
   const secret = firstAdminSecret(procs[0]!.output())!;
   for (let i = 1; i < count; i++) procs.push(await startServeProcess(dataDir, shared, args));
-  const adminToken = (await postForm(`${procs[0]!.url}/token`, { grant_type: 'client_credentials', client_id: 'zgw-auth-admin', client_secret: secret })).json.access_token as string;
+  const adminToken = (
+    await postForm(`${procs[0]!.url}/token`, {
+      grant_type: 'client_credentials',
+      client_id: 'zgw-auth-admin',
+      client_secret: secret,
+    })
+  ).json.access_token as string;
   const bodies: string[] = [];
   for (let i = 0; i < CLIENTS; i++) {
     const res = await request(`${procs[0]!.url}/admin/clients`, {
@@ -65,13 +76,23 @@ async function deploy(count: number, env: Record<string, string>, args: string[]
       body: JSON.stringify({ rsin: '000000000' }),
     });
     assert.equal(res.status, 201, res.text);
-    bodies.push(new URLSearchParams({ grant_type: 'client_credentials', client_id: res.json.client.clientId, client_secret: res.json.secret.value }).toString());
+    bodies.push(
+      new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: res.json.client.clientId,
+        client_secret: res.json.secret.value,
+      }).toString(),
+    );
   }
   return { procs, targets: procs.map((p) => p.url), adminToken, bodies, startMs };
 }
 
 function assertAlive(procs: Proc[]) {
-  for (const p of procs) assert.ok(p.child.exitCode === null && p.child.signalCode === null, `process ${p.child.pid} exited (${p.child.exitCode ?? p.child.signalCode}):\n${p.output().slice(-3000)}`);
+  for (const p of procs)
+    assert.ok(
+      p.child.exitCode === null && p.child.signalCode === null,
+      `process ${p.child.pid} exited (${p.child.exitCode ?? p.child.signalCode}):\n${p.output().slice(-3000)}`,
+    );
 }
 
 const fmt = (m: Map<string, number>) => JSON.stringify(Object.fromEntries(m));
@@ -115,7 +136,11 @@ async function underLoad(
     await fault(run);
     restoredAt = run.mark('dependency back');
     // Watch until service has been back for STEADY_MS, or the recovery bound has passed.
-    while (run.now() < restoredAt + recoveryBound + STEADY_MS && run.now() - (restoredAt + run.recoveredAfter(restoredAt)) < STEADY_MS) await sleep(200);
+    while (
+      run.now() < restoredAt + recoveryBound + STEADY_MS &&
+      run.now() - (restoredAt + run.recoveredAfter(restoredAt)) < STEADY_MS
+    )
+      await sleep(200);
   } finally {
     await run.stop();
     for (const line of run.timeline()) t.diagnostic(line);
@@ -127,7 +152,9 @@ async function underLoad(
   const recovery = run.recoveredAfter(restoredAt);
   // The slowest request before the fault: how slow this machine is under this load right now.
   const baselineMs = run.maxLatency(0, faultAt);
-  t.diagnostic(`before: ${fmt(before)} (slowest ${Math.round(baselineMs)} ms); during: ${fmt(during)}; readiness during: ${fmt(run.counts(faultAt, restoredAt, true))}`);
+  t.diagnostic(
+    `before: ${fmt(before)} (slowest ${Math.round(baselineMs)} ms); during: ${fmt(during)}; readiness during: ${fmt(run.counts(faultAt, restoredAt, true))}`,
+  );
   t.diagnostic(
     `recovered ${Math.round(recovery)} ms after the dependency returned (bound ${Math.round(recoveryBound)} ms: a process started in ${Math.round(d.startMs)} ms); slowest request ${Math.round(run.maxLatency())} ms`,
   );
@@ -141,13 +168,20 @@ async function underLoad(
   // The configured waits, plus four times the slowest request before the fault (a busy machine
   // queues every request), plus a second.
   const latencyBound = CONFIGURED_WAIT_MS + 4 * baselineMs + 1000;
-  assert.ok(run.maxLatency() <= latencyBound, `no request waited past the configured timeouts: ${Math.round(run.maxLatency())} ms (bound ${Math.round(latencyBound)} ms)`);
+  assert.ok(
+    run.maxLatency() <= latencyBound,
+    `no request waited past the configured timeouts: ${Math.round(run.maxLatency())} ms (bound ${Math.round(latencyBound)} ms)`,
+  );
   if (expect.unavailable) assert.ok((during.get('503') ?? 0) > 0, `callers saw 503 during the fault: ${fmt(during)}`);
   else assert.equal(during.get('503'), undefined, `callers never saw a 503: ${fmt(during)}`);
   const probes = run.counts(faultAt, restoredAt, true);
-  if (expect.unready) assert.ok((probes.get('unready') ?? 0) > 0, `readiness said unready during the fault: ${fmt(probes)}`);
+  if (expect.unready)
+    assert.ok((probes.get('unready') ?? 0) > 0, `readiness said unready during the fault: ${fmt(probes)}`);
   else assert.deepEqual([...probes.keys()], ['ready'], `readiness stayed ready: ${fmt(probes)}`);
-  assert.ok(recovery <= recoveryBound, `service and readiness back without a restart, within ${Math.round(recoveryBound)} ms of the dependency: ${Math.round(recovery)} ms`);
+  assert.ok(
+    recovery <= recoveryBound,
+    `service and readiness back without a restart, within ${Math.round(recoveryBound)} ms of the dependency: ${Math.round(recovery)} ms`,
+  );
   assert.ok((run.counts(restoredAt + recovery, end).get('200') ?? 0) > 0, 'tokens issued after recovery');
 
   // Admin writes: acknowledged ones are stored; refused ones said so clearly.
@@ -165,10 +199,14 @@ async function underLoad(
       'an admin write during the fault was refused',
     );
   for (const w of writes.filter((w) => w.status === 201)) {
-    const res = await request(`${d.procs[0]!.url}/admin/clients/${w.clientId}`, { headers: { authorization: `Bearer ${d.adminToken}` } });
+    const res = await request(`${d.procs[0]!.url}/admin/clients/${w.clientId}`, {
+      headers: { authorization: `Bearer ${d.adminToken}` },
+    });
     assert.equal(res.status, 200, `acknowledged client ${w.clientId} is stored`);
   }
-  t.diagnostic(`admin writes: ${writes.filter((w) => w.status === 201).length} acknowledged and present, ${writes.filter((w) => w.status !== 201).length} refused with 503`);
+  t.diagnostic(
+    `admin writes: ${writes.filter((w) => w.status === 201).length} acknowledged and present, ${writes.filter((w) => w.status !== 201).length} refused with 503`,
+  );
   return { run, faultAt, restoredAt, baselineMs };
 }
 
@@ -293,7 +331,10 @@ describe('faults under load: PostgreSQL', () => {
     // timeout (4 s, with four times the slowest request before the fault and a second for a busy
     // machine), and in any case before the lock is released.
     const slowest = run.maxLatency(faultAt, restoredAt);
-    assert.ok(slowest <= 4000 + 4 * baselineMs + 1000, `503 within the statement timeout: ${Math.round(slowest)} ms (before the fault: ${Math.round(baselineMs)} ms)`);
+    assert.ok(
+      slowest <= 4000 + 4 * baselineMs + 1000,
+      `503 within the statement timeout: ${Math.round(slowest)} ms (before the fault: ${Math.round(baselineMs)} ms)`,
+    );
     assert.ok(slowest < HOLD_MS, `no request waited for the lock to be released: ${Math.round(slowest)} ms`);
   });
 });
@@ -324,7 +365,10 @@ describe('faults under load: Redis', () => {
       // Redis holds only rate-limit state: a process without it serves, so it stays ready.
       { unavailable: false, unready: false },
     );
-    assert.ok(await eventually(async () => d.procs[0]!.output().includes('shared again'), 5000), 'the return of shared limits is logged');
+    assert.ok(
+      await eventually(async () => d.procs[0]!.output().includes('shared again'), 5000),
+      'the return of shared limits is logged',
+    );
   });
 
   it('Redis answering slowly (CLIENT PAUSE): tokens keep coming, each wait bounded by the command timeout', async (t) => {
@@ -341,7 +385,10 @@ describe('faults under load: Redis', () => {
     // A few Redis commands of at most 500 ms each (the command timeout) per request, with four
     // times the slowest request before the fault for a busy machine; never the whole pause.
     const slowest = run.maxLatency(faultAt, restoredAt);
-    assert.ok(slowest <= 2000 + 4 * baselineMs, `Redis waits bounded: ${Math.round(slowest)} ms (before the pause: ${Math.round(baselineMs)} ms)`);
+    assert.ok(
+      slowest <= 2000 + 4 * baselineMs,
+      `Redis waits bounded: ${Math.round(slowest)} ms (before the pause: ${Math.round(baselineMs)} ms)`,
+    );
     assert.ok(slowest < PAUSE_MS, `no request waited out the pause: ${Math.round(slowest)} ms`);
   });
 });
@@ -381,9 +428,18 @@ describe('process faults under load', () => {
     }
     t.diagnostic(`answers: ${fmt(run.counts())}; drained and exited ${Math.round(drained)} ms after SIGTERM`);
     assert.deepEqual([...run.counts().keys()], ['200'], `every request succeeded: ${fmt(run.counts())}`);
-    assert.ok((run.counts(0, signalled).get('200') ?? 0) >= CALLERS, `the callers were served before the signal: ${fmt(run.counts(0, signalled))}`);
-    assert.ok((run.counts(signalled + drained).get('200') ?? 0) > 0, 'the other process served after the first one was gone');
-    assert.ok(run.adminWrites.length > 5 && run.adminWrites.every((w) => w.status === 201), `every admin write acknowledged: ${JSON.stringify(run.adminWrites.filter((w) => w.status !== 201))}`);
+    assert.ok(
+      (run.counts(0, signalled).get('200') ?? 0) >= CALLERS,
+      `the callers were served before the signal: ${fmt(run.counts(0, signalled))}`,
+    );
+    assert.ok(
+      (run.counts(signalled + drained).get('200') ?? 0) > 0,
+      'the other process served after the first one was gone',
+    );
+    assert.ok(
+      run.adminWrites.length > 5 && run.adminWrites.every((w) => w.status === 201),
+      `every admin write acknowledged: ${JSON.stringify(run.adminWrites.filter((w) => w.status !== 201))}`,
+    );
   });
 
   it('a cluster worker killed during load: the primary replaces it; only requests on its connections fail, none with an HTTP error', async (t) => {
@@ -400,7 +456,12 @@ describe('process faults under load', () => {
         }
       return byPid;
     };
-    const run = new LoadRun({ targets: [proc.url], callers: CALLERS, bodies: d.bodies, requestTimeoutMs: REQUEST_TIMEOUT_MS });
+    const run = new LoadRun({
+      targets: [proc.url],
+      callers: CALLERS,
+      bodies: d.bodies,
+      requestTimeoutMs: REQUEST_TIMEOUT_MS,
+    });
     let killedAt: number;
     let killedTime: number;
     let replacedAfter: number;
@@ -415,7 +476,10 @@ describe('process faults under load', () => {
       killedAt = run.mark('SIGKILL to a worker');
       killedTime = Date.now();
       process.kill([...listening().keys()][0]!, 'SIGKILL');
-      assert.ok(await eventually(async () => listening().size === 3, Math.max(60_000, 10 * startupMs)), 'a replacement worker listens');
+      assert.ok(
+        await eventually(async () => listening().size === 3, Math.max(60_000, 10 * startupMs)),
+        'a replacement worker listens',
+      );
       replacedAfter = [...listening().values()][2]! - killedTime;
       run.mark('replacement listening');
       await sleep(3000);
@@ -427,8 +491,12 @@ describe('process faults under load', () => {
     const all = run.counts();
     const gapBefore = run.longestGap(0, killedAt);
     const gapAfter = run.longestGap(killedAt, run.now());
-    t.diagnostic(`answers: ${fmt(all)}; workers up ${startupMs} ms after the spawn; replacement listening ${replacedAfter} ms after the kill`);
-    t.diagnostic(`longest time without a token: ${Math.round(gapBefore)} ms before the kill, ${Math.round(gapAfter)} ms after`);
+    t.diagnostic(
+      `answers: ${fmt(all)}; workers up ${startupMs} ms after the spawn; replacement listening ${replacedAfter} ms after the kill`,
+    );
+    t.diagnostic(
+      `longest time without a token: ${Math.round(gapBefore)} ms before the kill, ${Math.round(gapAfter)} ms after`,
+    );
     assert.equal(proc.child.signalCode, null, 'the primary stays up until it is stopped');
     assert.equal(await proc.exited, 0, 'and then stops cleanly');
     const failed = [...all].filter(([k]) => k !== '200');
@@ -436,13 +504,22 @@ describe('process faults under load', () => {
       failed.every(([k]) => k.startsWith('err:') && k !== 'err:HANG'),
       `no HTTP error and no hang, only connections of the killed worker: ${fmt(all)}`,
     );
-    assert.ok(failed.reduce((n, [, v]) => n + v, 0) <= CALLERS, `at most one failed request per connection: ${fmt(all)}`);
+    assert.ok(
+      failed.reduce((n, [, v]) => n + v, 0) <= CALLERS,
+      `at most one failed request per connection: ${fmt(all)}`,
+    );
     assert.deepEqual([...run.unexpected], []);
     // A replacement starts as the first workers did, but while the survivor serves the whole load
     // on the same cores: five times their start-up, and five seconds, is a wide margin.
-    assert.ok(replacedAfter <= 5 * startupMs + 5000, `replaced in ${replacedAfter} ms; the first workers took ${startupMs} ms`);
+    assert.ok(
+      replacedAfter <= 5 * startupMs + 5000,
+      `replaced in ${replacedAfter} ms; the first workers took ${startupMs} ms`,
+    );
     // The surviving worker keeps serving: no pause in tokens much longer than the load had before the kill.
-    assert.ok(gapAfter <= 4 * gapBefore + 2000, `tokens kept coming after the kill: no token for ${Math.round(gapAfter)} ms (before: ${Math.round(gapBefore)} ms)`);
+    assert.ok(
+      gapAfter <= 4 * gapBefore + 2000,
+      `tokens kept coming after the kill: no token for ${Math.round(gapAfter)} ms (before: ${Math.round(gapBefore)} ms)`,
+    );
   });
 });
 
@@ -466,12 +543,25 @@ process.on('SIGUSR2', () => {
       const secret = firstAdminSecret(proc.output())!;
       // Both logged, in whichever order and output chunk a busy machine delivers them; generous bound.
       const emitter = /"level":60[^\n]*stray emitter|stray emitter[^\n]*"level":60/;
-      assert.ok(await eventually(async () => proc.output().includes('stray rejection') && emitter.test(proc.output()), 30_000), proc.output().slice(-2000));
+      assert.ok(
+        await eventually(async () => proc.output().includes('stray rejection') && emitter.test(proc.output()), 30_000),
+        proc.output().slice(-2000),
+      );
       assertAlive([proc]);
       const ready = await request(`${proc.url}/health/ready`);
       assert.equal(ready.status, 503);
       assert.match(ready.json.checks.process, /unexpected error/);
-      assert.equal((await postForm(`${proc.url}/token`, { grant_type: 'client_credentials', client_id: 'zgw-auth-admin', client_secret: secret })).status, 200, 'still serving');
+      assert.equal(
+        (
+          await postForm(`${proc.url}/token`, {
+            grant_type: 'client_credentials',
+            client_id: 'zgw-auth-admin',
+            client_secret: secret,
+          })
+        ).status,
+        200,
+        'still serving',
+      );
     } finally {
       assert.equal(await proc.stop(), 0);
     }

@@ -3,7 +3,15 @@ import { after, before, describe, it } from 'node:test';
 import { createVerifier, decodeJwt, type Principal, TokenError } from '@zgw-auth/verifier';
 import fc from 'fast-check';
 import { registryResolver } from '../src/tokens/server-verifier.js';
-import { basicAuth, forEachDialect, hs256, type HttpResult, request, startTestServer, type TestServer } from './helpers.js';
+import {
+  basicAuth,
+  forEachDialect,
+  hs256,
+  type HttpResult,
+  request,
+  startTestServer,
+  type TestServer,
+} from './helpers.js';
 
 /**
  * Property-based fuzzing of every endpoint and of the verifier. Seeded: the CI run is reproducible;
@@ -16,7 +24,16 @@ const SCALE = Number(process.env.FUZZ_RUNS ?? 1);
 const runs = (n: number) => ({ seed: SEED, numRuns: n * SCALE, endOnFailure: true, includeErrorInReport: true });
 const RESPONSE_BOUND_MS = 2000;
 
-const OAUTH_ERRORS = ['invalid_request', 'invalid_client', 'invalid_grant', 'unauthorized_client', 'unsupported_grant_type', 'invalid_scope', 'unsupported_token_type', 'temporarily_unavailable'];
+const OAUTH_ERRORS = [
+  'invalid_request',
+  'invalid_client',
+  'invalid_grant',
+  'unauthorized_client',
+  'unsupported_grant_type',
+  'invalid_scope',
+  'unsupported_token_type',
+  'temporarily_unavailable',
+];
 
 const unhandled: unknown[] = [];
 process.on('unhandledRejection', (err) => unhandled.push(err));
@@ -29,22 +46,50 @@ const anyText = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 40 }),
   fc.string({ unit: 'grapheme', maxLength: 20 }),
   fc.nat({ max: 70_000 }).map((n) => 'a'.repeat(n)),
-  fc.constantFrom('', ' ', '%', '%zz', '\u0000', '\r\n', '=', '&', '"', 'client_credentials', 'zgw-auth:admin', '9'.repeat(400)),
+  fc.constantFrom(
+    '',
+    ' ',
+    '%',
+    '%zz',
+    '\u0000',
+    '\r\n',
+    '=',
+    '&',
+    '"',
+    'client_credentials',
+    'zgw-auth:admin',
+    '9'.repeat(400),
+  ),
 );
 
 /** Bit flip, truncation, insertion or segment games on a token. */
 function mutated(token: string): fc.Arbitrary<string> {
   return fc.oneof(
-    fc.nat({ max: token.length - 1 }).chain((i) => fc.nat({ max: 5 }).map((bit) => token.slice(0, i) + String.fromCharCode(token.charCodeAt(i) ^ (1 << bit)) + token.slice(i + 1))),
+    fc
+      .nat({ max: token.length - 1 })
+      .chain((i) =>
+        fc
+          .nat({ max: 5 })
+          .map((bit) => token.slice(0, i) + String.fromCharCode(token.charCodeAt(i) ^ (1 << bit)) + token.slice(i + 1)),
+      ),
     fc.nat({ max: token.length }).map((i) => token.slice(0, i)),
-    fc.tuple(fc.nat({ max: token.length }), fc.string({ maxLength: 3 })).map(([i, s]) => token.slice(0, i) + s + token.slice(i)),
-    fc.constantFrom(`${token}.${token.split('.')[2]}`, token.split('.').reverse().join('.'), token.replace(/\./g, '..'), `${token}=`),
+    fc
+      .tuple(fc.nat({ max: token.length }), fc.string({ maxLength: 3 }))
+      .map(([i, s]) => token.slice(0, i) + s + token.slice(i)),
+    fc.constantFrom(
+      `${token}.${token.split('.')[2]}`,
+      token.split('.').reverse().join('.'),
+      token.replace(/\./g, '..'),
+      `${token}=`,
+    ),
   );
 }
 
 function multipart(pairs: [string, string][], variant: string): { body: string; type: string } {
   const boundary = 'fuzzBoundary7MA4YWxk';
-  const parts = pairs.map(([k, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`).join('');
+  const parts = pairs
+    .map(([k, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`)
+    .join('');
   const whole = `${parts}--${boundary}--\r\n`;
   switch (variant) {
     case 'wrong-boundary':
@@ -66,7 +111,9 @@ async function timed(run: () => Promise<HttpResult>): Promise<HttpResult> {
   const start = performance.now();
   let timer: NodeJS.Timeout | undefined;
   // A request left unanswered fails its case here rather than hanging the suite.
-  const unanswered = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('no answer within the bound')), RESPONSE_BOUND_MS * 2)));
+  const unanswered = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error('no answer within the bound')), RESPONSE_BOUND_MS * 2)),
+  );
   const res = await Promise.race([run(), unanswered]).finally(() => clearTimeout(timer));
   const ms = performance.now() - start;
   assert.ok(ms < RESPONSE_BOUND_MS, `answer took ${Math.round(ms)} ms`);
@@ -82,7 +129,14 @@ forEachDialect((dialect) =>
     let selfToken: string;
 
     before(async () => {
-      ts = await startTestServer({ dialect, env: { ZGW_AUTH_INTROSPECTION_RATE_LIMIT: '1000000', ZGW_AUTH_LOCKOUT_THRESHOLD: '1000000', ZGW_AUTH_LOG_LEVEL: 'warn' } });
+      ts = await startTestServer({
+        dialect,
+        env: {
+          ZGW_AUTH_INTROSPECTION_RATE_LIMIT: '1000000',
+          ZGW_AUTH_LOCKOUT_THRESHOLD: '1000000',
+          ZGW_AUTH_LOG_LEVEL: 'warn',
+        },
+      });
       caller = await ts.createClient({ allowedScopes: ['zgw-auth:introspect', 'zaken.lezen'] });
       selfSigner = await ts.createClient({ selfSignedAllowed: true });
       idpToken = await ts.token(caller.clientId, caller.secret);
@@ -95,7 +149,10 @@ forEachDialect((dialect) =>
 
     it('/token, /introspect and /revoke answer every generated request with a well-formed RFC 6749 answer', async () => {
       const tokenValue = fc.oneof(anyText, fc.constantFrom(idpToken, selfToken), mutated(idpToken), mutated(selfToken));
-      const key = fc.oneof(fc.constantFrom('grant_type', 'client_id', 'client_secret', 'scope', 'token', 'token_type_hint', 'resource'), fc.string({ maxLength: 20 }));
+      const key = fc.oneof(
+        fc.constantFrom('grant_type', 'client_id', 'client_secret', 'scope', 'token', 'token_type_hint', 'resource'),
+        fc.string({ maxLength: 20 }),
+      );
       const pairs = fc.array(fc.tuple(key, fc.oneof(anyText, tokenValue)), { maxLength: 8 });
       const authorization = fc.option(
         fc.oneof(
@@ -108,38 +165,75 @@ forEachDialect((dialect) =>
         { nil: undefined },
       );
       const body = fc.oneof(
-        pairs.map((p) => ({ body: p.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&'), type: 'application/x-www-form-urlencoded' })),
-        fc.tuple(pairs, fc.constantFrom('ok', 'wrong-boundary', 'no-boundary', 'truncated', 'no-close', 'bare-lf')).map(([p, v]) => multipart(p, v)),
+        pairs.map((p) => ({
+          body: p.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&'),
+          type: 'application/x-www-form-urlencoded',
+        })),
+        fc
+          .tuple(pairs, fc.constantFrom('ok', 'wrong-boundary', 'no-boundary', 'truncated', 'no-close', 'bare-lf'))
+          .map(([p, v]) => multipart(p, v)),
         pairs.map((p) => ({ body: JSON.stringify(Object.fromEntries(p)), type: 'application/json' })),
         fc
           .tuple(
             fc.string({ unit: 'binary', maxLength: 300 }),
-            fc.constantFrom('application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'text/plain', 'application/octet-stream', '', 'application/x-www-form-urlencoded; charset=utf-16'),
+            fc.constantFrom(
+              'application/x-www-form-urlencoded',
+              'multipart/form-data; boundary=x',
+              'text/plain',
+              'application/octet-stream',
+              '',
+              'application/x-www-form-urlencoded; charset=utf-16',
+            ),
           )
           .map(([b, t]) => ({ body: b, type: t })),
       );
       const extraHeaders = fc.dictionary(
-        fc.constantFrom('x-forwarded-for', 'content-encoding', 'transfer-encoding-x', 'x-request-id', 'accept', 'origin'),
+        fc.constantFrom(
+          'x-forwarded-for',
+          'content-encoding',
+          'transfer-encoding-x',
+          'x-request-id',
+          'accept',
+          'origin',
+        ),
         fc.string({ maxLength: 80 }).map(headerSafe),
         { maxKeys: 3 },
       );
 
       await fc.assert(
-        fc.asyncProperty(fc.constantFrom('/token', '/introspect', '/revoke'), body, authorization, extraHeaders, async (path, b, auth, extra) => {
-          const headers: Record<string, string> = { ...extra, ...(b.type ? { 'content-type': b.type } : {}), ...(auth !== undefined ? { authorization: auth } : {}) };
-          const res = await timed(() => request(`${ts.url}${path}`, { method: 'POST', headers, body: b.body }));
-          assert.ok(res.status < 500, `${res.status} ${res.text}`);
-          if (res.status >= 400) {
-            assert.match(String(res.headers['content-type']), /^application\/json/);
-            assert.ok(OAUTH_ERRORS.includes(res.json?.error), `error code ${res.json?.error}`);
-            assert.equal(typeof res.json.error_description, 'string');
-            // RFC 6749 §5.2: a challenge exactly when the caller used the Authorization header (HTTP trims spaces and tabs).
-            if (res.status === 401) assert.equal(res.headers['www-authenticate'] !== undefined, (auth ?? '').replace(/^[ \t]+|[ \t]+$/g, '') !== '');
-          } else if (path === '/introspect') {
-            assert.equal(typeof res.json.active, 'boolean');
-            if (res.json.active) assert.ok([caller.clientId, selfSigner.clientId].includes(res.json.client_id), 'only a real token is active');
-          }
-        }),
+        fc.asyncProperty(
+          fc.constantFrom('/token', '/introspect', '/revoke'),
+          body,
+          authorization,
+          extraHeaders,
+          async (path, b, auth, extra) => {
+            const headers: Record<string, string> = {
+              ...extra,
+              ...(b.type ? { 'content-type': b.type } : {}),
+              ...(auth !== undefined ? { authorization: auth } : {}),
+            };
+            const res = await timed(() => request(`${ts.url}${path}`, { method: 'POST', headers, body: b.body }));
+            assert.ok(res.status < 500, `${res.status} ${res.text}`);
+            if (res.status >= 400) {
+              assert.match(String(res.headers['content-type']), /^application\/json/);
+              assert.ok(OAUTH_ERRORS.includes(res.json?.error), `error code ${res.json?.error}`);
+              assert.equal(typeof res.json.error_description, 'string');
+              // RFC 6749 §5.2: a challenge exactly when the caller used the Authorization header (HTTP trims spaces and tabs).
+              if (res.status === 401)
+                assert.equal(
+                  res.headers['www-authenticate'] !== undefined,
+                  (auth ?? '').replace(/^[ \t]+|[ \t]+$/g, '') !== '',
+                );
+            } else if (path === '/introspect') {
+              assert.equal(typeof res.json.active, 'boolean');
+              if (res.json.active)
+                assert.ok(
+                  [caller.clientId, selfSigner.clientId].includes(res.json.client_id),
+                  'only a real token is active',
+                );
+            }
+          },
+        ),
         runs(1500),
       );
     });
@@ -168,12 +262,30 @@ forEachDialect((dialect) =>
         ]);
         return JSON.stringify(tables);
       };
-      const id = fc.oneof(fc.constant(target.clientId), fc.string({ maxLength: 80 }), fc.string({ unit: 'binary', maxLength: 20 })).map(encodeURIComponent);
+      const id = fc
+        .oneof(fc.constant(target.clientId), fc.string({ maxLength: 80 }), fc.string({ unit: 'binary', maxLength: 20 }))
+        .map(encodeURIComponent);
       const route = fc.oneof(
-        fc.constantFrom('GET /admin/clients', 'POST /admin/clients', 'GET /admin/audit', 'GET /admin/keys', 'POST /admin/keys/rotate').map((r) => r.split(' ') as [string, string]),
-        fc.tuple(fc.constantFrom('GET', 'PATCH', 'DELETE', 'POST'), id, fc.constantFrom('', '/enable', '/disable', '/secrets')).map(([m, i, s]) => [m, `/admin/clients/${i}${s}`] as [string, string]),
+        fc
+          .constantFrom(
+            'GET /admin/clients',
+            'POST /admin/clients',
+            'GET /admin/audit',
+            'GET /admin/keys',
+            'POST /admin/keys/rotate',
+          )
+          .map((r) => r.split(' ') as [string, string]),
+        fc
+          .tuple(
+            fc.constantFrom('GET', 'PATCH', 'DELETE', 'POST'),
+            id,
+            fc.constantFrom('', '/enable', '/disable', '/secrets'),
+          )
+          .map(([m, i, s]) => [m, `/admin/clients/${i}${s}`] as [string, string]),
         fc.tuple(id, id).map(([c, s]) => ['DELETE', `/admin/clients/${c}/secrets/${s}`] as [string, string]),
-        fc.tuple(fc.constantFrom('GET', 'PUT', 'OPTIONS', 'HEAD'), fc.string({ maxLength: 30 }).map(encodeURIComponent)).map(([m, p]) => [m, `/admin/${p}`] as [string, string]),
+        fc
+          .tuple(fc.constantFrom('GET', 'PUT', 'OPTIONS', 'HEAD'), fc.string({ maxLength: 30 }).map(encodeURIComponent))
+          .map(([m, p]) => [m, `/admin/${p}`] as [string, string]),
       );
       const query = fc.option(
         fc.dictionary(
@@ -186,11 +298,18 @@ forEachDialect((dialect) =>
       const clientFields = fc.record(
         {
           clientId: fc.oneof(fc.string({ maxLength: 60 }), fc.integer(), fc.constant(null)),
-          rsin: fc.oneof(fc.constantFrom('000000000', '123456782', '123456789'), fc.string({ maxLength: 12 }), fc.double()),
+          rsin: fc.oneof(
+            fc.constantFrom('000000000', '123456782', '123456789'),
+            fc.string({ maxLength: 12 }),
+            fc.double(),
+          ),
           name: fc.oneof(fc.string({ maxLength: 300 }), fc.array(fc.string())),
           allowedScopes: fc.oneof(fc.array(fc.string({ maxLength: 40 }), { maxLength: 5 }), fc.string()),
           tokenLifetime: fc.oneof(fc.integer(), fc.double(), fc.constant(1e308), fc.string()),
-          staticClaims: fc.oneof(fc.dictionary(fc.string({ maxLength: 10 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 }), fc.constant([])),
+          staticClaims: fc.oneof(
+            fc.dictionary(fc.string({ maxLength: 10 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 }),
+            fc.constant([]),
+          ),
           selfSignedAllowed: fc.oneof(fc.boolean(), fc.string()),
           enabled: fc.oneof(fc.boolean(), fc.constant('yes')),
           value: fc.string({ maxLength: 600 }),
@@ -204,7 +323,12 @@ forEachDialect((dialect) =>
         fc.oneof(
           clientFields.map((o) => ({ text: JSON.stringify(o), type: 'application/json' })),
           fc.jsonValue({ maxDepth: 3 }).map((v) => ({ text: JSON.stringify(v), type: 'application/json' })),
-          fc.tuple(fc.string({ unit: 'binary', maxLength: 200 }), fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded')).map(([text, type]) => ({ text, type })),
+          fc
+            .tuple(
+              fc.string({ unit: 'binary', maxLength: 200 }),
+              fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded'),
+            )
+            .map(([text, type]) => ({ text, type })),
         ),
         { nil: undefined },
       );
@@ -217,12 +341,19 @@ forEachDialect((dialect) =>
         fc.asyncProperty(route, query, body, auth, async ([method, path], q, b, authorization) => {
           const before = await snapshot();
           const qs = q ? `?${new URLSearchParams(q).toString()}` : '';
-          const headers: Record<string, string> = { ...(authorization ? { authorization } : {}), ...(b ? { 'content-type': b.type } : {}) };
+          const headers: Record<string, string> = {
+            ...(authorization ? { authorization } : {}),
+            ...(b ? { 'content-type': b.type } : {}),
+          };
           const res = await timed(() => request(`${ts.url}${path}${qs}`, { method, headers, body: b?.text }));
           assert.ok(res.status < 500, `${method} ${path}: ${res.status} ${res.text}`);
           if (res.status >= 400) {
             if (method !== 'HEAD') {
-              assert.match(String(res.headers['content-type']), /^application\/problem\+json/, `${method} ${path} ${res.status}: ${res.text.slice(0, 200)}`);
+              assert.match(
+                String(res.headers['content-type']),
+                /^application\/problem\+json/,
+                `${method} ${path} ${res.status}: ${res.text.slice(0, 200)}`,
+              );
               assert.equal(res.json.status, res.status);
               assert.equal(typeof res.json.title, 'string');
               assert.equal(typeof res.json.detail, 'string');
@@ -235,7 +366,13 @@ forEachDialect((dialect) =>
     });
 
     it('the verifier refuses every mangled or wrongly typed token with a TokenError and accepts only real ones', async () => {
-      const verifier = createVerifier({ issuer: ts.url, keys: ts.app.keys, clients: registryResolver(ts.app.authenticator), now: ts.clock.now, cache: false });
+      const verifier = createVerifier({
+        issuer: ts.url,
+        keys: ts.app.keys,
+        clients: registryResolver(ts.app.authenticator),
+        now: ts.clock.now,
+        cache: false,
+      });
       const nowS = Math.floor(ts.clock.now() / 1000);
       const check = async (token: string, accept: (p: Principal) => void) => {
         let principal: Principal;
@@ -261,7 +398,20 @@ forEachDialect((dialect) =>
         runs(1500),
       );
 
-      const claimValue = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constantFrom(1e308, -1, 2 ** 53 + 1, '1700000000', selfSigner.clientId, '000000000', '123456782', nowS, nowS + 10_000));
+      const claimValue = fc.oneof(
+        fc.jsonValue({ maxDepth: 2 }),
+        fc.constantFrom(
+          1e308,
+          -1,
+          2 ** 53 + 1,
+          '1700000000',
+          selfSigner.clientId,
+          '000000000',
+          '123456782',
+          nowS,
+          nowS + 10_000,
+        ),
+      );
       const header = fc.record(
         {
           alg: fc.oneof(fc.constantFrom('HS256', 'RS256', 'none', 'ES256', 'HS512'), fc.jsonValue({ maxDepth: 1 })),
@@ -271,7 +421,11 @@ forEachDialect((dialect) =>
         },
         { requiredKeys: ['alg'] },
       );
-      const claims = fc.dictionary(fc.constantFrom('client_id', 'iss', 'sub', 'iat', 'exp', 'nbf', 'rsin', 'aud', 'scope', 'user_id', 'jti', 'x'), claimValue, { maxKeys: 8 });
+      const claims = fc.dictionary(
+        fc.constantFrom('client_id', 'iss', 'sub', 'iat', 'exp', 'nbf', 'rsin', 'aud', 'scope', 'user_id', 'jti', 'x'),
+        claimValue,
+        { maxKeys: 8 },
+      );
       await fc.assert(
         fc.asyncProperty(header, claims, async (h, c) => {
           await check(hs256(c, selfSigner.secret, h), (p) => {
@@ -304,7 +458,9 @@ function sameJws(original: string, candidate: string): boolean {
   try {
     const a = decodeJwt(original);
     const b = decodeJwt(candidate.trim());
-    return a.signature.equals(b.signature) && JSON.stringify([a.header, a.payload]) === JSON.stringify([b.header, b.payload]);
+    return (
+      a.signature.equals(b.signature) && JSON.stringify([a.header, a.payload]) === JSON.stringify([b.header, b.payload])
+    );
   } catch {
     return false;
   }

@@ -5,12 +5,28 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { REPEAT_WINDOW_MS } from '../src/audit/audit-log.js';
 import { KyselyAuditStore } from '../src/storage/kysely-audit-store.js';
-import { CLI, eventually, forEachDialect, hs256, type HttpResult, postForm, request, startTestServer, type TestServer } from './helpers.js';
+import {
+  CLI,
+  eventually,
+  forEachDialect,
+  hs256,
+  type HttpResult,
+  postForm,
+  request,
+  startTestServer,
+  type TestServer,
+} from './helpers.js';
 
 const run = promisify(execFile);
 type Cred = { clientId: string; secret: string };
 
-const tokenAt = (ts: TestServer, c: Cred, from: string) => postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: c.clientId, client_secret: c.secret }, {}, from);
+const tokenAt = (ts: TestServer, c: Cred, from: string) =>
+  postForm(
+    `${ts.url}/token`,
+    { grant_type: 'client_credentials', client_id: c.clientId, client_secret: c.secret },
+    {},
+    from,
+  );
 
 describe('back-off policy on a shared egress address', () => {
   let ts: TestServer;
@@ -23,10 +39,16 @@ describe('back-off policy on a shared egress address', () => {
     const guessed = await ts.createClient();
     const neighbour = await ts.createClient();
     const statuses: number[] = [];
-    for (let i = 0; i < 6; i++) statuses.push((await tokenAt(ts, { clientId: guessed.clientId, secret: `guess-${i}` }, '127.0.0.20')).status);
+    for (let i = 0; i < 6; i++)
+      statuses.push((await tokenAt(ts, { clientId: guessed.clientId, secret: `guess-${i}` }, '127.0.0.20')).status);
     assert.deepEqual(statuses, [401, 401, 401, 429, 429, 429], 'the guesser is stopped at the threshold');
-    assert.equal((await tokenAt(ts, guessed, '127.0.0.20')).status, 429, 'even with the right secret: the pair is backed off');
-    for (let i = 0; i < 5; i++) assert.equal((await tokenAt(ts, neighbour, '127.0.0.20')).status, 200, 'the neighbour is not refused');
+    assert.equal(
+      (await tokenAt(ts, guessed, '127.0.0.20')).status,
+      429,
+      'even with the right secret: the pair is backed off',
+    );
+    for (let i = 0; i < 5; i++)
+      assert.equal((await tokenAt(ts, neighbour, '127.0.0.20')).status, 200, 'the neighbour is not refused');
     assert.equal((await tokenAt(ts, guessed, '127.0.0.19')).status, 200, 'the guessed client elsewhere is not refused');
   });
 
@@ -41,13 +63,25 @@ describe('back-off policy on a shared egress address', () => {
       for (let i = 0; i < 3; i++) answers.push((await wrong(candidate)).status);
       return answers;
     };
-    assert.deepEqual(await outcome(known.clientId, '127.0.0.23'), await outcome('no-such-client-x', '127.0.0.24'), 'the same back-off for a known and an unknown id');
+    assert.deepEqual(
+      await outcome(known.clientId, '127.0.0.23'),
+      await outcome('no-such-client-x', '127.0.0.24'),
+      'the same back-off for a known and an unknown id',
+    );
     const spend = async (id: string) => {
-      for (let a = 0; a < 30; a++) for (let i = 0; i < 2; i++) await tokenAt(ts, { clientId: id, secret: 'wrong' }, `127.0.1.${a}`);
-      return [(await tokenAt(ts, { clientId: id, secret: 'wrong' }, '127.0.2.1')).status, (await tokenAt(ts, { clientId: id, secret: 'wrong' }, '127.0.2.1')).status];
+      for (let a = 0; a < 30; a++)
+        for (let i = 0; i < 2; i++) await tokenAt(ts, { clientId: id, secret: 'wrong' }, `127.0.1.${a}`);
+      return [
+        (await tokenAt(ts, { clientId: id, secret: 'wrong' }, '127.0.2.1')).status,
+        (await tokenAt(ts, { clientId: id, secret: 'wrong' }, '127.0.2.1')).status,
+      ];
     };
     const other = await ts.createClient();
-    assert.deepEqual(await spend(other.clientId), await spend('no-such-client-y'), 'a spent client budget looks the same for an unknown id');
+    assert.deepEqual(
+      await spend(other.clientId),
+      await spend('no-such-client-y'),
+      'a spent client budget looks the same for an unknown id',
+    );
   });
 
   it('recognises revoked and expired former secrets: refused, not counted, the correct instance keeps getting tokens', async () => {
@@ -55,7 +89,11 @@ describe('back-off policy on a shared egress address', () => {
     const [first] = await ts.app.clients.listSecrets(c.clientId);
     const second = await ts.app.clients.addSecret(c.clientId, { label: 'rotation' }, { id: 'test' });
     await ts.app.clients.revokeSecret(c.clientId, first!.secretId, { id: 'test' });
-    const third = await ts.app.clients.addSecret(c.clientId, { label: 'short-lived', expiresAt: ts.clock.now() + 5000 }, { id: 'test' });
+    const third = await ts.app.clients.addSecret(
+      c.clientId,
+      { label: 'short-lived', expiresAt: ts.clock.now() + 5000 },
+      { id: 'test' },
+    );
     ts.clock.advance(6);
     const current = { clientId: c.clientId, secret: second.value };
     // One stale instance of the consumer per rotation, and the correct one, behind one address.
@@ -83,23 +121,44 @@ describe('back-off policy on a shared egress address', () => {
     // Budget per client id: 20 × threshold (3) = 60 failures from all addresses.
     const c = await ts.createClient();
     for (let i = 1; i <= 30; i++) {
-      for (let j = 0; j < 2; j++) assert.equal((await tokenAt(ts, { clientId: c.clientId, secret: `spread-${i}-${j}` }, `127.0.1.${i}`)).status, 401);
+      for (let j = 0; j < 2; j++)
+        assert.equal(
+          (await tokenAt(ts, { clientId: c.clientId, secret: `spread-${i}-${j}` }, `127.0.1.${i}`)).status,
+          401,
+        );
     }
     const next = await tokenAt(ts, { clientId: c.clientId, secret: 'spread-next' }, '127.0.1.1');
     assert.equal(next.status, 429, 'an address with failures of its own is stopped once the client budget is spent');
-    assert.equal((await tokenAt(ts, c, '127.0.1.200')).status, 200, 'a clean address of the same client is not refused');
+    assert.equal(
+      (await tokenAt(ts, c, '127.0.1.200')).status,
+      200,
+      'a clean address of the same client is not refused',
+    );
     assert.equal((await tokenAt(ts, { clientId: c.clientId, secret: 'fresh-guess' }, '127.0.1.201')).status, 401);
-    assert.equal((await tokenAt(ts, { clientId: c.clientId, secret: 'fresh-guess-2' }, '127.0.1.201')).status, 429, 'a fresh address gets one guess while the budget is spent');
+    assert.equal(
+      (await tokenAt(ts, { clientId: c.clientId, secret: 'fresh-guess-2' }, '127.0.1.201')).status,
+      429,
+      'a fresh address gets one guess while the budget is spent',
+    );
   });
 
   it('stops what looks like enumeration from an address, never a client with no failures of its own', async () => {
     // Budget per address: 4 × threshold (3) = 12 unknown or distinct client ids.
-    for (let i = 0; i < 12; i++) assert.equal((await tokenAt(ts, { clientId: `nobody-${i}`, secret: 'x'.repeat(20) }, '127.0.0.22')).status, 401);
+    for (let i = 0; i < 12; i++)
+      assert.equal((await tokenAt(ts, { clientId: `nobody-${i}`, secret: 'x'.repeat(20) }, '127.0.0.22')).status, 401);
     const probed = await ts.createClient();
     assert.equal((await tokenAt(ts, { clientId: probed.clientId, secret: 'spray' }, '127.0.0.22')).status, 401);
-    assert.equal((await tokenAt(ts, { clientId: probed.clientId, secret: 'spray-2' }, '127.0.0.22')).status, 429, 'one failure of its own is enough while the address is backed off');
+    assert.equal(
+      (await tokenAt(ts, { clientId: probed.clientId, secret: 'spray-2' }, '127.0.0.22')).status,
+      429,
+      'one failure of its own is enough while the address is backed off',
+    );
     const neighbour = await ts.createClient();
-    assert.equal((await tokenAt(ts, neighbour, '127.0.0.22')).status, 200, 'a client with no failures of its own is served');
+    assert.equal(
+      (await tokenAt(ts, neighbour, '127.0.0.22')).status,
+      200,
+      'a client with no failures of its own is served',
+    );
   });
 });
 
@@ -111,7 +170,11 @@ for (const limiter of ['memory', 'redis'] as const) {
     const run = crypto.randomBytes(4).toString('hex');
     before(async () => {
       ts = await startTestServer({
-        env: { ZGW_AUTH_LOCKOUT_THRESHOLD: '3', ZGW_AUTH_LOCKOUT_BASE_SECONDS: '60', ...(limiter === 'redis' ? { REDIS_URL: 'redis://127.0.0.1:6379/8' } : {}) },
+        env: {
+          ZGW_AUTH_LOCKOUT_THRESHOLD: '3',
+          ZGW_AUTH_LOCKOUT_BASE_SECONDS: '60',
+          ...(limiter === 'redis' ? { REDIS_URL: 'redis://127.0.0.1:6379/8' } : {}),
+        },
       });
     });
     after(() => ts.close());
@@ -127,7 +190,12 @@ for (const limiter of ['memory', 'redis'] as const) {
       assert.equal((await tokenAt(ts, working, from)).status, 200, 'a working credential from the same address');
       assert.equal((await wrong(`enum-${run}-0`)).status, 429, 'the address is still backed off');
       assert.equal((await wrong(`enum-${run}-5`)).status, 429, 'for every id it tried');
-      if (limiter === 'redis') assert.equal(await ts.app.redis!.exists(`zgw-auth:fail:count:addr:${from}`), 1, 'counted in Redis, not in the fallback');
+      if (limiter === 'redis')
+        assert.equal(
+          await ts.app.redis!.exists(`zgw-auth:fail:count:addr:${from}`),
+          1,
+          'counted in Redis, not in the fallback',
+        );
     });
 
     it("a guessed client's count across addresses survives one of its instances getting a token", async () => {
@@ -149,19 +217,26 @@ describe('HS256 tokens at /admin count as guesses', () => {
   });
   after(() => ts.close());
 
-  const adminKeys = (token: string, from: string) => request(`${ts.url}/admin/keys`, { headers: { authorization: `Bearer ${token}` }, localAddress: from });
-  const selfSigned = (clientId: string, secret: string) => hs256({ client_id: clientId, iat: Math.floor(ts.clock.now() / 1000) }, secret);
+  const adminKeys = (token: string, from: string) =>
+    request(`${ts.url}/admin/keys`, { headers: { authorization: `Bearer ${token}` }, localAddress: from });
+  const selfSigned = (clientId: string, secret: string) =>
+    hs256({ client_id: clientId, iat: Math.floor(ts.clock.now() / 1000) }, secret);
 
   it('backs off a guessing address with 429, so the right guess is not told apart, and audits the failures', async () => {
     const c = await ts.createClient({ selfSignedAllowed: true });
     const statuses: number[] = [];
-    for (let i = 0; i < 6; i++) statuses.push((await adminKeys(selfSigned(c.clientId, `guess-${i}`), '127.0.0.23')).status);
+    for (let i = 0; i < 6; i++)
+      statuses.push((await adminKeys(selfSigned(c.clientId, `guess-${i}`), '127.0.0.23')).status);
     assert.deepEqual(statuses, [401, 401, 401, 429, 429, 429]);
     const right = await adminKeys(selfSigned(c.clientId, c.secret), '127.0.0.23');
     assert.equal(right.status, 429, 'the right secret from the guessing address gets the same 429');
     assert.match(String(right.headers['retry-after']), /^\d+$/);
     assert.equal(right.json.code, 'too_many_attempts');
-    assert.equal((await adminKeys(selfSigned(c.clientId, c.secret), '127.0.0.24')).status, 403, 'elsewhere the client is not refused (no admin scope)');
+    assert.equal(
+      (await adminKeys(selfSigned(c.clientId, c.secret), '127.0.0.24')).status,
+      403,
+      'elsewhere the client is not refused (no admin scope)',
+    );
     const [event] = await ts.app.audit.list({ action: 'client_auth.failed', target: c.clientId });
     assert.equal(event!.reason, 'bad_signature');
     assert.equal(event!.details.endpoint, 'admin');
@@ -178,9 +253,11 @@ describe('HS256 tokens at /admin count as guesses', () => {
 
   it('counts a token naming a client that may not self-sign, is disabled or is unknown', async () => {
     const plain = await ts.createClient();
-    for (let i = 0; i < 3; i++) assert.equal((await adminKeys(selfSigned(plain.clientId, plain.secret), '127.0.0.26')).status, 401);
+    for (let i = 0; i < 3; i++)
+      assert.equal((await adminKeys(selfSigned(plain.clientId, plain.secret), '127.0.0.26')).status, 401);
     assert.equal((await adminKeys(selfSigned(plain.clientId, plain.secret), '127.0.0.26')).status, 429);
-    for (let i = 0; i < 3; i++) assert.equal((await adminKeys(selfSigned('no-such-client', 'guess'), '127.0.0.27')).status, 401);
+    for (let i = 0; i < 3; i++)
+      assert.equal((await adminKeys(selfSigned('no-such-client', 'guess'), '127.0.0.27')).status, 401);
     assert.equal((await adminKeys(selfSigned('no-such-client', 'guess'), '127.0.0.27')).status, 429);
   });
 });
@@ -195,18 +272,31 @@ describe('HS256 tokens at /introspect count as guesses', () => {
   });
   after(() => Promise.all([ts.close(), anonymous.close()]));
 
-  const selfSigned = (server: TestServer, clientId: string, secret: string) => hs256({ client_id: clientId, iat: Math.floor(server.clock.now() / 1000) }, secret);
+  const selfSigned = (server: TestServer, clientId: string, secret: string) =>
+    hs256({ client_id: clientId, iat: Math.floor(server.clock.now() / 1000) }, secret);
   const introspect = async (server: TestServer, token: string, from: string, caller?: Cred) =>
-    (await postForm(`${server.url}/introspect`, { token, ...(caller ? { client_id: caller.clientId, client_secret: caller.secret } : {}) }, {}, from)).json.active;
+    (
+      await postForm(
+        `${server.url}/introspect`,
+        { token, ...(caller ? { client_id: caller.clientId, client_secret: caller.secret } : {}) },
+        {},
+        from,
+      )
+    ).json.active;
 
   it('an introspecting caller cannot guess a secret: after the threshold even the right one is inactive from that address, and the failures are audited', async () => {
     const api = await ts.createClient({ allowedScopes: ['zgw-auth:introspect'] });
     const c = await ts.createClient({ selfSignedAllowed: true });
     const answers: unknown[] = [];
-    for (let i = 0; i < 3; i++) answers.push(await introspect(ts, selfSigned(ts, c.clientId, `guess-${i}`), '127.0.0.40', api));
+    for (let i = 0; i < 3; i++)
+      answers.push(await introspect(ts, selfSigned(ts, c.clientId, `guess-${i}`), '127.0.0.40', api));
     answers.push(await introspect(ts, selfSigned(ts, c.clientId, c.secret), '127.0.0.40', api));
     assert.deepEqual(answers, [false, false, false, false], 'the right guess after three wrong ones is not told apart');
-    assert.equal(await introspect(ts, selfSigned(ts, c.clientId, c.secret), '127.0.0.41', api), true, 'from another address the token is active');
+    assert.equal(
+      await introspect(ts, selfSigned(ts, c.clientId, c.secret), '127.0.0.41', api),
+      true,
+      'from another address the token is active',
+    );
     const [event] = await ts.app.audit.list({ action: 'client_auth.failed', target: c.clientId });
     assert.equal(event!.reason, 'bad_signature');
     assert.equal(event!.details.endpoint, 'introspect');
@@ -214,7 +304,8 @@ describe('HS256 tokens at /introspect count as guesses', () => {
 
   it("anonymous introspection (the Keycloak plugin's way) is held to the same budget", async () => {
     const c = await anonymous.createClient({ selfSignedAllowed: true });
-    for (let i = 0; i < 3; i++) assert.equal(await introspect(anonymous, selfSigned(anonymous, c.clientId, `guess-${i}`), '127.0.0.42'), false);
+    for (let i = 0; i < 3; i++)
+      assert.equal(await introspect(anonymous, selfSigned(anonymous, c.clientId, `guess-${i}`), '127.0.0.42'), false);
     assert.equal(await introspect(anonymous, selfSigned(anonymous, c.clientId, c.secret), '127.0.0.42'), false);
     assert.equal(await introspect(anonymous, selfSigned(anonymous, c.clientId, c.secret), '127.0.0.43'), true);
   });
@@ -224,7 +315,11 @@ describe('HS256 tokens at /introspect count as guesses', () => {
     const c = await ts.createClient({ selfSignedAllowed: true });
     const idp = await ts.token(c.clientId, c.secret);
     for (let i = 0; i < 5; i++) assert.equal(await introspect(ts, idp + 'x', '127.0.0.44', api), false);
-    assert.equal(await introspect(ts, selfSigned(ts, c.clientId, c.secret), '127.0.0.44', api), true, 'refused IdP tokens are not guesses at a secret');
+    assert.equal(
+      await introspect(ts, selfSigned(ts, c.clientId, c.secret), '127.0.0.44', api),
+      true,
+      'refused IdP tokens are not guesses at a secret',
+    );
   });
 });
 
@@ -243,12 +338,28 @@ forEachDialect((dialect) => {
       const failures = async () => stored.list({ action: 'client_auth.failed', target: c.clientId, limit: 100 });
       const refusedAt = Date.now();
       assert.equal((await tokenAt(ts, { clientId: c.clientId, secret: 'wrong-0' }, '127.0.0.30')).status, 401);
-      assert.ok(await eventually(async () => (await failures()).length === 1, 1000 - (Date.now() - refusedAt)), 'the failure is stored within 1 s');
+      assert.ok(
+        await eventually(async () => (await failures()).length === 1, 1000 - (Date.now() - refusedAt)),
+        'the failure is stored within 1 s',
+      );
       const first = (await failures())[0]!;
       assert.equal(first.details.count, 1);
-      const env = { ...process.env, ZGW_AUTH_DATA_DIR: ts.config.dataDir, ZGW_AUTH_MASTER_KEY: ts.config.masterKey!, ...(ts.config.databaseUrl ? { DATABASE_URL: ts.config.databaseUrl } : {}) };
+      const env = {
+        ...process.env,
+        ZGW_AUTH_DATA_DIR: ts.config.dataDir,
+        ZGW_AUTH_MASTER_KEY: ts.config.masterKey!,
+        ...(ts.config.databaseUrl ? { DATABASE_URL: ts.config.databaseUrl } : {}),
+      };
       const listed = async () =>
-        JSON.parse((await run(process.execPath, [CLI, 'audit', 'list', '--action', 'client_auth.failed', '--target', c.clientId, '--json'], { env })).stdout) as {
+        JSON.parse(
+          (
+            await run(
+              process.execPath,
+              [CLI, 'audit', 'list', '--action', 'client_auth.failed', '--target', c.clientId, '--json'],
+              { env },
+            )
+          ).stdout,
+        ) as {
           details: { count: number; lastAt: number };
         }[];
       assert.deepEqual(
@@ -271,7 +382,12 @@ forEachDialect((dialect) => {
         [[first.id, first.at, 60, lastAt]],
         'the window ended: its event has the count and the last time',
       );
-      assert.equal((await stored.list({ action: 'client_auth.failed', reason: 'unknown_client', limit: 100 })).filter((e) => e.address === '127.0.0.30').length, 1);
+      assert.equal(
+        (await stored.list({ action: 'client_auth.failed', reason: 'unknown_client', limit: 100 })).filter(
+          (e) => e.address === '127.0.0.30',
+        ).length,
+        1,
+      );
       for (let i = 0; i < 5; i++) await tokenAt(ts, { clientId: c.clientId, secret: `again-${i}` }, '127.0.0.30');
       await ts.app.audit.list({ limit: 1 });
       assert.deepEqual(
@@ -299,10 +415,12 @@ forEachDialect((dialect) => {
       const current = await ts.app.clients.addSecret(c.clientId, {}, { id: 'test' });
       await ts.app.clients.revokeSecret(c.clientId, revokedInfo!.secretId, { id: 'test' });
       const answers: HttpResult[] = [];
-      for (let i = 0; i < 5; i++) answers.push(await tokenAt(ts, { clientId: c.clientId, secret: `wrong-secret-${i}` }, '127.0.0.28'));
+      for (let i = 0; i < 5; i++)
+        answers.push(await tokenAt(ts, { clientId: c.clientId, secret: `wrong-secret-${i}` }, '127.0.0.28'));
       answers.push(await tokenAt(ts, c, '127.0.0.28'));
       answers.push(await tokenAt(ts, disabled, '127.0.0.28'));
-      for (let i = 0; i < 3; i++) answers.push(await tokenAt(ts, { clientId: `ghost-${i}`, secret: 'ghost-secret' }, '127.0.0.28'));
+      for (let i = 0; i < 3; i++)
+        answers.push(await tokenAt(ts, { clientId: `ghost-${i}`, secret: 'ghost-secret' }, '127.0.0.28'));
       assert.ok(
         answers.every((r) => r.status === 401 && r.text === answers[0]!.text),
         'one answer for every failure',
@@ -319,22 +437,35 @@ forEachDialect((dialect) => {
       assert.equal(one('wrong_secret').target, c.clientId);
       assert.equal(one('wrong_secret').details.secretId, undefined);
       assert.equal(one('revoked_secret').details.secretId, revokedInfo!.secretId);
-      assert.equal(one('disabled_client').details.secretId, (await ts.app.clients.listSecrets(disabled.clientId))[0]!.secretId);
+      assert.equal(
+        one('disabled_client').details.secretId,
+        (await ts.app.clients.listSecrets(disabled.clientId))[0]!.secretId,
+      );
       assert.equal(one('unknown_client').details.count, 3);
       assert.deepEqual(one('unknown_client').details.targets, ['ghost-0', 'ghost-1', 'ghost-2']);
       const all = JSON.stringify(events);
-      for (const secret of [c.secret, current.value, disabled.secret, 'wrong-secret-0', 'ghost-secret']) assert.ok(!all.includes(secret), 'no presented secret in the audit trail');
+      for (const secret of [c.secret, current.value, disabled.secret, 'wrong-secret-0', 'ghost-secret'])
+        assert.ok(!all.includes(secret), 'no presented secret in the audit trail');
 
       const adminToken = await ts.token(ts.admin.clientId, ts.admin.secret);
-      const viaApi = await request(`${ts.url}/admin/audit?action=client_auth.failed&reason=revoked_secret`, { headers: { authorization: `Bearer ${adminToken}` } });
+      const viaApi = await request(`${ts.url}/admin/audit?action=client_auth.failed&reason=revoked_secret`, {
+        headers: { authorization: `Bearer ${adminToken}` },
+      });
       assert.equal(viaApi.status, 200, viaApi.text);
       assert.deepEqual(
         viaApi.json.items.map((e: { reason: string; target: string }) => [e.reason, e.target]),
         [['revoked_secret', c.clientId]],
       );
 
-      const env = { ...process.env, ZGW_AUTH_DATA_DIR: ts.config.dataDir, ZGW_AUTH_MASTER_KEY: ts.config.masterKey!, ...(ts.config.databaseUrl ? { DATABASE_URL: ts.config.databaseUrl } : {}) };
-      const cli = JSON.parse((await run(process.execPath, [CLI, 'audit', 'list', '--reason', 'wrong_secret', '--json'], { env })).stdout) as { reason: string; target: string }[];
+      const env = {
+        ...process.env,
+        ZGW_AUTH_DATA_DIR: ts.config.dataDir,
+        ZGW_AUTH_MASTER_KEY: ts.config.masterKey!,
+        ...(ts.config.databaseUrl ? { DATABASE_URL: ts.config.databaseUrl } : {}),
+      };
+      const cli = JSON.parse(
+        (await run(process.execPath, [CLI, 'audit', 'list', '--reason', 'wrong_secret', '--json'], { env })).stdout,
+      ) as { reason: string; target: string }[];
       assert.deepEqual(
         cli.map((e) => [e.reason, e.target]),
         [['wrong_secret', c.clientId]],

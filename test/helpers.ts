@@ -58,7 +58,12 @@ export async function freshPostgres(): Promise<{ url: string; drop: () => Promis
   await admin.query(`CREATE DATABASE ${name}`);
   await admin.end();
   // Dropped here if the test does not get to it (test/resources.ts).
-  const untrack = track(`database ${name}`, () => execFileSync('psql', [PG_BASE, '-qc', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`], { stdio: 'ignore', timeout: 10_000 }));
+  const untrack = track(`database ${name}`, () =>
+    execFileSync('psql', [PG_BASE, '-qc', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`], {
+      stdio: 'ignore',
+      timeout: 10_000,
+    }),
+  );
   const url = new URL(PG_BASE);
   url.pathname = `/${name}`;
   return {
@@ -139,11 +144,19 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     logs,
     admin: first.admin ?? { clientId: '', secret: '' },
     async createClient(input = {}) {
-      const { client, secret } = await app.clients.create({ clientId: `client-${++counter}-${crypto.randomBytes(3).toString('hex')}`, rsin: '000000000', ...input }, { id: 'test' });
+      const { client, secret } = await app.clients.create(
+        { clientId: `client-${++counter}-${crypto.randomBytes(3).toString('hex')}`, rsin: '000000000', ...input },
+        { id: 'test' },
+      );
       return { clientId: client.clientId, secret: secret.value };
     },
     async token(clientId, secret, scope) {
-      const res = await postForm(`${address}/token`, { grant_type: 'client_credentials', client_id: clientId, client_secret: secret, ...(scope ? { scope } : {}) });
+      const res = await postForm(`${address}/token`, {
+        grant_type: 'client_credentials',
+        client_id: clientId,
+        client_secret: secret,
+        ...(scope ? { scope } : {}),
+      });
       if (res.status !== 200) throw new Error(`token request failed: ${res.status} ${res.text}`);
       return (res.json as { access_token: string }).access_token;
     },
@@ -168,7 +181,8 @@ export function routesOf(ts: Pick<TestServer, 'server'>, prefix: string): string
     parents.length = depth;
     const full = (depth > 0 ? parents[depth - 1]! : '') + m[2]!;
     parents[depth] = full;
-    for (const method of m[3]!.split(', ')) if (method !== 'HEAD' && full.startsWith(prefix)) routes.push(`${method} ${full}`);
+    for (const method of m[3]!.split(', '))
+      if (method !== 'HEAD' && full.startsWith(prefix)) routes.push(`${method} ${full}`);
   }
   return routes;
 }
@@ -182,32 +196,52 @@ export interface HttpResult {
 }
 
 /** A plain HTTP request through node:http, so tests can pick the source address and send odd bodies. */
-export function request(url: string, init: { method?: string; headers?: Record<string, string>; body?: string | Buffer; localAddress?: string } = {}): Promise<HttpResult> {
+export function request(
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string | Buffer; localAddress?: string } = {},
+): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
     // A declared length: node:http sends GET/DELETE bodies without one, which the server would read as a second request.
-    const headers = init.body === undefined ? init.headers : { 'content-length': String(Buffer.byteLength(init.body)), ...init.headers };
-    const req = http.request(url, { method: init.method ?? 'GET', headers, localAddress: init.localAddress, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: unknown;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-      });
-    });
+    const headers =
+      init.body === undefined
+        ? init.headers
+        : { 'content-length': String(Buffer.byteLength(init.body)), ...init.headers };
+    const req = http.request(
+      url,
+      { method: init.method ?? 'GET', headers, localAddress: init.localAddress, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: unknown;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+        });
+      },
+    );
     req.on('error', reject);
     if (init.body !== undefined) req.write(init.body);
     req.end();
   });
 }
 
-export function postForm(url: string, params: Record<string, string>, headers: Record<string, string> = {}, localAddress?: string): Promise<HttpResult> {
-  return request(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(params).toString(), localAddress });
+export function postForm(
+  url: string,
+  params: Record<string, string>,
+  headers: Record<string, string> = {},
+  localAddress?: string,
+): Promise<HttpResult> {
+  return request(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams(params).toString(),
+    localAddress,
+  });
 }
 
 export function basicAuth(id: string, secret: string): string {

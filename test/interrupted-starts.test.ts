@@ -11,7 +11,16 @@ import pg from 'pg';
 import { hashSecret } from '../src/clients/secrets.js';
 import { parseMasterKey } from '../src/keys/master-key.js';
 import { migrate } from '../src/storage/migrations.js';
-import { CLI, clientRowAt, DIALECTS, type DialectName, freshPostgres, postForm, request, startServeProcess } from './helpers.js';
+import {
+  CLI,
+  clientRowAt,
+  DIALECTS,
+  type DialectName,
+  freshPostgres,
+  postForm,
+  request,
+  startServeProcess,
+} from './helpers.js';
 
 // Interrupted starts, migrations and imports: a process is killed at many points (named points it
 // reaches through ZGW_AUTH_TEST_CRASH_AT, and signals after a range of delays), then the next
@@ -30,11 +39,17 @@ interface Run {
 
 /** The CLI as a real process; killed when the test ends, however it ends. */
 function runCli(t: TestContext, args: string[], env: Record<string, string>, cwd?: string): Run {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ZGW_AUTH_LOG_LEVEL: 'info', ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, ZGW_AUTH_LOG_LEVEL: 'info', ...env },
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   const limit = setTimeout(() => child.kill('SIGKILL'), RUN_LIMIT_MS);
   void exited.then(() => clearTimeout(limit));
   t.after(() => {
@@ -45,7 +60,10 @@ function runCli(t: TestContext, args: string[], env: Record<string, string>, cwd
 }
 
 /** A registry of `dialect`: a fresh folder, and for PostgreSQL a fresh database (dropped after the test). */
-async function registry(t: TestContext, dialect: DialectName): Promise<{ dir: string; env: Record<string, string>; url?: string }> {
+async function registry(
+  t: TestContext,
+  dialect: DialectName,
+): Promise<{ dir: string; env: Record<string, string>; url?: string }> {
   const dir = tempDir();
   if (dialect === 'sqlite') return { dir, env: { ZGW_AUTH_DATA_DIR: dir } };
   const db = await freshPostgres();
@@ -68,15 +86,25 @@ async function tokenFor(url: string, clientId: string, secret: string) {
  * owner-only file holds a secret that works), made by the interrupted start or by this one, and
  * never a second administrator or one whose secret nobody has.
  */
-async function assertOneDeliveredAdministrator(dir: string, server: { url: string; output: () => string }, label: string) {
+async function assertOneDeliveredAdministrator(
+  dir: string,
+  server: { url: string; output: () => string },
+  label: string,
+) {
   const file = path.join(dir, SECRET_FILE);
   assert.ok(fs.existsSync(file), `${label}: the administrator's secret was delivered\n${server.output()}`);
   assert.equal(fs.statSync(file).mode & 0o777, 0o600);
   const secret = /client_secret: (\S+)/.exec(fs.readFileSync(file, 'utf8'))?.[1];
   assert.ok(secret, `${label}: the file holds a secret`);
   const token = await tokenFor(server.url, 'zgw-auth-admin', secret);
-  assert.equal(token.status, 200, `${label}: the delivered secret is the administrator's (${/"secretFile"/.test(server.output()) ? 'made by this start' : 'made by the interrupted one'})`);
-  const clients = await request(`${server.url}/admin/clients`, { headers: { authorization: `Bearer ${token.json.access_token}` } });
+  assert.equal(
+    token.status,
+    200,
+    `${label}: the delivered secret is the administrator's (${/"secretFile"/.test(server.output()) ? 'made by this start' : 'made by the interrupted one'})`,
+  );
+  const clients = await request(`${server.url}/admin/clients`, {
+    headers: { authorization: `Bearer ${token.json.access_token}` },
+  });
   assert.equal(clients.json.total, 1, `${label}: one administrator, never a second`);
   assert.doesNotMatch(server.output(), /has never been used/, `${label}: nothing to recover`);
 }
@@ -136,7 +164,13 @@ for (const dialect of DIALECTS) {
 }
 
 /** A registry as version 0002 of the schema left it: one client with a known secret, and audit events for migration 0004 to file. */
-async function registryAtSchema0002(dialect: DialectName, dir: string, url: string | undefined, masterKey: string, events: number): Promise<{ clientId: string; secret: string }> {
+async function registryAtSchema0002(
+  dialect: DialectName,
+  dir: string,
+  url: string | undefined,
+  masterKey: string,
+  events: number,
+): Promise<{ clientId: string; secret: string }> {
   const db =
     dialect === 'sqlite'
       ? new Kysely<any>({ dialect: new SqliteDialect({ database: new SQLite(path.join(dir, 'zgw-auth.db')) }) }) // eslint-disable-line @typescript-eslint/no-explicit-any -- the schema of then
@@ -153,10 +187,29 @@ async function registryAtSchema0002(dialect: DialectName, dir: string, url: stri
     const hash = hashSecret(parseMasterKey(masterKey).hashKey, secret).toString('base64url');
     await db
       .insertInto('client_secrets')
-      .values({ secret_id: 'sec_before', client_id: clientId, label: 'initial', hash, sealed: null, created_at: t, expires_at: null, last_used_at: null, revoked_at: null, weak: 0 })
+      .values({
+        secret_id: 'sec_before',
+        client_id: clientId,
+        label: 'initial',
+        hash,
+        sealed: null,
+        created_at: t,
+        expires_at: null,
+        last_used_at: null,
+        revoked_at: null,
+        weak: 0,
+      })
       .execute();
     for (let i = 0; i < events; i += 500) {
-      const rows = Array.from({ length: Math.min(500, events - i) }, () => ({ at: t, actor: 'cli', action: 'client.updated', target: clientId, address: null, details: '{}', reason: null }));
+      const rows = Array.from({ length: Math.min(500, events - i) }, () => ({
+        at: t,
+        actor: 'cli',
+        action: 'client.updated',
+        target: clientId,
+        address: null,
+        details: '{}',
+        reason: null,
+      }));
       await db.insertInto('audit_events').values(rows).execute();
     }
     return { clientId, secret };
@@ -166,11 +219,21 @@ async function registryAtSchema0002(dialect: DialectName, dir: string, url: stri
 }
 
 /** After the next start: every migration recorded, 0003 and 0004 done on the data of before. */
-async function assertMigrated(dialect: DialectName, dir: string, url: string | undefined, events: number, label: string) {
+async function assertMigrated(
+  dialect: DialectName,
+  dir: string,
+  url: string | undefined,
+  events: number,
+  label: string,
+) {
+  /* eslint-disable @typescript-eslint/no-explicit-any -- read as stored, whatever the version's schema */
   const db =
     dialect === 'sqlite'
-      ? new Kysely<any>({ dialect: new SqliteDialect({ database: new SQLite(path.join(dir, 'zgw-auth.db'), { readonly: true }) }) }) // eslint-disable-line @typescript-eslint/no-explicit-any -- read as stored
-      : new Kysely<any>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1 }) }) }); // eslint-disable-line @typescript-eslint/no-explicit-any -- read as stored
+      ? new Kysely<any>({
+          dialect: new SqliteDialect({ database: new SQLite(path.join(dir, 'zgw-auth.db'), { readonly: true }) }),
+        })
+      : new Kysely<any>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1 }) }) });
+  /* eslint-enable @typescript-eslint/no-explicit-any */
   try {
     const done = await db.selectFrom('kysely_migration').select('name').orderBy('name').execute();
     assert.deepEqual(
@@ -238,10 +301,16 @@ for (const dialect of DIALECTS) {
         const timer = c.signal ? setTimeout(() => run.child.kill(c.signal), delay) : undefined;
         const ended = await run.exited;
         clearTimeout(timer);
-        const label = c.point ? `killed at ${c.point}` : `${c.signal} after ${delay} ms of a ${startMs} ms start (${ended.signal ?? `exit ${ended.code}`})`;
+        const label = c.point
+          ? `killed at ${c.point}`
+          : `${c.signal} after ${delay} ms of a ${startMs} ms start (${ended.signal ?? `exit ${ended.code}`})`;
         if (c.point) assert.equal(ended.signal, 'SIGKILL', `the start reached ${c.point}\n${run.output()}`);
         const again = await startAgain(t, dir, env);
-        assert.equal((await tokenFor(again.url, client.clientId, client.secret)).status, 200, `${label}: the client of before authenticates`);
+        assert.equal(
+          (await tokenFor(again.url, client.clientId, client.secret)).status,
+          200,
+          `${label}: the client of before authenticates`,
+        );
         await again.stop();
         await assertMigrated(dialect, dir, url, EVENTS, label);
       }
@@ -258,7 +327,11 @@ describe('an interrupted import', () => {
     const first = await startAgain(t, source.dir, sourceEnv);
     await first.stop();
     const admin = /client_secret: (\S+)/.exec(fs.readFileSync(path.join(source.dir, SECRET_FILE), 'utf8'))![1]!;
-    const created = runCli(t, ['clients', 'create', '--client-id', 'moved', '--rsin', '000000000', '--json'], sourceEnv);
+    const created = runCli(
+      t,
+      ['clients', 'create', '--client-id', 'moved', '--rsin', '000000000', '--json'],
+      sourceEnv,
+    );
     assert.equal((await created.exited).code, 0, created.output());
     const moved = JSON.parse(created.output()) as { client_secret: string };
     const file = path.join(tempDir(), 'registry.json');
@@ -267,7 +340,12 @@ describe('an interrupted import', () => {
 
     for (const dialect of DIALECTS) {
       const cases: Array<{ point?: string; signal?: NodeJS.Signals; delay?: number }> = [
-        ...['start:master-key-checked', 'migration:0007_registry_state', 'import:rows-inserted', 'import:committed'].map((point) => ({ point })),
+        ...[
+          'start:master-key-checked',
+          'migration:0007_registry_state',
+          'import:rows-inserted',
+          'import:committed',
+        ].map((point) => ({ point })),
         ...[200, 600].map((delay, i) => ({ signal: (i % 2 ? 'SIGINT' : 'SIGKILL') as NodeJS.Signals, delay })),
       ];
       for (const c of cases) {
@@ -281,12 +359,23 @@ describe('an interrupted import', () => {
         if (c.point) assert.equal(ended.signal, 'SIGKILL', `${label}: the import reached the point\n${run.output()}`);
         const again = runCli(t, ['import', '--file', file], env);
         const { code } = await again.exited;
-        if (code !== 0) assert.match(again.output(), /the target registry is not empty/, `${label}: a second import is refused only because the first one completed`);
+        if (code !== 0)
+          assert.match(
+            again.output(),
+            /the target registry is not empty/,
+            `${label}: a second import is refused only because the first one completed`,
+          );
         const server = await startAgain(t, dir, env);
-        assert.equal((await tokenFor(server.url, 'moved', moved.client_secret)).status, 200, `${label}: the imported client authenticates`);
+        assert.equal(
+          (await tokenFor(server.url, 'moved', moved.client_secret)).status,
+          200,
+          `${label}: the imported client authenticates`,
+        );
         const token = await tokenFor(server.url, 'zgw-auth-admin', admin);
         assert.equal(token.status, 200, `${label}: the imported administrator authenticates`);
-        const clients = await request(`${server.url}/admin/clients`, { headers: { authorization: `Bearer ${token.json.access_token}` } });
+        const clients = await request(`${server.url}/admin/clients`, {
+          headers: { authorization: `Bearer ${token.json.access_token}` },
+        });
         assert.equal(clients.json.total, 2, `${label}: the registry as exported, no administrator made on top`);
         await server.stop();
       }

@@ -11,7 +11,17 @@ import { createRemoteJWKSet, jwtVerify, SignJWT } from 'jose';
 import * as oidc from 'openid-client';
 import type { MigrationReport } from '../src/migrate/apply-migration-plan.js';
 import { loadConfig } from '../src/config.js';
-import { basicAuth, CLI, decodePart, forEachDialect, type HttpResult, postForm, request, startTestServer, type TestServer } from './helpers.js';
+import {
+  basicAuth,
+  CLI,
+  decodePart,
+  forEachDialect,
+  type HttpResult,
+  postForm,
+  request,
+  startTestServer,
+  type TestServer,
+} from './helpers.js';
 
 const run = promisify(execFile);
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/fixtures');
@@ -35,7 +45,9 @@ const getJson = async (url: string) => {
 };
 
 const realmSecret = (clientId: string): string => {
-  const realm = JSON.parse(fs.readFileSync(REALM_FILE, 'utf8')) as { clients: Array<{ clientId: string; secret?: string }> };
+  const realm = JSON.parse(fs.readFileSync(REALM_FILE, 'utf8')) as {
+    clients: Array<{ clientId: string; secret?: string }>;
+  };
   return realm.clients.find((c) => c.clientId === clientId)!.secret!;
 };
 
@@ -56,8 +68,15 @@ const refusedCount = async (ts: TestServer, reason: string): Promise<number> => 
 
 describe('configuration: an issuer with a path', () => {
   it('takes the path as written, without a trailing slash', () => {
-    assert.equal(loadConfig({ ZGW_AUTH_ISSUER: 'https://auth.example.nl/realms/OneGround/' }).issuer, 'https://auth.example.nl/realms/OneGround');
-    assert.equal(loadConfig({ ZGW_AUTH_ISSUER: 'https://auth.example.nl/auth/realms/OneGround', ZGW_AUTH_KEYCLOAK_PATHS: 'true' }).keycloakPaths, true);
+    assert.equal(
+      loadConfig({ ZGW_AUTH_ISSUER: 'https://auth.example.nl/realms/OneGround/' }).issuer,
+      'https://auth.example.nl/realms/OneGround',
+    );
+    assert.equal(
+      loadConfig({ ZGW_AUTH_ISSUER: 'https://auth.example.nl/auth/realms/OneGround', ZGW_AUTH_KEYCLOAK_PATHS: 'true' })
+        .keycloakPaths,
+      true,
+    );
     assert.equal(loadConfig({}).keycloakPaths, false);
   });
 
@@ -86,10 +105,19 @@ describe('configuration: an issuer with a path', () => {
   });
 
   it("refuses ZGW_AUTH_KEYCLOAK_PATHS without the realm's path in the issuer, saying what to set", () => {
-    for (const env of [{ ZGW_AUTH_KEYCLOAK_PATHS: 'true' }, { ZGW_AUTH_KEYCLOAK_PATHS: 'true', ZGW_AUTH_ISSUER: 'https://auth.example.nl/' }]) {
-      assert.throws(() => loadConfig(env), /ZGW_AUTH_KEYCLOAK_PATHS needs ZGW_AUTH_ISSUER with the realm's path.*https:\/\/auth\.example\.nl\/realms\/OneGround/);
+    for (const env of [
+      { ZGW_AUTH_KEYCLOAK_PATHS: 'true' },
+      { ZGW_AUTH_KEYCLOAK_PATHS: 'true', ZGW_AUTH_ISSUER: 'https://auth.example.nl/' },
+    ]) {
+      assert.throws(
+        () => loadConfig(env),
+        /ZGW_AUTH_KEYCLOAK_PATHS needs ZGW_AUTH_ISSUER with the realm's path.*https:\/\/auth\.example\.nl\/realms\/OneGround/,
+      );
     }
-    assert.throws(() => loadConfig({ ZGW_AUTH_KEYCLOAK_PATHS: 'sometimes' }), /ZGW_AUTH_KEYCLOAK_PATHS must be true or false/);
+    assert.throws(
+      () => loadConfig({ ZGW_AUTH_KEYCLOAK_PATHS: 'sometimes' }),
+      /ZGW_AUTH_KEYCLOAK_PATHS must be true or false/,
+    );
     assert.throws(() => loadConfig({}, { keycloakPaths: 'true' }), /ZGW_AUTH_KEYCLOAK_PATHS needs/);
   });
 });
@@ -132,7 +160,11 @@ describe('an issuer with a path (sqlite)', () => {
     assert.match(String(jwks.headers['content-type']), /^application\/jwk-set\+json/);
     assert.ok(jwks.json.keys.length >= 1);
 
-    const issued = await postForm(doc.token_endpoint, { grant_type: 'client_credentials' }, { authorization: basicAuth(client.clientId, client.secret) });
+    const issued = await postForm(
+      doc.token_endpoint,
+      { grant_type: 'client_credentials' },
+      { authorization: basicAuth(client.clientId, client.secret) },
+    );
     assert.equal(issued.status, 200, issued.text);
     const token = issued.json.access_token as string;
     assert.equal(decodePart(token, 1).iss, issuer, 'the iss is the issuer with its path');
@@ -143,7 +175,11 @@ describe('an issuer with a path (sqlite)', () => {
     assert.equal(active.json.active, true);
     assert.equal(active.json.iss, issuer);
 
-    const revoked = await postForm(doc.revocation_endpoint, { token, client_id: client.clientId, client_secret: client.secret });
+    const revoked = await postForm(doc.revocation_endpoint, {
+      token,
+      client_id: client.clientId,
+      client_secret: client.secret,
+    });
     assert.equal(revoked.status, 200);
     assert.match(String(revoked.headers['content-type']), /^application\/json/);
     assert.equal(revoked.text, '{}');
@@ -159,22 +195,40 @@ describe('an issuer with a path (sqlite)', () => {
 
   it('openid-client finds every endpoint through either discovery document (OpenID Connect and RFC 8414)', async () => {
     for (const algorithm of ['oidc', 'oauth2'] as const) {
-      const config = await oidc.discovery(new URL(issuer), client.clientId, client.secret, undefined, { execute: [oidc.allowInsecureRequests], algorithm });
+      const config = await oidc.discovery(new URL(issuer), client.clientId, client.secret, undefined, {
+        execute: [oidc.allowInsecureRequests],
+        algorithm,
+      });
       assert.equal(config.serverMetadata().issuer, issuer);
       const tokens = await oidc.clientCredentialsGrant(config);
       assert.equal(decodePart(tokens.access_token, 1).iss, issuer);
       // openid-client parses the revocation answer: {} as JSON.
       await oidc.tokenRevocation(config, tokens.access_token);
-      const asIntrospector = await oidc.discovery(new URL(issuer), ts.admin.clientId, ts.admin.secret, undefined, { execute: [oidc.allowInsecureRequests], algorithm });
-      assert.equal((await oidc.tokenIntrospection(asIntrospector, tokens.access_token)).active, false, 'revoked through the discovered endpoint');
-      assert.equal((await oidc.tokenIntrospection(asIntrospector, await ts.token(client.clientId, client.secret))).active, true);
+      const asIntrospector = await oidc.discovery(new URL(issuer), ts.admin.clientId, ts.admin.secret, undefined, {
+        execute: [oidc.allowInsecureRequests],
+        algorithm,
+      });
+      assert.equal(
+        (await oidc.tokenIntrospection(asIntrospector, tokens.access_token)).active,
+        false,
+        'revoked through the discovered endpoint',
+      );
+      assert.equal(
+        (await oidc.tokenIntrospection(asIntrospector, await ts.token(client.clientId, client.secret))).active,
+        true,
+      );
     }
   });
 
   it("does not serve Keycloak's paths unless ZGW_AUTH_KEYCLOAK_PATHS is on: 404", async () => {
     const token = await ts.token(client.clientId, client.secret);
     for (const p of [KEYCLOAK.token, KEYCLOAK.introspect, KEYCLOAK.plugin, KEYCLOAK.revoke]) {
-      const res = await postForm(`${issuer}${p}`, { grant_type: 'client_credentials', token, client_id: client.clientId, client_secret: client.secret });
+      const res = await postForm(`${issuer}${p}`, {
+        grant_type: 'client_credentials',
+        token,
+        client_id: client.clientId,
+        client_secret: client.secret,
+      });
       assert.equal(res.status, 404, p);
       assert.equal(res.json.error, 'not_found');
     }
@@ -216,7 +270,10 @@ describe("Keycloak's paths (sqlite)", () => {
     assert.match(String(certs.headers['content-type']), /^application\/json/);
     assert.equal(certs.text, (await getJson(`${issuer}/jwks`)).text);
     const token = await ts.token(client.clientId, client.secret);
-    const { payload } = await jwtVerify(token, createRemoteJWKSet(new URL(`${issuer}${KEYCLOAK.certs}`)), { issuer, audience: 'ZGW_APIs' });
+    const { payload } = await jwtVerify(token, createRemoteJWKSet(new URL(`${issuer}${KEYCLOAK.certs}`)), {
+      issuer,
+      audience: 'ZGW_APIs',
+    });
     assert.equal(payload.client_id, client.clientId);
   });
 
@@ -235,7 +292,11 @@ describe("Keycloak's paths (sqlite)", () => {
       assert.equal(hs.json.client_id, signer.clientId);
       assert.equal(hs.json.zgw_token_kind, 'self-signed');
       assert.equal(hs.json.user_id, 'consumer');
-      const forged = await postForm(`${issuer}${p}`, { token: await selfSigned(signer.clientId, `${signer.secret}x`) }, introspector());
+      const forged = await postForm(
+        `${issuer}${p}`,
+        { token: await selfSigned(signer.clientId, `${signer.secret}x`) },
+        introspector(),
+      );
       assert.deepEqual(forged.json, { active: false }, p);
     }
   });
@@ -246,7 +307,11 @@ describe("Keycloak's paths (sqlite)", () => {
       const anonymous = await postForm(`${issuer}${p}`, { token: own });
       assert.equal(anonymous.status, 401, p);
       assert.equal(anonymous.json.error, 'invalid_client');
-      const withoutScope = await postForm(`${issuer}${p}`, { token: own }, { authorization: basicAuth(client.clientId, client.secret) });
+      const withoutScope = await postForm(
+        `${issuer}${p}`,
+        { token: own },
+        { authorization: basicAuth(client.clientId, client.secret) },
+      );
       assert.equal(withoutScope.status, 403, p);
       assert.equal(withoutScope.json.error, 'unauthorized_client');
     }
@@ -254,10 +319,16 @@ describe("Keycloak's paths (sqlite)", () => {
 
   it('revokes at the revocation URL, answering {}', async () => {
     const token = await ts.token(client.clientId, client.secret);
-    const res = await postForm(`${issuer}${KEYCLOAK.revoke}`, { token }, { authorization: basicAuth(client.clientId, client.secret) });
+    const res = await postForm(
+      `${issuer}${KEYCLOAK.revoke}`,
+      { token },
+      { authorization: basicAuth(client.clientId, client.secret) },
+    );
     assert.equal(res.status, 200);
     assert.equal(res.text, '{}');
-    assert.deepEqual((await postForm(`${issuer}${KEYCLOAK.plugin}`, { token }, introspector())).json, { active: false });
+    assert.deepEqual((await postForm(`${issuer}${KEYCLOAK.plugin}`, { token }, introspector())).json, {
+      active: false,
+    });
   });
 
   it("keeps one discovery document, naming zgw-auth's endpoints under the issuer", async () => {
@@ -269,13 +340,20 @@ describe("Keycloak's paths (sqlite)", () => {
 
   it('counts refusals at the Keycloak token URL as token refusals in the metrics', async () => {
     const before = await refusedCount(ts, 'unsupported_grant_type');
-    const res = await postForm(`${issuer}${KEYCLOAK.token}`, { grant_type: 'password', client_id: client.clientId, client_secret: client.secret });
+    const res = await postForm(`${issuer}${KEYCLOAK.token}`, {
+      grant_type: 'password',
+      client_id: client.clientId,
+      client_secret: client.secret,
+    });
     assert.equal(res.status, 400);
     assert.equal(await refusedCount(ts, 'unsupported_grant_type'), before + 1);
   });
 
   it('shares one per-address request budget between /introspect, /revoke and their Keycloak paths', async () => {
-    const limited = await startTestServer({ issuerPath: REALM, env: { ZGW_AUTH_KEYCLOAK_PATHS: 'true', ZGW_AUTH_INTROSPECTION_RATE_LIMIT: '3' } });
+    const limited = await startTestServer({
+      issuerPath: REALM,
+      env: { ZGW_AUTH_KEYCLOAK_PATHS: 'true', ZGW_AUTH_INTROSPECTION_RATE_LIMIT: '3' },
+    });
     try {
       const auth = { authorization: basicAuth(limited.admin.clientId, limited.admin.secret) };
       // The budget is per second: a run slowed past that by a busy machine is tried again.
@@ -284,7 +362,12 @@ describe("Keycloak's paths (sqlite)", () => {
         await new Promise((r) => setTimeout(r, 1100));
         const started = Date.now();
         statuses = [];
-        for (const p of ['/introspect', `${REALM}${KEYCLOAK.introspect}`, `${REALM}${KEYCLOAK.plugin}`, `${REALM}${KEYCLOAK.revoke}`]) {
+        for (const p of [
+          '/introspect',
+          `${REALM}${KEYCLOAK.introspect}`,
+          `${REALM}${KEYCLOAK.plugin}`,
+          `${REALM}${KEYCLOAK.revoke}`,
+        ]) {
           statuses.push((await postForm(`${limited.url}${p}`, { token: 'x' }, auth)).status);
         }
         if (Date.now() - started < 900) break;
@@ -309,7 +392,11 @@ describe('compatibility with client libraries (sqlite)', () => {
 
   it('/revoke answers {} as application/json, for an unknown token too', async () => {
     for (const token of [await ts.token(client.clientId, client.secret), 'not-a-token']) {
-      const res = await postForm(`${ts.url}/revoke`, { token, client_id: client.clientId, client_secret: client.secret });
+      const res = await postForm(`${ts.url}/revoke`, {
+        token,
+        client_id: client.clientId,
+        client_secret: client.secret,
+      });
       assert.equal(res.status, 200);
       assert.match(String(res.headers['content-type']), /^application\/json/);
       assert.deepEqual(JSON.parse(res.text), {});
@@ -325,28 +412,51 @@ describe('compatibility with client libraries (sqlite)', () => {
     };
     for (const endpoint of ['/token', '/introspect', '/revoke']) {
       const params = { grant_type: 'client_credentials', token: 'x' };
-      check(await postForm(`${ts.url}${endpoint}`, { ...params, client_id: client.clientId, client_secret: wrong }), undefined, `${endpoint} body credentials`);
+      check(
+        await postForm(`${ts.url}${endpoint}`, { ...params, client_id: client.clientId, client_secret: wrong }),
+        undefined,
+        `${endpoint} body credentials`,
+      );
       check(await postForm(`${ts.url}${endpoint}`, params), undefined, `${endpoint} no credentials`);
-      check(await postForm(`${ts.url}${endpoint}`, params, { authorization: basicAuth(client.clientId, wrong) }), BASIC_CHALLENGE, `${endpoint} HTTP Basic`);
-      check(await postForm(`${ts.url}${endpoint}`, params, { authorization: basicAuth('nobody', wrong) }), BASIC_CHALLENGE, `${endpoint} HTTP Basic, unknown client`);
+      check(
+        await postForm(`${ts.url}${endpoint}`, params, { authorization: basicAuth(client.clientId, wrong) }),
+        BASIC_CHALLENGE,
+        `${endpoint} HTTP Basic`,
+      );
+      check(
+        await postForm(`${ts.url}${endpoint}`, params, { authorization: basicAuth('nobody', wrong) }),
+        BASIC_CHALLENGE,
+        `${endpoint} HTTP Basic, unknown client`,
+      );
       // Another scheme in the Authorization header: Basic is the one these endpoints take.
-      check(await postForm(`${ts.url}${endpoint}`, params, { authorization: 'Bearer abc' }), BASIC_CHALLENGE, `${endpoint} Bearer`);
+      check(
+        await postForm(`${ts.url}${endpoint}`, params, { authorization: 'Bearer abc' }),
+        BASIC_CHALLENGE,
+        `${endpoint} Bearer`,
+      );
     }
   });
 
   it('openid-client reports invalid_client for wrong body credentials, and the challenge for wrong HTTP Basic', async () => {
-    const discover = (auth: oidc.ClientAuth) => oidc.discovery(new URL(ts.url), client.clientId, undefined, auth, { execute: [oidc.allowInsecureRequests] });
-    await assert.rejects(oidc.clientCredentialsGrant(await discover(oidc.ClientSecretPost(`${client.secret}x`))), (err: unknown) => {
-      assert.ok(err instanceof oidc.ResponseBodyError, String(err));
-      assert.equal(err.error, 'invalid_client');
-      assert.equal(err.status, 401);
-      return true;
-    });
-    await assert.rejects(oidc.clientCredentialsGrant(await discover(oidc.ClientSecretBasic(`${client.secret}x`))), (err: unknown) => {
-      assert.ok(err instanceof oidc.WWWAuthenticateChallengeError, String(err));
-      assert.equal(err.cause[0]!.scheme, 'basic');
-      return true;
-    });
+    const discover = (auth: oidc.ClientAuth) =>
+      oidc.discovery(new URL(ts.url), client.clientId, undefined, auth, { execute: [oidc.allowInsecureRequests] });
+    await assert.rejects(
+      oidc.clientCredentialsGrant(await discover(oidc.ClientSecretPost(`${client.secret}x`))),
+      (err: unknown) => {
+        assert.ok(err instanceof oidc.ResponseBodyError, String(err));
+        assert.equal(err.error, 'invalid_client');
+        assert.equal(err.status, 401);
+        return true;
+      },
+    );
+    await assert.rejects(
+      oidc.clientCredentialsGrant(await discover(oidc.ClientSecretBasic(`${client.secret}x`))),
+      (err: unknown) => {
+        assert.ok(err instanceof oidc.WWWAuthenticateChallengeError, String(err));
+        assert.equal(err.cause[0]!.scheme, 'basic');
+        return true;
+      },
+    );
     const ok = await oidc.clientCredentialsGrant(await discover(oidc.ClientSecretPost(client.secret)));
     assert.ok(ok.access_token);
   });
@@ -364,10 +474,25 @@ forEachDialect((dialect) => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-keep-urls-'));
       const masterKey = crypto.randomBytes(32).toString('base64');
       // As the Keycloak plugin did, OneGround's APIs introspect without credentials.
-      ts = await startTestServer({ dialect, dataDir: dir, masterKey, issuerPath: REALM, env: { ZGW_AUTH_KEYCLOAK_PATHS: 'true', ZGW_AUTH_INTROSPECTION_ANONYMOUS: 'true' } });
+      ts = await startTestServer({
+        dialect,
+        dataDir: dir,
+        masterKey,
+        issuerPath: REALM,
+        env: { ZGW_AUTH_KEYCLOAK_PATHS: 'true', ZGW_AUTH_INTROSPECTION_ANONYMOUS: 'true' },
+      });
       authority = ts.config.issuer;
-      const env = { ...process.env, ZGW_AUTH_DATA_DIR: dir, ZGW_AUTH_MASTER_KEY: masterKey, ...(ts.config.databaseUrl ? { DATABASE_URL: ts.config.databaseUrl } : {}) };
-      const { stdout } = await run(process.execPath, [CLI, 'migrate', 'keycloak', '--file', REALM_FILE, '--allow-weak-secrets', '--json'], { env });
+      const env = {
+        ...process.env,
+        ZGW_AUTH_DATA_DIR: dir,
+        ZGW_AUTH_MASTER_KEY: masterKey,
+        ...(ts.config.databaseUrl ? { DATABASE_URL: ts.config.databaseUrl } : {}),
+      };
+      const { stdout } = await run(
+        process.execPath,
+        [CLI, 'migrate', 'keycloak', '--file', REALM_FILE, '--allow-weak-secrets', '--json'],
+        { env },
+      );
       report = JSON.parse(stdout) as MigrationReport;
     });
     after(() => ts.close());
@@ -380,22 +505,43 @@ forEachDialect((dialect) => {
     it('discovery at the authority names endpoints under the authority (what a discovery client checks)', async () => {
       const doc = (await getJson(`${authority}/.well-known/openid-configuration`)).json;
       assert.equal(doc.issuer, authority);
-      for (const k of ['token_endpoint', 'jwks_uri', 'introspection_endpoint', 'revocation_endpoint']) assert.ok(String(doc[k]).startsWith(`${authority}/`), `${k}: ${doc[k]}`);
+      for (const k of ['token_endpoint', 'jwks_uri', 'introspection_endpoint', 'revocation_endpoint'])
+        assert.ok(String(doc[k]).startsWith(`${authority}/`), `${k}: ${doc[k]}`);
     });
 
     it("a migrated client gets a token at Keycloak's token URL with its secret (curl -u; a body post as OneGround's .NET client sends)", async () => {
-      const { stdout } = await run('curl', ['-s', '-u', `${oneground.clientId}:${oneground.secret}`, '-d', 'grant_type=client_credentials', `${authority}${KEYCLOAK.token}`]);
+      const { stdout } = await run('curl', [
+        '-s',
+        '-u',
+        `${oneground.clientId}:${oneground.secret}`,
+        '-d',
+        'grant_type=client_credentials',
+        `${authority}${KEYCLOAK.token}`,
+      ]);
       const token = JSON.parse(stdout).access_token as string;
       assert.equal(decodePart(token, 1).rsin, '000000000', 'rsin from the hardcoded-claim mapper');
       const doc = (await getJson(`${authority}/.well-known/openid-configuration`)).json;
-      const viaDiscovery = await postForm(doc.token_endpoint, { grant_type: 'client_credentials', client_id: oneground.clientId, client_secret: oneground.secret });
+      const viaDiscovery = await postForm(doc.token_endpoint, {
+        grant_type: 'client_credentials',
+        client_id: oneground.clientId,
+        client_secret: oneground.secret,
+      });
       assert.equal(viaDiscovery.status, 200, viaDiscovery.text);
     });
 
     it('a resource server with that authority validates the token through discovery: jose and PyJWT', async () => {
-      const token = (await postForm(`${authority}${KEYCLOAK.token}`, { grant_type: 'client_credentials', client_id: oneground.clientId, client_secret: oneground.secret })).json.access_token as string;
+      const token = (
+        await postForm(`${authority}${KEYCLOAK.token}`, {
+          grant_type: 'client_credentials',
+          client_id: oneground.clientId,
+          client_secret: oneground.secret,
+        })
+      ).json.access_token as string;
       const doc = (await getJson(`${authority}/.well-known/openid-configuration`)).json;
-      const { payload } = await jwtVerify(token, createRemoteJWKSet(new URL(doc.jwks_uri)), { issuer: authority, audience: 'ZGW_APIs' });
+      const { payload } = await jwtVerify(token, createRemoteJWKSet(new URL(doc.jwks_uri)), {
+        issuer: authority,
+        audience: 'ZGW_APIs',
+      });
       assert.equal(payload.client_id, oneground.clientId);
       const script = `
 import json, sys, urllib.request, jwt
@@ -408,7 +554,9 @@ print(json.dumps({"client_id": claims["client_id"], "rsin": claims["rsin"]}))`;
       const { stdout } = await run('/usr/bin/python3', ['-c', script, token, authority]);
       assert.deepEqual(JSON.parse(stdout), { client_id: oneground.clientId, rsin: '000000000' });
       // A token of another issuer is not valid for this authority.
-      await assert.rejects(jwtVerify(token, createRemoteJWKSet(new URL(doc.jwks_uri)), { issuer: ts.url, audience: 'ZGW_APIs' }));
+      await assert.rejects(
+        jwtVerify(token, createRemoteJWKSet(new URL(doc.jwks_uri)), { issuer: ts.url, audience: 'ZGW_APIs' }),
+      );
     });
 
     it('an HS256 token signed with a migrated secret introspects active at the plugin path, anonymously as the plugin allowed', async () => {
@@ -419,9 +567,13 @@ print(json.dumps({"client_id": claims["client_id"], "rsin": claims["rsin"]}))`;
       assert.equal(res.json.client_id, zaaksysteem.clientId);
       assert.equal(res.json.rsin, '123456782', 'rsin from the hardcoded-claim mapper');
       assert.equal(res.json.user_id, 'consumer');
-      const forged = await postForm(`${authority}${KEYCLOAK.plugin}`, { token: await selfSigned(zaaksysteem.clientId, oneground.secret) });
+      const forged = await postForm(`${authority}${KEYCLOAK.plugin}`, {
+        token: await selfSigned(zaaksysteem.clientId, oneground.secret),
+      });
       assert.deepEqual(forged.json, { active: false });
-      const masked = await postForm(`${authority}${KEYCLOAK.plugin}`, { token: await selfSigned('dms-koppeling-123456782', '**********') });
+      const masked = await postForm(`${authority}${KEYCLOAK.plugin}`, {
+        token: await selfSigned('dms-koppeling-123456782', '**********'),
+      });
       assert.deepEqual(masked.json, { active: false }, 'a client imported without its secret');
     });
   });

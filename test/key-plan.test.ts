@@ -15,7 +15,18 @@ import { KyselyKeyStore } from '../src/storage/kysely-key-store.js';
 import { migrate } from '../src/storage/migrations.js';
 import { openStorage, type Storage } from '../src/storage/open-storage.js';
 import type { Database } from '../src/storage/schema.js';
-import { basicAuth, Clock, type DialectName, decodePart, eventually, freshPostgres, postForm, request, startTestServer, type TestServer } from './helpers.js';
+import {
+  basicAuth,
+  Clock,
+  type DialectName,
+  decodePart,
+  eventually,
+  freshPostgres,
+  postForm,
+  request,
+  startTestServer,
+  type TestServer,
+} from './helpers.js';
 
 /**
  * The key plan under any sequence of rotations, emergency rotations, admin API rotations, restarts
@@ -26,7 +37,13 @@ import { basicAuth, Clock, type DialectName, decodePart, eventually, freshPostgr
 
 // Short lifetimes so that the generated clock steps cross activations and retirements.
 // One issuer for all servers, as behind one address.
-const ENV = { ZGW_AUTH_ISSUER: 'https://auth.zgw.test', ZGW_AUTH_SIGNING_ALG: 'ES256', ZGW_AUTH_TOKEN_LIFETIME: '600', ZGW_AUTH_MAX_TOKEN_LIFETIME: '600', ZGW_AUTH_KEY_PUBLISH_DELAY: '120' };
+const ENV = {
+  ZGW_AUTH_ISSUER: 'https://auth.zgw.test',
+  ZGW_AUTH_SIGNING_ALG: 'ES256',
+  ZGW_AUTH_TOKEN_LIFETIME: '600',
+  ZGW_AUTH_MAX_TOKEN_LIFETIME: '600',
+  ZGW_AUTH_KEY_PUBLISH_DELAY: '120',
+};
 
 type Op =
   /** `keys rotate --publish-delay <delay>`: the use case the CLI runs, on server `at`. */
@@ -118,10 +135,15 @@ class Deployment {
       assert.equal(res.status, 200, res.text);
       kid = res.json.kid;
     } else {
-      kid = (await rotateKey(ts.app, op.kind === 'rotate-now' ? { now: true } : { publishDelay: op.delay }, CLI_ACTOR)).kid;
+      kid = (await rotateKey(ts.app, op.kind === 'rotate-now' ? { now: true } : { publishDelay: op.delay }, CLI_ACTOR))
+        .kid;
     }
     // Every other server has the rotation through the change feed before the checks.
-    for (const other of this.servers) assert.ok(await eventually(async () => (await other.app.keys.get(kid)) !== undefined, 5000), 'the rotation reached every server');
+    for (const other of this.servers)
+      assert.ok(
+        await eventually(async () => (await other.app.keys.get(kid)) !== undefined, 5000),
+        'the rotation reached every server',
+      );
   }
 
   /** A token from every server, signed by the one key the plan says signs now. */
@@ -143,9 +165,20 @@ class Deployment {
     for (const ts of this.servers) {
       const kids = ((await request(`${ts.url}/jwks`)).json.keys as { kid: string }[]).map((k) => k.kid);
       for (const t of this.tokens) {
-        assert.ok(kids.includes(t.kid), `kid ${t.kid} published until ${new Date(t.exp).toISOString()} (now ${new Date(now).toISOString()})`);
-        const res = await postForm(`${ts.url}/introspect`, { token: t.token }, { authorization: basicAuth(this.client.clientId, this.client.secret) });
-        assert.equal(res.json.active, true, `token of ${t.kid} active until ${new Date(t.exp).toISOString()} (now ${new Date(now).toISOString()})`);
+        assert.ok(
+          kids.includes(t.kid),
+          `kid ${t.kid} published until ${new Date(t.exp).toISOString()} (now ${new Date(now).toISOString()})`,
+        );
+        const res = await postForm(
+          `${ts.url}/introspect`,
+          { token: t.token },
+          { authorization: basicAuth(this.client.clientId, this.client.secret) },
+        );
+        assert.equal(
+          res.json.active,
+          true,
+          `token of ${t.kid} active until ${new Date(t.exp).toISOString()} (now ${new Date(now).toISOString()})`,
+        );
       }
     }
   }
@@ -207,7 +240,11 @@ describe('key plan: superseded keys', () => {
       const near = await rotateKey(ts.app, { publishDelay: Math.floor(times.propagationMs / 2000) }, CLI_ACTOR);
       const again = await rotateKey(ts.app, { now: true }, CLI_ACTOR);
       assert.deepEqual(again.superseded, [near.kid]);
-      assert.equal(decodePart(await ts.token(ts.admin.clientId, ts.admin.secret), 0).kid, again.kid, 'the superseded key does not sign here');
+      assert.equal(
+        decodePart(await ts.token(ts.admin.clientId, ts.admin.secret), 0).kid,
+        again.kid,
+        'the superseded key does not sign here',
+      );
       assert.ok((await jwks()).includes(near.kid), 'published while its tokens could live');
       const info = (await ts.app.keys.list()).find((k) => k.kid === near.kid)!;
       assert.deepEqual([info.state, info.retiresAt], ['superseded', ts.clock.now() + times.retentionMs]);
@@ -223,13 +260,25 @@ describe('key plan: every token verifiable until its exp, whatever rotations fol
 });
 
 /** A database at migration 0005 with keys as the version before the derived plan wrote them. */
-async function earlierDatabase(dialect: DialectName): Promise<{ db: Kysely<Database>; url: string; drop: () => Promise<void> }> {
+async function earlierDatabase(
+  dialect: DialectName,
+): Promise<{ db: Kysely<Database>; url: string; drop: () => Promise<void> }> {
   if (dialect === 'sqlite') {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-key-plan-')), 'zgw-auth.db');
-    return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: new SQLite(file) }) }), url: `sqlite:${file}`, drop: async () => {} };
+    return {
+      db: new Kysely<Database>({ dialect: new SqliteDialect({ database: new SQLite(file) }) }),
+      url: `sqlite:${file}`,
+      drop: async () => {},
+    };
   }
   const fresh = await freshPostgres();
-  return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: fresh.url, max: 1 }) }) }), url: fresh.url, drop: fresh.drop };
+  return {
+    db: new Kysely<Database>({
+      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: fresh.url, max: 1 }) }),
+    }),
+    url: fresh.url,
+    drop: fresh.drop,
+  };
 }
 
 for (const dialect of ['sqlite', 'postgres'] as const) {
@@ -252,10 +301,17 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         await row('c', T + 10, null);
         await earlier.db.destroy();
 
-        storage = await openStorage(earlier.url, fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-key-plan-')), { create: false });
+        storage = await openStorage(earlier.url, fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-key-plan-')), {
+          create: false,
+        });
         const store = new KyselyKeyStore(storage.db);
         const times = { retentionMs: L + 100_000, propagationMs: 40_000 };
-        const plan = () => store.list().then((keys) => keyPlan(keys, times).map((k) => [k.stored.kid, k.stored.supersededAt, k.signsUntil, k.retiresAt]));
+        const plan = () =>
+          store
+            .list()
+            .then((keys) =>
+              keyPlan(keys, times).map((k) => [k.stored.kid, k.stored.supersededAt, k.signsUntil, k.retiresAt]),
+            );
         assert.deepEqual(await plan(), [
           ['a', null, T + 10, T + 10 + times.retentionMs],
           ['c', null, T + 300_000, T + 300_000 + times.retentionMs],
@@ -264,8 +320,16 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
 
         const next = { ...(await store.list())[0]!, kid: 'd', createdAt: T + 20, activatesAt: T + 20 };
         assert.deepEqual(await store.rotate(next, T + 20), ['b']);
-        const b = await storage.db.selectFrom('signing_keys').selectAll().where('kid', '=', 'b').executeTakeFirstOrThrow();
-        assert.deepEqual([b.superseded_at, b.retires_at], [T + 20, T + 20], 'older versions retire by retires_at: they stop signing with it too');
+        const b = await storage.db
+          .selectFrom('signing_keys')
+          .selectAll()
+          .where('kid', '=', 'b')
+          .executeTakeFirstOrThrow();
+        assert.deepEqual(
+          [b.superseded_at, b.retires_at],
+          [T + 20, T + 20],
+          'older versions retire by retires_at: they stop signing with it too',
+        );
       } finally {
         await storage?.close();
         await earlier.drop();

@@ -19,7 +19,10 @@ const JOSE_COOLDOWN = 30;
 describe('key rotation and JWKS caches', () => {
   it('by default a new key is published longer than JWKS caches and refetch cooldowns take, before it signs', () => {
     const config = loadConfig({});
-    assert.ok(config.keyPublishDelay >= JWKS_MAX_AGE + JOSE_COOLDOWN + config.keyRefreshInterval, `publish delay ${config.keyPublishDelay} s`);
+    assert.ok(
+      config.keyPublishDelay >= JWKS_MAX_AGE + JOSE_COOLDOWN + config.keyRefreshInterval,
+      `publish delay ${config.keyPublishDelay} s`,
+    );
   });
 
   it('a CLI rotation reaches a running SQLite server at once; --now signs at once', async () => {
@@ -27,15 +30,27 @@ describe('key rotation and JWKS caches', () => {
     const masterKey = crypto.randomBytes(32).toString('base64');
     // The default publish delay: startServeProcess, unlike startTestServer, does not set 0.
     const proc = await startServeProcess(dataDir, { ZGW_AUTH_MASTER_KEY: masterKey });
-    const cli = async (...args: string[]) => JSON.parse((await run(process.execPath, [CLI, ...args], { env: { ...process.env, ZGW_AUTH_DATA_DIR: dataDir, ZGW_AUTH_MASTER_KEY: masterKey } })).stdout);
+    const cli = async (...args: string[]) =>
+      JSON.parse(
+        (
+          await run(process.execPath, [CLI, ...args], {
+            env: { ...process.env, ZGW_AUTH_DATA_DIR: dataDir, ZGW_AUTH_MASTER_KEY: masterKey },
+          })
+        ).stdout,
+      );
     try {
       const secret = firstAdminSecret(proc.output())!;
       const signingKid = async () => {
-        const res = await postForm(`${proc.url}/token`, { grant_type: 'client_credentials', client_id: 'zgw-auth-admin', client_secret: secret });
+        const res = await postForm(`${proc.url}/token`, {
+          grant_type: 'client_credentials',
+          client_id: 'zgw-auth-admin',
+          client_secret: secret,
+        });
         assert.equal(res.status, 200, res.text);
         return decodePart(res.json.access_token, 0).kid;
       };
-      const published = async () => ((await request(`${proc.url}/jwks`)).json.keys as { kid: string }[]).map((k) => k.kid);
+      const published = async () =>
+        ((await request(`${proc.url}/jwks`)).json.keys as { kid: string }[]).map((k) => k.kid);
       const within = async (ms: number, check: () => Promise<boolean>) => {
         const start = Date.now();
         while (Date.now() - start < ms) if (await check()) return true;
@@ -44,13 +59,22 @@ describe('key rotation and JWKS caches', () => {
       const first = await signingKid();
 
       const rotated = await cli('keys', 'rotate', '--json');
-      assert.ok(rotated.activatesAt - Date.now() >= (JWKS_MAX_AGE + JOSE_COOLDOWN) * 1000, 'signs only after the default publish delay');
-      assert.ok(await within(500, async () => (await published()).includes(rotated.kid)), 'published by the running server within 0.5 s');
+      assert.ok(
+        rotated.activatesAt - Date.now() >= (JWKS_MAX_AGE + JOSE_COOLDOWN) * 1000,
+        'signs only after the default publish delay',
+      );
+      assert.ok(
+        await within(500, async () => (await published()).includes(rotated.kid)),
+        'published by the running server within 0.5 s',
+      );
       assert.equal(await signingKid(), first, 'the new key does not sign yet');
 
       const urgent = await cli('keys', 'rotate', '--now', '--json');
       assert.ok(urgent.activatesAt <= Date.now());
-      assert.ok(await within(500, async () => (await signingKid()) === urgent.kid), 'an emergency rotation signs within 0.5 s');
+      assert.ok(
+        await within(500, async () => (await signingKid()) === urgent.kid),
+        'an emergency rotation signs within 0.5 s',
+      );
     } finally {
       await proc.stop();
     }
@@ -61,7 +85,11 @@ describe('key rotation and JWKS caches', () => {
     try {
       const token = await ts.token(ts.admin.clientId, ts.admin.secret);
       const rotate = (body: unknown) =>
-        request(`${ts.url}/admin/keys/rotate`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        request(`${ts.url}/admin/keys/rotate`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
       const later = await rotate({});
       assert.equal(later.status, 200, later.text);
       assert.equal(later.json.activatesAt, ts.clock.now() + 600_000);
@@ -94,7 +122,11 @@ describe('key rotation and JWKS caches', () => {
     try {
       const token = await ts.token(ts.admin.clientId, ts.admin.secret);
       const admin = (method: string, url: string, body?: unknown) =>
-        request(`${ts.url}/admin${url}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+        request(`${ts.url}/admin${url}`, {
+          method,
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          ...(body ? { body: JSON.stringify(body) } : {}),
+        });
       const [first] = (await admin('GET', '/keys')).json.items;
       const pending = (await admin('POST', '/keys/rotate', {})).json;
       const urgent = (await admin('POST', '/keys/rotate', { now: true })).json;
@@ -109,8 +141,15 @@ describe('key rotation and JWKS caches', () => {
           [pending.kid, 'superseded', null, ts.clock.now()],
         ],
       );
-      const cli = (...args: string[]) => run(process.execPath, [CLI, 'keys', 'list', ...args], { env: { ...process.env, ZGW_AUTH_DATA_DIR: dataDir, ZGW_AUTH_MASTER_KEY: masterKey } });
-      assert.deepEqual(JSON.parse((await cli('--json')).stdout), api, 'the CLI derives the same plan from the database');
+      const cli = (...args: string[]) =>
+        run(process.execPath, [CLI, 'keys', 'list', ...args], {
+          env: { ...process.env, ZGW_AUTH_DATA_DIR: dataDir, ZGW_AUTH_MASTER_KEY: masterKey },
+        });
+      assert.deepEqual(
+        JSON.parse((await cli('--json')).stdout),
+        api,
+        'the CLI derives the same plan from the database',
+      );
       const table = (await cli()).stdout.split('\n');
       assert.match(table[0]!, /STATE +SIGNS FROM +SIGNS UNTIL +RETIRES/);
       assert.match(
@@ -130,7 +169,11 @@ describe('key rotation and JWKS caches', () => {
 
   it('a CLI rotation is audited like one through the admin API, and refused on the same rules', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-rotate-cli-'));
-    const env = { ...process.env, ZGW_AUTH_DATA_DIR: dataDir, ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64') };
+    const env = {
+      ...process.env,
+      ZGW_AUTH_DATA_DIR: dataDir,
+      ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64'),
+    };
     const cli = async (...args: string[]) => {
       try {
         const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env });
@@ -140,7 +183,9 @@ describe('key rotation and JWKS caches', () => {
         return { code: e.code, stdout: e.stdout, stderr: e.stderr };
       }
     };
-    const rotated = JSON.parse((await cli('--init', 'keys', 'rotate', '--alg', 'ES256', '--publish-delay', '30', '--json')).stdout);
+    const rotated = JSON.parse(
+      (await cli('--init', 'keys', 'rotate', '--alg', 'ES256', '--publish-delay', '30', '--json')).stdout,
+    );
     assert.equal(rotated.alg, 'ES256');
     const urgent = JSON.parse((await cli('keys', 'rotate', '--now', '--json')).stdout);
 
@@ -151,7 +196,11 @@ describe('key rotation and JWKS caches', () => {
     assert.equal(alg.code, 1);
     assert.match(alg.stderr, /alg must be one of RS256, ES256, EdDSA/);
 
-    const events = JSON.parse((await cli('audit', 'list', '--action', 'key.rotated', '--json')).stdout) as Array<{ actor: string; target: string; details: Record<string, unknown> }>;
+    const events = JSON.parse((await cli('audit', 'list', '--action', 'key.rotated', '--json')).stdout) as Array<{
+      actor: string;
+      target: string;
+      details: Record<string, unknown>;
+    }>;
     assert.deepEqual(
       events.map((e) => [e.actor, e.target, e.details.alg, e.details.publishDelay, e.details.activatesAt]),
       [

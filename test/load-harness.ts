@@ -70,7 +70,8 @@ export class LoadRun {
       const agent = new http.Agent({ keepAlive: true, maxSockets: Math.ceil(callers / targets.length) });
       this.agents.push(agent);
     }
-    for (let i = 0; i < callers; i++) this.work.push(this.caller(targets[i % targets.length]!, this.agents[i % targets.length]!, i));
+    for (let i = 0; i < callers; i++)
+      this.work.push(this.caller(targets[i % targets.length]!, this.agents[i % targets.length]!, i));
     for (const url of this.options.readyUrls ?? targets) this.work.push(this.readinessPoller(url));
     if (this.options.admin) this.work.push(this.adminWriter(this.options.admin));
   }
@@ -88,7 +89,15 @@ export class LoadRun {
     while (this.running) {
       const body = bodies[n++ % bodies.length]!;
       const start = this.now();
-      const result = await send(url, agent, 'POST', { 'content-type': 'application/x-www-form-urlencoded' }, body, requestTimeoutMs, false);
+      const result = await send(
+        url,
+        agent,
+        'POST',
+        { 'content-type': 'application/x-www-form-urlencoded' },
+        body,
+        requestTimeoutMs,
+        false,
+      );
       const key = this.classify(result);
       this.samples.push({ start, end: this.now(), key });
       // A refused or reset connection comes back at once; do not spin on it.
@@ -130,11 +139,25 @@ export class LoadRun {
     let n = 0;
     while (this.running) {
       const clientId = `${admin.prefix}-${n++}`;
-      const r = await send(url, undefined, 'POST', { authorization: `Bearer ${admin.token}`, 'content-type': 'application/json' }, JSON.stringify({ clientId, rsin: '000000000' }), 15_000, true);
+      const r = await send(
+        url,
+        undefined,
+        'POST',
+        { authorization: `Bearer ${admin.token}`, 'content-type': 'application/json' },
+        JSON.stringify({ clientId, rsin: '000000000' }),
+        15_000,
+        true,
+      );
       this.adminWrites.push(
         'error' in r
           ? { clientId, status: r.error, body: '', contentType: undefined, retryAfter: undefined }
-          : { clientId, status: r.status, body: r.body, contentType: r.headers['content-type'], retryAfter: r.headers['retry-after'] as string | undefined },
+          : {
+              clientId,
+              status: r.status,
+              body: r.body,
+              contentType: r.headers['content-type'],
+              retryAfter: r.headers['retry-after'] as string | undefined,
+            },
       );
       await sleep(250);
     }
@@ -143,7 +166,8 @@ export class LoadRun {
   /** Answers by key, over requests started in [from, to) milliseconds. */
   counts(from = 0, to = Infinity, ready = false): Map<string, number> {
     const out = new Map<string, number>();
-    for (const s of ready ? this.readySamples : this.samples) if (s.start >= from && s.start < to) out.set(s.key, (out.get(s.key) ?? 0) + 1);
+    for (const s of ready ? this.readySamples : this.samples)
+      if (s.start >= from && s.start < to) out.set(s.key, (out.get(s.key) ?? 0) + 1);
     return out;
   }
 
@@ -202,16 +226,32 @@ export class LoadRun {
 type Result = { status: number; headers: http.IncomingHttpHeaders; body: string } | { error: string };
 
 /** One request; network errors and timeouts come back as `{ error }`, never as a rejection. */
-function send(url: URL, agent: http.Agent | undefined, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number, keepBody: boolean): Promise<Result> {
+function send(
+  url: URL,
+  agent: http.Agent | undefined,
+  method: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+  timeoutMs: number,
+  keepBody: boolean,
+): Promise<Result> {
   return new Promise((resolve) => {
-    const req = http.request(url, { method, agent: agent ?? false, headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
-      const chunks: Buffer[] = [];
-      const status = res.statusCode ?? 0;
-      // A 200 token body is not needed: only failures are inspected.
-      res.on('data', (c: Buffer) => (status !== 200 || keepBody) && chunks.push(c));
-      res.on('end', () => resolve({ status, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
-    });
+    const req = http.request(
+      url,
+      {
+        method,
+        agent: agent ?? false,
+        headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        const status = res.statusCode ?? 0;
+        // A 200 token body is not needed: only failures are inspected.
+        res.on('data', (c: Buffer) => (status !== 200 || keepBody) && chunks.push(c));
+        res.on('end', () => resolve({ status, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
+      },
+    );
     req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error('timeout'), { code: 'HANG' })));
     req.on('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
     req.end(body);

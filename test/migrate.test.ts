@@ -11,17 +11,34 @@ import { applyMigrationPlan, type MigrationReport, type ReportEntry } from '../s
 import { parseKeycloakRealm } from '../src/migrate/parse-keycloak-realm.js';
 import { createSelfSignedToken } from '../src/tokens/self-signed-token.js';
 import { FIRST_ADMIN_CLIENT_ID } from '../src/clients/model.js';
-import { basicAuth, CLI, forEachDialect, freshPostgres, hs256, postForm, startTestServer, type TestServer } from './helpers.js';
+import {
+  basicAuth,
+  CLI,
+  forEachDialect,
+  freshPostgres,
+  hs256,
+  postForm,
+  startTestServer,
+  type TestServer,
+} from './helpers.js';
 
 const run = promisify(execFile);
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/fixtures');
-const realmSample = () => JSON.parse(fs.readFileSync(path.join(FIXTURES, 'keycloak-realm-export.json'), 'utf8')) as { clients: Record<string, unknown>[] };
+const realmSample = () =>
+  JSON.parse(fs.readFileSync(path.join(FIXTURES, 'keycloak-realm-export.json'), 'utf8')) as {
+    clients: Record<string, unknown>[];
+  };
 
 /** Strong secrets as consumers configured them, with the characters that form-encoding changes. */
 const PLUS_PERCENT = 'Kq7+Vx2%41Mz9#Lp4&Rt6/Wy3=Hb8?Nc5!Dj1';
 const BAD_PERCENT = 'Zq8%zzY3+Wm6Rk1Tp4Vn7Bx2Cf5Hd9Jg0Ls';
 const NON_ASCII = 'geheimë-Qx7Vm2Kp9Lz4Rt8Wb3Nc6Hd1Fj5Sg0';
-const SAMPLE = { zaak: 'kP3vX9mQ2wL7zR4tY8nB1cF6hJ0dS5gA', zaakRotated: 'oldSecret-Z9x8c7v6b5n4m3', oneground: 'Wd0m2xYbT4qzJ6pLk9vRf3sN1cHa8uEe', old: 'Tr7!pQ+2z%Lm9#Xc' };
+const SAMPLE = {
+  zaak: 'kP3vX9mQ2wL7zR4tY8nB1cF6hJ0dS5gA',
+  zaakRotated: 'oldSecret-Z9x8c7v6b5n4m3',
+  oneground: 'Wd0m2xYbT4qzJ6pLk9vRf3sN1cHa8uEe',
+  old: 'Tr7!pQ+2z%Lm9#Xc',
+};
 
 /** A confidential service-account client as a realm export has it, without an rsin mapper (so --rsin applies). */
 function serviceClient(clientId: string, secret: string, over: Record<string, unknown> = {}) {
@@ -66,13 +83,24 @@ forEachDialect((dialect) => {
     const registry = async () => {
       const db = ts.app.storage.db;
       return {
-        clients: (await db.selectFrom('clients').selectAll().orderBy('client_id').execute()).map(({ last_token_at, ...c }) => c),
-        secrets: (await db.selectFrom('client_secrets').selectAll().orderBy('secret_id').execute()).map(({ last_used_at, ...s }) => s),
-        changes: await db.selectFrom('audit_events').selectAll().where('action', 'not in', ['token.issued', 'client_auth.failed']).orderBy('id').execute(),
+        clients: (await db.selectFrom('clients').selectAll().orderBy('client_id').execute()).map(
+          ({ last_token_at, ...c }) => c,
+        ),
+        secrets: (await db.selectFrom('client_secrets').selectAll().orderBy('secret_id').execute()).map(
+          ({ last_used_at, ...s }) => s,
+        ),
+        changes: await db
+          .selectFrom('audit_events')
+          .selectAll()
+          .where('action', 'not in', ['token.issued', 'client_auth.failed'])
+          .orderBy('id')
+          .execute(),
       };
     };
-    const basicToken = (auth: string) => postForm(`${ts.url}/token`, { grant_type: 'client_credentials' }, { authorization: auth });
-    const introspect = (token: string) => postForm(`${ts.url}/introspect`, { token }, { authorization: basicAuth(ts.admin.clientId, ts.admin.secret) });
+    const basicToken = (auth: string) =>
+      postForm(`${ts.url}/token`, { grant_type: 'client_credentials' }, { authorization: auth });
+    const introspect = (token: string) =>
+      postForm(`${ts.url}/introspect`, { token }, { authorization: basicAuth(ts.admin.clientId, ts.admin.secret) });
 
     before(() => {
       // The sample realm with variants of our own: secrets as consumers really have them, one without an rsin mapper.
@@ -95,12 +123,25 @@ forEachDialect((dialect) => {
       dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-migrate-'));
       const masterKey = crypto.randomBytes(32).toString('base64');
       // EdDSA: no test here depends on the algorithm, and its key is made at once, unlike an RSA key.
-      const server = await startTestServer({ dialect, dataDir: dir, masterKey, env: { ZGW_AUTH_LOCKOUT_THRESHOLD: '3', ZGW_AUTH_SIGNING_ALG: 'EdDSA' } });
+      const server = await startTestServer({
+        dialect,
+        dataDir: dir,
+        masterKey,
+        env: { ZGW_AUTH_LOCKOUT_THRESHOLD: '3', ZGW_AUTH_SIGNING_ALG: 'EdDSA' },
+      });
       t.after(() => server.close());
       ts = server;
-      env = { ZGW_AUTH_DATA_DIR: dir, ZGW_AUTH_MASTER_KEY: masterKey, ...(ts.config.databaseUrl ? { DATABASE_URL: ts.config.databaseUrl } : {}) };
+      env = {
+        ZGW_AUTH_DATA_DIR: dir,
+        ZGW_AUTH_MASTER_KEY: masterKey,
+        ...(ts.config.databaseUrl ? { DATABASE_URL: ts.config.databaseUrl } : {}),
+      };
       if (!imported) return;
-      const plan = parseKeycloakRealm(JSON.parse(fs.readFileSync(realmFile, 'utf8')), { rsin: '000000000', selfSigned: true, now: Date.now() });
+      const plan = parseKeycloakRealm(JSON.parse(fs.readFileSync(realmFile, 'utf8')), {
+        rsin: '000000000',
+        selfSigned: true,
+        now: Date.now(),
+      });
       const { config, now } = ts.app;
       const r = await applyMigrationPlan(ts.app.clients, plan, {
         dryRun: false,
@@ -116,7 +157,15 @@ forEachDialect((dialect) => {
     it('--dry-run reports what would happen and changes nothing in the database', async (t) => {
       await setUp(t);
       const before = await registry();
-      const r = await report('keycloak', '--file', realmFile, '--rsin', '000000000', '--allow-weak-secrets', '--dry-run');
+      const r = await report(
+        'keycloak',
+        '--file',
+        realmFile,
+        '--rsin',
+        '000000000',
+        '--allow-weak-secrets',
+        '--dry-run',
+      );
       assert.equal(r.dryRun, true);
       assert.equal(r.summary.created, 7);
       assert.equal(entry(r, 'zaaksysteem-123456782').created, true);
@@ -159,7 +208,8 @@ forEachDialect((dialect) => {
       assert.match(r.notes.join(), /realm gave tokens of 300 s/);
       // Secrets never appear in the report.
       const raw = JSON.stringify(r);
-      for (const secret of [...Object.values(SAMPLE), PLUS_PERCENT, BAD_PERCENT, NON_ASCII]) assert.ok(!raw.includes(secret));
+      for (const secret of [...Object.values(SAMPLE), PLUS_PERCENT, BAD_PERCENT, NON_ASCII])
+        assert.ok(!raw.includes(secret));
     });
 
     it('clients as Keycloak had them: rsin, static claims, token lifetime, enabled flag, self-signing, secrets with expiry', async (t) => {
@@ -171,10 +221,20 @@ forEachDialect((dialect) => {
       assert.equal(zaak.client.selfSignedAllowed, true);
       assert.equal(zaak.client.name, 'Zaaksysteem gemeente');
       assert.deepEqual(zaak.client.risks, ['weak_secret']);
-      assert.deepEqual(zaak.secrets.map((s: { label: string; expiresAt: number; usableForSelfSigned: boolean; weak: boolean }) => [s.label, s.expiresAt, s.usableForSelfSigned, s.weak]).sort(), [
-        ['keycloak rotated', 1893456000_000, true, true],
-        ['keycloak', 1924992000_000, true, false],
-      ]);
+      assert.deepEqual(
+        zaak.secrets
+          .map((s: { label: string; expiresAt: number; usableForSelfSigned: boolean; weak: boolean }) => [
+            s.label,
+            s.expiresAt,
+            s.usableForSelfSigned,
+            s.weak,
+          ])
+          .sort(),
+        [
+          ['keycloak rotated', 1893456000_000, true, true],
+          ['keycloak', 1924992000_000, true, false],
+        ],
+      );
       assert.equal((await show('oneground-000000000')).client.tokenLifetime, 3600);
       assert.equal((await show('oud-systeem-000000000')).client.enabled, false);
       const masked = await show('dms-koppeling-123456782');
@@ -185,11 +245,24 @@ forEachDialect((dialect) => {
     it('every imported client has an audit event; no event holds a secret', async (t) => {
       await setUp(t);
       await report('keycloak', '--file', realmFile, '--rsin', '000000000', '--allow-weak-secrets');
-      const events = JSON.parse((await cli('audit', 'list', '--action', 'client.created', '--limit', '100', '--json')).stdout) as { target: string; actor: string; details: unknown }[];
-      const created = ['oneground-000000000', 'zaaksysteem-123456782', 'dms-koppeling-123456782', 'oud-systeem-000000000', 'plus-percent', 'bad-percent', 'umlaut'];
+      const events = JSON.parse(
+        (await cli('audit', 'list', '--action', 'client.created', '--limit', '100', '--json')).stdout,
+      ) as { target: string; actor: string; details: unknown }[];
+      const created = [
+        'oneground-000000000',
+        'zaaksysteem-123456782',
+        'dms-koppeling-123456782',
+        'oud-systeem-000000000',
+        'plus-percent',
+        'bad-percent',
+        'umlaut',
+      ];
       for (const id of created) assert.equal(events.filter((e) => e.target === id && e.actor === 'cli').length, 1, id);
       // The realm's organisation had none here: registered on the way, audited as done by the migration.
-      const organisations = JSON.parse((await cli('audit', 'list', '--action', 'organisation.created', '--organisation', '123456782', '--json')).stdout) as {
+      const organisations = JSON.parse(
+        (await cli('audit', 'list', '--action', 'organisation.created', '--organisation', '123456782', '--json'))
+          .stdout,
+      ) as {
         actor: string;
         details: { ensured?: boolean };
       }[];
@@ -199,7 +272,8 @@ forEachDialect((dialect) => {
       );
       assert.equal(JSON.parse((await cli('organisations', 'show', '123456782', '--json')).stdout).clientCount, 2);
       const raw = JSON.stringify(events);
-      for (const secret of [...Object.values(SAMPLE), PLUS_PERCENT, BAD_PERCENT, NON_ASCII]) assert.ok(!raw.includes(secret));
+      for (const secret of [...Object.values(SAMPLE), PLUS_PERCENT, BAD_PERCENT, NON_ASCII])
+        assert.ok(!raw.includes(secret));
     });
 
     it('running again changes nothing and duplicates nothing', async (t) => {
@@ -212,7 +286,13 @@ forEachDialect((dialect) => {
       assert.deepEqual(await registry(), before);
       // A client that exists without the file's secret is left alone, and that is reported.
       const other = path.join(dir, 'other-secret.json');
-      fs.writeFileSync(other, JSON.stringify({ realm: 'OneGround', clients: [serviceClient('plus-percent', 'a-different-secret-Qx7Vm2Kp9Lz4Rt8Wb3Nc6')] }));
+      fs.writeFileSync(
+        other,
+        JSON.stringify({
+          realm: 'OneGround',
+          clients: [serviceClient('plus-percent', 'a-different-secret-Qx7Vm2Kp9Lz4Rt8Wb3Nc6')],
+        }),
+      );
       const changed = entry(await report('keycloak', '--file', other, '--rsin', '000000000'), 'plus-percent');
       assert.equal(changed.status, 'attention');
       assert.deepEqual(changed.reasons, [
@@ -238,16 +318,45 @@ import requests, sys
 r = requests.post(sys.argv[1] + "/token", data={"grant_type": "client_credentials"}, auth=(sys.argv[2], sys.argv[3]))
 print(r.status_code, r.json().get("access_token", r.text)[:20])`;
       for (const [id, secret] of pairs) {
-        const curlBasic = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-u', `${id}:${secret}`, '-d', 'grant_type=client_credentials', `${ts.url}/token`]);
+        const curlBasic = await run('curl', [
+          '-s',
+          '-o',
+          '/dev/null',
+          '-w',
+          '%{http_code}',
+          '-u',
+          `${id}:${secret}`,
+          '-d',
+          'grant_type=client_credentials',
+          `${ts.url}/token`,
+        ]);
         assert.equal(curlBasic.stdout, '200', `curl -u ${id}`);
-        const multipart = await run('curl', ['-s', '-F', `client_id=${id}`, '-F', `client_secret=${secret}`, '-F', 'grant_type=client_credentials', `${ts.url}/token`]);
+        const multipart = await run('curl', [
+          '-s',
+          '-F',
+          `client_id=${id}`,
+          '-F',
+          `client_secret=${secret}`,
+          '-F',
+          'grant_type=client_credentials',
+          `${ts.url}/token`,
+        ]);
         assert.ok(JSON.parse(multipart.stdout).access_token, `curl -F ${id}: ${multipart.stdout}`);
         const py = await run('/usr/bin/python3', ['-c', python, ts.url, id, secret]);
         assert.match(py.stdout, /^200 /, `requests auth= ${id}: ${py.stdout}`);
         assert.equal((await basicToken(basicAuth(id, secret))).status, 200, `form-encoded Basic ${id}`);
       }
       // Consumers of a non-ASCII secret that send it as UTF-8 get their token.
-      assert.equal((await postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: 'umlaut', client_secret: NON_ASCII })).status, 200);
+      assert.equal(
+        (
+          await postForm(`${ts.url}/token`, {
+            grant_type: 'client_credentials',
+            client_id: 'umlaut',
+            client_secret: NON_ASCII,
+          })
+        ).status,
+        200,
+      );
       assert.equal((await basicToken(basicAuth('umlaut', NON_ASCII))).status, 200);
       // The token lifetime came along.
       const res = await basicToken(basicAuth('plus-percent', PLUS_PERCENT));
@@ -263,11 +372,15 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
         ['plus-percent', PLUS_PERCENT],
         ['umlaut', NON_ASCII],
       ] as const) {
-        const res = await introspect(hs256({ iss: id, client_id: id, user_id: 'u', user_representation: 'U', iat: now }, secret));
+        const res = await introspect(
+          hs256({ iss: id, client_id: id, user_id: 'u', user_representation: 'U', iat: now }, secret),
+        );
         assert.equal(res.json.active, true, `${id}: ${res.text}`);
         assert.equal(res.json.client_id, id);
       }
-      const masked = await introspect(createSelfSignedToken({ clientId: 'dms-koppeling-123456782', secret: '**********', now: ts.clock.now() }));
+      const masked = await introspect(
+        createSelfSignedToken({ clientId: 'dms-koppeling-123456782', secret: '**********', now: ts.clock.now() }),
+      );
       assert.deepEqual(masked.json, { active: false });
     });
 
@@ -288,7 +401,12 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
     it('--no-self-signed: secrets stored hashed only; a weak one is then accepted and reported', async (t) => {
       await setUp(t);
       const file = path.join(dir, 'weak.json');
-      fs.writeFileSync(file, JSON.stringify({ clients: [serviceClient('weak-hashed', 'Zomer2024!x'), serviceClient('weak-signing', 'Zomer2024!y')] }));
+      fs.writeFileSync(
+        file,
+        JSON.stringify({
+          clients: [serviceClient('weak-hashed', 'Zomer2024!x'), serviceClient('weak-signing', 'Zomer2024!y')],
+        }),
+      );
       const refused = await report('keycloak', '--file', file, '--rsin', '000000000');
       assert.deepEqual(
         refused.clients.map((c) => [c.status, c.created]),
@@ -297,7 +415,10 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
           ['attention', false],
         ],
       );
-      assert.match(refused.clients[0]!.reasons[0]!, /weak keycloak secret .* refused for a self-signing client.*--allow-weak-secrets/);
+      assert.match(
+        refused.clients[0]!.reasons[0]!,
+        /weak keycloak secret .* refused for a self-signing client.*--allow-weak-secrets/,
+      );
       const hashed = await report('keycloak', '--file', file, '--rsin', '000000000', '--no-self-signed');
       assert.deepEqual(entry(hashed, 'weak-hashed').created, true);
       assert.match(entry(hashed, 'weak-hashed').reasons.join(), /accepted at \/token only/);
@@ -310,7 +431,10 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
       assert.deepEqual(JSON.parse((await cli('clients', 'show', 'weak-hashed', '--json')).stdout).client.risks, []);
       assert.equal((await basicToken(basicAuth('weak-hashed', 'Zomer2024!x'))).status, 200);
       const now = Math.floor(ts.clock.now() / 1000);
-      assert.deepEqual((await introspect(hs256({ iss: 'weak-hashed', client_id: 'weak-hashed', iat: now }, 'Zomer2024!x'))).json, { active: false });
+      assert.deepEqual(
+        (await introspect(hs256({ iss: 'weak-hashed', client_id: 'weak-hashed', iat: now }, 'Zomer2024!x'))).json,
+        { active: false },
+      );
     });
 
     it('Open Zaak: every non-empty secret a self-signing client named after its Applicatie; weak ones only when allowed', async (t) => {
@@ -339,13 +463,18 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
         ],
       );
       const zac = JSON.parse((await cli('clients', 'show', 'zac-gemeente', '--json')).stdout);
-      assert.deepEqual([zac.client.name, zac.client.rsin, zac.client.selfSignedAllowed, zac.client.risks], ['Zaakafhandelcomponent', '123456782', true, ['weak_secret']]);
+      assert.deepEqual(
+        [zac.client.name, zac.client.rsin, zac.client.selfSignedAllowed, zac.client.risks],
+        ['Zaakafhandelcomponent', '123456782', true, ['weak_secret']],
+      );
       // Open Zaak's consumers sign their own tokens: accepted as before.
       for (const [id, secret] of [
         ['open-formulieren', 'dit-is-een-lang-geheim-voor-formulieren'],
         ['zac-gemeente', 'Zomer2024!'],
       ]) {
-        const res = await introspect(createSelfSignedToken({ clientId: id!, secret: secret!, userId: 'u', now: ts.clock.now() }));
+        const res = await introspect(
+          createSelfSignedToken({ clientId: id!, secret: secret!, userId: 'u', now: ts.clock.now() }),
+        );
         assert.equal(res.json.active, true, `${id}: ${res.text}`);
       }
       const curl = await run('curl', [
@@ -375,22 +504,51 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
       fs.truncateSync(big, 33 * 1024 * 1024);
       const cases: [string[], RegExp][] = [
         [['keycloak', '--file', path.join(dir, 'missing.json')], /missing\.json: cannot be read \(ENOENT\)/],
-        [['keycloak', '--file', write('bad.json', '{"clients": [')], /bad\.json: not valid JSON: unexpected end of the file at line 1, column 14\n$/],
+        [
+          ['keycloak', '--file', write('bad.json', '{"clients": [')],
+          /bad\.json: not valid JSON: unexpected end of the file at line 1, column 14\n$/,
+        ],
         // JSON.parse would quote the text around the fault: here the tail of a secret.
         [
-          ['open-zaak', '--rsin', '123456782', '--file', write('comma.json', '[{"model":"vng_api_common.jwtsecret",\n "fields":{"identifier":"a","secret":"OZ-SECRET-VALUE-123456"}},]')],
+          [
+            'open-zaak',
+            '--rsin',
+            '123456782',
+            '--file',
+            write(
+              'comma.json',
+              '[{"model":"vng_api_common.jwtsecret",\n "fields":{"identifier":"a","secret":"OZ-SECRET-VALUE-123456"}},]',
+            ),
+          ],
           /comma\.json: not valid JSON: expected a value \(a trailing comma\?\) at line 2, column 65\n$/,
         ],
-        [['keycloak', '--file', write('yaml.json', 'realm: OneGround\nclients: []\n')], /yaml\.json: not valid JSON: expected a value at line 1, column 1\n$/],
+        [
+          ['keycloak', '--file', write('yaml.json', 'realm: OneGround\nclients: []\n')],
+          /yaml\.json: not valid JSON: expected a value at line 1, column 1\n$/,
+        ],
         [['keycloak', '--file', write('latin1.json', Buffer.from([0x7b, 0xe9, 0x7d]))], /latin1\.json: not UTF-8 text/],
         [['keycloak', '--file', big], /big\.json: larger than 32 MiB/],
         [
-          ['keycloak', '--file', write('shape.json', '{"clients": [{"clientId": "x", "attributes": {"access.token.lifespan": 60}}]}')],
+          [
+            'keycloak',
+            '--file',
+            write('shape.json', '{"clients": [{"clientId": "x", "attributes": {"access.token.lifespan": 60}}]}'),
+          ],
           /shape\.json: \$\.clients\[0\]\.attributes\["access\.token\.lifespan"\]: expected a string, got number/,
         ],
-        [['keycloak', '--file', write('dump-as-realm.json', fs.readFileSync(path.join(FIXTURES, 'open-zaak-dumpdata.json')))], /holds 6 realms/],
+        [
+          [
+            'keycloak',
+            '--file',
+            write('dump-as-realm.json', fs.readFileSync(path.join(FIXTURES, 'open-zaak-dumpdata.json'))),
+          ],
+          /holds 6 realms/,
+        ],
         [['open-zaak', '--file', realmFile, '--rsin', '123456782'], /\$: expected an array, got an object/],
-        [['open-zaak', '--file', path.join(FIXTURES, 'open-zaak-dumpdata.json'), '--rsin', '123456789'], /--rsin: "123456789" is not a valid RSIN/],
+        [
+          ['open-zaak', '--file', path.join(FIXTURES, 'open-zaak-dumpdata.json'), '--rsin', '123456789'],
+          /--rsin: "123456789" is not a valid RSIN/,
+        ],
       ];
       try {
         for (const [args, message] of cases) {
@@ -399,7 +557,8 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
           assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
           assert.match(r.stderr, message);
           assert.doesNotMatch(r.stderr, /\n\s+at /);
-          for (const fragment of ['VALUE-123456', 'OZ-SECRET', 'realm: OneGround']) assert.ok(!r.stderr.includes(fragment), r.stderr);
+          for (const fragment of ['VALUE-123456', 'OZ-SECRET', 'realm: OneGround'])
+            assert.ok(!r.stderr.includes(fragment), r.stderr);
         }
       } finally {
         fs.rmSync(big);
@@ -419,18 +578,26 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
       config: { 'claim.name': name, 'claim.value': value, 'jsonType.label': type, 'access.token.claim': 'true' },
     });
     const strong = (n: number) => `Odd${n}-Wd0m2xYbT4qzJ6pLk9vRf3sN1cHa8uEe`;
-    const clientRows = async (ids: string[]) => (await ts.app.storage.db.selectFrom('clients').select('client_id').where('client_id', 'in', ids).execute()).map((r) => r.client_id).sort();
+    const clientRows = async (ids: string[]) =>
+      (await ts.app.storage.db.selectFrom('clients').select('client_id').where('client_id', 'in', ids).execute())
+        .map((r) => r.client_id)
+        .sort();
 
     it('--dry-run and the run report the same for odd clients: the dry run makes every check the registry makes', async (t) => {
       await setUp(t);
-      const odd = (clientId: string, over: Record<string, unknown> = {}) => serviceClient(clientId, strong(clientId.length), over);
+      const odd = (clientId: string, over: Record<string, unknown> = {}) =>
+        serviceClient(clientId, strong(clientId.length), over);
       const file = realmOf('odd.json', [
         odd('odd-expiry-33658', { attributes: { 'client.secret.expiration.time': '999999999999' } }),
         odd('odd-expiry-10000', { attributes: { 'client.secret.expiration.time': '253402300800' } }),
         odd('odd-expiry-9999', { attributes: { 'client.secret.expiration.time': '253402300799' } }),
-        odd('odd-rotated-33658', { attributes: { 'client.secret.rotated': strong(99), 'client.secret.rotated.expiration.time': '999999999999' } }),
+        odd('odd-rotated-33658', {
+          attributes: { 'client.secret.rotated': strong(99), 'client.secret.rotated.expiration.time': '999999999999' },
+        }),
         odd('odd-claims-large', { protocolMappers: [claimMapper('urn:x:big', 'x'.repeat(5000))] }),
-        odd('odd-claims-many', { protocolMappers: Array.from({ length: 51 }, (_, i) => claimMapper(`urn:x:c${i}`, 'v')) }),
+        odd('odd-claims-many', {
+          protocolMappers: Array.from({ length: 51 }, (_, i) => claimMapper(`urn:x:c${i}`, 'v')),
+        }),
         odd('odd-claims-proto', {
           protocolMappers: [
             claimMapper('urn:x:p', '{"__proto__":{"polluted":1}}', 'JSON'),
@@ -478,9 +645,18 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
           ['odd-dup', 'attention', false],
         ],
       );
-      assert.match(entry(real, 'odd-expiry-33658').reasons[0]!, /^not imported: keycloak secret: its expiry time in the file is after the year 9999/);
-      assert.match(entry(real, 'odd-rotated-33658').reasons[0]!, /^not imported: keycloak rotated secret: its expiry time/);
-      assert.match(entry(real, 'odd\u0000nul').reasons[0]!, /^not imported: not a valid client id \(.*\), and it holds control characters$/);
+      assert.match(
+        entry(real, 'odd-expiry-33658').reasons[0]!,
+        /^not imported: keycloak secret: its expiry time in the file is after the year 9999/,
+      );
+      assert.match(
+        entry(real, 'odd-rotated-33658').reasons[0]!,
+        /^not imported: keycloak rotated secret: its expiry time/,
+      );
+      assert.match(
+        entry(real, 'odd\u0000nul').reasons[0]!,
+        /^not imported: not a valid client id \(.*\), and it holds control characters$/,
+      );
       assert.deepEqual(entry(real, 'odd-claims-proto').reasons, [
         'hardcoded claim "urn:x:p" not carried over: its JSON value holds a __proto__, constructor or prototype key, which tokens may not carry',
         'hardcoded claim "urn:x:q" not carried over: its JSON value holds a __proto__, constructor or prototype key, which tokens may not carry',
@@ -500,7 +676,14 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
 
     it('the report writes out invisible characters from the file: a client id cannot rewrite or hide lines of it', async (t) => {
       await setUp(t);
-      const ids = ['evil\u001b[2K\r\u001b[1A\u001b[2Kok-client  imported', 'hidden\u001b]0;title\u0007', 'app\nx', 'csi\u009b31m', 'bidi\u202eevil', 'nul\u0000'];
+      const ids = [
+        'evil\u001b[2K\r\u001b[1A\u001b[2Kok-client  imported',
+        'hidden\u001b]0;title\u0007',
+        'app\nx',
+        'csi\u009b31m',
+        'bidi\u202eevil',
+        'nul\u0000',
+      ];
       const file = realmOf('escapes.json', [
         serviceClient(ids[0]!, strong(1)),
         serviceClient(ids[1]!, strong(1), { serviceAccountsEnabled: false }),
@@ -510,7 +693,9 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
         serviceClient(ids[5]!, strong(1), { clientAuthenticatorType: 'client-jwt\u001b[8m' }),
         serviceClient('named-oddly', strong(1), {
           name: 'Gemeente \u202eevil\u2066 \u0085',
-          protocolMappers: [{ name: 'mapper\u009b31m', protocolMapper: 'oidc-usermodel-attribute-mapper\u202e', config: {} }],
+          protocolMappers: [
+            { name: 'mapper\u009b31m', protocolMapper: 'oidc-usermodel-attribute-mapper\u202e', config: {} },
+          ],
         }),
       ]);
       const invisible = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/;
@@ -519,15 +704,34 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
       assert.doesNotMatch(text.stdout, invisible);
       const rows = text.stdout.split('\n');
       // One table line per client, each starting with its id written out.
-      const shown = ['evil\\x1b[2K\\r\\x1b[1A\\x1b[2Kok-client  imported', 'hidden\\x1b]0;title\\x07', 'app\\nx', 'csi\\x9b31m', 'bidi\\u202eevil', 'nul\\x00', 'named-oddly'];
+      const shown = [
+        'evil\\x1b[2K\\r\\x1b[1A\\x1b[2Kok-client  imported',
+        'hidden\\x1b]0;title\\x07',
+        'app\\nx',
+        'csi\\x9b31m',
+        'bidi\\u202eevil',
+        'nul\\x00',
+        'named-oddly',
+      ];
       assert.deepEqual(
         rows.slice(1, 8).map((r) => shown.find((s) => r.startsWith(`${s} `))),
         shown,
       );
-      assert.ok(rows.includes('  evil\\x1b[2K\\r\\x1b[1A\\x1b[2Kok-client  imported'), 'named under Needs attention, written out');
-      assert.ok(rows.includes('    - not imported: not a valid client id (1-50 characters of A-Z a-z 0-9 . _ ~ -, the first a letter or digit), and it holds control characters'));
+      assert.ok(
+        rows.includes('  evil\\x1b[2K\\r\\x1b[1A\\x1b[2Kok-client  imported'),
+        'named under Needs attention, written out',
+      );
+      assert.ok(
+        rows.includes(
+          '    - not imported: not a valid client id (1-50 characters of A-Z a-z 0-9 . _ ~ -, the first a letter or digit), and it holds control characters',
+        ),
+      );
       assert.match(text.stdout, /authenticates with client-jwt\\x1b\[8m/);
-      assert.match(text.stdout, /"mapper 31m" \(oidc-usermodel-attribute-mapper \)/, 'mapper names cleaned of C1 and bidi controls too');
+      assert.match(
+        text.stdout,
+        /"mapper 31m" \(oidc-usermodel-attribute-mapper \)/,
+        'mapper names cleaned of C1 and bidi controls too',
+      );
       // JSON: every character escaped, the same ids when read back.
       const json = await cli('migrate', 'keycloak', '--file', file, '--rsin', '000000000', '--dry-run', '--json');
       assert.doesNotMatch(json.stdout, invisible);
@@ -536,14 +740,22 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
         r.clients.slice(0, 6).map((c) => c.clientId),
         ids,
       );
-      assert.equal(entry(r, 'named-oddly').name, 'Gemeente  evil   ', 'C1 and bidi controls cleaned from names, as C0 controls');
+      assert.equal(
+        entry(r, 'named-oddly').name,
+        'Gemeente  evil   ',
+        'C1 and bidi controls cleaned from names, as C0 controls',
+      );
       // Open Zaak's identifiers and labels alike.
       const dump = path.join(dir, 'oz-escapes.json');
       fs.writeFileSync(
         dump,
         JSON.stringify([
           { model: 'vng_api_common.jwtsecret', pk: 1, fields: { identifier: 'oz\u001b[8mhidden', secret: strong(2) } },
-          { model: 'authorizations.applicatie', pk: 1, fields: { client_ids: ['loose\u001b]8;;http://x\u0007'], label: 'L\u009b2J' } },
+          {
+            model: 'authorizations.applicatie',
+            pk: 1,
+            fields: { client_ids: ['loose\u001b]8;;http://x\u0007'], label: 'L\u009b2J' },
+          },
         ]),
       );
       const oz = await cli('migrate', 'open-zaak', '--file', dump, '--rsin', '123456782', '--dry-run');
@@ -555,11 +767,24 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
 
     it("an existing client that differs from the file is reported with the differences and left alone; zgw-auth's own clients are never offered a file's secret", async (t) => {
       await setUp(t, { imported: true });
-      const introspector = await cli('clients', 'create', '--client-id', 'introspector', '--rsin', '000000000', '--scopes', 'zgw-auth:introspect', '--json');
+      const introspector = await cli(
+        'clients',
+        'create',
+        '--client-id',
+        'introspector',
+        '--rsin',
+        '000000000',
+        '--scopes',
+        'zgw-auth:introspect',
+        '--json',
+      );
       assert.equal(introspector.code, 0, introspector.stderr);
       const before = await registry();
       const file = realmOf('differs.json', [
-        serviceClient('zaaksysteem-123456782', SAMPLE.zaak, { enabled: false, protocolMappers: [claimMapper('rsin', '000000000'), claimMapper('user_id', 'iemand-anders')] }),
+        serviceClient('zaaksysteem-123456782', SAMPLE.zaak, {
+          enabled: false,
+          protocolMappers: [claimMapper('rsin', '000000000'), claimMapper('user_id', 'iemand-anders')],
+        }),
         serviceClient(ts.admin.clientId, strong(3)),
         serviceClient('introspector', strong(4)),
       ]);
@@ -576,8 +801,12 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
         assert.deepEqual(entry(r, 'zaaksysteem-123456782').reasons, [
           'exists with other settings than in the file: rsin 123456782 here, 000000000 in the file; enabled here, disabled in the file; static claims "user_id", "user_representation" differ. Left as it is: change it with clients update if the file is right',
         ]);
-        assert.deepEqual(entry(r, ts.admin.clientId).reasons, ["zgw-auth's own administrator client: never created or given a secret from a file"]);
-        assert.deepEqual(entry(r, 'introspector').reasons, ['exists and holds zgw-auth:introspect: left as it is; a secret from a file is never added to it']);
+        assert.deepEqual(entry(r, ts.admin.clientId).reasons, [
+          "zgw-auth's own administrator client: never created or given a secret from a file",
+        ]);
+        assert.deepEqual(entry(r, 'introspector').reasons, [
+          'exists and holds zgw-auth:introspect: left as it is; a secret from a file is never added to it',
+        ]);
         assert.doesNotMatch(JSON.stringify(r), /secrets add/);
       }
       assert.deepEqual(await registry(), before);
@@ -587,7 +816,12 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
       const fresh = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-migrate-fresh-'));
       const pg = dialect === 'postgres' ? await freshPostgres() : undefined;
       try {
-        const freshEnv = { ...process.env, ZGW_AUTH_DATA_DIR: fresh, ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64'), ...(pg ? { DATABASE_URL: pg.url } : {}) };
+        const freshEnv = {
+          ...process.env,
+          ZGW_AUTH_DATA_DIR: fresh,
+          ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64'),
+          ...(pg ? { DATABASE_URL: pg.url } : {}),
+        };
         const inFresh = async (...args: string[]) => {
           try {
             return { code: 0, ...(await run(process.execPath, [CLI, ...args], { env: freshEnv })) };
@@ -596,9 +830,25 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
           }
         };
         const file = path.join(fresh, 'own-admin.json');
-        fs.writeFileSync(file, JSON.stringify({ realm: 'OneGround', clients: [serviceClient(FIRST_ADMIN_CLIENT_ID, strong(7)), serviceClient('consumer-fresh', strong(8))] }));
+        fs.writeFileSync(
+          file,
+          JSON.stringify({
+            realm: 'OneGround',
+            clients: [serviceClient(FIRST_ADMIN_CLIENT_ID, strong(7)), serviceClient('consumer-fresh', strong(8))],
+          }),
+        );
         for (const dryRun of [['--dry-run'], []]) {
-          const r = await inFresh('migrate', 'keycloak', '--file', file, '--rsin', '000000000', '--init', '--json', ...dryRun);
+          const r = await inFresh(
+            'migrate',
+            'keycloak',
+            '--file',
+            file,
+            '--rsin',
+            '000000000',
+            '--init',
+            '--json',
+            ...dryRun,
+          );
           assert.equal(r.code, 0, r.stderr);
           const reported = JSON.parse(r.stdout) as MigrationReport;
           assert.deepEqual(
@@ -621,24 +871,48 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
 
     it('running again after a secret was revoked or expired here, or the client disabled, says so: consumers sending it get 401', async (t) => {
       await setUp(t, { imported: true });
-      const [badPercent] = JSON.parse((await cli('secrets', 'list', 'bad-percent', '--json')).stdout) as { secretId: string }[];
+      const [badPercent] = JSON.parse((await cli('secrets', 'list', 'bad-percent', '--json')).stdout) as {
+        secretId: string;
+      }[];
       assert.equal((await cli('secrets', 'revoke', 'bad-percent', badPercent!.secretId)).code, 0);
       const [umlaut] = JSON.parse((await cli('secrets', 'list', 'umlaut', '--json')).stdout) as { secretId: string }[];
       // As if its expiry had passed a minute ago.
       const expiredAt = Date.now() - 60_000;
-      await ts.app.storage.db.updateTable('client_secrets').set({ expires_at: expiredAt }).where('secret_id', '=', umlaut!.secretId).execute();
+      await ts.app.storage.db
+        .updateTable('client_secrets')
+        .set({ expires_at: expiredAt })
+        .where('secret_id', '=', umlaut!.secretId)
+        .execute();
       assert.equal((await cli('clients', 'disable', 'plus-percent')).code, 0);
       const before = await registry();
-      const revokedAt = (JSON.parse((await cli('secrets', 'list', 'bad-percent', '--json')).stdout) as { revokedAt: number }[])[0]!.revokedAt;
+      const revokedAt = (
+        JSON.parse((await cli('secrets', 'list', 'bad-percent', '--json')).stdout) as { revokedAt: number }[]
+      )[0]!.revokedAt;
       const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
       for (const dryRun of [['--dry-run'], []]) {
-        const r = await report('keycloak', '--file', realmFile, '--rsin', '000000000', '--allow-weak-secrets', ...dryRun);
-        assert.deepEqual(entry(r, 'bad-percent').reasons, [`exists, but its keycloak secret from the file was revoked here at ${iso(revokedAt)}: consumers still sending it get 401`]);
-        assert.deepEqual(entry(r, 'umlaut').reasons, [`exists, but its keycloak secret from the file expired here at ${iso(expiredAt)}: consumers still sending it get 401`]);
+        const r = await report(
+          'keycloak',
+          '--file',
+          realmFile,
+          '--rsin',
+          '000000000',
+          '--allow-weak-secrets',
+          ...dryRun,
+        );
+        assert.deepEqual(entry(r, 'bad-percent').reasons, [
+          `exists, but its keycloak secret from the file was revoked here at ${iso(revokedAt)}: consumers still sending it get 401`,
+        ]);
+        assert.deepEqual(entry(r, 'umlaut').reasons, [
+          `exists, but its keycloak secret from the file expired here at ${iso(expiredAt)}: consumers still sending it get 401`,
+        ]);
         assert.deepEqual(entry(r, 'plus-percent').reasons, [
           'exists with other settings than in the file: disabled here, enabled in the file (consumers get 401 until it is enabled: clients enable). Left as it is: change it with clients update if the file is right',
         ]);
-        assert.deepEqual(entry(r, 'zaaksysteem-123456782').reasons, ['exists: left as it is'], 'a client as the file has it is fine');
+        assert.deepEqual(
+          entry(r, 'zaaksysteem-123456782').reasons,
+          ['exists: left as it is'],
+          'a client as the file has it is fine',
+        );
       }
       assert.deepEqual(await registry(), before);
       // The report is right: the revoked secret gets 401.
@@ -647,8 +921,21 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
 
     it('the registry refuses __proto__, constructor and prototype keys in claim values on every way in (here: the CLI)', async (t) => {
       await setUp(t);
-      for (const claims of ['{"urn:x:y":{"__proto__":{"polluted":1}}}', '{"urn:x:y":[{"a":{"constructor":{"prototype":{"p":1}}}}]}', '{"https://x.example/c":{"prototype":1}}']) {
-        const r = await cli('clients', 'create', '--client-id', 'proto-claims', '--rsin', '000000000', '--claims', claims);
+      for (const claims of [
+        '{"urn:x:y":{"__proto__":{"polluted":1}}}',
+        '{"urn:x:y":[{"a":{"constructor":{"prototype":{"p":1}}}}]}',
+        '{"https://x.example/c":{"prototype":1}}',
+      ]) {
+        const r = await cli(
+          'clients',
+          'create',
+          '--client-id',
+          'proto-claims',
+          '--rsin',
+          '000000000',
+          '--claims',
+          claims,
+        );
         assert.equal(r.code, 1, r.stdout);
         assert.match(r.stderr, /holds the key "(__proto__|constructor|prototype)", which is not accepted in claims/);
       }
@@ -659,17 +946,29 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
       await setUp(t);
       const ids = JSON.stringify(Array(10_000).fill('repeated'));
       const records = [
-        JSON.stringify({ model: 'vng_api_common.jwtsecret', pk: 1, fields: { identifier: 'repeated', secret: strong(6) } }),
-        ...Array.from({ length: 100 }, (_, i) => `{"model":"authorizations.applicatie","pk":${i},"fields":{"label":"${i ? `A${i}` : ''}","client_ids":${ids}}}`),
+        JSON.stringify({
+          model: 'vng_api_common.jwtsecret',
+          pk: 1,
+          fields: { identifier: 'repeated', secret: strong(6) },
+        }),
+        ...Array.from(
+          { length: 100 },
+          (_, i) =>
+            `{"model":"authorizations.applicatie","pk":${i},"fields":{"label":"${i ? `A${i}` : ''}","client_ids":${ids}}}`,
+        ),
       ];
       const dump = path.join(dir, 'oz-repeated.json');
       fs.writeFileSync(dump, `[${records.join(',')}]`);
       try {
         // Quadratic work would take hours here; linear takes a moment. The kill only ends a test that hangs.
-        const { stdout } = await run(process.execPath, [CLI, 'migrate', 'open-zaak', '--file', dump, '--rsin', '123456782', '--dry-run', '--json'], {
-          env: { ...process.env, ...env },
-          timeout: 120_000,
-        });
+        const { stdout } = await run(
+          process.execPath,
+          [CLI, 'migrate', 'open-zaak', '--file', dump, '--rsin', '123456782', '--dry-run', '--json'],
+          {
+            env: { ...process.env, ...env },
+            timeout: 120_000,
+          },
+        );
         const r = JSON.parse(stdout) as MigrationReport;
         assert.deepEqual(
           r.clients.map((c) => [c.clientId, c.status, c.name, c.notes]),

@@ -10,7 +10,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
  */
 type Edit = [string, string];
 type Located = { error?: string; places?: Array<[number, number, string]> };
-const script = pathToFileURL(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../scripts/mutation-anchor.mjs')).href;
+const script = pathToFileURL(
+  path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../scripts/mutation-anchor.mjs'),
+).href;
 const { locate, applyEdits } = (await import(script)) as {
   locate: (text: string, file: string, fn: string | undefined, edits: Edit[]) => Located;
   applyEdits: (text: string, places: Array<[number, number, string]>) => string;
@@ -31,12 +33,17 @@ function cipherFn() { cipher.setAAD(x); }
 
 describe('mutation anchors', () => {
   it('finds a check inside the named method only, though the same line is elsewhere', () => {
-    const found = locate(SOURCE, 'a.ts', 'Limiter.check', [["if (n > 10) throw new Error('too many');", 'if (Math.random() < 0) throw 1;']]);
+    const found = locate(SOURCE, 'a.ts', 'Limiter.check', [
+      ["if (n > 10) throw new Error('too many');", 'if (Math.random() < 0) throw 1;'],
+    ]);
     assert.equal(found.error, undefined);
     const mutated = applyEdits(SOURCE, found.places!);
     assert.match(mutated, /check\(n: number\) \{\n {4}if \(Math\.random\(\) < 0\) throw 1;/);
     assert.match(mutated, /other\(n: number\) \{\n {4}if \(n > 10\)/);
-    assert.match(locate(SOURCE, 'a.ts', undefined, [["if (n > 10) throw new Error('too many');", '']]).error ?? '', /found 2 times/);
+    assert.match(
+      locate(SOURCE, 'a.ts', undefined, [["if (n > 10) throw new Error('too many');", '']]).error ?? '',
+      /found 2 times/,
+    );
   });
 
   it('ignores line wrapping and trailing commas a formatter adds', () => {

@@ -48,8 +48,14 @@ describe('operator mistakes get clear errors, not silent new registries', () => 
     assert.deepEqual(fs.readdirSync(cwd), [], 'no master key, no database');
     const created = await cli(['--init', 'clients', 'list', '--data-dir', './dta'], {}, cwd);
     assert.equal(created.code, 0, created.stderr);
-    assert.ok(fs.existsSync(path.join(cwd, 'dta', 'master.key')) && fs.existsSync(path.join(cwd, 'dta', 'zgw-auth.db')));
-    assert.equal((await cli(['clients', 'list', '--data-dir', './dta'], {}, cwd)).code, 0, 'the registry is found from then on');
+    assert.ok(
+      fs.existsSync(path.join(cwd, 'dta', 'master.key')) && fs.existsSync(path.join(cwd, 'dta', 'zgw-auth.db')),
+    );
+    assert.equal(
+      (await cli(['clients', 'list', '--data-dir', './dta'], {}, cwd)).code,
+      0,
+      'the registry is found from then on',
+    );
   });
 
   it('a command other than serve refuses an empty PostgreSQL database', async () => {
@@ -69,7 +75,11 @@ describe('operator mistakes get clear errors, not silent new registries', () => 
 describe('a missing or wrong master key stops every start and command at once, and writes nothing', () => {
   /** Runs the CLI; a run past `limitMs` is killed and reported as `hung` (the defect this guards against). */
   async function bounded(args: string[], env: Record<string, string>, cwd: string, limitMs: number) {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, ...env },
+      cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -91,7 +101,9 @@ describe('a missing or wrong master key stops every start and command at once, a
       .sort()
       .map((f) => {
         const file = path.join(dir, f);
-        return fs.statSync(file).isFile() ? `${f} ${crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex')}` : f;
+        return fs.statSync(file).isFile()
+          ? `${f} ${crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex')}`
+          : f;
       });
 
   for (const dialect of ['sqlite', 'postgres'] as const) {
@@ -101,7 +113,9 @@ describe('a missing or wrong master key stops every start and command at once, a
       const db = dialect === 'postgres' ? await freshPostgres() : undefined;
       t.after(() => db?.drop());
       // PostgreSQL: the data folder is the default ./data of the working folder, not there yet.
-      const env: Record<string, string> = db ? { DATABASE_URL: db.url } : { ZGW_AUTH_DATA_DIR: path.join(cwd, 'registry') };
+      const env: Record<string, string> = db
+        ? { DATABASE_URL: db.url }
+        : { ZGW_AUTH_DATA_DIR: path.join(cwd, 'registry') };
       const withKey = { ...env, ZGW_AUTH_MASTER_KEY: masterKey };
       if (db) {
         // A signing key, and no check value: a registry as an earlier version left it.
@@ -112,7 +126,16 @@ describe('a missing or wrong master key stops every start and command at once, a
         await c.end();
       } else {
         // Clients only, no signing key: checked against the value recorded when the registry was made.
-        assert.equal((await cli(['--init', 'clients', 'create', '--client-id', 'only-hashed', '--rsin', '000000000'], withKey, cwd)).code, 0);
+        assert.equal(
+          (
+            await cli(
+              ['--init', 'clients', 'create', '--client-id', 'only-hashed', '--rsin', '000000000'],
+              withKey,
+              cwd,
+            )
+          ).code,
+          0,
+        );
       }
       // How long a command that works takes here and now: a refused one must not take much longer.
       const began = Date.now();

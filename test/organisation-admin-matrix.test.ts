@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ADMIN_SCOPE, ORG_ADMIN_SCOPE } from '../src/clients/model.js';
 import type { Database } from '../src/storage/schema.js';
-import { forEachDialect, hs256, type HttpResult, request, routesOf, startTestServer, type TestServer } from './helpers.js';
+import {
+  forEachDialect,
+  hs256,
+  type HttpResult,
+  request,
+  routesOf,
+  startTestServer,
+  type TestServer,
+} from './helpers.js';
 
 /**
  * Every admin route × the organisation it concerns (the organisation administrator's own, another,
@@ -56,7 +64,8 @@ const PLATFORM = { own: 403, other: 403, unknown: 403 };
 const PLATFORM_OWN_READ = { own: 200, other: 403, unknown: 403 };
 
 /** Statuses with one code for success instead of 200. */
-const as = (status: number, base: Record<Target, number>) => Object.fromEntries(TARGETS.map((t) => [t, base[t] === 200 ? status : base[t]])) as Record<Target, number>;
+const as = (status: number, base: Record<Target, number>) =>
+  Object.fromEntries(TARGETS.map((t) => [t, base[t] === 200 ? status : base[t]])) as Record<Target, number>;
 
 /** A valid RSIN no organisation has: eight random digits and the check digit the 11-test asks for. */
 function freshRsin(): string {
@@ -74,9 +83,21 @@ const ROUTES: Record<string, RouteCase> = {
   'GET /admin/openapi.json': { request: () => ({ url: '/admin/openapi.json' }), expect: 'public', writes: false },
   'GET /admin/docs': { request: () => ({ url: '/admin/docs' }), expect: 'public', writes: false },
   'GET /admin/docs/': { request: () => ({ url: '/admin/docs/' }), expect: 'public', writes: false },
-  'GET /admin/docs/static/index.html': { request: () => ({ url: '/admin/docs/static/index.html' }), expect: 'public', writes: false },
-  'GET /admin/docs/static/swagger-initializer.js': { request: () => ({ url: '/admin/docs/static/swagger-initializer.js' }), expect: 'public', writes: false },
-  'GET /admin/docs/*': { request: () => ({ url: '/admin/docs/static/swagger-ui.css' }), expect: 'public', writes: false },
+  'GET /admin/docs/static/index.html': {
+    request: () => ({ url: '/admin/docs/static/index.html' }),
+    expect: 'public',
+    writes: false,
+  },
+  'GET /admin/docs/static/swagger-initializer.js': {
+    request: () => ({ url: '/admin/docs/static/swagger-initializer.js' }),
+    expect: 'public',
+    writes: false,
+  },
+  'GET /admin/docs/*': {
+    request: () => ({ url: '/admin/docs/static/swagger-ui.css' }),
+    expect: 'public',
+    writes: false,
+  },
   'GET /admin/docs/json': { request: () => ({ url: '/admin/docs/json' }), expect: 'public', writes: false },
   'GET /admin/docs/yaml': { request: () => ({ url: '/admin/docs/yaml' }), expect: 'public', writes: false },
 
@@ -112,7 +133,8 @@ const ROUTES: Record<string, RouteCase> = {
   'POST /admin/organisations/:rsin/enable': {
     // Disabled first so that enabling changes something; not the caller's own, which would lock it out.
     prepare: async (c) => {
-      if (c.target !== 'unknown' && c.caller === 'global') await c.ts.app.organisations.disable(c.subject.rsin, { id: 'test' });
+      if (c.target !== 'unknown' && c.caller === 'global')
+        await c.ts.app.organisations.disable(c.subject.rsin, { id: 'test' });
     },
     request: (c) => ({ url: `/admin/organisations/${c.subject.rsin}/enable` }),
     expect: { global: SEE, organisation: PLATFORM },
@@ -124,10 +146,14 @@ const ROUTES: Record<string, RouteCase> = {
     expect: { global: EVERYWHERE, organisation: EVERYWHERE },
     writes: false,
     // Another organisation's activity is an empty report for an organisation administrator.
-    check: (c, res) => assert.ok((res.json.organisations as { rsin: string }[]).every((o) => c.caller === 'global' || o.rsin === OWN)),
+    check: (c, res) =>
+      assert.ok((res.json.organisations as { rsin: string }[]).every((o) => c.caller === 'global' || o.rsin === OWN)),
   },
   'POST /admin/tokens/inspect': {
-    request: (c) => ({ url: '/admin/tokens/inspect', body: { token: hs256({ client_id: c.subject.clientId, iat: Math.floor(Date.now() / 1000) }, 'not-the-secret') } }),
+    request: (c) => ({
+      url: '/admin/tokens/inspect',
+      body: { token: hs256({ client_id: c.subject.clientId, iat: Math.floor(Date.now() / 1000) }, 'not-the-secret') },
+    }),
     expect: { global: EVERYWHERE, organisation: EVERYWHERE },
     // A refused self-signed token that was verified is a failed guess at a secret, audited; an
     // organisation administrator's token naming no client of its own is not looked at.
@@ -140,13 +166,23 @@ const ROUTES: Record<string, RouteCase> = {
       else assert.equal(code, 'self_signed_not_allowed');
     },
   },
-  'GET /admin/keys': { request: () => ({ url: '/admin/keys' }), expect: { global: EVERYWHERE, organisation: PLATFORM }, writes: false },
-  'POST /admin/keys/rotate': { request: () => ({ url: '/admin/keys/rotate', body: { publishDelay: 0 } }), expect: { global: EVERYWHERE, organisation: PLATFORM }, writes: true },
+  'GET /admin/keys': {
+    request: () => ({ url: '/admin/keys' }),
+    expect: { global: EVERYWHERE, organisation: PLATFORM },
+    writes: false,
+  },
+  'POST /admin/keys/rotate': {
+    request: () => ({ url: '/admin/keys/rotate', body: { publishDelay: 0 } }),
+    expect: { global: EVERYWHERE, organisation: PLATFORM },
+    writes: true,
+  },
 
   // ---- clients: an organisation administrator's own only -----------------------------------
   'GET /admin/clients': {
     // Own: no filter, the caller's whole view; other and unknown: filtered by that RSIN.
-    request: (c) => ({ url: c.target === 'own' ? '/admin/clients?limit=1000' : `/admin/clients?limit=1000&rsin=${c.subject.rsin}` }),
+    request: (c) => ({
+      url: c.target === 'own' ? '/admin/clients?limit=1000' : `/admin/clients?limit=1000&rsin=${c.subject.rsin}`,
+    }),
     expect: { global: EVERYWHERE, organisation: EVERYWHERE },
     writes: false,
     check: async (c, res) => {
@@ -222,7 +258,9 @@ const ROUTES: Record<string, RouteCase> = {
 
   // ---- audit trail: an organisation administrator's own events only -------------------------
   'GET /admin/audit': {
-    request: (c) => ({ url: c.target === 'own' ? '/admin/audit?limit=1000' : `/admin/audit?limit=1000&organisation=${c.subject.rsin}` }),
+    request: (c) => ({
+      url: c.target === 'own' ? '/admin/audit?limit=1000' : `/admin/audit?limit=1000&organisation=${c.subject.rsin}`,
+    }),
     expect: { global: EVERYWHERE, organisation: EVERYWHERE },
     writes: false,
     check: (c, res) => {
@@ -230,9 +268,14 @@ const ROUTES: Record<string, RouteCase> = {
       const targets = res.json.items.map((e: { target: string }) => e.target) as string[];
       if (c.caller === 'organisation') assert.deepEqual([...organisations], c.target === 'own' ? [OWN] : []);
       else if (c.target !== 'own') assert.deepEqual([...organisations], c.target === 'other' ? [OTHER] : []);
-      else assert.ok(organisations.has(null) && organisations.has(OWN) && organisations.has(OTHER), 'a global administrator sees every event');
+      else
+        assert.ok(
+          organisations.has(null) && organisations.has(OWN) && organisations.has(OTHER),
+          'a global administrator sees every event',
+        );
       // The fresh client of the cell's organisation was audited when it was created.
-      if (c.target !== 'unknown' && (c.caller === 'global' || c.target === 'own')) assert.ok(targets.includes(c.subject.clientId));
+      if (c.target !== 'unknown' && (c.caller === 'global' || c.target === 'own'))
+        assert.ok(targets.includes(c.subject.clientId));
     },
   },
 };
@@ -290,10 +333,14 @@ forEachDialect((dialect) => {
           for (const target of TARGETS) {
             const where = `${route} as ${caller} on ${target}`;
             let subject: Subject;
-            if (target === 'unknown') subject = { rsin: freshRsin(), clientId: `unknown-${++counter}`, secretId: 'sec_unknown000' };
+            if (target === 'unknown')
+              subject = { rsin: freshRsin(), clientId: `unknown-${++counter}`, secretId: 'sec_unknown000' };
             else {
               const rsin = target === 'own' ? OWN : OTHER;
-              const created = await ts.app.clients.create({ clientId: `subject-${++counter}`, rsin, allowedScopes: ['zaken.lezen'] }, { id: 'test' });
+              const created = await ts.app.clients.create(
+                { clientId: `subject-${++counter}`, rsin, allowedScopes: ['zaken.lezen'] },
+                { id: 'test' },
+              );
               subject = { rsin, clientId: created.client.clientId, secretId: created.secret.secret.secretId };
             }
             const cell: Cell = { caller, target, subject, ts };
@@ -302,7 +349,10 @@ forEachDialect((dialect) => {
             const before = await snapshot(ts);
             const res = await request(`${ts.url}${url}`, {
               method,
-              headers: { authorization: `Bearer ${tokens[caller]}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+              headers: {
+                authorization: `Bearer ${tokens[caller]}`,
+                ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+              },
               body: body !== undefined ? JSON.stringify(body) : undefined,
             });
             const afterwards = await snapshot(ts);
@@ -311,9 +361,18 @@ forEachDialect((dialect) => {
             } else {
               const expected = caller === 'ordinary' ? 403 : rc.expect[caller][target];
               assert.equal(res.status, expected, `${where}: ${res.text.slice(0, 300)}`);
-              if (expected === 403 && (caller === 'ordinary' || rc.expect.organisation === PLATFORM || rc.expect.organisation === PLATFORM_OWN_READ)) {
+              if (
+                expected === 403 &&
+                (caller === 'ordinary' ||
+                  rc.expect.organisation === PLATFORM ||
+                  rc.expect.organisation === PLATFORM_OWN_READ)
+              ) {
                 assert.equal(res.json.code, 'insufficient_scope', where);
-                assert.match(String(res.headers['www-authenticate']), new RegExp(`error="insufficient_scope".*scope="${ADMIN_SCOPE}"`), where);
+                assert.match(
+                  String(res.headers['www-authenticate']),
+                  new RegExp(`error="insufficient_scope".*scope="${ADMIN_SCOPE}"`),
+                  where,
+                );
               } else if (expected === 403) assert.equal(res.json.code, 'forbidden', where);
               if (expected === 404) {
                 // The same answer as for a client or organisation that does not exist at all.
@@ -322,7 +381,8 @@ forEachDialect((dialect) => {
               }
             }
             const succeeded = res.status < 300;
-            if (succeeded && writesFor(rc, cell)) assert.notDeepEqual(afterwards, before, `${where}: changed the database`);
+            if (succeeded && writesFor(rc, cell))
+              assert.notDeepEqual(afterwards, before, `${where}: changed the database`);
             else assert.deepEqual(afterwards, before, `${where}: the database did not change`);
             if (succeeded && rc.check) await rc.check(cell, res);
             // Undo what would lock a caller out of the next cells.

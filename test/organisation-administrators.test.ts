@@ -17,7 +17,10 @@ forEachDialect((dialect) => {
     const api = async (method: string, url: string, body?: unknown, as = token) =>
       request(`${ts.url}/admin${url}`, {
         method,
-        headers: { authorization: `Bearer ${as}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        headers: {
+          authorization: `Bearer ${as}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
         body: body !== undefined ? JSON.stringify(body) : undefined,
       });
     /** The registry's rows, to show that a refusal changed nothing. */
@@ -51,15 +54,31 @@ forEachDialect((dialect) => {
     after(() => ts.close());
 
     it('grants API scopes and zgw-auth:org-admin (audited), never zgw-auth:admin or zgw-auth:introspect', async () => {
-      for (const scopes of [['zgw-auth:admin'], ['ZGW-AUTH:ADMIN'], ['Zgw-Auth:Introspect'], ['zaken.lezen', 'zgw-auth:introspect'], ['zgw-auth:admin', 'zgw-auth:org-admin']]) {
+      for (const scopes of [
+        ['zgw-auth:admin'],
+        ['ZGW-AUTH:ADMIN'],
+        ['Zgw-Auth:Introspect'],
+        ['zaken.lezen', 'zgw-auth:introspect'],
+        ['zgw-auth:admin', 'zgw-auth:org-admin'],
+      ]) {
         const res = await forbidden('POST', '/clients', { clientId: 'escalated', rsin: OWN, allowedScopes: scopes });
         assert.match(res.json.detail, /grants API scopes and zgw-auth:org-admin, not zgw-auth:/i);
       }
-      const created = await api('POST', '/clients', { clientId: 'deputy', rsin: OWN, allowedScopes: ['zaken.lezen', 'zgw-auth:org-admin'], defaultScopes: ['zaken.lezen'] });
+      const created = await api('POST', '/clients', {
+        clientId: 'deputy',
+        rsin: OWN,
+        allowedScopes: ['zaken.lezen', 'zgw-auth:org-admin'],
+        defaultScopes: ['zaken.lezen'],
+      });
       assert.equal(created.status, 201, created.text);
       const [event] = await ts.app.audit.list({ action: 'client.created', target: 'deputy' });
-      assert.deepEqual([event?.actor, event?.organisation, event?.details.ownScopesGranted], [orgAdmin.clientId, OWN, ['zgw-auth:org-admin']]);
-      await forbidden('PATCH', '/clients/deputy', { allowedScopes: ['zaken.lezen', 'zgw-auth:org-admin', 'zgw-auth:introspect'] });
+      assert.deepEqual(
+        [event?.actor, event?.organisation, event?.details.ownScopesGranted],
+        [orgAdmin.clientId, OWN, ['zgw-auth:org-admin']],
+      );
+      await forbidden('PATCH', '/clients/deputy', {
+        allowedScopes: ['zaken.lezen', 'zgw-auth:org-admin', 'zgw-auth:introspect'],
+      });
       await forbidden('PATCH', '/clients/deputy', { defaultScopes: ['zgw-auth:admin'] });
 
       // The deputy administers the same organisation, and only that.
@@ -70,7 +89,11 @@ forEachDialect((dialect) => {
       assert.equal((await api('GET', '/keys', undefined, deputy)).status, 403);
       const removed = await api('PATCH', '/clients/deputy', { allowedScopes: ['zaken.lezen'], defaultScopes: [] });
       assert.equal(removed.status, 200);
-      assert.equal((await api('GET', '/clients', undefined, deputy)).status, 403, 'a scope taken away is gone from its tokens at once');
+      assert.equal(
+        (await api('GET', '/clients', undefined, deputy)).status,
+        403,
+        'a scope taken away is gone from its tokens at once',
+      );
     });
 
     it('cannot register a client for another RSIN or move one there: 403 whether that organisation exists or not', async () => {
@@ -82,17 +105,29 @@ forEachDialect((dialect) => {
         // The answer is the same for a registered and an unregistered RSIN: it tells nothing about others.
         assert.ok(!created.text.includes(rsin) && !moved.text.includes(rsin));
       }
-      await assert.rejects(ts.app.organisations.get(UNKNOWN), /does not exist/, 'no organisation registered on the way');
+      await assert.rejects(
+        ts.app.organisations.get(UNKNOWN),
+        /does not exist/,
+        'no organisation registered on the way',
+      );
       const same = await api('PATCH', `/clients/${own.clientId}`, { rsin: OWN, name: 'Zaaksysteem' });
       assert.equal(same.status, 200, 'naming its own RSIN is no move');
     });
 
     it("leaves its organisation's clients that hold zgw-auth's own scopes to global administrators; it sees them", async () => {
-      const platform = await ts.createClient({ clientId: 'own-introspector', rsin: OWN, allowedScopes: ['zgw-auth:introspect'] });
+      const platform = await ts.createClient({
+        clientId: 'own-introspector',
+        rsin: OWN,
+        allowedScopes: ['zgw-auth:introspect'],
+      });
       const [secret] = await ts.app.clients.listSecrets(platform.clientId);
       assert.equal((await api('GET', `/clients/${platform.clientId}`)).status, 200);
       assert.equal((await api('GET', `/clients/${platform.clientId}/secrets`)).status, 200);
-      assert.ok((await api('GET', '/clients?limit=1000')).json.items.some((c: { clientId: string }) => c.clientId === platform.clientId));
+      assert.ok(
+        (await api('GET', '/clients?limit=1000')).json.items.some(
+          (c: { clientId: string }) => c.clientId === platform.clientId,
+        ),
+      );
       await forbidden('PATCH', `/clients/${platform.clientId}`, { allowedScopes: [] });
       await forbidden('POST', `/clients/${platform.clientId}/disable`);
       await forbidden('POST', `/clients/${platform.clientId}/enable`);
@@ -100,7 +135,11 @@ forEachDialect((dialect) => {
       const added = await forbidden('POST', `/clients/${platform.clientId}/secrets`, {});
       assert.equal(added.json.value, undefined);
       await forbidden('DELETE', `/clients/${platform.clientId}/secrets/${secret!.secretId}`);
-      assert.equal((await api('POST', `/clients/${platform.clientId}/disable`, undefined, globalToken)).status, 200, 'a global administrator may');
+      assert.equal(
+        (await api('POST', `/clients/${platform.clientId}/disable`, undefined, globalToken)).status,
+        200,
+        'a global administrator may',
+      );
     });
 
     it('administers the organisation the registry has for its client, whatever its token says; a moved administrator moves along', async () => {
@@ -110,20 +149,34 @@ forEachDialect((dialect) => {
       const otherApp = await ts.createClient({ clientId: 'other-app', rsin: OTHER, allowedScopes: ['zaken.lezen'] });
       assert.equal((await api('GET', `/clients/${otherApp.clientId}`, undefined, moverToken)).status, 404);
       assert.equal((await api('PATCH', `/clients/${mover.clientId}`, { rsin: OTHER }, globalToken)).status, 200);
-      assert.equal((await api('GET', `/clients/${otherApp.clientId}`, undefined, moverToken)).status, 200, 'the same token now administers the other organisation');
+      assert.equal(
+        (await api('GET', `/clients/${otherApp.clientId}`, undefined, moverToken)).status,
+        200,
+        'the same token now administers the other organisation',
+      );
       assert.equal((await api('GET', '/clients/own-app', undefined, moverToken)).status, 404);
       const audit = await api('GET', '/audit?limit=1000', undefined, moverToken);
-      assert.ok(audit.json.items.length > 0 && audit.json.items.every((e: { organisation: string }) => e.organisation === OTHER));
+      assert.ok(
+        audit.json.items.length > 0 &&
+          audit.json.items.every((e: { organisation: string }) => e.organisation === OTHER),
+      );
     });
 
     it("another organisation's client is absent from the audit trail whatever the filter; an id taken there answers 409 on create", async () => {
       const theirs = await ts.createClient({ clientId: 'their-app', rsin: OTHER, allowedScopes: ['zaken.lezen'] });
       await ts.token(theirs.clientId, theirs.secret);
-      for (const query of [`target=${theirs.clientId}`, `actor=${theirs.clientId}`, 'action=token.issued', `organisation=${OTHER}`]) {
+      for (const query of [
+        `target=${theirs.clientId}`,
+        `actor=${theirs.clientId}`,
+        'action=token.issued',
+        `organisation=${OTHER}`,
+      ]) {
         const res = await api('GET', `/audit?${query}`);
         assert.equal(res.status, 200);
         assert.ok(
-          res.json.items.every((e: { organisation: string; target: string }) => e.organisation === OWN && e.target !== theirs.clientId),
+          res.json.items.every(
+            (e: { organisation: string; target: string }) => e.organisation === OWN && e.target !== theirs.clientId,
+          ),
           query,
         );
       }

@@ -67,7 +67,9 @@ const FIXTURES: Record<string, () => Promise<Fixture>> = {
   memory: async () => memoryFixture(),
   sqlite: async () => {
     const dir = tempDir();
-    return storageFixture(await openStorage(undefined, dir), async () => fs.rmSync(dir, { recursive: true, force: true }));
+    return storageFixture(await openStorage(undefined, dir), async () =>
+      fs.rmSync(dir, { recursive: true, force: true }),
+    );
   },
   postgres: async () => {
     const db = await freshPostgres();
@@ -75,7 +77,13 @@ const FIXTURES: Record<string, () => Promise<Fixture>> = {
   },
 };
 
-const org = (rsin: string, name: string, enabled = true, at = T): Organisation => ({ rsin, name, enabled, createdAt: at, updatedAt: at });
+const org = (rsin: string, name: string, enabled = true, at = T): Organisation => ({
+  rsin,
+  name,
+  enabled,
+  createdAt: at,
+  updatedAt: at,
+});
 
 for (const [kind, open] of Object.entries(FIXTURES)) {
   describe(`OrganisationStore contract: ${kind}`, () => {
@@ -102,8 +110,14 @@ for (const [kind, open] of Object.entries(FIXTURES)) {
 
     it('updates the fields given, returns the stored organisation, and creates none for an unknown RSIN', async () => {
       await f.store.insert(org(R2, 'Two'));
-      assert.deepEqual(await f.store.update(R2, { name: 'Renamed', updatedAt: T + 5 }), { ...org(R2, 'Renamed'), updatedAt: T + 5 });
-      assert.deepEqual(await f.store.update(R2, { enabled: false, updatedAt: T + 6 }), { ...org(R2, 'Renamed', false), updatedAt: T + 6 });
+      assert.deepEqual(await f.store.update(R2, { name: 'Renamed', updatedAt: T + 5 }), {
+        ...org(R2, 'Renamed'),
+        updatedAt: T + 5,
+      });
+      assert.deepEqual(await f.store.update(R2, { enabled: false, updatedAt: T + 6 }), {
+        ...org(R2, 'Renamed', false),
+        updatedAt: T + 6,
+      });
       assert.deepEqual(await f.store.get(R2), { ...org(R2, 'Renamed', false), updatedAt: T + 6 });
       assert.equal(await f.store.update(R4, { name: 'ghost', updatedAt: T }), undefined);
       assert.equal(await f.store.get(R4), undefined);
@@ -118,7 +132,11 @@ for (const [kind, open] of Object.entries(FIXTURES)) {
       assert.deepEqual(await f.store.clientCounts(R3), { clientCount: 3, enabledClientCount: 2 });
       assert.deepEqual(await f.store.clientCounts(R2), { clientCount: 1, enabledClientCount: 0 });
       assert.deepEqual(await f.store.clientCounts(R1), { clientCount: 0, enabledClientCount: 0 });
-      assert.deepEqual(await f.store.clientCounts(R4), { clientCount: 1, enabledClientCount: 1 }, 'R4 has a client but no organisation');
+      assert.deepEqual(
+        await f.store.clientCounts(R4),
+        { clientCount: 1, enabledClientCount: 1 },
+        'R4 has a client but no organisation',
+      );
     });
 
     it('lists ordered by RSIN with the counts, pages with a total that ignores paging, and filters', async () => {
@@ -133,7 +151,12 @@ for (const [kind, open] of Object.entries(FIXTURES)) {
           [R3, 3, 2],
         ],
       );
-      assert.deepEqual(all.items[1], { ...org(R2, 'Renamed', false), updatedAt: T + 6, clientCount: 1, enabledClientCount: 0 });
+      assert.deepEqual(all.items[1], {
+        ...org(R2, 'Renamed', false),
+        updatedAt: T + 6,
+        clientCount: 1,
+        enabledClientCount: 0,
+      });
       const page = await f.store.list({ limit: 1, offset: 1 });
       assert.deepEqual(
         page.items.map((o) => o.rsin),
@@ -168,14 +191,27 @@ for (const [kind, open] of Object.entries(FIXTURES)) {
 }
 
 /** A database at migration 0002 with clients in it, opened raw: what an installation of the earlier version holds. */
-const EARLIER: Record<'sqlite' | 'postgres', () => Promise<{ db: Kysely<Database>; url: string; drop: () => Promise<void> }>> = {
+const EARLIER: Record<
+  'sqlite' | 'postgres',
+  () => Promise<{ db: Kysely<Database>; url: string; drop: () => Promise<void> }>
+> = {
   sqlite: async () => {
     const file = path.join(tempDir(), 'zgw-auth.db');
-    return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: new SQLite(file) }) }), url: `sqlite:${file}`, drop: async () => {} };
+    return {
+      db: new Kysely<Database>({ dialect: new SqliteDialect({ database: new SQLite(file) }) }),
+      url: `sqlite:${file}`,
+      drop: async () => {},
+    };
   },
   postgres: async () => {
     const fresh = await freshPostgres();
-    return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: fresh.url, max: 1 }) }) }), url: fresh.url, drop: fresh.drop };
+    return {
+      db: new Kysely<Database>({
+        dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: fresh.url, max: 1 }) }),
+      }),
+      url: fresh.url,
+      drop: fresh.drop,
+    };
   },
 };
 
@@ -190,10 +226,18 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
           .insertInto('clients')
           .values([clientRow('a-1', R3, true), clientRow('a-2', R3, false), clientRow('b-1', R1, true)])
           .execute();
-        await sql`INSERT INTO audit_events (at, actor, action, target, address, details, reason) VALUES (${T}, 'cli', 'client.created', 'a-1', NULL, '{}', NULL)`.execute(earlier.db);
-        await sql`INSERT INTO audit_events (at, actor, action, target, address, details, reason) VALUES (${T}, 'cli', 'secret.revoked', 'b-1', NULL, '{}', NULL)`.execute(earlier.db);
-        await sql`INSERT INTO audit_events (at, actor, action, target, address, details, reason) VALUES (${T}, 'a-1', 'token.issued', 'a-1', NULL, '{}', NULL)`.execute(earlier.db);
-        await sql`INSERT INTO audit_events (at, actor, action, target, address, details, reason) VALUES (${T}, 'cli', 'client.deleted', 'gone', NULL, '{}', NULL)`.execute(earlier.db);
+        await sql`INSERT INTO audit_events (at, actor, action, target, address, details, reason) VALUES (${T}, 'cli', 'client.created', 'a-1', NULL, '{}', NULL)`.execute(
+          earlier.db,
+        );
+        await sql`INSERT INTO audit_events (at, actor, action, target, address, details, reason) VALUES (${T}, 'cli', 'secret.revoked', 'b-1', NULL, '{}', NULL)`.execute(
+          earlier.db,
+        );
+        await sql`INSERT INTO audit_events (at, actor, action, target, address, details, reason) VALUES (${T}, 'a-1', 'token.issued', 'a-1', NULL, '{}', NULL)`.execute(
+          earlier.db,
+        );
+        await sql`INSERT INTO audit_events (at, actor, action, target, address, details, reason) VALUES (${T}, 'cli', 'client.deleted', 'gone', NULL, '{}', NULL)`.execute(
+          earlier.db,
+        );
         await earlier.db.destroy();
 
         const started = Date.now();
@@ -224,12 +268,33 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
             ['client.deleted', null],
           ],
         );
-        await storage.db.insertInto('audit_events').values({ at: T, actor: 'cli', action: 'x', target: 'y', address: null, reason: null, details: '{}', organisation: R3 }).execute();
-        assert.equal((await storage.db.selectFrom('audit_events').select('id').where('organisation', '=', R3).execute()).length, 2);
+        await storage.db
+          .insertInto('audit_events')
+          .values({
+            at: T,
+            actor: 'cli',
+            action: 'x',
+            target: 'y',
+            address: null,
+            reason: null,
+            details: '{}',
+            organisation: R3,
+          })
+          .execute();
+        assert.equal(
+          (await storage.db.selectFrom('audit_events').select('id').where('organisation', '=', R3).execute()).length,
+          2,
+        );
         const indexes =
           dialect === 'sqlite'
-            ? (await sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'index'`.execute(storage.db)).rows.map((r) => r.name)
-            : (await sql<{ name: string }>`SELECT indexname AS name FROM pg_indexes WHERE schemaname = 'public'`.execute(storage.db)).rows.map((r) => r.name);
+            ? (
+                await sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'index'`.execute(storage.db)
+              ).rows.map((r) => r.name)
+            : (
+                await sql<{
+                  name: string;
+                }>`SELECT indexname AS name FROM pg_indexes WHERE schemaname = 'public'`.execute(storage.db)
+              ).rows.map((r) => r.name);
         assert.ok(indexes.includes('clients_rsin_enabled'), indexes.join());
         assert.ok(indexes.includes('audit_events_organisation'), indexes.join());
         assert.ok(!indexes.includes('clients_rsin'), 'the single-column index is replaced by the wider one');

@@ -9,7 +9,18 @@ import { promisify } from 'node:util';
 import { type App, createApp, createLogger } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { exportRegistry, importRegistry } from '../src/storage/registry-transfer.js';
-import { basicAuth, CLI, type DialectName, forEachDialect, freshPostgres, hs256, postForm, request, startTestServer, type TestServer } from './helpers.js';
+import {
+  basicAuth,
+  CLI,
+  type DialectName,
+  forEachDialect,
+  freshPostgres,
+  hs256,
+  postForm,
+  request,
+  startTestServer,
+  type TestServer,
+} from './helpers.js';
 
 const run = promisify(execFile);
 // RSINs passing the 11-test.
@@ -21,7 +32,11 @@ const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-orgs-'));
 /** A registry of the dialect, created empty (no first-start admin), with the given master key. */
 async function emptyApp(dialect: DialectName, masterKey: string): Promise<{ app: App; close: () => Promise<void> }> {
   const pgdb = dialect === 'postgres' ? await freshPostgres() : undefined;
-  const config = loadConfig({ ZGW_AUTH_DATA_DIR: tempDir(), ZGW_AUTH_MASTER_KEY: masterKey, ...(pgdb ? { DATABASE_URL: pgdb.url } : {}) });
+  const config = loadConfig({
+    ZGW_AUTH_DATA_DIR: tempDir(),
+    ZGW_AUTH_MASTER_KEY: masterKey,
+    ...(pgdb ? { DATABASE_URL: pgdb.url } : {}),
+  });
   const app = await createApp(config, { log: createLogger('warn') });
   return { app, close: async () => (await app.close(), await pgdb?.drop()) };
 }
@@ -34,10 +49,14 @@ forEachDialect((dialect) => {
     const api = async (method: string, url: string, body?: unknown, token = adminToken) =>
       request(`${ts.url}/admin${url}`, {
         method,
-        headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
         body: body !== undefined ? JSON.stringify(body) : undefined,
       });
-    const organisationEvents = async () => (await ts.app.audit.list({ limit: 1000 })).filter((e) => e.action.startsWith('organisation.'));
+    const organisationEvents = async () =>
+      (await ts.app.audit.list({ limit: 1000 })).filter((e) => e.action.startsWith('organisation.'));
     before(async () => {
       ts = await startTestServer({ dialect, masterKey });
       adminToken = await ts.token(ts.admin.clientId, ts.admin.secret);
@@ -61,7 +80,10 @@ forEachDialect((dialect) => {
       const created = await api('POST', '/organisations', { rsin: A, name: 'Gemeente Voorbeeld' });
       assert.equal(created.status, 201, created.text);
       assert.deepEqual(Object.keys(created.json).sort(), ['createdAt', 'enabled', 'name', 'rsin', 'updatedAt']);
-      assert.deepEqual({ rsin: created.json.rsin, name: created.json.name, enabled: created.json.enabled }, { rsin: A, name: 'Gemeente Voorbeeld', enabled: true });
+      assert.deepEqual(
+        { rsin: created.json.rsin, name: created.json.name, enabled: created.json.enabled },
+        { rsin: A, name: 'Gemeente Voorbeeld', enabled: true },
+      );
       await ts.createClient({ rsin: A });
       await ts.createClient({ rsin: A, enabled: false });
       assert.equal((await api('POST', '/organisations', { rsin: B, name: 'Waterschap Beta' })).status, 201);
@@ -75,10 +97,19 @@ forEachDialect((dialect) => {
       const listed = await api('GET', '/organisations');
       assert.equal(listed.status, 200);
       assert.equal(listed.json.total, 3);
-      assert.deepEqual(listed.json.items.map((o: { rsin: string; clientCount: number; enabledClientCount: number }) => [o.rsin, o.clientCount, o.enabledClientCount]).slice(1), [
-        [B, 1, 1],
-        [A, 2, 1],
-      ]);
+      assert.deepEqual(
+        listed.json.items
+          .map((o: { rsin: string; clientCount: number; enabledClientCount: number }) => [
+            o.rsin,
+            o.clientCount,
+            o.enabledClientCount,
+          ])
+          .slice(1),
+        [
+          [B, 1, 1],
+          [A, 2, 1],
+        ],
+      );
       assert.equal(listed.json.items[0].rsin, '000000000');
       const paged = await api('GET', '/organisations?limit=1&offset=2');
       assert.deepEqual([paged.json.items.map((o: { rsin: string }) => o.rsin), paged.json.total], [[A], 3]);
@@ -103,13 +134,21 @@ forEachDialect((dialect) => {
       assert.equal((await ts.app.organisations.get(A)).name, 'Gemeente Voorbeeld-Oost', 'stored, not only answered');
 
       const audit = await api('GET', `/audit?target=${A}`);
-      const events = audit.json.items as Array<{ action: string; actor: string; address: string | null; details: { before?: { name: string }; after: { name: string; enabled: boolean } } }>;
+      const events = audit.json.items as Array<{
+        action: string;
+        actor: string;
+        address: string | null;
+        details: { before?: { name: string }; after: { name: string; enabled: boolean } };
+      }>;
       assert.deepEqual(
         events.map((e) => e.action),
         ['organisation.enabled', 'organisation.disabled', 'organisation.updated', 'organisation.created'],
       );
       assert.ok(events.every((e) => e.actor === ts.admin.clientId && e.address === '127.0.0.1'));
-      assert.deepEqual([events[2]!.details.before!.name, events[2]!.details.after.name], ['Gemeente Voorbeeld', 'Gemeente Voorbeeld-Oost']);
+      assert.deepEqual(
+        [events[2]!.details.before!.name, events[2]!.details.after.name],
+        ['Gemeente Voorbeeld', 'Gemeente Voorbeeld-Oost'],
+      );
       assert.equal(events[1]!.details.after.enabled, false);
     });
 
@@ -159,17 +198,28 @@ forEachDialect((dialect) => {
 
     it('the OpenAPI document describes the organisation routes', async () => {
       const doc = (await request(`${ts.url}/admin/openapi.json`)).json;
-      for (const p of ['/admin/organisations', '/admin/organisations/{rsin}', '/admin/organisations/{rsin}/disable', '/admin/organisations/{rsin}/enable']) assert.ok(doc.paths[p], p);
+      for (const p of [
+        '/admin/organisations',
+        '/admin/organisations/{rsin}',
+        '/admin/organisations/{rsin}/disable',
+        '/admin/organisations/{rsin}/enable',
+      ])
+        assert.ok(doc.paths[p], p);
       assert.ok(doc.paths['/admin/organisations'].post.requestBody, 'create body documented');
     });
 
     it('a change of an organisation makes this process read its clients afresh instead of from memory', async () => {
       const c = await ts.createClient({ rsin: B });
       // Looked up twice, the client is held in memory (the test clock stands still, so it stays there).
-      for (let i = 0; i < 2; i++) assert.equal((await ts.app.authenticator.authenticate(c.clientId, c.secret)).ok, true);
+      for (let i = 0; i < 2; i++)
+        assert.equal((await ts.app.authenticator.authenticate(c.clientId, c.secret)).ok, true);
       // Changed behind the service's back: nothing announces it.
       await ts.app.storage.db.updateTable('clients').set({ enabled: 0 }).where('client_id', '=', c.clientId).execute();
-      assert.equal((await ts.app.authenticator.authenticate(c.clientId, c.secret)).ok, true, 'still served from memory');
+      assert.equal(
+        (await ts.app.authenticator.authenticate(c.clientId, c.secret)).ok,
+        true,
+        'still served from memory',
+      );
       assert.equal((await api('PATCH', `/organisations/${B}`, { name: 'Waterschap Beta-Noord' })).status, 200);
       assert.deepEqual(await ts.app.authenticator.authenticate(c.clientId, c.secret), {
         ok: false,
@@ -202,14 +252,21 @@ forEachDialect((dialect) => {
             [A, 'Gemeente Voorbeeld-Oost'],
           ],
         );
-        assert.equal((await full.app.audit.list({ action: 'organisation.created', limit: 100 })).length, 3, 'the audit trail came along; nothing was added');
+        assert.equal(
+          (await full.app.audit.list({ action: 'organisation.created', limit: 100 })).length,
+          3,
+          'the audit trail came along; nothing was added',
+        );
       } finally {
         await full.close();
       }
       const { organisations: _dropped, ...earlierTables } = data.tables;
       const earlier = await emptyApp(dialect, masterKey);
       try {
-        await importRegistry(earlier.app.storage, earlier.app.masterKey, { ...data, tables: earlierTables as typeof data.tables });
+        await importRegistry(earlier.app.storage, earlier.app.masterKey, {
+          ...data,
+          tables: earlierTables as typeof data.tables,
+        });
         const { items } = await earlier.app.organisations.list({ limit: 100, offset: 0 });
         assert.deepEqual(
           items.map((o) => [o.rsin, o.name, o.enabled, o.clientCount]),
@@ -220,7 +277,9 @@ forEachDialect((dialect) => {
           ],
         );
         // Registered as creating a client would register them: audited, under their own RSIN.
-        const ensured = (await earlier.app.audit.list({ action: 'organisation.created', limit: 100 })).filter((e) => e.details.imported === true);
+        const ensured = (await earlier.app.audit.list({ action: 'organisation.created', limit: 100 })).filter(
+          (e) => e.details.imported === true,
+        );
         assert.deepEqual(ensured.map((e) => [e.target, e.organisation, e.actor, e.details.ensured]).sort(), [
           ['000000000', '000000000', 'system', true],
           [B, B, 'system', true],
@@ -233,10 +292,16 @@ forEachDialect((dialect) => {
       } finally {
         await earlier.close();
       }
-      const tampered = { ...data, tables: { ...data.tables, organisations: [{ ...exported[0]!, name: 'Gemeente\u202e' }] } };
+      const tampered = {
+        ...data,
+        tables: { ...data.tables, organisations: [{ ...exported[0]!, name: 'Gemeente\u202e' }] },
+      };
       const target = await emptyApp(dialect, masterKey);
       try {
-        await assert.rejects(importRegistry(target.app.storage, target.app.masterKey, tampered), /organisation "\d{9}": name: 1-200 characters/);
+        await assert.rejects(
+          importRegistry(target.app.storage, target.app.masterKey, tampered),
+          /organisation "\d{9}": name: 1-200 characters/,
+        );
         assert.equal((await target.app.clients.list({ limit: 1, offset: 0 })).total, 0, 'nothing imported');
       } finally {
         await target.close();
@@ -249,8 +314,20 @@ forEachDialect((dialect) => {
       const app = await ts.createClient({ rsin: C, allowedScopes: ['zaken.lezen'], selfSignedAllowed: true });
       const orgAdmin = await ts.createClient({ rsin: C, allowedScopes: ['zgw-auth:org-admin'] });
       const neighbour = await ts.createClient({ rsin: B, allowedScopes: ['zaken.lezen'] });
-      const tokenOf = (c: { clientId: string; secret: string }) => postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: c.clientId, client_secret: c.secret });
-      const active = async (token: string) => (await postForm(`${ts.url}/introspect`, { token }, { authorization: basicAuth(introspector.clientId, introspector.secret) })).json.active as boolean;
+      const tokenOf = (c: { clientId: string; secret: string }) =>
+        postForm(`${ts.url}/token`, {
+          grant_type: 'client_credentials',
+          client_id: c.clientId,
+          client_secret: c.secret,
+        });
+      const active = async (token: string) =>
+        (
+          await postForm(
+            `${ts.url}/introspect`,
+            { token },
+            { authorization: basicAuth(introspector.clientId, introspector.secret) },
+          )
+        ).json.active as boolean;
       const issued = (await tokenOf(app)).json.access_token as string;
       const selfSigned = hs256({ client_id: app.clientId, iat: Math.floor(ts.clock.now() / 1000) }, app.secret);
       const adminToken = (await tokenOf(orgAdmin)).json.access_token as string;
@@ -272,7 +349,11 @@ forEachDialect((dialect) => {
       assert.equal((await tokenOf(neighbour)).status, 200, 'other organisations are not affected');
       const stored = await ts.app.clients.get(app.clientId);
       assert.equal(stored.enabled, true, 'the clients keep their own state: enabling the organisation restores it');
-      const [failure] = await ts.app.audit.list({ action: 'client_auth.failed', target: app.clientId, reason: 'disabled_organisation' });
+      const [failure] = await ts.app.audit.list({
+        action: 'client_auth.failed',
+        target: app.clientId,
+        reason: 'disabled_organisation',
+      });
       assert.deepEqual([failure?.reason, failure?.organisation], ['disabled_organisation', C]);
 
       assert.equal((await api('POST', `/organisations/${C}/enable`)).status, 200);
@@ -311,7 +392,11 @@ forEachDialect((dialect) => {
     let env: Record<string, string | undefined>;
     let drop = async () => {};
     before(async () => {
-      env = { ...process.env, ZGW_AUTH_DATA_DIR: tempDir(), ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64') };
+      env = {
+        ...process.env,
+        ZGW_AUTH_DATA_DIR: tempDir(),
+        ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64'),
+      };
       if (dialect === 'postgres') {
         const pgdb = await freshPostgres();
         env.DATABASE_URL = pgdb.url;
@@ -331,9 +416,21 @@ forEachDialect((dialect) => {
     };
 
     it('creates, lists with client counts, shows, renames, disables and enables; audited with the CLI as actor', async () => {
-      const created = await cli('--init', 'organisations', 'create', '--rsin', A, '--name', 'Gemeente Voorbeeld', '--json');
+      const created = await cli(
+        '--init',
+        'organisations',
+        'create',
+        '--rsin',
+        A,
+        '--name',
+        'Gemeente Voorbeeld',
+        '--json',
+      );
       assert.equal(created.code, 0, created.stderr);
-      assert.deepEqual([JSON.parse(created.stdout).rsin, JSON.parse(created.stdout).name, JSON.parse(created.stdout).enabled], [A, 'Gemeente Voorbeeld', true]);
+      assert.deepEqual(
+        [JSON.parse(created.stdout).rsin, JSON.parse(created.stdout).name, JSON.parse(created.stdout).enabled],
+        [A, 'Gemeente Voorbeeld', true],
+      );
       assert.equal((await cli('clients', 'create', '--rsin', A, '--client-id', 'app-a')).code, 0);
       assert.equal((await cli('clients', 'create', '--rsin', A, '--client-id', 'app-b', '--disabled')).code, 0);
       assert.equal((await cli('organisations', 'create', '--rsin', B, '--name', 'Waterschap Beta')).code, 0);
@@ -341,7 +438,11 @@ forEachDialect((dialect) => {
       const listed = JSON.parse((await cli('organisations', 'list', '--json')).stdout);
       assert.equal(listed.total, 2);
       assert.deepEqual(
-        listed.items.map((o: { rsin: string; clientCount: number; enabledClientCount: number }) => [o.rsin, o.clientCount, o.enabledClientCount]),
+        listed.items.map((o: { rsin: string; clientCount: number; enabledClientCount: number }) => [
+          o.rsin,
+          o.clientCount,
+          o.enabledClientCount,
+        ]),
         [
           [B, 0, 0],
           [A, 2, 1],
@@ -352,7 +453,9 @@ forEachDialect((dialect) => {
       assert.match(table, new RegExp(`^${A}\\s+true\\s+2\\s+1\\s+\\S+\\s+Gemeente Voorbeeld$`, 'm'));
       assert.match(table, /^2 of 2$/m);
       assert.deepEqual(
-        JSON.parse((await cli('organisations', 'list', '--search', 'beta', '--json')).stdout).items.map((o: { rsin: string }) => o.rsin),
+        JSON.parse((await cli('organisations', 'list', '--search', 'beta', '--json')).stdout).items.map(
+          (o: { rsin: string }) => o.rsin,
+        ),
         [B],
       );
 
@@ -364,17 +467,29 @@ forEachDialect((dialect) => {
       assert.equal((await cli('organisations', 'disable', A)).stdout.trim(), `${A} disabled`);
       assert.equal(JSON.parse((await cli('organisations', 'show', A, '--json')).stdout).enabled, false);
       assert.deepEqual(
-        JSON.parse((await cli('organisations', 'list', '--enabled', 'false', '--json')).stdout).items.map((o: { rsin: string }) => o.rsin),
+        JSON.parse((await cli('organisations', 'list', '--enabled', 'false', '--json')).stdout).items.map(
+          (o: { rsin: string }) => o.rsin,
+        ),
         [A],
       );
       assert.equal((await cli('organisations', 'enable', A)).stdout.trim(), `${A} enabled`);
       assert.equal(JSON.parse((await cli('organisations', 'show', A, '--json')).stdout).enabled, true);
 
-      const events = JSON.parse((await cli('audit', 'list', '--json', '--limit', '100')).stdout) as Array<{ action: string; actor: string; target: string }>;
+      const events = JSON.parse((await cli('audit', 'list', '--json', '--limit', '100')).stdout) as Array<{
+        action: string;
+        actor: string;
+        target: string;
+      }>;
       const mine = events.filter((e) => e.action.startsWith('organisation.'));
       assert.deepEqual(
         mine.map((e) => `${e.action} ${e.target}`),
-        [`organisation.enabled ${A}`, `organisation.disabled ${A}`, `organisation.updated ${A}`, `organisation.created ${B}`, `organisation.created ${A}`],
+        [
+          `organisation.enabled ${A}`,
+          `organisation.disabled ${A}`,
+          `organisation.updated ${A}`,
+          `organisation.created ${B}`,
+          `organisation.created ${A}`,
+        ],
       );
       assert.ok(mine.every((e) => e.actor === 'cli'));
     });
@@ -385,7 +500,11 @@ forEachDialect((dialect) => {
       assert.equal(created.code, 0, created.stderr);
       const shown = JSON.parse((await cli('organisations', 'show', C, '--json')).stdout);
       assert.deepEqual([shown.name, shown.enabled, shown.clientCount], [C, true, 1]);
-      const events = JSON.parse((await cli('audit', 'list', '--organisation', C, '--json')).stdout) as Array<{ action: string; actor: string; organisation: string }>;
+      const events = JSON.parse((await cli('audit', 'list', '--organisation', C, '--json')).stdout) as Array<{
+        action: string;
+        actor: string;
+        organisation: string;
+      }>;
       assert.deepEqual(
         events.map((e) => [e.action, e.actor, e.organisation]),
         [
@@ -419,7 +538,10 @@ forEachDialect((dialect) => {
       await refused(/not a valid RSIN/, 'organisations', 'enable', 'abc');
       await refused(/limit: a whole number from 1 to 1000/, 'organisations', 'list', '--limit', '5000');
       assert.equal(JSON.parse((await cli('organisations', 'list', '--json')).stdout).total, 3, 'nothing was created');
-      assert.equal(JSON.parse((await cli('organisations', 'show', A, '--json')).stdout).name, 'Gemeente Voorbeeld-Oost');
+      assert.equal(
+        JSON.parse((await cli('organisations', 'show', A, '--json')).stdout).name,
+        'Gemeente Voorbeeld-Oost',
+      );
     });
   });
 });

@@ -13,7 +13,13 @@ describe('failed client authentication back-off', () => {
   });
   after(() => ts.close());
 
-  const attempt = (secret: string, from: string) => postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: client.clientId, client_secret: secret }, {}, from);
+  const attempt = (secret: string, from: string) =>
+    postForm(
+      `${ts.url}/token`,
+      { grant_type: 'client_credentials', client_id: client.clientId, client_secret: secret },
+      {},
+      from,
+    );
 
   it('answers 429 with Retry-After to a guessing address while another address keeps getting tokens', async () => {
     for (let i = 0; i < 3; i++) assert.equal((await attempt('guess-' + i, '127.0.0.2')).status, 401);
@@ -23,7 +29,11 @@ describe('failed client authentication back-off', () => {
     assert.equal(blocked.headers['retry-after'], '2');
     // Even the right secret is refused from the blocked address: the limiter answers before checking.
     assert.equal((await attempt(client.secret, '127.0.0.2')).status, 429);
-    assert.equal((await attempt(client.secret, '127.0.0.3')).status, 200, 'legitimate client elsewhere is not locked out');
+    assert.equal(
+      (await attempt(client.secret, '127.0.0.3')).status,
+      200,
+      'legitimate client elsewhere is not locked out',
+    );
   });
 
   it('doubles the back-off with each further failure and releases after it', async () => {
@@ -50,7 +60,12 @@ describe('disabling a client or revoking its last secret', () => {
     const ts = await startTestServer();
     try {
       const c = await ts.createClient();
-      const ok = () => postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: c.clientId, client_secret: c.secret });
+      const ok = () =>
+        postForm(`${ts.url}/token`, {
+          grant_type: 'client_credentials',
+          client_id: c.clientId,
+          client_secret: c.secret,
+        });
       assert.equal((await ok()).status, 200);
       await ts.app.clients.update(c.clientId, { enabled: false }, { id: 'test' });
       assert.equal((await ok()).status, 401);
@@ -84,7 +99,9 @@ describe('audit retention', () => {
 
 describe('introspection and revocation request limit', () => {
   it('answers 429 with Retry-After once one address exceeds its requests per second, while another address is served', async () => {
-    const ts = await startTestServer({ env: { ZGW_AUTH_INTROSPECTION_ANONYMOUS: 'true', ZGW_AUTH_INTROSPECTION_RATE_LIMIT: '5' } });
+    const ts = await startTestServer({
+      env: { ZGW_AUTH_INTROSPECTION_ANONYMOUS: 'true', ZGW_AUTH_INTROSPECTION_RATE_LIMIT: '5' },
+    });
     try {
       const introspect = (from: string) => postForm(`${ts.url}/introspect`, { token: 'not-a-token' }, {}, from);
       const answers = await Promise.all(Array.from({ length: 8 }, () => introspect('127.0.0.4')));
@@ -146,7 +163,10 @@ describe('slow requests', () => {
   }
 
   it('closes a connection whose body trickles in, after the request timeout', async () => {
-    const res = await trickle('POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 200\r\n\r\n', 'grant_type=client_credentials&'.repeat(10));
+    const res = await trickle(
+      'POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 200\r\n\r\n',
+      'grant_type=client_credentials&'.repeat(10),
+    );
     assert.ok(res.ms < 5000, `closed after ${res.ms} ms`);
     assert.match(res.answer, /^HTTP\/1\.1 408/);
   });

@@ -25,10 +25,18 @@ function shellBlocks(markdown: string, from: string, to: string): string[] {
   return [...markdown.slice(start, end).matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map((m) => m[1]!);
 }
 
-function runBash(script: string, options: { cwd: string; env: NodeJS.ProcessEnv; input: string; timeoutMs: number }): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runBash(
+  script: string,
+  options: { cwd: string; env: NodeJS.ProcessEnv; input: string; timeoutMs: number },
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     // Its own process group, so that a timeout ends npm and the CLI it started with bash.
-    const child = spawn('bash', ['-c', script], { cwd: options.cwd, env: options.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const child = spawn('bash', ['-c', script], {
+      cwd: options.cwd,
+      env: options.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -71,7 +79,11 @@ describe("the README's first steps, run as written", () => {
   });
 
   it('runs every command block from "Get a token" to "Migrating" in order, without an error', async () => {
-    const blocks = shellBlocks(README, '## Get a token, exactly as the OneGround document shows', '### Migrating from Keycloak or Open Zaak');
+    const blocks = shellBlocks(
+      README,
+      '## Get a token, exactly as the OneGround document shows',
+      '### Migrating from Keycloak or Open Zaak',
+    );
     assert.ok(blocks.length >= 7, `found ${blocks.length} blocks`);
     const script = ['set -euo pipefail', ...blocks].join('\n').replaceAll('http://127.0.0.1:8080', serve!.url);
     const result = await runBash(script, {
@@ -93,8 +105,16 @@ describe("the README's first steps, run as written", () => {
   it('refuses `organisations create` for an organisation registered with its first client, naming `organisations update`', async () => {
     const script =
       'set -euo pipefail\nz() { npm run --silent zgw-auth -- "$@"; }\nz clients create --client-id eerste --rsin 100000010 >/dev/null\nz organisations create --rsin 100000010 --name "Gemeente Later"';
-    const result = await runBash(script, { cwd: ROOT, env: { ...process.env, ZGW_AUTH_DATA_DIR: dataDir }, input: '', timeoutMs: 60_000 });
+    const result = await runBash(script, {
+      cwd: ROOT,
+      env: { ...process.env, ZGW_AUTH_DATA_DIR: dataDir },
+      input: '',
+      timeoutMs: 60_000,
+    });
     assert.equal(result.code, 1, result.stdout + result.stderr);
-    assert.match(result.stderr, /organisation "100000010" already exists: it was registered automatically with its first client.*organisations update 100000010 --name/);
+    assert.match(
+      result.stderr,
+      /organisation "100000010" already exists: it was registered automatically with its first client.*organisations update 100000010 --name/,
+    );
   });
 });

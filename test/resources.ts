@@ -69,7 +69,10 @@ export function stopEverything(): string[] {
       // best effort: the others still get their turn
     }
   }
-  return [...left.map((c) => c.what), ...(stray.length ? [`${stray.length} processes below the test process (pids ${stray.join(', ')})`] : [])];
+  return [
+    ...left.map((c) => c.what),
+    ...(stray.length ? [`${stray.length} processes below the test process (pids ${stray.join(', ')})`] : []),
+  ];
 }
 
 /** How many cleanups are registered: for tests of this module. */
@@ -88,9 +91,12 @@ export function endProcess(reason: string): never {
 // or Ctrl-C included), nothing it started survives it.
 // A test file's own process is recorded for the runner, which ends it (and what it started) should
 // it be unable to end itself: its event loop blocked, no handler here can run.
-const self = process.env.NODE_TEST_CONTEXT ? record({ kind: 'file', pid: process.pid, start: started(process.pid)?.start ?? 0 }) : undefined;
+const self = process.env.NODE_TEST_CONTEXT
+  ? record({ kind: 'file', pid: process.pid, start: started(process.pid)?.start ?? 0 })
+  : undefined;
 process.on('exit', () => {
   stopEverything();
   self?.remove();
 });
-for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => endProcess(`${process.argv[1] ?? 'test process'} ended by ${signal}`));
+for (const signal of ['SIGTERM', 'SIGINT'] as const)
+  process.once(signal, () => endProcess(`${process.argv[1] ?? 'test process'} ended by ${signal}`));

@@ -7,7 +7,20 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { basicAuth, CLI, decodePart, eventually, firstAdminSecret, freshPostgres, hs256, postForm, request, startServeProcess, startTestServer, type TestServer } from './helpers.js';
+import {
+  basicAuth,
+  CLI,
+  decodePart,
+  eventually,
+  firstAdminSecret,
+  freshPostgres,
+  hs256,
+  postForm,
+  request,
+  startServeProcess,
+  startTestServer,
+  type TestServer,
+} from './helpers.js';
 
 type Proc = Awaited<ReturnType<typeof startServeProcess>>;
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-scale-'));
@@ -42,7 +55,8 @@ describe('two server processes on one PostgreSQL, limits shared through Redis', 
     await db?.drop();
   });
 
-  const tokenAt = (p: Proc, id: string, secret: string, from?: string) => postForm(`${p.url}/token`, { grant_type: 'client_credentials', client_id: id, client_secret: secret }, {}, from);
+  const tokenAt = (p: Proc, id: string, secret: string, from?: string) =>
+    postForm(`${p.url}/token`, { grant_type: 'client_credentials', client_id: id, client_secret: secret }, {}, from);
   const adminApi = async (p: Proc, method: string, url: string, body?: unknown) => {
     const token = (await tokenAt(p, admin.clientId, admin.secret)).json.access_token;
     return request(`${p.url}/admin${url}`, {
@@ -61,7 +75,11 @@ describe('two server processes on one PostgreSQL, limits shared through Redis', 
     const fresh = await freshPostgres();
     const env = { DATABASE_URL: fresh.url, ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64') };
     try {
-      const procs = await Promise.all([startServeProcess(tempDir(), env), startServeProcess(tempDir(), env), startServeProcess(tempDir(), env)]);
+      const procs = await Promise.all([
+        startServeProcess(tempDir(), env),
+        startServeProcess(tempDir(), env),
+        startServeProcess(tempDir(), env),
+      ]);
       const banners = procs.filter((p) => firstAdminSecret(p.output()) !== undefined);
       assert.equal(banners.length, 1, 'exactly one process created and showed the admin secret');
       const secret = firstAdminSecret(banners[0]!.output())!;
@@ -84,10 +102,14 @@ describe('two server processes on one PostgreSQL, limits shared through Redis', 
   it('a client disabled or a secret revoked through one is refused by the other at once (change notification, not the 2 s cache bound)', async () => {
     const c = await createClient('to-disable');
     // Two lookups: a client is cached from its second one on.
-    for (let i = 0; i < 2; i++) assert.equal((await tokenAt(b, c.clientId, c.secret)).status, 200, "warms the other process's client cache");
+    for (let i = 0; i < 2; i++)
+      assert.equal((await tokenAt(b, c.clientId, c.secret)).status, 200, "warms the other process's client cache");
     assert.equal((await adminApi(a, 'POST', '/clients/to-disable/disable')).status, 200);
     // Polled for 1.2 s only: the other process's cached copy would live 2 s without the notification.
-    assert.ok(await eventually(async () => (await tokenAt(b, c.clientId, c.secret)).status === 401, 1200), 'refused well inside the cache bound');
+    assert.ok(
+      await eventually(async () => (await tokenAt(b, c.clientId, c.secret)).status === 401, 1200),
+      'refused well inside the cache bound',
+    );
 
     const s = await createClient('to-revoke');
     for (let i = 0; i < 2; i++) assert.equal((await tokenAt(b, s.clientId, s.secret)).status, 200);
@@ -101,7 +123,14 @@ describe('two server processes on one PostgreSQL, limits shared through Redis', 
     assert.equal((await adminApi(a, 'POST', '/organisations', { rsin, name: 'Gemeente Voorbeeld' })).status, 201);
     const c = await createClient('org-member', { rsin, allowedScopes: ['zgw-auth:introspect'] });
     const issued = (await tokenAt(a, c.clientId, c.secret)).json.access_token as string;
-    const active = async (p: Proc) => (await postForm(`${p.url}/introspect`, { token: issued }, { authorization: basicAuth(admin.clientId, admin.secret) })).json.active as boolean;
+    const active = async (p: Proc) =>
+      (
+        await postForm(
+          `${p.url}/introspect`,
+          { token: issued },
+          { authorization: basicAuth(admin.clientId, admin.secret) },
+        )
+      ).json.active as boolean;
     // Warm the other process's caches: a client is cached from its second lookup on.
     for (let i = 0; i < 2; i++) {
       assert.equal((await tokenAt(b, c.clientId, c.secret)).status, 200);
@@ -109,10 +138,16 @@ describe('two server processes on one PostgreSQL, limits shared through Redis', 
     }
     assert.equal((await adminApi(a, 'POST', `/organisations/${rsin}/disable`)).status, 200);
     // Each phase from its own address: refusals count as failures for the back-off of that address.
-    assert.ok(await eventually(async () => (await tokenAt(b, c.clientId, c.secret, '127.0.0.20')).status === 401, 500), 'the other process refuses its clients within 0.5 s');
+    assert.ok(
+      await eventually(async () => (await tokenAt(b, c.clientId, c.secret, '127.0.0.20')).status === 401, 500),
+      'the other process refuses its clients within 0.5 s',
+    );
     assert.equal(await active(b), false, 'and their tokens');
     assert.equal((await adminApi(a, 'POST', `/organisations/${rsin}/enable`)).status, 200);
-    assert.ok(await eventually(async () => (await tokenAt(b, c.clientId, c.secret, '127.0.0.21')).status === 200, 500), 'and accepts them again within 0.5 s');
+    assert.ok(
+      await eventually(async () => (await tokenAt(b, c.clientId, c.secret, '127.0.0.21')).status === 200, 500),
+      'and accepts them again within 0.5 s',
+    );
     assert.equal(await active(b), true);
   });
 
@@ -122,12 +157,26 @@ describe('two server processes on one PostgreSQL, limits shared through Redis', 
     const rotated = await adminApi(a, 'POST', '/keys/rotate', { publishDelay: 3 });
     assert.equal(rotated.status, 200);
     const newKid = rotated.json.kid as string;
-    const published = async (p: Proc) => (await request(`${p.url}/jwks`)).json.keys.some((k: { kid: string }) => k.kid === newKid);
-    assert.ok(await eventually(async () => (await published(a)) && (await published(b)), 1000), 'both publish the new key within 1 s');
+    const published = async (p: Proc) =>
+      (await request(`${p.url}/jwks`)).json.keys.some((k: { kid: string }) => k.kid === newKid);
+    assert.ok(
+      await eventually(async () => (await published(a)) && (await published(b)), 1000),
+      'both publish the new key within 1 s',
+    );
     assert.deepEqual((await request(`${a.url}/jwks`)).json, (await request(`${b.url}/jwks`)).json);
-    for (const p of [a, b]) assert.equal(decodePart((await tokenAt(p, c.clientId, c.secret)).json.access_token, 0).kid, oldKid, 'the new key does not sign yet');
+    for (const p of [a, b])
+      assert.equal(
+        decodePart((await tokenAt(p, c.clientId, c.secret)).json.access_token, 0).kid,
+        oldKid,
+        'the new key does not sign yet',
+      );
     await new Promise((r) => setTimeout(r, 3100));
-    for (const p of [a, b]) assert.equal(decodePart((await tokenAt(p, c.clientId, c.secret)).json.access_token, 0).kid, newKid, 'both sign with the new key after the delay');
+    for (const p of [a, b])
+      assert.equal(
+        decodePart((await tokenAt(p, c.clientId, c.secret)).json.access_token, 0).kid,
+        newKid,
+        'both sign with the new key after the delay',
+      );
   });
 
   it('failed authentications spread over both processes are counted together', async () => {
@@ -144,19 +193,37 @@ describe('two server processes on one PostgreSQL, limits shared through Redis', 
 describe('export and import between SQLite and PostgreSQL', () => {
   const run = promisify(execFile);
   const masterKey = crypto.randomBytes(32).toString('base64');
-  const cli = (args: string[], env: Record<string, string>) => run(process.execPath, [CLI, ...args], { env: { ...process.env, ZGW_AUTH_MASTER_KEY: masterKey, ...env } });
+  const cli = (args: string[], env: Record<string, string>) =>
+    run(process.execPath, [CLI, ...args], { env: { ...process.env, ZGW_AUTH_MASTER_KEY: masterKey, ...env } });
   const issuer = 'https://auth.zgw.test';
 
   /** Tokens from before the move verify, the old secret still authenticates, the audit trail came along. */
   async function assertCarriedOver(ts: TestServer, client: { clientId: string; secret: string }, tokens: string[]) {
     for (const token of tokens) {
-      const res = await postForm(`${ts.url}/introspect`, { token }, { authorization: basicAuth(client.clientId, client.secret) });
+      const res = await postForm(
+        `${ts.url}/introspect`,
+        { token },
+        { authorization: basicAuth(client.clientId, client.secret) },
+      );
       assert.equal(res.json.active, true, `token still valid: ${res.text}`);
     }
     const issuedBefore = (await ts.app.audit.list({ action: 'token.issued', limit: 1000 })).length;
-    assert.equal((await postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: client.clientId, client_secret: client.secret })).status, 200);
+    assert.equal(
+      (
+        await postForm(`${ts.url}/token`, {
+          grant_type: 'client_credentials',
+          client_id: client.clientId,
+          client_secret: client.secret,
+        })
+      ).status,
+      200,
+    );
     await ts.app.audit.flush();
-    assert.equal((await ts.app.audit.list({ action: 'token.issued', limit: 1000 })).length, issuedBefore + 1, 'new audit events are written after the import');
+    assert.equal(
+      (await ts.app.audit.list({ action: 'token.issued', limit: 1000 })).length,
+      issuedBefore + 1,
+      'new audit events are written after the import',
+    );
     assert.ok((await ts.app.audit.list({ target: client.clientId })).some((e) => e.action === 'client.created'));
   }
 
@@ -164,7 +231,10 @@ describe('export and import between SQLite and PostgreSQL', () => {
     const sqliteDir = tempDir();
     const source = await startTestServer({ dataDir: sqliteDir, masterKey, env: { ZGW_AUTH_ISSUER: issuer } });
     const client = await source.createClient({ selfSignedAllowed: true, allowedScopes: ['zgw-auth:introspect'] });
-    const tokens = [await source.token(client.clientId, client.secret), hs256({ client_id: client.clientId, iat: Math.floor(Date.now() / 1000) }, client.secret)];
+    const tokens = [
+      await source.token(client.clientId, client.secret),
+      hs256({ client_id: client.clientId, iat: Math.floor(Date.now() / 1000) }, client.secret),
+    ];
     await source.close();
 
     const file1 = path.join(tempDir(), 'registry.json');
@@ -188,7 +258,13 @@ describe('export and import between SQLite and PostgreSQL', () => {
       await cli(['export', '--file', file2], { DATABASE_URL: pgDb.url });
       const backDir = tempDir();
       await assert.rejects(
-        run(process.execPath, [CLI, 'import', '--file', file2], { env: { ...process.env, ZGW_AUTH_DATA_DIR: tempDir(), ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64') } }),
+        run(process.execPath, [CLI, 'import', '--file', file2], {
+          env: {
+            ...process.env,
+            ZGW_AUTH_DATA_DIR: tempDir(),
+            ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64'),
+          },
+        }),
         /different master key/,
       );
       await cli(['import', '--file', file2], { ZGW_AUTH_DATA_DIR: backDir });

@@ -17,7 +17,10 @@ describe('secrets outside the database', () => {
     const ts = await startTestServer();
     try {
       const c = await ts.createClient();
-      const res = await postForm(`${ts.url}/token?client_id=${c.clientId}&client_secret=${c.secret}&grant_type=client_credentials`, {});
+      const res = await postForm(
+        `${ts.url}/token?client_id=${c.clientId}&client_secret=${c.secret}&grant_type=client_credentials`,
+        {},
+      );
       assert.equal(res.status, 400);
       const logs = ts.logs.join('\n');
       assert.ok(!logs.includes(c.secret), 'the secret from the URL is not logged');
@@ -36,7 +39,11 @@ describe('secrets outside the database', () => {
       const c = await ts.createClient();
       const huge = 'A'.repeat(12 * 1024);
       for (const id of [huge, 'evil"id<script>', 'ok-id_1.2'])
-        await postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: c.clientId, client_secret: c.secret }, { 'x-request-id': id });
+        await postForm(
+          `${ts.url}/token`,
+          { grant_type: 'client_credentials', client_id: c.clientId, client_secret: c.secret },
+          { 'x-request-id': id },
+        );
       const ids = new Set(ts.logs.map((l) => JSON.parse(l).reqId as string | undefined).filter(Boolean));
       assert.ok(ids.has('ok-id_1.2'), 'a plain id is kept');
       for (const id of ids) assert.ok(/^[A-Za-z0-9._-]{1,64}$/.test(id!), `logged request id ${id!.slice(0, 40)}…`);
@@ -55,7 +62,8 @@ describe('secrets outside the database', () => {
       const ts = await startTestServer({ dataDir, env: { ZGW_AUTH_MASTER_KEY: '' } });
       try {
         await ts.createClient();
-        for (const f of ['zgw-auth.db', 'zgw-auth.db-wal', 'zgw-auth.db-shm', 'master.key']) assert.equal(mode(path.join(dataDir, f)).toString(8), '600', f);
+        for (const f of ['zgw-auth.db', 'zgw-auth.db-wal', 'zgw-auth.db-shm', 'master.key'])
+          assert.equal(mode(path.join(dataDir, f)).toString(8), '600', f);
       } finally {
         await ts.close();
       }
@@ -75,29 +83,71 @@ describe('secrets outside the database', () => {
     fs.writeFileSync(keyFile, crypto.randomBytes(32).toString('base64') + '\n', { mode: 0o600 });
     const env = { ...process.env, ZGW_AUTH_DATA_DIR: dataDir };
     const created = JSON.parse(
-      (await run(process.execPath, [CLI, '--init', '--master-key-file', keyFile, 'clients', 'create', '--client-id', 'keyed', '--rsin', '000000000', '--self-signed', 'true', '--json'], { env }))
-        .stdout,
+      (
+        await run(
+          process.execPath,
+          [
+            CLI,
+            '--init',
+            '--master-key-file',
+            keyFile,
+            'clients',
+            'create',
+            '--client-id',
+            'keyed',
+            '--rsin',
+            '000000000',
+            '--self-signed',
+            'true',
+            '--json',
+          ],
+          { env },
+        )
+      ).stdout,
     );
     assert.equal(created.client_id, 'keyed');
     assert.ok(!fs.existsSync(path.join(dataDir, 'master.key')), 'the key file was used, no key generated');
-    const listed = await run(process.execPath, [CLI, 'secrets', 'list', 'keyed', '--json'], { env: { ...env, ZGW_AUTH_MASTER_KEY_FILE: keyFile } });
+    const listed = await run(process.execPath, [CLI, 'secrets', 'list', 'keyed', '--json'], {
+      env: { ...env, ZGW_AUTH_MASTER_KEY_FILE: keyFile },
+    });
     assert.equal(JSON.parse(listed.stdout).length, 1);
     // The secret hash is keyed by the master key: it authenticates only under the file's key.
     const ts = await startTestServer({ dataDir, masterKey: fs.readFileSync(keyFile, 'utf8').trim() });
     try {
-      assert.equal((await postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: 'keyed', client_secret: created.client_secret })).status, 200);
+      assert.equal(
+        (
+          await postForm(`${ts.url}/token`, {
+            grant_type: 'client_credentials',
+            client_id: 'keyed',
+            client_secret: created.client_secret,
+          })
+        ).status,
+        200,
+      );
     } finally {
       await ts.close();
     }
 
-    const literal = await run(process.execPath, [CLI, '--init', '--master-key', crypto.randomBytes(32).toString('base64'), 'clients', 'list'], {
-      env: { ...process.env, ZGW_AUTH_DATA_DIR: tempDir() },
-    });
-    assert.match(literal.stderr, /--master-key shows the key in the process list; use --master-key-file or ZGW_AUTH_MASTER_KEY_FILE/);
+    const literal = await run(
+      process.execPath,
+      [CLI, '--init', '--master-key', crypto.randomBytes(32).toString('base64'), 'clients', 'list'],
+      {
+        env: { ...process.env, ZGW_AUTH_DATA_DIR: tempDir() },
+      },
+    );
+    assert.match(
+      literal.stderr,
+      /--master-key shows the key in the process list; use --master-key-file or ZGW_AUTH_MASTER_KEY_FILE/,
+    );
     await assert.rejects(
-      run(process.execPath, [CLI, '--master-key-file', keyFile, 'clients', 'list'], { env: { ...env, ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64') } }),
+      run(process.execPath, [CLI, '--master-key-file', keyFile, 'clients', 'list'], {
+        env: { ...env, ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64') },
+      }),
       /either ZGW_AUTH_MASTER_KEY or ZGW_AUTH_MASTER_KEY_FILE/,
     );
-    await assert.rejects(run(process.execPath, [CLI, '--master-key-file', path.join(dataDir, 'missing'), 'clients', 'list'], { env }), /cannot read the master key file .*ENOENT/);
+    await assert.rejects(
+      run(process.execPath, [CLI, '--master-key-file', path.join(dataDir, 'missing'), 'clients', 'list'], { env }),
+      /cannot read the master key file .*ENOENT/,
+    );
   });
 });

@@ -32,7 +32,9 @@ export interface PrivateRedis extends PrivateService {
 
 const PG_BIN = path.join('/usr/lib/postgresql', fs.readdirSync('/usr/lib/postgresql')[0]!, 'bin');
 const asPostgres = (cmd: string, args: string[]) =>
-  process.getuid?.() === 0 ? execFileSync('runuser', ['-u', 'postgres', '--', path.join(PG_BIN, cmd), ...args], { stdio: 'pipe' }) : execFileSync(path.join(PG_BIN, cmd), args, { stdio: 'pipe' });
+  process.getuid?.() === 0
+    ? execFileSync('runuser', ['-u', 'postgres', '--', path.join(PG_BIN, cmd), ...args], { stdio: 'pipe' })
+    : execFileSync(path.join(PG_BIN, cmd), args, { stdio: 'pipe' });
 
 /** `settings` are extra `-c name=value` server settings, e.g. { max_connections: '30' }. */
 export async function privatePostgres(port: number, settings: Record<string, string> = {}): Promise<PrivatePostgres> {
@@ -46,7 +48,16 @@ export async function privatePostgres(port: number, settings: Record<string, str
   // Recorded for the runner, which stops the server should this process be unable to (test/run-records.ts).
   const recorded = record({ kind: 'postgres', dir });
   const startOnce = () => {
-    asPostgres('pg_ctl', ['-D', dir, '-w', '-l', path.join(dir, 'log'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off${extra}`, 'start']);
+    asPostgres('pg_ctl', [
+      '-D',
+      dir,
+      '-w',
+      '-l',
+      path.join(dir, 'log'),
+      '-o',
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off${extra}`,
+      'start',
+    ]);
     recorded.update({ kind: 'postgres', dir, postmaster: started(postmasterPid()) });
   };
   const start = async () => {
@@ -57,7 +68,10 @@ export async function privatePostgres(port: number, settings: Record<string, str
       } catch (err) {
         if (attempt >= 20) {
           const log = fs.readFileSync(path.join(dir, 'log'), 'utf8').split('\n').slice(-15).join('\n');
-          throw new Error(`private PostgreSQL did not start: ${String((err as { stderr?: Buffer }).stderr ?? err)}\n${log}`, { cause: err });
+          throw new Error(
+            `private PostgreSQL did not start: ${String((err as { stderr?: Buffer }).stderr ?? err)}\n${log}`,
+            { cause: err },
+          );
         }
         await new Promise((r) => setTimeout(r, 250));
       }
@@ -105,7 +119,10 @@ export async function privatePostgres(port: number, settings: Record<string, str
  * The first of `ports` that a private PostgreSQL starts on. These ports lie in the ephemeral
  * range, so another program's outgoing connection may hold one for a while.
  */
-export async function privatePostgresOn(ports: number[], settings: Record<string, string> = {}): Promise<PrivatePostgres> {
+export async function privatePostgresOn(
+  ports: number[],
+  settings: Record<string, string> = {},
+): Promise<PrivatePostgres> {
   for (const port of ports) {
     try {
       return await privatePostgres(port, settings);
@@ -128,7 +145,11 @@ function alive(pid: number): boolean {
 export async function privateRedis(port: number): Promise<PrivateRedis> {
   let child: ChildProcess | undefined;
   const start = async () => {
-    child = spawnTracked('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    child = spawnTracked(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    );
     for (let i = 0; i < 50; i++) {
       try {
         execFileSync('redis-cli', ['-p', String(port), 'ping'], { stdio: 'pipe' });
@@ -145,6 +166,7 @@ export async function privateRedis(port: number): Promise<PrivateRedis> {
     await new Promise((r) => (c.once('exit', r), c.kill('SIGKILL')));
   };
   await start();
-  const cli = (...args: string[]) => execFileSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' }).trim();
+  const cli = (...args: string[]) =>
+    execFileSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' }).trim();
   return { url: `redis://127.0.0.1:${port}`, port, start, stop, destroy: stop, cli };
 }

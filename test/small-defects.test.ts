@@ -15,7 +15,9 @@ describe('small defects', () => {
       for (const page of ['/admin/docs', '/admin/docs/']) {
         const res = await request(`${ts.url}${page}`);
         assert.equal(res.status, 200, page);
-        const assets = [...res.text.matchAll(/(?:src|href)="([^"]+\.(?:js|css))"/g)].map((m) => new URL(m[1]!, `${ts.url}${page}`).toString());
+        const assets = [...res.text.matchAll(/(?:src|href)="([^"]+\.(?:js|css))"/g)].map((m) =>
+          new URL(m[1]!, `${ts.url}${page}`).toString(),
+        );
         assert.ok(assets.length >= 2, `${page} refers to its scripts and styles`);
         for (const asset of assets) assert.equal((await request(asset)).status, 200, `${page}: ${asset}`);
       }
@@ -31,7 +33,10 @@ describe('small defects', () => {
   });
 
   it('npm test runs only the test files, with a reporter that ends in a summary', () => {
-    const scripts = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts as Record<string, string>;
+    const scripts = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts as Record<
+      string,
+      string
+    >;
     // The runner finds the test files itself (test-runner.test.ts checks that none is left out).
     assert.match(scripts['test:run']!, /scripts\/run-tests\.mjs/);
     assert.match(fs.readFileSync(path.join(ROOT, 'scripts/run-tests.mjs'), 'utf8'), /'--test-reporter=spec'/);

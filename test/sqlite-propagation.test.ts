@@ -16,13 +16,29 @@ describe('SQLite: changes made by another process reach a running server at once
   for (const workers of [1, 2]) {
     it(`a client disabled and a secret revoked with the CLI are refused within ${BOUND_MS} ms (${workers} worker${workers > 1 ? 's' : ''})`, async () => {
       const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-sqlite-feed-'));
-      const env = { ...process.env, ZGW_AUTH_DATA_DIR: dataDir, ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64') };
+      const env = {
+        ...process.env,
+        ZGW_AUTH_DATA_DIR: dataDir,
+        ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64'),
+      };
       const cli = async (...args: string[]) => (await run(process.execPath, [CLI, ...args], { env })).stdout;
-      const proc = await startServeProcess(dataDir, { ZGW_AUTH_MASTER_KEY: env.ZGW_AUTH_MASTER_KEY }, ['--workers', String(workers)]);
+      const proc = await startServeProcess(dataDir, { ZGW_AUTH_MASTER_KEY: env.ZGW_AUTH_MASTER_KEY }, [
+        '--workers',
+        String(workers),
+      ]);
       try {
-        const a = JSON.parse(await cli('clients', 'create', '--client-id', 'to-disable', '--rsin', '000000000', '--json'));
-        const b = JSON.parse(await cli('clients', 'create', '--client-id', 'to-revoke', '--rsin', '000000000', '--json'));
-        const token = (c: { client_id: string; client_secret: string }) => postForm(`${proc.url}/token`, { grant_type: 'client_credentials', client_id: c.client_id, client_secret: c.client_secret });
+        const a = JSON.parse(
+          await cli('clients', 'create', '--client-id', 'to-disable', '--rsin', '000000000', '--json'),
+        );
+        const b = JSON.parse(
+          await cli('clients', 'create', '--client-id', 'to-revoke', '--rsin', '000000000', '--json'),
+        );
+        const token = (c: { client_id: string; client_secret: string }) =>
+          postForm(`${proc.url}/token`, {
+            grant_type: 'client_credentials',
+            client_id: c.client_id,
+            client_secret: c.client_secret,
+          });
         /** Milliseconds from now until five answers in a row refuse (so every worker does); refusals start the back-off, hence not only 401. */
         const refusedAfter = async (c: { client_id: string; client_secret: string }) => {
           const start = Date.now();

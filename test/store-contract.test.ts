@@ -54,7 +54,14 @@ function kyselyStores(storage: Storage, close: () => Promise<void>): Stores {
 function memoryStores(): Stores {
   const organisations = new MemoryOrganisationStore();
   const clients = new MemoryClientStore(async (rsin) => (await organisations.get(rsin))?.enabled ?? true);
-  return { clients, keys: new MemoryKeyStore(), revocations: new MemoryRevocationStore(), audit: new MemoryAuditStore(), organisations, close: async () => {} };
+  return {
+    clients,
+    keys: new MemoryKeyStore(),
+    revocations: new MemoryRevocationStore(),
+    audit: new MemoryAuditStore(),
+    organisations,
+    close: async () => {},
+  };
 }
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-store-contract-'));
@@ -136,8 +143,19 @@ function key(kid: string, fields: Partial<StoredKey> = {}): StoredKey {
 }
 
 /** Audit rows for events `at`, actor, action, target, address, reason, details, organisation (none when left out). */
-function rows(...events: [number, string, string, string, string | null, string | null, Record<string, unknown>, (string | null)?][]): AuditRows {
-  return events.flatMap(([at, actor, action, target, address, reason, details, organisation]) => [at, actor, action, target, address, reason, JSON.stringify(details), organisation ?? null]);
+function rows(
+  ...events: [number, string, string, string, string | null, string | null, Record<string, unknown>, (string | null)?][]
+): AuditRows {
+  return events.flatMap(([at, actor, action, target, address, reason, details, organisation]) => [
+    at,
+    actor,
+    action,
+    target,
+    address,
+    reason,
+    JSON.stringify(details),
+    organisation ?? null,
+  ]);
 }
 
 const ids = (items: { clientId: string }[]) => items.map((c) => c.clientId);
@@ -179,7 +197,14 @@ for (const [backend, open] of BACKENDS) {
         found.secrets[0]!.hash.fill(0);
         const again = (await s.clients.findWithSecrets('copy', T0))!;
         assert.deepEqual(again.client, client('copy'));
-        assert.deepEqual(again.secrets[0], { secretId: sec.secretId, hash: sec.hash, sealed: null, expiresAt: null, lastUsedAt: null, revokedAt: null });
+        assert.deepEqual(again.secrets[0], {
+          secretId: sec.secretId,
+          hash: sec.hash,
+          sealed: null,
+          expiresAt: null,
+          lastUsedAt: null,
+          revokedAt: null,
+        });
       });
 
       it('refuses a taken client id or secret id, storing nothing of the refused insert', async () => {
@@ -208,12 +233,32 @@ for (const [backend, open] of BACKENDS) {
         assert.deepEqual([ids(disabled.items), disabled.total], [['b2'], 1]);
         assert.deepEqual(ids((await s.clients.list({ enabled: true, limit: 1, offset: 0 }, T0)).items), ['a1']);
         assert.equal((await s.clients.list({ enabled: true, limit: 1, offset: 0 }, T0)).total, 3);
-        assert.deepEqual(ids((await s.clients.list({ q: 'zAKEN', limit: 10, offset: 0 }, T0)).items), ['c3'], 'case-insensitive, in the name');
+        assert.deepEqual(
+          ids((await s.clients.list({ q: 'zAKEN', limit: 10, offset: 0 }, T0)).items),
+          ['c3'],
+          'case-insensitive, in the name',
+        );
         assert.deepEqual(ids((await s.clients.list({ q: 'B2', limit: 10, offset: 0 }, T0)).items), ['b2'], 'in the id');
-        assert.deepEqual(ids((await s.clients.list({ q: '%', limit: 10, offset: 0 }, T0)).items), ['b2'], '% is a character');
-        assert.deepEqual(ids((await s.clients.list({ q: '_', limit: 10, offset: 0 }, T0)).items), ['d4'], '_ is a character');
-        assert.deepEqual(ids((await s.clients.list({ q: 'e', rsin: '000000000', enabled: true, limit: 10, offset: 0 }, T0)).items), ['a1', 'd4'], 'filters combine');
-        assert.deepEqual(ids((await s.clients.list({ q: '', limit: 10, offset: 0 }, T0)).items), ['a1', 'b2', 'c3', 'd4'], 'an empty search matches all');
+        assert.deepEqual(
+          ids((await s.clients.list({ q: '%', limit: 10, offset: 0 }, T0)).items),
+          ['b2'],
+          '% is a character',
+        );
+        assert.deepEqual(
+          ids((await s.clients.list({ q: '_', limit: 10, offset: 0 }, T0)).items),
+          ['d4'],
+          '_ is a character',
+        );
+        assert.deepEqual(
+          ids((await s.clients.list({ q: 'e', rsin: '000000000', enabled: true, limit: 10, offset: 0 }, T0)).items),
+          ['a1', 'd4'],
+          'filters combine',
+        );
+        assert.deepEqual(
+          ids((await s.clients.list({ q: '', limit: 10, offset: 0 }, T0)).items),
+          ['a1', 'b2', 'c3', 'd4'],
+          'an empty search matches all',
+        );
       });
 
       it('updates every field but id and creation time; an unknown id changes nothing', async () => {
@@ -257,14 +302,40 @@ for (const [backend, open] of BACKENDS) {
       it('adds secrets to existing clients only, lists them oldest first, never with hash or sealed copy', async () => {
         await s.clients.insert(client('owner'), []);
         await assert.rejects(s.clients.insertSecret(secret('nobody')), 'no secret without its client');
-        const late = secret('owner', { createdAt: T0 + 20, label: 'late', sealed: 'v1.a.b.c', weak: true, expiresAt: T0 + DAY });
+        const late = secret('owner', {
+          createdAt: T0 + 20,
+          label: 'late',
+          sealed: 'v1.a.b.c',
+          weak: true,
+          expiresAt: T0 + DAY,
+        });
         const early = secret('owner', { createdAt: T0 + 10, label: 'early' });
         await s.clients.insertSecret(late);
         await s.clients.insertSecret(early);
         await assert.rejects(s.clients.insertSecret({ ...early, label: 'again' }), 'a taken secret id');
         assert.deepEqual(await s.clients.listSecrets('owner'), [
-          { secretId: early.secretId, clientId: 'owner', label: 'early', usableForSelfSigned: false, createdAt: T0 + 10, expiresAt: null, lastUsedAt: null, revokedAt: null, weak: false },
-          { secretId: late.secretId, clientId: 'owner', label: 'late', usableForSelfSigned: true, createdAt: T0 + 20, expiresAt: T0 + DAY, lastUsedAt: null, revokedAt: null, weak: true },
+          {
+            secretId: early.secretId,
+            clientId: 'owner',
+            label: 'early',
+            usableForSelfSigned: false,
+            createdAt: T0 + 10,
+            expiresAt: null,
+            lastUsedAt: null,
+            revokedAt: null,
+            weak: false,
+          },
+          {
+            secretId: late.secretId,
+            clientId: 'owner',
+            label: 'late',
+            usableForSelfSigned: true,
+            createdAt: T0 + 20,
+            expiresAt: T0 + DAY,
+            lastUsedAt: null,
+            revokedAt: null,
+            weak: true,
+          },
         ]);
         assert.deepEqual(await s.clients.listSecrets('nobody'), []);
       });
@@ -291,25 +362,51 @@ for (const [backend, open] of BACKENDS) {
         await s.clients.insert(client('f'), [live, revokedRecently, revokedLongAgo, expiredRecently, expiredLongAgo]);
         const found = (await s.clients.findWithSecrets('f', now))!;
         assert.deepEqual(found.client, client('f'));
-        const view = ({ secretId, hash, sealed, expiresAt, lastUsedAt, revokedAt }: SecretRecord) => ({ secretId, hash, sealed, expiresAt, lastUsedAt, revokedAt });
+        const view = ({ secretId, hash, sealed, expiresAt, lastUsedAt, revokedAt }: SecretRecord) => ({
+          secretId,
+          hash,
+          sealed,
+          expiresAt,
+          lastUsedAt,
+          revokedAt,
+        });
         const byId = (a: { secretId: string }, b: { secretId: string }) => (a.secretId < b.secretId ? -1 : 1);
         assert.deepEqual(found.secrets.sort(byId), [live, revokedRecently, expiredRecently].map(view).sort(byId));
         await s.clients.insert(client('none'), []);
-        assert.deepEqual(await s.clients.findWithSecrets('none', now), { client: client('none'), secrets: [], organisationEnabled: true });
+        assert.deepEqual(await s.clients.findWithSecrets('none', now), {
+          client: client('none'),
+          secrets: [],
+          organisationEnabled: true,
+        });
         assert.equal(await s.clients.findWithSecrets('unknown', now), undefined);
       });
 
       it('finds a client with whether its organisation is enabled; without an organisation it is', async () => {
-        const org = (rsin: string, enabled: boolean) => ({ rsin, name: `Org ${rsin}`, enabled, createdAt: T0, updatedAt: T0 });
+        const org = (rsin: string, enabled: boolean) => ({
+          rsin,
+          name: `Org ${rsin}`,
+          enabled,
+          createdAt: T0,
+          updatedAt: T0,
+        });
         await s.organisations.insert(org('123456782', true));
         await s.organisations.insert(org('111222333', false));
         await s.clients.insert(client('on', { rsin: '123456782' }), [secret('on')]);
         await s.clients.insert(client('off', { rsin: '111222333' }), [secret('off')]);
         await s.clients.insert(client('none', { rsin: '002220647' }), []);
-        const enabled = async (clientId: string) => (await s.clients.findWithSecrets(clientId, T0))?.organisationEnabled;
+        const enabled = async (clientId: string) =>
+          (await s.clients.findWithSecrets(clientId, T0))?.organisationEnabled;
         assert.deepEqual([await enabled('on'), await enabled('off'), await enabled('none')], [true, false, true]);
-        assert.equal((await s.clients.findWithSecrets('off', T0))!.secrets.length, 1, 'its secrets are still read: the signature is checked first');
-        assert.equal((await s.clients.findWithSecrets('off', T0))!.client.enabled, true, "the client's own flag is its own");
+        assert.equal(
+          (await s.clients.findWithSecrets('off', T0))!.secrets.length,
+          1,
+          'its secrets are still read: the signature is checked first',
+        );
+        assert.equal(
+          (await s.clients.findWithSecrets('off', T0))!.client.enabled,
+          true,
+          "the client's own flag is its own",
+        );
         await s.organisations.update('111222333', { enabled: true, updatedAt: T0 + 1 });
         await s.organisations.update('123456782', { enabled: false, updatedAt: T0 + 1 });
         assert.deepEqual([await enabled('on'), await enabled('off')], [false, true]);
@@ -324,7 +421,8 @@ for (const [backend, open] of BACKENDS) {
         await s.clients.insert(client('unsealed'), [secret('unsealed', { weak: true })]);
         const risks = async (clientId: string, now: number) => [
           (await s.clients.get(clientId, now))?.risks,
-          (await s.clients.list({ q: clientId, limit: 10, offset: 0 }, now)).items.find((c) => c.clientId === clientId)?.risks,
+          (await s.clients.list({ q: clientId, limit: 10, offset: 0 }, now)).items.find((c) => c.clientId === clientId)
+            ?.risks,
           (await s.clients.findWithSecrets(clientId, now))?.client.risks,
         ];
         assert.deepEqual(await risks('w', T0), [['weak_secret'], ['weak_secret'], ['weak_secret']]);
@@ -386,7 +484,10 @@ for (const [backend, open] of BACKENDS) {
         await s.keys.insert(key('pending-later', { activatesAt: T0 + 5000 }));
         await s.keys.insert(key('superseded-before', { activatesAt: T0 + 6000, supersededAt: T0 + 10 }));
         // An emergency rotation: the new key signs at once, like the one that started this millisecond.
-        assert.deepEqual((await s.keys.rotate(key('next', { activatesAt: at, createdAt: at }), at)).sort(), ['pending', 'pending-later']);
+        assert.deepEqual((await s.keys.rotate(key('next', { activatesAt: at, createdAt: at }), at)).sort(), [
+          'pending',
+          'pending-later',
+        ]);
         assert.deepEqual(
           (await s.keys.list()).map((k) => [k.kid, k.supersededAt]).sort(),
           [
@@ -399,7 +500,11 @@ for (const [backend, open] of BACKENDS) {
           ],
           'a key whose start has come may have signed: never superseded; an earlier supersession stays',
         );
-        assert.deepEqual(await s.keys.rotate(key('after', { activatesAt: T0 + 2000, createdAt: at + 1 }), at + 1), [], 'a later start supersedes nothing');
+        assert.deepEqual(
+          await s.keys.rotate(key('after', { activatesAt: T0 + 2000, createdAt: at + 1 }), at + 1),
+          [],
+          'a later start supersedes nothing',
+        );
       });
 
       it('a rotation whose key cannot be stored changes nothing', async () => {
@@ -429,7 +534,17 @@ for (const [backend, open] of BACKENDS) {
     describe('AuditStore', () => {
       it('appends batches of any size in order and reads them newest first', async () => {
         const batch = (n: number, from: number) =>
-          rows(...Array.from({ length: n }, (_, i): Parameters<typeof rows>[0] => [T0 + from + i, 'actor', 'token.issued', `t${from + i}`, null, null, { i: from + i }]));
+          rows(
+            ...Array.from({ length: n }, (_, i): Parameters<typeof rows>[0] => [
+              T0 + from + i,
+              'actor',
+              'token.issued',
+              `t${from + i}`,
+              null,
+              null,
+              { i: from + i },
+            ]),
+          );
         await s.audit.append(batch(1, 0));
         await s.audit.append(batch(123, 1));
         await s.audit.append([]);
@@ -439,7 +554,17 @@ for (const [backend, open] of BACKENDS) {
           Array.from({ length: 124 }, (_, i) => `t${123 - i}`),
         );
         assert.ok(events.every((e, i) => i === 0 || e.id < events[i - 1]!.id));
-        assert.deepEqual(events[0], { id: events[0]!.id, at: T0 + 123, actor: 'actor', action: 'token.issued', target: 't123', address: null, reason: null, details: { i: 123 }, organisation: null });
+        assert.deepEqual(events[0], {
+          id: events[0]!.id,
+          at: T0 + 123,
+          actor: 'actor',
+          action: 'token.issued',
+          target: 't123',
+          address: null,
+          reason: null,
+          details: { i: 123 },
+          organisation: null,
+        });
         assert.equal((await s.audit.list({ limit: 5 })).length, 5);
       });
 
@@ -453,11 +578,20 @@ for (const [backend, open] of BACKENDS) {
             [T0 + 4, 'admin', 'key.rotated', 'k1', null, null, {}],
           ),
         );
-        const organisations = async (q: Parameters<AuditStore['list']>[0]) => (await s.audit.list(q)).map((e) => `${e.action}:${e.organisation}`);
-        assert.deepEqual(await organisations({ organisation: '123456782', limit: 10 }), ['client.deleted:123456782', 'client_auth.failed:123456782', 'client.created:123456782']);
-        assert.deepEqual(await organisations({ organisation: '111222333', limit: 10 }), ['client_auth.failed:111222333']);
+        const organisations = async (q: Parameters<AuditStore['list']>[0]) =>
+          (await s.audit.list(q)).map((e) => `${e.action}:${e.organisation}`);
+        assert.deepEqual(await organisations({ organisation: '123456782', limit: 10 }), [
+          'client.deleted:123456782',
+          'client_auth.failed:123456782',
+          'client.created:123456782',
+        ]);
+        assert.deepEqual(await organisations({ organisation: '111222333', limit: 10 }), [
+          'client_auth.failed:111222333',
+        ]);
         assert.deepEqual(await organisations({ organisation: '002220647', limit: 10 }), []);
-        assert.deepEqual(await organisations({ organisation: '123456782', action: 'client_auth.failed', limit: 10 }), ['client_auth.failed:123456782']);
+        assert.deepEqual(await organisations({ organisation: '123456782', action: 'client_auth.failed', limit: 10 }), [
+          'client_auth.failed:123456782',
+        ]);
         assert.deepEqual(await organisations({ limit: 1 }), ['key.rotated:null'], 'an event of no organisation');
         assert.equal(await s.audit.deleteBefore(T0 + 5), 5);
         await s.audit.append(
@@ -468,9 +602,16 @@ for (const [backend, open] of BACKENDS) {
             [T0 + 3, 'admin', 'client.deleted', 'a', null, null, {}],
           ),
         );
-        const targets = async (q: Parameters<AuditStore['list']>[0]) => (await s.audit.list(q)).map((e) => `${e.action}:${e.target}`);
-        assert.deepEqual(await targets({ action: 'client_auth.failed', limit: 10 }), ['client_auth.failed:b', 'client_auth.failed:a']);
-        assert.deepEqual(await targets({ target: 'a', actor: 'admin', limit: 10 }), ['client.deleted:a', 'client.created:a']);
+        const targets = async (q: Parameters<AuditStore['list']>[0]) =>
+          (await s.audit.list(q)).map((e) => `${e.action}:${e.target}`);
+        assert.deepEqual(await targets({ action: 'client_auth.failed', limit: 10 }), [
+          'client_auth.failed:b',
+          'client_auth.failed:a',
+        ]);
+        assert.deepEqual(await targets({ target: 'a', actor: 'admin', limit: 10 }), [
+          'client.deleted:a',
+          'client.created:a',
+        ]);
         assert.deepEqual(await targets({ reason: 'wrong_secret', limit: 10 }), ['client_auth.failed:a']);
         assert.deepEqual(await targets({ since: T0 + 2, limit: 10 }), ['client.deleted:a', 'client_auth.failed:b']);
         const all = await s.audit.list({ limit: 10 });
@@ -481,8 +622,20 @@ for (const [backend, open] of BACKENDS) {
 
       it('returns the ids of appended events in their order and updates the details of one by id', async () => {
         const batch = (n: number, from: number) =>
-          rows(...Array.from({ length: n }, (_, i): Parameters<typeof rows>[0] => [T0 + from + i, 'c', 'client_auth.failed', `t${from + i}`, null, null, { count: 1 }]));
-        const written = (await s.audit.appendReturningIds(batch(1, 0))).concat(await s.audit.appendReturningIds(batch(112, 1)));
+          rows(
+            ...Array.from({ length: n }, (_, i): Parameters<typeof rows>[0] => [
+              T0 + from + i,
+              'c',
+              'client_auth.failed',
+              `t${from + i}`,
+              null,
+              null,
+              { count: 1 },
+            ]),
+          );
+        const written = (await s.audit.appendReturningIds(batch(1, 0))).concat(
+          await s.audit.appendReturningIds(batch(112, 1)),
+        );
         assert.equal(written.length, 113);
         const stored = new Map((await s.audit.list({ limit: 1000 })).map((e) => [e.id, e.target]));
         assert.deepEqual(
@@ -497,7 +650,11 @@ for (const [backend, open] of BACKENDS) {
         const [newest] = await s.audit.list({ limit: 1 });
         assert.deepEqual(newest?.details, { count: 2 });
         assert.deepEqual((await s.audit.list({ target: 't5', limit: 1 }))[0]?.details, { count: 7, lastAt: T0 + 99 });
-        assert.deepEqual((await s.audit.list({ target: 't6', limit: 1 }))[0]?.details, { count: 1 }, 'other events unchanged');
+        assert.deepEqual(
+          (await s.audit.list({ target: 't6', limit: 1 }))[0]?.details,
+          { count: 1 },
+          'other events unchanged',
+        );
       });
 
       it('deletes what happened before a moment, and says how many', async () => {

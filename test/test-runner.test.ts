@@ -30,10 +30,19 @@ function runner(files: string[], env: Record<string, string> = {}): Promise<Outc
   // Our own process is a test file: the runner inside must not think it is one too.
   const { NODE_TEST_CONTEXT: _, ...outer } = process.env;
   return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(root, 'scripts/run-tests.mjs'), ...files], { env: { ...outer, ...env }, timeout: 180_000, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
-      const e = err as (Error & { code?: number; killed?: boolean }) | null;
-      resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, output: `${stdout}${stderr}`, killed: e?.killed === true });
-    });
+    execFile(
+      process.execPath,
+      [path.join(root, 'scripts/run-tests.mjs'), ...files],
+      { env: { ...outer, ...env }, timeout: 180_000, killSignal: 'SIGKILL' },
+      (err, stdout, stderr) => {
+        const e = err as (Error & { code?: number; killed?: boolean }) | null;
+        resolve({
+          code: e ? (typeof e.code === 'number' ? e.code : null) : 0,
+          output: `${stdout}${stderr}`,
+          killed: e?.killed === true,
+        });
+      },
+    );
   });
 }
 
@@ -48,7 +57,12 @@ function running(pid: number): boolean {
 }
 
 /** The run ended by itself, failed, printed the closing summary, and left none of the processes listed in `pidsFile`. */
-async function assertFailedLeavingNothing(r: Outcome, pidsFile: string, count: number, summary = /ℹ pass 0\nℹ fail 1\n/) {
+async function assertFailedLeavingNothing(
+  r: Outcome,
+  pidsFile: string,
+  count: number,
+  summary = /ℹ pass 0\nℹ fail 1\n/,
+) {
   assert.equal(r.killed, false, `the run ended by itself:\n${r.output}`);
   assert.equal(r.code, 1, r.output);
   assert.match(r.output, summary, 'the closing summary');
@@ -117,7 +131,10 @@ it('runs after', () => {});
     );
     const r = await runner([file], { TEST_FILE_TIMEOUT_S: '5' });
     await assertFailedLeavingNothing(r, pids, 2);
-    assert.match(r.output, /watchdog: .*hangs\.test\.mjs did not finish within 5 s \(TEST_FILE_TIMEOUT_S\) and was ended; stopped what it had left running: sleep 600/);
+    assert.match(
+      r.output,
+      /watchdog: .*hangs\.test\.mjs did not finish within 5 s \(TEST_FILE_TIMEOUT_S\) and was ended; stopped what it had left running: sleep 600/,
+    );
   });
 
   it('a test file that blocks its event loop after starting processes and a private PostgreSQL leaves none of them running', async () => {
@@ -150,7 +167,12 @@ it('blocks', async () => {
     fs.writeFileSync(pids, JSON.stringify(all));
     const pgDir = fs.readFileSync(path.join(dir, 'pg'), 'utf8');
     try {
-      await assertFailedLeavingNothing(r, pids, 4, /'test timed out after 20000ms'[^]*ℹ pass 0\nℹ fail 0\nℹ cancelled 1\n/);
+      await assertFailedLeavingNothing(
+        r,
+        pids,
+        4,
+        /'test timed out after 20000ms'[^]*ℹ pass 0\nℹ fail 0\nℹ cancelled 1\n/,
+      );
       assert.equal(fs.existsSync(pgDir), false, 'the private PostgreSQL data directory is removed');
     } finally {
       // Only when the runner left them: SIGQUIT is the postmaster's immediate shutdown.
@@ -161,11 +183,17 @@ it('blocks', async () => {
   });
 
   it('a TEST_FILE_TIMEOUT_S out of bounds or not a number is refused with a clear message before any file runs', async () => {
-    const { file } = writeTestFile('passing.test.mjs', () => `import { it } from 'node:test';\nit('passes', () => { throw new Error('ran'); });\n`);
+    const { file } = writeTestFile(
+      'passing.test.mjs',
+      () => `import { it } from 'node:test';\nit('passes', () => { throw new Error('ran'); });\n`,
+    );
     for (const value of ['3000000', 'soon', '-5']) {
       const r = await runner([file], { TEST_FILE_TIMEOUT_S: value });
       assert.equal(r.code, 2, r.output);
-      assert.match(r.output, new RegExp(`TEST_FILE_TIMEOUT_S must be a number of seconds from 0 \\(no limit\\) to 86400, not "${value}"`));
+      assert.match(
+        r.output,
+        new RegExp(`TEST_FILE_TIMEOUT_S must be a number of seconds from 0 \\(no limit\\) to 86400, not "${value}"`),
+      );
       assert.doesNotMatch(r.output, /ran|Test files not run/);
     }
   });

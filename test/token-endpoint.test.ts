@@ -3,7 +3,15 @@ import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import * as jose from 'jose';
-import { basicAuth, decodePart, forEachDialect, postForm, request, startTestServer, type TestServer } from './helpers.js';
+import {
+  basicAuth,
+  decodePart,
+  forEachDialect,
+  postForm,
+  request,
+  startTestServer,
+  type TestServer,
+} from './helpers.js';
 
 const run = promisify(execFile);
 
@@ -13,7 +21,11 @@ forEachDialect((dialect) => {
     let client: { clientId: string; secret: string };
     before(async () => {
       ts = await startTestServer({ dialect });
-      client = await ts.createClient({ clientId: 'oneground-000000000', allowedScopes: ['zaken.lezen', 'zaken.aanmaken'], defaultScopes: ['zaken.lezen'] });
+      client = await ts.createClient({
+        clientId: 'oneground-000000000',
+        allowedScopes: ['zaken.lezen', 'zaken.aanmaken'],
+        defaultScopes: ['zaken.lezen'],
+      });
     });
     after(() => ts.close());
 
@@ -29,7 +41,17 @@ forEachDialect((dialect) => {
     };
 
     it('issues a token to curl -F exactly as the seed shows (multipart/form-data)', async () => {
-      const { stdout } = await run('curl', ['-s', '-i', '-F', `client_id=${client.clientId}`, '-F', `client_secret=${client.secret}`, '-F', 'grant_type=client_credentials', `${ts.url}/token`]);
+      const { stdout } = await run('curl', [
+        '-s',
+        '-i',
+        '-F',
+        `client_id=${client.clientId}`,
+        '-F',
+        `client_secret=${client.secret}`,
+        '-F',
+        'grant_type=client_credentials',
+        `${ts.url}/token`,
+      ]);
       const [head, body] = stdout.split('\r\n\r\n');
       assert.match(head!, /^HTTP\/1.1 200/);
       assert.match(head!, /cache-control: no-store/i);
@@ -39,7 +61,11 @@ forEachDialect((dialect) => {
     });
 
     it('issues a token for application/x-www-form-urlencoded', async () => {
-      const res = await postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: client.clientId, client_secret: client.secret });
+      const res = await postForm(`${ts.url}/token`, {
+        grant_type: 'client_credentials',
+        client_id: client.clientId,
+        client_secret: client.secret,
+      });
       assertTokenResponse(res);
       assert.equal(res.json.scope, 'zaken.lezen', 'default scopes when none requested');
     });
@@ -47,7 +73,11 @@ forEachDialect((dialect) => {
     it('issues a token for HTTP Basic with form-url-encoded id and secret (RFC 6749 §2.3.1)', async () => {
       const odd = 'pa ss+wörd:%/&=' + 'x'.repeat(30);
       await ts.app.clients.addSecret(client.clientId, { value: odd, label: 'imported' }, { id: 'test' });
-      const res = await postForm(`${ts.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth(client.clientId, odd) });
+      const res = await postForm(
+        `${ts.url}/token`,
+        { grant_type: 'client_credentials' },
+        { authorization: basicAuth(client.clientId, odd) },
+      );
       assertTokenResponse(res);
     });
 
@@ -55,7 +85,12 @@ forEachDialect((dialect) => {
       const meta = (await request(`${ts.url}/.well-known/openid-configuration`)).json;
       const token = await ts.token(client.clientId, client.secret, 'zaken.aanmaken zaken.lezen');
       const jwks = jose.createRemoteJWKSet(new URL(meta.jwks_uri));
-      const { payload, protectedHeader } = await jose.jwtVerify(token, jwks, { issuer: ts.url, audience: 'ZGW_APIs', typ: 'at+jwt', algorithms: ['RS256'] });
+      const { payload, protectedHeader } = await jose.jwtVerify(token, jwks, {
+        issuer: ts.url,
+        audience: 'ZGW_APIs',
+        typ: 'at+jwt',
+        algorithms: ['RS256'],
+      });
       assert.equal(protectedHeader.alg, 'RS256');
       const served = (await request(meta.jwks_uri)).json.keys;
       assert.equal(protectedHeader.kid, await jose.calculateJwkThumbprint(served[0]), 'kid is the RFC 7638 thumbprint');
@@ -88,9 +123,14 @@ forEachDialect((dialect) => {
     });
 
     describe('errors per RFC 6749 §5.2', () => {
-      const token = (params: Record<string, string>, headers: Record<string, string> = {}) => postForm(`${ts.url}/token`, params, headers);
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- same shape as HttpResult's json
-      const assertError = (res: { status: number; json: any; headers: Record<string, unknown> }, status: number, error: string) => {
+      const token = (params: Record<string, string>, headers: Record<string, string> = {}) =>
+        postForm(`${ts.url}/token`, params, headers);
+      const assertError = (
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any -- same shape as HttpResult's json
+        res: { status: number; json: any; headers: Record<string, unknown> },
+        status: number,
+        error: string,
+      ) => {
         assert.equal(res.status, status, JSON.stringify(res.json));
         assert.equal(res.json.error, error);
         assert.equal(typeof res.json.error_description, 'string');
@@ -111,19 +151,31 @@ forEachDialect((dialect) => {
         assert.match(res.json.error_description, /client_id.*more than once/);
       });
       it('invalid_request: two authentication methods at once', async () => {
-        const res = await token({ grant_type: 'client_credentials', client_secret: client.secret }, { authorization: basicAuth(client.clientId, client.secret) });
+        const res = await token(
+          { grant_type: 'client_credentials', client_secret: client.secret },
+          { authorization: basicAuth(client.clientId, client.secret) },
+        );
         assertError(res, 400, 'invalid_request');
       });
       it('invalid_request: unsupported content type', async () => {
         const res = await request(`${ts.url}/token`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ grant_type: 'client_credentials', client_id: client.clientId, client_secret: client.secret }),
+          body: JSON.stringify({
+            grant_type: 'client_credentials',
+            client_id: client.clientId,
+            client_secret: client.secret,
+          }),
         });
         assertError(res, 400, 'invalid_request');
       });
       it('invalid_request: body over the size bound is refused with 413', async () => {
-        const res = await token({ grant_type: 'client_credentials', client_id: client.clientId, client_secret: client.secret, padding: 'x'.repeat(20_000) });
+        const res = await token({
+          grant_type: 'client_credentials',
+          client_id: client.clientId,
+          client_secret: client.secret,
+          padding: 'x'.repeat(20_000),
+        });
         assertError(res, 413, 'invalid_request');
       });
       it('invalid_request: malformed multipart body', async () => {
@@ -148,7 +200,10 @@ forEachDialect((dialect) => {
         assert.equal(new Set(answers.map((a) => a.text)).size, 1);
       });
       it('invalid_client with a Basic challenge when Basic credentials are wrong', async () => {
-        const res = await token({ grant_type: 'client_credentials' }, { authorization: basicAuth(client.clientId, 'nope') });
+        const res = await token(
+          { grant_type: 'client_credentials' },
+          { authorization: basicAuth(client.clientId, 'nope') },
+        );
         assertError(res, 401, 'invalid_client');
         assert.equal(res.headers['www-authenticate'], 'Basic realm="zgw-auth", charset="UTF-8"');
       });
@@ -156,22 +211,61 @@ forEachDialect((dialect) => {
         assertError(await token({ grant_type: 'client_credentials' }), 401, 'invalid_client');
       });
       it('unsupported_grant_type', async () => {
-        assertError(await token({ grant_type: 'password', client_id: client.clientId, client_secret: client.secret }), 400, 'unsupported_grant_type');
+        assertError(
+          await token({ grant_type: 'password', client_id: client.clientId, client_secret: client.secret }),
+          400,
+          'unsupported_grant_type',
+        );
       });
       it('invalid_scope: a scope the client is not allowed', async () => {
-        assertError(await token({ grant_type: 'client_credentials', client_id: client.clientId, client_secret: client.secret, scope: 'zaken.lezen admin' }), 400, 'invalid_scope');
+        assertError(
+          await token({
+            grant_type: 'client_credentials',
+            client_id: client.clientId,
+            client_secret: client.secret,
+            scope: 'zaken.lezen admin',
+          }),
+          400,
+          'invalid_scope',
+        );
       });
       it('unauthorized_client: a client registered without the client_credentials grant', async () => {
         const selfOnly = await ts.createClient({ grantTypes: [] });
-        assertError(await token({ grant_type: 'client_credentials', client_id: selfOnly.clientId, client_secret: selfOnly.secret }), 400, 'unauthorized_client');
+        assertError(
+          await token({
+            grant_type: 'client_credentials',
+            client_id: selfOnly.clientId,
+            client_secret: selfOnly.secret,
+          }),
+          400,
+          'unauthorized_client',
+        );
       });
     });
 
     it('caps a per-client lifetime override at the global maximum', async () => {
       const short = await ts.createClient({ tokenLifetime: 60 });
       const long = await ts.createClient({ tokenLifetime: 10_000_000 });
-      assert.equal((await postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: short.clientId, client_secret: short.secret })).json.expires_in, 60);
-      assert.equal((await postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: long.clientId, client_secret: long.secret })).json.expires_in, 86_400);
+      assert.equal(
+        (
+          await postForm(`${ts.url}/token`, {
+            grant_type: 'client_credentials',
+            client_id: short.clientId,
+            client_secret: short.secret,
+          })
+        ).json.expires_in,
+        60,
+      );
+      assert.equal(
+        (
+          await postForm(`${ts.url}/token`, {
+            grant_type: 'client_credentials',
+            client_id: long.clientId,
+            client_secret: long.secret,
+          })
+        ).json.expires_in,
+        86_400,
+      );
     });
 
     it('adds static claims, only of the allowed names', async () => {
@@ -191,7 +285,10 @@ forEachDialect((dialect) => {
       assert.notEqual(rotation.kid, oldKid);
       const jwks = jose.createRemoteJWKSet(new URL(`${ts.url}/jwks`));
       for (const t of [before, after]) await jose.jwtVerify(t, jwks, { issuer: ts.url, audience: 'ZGW_APIs' });
-      assert.deepEqual(new Set((await request(`${ts.url}/jwks`)).json.keys.map((k: { kid: string }) => k.kid)), new Set([oldKid, rotation.kid]));
+      assert.deepEqual(
+        new Set((await request(`${ts.url}/jwks`)).json.keys.map((k: { kid: string }) => k.kid)),
+        new Set([oldKid, rotation.kid]),
+      );
       // After the old key's last token has expired it is retired from the JWKS.
       ts.clock.advance(ts.config.maxTokenLifetime + 120);
       await ts.app.keys.load();
@@ -206,7 +303,11 @@ forEachDialect((dialect) => {
       const rotation = await ts.app.keys.rotate('RS256', 30);
       const kids = (await request(`${ts.url}/jwks`)).json.keys.map((k: { kid: string }) => k.kid);
       assert.ok(kids.includes(rotation.kid), 'published at once');
-      assert.equal(decodePart(await ts.token(client.clientId, client.secret), 0).kid, current, 'old key still signs during the publish delay');
+      assert.equal(
+        decodePart(await ts.token(client.clientId, client.secret), 0).kid,
+        current,
+        'old key still signs during the publish delay',
+      );
       ts.clock.advance(31);
       assert.equal(decodePart(await ts.token(client.clientId, client.secret), 0).kid, rotation.kid);
     });
@@ -220,7 +321,11 @@ for (const alg of ['ES256', 'EdDSA'] as const) {
       try {
         const c = await ts.createClient();
         const token = await ts.token(c.clientId, c.secret);
-        const { protectedHeader } = await jose.jwtVerify(token, jose.createRemoteJWKSet(new URL(`${ts.url}/jwks`)), { issuer: ts.url, audience: 'ZGW_APIs', algorithms: [alg] });
+        const { protectedHeader } = await jose.jwtVerify(token, jose.createRemoteJWKSet(new URL(`${ts.url}/jwks`)), {
+          issuer: ts.url,
+          audience: 'ZGW_APIs',
+          algorithms: [alg],
+        });
         assert.equal(protectedHeader.alg, alg);
         assert.equal(protectedHeader.typ, 'at+jwt');
       } finally {
@@ -242,7 +347,14 @@ describe('client lookups on the token path', () => {
           .set({ enabled: enabled ? 1 : 0 })
           .where('client_id', '=', c.clientId)
           .execute();
-      const status = async () => (await postForm(`${ts.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth(c.clientId, c.secret) })).status;
+      const status = async () =>
+        (
+          await postForm(
+            `${ts.url}/token`,
+            { grant_type: 'client_credentials' },
+            { authorization: basicAuth(c.clientId, c.secret) },
+          )
+        ).status;
       assert.equal(await status(), 200);
       await setEnabled(false);
       assert.equal(await status(), 401, 'seen once: not cached, so the change shows at once');

@@ -30,7 +30,9 @@ describe("token inspect: the server verifier's verdict, exit 0 valid, 1 invalid,
   const now = () => Math.floor(Date.now() / 1000);
   const cli = async (args: string[], over: NodeJS.ProcessEnv = {}) => {
     try {
-      const { stdout, stderr } = await run(process.execPath, [CLI, 'token', 'inspect', ...args], { env: { ...env, ...over } });
+      const { stdout, stderr } = await run(process.execPath, [CLI, 'token', 'inspect', ...args], {
+        env: { ...env, ...over },
+      });
       return { code: 0, stdout, stderr };
     } catch (err) {
       const e = err as { code: number; stdout: string; stderr: string };
@@ -54,10 +56,14 @@ describe("token inspect: the server verifier's verdict, exit 0 valid, 1 invalid,
   };
   /** The CLI's verdict on the registry and from the server, with their exit codes. */
   const inspectBoth = async (token: string) => {
-    const outcomes = [await cli([token, '--json']), await cli([token, '--json', '--server', ts.url, '--admin-token', adminToken])];
+    const outcomes = [
+      await cli([token, '--json']),
+      await cli([token, '--json', '--server', ts.url, '--admin-token', adminToken]),
+    ];
     return outcomes.map((r) => {
       assert.equal(r.stderr, '', r.stderr);
-      const { valid, kind, clientId, scopes, code } = (JSON.parse(r.stdout) as { verification: Verification }).verification;
+      const { valid, kind, clientId, scopes, code } = (JSON.parse(r.stdout) as { verification: Verification })
+        .verification;
       return { exit: r.code, verdict: valid ? { valid, kind, clientId, scopes } : { valid, code } };
     });
   };
@@ -69,7 +75,18 @@ describe("token inspect: the server verifier's verdict, exit 0 valid, 1 invalid,
     ]);
   };
   const selfSigned = (c: { clientId: string; secret: string }, over: Record<string, unknown> = {}) =>
-    hs256({ iss: c.clientId, client_id: c.clientId, iat: now(), exp: now() + 300, user_id: 'u1', user_representation: 'U', ...over }, c.secret);
+    hs256(
+      {
+        iss: c.clientId,
+        client_id: c.clientId,
+        iat: now(),
+        exp: now() + 300,
+        user_id: 'u1',
+        user_representation: 'U',
+        ...over,
+      },
+      c.secret,
+    );
 
   before(async () => {
     // A shorter self-signed lifetime than the verifier's default: the CLI must take the server's.
@@ -111,8 +128,15 @@ describe("token inspect: the server verifier's verdict, exit 0 valid, 1 invalid,
     // The issuer is the server's business: another spelling of its address is no reason to refuse.
     const spelled = await cli([token, '--json', '--server', `${ts.url}/`, '--admin-token', adminToken]);
     assert.equal(spelled.code, 0, spelled.stdout + spelled.stderr);
-    assert.equal(await cli([token], { ZGW_AUTH_ISSUER: 'https://elsewhere.example' }).then((r) => r.code), 1, "the registry's verifier takes the issuer of its configuration");
-    assert.equal((await postForm(`${ts.url}/revoke`, { token }, { authorization: basicAuth(c.clientId, c.secret) })).status, 200);
+    assert.equal(
+      await cli([token], { ZGW_AUTH_ISSUER: 'https://elsewhere.example' }).then((r) => r.code),
+      1,
+      "the registry's verifier takes the issuer of its configuration",
+    );
+    assert.equal(
+      (await postForm(`${ts.url}/revoke`, { token }, { authorization: basicAuth(c.clientId, c.secret) })).status,
+      200,
+    );
     await assertRefused(token, 'revoked');
   });
 
@@ -152,7 +176,11 @@ describe("token inspect: the server verifier's verdict, exit 0 valid, 1 invalid,
     const token = selfSigned(c);
     const closed = `http://127.0.0.1:1`;
     for (const [args, over, why] of [
-      [[token], { ZGW_AUTH_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-inspect-')) }, /no registry|--init|does not exist|not found/i],
+      [
+        [token],
+        { ZGW_AUTH_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-inspect-')) },
+        /no registry|--init|does not exist|not found/i,
+      ],
       [[token, '--server', ts.url], {}, /--admin-token/],
       [[token, '--server', ts.url, '--admin-token', 'x.y.z'], {}, /answered 401/],
       [[token, '--server', closed, '--admin-token', adminToken], {}, /fetch failed|ECONNREFUSED/],

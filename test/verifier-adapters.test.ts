@@ -5,7 +5,16 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { type ClientRecord, createVerifier, MAX_TOKEN_LENGTH, type Principal, requireToken, TokenError, type Verifier, zgwAuthFastify } from '@zgw-auth/verifier';
+import {
+  type ClientRecord,
+  createVerifier,
+  MAX_TOKEN_LENGTH,
+  type Principal,
+  requireToken,
+  TokenError,
+  type Verifier,
+  zgwAuthFastify,
+} from '@zgw-auth/verifier';
 import { base64urlJson } from '@zgw-auth/verifier/testing';
 import Fastify from 'fastify';
 import fc from 'fast-check';
@@ -28,7 +37,9 @@ async function guardedApis(verifier: Verifier, scopes: string[]): Promise<Guarde
   const onRefusal = (err: TokenError) => void refusals.push(err);
   const guard = requireToken(verifier, { scopes, onRefusal });
   const plain = http.createServer((req, res) =>
-    guard(req as http.IncomingMessage & { principal?: Principal }, res, () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}')),
+    guard(req as http.IncomingMessage & { principal?: Principal }, res, () =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'),
+    ),
   );
   await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
   const fastify = Fastify();
@@ -38,7 +49,10 @@ async function guardedApis(verifier: Verifier, scopes: string[]): Promise<Guarde
   });
   const fastifyUrl = await fastify.listen({ host: '127.0.0.1', port: 0 });
   return {
-    urls: { middleware: `http://127.0.0.1:${(plain.address() as AddressInfo).port}/zaken`, fastify: `${fastifyUrl}/zaken` },
+    urls: {
+      middleware: `http://127.0.0.1:${(plain.address() as AddressInfo).port}/zaken`,
+      fastify: `${fastifyUrl}/zaken`,
+    },
     refusals,
     async close() {
       plain.closeAllConnections();
@@ -60,7 +74,13 @@ function rawRequest(url: string, authorization: Buffer): Promise<{ status: numbe
       const text = Buffer.concat(chunks).toString('latin1');
       resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), head: text.split('\r\n\r\n')[0]! });
     });
-    socket.end(Buffer.concat([Buffer.from('GET /zaken HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer '), authorization, Buffer.from('\r\n\r\n')]));
+    socket.end(
+      Buffer.concat([
+        Buffer.from('GET /zaken HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer '),
+        authorization,
+        Buffer.from('\r\n\r\n'),
+      ]),
+    );
   });
 }
 
@@ -81,7 +101,13 @@ describe('verifier adapters', () => {
     disabled = await ts.createClient({ selfSignedAllowed: true, allowedScopes: ['zaken.lezen'] });
     await ts.app.clients.update(disabled.clientId, { enabled: false }, { id: 'test' });
     plainClient = await ts.createClient({ allowedScopes: ['zaken.lezen'] });
-    verifier = createVerifier({ issuer: ts.url, keys: ts.app.keys, clients: registryResolver(ts.app.authenticator), now: ts.clock.now, cache: false });
+    verifier = createVerifier({
+      issuer: ts.url,
+      keys: ts.app.keys,
+      clients: registryResolver(ts.app.authenticator),
+      now: ts.clock.now,
+      cache: false,
+    });
     apis = await guardedApis(verifier, ['zaken.lezen']);
   });
   after(async () => {
@@ -101,7 +127,9 @@ describe('verifier adapters', () => {
     ];
     for (const [name, url] of Object.entries(apis.urls)) {
       apis.refusals.length = 0;
-      const answers = await Promise.all(anonymous.map(([, token]) => request(url, { headers: { authorization: `Bearer ${token}` } })));
+      const answers = await Promise.all(
+        anonymous.map(([, token]) => request(url, { headers: { authorization: `Bearer ${token}` } })),
+      );
       for (const a of answers) assert.deepEqual(answerOf(a), answerOf(answers[0]!), `${name}: ${a.text}`);
       assert.equal(answers[0]!.status, 401);
       assert.match(String(answers[0]!.headers['www-authenticate']), /error="invalid_token"/);
@@ -111,7 +139,11 @@ describe('verifier adapters', () => {
         `${name}: the hook sees the precise reason`,
       );
     }
-    const admin = await Promise.all(anonymous.map(([, token]) => request(`${ts.url}/admin/clients`, { headers: { authorization: `Bearer ${token}` } })));
+    const admin = await Promise.all(
+      anonymous.map(([, token]) =>
+        request(`${ts.url}/admin/clients`, { headers: { authorization: `Bearer ${token}` } }),
+      ),
+    );
     for (const a of admin) assert.deepEqual({ ...answerOf(a) }, answerOf(admin[0]!), `/admin: ${a.text}`);
     assert.ok(
       ts.logs.some((l) => l.includes('"refused":"self_signed_not_allowed"')),
@@ -135,7 +167,9 @@ describe('verifier adapters', () => {
       const narrow = await guardedApis(verifier, ['zaken.verwijderen']);
       try {
         const res = await request(Object.values(narrow.urls)[0]!, {
-          headers: { authorization: `Bearer ${hs256({ client_id: signer.clientId, iat: nowS(), scope: 'zaken.verwijderen' }, signer.secret)}` },
+          headers: {
+            authorization: `Bearer ${hs256({ client_id: signer.clientId, iat: nowS(), scope: 'zaken.verwijderen' }, signer.secret)}`,
+          },
         });
         assert.equal(res.status, 403, "the token's own scope claim grants nothing");
         assert.match(String(res.headers['www-authenticate']), /error="insufficient_scope"/);
@@ -146,7 +180,13 @@ describe('verifier adapters', () => {
   });
 
   it('token content that no header may hold (Latin-1 and beyond, control characters) never crashes an API', async () => {
-    const headers = [{ alg: '\u0100' }, { alg: 'HS256\u0000' }, { alg: 'a\r\nSet-Cookie: x=1' }, { alg: '🔑', kid: '\u2028' }, { alg: 'RS256', typ: 'at+jwt', kid: '\u0100' }];
+    const headers = [
+      { alg: '\u0100' },
+      { alg: 'HS256\u0000' },
+      { alg: 'a\r\nSet-Cookie: x=1' },
+      { alg: '🔑', kid: '\u2028' },
+      { alg: 'RS256', typ: 'at+jwt', kid: '\u0100' },
+    ];
     for (const header of headers) {
       const token = hs256({ client_id: signer.clientId, iat: nowS() }, signer.secret, header);
       for (const url of [...Object.values(apis.urls), `${ts.url}/admin/clients`]) {
@@ -156,11 +196,18 @@ describe('verifier adapters', () => {
       }
     }
     for (const url of Object.values(apis.urls)) {
-      for (const bytes of [Buffer.from([0xc4, 0x80]), Buffer.from('x\u0000y', 'latin1'), Buffer.from([0xff, 0xfe]), Buffer.from('a.b.c\u00e9', 'latin1')]) {
+      for (const bytes of [
+        Buffer.from([0xc4, 0x80]),
+        Buffer.from('x\u0000y', 'latin1'),
+        Buffer.from([0xff, 0xfe]),
+        Buffer.from('a.b.c\u00e9', 'latin1'),
+      ]) {
         const res = await rawRequest(url, bytes);
         assert.ok([400, 401].includes(res.status), `${url}: ${res.head}`);
       }
-      const ok = await request(url, { headers: { authorization: `Bearer ${hs256({ client_id: signer.clientId, iat: nowS() }, signer.secret)}` } });
+      const ok = await request(url, {
+        headers: { authorization: `Bearer ${hs256({ client_id: signer.clientId, iat: nowS() }, signer.secret)}` },
+      });
       assert.equal(ok.status, 200, 'the API is still serving');
     }
   });
@@ -172,9 +219,21 @@ describe('verifier adapters', () => {
       fc.constantFrom('HS256', 'RS256', 'at+jwt', signer.clientId, '\u0000', '\r\n', '\u0100'),
     );
     const value = fc.oneof(text, fc.integer(), fc.double(), fc.constant(null), fc.array(text, { maxLength: 3 }));
-    const header = fc.record({ alg: fc.oneof(fc.constant('HS256'), value), typ: value, kid: value, crit: fc.constant(undefined) }, { requiredKeys: ['alg'] });
+    const header = fc.record(
+      { alg: fc.oneof(fc.constant('HS256'), value), typ: value, kid: value, crit: fc.constant(undefined) },
+      { requiredKeys: ['alg'] },
+    );
     const claims = fc.record(
-      { client_id: fc.oneof(fc.constant(signer.clientId), value), iat: fc.oneof(fc.constant(nowS()), value), exp: value, rsin: value, scope: value, sub: value, user_id: value, extra: value },
+      {
+        client_id: fc.oneof(fc.constant(signer.clientId), value),
+        iat: fc.oneof(fc.constant(nowS()), value),
+        exp: value,
+        rsin: value,
+        scope: value,
+        sub: value,
+        user_id: value,
+        extra: value,
+      },
       { requiredKeys: [] },
     );
     const secret = fc.constantFrom(signer.secret, 'wrong-secret');
@@ -194,15 +253,30 @@ describe('verifier adapters', () => {
 
   it('remembers only fully accepted tokens, and refuses an oversized token before any work', async () => {
     let lookups = 0;
-    const record: ClientRecord = { clientId: 'c', rsin: '000000000', enabled: true, selfSignedAllowed: true, secrets: ['s3cret-s3cret'], scopes: ['zaken.lezen'] };
+    const record: ClientRecord = {
+      clientId: 'c',
+      rsin: '000000000',
+      enabled: true,
+      selfSignedAllowed: true,
+      secrets: ['s3cret-s3cret'],
+      scopes: ['zaken.lezen'],
+    };
     const cached = createVerifier({ clients: (id) => (lookups++, id === 'c' ? record : undefined), now: ts.clock.now });
     const token = hs256({ client_id: 'c', iat: nowS() }, 's3cret-s3cret');
-    for (let i = 0; i < 3; i++) await assert.rejects(cached.verify(token, ['zaken.verwijderen']), (e: TokenError) => e.code === 'insufficient_scope');
+    for (let i = 0; i < 3; i++)
+      await assert.rejects(
+        cached.verify(token, ['zaken.verwijderen']),
+        (e: TokenError) => e.code === 'insufficient_scope',
+      );
     assert.equal(lookups, 3, 'a token refused for its scope is not remembered');
     await cached.verify(token, ['zaken.lezen']);
     await cached.verify(token, ['zaken.lezen']);
     assert.equal(lookups, 4, 'an accepted token is');
-    await assert.rejects(cached.verify(token, ['zaken.verwijderen']), (e: TokenError) => e.code === 'insufficient_scope', 'a remembered token still has its scopes checked');
+    await assert.rejects(
+      cached.verify(token, ['zaken.verwijderen']),
+      (e: TokenError) => e.code === 'insufficient_scope',
+      'a remembered token still has its scopes checked',
+    );
     const huge = hs256({ client_id: 'c', iat: nowS(), pad: 'x'.repeat(MAX_TOKEN_LENGTH) }, 's3cret-s3cret');
     await assert.rejects(cached.verify(huge), (e: TokenError) => e.code === 'token_too_large');
     assert.equal(lookups, 4, 'no lookup for an oversized token');
@@ -218,7 +292,9 @@ describe('verifier adapters', () => {
       await Promise.all(
         Array.from({ length: 50 }, (_, j) => {
           const token = hs256({ client_id: signer.clientId, iat: nowS(), jti: `g-${i + j}`, pad }, signer.secret);
-          return request(`${ts.url}/admin/clients`, { headers: { authorization: `Bearer ${token}` } }).then((r) => assert.equal(r.status, 403));
+          return request(`${ts.url}/admin/clients`, { headers: { authorization: `Bearer ${token}` } }).then((r) =>
+            assert.equal(r.status, 403),
+          );
         }),
       );
     }
@@ -228,16 +304,37 @@ describe('verifier adapters', () => {
 
   it('a failed authentication is answered no sooner than the floor, whichever way it failed', async () => {
     const cases: Array<() => Promise<HttpResult>> = [
-      () => postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: signer.clientId, client_secret: 'wrong' }, {}, '127.0.0.31'),
-      () => postForm(`${ts.url}/token`, { grant_type: 'client_credentials', client_id: 'no-such-client', client_secret: 'wrong' }, {}, '127.0.0.32'),
-      () => request(`${ts.url}/admin/clients`, { headers: { authorization: `Bearer ${hs256({ client_id: 'no-such-client', iat: nowS() }, 'x')}` } }),
-      () => request(`${ts.url}/admin/clients`, { headers: { authorization: `Bearer ${hs256({ client_id: signer.clientId, iat: nowS() }, 'x')}` } }),
+      () =>
+        postForm(
+          `${ts.url}/token`,
+          { grant_type: 'client_credentials', client_id: signer.clientId, client_secret: 'wrong' },
+          {},
+          '127.0.0.31',
+        ),
+      () =>
+        postForm(
+          `${ts.url}/token`,
+          { grant_type: 'client_credentials', client_id: 'no-such-client', client_secret: 'wrong' },
+          {},
+          '127.0.0.32',
+        ),
+      () =>
+        request(`${ts.url}/admin/clients`, {
+          headers: { authorization: `Bearer ${hs256({ client_id: 'no-such-client', iat: nowS() }, 'x')}` },
+        }),
+      () =>
+        request(`${ts.url}/admin/clients`, {
+          headers: { authorization: `Bearer ${hs256({ client_id: signer.clientId, iat: nowS() }, 'x')}` },
+        }),
     ];
     for (const run of cases) {
       const started = performance.now();
       const res = await run();
       assert.equal(res.status, 401);
-      assert.ok(performance.now() - started >= FAILURE_FLOOR_MS, `answered after ${(performance.now() - started).toFixed(1)} ms`);
+      assert.ok(
+        performance.now() - started >= FAILURE_FLOOR_MS,
+        `answered after ${(performance.now() - started).toFixed(1)} ms`,
+      );
     }
   });
 });

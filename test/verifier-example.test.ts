@@ -54,14 +54,25 @@ describe("the README's verifier example, installed outside the repository", () =
   });
 
   it('installs from the packed tarball and runs as written, accepting and refusing tokens from zgw-auth', async () => {
-    const { stdout: packed } = await run('npm', ['pack', './packages/verifier', '--pack-destination', project, '--silent'], { cwd: ROOT });
+    const { stdout: packed } = await run(
+      'npm',
+      ['pack', './packages/verifier', '--pack-destination', project, '--silent'],
+      { cwd: ROOT },
+    );
     const tarball = path.join(project, packed.trim().split('\n').at(-1)!);
     assert.ok(fs.existsSync(tarball), packed);
-    fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'zaken-api', private: true, type: 'module' }));
+    fs.writeFileSync(
+      path.join(project, 'package.json'),
+      JSON.stringify({ name: 'zaken-api', private: true, type: 'module' }),
+    );
     await run('npm', ['install', '--offline', '--no-audit', '--no-fund', tarball], { cwd: project });
     fs.writeFileSync(path.join(project, 'server.mjs'), exampleBlock());
 
-    api = spawn(process.execPath, ['server.mjs'], { cwd: project, env: { ...process.env, ZGW_AUTH_ISSUER: ts.config.issuer, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    api = spawn(process.execPath, ['server.mjs'], {
+      cwd: project,
+      env: { ...process.env, ZGW_AUTH_ISSUER: ts.config.issuer, PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     api.stdout!.on('data', (d: Buffer) => (output += d.toString()));
     api.stderr!.on('data', (d: Buffer) => (output += d.toString()));
@@ -79,10 +90,14 @@ describe("the README's verifier example, installed outside the repository", () =
 
     const reader = await ts.createClient({ rsin: '123456782', allowedScopes: ['zaken.lezen'] });
     const other = await ts.createClient({ rsin: '123456782', allowedScopes: ['zaken.aanmaken'] });
-    const ok = await request(url, { headers: { authorization: `Bearer ${await ts.token(reader.clientId, reader.secret)}` } });
+    const ok = await request(url, {
+      headers: { authorization: `Bearer ${await ts.token(reader.clientId, reader.secret)}` },
+    });
     assert.equal(ok.status, 200, ok.text);
     assert.deepEqual(ok.json.caller, { clientId: reader.clientId, rsin: '123456782', kind: 'oauth2' });
-    const lacking = await request(url, { headers: { authorization: `Bearer ${await ts.token(other.clientId, other.secret)}` } });
+    const lacking = await request(url, {
+      headers: { authorization: `Bearer ${await ts.token(other.clientId, other.secret)}` },
+    });
     assert.equal(lacking.status, 403);
     assert.equal((await request(url)).status, 401);
     assert.match(output, /token refused: insufficient_scope/);

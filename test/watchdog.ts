@@ -14,4 +14,7 @@ const seconds = Number(process.env.TEST_FILE_TIMEOUT_S ?? '900');
 
 // Only in a test file's process, never in the runner around it.
 if (process.env.NODE_TEST_CONTEXT && Number.isFinite(seconds) && seconds > 0)
-  setTimeout(() => endProcess(`watchdog: ${file} did not finish within ${seconds} s (TEST_FILE_TIMEOUT_S) and was ended`), seconds * 1000).unref();
+  setTimeout(
+    () => endProcess(`watchdog: ${file} did not finish within ${seconds} s (TEST_FILE_TIMEOUT_S) and was ended`),
+    seconds * 1000,
+  ).unref();

@@ -7,7 +7,11 @@ const WEAK = 'Zomer2024!';
 const STRONG = 'q7Vx2mKp9LwZr4TbNc8HsYd3FgJe6UaQ1oRi5';
 
 /** The CLI with `input` on standard input; resolves with exit code and output. */
-function cli(args: string[], env: Record<string, string>, input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function cli(
+  args: string[],
+  env: Record<string, string>,
+  input = '',
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
     let stdout = '';
@@ -27,24 +31,41 @@ forEachDialect((dialect) => {
     const api = (method: string, path: string, body?: unknown): Promise<HttpResult> =>
       request(`${ts.url}/admin${path}`, {
         method,
-        headers: { authorization: `Bearer ${adminToken}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        headers: {
+          authorization: `Bearer ${adminToken}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
         body: body !== undefined ? JSON.stringify(body) : undefined,
       });
     before(async () => {
       ts = await startTestServer({ dialect });
       adminToken = await ts.token(ts.admin.clientId, ts.admin.secret);
-      env = { ZGW_AUTH_DATA_DIR: ts.config.dataDir, ZGW_AUTH_MASTER_KEY: ts.config.masterKey!, ...(ts.config.databaseUrl ? { DATABASE_URL: ts.config.databaseUrl } : {}) };
+      env = {
+        ZGW_AUTH_DATA_DIR: ts.config.dataDir,
+        ZGW_AUTH_MASTER_KEY: ts.config.masterKey!,
+        ...(ts.config.databaseUrl ? { DATABASE_URL: ts.config.databaseUrl } : {}),
+      };
     });
     after(() => ts.close());
 
     it('admin API: refuses a weak import unless allowWeak, which is audited and shown as a risk until the secret is revoked', async () => {
-      assert.equal((await api('POST', '/clients', { clientId: 'hs-weak', rsin: '000000000', selfSignedAllowed: true })).status, 201);
+      assert.equal(
+        (await api('POST', '/clients', { clientId: 'hs-weak', rsin: '000000000', selfSignedAllowed: true })).status,
+        201,
+      );
       const refused = await api('POST', '/clients/hs-weak/secrets', { value: WEAK });
       assert.equal(refused.status, 400);
-      assert.match(refused.json.detail, /weak secret refused for a self-signing client.*at least 32 characters.*128 bits.*allowWeak/);
+      assert.match(
+        refused.json.detail,
+        /weak secret refused for a self-signing client.*at least 32 characters.*128 bits.*allowWeak/,
+      );
       assert.equal(refused.json.invalidParams[0].name, 'value');
       assert.equal((await api('GET', '/clients/hs-weak/secrets')).json.length, 1, 'nothing stored');
-      assert.equal((await api('POST', '/clients/hs-weak/secrets', { value: STRONG })).status, 201, 'a strong import needs no flag');
+      assert.equal(
+        (await api('POST', '/clients/hs-weak/secrets', { value: STRONG })).status,
+        201,
+        'a strong import needs no flag',
+      );
       assert.deepEqual((await api('GET', '/clients/hs-weak')).json.risks, []);
 
       const allowed = await api('POST', '/clients/hs-weak/secrets', { value: WEAK, allowWeak: true, label: 'legacy' });
@@ -61,15 +82,27 @@ forEachDialect((dialect) => {
       assert.equal(imported!.details.allowedWeak, true);
       assert.ok(!JSON.stringify(imported).includes(WEAK), 'the value is not in the audit trail');
       const token = hs256({ client_id: 'hs-weak', iat: Math.floor(ts.clock.now() / 1000) }, WEAK);
-      assert.equal((await request(`${ts.url}/admin/keys`, { headers: { authorization: `Bearer ${token}` } })).status, 403, 'the allowed weak secret signs (no admin scope)');
+      assert.equal(
+        (await request(`${ts.url}/admin/keys`, { headers: { authorization: `Bearer ${token}` } })).status,
+        403,
+        'the allowed weak secret signs (no admin scope)',
+      );
 
       assert.equal((await api('DELETE', `/clients/hs-weak/secrets/${allowed.json.secret.secretId}`)).status, 200);
       assert.deepEqual((await api('GET', '/clients/hs-weak')).json.risks, [], 'revoked: no longer a risk');
     });
 
     it('long secrets made of repeats or runs are weak too', async () => {
-      assert.equal((await api('POST', '/clients', { clientId: 'hs-patterns', rsin: '000000000', selfSignedAllowed: true })).status, 201);
-      for (const value of ['Password1!Password1!Password1!Pa', 'abcdABCDabcdABCDabcdABCDabcdABCD', '0123456789abcdef0123456789abcdef', 'x'.repeat(64)]) {
+      assert.equal(
+        (await api('POST', '/clients', { clientId: 'hs-patterns', rsin: '000000000', selfSignedAllowed: true })).status,
+        201,
+      );
+      for (const value of [
+        'Password1!Password1!Password1!Pa',
+        'abcdABCDabcdABCDabcdABCDabcdABCD',
+        '0123456789abcdef0123456789abcdef',
+        'x'.repeat(64),
+      ]) {
         const res = await api('POST', '/clients/hs-patterns/secrets', { value });
         assert.equal(res.status, 400, `${value}: ${res.text}`);
       }
@@ -90,14 +123,24 @@ forEachDialect((dialect) => {
     });
 
     it('CLI: secrets add --import-stdin refuses, --allow-weak-secret keeps it, clients show and list show the risk', async () => {
-      assert.equal((await api('POST', '/clients', { clientId: 'cli-weak', rsin: '000000000', selfSignedAllowed: true })).status, 201);
+      assert.equal(
+        (await api('POST', '/clients', { clientId: 'cli-weak', rsin: '000000000', selfSignedAllowed: true })).status,
+        201,
+      );
       const refused = await cli(['secrets', 'add', 'cli-weak', '--import-stdin'], env, `${WEAK}\n`);
       assert.equal(refused.code, 1);
       assert.match(refused.stderr, /weak secret refused for a self-signing client.*--allow-weak-secret/);
-      const allowed = await cli(['secrets', 'add', 'cli-weak', '--import-stdin', '--allow-weak-secret', '--json'], env, `${WEAK}\n`);
+      const allowed = await cli(
+        ['secrets', 'add', 'cli-weak', '--import-stdin', '--allow-weak-secret', '--json'],
+        env,
+        `${WEAK}\n`,
+      );
       assert.equal(allowed.code, 0, allowed.stderr);
       assert.match((await cli(['clients', 'show', 'cli-weak'], env)).stdout, /^risks:\s+weak_secret/m);
-      assert.match((await cli(['clients', 'list', '--search', 'cli-weak'], env)).stdout, /^cli-weak\s.*\sweak_secret\s/m);
+      assert.match(
+        (await cli(['clients', 'list', '--search', 'cli-weak'], env)).stdout,
+        /^cli-weak\s.*\sweak_secret\s/m,
+      );
     });
   });
 });

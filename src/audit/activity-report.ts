@@ -28,9 +28,15 @@ export class Activity {
     await this.audit.flush(true);
     const since = (Math.floor(this.now() / HOUR_MS) - (ACTIVITY_HOURS - 1)) * HOUR_MS;
     const query = { since, ...filter };
-    const [counted, clients, organisations] = await Promise.all([this.store.perHour(query), this.store.perClient(query, TOP), this.store.perOrganisation(query, TOP)]);
+    const [counted, clients, organisations] = await Promise.all([
+      this.store.perHour(query),
+      this.store.perClient(query, TOP),
+      this.store.perOrganisation(query, TOP),
+    ]);
     const byHour = new Map(counted.map((h) => [h.hour, h]));
-    const hours = Array.from({ length: ACTIVITY_HOURS }, (_, i) => since + i * HOUR_MS).map((hour) => byHour.get(hour) ?? { hour, issued: 0, failed: 0 });
+    const hours = Array.from({ length: ACTIVITY_HOURS }, (_, i) => since + i * HOUR_MS).map(
+      (hour) => byHour.get(hour) ?? { hour, issued: 0, failed: 0 },
+    );
     return { since, hours, clients, organisations };
   }
 }

@@ -24,7 +24,13 @@ describe('AuditLog (memory store)', () => {
   });
 
   it('writes a recorded event at once, with its time, and reads newest first', async () => {
-    await audit.record({ actor: 'admin', action: 'client.created', target: 'a', address: '192.0.2.1', details: { after: { name: 'A' } } });
+    await audit.record({
+      actor: 'admin',
+      action: 'client.created',
+      target: 'a',
+      address: '192.0.2.1',
+      details: { after: { name: 'A' } },
+    });
     t += 1;
     await audit.record({ actor: 'cli', action: 'client.deleted', target: 'a', details: {} });
     const stored = await store.list({ limit: 10 });
@@ -40,7 +46,8 @@ describe('AuditLog (memory store)', () => {
   });
 
   it('buffers recordLater events and writes them in batches, in order', async () => {
-    for (let i = 0; i < 250; i++) audit.recordLater({ actor: 'c', action: 'token.issued', target: `t${i}`, details: { i } });
+    for (let i = 0; i < 250; i++)
+      audit.recordLater({ actor: 'c', action: 'token.issued', target: `t${i}`, details: { i } });
     await audit.flush();
     const written = appends;
     // A write takes what is buffered when its turn comes: batches that filled up meanwhile go along.
@@ -84,12 +91,28 @@ describe('AuditLog (memory store)', () => {
 
   it('writes the first of a folded event at once and folds repeats within the window into it', async () => {
     const first = t;
-    audit.recordRepeated('k', { actor: 'c', action: 'client_auth.failed', target: 'a', reason: 'wrong_secret', details: {} });
+    audit.recordRepeated('k', {
+      actor: 'c',
+      action: 'client_auth.failed',
+      target: 'a',
+      reason: 'wrong_secret',
+      details: {},
+    });
     await audit.flush();
     const [written] = await store.list({ limit: 10 });
-    assert.deepEqual([written?.target, written?.at, written?.reason, written?.details], ['a', first, 'wrong_secret', { lastAt: first, count: 1 }], 'visible before its window ends');
+    assert.deepEqual(
+      [written?.target, written?.at, written?.reason, written?.details],
+      ['a', first, 'wrong_secret', { lastAt: first, count: 1 }],
+      'visible before its window ends',
+    );
     t += 1000;
-    audit.recordRepeated('k', { actor: 'c', action: 'client_auth.failed', target: 'b', reason: 'wrong_secret', details: {} });
+    audit.recordRepeated('k', {
+      actor: 'c',
+      action: 'client_auth.failed',
+      target: 'b',
+      reason: 'wrong_secret',
+      details: {},
+    });
     audit.recordRepeated('other', { actor: 'd', action: 'client_auth.failed', target: 'c', details: {} });
     await audit.flush();
     assert.deepEqual(
@@ -101,7 +124,13 @@ describe('AuditLog (memory store)', () => {
       'the repeat waits for the end of the window',
     );
     t = first + REPEAT_WINDOW_MS;
-    audit.recordRepeated('k', { actor: 'c', action: 'client_auth.failed', target: 'a', reason: 'wrong_secret', details: {} });
+    audit.recordRepeated('k', {
+      actor: 'c',
+      action: 'client_auth.failed',
+      target: 'a',
+      reason: 'wrong_secret',
+      details: {},
+    });
     await audit.flush();
     const events = await store.list({ limit: 10 });
     assert.equal(events.length, 3, 'a new window: a new event');
@@ -155,7 +184,8 @@ describe('AuditLog (memory store)', () => {
     let away = true;
     const errors: unknown[] = [];
     const appendReturningIds = store.appendReturningIds.bind(store);
-    store.appendReturningIds = (rows: AuditRows) => (away ? Promise.reject(new ZgwAuthError('storage_unavailable', 'away')) : appendReturningIds(rows));
+    store.appendReturningIds = (rows: AuditRows) =>
+      away ? Promise.reject(new ZgwAuthError('storage_unavailable', 'away')) : appendReturningIds(rows);
     const log = new AuditLog(store, (err) => errors.push(err), now);
     const first = t;
     log.recordRepeated('k', { actor: 'c', action: 'client_auth.failed', target: 'a', details: {} });
@@ -172,9 +202,21 @@ describe('AuditLog (memory store)', () => {
   });
 
   it('keeps the organisation of every event, written at once, buffered or counted, and lists by it', async () => {
-    await audit.record({ actor: 'admin', action: 'client.created', target: 'a', organisation: '123456782', details: {} });
+    await audit.record({
+      actor: 'admin',
+      action: 'client.created',
+      target: 'a',
+      organisation: '123456782',
+      details: {},
+    });
     audit.recordLater({ actor: 'a', action: 'token.issued', target: 'a', organisation: '123456782', details: {} });
-    audit.recordRepeated('k', { actor: 'b', action: 'client_auth.failed', target: 'b', organisation: '111222333', details: {} });
+    audit.recordRepeated('k', {
+      actor: 'b',
+      action: 'client_auth.failed',
+      target: 'b',
+      organisation: '111222333',
+      details: {},
+    });
     await audit.record({ actor: 'admin', action: 'key.rotated', target: 'k1', details: {} });
     assert.deepEqual(
       (await audit.list()).map((e) => [e.action, e.organisation]),
@@ -226,7 +268,8 @@ describe('AuditLog (memory store)', () => {
     const errors: unknown[] = [];
     let away = true;
     const append = store.append.bind(store);
-    store.append = (rows: AuditRows) => (away ? Promise.reject(new ZgwAuthError('storage_unavailable', 'the database is unreachable')) : append(rows));
+    store.append = (rows: AuditRows) =>
+      away ? Promise.reject(new ZgwAuthError('storage_unavailable', 'the database is unreachable')) : append(rows);
     const log = new AuditLog(store, (err) => errors.push(err), now);
     for (const target of ['a', 'b']) log.recordLater({ actor: 'c', action: 'token.issued', target, details: {} });
     await log.flush();
@@ -269,7 +312,8 @@ describe('AuditLog (memory store)', () => {
       (err) => errors.push(err as never),
       now,
     );
-    for (let i = 0; i < PENDING_EVENTS_MAX + 5; i++) log.recordLater({ actor: 'c', action: 'token.issued', target: String(i), details: {} });
+    for (let i = 0; i < PENDING_EVENTS_MAX + 5; i++)
+      log.recordLater({ actor: 'c', action: 'token.issued', target: String(i), details: {} });
     await log.flush();
     assert.equal(
       errors.reduce((n, e) => n + (e.auditEventsDropped ?? 0), 0),

@@ -59,11 +59,29 @@ export class AuditLog {
   ) {}
 
   async record(event: NewAuditEvent): Promise<void> {
-    await this.store.append([this.now(), event.actor, event.action, event.target, event.address ?? null, event.reason ?? null, JSON.stringify(event.details), event.organisation ?? null]);
+    await this.store.append([
+      this.now(),
+      event.actor,
+      event.action,
+      event.target,
+      event.address ?? null,
+      event.reason ?? null,
+      JSON.stringify(event.details),
+      event.organisation ?? null,
+    ]);
   }
 
   recordLater(event: NewAuditEvent, at = this.now()): void {
-    this.buffer.push(at, event.actor, event.action, event.target, event.address ?? null, event.reason ?? null, JSON.stringify(event.details), event.organisation ?? null);
+    this.buffer.push(
+      at,
+      event.actor,
+      event.action,
+      event.target,
+      event.address ?? null,
+      event.reason ?? null,
+      JSON.stringify(event.details),
+      event.organisation ?? null,
+    );
     // Small batches, written soon: buffered events die young instead of aging into the old heap.
     if (this.buffer.length >= BATCH_EVENTS * AUDIT_FIELDS) {
       if (!this.waitingForStore) void this.flush();
@@ -130,8 +148,22 @@ export class AuditLog {
 
   private static foldRow(f: Fold): AuditRows {
     const e = f.event;
-    const details = { ...e.details, lastAt: f.lastAt, count: f.count, ...(f.targets.size > 1 ? { targets: [...f.targets] } : {}) };
-    return [f.at, e.actor, e.action, e.target, e.address ?? null, e.reason ?? null, JSON.stringify(details), e.organisation ?? null];
+    const details = {
+      ...e.details,
+      lastAt: f.lastAt,
+      count: f.count,
+      ...(f.targets.size > 1 ? { targets: [...f.targets] } : {}),
+    };
+    return [
+      f.at,
+      e.actor,
+      e.action,
+      e.target,
+      e.address ?? null,
+      e.reason ?? null,
+      JSON.stringify(details),
+      e.organisation ?? null,
+    ];
   }
 
   /**
@@ -152,7 +184,9 @@ export class AuditLog {
       }
       fresh.forEach((f, i) => ((f.id = ids[i]), (f.written = counts[i]!)));
     }
-    const stale = (all ? this.closed.concat([...this.repeated.values()]) : this.closed).filter((f) => f.id !== undefined && f.id !== -1 && f.written !== f.count);
+    const stale = (all ? this.closed.concat([...this.repeated.values()]) : this.closed).filter(
+      (f) => f.id !== undefined && f.id !== -1 && f.written !== f.count,
+    );
     const counts = stale.map((f) => f.count);
     if (stale.length) await this.store.updateDetails(stale.map((f) => [f.id!, AuditLog.foldRow(f)[6] as string]));
     stale.forEach((f, i) => (f.written = counts[i]!));
@@ -211,7 +245,12 @@ export class AuditLog {
     const pending = batch.concat(this.buffer);
     const excess = pending.length - PENDING_EVENTS_MAX * AUDIT_FIELDS;
     this.buffer = excess > 0 ? pending.slice(excess) : pending;
-    this.onError(Object.assign(err, { auditEventsPending: this.buffer.length / AUDIT_FIELDS, auditEventsDropped: Math.max(0, excess / AUDIT_FIELDS) }));
+    this.onError(
+      Object.assign(err, {
+        auditEventsPending: this.buffer.length / AUDIT_FIELDS,
+        auditEventsDropped: Math.max(0, excess / AUDIT_FIELDS),
+      }),
+    );
     this.waitingForStore = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {

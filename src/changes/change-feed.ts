@@ -3,7 +3,12 @@
 import { EventEmitter } from 'node:events';
 
 /** A registry change other processes must see at once: a client (and its secrets), an organisation, the key set or a revoked token. */
-export type Change = { kind: 'client'; clientId: string } | { kind: 'organisation'; rsin: string } | { kind: 'keys' } | { kind: 'revocation'; jti: string } | { kind: 'all' };
+export type Change =
+  | { kind: 'client'; clientId: string }
+  | { kind: 'organisation'; rsin: string }
+  | { kind: 'keys' }
+  | { kind: 'revocation'; jti: string }
+  | { kind: 'all' };
 
 /**
  * A change as another process sent it (a PostgreSQL notification): parsed, never trusted. Anything

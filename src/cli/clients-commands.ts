@@ -50,7 +50,16 @@ function describeClient(c: Client): string {
 function secretRows(secrets: SecretInfo[]): string {
   return table(
     ['SECRET ID', 'LABEL', 'SELF-SIGNED', 'WEAK', 'CREATED', 'EXPIRES', 'LAST USED', 'REVOKED'],
-    secrets.map((s) => [s.secretId, s.label || '-', String(s.usableForSelfSigned), String(s.weak), isoTime(s.createdAt), isoTime(s.expiresAt), isoTime(s.lastUsedAt), isoTime(s.revokedAt)]),
+    secrets.map((s) => [
+      s.secretId,
+      s.label || '-',
+      String(s.usableForSelfSigned),
+      String(s.weak),
+      isoTime(s.createdAt),
+      isoTime(s.expiresAt),
+      isoTime(s.lastUsedAt),
+      isoTime(s.revokedAt),
+    ]),
   );
 }
 
@@ -92,7 +101,15 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
           CLI_ACTOR,
         ),
       );
-      if (o.json) return ctx.out(JSON.stringify({ client_id: client.clientId, client_secret: secret.value, secret_id: secret.secret.secretId, client }));
+      if (o.json)
+        return ctx.out(
+          JSON.stringify({
+            client_id: client.clientId,
+            client_secret: secret.value,
+            secret_id: secret.secret.secretId,
+            client,
+          }),
+        );
       ctx.out(`${describeClient(client)}\n\nclient_secret:    ${secret.value}\n(shown once: store it now)`);
     });
 
@@ -106,12 +123,28 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
     .option('--offset <n>', 'skip this many', seconds, 0)
     .option('--json', 'print JSON')
     .action(async (o, cmd: Command) => {
-      const page = await ctx.withApp(cmd, (app) => app.clients.list({ rsin: o.rsin, enabled: o.enabled, q: o.search, limit: Math.min(o.limit, 1000), offset: o.offset }));
+      const page = await ctx.withApp(cmd, (app) =>
+        app.clients.list({
+          rsin: o.rsin,
+          enabled: o.enabled,
+          q: o.search,
+          limit: Math.min(o.limit, 1000),
+          offset: o.offset,
+        }),
+      );
       if (o.json) return ctx.out(JSON.stringify(page));
       ctx.out(
         table(
           ['CLIENT ID', 'RSIN', 'ENABLED', 'SCOPES', 'LAST TOKEN', 'RISKS', 'NAME'],
-          page.items.map((c) => [c.clientId, c.rsin, String(c.enabled), c.allowedScopes.join(' ') || '-', isoTime(c.lastTokenAt), c.risks.join(' ') || '-', c.name]),
+          page.items.map((c) => [
+            c.clientId,
+            c.rsin,
+            String(c.enabled),
+            c.allowedScopes.join(' ') || '-',
+            isoTime(c.lastTokenAt),
+            c.risks.join(' ') || '-',
+            c.name,
+          ]),
         ),
       );
       ctx.out(`${page.items.length} of ${page.total}`);
@@ -122,7 +155,9 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
     .description('show a client and its secrets (metadata only)')
     .option('--json', 'print JSON')
     .action(async (clientId: string, o, cmd: Command) => {
-      const [client, secrets] = await ctx.withApp(cmd, (app) => Promise.all([app.clients.get(clientId), app.clients.listSecrets(clientId)]));
+      const [client, secrets] = await ctx.withApp(cmd, (app) =>
+        Promise.all([app.clients.get(clientId), app.clients.listSecrets(clientId)]),
+      );
       if (o.json) return ctx.out(JSON.stringify({ client, secrets }));
       ctx.out(`${describeClient(client)}\n\n${secretRows(secrets)}`);
     });
@@ -156,7 +191,9 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
   ] as const) {
     clients
       .command(`${verb} <clientId>`)
-      .description(`${verb} a client (${enabled ? 'tokens can be issued again' : 'token issuance and its tokens stop at once'})`)
+      .description(
+        `${verb} a client (${enabled ? 'tokens can be issued again' : 'token issuance and its tokens stop at once'})`,
+      )
       .action(async (clientId: string, _o, cmd: Command) => {
         await ctx.withApp(cmd, (app) => app.clients.update(clientId, { enabled }, CLI_ACTOR));
         ctx.out(`${clientId} ${verb}d`);
@@ -174,19 +211,40 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
   const secrets = program.command('secrets').description('manage client secrets');
   secrets
     .command('add <clientId>')
-    .description('add a secret (generated, or imported with --import-stdin); both old and new work until one is revoked')
+    .description(
+      'add a secret (generated, or imported with --import-stdin); both old and new work until one is revoked',
+    )
     .option('--label <label>', 'what the secret is for')
     .option('--expires-at <iso>', 'stops working at this time', timestamp)
     .option('--import-stdin', 'read an existing secret from standard input (migration from Keycloak or Open Zaak)')
-    .option('--allow-weak-secret', 'keep an imported secret below the strength rule for a self-signing client (audited, shown as a risk)')
+    .option(
+      '--allow-weak-secret',
+      'keep an imported secret below the strength rule for a self-signing client (audited, shown as a risk)',
+    )
     .option('--json', 'print JSON')
     .action(async (clientId: string, o, cmd: Command) => {
       const value = o.importStdin ? (await readStdin()).replace(/\r?\n$/, '') : undefined;
-      const created = await ctx.withApp(cmd, (app) => app.clients.addSecret(clientId, { label: o.label, expiresAt: o.expiresAt, value, allowWeak: o.allowWeakSecret === true }, CLI_ACTOR));
+      const created = await ctx.withApp(cmd, (app) =>
+        app.clients.addSecret(
+          clientId,
+          { label: o.label, expiresAt: o.expiresAt, value, allowWeak: o.allowWeakSecret === true },
+          CLI_ACTOR,
+        ),
+      );
       for (const w of created.warnings) process.stderr.write(`warning: ${w}\n`);
       if (o.json)
-        return ctx.out(JSON.stringify({ client_id: clientId, secret_id: created.secret.secretId, client_secret: value === undefined ? created.value : undefined, warnings: created.warnings }));
-      ctx.out(`secret_id:     ${created.secret.secretId}` + (value === undefined ? `\nclient_secret: ${created.value}\n(shown once: store it now)` : '\n(imported)'));
+        return ctx.out(
+          JSON.stringify({
+            client_id: clientId,
+            secret_id: created.secret.secretId,
+            client_secret: value === undefined ? created.value : undefined,
+            warnings: created.warnings,
+          }),
+        );
+      ctx.out(
+        `secret_id:     ${created.secret.secretId}` +
+          (value === undefined ? `\nclient_secret: ${created.value}\n(shown once: store it now)` : '\n(imported)'),
+      );
     });
   secrets
     .command('list <clientId>')
@@ -220,7 +278,15 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
     .option('--json', 'print JSON')
     .action(async (o, cmd: Command) => {
       if (o.organisation !== undefined) validateRsin(o.organisation, 'organisation');
-      const events = await ctx.withApp(cmd, (app) => app.audit.list({ action: o.action, target: o.target, reason: o.reason, organisation: o.organisation, limit: o.limit }));
+      const events = await ctx.withApp(cmd, (app) =>
+        app.audit.list({
+          action: o.action,
+          target: o.target,
+          reason: o.reason,
+          organisation: o.organisation,
+          limit: o.limit,
+        }),
+      );
       if (o.json) return ctx.out(JSON.stringify(events));
       ctx.out(
         table(

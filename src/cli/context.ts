@@ -6,7 +6,11 @@ import type { Config } from '../config.js';
 /** What the command files get from the program: configuration, the app and the output. */
 export interface CliContext {
   /** Opens the app for a command that works on the local database; closed by the caller. */
-  withApp<T>(cmd: Command, run: (app: App) => Promise<T>, options?: { create?: boolean; newMasterKey?: boolean }): Promise<T>;
+  withApp<T>(
+    cmd: Command,
+    run: (app: App) => Promise<T>,
+    options?: { create?: boolean; newMasterKey?: boolean },
+  ): Promise<T>;
   config(cmd: Command): Config;
   out(text: string): void;
 }

@@ -20,10 +20,17 @@ interface MigrateOptions {
 
 /** `migrate keycloak` / `migrate open-zaak`: clients and their secrets from the systems zgw-auth replaces. */
 export function migrateCommands(program: Command, ctx: CliContext): void {
-  const migrate = program.command('migrate').description('import clients from Keycloak or Open Zaak with the secrets they have (dry-runnable; running again changes nothing)');
+  const migrate = program
+    .command('migrate')
+    .description(
+      'import clients from Keycloak or Open Zaak with the secrets they have (dry-runnable; running again changes nothing)',
+    );
   const common = (cmd: Command) =>
     cmd
-      .option('--allow-weak-secrets', 'keep secrets below the strength rule for self-signing clients (marked weak, shown as a risk) instead of leaving those clients out')
+      .option(
+        '--allow-weak-secrets',
+        'keep secrets below the strength rule for self-signing clients (marked weak, shown as a risk) instead of leaving those clients out',
+      )
       .option('--dry-run', 'check everything and report what would happen; change nothing')
       .option('--json', 'print the report as JSON');
 
@@ -33,13 +40,21 @@ export function migrateCommands(program: Command, ctx: CliContext): void {
       .description(
         "confidential service-account clients of a realm export, with their secrets, rsin mapper, user claims and token lifespan; Keycloak's own, public and bearer-only clients are skipped",
       )
-      .requiredOption('--file <path>', 'realm export: kc.sh export --realm NAME --file realm.json (a partial export from the console masks secrets)')
+      .requiredOption(
+        '--file <path>',
+        'realm export: kc.sh export --realm NAME --file realm.json (a partial export from the console masks secrets)',
+      )
       .option('--rsin <rsin>', 'organisation of clients without a hardcoded rsin mapper')
-      .option('--no-self-signed', 'imported clients may not sign their own HS256 tokens (secrets then stored hashed only)'),
+      .option(
+        '--no-self-signed',
+        'imported clients may not sign their own HS256 tokens (secrets then stored hashed only)',
+      ),
   ).action(async (o: MigrateOptions, cmd: Command) => {
     if (o.rsin !== undefined) validRsin(o.rsin);
     const data = readMigrationFile(o.file);
-    const plan = inFile(o.file, () => parseKeycloakRealm(data, { rsin: o.rsin, selfSigned: o.selfSigned !== false, now: Date.now() }));
+    const plan = inFile(o.file, () =>
+      parseKeycloakRealm(data, { rsin: o.rsin, selfSigned: o.selfSigned !== false, now: Date.now() }),
+    );
     await run(ctx, cmd, plan, o);
   });
 
@@ -47,7 +62,10 @@ export function migrateCommands(program: Command, ctx: CliContext): void {
     migrate
       .command('open-zaak')
       .description('every client id with a secret becomes a self-signing client named after its Applicatie')
-      .requiredOption('--file <path>', 'manage.py dumpdata vng_api_common.jwtsecret authorizations.applicatie > dump.json')
+      .requiredOption(
+        '--file <path>',
+        'manage.py dumpdata vng_api_common.jwtsecret authorizations.applicatie > dump.json',
+      )
       .requiredOption('--rsin <rsin>', 'required: organisation of the imported clients'),
   ).action(async (o: MigrateOptions & { rsin: string }, cmd: Command) => {
     validRsin(o.rsin);
@@ -123,7 +141,8 @@ function formatReport(report: MigrationReport): string {
     }
   }
   const notes: string[] = [];
-  for (const c of report.clients) for (const n of c.notes) notes.push(`  ${displayText(c.clientId)}: ${displayText(n)}`);
+  for (const c of report.clients)
+    for (const n of c.notes) notes.push(`  ${displayText(c.clientId)}: ${displayText(n)}`);
   for (const n of report.notes) notes.push(`  ${displayText(n)}`);
   if (notes.length) {
     lines.push('', 'Notes:');

@@ -25,7 +25,9 @@ function describeOrganisation(o: Organisation | OrganisationWithCounts): string 
 
 /** `zgw-auth organisations …`: the organisations of the registry, by RSIN. */
 export function organisationsCommands(program: Command, ctx: CliContext): void {
-  const organisations = program.command('organisations').description('manage organisations (by RSIN) and see how many clients each has');
+  const organisations = program
+    .command('organisations')
+    .description('manage organisations (by RSIN) and see how many clients each has');
 
   organisations
     .command('create')
@@ -34,7 +36,9 @@ export function organisationsCommands(program: Command, ctx: CliContext): void {
     .requiredOption('--name <name>', 'required: display name')
     .option('--json', 'print JSON')
     .action(async (o, cmd: Command) => {
-      const created = await ctx.withApp(cmd, (app) => app.organisations.create({ rsin: o.rsin, name: o.name }, CLI_ACTOR));
+      const created = await ctx.withApp(cmd, (app) =>
+        app.organisations.create({ rsin: o.rsin, name: o.name }, CLI_ACTOR),
+      );
       ctx.out(o.json ? JSON.stringify(created) : describeOrganisation(created));
     });
 
@@ -47,12 +51,21 @@ export function organisationsCommands(program: Command, ctx: CliContext): void {
     .option('--offset <n>', 'skip this many', whole, 0)
     .option('--json', 'print JSON')
     .action(async (o, cmd: Command) => {
-      const page = await ctx.withApp(cmd, (app) => app.organisations.list({ enabled: o.enabled, q: o.search, limit: o.limit, offset: o.offset }));
+      const page = await ctx.withApp(cmd, (app) =>
+        app.organisations.list({ enabled: o.enabled, q: o.search, limit: o.limit, offset: o.offset }),
+      );
       if (o.json) return ctx.out(JSON.stringify(page));
       ctx.out(
         table(
           ['RSIN', 'ENABLED', 'CLIENTS', 'ENABLED CLIENTS', 'UPDATED', 'NAME'],
-          page.items.map((org) => [org.rsin, String(org.enabled), String(org.clientCount), String(org.enabledClientCount), isoTime(org.updatedAt), org.name]),
+          page.items.map((org) => [
+            org.rsin,
+            String(org.enabled),
+            String(org.clientCount),
+            String(org.enabledClientCount),
+            isoTime(org.updatedAt),
+            org.name,
+          ]),
         ),
       );
       ctx.out(`${page.items.length} of ${page.total}`);

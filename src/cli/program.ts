@@ -19,7 +19,9 @@ function configFrom(cmd: Command): Config {
     if (v !== undefined) flags[key] = String(v);
   }
   if (flags.masterKey !== undefined) {
-    process.stderr.write('warning: --master-key shows the key in the process list; use --master-key-file or ZGW_AUTH_MASTER_KEY_FILE\n');
+    process.stderr.write(
+      'warning: --master-key shows the key in the process list; use --master-key-file or ZGW_AUTH_MASTER_KEY_FILE\n',
+    );
   }
   return loadConfig(process.env, flags);
 }
@@ -28,12 +30,18 @@ function configFrom(cmd: Command): Config {
 function cliLogLevel(): string {
   const level = process.env.ZGW_AUTH_LOG_LEVEL;
   if (level === undefined) return 'warn';
-  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new ValidationError(`ZGW_AUTH_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${level.slice(0, 40)}"`);
+  if (!(LOG_LEVELS as readonly string[]).includes(level))
+    throw new ValidationError(
+      `ZGW_AUTH_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${level.slice(0, 40)}"`,
+    );
   return level;
 }
 
 /** Runs the zgw-auth command line; returns the exit code. */
-export async function runCli(argv: string[], out: (text: string) => void = (t) => process.stdout.write(t + '\n')): Promise<number> {
+export async function runCli(
+  argv: string[],
+  out: (text: string) => void = (t) => process.stdout.write(t + '\n'),
+): Promise<number> {
   const program = new Command('zgw-auth')
     .description('Authentication for ZGW APIs: OAuth2 client credentials, ClientID management, token verification')
     .exitOverride()
@@ -49,11 +57,21 @@ export async function runCli(argv: string[], out: (text: string) => void = (t) =
   }
   const serverHelp = () => {
     const help = serverOptions.createHelp();
-    const lines = serverOptions.options.map((o) => help.formatItem(help.optionTerm(o), help.longestOptionTermLength(serverOptions, help), help.optionDescription(o), help));
+    const lines = serverOptions.options.map((o) =>
+      help.formatItem(
+        help.optionTerm(o),
+        help.longestOptionTermLength(serverOptions, help),
+        help.optionDescription(o),
+        help,
+      ),
+    );
     return `\nServer options (before or after the command; each also an environment variable):\n${lines.join('\n')}\n`;
   };
   program.addHelpText('after', serverHelp);
-  program.option('--init', 'commands other than serve: create the registry (database, master key) when there is none, instead of refusing');
+  program.option(
+    '--init',
+    'commands other than serve: create the registry (database, master key) when there is none, instead of refusing',
+  );
   const ctx: CliContext = {
     config: configFrom,
     out,
@@ -61,7 +79,11 @@ export async function runCli(argv: string[], out: (text: string) => void = (t) =
       const config = configFrom(cmd);
       // A mistyped --data-dir or DATABASE_URL must not quietly start a second, empty registry.
       const create = options.create === true || cmd.optsWithGlobals().init === true;
-      const app = await createApp(config, { log: createLogger(cliLogLevel()), create, newMasterKey: options.newMasterKey });
+      const app = await createApp(config, {
+        log: createLogger(cliLogLevel()),
+        create,
+        newMasterKey: options.newMasterKey,
+      });
       try {
         return await run(app);
       } finally {

@@ -6,7 +6,15 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { FIRST_ADMIN_CLIENT_ID } from '../clients/model.js';
-import { type App, createApp, createFirstAdmin, createLogger, ensureSigningKey, type FirstAdmin, unusedFirstAdminSecret } from '../app.js';
+import {
+  type App,
+  createApp,
+  createFirstAdmin,
+  createLogger,
+  ensureSigningKey,
+  type FirstAdmin,
+  unusedFirstAdminSecret,
+} from '../app.js';
 import type { Config } from '../config.js';
 import { buildServer } from '../http/build-server.js';
 import type { CliContext } from './context.js';
@@ -30,19 +38,35 @@ export function serveCommand(program: Command, ctx: CliContext): void {
       // In cluster mode the primary has initialised the database before forking.
       const keyCreated = cluster.isWorker ? undefined : await ensureSigningKey(app);
       app.keys.startRefresh(config.keyRefreshInterval, (err) => app.log.error({ err }, 'signing key refresh failed'));
-      const housekeeping = () => Promise.all([app.audit.prune(config.auditRetentionDays), app.revocations.prune()]).catch((err: unknown) => app.log.error({ err }, 'housekeeping failed'));
+      const housekeeping = () =>
+        Promise.all([app.audit.prune(config.auditRetentionDays), app.revocations.prune()]).catch((err: unknown) =>
+          app.log.error({ err }, 'housekeeping failed'),
+        );
       await housekeeping();
       setInterval(housekeeping, 3_600_000).unref();
       const server = await buildServer(app);
-      const address = await server.listen({ host: config.host, port: config.port }).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== 'EADDRINUSE') throw err;
-        throw new ZgwAuthError('address_in_use', `port ${config.port} on ${config.host} is already in use (another zgw-auth?); choose another with --port or ZGW_AUTH_PORT`);
-      });
-      if (config.port === 0 && config.issuer.endsWith(':0')) config.issuer = config.issuer.replace(/:0$/, `:${new URL(address).port}`);
+      const address = await server
+        .listen({ host: config.host, port: config.port })
+        .catch((err: NodeJS.ErrnoException) => {
+          if (err.code !== 'EADDRINUSE') throw err;
+          throw new ZgwAuthError(
+            'address_in_use',
+            `port ${config.port} on ${config.host} is already in use (another zgw-auth?); choose another with --port or ZGW_AUTH_PORT`,
+          );
+        });
+      if (config.port === 0 && config.issuer.endsWith(':0'))
+        config.issuer = config.issuer.replace(/:0$/, `:${new URL(address).port}`);
       if (keyCreated) app.log.info({ kid: keyCreated }, 'signing key created');
       // After listening: the banner names the address, known only now when the port was 0.
       if (!cluster.isWorker) await firstAdmin(app, ctx.out);
-      app.log.info({ issuer: config.issuer, storage: app.storage.location, ...(config.console ? { console: new URL('/console', config.issuer).toString() } : {}) }, 'zgw-auth listening');
+      app.log.info(
+        {
+          issuer: config.issuer,
+          storage: app.storage.location,
+          ...(config.console ? { console: new URL('/console', config.issuer).toString() } : {}),
+        },
+        'zgw-auth listening',
+      );
 
       // Last resort: an error no handler expected (an 'error' event nobody listens for, a rejected
       // promise nobody awaits) is logged and reported by readiness; the process keeps serving what
@@ -148,7 +172,9 @@ export const FIRST_SECRET_FILE = 'first-admin-secret.txt';
  * have been delivered, says how to issue it a new secret.
  */
 async function firstAdmin(app: App, out: (text: string) => void): Promise<void> {
-  const made = await withSignalsHeld(() => createFirstAdmin(app, (admin) => showFirstStartSecret(app.config, admin, app.log, out)));
+  const made = await withSignalsHeld(() =>
+    createFirstAdmin(app, (admin) => showFirstStartSecret(app.config, admin, app.log, out)),
+  );
   if (made) return;
   const secretId = await unusedFirstAdminSecret(app);
   if (secretId === undefined || fs.existsSync(path.join(app.config.dataDir, FIRST_SECRET_FILE))) return;
@@ -194,10 +220,17 @@ function showFirstStartSecret(config: Config, admin: FirstAdmin, log: Logger, ou
   } finally {
     fs.closeSync(fd);
   }
-  log.warn({ secretFile: file }, 'first start: the administrator secret is in this owner-only file; store it in a password manager, then delete the file');
+  log.warn(
+    { secretFile: file },
+    'first start: the administrator secret is in this owner-only file; store it in a password manager, then delete the file',
+  );
 }
 
-function firstStartBanner({ issuer, console }: Pick<Config, 'issuer' | 'console'>, clientId: string, secret: string): string {
+function firstStartBanner(
+  { issuer, console }: Pick<Config, 'issuer' | 'console'>,
+  clientId: string,
+  secret: string,
+): string {
   // The console answers at the root of the issuer's origin, whatever the issuer's path.
   const consoleUrl = new URL('/console', issuer).toString();
   return [

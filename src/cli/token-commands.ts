@@ -29,28 +29,55 @@ export function tokenCommands(program: Command, ctx: CliContext): void {
     .option('--rsin <rsin>', 'rsin claim (must match the registered organisation)')
     .option('--lifetime <seconds>', 'exp - iat', seconds, 3600)
     .action((o) => {
-      ctx.out(createSelfSignedToken({ clientId: o.clientId, secret: secretFrom(o), userId: o.userId, userRepresentation: o.userRepresentation, rsin: o.rsin, lifetimeSeconds: o.lifetime }));
+      ctx.out(
+        createSelfSignedToken({
+          clientId: o.clientId,
+          secret: secretFrom(o),
+          userId: o.userId,
+          userRepresentation: o.userRepresentation,
+          rsin: o.rsin,
+          lifetimeSeconds: o.lifetime,
+        }),
+      );
     });
 
   token
     .command('get')
     .description('fetch an access token from an OAuth2 token endpoint found via discovery')
-    .requiredOption('--server <url>', 'issuer URL of the server (its /.well-known/openid-configuration names the token endpoint)')
+    .requiredOption(
+      '--server <url>',
+      'issuer URL of the server (its /.well-known/openid-configuration names the token endpoint)',
+    )
     .requiredOption('--client-id <id>', 'client id')
     .option('--client-secret <secret>', 'client secret (or env ZGW_AUTH_CLIENT_SECRET)')
     .option('--scope <scopes>', 'space-separated scopes')
     .option('--json', 'print the whole token response')
     .action(async (o) => {
-      const meta = (await (await fetch(`${String(o.server).replace(/\/+$/, '')}/.well-known/openid-configuration`, { signal: AbortSignal.timeout(10_000) })).json()) as { token_endpoint?: string };
-      if (!meta.token_endpoint) throw new ZgwAuthError('upstream_error', 'the discovery document names no token_endpoint');
+      const meta = (await (
+        await fetch(`${String(o.server).replace(/\/+$/, '')}/.well-known/openid-configuration`, {
+          signal: AbortSignal.timeout(10_000),
+        })
+      ).json()) as { token_endpoint?: string };
+      if (!meta.token_endpoint)
+        throw new ZgwAuthError('upstream_error', 'the discovery document names no token_endpoint');
       const res = await fetch(meta.token_endpoint, {
         method: 'POST',
-        headers: { authorization: basicCredentials(o.clientId, secretFrom(o)), 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: 'client_credentials', ...(o.scope ? { scope: o.scope } : {}) }).toString(),
+        headers: {
+          authorization: basicCredentials(o.clientId, secretFrom(o)),
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          ...(o.scope ? { scope: o.scope } : {}),
+        }).toString(),
         signal: AbortSignal.timeout(10_000),
       });
       const body = (await res.json()) as { access_token?: string; error?: string; error_description?: string };
-      if (!res.ok || !body.access_token) throw new ZgwAuthError('upstream_error', `token endpoint answered ${res.status}: ${body.error ?? ''} ${body.error_description ?? ''}`.trim());
+      if (!res.ok || !body.access_token)
+        throw new ZgwAuthError(
+          'upstream_error',
+          `token endpoint answered ${res.status}: ${body.error ?? ''} ${body.error_description ?? ''}`.trim(),
+        );
       ctx.out(o.json ? JSON.stringify(body) : body.access_token);
     });
 
@@ -59,34 +86,73 @@ export function tokenCommands(program: Command, ctx: CliContext): void {
     .description(
       "decode a token and give zgw-auth's verdict, from the server's own verifier: on the registry of this configuration (as serve runs it), or with --server from that server; exit 0 valid, 1 invalid, 2 could not check",
     )
-    .option('--server <url>', 'ask this zgw-auth server for its verdict (POST /admin/tokens/inspect), with --admin-token')
-    .option('--admin-token <token>', 'bearer token of an administrator of that server (zgw-auth:admin or zgw-auth:org-admin; or env ZGW_AUTH_ADMIN_TOKEN)')
-    .option('--client-secret <secret>', 'refused: a secret alone cannot tell whether the server accepts a token (its client may be disabled, its rsin differ, …)')
+    .option(
+      '--server <url>',
+      'ask this zgw-auth server for its verdict (POST /admin/tokens/inspect), with --admin-token',
+    )
+    .option(
+      '--admin-token <token>',
+      'bearer token of an administrator of that server (zgw-auth:admin or zgw-auth:org-admin; or env ZGW_AUTH_ADMIN_TOKEN)',
+    )
+    .option(
+      '--client-secret <secret>',
+      'refused: a secret alone cannot tell whether the server accepts a token (its client may be disabled, its rsin differ, …)',
+    )
     .option('--json', 'print JSON')
-    .action(async (jwt: string, o: { server?: string; adminToken?: string; clientSecret?: string; json?: boolean }, cmd: Command) => {
-      let inspection: Inspection;
-      try {
-        if (o.clientSecret !== undefined) {
-          throw new ValidationError('--client-secret no longer checks a token on its own: run with the configuration of the server (its registry) or give --server');
+    .action(
+      async (
+        jwt: string,
+        o: { server?: string; adminToken?: string; clientSecret?: string; json?: boolean },
+        cmd: Command,
+      ) => {
+        let inspection: Inspection;
+        try {
+          if (o.clientSecret !== undefined) {
+            throw new ValidationError(
+              '--client-secret no longer checks a token on its own: run with the configuration of the server (its registry) or give --server',
+            );
+          }
+          const decoded = await explainToken(jwt, undefined, Date.now() / 1000);
+          // A token that does not decode is refused by any verifier: no registry or server needed.
+          if (decoded.verdict.verified) inspection = inspectionOf(decoded, 'decoding');
+          else if (o.server)
+            inspection = await askServer(jwt, o.server, o.adminToken ?? process.env.ZGW_AUTH_ADMIN_TOKEN);
+          else
+            inspection = await ctx.withApp(cmd, async (app) =>
+              inspectionOf(await explainToken(jwt, app.verifier, app.now() / 1000), 'registry'),
+            );
+        } catch (err) {
+          process.stderr.write(
+            `zgw-auth: could not check the token: ${err instanceof Error ? err.message : String(err)}\n`,
+          );
+          process.exitCode = EXIT_NOT_CHECKED;
+          return;
         }
-        const decoded = await explainToken(jwt, undefined, Date.now() / 1000);
-        // A token that does not decode is refused by any verifier: no registry or server needed.
-        if (decoded.verdict.verified) inspection = inspectionOf(decoded, 'decoding');
-        else if (o.server) inspection = await askServer(jwt, o.server, o.adminToken ?? process.env.ZGW_AUTH_ADMIN_TOKEN);
-        else inspection = await ctx.withApp(cmd, async (app) => inspectionOf(await explainToken(jwt, app.verifier, app.now() / 1000), 'registry'));
-      } catch (err) {
-        process.stderr.write(`zgw-auth: could not check the token: ${err instanceof Error ? err.message : String(err)}\n`);
-        process.exitCode = EXIT_NOT_CHECKED;
-        return;
-      }
-      const v = inspection.verdict;
-      process.exitCode = v.valid ? 0 : EXIT_INVALID;
-      const verification = v.valid ? { ...v, expiresAt: new Date(v.expiresAt * 1000).toISOString() } : v;
-      if (o.json) return ctx.out(JSON.stringify({ header: inspection.header, payload: inspection.payload, times: inspection.times, verification, checkedBy: inspection.checkedBy }));
-      if (inspection.header) ctx.out(`header:  ${JSON.stringify(inspection.header)}\npayload: ${JSON.stringify(inspection.payload, null, 2)}`);
-      for (const line of inspection.times) ctx.out(line);
-      ctx.out(v.valid ? `VALID (${v.kind})${v.scopes.length ? `, scopes: ${v.scopes.join(' ')}` : ''}` : `INVALID: ${v.code}: ${v.message}`);
-    });
+        const v = inspection.verdict;
+        process.exitCode = v.valid ? 0 : EXIT_INVALID;
+        const verification = v.valid ? { ...v, expiresAt: new Date(v.expiresAt * 1000).toISOString() } : v;
+        if (o.json)
+          return ctx.out(
+            JSON.stringify({
+              header: inspection.header,
+              payload: inspection.payload,
+              times: inspection.times,
+              verification,
+              checkedBy: inspection.checkedBy,
+            }),
+          );
+        if (inspection.header)
+          ctx.out(
+            `header:  ${JSON.stringify(inspection.header)}\npayload: ${JSON.stringify(inspection.payload, null, 2)}`,
+          );
+        for (const line of inspection.times) ctx.out(line);
+        ctx.out(
+          v.valid
+            ? `VALID (${v.kind})${v.scopes.length ? `, scopes: ${v.scopes.join(' ')}` : ''}`
+            : `INVALID: ${v.code}: ${v.message}`,
+        );
+      },
+    );
 }
 
 const EXIT_INVALID = 1;
@@ -97,7 +163,9 @@ interface Inspection {
   header: Record<string, unknown> | null;
   payload: Record<string, unknown> | null;
   times: string[];
-  verdict: { valid: true; kind: string; clientId: string; expiresAt: number; scopes: string[] } | { valid: false; code: string; message: string };
+  verdict:
+    | { valid: true; kind: string; clientId: string; expiresAt: number; scopes: string[] }
+    | { valid: false; code: string; message: string };
   checkedBy: string;
 }
 
@@ -108,14 +176,19 @@ function inspectionOf(e: TokenExplanation, checkedBy: string): Inspection {
     header: e.header ?? null,
     payload: e.payload ?? null,
     times: e.times.map(describeTime),
-    verdict: v.valid ? { valid: true, kind: v.kind, clientId: v.clientId, expiresAt: v.expiresAt, scopes: v.scopes } : { valid: false, code: v.code, message: v.message },
+    verdict: v.valid
+      ? { valid: true, kind: v.kind, clientId: v.clientId, expiresAt: v.expiresAt, scopes: v.scopes }
+      : { valid: false, code: v.code, message: v.message },
     checkedBy,
   };
 }
 
 /** The server's own verdict, from its admin API's token inspector (the verifier of /introspect). */
 async function askServer(jwt: string, server: string, adminToken: string | undefined): Promise<Inspection> {
-  if (!adminToken) throw new ValidationError("--server needs an administrator's token: --admin-token or ZGW_AUTH_ADMIN_TOKEN (zgw-auth token get --scope zgw-auth:admin)");
+  if (!adminToken)
+    throw new ValidationError(
+      "--server needs an administrator's token: --admin-token or ZGW_AUTH_ADMIN_TOKEN (zgw-auth token get --scope zgw-auth:admin)",
+    );
   const url = new URL('/admin/tokens/inspect', server);
   const res = await fetch(url, {
     method: 'POST',
@@ -129,17 +202,34 @@ async function askServer(jwt: string, server: string, adminToken: string | undef
     header?: Record<string, unknown> | null;
     payload?: Record<string, unknown> | null;
     times?: TokenTime[];
-    verdict?: { valid?: boolean; kind?: string; clientId?: string; expiresAt?: number; scopes?: string[]; code?: string; message?: string };
+    verdict?: {
+      valid?: boolean;
+      kind?: string;
+      clientId?: string;
+      expiresAt?: number;
+      scopes?: string[];
+      code?: string;
+      message?: string;
+    };
   };
   const v = body.verdict;
   if (res.status !== 200 || typeof v?.valid !== 'boolean')
-    throw new ZgwAuthError('upstream_error', `${url.href} answered ${res.status}${body.error ? `: ${body.error}` : ''}${body.error_description ? ` (${body.error_description})` : ''}`);
+    throw new ZgwAuthError(
+      'upstream_error',
+      `${url.href} answered ${res.status}${body.error ? `: ${body.error}` : ''}${body.error_description ? ` (${body.error_description})` : ''}`,
+    );
   return {
     header: body.header ?? null,
     payload: body.payload ?? null,
     times: (body.times ?? []).map(describeTime),
     verdict: v.valid
-      ? { valid: true, kind: String(v.kind), clientId: String(v.clientId), expiresAt: Number(v.expiresAt), scopes: v.scopes ?? [] }
+      ? {
+          valid: true,
+          kind: String(v.kind),
+          clientId: String(v.clientId),
+          expiresAt: Number(v.expiresAt),
+          scopes: v.scopes ?? [],
+        }
       : { valid: false, code: String(v.code), message: String(v.message) },
     checkedBy: url.origin,
   };

@@ -7,7 +7,9 @@ import type { CliContext } from './context.js';
 export function transferCommands(program: Command, ctx: CliContext): void {
   program
     .command('export')
-    .description('write the whole registry (clients, hashed and sealed secrets, signing keys, audit) as JSON; needs the same master key to import')
+    .description(
+      'write the whole registry (clients, hashed and sealed secrets, signing keys, audit) as JSON; needs the same master key to import',
+    )
     .requiredOption('--file <path>', 'where to write the export (created with mode 0600)')
     .action(async (o: { file: string }, cmd: Command) => {
       const data = await ctx.withApp(cmd, (app) => exportRegistry(app.storage, app.masterKey, app.now()));
@@ -25,7 +27,10 @@ export function transferCommands(program: Command, ctx: CliContext): void {
       const data: unknown = JSON.parse(fs.readFileSync(o.file, 'utf8'));
       // Importing is how a registry is restored or moved: it may create the empty one it fills, but
       // never a new master key, which could not open what the export holds.
-      const counts = await ctx.withApp(cmd, (app) => importRegistry(app.storage, app.masterKey, data), { create: true, newMasterKey: false });
+      const counts = await ctx.withApp(cmd, (app) => importRegistry(app.storage, app.masterKey, data), {
+        create: true,
+        newMasterKey: false,
+      });
       ctx.out(
         `imported: ${Object.entries(counts)
           .map(([t, n]) => `${t} ${n}`)

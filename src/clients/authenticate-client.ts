@@ -33,21 +33,36 @@ export interface ClientAuthentication {
  * Client authentication shared by /token, /introspect and /revoke: the guessing back-off (see
  * GuessingGuard), one answer for every failure, the reason in the audit trail.
  */
-export async function authenticateClient(deps: ClientAuthentication, credentials: ClientCredentials, caller: Caller): Promise<Client> {
+export async function authenticateClient(
+  deps: ClientAuthentication,
+  credentials: ClientCredentials,
+  caller: Caller,
+): Promise<Client> {
   return (await authenticateClientSecret(deps, credentials, caller)).client;
 }
 
 /** authenticateClient, naming the secret that matched as well. */
-export async function authenticateClientSecret(deps: ClientAuthentication, credentials: ClientCredentials, caller: Caller): Promise<{ client: Client; secretId: string }> {
+export async function authenticateClientSecret(
+  deps: ClientAuthentication,
+  credentials: ClientCredentials,
+  caller: Caller,
+): Promise<{ client: Client; secretId: string }> {
   const wait = await deps.guard.check(credentials.clientId, caller.address);
   if (wait > 0) {
     deps.metrics.rateLimitHits.inc({ limit: 'failed_auth' });
-    throw new OAuthError('invalid_client', `too many failed authentication attempts; retry after ${wait} s`, { status: 429, headers: { 'retry-after': String(wait) } });
+    throw new OAuthError('invalid_client', `too many failed authentication attempts; retry after ${wait} s`, {
+      status: 429,
+      headers: { 'retry-after': String(wait) },
+    });
   }
   let result = await deps.authenticator.authenticate(credentials.clientId, credentials.secret);
   // The secret as sent raw (curl -u, Python requests): the same attempt read another way, counted once.
   // Unknown clients are read twice as well, so that the cost does not tell which ids exist.
-  if (!result.ok && (result.reason === 'wrong_secret' || result.reason === 'unknown_client') && credentials.rawSecret !== undefined) {
+  if (
+    !result.ok &&
+    (result.reason === 'wrong_secret' || result.reason === 'unknown_client') &&
+    credentials.rawSecret !== undefined
+  ) {
     result = await deps.authenticator.authenticate(credentials.clientId, credentials.rawSecret);
   }
   if (!result.ok) {

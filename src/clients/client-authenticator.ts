@@ -20,11 +20,14 @@ const CLIENT_CACHE_MAX = 10_000;
 export type SigningSecrets = { client: Client; secrets: Buffer[]; organisationEnabled: boolean } | undefined;
 
 /** Why a client authentication failed: for the audit trail and the back-off, never for the caller. */
-export type AuthFailureReason = 'unknown_client' | 'wrong_secret' | 'revoked_secret' | 'expired_secret' | 'disabled_client' | 'disabled_organisation';
+export type AuthFailureReason =
+  'unknown_client' | 'wrong_secret' | 'revoked_secret' | 'expired_secret' | 'disabled_client' | 'disabled_organisation';
 
 /** A failure names the client's organisation (`rsin`) when the client is known, for the audit trail. */
 /** A success names the secret that matched, for a session that must end with it (the console's). */
-export type Authentication = { ok: true; client: Client; secretId: string } | { ok: false; reason: AuthFailureReason; secretId?: string; rsin?: string };
+export type Authentication =
+  | { ok: true; client: Client; secretId: string }
+  | { ok: false; reason: AuthFailureReason; secretId?: string; rsin?: string };
 
 interface CachedClient {
   found: ClientWithSecrets | undefined;
@@ -48,7 +51,9 @@ export class ClientAuthenticator {
   private seen = new Set<string>();
   private seenSince = 0;
   /** Spent on unknown clients so that they cost what a known one costs. */
-  private readonly dummySecrets: StoredSecret[] = [{ secretId: '', hash: crypto.randomBytes(32), sealed: null, expiresAt: null, lastUsedAt: null, revokedAt: null }];
+  private readonly dummySecrets: StoredSecret[] = [
+    { secretId: '', hash: crypto.randomBytes(32), sealed: null, expiresAt: null, lastUsedAt: null, revokedAt: null },
+  ];
 
   constructor(
     private readonly store: Pick<ClientStore, 'findWithSecrets'>,
@@ -99,13 +104,17 @@ export class ClientAuthenticator {
    */
   selfSigningSecrets(clientId: string): SigningSecrets | Promise<SigningSecrets> {
     const entry = this.lookup(clientId);
-    return entry instanceof Promise ? entry.then((e) => this.openSecrets(clientId, e)) : this.openSecrets(clientId, entry);
+    return entry instanceof Promise
+      ? entry.then((e) => this.openSecrets(clientId, e))
+      : this.openSecrets(clientId, entry);
   }
 
   private openSecrets(clientId: string, entry: CachedClient): SigningSecrets {
     if (!entry.found) return undefined;
     const t = this.now();
-    entry.opened ??= entry.found.secrets.filter((s) => s.sealed && isLive(s, t)).map((s) => this.masterKey.open(s.sealed!, sealContext(clientId, s.secretId)));
+    entry.opened ??= entry.found.secrets
+      .filter((s) => s.sealed && isLive(s, t))
+      .map((s) => this.masterKey.open(s.sealed!, sealContext(clientId, s.secretId)));
     return { client: entry.found.client, secrets: entry.opened, organisationEnabled: entry.found.organisationEnabled };
   }
 
@@ -118,7 +127,8 @@ export class ClientAuthenticator {
     if (hit && t - hit.at < CLIENT_CACHE_MS && t < hit.staleAt) return hit;
     return this.store.findWithSecrets(clientId, t).then((found) => {
       let staleAt = Infinity;
-      for (const s of found?.secrets ?? []) if (isLive(s, t) && s.expiresAt !== null) staleAt = Math.min(staleAt, s.expiresAt);
+      for (const s of found?.secrets ?? [])
+        if (isLive(s, t) && s.expiresAt !== null) staleAt = Math.min(staleAt, s.expiresAt);
       const entry: CachedClient = { found, at: t, staleAt };
       if (hit || this.seenBefore(clientId, t)) this.cache.set(clientId, entry);
       return entry;

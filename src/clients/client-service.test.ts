@@ -38,7 +38,10 @@ describe('ClientService (memory stores)', () => {
 
   describe('create', () => {
     it('stores the client with one generated secret that authenticates, and audits it without the value', async () => {
-      const { client, secret } = await clients.create({ clientId: 'app', rsin: '123456782', allowedScopes: ['a', 'b'] }, actor);
+      const { client, secret } = await clients.create(
+        { clientId: 'app', rsin: '123456782', allowedScopes: ['a', 'b'] },
+        actor,
+      );
       assert.deepEqual(client.defaultScopes, ['a', 'b'], 'defaults to every allowed scope');
       assert.equal(secret.value.length, 43);
       assert.deepEqual(await clients.get('app'), client);
@@ -55,9 +58,15 @@ describe('ClientService (memory stores)', () => {
 
     it('refuses a taken client id, also when two creates race, and keeps the first', async () => {
       const first = await clients.create({ clientId: 'taken', rsin: '000000000', name: 'first' }, actor);
-      await assert.rejects(clients.create({ clientId: 'taken', rsin: '000000000', name: 'second' }, actor), ConflictError);
+      await assert.rejects(
+        clients.create({ clientId: 'taken', rsin: '000000000', name: 'second' }, actor),
+        ConflictError,
+      );
       // Both pass the up-front check before either inserts: the loser is refused after its insert fails.
-      const raced = await Promise.allSettled([clients.create({ clientId: 'race', rsin: '000000000' }, actor), clients.create({ clientId: 'race', rsin: '000000000' }, actor)]);
+      const raced = await Promise.allSettled([
+        clients.create({ clientId: 'race', rsin: '000000000' }, actor),
+        clients.create({ clientId: 'race', rsin: '000000000' }, actor),
+      ]);
       assert.deepEqual(raced.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
       assert.ok(raced.some((r) => r.status === 'rejected' && r.reason instanceof ConflictError));
       assert.equal((await clients.get('taken')).name, 'first');
@@ -66,7 +75,10 @@ describe('ClientService (memory stores)', () => {
 
     it('validates id, fields and default scopes before storing anything', async () => {
       await assert.rejects(clients.create({ clientId: 'bad id', rsin: '000000000' }, actor), ValidationError);
-      await assert.rejects(clients.create({ clientId: 'scopes', rsin: '000000000', allowedScopes: ['a'], defaultScopes: ['b'] }, actor), ValidationError);
+      await assert.rejects(
+        clients.create({ clientId: 'scopes', rsin: '000000000', allowedScopes: ['a'], defaultScopes: ['b'] }, actor),
+        ValidationError,
+      );
       assert.equal((await clients.list({ limit: 10, offset: 0 })).total, 0);
     });
   });
@@ -75,34 +87,75 @@ describe('ClientService (memory stores)', () => {
     it('tells every failure apart for the audit trail, with the matched secret id', async () => {
       const { secret } = await clients.create({ clientId: 'c', rsin: '000000000' }, actor);
       const other = await clients.addSecret('c', { expiresAt: t + 1000 }, actor);
-      assert.deepEqual(await authenticator.authenticate('nobody', secret.value), { ok: false, reason: 'unknown_client' });
-      assert.deepEqual(await authenticator.authenticate('c', 'not-the-secret'), { ok: false, reason: 'wrong_secret', rsin: '000000000' });
-      assert.deepEqual(await authenticator.authenticate('c', 'x'.repeat(10_000)), { ok: false, reason: 'wrong_secret', rsin: '000000000' }, 'an oversized secret is just wrong');
+      assert.deepEqual(await authenticator.authenticate('nobody', secret.value), {
+        ok: false,
+        reason: 'unknown_client',
+      });
+      assert.deepEqual(await authenticator.authenticate('c', 'not-the-secret'), {
+        ok: false,
+        reason: 'wrong_secret',
+        rsin: '000000000',
+      });
+      assert.deepEqual(
+        await authenticator.authenticate('c', 'x'.repeat(10_000)),
+        { ok: false, reason: 'wrong_secret', rsin: '000000000' },
+        'an oversized secret is just wrong',
+      );
       await clients.revokeSecret('c', secret.secret.secretId, actor);
-      assert.deepEqual(await authenticator.authenticate('c', secret.value), { ok: false, reason: 'revoked_secret', secretId: secret.secret.secretId, rsin: '000000000' });
+      assert.deepEqual(await authenticator.authenticate('c', secret.value), {
+        ok: false,
+        reason: 'revoked_secret',
+        secretId: secret.secret.secretId,
+        rsin: '000000000',
+      });
       assert.equal((await authenticator.authenticate('c', other.value)).ok, true);
       t += 1000;
-      assert.deepEqual(await authenticator.authenticate('c', other.value), { ok: false, reason: 'expired_secret', secretId: other.secret.secretId, rsin: '000000000' });
+      assert.deepEqual(await authenticator.authenticate('c', other.value), {
+        ok: false,
+        reason: 'expired_secret',
+        secretId: other.secret.secretId,
+        rsin: '000000000',
+      });
       const live = await clients.addSecret('c', {}, actor);
       await clients.update('c', { enabled: false }, actor);
-      assert.deepEqual(await authenticator.authenticate('c', live.value), { ok: false, reason: 'disabled_client', secretId: live.secret.secretId, rsin: '000000000' });
+      assert.deepEqual(await authenticator.authenticate('c', live.value), {
+        ok: false,
+        reason: 'disabled_client',
+        secretId: live.secret.secretId,
+        rsin: '000000000',
+      });
     });
 
     it('recognises a former secret for FORMER_SECRET_MS, then takes it for a wrong one', async () => {
       const { secret } = await clients.create({ clientId: 'c', rsin: '000000000' }, actor);
       await clients.revokeSecret('c', secret.secret.secretId, actor);
       t += FORMER_SECRET_MS - 1;
-      assert.deepEqual(await authenticator.authenticate('c', secret.value), { ok: false, reason: 'revoked_secret', secretId: secret.secret.secretId, rsin: '000000000' });
+      assert.deepEqual(await authenticator.authenticate('c', secret.value), {
+        ok: false,
+        reason: 'revoked_secret',
+        secretId: secret.secret.secretId,
+        rsin: '000000000',
+      });
       t += CLIENT_CACHE_MS + 1;
-      assert.deepEqual(await authenticator.authenticate('c', secret.value), { ok: false, reason: 'wrong_secret', rsin: '000000000' });
+      assert.deepEqual(await authenticator.authenticate('c', secret.value), {
+        ok: false,
+        reason: 'wrong_secret',
+        rsin: '000000000',
+      });
     });
 
     it('refuses ids that cannot be registered without asking the store', async () => {
       let lookups = 0;
       const find = store.findWithSecrets.bind(store);
       store.findWithSecrets = (...args) => (lookups++, find(...args));
-      assert.deepEqual(await authenticator.authenticate('a\u0000b', 'secret-value'), { ok: false, reason: 'unknown_client' });
-      assert.deepEqual(await authenticator.authenticate('x'.repeat(51), 'secret-value'), { ok: false, reason: 'unknown_client' });
+      assert.deepEqual(await authenticator.authenticate('a\u0000b', 'secret-value'), {
+        ok: false,
+        reason: 'unknown_client',
+      });
+      assert.deepEqual(await authenticator.authenticate('x'.repeat(51), 'secret-value'), {
+        ok: false,
+        reason: 'unknown_client',
+      });
       assert.equal(lookups, 0);
       await authenticator.authenticate('registrable', 'secret-value');
       assert.equal(lookups, 1);
@@ -124,7 +177,11 @@ describe('ClientService (memory stores)', () => {
       assert.equal((await authenticator.authenticate('c', secret.value)).ok, false, 'after the bound');
       await store.update({ ...(await store.get('c', t))!, enabled: true });
       await changes.publish({ kind: 'client', clientId: 'c' });
-      assert.equal((await authenticator.authenticate('c', secret.value)).ok, true, 'a change announced by the feed evicts at once');
+      assert.equal(
+        (await authenticator.authenticate('c', secret.value)).ok,
+        true,
+        'a change announced by the feed evicts at once',
+      );
       await authenticator.authenticate('c', secret.value);
       await store.update({ ...(await store.get('c', t))!, enabled: false });
       assert.equal((await authenticator.authenticate('c', secret.value)).ok, true, 'cached again');
@@ -164,7 +221,11 @@ describe('ClientService (memory stores)', () => {
       await clients.create({ clientId: 'c', rsin: '000000000' }, actor);
       const on = await clients.update('c', { selfSignedAllowed: true }, actor);
       assert.equal(on.warnings.length, 1, 'the hashed secret cannot verify HS256');
-      assert.deepEqual(await authenticator.selfSigningSecrets('c'), { client: on.client, secrets: [], organisationEnabled: true });
+      assert.deepEqual(await authenticator.selfSigningSecrets('c'), {
+        client: on.client,
+        secrets: [],
+        organisationEnabled: true,
+      });
       const added = await clients.addSecret('c', { value: WEAK, allowWeak: true }, actor);
       assert.deepEqual((await clients.get('c')).risks, ['weak_secret']);
       const signing = await authenticator.selfSigningSecrets('c');
@@ -177,7 +238,11 @@ describe('ClientService (memory stores)', () => {
       assert.deepEqual((await clients.get('c')).risks, []);
       assert.ok((await clients.listSecrets('c')).every((s) => !s.usableForSelfSigned));
       await clients.update('c', { selfSignedAllowed: true }, actor);
-      assert.deepEqual((await authenticator.selfSigningSecrets('c'))?.secrets, [], 'switching back on does not bring them back');
+      assert.deepEqual(
+        (await authenticator.selfSigningSecrets('c'))?.secrets,
+        [],
+        'switching back on does not bring them back',
+      );
     });
 
     it('refuses an unknown client', async () => {
@@ -197,7 +262,13 @@ describe('ClientService (memory stores)', () => {
         },
       };
       const masterKey = new MasterKey(crypto.randomBytes(32));
-      const checks = new ClientAuthenticator(organisationStore, masterKey, changes, new UsageRecorder(organisationStore, now), now);
+      const checks = new ClientAuthenticator(
+        organisationStore,
+        masterKey,
+        changes,
+        new UsageRecorder(organisationStore, now),
+        now,
+      );
       const service = new ClientService(organisationStore, masterKey, audit, changes, now, registration, checks);
       return { service, checks, ensured };
     }
@@ -226,11 +297,24 @@ describe('ClientService (memory stores)', () => {
       assert.equal((await checks.authenticate('c', secret.value)).ok, true);
       enabled.set('123456782', false);
       await changes.publish({ kind: 'organisation', rsin: '123456782' });
-      assert.deepEqual(await checks.authenticate('c', secret.value), { ok: false, reason: 'disabled_organisation', secretId: secret.secret.secretId, rsin: '123456782' });
-      assert.deepEqual(await checks.authenticate('c', 'wrong'), { ok: false, reason: 'wrong_secret', rsin: '123456782' }, 'a wrong secret stays a wrong secret');
+      assert.deepEqual(await checks.authenticate('c', secret.value), {
+        ok: false,
+        reason: 'disabled_organisation',
+        secretId: secret.secret.secretId,
+        rsin: '123456782',
+      });
+      assert.deepEqual(
+        await checks.authenticate('c', 'wrong'),
+        { ok: false, reason: 'wrong_secret', rsin: '123456782' },
+        'a wrong secret stays a wrong secret',
+      );
       const refused = await checks.selfSigningSecrets('c');
       assert.equal(refused?.organisationEnabled, false);
-      assert.deepEqual(refused?.secrets.map((s) => s.toString()).sort(), [secret.value, signing.value].sort(), 'the verifier still checks the signature first');
+      assert.deepEqual(
+        refused?.secrets.map((s) => s.toString()).sort(),
+        [secret.value, signing.value].sort(),
+        'the verifier still checks the signature first',
+      );
       enabled.set('123456782', true);
       await changes.publish({ kind: 'organisation', rsin: '123456782' });
       assert.equal((await checks.authenticate('c', secret.value)).ok, true);
@@ -239,7 +323,10 @@ describe('ClientService (memory stores)', () => {
 
     it("files every client event under the client's organisation; a move under both; names zgw-auth scopes granted", async () => {
       const { service } = withOrganisations(new Map());
-      const { secret } = await service.create({ clientId: 'c', rsin: '123456782', allowedScopes: ['zaken.lezen', 'zgw-auth:org-admin'] }, actor);
+      const { secret } = await service.create(
+        { clientId: 'c', rsin: '123456782', allowedScopes: ['zaken.lezen', 'zgw-auth:org-admin'] },
+        actor,
+      );
       await service.addSecret('c', {}, actor);
       await service.revokeSecret('c', secret.secret.secretId, actor);
       await service.update('c', { allowedScopes: ['zaken.lezen', 'zgw-auth:org-admin', 'zgw-auth:introspect'] }, actor);
@@ -295,7 +382,11 @@ describe('ClientService (memory stores)', () => {
       assert.equal((await clients.revokeSecret('c', secret.secret.secretId, actor)).revokedAt, t - 1000);
       await assert.rejects(clients.revokeSecret('c', 'sec_unknown', actor), NotFoundError);
       await clients.create({ clientId: 'other', rsin: '000000000' }, actor);
-      await assert.rejects(clients.revokeSecret('other', secret.secret.secretId, actor), NotFoundError, "another client's secret is unknown here");
+      await assert.rejects(
+        clients.revokeSecret('other', secret.secret.secretId, actor),
+        NotFoundError,
+        "another client's secret is unknown here",
+      );
     });
   });
 

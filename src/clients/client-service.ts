@@ -5,10 +5,30 @@ import type { MasterKey } from '../keys/master-key.js';
 import type { ChangeFeed } from '../changes/change-feed.js';
 import { type ClientAuthenticator, sealContext } from './client-authenticator.js';
 import type { ClientFilter, ClientStore, SecretRecord, StoredSecret } from './client-store.js';
-import { type Client, type ClientInput, type ClientPatch, MAX_EPOCH_MS, OWN_SCOPE_PREFIX, type SecretInfo, type SecretInput } from './model.js';
+import {
+  type Client,
+  type ClientInput,
+  type ClientPatch,
+  MAX_EPOCH_MS,
+  OWN_SCOPE_PREFIX,
+  type SecretInfo,
+  type SecretInput,
+} from './model.js';
 import { isLive, secretInfo } from './secret-lifecycle.js';
-import { checkImportedSecret, generateSecret, hashSecret, newSecretId, hashMatches, SECRET_STRENGTH_RULE } from './secrets.js';
-import { validateClientFields, validateClientId, validateDefaultScopesAllowed, validateSecretLabel } from './validate.js';
+import {
+  checkImportedSecret,
+  generateSecret,
+  hashSecret,
+  newSecretId,
+  hashMatches,
+  SECRET_STRENGTH_RULE,
+} from './secrets.js';
+import {
+  validateClientFields,
+  validateClientId,
+  validateDefaultScopesAllowed,
+  validateSecretLabel,
+} from './validate.js';
 
 export interface Actor {
   id: string;
@@ -27,7 +47,8 @@ export interface CreatedSecret {
   warnings: string[];
 }
 
-const SELF_SIGNED_NEEDS_NEW_SECRET = 'self-signed tokens need a new secret: the existing secrets are stored as one-way hashes and cannot verify HS256 signatures; add a secret to this client';
+const SELF_SIGNED_NEEDS_NEW_SECRET =
+  'self-signed tokens need a new secret: the existing secrets are stored as one-way hashes and cannot verify HS256 signatures; add a secret to this client';
 
 /**
  * The client registry: creating, changing and deleting clients and their secrets, with validation
@@ -50,12 +71,20 @@ export class ClientService {
    * With `deliver`, the generated secret is handed over while the client is stored but not yet
    * committed: when delivery fails or the process dies in it, the client does not exist.
    */
-  async create(input: ClientInput, actor: Actor, options?: { deliver: (value: string) => void }): Promise<{ client: Client; secret: CreatedSecret }>;
+  async create(
+    input: ClientInput,
+    actor: Actor,
+    options?: { deliver: (value: string) => void },
+  ): Promise<{ client: Client; secret: CreatedSecret }>;
   /**
    * With `secrets`, the client gets exactly these instead of a generated one: imported values are
    * checked as addSecret checks them, all before anything is stored; an empty list gives none.
    */
-  async create(input: ClientInput, actor: Actor, options: { secrets: SecretInput[] }): Promise<{ client: Client; secrets: CreatedSecret[] }>;
+  async create(
+    input: ClientInput,
+    actor: Actor,
+    options: { secrets: SecretInput[] },
+  ): Promise<{ client: Client; secrets: CreatedSecret[] }>;
   async create(
     input: ClientInput,
     actor: Actor,
@@ -108,7 +137,11 @@ export class ClientService {
     return { client, secret: { secret: secretInfo(secret), value, warnings: [] } };
   }
 
-  private async createWithSecrets(client: Client, inputs: SecretInput[], actor: Actor): Promise<{ client: Client; secrets: CreatedSecret[] }> {
+  private async createWithSecrets(
+    client: Client,
+    inputs: SecretInput[],
+    actor: Actor,
+  ): Promise<{ client: Client; secrets: CreatedSecret[] }> {
     const checked = inputs.map((input) => ({ input, ...this.checkSecretInput(client, input) }));
     const created = checked.map(({ input, warnings, weak }) => {
       const value = input.value ?? generateSecret();
@@ -120,7 +153,8 @@ export class ClientService {
         created.map((c) => c.secret),
       );
     } catch (err) {
-      if (await this.store.get(client.clientId, this.now())) throw new ConflictError(`client "${client.clientId}" already exists`);
+      if (await this.store.get(client.clientId, this.now()))
+        throw new ConflictError(`client "${client.clientId}" already exists`);
       throw err;
     }
     await this.changed(client.clientId);
@@ -132,7 +166,13 @@ export class ClientService {
       action: 'client.created',
       target: client.clientId,
       organisation: client.rsin,
-      details: { after: client, secrets: secrets.map((s) => s.secret), warnings: secrets.flatMap((s) => s.warnings), ...allowedWeak, ...ownScopesGranted([], client) },
+      details: {
+        after: client,
+        secrets: secrets.map((s) => s.secret),
+        warnings: secrets.flatMap((s) => s.warnings),
+        ...allowedWeak,
+        ...ownScopesGranted([], client),
+      },
     });
     return { client, secrets };
   }
@@ -151,8 +191,10 @@ export class ClientService {
     validateClientFields(patch);
     const before = await this.get(clientId);
     const after: Client = { ...before };
-    for (const [k, v] of Object.entries(patch)) if (v !== undefined) (after as unknown as Record<string, unknown>)[k] = v;
-    if (patch.allowedScopes && !patch.defaultScopes) after.defaultScopes = before.defaultScopes.filter((s) => after.allowedScopes.includes(s));
+    for (const [k, v] of Object.entries(patch))
+      if (v !== undefined) (after as unknown as Record<string, unknown>)[k] = v;
+    if (patch.allowedScopes && !patch.defaultScopes)
+      after.defaultScopes = before.defaultScopes.filter((s) => after.allowedScopes.includes(s));
     validateDefaultScopesAllowed(after.defaultScopes, after.allowedScopes);
     after.updatedAt = this.now();
     const warnings: string[] = [];
@@ -168,7 +210,12 @@ export class ClientService {
       after.risks = [];
     }
     await this.changed(clientId);
-    const action = before.enabled !== after.enabled && Object.keys(patch).length === 1 ? (after.enabled ? 'client.enabled' : 'client.disabled') : 'client.updated';
+    const action =
+      before.enabled !== after.enabled && Object.keys(patch).length === 1
+        ? after.enabled
+          ? 'client.enabled'
+          : 'client.disabled'
+        : 'client.updated';
     await this.audit.record({
       actor: actor.id,
       address: actor.address,
@@ -179,7 +226,14 @@ export class ClientService {
     });
     // The organisation it left keeps a record of where it went.
     if (after.rsin !== before.rsin) {
-      await this.audit.record({ actor: actor.id, address: actor.address, action: 'client.moved', target: clientId, organisation: before.rsin, details: { from: before.rsin, to: after.rsin } });
+      await this.audit.record({
+        actor: actor.id,
+        address: actor.address,
+        action: 'client.moved',
+        target: clientId,
+        organisation: before.rsin,
+        details: { from: before.rsin, to: after.rsin },
+      });
     }
     return { client: after, warnings };
   }
@@ -188,7 +242,14 @@ export class ClientService {
     const before = await this.get(clientId);
     await this.store.delete(clientId);
     await this.changed(clientId);
-    await this.audit.record({ actor: actor.id, address: actor.address, action: 'client.deleted', target: clientId, organisation: before.rsin, details: { before } });
+    await this.audit.record({
+      actor: actor.id,
+      address: actor.address,
+      action: 'client.deleted',
+      target: clientId,
+      organisation: before.rsin,
+      details: { before },
+    });
   }
 
   async addSecret(clientId: string, input: SecretInput, actor: Actor): Promise<CreatedSecret> {
@@ -213,7 +274,8 @@ export class ClientService {
 
   /** Checks a new secret's fields, and an imported value against the weak-secret rule. */
   private checkSecretInput(client: Client, input: SecretInput): { warnings: string[]; weak: boolean } {
-    const { warnings, weak } = input.value !== undefined ? checkImportedSecret(input.value) : { warnings: [], weak: false };
+    const { warnings, weak } =
+      input.value !== undefined ? checkImportedSecret(input.value) : { warnings: [], weak: false };
     // Anyone holding one HS256 token of this client can test guesses offline: refuse unless allowed.
     if (weak && client.selfSignedAllowed && !input.allowWeak) {
       throw new ValidationError(
@@ -222,7 +284,10 @@ export class ClientService {
       );
     }
     if (input.label !== undefined) validateSecretLabel(input.label);
-    if (input.expiresAt != null && (!Number.isInteger(input.expiresAt) || input.expiresAt <= this.now() || input.expiresAt > MAX_EPOCH_MS))
+    if (
+      input.expiresAt != null &&
+      (!Number.isInteger(input.expiresAt) || input.expiresAt <= this.now() || input.expiresAt > MAX_EPOCH_MS)
+    )
       throw new ValidationError('expiresAt must be in the future, before the year 10000', 'expiresAt');
     return { warnings, weak };
   }
@@ -236,7 +301,10 @@ export class ClientService {
   }
 
   /** The secret `value` is (as hasSecret finds it), with whether and when it was revoked or expires: a former one no longer works. */
-  async findSecret(clientId: string, value: string): Promise<Pick<SecretInfo, 'secretId' | 'revokedAt' | 'expiresAt'> | undefined> {
+  async findSecret(
+    clientId: string,
+    value: string,
+  ): Promise<Pick<SecretInfo, 'secretId' | 'revokedAt' | 'expiresAt'> | undefined> {
     const found = await this.store.findWithSecrets(clientId, this.now());
     const presented = hashSecret(this.masterKey.hashKey, value);
     let matched: StoredSecret | undefined;
@@ -254,7 +322,14 @@ export class ClientService {
     const info = await this.store.revokeSecret(clientId, secretId, this.now());
     if (!info) throw new NotFoundError(`secret "${secretId.slice(0, 60)}" of client "${clientId}" does not exist`);
     await this.changed(clientId);
-    await this.audit.record({ actor: actor.id, address: actor.address, action: 'secret.revoked', target: clientId, organisation: client.rsin, details: { after: info } });
+    await this.audit.record({
+      actor: actor.id,
+      address: actor.address,
+      action: 'secret.revoked',
+      target: clientId,
+      organisation: client.rsin,
+      details: { after: info },
+    });
     return info;
   }
 

@@ -34,7 +34,10 @@ export interface SecretRecord {
 }
 
 /** What authentication needs of a secret: read on every lookup of a client, so no more than this. */
-export type StoredSecret = Pick<SecretRecord, 'secretId' | 'hash' | 'sealed' | 'expiresAt' | 'lastUsedAt' | 'revokedAt'>;
+export type StoredSecret = Pick<
+  SecretRecord,
+  'secretId' | 'hash' | 'sealed' | 'expiresAt' | 'lastUsedAt' | 'revokedAt'
+>;
 
 export interface ClientWithSecrets {
   client: Client;

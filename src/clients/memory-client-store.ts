@@ -23,7 +23,8 @@ export class MemoryClientStore implements ClientStore {
     const ids = new Set<string>();
     for (const s of secrets) {
       if (s.clientId !== client.clientId) throw new ValidationError(`secret ${s.secretId} belongs to another client`);
-      if (this.secrets.has(s.secretId) || ids.has(s.secretId)) throw new ConflictError(`duplicate secret id ${s.secretId}`);
+      if (this.secrets.has(s.secretId) || ids.has(s.secretId))
+        throw new ConflictError(`duplicate secret id ${s.secretId}`);
       ids.add(s.secretId);
     }
     beforeCommit?.();
@@ -93,8 +94,19 @@ export class MemoryClientStore implements ClientStore {
     if (!client) return undefined;
     const secrets = this.secretsOf(clientId)
       .filter((s) => isRecognised(s, now))
-      .map((s) => ({ secretId: s.secretId, hash: Buffer.from(s.hash), sealed: s.sealed, expiresAt: s.expiresAt, lastUsedAt: s.lastUsedAt, revokedAt: s.revokedAt }));
-    return { client: this.withRisks(client, now), secrets, organisationEnabled: await this.organisationEnabled(client.rsin) };
+      .map((s) => ({
+        secretId: s.secretId,
+        hash: Buffer.from(s.hash),
+        sealed: s.sealed,
+        expiresAt: s.expiresAt,
+        lastUsedAt: s.lastUsedAt,
+        revokedAt: s.revokedAt,
+      }));
+    return {
+      client: this.withRisks(client, now),
+      secrets,
+      organisationEnabled: await this.organisationEnabled(client.rsin),
+    };
   }
 
   async recordUsage(secretIds: string[], clientIds: string[], at: number): Promise<void> {

@@ -17,5 +17,6 @@ export function isValidRsin(value: string): boolean {
 }
 
 export function validateRsin(rsin: string, field = 'rsin'): void {
-  if (!isValidRsin(rsin)) throw new ValidationError(`"${String(rsin).slice(0, 20)}" is not a valid RSIN (${RSIN_RULE})`, field);
+  if (!isValidRsin(rsin))
+    throw new ValidationError(`"${String(rsin).slice(0, 20)}" is not a valid RSIN (${RSIN_RULE})`, field);
 }

@@ -15,7 +15,10 @@ export function isRecognised(s: Pick<StoredSecret, 'revokedAt' | 'expiresAt'>, n
 }
 
 /** A weak secret is a risk while it can sign: live and sealed. */
-export function secretRisks(secrets: Iterable<Pick<SecretRecord, 'weak' | 'sealed' | 'revokedAt' | 'expiresAt'>>, now: number): ClientRisk[] {
+export function secretRisks(
+  secrets: Iterable<Pick<SecretRecord, 'weak' | 'sealed' | 'revokedAt' | 'expiresAt'>>,
+  now: number,
+): ClientRisk[] {
   for (const s of secrets) if (s.weak && s.sealed !== null && isLive(s, now)) return ['weak_secret'];
   return [];
 }

@@ -29,13 +29,20 @@ export const SECRET_STRENGTH_RULE = `a strong secret has at least ${SECRET_MIN_S
  * The strength estimate is estimateBits'.
  */
 export function checkImportedSecret(secret: string): { warnings: string[]; weak: boolean } {
-  if (secret.length < SECRET_MIN_LENGTH) throw new ValidationError(`a secret must have at least ${SECRET_MIN_LENGTH} characters`, 'secret');
-  if (secret.length > SECRET_MAX_LENGTH) throw new ValidationError(`a secret must have at most ${SECRET_MAX_LENGTH} characters`, 'secret');
-  if (/[\u0000-\u001f\u007f]/.test(secret)) throw new ValidationError('a secret must not contain control characters', 'secret');
+  if (secret.length < SECRET_MIN_LENGTH)
+    throw new ValidationError(`a secret must have at least ${SECRET_MIN_LENGTH} characters`, 'secret');
+  if (secret.length > SECRET_MAX_LENGTH)
+    throw new ValidationError(`a secret must have at most ${SECRET_MAX_LENGTH} characters`, 'secret');
+  if (/[\u0000-\u001f\u007f]/.test(secret))
+    throw new ValidationError('a secret must not contain control characters', 'secret');
   const warnings: string[] = [];
   const bits = estimateBits(secret);
-  if (secret.length < SECRET_MIN_STRONG_LENGTH) warnings.push(`weak secret: ${secret.length} characters (${SECRET_MIN_STRONG_LENGTH} or more recommended)`);
-  if (bits < SECRET_MIN_STRONG_BITS) warnings.push(`weak secret: about ${Math.floor(bits)} bits of entropy (${SECRET_MIN_STRONG_BITS} or more recommended)`);
+  if (secret.length < SECRET_MIN_STRONG_LENGTH)
+    warnings.push(`weak secret: ${secret.length} characters (${SECRET_MIN_STRONG_LENGTH} or more recommended)`);
+  if (bits < SECRET_MIN_STRONG_BITS)
+    warnings.push(
+      `weak secret: about ${Math.floor(bits)} bits of entropy (${SECRET_MIN_STRONG_BITS} or more recommended)`,
+    );
   return { warnings, weak: warnings.length > 0 };
 }
 

@@ -51,7 +51,13 @@ export class UsageRecorder {
    */
   note(secret: StoredSecret, client: Client): void {
     const t = this.now();
-    if (secret.lastUsedAt !== null && t - secret.lastUsedAt < USAGE_PRECISION_MS && client.lastTokenAt !== null && t - client.lastTokenAt < USAGE_PRECISION_MS) return;
+    if (
+      secret.lastUsedAt !== null &&
+      t - secret.lastUsedAt < USAGE_PRECISION_MS &&
+      client.lastTokenAt !== null &&
+      t - client.lastTokenAt < USAGE_PRECISION_MS
+    )
+      return;
     // A backlog this large means writes are behind: drop the mark, a later token brings it back.
     if (this.usage.size >= USAGE_BACKLOG_MAX) return;
     // The cached copies say what will be stored, so the next token from cache writes nothing.

@@ -21,46 +21,76 @@ function validateScopes(scopes: string[], field: string): void {
   if (!Array.isArray(scopes)) throw new ValidationError(`${field} must be a list of scopes`, field);
   if (scopes.length > CLIENT_LIMITS.scopes) throw new ValidationError(`at most ${CLIENT_LIMITS.scopes} scopes`, field);
   for (const s of scopes) {
-    if (typeof s !== 'string' || !SCOPE_PATTERN.test(s)) throw new ValidationError(`"${String(s).slice(0, 100)}" is not a valid scope (${SCOPE_RULE})`, field);
+    if (typeof s !== 'string' || !SCOPE_PATTERN.test(s))
+      throw new ValidationError(`"${String(s).slice(0, 100)}" is not a valid scope (${SCOPE_RULE})`, field);
   }
 }
 
 /** Validates the fields present in a create or update; the caller merges with the stored client. */
 export function validateClientFields(input: ClientPatch): void {
   if (input.rsin !== undefined) validateRsin(input.rsin);
-  if (input.name !== undefined && (typeof input.name !== 'string' || input.name.length > CLIENT_LIMITS.name || /[\u0000-\u001f]/.test(input.name)))
+  if (
+    input.name !== undefined &&
+    (typeof input.name !== 'string' || input.name.length > CLIENT_LIMITS.name || /[\u0000-\u001f]/.test(input.name))
+  )
     throw new ValidationError(`name: at most ${CLIENT_LIMITS.name} characters, no control characters`, 'name');
-  if (input.description !== undefined && (typeof input.description !== 'string' || input.description.length > CLIENT_LIMITS.description))
+  if (
+    input.description !== undefined &&
+    (typeof input.description !== 'string' || input.description.length > CLIENT_LIMITS.description)
+  )
     throw new ValidationError(`description: at most ${CLIENT_LIMITS.description} characters`, 'description');
   if (input.grantTypes !== undefined) {
-    if (!Array.isArray(input.grantTypes) || input.grantTypes.length > CLIENT_LIMITS.grantTypes) throw new ValidationError(`grantTypes: a list of at most ${CLIENT_LIMITS.grantTypes}`, 'grantTypes');
-    for (const g of input.grantTypes) if (!(GRANT_TYPES as readonly string[]).includes(g)) throw new ValidationError(`unsupported grant type "${String(g).slice(0, 50)}"`, 'grantTypes');
+    if (!Array.isArray(input.grantTypes) || input.grantTypes.length > CLIENT_LIMITS.grantTypes)
+      throw new ValidationError(`grantTypes: a list of at most ${CLIENT_LIMITS.grantTypes}`, 'grantTypes');
+    for (const g of input.grantTypes)
+      if (!(GRANT_TYPES as readonly string[]).includes(g))
+        throw new ValidationError(`unsupported grant type "${String(g).slice(0, 50)}"`, 'grantTypes');
   }
   if (input.allowedScopes !== undefined) validateScopes(input.allowedScopes, 'allowedScopes');
   if (input.defaultScopes !== undefined) validateScopes(input.defaultScopes, 'defaultScopes');
   if (input.tokenLifetime !== undefined && input.tokenLifetime !== null) {
-    if (!Number.isInteger(input.tokenLifetime) || input.tokenLifetime < 1 || input.tokenLifetime > CLIENT_LIMITS.tokenLifetime)
-      throw new ValidationError(`tokenLifetime: whole seconds from 1 to ${CLIENT_LIMITS.tokenLifetime}`, 'tokenLifetime');
+    if (
+      !Number.isInteger(input.tokenLifetime) ||
+      input.tokenLifetime < 1 ||
+      input.tokenLifetime > CLIENT_LIMITS.tokenLifetime
+    )
+      throw new ValidationError(
+        `tokenLifetime: whole seconds from 1 to ${CLIENT_LIMITS.tokenLifetime}`,
+        'tokenLifetime',
+      );
   }
   if (input.staticClaims !== undefined) {
     validateStaticClaims(input.staticClaims);
     if (Buffer.byteLength(JSON.stringify(input.staticClaims)) > CLIENT_LIMITS.staticClaimsBytes)
-      throw new ValidationError(`staticClaims: at most ${CLIENT_LIMITS.staticClaimsBytes} bytes of JSON`, 'staticClaims');
+      throw new ValidationError(
+        `staticClaims: at most ${CLIENT_LIMITS.staticClaimsBytes} bytes of JSON`,
+        'staticClaims',
+      );
   }
 }
 
 /** Only allowed names (see isAllowedStaticClaim), and the ZGW user claims as strings, as verifiers expect them. */
 export function validateStaticClaims(claims: Record<string, unknown>): void {
-  if (claims === null || typeof claims !== 'object' || Array.isArray(claims)) throw new ValidationError('staticClaims must be an object', 'staticClaims');
+  if (claims === null || typeof claims !== 'object' || Array.isArray(claims))
+    throw new ValidationError('staticClaims must be an object', 'staticClaims');
   const entries = Object.entries(claims);
-  if (entries.length > CLIENT_LIMITS.staticClaims) throw new ValidationError(`staticClaims: at most ${CLIENT_LIMITS.staticClaims} claims`, 'staticClaims');
+  if (entries.length > CLIENT_LIMITS.staticClaims)
+    throw new ValidationError(`staticClaims: at most ${CLIENT_LIMITS.staticClaims} claims`, 'staticClaims');
   for (const [name, value] of entries) {
     if (!isAllowedStaticClaim(name)) {
-      throw new ValidationError(`staticClaims may not set "${name.slice(0, 60)}": allowed are ${STATIC_CLAIM_NAMES.join(', ')} and collision-resistant names (https://… or urn:…)`, 'staticClaims');
+      throw new ValidationError(
+        `staticClaims may not set "${name.slice(0, 60)}": allowed are ${STATIC_CLAIM_NAMES.join(', ')} and collision-resistant names (https://… or urn:…)`,
+        'staticClaims',
+      );
     }
-    if (STATIC_CLAIM_NAMES.includes(name) && typeof value !== 'string') throw new ValidationError(`staticClaims.${name} must be a string`, 'staticClaims');
+    if (STATIC_CLAIM_NAMES.includes(name) && typeof value !== 'string')
+      throw new ValidationError(`staticClaims.${name} must be a string`, 'staticClaims');
     // Signed into every token: no line breaks or escape sequences for a log or terminal downstream, whatever path wrote it.
-    if (holdsControlCharacters(value)) throw new ValidationError(`staticClaims.${name.slice(0, 60)} holds control characters or nests too deep`, 'staticClaims');
+    if (holdsControlCharacters(value))
+      throw new ValidationError(
+        `staticClaims.${name.slice(0, 60)} holds control characters or nests too deep`,
+        'staticClaims',
+      );
     validateClaimValueKeys(name, value);
   }
 }
@@ -82,7 +112,11 @@ export function validateClaimValueKeys(name: string, value: unknown): void {
       continue;
     }
     for (const [key, inner] of Object.entries(v)) {
-      if (PROTOTYPE_KEYS.includes(key)) throw new ValidationError(`staticClaims.${name.slice(0, 60)} holds the key "${key}", which is not accepted in claims`, 'staticClaims');
+      if (PROTOTYPE_KEYS.includes(key))
+        throw new ValidationError(
+          `staticClaims.${name.slice(0, 60)} holds the key "${key}", which is not accepted in claims`,
+          'staticClaims',
+        );
       pending.push(inner);
     }
   }
@@ -90,7 +124,11 @@ export function validateClaimValueKeys(name: string, value: unknown): void {
 
 export function validateDefaultScopesAllowed(defaultScopes: string[], allowedScopes: string[]): void {
   const notAllowed = defaultScopes.filter((s) => !allowedScopes.includes(s));
-  if (notAllowed.length) throw new ValidationError(`default scopes must be allowed scopes; not allowed: ${notAllowed.join(' ')}`, 'defaultScopes');
+  if (notAllowed.length)
+    throw new ValidationError(
+      `default scopes must be allowed scopes; not allowed: ${notAllowed.join(' ')}`,
+      'defaultScopes',
+    );
 }
 
 /** The label of a secret: bounded, no control characters. */

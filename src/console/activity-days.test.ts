@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { activityDays } from './activity-days.js';
 
 const HOUR = 3_600_000;
-const hours = (fromUtc: number, n: number) => Array.from({ length: n }, (_, i) => ({ hour: fromUtc + i * HOUR, issued: 1, failed: i % 2 }));
+const hours = (fromUtc: number, n: number) =>
+  Array.from({ length: n }, (_, i) => ({ hour: fromUtc + i * HOUR, issued: 1, failed: i % 2 }));
 
 describe('activity days', () => {
   it('groups hours by calendar day in Amsterdam, 23 hours on the day the clocks go forward', () => {

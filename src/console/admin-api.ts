@@ -44,14 +44,22 @@ export class AdminApi {
       method,
       url: `/admin${path}`,
       remoteAddress: this.address,
-      headers: { authorization: `Bearer ${this.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        authorization: `Bearer ${this.token}`,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
       ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
     });
     if (res.statusCode === 401) throw new SessionRefusedError();
     const parsed: unknown = res.body ? JSON.parse(res.body) : undefined;
     if (res.statusCode >= 400) {
       const p = (parsed ?? {}) as { code?: string; detail?: string; invalidParams?: { name?: string }[] };
-      throw new AdminApiProblem(res.statusCode, p.code ?? 'error', p.detail ?? `status ${res.statusCode}`, p.invalidParams?.[0]?.name);
+      throw new AdminApiProblem(
+        res.statusCode,
+        p.code ?? 'error',
+        p.detail ?? `status ${res.statusCode}`,
+        p.invalidParams?.[0]?.name,
+      );
     }
     return parsed as T;
   }

@@ -23,7 +23,10 @@ const names = new Map([
 describe('audit events in words', () => {
   it('names the organisations a client moved between', () => {
     const moved = event({ action: 'client.moved', details: { from: '123456782', to: '111222333' } });
-    assert.equal(sentenceOf('nl', moved, names), 'beheer verplaatste client app van Gemeente Voorbeeld (123456782) naar Zaakleverancier (111222333).');
+    assert.equal(
+      sentenceOf('nl', moved, names),
+      'beheer verplaatste client app van Gemeente Voorbeeld (123456782) naar Zaakleverancier (111222333).',
+    );
     assert.equal(sentenceOf('en', moved, new Map()), 'beheer moved client app from 123456782 to 111222333.');
   });
 
@@ -32,12 +35,21 @@ describe('audit events in words', () => {
       sentenceOf('nl', event({ action: 'token.revoked', details: { via: 'console', why: 'idle' } }), names),
       'Het token van app werd ingetrokken (consolesessie beëindigd: te lang niets gedaan).',
     );
-    assert.equal(sentenceOf('en', event({ action: 'client_auth.failed', reason: 'wrong_secret', details: { count: 3 } }), names), 'Authentication as app failed: wrong secret (3 times).');
+    assert.equal(
+      sentenceOf('en', event({ action: 'client_auth.failed', reason: 'wrong_secret', details: { count: 3 } }), names),
+      'Authentication as app failed: wrong secret (3 times).',
+    );
   });
 
   it('lists only the fields that changed, in words, leaving timestamps out', () => {
     const before = { name: 'Oud', allowedScopes: ['zaken.lezen'], enabled: true, tokenLifetime: null, updatedAt: 1 };
-    const after = { name: 'Nieuw', allowedScopes: ['zaken.lezen', 'zaken.schrijven'], enabled: true, tokenLifetime: 600, updatedAt: 2 };
+    const after = {
+      name: 'Nieuw',
+      allowedScopes: ['zaken.lezen', 'zaken.schrijven'],
+      enabled: true,
+      tokenLifetime: 600,
+      updatedAt: 2,
+    };
     assert.deepEqual(changesOf('nl', { before, after }), [
       { field: 'Naam', from: 'Oud', to: 'Nieuw' },
       { field: 'Toegestane scopes', from: 'zaken.lezen', to: 'zaken.lezen zaken.schrijven' },

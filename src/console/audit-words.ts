@@ -24,7 +24,8 @@ const WORDS = {
     authFailedRepeated: 'Aanmelding als {target} mislukt: {reason} ({count} keer).',
     keyRotated: '{actor} maakte sleutel {target}; die ondertekent vanaf {at}.',
     orgCreated: '{actor} registreerde organisatie {org}.',
-    orgCreatedEnsured: 'Organisatie {org} werd geregistreerd bij het aanmaken of verplaatsen van een client door {actor}.',
+    orgCreatedEnsured:
+      'Organisatie {org} werd geregistreerd bij het aanmaken of verplaatsen van een client door {actor}.',
     orgUpdated: '{actor} wijzigde organisatie {org}.',
     orgEnabled: '{actor} schakelde organisatie {org} in.',
     orgDisabled: '{actor} schakelde organisatie {org} uit.',
@@ -130,7 +131,8 @@ export function reasonInWords(lang: Lang, reason: string | null): string {
 
 type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {});
-const text = (v: unknown, max = 100) => (typeof v === 'string' ? v.slice(0, max) : typeof v === 'number' ? String(v) : '');
+const text = (v: unknown, max = 100) =>
+  typeof v === 'string' ? v.slice(0, max) : typeof v === 'number' ? String(v) : '';
 
 /** One field change: the field's name, what it was and what it became. */
 export interface FieldChange {
@@ -173,7 +175,11 @@ const SIMPLE: Record<string, Phrase> = {
   'secret.revoked': 'secretRevoked',
 };
 /** Events about an organisation, the event's target. */
-const ORGANISATION: Record<string, Phrase> = { 'organisation.updated': 'orgUpdated', 'organisation.enabled': 'orgEnabled', 'organisation.disabled': 'orgDisabled' };
+const ORGANISATION: Record<string, Phrase> = {
+  'organisation.updated': 'orgUpdated',
+  'organisation.enabled': 'orgEnabled',
+  'organisation.disabled': 'orgDisabled',
+};
 
 /** The event in one sentence. */
 export function sentenceOf(lang: Lang, e: AuditEvent, names: OrganisationNames): string {
@@ -201,16 +207,26 @@ export function sentenceOf(lang: Lang, e: AuditEvent, names: OrganisationNames):
       return fill(w.moved, { ...v, from: orgOf(d.from), to: orgOf(d.to) });
     case 'token.issued': {
       const lifetime = typeof d.expiresIn === 'number' ? formatDuration(lang, d.expiresIn) : '—';
-      return text(d.scope, 300) ? fill(w.tokenIssued, { ...v, lifetime, scope: text(d.scope, 300) }) : fill(w.tokenIssuedNoScope, { ...v, lifetime });
+      return text(d.scope, 300)
+        ? fill(w.tokenIssued, { ...v, lifetime, scope: text(d.scope, 300) })
+        : fill(w.tokenIssuedNoScope, { ...v, lifetime });
     }
     case 'token.revoked':
-      return fill(w.tokenRevoked, { ...v, why: d.via === 'console' ? fill(w.whyConsole, { why: reasonInWords(lang, text(d.why) || null) }) : '' });
+      return fill(w.tokenRevoked, {
+        ...v,
+        why: d.via === 'console' ? fill(w.whyConsole, { why: reasonInWords(lang, text(d.why) || null) }) : '',
+      });
     case 'client_auth.failed': {
       const reason = reasonInWords(lang, e.reason ?? (text(d.reason) || null));
-      return typeof d.count === 'number' && d.count > 1 ? fill(w.authFailedRepeated, { ...v, reason, count: d.count }) : fill(w.authFailed, { ...v, reason });
+      return typeof d.count === 'number' && d.count > 1
+        ? fill(w.authFailedRepeated, { ...v, reason, count: d.count })
+        : fill(w.authFailed, { ...v, reason });
     }
     case 'key.rotated':
-      return fill(w.keyRotated, { ...v, at: typeof d.activatesAt === 'number' ? formatTime(lang, d.activatesAt) : '—' });
+      return fill(w.keyRotated, {
+        ...v,
+        at: typeof d.activatesAt === 'number' ? formatTime(lang, d.activatesAt) : '—',
+      });
     case 'organisation.created':
       return fill(d.ensured ? w.orgCreatedEnsured : w.orgCreated, { ...v, org: orgOf(e.target) });
     default:

@@ -60,7 +60,11 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleOption
   const cookieName = secure ? '__Host-zgw-auth-console' : 'zgw-auth-console';
   const lifetime = Math.min(config.consoleSessionLifetime, config.maxTokenLifetime);
   const issuerOrigin = new URL(config.issuer).origin;
-  const sessions = new ConsoleSessions({ idleMs: config.consoleIdleTimeout * 1000, lifetimeMs: lifetime * 1000 }, now, (session, why) => void endSession(session, why));
+  const sessions = new ConsoleSessions(
+    { idleMs: config.consoleIdleTimeout * 1000, lifetimeMs: lifetime * 1000 },
+    now,
+    (session, why) => void endSession(session, why),
+  );
   const sweeper = setInterval(() => sessions.sweep(), 60_000);
   sweeper.unref();
   app.addHook('onClose', async () => clearInterval(sweeper));
@@ -69,7 +73,13 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleOption
   async function endSession(session: ConsoleSession, why: SessionEnd): Promise<void> {
     try {
       await options.revocations.revoke(session.jti, session.clientId, session.tokenExpiresAt);
-      await options.audit.record({ actor: session.clientId, action: 'token.revoked', target: session.clientId, organisation: session.rsin, details: { jti: session.jti, via: 'console', why } });
+      await options.audit.record({
+        actor: session.clientId,
+        action: 'token.revoked',
+        target: session.clientId,
+        organisation: session.rsin,
+        details: { jti: session.jti, via: 'console', why },
+      });
     } catch (err) {
       app.log.error({ err }, 'console: revoking an ended session token failed');
     }
@@ -78,20 +88,27 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleOption
   const stylesheet = buildStylesheet();
   // Without the source map comment: the map is not served.
   const script = fs.readFileSync(SCRIPT_FILE, 'utf8').replace(/\n\/\/# sourceMappingURL=\S*\s*$/, '\n');
-  const assets = { css: `${BASE}/assets/console.css?v=${stylesheet.hash}`, js: `${BASE}/assets/console.js?v=${hashOf(script)}` };
+  const assets = {
+    css: `${BASE}/assets/console.css?v=${stylesheet.hash}`,
+    js: `${BASE}/assets/console.js?v=${hashOf(script)}`,
+  };
 
   // Only what the console's forms send: URL-encoded fields (see formFieldsOf). JSON, multipart and
   // any other type is refused with 415, so that no handler ever meets a number, array or object.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_LIMIT }, (_request, body, done) => {
-    let fields;
-    try {
-      fields = formFieldsOf(new URLSearchParams(String(body)));
-    } catch (err) {
-      return done(err as Error);
-    }
-    done(null, fields);
-  });
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string', bodyLimit: FORM_LIMIT },
+    (_request, body, done) => {
+      let fields;
+      try {
+        fields = formFieldsOf(new URLSearchParams(String(body)));
+      } catch (err) {
+        return done(err as Error);
+      }
+      done(null, fields);
+    },
+  );
 
   app.addHook('onRequest', async (request, reply) => {
     reply.headers({
@@ -107,7 +124,10 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleOption
     let lang: Lang = cookies['zgw-auth-lang'] === 'en' ? 'en' : 'nl';
     if (typeof asked === 'string' && (LANGS as readonly string[]).includes(asked)) {
       lang = asked as Lang;
-      reply.header('set-cookie', `zgw-auth-lang=${lang}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`);
+      reply.header(
+        'set-cookie',
+        `zgw-auth-lang=${lang}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`,
+      );
     }
     request.consoleLang = lang;
     request.consoleSession = sessions.get(cookies[cookieName]);
@@ -130,14 +150,28 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleOption
     const fields = formOf(request);
     if (!sameOrigin || (!isSignIn && request.consoleSession && !csrfMatches(request.consoleSession, fields.csrf))) {
       request.log.warn({ origin: origin?.slice(0, 100), site }, 'console: form refused (origin or CSRF token)');
-      return tools.send(reply, request, tools.ctx(request).m.errorTitle, alert('error', tools.ctx(request).m.csrfRefused), 403);
+      return tools.send(
+        reply,
+        request,
+        tools.ctx(request).m.errorTitle,
+        alert('error', tools.ctx(request).m.csrfRefused),
+        403,
+      );
     }
   });
 
   const tools: ConsoleTools = {
     ctx: (request) => {
       const lang = request.consoleLang ?? 'nl';
-      return { lang, m: messages(lang), session: request.consoleSession, organisationName: request.consoleOrganisationName, assets, path: request.url.split('?')[0]!, now: now() };
+      return {
+        lang,
+        m: messages(lang),
+        session: request.consoleSession,
+        organisationName: request.consoleOrganisationName,
+        assets,
+        path: request.url.split('?')[0]!,
+        now: now(),
+      };
     },
     api: (request) => {
       const session = request.consoleSession;
@@ -157,7 +191,8 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleOption
   };
 
   const requireSession = async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!request.consoleSession) return reply.code(303).header('cache-control', 'no-store').redirect(`${BASE}/sign-in`, 303);
+    if (!request.consoleSession)
+      return reply.code(303).header('cache-control', 'no-store').redirect(`${BASE}/sign-in`, 303);
     await followRegistry(request, request.consoleSession);
   };
 
@@ -172,7 +207,10 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleOption
     let client: Client;
     let secrets: SecretInfo[];
     try {
-      [client, secrets] = await Promise.all([tools.api(request).call<Client>('GET', path), tools.api(request).call<SecretInfo[]>('GET', `${path}/secrets`)]);
+      [client, secrets] = await Promise.all([
+        tools.api(request).call<Client>('GET', path),
+        tools.api(request).call<SecretInfo[]>('GET', `${path}/secrets`),
+      ]);
     } catch (err) {
       if (err instanceof AdminApiProblem && (err.status === 403 || err.status === 404)) throw new SessionRefusedError();
       throw err;
@@ -188,17 +226,25 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleOption
     if (err instanceof SessionRefusedError) {
       sessions.destroy(parseCookies(request.headers.cookie)[cookieName], err.why);
       reply.header('set-cookie', clearCookie(cookieName, secure));
-      return tools.send(reply, request, m.signInTitle, html`${alert('info', m.sessionEnded)}${signInForm(tools.ctx(request), '')}`, 401);
+      return tools.send(
+        reply,
+        request,
+        m.signInTitle,
+        html`${alert('info', m.sessionEnded)}${signInForm(tools.ctx(request), '')}`,
+        401,
+      );
     }
     if (err instanceof AdminApiProblem) {
-      if (err.status === 404) return tools.send(reply, request, m.notFoundTitle, html`<p class="utrecht-paragraph">${m.notFound}</p>`, 404);
+      if (err.status === 404)
+        return tools.send(reply, request, m.notFoundTitle, html`<p class="utrecht-paragraph">${m.notFound}</p>`, 404);
       if (err.status === 403) return tools.send(reply, request, m.errorTitle, alert('error', m.forbidden), 403);
       if (err.status >= 500) return tools.send(reply, request, m.errorTitle, alert('error', m.unavailable), 503);
       return tools.send(reply, request, m.errorTitle, alert('error', m.requestRefused), err.status);
     }
     // A refused body (its type, a field sent twice, a value too long) and Fastify's own refusals.
     const status = err instanceof ZgwAuthError ? err.status : (err as { statusCode?: number }).statusCode;
-    if (status !== undefined && status >= 400 && status < 500) return tools.send(reply, request, m.errorTitle, alert('error', m.errorTitle), status);
+    if (status !== undefined && status >= 400 && status < 500)
+      return tools.send(reply, request, m.errorTitle, alert('error', m.errorTitle), status);
     request.log.error({ err }, 'console request failed');
     return tools.send(reply, request, m.errorTitle, alert('error', m.unavailable), 500);
   });
@@ -209,10 +255,16 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleOption
   });
 
   app.get('/assets/console.css', async (request, reply) => {
-    reply.headers({ 'cache-control': 'public, max-age=86400', vary: 'accept-encoding' }).type('text/css; charset=utf-8');
-    return /\bgzip\b/.test(String(request.headers['accept-encoding'] ?? '')) ? reply.header('content-encoding', 'gzip').send(stylesheet.gzipped) : reply.send(stylesheet.css);
+    reply
+      .headers({ 'cache-control': 'public, max-age=86400', vary: 'accept-encoding' })
+      .type('text/css; charset=utf-8');
+    return /\bgzip\b/.test(String(request.headers['accept-encoding'] ?? ''))
+      ? reply.header('content-encoding', 'gzip').send(stylesheet.gzipped)
+      : reply.send(stylesheet.css);
   });
-  app.get('/assets/console.js', async (_request, reply) => reply.header('cache-control', 'public, max-age=86400').type('text/javascript; charset=utf-8').send(script));
+  app.get('/assets/console.js', async (_request, reply) =>
+    reply.header('cache-control', 'public, max-age=86400').type('text/javascript; charset=utf-8').send(script),
+  );
 
   app.get('/', async (request, reply) =>
     reply
@@ -225,7 +277,12 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleOption
     if (request.consoleSession) return reply.code(303).redirect(`${BASE}/clients`, 303);
     const ctx = tools.ctx(request);
     const signedOut = (request.query as Record<string, unknown>).signedOut !== undefined;
-    return tools.send(reply, request, ctx.m.signInTitle, html`${signedOut ? alert('ok', ctx.m.signedOut) : ''}${signInForm(ctx, '')}`);
+    return tools.send(
+      reply,
+      request,
+      ctx.m.signInTitle,
+      html`${signedOut ? alert('ok', ctx.m.signedOut) : ''}${signInForm(ctx, '')}`,
+    );
   });
 
   app.post('/sign-in', async (request, reply) => {
@@ -237,7 +294,13 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleOption
     // Every refusal waits out the floor of /token's: the timing tells no unknown id from a wrong secret.
     const refuse = async (text: string, status: number) => {
       await failureFloor(reply);
-      return tools.send(reply, request, m.signInTitle, html`${alert('error', text)}${signInForm(ctx, clientId.slice(0, 50))}`, status);
+      return tools.send(
+        reply,
+        request,
+        m.signInTitle,
+        html`${alert('error', text)}${signInForm(ctx, clientId.slice(0, 50))}`,
+        status,
+      );
     };
     if (!clientId || !secret || clientId.length > 1024 || secret.length > 1024) return refuse(m.signInMissing, 400);
     let signedIn;
@@ -279,7 +342,10 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleOption
     pages.addHook('preHandler', requireSession);
     pages.addHook('preHandler', async (request) => {
       const session = request.consoleSession;
-      if (session && !isGlobalAdmin(session)) request.consoleOrganisationName = (await organisationNames(tools.api(request), [session.rsin])).get(session.rsin);
+      if (session && !isGlobalAdmin(session))
+        request.consoleOrganisationName = (await organisationNames(tools.api(request), [session.rsin])).get(
+          session.rsin,
+        );
     });
     registerClientPages(pages, tools);
     registerAuditPages(pages, tools);

@@ -9,7 +9,16 @@ function sessions(max: number) {
     () => 1_000_000,
     (s: ConsoleSession, why) => ended.push([s.clientId, why]),
   );
-  const signIn = (clientId: string) => store.create({ clientId, rsin: '123456782', scope: 'zgw-auth:admin', accessToken: 't', jti: 'j', secretId: 's', tokenExpiresAt: 10_000 }).id;
+  const signIn = (clientId: string) =>
+    store.create({
+      clientId,
+      rsin: '123456782',
+      scope: 'zgw-auth:admin',
+      accessToken: 't',
+      jti: 'j',
+      secretId: 's',
+      tokenExpiresAt: 10_000,
+    }).id;
   return { store, ended, signIn };
 }
 

@@ -38,7 +38,8 @@ export const SESSIONS_PER_CLIENT = 10;
  * `refused`: the admin API no longer takes the session's token (client disabled, deleted or without
  * the scope); `revoked_secret`, `expired_secret`: the secret the session signed in with no longer opens /token.
  */
-export type SessionEnd = 'signed_out' | 'idle' | 'expired' | 'evicted' | 'refused' | 'revoked_secret' | 'expired_secret';
+export type SessionEnd =
+  'signed_out' | 'idle' | 'expired' | 'evicted' | 'refused' | 'revoked_secret' | 'expired_secret';
 
 /**
  * Console sessions, in this process's memory. The id is 32 random bytes; sessions are kept under
@@ -58,7 +59,10 @@ export class ConsoleSessions {
   }
 
   /** Starts a session; returns the id for the cookie. */
-  create(data: Omit<ConsoleSession, 'csrf' | 'createdAt' | 'lastSeenAt' | 'endsAt'>): { id: string; session: ConsoleSession } {
+  create(data: Omit<ConsoleSession, 'csrf' | 'createdAt' | 'lastSeenAt' | 'endsAt'>): {
+    id: string;
+    session: ConsoleSession;
+  } {
     const id = crypto.randomBytes(32).toString('base64url');
     const t = this.now();
     const session: ConsoleSession = {
@@ -74,7 +78,8 @@ export class ConsoleSessions {
     if ((perClient.get(data.clientId) ?? 0) >= SESSIONS_PER_CLIENT) this.evictOldestOf(data.clientId);
     else if (this.sessions.size >= this.max) {
       this.sweep();
-      if (this.sessions.size >= this.max) this.evictOldestOf([...this.countByClient()].reduce((a, b) => (b[1] > a[1] ? b : a))[0]);
+      if (this.sessions.size >= this.max)
+        this.evictOldestOf([...this.countByClient()].reduce((a, b) => (b[1] > a[1] ? b : a))[0]);
     }
     this.sessions.set(key(id), session);
     return { id, session };

@@ -173,7 +173,12 @@ export function buildStylesheet(): Stylesheet {
   const components = fs.readFileSync(require.resolve('@utrecht/component-library-css/dist/index.css'), 'utf8');
   const theme = fs.readFileSync(require.resolve('@utrecht/design-tokens/dist/theme.css'), 'utf8');
   const picked = pickComponents(components);
-  const licence = '/* NL Design System components and design tokens: @utrecht/component-library-css, @utrecht/design-tokens (EUPL-1.2, Gemeente Utrecht, Frameless B.V.) */\n';
+  const licence =
+    '/* NL Design System components and design tokens: @utrecht/component-library-css, @utrecht/design-tokens (EUPL-1.2, Gemeente Utrecht, Frameless B.V.) */\n';
   const css = licence + pickTokens(theme, picked + CONSOLE_STYLES) + picked + CONSOLE_STYLES;
-  return { css, gzipped: zlib.gzipSync(css, { level: 9 }), hash: crypto.createHash('sha256').update(css).digest('base64url').slice(0, 12) };
+  return {
+    css,
+    gzipped: zlib.gzipSync(css, { level: 9 }),
+    hash: crypto.createHash('sha256').update(css).digest('base64url').slice(0, 12),
+  };
 }

@@ -33,8 +33,10 @@ export function formFieldsOf(params: URLSearchParams): FormFields {
   let count = 0;
   for (const [k, v] of params) {
     if (++count > MAX_FIELDS) throw new ZgwAuthError('malformed_body', `too many form fields (at most ${MAX_FIELDS})`);
-    if (Object.hasOwn(fields, k)) throw new ZgwAuthError('malformed_body', `form field "${k.slice(0, 50)}" is sent more than once`);
-    if (k.length > 100 || v.length > FIELD_LIMIT) throw new ZgwAuthError('malformed_body', `form field "${k.slice(0, 50)}" is longer than any form sends`);
+    if (Object.hasOwn(fields, k))
+      throw new ZgwAuthError('malformed_body', `form field "${k.slice(0, 50)}" is sent more than once`);
+    if (k.length > 100 || v.length > FIELD_LIMIT)
+      throw new ZgwAuthError('malformed_body', `form field "${k.slice(0, 50)}" is longer than any form sends`);
     fields[k] = v;
   }
   return fields;
@@ -50,7 +52,13 @@ export function formOf(request: FastifyRequest): FormFields {
  * Refuses (400) a form that lacks a field its page always sends: a POST without them is no form
  * of the console's, and an absent field is never read as "clear this".
  */
-export function refuseIncompleteForm(tools: ConsoleTools, reply: FastifyReply, request: FastifyRequest, fields: FormFields, always: readonly string[]): FastifyReply | undefined {
+export function refuseIncompleteForm(
+  tools: ConsoleTools,
+  reply: FastifyReply,
+  request: FastifyRequest,
+  fields: FormFields,
+  always: readonly string[],
+): FastifyReply | undefined {
   if (always.every((name) => Object.hasOwn(fields, name))) return undefined;
   const m = tools.ctx(request).m;
   return tools.send(reply, request, m.errorTitle, alert('error', m.formIncomplete), 400);

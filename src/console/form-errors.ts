@@ -63,7 +63,10 @@ function checkStaticClaims(m: Messages, raw: string | undefined): { value?: Reco
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return { error: m.staticClaimsInvalid };
   const claims = value as Record<string, unknown>;
   const refused = Object.keys(claims).find((name) => !isAllowedStaticClaim(name));
-  if (refused !== undefined) return { error: fill(m.errStaticClaimsName, { name: refused.slice(0, 60), allowed: STATIC_CLAIM_NAMES.join(', ') }) };
+  if (refused !== undefined)
+    return {
+      error: fill(m.errStaticClaimsName, { name: refused.slice(0, 60), allowed: STATIC_CLAIM_NAMES.join(', ') }),
+    };
   const notText = STATIC_CLAIM_NAMES.find((name) => name in claims && typeof claims[name] !== 'string');
   if (notText !== undefined) return { error: fill(m.errStaticClaimsString, { name: notText }) };
   try {
@@ -71,7 +74,8 @@ function checkStaticClaims(m: Messages, raw: string | undefined): { value?: Reco
   } catch {
     return { error: fieldRule(m, 'staticClaims') };
   }
-  if (Buffer.byteLength(JSON.stringify(claims)) > CLIENT_LIMITS.staticClaimsBytes) return { error: fieldRule(m, 'staticClaims') };
+  if (Buffer.byteLength(JSON.stringify(claims)) > CLIENT_LIMITS.staticClaimsBytes)
+    return { error: fieldRule(m, 'staticClaims') };
   return { value: claims };
 }
 
@@ -84,16 +88,25 @@ export interface ClientFormRules {
 }
 
 /** The client fields of a form as the admin API takes them, and every field's refusal. */
-export function checkClientForm(m: Messages, f: FormFields, rules: ClientFormRules): { body: Record<string, unknown>; errors: FieldErrors } {
+export function checkClientForm(
+  m: Messages,
+  f: FormFields,
+  rules: ClientFormRules,
+): { body: Record<string, unknown>; errors: FieldErrors } {
   const errors: FieldErrors = {};
   const { creating } = rules;
-  const body: Record<string, unknown> = { name: f.name ?? '', description: f.description ?? '', selfSignedAllowed: f.selfSignedAllowed === 'true' };
+  const body: Record<string, unknown> = {
+    name: f.name ?? '',
+    description: f.description ?? '',
+    selfSignedAllowed: f.selfSignedAllowed === 'true',
+  };
   if (creating && f.clientId && !CLIENT_ID_PATTERN.test(f.clientId)) errors.clientId = m.errClientId;
   // Editing, an empty RSIN leaves the organisation as it is.
   if (rules.rsinField && (creating || f.rsin)) {
     const rsin = f.rsin ?? '';
     if (!isValidRsin(rsin)) errors.rsin = m.errRsin;
-    else if (rules.ownRsin !== undefined && rsin !== rules.ownRsin) errors.rsin = fill(m.errRsinOwn, { rsin: rules.ownRsin });
+    else if (rules.ownRsin !== undefined && rsin !== rules.ownRsin)
+      errors.rsin = fill(m.errRsinOwn, { rsin: rules.ownRsin });
   }
   const name = f.name ?? '';
   if (name.length > CLIENT_LIMITS.name || CONTROL.test(name)) errors.name = fieldRule(m, 'name');
@@ -112,7 +125,8 @@ export function checkClientForm(m: Messages, f: FormFields, rules: ClientFormRul
   if (creating && !body.name) delete body.name;
   if (f.tokenLifetime) {
     const n = Number(f.tokenLifetime);
-    if (!/^\d{1,9}$/.test(f.tokenLifetime.trim()) || n < 1 || n > CLIENT_LIMITS.tokenLifetime) errors.tokenLifetime = fieldRule(m, 'tokenLifetime');
+    if (!/^\d{1,9}$/.test(f.tokenLifetime.trim()) || n < 1 || n > CLIENT_LIMITS.tokenLifetime)
+      errors.tokenLifetime = fieldRule(m, 'tokenLifetime');
     body.tokenLifetime = n;
   } else if (!creating) body.tokenLifetime = null;
   const claims = checkStaticClaims(m, f.staticClaims);
@@ -131,7 +145,8 @@ export function checkOrganisationForm(m: Messages, f: FormFields, withRsin: bool
   const errors: FieldErrors = {};
   if (withRsin && !isValidRsin(f.rsin ?? '')) errors.rsin = m.errRsin;
   const name = f.name ?? '';
-  if (!/\S/.test(name) || name.length > ORGANISATION_NAME_MAX || CONTROL.test(name)) errors.name = fill(m.errOrgName, { max: ORGANISATION_NAME_MAX });
+  if (!/\S/.test(name) || name.length > ORGANISATION_NAME_MAX || CONTROL.test(name))
+    errors.name = fill(m.errOrgName, { max: ORGANISATION_NAME_MAX });
   return errors;
 }
 
@@ -139,7 +154,12 @@ export function checkOrganisationForm(m: Messages, f: FormFields, withRsin: bool
  * What the admin API refused, in the page's language, next to the field it names when the form has
  * that field; otherwise for the whole form (key ''). The API's English detail is never shown.
  */
-export function apiFieldErrors(m: Messages, err: AdminApiProblem, fields: readonly string[], conflictField = 'clientId'): FieldErrors {
+export function apiFieldErrors(
+  m: Messages,
+  err: AdminApiProblem,
+  fields: readonly string[],
+  conflictField = 'clientId',
+): FieldErrors {
   if (err.status === 409) return { [conflictField]: conflictField === 'rsin' ? m.errOrgExists : m.errClientIdTaken };
   if (err.status === 403) return { '': m.errForbidden };
   if (err.field && fields.includes(err.field)) return { [err.field]: fieldRule(m, err.field) };

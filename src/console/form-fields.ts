@@ -66,14 +66,29 @@ export function checkbox(name: string, label: string, checked: boolean, o: Field
   const id = o.id ?? name;
   return html`<div class="utrecht-form-field utrecht-form-field--checkbox">
     <div class="utrecht-form-field__input">
-      <input class="utrecht-checkbox utrecht-checkbox--html-input" type="checkbox" id="${id}" name="${name}" value="true" ${attr('checked', checked)}${described(id, o)} />
+      <input
+        class="utrecht-checkbox utrecht-checkbox--html-input"
+        type="checkbox"
+        id="${id}"
+        name="${name}"
+        value="true"
+        ${attr('checked', checked)}${described(id, o)}
+      />
     </div>
-    <div class="utrecht-form-field__label utrecht-form-field__label--checkbox"><label class="utrecht-form-label utrecht-form-label--checkbox" for="${id}">${label}</label></div>
+    <div class="utrecht-form-field__label utrecht-form-field__label--checkbox">
+      <label class="utrecht-form-label utrecht-form-label--checkbox" for="${id}">${label}</label>
+    </div>
     ${extras(id, o)}
   </div>`;
 }
 
-export function selectField(name: string, label: string, value: string, choices: [value: string, label: string][], o: FieldOptions = {}): SafeHtml {
+export function selectField(
+  name: string,
+  label: string,
+  value: string,
+  choices: [value: string, label: string][],
+  o: FieldOptions = {},
+): SafeHtml {
   const id = o.id ?? name;
   return html`<div class="utrecht-form-field utrecht-form-field--select">
     <div class="utrecht-form-field__label"><label class="utrecht-form-label" for="${id}">${label}</label></div>
@@ -86,7 +101,16 @@ export function selectField(name: string, label: string, value: string, choices:
   </div>`;
 }
 
-export function submitButton(label: string, kind: 'primary' | 'secondary' | 'danger' = 'primary', extra: SafeHtml = html``): SafeHtml {
-  const cls = kind === 'primary' ? 'utrecht-button--primary-action' : kind === 'secondary' ? 'utrecht-button--secondary-action' : 'utrecht-button--primary-action utrecht-button--danger';
+export function submitButton(
+  label: string,
+  kind: 'primary' | 'secondary' | 'danger' = 'primary',
+  extra: SafeHtml = html``,
+): SafeHtml {
+  const cls =
+    kind === 'primary'
+      ? 'utrecht-button--primary-action'
+      : kind === 'secondary'
+        ? 'utrecht-button--secondary-action'
+        : 'utrecht-button--primary-action utrecht-button--danger';
   return html`<button class="utrecht-button ${cls}" type="submit" ${extra}>${label}</button>`;
 }

@@ -37,7 +37,14 @@ const UNITS: Record<Lang, [one: string, many: string][]> = {
 /** "4 minuten", "2 hours": a duration rounded to the unit people would use. */
 export function formatDuration(lang: Lang, seconds: number): string {
   const s = Math.abs(Math.round(seconds));
-  const [value, unit] = s < 120 ? [s, 0] : s < 7200 ? [Math.round(s / 60), 1] : s < 172_800 ? [Math.round(s / 3600), 2] : [Math.round(s / 86_400), 3];
+  const [value, unit] =
+    s < 120
+      ? [s, 0]
+      : s < 7200
+        ? [Math.round(s / 60), 1]
+        : s < 172_800
+          ? [Math.round(s / 3600), 2]
+          : [Math.round(s / 86_400), 3];
   const [one, many] = UNITS[lang][unit]!;
   return `${value} ${value === 1 ? one : many}`;
 }
@@ -49,9 +56,15 @@ export function startOfDutchDay(day: string): number | undefined {
   const utcMidnight = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
   if (Number.isNaN(utcMidnight) || new Date(utcMidnight).toISOString().slice(0, 10) !== day) return undefined;
   // The zone's offset at that moment (one or two hours), read back from the formatted local time.
-  const parts = new Intl.DateTimeFormat('en-US', { timeZone: ZONE, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric' }).formatToParts(
-    utcMidnight,
-  );
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone: ZONE,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: 'numeric',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: 'numeric',
+  }).formatToParts(utcMidnight);
   const get = (type: string) => Number(parts.find((p) => p.type === type)?.value);
   const local = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'));
   return utcMidnight - (local - utcMidnight);

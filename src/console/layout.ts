@@ -21,7 +21,9 @@ export interface PageContext {
 export const BASE = '/console';
 
 /** Whether the session administers everything (zgw-auth:admin) rather than one organisation. */
-export const isGlobalAdmin = (session: ConsoleSession | undefined) => session !== undefined && isGlobalAdministrator({ clientId: session.clientId, rsin: session.rsin, scopes: [session.scope] });
+export const isGlobalAdmin = (session: ConsoleSession | undefined) =>
+  session !== undefined &&
+  isGlobalAdministrator({ clientId: session.clientId, rsin: session.rsin, scopes: [session.scope] });
 
 /** The hidden CSRF field every form of a signed-in page carries. */
 export function csrfField(ctx: PageContext): SafeHtml {

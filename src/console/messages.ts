@@ -17,9 +17,11 @@ const nl = {
   signOut: 'Afmelden',
   otherLanguage: 'English',
   otherLanguageCode: 'en',
-  footer: 'zgw-auth: authenticatie voor ZGW API\u2019s. Deze pagina\u2019s gebruiken de admin API met de rechten van uw client.',
+  footer:
+    'zgw-auth: authenticatie voor ZGW API\u2019s. Deze pagina\u2019s gebruiken de admin API met de rechten van uw client.',
   signInTitle: 'Aanmelden',
-  signInIntro: 'Meld u aan met het client-id en het geheim van een beheerdersclient (scope zgw-auth:admin of zgw-auth:org-admin).',
+  signInIntro:
+    'Meld u aan met het client-id en het geheim van een beheerdersclient (scope zgw-auth:admin of zgw-auth:org-admin).',
   clientIdLabel: 'Client-id',
   clientSecretLabel: 'Client-geheim',
   signInButton: 'Aanmelden',
@@ -71,7 +73,8 @@ const nl = {
   noClients: 'Geen clients gevonden.',
   newClientTitle: 'Nieuwe client',
   fieldClientId: 'Client-id',
-  fieldClientIdHint: 'Leeg laten voor een gegenereerd id. 1 tot 50 tekens: letters, cijfers, punt, streepje, underscore.',
+  fieldClientIdHint:
+    'Leeg laten voor een gegenereerd id. 1 tot 50 tekens: letters, cijfers, punt, streepje, underscore.',
   fieldRsin: 'RSIN van de organisatie',
   fieldRsinHint: '9 cijfers.',
   fieldName: 'Naam',
@@ -79,7 +82,8 @@ const nl = {
   fieldScopes: 'Toegestane scopes',
   scopesHint: 'Gescheiden door spaties, bijvoorbeeld: zaken.lezen zaken.schrijven',
   fieldDefaultScopes: 'Standaardscopes',
-  defaultScopesHint: 'Scopes die een token krijgt als de client er geen vraagt; leeg: alle toegestane scopes (bij aanmaken).',
+  defaultScopesHint:
+    'Scopes die een token krijgt als de client er geen vraagt; leeg: alle toegestane scopes (bij aanmaken).',
   fieldStaticClaims: 'Vaste claims (JSON-object)',
   staticClaimsHint: 'Komen in elk token van deze client, bijvoorbeeld {"user_id": "systeem"}.',
   staticClaimsInvalid: 'Vaste claims moeten een JSON-object zijn.',
@@ -93,7 +97,8 @@ const nl = {
   cancel: 'Annuleren',
   clientCreatedTitle: 'Client {id} aangemaakt',
   secretCreatedTitle: 'Nieuw geheim voor {id}',
-  secretOnce: 'Dit is de enige keer dat u dit geheim ziet. Kopieer het nu en bewaar het veilig: u ziet het niet meer terug.',
+  secretOnce:
+    'Dit is de enige keer dat u dit geheim ziet. Kopieer het nu en bewaar het veilig: u ziet het niet meer terug.',
   secretValueLabel: 'Client-geheim',
   copy: 'Kopiëren',
   copied: 'Gekopieerd naar het klembord.',
@@ -106,14 +111,16 @@ const nl = {
   enabledNotice: 'Client ingeschakeld: hij krijgt weer tokens.',
   disabledNotice: 'Client uitgeschakeld: hij krijgt geen tokens meer en zijn tokens worden geweigerd.',
   deleteTitle: 'Client verwijderen',
-  deleteHint: 'Typ het client-id ter bevestiging. Verwijderen kan niet ongedaan worden gemaakt; tokens van deze client worden geweigerd.',
+  deleteHint:
+    'Typ het client-id ter bevestiging. Verwijderen kan niet ongedaan worden gemaakt; tokens van deze client worden geweigerd.',
   deleteConfirmLabel: 'Client-id ter bevestiging',
   deleteButton: 'Definitief verwijderen',
   deleteMismatch: 'Het getypte client-id komt niet overeen; er is niets verwijderd.',
   deleted: 'Client {id} is verwijderd.',
   created: 'Aangemaakt',
   updated: 'Gewijzigd',
-  riskWeak: 'Risico: een zwak geheim (onder de sterkteregel) kan tokens van deze client ondertekenen. Voeg een gegenereerd geheim toe en trek het zwakke in.',
+  riskWeak:
+    'Risico: een zwak geheim (onder de sterkteregel) kan tokens van deze client ondertekenen. Voeg een gegenereerd geheim toe en trek het zwakke in.',
   warning: 'Waarschuwing: {text}',
   secretsTitle: 'Geheimen',
   colSecretId: 'Id',
@@ -137,7 +144,8 @@ const nl = {
   expiresHint: 'Het geheim werkt tot het begin van deze dag (Nederlandse tijd).',
   expiresInvalid: 'Vul een datum in de toekomst in.',
   revokeTitle: 'Geheim intrekken',
-  revokeConfirm: 'Weet u zeker dat u geheim {secret} ({label}) van client {id} wilt intrekken? Systemen die het gebruiken krijgen direct geen tokens meer.',
+  revokeConfirm:
+    'Weet u zeker dat u geheim {secret} ({label}) van client {id} wilt intrekken? Systemen die het gebruiken krijgen direct geen tokens meer.',
   revokeButton: 'Ja, intrekken',
   revoked: 'Geheim {secret} is ingetrokken.',
   auditTitle: 'Audittrail',
@@ -155,7 +163,8 @@ const nl = {
   newest: 'Nieuwste gebeurtenissen',
   noEvents: 'Geen gebeurtenissen gevonden.',
   keysTitle: 'Ondertekeningssleutels',
-  keysIntro: 'zgw-auth ondertekent tokens met de actieve sleutel. Resource servers (ZGW API\u2019s) halen de publieke sleutels op bij /jwks.',
+  keysIntro:
+    'zgw-auth ondertekent tokens met de actieve sleutel. Resource servers (ZGW API\u2019s) halen de publieke sleutels op bij /jwks.',
   colKid: 'Sleutel-id (kid)',
   colAlg: 'Algoritme',
   colAge: 'Leeftijd',
@@ -176,7 +185,8 @@ const nl = {
   rotateButton: 'Nieuwe sleutel maken',
   rotated: 'Nieuwe sleutel {kid}: ondertekent vanaf {at}; de sleutel ervoor blijft gepubliceerd tot {until}.',
   inspectTitle: 'Token inspecteren',
-  inspectIntro: 'Plak een token om de header, de claims en het oordeel van zgw-auth te zien. Het token wordt alleen gecontroleerd, niet bewaard.',
+  inspectIntro:
+    'Plak een token om de header, de claims en het oordeel van zgw-auth te zien. Het token wordt alleen gecontroleerd, niet bewaard.',
   tokenLabel: 'Token (JWT)',
   inspectButton: 'Inspecteren',
   tokenHeader: 'Header',
@@ -200,7 +210,8 @@ const nl = {
   reason_crit_unsupported: 'de header vraagt uitbreidingen (crit) die zgw-auth niet kent.',
   reason_wrong_typ: 'dit is geen access token (typ moet at+jwt zijn).',
   reason_unknown_key: 'ondertekend met een sleutel die zgw-auth niet publiceert (onbekende kid).',
-  reason_bad_signature: 'de handtekening klopt niet: ondertekend met een ander geheim of een andere sleutel dan deze client heeft.',
+  reason_bad_signature:
+    'de handtekening klopt niet: ondertekend met een ander geheim of een andere sleutel dan deze client heeft.',
   reason_expired: 'verlopen, {ago}.',
   reason_not_yet_valid: 'nog niet geldig; dat wordt het {in}.',
   reason_iat_in_future: 'de uitgiftetijd (iat) ligt te ver in de toekomst: klopt de klok van de afzender?',
@@ -219,7 +230,8 @@ const nl = {
   reason_keys_unavailable: 'de sleutels konden nu niet worden geladen.',
   activityTitle: 'Activiteit',
   activityIntro: 'Uitgegeven tokens en mislukte aanmeldingen per uur, de afgelopen 7 dagen.',
-  activityChartLabel: 'Staafdiagram: tokens uitgegeven en mislukte aanmeldingen per uur, de afgelopen 7 dagen. De tabellen hieronder geven dezelfde cijfers.',
+  activityChartLabel:
+    'Staafdiagram: tokens uitgegeven en mislukte aanmeldingen per uur, de afgelopen 7 dagen. De tabellen hieronder geven dezelfde cijfers.',
   issued: 'Tokens uitgegeven',
   failed: 'Mislukte aanmeldingen',
   perClient: 'Per client',
@@ -244,26 +256,31 @@ const nl = {
   noOrgs: 'Geen organisaties gevonden.',
   signedInOrgNamed: 'beheerder van {name} (RSIN {rsin})',
   orgWithRsin: '{name} (RSIN {rsin})',
-  activityDaysNote: 'Dagen zijn kalenderdagen in Nederlandse tijd (Europe/Amsterdam). De eerste dag telt vanaf {from}, vandaag tot nu.',
+  activityDaysNote:
+    'Dagen zijn kalenderdagen in Nederlandse tijd (Europe/Amsterdam). De eerste dag telt vanaf {from}, vandaag tot nu.',
   colDayDutch: 'Dag (Nederlandse tijd)',
   dayFrom: 'vanaf {hour}',
   daySoFar: 'tot nu',
   chartMax: 'max {n}',
   formErrorsOne: 'Het formulier is niet opgeslagen. Verbeter dit veld:',
   formErrorsMany: 'Het formulier is niet opgeslagen. Verbeter deze {n} velden:',
-  errClientId: 'Geen geldig client-id: gebruik 1 tot 50 tekens (letters, cijfers, punt, streepje, underscore of tilde), beginnend met een letter of cijfer.',
+  errClientId:
+    'Geen geldig client-id: gebruik 1 tot 50 tekens (letters, cijfers, punt, streepje, underscore of tilde), beginnend met een letter of cijfer.',
   errClientIdTaken: 'Er bestaat al een client met dit id. Kies een ander id.',
   errRsin: 'Geen geldig RSIN: 9 cijfers die de elfproef doorstaan.',
   errRsinOwn: 'U kunt alleen clients van uw eigen organisatie (RSIN {rsin}) registreren.',
   errName: 'De naam mag hoogstens {max} tekens hebben, zonder regeleinden of andere stuurtekens.',
   errDescription: 'De omschrijving mag hoogstens {max} tekens hebben.',
   errScopesTooMany: 'Hoogstens {max} scopes.',
-  errScopesInvalid: 'Geen geldige scope: {scopes}. Een scope is 1 tot 100 tekens, zonder spatie, aanhalingsteken of backslash.',
+  errScopesInvalid:
+    'Geen geldige scope: {scopes}. Een scope is 1 tot 100 tekens, zonder spatie, aanhalingsteken of backslash.',
   errScopesPlatform: 'Deze scopes kan alleen een platformbeheerder toekennen: {scopes}.',
   errDefaultNotAllowed: 'Standaardscopes moeten ook toegestane scopes zijn; niet toegestaan: {scopes}.',
-  errStaticClaimsName: 'De claim “{name}” is niet toegestaan. Toegestaan zijn {allowed} en namen als https://… of urn:…',
+  errStaticClaimsName:
+    'De claim “{name}” is niet toegestaan. Toegestaan zijn {allowed} en namen als https://… of urn:…',
   errStaticClaimsString: 'De claim “{name}” moet een tekst zijn.',
-  errStaticClaimsOther: 'Deze vaste claims worden niet geaccepteerd: hoogstens {max} claims en 4096 bytes, zonder stuurtekens of sleutels als __proto__.',
+  errStaticClaimsOther:
+    'Deze vaste claims worden niet geaccepteerd: hoogstens {max} claims en 4096 bytes, zonder stuurtekens of sleutels als __proto__.',
   errTokenLifetime: 'Vul een geheel aantal seconden in van 1 tot {max}.',
   errLabel: 'Het label mag hoogstens {max} tekens hebben, zonder stuurtekens.',
   errOrgName: 'Vul een naam in van 1 tot {max} tekens, zonder stuurtekens.',
@@ -275,9 +292,12 @@ const nl = {
   rawEvent: 'Ruwe gebeurtenis',
   whatHappened: 'Wat er gebeurde',
   confirmTitle: 'Bevestigen',
-  confirmDisableSelf: 'U staat op het punt de client uit te schakelen waarmee u nu bent aangemeld ({id}). Uw sessie eindigt direct en u kunt met deze client niet meer aanmelden.',
-  confirmDeleteSelf: 'U staat op het punt de client te verwijderen waarmee u nu bent aangemeld ({id}). Uw sessie eindigt direct en deze client kan nooit meer aanmelden.',
-  confirmLastOrgAdmin: '{id} is de laatste actieve beheerdersclient van {org}. Daarna kan niemand van deze organisatie haar clients nog beheren; alleen de platformbeheerder kan dat herstellen.',
+  confirmDisableSelf:
+    'U staat op het punt de client uit te schakelen waarmee u nu bent aangemeld ({id}). Uw sessie eindigt direct en u kunt met deze client niet meer aanmelden.',
+  confirmDeleteSelf:
+    'U staat op het punt de client te verwijderen waarmee u nu bent aangemeld ({id}). Uw sessie eindigt direct en deze client kan nooit meer aanmelden.',
+  confirmLastOrgAdmin:
+    '{id} is de laatste actieve beheerdersclient van {org}. Daarna kan niemand van deze organisatie haar clients nog beheren; alleen de platformbeheerder kan dat herstellen.',
   confirmLastPlatformAdmin:
     '{id} is de laatste actieve platformbeheerder (zgw-auth:admin). Daarna kan niemand meer organisaties en sleutels beheren via de console of de admin API; alleen iemand met toegang tot de server (de opdrachtregel) kan dat herstellen.',
   confirmDisableButton: 'Ja, uitschakelen',
@@ -285,7 +305,8 @@ const nl = {
   confirmScopeSelf:
     'U staat op het punt de beheerdersscope {scope} weg te halen bij de client waarmee u nu bent aangemeld ({id}). Uw sessie eindigt direct en met deze client kunt u daarna niet meer zo beheren.',
   confirmSaveButton: 'Ja, opslaan',
-  formIncomplete: 'Het formulier is niet volledig verzonden; er is niets gewijzigd. Open de pagina opnieuw en probeer het nog eens.',
+  formIncomplete:
+    'Het formulier is niet volledig verzonden; er is niets gewijzigd. Open de pagina opnieuw en probeer het nog eens.',
   confirmQuestion: 'Weet u het zeker?',
 };
 
@@ -308,7 +329,8 @@ const en: Messages = {
   otherLanguageCode: 'nl',
   footer: 'zgw-auth: authentication for ZGW APIs. These pages use the admin API with the rights of your client.',
   signInTitle: 'Sign in',
-  signInIntro: 'Sign in with the client id and secret of an administrator client (scope zgw-auth:admin or zgw-auth:org-admin).',
+  signInIntro:
+    'Sign in with the client id and secret of an administrator client (scope zgw-auth:admin or zgw-auth:org-admin).',
   clientIdLabel: 'Client id',
   clientSecretLabel: 'Client secret',
   signInButton: 'Sign in',
@@ -382,7 +404,8 @@ const en: Messages = {
   cancel: 'Cancel',
   clientCreatedTitle: 'Client {id} created',
   secretCreatedTitle: 'New secret for {id}',
-  secretOnce: 'This is the only time you will see this secret. Copy it now and keep it safe: you will not see it again.',
+  secretOnce:
+    'This is the only time you will see this secret. Copy it now and keep it safe: you will not see it again.',
   secretValueLabel: 'Client secret',
   copy: 'Copy',
   copied: 'Copied to the clipboard.',
@@ -402,7 +425,8 @@ const en: Messages = {
   deleted: 'Client {id} has been deleted.',
   created: 'Created',
   updated: 'Updated',
-  riskWeak: 'Risk: a weak secret (below the strength rule) can sign tokens of this client. Add a generated secret and revoke the weak one.',
+  riskWeak:
+    'Risk: a weak secret (below the strength rule) can sign tokens of this client. Add a generated secret and revoke the weak one.',
   warning: 'Warning: {text}',
   secretsTitle: 'Secrets',
   colSecretId: 'Id',
@@ -426,7 +450,8 @@ const en: Messages = {
   expiresHint: 'The secret works until the start of this day (Dutch time).',
   expiresInvalid: 'Give a date in the future.',
   revokeTitle: 'Revoke a secret',
-  revokeConfirm: 'Are you sure you want to revoke secret {secret} ({label}) of client {id}? Systems using it get no more tokens at once.',
+  revokeConfirm:
+    'Are you sure you want to revoke secret {secret} ({label}) of client {id}? Systems using it get no more tokens at once.',
   revokeButton: 'Yes, revoke',
   revoked: 'Secret {secret} has been revoked.',
   auditTitle: 'Audit trail',
@@ -465,7 +490,8 @@ const en: Messages = {
   rotateButton: 'Create a new key',
   rotated: 'New key {kid}: signs from {at}; the key before it stays published until {until}.',
   inspectTitle: 'Inspect a token',
-  inspectIntro: "Paste a token to see its header, its claims and zgw-auth's verdict. The token is only checked, not stored.",
+  inspectIntro:
+    "Paste a token to see its header, its claims and zgw-auth's verdict. The token is only checked, not stored.",
   tokenLabel: 'Token (JWT)',
   inspectButton: 'Inspect',
   tokenHeader: 'Header',
@@ -508,7 +534,8 @@ const en: Messages = {
   reason_keys_unavailable: 'the keys could not be loaded right now.',
   activityTitle: 'Activity',
   activityIntro: 'Tokens issued and failed authentications per hour, over the last 7 days.',
-  activityChartLabel: 'Bar chart: tokens issued and failed authentications per hour over the last 7 days. The tables below give the same figures.',
+  activityChartLabel:
+    'Bar chart: tokens issued and failed authentications per hour over the last 7 days. The tables below give the same figures.',
   issued: 'Tokens issued',
   failed: 'Failed authentications',
   perClient: 'Per client',
@@ -533,26 +560,30 @@ const en: Messages = {
   noOrgs: 'No organisations found.',
   signedInOrgNamed: 'administrator of {name} (RSIN {rsin})',
   orgWithRsin: '{name} (RSIN {rsin})',
-  activityDaysNote: 'Days are calendar days in Dutch time (Europe/Amsterdam). The first day counts from {from}, today up to now.',
+  activityDaysNote:
+    'Days are calendar days in Dutch time (Europe/Amsterdam). The first day counts from {from}, today up to now.',
   colDayDutch: 'Day (Dutch time)',
   dayFrom: 'from {hour}',
   daySoFar: 'so far',
   chartMax: 'max {n}',
   formErrorsOne: 'The form was not saved. Correct this field:',
   formErrorsMany: 'The form was not saved. Correct these {n} fields:',
-  errClientId: 'Not a valid client id: use 1 to 50 characters (letters, digits, dot, hyphen, underscore or tilde), starting with a letter or digit.',
+  errClientId:
+    'Not a valid client id: use 1 to 50 characters (letters, digits, dot, hyphen, underscore or tilde), starting with a letter or digit.',
   errClientIdTaken: 'A client with this id already exists. Choose another id.',
   errRsin: 'Not a valid RSIN: 9 digits passing the 11-test.',
   errRsinOwn: 'You can register clients of your own organisation (RSIN {rsin}) only.',
   errName: 'The name may have at most {max} characters, without line breaks or other control characters.',
   errDescription: 'The description may have at most {max} characters.',
   errScopesTooMany: 'At most {max} scopes.',
-  errScopesInvalid: 'Not a valid scope: {scopes}. A scope is 1 to 100 characters, without space, double quote or backslash.',
+  errScopesInvalid:
+    'Not a valid scope: {scopes}. A scope is 1 to 100 characters, without space, double quote or backslash.',
   errScopesPlatform: 'Only a platform administrator grants these scopes: {scopes}.',
   errDefaultNotAllowed: 'Default scopes must also be allowed scopes; not allowed: {scopes}.',
   errStaticClaimsName: 'The claim “{name}” is not allowed. Allowed are {allowed} and names such as https://… or urn:…',
   errStaticClaimsString: 'The claim “{name}” must be a string.',
-  errStaticClaimsOther: 'These static claims are not accepted: at most {max} claims and 4096 bytes, without control characters or keys such as __proto__.',
+  errStaticClaimsOther:
+    'These static claims are not accepted: at most {max} claims and 4096 bytes, without control characters or keys such as __proto__.',
   errTokenLifetime: 'Give a whole number of seconds from 1 to {max}.',
   errLabel: 'The label may have at most {max} characters, without control characters.',
   errOrgName: 'Give a name of 1 to {max} characters, without control characters.',
@@ -564,9 +595,12 @@ const en: Messages = {
   rawEvent: 'Raw event',
   whatHappened: 'What happened',
   confirmTitle: 'Confirm',
-  confirmDisableSelf: 'You are about to disable the client you are signed in with ({id}). Your session ends at once and you can no longer sign in with this client.',
-  confirmDeleteSelf: 'You are about to delete the client you are signed in with ({id}). Your session ends at once and this client can never sign in again.',
-  confirmLastOrgAdmin: '{id} is the last enabled administrator client of {org}. After this nobody of this organisation can manage its clients; only the platform administrator can put that right.',
+  confirmDisableSelf:
+    'You are about to disable the client you are signed in with ({id}). Your session ends at once and you can no longer sign in with this client.',
+  confirmDeleteSelf:
+    'You are about to delete the client you are signed in with ({id}). Your session ends at once and this client can never sign in again.',
+  confirmLastOrgAdmin:
+    '{id} is the last enabled administrator client of {org}. After this nobody of this organisation can manage its clients; only the platform administrator can put that right.',
   confirmLastPlatformAdmin:
     '{id} is the last enabled platform administrator (zgw-auth:admin). After this nobody can manage organisations and keys through the console or the admin API; only someone with access to the server (the command line) can put that right.',
   confirmDisableButton: 'Yes, disable',

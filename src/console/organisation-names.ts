@@ -11,8 +11,14 @@ const MAX_LOOKUPS = 50;
  * administrator read any and an organisation administrator its own); an RSIN it does not answer for
  * keeps no name and is shown bare.
  */
-export async function organisationNames(api: AdminApi, rsins: Iterable<string | null | undefined>): Promise<OrganisationNames> {
-  const unique = [...new Set([...rsins].filter((r): r is string => typeof r === 'string' && /^\d{9}$/.test(r)))].slice(0, MAX_LOOKUPS);
+export async function organisationNames(
+  api: AdminApi,
+  rsins: Iterable<string | null | undefined>,
+): Promise<OrganisationNames> {
+  const unique = [...new Set([...rsins].filter((r): r is string => typeof r === 'string' && /^\d{9}$/.test(r)))].slice(
+    0,
+    MAX_LOOKUPS,
+  );
   const found = await Promise.all(
     unique.map(async (rsin) => {
       try {

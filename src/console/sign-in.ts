@@ -20,7 +20,13 @@ export interface SignedIn {
  * the administrator scope the client holds, for `lifetime` seconds. The token stays on the server.
  * Refusals are those of /token; NotAnAdministratorError when the client administers nothing.
  */
-export async function signIn(deps: SignInDeps, credentials: { clientId: string; secret: string }, address: string, lifetime: number, nowSeconds: number): Promise<SignedIn> {
+export async function signIn(
+  deps: SignInDeps,
+  credentials: { clientId: string; secret: string },
+  address: string,
+  lifetime: number,
+  nowSeconds: number,
+): Promise<SignedIn> {
   const token = await issueToken(deps, {
     grantType: 'client_credentials',
     credentials: { ...credentials, method: 'client_secret_post' },
@@ -28,5 +34,12 @@ export async function signIn(deps: SignInDeps, credentials: { clientId: string; 
     address,
     console: { lifetime },
   });
-  return { client: token.client, scope: token.scope ?? '', accessToken: token.accessToken, jti: token.jti, secretId: token.secretId, expiresAt: nowSeconds + token.expiresIn };
+  return {
+    client: token.client,
+    scope: token.scope ?? '',
+    accessToken: token.accessToken,
+    jti: token.jti,
+    secretId: token.secretId,
+    expiresAt: nowSeconds + token.expiresIn,
+  };
 }

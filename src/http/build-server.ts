@@ -49,12 +49,18 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
   });
 
   if (typeof app.config.trustProxy === 'number') {
-    app.log.warn({ hops: app.config.trustProxy }, 'ZGW_AUTH_TRUST_PROXY is a hop count: safe only when nothing but those proxies can reach zgw-auth; prefer their addresses');
+    app.log.warn(
+      { hops: app.config.trustProxy },
+      'ZGW_AUTH_TRUST_PROXY is a hop count: safe only when nothing but those proxies can reach zgw-auth; prefer their addresses',
+    );
   }
 
   // Callback form: no promise per request on the hot path.
   server.addHook('onResponse', (request, reply, done) => {
-    app.metrics.requestDuration.observe({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: reply.statusCode }, reply.elapsedTime / 1000);
+    app.metrics.requestDuration.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: reply.statusCode },
+      reply.elapsedTime / 1000,
+    );
     done();
   });
 
@@ -62,7 +68,12 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
   const authentication = { authenticator: app.authenticator, guard: app.guard, metrics: app.metrics };
   const issuing: IssueTokenDeps = { ...authentication, issuer: app.issuer, audit: app.audit };
   const introspection: IntrospectTokenDeps = { ...authentication, config: app.config, verifier: app.verifier };
-  const revocation: RevokeTokenDeps = { ...authentication, verifier: app.verifier, revocations: app.revocations, audit: app.audit };
+  const revocation: RevokeTokenDeps = {
+    ...authentication,
+    verifier: app.verifier,
+    revocations: app.revocations,
+    audit: app.audit,
+  };
   // Fixed at start: the issuer's path (and Keycloak's paths under it) cannot change while serving.
   const paths = endpointPaths(app.config);
   const tokenPaths = new Set(paths.token);
@@ -78,7 +89,11 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
       if (tokenPaths.has(request.routeOptions.url ?? '')) app.metrics.tokensRefused.inc({ reason: response.error });
       return sendOAuthError(reply, response);
     });
-    await oauth.register(tokenRoute, { issueToken: (request) => issueToken(issuing, request), paths: paths.token, keycloakPaths: paths.keycloak });
+    await oauth.register(tokenRoute, {
+      issueToken: (request) => issueToken(issuing, request),
+      paths: paths.token,
+      keycloakPaths: paths.keycloak,
+    });
     // One per-address (IPv6: per /64) request budget shared by the endpoints that test tokens.
     await oauth.register(async (tokenChecks) => {
       await tokenChecks.register(rateLimit, {
@@ -89,13 +104,25 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
         ...(app.redis ? { redis: app.redis, skipOnError: true, nameSpace: 'zgw-auth:rate:' } : {}),
         onExceeded: () => app.metrics.rateLimitHits.inc({ limit: 'per_address' }),
         errorResponseBuilder: (_request, ctx) =>
-          new OAuthError('temporarily_unavailable', `too many requests from this address; retry after ${Math.ceil(ctx.ttl / 1000)} s`, {
-            status: 429,
-            headers: { 'retry-after': String(Math.ceil(ctx.ttl / 1000)) },
-          }),
+          new OAuthError(
+            'temporarily_unavailable',
+            `too many requests from this address; retry after ${Math.ceil(ctx.ttl / 1000)} s`,
+            {
+              status: 429,
+              headers: { 'retry-after': String(Math.ceil(ctx.ttl / 1000)) },
+            },
+          ),
       });
-      await tokenChecks.register(introspectRoute, { introspectToken: (request) => introspectToken(introspection, request), paths: paths.introspect, keycloakPaths: paths.keycloak });
-      await tokenChecks.register(revokeRoute, { revokeToken: (request) => revokeToken(revocation, request), paths: paths.revoke, keycloakPaths: paths.keycloak });
+      await tokenChecks.register(introspectRoute, {
+        introspectToken: (request) => introspectToken(introspection, request),
+        paths: paths.introspect,
+        keycloakPaths: paths.keycloak,
+      });
+      await tokenChecks.register(revokeRoute, {
+        revokeToken: (request) => revokeToken(revocation, request),
+        paths: paths.revoke,
+        keycloakPaths: paths.keycloak,
+      });
     });
   });
 
@@ -128,7 +155,12 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
     });
   }
 
-  server.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'not_found', error_description: `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}` }));
+  server.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({
+      error: 'not_found',
+      error_description: `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`,
+    }),
+  );
   return server;
 }
 
@@ -137,6 +169,8 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
  * hops are proxies" (Fastify itself no longer honours a number), safe only when nothing but those
  * proxies can reach zgw-auth.
  */
-function trustedProxies(setting: false | number | string[]): false | string[] | ((address: string, hop: number) => boolean) {
+function trustedProxies(
+  setting: false | number | string[],
+): false | string[] | ((address: string, hop: number) => boolean) {
   return typeof setting === 'number' ? (_address, hop) => hop < setting : setting;
 }

@@ -20,16 +20,27 @@ export interface CredentialOptions {
  * RFC 6749 §2.3.1: HTTP Basic with form-url-encoded id and secret (or sent raw, see rawSecret), or client_id + client_secret in
  * the body — exactly one of the two. A client_id in the body next to Basic is tolerated when equal.
  */
-export function clientCredentials(authorization: string | undefined, body: FormBody, options: CredentialOptions = {}): ClientCredentials {
+export function clientCredentials(
+  authorization: string | undefined,
+  body: FormBody,
+  options: CredentialOptions = {},
+): ClientCredentials {
   const bodyId = body.get('client_id');
   const bodySecret = body.get('client_secret');
   if (authorization !== undefined && /^basic /i.test(authorization)) {
     const basic = parseBasic(authorization.slice(6).trim());
     // Both values come from the caller: comparing them tells it nothing it does not know.
-    const once = bodySecret !== undefined && options.identicalTwice && (bodySecret === basic.secret || bodySecret === basic.rawSecret);
-    if (bodySecret !== undefined && !once) throw invalidRequest('client authenticated twice: use either HTTP Basic or client_secret in the body, not both');
-    if (bodyId !== undefined && bodyId !== basic.clientId) throw invalidRequest('client_id in the body differs from the one in HTTP Basic');
-    return once ? { clientId: basic.clientId, secret: bodySecret, method: 'client_secret_basic' } : { ...basic, method: 'client_secret_basic' };
+    const once =
+      bodySecret !== undefined &&
+      options.identicalTwice &&
+      (bodySecret === basic.secret || bodySecret === basic.rawSecret);
+    if (bodySecret !== undefined && !once)
+      throw invalidRequest('client authenticated twice: use either HTTP Basic or client_secret in the body, not both');
+    if (bodyId !== undefined && bodyId !== basic.clientId)
+      throw invalidRequest('client_id in the body differs from the one in HTTP Basic');
+    return once
+      ? { clientId: basic.clientId, secret: bodySecret, method: 'client_secret_basic' }
+      : { ...basic, method: 'client_secret_basic' };
   }
   if (bodyId === undefined || bodySecret === undefined) {
     throw invalidClient('client authentication missing: send client_id and client_secret, or HTTP Basic');
@@ -48,7 +59,8 @@ function parseBasic(encoded: string): { clientId: string; secret: string; rawSec
   const rawId = decoded.slice(0, colon);
   const raw = decoded.slice(colon + 1);
   const clientId = formDecode(rawId) ?? rawId;
-  if (CONTROL_CHARACTERS.test(clientId + raw)) throw invalidRequest('malformed HTTP Basic credentials: control characters');
+  if (CONTROL_CHARACTERS.test(clientId + raw))
+    throw invalidRequest('malformed HTTP Basic credentials: control characters');
   // Only `+` and `%` read differently once decoded: other secrets cost one check, as before.
   const formDecoded = /[+%]/.test(raw) ? formDecode(raw) : raw;
   // Invalid percent-encoding, or a control character that no registered secret holds: only the raw reading remains.

@@ -36,7 +36,11 @@ export function endpointPaths(config: Pick<Config, 'issuer' | 'keycloakPaths'>):
   const unique = (...paths: string[]) => [...new Set(paths)];
   return {
     token: unique('/token', ...under('/token'), ...keycloak(KEYCLOAK.token)),
-    introspect: unique('/introspect', ...under('/introspect'), ...keycloak(KEYCLOAK.introspect, KEYCLOAK.pluginIntrospect)),
+    introspect: unique(
+      '/introspect',
+      ...under('/introspect'),
+      ...keycloak(KEYCLOAK.introspect, KEYCLOAK.pluginIntrospect),
+    ),
     revoke: unique('/revoke', ...under('/revoke'), ...keycloak(KEYCLOAK.revoke)),
     jwks: unique('/jwks', '/.well-known/jwks.json', ...under('/jwks')),
     keycloakCerts: keycloak(KEYCLOAK.certs),

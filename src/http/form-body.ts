@@ -18,7 +18,8 @@ export class FormBody {
     let count = 0;
     for (const [k, v] of pairs) {
       if (++count > MAX_FIELDS) throw invalidRequest(`too many parameters (at most ${MAX_FIELDS})`);
-      if (CONTROL_CHARACTERS.test(k) || CONTROL_CHARACTERS.test(v)) throw invalidRequest('parameters must not contain control characters');
+      if (CONTROL_CHARACTERS.test(k) || CONTROL_CHARACTERS.test(v))
+        throw invalidRequest('parameters must not contain control characters');
       if (v === '') continue;
       const list = values.get(k);
       if (list) list.push(v);
@@ -42,15 +43,23 @@ export class FormBody {
 /** Registers form parsers in the calling plugin's scope (urlencoded per RFC 6749, multipart per the seed). */
 export function registerFormParsers(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_BODY_LIMIT }, (_req, body, done) => {
-    formBody(new URLSearchParams(body as string), done);
-  });
-  app.addContentTypeParser('multipart/form-data', { parseAs: 'buffer', bodyLimit: FORM_BODY_LIMIT }, (req, body, done) => {
-    parseMultipart(req.headers, body as Buffer).then(
-      (pairs) => formBody(pairs, done),
-      (err: Error) => done(err),
-    );
-  });
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string', bodyLimit: FORM_BODY_LIMIT },
+    (_req, body, done) => {
+      formBody(new URLSearchParams(body as string), done);
+    },
+  );
+  app.addContentTypeParser(
+    'multipart/form-data',
+    { parseAs: 'buffer', bodyLimit: FORM_BODY_LIMIT },
+    (req, body, done) => {
+      parseMultipart(req.headers, body as Buffer).then(
+        (pairs) => formBody(pairs, done),
+        (err: Error) => done(err),
+      );
+    },
+  );
 }
 
 /** Every refusal reaches `done`: a throw past a parser would leave the request unanswered. */
@@ -64,11 +73,17 @@ function formBody(pairs: Iterable<[string, string]>, done: (err: Error | null, b
   done(null, body);
 }
 
-function parseMultipart(headers: Record<string, string | string[] | undefined>, body: Buffer): Promise<Array<[string, string]>> {
+function parseMultipart(
+  headers: Record<string, string | string[] | undefined>,
+  body: Buffer,
+): Promise<Array<[string, string]>> {
   return new Promise((resolve, reject) => {
     let bb: InstanceType<typeof Busboy>;
     try {
-      bb = new Busboy({ headers: headers as { 'content-type': string }, limits: { fields: MAX_FIELDS, fieldSize: FORM_BODY_LIMIT, files: 0, parts: MAX_FIELDS } });
+      bb = new Busboy({
+        headers: headers as { 'content-type': string },
+        limits: { fields: MAX_FIELDS, fieldSize: FORM_BODY_LIMIT, files: 0, parts: MAX_FIELDS },
+      });
     } catch {
       return reject(invalidRequest('malformed multipart/form-data (missing or invalid boundary)'));
     }

@@ -11,7 +11,14 @@ export interface TokenTime {
 export type TokenVerdict =
   /** Nothing to verify with: decoding alone proves nothing. */
   | { verified: false }
-  | { verified: true; valid: true; kind: 'oauth2' | 'self-signed'; clientId: string; expiresAt: number; scopes: string[] }
+  | {
+      verified: true;
+      valid: true;
+      kind: 'oauth2' | 'self-signed';
+      clientId: string;
+      expiresAt: number;
+      scopes: string[];
+    }
   | { verified: true; valid: false; code: TokenErrorCode; message: string };
 
 export interface TokenExplanation {
@@ -27,7 +34,11 @@ export interface TokenExplanation {
  * claims relative to now, and the verifier's verdict with its code (what the CLI's `token inspect`
  * and the admin API's token inspector both show, each in its own words).
  */
-export async function explainToken(jwt: string, verifier: Pick<Verifier, 'verify'> | undefined, nowSeconds: number): Promise<TokenExplanation> {
+export async function explainToken(
+  jwt: string,
+  verifier: Pick<Verifier, 'verify'> | undefined,
+  nowSeconds: number,
+): Promise<TokenExplanation> {
   const token = jwt.trim();
   let header: Record<string, unknown>;
   let payload: Record<string, unknown>;
@@ -35,13 +46,30 @@ export async function explainToken(jwt: string, verifier: Pick<Verifier, 'verify
     ({ header, payload } = decodeJwt(token));
   } catch (err) {
     if (!(err instanceof TokenError)) throw err;
-    return { header: undefined, payload: undefined, times: [], verdict: { verified: true, valid: false, code: err.code, message: err.message } };
+    return {
+      header: undefined,
+      payload: undefined,
+      times: [],
+      verdict: { verified: true, valid: false, code: err.code, message: err.message },
+    };
   }
   const times = tokenTimes(payload, nowSeconds);
   if (!verifier) return { header, payload, times, verdict: { verified: false } };
   try {
     const p = await verifier.verify(token);
-    return { header, payload, times, verdict: { verified: true, valid: true, kind: p.kind, clientId: p.clientId, expiresAt: p.expiresAt, scopes: p.scopes } };
+    return {
+      header,
+      payload,
+      times,
+      verdict: {
+        verified: true,
+        valid: true,
+        kind: p.kind,
+        clientId: p.clientId,
+        expiresAt: p.expiresAt,
+        scopes: p.scopes,
+      },
+    };
   } catch (err) {
     if (!(err instanceof TokenError)) throw err;
     return { header, payload, times, verdict: { verified: true, valid: false, code: err.code, message: err.message } };
@@ -51,7 +79,9 @@ export async function explainToken(jwt: string, verifier: Pick<Verifier, 'verify
 export function tokenTimes(payload: Record<string, unknown>, nowSeconds: number): TokenTime[] {
   return (['iat', 'nbf', 'exp'] as const).flatMap((claim) => {
     const at = payload[claim];
-    return typeof at === 'number' && Number.isFinite(at) ? [{ claim, at, secondsFromNow: Math.round(at - nowSeconds) }] : [];
+    return typeof at === 'number' && Number.isFinite(at)
+      ? [{ claim, at, secondsFromNow: Math.round(at - nowSeconds) }]
+      : [];
   });
 }
 

@@ -50,12 +50,22 @@ export function keyPlan(keys: readonly StoredKey[], times: KeyTimes): PlannedKey
   const plan = new Map<string, PlannedKey>();
   signing.forEach((k, i) => {
     const signsUntil = signing[i + 1]?.activatesAt ?? null;
-    plan.set(k.kid, { stored: k, signsFrom: k.activatesAt, signsUntil, retiresAt: signsUntil === null ? null : signsUntil + times.retentionMs });
+    plan.set(k.kid, {
+      stored: k,
+      signsFrom: k.activatesAt,
+      signsUntil,
+      retiresAt: signsUntil === null ? null : signsUntil + times.retentionMs,
+    });
   });
   return sorted.map((k) => {
     if (k.supersededAt === null) return plan.get(k.kid)!;
     const mayHaveSigned = k.activatesAt <= k.supersededAt + times.propagationMs;
-    return { stored: k, signsFrom: null, signsUntil: null, retiresAt: mayHaveSigned ? k.supersededAt + times.retentionMs : k.supersededAt };
+    return {
+      stored: k,
+      signsFrom: null,
+      signsUntil: null,
+      retiresAt: mayHaveSigned ? k.supersededAt + times.retentionMs : k.supersededAt,
+    };
   });
 }
 

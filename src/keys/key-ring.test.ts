@@ -41,8 +41,19 @@ describe('KeyRing (memory store)', () => {
     assert.equal(ring.get(undefined), undefined);
     const key = ring.current()!;
     const signature = crypto.sign('sha256', Buffer.from('data'), { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
-    assert.ok(crypto.verify('sha256', Buffer.from('data'), { key: crypto.createPublicKey({ key: ring.publicKeys()[0]!, format: 'jwk' }), dsaEncoding: 'ieee-p1363' }, signature));
-    assert.deepEqual(JSON.parse(Buffer.from(key.encodedHeader, 'base64url').toString()), { alg: 'ES256', typ: 'at+jwt', kid });
+    assert.ok(
+      crypto.verify(
+        'sha256',
+        Buffer.from('data'),
+        { key: crypto.createPublicKey({ key: ring.publicKeys()[0]!, format: 'jwk' }), dsaEncoding: 'ieee-p1363' },
+        signature,
+      ),
+    );
+    assert.deepEqual(JSON.parse(Buffer.from(key.encodedHeader, 'base64url').toString()), {
+      alg: 'ES256',
+      typ: 'at+jwt',
+      kid,
+    });
   });
 
   it('keeps the private key only sealed under the master key', async () => {
@@ -105,7 +116,8 @@ describe('KeyRing (memory store)', () => {
     assert.deepEqual(c.superseded, [b.kid]);
     assert.equal(ring.current()?.kid, c.kid);
     assert.ok(!ring.publicKeys().some((k) => k.kid === b.kid), 'never signed: retired at once');
-    const plan = async () => (await ring.list()).map((k) => [k.kid, k.state, k.signsUntil, k.retiresAt, k.supersededAt]);
+    const plan = async () =>
+      (await ring.list()).map((k) => [k.kid, k.state, k.signsUntil, k.retiresAt, k.supersededAt]);
     const expected = [
       [a, 'published', c.activatesAt, c.activatesAt + TIMES.retentionMs, null],
       [c.kid, 'active', null, null, null],

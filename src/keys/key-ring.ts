@@ -156,7 +156,12 @@ export class KeyRing implements KeySource {
     const superseded = await this.store.rotate(key, this.now());
     await this.load();
     await this.changes?.publish({ kind: 'keys' });
-    return { kid: key.kid, activatesAt: key.activatesAt, previousRetireAt: key.activatesAt + this.times.retentionMs, superseded };
+    return {
+      kid: key.kid,
+      activatesAt: key.activatesAt,
+      previousRetireAt: key.activatesAt + this.times.retentionMs,
+      superseded,
+    };
   }
 
   /** The plan as the store holds it now: the same on every process. */
@@ -187,7 +192,10 @@ export class KeyRing implements KeySource {
       kid: jwk.kid,
       alg,
       publicJwk: jwk,
-      privateKeySealed: this.masterKey.seal(privateKey.export({ format: 'pem', type: 'pkcs8' }), `signing-key:${jwk.kid}`),
+      privateKeySealed: this.masterKey.seal(
+        privateKey.export({ format: 'pem', type: 'pkcs8' }),
+        `signing-key:${jwk.kid}`,
+      ),
       createdAt,
       activatesAt: now + delayMs,
       supersededAt: null,
@@ -196,7 +204,9 @@ export class KeyRing implements KeySource {
 
   private toSigningKey({ stored, signsFrom, signsUntil, retiresAt }: PlannedKey): SigningKey {
     const existing = this.keys.find((k) => k.kid === stored.kid);
-    const privateKey = existing?.privateKey ?? crypto.createPrivateKey(this.masterKey.open(stored.privateKeySealed, `signing-key:${stored.kid}`));
+    const privateKey =
+      existing?.privateKey ??
+      crypto.createPrivateKey(this.masterKey.open(stored.privateKeySealed, `signing-key:${stored.kid}`));
     const header = { alg: stored.alg, typ: 'at+jwt', kid: stored.kid };
     return {
       kid: stored.kid,

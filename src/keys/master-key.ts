@@ -23,7 +23,9 @@ export class MasterKey {
     const cipher = crypto.createCipheriv('aes-256-gcm', this.sealKey, iv);
     cipher.setAAD(Buffer.from(context));
     const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-    return ['v1', iv.toString('base64url'), body.toString('base64url'), cipher.getAuthTag().toString('base64url')].join('.');
+    return ['v1', iv.toString('base64url'), body.toString('base64url'), cipher.getAuthTag().toString('base64url')].join(
+      '.',
+    );
   }
 
   open(sealed: string, context: string): Buffer {
@@ -37,7 +39,10 @@ export class MasterKey {
       decipher.setAuthTag(Buffer.from(tag, 'base64url'));
       return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]);
     } catch {
-      throw new ZgwAuthError('sealed_value_corrupt', 'sealed value does not open with this master key (wrong ZGW_AUTH_MASTER_KEY?)');
+      throw new ZgwAuthError(
+        'sealed_value_corrupt',
+        'sealed value does not open with this master key (wrong ZGW_AUTH_MASTER_KEY?)',
+      );
     }
   }
 }
@@ -50,7 +55,10 @@ export function parseMasterKey(text: string): MasterKey {
   const trimmed = text.trim();
   const raw = Buffer.from(trimmed, /[-_]/.test(trimmed) ? 'base64url' : 'base64');
   if (raw.length !== 32) {
-    throw new ZgwAuthError('invalid_master_key', 'ZGW_AUTH_MASTER_KEY must be 32 bytes in base64 (e.g. `openssl rand -base64 32`)');
+    throw new ZgwAuthError(
+      'invalid_master_key',
+      'ZGW_AUTH_MASTER_KEY must be 32 bytes in base64 (e.g. `openssl rand -base64 32`)',
+    );
   }
   return new MasterKey(raw);
 }
@@ -76,7 +84,10 @@ export function findMasterKey(configured: string | undefined, dataDir: string, k
     try {
       text = fs.readFileSync(keyFile, 'utf8');
     } catch (err) {
-      throw new ZgwAuthError('master_key_unreadable', `cannot read the master key file ${keyFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      throw new ZgwAuthError(
+        'master_key_unreadable',
+        `cannot read the master key file ${keyFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      );
     }
     return { key: parseMasterKey(text), origin: keyFile };
   }

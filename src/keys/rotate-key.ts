@@ -38,19 +38,36 @@ const isSigningAlg = (alg: string): alg is SigningAlg => (SIGNING_ALGS as readon
  * have expired) and records the rotation, and each pending key it superseded, in the audit trail
  * before it is acknowledged.
  */
-export async function rotateKey(deps: KeyRotationDependencies, request: KeyRotationRequest, actor: Actor): Promise<KeyRotation> {
+export async function rotateKey(
+  deps: KeyRotationDependencies,
+  request: KeyRotationRequest,
+  actor: Actor,
+): Promise<KeyRotation> {
   const alg = request.alg ?? deps.config.signingAlg;
   if (!isSigningAlg(alg)) throw new ValidationError(`alg must be one of ${SIGNING_ALGS.join(', ')}`, 'alg');
-  if (request.now && request.publishDelay !== undefined) throw new ValidationError('give now or publishDelay, not both', 'publishDelay');
+  if (request.now && request.publishDelay !== undefined)
+    throw new ValidationError('give now or publishDelay, not both', 'publishDelay');
   const publishDelay = request.now ? 0 : (request.publishDelay ?? deps.config.keyPublishDelay);
   if (!Number.isInteger(publishDelay) || publishDelay < 0 || publishDelay > MAX_KEY_PUBLISH_DELAY) {
     throw new ValidationError(`publishDelay: whole seconds from 0 to ${MAX_KEY_PUBLISH_DELAY}`, 'publishDelay');
   }
   const { kid, activatesAt, previousRetireAt, superseded } = await deps.keys.rotate(alg, publishDelay);
   const rotation: KeyRotation = { kid, alg, activatesAt, previousRetireAt, superseded };
-  await deps.audit.record({ actor: actor.id, address: actor.address, action: 'key.rotated', target: kid, details: { ...rotation, publishDelay } });
+  await deps.audit.record({
+    actor: actor.id,
+    address: actor.address,
+    action: 'key.rotated',
+    target: kid,
+    details: { ...rotation, publishDelay },
+  });
   for (const old of superseded) {
-    await deps.audit.record({ actor: actor.id, address: actor.address, action: 'key.superseded', target: old, details: { by: kid, signed: false } });
+    await deps.audit.record({
+      actor: actor.id,
+      address: actor.address,
+      action: 'key.superseded',
+      target: old,
+      details: { by: kid, signed: false },
+    });
   }
   return rotation;
 }

@@ -65,7 +65,8 @@ export class MemoryFailureLimiter implements FailureLimiter {
     const t = this.now();
     return keys.map(({ key, policy }) => {
       let e = this.entries.get(key);
-      if (!e || t - e.lastFailure > e.rememberMs) e = { failures: 0, blockedUntil: 0, lastFailure: t, rememberMs: policy.maxSeconds * 1000 };
+      if (!e || t - e.lastFailure > e.rememberMs)
+        e = { failures: 0, blockedUntil: 0, lastFailure: t, rememberMs: policy.maxSeconds * 1000 };
       e.failures++;
       e.lastFailure = t;
       e.blockedUntil = t + backoffSeconds(e.failures, policy) * 1000;

@@ -6,7 +6,15 @@ import type { BackoffPolicy, FailureLimiter } from './failure-limiter.js';
  * Why a secret or secret-derived signature was refused. Former secrets (revoked, expired) are
  * recognised and not counted: a stale instance of a consumer is not a guesser.
  */
-export type GuessReason = 'unknown_client' | 'wrong_secret' | 'revoked_secret' | 'expired_secret' | 'disabled_client' | 'disabled_organisation' | 'bad_signature' | 'self_signed_not_allowed';
+export type GuessReason =
+  | 'unknown_client'
+  | 'wrong_secret'
+  | 'revoked_secret'
+  | 'expired_secret'
+  | 'disabled_client'
+  | 'disabled_organisation'
+  | 'bad_signature'
+  | 'self_signed_not_allowed';
 
 export interface GuessContext {
   /** Where the secret was checked: token, introspect, revoke, admin. */
@@ -63,7 +71,15 @@ export class GuessingGuard {
     // Unknown ids from one address are one event with a count and a sample of the ids.
     const auditKey = reason === 'unknown_client' ? `${reason}|${group}` : `${reason}|${id}|${group}`;
     const { organisation, ...details } = context;
-    this.audit.recordRepeated(auditKey, { actor: id, action: 'client_auth.failed', target: id, address, reason, organisation, details: { reason, ...details } });
+    this.audit.recordRepeated(auditKey, {
+      actor: id,
+      action: 'client_auth.failed',
+      target: id,
+      address,
+      reason,
+      organisation,
+      details: { reason, ...details },
+    });
     if (NOT_GUESSING.has(reason)) return;
     const [pairKey, clientKey, groupKey] = this.keys(id, address);
     // Known and unknown ids are counted alike: any difference in the back-off would tell an

@@ -27,13 +27,21 @@ export class RedisFailureLimiter implements FailureLimiter {
   async state(keys: string[]): Promise<KeyState[]> {
     const redisKeys = keys.flatMap((k) => [`${this.prefix}count:${k}`, `${this.prefix}block:${k}`]);
     const raw = (await this.redis.eval(STATE, redisKeys.length, ...redisKeys)) as number[];
-    return keys.map((_, i) => ({ failures: raw[2 * i]!, wait: raw[2 * i + 1]! > 0 ? Math.ceil(raw[2 * i + 1]! / 1000) : 0 }));
+    return keys.map((_, i) => ({
+      failures: raw[2 * i]!,
+      wait: raw[2 * i + 1]! > 0 ? Math.ceil(raw[2 * i + 1]! / 1000) : 0,
+    }));
   }
 
   async recordFailure(keys: LimitedKey[]): Promise<number[]> {
     return Promise.all(
       keys.map(async ({ key, policy }) => {
-        const failures = (await this.redis.eval(RECORD, 1, `${this.prefix}count:${key}`, policy.maxSeconds * 1000)) as number;
+        const failures = (await this.redis.eval(
+          RECORD,
+          1,
+          `${this.prefix}count:${key}`,
+          policy.maxSeconds * 1000,
+        )) as number;
         const wait = backoffSeconds(failures, policy);
         if (wait > 0) await this.redis.set(`${this.prefix}block:${key}`, '1', 'PX', wait * 1000);
         return failures;
@@ -42,6 +50,7 @@ export class RedisFailureLimiter implements FailureLimiter {
   }
 
   async reset(keys: string[]): Promise<void> {
-    if (keys.length) await this.redis.del(...keys.flatMap((k) => [`${this.prefix}count:${k}`, `${this.prefix}block:${k}`]));
+    if (keys.length)
+      await this.redis.del(...keys.flatMap((k) => [`${this.prefix}count:${k}`, `${this.prefix}block:${k}`]));
   }
 }

@@ -54,18 +54,29 @@ export interface MigrationReport {
  * registry makes on a create is made here first, with the registry's own rules, so that a dry run
  * reports what the run does.
  */
-export async function applyMigrationPlan(clients: ClientService, plan: MigrationPlan, options: ApplyOptions): Promise<MigrationReport> {
+export async function applyMigrationPlan(
+  clients: ClientService,
+  plan: MigrationPlan,
+  options: ApplyOptions,
+): Promise<MigrationReport> {
   const reported: ReportEntry[] = [];
   for (const entry of plan.entries) reported.push(await applyEntry(clients, entry, options));
   const notes = [...plan.notes];
   if (plan.realmTokenLifespan !== undefined && plan.realmTokenLifespan !== options.tokenLifetime) {
-    notes.push(`Keycloak's realm gave tokens of ${plan.realmTokenLifespan} s to clients without their own lifespan; this server gives ${options.tokenLifetime} s (ZGW_AUTH_TOKEN_LIFETIME)`);
+    notes.push(
+      `Keycloak's realm gave tokens of ${plan.realmTokenLifespan} s to clients without their own lifespan; this server gives ${options.tokenLifetime} s (ZGW_AUTH_TOKEN_LIFETIME)`,
+    );
   }
   const count = (status: ReportStatus) => reported.filter((r) => r.status === status).length;
   return {
     source: plan.source,
     dryRun: options.dryRun,
-    summary: { imported: count('imported'), skipped: count('skipped'), attention: count('attention'), created: reported.filter((r) => r.created).length },
+    summary: {
+      imported: count('imported'),
+      skipped: count('skipped'),
+      attention: count('attention'),
+      created: reported.filter((r) => r.created).length,
+    },
     clients: reported,
     notes,
   };
@@ -75,7 +86,12 @@ async function applyEntry(clients: ClientService, entry: PlanEntry, options: App
   const base = { clientId: entry.clientId, created: false, secrets: [], notes: [] };
   if (entry.action === 'skip') return { ...base, status: 'skipped', reasons: [entry.reason] };
   if (entry.action === 'refuse') return { ...base, status: 'attention', reasons: [entry.reason] };
-  const refused = (reason: string): ReportEntry => ({ ...base, status: 'attention', reasons: [reason], notes: entry.notes });
+  const refused = (reason: string): ReportEntry => ({
+    ...base,
+    status: 'attention',
+    reasons: [reason],
+    notes: entry.notes,
+  });
   try {
     validateClientId(entry.clientId);
   } catch {
@@ -84,7 +100,11 @@ async function applyEntry(clients: ClientService, entry: PlanEntry, options: App
     return refused(`not imported: not a valid client id (${CLIENT_ID_RULE})${controls}`);
   }
   if (entry.clientId === FIRST_ADMIN_CLIENT_ID) {
-    return { ...base, status: 'skipped', reasons: ["zgw-auth's own administrator client: never created or given a secret from a file"] };
+    return {
+      ...base,
+      status: 'skipped',
+      reasons: ["zgw-auth's own administrator client: never created or given a secret from a file"],
+    };
   }
   const existing = await existingClient(clients, entry, options);
   if (existing) return existing;
@@ -112,13 +132,24 @@ async function applyEntry(clients: ClientService, entry: PlanEntry, options: App
           'Run again with --allow-weak-secrets to keep it (marked weak, shown as a risk on the client), or give the consumer a generated secret',
       );
     }
-    if (check.weak && client.selfSignedAllowed) reasons.push(`weak ${secret.label} secret kept as allowed (${check.warnings.join('; ')}): the client shows risk weak_secret until it is replaced`);
-    else if (check.weak) reasons.push(`weak ${secret.label} secret (${check.warnings.join('; ')}): accepted at /token only, where guessing is backed off; replace it when you can`);
-    if (/[^\x20-\x7e]/.test(secret.value)) reasons.push(`${secret.label} secret has non-ASCII characters: some client libraries refuse to send them (HTTP Basic); check each consumer`);
+    if (check.weak && client.selfSignedAllowed)
+      reasons.push(
+        `weak ${secret.label} secret kept as allowed (${check.warnings.join('; ')}): the client shows risk weak_secret until it is replaced`,
+      );
+    else if (check.weak)
+      reasons.push(
+        `weak ${secret.label} secret (${check.warnings.join('; ')}): accepted at /token only, where guessing is backed off; replace it when you can`,
+      );
+    if (/[^\x20-\x7e]/.test(secret.value))
+      reasons.push(
+        `${secret.label} secret has non-ASCII characters: some client libraries refuse to send them (HTTP Basic); check each consumer`,
+      );
   }
   const notes = [...entry.notes];
   if (client.tokenLifetime !== null && client.tokenLifetime > options.maxTokenLifetime) {
-    notes.push(`token lifetime ${client.tokenLifetime} s is capped at ${options.maxTokenLifetime} s (ZGW_AUTH_MAX_TOKEN_LIFETIME)`);
+    notes.push(
+      `token lifetime ${client.tokenLifetime} s is capped at ${options.maxTokenLifetime} s (ZGW_AUTH_MAX_TOKEN_LIFETIME)`,
+    );
   }
   const planned: ReportEntry = {
     clientId: entry.clientId,
@@ -135,7 +166,12 @@ async function applyEntry(clients: ClientService, entry: PlanEntry, options: App
   if (options.dryRun) return planned;
   try {
     await clients.create({ clientId: entry.clientId, ...client }, options.actor, {
-      secrets: entry.secrets.map((s) => ({ value: s.value, label: s.label, expiresAt: s.expiresAt, allowWeak: options.allowWeakSecrets })),
+      secrets: entry.secrets.map((s) => ({
+        value: s.value,
+        label: s.label,
+        expiresAt: s.expiresAt,
+        allowWeak: options.allowWeakSecrets,
+      })),
     });
   } catch (err) {
     // Checked above; what is left is a change made meanwhile (the same client created by someone else).
@@ -149,7 +185,10 @@ async function applyEntry(clients: ClientService, entry: PlanEntry, options: App
 function validateExpiry(secret: PlannedSecret, now: number): void {
   const t = secret.expiresAt;
   if (t === null) return;
-  if (!Number.isInteger(t) || t > MAX_EPOCH_MS) throw new ValidationError('its expiry time in the file is after the year 9999, which zgw-auth does not accept: remove or correct it in the source');
+  if (!Number.isInteger(t) || t > MAX_EPOCH_MS)
+    throw new ValidationError(
+      'its expiry time in the file is after the year 9999, which zgw-auth does not accept: remove or correct it in the source',
+    );
   if (t <= now) throw new ValidationError(`it expired at ${new Date(t).toISOString()}: give the consumer a new one`);
 }
 
@@ -162,10 +201,20 @@ function differences(existing: Client, entry: ImportEntry): string[] {
   if (existing.rsin !== planned.rsin) found.push(`rsin ${existing.rsin} here, ${planned.rsin} in the file`);
   // Without a secret in the file the plan disables the client; that says nothing about the source.
   if (entry.secrets.length && existing.enabled !== planned.enabled) {
-    found.push(existing.enabled ? 'enabled here, disabled in the file' : 'disabled here, enabled in the file (consumers get 401 until it is enabled: clients enable)');
+    found.push(
+      existing.enabled
+        ? 'enabled here, disabled in the file'
+        : 'disabled here, enabled in the file (consumers get 401 until it is enabled: clients enable)',
+    );
   }
-  if (existing.selfSignedAllowed !== planned.selfSignedAllowed) found.push(`self-signing ${yesNo(existing.selfSignedAllowed)} here, ${yesNo(planned.selfSignedAllowed)} in the file`);
-  if (existing.tokenLifetime !== planned.tokenLifetime) found.push(`token lifetime ${lifetime(existing.tokenLifetime)} here, ${lifetime(planned.tokenLifetime)} in the file`);
+  if (existing.selfSignedAllowed !== planned.selfSignedAllowed)
+    found.push(
+      `self-signing ${yesNo(existing.selfSignedAllowed)} here, ${yesNo(planned.selfSignedAllowed)} in the file`,
+    );
+  if (existing.tokenLifetime !== planned.tokenLifetime)
+    found.push(
+      `token lifetime ${lifetime(existing.tokenLifetime)} here, ${lifetime(planned.tokenLifetime)} in the file`,
+    );
   const claims = [...new Set([...Object.keys(existing.staticClaims), ...Object.keys(planned.staticClaims)])].filter(
     (name) => canonicalJson(existing.staticClaims[name]) !== canonicalJson(planned.staticClaims[name]),
   );
@@ -177,7 +226,11 @@ function differences(existing: Client, entry: ImportEntry): string[] {
 function canonicalJson(value: unknown): string {
   return (
     JSON.stringify(value, (_key, v: unknown) =>
-      v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+      v !== null && typeof v === 'object' && !Array.isArray(v)
+        ? Object.fromEntries(
+            Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+          )
+        : v,
     ) ?? 'undefined'
   );
 }
@@ -188,7 +241,11 @@ function canonicalJson(value: unknown): string {
  * of its secrets, or one revoked or expired here). A client holding zgw-auth's own scopes is never
  * advised to take a secret from a file.
  */
-async function existingClient(clients: ClientService, entry: ImportEntry, options: ApplyOptions): Promise<ReportEntry | undefined> {
+async function existingClient(
+  clients: ClientService,
+  entry: ImportEntry,
+  options: ApplyOptions,
+): Promise<ReportEntry | undefined> {
   let existing: Client;
   try {
     existing = await clients.get(entry.clientId);
@@ -198,22 +255,40 @@ async function existingClient(clients: ClientService, entry: ImportEntry, option
   }
   const base = { clientId: entry.clientId, created: false, secrets: [], notes: [] };
   const own = existing.allowedScopes.filter((s) => s.startsWith('zgw-auth:'));
-  if (own.length) return { ...base, status: 'skipped', reasons: [`exists and holds ${own.join(', ')}: left as it is; a secret from a file is never added to it`] };
+  if (own.length)
+    return {
+      ...base,
+      status: 'skipped',
+      reasons: [`exists and holds ${own.join(', ')}: left as it is; a secret from a file is never added to it`],
+    };
   const reasons: string[] = [];
   const changes = differences(existing, entry);
-  if (changes.length) reasons.push(`exists with other settings than in the file: ${changes.join('; ')}. Left as it is: change it with clients update if the file is right`);
+  if (changes.length)
+    reasons.push(
+      `exists with other settings than in the file: ${changes.join('; ')}. Left as it is: change it with clients update if the file is right`,
+    );
   const now = (options.now ?? Date.now)();
   const missing: string[] = [];
   for (const secret of entry.secrets) {
     const found = await clients.findSecret(entry.clientId, secret.value);
     if (!found) missing.push(secret.label);
-    else if (found.revokedAt !== null) reasons.push(`exists, but its ${secret.label} secret from the file was revoked here at ${isoTime(found.revokedAt)}: consumers still sending it get 401`);
-    else if (!isLive(found, now)) reasons.push(`exists, but its ${secret.label} secret from the file expired here at ${isoTime(found.expiresAt!)}: consumers still sending it get 401`);
+    else if (found.revokedAt !== null)
+      reasons.push(
+        `exists, but its ${secret.label} secret from the file was revoked here at ${isoTime(found.revokedAt)}: consumers still sending it get 401`,
+      );
+    else if (!isLive(found, now))
+      reasons.push(
+        `exists, but its ${secret.label} secret from the file expired here at ${isoTime(found.expiresAt!)}: consumers still sending it get 401`,
+      );
   }
   if (missing.length) {
-    reasons.push(`exists: left as it is, but its ${missing.join(' and ')} secret from the file is not one of its secrets; consumers sending it will fail (add it with secrets add --import-stdin)`);
+    reasons.push(
+      `exists: left as it is, but its ${missing.join(' and ')} secret from the file is not one of its secrets; consumers sending it will fail (add it with secrets add --import-stdin)`,
+    );
   }
-  return reasons.length ? { ...base, status: 'attention', reasons } : { ...base, status: 'skipped', reasons: ['exists: left as it is'] };
+  return reasons.length
+    ? { ...base, status: 'attention', reasons }
+    : { ...base, status: 'skipped', reasons: ['exists: left as it is'] };
 }
 
 function isoTime(ms: number): string {

@@ -7,7 +7,14 @@ import { ValidationError } from '../errors.js';
 export type JsonObject = Record<string, unknown>;
 
 function wrong(path: string, expected: string, value: unknown): ValidationError {
-  const got = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : typeof value;
+  const got =
+    value === null
+      ? 'null'
+      : Array.isArray(value)
+        ? 'an array'
+        : typeof value === 'object'
+          ? 'an object'
+          : typeof value;
   return new ValidationError(`${path}: expected ${expected}, got ${got}`);
 }
 
@@ -41,12 +48,20 @@ export function optBoolean(o: JsonObject, key: string, path: string): boolean | 
 }
 
 /** An object whose values are all strings, as Keycloak writes attributes and mapper config. */
-export function optStringMap(o: JsonObject, key: string, path: string, maxEntries: number, maxLength: number): Record<string, string> {
+export function optStringMap(
+  o: JsonObject,
+  key: string,
+  path: string,
+  maxEntries: number,
+  maxLength: number,
+): Record<string, string> {
   const v = o[key];
   if (v == null) return {};
   const map = asObject(v, `${path}.${key}`);
   const entries = Object.entries(map);
   if (entries.length > maxEntries) throw new ValidationError(`${path}.${key}: more than ${maxEntries} entries`);
   // fromEntries defines own properties: a "__proto__" key stays a plain key.
-  return Object.fromEntries(entries.map(([k, value]) => [k, asString(value, `${path}.${key}[${JSON.stringify(k.slice(0, 60))}]`, maxLength)]));
+  return Object.fromEntries(
+    entries.map(([k, value]) => [k, asString(value, `${path}.${key}[${JSON.stringify(k.slice(0, 60))}]`, maxLength)]),
+  );
 }

@@ -40,8 +40,36 @@ describe('locating a JSON syntax error without quoting the text', () => {
   });
 
   it('agrees with JSON.parse on every one-character change of a document', () => {
-    const doc = JSON.stringify({ realm: 'R', clients: [{ clientId: 'a-1', enabled: true, n: -1.5e3, x: null, s: 'é\\"\u0001', attributes: {} }, []] }, null, 1);
-    const alphabet = ['', ' ', '\n', '"', '\\', ',', ':', '[', ']', '{', '}', '0', '-', '.', 'e', 't', 'n', 'u', '\u0000', 'x'];
+    const doc = JSON.stringify(
+      {
+        realm: 'R',
+        clients: [{ clientId: 'a-1', enabled: true, n: -1.5e3, x: null, s: 'é\\"\u0001', attributes: {} }, []],
+      },
+      null,
+      1,
+    );
+    const alphabet = [
+      '',
+      ' ',
+      '\n',
+      '"',
+      '\\',
+      ',',
+      ':',
+      '[',
+      ']',
+      '{',
+      '}',
+      '0',
+      '-',
+      '.',
+      'e',
+      't',
+      'n',
+      'u',
+      '\u0000',
+      'x',
+    ];
     let broken = 0;
     for (let i = 0; i <= doc.length; i++) {
       for (const c of alphabet) {

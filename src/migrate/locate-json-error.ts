@@ -25,7 +25,8 @@ export function locateJsonError(text: string): JsonErrorPlace | undefined {
   };
   for (;;) {
     skipSpace();
-    if (i >= text.length) return expect === 'after-value' && !stack.length ? undefined : fail(i, 'unexpected end of the file');
+    if (i >= text.length)
+      return expect === 'after-value' && !stack.length ? undefined : fail(i, 'unexpected end of the file');
     const c = text[i]!;
     if (expect === 'after-value') {
       const top = stack.at(-1);
@@ -46,7 +47,13 @@ export function locateJsonError(text: string): JsonErrorPlace | undefined {
         expect = 'after-value';
         continue;
       }
-      if (c !== '"') return fail(i, expect === 'key' ? `expected a property name in double quotes${afterComma(text, i)}` : "expected a property name in double quotes or '}'");
+      if (c !== '"')
+        return fail(
+          i,
+          expect === 'key'
+            ? `expected a property name in double quotes${afterComma(text, i)}`
+            : "expected a property name in double quotes or '}'",
+        );
       const end = stringEnd(text, i);
       if (typeof end !== 'number') return fail(end.at, end.problem);
       i = end;

@@ -70,5 +70,7 @@ export const MASKED_SECRET = '**********';
  * bidi controls or zero-width characters, which would change how lists show it: for names and descriptions.
  */
 export function cleanText(value: string, max: number): string {
-  return value.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g, ' ').slice(0, max);
+  return value
+    .replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g, ' ')
+    .slice(0, max);
 }

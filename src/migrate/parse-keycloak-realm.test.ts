@@ -7,13 +7,26 @@ import { ValidationError } from '../errors.js';
 import type { ImportEntry, MigrationPlan, PlanEntry } from './migration-plan.js';
 import { parseKeycloakRealm } from './parse-keycloak-realm.js';
 
-const FIXTURE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures/keycloak-realm-export.json');
+const FIXTURE = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../../../test/fixtures/keycloak-realm-export.json',
+);
 const NOW = Date.UTC(2026, 0, 1);
 const S = (iso: string) => String(Date.parse(iso) / 1000);
 const STRONG = 'Wd0m2xYbT4qzJ6pLk9vRf3sN1cHa8uEe';
 
 function hardcoded(claim: string, value: string, extra: Record<string, string> = {}) {
-  return { name: claim, protocolMapper: 'oidc-hardcoded-claim-mapper', config: { 'claim.name': claim, 'claim.value': value, 'jsonType.label': 'String', 'access.token.claim': 'true', ...extra } };
+  return {
+    name: claim,
+    protocolMapper: 'oidc-hardcoded-claim-mapper',
+    config: {
+      'claim.name': claim,
+      'claim.value': value,
+      'jsonType.label': 'String',
+      'access.token.claim': 'true',
+      ...extra,
+    },
+  };
 }
 
 /** A confidential service-account client as OneGround's setup creates it, with `over` on top. */
@@ -34,9 +47,14 @@ function serviceClient(over: Record<string, unknown> = {}) {
   };
 }
 
-const plan = (clients: unknown[], options: Partial<Parameters<typeof parseKeycloakRealm>[1]> = {}, realm: Record<string, unknown> = {}): MigrationPlan =>
+const plan = (
+  clients: unknown[],
+  options: Partial<Parameters<typeof parseKeycloakRealm>[1]> = {},
+  realm: Record<string, unknown> = {},
+): MigrationPlan =>
   parseKeycloakRealm({ realm: 'OneGround', ...realm, clients }, { selfSigned: true, now: NOW, ...options });
-const only = (clients: unknown[], options?: Partial<Parameters<typeof parseKeycloakRealm>[1]>): PlanEntry => plan(clients, options).entries[0]!;
+const only = (clients: unknown[], options?: Partial<Parameters<typeof parseKeycloakRealm>[1]>): PlanEntry =>
+  plan(clients, options).entries[0]!;
 function imported(entry: PlanEntry): ImportEntry {
   assert.equal(entry.action, 'import', JSON.stringify(entry));
   return entry as ImportEntry;
@@ -51,7 +69,15 @@ describe('Keycloak realm export → migration plan', () => {
   it('the sample realm: service-account clients imported, the rest skipped with the reason', () => {
     const p = parseKeycloakRealm(JSON.parse(fs.readFileSync(FIXTURE, 'utf8')), { selfSigned: true, now: NOW });
     const byId = new Map(p.entries.map((e) => [e.clientId, e]));
-    for (const id of ['account', 'account-console', 'admin-cli', 'broker', 'realm-management', 'security-admin-console']) assert.equal(byId.get(id)?.action, 'skip', id);
+    for (const id of [
+      'account',
+      'account-console',
+      'admin-cli',
+      'broker',
+      'realm-management',
+      'security-admin-console',
+    ])
+      assert.equal(byId.get(id)?.action, 'skip', id);
     assert.match((byId.get('portaal-frontend') as { reason: string }).reason, /public client/);
     const zaak = imported(byId.get('zaaksysteem-123456782')!);
     assert.deepEqual(zaak.client.staticClaims, { user_id: 'zaaksysteem', user_representation: 'Zaaksysteem' });
@@ -93,7 +119,13 @@ describe('Keycloak realm export → migration plan', () => {
       ],
     );
     // The master realm has a `<realm>-realm` client per realm; elsewhere such a name is an ordinary client.
-    assert.equal(parseKeycloakRealm({ realm: 'master', clients: [serviceClient({ clientId: 'OneGround-realm' })] }, { selfSigned: true, now: NOW }).entries[0]!.action, 'skip');
+    assert.equal(
+      parseKeycloakRealm(
+        { realm: 'master', clients: [serviceClient({ clientId: 'OneGround-realm' })] },
+        { selfSigned: true, now: NOW },
+      ).entries[0]!.action,
+      'skip',
+    );
     assert.equal(only([serviceClient({ clientId: 'OneGround-realm' })]).action, 'import');
   });
 
@@ -104,10 +136,19 @@ describe('Keycloak realm export → migration plan', () => {
   });
 
   it('rsin from the hardcoded mapper, else --rsin; none, or two different ones, is refused', () => {
-    assert.equal(imported(only([serviceClient()], { rsin: '123456782' })).client.rsin, '000000000', 'the mapper wins over the default');
-    assert.equal(imported(only([serviceClient({ protocolMappers: [] })], { rsin: '123456782' })).client.rsin, '123456782');
+    assert.equal(
+      imported(only([serviceClient()], { rsin: '123456782' })).client.rsin,
+      '000000000',
+      'the mapper wins over the default',
+    );
+    assert.equal(
+      imported(only([serviceClient({ protocolMappers: [] })], { rsin: '123456782' })).client.rsin,
+      '123456782',
+    );
     assert.match((only([serviceClient({ protocolMappers: [] })]) as { reason: string }).reason, /no rsin.*--rsin/);
-    const two = only([serviceClient({ protocolMappers: [hardcoded('rsin', '000000000'), hardcoded('rsin', '123456782')] })]);
+    const two = only([
+      serviceClient({ protocolMappers: [hardcoded('rsin', '000000000'), hardcoded('rsin', '123456782')] }),
+    ]);
     assert.equal(two.action, 'refuse');
   });
 
@@ -122,12 +163,20 @@ describe('Keycloak realm export → migration plan', () => {
             hardcoded('https://gemeente.example/flag', 'true', { 'jsonType.label': 'boolean' }),
             hardcoded('organisatie', 'x'),
             hardcoded('user_representation', 'hidden', { 'access.token.claim': 'false' }),
-            { name: 'Client Host', protocolMapper: 'oidc-usersessionmodel-note-mapper', config: { 'user.session.note': 'clientHost' } },
+            {
+              name: 'Client Host',
+              protocolMapper: 'oidc-usersessionmodel-note-mapper',
+              config: { 'user.session.note': 'clientHost' },
+            },
           ],
         }),
       ]),
     );
-    assert.deepEqual(e.client.staticClaims, { user_id: '42', 'urn:gemeente:afdeling': 7, 'https://gemeente.example/flag': true });
+    assert.deepEqual(e.client.staticClaims, {
+      user_id: '42',
+      'urn:gemeente:afdeling': 7,
+      'https://gemeente.example/flag': true,
+    });
     assert.match(e.attention.join('\n'), /"organisatie" not carried over/);
     assert.match(e.notes.join('\n'), /"user_representation" was not in Keycloak's access tokens/);
     assert.match(e.notes.join('\n'), /"Client Host" \(oidc-usersessionmodel-note-mapper\)/);
@@ -151,7 +200,11 @@ describe('Keycloak realm export → migration plan', () => {
     assert.deepEqual(e.client.staticClaims, { 'urn:x:fine': { proto: [{ __proto: 1 }], constructors: 2 } });
     assert.deepEqual(
       e.attention.map((a) => a.split(' not carried over')[0]),
-      ['hardcoded claim "urn:x:proto"', 'hardcoded claim "urn:x:deep"', 'hardcoded claim "https://x.example/prototype"'],
+      [
+        'hardcoded claim "urn:x:proto"',
+        'hardcoded claim "urn:x:deep"',
+        'hardcoded claim "https://x.example/prototype"',
+      ],
     );
     assert.match(e.attention[0]!, /holds a __proto__, constructor or prototype key/);
   });
@@ -164,14 +217,24 @@ describe('Keycloak realm export → migration plan', () => {
     const long = lifetime('99999999');
     assert.equal(long.client.tokenLifetime, null);
     assert.match(long.attention.join(), /more than a year/);
-    refusesWith({ clients: [serviceClient({ attributes: { 'access.token.lifespan': '1h' } })] }, /^\$\.clients\[0\]\.attributes\["access\.token\.lifespan"\]: expected whole seconds/);
+    refusesWith(
+      { clients: [serviceClient({ attributes: { 'access.token.lifespan': '1h' } })] },
+      /^\$\.clients\[0\]\.attributes\["access\.token\.lifespan"\]: expected whole seconds/,
+    );
   });
 
   it('secrets: expiry kept, an expired or missing one leaves the client disabled without a secret', () => {
-    const e = imported(only([serviceClient({ attributes: { 'client.secret.expiration.time': S('2027-01-01T00:00:00Z') } })]));
+    const e = imported(
+      only([serviceClient({ attributes: { 'client.secret.expiration.time': S('2027-01-01T00:00:00Z') } })]),
+    );
     assert.equal(e.secrets[0]!.expiresAt, Date.parse('2027-01-01T00:00:00Z'));
     assert.equal(e.client.enabled, true);
-    for (const over of [{ attributes: { 'client.secret.expiration.time': S('2025-06-01T00:00:00Z') } }, { secret: '' }, { secret: undefined }, { secret: '**********' }]) {
+    for (const over of [
+      { attributes: { 'client.secret.expiration.time': S('2025-06-01T00:00:00Z') } },
+      { secret: '' },
+      { secret: undefined },
+      { secret: '**********' },
+    ]) {
       const off = imported(only([serviceClient(over)]));
       assert.deepEqual([off.client.enabled, off.secrets.length], [false, 0], JSON.stringify(over));
       assert.equal(off.attention.length, 1);
@@ -180,9 +243,19 @@ describe('Keycloak realm export → migration plan', () => {
 
   it("Keycloak's rotated secondary secret: imported with its expiry while it lasts, not once expired, masked, or equal", () => {
     const rotated = (attributes: Record<string, string>) => imported(only([serviceClient({ attributes })]));
-    const live = rotated({ 'client.secret.rotated': 'previous-secret-value-0123456789abc', 'client.secret.rotated.expiration.time': S('2026-02-01T00:00:00Z') });
-    assert.deepEqual(live.secrets[1], { value: 'previous-secret-value-0123456789abc', label: 'keycloak rotated', expiresAt: Date.parse('2026-02-01T00:00:00Z') });
-    const expired = rotated({ 'client.secret.rotated': 'previous-secret-value-0123456789abc', 'client.secret.rotated.expiration.time': S('2025-12-01T00:00:00Z') });
+    const live = rotated({
+      'client.secret.rotated': 'previous-secret-value-0123456789abc',
+      'client.secret.rotated.expiration.time': S('2026-02-01T00:00:00Z'),
+    });
+    assert.deepEqual(live.secrets[1], {
+      value: 'previous-secret-value-0123456789abc',
+      label: 'keycloak rotated',
+      expiresAt: Date.parse('2026-02-01T00:00:00Z'),
+    });
+    const expired = rotated({
+      'client.secret.rotated': 'previous-secret-value-0123456789abc',
+      'client.secret.rotated.expiration.time': S('2025-12-01T00:00:00Z'),
+    });
     assert.equal(expired.secrets.length, 1);
     assert.match(expired.notes.join(), /expired/);
     const masked = rotated({ 'client.secret.rotated': '**********' });
@@ -211,15 +284,33 @@ describe('Keycloak realm export → migration plan', () => {
     refusesWith([{ clients: [] }, { clients: [] }], /holds 2 realms/);
     refusesWith({ realm: 'x' }, /^\$\.clients: missing/);
     refusesWith({ clients: {} }, /^\$\.clients: expected an array, got an object/);
-    refusesWith({ clients: [serviceClient(), { clientId: 5 }] }, /^\$\.clients\[1\]\.clientId: expected a string, got number/);
+    refusesWith(
+      { clients: [serviceClient(), { clientId: 5 }] },
+      /^\$\.clients\[1\]\.clientId: expected a string, got number/,
+    );
     refusesWith({ clients: [serviceClient({ enabled: 'yes' })] }, /^\$\.clients\[0\]\.enabled: expected true or false/);
-    refusesWith({ clients: [serviceClient({ attributes: { 'access.token.lifespan': 60 } })] }, /^\$\.clients\[0\]\.attributes\["access\.token\.lifespan"\]: expected a string, got number/);
-    refusesWith({ clients: [serviceClient({ protocolMappers: [{ protocolMapper: 'x', config: [] }] })] }, /^\$\.clients\[0\]\.protocolMappers\[0\]\.config: expected an object, got an array/);
-    refusesWith({ clients: [serviceClient({ secret: 'x'.repeat(5000) })] }, /^\$\.clients\[0\]\.secret: longer than 4096/);
-    refusesWith({ clients: [serviceClient({ attributes: { 'client.secret.expiration.time': 'soon' } })] }, /expected epoch seconds/);
+    refusesWith(
+      { clients: [serviceClient({ attributes: { 'access.token.lifespan': 60 } })] },
+      /^\$\.clients\[0\]\.attributes\["access\.token\.lifespan"\]: expected a string, got number/,
+    );
+    refusesWith(
+      { clients: [serviceClient({ protocolMappers: [{ protocolMapper: 'x', config: [] }] })] },
+      /^\$\.clients\[0\]\.protocolMappers\[0\]\.config: expected an object, got an array/,
+    );
+    refusesWith(
+      { clients: [serviceClient({ secret: 'x'.repeat(5000) })] },
+      /^\$\.clients\[0\]\.secret: longer than 4096/,
+    );
+    refusesWith(
+      { clients: [serviceClient({ attributes: { 'client.secret.expiration.time': 'soon' } })] },
+      /expected epoch seconds/,
+    );
     refusesWith({ clients: new Array(10_001).fill({}) }, /more than 10000 entries/);
     refusesWith({ accessTokenLifespan: '300', clients: [] }, /accessTokenLifespan: expected whole seconds/);
     // One realm in an array, as some exports write it, is fine.
-    assert.equal(parseKeycloakRealm([{ clients: [serviceClient()] }], { selfSigned: true, now: NOW }).entries.length, 1);
+    assert.equal(
+      parseKeycloakRealm([{ clients: [serviceClient()] }], { selfSigned: true, now: NOW }).entries.length,
+      1,
+    );
   });
 });

@@ -29,24 +29,39 @@ const ONE_YEAR = 31_536_000;
  */
 export function parseKeycloakRealm(data: unknown, options: KeycloakOptions): MigrationPlan {
   if (Array.isArray(data)) {
-    if (data.length !== 1) throw new ValidationError(`the file holds ${data.length} realms: export one realm (kc.sh export --realm NAME)`);
+    if (data.length !== 1)
+      throw new ValidationError(`the file holds ${data.length} realms: export one realm (kc.sh export --realm NAME)`);
     data = data[0];
   }
   const realm = asObject(data, '$');
   const realmName = optString(realm, 'realm', '$', 255);
-  if (realm.clients === undefined) throw new ValidationError("$.clients: missing; a Keycloak realm export lists the realm's clients there (export with clients included)");
+  if (realm.clients === undefined)
+    throw new ValidationError(
+      "$.clients: missing; a Keycloak realm export lists the realm's clients there (export with clients included)",
+    );
   const clients = asArray(realm.clients, '$.clients', MAX_CLIENTS);
   const lifespan = realm.accessTokenLifespan;
-  if (lifespan != null && !(Number.isInteger(lifespan) && (lifespan as number) >= 0)) throw new ValidationError('$.accessTokenLifespan: expected whole seconds');
+  if (lifespan != null && !(Number.isInteger(lifespan) && (lifespan as number) >= 0))
+    throw new ValidationError('$.accessTokenLifespan: expected whole seconds');
   const seen = new Set<string>();
   const entries = clients.map((c, i) => {
     const path = `$.clients[${i}]`;
     const entry = planClient(asObject(c, path), path, realmName, options);
-    if (seen.has(entry.clientId)) return { action: 'refuse', clientId: entry.clientId, reason: 'appears more than once in the file: only the first is imported' } as const;
+    if (seen.has(entry.clientId))
+      return {
+        action: 'refuse',
+        clientId: entry.clientId,
+        reason: 'appears more than once in the file: only the first is imported',
+      } as const;
     seen.add(entry.clientId);
     return entry;
   });
-  return { source: 'keycloak', entries, notes: [], ...(typeof lifespan === 'number' && lifespan > 0 ? { realmTokenLifespan: lifespan } : {}) };
+  return {
+    source: 'keycloak',
+    entries,
+    notes: [],
+    ...(typeof lifespan === 'number' && lifespan > 0 ? { realmTokenLifespan: lifespan } : {}),
+  };
 }
 
 function planClient(c: JsonObject, path: string, realmName: string | undefined, options: KeycloakOptions): PlanEntry {
@@ -64,11 +79,15 @@ function planClient(c: JsonObject, path: string, realmName: string | undefined, 
   const mappers = c.protocolMappers == null ? [] : asArray(c.protocolMappers, `${path}.protocolMappers`, MAX_MAPPERS);
 
   const skip = (reason: string): PlanEntry => ({ action: 'skip', clientId, reason });
-  if (BUILT_IN.includes(clientId) || (realmName === 'master' && clientId.endsWith('-realm'))) return skip("Keycloak's own client");
+  if (BUILT_IN.includes(clientId) || (realmName === 'master' && clientId.endsWith('-realm')))
+    return skip("Keycloak's own client");
   if (protocol !== 'openid-connect') return skip(`${protocol.slice(0, 40)} client: not OAuth2`);
   if (bearerOnly) return skip('bearer-only: never asks for tokens');
   if (publicClient) return skip('public client: has no secret (a browser or app login)');
-  if (!serviceAccounts) return skip('service accounts off: does not use client credentials (a client that only introspects needs a zgw-auth client with scope zgw-auth:introspect)');
+  if (!serviceAccounts)
+    return skip(
+      'service accounts off: does not use client credentials (a client that only introspects needs a zgw-auth client with scope zgw-auth:introspect)',
+    );
   if (authenticator !== 'client-secret') {
     return {
       action: 'refuse',
@@ -80,9 +99,19 @@ function planClient(c: JsonObject, path: string, realmName: string | undefined, 
   const attention: string[] = [];
   const notes: string[] = [];
   const claims = mapperClaims(mappers, path, attention, notes);
-  if (claims.rsin === 'conflict') return { action: 'refuse', clientId, reason: 'two hardcoded rsin mappers with different values: keep one in Keycloak, or create the client by hand' };
+  if (claims.rsin === 'conflict')
+    return {
+      action: 'refuse',
+      clientId,
+      reason: 'two hardcoded rsin mappers with different values: keep one in Keycloak, or create the client by hand',
+    };
   const rsin = claims.rsin ?? options.rsin;
-  if (rsin === undefined) return { action: 'refuse', clientId, reason: 'no rsin: the client has no hardcoded-claim mapper for rsin; give its organisation with --rsin' };
+  if (rsin === undefined)
+    return {
+      action: 'refuse',
+      clientId,
+      reason: 'no rsin: the client has no hardcoded-claim mapper for rsin; give its organisation with --rsin',
+    };
 
   const secrets = planSecrets(secret, attributes, path, options.now, attention, notes);
   return {
@@ -94,7 +123,11 @@ function planClient(c: JsonObject, path: string, realmName: string | undefined, 
       rsin,
       // Without its secret the client cannot authenticate anyway: disabled until one is added.
       enabled: enabled && secrets.length > 0,
-      tokenLifetime: tokenLifetime(attributes['access.token.lifespan'], `${path}.attributes["access.token.lifespan"]`, attention),
+      tokenLifetime: tokenLifetime(
+        attributes['access.token.lifespan'],
+        `${path}.attributes["access.token.lifespan"]`,
+        attention,
+      ),
       staticClaims: claims.staticClaims,
       selfSignedAllowed: options.selfSigned,
     },
@@ -105,7 +138,14 @@ function planClient(c: JsonObject, path: string, realmName: string | undefined, 
 }
 
 /** The client's secret, and Keycloak's rotated secondary one (client secret rotation) until it expires. */
-function planSecrets(secret: string | undefined, attributes: Record<string, string>, path: string, now: number, attention: string[], notes: string[]): PlannedSecret[] {
+function planSecrets(
+  secret: string | undefined,
+  attributes: Record<string, string>,
+  path: string,
+  now: number,
+  attention: string[],
+  notes: string[],
+): PlannedSecret[] {
   const addIt = 'add its Keycloak secret (secrets add --import-stdin) and enable the client';
   if (secret === undefined || secret === '') {
     attention.push(`no secret in the file: imported disabled and without a secret; ${addIt}`);
@@ -117,17 +157,27 @@ function planSecrets(secret: string | undefined, attributes: Record<string, stri
     );
     return [];
   }
-  const expires = epochMs(attributes['client.secret.expiration.time'], `${path}.attributes["client.secret.expiration.time"]`);
+  const expires = epochMs(
+    attributes['client.secret.expiration.time'],
+    `${path}.attributes["client.secret.expiration.time"]`,
+  );
   if (expires !== null && expires <= now) {
-    attention.push(`secret expired in Keycloak at ${new Date(expires).toISOString()}: imported disabled and without a secret; give the consumer a new one`);
+    attention.push(
+      `secret expired in Keycloak at ${new Date(expires).toISOString()}: imported disabled and without a secret; give the consumer a new one`,
+    );
     return [];
   }
   const secrets: PlannedSecret[] = [{ value: secret, label: 'keycloak', expiresAt: expires }];
   const rotated = attributes['client.secret.rotated'];
   if (rotated) {
-    const rotatedExpires = epochMs(attributes['client.secret.rotated.expiration.time'], `${path}.attributes["client.secret.rotated.expiration.time"]`);
-    if (rotated === MASKED_SECRET) attention.push('rotated secondary secret masked in the file: not imported; consumers still sending it will fail');
-    else if (rotatedExpires !== null && rotatedExpires <= now) notes.push(`rotated secondary secret expired at ${new Date(rotatedExpires).toISOString()}: not imported`);
+    const rotatedExpires = epochMs(
+      attributes['client.secret.rotated.expiration.time'],
+      `${path}.attributes["client.secret.rotated.expiration.time"]`,
+    );
+    if (rotated === MASKED_SECRET)
+      attention.push('rotated secondary secret masked in the file: not imported; consumers still sending it will fail');
+    else if (rotatedExpires !== null && rotatedExpires <= now)
+      notes.push(`rotated secondary secret expired at ${new Date(rotatedExpires).toISOString()}: not imported`);
     else if (rotated === secret) notes.push('rotated secondary secret equals the secret: imported once');
     else secrets.push({ value: rotated, label: 'keycloak rotated', expiresAt: rotatedExpires });
   }
@@ -138,7 +188,12 @@ function planSecrets(secret: string | undefined, attributes: Record<string, stri
  * rsin from the hardcoded-claim mapper (as OneGround's setup creates it); other hardcoded claims as
  * static claims where zgw-auth allows them; every other mapper named in a note.
  */
-function mapperClaims(mappers: unknown[], path: string, attention: string[], notes: string[]): { rsin: string | undefined | 'conflict'; staticClaims: Record<string, unknown> } {
+function mapperClaims(
+  mappers: unknown[],
+  path: string,
+  attention: string[],
+  notes: string[],
+): { rsin: string | undefined | 'conflict'; staticClaims: Record<string, unknown> } {
   let rsin: string | undefined | 'conflict';
   const staticClaims: Record<string, unknown> = {};
   const other: string[] = [];
@@ -156,15 +211,20 @@ function mapperClaims(mappers: unknown[], path: string, attention: string[], not
       return;
     }
     const shown = JSON.stringify(cleanText(claim, 60));
-    if (config['access.token.claim'] === 'false') return void notes.push(`hardcoded claim ${shown} was not in Keycloak's access tokens: not carried over`);
+    if (config['access.token.claim'] === 'false')
+      return void notes.push(`hardcoded claim ${shown} was not in Keycloak's access tokens: not carried over`);
     if (!isAllowedStaticClaim(claim)) {
-      return void attention.push(`hardcoded claim ${shown} not carried over: tokens get only ${STATIC_CLAIM_NAMES.join(', ')} and collision-resistant names (https://…, urn:…) as static claims`);
+      return void attention.push(
+        `hardcoded claim ${shown} not carried over: tokens get only ${STATIC_CLAIM_NAMES.join(', ')} and collision-resistant names (https://…, urn:…) as static claims`,
+      );
     }
     const typed = STATIC_CLAIM_NAMES.includes(claim) ? value : typedClaim(value, config['jsonType.label']);
     try {
       validateClaimValueKeys(claim, typed);
     } catch {
-      return void attention.push(`hardcoded claim ${shown} not carried over: its JSON value holds a __proto__, constructor or prototype key, which tokens may not carry`);
+      return void attention.push(
+        `hardcoded claim ${shown} not carried over: its JSON value holds a __proto__, constructor or prototype key, which tokens may not carry`,
+      );
     }
     staticClaims[claim] = typed;
   });
@@ -189,7 +249,8 @@ function typedClaim(value: string, type: string | undefined): unknown {
 /** Keycloak writes times as epoch seconds in strings; empty, zero or negative means none. */
 function epochMs(value: string | undefined, path: string): number | null {
   if (value === undefined || value === '') return null;
-  if (!/^-?\d{1,12}$/.test(value)) throw new ValidationError(`${path}: expected epoch seconds, got ${JSON.stringify(value.slice(0, 40))}`);
+  if (!/^-?\d{1,12}$/.test(value))
+    throw new ValidationError(`${path}: expected epoch seconds, got ${JSON.stringify(value.slice(0, 40))}`);
   const seconds = Number(value);
   return seconds > 0 ? seconds * 1000 : null;
 }
@@ -197,11 +258,14 @@ function epochMs(value: string | undefined, path: string): number | null {
 /** `access.token.lifespan` in seconds; empty or -1: the realm's (here: the server's) default. */
 function tokenLifetime(value: string | undefined, path: string, attention: string[]): number | null {
   if (value === undefined || value === '') return null;
-  if (!/^-?\d{1,12}$/.test(value)) throw new ValidationError(`${path}: expected whole seconds, got ${JSON.stringify(value.slice(0, 40))}`);
+  if (!/^-?\d{1,12}$/.test(value))
+    throw new ValidationError(`${path}: expected whole seconds, got ${JSON.stringify(value.slice(0, 40))}`);
   const seconds = Number(value);
   if (seconds <= 0) return null;
   if (seconds > ONE_YEAR) {
-    attention.push(`access token lifespan ${seconds} s is more than a year: the server's token lifetime applies instead`);
+    attention.push(
+      `access token lifespan ${seconds} s is more than a year: the server's token lifetime applies instead`,
+    );
     return null;
   }
   return seconds;

@@ -7,9 +7,20 @@ import { ValidationError } from '../errors.js';
 import type { ImportEntry, PlanEntry } from './migration-plan.js';
 import { parseOpenZaakDump } from './parse-open-zaak-dump.js';
 
-const FIXTURE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures/open-zaak-dumpdata.json');
-const secret = (pk: number, identifier: string, value: unknown) => ({ model: 'vng_api_common.jwtsecret', pk, fields: { identifier, secret: value } });
-const applicatie = (pk: number, label: string, clientIds: unknown) => ({ model: 'authorizations.applicatie', pk, fields: { uuid: `u${pk}`, client_ids: clientIds, label } });
+const FIXTURE = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../../../test/fixtures/open-zaak-dumpdata.json',
+);
+const secret = (pk: number, identifier: string, value: unknown) => ({
+  model: 'vng_api_common.jwtsecret',
+  pk,
+  fields: { identifier, secret: value },
+});
+const applicatie = (pk: number, label: string, clientIds: unknown) => ({
+  model: 'authorizations.applicatie',
+  pk,
+  fields: { uuid: `u${pk}`, client_ids: clientIds, label },
+});
 const parse = (data: unknown) => parseOpenZaakDump(data, { rsin: '123456782' });
 const byId = (entries: PlanEntry[]) => new Map(entries.map((e) => [e.clientId, e]));
 const refusesWith = (data: unknown, message: RegExp) =>
@@ -24,13 +35,25 @@ describe('Open Zaak dumpdata → migration plan', () => {
     const entries = byId(p.entries);
     const forms = entries.get('open-formulieren') as ImportEntry;
     assert.equal(forms.action, 'import');
-    assert.deepEqual(forms.client, { name: 'Open Formulieren', description: '', rsin: '123456782', enabled: true, tokenLifetime: null, staticClaims: {}, selfSignedAllowed: true });
-    assert.deepEqual(forms.secrets, [{ value: 'dit-is-een-lang-geheim-voor-formulieren', label: 'open zaak', expiresAt: null }]);
+    assert.deepEqual(forms.client, {
+      name: 'Open Formulieren',
+      description: '',
+      rsin: '123456782',
+      enabled: true,
+      tokenLifetime: null,
+      staticClaims: {},
+      selfSignedAllowed: true,
+    });
+    assert.deepEqual(forms.secrets, [
+      { value: 'dit-is-een-lang-geheim-voor-formulieren', label: 'open zaak', expiresAt: null },
+    ]);
     assert.equal((entries.get('zac-gemeente') as ImportEntry).client.name, 'Zaakafhandelcomponent');
     assert.equal(entries.get('leeg-geheim')?.action, 'refuse');
     assert.equal(entries.get('zac-gemeente-test')?.action, 'skip');
     assert.match((entries.get('zac-gemeente-test') as { reason: string }).reason, /no secret in Open Zaak/);
-    assert.deepEqual(p.notes, ['ignored: 1 authorizations.autorisatie record (authorisations stay in the Autorisaties API)']);
+    assert.deepEqual(p.notes, [
+      'ignored: 1 authorizations.autorisatie record (authorisations stay in the Autorisaties API)',
+    ]);
   });
 
   it('a secret without an Applicatie is named after its id; one listed twice after the first label; a repeated id is refused', () => {
@@ -87,6 +110,9 @@ describe('Open Zaak dumpdata → migration plan', () => {
     refusesWith([{ model: 'vng_api_common.jwtsecret', pk: 1 }], /^\$\[0\]\.fields: expected an object, got undefined/);
     refusesWith([applicatie(1, 'A', 'a,b')], /^\$\[0\]\.fields\.client_ids: expected an array, got string/);
     refusesWith([applicatie(1, 'A', [null])], /^\$\[0\]\.fields\.client_ids\[0\]: expected a string, got null/);
-    refusesWith([{ model: 'auth.user', pk: 1, fields: {} }], /no vng_api_common\.jwtsecret or authorizations\.applicatie records/);
+    refusesWith(
+      [{ model: 'auth.user', pk: 1, fields: {} }],
+      /no vng_api_common\.jwtsecret or authorizations\.applicatie records/,
+    );
   });
 });

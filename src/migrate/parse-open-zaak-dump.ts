@@ -38,15 +38,21 @@ export function parseOpenZaakDump(data: unknown, options: OpenZaakOptions): Migr
     if (model !== JWT_SECRET && model !== APPLICATIE) return void ignored.set(model, (ignored.get(model) ?? 0) + 1);
     const fields = asObject(record.fields, `${path}.fields`);
     if (model === JWT_SECRET) {
-      secrets.push({ identifier: asString(fields.identifier, `${path}.fields.identifier`, 255), secret: asString(fields.secret, `${path}.fields.secret`, 4096) });
+      secrets.push({
+        identifier: asString(fields.identifier, `${path}.fields.identifier`, 255),
+        secret: asString(fields.secret, `${path}.fields.secret`, 4096),
+      });
       return;
     }
     const label = optString(fields, 'label', `${path}.fields`, 10_000) ?? '';
-    const ids = asArray(fields.client_ids, `${path}.fields.client_ids`, 10_000).map((id, j) => asString(id, `${path}.fields.client_ids[${j}]`, 255));
+    const ids = asArray(fields.client_ids, `${path}.fields.client_ids`, 10_000).map((id, j) =>
+      asString(id, `${path}.fields.client_ids[${j}]`, 255),
+    );
     // Constant work per occurrence: one id may occur millions of times in a file of the size allowed.
     for (const id of ids) {
       const known = listed.get(id);
-      if (!known) listed.set(id, { applicaties: 1, lastRecord: i, first: label, named: label.trim() === '' ? undefined : label });
+      if (!known)
+        listed.set(id, { applicaties: 1, lastRecord: i, first: label, named: label.trim() === '' ? undefined : label });
       else if (known.lastRecord !== i) {
         known.applicaties++;
         known.lastRecord = i;
@@ -55,19 +61,30 @@ export function parseOpenZaakDump(data: unknown, options: OpenZaakOptions): Migr
     }
   });
   if (!secrets.length && !listed.size) {
-    throw new ValidationError(`no ${JWT_SECRET} or ${APPLICATIE} records: dump them with manage.py dumpdata ${JWT_SECRET} ${APPLICATIE}`);
+    throw new ValidationError(
+      `no ${JWT_SECRET} or ${APPLICATIE} records: dump them with manage.py dumpdata ${JWT_SECRET} ${APPLICATIE}`,
+    );
   }
 
   const entries: PlanEntry[] = [];
   const seen = new Set<string>();
   for (const { identifier, secret } of secrets) {
     if (seen.has(identifier)) {
-      entries.push({ action: 'refuse', clientId: identifier, reason: 'appears more than once in the file: only the first is imported' });
+      entries.push({
+        action: 'refuse',
+        clientId: identifier,
+        reason: 'appears more than once in the file: only the first is imported',
+      });
       continue;
     }
     seen.add(identifier);
     if (secret === '') {
-      entries.push({ action: 'refuse', clientId: identifier, reason: 'empty secret in Open Zaak: not imported (an empty key protects nothing); give the consumer a new secret' });
+      entries.push({
+        action: 'refuse',
+        clientId: identifier,
+        reason:
+          'empty secret in Open Zaak: not imported (an empty key protects nothing); give the consumer a new secret',
+      });
       continue;
     }
     const listing = listed.get(identifier);
@@ -78,7 +95,15 @@ export function parseOpenZaakDump(data: unknown, options: OpenZaakOptions): Migr
     entries.push({
       action: 'import',
       clientId: identifier,
-      client: { name: cleanText(label ?? identifier, 200), description: '', rsin: options.rsin, enabled: true, tokenLifetime: null, staticClaims: {}, selfSignedAllowed: true },
+      client: {
+        name: cleanText(label ?? identifier, 200),
+        description: '',
+        rsin: options.rsin,
+        enabled: true,
+        tokenLifetime: null,
+        staticClaims: {},
+        selfSignedAllowed: true,
+      },
       secrets: [{ value: secret, label: 'open zaak', expiresAt: null }],
       attention: [],
       notes,
@@ -87,7 +112,11 @@ export function parseOpenZaakDump(data: unknown, options: OpenZaakOptions): Migr
   for (const [id, listing] of listed) {
     if (seen.has(id)) continue;
     seen.add(id);
-    entries.push({ action: 'skip', clientId: id, reason: `no secret in Open Zaak (Applicatie "${cleanText(listing.first, 60)}"): it cannot authenticate there either` });
+    entries.push({
+      action: 'skip',
+      clientId: id,
+      reason: `no secret in Open Zaak (Applicatie "${cleanText(listing.first, 60)}"): it cannot authenticate there either`,
+    });
   }
   const notes = [...ignored].map(([model, n]) =>
     model === 'authorizations.autorisatie'

@@ -30,10 +30,14 @@ export function readMigrationFile(file: string): unknown {
   } catch {
     // JSON.parse's message quotes the text around the fault, which may be part of a secret: the place only.
     const at = locateJsonError(text);
-    throw new ValidationError(`${file}: not valid JSON${at ? `: ${at.problem} at line ${at.line}, column ${at.column}` : ''}`);
+    throw new ValidationError(
+      `${file}: not valid JSON${at ? `: ${at.problem} at line ${at.line}, column ${at.column}` : ''}`,
+    );
   }
 }
 
 function tooLarge(file: string): ValidationError {
-  return new ValidationError(`${file}: larger than ${MAX_MIGRATION_FILE_BYTES / 1024 / 1024} MiB; export the realm without its users`);
+  return new ValidationError(
+    `${file}: larger than ${MAX_MIGRATION_FILE_BYTES / 1024 / 1024} MiB; export the realm without its users`,
+  );
 }

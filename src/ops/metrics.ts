@@ -4,8 +4,18 @@ import type { KeyRing } from '../keys/key-ring.js';
 /** Prometheus metrics of one process, on their own registry (several apps may share a process in tests). */
 export class Metrics {
   readonly registry = new Registry();
-  readonly tokensIssued = new Counter({ name: 'zgw_auth_tokens_issued_total', help: 'Access tokens issued', labelNames: ['alg'], registers: [this.registry] });
-  readonly tokensRefused = new Counter({ name: 'zgw_auth_token_requests_refused_total', help: 'Token requests refused, by OAuth error code', labelNames: ['reason'], registers: [this.registry] });
+  readonly tokensIssued = new Counter({
+    name: 'zgw_auth_tokens_issued_total',
+    help: 'Access tokens issued',
+    labelNames: ['alg'],
+    registers: [this.registry],
+  });
+  readonly tokensRefused = new Counter({
+    name: 'zgw_auth_token_requests_refused_total',
+    help: 'Token requests refused, by OAuth error code',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
   readonly verifications = new Counter({
     name: 'zgw_auth_verifications_total',
     help: 'Tokens checked at /introspect, by token kind and outcome (ok or the refusal code)',
@@ -36,7 +46,11 @@ export class Metrics {
       collect() {
         this.reset();
         const signing = keys.current()?.kid;
-        for (const k of keys.published()) this.set({ kid: k.kid, state: k.kid === signing ? 'signing' : 'published' }, Math.max(0, (now() - k.createdAt) / 1000));
+        for (const k of keys.published())
+          this.set(
+            { kid: k.kid, state: k.kid === signing ? 'signing' : 'published' },
+            Math.max(0, (now() - k.createdAt) / 1000),
+          );
       },
     });
   }

@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ForbiddenError } from '../errors.js';
-import { type Administrator, administersPlatform, administratorOf, auditQueryFor, checkClientChange, checkNewClient, clientFilterFor, isPlatformScope, maySee } from './administration-policy.js';
+import {
+  type Administrator,
+  administersPlatform,
+  administratorOf,
+  auditQueryFor,
+  checkClientChange,
+  checkNewClient,
+  clientFilterFor,
+  isPlatformScope,
+  maySee,
+} from './administration-policy.js';
 
 const OWN = '123456782';
 const OTHER = '111222333';
@@ -13,11 +23,32 @@ const forbidden = (fn: () => void) => assert.throws(fn, ForbiddenError);
 
 describe('administration policy', () => {
   it("an administrator is what the registry's scopes say, of the registry's RSIN; both scopes: global", () => {
-    assert.deepEqual(administratorOf({ clientId: 'a', rsin: OWN, scopes: ['zgw-auth:admin'] }), { kind: 'global', clientId: 'a' });
-    assert.deepEqual(administratorOf({ clientId: 'b', rsin: OWN, scopes: ['zaken.lezen', 'zgw-auth:org-admin'] }), { kind: 'organisation', clientId: 'b', rsin: OWN });
-    assert.deepEqual(administratorOf({ clientId: 'c', rsin: OWN, scopes: ['zgw-auth:org-admin', 'zgw-auth:admin'] }), { kind: 'global', clientId: 'c' });
-    assert.equal(administratorOf({ clientId: 'd', rsin: OWN, scopes: ['zaken.lezen', 'zgw-auth:introspect', 'zgw-auth:admin2', 'zgw-auth:ORG-ADMIN'] }), undefined);
-    assert.equal(administratorOf({ clientId: 'e', rsin: undefined, scopes: ['zgw-auth:org-admin'] }), undefined, 'no organisation, nothing to administer');
+    assert.deepEqual(administratorOf({ clientId: 'a', rsin: OWN, scopes: ['zgw-auth:admin'] }), {
+      kind: 'global',
+      clientId: 'a',
+    });
+    assert.deepEqual(administratorOf({ clientId: 'b', rsin: OWN, scopes: ['zaken.lezen', 'zgw-auth:org-admin'] }), {
+      kind: 'organisation',
+      clientId: 'b',
+      rsin: OWN,
+    });
+    assert.deepEqual(administratorOf({ clientId: 'c', rsin: OWN, scopes: ['zgw-auth:org-admin', 'zgw-auth:admin'] }), {
+      kind: 'global',
+      clientId: 'c',
+    });
+    assert.equal(
+      administratorOf({
+        clientId: 'd',
+        rsin: OWN,
+        scopes: ['zaken.lezen', 'zgw-auth:introspect', 'zgw-auth:admin2', 'zgw-auth:ORG-ADMIN'],
+      }),
+      undefined,
+    );
+    assert.equal(
+      administratorOf({ clientId: 'e', rsin: undefined, scopes: ['zgw-auth:org-admin'] }),
+      undefined,
+      'no organisation, nothing to administer',
+    );
   });
 
   it('the platform (keys, organisations) is for global administrators; clients of other organisations do not exist for an organisation administrator', () => {
@@ -29,12 +60,18 @@ describe('administration policy', () => {
   });
 
   it("zgw-auth's own scopes but org-admin are the platform's to grant", () => {
-    for (const s of ['zgw-auth:admin', 'zgw-auth:introspect', 'zgw-auth:anything-later']) assert.equal(isPlatformScope(s), true, s);
-    for (const s of ['zgw-auth:org-admin', 'zaken.lezen', 'audittrails.lezen', 'zgw-auth', 'x-zgw-auth:admin']) assert.equal(isPlatformScope(s), false, s);
+    for (const s of ['zgw-auth:admin', 'zgw-auth:introspect', 'zgw-auth:anything-later'])
+      assert.equal(isPlatformScope(s), true, s);
+    for (const s of ['zgw-auth:org-admin', 'zaken.lezen', 'audittrails.lezen', 'zgw-auth', 'x-zgw-auth:admin'])
+      assert.equal(isPlatformScope(s), false, s);
   });
 
   it('an organisation administrator registers clients for its own RSIN with API scopes and org-admin only', () => {
-    checkNewClient(orgAdmin, { rsin: OWN, allowedScopes: ['zaken.lezen', 'zgw-auth:org-admin'], defaultScopes: ['zaken.lezen'] });
+    checkNewClient(orgAdmin, {
+      rsin: OWN,
+      allowedScopes: ['zaken.lezen', 'zgw-auth:org-admin'],
+      defaultScopes: ['zaken.lezen'],
+    });
     forbidden(() => checkNewClient(orgAdmin, { rsin: OTHER }));
     forbidden(() => checkNewClient(orgAdmin, { rsin: OWN, allowedScopes: ['zaken.lezen', 'zgw-auth:admin'] }));
     forbidden(() => checkNewClient(orgAdmin, { rsin: OWN, allowedScopes: ['zgw-auth:introspect'] }));
@@ -44,7 +81,11 @@ describe('administration policy', () => {
 
   it("an organisation administrator changes its organisation's clients, but does not move them, grant platform scopes or touch a platform client", () => {
     checkClientChange(orgAdmin, apiClient);
-    checkClientChange(orgAdmin, apiClient, { rsin: OWN, name: 'x', allowedScopes: ['zgw-auth:org-admin', 'besluiten.lezen'] });
+    checkClientChange(orgAdmin, apiClient, {
+      rsin: OWN,
+      name: 'x',
+      allowedScopes: ['zgw-auth:org-admin', 'besluiten.lezen'],
+    });
     forbidden(() => checkClientChange(orgAdmin, apiClient, { rsin: OTHER }));
     forbidden(() => checkClientChange(orgAdmin, apiClient, { allowedScopes: ['zgw-auth:introspect'] }));
     forbidden(() => checkClientChange(orgAdmin, apiClient, { defaultScopes: ['zgw-auth:admin'] }));

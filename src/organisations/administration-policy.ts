@@ -15,7 +15,8 @@ import { ForbiddenError, OAuthError } from '../errors.js';
  *   alone the clients of its organisation that hold one (the platform's). What belongs to the
  *   platform (keys, organisations, export and import, settings) is refused to it (403).
  */
-export type Administrator = { kind: 'global'; clientId: string } | { kind: 'organisation'; clientId: string; rsin: string };
+export type Administrator =
+  { kind: 'global'; clientId: string } | { kind: 'organisation'; clientId: string; rsin: string };
 
 /**
  * A caller whose token verified: its client id, and the RSIN and scopes the registry has for that
@@ -30,7 +31,8 @@ export interface AdminCaller {
 /** The administrator a caller is; undefined for a client that administers nothing. */
 export function administratorOf(caller: AdminCaller): Administrator | undefined {
   if (caller.scopes.includes(ADMIN_SCOPE)) return { kind: 'global', clientId: caller.clientId };
-  if (caller.scopes.includes(ORG_ADMIN_SCOPE) && caller.rsin !== undefined) return { kind: 'organisation', clientId: caller.clientId, rsin: caller.rsin };
+  if (caller.scopes.includes(ORG_ADMIN_SCOPE) && caller.rsin !== undefined)
+    return { kind: 'organisation', clientId: caller.clientId, rsin: caller.rsin };
   return undefined;
 }
 
@@ -53,7 +55,11 @@ export function isGlobalAdministrator(caller: AdminCaller | undefined): boolean 
 
 /** The administrator scope a console sign-in takes: the global one when the client holds both. */
 export function administratorScopeOf(allowedScopes: readonly string[]): string | undefined {
-  return allowedScopes.includes(ADMIN_SCOPE) ? ADMIN_SCOPE : allowedScopes.includes(ORG_ADMIN_SCOPE) ? ORG_ADMIN_SCOPE : undefined;
+  return allowedScopes.includes(ADMIN_SCOPE)
+    ? ADMIN_SCOPE
+    : allowedScopes.includes(ORG_ADMIN_SCOPE)
+      ? ORG_ADMIN_SCOPE
+      : undefined;
 }
 
 /** A console sign-in refused after the secret proved right: the client holds no administrator scope. */
@@ -85,9 +91,15 @@ export function isPlatformScope(scope: string): boolean {
 }
 
 /** May `admin` register a client with these fields? Throws ForbiddenError if not. */
-export function checkNewClient(admin: Administrator, input: { rsin: string; allowedScopes?: string[] | undefined; defaultScopes?: string[] | undefined }): void {
+export function checkNewClient(
+  admin: Administrator,
+  input: { rsin: string; allowedScopes?: string[] | undefined; defaultScopes?: string[] | undefined },
+): void {
   if (admin.kind === 'global') return;
-  if (input.rsin !== admin.rsin) throw new ForbiddenError(`an organisation administrator registers clients of its own organisation (${admin.rsin}) only`);
+  if (input.rsin !== admin.rsin)
+    throw new ForbiddenError(
+      `an organisation administrator registers clients of its own organisation (${admin.rsin}) only`,
+    );
   checkGrants([...(input.allowedScopes ?? []), ...(input.defaultScopes ?? [])]);
 }
 
@@ -95,19 +107,29 @@ export function checkNewClient(admin: Administrator, input: { rsin: string; allo
  * May `admin` change this client, which it sees: update it with `patch`, enable, disable or delete
  * it, add or revoke its secrets (no patch)? Throws ForbiddenError if not.
  */
-export function checkClientChange(admin: Administrator, client: Pick<Client, 'clientId' | 'allowedScopes'>, patch: ClientPatch = {}): void {
+export function checkClientChange(
+  admin: Administrator,
+  client: Pick<Client, 'clientId' | 'allowedScopes'>,
+  patch: ClientPatch = {},
+): void {
   if (admin.kind === 'global') return;
   // A secret added to such a client would hand its rights to the organisation administrator.
   if (client.allowedScopes.some(isPlatformScope)) {
-    throw new ForbiddenError(`client "${client.clientId}" holds zgw-auth scopes only a global administrator grants; only a global administrator changes it`);
+    throw new ForbiddenError(
+      `client "${client.clientId}" holds zgw-auth scopes only a global administrator grants; only a global administrator changes it`,
+    );
   }
-  if (patch.rsin !== undefined && patch.rsin !== admin.rsin) throw new ForbiddenError(`an organisation administrator cannot move a client to another organisation`);
+  if (patch.rsin !== undefined && patch.rsin !== admin.rsin)
+    throw new ForbiddenError(`an organisation administrator cannot move a client to another organisation`);
   checkGrants([...(patch.allowedScopes ?? []), ...(patch.defaultScopes ?? [])]);
 }
 
 function checkGrants(scopes: string[]): void {
   const refused = [...new Set(scopes.filter(isPlatformScope))];
-  if (refused.length) throw new ForbiddenError(`an organisation administrator grants API scopes and ${ORG_ADMIN_SCOPE}, not ${refused.join(' ')}`);
+  if (refused.length)
+    throw new ForbiddenError(
+      `an organisation administrator grants API scopes and ${ORG_ADMIN_SCOPE}, not ${refused.join(' ')}`,
+    );
 }
 
 /** The client list filter narrowed to what `admin` sees; undefined when it asks for another organisation (an empty page). */

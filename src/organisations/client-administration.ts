@@ -2,10 +2,20 @@ import type { AuditEvent, AuditLog, AuditQuery } from '../audit/audit-log.js';
 import type { ClientFilter } from '../clients/client-store.js';
 import { type Actor, type ClientService, clientNotFound, type CreatedSecret } from '../clients/client-service.js';
 import type { Client, ClientInput, ClientPatch, SecretInfo, SecretInput } from '../clients/model.js';
-import { type Administrator, auditQueryFor, checkClientChange, checkNewClient, clientFilterFor, maySee } from './administration-policy.js';
+import {
+  type Administrator,
+  auditQueryFor,
+  checkClientChange,
+  checkNewClient,
+  clientFilterFor,
+  maySee,
+} from './administration-policy.js';
 
 /** The registry operations an administrator reaches. */
-export type AdministeredClients = Pick<ClientService, 'list' | 'create' | 'get' | 'update' | 'delete' | 'listSecrets' | 'addSecret' | 'revokeSecret'>;
+export type AdministeredClients = Pick<
+  ClientService,
+  'list' | 'create' | 'get' | 'update' | 'delete' | 'listSecrets' | 'addSecret' | 'revokeSecret'
+>;
 
 /**
  * The client registry and its audit trail as one administrator may see and change them
@@ -23,7 +33,11 @@ export class ClientAdministration {
     return scoped ? this.clients.list(scoped) : { items: [], total: 0 };
   }
 
-  async create(admin: Administrator, input: ClientInput, actor: Actor): Promise<{ client: Client; secret: CreatedSecret }> {
+  async create(
+    admin: Administrator,
+    input: ClientInput,
+    actor: Actor,
+  ): Promise<{ client: Client; secret: CreatedSecret }> {
     checkNewClient(admin, input);
     return this.clients.create(input, actor);
   }
@@ -32,7 +46,12 @@ export class ClientAdministration {
     return this.visible(admin, clientId);
   }
 
-  async update(admin: Administrator, clientId: string, patch: ClientPatch, actor: Actor): Promise<{ client: Client; warnings: string[] }> {
+  async update(
+    admin: Administrator,
+    clientId: string,
+    patch: ClientPatch,
+    actor: Actor,
+  ): Promise<{ client: Client; warnings: string[] }> {
     checkClientChange(admin, await this.visible(admin, clientId), patch);
     return this.clients.update(clientId, patch, actor);
   }

@@ -36,7 +36,9 @@ export class MemoryOrganisationStore implements OrganisationStore {
       .filter((o) => filter.enabled === undefined || o.enabled === filter.enabled)
       .filter((o) => q === undefined || asciiLower(o.rsin).includes(q) || asciiLower(o.name).includes(q))
       .sort((a, b) => (a.rsin < b.rsin ? -1 : a.rsin > b.rsin ? 1 : 0));
-    const items = matching.slice(filter.offset, filter.offset + filter.limit).map((o) => ({ ...o, ...this.counts(o.rsin) }));
+    const items = matching
+      .slice(filter.offset, filter.offset + filter.limit)
+      .map((o) => ({ ...o, ...this.counts(o.rsin) }));
     return { items, total: matching.length };
   }
 

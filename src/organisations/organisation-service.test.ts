@@ -30,7 +30,11 @@ async function setUp(clients: Record<string, ClientCounts> = {}) {
   return { service, audit, published, clock, events: () => audit.list() };
 }
 
-function rejectsWith(promise: Promise<unknown>, type: typeof ValidationError | typeof NotFoundError | typeof ConflictError, field?: string) {
+function rejectsWith(
+  promise: Promise<unknown>,
+  type: typeof ValidationError | typeof NotFoundError | typeof ConflictError,
+  field?: string,
+) {
   return assert.rejects(promise, (err: unknown) => {
     assert.ok(err instanceof type, `expected ${type.name}, got ${String(err)}`);
     if (field !== undefined) assert.equal((err as ValidationError).field, field);
@@ -42,7 +46,13 @@ describe('OrganisationService', () => {
   it('creates an organisation, audits it with who and from where, and announces it', async () => {
     const { service, published, events, clock } = await setUp();
     const created = await service.create({ rsin: A, name: 'Gemeente Voorbeeld' }, ADMIN);
-    assert.deepEqual(created, { rsin: A, name: 'Gemeente Voorbeeld', enabled: true, createdAt: clock.now(), updatedAt: clock.now() });
+    assert.deepEqual(created, {
+      rsin: A,
+      name: 'Gemeente Voorbeeld',
+      enabled: true,
+      createdAt: clock.now(),
+      updatedAt: clock.now(),
+    });
     assert.deepEqual(await service.get(A), { ...created, clientCount: 0, enabledClientCount: 0 });
     const [event, ...rest] = await events();
     assert.equal(rest.length, 0);
@@ -66,9 +76,23 @@ describe('OrganisationService', () => {
 
   it('refuses RSINs failing the 11-test and names that are empty, too long or hold control characters', async () => {
     const { service, events } = await setUp();
-    for (const rsin of ['123456789', '12345678', '1234567820', 'abcdefghi', '', ' 23456782']) await rejectsWith(service.create({ rsin, name: 'x' }, ADMIN), ValidationError, 'rsin');
+    for (const rsin of ['123456789', '12345678', '1234567820', 'abcdefghi', '', ' 23456782'])
+      await rejectsWith(service.create({ rsin, name: 'x' }, ADMIN), ValidationError, 'rsin');
     await rejectsWith(service.create({ rsin: 42 as unknown as string, name: 'x' }, ADMIN), ValidationError, 'rsin');
-    const bad = ['', '   ', 'x'.repeat(201), 'a\nb', 'a\tb', 'a\u0000b', 'a\u007fb', 'a\u0085b', 'a\u2028b', 'evil\u202egnp.exe', 'a\u2066b', 'a\ud800b'];
+    const bad = [
+      '',
+      '   ',
+      'x'.repeat(201),
+      'a\nb',
+      'a\tb',
+      'a\u0000b',
+      'a\u007fb',
+      'a\u0085b',
+      'a\u2028b',
+      'evil\u202egnp.exe',
+      'a\u2066b',
+      'a\ud800b',
+    ];
     for (const name of bad) await rejectsWith(service.create({ rsin: A, name }, ADMIN), ValidationError, 'name');
     assert.equal((await events()).length, 0);
     // At the bounds, and letters of any script.
@@ -185,7 +209,10 @@ describe('OrganisationService', () => {
     const { service, events, published } = await setUp();
     const first = await service.ensure(A, { id: 'system' });
     assert.equal(first.created, true);
-    assert.deepEqual({ rsin: first.organisation.rsin, name: first.organisation.name, enabled: first.organisation.enabled }, { rsin: A, name: A, enabled: true });
+    assert.deepEqual(
+      { rsin: first.organisation.rsin, name: first.organisation.name, enabled: first.organisation.enabled },
+      { rsin: A, name: A, enabled: true },
+    );
     const again = await service.ensure(A, { id: 'system' });
     assert.deepEqual(again, { organisation: first.organisation, created: false });
     await service.create({ rsin: B, name: 'Named' }, ADMIN);

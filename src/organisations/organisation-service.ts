@@ -2,7 +2,13 @@ import type { AuditLog } from '../audit/audit-log.js';
 import type { Actor } from '../clients/client-service.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { ChangeFeed } from '../changes/change-feed.js';
-import type { Organisation, OrganisationFilter, OrganisationInput, OrganisationPatch, OrganisationWithCounts } from './model.js';
+import type {
+  Organisation,
+  OrganisationFilter,
+  OrganisationInput,
+  OrganisationPatch,
+  OrganisationWithCounts,
+} from './model.js';
 import type { OrganisationChanges, OrganisationStore } from './organisation-store.js';
 import { validateOrganisationFilter, validateOrganisationName, validateOrganisationRsin } from './validate.js';
 
@@ -85,7 +91,12 @@ export class OrganisationService {
   }
 
   /** Applies the changes that differ from what is stored; an organisation already so is returned as it is, unaudited. */
-  private async change(rsin: string, wanted: Omit<OrganisationChanges, 'updatedAt'>, action: string, actor: Actor): Promise<Organisation> {
+  private async change(
+    rsin: string,
+    wanted: Omit<OrganisationChanges, 'updatedAt'>,
+    action: string,
+    actor: Actor,
+  ): Promise<Organisation> {
     validateOrganisationRsin(rsin);
     const before = await this.find(rsin);
     const changes: OrganisationChanges = { updatedAt: this.now() };
@@ -116,7 +127,14 @@ export class OrganisationService {
   }
 
   private record(actor: Actor, action: string, rsin: string, details: Record<string, unknown>): Promise<void> {
-    return this.audit.record({ actor: actor.id, address: actor.address, action, target: rsin, organisation: rsin, details });
+    return this.audit.record({
+      actor: actor.id,
+      address: actor.address,
+      action,
+      target: rsin,
+      organisation: rsin,
+      details,
+    });
   }
 }
 

@@ -36,7 +36,9 @@ describe('classifyStorageError (real drivers)', () => {
   it('PostgreSQL refusing connections: storage_unavailable, 503, Retry-After 1', async () => {
     const url = new URL(PG_BASE);
     url.port = '1';
-    const err = await driverError(() => new pg.Client({ connectionString: url.toString(), connectionTimeoutMillis: 2000 }).connect());
+    const err = await driverError(() =>
+      new pg.Client({ connectionString: url.toString(), connectionTimeoutMillis: 2000 }).connect(),
+    );
     const classified = classifyStorageError(err);
     assert.equal(classified?.code, 'storage_unavailable', String(err));
     assert.equal(classified.status, 503);

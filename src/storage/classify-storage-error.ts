@@ -9,6 +9,7 @@ import { isUnavailable } from './unavailable-errors.js';
 export function classifyStorageError(err: unknown): ZgwAuthError | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
   if (isRejectedInput(err)) return new ZgwAuthError('unstorable_value', 'a value cannot be stored');
-  if (isUnavailable(err)) return new ZgwAuthError('storage_unavailable', 'the database is unreachable', { headers: { 'retry-after': '1' } });
+  if (isUnavailable(err))
+    return new ZgwAuthError('storage_unavailable', 'the database is unreachable', { headers: { 'retry-after': '1' } });
   return undefined;
 }

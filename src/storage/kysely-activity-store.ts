@@ -1,5 +1,11 @@
 import { type Kysely, sql } from 'kysely';
-import type { ActivityQuery, ActivityStore, ClientActivity, HourActivity, OrganisationActivity } from '../audit/activity.js';
+import type {
+  ActivityQuery,
+  ActivityStore,
+  ClientActivity,
+  HourActivity,
+  OrganisationActivity,
+} from '../audit/activity.js';
 import type { Dialect } from './dialect.js';
 import type { Database } from './schema.js';
 
@@ -14,7 +20,10 @@ export class KyselyActivityStore implements ActivityStore {
 
   /** A failure repeated within the audit window is one row with `count` in its details. */
   private weight() {
-    const count = this.dialect === 'postgres' ? sql<number>`(a.details::jsonb ->> 'count')::bigint` : sql<number>`json_extract(a.details, '$.count')`;
+    const count =
+      this.dialect === 'postgres'
+        ? sql<number>`(a.details::jsonb ->> 'count')::bigint`
+        : sql<number>`json_extract(a.details, '$.count')`;
     return sql<number>`coalesce(${count}, 1)`;
   }
 
@@ -31,7 +40,10 @@ export class KyselyActivityStore implements ActivityStore {
    * id deleted and registered elsewhere, or registered after failures for it, inherits nothing.
    */
   private base(query: ActivityQuery) {
-    let q = this.db.selectFrom('audit_events as a').where('a.at', '>=', query.since).where('a.action', 'in', ['token.issued', 'client_auth.failed']);
+    let q = this.db
+      .selectFrom('audit_events as a')
+      .where('a.at', '>=', query.since)
+      .where('a.action', 'in', ['token.issued', 'client_auth.failed']);
     if (query.clientId !== undefined) q = q.where('a.target', '=', query.clientId);
     if (query.rsin !== undefined) q = q.where('a.organisation', '=', query.rsin);
     return q;
@@ -57,7 +69,12 @@ export class KyselyActivityStore implements ActivityStore {
       .orderBy('a.target')
       .limit(limit)
       .execute();
-    return rows.map((r) => ({ clientId: r.clientId, rsin: r.rsin, issued: Number(r.issued), failed: Number(r.failed) }));
+    return rows.map((r) => ({
+      clientId: r.clientId,
+      rsin: r.rsin,
+      issued: Number(r.issued),
+      failed: Number(r.failed),
+    }));
   }
 
   async perOrganisation(query: ActivityQuery, limit: number): Promise<OrganisationActivity[]> {

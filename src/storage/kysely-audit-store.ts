@@ -1,5 +1,11 @@
 import type { Kysely } from 'kysely';
-import { AUDIT_FIELDS, type AuditEvent, type AuditQuery, type AuditRows, type AuditStore } from '../audit/audit-store.js';
+import {
+  AUDIT_FIELDS,
+  type AuditEvent,
+  type AuditQuery,
+  type AuditRows,
+  type AuditStore,
+} from '../audit/audit-store.js';
 import { classifyStorageError } from './classify-storage-error.js';
 import { prepareQuery } from './prepared.js';
 import type { Database } from './schema.js';
@@ -25,7 +31,8 @@ export class KyselyAuditStore implements AuditStore {
     if (!updates.length) return;
     await classified(() =>
       this.db.transaction().execute(async (trx) => {
-        for (const [id, details] of updates) await trx.updateTable('audit_events').set({ details }).where('id', '=', id).execute();
+        for (const [id, details] of updates)
+          await trx.updateTable('audit_events').set({ details }).where('id', '=', id).execute();
       }),
     );
   }
@@ -37,9 +44,13 @@ export class KyselyAuditStore implements AuditStore {
     await classified(async () => {
       for (const size of INSERT_SIZES) {
         for (; events - i >= size; i += size) {
-          const result = await this.insertRows(size, returning)(rows.slice(i * AUDIT_FIELDS, (i + size) * AUDIT_FIELDS));
+          const result = await this.insertRows(
+            size,
+            returning,
+          )(rows.slice(i * AUDIT_FIELDS, (i + size) * AUDIT_FIELDS));
           // One statement numbers its rows upwards in their order; RETURNING may list them in any order.
-          if (returning) ids.push(...(result.rows as { id: number | string }[]).map((r) => Number(r.id)).sort((a, b) => a - b));
+          if (returning)
+            ids.push(...(result.rows as { id: number | string }[]).map((r) => Number(r.id)).sort((a, b) => a - b));
         }
       }
     });
@@ -52,7 +63,8 @@ export class KyselyAuditStore implements AuditStore {
     if (!insert) {
       // Placeholder rows in the column order of AuditRows.
       const row = { at: 0, actor: '', action: '', target: '', address: '', reason: '', details: '', organisation: '' };
-      const values = (db: Kysely<Database>) => db.insertInto('audit_events').values(Array.from({ length: size }, () => row));
+      const values = (db: Kysely<Database>) =>
+        db.insertInto('audit_events').values(Array.from({ length: size }, () => row));
       insert = returning ? prepareQuery(this.db, (db) => values(db).returning('id')) : prepareQuery(this.db, values);
       this.inserts.set(name, insert);
     }
@@ -60,7 +72,11 @@ export class KyselyAuditStore implements AuditStore {
   }
 
   async list(query: AuditQuery & { limit: number }): Promise<AuditEvent[]> {
-    let q = this.db.selectFrom('audit_events').select(['id', 'at', 'actor', 'action', 'target', 'address', 'reason', 'details', 'organisation']).orderBy('id', 'desc').limit(query.limit);
+    let q = this.db
+      .selectFrom('audit_events')
+      .select(['id', 'at', 'actor', 'action', 'target', 'address', 'reason', 'details', 'organisation'])
+      .orderBy('id', 'desc')
+      .limit(query.limit);
     if (query.action) q = q.where('action', '=', query.action);
     if (query.target) q = q.where('target', '=', query.target);
     if (query.actor) q = q.where('actor', '=', query.actor);

@@ -1,5 +1,11 @@
 import { type Kysely, sql } from 'kysely';
-import type { ClientFilter, ClientStore, ClientWithSecrets, SecretRecord, StoredSecret } from '../clients/client-store.js';
+import type {
+  ClientFilter,
+  ClientStore,
+  ClientWithSecrets,
+  SecretRecord,
+  StoredSecret,
+} from '../clients/client-store.js';
 import type { Client, SecretInfo } from '../clients/model.js';
 import { FORMER_SECRET_MS, isLive } from '../clients/secret-lifecycle.js';
 import { prepareQuery } from './prepared.js';
@@ -79,14 +85,24 @@ export class KyselyClientStore implements ClientStore {
     let q = this.db.selectFrom('clients');
     if (filter.rsin !== undefined) q = q.where('rsin', '=', filter.rsin);
     if (filter.enabled !== undefined) q = q.where('enabled', '=', filter.enabled ? 1 : 0);
-    if (filter.selfSignedAllowed !== undefined) q = q.where('self_signed_allowed', '=', filter.selfSignedAllowed ? 1 : 0);
+    if (filter.selfSignedAllowed !== undefined)
+      q = q.where('self_signed_allowed', '=', filter.selfSignedAllowed ? 1 : 0);
     if (filter.q) {
       const pattern = '%' + filter.q.toLowerCase().replace(/[\\%_]/g, (c) => '\\' + c) + '%';
-      q = q.where((eb) => eb.or([sql<boolean>`lower(client_id) like ${pattern} escape '\\'`, sql<boolean>`lower(name) like ${pattern} escape '\\'`]));
+      q = q.where((eb) =>
+        eb.or([
+          sql<boolean>`lower(client_id) like ${pattern} escape '\\'`,
+          sql<boolean>`lower(name) like ${pattern} escape '\\'`,
+        ]),
+      );
     }
     // The latest token first: the expression of index clients_last_token (migration 0004), so that a page is read in index order.
     const byLastToken = filter.sort === 'lastToken';
-    const ids = (byLastToken ? q.orderBy(LAST_TOKEN_ORDER, 'desc') : q).select('client_id').orderBy('client_id').limit(filter.limit).offset(filter.offset);
+    const ids = (byLastToken ? q.orderBy(LAST_TOKEN_ORDER, 'desc') : q)
+      .select('client_id')
+      .orderBy('client_id')
+      .limit(filter.limit)
+      .offset(filter.offset);
     const page = this.selectClients(now).where('clients.client_id', 'in', ids);
     const [rows, count] = await Promise.all([
       (byLastToken ? page.orderBy(LAST_TOKEN_ORDER, 'desc') : page).orderBy('clients.client_id').execute(),
@@ -113,13 +129,29 @@ export class KyselyClientStore implements ClientStore {
   }
 
   async listSecrets(clientId: string): Promise<SecretInfo[]> {
-    const rows = await this.db.selectFrom('client_secrets').selectAll().where('client_id', '=', clientId).orderBy('created_at').execute();
+    const rows = await this.db
+      .selectFrom('client_secrets')
+      .selectAll()
+      .where('client_id', '=', clientId)
+      .orderBy('created_at')
+      .execute();
     return rows.map(toSecretInfo);
   }
 
   async revokeSecret(clientId: string, secretId: string, at: number): Promise<SecretInfo | undefined> {
-    await this.db.updateTable('client_secrets').set({ revoked_at: at }).where('client_id', '=', clientId).where('secret_id', '=', secretId).where('revoked_at', 'is', null).execute();
-    const row = await this.db.selectFrom('client_secrets').selectAll().where('client_id', '=', clientId).where('secret_id', '=', secretId).executeTakeFirst();
+    await this.db
+      .updateTable('client_secrets')
+      .set({ revoked_at: at })
+      .where('client_id', '=', clientId)
+      .where('secret_id', '=', secretId)
+      .where('revoked_at', 'is', null)
+      .execute();
+    const row = await this.db
+      .selectFrom('client_secrets')
+      .selectAll()
+      .where('client_id', '=', clientId)
+      .where('secret_id', '=', secretId)
+      .executeTakeFirst();
     return row && toSecretInfo(row);
   }
 
@@ -135,12 +167,23 @@ export class KyselyClientStore implements ClientStore {
     let weakRisk = false;
     for (const r of rows) {
       if (r.secret_id === null) continue;
-      const s: StoredSecret = { secretId: r.secret_id, hash: Buffer.from(r.hash!, 'base64url'), sealed: r.sealed, expiresAt: r.expires_at, lastUsedAt: r.last_used_at, revokedAt: r.revoked_at };
+      const s: StoredSecret = {
+        secretId: r.secret_id,
+        hash: Buffer.from(r.hash!, 'base64url'),
+        sealed: r.sealed,
+        expiresAt: r.expires_at,
+        lastUsedAt: r.last_used_at,
+        revokedAt: r.revoked_at,
+      };
       secrets.push(s);
       if (r.weak === 1 && s.sealed && isLive(s, now)) weakRisk = true;
     }
     // No organisation row (a registry changed by hand) is not a disabled organisation.
-    return { client: toClient({ ...rows[0], weak_risk: weakRisk }), secrets, organisationEnabled: rows[0].organisation_enabled !== 0 };
+    return {
+      client: toClient({ ...rows[0], weak_risk: weakRisk }),
+      secrets,
+      organisationEnabled: rows[0].organisation_enabled !== 0,
+    };
   }
 
   /** Two statements per 500, whatever the count. */

@@ -19,14 +19,23 @@ export class KyselyKeyStore implements KeyStore {
 
   async rotate(next: StoredKey, at: number): Promise<string[]> {
     return this.db.transaction().execute(async (trx) => {
-      const rows = await trx.selectFrom('signing_keys').selectAll().where('superseded_at', 'is', null).where('activates_at', '>', at).execute();
+      const rows = await trx
+        .selectFrom('signing_keys')
+        .selectAll()
+        .where('superseded_at', 'is', null)
+        .where('activates_at', '>', at)
+        .execute();
       const superseded = rows
         .map(toKey)
         .filter((k) => supersededBy(k, next, at))
         .map((k) => k.kid);
       if (superseded.length) {
         // retires_at too: versions before the derived key plan retire by that column alone.
-        await trx.updateTable('signing_keys').set({ superseded_at: at, retires_at: at }).where('kid', 'in', superseded).execute();
+        await trx
+          .updateTable('signing_keys')
+          .set({ superseded_at: at, retires_at: at })
+          .where('kid', 'in', superseded)
+          .execute();
       }
       await trx.insertInto('signing_keys').values(toRow(next)).execute();
       return superseded;

@@ -24,7 +24,10 @@ export class KyselyOrganisationStore implements OrganisationStore {
   async clientCounts(rsin: string): Promise<ClientCounts> {
     const row = await this.db
       .selectFrom('clients')
-      .select((eb) => [eb.fn.countAll<number | string>().as('total'), eb.fn.sum<number | string | null>('enabled').as('enabled')])
+      .select((eb) => [
+        eb.fn.countAll<number | string>().as('total'),
+        eb.fn.sum<number | string | null>('enabled').as('enabled'),
+      ])
       .where('rsin', '=', rsin)
       .executeTakeFirstOrThrow();
     return { clientCount: Number(row.total), enabledClientCount: Number(row.enabled ?? 0) };
@@ -36,7 +39,12 @@ export class KyselyOrganisationStore implements OrganisationStore {
     if (filter.q) {
       // Both sides folded by the database: the same letters on both, whatever its lower() folds.
       const pattern = '%' + filter.q.replace(/[\\%_]/g, (c) => '\\' + c) + '%';
-      q = q.where((eb) => eb.or([sql<boolean>`lower(o.rsin) like lower(${pattern}) escape '\\'`, sql<boolean>`lower(o.name) like lower(${pattern}) escape '\\'`]));
+      q = q.where((eb) =>
+        eb.or([
+          sql<boolean>`lower(o.rsin) like lower(${pattern}) escape '\\'`,
+          sql<boolean>`lower(o.name) like lower(${pattern}) escape '\\'`,
+        ]),
+      );
     }
     const [rows, count] = await Promise.all([
       q
@@ -49,7 +57,11 @@ export class KyselyOrganisationStore implements OrganisationStore {
       q.select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow(),
     ]);
     return {
-      items: rows.map((r) => ({ ...toOrganisation(r), clientCount: Number(r.client_count), enabledClientCount: Number(r.enabled_client_count) })),
+      items: rows.map((r) => ({
+        ...toOrganisation(r),
+        clientCount: Number(r.client_count),
+        enabledClientCount: Number(r.enabled_client_count),
+      })),
       total: Number(count.n),
     };
   }
@@ -93,7 +105,9 @@ export async function addMissingOrganisations(db: Kysely<Database>, at: number):
       eb
         .selectFrom('clients as c')
         .select(['c.rsin', 'c.rsin as name', sql.lit(1).as('enabled'), t.as('created_at'), t.as('updated_at')])
-        .where((w) => w.not(w.exists(w.selectFrom('organisations as o').select('o.rsin').whereRef('o.rsin', '=', 'c.rsin'))))
+        .where((w) =>
+          w.not(w.exists(w.selectFrom('organisations as o').select('o.rsin').whereRef('o.rsin', '=', 'c.rsin'))),
+        )
         .distinct(),
     )
     .returningAll()
@@ -106,5 +120,11 @@ function toRow(o: Organisation): OrganisationRow {
 }
 
 function toOrganisation(r: OrganisationRow): Organisation {
-  return { rsin: r.rsin, name: r.name, enabled: r.enabled === 1, createdAt: Number(r.created_at), updatedAt: Number(r.updated_at) };
+  return {
+    rsin: r.rsin,
+    name: r.name,
+    enabled: r.enabled === 1,
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
 }

@@ -24,15 +24,23 @@ type AnyDb = Kysely<any>;
  * one that does not open a sealed value of it, this refuses (a new key would seal new values the
  * old ones cannot be read with). Only an empty registry, a fresh install, may get a new key file.
  */
-export async function unlockRegistry(storage: Storage, source: MasterKeySource, options: { newKey?: boolean } = {}): Promise<{ key: MasterKey; lock: RegistryLock }> {
+export async function unlockRegistry(
+  storage: Storage,
+  source: MasterKeySource,
+  options: { newKey?: boolean } = {},
+): Promise<{ key: MasterKey; lock: RegistryLock }> {
   const db = storage.db as AnyDb;
   const tables = new Set((await db.introspection.getTables()).map((t) => t.name));
-  const has = async (table: string) => tables.has(table) && (await sql`select 1 from ${sql.table(table)} limit 1`.execute(db)).rows.length > 0;
+  const has = async (table: string) =>
+    tables.has(table) && (await sql`select 1 from ${sql.table(table)} limit 1`.execute(db)).rows.length > 0;
   const holdsData = (await has('signing_keys')) || (await has('clients')) || (await has('client_secrets'));
   if (!holdsData) {
     if (source.key) return { key: source.key, lock: 'empty' };
     if (options.newKey === false || !source.createFile) {
-      throw new ZgwAuthError('master_key_missing', `no master key: set ZGW_AUTH_MASTER_KEY or ZGW_AUTH_MASTER_KEY_FILE to the key of the installation the data comes from`);
+      throw new ZgwAuthError(
+        'master_key_missing',
+        `no master key: set ZGW_AUTH_MASTER_KEY or ZGW_AUTH_MASTER_KEY_FILE to the key of the installation the data comes from`,
+      );
     }
     return { key: createMasterKeyFile(source.createFile), lock: 'empty' };
   }
@@ -84,12 +92,24 @@ async function sealedSample(db: AnyDb, tables: Set<string>): Promise<{ value: st
   }
   const key = await db.selectFrom('signing_keys').select(['kid', 'private_key_sealed']).limit(1).executeTakeFirst();
   if (key) return { value: String(key.private_key_sealed), context: `signing-key:${String(key.kid)}` };
-  const secret = await db.selectFrom('client_secrets').select(['client_id', 'secret_id', 'sealed']).where('sealed', 'is not', null).limit(1).executeTakeFirst();
-  if (secret) return { value: String(secret.sealed), context: `client-secret:${String(secret.client_id)}:${String(secret.secret_id)}` };
+  const secret = await db
+    .selectFrom('client_secrets')
+    .select(['client_id', 'secret_id', 'sealed'])
+    .where('sealed', 'is not', null)
+    .limit(1)
+    .executeTakeFirst();
+  if (secret)
+    return {
+      value: String(secret.sealed),
+      context: `client-secret:${String(secret.client_id)}:${String(secret.secret_id)}`,
+    };
   return undefined;
 }
 
 function mismatch(location: string, origin: string, err: unknown): ZgwAuthError {
   const why = err instanceof ZgwAuthError ? err.message : 'sealed value does not open with this master key';
-  return new ZgwAuthError('master_key_mismatch', `the master key from ${origin} does not fit the registry at ${location}: ${why}`);
+  return new ZgwAuthError(
+    'master_key_mismatch',
+    `the master key from ${origin} does not fit the registry at ${location}: ${why}`,
+  );
 }

@@ -61,7 +61,9 @@ function migrations(dialect: Dialect): Record<string, Migration> {
 
         await db.schema
           .createTable('audit_events')
-          .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+          .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+            dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+          )
           .addColumn('at', ms, (c) => c.notNull())
           .addColumn('actor', 'varchar(100)', (c) => c.notNull())
           .addColumn('action', 'varchar(60)', (c) => c.notNull())
@@ -118,7 +120,11 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.dropIndex('clients_rsin').execute();
         // The organisation an event concerns, newest first: what an organisation's own audit view reads.
         await db.schema.alterTable('audit_events').addColumn('organisation', 'varchar(9)').execute();
-        await db.schema.createIndex('audit_events_organisation').on('audit_events').columns(['organisation', 'id']).execute();
+        await db.schema
+          .createIndex('audit_events_organisation')
+          .on('audit_events')
+          .columns(['organisation', 'id'])
+          .execute();
       },
     },
     '0004_audit_event_organisations': {
@@ -128,7 +134,12 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         // before stay without one (global administrators see them); a deleted client's too.
         await db
           .updateTable('audit_events')
-          .set((eb) => ({ organisation: eb.selectFrom('clients').select('clients.rsin').whereRef('clients.client_id', '=', 'audit_events.target') }))
+          .set((eb) => ({
+            organisation: eb
+              .selectFrom('clients')
+              .select('clients.rsin')
+              .whereRef('clients.client_id', '=', 'audit_events.target'),
+          }))
           .where('organisation', 'is', null)
           .where((eb) => eb.or([eb('action', 'like', 'client.%'), eb('action', 'like', 'secret.%')]))
           .execute();
@@ -144,7 +155,9 @@ function migrations(dialect: Dialect): Record<string, Migration> {
       async up(db: AnyDb) {
         // The console's "latest token first": a page of a large registry read in index order. The
         // expression sorts clients that never had a token last in both dialects.
-        await sql`create index clients_last_token on clients ((coalesce(last_token_at, -1)) desc, client_id)`.execute(db);
+        await sql`create index clients_last_token on clients ((coalesce(last_token_at, -1)) desc, client_id)`.execute(
+          db,
+        );
       },
     },
     '0006_signing_key_supersession': {
@@ -172,7 +185,8 @@ class StaticProvider implements MigrationProvider {
   async getMigrations() {
     const all = migrations(this.dialect);
     // Each migration ends at a crash point, inside the transaction that holds it (tests only).
-    for (const [name, m] of Object.entries(all)) all[name] = { up: async (db) => (await m.up(db), crashPoint(`migration:${name}`)) };
+    for (const [name, m] of Object.entries(all))
+      all[name] = { up: async (db) => (await m.up(db), crashPoint(`migration:${name}`)) };
     return all;
   }
 }

@@ -42,11 +42,16 @@ export interface OpenOptions {
  * Opens the database named by `databaseUrl` (PostgreSQL for postgres://, else SQLite), runs the
  * pending migrations and returns it. Without a URL the embedded default is `<dataDir>/zgw-auth.db`.
  */
-export async function openStorage(databaseUrl: string | undefined, dataDir: string, options: OpenOptions = {}): Promise<Storage> {
+export async function openStorage(
+  databaseUrl: string | undefined,
+  dataDir: string,
+  options: OpenOptions = {},
+): Promise<Storage> {
   const postgres = /^postgres(ql)?:\/\//.test(databaseUrl ?? '');
   const file = databaseUrl ? databaseUrl.replace(/^sqlite:(\/\/)?/, '') : path.join(dataDir, 'zgw-auth.db');
   // Checked before opening: opening a SQLite file that is not there creates it.
-  if (options.create === false && !postgres && file !== ':memory:' && !fs.existsSync(file)) throw noRegistry(`sqlite:${path.resolve(file)}`);
+  if (options.create === false && !postgres && file !== ':memory:' && !fs.existsSync(file))
+    throw noRegistry(`sqlite:${path.resolve(file)}`);
   const storage = postgres ? await openPostgres(databaseUrl!) : openSqlite(file);
   try {
     if (options.create === false && !(await hasRegistry(storage))) throw noRegistry(storage.location);
@@ -91,7 +96,10 @@ async function hasRegistry(storage: Storage): Promise<boolean> {
 }
 
 function noRegistry(location: string): ZgwAuthError {
-  return new ZgwAuthError('no_registry', `no zgw-auth registry at ${location}: check --data-dir or DATABASE_URL; to create one, start \`zgw-auth serve\` once or give --init`);
+  return new ZgwAuthError(
+    'no_registry',
+    `no zgw-auth registry at ${location}: check --data-dir or DATABASE_URL; to create one, start \`zgw-auth serve\` once or give --init`,
+  );
 }
 
 function openSqlite(file: string): Storage {
@@ -110,7 +118,13 @@ function openSqlite(file: string): Storage {
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   // Prepared once: polled several times a second, it must not parse or allocate much.
   const dataVersion = sqlite.prepare('PRAGMA data_version').pluck();
-  return { db, dialect: 'sqlite', location: `sqlite:${file}`, dataVersion: () => dataVersion.get() as number, close: () => db.destroy() };
+  return {
+    db,
+    dialect: 'sqlite',
+    location: `sqlite:${file}`,
+    dataVersion: () => dataVersion.get() as number,
+    close: () => db.destroy(),
+  };
 }
 
 /**
@@ -157,7 +171,12 @@ const STATEMENT_CACHE_MAX = 1000;
  * reason to hang); a statement within 4 s, cancelled by the server before the client-side 5 s
  * read timeout would leave it running on a connection back in the pool.
  */
-const SERVING_TIMEOUTS = { connectionTimeoutMillis: 3000, lock_timeout: 2000, statement_timeout: 4000, query_timeout: 5000 };
+const SERVING_TIMEOUTS = {
+  connectionTimeoutMillis: 3000,
+  lock_timeout: 2000,
+  statement_timeout: 4000,
+  query_timeout: 5000,
+};
 
 async function openPostgres(url: string, options: { max?: number; timeouts?: boolean } = {}): Promise<Storage> {
   // Loaded only for PostgreSQL: an embedded (SQLite) process does not carry the driver.
@@ -202,12 +221,15 @@ function withConnectBackoff(Client: typeof pg.Client): typeof pg.Client {
   const gated: Connect = function (callback) {
     if (Date.now() - failedAt < CONNECT_BACKOFF_MS) {
       // 08001: sqlclient_unable_to_establish_sqlconnection, answered with 503 like a refused connection.
-      const err = Object.assign(new Error('database unreachable: a connection attempt failed moments ago'), { code: '08001' });
+      const err = Object.assign(new Error('database unreachable: a connection attempt failed moments ago'), {
+        code: '08001',
+      });
       if (!callback) return Promise.reject(err);
       process.nextTick(callback, err);
       return;
     }
-    if (!callback) return (connect.call(this) as Promise<void>).then(settle, (err: unknown) => (settle(err), Promise.reject(err)));
+    if (!callback)
+      return (connect.call(this) as Promise<void>).then(settle, (err: unknown) => (settle(err), Promise.reject(err)));
     return connect.call(this, (err) => (settle(err), callback(err)));
   };
   BackoffClient.prototype.connect = gated as typeof BackoffClient.prototype.connect;

@@ -41,7 +41,8 @@ export function parseRegistryExport(value: unknown): ParsedExport {
   if (!isRecord(value) || value.format !== 'zgw-auth-registry' || value.version !== 1) {
     throw new ValidationError('not a zgw-auth registry export (format zgw-auth-registry, version 1)');
   }
-  if (typeof value.masterKeyFingerprint !== 'string') throw new ValidationError('the export names no master key fingerprint');
+  if (typeof value.masterKeyFingerprint !== 'string')
+    throw new ValidationError('the export names no master key fingerprint');
   if (!isRecord(value.tables)) throw new ValidationError('the export holds no tables');
   const tables: ParsedExport['tables'] = {};
   for (const [name, rows] of Object.entries(value.tables)) {
@@ -51,8 +52,10 @@ export function parseRegistryExport(value: unknown): ParsedExport {
     tables[table] = rows.map((row: unknown, i) => {
       if (!isRecord(row)) throw new ValidationError(`table ${table}, row ${i + 1}: not a row`);
       for (const [column, cell] of Object.entries(row)) {
-        if (!COLUMN.test(column)) throw new ValidationError(`table ${table}, row ${i + 1}: not a column name: ${column.slice(0, 40)}`);
-        if (cell !== null && !['string', 'number', 'boolean'].includes(typeof cell)) throw new ValidationError(`table ${table}, row ${i + 1}: column ${column} holds no plain value`);
+        if (!COLUMN.test(column))
+          throw new ValidationError(`table ${table}, row ${i + 1}: not a column name: ${column.slice(0, 40)}`);
+        if (cell !== null && !['string', 'number', 'boolean'].includes(typeof cell))
+          throw new ValidationError(`table ${table}, row ${i + 1}: column ${column} holds no plain value`);
       }
       return row as Record<string, Cell>;
     });
@@ -61,31 +64,57 @@ export function parseRegistryExport(value: unknown): ParsedExport {
 }
 
 // Parents before children: secrets refer to clients.
-const TABLES = ['signing_keys', 'organisations', 'clients', 'client_secrets', 'audit_events', 'revoked_tokens'] as const satisfies readonly (keyof Database)[];
+const TABLES = [
+  'signing_keys',
+  'organisations',
+  'clients',
+  'client_secrets',
+  'audit_events',
+  'revoked_tokens',
+] as const satisfies readonly (keyof Database)[];
 const BATCH = 500;
 
 export function masterKeyFingerprint(masterKey: MasterKey): string {
-  return crypto.createHmac('sha256', masterKey.hashKey).update('zgw-auth registry export').digest('base64url').slice(0, 22);
+  return crypto
+    .createHmac('sha256', masterKey.hashKey)
+    .update('zgw-auth registry export')
+    .digest('base64url')
+    .slice(0, 22);
 }
 
 export async function exportRegistry(storage: Storage, masterKey: MasterKey, now: number): Promise<RegistryExport> {
   const tables = {} as RegistryExport['tables'];
   for (const t of TABLES) tables[t] = await storage.db.selectFrom(t).selectAll().execute();
-  return { format: 'zgw-auth-registry', version: 1, exportedAt: new Date(now).toISOString(), masterKeyFingerprint: masterKeyFingerprint(masterKey), tables };
+  return {
+    format: 'zgw-auth-registry',
+    version: 1,
+    exportedAt: new Date(now).toISOString(),
+    masterKeyFingerprint: masterKeyFingerprint(masterKey),
+    tables,
+  };
 }
 
 /** Loads an export into an empty registry, in one transaction. Returns the row count per table. */
-export async function importRegistry(storage: Storage, masterKey: MasterKey, file: unknown, now: number = Date.now()): Promise<Record<string, number>> {
+export async function importRegistry(
+  storage: Storage,
+  masterKey: MasterKey,
+  file: unknown,
+  now: number = Date.now(),
+): Promise<Record<string, number>> {
   const data = parseRegistryExport(file);
   if (data.masterKeyFingerprint !== masterKeyFingerprint(masterKey)) {
-    throw new ValidationError('the export was made under a different master key: set ZGW_AUTH_MASTER_KEY to the key of the source installation');
+    throw new ValidationError(
+      'the export was made under a different master key: set ZGW_AUTH_MASTER_KEY to the key of the source installation',
+    );
   }
   for (const row of data.tables.clients ?? []) {
     // Static claims are held to today's rules, whatever the exporting version allowed.
     try {
       validateStaticClaims(JSON.parse(String(row.static_claims)) as Record<string, unknown>);
     } catch (err) {
-      throw new ValidationError(`client "${String(row.client_id).slice(0, 60)}": ${err instanceof ValidationError ? err.message : 'static_claims is not a JSON object'}`);
+      throw new ValidationError(
+        `client "${String(row.client_id).slice(0, 60)}": ${err instanceof ValidationError ? err.message : 'static_claims is not a JSON object'}`,
+      );
     }
   }
   for (const row of data.tables.organisations ?? []) {
@@ -93,7 +122,9 @@ export async function importRegistry(storage: Storage, masterKey: MasterKey, fil
       validateOrganisationRsin(String(row.rsin));
       validateOrganisationName(String(row.name));
     } catch (err) {
-      throw new ValidationError(`organisation "${String(row.rsin).slice(0, 20)}": ${err instanceof ValidationError ? err.message : 'not an organisation'}`);
+      throw new ValidationError(
+        `organisation "${String(row.rsin).slice(0, 20)}": ${err instanceof ValidationError ? err.message : 'not an organisation'}`,
+      );
     }
   }
   const counts: Record<string, number> = {};
@@ -103,12 +134,18 @@ export async function importRegistry(storage: Storage, masterKey: MasterKey, fil
         .selectFrom(t)
         .select(sql<number>`count(*)`.as('n'))
         .executeTakeFirstOrThrow();
-      if (Number(existing.n) > 0) throw new ValidationError(`the target registry is not empty (table ${t}); import into a new database`);
+      if (Number(existing.n) > 0)
+        throw new ValidationError(`the target registry is not empty (table ${t}); import into a new database`);
     }
     // Columns this database does not have are refused by name, not by a driver error.
-    const columns = new Map((await trx.introspection.getTables()).map((t) => [t.name, new Set(t.columns.map((c) => c.name))]));
+    const columns = new Map(
+      (await trx.introspection.getTables()).map((t) => [t.name, new Set(t.columns.map((c) => c.name))]),
+    );
     for (const t of TABLES)
-      for (const row of data.tables[t] ?? []) for (const column of Object.keys(row)) if (!columns.get(t)?.has(column)) throw new ValidationError(`table ${t}: no column ${column} in this version`);
+      for (const row of data.tables[t] ?? [])
+        for (const column of Object.keys(row))
+          if (!columns.get(t)?.has(column))
+            throw new ValidationError(`table ${t}: no column ${column} in this version`);
     for (const t of TABLES) {
       const rows = data.tables[t] ?? [];
       for (let i = 0; i < rows.length; i += BATCH)
@@ -122,7 +159,10 @@ export async function importRegistry(storage: Storage, masterKey: MasterKey, fil
     // hold none), audited as OrganisationService.ensure audits it.
     const ensured = await addMissingOrganisations(trx, now);
     // Explicit ids bypassed PostgreSQL's sequence; move it past them before any event is added.
-    if (storage.dialect === 'postgres') await sql`SELECT setval(pg_get_serial_sequence('audit_events', 'id'), GREATEST((SELECT max(id) FROM audit_events), 1))`.execute(trx);
+    if (storage.dialect === 'postgres')
+      await sql`SELECT setval(pg_get_serial_sequence('audit_events', 'id'), GREATEST((SELECT max(id) FROM audit_events), 1))`.execute(
+        trx,
+      );
     if (ensured.length) {
       await trx
         .insertInto('audit_events')

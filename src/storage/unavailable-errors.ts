@@ -10,6 +10,8 @@ export function isUnavailable(err: unknown): boolean {
     code === '55P03' ||
     code === '57014' ||
     code.startsWith('SQLITE_BUSY') ||
-    /timeout exceeded when trying to connect|Connection terminated|Query read timeout|not queryable/i.test(e.message ?? '')
+    /timeout exceeded when trying to connect|Connection terminated|Query read timeout|not queryable/i.test(
+      e.message ?? '',
+    )
   );
 }

@@ -1,5 +1,9 @@
 import { decodeJwt, type Principal, TokenError, type Verifier } from '@zgw-auth/verifier';
-import { authenticateClient, type ClientAuthentication, type ClientCredentials } from '../clients/authenticate-client.js';
+import {
+  authenticateClient,
+  type ClientAuthentication,
+  type ClientCredentials,
+} from '../clients/authenticate-client.js';
 import { INTROSPECTION_SCOPE } from '../clients/model.js';
 import type { Config } from '../config.js';
 import { invalidRequest, OAuthError, orThrow, type Parsed } from '../errors.js';
@@ -33,12 +37,22 @@ const INACTIVE = { active: false } as const;
  * Introspection for both token kinds. The answer has the shape OneGround's .NET APIs read from the
  * Keycloak ZGW introspection plugin. Anything invalid is inactive.
  */
-export async function introspectToken(deps: IntrospectTokenDeps, request: IntrospectionRequest): Promise<IntrospectionResponse> {
+export async function introspectToken(
+  deps: IntrospectTokenDeps,
+  request: IntrospectionRequest,
+): Promise<IntrospectionResponse> {
   const anonymous = deps.config.introspectionAnonymous && !orThrow(request.presentsCredentials);
   if (!anonymous) {
-    const caller = await authenticateClient(deps, orThrow(request.credentials), { address: request.address, endpoint: 'introspect' });
+    const caller = await authenticateClient(deps, orThrow(request.credentials), {
+      address: request.address,
+      endpoint: 'introspect',
+    });
     if (!caller.allowedScopes.includes(INTROSPECTION_SCOPE)) {
-      throw new OAuthError('unauthorized_client', `introspection needs a client with the ${INTROSPECTION_SCOPE} scope`, { status: 403 });
+      throw new OAuthError(
+        'unauthorized_client',
+        `introspection needs a client with the ${INTROSPECTION_SCOPE} scope`,
+        { status: 403 },
+      );
     }
   }
   const token = orThrow(request.token);
@@ -46,7 +60,9 @@ export async function introspectToken(deps: IntrospectTokenDeps, request: Intros
   let principal: Principal;
   try {
     // Self-signed tokens are guesses at their client's secret until one verifies: counted like /token's.
-    const result = await verifyCountingGuesses(deps, token, request.address, 'introspect', () => deps.verifier.verify(token));
+    const result = await verifyCountingGuesses(deps, token, request.address, 'introspect', () =>
+      deps.verifier.verify(token),
+    );
     if (!('principal' in result)) {
       deps.metrics.verifications.inc({ kind: 'self-signed', outcome: 'backed_off' });
       return INACTIVE;

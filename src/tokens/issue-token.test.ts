@@ -15,10 +15,16 @@ import { issueToken, type IssueTokenDeps, requestedScopes, type TokenRequest } f
 const ADDRESS = '192.0.2.7';
 
 /** A token request as the route builds it: missing credentials are the refusal reading them gave. */
-function tokenRequest(params: { grantType?: string; scope?: Parsed<string | undefined>; credentials?: ClientCredentials }): TokenRequest {
+function tokenRequest(params: {
+  grantType?: string;
+  scope?: Parsed<string | undefined>;
+  credentials?: ClientCredentials;
+}): TokenRequest {
   return {
     grantType: params.grantType,
-    credentials: params.credentials ?? invalidClient('client authentication missing: send client_id and client_secret, or HTTP Basic'),
+    credentials:
+      params.credentials ??
+      invalidClient('client authentication missing: send client_id and client_secret, or HTTP Basic'),
     scope: params.scope,
     address: ADDRESS,
   };
@@ -33,23 +39,40 @@ async function refusal(promise: Promise<unknown>): Promise<OAuthError> {
   return err;
 }
 
-const issuedCount = async (app: App, alg: string) => (await app.metrics.tokensIssued.get()).values.find((v) => v.labels.alg === alg)?.value ?? 0;
+const issuedCount = async (app: App, alg: string) =>
+  (await app.metrics.tokensIssued.get()).values.find((v) => v.labels.alg === alg)?.value ?? 0;
 
 describe('issueToken (real SQLite)', () => {
   let app: App;
   let deps: IssueTokenDeps;
   let dataDir: string;
   const create = async (input: Partial<ClientInput>) => {
-    const { client, secret } = await app.clients.create({ clientId: `c-${crypto.randomBytes(4).toString('hex')}`, rsin: '000000000', ...input }, { id: 'test' });
+    const { client, secret } = await app.clients.create(
+      { clientId: `c-${crypto.randomBytes(4).toString('hex')}`, rsin: '000000000', ...input },
+      { id: 'test' },
+    );
     return { clientId: client.clientId, secret: secret.value, method: 'client_secret_post' as const };
   };
 
   before(async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-auth-issue-token-'));
-    const config = loadConfig({ ZGW_AUTH_DATA_DIR: dataDir, ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64'), ZGW_AUTH_ISSUER: 'https://auth.example' }, {});
+    const config = loadConfig(
+      {
+        ZGW_AUTH_DATA_DIR: dataDir,
+        ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64'),
+        ZGW_AUTH_ISSUER: 'https://auth.example',
+      },
+      {},
+    );
     app = await createApp(config, { log: createLogger('silent') });
     await initialize(app);
-    deps = { authenticator: app.authenticator, guard: app.guard, metrics: app.metrics, issuer: app.issuer, audit: app.audit };
+    deps = {
+      authenticator: app.authenticator,
+      guard: app.guard,
+      metrics: app.metrics,
+      issuer: app.issuer,
+      audit: app.audit,
+    };
   });
   after(async () => {
     await app.close();
@@ -71,27 +94,61 @@ describe('issueToken (real SQLite)', () => {
     });
 
     it('refuses missing credentials as invalid_client, before a malformed scope', async () => {
-      const err = await refusal(issueToken(deps, tokenRequest({ grantType: 'client_credentials', scope: invalidRequest('parameter "scope" is included more than once') })));
+      const err = await refusal(
+        issueToken(
+          deps,
+          tokenRequest({
+            grantType: 'client_credentials',
+            scope: invalidRequest('parameter "scope" is included more than once'),
+          }),
+        ),
+      );
       assert.equal(err.code, 'invalid_client');
       assert.equal(err.status, 401);
     });
 
     it('refuses a client registered without the client_credentials grant as unauthorized_client, before a malformed scope', async () => {
       const credentials = await create({ grantTypes: [] });
-      const err = await refusal(issueToken(deps, tokenRequest({ grantType: 'client_credentials', credentials, scope: invalidRequest('parameter "scope" is included more than once') })));
+      const err = await refusal(
+        issueToken(
+          deps,
+          tokenRequest({
+            grantType: 'client_credentials',
+            credentials,
+            scope: invalidRequest('parameter "scope" is included more than once'),
+          }),
+        ),
+      );
       assert.equal(err.code, 'unauthorized_client');
     });
 
     it('refuses a scope parameter that could not be read once the client is authenticated', async () => {
       const credentials = await create({});
-      const err = await refusal(issueToken(deps, tokenRequest({ grantType: 'client_credentials', credentials, scope: invalidRequest('parameter "scope" is included more than once') })));
+      const err = await refusal(
+        issueToken(
+          deps,
+          tokenRequest({
+            grantType: 'client_credentials',
+            credentials,
+            scope: invalidRequest('parameter "scope" is included more than once'),
+          }),
+        ),
+      );
       assert.equal(err.code, 'invalid_request');
       assert.match(err.message, /"scope" is included more than once/);
     });
 
     it('refuses a wrong secret as invalid_client (401) and records the failure', async () => {
       const { clientId } = await create({});
-      const err = await refusal(issueToken(deps, tokenRequest({ grantType: 'client_credentials', credentials: { clientId, secret: 'not-the-secret', method: 'client_secret_post' } })));
+      const err = await refusal(
+        issueToken(
+          deps,
+          tokenRequest({
+            grantType: 'client_credentials',
+            credentials: { clientId, secret: 'not-the-secret', method: 'client_secret_post' },
+          }),
+        ),
+      );
       assert.equal(err.code, 'invalid_client');
       assert.equal(err.status, 401);
       const failed = await app.audit.list({ action: 'client_auth.failed', target: clientId });
@@ -104,9 +161,15 @@ describe('issueToken (real SQLite)', () => {
 
   describe('scope policy', () => {
     it('gives the default scopes when none are asked for, or only blanks', async () => {
-      const credentials = await create({ allowedScopes: ['zaken.lezen', 'zaken.schrijven'], defaultScopes: ['zaken.lezen'] });
+      const credentials = await create({
+        allowedScopes: ['zaken.lezen', 'zaken.schrijven'],
+        defaultScopes: ['zaken.lezen'],
+      });
       for (const scope of [undefined, '  ']) {
-        const token = await issueToken(deps, tokenRequest({ grantType: 'client_credentials', credentials, ...(scope === undefined ? {} : { scope }) }));
+        const token = await issueToken(
+          deps,
+          tokenRequest({ grantType: 'client_credentials', credentials, ...(scope === undefined ? {} : { scope }) }),
+        );
         assert.equal(token.scope, 'zaken.lezen');
         assert.equal(decodeJwt(token.accessToken).payload.scope, 'zaken.lezen');
       }
@@ -114,7 +177,14 @@ describe('issueToken (real SQLite)', () => {
 
     it('gives the allowed scopes asked for, each once, and no scope claim when there are none', async () => {
       const credentials = await create({ allowedScopes: ['zaken.lezen', 'zaken.schrijven'], defaultScopes: [] });
-      const token = await issueToken(deps, tokenRequest({ grantType: 'client_credentials', credentials, scope: 'zaken.schrijven zaken.lezen zaken.schrijven' }));
+      const token = await issueToken(
+        deps,
+        tokenRequest({
+          grantType: 'client_credentials',
+          credentials,
+          scope: 'zaken.schrijven zaken.lezen zaken.schrijven',
+        }),
+      );
       assert.equal(token.scope, 'zaken.schrijven zaken.lezen');
       const none = await issueToken(deps, tokenRequest({ grantType: 'client_credentials', credentials }));
       assert.equal(none.scope, undefined);
@@ -124,10 +194,17 @@ describe('issueToken (real SQLite)', () => {
 
     it('refuses a scope the client is not allowed, and a malformed one, as invalid_scope', async () => {
       const credentials = await create({ allowedScopes: ['zaken.lezen'] });
-      const notAllowed = await refusal(issueToken(deps, tokenRequest({ grantType: 'client_credentials', credentials, scope: 'zaken.lezen zgw-auth:admin' })));
+      const notAllowed = await refusal(
+        issueToken(
+          deps,
+          tokenRequest({ grantType: 'client_credentials', credentials, scope: 'zaken.lezen zgw-auth:admin' }),
+        ),
+      );
       assert.equal(notAllowed.code, 'invalid_scope');
       assert.match(notAllowed.message, /"zgw-auth:admin" is not allowed/);
-      const malformed = await refusal(issueToken(deps, tokenRequest({ grantType: 'client_credentials', credentials, scope: 'zaken"lezen' })));
+      const malformed = await refusal(
+        issueToken(deps, tokenRequest({ grantType: 'client_credentials', credentials, scope: 'zaken"lezen' })),
+      );
       assert.equal(malformed.code, 'invalid_scope');
       assert.equal(malformed.message, 'scope is malformed');
     });
@@ -147,7 +224,10 @@ describe('issueToken (real SQLite)', () => {
       const credentials = await create({ allowedScopes: ['zaken.lezen'] });
       const alg = app.keys.current()!.alg;
       const before = await issuedCount(app, alg);
-      const token = await issueToken(deps, tokenRequest({ grantType: 'client_credentials', credentials, scope: 'zaken.lezen' }));
+      const token = await issueToken(
+        deps,
+        tokenRequest({ grantType: 'client_credentials', credentials, scope: 'zaken.lezen' }),
+      );
       assert.equal(token.tokenType, 'Bearer');
       const { header, payload } = decodeJwt(token.accessToken);
       assert.equal(header.alg, alg);
@@ -164,21 +244,43 @@ describe('issueToken (real SQLite)', () => {
     });
 
     it("the console's sign-in: the administrator scope the client holds, the console's lifetime, audited under its organisation as the console", async () => {
-      const credentials = await create({ rsin: '123456782', allowedScopes: ['zaken.lezen', 'zgw-auth:org-admin'], tokenLifetime: 60 });
-      const token = await issueToken(deps, { ...tokenRequest({ grantType: 'client_credentials', credentials, scope: 'zaken.lezen' }), console: { lifetime: 900 } });
+      const credentials = await create({
+        rsin: '123456782',
+        allowedScopes: ['zaken.lezen', 'zgw-auth:org-admin'],
+        tokenLifetime: 60,
+      });
+      const token = await issueToken(deps, {
+        ...tokenRequest({ grantType: 'client_credentials', credentials, scope: 'zaken.lezen' }),
+        console: { lifetime: 900 },
+      });
       assert.equal(token.scope, 'zgw-auth:org-admin', 'the scope parameter is not read');
       assert.equal(token.expiresIn, 900);
       assert.equal(token.client.clientId, credentials.clientId);
       assert.equal(decodeJwt(token.accessToken).payload.jti, token.jti);
       const [issued] = await app.audit.list({ action: 'token.issued', target: credentials.clientId });
       assert.equal(issued!.organisation, '123456782');
-      assert.deepEqual(issued!.details, { jti: token.jti, scope: 'zgw-auth:org-admin', expiresIn: 900, via: 'console' });
+      assert.deepEqual(issued!.details, {
+        jti: token.jti,
+        scope: 'zgw-auth:org-admin',
+        expiresIn: 900,
+        via: 'console',
+      });
 
       const plain = await create({ allowedScopes: ['zaken.lezen'] });
-      const refused = await refusal(issueToken(deps, { ...tokenRequest({ grantType: 'client_credentials', credentials: plain }), console: { lifetime: 900 } }));
+      const refused = await refusal(
+        issueToken(deps, {
+          ...tokenRequest({ grantType: 'client_credentials', credentials: plain }),
+          console: { lifetime: 900 },
+        }),
+      );
       assert.equal(refused.code, 'unauthorized_client');
       assert.deepEqual(await app.audit.list({ action: 'token.issued', target: plain.clientId }), []);
-      await refusal(issueToken(deps, { ...tokenRequest({ grantType: 'client_credentials', credentials: { ...plain, secret: 'wrong' } }), console: { lifetime: 900 } }));
+      await refusal(
+        issueToken(deps, {
+          ...tokenRequest({ grantType: 'client_credentials', credentials: { ...plain, secret: 'wrong' } }),
+          console: { lifetime: 900 },
+        }),
+      );
       const [failed] = await app.audit.list({ action: 'client_auth.failed', target: plain.clientId });
       assert.equal(failed!.details.endpoint, 'console');
     });
@@ -187,7 +289,9 @@ describe('issueToken (real SQLite)', () => {
       const credentials = await create({ allowedScopes: ['zaken.lezen'] });
       const alg = app.keys.current()!.alg;
       const before = await issuedCount(app, alg);
-      await refusal(issueToken(deps, tokenRequest({ grantType: 'client_credentials', credentials, scope: 'zaken.schrijven' })));
+      await refusal(
+        issueToken(deps, tokenRequest({ grantType: 'client_credentials', credentials, scope: 'zaken.schrijven' })),
+      );
       assert.equal(await issuedCount(app, alg), before);
       assert.deepEqual(await app.audit.list({ action: 'token.issued', target: credentials.clientId }), []);
     });

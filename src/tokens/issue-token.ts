@@ -1,5 +1,9 @@
 import type { AuditLog } from '../audit/audit-log.js';
-import { authenticateClientSecret, type ClientAuthentication, type ClientCredentials } from '../clients/authenticate-client.js';
+import {
+  authenticateClientSecret,
+  type ClientAuthentication,
+  type ClientCredentials,
+} from '../clients/authenticate-client.js';
 import type { Client } from '../clients/model.js';
 import { SCOPE_PATTERN } from '../clients/validate.js';
 import { invalidRequest, OAuthError, orThrow, type Parsed } from '../errors.js';
@@ -57,16 +61,27 @@ export async function issueToken(deps: IssueTokenDeps, request: TokenRequest): P
   const grantType = orThrow(request.grantType);
   if (grantType === undefined) throw invalidRequest('grant_type is missing');
   if (grantType !== 'client_credentials') {
-    throw new OAuthError('unsupported_grant_type', `grant_type "${grantType.slice(0, 50)}" is not supported; use client_credentials`);
+    throw new OAuthError(
+      'unsupported_grant_type',
+      `grant_type "${grantType.slice(0, 50)}" is not supported; use client_credentials`,
+    );
   }
-  const { client, secretId } = await authenticateClientSecret(deps, orThrow(request.credentials), { address: request.address, endpoint: request.console ? 'console' : 'token' });
+  const { client, secretId } = await authenticateClientSecret(deps, orThrow(request.credentials), {
+    address: request.address,
+    endpoint: request.console ? 'console' : 'token',
+  });
   if (!client.grantTypes.includes('client_credentials')) {
     throw new OAuthError('unauthorized_client', 'this client may not use the client_credentials grant');
   }
 
   const ignored = request.keycloakPath && !client.allowedScopes.includes(OPENID_SCOPE) ? [OPENID_SCOPE] : [];
-  const scopes = request.console ? administratorScopes(client) : requestedScopes(orThrow(request.scope), client.allowedScopes, client.defaultScopes, ignored);
-  const token = await deps.issuer.issue(request.console ? { ...client, tokenLifetime: request.console.lifetime } : client, scopes);
+  const scopes = request.console
+    ? administratorScopes(client)
+    : requestedScopes(orThrow(request.scope), client.allowedScopes, client.defaultScopes, ignored);
+  const token = await deps.issuer.issue(
+    request.console ? { ...client, tokenLifetime: request.console.lifetime } : client,
+    scopes,
+  );
   const scope = scopes.join(' ');
   deps.metrics.tokensIssued.inc({ alg: token.alg });
   deps.audit.recordLater({
@@ -77,7 +92,15 @@ export async function issueToken(deps: IssueTokenDeps, request: TokenRequest): P
     organisation: client.rsin,
     details: { jti: token.jti, scope, expiresIn: token.expiresIn, ...(request.console ? { via: 'console' } : {}) },
   });
-  return { accessToken: token.accessToken, tokenType: 'Bearer', expiresIn: token.expiresIn, ...(scope ? { scope } : {}), jti: token.jti, client, secretId };
+  return {
+    accessToken: token.accessToken,
+    tokenType: 'Bearer',
+    expiresIn: token.expiresIn,
+    ...(scope ? { scope } : {}),
+    jti: token.jti,
+    client,
+    secretId,
+  };
 }
 
 function administratorScopes(client: Client): string[] {
@@ -90,13 +113,19 @@ function administratorScopes(client: Client): string[] {
  * The scopes a token gets (RFC 6749 §3.3): the client's default scopes when it asks for none,
  * otherwise what it asks for, each of which it must be allowed; duplicates count once, `ignored` ones not at all.
  */
-export function requestedScopes(raw: string | undefined, allowed: string[], defaults: string[], ignored: readonly string[] = []): string[] {
+export function requestedScopes(
+  raw: string | undefined,
+  allowed: string[],
+  defaults: string[],
+  ignored: readonly string[] = [],
+): string[] {
   if (raw === undefined) return defaults;
   const scopes = [...new Set(raw.split(' ').filter((s) => s && !ignored.includes(s)))];
   if (!scopes.length) return defaults;
   for (const s of scopes) {
     if (!SCOPE_PATTERN.test(s)) throw new OAuthError('invalid_scope', 'scope is malformed');
-    if (!allowed.includes(s)) throw new OAuthError('invalid_scope', `scope "${s.slice(0, 100)}" is not allowed for this client`);
+    if (!allowed.includes(s))
+      throw new OAuthError('invalid_scope', `scope "${s.slice(0, 100)}" is not allowed for this client`);
   }
   return scopes;
 }

@@ -1,6 +1,10 @@
 import { decodeJwt, type Principal, type Verifier } from '@zgw-auth/verifier';
 import type { AuditLog } from '../audit/audit-log.js';
-import { authenticateClient, type ClientAuthentication, type ClientCredentials } from '../clients/authenticate-client.js';
+import {
+  authenticateClient,
+  type ClientAuthentication,
+  type ClientCredentials,
+} from '../clients/authenticate-client.js';
 import { invalidRequest, OAuthError, orThrow, type Parsed } from '../errors.js';
 import type { Revocations } from './revocations.js';
 
@@ -24,7 +28,10 @@ export type RevokeToken = (request: RevocationRequest) => Promise<void>;
  * revoked one (RFC 7009 §2.2: the caller hears 200 either way); a token of another client is refused.
  */
 export async function revokeToken(deps: RevokeTokenDeps, request: RevocationRequest): Promise<void> {
-  const client = await authenticateClient(deps, orThrow(request.credentials), { address: request.address, endpoint: 'revoke' });
+  const client = await authenticateClient(deps, orThrow(request.credentials), {
+    address: request.address,
+    endpoint: 'revoke',
+  });
   const token = orThrow(request.token);
   if (token === undefined) throw invalidRequest('token is missing');
   let header: Record<string, unknown>;
@@ -33,17 +40,29 @@ export async function revokeToken(deps: RevokeTokenDeps, request: RevocationRequ
   } catch {
     return;
   }
-  if (header.alg === 'HS256') throw new OAuthError('unsupported_token_type', 'self-signed tokens cannot be revoked; revoke the secret that signed them');
+  if (header.alg === 'HS256')
+    throw new OAuthError(
+      'unsupported_token_type',
+      'self-signed tokens cannot be revoked; revoke the secret that signed them',
+    );
   let principal: Principal;
   try {
     principal = await deps.verifier.verify(token);
   } catch {
     return;
   }
-  if (principal.clientId !== client.clientId) throw new OAuthError('unauthorized_client', 'the token was not issued to this client');
+  if (principal.clientId !== client.clientId)
+    throw new OAuthError('unauthorized_client', 'the token was not issued to this client');
   const jti = principal.claims.jti;
   if (typeof jti === 'string') {
     await deps.revocations.revoke(jti, client.clientId, principal.expiresAt);
-    await deps.audit.record({ actor: client.clientId, action: 'token.revoked', target: client.clientId, address: request.address, organisation: client.rsin, details: { jti } });
+    await deps.audit.record({
+      actor: client.clientId,
+      action: 'token.revoked',
+      target: client.clientId,
+      address: request.address,
+      organisation: client.rsin,
+      details: { jti },
+    });
   }
 }

@@ -48,7 +48,8 @@ export async function verifyCountingGuesses(
     const reason = err instanceof TokenError ? GUESS_REFUSALS[err.code] : undefined;
     if (reason) await deps.guard.recordFailure(clientId, address, reason, { endpoint });
     // The right secret with too few rights is not a guess.
-    else if (err instanceof TokenError && err.code === 'insufficient_scope') await deps.guard.recordSuccess(clientId, address);
+    else if (err instanceof TokenError && err.code === 'insufficient_scope')
+      await deps.guard.recordSuccess(clientId, address);
     throw err;
   }
 }
@@ -57,7 +58,9 @@ export async function verifyCountingGuesses(
 function selfSignedClientId(tokenOrAuthorization: string | undefined): string | undefined {
   try {
     const { header, payload } = decodeJwt(extractToken(tokenOrAuthorization));
-    return header.alg === 'HS256' && typeof payload.client_id === 'string' && payload.client_id ? payload.client_id : undefined;
+    return header.alg === 'HS256' && typeof payload.client_id === 'string' && payload.client_id
+      ? payload.client_id
+      : undefined;
   } catch {
     return undefined;
   }

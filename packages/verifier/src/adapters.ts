@@ -52,8 +52,12 @@ const SAFE_REALM = /^[A-Za-z0-9._:-]{1,64}$/;
 /** RFC 6750 §3 answer for a failed verification, from fixed vocabulary only. */
 export function refusal(err: unknown, options: GuardOptions = {}): Refusal {
   const realm = options.realm !== undefined && SAFE_REALM.test(options.realm) ? options.realm : 'zgw';
-  const te = err instanceof TokenError ? err : new TokenError('keys_unavailable', 'token could not be verified right now', { authenticated: true });
-  const code = te.code === 'missing_token' || te.code === 'keys_unavailable' || te.authenticated ? te.code : 'invalid_token';
+  const te =
+    err instanceof TokenError
+      ? err
+      : new TokenError('keys_unavailable', 'token could not be verified right now', { authenticated: true });
+  const code =
+    te.code === 'missing_token' || te.code === 'keys_unavailable' || te.authenticated ? te.code : 'invalid_token';
   const status = code === 'insufficient_scope' ? 403 : code === 'keys_unavailable' ? 503 : 401;
   const oauthError = status === 403 ? 'insufficient_scope' : 'invalid_token';
   const description =
@@ -62,21 +66,43 @@ export function refusal(err: unknown, options: GuardOptions = {}): Refusal {
       : code === 'keys_unavailable'
         ? 'the token cannot be verified right now; retry shortly'
         : (DESCRIPTIONS[code as TokenErrorCode] ?? NOT_AUTHENTIC);
-  const scopes = status === 403 && options.scopes?.every((s) => /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(s)) ? `, scope="${options.scopes.join(' ')}"` : '';
-  const challenge = code === 'missing_token' ? `Bearer realm="${realm}"` : `Bearer realm="${realm}", error="${oauthError}", error_description="${description}"${scopes}`;
+  const scopes =
+    status === 403 && options.scopes?.every((s) => /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(s))
+      ? `, scope="${options.scopes.join(' ')}"`
+      : '';
+  const challenge =
+    code === 'missing_token'
+      ? `Bearer realm="${realm}"`
+      : `Bearer realm="${realm}", error="${oauthError}", error_description="${description}"${scopes}`;
   const headers: Record<string, string> = { 'www-authenticate': challenge, 'cache-control': 'no-store' };
   if (status === 503) headers['retry-after'] = '1';
   if (options.problemJson) {
     headers['content-type'] = 'application/problem+json';
     const title = status === 403 ? 'Insufficient scope' : status === 503 ? 'Service unavailable' : 'Not authenticated';
-    return { status, headers, body: JSON.stringify({ type: `urn:zgw-auth:error:${code}`, code, title, status, detail: description }) };
+    return {
+      status,
+      headers,
+      body: JSON.stringify({ type: `urn:zgw-auth:error:${code}`, code, title, status, detail: description }),
+    };
   }
   headers['content-type'] = 'application/json';
-  return { status, headers, body: JSON.stringify({ error: code === 'missing_token' ? 'invalid_request' : oauthError, error_description: description, code }) };
+  return {
+    status,
+    headers,
+    body: JSON.stringify({
+      error: code === 'missing_token' ? 'invalid_request' : oauthError,
+      error_description: description,
+      code,
+    }),
+  };
 }
 
 /** Verifies and checks scopes; throws TokenError('insufficient_scope') when a scope is missing. */
-export function authorize(verifier: Verifier, authorization: string | undefined, scopes: string[] = []): Promise<Principal> {
+export function authorize(
+  verifier: Verifier,
+  authorization: string | undefined,
+  scopes: string[] = [],
+): Promise<Principal> {
   return verifier.verify(authorization, scopes);
 }
 
@@ -133,7 +159,10 @@ interface FastifyLike {
  * Fastify plugin: every route in the scope it is registered in requires a valid token;
  * `request.principal` holds the caller. Register with `{ verifier, scopes?, problemJson?, onRefusal? }`.
  */
-export async function zgwAuthFastify(fastify: FastifyLike, options: GuardOptions & { verifier: Verifier }): Promise<void> {
+export async function zgwAuthFastify(
+  fastify: FastifyLike,
+  options: GuardOptions & { verifier: Verifier },
+): Promise<void> {
   fastify.decorateRequest('principal', null);
   fastify.addHook(
     'onRequest',

@@ -21,17 +21,23 @@ export interface DecodedJwt {
  * in header and payload. JWE (five segments), detached or unsigned tokens are refused here.
  */
 export function decodeJwt(token: string): DecodedJwt {
-  if (token.length > MAX_TOKEN_LENGTH) throw new TokenError('token_too_large', `token is longer than ${MAX_TOKEN_LENGTH} characters`);
+  if (token.length > MAX_TOKEN_LENGTH)
+    throw new TokenError('token_too_large', `token is longer than ${MAX_TOKEN_LENGTH} characters`);
   if (!COMPACT_JWS.test(token)) {
     const parts = token.split('.');
-    if (parts.length !== 3) throw new TokenError('malformed', parts.length === 5 ? 'encrypted tokens (JWE) are not accepted' : 'a JWT has three dot-separated parts');
+    if (parts.length !== 3)
+      throw new TokenError(
+        'malformed',
+        parts.length === 5 ? 'encrypted tokens (JWE) are not accepted' : 'a JWT has three dot-separated parts',
+      );
     throw new TokenError('malformed', 'JWT parts must be base64url without padding');
   }
   const first = token.indexOf('.');
   const second = token.indexOf('.', first + 1);
   // Buffer ignores the unused low bits of a last character: a token with other bits there would
   // decode to the same bytes, i.e. the same signature verifies for several strings.
-  if (!canonical(token, first) || !canonical(token, second) || !canonical(token, token.length)) throw new TokenError('malformed', 'JWT parts must be canonical base64url');
+  if (!canonical(token, first) || !canonical(token, second) || !canonical(token, token.length))
+    throw new TokenError('malformed', 'JWT parts must be canonical base64url');
   const h = token.slice(0, first);
   let header = headers.get(h);
   if (header === undefined) {
@@ -39,7 +45,12 @@ export function decodeJwt(token: string): DecodedJwt {
     if (headers.size >= HEADER_CACHE_MAX) headers.clear();
     headers.set(h, header);
   }
-  return { header, payload: parseObject(token.slice(first + 1, second), 'payload'), signingInput: token.slice(0, second), signature: Buffer.from(token.slice(second + 1), 'base64url') };
+  return {
+    header,
+    payload: parseObject(token.slice(first + 1, second), 'payload'),
+    signingInput: token.slice(0, second),
+    signature: Buffer.from(token.slice(second + 1), 'base64url'),
+  };
 }
 
 const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
@@ -61,17 +72,20 @@ function parseObject(segment: string, what: string): Record<string, unknown> {
   } catch {
     throw new TokenError('malformed', `JWT ${what} is not valid JSON`);
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new TokenError('malformed', `JWT ${what} is not a JSON object`);
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new TokenError('malformed', `JWT ${what} is not a JSON object`);
   return value as Record<string, unknown>;
 }
 
 /** Bearer token from an Authorization header value, or the token itself. */
 export function extractToken(authorizationOrToken: string | undefined): string {
-  if (!authorizationOrToken) throw new TokenError('missing_token', 'no bearer token: send Authorization: Bearer <token>');
+  if (!authorizationOrToken)
+    throw new TokenError('missing_token', 'no bearer token: send Authorization: Bearer <token>');
   // A bare token (no space, no scheme) is by far the common case: no regular expressions for it.
   if (!authorizationOrToken.includes(' ')) return authorizationOrToken.trim();
   const m = /^Bearer +(\S+) *$/i.exec(authorizationOrToken);
   if (m) return m[1]!;
-  if (/^\w+ /.test(authorizationOrToken)) throw new TokenError('missing_token', 'the Authorization header must use the Bearer scheme');
+  if (/^\w+ /.test(authorizationOrToken))
+    throw new TokenError('missing_token', 'the Authorization header must use the Bearer scheme');
   return authorizationOrToken.trim();
 }

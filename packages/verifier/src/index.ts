@@ -1,10 +1,24 @@
 // The public API: what a ZGW API needs to accept tokens. Token minting for tests lives in
 // `@zgw-auth/verifier/testing`; the JOSE primitives zgw-auth's own server shares live in
 // `@zgw-auth/verifier/internal`, which carries no compatibility promise.
-export { type Principal, type ClientRecord, type ClientResolver, type Verifier, type VerifierOptions, createVerifier, SELF_SIGNED_CLAIMS } from './verifier.js';
+export {
+  type Principal,
+  type ClientRecord,
+  type ClientResolver,
+  type Verifier,
+  type VerifierOptions,
+  createVerifier,
+  SELF_SIGNED_CLAIMS,
+} from './verifier.js';
 export { TokenError, type TokenErrorCode } from './errors.js';
 export { decodeJwt, extractToken, MAX_TOKEN_LENGTH, type DecodedJwt } from './decode.js';
 export { importJwks, RemoteJwks, type KeySource, type VerificationKey } from './keys.js';
 export { ASYMMETRIC_ALGS, type AsymmetricAlg } from './jose.js';
-export { basicCredentials, introspect, cachedResolver, type IntrospectionOptions, type IntrospectionResult } from './introspection.js';
+export {
+  basicCredentials,
+  introspect,
+  cachedResolver,
+  type IntrospectionOptions,
+  type IntrospectionResult,
+} from './introspection.js';
 export { authorize, refusal, requireToken, zgwAuthFastify, type GuardOptions, type Refusal } from './adapters.js';

@@ -40,7 +40,12 @@ export async function introspect(token: string, options: IntrospectionOptions): 
 }
 
 /** Caches a resolver's answers for `ttlMs`, bounded in size: for hot paths that look up the same clients. */
-export function cachedResolver(resolve: (clientId: string) => Promise<ClientRecord | undefined>, ttlMs = 2000, maxEntries = 10_000, now: () => number = Date.now) {
+export function cachedResolver(
+  resolve: (clientId: string) => Promise<ClientRecord | undefined>,
+  ttlMs = 2000,
+  maxEntries = 10_000,
+  now: () => number = Date.now,
+) {
   const cache = new Map<string, { at: number; value: Promise<ClientRecord | undefined> }>();
   return (clientId: string): Promise<ClientRecord | undefined> => {
     const t = now();

@@ -62,7 +62,9 @@ export function base64urlJson(value: unknown): string {
 }
 
 /** A JOSE header; `alg` says how `signJws` signs. (A string `encodedHeader` would mark an EncodedHeader.) */
-export type JoseHeader = { readonly alg: string; readonly encodedHeader?: undefined } & { readonly [name: string]: unknown };
+export type JoseHeader = { readonly alg: string; readonly encodedHeader?: undefined } & {
+  readonly [name: string]: unknown;
+};
 
 /** A header encoded once, for a signer that puts the same header on every token (the issuer, per key). */
 export interface EncodedHeader {
@@ -101,7 +103,11 @@ export function signJws(header: JoseHeader | EncodedHeader, payload: JwsPayload,
 const signOnThreadPool = promisify(crypto.sign);
 
 /** `signJws` for servers: the signature is computed on the thread pool, off the event loop. */
-export async function signJwsAsync(header: JoseHeader | EncodedHeader, payload: JwsPayload, key: SigningKeyInput): Promise<string> {
+export async function signJwsAsync(
+  header: JoseHeader | EncodedHeader,
+  payload: JwsPayload,
+  key: SigningKeyInput,
+): Promise<string> {
   const input = jwsSigningInput(header, payload);
   const alg = header.alg;
   if (alg === 'HS256') return `${input}.${hmac(secretOf(key), input).toString('base64url')}`;
@@ -113,13 +119,18 @@ export async function signJwsAsync(header: JoseHeader | EncodedHeader, payload: 
  * An HS256 token as ZGW consumers make them, the secret used as its raw UTF-8 bytes (not base64
  * decoded). The header is signed as given, whatever its `alg`: tests forge tokens with it.
  */
-export function hs256(payload: JwsPayload, secret: string | Buffer, header: Readonly<Record<string, unknown>> = { alg: 'HS256', typ: 'JWT' }): string {
+export function hs256(
+  payload: JwsPayload,
+  secret: string | Buffer,
+  header: Readonly<Record<string, unknown>> = { alg: 'HS256', typ: 'JWT' },
+): string {
   const input = `${base64urlJson(header)}.${encodePayload(payload)}`;
   return `${input}.${hmac(secret, input).toString('base64url')}`;
 }
 
 function asymmetricParams(alg: string, key: SigningKeyInput): Readonly<AlgParams> {
-  if (!isAsymmetricAlg(alg)) throw new TypeError(`algorithm "${String(alg).slice(0, 20)}" is not one this signs with (${JWS_ALGS.join(', ')})`);
+  if (!isAsymmetricAlg(alg))
+    throw new TypeError(`algorithm "${String(alg).slice(0, 20)}" is not one this signs with (${JWS_ALGS.join(', ')})`);
   if (!(key instanceof crypto.KeyObject) || key.type !== 'private' || !keyFitsAlg(key, alg))
     throw new TypeError(`${alg} needs a private ${PARAMS[alg].keyType} key of the kind RFC 7518 defines for it`);
   return PARAMS[alg];
@@ -138,7 +149,12 @@ function hmac(secret: string | Buffer, input: string): Buffer {
  * Whether `signature` is `alg`'s signature of `signingInput` by `key`. False, never an exception,
  * for an unknown algorithm, a key of the wrong kind or a malformed signature.
  */
-export function verifyJwsSignature(alg: string, key: crypto.KeyObject, signingInput: string, signature: Buffer): boolean {
+export function verifyJwsSignature(
+  alg: string,
+  key: crypto.KeyObject,
+  signingInput: string,
+  signature: Buffer,
+): boolean {
   const p = isAsymmetricAlg(alg) ? PARAMS[alg] : undefined;
   if (p === undefined || !keyFitsAlg(key, alg)) return false;
   try {
@@ -153,7 +169,11 @@ export function verifyJwsSignature(alg: string, key: crypto.KeyObject, signingIn
  * strings, as every ZGW consumer signs with them). Every secret is tried and compared in constant
  * time: how long it takes says nothing about which one matched, or how much of it.
  */
-export function hs256MatchesAny(secrets: ReadonlyArray<string | Buffer>, signingInput: string, signature: Buffer): boolean {
+export function hs256MatchesAny(
+  secrets: ReadonlyArray<string | Buffer>,
+  signingInput: string,
+  signature: Buffer,
+): boolean {
   let matched = false;
   for (const secret of secrets) {
     const expected = hmac(secret, signingInput);

@@ -108,19 +108,26 @@ export class RemoteJwks implements KeySource {
       if (!this.jwksUri) {
         const issuer = (this.location as { issuer: string }).issuer.replace(/\/+$/, '');
         const meta = await this.fetchJson(`${issuer}/.well-known/openid-configuration`);
-        const { issuer: named, jwks_uri: jwksUri } = typeof meta === 'object' && meta !== null ? (meta as Record<string, unknown>) : {};
-        if (named !== issuer || typeof jwksUri !== 'string') throw new Error('discovery document does not match the issuer');
+        const { issuer: named, jwks_uri: jwksUri } =
+          typeof meta === 'object' && meta !== null ? (meta as Record<string, unknown>) : {};
+        if (named !== issuer || typeof jwksUri !== 'string')
+          throw new Error('discovery document does not match the issuer');
         this.jwksUri = jwksUri;
       }
       this.keys = importJwks(await this.fetchJson(this.jwksUri));
     } catch (err) {
-      if (this.keys.size === 0) throw new TokenError('keys_unavailable', `cannot load the issuer's signing keys: ${(err as Error).message}`);
+      if (this.keys.size === 0)
+        throw new TokenError('keys_unavailable', `cannot load the issuer's signing keys: ${(err as Error).message}`);
       // Keep serving the keys we have; the next unknown kid after the cooldown tries again.
     }
   }
 
   private async fetchJson(url: string): Promise<unknown> {
-    const res = await fetch(url, { signal: AbortSignal.timeout(this.timeoutMs), redirect: 'error', headers: { accept: 'application/json' } });
+    const res = await fetch(url, {
+      signal: AbortSignal.timeout(this.timeoutMs),
+      redirect: 'error',
+      headers: { accept: 'application/json' },
+    });
     if (!res.ok) throw new Error(`${url} answered ${res.status}`);
     return res.json();
   }

@@ -89,7 +89,16 @@ interface CacheEntry {
   checkedAt: number;
 }
 
-const STRING_CLAIMS = ['iss', 'sub', 'client_id', 'jti', 'rsin', 'user_id', 'user_representation', 'client_registration'] as const;
+const STRING_CLAIMS = [
+  'iss',
+  'sub',
+  'client_id',
+  'jti',
+  'rsin',
+  'user_id',
+  'user_representation',
+  'client_registration',
+] as const;
 const TIME_CLAIMS = ['exp', 'iat', 'nbf'] as const;
 /** What a self-signed token may say as information; everything else it says is dropped. */
 export const SELF_SIGNED_CLAIMS = ['user_id', 'user_representation', 'jti', 'iat', 'nbf'] as const;
@@ -102,13 +111,30 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const now = options.now ?? Date.now;
   const skew = options.clockSkew ?? 30;
   const algorithms = new Set(options.algorithms ?? ASYMMETRIC_ALGS);
-  for (const alg of algorithms) if (!isAsymmetricAlg(alg)) throw new Error(`algorithm ${alg} is not allowed for IdP tokens`);
+  for (const alg of algorithms)
+    if (!isAsymmetricAlg(alg)) throw new Error(`algorithm ${alg} is not allowed for IdP tokens`);
   const audiences = options.audience === undefined ? undefined : ([] as string[]).concat(options.audience);
-  const selfSigned = options.selfSigned === false ? undefined : { maxAge: options.selfSigned?.maxAge ?? 3600, iatLeeway: options.selfSigned?.iatLeeway ?? 300 };
-  const keys = options.keys ?? (options.jwksUri ? new RemoteJwks({ jwksUri: options.jwksUri }, { now }) : options.issuer ? new RemoteJwks({ issuer: options.issuer }, { now }) : undefined);
+  const selfSigned =
+    options.selfSigned === false
+      ? undefined
+      : { maxAge: options.selfSigned?.maxAge ?? 3600, iatLeeway: options.selfSigned?.iatLeeway ?? 300 };
+  const keys =
+    options.keys ??
+    (options.jwksUri
+      ? new RemoteJwks({ jwksUri: options.jwksUri }, { now })
+      : options.issuer
+        ? new RemoteJwks({ issuer: options.issuer }, { now })
+        : undefined);
   const cacheOptions = options.cache || undefined;
   // A token's text stands for its weight: the parsed claims are of the same order.
-  const cache = options.cache === false ? undefined : new BoundedCache<string, CacheEntry>(cacheOptions?.maxEntries ?? 10_000, cacheOptions?.maxBytes ?? 4 * 1024 * 1024, (token) => token.length);
+  const cache =
+    options.cache === false
+      ? undefined
+      : new BoundedCache<string, CacheEntry>(
+          cacheOptions?.maxEntries ?? 10_000,
+          cacheOptions?.maxBytes ?? 4 * 1024 * 1024,
+          (token) => token.length,
+        );
   const revalidateAfterMs = cacheOptions?.revalidateAfterMs ?? 2000;
 
   /** A refusal after the signature verified: the caller holds the key, so the reason may be shown. */
@@ -120,36 +146,67 @@ export function createVerifier(options: VerifierOptions): Verifier {
   function verifyUncached(token: string): Principal | Promise<Principal> {
     const jwt = decodeJwt(token);
     const { header, payload } = jwt;
-    if (header.crit !== undefined) throw new TokenError('crit_unsupported', 'token header has "crit" extensions this verifier does not understand');
-    for (const c of STRING_CLAIMS) if (payload[c] !== undefined && typeof payload[c] !== 'string') throw new TokenError('invalid_claim', `claim "${c}" must be a string`);
+    if (header.crit !== undefined)
+      throw new TokenError('crit_unsupported', 'token header has "crit" extensions this verifier does not understand');
+    for (const c of STRING_CLAIMS)
+      if (payload[c] !== undefined && typeof payload[c] !== 'string')
+        throw new TokenError('invalid_claim', `claim "${c}" must be a string`);
     for (const c of TIME_CLAIMS)
-      if (payload[c] !== undefined && (typeof payload[c] !== 'number' || !Number.isFinite(payload[c]))) throw new TokenError('invalid_claim', `claim "${c}" must be a number (seconds since 1970)`);
+      if (payload[c] !== undefined && (typeof payload[c] !== 'number' || !Number.isFinite(payload[c])))
+        throw new TokenError('invalid_claim', `claim "${c}" must be a number (seconds since 1970)`);
     if (header.alg === 'HS256') return verifySelfSigned(jwt);
     if (typeof header.alg !== 'string' || !algorithms.has(header.alg)) {
-      throw new TokenError('alg_not_allowed', `algorithm "${String(header.alg).slice(0, 20)}" is not accepted; IdP tokens use ${[...algorithms].join(', ')} and self-signed tokens HS256`);
+      throw new TokenError(
+        'alg_not_allowed',
+        `algorithm "${String(header.alg).slice(0, 20)}" is not accepted; IdP tokens use ${[...algorithms].join(', ')} and self-signed tokens HS256`,
+      );
     }
     return verifyIdpToken(jwt, header.alg);
   }
 
   function verifyIdpToken(jwt: DecodedJwt, alg: string): Principal | Promise<Principal> {
     const { header } = jwt;
-    if (!keys) throw new TokenError('unknown_key', 'this verifier accepts no IdP tokens (no issuer or keys configured)');
+    if (!keys)
+      throw new TokenError('unknown_key', 'this verifier accepts no IdP tokens (no issuer or keys configured)');
     if (options.requireTyp !== false && !TYP_AT_JWT.test(String(header.typ))) {
-      throw new TokenError('wrong_typ', `token type "${String(header.typ).slice(0, 30)}" is not an access token (typ at+jwt)`);
+      throw new TokenError(
+        'wrong_typ',
+        `token type "${String(header.typ).slice(0, 30)}" is not an access token (typ at+jwt)`,
+      );
     }
-    const kid = header.kid === undefined ? undefined : typeof header.kid === 'string' && header.kid.length <= 200 ? header.kid : '\u0000invalid';
+    const kid =
+      header.kid === undefined
+        ? undefined
+        : typeof header.kid === 'string' && header.kid.length <= 200
+          ? header.kid
+          : '\u0000invalid';
     return then(keys.get(kid), (key) => checkIdpToken(jwt, alg, kid, key));
   }
 
-  function checkIdpToken(jwt: DecodedJwt, alg: string, kid: string | undefined, key: VerificationKey | undefined): Principal | Promise<Principal> {
+  function checkIdpToken(
+    jwt: DecodedJwt,
+    alg: string,
+    kid: string | undefined,
+    key: VerificationKey | undefined,
+  ): Principal | Promise<Principal> {
     const { payload } = jwt;
-    if (!key) throw new TokenError('unknown_key', 'token is signed with a key the issuer does not publish (unknown kid)');
+    if (!key)
+      throw new TokenError('unknown_key', 'token is signed with a key the issuer does not publish (unknown kid)');
     if (key.alg !== alg) throw new TokenError('alg_not_allowed', `key ${String(kid)} verifies ${key.alg}, not ${alg}`);
-    if (!verifyJwsSignature(alg, key.key, jwt.signingInput, jwt.signature)) throw new TokenError('bad_signature', "signature does not verify with the issuer's key");
-    if (options.issuer !== undefined && payload.iss !== options.issuer) throw refused('issuer_mismatch', `issuer "${String(payload.iss).slice(0, 100)}" is not the expected "${options.issuer}"`);
+    if (!verifyJwsSignature(alg, key.key, jwt.signingInput, jwt.signature))
+      throw new TokenError('bad_signature', "signature does not verify with the issuer's key");
+    if (options.issuer !== undefined && payload.iss !== options.issuer)
+      throw refused(
+        'issuer_mismatch',
+        `issuer "${String(payload.iss).slice(0, 100)}" is not the expected "${options.issuer}"`,
+      );
     if (audiences) {
       const aud = ([] as unknown[]).concat(payload.aud ?? []);
-      if (!aud.some((a) => typeof a === 'string' && audiences.includes(a))) throw refused('audience_mismatch', `token is not meant for this API (aud must include ${audiences.join(' or ')})`);
+      if (!aud.some((a) => typeof a === 'string' && audiences.includes(a)))
+        throw refused(
+          'audience_mismatch',
+          `token is not meant for this API (aud must include ${audiences.join(' or ')})`,
+        );
     }
     if (typeof payload.exp !== 'number') throw refused('no_expiry', 'access token has no exp claim');
     const t = now() / 1000;
@@ -171,47 +228,88 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return then(clientId.length <= MAX_CLIENT_ID_LENGTH ? options.clients(clientId) : undefined, (client) => {
       if (!client) throw refused('unknown_client', `client "${clientId.slice(0, 60)}" is not registered`);
       if (client.registration !== undefined && payload.client_registration !== client.registration) {
-        throw refused('client_replaced', `token was issued to an earlier registration of client "${clientId.slice(0, 60)}", which was deleted`);
+        throw refused(
+          'client_replaced',
+          `token was issued to an earlier registration of client "${clientId.slice(0, 60)}", which was deleted`,
+        );
       }
       if (!client.enabled) throw refused('client_disabled', `client "${clientId.slice(0, 60)}" is disabled`);
       // A token never grants more than its client may do now: a scope removed from the client is gone from its tokens.
-      return withClient(client.rsin, client.scopes ? tokenScopes.filter((s) => client.scopes!.includes(s)) : tokenScopes);
+      return withClient(
+        client.rsin,
+        client.scopes ? tokenScopes.filter((s) => client.scopes!.includes(s)) : tokenScopes,
+      );
     });
   }
 
   function verifySelfSigned(jwt: DecodedJwt): Principal | Promise<Principal> {
     const { payload } = jwt;
-    if (!selfSigned || !options.clients) throw new TokenError('alg_not_allowed', 'self-signed HS256 tokens are not accepted here');
+    if (!selfSigned || !options.clients)
+      throw new TokenError('alg_not_allowed', 'self-signed HS256 tokens are not accepted here');
     const clientId = payload.client_id;
-    if (typeof clientId !== 'string' || !clientId) throw new TokenError('invalid_claim', 'self-signed token has no client_id claim (the secret is looked up by client_id, not iss)');
-    return then(clientId.length <= MAX_CLIENT_ID_LENGTH ? options.clients(clientId) : undefined, (client) => checkSelfSigned(jwt, clientId, client, selfSigned));
+    if (typeof clientId !== 'string' || !clientId)
+      throw new TokenError(
+        'invalid_claim',
+        'self-signed token has no client_id claim (the secret is looked up by client_id, not iss)',
+      );
+    return then(clientId.length <= MAX_CLIENT_ID_LENGTH ? options.clients(clientId) : undefined, (client) =>
+      checkSelfSigned(jwt, clientId, client, selfSigned),
+    );
   }
 
-  function checkSelfSigned(jwt: DecodedJwt, clientId: string, client: ClientRecord | undefined, policy: { maxAge: number; iatLeeway: number }): Principal {
+  function checkSelfSigned(
+    jwt: DecodedJwt,
+    clientId: string,
+    client: ClientRecord | undefined,
+    policy: { maxAge: number; iatLeeway: number },
+  ): Principal {
     const { payload } = jwt;
     // Until the signature verifies, the caller is anonymous: each of these refusals is shown to it
     // as the same one, after the same work (an HMAC per secret, or one with a dummy key).
     const usable = client?.selfSignedAllowed ? client.secrets : [];
-    const signed = hs256MatchesAny(usable.length ? usable : DUMMY_SECRETS, jwt.signingInput, jwt.signature) && usable.length > 0;
+    const signed =
+      hs256MatchesAny(usable.length ? usable : DUMMY_SECRETS, jwt.signingInput, jwt.signature) && usable.length > 0;
     if (!client) throw new TokenError('unknown_client', `client "${clientId.slice(0, 60)}" is not registered`);
-    if (!client.selfSignedAllowed) throw new TokenError('self_signed_not_allowed', `client "${clientId}" may not sign its own tokens; get one from the token endpoint`);
-    if (!signed) throw new TokenError('bad_signature', `signature does not match: the token was signed with a different secret than client "${clientId}" has`);
+    if (!client.selfSignedAllowed)
+      throw new TokenError(
+        'self_signed_not_allowed',
+        `client "${clientId}" may not sign its own tokens; get one from the token endpoint`,
+      );
+    if (!signed)
+      throw new TokenError(
+        'bad_signature',
+        `signature does not match: the token was signed with a different secret than client "${clientId}" has`,
+      );
 
     if (!client.enabled) throw refused('client_disabled', `client "${clientId}" is disabled`);
     const t = now() / 1000;
     const iat = payload.iat as number | undefined;
     const exp = payload.exp as number | undefined;
     // Without iat the token would live until its exp, however far away (Open Zaak refuses it too).
-    if (iat === undefined) throw refused(exp === undefined ? 'no_expiry' : 'missing_iat', 'self-signed token has no iat claim: it must say when it was made (seconds since 1970)');
+    if (iat === undefined)
+      throw refused(
+        exp === undefined ? 'no_expiry' : 'missing_iat',
+        'self-signed token has no iat claim: it must say when it was made (seconds since 1970)',
+      );
     if (iat > t + policy.iatLeeway) {
-      throw refused('iat_in_future', `iat is ${humanDuration(iat - t)} in the future: check the clock (at most ${policy.iatLeeway} s allowed)`);
+      throw refused(
+        'iat_in_future',
+        `iat is ${humanDuration(iat - t)} in the future: check the clock (at most ${policy.iatLeeway} s allowed)`,
+      );
     }
     // `nbp` (the seed's typo) is deliberately ignored, not read as nbf.
     checkNotBefore(payload, t);
     const expiresAt = Math.min(exp ?? Infinity, iat + policy.maxAge);
-    checkExpiry(expiresAt, t, exp !== undefined && expiresAt < exp ? ` (self-signed tokens live at most ${policy.maxAge} s after iat)` : '');
+    checkExpiry(
+      expiresAt,
+      t,
+      exp !== undefined && expiresAt < exp ? ` (self-signed tokens live at most ${policy.maxAge} s after iat)` : '',
+    );
     if (payload.rsin !== undefined && payload.rsin !== client.rsin) {
-      throw refused('rsin_mismatch', `token claims organisation ${String(payload.rsin).slice(0, 20)} but client "${clientId}" belongs to ${client.rsin}`);
+      throw refused(
+        'rsin_mismatch',
+        `token claims organisation ${String(payload.rsin).slice(0, 20)} but client "${clientId}" belongs to ${client.rsin}`,
+      );
     }
     const claims: Record<string, unknown> = {};
     for (const c of SELF_SIGNED_CLAIMS) if (payload[c] !== undefined) claims[c] = payload[c];
@@ -220,7 +318,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   function checkNotBefore(payload: Record<string, unknown>, t: number): void {
-    if (typeof payload.nbf === 'number' && payload.nbf > t + skew) throw refused('not_yet_valid', `token is not valid for another ${humanDuration(payload.nbf - t)} (nbf): check the clock`);
+    if (typeof payload.nbf === 'number' && payload.nbf > t + skew)
+      throw refused(
+        'not_yet_valid',
+        `token is not valid for another ${humanDuration(payload.nbf - t)} (nbf): check the clock`,
+      );
   }
 
   function checkExpiry(expiresAt: number, t: number, why = ''): void {
@@ -240,7 +342,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
       if (!cache) return checkScopes(await verifyUncached(token), scopes);
       const t = now();
       const hit = cache.get(token);
-      if (hit && t - hit.checkedAt < revalidateAfterMs && t / 1000 <= hit.principal.expiresAt + skew) return checkScopes(hit.principal, scopes);
+      if (hit && t - hit.checkedAt < revalidateAfterMs && t / 1000 <= hit.principal.expiresAt + skew)
+        return checkScopes(hit.principal, scopes);
       const result = verifyUncached(token);
       const verified = checkScopes(result instanceof Promise ? await result : result, scopes);
       // Remembered only when fully accepted: refused tokens, however many, take no memory.
@@ -260,10 +363,21 @@ function then<T, U>(value: T | Promise<T>, f: (value: T) => U | Promise<U>): U |
 
 function scopesOf(claims: Record<string, unknown>): string[] {
   const scope = claims.scope;
-  return typeof scope === 'string' ? scope.split(' ').filter(Boolean) : Array.isArray(claims.scp) ? claims.scp.filter((s): s is string => typeof s === 'string') : [];
+  return typeof scope === 'string'
+    ? scope.split(' ').filter(Boolean)
+    : Array.isArray(claims.scp)
+      ? claims.scp.filter((s): s is string => typeof s === 'string')
+      : [];
 }
 
-function principal(kind: Principal['kind'], clientId: string, rsin: string | undefined, scopes: string[], claims: Record<string, unknown>, expiresAt: number): Principal {
+function principal(
+  kind: Principal['kind'],
+  clientId: string,
+  rsin: string | undefined,
+  scopes: string[],
+  claims: Record<string, unknown>,
+  expiresAt: number,
+): Principal {
   return {
     clientId,
     rsin,

@@ -56,7 +56,13 @@ describe('BoundedCache', () => {
 describe("the verifier's memory of accepted tokens is bounded", () => {
   const rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
   const t = 1_700_000_000;
-  const tokens = range(40).map((i) => signJws({ alg: 'RS256', typ: 'at+jwt', kid: 'rs' }, { client_id: 'c1', exp: t + 600, jti: `j${i}`, pad: 'p'.repeat(i * 10) }, rsa.privateKey));
+  const tokens = range(40).map((i) =>
+    signJws(
+      { alg: 'RS256', typ: 'at+jwt', kid: 'rs' },
+      { client_id: 'c1', exp: t + 600, jti: `j${i}`, pad: 'p'.repeat(i * 10) },
+      rsa.privateKey,
+    ),
+  );
   const setup = (cache: { maxEntries?: number; maxBytes?: number }) => {
     const keys = new MemoryKeySource();
     keys.keys.set('rs', { key: rsa.publicKey, alg: 'RS256' });
@@ -85,7 +91,11 @@ describe("the verifier's memory of accepted tokens is bounded", () => {
 
   it('refused tokens are never remembered', async () => {
     const { keys, v } = setup({});
-    const expired = signJws({ alg: 'RS256', typ: 'at+jwt', kid: 'rs' }, { client_id: 'c1', exp: t - 600 }, rsa.privateKey);
+    const expired = signJws(
+      { alg: 'RS256', typ: 'at+jwt', kid: 'rs' },
+      { client_id: 'c1', exp: t - 600 },
+      rsa.privateKey,
+    );
     for (const _ of range(3)) await assert.rejects(v.verify(expired));
     assert.equal(keys.lookups, 3);
   });

@@ -21,7 +21,14 @@ function keySource(asynchronous = false): MemoryKeySource {
   return keys;
 }
 
-const client = (extra: Partial<ClientRecord> = {}): ClientRecord => ({ clientId: 'c1', rsin: '000000000', enabled: true, selfSignedAllowed: false, secrets: [], ...extra });
+const client = (extra: Partial<ClientRecord> = {}): ClientRecord => ({
+  clientId: 'c1',
+  rsin: '000000000',
+  enabled: true,
+  selfSignedAllowed: false,
+  secrets: [],
+  ...extra,
+});
 const claims = (extra: Record<string, unknown> = {}) => ({
   iss: ISSUER,
   sub: 'c1',
@@ -38,7 +45,8 @@ const HEADERS = {
   ES256: { alg: 'ES256', typ: 'at+jwt', kid: 'es' },
   EdDSA: { alg: 'EdDSA', typ: 'at+jwt', kid: 'ed' },
 } as const;
-const token = (extra: Record<string, unknown> = {}, header: JoseHeader = HEADERS.RS256, key = rsa.privateKey) => signJws(header, claims(extra), key);
+const token = (extra: Record<string, unknown> = {}, header: JoseHeader = HEADERS.RS256, key = rsa.privateKey) =>
+  signJws(header, claims(extra), key);
 
 function verifierWith(options: Partial<VerifierOptions> = {}): Verifier {
   return createVerifier({ issuer: ISSUER, keys: keySource(), cache: false, now: () => NOW, ...options });
@@ -52,7 +60,9 @@ describe('IdP tokens: accepted', () => {
   ] as const) {
     it(`${alg}: the principal carries the client, rsin, scopes and all claims`, async () => {
       for (const asynchronous of [false, true]) {
-        const p = await verifierWith({ keys: keySource(asynchronous) }).verify(`Bearer ${token({ rsin: '123456782', user_id: 'u1' }, HEADERS[alg], key)}`);
+        const p = await verifierWith({ keys: keySource(asynchronous) }).verify(
+          `Bearer ${token({ rsin: '123456782', user_id: 'u1' }, HEADERS[alg], key)}`,
+        );
         assert.equal(p.kind, 'oauth2');
         assert.equal(p.clientId, 'c1');
         assert.equal(p.rsin, '123456782');
@@ -65,7 +75,12 @@ describe('IdP tokens: accepted', () => {
   }
 
   it('typ application/at+jwt, scp as a list, sub when client_id is absent', async () => {
-    const p = await verifierWith().verify(token({ client_id: undefined, scope: undefined, scp: ['a', 7, 'b'] }, { ...HEADERS.RS256, typ: 'application/at+jwt' }));
+    const p = await verifierWith().verify(
+      token(
+        { client_id: undefined, scope: undefined, scp: ['a', 7, 'b'] },
+        { ...HEADERS.RS256, typ: 'application/at+jwt' },
+      ),
+    );
     assert.equal(p.clientId, 'c1');
     assert.deepEqual(p.scopes, ['a', 'b']);
   });
@@ -82,9 +97,14 @@ describe('IdP tokens: algorithm confusion', () => {
   it('alg none, in any spelling, and algorithms outside the list', async () => {
     const v = verifierWith();
     for (const alg of ['none', 'None', 'NONE', 'HS384', 'HS512', 'RS384', 'PS256', 'ES512']) {
-      await refused(v, `${base64urlJson({ alg, typ: 'at+jwt', kid: 'rs' })}.${base64urlJson(claims())}.`, 'alg_not_allowed');
+      await refused(
+        v,
+        `${base64urlJson({ alg, typ: 'at+jwt', kid: 'rs' })}.${base64urlJson(claims())}.`,
+        'alg_not_allowed',
+      );
     }
-    for (const alg of [undefined, 7, ['RS256'], null]) await refused(v, `${base64urlJson({ alg, kid: 'rs' })}.${base64urlJson(claims())}.AAAA`, 'alg_not_allowed');
+    for (const alg of [undefined, 7, ['RS256'], null])
+      await refused(v, `${base64urlJson({ alg, kid: 'rs' })}.${base64urlJson(claims())}.AAAA`, 'alg_not_allowed');
   });
 
   it("HS256 signed with the issuer's public key (PEM, DER or JWK) is never checked against that key", async () => {
@@ -107,7 +127,8 @@ describe('IdP tokens: algorithm confusion', () => {
     await refused(v, token({}, { ...HEADERS.RS256, kid: 'ed' }), 'alg_not_allowed');
     await refused(verifierWith({ algorithms: ['ES256', 'EdDSA'] }), token(), 'alg_not_allowed');
     await verifierWith({ algorithms: ['ES256'] }).verify(token({}, HEADERS.ES256, ec.privateKey));
-    for (const alg of ['HS256', 'none', 'RS384']) assert.throws(() => createVerifier({ issuer: ISSUER, algorithms: [alg] }), /not allowed/);
+    for (const alg of ['HS256', 'none', 'RS384'])
+      assert.throws(() => createVerifier({ issuer: ISSUER, algorithms: [alg] }), /not allowed/);
   });
 
   it('a key source that binds a key to the wrong algorithm still verifies nothing with it', async () => {
@@ -123,7 +144,8 @@ describe('IdP tokens: algorithm confusion', () => {
     const v = verifierWith({ keys });
     await refused(v, token({}, { ...HEADERS.RS256, kid: 'gone' }), 'unknown_key');
     await refused(v, token({}, { alg: 'RS256', typ: 'at+jwt' }), 'unknown_key');
-    for (const kid of [42, { $ne: null }, 'k'.repeat(201)]) await refused(v, token({}, { ...HEADERS.RS256, kid }), 'unknown_key');
+    for (const kid of [42, { $ne: null }, 'k'.repeat(201)])
+      await refused(v, token({}, { ...HEADERS.RS256, kid }), 'unknown_key');
     const other = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
     await refused(v, token({}, HEADERS.RS256, other.privateKey), 'bad_signature', false);
     const [h, , s] = token().split('.');
@@ -140,7 +162,8 @@ describe('IdP tokens: algorithm confusion', () => {
   });
 
   it('typ other than at+jwt is not an access token', async () => {
-    for (const typ of ['JWT', 'id_token', undefined]) await refused(verifierWith(), token({}, { alg: 'RS256', kid: 'rs', typ }), 'wrong_typ');
+    for (const typ of ['JWT', 'id_token', undefined])
+      await refused(verifierWith(), token({}, { alg: 'RS256', kid: 'rs', typ }), 'wrong_typ');
   });
 });
 
@@ -162,10 +185,16 @@ describe('IdP tokens: time and issuer', () => {
 
   it('time claims must be finite numbers; string claims must be strings', async () => {
     const v = verifierWith();
-    for (const bad of [{ exp: String(nowS + 600) }, { nbf: '0' }, { iat: true }]) await refused(v, token(bad), 'invalid_claim');
+    for (const bad of [{ exp: String(nowS + 600) }, { nbf: '0' }, { iat: true }])
+      await refused(v, token(bad), 'invalid_claim');
     // JSON.parse reads 1e999 as Infinity: refused before the signature is even looked at.
-    await refused(v, signJws(HEADERS.RS256, JSON.stringify(claims()).replace(/"exp":\d+/, '"exp":1e999'), rsa.privateKey), 'invalid_claim');
-    for (const claim of ['iss', 'sub', 'client_id', 'jti', 'rsin', 'user_id']) await refused(v, token({ [claim]: 7 }), 'invalid_claim');
+    await refused(
+      v,
+      signJws(HEADERS.RS256, JSON.stringify(claims()).replace(/"exp":\d+/, '"exp":1e999'), rsa.privateKey),
+      'invalid_claim',
+    );
+    for (const claim of ['iss', 'sub', 'client_id', 'jti', 'rsin', 'user_id'])
+      await refused(v, token({ [claim]: 7 }), 'invalid_claim');
     await refused(v, token({ client_id: undefined, sub: undefined }), 'invalid_claim', true);
   });
 
@@ -184,9 +213,16 @@ describe('IdP tokens: the registry decides', () => {
     assert.deepEqual(p.scopes, ['zaken.lezen']);
     assert.equal(p.rsin, '111222333');
     await v.verify(token(), ['zaken.lezen']);
-    await assert.rejects(v.verify(token(), ['zaken.aanmaken']), (err: TokenError) => err.code === 'insufficient_scope' && err.authenticated);
+    await assert.rejects(
+      v.verify(token(), ['zaken.aanmaken']),
+      (err: TokenError) => err.code === 'insufficient_scope' && err.authenticated,
+    );
     clients.update('c1', { scopes: undefined });
-    assert.deepEqual((await v.verify(token())).scopes, ['zaken.lezen', 'zaken.aanmaken'], 'without registered scopes the token says');
+    assert.deepEqual(
+      (await v.verify(token())).scopes,
+      ['zaken.lezen', 'zaken.aanmaken'],
+      'without registered scopes the token says',
+    );
   });
 
   it('a disabled, unknown or replaced client is refused, with the reason shown', async () => {

@@ -3,7 +3,13 @@ import crypto from 'node:crypto';
 import { describe, it } from 'node:test';
 import { decodeJwt, importJwks } from '@zgw-auth/verifier';
 import { base64urlJson, hs256, signJws } from '@zgw-auth/verifier/testing';
-import { hs256MatchesAny, jwsSigningInput, keyFitsAlg, signJwsAsync, verifyJwsSignature } from '@zgw-auth/verifier/internal';
+import {
+  hs256MatchesAny,
+  jwsSigningInput,
+  keyFitsAlg,
+  signJwsAsync,
+  verifyJwsSignature,
+} from '@zgw-auth/verifier/internal';
 
 const rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
 const ec = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -23,8 +29,14 @@ const parts = (token: string) => {
 describe('jose: minting', () => {
   it('base64urlJson and the signing input are the compact serialisation of the JSON', () => {
     assert.equal(base64urlJson({ alg: 'HS256', typ: 'JWT' }), 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9');
-    assert.equal(jwsSigningInput({ alg: 'HS256' }, '[1,2]'), `${base64urlJson({ alg: 'HS256' })}.${Buffer.from('[1,2]').toString('base64url')}`);
-    assert.equal(jwsSigningInput({ alg: 'RS256', encodedHeader: 'aGVhZA' }, { a: 1 }), `aGVhZA.${base64urlJson({ a: 1 })}`);
+    assert.equal(
+      jwsSigningInput({ alg: 'HS256' }, '[1,2]'),
+      `${base64urlJson({ alg: 'HS256' })}.${Buffer.from('[1,2]').toString('base64url')}`,
+    );
+    assert.equal(
+      jwsSigningInput({ alg: 'RS256', encodedHeader: 'aGVhZA' }, { a: 1 }),
+      `aGVhZA.${base64urlJson({ a: 1 })}`,
+    );
   });
 
   it('hs256 signs with the raw secret bytes, as ZGW consumers do, under the header it is given', () => {
@@ -39,7 +51,10 @@ describe('jose: minting', () => {
 
   for (const [alg, pair] of PAIRS) {
     it(`${alg}: signJws and signJwsAsync make tokens the other side of node:crypto verifies`, async () => {
-      for (const token of [signJws({ alg, kid: 'k' }, CLAIMS, pair.privateKey), await signJwsAsync({ alg, kid: 'k' }, CLAIMS, pair.privateKey)]) {
+      for (const token of [
+        signJws({ alg, kid: 'k' }, CLAIMS, pair.privateKey),
+        await signJwsAsync({ alg, kid: 'k' }, CLAIMS, pair.privateKey),
+      ]) {
         const { jwt, input, signature } = parts(token);
         assert.deepEqual(jwt.header, { alg, kid: 'k' });
         assert.equal(verifyJwsSignature(alg, pair.publicKey, input, signature), true);
@@ -59,7 +74,10 @@ describe('jose: minting', () => {
     assert.throws(() => signJws({ alg: 'ES256' }, CLAIMS, rsa.privateKey), TypeError);
     assert.throws(() => signJws({ alg: 'EdDSA' }, CLAIMS, ec.privateKey), TypeError);
     assert.throws(() => signJws({ alg: 'RS256' }, CLAIMS, rsa.publicKey), TypeError);
-    assert.throws(() => signJws({ alg: 'none' }, CLAIMS, rsa.privateKey), /algorithm "none" is not one this signs with/);
+    assert.throws(
+      () => signJws({ alg: 'none' }, CLAIMS, rsa.privateKey),
+      /algorithm "none" is not one this signs with/,
+    );
     assert.throws(() => signJws({ alg: 'HS256' }, CLAIMS, rsa.privateKey), /secret/);
     assert.throws(() => signJws({ alg: 'RS256' }, CLAIMS, 'a-secret'), TypeError);
     await assert.rejects(signJwsAsync({ alg: 'ES256' }, CLAIMS, rsa.privateKey), TypeError);
@@ -86,11 +104,24 @@ describe('jose: verifying', () => {
     assert.equal(keyFitsAlg(small.publicKey, 'RS256'), false);
     assert.equal(keyFitsAlg(p384.publicKey, 'ES256'), false);
     const input = jwsSigningInput({ alg: 'RS256' }, CLAIMS);
-    assert.equal(verifyJwsSignature('RS256', small.publicKey, input, crypto.sign('sha256', Buffer.from(input), small.privateKey)), false);
+    assert.equal(
+      verifyJwsSignature('RS256', small.publicKey, input, crypto.sign('sha256', Buffer.from(input), small.privateKey)),
+      false,
+    );
     assert.throws(() => signJws({ alg: 'RS256' }, CLAIMS, small.privateKey), TypeError);
-    const jwk = (key: crypto.KeyObject, kid: string, alg?: string) => ({ ...key.export({ format: 'jwk' }), kid, ...(alg ? { alg } : {}) });
+    const jwk = (key: crypto.KeyObject, kid: string, alg?: string) => ({
+      ...key.export({ format: 'jwk' }),
+      kid,
+      ...(alg ? { alg } : {}),
+    });
     const imported = importJwks({
-      keys: [jwk(small.publicKey, 'small'), jwk(p384.publicKey, 'p384', 'ES256'), jwk(ec.publicKey, 'ec-as-rsa', 'RS256'), jwk(rsa.publicKey, 'rsa-as-ec', 'ES256'), jwk(rsa.publicKey, 'good')],
+      keys: [
+        jwk(small.publicKey, 'small'),
+        jwk(p384.publicKey, 'p384', 'ES256'),
+        jwk(ec.publicKey, 'ec-as-rsa', 'RS256'),
+        jwk(rsa.publicKey, 'rsa-as-ec', 'ES256'),
+        jwk(rsa.publicKey, 'good'),
+      ],
     });
     assert.deepEqual([...imported.keys()], ['good']);
     assert.equal(imported.get('good')!.alg, 'RS256');
@@ -98,8 +129,11 @@ describe('jose: verifying', () => {
 
   it('unknown algorithms and malformed signatures verify as false, never throw', () => {
     const input = jwsSigningInput({ alg: 'RS256' }, CLAIMS);
-    for (const alg of ['none', 'HS256', 'RS384', '']) assert.equal(verifyJwsSignature(alg, rsa.publicKey, input, Buffer.alloc(256)), false);
-    for (const [alg, pair] of PAIRS) for (const length of [0, 1, 63, 64, 65, 256, 512]) assert.equal(verifyJwsSignature(alg, pair.publicKey, input, Buffer.alloc(length, 1)), false);
+    for (const alg of ['none', 'HS256', 'RS384', ''])
+      assert.equal(verifyJwsSignature(alg, rsa.publicKey, input, Buffer.alloc(256)), false);
+    for (const [alg, pair] of PAIRS)
+      for (const length of [0, 1, 63, 64, 65, 256, 512])
+        assert.equal(verifyJwsSignature(alg, pair.publicKey, input, Buffer.alloc(length, 1)), false);
   });
 
   it('hs256MatchesAny: any of the secrets, every one tried, lengths other than 32 bytes refused', () => {

@@ -24,7 +24,11 @@ type Key = ReturnType<typeof newKey>;
 
 const token = (key: Key, kid = key.kid) => {
   const iat = Math.floor(Date.now() / 1000);
-  return signJws({ alg: 'ES256', typ: 'at+jwt', kid }, { iss: ISSUER, sub: 'c1', client_id: 'c1', aud: 'ZGW_APIs', iat, nbf: iat, exp: iat + 600 }, key.privateKey);
+  return signJws(
+    { alg: 'ES256', typ: 'at+jwt', kid },
+    { iss: ISSUER, sub: 'c1', client_id: 'c1', aud: 'ZGW_APIs', iat, nbf: iat, exp: iat + 600 },
+    key.privateKey,
+  );
 };
 
 describe('RemoteJwks: refetch on an unknown kid', () => {
@@ -78,9 +82,14 @@ describe('RemoteJwks: refetch on an unknown kid', () => {
     }
     assert.ok(appearedAt !== undefined, 'the key was published');
     assert.ok(acceptedAt !== undefined, 'accepted within 5 s');
-    t.diagnostic(`accepted ${Math.round(acceptedAt - appearedAt)} ms after the key appeared, ${fetches - before} fetches`);
+    t.diagnostic(
+      `accepted ${Math.round(acceptedAt - appearedAt)} ms after the key appeared, ${fetches - before} fetches`,
+    );
     // The cooldown plus the 20 ms poll, one fetch and scheduling on a loaded machine.
-    assert.ok(acceptedAt - appearedAt <= COOLDOWN_MS + 500, `accepted ${Math.round(acceptedAt - appearedAt)} ms after the key appeared`);
+    assert.ok(
+      acceptedAt - appearedAt <= COOLDOWN_MS + 500,
+      `accepted ${Math.round(acceptedAt - appearedAt)} ms after the key appeared`,
+    );
     assert.ok(fetches - before <= 3, `${fetches - before} fetches while polling for about a second`);
   });
 
@@ -93,7 +102,9 @@ describe('RemoteJwks: refetch on an unknown kid', () => {
     const start = performance.now();
     let refused = 0;
     while (performance.now() - start < 2500) {
-      const batch = Array.from({ length: 20 }, () => accepted(v, token(published[0]!, crypto.randomBytes(16).toString('base64url'))));
+      const batch = Array.from({ length: 20 }, () =>
+        accepted(v, token(published[0]!, crypto.randomBytes(16).toString('base64url'))),
+      );
       refused += (await Promise.all(batch)).filter((ok) => !ok).length;
       await new Promise((r) => setImmediate(r));
     }
@@ -117,7 +128,9 @@ describe('RemoteJwks: refetch on an unknown kid', () => {
     const before = fetches;
     assert.equal(await accepted(v, token(fresh)), true, 'the new key is fetched at once');
     assert.equal(fetches - before, 1);
-    const flood = await Promise.all(Array.from({ length: 50 }, () => accepted(v, token(fresh, crypto.randomBytes(8).toString('hex')))));
+    const flood = await Promise.all(
+      Array.from({ length: 50 }, () => accepted(v, token(fresh, crypto.randomBytes(8).toString('hex')))),
+    );
     assert.ok(flood.every((ok) => !ok));
     assert.equal(fetches - before, 1, 'made-up kids right after it fetch nothing more');
   });

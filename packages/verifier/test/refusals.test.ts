@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeJwt, extractToken, MAX_TOKEN_LENGTH, refusal, TokenError, type TokenErrorCode } from '@zgw-auth/verifier';
+import {
+  decodeJwt,
+  extractToken,
+  MAX_TOKEN_LENGTH,
+  refusal,
+  TokenError,
+  type TokenErrorCode,
+} from '@zgw-auth/verifier';
 
 /** Every code, so that a code added to TokenErrorCode without a decision here fails to compile. */
 const CODES = Object.keys({
@@ -66,15 +73,26 @@ describe('refusal(): fixed vocabulary', () => {
     const [only] = [...answers];
     assert.deepEqual(JSON.parse(only!), {
       status: 401,
-      headers: { 'www-authenticate': 'Bearer realm="zgw", error="invalid_token", error_description="the token is not valid"', 'cache-control': 'no-store', 'content-type': 'application/json' },
-      body: JSON.stringify({ error: 'invalid_token', error_description: 'the token is not valid', code: 'invalid_token' }),
+      headers: {
+        'www-authenticate': 'Bearer realm="zgw", error="invalid_token", error_description="the token is not valid"',
+        'cache-control': 'no-store',
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({
+        error: 'invalid_token',
+        error_description: 'the token is not valid',
+        code: 'invalid_token',
+      }),
     });
   });
 
   it('after the signature verified, the code and a fixed description; never the message', () => {
     for (const code of CODES) {
       for (const problemJson of [false, true]) {
-        const r = refusal(new TokenError(code, `${code}: ${CHOSEN}`, { authenticated: true }), { problemJson, scopes: ['zaken.lezen'] });
+        const r = refusal(new TokenError(code, `${code}: ${CHOSEN}`, { authenticated: true }), {
+          problemJson,
+          scopes: ['zaken.lezen'],
+        });
         const text = JSON.stringify(r);
         assert.ok(!text.includes('evil') && !text.includes('injected'), `${code}: ${text}`);
         assert.ok(/^[\x20-\x7e]+$/.test(r.headers['www-authenticate']!), 'a header value of printable ASCII');
@@ -91,7 +109,10 @@ describe('refusal(): fixed vocabulary', () => {
       }
     }
     const expired = refusal(new TokenError('expired', CHOSEN, { authenticated: true }));
-    assert.equal(expired.headers['www-authenticate'], 'Bearer realm="zgw", error="invalid_token", error_description="the token has expired"');
+    assert.equal(
+      expired.headers['www-authenticate'],
+      'Bearer realm="zgw", error="invalid_token", error_description="the token has expired"',
+    );
   });
 
   it('missing token: a bare challenge; keys unavailable: 503 with Retry-After; anything else: 503 too', () => {
@@ -109,10 +130,17 @@ describe('refusal(): fixed vocabulary', () => {
 
   it('403 names the required scopes when they are safe to quote; the realm only when it is safe', () => {
     const scope = new TokenError('insufficient_scope', CHOSEN, { authenticated: true });
-    assert.match(refusal(scope, { scopes: ['zaken.lezen', 'zaken.aanmaken'] }).headers['www-authenticate']!, /, scope="zaken.lezen zaken.aanmaken"$/);
+    assert.match(
+      refusal(scope, { scopes: ['zaken.lezen', 'zaken.aanmaken'] }).headers['www-authenticate']!,
+      /, scope="zaken.lezen zaken.aanmaken"$/,
+    );
     assert.doesNotMatch(refusal(scope, { scopes: ['a"b'] }).headers['www-authenticate']!, /scope=/);
-    assert.match(refusal(scope, { realm: 'api.example:zaken' }).headers['www-authenticate']!, /^Bearer realm="api.example:zaken"/);
-    for (const realm of ['a"b', 'x\r\ny', '', 'r'.repeat(65)]) assert.match(refusal(scope, { realm }).headers['www-authenticate']!, /^Bearer realm="zgw"/);
+    assert.match(
+      refusal(scope, { realm: 'api.example:zaken' }).headers['www-authenticate']!,
+      /^Bearer realm="api.example:zaken"/,
+    );
+    for (const realm of ['a"b', 'x\r\ny', '', 'r'.repeat(65)])
+      assert.match(refusal(scope, { realm }).headers['www-authenticate']!, /^Bearer realm="zgw"/);
   });
 
   it('tokens longer than 8192 characters are refused before they are parsed', () => {

@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { TokenError, type Verifier } from '@zgw-auth/verifier';
 
 /** Asserts that the verifier refuses the token with this code (and, when given, this authenticity). */
-export async function refused(verifier: Verifier, token: string, code: string, authenticated?: boolean): Promise<TokenError> {
+export async function refused(
+  verifier: Verifier,
+  token: string,
+  code: string,
+  authenticated?: boolean,
+): Promise<TokenError> {
   let caught: unknown;
   await verifier.verify(token).then(
     (p) => assert.fail(`accepted: ${JSON.stringify(p)}`),

@@ -33,14 +33,19 @@ describe('JSON from the network', () => {
   ] as const) {
     it(`introspection answering ${name} means not active`, async () => {
       answers.set('/introspect', body);
-      assert.deepEqual(await introspect('t', { endpoint: `${base}/introspect`, clientId: 'c', clientSecret: 's' }), { active: false });
+      assert.deepEqual(await introspect('t', { endpoint: `${base}/introspect`, clientId: 'c', clientSecret: 's' }), {
+        active: false,
+      });
     });
 
     it(`a discovery document that is ${name} leaves the keys unavailable`, async () => {
       const issuer = `${base}/discovery-${name.replace(/ /g, '-')}`;
       answers.set(`/discovery-${name.replace(/ /g, '-')}/.well-known/openid-configuration`, body);
       const jwks = new RemoteJwks({ issuer });
-      await assert.rejects(Promise.resolve(jwks.get('kid')), (err: unknown) => err instanceof TokenError && err.code === 'keys_unavailable');
+      await assert.rejects(
+        Promise.resolve(jwks.get('kid')),
+        (err: unknown) => err instanceof TokenError && err.code === 'keys_unavailable',
+      );
     });
   }
 

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type ClientRecord, createVerifier, SELF_SIGNED_CLAIMS, TokenError, type Verifier, type VerifierOptions } from '@zgw-auth/verifier';
+import {
+  type ClientRecord,
+  createVerifier,
+  SELF_SIGNED_CLAIMS,
+  TokenError,
+  type Verifier,
+  type VerifierOptions,
+} from '@zgw-auth/verifier';
 import { hs256 } from '@zgw-auth/verifier/testing';
 import { MemoryClients } from './memory-sources.js';
 import { refused } from './refused.js';
@@ -18,7 +25,14 @@ const client = (extra: Partial<ClientRecord> = {}): ClientRecord => ({
   scopes: ['zaken.lezen'],
   ...extra,
 });
-const claims = (extra: Record<string, unknown> = {}) => ({ iss: 'c1', client_id: 'c1', iat: nowS, user_id: 'u1', user_representation: 'User One', ...extra });
+const claims = (extra: Record<string, unknown> = {}) => ({
+  iss: 'c1',
+  client_id: 'c1',
+  iat: nowS,
+  user_id: 'u1',
+  user_representation: 'User One',
+  ...extra,
+});
 
 function setup(options: Partial<VerifierOptions> = {}, asynchronous = false): { v: Verifier; clients: MemoryClients } {
   const clients = new MemoryClients(asynchronous);
@@ -30,7 +44,20 @@ describe('self-signed tokens: accepted', () => {
   it("the client's registered scopes and rsin, never the token's; only the information claims kept", async () => {
     for (const asynchronous of [false, true]) {
       const { v } = setup({}, asynchronous);
-      const p = await v.verify(hs256(claims({ scope: 'admin', scp: ['admin'], roles: ['admin'], sub: 'someone', aud: 'x', jti: 'j1', exp: nowS + 60 }), SECRET));
+      const p = await v.verify(
+        hs256(
+          claims({
+            scope: 'admin',
+            scp: ['admin'],
+            roles: ['admin'],
+            sub: 'someone',
+            aud: 'x',
+            jti: 'j1',
+            exp: nowS + 60,
+          }),
+          SECRET,
+        ),
+      );
       assert.equal(p.kind, 'self-signed');
       assert.equal(p.clientId, 'c1');
       assert.equal(p.rsin, '000000000');
@@ -38,7 +65,8 @@ describe('self-signed tokens: accepted', () => {
       assert.equal(p.userId, 'u1');
       assert.equal(p.userRepresentation, 'User One');
       assert.deepEqual(Object.keys(p.claims).sort(), ['exp', 'iat', 'jti', 'user_id', 'user_representation']);
-      for (const c of Object.keys(p.claims)) assert.ok(c === 'exp' || (SELF_SIGNED_CLAIMS as readonly string[]).includes(c));
+      for (const c of Object.keys(p.claims))
+        assert.ok(c === 'exp' || (SELF_SIGNED_CLAIMS as readonly string[]).includes(c));
       assert.equal(p.expiresAt, nowS + 60);
     }
   });
@@ -111,7 +139,11 @@ describe('self-signed tokens: refused', () => {
 
   it('selfSigned: false, or no client resolver: HS256 is not accepted at all', async () => {
     await refused(setup({ selfSigned: false }).v, hs256(claims(), SECRET), 'alg_not_allowed');
-    await refused(createVerifier({ issuer: 'https://idp.example', cache: false }), hs256(claims(), SECRET), 'alg_not_allowed');
+    await refused(
+      createVerifier({ issuer: 'https://idp.example', cache: false }),
+      hs256(claims(), SECRET),
+      'alg_not_allowed',
+    );
   });
 
   it('signatures and segments must be canonical base64url: no stray bits in a last character', async () => {
@@ -161,7 +193,12 @@ describe('self-signed tokens: the cache', () => {
   it('a remembered token is not accepted past its expiry, and scopes are checked on every call', async () => {
     let t = NOW;
     const { clients } = setup();
-    const v = createVerifier({ clients: clients.resolve, now: () => t, cache: { revalidateAfterMs: 3_600_000 }, selfSigned: { maxAge: 60 } });
+    const v = createVerifier({
+      clients: clients.resolve,
+      now: () => t,
+      cache: { revalidateAfterMs: 3_600_000 },
+      selfSigned: { maxAge: 60 },
+    });
     const token = hs256(claims(), SECRET);
     await v.verify(token);
     await assert.rejects(v.verify(token, ['zaken.aanmaken']), (err: TokenError) => err.code === 'insufficient_scope');

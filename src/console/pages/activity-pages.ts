@@ -27,7 +27,12 @@ export function registerActivityPages(app: FastifyInstance, tools: ConsoleTools)
     } catch (err) {
       if (!(err instanceof AdminApiProblem) || err.status !== 400) throw err;
       // The API's names of the filter fields, as the form names them.
-      filterErrors = Object.fromEntries(Object.entries(apiFieldErrors(m, err, ['clientId', 'rsin'])).map(([k, v]) => [k === 'clientId' ? 'client' : k === 'rsin' ? 'organisation' : k, v]));
+      filterErrors = Object.fromEntries(
+        Object.entries(apiFieldErrors(m, err, ['clientId', 'rsin'])).map(([k, v]) => [
+          k === 'clientId' ? 'client' : k === 'rsin' ? 'organisation' : k,
+          v,
+        ]),
+      );
     }
     const names = report
       ? await organisationNames(
@@ -51,7 +56,12 @@ const W = 840;
 const H = 220;
 const TOP = 10;
 const BOTTOM = 30;
-const hourMinute = new Intl.DateTimeFormat('nl-NL', { timeZone: 'Europe/Amsterdam', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+const hourMinute = new Intl.DateTimeFormat('nl-NL', {
+  timeZone: 'Europe/Amsterdam',
+  hour: '2-digit',
+  minute: '2-digit',
+  hourCycle: 'h23',
+});
 
 /**
  * The hours as an SVG bar chart (no script: it is part of the page), with tables of the same
@@ -70,7 +80,12 @@ function reportView(ctx: PageContext, r: ActivityReport, names: OrganisationName
     const x = i * slot;
     return html`${h.issued ? html`<rect class="issued" x="${(x + 0.5).toFixed(1)}" y="${y(h.issued).toFixed(1)}" width="${(slot * 0.55).toFixed(1)}" height="${(H - BOTTOM - y(h.issued)).toFixed(1)}"><title>${when(h.hour)}: ${h.issued}</title></rect>` : ''}${
       h.failed
-        ? html`<rect class="failed" x="${(x + slot * 0.55).toFixed(1)}" y="${y(h.failed).toFixed(1)}" width="${(slot * 0.4).toFixed(1)}" height="${(H - BOTTOM - y(h.failed)).toFixed(1)}"
+        ? html`<rect
+            class="failed"
+            x="${(x + slot * 0.55).toFixed(1)}"
+            y="${y(h.failed).toFixed(1)}"
+            width="${(slot * 0.4).toFixed(1)}"
+            height="${(H - BOTTOM - y(h.failed)).toFixed(1)}"
             ><title>${when(h.hour)}: ${h.failed}</title></rect
           >`
         : ''
@@ -83,7 +98,8 @@ function reportView(ctx: PageContext, r: ActivityReport, names: OrganisationName
     offset += d.hours.length;
     // A day covered for only a few hours has no room for its label.
     const room = d.hours.length >= 12;
-    return html`<line class="axis" x1="${x.toFixed(1)}" y1="${TOP}" x2="${x.toFixed(1)}" y2="${H - BOTTOM + 4}"></line>${
+    return html`<line class="axis" x1="${x.toFixed(1)}" y1="${TOP}" x2="${x.toFixed(1)}" y2="${H - BOTTOM + 4}"></line
+      >${
         room
           ? html`<text class="day-long" x="${(x + 3).toFixed(1)}" y="${H - 10}">${formatDay(ctx.lang, d.from)}</text
               ><text class="day-short" x="${(x + 3).toFixed(1)}" y="${H - 2}">${dayNumber(d.from)}</text>`
@@ -102,14 +118,17 @@ function reportView(ctx: PageContext, r: ActivityReport, names: OrganisationName
       <li><span class="failed"></span>${m.failed}</li>
     </ul>
   </figure>`;
-  const table = (label: string, first: string, rows: [SafeHtml | string, number, number][]) => dataTable(label, [first, m.issued, m.failed], rows);
+  const table = (label: string, first: string, rows: [SafeHtml | string, number, number][]) =>
+    dataTable(label, [first, m.issued, m.failed], rows);
   const last = days.length - 1;
   const dayLabel = (d: ActivityDay, i: number) =>
     html`${formatDay(ctx.lang, d.from)}${i === 0 && d.startHour !== 0 ? html` <span class="console-muted">(${fill(m.dayFrom, { hour: hourMinute.format(d.from) })})</span>` : ''}${
       i === last && i > 0 ? html` <span class="console-muted">(${m.daySoFar})</span>` : ''
     }`;
   return html`${chart}
-    <p class="utrecht-paragraph">${fill(m.activityDaysNote, { from: days[0] ? `${formatDay(ctx.lang, days[0].from)} ${hourMinute.format(days[0].from)}` : '—' })}</p>
+    <p class="utrecht-paragraph">
+      ${fill(m.activityDaysNote, { from: days[0] ? `${formatDay(ctx.lang, days[0].from)} ${hourMinute.format(days[0].from)}` : '—' })}
+    </p>
     <div class="console-grid">
       <div>
         <h2 class="utrecht-heading-2">${m.perDay}</h2>
@@ -126,7 +145,13 @@ function reportView(ctx: PageContext, r: ActivityReport, names: OrganisationName
             ? table(
                 m.perClient,
                 m.colClientId,
-                r.clients.map((c) => [html`<a class="utrecht-link" href="${BASE}/activity?client=${encodeURIComponent(c.clientId)}">${c.clientId}</a>`, c.issued, c.failed]),
+                r.clients.map((c) => [
+                  html`<a class="utrecht-link" href="${BASE}/activity?client=${encodeURIComponent(c.clientId)}"
+                    >${c.clientId}</a
+                  >`,
+                  c.issued,
+                  c.failed,
+                ]),
               )
             : html`<p class="utrecht-paragraph">${m.noActivity}</p>`
         }
@@ -139,7 +164,11 @@ function reportView(ctx: PageContext, r: ActivityReport, names: OrganisationName
                 m.perOrganisation,
                 m.colOrganisation,
                 r.organisations.map((o) => [
-                  o.rsin ? html`<a class="utrecht-link" href="${BASE}/activity?organisation=${o.rsin}">${organisationLabel(names, o.rsin)}</a>` : m.unknownOrganisation,
+                  o.rsin
+                    ? html`<a class="utrecht-link" href="${BASE}/activity?organisation=${o.rsin}"
+                        >${organisationLabel(names, o.rsin)}</a
+                      >`
+                    : m.unknownOrganisation,
                   o.issued,
                   o.failed,
                 ]),

@@ -21,7 +21,12 @@ export function registerAuditPages(app: FastifyInstance, tools: ConsoleTools): v
   app.get<{ Querystring: AuditFilter }>('/audit', async (request, reply) => {
     const ctx = tools.ctx(request);
     const m = ctx.m;
-    const f = { client: str(request.query.client, 100), organisation: str(request.query.organisation, 9), action: str(request.query.action, 60), since: str(request.query.since, 10) };
+    const f = {
+      client: str(request.query.client, 100),
+      organisation: str(request.query.organisation, 9),
+      action: str(request.query.action, 60),
+      since: str(request.query.since, 10),
+    };
     const before = Number.parseInt(str(request.query.before, 16), 10);
     const since = f.since ? startOfDutchDay(f.since) : undefined;
     let items: AuditEvent[] = [];
@@ -38,12 +43,21 @@ export function registerAuditPages(app: FastifyInstance, tools: ConsoleTools): v
     } catch (err) {
       if (!(err instanceof AdminApiProblem) || err.status !== 400) throw err;
       // The API's names of the filter fields, as the form names them.
-      filterErrors = Object.fromEntries(Object.entries(apiFieldErrors(m, err, ['target', 'organisation', 'action', 'since'])).map(([k, v]) => [k === 'target' ? 'client' : k, v]));
+      filterErrors = Object.fromEntries(
+        Object.entries(apiFieldErrors(m, err, ['target', 'organisation', 'action', 'since'])).map(([k, v]) => [
+          k === 'target' ? 'client' : k,
+          v,
+        ]),
+      );
     }
-    const query = (extra: Record<string, string>) => `${BASE}/audit?${new URLSearchParams({ ...Object.fromEntries(Object.entries(f).filter(([, v]) => v)), ...extra })}`;
+    const query = (extra: Record<string, string>) =>
+      `${BASE}/audit?${new URLSearchParams({ ...Object.fromEntries(Object.entries(f).filter(([, v]) => v)), ...extra })}`;
     const names = await organisationNames(
       tools.api(request),
-      items.flatMap((e) => [e.organisation, ...(e.action === 'client.moved' ? [String(e.details.from), String(e.details.to)] : [])]),
+      items.flatMap((e) => [
+        e.organisation,
+        ...(e.action === 'client.moved' ? [String(e.details.from), String(e.details.to)] : []),
+      ]),
     );
     const rows = items.map((e) => [
       formatTime(ctx.lang, e.at),

@@ -87,7 +87,12 @@ export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): 
       formatTime(ctx.lang, c.lastTokenAt, m.never),
     ]);
     const table = list.items.length
-      ? dataTable(m.clientsTitle, [m.colClientId, m.colName, m.colOrganisation, m.colStatus, m.colSelfSigned, m.colLastToken], rows, fill(m.results, { total: list.total }))
+      ? dataTable(
+          m.clientsTitle,
+          [m.colClientId, m.colName, m.colOrganisation, m.colStatus, m.colSelfSigned, m.colLastToken],
+          rows,
+          fill(m.results, { total: list.total }),
+        )
       : html`<p class="utrecht-paragraph">${m.noClients}</p>`;
     const paging = html`<nav class="console-actions" aria-label="${m.pagination}">
       ${pageNo > 1 ? html`<a class="utrecht-link" rel="prev" href="${link(pageNo - 1)}">${m.previous}</a>` : ''}
@@ -105,7 +110,12 @@ export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): 
 
   app.get('/clients/new', async (request, reply) => {
     const ctx = tools.ctx(request);
-    return tools.send(reply, request, ctx.m.newClientTitle, newClientForm(ctx, { rsin: isGlobalAdmin(ctx.session) ? '' : (ctx.session?.rsin ?? '') }));
+    return tools.send(
+      reply,
+      request,
+      ctx.m.newClientTitle,
+      newClientForm(ctx, { rsin: isGlobalAdmin(ctx.session) ? '' : (ctx.session?.rsin ?? '') }),
+    );
   });
 
   app.post('/clients', async (request, reply) => {
@@ -113,18 +123,36 @@ export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): 
     const m = ctx.m;
     const fields = formOf(request);
     const { body, errors } = checkClientForm(m, fields, { creating: true, rsinField: true, ownRsin: ownRsinOf(ctx) });
-    if (Object.keys(errors).length) return tools.send(reply, request, m.newClientTitle, newClientForm(ctx, fields, errors), 400);
+    if (Object.keys(errors).length)
+      return tools.send(reply, request, m.newClientTitle, newClientForm(ctx, fields, errors), 400);
     let created: { client: Client; secret: { value: string } };
     try {
-      created = await tools.api(request).call('POST', '/clients', { ...(fields.clientId ? { clientId: fields.clientId } : {}), rsin: fields.rsin ?? '', ...body });
+      created = await tools.api(request).call('POST', '/clients', {
+        ...(fields.clientId ? { clientId: fields.clientId } : {}),
+        rsin: fields.rsin ?? '',
+        ...body,
+      });
     } catch (err) {
       if (!(err instanceof AdminApiProblem) || err.status >= 500 || err.status === 401 || err.status === 404) throw err;
-      return tools.send(reply, request, m.newClientTitle, newClientForm(ctx, fields, apiFieldErrors(m, err, ['clientId', ...CLIENT_FORM_FIELDS])), err.status);
+      return tools.send(
+        reply,
+        request,
+        m.newClientTitle,
+        newClientForm(ctx, fields, apiFieldErrors(m, err, ['clientId', ...CLIENT_FORM_FIELDS])),
+        err.status,
+      );
     }
-    return tools.send(reply, request, fill(m.clientCreatedTitle, { id: created.client.clientId }), secretShown(ctx, created.client.clientId, created.secret.value));
+    return tools.send(
+      reply,
+      request,
+      fill(m.clientCreatedTitle, { id: created.client.clientId }),
+      secretShown(ctx, created.client.clientId, created.secret.value),
+    );
   });
 
-  app.get<{ Params: IdParams }>('/clients/:clientId', async (request, reply) => clientPage(tools, request, reply, request.params.clientId));
+  app.get<{ Params: IdParams }>('/clients/:clientId', async (request, reply) =>
+    clientPage(tools, request, reply, request.params.clientId),
+  );
 
   app.post<{ Params: IdParams }>('/clients/:clientId', async (request, reply) => {
     const ctx = tools.ctx(request);
@@ -135,10 +163,16 @@ export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): 
     if (incomplete) return incomplete;
     const global = isGlobalAdmin(ctx.session);
     const checked = checkClientForm(m, fields, { creating: false, rsinField: global, ownRsin: ownRsinOf(ctx) });
-    if (Object.keys(checked.errors).length) return clientPage(tools, request, reply, clientId, { values: fields, errors: checked.errors });
+    if (Object.keys(checked.errors).length)
+      return clientPage(tools, request, reply, clientId, { values: fields, errors: checked.errors });
     const body = { ...checked.body, ...(global && fields.rsin ? { rsin: fields.rsin } : {}) };
     if (fields.confirmed !== 'yes') {
-      const confirm = await lockoutConfirmation(tools, request, clientId, { verb: 'edit', fields, allowedScopes: checked.body.allowedScopes as string[], rsin: body.rsin });
+      const confirm = await lockoutConfirmation(tools, request, clientId, {
+        verb: 'edit',
+        fields,
+        allowedScopes: checked.body.allowedScopes as string[],
+        rsin: body.rsin,
+      });
       if (confirm) return tools.send(reply, request, m.confirmTitle, confirm);
     }
     let result: { warnings: string[] };
@@ -146,7 +180,10 @@ export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): 
       result = await tools.api(request).call('PATCH', `/clients/${encodeURIComponent(clientId)}`, body);
     } catch (err) {
       if (!(err instanceof AdminApiProblem) || (err.status !== 400 && err.status !== 403)) throw err;
-      return clientPage(tools, request, reply, clientId, { values: fields, errors: apiFieldErrors(m, err, CLIENT_FORM_FIELDS) });
+      return clientPage(tools, request, reply, clientId, {
+        values: fields,
+        errors: apiFieldErrors(m, err, CLIENT_FORM_FIELDS),
+      });
     }
     const text = [m.saved, ...result.warnings.map((w) => fill(m.warning, { text: w }))].join(' ');
     return tools.redirect(reply, request, clientPath(clientId), { kind: 'ok', text });
@@ -160,14 +197,18 @@ export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): 
         if (confirm) return tools.send(reply, request, m.confirmTitle, confirm);
       }
       await tools.api(request).call('POST', `/clients/${encodeURIComponent(request.params.clientId)}/${verb}`);
-      return tools.redirect(reply, request, clientPath(request.params.clientId), { kind: 'ok', text: verb === 'enable' ? m.enabledNotice : m.disabledNotice });
+      return tools.redirect(reply, request, clientPath(request.params.clientId), {
+        kind: 'ok',
+        text: verb === 'enable' ? m.enabledNotice : m.disabledNotice,
+      });
     });
   }
 
   app.post<{ Params: IdParams }>('/clients/:clientId/delete', async (request, reply) => {
     const m = tools.ctx(request).m;
     const { clientId } = request.params;
-    if (formOf(request).clientId !== clientId) return tools.redirect(reply, request, clientPath(clientId), { kind: 'error', text: m.deleteMismatch });
+    if (formOf(request).clientId !== clientId)
+      return tools.redirect(reply, request, clientPath(clientId), { kind: 'error', text: m.deleteMismatch });
     if (formOf(request).confirmed !== 'yes') {
       const confirm = await lockoutConfirmation(tools, request, clientId, { verb: 'delete' });
       if (confirm) return tools.send(reply, request, m.confirmTitle, confirm);
@@ -189,51 +230,94 @@ export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): 
       expiresAt = startOfDutchDay(fields.expiresAt);
       if (expiresAt === undefined || expiresAt <= ctx.now) secretErrors.expiresAt = m.expiresInvalid;
     }
-    if (Object.keys(secretErrors).length) return clientPage(tools, request, reply, clientId, { secretValues: fields, secretErrors });
+    if (Object.keys(secretErrors).length)
+      return clientPage(tools, request, reply, clientId, { secretValues: fields, secretErrors });
     let created: { value: string };
     try {
-      created = await tools.api(request).call('POST', `/clients/${encodeURIComponent(clientId)}/secrets`, { label: fields.label ?? '', ...(expiresAt !== undefined ? { expiresAt } : {}) });
+      created = await tools.api(request).call('POST', `/clients/${encodeURIComponent(clientId)}/secrets`, {
+        label: fields.label ?? '',
+        ...(expiresAt !== undefined ? { expiresAt } : {}),
+      });
     } catch (err) {
       if (!(err instanceof AdminApiProblem) || err.status !== 400) throw err;
-      return clientPage(tools, request, reply, clientId, { secretValues: fields, secretErrors: apiFieldErrors(m, err, ['label', 'expiresAt']) });
+      return clientPage(tools, request, reply, clientId, {
+        secretValues: fields,
+        secretErrors: apiFieldErrors(m, err, ['label', 'expiresAt']),
+      });
     }
-    return tools.send(reply, request, fill(m.secretCreatedTitle, { id: clientId }), secretShown(ctx, clientId, created.value));
-  });
-
-  app.get<{ Params: IdParams & { secretId: string } }>('/clients/:clientId/secrets/:secretId/revoke', async (request, reply) => {
-    const ctx = tools.ctx(request);
-    const m = ctx.m;
-    const { clientId, secretId } = request.params;
-    const secrets = await tools.api(request).call<SecretInfo[]>('GET', `/clients/${encodeURIComponent(clientId)}/secrets`);
-    const secret = secrets.find((s) => s.secretId === secretId);
-    if (!secret) throw new AdminApiProblem(404, 'not_found', 'no such secret', undefined);
     return tools.send(
       reply,
       request,
-      m.revokeTitle,
-      html`<p class="utrecht-paragraph">${fill(m.revokeConfirm, { secret: secretId, label: secret.label || '—', id: clientId })}</p>
-        <form method="post" action="${clientPath(clientId)}/secrets/${encodeURIComponent(secretId)}/revoke" class="console-actions">
-          ${csrfField(ctx)}${submitButton(m.revokeButton, 'danger')} <a class="utrecht-link" href="${clientPath(clientId)}">${m.cancel}</a>
-        </form>`,
+      fill(m.secretCreatedTitle, { id: clientId }),
+      secretShown(ctx, clientId, created.value),
     );
   });
 
-  app.post<{ Params: IdParams & { secretId: string } }>('/clients/:clientId/secrets/:secretId/revoke', async (request, reply) => {
-    const m = tools.ctx(request).m;
-    const { clientId, secretId } = request.params;
-    await tools.api(request).call('DELETE', `/clients/${encodeURIComponent(clientId)}/secrets/${encodeURIComponent(secretId)}`);
-    return tools.redirect(reply, request, clientPath(clientId), { kind: 'ok', text: fill(m.revoked, { secret: secretId }) });
-  });
+  app.get<{ Params: IdParams & { secretId: string } }>(
+    '/clients/:clientId/secrets/:secretId/revoke',
+    async (request, reply) => {
+      const ctx = tools.ctx(request);
+      const m = ctx.m;
+      const { clientId, secretId } = request.params;
+      const secrets = await tools
+        .api(request)
+        .call<SecretInfo[]>('GET', `/clients/${encodeURIComponent(clientId)}/secrets`);
+      const secret = secrets.find((s) => s.secretId === secretId);
+      if (!secret) throw new AdminApiProblem(404, 'not_found', 'no such secret', undefined);
+      return tools.send(
+        reply,
+        request,
+        m.revokeTitle,
+        html`<p class="utrecht-paragraph">
+            ${fill(m.revokeConfirm, { secret: secretId, label: secret.label || '—', id: clientId })}
+          </p>
+          <form
+            method="post"
+            action="${clientPath(clientId)}/secrets/${encodeURIComponent(secretId)}/revoke"
+            class="console-actions"
+          >
+            ${csrfField(ctx)}${submitButton(m.revokeButton, 'danger')}
+            <a class="utrecht-link" href="${clientPath(clientId)}">${m.cancel}</a>
+          </form>`,
+      );
+    },
+  );
+
+  app.post<{ Params: IdParams & { secretId: string } }>(
+    '/clients/:clientId/secrets/:secretId/revoke',
+    async (request, reply) => {
+      const m = tools.ctx(request).m;
+      const { clientId, secretId } = request.params;
+      await tools
+        .api(request)
+        .call('DELETE', `/clients/${encodeURIComponent(clientId)}/secrets/${encodeURIComponent(secretId)}`);
+      return tools.redirect(reply, request, clientPath(clientId), {
+        kind: 'ok',
+        text: fill(m.revoked, { secret: secretId }),
+      });
+    },
+  );
 }
 
 const LIST_MAX = 1000;
 const LIST_PAGES_MAX = 20;
 
 /** The enabled clients of an organisation (all organisations: undefined) holding `scope`, other than `except`; undefined when there are too many to tell. */
-async function otherEnabledHolders(tools: ConsoleTools, request: FastifyRequest, rsin: string | undefined, scope: string, except: string): Promise<number | undefined> {
+async function otherEnabledHolders(
+  tools: ConsoleTools,
+  request: FastifyRequest,
+  rsin: string | undefined,
+  scope: string,
+  except: string,
+): Promise<number | undefined> {
   let found = 0;
   for (let page = 0; page < LIST_PAGES_MAX; page++) {
-    const list = await tools.api(request).get<{ items: Client[]; total: number }>('/clients', { rsin, enabled: true, limit: LIST_MAX, offset: page * LIST_MAX });
+    const list = await tools.api(request).get<{ items: Client[]; total: number }>('/clients', {
+      rsin,
+      enabled: true,
+      limit: LIST_MAX,
+      offset: page * LIST_MAX,
+    });
     found += list.items.filter((c) => c.clientId !== except && c.allowedScopes.includes(scope)).length;
     if (found > 0 || (page + 1) * LIST_MAX >= list.total) return found;
   }
@@ -241,7 +325,8 @@ async function otherEnabledHolders(tools: ConsoleTools, request: FastifyRequest,
 }
 
 /** A change that may lock administrators out; an edit names the scopes and organisation it saves. */
-type LockoutChange = { verb: 'disable' | 'delete' } | { verb: 'edit'; fields: FormFields; allowedScopes: string[]; rsin: unknown };
+type LockoutChange =
+  { verb: 'disable' | 'delete' } | { verb: 'edit'; fields: FormFields; allowedScopes: string[]; rsin: unknown };
 
 /**
  * Disabling or deleting the client of the session, or the last enabled administrator of an
@@ -250,26 +335,47 @@ type LockoutChange = { verb: 'disable' | 'delete' } | { verb: 'edit'; fields: Fo
  * of its organisation): such a change first shows what it will do and asks to confirm it. Undefined
  * when the change locks nobody out.
  */
-async function lockoutConfirmation(tools: ConsoleTools, request: FastifyRequest, clientId: string, change: LockoutChange): Promise<SafeHtml | undefined> {
+async function lockoutConfirmation(
+  tools: ConsoleTools,
+  request: FastifyRequest,
+  clientId: string,
+  change: LockoutChange,
+): Promise<SafeHtml | undefined> {
   const ctx = tools.ctx(request);
   const m = ctx.m;
   const { verb } = change;
   const client = await tools.api(request).call<Client>('GET', `/clients/${encodeURIComponent(clientId)}`);
   const held = [ADMIN_SCOPE, ORG_ADMIN_SCOPE].filter((s) => client.allowedScopes.includes(s));
   // The administrator scopes the client no longer holds after the change (where it holds them now).
-  const lost = change.verb === 'edit' ? held.filter((s) => !change.allowedScopes.includes(s) || (s === ORG_ADMIN_SCOPE && typeof change.rsin === 'string' && change.rsin !== client.rsin)) : held;
+  const lost =
+    change.verb === 'edit'
+      ? held.filter(
+          (s) =>
+            !change.allowedScopes.includes(s) ||
+            (s === ORG_ADMIN_SCOPE && typeof change.rsin === 'string' && change.rsin !== client.rsin),
+        )
+      : held;
   const consequences: string[] = [];
   const self = client.clientId === ctx.session?.clientId;
-  if (self && change.verb !== 'edit') consequences.push(fill(verb === 'disable' ? m.confirmDisableSelf : m.confirmDeleteSelf, { id: clientId }));
+  if (self && change.verb !== 'edit')
+    consequences.push(fill(verb === 'disable' ? m.confirmDisableSelf : m.confirmDeleteSelf, { id: clientId }));
   const scope = ctx.session?.scope ?? '';
-  if (self && change.verb === 'edit' && !change.allowedScopes.includes(scope) && held.includes(scope)) consequences.push(fill(m.confirmScopeSelf, { id: clientId, scope }));
+  if (self && change.verb === 'edit' && !change.allowedScopes.includes(scope) && held.includes(scope))
+    consequences.push(fill(m.confirmScopeSelf, { id: clientId, scope }));
   // None other found (or too many clients to look through): this one is the last.
-  const last = async (rsin: string | undefined, scope: string) => ((await otherEnabledHolders(tools, request, rsin, scope, clientId)) ?? 0) === 0;
+  const last = async (rsin: string | undefined, scope: string) =>
+    ((await otherEnabledHolders(tools, request, rsin, scope, clientId)) ?? 0) === 0;
   if (client.enabled && lost.includes(ORG_ADMIN_SCOPE) && (await last(client.rsin, ORG_ADMIN_SCOPE))) {
     const name = (await organisationNames(tools.api(request), [client.rsin])).get(client.rsin);
-    consequences.push(fill(m.confirmLastOrgAdmin, { id: clientId, org: name ? fill(m.orgWithRsin, { name, rsin: client.rsin }) : client.rsin }));
+    consequences.push(
+      fill(m.confirmLastOrgAdmin, {
+        id: clientId,
+        org: name ? fill(m.orgWithRsin, { name, rsin: client.rsin }) : client.rsin,
+      }),
+    );
   }
-  if (client.enabled && lost.includes(ADMIN_SCOPE) && (await last(undefined, ADMIN_SCOPE))) consequences.push(fill(m.confirmLastPlatformAdmin, { id: clientId }));
+  if (client.enabled && lost.includes(ADMIN_SCOPE) && (await last(undefined, ADMIN_SCOPE)))
+    consequences.push(fill(m.confirmLastPlatformAdmin, { id: clientId }));
   if (!consequences.length) return undefined;
   // An edit is sent again as it was, field for field, with the confirmation.
   const resent =
@@ -280,12 +386,17 @@ async function lockoutConfirmation(tools: ConsoleTools, request: FastifyRequest,
       : verb === 'delete'
         ? html`<input type="hidden" name="clientId" value="${clientId}" />`
         : '';
-  const button = verb === 'disable' ? m.confirmDisableButton : verb === 'delete' ? m.confirmDeleteButton : m.confirmSaveButton;
+  const button =
+    verb === 'disable' ? m.confirmDisableButton : verb === 'delete' ? m.confirmDeleteButton : m.confirmSaveButton;
   return html`<div class="utrecht-alert utrecht-alert--warning" role="alert">
       <div class="utrecht-alert__message">${consequences.map((c) => html`<p class="utrecht-paragraph">${c}</p>`)}</div>
     </div>
     <p class="utrecht-paragraph">${m.confirmQuestion}</p>
-    <form method="post" action="${verb === 'edit' ? clientPath(clientId) : `${clientPath(clientId)}/${verb}`}" class="console-actions">
+    <form
+      method="post"
+      action="${verb === 'edit' ? clientPath(clientId) : `${clientPath(clientId)}/${verb}`}"
+      class="console-actions"
+    >
       ${csrfField(ctx)}<input type="hidden" name="confirmed" value="yes" />${resent} ${submitButton(button, 'danger')}
       <a class="utrecht-link" href="${clientPath(clientId)}">${m.cancel}</a>
     </form>`;
@@ -298,14 +409,28 @@ async function lockoutConfirmation(tools: ConsoleTools, request: FastifyRequest,
 const EDIT_FORM_FIELDS = ['name', 'description', 'allowedScopes', 'defaultScopes', 'staticClaims', 'tokenLifetime'];
 
 /** The fields of the client form that the admin API may name in a refusal. */
-const CLIENT_FORM_FIELDS = ['rsin', 'name', 'description', 'allowedScopes', 'defaultScopes', 'staticClaims', 'tokenLifetime', 'selfSignedAllowed'];
+const CLIENT_FORM_FIELDS = [
+  'rsin',
+  'name',
+  'description',
+  'allowedScopes',
+  'defaultScopes',
+  'staticClaims',
+  'tokenLifetime',
+  'selfSignedAllowed',
+];
 
 /** An organisation administrator's own RSIN; undefined for a global administrator. */
 const ownRsinOf = (ctx: PageContext) => (isGlobalAdmin(ctx.session) ? undefined : ctx.session?.rsin);
 
 const errorFor = (errors: FieldErrors | undefined, field: string) => errors?.[field];
 
-function clientFormFields(ctx: PageContext, v: FormFields, error: FieldErrors | undefined, rsinEditable: boolean): SafeHtml {
+function clientFormFields(
+  ctx: PageContext,
+  v: FormFields,
+  error: FieldErrors | undefined,
+  rsinEditable: boolean,
+): SafeHtml {
   const m = ctx.m;
   return html`${rsinEditable ? textField('rsin', m.fieldRsin, v.rsin ?? '', { required: true, maxlength: 9, hint: m.fieldRsinHint, error: errorFor(error, 'rsin'), inputmode: 'numeric' }) : ''}
   ${textField('name', m.fieldName, v.name ?? '', { maxlength: 200, error: errorFor(error, 'name') })}
@@ -321,9 +446,12 @@ function newClientForm(ctx: PageContext, values: FormFields, error?: FieldErrors
   const m = ctx.m;
   return html`${error ? errorSummary(m, error) : ''}
     <form method="post" action="${BASE}/clients">
-      ${csrfField(ctx)} ${textField('clientId', m.fieldClientId, values.clientId ?? '', { maxlength: 50, hint: m.fieldClientIdHint, error: errorFor(error, 'clientId') })}
+      ${csrfField(ctx)}
+      ${textField('clientId', m.fieldClientId, values.clientId ?? '', { maxlength: 50, hint: m.fieldClientIdHint, error: errorFor(error, 'clientId') })}
       ${clientFormFields(ctx, values, error, true)}
-      <div class="console-actions">${submitButton(m.create)}<a class="utrecht-link" href="${BASE}/clients">${m.cancel}</a></div>
+      <div class="console-actions">
+        ${submitButton(m.create)}<a class="utrecht-link" href="${BASE}/clients">${m.cancel}</a>
+      </div>
     </form>`;
 }
 
@@ -332,13 +460,32 @@ function secretShown(ctx: PageContext, clientId: string, value: string): SafeHtm
   const m = ctx.m;
   return html`${alert('info', m.secretOnce)}
     <div class="utrecht-form-field utrecht-form-field--text">
-      <div class="utrecht-form-field__label"><label class="utrecht-form-label" for="secret-value">${m.secretValueLabel}</label></div>
+      <div class="utrecht-form-field__label">
+        <label class="utrecht-form-label" for="secret-value">${m.secretValueLabel}</label>
+      </div>
       <div class="utrecht-form-field__input">
-        <input class="utrecht-textbox utrecht-textbox--html-input console-secret" id="secret-value" type="text" readonly value="${value}" autocomplete="off" spellcheck="false" />
+        <input
+          class="utrecht-textbox utrecht-textbox--html-input console-secret"
+          id="secret-value"
+          type="text"
+          readonly
+          value="${value}"
+          autocomplete="off"
+          spellcheck="false"
+        />
       </div>
     </div>
     <div class="console-actions">
-      <button class="utrecht-button utrecht-button--secondary-action" type="button" data-copy="secret-value" data-copy-status="copy-status" data-copied-text="${m.copied}" hidden>${m.copy}</button>
+      <button
+        class="utrecht-button utrecht-button--secondary-action"
+        type="button"
+        data-copy="secret-value"
+        data-copy-status="copy-status"
+        data-copied-text="${m.copied}"
+        hidden
+      >
+        ${m.copy}
+      </button>
       <span id="copy-status" role="status"></span>
       <a class="utrecht-link" href="${clientPath(clientId)}">${m.toClient}</a>
     </div>`;
@@ -351,12 +498,21 @@ interface ClientPageState {
   secretErrors?: FieldErrors;
 }
 
-async function clientPage(tools: ConsoleTools, request: FastifyRequest, reply: Parameters<ConsoleTools['send']>[0], clientId: string, state: ClientPageState = {}) {
+async function clientPage(
+  tools: ConsoleTools,
+  request: FastifyRequest,
+  reply: Parameters<ConsoleTools['send']>[0],
+  clientId: string,
+  state: ClientPageState = {},
+) {
   const ctx = tools.ctx(request);
   const m = ctx.m;
   const api = tools.api(request);
   const path = `/clients/${encodeURIComponent(clientId)}`;
-  const [client, secrets] = await Promise.all([api.call<Client>('GET', path), api.call<SecretInfo[]>('GET', `${path}/secrets`)]);
+  const [client, secrets] = await Promise.all([
+    api.call<Client>('GET', path),
+    api.call<SecretInfo[]>('GET', `${path}/secrets`),
+  ]);
   const names = await organisationNames(api, [client.rsin]);
   const values: FormFields = state.values ?? {
     rsin: client.rsin,
@@ -369,7 +525,8 @@ async function clientPage(tools: ConsoleTools, request: FastifyRequest, reply: P
     selfSignedAllowed: client.selfSignedAllowed ? 'true' : '',
   };
   const now = ctx.now;
-  const stateOf = (s: SecretInfo) => (s.revokedAt !== null ? m.stateRevoked : s.expiresAt !== null && s.expiresAt <= now ? m.stateExpired : m.stateLive);
+  const stateOf = (s: SecretInfo) =>
+    s.revokedAt !== null ? m.stateRevoked : s.expiresAt !== null && s.expiresAt <= now ? m.stateExpired : m.stateLive;
   const secretRows = secrets.map((s) => [
     html`<code class="utrecht-code">${s.secretId}</code>`,
     html`${s.label || '—'}${s.weak ? html` <span class="utrecht-status-badge utrecht-status-badge--warning">${m.weakBadge}</span>` : ''}`,
@@ -378,11 +535,17 @@ async function clientPage(tools: ConsoleTools, request: FastifyRequest, reply: P
     formatTime(ctx.lang, s.lastUsedAt, m.never),
     stateOf(s),
     s.revokedAt === null
-      ? html`<a class="utrecht-link" href="${clientPath(clientId)}/secrets/${encodeURIComponent(s.secretId)}/revoke" aria-label="${fill(m.revokeLabel, { id: s.secretId })}">${m.revoke}</a>`
+      ? html`<a
+          class="utrecht-link"
+          href="${clientPath(clientId)}/secrets/${encodeURIComponent(s.secretId)}/revoke"
+          aria-label="${fill(m.revokeLabel, { id: s.secretId })}"
+          >${m.revoke}</a
+        >`
       : '',
   ]);
   const sv = state.secretValues ?? {};
-  const content = html`${state.errors ? errorSummary(m, state.errors) : ''} ${client.risks.includes('weak_secret') ? alert('error', m.riskWeak) : ''}
+  const content = html`${state.errors ? errorSummary(m, state.errors) : ''}
+    ${client.risks.includes('weak_secret') ? alert('error', m.riskWeak) : ''}
     <dl class="utrecht-data-list">
       <div class="utrecht-data-list__item">
         <dt class="utrecht-data-list__item-key">${m.colOrganisation}</dt>
@@ -405,19 +568,28 @@ async function clientPage(tools: ConsoleTools, request: FastifyRequest, reply: P
         <dd class="utrecht-data-list__item-value">${formatTime(ctx.lang, client.updatedAt)}</dd>
       </div>
     </dl>
-    <form method="post" action="${clientPath(clientId)}/${client.enabled ? 'disable' : 'enable'}" class="console-actions">
+    <form
+      method="post"
+      action="${clientPath(clientId)}/${client.enabled ? 'disable' : 'enable'}"
+      class="console-actions"
+    >
       ${csrfField(ctx)}${submitButton(client.enabled ? m.disable : m.enable, 'secondary')}
     </form>
     <h2 class="utrecht-heading-2">${m.secretsTitle}</h2>
     ${
       secrets.length
-        ? dataTable(m.secretsTitle, [m.colSecretId, m.colLabel, m.colCreated, m.colExpires, m.colLastUsed, m.colState, m.colActions], secretRows)
+        ? dataTable(
+            m.secretsTitle,
+            [m.colSecretId, m.colLabel, m.colCreated, m.colExpires, m.colLastUsed, m.colState, m.colActions],
+            secretRows,
+          )
         : html`<p class="utrecht-paragraph">${m.noSecrets}</p>`
     }
     <h3 class="utrecht-heading-3">${m.addSecret}</h3>
     ${state.secretErrors ? errorSummary(m, state.secretErrors) : ''}
     <form method="post" action="${clientPath(clientId)}/secrets">
-      ${csrfField(ctx)} ${textField('label', m.fieldLabel, sv.label ?? '', { maxlength: 200, hint: m.labelHint, error: errorFor(state.secretErrors, 'label') })}
+      ${csrfField(ctx)}
+      ${textField('label', m.fieldLabel, sv.label ?? '', { maxlength: 200, hint: m.labelHint, error: errorFor(state.secretErrors, 'label') })}
       ${textField('expiresAt', m.fieldExpires, sv.expiresAt ?? '', { type: 'date', hint: m.expiresHint, error: errorFor(state.secretErrors, 'expiresAt') })}
       <div class="console-actions">${submitButton(m.addSecret, 'secondary')}</div>
     </form>
@@ -429,13 +601,15 @@ async function clientPage(tools: ConsoleTools, request: FastifyRequest, reply: P
     <section class="console-danger" aria-labelledby="delete-heading">
       <h2 class="utrecht-heading-2" id="delete-heading">${m.deleteTitle}</h2>
       <form method="post" action="${clientPath(clientId)}/delete">
-        ${csrfField(ctx)} ${textField('clientId', m.deleteConfirmLabel, '', { id: 'delete-confirm', hint: m.deleteHint, autocomplete: 'off', maxlength: 50 })}
+        ${csrfField(ctx)}
+        ${textField('clientId', m.deleteConfirmLabel, '', { id: 'delete-confirm', hint: m.deleteHint, autocomplete: 'off', maxlength: 50 })}
         <div class="console-actions">${submitButton(m.deleteButton, 'danger')}</div>
       </form>
     </section>
     <p class="utrecht-paragraph">
       <a class="utrecht-link" href="${BASE}/audit?client=${encodeURIComponent(clientId)}">${m.navAudit}</a> ·
-      <a class="utrecht-link" href="${BASE}/activity?client=${encodeURIComponent(clientId)}">${m.navActivity}</a> · <a class="utrecht-link" href="${BASE}/clients">${m.backToClients}</a>
+      <a class="utrecht-link" href="${BASE}/activity?client=${encodeURIComponent(clientId)}">${m.navActivity}</a> ·
+      <a class="utrecht-link" href="${BASE}/clients">${m.backToClients}</a>
     </p>`;
   return tools.send(reply, request, client.clientId, content, state.errors || state.secretErrors ? 400 : 200);
 }

@@ -39,7 +39,13 @@ export function registerInspectorPages(app: FastifyInstance, tools: ConsoleTools
       if (!(err instanceof AdminApiProblem) || err.status !== 400) throw err;
       // The API refuses only an empty or an over-long token here: said in the page's language, next to the field.
       const refusal = token ? m.reason_token_too_large : m.reason_missing_token;
-      return tools.send(reply, request, m.inspectTitle, form(ctx, '', refusal.charAt(0).toUpperCase() + refusal.slice(1)), 400);
+      return tools.send(
+        reply,
+        request,
+        m.inspectTitle,
+        form(ctx, '', refusal.charAt(0).toUpperCase() + refusal.slice(1)),
+        400,
+      );
     }
     return tools.send(reply, request, m.inspectTitle, html`${inspection(ctx, result)}${form(ctx, '')}`);
   });
@@ -50,7 +56,11 @@ function inspection(ctx: PageContext, r: Inspection): SafeHtml {
   const m = ctx.m;
   const v = r.verdict;
   const words = v.valid
-    ? fill(m.verdictValid, { kind: v.kind === 'self-signed' ? m.kindSelfSigned : m.kindOauth2, id: v.clientId ?? '', until: formatTime(ctx.lang, (v.expiresAt ?? 0) * 1000) })
+    ? fill(m.verdictValid, {
+        kind: v.kind === 'self-signed' ? m.kindSelfSigned : m.kindOauth2,
+        id: v.clientId ?? '',
+        until: formatTime(ctx.lang, (v.expiresAt ?? 0) * 1000),
+      })
     : r.header === null
       ? fill(m.verdictUndecodable, { reason: v.message ?? '' })
       : fill(m.verdictInvalid, { reason: reason(ctx, r) });
@@ -66,7 +76,8 @@ function inspection(ctx: PageContext, r: Inspection): SafeHtml {
               ${r.times.map(
                 (t) =>
                   html`<li>
-                    ${m[`claim_${t.claim}`]}: ${formatTime(ctx.lang, t.at * 1000)} (${fill(t.secondsFromNow >= 0 ? m.timeIn : m.timeAgo, { d: formatDuration(ctx.lang, t.secondsFromNow) })})
+                    ${m[`claim_${t.claim}`]}: ${formatTime(ctx.lang, t.at * 1000)}
+                    (${fill(t.secondsFromNow >= 0 ? m.timeIn : m.timeAgo, { d: formatDuration(ctx.lang, t.secondsFromNow) })})
                   </li>`,
               )}
             </ul>`

@@ -11,7 +11,13 @@ import { BASE, csrfField } from '../layout.js';
 import { apiFieldErrors, errorSummary, type FieldErrors } from '../form-errors.js';
 import { fill, type Messages } from '../messages.js';
 
-const STATE: Record<KeyInfo['state'], keyof Messages> = { pending: 'keyPending', active: 'keyActive', published: 'keyPublished', superseded: 'keySuperseded', retired: 'keyRetired' };
+const STATE: Record<KeyInfo['state'], keyof Messages> = {
+  pending: 'keyPending',
+  active: 'keyActive',
+  published: 'keyPublished',
+  superseded: 'keySuperseded',
+  retired: 'keyRetired',
+};
 
 /** Signing keys: the key plan (state, signing window, retirement), and a rotation with what its publish delay means. */
 export function registerKeyPages(app: FastifyInstance, tools: ConsoleTools): void {
@@ -24,7 +30,8 @@ export function registerKeyPages(app: FastifyInstance, tools: ConsoleTools): voi
     const body: Record<string, unknown> = {};
     if (f.now === 'true') body.now = true;
     else if (f.publishDelay) {
-      if (!/^\d{1,6}$/.test(f.publishDelay.trim())) return keysPage(tools, request, reply, { publishDelay: m.errPublishDelay });
+      if (!/^\d{1,6}$/.test(f.publishDelay.trim()))
+        return keysPage(tools, request, reply, { publishDelay: m.errPublishDelay });
       body.publishDelay = Number(f.publishDelay);
     }
     let rotation: KeyRotation;
@@ -36,7 +43,11 @@ export function registerKeyPages(app: FastifyInstance, tools: ConsoleTools): voi
     }
     return tools.redirect(reply, request, `${BASE}/keys`, {
       kind: 'ok',
-      text: fill(m.rotated, { kid: rotation.kid, at: formatTime(ctx.lang, rotation.activatesAt), until: formatTime(ctx.lang, rotation.previousRetireAt) }),
+      text: fill(m.rotated, {
+        kid: rotation.kid,
+        at: formatTime(ctx.lang, rotation.activatesAt),
+        until: formatTime(ctx.lang, rotation.previousRetireAt),
+      }),
     });
   });
 }

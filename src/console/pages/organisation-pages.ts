@@ -30,10 +30,15 @@ export function registerOrganisationPages(app: FastifyInstance, tools: ConsoleTo
       if (!(err instanceof AdminApiProblem) || (err.status !== 400 && err.status !== 409)) throw err;
       return organisationsPage(tools, request, reply, f, apiFieldErrors(m, err, ['rsin', 'name'], 'rsin'));
     }
-    return tools.redirect(reply, request, orgPath(f.rsin ?? ''), { kind: 'ok', text: fill(m.orgCreated, { rsin: f.rsin ?? '' }) });
+    return tools.redirect(reply, request, orgPath(f.rsin ?? ''), {
+      kind: 'ok',
+      text: fill(m.orgCreated, { rsin: f.rsin ?? '' }),
+    });
   });
 
-  app.get<{ Params: { rsin: string } }>('/organisations/:rsin', async (request, reply) => organisationPage(tools, request, reply, request.params.rsin));
+  app.get<{ Params: { rsin: string } }>('/organisations/:rsin', async (request, reply) =>
+    organisationPage(tools, request, reply, request.params.rsin),
+  );
 
   app.post<{ Params: { rsin: string } }>('/organisations/:rsin', async (request, reply) => {
     const m = tools.ctx(request).m;
@@ -57,19 +62,32 @@ export function registerOrganisationPages(app: FastifyInstance, tools: ConsoleTo
       const m = tools.ctx(request).m;
       const { rsin } = request.params;
       await tools.api(request).call('POST', `/organisations/${encodeURIComponent(rsin)}/${verb}`);
-      return tools.redirect(reply, request, orgPath(rsin), { kind: 'ok', text: fill(verb === 'enable' ? m.orgEnabled : m.orgDisabled, { rsin }) });
+      return tools.redirect(reply, request, orgPath(rsin), {
+        kind: 'ok',
+        text: fill(verb === 'enable' ? m.orgEnabled : m.orgDisabled, { rsin }),
+      });
     });
   }
 }
 
 /** The list of organisations with the form for a new one (its values and refusals when it was refused). */
-async function organisationsPage(tools: ConsoleTools, request: FastifyRequest, reply: FastifyReply, form: FormFields = {}, errors: FieldErrors = {}) {
+async function organisationsPage(
+  tools: ConsoleTools,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  form: FormFields = {},
+  errors: FieldErrors = {},
+) {
   const ctx = tools.ctx(request);
   const m = ctx.m;
   const query = request.query as Record<string, unknown>;
   const q = str(query.q, 100);
   const pageNo = Math.max(1, Math.min(100_000, Number.parseInt(str(query.page, 6), 10) || 1));
-  const list = await tools.api(request).get<{ items: Listed[]; total: number }>('/organisations', { q, limit: PAGE_SIZE, offset: (pageNo - 1) * PAGE_SIZE });
+  const list = await tools.api(request).get<{ items: Listed[]; total: number }>('/organisations', {
+    q,
+    limit: PAGE_SIZE,
+    offset: (pageNo - 1) * PAGE_SIZE,
+  });
   const pages = Math.max(1, Math.ceil(list.total / PAGE_SIZE));
   const link = (p: number) => `${BASE}/organisations?${new URLSearchParams({ ...(q ? { q } : {}), page: String(p) })}`;
   return tools.send(
@@ -85,7 +103,8 @@ async function organisationsPage(tools: ConsoleTools, request: FastifyRequest, r
       <h2 class="utrecht-heading-2">${m.newOrg}</h2>
       ${errorSummary(m, errors, { rsin: 'new-rsin', name: 'new-name' })}
       <form method="post" action="${BASE}/organisations">
-        ${csrfField(ctx)} ${textField('rsin', m.colRsin, form.rsin ?? '', { required: true, maxlength: 9, hint: m.fieldRsinHint, inputmode: 'numeric', id: 'new-rsin', error: errors.rsin })}
+        ${csrfField(ctx)}
+        ${textField('rsin', m.colRsin, form.rsin ?? '', { required: true, maxlength: 9, hint: m.fieldRsinHint, inputmode: 'numeric', id: 'new-rsin', error: errors.rsin })}
         ${textField('name', m.colName, form.name ?? '', { required: true, maxlength: 200, id: 'new-name', error: errors.name })}
         <div class="console-actions">${submitButton(m.create)}</div>
       </form>`,
@@ -94,7 +113,14 @@ async function organisationsPage(tools: ConsoleTools, request: FastifyRequest, r
 }
 
 /** One organisation, with the rename form (its value and refusal when it was refused). */
-async function organisationPage(tools: ConsoleTools, request: FastifyRequest, reply: FastifyReply, rsin: string, form?: FormFields, errors: FieldErrors = {}) {
+async function organisationPage(
+  tools: ConsoleTools,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  rsin: string,
+  form?: FormFields,
+  errors: FieldErrors = {},
+) {
   const ctx = tools.ctx(request);
   const m = ctx.m;
   const o = await tools.api(request).get<Listed>(`/organisations/${encodeURIComponent(rsin)}`);
@@ -109,7 +135,9 @@ async function organisationPage(tools: ConsoleTools, request: FastifyRequest, re
         </div>
         <div class="utrecht-data-list__item">
           <dt class="utrecht-data-list__item-key">${m.colClients}</dt>
-          <dd class="utrecht-data-list__item-value"><a class="utrecht-link" href="${BASE}/clients?rsin=${o.rsin}">${o.clientCount}</a></dd>
+          <dd class="utrecht-data-list__item-value">
+            <a class="utrecht-link" href="${BASE}/clients?rsin=${o.rsin}">${o.clientCount}</a>
+          </dd>
         </div>
         <div class="utrecht-data-list__item">
           <dt class="utrecht-data-list__item-key">${m.colEnabledClients}</dt>
@@ -120,21 +148,30 @@ async function organisationPage(tools: ConsoleTools, request: FastifyRequest, re
           <dd class="utrecht-data-list__item-value">${formatTime(ctx.lang, o.createdAt)}</dd>
         </div>
       </dl>
-      <form method="post" action="${orgPath(o.rsin)}/${o.enabled ? 'disable' : 'enable'}" class="console-actions">${csrfField(ctx)}${submitButton(o.enabled ? m.disable : m.enable, 'secondary')}</form>
+      <form method="post" action="${orgPath(o.rsin)}/${o.enabled ? 'disable' : 'enable'}" class="console-actions">
+        ${csrfField(ctx)}${submitButton(o.enabled ? m.disable : m.enable, 'secondary')}
+      </form>
       <h2 class="utrecht-heading-2">${m.rename}</h2>
       ${errorSummary(m, errors)}
       <form method="post" action="${orgPath(o.rsin)}">
-        ${csrfField(ctx)} ${textField('name', fill(m.orgNameFor, { rsin: o.rsin }), form?.name ?? o.name, { required: true, maxlength: 200, error: errors.name })}
+        ${csrfField(ctx)}
+        ${textField('name', fill(m.orgNameFor, { rsin: o.rsin }), form?.name ?? o.name, { required: true, maxlength: 200, error: errors.name })}
         <div class="console-actions">${submitButton(m.save)}</div>
       </form>
       <p class="utrecht-paragraph">
-        <a class="utrecht-link" href="${BASE}/activity?organisation=${o.rsin}">${m.navActivity}</a> · <a class="utrecht-link" href="${BASE}/organisations">${m.orgsTitle}</a>
+        <a class="utrecht-link" href="${BASE}/activity?organisation=${o.rsin}">${m.navActivity}</a> ·
+        <a class="utrecht-link" href="${BASE}/organisations">${m.orgsTitle}</a>
       </p>`,
     Object.keys(errors).length ? 400 : 200,
   );
 }
 
-function orgList(tools: ConsoleTools, request: Parameters<ConsoleTools['ctx']>[0], items: Listed[], q: string): SafeHtml {
+function orgList(
+  tools: ConsoleTools,
+  request: Parameters<ConsoleTools['ctx']>[0],
+  items: Listed[],
+  q: string,
+): SafeHtml {
   const ctx = tools.ctx(request);
   const m = ctx.m;
   return html`<form class="console-filters" method="get" action="${BASE}/organisations" role="search">
@@ -146,7 +183,13 @@ function orgList(tools: ConsoleTools, request: Parameters<ConsoleTools['ctx']>[0
         ? dataTable(
             m.orgsTitle,
             [m.colRsin, m.colName, m.colStatus, m.colClients, m.colEnabledClients],
-            items.map((o) => [html`<a class="utrecht-link" href="${orgPath(o.rsin)}">${o.rsin}</a>`, o.name, o.enabled ? m.statusEnabled : m.statusDisabled, o.clientCount, o.enabledClientCount]),
+            items.map((o) => [
+              html`<a class="utrecht-link" href="${orgPath(o.rsin)}">${o.rsin}</a>`,
+              o.name,
+              o.enabled ? m.statusEnabled : m.statusDisabled,
+              o.clientCount,
+              o.enabledClientCount,
+            ]),
           )
         : html`<p class="utrecht-paragraph">${m.noOrgs}</p>`
     }`;

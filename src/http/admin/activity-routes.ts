@@ -8,10 +8,16 @@ import { organisationSeenBy } from '../../organisations/administration-policy.js
 const counts = { issued: Type.Integer(), failed: Type.Integer({ description: 'failed client authentications' }) };
 const activitySchema = Type.Object({
   since: Type.Integer({ description: 'epoch milliseconds of the first hour' }),
-  hours: Type.Array(Type.Object({ hour: Type.Integer({ description: 'epoch milliseconds of the hour' }), ...counts }), { description: 'the last 7 days, every hour, oldest first' }),
-  clients: Type.Array(Type.Object({ clientId: Type.String(), rsin: Type.Union([Type.String(), Type.Null()]), ...counts }), { description: 'the busiest clients (at most 20)' }),
+  hours: Type.Array(Type.Object({ hour: Type.Integer({ description: 'epoch milliseconds of the hour' }), ...counts }), {
+    description: 'the last 7 days, every hour, oldest first',
+  }),
+  clients: Type.Array(
+    Type.Object({ clientId: Type.String(), rsin: Type.Union([Type.String(), Type.Null()]), ...counts }),
+    { description: 'the busiest clients (at most 20)' },
+  ),
   organisations: Type.Array(Type.Object({ rsin: Type.Union([Type.String(), Type.Null()]), ...counts }), {
-    description: 'the busiest organisations (at most 20); null: events that recorded no organisation, such as failures of unknown client ids',
+    description:
+      'the busiest organisations (at most 20); null: events that recorded no organisation, such as failures of unknown client ids',
   }),
 });
 const activityQuery = Type.Object(
@@ -32,9 +38,14 @@ export interface ActivityRoutesOptions {
  * own organisation's only, whatever it asks for.
  */
 export const activityRoutes: FastifyPluginAsyncTypebox<ActivityRoutesOptions> = async (admin, { activity }) => {
-  admin.get('/activity', { schema: { querystring: activityQuery, response: { 200: activitySchema } } }, async (request) => {
-    const own = organisationSeenBy(request.administrator);
-    if (own !== undefined && request.query.rsin !== undefined && request.query.rsin !== own) return { since: 0, hours: [], clients: [], organisations: [] };
-    return activity.report({ clientId: request.query.clientId, rsin: own ?? request.query.rsin });
-  });
+  admin.get(
+    '/activity',
+    { schema: { querystring: activityQuery, response: { 200: activitySchema } } },
+    async (request) => {
+      const own = organisationSeenBy(request.administrator);
+      if (own !== undefined && request.query.rsin !== undefined && request.query.rsin !== own)
+        return { since: 0, hours: [], clients: [], organisations: [] };
+      return activity.report({ clientId: request.query.clientId, rsin: own ?? request.query.rsin });
+    },
+  );
 };

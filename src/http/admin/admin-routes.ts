@@ -11,7 +11,12 @@ import { ForbiddenError, ValidationError } from '../../errors.js';
 import { holdsControlCharacters } from '../../control-characters.js';
 import type { KeyRing } from '../../keys/key-ring.js';
 import { type KeyRotationDependencies, rotateKey } from '../../keys/rotate-key.js';
-import { type Administrator, administersPlatform, administratorOf, mayReadOrganisation } from '../../organisations/administration-policy.js';
+import {
+  type Administrator,
+  administersPlatform,
+  administratorOf,
+  mayReadOrganisation,
+} from '../../organisations/administration-policy.js';
 import { type AdministeredClients, ClientAdministration } from '../../organisations/client-administration.js';
 import type { OrganisationService } from '../../organisations/organisation-service.js';
 import { failureFloor } from '../failure-floor.js';
@@ -36,7 +41,8 @@ const actorOf = (request: FastifyRequest): Actor => ({ id: request.admin?.client
 const REALM = 'zgw-auth-admin';
 
 /** The documentation of the API is public; everything else needs an administrator. */
-const isPublic = (request: FastifyRequest) => request.url.startsWith('/admin/docs') || request.url === '/admin/openapi.json';
+const isPublic = (request: FastifyRequest) =>
+  request.url.startsWith('/admin/docs') || request.url === '/admin/openapi.json';
 
 /** The caller as an administrator: set by the onRequest hook before any route runs. */
 function administratorOfRequest(request: FastifyRequest): Administrator {
@@ -91,8 +97,14 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRouteOptions> = async (
       const principal = await authorizeWithBackoff(options, request, []);
       // Global or organisation administrator, from the registry's scopes and RSIN of the caller's client.
       const administrator = administratorOf(principal);
-      if (!administrator) throw new TokenError('insufficient_scope', `the admin API needs ${ADMIN_SCOPE} or ${ORG_ADMIN_SCOPE}`, { authenticated: true });
-      if (principal.kind !== 'oauth2') throw new TokenError('alg_not_allowed', 'the admin API needs a token from the token endpoint', { authenticated: true });
+      if (!administrator)
+        throw new TokenError('insufficient_scope', `the admin API needs ${ADMIN_SCOPE} or ${ORG_ADMIN_SCOPE}`, {
+          authenticated: true,
+        });
+      if (principal.kind !== 'oauth2')
+        throw new TokenError('alg_not_allowed', 'the admin API needs a token from the token endpoint', {
+          authenticated: true,
+        });
       request.admin = principal;
       request.administrator = administrator;
     } catch (err) {
@@ -111,14 +123,32 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRouteOptions> = async (
     for (const part of [request.params, request.query, request.body]) {
       if (!holdsControlCharacters(part, text)) continue;
       // The field that holds it, when a top-level one does: the refusal names it as other field errors do.
-      const field = part && typeof part === 'object' ? Object.entries(part).find(([k, v]) => holdsControlCharacters(k, text) || holdsControlCharacters(v, text))?.[0] : undefined;
-      throw new ValidationError('control characters (such as NUL) are not accepted in paths, queries or fields', field !== undefined && /^[A-Za-z]{1,40}$/.test(field) ? field : undefined);
+      const field =
+        part && typeof part === 'object'
+          ? Object.entries(part).find(
+              ([k, v]) => holdsControlCharacters(k, text) || holdsControlCharacters(v, text),
+            )?.[0]
+          : undefined;
+      throw new ValidationError(
+        'control characters (such as NUL) are not accepted in paths, queries or fields',
+        field !== undefined && /^[A-Za-z]{1,40}$/.test(field) ? field : undefined,
+      );
     }
   });
 
-  admin.setErrorHandler((error: Error, request, reply) => renderProblem(error, reply, (err) => request.log.error({ err }, 'admin request failed')));
+  admin.setErrorHandler((error: Error, request, reply) =>
+    renderProblem(error, reply, (err) => request.log.error({ err }, 'admin request failed')),
+  );
 
-  admin.setNotFoundHandler((request, reply) => sendProblem(reply, 404, 'not_found', 'Not found', `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`));
+  admin.setNotFoundHandler((request, reply) =>
+    sendProblem(
+      reply,
+      404,
+      'not_found',
+      'Not found',
+      `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`,
+    ),
+  );
 
   admin.get('/openapi.json', { schema: { hide: true } }, async () => admin.swagger());
 
@@ -127,21 +157,35 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRouteOptions> = async (
     platform.addHook('onRequest', async (request, reply) => {
       const admin = administratorOfRequest(request);
       // An organisation administrator reads its own organisation (the console shows its name), nothing else here.
-      const readsOwn = request.method === 'GET' && request.routeOptions.url === '/admin/organisations/:rsin' && mayReadOrganisation(admin, (request.params as { rsin?: string }).rsin ?? '');
+      const readsOwn =
+        request.method === 'GET' &&
+        request.routeOptions.url === '/admin/organisations/:rsin' &&
+        mayReadOrganisation(admin, (request.params as { rsin?: string }).rsin ?? '');
       if (!administersPlatform(admin) && !readsOwn) {
-        return sendRefusal(reply, new TokenError('insufficient_scope', `${ORG_ADMIN_SCOPE} administers clients only`, { authenticated: true }), [ADMIN_SCOPE]);
+        return sendRefusal(
+          reply,
+          new TokenError('insufficient_scope', `${ORG_ADMIN_SCOPE} administers clients only`, { authenticated: true }),
+          [ADMIN_SCOPE],
+        );
       }
     });
     await platform.register(organisationRoutes, { organisations, actorOf });
 
     platform.get('/keys', { schema: { response: { 200: s.keyList } } }, async () => ({ items: await keys.list() }));
 
-    platform.post('/keys/rotate', { schema: { body: s.rotateKeyBody, response: { 200: s.keyRotationSchema } } }, async (request) =>
-      rotateKey({ keys, audit, config }, request.body ?? {}, actorOf(request)),
+    platform.post(
+      '/keys/rotate',
+      { schema: { body: s.rotateKeyBody, response: { 200: s.keyRotationSchema } } },
+      async (request) => rotateKey({ keys, audit, config }, request.body ?? {}, actorOf(request)),
     );
   });
   await admin.register(activityRoutes, { activity: options.activity });
-  await admin.register(tokenInspectionRoutes, { verifier: options.verifier, guessing: options, clients: options.clients, now: options.now });
+  await admin.register(tokenInspectionRoutes, {
+    verifier: options.verifier,
+    guessing: options,
+    clients: options.clients,
+    now: options.now,
+  });
 
   admin.get('/clients', { schema: { querystring: s.listQuery, response: { 200: s.clientPage } } }, async (request) => {
     // The schema's defaults are applied before this runs; these only satisfy the type.
@@ -149,25 +193,45 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRouteOptions> = async (
     return clients.list(administratorOfRequest(request), { ...filter, limit, offset });
   });
 
-  admin.post('/clients', { schema: { body: s.createClientBody, response: { 201: s.createdClientSchema } } }, async (request, reply) => {
-    const created = await clients.create(administratorOfRequest(request), request.body, actorOf(request));
-    return reply.code(201).header('cache-control', 'no-store').send(created);
-  });
+  admin.post(
+    '/clients',
+    { schema: { body: s.createClientBody, response: { 201: s.createdClientSchema } } },
+    async (request, reply) => {
+      const created = await clients.create(administratorOfRequest(request), request.body, actorOf(request));
+      return reply.code(201).header('cache-control', 'no-store').send(created);
+    },
+  );
 
-  admin.get('/clients/:clientId', { schema: { params: s.clientIdParams, response: { 200: s.clientRef } } }, async (request) => clients.get(administratorOfRequest(request), request.params.clientId));
+  admin.get(
+    '/clients/:clientId',
+    { schema: { params: s.clientIdParams, response: { 200: s.clientRef } } },
+    async (request) => clients.get(administratorOfRequest(request), request.params.clientId),
+  );
 
-  admin.patch('/clients/:clientId', { schema: { params: s.clientIdParams, body: s.updateClientBody, response: { 200: s.clientWithWarnings } } }, async (request) =>
-    clients.update(administratorOfRequest(request), request.params.clientId, request.body, actorOf(request)),
+  admin.patch(
+    '/clients/:clientId',
+    { schema: { params: s.clientIdParams, body: s.updateClientBody, response: { 200: s.clientWithWarnings } } },
+    async (request) =>
+      clients.update(administratorOfRequest(request), request.params.clientId, request.body, actorOf(request)),
   );
 
   for (const [verb, enabled] of [
     ['enable', true],
     ['disable', false],
   ] as const) {
-    admin.post(`/clients/:clientId/${verb}`, { schema: { params: s.clientIdParams, response: { 200: s.clientRef } } }, async (request) => {
-      const { client } = await clients.update(administratorOfRequest(request), request.params.clientId, { enabled }, actorOf(request));
-      return client;
-    });
+    admin.post(
+      `/clients/:clientId/${verb}`,
+      { schema: { params: s.clientIdParams, response: { 200: s.clientRef } } },
+      async (request) => {
+        const { client } = await clients.update(
+          administratorOfRequest(request),
+          request.params.clientId,
+          { enabled },
+          actorOf(request),
+        );
+        return client;
+      },
+    );
   }
 
   admin.delete('/clients/:clientId', { schema: { params: s.clientIdParams } }, async (request, reply) => {
@@ -175,21 +239,40 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRouteOptions> = async (
     return reply.code(204).send();
   });
 
-  admin.get('/clients/:clientId/secrets', { schema: { params: s.clientIdParams, response: { 200: s.secretInfoList } } }, async (request) =>
-    clients.listSecrets(administratorOfRequest(request), request.params.clientId),
+  admin.get(
+    '/clients/:clientId/secrets',
+    { schema: { params: s.clientIdParams, response: { 200: s.secretInfoList } } },
+    async (request) => clients.listSecrets(administratorOfRequest(request), request.params.clientId),
   );
 
-  admin.post('/clients/:clientId/secrets', { schema: { params: s.clientIdParams, body: s.addSecretBody, response: { 201: s.createdSecretSchema } } }, async (request, reply) => {
-    const created = await clients.addSecret(administratorOfRequest(request), request.params.clientId, request.body, actorOf(request));
-    // An imported value is the caller's own; it is not echoed back.
-    return reply
-      .code(201)
-      .header('cache-control', 'no-store')
-      .send({ ...created, value: request.body.value === undefined ? created.value : undefined });
-  });
+  admin.post(
+    '/clients/:clientId/secrets',
+    { schema: { params: s.clientIdParams, body: s.addSecretBody, response: { 201: s.createdSecretSchema } } },
+    async (request, reply) => {
+      const created = await clients.addSecret(
+        administratorOfRequest(request),
+        request.params.clientId,
+        request.body,
+        actorOf(request),
+      );
+      // An imported value is the caller's own; it is not echoed back.
+      return reply
+        .code(201)
+        .header('cache-control', 'no-store')
+        .send({ ...created, value: request.body.value === undefined ? created.value : undefined });
+    },
+  );
 
-  admin.delete('/clients/:clientId/secrets/:secretId', { schema: { params: s.secretParams, response: { 200: s.secretInfoRef } } }, async (request) =>
-    clients.revokeSecret(administratorOfRequest(request), request.params.clientId, request.params.secretId, actorOf(request)),
+  admin.delete(
+    '/clients/:clientId/secrets/:secretId',
+    { schema: { params: s.secretParams, response: { 200: s.secretInfoRef } } },
+    async (request) =>
+      clients.revokeSecret(
+        administratorOfRequest(request),
+        request.params.clientId,
+        request.params.secretId,
+        actorOf(request),
+      ),
   );
 
   admin.get('/audit', { schema: { querystring: s.auditQuery, response: { 200: s.auditPage } } }, async (request) => ({

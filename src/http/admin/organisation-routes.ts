@@ -59,29 +59,58 @@ export async function organisationRoutes(admin: FastifyInstance, options: Organi
 
   admin.get<{ Querystring: OrganisationFilter }>(
     '/organisations',
-    { schema: { querystring: listQuery, response: { 200: { type: 'object', properties: { items: { type: 'array', items: organisationWithCounts }, total: { type: 'integer' } } } } } },
+    {
+      schema: {
+        querystring: listQuery,
+        response: {
+          200: {
+            type: 'object',
+            properties: { items: { type: 'array', items: organisationWithCounts }, total: { type: 'integer' } },
+          },
+        },
+      },
+    },
     async (request) => organisations.list(request.query),
   );
 
   admin.post<{ Body: OrganisationInput }>(
     '/organisations',
-    { schema: { body: { type: 'object', additionalProperties: false, required: ['rsin', 'name'], properties: { rsin, name } }, response: { 201: organisation } } },
+    {
+      schema: {
+        body: { type: 'object', additionalProperties: false, required: ['rsin', 'name'], properties: { rsin, name } },
+        response: { 201: organisation },
+      },
+    },
     async (request, reply) => reply.code(201).send(await organisations.create(request.body, actorOf(request))),
   );
 
-  admin.get<RsinParams>('/organisations/:rsin', { schema: { params: rsinParams, response: { 200: organisationWithCounts } } }, async (request) => organisations.get(request.params.rsin));
+  admin.get<RsinParams>(
+    '/organisations/:rsin',
+    { schema: { params: rsinParams, response: { 200: organisationWithCounts } } },
+    async (request) => organisations.get(request.params.rsin),
+  );
 
   admin.patch<RsinParams & { Body: OrganisationPatch }>(
     '/organisations/:rsin',
-    { schema: { params: rsinParams, body: { type: 'object', additionalProperties: false, required: ['name'], properties: { name } }, response: { 200: organisation } } },
+    {
+      schema: {
+        params: rsinParams,
+        body: { type: 'object', additionalProperties: false, required: ['name'], properties: { name } },
+        response: { 200: organisation },
+      },
+    },
     async (request) => organisations.update(request.params.rsin, request.body, actorOf(request)),
   );
 
-  admin.post<RsinParams>('/organisations/:rsin/disable', { schema: { params: rsinParams, response: { 200: organisation } } }, async (request) =>
-    organisations.disable(request.params.rsin, actorOf(request)),
+  admin.post<RsinParams>(
+    '/organisations/:rsin/disable',
+    { schema: { params: rsinParams, response: { 200: organisation } } },
+    async (request) => organisations.disable(request.params.rsin, actorOf(request)),
   );
 
-  admin.post<RsinParams>('/organisations/:rsin/enable', { schema: { params: rsinParams, response: { 200: organisation } } }, async (request) =>
-    organisations.enable(request.params.rsin, actorOf(request)),
+  admin.post<RsinParams>(
+    '/organisations/:rsin/enable',
+    { schema: { params: rsinParams, response: { 200: organisation } } },
+    async (request) => organisations.enable(request.params.rsin, actorOf(request)),
   );
 }

@@ -21,11 +21,17 @@ export function schemaError(errors: FastifySchemaValidationError[], dataVar: str
   if (!error) return new ValidationError(`${dataVar} is not valid`);
   const path = error.instancePath.split('/').slice(1).map(unescapePointer);
   const where = [dataVar, ...path].join('/').slice(0, 200);
-  const named = error.keyword === 'required' ? error.params.missingProperty : error.keyword === 'additionalProperties' ? error.params.additionalProperty : undefined;
+  const named =
+    error.keyword === 'required'
+      ? error.params.missingProperty
+      : error.keyword === 'additionalProperties'
+        ? error.params.additionalProperty
+        : undefined;
   const field = typeof named === 'string' ? named.slice(0, 60) : path[0];
   const rule = error.keyword === 'pattern' ? PATTERN_RULES.get(String(error.params.pattern)) : undefined;
   let message = `${where} ${error.message ?? 'is not valid'}`;
   if (rule) message = `${where} is not a valid ${rule}`;
-  else if (error.keyword === 'additionalProperties') message = `${where} must NOT have additional properties: "${field}" is not a field here`;
+  else if (error.keyword === 'additionalProperties')
+    message = `${where} must NOT have additional properties: "${field}" is not a field here`;
   return new ValidationError(message, field);
 }

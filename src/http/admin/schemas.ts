@@ -24,9 +24,11 @@ function nullable<T extends TSchema & { type: string }>(schema: T) {
 }
 
 /** A JSON object of any members (static claims, audit details). */
-const anyObject = (options: { maxProperties?: number; description?: string } = {}) => Type.Unsafe<Record<string, unknown>>({ type: 'object', additionalProperties: true, ...options });
+const anyObject = (options: { maxProperties?: number; description?: string } = {}) =>
+  Type.Unsafe<Record<string, unknown>>({ type: 'object', additionalProperties: true, ...options });
 
-const epochMs = (options: { minimum?: number; maximum?: number } = {}) => nullable(Type.Integer({ description: 'epoch milliseconds', ...options }));
+const epochMs = (options: { minimum?: number; maximum?: number } = {}) =>
+  nullable(Type.Integer({ description: 'epoch milliseconds', ...options }));
 
 // ---- responses ---------------------------------------------------------------------------------
 
@@ -104,7 +106,9 @@ export const auditEventSchema = Type.Object({
   address: nullable(Type.String()),
   reason: nullable(Type.String()),
   details: anyObject({ description: 'before/after and context; never secret material' }),
-  organisation: nullable(Type.String({ description: 'RSIN of the organisation the event concerns; null for keys and the system' })),
+  organisation: nullable(
+    Type.String({ description: 'RSIN of the organisation the event concerns; null for keys and the system' }),
+  ),
 });
 export const auditPage = Type.Object({ items: Type.Array(auditEventSchema) });
 
@@ -112,10 +116,22 @@ export const keyInfoSchema = Type.Object({
   kid: Type.String(),
   alg: Type.String(),
   createdAt: Type.Integer(),
-  activatesAt: Type.Integer({ description: 'epoch milliseconds from which it signs (or was to sign, when superseded)' }),
-  signsUntil: nullable(Type.Integer({ description: 'epoch milliseconds at which the next key takes over; null while none follows' })),
-  retiresAt: nullable(Type.Integer({ description: 'epoch milliseconds at which it leaves the JWKS, its last token expired; null while it may sign' })),
-  supersededAt: nullable(Type.Integer({ description: 'epoch milliseconds at which a newer key was rotated in to sign before it: it never signs' })),
+  activatesAt: Type.Integer({
+    description: 'epoch milliseconds from which it signs (or was to sign, when superseded)',
+  }),
+  signsUntil: nullable(
+    Type.Integer({ description: 'epoch milliseconds at which the next key takes over; null while none follows' }),
+  ),
+  retiresAt: nullable(
+    Type.Integer({
+      description: 'epoch milliseconds at which it leaves the JWKS, its last token expired; null while it may sign',
+    }),
+  ),
+  supersededAt: nullable(
+    Type.Integer({
+      description: 'epoch milliseconds at which a newer key was rotated in to sign before it: it never signs',
+    }),
+  ),
   state: Type.Enum(['pending', 'active', 'published', 'superseded', 'retired'], { type: 'string' }),
 });
 export const keyList = Type.Object({ items: Type.Array(keyInfoSchema) });
@@ -124,7 +140,9 @@ export const keyRotationSchema = Type.Object({
   kid: Type.String(),
   alg: Type.Enum(SIGNING_ALGS, { type: 'string' }),
   activatesAt: Type.Integer({ description: 'epoch milliseconds from which the new key signs' }),
-  previousRetireAt: Type.Integer({ description: 'epoch milliseconds at which the key it takes over from stops being published' }),
+  previousRetireAt: Type.Integer({
+    description: 'epoch milliseconds at which the key it takes over from stops being published',
+  }),
   superseded: Type.Array(Type.String(), { description: 'kids of pending keys this one supersedes: they never sign' }),
 });
 
@@ -141,38 +159,78 @@ export type ResponseShapes = [
 
 // ---- requests ----------------------------------------------------------------------------------
 
-const clientId = Type.String({ minLength: 1, maxLength: CLIENT_LIMITS.clientId, pattern: CLIENT_ID_PATTERN.source, description: CLIENT_ID_RULE });
+const clientId = Type.String({
+  minLength: 1,
+  maxLength: CLIENT_LIMITS.clientId,
+  pattern: CLIENT_ID_PATTERN.source,
+  description: CLIENT_ID_RULE,
+});
 const rsin = Type.String({ pattern: RSIN_PATTERN.source, description: `organisation RSIN: ${RSIN_RULE}` });
-const scopes = Type.Array(Type.String({ maxLength: CLIENT_LIMITS.scope, pattern: SCOPE_PATTERN.source, description: SCOPE_RULE }), { maxItems: CLIENT_LIMITS.scopes });
+const scopes = Type.Array(
+  Type.String({ maxLength: CLIENT_LIMITS.scope, pattern: SCOPE_PATTERN.source, description: SCOPE_RULE }),
+  { maxItems: CLIENT_LIMITS.scopes },
+);
 
 const clientFields = {
   name: Type.Optional(Type.String({ maxLength: CLIENT_LIMITS.name })),
   description: Type.Optional(Type.String({ maxLength: CLIENT_LIMITS.description })),
   enabled: Type.Optional(Type.Boolean()),
-  grantTypes: Type.Optional(Type.Array(Type.Enum(GRANT_TYPES, { type: 'string' }), { maxItems: CLIENT_LIMITS.grantTypes })),
+  grantTypes: Type.Optional(
+    Type.Array(Type.Enum(GRANT_TYPES, { type: 'string' }), { maxItems: CLIENT_LIMITS.grantTypes }),
+  ),
   allowedScopes: Type.Optional(scopes),
   defaultScopes: Type.Optional(scopes),
-  tokenLifetime: Type.Optional(nullable(Type.Integer({ minimum: 1, maximum: CLIENT_LIMITS.tokenLifetime, description: 'seconds; null: the server default' }))),
+  tokenLifetime: Type.Optional(
+    nullable(
+      Type.Integer({
+        minimum: 1,
+        maximum: CLIENT_LIMITS.tokenLifetime,
+        description: 'seconds; null: the server default',
+      }),
+    ),
+  ),
   staticClaims: Type.Optional(anyObject({ maxProperties: CLIENT_LIMITS.staticClaims })),
   selfSignedAllowed: Type.Optional(Type.Boolean()),
 };
 
-export const createClientBody = Type.Object({ clientId: Type.Optional(clientId), rsin, ...clientFields }, { additionalProperties: false });
-export const updateClientBody = Type.Object({ rsin: Type.Optional(rsin), ...clientFields }, { additionalProperties: false, minProperties: 1 });
+export const createClientBody = Type.Object(
+  { clientId: Type.Optional(clientId), rsin, ...clientFields },
+  { additionalProperties: false },
+);
+export const updateClientBody = Type.Object(
+  { rsin: Type.Optional(rsin), ...clientFields },
+  { additionalProperties: false, minProperties: 1 },
+);
 
 export const addSecretBody = Type.Object(
   {
     label: Type.Optional(Type.String({ maxLength: CLIENT_LIMITS.secretLabel })),
     expiresAt: Type.Optional(epochMs({ minimum: 0, maximum: MAX_EPOCH_MS })),
-    value: Type.Optional(Type.String({ minLength: SECRET_MIN_LENGTH, maxLength: SECRET_MAX_LENGTH, description: 'import this secret instead of generating one' })),
-    allowWeak: Type.Optional(Type.Boolean({ description: 'keep an imported value below the strength rule for a self-signing client (audited, shown as a risk on the client)' })),
+    value: Type.Optional(
+      Type.String({
+        minLength: SECRET_MIN_LENGTH,
+        maxLength: SECRET_MAX_LENGTH,
+        description: 'import this secret instead of generating one',
+      }),
+    ),
+    allowWeak: Type.Optional(
+      Type.Boolean({
+        description:
+          'keep an imported value below the strength rule for a self-signing client (audited, shown as a risk on the client)',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
 
-export const clientIdParams = Type.Object({ clientId: Type.String({ minLength: 1, maxLength: CLIENT_LIMITS.clientId }) });
+export const clientIdParams = Type.Object({
+  clientId: Type.String({ minLength: 1, maxLength: CLIENT_LIMITS.clientId }),
+});
 // Secret ids are `sec_` and 12 characters; the bound only keeps nonsense short.
-export const secretParams = Type.Object({ clientId: Type.String({ minLength: 1, maxLength: CLIENT_LIMITS.clientId }), secretId: Type.String({ maxLength: 40 }) });
+export const secretParams = Type.Object({
+  clientId: Type.String({ minLength: 1, maxLength: CLIENT_LIMITS.clientId }),
+  secretId: Type.String({ maxLength: 40 }),
+});
 
 /** Page size of the lists: the default, and the most one request may ask for. */
 export const PAGE = { default: 100, max: 1000 } as const;
@@ -183,7 +241,12 @@ export const listQuery = Type.Object(
     enabled: Type.Optional(Type.Boolean()),
     selfSignedAllowed: Type.Optional(Type.Boolean()),
     q: Type.Optional(Type.String({ maxLength: 100, description: 'case-insensitive text in client id or name' })),
-    sort: Type.Optional(Type.Enum(CLIENT_SORTS, { type: 'string', description: 'clientId (default), or lastToken: the latest token first, never-used clients last' })),
+    sort: Type.Optional(
+      Type.Enum(CLIENT_SORTS, {
+        type: 'string',
+        description: 'clientId (default), or lastToken: the latest token first, never-used clients last',
+      }),
+    ),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: PAGE.max, default: PAGE.default })),
     offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000_000, default: 0 })),
   },
@@ -195,10 +258,23 @@ export const auditQuery = Type.Object(
     action: Type.Optional(Type.String({ maxLength: 60 })),
     target: Type.Optional(Type.String({ maxLength: 100 })),
     actor: Type.Optional(Type.String({ maxLength: 100 })),
-    reason: Type.Optional(Type.String({ maxLength: 40, description: 'why a client authentication failed, e.g. wrong_secret, revoked_secret' })),
-    organisation: Type.Optional(Type.String({ pattern: RSIN_PATTERN.source, description: 'events of this organisation (RSIN) only' })),
+    reason: Type.Optional(
+      Type.String({
+        maxLength: 40,
+        description: 'why a client authentication failed, e.g. wrong_secret, revoked_secret',
+      }),
+    ),
+    organisation: Type.Optional(
+      Type.String({ pattern: RSIN_PATTERN.source, description: 'events of this organisation (RSIN) only' }),
+    ),
     since: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_EPOCH_MS })),
-    before: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'events with a lower id: paging back from the newest' })),
+    before: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: Number.MAX_SAFE_INTEGER,
+        description: 'events with a lower id: paging back from the newest',
+      }),
+    ),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: PAGE.max, default: PAGE.default })),
   },
   { additionalProperties: false },
@@ -208,8 +284,19 @@ export const rotateKeyBody = nullable(
   Type.Object(
     {
       alg: Type.Optional(Type.Enum(SIGNING_ALGS, { type: 'string' })),
-      publishDelay: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_KEY_PUBLISH_DELAY, description: 'seconds the new key is published before it signs' })),
-      now: Type.Optional(Type.Boolean({ description: 'Emergency: sign at once (publishDelay 0); verifiers caching the JWKS refuse new tokens until they refetch.' })),
+      publishDelay: Type.Optional(
+        Type.Integer({
+          minimum: 0,
+          maximum: MAX_KEY_PUBLISH_DELAY,
+          description: 'seconds the new key is published before it signs',
+        }),
+      ),
+      now: Type.Optional(
+        Type.Boolean({
+          description:
+            'Emergency: sign at once (publishDelay 0); verifiers caching the JWKS refuse new tokens until they refetch.',
+        }),
+      ),
     },
     { additionalProperties: false },
   ),

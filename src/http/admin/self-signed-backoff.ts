@@ -13,9 +13,15 @@ export interface AdminAuthorization extends SelfSignedGuessing {
  * throws `too_many_attempts` (429) while the caller is backed off, TokenError like `authorize`
  * otherwise.
  */
-export async function authorizeWithBackoff(auth: AdminAuthorization, request: FastifyRequest, scopes: string[]): Promise<Principal> {
+export async function authorizeWithBackoff(
+  auth: AdminAuthorization,
+  request: FastifyRequest,
+  scopes: string[],
+): Promise<Principal> {
   const header = request.headers.authorization;
-  const result = await verifyCountingGuesses(auth, header, request.ip, 'admin', () => authorize(auth.verifier, header, scopes));
+  const result = await verifyCountingGuesses(auth, header, request.ip, 'admin', () =>
+    authorize(auth.verifier, header, scopes),
+  );
   if ('principal' in result) return result.principal;
   throw tooManyAttempts(result.retryAfter);
 }

@@ -12,15 +12,27 @@ const anyObject = Type.Unsafe<Record<string, unknown>>({ type: 'object', additio
 const inspectionSchema = Type.Object({
   header: Type.Union([anyObject, Type.Null()]),
   payload: Type.Union([anyObject, Type.Null()]),
-  times: Type.Array(Type.Object({ claim: Type.String(), at: Type.Number({ description: 'epoch seconds' }), secondsFromNow: Type.Integer() })),
+  times: Type.Array(
+    Type.Object({
+      claim: Type.String(),
+      at: Type.Number({ description: 'epoch seconds' }),
+      secondsFromNow: Type.Integer(),
+    }),
+  ),
   verdict: Type.Object({
     valid: Type.Boolean(),
-    code: Type.Optional(Type.String({ description: "the verifier's refusal code, e.g. expired, bad_signature, rsin_mismatch" })),
+    code: Type.Optional(
+      Type.String({ description: "the verifier's refusal code, e.g. expired, bad_signature, rsin_mismatch" }),
+    ),
     message: Type.Optional(Type.String()),
     kind: Type.Optional(Type.String()),
     clientId: Type.Optional(Type.String()),
     expiresAt: Type.Optional(Type.Integer({ description: 'epoch seconds' })),
-    scopes: Type.Optional(Type.Array(Type.String(), { description: "what the token lets its caller do (self-signed: the client's registered scopes)" })),
+    scopes: Type.Optional(
+      Type.Array(Type.String(), {
+        description: "what the token lets its caller do (self-signed: the client's registered scopes)",
+      }),
+    ),
   }),
 });
 
@@ -39,22 +51,47 @@ export interface TokenInspectionRoutesOptions {
  * token reads as an unknown client, without being verified. A refused self-signed token counts as a
  * failed guess at its client's secret, from the caller's address, as at /token.
  */
-export const tokenInspectionRoutes: FastifyPluginAsyncTypebox<TokenInspectionRoutesOptions> = async (admin, { verifier, guessing, clients, now }) => {
+export const tokenInspectionRoutes: FastifyPluginAsyncTypebox<TokenInspectionRoutesOptions> = async (
+  admin,
+  { verifier, guessing, clients, now },
+) => {
   admin.post(
     '/tokens/inspect',
-    { schema: { body: Type.Object({ token: Type.String({ minLength: 1, maxLength: MAX_TOKEN_LENGTH }) }, { additionalProperties: false }), response: { 200: inspectionSchema } } },
+    {
+      schema: {
+        body: Type.Object(
+          { token: Type.String({ minLength: 1, maxLength: MAX_TOKEN_LENGTH }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: inspectionSchema },
+      },
+    },
     async (request, reply) => {
       reply.header('cache-control', 'no-store');
       const own = organisationSeenBy(request.administrator);
       const decoded = await explainToken(request.body.token, undefined, now() / 1000);
       let explained: TokenExplanation = decoded;
       const clientId = decoded.payload?.client_id;
-      if (own !== undefined && decoded.payload && !(typeof clientId === 'string' && (await visibleTo(clients, clientId, own)))) {
-        explained = { ...decoded, verdict: { verified: true, valid: false, code: 'unknown_client', message: 'the token names no client of your organisation' } };
+      if (
+        own !== undefined &&
+        decoded.payload &&
+        !(typeof clientId === 'string' && (await visibleTo(clients, clientId, own)))
+      ) {
+        explained = {
+          ...decoded,
+          verdict: {
+            verified: true,
+            valid: false,
+            code: 'unknown_client',
+            message: 'the token names no client of your organisation',
+          },
+        };
       } else if (decoded.header) {
         const counted = {
           verify: async (token: string) => {
-            const result = await verifyCountingGuesses(guessing, token, request.ip, 'admin', () => verifier.verify(token));
+            const result = await verifyCountingGuesses(guessing, token, request.ip, 'admin', () =>
+              verifier.verify(token),
+            );
             if ('retryAfter' in result) {
               throw tooManyAttempts(result.retryAfter);
             }

@@ -29,4 +29,5 @@ function classifyFastifyError(err: Partial<FastifyError>): ZgwAuthError | undefi
   return status === undefined ? undefined : new ZgwAuthError('bad_request', message, { status });
 }
 
-const clientErrorStatus = (status: unknown): number | undefined => (typeof status === 'number' && status >= 400 && status < 500 ? status : undefined);
+const clientErrorStatus = (status: unknown): number | undefined =>
+  typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;

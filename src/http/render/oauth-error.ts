@@ -12,15 +12,26 @@ export interface OAuthErrorResponse {
 
 /** What the OAuth endpoints say for the codes that are not OAuth's own. */
 const WORDING: Partial<Record<ErrorCode, (err: ZgwAuthError) => OAuthErrorResponse>> = {
-  unsupported_media_type: () => invalidRequestResponse('unsupported content type: use application/x-www-form-urlencoded or multipart/form-data'),
+  unsupported_media_type: () =>
+    invalidRequestResponse('unsupported content type: use application/x-www-form-urlencoded or multipart/form-data'),
   body_too_large: () => invalidRequestResponse('request body too large', 413),
   malformed_body: () => invalidRequestResponse('malformed request body'),
   bad_request: (err) => invalidRequestResponse('malformed request', err.status),
   unstorable_value: () => invalidRequestResponse('a parameter holds a value that cannot be stored'),
-  storage_unavailable: (err) => ({ error: 'temporarily_unavailable', description: 'the service is temporarily unavailable; retry shortly', status: 503, headers: err.headers }),
+  storage_unavailable: (err) => ({
+    error: 'temporarily_unavailable',
+    description: 'the service is temporarily unavailable; retry shortly',
+    status: 503,
+    headers: err.headers,
+  }),
 };
 
-const invalidRequestResponse = (description: string, status = 400): OAuthErrorResponse => ({ error: 'invalid_request', description, status, headers: {} });
+const invalidRequestResponse = (description: string, status = 400): OAuthErrorResponse => ({
+  error: 'invalid_request',
+  description,
+  status,
+  headers: {},
+});
 
 const INTERNAL: OAuthErrorResponse = { error: 'server_error', description: 'internal error', status: 500, headers: {} };
 
@@ -30,7 +41,8 @@ const INTERNAL: OAuthErrorResponse = { error: 'server_error', description: 'inte
  */
 export function toOAuthErrorResponse(thrown: unknown, logUnexpected: (err: unknown) => void): OAuthErrorResponse {
   const err = classifyError(thrown);
-  if (err && isOAuthErrorCode(err.code)) return { error: err.code, description: err.message, status: err.status, headers: err.headers };
+  if (err && isOAuthErrorCode(err.code))
+    return { error: err.code, description: err.message, status: err.status, headers: err.headers };
   const worded = err && WORDING[err.code];
   if (worded) return worded(err);
   if (err && err.status < 500) return invalidRequestResponse(err.message, err.status);
@@ -46,7 +58,10 @@ const BASIC_CHALLENGE = 'Basic realm="zgw-auth", charset="UTF-8"';
  * comes without one: client libraries read a challenge as "authenticate with HTTP" (openid-client
  * reports it instead of invalid_client).
  */
-export function withClientChallenge(response: OAuthErrorResponse, authorization: string | undefined): OAuthErrorResponse {
+export function withClientChallenge(
+  response: OAuthErrorResponse,
+  authorization: string | undefined,
+): OAuthErrorResponse {
   if (response.error !== 'invalid_client' || response.status !== 401 || !authorization) return response;
   return { ...response, headers: { ...response.headers, 'www-authenticate': BASIC_CHALLENGE } };
 }

@@ -6,7 +6,14 @@ import { classifyError } from './classify-error.js';
 const PROBLEM = 'application/problem+json';
 
 /** Sends an RFC 9457 problem document; `code` also names its type, `urn:zgw-auth:error:<code>`. */
-export function sendProblem(reply: FastifyReply, status: number, code: string, title: string, detail: string, extra: Record<string, unknown> = {}): FastifyReply {
+export function sendProblem(
+  reply: FastifyReply,
+  status: number,
+  code: string,
+  title: string,
+  detail: string,
+  extra: Record<string, unknown> = {},
+): FastifyReply {
   return reply
     .code(status)
     .type(PROBLEM)
@@ -34,13 +41,22 @@ const WORDING: Partial<Record<ErrorCode, (err: ZgwAuthError) => Problem>> = {
  * The admin API's answer to anything thrown: refusals as problem documents with their status and
  * headers, internal errors (logged) as a bare 500.
  */
-export function renderProblem(thrown: unknown, reply: FastifyReply, logUnexpected: (err: unknown) => void): FastifyReply {
+export function renderProblem(
+  thrown: unknown,
+  reply: FastifyReply,
+  logUnexpected: (err: unknown) => void,
+): FastifyReply {
   const err = classifyError(thrown);
   if (!err || (err.status >= 500 && err.code !== 'storage_unavailable')) {
     logUnexpected(thrown);
     return sendProblem(reply, 500, 'internal_error', 'Internal error', 'internal error');
   }
-  const [code, title, detail] = WORDING[err.code]?.(err) ?? [err.code, STATUS_CODES[err.status] ?? 'Error', err.message];
-  const extra = err instanceof ValidationError && err.field ? { invalidParams: [{ name: err.field, reason: err.message }] } : {};
+  const [code, title, detail] = WORDING[err.code]?.(err) ?? [
+    err.code,
+    STATUS_CODES[err.status] ?? 'Error',
+    err.message,
+  ];
+  const extra =
+    err instanceof ValidationError && err.field ? { invalidParams: [{ name: err.field, reason: err.message }] } : {};
   return sendProblem(reply.headers(err.headers), err.status, code, title, detail, extra);
 }

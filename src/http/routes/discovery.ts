@@ -22,7 +22,10 @@ const ROOT_PATHS: NonNullable<DiscoveryRoutesOptions['paths']> = {
  * wherever it is asked for: it names the endpoints under the issuer, which answer whether or not
  * Keycloak's paths are served too, so a cached document stays right when those are switched off.
  */
-export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async (server, { config, keys, paths = ROOT_PATHS }) => {
+export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async (
+  server,
+  { config, keys, paths = ROOT_PATHS },
+) => {
   const metadata = () => {
     const iss = config.issuer;
     return {
@@ -38,13 +41,29 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
       revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       access_token_signing_alg_values_supported: [...SIGNING_ALGS],
       subject_types_supported: ['public'],
-      claims_supported: ['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'client_id', 'rsin', 'scope', 'client_registration'],
+      claims_supported: [
+        'iss',
+        'sub',
+        'aud',
+        'exp',
+        'nbf',
+        'iat',
+        'jti',
+        'client_id',
+        'rsin',
+        'scope',
+        'client_registration',
+      ],
     };
   };
   const cacheable = { 'cache-control': 'public, max-age=300' };
   for (const path of paths.metadata) server.get(path, async (_req, reply) => reply.headers(cacheable).send(metadata()));
   // Short cache: verifiers refetch on an unknown kid anyway, and rotation publishes keys ahead.
   const keySet = { 'cache-control': 'public, max-age=60' };
-  for (const path of paths.jwks) server.get(path, async (_req, reply) => reply.headers(keySet).type('application/jwk-set+json').send(keys.jwksDocument()));
-  for (const path of paths.keycloakCerts) server.get(path, async (_req, reply) => reply.headers(keySet).type('application/json').send(keys.jwksDocument()));
+  for (const path of paths.jwks)
+    server.get(path, async (_req, reply) =>
+      reply.headers(keySet).type('application/jwk-set+json').send(keys.jwksDocument()),
+    );
+  for (const path of paths.keycloakCerts)
+    server.get(path, async (_req, reply) => reply.headers(keySet).type('application/json').send(keys.jwksDocument()));
 };

@@ -13,14 +13,23 @@ export interface IntrospectRouteOptions {
 }
 
 /** POST /introspect (RFC 7662) for both token kinds. */
-export const introspectRoute: FastifyPluginAsync<IntrospectRouteOptions> = async (server, { introspectToken, paths = ['/introspect'], keycloakPaths = [] }) => {
+export const introspectRoute: FastifyPluginAsync<IntrospectRouteOptions> = async (
+  server,
+  { introspectToken, paths = ['/introspect'], keycloakPaths = [] },
+) => {
   const keycloak = new Set(keycloakPaths);
   const handler: RouteHandlerMethod = async (request, reply) => {
     reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' });
     const body = request.body instanceof FormBody ? request.body : FormBody.empty();
     return introspectToken({
-      presentsCredentials: attempt(() => Boolean(request.headers.authorization) || body.get('client_secret') !== undefined),
-      credentials: attempt(() => clientCredentials(request.headers.authorization, body, { identicalTwice: keycloak.has(request.routeOptions.url ?? '') })),
+      presentsCredentials: attempt(
+        () => Boolean(request.headers.authorization) || body.get('client_secret') !== undefined,
+      ),
+      credentials: attempt(() =>
+        clientCredentials(request.headers.authorization, body, {
+          identicalTwice: keycloak.has(request.routeOptions.url ?? ''),
+        }),
+      ),
       token: attempt(() => body.get('token')),
       address: request.ip,
     });

@@ -19,5 +19,7 @@ export const operationsRoutes: FastifyPluginAsync<OperationsRoutesOptions> = asy
       .send({ status: ready ? 'ok' : 'unavailable', checks });
   });
 
-  server.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  server.get('/metrics', async (_request, reply) =>
+    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+  );
 };

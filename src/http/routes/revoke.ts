@@ -17,13 +17,20 @@ export interface RevokeRouteOptions {
  * the body open; `{}` as JSON, because client libraries parse the answer (simple-oauth2's revoke()
  * throws on an empty body).
  */
-export const revokeRoute: FastifyPluginAsync<RevokeRouteOptions> = async (server, { revokeToken, paths = ['/revoke'], keycloakPaths = [] }) => {
+export const revokeRoute: FastifyPluginAsync<RevokeRouteOptions> = async (
+  server,
+  { revokeToken, paths = ['/revoke'], keycloakPaths = [] },
+) => {
   const keycloak = new Set(keycloakPaths);
   const handler: RouteHandlerMethod = async (request, reply) => {
     reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' });
     const body = request.body instanceof FormBody ? request.body : FormBody.empty();
     await revokeToken({
-      credentials: attempt(() => clientCredentials(request.headers.authorization, body, { identicalTwice: keycloak.has(request.routeOptions.url ?? '') })),
+      credentials: attempt(() =>
+        clientCredentials(request.headers.authorization, body, {
+          identicalTwice: keycloak.has(request.routeOptions.url ?? ''),
+        }),
+      ),
       token: attempt(() => body.get('token')),
       address: request.ip,
     });

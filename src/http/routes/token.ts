@@ -13,20 +13,30 @@ export interface TokenRouteOptions {
 }
 
 /** POST /token — OAuth 2.0 client credentials grant (RFC 6749 §4.4). */
-export const tokenRoute: FastifyPluginAsync<TokenRouteOptions> = async (server, { issueToken, paths = ['/token'], keycloakPaths = [] }) => {
+export const tokenRoute: FastifyPluginAsync<TokenRouteOptions> = async (
+  server,
+  { issueToken, paths = ['/token'], keycloakPaths = [] },
+) => {
   const keycloak = new Set(keycloakPaths);
   const handler: RouteHandlerMethod = async (request, reply) => {
     const body = request.body instanceof FormBody ? request.body : FormBody.empty();
     const atKeycloak = keycloak.has(request.routeOptions.url ?? '');
     const token = await issueToken({
       grantType: attempt(() => body.get('grant_type')),
-      credentials: attempt(() => clientCredentials(request.headers.authorization, body, { identicalTwice: atKeycloak })),
+      credentials: attempt(() =>
+        clientCredentials(request.headers.authorization, body, { identicalTwice: atKeycloak }),
+      ),
       scope: attempt(() => body.get('scope')),
       address: request.ip,
       keycloakPath: atKeycloak,
     });
     reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' });
-    return { access_token: token.accessToken, token_type: token.tokenType, expires_in: token.expiresIn, ...(token.scope ? { scope: token.scope } : {}) };
+    return {
+      access_token: token.accessToken,
+      token_type: token.tokenType,
+      expires_in: token.expiresIn,
+      ...(token.scope ? { scope: token.scope } : {}),
+    };
   };
   for (const path of paths) server.post(path, handler);
 };
