@@ -1,5 +1,6 @@
-// Lint (`npm run lint`): ESLint's and typescript-eslint's recommended rules, without type
-// information (fast; `tsc -b` already checks types). Formatting is Prettier's (`npm run format:check`).
+// Lint (`npm run lint`): ESLint's and typescript-eslint's recommended rules, and the type-aware
+// rules about promises (a promise nobody awaits hides its failure). Formatting is Prettier's
+// (`npm run format:check`).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -42,6 +43,19 @@ export default tseslint.config(
       ],
       // Input validation matches control characters on purpose, to refuse them.
       'no-control-regex': 'off',
+    },
+  },
+  {
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      // node:test's describe/it return promises the runner awaits itself.
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['describe', 'it', 'test', 'suite'] }] },
+      ],
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/await-thenable': 'error',
     },
   },
   {

@@ -607,7 +607,7 @@ function targets(): Target[] {
 
 async function cleanUp(): Promise<void> {
   await Promise.allSettled(servers.map((s) => s.stop()));
-  await Promise.allSettled(registries.map((r) => r.dropDatabase?.()));
+  await Promise.allSettled(registries.flatMap((r) => (r.dropDatabase ? [r.dropDatabase()] : [])));
 }
 
 try {

@@ -234,7 +234,7 @@ describe('faults under load: PostgreSQL', () => {
   });
 
   after(async () => {
-    await Promise.all(d?.procs.map((p) => (p.child.exitCode === null ? p.stop() : undefined)) ?? []);
+    await Promise.all(d?.procs.filter((p) => p.child.exitCode === null).map((p) => p.stop()) ?? []);
     await server?.destroy();
   });
 
@@ -349,7 +349,7 @@ describe('faults under load: Redis', () => {
   });
 
   after(async () => {
-    await Promise.all(d?.procs.map((p) => (p.child.exitCode === null ? p.stop() : undefined)) ?? []);
+    await Promise.all(d?.procs.filter((p) => p.child.exitCode === null).map((p) => p.stop()) ?? []);
     await redis?.destroy();
   });
 
@@ -423,7 +423,7 @@ describe('process faults under load', () => {
     } finally {
       await run.stop();
       for (const line of run.timeline()) t.diagnostic(line);
-      await Promise.all(d.procs.map((p) => (p.child.exitCode === null ? p.stop() : undefined)));
+      await Promise.all(d.procs.filter((p) => p.child.exitCode === null).map((p) => p.stop()));
       await balancer.close();
     }
     t.diagnostic(`answers: ${fmt(run.counts())}; drained and exited ${Math.round(drained)} ms after SIGTERM`);

@@ -43,7 +43,7 @@ export function serveCommand(program: Command, ctx: CliContext): void {
           app.log.error({ err }, 'housekeeping failed'),
         );
       await housekeeping();
-      setInterval(housekeeping, 3_600_000).unref();
+      setInterval(() => void housekeeping(), 3_600_000).unref();
       const server = await buildServer(app);
       const address = await server
         .listen({ host: config.host, port: config.port })

@@ -107,7 +107,7 @@ export class KeyRing implements KeySource {
   }
 
   startRefresh(intervalSeconds: number, onError: (err: unknown) => void): void {
-    this.timer = setInterval(() => this.load().catch(onError), intervalSeconds * 1000);
+    this.timer = setInterval(() => void this.load().catch(onError), intervalSeconds * 1000);
     this.timer.unref();
   }
 
