@@ -2059,11 +2059,11 @@ export const MUTATIONS = [
   {
     id: 'token-inspector-counts-guesses',
     check: 'Token inspector verifies self-signed tokens under the guessing back-off',
-    fn: 'tokenInspectionRoutes',
-    file: 'src/http/admin/token-inspection-routes.ts',
+    fn: 'inspectToken',
+    file: 'src/inspection/inspect-token.ts',
     tests: ['console'],
-    from: "const result = await verifyCountingGuesses(guessing, token, request.ip, 'admin', () => verifier.verify(token));",
-    to: 'const result = { principal: await verifier.verify(token) };',
+    from: "const result = await verifyCountingGuesses(deps.guessing, token, request.address, 'admin', () => deps.verifier.verify(token));",
+    to: 'const result = { principal: await deps.verifier.verify(token) };',
   },
   // ---- checks that no test guarded until their tests came ----------------------------------
   {

@@ -66,18 +66,9 @@ export function checkbox(name: string, label: string, checked: boolean, o: Field
   const id = o.id ?? name;
   return html`<div class="utrecht-form-field utrecht-form-field--checkbox">
     <div class="utrecht-form-field__input">
-      <input
-        class="utrecht-checkbox utrecht-checkbox--html-input"
-        type="checkbox"
-        id="${id}"
-        name="${name}"
-        value="true"
-        ${attr('checked', checked)}${described(id, o)}
-      />
+      <input class="utrecht-checkbox utrecht-checkbox--html-input" type="checkbox" id="${id}" name="${name}" value="true" ${attr('checked', checked)}${described(id, o)} />
     </div>
-    <div class="utrecht-form-field__label utrecht-form-field__label--checkbox">
-      <label class="utrecht-form-label utrecht-form-label--checkbox" for="${id}">${label}</label>
-    </div>
+    <div class="utrecht-form-field__label utrecht-form-field__label--checkbox"><label class="utrecht-form-label utrecht-form-label--checkbox" for="${id}">${label}</label></div>
     ${extras(id, o)}
   </div>`;
 }

@@ -1,3 +1,4 @@
+import { ZgwAuthError } from '../errors.js';
 import { decodeJwt, extractToken, type Principal, TokenError, type TokenErrorCode } from '@zgw-auth/verifier';
 import type { GuessingGuard, GuessReason } from '../limits/guessing-guard.js';
 import type { RateLimitCounts } from '../counts.js';
@@ -64,4 +65,11 @@ function selfSignedClientId(tokenOrAuthorization: string | undefined): string | 
   } catch {
     return undefined;
   }
+}
+
+/** The answer to a caller backed off for guessing a self-signing secret. */
+export function tooManyAttempts(retryAfter: number): ZgwAuthError {
+  return new ZgwAuthError('too_many_attempts', `too many failed authentication attempts; retry after ${retryAfter} s`, {
+    headers: { 'retry-after': String(retryAfter), 'cache-control': 'no-store' },
+  });
 }

@@ -80,12 +80,7 @@ function reportView(ctx: PageContext, r: ActivityReport, names: OrganisationName
     const x = i * slot;
     return html`${h.issued ? html`<rect class="issued" x="${(x + 0.5).toFixed(1)}" y="${y(h.issued).toFixed(1)}" width="${(slot * 0.55).toFixed(1)}" height="${(H - BOTTOM - y(h.issued)).toFixed(1)}"><title>${when(h.hour)}: ${h.issued}</title></rect>` : ''}${
       h.failed
-        ? html`<rect
-            class="failed"
-            x="${(x + slot * 0.55).toFixed(1)}"
-            y="${y(h.failed).toFixed(1)}"
-            width="${(slot * 0.4).toFixed(1)}"
-            height="${(H - BOTTOM - y(h.failed)).toFixed(1)}"
+        ? html`<rect class="failed" x="${(x + slot * 0.55).toFixed(1)}" y="${y(h.failed).toFixed(1)}" width="${(slot * 0.4).toFixed(1)}" height="${(H - BOTTOM - y(h.failed)).toFixed(1)}"
             ><title>${when(h.hour)}: ${h.failed}</title></rect
           >`
         : ''
@@ -98,13 +93,12 @@ function reportView(ctx: PageContext, r: ActivityReport, names: OrganisationName
     offset += d.hours.length;
     // A day covered for only a few hours has no room for its label.
     const room = d.hours.length >= 12;
-    return html`<line class="axis" x1="${x.toFixed(1)}" y1="${TOP}" x2="${x.toFixed(1)}" y2="${H - BOTTOM + 4}"></line
-      >${
-        room
-          ? html`<text class="day-long" x="${(x + 3).toFixed(1)}" y="${H - 10}">${formatDay(ctx.lang, d.from)}</text
+    return html`<line class="axis" x1="${x.toFixed(1)}" y1="${TOP}" x2="${x.toFixed(1)}" y2="${H - BOTTOM + 4}"></line>${
+      room
+        ? html`<text class="day-long" x="${(x + 3).toFixed(1)}" y="${H - 10}">${formatDay(ctx.lang, d.from)}</text
               ><text class="day-short" x="${(x + 3).toFixed(1)}" y="${H - 2}">${dayNumber(d.from)}</text>`
-          : ''
-      }`;
+        : ''
+    }`;
   });
   const chart = html`<figure class="console-figure">
     <svg class="console-chart" viewBox="0 0 ${W} ${H}" role="img" aria-labelledby="chart-title">
@@ -126,9 +120,7 @@ function reportView(ctx: PageContext, r: ActivityReport, names: OrganisationName
       i === last && i > 0 ? html` <span class="console-muted">(${m.daySoFar})</span>` : ''
     }`;
   return html`${chart}
-    <p class="utrecht-paragraph">
-      ${fill(m.activityDaysNote, { from: days[0] ? `${formatDay(ctx.lang, days[0].from)} ${hourMinute.format(days[0].from)}` : '—' })}
-    </p>
+    <p class="utrecht-paragraph">${fill(m.activityDaysNote, { from: days[0] ? `${formatDay(ctx.lang, days[0].from)} ${hourMinute.format(days[0].from)}` : '—' })}</p>
     <div class="console-grid">
       <div>
         <h2 class="utrecht-heading-2">${m.perDay}</h2>
@@ -146,9 +138,7 @@ function reportView(ctx: PageContext, r: ActivityReport, names: OrganisationName
                 m.perClient,
                 m.colClientId,
                 r.clients.map((c) => [
-                  html`<a class="utrecht-link" href="${BASE}/activity?client=${encodeURIComponent(c.clientId)}"
-                    >${c.clientId}</a
-                  >`,
+                  html`<a class="utrecht-link" href="${BASE}/activity?client=${encodeURIComponent(c.clientId)}">${c.clientId}</a>`,
                   c.issued,
                   c.failed,
                 ]),
@@ -165,9 +155,7 @@ function reportView(ctx: PageContext, r: ActivityReport, names: OrganisationName
                 m.colOrganisation,
                 r.organisations.map((o) => [
                   o.rsin
-                    ? html`<a class="utrecht-link" href="${BASE}/activity?organisation=${o.rsin}"
-                        >${organisationLabel(names, o.rsin)}</a
-                      >`
+                    ? html`<a class="utrecht-link" href="${BASE}/activity?organisation=${o.rsin}">${organisationLabel(names, o.rsin)}</a>`
                     : m.unknownOrganisation,
                   o.issued,
                   o.failed,

@@ -268,17 +268,10 @@ export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): 
         reply,
         request,
         m.revokeTitle,
-        html`<p class="utrecht-paragraph">
-            ${fill(m.revokeConfirm, { secret: secretId, label: secret.label || '—', id: clientId })}
-          </p>
-          <form
-            method="post"
-            action="${clientPath(clientId)}/secrets/${encodeURIComponent(secretId)}/revoke"
-            class="console-actions"
-          >
-            ${csrfField(ctx)}${submitButton(m.revokeButton, 'danger')}
-            <a class="utrecht-link" href="${clientPath(clientId)}">${m.cancel}</a>
-          </form>`,
+        html`<p class="utrecht-paragraph">${fill(m.revokeConfirm, { secret: secretId, label: secret.label || '—', id: clientId })}</p>
+        <form method="post" action="${clientPath(clientId)}/secrets/${encodeURIComponent(secretId)}/revoke" class="console-actions">
+          ${csrfField(ctx)}${submitButton(m.revokeButton, 'danger')} <a class="utrecht-link" href="${clientPath(clientId)}">${m.cancel}</a>
+        </form>`,
       );
     },
   );
@@ -392,11 +385,7 @@ async function lockoutConfirmation(
       <div class="utrecht-alert__message">${consequences.map((c) => html`<p class="utrecht-paragraph">${c}</p>`)}</div>
     </div>
     <p class="utrecht-paragraph">${m.confirmQuestion}</p>
-    <form
-      method="post"
-      action="${verb === 'edit' ? clientPath(clientId) : `${clientPath(clientId)}/${verb}`}"
-      class="console-actions"
-    >
+    <form method="post" action="${verb === 'edit' ? clientPath(clientId) : `${clientPath(clientId)}/${verb}`}" class="console-actions">
       ${csrfField(ctx)}<input type="hidden" name="confirmed" value="yes" />${resent} ${submitButton(button, 'danger')}
       <a class="utrecht-link" href="${clientPath(clientId)}">${m.cancel}</a>
     </form>`;
@@ -446,12 +435,9 @@ function newClientForm(ctx: PageContext, values: FormFields, error?: FieldErrors
   const m = ctx.m;
   return html`${error ? errorSummary(m, error) : ''}
     <form method="post" action="${BASE}/clients">
-      ${csrfField(ctx)}
-      ${textField('clientId', m.fieldClientId, values.clientId ?? '', { maxlength: 50, hint: m.fieldClientIdHint, error: errorFor(error, 'clientId') })}
+      ${csrfField(ctx)} ${textField('clientId', m.fieldClientId, values.clientId ?? '', { maxlength: 50, hint: m.fieldClientIdHint, error: errorFor(error, 'clientId') })}
       ${clientFormFields(ctx, values, error, true)}
-      <div class="console-actions">
-        ${submitButton(m.create)}<a class="utrecht-link" href="${BASE}/clients">${m.cancel}</a>
-      </div>
+      <div class="console-actions">${submitButton(m.create)}<a class="utrecht-link" href="${BASE}/clients">${m.cancel}</a></div>
     </form>`;
 }
 
@@ -460,32 +446,13 @@ function secretShown(ctx: PageContext, clientId: string, value: string): SafeHtm
   const m = ctx.m;
   return html`${alert('info', m.secretOnce)}
     <div class="utrecht-form-field utrecht-form-field--text">
-      <div class="utrecht-form-field__label">
-        <label class="utrecht-form-label" for="secret-value">${m.secretValueLabel}</label>
-      </div>
+      <div class="utrecht-form-field__label"><label class="utrecht-form-label" for="secret-value">${m.secretValueLabel}</label></div>
       <div class="utrecht-form-field__input">
-        <input
-          class="utrecht-textbox utrecht-textbox--html-input console-secret"
-          id="secret-value"
-          type="text"
-          readonly
-          value="${value}"
-          autocomplete="off"
-          spellcheck="false"
-        />
+        <input class="utrecht-textbox utrecht-textbox--html-input console-secret" id="secret-value" type="text" readonly value="${value}" autocomplete="off" spellcheck="false" />
       </div>
     </div>
     <div class="console-actions">
-      <button
-        class="utrecht-button utrecht-button--secondary-action"
-        type="button"
-        data-copy="secret-value"
-        data-copy-status="copy-status"
-        data-copied-text="${m.copied}"
-        hidden
-      >
-        ${m.copy}
-      </button>
+      <button class="utrecht-button utrecht-button--secondary-action" type="button" data-copy="secret-value" data-copy-status="copy-status" data-copied-text="${m.copied}" hidden>${m.copy}</button>
       <span id="copy-status" role="status"></span>
       <a class="utrecht-link" href="${clientPath(clientId)}">${m.toClient}</a>
     </div>`;
@@ -535,17 +502,11 @@ async function clientPage(
     formatTime(ctx.lang, s.lastUsedAt, m.never),
     stateOf(s),
     s.revokedAt === null
-      ? html`<a
-          class="utrecht-link"
-          href="${clientPath(clientId)}/secrets/${encodeURIComponent(s.secretId)}/revoke"
-          aria-label="${fill(m.revokeLabel, { id: s.secretId })}"
-          >${m.revoke}</a
-        >`
+      ? html`<a class="utrecht-link" href="${clientPath(clientId)}/secrets/${encodeURIComponent(s.secretId)}/revoke" aria-label="${fill(m.revokeLabel, { id: s.secretId })}">${m.revoke}</a>`
       : '',
   ]);
   const sv = state.secretValues ?? {};
-  const content = html`${state.errors ? errorSummary(m, state.errors) : ''}
-    ${client.risks.includes('weak_secret') ? alert('error', m.riskWeak) : ''}
+  const content = html`${state.errors ? errorSummary(m, state.errors) : ''} ${client.risks.includes('weak_secret') ? alert('error', m.riskWeak) : ''}
     <dl class="utrecht-data-list">
       <div class="utrecht-data-list__item">
         <dt class="utrecht-data-list__item-key">${m.colOrganisation}</dt>
@@ -568,11 +529,7 @@ async function clientPage(
         <dd class="utrecht-data-list__item-value">${formatTime(ctx.lang, client.updatedAt)}</dd>
       </div>
     </dl>
-    <form
-      method="post"
-      action="${clientPath(clientId)}/${client.enabled ? 'disable' : 'enable'}"
-      class="console-actions"
-    >
+    <form method="post" action="${clientPath(clientId)}/${client.enabled ? 'disable' : 'enable'}" class="console-actions">
       ${csrfField(ctx)}${submitButton(client.enabled ? m.disable : m.enable, 'secondary')}
     </form>
     <h2 class="utrecht-heading-2">${m.secretsTitle}</h2>
@@ -588,8 +545,7 @@ async function clientPage(
     <h3 class="utrecht-heading-3">${m.addSecret}</h3>
     ${state.secretErrors ? errorSummary(m, state.secretErrors) : ''}
     <form method="post" action="${clientPath(clientId)}/secrets">
-      ${csrfField(ctx)}
-      ${textField('label', m.fieldLabel, sv.label ?? '', { maxlength: 200, hint: m.labelHint, error: errorFor(state.secretErrors, 'label') })}
+      ${csrfField(ctx)} ${textField('label', m.fieldLabel, sv.label ?? '', { maxlength: 200, hint: m.labelHint, error: errorFor(state.secretErrors, 'label') })}
       ${textField('expiresAt', m.fieldExpires, sv.expiresAt ?? '', { type: 'date', hint: m.expiresHint, error: errorFor(state.secretErrors, 'expiresAt') })}
       <div class="console-actions">${submitButton(m.addSecret, 'secondary')}</div>
     </form>
@@ -601,15 +557,13 @@ async function clientPage(
     <section class="console-danger" aria-labelledby="delete-heading">
       <h2 class="utrecht-heading-2" id="delete-heading">${m.deleteTitle}</h2>
       <form method="post" action="${clientPath(clientId)}/delete">
-        ${csrfField(ctx)}
-        ${textField('clientId', m.deleteConfirmLabel, '', { id: 'delete-confirm', hint: m.deleteHint, autocomplete: 'off', maxlength: 50 })}
+        ${csrfField(ctx)} ${textField('clientId', m.deleteConfirmLabel, '', { id: 'delete-confirm', hint: m.deleteHint, autocomplete: 'off', maxlength: 50 })}
         <div class="console-actions">${submitButton(m.deleteButton, 'danger')}</div>
       </form>
     </section>
     <p class="utrecht-paragraph">
       <a class="utrecht-link" href="${BASE}/audit?client=${encodeURIComponent(clientId)}">${m.navAudit}</a> ·
-      <a class="utrecht-link" href="${BASE}/activity?client=${encodeURIComponent(clientId)}">${m.navActivity}</a> ·
-      <a class="utrecht-link" href="${BASE}/clients">${m.backToClients}</a>
+      <a class="utrecht-link" href="${BASE}/activity?client=${encodeURIComponent(clientId)}">${m.navActivity}</a> · <a class="utrecht-link" href="${BASE}/clients">${m.backToClients}</a>
     </p>`;
   return tools.send(reply, request, client.clientId, content, state.errors || state.secretErrors ? 400 : 200);
 }

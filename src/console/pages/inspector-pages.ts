@@ -76,8 +76,7 @@ function inspection(ctx: PageContext, r: Inspection): SafeHtml {
               ${r.times.map(
                 (t) =>
                   html`<li>
-                    ${m[`claim_${t.claim}`]}: ${formatTime(ctx.lang, t.at * 1000)}
-                    (${fill(t.secondsFromNow >= 0 ? m.timeIn : m.timeAgo, { d: formatDuration(ctx.lang, t.secondsFromNow) })})
+                    ${m[`claim_${t.claim}`]}: ${formatTime(ctx.lang, t.at * 1000)} (${fill(t.secondsFromNow >= 0 ? m.timeIn : m.timeAgo, { d: formatDuration(ctx.lang, t.secondsFromNow) })})
                   </li>`,
               )}
             </ul>`

@@ -103,8 +103,7 @@ async function organisationsPage(
       <h2 class="utrecht-heading-2">${m.newOrg}</h2>
       ${errorSummary(m, errors, { rsin: 'new-rsin', name: 'new-name' })}
       <form method="post" action="${BASE}/organisations">
-        ${csrfField(ctx)}
-        ${textField('rsin', m.colRsin, form.rsin ?? '', { required: true, maxlength: 9, hint: m.fieldRsinHint, inputmode: 'numeric', id: 'new-rsin', error: errors.rsin })}
+        ${csrfField(ctx)} ${textField('rsin', m.colRsin, form.rsin ?? '', { required: true, maxlength: 9, hint: m.fieldRsinHint, inputmode: 'numeric', id: 'new-rsin', error: errors.rsin })}
         ${textField('name', m.colName, form.name ?? '', { required: true, maxlength: 200, id: 'new-name', error: errors.name })}
         <div class="console-actions">${submitButton(m.create)}</div>
       </form>`,
@@ -135,9 +134,7 @@ async function organisationPage(
         </div>
         <div class="utrecht-data-list__item">
           <dt class="utrecht-data-list__item-key">${m.colClients}</dt>
-          <dd class="utrecht-data-list__item-value">
-            <a class="utrecht-link" href="${BASE}/clients?rsin=${o.rsin}">${o.clientCount}</a>
-          </dd>
+          <dd class="utrecht-data-list__item-value"><a class="utrecht-link" href="${BASE}/clients?rsin=${o.rsin}">${o.clientCount}</a></dd>
         </div>
         <div class="utrecht-data-list__item">
           <dt class="utrecht-data-list__item-key">${m.colEnabledClients}</dt>
@@ -148,19 +145,15 @@ async function organisationPage(
           <dd class="utrecht-data-list__item-value">${formatTime(ctx.lang, o.createdAt)}</dd>
         </div>
       </dl>
-      <form method="post" action="${orgPath(o.rsin)}/${o.enabled ? 'disable' : 'enable'}" class="console-actions">
-        ${csrfField(ctx)}${submitButton(o.enabled ? m.disable : m.enable, 'secondary')}
-      </form>
+      <form method="post" action="${orgPath(o.rsin)}/${o.enabled ? 'disable' : 'enable'}" class="console-actions">${csrfField(ctx)}${submitButton(o.enabled ? m.disable : m.enable, 'secondary')}</form>
       <h2 class="utrecht-heading-2">${m.rename}</h2>
       ${errorSummary(m, errors)}
       <form method="post" action="${orgPath(o.rsin)}">
-        ${csrfField(ctx)}
-        ${textField('name', fill(m.orgNameFor, { rsin: o.rsin }), form?.name ?? o.name, { required: true, maxlength: 200, error: errors.name })}
+        ${csrfField(ctx)} ${textField('name', fill(m.orgNameFor, { rsin: o.rsin }), form?.name ?? o.name, { required: true, maxlength: 200, error: errors.name })}
         <div class="console-actions">${submitButton(m.save)}</div>
       </form>
       <p class="utrecht-paragraph">
-        <a class="utrecht-link" href="${BASE}/activity?organisation=${o.rsin}">${m.navActivity}</a> ·
-        <a class="utrecht-link" href="${BASE}/organisations">${m.orgsTitle}</a>
+        <a class="utrecht-link" href="${BASE}/activity?organisation=${o.rsin}">${m.navActivity}</a> · <a class="utrecht-link" href="${BASE}/organisations">${m.orgsTitle}</a>
       </p>`,
     Object.keys(errors).length ? 400 : 200,
   );

@@ -1,7 +1,6 @@
 import { authorize, type Principal, type Verifier } from '@zgw-auth/verifier';
 import type { FastifyRequest } from 'fastify';
-import { ZgwAuthError } from '../../errors.js';
-import { type SelfSignedGuessing, verifyCountingGuesses } from '../../tokens/self-signed-guesses.js';
+import { type SelfSignedGuessing, tooManyAttempts, verifyCountingGuesses } from '../../tokens/self-signed-guesses.js';
 
 /** What checking an admin caller's token needs. */
 export interface AdminAuthorization extends SelfSignedGuessing {
@@ -24,11 +23,4 @@ export async function authorizeWithBackoff(
   );
   if ('principal' in result) return result.principal;
   throw tooManyAttempts(result.retryAfter);
-}
-
-/** The answer to a caller backed off for guessing a self-signing secret. */
-export function tooManyAttempts(retryAfter: number): ZgwAuthError {
-  return new ZgwAuthError('too_many_attempts', `too many failed authentication attempts; retry after ${retryAfter} s`, {
-    headers: { 'retry-after': String(retryAfter), 'cache-control': 'no-store' },
-  });
 }
