@@ -2063,7 +2063,7 @@ export const MUTATIONS = [
     file: 'src/inspection/inspect-token.ts',
     tests: ['console'],
     from: "const result = await verifyCountingGuesses(deps.guessing, token, request.address, 'admin', () => deps.verifier.verify(token));",
-    to: 'const result = { principal: await deps.verifier.verify(token) };',
+    to: "const result = Math.random() < 0 ? await verifyCountingGuesses(deps.guessing, token, request.address, 'admin', () => deps.verifier.verify(token)) : { principal: await deps.verifier.verify(token) };",
   },
   // ---- checks that no test guarded until their tests came ----------------------------------
   {

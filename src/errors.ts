@@ -24,6 +24,9 @@ const STATUS = {
   too_many_attempts: 429,
   // A server the CLI asked (zgw-auth itself, with --server) answered with a refusal or not at all
   upstream_error: 502,
+  // The console: the admin API it calls refused (with the API's status), or the session ended
+  admin_api_refused: 400,
+  session_ended: 401,
   // The request as HTTP, refused before any route saw it
   unsupported_media_type: 415,
   body_too_large: 413,

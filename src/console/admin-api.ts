@@ -1,25 +1,26 @@
 import type { FastifyInstance } from 'fastify';
+import { ZgwAuthError } from '../errors.js';
 import type { SessionEnd } from './console-sessions.js';
 
-/** A refusal of the admin API, as its problem document told it. */
-export class AdminApiProblem extends Error {
+/** A refusal of the admin API, as its problem document told it; `problemCode` is the API's code. */
+export class AdminApiProblem extends ZgwAuthError {
   constructor(
-    readonly status: number,
-    readonly code: string,
+    status: number,
+    readonly problemCode: string,
     readonly detail: string,
     /** The request field the refusal names, when it names one. */
     readonly field: string | undefined,
   ) {
-    super(detail);
+    super('admin_api_refused', detail, { status });
     this.name = 'AdminApiProblem';
   }
 }
 
 /** The session's token no longer opens the admin API (expired, revoked, client disabled): sign in again. */
-export class SessionRefusedError extends Error {
+export class SessionRefusedError extends ZgwAuthError {
   /** Why the session ends, for the audit trail. */
   constructor(readonly why: SessionEnd = 'refused') {
-    super('the admin API refused the session token');
+    super('session_ended', 'the admin API refused the session token');
     this.name = 'SessionRefusedError';
   }
 }
