@@ -8,12 +8,15 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
+import SQLite from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { TokenError, type Verifier } from '@zgw-auth/verifier';
 import { type App, createApp, createLogger, initialize } from '../src/app.js';
 import type { ClientInput } from '../src/clients/model.js';
 import { type Config, loadConfig } from '../src/config.js';
 import { buildServer } from '../src/http/build-server.js';
+import type { Database } from '../src/storage/schema.js';
 import { spawnTracked, track } from './resources.js';
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -75,6 +78,32 @@ export async function freshPostgres(): Promise<{ url: string; drop: () => Promis
       await c.end();
       untrack();
     },
+  };
+}
+
+/**
+ * An empty database opened raw (no migrations): a test migrates it to an earlier version and fills
+ * it as that version would have, then lets zgw-auth open it. `drop` removes it.
+ */
+export async function rawDatabase(
+  dialect: DialectName,
+): Promise<{ db: Kysely<Database>; url: string; drop: () => Promise<void> }> {
+  if (dialect === 'sqlite') {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-raw-'));
+    const file = path.join(dir, 'zgw-auth.db');
+    return {
+      db: new Kysely<Database>({ dialect: new SqliteDialect({ database: new SQLite(file) }) }),
+      url: `sqlite:${file}`,
+      drop: async () => fs.rmSync(dir, { recursive: true, force: true }),
+    };
+  }
+  const fresh = await freshPostgres();
+  return {
+    db: new Kysely<Database>({
+      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: fresh.url, max: 1 }) }),
+    }),
+    url: fresh.url,
+    drop: fresh.drop,
   };
 }
 

@@ -4,17 +4,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import SQLite from 'better-sqlite3';
 import fc from 'fast-check';
-import { Kysely, PostgresDialect, sql, SqliteDialect } from 'kysely';
-import pg from 'pg';
+import { sql } from 'kysely';
 import { CLI_ACTOR } from '../src/cli/context.js';
 import { keyPlan, keyTimes } from '../src/keys/key-plan.js';
 import { rotateKey } from '../src/keys/rotate-key.js';
 import { KyselyKeyStore } from '../src/storage/kysely-key-store.js';
 import { migrate } from '../src/storage/migrations.js';
 import { openStorage, type Storage } from '../src/storage/open-storage.js';
-import type { Database } from '../src/storage/schema.js';
 import {
   basicAuth,
   Clock,
@@ -23,6 +20,7 @@ import {
   eventually,
   freshPostgres,
   postForm,
+  rawDatabase,
   request,
   startTestServer,
   type TestServer,
@@ -259,32 +257,10 @@ describe('key plan: every token verifiable until its exp, whatever rotations fol
   it('PostgreSQL, two servers sharing the database, with restarts', () => holdsFor('postgres', 2, 10));
 });
 
-/** A database at migration 0005 with keys as the version before the derived plan wrote them. */
-async function earlierDatabase(
-  dialect: DialectName,
-): Promise<{ db: Kysely<Database>; url: string; drop: () => Promise<void> }> {
-  if (dialect === 'sqlite') {
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-key-plan-')), 'zgw-auth.db');
-    return {
-      db: new Kysely<Database>({ dialect: new SqliteDialect({ database: new SQLite(file) }) }),
-      url: `sqlite:${file}`,
-      drop: async () => {},
-    };
-  }
-  const fresh = await freshPostgres();
-  return {
-    db: new Kysely<Database>({
-      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: fresh.url, max: 1 }) }),
-    }),
-    url: fresh.url,
-    drop: fresh.drop,
-  };
-}
-
 for (const dialect of ['sqlite', 'postgres'] as const) {
   describe(`migration 0006_signing_key_supersession: ${dialect}`, () => {
     it('keys of before plan by their activation, whatever retirement a rotation wrote; a supersession still sets retires_at for older versions', async () => {
-      const earlier = await earlierDatabase(dialect);
+      const earlier = await rawDatabase(dialect);
       let storage: Storage | undefined;
       const T = Date.UTC(2030, 0, 1);
       const L = 600_000;

@@ -3,17 +3,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, sql, SqliteDialect } from 'kysely';
-import pg from 'pg';
+import { sql } from 'kysely';
 import { MemoryOrganisationStore } from '../src/organisations/memory-organisation-store.js';
 import type { Organisation } from '../src/organisations/model.js';
 import type { OrganisationStore } from '../src/organisations/organisation-store.js';
 import { KyselyOrganisationStore } from '../src/storage/kysely-organisation-store.js';
 import { migrate } from '../src/storage/migrations.js';
 import { openStorage, type Storage } from '../src/storage/open-storage.js';
-import type { Database, NewClientRow } from '../src/storage/schema.js';
-import { clientRowAt, freshPostgres } from './helpers.js';
+import type { NewClientRow } from '../src/storage/schema.js';
+import { clientRowAt, freshPostgres, rawDatabase } from './helpers.js';
 
 // RSINs passing the 11-test, in sort order.
 const [R1, R2, R3, R4] = ['002220647', '111222333', '123456782', '999999990'];
@@ -190,35 +188,10 @@ for (const [kind, open] of Object.entries(FIXTURES)) {
   });
 }
 
-/** A database at migration 0002 with clients in it, opened raw: what an installation of the earlier version holds. */
-const EARLIER: Record<
-  'sqlite' | 'postgres',
-  () => Promise<{ db: Kysely<Database>; url: string; drop: () => Promise<void> }>
-> = {
-  sqlite: async () => {
-    const file = path.join(tempDir(), 'zgw-auth.db');
-    return {
-      db: new Kysely<Database>({ dialect: new SqliteDialect({ database: new SQLite(file) }) }),
-      url: `sqlite:${file}`,
-      drop: async () => {},
-    };
-  },
-  postgres: async () => {
-    const fresh = await freshPostgres();
-    return {
-      db: new Kysely<Database>({
-        dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: fresh.url, max: 1 }) }),
-      }),
-      url: fresh.url,
-      drop: fresh.drop,
-    };
-  },
-};
-
 for (const dialect of ['sqlite', 'postgres'] as const) {
   describe(`migrations 0003_organisations and 0004_audit_event_organisations: ${dialect}`, () => {
     it("turns existing clients' RSINs into enabled organisations named after them, keeps the audit trail and adds its organisation column", async () => {
-      const earlier = await EARLIER[dialect]();
+      const earlier = await rawDatabase(dialect);
       let storage: Storage | undefined;
       try {
         await migrate(earlier.db, dialect, '0002_weak_secrets_and_failure_reasons');
