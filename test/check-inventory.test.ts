@@ -687,6 +687,28 @@ describe('check inventory: server', () => {
         await storage.close();
       }
     });
+    it('reads an export file as untrusted input: unknown tables and columns, rows that are not flat records, refused by name and nothing stored', async () => {
+      const storage = await target();
+      try {
+        const exported = await exportRegistry(ts.app.storage, ts.app.masterKey, ts.clock.now());
+        const [client] = exported.tables.clients as Record<string, unknown>[];
+        const withClients = (rows: unknown) => ({ ...exported, tables: { ...exported.tables, clients: rows } });
+        for (const [file, message] of [
+          [{ ...exported, tables: { ...exported.tables, users: [] } }, /a table this version does not know: users/],
+          [withClients({ 0: client }), /table clients: not a list of rows/],
+          [withClients([null]), /table clients, row 1: not a row/],
+          [withClients([{ ...client, 'name; drop': 'x' }]), /not a column name/],
+          [withClients([{ ...client, name: { nested: true } }]), /column name holds no plain value/],
+          [withClients([{ ...client, is_superuser: 1 }]), /table clients: no column is_superuser/],
+          [{ ...exported, tables: null }, /holds no tables/],
+        ] as const) {
+          await assert.rejects(importRegistry(storage, ts.app.masterKey, file), message);
+        }
+        assert.deepEqual(await storage.db.selectFrom('clients').select('client_id').execute(), []);
+      } finally {
+        await storage.close();
+      }
+    });
     it('refuses an export made under another master key', async () => {
       const storage = await target();
       try {
