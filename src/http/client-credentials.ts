@@ -1,10 +1,10 @@
+import { isUtf8 } from 'node:buffer';
 import type { ClientCredentials } from '../clients/authenticate-client.js';
 import { invalidClient, invalidRequest } from '../errors.js';
 import { CONTROL_CHARACTERS } from '../control-characters.js';
 import type { FormBody } from './form-body.js';
 
 const MAX_CREDENTIAL_LENGTH = 1024;
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 export interface CredentialOptions {
   /**
@@ -74,11 +74,7 @@ function parseBasic(encoded: string): { clientId: string; secret: string; rawSec
  * encoding of any secret, so this is the same attempt read the one way it can mean something.
  */
 function decodeCredentialBytes(bytes: Buffer): string {
-  try {
-    return UTF8.decode(bytes);
-  } catch {
-    return bytes.toString('latin1');
-  }
+  return bytes.toString(isUtf8(bytes) ? 'utf8' : 'latin1');
 }
 
 /** application/x-www-form-urlencoded decoding (RFC 6749 §2.3.1); undefined for invalid percent-encoding. */

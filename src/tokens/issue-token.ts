@@ -40,6 +40,8 @@ export interface TokenRequest {
  * nor echoed, unless the client is allowed a scope of that name.
  */
 const OPENID_SCOPE = 'openid';
+const IGNORE_OPENID: readonly string[] = [OPENID_SCOPE];
+const IGNORE_NOTHING: readonly string[] = [];
 
 /** An issued access token (RFC 6749 §5.1); `scope` only when the token holds any. */
 export interface TokenResponse {
@@ -74,7 +76,7 @@ export async function issueToken(deps: IssueTokenDeps, request: TokenRequest): P
     throw new OAuthError('unauthorized_client', 'this client may not use the client_credentials grant');
   }
 
-  const ignored = request.keycloakPath && !client.allowedScopes.includes(OPENID_SCOPE) ? [OPENID_SCOPE] : [];
+  const ignored = request.keycloakPath && !client.allowedScopes.includes(OPENID_SCOPE) ? IGNORE_OPENID : IGNORE_NOTHING;
   const scopes = request.console
     ? administratorScopes(client)
     : requestedScopes(orThrow(request.scope), client.allowedScopes, client.defaultScopes, ignored);
