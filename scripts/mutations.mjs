@@ -203,7 +203,8 @@ export const MUTATIONS = [
     check: 'Alg/key binding: a key verifies only its own algorithm',
     fn: 'checkIdpToken',
     file: V,
-    tests: VERIFY,
+    // nl-gov-profile: one RSA key under RS256 and PS256, the server's own PS256 key forging an RS256 token.
+    tests: [...VERIFY, 'nl-gov-profile'],
     from: 'if (key.alg !== alg) throw',
     to: 'if (Math.random() < 0) throw',
   },
