@@ -2141,4 +2141,14 @@ export const MUTATIONS = [
     from: '    source.key.open(sealed.value, sealed.context);',
     to: '',
   },
+  {
+    id: 'storage-errors-translated',
+    check:
+      'Database driver errors leave storage as refusals: a value the database cannot store is 400, the database away or locked 503 with Retry-After, never a 500 or driver detail',
+    fn: 'translatingErrors',
+    file: 'src/storage/storage-errors.ts',
+    tests: ['store-contract', 'error-answers', 'operator-mistakes'],
+    from: 'createDriver: () => new TranslatingDriver(dialect.createDriver()),',
+    to: 'createDriver: () => dialect.createDriver(),',
+  },
 ];
