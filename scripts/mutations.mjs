@@ -2145,10 +2145,10 @@ export const MUTATIONS = [
     id: 'storage-errors-translated',
     check:
       'Database driver errors leave storage as refusals: a value the database cannot store is 400, the database away or locked 503 with Retry-After, never a 500 or driver detail',
-    fn: 'translatingErrors',
+    fn: 'TranslatingDriver.acquireConnection',
     file: 'src/storage/storage-errors.ts',
     tests: ['store-contract', 'error-answers', 'operator-mistakes'],
-    from: 'createDriver: () => new TranslatingDriver(dialect.createDriver()),',
-    to: 'createDriver: () => dialect.createDriver(),',
+    from: 'return this.driver.acquireConnection().then(this.#translated, rethrow);',
+    to: 'return this.driver.acquireConnection();',
   },
 ];
