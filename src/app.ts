@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import pino, { type Logger } from 'pino';
 import { Activity } from './audit/activity-report.js';
 import { AuditLog } from './audit/audit-log.js';
@@ -6,7 +7,8 @@ import { ClientService } from './clients/client-service.js';
 import { UsageRecorder } from './clients/usage-recorder.js';
 import { ADMIN_SCOPE, FIRST_ADMIN_CLIENT_ID, INTROSPECTION_SCOPE } from './clients/model.js';
 import type { Config } from './config.js';
-import { ConflictError, NotFoundError } from './errors.js';
+import { ConflictError, NotFoundError, ValidationError } from './errors.js';
+import { type TrustStore, trustStoreFrom } from './pki/trust-store.js';
 import { keyTimes } from './keys/key-plan.js';
 import { KeyRing } from './keys/key-ring.js';
 import { findMasterKey, type MasterKey } from './keys/master-key.js';
@@ -63,6 +65,8 @@ export interface App {
   verifier: Verifier;
   /** Whether a balancer should send this process requests; the process lifecycle marks it. */
   readiness: Readiness;
+  /** Trust anchors and CRLs for client certificates (ZGW_AUTH_TLS_CLIENT_CA, ZGW_AUTH_TLS_CRL), read at start. */
+  trust: TrustStore | undefined;
   close(): Promise<void>;
 }
 
@@ -113,9 +117,27 @@ export function createLogger(level: string, destination?: pino.DestinationStream
   );
 }
 
+/** The client CA bundle and CRL files of the settings, read and checked; undefined without a bundle. */
+export function loadTrustStore(config: Pick<Config, 'tlsClientCa' | 'tlsCrl'>): TrustStore | undefined {
+  if (!config.tlsClientCa) return undefined;
+  const read = (file: string, what: string) => {
+    try {
+      return fs.readFileSync(file);
+    } catch (err) {
+      throw new ValidationError(`${what} ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+  };
+  return trustStoreFrom(
+    read(config.tlsClientCa, 'ZGW_AUTH_TLS_CLIENT_CA').toString('utf8'),
+    config.tlsCrl.map((file) => ({ name: file, bytes: read(file, 'ZGW_AUTH_TLS_CRL') })),
+  );
+}
+
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const log = options.log ?? createLogger(config.logLevel);
   const now = options.now ?? Date.now;
+  // Before anything is opened: a bundle or CRL that cannot serve stops the start with its name.
+  const trust = loadTrustStore(config);
   // Read, never created here: a new key file is made only for an empty registry, once the
   // registry has been looked at (unlockRegistry), and nothing is written before that.
   const source = findMasterKey(config.masterKey, config.dataDir, config.masterKeyFile);
@@ -190,6 +212,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     metrics: new Metrics(keys, now),
     revocations,
     verifier,
+    trust,
     async close() {
       keys.stop();
       await Promise.allSettled([audit.flush(true), usage.flush(), changes.close(), redis?.quit()]);

@@ -3,9 +3,14 @@ import type { GuessingGuard } from '../limits/guessing-guard.js';
 import type { RateLimitCounts } from '../counts.js';
 import type { ClientAuthenticator } from './client-authenticator.js';
 import type { Client } from './model.js';
+import type { PresentedCertificate } from '../pki/presented-certificate.js';
+import type { TrustStore } from '../pki/trust-store.js';
 
-/** What a client presented to authenticate itself (RFC 6749 §2.3.1), however it was sent. */
-export interface ClientCredentials {
+/** What a client presented to authenticate itself, however it was sent. */
+export type ClientCredentials = SecretCredentials | CertificateCredentials;
+
+/** A client secret (RFC 6749 §2.3.1). */
+export interface SecretCredentials {
   clientId: string;
   secret: string;
   /**
@@ -16,6 +21,12 @@ export interface ClientCredentials {
   method: 'client_secret_basic' | 'client_secret_post';
 }
 
+/** A client certificate with the `client_id` it is for (RFC 8705 §2: client_id is required then). */
+export interface CertificateCredentials {
+  clientId: string;
+  certificate: PresentedCertificate;
+}
+
 /** Who asks, for the back-off and the audit trail. */
 export interface Caller {
   address: string;
@@ -23,10 +34,12 @@ export interface Caller {
 }
 
 export interface ClientAuthentication {
-  authenticator: Pick<ClientAuthenticator, 'authenticate'>;
+  authenticator: Pick<ClientAuthenticator, 'authenticate' | 'authenticateCertificate'>;
   /** Back-off for every place a secret is checked. */
   guard: Pick<GuessingGuard, 'check' | 'recordFailure' | 'recordSuccess'>;
   metrics: RateLimitCounts;
+  /** Trust anchors and CRLs for client certificates (ZGW_AUTH_TLS_CLIENT_CA); undefined when none are configured. */
+  trust?: TrustStore;
 }
 
 /**
@@ -55,6 +68,8 @@ export async function authenticateClientSecret(
       headers: { 'retry-after': String(wait) },
     });
   }
+  if ('certificate' in credentials)
+    return { client: await authenticateCertificate(deps, credentials, caller), secretId: '' };
   let result = await deps.authenticator.authenticate(credentials.clientId, credentials.secret);
   // The secret as sent raw (curl -u, Python requests): the same attempt read another way, counted once.
   // Unknown clients are read twice as well, so that the cost does not tell which ids exist.
@@ -76,4 +91,28 @@ export async function authenticateClientSecret(
   }
   await deps.guard.recordSuccess(credentials.clientId, caller.address);
   return { client: result.client, secretId: result.secretId };
+}
+
+/** Certificate-based client authentication: same back-off, same one answer, the reason audited. */
+async function authenticateCertificate(
+  deps: ClientAuthentication,
+  credentials: CertificateCredentials,
+  caller: Caller,
+): Promise<Client> {
+  const result = await deps.authenticator.authenticateCertificate(
+    credentials.clientId,
+    credentials.certificate,
+    deps.trust,
+  );
+  if (!result.ok) {
+    await deps.guard.recordFailure(credentials.clientId, caller.address, result.reason, {
+      endpoint: caller.endpoint,
+      method: result.method ?? 'tls_client_auth',
+      ...(result.detail ? { detail: result.detail } : {}),
+      ...(result.rsin ? { organisation: result.rsin } : {}),
+    });
+    throw invalidClient();
+  }
+  await deps.guard.recordSuccess(credentials.clientId, caller.address);
+  return result.client;
 }

@@ -3,7 +3,11 @@ import { BoundedCache } from '@zgw-auth/verifier/internal';
 import type { ChangeFeed } from '../changes/change-feed.js';
 import type { MasterKey } from '../keys/master-key.js';
 import type { ClientStore, ClientWithSecrets, StoredSecret } from './client-store.js';
-import type { Client } from './model.js';
+import type { ParsedCertificate } from '../pki/certificate.js';
+import { carriesOin, holdsKey, matchesSubject } from '../pki/client-certificate.js';
+import type { PresentedCertificate } from '../pki/presented-certificate.js';
+import { type TrustStore, validateChain } from '../pki/trust-store.js';
+import type { Client, ClientKey, PublicJwk } from './model.js';
 import { isLive } from './secret-lifecycle.js';
 import { hashMatches, hashSecret, SECRET_MAX_LENGTH } from './secrets.js';
 import type { UsageRecorder } from './usage-recorder.js';
@@ -21,7 +25,24 @@ export type SigningSecrets = { client: Client; secrets: Buffer[]; organisationEn
 
 /** Why a client authentication failed: for the audit trail and the back-off, never for the caller. */
 export type AuthFailureReason =
-  'unknown_client' | 'wrong_secret' | 'revoked_secret' | 'expired_secret' | 'disabled_client' | 'disabled_organisation';
+  | 'unknown_client'
+  | 'wrong_secret'
+  | 'revoked_secret'
+  | 'expired_secret'
+  | 'disabled_client'
+  | 'disabled_organisation'
+  | CertificateFailureReason;
+
+/** Why a client certificate was refused (see authenticateCertificate). */
+export type CertificateFailureReason =
+  'untrusted_chain' | 'certificate_mismatch' | 'method_not_allowed' | 'certificate_header_refused';
+
+/** A certificate authentication: on failure, what the audit trail says about the certificate. */
+export type CertificateAuthentication =
+  | { ok: true; client: Client; method: CertificateMethod }
+  | { ok: false; reason: AuthFailureReason; detail?: string; method?: CertificateMethod; rsin?: string };
+
+export type CertificateMethod = 'tls_client_auth' | 'self_signed_tls_client_auth';
 
 /** A failure names the client's organisation (`rsin`) when the client is known, for the audit trail. */
 /** A success names the secret that matched, for a session that must end with it (the console's). */
@@ -99,6 +120,53 @@ export class ClientAuthenticator {
   }
 
   /**
+   * Mutual TLS client authentication (RFC 8705 §2) of the client named by `client_id`, by the
+   * methods it is registered for: `tls_client_auth` (a certificate chaining to a trust anchor,
+   * valid now, carrying the client's registered subject identifier and OIN), else
+   * `self_signed_tls_client_auth` (the certificate, or its public key, is one of the client's
+   * registered keys; no chain, but within its validity period and carrying the OIN when the client
+   * has one). A client registered for neither is refused as method_not_allowed.
+   */
+  async authenticateCertificate(
+    clientId: string,
+    presented: PresentedCertificate,
+    trust: TrustStore | undefined,
+  ): Promise<CertificateAuthentication> {
+    const found = (await this.lookup(clientId)).found;
+    if (!found) return { ok: false, reason: 'unknown_client' };
+    const client = found.client;
+    const rsin = client.rsin;
+    const byChain = client.authMethods.includes('tls_client_auth');
+    const bySelfSigned = client.authMethods.includes('self_signed_tls_client_auth');
+    if (!byChain && !bySelfSigned) return { ok: false, reason: 'method_not_allowed', rsin };
+    if (!presented.ok)
+      return {
+        ok: false,
+        reason: presented.source === 'header' ? 'certificate_header_refused' : 'untrusted_chain',
+        detail: presented.detail,
+        rsin,
+      };
+    const t = this.now();
+    let failure: { reason: CertificateFailureReason; detail: string; method: CertificateMethod } | undefined;
+    let method: CertificateMethod | undefined;
+    if (byChain) {
+      const refusal = chainRefusal(client, presented, trust, t);
+      if (refusal) failure = { ...refusal, method: 'tls_client_auth' };
+      else method = 'tls_client_auth';
+    }
+    if (!method && bySelfSigned) {
+      const refusal = selfSignedRefusal(client, found.keys, presented, t);
+      // The chain's reason stays the one audited when both methods fail: it says more.
+      if (refusal) failure ??= { ...refusal, method: 'self_signed_tls_client_auth' };
+      else method = 'self_signed_tls_client_auth';
+    }
+    if (!method) return { ok: false, ...failure!, rsin };
+    if (!client.enabled) return { ok: false, reason: 'disabled_client', method, rsin };
+    if (!found.organisationEnabled) return { ok: false, reason: 'disabled_organisation', method, rsin };
+    return { ok: true, client, method };
+  }
+
+  /**
    * Secrets that can verify a self-signed HS256 token of this client (decrypted, in memory only).
    * Answers synchronously from the cache, so the verifier needs no promise for a known client.
    */
@@ -147,6 +215,57 @@ export class ClientAuthenticator {
     }
     if (this.seen.has(clientId)) return true;
     if (this.seen.size < CLIENT_CACHE_MAX) this.seen.add(clientId);
+    return false;
+  }
+}
+
+type Refusal = { reason: 'untrusted_chain' | 'certificate_mismatch'; detail: string } | undefined;
+
+/** tls_client_auth: a chain to an anchor, the registered subject identifier, the OIN. */
+function chainRefusal(
+  client: Client,
+  presented: Extract<PresentedCertificate, { ok: true }>,
+  trust: TrustStore | undefined,
+  now: number,
+): Refusal {
+  if (!trust) return { reason: 'untrusted_chain', detail: 'no trust anchors configured (ZGW_AUTH_TLS_CLIENT_CA)' };
+  const verdict = validateChain(trust, presented.leaf, presented.chain, { now, purpose: 'tls_client' });
+  if (!verdict.ok) return { reason: 'untrusted_chain', detail: verdict.detail };
+  // A client registered with neither would accept any certificate of any organisation under the anchors.
+  if (!client.tlsSubject && !client.oin)
+    return { reason: 'certificate_mismatch', detail: 'the client has no certificate subject or OIN registered' };
+  if (client.tlsSubject && !matchesSubject(presented.leaf, client.tlsSubject))
+    return {
+      reason: 'certificate_mismatch',
+      detail: `the certificate does not carry the registered ${client.tlsSubject.field}`,
+    };
+  if (client.oin && !carriesOin(presented.leaf, client.oin))
+    return { reason: 'certificate_mismatch', detail: "the certificate does not carry the client's OIN" };
+  return undefined;
+}
+
+/** self_signed_tls_client_auth: one of the client's registered keys (its x5c certificate or its public key). */
+function selfSignedRefusal(
+  client: Client,
+  keys: readonly ClientKey[],
+  presented: Extract<PresentedCertificate, { ok: true }>,
+  now: number,
+): Refusal {
+  const leaf = presented.leaf;
+  if (now < leaf.notBefore || now > leaf.notAfter)
+    return { reason: 'untrusted_chain', detail: 'certificate outside its validity period' };
+  const der = leaf.der.toString('base64');
+  const registered = keys.some((k) => k.publicJwk.x5c?.[0] === der || sameKey(leaf, k.publicJwk));
+  if (!registered) return { reason: 'certificate_mismatch', detail: 'the certificate is none of the registered keys' };
+  if (client.oin && !carriesOin(leaf, client.oin))
+    return { reason: 'certificate_mismatch', detail: "the certificate does not carry the client's OIN" };
+  return undefined;
+}
+
+function sameKey(leaf: ParsedCertificate, jwk: PublicJwk): boolean {
+  try {
+    return holdsKey(leaf, crypto.createPublicKey({ key: jwk as crypto.JsonWebKey, format: 'jwk' }));
+  } catch {
     return false;
   }
 }

@@ -3,6 +3,7 @@ import type { ClientCredentials } from '../clients/authenticate-client.js';
 import { invalidClient, invalidRequest } from '../errors.js';
 import { CONTROL_CHARACTERS } from '../control-characters.js';
 import type { FormBody } from './form-body.js';
+import type { PresentedCertificate } from '../pki/presented-certificate.js';
 
 const MAX_CREDENTIAL_LENGTH = 1024;
 
@@ -14,6 +15,11 @@ export interface CredentialOptions {
    * secret checked.
    */
   identicalTwice?: boolean;
+  /**
+   * The client certificate of the request (TLS connection or trusted proxy), read only when neither
+   * HTTP Basic nor client_secret is sent: a TLS client may present a certificate on every request.
+   */
+  certificate?: () => PresentedCertificate | undefined;
 }
 
 /**
@@ -41,6 +47,13 @@ export function clientCredentials(
     return once
       ? { clientId: basic.clientId, secret: bodySecret, method: 'client_secret_basic' }
       : { ...basic, method: 'client_secret_basic' };
+  }
+  const certificate = bodySecret === undefined ? options.certificate?.() : undefined;
+  if (certificate) {
+    // RFC 8705 §2: the certificate says who may be the client; client_id says which client it claims to be.
+    if (bodyId === undefined) throw invalidClient('client_id is required with a client certificate (RFC 8705 §2)');
+    if (bodyId.length > MAX_CREDENTIAL_LENGTH) throw invalidClient();
+    return { clientId: bodyId, certificate };
   }
   if (bodyId === undefined || bodySecret === undefined) {
     throw invalidClient('client authentication missing: send client_id and client_secret, or HTTP Basic');

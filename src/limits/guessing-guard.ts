@@ -14,7 +14,11 @@ export type GuessReason =
   | 'disabled_client'
   | 'disabled_organisation'
   | 'bad_signature'
-  | 'self_signed_not_allowed';
+  | 'self_signed_not_allowed'
+  | 'untrusted_chain'
+  | 'certificate_mismatch'
+  | 'method_not_allowed'
+  | 'certificate_header_refused';
 
 export interface GuessContext {
   /** Where the secret was checked: token, introspect, revoke, admin. */
@@ -22,6 +26,8 @@ export interface GuessContext {
   method?: string;
   /** The stored secret the presented one matched, when one did. */
   secretId?: string;
+  /** What was wrong with a client certificate (never the certificate itself). */
+  detail?: string;
   /** RSIN of the client's organisation, when the client is known: the audit event is filed under it. */
   organisation?: string;
 }

@@ -5,7 +5,7 @@ import type { EndpointPaths } from '../endpoint-paths.js';
 
 export interface DiscoveryRoutesOptions {
   /** Read on every request: the issuer may be set once the port is known. */
-  config: Pick<Config, 'issuer'>;
+  config: Pick<Config, 'issuer' | 'mtlsEndpoint'>;
   keys: Pick<KeyRing, 'jwksDocument'>;
   /** Where the documents answer; the root paths unless given. */
   paths?: Pick<EndpointPaths, 'metadata' | 'jwks' | 'keycloakCerts'>;
@@ -40,6 +40,16 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
       introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       access_token_signing_alg_values_supported: [...SIGNING_ALGS],
+      // RFC 8705 §5: where clients with a certificate reach the same endpoints, when that is elsewhere.
+      ...(config.mtlsEndpoint
+        ? {
+            mtls_endpoint_aliases: {
+              token_endpoint: `${config.mtlsEndpoint}/token`,
+              introspection_endpoint: `${config.mtlsEndpoint}/introspect`,
+              revocation_endpoint: `${config.mtlsEndpoint}/revoke`,
+            },
+          }
+        : {}),
       subject_types_supported: ['public'],
       claims_supported: [
         'iss',
