@@ -57,6 +57,10 @@ describe('client certificate chains (src/pki) against a PKIoverheid-shaped test 
     assert.equal(verdict(anchors, 'caAsLeaf'), 'a CA certificate is no client certificate');
     assert.equal(verdict(anchors, 'noClientAuth'), 'extended key usage lacks clientAuth');
     assert.equal(verdict(anchors, 'noDigitalSignature'), 'key usage lacks digitalSignature');
+    assert.equal(verdict(anchors, 'unknownCritical'), 'unsupported critical extension 1.3.6.1.4.1.99999.1');
+    assert.equal(verdict(anchors, 'forgedIssuer'), 'chain does not lead to a trusted root');
+    assert.equal(verdict(anchors, 'pathTooLong'), 'chain certificate 2 exceeds its path length');
+    assert.equal(verdict(anchors, 'underNotCa'), 'chain certificate 1 is no CA certificate');
     // Another OIN is a valid certificate: which client it is decides (client-certificate.ts).
     assert.equal(verdict(anchors, 'wrongOin'), 'ok');
   });

@@ -148,7 +148,15 @@ describe('mutual TLS at the HTTPS listener (tls_client_auth, self_signed_tls_cli
       createdAt: t,
       lastUsedAt: null,
     });
-    await store.insertKeys([key(byCert, true), key(byKey, false)]);
+    const expiredKey = await client({ authMethods: ['self_signed_tls_client_auth'] });
+    await store.insertKeys([
+      key(byCert, true),
+      key(byKey, false),
+      {
+        ...key(expiredKey, true),
+        publicJwk: { ...(pki.certs.expired.jwk as { kty: string }), x5c: pki.certs.expired.x5c },
+      },
+    ]);
     for (const clientId of [byCert, byKey]) {
       const res = await httpsPostForm(tokenUrl, { ...as('selfSigned'), ca: pki.rootPem }, grant(clientId));
       assert.equal(res.status, 200, res.text);
@@ -158,6 +166,12 @@ describe('mutual TLS at the HTTPS listener (tls_client_auth, self_signed_tls_cli
     assert.equal(res.status, 401);
     assert.deepEqual(await failures(byCert), [
       { reason: 'certificate_mismatch', detail: 'the certificate is none of the registered keys' },
+    ]);
+    // No chain is checked, but a registered certificate past its validity period is refused.
+    const expired = await httpsPostForm(tokenUrl, as('expired'), grant(expiredKey));
+    assert.equal(expired.status, 401);
+    assert.deepEqual(await failures(expiredKey), [
+      { reason: 'untrusted_chain', detail: 'certificate outside its validity period' },
     ]);
   });
 
@@ -217,6 +231,14 @@ describe('mutual TLS at the HTTPS listener (tls_client_auth, self_signed_tls_cli
     const res = await httpsPostForm(tokenUrl, as('client', '127.0.0.2'), grant(secretClient.clientId));
     assert.equal(res.status, 401);
     assert.deepEqual(await failures(secretClient.clientId), [{ reason: 'method_not_allowed', detail: undefined }]);
+  });
+
+  it('refuses a disabled client whose certificate is right', async () => {
+    const clientId = await client({ authMethods: ['tls_client_auth'], oin: OIN });
+    await ts.app.clients.update(clientId, { enabled: false }, { id: 'test' });
+    const res = await httpsPostForm(tokenUrl, as('client', '127.0.0.5'), grant(clientId));
+    assert.equal(res.status, 401);
+    assert.deepEqual(await failures(clientId), [{ reason: 'disabled_client', detail: undefined }]);
   });
 
   it('counts failed certificate authentications in the guessing back-off', async () => {

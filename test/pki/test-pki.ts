@@ -22,7 +22,9 @@ import { track } from '../resources.js';
  *
  * Keys are EC P-256 (fast) except one RSA-2048 organisation certificate. Bad cases: expired, not
  * yet valid, revoked (in the TSP CA's CRL), another OIN, a chain to another root, a CA certificate
- * used as a client certificate, no clientAuth in extended key usage, no digitalSignature in key usage.
+ * used as a client certificate, no clientAuth in extended key usage, no digitalSignature in key usage,
+ * an unknown critical extension, a forged issuer (the TSP CA's name, another key), a CA below the
+ * TSP CA's path length, a certificate issued by one that is no CA.
  */
 
 export const OIN = '00000001001234567000';
@@ -55,7 +57,11 @@ export type CertificateName =
   | 'noClientAuth'
   | 'noDigitalSignature'
   | 'selfSigned'
-  | 'server';
+  | 'server'
+  | 'forgedIssuer'
+  | 'pathTooLong'
+  | 'underNotCa'
+  | 'unknownCritical';
 
 export interface TestPki {
   dir: string;
@@ -246,6 +252,41 @@ export function makeTestPki(): TestPki {
   // A self-signed client certificate (self_signed_tls_client_auth).
   selfSign('selfSigned', '/CN=self-signed-client', clientExt(['DNS:self-signed-client.example']), 365);
 
+  issue('unknownCritical', org(OIN, 'onbekend.testdorp.nl'), [
+    ...clientExt(),
+    '1.3.6.1.4.1.99999.1=critical,ASN1:NULL',
+  ]);
+  // An impostor CA with the TSP CA's very name but its own key, and a certificate it signed without
+  // an authority key id: only the signature tells it from a real one.
+  selfSign(
+    'fakeTsp',
+    '/C=NL/O=Test TSP B.V./organizationIdentifier=NTRNL-12345678/CN=Test TSP Private Services CA - G1',
+    caExt(0),
+    365,
+  );
+  csr('forgedIssuer', org(OIN, 'zaaksysteem.testdorp.nl'));
+  signWith(
+    'fakeTsp',
+    'forgedIssuer',
+    clientExt().filter((l) => !l.startsWith('authorityKeyIdentifier')),
+    365,
+  );
+  // A CA below the TSP CA, whose path length (0) allows none.
+  csr('subCa', '/C=NL/O=Test TSP B.V./CN=Test TSP Sub CA');
+  signWith('tsp', 'subCa', [...caExt(null), 'authorityKeyIdentifier=keyid'], 365);
+  csr('pathTooLong', org(OIN, 'diep.testdorp.nl'));
+  signWith('subCa', 'pathTooLong', clientExt(), 365);
+  // A certificate that is no CA (and has no key usage to say so) acting as an issuer.
+  csr('notCa', '/C=NL/O=Gemeente Testdorp/CN=Geen CA');
+  signWith(
+    'tsp',
+    'notCa',
+    ['basicConstraints=critical,CA:false', 'authorityKeyIdentifier=keyid', 'subjectKeyIdentifier=hash'],
+    365,
+  );
+  csr('underNotCa', org(OIN, 'onder-geen-ca.testdorp.nl'));
+  signWith('notCa', 'underNotCa', clientExt(), 365);
+
   openssl(['ca', '-config', caConfig, '-revoke', file('revoked.pem'), '-crl_reason', 'keyCompromise']);
   openssl(['ca', '-config', caConfig, '-gencrl', '-out', file('tsp.crl')]);
 
@@ -282,6 +323,7 @@ export function makeTestPki(): TestPki {
     'noClientAuth',
     'noDigitalSignature',
     'server',
+    'unknownCritical',
   ];
   const certs = Object.fromEntries(names.map((n) => [n, issued(n, `${n}.pem`, `${n}.key`, underTsp)])) as Record<
     CertificateName,
@@ -290,6 +332,9 @@ export function makeTestPki(): TestPki {
   certs.caAsLeaf = issued('caAsLeaf', 'caAsLeaf.pem', 'caAsLeaf.key', [domainCaPem]);
   certs.otherRoot = issued('otherRoot', 'otherRoot-leaf.pem', 'otherRootLeaf.key', []);
   certs.selfSigned = issued('selfSigned', 'selfSigned.pem', 'selfSigned.key', []);
+  certs.forgedIssuer = issued('forgedIssuer', 'forgedIssuer.pem', 'forgedIssuer.key', underTsp);
+  certs.pathTooLong = issued('pathTooLong', 'pathTooLong.pem', 'pathTooLong.key', [read('subCa.pem'), ...underTsp]);
+  certs.underNotCa = issued('underNotCa', 'underNotCa.pem', 'underNotCa.key', [read('notCa.pem'), ...underTsp]);
 
   return {
     dir,
