@@ -11,6 +11,8 @@ import { makeTestPki, OIN, type CertificateName, type TestPki } from './pki/test
 import { spawnTracked } from './resources.js';
 
 const run = promisify(execFile);
+/** Debian installs nginx in /usr/sbin, which a user's PATH may lack. */
+const NGINX = fs.existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx';
 
 /** RFC 9440: a Structured Field byte sequence of the DER certificate. */
 const byteSequence = (der: Buffer) => `:${der.toString('base64')}:`;
@@ -172,7 +174,7 @@ describe('client certificates from a TLS-terminating proxy (ZGW_AUTH_CLIENT_CERT
           '',
         ].join('\n'),
       );
-      nginx = spawnTracked('nginx', ['-c', conf, '-p', dir, '-g', 'daemon off;'], { stdio: 'ignore' });
+      nginx = spawnTracked(NGINX, ['-c', conf, '-p', dir, '-g', 'daemon off;'], { stdio: 'ignore' });
       proxyUrl = `https://localhost:${port}`;
       const up = await eventually(
         () =>
