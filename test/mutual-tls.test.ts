@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import https from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import * as oidc from 'openid-client';
@@ -128,6 +130,44 @@ describe('mutual TLS at the HTTPS listener (tls_client_auth, self_signed_tls_cli
       assert.ok(seen.includes(`${ts.config.mtlsEndpoint}/token`), `token asked at the alias: ${seen.join(', ')}`);
     } finally {
       ts.config.mtlsEndpoint = undefined;
+    }
+  });
+
+  it('a resumed TLS session (no chain sent again) authenticates with the chain of its full handshake', async () => {
+    const clientId = await client({ authMethods: ['tls_client_auth'], oin: OIN });
+    // Node's agent caches TLS sessions: each new connection after the first resumes one.
+    const agent = new https.Agent({
+      keepAlive: false,
+      cert: pki.certs.client.chainPem,
+      key: pki.certs.client.keyPem,
+      ca: pki.rootPem,
+    });
+    try {
+      const resumed: boolean[] = [];
+      for (let i = 0; i < 3; i++) {
+        const status = await new Promise<number>((resolve, reject) => {
+          const body = new URLSearchParams(grant(clientId)).toString();
+          const req = https.request(
+            tokenUrl,
+            {
+              method: 'POST',
+              agent,
+              headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(body.length) },
+            },
+            (res) => {
+              resumed.push((res.socket as TLSSocket).isSessionReused());
+              res.resume();
+              res.on('end', () => resolve(res.statusCode ?? 0));
+            },
+          );
+          req.on('error', reject);
+          req.end(body);
+        });
+        assert.equal(status, 200, `request ${i + 1}`);
+      }
+      assert.deepEqual(resumed, [false, true, true]);
+    } finally {
+      agent.destroy();
     }
   });
 

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { BoundedCache } from '@zgw-auth/verifier/internal';
 import type { FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import { pemCertificates } from '../pki/certificate.js';
@@ -12,6 +13,9 @@ import { type PresentedCertificate, presentedCertificate } from '../pki/presente
 export const MAX_CERTIFICATE_HEADER = 8 * 1024;
 /** Bound on RFC 9440's Client-Cert-Chain: four more certificates. */
 export const MAX_CHAIN_HEADER = 4 * MAX_CERTIFICATE_HEADER;
+
+/** Chains of certificates seen in full handshakes, for their resumed sessions: a few MB at most. */
+const SESSION_CHAINS = 1000;
 
 export type CertificateReader = (request: FastifyRequest) => PresentedCertificate | undefined;
 
@@ -26,6 +30,7 @@ export function certificateReader(config: Pick<Config, 'clientCertHeader' | 'tru
   const chainHeader = header ? `${header}-chain` : undefined;
   const trusted = trustedPeer(config.trustProxy);
   const perSocket = new WeakMap<TLSSocket, PresentedCertificate | undefined>();
+  const chains = new BoundedCache<string, Buffer[]>(SESSION_CHAINS);
   return (request) => {
     const sent = header ? request.headers[header] : undefined;
     if (header && sent !== undefined && sent !== '') {
@@ -37,7 +42,7 @@ export function certificateReader(config: Pick<Config, 'clientCertHeader' | 'tru
     if (!socket.encrypted || typeof socket.getPeerCertificate !== 'function') return undefined;
     const tls = socket as TLSSocket;
     // A keep-alive connection presents one certificate for all its requests: read it once.
-    if (!perSocket.has(tls)) perSocket.set(tls, fromSocket(tls));
+    if (!perSocket.has(tls)) perSocket.set(tls, fromSocket(tls, chains));
     return perSocket.get(tls);
   };
 }
@@ -46,8 +51,12 @@ function refused(detail: string): PresentedCertificate {
   return { ok: false, detail, source: 'header' };
 }
 
-/** The peer's certificate and the chain it sent (or OpenSSL built), leaf first, bounded. */
-function fromSocket(socket: TLSSocket): PresentedCertificate | undefined {
+/**
+ * The peer's certificate and the chain it sent (or OpenSSL built), leaf first, bounded. A resumed
+ * TLS session brings the leaf only (OpenSSL keeps no chain in a session): its chain is the one the
+ * same certificate came with in a full handshake of this process, remembered in `chains`.
+ */
+function fromSocket(socket: TLSSocket, chains: BoundedCache<string, Buffer[]>): PresentedCertificate | undefined {
   const peer = socket.getPeerCertificate(true);
   if (!peer || !peer.raw) return undefined;
   const ders: Buffer[] = [];
@@ -56,6 +65,8 @@ function fromSocket(socket: TLSSocket): PresentedCertificate | undefined {
     seen.add(c.fingerprint256);
     ders.push(c.raw);
   }
+  if (ders.length > 1) chains.set(peer.fingerprint256, ders.slice(1, 5));
+  else if (socket.isSessionReused()) ders.push(...(chains.get(peer.fingerprint256) ?? []));
   return presentedCertificate(ders.slice(0, 5), 'tls');
 }
 
