@@ -23,7 +23,10 @@ export const introspectRoute: FastifyPluginAsync<IntrospectRouteOptions> = async
     const body = request.body instanceof FormBody ? request.body : FormBody.empty();
     return introspectToken({
       presentsCredentials: attempt(
-        () => Boolean(request.headers.authorization) || body.get('client_secret') !== undefined,
+        () =>
+          Boolean(request.headers.authorization) ||
+          body.get('client_secret') !== undefined ||
+          body.get('client_assertion') !== undefined,
       ),
       credentials: attempt(() =>
         clientCredentials(request.headers.authorization, body, {
