@@ -724,7 +724,7 @@ export const MUTATIONS = [
   {
     id: 'auth-backoff-enforced',
     check: 'Back-off/lockout enforced (429 + Retry-After)',
-    fn: 'authenticateClientSecret',
+    fn: 'authenticateCaller',
     file: 'src/clients/authenticate-client.ts',
     tests: ['protection', 'attack-catalogue', 'check-inventory'],
     from: '  if (wait > 0) {',
@@ -733,7 +733,7 @@ export const MUTATIONS = [
   {
     id: 'auth-backoff-recorded',
     check: 'Failed authentication recorded for back-off',
-    fn: 'authenticateClientSecret',
+    fn: 'authenticateCaller',
     file: 'src/clients/authenticate-client.ts',
     tests: ['protection', 'attack-catalogue', 'check-inventory'],
     from: 'await deps.guard.recordFailure(',

@@ -14,6 +14,9 @@ import { KeyRing } from './keys/key-ring.js';
 import { findMasterKey, type MasterKey } from './keys/master-key.js';
 import { MemoryFailureLimiter } from './limits/failure-limiter.js';
 import { GuessingGuard } from './limits/guessing-guard.js';
+import { RedisReplayCache } from './limits/redis-replay-cache.js';
+import { JwksUriKeys, JwksUriPolicy } from './clients/jwks-uri.js';
+import { KyselyReplayCache } from './storage/kysely-replay-cache.js';
 import { FallbackFailureLimiter } from './limits/fallback-failure-limiter.js';
 import { RedisFailureLimiter } from './limits/redis-failure-limiter.js';
 import { Metrics } from './ops/metrics.js';
@@ -173,15 +176,34 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const organisations = new OrganisationService(new KyselyOrganisationStore(storage.db), audit, changes, now);
   const clientStore = new KyselyClientStore(storage.db);
   const usage = new UsageRecorder(clientStore, now);
-  const authenticator = new ClientAuthenticator(clientStore, masterKey, changes, usage, now);
-  const clients = new ClientService(clientStore, masterKey, audit, changes, now, organisations, authenticator);
+  const redis = config.redisUrl ? await guarded(() => connectRedis(config.redisUrl!, log)) : undefined;
+  const storedOnce = new KyselyReplayCache(storage.db, now);
+  const replay = redis
+    ? new RedisReplayCache(
+        redis,
+        storedOnce,
+        (err) => log.warn({ err }, 'Redis replay cache failed; using the database'),
+        now,
+      )
+    : storedOnce;
+  const jwksPolicy = new JwksUriPolicy(config.jwksUriAllow);
+  const authenticator = new ClientAuthenticator(clientStore, masterKey, changes, usage, now, {
+    methods: config.clientAuthMethods,
+    jwks: new JwksUriKeys(jwksPolicy, now),
+    replay,
+    assertionMaxLifetime: config.assertionMaxLifetime,
+    leeway: config.clockSkew,
+  });
+  const clients = new ClientService(clientStore, masterKey, audit, changes, now, organisations, authenticator, {
+    newMethods: config.newClientAuthMethods ?? config.clientAuthMethods,
+    jwksUri: jwksPolicy,
+  });
   const issuer = new TokenIssuer(keys, config, now);
   const policy = {
     threshold: config.lockoutThreshold,
     baseSeconds: config.lockoutBaseSeconds,
     maxSeconds: config.lockoutMaxSeconds,
   };
-  const redis = config.redisUrl ? await guarded(() => connectRedis(config.redisUrl!, log)) : undefined;
   const local = new MemoryFailureLimiter(now);
   const limiter = redis ? new FallbackFailureLimiter(new RedisFailureLimiter(redis), local, log) : local;
   const guard = new GuessingGuard(limiter, audit, policy);

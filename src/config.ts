@@ -1,6 +1,7 @@
 import net from 'node:net';
 import path from 'node:path';
 import { ASYMMETRIC_ALGS } from '@zgw-auth/verifier';
+import { CLIENT_AUTH_METHODS, type ClientAuthMethod } from './clients/model.js';
 import { ValidationError } from './errors.js';
 
 /**
@@ -50,6 +51,14 @@ export interface Config {
   console: boolean;
   consoleIdleTimeout: number;
   consoleSessionLifetime: number;
+  /** Client authentication methods accepted at /token, /introspect and /revoke. */
+  clientAuthMethods: ClientAuthMethod[];
+  /** Methods a client may be registered with or changed to; undefined: clientAuthMethods. */
+  newClientAuthMethods: ClientAuthMethod[] | undefined;
+  /** Seconds a private_key_jwt client assertion may live at most. */
+  assertionMaxLifetime: number;
+  /** Addresses (CIDRs) and host names a jwks_uri may point at besides public addresses. */
+  jwksUriAllow: string[];
 }
 
 /** Whether the HTTPS listener asks for a client certificate, and whether the handshake fails without a valid one. */
@@ -161,6 +170,40 @@ const httpsUrl = (raw: string, name: string): string | undefined => {
 const alg = (raw: string, name: string): SigningAlg => {
   if ((SIGNING_ALGS as readonly string[]).includes(raw)) return raw as SigningAlg;
   throw new ValidationError(`${name} must be one of ${SIGNING_ALGS.join(', ')}, got "${raw}"`);
+};
+
+const authMethods = (raw: string, name: string): ClientAuthMethod[] => {
+  const list = [...new Set(raw.split(',').map((m) => m.trim()))].filter(Boolean);
+  for (const m of list)
+    if (!(CLIENT_AUTH_METHODS as readonly string[]).includes(m))
+      throw new ValidationError(
+        `${name}: "${m.slice(0, 40)}" is not a client authentication method (one of ${CLIENT_AUTH_METHODS.join(', ')})`,
+      );
+  if (!list.length) throw new ValidationError(`${name} must name at least one of ${CLIENT_AUTH_METHODS.join(', ')}`);
+  return list as ClientAuthMethod[];
+};
+const optAuthMethods = (raw: string, name: string): ClientAuthMethod[] | undefined =>
+  raw.trim() === '' ? undefined : authMethods(raw, name);
+/** Address ranges (CIDR or single address) and DNS host names. */
+const jwksUriAllow = (raw: string, name: string): string[] => {
+  const list = raw
+    .split(',')
+    .map((a) => a.trim())
+    .filter(Boolean);
+  for (const a of list) {
+    const [ip, bits, extra] = a.split('/');
+    const family = net.isIP(ip ?? '');
+    const range =
+      family !== 0 &&
+      extra === undefined &&
+      (bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128)));
+    const host = bits === undefined && /^(?=.{1,253}$)([A-Za-z0-9-]{1,63}\.)*[A-Za-z0-9-]{1,63}$/.test(a);
+    if (!range && !host)
+      throw new ValidationError(
+        `${name} must be a comma-separated list of addresses, CIDRs or host names, got "${a.slice(0, 60)}"`,
+      );
+  }
+  return list;
 };
 
 export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
@@ -492,6 +535,38 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
     parse: int(300, 86_400),
     doc: 'Seconds after sign-in at which a console session ends however active it is (at most ZGW_AUTH_MAX_TOKEN_LIFETIME: its access token lives as long).',
   },
+  clientAuthMethods: {
+    key: 'clientAuthMethods',
+    env: 'ZGW_AUTH_CLIENT_AUTH_METHODS',
+    flag: '--client-auth-methods',
+    defaultDoc: CLIENT_AUTH_METHODS.join(','),
+    parse: authMethods,
+    doc: 'Client authentication methods accepted at /token, /introspect and /revoke (comma-separated). Leaving out client_secret_basic and client_secret_post is "NL GOV mode": no client authenticates there with a secret. The console sign-in stays a secret sign-in.',
+  },
+  newClientAuthMethods: {
+    key: 'newClientAuthMethods',
+    env: 'ZGW_AUTH_NEW_CLIENT_AUTH_METHODS',
+    flag: '--new-client-auth-methods',
+    defaultDoc: 'ZGW_AUTH_CLIENT_AUTH_METHODS',
+    parse: optAuthMethods,
+    doc: 'Methods a client may be registered with or changed to (comma-separated); clients keep the methods they have.',
+  },
+  assertionMaxLifetime: {
+    key: 'assertionMaxLifetime',
+    env: 'ZGW_AUTH_ASSERTION_MAX_LIFETIME',
+    flag: '--assertion-max-lifetime',
+    defaultDoc: '300',
+    parse: int(10, 3600),
+    doc: 'Seconds a private_key_jwt client assertion may live (exp - iat, or exp - now without iat); its jti is remembered that long.',
+  },
+  jwksUriAllow: {
+    key: 'jwksUriAllow',
+    env: 'ZGW_AUTH_JWKS_URI_ALLOW',
+    flag: '--jwks-uri-allow',
+    defaultDoc: '(none)',
+    parse: jwksUriAllow,
+    doc: "Addresses, CIDRs or host names a client's jwks_uri may point at besides public addresses (e.g. 10.0.0.0/8,keys.intern.example); there plain http is allowed too. Loopback, link-local, private, CGNAT, unique-local, multicast and unspecified addresses are refused otherwise.",
+  },
 };
 
 const DEFAULTS: Omit<Config, 'issuer'> = {
@@ -535,6 +610,10 @@ const DEFAULTS: Omit<Config, 'issuer'> = {
   console: true,
   consoleIdleTimeout: 900,
   consoleSessionLifetime: 28_800,
+  clientAuthMethods: [...CLIENT_AUTH_METHODS],
+  newClientAuthMethods: undefined,
+  assertionMaxLifetime: 300,
+  jwksUriAllow: [],
 };
 
 /** First path segments where zgw-auth's own endpoints answer: an issuer path there would mix with them. */

@@ -2,12 +2,21 @@ import crypto from 'node:crypto';
 import { BoundedCache } from '@zgw-auth/verifier/internal';
 import type { ChangeFeed } from '../changes/change-feed.js';
 import type { MasterKey } from '../keys/master-key.js';
+import type { ReplayCache } from '../limits/replay-cache.js';
+import {
+  type AssertionPolicy,
+  checkAssertionClaims,
+  parseAssertion,
+  verifyAssertionSignature,
+} from './client-assertion.js';
+import { type VerificationKey, verificationKey } from './client-keys.js';
 import type { ClientStore, ClientWithSecrets, StoredSecret } from './client-store.js';
 import type { ParsedCertificate } from '../pki/certificate.js';
 import { carriesOin, holdsKey, matchesSubject } from '../pki/client-certificate.js';
 import type { PresentedCertificate } from '../pki/presented-certificate.js';
 import { type TrustStore, validateChain } from '../pki/trust-store.js';
-import type { Client, ClientKey, PublicJwk } from './model.js';
+import type { JwksKeys } from './jwks-uri.js';
+import { type Client, type ClientAuthMethod, type ClientKey, type PublicJwk, SECRET_AUTH_METHODS } from './model.js';
 import { isLive } from './secret-lifecycle.js';
 import { hashMatches, hashSecret, SECRET_MAX_LENGTH } from './secrets.js';
 import type { UsageRecorder } from './usage-recorder.js';
@@ -31,7 +40,13 @@ export type AuthFailureReason =
   | 'expired_secret'
   | 'disabled_client'
   | 'disabled_organisation'
-  | CertificateFailureReason;
+  | 'method_not_allowed'
+  | 'bad_assertion'
+  | 'replayed_assertion'
+  | 'unknown_key'
+  | 'untrusted_chain'
+  | 'certificate_mismatch'
+  | 'certificate_header_refused';
 
 /** Why a client certificate was refused (see authenticateCertificate). */
 export type CertificateFailureReason =
@@ -48,7 +63,30 @@ export type CertificateMethod = 'tls_client_auth' | 'self_signed_tls_client_auth
 /** A success names the secret that matched, for a session that must end with it (the console's). */
 export type Authentication =
   | { ok: true; client: Client; secretId: string }
-  | { ok: false; reason: AuthFailureReason; secretId?: string; rsin?: string };
+  | { ok: false; reason: AuthFailureReason; secretId?: string; rsin?: string; detail?: string };
+
+/** A success names the key that verified the assertion. */
+export type AssertionAuthentication =
+  | { ok: true; client: Client; kid: string }
+  | { ok: false; reason: AuthFailureReason; rsin?: string; detail?: string; kid?: string };
+
+/** Where secrets are presented: a client's method at an OAuth endpoint, or an administrator signing in to the console. */
+export type SecretMethod = 'client_secret_basic' | 'client_secret_post' | 'console';
+
+export interface AuthenticatorOptions {
+  /** Methods accepted at all (ZGW_AUTH_CLIENT_AUTH_METHODS); the console's sign-in is not one of them. */
+  methods?: readonly ClientAuthMethod[];
+  /** Where the keys of jwks_uri clients come from. */
+  jwks?: JwksKeys;
+  /** Single use of assertion identifiers across processes. */
+  replay?: ReplayCache;
+  /** Seconds an assertion may live, and the clock leeway. */
+  assertionMaxLifetime?: number;
+  leeway?: number;
+}
+
+/** A signature of a private_key_jwt assertion is spent with its client id in this namespace. */
+const ASSERTION_NAMESPACE = 'client_assertion';
 
 interface CachedClient {
   found: ClientWithSecrets | undefined;
@@ -57,6 +95,8 @@ interface CachedClient {
   staleAt: number;
   /** Self-signing secrets, decrypted on first use. */
   opened?: Buffer[];
+  /** The registered keys, parsed on first use. */
+  parsedKeys?: VerificationKey[];
 }
 
 const NOT_REGISTRABLE: CachedClient = { found: undefined, at: Infinity, staleAt: Infinity };
@@ -80,8 +120,9 @@ export class ClientAuthenticator {
     private readonly store: Pick<ClientStore, 'findWithSecrets'>,
     private readonly masterKey: MasterKey,
     changes: Pick<ChangeFeed, 'onChange'>,
-    private readonly usage: Pick<UsageRecorder, 'note'>,
+    private readonly usage: Pick<UsageRecorder, 'note' | 'noteKey'>,
     private readonly now: () => number = Date.now,
+    private readonly options: AuthenticatorOptions = {},
   ) {
     changes.onChange((change) => {
       if (change.kind === 'client') this.cache.delete(change.clientId);
@@ -100,7 +141,7 @@ export class ClientAuthenticator {
    * ones of the last FORMER_SECRET_MS, read in the same query), one dummy for an unknown client.
    * A former secret is recognised so that the back-off can tell a stale instance from a guesser.
    */
-  async authenticate(clientId: string, secret: string): Promise<Authentication> {
+  async authenticate(clientId: string, secret: string, method: SecretMethod = 'console'): Promise<Authentication> {
     const found = (await this.lookup(clientId)).found;
     const presented = hashSecret(this.masterKey.hashKey, secret.length <= SECRET_MAX_LENGTH ? secret : '');
     let matched: StoredSecret | undefined;
@@ -113,6 +154,8 @@ export class ClientAuthenticator {
     const secretId = matched.secretId;
     if (matched.revokedAt !== null) return { ok: false, reason: 'revoked_secret', secretId, rsin };
     if (!isLive(matched, this.now())) return { ok: false, reason: 'expired_secret', secretId, rsin };
+    if (!this.secretMethodAllowed(found.client, method))
+      return { ok: false, reason: 'method_not_allowed', secretId, rsin, detail: method };
     if (!found.client.enabled) return { ok: false, reason: 'disabled_client', secretId, rsin };
     if (!found.organisationEnabled) return { ok: false, reason: 'disabled_organisation', secretId, rsin };
     this.usage.note(matched, found.client);
@@ -136,8 +179,11 @@ export class ClientAuthenticator {
     if (!found) return { ok: false, reason: 'unknown_client' };
     const client = found.client;
     const rsin = client.rsin;
-    const byChain = client.authMethods.includes('tls_client_auth');
-    const bySelfSigned = client.authMethods.includes('self_signed_tls_client_auth');
+    // Registered for the client and accepted by this server (ZGW_AUTH_CLIENT_AUTH_METHODS).
+    const allowed = (m: CertificateMethod) =>
+      client.authMethods.includes(m) && (this.options.methods?.includes(m) ?? true);
+    const byChain = allowed('tls_client_auth');
+    const bySelfSigned = allowed('self_signed_tls_client_auth');
     if (!byChain && !bySelfSigned) return { ok: false, reason: 'method_not_allowed', rsin };
     if (!presented.ok)
       return {
@@ -164,6 +210,80 @@ export class ClientAuthenticator {
     if (!client.enabled) return { ok: false, reason: 'disabled_client', method, rsin };
     if (!found.organisationEnabled) return { ok: false, reason: 'disabled_organisation', method, rsin };
     return { ok: true, client, method };
+  }
+
+  /**
+   * A client's secrets work where its methods hold a secret method: at an OAuth endpoint the one
+   * presented, accepted by the server too; at the console sign-in (a person, not the client
+   * credentials flow) either one.
+   */
+  private secretMethodAllowed(client: Client, method: SecretMethod): boolean {
+    if (method === 'console') return client.authMethods.some((m) => SECRET_AUTH_METHODS.includes(m));
+    return client.authMethods.includes(method) && (this.options.methods?.includes(method) ?? true);
+  }
+
+  /**
+   * private_key_jwt (RFC 7523 §2.2): the assertion's form, the client's method, its signature by a
+   * registered key or one at its jwks_uri, its claims, then the single use of its jti. Only an
+   * assertion with a valid signature spends a jti, so no one can use up another client's.
+   */
+  async authenticateAssertion(
+    clientId: string,
+    assertion: string,
+    audiences: ReadonlySet<string>,
+  ): Promise<AssertionAuthentication> {
+    const parsed = parseAssertion(assertion);
+    if ('reason' in parsed) return { ok: false, ...parsed };
+    const entry = await this.lookup(clientId);
+    const found = entry.found;
+    if (!found) return { ok: false, reason: 'unknown_client' };
+    const client = found.client;
+    const rsin = client.rsin;
+    if (!client.authMethods.includes('private_key_jwt') || !(this.options.methods?.includes('private_key_jwt') ?? true))
+      return { ok: false, reason: 'method_not_allowed', rsin, detail: 'private_key_jwt' };
+    let verified = verifyAssertionSignature(parsed, await this.keysOf(entry, false));
+    let upstream: string | undefined;
+    if ('reason' in verified && verified.reason === 'unknown_key' && client.jwksUri !== null) {
+      // A key rotated in at the jwks_uri since the last fetch: fetched again (at a bounded rate).
+      const again = await this.options.jwks?.keys(clientId, client.jwksUri, { unknownKid: true });
+      upstream = again?.error;
+      verified = verifyAssertionSignature(parsed, again?.keys ?? []);
+    }
+    if ('reason' in verified)
+      return {
+        ok: false,
+        reason: verified.reason,
+        rsin,
+        detail: upstream !== undefined ? `${verified.detail}; jwks_uri: ${upstream}` : verified.detail,
+        ...(parsed.kid !== undefined ? { kid: parsed.kid } : {}),
+      };
+    const kid = verified.kid;
+    const policy: AssertionPolicy = {
+      audiences,
+      maxLifetime: this.options.assertionMaxLifetime ?? 300,
+      leeway: this.options.leeway ?? 30,
+    };
+    const claims = checkAssertionClaims(parsed.claims, clientId, policy, this.now());
+    if ('reason' in claims) return { ok: false, ...claims, rsin, kid };
+    if (!client.enabled) return { ok: false, reason: 'disabled_client', rsin, kid };
+    if (!found.organisationEnabled) return { ok: false, reason: 'disabled_organisation', rsin, kid };
+    const replay = this.options.replay;
+    if (replay && !(await replay.useOnce(ASSERTION_NAMESPACE, `${clientId} ${claims.jti}`, claims.expiresAt)))
+      return { ok: false, reason: 'replayed_assertion', rsin, kid };
+    const registered = found.keys.find((k) => k.kid === kid);
+    if (registered) this.usage.noteKey(registered, client);
+    return { ok: true, client, kid };
+  }
+
+  /** The client's registered keys (parsed once per cache entry), or those at its jwks_uri. */
+  private async keysOf(entry: CachedClient, unknownKid: boolean): Promise<VerificationKey[]> {
+    const found = entry.found!;
+    if (found.client.jwksUri !== null) {
+      if (!this.options.jwks) return [];
+      return (await this.options.jwks.keys(found.client.clientId, found.client.jwksUri, { unknownKid })).keys;
+    }
+    entry.parsedKeys ??= found.keys.map(toVerificationKey).filter((k): k is VerificationKey => k !== undefined);
+    return entry.parsedKeys;
   }
 
   /**
@@ -268,6 +388,12 @@ function sameKey(leaf: ParsedCertificate, jwk: PublicJwk): boolean {
   } catch {
     return false;
   }
+}
+
+/** A stored key under its registered kid (the JWK's own, or its thumbprint). */
+function toVerificationKey(k: ClientKey): VerificationKey | undefined {
+  const v = verificationKey(k.publicJwk);
+  return v && { ...v, kid: k.kid };
 }
 
 export function sealContext(clientId: string, secretId: string): string {

@@ -12,7 +12,8 @@ import { revokeToken, type RevokeTokenDeps } from '../tokens/revoke-token.js';
 import { consoleRoutes } from '../console/console-routes.js';
 import { adminRoutes } from './admin/admin-routes.js';
 import { certificateReader } from './client-certificate.js';
-import { endpointPaths } from './endpoint-paths.js';
+import type { AssertionAudiences } from '../clients/authenticate-client.js';
+import { assertionAudiences, endpointPaths } from './endpoint-paths.js';
 import { failureFloor } from './failure-floor.js';
 import { registerFormParsers } from './form-body.js';
 import { sendOAuthError, toOAuthErrorResponse, withClientChallenge } from './render/oauth-error.js';
@@ -69,11 +70,20 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
     done();
   });
 
+  // Fixed at start: the issuer's path (and Keycloak's paths under it) cannot change while serving.
+  const paths = endpointPaths(app.config);
   // The use cases, each given only the parts of the app it works with.
+  // The issuer may be set once the port is known (as discovery reads it): the audiences follow it.
+  let audiences = { issuer: '', sets: {} as AssertionAudiences };
   const authentication = {
     authenticator: app.authenticator,
     guard: app.guard,
     metrics: app.metrics,
+    audiences: () => {
+      if (audiences.issuer !== app.config.issuer)
+        audiences = { issuer: app.config.issuer, sets: assertionAudiences(app.config.issuer, paths) };
+      return audiences.sets;
+    },
     ...(app.trust ? { trust: app.trust } : {}),
   };
   // Client certificates: of this server's own TLS connections, or from a trusted proxy's header.
@@ -86,8 +96,6 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
     revocations: app.revocations,
     audit: app.audit,
   };
-  // Fixed at start: the issuer's path (and Keycloak's paths under it) cannot change while serving.
-  const paths = endpointPaths(app.config);
   const tokenPaths = new Set(paths.token);
 
   await server.register(async (oauth) => {

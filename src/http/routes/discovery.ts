@@ -1,11 +1,20 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { type Config, SIGNING_ALGS } from '../../config.js';
 import type { KeyRing } from '../../keys/key-ring.js';
+import { ASSERTION_ALGS } from '../../clients/client-keys.js';
+import type { ClientAuthMethod } from '../../clients/model.js';
 import type { EndpointPaths } from '../endpoint-paths.js';
+
+/** The client authentication methods this server implements, of those the setting accepts. */
+const IMPLEMENTED_AUTH_METHODS: readonly ClientAuthMethod[] = [
+  'client_secret_basic',
+  'client_secret_post',
+  'private_key_jwt',
+];
 
 export interface DiscoveryRoutesOptions {
   /** Read on every request: the issuer may be set once the port is known. */
-  config: Pick<Config, 'issuer' | 'mtlsEndpoint'>;
+  config: Pick<Config, 'issuer' | 'clientAuthMethods' | 'mtlsEndpoint'>;
   keys: Pick<KeyRing, 'jwksDocument'>;
   /** Where the documents answer; the root paths unless given. */
   paths?: Pick<EndpointPaths, 'metadata' | 'jwks' | 'keycloakCerts'>;
@@ -28,6 +37,8 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
 ) => {
   const metadata = () => {
     const iss = config.issuer;
+    const methods = config.clientAuthMethods.filter((m) => IMPLEMENTED_AUTH_METHODS.includes(m));
+    const algs = methods.includes('private_key_jwt') ? [...ASSERTION_ALGS] : undefined;
     return {
       issuer: iss,
       token_endpoint: `${iss}/token`,
@@ -36,9 +47,16 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
       revocation_endpoint: `${iss}/revoke`,
       grant_types_supported: ['client_credentials'],
       response_types_supported: ['token'],
-      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
-      introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
-      revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      token_endpoint_auth_methods_supported: methods,
+      introspection_endpoint_auth_methods_supported: methods,
+      revocation_endpoint_auth_methods_supported: methods,
+      ...(algs
+        ? {
+            token_endpoint_auth_signing_alg_values_supported: algs,
+            introspection_endpoint_auth_signing_alg_values_supported: algs,
+            revocation_endpoint_auth_signing_alg_values_supported: algs,
+          }
+        : {}),
       access_token_signing_alg_values_supported: [...SIGNING_ALGS],
       // RFC 8705 §5: where clients with a certificate reach the same endpoints, when that is elsewhere.
       ...(config.mtlsEndpoint

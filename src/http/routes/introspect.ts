@@ -29,6 +29,7 @@ export const introspectRoute: FastifyPluginAsync<IntrospectRouteOptions> = async
         () =>
           Boolean(request.headers.authorization) ||
           body.get('client_secret') !== undefined ||
+          body.get('client_assertion') !== undefined ||
           (body.get('client_id') !== undefined && certificateOf?.(request) !== undefined),
       ),
       credentials: attempt(() =>
