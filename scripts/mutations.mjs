@@ -2409,4 +2409,32 @@ export const MUTATIONS = [
     from: 'if (options.oin !== null && !carriesOin(leaf, options.oin))',
     to: 'if (Math.random() < 0)',
   },
+  {
+    id: 'assertion-key-certificate',
+    check:
+      "private_key_jwt: the signing key's x5c chain validates to the anchors and carries the client's OIN at each use",
+    fn: 'ClientAuthenticator.authenticateAssertion',
+    file: CERT_AUTH,
+    tests: ['mutual-tls'],
+    from: 'if (certified) return',
+    to: 'if (Math.random() < 0) return',
+  },
+  {
+    id: 'key-registration-certificate',
+    check: "Key registration: an x5c chain the anchors do not vouch for, or without the client's OIN, is refused",
+    fn: 'ClientService.addKeys',
+    file: 'src/clients/client-service.ts',
+    tests: ['mutual-tls'],
+    from: 'if (refusal) throw new ValidationError(',
+    to: 'if (Math.random() < 0) throw new ValidationError(',
+  },
+  {
+    id: 'key-oin-needs-certificate',
+    check: 'A client with an OIN accepts no key without an x5c certificate',
+    fn: 'keyCertificateRefusal',
+    file: 'src/clients/key-certificate.ts',
+    tests: ['mutual-tls'],
+    from: 'if (oin === null) return undefined;',
+    to: 'return undefined;',
+  },
 ];

@@ -193,10 +193,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     replay,
     assertionMaxLifetime: config.assertionMaxLifetime,
     leeway: config.clockSkew,
+    ...(trust ? { trust } : {}),
   });
   const clients = new ClientService(clientStore, masterKey, audit, changes, now, organisations, authenticator, {
     newMethods: config.newClientAuthMethods ?? config.clientAuthMethods,
     jwksUri: jwksPolicy,
+    ...(trust ? { trust } : {}),
   });
   const issuer = new TokenIssuer(keys, config, now);
   const policy = {

@@ -15,6 +15,7 @@ import { type CertificateName, makeTestPki, OIN, OTHER_OIN, type TestPki } from 
 import { fetchWithCertificate, httpsPostForm, type TlsIdentity } from './pki/tls-client.js';
 
 const run = promisify(execFile);
+const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 describe('mutual TLS at the HTTPS listener (tls_client_auth, self_signed_tls_client_auth)', () => {
   let pki: TestPki;
@@ -288,6 +289,79 @@ describe('mutual TLS at the HTTPS listener (tls_client_auth, self_signed_tls_cli
     const blocked = await httpsPostForm(tokenUrl, as('client', '127.0.0.3'), grant(clientId));
     assert.equal(blocked.status, 429);
     assert.equal(blocked.json.error, 'invalid_client');
+  });
+
+  it("private_key_jwt with an x5c key: the chain validates to the anchors and carries the client's OIN, at registration and at each use", async () => {
+    const keyClient = async (oin: string | null) =>
+      (await ts.createClient({ authMethods: ['private_key_jwt'], oin, allowedScopes: [] })).clientId;
+    const assertion = (clientId: string, name: CertificateName) => {
+      const input = `${b64({ alg: 'ES256', typ: 'JWT' })}.${b64({
+        iss: clientId,
+        sub: clientId,
+        aud: tokenUrl,
+        exp: Math.floor(Date.now() / 1000) + 60,
+        jti: crypto.randomUUID(),
+      })}`;
+      const signature = crypto.sign('sha256', Buffer.from(input), {
+        key: pki.certs[name].keyPem,
+        dsaEncoding: 'ieee-p1363',
+      });
+      return `${input}.${signature.toString('base64url')}`;
+    };
+    const withAssertion = (clientId: string, name: CertificateName) =>
+      httpsPostForm(
+        tokenUrl,
+        { ca: pki.rootPem, localAddress: '127.0.0.6' },
+        {
+          grant_type: 'client_credentials',
+          client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+          client_assertion: assertion(clientId, name),
+        },
+      );
+    // As a JWK with x5c; the good one as the PEM chain an administrator pastes.
+    const register = (clientId: string, name: CertificateName) =>
+      ts.app.clients.addKeys(
+        clientId,
+        JSON.stringify({ keys: [{ ...pki.certs[name].jwk, x5c: pki.certs[name].x5c }] }),
+        {
+          id: 'test',
+        },
+      );
+
+    const good = await keyClient(OIN);
+    await ts.app.clients.addKeys(good, pki.certs.client.chainPem, { id: 'test' });
+    const ok = await withAssertion(good, 'client');
+    assert.equal(ok.status, 200, ok.text);
+
+    // Refused when registered: an expired chain, another root, another OIN, no certificate for an OIN client.
+    await assert.rejects(register(await keyClient(OIN), 'expired'), /certificate expired/);
+    await assert.rejects(register(await keyClient(null), 'otherRoot'), /chain does not lead to a trusted root/);
+    await assert.rejects(register(await keyClient(OIN), 'wrongOin'), /does not carry the client's OIN/);
+    const plain = await keyClient(OIN);
+    await assert.rejects(
+      ts.app.clients.addKeys(plain, JSON.stringify({ keys: [pki.certs.client.jwk] }), { id: 'test' }),
+      /a client with an OIN needs keys with an x5c certificate/,
+    );
+
+    // Checked again at each use: a key stored before its certificate was revoked (or by another path).
+    const store = new KyselyClientStore(ts.app.storage.db);
+    const revoked = await keyClient(OIN);
+    await store.insertKeys([
+      {
+        clientId: revoked,
+        kid: 'k1',
+        thumbprint: 'k1',
+        kty: 'EC',
+        alg: null,
+        publicJwk: { ...(pki.certs.revoked.jwk as { kty: string }), x5c: pki.certs.revoked.x5c },
+        expiresAt: null,
+        createdAt: Date.now(),
+        lastUsedAt: null,
+      },
+    ]);
+    const refused = await withAssertion(revoked, 'revoked');
+    assert.equal(refused.status, 401);
+    assert.deepEqual(await failures(revoked), [{ reason: 'untrusted_chain', detail: 'certificate revoked' }]);
   });
 
   it('authenticates at /introspect and /revoke with the certificate as well', async () => {

@@ -13,6 +13,7 @@ import { type VerificationKey, verificationKey } from './client-keys.js';
 import type { ClientStore, ClientWithSecrets, StoredSecret } from './client-store.js';
 import type { ParsedCertificate } from '../pki/certificate.js';
 import { carriesOin, holdsKey, matchesSubject } from '../pki/client-certificate.js';
+import { keyCertificateRefusal } from './key-certificate.js';
 import type { PresentedCertificate } from '../pki/presented-certificate.js';
 import { type TrustStore, validateChain } from '../pki/trust-store.js';
 import type { JwksKeys } from './jwks-uri.js';
@@ -83,6 +84,8 @@ export interface AuthenticatorOptions {
   /** Seconds an assertion may live, and the clock leeway. */
   assertionMaxLifetime?: number;
   leeway?: number;
+  /** Trust anchors for the x5c chains of keys (ZGW_AUTH_TLS_CLIENT_CA). */
+  trust?: TrustStore;
 }
 
 /** A signature of a private_key_jwt assertion is spent with its client id in this namespace. */
@@ -258,6 +261,8 @@ export class ClientAuthenticator {
         ...(parsed.kid !== undefined ? { kid: parsed.kid } : {}),
       };
     const kid = verified.kid;
+    const certified = keyCertificateRefusal(verified.jwk, client.oin, this.options.trust, this.now());
+    if (certified) return { ok: false, ...certified, rsin, kid };
     const policy: AssertionPolicy = {
       audiences,
       maxLifetime: this.options.assertionMaxLifetime ?? 300,

@@ -18,6 +18,8 @@ import {
   type SecretInput,
 } from './model.js';
 import { MAX_CLIENT_KEYS, parseKeyInput } from './client-keys.js';
+import { keyCertificateRefusal } from './key-certificate.js';
+import type { TrustStore } from '../pki/trust-store.js';
 import { isLive, secretInfo } from './secret-lifecycle.js';
 import {
   checkImportedSecret,
@@ -58,6 +60,8 @@ export interface ClientAuthPolicy {
   newMethods?: readonly ClientAuthMethod[];
   /** Checks a jwks_uri when it is set (JwksUriPolicy.validate). */
   jwksUri?: { validate(uri: string): void };
+  /** Trust anchors the x5c chains of registered keys must validate to (ZGW_AUTH_TLS_CLIENT_CA). */
+  trust?: TrustStore;
 }
 
 const SELF_SIGNED_NEEDS_NEW_SECRET =
@@ -393,6 +397,11 @@ export class ClientService {
     const existing = await this.store.listKeys(clientId);
     if (existing.length + added.length > MAX_CLIENT_KEYS)
       throw new ValidationError(`at most ${MAX_CLIENT_KEYS} keys per client`, 'keys');
+    // Refused now what authentication would refuse: an x5c chain the anchors do not vouch for, a missing OIN.
+    for (const k of added) {
+      const refusal = keyCertificateRefusal(k.publicJwk, client.oin, this.authPolicy.trust, this.now());
+      if (refusal) throw new ValidationError(`key "${k.kid.slice(0, 60)}": ${refusal.detail}`, 'keys');
+    }
     const kids = new Set(existing.map((k) => k.kid));
     for (const k of added) {
       if (kids.has(k.kid)) throw new ConflictError(`key "${k.kid.slice(0, 60)}" is already registered for this client`);
