@@ -126,6 +126,8 @@ describe('mutual TLS at the HTTPS listener (tls_client_auth, self_signed_tls_cli
         { [oidc.customFetch]: fetchVia as oidc.CustomFetch },
       );
       assert.equal(config.serverMetadata().mtls_endpoint_aliases?.token_endpoint, `${ts.config.mtlsEndpoint}/token`);
+      for (const method of ['tls_client_auth', 'self_signed_tls_client_auth'])
+        assert.ok(config.serverMetadata().token_endpoint_auth_methods_supported?.includes(method), method);
       const tokens = await oidc.clientCredentialsGrant(config);
       assert.equal(decodePart(tokens.access_token, 1).client_id, clientId);
       assert.ok(seen.includes(`${ts.config.mtlsEndpoint}/token`), `token asked at the alias: ${seen.join(', ')}`);

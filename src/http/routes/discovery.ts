@@ -12,9 +12,23 @@ const IMPLEMENTED_AUTH_METHODS: readonly ClientAuthMethod[] = [
   'private_key_jwt',
 ];
 
+/**
+ * Certificate methods, where a client certificate can reach this server (its own TLS listener asks
+ * for one, or a proxy passes it); tls_client_auth only with trust anchors to chain to.
+ */
+function certificateMethods(
+  config: Pick<Config, 'tlsClientCert' | 'clientCertHeader' | 'tlsClientCa'>,
+): readonly ClientAuthMethod[] {
+  if (config.tlsClientCert === 'off' && !config.clientCertHeader) return [];
+  return config.tlsClientCa ? ['tls_client_auth', 'self_signed_tls_client_auth'] : ['self_signed_tls_client_auth'];
+}
+
 export interface DiscoveryRoutesOptions {
   /** Read on every request: the issuer may be set once the port is known. */
-  config: Pick<Config, 'issuer' | 'clientAuthMethods' | 'mtlsEndpoint'>;
+  config: Pick<
+    Config,
+    'issuer' | 'clientAuthMethods' | 'mtlsEndpoint' | 'tlsClientCert' | 'clientCertHeader' | 'tlsClientCa'
+  >;
   keys: Pick<KeyRing, 'jwksDocument'>;
   /** Where the documents answer; the root paths unless given. */
   paths?: Pick<EndpointPaths, 'metadata' | 'jwks' | 'keycloakCerts'>;
@@ -37,7 +51,9 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
 ) => {
   const metadata = () => {
     const iss = config.issuer;
-    const methods = config.clientAuthMethods.filter((m) => IMPLEMENTED_AUTH_METHODS.includes(m));
+    const methods = config.clientAuthMethods.filter(
+      (m) => IMPLEMENTED_AUTH_METHODS.includes(m) || certificateMethods(config).includes(m),
+    );
     const algs = methods.includes('private_key_jwt') ? [...ASSERTION_ALGS] : undefined;
     return {
       issuer: iss,
