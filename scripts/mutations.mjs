@@ -2151,7 +2151,7 @@ export const MUTATIONS = [
   {
     id: 'pki-leaf-not-ca',
     check: 'Client certificate chain: a CA certificate is refused as a client certificate',
-    fn: 'validateChain',
+    fn: 'checkChain',
     file: CHAIN,
     tests: PKI,
     from: 'if (leaf.ca) return fail(',
@@ -2160,7 +2160,7 @@ export const MUTATIONS = [
   {
     id: 'pki-leaf-digital-signature',
     check: 'Client certificate chain: a leaf with key usage but without digitalSignature is refused',
-    fn: 'validateChain',
+    fn: 'checkChain',
     file: CHAIN,
     tests: PKI,
     from: "if (leaf.keyUsage && !leaf.keyUsage.has('digitalSignature'))",
@@ -2169,7 +2169,7 @@ export const MUTATIONS = [
   {
     id: 'pki-leaf-client-auth',
     check: 'Client certificate chain (TLS): a leaf with extended key usage but without clientAuth is refused',
-    fn: 'validateChain',
+    fn: 'checkChain',
     file: CHAIN,
     tests: PKI,
     from: "options.purpose === 'tls_client' &&",
@@ -2196,7 +2196,7 @@ export const MUTATIONS = [
   {
     id: 'pki-not-before',
     check: 'Client certificate chain: a certificate before its notBefore is refused',
-    fn: 'validateChain',
+    fn: 'checkChain',
     file: CHAIN,
     tests: PKI,
     from: 'if (now < cert.notBefore) return fail(',
@@ -2205,7 +2205,7 @@ export const MUTATIONS = [
   {
     id: 'pki-not-after',
     check: 'Client certificate chain: a certificate after its notAfter is refused',
-    fn: 'validateChain',
+    fn: 'checkChain',
     file: CHAIN,
     tests: PKI,
     from: 'if (now > cert.notAfter) return fail(',
@@ -2214,7 +2214,7 @@ export const MUTATIONS = [
   {
     id: 'pki-unknown-critical',
     check: 'Client certificate chain: a certificate with a critical extension that is not processed is refused',
-    fn: 'validateChain',
+    fn: 'checkChain',
     file: CHAIN,
     tests: PKI,
     from: 'if (cert.unknownCritical.length) return fail(',
@@ -2223,7 +2223,7 @@ export const MUTATIONS = [
   {
     id: 'pki-issuer-is-ca',
     check: 'Client certificate chain: every issuer is a CA certificate (basicConstraints cA)',
-    fn: 'validateChain',
+    fn: 'checkChain',
     file: CHAIN,
     tests: PKI,
     from: 'if (!cert.ca) return fail(',
@@ -2232,7 +2232,7 @@ export const MUTATIONS = [
   {
     id: 'pki-path-length',
     check: "Client certificate chain: an issuer's path length constraint holds",
-    fn: 'validateChain',
+    fn: 'checkChain',
     file: CHAIN,
     tests: PKI,
     from: 'if (cert.pathLen !== null && k - 1 > cert.pathLen)',
@@ -2437,5 +2437,14 @@ export const MUTATIONS = [
     tests: ['mutual-tls'],
     from: 'if (oin === null) return undefined;',
     to: 'return undefined;',
+  },
+  {
+    id: 'pki-verdict-cache-bounds',
+    check: "A remembered chain verdict holds only within every certificate's validity and before the CRLs' nextUpdate",
+    fn: 'validateChain',
+    file: CHAIN,
+    tests: ['certificate-chains'],
+    from: 'now >= cached.from && now <= cached.until &&',
+    to: '',
   },
 ];

@@ -76,6 +76,10 @@ describe('client certificate chains (src/pki) against a PKIoverheid-shaped test 
     assert.equal(verdict(anchors, 'client', Date.now() + 2 * 365 * DAY), 'certificate expired');
     // The CRL's nextUpdate is 7 days away: after it, no certificate of its issuer passes.
     assert.equal(verdict(anchors, 'client', Date.now() + 10 * DAY), 'the CRL of its issuer is outdated');
+    // A chain validated a minute before the CRL's nextUpdate is not believed a minute after it.
+    const nextUpdate = parseRevocationList(fs.readFileSync(pki.crlPath)).nextUpdate!;
+    assert.equal(verdict(anchors, 'client', nextUpdate - 60_000), 'ok');
+    assert.equal(verdict(anchors, 'client', nextUpdate + 60_000), 'the CRL of its issuer is outdated');
     const noCrl = trustStoreFrom(fs.readFileSync(pki.anchorsPath, 'utf8'));
     assert.equal(verdict(noCrl, 'client', Date.now() + 10 * DAY), 'ok');
     assert.equal(verdict(noCrl, 'revoked'), 'ok');

@@ -1,3 +1,4 @@
+import { BoundedCache } from '@zgw-auth/verifier/internal';
 import { ValidationError } from '../errors.js';
 import { OID, parseCertificate, pemCertificates, type ParsedCertificate } from './certificate.js';
 import { DerError } from './der.js';
@@ -14,7 +15,21 @@ export interface TrustStore {
   anchors: ParsedCertificate[];
   intermediates: ParsedCertificate[];
   revocationLists: RevocationList[];
+  /** Chains that validated, by their certificates, while every part of the verdict holds (see validateChain). */
+  verdicts: BoundedCache<string, CachedVerdict>;
 }
+
+interface CachedVerdict {
+  path: ParsedCertificate[];
+  /** The verdict holds from `from` to `until` (validity of every certificate, CRLs' nextUpdate), and at most VERDICT_MS after `at`. */
+  from: number;
+  until: number;
+  at: number;
+}
+
+/** How long a validated chain is not validated again: its certificates and CRLs change only on restart. */
+const VERDICT_MS = 300_000;
+const VERDICTS_MAX = 1000;
 
 /** Most certificates a chain may have, the anchor included: PKIoverheid's are 3 or 4 long. */
 export const MAX_CHAIN_LENGTH = 5;
@@ -23,7 +38,12 @@ export const MAX_PRESENTED = MAX_CHAIN_LENGTH - 1;
 
 /** A trust store from the bundle's text and CRL files (DER or PEM); refuses what cannot serve. */
 export function trustStoreFrom(pem: string, revocationLists: { name: string; bytes: Buffer }[] = []): TrustStore {
-  const store: TrustStore = { anchors: [], intermediates: [], revocationLists: [] };
+  const store: TrustStore = {
+    anchors: [],
+    intermediates: [],
+    revocationLists: [],
+    verdicts: new BoundedCache(VERDICTS_MAX),
+  };
   const ders = pemCertificates(pem);
   if (ders.length === 0) throw new ValidationError('the client CA bundle holds no PEM certificate');
   ders.forEach((der, k) => {
@@ -76,6 +96,31 @@ export function validateChain(
 ): ChainVerdict {
   const { now } = options;
   if (presented.length > MAX_PRESENTED) return fail(`more than ${MAX_PRESENTED} chain certificates`);
+  // The same certificates validated a moment ago: the verdict stands while nothing it rests on changed.
+  const key = `${options.purpose} ${[leaf, ...presented].map((c) => c.x509.fingerprint256).join(' ')}`;
+  const cached = store.verdicts.get(key);
+  if (cached && now >= cached.from && now <= cached.until && now - cached.at < VERDICT_MS && now >= cached.at)
+    return { ok: true, path: cached.path };
+  const verdict = checkChain(store, leaf, presented, options);
+  if (verdict.ok) {
+    const nextUpdates = store.revocationLists.flatMap((l) => (l.nextUpdate === null ? [] : [l.nextUpdate]));
+    store.verdicts.set(key, {
+      path: verdict.path,
+      from: Math.max(...verdict.path.map((c) => c.notBefore)),
+      until: Math.min(...verdict.path.map((c) => c.notAfter), ...nextUpdates),
+      at: now,
+    });
+  }
+  return verdict;
+}
+
+function checkChain(
+  store: TrustStore,
+  leaf: ParsedCertificate,
+  presented: readonly ParsedCertificate[],
+  options: { now: number; purpose: ChainPurpose },
+): ChainVerdict {
+  const { now } = options;
   if (leaf.ca) return fail('a CA certificate is no client certificate');
   if (leaf.keyUsage && !leaf.keyUsage.has('digitalSignature')) return fail('key usage lacks digitalSignature');
   if (
