@@ -2281,7 +2281,7 @@ export const MUTATIONS = [
     file: CERT_AUTH,
     tests: MTLS,
     from: "if (!verdict.ok) return { reason: 'untrusted_chain', detail: verdict.detail };",
-    to: "if (Math.random() < 0) return { reason: 'untrusted_chain', detail: verdict.detail };",
+    to: "if (!verdict.ok && Math.random() < 0) return { reason: 'untrusted_chain', detail: verdict.detail };",
   },
   {
     id: 'mtls-needs-subject-or-oin',
@@ -2298,8 +2298,8 @@ export const MUTATIONS = [
     fn: 'chainRefusal',
     file: CERT_AUTH,
     tests: MTLS,
-    from: 'if (client.tlsSubject && !matchesSubject(presented.leaf, client.tlsSubject))',
-    to: 'if (Math.random() < 0)',
+    from: 'if (client.tlsSubject && !matchesSubject(',
+    to: 'if (client.tlsSubject && Math.random() < 0 && !matchesSubject(',
   },
   {
     id: 'mtls-oin',
@@ -2390,7 +2390,7 @@ export const MUTATIONS = [
     file: KEY_CERT,
     tests: ['certificate-chains'],
     from: "if (!verdict.ok) return { ok: false, reason: 'untrusted_chain', detail: verdict.detail };",
-    to: "if (Math.random() < 0) return { ok: false, reason: 'untrusted_chain', detail: verdict.detail };",
+    to: "if (!verdict.ok && Math.random() < 0) return { ok: false, reason: 'untrusted_chain', detail: verdict.detail };",
   },
   {
     id: 'key-certificate-oin-needs-anchors',
