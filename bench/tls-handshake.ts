@@ -105,6 +105,7 @@ async function main(): Promise<void> {
       if (c.agent) c.agent.destroy();
     }
     const rate = (name: string) => rows.find((r) => r.name === name)!.perSecond;
+    // Little's law: with CONCURRENCY requests in flight, the mean time per token is CONCURRENCY / rate.
     const extraMs = (a: string, b: string) => (1000 / rate(b) - 1000 / rate(a)) * CONCURRENCY;
     console.log(
       `\n/token over HTTPS, ${CONCURRENCY} concurrent clients, ${SECONDS} s per case, ${os.cpus().length} cores shared by client and server\n`,
@@ -113,10 +114,10 @@ async function main(): Promise<void> {
     for (const r of rows)
       console.log(`| ${r.name} | ${r.perSecond.toFixed(0)} | ${r.medianMs.toFixed(2)} | ${r.errors} |`);
     console.log(
-      `\nA full handshake with a client certificate costs about ${extraMs('certificate, keep-alive', 'certificate, new connection per token').toFixed(2)} ms of machine time per token ` +
+      `\nA full handshake with a client certificate adds about ${extraMs('certificate, keep-alive', 'certificate, new connection per token').toFixed(2)} ms per token at ${CONCURRENCY} in flight ` +
         `(keep-alive: ${rate('certificate, keep-alive').toFixed(0)}/s, new connection: ${rate('certificate, new connection per token').toFixed(0)}/s, ` +
         `${(rate('certificate, new connection per token') / rate('certificate, keep-alive')).toFixed(2)}×); a resumed session ${extraMs('certificate, keep-alive', 'certificate, new connection, resumed session').toFixed(2)} ms; ` +
-        `without a client certificate a new connection costs ${extraMs('secret, keep-alive', 'secret, new connection per token').toFixed(2)} ms.`,
+        `without a client certificate a new connection adds ${extraMs('secret, keep-alive', 'secret, new connection per token').toFixed(2)} ms.`,
     );
   } finally {
     server.kill('SIGTERM');
