@@ -1,16 +1,31 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
 import * as oidc from 'openid-client';
 import type { ClientAuthMethod } from '../src/clients/model.js';
 import { JWT_BEARER_ASSERTION_TYPE } from '../src/clients/client-assertion.js';
-import { basicAuth, postForm, startTestServer, type TestServer } from './helpers.js';
+import { loadConfig } from '../src/config.js';
+import {
+  basicAuth,
+  firstAdminSecret,
+  freshPostgres,
+  postForm,
+  request,
+  startServeProcess,
+  startTestServer,
+  type TestServer,
+} from './helpers.js';
 
 const run = promisify(execFile);
+type Proc = Awaited<ReturnType<typeof startServeProcess>>;
 
 /** A client's key pair with its public JWK (kid set). */
 interface TestKey {
@@ -430,3 +445,192 @@ describe('private_key_jwt: jwks_uri without allowed ranges', () => {
     assert.match(String(failure?.details.detail), /not allowed/);
   });
 });
+
+describe('NL GOV mode: ZGW_AUTH_CLIENT_AUTH_METHODS without the secret methods', () => {
+  let ts: TestServer;
+  before(async () => {
+    ts = await startTestServer({
+      env: {
+        ZGW_AUTH_CLIENT_AUTH_METHODS: 'private_key_jwt,tls_client_auth',
+        ZGW_AUTH_NEW_CLIENT_AUTH_METHODS: 'private_key_jwt',
+      },
+    });
+  });
+  after(() => ts?.close());
+
+  it('refuses every secret at /token and /introspect as method_not_allowed, keys work, discovery says so', async () => {
+    const c = await ts.app.clients.create(
+      { clientId: 'legacy', rsin: '000000000', authMethods: ['private_key_jwt'] },
+      { id: 'test' },
+    );
+    // A client of before, with the secret methods, as the migration leaves it.
+    await ts.app.storage.db
+      .updateTable('clients')
+      .set({ auth_methods: '["client_secret_basic","client_secret_post","private_key_jwt"]' })
+      .where('client_id', '=', 'legacy')
+      .execute();
+    ts.app.authenticator.forget('legacy');
+    const secret = c.secret.value;
+    for (const endpoint of ['/token', '/introspect']) {
+      const res = await postForm(
+        `${ts.url}${endpoint}`,
+        { grant_type: 'client_credentials', token: 'x' },
+        { authorization: basicAuth('legacy', secret) },
+      );
+      assert.equal(res.status, 401, `${endpoint}: ${res.text}`);
+    }
+    await ts.app.audit.flush(true);
+    const [failure] = await ts.app.audit.list({ action: 'client_auth.failed', target: 'legacy', limit: 1 });
+    assert.equal(failure?.reason, 'method_not_allowed');
+    const key = rsaKey('nl-1');
+    await ts.app.clients.addKeys('legacy', JSON.stringify(key.jwk), { id: 'test' });
+    const now = Math.floor(ts.clock.now() / 1000);
+    const ok = await postForm(`${ts.url}/token`, {
+      grant_type: 'client_credentials',
+      client_assertion_type: JWT_BEARER_ASSERTION_TYPE,
+      client_assertion: sign(
+        { alg: 'RS256', kid: 'nl-1' },
+        { iss: 'legacy', sub: 'legacy', aud: ts.config.issuer, exp: now + 60, jti: 'nl' },
+        key.privateKey,
+      ),
+    });
+    assert.equal(ok.status, 200, ok.text);
+    const meta = await request(`${ts.url}/.well-known/openid-configuration`);
+    assert.deepEqual(meta.json.token_endpoint_auth_methods_supported, ['private_key_jwt']);
+  });
+
+  it('registers clients only with the methods allowed for new registrations', async () => {
+    await assert.rejects(
+      ts.app.clients.create({ clientId: 'new-secret', rsin: '000000000' }, { id: 'test' }),
+      /not allowed for new registrations/,
+    );
+    await assert.rejects(
+      ts.app.clients.create(
+        { clientId: 'new-tls', rsin: '000000000', authMethods: ['tls_client_auth'] },
+        { id: 'test' },
+      ),
+      /not allowed for new registrations/,
+    );
+  });
+
+  it('refuses unknown methods and bad jwks_uri ranges in the settings with a clear message', () => {
+    assert.throws(
+      () => loadConfig({ ZGW_AUTH_CLIENT_AUTH_METHODS: 'private_key_jwt,client_secret_jwt' }),
+      /ZGW_AUTH_CLIENT_AUTH_METHODS: "client_secret_jwt" is not a client authentication method/,
+    );
+    assert.throws(() => loadConfig({ ZGW_AUTH_CLIENT_AUTH_METHODS: ' , ' }), /at least one/);
+    assert.throws(() => loadConfig({ ZGW_AUTH_JWKS_URI_ALLOW: '10.0.0.0/33' }), /ZGW_AUTH_JWKS_URI_ALLOW/);
+    assert.throws(() => loadConfig({ ZGW_AUTH_ASSERTION_MAX_LIFETIME: '0' }), /ZGW_AUTH_ASSERTION_MAX_LIFETIME/);
+    assert.deepEqual(loadConfig({ ZGW_AUTH_JWKS_URI_ALLOW: '10.0.0.0/8, keys.intern.example' }).jwksUriAllow, [
+      '10.0.0.0/8',
+      'keys.intern.example',
+    ]);
+  });
+});
+
+for (const shared of ['PostgreSQL', 'PostgreSQL and Redis'] as const) {
+  describe(`private_key_jwt across two server processes (${shared})`, () => {
+    let db: Awaited<ReturnType<typeof freshPostgres>>;
+    let a: Proc;
+    let b: Proc;
+    let admin: { clientId: string; secret: string };
+    const redisUrl = 'redis://127.0.0.1:6379/12';
+    const issuer = 'https://auth.zgw.test';
+
+    before(async () => {
+      db = await freshPostgres();
+      if (shared !== 'PostgreSQL') {
+        const redis = new Redis(redisUrl);
+        await redis.flushdb();
+        redis.disconnect();
+      }
+      const env = {
+        DATABASE_URL: db.url,
+        ...(shared !== 'PostgreSQL' ? { REDIS_URL: redisUrl } : {}),
+        ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64'),
+        ZGW_AUTH_ISSUER: issuer,
+      };
+      a = await startServeProcess(fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-pkjwt-')), env);
+      b = await startServeProcess(fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-pkjwt-')), env);
+      admin = { clientId: 'zgw-auth-admin', secret: firstAdminSecret(a.output())! };
+    });
+    after(async () => {
+      await Promise.all([a?.stop(), b?.stop()]);
+      await db?.drop();
+    });
+
+    const adminApi = async (method: string, url: string, body?: unknown) => {
+      const token = (
+        await postForm(`${a.url}/token`, {
+          grant_type: 'client_credentials',
+          client_id: admin.clientId,
+          client_secret: admin.secret,
+        })
+      ).json.access_token;
+      return request(`${a.url}/admin${url}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+    };
+
+    it('a jti used at one process is refused at the other; keys are managed through the admin API', async () => {
+      const key = ecKey('two-1');
+      const clientId = `pk-${crypto.randomBytes(3).toString('hex')}`;
+      const created = await adminApi('POST', '/clients', {
+        clientId,
+        rsin: '000000000',
+        token_endpoint_auth_method: 'private_key_jwt',
+      });
+      assert.equal(created.status, 201, created.text);
+      assert.deepEqual(created.json.client.authMethods, ['private_key_jwt']);
+      const added = await adminApi('POST', `/clients/${clientId}/keys`, { jwks: { keys: [key.jwk] } });
+      assert.equal(added.status, 201, added.text);
+      const listed = await adminApi('GET', `/clients/${clientId}/keys`);
+      assert.deepEqual(
+        listed.json.items.map((k: { kid: string; kty: string }) => [k.kid, k.kty]),
+        [['two-1', 'EC']],
+      );
+      assert.equal(listed.json.items[0].publicJwk.d, undefined);
+      const now = Math.floor(Date.now() / 1000);
+      const assertion = sign(
+        { alg: 'ES256', kid: 'two-1' },
+        { iss: clientId, sub: clientId, aud: `${issuer}/token`, iat: now, exp: now + 60, jti: crypto.randomUUID() },
+        key.privateKey,
+      );
+      const at = (p: Proc) =>
+        postForm(`${p.url}/token`, {
+          grant_type: 'client_credentials',
+          client_assertion_type: JWT_BEARER_ASSERTION_TYPE,
+          client_assertion: assertion,
+        });
+      assert.equal((await at(a)).status, 200);
+      if (shared !== 'PostgreSQL') {
+        const redis = new Redis(redisUrl);
+        try {
+          assert.equal((await redis.keys('zgw-auth:once:client_assertion:*')).length, 1, 'spent in Redis');
+        } finally {
+          redis.disconnect();
+        }
+      }
+      const replayed = await at(b);
+      assert.equal(replayed.status, 401, replayed.text);
+      assert.equal(replayed.json.error, 'invalid_client');
+      // The refusal is audited at b; the audit trail is shared.
+      let reason: string | undefined;
+      for (let i = 0; i < 50 && reason === undefined; i++) {
+        const events = await adminApi('GET', `/audit?action=client_auth.failed&target=${clientId}`);
+        reason = events.json.items[0]?.reason;
+        if (reason === undefined) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(reason, 'replayed_assertion');
+      const removed = await adminApi('DELETE', `/clients/${clientId}/keys/two-1`);
+      assert.equal(removed.status, 200, removed.text);
+      const events = await adminApi('GET', `/audit?target=${clientId}`);
+      const actions = events.json.items.map((e: { action: string }) => e.action);
+      assert.ok(actions.includes('client_key.added') && actions.includes('client_key.removed'), actions.join());
+      const keyEvent = events.json.items.find((e: { action: string }) => e.action === 'client_key.added');
+      assert.deepEqual(Object.keys(keyEvent.details).sort(), ['alg', 'expiresAt', 'kid', 'kty', 'thumbprint']);
+    });
+  });
+}
