@@ -311,6 +311,7 @@ export async function createFirstAdmin(
       },
       { id: 'system' },
       {
+        firstAdministrator: true,
         deliver: (secret) => {
           crashPoint('first-start:admin-inserted');
           deliver({ clientId: FIRST_ADMIN_CLIENT_ID, secret });

@@ -335,15 +335,14 @@ describe('mutual TLS at the HTTPS listener (tls_client_auth, self_signed_tls_cli
     const ok = await withAssertion(good, 'client');
     assert.equal(ok.status, 200, ok.text);
 
-    // Refused when registered: an expired chain, another root, another OIN, no certificate for an OIN client.
+    // Refused when registered: an expired chain, another root, another OIN.
     await assert.rejects(register(await keyClient(OIN), 'expired'), /certificate expired/);
     await assert.rejects(register(await keyClient(null), 'otherRoot'), /chain does not lead to a trusted root/);
     await assert.rejects(register(await keyClient(OIN), 'wrongOin'), /does not carry the client's OIN/);
+    // A bare key (no certificate) is the administrator's registration: the OIN binds certificates only.
     const plain = await keyClient(OIN);
-    await assert.rejects(
-      ts.app.clients.addKeys(plain, JSON.stringify({ keys: [pki.certs.client.jwk] }), { id: 'test' }),
-      /a client with an OIN needs keys with an x5c certificate/,
-    );
+    await ts.app.clients.addKeys(plain, JSON.stringify({ keys: [pki.certs.client.jwk] }), { id: 'test' });
+    assert.equal((await withAssertion(plain, 'client')).status, 200);
 
     // Checked again at each use: a key stored before its certificate was revoked (or by another path).
     const store = new KyselyClientStore(ts.app.storage.db);

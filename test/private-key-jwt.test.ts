@@ -1,14 +1,18 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import * as oidc from 'openid-client';
 import type { ClientAuthMethod } from '../src/clients/model.js';
 import { JWT_BEARER_ASSERTION_TYPE } from '../src/clients/client-assertion.js';
-import { basicAuth, postForm, startTestServer, type TestServer } from './helpers.js';
+import { loadConfig } from '../src/config.js';
+import { basicAuth, CLI, postForm, request, startTestServer, type TestServer } from './helpers.js';
 
 const run = promisify(execFile);
 
@@ -120,19 +124,27 @@ describe('private_key_jwt client authentication (SQLite)', () => {
     return events[0];
   }
 
+  /** Refused with invalid_client and audited with `reason` (and a detail matching `why`, when given). */
   async function refused(
     clientId: string,
     assertion: string,
     reason: string,
+    why?: RegExp,
     extra: Record<string, string> = {},
-    wait = true,
   ) {
-    // Past the back-off of earlier failures (ZGW_AUTH_LOCKOUT_MAX_SECONDS): each case is judged on its own.
-    if (wait) ts.clock.advance(901);
     const res = await tokenWith(assertion, extra);
     assert.equal(res.status, 401, res.text);
     assert.equal(res.json.error, 'invalid_client');
-    assert.equal((await lastFailure(clientId))?.reason, reason, `audited as ${reason}`);
+    const failure = await lastFailure(clientId);
+    assert.equal(failure?.reason, reason, `audited as ${reason}`);
+    if (why)
+      assert.match(
+        String(failure?.details.detail),
+        why,
+        JSON.stringify(await ts.app.audit.list({ action: 'client_auth.failed', target: clientId, limit: 3 })),
+      );
+    // Past the back-off of this failure (ZGW_AUTH_LOCKOUT_MAX_SECONDS): each case is judged on its own.
+    ts.clock.advance(901);
   }
 
   it('issues a token for an assertion signed with a registered RS256, PS256, ES256 or EdDSA key', async () => {
@@ -215,30 +227,40 @@ print(json.dumps({"token_type": token["token_type"], "has_token": bool(token["ac
 
     const once = good();
     assert.equal((await tokenWith(once)).status, 200);
-    await refused(id, once, 'replayed_assertion', {}, false);
-    await refused(id, good({ exp: now() - 120, iat: now() - 180 }), 'bad_assertion');
-    await refused(id, good({ iat: now() + 600, exp: now() + 650 }), 'bad_assertion');
-    await refused(id, good({ nbf: now() + 600 }), 'bad_assertion');
-    await refused(id, good({ exp: now() + 3600 }), 'bad_assertion');
-    await refused(id, good({ aud: 'https://other.example/token' }), 'bad_assertion');
-    await refused(id, good({ iss: 'someone-else' }), 'bad_assertion');
-    await refused(id, good({ sub: 'someone-else' }), 'bad_assertion', { client_id: id });
-    await refused(id, good({ jti: undefined }), 'bad_assertion');
-    await refused(id, good({ jti: 'x'.repeat(300) }), 'bad_assertion');
-    await refused(id, good({}, { crit: ['exp'] }), 'bad_assertion');
-    await refused(id, good({}, { jku: 'https://attacker.example/jwks' }), 'bad_assertion');
-    await refused(id, good({}, { jwk: key.jwk }), 'bad_assertion');
-    await refused(id, good({ padding: 'x'.repeat(9000) }), 'bad_assertion', { client_id: id });
-    await refused(id, 'not.a.jws!', 'bad_assertion', { client_id: id });
-    await refused(id, sign({ alg: 'none' }, claimsFor(id), Buffer.alloc(0)), 'bad_assertion');
+    await refused(id, once, 'replayed_assertion');
+    await refused(id, good({ exp: now() - 120, iat: now() - 180 }), 'bad_assertion', /expired/);
+    await refused(id, good({ iat: now() + 100, exp: now() + 150 }), 'bad_assertion', /iat/);
+    await refused(id, good({ nbf: now() + 600 }), 'bad_assertion', /nbf/);
+    await refused(id, good({ exp: now() + 3600 }), 'bad_assertion', /longer than 300/);
+    await refused(id, good({ aud: 'https://other.example/token' }), 'bad_assertion', /aud/);
+    await refused(id, good({ iss: 'someone-else' }), 'bad_assertion', /iss and sub/);
+    await refused(id, good({ sub: 'someone-else' }), 'bad_assertion', /iss and sub/, { client_id: id });
+    await refused(id, good({ jti: undefined }), 'bad_assertion', /jti/);
+    await refused(id, good({ jti: 'x'.repeat(300) }), 'bad_assertion', /jti/);
+    await refused(id, good({}, { crit: ['exp'] }), 'bad_assertion', /crit/);
+    await refused(id, good({}, { jku: 'https://attacker.example/jwks' }), 'bad_assertion', /jku/);
+    await refused(id, good({}, { jwk: key.jwk }), 'bad_assertion', /jwk/);
+    await refused(id, good({ padding: 'x'.repeat(9000) }), 'bad_assertion', /longer than 8192/, { client_id: id });
+    await refused(id, 'not.a.jws!', 'bad_assertion', /compact JWS/, { client_id: id });
+    await refused(id, sign({ alg: 'none' }, claimsFor(id), Buffer.alloc(0)), 'bad_assertion', /alg/);
     // The public key as an HMAC secret: the classic key confusion.
     const publicPem = crypto.createPublicKey(key.privateKey).export({ format: 'pem', type: 'spki' });
-    await refused(id, sign({ alg: 'HS256', kid: 'h-1' }, claimsFor(id), Buffer.from(publicPem)), 'bad_assertion');
+    await refused(
+      id,
+      sign({ alg: 'HS256', kid: 'h-1' }, claimsFor(id), Buffer.from(publicPem)),
+      'bad_assertion',
+      /alg/,
+    );
     // Signed by another key under the registered kid; and an unknown kid.
-    await refused(id, sign({ alg: 'RS256', kid: 'h-1' }, claimsFor(id), rsaKey('x').privateKey), 'bad_assertion');
-    await refused(id, sign({ alg: 'RS256', kid: 'nope' }, claimsFor(id), key.privateKey), 'unknown_key');
+    await refused(
+      id,
+      sign({ alg: 'RS256', kid: 'h-1' }, claimsFor(id), rsaKey('x').privateKey),
+      'bad_assertion',
+      /signature/,
+    );
+    await refused(id, sign({ alg: 'RS256', kid: 'nope' }, claimsFor(id), key.privateKey), 'unknown_key', /kid/);
     // An ES256 header for an RSA key: no key of that type.
-    await refused(id, sign({ alg: 'ES256', kid: 'h-1' }, claimsFor(id), ecKey('e').privateKey), 'unknown_key');
+    await refused(id, sign({ alg: 'ES256', kid: 'h-1' }, claimsFor(id), ecKey('e').privateKey), 'unknown_key', /ES256/);
     const failure = await lastFailure(id);
     assert.equal(failure?.details.method, 'private_key_jwt');
   });
@@ -428,5 +450,149 @@ describe('private_key_jwt: jwks_uri without allowed ranges', () => {
     const [failure] = await ts.app.audit.list({ action: 'client_auth.failed', target: c.clientId, limit: 1 });
     assert.equal(failure?.reason, 'unknown_key');
     assert.match(String(failure?.details.detail), /not allowed/);
+  });
+});
+
+describe('NL GOV mode: ZGW_AUTH_CLIENT_AUTH_METHODS without the secret methods', () => {
+  let ts: TestServer;
+  before(async () => {
+    ts = await startTestServer({
+      env: {
+        ZGW_AUTH_CLIENT_AUTH_METHODS: 'private_key_jwt,tls_client_auth',
+        ZGW_AUTH_NEW_CLIENT_AUTH_METHODS: 'private_key_jwt',
+      },
+    });
+  });
+  after(() => ts?.close());
+
+  it('refuses every secret at /token and /introspect as method_not_allowed, keys work, discovery says so', async () => {
+    const c = await ts.app.clients.create(
+      { clientId: 'legacy', rsin: '000000000', authMethods: ['private_key_jwt'] },
+      { id: 'test' },
+    );
+    // A client of before, with the secret methods, as the migration leaves it.
+    await ts.app.storage.db
+      .updateTable('clients')
+      .set({ auth_methods: '["client_secret_basic","client_secret_post","private_key_jwt"]' })
+      .where('client_id', '=', 'legacy')
+      .execute();
+    ts.app.authenticator.forget('legacy');
+    const secret = c.secret.value;
+    for (const endpoint of ['/token', '/introspect']) {
+      const res = await postForm(
+        `${ts.url}${endpoint}`,
+        { grant_type: 'client_credentials', token: 'x' },
+        { authorization: basicAuth('legacy', secret) },
+      );
+      assert.equal(res.status, 401, `${endpoint}: ${res.text}`);
+    }
+    await ts.app.audit.flush(true);
+    const [failure] = await ts.app.audit.list({ action: 'client_auth.failed', target: 'legacy', limit: 1 });
+    assert.equal(failure?.reason, 'method_not_allowed');
+    const key = rsaKey('nl-1');
+    await ts.app.clients.addKeys('legacy', JSON.stringify(key.jwk), { id: 'test' });
+    const now = Math.floor(ts.clock.now() / 1000);
+    const ok = await postForm(`${ts.url}/token`, {
+      grant_type: 'client_credentials',
+      client_assertion_type: JWT_BEARER_ASSERTION_TYPE,
+      client_assertion: sign(
+        { alg: 'RS256', kid: 'nl-1' },
+        { iss: 'legacy', sub: 'legacy', aud: ts.config.issuer, exp: now + 60, jti: 'nl' },
+        key.privateKey,
+      ),
+    });
+    assert.equal(ok.status, 200, ok.text);
+    const meta = await request(`${ts.url}/.well-known/openid-configuration`);
+    assert.deepEqual(meta.json.token_endpoint_auth_methods_supported, ['private_key_jwt']);
+  });
+
+  it('registers clients only with the methods allowed for new registrations', async () => {
+    await assert.rejects(
+      ts.app.clients.create({ clientId: 'new-secret', rsin: '000000000' }, { id: 'test' }),
+      /not allowed for new registrations/,
+    );
+    await assert.rejects(
+      ts.app.clients.create(
+        { clientId: 'new-tls', rsin: '000000000', authMethods: ['tls_client_auth'] },
+        { id: 'test' },
+      ),
+      /not allowed for new registrations/,
+    );
+  });
+
+  it('refuses unknown methods and bad jwks_uri ranges in the settings with a clear message', () => {
+    assert.throws(
+      () => loadConfig({ ZGW_AUTH_CLIENT_AUTH_METHODS: 'private_key_jwt,client_secret_jwt' }),
+      /ZGW_AUTH_CLIENT_AUTH_METHODS: "client_secret_jwt" is not a client authentication method/,
+    );
+    assert.throws(() => loadConfig({ ZGW_AUTH_CLIENT_AUTH_METHODS: ' , ' }), /at least one/);
+    assert.throws(() => loadConfig({ ZGW_AUTH_JWKS_URI_ALLOW: '10.0.0.0/33' }), /ZGW_AUTH_JWKS_URI_ALLOW/);
+    assert.throws(() => loadConfig({ ZGW_AUTH_ASSERTION_MAX_LIFETIME: '0' }), /ZGW_AUTH_ASSERTION_MAX_LIFETIME/);
+    assert.deepEqual(loadConfig({ ZGW_AUTH_JWKS_URI_ALLOW: '10.0.0.0/8, keys.intern.example' }).jwksUriAllow, [
+      '10.0.0.0/8',
+      'keys.intern.example',
+    ]);
+  });
+});
+
+describe('private_key_jwt in the CLI', () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-pkjwt-cli-'));
+  const env = {
+    ...process.env,
+    ZGW_AUTH_DATA_DIR: dataDir,
+    ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64'),
+  };
+  const cli = (...args: string[]) => run(process.execPath, [CLI, ...args], { env });
+
+  it('creates a key client, adds, lists and removes its keys, and lists clients with their methods', async () => {
+    await cli('--init', 'clients', 'create', '--client-id', 'secrets', '--rsin', '000000000', '--json');
+    await cli(
+      'clients',
+      'create',
+      '--client-id',
+      'keys',
+      '--rsin',
+      '000000000',
+      '--auth-method',
+      'private_key_jwt',
+      '--oin',
+      '00000001234567890000',
+      '--json',
+    );
+    const jwksFile = path.join(dataDir, 'jwks.json');
+    const key = ecKey('cli-1');
+    fs.writeFileSync(jwksFile, JSON.stringify({ keys: [key.jwk] }));
+    await cli('clients', 'keys', 'add', 'keys', '--jwks', jwksFile);
+    const listed = JSON.parse((await cli('clients', 'keys', 'list', 'keys', '--json')).stdout) as Array<{
+      kid: string;
+      thumbprint: string;
+    }>;
+    assert.deepEqual(
+      listed.map((k) => k.kid),
+      ['cli-1'],
+    );
+    assert.match(listed[0]!.thumbprint, /^[A-Za-z0-9_-]{43}$/);
+    const table = (await cli('clients', 'list')).stdout;
+    assert.match(table, /AUTH METHODS/);
+    assert.match(table, /keys\s+000000000\s+true\s+private_key_jwt\s/);
+    assert.match(table, /secrets\s+000000000\s+true\s+client_secret_basic,client_secret_post\s/);
+    const secretUsers = JSON.parse(
+      (await cli('clients', 'list', '--auth-method', 'client_secret_basic', '--json')).stdout,
+    );
+    // `--init` makes no administrator client: only the one secret client is left to move.
+    assert.deepEqual(
+      secretUsers.items.map((c: { clientId: string }) => c.clientId),
+      ['secrets'],
+    );
+    assert.match((await cli('clients', 'show', 'keys')).stdout, /oin:\s+00000001234567890000[\s\S]*cli-1/);
+    await cli('clients', 'keys', 'remove', 'keys', 'cli-1');
+    assert.deepEqual(JSON.parse((await cli('clients', 'keys', 'list', 'keys', '--json')).stdout), []);
+    const audit = JSON.parse((await cli('audit', 'list', '--target', 'keys', '--json')).stdout) as Array<{
+      action: string;
+    }>;
+    assert.deepEqual(
+      audit.map((e) => e.action).filter((a) => a.startsWith('client_key.')),
+      ['client_key.removed', 'client_key.added'],
+    );
   });
 });

@@ -92,7 +92,11 @@ export class ClientService {
   async create(
     input: ClientInput,
     actor: Actor,
-    options?: { deliver: (value: string) => void },
+    options?: {
+      deliver: (value: string) => void;
+      /** The first start's administrator: it signs in to the console with a secret whatever methods new clients may have. */
+      firstAdministrator?: boolean;
+    },
   ): Promise<{ client: Client; secret: CreatedSecret }>;
   /**
    * With `secrets`, the client gets exactly these instead of a generated one: imported values are
@@ -106,7 +110,7 @@ export class ClientService {
   async create(
     input: ClientInput,
     actor: Actor,
-    options?: { secrets?: SecretInput[]; deliver?: (value: string) => void },
+    options?: { secrets?: SecretInput[]; deliver?: (value: string) => void; firstAdministrator?: boolean },
   ): Promise<{ client: Client; secret?: CreatedSecret; secrets?: CreatedSecret[] }> {
     const clientId = input.clientId ?? `client-${crypto.randomBytes(8).toString('hex')}`;
     validateClientId(clientId);
@@ -134,7 +138,7 @@ export class ClientService {
       oin: input.oin ?? null,
     };
     validateDefaultScopesAllowed(client.defaultScopes, client.allowedScopes);
-    this.checkAuthentication(undefined, client, []);
+    this.checkAuthentication(options?.firstAdministrator ? client : undefined, client, []);
     if (await this.store.get(clientId, t)) throw new ConflictError(`client "${clientId}" already exists`);
     await this.organisations?.ensure(client.rsin, actor);
     if (options?.secrets) return this.createWithSecrets(client, options.secrets, actor);

@@ -8,8 +8,9 @@ export type KeyCertificateRefusal = { reason: 'untrusted_chain' | 'certificate_m
 
 /**
  * The key's x5c certificate where it counts: with trust anchors configured a key's chain must
- * validate (a key without x5c is not judged by them); a client with an OIN accepts only a key whose
- * validated certificate carries it, so a key without one does not do.
+ * validate; for a client with an OIN the certificate must carry it, which only a validated chain
+ * shows. A key without x5c is not judged by either (the shared design: the OIN binds certificates,
+ * and a bare key is the administrator's registration).
  */
 export function keyCertificateRefusal(
   jwk: PublicJwk,
@@ -17,13 +18,7 @@ export function keyCertificateRefusal(
   trust: TrustStore | undefined,
   now: number,
 ): KeyCertificateRefusal {
-  if (!jwk.x5c) {
-    if (oin === null) return undefined;
-    return {
-      reason: 'certificate_mismatch',
-      detail: 'a client with an OIN needs keys with an x5c certificate carrying it',
-    };
-  }
+  if (!jwk.x5c) return undefined;
   if (!trust && oin === null) return undefined;
   const verdict = checkKeyCertificate(jwk.x5c, jwk as crypto.JsonWebKey, { trust, now, oin });
   return verdict.ok ? undefined : { reason: verdict.reason, detail: verdict.detail };
