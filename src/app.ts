@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import pino, { type Logger } from 'pino';
 import { Activity } from './audit/activity-report.js';
 import { AuditLog } from './audit/audit-log.js';
@@ -6,12 +7,16 @@ import { ClientService } from './clients/client-service.js';
 import { UsageRecorder } from './clients/usage-recorder.js';
 import { ADMIN_SCOPE, FIRST_ADMIN_CLIENT_ID, INTROSPECTION_SCOPE } from './clients/model.js';
 import type { Config } from './config.js';
-import { ConflictError, NotFoundError } from './errors.js';
+import { ConflictError, NotFoundError, ValidationError } from './errors.js';
+import { type TrustStore, trustStoreFrom } from './pki/trust-store.js';
 import { keyTimes } from './keys/key-plan.js';
 import { KeyRing } from './keys/key-ring.js';
 import { findMasterKey, type MasterKey } from './keys/master-key.js';
 import { MemoryFailureLimiter } from './limits/failure-limiter.js';
 import { GuessingGuard } from './limits/guessing-guard.js';
+import { RedisReplayCache } from './limits/redis-replay-cache.js';
+import { JwksUriKeys, JwksUriPolicy } from './clients/jwks-uri.js';
+import { KyselyReplayCache } from './storage/kysely-replay-cache.js';
 import { FallbackFailureLimiter } from './limits/fallback-failure-limiter.js';
 import { RedisFailureLimiter } from './limits/redis-failure-limiter.js';
 import { Metrics } from './ops/metrics.js';
@@ -67,6 +72,8 @@ export interface App {
   readiness: Readiness;
   /** The whole registry as rows, for export and import. */
   transfer: RegistryTransferDeps;
+  /** Trust anchors and CRLs for client certificates (ZGW_AUTH_TLS_CLIENT_CA, ZGW_AUTH_TLS_CRL), read at start. */
+  trust: TrustStore | undefined;
   close(): Promise<void>;
 }
 
@@ -117,9 +124,27 @@ export function createLogger(level: string, destination?: pino.DestinationStream
   );
 }
 
+/** The client CA bundle and CRL files of the settings, read and checked; undefined without a bundle. */
+export function loadTrustStore(config: Pick<Config, 'tlsClientCa' | 'tlsCrl'>): TrustStore | undefined {
+  if (!config.tlsClientCa) return undefined;
+  const read = (file: string, what: string) => {
+    try {
+      return fs.readFileSync(file);
+    } catch (err) {
+      throw new ValidationError(`${what} ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+  };
+  return trustStoreFrom(
+    read(config.tlsClientCa, 'ZGW_AUTH_TLS_CLIENT_CA').toString('utf8'),
+    config.tlsCrl.map((file) => ({ name: file, bytes: read(file, 'ZGW_AUTH_TLS_CRL') })),
+  );
+}
+
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const log = options.log ?? createLogger(config.logLevel);
   const now = options.now ?? Date.now;
+  // Before anything is opened: a bundle or CRL that cannot serve stops the start with its name.
+  const trust = loadTrustStore(config);
   // Read, never created here: a new key file is made only for an empty registry, once the
   // registry has been looked at (unlockRegistry), and nothing is written before that.
   const source = findMasterKey(config.masterKey, config.dataDir, config.masterKeyFile);
@@ -155,15 +180,36 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const organisations = new OrganisationService(new KyselyOrganisationStore(storage.db), audit, changes, now);
   const clientStore = new KyselyClientStore(storage.db);
   const usage = new UsageRecorder(clientStore, now);
-  const authenticator = new ClientAuthenticator(clientStore, masterKey, changes, usage, now);
-  const clients = new ClientService(clientStore, masterKey, audit, changes, now, organisations, authenticator);
+  const redis = config.redisUrl ? await guarded(() => connectRedis(config.redisUrl!, log)) : undefined;
+  const storedOnce = new KyselyReplayCache(storage.db, now);
+  const replay = redis
+    ? new RedisReplayCache(
+        redis,
+        storedOnce,
+        (err) => log.warn({ err }, 'Redis replay cache failed; using the database'),
+        now,
+      )
+    : storedOnce;
+  const jwksPolicy = new JwksUriPolicy(config.jwksUriAllow);
+  const authenticator = new ClientAuthenticator(clientStore, masterKey, changes, usage, now, {
+    methods: config.clientAuthMethods,
+    jwks: new JwksUriKeys(jwksPolicy, now),
+    replay,
+    assertionMaxLifetime: config.assertionMaxLifetime,
+    leeway: config.clockSkew,
+    ...(trust ? { trust } : {}),
+  });
+  const clients = new ClientService(clientStore, masterKey, audit, changes, now, organisations, authenticator, {
+    newMethods: config.newClientAuthMethods ?? config.clientAuthMethods,
+    jwksUri: jwksPolicy,
+    ...(trust ? { trust } : {}),
+  });
   const issuer = new TokenIssuer(keys, config, now);
   const policy = {
     threshold: config.lockoutThreshold,
     baseSeconds: config.lockoutBaseSeconds,
     maxSeconds: config.lockoutMaxSeconds,
   };
-  const redis = config.redisUrl ? await guarded(() => connectRedis(config.redisUrl!, log)) : undefined;
   const local = new MemoryFailureLimiter(now);
   const limiter = redis ? new FallbackFailureLimiter(new RedisFailureLimiter(redis), local, log) : local;
   const guard = new GuessingGuard(limiter, audit, policy);
@@ -195,6 +241,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     revocations,
     verifier,
     transfer: { store: new KyselyRegistryTransferStore(storage.db, storage.dialect), masterKey, now },
+    trust,
     async close() {
       keys.stop();
       await Promise.allSettled([audit.flush(true), usage.flush(), changes.close(), redis?.quit()]);
@@ -269,6 +316,7 @@ export async function createFirstAdmin(
       },
       { id: 'system' },
       {
+        firstAdministrator: true,
         deliver: (secret) => {
           crashPoint('first-start:admin-inserted');
           deliver({ clientId: FIRST_ADMIN_CLIENT_ID, secret });

@@ -1,5 +1,14 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import type { Client, SecretInfo } from '../clients/model.js';
+import fs from 'node:fs';
+import {
+  type Client,
+  CLIENT_AUTH_METHODS,
+  type ClientAuthMethod,
+  type ClientKey,
+  type SecretInfo,
+  TLS_SUBJECT_FIELDS,
+  type TlsSubject,
+} from '../clients/model.js';
 import { validateRsin } from '../clients/rsin.js';
 import { CLI_ACTOR, type CliContext } from './context.js';
 import { isoTime, table } from './output.js';
@@ -27,6 +36,23 @@ const timestamp = (v: string) => {
   return t;
 };
 
+const authMethod = (v: string): ClientAuthMethod => {
+  if (!(CLIENT_AUTH_METHODS as readonly string[]).includes(v))
+    throw new InvalidArgumentError(`expected one of ${CLIENT_AUTH_METHODS.join(', ')}`);
+  return v as ClientAuthMethod;
+};
+/** Repeatable or comma-separated methods. */
+const authMethods = (v: string, previous: ClientAuthMethod[] = []) => [...previous, ...list(v).map(authMethod)];
+const tlsSubject = (v: string): TlsSubject | null => {
+  if (v === '') return null;
+  const eq = v.indexOf('=');
+  const field = v.slice(0, eq);
+  if (eq < 1 || !(TLS_SUBJECT_FIELDS as readonly string[]).includes(field))
+    throw new InvalidArgumentError(`expected <field>=<value> with field one of ${TLS_SUBJECT_FIELDS.join(', ')}`);
+  return { field: field as TlsSubject['field'], value: v.slice(eq + 1) };
+};
+const orNull = (v: string) => (v === '' ? null : v);
+
 function describeClient(c: Client): string {
   return [
     `client_id:        ${c.clientId}`,
@@ -40,6 +66,10 @@ function describeClient(c: Client): string {
     `token lifetime:   ${c.tokenLifetime ?? '(server default)'}`,
     `static claims:    ${JSON.stringify(c.staticClaims)}`,
     `self-signed:      ${c.selfSignedAllowed}`,
+    `auth methods:     ${c.authMethods.join(' ')}`,
+    `jwks_uri:         ${c.jwksUri ?? '-'}`,
+    `tls subject:      ${c.tlsSubject ? `${c.tlsSubject.field}=${c.tlsSubject.value}` : '-'}`,
+    `oin:              ${c.oin ?? '-'}`,
     `risks:            ${c.risks.includes('weak_secret') ? 'weak_secret (a self-signing secret below the strength rule: add a generated one and revoke it)' : '-'}`,
     `created:          ${isoTime(c.createdAt)}`,
     `updated:          ${isoTime(c.updatedAt)}`,
@@ -63,6 +93,21 @@ function secretRows(secrets: SecretInfo[]): string {
   );
 }
 
+function keyRows(keys: ClientKey[]): string {
+  return table(
+    ['KID', 'THUMBPRINT (SHA-256)', 'KTY', 'ALG', 'EXPIRES', 'LAST USED', 'CREATED'],
+    keys.map((k) => [
+      k.kid,
+      k.thumbprint,
+      k.kty,
+      k.alg ?? '-',
+      isoTime(k.expiresAt),
+      isoTime(k.lastUsedAt),
+      isoTime(k.createdAt),
+    ]),
+  );
+}
+
 /** Options shared by `clients create` and `clients update`. */
 function clientOptions(cmd: Command): Command {
   return cmd
@@ -73,6 +118,18 @@ function clientOptions(cmd: Command): Command {
     .option('--token-lifetime <seconds>', 'access token lifetime override', seconds)
     .option('--claims <json>', 'static claims added to every token, e.g. {"user_id":"x"}', json)
     .option('--self-signed <bool>', 'may sign its own HS256 ZGW tokens', bool)
+    .option(
+      '--auth-method <methods>',
+      `how it authenticates, repeatable or comma-separated: ${CLIENT_AUTH_METHODS.join(', ')}`,
+      authMethods,
+    )
+    .option('--jwks-uri <url>', "where it publishes its public keys (private_key_jwt); '' clears it", orNull)
+    .option(
+      '--tls-subject <field=value>',
+      `its certificate's subject (tls_client_auth), field one of ${TLS_SUBJECT_FIELDS.join(', ')}; '' clears it`,
+      tlsSubject,
+    )
+    .option('--oin <oin>', "OIN (20 digits) its certificates must carry; '' clears it", orNull)
     .option('--json', 'print JSON');
 }
 
@@ -97,6 +154,10 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
             tokenLifetime: o.tokenLifetime,
             staticClaims: o.claims,
             selfSignedAllowed: o.selfSigned,
+            authMethods: o.authMethod,
+            jwksUri: o.jwksUri,
+            tlsSubject: o.tlsSubject,
+            oin: o.oin,
           },
           CLI_ACTOR,
         ),
@@ -119,6 +180,7 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
     .option('--rsin <rsin>', 'only this organisation')
     .option('--enabled <bool>', 'only enabled (true) or disabled (false) clients', bool)
     .option('--search <text>', 'text in client id or name')
+    .option('--auth-method <method>', 'only clients that may use this method (e.g. client_secret_basic)', authMethod)
     .option('--limit <n>', 'page size', seconds, 100)
     .option('--offset <n>', 'skip this many', seconds, 0)
     .option('--json', 'print JSON')
@@ -127,6 +189,7 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
         app.clients.list({
           rsin: o.rsin,
           enabled: o.enabled,
+          authMethod: o.authMethod,
           q: o.search,
           limit: Math.min(o.limit, 1000),
           offset: o.offset,
@@ -135,11 +198,12 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
       if (o.json) return ctx.out(JSON.stringify(page));
       ctx.out(
         table(
-          ['CLIENT ID', 'RSIN', 'ENABLED', 'SCOPES', 'LAST TOKEN', 'RISKS', 'NAME'],
+          ['CLIENT ID', 'RSIN', 'ENABLED', 'AUTH METHODS', 'SCOPES', 'LAST TOKEN', 'RISKS', 'NAME'],
           page.items.map((c) => [
             c.clientId,
             c.rsin,
             String(c.enabled),
+            c.authMethods.join(','),
             c.allowedScopes.join(' ') || '-',
             isoTime(c.lastTokenAt),
             c.risks.join(' ') || '-',
@@ -152,14 +216,45 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
 
   clients
     .command('show <clientId>')
-    .description('show a client and its secrets (metadata only)')
+    .description('show a client, its secrets (metadata only) and its public keys')
     .option('--json', 'print JSON')
     .action(async (clientId: string, o, cmd: Command) => {
-      const [client, secrets] = await ctx.withApp(cmd, (app) =>
-        Promise.all([app.clients.get(clientId), app.clients.listSecrets(clientId)]),
+      const [client, secrets, keys] = await ctx.withApp(cmd, (app) =>
+        Promise.all([app.clients.get(clientId), app.clients.listSecrets(clientId), app.clients.listKeys(clientId)]),
       );
-      if (o.json) return ctx.out(JSON.stringify({ client, secrets }));
-      ctx.out(`${describeClient(client)}\n\n${secretRows(secrets)}`);
+      if (o.json) return ctx.out(JSON.stringify({ client, secrets, keys }));
+      ctx.out(`${describeClient(client)}\n\n${secretRows(secrets)}\n\n${keyRows(keys)}`);
+    });
+
+  const keys = clients.command('keys').description("manage a client's public keys (private_key_jwt)");
+  keys
+    .command('add <clientId>')
+    .description('register public keys from a file: a JWK, a JWKS, or PEM certificates (the client first)')
+    .option('--jwks <file>', 'a JWK Set or one JWK (JSON)')
+    .option('--jwk <file>', 'one JWK (JSON)')
+    .option('--pem <file>', 'PEM certificate(s)')
+    .option('--json', 'print JSON')
+    .action(async (clientId: string, o, cmd: Command) => {
+      const files = [o.jwks, o.jwk, o.pem].filter((f): f is string => typeof f === 'string');
+      if (files.length !== 1) throw new InvalidArgumentError('give exactly one of --jwks, --jwk, --pem');
+      const text = fs.readFileSync(files[0]!, 'utf8');
+      const added = await ctx.withApp(cmd, (app) => app.clients.addKeys(clientId, text, CLI_ACTOR));
+      ctx.out(o.json ? JSON.stringify(added) : keyRows(added));
+    });
+  keys
+    .command('list <clientId>')
+    .description("list a client's public keys: thumbprints, expiry, last use")
+    .option('--json', 'print JSON')
+    .action(async (clientId: string, o, cmd: Command) => {
+      const items = await ctx.withApp(cmd, (app) => app.clients.listKeys(clientId));
+      ctx.out(o.json ? JSON.stringify(items) : keyRows(items));
+    });
+  keys
+    .command('remove <clientId> <kid>')
+    .description('remove a public key: assertions signed with it are refused at once')
+    .action(async (clientId: string, kid: string, _o, cmd: Command) => {
+      await ctx.withApp(cmd, (app) => app.clients.removeKey(clientId, kid, CLI_ACTOR));
+      ctx.out(`${kid} removed`);
     });
 
   clientOptions(clients.command('update <clientId>').description('change a client'))
@@ -177,6 +272,10 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
             tokenLifetime: o.tokenLifetime,
             staticClaims: o.claims,
             selfSignedAllowed: o.selfSigned,
+            authMethods: o.authMethod,
+            jwksUri: o.jwksUri,
+            tlsSubject: o.tlsSubject,
+            oin: o.oin,
           },
           CLI_ACTOR,
         ),
@@ -271,7 +370,7 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
     .option('--target <clientId>', 'events about this client')
     .option(
       '--reason <reason>',
-      'why a client authentication failed: unknown_client, wrong_secret, revoked_secret, expired_secret, disabled_client, disabled_organisation, bad_signature, self_signed_not_allowed',
+      'why a client authentication failed: unknown_client, wrong_secret, revoked_secret, expired_secret, disabled_client, disabled_organisation, bad_signature, self_signed_not_allowed, method_not_allowed, bad_assertion, replayed_assertion, unknown_key',
     )
     .option('--organisation <rsin>', 'events of this organisation (RSIN) only')
     .option('--limit <n>', 'how many', seconds, 50)
