@@ -140,16 +140,15 @@ it('runs after', () => {});
   it('a test file that blocks its event loop after starting processes and a private PostgreSQL leaves none of them running', async () => {
     // Neither its watchdog nor its exit and signal handlers can run: only the runner can stop it.
     // The blocking call writes its own pid first: a CLI run through execFileSync that never returns.
-    const ports = Array.from({ length: 5 }, () => 20_000 + Math.floor(Math.random() * 20_000));
     const { file, pids } = writeTestFile(
       'blocks.test.mjs',
       (dir, pids) => `import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { it } from 'node:test';
 import { spawnTracked } from '${resources}';
-import { privatePostgresOn } from '${services}';
+import { privatePostgres } from '${services}';
 it('blocks', async () => {
-  const pg = await privatePostgresOn(${JSON.stringify(ports)});
+  const pg = await privatePostgres();
   const postmaster = Number(fs.readFileSync(pg.dir + '/postmaster.pid', 'utf8').split('\\n')[0]);
   const tracked = spawnTracked('sleep', ['600'], { stdio: 'ignore' });
   fs.writeFileSync('${dir}/pg', pg.dir);
