@@ -9,6 +9,8 @@ import { eventually, firstAdminSecret, postForm, request, startServeProcess } fr
 import { LoadRun, sleep, startBalancer } from './load-harness.js';
 import { type PrivatePostgres, type PrivateRedis, privatePostgres, privateRedis } from './services.js';
 
+// RUNS_ALONE: it loads the machine on purpose (16 callers) and compares latencies during a fault
+// with a baseline measured before it; other files starting in between would move that baseline.
 /**
  * Every dependency fault under sustained load from keep-alive callers, against real `zgw-auth
  * serve` processes on private PostgreSQL and Redis servers (on free ports, so the shared servers
