@@ -103,9 +103,17 @@ try {
 } catch {
   // a first run: files in their order
 }
-// The longest first, so that no long file starts last; a file not timed yet counts as long.
+// The longest first, so that no long file starts last. A file not timed yet (a fresh clone) comes
+// before the timed ones, the larger before the smaller: the size is a rough guess at the length.
+const size = (file) => {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+};
 const expected = (file) => previous[relative(file)] ?? Infinity;
-const queue = [...files].sort((a, b) => expected(b) - expected(a));
+const queue = [...files].sort((a, b) => expected(b) - expected(a) || size(b) - size(a));
 
 const totals = Object.fromEntries(SUMMARY.map((k) => [k, 0]));
 const reported = new Set();
