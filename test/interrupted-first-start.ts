@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { DIALECTS, request } from './helpers.js';
+import { type DialectName, request } from './helpers.js';
 import { registry, runCli, SECRET_FILE, startAgain, tokenFor } from './interrupted.js';
 
 // Interrupted first starts: a process is killed at many points (named points it reaches through
 // ZGW_AUTH_TEST_CRASH_AT, and signals after a range of delays), then the next start must accept
-// the registry, with one administrator whose secret was delivered.
+// the registry, with one administrator whose secret was delivered. One test file per dialect
+// (interrupted-first-start-*.test.ts), so that the runner can run them side by side.
 
 /**
  * What an interrupted first start may leave: an administrator whose secret was delivered (the
@@ -56,7 +57,7 @@ const TIMED: Array<[NodeJS.Signals, number]> = [
   ['SIGTERM', 1],
 ];
 
-for (const dialect of DIALECTS) {
+export function interruptedFirstStart(dialect: DialectName): void {
   describe(`an interrupted first start (${dialect})`, () => {
     for (const point of FIRST_START_POINTS) {
       it(`killed at ${point}: the next start accepts the registry and there is one administrator, its secret delivered`, async (t) => {
