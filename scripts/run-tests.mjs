@@ -201,7 +201,9 @@ await Promise.all(Array.from({ length: Math.min(jobs, together.length) }, () => 
 fs.rmSync(scratch, { recursive: true, force: true });
 if (!ending && files.every((f) => durations[relative(f)] !== undefined)) {
   try {
-    fs.writeFileSync(DURATIONS, `${JSON.stringify({ ...previous, ...durations }, null, 1)}\n`);
+    // Of files that still exist: a renamed or removed one is forgotten.
+    const kept = Object.entries(previous).filter(([f]) => fs.existsSync(path.join(root, f)));
+    fs.writeFileSync(DURATIONS, `${JSON.stringify({ ...Object.fromEntries(kept), ...durations }, null, 1)}\n`);
   } catch {
     // only an ordering hint
   }
