@@ -1,12 +1,20 @@
 #!/usr/bin/env node
 // The test runner behind `npm run test:run` (and so `npm test` and CI). Runs every compiled test
-// file, one at a time, through node's test runner with the spec reporter, and fails the run when a
-// test file is not run. Arguments: compiled test files to run instead of all of them, and options
-// for node's test runner (e.g. --test-name-pattern=…).
+// file through node's test runner with the spec reporter, several files at a time, each in a
+// node --test process of its own, and fails the run when a test file is not run. Arguments:
+// compiled test files to run instead of all of them, --jobs=N (or TEST_JOBS=N: files at a time,
+// default 3), and options for node's test runner (e.g. --test-name-pattern=…).
 //
 // - Test files are found recursively: every *.test.ts of the repository (outside node_modules and
 //   build output) must have its compiled dist/…/*.test.js, which must report at least one test.
 //   A test file that is not built, or runs no test, fails the run by name.
+// - Files run in parallel: each gives its servers free ports and its databases names of its own
+//   (test/helpers.ts, test/services.ts). A file whose source holds a line "// RUNS_ALONE: <why>" runs while no other file does: it measures timing under a load it
+//   makes itself, or saturates the machine.
+// - A file's output is printed whole when it ends, so that files running at once do not mix;
+//   then one closing summary of all files, node's counts added up (ℹ tests, ℹ pass, ℹ fail, …),
+//   and a plain "N passed, N failed" line. The slowest files are listed with their durations,
+//   which are also kept in dist/.test-durations.json: the next run starts the longest first.
 // - Every test file's process loads dist/test/watchdog.js: after TEST_FILE_TIMEOUT_S seconds
 //   (default 900) it ends the file with a clear failure, after stopping what the file started.
 // - --test-force-exit: a file whose tests are done ends even when a handle is left open; its exit
@@ -14,9 +22,9 @@
 // - --test-timeout: the runner's own bound on each file, a little above the watchdog's, for a
 //   file whose event loop is stuck so that its watchdog timer cannot fire.
 // - A file whose event loop is stuck cannot stop anything either: every test file's process records
-//   itself and what it starts (test/run-records.ts) in a folder named in ZGW_TEST_RECORDS, and once
-//   node's test runner has ended (or this runner is ended by SIGTERM/SIGINT), whatever recorded is
-//   still alive is SIGKILLed, so that nothing a test file started outlives the run.
+//   itself and what it starts (test/run-records.ts) in a folder named in ZGW_TEST_RECORDS (one per
+//   file), and once its node --test process has ended (or this runner is ended by SIGTERM/SIGINT),
+//   whatever recorded is still alive is SIGKILLed, so that nothing a test file started outlives it.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -25,6 +33,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SKIP = new Set(['node_modules', 'dist', '.git']);
+/** A line of a test file's source, a comment with the reason after it: the file runs while no other file runs. */
+const ALONE_MARKER = /^\/\/ RUNS_ALONE: /m;
+const DURATIONS = path.join(root, 'dist', '.test-durations.json');
+const SUMMARY = ['tests', 'suites', 'pass', 'fail', 'cancelled', 'skipped', 'todo', 'duration_ms'];
 
 /** Every *.test.ts below `dir`, relative to the repository. */
 function testSources(dir = root) {
@@ -39,11 +51,10 @@ function testSources(dir = root) {
 }
 
 const problems = [];
-const options = process.argv.slice(2).filter((a) => a.startsWith('--'));
-const files = process.argv
-  .slice(2)
-  .filter((a) => !a.startsWith('--'))
-  .map((f) => path.resolve(f));
+const args = process.argv.slice(2);
+const jobsOption = args.find((a) => a.startsWith('--jobs='));
+const options = args.filter((a) => a.startsWith('--') && a !== jobsOption);
+const files = args.filter((a) => !a.startsWith('--')).map((f) => path.resolve(f));
 if (files.length === 0) {
   for (const source of testSources()) {
     const compiled = path.join(root, 'dist', source.replace(/\.ts$/, '.js'));
@@ -55,6 +66,14 @@ if (files.length === 0) {
   }
 }
 
+const jobsValue = jobsOption?.slice('--jobs='.length) ?? (process.env.TEST_JOBS || '3');
+const jobs = Number(jobsValue);
+if (!Number.isInteger(jobs) || jobs < 1 || jobs > 16) {
+  console.error(
+    `--jobs (TEST_JOBS) must be a whole number of files at a time from 1 to 16, not ${JSON.stringify(jobsValue)}`,
+  );
+  process.exit(2);
+}
 // Bounded: node refuses a --test-timeout above 2^31-1 ms, and the watchdog's timer would fire at once.
 const MAX_SECONDS = 86_400;
 // Unset or empty: 900. Passed on as checked, so that the watchdog reads the same value.
@@ -68,45 +87,145 @@ if (!Number.isFinite(seconds) || seconds < 0 || seconds > MAX_SECONDS) {
 }
 const { RECORDS_ENV, stopRecorded } = await import(pathToFileURL(path.join(root, 'dist/test/run-records.js')).href);
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-test-run-'));
-const ran = path.join(scratch, 'files');
-const records = path.join(scratch, 'records');
-fs.mkdirSync(records);
-const args = [
-  '--import',
-  pathToFileURL(path.join(root, 'dist/test/watchdog.js')).href,
-  '--test',
-  '--test-concurrency=1',
-  '--test-force-exit',
-  ...(seconds > 0 ? [`--test-timeout=${Math.ceil((seconds + 120) * 1000)}`] : []),
-  '--test-reporter=spec',
-  '--test-reporter-destination=stdout',
-  `--test-reporter=${pathToFileURL(path.join(root, 'scripts/test-files-reporter.mjs')).href}`,
-  `--test-reporter-destination=${ran}`,
-  ...options,
-  ...files,
-];
-const child = spawn(process.execPath, args, {
-  stdio: 'inherit',
-  cwd: root,
-  env: { ...process.env, TEST_FILE_TIMEOUT_S: timeout, [RECORDS_ENV]: records },
-});
+const began = performance.now();
+
+const relative = (file) => path.relative(root, file);
+const runsAlone = (file) => {
+  try {
+    return ALONE_MARKER.test(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return false;
+  }
+};
+let previous = {};
+try {
+  previous = JSON.parse(fs.readFileSync(DURATIONS, 'utf8'));
+} catch {
+  // a first run: files in their order
+}
+// The longest first, so that no long file starts last. A file not timed yet (a fresh clone) comes
+// before the timed ones, the larger before the smaller: the size is a rough guess at the length.
+const size = (file) => {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+};
+const expected = (file) => previous[relative(file)] ?? Infinity;
+const queue = [...files].sort((a, b) => expected(b) - expected(a) || size(b) - size(a));
+
+const totals = Object.fromEntries(SUMMARY.map((k) => [k, 0]));
+const reported = new Set();
+const durations = {};
+const failed = [];
+const running = new Map();
+let ending = false;
+
+/** Runs one test file in a node --test process of its own; prints its output whole when it ends. */
+async function runFile(file, index) {
+  const ran = path.join(scratch, `reported-${index}`);
+  const records = path.join(scratch, `records-${index}`);
+  fs.mkdirSync(records);
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      pathToFileURL(path.join(root, 'dist/test/watchdog.js')).href,
+      '--test',
+      '--test-force-exit',
+      ...(seconds > 0 ? [`--test-timeout=${Math.ceil((seconds + 120) * 1000)}`] : []),
+      // Node's spec reporter, without the closing summary: this runner prints one for all files.
+      `--test-reporter=${pathToFileURL(path.join(root, 'scripts/test-reporter.mjs')).href}`,
+      '--test-reporter-destination=stdout',
+      ...options,
+      file,
+    ],
+    {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, TEST_FILE_TIMEOUT_S: timeout, [RECORDS_ENV]: records, ZGW_TEST_REPORT: ran },
+    },
+  );
+  running.set(file, child);
+  const start = performance.now();
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const [code, signal] = await new Promise((resolve) => child.on('exit', (c, s) => resolve([c, s])));
+  // Its output to the end; a process it left holding the pipe open does not keep the run waiting.
+  await Promise.race([
+    Promise.all(
+      [child.stdout, child.stderr].map((s) => new Promise((r) => (s.readableEnded ? r() : s.once('end', r)))),
+    ),
+    new Promise((r) => setTimeout(r, 2_000).unref()),
+  ]);
+  running.delete(file);
+  // A test file still running (node's timeout sent it SIGTERM, or this run was ended) gets a few
+  // seconds to clean up after itself; then what is recorded and alive is SIGKILLed.
+  const left = await stopRecorded(records, 5_000);
+  const ms = performance.now() - start;
+  durations[relative(file)] = Math.round(ms);
+  for (const line of fs.existsSync(ran) ? fs.readFileSync(ran, 'utf8').split('\n').filter(Boolean) : []) {
+    const entry = JSON.parse(line);
+    if (entry.ran) reported.add(entry.ran);
+    else if (SUMMARY.includes(entry.count) && entry.count !== 'duration_ms') totals[entry.count] += entry.n;
+  }
+  if (code !== 0) failed.push(`${relative(file)} (${signal ?? `exit ${code}`})`);
+  process.stdout.write(
+    `\n── ${relative(file)} (${(ms / 1000).toFixed(1)} s)\n${output}` +
+      (left.length ? `\nStopped what the test file left running after it ended: ${left.join('; ')}\n` : ''),
+  );
+}
+
+let started = 0;
+/** Takes files from `list` until it is empty or the run is ended. */
+async function worker(list) {
+  for (let next = list.shift(); next !== undefined && !ending; next = list.shift()) await runFile(next, started++);
+}
+
 for (const signal of ['SIGTERM', 'SIGINT'])
   process.on(signal, () => {
-    child.kill(signal);
-    // Should it not end (a handler of its own that hangs), it is ended: what it ran is stopped below.
-    setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+    ending = true;
+    for (const child of running.values()) {
+      child.kill(signal);
+      // Should it not end (a handler of its own that hangs), it is ended: what it ran is stopped then.
+      setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+    }
   });
-const [code, signal] = await new Promise((resolve) => child.on('exit', (c, s) => resolve([c, s])));
-// A test file still running (node's timeout sent it SIGTERM, or this run was ended) gets a few
-// seconds to clean up after itself; then what is recorded and alive is SIGKILLed.
-const left = await stopRecorded(records, 5_000);
-if (left.length) console.error(`\nStopped what test files left running after the run: ${left.join('; ')}`);
 
-const reported = new Set(fs.existsSync(ran) ? fs.readFileSync(ran, 'utf8').split('\n').filter(Boolean) : []);
+// First the files that run alone, one after the other; then the others, `jobs` at a time.
+await worker(queue.filter(runsAlone));
+const together = queue.filter((f) => !runsAlone(f));
+await Promise.all(Array.from({ length: Math.min(jobs, together.length) }, () => worker(together)));
 fs.rmSync(scratch, { recursive: true, force: true });
+if (!ending && files.every((f) => durations[relative(f)] !== undefined)) {
+  try {
+    // Of files that still exist: a renamed or removed one is forgotten.
+    const kept = Object.entries(previous).filter(([f]) => fs.existsSync(path.join(root, f)));
+    fs.writeFileSync(DURATIONS, `${JSON.stringify({ ...Object.fromEntries(kept), ...durations }, null, 1)}\n`);
+  } catch {
+    // only an ordering hint
+  }
+}
+
 // A name pattern or --test-only leaves files without a selected test: only a full run is checked.
 const selecting = options.some((o) => /^--test-(name-pattern|skip-pattern|only)/.test(o));
-if (!selecting)
-  for (const file of files) if (!reported.has(file)) problems.push(`${path.relative(root, file)}: ran no test`);
+if (!selecting && !ending)
+  for (const file of files) if (!reported.has(file)) problems.push(`${relative(file)}: ran no test`);
+const slowest = Object.entries(durations)
+  .sort((a, b) => b[1] - a[1])
+  .slice(0, 10);
+if (files.length > 1)
+  console.log(
+    `\nSlowest test files (${jobs} at a time):\n${slowest.map(([f, ms]) => `  ${(ms / 1000).toFixed(1).padStart(6)} s  ${f}`).join('\n')}`,
+  );
+if (failed.length) console.log(`\nTest files that failed:\n${failed.map((f) => `  ${f}`).join('\n')}`);
 if (problems.length) console.error(`\nTest files not run:\n${problems.map((p) => `  ${p}`).join('\n')}`);
-process.exit(problems.length ? 1 : (code ?? (signal ? 1 : 0)));
+totals.duration_ms = Math.round(performance.now() - began);
+console.log(`\n${SUMMARY.map((k) => `ℹ ${k} ${totals[k]}`).join('\n')}`);
+console.log(
+  `${totals.pass} passed, ${totals.fail} failed, ${totals.cancelled} cancelled, ${totals.skipped} skipped, ${totals.todo} todo` +
+    ` (${files.length} files in ${(totals.duration_ms / 1000).toFixed(0)} s)`,
+);
+process.exit(problems.length || failed.length || ending ? 1 : 0);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 
+// RUNS_ALONE: wrk saturates both cores for its rounds, and the test asserts a throughput floor.
 const RUN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bench/run.js');
 
 /** Not a benchmark: one short round proves the harness measures real servers and reports honestly. */

@@ -13,7 +13,7 @@ const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-fault-'));
 
 describe('faults', () => {
   it('PostgreSQL stopped while serving: prompt 503 with a JSON error, then service resumes by itself', async () => {
-    const pgServer = await privatePostgres(55432);
+    const pgServer = await privatePostgres();
     const ts = await startTestServer({ databaseUrl: pgServer.url });
     try {
       const c = await ts.createClient();
@@ -58,7 +58,7 @@ describe('faults', () => {
   });
 
   it('Redis unreachable: tokens still issued with per-process limits and a warning; shared limits resume when it returns', async () => {
-    const redis = await privateRedis(56379);
+    const redis = await privateRedis();
     const ts = await startTestServer({ env: { REDIS_URL: redis.url, ZGW_AUTH_LOCKOUT_THRESHOLD: '2' } });
     try {
       const c = await ts.createClient();

@@ -7,12 +7,14 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import pg from 'pg';
 import { eventually, firstAdminSecret, postForm, request, startServeProcess } from './helpers.js';
 import { LoadRun, sleep, startBalancer } from './load-harness.js';
-import { type PrivatePostgres, type PrivateRedis, privatePostgresOn, privateRedis } from './services.js';
+import { type PrivatePostgres, type PrivateRedis, privatePostgres, privateRedis } from './services.js';
 
+// RUNS_ALONE: it loads the machine on purpose (16 callers) and compares latencies during a fault
+// with a baseline measured before it; other files starting in between would move that baseline.
 /**
  * Every dependency fault under sustained load from keep-alive callers, against real `zgw-auth
- * serve` processes on private PostgreSQL and Redis servers (ports 55440-55449 and 56380-56389, so
- * the shared servers and the other tests' private ones are never touched).
+ * serve` processes on private PostgreSQL and Redis servers (on free ports, so the shared servers
+ * and the other tests' private ones are never touched).
  *
  * The tests assert behaviour: no process dies, callers see only 200 or a proper 503, service
  * returns without a restart, nothing acknowledged is lost. They run on shared, busy machines, so
@@ -217,7 +219,7 @@ describe('faults under load: PostgreSQL', () => {
 
   before(async () => {
     // A small max_connections, so that other clients can take every slot.
-    server = await privatePostgresOn([55440, 55441, 55442, 55443], { max_connections: '40' });
+    server = await privatePostgres({ max_connections: '40' });
     superuser = async (database = 'zgw') => {
       const c = new pg.Client({ connectionString: server.url.replace(/\/postgres$/, `/${database}`) });
       c.on('error', () => {});
@@ -344,7 +346,7 @@ describe('faults under load: Redis', () => {
   let d: Deployment;
 
   before(async () => {
-    redis = await privateRedis(56380);
+    redis = await privateRedis();
     d = await deploy(1, { REDIS_URL: redis.url });
   });
 

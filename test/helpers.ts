@@ -62,6 +62,14 @@ export class Clock {
   }
 }
 
+/**
+ * The real time, for a server whose verdicts are compared with those of CLI processes, which
+ * read the real time: a fixed clock would fall behind them as a slow run goes on.
+ */
+export class RealClock extends Clock {
+  override now = () => Date.now();
+}
+
 /** A fresh, empty PostgreSQL database for one test server; dropped by the returned function. */
 export async function freshPostgres(): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `zgw_auth_t_${crypto.randomBytes(6).toString('hex')}`;

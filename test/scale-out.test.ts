@@ -6,7 +6,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
 import {
   basicAuth,
   CLI,
@@ -31,12 +30,12 @@ describe('two server processes on one PostgreSQL, limits shared through Redis', 
   let b: Proc;
   let admin: { clientId: string; secret: string };
   const redisUrl = 'redis://127.0.0.1:6379/7';
+  // Source addresses of this run only: the Redis database is shared with other runs, which may
+  // count failures at the same time (so it is never flushed either).
+  const net = `127.${1 + crypto.randomInt(250)}.${crypto.randomInt(250)}`;
 
   before(async () => {
     db = await freshPostgres();
-    const redis = new Redis(redisUrl);
-    await redis.flushdb();
-    redis.disconnect();
     const env = {
       DATABASE_URL: db.url,
       REDIS_URL: redisUrl,
@@ -139,13 +138,13 @@ describe('two server processes on one PostgreSQL, limits shared through Redis', 
     assert.equal((await adminApi(a, 'POST', `/organisations/${rsin}/disable`)).status, 200);
     // Each phase from its own address: refusals count as failures for the back-off of that address.
     assert.ok(
-      await eventually(async () => (await tokenAt(b, c.clientId, c.secret, '127.0.0.20')).status === 401, 500),
+      await eventually(async () => (await tokenAt(b, c.clientId, c.secret, `${net}.20`)).status === 401, 500),
       'the other process refuses its clients within 0.5 s',
     );
     assert.equal(await active(b), false, 'and their tokens');
     assert.equal((await adminApi(a, 'POST', `/organisations/${rsin}/enable`)).status, 200);
     assert.ok(
-      await eventually(async () => (await tokenAt(b, c.clientId, c.secret, '127.0.0.21')).status === 200, 500),
+      await eventually(async () => (await tokenAt(b, c.clientId, c.secret, `${net}.21`)).status === 200, 500),
       'and accepts them again within 0.5 s',
     );
     assert.equal(await active(b), true);
@@ -180,13 +179,13 @@ describe('two server processes on one PostgreSQL, limits shared through Redis', 
   });
 
   it('failed authentications spread over both processes are counted together', async () => {
-    const c = await createClient('guessed');
+    const c = await createClient(`guessed-${crypto.randomBytes(4).toString('hex')}`);
     // Threshold 4: two wrong guesses at each process; the fifth attempt is refused unchecked.
-    for (const p of [a, b, a, b]) assert.equal((await tokenAt(p, c.clientId, 'wrong', '127.0.0.10')).status, 401);
-    const blocked = await tokenAt(a, c.clientId, c.secret, '127.0.0.10');
+    for (const p of [a, b, a, b]) assert.equal((await tokenAt(p, c.clientId, 'wrong', `${net}.10`)).status, 401);
+    const blocked = await tokenAt(a, c.clientId, c.secret, `${net}.10`);
     assert.equal(blocked.status, 429);
-    assert.equal((await tokenAt(b, c.clientId, c.secret, '127.0.0.10')).status, 429, 'the other process knows too');
-    assert.equal((await tokenAt(b, c.clientId, c.secret, '127.0.0.11')).status, 200, 'another address is not affected');
+    assert.equal((await tokenAt(b, c.clientId, c.secret, `${net}.10`)).status, 429, 'the other process knows too');
+    assert.equal((await tokenAt(b, c.clientId, c.secret, `${net}.11`)).status, 200, 'another address is not affected');
   });
 });
 

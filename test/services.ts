@@ -1,5 +1,6 @@
 import { type ChildProcess, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnTracked, track } from './resources.js';
@@ -36,8 +37,41 @@ const asPostgres = (cmd: string, args: string[]) =>
     ? execFileSync('runuser', ['-u', 'postgres', '--', path.join(PG_BIN, cmd), ...args], { stdio: 'pipe' })
     : execFileSync(path.join(PG_BIN, cmd), args, { stdio: 'pipe' });
 
-/** `settings` are extra `-c name=value` server settings, e.g. { max_connections: '30' }. */
-export async function privatePostgres(port: number, settings: Record<string, string> = {}): Promise<PrivatePostgres> {
+/**
+ * A port no program listens on now, from the operating system: test files run at the same time,
+ * and other runs of them too, so no fixed port is ever free for sure.
+ */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Tries `start` on three free ports: another program may take one between the look and the start. */
+async function onFreePort<T>(start: (port: number) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start(await freePort());
+    } catch (err) {
+      if (attempt === 3) throw err;
+    }
+  }
+}
+
+/**
+ * A private PostgreSQL on a free port. `settings` are extra `-c name=value` server settings,
+ * e.g. { max_connections: '30' }.
+ */
+export function privatePostgres(settings: Record<string, string> = {}): Promise<PrivatePostgres> {
+  return onFreePort((port) => privatePostgresAt(port, settings));
+}
+
+async function privatePostgresAt(port: number, settings: Record<string, string>): Promise<PrivatePostgres> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-pg-'));
   if (process.getuid?.() === 0) execFileSync('chown', ['postgres:postgres', dir]);
   asPostgres('initdb', ['-D', dir, '-A', 'trust', '-U', 'postgres', '--no-sync']);
@@ -115,24 +149,6 @@ export async function privatePostgres(port: number, settings: Record<string, str
   };
 }
 
-/**
- * The first of `ports` that a private PostgreSQL starts on. These ports lie in the ephemeral
- * range, so another program's outgoing connection may hold one for a while.
- */
-export async function privatePostgresOn(
-  ports: number[],
-  settings: Record<string, string> = {},
-): Promise<PrivatePostgres> {
-  for (const port of ports) {
-    try {
-      return await privatePostgres(port, settings);
-    } catch (err) {
-      if (port === ports.at(-1)) throw err;
-    }
-  }
-  throw new Error('no ports');
-}
-
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -142,7 +158,12 @@ function alive(pid: number): boolean {
   }
 }
 
-export async function privateRedis(port: number): Promise<PrivateRedis> {
+/** A private Redis on a free port. */
+export function privateRedis(): Promise<PrivateRedis> {
+  return onFreePort(privateRedisAt);
+}
+
+async function privateRedisAt(port: number): Promise<PrivateRedis> {
   let child: ChildProcess | undefined;
   const start = async () => {
     child = spawnTracked(
@@ -150,15 +171,19 @@ export async function privateRedis(port: number): Promise<PrivateRedis> {
       ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
       { stdio: 'ignore' },
     );
-    for (let i = 0; i < 50; i++) {
+    const self = child;
+    for (let i = 0; i < 50 && self.exitCode === null; i++) {
       try {
-        execFileSync('redis-cli', ['-p', String(port), 'ping'], { stdio: 'pipe' });
-        return;
+        // Ours, not another program's server that holds the port (then ours ends at once).
+        const info = execFileSync('redis-cli', ['-p', String(port), 'info', 'server'], { encoding: 'utf8' });
+        if (info.includes(`process_id:${self.pid}\r`)) return;
       } catch {
-        await new Promise((r) => setTimeout(r, 100));
+        // not listening yet
       }
+      await new Promise((r) => setTimeout(r, 100));
     }
-    throw new Error('private redis did not start');
+    await stop();
+    throw new Error(`private redis did not start on port ${port}`);
   };
   const stop = async () => {
     const c = child;

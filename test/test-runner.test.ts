@@ -140,16 +140,15 @@ it('runs after', () => {});
   it('a test file that blocks its event loop after starting processes and a private PostgreSQL leaves none of them running', async () => {
     // Neither its watchdog nor its exit and signal handlers can run: only the runner can stop it.
     // The blocking call writes its own pid first: a CLI run through execFileSync that never returns.
-    const ports = Array.from({ length: 5 }, () => 20_000 + Math.floor(Math.random() * 20_000));
     const { file, pids } = writeTestFile(
       'blocks.test.mjs',
       (dir, pids) => `import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { it } from 'node:test';
 import { spawnTracked } from '${resources}';
-import { privatePostgresOn } from '${services}';
+import { privatePostgres } from '${services}';
 it('blocks', async () => {
-  const pg = await privatePostgresOn(${JSON.stringify(ports)});
+  const pg = await privatePostgres();
   const postmaster = Number(fs.readFileSync(pg.dir + '/postmaster.pid', 'utf8').split('\\n')[0]);
   const tracked = spawnTracked('sleep', ['600'], { stdio: 'ignore' });
   fs.writeFileSync('${dir}/pg', pg.dir);
@@ -196,6 +195,66 @@ it('blocks', async () => {
       );
       assert.doesNotMatch(r.output, /ran|Test files not run/);
     }
+  });
+
+  it('runs files at the same time, a file marked to run alone while no other runs, and sums their counts in one closing summary', async () => {
+    const dir = scratch();
+    // Each file marks that it runs, with a file named after it, while its test runs.
+    const file = (name: string, body: string, header = '') =>
+      fs.writeFileSync(
+        path.join(dir, `${name}.test.mjs`),
+        `${header}import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { describe, it } from 'node:test';
+import { eventually } from '${helpers}';
+const running = (name) => fs.existsSync('${dir}/' + name + '.running');
+const mark = () => fs.writeFileSync('${dir}/${name}.running', '');
+const unmark = () => fs.rmSync('${dir}/${name}.running');
+${body}
+`,
+      );
+    // Built here, so that this file's own source has no such line: it runs with the others.
+    const alone = ['//', 'RUNS_ALONE:', 'for this test'].join(' ');
+    file(
+      'alone',
+      `it('runs while no other file does', async () => {
+  mark();
+  assert.ok(!running('a') && !running('b'), 'no other file runs as it starts');
+  // Long enough for files started with it by mistake to be seen.
+  await new Promise((r) => setTimeout(r, 2000));
+  assert.ok(!running('a') && !running('b'), 'nor while it runs');
+  unmark();
+});`,
+      `${alone}\n`,
+    );
+    for (const [self, other] of [
+      ['a', 'b'],
+      ['b', 'a'],
+    ])
+      file(
+        self!,
+        `describe('${self}', () => {
+  it('runs at the same time as ${other}', async () => {
+    mark();
+    assert.ok(await eventually(async () => running('${other}'), 60_000), '${other} runs too');
+    assert.ok(!running('alone'), 'not while the file that runs alone does');
+    // Until the other has seen it too.
+    await eventually(async () => false, 1_000);
+    unmark();
+  });
+  it('counts', () => {});
+});`,
+      );
+    const r = await runner(['alone', 'a', 'b'].map((n) => path.join(dir, `${n}.test.mjs`)).concat('--jobs=2'));
+    assert.equal(r.code, 0, r.output);
+    // Two files of one suite and two tests each, and one test: node's counts, added up.
+    assert.match(
+      r.output,
+      /\nℹ tests 5\nℹ suites 2\nℹ pass 5\nℹ fail 0\nℹ cancelled 0\nℹ skipped 0\nℹ todo 0\nℹ duration_ms \d+\n5 passed, 0 failed, 0 cancelled, 0 skipped, 0 todo \(3 files in \d+ s\)\n$/,
+    );
+    assert.equal(r.output.match(/ℹ tests/g)?.length, 1, 'one summary, not one per file');
+    for (const name of ['alone', 'a', 'b'])
+      assert.match(r.output, new RegExp(`── .*${name}\\.test\\.mjs \\(`), `${name}'s output is headed by its name`);
   });
 
   it('a test file that runs no test fails the run by name', async () => {

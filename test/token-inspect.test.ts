@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { TokenError } from '@zgw-auth/verifier';
-import { basicAuth, CLI, hs256, postForm, startTestServer, type TestServer } from './helpers.js';
+import { basicAuth, CLI, hs256, postForm, RealClock, startTestServer, type TestServer } from './helpers.js';
 
 const run = promisify(execFile);
 
@@ -90,7 +90,8 @@ describe("token inspect: the server verifier's verdict, exit 0 valid, 1 invalid,
 
   before(async () => {
     // A shorter self-signed lifetime than the verifier's default: the CLI must take the server's.
-    ts = await startTestServer({ env: { ZGW_AUTH_SELF_SIGNED_MAX_AGE: '600' } });
+    // Real time: the CLI's verdicts (its own processes) are compared with the server's.
+    ts = await startTestServer({ env: { ZGW_AUTH_SELF_SIGNED_MAX_AGE: '600' }, clock: new RealClock() });
     env = {
       ...process.env,
       ZGW_AUTH_DATA_DIR: ts.config.dataDir,

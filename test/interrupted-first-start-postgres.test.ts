@@ -1,0 +1,3 @@
+import { interruptedFirstStart } from './interrupted-first-start.js';
+
+interruptedFirstStart('postgres');

@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { type DialectName, request } from './helpers.js';
+import { registry, runCli, SECRET_FILE, startAgain, tokenFor } from './interrupted.js';
+
+// Interrupted first starts: a process is killed at many points (named points it reaches through
+// ZGW_AUTH_TEST_CRASH_AT, and signals after a range of delays), then the next start must accept
+// the registry, with one administrator whose secret was delivered. One test file per dialect
+// (interrupted-first-start-*.test.ts), so that the runner can run them side by side.
+
+/**
+ * What an interrupted first start may leave: an administrator whose secret was delivered (the
+ * owner-only file holds a secret that works), made by the interrupted start or by this one, and
+ * never a second administrator or one whose secret nobody has.
+ */
+async function assertOneDeliveredAdministrator(
+  dir: string,
+  server: { url: string; output: () => string },
+  label: string,
+) {
+  const file = path.join(dir, SECRET_FILE);
+  assert.ok(fs.existsSync(file), `${label}: the administrator's secret was delivered\n${server.output()}`);
+  assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+  const secret = /client_secret: (\S+)/.exec(fs.readFileSync(file, 'utf8'))?.[1];
+  assert.ok(secret, `${label}: the file holds a secret`);
+  const token = await tokenFor(server.url, 'zgw-auth-admin', secret);
+  assert.equal(
+    token.status,
+    200,
+    `${label}: the delivered secret is the administrator's (${/"secretFile"/.test(server.output()) ? 'made by this start' : 'made by the interrupted one'})`,
+  );
+  const clients = await request(`${server.url}/admin/clients`, {
+    headers: { authorization: `Bearer ${token.json.access_token}` },
+  });
+  assert.equal(clients.json.total, 1, `${label}: one administrator, never a second`);
+  assert.doesNotMatch(server.output(), /has never been used/, `${label}: nothing to recover`);
+}
+
+/** The crash points of a first start, in order. */
+const FIRST_START_POINTS = [
+  'start:master-key-checked',
+  'migration:0001_initial',
+  'migration:0007_registry_state',
+  'first-start:signing-key',
+  'first-start:admin-inserted',
+  'first-start:delivered',
+  'first-start:committed',
+];
+/** Signals and when they come, as a share of a start measured in the same run (machines and load differ). */
+const TIMED: Array<[NodeJS.Signals, number]> = [
+  ['SIGINT', 0.2],
+  ['SIGKILL', 0.4],
+  ['SIGINT', 0.6],
+  ['SIGKILL', 0.8],
+  ['SIGTERM', 1],
+];
+
+export function interruptedFirstStart(dialect: DialectName): void {
+  describe(`an interrupted first start (${dialect})`, () => {
+    for (const point of FIRST_START_POINTS) {
+      it(`killed at ${point}: the next start accepts the registry and there is one administrator, its secret delivered`, async (t) => {
+        const { dir, env } = await registry(t, dialect);
+        const run = runCli(t, ['serve', '--port', '0'], { ...env, ZGW_AUTH_TEST_CRASH_AT: point });
+        assert.equal((await run.exited).signal, 'SIGKILL', `the start reached ${point}\n${run.output()}`);
+        const again = await startAgain(t, dir, env);
+        await assertOneDeliveredAdministrator(dir, again, point);
+      });
+    }
+
+    it('killed or interrupted by signals across the whole start: each next start accepts the registry, one administrator, its secret delivered', async (t) => {
+      // How long a whole first start takes here and now, to spread the signals over it.
+      const baseline = await registry(t, dialect);
+      const began = Date.now();
+      const measured = await startAgain(t, baseline.dir, baseline.env);
+      const startMs = Date.now() - began;
+      await measured.stop();
+      for (const [signal, share] of TIMED) {
+        const { dir, env } = await registry(t, dialect);
+        const run = runCli(t, ['serve', '--port', '0'], env);
+        const delay = Math.round(startMs * share);
+        const timer = setTimeout(() => run.child.kill(signal), delay);
+        const ended = await run.exited;
+        clearTimeout(timer);
+        const label = `${signal} after ${delay} ms of a ${startMs} ms start (${ended.signal ?? `exit ${ended.code}`})`;
+        const again = await startAgain(t, dir, env);
+        await assertOneDeliveredAdministrator(dir, again, label);
+        await again.stop();
+      }
+    });
+  });
+}

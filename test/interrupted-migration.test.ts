@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import SQLite from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import { hashSecret } from '../src/clients/secrets.js';
+import { parseMasterKey } from '../src/keys/master-key.js';
+import { migrate } from '../src/storage/migrations.js';
+import { clientRowAt, DIALECTS, type DialectName } from './helpers.js';
+import { registry, runCli, startAgain, tokenFor } from './interrupted.js';
+
+// Interrupted migrations: a process is killed at the end of each migration and by signals during
+// them, then the next start must migrate the registry whole.
+
+/** A registry as version 0002 of the schema left it: one client with a known secret, and audit events for migration 0004 to file. */
+async function registryAtSchema0002(
+  dialect: DialectName,
+  dir: string,
+  url: string | undefined,
+  masterKey: string,
+  events: number,
+): Promise<{ clientId: string; secret: string }> {
+  const db =
+    dialect === 'sqlite'
+      ? new Kysely<any>({ dialect: new SqliteDialect({ database: new SQLite(path.join(dir, 'zgw-auth.db')) }) }) // eslint-disable-line @typescript-eslint/no-explicit-any -- the schema of then
+      : new Kysely<any>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1 }) }) }); // eslint-disable-line @typescript-eslint/no-explicit-any -- the schema of then
+  try {
+    await migrate(db, dialect, '0002_weak_secrets_and_failure_reasons');
+    const t = Date.now();
+    const clientId = 'before-0003';
+    const secret = crypto.randomBytes(32).toString('base64url');
+    await db
+      .insertInto('clients')
+      .values(clientRowAt(clientId, '000000000', true, t))
+      .execute();
+    const hash = hashSecret(parseMasterKey(masterKey).hashKey, secret).toString('base64url');
+    await db
+      .insertInto('client_secrets')
+      .values({
+        secret_id: 'sec_before',
+        client_id: clientId,
+        label: 'initial',
+        hash,
+        sealed: null,
+        created_at: t,
+        expires_at: null,
+        last_used_at: null,
+        revoked_at: null,
+        weak: 0,
+      })
+      .execute();
+    for (let i = 0; i < events; i += 500) {
+      const rows = Array.from({ length: Math.min(500, events - i) }, () => ({
+        at: t,
+        actor: 'cli',
+        action: 'client.updated',
+        target: clientId,
+        address: null,
+        details: '{}',
+        reason: null,
+      }));
+      await db.insertInto('audit_events').values(rows).execute();
+    }
+    return { clientId, secret };
+  } finally {
+    await db.destroy();
+  }
+}
+
+/** After the next start: every migration recorded, 0003 and 0004 done on the data of before. */
+async function assertMigrated(
+  dialect: DialectName,
+  dir: string,
+  url: string | undefined,
+  events: number,
+  label: string,
+) {
+  /* eslint-disable @typescript-eslint/no-explicit-any -- read as stored, whatever the version's schema */
+  const db =
+    dialect === 'sqlite'
+      ? new Kysely<any>({
+          dialect: new SqliteDialect({ database: new SQLite(path.join(dir, 'zgw-auth.db'), { readonly: true }) }),
+        })
+      : new Kysely<any>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1 }) }) });
+  /* eslint-enable @typescript-eslint/no-explicit-any */
+  try {
+    const done = await db.selectFrom('kysely_migration').select('name').orderBy('name').execute();
+    assert.deepEqual(
+      done.map((r) => r.name),
+      [
+        '0001_initial',
+        '0002_weak_secrets_and_failure_reasons',
+        '0003_organisations',
+        '0004_audit_event_organisations',
+        '0005_clients_by_last_token',
+        '0006_signing_key_supersession',
+        '0007_registry_state',
+        '0008_client_auth_methods_and_keys',
+      ],
+      label,
+    );
+    assert.deepEqual(await db.selectFrom('organisations').select('rsin').execute(), [{ rsin: '000000000' }], label);
+    const filed = await db
+      .selectFrom('audit_events')
+      .select(sql<number>`count(*)`.as('n'))
+      .where('organisation', '=', '000000000')
+      .where('action', '=', 'client.updated')
+      .executeTakeFirstOrThrow();
+    assert.equal(Number(filed.n), events, `${label}: every event of before filed once under its organisation`);
+  } finally {
+    await db.destroy();
+  }
+}
+
+const MIGRATION_POINTS = [
+  'start:master-key-checked',
+  'migration:0003_organisations',
+  'migration:0004_audit_event_organisations',
+  'migration:0005_clients_by_last_token',
+  'migration:0006_signing_key_supersession',
+  'migration:0007_registry_state',
+  'migration:0008_client_auth_methods_and_keys',
+];
+const EVENTS = 5000;
+
+for (const dialect of DIALECTS) {
+  describe(`an interrupted migration (${dialect})`, () => {
+    it('killed at the end of each migration and by signals during them: the next start migrates the registry whole, and its clients still authenticate', async (t) => {
+      const masterKey = crypto.randomBytes(32).toString('base64');
+      const cases: Array<{ point?: string; signal?: NodeJS.Signals; share?: number }> = [
+        ...MIGRATION_POINTS.map((point) => ({ point })),
+        { signal: 'SIGKILL', share: 0.4 },
+        { signal: 'SIGINT', share: 0.7 },
+      ];
+      // How long a start that migrates takes here and now, to spread the signals over it.
+      const startMs = await (async () => {
+        const { dir, env, url } = await registry(t, dialect);
+        await registryAtSchema0002(dialect, dir, url, masterKey, EVENTS);
+        const began = Date.now();
+        const measured = await startAgain(t, dir, { ...env, ZGW_AUTH_MASTER_KEY: masterKey });
+        const ms = Date.now() - began;
+        await measured.stop();
+        await assertMigrated(dialect, dir, url, EVENTS, 'uninterrupted');
+        return ms;
+      })();
+      for (const c of cases) {
+        const { dir, env: base, url } = await registry(t, dialect);
+        const env = { ...base, ZGW_AUTH_MASTER_KEY: masterKey };
+        const client = await registryAtSchema0002(dialect, dir, url, masterKey, EVENTS);
+        const run = runCli(t, ['serve', '--port', '0'], c.point ? { ...env, ZGW_AUTH_TEST_CRASH_AT: c.point } : env);
+        const delay = Math.round(startMs * (c.share ?? 0));
+        const timer = c.signal ? setTimeout(() => run.child.kill(c.signal), delay) : undefined;
+        const ended = await run.exited;
+        clearTimeout(timer);
+        const label = c.point
+          ? `killed at ${c.point}`
+          : `${c.signal} after ${delay} ms of a ${startMs} ms start (${ended.signal ?? `exit ${ended.code}`})`;
+        if (c.point) assert.equal(ended.signal, 'SIGKILL', `the start reached ${c.point}\n${run.output()}`);
+        const again = await startAgain(t, dir, env);
+        assert.equal(
+          (await tokenFor(again.url, client.clientId, client.secret)).status,
+          200,
+          `${label}: the client of before authenticates`,
+        );
+        await again.stop();
+        await assertMigrated(dialect, dir, url, EVENTS, label);
+      }
+    });
+  });
+}

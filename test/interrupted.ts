@@ -1,0 +1,68 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestContext } from 'node:test';
+import { CLI, type DialectName, freshPostgres, postForm, startServeProcess } from './helpers.js';
+
+/**
+ * For the tests of interrupted starts, migrations and imports: a process is killed at many points
+ * (named points it reaches through ZGW_AUTH_TEST_CRASH_AT, and signals after a range of delays),
+ * then the next start must either accept the registry or refuse it with a clear message. Split
+ * over three files, so that the test runner can run them at the same time.
+ */
+
+export const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-interrupted-'));
+export const SECRET_FILE = 'first-admin-secret.txt';
+/** No run here needs this long; a process still running then is killed and the test fails. */
+const RUN_LIMIT_MS = 60_000;
+
+export interface Run {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** The CLI as a real process; killed when the test ends, however it ends. */
+export function runCli(t: TestContext, args: string[], env: Record<string, string>, cwd?: string): Run {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, ZGW_AUTH_LOG_LEVEL: 'info', ...env },
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const limit = setTimeout(() => child.kill('SIGKILL'), RUN_LIMIT_MS);
+  void exited.then(() => clearTimeout(limit));
+  t.after(() => {
+    clearTimeout(limit);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return { child, output: () => out, exited };
+}
+
+/** A registry of `dialect`: a fresh folder, and for PostgreSQL a fresh database (dropped after the test). */
+export async function registry(
+  t: TestContext,
+  dialect: DialectName,
+): Promise<{ dir: string; env: Record<string, string>; url?: string }> {
+  const dir = tempDir();
+  if (dialect === 'sqlite') return { dir, env: { ZGW_AUTH_DATA_DIR: dir } };
+  const db = await freshPostgres();
+  t.after(() => db.drop());
+  return { dir, env: { ZGW_AUTH_DATA_DIR: dir, DATABASE_URL: db.url }, url: db.url };
+}
+
+export async function startAgain(t: TestContext, dir: string, env: Record<string, string>) {
+  const server = await startServeProcess(dir, env);
+  t.after(() => (server.child.exitCode === null ? server.stop('SIGKILL') : undefined));
+  return server;
+}
+
+export async function tokenFor(url: string, clientId: string, secret: string) {
+  return postForm(`${url}/token`, { grant_type: 'client_credentials', client_id: clientId, client_secret: secret });
+}
