@@ -14,6 +14,8 @@ export class UsageRecorder {
   /** Secret id → client id of secrets to mark as used at the next flush. */
   private usage = new Map<string, string>();
   private usageTimer: NodeJS.Timeout | undefined;
+  /** The writes of flushes under way. */
+  private writing: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly store: Pick<ClientStore, 'recordUsage'>,
@@ -37,7 +39,12 @@ export class UsageRecorder {
       this.usage.delete(secretId);
     }
     if (this.usage.size) this.scheduleUsageFlush();
-    if (secretIds.length) await this.store.recordUsage(secretIds, [...clientIds], this.now());
+    const earlier = this.writing;
+    const write = secretIds.length ? this.store.recordUsage(secretIds, [...clientIds], this.now()) : undefined;
+    if (write) this.writing = Promise.allSettled([earlier, write]);
+    // Everything: also what a timed flush is still writing (the store may be closed next).
+    if (all) await earlier;
+    await write;
   }
 
   private scheduleUsageFlush(): void {
