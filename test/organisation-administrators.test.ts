@@ -26,6 +26,8 @@ forEachDialect((dialect) => {
     /** The registry's rows, to show that a refusal changed nothing. */
     const rows = async () => {
       await ts.app.audit.flush(true);
+      // Last-used marks of earlier tokens, written in batches: in the snapshot, not after it.
+      await ts.app.usage.flush();
       const db = ts.app.storage.db;
       return [
         await db.selectFrom('clients').selectAll().orderBy('client_id').execute(),

@@ -16,6 +16,8 @@ export class UsageRecorder {
   /** `clientId kid` of keys to mark as used at the next flush. */
   private keyUsage = new Map<string, { clientId: string; kid: string }>();
   private usageTimer: NodeJS.Timeout | undefined;
+  /** The writes of flushes under way. */
+  private writing: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly store: Pick<ClientStore, 'recordUsage' | 'recordKeyUsage'>,
@@ -45,8 +47,19 @@ export class UsageRecorder {
       this.keyUsage.delete(id);
     }
     if (this.usage.size || this.keyUsage.size) this.scheduleUsageFlush();
-    if (secretIds.length) await this.store.recordUsage(secretIds, [...clientIds], this.now());
-    if (keys.length) await this.store.recordKeyUsage(keys, this.now());
+    const earlier = this.writing;
+    const at = this.now();
+    const write =
+      secretIds.length || keys.length
+        ? Promise.all([
+            secretIds.length ? this.store.recordUsage(secretIds, [...clientIds], at) : undefined,
+            keys.length ? this.store.recordKeyUsage(keys, at) : undefined,
+          ])
+        : undefined;
+    if (write) this.writing = Promise.allSettled([earlier, write]);
+    // Everything: also what a timed flush is still writing (the store may be closed next).
+    if (all) await earlier;
+    await write;
   }
 
   private scheduleUsageFlush(): void {
