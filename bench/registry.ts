@@ -10,6 +10,8 @@ import { loadConfig, type SigningAlg } from '../src/config.js';
 export interface Credentials {
   clientId: string;
   secret: string;
+  /** The client's ES256 key for private_key_jwt, when the registry registered one. */
+  privateKey?: crypto.KeyObject;
 }
 
 export interface Registry {
@@ -29,7 +31,7 @@ const PG_BASE = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1
  */
 export async function createRegistry(
   dir: string,
-  o: { alg: SigningAlg; count: number; postgres?: boolean },
+  o: { alg: SigningAlg; count: number; postgres?: boolean; keys?: boolean },
 ): Promise<Registry> {
   fs.mkdirSync(dir, { recursive: true });
   const env: Record<string, string> = {
@@ -60,7 +62,19 @@ export async function createRegistry(
         { clientId: `bench-${i}`, rsin: '000000000', allowedScopes: [BENCH_SCOPE], selfSignedAllowed: true },
         actor,
       );
-      clients.push({ clientId: created.client.clientId, secret: created.secret.value });
+      const credentials: Credentials = { clientId: created.client.clientId, secret: created.secret.value };
+      if (o.keys) {
+        // Both methods, so that one registry serves the secret and the key runs alike.
+        const { privateKey, publicKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+        await app.clients.update(
+          credentials.clientId,
+          { authMethods: ['client_secret_basic', 'private_key_jwt'] },
+          actor,
+        );
+        await app.clients.addKeys(credentials.clientId, JSON.stringify(publicKey.export({ format: 'jwk' })), actor);
+        credentials.privateKey = privateKey;
+      }
+      clients.push(credentials);
     }
     return {
       env,
@@ -113,3 +127,33 @@ export const tokenRequest = (c: Credentials): [string, string] => [
   basic(c),
   `grant_type=client_credentials&scope=${BENCH_SCOPE}`,
 ];
+
+/**
+ * `count` private_key_jwt token requests, each with its own jti (a replayed one is refused), for
+ * the clients with keys in turn; valid for `lifetime` seconds from now.
+ */
+export function assertionRequests(clients: Credentials[], audience: string, count: number, lifetime: number) {
+  const now = Math.floor(Date.now() / 1000);
+  const header = Buffer.from(JSON.stringify({ alg: 'ES256', typ: 'JWT' })).toString('base64url');
+  const lines: Array<[string, string]> = [];
+  for (let i = 0; i < count; i++) {
+    const c = clients[i % clients.length]!;
+    const claims = {
+      iss: c.clientId,
+      sub: c.clientId,
+      aud: audience,
+      iat: now,
+      exp: now + lifetime,
+      jti: crypto.randomUUID(),
+    };
+    const input = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+    const sig = crypto.sign('sha256', Buffer.from(input), { key: c.privateKey!, dsaEncoding: 'ieee-p1363' });
+    lines.push([
+      '',
+      `grant_type=client_credentials&scope=${BENCH_SCOPE}&client_assertion_type=${encodeURIComponent(
+        'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      )}&client_assertion=${input}.${sig.toString('base64url')}`,
+    ]);
+  }
+  return lines;
+}

@@ -9,6 +9,7 @@ import { type LoadResult, wrk } from './load.js';
 import { CLI, DEPS_DIR, ROOT, SERVE_NODE_FLAGS, WORK_DIR } from './paths.js';
 import type { ServerProcess } from './processes.js';
 import {
+  assertionRequests,
   basic,
   createRegistry,
   type Credentials,
@@ -29,7 +30,7 @@ import {
 } from './report.js';
 import { slug, startBare, startOidcProvider, startZgwAuth } from './servers.js';
 
-const GROUPS = ['token', 'cores', 'introspect', 'verifier', 'scale', 'latency', 'memory', 'startup'] as const;
+const GROUPS = ['token', 'pkjwt', 'cores', 'introspect', 'verifier', 'scale', 'latency', 'memory', 'startup'] as const;
 type Group = (typeof GROUPS)[number];
 
 const args = process.argv.slice(2);
@@ -262,6 +263,38 @@ async function main(): Promise<Target[]> {
     await throughput(cases);
   }
 
+  if (only.has('pkjwt')) {
+    // Every assertion is single-use: each round gets requests of its own, more than it can send.
+    const keyed = await createRegistry(path.join(workDir, 'es256-keys'), { alg: 'RS256', count: 10, keys: true });
+    registries.push(keyed);
+    const lifetime = 3600;
+    const server = await start(
+      startZgwAuth({
+        name: 'zgw-auth private_key_jwt',
+        registry: { ...keyed, env: { ...keyed.env, ZGW_AUTH_ASSERTION_MAX_LIFETIME: String(lifetime) } },
+        workDir,
+      }),
+    );
+    const secretRequests = tokenReqs(keyed);
+    const perRound = Math.ceil(plan.seconds * 12_000) + 1000;
+    log('private_key_jwt vs client_secret_basic');
+    for (let r = -1; r < plan.rounds; r++) {
+      const seconds = r < 0 ? plan.warmup : plan.seconds;
+      if (!seconds) continue;
+      const assertions = req(`pkjwt-${r}`, assertionRequests(keyed.clients, `${server.url}/token`, perRound, lifetime));
+      for (const [name, requests] of [
+        ['/token RS256, client_secret_basic', secretRequests],
+        ['/token RS256, private_key_jwt ES256', assertions],
+      ] as const) {
+        const result = await wrk(server.url + '/token', requests, seconds);
+        if (r < 0) continue;
+        assertClean(name, result);
+        record(name, 'req/s', result.rps);
+        log(`${name}: ${Math.round(result.rps)} req/s, p99 ${result.p99Ms.toFixed(1)} ms`);
+      }
+    }
+  }
+
   // Separate processes on the large registry: the stress load (every request from another client)
   // must not leave its heap and caches to the rounds that compare registry sizes.
   let zgwMany: ServerProcess | undefined;
@@ -464,6 +497,13 @@ function targets(): Target[] {
       ...(unchecked ? { unchecked } : {}),
     });
   };
+  ratio(
+    'token-private-key-jwt',
+    '/token private_key_jwt (ES256 assertion) vs client_secret_basic, one server',
+    '/token RS256, private_key_jwt ES256',
+    '/token RS256, client_secret_basic',
+    0.8,
+  );
   ratio(
     'token-rs256-peer',
     '/token RS256 SQLite vs oidc-provider',

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { ADMIN_SCOPE, ORG_ADMIN_SCOPE } from '../src/clients/model.js';
 import type { Database } from '../src/storage/schema.js';
@@ -55,6 +56,12 @@ interface RouteCase {
   /** More to assert on a successful answer. */
   check?(cell: Cell, res: HttpResult): Promise<void> | void;
 }
+
+/** A fresh public EC JWK under `kid`. */
+const publicJwk = (kid: string) => ({
+  ...crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }),
+  kid,
+});
 
 const SEE = { own: 200, other: 200, unknown: 404 };
 const OWN_ONLY = { own: 200, other: 404, unknown: 404 };
@@ -252,6 +259,26 @@ const ROUTES: Record<string, RouteCase> = {
   },
   'DELETE /admin/clients/:clientId/secrets/:secretId': {
     request: (c) => ({ url: `${clientUrl(c)}/secrets/${c.subject.secretId}` }),
+    expect: { global: SEE, organisation: OWN_ONLY },
+    writes: true,
+  },
+
+  'GET /admin/clients/:clientId/keys': {
+    request: (c) => ({ url: `${clientUrl(c)}/keys` }),
+    expect: { global: SEE, organisation: OWN_ONLY },
+    writes: false,
+  },
+  'POST /admin/clients/:clientId/keys': {
+    request: (c) => ({ url: `${clientUrl(c)}/keys`, body: { jwk: publicJwk('added') } }),
+    expect: { global: as(201, SEE), organisation: as(201, OWN_ONLY) },
+    writes: true,
+  },
+  'DELETE /admin/clients/:clientId/keys/:kid': {
+    prepare: async (c) => {
+      if (c.target !== 'unknown')
+        await c.ts.app.clients.addKeys(c.subject.clientId, JSON.stringify(publicJwk('gone')), { id: 'test' });
+    },
+    request: (c) => ({ url: `${clientUrl(c)}/keys/gone` }),
     expect: { global: SEE, organisation: OWN_ONLY },
     writes: true,
   },

@@ -12,6 +12,7 @@ import * as oidc from 'openid-client';
 import type { ClientAuthMethod } from '../src/clients/model.js';
 import { JWT_BEARER_ASSERTION_TYPE } from '../src/clients/client-assertion.js';
 import { loadConfig } from '../src/config.js';
+import { consoleSignIn } from './console-helpers.js';
 import { basicAuth, CLI, postForm, request, startTestServer, type TestServer } from './helpers.js';
 
 const run = promisify(execFile);
@@ -352,6 +353,26 @@ print(json.dumps({"token_type": token["token_type"], "has_token": bool(token["ac
     assert.equal((await byKey()).status, 200);
   });
 
+  it('the console shows methods and keys, adds a pasted key and removes it', async () => {
+    const c = await keyClient([]);
+    const key = edKey('console-1');
+    const console = await consoleSignIn(ts);
+    const page = `/console/clients/${c.clientId}`;
+    const before = await console.get(page);
+    assert.match(before.text, /private_key_jwt/);
+    const added = await console.post(`${page}/keys`, { keys: JSON.stringify(key.jwk) });
+    assert.equal(added.status, 303, added.text);
+    const shown = await console.get(page);
+    const thumbprint = (await ts.app.clients.listKeys(c.clientId))[0]!.thumbprint;
+    assert.ok(shown.text.includes('console-1') && shown.text.includes(thumbprint), 'kid and thumbprint shown');
+    const refused = await console.post(`${page}/keys`, { keys: JSON.stringify({ ...key.jwk, d: 'private' }) });
+    assert.equal(refused.status, 400);
+    assert.match(refused.text, /private/);
+    const removed = await console.post(`${page}/keys/console-1/remove`, {});
+    assert.equal(removed.status, 303, removed.text);
+    assert.deepEqual(await ts.app.clients.listKeys(c.clientId), []);
+  });
+
   it('fetches keys from a jwks_uri, caches them, and picks up a rotated key by its unknown kid', async () => {
     const first = rsaKey('uri-1');
     const second = ecKey('uri-2');
@@ -504,6 +525,11 @@ describe('NL GOV mode: ZGW_AUTH_CLIENT_AUTH_METHODS without the secret methods',
     assert.equal(ok.status, 200, ok.text);
     const meta = await request(`${ts.url}/.well-known/openid-configuration`);
     assert.deepEqual(meta.json.token_endpoint_auth_methods_supported, ['private_key_jwt']);
+  });
+
+  it('keeps the console sign-in of an administrator a secret sign-in', async () => {
+    const console = await consoleSignIn(ts);
+    assert.equal((await console.get('/console/clients')).status, 200);
   });
 
   it('registers clients only with the methods allowed for new registrations', async () => {

@@ -23,6 +23,8 @@ const WORDS = {
     authFailed: 'Aanmelding als {target} mislukt: {reason}.',
     authFailedRepeated: 'Aanmelding als {target} mislukt: {reason} ({count} keer).',
     keyRotated: '{actor} maakte sleutel {target}; die ondertekent vanaf {at}.',
+    clientKeyAdded: '{actor} registreerde publieke sleutel {kid} (vingerafdruk {thumbprint}) voor client {target}.',
+    clientKeyRemoved: '{actor} verwijderde publieke sleutel {kid} (vingerafdruk {thumbprint}) van client {target}.',
     orgCreated: '{actor} registreerde organisatie {org}.',
     orgCreatedEnsured:
       'Organisatie {org} werd geregistreerd bij het aanmaken of verplaatsen van een client door {actor}.',
@@ -53,6 +55,8 @@ const WORDS = {
     authFailed: 'Authentication as {target} failed: {reason}.',
     authFailedRepeated: 'Authentication as {target} failed: {reason} ({count} times).',
     keyRotated: '{actor} created key {target}; it signs from {at}.',
+    clientKeyAdded: '{actor} registered public key {kid} (thumbprint {thumbprint}) for client {target}.',
+    clientKeyRemoved: '{actor} removed public key {kid} (thumbprint {thumbprint}) of client {target}.',
     orgCreated: '{actor} registered organisation {org}.',
     orgCreatedEnsured: 'Organisation {org} was registered when {actor} created or moved a client.',
     orgUpdated: '{actor} changed organisation {org}.',
@@ -77,6 +81,13 @@ const REASONS: Record<Lang, Record<string, string>> = {
     disabled_client: 'client is uitgeschakeld',
     disabled_organisation: 'organisatie is uitgeschakeld',
     bad_signature: 'onjuiste handtekening',
+    self_signed_not_allowed: 'client mag niet zelf ondertekenen',
+    method_not_allowed: 'aanmeldmethode niet toegestaan',
+    bad_assertion: 'ongeldige client assertion',
+    replayed_assertion: 'client assertion opnieuw gebruikt',
+    unknown_key: 'onbekende sleutel',
+    untrusted_chain: 'certificaat niet vertrouwd',
+    certificate_mismatch: 'certificaat hoort niet bij de client',
     signed_out: 'afgemeld',
     idle: 'te lang niets gedaan',
     expired: 'maximale duur bereikt',
@@ -90,6 +101,13 @@ const REASONS: Record<Lang, Record<string, string>> = {
     disabled_client: 'client is disabled',
     disabled_organisation: 'organisation is disabled',
     bad_signature: 'wrong signature',
+    self_signed_not_allowed: 'client may not sign its own tokens',
+    method_not_allowed: 'authentication method not allowed',
+    bad_assertion: 'invalid client assertion',
+    replayed_assertion: 'client assertion used again',
+    unknown_key: 'unknown key',
+    untrusted_chain: 'certificate not trusted',
+    certificate_mismatch: "certificate is not the client's",
     signed_out: 'signed out',
     idle: 'idle too long',
     expired: 'maximum duration reached',
@@ -110,6 +128,10 @@ const FIELDS: Record<Lang, Record<string, string>> = {
     selfSignedAllowed: 'Zelf ondertekenen',
     enabled: 'Actief',
     grantTypes: 'Grant types',
+    authMethods: 'Aanmeldmethoden',
+    jwksUri: 'jwks_uri',
+    tlsSubject: 'Certificaatonderwerp',
+    oin: 'OIN',
   },
   en: {
     rsin: 'Organisation',
@@ -122,6 +144,10 @@ const FIELDS: Record<Lang, Record<string, string>> = {
     selfSignedAllowed: 'Self-signing',
     enabled: 'Enabled',
     grantTypes: 'Grant types',
+    authMethods: 'Authentication methods',
+    jwksUri: 'jwks_uri',
+    tlsSubject: 'Certificate subject',
+    oin: 'OIN',
   },
 };
 
@@ -226,6 +252,13 @@ export function sentenceOf(lang: Lang, e: AuditEvent, names: OrganisationNames):
       return fill(w.keyRotated, {
         ...v,
         at: typeof d.activatesAt === 'number' ? formatTime(lang, d.activatesAt) : '—',
+      });
+    case 'client_key.added':
+    case 'client_key.removed':
+      return fill(e.action === 'client_key.added' ? w.clientKeyAdded : w.clientKeyRemoved, {
+        ...v,
+        kid: text(d.kid, 200),
+        thumbprint: text(d.thumbprint, 43),
       });
     case 'organisation.created':
       return fill(d.ensured ? w.orgCreatedEnsured : w.orgCreated, { ...v, org: orgOf(e.target) });

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ADMIN_SCOPE, type Client, ORG_ADMIN_SCOPE, type SecretInfo } from '../../clients/model.js';
+import { ADMIN_SCOPE, type Client, type ClientKey, ORG_ADMIN_SCOPE, type SecretInfo } from '../../clients/model.js';
 import { AdminApiProblem } from '../admin-api.js';
 import { type ConsoleTools, formOf, type FormFields, refuseIncompleteForm } from '../console-tools.js';
 import { checkbox, selectField, submitButton, textArea, textField } from '../form-fields.js';
@@ -253,6 +253,47 @@ export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): 
     );
   });
 
+  app.post<{ Params: IdParams }>('/clients/:clientId/keys', async (request, reply) => {
+    const m = tools.ctx(request).m;
+    const { clientId } = request.params;
+    const fields = formOf(request);
+    const pasted = (fields.keys ?? '').trim();
+    let body: Record<string, unknown> | undefined;
+    if (pasted.startsWith('-----BEGIN')) body = { pem: pasted };
+    else {
+      try {
+        const parsed = JSON.parse(pasted) as unknown;
+        if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed))
+          body = 'keys' in parsed ? { jwks: parsed } : { jwk: parsed };
+      } catch {
+        body = undefined;
+      }
+    }
+    if (!body)
+      return clientPage(tools, request, reply, clientId, { keyValues: fields, keyErrors: { keys: m.keysHint } });
+    let added: { items: ClientKey[] };
+    try {
+      added = await tools.api(request).call('POST', `/clients/${encodeURIComponent(clientId)}/keys`, body);
+    } catch (err) {
+      if (!(err instanceof AdminApiProblem) || (err.status !== 400 && err.status !== 409)) throw err;
+      return clientPage(tools, request, reply, clientId, {
+        keyValues: fields,
+        keyErrors: { keys: err.detail || m.keysHint },
+      });
+    }
+    return tools.redirect(reply, request, clientPath(clientId), {
+      kind: 'ok',
+      text: fill(m.keysAdded, { count: added.items.length, id: clientId }),
+    });
+  });
+
+  app.post<{ Params: IdParams & { kid: string } }>('/clients/:clientId/keys/:kid/remove', async (request, reply) => {
+    const m = tools.ctx(request).m;
+    const { clientId, kid } = request.params;
+    await tools.api(request).call('DELETE', `/clients/${encodeURIComponent(clientId)}/keys/${encodeURIComponent(kid)}`);
+    return tools.redirect(reply, request, clientPath(clientId), { kind: 'ok', text: fill(m.keyRemoved, { kid }) });
+  });
+
   app.get<{ Params: IdParams & { secretId: string } }>(
     '/clients/:clientId/secrets/:secretId/revoke',
     async (request, reply) => {
@@ -463,6 +504,8 @@ interface ClientPageState {
   errors?: FieldErrors;
   secretValues?: FormFields;
   secretErrors?: FieldErrors;
+  keyValues?: FormFields;
+  keyErrors?: FieldErrors;
 }
 
 async function clientPage(
@@ -476,9 +519,10 @@ async function clientPage(
   const m = ctx.m;
   const api = tools.api(request);
   const path = `/clients/${encodeURIComponent(clientId)}`;
-  const [client, secrets] = await Promise.all([
+  const [client, secrets, keys] = await Promise.all([
     api.call<Client>('GET', path),
     api.call<SecretInfo[]>('GET', `${path}/secrets`),
+    api.call<{ items: ClientKey[] }>('GET', `${path}/keys`),
   ]);
   const names = await organisationNames(api, [client.rsin]);
   const values: FormFields = state.values ?? {
@@ -505,6 +549,17 @@ async function clientPage(
       ? html`<a class="utrecht-link" href="${clientPath(clientId)}/secrets/${encodeURIComponent(s.secretId)}/revoke" aria-label="${fill(m.revokeLabel, { id: s.secretId })}">${m.revoke}</a>`
       : '',
   ]);
+  const keyRows = keys.items.map((k) => [
+    html`<code class="utrecht-code">${k.kid}</code>`,
+    html`<code class="utrecht-code">${k.thumbprint}</code>`,
+    `${k.kty}${k.alg ? ` ${k.alg}` : ''}`,
+    formatTime(ctx.lang, k.expiresAt),
+    formatTime(ctx.lang, k.lastUsedAt, m.never),
+    html`<form method="post" action="${clientPath(clientId)}/keys/${encodeURIComponent(k.kid)}/remove">
+      ${csrfField(ctx)}<button type="submit" class="utrecht-button utrecht-button--subtle" aria-label="${fill(m.removeKeyLabel, { kid: k.kid })}">${m.removeKey}</button>
+    </form>`,
+  ]);
+  const kv = state.keyValues ?? {};
   const sv = state.secretValues ?? {};
   const content = html`${state.errors ? errorSummary(m, state.errors) : ''} ${client.risks.includes('weak_secret') ? alert('error', m.riskWeak) : ''}
     <dl class="utrecht-data-list">
@@ -532,6 +587,31 @@ async function clientPage(
     <form method="post" action="${clientPath(clientId)}/${client.enabled ? 'disable' : 'enable'}" class="console-actions">
       ${csrfField(ctx)}${submitButton(client.enabled ? m.disable : m.enable, 'secondary')}
     </form>
+    <h2 class="utrecht-heading-2">${m.authMethodsTitle}</h2>
+    <p class="utrecht-paragraph">${client.authMethods.map((a) => html`<code class="utrecht-code">${a}</code> `)}</p>
+    <h2 class="utrecht-heading-2">${m.clientKeysTitle}</h2>
+    ${client.jwksUri ? html`<p class="utrecht-paragraph">${fill(m.keysAtUri, { uri: client.jwksUri })}</p>` : ''}
+    ${
+      keyRows.length
+        ? dataTable(
+            m.clientKeysTitle,
+            [m.colKid, m.colThumbprint, m.colKeyType, m.colExpires, m.colLastUsed, m.colActions],
+            keyRows,
+          )
+        : client.jwksUri
+          ? ''
+          : html`<p class="utrecht-paragraph">${m.noKeys}</p>`
+    }
+    ${
+      client.jwksUri
+        ? ''
+        : html`<h3 class="utrecht-heading-3">${m.addKeys}</h3>
+            ${state.keyErrors ? errorSummary(m, state.keyErrors) : ''}
+            <form method="post" action="${clientPath(clientId)}/keys">
+              ${csrfField(ctx)} ${textArea('keys', m.fieldKeys, kv.keys ?? '', { hint: m.keysHint, error: errorFor(state.keyErrors, 'keys') })}
+              <div class="console-actions">${submitButton(m.addKeys, 'secondary')}</div>
+            </form>`
+    }
     <h2 class="utrecht-heading-2">${m.secretsTitle}</h2>
     ${
       secrets.length
@@ -565,5 +645,11 @@ async function clientPage(
       <a class="utrecht-link" href="${BASE}/audit?client=${encodeURIComponent(clientId)}">${m.navAudit}</a> ·
       <a class="utrecht-link" href="${BASE}/activity?client=${encodeURIComponent(clientId)}">${m.navActivity}</a> · <a class="utrecht-link" href="${BASE}/clients">${m.backToClients}</a>
     </p>`;
-  return tools.send(reply, request, client.clientId, content, state.errors || state.secretErrors ? 400 : 200);
+  return tools.send(
+    reply,
+    request,
+    client.clientId,
+    content,
+    state.errors || state.secretErrors || state.keyErrors ? 400 : 200,
+  );
 }
