@@ -2640,7 +2640,7 @@ export const MUTATIONS = [
     file: CERT_AUTH,
     tests: ['mutual-tls'],
     from: 'if (certified) return',
-    to: 'if (Math.random() < 0) return',
+    to: 'if (certified && Math.random() < 0) return',
   },
   {
     id: 'key-registration-certificate',
@@ -2649,7 +2649,7 @@ export const MUTATIONS = [
     file: 'src/clients/client-service.ts',
     tests: ['mutual-tls'],
     from: 'if (refusal) throw new ValidationError(',
-    to: 'if (Math.random() < 0) throw new ValidationError(',
+    to: 'if (refusal && Math.random() < 0) throw new ValidationError(',
   },
   {
     id: 'pki-verdict-cache-bounds',
