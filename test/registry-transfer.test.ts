@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,7 +8,15 @@ import { fileURLToPath } from 'node:url';
 import { createApp, createLogger } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { exportRegistry, importRegistry } from '../src/transfer/registry-transfer.js';
-import { decodePart, forEachDialect, freshPostgres, hs256, startTestServer } from './helpers.js';
+import { decodePart, forEachDialect, freshPostgres, hs256, postForm, startTestServer } from './helpers.js';
+
+/** A compact JWS signed with an ES256 key (IEEE P1363 signature, as RFC 7518 §3.4 says). */
+function jwt(header: Record<string, unknown>, claims: Record<string, unknown>, key: crypto.KeyObject): string {
+  const part = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const input = `${part(header)}.${part(claims)}`;
+  const signature = crypto.sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
+  return `${input}.${signature.toString('base64url')}`;
+}
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/fixtures');
 
@@ -41,13 +50,24 @@ forEachDialect((dialect) => {
             organisations: 2,
             clients: 3,
             client_secrets: 3,
+            client_keys: 0,
             audit_events: 5,
             revoked_tokens: 1,
           });
-          // Nothing was added or changed on the way in: an export of the new registry holds the same rows.
+          // Nothing was added or changed on the way in: an export of the new registry holds the same
+          // rows, with the columns of later versions at their defaults and no client keys.
           const again = await exportRegistry(empty.transfer);
-          assert.deepEqual(again.tables, file.tables);
-          assert.equal(JSON.stringify(again.tables), JSON.stringify(file.tables), 'the same columns in the same order');
+          const { client_keys: keys, ...tables } = again.tables;
+          assert.deepEqual(keys, []);
+          assert.deepEqual(Object.keys(tables), Object.keys(file.tables));
+          for (const [table, rows] of Object.entries(file.tables)) {
+            const exported = tables[table as keyof typeof tables] as Array<Record<string, unknown>>;
+            assert.deepEqual(
+              exported.map((row, i) => Object.fromEntries(Object.keys(rows[i]!).map((c) => [c, row[c]]))),
+              rows,
+              `table ${table}: the same values`,
+            );
+          }
         } finally {
           await empty.close();
         }
@@ -76,6 +96,63 @@ forEachDialect((dialect) => {
         }
       } finally {
         await pgdb?.drop();
+        fs.rmSync(dataDir, { recursive: true, force: true });
+      }
+    });
+
+    it("a client's registered keys and methods move with the registry; a key row holding private key material is refused", async () => {
+      const masterKey = crypto.randomBytes(32).toString('base64');
+      const source = await startTestServer({ masterKey, dialect });
+      const { privateKey, publicKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      let text: string;
+      let clientId: string;
+      try {
+        clientId = (await source.createClient({ authMethods: ['private_key_jwt'] })).clientId;
+        const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'moved-key' };
+        await source.app.clients.addKeys(clientId, JSON.stringify(jwk), { id: 'test' });
+        text = JSON.stringify(await exportRegistry(source.app.transfer));
+      } finally {
+        await source.close();
+      }
+      const file = JSON.parse(text) as { tables: Record<string, Array<Record<string, unknown>>> };
+      assert.equal(file.tables.client_keys!.length, 1);
+      assert.equal('used_once' in file.tables, false, 'single-use ids stay behind');
+
+      // A private member smuggled into a key row: refused by the rules of registration, nothing imported.
+      const smuggled = structuredClone(file);
+      const row = smuggled.tables.client_keys![0]!;
+      row.public_jwk = JSON.stringify({
+        ...JSON.parse(String(row.public_jwk)),
+        ...privateKey.export({ format: 'jwk' }),
+      });
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-auth-transfer-'));
+      try {
+        const config = loadConfig({ ZGW_AUTH_DATA_DIR: dataDir, ZGW_AUTH_MASTER_KEY: masterKey });
+        const target = await createApp(config, { log: createLogger('warn') });
+        try {
+          await assert.rejects(importRegistry(target.transfer, smuggled), /private or symmetric key material/);
+          assert.equal((await importRegistry(target.transfer, JSON.parse(text))).client_keys, 1);
+        } finally {
+          await target.close();
+        }
+        const ts = await startTestServer({ dataDir, masterKey });
+        try {
+          const t = Math.floor(ts.clock.now() / 1000);
+          const assertion = jwt(
+            { alg: 'ES256', kid: 'moved-key' },
+            { iss: clientId, sub: clientId, aud: `${ts.url}/token`, iat: t, exp: t + 60, jti: crypto.randomUUID() },
+            privateKey,
+          );
+          const res = await postForm(`${ts.url}/token`, {
+            grant_type: 'client_credentials',
+            client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+            client_assertion: assertion,
+          });
+          assert.equal(res.status, 200, JSON.stringify(res.json));
+        } finally {
+          await ts.close();
+        }
+      } finally {
         fs.rmSync(dataDir, { recursive: true, force: true });
       }
     });

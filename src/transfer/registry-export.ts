@@ -2,12 +2,16 @@ import crypto from 'node:crypto';
 import { ValidationError } from '../errors.js';
 import type { MasterKey } from '../keys/master-key.js';
 
-/** The registry's tables, parents before children: secrets refer to clients. */
+/**
+ * The registry's tables, parents before children: secrets and keys refer to clients. Not the
+ * single-use identifiers (used assertion ids): they expire within minutes and mean nothing elsewhere.
+ */
 export const REGISTRY_TABLES = [
   'signing_keys',
   'organisations',
   'clients',
   'client_secrets',
+  'client_keys',
   'audit_events',
   'revoked_tokens',
 ] as const;

@@ -1,3 +1,4 @@
+import { checkPublicJwk } from '../clients/client-keys.js';
 import { validateStaticClaims } from '../clients/validate.js';
 import { crashPoint } from '../crash-point.js';
 import { ValidationError } from '../errors.js';
@@ -93,6 +94,16 @@ function checkRows(data: ParsedExport): void {
     } catch (err) {
       throw new ValidationError(
         `client "${String(row.client_id).slice(0, 60)}": ${err instanceof ValidationError ? err.message : 'static_claims is not a JSON object'}`,
+      );
+    }
+  }
+  // A key row is held to the rules of registration: a public key only, of a kind and size allowed.
+  for (const row of data.tables.client_keys ?? []) {
+    try {
+      checkPublicJwk(JSON.parse(String(row.public_jwk)));
+    } catch (err) {
+      throw new ValidationError(
+        `key "${String(row.kid).slice(0, 60)}" of client "${String(row.client_id).slice(0, 60)}": ${err instanceof ValidationError ? err.message : 'public_jwk is not a JWK'}`,
       );
     }
   }
