@@ -669,9 +669,11 @@ function checkTlsSettings(config: Config): void {
     throw new ValidationError(
       'ZGW_AUTH_TLS_CRL needs ZGW_AUTH_TLS_CLIENT_CA: a CRL is checked along a chain to those CAs',
     );
-  if (config.clientCertHeader && config.trustProxy === false)
+  // A hop count trusts whoever connects directly: a client reaching zgw-auth past the proxy could
+  // then write its own certificate header.
+  if (config.clientCertHeader && !Array.isArray(config.trustProxy))
     throw new ValidationError(
-      'ZGW_AUTH_CLIENT_CERT_HEADER needs ZGW_AUTH_TRUST_PROXY: the header is believed only from the proxies listed there',
+      "ZGW_AUTH_CLIENT_CERT_HEADER needs ZGW_AUTH_TRUST_PROXY to list the proxies' addresses: the header is believed only from them (a hop count cannot tell a proxy from a client)",
     );
 }
 

@@ -442,6 +442,11 @@ describe('TLS settings', () => {
     assert.throws(() => loadConfig({ ZGW_AUTH_TLS_CLIENT_CERT: 'maybe' }), /one of off, optional, required/);
     assert.throws(() => loadConfig({ ZGW_AUTH_TLS_CRL: '/x.crl' }), /ZGW_AUTH_TLS_CRL needs ZGW_AUTH_TLS_CLIENT_CA/);
     assert.throws(() => loadConfig({ ZGW_AUTH_CLIENT_CERT_HEADER: 'client-cert' }), /needs ZGW_AUTH_TRUST_PROXY/);
+    // A hop count would believe the header from any direct peer, a client past the proxy included.
+    assert.throws(
+      () => loadConfig({ ZGW_AUTH_CLIENT_CERT_HEADER: 'client-cert', ZGW_AUTH_TRUST_PROXY: '1' }),
+      /list the proxies' addresses/,
+    );
     assert.throws(
       () => loadConfig({ ZGW_AUTH_CLIENT_CERT_HEADER: 'authorization', ZGW_AUTH_TRUST_PROXY: '127.0.0.1' }),
       /header name/,

@@ -107,8 +107,8 @@ function fromHeader(value: string | string[], chain: string | string[] | undefin
 
 /** Whether the connection's peer is a proxy of ZGW_AUTH_TRUST_PROXY. A hop count trusts every peer (see there). */
 function trustedPeer(setting: false | number | string[]): (address: string) => boolean {
-  if (setting === false) return () => false;
-  if (typeof setting === 'number') return () => true;
+  // Only listed addresses: config refuses a certificate header with a hop count.
+  if (!Array.isArray(setting)) return () => false;
   const list = new net.BlockList();
   for (const entry of setting) {
     const [ip, bits] = entry.split('/') as [string, string | undefined];
