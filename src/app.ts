@@ -27,12 +27,14 @@ import { KyselyActivityStore } from './storage/kysely-activity-store.js';
 import { KyselyAuditStore } from './storage/kysely-audit-store.js';
 import { KyselyClientStore } from './storage/kysely-client-store.js';
 import { KyselyKeyStore } from './storage/kysely-key-store.js';
+import { KyselyRegistryTransferStore } from './storage/kysely-registry-transfer-store.js';
 import { KyselyRevocationStore } from './storage/kysely-revocation-store.js';
 import { recordMasterKeyCheck, type RegistryLock, unlockRegistry } from './storage/master-key-check.js';
 import { openStorage, registryAnswers, type Storage } from './storage/open-storage.js';
 import { connectRedis, type Redis } from './storage/redis.js';
 import type { Verifier } from '@zgw-auth/verifier';
 import { TokenIssuer } from './tokens/token-issuer.js';
+import type { RegistryTransferDeps } from './transfer/registry-transfer.js';
 import { Revocations } from './tokens/revocations.js';
 import { createServerVerifier } from './tokens/server-verifier.js';
 import { crashPoint } from './crash-point.js';
@@ -66,6 +68,8 @@ export interface App {
   verifier: Verifier;
   /** Whether a balancer should send this process requests; the process lifecycle marks it. */
   readiness: Readiness;
+  /** The whole registry as rows, for export and import. */
+  transfer: RegistryTransferDeps;
   close(): Promise<void>;
 }
 
@@ -212,6 +216,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     metrics: new Metrics(keys, now),
     revocations,
     verifier,
+    transfer: { store: new KyselyRegistryTransferStore(storage.db, storage.dialect), masterKey, now },
     async close() {
       keys.stop();
       await Promise.allSettled([audit.flush(true), usage.flush(), changes.close(), redis?.quit()]);

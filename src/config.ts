@@ -267,7 +267,7 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
     flag: '--signing-alg',
     defaultDoc: 'RS256',
     parse: alg,
-    doc: 'Algorithm of newly generated signing keys: RS256 (what OneGround resource servers expect), ES256 or EdDSA.',
+    doc: 'Algorithm of newly generated signing keys: RS256 (what OneGround resource servers expect), PS256 (RSA-PSS), ES256 or EdDSA. Keys already made keep theirs: a rotation with another algorithm switches.',
   },
   tokenLifetime: {
     key: 'tokenLifetime',

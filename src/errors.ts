@@ -120,6 +120,25 @@ export class ConflictError extends ZgwAuthError {
   }
 }
 
+/**
+ * A value the database refused to store (400): NUL in text, a number beyond bigint, a too long
+ * string. Validation refuses these first; this is the net under it. `cause` is the driver's error.
+ */
+export class UnstorableValueError extends ZgwAuthError {
+  constructor(cause?: unknown) {
+    super('unstorable_value', 'a value cannot be stored');
+    this.cause = cause;
+  }
+}
+
+/** The database away, refusing connections, locked or timing out (503): retry after a second. `cause` is the driver's error. */
+export class StorageUnavailableError extends ZgwAuthError {
+  constructor(cause?: unknown) {
+    super('storage_unavailable', 'the database is unreachable', { headers: { 'retry-after': '1' } });
+    this.cause = cause;
+  }
+}
+
 /** A refusal of the OAuth endpoints, sent with its own code (RFC 6749 §5.2). */
 export class OAuthError extends ZgwAuthError {
   declare readonly code: OAuthErrorCode;

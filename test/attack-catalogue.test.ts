@@ -10,7 +10,7 @@ import { createVerifier, type TokenError, type Verifier } from '@zgw-auth/verifi
 import { base64urlJson, signJws } from '@zgw-auth/verifier/testing';
 import { keyTimes } from '../src/keys/key-plan.js';
 import { openStorage } from '../src/storage/open-storage.js';
-import { exportRegistry, importRegistry } from '../src/storage/registry-transfer.js';
+import { exportRegistry, importRegistry } from '../src/transfer/registry-transfer.js';
 import { registryResolver } from '../src/tokens/server-verifier.js';
 import {
   basicAuth,
@@ -22,6 +22,7 @@ import {
   request,
   startTestServer,
   type TestServer,
+  transferOn,
 } from './helpers.js';
 
 /**
@@ -436,10 +437,13 @@ describe('attack catalogue', () => {
       403,
     );
 
-    const exported = await exportRegistry(ts.app.storage, ts.app.masterKey, ts.clock.now());
+    const exported = await exportRegistry(ts.app.transfer);
     const target = await openStorage(undefined, fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-import-')));
     try {
-      await assert.rejects(importRegistry(target, ts.app.masterKey, exported), /staticClaims may not set "scp"/);
+      await assert.rejects(
+        importRegistry(transferOn(target, ts.app.masterKey), exported),
+        /staticClaims may not set "scp"/,
+      );
       assert.equal((await target.db.selectFrom('clients').selectAll().execute()).length, 0, 'nothing imported');
     } finally {
       await target.close();

@@ -28,9 +28,18 @@ import { createMasterKeyFile, findMasterKey, MasterKey, parseMasterKey } from '.
 import { backoffSeconds } from '../src/limits/failure-limiter.js';
 import { KyselyKeyStore } from '../src/storage/kysely-key-store.js';
 import { openStorage } from '../src/storage/open-storage.js';
-import { exportRegistry, importRegistry } from '../src/storage/registry-transfer.js';
+import { exportRegistry, importRegistry } from '../src/transfer/registry-transfer.js';
 import { TokenIssuer } from '../src/tokens/token-issuer.js';
-import { basicAuth, hs256, postForm, rejectsWith, request, startTestServer, type TestServer } from './helpers.js';
+import {
+  basicAuth,
+  hs256,
+  postForm,
+  rejectsWith,
+  request,
+  startTestServer,
+  type TestServer,
+  transferOn,
+} from './helpers.js';
 
 /**
  * One test per security check that no other test would notice missing: each fails when the check
@@ -678,9 +687,9 @@ describe('check inventory: server', () => {
     it('refuses a document that is not a registry export', async () => {
       const storage = await target();
       try {
-        const exported = await exportRegistry(ts.app.storage, ts.app.masterKey, ts.clock.now());
+        const exported = await exportRegistry(ts.app.transfer);
         await assert.rejects(
-          importRegistry(storage, ts.app.masterKey, { ...exported, version: 2 as 1 }),
+          importRegistry(transferOn(storage, ts.app.masterKey), { ...exported, version: 2 as 1 }),
           /not a zgw-auth registry export/,
         );
       } finally {
@@ -690,7 +699,7 @@ describe('check inventory: server', () => {
     it('reads an export file as untrusted input: unknown tables and columns, rows that are not flat records, refused by name and nothing stored', async () => {
       const storage = await target();
       try {
-        const exported = await exportRegistry(ts.app.storage, ts.app.masterKey, ts.clock.now());
+        const exported = await exportRegistry(ts.app.transfer);
         const [client] = exported.tables.clients as Record<string, unknown>[];
         const withClients = (rows: unknown) => ({ ...exported, tables: { ...exported.tables, clients: rows } });
         for (const [file, message] of [
@@ -702,7 +711,7 @@ describe('check inventory: server', () => {
           [withClients([{ ...client, is_superuser: 1 }]), /table clients: no column is_superuser/],
           [{ ...exported, tables: null }, /holds no tables/],
         ] as const) {
-          await assert.rejects(importRegistry(storage, ts.app.masterKey, file), message);
+          await assert.rejects(importRegistry(transferOn(storage, ts.app.masterKey), file), message);
         }
         assert.deepEqual(await storage.db.selectFrom('clients').select('client_id').execute(), []);
       } finally {
@@ -712,9 +721,9 @@ describe('check inventory: server', () => {
     it('refuses an export made under another master key', async () => {
       const storage = await target();
       try {
-        const exported = await exportRegistry(ts.app.storage, ts.app.masterKey, ts.clock.now());
+        const exported = await exportRegistry(ts.app.transfer);
         await assert.rejects(
-          importRegistry(storage, new MasterKey(crypto.randomBytes(32)), exported),
+          importRegistry(transferOn(storage, new MasterKey(crypto.randomBytes(32))), exported),
           /different master key/,
         );
       } finally {
@@ -722,8 +731,8 @@ describe('check inventory: server', () => {
       }
     });
     it('refuses a target registry that is not empty', async () => {
-      const exported = await exportRegistry(ts.app.storage, ts.app.masterKey, ts.clock.now());
-      await assert.rejects(importRegistry(ts.app.storage, ts.app.masterKey, exported), /not empty/);
+      const exported = await exportRegistry(ts.app.transfer);
+      await assert.rejects(importRegistry(ts.app.transfer, exported), /not empty/);
     });
   });
 });

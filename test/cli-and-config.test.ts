@@ -26,7 +26,7 @@ describe('configuration', () => {
     assert.equal(loadConfig({ ZGW_AUTH_PORT: '9000' }, { port: '9100' }).port, 9100);
     assert.equal(loadConfig({ ZGW_AUTH_PORT: '9000' }).issuer, 'http://127.0.0.1:9000');
     assert.throws(() => loadConfig({ ZGW_AUTH_PORT: 'eighty' }), /ZGW_AUTH_PORT must be a whole number/);
-    assert.throws(() => loadConfig({ ZGW_AUTH_SIGNING_ALG: 'HS256' }), /must be one of RS256, ES256, EdDSA/);
+    assert.throws(() => loadConfig({ ZGW_AUTH_SIGNING_ALG: 'HS256' }), /must be one of RS256, PS256, ES256, EdDSA/);
     assert.throws(() => loadConfig({ ZGW_AUTH_ISSUER: 'https://x/?a=b' }), /query or fragment/);
   });
 

@@ -16,13 +16,22 @@ import { type App, createApp, createLogger, initialize } from '../src/app.js';
 import type { ClientInput } from '../src/clients/model.js';
 import { type Config, loadConfig } from '../src/config.js';
 import { buildServer } from '../src/http/build-server.js';
+import type { MasterKey } from '../src/keys/master-key.js';
+import { KyselyRegistryTransferStore } from '../src/storage/kysely-registry-transfer-store.js';
+import type { Storage } from '../src/storage/open-storage.js';
 import type { Database } from '../src/storage/schema.js';
+import type { RegistryTransferDeps } from '../src/transfer/registry-transfer.js';
 import { spawnTracked, track } from './resources.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 export const DIALECTS: DialectName[] = ['sqlite', 'postgres'];
 
 const PG_BASE = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** Export and import on a database opened without an app (an import target, say). */
+export function transferOn(storage: Storage, masterKey: MasterKey): RegistryTransferDeps {
+  return { store: new KyselyRegistryTransferStore(storage.db, storage.dialect), masterKey, now: Date.now };
+}
 
 /** A client row as every schema version since the first stores it, for tests that write the database directly. */
 export function clientRowAt(clientId: string, rsin: string, enabled: boolean, at: number) {

@@ -194,7 +194,7 @@ describe('key rotation and JWKS caches', () => {
     assert.match(both.stderr, /give now or publishDelay, not both/);
     const alg = await cli('keys', 'rotate', '--alg', 'HS256');
     assert.equal(alg.code, 1);
-    assert.match(alg.stderr, /alg must be one of RS256, ES256, EdDSA/);
+    assert.match(alg.stderr, /alg must be one of RS256, PS256, ES256, EdDSA/);
 
     const events = JSON.parse((await cli('audit', 'list', '--action', 'key.rotated', '--json')).stdout) as Array<{
       actor: string;

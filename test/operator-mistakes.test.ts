@@ -40,6 +40,19 @@ describe('operator mistakes get clear errors, not silent new registries', () => 
     });
   }
 
+  it('DATABASE_URL naming a PostgreSQL that does not answer: the database is unreachable, and the driver says why', async () => {
+    const cwd = tempDir();
+    for (const args of [
+      ['clients', 'list'],
+      ['serve', '--port', '0'],
+    ]) {
+      const r = await cli(args, { DATABASE_URL: 'postgres://zgw:pw-not-shown@127.0.0.1:1/zgw' }, cwd);
+      assert.equal(r.code, 1, `${args[0]}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, /^zgw-auth: the database is unreachable \(connect ECONNREFUSED 127\.0\.0\.1:1\)$/m);
+      assert.ok(!r.stderr.includes('pw-not-shown'), 'no password from the URL');
+    }
+  });
+
   it('a command other than serve refuses a data folder without a registry and creates no master key', async () => {
     const cwd = tempDir();
     const r = await cli(['clients', 'list', '--data-dir', './dta'], {}, cwd);

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { type App, createApp, createLogger } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { exportRegistry, importRegistry } from '../src/storage/registry-transfer.js';
+import { exportRegistry, importRegistry } from '../src/transfer/registry-transfer.js';
 import {
   basicAuth,
   CLI,
@@ -230,7 +230,7 @@ forEachDialect((dialect) => {
     });
 
     it("a registry export carries its organisations, held to today's rules on import; an export of an earlier version gets its clients' RSINs as organisations", async () => {
-      const data = await exportRegistry(ts.app.storage, ts.app.masterKey, Date.now());
+      const data = await exportRegistry(ts.app.transfer);
       const exported = data.tables.organisations as Array<{ rsin: string; name: string; enabled: number }>;
       assert.deepEqual(
         exported.map((o) => [o.rsin, o.name]).sort(),
@@ -242,7 +242,7 @@ forEachDialect((dialect) => {
       );
       const full = await emptyApp(dialect, masterKey);
       try {
-        await importRegistry(full.app.storage, full.app.masterKey, data);
+        await importRegistry(full.app.transfer, data);
         const { items } = await full.app.organisations.list({ limit: 100, offset: 0 });
         assert.deepEqual(
           items.map((o) => [o.rsin, o.name]),
@@ -263,7 +263,7 @@ forEachDialect((dialect) => {
       const { organisations: _dropped, ...earlierTables } = data.tables;
       const earlier = await emptyApp(dialect, masterKey);
       try {
-        await importRegistry(earlier.app.storage, earlier.app.masterKey, {
+        await importRegistry(earlier.app.transfer, {
           ...data,
           tables: earlierTables as typeof data.tables,
         });
@@ -299,7 +299,7 @@ forEachDialect((dialect) => {
       const target = await emptyApp(dialect, masterKey);
       try {
         await assert.rejects(
-          importRegistry(target.app.storage, target.app.masterKey, tampered),
+          importRegistry(target.app.transfer, tampered),
           /organisation "\d{9}": name: 1-200 characters/,
         );
         assert.equal((await target.app.clients.list({ limit: 1, offset: 0 })).total, 0, 'nothing imported');

@@ -4,6 +4,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import SQLite from 'better-sqlite3';
+import { sql } from 'kysely';
+import pg from 'pg';
 import type { AuditRows, AuditStore } from '../src/audit/audit-store.js';
 import { MemoryAuditStore } from '../src/audit/memory-audit-store.js';
 import type { ClientStore, SecretRecord } from '../src/clients/client-store.js';
@@ -14,10 +17,13 @@ import type { KeyStore, StoredKey } from '../src/keys/key-store.js';
 import { MemoryKeyStore } from '../src/keys/memory-key-store.js';
 import { MemoryOrganisationStore } from '../src/organisations/memory-organisation-store.js';
 import type { OrganisationStore } from '../src/organisations/organisation-store.js';
+import { StorageUnavailableError, UnstorableValueError } from '../src/errors.js';
+import { KyselyActivityStore } from '../src/storage/kysely-activity-store.js';
 import { KyselyAuditStore } from '../src/storage/kysely-audit-store.js';
 import { KyselyClientStore } from '../src/storage/kysely-client-store.js';
 import { KyselyKeyStore } from '../src/storage/kysely-key-store.js';
 import { KyselyOrganisationStore } from '../src/storage/kysely-organisation-store.js';
+import { KyselyRegistryTransferStore } from '../src/storage/kysely-registry-transfer-store.js';
 import { KyselyRevocationStore } from '../src/storage/kysely-revocation-store.js';
 import { openStorage, type Storage } from '../src/storage/open-storage.js';
 import { MemoryRevocationStore } from '../src/tokens/memory-revocation-store.js';
@@ -780,3 +786,93 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     });
   });
 }
+
+describe('driver errors leave the Kysely stores as refusals', () => {
+  const unavailable = (what: string) => (err: unknown) => {
+    assert.ok(err instanceof StorageUnavailableError, `${what}: ${String(err)}`);
+    assert.equal(err.status, 503);
+    assert.deepEqual(err.headers, { 'retry-after': '1' });
+    return true;
+  };
+
+  it("SQLite written by another process: every store's writes, transactions included, are storage_unavailable", async () => {
+    const dir = tmp();
+    const storage = await openStorage(undefined, dir);
+    const other = new SQLite(path.join(dir, 'zgw-auth.db'));
+    try {
+      // Refused at once rather than after the serving busy timeout.
+      await sql`PRAGMA busy_timeout = 0`.execute(storage.db);
+      other.exec('BEGIN EXCLUSIVE');
+      const c = client('locked-client');
+      const writes: Record<string, () => Promise<unknown>> = {
+        'clients (a transaction)': () => new KyselyClientStore(storage.db).insert(c, [secret(c.clientId)]),
+        keys: () => new KyselyKeyStore(storage.db).insert(key('locked-key')),
+        revocations: () => new KyselyRevocationStore(storage.db).add('locked-jti', c.clientId, T0),
+        'audit (prepared statements)': () =>
+          new KyselyAuditStore(storage.db).append(rows([T0, 'x', 'y', 'z', null, null, {}])),
+        organisations: () =>
+          new KyselyOrganisationStore(storage.db).insert({
+            rsin: '123456782',
+            name: 'x',
+            enabled: true,
+            createdAt: T0,
+            updatedAt: T0,
+          }),
+        'registry import (a transaction)': () =>
+          new KyselyRegistryTransferStore(storage.db, storage.dialect).transaction((registry) =>
+            registry.insert('revoked_tokens', [{ jti: 'locked-jti', client_id: c.clientId, expires_at: T0 }]),
+          ),
+      };
+      for (const [what, write] of Object.entries(writes)) {
+        await assert.rejects(write(), (err: unknown) => {
+          unavailable(what)(err);
+          assert.match(String((err as Error).cause), /SQLITE_BUSY|locked/i, 'the driver error kept as the cause');
+          return true;
+        });
+      }
+      other.exec('ROLLBACK');
+      await new KyselyRevocationStore(storage.db).add('locked-jti', c.clientId, T0);
+      assert.equal(
+        await new KyselyRevocationStore(storage.db).has('locked-jti'),
+        true,
+        'written once the lock is gone',
+      );
+    } finally {
+      other.close();
+      await storage.close();
+    }
+  });
+
+  it('PostgreSQL: a value it cannot store is unstorable_value; a read waiting on a locked table, and a server that does not answer, are storage_unavailable', async () => {
+    const database = await freshPostgres();
+    const storage = await openStorage(database.url, tmp());
+    const other = new pg.Client({ connectionString: database.url });
+    await other.connect();
+    try {
+      await assert.rejects(
+        new KyselyClientStore(storage.db).insert(client('nul-name', { name: 'a\u0000b' }), []),
+        (err: unknown) => {
+          assert.ok(err instanceof UnstorableValueError, String(err));
+          assert.equal(err.status, 400);
+          return true;
+        },
+      );
+      await other.query('BEGIN');
+      await other.query('LOCK TABLE audit_events IN ACCESS EXCLUSIVE MODE');
+      // A read: refused when the lock timeout of the serving connections passes.
+      await assert.rejects(
+        new KyselyActivityStore(storage.db, storage.dialect).perHour({ since: T0 }),
+        unavailable('activity'),
+      );
+      await other.query('ROLLBACK');
+      assert.deepEqual(await new KyselyActivityStore(storage.db, storage.dialect).perHour({ since: T0 }), []);
+      const away = new URL(database.url);
+      away.port = '1';
+      await assert.rejects(openStorage(away.toString(), tmp()), unavailable('opening'));
+    } finally {
+      await other.end();
+      await storage.close();
+      await database.drop();
+    }
+  });
+});

@@ -100,7 +100,7 @@ forEachDialect((dialect) => {
       assert.equal(payload.scope, 'zaken.aanmaken zaken.lezen');
       assert.equal(payload.exp! - payload.iat!, 3600);
       assert.equal(payload.nbf, payload.iat);
-      assert.match(String(payload.jti), /^[0-9a-f-]{36}$/);
+      assert.ok(Buffer.from(String(payload.jti), 'base64url').length >= 16, 'jti: 128 random bits or more');
     });
 
     it('serves both discovery documents pointing at the same endpoints', async () => {

@@ -103,10 +103,20 @@ export async function runCli(
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
-    const message = err instanceof ZgwAuthError ? err.message : err instanceof Error ? err.message : String(err);
+    const message = err instanceof ZgwAuthError ? withReason(err) : err instanceof Error ? err.message : String(err);
     process.stderr.write(`zgw-auth: ${message}\n`);
     return 1;
   }
+}
+
+/**
+ * A refusal with the driver's reason when storage gave one (`the database is unreachable (connect
+ * ECONNREFUSED 127.0.0.1:5432)`): the operator at the terminal needs the why, a web caller never gets it.
+ */
+function withReason(err: ZgwAuthError): string {
+  const cause = err.cause as { message?: unknown; code?: unknown } | undefined;
+  const reason = String(cause?.message || cause?.code || '');
+  return reason ? `${err.message} (${reason.slice(0, 300)})` : err.message;
 }
 
 /**

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import { exportRegistry, importRegistry } from '../storage/registry-transfer.js';
+import { exportRegistry, importRegistry } from '../transfer/registry-transfer.js';
 import type { CliContext } from './context.js';
 
 /** `export` / `import`: move a whole registry between SQLite and PostgreSQL (or between servers). */
@@ -12,7 +12,7 @@ export function transferCommands(program: Command, ctx: CliContext): void {
     )
     .requiredOption('--file <path>', 'where to write the export (created with mode 0600)')
     .action(async (o: { file: string }, cmd: Command) => {
-      const data = await ctx.withApp(cmd, (app) => exportRegistry(app.storage, app.masterKey, app.now()));
+      const data = await ctx.withApp(cmd, (app) => exportRegistry(app.transfer));
       fs.writeFileSync(o.file, JSON.stringify(data), { mode: 0o600, flag: 'wx' });
       const counts = Object.entries(data.tables)
         .map(([t, rows]) => `${t} ${rows.length}`)
@@ -27,7 +27,7 @@ export function transferCommands(program: Command, ctx: CliContext): void {
       const data: unknown = JSON.parse(fs.readFileSync(o.file, 'utf8'));
       // Importing is how a registry is restored or moved: it may create the empty one it fills, but
       // never a new master key, which could not open what the export holds.
-      const counts = await ctx.withApp(cmd, (app) => importRegistry(app.storage, app.masterKey, data), {
+      const counts = await ctx.withApp(cmd, (app) => importRegistry(app.transfer, data), {
         create: true,
         newMasterKey: false,
       });

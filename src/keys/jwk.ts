@@ -20,6 +20,7 @@ export function jwkThumbprint(jwk: crypto.JsonWebKey): string {
 export function generateKeyPair(alg: SigningAlg): crypto.KeyPairKeyObjectResult {
   switch (alg) {
     case 'RS256':
+    case 'PS256':
       return crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
     case 'ES256':
       return crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });

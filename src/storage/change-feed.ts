@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { type Change, LocalChangeFeed, parseChange } from '../changes/change-feed.js';
+import { storageError } from './storage-errors.js';
 
 const CHANNEL = 'zgw_auth_changes';
 
@@ -42,7 +43,7 @@ export class PostgresChangeFeed extends LocalChangeFeed {
     } catch (err) {
       // Connected but not listening (e.g. terminated between the two): do not leave it open.
       void client.end().catch(() => {});
-      throw err;
+      throw storageError(err);
     }
     if (this.closed) {
       await client.end().catch(() => {});

@@ -6,7 +6,6 @@ import {
   type AuditRows,
   type AuditStore,
 } from '../audit/audit-store.js';
-import { classifyStorageError } from './classify-storage-error.js';
 import { prepareQuery } from './prepared.js';
 import type { Database } from './schema.js';
 
@@ -29,31 +28,24 @@ export class KyselyAuditStore implements AuditStore {
 
   async updateDetails(updates: readonly (readonly [id: number, details: string])[]): Promise<void> {
     if (!updates.length) return;
-    await classified(() =>
-      this.db.transaction().execute(async (trx) => {
-        for (const [id, details] of updates)
-          await trx.updateTable('audit_events').set({ details }).where('id', '=', id).execute();
-      }),
-    );
+    await this.db.transaction().execute(async (trx) => {
+      for (const [id, details] of updates)
+        await trx.updateTable('audit_events').set({ details }).where('id', '=', id).execute();
+    });
   }
 
   private async insert(rows: AuditRows, returning: boolean): Promise<number[]> {
     const events = rows.length / AUDIT_FIELDS;
     const ids: number[] = [];
     let i = 0;
-    await classified(async () => {
-      for (const size of INSERT_SIZES) {
-        for (; events - i >= size; i += size) {
-          const result = await this.insertRows(
-            size,
-            returning,
-          )(rows.slice(i * AUDIT_FIELDS, (i + size) * AUDIT_FIELDS));
-          // One statement numbers its rows upwards in their order; RETURNING may list them in any order.
-          if (returning)
-            ids.push(...(result.rows as { id: number | string }[]).map((r) => Number(r.id)).sort((a, b) => a - b));
-        }
+    for (const size of INSERT_SIZES) {
+      for (; events - i >= size; i += size) {
+        const result = await this.insertRows(size, returning)(rows.slice(i * AUDIT_FIELDS, (i + size) * AUDIT_FIELDS));
+        // One statement numbers its rows upwards in their order; RETURNING may list them in any order.
+        if (returning)
+          ids.push(...(result.rows as { id: number | string }[]).map((r) => Number(r.id)).sort((a, b) => a - b));
       }
-    });
+    }
     return ids;
   }
 
@@ -91,17 +83,5 @@ export class KyselyAuditStore implements AuditStore {
   async deleteBefore(before: number): Promise<number> {
     const result = await this.db.deleteFrom('audit_events').where('at', '<', before).executeTakeFirst();
     return Number(result.numDeletedRows);
-  }
-}
-
-/** As the audit log's retry rule needs it: the database away (storage_unavailable) or not. */
-async function classified<T>(write: () => Promise<T>): Promise<T> {
-  try {
-    return await write();
-  } catch (err) {
-    const known = classifyStorageError(err);
-    if (!known) throw err;
-    known.cause = err;
-    throw known;
   }
 }

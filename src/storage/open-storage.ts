@@ -7,6 +7,7 @@ import type { Dialect } from './dialect.js';
 import { ZgwAuthError } from '../errors.js';
 import { migrate } from './migrations.js';
 import type { Database } from './schema.js';
+import { translatingErrors } from './storage-errors.js';
 
 export type { Dialect };
 
@@ -80,7 +81,7 @@ async function migrateSqlite(storage: Storage, file: string): Promise<void> {
   if (file === ':memory:') return migrate(storage.db, 'sqlite');
   const sqlite = new SQLite(file);
   sqlite.pragma(`busy_timeout = ${MIGRATION_BUSY_MS}`);
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: translatingErrors(new SqliteDialect({ database: sqlite })) });
   try {
     await migrate(db, 'sqlite');
   } finally {
@@ -115,7 +116,10 @@ function openSqlite(file: string): Storage {
   // synchronous): wait briefly, then fail (503) rather than stall every request.
   sqlite.pragma('busy_timeout = 1000');
   sqlite.pragma('foreign_keys = ON');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  // Driver errors leave storage as the refusals they stand for (storage-errors.ts), from every store.
+  const db = new Kysely<Database>({
+    dialect: translatingErrors(new SqliteDialect({ database: withStatementCache(sqlite) })),
+  });
   // Prepared once: polled several times a second, it must not parse or allocate much.
   const dataVersion = sqlite.prepare('PRAGMA data_version').pluck();
   return {
@@ -196,7 +200,7 @@ async function openPostgres(url: string, options: { max?: number; timeouts?: boo
   // without a listener ends the process. The query already fails with that error (answered with
   // 503), and the pool discards the broken client when it is released.
   pool.on('connect', (client) => client.on('error', () => {}));
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: translatingErrors(new PostgresDialect({ pool })) });
   const safe = new URL(url);
   safe.password = '';
   safe.username = '';

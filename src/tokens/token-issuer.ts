@@ -21,6 +21,9 @@ export interface IssuedToken {
   alg: string;
 }
 
+/** 128 random bits: a token id nobody can guess or repeat by chance (a UUID has 122). */
+const JTI_BYTES = 16;
+
 /** Signs RFC 9068 JWT access tokens with the key ring's current key. */
 export class TokenIssuer {
   constructor(
@@ -34,7 +37,7 @@ export class TokenIssuer {
     if (!key) throw new ZgwAuthError('no_signing_key', 'no signing key is active');
     const lifetime = Math.min(client.tokenLifetime ?? this.settings.tokenLifetime, this.settings.maxTokenLifetime);
     const iat = Math.floor(this.now() / 1000);
-    const jti = crypto.randomUUID();
+    const jti = crypto.randomBytes(JTI_BYTES).toString('base64url');
     const claims: Record<string, unknown> = {};
     // Validated on every write; filtered again so that a row from an older version cannot carry rights.
     for (const name in client.staticClaims) if (isAllowedStaticClaim(name)) claims[name] = client.staticClaims[name];

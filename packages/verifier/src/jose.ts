@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
  */
 
 /** Asymmetric algorithms: IdP tokens. HS256 is never verified with a published key. */
-export const ASYMMETRIC_ALGS = ['RS256', 'ES256', 'EdDSA'] as const;
+export const ASYMMETRIC_ALGS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
 export type AsymmetricAlg = (typeof ASYMMETRIC_ALGS)[number];
 /** Every algorithm signed or verified here: the asymmetric ones, and HS256 for self-signed ZGW tokens. */
 export const JWS_ALGS = [...ASYMMETRIC_ALGS, 'HS256'] as const;
@@ -22,18 +22,25 @@ interface AlgParams {
   /** RFC 7518 §3.3: RSA keys of at least 2048 bits. */
   minModulusLength?: number;
   padding?: number;
+  /** RSASSA-PSS: the salt is as long as the digest (RFC 7518 §3.5), when signing and when verifying. */
+  saltLength?: number;
   /** JWS wants r‖s (RFC 7518 §3.4), not node's default DER. */
   dsaEncoding?: 'ieee-p1363';
 }
 
+/** RFC 7518 §3.3 and §3.5: RSA keys of at least 2048 bits, for RS256 and PS256 alike. */
+const RSA_KEY = { keyType: 'rsa', minModulusLength: 2048 } as const;
+
 const PARAMS: Readonly<Record<AsymmetricAlg, Readonly<AlgParams>>> = {
-  RS256: { digest: 'sha256', keyType: 'rsa', minModulusLength: 2048, padding: crypto.constants.RSA_PKCS1_PADDING },
+  RS256: { ...RSA_KEY, digest: 'sha256', padding: crypto.constants.RSA_PKCS1_PADDING },
+  // MGF1 uses the signature's digest (SHA-256), node's default; a salt of any other length is refused.
+  PS256: { ...RSA_KEY, digest: 'sha256', padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 },
   ES256: { digest: 'sha256', keyType: 'ec', namedCurve: 'prime256v1', dsaEncoding: 'ieee-p1363' },
   EdDSA: { digest: null, keyType: 'ed25519' },
 };
 
 export function isAsymmetricAlg(alg: unknown): alg is AsymmetricAlg {
-  return alg === 'RS256' || alg === 'ES256' || alg === 'EdDSA';
+  return alg === 'RS256' || alg === 'PS256' || alg === 'ES256' || alg === 'EdDSA';
 }
 
 /**
@@ -52,7 +59,7 @@ export function keyFitsAlg(key: crypto.KeyObject, alg: string): boolean {
 
 function keyInput(p: Readonly<AlgParams>, key: crypto.KeyObject): crypto.KeyObject | crypto.SignKeyObjectInput {
   if (p.dsaEncoding) return { key, dsaEncoding: p.dsaEncoding };
-  if (p.padding !== undefined) return { key, padding: p.padding };
+  if (p.padding !== undefined) return { key, padding: p.padding, saltLength: p.saltLength };
   return key;
 }
 

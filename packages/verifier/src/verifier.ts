@@ -55,7 +55,7 @@ export interface VerifierOptions {
   keys?: KeySource;
   /** Expected `aud` of IdP tokens (any of). Default: not checked. */
   audience?: string | string[];
-  /** Allowed algorithms for IdP tokens. Default RS256, ES256, EdDSA. */
+  /** Allowed algorithms for IdP tokens. Default RS256, PS256, ES256, EdDSA. */
   algorithms?: string[];
   /** Require `typ: at+jwt` (RFC 9068) on IdP tokens. Default true. */
   requireTyp?: boolean;

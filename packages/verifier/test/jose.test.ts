@@ -17,6 +17,7 @@ const ed = crypto.generateKeyPairSync('ed25519');
 const CLAIMS = { client_id: 'c1', iat: 1_700_000_000 };
 const PAIRS = [
   ['RS256', rsa],
+  ['PS256', rsa],
   ['ES256', ec],
   ['EdDSA', ed],
 ] as const;
@@ -63,6 +64,20 @@ describe('jose: minting', () => {
     });
   }
 
+  it('PS256 is RSASSA-PSS with SHA-256, MGF1 SHA-256 and a 32-byte salt (RFC 7518 §3.5), not PKCS #1 v1.5', () => {
+    const { input, signature } = parts(signJws({ alg: 'PS256' }, CLAIMS, rsa.privateKey));
+    const pss = (saltLength: number) => ({
+      key: rsa.publicKey,
+      padding: crypto.constants.RSA_PKCS1_PSS_PADDING,
+      saltLength,
+    });
+    assert.ok(crypto.verify('sha256', Buffer.from(input), pss(32), signature));
+    assert.equal(crypto.verify('sha256', Buffer.from(input), pss(0), signature), false, 'the salt is 32 bytes');
+    assert.equal(crypto.verify('sha256', Buffer.from(input), rsa.publicKey, signature), false, 'not PKCS #1 v1.5');
+    // PSS is randomised: two signatures of one input differ; RS256's do not.
+    assert.notDeepEqual(parts(signJws({ alg: 'PS256' }, CLAIMS, rsa.privateKey)).signature, signature);
+  });
+
   it('ES256 signatures are r‖s (64 bytes), not DER', () => {
     const { input, signature } = parts(signJws({ alg: 'ES256' }, CLAIMS, ec.privateKey));
     assert.equal(signature.length, 64);
@@ -98,10 +113,32 @@ describe('jose: verifying', () => {
     for (const [alg, pair] of PAIRS) assert.equal(keyFitsAlg(pair.publicKey, alg), true);
   });
 
+  it('PS256 verifies only a 32-byte salt; RS256 and PS256 signatures never pass for one another', () => {
+    const input = jwsSigningInput({ alg: 'PS256' }, CLAIMS);
+    const pssSigned = (saltLength: number) =>
+      crypto.sign('sha256', Buffer.from(input), {
+        key: rsa.privateKey,
+        padding: crypto.constants.RSA_PKCS1_PSS_PADDING,
+        saltLength,
+      });
+    assert.equal(verifyJwsSignature('PS256', rsa.publicKey, input, pssSigned(32)), true);
+    for (const saltLength of [0, 20, 64, crypto.constants.RSA_PSS_SALTLEN_MAX_SIGN])
+      assert.equal(
+        verifyJwsSignature('PS256', rsa.publicKey, input, pssSigned(saltLength)),
+        false,
+        `salt ${saltLength}`,
+      );
+    const pkcs1 = crypto.sign('sha256', Buffer.from(input), rsa.privateKey);
+    assert.equal(verifyJwsSignature('PS256', rsa.publicKey, input, pkcs1), false);
+    assert.equal(verifyJwsSignature('RS256', rsa.publicKey, input, pssSigned(32)), false);
+  });
+
   it('RSA keys under 2048 bits and EC keys on other curves are refused (RFC 7518)', () => {
     const small = crypto.generateKeyPairSync('rsa', { modulusLength: 1024 });
     const p384 = crypto.generateKeyPairSync('ec', { namedCurve: 'P-384' });
     assert.equal(keyFitsAlg(small.publicKey, 'RS256'), false);
+    assert.equal(keyFitsAlg(small.publicKey, 'PS256'), false);
+    assert.throws(() => signJws({ alg: 'PS256' }, CLAIMS, small.privateKey), TypeError);
     assert.equal(keyFitsAlg(p384.publicKey, 'ES256'), false);
     const input = jwsSigningInput({ alg: 'RS256' }, CLAIMS);
     assert.equal(
@@ -120,11 +157,15 @@ describe('jose: verifying', () => {
         jwk(p384.publicKey, 'p384', 'ES256'),
         jwk(ec.publicKey, 'ec-as-rsa', 'RS256'),
         jwk(rsa.publicKey, 'rsa-as-ec', 'ES256'),
+        jwk(small.publicKey, 'small-pss', 'PS256'),
+        jwk(ec.publicKey, 'ec-as-pss', 'PS256'),
         jwk(rsa.publicKey, 'good'),
+        jwk(rsa.publicKey, 'good-pss', 'PS256'),
       ],
     });
-    assert.deepEqual([...imported.keys()], ['good']);
-    assert.equal(imported.get('good')!.alg, 'RS256');
+    assert.deepEqual([...imported.keys()], ['good', 'good-pss']);
+    assert.equal(imported.get('good')!.alg, 'RS256', 'an RSA key without alg is RS256, never PS256');
+    assert.equal(imported.get('good-pss')!.alg, 'PS256');
   });
 
   it('unknown algorithms and malformed signatures verify as false, never throw', () => {

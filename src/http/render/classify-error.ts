@@ -1,15 +1,15 @@
 import type { FastifyError } from 'fastify';
 import { ValidationError, ZgwAuthError } from '../../errors.js';
-import { classifyStorageError } from '../../storage/classify-storage-error.js';
 
 /**
  * Anything a route or Fastify threw as the ZgwAuthError it stands for; undefined for an internal
- * error. Fastify's own refusals (body parsing, schema validation, other 4xx) are mapped here only.
+ * error. Fastify's own refusals (body parsing, schema validation, other 4xx) are mapped here only;
+ * the stores throw their drivers' refusals as ZgwAuthErrors already (storage/storage-errors.ts).
  */
 export function classifyError(err: unknown): ZgwAuthError | undefined {
   if (err instanceof ZgwAuthError) return err;
   if (typeof err !== 'object' || err === null) return undefined;
-  return classifyFastifyError(err as Partial<FastifyError>) ?? classifyStorageError(err);
+  return classifyFastifyError(err as Partial<FastifyError>);
 }
 
 function classifyFastifyError(err: Partial<FastifyError>): ZgwAuthError | undefined {

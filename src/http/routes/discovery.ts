@@ -1,4 +1,5 @@
-import type { FastifyPluginAsync } from 'fastify';
+import crypto from 'node:crypto';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { type Config, SIGNING_ALGS } from '../../config.js';
 import type { KeyRing } from '../../keys/key-ring.js';
 import { ASSERTION_ALGS } from '../../clients/client-keys.js';
@@ -46,6 +47,9 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
       introspection_endpoint: `${iss}/introspect`,
       revocation_endpoint: `${iss}/revoke`,
       grant_types_supported: ['client_credentials'],
+      // REQUIRED by RFC 8414 §2 and OpenID Connect Discovery (strict parsers refuse a document without
+      // it) though no authorization endpoint is announced; §3.2 forbids an empty list. Kept as it was.
+      // No scopes_supported: the scopes are the registered clients' and are not told to anyone asking.
       response_types_supported: ['token'],
       token_endpoint_auth_methods_supported: methods,
       introspection_endpoint_auth_methods_supported: methods,
@@ -68,20 +72,48 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
         'iat',
         'jti',
         'client_id',
+        'azp',
         'rsin',
         'scope',
         'client_registration',
       ],
     };
   };
-  const cacheable = { 'cache-control': 'public, max-age=300' };
-  for (const path of paths.metadata) server.get(path, async (_req, reply) => reply.headers(cacheable).send(metadata()));
+  // Cacheable, with an ETag so that a cache asking again gets a 304 until the document changes.
+  const sendMetadata = cacheable({ 'cache-control': 'public, max-age=300', 'content-type': JSON_TYPE });
+  for (const path of paths.metadata)
+    server.get(path, async (req, reply) => sendMetadata(req, reply, JSON.stringify(metadata())));
   // Short cache: verifiers refetch on an unknown kid anyway, and rotation publishes keys ahead.
-  const keySet = { 'cache-control': 'public, max-age=60' };
-  for (const path of paths.jwks)
-    server.get(path, async (_req, reply) =>
-      reply.headers(keySet).type('application/jwk-set+json').send(keys.jwksDocument()),
-    );
+  const sendJwks = cacheable({ 'cache-control': 'public, max-age=60', 'content-type': 'application/jwk-set+json' });
+  const sendCerts = cacheable({ 'cache-control': 'public, max-age=60', 'content-type': JSON_TYPE });
+  for (const path of paths.jwks) server.get(path, async (req, reply) => sendJwks(req, reply, keys.jwksDocument()));
   for (const path of paths.keycloakCerts)
-    server.get(path, async (_req, reply) => reply.headers(keySet).type('application/json').send(keys.jwksDocument()));
+    server.get(path, async (req, reply) => sendCerts(req, reply, keys.jwksDocument()));
 };
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** `compute` of the last input, kept while the same input (an equal string) comes: these documents change rarely. */
+function lastOf<T>(compute: (input: T) => string): (input: T) => string {
+  let last: { input: T; output: string } | undefined;
+  return (input) => {
+    if (last?.input !== input) last = { input, output: compute(input) };
+    return last.output;
+  };
+}
+
+/**
+ * Sends a document with `headers` and a strong ETag of its body; a 304 without the body when the
+ * caller's If-None-Match names that ETag or `*` (RFC 9110 §13.1.2, weak comparison).
+ */
+function cacheable(headers: Readonly<Record<string, string>>) {
+  const etagOf = lastOf((body: string) => `"${crypto.createHash('sha256').update(body).digest('base64url')}"`);
+  return (req: FastifyRequest, reply: FastifyReply, body: string): FastifyReply => {
+    const etag = etagOf(body);
+    reply.headers({ ...headers, etag });
+    const asked = req.headers['if-none-match'];
+    const matches = (tag: string) => tag === '*' || tag.replace(/^W\//, '') === etag;
+    if (asked !== undefined && asked.split(',').some((tag) => matches(tag.trim()))) return reply.code(304).send();
+    return reply.send(body);
+  };
+}

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
-import { classifyStorageError } from './classify-storage-error.js';
+import { StorageUnavailableError, UnstorableValueError, ZgwAuthError } from '../errors.js';
+import { storageError } from './storage-errors.js';
 
 const PG_BASE = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -19,15 +20,17 @@ async function driverError(fn: () => unknown): Promise<unknown> {
   return assert.fail('expected the driver to fail');
 }
 
-describe('classifyStorageError (real drivers)', () => {
+describe('storageError (real drivers)', () => {
   it('a value PostgreSQL cannot store (NUL in text): unstorable_value, 400', async () => {
     const client = new pg.Client({ connectionString: PG_BASE });
     await client.connect();
     try {
       const err = await driverError(() => client.query('select $1::text', ['a\u0000b']));
-      const classified = classifyStorageError(err);
-      assert.equal(classified?.code, 'unstorable_value', String(err));
+      const classified = storageError(err);
+      assert.ok(classified instanceof UnstorableValueError, String(err));
+      assert.equal(classified.code, 'unstorable_value');
       assert.equal(classified.status, 400);
+      assert.equal(classified.cause, err, "the driver's error kept as the cause");
     } finally {
       await client.end();
     }
@@ -39,8 +42,9 @@ describe('classifyStorageError (real drivers)', () => {
     const err = await driverError(() =>
       new pg.Client({ connectionString: url.toString(), connectionTimeoutMillis: 2000 }).connect(),
     );
-    const classified = classifyStorageError(err);
-    assert.equal(classified?.code, 'storage_unavailable', String(err));
+    const classified = storageError(err);
+    assert.ok(classified instanceof StorageUnavailableError, String(err));
+    assert.equal(classified.code, 'storage_unavailable');
     assert.equal(classified.status, 503);
     assert.deepEqual(classified.headers, { 'retry-after': '1' });
   });
@@ -54,7 +58,7 @@ describe('classifyStorageError (real drivers)', () => {
       holder.exec('create table t (x int)');
       holder.exec('BEGIN EXCLUSIVE');
       const err = await driverError(() => other.exec('insert into t values (1)'));
-      assert.equal(classifyStorageError(err)?.code, 'storage_unavailable', String(err));
+      assert.ok(storageError(err) instanceof StorageUnavailableError, String(err));
     } finally {
       holder.close();
       other.close();
@@ -62,14 +66,18 @@ describe('classifyStorageError (real drivers)', () => {
     }
   });
 
-  it('anything else: undefined, an internal error', async () => {
+  it('anything else: the error as it is, an internal error', async () => {
     const db = new SQLite(':memory:');
     try {
-      assert.equal(classifyStorageError(await driverError(() => db.exec('select * from no_such_table'))), undefined);
+      const err = await driverError(() => db.exec('select * from no_such_table'));
+      assert.equal(storageError(err), err);
     } finally {
       db.close();
     }
-    assert.equal(classifyStorageError(new TypeError('x is undefined')), undefined);
-    assert.equal(classifyStorageError(null), undefined);
+    const typeError = new TypeError('x is undefined');
+    assert.equal(storageError(typeError), typeError);
+    assert.equal(storageError(null), null);
+    const refusal = new ZgwAuthError('conflict', 'taken');
+    assert.equal(storageError(refusal), refusal);
   });
 });

@@ -1,0 +1,75 @@
+import { type Kysely, sql } from 'kysely';
+import type { RegistryTable, Row } from '../transfer/registry-export.js';
+import type { RegistryLoad, RegistryTransferStore } from '../transfer/registry-transfer-store.js';
+import type { Dialect } from './dialect.js';
+import { addMissingOrganisations } from './kysely-organisation-store.js';
+import type { Database } from './schema.js';
+
+// The export names exactly the tables of the schema: a table added to one and not the other fails to compile.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+const sameTables: Same<RegistryTable, keyof Database> = true;
+void sameTables;
+
+/** Rows per INSERT: well below the bound parameters either database allows in one statement. */
+const BATCH = 500;
+
+/** RegistryTransferStore on SQLite or PostgreSQL. */
+export class KyselyRegistryTransferStore implements RegistryTransferStore {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: Dialect,
+  ) {}
+
+  async rows(table: RegistryTable): Promise<Row[]> {
+    return (await this.db.selectFrom(table).selectAll().execute()) as Row[];
+  }
+
+  transaction<T>(load: (registry: RegistryLoad) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute((trx) => load(new KyselyRegistryLoad(trx, this.dialect)));
+  }
+}
+
+class KyselyRegistryLoad implements RegistryLoad {
+  constructor(
+    private readonly trx: Kysely<Database>,
+    private readonly dialect: Dialect,
+  ) {}
+
+  async rowCount(table: RegistryTable): Promise<number> {
+    const { n } = await this.trx
+      .selectFrom(table)
+      .select(sql<number>`count(*)`.as('n'))
+      .executeTakeFirstOrThrow();
+    return Number(n);
+  }
+
+  async columns(): Promise<ReadonlyMap<string, ReadonlySet<string>>> {
+    const tables = await this.trx.introspection.getTables();
+    return new Map(tables.map((t) => [t.name, new Set(t.columns.map((c) => c.name))]));
+  }
+
+  async insert(table: RegistryTable, rows: readonly Row[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += BATCH)
+      await this.trx
+        .insertInto(table)
+        .values(rows.slice(i, i + BATCH) as never)
+        .execute();
+    // Explicit ids bypassed PostgreSQL's sequence; move it past them before any event is added.
+    if (table === 'audit_events' && this.dialect === 'postgres')
+      await sql`SELECT setval(pg_get_serial_sequence('audit_events', 'id'), GREATEST((SELECT max(id) FROM audit_events), 1))`.execute(
+        this.trx,
+      );
+  }
+
+  addMissingOrganisations(at: number) {
+    return addMissingOrganisations(this.trx, at);
+  }
+
+  async appendAudit(events: Parameters<RegistryLoad['appendAudit']>[0]): Promise<void> {
+    if (!events.length) return;
+    await this.trx
+      .insertInto('audit_events')
+      .values(events.map((e) => ({ ...e, details: JSON.stringify(e.details) })))
+      .execute();
+  }
+}
