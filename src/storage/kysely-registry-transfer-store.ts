@@ -5,10 +5,9 @@ import type { Dialect } from './dialect.js';
 import { addMissingOrganisations } from './kysely-organisation-store.js';
 import type { Database } from './schema.js';
 
-// The export names exactly the tables of the schema but the single-use identifiers (see
-// REGISTRY_TABLES): a table added to one and not the other fails to compile.
+// The export names exactly the tables of the schema: a table added to one and not the other fails to compile.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
-const sameTables: Same<RegistryTable, Exclude<keyof Database, 'used_once'>> = true;
+const sameTables: Same<RegistryTable, keyof Database> = true;
 void sameTables;
 
 /** Rows per INSERT: well below the bound parameters either database allows in one statement. */

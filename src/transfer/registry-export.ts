@@ -2,10 +2,7 @@ import crypto from 'node:crypto';
 import { ValidationError } from '../errors.js';
 import type { MasterKey } from '../keys/master-key.js';
 
-/**
- * The registry's tables, parents before children: secrets and keys refer to clients. Not the
- * single-use identifiers (used assertion ids): they expire within minutes and mean nothing elsewhere.
- */
+/** The registry's tables, parents before children: secrets and keys refer to clients. */
 export const REGISTRY_TABLES = [
   'signing_keys',
   'organisations',
@@ -14,6 +11,7 @@ export const REGISTRY_TABLES = [
   'client_keys',
   'audit_events',
   'revoked_tokens',
+  'used_once',
 ] as const;
 export type RegistryTable = (typeof REGISTRY_TABLES)[number];
 

@@ -1,5 +1,6 @@
 import { checkPublicJwk } from '../clients/client-keys.js';
-import { validateStaticClaims } from '../clients/validate.js';
+import type { ClientAuthMethod } from '../clients/model.js';
+import { validateAuthFields, validateStaticClaims } from '../clients/validate.js';
 import { crashPoint } from '../crash-point.js';
 import { ValidationError } from '../errors.js';
 import type { MasterKey } from '../keys/master-key.js';
@@ -97,7 +98,19 @@ function checkRows(data: ParsedExport): void {
       );
     }
   }
-  // A key row is held to the rules of registration: a public key only, of a kind and size allowed.
+  for (const row of data.tables.clients ?? []) {
+    if (row.auth_methods === undefined) continue;
+    try {
+      const methods = JSON.parse(String(row.auth_methods)) as unknown;
+      if (!Array.isArray(methods)) throw new ValidationError('auth_methods is not a list');
+      validateAuthFields({ authMethods: methods as ClientAuthMethod[], tlsSubject: null, oin: null, jwksUri: null });
+    } catch (err) {
+      throw new ValidationError(
+        `client "${String(row.client_id).slice(0, 60)}": ${err instanceof ValidationError ? err.message : 'auth_methods is not a JSON list'}`,
+      );
+    }
+  }
+  // A public key only: a file that slipped private key material in is refused.
   for (const row of data.tables.client_keys ?? []) {
     try {
       checkPublicJwk(JSON.parse(String(row.public_jwk)));
