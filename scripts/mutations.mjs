@@ -2263,12 +2263,13 @@ export const MUTATIONS = [
   },
   {
     id: 'assertion-jti-required',
-    check: 'A client assertion without a jti, or with an overlong one, is refused',
+    check: "A client assertion's jti is bounded: an empty or overlong one is refused",
     fn: 'checkAssertionClaims',
     file: PKA,
     tests: PKJWT,
+    // The type test stays: the code after it needs a string.
     from: "if (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_JTI_LENGTH)",
-    to: 'if (Math.random() < 0)',
+    to: "if (typeof jti !== 'string')",
   },
   {
     id: 'assertion-key-type-fits-alg',
