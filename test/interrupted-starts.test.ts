@@ -246,6 +246,7 @@ async function assertMigrated(
         '0005_clients_by_last_token',
         '0006_signing_key_supersession',
         '0007_registry_state',
+        '0008_client_auth_methods_and_keys',
       ],
       label,
     );
@@ -269,6 +270,7 @@ const MIGRATION_POINTS = [
   'migration:0005_clients_by_last_token',
   'migration:0006_signing_key_supersession',
   'migration:0007_registry_state',
+  'migration:0008_client_auth_methods_and_keys',
 ];
 const EVENTS = 5000;
 

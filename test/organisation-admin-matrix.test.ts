@@ -292,6 +292,8 @@ async function snapshot(ts: TestServer): Promise<Snapshot> {
     organisations: await db.selectFrom('organisations').selectAll().orderBy('rsin').execute(),
     clients: await db.selectFrom('clients').selectAll().orderBy('client_id').execute(),
     client_secrets: await db.selectFrom('client_secrets').selectAll().orderBy('secret_id').execute(),
+    client_keys: await db.selectFrom('client_keys').selectAll().orderBy('client_id').orderBy('kid').execute(),
+    used_once: await db.selectFrom('used_once').selectAll().orderBy('namespace').orderBy('id_hash').execute(),
     signing_keys: await db.selectFrom('signing_keys').selectAll().orderBy('kid').execute(),
     revoked_tokens: await db.selectFrom('revoked_tokens').selectAll().orderBy('jti').execute(),
     audit_events: await db.selectFrom('audit_events').selectAll().orderBy('id').execute(),

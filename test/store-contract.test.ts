@@ -8,7 +8,7 @@ import type { AuditRows, AuditStore } from '../src/audit/audit-store.js';
 import { MemoryAuditStore } from '../src/audit/memory-audit-store.js';
 import type { ClientStore, SecretRecord } from '../src/clients/client-store.js';
 import { MemoryClientStore } from '../src/clients/memory-client-store.js';
-import type { Client } from '../src/clients/model.js';
+import type { Client, ClientKey } from '../src/clients/model.js';
 import { FORMER_SECRET_MS } from '../src/clients/secret-lifecycle.js';
 import type { KeyStore, StoredKey } from '../src/keys/key-store.js';
 import { MemoryKeyStore } from '../src/keys/memory-key-store.js';
@@ -22,7 +22,8 @@ import { KyselyRevocationStore } from '../src/storage/kysely-revocation-store.js
 import { openStorage, type Storage } from '../src/storage/open-storage.js';
 import { MemoryRevocationStore } from '../src/tokens/memory-revocation-store.js';
 import type { RevocationStore } from '../src/tokens/revocation-store.js';
-import { freshPostgres } from './helpers.js';
+import { migrate } from '../src/storage/migrations.js';
+import { clientRowAt, freshPostgres, rawDatabase } from './helpers.js';
 
 /**
  * One set of store behaviours, held against the in-memory stores (which the unit tests use) and
@@ -108,6 +109,10 @@ function client(clientId: string, fields: Partial<Client> = {}): Client {
     updatedAt: T0,
     lastTokenAt: null,
     risks: [],
+    authMethods: ['client_secret_basic', 'client_secret_post'],
+    jwksUri: null,
+    tlsSubject: null,
+    oin: null,
     ...fields,
   };
 }
@@ -125,6 +130,21 @@ function secret(clientId: string, fields: Partial<SecretRecord> = {}): SecretRec
     lastUsedAt: null,
     revokedAt: null,
     weak: false,
+    ...fields,
+  };
+}
+
+function clientKey(clientId: string, kid: string, fields: Partial<ClientKey> = {}): ClientKey {
+  return {
+    clientId,
+    kid,
+    thumbprint: crypto.createHash('sha256').update(kid).digest('base64url'),
+    kty: 'EC',
+    alg: 'ES256',
+    publicJwk: { kty: 'EC', crv: 'P-256', x: 'x-' + kid, y: 'y-' + kid, kid },
+    expiresAt: null,
+    createdAt: T0,
+    lastUsedAt: null,
     ...fields,
   };
 }
@@ -376,6 +396,7 @@ for (const [backend, open] of BACKENDS) {
         assert.deepEqual(await s.clients.findWithSecrets('none', now), {
           client: client('none'),
           secrets: [],
+          keys: [],
           organisationEnabled: true,
         });
         assert.equal(await s.clients.findWithSecrets('unknown', now), undefined);
@@ -449,6 +470,66 @@ for (const [backend, open] of BACKENDS) {
           (await s.clients.findWithSecrets('b', T0))!.secrets.map((x) => x.sealed),
           ['v1.b.b.b'],
         );
+      });
+
+      it('stores the authentication methods, jwks_uri, certificate subject and OIN, and filters by method', async () => {
+        const keyed = client('keyed', {
+          authMethods: ['private_key_jwt', 'tls_client_auth', 'client_secret_basic'],
+          jwksUri: 'https://keys.example/jwks.json',
+          tlsSubject: { field: 'subject_dn', value: 'CN=app,O=Gemeente,C=NL' },
+          oin: '00000001234567890000',
+        });
+        await s.clients.insert(keyed, []);
+        await s.clients.insert(client('secret'), []);
+        assert.deepEqual(await s.clients.get('keyed', T0), keyed);
+        const byMethod = async (authMethod: Client['authMethods'][number]) =>
+          ids((await s.clients.list({ authMethod, limit: 10, offset: 0 }, T0)).items);
+        assert.deepEqual(await byMethod('private_key_jwt'), ['keyed']);
+        assert.deepEqual(await byMethod('client_secret_post'), ['secret']);
+        assert.deepEqual(await byMethod('client_secret_basic'), ['keyed', 'secret']);
+        await s.clients.update({ ...keyed, authMethods: ['private_key_jwt'], tlsSubject: null, jwksUri: null });
+        assert.deepEqual(await byMethod('client_secret_basic'), ['secret']);
+        assert.deepEqual((await s.clients.get('keyed', T0))?.tlsSubject, null);
+      });
+
+      it('adds, lists, removes and marks keys per client; a client without key methods is found without them', async () => {
+        await s.clients.insert(client('k', { authMethods: ['private_key_jwt'] }), []);
+        await s.clients.insert(client('other', { authMethods: ['client_secret_basic'] }), []);
+        const k1 = clientKey('k', 'one', { createdAt: T0 + 2, expiresAt: T0 + DAY });
+        const k2 = clientKey('k', 'two', { createdAt: T0 + 1 });
+        await s.clients.insertKeys([k1, k2]);
+        assert.deepEqual(await s.clients.listKeys('k'), [k2, k1], 'oldest first');
+        await assert.rejects(s.clients.insertKeys([clientKey('k', 'three'), clientKey('k', 'one')]), 'a taken kid');
+        assert.equal((await s.clients.listKeys('k')).length, 2, 'all or nothing');
+        await assert.rejects(s.clients.insertKeys([clientKey('missing', 'one')]), 'no such client');
+        await s.clients.insertKeys([clientKey('other', 'one')]);
+        assert.deepEqual((await s.clients.findWithSecrets('k', T0))!.keys, [k2, k1]);
+        assert.deepEqual((await s.clients.findWithSecrets('other', T0))!.keys, [], 'no key method: keys not read');
+        const found = (await s.clients.findWithSecrets('k', T0))!;
+        found.keys[0]!.publicJwk.kty = 'changed';
+        assert.deepEqual((await s.clients.listKeys('k'))[0], k2, 'copies');
+        await s.clients.recordKeyUsage(
+          [
+            { clientId: 'k', kid: 'one' },
+            { clientId: 'k', kid: 'unknown' },
+          ],
+          T0 + 9,
+        );
+        assert.deepEqual(
+          (await s.clients.listKeys('k')).map((x) => x.lastUsedAt),
+          [null, T0 + 9],
+        );
+        assert.equal((await s.clients.get('k', T0))?.lastTokenAt, T0 + 9);
+        assert.deepEqual(await s.clients.removeKey('k', 'two'), k2);
+        assert.equal(await s.clients.removeKey('k', 'two'), undefined, 'once');
+        assert.equal((await s.clients.removeKey('other', 'one')) !== undefined, true);
+        assert.equal(await s.clients.removeKey('k', 'missing'), undefined);
+        assert.deepEqual(
+          (await s.clients.listKeys('k')).map((x) => x.kid),
+          ['one'],
+        );
+        assert.equal(await s.clients.delete('k'), true);
+        assert.deepEqual(await s.clients.listKeys('k'), [], 'deleted with its client');
       });
 
       it('records usage for any number of secrets and clients, ignoring unknown ids', async () => {
@@ -669,6 +750,33 @@ for (const [backend, open] of BACKENDS) {
         const [newest, older] = await s.audit.list({ limit: 10 });
         assert.ok(newest!.id > older!.id, 'ids keep growing after a delete');
       });
+    });
+  });
+}
+
+for (const dialect of ['sqlite', 'postgres'] as const) {
+  describe(`migration 0008_client_auth_methods_and_keys: ${dialect}`, () => {
+    it('clients of before authenticate with secrets, with no jwks_uri, certificate subject, OIN or keys', async () => {
+      const earlier = await rawDatabase(dialect);
+      let storage: Storage | undefined;
+      try {
+        await migrate(earlier.db, dialect, '0007_registry_state');
+        await earlier.db
+          .insertInto('clients')
+          .values(clientRowAt('before', '000000000', true, T0))
+          .execute();
+        await earlier.db.destroy();
+        storage = await openStorage(earlier.url, tmp(), { create: false });
+        const store = new KyselyClientStore(storage.db);
+        const found = (await store.findWithSecrets('before', T0))!;
+        assert.deepEqual(
+          [found.client.authMethods, found.client.jwksUri, found.client.tlsSubject, found.client.oin, found.keys],
+          [['client_secret_basic', 'client_secret_post'], null, null, null, []],
+        );
+      } finally {
+        await storage?.close();
+        await earlier.drop();
+      }
     });
   });
 }

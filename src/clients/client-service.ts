@@ -9,6 +9,7 @@ import {
   type Client,
   type ClientInput,
   type ClientPatch,
+  DEFAULT_AUTH_METHODS,
   MAX_EPOCH_MS,
   OWN_SCOPE_PREFIX,
   type SecretInfo,
@@ -110,6 +111,10 @@ export class ClientService {
       updatedAt: t,
       lastTokenAt: null,
       risks: [],
+      authMethods: input.authMethods ?? [...DEFAULT_AUTH_METHODS],
+      jwksUri: input.jwksUri ?? null,
+      tlsSubject: input.tlsSubject ?? null,
+      oin: input.oin ?? null,
     };
     validateDefaultScopesAllowed(client.defaultScopes, client.allowedScopes);
     if (await this.store.get(clientId, t)) throw new ConflictError(`client "${clientId}" already exists`);

@@ -1,4 +1,4 @@
-import type { Client, SecretInfo } from './model.js';
+import type { Client, ClientAuthMethod, ClientKey, SecretInfo } from './model.js';
 
 export const CLIENT_SORTS = ['clientId', 'lastToken'] as const;
 export type ClientSort = (typeof CLIENT_SORTS)[number];
@@ -7,6 +7,8 @@ export interface ClientFilter {
   rsin?: string;
   enabled?: boolean;
   selfSignedAllowed?: boolean;
+  /** Clients that may authenticate with this method (among others). */
+  authMethod?: ClientAuthMethod;
   /** Case-insensitive substring of client id or name. */
   q?: string;
   /** Client id order (the default), or the latest token first and clients that never had one last. */
@@ -42,6 +44,8 @@ export type StoredSecret = Pick<
 export interface ClientWithSecrets {
   client: Client;
   secrets: StoredSecret[];
+  /** The client's registered public keys; read only when one of its methods uses keys (KEY_AUTH_METHODS). */
+  keys: ClientKey[];
   /** False when the client's organisation is disabled: then none of its clients is accepted. No organisation reads as enabled. */
   organisationEnabled: boolean;
 }
@@ -82,4 +86,12 @@ export interface ClientStore {
   findWithSecrets(clientId: string, now: number): Promise<ClientWithSecrets | undefined>;
   /** Marks the secrets as last used, and the clients as last given a token, at `at`. */
   recordUsage(secretIds: string[], clientIds: string[], at: number): Promise<void>;
+  /** Adds keys to an existing client, all or nothing; rejects when the client does not exist or a kid is taken for it. */
+  insertKeys(keys: ClientKey[]): Promise<void>;
+  /** The client's registered keys, oldest first. */
+  listKeys(clientId: string): Promise<ClientKey[]>;
+  /** Removes one key of the client; the removed key, or undefined when it had no such key. */
+  removeKey(clientId: string, kid: string): Promise<ClientKey | undefined>;
+  /** Marks the keys (client id, kid) as last used, and their clients as last given a token, at `at`. */
+  recordKeyUsage(keys: { clientId: string; kid: string }[], at: number): Promise<void>;
 }

@@ -1,6 +1,6 @@
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import type { ClientFilter, ClientStore, ClientWithSecrets, SecretRecord } from './client-store.js';
-import type { Client, SecretInfo } from './model.js';
+import { type Client, type ClientKey, KEY_AUTH_METHODS, type SecretInfo } from './model.js';
 import { isRecognised, secretInfo, secretRisks } from './secret-lifecycle.js';
 
 /** Whether the organisation of an RSIN is enabled (true when there is none): where the memory store learns it. */
@@ -15,6 +15,8 @@ export class MemoryClientStore implements ClientStore {
   private readonly clients = new Map<string, Client>();
   /** By secret id, in insertion order. */
   private readonly secrets = new Map<string, SecretRecord>();
+  /** By `clientId kid`, in insertion order. */
+  private readonly keys = new Map<string, ClientKey>();
 
   constructor(private readonly organisationEnabled: OrganisationEnabledSource = () => true) {}
 
@@ -45,6 +47,7 @@ export class MemoryClientStore implements ClientStore {
           (filter.rsin === undefined || c.rsin === filter.rsin) &&
           (filter.enabled === undefined || c.enabled === filter.enabled) &&
           (filter.selfSignedAllowed === undefined || c.selfSignedAllowed === filter.selfSignedAllowed) &&
+          (filter.authMethod === undefined || c.authMethods.includes(filter.authMethod)) &&
           (!q || c.clientId.toLowerCase().includes(q) || c.name.toLowerCase().includes(q)),
       )
       // Code unit order, as SQLite's BINARY collation and PostgreSQL's C collation compare ASCII ids.
@@ -62,6 +65,7 @@ export class MemoryClientStore implements ClientStore {
 
   async delete(clientId: string): Promise<boolean> {
     for (const s of this.secretsOf(clientId)) this.secrets.delete(s.secretId);
+    for (const k of this.keysOf(clientId)) this.keys.delete(keyOf(k));
     return this.clients.delete(clientId);
   }
 
@@ -102,9 +106,11 @@ export class MemoryClientStore implements ClientStore {
         lastUsedAt: s.lastUsedAt,
         revokedAt: s.revokedAt,
       }));
+    const usesKeys = client.authMethods.some((m) => KEY_AUTH_METHODS.includes(m));
     return {
       client: this.withRisks(client, now),
       secrets,
+      keys: usesKeys ? this.keysOf(clientId).sort(byCreation).map(copyKey) : [],
       organisationEnabled: await this.organisationEnabled(client.rsin),
     };
   }
@@ -118,6 +124,40 @@ export class MemoryClientStore implements ClientStore {
       const c = this.clients.get(id);
       if (c) c.lastTokenAt = at;
     }
+  }
+
+  async insertKeys(keys: ClientKey[]): Promise<void> {
+    const seen = new Set<string>();
+    for (const k of keys) {
+      if (!this.clients.has(k.clientId)) throw new NotFoundError(`client "${k.clientId}" does not exist`);
+      if (this.keys.has(keyOf(k)) || seen.has(keyOf(k))) throw new ConflictError(`duplicate key id ${k.kid}`);
+      seen.add(keyOf(k));
+    }
+    for (const k of keys) this.keys.set(keyOf(k), copyKey(k));
+  }
+
+  async listKeys(clientId: string): Promise<ClientKey[]> {
+    return this.keysOf(clientId).sort(byCreation).map(copyKey);
+  }
+
+  async removeKey(clientId: string, kid: string): Promise<ClientKey | undefined> {
+    const k = this.keys.get(keyOf({ clientId, kid }));
+    if (!k) return undefined;
+    this.keys.delete(keyOf(k));
+    return copyKey(k);
+  }
+
+  async recordKeyUsage(keys: { clientId: string; kid: string }[], at: number): Promise<void> {
+    for (const id of keys) {
+      const k = this.keys.get(keyOf(id));
+      if (k) k.lastUsedAt = at;
+      const c = this.clients.get(id.clientId);
+      if (c) c.lastTokenAt = at;
+    }
+  }
+
+  private keysOf(clientId: string): ClientKey[] {
+    return [...this.keys.values()].filter((k) => k.clientId === clientId);
   }
 
   private secretsOf(clientId: string): SecretRecord[] {
@@ -138,7 +178,18 @@ function copyClient(c: Client): Client {
     defaultScopes: [...c.defaultScopes],
     staticClaims: JSON.parse(JSON.stringify(c.staticClaims)) as Record<string, unknown>,
     risks: [],
+    authMethods: [...c.authMethods],
+    tlsSubject: c.tlsSubject && { ...c.tlsSubject },
   };
+}
+
+const keyOf = (k: { clientId: string; kid: string }) => `${k.clientId} ${k.kid}`;
+/** Oldest first, then by kid: the SQL stores' order. */
+const byCreation = (a: ClientKey, b: ClientKey) =>
+  a.createdAt - b.createdAt || (a.kid < b.kid ? -1 : a.kid > b.kid ? 1 : 0);
+
+function copyKey(k: ClientKey): ClientKey {
+  return { ...k, publicJwk: JSON.parse(JSON.stringify(k.publicJwk)) as ClientKey['publicJwk'] };
 }
 
 function copySecret(s: SecretRecord): SecretRecord {

@@ -19,7 +19,61 @@ export interface Client {
   lastTokenAt: number | null;
   /** Standing risks an operator accepted, shown until resolved: `weak_secret` (see secrets.ts). */
   risks: ClientRisk[];
+  /** How the client may authenticate (RFC 7591 `token_endpoint_auth_method`, one or more). */
+  authMethods: ClientAuthMethod[];
+  /** Where the client publishes its public keys (private_key_jwt); never together with registered keys. */
+  jwksUri: string | null;
+  /** The one certificate subject identifier of tls_client_auth (RFC 8705 §2.1.2). */
+  tlsSubject: TlsSubject | null;
+  /** Dutch government organisation identification number (20 digits): a certificate must carry it in its subject serialNumber. */
+  oin: string | null;
 }
+
+/** Client authentication methods (RFC 7591 §2, RFC 7523, RFC 8705). */
+export const CLIENT_AUTH_METHODS = [
+  'client_secret_basic',
+  'client_secret_post',
+  'private_key_jwt',
+  'tls_client_auth',
+  'self_signed_tls_client_auth',
+] as const;
+export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
+export const SECRET_AUTH_METHODS: readonly ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post'];
+/** What clients registered before there was a choice use, and what a new client gets without one. */
+export const DEFAULT_AUTH_METHODS: readonly ClientAuthMethod[] = SECRET_AUTH_METHODS;
+/** Methods that use the client's registered keys or jwks_uri. */
+export const KEY_AUTH_METHODS: readonly ClientAuthMethod[] = ['private_key_jwt', 'self_signed_tls_client_auth'];
+
+export const TLS_SUBJECT_FIELDS = ['subject_dn', 'san_dns', 'san_uri', 'san_ip', 'san_email'] as const;
+export type TlsSubjectField = (typeof TLS_SUBJECT_FIELDS)[number];
+export interface TlsSubject {
+  field: TlsSubjectField;
+  value: string;
+}
+
+/** A public key registered for a client (private_key_jwt, self_signed_tls_client_auth): never private material. */
+export interface ClientKey {
+  clientId: string;
+  /** The JWK's `kid`, or its RFC 7638 SHA-256 thumbprint when it has none; unique per client. */
+  kid: string;
+  /** RFC 7638 SHA-256 thumbprint, base64url. */
+  thumbprint: string;
+  kty: string;
+  /** The JWK's `alg`, when it names one. */
+  alg: string | null;
+  /** The public JWK as registered (with `x5c` when it came with a certificate). */
+  publicJwk: PublicJwk;
+  /** The certificate's notAfter, epoch ms; null without a certificate. */
+  expiresAt: number | null;
+  createdAt: number;
+  lastUsedAt: number | null;
+}
+
+/** A public JSON Web Key (RFC 7517): only public members are ever stored. */
+export type PublicJwk = { kty: string; kid?: string; alg?: string; use?: string; x5c?: string[] } & Record<
+  string,
+  unknown
+>;
 
 export type ClientRisk = 'weak_secret';
 
@@ -50,6 +104,10 @@ export interface ClientInput {
   tokenLifetime?: number | null;
   staticClaims?: Record<string, unknown>;
   selfSignedAllowed?: boolean;
+  authMethods?: ClientAuthMethod[];
+  jwksUri?: string | null;
+  tlsSubject?: TlsSubject | null;
+  oin?: string | null;
 }
 
 export type ClientPatch = Partial<Omit<ClientInput, 'clientId'>>;

@@ -6,10 +6,18 @@ import type {
   SecretRecord,
   StoredSecret,
 } from '../clients/client-store.js';
-import type { Client, SecretInfo } from '../clients/model.js';
+import {
+  type Client,
+  type ClientAuthMethod,
+  type ClientKey,
+  KEY_AUTH_METHODS,
+  type PublicJwk,
+  type SecretInfo,
+  type TlsSubjectField,
+} from '../clients/model.js';
 import { FORMER_SECRET_MS, isLive } from '../clients/secret-lifecycle.js';
 import { prepareQuery } from './prepared.js';
-import type { ClientRow, ClientSecretRow, Database, NewClientRow } from './schema.js';
+import type { ClientKeyRow, ClientRow, ClientSecretRow, Database, NewClientRow } from './schema.js';
 
 const USAGE_CHUNK = 500;
 /** Clients that never had a token sort after every time; the same expression as the index. */
@@ -19,6 +27,8 @@ const LAST_TOKEN_ORDER = sql`coalesce(last_token_at, -1)`;
 export class KyselyClientStore implements ClientStore {
   /** The lookup behind every client authentication: one statement, compiled once. */
   private readonly selectWithSecrets;
+  /** A client's keys, read with it when one of its methods uses keys. */
+  private readonly selectKeys;
 
   constructor(private readonly db: Kysely<Database>) {
     // Parameters in query order: the join's bounds for former secrets (revoked, expired), then the client id.
@@ -44,6 +54,9 @@ export class KyselyClientStore implements ClientStore {
           'organisations.enabled as organisation_enabled',
         ])
         .where('clients.client_id', '=', ''),
+    );
+    this.selectKeys = prepareQuery(db, (d) =>
+      d.selectFrom('client_keys').selectAll().where('client_id', '=', '').orderBy('created_at').orderBy('kid'),
     );
   }
 
@@ -87,6 +100,7 @@ export class KyselyClientStore implements ClientStore {
     if (filter.enabled !== undefined) q = q.where('enabled', '=', filter.enabled ? 1 : 0);
     if (filter.selfSignedAllowed !== undefined)
       q = q.where('self_signed_allowed', '=', filter.selfSignedAllowed ? 1 : 0);
+    if (filter.authMethod !== undefined) q = q.where('auth_methods', 'like', `%"${filter.authMethod}"%`);
     if (filter.q) {
       const pattern = '%' + filter.q.toLowerCase().replace(/[\\%_]/g, (c) => '\\' + c) + '%';
       q = q.where((eb) =>
@@ -119,6 +133,7 @@ export class KyselyClientStore implements ClientStore {
   async delete(clientId: string): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       await trx.deleteFrom('client_secrets').where('client_id', '=', clientId).execute();
+      await trx.deleteFrom('client_keys').where('client_id', '=', clientId).execute();
       const r = await trx.deleteFrom('clients').where('client_id', '=', clientId).executeTakeFirst();
       return Number(r.numDeletedRows) > 0;
     });
@@ -178,12 +193,57 @@ export class KyselyClientStore implements ClientStore {
       secrets.push(s);
       if (r.weak === 1 && s.sealed && isLive(s, now)) weakRisk = true;
     }
+    const client = toClient({ ...rows[0], weak_risk: weakRisk });
+    const keys = client.authMethods.some((m) => KEY_AUTH_METHODS.includes(m))
+      ? (await this.selectKeys([clientId])).rows.map(toClientKey)
+      : [];
     // No organisation row (a registry changed by hand) is not a disabled organisation.
-    return {
-      client: toClient({ ...rows[0], weak_risk: weakRisk }),
-      secrets,
-      organisationEnabled: rows[0].organisation_enabled !== 0,
-    };
+    return { client, secrets, keys, organisationEnabled: rows[0].organisation_enabled !== 0 };
+  }
+
+  async insertKeys(keys: ClientKey[]): Promise<void> {
+    if (!keys.length) return;
+    await this.db.insertInto('client_keys').values(keys.map(toKeyRow)).execute();
+  }
+
+  async listKeys(clientId: string): Promise<ClientKey[]> {
+    const rows = await this.db
+      .selectFrom('client_keys')
+      .selectAll()
+      .where('client_id', '=', clientId)
+      .orderBy('created_at')
+      .orderBy('kid')
+      .execute();
+    return rows.map(toClientKey);
+  }
+
+  async removeKey(clientId: string, kid: string): Promise<ClientKey | undefined> {
+    const row = await this.db
+      .deleteFrom('client_keys')
+      .where('client_id', '=', clientId)
+      .where('kid', '=', kid)
+      .returningAll()
+      .executeTakeFirst();
+    return row && toClientKey(row);
+  }
+
+  async recordKeyUsage(keys: { clientId: string; kid: string }[], at: number): Promise<void> {
+    for (const k of keys) {
+      await this.db
+        .updateTable('client_keys')
+        .set({ last_used_at: at })
+        .where('client_id', '=', k.clientId)
+        .where('kid', '=', k.kid)
+        .execute();
+    }
+    const clientIds = [...new Set(keys.map((k) => k.clientId))];
+    for (let i = 0; i < clientIds.length; i += USAGE_CHUNK) {
+      await this.db
+        .updateTable('clients')
+        .set({ last_token_at: at })
+        .where('client_id', 'in', clientIds.slice(i, i + USAGE_CHUNK))
+        .execute();
+    }
   }
 
   /** Two statements per 500, whatever the count. */
@@ -221,6 +281,11 @@ function toRow(c: Client): NewClientRow {
     created_at: c.createdAt,
     updated_at: c.updatedAt,
     last_token_at: c.lastTokenAt,
+    auth_methods: JSON.stringify(c.authMethods),
+    jwks_uri: c.jwksUri,
+    tls_subject_field: c.tlsSubject?.field ?? null,
+    tls_subject_value: c.tlsSubject?.value ?? null,
+    oin: c.oin,
   };
 }
 
@@ -242,6 +307,41 @@ function toClient(r: ClientRow & { weak_risk?: unknown }): Client {
     lastTokenAt: r.last_token_at,
     // SQLite answers EXISTS with 0/1, PostgreSQL with a boolean.
     risks: r.weak_risk === true || r.weak_risk === 1 ? ['weak_secret'] : [],
+    authMethods: JSON.parse(r.auth_methods) as ClientAuthMethod[],
+    jwksUri: r.jwks_uri,
+    tlsSubject:
+      r.tls_subject_field !== null && r.tls_subject_value !== null
+        ? { field: r.tls_subject_field as TlsSubjectField, value: r.tls_subject_value }
+        : null,
+    oin: r.oin,
+  };
+}
+
+function toKeyRow(k: ClientKey): ClientKeyRow {
+  return {
+    client_id: k.clientId,
+    kid: k.kid,
+    thumbprint: k.thumbprint,
+    kty: k.kty,
+    alg: k.alg,
+    public_jwk: JSON.stringify(k.publicJwk),
+    expires_at: k.expiresAt,
+    created_at: k.createdAt,
+    last_used_at: k.lastUsedAt,
+  };
+}
+
+function toClientKey(r: ClientKeyRow): ClientKey {
+  return {
+    clientId: r.client_id,
+    kid: r.kid,
+    thumbprint: r.thumbprint,
+    kty: r.kty,
+    alg: r.alg,
+    publicJwk: JSON.parse(r.public_jwk) as PublicJwk,
+    expiresAt: r.expires_at,
+    createdAt: r.created_at,
+    lastUsedAt: r.last_used_at,
   };
 }
 

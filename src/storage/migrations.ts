@@ -177,6 +177,43 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0008_client_auth_methods_and_keys': {
+      async up(db: AnyDb) {
+        // Clients of before authenticate with secrets, as they always did.
+        await db.schema
+          .alterTable('clients')
+          .addColumn('auth_methods', 'text', (c) =>
+            c.notNull().defaultTo('["client_secret_basic","client_secret_post"]'),
+          )
+          .execute();
+        await db.schema.alterTable('clients').addColumn('jwks_uri', 'varchar(2048)').execute();
+        await db.schema.alterTable('clients').addColumn('tls_subject_field', 'varchar(16)').execute();
+        await db.schema.alterTable('clients').addColumn('tls_subject_value', 'varchar(1024)').execute();
+        await db.schema.alterTable('clients').addColumn('oin', 'varchar(20)').execute();
+        await db.schema
+          .createTable('client_keys')
+          .addColumn('client_id', 'varchar(50)', (c) => c.notNull().references('clients.client_id').onDelete('cascade'))
+          .addColumn('kid', 'varchar(200)', (c) => c.notNull())
+          .addColumn('thumbprint', 'varchar(43)', (c) => c.notNull())
+          .addColumn('kty', 'varchar(8)', (c) => c.notNull())
+          .addColumn('alg', 'varchar(16)')
+          .addColumn('public_jwk', 'text', (c) => c.notNull())
+          .addColumn('expires_at', ms)
+          .addColumn('created_at', ms, (c) => c.notNull())
+          .addColumn('last_used_at', ms)
+          .addPrimaryKeyConstraint('client_keys_pk', ['client_id', 'kid'])
+          .execute();
+        // Identifiers used once across every process sharing the registry (assertion jti).
+        await db.schema
+          .createTable('used_once')
+          .addColumn('namespace', 'varchar(32)', (c) => c.notNull())
+          .addColumn('id_hash', 'varchar(43)', (c) => c.notNull())
+          .addColumn('expires_at', ms, (c) => c.notNull())
+          .addPrimaryKeyConstraint('used_once_pk', ['namespace', 'id_hash'])
+          .execute();
+        await db.schema.createIndex('used_once_expires').on('used_once').column('expires_at').execute();
+      },
+    },
   };
 }
 

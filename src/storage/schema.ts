@@ -12,6 +12,8 @@ export interface Database {
   audit_events: AuditEventTable;
   revoked_tokens: RevokedTokenTable;
   organisations: OrganisationTable;
+  client_keys: ClientKeyTable;
+  used_once: UsedOnceTable;
 }
 
 export interface SigningKeyTable {
@@ -47,6 +49,33 @@ export interface ClientTable {
   created_at: number;
   updated_at: number;
   last_token_at: number | null;
+  /** JSON list of client authentication methods. */
+  auth_methods: Generated<string>;
+  jwks_uri: string | null;
+  tls_subject_field: string | null;
+  tls_subject_value: string | null;
+  oin: string | null;
+}
+
+export interface ClientKeyTable {
+  client_id: string;
+  kid: string;
+  thumbprint: string;
+  kty: string;
+  alg: string | null;
+  /** The public JWK as JSON text. */
+  public_jwk: string;
+  expires_at: number | null;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+/** Identifiers that may be used once (assertion jti, later DPoP proofs), until they expire. */
+export interface UsedOnceTable {
+  namespace: string;
+  /** SHA-256 of the identifier, base64url: a bounded key whatever the identifier's length. */
+  id_hash: string;
+  expires_at: number;
 }
 
 export interface ClientSecretTable {
@@ -99,4 +128,5 @@ export type NewClientRow = Insertable<ClientTable>;
 export type ClientUpdateRow = Updateable<ClientTable>;
 export type ClientSecretRow = Selectable<ClientSecretTable>;
 export type AuditEventRow = Selectable<AuditEventTable>;
+export type ClientKeyRow = Selectable<ClientKeyTable>;
 export type OrganisationRow = Selectable<OrganisationTable>;

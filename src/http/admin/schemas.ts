@@ -2,7 +2,14 @@ import { type Static, type TSchema, Type } from 'typebox';
 import type { AuditEvent } from '../../audit/audit-log.js';
 import { CLIENT_LIMITS } from '../../clients/client-limits.js';
 import { CLIENT_SORTS } from '../../clients/client-store.js';
-import { type Client, GRANT_TYPES, MAX_EPOCH_MS, type SecretInfo } from '../../clients/model.js';
+import {
+  type Client,
+  CLIENT_AUTH_METHODS,
+  GRANT_TYPES,
+  MAX_EPOCH_MS,
+  type SecretInfo,
+  TLS_SUBJECT_FIELDS,
+} from '../../clients/model.js';
 import { RSIN_PATTERN, RSIN_RULE } from '../../clients/rsin.js';
 import { SECRET_MAX_LENGTH, SECRET_MIN_LENGTH } from '../../clients/secrets.js';
 import { CLIENT_ID_PATTERN, CLIENT_ID_RULE, SCOPE_PATTERN, SCOPE_RULE } from '../../clients/validate.js';
@@ -51,6 +58,15 @@ export const clientSchema = Type.Object(
     risks: Type.Array(Type.Enum(['weak_secret'], { type: 'string' }), {
       description: 'standing risks an operator accepted; weak_secret: a self-signing secret below the strength rule',
     }),
+    authMethods: Type.Array(Type.Enum(CLIENT_AUTH_METHODS, { type: 'string' }), {
+      description: 'how the client may authenticate (RFC 7591 token_endpoint_auth_method)',
+    }),
+    jwksUri: nullable(Type.String({ description: 'where the client publishes its public keys (private_key_jwt)' })),
+    tlsSubject: Type.Union([
+      Type.Object({ field: Type.Enum(TLS_SUBJECT_FIELDS, { type: 'string' }), value: Type.String() }),
+      Type.Null(),
+    ]),
+    oin: nullable(Type.String({ description: 'organisation identification number a certificate must carry' })),
   },
   { $id: 'Client' },
 );
