@@ -516,7 +516,7 @@ export const MUTATIONS = [
   {
     id: 'verifier-cache-revalidate',
     check: 'Result cache revalidates after `revalidateAfterMs`',
-    fn: 'verify',
+    fn: 'verifyToken',
     file: V,
     tests: VERIFY,
     from: 'if (hit && t - hit.checkedAt < revalidateAfterMs && t / 1000',
@@ -525,7 +525,7 @@ export const MUTATIONS = [
   {
     id: 'verifier-cache-expiry',
     check: 'Result cache never serves a token past its expiry',
-    fn: 'verify',
+    fn: 'verifyToken',
     file: V,
     tests: VERIFY,
     from: ' && t / 1000 <= hit.principal.expiresAt + skew) return',
@@ -534,7 +534,7 @@ export const MUTATIONS = [
   {
     id: 'verifier-cache-scopes',
     check: 'Result cache still checks the required scopes',
-    fn: 'verify',
+    fn: 'verifyToken',
     file: V,
     tests: VERIFY,
     from: '+ skew) return checkScopes(hit.principal, scopes);',
