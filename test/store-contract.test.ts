@@ -113,6 +113,7 @@ function client(clientId: string, fields: Partial<Client> = {}): Client {
     jwksUri: null,
     tlsSubject: null,
     oin: null,
+    dpopBoundAccessTokens: false,
     ...fields,
   };
 }
@@ -478,6 +479,7 @@ for (const [backend, open] of BACKENDS) {
           jwksUri: 'https://keys.example/jwks.json',
           tlsSubject: { field: 'subject_dn', value: 'CN=app,O=Gemeente,C=NL' },
           oin: '00000001234567890000',
+          dpopBoundAccessTokens: true,
         });
         await s.clients.insert(keyed, []);
         await s.clients.insert(client('secret'), []);

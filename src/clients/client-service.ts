@@ -115,6 +115,7 @@ export class ClientService {
       jwksUri: input.jwksUri ?? null,
       tlsSubject: input.tlsSubject ?? null,
       oin: input.oin ?? null,
+      dpopBoundAccessTokens: input.dpopBoundAccessTokens ?? false,
     };
     validateDefaultScopesAllowed(client.defaultScopes, client.allowedScopes);
     if (await this.store.get(clientId, t)) throw new ConflictError(`client "${clientId}" already exists`);

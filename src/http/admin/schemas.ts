@@ -67,6 +67,9 @@ export const clientSchema = Type.Object(
       Type.Null(),
     ]),
     oin: nullable(Type.String({ description: 'organisation identification number a certificate must carry' })),
+    dpopBoundAccessTokens: Type.Boolean({
+      description: 'RFC 9449 dpop_bound_access_tokens: tokens only with a DPoP proof, never a bearer token',
+    }),
   },
   { $id: 'Client' },
 );
@@ -207,6 +210,9 @@ const clientFields = {
   ),
   staticClaims: Type.Optional(anyObject({ maxProperties: CLIENT_LIMITS.staticClaims })),
   selfSignedAllowed: Type.Optional(Type.Boolean()),
+  dpopBoundAccessTokens: Type.Optional(
+    Type.Boolean({ description: 'RFC 9449 dpop_bound_access_tokens: refuse token requests without a DPoP proof' }),
+  ),
 };
 
 export const createClientBody = Type.Object(
