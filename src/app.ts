@@ -28,7 +28,7 @@ import { KyselyRevocationStore } from './storage/kysely-revocation-store.js';
 import { recordMasterKeyCheck, type RegistryLock, unlockRegistry } from './storage/master-key-check.js';
 import { openStorage, registryAnswers, type Storage } from './storage/open-storage.js';
 import { connectRedis, type Redis } from './storage/redis.js';
-import type { Verifier } from '@zgw-auth/verifier';
+import { DpopNonces, DpopProofChecker, MemoryReplayCache, redisReplayCache, type Verifier } from '@zgw-auth/verifier';
 import { TokenIssuer } from './tokens/token-issuer.js';
 import { Revocations } from './tokens/revocations.js';
 import { createServerVerifier } from './tokens/server-verifier.js';
@@ -61,6 +61,8 @@ export interface App {
   revocations: Revocations;
   /** Verifies both token kinds for introspection and the admin API. */
   verifier: Verifier;
+  /** Checks the DPoP proofs of token requests; their jti shared through Redis when configured. */
+  dpop: DpopProofChecker;
   /** Whether a balancer should send this process requests; the process lifecycle marks it. */
   readiness: Readiness;
   close(): Promise<void>;
@@ -165,6 +167,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const guard = new GuessingGuard(limiter, audit, policy);
   const revocations = new Revocations(new KyselyRevocationStore(storage.db), changes, now);
   const verifier = createServerVerifier(config, keys, authenticator, revocations, changes, now);
+  const dpop = new DpopProofChecker({
+    window: config.dpopProofWindow,
+    // Without Redis, one process's memory: a proof replayed to another worker is not recognised.
+    replay: redis ? redisReplayCache(redis, 'zgw-auth:once:') : new MemoryReplayCache(100_000, now),
+    nonces: config.dpopNonce ? new DpopNonces(masterKey.dpopNonceKey, { now }) : undefined,
+    now,
+  });
   return {
     config,
     log,
@@ -190,6 +199,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     metrics: new Metrics(keys, now),
     revocations,
     verifier,
+    dpop,
     async close() {
       keys.stop();
       await Promise.allSettled([audit.flush(true), usage.flush(), changes.close(), redis?.quit()]);

@@ -66,7 +66,7 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
 
   // The use cases, each given only the parts of the app it works with.
   const authentication = { authenticator: app.authenticator, guard: app.guard, metrics: app.metrics };
-  const issuing: IssueTokenDeps = { ...authentication, issuer: app.issuer, audit: app.audit };
+  const issuing: IssueTokenDeps = { ...authentication, issuer: app.issuer, audit: app.audit, dpop: app.dpop };
   const introspection: IntrospectTokenDeps = { ...authentication, config: app.config, verifier: app.verifier };
   const revocation: RevokeTokenDeps = {
     ...authentication,
@@ -77,6 +77,14 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
   // Fixed at start: the issuer's path (and Keycloak's paths under it) cannot change while serving.
   const paths = endpointPaths(app.config);
   const tokenPaths = new Set(paths.token);
+  // Read per request: the issuer may be set once the port is known.
+  let tokenUrlsOf: { issuer: string; urls: string[] } | undefined;
+  const tokenUrls = () => {
+    const issuer = app.config.issuer;
+    if (tokenUrlsOf?.issuer !== issuer)
+      tokenUrlsOf = { issuer, urls: paths.token.map((path) => new URL(issuer).origin + path) };
+    return tokenUrlsOf.urls;
+  };
 
   await server.register(async (oauth) => {
     registerFormParsers(oauth);
@@ -93,6 +101,7 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
       issueToken: (request) => issueToken(issuing, request),
       paths: paths.token,
       keycloakPaths: paths.keycloak,
+      tokenUrls,
     });
     // One per-address (IPv6: per /64) request budget shared by the endpoints that test tokens.
     await oauth.register(async (tokenChecks) => {
@@ -126,7 +135,12 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
     });
   });
 
-  await server.register(discoveryRoutes, { config: app.config, keys: app.keys, paths });
+  await server.register(discoveryRoutes, {
+    config: app.config,
+    keys: app.keys,
+    paths,
+    dpopAlgorithms: app.dpop.algorithms,
+  });
   await server.register(operationsRoutes, { readiness: app.readiness, metrics: app.metrics });
   await server.register(adminRoutes, {
     prefix: '/admin',
@@ -147,7 +161,7 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
     await server.register(consoleRoutes, {
       prefix: '/console',
       config: app.config,
-      signIn: { ...authentication, issuer: app.issuer, audit: app.audit },
+      signIn: { ...authentication, issuer: app.issuer, audit: app.audit, dpop: app.dpop },
       revocations: app.revocations,
       audit: app.audit,
       now: app.now,

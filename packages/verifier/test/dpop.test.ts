@@ -3,6 +3,7 @@ import crypto from 'node:crypto';
 import { describe, it } from 'node:test';
 import {
   accessTokenHash,
+  createVerifier,
   DpopNonces,
   DpopProofChecker,
   jwkThumbprint,
@@ -289,5 +290,48 @@ describe('replay caches', () => {
     } finally {
       redis.disconnect();
     }
+  });
+});
+
+describe('bound tokens in createVerifier', () => {
+  const idp = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const keys = { get: () => ({ key: idp.publicKey, alg: 'ES256' }) };
+  const issued = (cnf: unknown) => {
+    const t = Math.floor(Date.now() / 1000);
+    return signJws(
+      { alg: 'ES256', typ: 'at+jwt', kid: 'k' },
+      { iss: 'https://idp.example', client_id: 'c1', iat: t, exp: t + 600, scope: 'zaken.lezen', cnf },
+      idp.privateKey,
+    );
+  };
+  const verifier = createVerifier({ issuer: 'https://idp.example', keys });
+
+  it('verify refuses a bound token unless asked to pass cnf on; verifyRequest checks a proof on every request', async () => {
+    const { pair, jkt } = await clientKey();
+    const token = issued({ jkt });
+    await refusedWith(() => verifier.verify(token), 'bound_token_as_bearer');
+    const passed = await verifier.verify(token, [], { acceptBoundTokens: true });
+    assert.deepEqual(passed.confirmation, { jkt });
+    const request = async () => ({
+      authorization: `DPoP ${token}`,
+      dpop: await DPoP.generateProof(pair, URL_, 'GET', undefined, token),
+      method: 'GET',
+      url: URL_,
+    });
+    assert.equal((await verifier.verifyRequest(await request(), ['zaken.lezen'])).clientId, 'c1');
+    // The token's verification is cached; its proof is not.
+    const again = await request();
+    await verifier.verifyRequest(again);
+    await refusedWith(() => verifier.verifyRequest(again), 'dpop_replayed');
+    await refusedWith(() => verifier.verifyRequest({ ...again, dpop: undefined }), 'dpop_proof_missing');
+  });
+
+  it('a cnf that is not an object, holds a malformed thumbprint or only another confirmation method is refused', async () => {
+    for (const cnf of ['x', { jkt: 'short' }, { 'x5t#S256': 42 }, { jwk: { kty: 'EC' } }, { kid: 'k1' }])
+      await refusedWith(
+        () => verifier.verify(issued(cnf), [], { acceptBoundTokens: true }),
+        'invalid_claim',
+        /cnf|confirmation/,
+      );
   });
 });

@@ -10,6 +10,8 @@ export interface DiscoveryRoutesOptions {
   keys: Pick<KeyRing, 'jwksDocument'>;
   /** Where the documents answer; the root paths unless given. */
   paths?: Pick<EndpointPaths, 'metadata' | 'jwks' | 'keycloakCerts'>;
+  /** Algorithms /token accepts in DPoP proofs (RFC 9449 §5.1); not announced when not given. */
+  dpopAlgorithms?: readonly string[];
 }
 
 const ROOT_PATHS: NonNullable<DiscoveryRoutesOptions['paths']> = {
@@ -25,7 +27,7 @@ const ROOT_PATHS: NonNullable<DiscoveryRoutesOptions['paths']> = {
  */
 export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async (
   server,
-  { config, keys, paths = ROOT_PATHS },
+  { config, keys, paths = ROOT_PATHS, dpopAlgorithms },
 ) => {
   const metadata = () => {
     const iss = config.issuer;
@@ -44,6 +46,7 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
       introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       access_token_signing_alg_values_supported: [...SIGNING_ALGS],
+      ...(dpopAlgorithms ? { dpop_signing_alg_values_supported: [...dpopAlgorithms] } : {}),
       subject_types_supported: ['public'],
       claims_supported: [
         'iss',

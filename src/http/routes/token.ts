@@ -10,12 +10,14 @@ export interface TokenRouteOptions {
   paths?: readonly string[];
   /** Of those, Keycloak's: its tolerances apply there (see CredentialOptions). */
   keycloakPaths?: readonly string[];
+  /** The absolute URLs of this endpoint, which a DPoP proof may name as `htu`. */
+  tokenUrls?: () => readonly string[];
 }
 
 /** POST /token — OAuth 2.0 client credentials grant (RFC 6749 §4.4). */
 export const tokenRoute: FastifyPluginAsync<TokenRouteOptions> = async (
   server,
-  { issueToken, paths = ['/token'], keycloakPaths = [] },
+  { issueToken, paths = ['/token'], keycloakPaths = [], tokenUrls = () => [] },
 ) => {
   const keycloak = new Set(keycloakPaths);
   const handler: RouteHandlerMethod = async (request, reply) => {
@@ -29,6 +31,7 @@ export const tokenRoute: FastifyPluginAsync<TokenRouteOptions> = async (
       scope: attempt(() => body.get('scope')),
       address: request.ip,
       keycloakPath: atKeycloak,
+      dpop: { values: request.raw.headersDistinct.dpop ?? [], urls: tokenUrls() },
     });
     reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' });
     return {
