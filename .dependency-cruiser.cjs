@@ -5,7 +5,7 @@
 // never back. docs/architecture.md shows the folders and their imports.
 
 // Domain folders: what the registry, tokens and keys are, with their use cases and store ports.
-const DOMAINS = '^src/(audit|changes|clients|inspection|keys|limits|migrate|organisations|tokens)/';
+const DOMAINS = '^src/(audit|changes|clients|inspection|keys|limits|migrate|organisations|pki|tokens)/';
 // Use cases: the operations the edges call. A store implements a port; it never calls one of these.
 const USE_CASES =
   '^src/(audit/audit-log|clients/(authenticate-client|client-service)|keys/rotate-key|migrate/apply-migration-plan|organisations/(client-administration|organisation-service)|tokens/(issue|introspect|revoke)-token)\\.ts$';

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Brings up what the test suite needs, installing Debian packages that are missing: PostgreSQL on
-# 127.0.0.1:5432 (trust auth, database test), Redis on 127.0.0.1:6379, curl, wrk, jq, python3-jwt,
-# python3-requests, and Chromium for the console's browser tests.
+# 127.0.0.1:5432 (trust auth, database test), Redis on 127.0.0.1:6379, curl, wrk, jq, python3-jwt, python3-authlib,
+# python3-requests, nginx, and Chromium for the console's browser tests.
 # Run by `npm test` before the tests, and so by CI.
 set -euo pipefail
 
@@ -50,6 +50,9 @@ command -v wrk >/dev/null || apt_install wrk
 command -v jq >/dev/null || apt_install jq
 /usr/bin/python3 -c 'import jwt, cryptography' 2>/dev/null || apt_install python3-jwt python3-cryptography
 /usr/bin/python3 -c 'import requests' 2>/dev/null || apt_install python3-requests
+/usr/bin/python3 -c 'import authlib' 2>/dev/null || apt_install python3-authlib
+# nginx in front of zgw-auth, passing client certificates in a header (the tests start their own)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_install nginx
 
 # The console's browser tests drive Debian's Chromium (playwright-core brings no browser of its own)
 command -v chromium >/dev/null || apt_install chromium

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import path from 'node:path';
 import { ASYMMETRIC_ALGS } from '@zgw-auth/verifier';
+import { CLIENT_AUTH_METHODS, type ClientAuthMethod } from './clients/model.js';
 import { ValidationError } from './errors.js';
 
 /**
@@ -36,6 +37,13 @@ export interface Config {
   auditRetentionDays: number;
   /** false, a number of proxy hops, or proxy addresses/CIDRs (Fastify's trustProxy). */
   trustProxy: false | number | string[];
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  tlsClientCa: string | undefined;
+  tlsClientCert: TlsClientCertMode;
+  tlsCrl: string[];
+  clientCertHeader: string | undefined;
+  mtlsEndpoint: string | undefined;
   headersTimeout: number;
   requestTimeout: number;
   accessLog: boolean;
@@ -45,7 +53,19 @@ export interface Config {
   consoleSessionLifetime: number;
   dpopProofWindow: number;
   dpopNonce: boolean;
+  /** Client authentication methods accepted at /token, /introspect and /revoke. */
+  clientAuthMethods: ClientAuthMethod[];
+  /** Methods a client may be registered with or changed to; undefined: clientAuthMethods. */
+  newClientAuthMethods: ClientAuthMethod[] | undefined;
+  /** Seconds a private_key_jwt client assertion may live at most. */
+  assertionMaxLifetime: number;
+  /** Addresses (CIDRs) and host names a jwks_uri may point at besides public addresses. */
+  jwksUriAllow: string[];
 }
+
+/** Whether the HTTPS listener asks for a client certificate, and whether the handshake fails without a valid one. */
+export const TLS_CLIENT_CERT_MODES = ['off', 'optional', 'required'] as const;
+export type TlsClientCertMode = (typeof TLS_CLIENT_CERT_MODES)[number];
 
 /** The server signs with what its verifier accepts from an IdP. */
 export const SIGNING_ALGS = ASYMMETRIC_ALGS;
@@ -118,9 +138,74 @@ const logLevel = (raw: string, name: string): string => {
   if ((LOG_LEVELS as readonly string[]).includes(raw)) return raw;
   throw new ValidationError(`${name} must be one of ${LOG_LEVELS.join(', ')}, got "${raw.slice(0, 40)}"`);
 };
+const tlsClientCertMode = (raw: string, name: string): TlsClientCertMode => {
+  if ((TLS_CLIENT_CERT_MODES as readonly string[]).includes(raw)) return raw as TlsClientCertMode;
+  throw new ValidationError(`${name} must be one of ${TLS_CLIENT_CERT_MODES.join(', ')}, got "${raw.slice(0, 40)}"`);
+};
+const fileList = (raw: string): string[] =>
+  raw
+    .split(',')
+    .map((f) => f.trim())
+    .filter((f) => f !== '');
+/** A header name as Node gives it (lower case); the ones a caller sets for itself are refused. */
+const headerName = (raw: string, name: string): string | undefined => {
+  const v = raw.trim().toLowerCase();
+  if (v === '') return undefined;
+  if (!/^[a-z0-9-]{1,64}$/.test(v) || ['authorization', 'host', 'content-type', 'content-length', 'cookie'].includes(v))
+    throw new ValidationError(
+      `${name} must be a header name such as client-cert or x-ssl-client-cert, got "${raw.slice(0, 60)}"`,
+    );
+  return v;
+};
+const httpsUrl = (raw: string, name: string): string | undefined => {
+  if (raw === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ValidationError(`${name} must be an absolute https URL, got "${raw.slice(0, 100)}"`);
+  }
+  if (url.protocol !== 'https:' || url.search || url.hash || url.username || url.password)
+    throw new ValidationError(`${name} must be an https URL without query, fragment or credentials`);
+  return raw.replace(/\/+$/, '');
+};
 const alg = (raw: string, name: string): SigningAlg => {
   if ((SIGNING_ALGS as readonly string[]).includes(raw)) return raw as SigningAlg;
   throw new ValidationError(`${name} must be one of ${SIGNING_ALGS.join(', ')}, got "${raw}"`);
+};
+
+const authMethods = (raw: string, name: string): ClientAuthMethod[] => {
+  const list = [...new Set(raw.split(',').map((m) => m.trim()))].filter(Boolean);
+  for (const m of list)
+    if (!(CLIENT_AUTH_METHODS as readonly string[]).includes(m))
+      throw new ValidationError(
+        `${name}: "${m.slice(0, 40)}" is not a client authentication method (one of ${CLIENT_AUTH_METHODS.join(', ')})`,
+      );
+  if (!list.length) throw new ValidationError(`${name} must name at least one of ${CLIENT_AUTH_METHODS.join(', ')}`);
+  return list as ClientAuthMethod[];
+};
+const optAuthMethods = (raw: string, name: string): ClientAuthMethod[] | undefined =>
+  raw.trim() === '' ? undefined : authMethods(raw, name);
+/** Address ranges (CIDR or single address) and DNS host names. */
+const jwksUriAllow = (raw: string, name: string): string[] => {
+  const list = raw
+    .split(',')
+    .map((a) => a.trim())
+    .filter(Boolean);
+  for (const a of list) {
+    const [ip, bits, extra] = a.split('/');
+    const family = net.isIP(ip ?? '');
+    const range =
+      family !== 0 &&
+      extra === undefined &&
+      (bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128)));
+    const host = bits === undefined && /^(?=.{1,253}$)([A-Za-z0-9-]{1,63}\.)*[A-Za-z0-9-]{1,63}$/.test(a);
+    if (!range && !host)
+      throw new ValidationError(
+        `${name} must be a comma-separated list of addresses, CIDRs or host names, got "${a.slice(0, 60)}"`,
+      );
+  }
+  return list;
 };
 
 export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
@@ -364,6 +449,62 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
     parse: trustProxy,
     doc: 'Proxies whose X-Forwarded-For is believed: a number of hops (e.g. `1` for one proxy in front) or their addresses/CIDRs (e.g. `10.0.0.5,10.1.0.0/16`). The client is the nearest address that is not a trusted proxy. `true` is refused: it would trust the entry the caller writes.',
   },
+  tlsCert: {
+    key: 'tlsCert',
+    env: 'ZGW_AUTH_TLS_CERT',
+    flag: '--tls-cert',
+    defaultDoc: '(none: plain HTTP)',
+    parse: optStr,
+    doc: 'PEM file with the server certificate (and its intermediates, leaf first): zgw-auth then listens with HTTPS itself. Needs ZGW_AUTH_TLS_KEY.',
+  },
+  tlsKey: {
+    key: 'tlsKey',
+    env: 'ZGW_AUTH_TLS_KEY',
+    flag: '--tls-key',
+    defaultDoc: '(none)',
+    parse: optStr,
+    doc: "PEM file with the server certificate's private key (unencrypted; keep it owner-only).",
+  },
+  tlsClientCa: {
+    key: 'tlsClientCa',
+    env: 'ZGW_AUTH_TLS_CLIENT_CA',
+    flag: '--tls-client-ca',
+    defaultDoc: '(none)',
+    parse: optStr,
+    doc: 'PEM bundle of the CAs that client certificates (mutual TLS, and the `x5c` chains of private_key_jwt keys) must chain to: every self-signed certificate in it is a trust anchor (for PKIoverheid: the Staat der Nederlanden root, e.g. Private Root CA - G1); other CA certificates in it serve as intermediates when a client or a proxy passes only its own certificate. Without it, `tls_client_auth` and OIN checks refuse every certificate.',
+  },
+  tlsClientCert: {
+    key: 'tlsClientCert',
+    env: 'ZGW_AUTH_TLS_CLIENT_CERT',
+    flag: '--tls-client-cert',
+    defaultDoc: 'off',
+    parse: tlsClientCertMode,
+    doc: "Whether the HTTPS listener asks for a client certificate: `off`; `optional` (asked, and whatever is presented is judged by zgw-auth per client, so a bad certificate gets OAuth's `invalid_client`, not a TLS alert; secrets keep working on the same port); `required` (the handshake fails without a certificate chaining to ZGW_AUTH_TLS_CLIENT_CA, before any HTTP). Needs ZGW_AUTH_TLS_CERT and ZGW_AUTH_TLS_CLIENT_CA.",
+  },
+  tlsCrl: {
+    key: 'tlsCrl',
+    env: 'ZGW_AUTH_TLS_CRL',
+    flag: '--tls-crl',
+    defaultDoc: '(none)',
+    parse: fileList,
+    doc: "Comma-separated CRL files (DER or PEM) of the CAs in ZGW_AUTH_TLS_CLIENT_CA or below them, read at start: a listed certificate is refused, and once a CRL's nextUpdate has passed every certificate of its CA is refused until a newer CRL is in place and zgw-auth restarted (fail closed). Refresh the files (e.g. a daily cron job fetching the TSP's CRL) and restart.",
+  },
+  clientCertHeader: {
+    key: 'clientCertHeader',
+    env: 'ZGW_AUTH_CLIENT_CERT_HEADER',
+    flag: '--client-cert-header',
+    defaultDoc: '(none)',
+    parse: headerName,
+    doc: "Header in which a TLS-terminating proxy passes the client certificate it received: RFC 9440's `client-cert` (a byte sequence `:base64 DER:`, with the chain in `client-cert-chain`) or nginx's `$ssl_client_escaped_cert` (URL-escaped PEM), recognised by their form. Believed only from the ZGW_AUTH_TRUST_PROXY addresses; from any other address a request with it is refused (`invalid_client`, audited). Make the proxy overwrite the header on every request.",
+  },
+  mtlsEndpoint: {
+    key: 'mtlsEndpoint',
+    env: 'ZGW_AUTH_MTLS_ENDPOINT',
+    flag: '--mtls-endpoint',
+    defaultDoc: '(none)',
+    parse: httpsUrl,
+    doc: 'Base URL where clients reach zgw-auth with mutual TLS, when that is another host or port than the issuer (e.g. `https://mtls.auth.example.nl`): discovery then lists `mtls_endpoint_aliases` (RFC 8705 §5): its `/token`, `/introspect` and `/revoke`. With an issuer that has a path, give the same path here (`https://mtls.auth.example.nl/realms/OneGround`).',
+  },
   logLevel: {
     key: 'logLevel',
     env: 'ZGW_AUTH_LOG_LEVEL',
@@ -412,6 +553,38 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
     parse: bool,
     doc: 'Require a server nonce in DPoP proofs at /token (RFC 9449 §8): a proof without a current one is answered `use_dpop_nonce` with a `DPoP-Nonce` header (clients such as openid-client retry by themselves). Limits proofs made ahead of time by a client whose key leaked; every process derives the same nonces from the master key.',
   },
+  clientAuthMethods: {
+    key: 'clientAuthMethods',
+    env: 'ZGW_AUTH_CLIENT_AUTH_METHODS',
+    flag: '--client-auth-methods',
+    defaultDoc: CLIENT_AUTH_METHODS.join(','),
+    parse: authMethods,
+    doc: 'Client authentication methods accepted at /token, /introspect and /revoke (comma-separated). Leaving out client_secret_basic and client_secret_post is "NL GOV mode": no client authenticates there with a secret. The console sign-in stays a secret sign-in.',
+  },
+  newClientAuthMethods: {
+    key: 'newClientAuthMethods',
+    env: 'ZGW_AUTH_NEW_CLIENT_AUTH_METHODS',
+    flag: '--new-client-auth-methods',
+    defaultDoc: 'ZGW_AUTH_CLIENT_AUTH_METHODS',
+    parse: optAuthMethods,
+    doc: 'Methods a client may be registered with or changed to (comma-separated); clients keep the methods they have.',
+  },
+  assertionMaxLifetime: {
+    key: 'assertionMaxLifetime',
+    env: 'ZGW_AUTH_ASSERTION_MAX_LIFETIME',
+    flag: '--assertion-max-lifetime',
+    defaultDoc: '300',
+    parse: int(10, 3600),
+    doc: 'Seconds a private_key_jwt client assertion may live (exp - iat, or exp - now without iat); its jti is remembered that long.',
+  },
+  jwksUriAllow: {
+    key: 'jwksUriAllow',
+    env: 'ZGW_AUTH_JWKS_URI_ALLOW',
+    flag: '--jwks-uri-allow',
+    defaultDoc: '(none)',
+    parse: jwksUriAllow,
+    doc: "Addresses, CIDRs or host names a client's jwks_uri may point at besides public addresses (e.g. 10.0.0.0/8,keys.intern.example); there plain http is allowed too. Loopback, link-local, private, CGNAT, unique-local, multicast and unspecified addresses are refused otherwise.",
+  },
 };
 
 const DEFAULTS: Omit<Config, 'issuer'> = {
@@ -441,6 +614,13 @@ const DEFAULTS: Omit<Config, 'issuer'> = {
   lockoutMaxSeconds: 900,
   auditRetentionDays: 365,
   trustProxy: false,
+  tlsCert: undefined,
+  tlsKey: undefined,
+  tlsClientCa: undefined,
+  tlsClientCert: 'off',
+  tlsCrl: [],
+  clientCertHeader: undefined,
+  mtlsEndpoint: undefined,
   headersTimeout: 5,
   requestTimeout: 10,
   accessLog: false,
@@ -450,6 +630,10 @@ const DEFAULTS: Omit<Config, 'issuer'> = {
   consoleSessionLifetime: 28_800,
   dpopProofWindow: 60,
   dpopNonce: false,
+  clientAuthMethods: [...CLIENT_AUTH_METHODS],
+  newClientAuthMethods: undefined,
+  assertionMaxLifetime: 300,
+  jwksUriAllow: [],
 };
 
 /** First path segments where zgw-auth's own endpoints answer: an issuer path there would mix with them. */
@@ -490,6 +674,27 @@ function parseIssuer(raw: string, name: string): string {
   return issuer;
 }
 
+function checkTlsSettings(config: Config): void {
+  if (!config.tlsCert !== !config.tlsKey)
+    throw new ValidationError('set both ZGW_AUTH_TLS_CERT and ZGW_AUTH_TLS_KEY for HTTPS, or neither');
+  if (config.tlsClientCert !== 'off' && !config.tlsCert)
+    throw new ValidationError(
+      `ZGW_AUTH_TLS_CLIENT_CERT=${config.tlsClientCert} needs HTTPS: set ZGW_AUTH_TLS_CERT and ZGW_AUTH_TLS_KEY`,
+    );
+  if (config.tlsClientCert !== 'off' && !config.tlsClientCa)
+    throw new ValidationError(
+      `ZGW_AUTH_TLS_CLIENT_CERT=${config.tlsClientCert} needs ZGW_AUTH_TLS_CLIENT_CA: the CAs client certificates must chain to`,
+    );
+  if (config.tlsCrl.length > 0 && !config.tlsClientCa)
+    throw new ValidationError(
+      'ZGW_AUTH_TLS_CRL needs ZGW_AUTH_TLS_CLIENT_CA: a CRL is checked along a chain to those CAs',
+    );
+  if (config.clientCertHeader && config.trustProxy === false)
+    throw new ValidationError(
+      'ZGW_AUTH_CLIENT_CERT_HEADER needs ZGW_AUTH_TRUST_PROXY: the header is believed only from the proxies listed there',
+    );
+}
+
 /** The path of an issuer URL without a trailing slash: '' for an issuer at the root. */
 export function issuerPath(issuer: string): string {
   return new URL(issuer).pathname.replace(/\/+$/, '');
@@ -511,7 +716,8 @@ export function loadConfig(
   config.dataDir = path.resolve(config.dataDir);
   if (config.issuer === undefined) {
     const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
-    config.issuer = `http://${host.includes(':') ? `[${host}]` : host}:${config.port}`;
+    const scheme = config.tlsCert ? 'https' : 'http';
+    config.issuer = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${config.port}`;
   }
   if (config.keycloakPaths && issuerPath(config.issuer) === '') {
     throw new ValidationError(
@@ -522,6 +728,7 @@ export function loadConfig(
     throw new ValidationError('ZGW_AUTH_HEADERS_TIMEOUT must not exceed ZGW_AUTH_REQUEST_TIMEOUT');
   if (config.masterKey && config.masterKeyFile)
     throw new ValidationError('set either ZGW_AUTH_MASTER_KEY or ZGW_AUTH_MASTER_KEY_FILE, not both');
+  checkTlsSettings(config);
   if (config.tokenLifetime > config.maxTokenLifetime) {
     throw new ValidationError('ZGW_AUTH_TOKEN_LIFETIME must not exceed ZGW_AUTH_MAX_TOKEN_LIFETIME');
   }

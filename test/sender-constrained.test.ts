@@ -302,6 +302,14 @@ describe('DPoP-bound tokens', () => {
         /"none"/,
       ],
       [key.proof(proofClaims('POST', tokenUrl), { typ: 'JWT' }), /typ/],
+      [
+        signJws(
+          { alg: 'ES256', typ: 'dpop+jwt', jwk: key.jwk } as { alg: string },
+          proofClaims('POST', tokenUrl),
+          crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey,
+        ),
+        /signature does not verify/,
+      ],
       ['x'.repeat(9000), /longer than/],
     ];
     for (const [proof, description] of cases) {

@@ -111,7 +111,11 @@ forEachDialect((dialect) => {
       assert.equal(a.json.issuer, ts.url);
       assert.equal(a.json.token_endpoint, `${ts.url}/token`);
       assert.deepEqual(a.json.grant_types_supported, ['client_credentials']);
-      assert.deepEqual(a.json.token_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post']);
+      const methods = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'];
+      assert.deepEqual(a.json.token_endpoint_auth_methods_supported, methods);
+      assert.deepEqual(a.json.introspection_endpoint_auth_methods_supported, methods);
+      assert.deepEqual(a.json.revocation_endpoint_auth_methods_supported, methods);
+      assert.deepEqual(a.json.token_endpoint_auth_signing_alg_values_supported, ['RS256', 'PS256', 'ES256', 'EdDSA']);
     });
 
     it('never publishes private key members in the JWKS', async () => {

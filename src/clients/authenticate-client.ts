@@ -1,11 +1,13 @@
 import { invalidClient, OAuthError } from '../errors.js';
 import type { GuessingGuard } from '../limits/guessing-guard.js';
 import type { RateLimitCounts } from '../counts.js';
-import type { ClientAuthenticator } from './client-authenticator.js';
+import type { Authentication, ClientAuthenticator } from './client-authenticator.js';
 import type { Client } from './model.js';
+import type { PresentedCertificate } from '../pki/presented-certificate.js';
+import type { TrustStore } from '../pki/trust-store.js';
 
-/** What a client presented to authenticate itself (RFC 6749 §2.3.1), however it was sent. */
-export interface ClientCredentials {
+/** A client secret (RFC 6749 §2.3.1), however it was sent. */
+export interface SecretCredentials {
   clientId: string;
   secret: string;
   /**
@@ -16,18 +18,43 @@ export interface ClientCredentials {
   method: 'client_secret_basic' | 'client_secret_post';
 }
 
+/** A JWT client assertion (RFC 7523 §2.2); `clientId` is the subject it claims, unverified until checked. */
+export interface AssertionCredentials {
+  clientId: string;
+  assertion: string;
+  method: 'private_key_jwt';
+}
+
+/** What a client presented to authenticate itself, by method. */
+export type ClientCredentials = SecretCredentials | AssertionCredentials | CertificateCredentials;
+
+/** A client certificate with the `client_id` it is for (RFC 8705 §2: client_id is required then). */
+export interface CertificateCredentials {
+  clientId: string;
+  certificate: PresentedCertificate;
+}
+
 /** Who asks, for the back-off and the audit trail. */
 export interface Caller {
   address: string;
   endpoint: 'token' | 'introspect' | 'revoke' | 'console';
 }
 
+/** Audiences a client assertion may name at each endpoint: its URLs, the token endpoint's, the issuer. */
+export type AssertionAudiences = Partial<Record<Caller['endpoint'], ReadonlySet<string>>>;
+
 export interface ClientAuthentication {
-  authenticator: Pick<ClientAuthenticator, 'authenticate'>;
-  /** Back-off for every place a secret is checked. */
+  authenticator: Pick<ClientAuthenticator, 'authenticate' | 'authenticateAssertion' | 'authenticateCertificate'>;
+  /** Back-off for every place a secret or key is checked. */
   guard: Pick<GuessingGuard, 'check' | 'recordFailure' | 'recordSuccess'>;
   metrics: RateLimitCounts;
+  /** Read on every assertion: the issuer may be set once the port is known. */
+  audiences?: () => AssertionAudiences;
+  /** Trust anchors and CRLs for client certificates (ZGW_AUTH_TLS_CLIENT_CA); undefined when none are configured. */
+  trust?: TrustStore;
 }
+
+const NO_AUDIENCES: ReadonlySet<string> = new Set();
 
 /**
  * Client authentication shared by /token, /introspect and /revoke: the guessing back-off (see
@@ -38,15 +65,15 @@ export async function authenticateClient(
   credentials: ClientCredentials,
   caller: Caller,
 ): Promise<Client> {
-  return (await authenticateClientSecret(deps, credentials, caller)).client;
+  return (await authenticateCaller(deps, credentials, caller)).client;
 }
 
-/** authenticateClient, naming the secret that matched as well. */
-export async function authenticateClientSecret(
+/** authenticateClient, naming the secret that matched as well (null for a key). */
+export async function authenticateCaller(
   deps: ClientAuthentication,
   credentials: ClientCredentials,
   caller: Caller,
-): Promise<{ client: Client; secretId: string }> {
+): Promise<{ client: Client; secretId: string | null }> {
   const wait = await deps.guard.check(credentials.clientId, caller.address);
   if (wait > 0) {
     deps.metrics.rateLimitHits.inc({ limit: 'failed_auth' });
@@ -55,7 +82,38 @@ export async function authenticateClientSecret(
       headers: { 'retry-after': String(wait) },
     });
   }
-  let result = await deps.authenticator.authenticate(credentials.clientId, credentials.secret);
+  if ('certificate' in credentials)
+    return { client: await authenticateCertificate(deps, credentials, caller), secretId: null };
+  const result =
+    credentials.method === 'private_key_jwt'
+      ? await deps.authenticator.authenticateAssertion(
+          credentials.clientId,
+          credentials.assertion,
+          deps.audiences?.()[caller.endpoint] ?? NO_AUDIENCES,
+        )
+      : await checkSecret(deps, credentials, caller);
+  if (!result.ok) {
+    await deps.guard.recordFailure(credentials.clientId, caller.address, result.reason, {
+      endpoint: caller.endpoint,
+      method: credentials.method,
+      ...('secretId' in result && result.secretId ? { secretId: result.secretId } : {}),
+      ...('kid' in result && result.kid !== undefined ? { kid: result.kid.slice(0, 200) } : {}),
+      ...(result.detail !== undefined ? { detail: result.detail } : {}),
+      ...(result.rsin ? { organisation: result.rsin } : {}),
+    });
+    throw invalidClient();
+  }
+  await deps.guard.recordSuccess(credentials.clientId, caller.address);
+  return { client: result.client, secretId: 'secretId' in result ? result.secretId : null };
+}
+
+async function checkSecret(
+  deps: ClientAuthentication,
+  credentials: SecretCredentials,
+  caller: Caller,
+): Promise<Authentication> {
+  const method = caller.endpoint === 'console' ? 'console' : credentials.method;
+  let result = await deps.authenticator.authenticate(credentials.clientId, credentials.secret, method);
   // The secret as sent raw (curl -u, Python requests): the same attempt read another way, counted once.
   // Unknown clients are read twice as well, so that the cost does not tell which ids exist.
   if (
@@ -63,17 +121,31 @@ export async function authenticateClientSecret(
     (result.reason === 'wrong_secret' || result.reason === 'unknown_client') &&
     credentials.rawSecret !== undefined
   ) {
-    result = await deps.authenticator.authenticate(credentials.clientId, credentials.rawSecret);
+    result = await deps.authenticator.authenticate(credentials.clientId, credentials.rawSecret, method);
   }
+  return result;
+}
+
+/** Certificate-based client authentication: same back-off, same one answer, the reason audited. */
+async function authenticateCertificate(
+  deps: ClientAuthentication,
+  credentials: CertificateCredentials,
+  caller: Caller,
+): Promise<Client> {
+  const result = await deps.authenticator.authenticateCertificate(
+    credentials.clientId,
+    credentials.certificate,
+    deps.trust,
+  );
   if (!result.ok) {
     await deps.guard.recordFailure(credentials.clientId, caller.address, result.reason, {
       endpoint: caller.endpoint,
-      method: credentials.method,
-      ...(result.secretId ? { secretId: result.secretId } : {}),
+      method: result.method ?? 'tls_client_auth',
+      ...(result.detail ? { detail: result.detail } : {}),
       ...(result.rsin ? { organisation: result.rsin } : {}),
     });
     throw invalidClient();
   }
   await deps.guard.recordSuccess(credentials.clientId, caller.address);
-  return { client: result.client, secretId: result.secretId };
+  return result.client;
 }

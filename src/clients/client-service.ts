@@ -8,6 +8,8 @@ import type { ClientFilter, ClientStore, SecretRecord, StoredSecret } from './cl
 import {
   type Client,
   type ClientInput,
+  type ClientAuthMethod,
+  type ClientKey,
   type ClientPatch,
   DEFAULT_AUTH_METHODS,
   MAX_EPOCH_MS,
@@ -15,6 +17,9 @@ import {
   type SecretInfo,
   type SecretInput,
 } from './model.js';
+import { MAX_CLIENT_KEYS, parseKeyInput } from './client-keys.js';
+import { keyCertificateRefusal } from './key-certificate.js';
+import type { TrustStore } from '../pki/trust-store.js';
 import { isLive, secretInfo } from './secret-lifecycle.js';
 import {
   checkImportedSecret,
@@ -28,6 +33,7 @@ import {
   validateClientFields,
   validateClientId,
   validateDefaultScopesAllowed,
+  validateAuthFields,
   validateSecretLabel,
 } from './validate.js';
 
@@ -48,6 +54,16 @@ export interface CreatedSecret {
   warnings: string[];
 }
 
+/** What a client's authentication may be set to: the operator's settings. */
+export interface ClientAuthPolicy {
+  /** Methods a client may be registered with or changed to (ZGW_AUTH_NEW_CLIENT_AUTH_METHODS). */
+  newMethods?: readonly ClientAuthMethod[];
+  /** Checks a jwks_uri when it is set (JwksUriPolicy.validate). */
+  jwksUri?: { validate(uri: string): void };
+  /** Trust anchors the x5c chains of registered keys must validate to (ZGW_AUTH_TLS_CLIENT_CA). */
+  trust?: TrustStore;
+}
+
 const SELF_SIGNED_NEEDS_NEW_SECRET =
   'self-signed tokens need a new secret: the existing secrets are stored as one-way hashes and cannot verify HS256 signatures; add a secret to this client';
 
@@ -66,6 +82,7 @@ export class ClientService {
     private readonly organisations?: OrganisationRegistration,
     /** Told of every change made here at once, before the change feed reports it. */
     private readonly authenticator?: Pick<ClientAuthenticator, 'forget'>,
+    private readonly authPolicy: ClientAuthPolicy = {},
   ) {}
 
   /**
@@ -118,6 +135,7 @@ export class ClientService {
       dpopBoundAccessTokens: input.dpopBoundAccessTokens ?? false,
     };
     validateDefaultScopesAllowed(client.defaultScopes, client.allowedScopes);
+    this.checkAuthentication(undefined, client, []);
     if (await this.store.get(clientId, t)) throw new ConflictError(`client "${clientId}" already exists`);
     await this.organisations?.ensure(client.rsin, actor);
     if (options?.secrets) return this.createWithSecrets(client, options.secrets, actor);
@@ -202,6 +220,13 @@ export class ClientService {
     if (patch.allowedScopes && !patch.defaultScopes)
       after.defaultScopes = before.defaultScopes.filter((s) => after.allowedScopes.includes(s));
     validateDefaultScopesAllowed(after.defaultScopes, after.allowedScopes);
+    if (
+      patch.jwksUri !== undefined ||
+      patch.authMethods !== undefined ||
+      patch.tlsSubject !== undefined ||
+      patch.oin !== undefined
+    )
+      this.checkAuthentication(before, after, after.jwksUri !== null ? await this.store.listKeys(clientId) : []);
     after.updatedAt = this.now();
     const warnings: string[] = [];
     if (after.selfSignedAllowed && !before.selfSignedAllowed) {
@@ -339,6 +364,85 @@ export class ClientService {
     return info;
   }
 
+  /**
+   * Methods newly given must be ones the operator allows for new registrations; a jwks_uri must
+   * pass the fetch policy, and never come with registered keys (RFC 7591 §2: one or the other).
+   */
+  private checkAuthentication(before: Client | undefined, after: Client, keys: ClientKey[]): void {
+    validateAuthFields(after);
+    const allowed = this.authPolicy.newMethods;
+    const added = after.authMethods.filter((m) => !before?.authMethods.includes(m));
+    const refused = allowed ? added.filter((m) => !allowed.includes(m)) : [];
+    if (refused.length)
+      throw new ValidationError(
+        `authentication method ${refused.join(', ')} is not allowed for new registrations here (allowed: ${allowed!.join(', ')})`,
+        'authMethods',
+      );
+    if (after.jwksUri !== null && after.jwksUri !== before?.jwksUri) this.authPolicy.jwksUri?.validate(after.jwksUri);
+    if (after.jwksUri !== null && keys.length)
+      throw new ValidationError(
+        'a client has registered keys or a jwks_uri, not both: remove its keys first',
+        'jwksUri',
+      );
+  }
+
+  /** Registers public keys (a JWK, a JWKS or PEM certificates, see parseKeyInput); audited by thumbprint. */
+  async addKeys(clientId: string, text: string, actor: Actor): Promise<ClientKey[]> {
+    const client = await this.get(clientId);
+    if (client.jwksUri !== null)
+      throw new ValidationError(
+        'this client publishes its keys at its jwks_uri: clear jwks_uri to register keys',
+        'keys',
+      );
+    const added = parseKeyInput(text, clientId, this.now());
+    const existing = await this.store.listKeys(clientId);
+    if (existing.length + added.length > MAX_CLIENT_KEYS)
+      throw new ValidationError(`at most ${MAX_CLIENT_KEYS} keys per client`, 'keys');
+    // Refused now what authentication would refuse: an x5c chain the anchors do not vouch for, a missing OIN.
+    for (const k of added) {
+      const refusal = keyCertificateRefusal(k.publicJwk, client.oin, this.authPolicy.trust, this.now());
+      if (refusal) throw new ValidationError(`key "${k.kid.slice(0, 60)}": ${refusal.detail}`, 'keys');
+    }
+    const kids = new Set(existing.map((k) => k.kid));
+    for (const k of added) {
+      if (kids.has(k.kid)) throw new ConflictError(`key "${k.kid.slice(0, 60)}" is already registered for this client`);
+      kids.add(k.kid);
+    }
+    await this.store.insertKeys(added);
+    await this.changed(clientId);
+    for (const k of added)
+      await this.audit.record({
+        actor: actor.id,
+        address: actor.address,
+        action: 'client_key.added',
+        target: clientId,
+        organisation: client.rsin,
+        details: keyDetails(k),
+      });
+    return added;
+  }
+
+  async listKeys(clientId: string): Promise<ClientKey[]> {
+    await this.get(clientId);
+    return this.store.listKeys(clientId);
+  }
+
+  async removeKey(clientId: string, kid: string, actor: Actor): Promise<ClientKey> {
+    const client = await this.get(clientId);
+    const removed = await this.store.removeKey(clientId, kid);
+    if (!removed) throw new NotFoundError(`key "${kid.slice(0, 60)}" of client "${clientId}" does not exist`);
+    await this.changed(clientId);
+    await this.audit.record({
+      actor: actor.id,
+      address: actor.address,
+      action: 'client_key.removed',
+      target: clientId,
+      organisation: client.rsin,
+      details: keyDetails(removed),
+    });
+    return removed;
+  }
+
   private async changed(clientId: string): Promise<void> {
     this.authenticator?.forget(clientId);
     await this.changes.publish({ kind: 'client', clientId });
@@ -359,6 +463,11 @@ export class ClientService {
       weak,
     };
   }
+}
+
+/** What the audit trail keeps of a key: never its material beyond the thumbprint. */
+function keyDetails(k: ClientKey): Record<string, unknown> {
+  return { kid: k.kid, thumbprint: k.thumbprint, kty: k.kty, alg: k.alg, expiresAt: k.expiresAt };
 }
 
 /** The one answer for a client that does not exist, or that the asker may not see: the two must not differ. */

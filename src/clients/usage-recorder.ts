@@ -1,5 +1,5 @@
 import type { ClientStore, StoredSecret } from './client-store.js';
-import type { Client } from './model.js';
+import type { Client, ClientKey } from './model.js';
 
 /** How exact "last used" is, for secrets and clients (see note). */
 export const USAGE_PRECISION_MS = 300_000;
@@ -13,10 +13,12 @@ const USAGE_BACKLOG_MAX = 10_000;
 export class UsageRecorder {
   /** Secret id → client id of secrets to mark as used at the next flush. */
   private usage = new Map<string, string>();
+  /** `clientId kid` of keys to mark as used at the next flush. */
+  private keyUsage = new Map<string, { clientId: string; kid: string }>();
   private usageTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly store: Pick<ClientStore, 'recordUsage'>,
+    private readonly store: Pick<ClientStore, 'recordUsage' | 'recordKeyUsage'>,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -36,8 +38,15 @@ export class UsageRecorder {
       clientIds.add(clientId);
       this.usage.delete(secretId);
     }
-    if (this.usage.size) this.scheduleUsageFlush();
+    const keys: { clientId: string; kid: string }[] = [];
+    for (const [id, key] of this.keyUsage) {
+      if (!all && secretIds.length + keys.length >= USAGE_WRITES_PER_FLUSH) break;
+      keys.push(key);
+      this.keyUsage.delete(id);
+    }
+    if (this.usage.size || this.keyUsage.size) this.scheduleUsageFlush();
     if (secretIds.length) await this.store.recordUsage(secretIds, [...clientIds], this.now());
+    if (keys.length) await this.store.recordKeyUsage(keys, this.now());
   }
 
   private scheduleUsageFlush(): void {
@@ -64,6 +73,23 @@ export class UsageRecorder {
     secret.lastUsedAt = t;
     client.lastTokenAt = t;
     this.usage.set(secret.secretId, client.clientId);
+    this.scheduleUsageFlush();
+  }
+
+  /** A registered key that verified an assertion: "last used" as for secrets (see note). */
+  noteKey(key: ClientKey, client: Client): void {
+    const t = this.now();
+    if (
+      key.lastUsedAt !== null &&
+      t - key.lastUsedAt < USAGE_PRECISION_MS &&
+      client.lastTokenAt !== null &&
+      t - client.lastTokenAt < USAGE_PRECISION_MS
+    )
+      return;
+    if (this.usage.size + this.keyUsage.size >= USAGE_BACKLOG_MAX) return;
+    key.lastUsedAt = t;
+    client.lastTokenAt = t;
+    this.keyUsage.set(`${key.clientId} ${key.kid}`, { clientId: key.clientId, kid: key.kid });
     this.scheduleUsageFlush();
   }
 }

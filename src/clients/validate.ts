@@ -1,7 +1,15 @@
 import { holdsControlCharacters } from '../control-characters.js';
 import { ValidationError } from '../errors.js';
 import { CLIENT_LIMITS } from './client-limits.js';
-import { type ClientPatch, GRANT_TYPES, isAllowedStaticClaim, STATIC_CLAIM_NAMES } from './model.js';
+import {
+  type Client,
+  CLIENT_AUTH_METHODS,
+  type ClientPatch,
+  GRANT_TYPES,
+  isAllowedStaticClaim,
+  STATIC_CLAIM_NAMES,
+  TLS_SUBJECT_FIELDS,
+} from './model.js';
 import { validateRsin } from './rsin.js';
 
 export const CLIENT_ID_RULE = `1-${CLIENT_LIMITS.clientId} characters of A-Z a-z 0-9 . _ ~ -, the first a letter or digit`;
@@ -135,4 +143,36 @@ export function validateDefaultScopesAllowed(defaultScopes: string[], allowedSco
 export function validateSecretLabel(label: string): void {
   if (typeof label !== 'string' || label.length > CLIENT_LIMITS.secretLabel || /[\u0000-\u001f]/.test(label))
     throw new ValidationError(`label: at most ${CLIENT_LIMITS.secretLabel} characters, no control characters`, 'label');
+}
+
+export const OIN_PATTERN = /^\d{20}$/;
+
+/** A client's authentication fields: known methods (at least one, each once), a TLS subject of one known field, a 20-digit OIN. */
+export function validateAuthFields(client: Pick<Client, 'authMethods' | 'tlsSubject' | 'oin' | 'jwksUri'>): void {
+  const methods = client.authMethods;
+  if (!Array.isArray(methods) || !methods.length || methods.length > CLIENT_AUTH_METHODS.length)
+    throw new ValidationError(`authMethods: one or more of ${CLIENT_AUTH_METHODS.join(', ')}`, 'authMethods');
+  for (const m of methods)
+    if (!(CLIENT_AUTH_METHODS as readonly string[]).includes(m))
+      throw new ValidationError(`unknown authentication method "${String(m).slice(0, 40)}"`, 'authMethods');
+  if (new Set(methods).size !== methods.length)
+    throw new ValidationError('authMethods: each method once', 'authMethods');
+  const subject = client.tlsSubject;
+  if (
+    subject !== null &&
+    (typeof subject !== 'object' ||
+      !(TLS_SUBJECT_FIELDS as readonly string[]).includes(subject.field) ||
+      typeof subject.value !== 'string' ||
+      !subject.value.length ||
+      subject.value.length > 1024 ||
+      holdsControlCharacters(subject.value))
+  )
+    throw new ValidationError(
+      `tlsSubject: one of ${TLS_SUBJECT_FIELDS.join(', ')} with a value of 1-1024 characters`,
+      'tlsSubject',
+    );
+  if (client.oin !== null && (typeof client.oin !== 'string' || !OIN_PATTERN.test(client.oin)))
+    throw new ValidationError('oin: 20 digits', 'oin');
+  if (client.jwksUri !== null && typeof client.jwksUri !== 'string')
+    throw new ValidationError('jwksUri must be a URL', 'jwksUri');
 }

@@ -39,7 +39,8 @@ export async function signIn(
     scope: token.scope ?? '',
     accessToken: token.accessToken,
     jti: token.jti,
-    secretId: token.secretId,
+    // A console sign-in presents a secret: its id is always there.
+    secretId: token.secretId ?? '',
     expiresAt: nowSeconds + token.expiresIn,
   };
 }

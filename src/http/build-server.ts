@@ -1,15 +1,19 @@
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import type https from 'node:https';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { App } from '../app.js';
-import { OAuthError } from '../errors.js';
+import { OAuthError, ValidationError } from '../errors.js';
 import { addressGroup } from '../limits/address.js';
 import { introspectToken, type IntrospectTokenDeps } from '../tokens/introspect-token.js';
 import { issueToken, type IssueTokenDeps } from '../tokens/issue-token.js';
 import { revokeToken, type RevokeTokenDeps } from '../tokens/revoke-token.js';
 import { consoleRoutes } from '../console/console-routes.js';
 import { adminRoutes } from './admin/admin-routes.js';
-import { endpointPaths } from './endpoint-paths.js';
+import { certificateReader } from './client-certificate.js';
+import type { AssertionAudiences } from '../clients/authenticate-client.js';
+import { assertionAudiences, endpointPaths } from './endpoint-paths.js';
 import { failureFloor } from './failure-floor.js';
 import { registerFormParsers } from './form-body.js';
 import { sendOAuthError, toOAuthErrorResponse, withClientChallenge } from './render/oauth-error.js';
@@ -27,6 +31,8 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
  * encapsulated scope with form parsers and the RFC 6749 error renderer.
  */
 export async function buildServer(app: App): Promise<FastifyInstance> {
+  const timeouts = { headersTimeout: app.config.headersTimeout * 1000, connectionsCheckingInterval: 1000 };
+  const tls = httpsOptions(app.config);
   const server = Fastify({
     loggerInstance: app.log as FastifyBaseLogger,
     trustProxy: trustedProxies(app.config.trustProxy),
@@ -40,7 +46,7 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
     return503OnClosing: true,
     // Node checks these every connectionsCheckingInterval (30 s by default): check every second.
     requestTimeout: app.config.requestTimeout * 1000,
-    http: { headersTimeout: app.config.headersTimeout * 1000, connectionsCheckingInterval: 1000 },
+    ...(tls ? { https: { ...tls, ...timeouts } } : { http: timeouts }),
     // Through logController: the top-level disableRequestLogging prints a deprecation warning on every start.
     logController: new LogController({ disableRequestLogging: !app.config.accessLog }),
     routerOptions: { maxParamLength: 200 },
@@ -64,8 +70,24 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
     done();
   });
 
+  // Fixed at start: the issuer's path (and Keycloak's paths under it) cannot change while serving.
+  const paths = endpointPaths(app.config);
   // The use cases, each given only the parts of the app it works with.
-  const authentication = { authenticator: app.authenticator, guard: app.guard, metrics: app.metrics };
+  // The issuer may be set once the port is known (as discovery reads it): the audiences follow it.
+  let audiences = { issuer: '', sets: {} as AssertionAudiences };
+  const authentication = {
+    authenticator: app.authenticator,
+    guard: app.guard,
+    metrics: app.metrics,
+    audiences: () => {
+      if (audiences.issuer !== app.config.issuer)
+        audiences = { issuer: app.config.issuer, sets: assertionAudiences(app.config.issuer, paths) };
+      return audiences.sets;
+    },
+    ...(app.trust ? { trust: app.trust } : {}),
+  };
+  // Client certificates: of this server's own TLS connections, or from a trusted proxy's header.
+  const certificateOf = tls || app.config.clientCertHeader ? certificateReader(app.config) : undefined;
   const issuing: IssueTokenDeps = { ...authentication, issuer: app.issuer, audit: app.audit, dpop: app.dpop };
   const introspection: IntrospectTokenDeps = { ...authentication, config: app.config, verifier: app.verifier };
   const revocation: RevokeTokenDeps = {
@@ -74,8 +96,6 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
     revocations: app.revocations,
     audit: app.audit,
   };
-  // Fixed at start: the issuer's path (and Keycloak's paths under it) cannot change while serving.
-  const paths = endpointPaths(app.config);
   const tokenPaths = new Set(paths.token);
   // Read per request: the issuer may be set once the port is known.
   let tokenUrlsOf: { issuer: string; urls: string[] } | undefined;
@@ -102,6 +122,7 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
       paths: paths.token,
       keycloakPaths: paths.keycloak,
       tokenUrls,
+      certificateOf,
     });
     // One per-address (IPv6: per /64) request budget shared by the endpoints that test tokens.
     await oauth.register(async (tokenChecks) => {
@@ -126,11 +147,13 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
         introspectToken: (request) => introspectToken(introspection, request),
         paths: paths.introspect,
         keycloakPaths: paths.keycloak,
+        certificateOf,
       });
       await tokenChecks.register(revokeRoute, {
         revokeToken: (request) => revokeToken(revocation, request),
         paths: paths.revoke,
         keycloakPaths: paths.keycloak,
+        certificateOf,
       });
     });
   });
@@ -175,7 +198,39 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
       error_description: `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`,
     }),
   );
-  return server;
+  return server as unknown as FastifyInstance;
+}
+
+/**
+ * node:https options of the HTTPS listener, read from the files of the settings; undefined for
+ * plain HTTP. `optional` asks for a certificate and lets any handshake through (this server then
+ * judges the certificate per client and answers OAuth's invalid_client); `required` lets OpenSSL
+ * refuse the handshake without a certificate chaining to the client CAs; either way this server
+ * checks the chain again, with the CRLs, for each client that authenticates with it.
+ */
+function httpsOptions(config: App['config']): https.ServerOptions | undefined {
+  if (!config.tlsCert || !config.tlsKey) return undefined;
+  const read = (file: string, what: string) => {
+    try {
+      return fs.readFileSync(file);
+    } catch (err) {
+      throw new ValidationError(`${what} ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+  };
+  const options: https.ServerOptions = {
+    cert: read(config.tlsCert, 'ZGW_AUTH_TLS_CERT'),
+    key: read(config.tlsKey, 'ZGW_AUTH_TLS_KEY'),
+    minVersion: 'TLSv1.2',
+  };
+  if (config.tlsClientCert === 'off' || !config.tlsClientCa) return options;
+  return {
+    ...options,
+    ca: read(config.tlsClientCa, 'ZGW_AUTH_TLS_CLIENT_CA'),
+    requestCert: true,
+    // CRLs are checked by zgw-auth along each chain, not by OpenSSL: node's `crl` option makes
+    // OpenSSL demand a CRL of every CA in the chain, root's children included.
+    rejectUnauthorized: config.tlsClientCert === 'required',
+  };
 }
 
 /**

@@ -1,8 +1,10 @@
 import { isUtf8 } from 'node:buffer';
-import type { ClientCredentials } from '../clients/authenticate-client.js';
+import type { AssertionCredentials, ClientCredentials } from '../clients/authenticate-client.js';
+import { assertionSubject, JWT_BEARER_ASSERTION_TYPE } from '../clients/client-assertion.js';
 import { invalidClient, invalidRequest } from '../errors.js';
 import { CONTROL_CHARACTERS } from '../control-characters.js';
 import type { FormBody } from './form-body.js';
+import type { PresentedCertificate } from '../pki/presented-certificate.js';
 
 const MAX_CREDENTIAL_LENGTH = 1024;
 
@@ -14,6 +16,11 @@ export interface CredentialOptions {
    * secret checked.
    */
   identicalTwice?: boolean;
+  /**
+   * The client certificate of the request (TLS connection or trusted proxy), read only when neither
+   * HTTP Basic nor client_secret is sent: a TLS client may present a certificate on every request.
+   */
+  certificate?: () => PresentedCertificate | undefined;
 }
 
 /**
@@ -27,6 +34,13 @@ export function clientCredentials(
 ): ClientCredentials {
   const bodyId = body.get('client_id');
   const bodySecret = body.get('client_secret');
+  const assertionType = body.get('client_assertion_type');
+  const assertion = body.get('client_assertion');
+  if (assertionType !== undefined || assertion !== undefined) {
+    if (bodySecret !== undefined || (authorization !== undefined && /^basic /i.test(authorization)))
+      throw invalidRequest('client authenticated twice: use either a client assertion or a client secret, not both');
+    return assertionCredentials(assertionType, assertion, bodyId);
+  }
   if (authorization !== undefined && /^basic /i.test(authorization)) {
     const basic = parseBasic(authorization.slice(6).trim());
     // Both values come from the caller: comparing them tells it nothing it does not know.
@@ -42,11 +56,37 @@ export function clientCredentials(
       ? { clientId: basic.clientId, secret: bodySecret, method: 'client_secret_basic' }
       : { ...basic, method: 'client_secret_basic' };
   }
+  const certificate = bodySecret === undefined ? options.certificate?.() : undefined;
+  if (certificate) {
+    // RFC 8705 §2: the certificate says who may be the client; client_id says which client it claims to be.
+    if (bodyId === undefined) throw invalidClient('client_id is required with a client certificate (RFC 8705 §2)');
+    if (bodyId.length > MAX_CREDENTIAL_LENGTH) throw invalidClient();
+    return { clientId: bodyId, certificate };
+  }
   if (bodyId === undefined || bodySecret === undefined) {
     throw invalidClient('client authentication missing: send client_id and client_secret, or HTTP Basic');
   }
   if (bodyId.length > MAX_CREDENTIAL_LENGTH || bodySecret.length > MAX_CREDENTIAL_LENGTH) throw invalidClient();
   return { clientId: bodyId, secret: bodySecret, method: 'client_secret_post' };
+}
+
+/**
+ * RFC 7523 §2.2 and RFC 7521 §4.2: client_assertion_type jwt-bearer with one client_assertion. The
+ * client is the optional client_id or else the assertion's subject; the authenticator then checks
+ * that iss and sub both name it. An assertion too large or malformed to read still goes there,
+ * so that its refusal is counted and audited like any other.
+ */
+function assertionCredentials(
+  type: string | undefined,
+  assertion: string | undefined,
+  bodyId: string | undefined,
+): AssertionCredentials {
+  if (type !== JWT_BEARER_ASSERTION_TYPE)
+    throw invalidClient(`client_assertion_type must be ${JWT_BEARER_ASSERTION_TYPE}`);
+  if (assertion === undefined) throw invalidClient('client_assertion is missing');
+  if (bodyId !== undefined && bodyId.length > MAX_CREDENTIAL_LENGTH) throw invalidClient();
+  const clientId = bodyId ?? assertionSubject(assertion)?.slice(0, MAX_CREDENTIAL_LENGTH) ?? '';
+  return { clientId, assertion, method: 'private_key_jwt' };
 }
 
 function parseBasic(encoded: string): { clientId: string; secret: string; rawSecret?: string } {

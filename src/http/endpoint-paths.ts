@@ -1,3 +1,4 @@
+import type { AssertionAudiences } from '../clients/authenticate-client.js';
 import { type Config, issuerPath } from '../config.js';
 
 /** Where each endpoint answers. */
@@ -51,5 +52,25 @@ export function endpointPaths(config: Pick<Config, 'issuer' | 'keycloakPaths'>):
       ...(base ? [`/.well-known/oauth-authorization-server${base}`] : []),
     ),
     keycloak: keycloak(...Object.values(KEYCLOAK)),
+  };
+}
+
+/**
+ * What a client assertion's `aud` may name (RFC 7523 §3, OpenID Connect Core §9): the issuer or
+ * the token endpoint's URL at /token; at /introspect and /revoke their own URLs as well. Every path
+ * an endpoint answers at counts, with the issuer's origin.
+ */
+export function assertionAudiences(
+  issuer: string,
+  paths: Pick<EndpointPaths, 'token' | 'introspect' | 'revoke'>,
+): AssertionAudiences {
+  const origin = new URL(issuer).origin;
+  const urls = (list: readonly string[]) => list.map((p) => origin + p);
+  const issuers = [issuer, issuer + '/'];
+  const token = new Set([...issuers, ...urls(paths.token)]);
+  return {
+    token,
+    introspect: new Set([...token, ...urls(paths.introspect)]),
+    revoke: new Set([...token, ...urls(paths.revoke)]),
   };
 }

@@ -3,7 +3,7 @@ import { addressGroup } from './address.js';
 import type { BackoffPolicy, FailureLimiter } from './failure-limiter.js';
 
 /**
- * Why a secret or secret-derived signature was refused. Former secrets (revoked, expired) are
+ * Why a secret, secret-derived signature, client assertion or certificate was refused. Former secrets (revoked, expired) are
  * recognised and not counted: a stale instance of a consumer is not a guesser.
  */
 export type GuessReason =
@@ -14,7 +14,14 @@ export type GuessReason =
   | 'disabled_client'
   | 'disabled_organisation'
   | 'bad_signature'
-  | 'self_signed_not_allowed';
+  | 'self_signed_not_allowed'
+  | 'method_not_allowed'
+  | 'bad_assertion'
+  | 'replayed_assertion'
+  | 'unknown_key'
+  | 'untrusted_chain'
+  | 'certificate_mismatch'
+  | 'certificate_header_refused';
 
 export interface GuessContext {
   /** Where the secret was checked: token, introspect, revoke, admin. */
@@ -22,6 +29,10 @@ export interface GuessContext {
   method?: string;
   /** The stored secret the presented one matched, when one did. */
   secretId?: string;
+  /** The key an assertion named or was verified with. */
+  kid?: string;
+  /** What was wrong, in a few words (an assertion's failed check, a jwks_uri's failure). */
+  detail?: string;
   /** RSIN of the client's organisation, when the client is known: the audit event is filed under it. */
   organisation?: string;
 }

@@ -1,7 +1,7 @@
 import type { AuditEvent, AuditLog, AuditQuery } from '../audit/audit-log.js';
 import type { ClientFilter } from '../clients/client-store.js';
 import { type Actor, type ClientService, clientNotFound, type CreatedSecret } from '../clients/client-service.js';
-import type { Client, ClientInput, ClientPatch, SecretInfo, SecretInput } from '../clients/model.js';
+import type { Client, ClientInput, ClientKey, ClientPatch, SecretInfo, SecretInput } from '../clients/model.js';
 import {
   type Administrator,
   auditQueryFor,
@@ -14,7 +14,17 @@ import {
 /** The registry operations an administrator reaches. */
 export type AdministeredClients = Pick<
   ClientService,
-  'list' | 'create' | 'get' | 'update' | 'delete' | 'listSecrets' | 'addSecret' | 'revokeSecret'
+  | 'list'
+  | 'create'
+  | 'get'
+  | 'update'
+  | 'delete'
+  | 'listSecrets'
+  | 'addSecret'
+  | 'revokeSecret'
+  | 'listKeys'
+  | 'addKeys'
+  | 'removeKey'
 >;
 
 /**
@@ -74,6 +84,21 @@ export class ClientAdministration {
   async revokeSecret(admin: Administrator, clientId: string, secretId: string, actor: Actor): Promise<SecretInfo> {
     checkClientChange(admin, await this.visible(admin, clientId));
     return this.clients.revokeSecret(clientId, secretId, actor);
+  }
+
+  async listKeys(admin: Administrator, clientId: string): Promise<ClientKey[]> {
+    await this.visible(admin, clientId);
+    return this.clients.listKeys(clientId);
+  }
+
+  async addKeys(admin: Administrator, clientId: string, text: string, actor: Actor): Promise<ClientKey[]> {
+    checkClientChange(admin, await this.visible(admin, clientId));
+    return this.clients.addKeys(clientId, text, actor);
+  }
+
+  async removeKey(admin: Administrator, clientId: string, kid: string, actor: Actor): Promise<ClientKey> {
+    checkClientChange(admin, await this.visible(admin, clientId));
+    return this.clients.removeKey(clientId, kid, actor);
   }
 
   async auditEvents(admin: Administrator, query: AuditQuery): Promise<AuditEvent[]> {

@@ -1,7 +1,7 @@
 import { type Confirmation, type DpopProofChecker, TokenError } from '@zgw-auth/verifier';
 import type { AuditLog } from '../audit/audit-log.js';
 import {
-  authenticateClientSecret,
+  authenticateCaller,
   type ClientAuthentication,
   type ClientCredentials,
 } from '../clients/authenticate-client.js';
@@ -66,8 +66,8 @@ export interface TokenResponse {
   /** For the caller's own records (the console's session); /token sends neither. */
   jti: string;
   client: Client;
-  /** The secret the client authenticated with: the console's session ends with it. */
-  secretId: string;
+  /** The secret the client authenticated with (null for a key): the console's session ends with it. */
+  secretId: string | null;
 }
 
 export type IssueToken = (request: TokenRequest) => Promise<TokenResponse>;
@@ -82,7 +82,7 @@ export async function issueToken(deps: IssueTokenDeps, request: TokenRequest): P
       `grant_type "${grantType.slice(0, 50)}" is not supported; use client_credentials`,
     );
   }
-  const { client, secretId } = await authenticateClientSecret(deps, orThrow(request.credentials), {
+  const { client, secretId } = await authenticateCaller(deps, orThrow(request.credentials), {
     address: request.address,
     endpoint: request.console ? 'console' : 'token',
   });

@@ -202,6 +202,14 @@ describe('DPoP proofs: refused', () => {
     for (const [proof, message] of cases)
       await refusedWith(() => checker.check({ proof, method: 'GET', urls: [URL_] }), 'invalid_dpop_proof', message);
     await refusedWith(() => checker.check({ proof: undefined, method: 'GET', urls: [URL_] }), 'dpop_proof_missing');
+    // The same on the thread pool, as zgw-auth's /token checks.
+    const pooled = new DpopProofChecker({ threadPool: true });
+    await refusedWith(
+      () => pooled.check({ proof: cases[0]![0], method: 'GET', urls: [URL_] }),
+      'invalid_dpop_proof',
+      /signature does not verify/,
+    );
+    await pooled.check({ proof: forged({}, claimsNow()), method: 'GET', urls: [URL_] });
   });
 
   it('at an API: a proof without ath, for another token, or by another key than cnf.jkt', async () => {

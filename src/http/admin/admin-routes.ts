@@ -6,7 +6,14 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Activity } from '../../audit/activity-report.js';
 import type { AuditLog } from '../../audit/audit-log.js';
 import type { Actor } from '../../clients/client-service.js';
-import { ADMIN_SCOPE, ORG_ADMIN_SCOPE } from '../../clients/model.js';
+import {
+  ADMIN_SCOPE,
+  type ClientAuthMethod,
+  type ClientPatch,
+  ORG_ADMIN_SCOPE,
+  TLS_SUBJECT_FIELDS,
+  type TlsSubjectField,
+} from '../../clients/model.js';
 import { ForbiddenError, ValidationError } from '../../errors.js';
 import { holdsControlCharacters } from '../../control-characters.js';
 import type { KeyRing } from '../../keys/key-ring.js';
@@ -39,6 +46,38 @@ declare module 'fastify' {
 const actorOf = (request: FastifyRequest): Actor => ({ id: request.admin?.clientId ?? 'unknown', address: request.ip });
 
 const REALM = 'zgw-auth-admin';
+
+type RegistrationNames = {
+  token_endpoint_auth_method?: ClientAuthMethod;
+  token_endpoint_auth_methods?: ClientAuthMethod[];
+  jwks_uri?: string | null;
+} & Partial<Record<`tls_client_auth_${TlsSubjectField}`, string>>;
+
+/**
+ * The client fields as the registry names them, from a body that may use RFC 7591's and RFC
+ * 8705's names instead (token_endpoint_auth_method(s), jwks_uri, tls_client_auth_*): one name per field.
+ */
+function registrationFields<T extends ClientPatch & RegistrationNames>(body: T): Omit<T, keyof RegistrationNames> {
+  const { token_endpoint_auth_method, token_endpoint_auth_methods, jwks_uri, ...rest } = body;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(rest)) if (!k.startsWith('tls_client_auth_')) out[k] = v;
+  const both = (field: string, given: unknown[]) => {
+    if (given.filter((v) => v !== undefined).length > 1)
+      throw new ValidationError(`${field} is given twice, under two names`, field);
+  };
+  both('authMethods', [rest.authMethods, token_endpoint_auth_method, token_endpoint_auth_methods]);
+  both('jwksUri', [rest.jwksUri, jwks_uri]);
+  const methods = token_endpoint_auth_methods ?? (token_endpoint_auth_method && [token_endpoint_auth_method]);
+  if (methods) out.authMethods = methods;
+  if (jwks_uri !== undefined) out.jwksUri = jwks_uri;
+  const subjects = TLS_SUBJECT_FIELDS.flatMap((field) => {
+    const value = (body as Record<string, unknown>)[`tls_client_auth_${field}`];
+    return typeof value === 'string' ? [{ field, value }] : [];
+  });
+  both('tlsSubject', [rest.tlsSubject, ...subjects]);
+  if (subjects[0]) out.tlsSubject = subjects[0];
+  return out as Omit<T, keyof RegistrationNames>;
+}
 
 /** The documentation of the API is public; everything else needs an administrator. */
 const isPublic = (request: FastifyRequest) =>
@@ -87,7 +126,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRouteOptions> = async (
   // indexPrefix: the page at /admin/docs (no slash) links its assets absolutely, and without this
   // prefix those links miss /admin (a blank page).
   await admin.register(swaggerUi, { routePrefix: '/docs', indexPrefix: '/admin' });
-  for (const schema of [s.clientSchema, s.secretInfoSchema, s.problemSchema]) admin.addSchema(schema);
+  for (const schema of [s.clientSchema, s.secretInfoSchema, s.clientKeySchema, s.problemSchema])
+    admin.addSchema(schema);
   admin.setSchemaErrorFormatter(schemaError);
 
   admin.addHook('onRequest', async (request, reply) => {
@@ -197,7 +237,11 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRouteOptions> = async (
     '/clients',
     { schema: { body: s.createClientBody, response: { 201: s.createdClientSchema } } },
     async (request, reply) => {
-      const created = await clients.create(administratorOfRequest(request), request.body, actorOf(request));
+      const created = await clients.create(
+        administratorOfRequest(request),
+        registrationFields(request.body),
+        actorOf(request),
+      );
       return reply.code(201).header('cache-control', 'no-store').send(created);
     },
   );
@@ -212,7 +256,12 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRouteOptions> = async (
     '/clients/:clientId',
     { schema: { params: s.clientIdParams, body: s.updateClientBody, response: { 200: s.clientWithWarnings } } },
     async (request) =>
-      clients.update(administratorOfRequest(request), request.params.clientId, request.body, actorOf(request)),
+      clients.update(
+        administratorOfRequest(request),
+        request.params.clientId,
+        registrationFields(request.body),
+        actorOf(request),
+      ),
   );
 
   for (const [verb, enabled] of [
@@ -273,6 +322,35 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRouteOptions> = async (
         request.params.secretId,
         actorOf(request),
       ),
+  );
+
+  admin.get(
+    '/clients/:clientId/keys',
+    { schema: { params: s.clientIdParams, response: { 200: s.clientKeyList } } },
+    async (request) => ({ items: await clients.listKeys(administratorOfRequest(request), request.params.clientId) }),
+  );
+
+  admin.post(
+    '/clients/:clientId/keys',
+    { schema: { params: s.clientIdParams, body: s.addKeysBody, response: { 201: s.clientKeyList } } },
+    async (request, reply) => {
+      const { jwk, jwks, pem } = request.body;
+      const text = pem ?? JSON.stringify(jwk ?? jwks);
+      const added = await clients.addKeys(
+        administratorOfRequest(request),
+        request.params.clientId,
+        text,
+        actorOf(request),
+      );
+      return reply.code(201).send({ items: added });
+    },
+  );
+
+  admin.delete(
+    '/clients/:clientId/keys/:kid',
+    { schema: { params: s.keyParams, response: { 200: s.clientKeyRef } } },
+    async (request) =>
+      clients.removeKey(administratorOfRequest(request), request.params.clientId, request.params.kid, actorOf(request)),
   );
 
   admin.get('/audit', { schema: { querystring: s.auditQuery, response: { 200: s.auditPage } } }, async (request) => ({

@@ -5,12 +5,15 @@ import { CLIENT_SORTS } from '../../clients/client-store.js';
 import {
   type Client,
   CLIENT_AUTH_METHODS,
+  type ClientKey,
   GRANT_TYPES,
   MAX_EPOCH_MS,
   type SecretInfo,
   TLS_SUBJECT_FIELDS,
 } from '../../clients/model.js';
 import { RSIN_PATTERN, RSIN_RULE } from '../../clients/rsin.js';
+import { MAX_KEY_INPUT_BYTES } from '../../clients/client-keys.js';
+import { JWKS_URI_MAX_LENGTH } from '../../clients/jwks-uri.js';
 import { SECRET_MAX_LENGTH, SECRET_MIN_LENGTH } from '../../clients/secrets.js';
 import { CLIENT_ID_PATTERN, CLIENT_ID_RULE, SCOPE_PATTERN, SCOPE_RULE } from '../../clients/validate.js';
 import { MAX_KEY_PUBLISH_DELAY, SIGNING_ALGS } from '../../config.js';
@@ -174,6 +177,7 @@ export type ResponseShapes = [
   Holds<Same<Static<typeof auditEventSchema>, AuditEvent>>,
   Holds<Same<Static<typeof keyInfoSchema>, KeyInfo>>,
   Holds<Same<Static<typeof keyRotationSchema>, KeyRotation>>,
+  Holds<Same<Static<typeof clientKeySchema>, Omit<ClientKey, 'publicJwk'> & { publicJwk: Record<string, unknown> }>>,
 ];
 
 // ---- requests ----------------------------------------------------------------------------------
@@ -213,6 +217,51 @@ const clientFields = {
   dpopBoundAccessTokens: Type.Optional(
     Type.Boolean({ description: 'RFC 9449 dpop_bound_access_tokens: refuse token requests without a DPoP proof' }),
   ),
+  authMethods: Type.Optional(
+    Type.Array(Type.Enum(CLIENT_AUTH_METHODS, { type: 'string' }), {
+      minItems: 1,
+      maxItems: CLIENT_AUTH_METHODS.length,
+      uniqueItems: true,
+      description: 'how the client may authenticate; also accepted as token_endpoint_auth_methods (RFC 7591)',
+    }),
+  ),
+  jwksUri: Type.Optional(
+    nullable(
+      Type.String({ maxLength: JWKS_URI_MAX_LENGTH, description: 'where the client publishes its public keys' }),
+    ),
+  ),
+  tlsSubject: Type.Optional(
+    Type.Union([
+      Type.Object(
+        {
+          field: Type.Enum(TLS_SUBJECT_FIELDS, { type: 'string' }),
+          value: Type.String({ minLength: 1, maxLength: 1024 }),
+        },
+        { additionalProperties: false },
+      ),
+      Type.Null(),
+    ]),
+  ),
+  oin: Type.Optional(nullable(Type.String({ pattern: '^[0-9]{20}$', description: 'OIN: 20 digits' }))),
+  // RFC 7591 §2 and RFC 8705 §2.1.2 names of the same fields.
+  token_endpoint_auth_method: Type.Optional(Type.Enum(CLIENT_AUTH_METHODS, { type: 'string' })),
+  token_endpoint_auth_methods: Type.Optional(
+    Type.Array(Type.Enum(CLIENT_AUTH_METHODS, { type: 'string' }), {
+      minItems: 1,
+      maxItems: CLIENT_AUTH_METHODS.length,
+      uniqueItems: true,
+    }),
+  ),
+  jwks_uri: Type.Optional(nullable(Type.String({ maxLength: JWKS_URI_MAX_LENGTH }))),
+  ...(Object.fromEntries(
+    TLS_SUBJECT_FIELDS.map((f) => [
+      `tls_client_auth_${f}`,
+      Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+    ]),
+  ) as Record<
+    `tls_client_auth_${(typeof TLS_SUBJECT_FIELDS)[number]}`,
+    ReturnType<typeof Type.Optional<ReturnType<typeof Type.String>>>
+  >),
 };
 
 export const createClientBody = Type.Object(
@@ -245,6 +294,40 @@ export const addSecretBody = Type.Object(
   { additionalProperties: false },
 );
 
+export const clientKeySchema = Type.Object(
+  {
+    clientId: Type.String(),
+    kid: Type.String(),
+    thumbprint: Type.String({ description: 'RFC 7638 SHA-256 JWK thumbprint' }),
+    kty: Type.String(),
+    alg: nullable(Type.String()),
+    publicJwk: anyObject({ description: 'the public JWK, with x5c when it came with a certificate' }),
+    expiresAt: epochMs(),
+    createdAt: Type.Integer(),
+    lastUsedAt: epochMs(),
+  },
+  { $id: 'ClientKey' },
+);
+export const clientKeyRef = Type.Unsafe<Static<typeof clientKeySchema>>(Type.Ref('ClientKey#'));
+export const clientKeyList = Type.Object({ items: Type.Array(clientKeyRef) });
+export const addKeysBody = Type.Object(
+  {
+    jwk: Type.Optional(anyObject({ description: 'one public JWK' })),
+    jwks: Type.Optional(anyObject({ description: 'a JWK Set: {"keys": [...]}' })),
+    pem: Type.Optional(
+      Type.String({
+        maxLength: MAX_KEY_INPUT_BYTES,
+        description: "PEM certificate(s): the client's first, its chain after",
+      }),
+    ),
+  },
+  { additionalProperties: false, minProperties: 1, maxProperties: 1 },
+);
+export const keyParams = Type.Object({
+  clientId: Type.String({ minLength: 1, maxLength: CLIENT_LIMITS.clientId }),
+  kid: Type.String({ minLength: 1, maxLength: 200 }),
+});
+
 export const clientIdParams = Type.Object({
   clientId: Type.String({ minLength: 1, maxLength: CLIENT_LIMITS.clientId }),
 });
@@ -262,6 +345,9 @@ export const listQuery = Type.Object(
     rsin: Type.Optional(rsin),
     enabled: Type.Optional(Type.Boolean()),
     selfSignedAllowed: Type.Optional(Type.Boolean()),
+    authMethod: Type.Optional(
+      Type.Enum(CLIENT_AUTH_METHODS, { type: 'string', description: 'clients that may use this method' }),
+    ),
     q: Type.Optional(Type.String({ maxLength: 100, description: 'case-insensitive text in client id or name' })),
     sort: Type.Optional(
       Type.Enum(CLIENT_SORTS, {

@@ -2,11 +2,34 @@ import crypto from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { type Config, SIGNING_ALGS } from '../../config.js';
 import type { KeyRing } from '../../keys/key-ring.js';
+import { ASSERTION_ALGS } from '../../clients/client-keys.js';
+import type { ClientAuthMethod } from '../../clients/model.js';
 import type { EndpointPaths } from '../endpoint-paths.js';
+
+/** The client authentication methods this server implements, of those the setting accepts. */
+const IMPLEMENTED_AUTH_METHODS: readonly ClientAuthMethod[] = [
+  'client_secret_basic',
+  'client_secret_post',
+  'private_key_jwt',
+];
+
+/**
+ * Certificate methods, where a client certificate can reach this server (its own TLS listener asks
+ * for one, or a proxy passes it); tls_client_auth only with trust anchors to chain to.
+ */
+function certificateMethods(
+  config: Pick<Config, 'tlsClientCert' | 'clientCertHeader' | 'tlsClientCa'>,
+): readonly ClientAuthMethod[] {
+  if (config.tlsClientCert === 'off' && !config.clientCertHeader) return [];
+  return config.tlsClientCa ? ['tls_client_auth', 'self_signed_tls_client_auth'] : ['self_signed_tls_client_auth'];
+}
 
 export interface DiscoveryRoutesOptions {
   /** Read on every request: the issuer may be set once the port is known. */
-  config: Pick<Config, 'issuer'>;
+  config: Pick<
+    Config,
+    'issuer' | 'clientAuthMethods' | 'mtlsEndpoint' | 'tlsClientCert' | 'clientCertHeader' | 'tlsClientCa'
+  >;
   keys: Pick<KeyRing, 'jwksDocument'>;
   /** Where the documents answer; the root paths unless given. */
   paths?: Pick<EndpointPaths, 'metadata' | 'jwks' | 'keycloakCerts'>;
@@ -31,6 +54,10 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
 ) => {
   const metadata = () => {
     const iss = config.issuer;
+    const methods = config.clientAuthMethods.filter(
+      (m) => IMPLEMENTED_AUTH_METHODS.includes(m) || certificateMethods(config).includes(m),
+    );
+    const algs = methods.includes('private_key_jwt') ? [...ASSERTION_ALGS] : undefined;
     return {
       issuer: iss,
       token_endpoint: `${iss}/token`,
@@ -42,11 +69,28 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
       // it) though no authorization endpoint is announced; §3.2 forbids an empty list. Kept as it was.
       // No scopes_supported: the scopes are the registered clients' and are not told to anyone asking.
       response_types_supported: ['token'],
-      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
-      introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
-      revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      token_endpoint_auth_methods_supported: methods,
+      introspection_endpoint_auth_methods_supported: methods,
+      revocation_endpoint_auth_methods_supported: methods,
+      ...(algs
+        ? {
+            token_endpoint_auth_signing_alg_values_supported: algs,
+            introspection_endpoint_auth_signing_alg_values_supported: algs,
+            revocation_endpoint_auth_signing_alg_values_supported: algs,
+          }
+        : {}),
       access_token_signing_alg_values_supported: [...SIGNING_ALGS],
       ...(dpopAlgorithms ? { dpop_signing_alg_values_supported: [...dpopAlgorithms] } : {}),
+      // RFC 8705 §5: where clients with a certificate reach the same endpoints, when that is elsewhere.
+      ...(config.mtlsEndpoint
+        ? {
+            mtls_endpoint_aliases: {
+              token_endpoint: `${config.mtlsEndpoint}/token`,
+              introspection_endpoint: `${config.mtlsEndpoint}/introspect`,
+              revocation_endpoint: `${config.mtlsEndpoint}/revoke`,
+            },
+          }
+        : {}),
       subject_types_supported: ['public'],
       claims_supported: [
         'iss',

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync, RouteHandlerMethod } from 'fastify';
 import { attempt } from '../../errors.js';
 import type { RevokeToken } from '../../tokens/revoke-token.js';
+import type { CertificateReader } from '../client-certificate.js';
 import { clientCredentials } from '../client-credentials.js';
 import { FormBody } from '../form-body.js';
 
@@ -10,6 +11,8 @@ export interface RevokeRouteOptions {
   paths?: readonly string[];
   /** Of those, Keycloak's: its tolerances apply there (see CredentialOptions). */
   keycloakPaths?: readonly string[];
+  /** The request's client certificate, for mutual TLS client authentication. */
+  certificateOf?: CertificateReader;
 }
 
 /**
@@ -19,7 +22,7 @@ export interface RevokeRouteOptions {
  */
 export const revokeRoute: FastifyPluginAsync<RevokeRouteOptions> = async (
   server,
-  { revokeToken, paths = ['/revoke'], keycloakPaths = [] },
+  { revokeToken, paths = ['/revoke'], keycloakPaths = [], certificateOf },
 ) => {
   const keycloak = new Set(keycloakPaths);
   const handler: RouteHandlerMethod = async (request, reply) => {
@@ -29,6 +32,7 @@ export const revokeRoute: FastifyPluginAsync<RevokeRouteOptions> = async (
       credentials: attempt(() =>
         clientCredentials(request.headers.authorization, body, {
           identicalTwice: keycloak.has(request.routeOptions.url ?? ''),
+          certificate: certificateOf && (() => certificateOf(request)),
         }),
       ),
       token: attempt(() => body.get('token')),

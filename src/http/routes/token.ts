@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync, RouteHandlerMethod } from 'fastify';
 import { attempt } from '../../errors.js';
 import type { IssueToken } from '../../tokens/issue-token.js';
+import type { CertificateReader } from '../client-certificate.js';
 import { clientCredentials } from '../client-credentials.js';
 import { FormBody } from '../form-body.js';
 
@@ -12,12 +13,14 @@ export interface TokenRouteOptions {
   keycloakPaths?: readonly string[];
   /** The absolute URLs of this endpoint, which a DPoP proof may name as `htu`. */
   tokenUrls?: () => readonly string[];
+  /** The request's client certificate, for mutual TLS client authentication. */
+  certificateOf?: CertificateReader;
 }
 
 /** POST /token — OAuth 2.0 client credentials grant (RFC 6749 §4.4). */
 export const tokenRoute: FastifyPluginAsync<TokenRouteOptions> = async (
   server,
-  { issueToken, paths = ['/token'], keycloakPaths = [], tokenUrls = () => [] },
+  { issueToken, paths = ['/token'], keycloakPaths = [], tokenUrls = () => [], certificateOf },
 ) => {
   const keycloak = new Set(keycloakPaths);
   const handler: RouteHandlerMethod = async (request, reply) => {
@@ -26,7 +29,10 @@ export const tokenRoute: FastifyPluginAsync<TokenRouteOptions> = async (
     const token = await issueToken({
       grantType: attempt(() => body.get('grant_type')),
       credentials: attempt(() =>
-        clientCredentials(request.headers.authorization, body, { identicalTwice: atKeycloak }),
+        clientCredentials(request.headers.authorization, body, {
+          identicalTwice: atKeycloak,
+          certificate: certificateOf && (() => certificateOf(request)),
+        }),
       ),
       scope: attempt(() => body.get('scope')),
       address: request.ip,

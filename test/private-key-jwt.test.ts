@@ -1,0 +1,432 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import crypto from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import * as oidc from 'openid-client';
+import type { ClientAuthMethod } from '../src/clients/model.js';
+import { JWT_BEARER_ASSERTION_TYPE } from '../src/clients/client-assertion.js';
+import { basicAuth, postForm, startTestServer, type TestServer } from './helpers.js';
+
+const run = promisify(execFile);
+
+/** A client's key pair with its public JWK (kid set). */
+interface TestKey {
+  kid: string;
+  privateKey: crypto.KeyObject;
+  jwk: Record<string, unknown>;
+  alg: string;
+}
+
+function rsaKey(kid: string, bits = 2048): TestKey {
+  const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: bits });
+  return { kid, privateKey, jwk: { ...publicKey.export({ format: 'jwk' }), kid }, alg: 'RS256' };
+}
+
+function ecKey(kid: string): TestKey {
+  const { privateKey, publicKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return { kid, privateKey, jwk: { ...publicKey.export({ format: 'jwk' }), kid }, alg: 'ES256' };
+}
+
+function edKey(kid: string): TestKey {
+  const { privateKey, publicKey } = crypto.generateKeyPairSync('ed25519');
+  return { kid, privateKey, jwk: { ...publicKey.export({ format: 'jwk' }), kid }, alg: 'EdDSA' };
+}
+
+const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+
+/** A compact JWS signed with node:crypto, so that tests can make any header and any algorithm. */
+function sign(
+  header: Record<string, unknown>,
+  claims: Record<string, unknown>,
+  key: crypto.KeyObject | Buffer,
+): string {
+  const input = `${b64(header)}.${b64(claims)}`;
+  const alg = header.alg;
+  let sig: Buffer;
+  if (alg === 'none') sig = Buffer.alloc(0);
+  else if (alg === 'HS256')
+    sig = crypto
+      .createHmac('sha256', key as Buffer)
+      .update(input)
+      .digest();
+  else if (alg === 'ES256')
+    sig = crypto.sign('sha256', Buffer.from(input), { key: key as crypto.KeyObject, dsaEncoding: 'ieee-p1363' });
+  else if (alg === 'EdDSA') sig = crypto.sign(null, Buffer.from(input), key as crypto.KeyObject);
+  else if (alg === 'PS256')
+    sig = crypto.sign('sha256', Buffer.from(input), {
+      key: key as crypto.KeyObject,
+      padding: crypto.constants.RSA_PKCS1_PSS_PADDING,
+      saltLength: 32,
+    });
+  else sig = crypto.sign('sha256', Buffer.from(input), key as crypto.KeyObject);
+  return `${input}.${sig.toString('base64url')}`;
+}
+
+describe('private_key_jwt client authentication (SQLite)', () => {
+  let ts: TestServer;
+  let jwksServer: http.Server;
+  let jwksBase: string;
+  /** What the local jwks_uri answers, per path. */
+  const served = new Map<string, (res: http.ServerResponse) => void>();
+
+  before(async () => {
+    jwksServer = http.createServer((req, res) => {
+      const answer = served.get(req.url ?? '');
+      if (answer) answer(res);
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
+    jwksBase = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}`;
+    ts = await startTestServer({ env: { ZGW_AUTH_JWKS_URI_ALLOW: '127.0.0.1/32' } });
+  });
+  after(async () => {
+    await ts?.close();
+    jwksServer.closeAllConnections();
+    await new Promise((r) => jwksServer.close(r));
+  });
+
+  const now = () => Math.floor(ts.clock.now() / 1000);
+  const claimsFor = (clientId: string, extra: Record<string, unknown> = {}) => ({
+    iss: clientId,
+    sub: clientId,
+    aud: `${ts.url}/token`,
+    iat: now(),
+    exp: now() + 60,
+    jti: crypto.randomUUID(),
+    ...extra,
+  });
+
+  async function keyClient(keys: TestKey[], methods: ClientAuthMethod[] = ['private_key_jwt']) {
+    const c = await ts.createClient({ authMethods: methods, allowedScopes: ['zaken.lezen', 'zgw-auth:introspect'] });
+    if (keys.length)
+      await ts.app.clients.addKeys(c.clientId, JSON.stringify({ keys: keys.map((k) => k.jwk) }), { id: 'test' });
+    return c;
+  }
+
+  const tokenWith = (assertion: string, extra: Record<string, string> = {}) =>
+    postForm(`${ts.url}/token`, {
+      grant_type: 'client_credentials',
+      client_assertion_type: JWT_BEARER_ASSERTION_TYPE,
+      client_assertion: assertion,
+      ...extra,
+    });
+
+  async function lastFailure(clientId: string) {
+    await ts.app.audit.flush(true);
+    const events = await ts.app.audit.list({ action: 'client_auth.failed', target: clientId.slice(0, 60), limit: 5 });
+    return events[0];
+  }
+
+  async function refused(
+    clientId: string,
+    assertion: string,
+    reason: string,
+    extra: Record<string, string> = {},
+    wait = true,
+  ) {
+    // Past the back-off of earlier failures (ZGW_AUTH_LOCKOUT_MAX_SECONDS): each case is judged on its own.
+    if (wait) ts.clock.advance(901);
+    const res = await tokenWith(assertion, extra);
+    assert.equal(res.status, 401, res.text);
+    assert.equal(res.json.error, 'invalid_client');
+    assert.equal((await lastFailure(clientId))?.reason, reason, `audited as ${reason}`);
+  }
+
+  it('issues a token for an assertion signed with a registered RS256, PS256, ES256 or EdDSA key', async () => {
+    const rsa = rsaKey('rsa-1');
+    const ec = ecKey('ec-1');
+    const ed = edKey('ed-1');
+    const c = await keyClient([rsa, ec, ed]);
+    for (const [key, alg] of [
+      [rsa, 'RS256'],
+      [rsa, 'PS256'],
+      [ec, 'ES256'],
+      [ed, 'EdDSA'],
+    ] as const) {
+      const res = await tokenWith(sign({ alg, kid: key.kid, typ: 'JWT' }, claimsFor(c.clientId), key.privateKey));
+      assert.equal(res.status, 200, `${alg}: ${res.text} ${JSON.stringify(await lastFailure(c.clientId))}`);
+      assert.ok(res.json.access_token);
+    }
+    // Without kid: each registered key of the right type is tried.
+    const res = await tokenWith(sign({ alg: 'ES256' }, claimsFor(c.clientId), ec.privateKey));
+    assert.equal(res.status, 200, res.text);
+    // The issuer as audience, and the audience as a list, are accepted too.
+    for (const aud of [ts.config.issuer, ['https://elsewhere.example', `${ts.url}/token`]]) {
+      const r = await tokenWith(sign({ alg: 'RS256', kid: 'rsa-1' }, claimsFor(c.clientId, { aud }), rsa.privateKey));
+      assert.equal(r.status, 200, r.text);
+    }
+  });
+
+  it('openid-client PrivateKeyJwt obtains a token, and introspects and revokes it with the same method', async () => {
+    const key = ecKey('oidc-1');
+    const c = await keyClient([key]);
+    const config = await oidc.discovery(
+      new URL(ts.url),
+      c.clientId,
+      undefined,
+      oidc.PrivateKeyJwt({
+        key: await crypto.subtle.importKey(
+          'pkcs8',
+          key.privateKey.export({ format: 'der', type: 'pkcs8' }),
+          { name: 'ECDSA', namedCurve: 'P-256' },
+          false,
+          ['sign'],
+        ),
+        kid: key.kid,
+      }),
+      { execute: [oidc.allowInsecureRequests] },
+    );
+    const tokens = await oidc.clientCredentialsGrant(config, { scope: 'zaken.lezen' });
+    assert.equal(tokens.token_type.toLowerCase(), 'bearer');
+    const introspected = await oidc.tokenIntrospection(config, tokens.access_token);
+    assert.equal(introspected.active, true);
+    await oidc.tokenRevocation(config, tokens.access_token);
+    assert.equal((await oidc.tokenIntrospection(config, tokens.access_token)).active, false);
+  });
+
+  it("authlib's PrivateKeyJWT (python3-authlib) obtains a token", async () => {
+    const key = rsaKey('py-1');
+    const c = await keyClient([key]);
+    const pem = key.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+    const script = `
+import sys, time, json
+from authlib.integrations.requests_client import OAuth2Session
+from authlib.oauth2.rfc7523 import PrivateKeyJWT
+client_id, pem, url = sys.argv[1], sys.argv[2], sys.argv[3]
+token_url = url + "/token"
+# authlib's assertions live an hour unless told otherwise; the server allows 300 s.
+session = OAuth2Session(client_id, pem, token_endpoint_auth_method="private_key_jwt")
+session.register_client_auth_method(PrivateKeyJWT(token_url, claims={"exp": int(time.time()) + 120}))
+token = session.fetch_token(token_url, grant_type="client_credentials")
+print(json.dumps({"token_type": token["token_type"], "has_token": bool(token["access_token"])}))`;
+    const { stdout } = await run('/usr/bin/python3', ['-c', script, c.clientId, pem, ts.url]);
+    assert.deepEqual(JSON.parse(stdout), { token_type: 'Bearer', has_token: true });
+  });
+
+  it('refuses hostile and broken assertions with one invalid_client, each audited with its reason', async () => {
+    const key = rsaKey('h-1');
+    const c = await keyClient([key]);
+    const id = c.clientId;
+    const good = (extra: Record<string, unknown> = {}, header: Record<string, unknown> = {}) =>
+      sign({ alg: 'RS256', kid: 'h-1', ...header }, claimsFor(id, extra), key.privateKey);
+
+    const once = good();
+    assert.equal((await tokenWith(once)).status, 200);
+    await refused(id, once, 'replayed_assertion', {}, false);
+    await refused(id, good({ exp: now() - 120, iat: now() - 180 }), 'bad_assertion');
+    await refused(id, good({ iat: now() + 600, exp: now() + 650 }), 'bad_assertion');
+    await refused(id, good({ nbf: now() + 600 }), 'bad_assertion');
+    await refused(id, good({ exp: now() + 3600 }), 'bad_assertion');
+    await refused(id, good({ aud: 'https://other.example/token' }), 'bad_assertion');
+    await refused(id, good({ iss: 'someone-else' }), 'bad_assertion');
+    await refused(id, good({ sub: 'someone-else' }), 'bad_assertion', { client_id: id });
+    await refused(id, good({ jti: undefined }), 'bad_assertion');
+    await refused(id, good({ jti: 'x'.repeat(300) }), 'bad_assertion');
+    await refused(id, good({}, { crit: ['exp'] }), 'bad_assertion');
+    await refused(id, good({}, { jku: 'https://attacker.example/jwks' }), 'bad_assertion');
+    await refused(id, good({}, { jwk: key.jwk }), 'bad_assertion');
+    await refused(id, good({ padding: 'x'.repeat(9000) }), 'bad_assertion', { client_id: id });
+    await refused(id, 'not.a.jws!', 'bad_assertion', { client_id: id });
+    await refused(id, sign({ alg: 'none' }, claimsFor(id), Buffer.alloc(0)), 'bad_assertion');
+    // The public key as an HMAC secret: the classic key confusion.
+    const publicPem = crypto.createPublicKey(key.privateKey).export({ format: 'pem', type: 'spki' });
+    await refused(id, sign({ alg: 'HS256', kid: 'h-1' }, claimsFor(id), Buffer.from(publicPem)), 'bad_assertion');
+    // Signed by another key under the registered kid; and an unknown kid.
+    await refused(id, sign({ alg: 'RS256', kid: 'h-1' }, claimsFor(id), rsaKey('x').privateKey), 'bad_assertion');
+    await refused(id, sign({ alg: 'RS256', kid: 'nope' }, claimsFor(id), key.privateKey), 'unknown_key');
+    // An ES256 header for an RSA key: no key of that type.
+    await refused(id, sign({ alg: 'ES256', kid: 'h-1' }, claimsFor(id), ecKey('e').privateKey), 'unknown_key');
+    const failure = await lastFailure(id);
+    assert.equal(failure?.details.method, 'private_key_jwt');
+  });
+
+  it('counts failed assertions in the guessing back-off, as failed secrets', async () => {
+    const key = rsaKey('g-1');
+    const c = await keyClient([key]);
+    ts.clock.advance(901);
+    for (let i = 0; i < ts.config.lockoutThreshold; i++) {
+      const res = await tokenWith(
+        sign({ alg: 'RS256', kid: 'g-1' }, claimsFor(c.clientId, { aud: 'wrong' }), key.privateKey),
+      );
+      assert.equal(res.status, 401);
+    }
+    const blocked = await tokenWith(sign({ alg: 'RS256', kid: 'g-1' }, claimsFor(c.clientId), key.privateKey));
+    assert.equal(blocked.status, 429, 'even a good assertion waits');
+    ts.clock.advance(901);
+    assert.equal(
+      (await tokenWith(sign({ alg: 'RS256', kid: 'g-1' }, claimsFor(c.clientId), key.privateKey))).status,
+      200,
+    );
+  });
+
+  it('refuses registering a 1024-bit RSA key or private key material', async () => {
+    const c = await keyClient([]);
+    const small = rsaKey('small', 1024);
+    await assert.rejects(
+      ts.app.clients.addKeys(c.clientId, JSON.stringify(small.jwk), { id: 'test' }),
+      /at least 2048 bits/,
+    );
+    const priv = { ...small.privateKey.export({ format: 'jwk' }), kid: 'p' };
+    await assert.rejects(ts.app.clients.addKeys(c.clientId, JSON.stringify(priv), { id: 'test' }), /private/);
+    assert.deepEqual(await ts.app.clients.listKeys(c.clientId), []);
+  });
+
+  it('a client without private_key_jwt is refused as method_not_allowed; a key-only client refuses its secret', async () => {
+    const key = rsaKey('m-1');
+    const secretOnly = await keyClient([], ['client_secret_basic']);
+    await ts.app.storage.db
+      .insertInto('client_keys')
+      .values({
+        client_id: secretOnly.clientId,
+        kid: 'm-1',
+        thumbprint: 't',
+        kty: 'RSA',
+        alg: null,
+        public_jwk: JSON.stringify(key.jwk),
+        expires_at: null,
+        created_at: 0,
+        last_used_at: null,
+      })
+      .execute();
+    await refused(
+      secretOnly.clientId,
+      sign({ alg: 'RS256', kid: 'm-1' }, claimsFor(secretOnly.clientId), key.privateKey),
+      'method_not_allowed',
+    );
+    const keyOnly = await keyClient([key]);
+    const res = await postForm(
+      `${ts.url}/token`,
+      { grant_type: 'client_credentials' },
+      { authorization: basicAuth(keyOnly.clientId, keyOnly.secret) },
+    );
+    assert.equal(res.status, 401);
+    assert.equal((await lastFailure(keyOnly.clientId))?.reason, 'method_not_allowed');
+  });
+
+  it('moves a client from secrets to keys with an overlap: both work, then secrets are refused', async () => {
+    const key = ecKey('move-1');
+    const c = await ts.createClient({ allowedScopes: ['zaken.lezen'] });
+    await ts.app.clients.update(
+      c.clientId,
+      { authMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] },
+      { id: 'test' },
+    );
+    await ts.app.clients.addKeys(c.clientId, JSON.stringify(key.jwk), { id: 'test' });
+    const bySecret = () =>
+      postForm(
+        `${ts.url}/token`,
+        { grant_type: 'client_credentials' },
+        { authorization: basicAuth(c.clientId, c.secret) },
+      );
+    const byKey = () => tokenWith(sign({ alg: 'ES256', kid: 'move-1' }, claimsFor(c.clientId), key.privateKey));
+    assert.equal((await bySecret()).status, 200);
+    assert.equal((await byKey()).status, 200);
+    await ts.app.clients.update(c.clientId, { authMethods: ['private_key_jwt'] }, { id: 'test' });
+    assert.equal((await bySecret()).status, 401);
+    assert.equal((await lastFailure(c.clientId))?.reason, 'method_not_allowed');
+    assert.equal((await byKey()).status, 200);
+  });
+
+  it('fetches keys from a jwks_uri, caches them, and picks up a rotated key by its unknown kid', async () => {
+    const first = rsaKey('uri-1');
+    const second = ecKey('uri-2');
+    let fetches = 0;
+    let keys = [first.jwk];
+    served.set('/rotating', (res) => {
+      fetches++;
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=3600' });
+      res.end(JSON.stringify({ keys }));
+    });
+    const c = await ts.createClient({ authMethods: ['private_key_jwt'], jwksUri: `${jwksBase}/rotating` });
+    const byKey = (k: TestKey) => tokenWith(sign({ alg: k.alg, kid: k.kid }, claimsFor(c.clientId), k.privateKey));
+    ts.clock.advance(901);
+    assert.equal((await byKey(first)).status, 200);
+    assert.equal((await byKey(first)).status, 200);
+    assert.equal(fetches, 1, 'cached');
+    keys = [first.jwk, second.jwk];
+    ts.clock.advance(31);
+    assert.equal((await byKey(second)).status, 200, 'unknown kid: fetched again');
+    assert.equal(fetches, 2);
+    // An unknown kid again right away: not fetched again before the interval is over.
+    assert.equal((await byKey(ecKey('uri-3'))).status, 401);
+    assert.equal(fetches, 2);
+    assert.equal((await lastFailure(c.clientId))?.reason, 'unknown_key');
+  });
+
+  it('refuses a jwks_uri that redirects (to 169.254.169.254), hangs or answers too much, without a 5xx', async () => {
+    served.set('/redirect', (res) =>
+      res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end(),
+    );
+    served.set('/huge', (res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ keys: [], padding: 'x'.repeat(200_000) }));
+    });
+    // Headers, then nothing: the fetch's time bound ends it.
+    served.set('/slow', (res) => res.writeHead(200, { 'content-type': 'application/json' }).write('{"keys": ['));
+    const key = rsaKey('s-1');
+    for (const [path, why] of [
+      ['/redirect', /redirects are not followed/],
+      ['/huge', /larger than/],
+      ['/slow', /no complete answer/],
+    ] as const) {
+      const c = await ts.createClient({ authMethods: ['private_key_jwt'], jwksUri: `${jwksBase}${path}` });
+      const res = await tokenWith(sign({ alg: 'RS256', kid: 's-1' }, claimsFor(c.clientId), key.privateKey));
+      assert.equal(res.status, 401, `${path}: ${res.text}`);
+      const failure = await lastFailure(c.clientId);
+      assert.equal(failure?.reason, 'unknown_key', path);
+      assert.match(String(failure?.details.detail), why, path);
+    }
+  });
+});
+
+describe('private_key_jwt: jwks_uri without allowed ranges', () => {
+  let ts: TestServer;
+  let jwksServer: http.Server;
+  let port: number;
+  before(async () => {
+    jwksServer = http.createServer((_req, res) => res.writeHead(200).end('{"keys":[]}'));
+    await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
+    port = (jwksServer.address() as AddressInfo).port;
+    ts = await startTestServer();
+  });
+  after(async () => {
+    await ts?.close();
+    await new Promise((r) => jwksServer.close(r));
+  });
+
+  it('refuses registering a loopback, link-local or plain-http jwks_uri', async () => {
+    for (const uri of [
+      `http://127.0.0.1:${port}/jwks`,
+      'https://127.0.0.1/jwks',
+      'https://169.254.169.254/latest',
+      'https://[::1]/jwks',
+      'https://[::ffff:10.0.0.1]/jwks',
+      'https://user:pass@keys.example/jwks',
+      'http://keys.example/jwks',
+    ])
+      await assert.rejects(ts.createClient({ authMethods: ['private_key_jwt'], jwksUri: uri }), /jwks_uri/, uri);
+  });
+
+  it('refuses to connect when a name resolves to loopback, as unknown_key with the reason', async () => {
+    const c = await ts.createClient({ authMethods: ['private_key_jwt'], jwksUri: `https://localhost:${port}/jwks` });
+    const key = rsaKey('l-1');
+    const now = Math.floor(ts.clock.now() / 1000);
+    const res = await postForm(`${ts.url}/token`, {
+      grant_type: 'client_credentials',
+      client_assertion_type: JWT_BEARER_ASSERTION_TYPE,
+      client_assertion: sign(
+        { alg: 'RS256', kid: 'l-1' },
+        { iss: c.clientId, sub: c.clientId, aud: ts.config.issuer, exp: now + 60, jti: 'j' },
+        key.privateKey,
+      ),
+    });
+    assert.equal(res.status, 401);
+    await ts.app.audit.flush(true);
+    const [failure] = await ts.app.audit.list({ action: 'client_auth.failed', target: c.clientId, limit: 1 });
+    assert.equal(failure?.reason, 'unknown_key');
+    assert.match(String(failure?.details.detail), /not allowed/);
+  });
+});
