@@ -2362,6 +2362,26 @@ export const MUTATIONS = [
     from: 'if (binding) claims.cnf = { ...binding };',
     to: '',
   },
+  {
+    id: 'token-certificate-bound-client',
+    check: '/token: a client registered for certificate-bound tokens gets none without authenticating by certificate',
+    fn: 'certificateOf',
+    file: 'src/tokens/issue-token.ts',
+    tests: BOUND,
+    edits: [
+      ["if (!('certificate' in credentials) || !credentials.certificate.ok)", 'if (Math.random() < 0)'],
+      ['certificateThumbprint(credentials.certificate.leaf.der)', 'certificateThumbprint(Buffer.alloc(0))'],
+    ],
+  },
+  {
+    id: 'token-certificate-binding',
+    check: "/token: a certificate-bound client's token carries cnf x5t#S256 of its certificate",
+    fn: 'certificateOf',
+    file: 'src/tokens/issue-token.ts',
+    tests: BOUND,
+    from: "return { 'x5t#S256': certificateThumbprint(credentials.certificate.leaf.der) };",
+    to: 'return undefined;',
+  },
   // ---- checks that no test guarded until their tests came ----------------------------------
   {
     id: 'backoff-redis-state-failures',

@@ -24,6 +24,8 @@ import * as DPoP from 'dpop';
 import Fastify from 'fastify';
 import * as oidc from 'openid-client';
 import { Clock, decodePart, postForm, startTestServer, type TestServer } from './helpers.js';
+import { makeTestPki, OIN, type TestPki } from './pki/test-pki.js';
+import { httpsPostForm } from './pki/tls-client.js';
 
 /**
  * Sender-constrained tokens end to end: zgw-auth issues DPoP-bound tokens (RFC 9449) to real
@@ -557,5 +559,106 @@ describe('certificate-bound tokens at the API (RFC 8705)', () => {
     } finally {
       await Promise.all([behind.close(), nginxBehind.close(), elsewhere.close()]);
     }
+  });
+});
+
+describe('certificate-bound tokens from zgw-auth over mutual TLS (RFC 8705)', () => {
+  let pki: TestPki;
+  let ts: TestServer;
+  const apiTls = {
+    key: fixture('server.key'),
+    cert: fixture('server.crt'),
+    requestCert: true,
+    rejectUnauthorized: false,
+  };
+
+  before(async () => {
+    pki = makeTestPki();
+    ts = await startTestServer({
+      clock: realClock(),
+      env: {
+        ZGW_AUTH_TLS_CERT: pki.certs.server.chainPath,
+        ZGW_AUTH_TLS_KEY: pki.certs.server.keyPath,
+        ZGW_AUTH_TLS_CLIENT_CA: pki.anchorsPath,
+        ZGW_AUTH_TLS_CLIENT_CERT: 'optional',
+      },
+    });
+  });
+  after(async () => {
+    await ts?.close();
+    pki?.remove();
+  });
+
+  function apiCall(url: string, token: string, who: 'client' | 'clientRsa'): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const req = https.request(
+        url,
+        {
+          ca: fixture('server.crt'),
+          cert: pki.certs[who].chainPem,
+          key: pki.certs[who].keyPem,
+          headers: { authorization: `Bearer ${token}` },
+          agent: false,
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode!));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  it('a client registered for bound tokens gets cnf x5t#S256 of its certificate; an API refuses the token from another peer', async () => {
+    const { clientId } = await ts.createClient({
+      allowedScopes: ['zaken.lezen'],
+      authMethods: ['tls_client_auth'],
+      oin: OIN,
+      tlsClientCertificateBoundAccessTokens: true,
+    });
+    const res = await httpsPostForm(
+      `${ts.url}/token`,
+      { cert: pki.certs.client.chainPem, key: pki.certs.client.keyPem, ca: pki.rootPem },
+      { grant_type: 'client_credentials', client_id: clientId },
+    );
+    assert.equal(res.status, 200, res.text);
+    const answer = res.json as { access_token: string; token_type: string };
+    assert.equal(answer.token_type, 'Bearer', 'RFC 8705 tokens keep the Bearer type');
+    const thumbprint = crypto.createHash('sha256').update(pki.certs.client.der).digest('base64url');
+    assert.deepEqual(decodePart(answer.access_token, 1).cnf, { 'x5t#S256': thumbprint });
+
+    const verifier = createVerifier({ issuer: ts.url, keys: ts.app.keys, audience: 'ZGW_APIs' });
+    const api = await middlewareApi(verifier, {}, apiTls);
+    try {
+      assert.equal(await apiCall(api.url, answer.access_token, 'client'), 200);
+      assert.equal(await apiCall(api.url, answer.access_token, 'clientRsa'), 401);
+      assert.equal(api.refusals.at(-1), 'certificate_mismatch');
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('a client registered for bound tokens that authenticates with a secret gets invalid_request', async () => {
+    const secretClient = await ts.createClient({
+      allowedScopes: ['zaken.lezen'],
+      tlsClientCertificateBoundAccessTokens: true,
+    });
+    const res = await httpsPostForm(
+      `${ts.url}/token`,
+      { ca: pki.rootPem },
+      { grant_type: 'client_credentials', client_id: secretClient.clientId, client_secret: secretClient.secret },
+    );
+    assert.equal(res.status, 400, res.text);
+    assert.equal((res.json as { error: string }).error, 'invalid_request');
+    // Clients not registered for it keep unbound tokens, certificate or not.
+    const plain = await ts.createClient({ allowedScopes: ['zaken.lezen'], authMethods: ['tls_client_auth'], oin: OIN });
+    const unbound = await httpsPostForm(
+      `${ts.url}/token`,
+      { cert: pki.certs.client.chainPem, key: pki.certs.client.keyPem, ca: pki.rootPem },
+      { grant_type: 'client_credentials', client_id: plain.clientId },
+    );
+    assert.equal(unbound.status, 200, unbound.text);
+    assert.equal(decodePart((unbound.json as { access_token: string }).access_token, 1).cnf, undefined);
   });
 });

@@ -114,6 +114,7 @@ function client(clientId: string, fields: Partial<Client> = {}): Client {
     tlsSubject: null,
     oin: null,
     dpopBoundAccessTokens: false,
+    tlsClientCertificateBoundAccessTokens: false,
     ...fields,
   };
 }
@@ -480,6 +481,7 @@ for (const [backend, open] of BACKENDS) {
           tlsSubject: { field: 'subject_dn', value: 'CN=app,O=Gemeente,C=NL' },
           oin: '00000001234567890000',
           dpopBoundAccessTokens: true,
+          tlsClientCertificateBoundAccessTokens: true,
         });
         await s.clients.insert(keyed, []);
         await s.clients.insert(client('secret'), []);

@@ -133,6 +133,7 @@ export class ClientService {
       tlsSubject: input.tlsSubject ?? null,
       oin: input.oin ?? null,
       dpopBoundAccessTokens: input.dpopBoundAccessTokens ?? false,
+      tlsClientCertificateBoundAccessTokens: input.tlsClientCertificateBoundAccessTokens ?? false,
     };
     validateDefaultScopesAllowed(client.defaultScopes, client.allowedScopes);
     this.checkAuthentication(undefined, client, []);

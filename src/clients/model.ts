@@ -32,6 +32,11 @@ export interface Client {
    * request without a DPoP proof is refused instead of answered with a bearer token.
    */
   dpopBoundAccessTokens: boolean;
+  /**
+   * RFC 8705 §3.4 `tls_client_certificate_bound_access_tokens`: the client authenticates with its
+   * certificate and gets tokens bound to it (`cnf["x5t#S256"]`) only.
+   */
+  tlsClientCertificateBoundAccessTokens: boolean;
 }
 
 /** Client authentication methods (RFC 7591 §2, RFC 7523, RFC 8705). */
@@ -114,6 +119,7 @@ export interface ClientInput {
   tlsSubject?: TlsSubject | null;
   oin?: string | null;
   dpopBoundAccessTokens?: boolean;
+  tlsClientCertificateBoundAccessTokens?: boolean;
 }
 
 export type ClientPatch = Partial<Omit<ClientInput, 'clientId'>>;

@@ -287,6 +287,7 @@ function toRow(c: Client): NewClientRow {
     tls_subject_value: c.tlsSubject?.value ?? null,
     oin: c.oin,
     dpop_bound_access_tokens: c.dpopBoundAccessTokens ? 1 : 0,
+    certificate_bound_access_tokens: c.tlsClientCertificateBoundAccessTokens ? 1 : 0,
   };
 }
 
@@ -316,6 +317,7 @@ function toClient(r: ClientRow & { weak_risk?: unknown }): Client {
         : null,
     oin: r.oin,
     dpopBoundAccessTokens: r.dpop_bound_access_tokens === 1,
+    tlsClientCertificateBoundAccessTokens: r.certificate_bound_access_tokens === 1,
   };
 }
 

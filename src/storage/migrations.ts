@@ -223,6 +223,14 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0010_client_certificate_bound_access_tokens': {
+      async up(db: AnyDb) {
+        await db.schema
+          .alterTable('clients')
+          .addColumn('certificate_bound_access_tokens', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
+      },
+    },
   };
 }
 

@@ -57,6 +57,8 @@ export interface ClientTable {
   oin: string | null;
   /** RFC 9449 §5.2: 1 when the client gets DPoP-bound tokens only. */
   dpop_bound_access_tokens: Generated<number>;
+  /** RFC 8705 §3.4: 1 when the client gets certificate-bound tokens only. */
+  certificate_bound_access_tokens: Generated<number>;
 }
 
 export interface ClientKeyTable {

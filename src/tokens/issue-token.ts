@@ -1,4 +1,4 @@
-import { type Confirmation, type DpopProofChecker, TokenError } from '@zgw-auth/verifier';
+import { certificateThumbprint, type Confirmation, type DpopProofChecker, TokenError } from '@zgw-auth/verifier';
 import type { AuditLog } from '../audit/audit-log.js';
 import {
   authenticateCaller,
@@ -82,7 +82,8 @@ export async function issueToken(deps: IssueTokenDeps, request: TokenRequest): P
       `grant_type "${grantType.slice(0, 50)}" is not supported; use client_credentials`,
     );
   }
-  const { client, secretId } = await authenticateCaller(deps, orThrow(request.credentials), {
+  const credentials = orThrow(request.credentials);
+  const { client, secretId } = await authenticateCaller(deps, credentials, {
     address: request.address,
     endpoint: request.console ? 'console' : 'token',
   });
@@ -90,7 +91,9 @@ export async function issueToken(deps: IssueTokenDeps, request: TokenRequest): P
     throw new OAuthError('unauthorized_client', 'this client may not use the client_credentials grant');
   }
 
-  const binding = await proofOfPossession(deps, client, request.dpop);
+  const dpopBinding = await proofOfPossession(deps, client, request.dpop);
+  const certificateBinding = certificateOf(client, credentials);
+  const binding = dpopBinding || certificateBinding ? { ...dpopBinding, ...certificateBinding } : undefined;
   const ignored = request.keycloakPath && !client.allowedScopes.includes(OPENID_SCOPE) ? IGNORE_OPENID : IGNORE_NOTHING;
   const scopes = request.console
     ? administratorScopes(client)
@@ -125,6 +128,19 @@ export async function issueToken(deps: IssueTokenDeps, request: TokenRequest): P
     client,
     secretId,
   };
+}
+
+/**
+ * RFC 8705 §3: the certificate a token is bound to, for a client registered for certificate-bound
+ * tokens, which must then have authenticated with it (mutual TLS); other clients' tokens stay unbound.
+ */
+function certificateOf(client: Client, credentials: ClientCredentials): Confirmation | undefined {
+  if (!client.tlsClientCertificateBoundAccessTokens) return undefined;
+  if (!('certificate' in credentials) || !credentials.certificate.ok)
+    throw invalidRequest(
+      'this client is registered for certificate-bound tokens (tls_client_certificate_bound_access_tokens): authenticate with its client certificate (mutual TLS)',
+    );
+  return { 'x5t#S256': certificateThumbprint(credentials.certificate.leaf.der) };
 }
 
 /**

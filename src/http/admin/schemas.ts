@@ -73,6 +73,9 @@ export const clientSchema = Type.Object(
     dpopBoundAccessTokens: Type.Boolean({
       description: 'RFC 9449 dpop_bound_access_tokens: tokens only with a DPoP proof, never a bearer token',
     }),
+    tlsClientCertificateBoundAccessTokens: Type.Boolean({
+      description: 'RFC 8705 tls_client_certificate_bound_access_tokens: tokens bound to the client certificate only',
+    }),
   },
   { $id: 'Client' },
 );
@@ -216,6 +219,12 @@ const clientFields = {
   selfSignedAllowed: Type.Optional(Type.Boolean()),
   dpopBoundAccessTokens: Type.Optional(
     Type.Boolean({ description: 'RFC 9449 dpop_bound_access_tokens: refuse token requests without a DPoP proof' }),
+  ),
+  tlsClientCertificateBoundAccessTokens: Type.Optional(
+    Type.Boolean({
+      description:
+        'RFC 8705 tls_client_certificate_bound_access_tokens: tokens bound to the client certificate; refuse requests without one',
+    }),
   ),
   authMethods: Type.Optional(
     Type.Array(Type.Enum(CLIENT_AUTH_METHODS, { type: 'string' }), {
