@@ -112,14 +112,17 @@ export function selfSignedToken({ clientId, secret }: Credentials, iat: number):
 }
 
 /** Writes a wrk request list: one "<authorization>\t<body>" line per request, in random order. */
-export function writeRequests(file: string, lines: Array<[authorization: string, body: string]>): string {
+export function writeRequests(
+  file: string,
+  lines: Array<[authorization: string, body: string] | [authorization: string, body: string, dpop: string]>,
+): string {
   const shuffled = [...lines];
   for (let i = shuffled.length - 1; i > 0; i--) {
     const j = crypto.randomInt(i + 1);
     [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
   }
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, shuffled.map(([a, b]) => `${a}\t${b}`).join('\n') + '\n');
+  fs.writeFileSync(file, shuffled.map((line) => line.join('\t')).join('\n') + '\n');
   return file;
 }
 

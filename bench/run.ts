@@ -1,10 +1,12 @@
 // npm run bench [-- --quick] [-- --check] [-- --only token,verifier,...]
 // zgw-auth side by side with its peer (oidc-provider) and with baselines, in one run; see docs/benchmarks.md.
 import { execFileSync, spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { signJws } from '@zgw-auth/verifier/internal';
 import { type LoadResult, wrk } from './load.js';
 import { CLI, DEPS_DIR, ROOT, SERVE_NODE_FLAGS, WORK_DIR } from './paths.js';
 import type { ServerProcess } from './processes.js';
@@ -30,7 +32,18 @@ import {
 } from './report.js';
 import { slug, startBare, startOidcProvider, startZgwAuth } from './servers.js';
 
-const GROUPS = ['token', 'pkjwt', 'cores', 'introspect', 'verifier', 'scale', 'latency', 'memory', 'startup'] as const;
+const GROUPS = [
+  'token',
+  'pkjwt',
+  'cores',
+  'introspect',
+  'verifier',
+  'scale',
+  'latency',
+  'memory',
+  'startup',
+  'dpop',
+] as const;
 type Group = (typeof GROUPS)[number];
 
 const args = process.argv.slice(2);
@@ -450,6 +463,8 @@ async function main(): Promise<Target[]> {
     }
   }
 
+  if (only.has('dpop')) await senderConstrained();
+
   if (only.has('startup')) {
     log('start-up to first token');
     for (const s of servers.filter((s) => s.name.startsWith('zgw-auth RS256 SQLite'))) await s.stop();
@@ -458,6 +473,69 @@ async function main(): Promise<Target[]> {
   }
 
   return targets();
+}
+
+/**
+ * DPoP: the verifier on a DPoP-bound token against a bearer token (in-process, one core), the
+ * replay cache's heap under a flood of unique jti, and /token with a proof against without.
+ */
+async function senderConstrained(): Promise<void> {
+  log('DPoP: verifier and replay cache (in-process, pinned to one core)');
+  const spec = JSON.stringify({ rounds: Math.max(1, plan.microRounds), ms: Math.max(100, plan.microMs) });
+  const out = execFileSync(
+    'taskset',
+    ['-c', '1', process.execPath, '--expose-gc', path.join(ROOT, 'dist', 'bench', 'dpop-micro.js'), spec],
+    { encoding: 'utf8', maxBuffer: 1 << 24 },
+  );
+  for (const [name, values] of Object.entries(JSON.parse(out) as Record<string, number[]>)) {
+    const unit = name.includes('MB') ? 'MB' : name.includes('bytes') ? 'B' : 'ops/s';
+    for (const v of values) record(`dpop: ${name}`, unit, v);
+  }
+
+  log('DPoP: /token ES256 with a proof and without');
+  const registry = await createRegistry(path.join(workDir, 'registry-dpop'), { alg: 'ES256', count: 10 });
+  registries.push(registry);
+  const server = await start(startZgwAuth({ name: 'zgw-auth ES256 SQLite, DPoP', registry, workDir }));
+  const plain = writeRequests(path.join(workDir, 'dpop-plain.txt'), registry.clients.map(tokenRequest));
+  const key = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwk = key.publicKey.export({ format: 'jwk' });
+  // Every request its own proof, made just before the run (a proof lives 60 s): more than a run sends.
+  const withProofs = (file: string, count: number) =>
+    writeRequests(
+      path.join(workDir, file),
+      Array.from({ length: count }, (_, i) => {
+        const proof = signJws(
+          { alg: 'ES256', typ: 'dpop+jwt', jwk } as { alg: string },
+          {
+            jti: crypto.randomBytes(16).toString('base64url'),
+            htm: 'POST',
+            htu: `${server.url}/token`,
+            iat: Math.floor(Date.now() / 1000),
+          },
+          key.privateKey,
+        );
+        return [...tokenRequest(registry.clients[i % registry.clients.length]!), proof] as [string, string, string];
+      }),
+    );
+  const proofsPerRun = (seconds: number) => Math.max(5000, seconds * 8000);
+  const runOnce = async (name: string, file: string, seconds: number, measured: boolean) => {
+    const result = await wrk(`${server.url}/token`, file, seconds);
+    assertClean(name, result);
+    if (measured) {
+      record(name, 'req/s', result.rps);
+      log(`${name}: ${Math.round(result.rps)} req/s, p99 ${result.p99Ms.toFixed(1)} ms`);
+    }
+  };
+  if (plan.warmup) {
+    await runOnce('warm-up', plain, plan.warmup, false);
+    await runOnce('warm-up', withProofs('dpop-warm.txt', proofsPerRun(plan.warmup)), plan.warmup, false);
+  }
+  for (let r = 0; r < plan.rounds; r++) {
+    await runOnce('/token ES256, zgw-auth, without DPoP', plain, plan.seconds, true);
+    const file = withProofs(`dpop-round-${r}.txt`, proofsPerRun(plan.seconds));
+    await runOnce('/token ES256, zgw-auth, with a DPoP proof', file, plan.seconds, true);
+  }
+  await server.stop();
 }
 
 function targets(): Target[] {
@@ -642,6 +720,27 @@ function targets(): Target[] {
     quick ? 'quick: fewer requests' : undefined,
   );
   max('startup', 'first token after start', 'first token after process start (existing database)', 1000, 'ms');
+  ratio(
+    'dpop-verifier',
+    'verifier DPoP-bound vs bearer (ES256, first sight)',
+    'dpop: ES256 DPoP-bound token with an ES256 proof, first sight',
+    'dpop: ES256 bearer token, first sight',
+    0.5,
+  );
+  ratio(
+    'dpop-token',
+    '/token with a DPoP proof vs without (ES256)',
+    '/token ES256, zgw-auth, with a DPoP proof',
+    '/token ES256, zgw-auth, without DPoP',
+    0.8,
+  );
+  max(
+    'dpop-replay-cache',
+    'replay cache heap per remembered proof',
+    'dpop: replay cache: heap bytes per remembered proof',
+    150,
+    'B',
+  );
   return out;
 }
 

@@ -34,7 +34,7 @@ import { KyselyRevocationStore } from './storage/kysely-revocation-store.js';
 import { recordMasterKeyCheck, type RegistryLock, unlockRegistry } from './storage/master-key-check.js';
 import { openStorage, registryAnswers, type Storage } from './storage/open-storage.js';
 import { connectRedis, type Redis } from './storage/redis.js';
-import type { Verifier } from '@zgw-auth/verifier';
+import { DpopNonces, DpopProofChecker, type Verifier } from '@zgw-auth/verifier';
 import { TokenIssuer } from './tokens/token-issuer.js';
 import type { RegistryTransferDeps } from './transfer/registry-transfer.js';
 import { Revocations } from './tokens/revocations.js';
@@ -68,6 +68,8 @@ export interface App {
   revocations: Revocations;
   /** Verifies both token kinds for introspection and the admin API. */
   verifier: Verifier;
+  /** Checks the DPoP proofs of token requests; their jti shared through Redis when configured. */
+  dpop: DpopProofChecker;
   /** Whether a balancer should send this process requests; the process lifecycle marks it. */
   readiness: Readiness;
   /** The whole registry as rows, for export and import. */
@@ -215,6 +217,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const guard = new GuessingGuard(limiter, audit, policy);
   const revocations = new Revocations(new KyselyRevocationStore(storage.db), changes, now);
   const verifier = createServerVerifier(config, keys, authenticator, revocations, changes, now);
+  const dpop = new DpopProofChecker({
+    window: config.dpopProofWindow,
+    // The client assertions' cache: every process sharing the registry (or Redis) sees each jti.
+    replay,
+    nonces: config.dpopNonce ? new DpopNonces(masterKey.dpopNonceKey, { now }) : undefined,
+    // The proof's signature is most of its cost: on the thread pool, next to the token's own signing.
+    threadPool: true,
+    now,
+  });
   return {
     config,
     log,
@@ -241,6 +252,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     revocations,
     verifier,
     transfer: { store: new KyselyRegistryTransferStore(storage.db, storage.dialect), masterKey, now },
+    dpop,
     trust,
     async close() {
       keys.stop();

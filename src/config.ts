@@ -51,6 +51,8 @@ export interface Config {
   console: boolean;
   consoleIdleTimeout: number;
   consoleSessionLifetime: number;
+  dpopProofWindow: number;
+  dpopNonce: boolean;
   /** Client authentication methods accepted at /token, /introspect and /revoke. */
   clientAuthMethods: ClientAuthMethod[];
   /** Methods a client may be registered with or changed to; undefined: clientAuthMethods. */
@@ -535,6 +537,22 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
     parse: int(300, 86_400),
     doc: 'Seconds after sign-in at which a console session ends however active it is (at most ZGW_AUTH_MAX_TOKEN_LIFETIME: its access token lives as long).',
   },
+  dpopProofWindow: {
+    key: 'dpopProofWindow',
+    env: 'ZGW_AUTH_DPOP_PROOF_WINDOW',
+    flag: '--dpop-proof-window',
+    defaultDoc: '60',
+    parse: int(5, 600),
+    doc: "Seconds a DPoP proof's `iat` may lie before or after the server's clock at /token (5 s leeway on top). Each proof's `jti` is remembered this long (twice, plus the leeway), to refuse its replay.",
+  },
+  dpopNonce: {
+    key: 'dpopNonce',
+    env: 'ZGW_AUTH_DPOP_NONCE',
+    flag: '--dpop-nonce',
+    defaultDoc: 'false',
+    parse: bool,
+    doc: 'Require a server nonce in DPoP proofs at /token (RFC 9449 §8): a proof without a current one is answered `use_dpop_nonce` with a `DPoP-Nonce` header (clients such as openid-client retry by themselves). Limits proofs made ahead of time by a client whose key leaked; every process derives the same nonces from the master key.',
+  },
   clientAuthMethods: {
     key: 'clientAuthMethods',
     env: 'ZGW_AUTH_CLIENT_AUTH_METHODS',
@@ -610,6 +628,8 @@ const DEFAULTS: Omit<Config, 'issuer'> = {
   console: true,
   consoleIdleTimeout: 900,
   consoleSessionLifetime: 28_800,
+  dpopProofWindow: 60,
+  dpopNonce: false,
   clientAuthMethods: [...CLIENT_AUTH_METHODS],
   newClientAuthMethods: undefined,
   assertionMaxLifetime: 300,

@@ -18,6 +18,9 @@ const STATUS = {
   unsupported_grant_type: 400,
   invalid_scope: 400,
   unsupported_token_type: 400,
+  // RFC 9449 §5 and §8: a DPoP proof at /token that does not hold; a proof without the server's nonce
+  invalid_dpop_proof: 400,
+  use_dpop_nonce: 400,
   server_error: 500,
   temporarily_unavailable: 503,
   // Guessing back-off of a caller that is not an OAuth client (the admin API's self-signed tokens)
@@ -57,6 +60,8 @@ const OAUTH_CODES = [
   'unsupported_grant_type',
   'invalid_scope',
   'unsupported_token_type',
+  'invalid_dpop_proof',
+  'use_dpop_nonce',
   'server_error',
   'temporarily_unavailable',
 ] as const satisfies readonly ErrorCode[];

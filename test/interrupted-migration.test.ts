@@ -98,6 +98,8 @@ async function assertMigrated(
         '0006_signing_key_supersession',
         '0007_registry_state',
         '0008_client_auth_methods_and_keys',
+        '0009_client_dpop_bound_access_tokens',
+        '0010_client_certificate_bound_access_tokens',
       ],
       label,
     );
@@ -122,6 +124,8 @@ const MIGRATION_POINTS = [
   'migration:0006_signing_key_supersession',
   'migration:0007_registry_state',
   'migration:0008_client_auth_methods_and_keys',
+  'migration:0009_client_dpop_bound_access_tokens',
+  'migration:0010_client_certificate_bound_access_tokens',
 ];
 const EVENTS = 5000;
 

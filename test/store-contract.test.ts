@@ -119,6 +119,8 @@ function client(clientId: string, fields: Partial<Client> = {}): Client {
     jwksUri: null,
     tlsSubject: null,
     oin: null,
+    dpopBoundAccessTokens: false,
+    tlsClientCertificateBoundAccessTokens: false,
     ...fields,
   };
 }
@@ -484,6 +486,8 @@ for (const [backend, open] of BACKENDS) {
           jwksUri: 'https://keys.example/jwks.json',
           tlsSubject: { field: 'subject_dn', value: 'CN=app,O=Gemeente,C=NL' },
           oin: '00000001234567890000',
+          dpopBoundAccessTokens: true,
+          tlsClientCertificateBoundAccessTokens: true,
         });
         await s.clients.insert(keyed, []);
         await s.clients.insert(client('secret'), []);
@@ -876,29 +880,3 @@ describe('driver errors leave the Kysely stores as refusals', () => {
     }
   });
 });
-for (const dialect of ['sqlite', 'postgres'] as const) {
-  describe(`migration 0008_client_auth_methods_and_keys: ${dialect}`, () => {
-    it('clients of before authenticate with secrets, with no jwks_uri, certificate subject, OIN or keys', async () => {
-      const earlier = await rawDatabase(dialect);
-      let storage: Storage | undefined;
-      try {
-        await migrate(earlier.db, dialect, '0007_registry_state');
-        await earlier.db
-          .insertInto('clients')
-          .values(clientRowAt('before', '000000000', true, T0))
-          .execute();
-        await earlier.db.destroy();
-        storage = await openStorage(earlier.url, tmp(), { create: false });
-        const store = new KyselyClientStore(storage.db);
-        const found = (await store.findWithSecrets('before', T0))!;
-        assert.deepEqual(
-          [found.client.authMethods, found.client.jwksUri, found.client.tlsSubject, found.client.oin, found.keys],
-          [['client_secret_basic', 'client_secret_post'], null, null, null, []],
-        );
-      } finally {
-        await storage?.close();
-        await earlier.drop();
-      }
-    });
-  });
-}

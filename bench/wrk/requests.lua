@@ -1,5 +1,5 @@
 -- wrk script: POSTs the requests listed in $BENCH_REQUESTS, one per line as
--- "<Authorization header or empty><TAB><form body>", cycling from a random start.
+-- "<Authorization header or empty><TAB><form body>[<TAB><DPoP header>]", cycling from a random start.
 -- With $BENCH_MEAN_DELAY_MS each connection waits an exponentially distributed time (that mean)
 -- before each request: arrivals like independent clients, at about connections / mean per ms.
 local reqs, n, i = {}, 0, 0
@@ -13,9 +13,11 @@ end
 
 function init(args)
   for line in io.lines(os.getenv("BENCH_REQUESTS")) do
-    local auth, body = line:match("^([^\t]*)\t(.*)$")
+    local auth, body = line:match("^([^\t]*)\t([^\t]*)")
+    local dpop = line:match("^[^\t]*\t[^\t]*\t(.+)$")
     local headers = { ["Content-Type"] = "application/x-www-form-urlencoded" }
     if auth ~= "" then headers["Authorization"] = auth end
+    if dpop then headers["DPoP"] = dpop end
     n = n + 1
     reqs[n] = wrk.format("POST", nil, headers, body)
   end

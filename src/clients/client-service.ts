@@ -136,6 +136,8 @@ export class ClientService {
       jwksUri: input.jwksUri ?? null,
       tlsSubject: input.tlsSubject ?? null,
       oin: input.oin ?? null,
+      dpopBoundAccessTokens: input.dpopBoundAccessTokens ?? false,
+      tlsClientCertificateBoundAccessTokens: input.tlsClientCertificateBoundAccessTokens ?? false,
     };
     validateDefaultScopesAllowed(client.defaultScopes, client.allowedScopes);
     this.checkAuthentication(options?.firstAdministrator ? client : undefined, client, []);

@@ -27,6 +27,16 @@ export interface Client {
   tlsSubject: TlsSubject | null;
   /** Dutch government organisation identification number (20 digits): a certificate must carry it in its subject serialNumber. */
   oin: string | null;
+  /**
+   * RFC 9449 §5.2 `dpop_bound_access_tokens`: the client gets DPoP-bound tokens only; a token
+   * request without a DPoP proof is refused instead of answered with a bearer token.
+   */
+  dpopBoundAccessTokens: boolean;
+  /**
+   * RFC 8705 §3.4 `tls_client_certificate_bound_access_tokens`: the client authenticates with its
+   * certificate and gets tokens bound to it (`cnf["x5t#S256"]`) only.
+   */
+  tlsClientCertificateBoundAccessTokens: boolean;
 }
 
 /** Client authentication methods (RFC 7591 §2, RFC 7523, RFC 8705). */
@@ -108,6 +118,8 @@ export interface ClientInput {
   jwksUri?: string | null;
   tlsSubject?: TlsSubject | null;
   oin?: string | null;
+  dpopBoundAccessTokens?: boolean;
+  tlsClientCertificateBoundAccessTokens?: boolean;
 }
 
 export type ClientPatch = Partial<Omit<ClientInput, 'clientId'>>;

@@ -88,7 +88,7 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
   };
   // Client certificates: of this server's own TLS connections, or from a trusted proxy's header.
   const certificateOf = tls || app.config.clientCertHeader ? certificateReader(app.config) : undefined;
-  const issuing: IssueTokenDeps = { ...authentication, issuer: app.issuer, audit: app.audit };
+  const issuing: IssueTokenDeps = { ...authentication, issuer: app.issuer, audit: app.audit, dpop: app.dpop };
   const introspection: IntrospectTokenDeps = { ...authentication, config: app.config, verifier: app.verifier };
   const revocation: RevokeTokenDeps = {
     ...authentication,
@@ -97,6 +97,14 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
     audit: app.audit,
   };
   const tokenPaths = new Set(paths.token);
+  // Read per request: the issuer may be set once the port is known.
+  let tokenUrlsOf: { issuer: string; urls: string[] } | undefined;
+  const tokenUrls = () => {
+    const issuer = app.config.issuer;
+    if (tokenUrlsOf?.issuer !== issuer)
+      tokenUrlsOf = { issuer, urls: paths.token.map((path) => new URL(issuer).origin + path) };
+    return tokenUrlsOf.urls;
+  };
 
   await server.register(async (oauth) => {
     registerFormParsers(oauth);
@@ -113,6 +121,7 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
       issueToken: (request) => issueToken(issuing, request),
       paths: paths.token,
       keycloakPaths: paths.keycloak,
+      tokenUrls,
       certificateOf,
     });
     // One per-address (IPv6: per /64) request budget shared by the endpoints that test tokens.
@@ -149,7 +158,12 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
     });
   });
 
-  await server.register(discoveryRoutes, { config: app.config, keys: app.keys, paths });
+  await server.register(discoveryRoutes, {
+    config: app.config,
+    keys: app.keys,
+    paths,
+    dpopAlgorithms: app.dpop.algorithms,
+  });
   await server.register(operationsRoutes, { readiness: app.readiness, metrics: app.metrics });
   await server.register(adminRoutes, {
     prefix: '/admin',
@@ -170,7 +184,7 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
     await server.register(consoleRoutes, {
       prefix: '/console',
       config: app.config,
-      signIn: { ...authentication, issuer: app.issuer, audit: app.audit },
+      signIn: { ...authentication, issuer: app.issuer, audit: app.audit, dpop: app.dpop },
       revocations: app.revocations,
       audit: app.audit,
       now: app.now,

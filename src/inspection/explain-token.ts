@@ -1,4 +1,5 @@
 import { decodeJwt, TokenError, type TokenErrorCode, type Verifier } from '@zgw-auth/verifier';
+import { BOUND_TOKENS_TOO } from '../tokens/server-verifier.js';
 
 /** A time claim of a token, and how far it is from now (negative: in the past). */
 export interface TokenTime {
@@ -56,7 +57,7 @@ export async function explainToken(
   const times = tokenTimes(payload, nowSeconds);
   if (!verifier) return { header, payload, times, verdict: { verified: false } };
   try {
-    const p = await verifier.verify(token);
+    const p = await verifier.verify(token, undefined, BOUND_TOKENS_TOO);
     return {
       header,
       payload,

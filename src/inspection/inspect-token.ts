@@ -3,6 +3,7 @@ import type { ClientService } from '../clients/client-service.js';
 import { NotFoundError } from '../errors.js';
 import { type Administrator, organisationSeenBy } from '../organisations/administration-policy.js';
 import { type SelfSignedGuessing, tooManyAttempts, verifyCountingGuesses } from '../tokens/self-signed-guesses.js';
+import { BOUND_TOKENS_TOO } from '../tokens/server-verifier.js';
 import { explainToken, type TokenExplanation } from './explain-token.js';
 
 export interface TokenInspectionDeps {
@@ -53,7 +54,7 @@ export async function inspectToken(
   const counted = {
     verify: async (token: string) => {
       const result = await verifyCountingGuesses(deps.guessing, token, request.address, 'admin', () =>
-        deps.verifier.verify(token),
+        deps.verifier.verify(token, undefined, BOUND_TOKENS_TOO),
       );
       if ('retryAfter' in result) throw tooManyAttempts(result.retryAfter);
       return result.principal;

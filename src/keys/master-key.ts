@@ -10,11 +10,14 @@ import { ZgwAuthError } from '../errors.js';
 export class MasterKey {
   private readonly sealKey: Buffer;
   readonly hashKey: Buffer;
+  /** Keys the DPoP server nonces, so that every process of a registry makes and accepts the same ones. */
+  readonly dpopNonceKey: Buffer;
 
   constructor(raw: Buffer) {
     if (raw.length !== 32) throw new ZgwAuthError('invalid_master_key', 'the master key must be exactly 32 bytes');
     this.sealKey = derive(raw, 'zgw-auth seal v1');
     this.hashKey = derive(raw, 'zgw-auth secret hash v1');
+    this.dpopNonceKey = derive(raw, 'zgw-auth dpop nonce v1');
   }
 
   /** AES-256-GCM; `context` is bound as associated data so a sealed value cannot be moved to another row. */

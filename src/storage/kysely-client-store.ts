@@ -286,6 +286,8 @@ function toRow(c: Client): NewClientRow {
     tls_subject_field: c.tlsSubject?.field ?? null,
     tls_subject_value: c.tlsSubject?.value ?? null,
     oin: c.oin,
+    dpop_bound_access_tokens: c.dpopBoundAccessTokens ? 1 : 0,
+    certificate_bound_access_tokens: c.tlsClientCertificateBoundAccessTokens ? 1 : 0,
   };
 }
 
@@ -314,6 +316,8 @@ function toClient(r: ClientRow & { weak_risk?: unknown }): Client {
         ? { field: r.tls_subject_field as TlsSubjectField, value: r.tls_subject_value }
         : null,
     oin: r.oin,
+    dpopBoundAccessTokens: r.dpop_bound_access_tokens === 1,
+    tlsClientCertificateBoundAccessTokens: r.certificate_bound_access_tokens === 1,
   };
 }
 

@@ -214,6 +214,23 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('used_once_expires').on('used_once').column('expires_at').execute();
       },
     },
+    '0009_client_dpop_bound_access_tokens': {
+      async up(db: AnyDb) {
+        // Clients of before may go on getting bearer tokens.
+        await db.schema
+          .alterTable('clients')
+          .addColumn('dpop_bound_access_tokens', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
+      },
+    },
+    '0010_client_certificate_bound_access_tokens': {
+      async up(db: AnyDb) {
+        await db.schema
+          .alterTable('clients')
+          .addColumn('certificate_bound_access_tokens', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
+      },
+    },
   };
 }
 

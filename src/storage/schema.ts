@@ -55,6 +55,10 @@ export interface ClientTable {
   tls_subject_field: string | null;
   tls_subject_value: string | null;
   oin: string | null;
+  /** RFC 9449 §5.2: 1 when the client gets DPoP-bound tokens only. */
+  dpop_bound_access_tokens: Generated<number>;
+  /** RFC 8705 §3.4: 1 when the client gets certificate-bound tokens only. */
+  certificate_bound_access_tokens: Generated<number>;
 }
 
 export interface ClientKeyTable {

@@ -9,6 +9,7 @@ import type { Config } from '../config.js';
 import { invalidRequest, OAuthError, orThrow, type Parsed } from '../errors.js';
 import type { VerificationCounts } from '../counts.js';
 import { verifyCountingGuesses } from './self-signed-guesses.js';
+import { BOUND_TOKENS_TOO } from './server-verifier.js';
 
 export interface IntrospectTokenDeps extends ClientAuthentication {
   /** Read on every request: whether callers without credentials may introspect. */
@@ -60,8 +61,9 @@ export async function introspectToken(
   let principal: Principal;
   try {
     // Self-signed tokens are guesses at their client's secret until one verifies: counted like /token's.
+    // Bound tokens are active too: the answer's cnf tells the API what the caller must prove.
     const result = await verifyCountingGuesses(deps, token, request.address, 'introspect', () =>
-      deps.verifier.verify(token),
+      deps.verifier.verify(token, undefined, BOUND_TOKENS_TOO),
     );
     if (!('principal' in result)) {
       deps.metrics.verifications.inc({ kind: 'self-signed', outcome: 'backed_off' });
@@ -101,7 +103,8 @@ export function introspectionResponse(p: Principal): Record<string, unknown> {
   out.rsin = p.rsin;
   out.scope = p.scopes.join(' ') || undefined;
   out.exp = p.expiresAt;
-  out.token_type = 'Bearer';
+  // RFC 9449 §6.2: a DPoP-bound token is of type DPoP; a certificate-bound one stays Bearer (RFC 8705).
+  out.token_type = p.confirmation?.jkt ? 'DPoP' : 'Bearer';
   out.zgw_token_kind = p.kind;
   return out;
 }

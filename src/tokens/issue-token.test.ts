@@ -72,6 +72,7 @@ describe('issueToken (real SQLite)', () => {
       metrics: app.metrics,
       issuer: app.issuer,
       audit: app.audit,
+      dpop: app.dpop,
     };
   });
   after(async () => {

@@ -1,3 +1,4 @@
+import { certificateThumbprint, type Confirmation, type DpopProofChecker, TokenError } from '@zgw-auth/verifier';
 import type { AuditLog } from '../audit/audit-log.js';
 import {
   authenticateCaller,
@@ -15,6 +16,16 @@ export interface IssueTokenDeps extends ClientAuthentication {
   issuer: Pick<TokenIssuer, 'issue'>;
   audit: Pick<AuditLog, 'recordLater'>;
   metrics: TokenCounts;
+  /** Checks the DPoP proofs of token requests (RFC 9449 §4.3), with the replay cache and nonces. */
+  dpop: Pick<DpopProofChecker, 'check'>;
+}
+
+/** A token request's DPoP header as sent, and the URLs of this endpoint a proof may name. */
+export interface PresentedProof {
+  /** Every value of the DPoP header; empty when none was sent. */
+  values: readonly string[];
+  /** The token endpoint's URLs under the issuer (its aliases: the realm path, Keycloak's path). */
+  urls: readonly string[];
 }
 
 /** A token request (RFC 6749 §4.4.2), checked in this order: grant type, client, scope. */
@@ -24,6 +35,8 @@ export interface TokenRequest {
   scope: Parsed<string | undefined>;
   /** The caller's address, for the back-off and the audit trail. */
   address: string;
+  /** The DPoP proof (RFC 9449): with one the token is bound to its key. */
+  dpop?: PresentedProof;
   /** Asked at Keycloak's token URL: Keycloak's tolerances that weaken nothing apply (see OPENID_SCOPE). */
   keycloakPath?: boolean;
   /**
@@ -46,7 +59,8 @@ const IGNORE_NOTHING: readonly string[] = [];
 /** An issued access token (RFC 6749 §5.1); `scope` only when the token holds any. */
 export interface TokenResponse {
   accessToken: string;
-  tokenType: 'Bearer';
+  /** `DPoP` for a token bound to a DPoP key (RFC 9449 §5), else `Bearer`. */
+  tokenType: 'Bearer' | 'DPoP';
   expiresIn: number;
   scope?: string;
   /** For the caller's own records (the console's session); /token sends neither. */
@@ -68,7 +82,8 @@ export async function issueToken(deps: IssueTokenDeps, request: TokenRequest): P
       `grant_type "${grantType.slice(0, 50)}" is not supported; use client_credentials`,
     );
   }
-  const { client, secretId } = await authenticateCaller(deps, orThrow(request.credentials), {
+  const credentials = orThrow(request.credentials);
+  const { client, secretId } = await authenticateCaller(deps, credentials, {
     address: request.address,
     endpoint: request.console ? 'console' : 'token',
   });
@@ -76,6 +91,9 @@ export async function issueToken(deps: IssueTokenDeps, request: TokenRequest): P
     throw new OAuthError('unauthorized_client', 'this client may not use the client_credentials grant');
   }
 
+  const dpopBinding = await proofOfPossession(deps, client, request.dpop);
+  const certificateBinding = certificateOf(client, credentials);
+  const binding = dpopBinding || certificateBinding ? { ...dpopBinding, ...certificateBinding } : undefined;
   const ignored = request.keycloakPath && !client.allowedScopes.includes(OPENID_SCOPE) ? IGNORE_OPENID : IGNORE_NOTHING;
   const scopes = request.console
     ? administratorScopes(client)
@@ -83,6 +101,7 @@ export async function issueToken(deps: IssueTokenDeps, request: TokenRequest): P
   const token = await deps.issuer.issue(
     request.console ? { ...client, tokenLifetime: request.console.lifetime } : client,
     scopes,
+    binding,
   );
   const scope = scopes.join(' ');
   deps.metrics.tokensIssued.inc({ alg: token.alg });
@@ -92,17 +111,73 @@ export async function issueToken(deps: IssueTokenDeps, request: TokenRequest): P
     target: client.clientId,
     address: request.address,
     organisation: client.rsin,
-    details: { jti: token.jti, scope, expiresIn: token.expiresIn, ...(request.console ? { via: 'console' } : {}) },
+    details: {
+      jti: token.jti,
+      scope,
+      expiresIn: token.expiresIn,
+      ...(binding ? { cnf: binding } : {}),
+      ...(request.console ? { via: 'console' } : {}),
+    },
   });
   return {
     accessToken: token.accessToken,
-    tokenType: 'Bearer',
+    tokenType: binding?.jkt ? 'DPoP' : 'Bearer',
     expiresIn: token.expiresIn,
     ...(scope ? { scope } : {}),
     jti: token.jti,
     client,
     secretId,
   };
+}
+
+/**
+ * RFC 8705 §3: the certificate a token is bound to, for a client registered for certificate-bound
+ * tokens, which must then have authenticated with it (mutual TLS); other clients' tokens stay unbound.
+ */
+function certificateOf(client: Client, credentials: ClientCredentials): Confirmation | undefined {
+  if (!client.tlsClientCertificateBoundAccessTokens) return undefined;
+  if (!('certificate' in credentials) || !credentials.certificate.ok)
+    throw invalidRequest(
+      'this client is registered for certificate-bound tokens (tls_client_certificate_bound_access_tokens): authenticate with its client certificate (mutual TLS)',
+    );
+  return { 'x5t#S256': certificateThumbprint(credentials.certificate.leaf.der) };
+}
+
+/**
+ * The key a token is bound to: the DPoP proof's (RFC 9449 §5), checked only once the client is
+ * authenticated, so that nobody else's proofs fill the replay cache. A client registered for
+ * DPoP-bound tokens (§5.2) gets no token without a proof.
+ */
+async function proofOfPossession(
+  deps: Pick<IssueTokenDeps, 'dpop'>,
+  client: Client,
+  presented: PresentedProof | undefined,
+): Promise<Confirmation | undefined> {
+  if (!presented?.values.length) {
+    if (client.dpopBoundAccessTokens)
+      throw invalidRequest(
+        'this client is registered for DPoP-bound tokens only (dpop_bound_access_tokens): send a DPoP proof',
+      );
+    return undefined;
+  }
+  try {
+    const checked = await deps.dpop.check({ proof: presented.values, method: 'POST', urls: presented.urls });
+    return { jkt: checked.jkt };
+  } catch (err) {
+    if (!(err instanceof TokenError)) throw err;
+    if (err.code === 'use_dpop_nonce')
+      throw new OAuthError('use_dpop_nonce', err.message, { headers: { 'dpop-nonce': err.dpopNonce ?? '' } });
+    if (err.code === 'replay_cache_full' || err.code === 'keys_unavailable')
+      throw new OAuthError('temporarily_unavailable', 'DPoP proofs cannot be checked right now; retry shortly', {
+        status: 503,
+        headers: { 'retry-after': '1' },
+      });
+    // RFC 9449 §5: every other fault of the proof, with what is wrong with it.
+    throw new OAuthError(
+      'invalid_dpop_proof',
+      err.code === 'dpop_proof_missing' ? 'the DPoP header is empty' : err.message,
+    );
+  }
 }
 
 function administratorScopes(client: Client): string[] {

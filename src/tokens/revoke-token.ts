@@ -7,6 +7,7 @@ import {
 } from '../clients/authenticate-client.js';
 import { invalidRequest, OAuthError, orThrow, type Parsed } from '../errors.js';
 import type { Revocations } from './revocations.js';
+import { BOUND_TOKENS_TOO } from './server-verifier.js';
 
 export interface RevokeTokenDeps extends ClientAuthentication {
   verifier: Pick<Verifier, 'verify'>;
@@ -47,7 +48,8 @@ export async function revokeToken(deps: RevokeTokenDeps, request: RevocationRequ
     );
   let principal: Principal;
   try {
-    principal = await deps.verifier.verify(token);
+    // A sender-constrained token is revoked by its client like any other: no proof is asked.
+    principal = await deps.verifier.verify(token, undefined, BOUND_TOKENS_TOO);
   } catch {
     return;
   }

@@ -1,10 +1,23 @@
-import { type ClientRecord, type ClientResolver, createVerifier, type Verifier } from '@zgw-auth/verifier';
+import {
+  type ClientRecord,
+  type ClientResolver,
+  createVerifier,
+  type Verifier,
+  type VerifyOptions,
+} from '@zgw-auth/verifier';
 import { CLIENT_CACHE_MS, type ClientAuthenticator, type SigningSecrets } from '../clients/client-authenticator.js';
 import type { ChangeFeed } from '../changes/change-feed.js';
 import type { Config } from '../config.js';
 import type { KeyRing } from '../keys/key-ring.js';
 import { registrationOf } from './token-issuer.js';
 import type { Revocations } from './revocations.js';
+
+/**
+ * For the server's own uses of a token that are not a protected resource request (introspection,
+ * revocation, inspection): a sender-constrained token is verified as any other, its binding is
+ * passed on (cnf) rather than checked, since no proof comes with these requests.
+ */
+export const BOUND_TOKENS_TOO: VerifyOptions = Object.freeze({ acceptBoundTokens: true });
 
 /** Client lookup for the verifier straight from the registry (secrets decrypted in memory only); synchronous when cached. */
 export function registryResolver(clients: Pick<ClientAuthenticator, 'selfSigningSecrets'>): ClientResolver {

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import type { Confirmation } from '@zgw-auth/verifier';
 import { signJwsAsync } from '@zgw-auth/verifier/internal';
 import { type Client, isAllowedStaticClaim } from '../clients/model.js';
 import { ZgwAuthError } from '../errors.js';
@@ -32,7 +33,8 @@ export class TokenIssuer {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async issue(client: Client, scopes: string[]): Promise<IssuedToken> {
+  /** `binding`: the key or certificate the token is bound to, as its `cnf` claim (RFC 7800, RFC 9449 §6). */
+  async issue(client: Client, scopes: string[], binding?: Confirmation): Promise<IssuedToken> {
     const key = this.keys.current();
     if (!key) throw new ZgwAuthError('no_signing_key', 'no signing key is active');
     const lifetime = Math.min(client.tokenLifetime ?? this.settings.tokenLifetime, this.settings.maxTokenLifetime);
@@ -56,6 +58,7 @@ export class TokenIssuer {
       client_registration: registrationOf(client),
     });
     if (scopes.length) claims.scope = scopes.join(' ');
+    if (binding) claims.cnf = { ...binding };
     // keycloak-connect refuses an access token without Keycloak's `"typ": "Bearer"` in its body; the
     // header's `typ` (at+jwt) is what zgw-auth's verifier checks, and it reads no `typ` claim.
     if (this.settings.keycloakPaths) claims.typ = 'Bearer';

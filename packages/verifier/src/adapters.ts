@@ -1,5 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import { addressMatcher, certificateFromHeader, type CertificateHeaderFormat } from './certificate.js';
 import { TokenError, type TokenErrorCode } from './errors.js';
+import type { PresentedRequest } from './sender.js';
 import type { Principal, Verifier } from './verifier.js';
 
 export interface GuardOptions {
@@ -15,10 +18,22 @@ export interface GuardOptions {
    * limiter that stops secret guessing. Whatever it throws is ignored.
    */
   onRefusal?: (err: TokenError, request: IncomingMessage) => void;
+  /**
+   * The origin clients call this API at (`https://zaken.example.nl`): DPoP proofs must name it in
+   * `htu`. Set it behind a proxy; without it the origin is read from the connection and the Host
+   * header, which the client chooses.
+   */
+  publicOrigin?: string;
+  /**
+   * The client certificate header of a TLS-terminating proxy (`client-cert` as RFC 9440, or nginx's
+   * `$ssl_client_escaped_cert`), believed only from the proxy's addresses; from anyone else it is
+   * ignored. Without it only the TLS connection's own client certificate counts.
+   */
+  certificateHeader?: { name: string; format: CertificateHeaderFormat; trustedProxies: readonly string[] };
 }
 
 export interface Refusal {
-  status: 401 | 403 | 503;
+  status: 400 | 401 | 403 | 503;
   headers: Record<string, string>;
   body: string;
 }
@@ -45,12 +60,37 @@ const DESCRIPTIONS: Partial<Record<TokenErrorCode, string>> = {
   rsin_mismatch: "the token's rsin differs from the client's organisation",
   revoked: 'the token has been revoked',
   insufficient_scope: 'the token lacks a required scope',
+  dpop_proof_missing: 'a DPoP proof is required: send a DPoP header',
+  invalid_dpop_proof: 'the DPoP proof is not valid',
+  dpop_wrong_request: 'the DPoP proof is for another method or URL (htm, htu)',
+  dpop_stale: 'the DPoP proof is too old or from the future (iat): make a new one, check the clock',
+  dpop_replayed: 'the DPoP proof was used before: make a new proof for every request',
+  dpop_wrong_token: 'the DPoP proof is not for this access token (ath)',
+  dpop_wrong_key: 'the DPoP proof is signed with another key than the token is bound to',
+  use_dpop_nonce: 'put the nonce of the DPoP-Nonce header in the DPoP proof',
+  bound_token_as_bearer: 'the token is DPoP-bound: send Authorization: DPoP <token> with a DPoP proof',
+  token_not_bound: 'the DPoP scheme is for DPoP-bound tokens: send this token as Bearer',
+  certificate_missing: 'the token is bound to a client certificate: present it over mutual TLS',
+  certificate_mismatch: 'the token is bound to another client certificate',
+};
+
+/** Refusals of a DPoP-bound token's proof: answered with a DPoP challenge (RFC 9449 §7.1). */
+const DPOP_ERRORS: Partial<Record<TokenErrorCode, string>> = {
+  dpop_proof_missing: 'invalid_dpop_proof',
+  invalid_dpop_proof: 'invalid_dpop_proof',
+  dpop_wrong_request: 'invalid_dpop_proof',
+  dpop_stale: 'invalid_dpop_proof',
+  dpop_replayed: 'invalid_dpop_proof',
+  dpop_wrong_token: 'invalid_dpop_proof',
+  dpop_wrong_key: 'invalid_dpop_proof',
+  use_dpop_nonce: 'use_dpop_nonce',
+  bound_token_as_bearer: 'invalid_token',
 };
 
 const SAFE_REALM = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /** RFC 6750 §3 answer for a failed verification, from fixed vocabulary only. */
-export function refusal(err: unknown, options: GuardOptions = {}): Refusal {
+export function refusal(err: unknown, options: GuardOptions & { dpopAlgs?: readonly string[] } = {}): Refusal {
   const realm = options.realm !== undefined && SAFE_REALM.test(options.realm) ? options.realm : 'zgw';
   const te =
     err instanceof TokenError
@@ -58,23 +98,31 @@ export function refusal(err: unknown, options: GuardOptions = {}): Refusal {
       : new TokenError('keys_unavailable', 'token could not be verified right now', { authenticated: true });
   const code =
     te.code === 'missing_token' || te.code === 'keys_unavailable' || te.authenticated ? te.code : 'invalid_token';
-  const status = code === 'insufficient_scope' ? 403 : code === 'keys_unavailable' ? 503 : 401;
-  const oauthError = status === 403 ? 'insufficient_scope' : 'invalid_token';
+  const unavailable = code === 'keys_unavailable' || code === 'replay_cache_full';
+  const status = code === 'insufficient_scope' ? 403 : unavailable ? 503 : 401;
+  const dpopError = DPOP_ERRORS[code as TokenErrorCode];
+  const oauthError = dpopError ?? (status === 403 ? 'insufficient_scope' : 'invalid_token');
   const description =
     code === 'missing_token'
       ? 'no bearer token: send Authorization: Bearer <token>'
-      : code === 'keys_unavailable'
+      : unavailable
         ? 'the token cannot be verified right now; retry shortly'
         : (DESCRIPTIONS[code as TokenErrorCode] ?? NOT_AUTHENTIC);
   const scopes =
     status === 403 && options.scopes?.every((s) => /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(s))
       ? `, scope="${options.scopes.join(' ')}"`
       : '';
+  const algs = (options.dpopAlgs ?? []).filter((a) => /^[A-Za-z0-9]+$/.test(a)).join(' ');
   const challenge =
     code === 'missing_token'
       ? `Bearer realm="${realm}"`
-      : `Bearer realm="${realm}", error="${oauthError}", error_description="${description}"${scopes}`;
+      : dpopError
+        ? `DPoP realm="${realm}", error="${oauthError}", error_description="${description}"${algs ? `, algs="${algs}"` : ''}`
+        : `Bearer realm="${realm}", error="${oauthError}", error_description="${description}"${scopes}`;
   const headers: Record<string, string> = { 'www-authenticate': challenge, 'cache-control': 'no-store' };
+  // RFC 9449 §8: the nonce to put in the next proof. Ours is base64url and a dot; anything else is not sent.
+  if (code === 'use_dpop_nonce' && te.dpopNonce !== undefined && /^[A-Za-z0-9._-]{1,64}$/.test(te.dpopNonce))
+    headers['dpop-nonce'] = te.dpopNonce;
   if (status === 503) headers['retry-after'] = '1';
   if (options.problemJson) {
     headers['content-type'] = 'application/problem+json';
@@ -97,13 +145,60 @@ export function refusal(err: unknown, options: GuardOptions = {}): Refusal {
   };
 }
 
-/** Verifies and checks scopes; throws TokenError('insufficient_scope') when a scope is missing. */
+/**
+ * Verifies and checks scopes; throws TokenError('insufficient_scope') when a scope is missing. With
+ * an Authorization header alone a sender-constrained token is refused: pass the request (or call
+ * `verifier.verifyRequest`) to have its proof of possession checked.
+ */
 export function authorize(
   verifier: Verifier,
-  authorization: string | undefined,
+  authorization: string | undefined | PresentedRequest,
   scopes: string[] = [],
 ): Promise<Principal> {
-  return verifier.verify(authorization, scopes);
+  return typeof authorization === 'object'
+    ? verifier.verifyRequest(authorization, scopes)
+    : verifier.verify(authorization, scopes);
+}
+
+/**
+ * What a node:http request presents: its Authorization and DPoP headers, method, the URL the
+ * client called (`publicOrigin` and the path) and its client certificate (the TLS connection's,
+ * or a trusted proxy's header).
+ */
+export function presentedRequest(
+  req: IncomingMessage & { originalUrl?: string },
+  options: Pick<GuardOptions, 'publicOrigin' | 'certificateHeader'> = {},
+): PresentedRequest {
+  const path = req.originalUrl ?? req.url ?? '/';
+  const socket = req.socket as Partial<TLSSocket> | undefined;
+  const origin =
+    options.publicOrigin ??
+    `${socket?.encrypted ? 'https' : 'http'}://${typeof req.headers.host === 'string' ? req.headers.host : 'localhost'}`;
+  return {
+    authorization: req.headers.authorization,
+    dpop: req.headersDistinct?.dpop ?? req.headers.dpop,
+    method: req.method ?? 'GET',
+    url: `${origin.replace(/\/+$/, '')}${path.startsWith('/') ? path : `/${path}`}`,
+    certificate: clientCertificate(req, options.certificateHeader),
+  };
+}
+
+const trustedProxyChecks = new WeakMap<readonly string[], (address: string | undefined) => boolean>();
+
+function clientCertificate(req: IncomingMessage, header: GuardOptions['certificateHeader']): Buffer | undefined {
+  if (header) {
+    let trusted = trustedProxyChecks.get(header.trustedProxies);
+    if (!trusted) trustedProxyChecks.set(header.trustedProxies, (trusted = addressMatcher(header.trustedProxies)));
+    // From anyone but the proxy the header is the caller's own writing: ignored.
+    if (trusted(req.socket?.remoteAddress)) {
+      const value = req.headers[header.name.toLowerCase()];
+      return certificateFromHeader(typeof value === 'string' ? value : undefined, header.format);
+    }
+  }
+  const socket = req.socket as Partial<TLSSocket> | undefined;
+  if (!socket?.encrypted || typeof socket.getPeerCertificate !== 'function') return undefined;
+  const raw = socket.getPeerCertificate().raw as Buffer | undefined;
+  return raw && raw.length > 0 ? raw : undefined;
 }
 
 function report(options: GuardOptions, err: unknown, request: IncomingMessage): void {
@@ -125,7 +220,7 @@ export function requireToken(verifier: Verifier, options: GuardOptions = {}) {
   return (req: IncomingMessage & { principal?: Principal }, res: ServerResponse, next: Next): void => {
     let verifying: Promise<Principal>;
     try {
-      verifying = authorize(verifier, req.headers.authorization, options.scopes);
+      verifying = verifier.verifyRequest(presentedRequest(req, options), options.scopes);
     } catch (err) {
       verifying = Promise.reject(err);
     }
@@ -136,7 +231,7 @@ export function requireToken(verifier: Verifier, options: GuardOptions = {}) {
       },
       (err: unknown) => {
         report(options, err, req);
-        const r = refusal(err, options);
+        const r = refusal(err, { ...options, dpopAlgs: verifier.sender.dpop.algorithms });
         try {
           if (!res.headersSent) res.writeHead(r.status, r.headers);
           res.end(r.body);
@@ -171,10 +266,13 @@ export async function zgwAuthFastify(
       reply: { code(n: number): { headers(h: Record<string, string>): { send(b: string): unknown } } },
     ) => {
       try {
-        request.principal = await authorize(options.verifier, request.headers.authorization, options.scopes);
+        request.principal = await options.verifier.verifyRequest(
+          presentedRequest(request.raw, options),
+          options.scopes,
+        );
       } catch (err) {
         report(options, err, request.raw);
-        const r = refusal(err, options);
+        const r = refusal(err, { ...options, dpopAlgs: options.verifier.sender.dpop.algorithms });
         return reply.code(r.status).headers(r.headers).send(r.body);
       }
       return undefined;

@@ -23,7 +23,21 @@ export type TokenErrorCode =
   | 'rsin_mismatch'
   | 'revoked'
   | 'insufficient_scope'
-  | 'keys_unavailable';
+  | 'keys_unavailable'
+  // Sender-constrained tokens (RFC 9449 DPoP, RFC 8705 certificate-bound)
+  | 'dpop_proof_missing'
+  | 'invalid_dpop_proof'
+  | 'dpop_wrong_request'
+  | 'dpop_stale'
+  | 'dpop_replayed'
+  | 'dpop_wrong_token'
+  | 'dpop_wrong_key'
+  | 'use_dpop_nonce'
+  | 'bound_token_as_bearer'
+  | 'token_not_bound'
+  | 'certificate_missing'
+  | 'certificate_mismatch'
+  | 'replay_cache_full';
 
 /**
  * A refused token. `code` and `message` are precise, for logs and for the API's own code; the
@@ -33,15 +47,18 @@ export type TokenErrorCode =
  */
 export class TokenError extends Error {
   readonly authenticated: boolean;
+  /** With `use_dpop_nonce`: the nonce the caller must put in its next proof (the `DPoP-Nonce` header). */
+  readonly dpopNonce: string | undefined;
 
   constructor(
     readonly code: TokenErrorCode,
     message: string,
-    options: { authenticated?: boolean } = {},
+    options: { authenticated?: boolean; dpopNonce?: string } = {},
   ) {
     super(message);
     this.name = 'TokenError';
     this.authenticated = options.authenticated ?? false;
+    this.dpopNonce = options.dpopNonce;
   }
 }
 

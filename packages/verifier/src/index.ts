@@ -7,6 +7,7 @@ export {
   type ClientResolver,
   type Verifier,
   type VerifierOptions,
+  type VerifyOptions,
   createVerifier,
   SELF_SIGNED_CLAIMS,
 } from './verifier.js';
@@ -21,4 +22,37 @@ export {
   type IntrospectionOptions,
   type IntrospectionResult,
 } from './introspection.js';
-export { authorize, refusal, requireToken, zgwAuthFastify, type GuardOptions, type Refusal } from './adapters.js';
+export {
+  authorize,
+  presentedRequest,
+  refusal,
+  requireToken,
+  zgwAuthFastify,
+  type GuardOptions,
+  type Refusal,
+} from './adapters.js';
+export {
+  type Confirmation,
+  type PresentedRequest,
+  type PresentedToken,
+  readAuthorization,
+  SenderCheck,
+} from './sender.js';
+export {
+  accessTokenHash,
+  type CheckedProof,
+  DpopNonces,
+  type DpopOptions,
+  DpopProofChecker,
+  jwkThumbprint,
+  normaliseHtu,
+  type ProofInput,
+} from './dpop.js';
+export {
+  MemoryReplayCache,
+  type RedisSetNx,
+  redisReplayCache,
+  type ReplayCache,
+  ReplayCacheFull,
+} from './replay-cache.js';
+export { certificateFromHeader, type CertificateHeaderFormat, certificateThumbprint } from './certificate.js';

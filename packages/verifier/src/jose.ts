@@ -171,6 +171,24 @@ export function verifyJwsSignature(
   }
 }
 
+const verifyOnThreadPool = promisify(crypto.verify);
+
+/** `verifyJwsSignature` for servers: computed on the thread pool, off the event loop (a second core). */
+export async function verifyJwsSignatureAsync(
+  alg: string,
+  key: crypto.KeyObject,
+  signingInput: string,
+  signature: Buffer,
+): Promise<boolean> {
+  const p = isAsymmetricAlg(alg) ? PARAMS[alg] : undefined;
+  if (p === undefined || !keyFitsAlg(key, alg)) return false;
+  try {
+    return await verifyOnThreadPool(p.digest, Buffer.from(signingInput), keyInput(p, key), signature);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Whether `signature` is the HS256 signature of `signingInput` with any of `secrets` (raw UTF-8
  * strings, as every ZGW consumer signs with them). Every secret is tried and compared in constant

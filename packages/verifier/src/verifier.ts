@@ -4,6 +4,8 @@ import { decodeJwt, type DecodedJwt, extractToken } from './decode.js';
 import { humanDuration, TokenError, type TokenErrorCode } from './errors.js';
 import { ASYMMETRIC_ALGS, hs256MatchesAny, isAsymmetricAlg, verifyJwsSignature } from './jose.js';
 import { type KeySource, RemoteJwks, type VerificationKey } from './keys.js';
+import { type Confirmation, confirmationOf, type PresentedRequest, readAuthorization, SenderCheck } from './sender.js';
+import type { DpopOptions } from './dpop.js';
 
 /** Who called: what a ZGW API needs to authorise a request. */
 export interface Principal {
@@ -26,6 +28,11 @@ export interface Principal {
   claims: Record<string, unknown>;
   /** Epoch seconds after which the token is no longer accepted. */
   expiresAt: number;
+  /**
+   * What the token is bound to (its `cnf`, RFC 7800): a DPoP key (`jkt`, RFC 9449) or a client
+   * certificate (`x5t#S256`, RFC 8705). `verifyRequest` has checked that the caller holds it.
+   */
+  confirmation?: Confirmation;
 }
 
 /** A client as the verifier needs it; `secrets` only for clients that may self-sign. */
@@ -74,12 +81,43 @@ export interface VerifierOptions {
    * `maxEntries` (default 10,000) and `maxBytes` of token text (default 4 MiB).
    */
   cache?: false | { maxEntries?: number; maxBytes?: number; revalidateAfterMs?: number };
+  /**
+   * Sender-constrained tokens: how DPoP proofs are checked (allowed algorithms, iat window, the
+   * replay cache of `jti`s, server nonces). Certificate-bound tokens need no setting: the request's
+   * client certificate is compared with the token's `cnf["x5t#S256"]`.
+   */
+  dpop?: Omit<DpopOptions, 'now'>;
   now?: () => number;
 }
 
+export interface VerifyOptions {
+  /**
+   * Accept a sender-constrained token without checking its binding: only for a service that
+   * passes the token's `cnf` on to whoever checks it (an introspection endpoint). Default false:
+   * `verify` refuses a bound token, which only `verifyRequest` can check.
+   */
+  acceptBoundTokens?: boolean;
+}
+
 export interface Verifier {
-  /** Verifies the token and, when `scopes` are given, that the caller holds them all (else `insufficient_scope`). */
-  verify(authorizationOrToken: string | undefined, scopes?: readonly string[]): Promise<Principal>;
+  /**
+   * Verifies a request's token and, for a sender-constrained one, that the caller holds its key
+   * (a DPoP proof for this method, URL and token) or its certificate (the request's TLS client
+   * certificate); when `scopes` are given, that the token carries them all (else `insufficient_scope`).
+   */
+  verifyRequest(request: PresentedRequest, scopes?: readonly string[]): Promise<Principal>;
+  /**
+   * Verifies a bearer token alone and, when `scopes` are given, that it carries them all. A
+   * sender-constrained token is refused (`bound_token_as_bearer`) unless `acceptBoundTokens`:
+   * without the request there is nothing to check its binding against.
+   */
+  verify(
+    authorizationOrToken: string | undefined,
+    scopes?: readonly string[],
+    options?: VerifyOptions,
+  ): Promise<Principal>;
+  /** The DPoP proof checks this verifier applies (also for the `algs` of a DPoP challenge). */
+  readonly sender: SenderCheck;
   /** Drops remembered results: call it when a client, secret or revocation changed. */
   forget(): void;
 }
@@ -136,6 +174,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
           (token) => token.length,
         );
   const revalidateAfterMs = cacheOptions?.revalidateAfterMs ?? 2000;
+  const sender = new SenderCheck({ ...options.dpop, now });
 
   /** A refusal after the signature verified: the caller holds the key, so the reason may be shown. */
   const refused = (code: TokenErrorCode, message: string) => new TokenError(code, message, { authenticated: true });
@@ -216,8 +255,13 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (!clientId) throw refused('invalid_claim', 'access token names no client (client_id or sub)');
     const exp = payload.exp;
     const tokenScopes = scopesOf(payload);
+    const confirmation = confirmationOf(payload.cnf);
     const withClient = (rsin: unknown, scopes: string[]): Principal | Promise<Principal> => {
-      const accepted = () => principal('oauth2', clientId, rsin as string | undefined, scopes, payload, exp);
+      const accepted = () => {
+        const p = principal('oauth2', clientId, rsin as string | undefined, scopes, payload, exp);
+        if (confirmation) p.confirmation = confirmation;
+        return p;
+      };
       if (!options.isRevoked || typeof payload.jti !== 'string') return accepted();
       return then(options.isRevoked(payload.jti, clientId), (revoked) => {
         if (revoked) throw refused('revoked', 'token has been revoked');
@@ -336,18 +380,37 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return p;
   }
 
+  async function verifyToken(token: string, scopes: readonly string[] | undefined): Promise<Principal> {
+    if (!cache) return checkScopes(await verifyUncached(token), scopes);
+    const t = now();
+    const hit = cache.get(token);
+    if (hit && t - hit.checkedAt < revalidateAfterMs && t / 1000 <= hit.principal.expiresAt + skew)
+      return checkScopes(hit.principal, scopes);
+    const result = verifyUncached(token);
+    const verified = checkScopes(result instanceof Promise ? await result : result, scopes);
+    // Remembered only when fully accepted: refused tokens, however many, take no memory.
+    cache.set(token, { principal: verified, checkedAt: t });
+    return verified;
+  }
+
   return {
-    async verify(authorizationOrToken, scopes) {
-      const token = extractToken(authorizationOrToken);
-      if (!cache) return checkScopes(await verifyUncached(token), scopes);
-      const t = now();
-      const hit = cache.get(token);
-      if (hit && t - hit.checkedAt < revalidateAfterMs && t / 1000 <= hit.principal.expiresAt + skew)
-        return checkScopes(hit.principal, scopes);
-      const result = verifyUncached(token);
-      const verified = checkScopes(result instanceof Promise ? await result : result, scopes);
-      // Remembered only when fully accepted: refused tokens, however many, take no memory.
-      cache.set(token, { principal: verified, checkedAt: t });
+    sender,
+    async verify(authorizationOrToken, scopes, verifyOptions) {
+      const verified = await verifyToken(extractToken(authorizationOrToken), scopes);
+      if (verified.confirmation && !verifyOptions?.acceptBoundTokens) {
+        throw refused(
+          'bound_token_as_bearer',
+          'the token is sender-constrained (cnf): verify it with the request (verifyRequest), which checks the proof of possession',
+        );
+      }
+      return verified;
+    },
+    async verifyRequest(request, scopes) {
+      const presented = readAuthorization(request.authorization);
+      const verified = await verifyToken(presented.token, scopes);
+      // Every request proves possession again: the cache holds the token's verification, never this.
+      const confirmed = sender.confirm(verified.confirmation, presented, request);
+      if (confirmed instanceof Promise) await confirmed;
       return verified;
     },
     forget() {

@@ -35,6 +35,19 @@ const CODES = Object.keys({
   revoked: 1,
   insufficient_scope: 1,
   keys_unavailable: 1,
+  dpop_proof_missing: 1,
+  invalid_dpop_proof: 1,
+  dpop_wrong_request: 1,
+  dpop_stale: 1,
+  dpop_replayed: 1,
+  dpop_wrong_token: 1,
+  dpop_wrong_key: 1,
+  use_dpop_nonce: 1,
+  bound_token_as_bearer: 1,
+  token_not_bound: 1,
+  certificate_missing: 1,
+  certificate_mismatch: 1,
+  replay_cache_full: 1,
 } satisfies Record<TokenErrorCode, 1>) as TokenErrorCode[];
 
 /** What a caller could have put into a message: must never reach a header or a body. */
@@ -99,7 +112,8 @@ describe('refusal(): fixed vocabulary', () => {
         assert.equal(r.headers['cache-control'], 'no-store');
         const body = JSON.parse(r.body) as Record<string, unknown>;
         assert.equal(body.code, code);
-        const expected = code === 'insufficient_scope' ? 403 : code === 'keys_unavailable' ? 503 : 401;
+        const expected =
+          code === 'insufficient_scope' ? 403 : code === 'keys_unavailable' || code === 'replay_cache_full' ? 503 : 401;
         assert.equal(r.status, expected, code);
         if (problemJson) {
           assert.equal(r.headers['content-type'], 'application/problem+json');

@@ -70,6 +70,12 @@ export const clientSchema = Type.Object(
       Type.Null(),
     ]),
     oin: nullable(Type.String({ description: 'organisation identification number a certificate must carry' })),
+    dpopBoundAccessTokens: Type.Boolean({
+      description: 'RFC 9449 dpop_bound_access_tokens: tokens only with a DPoP proof, never a bearer token',
+    }),
+    tlsClientCertificateBoundAccessTokens: Type.Boolean({
+      description: 'RFC 8705 tls_client_certificate_bound_access_tokens: tokens bound to the client certificate only',
+    }),
   },
   { $id: 'Client' },
 );
@@ -211,6 +217,15 @@ const clientFields = {
   ),
   staticClaims: Type.Optional(anyObject({ maxProperties: CLIENT_LIMITS.staticClaims })),
   selfSignedAllowed: Type.Optional(Type.Boolean()),
+  dpopBoundAccessTokens: Type.Optional(
+    Type.Boolean({ description: 'RFC 9449 dpop_bound_access_tokens: refuse token requests without a DPoP proof' }),
+  ),
+  tlsClientCertificateBoundAccessTokens: Type.Optional(
+    Type.Boolean({
+      description:
+        'RFC 8705 tls_client_certificate_bound_access_tokens: tokens bound to the client certificate; refuse requests without one',
+    }),
+  ),
   authMethods: Type.Optional(
     Type.Array(Type.Enum(CLIENT_AUTH_METHODS, { type: 'string' }), {
       minItems: 1,

@@ -33,6 +33,8 @@ export interface DiscoveryRoutesOptions {
   keys: Pick<KeyRing, 'jwksDocument'>;
   /** Where the documents answer; the root paths unless given. */
   paths?: Pick<EndpointPaths, 'metadata' | 'jwks' | 'keycloakCerts'>;
+  /** Algorithms /token accepts in DPoP proofs (RFC 9449 §5.1); not announced when not given. */
+  dpopAlgorithms?: readonly string[];
 }
 
 const ROOT_PATHS: NonNullable<DiscoveryRoutesOptions['paths']> = {
@@ -48,7 +50,7 @@ const ROOT_PATHS: NonNullable<DiscoveryRoutesOptions['paths']> = {
  */
 export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async (
   server,
-  { config, keys, paths = ROOT_PATHS },
+  { config, keys, paths = ROOT_PATHS, dpopAlgorithms },
 ) => {
   const metadata = () => {
     const iss = config.issuer;
@@ -78,6 +80,7 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
           }
         : {}),
       access_token_signing_alg_values_supported: [...SIGNING_ALGS],
+      ...(dpopAlgorithms ? { dpop_signing_alg_values_supported: [...dpopAlgorithms] } : {}),
       // RFC 8705 §5: where clients with a certificate reach the same endpoints, when that is elsewhere.
       ...(config.mtlsEndpoint
         ? {

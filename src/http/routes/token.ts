@@ -11,6 +11,8 @@ export interface TokenRouteOptions {
   paths?: readonly string[];
   /** Of those, Keycloak's: its tolerances apply there (see CredentialOptions). */
   keycloakPaths?: readonly string[];
+  /** The absolute URLs of this endpoint, which a DPoP proof may name as `htu`. */
+  tokenUrls?: () => readonly string[];
   /** The request's client certificate, for mutual TLS client authentication. */
   certificateOf?: CertificateReader;
 }
@@ -18,7 +20,7 @@ export interface TokenRouteOptions {
 /** POST /token — OAuth 2.0 client credentials grant (RFC 6749 §4.4). */
 export const tokenRoute: FastifyPluginAsync<TokenRouteOptions> = async (
   server,
-  { issueToken, paths = ['/token'], keycloakPaths = [], certificateOf },
+  { issueToken, paths = ['/token'], keycloakPaths = [], tokenUrls = () => [], certificateOf },
 ) => {
   const keycloak = new Set(keycloakPaths);
   const handler: RouteHandlerMethod = async (request, reply) => {
@@ -35,6 +37,7 @@ export const tokenRoute: FastifyPluginAsync<TokenRouteOptions> = async (
       scope: attempt(() => body.get('scope')),
       address: request.ip,
       keycloakPath: atKeycloak,
+      dpop: { values: request.raw.headersDistinct.dpop ?? [], urls: tokenUrls() },
     });
     reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' });
     return {

@@ -1,0 +1,354 @@
+import crypto from 'node:crypto';
+import { decodeJwt } from './decode.js';
+import { TokenError, type TokenErrorCode } from './errors.js';
+import { type DecodedJwt } from './decode.js';
+import { ASYMMETRIC_ALGS, isAsymmetricAlg, keyFitsAlg, verifyJwsSignature, verifyJwsSignatureAsync } from './jose.js';
+import { MemoryReplayCache, type ReplayCache, ReplayCacheFull } from './replay-cache.js';
+
+/**
+ * DPoP proofs (RFC 9449 §4.3), checked the same way by zgw-auth's /token and by the APIs that use
+ * this library: one `DPoP` header holding a JWT with `typ: dpop+jwt`, an asymmetric algorithm
+ * from an allow-list, a public `jwk` that fits it and verifies the signature, `htm` and `htu` of
+ * the request, a fresh `iat`, a `jti` never seen before and, where asked, `ath` and `nonce`.
+ */
+
+/** Longer proofs are refused unread: an RSA-4096 key and signature fit in a quarter of this. */
+export const MAX_PROOF_LENGTH = 8192;
+export const MAX_JTI_LENGTH = 256;
+const MAX_HTU_LENGTH = 2048;
+const MAX_KEY_MEMBER_LENGTH = 1400;
+/** JWK members that only a private or symmetric key has (RFC 7518 §6): such a jwk is refused. */
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
+/** RFC 7638 §3.2: the members a thumbprint covers, in lexicographic order, per key type. */
+const THUMBPRINT_MEMBERS: Readonly<Record<string, readonly string[]>> = {
+  RSA: ['e', 'kty', 'n'],
+  EC: ['crv', 'kty', 'x', 'y'],
+  OKP: ['crv', 'kty', 'x'],
+};
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+const TYP_DPOP = /^(application\/)?dpop\+jwt$/i;
+const ED25519 = 'Ed25519';
+const BAD_SIGNATURE = "the DPoP proof's signature does not verify with its jwk";
+
+export interface DpopOptions {
+  /** Algorithms a proof may use: asymmetric only. Default RS256, PS256, ES256, EdDSA. */
+  algorithms?: readonly string[];
+  /** Seconds a proof's `iat` may lie before or after now. Default 60. */
+  window?: number;
+  /** Seconds of clock leeway on top of `window`. Default 5. */
+  leeway?: number;
+  /**
+   * Where `jti`s are remembered until the proof is too old anyway. Default: this process's memory
+   * (100,000 proofs). Several processes share one through `redisReplayCache(redis)`.
+   */
+  replay?: ReplayCache;
+  /** Server nonces (RFC 9449 §8): when given, a proof must carry a current one. */
+  nonces?: DpopNonces;
+  /**
+   * Verify signatures on libuv's thread pool instead of the event loop: for a server on several
+   * cores, where the proof's signature is most of a request's work. Default false.
+   */
+  threadPool?: boolean;
+  now?: () => number;
+}
+
+/** A request as the proof must describe it. */
+export interface ProofInput {
+  /** The `DPoP` header: its value, or every value when it was sent more than once (refused). */
+  proof: string | readonly string[] | undefined;
+  method: string;
+  /** The URLs the proof may name as `htu` (one, or the aliases of one endpoint). */
+  urls: readonly string[];
+  /** At an API: the access token the proof must hash in `ath`. */
+  accessToken?: string;
+  /** At an API: the token's `cnf.jkt`, the key the proof must be signed with. */
+  jkt?: string;
+}
+
+export interface CheckedProof {
+  /** RFC 7638 SHA-256 thumbprint of the proof's key: what `cnf.jkt` binds a token to. */
+  jkt: string;
+  jti: string;
+  iat: number;
+  alg: string;
+}
+
+interface ImportedKey {
+  key: crypto.KeyObject;
+  jkt: string;
+}
+
+/** Keys by (shared, frozen) proof header: a client signs every proof with the same header. */
+const importedKeys = new WeakMap<object, ImportedKey | string>();
+
+export class DpopProofChecker {
+  readonly algorithms: readonly string[];
+  private readonly algSet: ReadonlySet<string>;
+  private readonly window: number;
+  private readonly leeway: number;
+  private readonly replay: ReplayCache;
+  private readonly nonces: DpopNonces | undefined;
+  private readonly threadPool: boolean;
+  private readonly now: () => number;
+
+  constructor(options: DpopOptions = {}) {
+    const algorithms = options.algorithms ?? ASYMMETRIC_ALGS;
+    for (const alg of algorithms)
+      if (!isAsymmetricAlg(alg) && alg !== ED25519) throw new Error(`algorithm ${alg} is not allowed for DPoP proofs`);
+    // RFC 9864's fully-specified name for EdDSA with Ed25519, which newer clients (panva's) send.
+    this.algorithms =
+      algorithms.includes('EdDSA') && !algorithms.includes(ED25519) ? [...algorithms, ED25519] : algorithms;
+    this.algSet = new Set(this.algorithms);
+    this.window = options.window ?? 60;
+    this.leeway = options.leeway ?? 5;
+    this.now = options.now ?? Date.now;
+    this.replay = options.replay ?? new MemoryReplayCache(100_000, this.now);
+    this.nonces = options.nonces;
+    this.threadPool = options.threadPool ?? false;
+  }
+
+  /** The nonce a client should send now, when nonces are on. */
+  currentNonce(): string | undefined {
+    return this.nonces?.current();
+  }
+
+  /** Checks the proof; throws TokenError (`invalid_dpop_proof`, `dpop_replayed`, ...) when it does not hold. */
+  check(input: ProofInput): CheckedProof | Promise<CheckedProof> {
+    const proof = this.singleProof(input.proof);
+    let jwt;
+    try {
+      jwt = decodeJwt(proof);
+    } catch (err) {
+      throw invalid(`the DPoP proof is not a JWT: ${(err as Error).message}`);
+    }
+    const { header } = jwt;
+    if (typeof header.typ !== 'string' || !TYP_DPOP.test(header.typ))
+      throw invalid('the DPoP proof must have typ "dpop+jwt"');
+    const alg = header.alg;
+    if (typeof alg !== 'string' || !this.algSet.has(alg))
+      throw invalid(
+        `the DPoP proof's algorithm "${String(alg).slice(0, 20)}" is not accepted; use ${this.algorithms.join(', ')}`,
+      );
+    if (header.crit !== undefined) throw invalid('the DPoP proof has "crit" extensions this server does not know');
+    const imported = keyOfHeader(header);
+    const jwsAlg = alg === ED25519 ? 'EdDSA' : alg;
+    if (!keyFitsAlg(imported.key, jwsAlg)) throw invalid(`the DPoP proof's jwk is not a key for ${alg}`);
+    if (this.threadPool)
+      return verifyJwsSignatureAsync(jwsAlg, imported.key, jwt.signingInput, jwt.signature).then((signed) => {
+        if (!signed) throw invalid(BAD_SIGNATURE);
+        return this.checkClaims(jwt, imported, alg, input);
+      });
+    if (!verifyJwsSignature(jwsAlg, imported.key, jwt.signingInput, jwt.signature)) throw invalid(BAD_SIGNATURE);
+    return this.checkClaims(jwt, imported, alg, input);
+  }
+
+  /** The claims of a proof whose signature verified, then its jti in the replay cache. */
+  private checkClaims(
+    jwt: DecodedJwt,
+    imported: ImportedKey,
+    alg: string,
+    input: ProofInput,
+  ): CheckedProof | Promise<CheckedProof> {
+    const { payload } = jwt;
+    const { jti, htm, htu, iat } = payload;
+    if (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_JTI_LENGTH)
+      throw invalid(`the DPoP proof needs a jti of 1 to ${MAX_JTI_LENGTH} characters`);
+    if (typeof htm !== 'string' || typeof htu !== 'string')
+      throw invalid('the DPoP proof needs htm and htu claims (strings)');
+    if (typeof iat !== 'number' || !Number.isFinite(iat))
+      throw invalid('the DPoP proof needs an iat claim (seconds since 1970)');
+    if (htm !== input.method)
+      throw refusal('dpop_wrong_request', `the DPoP proof is for method ${htm.slice(0, 10)}, not ${input.method}`);
+    const target = normaliseHtu(htu);
+    if (target === undefined || !input.urls.some((url) => normaliseHtu(url) === target))
+      throw refusal('dpop_wrong_request', 'the DPoP proof is for another URL (htu)');
+    const t = this.now() / 1000;
+    const slack = this.window + this.leeway;
+    if (Math.abs(t - iat) > slack)
+      throw refusal(
+        'dpop_stale',
+        `the DPoP proof was made ${Math.round(Math.abs(t - iat))} s ${iat < t ? 'ago' : 'ahead'}; at most ${this.window} s is accepted: make a new proof, check the clock`,
+      );
+    if (input.accessToken !== undefined) {
+      if (typeof payload.ath !== 'string' || !sameText(payload.ath, accessTokenHash(input.accessToken)))
+        throw refusal('dpop_wrong_token', 'the DPoP proof is not for this access token (ath)');
+    }
+    if (input.jkt !== undefined && !sameText(imported.jkt, input.jkt))
+      throw refusal('dpop_wrong_key', 'the DPoP proof is signed with another key than the token is bound to');
+    if (this.nonces && !this.nonces.accepts(payload.nonce)) {
+      throw new TokenError('use_dpop_nonce', 'the DPoP proof must carry the nonce this server gave (DPoP-Nonce)', {
+        authenticated: true,
+        dpopNonce: this.nonces.current(),
+      });
+    }
+    const checked: CheckedProof = { jkt: imported.jkt, jti, iat, alg };
+    // Remembered until no clock could accept the proof any more: iat + window + leeway.
+    let fresh;
+    try {
+      fresh = this.replay.useOnce('dpop', `${imported.jkt}.${jti}`, (iat + slack) * 1000 + 1);
+    } catch (err) {
+      throw cacheFailure(err);
+    }
+    const decide = (unseen: boolean) => {
+      if (!unseen) throw refusal('dpop_replayed', 'this DPoP proof was used before: make a new proof per request');
+      return checked;
+    };
+    return fresh instanceof Promise
+      ? fresh.then(decide, (err: unknown) => Promise.reject(cacheFailure(err)))
+      : decide(fresh);
+  }
+
+  private singleProof(proof: ProofInput['proof']): string {
+    const values = typeof proof === 'string' ? [proof] : (proof ?? []);
+    if (values.length === 0 || values[0] === '') throw refusal('dpop_proof_missing', 'a DPoP proof is required');
+    // Node joins a header sent twice with ", ": a JWT holds no comma.
+    if (values.length > 1 || values[0]!.includes(',')) throw invalid('send one DPoP header, not several');
+    if (values[0]!.length > MAX_PROOF_LENGTH)
+      throw invalid(`the DPoP proof is longer than ${MAX_PROOF_LENGTH} characters`);
+    return values[0]!.trim();
+  }
+}
+
+function invalid(message: string): TokenError {
+  return refusal('invalid_dpop_proof', message);
+}
+
+/** The caller chose the proof: telling it what is wrong with it reveals nothing. */
+function refusal(code: TokenErrorCode, message: string): TokenError {
+  return new TokenError(code, message, { authenticated: true });
+}
+
+function cacheFailure(err: unknown): unknown {
+  return err instanceof ReplayCacheFull
+    ? new TokenError('replay_cache_full', err.message, { authenticated: true })
+    : err instanceof TokenError
+      ? err
+      : new TokenError('keys_unavailable', `the replay cache failed: ${(err as Error)?.message ?? String(err)}`, {
+          authenticated: true,
+        });
+}
+
+function keyOfHeader(header: Readonly<Record<string, unknown>>): ImportedKey {
+  let imported = importedKeys.get(header);
+  if (imported === undefined) {
+    try {
+      imported = importPublicJwk(header.jwk);
+    } catch (err) {
+      imported = (err as Error).message;
+    }
+    importedKeys.set(header, imported);
+  }
+  if (typeof imported === 'string') throw invalid(imported);
+  return imported;
+}
+
+/**
+ * A public JWK as a key object with its RFC 7638 thumbprint. Refused: anything but an RSA, EC or
+ * OKP public key, and a jwk carrying private members (a client that sends its private key has
+ * lost it; RFC 9449 §4.3 point 7).
+ */
+export function importPublicJwk(jwk: unknown): ImportedKey {
+  if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk))
+    throw new Error('the DPoP proof needs a jwk header: the public key it is signed with');
+  const members = jwk as Record<string, unknown>;
+  if (PRIVATE_MEMBERS.some((m) => members[m] !== undefined))
+    throw new Error("the DPoP proof's jwk holds private key material: send the public key only (and make a new key)");
+  const required = typeof members.kty === 'string' ? THUMBPRINT_MEMBERS[members.kty] : undefined;
+  if (!required || !Object.hasOwn(THUMBPRINT_MEMBERS, members.kty as string))
+    throw new Error("the DPoP proof's jwk must be an RSA, EC or OKP public key");
+  const publicJwk: Record<string, string> = {};
+  for (const m of required) {
+    const v = members[m];
+    if (typeof v !== 'string' || v.length === 0 || v.length > MAX_KEY_MEMBER_LENGTH)
+      throw new Error(`the DPoP proof's jwk lacks "${m}"`);
+    if (m !== 'kty' && m !== 'crv' && !BASE64URL.test(v))
+      throw new Error(`the DPoP proof's jwk "${m}" is not base64url`);
+    publicJwk[m] = v;
+  }
+  let key: crypto.KeyObject;
+  try {
+    key = crypto.createPublicKey({ key: publicJwk as crypto.JsonWebKey, format: 'jwk' });
+  } catch {
+    throw new Error("the DPoP proof's jwk is not a valid public key");
+  }
+  return { key, jkt: thumbprintOf(publicJwk, required) };
+}
+
+function thumbprintOf(jwk: Readonly<Record<string, string>>, members: readonly string[]): string {
+  // Members in lexicographic order, no whitespace (RFC 7638 §3); JSON.stringify escapes as §3.3 asks.
+  const json = `{${members.map((m) => `${JSON.stringify(m)}:${JSON.stringify(jwk[m])}`).join(',')}}`;
+  return crypto.createHash('sha256').update(json).digest('base64url');
+}
+
+/** RFC 7638 SHA-256 thumbprint of a public JWK: the `cnf.jkt` of tokens bound to it. */
+export function jwkThumbprint(jwk: unknown): string {
+  return importPublicJwk(jwk).jkt;
+}
+
+/** RFC 9449 §4.2 `ath`: base64url of the SHA-256 of the access token's ASCII. */
+export function accessTokenHash(accessToken: string): string {
+  return crypto.createHash('sha256').update(accessToken, 'ascii').digest('base64url');
+}
+
+/**
+ * `htu` as compared (RFC 9449 §4.3 point 9): without query and fragment, scheme and host in lower
+ * case, the default port dropped, dot segments resolved (RFC 3986 §6.2.2, §6.2.3). Undefined for
+ * anything but an absolute http(s) URL.
+ */
+export function normaliseHtu(url: string): string | undefined {
+  if (url.length > MAX_HTU_LENGTH) return undefined;
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return undefined;
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') return undefined;
+  return `${u.protocol}//${u.host}${u.pathname}`;
+}
+
+function sameText(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && crypto.timingSafeEqual(x, y);
+}
+
+/**
+ * Server nonces (RFC 9449 §8) without shared state: a nonce is a time slot and its HMAC under
+ * `secret`, so every process with the same secret accepts every other's. A nonce is accepted in
+ * its own slot and the next one: for `lifetime` to twice that many seconds.
+ */
+export class DpopNonces {
+  private readonly lifetimeMs: number;
+  private readonly now: () => number;
+  private last: { slot: number; nonce: string } | undefined;
+
+  constructor(
+    private readonly secret: string | Buffer,
+    options: { lifetime?: number; now?: () => number } = {},
+  ) {
+    if (Buffer.byteLength(secret) < 16) throw new Error('a DPoP nonce secret needs at least 16 bytes');
+    this.lifetimeMs = (options.lifetime ?? 300) * 1000;
+    this.now = options.now ?? Date.now;
+  }
+
+  current(): string {
+    const slot = Math.floor(this.now() / this.lifetimeMs);
+    if (this.last?.slot !== slot) this.last = { slot, nonce: this.nonceOf(slot) };
+    return this.last.nonce;
+  }
+
+  accepts(nonce: unknown): boolean {
+    if (typeof nonce !== 'string' || nonce.length > 64) return false;
+    const m = /^([0-9a-z]{1,12})\.[A-Za-z0-9_-]{22}$/.exec(nonce);
+    if (!m) return false;
+    const slot = parseInt(m[1]!, 36);
+    const currentSlot = Math.floor(this.now() / this.lifetimeMs);
+    return (slot === currentSlot || slot === currentSlot - 1) && sameText(nonce, this.nonceOf(slot));
+  }
+
+  private nonceOf(slot: number): string {
+    const mac = crypto.createHmac('sha256', this.secret).update(`dpop-nonce:${slot}`).digest();
+    return `${slot.toString(36)}.${mac.subarray(0, 16).toString('base64url')}`;
+  }
+}

@@ -1,0 +1,345 @@
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { describe, it } from 'node:test';
+import {
+  accessTokenHash,
+  createVerifier,
+  DpopNonces,
+  DpopProofChecker,
+  jwkThumbprint,
+  MemoryReplayCache,
+  normaliseHtu,
+  redisReplayCache,
+  ReplayCacheFull,
+  TokenError,
+  type TokenErrorCode,
+} from '@zgw-auth/verifier';
+import { base64urlJson, signJws } from '@zgw-auth/verifier/testing';
+import * as DPoP from 'dpop';
+import { Redis } from 'ioredis';
+
+/**
+ * The DPoP proof checker (RFC 9449 §4.3) that zgw-auth's /token and the verifier's adapters share.
+ * Good proofs come from panva's `dpop` package, an independent implementation; bad ones are
+ * signed here, one fault each.
+ */
+const URL_ = 'https://api.example/zaken/api/v1/zaken';
+
+async function clientKey(alg: DPoP.JWSAlgorithm = 'ES256') {
+  const pair = await DPoP.generateKeyPair(alg);
+  const jwk = (await crypto.subtle.exportKey('jwk', pair.publicKey)) as Record<string, unknown>;
+  return { pair, jwk, jkt: await DPoP.calculateThumbprint(pair.publicKey) };
+}
+
+/** A proof signed here with node:crypto, for proofs `dpop` would never make. */
+function forged(
+  header: Record<string, unknown>,
+  claims: Record<string, unknown>,
+  key: crypto.KeyObject = ecKey.privateKey,
+): string {
+  return signJws({ alg: 'ES256', typ: 'dpop+jwt', jwk: ecPublicJwk, ...header } as { alg: string }, claims, key);
+}
+const ecKey = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const ecPublicJwk = ecKey.publicKey.export({ format: 'jwk' });
+const claimsNow = (extra: Record<string, unknown> = {}) => ({
+  jti: crypto.randomUUID(),
+  htm: 'GET',
+  htu: URL_,
+  iat: Math.floor(Date.now() / 1000),
+  ...extra,
+});
+
+async function refusedWith(check: () => unknown, code: TokenErrorCode, message?: RegExp): Promise<TokenError> {
+  let caught: unknown;
+  try {
+    await check();
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught instanceof TokenError, `expected a TokenError ${code}, got ${String(caught)}`);
+  assert.equal(caught.code, code, caught.message);
+  if (message) assert.match(caught.message, message);
+  return caught;
+}
+
+describe('DPoP proofs: accepted', () => {
+  for (const alg of ['ES256', 'PS256', 'RS256', 'Ed25519'] as const) {
+    it(`a proof of panva's dpop package with ${alg}; jkt is the RFC 7638 thumbprint`, async () => {
+      const { pair, jwk, jkt } = await clientKey(alg);
+      const checker = new DpopProofChecker();
+      const token = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJjMSJ9.sig';
+      const proof = await DPoP.generateProof(pair, URL_, 'GET', undefined, token);
+      const checked = await checker.check({ proof, method: 'GET', urls: [URL_], accessToken: token, jkt });
+      assert.equal(checked.jkt, jkt);
+      assert.equal(jwkThumbprint(jwk), jkt);
+      assert.equal(checked.alg, alg);
+    });
+  }
+
+  it('the RFC 7638 §3.1 example thumbprint', () => {
+    const jwk = {
+      kty: 'RSA',
+      n: '0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw',
+      e: 'AQAB',
+      alg: 'RS256',
+      kid: '2011-04-29',
+    };
+    assert.equal(jwkThumbprint(jwk), 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs');
+  });
+
+  it('htu is compared normalised: scheme and host case, default port, without query and fragment', async () => {
+    assert.equal(normaliseHtu('HTTPS://API.Example:443/zaken?x=1#f'), 'https://api.example/zaken');
+    assert.equal(normaliseHtu('http://api.example:80/a/./b/../c'), 'http://api.example/a/c');
+    assert.equal(normaliseHtu('http://api.example:8080/a'), 'http://api.example:8080/a');
+    assert.equal(normaliseHtu('ftp://api.example/a'), undefined);
+    assert.equal(normaliseHtu('/relative'), undefined);
+    const { pair } = await clientKey();
+    const proof = await DPoP.generateProof(pair, 'HTTPS://API.EXAMPLE:443/zaken/api/v1/zaken', 'GET');
+    await new DpopProofChecker().check({ proof, method: 'GET', urls: [`${URL_}?page=2`] });
+  });
+});
+
+describe('DPoP proofs: refused', () => {
+  it('a replayed proof, across checkers that share the replay cache', async () => {
+    const { pair } = await clientKey();
+    const replay = new MemoryReplayCache();
+    const proof = await DPoP.generateProof(pair, URL_, 'GET');
+    await new DpopProofChecker({ replay }).check({ proof, method: 'GET', urls: [URL_] });
+    await refusedWith(
+      () => new DpopProofChecker({ replay }).check({ proof, method: 'GET', urls: [URL_] }),
+      'dpop_replayed',
+    );
+  });
+
+  it('a proof for another URL or another method', async () => {
+    const { pair } = await clientKey();
+    const checker = new DpopProofChecker();
+    const other = await DPoP.generateProof(pair, 'https://api.example/zaken/api/v1/statussen', 'GET');
+    await refusedWith(() => checker.check({ proof: other, method: 'GET', urls: [URL_] }), 'dpop_wrong_request', /htu/);
+    const otherHost = await DPoP.generateProof(pair, 'https://evil.example/zaken/api/v1/zaken', 'GET');
+    await refusedWith(() => checker.check({ proof: otherHost, method: 'GET', urls: [URL_] }), 'dpop_wrong_request');
+    const post = await DPoP.generateProof(pair, URL_, 'POST');
+    await refusedWith(() => checker.check({ proof: post, method: 'GET', urls: [URL_] }), 'dpop_wrong_request', /POST/);
+  });
+
+  it('an old iat, or one from the future, beyond the window and leeway', async () => {
+    const checker = new DpopProofChecker({ window: 60, leeway: 5 });
+    const t = Math.floor(Date.now() / 1000);
+    for (const iat of [t - 70, t + 70])
+      await refusedWith(
+        () => checker.check({ proof: forged({}, claimsNow({ iat })), method: 'GET', urls: [URL_] }),
+        'dpop_stale',
+      );
+    await checker.check({ proof: forged({}, claimsNow({ iat: t - 60 })), method: 'GET', urls: [URL_] });
+  });
+
+  it('a proof with a private key in jwk, a symmetric key, or no jwk', async () => {
+    const checker = new DpopProofChecker();
+    const privateJwk = ecKey.privateKey.export({ format: 'jwk' });
+    for (const [jwk, message] of [
+      [privateJwk, /private key material/],
+      [{ kty: 'oct', k: 'c2VjcmV0' }, /private key material/],
+      [undefined, /needs a jwk/],
+      ['a string', /needs a jwk/],
+      [{ kty: 'EC', crv: 'P-256', x: ecPublicJwk.x }, /lacks "y"/],
+    ] as const)
+      await refusedWith(
+        () => checker.check({ proof: forged({ jwk }, claimsNow()), method: 'GET', urls: [URL_] }),
+        'invalid_dpop_proof',
+        message,
+      );
+  });
+
+  it('alg none, HS256, an algorithm that does not fit the key, a wrong typ, crit', async () => {
+    const checker = new DpopProofChecker();
+    const unsigned = `${base64urlJson({ alg: 'none', typ: 'dpop+jwt', jwk: ecPublicJwk })}.${base64urlJson(claimsNow())}.`;
+    const hs = signJws(
+      { alg: 'HS256', typ: 'dpop+jwt', jwk: ecPublicJwk } as { alg: string },
+      claimsNow(),
+      'shared-secret',
+    );
+    const rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const rsJwkEs = signJws(
+      { alg: 'RS256', typ: 'dpop+jwt', jwk: ecPublicJwk } as { alg: string },
+      claimsNow(),
+      rsa.privateKey,
+    );
+    for (const [proof, message] of [
+      [unsigned, /algorithm "none"/],
+      [hs, /algorithm "HS256"/],
+      [rsJwkEs, /not a key for RS256/],
+      [forged({ typ: 'JWT' }, claimsNow()), /typ "dpop\+jwt"/],
+      [forged({ crit: ['x'], x: 1 }, claimsNow()), /crit/],
+    ] as const)
+      await refusedWith(() => checker.check({ proof, method: 'GET', urls: [URL_] }), 'invalid_dpop_proof', message);
+    await refusedWith(
+      () =>
+        new DpopProofChecker({ algorithms: ['PS256'] }).check({
+          proof: forged({}, claimsNow()),
+          method: 'GET',
+          urls: [URL_],
+        }),
+      'invalid_dpop_proof',
+      /use PS256/,
+    );
+    assert.throws(() => new DpopProofChecker({ algorithms: ['HS256'] }), /not allowed/);
+  });
+
+  it('a signature by another key than the jwk, missing claims, an oversized jti, two headers', async () => {
+    const checker = new DpopProofChecker();
+    const other = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const cases: Array<[string | string[], RegExp]> = [
+      [forged({}, claimsNow(), other.privateKey), /signature does not verify/],
+      [forged({}, claimsNow({ jti: undefined })), /jti/],
+      [forged({}, claimsNow({ jti: 'j'.repeat(257) })), /jti/],
+      [forged({}, claimsNow({ htu: undefined })), /htm and htu/],
+      [forged({}, claimsNow({ iat: '1' })), /iat/],
+      [[forged({}, claimsNow()), forged({}, claimsNow())], /one DPoP header/],
+      [`${forged({}, claimsNow())}, ${forged({}, claimsNow())}`, /one DPoP header/],
+      ['x'.repeat(8193), /longer than 8192/],
+      ['not.a.jwt!', /not a JWT/],
+    ];
+    for (const [proof, message] of cases)
+      await refusedWith(() => checker.check({ proof, method: 'GET', urls: [URL_] }), 'invalid_dpop_proof', message);
+    await refusedWith(() => checker.check({ proof: undefined, method: 'GET', urls: [URL_] }), 'dpop_proof_missing');
+    // The same on the thread pool, as zgw-auth's /token checks.
+    const pooled = new DpopProofChecker({ threadPool: true });
+    await refusedWith(
+      () => pooled.check({ proof: cases[0]![0], method: 'GET', urls: [URL_] }),
+      'invalid_dpop_proof',
+      /signature does not verify/,
+    );
+    await pooled.check({ proof: forged({}, claimsNow()), method: 'GET', urls: [URL_] });
+  });
+
+  it('at an API: a proof without ath, for another token, or by another key than cnf.jkt', async () => {
+    const { pair, jkt } = await clientKey();
+    const other = await clientKey();
+    const checker = new DpopProofChecker();
+    const input = { method: 'GET', urls: [URL_], accessToken: 'the.access.token', jkt };
+    const noAth = await DPoP.generateProof(pair, URL_, 'GET');
+    await refusedWith(() => checker.check({ ...input, proof: noAth }), 'dpop_wrong_token');
+    const otherToken = await DPoP.generateProof(pair, URL_, 'GET', undefined, 'another.access.token');
+    await refusedWith(() => checker.check({ ...input, proof: otherToken }), 'dpop_wrong_token');
+    const otherKey = await DPoP.generateProof(other.pair, URL_, 'GET', undefined, 'the.access.token');
+    await refusedWith(() => checker.check({ ...input, proof: otherKey }), 'dpop_wrong_key');
+    assert.equal(
+      accessTokenHash('the.access.token'),
+      crypto.createHash('sha256').update('the.access.token').digest('base64url'),
+    );
+  });
+});
+
+describe('DPoP server nonces', () => {
+  it('without a current nonce: use_dpop_nonce naming it; with it accepted; a forged or expired one refused', async () => {
+    let t = 1_700_000_000_000;
+    const nonces = new DpopNonces('a nonce secret of 32 bytes......', { lifetime: 300, now: () => t });
+    const checker = new DpopProofChecker({ nonces });
+    const { pair } = await clientKey();
+    const err = await refusedWith(
+      async () => checker.check({ proof: await DPoP.generateProof(pair, URL_, 'GET'), method: 'GET', urls: [URL_] }),
+      'use_dpop_nonce',
+    );
+    assert.equal(err.dpopNonce, nonces.current());
+    const withNonce = await DPoP.generateProof(pair, URL_, 'GET', err.dpopNonce);
+    await checker.check({ proof: withNonce, method: 'GET', urls: [URL_] });
+    const [slot] = err.dpopNonce!.split('.');
+    const forgedNonce = `${slot}.${'A'.repeat(22)}`;
+    await refusedWith(
+      async () =>
+        checker.check({ proof: await DPoP.generateProof(pair, URL_, 'GET', forgedNonce), method: 'GET', urls: [URL_] }),
+      'use_dpop_nonce',
+    );
+    // The next slot still accepts it; the one after does not.
+    t += 300_000;
+    assert.ok(nonces.accepts(err.dpopNonce));
+    t += 300_000;
+    assert.ok(!nonces.accepts(err.dpopNonce));
+    assert.ok(!new DpopNonces('another secret of 32 bytes......', { now: () => t }).accepts(nonces.current()));
+  });
+});
+
+describe('replay caches', () => {
+  it('memory: refuses a replay until expiry, drops expired generations, refuses when full of live ids', () => {
+    let t = 1_000_000;
+    const cache = new MemoryReplayCache(4, () => t);
+    assert.equal(cache.useOnce('dpop', 'a', t + 1000), true);
+    assert.equal(cache.useOnce('dpop', 'a', t + 1000), false);
+    assert.equal(cache.useOnce('other', 'a', t + 1000), true, 'namespaces are apart');
+    assert.equal(cache.useOnce('dpop', 'b', t + 1000), true);
+    assert.equal(cache.useOnce('dpop', 'c', t + 1000), true);
+    assert.throws(() => cache.useOnce('dpop', 'd', t + 1000), ReplayCacheFull);
+    assert.equal(cache.useOnce('dpop', 'a', t + 1000), false, 'still a replay when full');
+    t += 1001;
+    assert.equal(cache.useOnce('dpop', 'd', t + 1000), true, 'room again once the old ones expired');
+    t += 1001;
+    for (const id of ['e', 'f', 'g']) assert.equal(cache.useOnce('dpop', id, t + 1000), true);
+    assert.ok(cache.size <= 4);
+  });
+
+  it('redis: one identifier used once across caches on the same Redis; forgotten at its expiry', async () => {
+    const redis = new Redis('redis://127.0.0.1:6379/0', { lazyConnect: true, maxRetriesPerRequest: 1 });
+    await redis.connect();
+    try {
+      const prefix = `zgw-auth-test:dpop:${crypto.randomUUID()}:`;
+      const one = redisReplayCache(redis, prefix);
+      const two = redisReplayCache(redis, prefix);
+      const expiresAt = Date.now() + 400;
+      assert.equal(await one.useOnce('dpop', 'j'.repeat(200), expiresAt), true);
+      assert.equal(await two.useOnce('dpop', 'j'.repeat(200), expiresAt), false, 'another process sees the replay');
+      const keys = await redis.keys(`${prefix}*`);
+      assert.equal(keys.length, 1);
+      assert.match(keys[0]!, /:[A-Za-z0-9_-]{22}$/, 'a short hash, not the identifier');
+      const ttl = await redis.pttl(keys[0]!);
+      assert.ok(ttl > 0 && ttl <= 400, `expires with the proof (${ttl} ms left)`);
+      await new Promise((r) => setTimeout(r, Math.max(0, expiresAt - Date.now()) + 50));
+      assert.equal(await two.useOnce('dpop', 'j'.repeat(200), Date.now() + 400), true, 'forgotten after expiry');
+      await redis.del(...(await redis.keys(`${prefix}*`)));
+    } finally {
+      redis.disconnect();
+    }
+  });
+});
+
+describe('bound tokens in createVerifier', () => {
+  const idp = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const keys = { get: () => ({ key: idp.publicKey, alg: 'ES256' }) };
+  const issued = (cnf: unknown) => {
+    const t = Math.floor(Date.now() / 1000);
+    return signJws(
+      { alg: 'ES256', typ: 'at+jwt', kid: 'k' },
+      { iss: 'https://idp.example', client_id: 'c1', iat: t, exp: t + 600, scope: 'zaken.lezen', cnf },
+      idp.privateKey,
+    );
+  };
+  const verifier = createVerifier({ issuer: 'https://idp.example', keys });
+
+  it('verify refuses a bound token unless asked to pass cnf on; verifyRequest checks a proof on every request', async () => {
+    const { pair, jkt } = await clientKey();
+    const token = issued({ jkt });
+    await refusedWith(() => verifier.verify(token), 'bound_token_as_bearer');
+    const passed = await verifier.verify(token, [], { acceptBoundTokens: true });
+    assert.deepEqual(passed.confirmation, { jkt });
+    const request = async () => ({
+      authorization: `DPoP ${token}`,
+      dpop: await DPoP.generateProof(pair, URL_, 'GET', undefined, token),
+      method: 'GET',
+      url: URL_,
+    });
+    assert.equal((await verifier.verifyRequest(await request(), ['zaken.lezen'])).clientId, 'c1');
+    // The token's verification is cached; its proof is not.
+    const again = await request();
+    await verifier.verifyRequest(again);
+    await refusedWith(() => verifier.verifyRequest(again), 'dpop_replayed');
+    await refusedWith(() => verifier.verifyRequest({ ...again, dpop: undefined }), 'dpop_proof_missing');
+  });
+
+  it('a cnf that is not an object, holds a malformed thumbprint or only another confirmation method is refused', async () => {
+    for (const cnf of ['x', { jkt: 'short' }, { 'x5t#S256': 42 }, { jwk: { kty: 'EC' } }, { kid: 'k1' }])
+      await refusedWith(
+        () => verifier.verify(issued(cnf), [], { acceptBoundTokens: true }),
+        'invalid_claim',
+        /cnf|confirmation/,
+      );
+  });
+});
