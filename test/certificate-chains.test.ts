@@ -150,6 +150,8 @@ describe('client certificate chains (src/pki) against a PKIoverheid-shaped test 
     assert.ok(!yes(rsa, 'subject_dn', pki.subjectDn.clientRsa.replace('\\,', ',')));
     assert.equal(formatDn(rsa.subject), pki.subjectDn.clientRsa);
     assert.ok(dnMatches(parseDn(formatDn(rsa.subject)), rsa.subject));
+    // An empty name (a blank registration) never matches, not even a certificate without a subject.
+    assert.ok(!dnMatches(parseDn(' '), []));
     assert.ok(yes(client, 'san_dns', 'ZaakSysteem.testdorp.nl'));
     assert.ok(!yes(client, 'san_dns', 'testdorp.nl'));
     assert.ok(yes(client, 'san_uri', 'https://zaaksysteem.testdorp.nl/oauth'));

@@ -118,15 +118,22 @@ describe('client certificates from a TLS-terminating proxy (ZGW_AUTH_CLIENT_CERT
       }
     });
 
-    it('ignores a certificate header from an untrusted address when the client authenticates with its secret', async () => {
+    it('refuses a certificate header from an untrusted address even next to a right secret', async () => {
       const secretClient = await ts.createClient();
-      const res = await postForm(
-        `${ts.url}/token`,
-        { grant_type: 'client_credentials', client_id: secretClient.clientId, client_secret: secretClient.secret },
-        headersOf('client'),
-        '127.0.0.2',
+      const form = {
+        grant_type: 'client_credentials',
+        client_id: secretClient.clientId,
+        client_secret: secretClient.secret,
+      };
+      const res = await postForm(`${ts.url}/token`, form, headersOf('client'), '127.0.0.2');
+      assert.equal(res.status, 401, res.text);
+      assert.equal(res.json.error, 'invalid_client');
+      assert.equal(
+        await failure(secretClient.clientId),
+        'certificate_header_refused: a certificate header from an address that is no trusted proxy',
       );
-      assert.equal(res.status, 200);
+      // The same secret without the header works: the refusal was the header's.
+      assert.equal((await postForm(`${ts.url}/token`, form, {}, '127.0.0.2')).status, 200);
     });
   });
 

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import * as oidc from 'openid-client';
 import type { ClientInput } from '../src/clients/model.js';
+import { OIN_NEEDS_CERTIFICATE } from '../src/clients/key-certificate.js';
 import { loadConfig } from '../src/config.js';
 import { KyselyClientStore } from '../src/storage/kysely-client-store.js';
 import { decodePart, startTestServer, type TestServer } from './helpers.js';
@@ -192,8 +193,9 @@ describe('mutual TLS at the HTTPS listener (tls_client_auth, self_signed_tls_cli
       lastUsedAt: null,
     });
     const expiredKey = await client({ authMethods: ['self_signed_tls_client_auth'] });
+    // Registered as the PEM an administrator pastes: a self-signed certificate chains to nothing, and need not.
+    await ts.app.clients.addKeys(byCert, self.chainPem, { id: 'test' });
     await store.insertKeys([
-      key(byCert, true),
       key(byKey, false),
       {
         ...key(expiredKey, true),
@@ -259,10 +261,31 @@ describe('mutual TLS at the HTTPS listener (tls_client_auth, self_signed_tls_cli
     ]);
   });
 
+  it('refuses registering a blank or unparsable subject DN, which could never name one certificate', async () => {
+    for (const value of [' ', 'garbage', '+', 'CN=a,,']) {
+      await assert.rejects(
+        ts.createClient({ authMethods: ['tls_client_auth'], tlsSubject: { field: 'subject_dn', value } }),
+        /tlsSubject: subject_dn/,
+        JSON.stringify(value),
+      );
+    }
+    assert.ok(
+      await client({
+        authMethods: ['tls_client_auth'],
+        tlsSubject: { field: 'subject_dn', value: pki.subjectDn.client },
+      }),
+    );
+  });
+
   it('needs client_id (RFC 8705 §2) and a client registered for a certificate method', async () => {
     const noId = await httpsPostForm(tokenUrl, as('client', '127.0.0.2'), { grant_type: 'client_credentials' });
     assert.equal(noId.status, 401);
     assert.match(noId.json.error_description, /client_id is required with a client certificate/);
+    await ts.app.audit.flush(true);
+    const unnamed = (await ts.app.audit.list({ action: 'client_auth.failed', reason: 'unknown_client' })).find(
+      (e) => e.address === '127.0.0.2',
+    );
+    assert.match(String(unnamed?.details.detail), /client_id is required with a client certificate/);
     const secretClient = await ts.createClient({ oin: OIN });
     const withSecret = { ...grant(secretClient.clientId), client_secret: secretClient.secret };
     // A secret client's secret works over TLS, with a certificate presented or not.
@@ -339,10 +362,15 @@ describe('mutual TLS at the HTTPS listener (tls_client_auth, self_signed_tls_cli
     await assert.rejects(register(await keyClient(OIN), 'expired'), /certificate expired/);
     await assert.rejects(register(await keyClient(null), 'otherRoot'), /chain does not lead to a trusted root/);
     await assert.rejects(register(await keyClient(OIN), 'wrongOin'), /does not carry the client's OIN/);
-    // A bare key (no certificate) is the administrator's registration: the OIN binds certificates only.
+    // A bare key proves no OIN: refused when registered for a client with an OIN, fine without one.
     const plain = await keyClient(OIN);
-    await ts.app.clients.addKeys(plain, JSON.stringify({ keys: [pki.certs.client.jwk] }), { id: 'test' });
-    assert.equal((await withAssertion(plain, 'client')).status, 200);
+    await assert.rejects(
+      ts.app.clients.addKeys(plain, JSON.stringify({ keys: [pki.certs.client.jwk] }), { id: 'test' }),
+      /accepted only with a key whose x5c certificate chain validates and carries the OIN/,
+    );
+    const noOin = await keyClient(null);
+    await ts.app.clients.addKeys(noOin, JSON.stringify({ keys: [pki.certs.client.jwk] }), { id: 'test' });
+    assert.equal((await withAssertion(noOin, 'client')).status, 200);
 
     // Checked again at each use: a key stored before its certificate was revoked (or by another path).
     const store = new KyselyClientStore(ts.app.storage.db);
@@ -363,6 +391,22 @@ describe('mutual TLS at the HTTPS listener (tls_client_auth, self_signed_tls_cli
     const refused = await withAssertion(revoked, 'revoked');
     assert.equal(refused.status, 401);
     assert.deepEqual(await failures(revoked), [{ reason: 'untrusted_chain', detail: 'certificate revoked' }]);
+    // A bare key stored for a client with an OIN (before this rule, or by another path) is refused at use.
+    await store.insertKeys([
+      {
+        clientId: plain,
+        kid: 'k1',
+        thumbprint: 'k1',
+        kty: 'EC',
+        alg: null,
+        publicJwk: pki.certs.client.jwk as { kty: string },
+        expiresAt: null,
+        createdAt: Date.now(),
+        lastUsedAt: null,
+      },
+    ]);
+    assert.equal((await withAssertion(plain, 'client')).status, 401);
+    assert.deepEqual(await failures(plain), [{ reason: 'certificate_mismatch', detail: OIN_NEEDS_CERTIFICATE }]);
   });
 
   it('authenticates at /introspect and /revoke with the certificate as well', async () => {

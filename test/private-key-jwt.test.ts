@@ -13,7 +13,7 @@ import type { ClientAuthMethod } from '../src/clients/model.js';
 import { JWT_BEARER_ASSERTION_TYPE } from '../src/clients/client-assertion.js';
 import { loadConfig } from '../src/config.js';
 import { consoleSignIn } from './console-helpers.js';
-import { basicAuth, CLI, postForm, request, startTestServer, type TestServer } from './helpers.js';
+import { basicAuth, CLI, hs256, postForm, request, startTestServer, type TestServer } from './helpers.js';
 
 const run = promisify(execFile);
 
@@ -262,6 +262,15 @@ print(json.dumps({"token_type": token["token_type"], "has_token": bool(token["ac
     await refused(id, sign({ alg: 'RS256', kid: 'nope' }, claimsFor(id), key.privateKey), 'unknown_key', /kid/);
     // An ES256 header for an RSA key: no key of that type.
     await refused(id, sign({ alg: 'ES256', kid: 'h-1' }, claimsFor(id), ecKey('e').privateKey), 'unknown_key', /ES256/);
+    // Refused before any key is looked at, still audited under the client the assertion names.
+    await refused(id, good(), 'bad_assertion', /client_assertion_type must be/, { client_assertion_type: 'urn:x' });
+    const missing = await postForm(`${ts.url}/token`, {
+      grant_type: 'client_credentials',
+      client_assertion_type: JWT_BEARER_ASSERTION_TYPE,
+      client_id: id,
+    });
+    assert.equal(missing.json.error, 'invalid_client');
+    assert.match(String((await lastFailure(id))?.details.detail), /client_assertion is missing/);
     const failure = await lastFailure(id);
     assert.equal(failure?.details.method, 'private_key_jwt');
   });
@@ -527,6 +536,32 @@ describe('NL GOV mode: ZGW_AUTH_CLIENT_AUTH_METHODS without the secret methods',
     assert.deepEqual(meta.json.token_endpoint_auth_methods_supported, ['private_key_jwt']);
   });
 
+  it('accepts no self-signed token, and registers no selfSignedAllowed, where secrets are not accepted', async () => {
+    await assert.rejects(
+      ts.app.clients.create(
+        { clientId: 'signs-keys', rsin: '000000000', authMethods: ['private_key_jwt'], selfSignedAllowed: true },
+        { id: 'test' },
+      ),
+      /selfSignedAllowed: self-signed tokens are signed with a client secret/,
+    );
+    // A client of before with secret methods and self-signed tokens, as a migration leaves it.
+    await ts.app.clients.create(
+      { clientId: 'signs', rsin: '000000000', authMethods: ['private_key_jwt'] },
+      { id: 'test' },
+    );
+    await ts.app.storage.db
+      .updateTable('clients')
+      .set({ auth_methods: '["client_secret_basic","private_key_jwt"]', self_signed_allowed: 1 })
+      .where('client_id', '=', 'signs')
+      .execute();
+    ts.app.authenticator.forget('signs');
+    const { value } = await ts.app.clients.addSecret('signs', { label: 'signing', allowWeak: true }, { id: 'test' });
+    const iat = Math.floor(ts.clock.now() / 1000);
+    const token = hs256({ iss: 'signs', client_id: 'signs', iat, exp: iat + 300 }, value);
+    // The server accepts no secret method (ZGW_AUTH_CLIENT_AUTH_METHODS): its secrets sign nothing either.
+    await assert.rejects(ts.app.verifier.verify(`Bearer ${token}`));
+  });
+
   it('keeps the console sign-in of an administrator a secret sign-in', async () => {
     const console = await consoleSignIn(ts);
     assert.equal((await console.get('/console/clients')).status, 200);
@@ -581,14 +616,17 @@ describe('private_key_jwt in the CLI', () => {
       '000000000',
       '--auth-method',
       'private_key_jwt',
-      '--oin',
-      '00000001234567890000',
       '--json',
     );
+    const oinArgs = ['--rsin', '000000000', '--auth-method', 'private_key_jwt', '--oin', '00000001234567890000'];
+    await cli('clients', 'create', '--client-id', 'oin-keys', ...oinArgs, '--json');
     const jwksFile = path.join(dataDir, 'jwks.json');
     const key = ecKey('cli-1');
     fs.writeFileSync(jwksFile, JSON.stringify({ keys: [key.jwk] }));
     await cli('clients', 'keys', 'add', 'keys', '--jwks', jwksFile);
+    // A bare key proves no OIN: a client with one needs a certificate.
+    await assert.rejects(cli('clients', 'keys', 'add', 'oin-keys', '--jwks', jwksFile), /x5c certificate chain/);
+    assert.match((await cli('clients', 'show', 'oin-keys')).stdout, /oin:\s+00000001234567890000/);
     const listed = JSON.parse((await cli('clients', 'keys', 'list', 'keys', '--json')).stdout) as Array<{
       kid: string;
       thumbprint: string;
@@ -610,7 +648,7 @@ describe('private_key_jwt in the CLI', () => {
       secretUsers.items.map((c: { clientId: string }) => c.clientId),
       ['secrets'],
     );
-    assert.match((await cli('clients', 'show', 'keys')).stdout, /oin:\s+00000001234567890000[\s\S]*cli-1/);
+    assert.match((await cli('clients', 'show', 'keys')).stdout, /cli-1/);
     await cli('clients', 'keys', 'remove', 'keys', 'cli-1');
     assert.deepEqual(JSON.parse((await cli('clients', 'keys', 'list', 'keys', '--json')).stdout), []);
     const audit = JSON.parse((await cli('audit', 'list', '--target', 'keys', '--json')).stdout) as Array<{

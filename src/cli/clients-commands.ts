@@ -370,7 +370,7 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
     .option('--target <clientId>', 'events about this client')
     .option(
       '--reason <reason>',
-      'why a client authentication failed: unknown_client, wrong_secret, revoked_secret, expired_secret, disabled_client, disabled_organisation, bad_signature, self_signed_not_allowed, method_not_allowed, bad_assertion, replayed_assertion, unknown_key',
+      'why a client authentication failed: unknown_client, wrong_secret, revoked_secret, expired_secret, disabled_client, disabled_organisation, bad_signature, self_signed_not_allowed, method_not_allowed, bad_assertion, replayed_assertion, unknown_key, untrusted_chain, certificate_mismatch, certificate_header_refused',
     )
     .option('--organisation <rsin>', 'events of this organisation (RSIN) only')
     .option('--limit <n>', 'how many', seconds, 50)

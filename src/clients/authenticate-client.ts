@@ -26,7 +26,21 @@ export interface AssertionCredentials {
 }
 
 /** What a client presented to authenticate itself, by method. */
-export type ClientCredentials = SecretCredentials | AssertionCredentials | CertificateCredentials;
+export type ClientCredentials = SecretCredentials | AssertionCredentials | CertificateCredentials | RefusedCredentials;
+
+/**
+ * Credentials refused before any secret, key or certificate was checked (a wrong
+ * client_assertion_type, a certificate header from an untrusted address, ...): still audited and
+ * counted in the back-off like any other failure, under the client id the request claims ('' when none).
+ */
+export interface RefusedCredentials {
+  clientId: string;
+  refused: {
+    reason: 'bad_assertion' | 'certificate_header_refused' | 'unknown_client';
+    detail: string;
+    method?: string;
+  };
+}
 
 /** A client certificate with the `client_id` it is for (RFC 8705 §2: client_id is required then). */
 export interface CertificateCredentials {
@@ -81,6 +95,16 @@ export async function authenticateCaller(
       status: 429,
       headers: { 'retry-after': String(wait) },
     });
+  }
+  if ('refused' in credentials) {
+    const { reason, detail, method } = credentials.refused;
+    await deps.guard.recordFailure(credentials.clientId, caller.address, reason, {
+      endpoint: caller.endpoint,
+      ...(method !== undefined ? { method } : {}),
+      detail,
+    });
+    // The caller's own mistakes are named; a refused certificate header gets the one answer.
+    throw invalidClient(reason === 'certificate_header_refused' ? undefined : detail);
   }
   if ('certificate' in credentials)
     return { client: await authenticateCertificate(deps, credentials, caller), secretId: null };

@@ -261,7 +261,7 @@ export class ClientAuthenticator {
         ...(parsed.kid !== undefined ? { kid: parsed.kid } : {}),
       };
     const kid = verified.kid;
-    const certified = keyCertificateRefusal(verified.jwk, client.oin, this.options.trust, this.now());
+    const certified = keyCertificateRefusal(verified.jwk, client, this.options.trust, this.now());
     if (certified) return { ok: false, ...certified, rsin, kid };
     const policy: AssertionPolicy = {
       audiences,
@@ -305,6 +305,12 @@ export class ClientAuthenticator {
   private openSecrets(clientId: string, entry: CachedClient): SigningSecrets {
     if (!entry.found) return undefined;
     const t = this.now();
+    // A self-signed token is signed with a secret: only a client that may use one at all may sign.
+    const client = entry.found.client;
+    const secretsUsable = client.authMethods.some(
+      (m) => SECRET_AUTH_METHODS.includes(m) && (this.options.methods?.includes(m) ?? true),
+    );
+    if (!secretsUsable) return { client, secrets: [], organisationEnabled: entry.found.organisationEnabled };
     entry.opened ??= entry.found.secrets
       .filter((s) => s.sealed && isLive(s, t))
       .map((s) => this.masterKey.open(s.sealed!, sealContext(clientId, s.secretId)));

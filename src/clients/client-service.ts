@@ -13,6 +13,7 @@ import {
   type ClientPatch,
   DEFAULT_AUTH_METHODS,
   MAX_EPOCH_MS,
+  SECRET_AUTH_METHODS,
   OWN_SCOPE_PREFIX,
   type SecretInfo,
   type SecretInput,
@@ -141,6 +142,7 @@ export class ClientService {
     };
     validateDefaultScopesAllowed(client.defaultScopes, client.allowedScopes);
     this.checkAuthentication(options?.firstAdministrator ? client : undefined, client, []);
+    this.checkSelfSigned(undefined, client);
     if (await this.store.get(clientId, t)) throw new ConflictError(`client "${clientId}" already exists`);
     await this.organisations?.ensure(client.rsin, actor);
     if (options?.secrets) return this.createWithSecrets(client, options.secrets, actor);
@@ -232,6 +234,7 @@ export class ClientService {
       patch.oin !== undefined
     )
       this.checkAuthentication(before, after, after.jwksUri !== null ? await this.store.listKeys(clientId) : []);
+    if (patch.selfSignedAllowed !== undefined || patch.authMethods !== undefined) this.checkSelfSigned(before, after);
     after.updatedAt = this.now();
     const warnings: string[] = [];
     if (after.selfSignedAllowed && !before.selfSignedAllowed) {
@@ -370,6 +373,25 @@ export class ClientService {
   }
 
   /**
+   * Self-signed tokens are HS256 with a client secret: allowed only for a client with a secret
+   * method, and newly allowed only where new clients may use secrets at all.
+   */
+  private checkSelfSigned(before: Client | undefined, after: Client): void {
+    if (!after.selfSignedAllowed) return;
+    if (!after.authMethods.some((m) => SECRET_AUTH_METHODS.includes(m)))
+      throw new ValidationError(
+        'selfSignedAllowed: self-signed tokens are signed with a client secret; this client has no secret method',
+        'selfSignedAllowed',
+      );
+    const allowed = this.authPolicy.newMethods;
+    if (!before?.selfSignedAllowed && allowed && !allowed.some((m) => SECRET_AUTH_METHODS.includes(m)))
+      throw new ValidationError(
+        'selfSignedAllowed: self-signed tokens need a client secret, and new clients here may not use secrets',
+        'selfSignedAllowed',
+      );
+  }
+
+  /**
    * Methods newly given must be ones the operator allows for new registrations; a jwks_uri must
    * pass the fetch policy, and never come with registered keys (RFC 7591 §2: one or the other).
    */
@@ -405,7 +427,7 @@ export class ClientService {
       throw new ValidationError(`at most ${MAX_CLIENT_KEYS} keys per client`, 'keys');
     // Refused now what authentication would refuse: an x5c chain the anchors do not vouch for, a missing OIN.
     for (const k of added) {
-      const refusal = keyCertificateRefusal(k.publicJwk, client.oin, this.authPolicy.trust, this.now());
+      const refusal = keyCertificateRefusal(k.publicJwk, client, this.authPolicy.trust, this.now());
       if (refusal) throw new ValidationError(`key "${k.kid.slice(0, 60)}": ${refusal.detail}`, 'keys');
     }
     const kids = new Set(existing.map((k) => k.kid));

@@ -1,4 +1,5 @@
 import { holdsControlCharacters } from '../control-characters.js';
+import { DnSyntaxError, parseDn } from '../pki/distinguished-name.js';
 import { ValidationError } from '../errors.js';
 import { CLIENT_LIMITS } from './client-limits.js';
 import {
@@ -171,8 +172,28 @@ export function validateAuthFields(client: Pick<Client, 'authMethods' | 'tlsSubj
       `tlsSubject: one of ${TLS_SUBJECT_FIELDS.join(', ')} with a value of 1-1024 characters`,
       'tlsSubject',
     );
+  if (subject?.field === 'subject_dn') validateSubjectDn(subject.value);
   if (client.oin !== null && (typeof client.oin !== 'string' || !OIN_PATTERN.test(client.oin)))
     throw new ValidationError('oin: 20 digits', 'oin');
   if (client.jwksUri !== null && typeof client.jwksUri !== 'string')
     throw new ValidationError('jwksUri must be a URL', 'jwksUri');
+}
+
+/** A subject DN that parses as RFC 4514 and names something: an empty name would match any certificate without a subject. */
+function validateSubjectDn(value: string): void {
+  let rdns: ReturnType<typeof parseDn>;
+  try {
+    rdns = parseDn(value);
+  } catch (err) {
+    if (!(err instanceof DnSyntaxError)) throw err;
+    throw new ValidationError(
+      `tlsSubject: subject_dn is no RFC 4514 distinguished name (${err.message})`,
+      'tlsSubject',
+    );
+  }
+  if (rdns.length === 0)
+    throw new ValidationError(
+      'tlsSubject: subject_dn is empty; give the certificate subject, e.g. CN=...,O=...',
+      'tlsSubject',
+    );
 }

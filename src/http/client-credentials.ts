@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import type { AssertionCredentials, ClientCredentials } from '../clients/authenticate-client.js';
+import type { AssertionCredentials, ClientCredentials, RefusedCredentials } from '../clients/authenticate-client.js';
 import { assertionSubject, JWT_BEARER_ASSERTION_TYPE } from '../clients/client-assertion.js';
 import { invalidClient, invalidRequest } from '../errors.js';
 import { CONTROL_CHARACTERS } from '../control-characters.js';
@@ -17,8 +17,10 @@ export interface CredentialOptions {
    */
   identicalTwice?: boolean;
   /**
-   * The client certificate of the request (TLS connection or trusted proxy), read only when neither
+   * The client certificate of the request (TLS connection or trusted proxy), used only when neither
    * HTTP Basic nor client_secret is sent: a TLS client may present a certificate on every request.
+   * A refused certificate header (say, from an address that is no trusted proxy) refuses the
+   * request whatever else it carries: the caller wrote that header itself.
    */
   certificate?: () => PresentedCertificate | undefined;
 }
@@ -36,6 +38,14 @@ export function clientCredentials(
   const bodySecret = body.get('client_secret');
   const assertionType = body.get('client_assertion_type');
   const assertion = body.get('client_assertion');
+  const presented = options.certificate?.();
+  const otherwise = assertionType ?? assertion ?? bodySecret ?? authorization;
+  // Without other credentials the certificate path refuses it, naming the client's organisation.
+  if (presented && !presented.ok && presented.source === 'header' && otherwise !== undefined)
+    return refusedCredentials(authorization, bodyId, assertion, {
+      reason: 'certificate_header_refused',
+      detail: presented.detail,
+    });
   if (assertionType !== undefined || assertion !== undefined) {
     if (bodySecret !== undefined || (authorization !== undefined && /^basic /i.test(authorization)))
       throw invalidRequest('client authenticated twice: use either a client assertion or a client secret, not both');
@@ -56,10 +66,18 @@ export function clientCredentials(
       ? { clientId: basic.clientId, secret: bodySecret, method: 'client_secret_basic' }
       : { ...basic, method: 'client_secret_basic' };
   }
-  const certificate = bodySecret === undefined ? options.certificate?.() : undefined;
+  const certificate = bodySecret === undefined ? presented : undefined;
   if (certificate) {
     // RFC 8705 §2: the certificate says who may be the client; client_id says which client it claims to be.
-    if (bodyId === undefined) throw invalidClient('client_id is required with a client certificate (RFC 8705 §2)');
+    if (bodyId === undefined)
+      return {
+        clientId: '',
+        refused: {
+          reason: 'unknown_client',
+          detail: 'client_id is required with a client certificate (RFC 8705 §2)',
+          method: 'tls_client_auth',
+        },
+      };
     if (bodyId.length > MAX_CREDENTIAL_LENGTH) throw invalidClient();
     return { clientId: bodyId, certificate };
   }
@@ -80,13 +98,42 @@ function assertionCredentials(
   type: string | undefined,
   assertion: string | undefined,
   bodyId: string | undefined,
-): AssertionCredentials {
+): AssertionCredentials | RefusedCredentials {
+  const method = 'private_key_jwt';
   if (type !== JWT_BEARER_ASSERTION_TYPE)
-    throw invalidClient(`client_assertion_type must be ${JWT_BEARER_ASSERTION_TYPE}`);
-  if (assertion === undefined) throw invalidClient('client_assertion is missing');
+    return refusedCredentials(undefined, bodyId, assertion, {
+      reason: 'bad_assertion',
+      detail: `client_assertion_type must be ${JWT_BEARER_ASSERTION_TYPE}`,
+      method,
+    });
+  if (assertion === undefined)
+    return refusedCredentials(undefined, bodyId, assertion, {
+      reason: 'bad_assertion',
+      detail: 'client_assertion is missing',
+      method,
+    });
   if (bodyId !== undefined && bodyId.length > MAX_CREDENTIAL_LENGTH) throw invalidClient();
   const clientId = bodyId ?? assertionSubject(assertion)?.slice(0, MAX_CREDENTIAL_LENGTH) ?? '';
-  return { clientId, assertion, method: 'private_key_jwt' };
+  return { clientId, assertion, method };
+}
+
+/** A refusal under the client id the request claims: client_id, HTTP Basic's, or the assertion's subject. */
+function refusedCredentials(
+  authorization: string | undefined,
+  bodyId: string | undefined,
+  assertion: string | undefined,
+  refused: RefusedCredentials['refused'],
+): RefusedCredentials {
+  let clientId = bodyId;
+  if (clientId === undefined && authorization !== undefined && /^basic /i.test(authorization)) {
+    try {
+      clientId = parseBasic(authorization.slice(6).trim()).clientId;
+    } catch {
+      // Malformed Basic credentials name no client.
+    }
+  }
+  clientId ??= assertion !== undefined ? assertionSubject(assertion) : undefined;
+  return { clientId: (clientId ?? '').slice(0, MAX_CREDENTIAL_LENGTH), refused };
 }
 
 function parseBasic(encoded: string): { clientId: string; secret: string; rawSecret?: string } {

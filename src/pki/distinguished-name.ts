@@ -135,6 +135,8 @@ function sameAttribute(expected: ParsedAttribute, actual: NameAttribute): boolea
 
 /** Whether a certificate's name is the registered DN: the same RDNs in the same order, each the same set. */
 export function dnMatches(expected: ParsedAttribute[][], actual: Name): boolean {
+  // An empty name identifies no one: it would match every certificate without a subject.
+  if (expected.length === 0) return false;
   if (expected.length !== actual.length) return false;
   return expected.every((rdn, k) => {
     const other = actual[k]!;
