@@ -2660,4 +2660,13 @@ export const MUTATIONS = [
     from: 'now >= cached.from && now <= cached.until &&',
     to: '',
   },
+  {
+    id: 'replay-database-decides',
+    check: 'A client assertion is spent in the database at every use; Redis only refuses early what it has seen',
+    fn: 'RedisReplayCache.useOnce',
+    file: 'src/limits/redis-replay-cache.ts',
+    tests: ['private-key-jwt-scale'],
+    from: "if (set !== 'OK') return false;",
+    to: "return set === 'OK';",
+  },
 ];

@@ -186,7 +186,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     ? new RedisReplayCache(
         redis,
         storedOnce,
-        (err) => log.warn({ err }, 'Redis replay cache failed; using the database'),
+        (err) => log.warn({ err }, 'Redis replay filter failed; the database decides alone'),
         now,
       )
     : storedOnce;
