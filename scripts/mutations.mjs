@@ -2669,4 +2669,22 @@ export const MUTATIONS = [
     from: "if (set !== 'OK') return false;",
     to: "return set === 'OK';",
   },
+  {
+    id: 'client-key-rsa-exponent',
+    check: 'A client RSA key (registered or at a jwks_uri) needs a public exponent that is odd and at least 65537',
+    fn: 'soundRsaExponent',
+    file: 'src/clients/client-keys.ts',
+    tests: PKJWT,
+    from: 'e >= 65537n && e % 2n === 1n',
+    to: 'Math.random() >= 0',
+  },
+  {
+    id: 'verifier-rsa-exponent',
+    check: 'Verifier: an RSA key needs a public exponent that is odd and at least 65537',
+    fn: 'soundRsaExponent',
+    file: J,
+    tests: ['jose'],
+    from: 'e >= 65537n && e % 2n === 1n',
+    to: 'Math.random() >= 0',
+  },
 ];

@@ -297,6 +297,34 @@ print(json.dumps({"token_type": token["token_type"], "has_token": bool(token["ac
     assert.deepEqual(await ts.app.clients.listKeys(c.clientId), []);
   });
 
+  it('refuses an RSA key whose public exponent is 1 or 3, registered or at a jwks_uri, so no one forges with it', async () => {
+    const c = await keyClient([]);
+    const { n } = rsaKey('base').jwk as { n: string };
+    for (const e of ['AQ', 'Aw', 'AQAA'])
+      await assert.rejects(
+        ts.app.clients.addKeys(c.clientId, JSON.stringify({ kty: 'RSA', n, e, kid: `e-${e}` }), { id: 'test' }),
+        /public exponent that is odd and at least 65537/,
+      );
+    assert.deepEqual(await ts.app.clients.listKeys(c.clientId), []);
+    served.set('/exponent-one', (res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ keys: [{ kty: 'RSA', n, e: 'AQ', kid: 'e1', alg: 'RS256' }] }));
+    });
+    const d = await ts.createClient({ authMethods: ['private_key_jwt'], jwksUri: `${jwksBase}/exponent-one` });
+    const input = `${b64({ alg: 'RS256', kid: 'e1' })}.${b64(claimsFor(d.clientId))}`;
+    // With e = 1 an RS256 signature is the PKCS #1 v1.5 encoded digest itself: anyone can write it.
+    const t = Buffer.concat([
+      Buffer.from('3031300d060960864801650304020105000420', 'hex'),
+      crypto.createHash('sha256').update(input).digest(),
+    ]);
+    const k = Buffer.from(n, 'base64url').length;
+    const forged = Buffer.concat([Buffer.from([0, 1]), Buffer.alloc(k - t.length - 3, 0xff), Buffer.from([0]), t]);
+    const res = await tokenWith(`${input}.${forged.toString('base64url')}`);
+    assert.equal(res.status, 401, res.text);
+    assert.equal(res.json.error, 'invalid_client');
+    ts.clock.advance(901);
+  });
+
   it('a client without private_key_jwt is refused as method_not_allowed; a key-only client refuses its secret', async () => {
     const key = rsaKey('m-1');
     const secretOnly = await keyClient([], ['client_secret_basic']);
