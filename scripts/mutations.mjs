@@ -2687,4 +2687,14 @@ export const MUTATIONS = [
     from: 'e >= 65537n && e % 2n === 1n',
     to: 'Math.random() >= 0',
   },
+  {
+    id: 'jwks-uri-embedded-ipv4',
+    check:
+      'jwks_uri: IPv6 forms embedding an IPv4 address (compatible, translated, 6to4, Teredo, NAT64) are not public',
+    fn: 'EMBEDS_IPV4',
+    file: JWKS,
+    tests: PKJWT,
+    from: "['::', 96], ['::ffff:0:0', 96], ['::ffff:0:0:0', 96], ['2002::', 16], ['2001::', 32],",
+    to: "['::', 128], ['::1', 128],",
+  },
 ];

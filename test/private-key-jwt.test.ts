@@ -500,6 +500,26 @@ describe('private_key_jwt: jwks_uri without allowed ranges', () => {
     assert.equal(failure?.reason, 'unknown_key');
     assert.match(String(failure?.details.detail), /not allowed/);
   });
+
+  it('refuses registering IPv6 addresses that embed an IPv4 one (compatible, translated, 6to4, Teredo, NAT64)', async () => {
+    for (const uri of [
+      'https://[::127.0.0.1]/jwks',
+      'https://[::a00:1]/jwks',
+      'https://[::ffff:0:7f00:1]/jwks',
+      'https://[2002:7f00:1::1]/jwks',
+      'https://[2002:a00:1::1]/jwks',
+      'https://[2001:0:4136:e378:8000:63bf:80ff:fffe]/jwks',
+      'https://[64:ff9b::7f00:1]/jwks',
+      'https://[64:ff9b:1::a00:1]/jwks',
+    ])
+      await assert.rejects(
+        ts.createClient({ authMethods: ['private_key_jwt'], jwksUri: uri }),
+        /jwks_uri points at an address that is not public/,
+        uri,
+      );
+    // A public IPv6 address stays registrable.
+    await ts.createClient({ authMethods: ['private_key_jwt'], jwksUri: 'https://[2606:4700::1111]/jwks' });
+  });
 });
 
 describe('NL GOV mode: ZGW_AUTH_CLIENT_AUTH_METHODS without the secret methods', () => {

@@ -39,10 +39,21 @@ for (const [a, bits] of [
   ['240.0.0.0', 4],
 ] as const)
   NOT_PUBLIC.addSubnet(a, bits, 'ipv4');
-for (const [a, bits] of [
-  ['::', 128],
-  ['::1', 128],
+/**
+ * IPv6 forms that embed an IPv4 address, which may be loopback or private: IPv4-compatible (with ::
+ * and ::1), IPv4-mapped and -translated, 6to4, Teredo, NAT64. None is taken for public.
+ */
+const EMBEDS_IPV4: readonly (readonly [string, number])[] = [
+  ['::', 96],
+  ['::ffff:0:0', 96],
+  ['::ffff:0:0:0', 96],
+  ['2002::', 16],
+  ['2001::', 32],
   ['64:ff9b::', 96],
+  ['64:ff9b:1::', 48],
+];
+for (const [a, bits] of [
+  ...EMBEDS_IPV4,
   ['100::', 64],
   ['2001:db8::', 32],
   ['fc00::', 7],
