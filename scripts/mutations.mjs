@@ -2697,4 +2697,13 @@ export const MUTATIONS = [
     from: "['::', 96], ['::ffff:0:0', 96], ['::ffff:0:0:0', 96], ['2002::', 16], ['2001::', 32],",
     to: "['::', 128], ['::1', 128],",
   },
+  {
+    id: 'pasted-private-key',
+    check: 'Key registration: a paste holding a PRIVATE KEY block is refused',
+    fn: 'parseKeyInput',
+    file: 'src/clients/client-keys.ts',
+    tests: PKJWT,
+    from: 'if (/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(text))',
+    to: 'if (Math.random() < 0)',
+  },
 ];

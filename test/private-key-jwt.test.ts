@@ -427,6 +427,43 @@ print(json.dumps({"token_type": token["token_type"], "has_token": bool(token["ac
     assert.equal((await lastFailure(c.clientId))?.reason, 'unknown_key');
   });
 
+  it('refuses a pasted PEM that holds a private key besides the certificate, saying the key is exposed', async () => {
+    const c = await keyClient([]);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-pem-'));
+    try {
+      await run(
+        'openssl',
+        ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '30'].concat([
+          '-subj',
+          '/CN=pasted',
+          '-keyout',
+          'key.pem',
+          '-out',
+          'cert.pem',
+        ]),
+        { cwd: dir },
+      );
+      const cert = fs.readFileSync(path.join(dir, 'cert.pem'), 'utf8');
+      const key = fs.readFileSync(path.join(dir, 'key.pem'), 'utf8');
+      assert.match(key, /-----BEGIN PRIVATE KEY-----/);
+      for (const pasted of [
+        `${cert}\n${key}`,
+        `${key}\n${cert}`,
+        cert.replace(
+          '-----END CERTIFICATE-----',
+          `-----END CERTIFICATE-----\n${key.replaceAll('PRIVATE KEY', 'EC PRIVATE KEY')}`,
+        ),
+      ])
+        await assert.rejects(ts.app.clients.addKeys(c.clientId, pasted, { id: 'test' }), /private key.*exposed/);
+      assert.deepEqual(await ts.app.clients.listKeys(c.clientId), []);
+      // The certificate alone is what may be registered.
+      await ts.app.clients.addKeys(c.clientId, cert, { id: 'test' });
+      assert.equal((await ts.app.clients.listKeys(c.clientId)).length, 1);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a jwks_uri that redirects (to 169.254.169.254), hangs or answers too much, without a 5xx', async () => {
     served.set('/redirect', (res) =>
       res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end(),

@@ -140,6 +140,11 @@ export function keysOfJwks(doc: unknown, max = 50): VerificationKey[] {
  */
 export function parseKeyInput(text: string, clientId: string, now: number): ClientKey[] {
   if (Buffer.byteLength(text) > MAX_KEY_INPUT_BYTES) throw keyError(`at most ${MAX_KEY_INPUT_BYTES} bytes`);
+  // A private key pasted along with a certificate has left its owner: refused, never silently dropped.
+  if (/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(text))
+    throw keyError(
+      'the input holds a private key (a PRIVATE KEY block): take that key as exposed and replace it; paste only the certificate or the public key',
+    );
   const trimmed = text.trim();
   if (trimmed.startsWith('-----BEGIN CERTIFICATE-----')) return [certificateKey(trimmed, clientId, now)];
   if (trimmed.startsWith('-----BEGIN'))
