@@ -2698,6 +2698,15 @@ export const MUTATIONS = [
     to: "['::', 128], ['::1', 128],",
   },
   {
+    id: 'jwks-uri-resolution-log-only',
+    check: 'jwks_uri: how a refused name resolved goes to the server log, never to the audit trail',
+    fn: 'fetchJwks',
+    file: JWKS,
+    tests: PKJWT,
+    from: "'jwks_uri address not allowed',",
+    to: '`${host} resolves to ${refused?.address ?? "nothing"}`,',
+  },
+  {
     id: 'pasted-private-key',
     check: 'Key registration: a paste holding a PRIVATE KEY block is refused',
     fn: 'parseKeyInput',

@@ -131,7 +131,15 @@ export class JwksUriPolicy {
   }
 }
 
-export class JwksFetchError extends Error {}
+/** A failed fetch: `message` is what the audit shows; `logDetail`, for the server log only. */
+export class JwksFetchError extends Error {
+  constructor(
+    message: string,
+    readonly logDetail?: string,
+  ) {
+    super(message);
+  }
+}
 
 /**
  * GET a JWKS: bounded in bytes and time, no redirects, and connected only to addresses the policy
@@ -154,8 +162,12 @@ export function fetchJwks(uri: string, policy: JwksUriPolicy): Promise<{ doc: un
         if (err) return callback(err, '', 0);
         const refused = addresses.find((a) => !policy.isAllowedAddress(a.address, hostname));
         if (refused || !addresses.length)
+          // How internal names resolve is for the server log, not for the organisation's administrators.
           return callback(
-            new JwksFetchError(`${host} resolves to ${refused?.address ?? 'nothing'}, which is not allowed`),
+            new JwksFetchError(
+              'jwks_uri address not allowed',
+              `${host} resolves to ${refused?.address ?? 'nothing'}, which is not allowed`,
+            ),
             '',
             0,
           );
@@ -257,6 +269,7 @@ export class JwksUriKeys implements JwksKeys {
     private readonly policy: JwksUriPolicy,
     private readonly now: () => number = Date.now,
     private readonly fetch: typeof fetchJwks = fetchJwks,
+    private readonly onFetchFailed: (clientId: string, uri: string, detail: string) => void = () => {},
   ) {}
 
   async keys(clientId: string, uri: string, options: { unknownKid?: boolean } = {}) {
@@ -281,7 +294,11 @@ export class JwksUriKeys implements JwksKeys {
         const age = Math.min(Math.max(maxAge ?? JWKS_FETCH.defaultMaxAge, JWKS_FETCH.minMaxAge), JWKS_FETCH.maxMaxAge);
         return { uri, keys: keysOfJwks(doc), freshUntil: this.now() + age * 1000, triedAt: t };
       },
-      (err: unknown) => ({ ...pending, error: err instanceof Error ? err.message.slice(0, 200) : 'fetch failed' }),
+      (err: unknown) => {
+        if (err instanceof JwksFetchError && err.logDetail !== undefined)
+          this.onFetchFailed(clientId, uri, err.logDetail);
+        return { ...pending, error: err instanceof Error ? err.message.slice(0, 200) : 'fetch failed' };
+      },
     );
     pending.inflight = inflight;
     this.cache.set(clientId, pending);
