@@ -2707,6 +2707,15 @@ export const MUTATIONS = [
     to: '`${host} resolves to ${refused?.address ?? "nothing"}`,',
   },
   {
+    id: 'jwks-uri-private-material',
+    check: 'jwks_uri: a document that publishes private key material is refused whole',
+    fn: 'JwksUriKeys.refresh',
+    file: JWKS,
+    tests: PKJWT,
+    from: 'if (jwksHoldsPrivateKeys(doc))',
+    to: 'if (Math.random() < 0)',
+  },
+  {
     id: 'pasted-private-key',
     check: 'Key registration: a paste holding a PRIVATE KEY block is refused',
     fn: 'parseKeyInput',

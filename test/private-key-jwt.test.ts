@@ -427,6 +427,24 @@ print(json.dumps({"token_type": token["token_type"], "has_token": bool(token["ac
     assert.equal((await lastFailure(c.clientId))?.reason, 'unknown_key');
   });
 
+  it('refuses a whole jwks_uri document that publishes private key material, its public keys too', async () => {
+    const good = rsaKey('pub-1');
+    const leaked = ecKey('leaked-1');
+    served.set('/with-private', (res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({ keys: [good.jwk, { ...leaked.privateKey.export({ format: 'jwk' }), kid: 'leaked-1' }] }),
+      );
+    });
+    const c = await ts.createClient({ authMethods: ['private_key_jwt'], jwksUri: `${jwksBase}/with-private` });
+    await refused(
+      c.clientId,
+      sign({ alg: good.alg, kid: good.kid }, claimsFor(c.clientId), good.privateKey),
+      'unknown_key',
+      /jwks_uri publishes private key material/,
+    );
+  });
+
   it('refuses a pasted PEM that holds a private key besides the certificate, saying the key is exposed', async () => {
     const c = await keyClient([]);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-pem-'));

@@ -123,6 +123,18 @@ export function verificationKey(jwk: unknown): VerificationKey | undefined {
   }
 }
 
+/**
+ * Whether a JWKS document publishes private or symmetric key material: then every key in it must be
+ * taken as exposed, and the whole document is refused rather than its public keys used.
+ */
+export function jwksHoldsPrivateKeys(doc: unknown): boolean {
+  const keys = (doc as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys)) return false;
+  return keys.some(
+    (k) => k !== null && typeof k === 'object' && PRIVATE_MEMBERS.some((m) => m in (k as Record<string, unknown>)),
+  );
+}
+
 /** The usable signing keys of a JWKS document (RFC 7517 §5), at most `max`. */
 export function keysOfJwks(doc: unknown, max = 50): VerificationKey[] {
   const keys = (doc as { keys?: unknown } | null)?.keys;

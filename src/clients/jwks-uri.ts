@@ -4,7 +4,7 @@ import https from 'node:https';
 import net from 'node:net';
 import { BoundedCache } from '@zgw-auth/verifier/internal';
 import { ValidationError } from '../errors.js';
-import { keysOfJwks, type VerificationKey } from './client-keys.js';
+import { jwksHoldsPrivateKeys, keysOfJwks, type VerificationKey } from './client-keys.js';
 
 export const JWKS_URI_MAX_LENGTH = 2048;
 export const JWKS_FETCH = {
@@ -140,6 +140,9 @@ export class JwksFetchError extends Error {
     super(message);
   }
 }
+
+/** Why a jwks_uri document is refused although it is a JWKS. */
+export const JWKS_WITH_PRIVATE_KEYS = 'the jwks_uri publishes private key material';
 
 /**
  * GET a JWKS: bounded in bytes and time, no redirects, and connected only to addresses the policy
@@ -291,6 +294,9 @@ export class JwksUriKeys implements JwksKeys {
     const pending: CachedJwks = before ? { ...before, triedAt: t } : { uri, keys: [], freshUntil: 0, triedAt: t };
     const inflight = this.fetch(uri, this.policy).then(
       ({ doc, maxAge }) => {
+        // Every key of a document that holds private ones is exposed: none is used, not even those fetched before.
+        if (jwksHoldsPrivateKeys(doc))
+          return { uri, keys: [], freshUntil: 0, triedAt: t, error: JWKS_WITH_PRIVATE_KEYS };
         const age = Math.min(Math.max(maxAge ?? JWKS_FETCH.defaultMaxAge, JWKS_FETCH.minMaxAge), JWKS_FETCH.maxMaxAge);
         return { uri, keys: keysOfJwks(doc), freshUntil: this.now() + age * 1000, triedAt: t };
       },
