@@ -15,7 +15,7 @@ import { findMasterKey, type MasterKey } from './keys/master-key.js';
 import { MemoryFailureLimiter } from './limits/failure-limiter.js';
 import { GuessingGuard } from './limits/guessing-guard.js';
 import { RedisReplayCache } from './limits/redis-replay-cache.js';
-import { JwksUriKeys, JwksUriPolicy } from './clients/jwks-uri.js';
+import { fetchJwks, JwksUriKeys, JwksUriPolicy } from './clients/jwks-uri.js';
 import { KyselyReplayCache } from './storage/kysely-replay-cache.js';
 import { FallbackFailureLimiter } from './limits/fallback-failure-limiter.js';
 import { RedisFailureLimiter } from './limits/redis-failure-limiter.js';
@@ -188,14 +188,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     ? new RedisReplayCache(
         redis,
         storedOnce,
-        (err) => log.warn({ err }, 'Redis replay cache failed; using the database'),
+        (err) => log.warn({ err }, 'Redis replay filter failed; the database decides alone'),
         now,
       )
     : storedOnce;
   const jwksPolicy = new JwksUriPolicy(config.jwksUriAllow);
   const authenticator = new ClientAuthenticator(clientStore, masterKey, changes, usage, now, {
     methods: config.clientAuthMethods,
-    jwks: new JwksUriKeys(jwksPolicy, now),
+    jwks: new JwksUriKeys(jwksPolicy, now, fetchJwks, (clientId, uri, detail) =>
+      log.warn({ clientId, jwksUri: uri, detail }, 'jwks_uri fetch refused'),
+    ),
     replay,
     assertionMaxLifetime: config.assertionMaxLifetime,
     leeway: config.clockSkew,

@@ -6,7 +6,18 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { JWT_BEARER_ASSERTION_TYPE } from '../src/clients/client-assertion.js';
-import { firstAdminSecret, freshPostgres, postForm, request, startServeProcess } from './helpers.js';
+import {
+  Clock,
+  eventually,
+  firstAdminSecret,
+  freshPostgres,
+  postForm,
+  request,
+  startServeProcess,
+  startTestServer,
+  type TestServer,
+} from './helpers.js';
+import { privateRedis } from './services.js';
 
 /**
  * private_key_jwt where several processes serve one registry: a client assertion's jti is spent
@@ -133,3 +144,80 @@ for (const shared of ['PostgreSQL', 'PostgreSQL and Redis'] as const) {
     });
   });
 }
+
+describe('private_key_jwt while the shared Redis fails: the database remains the record of spent assertions', () => {
+  let db: Awaited<ReturnType<typeof freshPostgres>>;
+  let redis: Awaited<ReturnType<typeof privateRedis>>;
+  let a: TestServer;
+  let b: TestServer;
+  const clock = new Clock();
+  const key = ecKey('down-1');
+  let clientId: string;
+
+  before(async () => {
+    db = await freshPostgres();
+    redis = await privateRedis();
+    const masterKey = crypto.randomBytes(32).toString('base64');
+    const env = { REDIS_URL: redis.url, ZGW_AUTH_ISSUER: 'https://auth.zgw.test' };
+    a = await startTestServer({ databaseUrl: db.url, masterKey, clock, env });
+    b = await startTestServer({ databaseUrl: db.url, masterKey, clock, env });
+    const c = await a.createClient({ authMethods: ['private_key_jwt'] });
+    clientId = c.clientId;
+    await a.app.clients.addKeys(clientId, JSON.stringify({ keys: [key.jwk] }), { id: 'test' });
+  });
+  after(async () => {
+    await Promise.all([a?.close(), b?.close()]);
+    await redis?.destroy();
+    await db?.drop();
+  });
+
+  const newAssertion = () => {
+    const now = Math.floor(clock.now() / 1000);
+    return signEs256(
+      { alg: 'ES256', kid: key.kid },
+      {
+        iss: clientId,
+        sub: clientId,
+        aud: 'https://auth.zgw.test/token',
+        iat: now,
+        exp: now + 60,
+        jti: crypto.randomUUID(),
+      },
+      key.privateKey,
+    );
+  };
+  const at = (ts: TestServer, assertion: string) =>
+    postForm(`${ts.url}/token`, {
+      grant_type: 'client_credentials',
+      client_assertion_type: JWT_BEARER_ASSERTION_TYPE,
+      client_assertion: assertion,
+    });
+  const ready = (ts: TestServer) => eventually(async () => ts.app.redis!.status === 'ready', 10_000);
+
+  it('an assertion used while Redis is down is refused once it returns, and one used while it answered is refused while it is down', async () => {
+    const usedWhileUp = newAssertion();
+    assert.equal((await at(a, usedWhileUp)).status, 200);
+
+    await redis.stop();
+    const replayWhileDown = await at(b, usedWhileUp);
+    assert.equal(replayWhileDown.status, 401, replayWhileDown.text);
+    assert.equal(replayWhileDown.json.error, 'invalid_client');
+
+    const usedWhileDown = newAssertion();
+    assert.equal((await at(a, usedWhileDown)).status, 200, 'Redis down refuses no one');
+    assert.equal((await at(a, usedWhileDown)).status, 401, 'replay at the same process while Redis is down');
+    assert.equal((await at(b, usedWhileDown)).status, 401, 'replay at the other process while Redis is down');
+
+    await redis.start();
+    assert.ok((await ready(a)) && (await ready(b)), 'both reconnect');
+    for (const ts of [a, b]) {
+      const replayed = await at(ts, usedWhileDown);
+      assert.equal(replayed.status, 401, replayed.text);
+      assert.equal(replayed.json.error, 'invalid_client');
+    }
+    // A fresh assertion still passes once, with Redis back.
+    const fresh = newAssertion();
+    assert.equal((await at(b, fresh)).status, 200);
+    assert.equal((await at(a, fresh)).status, 401);
+  });
+});

@@ -306,6 +306,34 @@ print(json.dumps({"token_type": token["token_type"], "has_token": bool(token["ac
     assert.deepEqual(await ts.app.clients.listKeys(c.clientId), []);
   });
 
+  it('refuses an RSA key whose public exponent is 1 or 3, registered or at a jwks_uri, so no one forges with it', async () => {
+    const c = await keyClient([]);
+    const { n } = rsaKey('base').jwk as { n: string };
+    for (const e of ['AQ', 'Aw', 'AQAA'])
+      await assert.rejects(
+        ts.app.clients.addKeys(c.clientId, JSON.stringify({ kty: 'RSA', n, e, kid: `e-${e}` }), { id: 'test' }),
+        /public exponent that is odd and at least 65537/,
+      );
+    assert.deepEqual(await ts.app.clients.listKeys(c.clientId), []);
+    served.set('/exponent-one', (res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ keys: [{ kty: 'RSA', n, e: 'AQ', kid: 'e1', alg: 'RS256' }] }));
+    });
+    const d = await ts.createClient({ authMethods: ['private_key_jwt'], jwksUri: `${jwksBase}/exponent-one` });
+    const input = `${b64({ alg: 'RS256', kid: 'e1' })}.${b64(claimsFor(d.clientId))}`;
+    // With e = 1 an RS256 signature is the PKCS #1 v1.5 encoded digest itself: anyone can write it.
+    const t = Buffer.concat([
+      Buffer.from('3031300d060960864801650304020105000420', 'hex'),
+      crypto.createHash('sha256').update(input).digest(),
+    ]);
+    const k = Buffer.from(n, 'base64url').length;
+    const forged = Buffer.concat([Buffer.from([0, 1]), Buffer.alloc(k - t.length - 3, 0xff), Buffer.from([0]), t]);
+    const res = await tokenWith(`${input}.${forged.toString('base64url')}`);
+    assert.equal(res.status, 401, res.text);
+    assert.equal(res.json.error, 'invalid_client');
+    ts.clock.advance(901);
+  });
+
   it('a client without private_key_jwt is refused as method_not_allowed; a key-only client refuses its secret', async () => {
     const key = rsaKey('m-1');
     const secretOnly = await keyClient([], ['client_secret_basic']);
@@ -408,6 +436,61 @@ print(json.dumps({"token_type": token["token_type"], "has_token": bool(token["ac
     assert.equal((await lastFailure(c.clientId))?.reason, 'unknown_key');
   });
 
+  it('refuses a whole jwks_uri document that publishes private key material, its public keys too', async () => {
+    const good = rsaKey('pub-1');
+    const leaked = ecKey('leaked-1');
+    served.set('/with-private', (res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({ keys: [good.jwk, { ...leaked.privateKey.export({ format: 'jwk' }), kid: 'leaked-1' }] }),
+      );
+    });
+    const c = await ts.createClient({ authMethods: ['private_key_jwt'], jwksUri: `${jwksBase}/with-private` });
+    await refused(
+      c.clientId,
+      sign({ alg: good.alg, kid: good.kid }, claimsFor(c.clientId), good.privateKey),
+      'unknown_key',
+      /jwks_uri publishes private key material/,
+    );
+  });
+
+  it('refuses a pasted PEM that holds a private key besides the certificate, saying the key is exposed', async () => {
+    const c = await keyClient([]);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-pem-'));
+    try {
+      await run(
+        'openssl',
+        ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '30'].concat([
+          '-subj',
+          '/CN=pasted',
+          '-keyout',
+          'key.pem',
+          '-out',
+          'cert.pem',
+        ]),
+        { cwd: dir },
+      );
+      const cert = fs.readFileSync(path.join(dir, 'cert.pem'), 'utf8');
+      const key = fs.readFileSync(path.join(dir, 'key.pem'), 'utf8');
+      assert.match(key, /-----BEGIN PRIVATE KEY-----/);
+      for (const pasted of [
+        `${cert}\n${key}`,
+        `${key}\n${cert}`,
+        cert.replace(
+          '-----END CERTIFICATE-----',
+          `-----END CERTIFICATE-----\n${key.replaceAll('PRIVATE KEY', 'EC PRIVATE KEY')}`,
+        ),
+      ])
+        await assert.rejects(ts.app.clients.addKeys(c.clientId, pasted, { id: 'test' }), /private key.*exposed/);
+      assert.deepEqual(await ts.app.clients.listKeys(c.clientId), []);
+      // The certificate alone is what may be registered.
+      await ts.app.clients.addKeys(c.clientId, cert, { id: 'test' });
+      assert.equal((await ts.app.clients.listKeys(c.clientId)).length, 1);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a jwks_uri that redirects (to 169.254.169.254), hangs or answers too much, without a 5xx', async () => {
     served.set('/redirect', (res) =>
       res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end(),
@@ -462,7 +545,7 @@ describe('private_key_jwt: jwks_uri without allowed ranges', () => {
       await assert.rejects(ts.createClient({ authMethods: ['private_key_jwt'], jwksUri: uri }), /jwks_uri/, uri);
   });
 
-  it('refuses to connect when a name resolves to loopback, as unknown_key with the reason', async () => {
+  it('refuses to connect when a name resolves to loopback, as unknown_key; how it resolved is in the server log only', async () => {
     const c = await ts.createClient({ authMethods: ['private_key_jwt'], jwksUri: `https://localhost:${port}/jwks` });
     const key = rsaKey('l-1');
     const now = Math.floor(ts.clock.now() / 1000);
@@ -479,7 +562,32 @@ describe('private_key_jwt: jwks_uri without allowed ranges', () => {
     await ts.app.audit.flush(true);
     const [failure] = await ts.app.audit.list({ action: 'client_auth.failed', target: c.clientId, limit: 1 });
     assert.equal(failure?.reason, 'unknown_key');
-    assert.match(String(failure?.details.detail), /not allowed/);
+    assert.match(String(failure?.details.detail), /jwks_uri address not allowed/);
+    assert.doesNotMatch(String(failure?.details.detail), /resolves|127\.0\.0\.1|::1/);
+    assert.ok(
+      ts.logs.some((l) => l.includes('jwks_uri fetch refused') && /localhost resolves to (127\.0\.0\.1|::1)/.test(l)),
+      'the server log says how the name resolved',
+    );
+  });
+
+  it('refuses registering IPv6 addresses that embed an IPv4 one (compatible, translated, 6to4, Teredo, NAT64)', async () => {
+    for (const uri of [
+      'https://[::127.0.0.1]/jwks',
+      'https://[::a00:1]/jwks',
+      'https://[::ffff:0:7f00:1]/jwks',
+      'https://[2002:7f00:1::1]/jwks',
+      'https://[2002:a00:1::1]/jwks',
+      'https://[2001:0:4136:e378:8000:63bf:80ff:fffe]/jwks',
+      'https://[64:ff9b::7f00:1]/jwks',
+      'https://[64:ff9b:1::a00:1]/jwks',
+    ])
+      await assert.rejects(
+        ts.createClient({ authMethods: ['private_key_jwt'], jwksUri: uri }),
+        /jwks_uri points at an address that is not public/,
+        uri,
+      );
+    // A public IPv6 address stays registrable.
+    await ts.createClient({ authMethods: ['private_key_jwt'], jwksUri: 'https://[2606:4700::1111]/jwks' });
   });
 });
 

@@ -37,13 +37,20 @@ export function jwkThumbprint(jwk: PublicJwk): string {
   return crypto.createHash('sha256').update(JSON.stringify(members)).digest('base64url');
 }
 
-/** Whether a key of this kind may verify `alg`: RSA ≥ 2048 bits for RS256/PS256, P-256 for ES256, Ed25519 for EdDSA. */
+/**
+ * Whether a key of this kind may verify `alg`: RSA ≥ 2048 bits with a sound public exponent for
+ * RS256/PS256, P-256 for ES256, Ed25519 for EdDSA.
+ */
 export function keyFitsAssertionAlg(key: crypto.KeyObject, alg: string): boolean {
   const details = key.asymmetricKeyDetails;
   switch (alg) {
     case 'RS256':
     case 'PS256':
-      return key.asymmetricKeyType === 'rsa' && (details?.modulusLength ?? 0) >= MIN_RSA_BITS;
+      return (
+        key.asymmetricKeyType === 'rsa' &&
+        (details?.modulusLength ?? 0) >= MIN_RSA_BITS &&
+        soundRsaExponent(details?.publicExponent)
+      );
     case 'ES256':
       return key.asymmetricKeyType === 'ec' && details?.namedCurve === 'prime256v1';
     case 'EdDSA':
@@ -54,7 +61,15 @@ export function keyFitsAssertionAlg(key: crypto.KeyObject, alg: string): boolean
 }
 
 /**
- * A registrable public JWK, or why not: RSA of 2048 bits or more, EC P-256 or Ed25519, no private
+ * An RSA public exponent that makes a signature a secret: odd and at least 65537. With e = 1 the
+ * signature is the padded digest itself, which anyone can write; small exponents invite other attacks.
+ */
+function soundRsaExponent(e: bigint | undefined): boolean {
+  return e !== undefined && e >= 65537n && e % 2n === 1n;
+}
+
+/**
+ * A registrable public JWK, or why not: RSA of 2048 bits or more (public exponent odd, ≥ 65537), EC P-256 or Ed25519, no private
  * members, `use` sig when given, `alg` one of ASSERTION_ALGS fitting the key when given.
  */
 export function checkPublicJwk(raw: unknown): { jwk: PublicJwk; key: crypto.KeyObject; thumbprint: string } {
@@ -83,7 +98,10 @@ export function checkPublicJwk(raw: unknown): { jwk: PublicJwk; key: crypto.KeyO
     throw keyError('the JWK is not a valid public key');
   }
   const fits = ASSERTION_ALGS.filter((alg) => keyFitsAssertionAlg(key, alg));
-  if (!fits.length) throw keyError(`an RSA key needs at least ${MIN_RSA_BITS} bits`);
+  if (!fits.length)
+    throw keyError(
+      `an RSA key needs at least ${MIN_RSA_BITS} bits and a public exponent that is odd and at least 65537`,
+    );
   if (input.alg !== undefined && !(fits as readonly unknown[]).includes(input.alg))
     throw keyError(`alg must be one of ${fits.join(', ')} for this key`);
   return { jwk: jwk as PublicJwk, key, thumbprint: jwkThumbprint(jwk as PublicJwk) };
@@ -105,6 +123,18 @@ export function verificationKey(jwk: unknown): VerificationKey | undefined {
   }
 }
 
+/**
+ * Whether a JWKS document publishes private or symmetric key material: then every key in it must be
+ * taken as exposed, and the whole document is refused rather than its public keys used.
+ */
+export function jwksHoldsPrivateKeys(doc: unknown): boolean {
+  const keys = (doc as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys)) return false;
+  return keys.some(
+    (k) => k !== null && typeof k === 'object' && PRIVATE_MEMBERS.some((m) => m in (k as Record<string, unknown>)),
+  );
+}
+
 /** The usable signing keys of a JWKS document (RFC 7517 §5), at most `max`. */
 export function keysOfJwks(doc: unknown, max = 50): VerificationKey[] {
   const keys = (doc as { keys?: unknown } | null)?.keys;
@@ -122,6 +152,11 @@ export function keysOfJwks(doc: unknown, max = 50): VerificationKey[] {
  */
 export function parseKeyInput(text: string, clientId: string, now: number): ClientKey[] {
   if (Buffer.byteLength(text) > MAX_KEY_INPUT_BYTES) throw keyError(`at most ${MAX_KEY_INPUT_BYTES} bytes`);
+  // A private key pasted along with a certificate has left its owner: refused, never silently dropped.
+  if (/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(text))
+    throw keyError(
+      'the input holds a private key (a PRIVATE KEY block): take that key as exposed and replace it; paste only the certificate or the public key',
+    );
   const trimmed = text.trim();
   if (trimmed.startsWith('-----BEGIN CERTIFICATE-----')) return [certificateKey(trimmed, clientId, now)];
   if (trimmed.startsWith('-----BEGIN'))

@@ -4,7 +4,7 @@ import https from 'node:https';
 import net from 'node:net';
 import { BoundedCache } from '@zgw-auth/verifier/internal';
 import { ValidationError } from '../errors.js';
-import { keysOfJwks, type VerificationKey } from './client-keys.js';
+import { jwksHoldsPrivateKeys, keysOfJwks, type VerificationKey } from './client-keys.js';
 
 export const JWKS_URI_MAX_LENGTH = 2048;
 export const JWKS_FETCH = {
@@ -39,10 +39,21 @@ for (const [a, bits] of [
   ['240.0.0.0', 4],
 ] as const)
   NOT_PUBLIC.addSubnet(a, bits, 'ipv4');
-for (const [a, bits] of [
-  ['::', 128],
-  ['::1', 128],
+/**
+ * IPv6 forms that embed an IPv4 address, which may be loopback or private: IPv4-compatible (with ::
+ * and ::1), IPv4-mapped and -translated, 6to4, Teredo, NAT64. None is taken for public.
+ */
+const EMBEDS_IPV4: readonly (readonly [string, number])[] = [
+  ['::', 96],
+  ['::ffff:0:0', 96],
+  ['::ffff:0:0:0', 96],
+  ['2002::', 16],
+  ['2001::', 32],
   ['64:ff9b::', 96],
+  ['64:ff9b:1::', 48],
+];
+for (const [a, bits] of [
+  ...EMBEDS_IPV4,
   ['100::', 64],
   ['2001:db8::', 32],
   ['fc00::', 7],
@@ -120,7 +131,18 @@ export class JwksUriPolicy {
   }
 }
 
-export class JwksFetchError extends Error {}
+/** A failed fetch: `message` is what the audit shows; `logDetail`, for the server log only. */
+export class JwksFetchError extends Error {
+  constructor(
+    message: string,
+    readonly logDetail?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Why a jwks_uri document is refused although it is a JWKS. */
+export const JWKS_WITH_PRIVATE_KEYS = 'the jwks_uri publishes private key material';
 
 /**
  * GET a JWKS: bounded in bytes and time, no redirects, and connected only to addresses the policy
@@ -143,8 +165,12 @@ export function fetchJwks(uri: string, policy: JwksUriPolicy): Promise<{ doc: un
         if (err) return callback(err, '', 0);
         const refused = addresses.find((a) => !policy.isAllowedAddress(a.address, hostname));
         if (refused || !addresses.length)
+          // How internal names resolve is for the server log, not for the organisation's administrators.
           return callback(
-            new JwksFetchError(`${host} resolves to ${refused?.address ?? 'nothing'}, which is not allowed`),
+            new JwksFetchError(
+              'jwks_uri address not allowed',
+              `${host} resolves to ${refused?.address ?? 'nothing'}, which is not allowed`,
+            ),
             '',
             0,
           );
@@ -246,6 +272,7 @@ export class JwksUriKeys implements JwksKeys {
     private readonly policy: JwksUriPolicy,
     private readonly now: () => number = Date.now,
     private readonly fetch: typeof fetchJwks = fetchJwks,
+    private readonly onFetchFailed: (clientId: string, uri: string, detail: string) => void = () => {},
   ) {}
 
   async keys(clientId: string, uri: string, options: { unknownKid?: boolean } = {}) {
@@ -267,10 +294,17 @@ export class JwksUriKeys implements JwksKeys {
     const pending: CachedJwks = before ? { ...before, triedAt: t } : { uri, keys: [], freshUntil: 0, triedAt: t };
     const inflight = this.fetch(uri, this.policy).then(
       ({ doc, maxAge }) => {
+        // Every key of a document that holds private ones is exposed: none is used, not even those fetched before.
+        if (jwksHoldsPrivateKeys(doc))
+          return { uri, keys: [], freshUntil: 0, triedAt: t, error: JWKS_WITH_PRIVATE_KEYS };
         const age = Math.min(Math.max(maxAge ?? JWKS_FETCH.defaultMaxAge, JWKS_FETCH.minMaxAge), JWKS_FETCH.maxMaxAge);
         return { uri, keys: keysOfJwks(doc), freshUntil: this.now() + age * 1000, triedAt: t };
       },
-      (err: unknown) => ({ ...pending, error: err instanceof Error ? err.message.slice(0, 200) : 'fetch failed' }),
+      (err: unknown) => {
+        if (err instanceof JwksFetchError && err.logDetail !== undefined)
+          this.onFetchFailed(clientId, uri, err.logDetail);
+        return { ...pending, error: err instanceof Error ? err.message.slice(0, 200) : 'fetch failed' };
+      },
     );
     pending.inflight = inflight;
     this.cache.set(clientId, pending);

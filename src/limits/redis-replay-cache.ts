@@ -2,13 +2,15 @@ import type { Redis } from 'ioredis';
 import { type ReplayCache, replayKey } from './replay-cache.js';
 
 /**
- * ReplayCache in Redis: SET NX with the entry's own expiry, atomic across processes. When Redis
- * does not answer, the fallback (the registry's database) decides, so an outage refuses no one.
+ * ReplayCache with Redis as an early filter before the registry's database, which always decides.
+ * Redis alone cannot be the record: a use while Redis fails or is slow would be remembered only in
+ * the database, and a replay after it returns (or at a process whose Redis still answers) would pass.
+ * So an identifier Redis has seen is refused at once, and every other one is inserted in the database.
  */
 export class RedisReplayCache implements ReplayCache {
   constructor(
     private readonly redis: Redis,
-    private readonly fallback: ReplayCache,
+    private readonly authority: ReplayCache,
     private readonly onError: (err: unknown) => void,
     private readonly now: () => number = Date.now,
     private readonly prefix = 'zgw-auth:once:',
@@ -18,10 +20,10 @@ export class RedisReplayCache implements ReplayCache {
     const ttl = Math.max(1, expiresAt - this.now());
     try {
       const set = await this.redis.set(`${this.prefix}${namespace}:${replayKey(id)}`, '1', 'PX', ttl, 'NX');
-      return set === 'OK';
+      if (set !== 'OK') return false;
     } catch (err) {
       this.onError(err);
-      return this.fallback.useOnce(namespace, id, expiresAt);
     }
+    return this.authority.useOnce(namespace, id, expiresAt);
   }
 }

@@ -44,8 +44,9 @@ export function isAsymmetricAlg(alg: unknown): alg is AsymmetricAlg {
 }
 
 /**
- * Whether `key` is of the kind `alg` is defined for (RSA of 2048 bits or more, P-256, Ed25519): an
- * EC key must never verify a token that says RS256, though node:crypto would let it (RFC 8725 §3.1).
+ * Whether `key` is of the kind `alg` is defined for (RSA of 2048 bits or more with a sound public
+ * exponent, P-256, Ed25519): an EC key must never verify a token that says RS256, though node:crypto
+ * would let it (RFC 8725 §3.1).
  */
 export function keyFitsAlg(key: crypto.KeyObject, alg: string): boolean {
   if (!isAsymmetricAlg(alg) || key.type === 'secret') return false;
@@ -54,7 +55,16 @@ export function keyFitsAlg(key: crypto.KeyObject, alg: string): boolean {
   // Both getters are cached by node: a few nanoseconds per verification.
   const details = key.asymmetricKeyDetails;
   if (p.namedCurve !== undefined && details?.namedCurve !== p.namedCurve) return false;
-  return p.minModulusLength === undefined || (details?.modulusLength ?? 0) >= p.minModulusLength;
+  if (p.minModulusLength === undefined) return true;
+  return (details?.modulusLength ?? 0) >= p.minModulusLength && soundRsaExponent(details?.publicExponent);
+}
+
+/**
+ * An RSA public exponent that makes a signature a secret: odd and at least 65537. With e = 1 the
+ * signature is the padded digest itself, which anyone can write; small exponents invite other attacks.
+ */
+function soundRsaExponent(e: bigint | undefined): boolean {
+  return e !== undefined && e >= 65537n && e % 2n === 1n;
 }
 
 function keyInput(p: Readonly<AlgParams>, key: crypto.KeyObject): crypto.KeyObject | crypto.SignKeyObjectInput {

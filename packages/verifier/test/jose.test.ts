@@ -168,6 +168,30 @@ describe('jose: verifying', () => {
     assert.equal(imported.get('good-pss')!.alg, 'PS256');
   });
 
+  it('RSA keys with a public exponent of 1, 3 or an even one are refused: with e = 1 anyone signs', () => {
+    const { n } = rsa.publicKey.export({ format: 'jwk' });
+    const input = jwsSigningInput({ alg: 'RS256', kid: 'e1' }, CLAIMS);
+    // With e = 1 an RS256 signature is the PKCS #1 v1.5 encoded digest itself.
+    const t = Buffer.concat([
+      Buffer.from('3031300d060960864801650304020105000420', 'hex'),
+      crypto.createHash('sha256').update(input).digest(),
+    ]);
+    const forged = Buffer.concat([Buffer.from([0, 1]), Buffer.alloc(256 - t.length - 3, 0xff), Buffer.from([0]), t]);
+    for (const e of ['AQ', 'Aw', 'AQAA']) {
+      const key = crypto.createPublicKey({ key: { kty: 'RSA', n, e }, format: 'jwk' });
+      assert.equal(keyFitsAlg(key, 'RS256'), false, e);
+      assert.equal(keyFitsAlg(key, 'PS256'), false, e);
+      assert.equal(verifyJwsSignature('RS256', key, input, forged), false, e);
+    }
+    const imported = importJwks({
+      keys: [
+        { kty: 'RSA', n, e: 'AQ', kid: 'e1' },
+        { kty: 'RSA', n, e: 'AQAB', kid: 'good' },
+      ],
+    });
+    assert.deepEqual([...imported.keys()], ['good']);
+  });
+
   it('unknown algorithms and malformed signatures verify as false, never throw', () => {
     const input = jwsSigningInput({ alg: 'RS256' }, CLAIMS);
     for (const alg of ['none', 'HS256', 'RS384', ''])
