@@ -68,6 +68,8 @@ forEachDialect((dialect) => {
               tls_subject_field: null,
               tls_subject_value: null,
               oin: null,
+              dpop_bound_access_tokens: 0,
+              certificate_bound_access_tokens: 0,
             })),
             client_keys: [],
             used_once: [],

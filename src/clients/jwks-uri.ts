@@ -21,7 +21,10 @@ export const JWKS_FETCH = {
 };
 
 /** Ranges a jwks_uri may not reach unless allowed: the server's own network, not the internet's. */
-const NOT_PUBLIC = new net.BlockList();
+// Two lists: node's BlockList applies IPv6 rules for IPv4-mapped ranges to plain IPv4 addresses too,
+// so `::ffff:0:0/96` in one list with the IPv4 rules would refuse every IPv4 address.
+const NOT_PUBLIC_V4 = new net.BlockList();
+const NOT_PUBLIC_V6 = new net.BlockList();
 for (const [a, bits] of [
   ['0.0.0.0', 8],
   ['10.0.0.0', 8],
@@ -38,7 +41,7 @@ for (const [a, bits] of [
   ['224.0.0.0', 4],
   ['240.0.0.0', 4],
 ] as const)
-  NOT_PUBLIC.addSubnet(a, bits, 'ipv4');
+  NOT_PUBLIC_V4.addSubnet(a, bits, 'ipv4');
 /**
  * IPv6 forms that embed an IPv4 address, which may be loopback or private: IPv4-compatible (with ::
  * and ::1), IPv4-mapped and -translated, 6to4, Teredo, NAT64. None is taken for public.
@@ -60,7 +63,7 @@ for (const [a, bits] of [
   ['fe80::', 10],
   ['ff00::', 8],
 ] as const)
-  NOT_PUBLIC.addSubnet(a, bits, 'ipv6');
+  NOT_PUBLIC_V6.addSubnet(a, bits, 'ipv6');
 
 /** An IPv4-mapped IPv6 address (::ffff:a.b.c.d, also in hex) as the IPv4 address it is. */
 function unmapped(address: string): string {
@@ -101,7 +104,9 @@ export class JwksUriPolicy {
     const a = unmapped(address.replace(/%.*$/, ''));
     const family = net.isIP(a);
     if (family === 0) return false;
-    return !NOT_PUBLIC.check(a, family === 4 ? 'ipv4' : 'ipv6') && a !== '255.255.255.255';
+    // A mapped address (::ffff:a.b.c.d) was judged as the IPv4 address it is, by `unmapped`.
+    if (family === 4) return !NOT_PUBLIC_V4.check(a, 'ipv4') && a !== '255.255.255.255';
+    return !NOT_PUBLIC_V6.check(a, 'ipv6');
   }
 
   private inAllowedRange(address: string): boolean {
