@@ -241,6 +241,22 @@ export interface HttpResult {
   json: any;
 }
 
+/** Collects a response's body as text and, where it parses, JSON. */
+export function readResult(res: http.IncomingMessage, resolve: (result: HttpResult) => void): void {
+  const chunks: Buffer[] = [];
+  res.on('data', (c: Buffer) => chunks.push(c));
+  res.on('end', () => {
+    const text = Buffer.concat(chunks).toString('utf8');
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+  });
+}
+
 /** A plain HTTP request through node:http, so tests can pick the source address and send odd bodies. */
 export function request(
   url: string,
@@ -255,20 +271,7 @@ export function request(
     const req = http.request(
       url,
       { method: init.method ?? 'GET', headers, localAddress: init.localAddress, agent: false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json: unknown;
-          try {
-            json = JSON.parse(text);
-          } catch {
-            json = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-        });
-      },
+      (res) => readResult(res, resolve),
     );
     req.on('error', reject);
     if (init.body !== undefined) req.write(init.body);

@@ -1,5 +1,5 @@
 import https from 'node:https';
-import type { HttpResult } from '../helpers.js';
+import { type HttpResult, readResult } from '../helpers.js';
 
 export interface TlsIdentity {
   /** PEM: the client certificate, optionally followed by its chain. */
@@ -36,20 +36,7 @@ export function httpsRequest(
         ca: identity.ca,
         localAddress: identity.localAddress,
       },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json: unknown;
-          try {
-            json = JSON.parse(text);
-          } catch {
-            json = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-        });
-      },
+      (res) => readResult(res, resolve),
     );
     req.on('error', reject);
     if (init.body !== undefined) req.write(init.body);
