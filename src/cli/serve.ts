@@ -16,7 +16,6 @@ import {
   unusedFirstAdminSecret,
 } from '../app.js';
 import type { Config } from '../config.js';
-import { buildServer } from '../http/build-server.js';
 import type { CliContext } from './context.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -44,6 +43,8 @@ export function serveCommand(program: Command, ctx: CliContext): void {
         );
       await housekeeping();
       setInterval(() => void housekeeping(), 3_600_000).unref();
+      // Loaded here, not at the top: the other commands start without Fastify and its plugins.
+      const { buildServer } = await import('../http/build-server.js');
       const server = await buildServer(app);
       const address = await server
         .listen({ host: config.host, port: config.port })

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { hashSecret } from '../src/clients/secrets.js';
 import { parseMasterKey } from '../src/keys/master-key.js';
 import { migrate } from '../src/storage/migrations.js';
-import { clientRowAt, DIALECTS, type DialectName } from './helpers.js';
+import { clientRowAt, type DialectName } from './helpers.js';
 import { registry, runCli, startAgain, tokenFor } from './interrupted.js';
 
 // Interrupted migrations: a process is killed at the end of each migration and by signals during
@@ -129,7 +129,8 @@ const MIGRATION_POINTS = [
 ];
 const EVENTS = 5000;
 
-for (const dialect of DIALECTS) {
+/** The tests of this file for one dialect: each dialect runs as a test file of its own (interrupted-migration-sqlite, interrupted-migration-postgres), so that they run in parallel. */
+export function interruptedMigrationTests(dialect: DialectName): void {
   describe(`an interrupted migration (${dialect})`, () => {
     it('killed at the end of each migration and by signals during them: the next start migrates the registry whole, and its clients still authenticate', async (t) => {
       const masterKey = crypto.randomBytes(32).toString('base64');

@@ -13,7 +13,6 @@ import {
   basicAuth,
   CLI,
   type DialectName,
-  forEachDialect,
   freshPostgres,
   hs256,
   postForm,
@@ -41,7 +40,8 @@ async function emptyApp(dialect: DialectName, masterKey: string): Promise<{ app:
   return { app, close: async () => (await app.close(), await pgdb?.drop()) };
 }
 
-forEachDialect((dialect) => {
+/** The tests of this file for one dialect: each dialect runs as a test file of its own (organisations-sqlite, organisations-postgres), so that they run in parallel. */
+export function organisationsTests(dialect: DialectName): void {
   describe(`organisations: admin API (${dialect})`, () => {
     const masterKey = crypto.randomBytes(32).toString('base64');
     let ts: TestServer;
@@ -544,4 +544,4 @@ forEachDialect((dialect) => {
       );
     });
   });
-});
+}

@@ -14,7 +14,7 @@ import { FIRST_ADMIN_CLIENT_ID } from '../src/clients/model.js';
 import {
   basicAuth,
   CLI,
-  forEachDialect,
+  type DialectName,
   freshPostgres,
   hs256,
   postForm,
@@ -57,7 +57,8 @@ function serviceClient(clientId: string, secret: string, over: Record<string, un
   };
 }
 
-forEachDialect((dialect) => {
+/** The tests of this file for one dialect: each dialect runs as a test file of its own (migrate-sqlite, migrate-postgres), so that they run in parallel. */
+export function migrateTests(dialect: DialectName): void {
   describe(`migrate (${dialect})`, () => {
     // Each test has a server and registry of its own (setUp), so that none depends on another.
     let ts: TestServer;
@@ -979,4 +980,4 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
       }
     });
   });
-});
+}

@@ -1,0 +1,3 @@
+import { interruptedMigrationTests } from './interrupted-migration.js';
+
+interruptedMigrationTests('postgres');

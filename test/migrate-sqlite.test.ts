@@ -1,0 +1,3 @@
+import { migrateTests } from './migrate.js';
+
+migrateTests('sqlite');

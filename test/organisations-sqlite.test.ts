@@ -1,0 +1,3 @@
+import { organisationsTests } from './organisations.js';
+
+organisationsTests('sqlite');
