@@ -3,7 +3,7 @@
 // file through node's test runner with the spec reporter, several files at a time, each in a
 // node --test process of its own, and fails the run when a test file is not run. Arguments:
 // compiled test files to run instead of all of them, --jobs=N (or TEST_JOBS=N: files at a time,
-// default 3), and options for node's test runner (e.g. --test-name-pattern=…).
+// default 5: most files wait on processes, databases and timers more than they compute), and options for node's test runner (e.g. --test-name-pattern=…).
 //
 // - Test files are found recursively: every *.test.ts of the repository (outside node_modules and
 //   build output) must have its compiled dist/…/*.test.js, which must report at least one test.
@@ -66,7 +66,7 @@ if (files.length === 0) {
   }
 }
 
-const jobsValue = jobsOption?.slice('--jobs='.length) ?? (process.env.TEST_JOBS || '3');
+const jobsValue = jobsOption?.slice('--jobs='.length) ?? (process.env.TEST_JOBS || '5');
 const jobs = Number(jobsValue);
 if (!Number.isInteger(jobs) || jobs < 1 || jobs > 16) {
   console.error(

@@ -13,11 +13,21 @@ const RUN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bench
 describe('benchmark harness (smoke)', () => {
   it('loads zgw-auth and the bare baseline with wrk, times start-up, and writes JSON, SVG and the --check verdict', async () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-bench-'));
-    const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
-      execFile(process.execPath, [RUN, '--smoke', '--check', '--out', out], { maxBuffer: 1 << 22 }, (err, stdout) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout }),
-      );
-    });
+    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
+      (resolve) => {
+        execFile(
+          process.execPath,
+          [RUN, '--smoke', '--check', '--out', out],
+          { maxBuffer: 1 << 22 },
+          (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        );
+      },
+    );
+    // A harness that failed before writing its report says why here, not as a missing file.
+    assert.ok(
+      fs.existsSync(path.join(out, 'benchmarks.json')),
+      `no report written (exit ${code}): ${stderr.slice(-2000)}`,
+    );
     const report = JSON.parse(fs.readFileSync(path.join(out, 'benchmarks.json'), 'utf8')) as {
       series: Record<string, { values: number[] }>;
       targets: Array<{ id: string; measured: number; pass: boolean; unchecked?: string }>;
