@@ -3124,7 +3124,7 @@ export const MUTATIONS = [
     file: 'src/clients/validate.ts',
     tests: ['sender-constrained-guarantees', 'admin-api'],
     from: 'if (bound === undefined) return;',
-    to: 'if (Math.random() >= 0) return;',
+    to: 'if (bound === undefined || Math.random() >= 0) return;',
   },
   {
     id: 'bound-client-self-signed-refused',
