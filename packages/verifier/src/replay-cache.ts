@@ -35,7 +35,8 @@ export function replayKey(namespace: string, id: string): string {
  */
 export class MemoryReplayCache implements ReplayCache {
   // Expiries in whole seconds after `base`: small integers, which V8 keeps in the map itself
-  // rather than as a number object per entry.
+  // rather than as a number object per entry. Measured full (100,000): about 80 bytes an entry when
+  // the proofs share a few keys, about 150 when each has a key of its own (the per-key counts).
   private readonly entries = new Map<string, number>();
   /** Live identifiers by the second they expire in, per owner ('' for none): what `live` counts. */
   private readonly expiring = new Map<number, Map<string, number>>();
