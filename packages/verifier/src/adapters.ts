@@ -215,6 +215,9 @@ function checkGuardOptions(verifier: Pick<Verifier, 'sender'>, options: GuardOpt
     );
 }
 
+/** Whether the process was warned that a guard without publicOrigin refused a DPoP-bound token. */
+let warnedNoOrigin = false;
+
 const trustedProxyChecks = new WeakMap<readonly string[], (address: string | undefined) => boolean>();
 
 function clientCertificate(req: IncomingMessage, header: GuardOptions['certificateHeader']): Buffer | undefined {
@@ -232,8 +235,6 @@ function clientCertificate(req: IncomingMessage, header: GuardOptions['certifica
   const raw = socket.getPeerCertificate().raw as Buffer | undefined;
   return raw && raw.length > 0 ? raw : undefined;
 }
-
-let warnedNoOrigin = false;
 
 function report(options: GuardOptions, err: unknown, request: IncomingMessage): void {
   if (err instanceof TokenError && err.code === 'dpop_origin_unknown' && !warnedNoOrigin) {
