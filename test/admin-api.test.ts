@@ -139,6 +139,22 @@ forEachDialect((dialect) => {
       assert.equal(added.json.secret.usableForSelfSigned, true);
     });
 
+    it('refuses self-signing for a client bound to DPoP or its certificate, naming the field (400)', async () => {
+      await api('POST', '/clients', { clientId: 'bound-later', rsin: '000000000', selfSignedAllowed: true });
+      const res = await api('PATCH', '/clients/bound-later', { tlsClientCertificateBoundAccessTokens: true });
+      assert.equal(res.status, 400, res.text);
+      assert.match(res.json.detail, /sender-constrained tokens only.*bearer token/);
+      assert.equal(res.json.invalidParams?.[0]?.name, 'tlsClientCertificateBoundAccessTokens');
+      const off = await api('PATCH', '/clients/bound-later', {
+        tlsClientCertificateBoundAccessTokens: true,
+        selfSignedAllowed: false,
+      });
+      assert.equal(off.status, 200, off.text);
+      const again = await api('PATCH', '/clients/bound-later', { selfSignedAllowed: true });
+      assert.equal(again.status, 400, again.text);
+      assert.equal(again.json.invalidParams?.[0]?.name, 'selfSignedAllowed');
+    });
+
     it('refuses bad input with a clear problem document and stores nothing', async () => {
       // [body, detail, the field invalidParams names]: the schema's refusals name the field and, for a
       // pattern, the rule in the registry's words, like the registry's own refusals.
@@ -163,6 +179,11 @@ forEachDialect((dialect) => {
           'defaultScopes',
         ],
         [{ clientId: 'unknown-field', rsin: '000000000', secret: 'x' }, /additional properties: "secret"/, 'secret'],
+        [
+          { clientId: 'bound-self-signing', rsin: '000000000', selfSignedAllowed: true, dpopBoundAccessTokens: true },
+          /dpopBoundAccessTokens gets sender-constrained tokens only.*bearer token/,
+          'dpopBoundAccessTokens',
+        ],
         [{ clientId: 'no-rsin' }, /must have required property 'rsin'/, 'rsin'],
         ['{"clientId": "broken', /JSON|Body/i],
       ];

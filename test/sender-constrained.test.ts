@@ -4,7 +4,6 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +25,7 @@ import * as oidc from 'openid-client';
 import { Clock, decodePart, postForm, startTestServer, type TestServer } from './helpers.js';
 import { makeTestPki, OIN, type TestPki } from './pki/test-pki.js';
 import { httpsPostForm } from './pki/tls-client.js';
+import { freePort } from './services.js';
 
 /**
  * Sender-constrained tokens end to end: zgw-auth issues DPoP-bound tokens (RFC 9449) to real
@@ -54,10 +54,14 @@ interface Api {
   close(): Promise<void>;
 }
 
-/** A Zaken API on Fastify with the plugin, as the verifier's README shows it. */
+/**
+ * A Zaken API on Fastify with the plugin, as the verifier's README shows it: on a port known
+ * beforehand, so that its publicOrigin (what proofs must name) is the address it is called at.
+ */
 async function fastifyApi(verifier: Verifier, options: Partial<GuardOptions> = {}): Promise<Api> {
   const refusals: string[] = [];
   const proofs: string[] = [];
+  const port = await freePort();
   const app = Fastify();
   app.addHook('onRequest', async (request) => {
     if (typeof request.headers.dpop === 'string') proofs.push(request.headers.dpop);
@@ -67,13 +71,14 @@ async function fastifyApi(verifier: Verifier, options: Partial<GuardOptions> = {
       verifier,
       scopes: ['zaken.lezen'],
       onRefusal: (err: TokenError) => void refusals.push(err.code),
+      publicOrigin: `http://127.0.0.1:${port}`,
       ...options,
     });
     scope.get('/zaken/api/v1/zaken', async (request) => ({
       caller: (request as unknown as { principal: Principal }).principal.clientId,
     }));
   });
-  const url = `${await app.listen({ host: '127.0.0.1', port: 0 })}/zaken/api/v1/zaken`;
+  const url = `${await app.listen({ host: '127.0.0.1', port })}/zaken/api/v1/zaken`;
   return { url, refusals, proofs, close: () => app.close() };
 }
 
@@ -84,9 +89,12 @@ async function middlewareApi(
   tls?: https.ServerOptions,
 ): Promise<Api> {
   const refusals: string[] = [];
+  const port = await freePort();
+  const origin = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   const guard = requireToken(verifier, {
     scopes: ['zaken.lezen'],
     onRefusal: (err) => void refusals.push(err.code),
+    publicOrigin: origin,
     ...options,
   });
   const handler = (req: http.IncomingMessage & { principal?: Principal }, res: http.ServerResponse) =>
@@ -96,8 +104,8 @@ async function middlewareApi(
         .end(JSON.stringify({ caller: req.principal!.clientId })),
     );
   const server = tls ? https.createServer(tls, handler) : http.createServer(handler);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `${tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}/zaken/api/v1/zaken`;
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  const url = `${origin}/zaken/api/v1/zaken`;
   return {
     url,
     refusals,

@@ -31,6 +31,7 @@ import {
   SECRET_STRENGTH_RULE,
 } from './secrets.js';
 import {
+  validateBoundTokensOnly,
   validateClientFields,
   validateClientId,
   validateDefaultScopesAllowed,
@@ -140,6 +141,7 @@ export class ClientService {
       dpopBoundAccessTokens: input.dpopBoundAccessTokens ?? false,
       tlsClientCertificateBoundAccessTokens: input.tlsClientCertificateBoundAccessTokens ?? false,
     };
+    validateBoundTokensOnly(client, input);
     validateDefaultScopesAllowed(client.defaultScopes, client.allowedScopes);
     this.checkAuthentication(options?.firstAdministrator ? client : undefined, client, []);
     this.checkSelfSigned(undefined, client);
@@ -226,6 +228,7 @@ export class ClientService {
       if (v !== undefined) (after as unknown as Record<string, unknown>)[k] = v;
     if (patch.allowedScopes && !patch.defaultScopes)
       after.defaultScopes = before.defaultScopes.filter((s) => after.allowedScopes.includes(s));
+    validateBoundTokensOnly(after, patch);
     validateDefaultScopesAllowed(after.defaultScopes, after.allowedScopes);
     if (
       patch.jwksUri !== undefined ||

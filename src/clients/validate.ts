@@ -35,6 +35,37 @@ function validateScopes(scopes: string[], field: string): void {
   }
 }
 
+/**
+ * A client registered for sender-constrained tokens only (RFC 9449 §5.2 `dpop_bound_access_tokens`,
+ * RFC 8705 §3.4 `tls_client_certificate_bound_access_tokens`) never holds a bearer token, and a
+ * self-signed HS256 token is one: the two are refused together, naming the field the change set.
+ * Checked when a create or update sets one of the three, so that a row from before can still be
+ * disabled or renamed (the verifier refuses its self-signed tokens whatever the row says).
+ */
+export function validateBoundTokensOnly(
+  client: Pick<Client, 'selfSignedAllowed' | 'dpopBoundAccessTokens' | 'tlsClientCertificateBoundAccessTokens'>,
+  change: ClientPatch,
+): void {
+  if (
+    change.selfSignedAllowed === undefined &&
+    change.dpopBoundAccessTokens === undefined &&
+    change.tlsClientCertificateBoundAccessTokens === undefined
+  )
+    return;
+  if (!client.selfSignedAllowed) return;
+  const bound = client.dpopBoundAccessTokens
+    ? 'dpopBoundAccessTokens'
+    : client.tlsClientCertificateBoundAccessTokens
+      ? 'tlsClientCertificateBoundAccessTokens'
+      : undefined;
+  if (bound === undefined) return;
+  const field = change[bound] === true ? bound : 'selfSignedAllowed';
+  throw new ValidationError(
+    `${field}: a client with ${bound} gets sender-constrained tokens only, and a self-signed token (selfSignedAllowed) is a bearer token: turn one of the two off`,
+    field,
+  );
+}
+
 /** Validates the fields present in a create or update; the caller merges with the stored client. */
 export function validateClientFields(input: ClientPatch): void {
   if (input.rsin !== undefined) validateRsin(input.rsin);

@@ -27,7 +27,9 @@ export function registryResolver(clients: Pick<ClientAuthenticator, 'selfSigning
       rsin: found.client.rsin,
       // A disabled organisation stops its clients' tokens as a disabled client does.
       enabled: found.client.enabled && found.organisationEnabled,
-      selfSignedAllowed: found.client.selfSignedAllowed,
+      // A client registered for bound tokens only never holds a bearer token: its self-signed
+      // tokens are bearer tokens, refused whatever its row says (rows from before, or imported).
+      selfSignedAllowed: found.client.selfSignedAllowed && !boundTokensOnly(found.client),
       secrets: found.secrets,
       scopes: found.client.allowedScopes,
       registration: registrationOf(found.client),
@@ -36,6 +38,11 @@ export function registryResolver(clients: Pick<ClientAuthenticator, 'selfSigning
     const found = clients.selfSigningSecrets(clientId);
     return found instanceof Promise ? found.then((f) => toRecord(clientId, f)) : toRecord(clientId, found);
   };
+}
+
+/** RFC 9449 §5.2 / RFC 8705 §3.4: the client is to get sender-constrained tokens only. */
+function boundTokensOnly(client: { dpopBoundAccessTokens: boolean; tlsClientCertificateBoundAccessTokens: boolean }) {
+  return client.dpopBoundAccessTokens || client.tlsClientCertificateBoundAccessTokens;
 }
 
 /**

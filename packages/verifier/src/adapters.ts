@@ -19,11 +19,13 @@ export interface GuardOptions {
    */
   onRefusal?: (err: TokenError, request: IncomingMessage) => void;
   /**
-   * The origin clients call this API at (`https://zaken.example.nl`): DPoP proofs must name it in
-   * `htu`. Set it behind a proxy; without it the origin is read from the connection and the Host
-   * header, which the client chooses.
+   * The origin clients call this API at (`https://zaken.example.nl`), or each of them: a DPoP
+   * proof's `htu` must name one. Required to accept DPoP-bound tokens: without it they are refused
+   * (`dpop_origin_unknown`), and a guard over a verifier with `dpop` options is not made at all.
+   * Never read from the Host header, which the caller writes: a proof made for another API that
+   * accepts the same tokens would fit.
    */
-  publicOrigin?: string;
+  publicOrigin?: string | readonly string[];
   /**
    * The client certificate header of a TLS-terminating proxy (`client-cert` as RFC 9440, or nginx's
    * `$ssl_client_escaped_cert`), believed only from the proxy's addresses; from anyone else it is
@@ -69,6 +71,7 @@ const DESCRIPTIONS: Partial<Record<TokenErrorCode, string>> = {
   dpop_wrong_key: 'the DPoP proof is signed with another key than the token is bound to',
   use_dpop_nonce: 'put the nonce of the DPoP-Nonce header in the DPoP proof',
   bound_token_as_bearer: 'the token is DPoP-bound: send Authorization: DPoP <token> with a DPoP proof',
+  dpop_origin_unknown: 'this API does not accept DPoP-bound tokens',
   token_not_bound: 'the DPoP scheme is for DPoP-bound tokens: send this token as Bearer',
   certificate_missing: 'the token is bound to a client certificate: present it over mutual TLS',
   certificate_mismatch: 'the token is bound to another client certificate',
@@ -85,6 +88,7 @@ const DPOP_ERRORS: Partial<Record<TokenErrorCode, string>> = {
   dpop_wrong_key: 'invalid_dpop_proof',
   use_dpop_nonce: 'use_dpop_nonce',
   bound_token_as_bearer: 'invalid_token',
+  dpop_origin_unknown: 'invalid_token',
 };
 
 const SAFE_REALM = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -161,27 +165,58 @@ export function authorize(
 }
 
 /**
- * What a node:http request presents: its Authorization and DPoP headers, method, the URL the
- * client called (`publicOrigin` and the path) and its client certificate (the TLS connection's,
- * or a trusted proxy's header).
+ * What a node:http request presents: its Authorization and DPoP headers, method, the URLs the
+ * client may have called (each `publicOrigin` with the path; none without it, never from the Host
+ * header) and its client certificate (the TLS connection's, or a trusted proxy's header).
  */
 export function presentedRequest(
   req: IncomingMessage & { originalUrl?: string },
   options: Pick<GuardOptions, 'publicOrigin' | 'certificateHeader'> = {},
 ): PresentedRequest {
   const path = req.originalUrl ?? req.url ?? '/';
-  const socket = req.socket as Partial<TLSSocket> | undefined;
-  const origin =
-    options.publicOrigin ??
-    `${socket?.encrypted ? 'https' : 'http'}://${typeof req.headers.host === 'string' ? req.headers.host : 'localhost'}`;
+  const at = (origin: string) => `${origin.replace(/\/+$/, '')}${path.startsWith('/') ? path : `/${path}`}`;
+  const origins = options.publicOrigin;
   return {
     authorization: req.headers.authorization,
     dpop: req.headersDistinct?.dpop ?? req.headers.dpop,
     method: req.method ?? 'GET',
-    url: `${origin.replace(/\/+$/, '')}${path.startsWith('/') ? path : `/${path}`}`,
+    url: origins === undefined ? undefined : typeof origins === 'string' ? at(origins) : origins.map(at),
     certificate: clientCertificate(req, options.certificateHeader),
   };
 }
+
+/**
+ * A guard's options, checked once when it is made: every `publicOrigin` an http(s) origin (a path
+ * prefix allowed, no query, fragment or credentials), and one at all where the verifier was given
+ * `dpop` options: such an API means to take DPoP-bound tokens and could check none of them.
+ */
+function checkGuardOptions(verifier: Pick<Verifier, 'sender'>, options: GuardOptions): void {
+  const origins =
+    options.publicOrigin === undefined
+      ? []
+      : typeof options.publicOrigin === 'string'
+        ? [options.publicOrigin]
+        : options.publicOrigin;
+  for (const origin of origins) {
+    let u: URL | undefined;
+    try {
+      u = typeof origin === 'string' ? new URL(origin) : undefined;
+    } catch {
+      u = undefined;
+    }
+    if (!u || (u.protocol !== 'https:' && u.protocol !== 'http:') || u.search || u.hash || u.username || u.password)
+      throw new TypeError(
+        `publicOrigin "${String(origin).slice(0, 100)}" is not an http(s) origin such as https://zaken.example.nl`,
+      );
+  }
+  if (origins.length === 0 && verifier.sender.dpopConfigured)
+    throw new TypeError(
+      "publicOrigin is required to accept DPoP-bound tokens: give the origin clients call this API at (https://zaken.example.nl), which a DPoP proof's htu must name; it is never read from the Host header",
+    );
+}
+
+/** Whether the process was warned that a guard without publicOrigin refused a DPoP-bound token. */
+let warnedNoOrigin = false;
 
 const trustedProxyChecks = new WeakMap<readonly string[], (address: string | undefined) => boolean>();
 
@@ -202,6 +237,13 @@ function clientCertificate(req: IncomingMessage, header: GuardOptions['certifica
 }
 
 function report(options: GuardOptions, err: unknown, request: IncomingMessage): void {
+  if (err instanceof TokenError && err.code === 'dpop_origin_unknown' && !warnedNoOrigin) {
+    warnedNoOrigin = true;
+    process.emitWarning(
+      'a DPoP-bound token was refused: this API is not configured with publicOrigin, the origin clients call it at, without which no DPoP proof can be checked',
+      { code: 'ZGW_AUTH_NO_PUBLIC_ORIGIN' },
+    );
+  }
   if (!options.onRefusal || !(err instanceof TokenError)) return;
   try {
     options.onRefusal(err, request);
@@ -217,6 +259,7 @@ type Next = (err?: unknown) => void;
  * on success, answers 401/403 per RFC 6750 otherwise. Never throws, whatever the request holds.
  */
 export function requireToken(verifier: Verifier, options: GuardOptions = {}) {
+  checkGuardOptions(verifier, options);
   return (req: IncomingMessage & { principal?: Principal }, res: ServerResponse, next: Next): void => {
     let verifying: Promise<Principal>;
     try {
@@ -258,6 +301,7 @@ export async function zgwAuthFastify(
   fastify: FastifyLike,
   options: GuardOptions & { verifier: Verifier },
 ): Promise<void> {
+  checkGuardOptions(options.verifier, options);
   fastify.decorateRequest('principal', null);
   fastify.addHook(
     'onRequest',

@@ -185,7 +185,7 @@ export class DpopProofChecker {
     // Remembered until no clock could accept the proof any more: iat + window + leeway.
     let fresh;
     try {
-      fresh = this.replay.useOnce('dpop', `${imported.jkt}.${jti}`, (iat + slack) * 1000 + 1);
+      fresh = this.replay.useOnce('dpop', `${imported.jkt}.${jti}`, (iat + slack) * 1000 + 1, imported.jkt);
     } catch (err) {
       throw cacheFailure(err);
     }
@@ -292,7 +292,8 @@ export function accessTokenHash(accessToken: string): string {
 
 /**
  * `htu` as compared (RFC 9449 §4.3 point 9): without query and fragment, scheme and host in lower
- * case, the default port dropped, dot segments resolved (RFC 3986 §6.2.2, §6.2.3). Undefined for
+ * case, the default port dropped, dot segments resolved, percent-encoding normalised (unreserved
+ * characters decoded, other hex digits in upper case; RFC 3986 §6.2.2, §6.2.3). Undefined for
  * anything but an absolute http(s) URL.
  */
 export function normaliseHtu(url: string): string | undefined {
@@ -304,13 +305,29 @@ export function normaliseHtu(url: string): string | undefined {
     return undefined;
   }
   if (u.protocol !== 'https:' && u.protocol !== 'http:') return undefined;
-  return `${u.protocol}//${u.host}${u.pathname}`;
+  return `${u.protocol}//${u.host}${normalisePercentEncoding(u.pathname)}`;
 }
 
 function sameText(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && crypto.timingSafeEqual(x, y);
+}
+
+/** RFC 3986 §2.3 unreserved characters: the same whether percent-encoded or not. */
+const UNRESERVED = /^[A-Za-z0-9._~-]$/;
+
+/**
+ * RFC 3986 §6.2.2.1 and §6.2.2.2 on a path: `%XX` of an unreserved character decoded (`%7E` is
+ * `~`), every other `%xx` in upper-case hex (`%2f` is `%2F`). A reserved character stays encoded:
+ * `/a%2Fb` names another resource than `/a/b`.
+ */
+export function normalisePercentEncoding(path: string): string {
+  if (!path.includes('%')) return path;
+  return path.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => {
+    const c = String.fromCharCode(parseInt(hex, 16));
+    return UNRESERVED.test(c) ? c : `%${hex.toUpperCase()}`;
+  });
 }
 
 /**

@@ -35,6 +35,7 @@ export type TokenErrorCode =
   | 'use_dpop_nonce'
   | 'bound_token_as_bearer'
   | 'token_not_bound'
+  | 'dpop_origin_unknown'
   | 'certificate_missing'
   | 'certificate_mismatch'
   | 'replay_cache_full';

@@ -20,8 +20,13 @@ export interface PresentedRequest {
   dpop?: string | readonly string[];
   /** The request method, as sent (`GET`). */
   method: string;
-  /** The absolute URL the client called: the origin it used and the path; query and fragment do not count. */
-  url: string;
+  /**
+   * The absolute URL the client called: the API's public origin and the path; query and fragment do
+   * not count. Several when the API answers at several origins (a proof may name any of them).
+   * Without it (or with none) the API does not know where it is called and refuses DPoP-bound
+   * tokens (`dpop_origin_unknown`): never derive it from the Host header, which the caller writes.
+   */
+  url?: string | readonly string[];
   /** DER of the client certificate the TLS connection (or a trusted proxy) presented. */
   certificate?: Buffer;
 }
@@ -73,9 +78,12 @@ function thumbprintText(value: unknown): boolean {
  */
 export class SenderCheck {
   readonly dpop: DpopProofChecker;
+  /** The verifier was given `dpop` options: its API means to take DPoP-bound tokens (guards then need `publicOrigin`). */
+  readonly dpopConfigured: boolean;
 
-  constructor(options: DpopOptions = {}) {
+  constructor(options: DpopOptions = {}, settings: { dpopConfigured?: boolean } = {}) {
     this.dpop = new DpopProofChecker(options);
+    this.dpopConfigured = settings.dpopConfigured ?? false;
   }
 
   /**
@@ -99,10 +107,16 @@ export class SenderCheck {
     if (confirmation.jkt === undefined) return;
     if (presented.scheme !== 'DPoP')
       throw refused('bound_token_as_bearer', 'the token is DPoP-bound: send it as Authorization: DPoP, with a proof');
+    const urls = typeof request.url === 'string' ? [request.url] : (request.url ?? []);
+    if (urls.length === 0)
+      throw refused(
+        'dpop_origin_unknown',
+        "this API accepts no DPoP-bound tokens: it does not know the origin it is called at, which a proof's htu must name; configure it (publicOrigin)",
+      );
     const checked = this.dpop.check({
       proof: request.dpop,
       method: request.method,
-      urls: [request.url],
+      urls,
       accessToken: presented.token,
       jkt: confirmation.jkt,
     });

@@ -174,7 +174,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
           (token) => token.length,
         );
   const revalidateAfterMs = cacheOptions?.revalidateAfterMs ?? 2000;
-  const sender = new SenderCheck({ ...options.dpop, now });
+  const sender = new SenderCheck({ ...options.dpop, now }, { dpopConfigured: options.dpop !== undefined });
 
   /** A refusal after the signature verified: the caller holds the key, so the reason may be shown. */
   const refused = (code: TokenErrorCode, message: string) => new TokenError(code, message, { authenticated: true });

@@ -10,6 +10,7 @@ import {
   MemoryReplayCache,
   normaliseHtu,
   redisReplayCache,
+  refusal,
   ReplayCacheFull,
   TokenError,
   type TokenErrorCode,
@@ -96,6 +97,30 @@ describe('DPoP proofs: accepted', () => {
     const { pair } = await clientKey();
     const proof = await DPoP.generateProof(pair, 'HTTPS://API.EXAMPLE:443/zaken/api/v1/zaken', 'GET');
     await new DpopProofChecker().check({ proof, method: 'GET', urls: [`${URL_}?page=2`] });
+  });
+
+  it('htu percent-encoding is normalised (RFC 3986 §6.2.2.1, §6.2.2.2): unreserved decoded, hex in upper case', async () => {
+    // RFC 9449 §4.3: a client library that encodes a path differently from the API's HTTP stack
+    // must not be refused for a request it did make.
+    const same = (a: string, b: string) => assert.equal(normaliseHtu(a), normaliseHtu(b), `${a} = ${b}`);
+    same('https://api.example/zaken/%7Ejan', 'https://api.example/zaken/~jan');
+    same('https://api.example/zaken/%7ejan', 'https://api.example/zaken/~jan');
+    same('https://api.example/zaken/%61%2D%2e%5F', 'https://api.example/zaken/a-._');
+    same('https://api.example/a%2fb', 'https://api.example/a%2Fb');
+    same('https://api.example/a%c3%a9', 'https://api.example/a%C3%A9');
+    same('https://api.example/a%c3%a9', 'https://api.example/aé');
+    assert.equal(normaliseHtu('https://api.example/zaken/%7ejan%3a%20x'), 'https://api.example/zaken/~jan%3A%20x');
+    // Reserved characters stay encoded: /a%2Fb is not /a/b, %25 is not %.
+    assert.notEqual(normaliseHtu('https://api.example/a%2Fb'), normaliseHtu('https://api.example/a/b'));
+    assert.equal(normaliseHtu('https://api.example/a%252F'), 'https://api.example/a%252F');
+    const { pair } = await clientKey();
+    const proof = await DPoP.generateProof(pair, 'https://api.example/zaken/%7Ejan', 'GET');
+    await new DpopProofChecker().check({ proof, method: 'GET', urls: ['https://api.example/zaken/~jan'] });
+    const other = await DPoP.generateProof(pair, 'https://api.example/zaken%2Fjan', 'GET');
+    await refusedWith(
+      () => new DpopProofChecker().check({ proof: other, method: 'GET', urls: ['https://api.example/zaken/jan'] }),
+      'dpop_wrong_request',
+    );
   });
 });
 
@@ -275,6 +300,87 @@ describe('replay caches', () => {
     t += 1001;
     for (const id of ['e', 'f', 'g']) assert.equal(cache.useOnce('dpop', id, t + 1000), true);
     assert.ok(cache.size <= 4);
+  });
+
+  it('memory: does not refuse proofs while it holds fewer live ones than its size', () => {
+    // One proof a second, each remembered 65 s (the default window and leeway): at most 66 are live
+    // at any time, well under a cache of 100. Counting expired ones too, the cache would be "full"
+    // with about 66 live ones, and a busy API answer 503 far below the size it was given.
+    let t = 0;
+    const cache = new MemoryReplayCache(100, () => t);
+    const refusedAt: number[] = [];
+    for (let second = 0; second < 400; second++) {
+      t = second * 1000;
+      try {
+        assert.equal(cache.useOnce('dpop', `proof-${second}`, t + 65_000 + 1), true);
+      } catch (err) {
+        if (!(err instanceof ReplayCacheFull)) throw err;
+        refusedAt.push(second);
+      }
+      assert.ok(cache.size <= 100, `holds ${cache.size} identifiers`);
+    }
+    assert.deepEqual(refusedAt, [], `refused as full at seconds ${refusedAt.slice(0, 5).join(', ')}, ...`);
+    assert.equal(cache.useOnce('dpop', 'proof-399', t + 65_001), false, 'a live one is still a replay');
+  });
+
+  it('memory: a flood of unique identifiers never holds more than its size; live ones are never forgotten', () => {
+    let t = 1_000_000;
+    const size = 1000;
+    const cache = new MemoryReplayCache(size, () => t);
+    let accepted = 0;
+    let full = 0;
+    const recent: string[] = [];
+    // 20,000 unique ids, 50 a second (the clock steps 20 ms), lifetimes of 1 to 130 s as iat jitter gives.
+    for (let i = 0; i < 20_000; i++) {
+      t += 20;
+      const id = `flood-${i}`;
+      try {
+        cache.useOnce('dpop', id, t + 1000 + ((i * 7919) % 130_000));
+        accepted++;
+        recent.push(id);
+      } catch (err) {
+        if (!(err instanceof ReplayCacheFull)) throw err;
+        full++;
+      }
+      assert.ok(cache.size <= size, `holds ${cache.size} identifiers at ${i}`);
+    }
+    assert.ok(accepted > size && full > 0, `accepted ${accepted}, refused as full ${full}`);
+    // The last one accepted is live (its lifetime is at least a second): still a replay.
+    assert.equal(cache.useOnce('dpop', recent.at(-1)!, t + 1000), false);
+  });
+
+  it('memory: one owner (DPoP key) holds at most its share; another keeps working', () => {
+    let t = 0;
+    assert.equal(new MemoryReplayCache().maxPerOwner, 12_500, 'an eighth of 100,000');
+    assert.equal(new MemoryReplayCache(4000).maxPerOwner, 1000, 'at least 1,000');
+    const cache = new MemoryReplayCache(100, () => t, { maxPerOwner: 10 });
+    for (let i = 0; i < 10; i++) assert.equal(cache.useOnce('dpop', `a${i}`, t + 60_000, 'key-a'), true);
+    assert.throws(() => cache.useOnce('dpop', 'a10', t + 60_000, 'key-a'), ReplayCacheFull);
+    assert.equal(cache.useOnce('dpop', 'a3', t + 60_000, 'key-a'), false, 'a replay is still a replay');
+    for (let i = 0; i < 10; i++) assert.equal(cache.useOnce('dpop', `b${i}`, t + 60_000, 'key-b'), true);
+    assert.equal(cache.useOnce('dpop', 'n0', t + 60_000), true, 'identifiers of no owner');
+    t = 60_001;
+    assert.equal(cache.useOnce('dpop', 'a10', t + 60_000, 'key-a'), true, 'room again once its own expired');
+  });
+
+  it('DPoP: one key that floods the memory cache is refused 503 replay_cache_full; another key still works', async () => {
+    // 8,000 proofs of room: one key may hold 1,000 of them (max(1000, 8000 / 8)).
+    const checker = new DpopProofChecker({ replay: new MemoryReplayCache(8000) });
+    const flooder = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const flooderJwk = flooder.publicKey.export({ format: 'jwk' });
+    const proofOf = (pair: typeof flooder, jwk: typeof flooderJwk) =>
+      signJws({ alg: 'ES256', typ: 'dpop+jwt', jwk } as { alg: string }, claimsNow(), pair.privateKey);
+    for (let i = 0; i < 1000; i++)
+      await checker.check({ proof: proofOf(flooder, flooderJwk), method: 'GET', urls: [URL_] });
+    const err = await refusedWith(
+      () => checker.check({ proof: proofOf(flooder, flooderJwk), method: 'GET', urls: [URL_] }),
+      'replay_cache_full',
+    );
+    const answer = refusal(err);
+    assert.equal(answer.status, 503);
+    assert.equal(answer.headers['retry-after'], '1');
+    const { pair } = await clientKey();
+    await checker.check({ proof: await DPoP.generateProof(pair, URL_, 'GET'), method: 'GET', urls: [URL_] });
   });
 
   it('redis: one identifier used once across caches on the same Redis; forgotten at its expiry', async () => {

@@ -45,6 +45,7 @@ const CODES = Object.keys({
   use_dpop_nonce: 1,
   bound_token_as_bearer: 1,
   token_not_bound: 1,
+  dpop_origin_unknown: 1,
   certificate_missing: 1,
   certificate_mismatch: 1,
   replay_cache_full: 1,

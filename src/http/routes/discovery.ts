@@ -81,6 +81,8 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
         : {}),
       access_token_signing_alg_values_supported: [...SIGNING_ALGS],
       ...(dpopAlgorithms ? { dpop_signing_alg_values_supported: [...dpopAlgorithms] } : {}),
+      // RFC 8705 §3.3: omitted means false. True wherever a client certificate can reach /token.
+      ...(certificateMethods(config).length > 0 ? { tls_client_certificate_bound_access_tokens: true } : {}),
       // RFC 8705 §5: where clients with a certificate reach the same endpoints, when that is elsewhere.
       ...(config.mtlsEndpoint
         ? {
@@ -105,6 +107,7 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
         'rsin',
         'scope',
         'client_registration',
+        'cnf',
       ],
     };
   };
