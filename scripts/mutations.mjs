@@ -2658,8 +2658,8 @@ export const MUTATIONS = [
     check: 'A jwks_uri fetch that does not complete within 5 s is ended',
     fn: 'fetchJwks',
     file: JWKS,
-    tests: PKJWT,
-    from: 'JWKS_FETCH.timeoutMs,\n    );',
+    tests: ['src/clients/jwks-uri', ...PKJWT],
+    from: 'timeoutMs,\n    );',
     to: '2_147_483_647,\n    );',
   },
   // ---- client certificates (mutual TLS, x5c chains) -------------------------------------------
