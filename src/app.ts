@@ -8,6 +8,7 @@ import { UsageRecorder } from './clients/usage-recorder.js';
 import { ADMIN_SCOPE, FIRST_ADMIN_CLIENT_ID, INTROSPECTION_SCOPE } from './clients/model.js';
 import type { Config } from './config.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
+import { RevocationListReloader } from './pki/revocation-reload.js';
 import { type TrustStore, trustStoreFrom } from './pki/trust-store.js';
 import { keyTimes } from './keys/key-plan.js';
 import { KeyRing } from './keys/key-ring.js';
@@ -76,6 +77,8 @@ export interface App {
   transfer: RegistryTransferDeps;
   /** Trust anchors and CRLs for client certificates (ZGW_AUTH_TLS_CLIENT_CA, ZGW_AUTH_TLS_CRL), read at start. */
   trust: TrustStore | undefined;
+  /** Re-reads the CRL files when they change (ZGW_AUTH_CRL_RELOAD); undefined without CRL files. */
+  crls: RevocationListReloader | undefined;
   close(): Promise<void>;
 }
 
@@ -147,6 +150,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const now = options.now ?? Date.now;
   // Before anything is opened: a bundle or CRL that cannot serve stops the start with its name.
   const trust = loadTrustStore(config);
+  const crls =
+    trust && config.tlsCrl.length
+      ? new RevocationListReloader(trust, config.tlsCrl, now, (level, details, message) => log[level](details, message))
+      : undefined;
   // Read, never created here: a new key file is made only for an empty registry, once the
   // registry has been looked at (unlockRegistry), and nothing is written before that.
   const source = findMasterKey(config.masterKey, config.dataDir, config.masterKeyFile);
@@ -228,6 +235,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     threadPool: true,
     now,
   });
+  crls?.start(config.crlReload);
   return {
     config,
     log,
@@ -248,21 +256,35 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       database: () => registryAnswers(storage),
       signingKey: () => keys.current() !== undefined,
       ...(redis ? { redis: () => redis.status === 'ready' } : {}),
+      ...(crls ? { crl: () => crlTrouble(crls) } : {}),
     }),
     changes,
-    metrics: new Metrics(keys, now),
+    metrics: new Metrics(keys, now, { ...(crls ? { crl: () => crls.status() } : {}) }),
     revocations,
     verifier,
     transfer: { store: new KyselyRegistryTransferStore(storage.db, storage.dialect), masterKey, now },
     dpop,
     trust,
+    crls,
     async close() {
       keys.stop();
+      crls?.stop();
       await Promise.allSettled([audit.flush(true), usage.flush(), changes.close(), redis?.quit()]);
       redis?.disconnect();
       await storage.close();
     },
   };
+}
+
+/** What readiness reports about the CRL files: undefined when every one is current and in use. */
+function crlTrouble(crls: RevocationListReloader): string | undefined {
+  const trouble = crls
+    .status()
+    .flatMap((f) => [
+      ...(f.outdated ? [`${f.file} past its nextUpdate (its CA's certificates are refused)`] : []),
+      ...(f.refused !== undefined ? [`${f.file} refused (${f.refused}); the last good CRL is in use`] : []),
+    ]);
+  return trouble.length ? trouble.join('; ') : undefined;
 }
 
 async function openChangeFeed(storage: Storage, config: Config, log: Logger): Promise<ChangeFeed> {
