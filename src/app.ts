@@ -16,6 +16,7 @@ import { findMasterKey, type MasterKey } from './keys/master-key.js';
 import { MemoryFailureLimiter } from './limits/failure-limiter.js';
 import { GuessingGuard } from './limits/guessing-guard.js';
 import { RedisReplayCache } from './limits/redis-replay-cache.js';
+import { CredentialExpiry } from './clients/credential-expiry.js';
 import { fetchJwks, JwksUriKeys, JwksUriPolicy } from './clients/jwks-uri.js';
 import { KyselyReplayCache } from './storage/kysely-replay-cache.js';
 import { FallbackFailureLimiter } from './limits/fallback-failure-limiter.js';
@@ -79,6 +80,8 @@ export interface App {
   trust: TrustStore | undefined;
   /** Re-reads the CRL files when they change (ZGW_AUTH_CRL_RELOAD); undefined without CRL files. */
   crls: RevocationListReloader | undefined;
+  /** Registered certificates that expire soon (ZGW_AUTH_EXPIRY_WARNING): marked, counted and announced once. */
+  expiry: CredentialExpiry;
   close(): Promise<void>;
 }
 
@@ -214,7 +217,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     newMethods: config.newClientAuthMethods ?? config.clientAuthMethods,
     jwksUri: jwksPolicy,
     ...(trust ? { trust } : {}),
+    expiryWarning: config.expiryWarning,
   });
+  const expiry = new CredentialExpiry(clientStore, audit, now, config.expiryWarning);
   const issuer = new TokenIssuer(keys, config, now);
   const policy = {
     threshold: config.lockoutThreshold,
@@ -259,16 +264,18 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       ...(crls ? { crl: () => crlTrouble(crls) } : {}),
     }),
     changes,
-    metrics: new Metrics(keys, now, { ...(crls ? { crl: () => crls.status() } : {}) }),
+    metrics: new Metrics(keys, now, { expiry, ...(crls ? { crl: () => crls.status() } : {}) }),
     revocations,
     verifier,
     transfer: { store: new KyselyRegistryTransferStore(storage.db, storage.dialect), masterKey, now },
     dpop,
     trust,
     crls,
+    expiry,
     async close() {
       keys.stop();
       crls?.stop();
+      expiry.stop();
       await Promise.allSettled([audit.flush(true), usage.flush(), changes.close(), redis?.quit()]);
       redis?.disconnect();
       await storage.close();

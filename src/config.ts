@@ -506,7 +506,7 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
     env: 'ZGW_AUTH_EXPIRY_WARNING',
     flag: '--expiry-warning',
     defaultDoc: '2592000',
-    parse: int(0, 31_536_000),
+    parse: int(0, 94_608_000),
     doc: "Seconds (default 30 days) before a client's registered certificate (an `x5c` key or a PEM certificate) expires from which it counts as expiring soon: `expiresSoon` in the admin API, marked in the CLI and the console, counted by `zgw_auth_credentials_expiring`, and announced once in the audit trail (`client_key.expiring`). 0: no warning.",
   },
   clientCertHeader: {

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { CredentialExpiry } from '../clients/credential-expiry.js';
 import type { KeyRing } from '../keys/key-ring.js';
 import type { CrlFileStatus } from '../pki/revocation-reload.js';
 
@@ -6,6 +7,8 @@ import type { CrlFileStatus } from '../pki/revocation-reload.js';
 export interface MetricSources {
   /** The CRL files and what became of them (ZGW_AUTH_TLS_CRL). */
   crl?: () => CrlFileStatus[];
+  /** Registered credentials expiring soon. */
+  expiry?: Pick<CredentialExpiry, 'counts'>;
 }
 
 /** Prometheus metrics of one process, on their own registry (several apps may share a process in tests). */
@@ -60,6 +63,19 @@ export class Metrics {
           );
       },
     });
+    const expiry = sources.expiry;
+    if (expiry)
+      new Gauge({
+        name: 'zgw_auth_credentials_expiring',
+        help: 'Registered client credentials expiring within ZGW_AUTH_EXPIRY_WARNING, per organisation (RSIN) and kind',
+        labelNames: ['organisation', 'kind'],
+        registers: [this.registry],
+        async collect() {
+          const counts = await expiry.counts();
+          this.reset();
+          for (const c of counts) this.set({ organisation: c.organisation, kind: c.kind }, c.count);
+        },
+      });
     const crl = sources.crl;
     if (crl) {
       new Gauge({

@@ -1,7 +1,13 @@
 import type { AuditEvent, AuditLog, AuditQuery } from '../audit/audit-log.js';
 import type { ClientFilter } from '../clients/client-store.js';
-import { type Actor, type ClientService, clientNotFound, type CreatedSecret } from '../clients/client-service.js';
-import type { Client, ClientInput, ClientKey, ClientPatch, SecretInfo, SecretInput } from '../clients/model.js';
+import {
+  type Actor,
+  type ClientKeyView,
+  type ClientService,
+  clientNotFound,
+  type CreatedSecret,
+} from '../clients/client-service.js';
+import type { Client, ClientInput, ClientPatch, SecretInfo, SecretInput } from '../clients/model.js';
 import {
   type Administrator,
   auditQueryFor,
@@ -86,17 +92,17 @@ export class ClientAdministration {
     return this.clients.revokeSecret(clientId, secretId, actor);
   }
 
-  async listKeys(admin: Administrator, clientId: string): Promise<ClientKey[]> {
+  async listKeys(admin: Administrator, clientId: string): Promise<ClientKeyView[]> {
     await this.visible(admin, clientId);
     return this.clients.listKeys(clientId);
   }
 
-  async addKeys(admin: Administrator, clientId: string, text: string, actor: Actor): Promise<ClientKey[]> {
+  async addKeys(admin: Administrator, clientId: string, text: string, actor: Actor): Promise<ClientKeyView[]> {
     checkClientChange(admin, await this.visible(admin, clientId));
     return this.clients.addKeys(clientId, text, actor);
   }
 
-  async removeKey(admin: Administrator, clientId: string, kid: string, actor: Actor): Promise<ClientKey> {
+  async removeKey(admin: Administrator, clientId: string, kid: string, actor: Actor): Promise<ClientKeyView> {
     checkClientChange(admin, await this.visible(admin, clientId));
     return this.clients.removeKey(clientId, kid, actor);
   }

@@ -2,10 +2,10 @@ import { type Static, type TSchema, Type } from 'typebox';
 import type { AuditEvent } from '../../audit/audit-log.js';
 import { CLIENT_LIMITS } from '../../clients/client-limits.js';
 import { CLIENT_SORTS } from '../../clients/client-store.js';
+import type { ClientKeyView } from '../../clients/client-service.js';
 import {
   type Client,
   CLIENT_AUTH_METHODS,
-  type ClientKey,
   GRANT_TYPES,
   MAX_EPOCH_MS,
   type SecretInfo,
@@ -180,7 +180,9 @@ export type ResponseShapes = [
   Holds<Same<Static<typeof auditEventSchema>, AuditEvent>>,
   Holds<Same<Static<typeof keyInfoSchema>, KeyInfo>>,
   Holds<Same<Static<typeof keyRotationSchema>, KeyRotation>>,
-  Holds<Same<Static<typeof clientKeySchema>, Omit<ClientKey, 'publicJwk'> & { publicJwk: Record<string, unknown> }>>,
+  Holds<
+    Same<Static<typeof clientKeySchema>, Omit<ClientKeyView, 'publicJwk'> & { publicJwk: Record<string, unknown> }>
+  >,
 ];
 
 // ---- requests ----------------------------------------------------------------------------------
@@ -312,6 +314,10 @@ export const clientKeySchema = Type.Object(
     alg: nullable(Type.String()),
     publicJwk: anyObject({ description: 'the public JWK, with x5c when it came with a certificate' }),
     expiresAt: epochMs(),
+    expiresSoon: Type.Boolean({
+      description: "the key's certificate expires within ZGW_AUTH_EXPIRY_WARNING (and has not expired yet)",
+    }),
+    expired: Type.Boolean({ description: "the key's certificate has expired: the key is refused" }),
     createdAt: Type.Integer(),
     lastUsedAt: epochMs(),
   },
