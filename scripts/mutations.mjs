@@ -2826,6 +2826,25 @@ export const MUTATIONS = [
     from: "'unreadable');\n      return false;",
     to: "'unreadable');\n      list = { ...w.list, revoked: new Set<string>(), signedBytes: Buffer.alloc(0) };",
   },
+  // ---- credential expiry (certificates expiring soon) ----------------------------------------
+  {
+    id: 'expiry-warns-in-window',
+    check: 'A registered certificate within ZGW_AUTH_EXPIRY_WARNING of its notAfter is marked expiresSoon',
+    fn: 'expiryState',
+    file: 'src/clients/credential-expiry.ts',
+    tests: ['credential-expiry'],
+    from: 'expiresSoon: !expired && windowMs > 0 && expiresAt - now <= windowMs',
+    to: 'expiresSoon: Math.random() < 0',
+  },
+  {
+    id: 'expiry-announced-once',
+    check: 'An expiring certificate is announced in the audit trail once, across processes and restarts',
+    fn: 'KyselyClientStore.markExpiryAnnounced',
+    file: 'src/storage/kysely-client-store.ts',
+    tests: ['credential-expiry'],
+    from: ".where('expiry_announced_at', 'is', null)",
+    to: '',
+  },
   {
     id: 'mtls-chain-validated',
     check: 'tls_client_auth: the certificate chains to a configured anchor',
