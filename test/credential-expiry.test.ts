@@ -31,7 +31,7 @@ interface KeyView {
   expired: boolean;
 }
 
-forEachDialect((dialect: DialectName) =>
+forEachDialect((dialect: DialectName) => {
   describe(`certificates that expire: warned before, announced once (ZGW_AUTH_EXPIRY_WARNING, ${dialect})`, () => {
     let pki: TestPki;
     // One registry for the restart and the second process: a data folder, and on PostgreSQL a database.
@@ -201,5 +201,5 @@ forEachDialect((dialect: DialectName) =>
       assert.deepEqual([keys[0]!.expiresSoon, keys[0]!.expired], [false, true]);
       assert.deepEqual(await gauge(), []);
     });
-  }),
-);
+  });
+});
