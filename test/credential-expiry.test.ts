@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { ORG_ADMIN_SCOPE } from '../src/clients/model.js';
 import { consoleSignIn } from './console-helpers.js';
 import {
   CLI,
@@ -127,6 +128,42 @@ forEachDialect((dialect: DialectName) => {
       assert.equal(ofJwt.details.kid, 'with-x5c');
       assert.equal(ofJwt.details.expiresAt, withX5c!.expiresAt);
 
+      // The list of expiring credentials: everything for a global administrator, its own for an organisation's.
+      const listed = (await api('GET', '/credentials/expiring')) as unknown as {
+        items: {
+          clientId: string;
+          organisation: string;
+          kind: string;
+          id: string;
+          thumbprint: string;
+          expiresAt: number;
+        }[];
+      };
+      assert.deepEqual(listed.items.map((c) => c.clientId).sort(), [jwtClient, selfSignedClient].sort());
+      assert.deepEqual(
+        listed.items.find((c) => c.clientId === jwtClient),
+        {
+          kind: 'certificate',
+          clientId: jwtClient,
+          organisation: ORG_B,
+          id: 'with-x5c',
+          thumbprint: listed.items.find((c) => c.clientId === jwtClient)!.thumbprint,
+          expiresAt: withX5c!.expiresAt,
+        },
+      );
+      const orgAdmin = await ts.createClient({ rsin: ORG_A, allowedScopes: [ORG_ADMIN_SCOPE] });
+      const asOrgAdmin = async (query: string) =>
+        (
+          await request(`${ts.url}/admin/credentials/expiring${query}`, {
+            headers: { authorization: `Bearer ${await ts.token(orgAdmin.clientId, orgAdmin.secret)}` },
+          })
+        ).json as { items: { clientId: string }[] };
+      assert.deepEqual(
+        (await asOrgAdmin('')).items.map((c) => c.clientId),
+        [selfSignedClient],
+      );
+      assert.deepEqual((await asOrgAdmin(`?organisation=${ORG_B}`)).items, []);
+
       // Checked again, a day later: no second event for the same certificates.
       clock.advance(DAY_S);
       assert.equal(await ts.app.expiry.announce(), 0);
@@ -161,6 +198,18 @@ forEachDialect((dialect: DialectName) => {
         page.text,
         /utrecht-alert--info[\s\S]*?Het certificaat van 2 sleutel\(s\) van deze client verloopt binnenkort/,
       );
+      const list = await browser.get('/console/clients');
+      const badge =
+        ' <span class="utrecht-status-badge utrecht-status-badge--warning">certificaat verloopt binnenkort</span>';
+      for (const [id, marked] of [
+        [jwtClient, true],
+        [selfSignedClient, true],
+        [bareClient, false],
+      ] as const) {
+        const row = new RegExp(`>${id}</a>(${badge})?`).exec(list.text);
+        assert.ok(row, `${id} listed`);
+        assert.equal(row[1] !== undefined, marked, `${id}: badge ${marked}`);
+      }
       const bare = await browser.get(`/console/clients/${bareClient}`);
       assert.doesNotMatch(bare.text, /verloopt binnenkort/);
       const audit = await browser.get('/console/audit');

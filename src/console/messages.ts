@@ -135,6 +135,7 @@ const nl = {
   stateExpired: 'Verlopen',
   weakBadge: 'zwak geheim',
   expiringBadge: 'verloopt binnenkort',
+  certificateExpiringBadge: 'certificaat verloopt binnenkort',
   expiredBadge: 'verlopen',
   certificatesExpiring:
     'Het certificaat van {count} sleutel(s) van deze client verloopt binnenkort (eerst: {kid} op {at}). Registreer tijdig het nieuwe certificaat; na het verlopen wordt de sleutel geweigerd.',
@@ -459,6 +460,7 @@ const en: Messages = {
   stateExpired: 'Expired',
   weakBadge: 'weak secret',
   expiringBadge: 'expires soon',
+  certificateExpiringBadge: 'certificate expires soon',
   expiredBadge: 'expired',
   certificatesExpiring:
     "The certificate of {count} of this client's keys expires soon (first: {kid} on {at}). Register the new certificate in time; once expired, the key is refused.",

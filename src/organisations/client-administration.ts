@@ -1,5 +1,6 @@
 import type { AuditEvent, AuditLog, AuditQuery } from '../audit/audit-log.js';
 import type { ClientFilter } from '../clients/client-store.js';
+import type { CredentialExpiry, ExpiringCredential } from '../clients/credential-expiry.js';
 import {
   type Actor,
   type ClientKeyView,
@@ -42,7 +43,16 @@ export class ClientAdministration {
   constructor(
     private readonly clients: AdministeredClients,
     private readonly audit: Pick<AuditLog, 'list'>,
+    private readonly expiry?: Pick<CredentialExpiry, 'expiring'>,
   ) {}
+
+  /** Credentials expiring soon of the clients `admin` sees (of `organisation` only, when given), soonest first. */
+  async expiringCredentials(admin: Administrator, organisation?: string): Promise<ExpiringCredential[]> {
+    const scoped = clientFilterFor(admin, { rsin: organisation, limit: 0, offset: 0 });
+    if (!scoped || !this.expiry) return [];
+    const rsin = scoped.rsin;
+    return (await this.expiry.expiring()).filter((c) => rsin === undefined || c.organisation === rsin);
+  }
 
   async list(admin: Administrator, filter: ClientFilter): Promise<{ items: Client[]; total: number }> {
     const scoped = clientFilterFor(admin, filter);

@@ -78,8 +78,18 @@ export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): 
       tools.api(request),
       list.items.map((c) => c.rsin),
     );
+    // Clients with a certificate that expires within ZGW_AUTH_EXPIRY_WARNING get a badge.
+    const expiring = new Set(
+      (await tools.api(request).get<{ items: { clientId: string }[] }>('/credentials/expiring')).items.map(
+        (c) => c.clientId,
+      ),
+    );
     const rows = list.items.map((c) => [
-      html`<a class="utrecht-link" href="${clientPath(c.clientId)}">${c.clientId}</a>`,
+      html`<a class="utrecht-link" href="${clientPath(c.clientId)}">${c.clientId}</a>${
+        expiring.has(c.clientId)
+          ? html` <span class="utrecht-status-badge utrecht-status-badge--warning">${m.certificateExpiringBadge}</span>`
+          : ''
+      }`,
       c.name,
       organisationLabel(names, c.rsin),
       c.enabled ? m.statusEnabled : m.statusDisabled,
