@@ -283,14 +283,20 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   };
 }
 
-/** What readiness reports about the CRL files: undefined when every one is current and in use. */
+/**
+ * What readiness reports about the CRL files: undefined when every one is current and in use. The
+ * files by their place in ZGW_AUTH_TLS_CRL, not their paths: readiness answers anyone; the log and
+ * the metrics name them.
+ */
 function crlTrouble(crls: RevocationListReloader): string | undefined {
-  const trouble = crls
-    .status()
-    .flatMap((f) => [
-      ...(f.outdated ? [`${f.file} past its nextUpdate (its CA's certificates are refused)`] : []),
-      ...(f.refused !== undefined ? [`${f.file} refused (${f.refused}); the last good CRL is in use`] : []),
-    ]);
+  const files = crls.status();
+  const trouble = files.flatMap((f, k) => {
+    const which = `CRL file ${k + 1} of ${files.length}`;
+    return [
+      ...(f.outdated ? [`${which} past its nextUpdate (its CA's certificates are refused)`] : []),
+      ...(f.refused !== undefined ? [`${which} refused (${f.refused}); the last good CRL is in use`] : []),
+    ];
+  });
   return trouble.length ? trouble.join('; ') : undefined;
 }
 

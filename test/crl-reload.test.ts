@@ -103,7 +103,8 @@ describe('CRL files that change while the server runs (ZGW_AUTH_CRL_RELOAD)', ()
     fs.renameSync(`${pki.crlPath}.tmp`, pki.crlPath);
     const { status, checks } = await until('readiness reporting the refused file', ready, (r) => r.checks.crl !== 'ok');
     assert.equal(status, 200, 'a refused CRL file takes no process out');
-    assert.match(checks.crl!, /refused .*the last good CRL is in use/);
+    assert.match(checks.crl!, /^CRL file 1 of 1 refused \(.+\); the last good CRL is in use$/);
+    assert.ok(!checks.crl!.includes(pki.dir), 'readiness answers anyone: no file paths');
     assert.deepEqual(await metric('zgw_auth_crl_reload_failing'), [
       `zgw_auth_crl_reload_failing{file="${pki.crlPath}"} 1`,
     ]);

@@ -143,7 +143,8 @@ export class RevocationListReloader {
     try {
       list = revocationListFor(this.store, w.file, bytes);
     } catch (err) {
-      this.refuse(w, err instanceof ValidationError ? err.message.replace(`CRL ${w.file}: `, '') : 'unreadable');
+      const message = err instanceof ValidationError ? err.message : 'unreadable';
+      this.refuse(w, message.replace(`CRL ${w.file}: `, '').replace(`CRL ${w.file} `, 'the CRL '));
       return false;
     }
     if (list.thisUpdate < w.list.thisUpdate) {
