@@ -2823,8 +2823,8 @@ export const MUTATIONS = [
     fn: 'RevocationListReloader.lookAt',
     file: CRL_RELOAD,
     tests: ['crl-reload'],
-    from: "'unreadable');\n      return false;",
-    to: "'unreadable');\n      list = { ...w.list, revoked: new Set<string>(), signedBytes: Buffer.alloc(0) };",
+    from: "'the CRL '));\n      return false;",
+    to: "'the CRL '));\n      list = { ...w.list, revoked: new Set<string>(), signedBytes: Buffer.alloc(0) };",
   },
   // ---- credential expiry (certificates expiring soon) ----------------------------------------
   {
