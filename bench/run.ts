@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [-- --check] [-- --only token,verifier,...]
+// npm run bench [-- --quick] [-- --check] [-- --only token,pkjwt,tls,verifier,...]
 // zgw-auth side by side with its peer (oidc-provider) and with baselines, in one run; see docs/benchmarks.md.
 import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -31,10 +31,12 @@ import {
   writeFileAtomic,
 } from './report.js';
 import { slug, startBare, startOidcProvider, startZgwAuth } from './servers.js';
+import { TLS_CASES, tlsHandshakeBench, tlsSummary } from './tls-handshake.js';
 
 const GROUPS = [
   'token',
   'pkjwt',
+  'tls',
   'cores',
   'introspect',
   'verifier',
@@ -56,7 +58,7 @@ const smoke = flag('--smoke');
 const quick = flag('--quick') || smoke;
 const check = flag('--check');
 const only = new Set<Group>(
-  (option('--only')?.split(',') as Group[] | undefined) ?? (smoke ? ['token', 'startup'] : GROUPS),
+  (option('--only')?.split(',') as Group[] | undefined) ?? (smoke ? ['token', 'tls', 'startup'] : GROUPS),
 );
 const outDir = path.resolve(option('--out') ?? path.join(ROOT, 'docs'));
 const plan = smoke
@@ -94,6 +96,9 @@ const plan = smoke
         latencySeconds: 10,
         startups: 3,
       };
+
+/** Requests in flight in the TLS handshake cases. */
+const TLS_CONCURRENCY = 8;
 
 const series: Record<string, Series> = {};
 const servers: ServerProcess[] = [];
@@ -305,6 +310,26 @@ async function main(): Promise<Target[]> {
         record(name, 'req/s', result.rps);
         log(`${name}: ${Math.round(result.rps)} req/s, p99 ${result.p99Ms.toFixed(1)} ms`);
       }
+    }
+  }
+
+  if (only.has('tls')) {
+    // Its own `zgw-auth serve` with HTTPS and a test PKI; node:https clients (wrk has no client certificates).
+    log('TLS handshake per token: new connection, resumed session and keep-alive, certificate and secret');
+    const rounds = await tlsHandshakeBench({
+      seconds: plan.seconds,
+      rounds: plan.rounds,
+      warmup: plan.warmup,
+      concurrency: TLS_CONCURRENCY,
+    });
+    for (const rows of rounds) {
+      for (const r of rows) {
+        if (r.errors > 0 || r.perSecond === 0)
+          throw new Error(`tls: ${r.name}: ${r.errors} failed requests; a benchmark of refusals measures nothing`);
+        record(`tls: ${r.name}`, 'req/s', r.perSecond);
+        log(`tls: ${r.name}: ${Math.round(r.perSecond)} req/s, median ${r.medianMs.toFixed(1)} ms`);
+      }
+      log(tlsSummary(rows, TLS_CONCURRENCY));
     }
   }
 
@@ -581,6 +606,33 @@ function targets(): Target[] {
     '/token RS256, private_key_jwt ES256',
     '/token RS256, client_secret_basic',
     0.8,
+  );
+  // The cost of a TLS handshake per token, side by side: shown, not targets.
+  const tls = (name: string) => `tls: ${name}`;
+  const shown = 'the cost shown, not a target';
+  ratio(
+    'tls-new-connection',
+    '/token mTLS: new TLS connection (full handshake) per token vs keep-alive',
+    tls(TLS_CASES.certNew),
+    tls(TLS_CASES.certKeepAlive),
+    0,
+    shown,
+  );
+  ratio(
+    'tls-resumed-session',
+    '/token mTLS: new connection, resumed TLS session vs keep-alive',
+    tls(TLS_CASES.certResumed),
+    tls(TLS_CASES.certKeepAlive),
+    0,
+    shown,
+  );
+  ratio(
+    'tls-secret-new-connection',
+    '/token secret over HTTPS: new TLS connection per token vs keep-alive',
+    tls(TLS_CASES.secretNew),
+    tls(TLS_CASES.secretKeepAlive),
+    0,
+    shown,
   );
   ratio(
     'token-rs256-peer',

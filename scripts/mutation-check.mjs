@@ -170,9 +170,12 @@ async function build() {
   return { ok: b.status === 0 || errors.every((l) => /error TS6133/.test(l)), output: b.stdout + b.stderr };
 }
 
-/** A listed test file: the server's (test/) or the verifier package's own (packages/verifier/test/), built. */
+/**
+ * A listed test file, built: the server's (test/), the verifier package's own
+ * (packages/verifier/test/), or a unit test next to its source named by its path ('src/pki/x').
+ */
 function testFile(file) {
-  return ['dist/test', 'dist/packages/verifier/test']
+  return ['dist/test', 'dist/packages/verifier/test', 'dist']
     .map((dir) => `${dir}/${file}.test.js`)
     .find((f) => fs.existsSync(path.join(root, f)));
 }

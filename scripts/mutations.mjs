@@ -44,6 +44,7 @@ const PKA = 'src/clients/client-assertion.ts';
 const JWKS = 'src/clients/jwks-uri.ts';
 const PKJWT = ['private-key-jwt'];
 const CHAIN = 'src/pki/trust-store.ts';
+const CRL_RELOAD = 'src/pki/revocation-reload.ts';
 const PKI = ['certificate-chains', 'mutual-tls', 'client-cert-header'];
 const MTLS = ['mutual-tls', 'client-cert-header'];
 const CERT_AUTH = 'src/clients/client-authenticator.ts';
@@ -2658,8 +2659,8 @@ export const MUTATIONS = [
     check: 'A jwks_uri fetch that does not complete within 5 s is ended',
     fn: 'fetchJwks',
     file: JWKS,
-    tests: PKJWT,
-    from: 'JWKS_FETCH.timeoutMs,\n    );',
+    tests: ['src/clients/jwks-uri', ...PKJWT],
+    from: 'timeoutMs,\n    );',
     to: '2_147_483_647,\n    );',
   },
   // ---- client certificates (mutual TLS, x5c chains) -------------------------------------------
@@ -2783,11 +2784,66 @@ export const MUTATIONS = [
   {
     id: 'pki-crl-signed-at-start',
     check: 'A CRL file of a CA in the bundle that the CA did not sign stops the start',
-    fn: 'trustStoreFrom',
+    fn: 'revocationListFor',
     file: CHAIN,
     tests: PKI,
     from: 'if (issuers.length > 0 && !issuers.some((c) => signedBy(list, c.x509)))',
     to: 'if (Math.random() < 0)',
+  },
+  {
+    id: 'crl-reload-reads-changes',
+    check: 'A CRL file that changes while the server runs is read again within ZGW_AUTH_CRL_RELOAD',
+    fn: 'RevocationListReloader.lookAt',
+    file: CRL_RELOAD,
+    tests: ['crl-reload'],
+    from: 'if (stamp === w.stamp) return false;',
+    to: 'if (Math.random() >= 0) return false;',
+  },
+  {
+    id: 'crl-reload-drops-verdicts',
+    check: 'A reloaded CRL ends the cached verdicts of chains validated under the old one',
+    fn: 'replaceRevocationLists',
+    file: CHAIN,
+    tests: ['crl-reload'],
+    from: 'store.verdicts = new BoundedCache(VERDICTS_MAX);',
+    to: '',
+  },
+  {
+    id: 'crl-reload-no-rollback',
+    check: 'A reloaded CRL older (thisUpdate) than the one in use is refused: no revoked certificate comes back',
+    fn: 'RevocationListReloader.lookAt',
+    file: CRL_RELOAD,
+    tests: ['crl-reload'],
+    from: 'if (list.thisUpdate < w.list.thisUpdate) {',
+    to: 'if (Math.random() < 0) {',
+  },
+  {
+    id: 'crl-reload-keeps-last-good',
+    check: 'A CRL file that no longer parses leaves the last good CRL in use (no fail open)',
+    fn: 'RevocationListReloader.lookAt',
+    file: CRL_RELOAD,
+    tests: ['crl-reload'],
+    from: "'the CRL '));\n      return false;",
+    to: "'the CRL '));\n      list = { ...w.list, revoked: new Set<string>(), signedBytes: Buffer.alloc(0) };",
+  },
+  // ---- credential expiry (certificates expiring soon) ----------------------------------------
+  {
+    id: 'expiry-warns-in-window',
+    check: 'A registered certificate within ZGW_AUTH_EXPIRY_WARNING of its notAfter is marked expiresSoon',
+    fn: 'expiryState',
+    file: 'src/clients/credential-expiry.ts',
+    tests: ['credential-expiry'],
+    from: 'expiresSoon: !expired && windowMs > 0 && expiresAt - now <= windowMs',
+    to: 'expiresSoon: Math.random() < 0',
+  },
+  {
+    id: 'expiry-announced-once',
+    check: 'An expiring certificate is announced in the audit trail once, across processes and restarts',
+    fn: 'KyselyClientStore.markExpiryAnnounced',
+    file: 'src/storage/kysely-client-store.ts',
+    tests: ['credential-expiry'],
+    from: ".where('expiry_announced_at', 'is', null)",
+    to: '',
   },
   {
     id: 'mtls-chain-validated',

@@ -8,6 +8,7 @@ import { UsageRecorder } from './clients/usage-recorder.js';
 import { ADMIN_SCOPE, FIRST_ADMIN_CLIENT_ID, INTROSPECTION_SCOPE } from './clients/model.js';
 import type { Config } from './config.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
+import { RevocationListReloader } from './pki/revocation-reload.js';
 import { type TrustStore, trustStoreFrom } from './pki/trust-store.js';
 import { keyTimes } from './keys/key-plan.js';
 import { KeyRing } from './keys/key-ring.js';
@@ -15,6 +16,7 @@ import { findMasterKey, type MasterKey } from './keys/master-key.js';
 import { MemoryFailureLimiter } from './limits/failure-limiter.js';
 import { GuessingGuard } from './limits/guessing-guard.js';
 import { RedisReplayCache } from './limits/redis-replay-cache.js';
+import { CredentialExpiry } from './clients/credential-expiry.js';
 import { fetchJwks, JwksUriKeys, JwksUriPolicy } from './clients/jwks-uri.js';
 import { KyselyReplayCache } from './storage/kysely-replay-cache.js';
 import { FallbackFailureLimiter } from './limits/fallback-failure-limiter.js';
@@ -76,6 +78,10 @@ export interface App {
   transfer: RegistryTransferDeps;
   /** Trust anchors and CRLs for client certificates (ZGW_AUTH_TLS_CLIENT_CA, ZGW_AUTH_TLS_CRL), read at start. */
   trust: TrustStore | undefined;
+  /** Re-reads the CRL files when they change (ZGW_AUTH_CRL_RELOAD); undefined without CRL files. */
+  crls: RevocationListReloader | undefined;
+  /** Registered certificates that expire soon (ZGW_AUTH_EXPIRY_WARNING): marked, counted and announced once. */
+  expiry: CredentialExpiry;
   close(): Promise<void>;
 }
 
@@ -147,6 +153,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const now = options.now ?? Date.now;
   // Before anything is opened: a bundle or CRL that cannot serve stops the start with its name.
   const trust = loadTrustStore(config);
+  const crls =
+    trust && config.tlsCrl.length
+      ? new RevocationListReloader(trust, config.tlsCrl, now, (level, details, message) => log[level](details, message))
+      : undefined;
   // Read, never created here: a new key file is made only for an empty registry, once the
   // registry has been looked at (unlockRegistry), and nothing is written before that.
   const source = findMasterKey(config.masterKey, config.dataDir, config.masterKeyFile);
@@ -207,7 +217,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     newMethods: config.newClientAuthMethods ?? config.clientAuthMethods,
     jwksUri: jwksPolicy,
     ...(trust ? { trust } : {}),
+    expiryWarning: config.expiryWarning,
   });
+  const expiry = new CredentialExpiry(clientStore, audit, now, config.expiryWarning);
   const issuer = new TokenIssuer(keys, config, now);
   const policy = {
     threshold: config.lockoutThreshold,
@@ -228,6 +240,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     threadPool: true,
     now,
   });
+  crls?.start(config.crlReload);
   return {
     config,
     log,
@@ -248,21 +261,43 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       database: () => registryAnswers(storage),
       signingKey: () => keys.current() !== undefined,
       ...(redis ? { redis: () => redis.status === 'ready' } : {}),
+      ...(crls ? { crl: () => crlTrouble(crls) } : {}),
     }),
     changes,
-    metrics: new Metrics(keys, now),
+    metrics: new Metrics(keys, now, { expiry, ...(crls ? { crl: () => crls.status() } : {}) }),
     revocations,
     verifier,
     transfer: { store: new KyselyRegistryTransferStore(storage.db, storage.dialect), masterKey, now },
     dpop,
     trust,
+    crls,
+    expiry,
     async close() {
       keys.stop();
+      crls?.stop();
+      expiry.stop();
       await Promise.allSettled([audit.flush(true), usage.flush(), changes.close(), redis?.quit()]);
       redis?.disconnect();
       await storage.close();
     },
   };
+}
+
+/**
+ * What readiness reports about the CRL files: undefined when every one is current and in use. The
+ * files by their place in ZGW_AUTH_TLS_CRL, not their paths: readiness answers anyone; the log and
+ * the metrics name them.
+ */
+function crlTrouble(crls: RevocationListReloader): string | undefined {
+  const files = crls.status();
+  const trouble = files.flatMap((f, k) => {
+    const which = `CRL file ${k + 1} of ${files.length}`;
+    return [
+      ...(f.outdated ? [`${which} past its nextUpdate (its CA's certificates are refused)`] : []),
+      ...(f.refused !== undefined ? [`${which} refused (${f.refused}); the last good CRL is in use`] : []),
+    ];
+  });
+  return trouble.length ? trouble.join('; ') : undefined;
 }
 
 async function openChangeFeed(storage: Storage, config: Config, log: Logger): Promise<ChangeFeed> {

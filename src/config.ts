@@ -42,6 +42,10 @@ export interface Config {
   tlsClientCa: string | undefined;
   tlsClientCert: TlsClientCertMode;
   tlsCrl: string[];
+  /** Seconds between looks at the CRL files for a change; 0: read at start only. */
+  crlReload: number;
+  /** Seconds before a registered certificate expires from which it is announced and marked. */
+  expiryWarning: number;
   clientCertHeader: string | undefined;
   mtlsEndpoint: string | undefined;
   headersTimeout: number;
@@ -487,7 +491,23 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
     flag: '--tls-crl',
     defaultDoc: '(none)',
     parse: fileList,
-    doc: "Comma-separated CRL files (DER or PEM) of the CAs in ZGW_AUTH_TLS_CLIENT_CA or below them, read at start: a listed certificate is refused, and once a CRL's nextUpdate has passed every certificate of its CA is refused until a newer CRL is in place and zgw-auth restarted (fail closed). Refresh the files (e.g. a daily cron job fetching the TSP's CRL) and restart.",
+    doc: "Comma-separated CRL files (DER or PEM) of the CAs in ZGW_AUTH_TLS_CLIENT_CA or below them, read at start (a file that cannot serve stops the start) and again when they change (ZGW_AUTH_CRL_RELOAD): a listed certificate is refused, and once a CRL's nextUpdate has passed every certificate of its CA is refused until a newer CRL is in place (fail closed). Refresh the files (e.g. a cron job fetching the TSP's CRL, written to a temporary file and renamed over the old one).",
+  },
+  crlReload: {
+    key: 'crlReload',
+    env: 'ZGW_AUTH_CRL_RELOAD',
+    flag: '--crl-reload',
+    defaultDoc: '60',
+    parse: int(0, 86_400),
+    doc: 'Seconds between looks at the ZGW_AUTH_TLS_CRL files (size, modification time, inode); a changed file is read again and used from then on, no restart or signal needed. A new file that cannot be read, does not parse, is not signed by its CA or is older than the CRL in use is refused and the last good CRL stays in use (logged, `zgw_auth_crl_reload_failing`, readiness `crl`). 0: read at start only.',
+  },
+  expiryWarning: {
+    key: 'expiryWarning',
+    env: 'ZGW_AUTH_EXPIRY_WARNING',
+    flag: '--expiry-warning',
+    defaultDoc: '2592000',
+    parse: int(0, 94_608_000),
+    doc: "Seconds (default 30 days) before a client's registered certificate (an `x5c` key or a PEM certificate) expires from which it counts as expiring soon: `expiresSoon` in the admin API, marked in the CLI and the console, counted by `zgw_auth_credentials_expiring`, and announced once in the audit trail (`client_key.expiring`). 0: no warning.",
   },
   clientCertHeader: {
     key: 'clientCertHeader',
@@ -619,6 +639,8 @@ const DEFAULTS: Omit<Config, 'issuer'> = {
   tlsClientCa: undefined,
   tlsClientCert: 'off',
   tlsCrl: [],
+  crlReload: 60,
+  expiryWarning: 2_592_000,
   clientCertHeader: undefined,
   mtlsEndpoint: undefined,
   headersTimeout: 5,

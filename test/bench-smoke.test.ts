@@ -11,7 +11,7 @@ const RUN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bench
 
 /** Not a benchmark: one short round proves the harness measures real servers and reports honestly. */
 describe('benchmark harness (smoke)', () => {
-  it('loads zgw-auth and the bare baseline with wrk, times start-up, and writes JSON, SVG and the --check verdict', async () => {
+  it('loads zgw-auth and the bare baseline with wrk, runs the TLS handshake cases, times start-up, and writes JSON, SVG and the --check verdict', async () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-bench-'));
     const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
       (resolve) => {
@@ -35,6 +35,21 @@ describe('benchmark harness (smoke)', () => {
     for (const name of ['/token RS256, zgw-auth, SQLite', '/token RS256, bare Fastify']) {
       assert.ok(report.series[name]!.values[0]! > 100, `${name}: a real server answers more than 100 tokens a second`);
     }
+    // The TLS handshake cases: every one measured (a round with a refused request aborts the run),
+    // and their ratios against keep-alive shown side by side, not checked.
+    for (const name of [
+      'certificate, keep-alive',
+      'certificate, new connection per token',
+      'certificate, new connection, resumed session',
+      'secret, keep-alive',
+      'secret, new connection per token',
+    ])
+      assert.ok(report.series[`tls: ${name}`]!.values[0]! > 0, `tls: ${name} is measured`);
+    for (const id of ['tls-new-connection', 'tls-resumed-session', 'tls-secret-new-connection']) {
+      const t = report.targets.find((x) => x.id === id);
+      assert.ok(t && t.measured > 0 && t.unchecked, `${id}: a ratio shown, not a target`);
+    }
+    assert.match(stdout, /\| \/token mTLS: new TLS connection \(full handshake\) per token vs keep-alive +\|/);
     const startup = report.targets.find((t) => t.id === 'startup')!;
     assert.ok(startup.measured > 0 && startup.measured < 20_000, 'start-up to first token is timed');
     const ratio = report.targets.find((t) => t.id === 'token-rs256-bare')!;

@@ -284,6 +284,19 @@ const ROUTES: Record<string, RouteCase> = {
   },
 
   // ---- audit trail: an organisation administrator's own events only -------------------------
+  'GET /admin/credentials/expiring': {
+    // Own: the caller's whole view; other and unknown: narrowed to that RSIN. No certificate here
+    // expires soon: the scoping of what is listed is tested in credential-expiry.test.ts.
+    request: (c) => ({
+      url:
+        c.target === 'own'
+          ? '/admin/credentials/expiring'
+          : `/admin/credentials/expiring?organisation=${c.subject.rsin}`,
+    }),
+    expect: { global: EVERYWHERE, organisation: EVERYWHERE },
+    writes: false,
+    check: (_c, res) => assert.deepEqual(res.json.items, []),
+  },
   'GET /admin/audit': {
     request: (c) => ({
       url: c.target === 'own' ? '/admin/audit?limit=1000' : `/admin/audit?limit=1000&organisation=${c.subject.rsin}`,

@@ -4,11 +4,12 @@ import {
   type Client,
   CLIENT_AUTH_METHODS,
   type ClientAuthMethod,
-  type ClientKey,
   type SecretInfo,
   TLS_SUBJECT_FIELDS,
   type TlsSubject,
 } from '../clients/model.js';
+import type { ClientKeyView } from '../clients/client-service.js';
+import type { ExpiringCredential } from '../clients/credential-expiry.js';
 import { validateRsin } from '../clients/rsin.js';
 import { CLI_ACTOR, type CliContext } from './context.js';
 import { isoTime, table } from './output.js';
@@ -93,15 +94,21 @@ function secretRows(secrets: SecretInfo[]): string {
   );
 }
 
-function keyRows(keys: ClientKey[]): string {
+/** What a key's certificate expiry calls for: renewal soon, or nothing more (it is refused). */
+function expiryMark(k: ClientKeyView): string {
+  return k.expired ? 'expired' : k.expiresSoon ? 'expires soon' : '-';
+}
+
+function keyRows(keys: ClientKeyView[]): string {
   return table(
-    ['KID', 'THUMBPRINT (SHA-256)', 'KTY', 'ALG', 'EXPIRES', 'LAST USED', 'CREATED'],
+    ['KID', 'THUMBPRINT (SHA-256)', 'KTY', 'ALG', 'EXPIRES', 'WARNING', 'LAST USED', 'CREATED'],
     keys.map((k) => [
       k.kid,
       k.thumbprint,
       k.kty,
       k.alg ?? '-',
       isoTime(k.expiresAt),
+      expiryMark(k),
       isoTime(k.lastUsedAt),
       isoTime(k.createdAt),
     ]),
@@ -185,30 +192,46 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
     .option('--offset <n>', 'skip this many', seconds, 0)
     .option('--json', 'print JSON')
     .action(async (o, cmd: Command) => {
-      const page = await ctx.withApp(cmd, (app) =>
-        app.clients.list({
-          rsin: o.rsin,
-          enabled: o.enabled,
-          authMethod: o.authMethod,
-          q: o.search,
-          limit: Math.min(o.limit, 1000),
-          offset: o.offset,
-        }),
+      const [page, expiring] = await ctx.withApp(cmd, (app) =>
+        Promise.all([
+          app.clients.list({
+            rsin: o.rsin,
+            enabled: o.enabled,
+            authMethod: o.authMethod,
+            q: o.search,
+            limit: Math.min(o.limit, 1000),
+            offset: o.offset,
+          }),
+          app.expiry.expiring(),
+        ]),
       );
-      if (o.json) return ctx.out(JSON.stringify(page));
+      // Each client's credentials that expire within ZGW_AUTH_EXPIRY_WARNING, soonest first.
+      const byClient = new Map<string, ExpiringCredential[]>();
+      for (const c of expiring) byClient.set(c.clientId, [...(byClient.get(c.clientId) ?? []), c]);
+      if (o.json)
+        return ctx.out(
+          JSON.stringify({
+            ...page,
+            items: page.items.map((c) => ({ ...c, expiringCredentials: byClient.get(c.clientId) ?? [] })),
+          }),
+        );
       ctx.out(
         table(
-          ['CLIENT ID', 'RSIN', 'ENABLED', 'AUTH METHODS', 'SCOPES', 'LAST TOKEN', 'RISKS', 'NAME'],
-          page.items.map((c) => [
-            c.clientId,
-            c.rsin,
-            String(c.enabled),
-            c.authMethods.join(','),
-            c.allowedScopes.join(' ') || '-',
-            isoTime(c.lastTokenAt),
-            c.risks.join(' ') || '-',
-            c.name,
-          ]),
+          ['CLIENT ID', 'RSIN', 'ENABLED', 'AUTH METHODS', 'SCOPES', 'LAST TOKEN', 'RISKS', 'EXPIRING', 'NAME'],
+          page.items.map((c) => {
+            const e = byClient.get(c.clientId)?.[0];
+            return [
+              c.clientId,
+              c.rsin,
+              String(c.enabled),
+              c.authMethods.join(','),
+              c.allowedScopes.join(' ') || '-',
+              isoTime(c.lastTokenAt),
+              c.risks.join(' ') || '-',
+              e ? `${e.kind} ${e.id} ${isoTime(e.expiresAt)}` : '-',
+              c.name,
+            ];
+          }),
         ),
       );
       ctx.out(`${page.items.length} of ${page.total}`);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { FIRST_ADMIN_CLIENT_ID } from '../clients/model.js';
+import { EXPIRY_CHECK_MS } from '../clients/credential-expiry.js';
 import {
   type App,
   createApp,
@@ -37,6 +38,8 @@ export function serveCommand(program: Command, ctx: CliContext): void {
       // In cluster mode the primary has initialised the database before forking.
       const keyCreated = cluster.isWorker ? undefined : await ensureSigningKey(app);
       app.keys.startRefresh(config.keyRefreshInterval, (err) => app.log.error({ err }, 'signing key refresh failed'));
+      // Certificates that entered ZGW_AUTH_EXPIRY_WARNING's window: announced once each, at start and hourly.
+      app.expiry.start(EXPIRY_CHECK_MS, (err) => app.log.error({ err }, 'credential expiry check failed'));
       const housekeeping = () =>
         Promise.all([app.audit.prune(config.auditRetentionDays), app.revocations.prune()]).catch((err: unknown) =>
           app.log.error({ err }, 'housekeeping failed'),

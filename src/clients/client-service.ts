@@ -21,6 +21,7 @@ import {
 import { MAX_CLIENT_KEYS, parseKeyInput } from './client-keys.js';
 import { keyCertificateRefusal } from './key-certificate.js';
 import type { TrustStore } from '../pki/trust-store.js';
+import { expiryState } from './credential-expiry.js';
 import { isLive, secretInfo } from './secret-lifecycle.js';
 import {
   checkImportedSecret,
@@ -64,7 +65,12 @@ export interface ClientAuthPolicy {
   jwksUri?: { validate(uri: string): void };
   /** Trust anchors the x5c chains of registered keys must validate to (ZGW_AUTH_TLS_CLIENT_CA). */
   trust?: TrustStore;
+  /** Seconds before a registered certificate expires from which its key says expiresSoon (ZGW_AUTH_EXPIRY_WARNING). */
+  expiryWarning?: number;
 }
+
+/** A registered key as administrators see it: whether its certificate expires soon or has expired. */
+export type ClientKeyView = ClientKey & { expiresSoon: boolean; expired: boolean };
 
 const SELF_SIGNED_NEEDS_NEW_SECRET =
   'self-signed tokens need a new secret: the existing secrets are stored as one-way hashes and cannot verify HS256 signatures; add a secret to this client';
@@ -417,7 +423,7 @@ export class ClientService {
   }
 
   /** Registers public keys (a JWK, a JWKS or PEM certificates, see parseKeyInput); audited by thumbprint. */
-  async addKeys(clientId: string, text: string, actor: Actor): Promise<ClientKey[]> {
+  async addKeys(clientId: string, text: string, actor: Actor): Promise<ClientKeyView[]> {
     const client = await this.get(clientId);
     if (client.jwksUri !== null)
       throw new ValidationError(
@@ -449,15 +455,20 @@ export class ClientService {
         organisation: client.rsin,
         details: keyDetails(k),
       });
-    return added;
+    return added.map((k) => this.keyView(k));
   }
 
-  async listKeys(clientId: string): Promise<ClientKey[]> {
+  async listKeys(clientId: string): Promise<ClientKeyView[]> {
     await this.get(clientId);
-    return this.store.listKeys(clientId);
+    return (await this.store.listKeys(clientId)).map((k) => this.keyView(k));
   }
 
-  async removeKey(clientId: string, kid: string, actor: Actor): Promise<ClientKey> {
+  /** The key with where its certificate stands now (ZGW_AUTH_EXPIRY_WARNING). */
+  private keyView(k: ClientKey): ClientKeyView {
+    return { ...k, ...expiryState(k.expiresAt, this.now(), (this.authPolicy.expiryWarning ?? 0) * 1000) };
+  }
+
+  async removeKey(clientId: string, kid: string, actor: Actor): Promise<ClientKeyView> {
     const client = await this.get(clientId);
     const removed = await this.store.removeKey(clientId, kid);
     if (!removed) throw new NotFoundError(`key "${kid.slice(0, 60)}" of client "${clientId}" does not exist`);
@@ -470,7 +481,7 @@ export class ClientService {
       organisation: client.rsin,
       details: keyDetails(removed),
     });
-    return removed;
+    return this.keyView(removed);
   }
 
   private async changed(clientId: string): Promise<void> {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { JwksUriPolicy } from './jwks-uri.js';
+import http from 'node:http';
+import net, { type AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { fetchJwks, JwksFetchError, JwksUriPolicy } from './jwks-uri.js';
 
 describe('jwks_uri address policy', () => {
   const strict = new JwksUriPolicy([]);
@@ -55,5 +57,68 @@ describe('jwks_uri address policy', () => {
       'not a url',
     ])
       assert.throws(() => strict.validate(bad), /jwks_uri/, bad);
+  });
+});
+
+describe('jwks_uri fetch time bound', () => {
+  const policy = new JwksUriPolicy(['127.0.0.1']);
+  const sockets = new Set<net.Socket>();
+  const timers = new Set<NodeJS.Timeout>();
+  // Accepts the connection and never says a word.
+  const silent = net.createServer((socket) => sockets.add(socket));
+  // Answers 200 with headers, then one byte of a JWKS every 50 ms, never ending.
+  const dribbling = http.createServer((req, res) => {
+    sockets.add(req.socket);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{"keys":[');
+    const timer = setInterval(() => res.write(' '), 50);
+    timers.add(timer);
+    res.on('close', () => clearInterval(timer));
+  });
+  const listen = (server: net.Server) =>
+    new Promise<number>((resolve) =>
+      server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)),
+    );
+  let silentPort = 0;
+  let dribblingPort = 0;
+  before(async () => {
+    silentPort = await listen(silent);
+    dribblingPort = await listen(dribbling);
+  });
+  after(async () => {
+    for (const t of timers) clearInterval(t);
+    for (const s of sockets) s.destroy();
+    await Promise.all([silent, dribbling].map((s) => new Promise((r) => s.close(r))));
+  });
+
+  /** The fetch's outcome, or a failure of the test's own when the fetch is not over within `guardMs`: never a hang. */
+  async function outcome(uri: string, timeoutMs: number, guardMs = 4000): Promise<unknown> {
+    let guard: NodeJS.Timeout | undefined;
+    const hung = new Promise<never>((_, reject) => {
+      guard = setTimeout(() => reject(new Error(`the fetch was still running after ${guardMs} ms`)), guardMs);
+    });
+    try {
+      return await Promise.race([
+        fetchJwks(uri, policy, { timeoutMs }).then(
+          () => assert.fail('a fetch that never completes resolved'),
+          (err: unknown) => err,
+        ),
+        hung,
+      ]);
+    } finally {
+      clearTimeout(guard);
+    }
+  }
+
+  it('ends a fetch from a server that accepts and never answers', async () => {
+    const err = await outcome(`http://127.0.0.1:${silentPort}/jwks`, 200);
+    assert.ok(err instanceof JwksFetchError, String(err));
+    assert.match(err.message, /no complete answer within 200 ms/);
+  });
+
+  it('ends a fetch whose answer dribbles in byte by byte, though bytes keep coming', async () => {
+    const err = await outcome(`http://127.0.0.1:${dribblingPort}/jwks`, 300);
+    assert.ok(err instanceof JwksFetchError, String(err));
+    assert.match(err.message, /no complete answer within 300 ms/);
   });
 });

@@ -152,9 +152,15 @@ export const JWKS_WITH_PRIVATE_KEYS = 'the jwks_uri publishes private key materi
 /**
  * GET a JWKS: bounded in bytes and time, no redirects, and connected only to addresses the policy
  * allows — checked on the address actually connected to (the lookup below), so a name that
- * resolves differently the second time cannot slip past the check.
+ * resolves differently the second time cannot slip past the check. `timeoutMs` bounds the whole
+ * fetch (JWKS_FETCH.timeoutMs unless given; tests pass a shorter one).
  */
-export function fetchJwks(uri: string, policy: JwksUriPolicy): Promise<{ doc: unknown; maxAge: number | undefined }> {
+export function fetchJwks(
+  uri: string,
+  policy: JwksUriPolicy,
+  options: { timeoutMs?: number } = {},
+): Promise<{ doc: unknown; maxAge: number | undefined }> {
+  const timeoutMs = options.timeoutMs ?? JWKS_FETCH.timeoutMs;
   return new Promise((resolve, reject) => {
     let url: URL;
     try {
@@ -191,8 +197,8 @@ export function fetchJwks(uri: string, policy: JwksUriPolicy): Promise<{ doc: un
       headers: { accept: 'application/jwk-set+json, application/json' },
     });
     const timer = setTimeout(
-      () => request.destroy(new JwksFetchError(`no complete answer within ${JWKS_FETCH.timeoutMs} ms`)),
-      JWKS_FETCH.timeoutMs,
+      () => request.destroy(new JwksFetchError(`no complete answer within ${timeoutMs} ms`)),
+      timeoutMs,
     );
     const fail = (err: Error) => {
       clearTimeout(timer);

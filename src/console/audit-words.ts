@@ -25,6 +25,8 @@ const WORDS = {
     keyRotated: '{actor} maakte sleutel {target}; die ondertekent vanaf {at}.',
     clientKeyAdded: '{actor} registreerde publieke sleutel {kid} (vingerafdruk {thumbprint}) voor client {target}.',
     clientKeyRemoved: '{actor} verwijderde publieke sleutel {kid} (vingerafdruk {thumbprint}) van client {target}.',
+    clientKeyExpiring:
+      'Het certificaat van publieke sleutel {kid} (vingerafdruk {thumbprint}) van client {target} verloopt op {at}.',
     orgCreated: '{actor} registreerde organisatie {org}.',
     orgCreatedEnsured:
       'Organisatie {org} werd geregistreerd bij het aanmaken of verplaatsen van een client door {actor}.',
@@ -57,6 +59,8 @@ const WORDS = {
     keyRotated: '{actor} created key {target}; it signs from {at}.',
     clientKeyAdded: '{actor} registered public key {kid} (thumbprint {thumbprint}) for client {target}.',
     clientKeyRemoved: '{actor} removed public key {kid} (thumbprint {thumbprint}) of client {target}.',
+    clientKeyExpiring:
+      'The certificate of public key {kid} (thumbprint {thumbprint}) of client {target} expires on {at}.',
     orgCreated: '{actor} registered organisation {org}.',
     orgCreatedEnsured: 'Organisation {org} was registered when {actor} created or moved a client.',
     orgUpdated: '{actor} changed organisation {org}.',
@@ -259,6 +263,13 @@ export function sentenceOf(lang: Lang, e: AuditEvent, names: OrganisationNames):
         ...v,
         kid: text(d.kid, 200),
         thumbprint: text(d.thumbprint, 43),
+      });
+    case 'client_key.expiring':
+      return fill(w.clientKeyExpiring, {
+        ...v,
+        kid: text(d.kid, 200),
+        thumbprint: text(d.thumbprint, 43),
+        at: typeof d.expiresAt === 'number' ? formatTime(lang, d.expiresAt) : '—',
       });
     case 'organisation.created':
       return fill(d.ensured ? w.orgCreatedEnsured : w.orgCreated, { ...v, org: orgOf(e.target) });

@@ -176,6 +176,7 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
     guard: app.guard,
     metrics: app.metrics,
     activity: app.activity,
+    expiry: app.expiry,
     now: app.now,
   });
 

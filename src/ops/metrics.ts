@@ -1,5 +1,15 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { CredentialExpiry } from '../clients/credential-expiry.js';
 import type { KeyRing } from '../keys/key-ring.js';
+import type { CrlFileStatus } from '../pki/revocation-reload.js';
+
+/** What the metrics read besides the keys, where the process has it. */
+export interface MetricSources {
+  /** The CRL files and what became of them (ZGW_AUTH_TLS_CRL). */
+  crl?: () => CrlFileStatus[];
+  /** Registered credentials expiring soon. */
+  expiry?: Pick<CredentialExpiry, 'counts'>;
+}
 
 /** Prometheus metrics of one process, on their own registry (several apps may share a process in tests). */
 export class Metrics {
@@ -36,7 +46,7 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(keys: KeyRing, now: () => number) {
+  constructor(keys: KeyRing, now: () => number, sources: MetricSources = {}) {
     collectDefaultMetrics({ register: this.registry, prefix: 'zgw_auth_' });
     new Gauge({
       name: 'zgw_auth_signing_key_age_seconds',
@@ -53,5 +63,41 @@ export class Metrics {
           );
       },
     });
+    const expiry = sources.expiry;
+    if (expiry)
+      new Gauge({
+        name: 'zgw_auth_credentials_expiring',
+        help: 'Registered client credentials expiring within ZGW_AUTH_EXPIRY_WARNING, per organisation (RSIN) and kind',
+        labelNames: ['organisation', 'kind'],
+        registers: [this.registry],
+        async collect() {
+          const counts = await expiry.counts();
+          this.reset();
+          for (const c of counts) this.set({ organisation: c.organisation, kind: c.kind }, c.count);
+        },
+      });
+    const crl = sources.crl;
+    if (crl) {
+      new Gauge({
+        name: 'zgw_auth_crl_reload_failing',
+        help: "1 while a CRL file's current contents are refused and its last good CRL stays in use",
+        labelNames: ['file'],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const f of crl()) this.set({ file: f.file }, f.refused === undefined ? 0 : 1);
+        },
+      });
+      new Gauge({
+        name: 'zgw_auth_crl_next_update_timestamp_seconds',
+        help: 'nextUpdate of the CRL in use per file (epoch seconds): past it, every certificate of its CA is refused',
+        labelNames: ['file'],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const f of crl()) if (f.nextUpdate !== null) this.set({ file: f.file }, Math.floor(f.nextUpdate / 1000));
+        },
+      });
+    }
   }
 }

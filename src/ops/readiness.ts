@@ -8,6 +8,8 @@ export interface ReadinessProbes {
   signingKey(): boolean;
   /** Whether Redis answers; absent when none is configured. */
   redis?: () => boolean;
+  /** What is wrong with the CRL files (a refused file, an outdated list), or undefined; absent without CRLs. */
+  crl?: () => string | undefined;
 }
 
 export interface ReadinessReport {
@@ -50,6 +52,8 @@ export class Readiness {
     const checks: Record<string, string> = { database, keys };
     // Redis holds only limits, which fall back per process: reported, but never a reason to take the process out.
     if (this.probes.redis) checks.redis = this.probes.redis() ? 'ok' : 'unreachable (limits per process)';
+    // Every process reads the same CRL files, and clients with keys or secrets still work: reported, never a reason to take one out.
+    if (this.probes.crl) checks.crl = this.probes.crl() ?? 'ok';
     if (this.stopping) checks.process = 'shutting down';
     else if (fault) checks.process = `unexpected error: ${fault}`;
     return { ready: database === 'ok' && keys === 'ok' && !this.stopping && !fault, checks };

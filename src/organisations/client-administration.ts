@@ -1,7 +1,14 @@
 import type { AuditEvent, AuditLog, AuditQuery } from '../audit/audit-log.js';
 import type { ClientFilter } from '../clients/client-store.js';
-import { type Actor, type ClientService, clientNotFound, type CreatedSecret } from '../clients/client-service.js';
-import type { Client, ClientInput, ClientKey, ClientPatch, SecretInfo, SecretInput } from '../clients/model.js';
+import type { CredentialExpiry, ExpiringCredential } from '../clients/credential-expiry.js';
+import {
+  type Actor,
+  type ClientKeyView,
+  type ClientService,
+  clientNotFound,
+  type CreatedSecret,
+} from '../clients/client-service.js';
+import type { Client, ClientInput, ClientPatch, SecretInfo, SecretInput } from '../clients/model.js';
 import {
   type Administrator,
   auditQueryFor,
@@ -36,7 +43,16 @@ export class ClientAdministration {
   constructor(
     private readonly clients: AdministeredClients,
     private readonly audit: Pick<AuditLog, 'list'>,
+    private readonly expiry?: Pick<CredentialExpiry, 'expiring'>,
   ) {}
+
+  /** Credentials expiring soon of the clients `admin` sees (of `organisation` only, when given), soonest first. */
+  async expiringCredentials(admin: Administrator, organisation?: string): Promise<ExpiringCredential[]> {
+    const scoped = clientFilterFor(admin, { rsin: organisation, limit: 0, offset: 0 });
+    if (!scoped || !this.expiry) return [];
+    const rsin = scoped.rsin;
+    return (await this.expiry.expiring()).filter((c) => rsin === undefined || c.organisation === rsin);
+  }
 
   async list(admin: Administrator, filter: ClientFilter): Promise<{ items: Client[]; total: number }> {
     const scoped = clientFilterFor(admin, filter);
@@ -86,17 +102,17 @@ export class ClientAdministration {
     return this.clients.revokeSecret(clientId, secretId, actor);
   }
 
-  async listKeys(admin: Administrator, clientId: string): Promise<ClientKey[]> {
+  async listKeys(admin: Administrator, clientId: string): Promise<ClientKeyView[]> {
     await this.visible(admin, clientId);
     return this.clients.listKeys(clientId);
   }
 
-  async addKeys(admin: Administrator, clientId: string, text: string, actor: Actor): Promise<ClientKey[]> {
+  async addKeys(admin: Administrator, clientId: string, text: string, actor: Actor): Promise<ClientKeyView[]> {
     checkClientChange(admin, await this.visible(admin, clientId));
     return this.clients.addKeys(clientId, text, actor);
   }
 
-  async removeKey(admin: Administrator, clientId: string, kid: string, actor: Actor): Promise<ClientKey> {
+  async removeKey(admin: Administrator, clientId: string, kid: string, actor: Actor): Promise<ClientKeyView> {
     checkClientChange(admin, await this.visible(admin, clientId));
     return this.clients.removeKey(clientId, kid, actor);
   }

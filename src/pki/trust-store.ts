@@ -27,7 +27,7 @@ interface CachedVerdict {
   at: number;
 }
 
-/** How long a validated chain is not validated again: its certificates and CRLs change only on restart. */
+/** How long a validated chain is not validated again; a changed CRL (replaceRevocationLists) drops every verdict at once. */
 const VERDICT_MS = 300_000;
 const VERDICTS_MAX = 1000;
 
@@ -59,20 +59,35 @@ export function trustStoreFrom(pem: string, revocationLists: { name: string; byt
   });
   if (store.anchors.length === 0)
     throw new ValidationError('the client CA bundle holds no self-signed root certificate to anchor chains');
-  for (const { name, bytes } of revocationLists) {
-    let list: RevocationList;
-    try {
-      list = parseRevocationList(bytes);
-    } catch (err) {
-      throw new ValidationError(`CRL ${name}: ${err instanceof DerError ? err.message : 'unreadable'}`);
-    }
-    // A list of a CA in the bundle must be its: a list no CA of the bundle signed is a mistake worth stopping for.
-    const issuers = [...store.anchors, ...store.intermediates].filter((c) => c.subjectDer.equals(list.issuerDer));
-    if (issuers.length > 0 && !issuers.some((c) => signedBy(list, c.x509)))
-      throw new ValidationError(`CRL ${name} is not signed by the CA it names`);
-    store.revocationLists.push(list);
-  }
+  for (const { name, bytes } of revocationLists) store.revocationLists.push(revocationListFor(store, name, bytes));
   return store;
+}
+
+/**
+ * A CRL file's bytes as a list the store can use, or a ValidationError naming the file: it must
+ * parse, and a list of a CA in the bundle must be signed by it (a list no CA of the bundle signed
+ * is a mistake worth refusing).
+ */
+export function revocationListFor(store: TrustStore, name: string, bytes: Buffer): RevocationList {
+  let list: RevocationList;
+  try {
+    list = parseRevocationList(bytes);
+  } catch (err) {
+    throw new ValidationError(`CRL ${name}: ${err instanceof DerError ? err.message : 'unreadable'}`);
+  }
+  const issuers = [...store.anchors, ...store.intermediates].filter((c) => c.subjectDer.equals(list.issuerDer));
+  if (issuers.length > 0 && !issuers.some((c) => signedBy(list, c.x509)))
+    throw new ValidationError(`CRL ${name} is not signed by the CA it names`);
+  return list;
+}
+
+/**
+ * Puts `lists` in place of the store's CRLs (a CRL file changed). Verdicts cached under the old
+ * lists are forgotten: a certificate revoked by the new list is refused at its next use.
+ */
+export function replaceRevocationLists(store: TrustStore, lists: RevocationList[]): void {
+  store.revocationLists = lists;
+  store.verdicts = new BoundedCache(VERDICTS_MAX);
 }
 
 export type ChainPurpose = 'tls_client' | 'signature';

@@ -15,6 +15,7 @@ import {
   type SecretInfo,
   type TlsSubjectField,
 } from '../clients/model.js';
+import type { CredentialExpiryStore, CredentialKind, ExpiringCredential } from '../clients/credential-expiry.js';
 import { FORMER_SECRET_MS, isLive } from '../clients/secret-lifecycle.js';
 import { prepareQuery } from './prepared.js';
 import type { ClientKeyRow, ClientRow, ClientSecretRow, Database, NewClientRow } from './schema.js';
@@ -24,7 +25,7 @@ const USAGE_CHUNK = 500;
 const LAST_TOKEN_ORDER = sql`coalesce(last_token_at, -1)`;
 
 /** ClientStore on SQLite or PostgreSQL: rows to domain types and back, nothing more. */
-export class KyselyClientStore implements ClientStore {
+export class KyselyClientStore implements ClientStore, CredentialExpiryStore {
   /** The lookup behind every client authentication: one statement, compiled once. */
   private readonly selectWithSecrets;
   /** A client's keys, read with it when one of its methods uses keys. */
@@ -227,6 +228,53 @@ export class KyselyClientStore implements ClientStore {
     return row && toClientKey(row);
   }
 
+  /** Keys with a certificate (expires_at) expiring within (from, until], with their client's organisation. */
+  async expiringCredentials(
+    kind: CredentialKind,
+    from: number,
+    until: number,
+    limit: number,
+  ): Promise<ExpiringCredential[]> {
+    const rows = await this.db
+      .selectFrom('client_keys')
+      .innerJoin('clients', 'clients.client_id', 'client_keys.client_id')
+      .select([
+        'client_keys.client_id',
+        'client_keys.kid',
+        'client_keys.thumbprint',
+        'client_keys.expires_at',
+        'client_keys.expiry_announced_at',
+        'clients.rsin',
+      ])
+      .where('client_keys.expires_at', '>', from)
+      .where('client_keys.expires_at', '<=', until)
+      .orderBy('client_keys.expires_at')
+      .orderBy('client_keys.client_id')
+      .orderBy('client_keys.kid')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({
+      kind,
+      clientId: r.client_id,
+      organisation: r.rsin,
+      id: r.kid,
+      thumbprint: r.thumbprint,
+      expiresAt: Number(r.expires_at),
+      announcedAt: r.expiry_announced_at === null ? null : Number(r.expiry_announced_at),
+    }));
+  }
+
+  async markExpiryAnnounced(_kind: CredentialKind, clientId: string, id: string, at: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('client_keys')
+      .set({ expiry_announced_at: at })
+      .where('client_id', '=', clientId)
+      .where('kid', '=', id)
+      .where('expiry_announced_at', 'is', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
   async recordKeyUsage(keys: { clientId: string; kid: string }[], at: number): Promise<void> {
     for (const k of keys) {
       await this.db
@@ -332,6 +380,7 @@ function toKeyRow(k: ClientKey): ClientKeyRow {
     expires_at: k.expiresAt,
     created_at: k.createdAt,
     last_used_at: k.lastUsedAt,
+    expiry_announced_at: null,
   };
 }
 

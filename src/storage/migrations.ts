@@ -231,6 +231,13 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0011_client_key_expiry_announcements': {
+      async up(db: AnyDb) {
+        // When a key's certificate was announced as expiring soon (audit): once, across restarts and processes.
+        await db.schema.alterTable('client_keys').addColumn('expiry_announced_at', ms).execute();
+        await db.schema.createIndex('client_keys_expires').on('client_keys').column('expires_at').execute();
+      },
+    },
   };
 }
 

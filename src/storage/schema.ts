@@ -72,6 +72,8 @@ export interface ClientKeyTable {
   expires_at: number | null;
   created_at: number;
   last_used_at: number | null;
+  /** When the certificate's coming expiry was announced in the audit trail; null: not yet. */
+  expiry_announced_at: number | null;
 }
 
 /** Identifiers that may be used once (assertion jti, later DPoP proofs), until they expire. */

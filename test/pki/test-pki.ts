@@ -79,6 +79,13 @@ export interface TestPki {
   certs: Record<CertificateName, Issued>;
   /** The subject DNs as RFC 4514 strings, leaf RDN first. */
   subjectDn: { client: string; clientRsa: string };
+  /** Revokes a certificate the TSP CA issued (in its database; the CRL changes with writeCrl). */
+  revoke(name: CertificateName): void;
+  /**
+   * A new CRL of the TSP CA, written to a temporary file and renamed over `to` (crlPath unless
+   * given), as a cron job should; its lastUpdate and nextUpdate when given (epoch ms). Returns its bytes.
+   */
+  writeCrl(options?: { lastUpdate?: number; nextUpdate?: number; to?: string }): Buffer;
   remove(): void;
 }
 
@@ -337,7 +344,7 @@ export function makeTestPki(): TestPki {
   certs.pathTooLong = issued('pathTooLong', 'pathTooLong.pem', 'pathTooLong.key', [read('subCa.pem'), ...underTsp]);
   certs.underNotCa = issued('underNotCa', 'underNotCa.pem', 'underNotCa.key', [read('notCa.pem'), ...underTsp]);
 
-  return {
+  const pki: TestPki = {
     dir,
     anchorsPath: file('root.pem'),
     bundlePath: write('bundle.pem', rootPem + domainCaPem + tspCaPem),
@@ -351,9 +358,24 @@ export function makeTestPki(): TestPki {
       client: `CN=zaaksysteem.testdorp.nl,serialNumber=${OIN},O=Gemeente Testdorp,C=NL`,
       clientRsa: `CN=dms.leverancier.nl,serialNumber=${OTHER_OIN},O=Leverancier \\"Zaken\\, Documenten\\" B.V.,C=NL`,
     },
+    revoke(name) {
+      openssl(['ca', '-config', caConfig, '-revoke', pki.certs[name].certPath, '-crl_reason', 'keyCompromise']);
+    },
+    writeCrl({ lastUpdate, nextUpdate, to = file('tsp.crl') } = {}) {
+      const temporary = `${to}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+      openssl(
+        ['ca', '-config', caConfig, '-gencrl', '-out', temporary].concat(
+          lastUpdate === undefined ? [] : ['-crl_lastupdate', stamp(lastUpdate)],
+          nextUpdate === undefined ? [] : ['-crl_nextupdate', stamp(nextUpdate)],
+        ),
+      );
+      fs.renameSync(temporary, to);
+      return fs.readFileSync(to);
+    },
     remove() {
       fs.rmSync(dir, { recursive: true, force: true });
       untrack();
     },
   };
+  return pki;
 }

@@ -78,8 +78,18 @@ export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): 
       tools.api(request),
       list.items.map((c) => c.rsin),
     );
+    // Clients with a certificate that expires within ZGW_AUTH_EXPIRY_WARNING get a badge.
+    const expiring = new Set(
+      (await tools.api(request).get<{ items: { clientId: string }[] }>('/credentials/expiring')).items.map(
+        (c) => c.clientId,
+      ),
+    );
     const rows = list.items.map((c) => [
-      html`<a class="utrecht-link" href="${clientPath(c.clientId)}">${c.clientId}</a>`,
+      html`<a class="utrecht-link" href="${clientPath(c.clientId)}">${c.clientId}</a>${
+        expiring.has(c.clientId)
+          ? html` <span class="utrecht-status-badge utrecht-status-badge--warning">${m.certificateExpiringBadge}</span>`
+          : ''
+      }`,
       c.name,
       organisationLabel(names, c.rsin),
       c.enabled ? m.statusEnabled : m.statusDisabled,
@@ -522,7 +532,7 @@ async function clientPage(
   const [client, secrets, keys] = await Promise.all([
     api.call<Client>('GET', path),
     api.call<SecretInfo[]>('GET', `${path}/secrets`),
-    api.call<{ items: ClientKey[] }>('GET', `${path}/keys`),
+    api.call<{ items: (ClientKey & { expiresSoon: boolean; expired: boolean })[] }>('GET', `${path}/keys`),
   ]);
   const names = await organisationNames(api, [client.rsin]);
   const values: FormFields = state.values ?? {
@@ -553,7 +563,13 @@ async function clientPage(
     html`<code class="utrecht-code">${k.kid}</code>`,
     html`<code class="utrecht-code">${k.thumbprint}</code>`,
     `${k.kty}${k.alg ? ` ${k.alg}` : ''}`,
-    formatTime(ctx.lang, k.expiresAt),
+    html`${formatTime(ctx.lang, k.expiresAt)}${
+      k.expired
+        ? html` <span class="utrecht-status-badge utrecht-status-badge--danger">${m.expiredBadge}</span>`
+        : k.expiresSoon
+          ? html` <span class="utrecht-status-badge utrecht-status-badge--warning">${m.expiringBadge}</span>`
+          : ''
+    }`,
     formatTime(ctx.lang, k.lastUsedAt, m.never),
     html`<form method="post" action="${clientPath(clientId)}/keys/${encodeURIComponent(k.kid)}/remove">
       ${csrfField(ctx)}<button type="submit" class="utrecht-button utrecht-button--subtle" aria-label="${fill(m.removeKeyLabel, { kid: k.kid })}">${m.removeKey}</button>
@@ -561,7 +577,18 @@ async function clientPage(
   ]);
   const kv = state.keyValues ?? {};
   const sv = state.secretValues ?? {};
-  const content = html`${state.errors ? errorSummary(m, state.errors) : ''} ${client.risks.includes('weak_secret') ? alert('error', m.riskWeak) : ''}
+  const expiring = keys.items.filter((k) => k.expiresSoon).sort((a, b) => (a.expiresAt ?? 0) - (b.expiresAt ?? 0));
+  const expiringNote = expiring.length
+    ? alert(
+        'info',
+        fill(m.certificatesExpiring, {
+          count: expiring.length,
+          kid: expiring[0]!.kid,
+          at: formatTime(ctx.lang, expiring[0]!.expiresAt),
+        }),
+      )
+    : '';
+  const content = html`${state.errors ? errorSummary(m, state.errors) : ''} ${client.risks.includes('weak_secret') ? alert('error', m.riskWeak) : ''} ${expiringNote}
     <dl class="utrecht-data-list">
       <div class="utrecht-data-list__item">
         <dt class="utrecht-data-list__item-key">${m.colOrganisation}</dt>

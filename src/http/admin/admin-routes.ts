@@ -24,6 +24,7 @@ import {
   administratorOf,
   mayReadOrganisation,
 } from '../../organisations/administration-policy.js';
+import type { CredentialExpiry } from '../../clients/credential-expiry.js';
 import { type AdministeredClients, ClientAdministration } from '../../organisations/client-administration.js';
 import type { OrganisationService } from '../../organisations/organisation-service.js';
 import { failureFloor } from '../failure-floor.js';
@@ -104,6 +105,8 @@ export interface AdminRouteOptions extends AdminAuthorization {
   /** The defaults of a key rotation. */
   config: KeyRotationDependencies['config'];
   activity: Pick<Activity, 'report'>;
+  /** Registered credentials expiring soon (ZGW_AUTH_EXPIRY_WARNING). */
+  expiry: Pick<CredentialExpiry, 'expiring'>;
   now: () => number;
 }
 
@@ -115,7 +118,7 @@ export interface AdminRouteOptions extends AdminAuthorization {
  */
 export const adminRoutes: FastifyPluginAsyncTypebox<AdminRouteOptions> = async (admin, options) => {
   const { organisations, audit, keys, config } = options;
-  const clients = new ClientAdministration(options.clients, audit);
+  const clients = new ClientAdministration(options.clients, audit, options.expiry);
   await admin.register(swagger, {
     openapi: {
       info: { title: 'zgw-auth admin API', version: '1' },
@@ -351,6 +354,14 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRouteOptions> = async (
     { schema: { params: s.keyParams, response: { 200: s.clientKeyRef } } },
     async (request) =>
       clients.removeKey(administratorOfRequest(request), request.params.clientId, request.params.kid, actorOf(request)),
+  );
+
+  admin.get(
+    '/credentials/expiring',
+    { schema: { querystring: s.expiringCredentialsQuery, response: { 200: s.expiringCredentialList } } },
+    async (request) => ({
+      items: await clients.expiringCredentials(administratorOfRequest(request), request.query.organisation),
+    }),
   );
 
   admin.get('/audit', { schema: { querystring: s.auditQuery, response: { 200: s.auditPage } } }, async (request) => ({

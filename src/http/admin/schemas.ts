@@ -2,10 +2,11 @@ import { type Static, type TSchema, Type } from 'typebox';
 import type { AuditEvent } from '../../audit/audit-log.js';
 import { CLIENT_LIMITS } from '../../clients/client-limits.js';
 import { CLIENT_SORTS } from '../../clients/client-store.js';
+import type { ClientKeyView } from '../../clients/client-service.js';
+import { CREDENTIAL_KINDS } from '../../clients/credential-expiry.js';
 import {
   type Client,
   CLIENT_AUTH_METHODS,
-  type ClientKey,
   GRANT_TYPES,
   MAX_EPOCH_MS,
   type SecretInfo,
@@ -180,7 +181,9 @@ export type ResponseShapes = [
   Holds<Same<Static<typeof auditEventSchema>, AuditEvent>>,
   Holds<Same<Static<typeof keyInfoSchema>, KeyInfo>>,
   Holds<Same<Static<typeof keyRotationSchema>, KeyRotation>>,
-  Holds<Same<Static<typeof clientKeySchema>, Omit<ClientKey, 'publicJwk'> & { publicJwk: Record<string, unknown> }>>,
+  Holds<
+    Same<Static<typeof clientKeySchema>, Omit<ClientKeyView, 'publicJwk'> & { publicJwk: Record<string, unknown> }>
+  >,
 ];
 
 // ---- requests ----------------------------------------------------------------------------------
@@ -312,11 +315,36 @@ export const clientKeySchema = Type.Object(
     alg: nullable(Type.String()),
     publicJwk: anyObject({ description: 'the public JWK, with x5c when it came with a certificate' }),
     expiresAt: epochMs(),
+    expiresSoon: Type.Boolean({
+      description: "the key's certificate expires within ZGW_AUTH_EXPIRY_WARNING (and has not expired yet)",
+    }),
+    expired: Type.Boolean({ description: "the key's certificate has expired: the key is refused" }),
     createdAt: Type.Integer(),
     lastUsedAt: epochMs(),
   },
   { $id: 'ClientKey' },
 );
+export const expiringCredentialsQuery = Type.Object(
+  {
+    organisation: Type.Optional(
+      Type.String({ pattern: RSIN_PATTERN.source, description: 'credentials of this organisation (RSIN) only' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export const expiringCredentialList = Type.Object({
+  items: Type.Array(
+    Type.Object({
+      kind: Type.Enum(CREDENTIAL_KINDS, { type: 'string' }),
+      clientId: Type.String(),
+      organisation: Type.String({ description: "the client's organisation (RSIN)" }),
+      id: Type.String({ description: "which of the client's credentials: for a certificate, its key's kid" }),
+      thumbprint: Type.String({ description: "RFC 7638 SHA-256 thumbprint of the certificate's key" }),
+      expiresAt: Type.Integer({ description: 'epoch milliseconds' }),
+    }),
+    { description: 'credentials expiring within ZGW_AUTH_EXPIRY_WARNING, soonest first' },
+  ),
+});
 export const clientKeyRef = Type.Unsafe<Static<typeof clientKeySchema>>(Type.Ref('ClientKey#'));
 export const clientKeyList = Type.Object({ items: Type.Array(clientKeyRef) });
 export const addKeysBody = Type.Object(

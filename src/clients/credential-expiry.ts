@@ -1,0 +1,145 @@
+import type { NewAuditEvent } from '../audit/audit-log.js';
+
+/**
+ * Credentials of clients that stop working on a date of their own, warned about before they do.
+ * Today one kind: a registered certificate (a key's `x5c`, or a PEM certificate registered for
+ * self_signed_tls_client_auth), whose notAfter is the key's expiresAt. A secret's expiry can join
+ * as a kind of its own: the store answers per kind, the rest is the same.
+ */
+export const CREDENTIAL_KINDS = ['certificate'] as const;
+export type CredentialKind = (typeof CREDENTIAL_KINDS)[number];
+
+/** A credential that expires within the warning window. */
+export interface ExpiringCredential {
+  kind: CredentialKind;
+  clientId: string;
+  /** The client's organisation (RSIN). */
+  organisation: string;
+  /** Which credential of the client: for a certificate, its key's kid. */
+  id: string;
+  /** RFC 7638 thumbprint of the certificate's key. */
+  thumbprint: string;
+  /** Epoch ms. */
+  expiresAt: number;
+  /** When its coming expiry was announced in the audit trail; null: not yet. */
+  announcedAt: number | null;
+}
+
+/** Where the credentials and their announcements are kept. */
+export interface CredentialExpiryStore {
+  /** Credentials of the kind expiring after `from` and at or before `until`, soonest first, at most `limit`. */
+  expiringCredentials(kind: CredentialKind, from: number, until: number, limit: number): Promise<ExpiringCredential[]>;
+  /**
+   * Marks the credential as announced at `at` unless it was already: true only for the one call
+   * (of any process) that marked it, so each credential is announced once.
+   */
+  markExpiryAnnounced(kind: CredentialKind, clientId: string, id: string, at: number): Promise<boolean>;
+}
+
+/** Most expiring credentials looked at per kind in one go (a registry has far fewer). */
+export const MAX_EXPIRING = 10_000;
+/** How often a running server looks for credentials that entered the window. */
+export const EXPIRY_CHECK_MS = 3_600_000;
+
+/** Where a credential with this expiry stands at `now`: expiring soon (within the window), expired, or neither. */
+export function expiryState(
+  expiresAt: number | null,
+  now: number,
+  windowMs: number,
+): { expiresSoon: boolean; expired: boolean } {
+  if (expiresAt === null) return { expiresSoon: false, expired: false };
+  const expired = expiresAt <= now;
+  return { expiresSoon: !expired && windowMs > 0 && expiresAt - now <= windowMs, expired };
+}
+
+/**
+ * The warning before a credential expires (ZGW_AUTH_EXPIRY_WARNING): which credentials are
+ * within the window, how many per organisation and kind (the metric), and one audit event
+ * `client_key.expiring` per credential when it enters the window, persisted so that neither a
+ * restart nor a second process repeats it.
+ */
+export class CredentialExpiry {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<number> | undefined;
+
+  constructor(
+    private readonly store: CredentialExpiryStore,
+    private readonly audit: { record(event: NewAuditEvent): Promise<void> },
+    private readonly now: () => number,
+    /** The window, in seconds; 0: no warning. */
+    readonly windowSeconds: number,
+  ) {}
+
+  /** Where a credential expiring at `expiresAt` stands now. */
+  state(expiresAt: number | null): { expiresSoon: boolean; expired: boolean } {
+    return expiryState(expiresAt, this.now(), this.windowSeconds * 1000);
+  }
+
+  /** Every credential within the window now, of every kind, soonest first. */
+  async expiring(): Promise<ExpiringCredential[]> {
+    if (this.windowSeconds <= 0) return [];
+    const t = this.now();
+    const all = await Promise.all(
+      CREDENTIAL_KINDS.map((kind) =>
+        this.store.expiringCredentials(kind, t, t + this.windowSeconds * 1000, MAX_EXPIRING),
+      ),
+    );
+    return all.flat().sort((a, b) => a.expiresAt - b.expiresAt);
+  }
+
+  /** The credentials within the window per organisation and kind. */
+  async counts(): Promise<{ organisation: string; kind: CredentialKind; count: number }[]> {
+    const counts = new Map<string, { organisation: string; kind: CredentialKind; count: number }>();
+    for (const c of await this.expiring()) {
+      const key = `${c.kind} ${c.organisation}`;
+      const entry = counts.get(key) ?? { organisation: c.organisation, kind: c.kind, count: 0 };
+      entry.count++;
+      counts.set(key, entry);
+    }
+    return [...counts.values()];
+  }
+
+  /** Announces every credential that entered the window and was not announced yet; how many it announced. */
+  announce(): Promise<number> {
+    this.running ??= this.announceNow().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async announceNow(): Promise<number> {
+    let announced = 0;
+    for (const c of await this.expiring()) {
+      if (c.announcedAt !== null) continue;
+      const at = this.now();
+      if (!(await this.store.markExpiryAnnounced(c.kind, c.clientId, c.id, at))) continue;
+      await this.audit.record({
+        actor: 'system',
+        action: 'client_key.expiring',
+        target: c.clientId,
+        organisation: c.organisation,
+        details: {
+          kind: c.kind,
+          kid: c.id,
+          thumbprint: c.thumbprint,
+          expiresAt: c.expiresAt,
+          daysLeft: Math.max(0, Math.floor((c.expiresAt - at) / 86_400_000)),
+        },
+      });
+      announced++;
+    }
+    return announced;
+  }
+
+  /** Announces now and then every `ms`; the timer keeps no process alive. Failures go to `onError`. */
+  start(ms: number, onError: (err: unknown) => void): void {
+    if (this.timer || this.windowSeconds <= 0) return;
+    const run = () => void this.announce().catch(onError);
+    run();
+    this.timer = setInterval(run, ms);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
