@@ -615,7 +615,9 @@ describe('NL GOV mode: ZGW_AUTH_CLIENT_AUTH_METHODS without the secret methods',
       .where('client_id', '=', 'legacy')
       .execute();
     ts.app.authenticator.forget('legacy');
-    const secret = c.secret.value;
+    // Created without a secret method it got no secret; as a client of before it holds one.
+    assert.equal(c.secret, undefined);
+    const secret = (await ts.app.clients.addSecret('legacy', { label: 'before' }, { id: 'test' })).value;
     for (const endpoint of ['/token', '/introspect']) {
       const res = await postForm(
         `${ts.url}${endpoint}`,
