@@ -5,6 +5,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createApp, createLogger } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
+import { applyMigrationPlan } from '../src/migrate/apply-migration-plan.js';
+import { parseKeycloakRealm } from '../src/migrate/parse-keycloak-realm.js';
 import { exportRegistry, importRegistry } from '../src/transfer/registry-transfer.js';
 import {
   basicAuth,
@@ -87,6 +89,8 @@ forEachDialect((dialect) => {
       );
       assert.equal(token.status, 401, token.text);
       assert.equal(token.json.error, 'invalid_client');
+      const [failure] = await ts.app.audit.list({ action: 'client_auth.failed', target: 'keys-admin', limit: 1 });
+      assert.equal(failure?.reason, 'method_not_allowed', 'audited as a client that takes no secret');
       const empty = await postForm(`${ts.url}/token`, {
         grant_type: 'client_credentials',
         client_id: 'keys-admin',
@@ -155,6 +159,49 @@ forEachDialect((dialect) => {
       );
       assert.equal(again.status, 401, again.text);
       await admin('PATCH', '/clients/keys-admin', { authMethods: ['private_key_jwt'] });
+    });
+
+    it('a migration file that brings a secret for it: reported for attention, no secret added', async () => {
+      await ts.app.clients.create(
+        { clientId: 'keys-migrated', rsin: '000000000', authMethods: ['private_key_jwt'] },
+        { id: 'test' },
+      );
+      const plan = parseKeycloakRealm(
+        {
+          realm: 'OneGround',
+          clients: [
+            {
+              clientId: 'keys-migrated',
+              name: 'keys-migrated',
+              enabled: true,
+              clientAuthenticatorType: 'client-secret',
+              secret: 'from-keycloak-Qx7Vm2Kp9Lz4Rt8Wb3Nc6Hd1',
+              publicClient: false,
+              bearerOnly: false,
+              serviceAccountsEnabled: true,
+              protocol: 'openid-connect',
+              attributes: {},
+            },
+          ],
+        },
+        { rsin: '000000000', selfSigned: false, now: ts.clock.now() },
+      );
+      const report = await applyMigrationPlan(ts.app.clients, plan, {
+        dryRun: false,
+        allowWeakSecrets: false,
+        actor: { id: 'cli' },
+        tokenLifetime: ts.config.tokenLifetime,
+        maxTokenLifetime: ts.config.maxTokenLifetime,
+        now: ts.clock.now,
+      });
+      const [entry] = report.clients;
+      assert.equal(entry?.status, 'attention');
+      assert.match(entry?.reasons?.join(' ') ?? '', /authenticates without a secret here \(private_key_jwt\)/);
+      assert.deepEqual(
+        await ts.app.clients.listSecrets('keys-migrated'),
+        [],
+        'no secret taken from the file',
+      );
     });
 
     it('exports and imports without a secret, and stays without one', async () => {

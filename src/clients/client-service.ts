@@ -17,6 +17,7 @@ import {
   OWN_SCOPE_PREFIX,
   type SecretInfo,
   type SecretInput,
+  usesSecrets,
 } from './model.js';
 import { MAX_CLIENT_KEYS, parseKeyInput } from './client-keys.js';
 import { keyCertificateRefusal } from './key-certificate.js';
@@ -533,11 +534,6 @@ export class ClientService {
       weak,
     };
   }
-}
-
-/** Whether the client may authenticate with a client secret at all: without such a method it has no secrets. */
-export function usesSecrets(client: Pick<Client, 'authMethods'>): boolean {
-  return client.authMethods.some((m) => SECRET_AUTH_METHODS.includes(m));
 }
 
 function noSecretMethod(client: Client): ValidationError {

@@ -9,6 +9,7 @@ import {
   SECRET_AUTH_METHODS,
   type SecretInfo,
   TLS_SUBJECT_FIELDS,
+  usesSecrets,
 } from '../../clients/model.js';
 import { AdminApiProblem } from '../admin-api.js';
 import { type ConsoleTools, formOf, type FormFields, refuseIncompleteForm } from '../console-tools.js';
@@ -694,7 +695,7 @@ async function clientPage(
   ]);
   const kv = state.keyValues ?? {};
   const av = state.authValues ?? authValuesOf(client);
-  const usesSecrets = client.authMethods.some((method) => SECRET_AUTH_METHODS.includes(method));
+  const withSecrets = usesSecrets(client);
   const sv = state.secretValues ?? {};
   const content = html`${state.errors ? errorSummary(m, state.errors) : ''} ${client.risks.includes('weak_secret') ? alert('error', m.riskWeak) : ''}
     <dl class="utrecht-data-list">
@@ -763,7 +764,7 @@ async function clientPage(
         : html`<p class="utrecht-paragraph">${m.noSecrets}</p>`
     }
     ${
-      usesSecrets
+      withSecrets
         ? html`<h3 class="utrecht-heading-3">${m.addSecret}</h3>
             ${state.secretErrors ? errorSummary(m, state.secretErrors) : ''}
             <form method="post" action="${clientPath(clientId)}/secrets">
