@@ -166,7 +166,11 @@ function authFields(o: Record<string, unknown>) {
 export function clientsCommands(program: Command, ctx: CliContext): void {
   const clients = program.command('clients').description('manage ClientIDs');
 
-  clientOptions(clients.command('create').description('register a client and print its secret (shown once)'))
+  clientOptions(
+    clients
+      .command('create')
+      .description('register a client and print its secret, shown once (none without a client_secret_* method)'),
+  )
     .option('--client-id <id>', 'client id (generated when omitted)')
     .requiredOption('--rsin <rsin>', 'required: organisation RSIN (9 digits, 11-test)')
     .option('--disabled', 'create it disabled')
