@@ -675,6 +675,10 @@ describe('NL GOV mode: ZGW_AUTH_CLIENT_AUTH_METHODS without the secret methods',
   it('keeps the console sign-in of an administrator a secret sign-in', async () => {
     const console = await consoleSignIn(ts);
     assert.equal((await console.get('/console/clients')).status, 200);
+    // A new client's form starts with a method new clients may use here, not the refused secrets.
+    const form = (await console.get('/console/clients/new')).text;
+    assert.match(form, /id="authMethods\.private_key_jwt" name="authMethods\.private_key_jwt" value="true" checked/);
+    assert.doesNotMatch(form, /id="authMethods\.client_secret_basic"[^>]*checked/);
   });
 
   it('registers clients only with the methods allowed for new registrations', async () => {

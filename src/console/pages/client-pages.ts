@@ -32,7 +32,15 @@ const bool = (v: string) => (v === 'true' ? true : v === 'false' ? false : undef
 const clientPath = (clientId: string) => `${BASE}/clients/${encodeURIComponent(clientId)}`;
 
 /** Clients: the searchable list, a new client, the client page with its secrets. */
-export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): void {
+export function registerClientPages(
+  app: FastifyInstance,
+  tools: ConsoleTools,
+  options: {
+    /** The methods new registrations may use (ZGW_AUTH_NEW_CLIENT_AUTH_METHODS): what a new client's form starts with. */
+    newClientMethods?: readonly ClientAuthMethod[] | undefined;
+  } = {},
+): void {
+  const startWith = newClientAuth(options.newClientMethods);
   app.get<{ Querystring: ListQuery }>('/clients', async (request, reply) => {
     const ctx = tools.ctx(request);
     const m = ctx.m;
@@ -125,7 +133,7 @@ export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): 
       reply,
       request,
       ctx.m.newClientTitle,
-      newClientForm(ctx, { rsin: isGlobalAdmin(ctx.session) ? '' : (ctx.session?.rsin ?? '') }),
+      newClientForm(ctx, { rsin: isGlobalAdmin(ctx.session) ? '' : (ctx.session?.rsin ?? '') }, startWith),
     );
   });
 
@@ -135,7 +143,7 @@ export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): 
     const fields = formOf(request);
     const { body, errors } = checkClientForm(m, fields, { creating: true, rsinField: true, ownRsin: ownRsinOf(ctx) });
     if (Object.keys(errors).length)
-      return tools.send(reply, request, m.newClientTitle, newClientForm(ctx, fields, errors), 400);
+      return tools.send(reply, request, m.newClientTitle, newClientForm(ctx, fields, startWith, errors), 400);
     let created: { client: Client; secret?: { value: string } };
     try {
       created = await tools.api(request).call('POST', '/clients', {
@@ -151,7 +159,7 @@ export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): 
         reply,
         request,
         m.newClientTitle,
-        newClientForm(ctx, fields, authFieldErrors(m, err, ['clientId', ...CLIENT_FORM_FIELDS])),
+        newClientForm(ctx, fields, startWith, authFieldErrors(m, err, ['clientId', ...CLIENT_FORM_FIELDS])),
         err.status,
       );
     }
@@ -597,10 +605,18 @@ function clientFormFields(
   ${checkbox('selfSignedAllowed', m.fieldSelfSigned, v.selfSignedAllowed === 'true', { hint: m.selfSignedWarning })}`;
 }
 
-/** What a new client's form starts with: the secret methods, as the admin API defaults to. */
-const NEW_CLIENT_AUTH: FormFields = Object.fromEntries(SECRET_AUTH_METHODS.map((m) => [methodField(m), 'true']));
+/**
+ * What a new client's form starts with: the secret methods, as the admin API defaults to; where
+ * the operator allows new clients other methods only (NL GOV mode), the first of those. A default
+ * only: what may be registered is the admin API's to say.
+ */
+function newClientAuth(allowed: readonly ClientAuthMethod[] | undefined): FormFields {
+  const secrets = SECRET_AUTH_METHODS.filter((m) => !allowed || allowed.includes(m));
+  const methods = secrets.length ? secrets : allowed!.slice(0, 1);
+  return Object.fromEntries(methods.map((m) => [methodField(m), 'true']));
+}
 
-function newClientForm(ctx: PageContext, values: FormFields, error?: FieldErrors): SafeHtml {
+function newClientForm(ctx: PageContext, values: FormFields, startWith: FormFields, error?: FieldErrors): SafeHtml {
   const m = ctx.m;
   return html`${error ? errorSummary(m, error) : ''}
     <form method="post" action="${BASE}/clients">
@@ -609,7 +625,7 @@ function newClientForm(ctx: PageContext, values: FormFields, error?: FieldErrors
       <h2 class="utrecht-heading-2">${m.authMethodsTitle}</h2>
       <p class="utrecht-paragraph">${m.authIntro}</p>
       <input type="hidden" name="authForm" value="1" />
-      ${authFormFields(ctx, values.authForm === '1' ? values : { ...values, ...NEW_CLIENT_AUTH }, error)}
+      ${authFormFields(ctx, values.authForm === '1' ? values : { ...values, ...startWith }, error)}
       <div class="console-actions">${submitButton(m.create)}<a class="utrecht-link" href="${BASE}/clients">${m.cancel}</a></div>
     </form>`;
 }
