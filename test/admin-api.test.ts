@@ -266,6 +266,24 @@ forEachDialect((dialect) => {
       assert.equal(doc.status, 200);
       assert.match(doc.json.openapi, /^3\./);
       assert.ok(doc.json.paths['/admin/clients']);
+      // camelCase throughout; the two binding flags say which registration metadata they are.
+      const schemas = Object.values(doc.json.components.schemas) as {
+        title?: string;
+        properties?: Record<string, { description?: string }>;
+      }[];
+      const client = schemas.find((x) => x.properties?.clientId && x.properties.dpopBoundAccessTokens)!.properties!;
+      assert.match(client.dpopBoundAccessTokens!.description!, /`dpop_bound_access_tokens` of RFC 9449 §5\.2/);
+      assert.match(
+        client.tlsClientCertificateBoundAccessTokens!.description!,
+        /`tls_client_certificate_bound_access_tokens` of RFC 8705 §3\.4/,
+      );
+      assert.match(
+        JSON.stringify(
+          doc.json.paths['/admin/clients'].patch?.requestBody ?? doc.json.paths['/admin/clients/{clientId}'],
+        ),
+        /tls_client_certificate_bound_access_tokens/,
+        'the update body says it too',
+      );
       const ui = await request(`${ts.url}/admin/docs/`);
       assert.equal(ui.status, 200);
       assert.match(ui.text, /swagger/i);

@@ -117,6 +117,93 @@ describe('CLI on the local database', () => {
     const keys = JSON.parse((await cli('keys', 'rotate', '--publish-delay', '0', '--json')).stdout);
     assert.match(keys.kid, /^[\w-]{43}$/);
   });
+
+  it('sets authentication methods, jwks_uri, TLS subject, OIN and token binding, and shows them', async () => {
+    const created = await cli(
+      'clients',
+      'create',
+      '--client-id',
+      'keys-only',
+      '--rsin',
+      '000000000',
+      '--auth-methods',
+      'private_key_jwt,tls_client_auth',
+      '--jwks-uri',
+      'https://keys.example.nl/jwks.json',
+      '--tls-subject',
+      'subject_dn=CN=keys-only,O=Gemeente Voorbeeld',
+      '--oin',
+      '00000001234567890000',
+      '--dpop-bound',
+      '--certificate-bound',
+    );
+    // A client of keys and certificates only gets no secret, and says so.
+    assert.doesNotMatch(created.stdout, /client_secret:/);
+    assert.match(created.stdout, /no client secret/);
+    const shown = (await cli('clients', 'show', 'keys-only')).stdout;
+    assert.match(shown, /auth methods:\s+private_key_jwt tls_client_auth$/m);
+    assert.match(shown, /jwks_uri:\s+https:\/\/keys\.example\.nl\/jwks\.json$/m);
+    assert.match(shown, /tls subject:\s+subject_dn=CN=keys-only,O=Gemeente Voorbeeld$/m);
+    assert.match(shown, /oin:\s+00000001234567890000$/m);
+    assert.match(shown, /dpop-bound:\s+true/);
+    assert.match(shown, /certificate-bound:\s+true/);
+    assert.deepEqual(JSON.parse((await cli('secrets', 'list', 'keys-only', '--json')).stdout), []);
+    const listed = (await cli('clients', 'list', '--search', 'keys-only')).stdout;
+    assert.match(listed, /BOUND TOKENS/);
+    assert.match(listed, /keys-only\s+000000000\s+true\s+private_key_jwt,tls_client_auth\s+dpop,certificate\s/);
+
+    // --no-… clears a flag; '' clears a field; a secret method added says how to get a secret.
+    const updated = await cli(
+      'clients',
+      'update',
+      'keys-only',
+      '--no-dpop-bound',
+      '--oin',
+      '',
+      '--tls-subject',
+      '',
+      '--auth-methods',
+      'private_key_jwt',
+      '--auth-methods',
+      'client_secret_basic',
+      '--json',
+    );
+    const out = JSON.parse(updated.stdout) as { client: Record<string, unknown>; warnings: string[] };
+    assert.equal(out.client.dpopBoundAccessTokens, false);
+    assert.equal(out.client.tlsClientCertificateBoundAccessTokens, true, 'left as it was');
+    assert.equal(out.client.oin, null);
+    assert.equal(out.client.tlsSubject, null);
+    assert.deepEqual(out.client.authMethods, ['private_key_jwt', 'client_secret_basic']);
+    assert.match(updated.stderr, /warning: .*has none: create one .*secrets add keys-only/);
+    const later = (await cli('clients', 'list', '--search', 'keys-only', '--json')).stdout;
+    assert.equal(JSON.parse(later).items[0].dpopBoundAccessTokens, false);
+    const secret = JSON.parse((await cli('secrets', 'add', 'keys-only', '--json')).stdout);
+    assert.equal(Buffer.from(secret.client_secret, 'base64url').length, 32);
+    await cli('clients', 'update', 'keys-only', '--no-certificate-bound');
+    assert.match((await cli('clients', 'show', 'keys-only')).stdout, /certificate-bound:\s+false/);
+  });
+
+  it('refuses a secret for a client without a secret method, with its reason and exit 1', async () => {
+    await cli(
+      'clients',
+      'create',
+      '--client-id',
+      'keys-too',
+      '--rsin',
+      '000000000',
+      '--auth-methods',
+      'private_key_jwt',
+    );
+    await assert.rejects(cli('secrets', 'add', 'keys-too'), (err: { code: number; stderr: string }) => {
+      assert.equal(err.code, 1);
+      assert.match(err.stderr, /authenticates without a secret .*add client_secret_basic or client_secret_post/);
+      return true;
+    });
+    await assert.rejects(
+      cli('clients', 'create', '--rsin', '000000000', '--auth-methods', 'password'),
+      /expected one of/,
+    );
+  });
 });
 
 describe('Fastify plugin of the verifier', () => {

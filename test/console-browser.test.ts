@@ -147,6 +147,38 @@ describe('console in the browser', () => {
     );
   });
 
+  it('creates a client of keys only, without a secret, and edits its authentication on its page', async () => {
+    await go('/console/clients/new');
+    await page.fill('#clientId', 'chromium-keys');
+    await page.fill('#rsin', '123456782');
+    const box = (method: string) => page.locator(`[id="authMethods.${method}"]`);
+    assert.equal(await box('client_secret_basic').isChecked(), true, 'a new client starts with the secret methods');
+    await box('client_secret_basic').uncheck();
+    await box('client_secret_post').uncheck();
+    await box('private_key_jwt').check();
+    await page.selectOption('#tlsSubjectField', 'san_dns');
+    await page.fill('#tlsSubjectValue', 'chromium-keys.gemeente.example');
+    await page.click('button:has-text("Aanmaken")');
+    await page.waitForURL(/\/console\/clients\/chromium-keys$/);
+    await axe();
+    assert.match((await page.textContent('main')) ?? '', /zonder geheim/);
+    assert.equal(await page.locator('#secret-value').count(), 0, 'no secret shown');
+    // A refusal shows next to its field, reachable from the summary.
+    await page.fill('#oin', '123');
+    await page.click('button:has-text("Aanmelding opslaan")');
+    await page.waitForSelector('#oin-error');
+    await axe();
+    assert.match((await page.textContent('#oin-error')) ?? '', /Vul 20 cijfers in/);
+    await page.fill('#oin', '');
+    await page.check('#dpopBoundAccessTokens');
+    await page.click('button:has-text("Aanmelding opslaan")');
+    await page.waitForURL(/\/console\/clients\/chromium-keys$/);
+    assert.match((await page.textContent('main')) ?? '', /De aanmelding is opgeslagen/);
+    const client = await ts.app.clients.get('chromium-keys');
+    assert.deepEqual([client.authMethods, client.dpopBoundAccessTokens], [['private_key_jwt'], true]);
+    assert.deepEqual(await ts.app.clients.listSecrets('chromium-keys'), []);
+  });
+
   it('adds a secret and revokes it after confirming', async () => {
     await go('/console/clients/browser-app');
     await page.fill('#label', 'rotatie');

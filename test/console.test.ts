@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { consoleSignIn, csrfOf, sessionCookieOf } from './console-helpers.js';
 import { forEachDialect, hs256, postForm, request, startTestServer, type TestServer } from './helpers.js';
@@ -376,6 +377,176 @@ forEachDialect((dialect) => {
       assert.equal(res.status, 303);
       assert.equal(res.headers.location, '/console/clients');
       await assert.rejects(ts.app.clients.get(clientId));
+    });
+
+    it('creates a client of keys and certificates only: its methods, subject and token binding chosen, no secret', async () => {
+      const c = await consoleSignIn(ts);
+      const res = await c.post('/console/clients', {
+        clientId: 'sleutels',
+        rsin: '123456782',
+        allowedScopes: 'zaken.lezen',
+        authForm: '1',
+        'authMethods.private_key_jwt': 'true',
+        'authMethods.tls_client_auth': 'true',
+        jwksUri: '',
+        tlsSubjectField: 'san_dns',
+        tlsSubjectValue: 'sleutels.gemeente.example',
+        oin: '',
+        dpopBoundAccessTokens: 'true',
+      });
+      assert.equal(res.status, 303, res.text);
+      assert.equal(res.headers.location, '/console/clients/sleutels');
+      const client = await ts.app.clients.get('sleutels');
+      assert.deepEqual(
+        [
+          client.authMethods,
+          client.tlsSubject,
+          client.dpopBoundAccessTokens,
+          client.tlsClientCertificateBoundAccessTokens,
+        ],
+        [['private_key_jwt', 'tls_client_auth'], { field: 'san_dns', value: 'sleutels.gemeente.example' }, true, false],
+      );
+      assert.deepEqual(await ts.app.clients.listSecrets('sleutels'), [], 'no secret generated or stored');
+      const page = await c.get('/console/clients/sleutels');
+      assert.match(page.text, /zonder geheim: hij meldt zich aan met sleutels of een certificaat/);
+      assert.match(
+        page.text,
+        /id="authMethods\.private_key_jwt" name="authMethods\.private_key_jwt" value="true" checked/,
+      );
+      assert.doesNotMatch(page.text, /id="authMethods\.client_secret_basic"[^>]*checked/);
+      assert.match(page.text, /<option value="san_dns" selected>/);
+      assert.match(page.text, /id="dpopBoundAccessTokens" name="dpopBoundAccessTokens" value="true" checked/);
+      // No form to add a secret: it says how to get one instead.
+      assert.doesNotMatch(page.text, /action="\/console\/clients\/sleutels\/secrets"/);
+      assert.match(page.text, /Kies eerst een geheim-methode onder Aanmeldmethoden/);
+      // A form of before (no authentication fields) still creates a client of the secret methods.
+      const plain = await c.post('/console/clients', { clientId: 'geheim', rsin: '123456782' });
+      assert.equal(plain.status, 200, plain.text);
+      assert.deepEqual((await ts.app.clients.get('geheim')).authMethods, ['client_secret_basic', 'client_secret_post']);
+    });
+
+    it('edits the authentication: saved and audited through the admin API, refused next to the field in the page language', async () => {
+      const c = await consoleSignIn(ts);
+      const { clientId } = await ts.createClient({ authMethods: ['private_key_jwt'] });
+      const form = {
+        'authMethods.private_key_jwt': 'true',
+        'authMethods.tls_client_auth': 'true',
+        jwksUri: 'https://keys.gemeente.example/jwks.json',
+        tlsSubjectField: 'subject_dn',
+        tlsSubjectValue: 'CN=zaaksysteem,O=Gemeente Voorbeeld',
+        oin: '00000001234567890000',
+        tlsClientCertificateBoundAccessTokens: 'true',
+      };
+      const saved = await c.post(`/console/clients/${clientId}/authentication`, form);
+      assert.equal(saved.status, 303, saved.text);
+      const after = await ts.app.clients.get(clientId);
+      assert.deepEqual(
+        [
+          after.authMethods,
+          after.jwksUri,
+          after.tlsSubject,
+          after.oin,
+          after.dpopBoundAccessTokens,
+          after.tlsClientCertificateBoundAccessTokens,
+        ],
+        [
+          ['private_key_jwt', 'tls_client_auth'],
+          'https://keys.gemeente.example/jwks.json',
+          { field: 'subject_dn', value: 'CN=zaaksysteem,O=Gemeente Voorbeeld' },
+          '00000001234567890000',
+          false,
+          true,
+        ],
+      );
+      const [event] = await ts.app.audit.list({ action: 'client.updated', target: clientId });
+      assert.equal(event?.actor, ts.admin.clientId);
+      assert.equal((event?.details.after as { oin: string }).oin, '00000001234567890000');
+      assert.match((await c.get(`/console/clients/${clientId}`)).text, /De aanmelding is opgeslagen/);
+
+      // Each refusal is the admin API's (the same code, naming the same field), shown next to that field.
+      const token = await ts.token(ts.admin.clientId, ts.admin.secret);
+      const refusals: [Record<string, string>, string, RegExp][] = [
+        [
+          { 'authMethods.private_key_jwt': '', 'authMethods.tls_client_auth': '' },
+          'authMethods',
+          /Kies een of meer aanmeldmethoden/,
+        ],
+        [{ oin: '12345' }, 'oin', /Vul 20 cijfers in/],
+        [{ jwksUri: 'http://127.0.0.1/jwks.json' }, 'jwksUri', /Vul een https-adres in dat deze server mag ophalen/],
+        [{ tlsSubjectField: 'subject_dn', tlsSubjectValue: 'not a DN' }, 'tlsSubject', /Kies een soort onderwerp/],
+      ];
+      for (const [change, field, message] of refusals) {
+        const sent: Record<string, string> = { ...form, ...change };
+        const res = await c.post(`/console/clients/${clientId}/authentication`, sent);
+        assert.equal(res.status, 400, `${field}: ${res.text.slice(0, 200)}`);
+        const id = field === 'tlsSubject' ? 'tlsSubjectField' : field;
+        const next = new RegExp(`id="${id.replace('.', '\\.')}-error">([^<]*)<`).exec(res.text)?.[1] ?? '';
+        assert.match(next, message, `${field}: the refusal is next to its field`);
+        const body = {
+          authMethods: Object.keys(sent)
+            .filter((k) => k.startsWith('authMethods.') && sent[k] === 'true')
+            .map((k) => k.slice(12)),
+          ...(change.oin ? { oin: change.oin } : {}),
+          ...(change.jwksUri ? { jwksUri: change.jwksUri } : {}),
+          ...(change.tlsSubjectValue ? { tlsSubject: { field: 'subject_dn', value: change.tlsSubjectValue } } : {}),
+        };
+        const api = await request(`${ts.url}/admin/clients/${clientId}`, {
+          method: 'PATCH',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+        assert.deepEqual([api.status, api.json.code, api.json.invalidParams?.[0]?.name], [400, 'invalid_input', field]);
+      }
+      assert.equal((await ts.app.clients.get(clientId)).oin, '00000001234567890000', 'nothing changed');
+      // In English with the language switch.
+      const en = await postForm(
+        `${ts.url}/console/clients/${clientId}/authentication`,
+        { ...form, oin: '12345', csrf: c.csrf },
+        { cookie: `${c.cookie}; zgw-auth-lang=en`, origin: ts.url },
+      );
+      assert.equal(en.status, 400);
+      assert.match(en.text, /id="oin-error">Give 20 digits, or leave it empty/);
+      // Without the form token nothing changes.
+      const forged = await c.post(`/console/clients/${clientId}/authentication`, { ...form, oin: '' }, { csrf: false });
+      assert.equal(forged.status, 403);
+      assert.equal((await ts.app.clients.get(clientId)).oin, '00000001234567890000');
+    });
+
+    it('refuses an OIN that a registered key does not carry, and the last secret method of a self-signing client', async () => {
+      const c = await consoleSignIn(ts);
+      const { clientId } = await ts.createClient({ authMethods: ['private_key_jwt'] });
+      const { publicKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      await ts.app.clients.addKeys(clientId, JSON.stringify(publicKey.export({ format: 'jwk' })), { id: 'test' });
+      const keyed = await c.post(`/console/clients/${clientId}/authentication`, {
+        'authMethods.private_key_jwt': 'true',
+        jwksUri: '',
+        tlsSubjectField: '',
+        tlsSubjectValue: '',
+        oin: '00000001234567890000',
+      });
+      assert.equal(keyed.status, 400);
+      assert.match(keyed.text, /id="oin-error">[^<]*verwijder eerst sleutels zonder/);
+      assert.equal((await ts.app.clients.get(clientId)).oin, null);
+
+      const signing = await ts.createClient({ selfSignedAllowed: true });
+      const res = await c.post(`/console/clients/${signing.clientId}/authentication`, {
+        'authMethods.private_key_jwt': 'true',
+        jwksUri: '',
+        tlsSubjectField: '',
+        tlsSubjectValue: '',
+        oin: '',
+      });
+      assert.equal(res.status, 400);
+      assert.match(res.text, /id="authMethods-error">Deze client mag zelf tokens ondertekenen/);
+      // A form that lacks its always-sent fields changes nothing.
+      const partial = await c.post(`/console/clients/${signing.clientId}/authentication`, {
+        'authMethods.private_key_jwt': 'true',
+      });
+      assert.equal(partial.status, 400);
+      assert.deepEqual((await ts.app.clients.get(signing.clientId)).authMethods, [
+        'client_secret_basic',
+        'client_secret_post',
+      ]);
     });
 
     it('answers 404 for an unknown client, as the admin API does', async () => {

@@ -194,7 +194,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
         { clientId: `client-${++counter}-${crypto.randomBytes(3).toString('hex')}`, rsin: '000000000', ...input },
         { id: 'test' },
       );
-      return { clientId: client.clientId, secret: secret.value };
+      // A client of keys or certificates only has no secret.
+      return { clientId: client.clientId, secret: secret?.value ?? '' };
     },
     async token(clientId, secret, scope) {
       const res = await postForm(`${address}/token`, {

@@ -101,6 +101,7 @@ async function assertMigrated(
         '0009_client_dpop_bound_access_tokens',
         '0010_client_certificate_bound_access_tokens',
         '0011_client_key_expiry_announcements',
+        '0012_no_secrets_without_secret_methods',
       ],
       label,
     );
@@ -128,6 +129,7 @@ const MIGRATION_POINTS = [
   'migration:0009_client_dpop_bound_access_tokens',
   'migration:0010_client_certificate_bound_access_tokens',
   'migration:0011_client_key_expiry_announcements',
+  'migration:0012_no_secrets_without_secret_methods',
 ];
 const EVENTS = 5000;
 

@@ -13,7 +13,7 @@ import { loadConfig } from '../src/config.js';
 import { KyselyClientStore } from '../src/storage/kysely-client-store.js';
 import { decodePart, startTestServer, type TestServer } from './helpers.js';
 import { type CertificateName, makeTestPki, OIN, OTHER_OIN, type TestPki } from './pki/test-pki.js';
-import { fetchWithCertificate, httpsPostForm, type TlsIdentity } from './pki/tls-client.js';
+import { fetchWithCertificate, httpsPostForm, httpsRequest, type TlsIdentity } from './pki/tls-client.js';
 
 const run = promisify(execFile);
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -407,6 +407,45 @@ describe('mutual TLS at the HTTPS listener (tls_client_auth, self_signed_tls_cli
     ]);
     assert.equal((await withAssertion(plain, 'client')).status, 401);
     assert.deepEqual(await failures(plain), [{ reason: 'certificate_mismatch', detail: OIN_NEEDS_CERTIFICATE }]);
+  });
+
+  it('an OIN added later through the admin API: kept when the keys carry it, refused as key registration is when not', async () => {
+    const noCert = { ca: pki.rootPem };
+    const adminToken = (
+      await httpsPostForm(tokenUrl, noCert, {
+        grant_type: 'client_credentials',
+        client_id: ts.admin.clientId,
+        client_secret: ts.admin.secret,
+      })
+    ).json.access_token as string;
+    const admin = (method: string, path: string, body: unknown) =>
+      httpsRequest(`${ts.url}/admin${path}`, noCert, {
+        method,
+        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const certified = await client({ authMethods: ['private_key_jwt'] });
+    assert.equal((await admin('POST', `/clients/${certified}/keys`, { pem: pki.certs.client.chainPem })).status, 201);
+    const kept = await admin('PATCH', `/clients/${certified}`, { oin: OIN });
+    assert.equal(kept.status, 200, kept.text);
+    assert.equal(kept.json.client.oin, OIN);
+    const other = await admin('PATCH', `/clients/${certified}`, { oin: OTHER_OIN });
+    assert.equal(other.status, 400, other.text);
+    assert.equal(other.json.code, 'invalid_input');
+    assert.equal(other.json.invalidParams[0].name, 'oin');
+    assert.match(other.json.detail, /does not carry the client's OIN/);
+
+    const bare = await client({ authMethods: ['private_key_jwt'] });
+    const jwk = { keys: [pki.certs.client.jwk] };
+    assert.equal((await admin('POST', `/clients/${bare}/keys`, { jwks: jwk })).status, 201);
+    const added = await admin('PATCH', `/clients/${bare}`, { oin: OIN, name: 'with an OIN' });
+    assert.equal(added.status, 400, added.text);
+    assert.match(added.json.detail, /has no x5c/);
+    assert.equal((await ts.app.clients.get(bare)).oin, null, 'nothing changed');
+    // Registering that key for a client that has the OIN is refused with the same code.
+    const withOin = await client({ authMethods: ['private_key_jwt'], oin: OIN });
+    const refused = await admin('POST', `/clients/${withOin}/keys`, { jwks: jwk });
+    assert.deepEqual([refused.status, refused.json.code], [added.status, added.json.code]);
   });
 
   it('authenticates at /introspect and /revoke with the certificate as well', async () => {

@@ -615,7 +615,9 @@ describe('NL GOV mode: ZGW_AUTH_CLIENT_AUTH_METHODS without the secret methods',
       .where('client_id', '=', 'legacy')
       .execute();
     ts.app.authenticator.forget('legacy');
-    const secret = c.secret.value;
+    // Created without a secret method it got no secret; as a client of before it holds one.
+    assert.equal(c.secret, undefined);
+    const secret = (await ts.app.clients.addSecret('legacy', { label: 'before' }, { id: 'test' })).value;
     for (const endpoint of ['/token', '/introspect']) {
       const res = await postForm(
         `${ts.url}${endpoint}`,
@@ -673,6 +675,10 @@ describe('NL GOV mode: ZGW_AUTH_CLIENT_AUTH_METHODS without the secret methods',
   it('keeps the console sign-in of an administrator a secret sign-in', async () => {
     const console = await consoleSignIn(ts);
     assert.equal((await console.get('/console/clients')).status, 200);
+    // A new client's form starts with a method new clients may use here, not the refused secrets.
+    const form = (await console.get('/console/clients/new')).text;
+    assert.match(form, /id="authMethods\.private_key_jwt" name="authMethods\.private_key_jwt" value="true" checked/);
+    assert.doesNotMatch(form, /id="authMethods\.client_secret_basic"[^>]*checked/);
   });
 
   it('registers clients only with the methods allowed for new registrations', async () => {

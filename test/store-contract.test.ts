@@ -791,6 +791,72 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
   });
 }
 
+for (const dialect of ['sqlite', 'postgres'] as const) {
+  describe(`migration 0012_no_secrets_without_secret_methods: ${dialect}`, () => {
+    it('revokes the unusable secrets of clients without a secret method, audited; other secrets stay live', async () => {
+      const earlier = await rawDatabase(dialect);
+      let storage: Storage | undefined;
+      try {
+        await migrate(earlier.db, dialect, '0010_client_certificate_bound_access_tokens');
+        const secretRow = (secretId: string, clientId: string, revokedAt: number | null = null) => ({
+          secret_id: secretId,
+          client_id: clientId,
+          label: 'initial',
+          hash: 'x'.repeat(64),
+          sealed: null,
+          created_at: T0,
+          expires_at: null,
+          last_used_at: null,
+          revoked_at: revokedAt,
+          weak: 0,
+        });
+        await earlier.db
+          .insertInto('clients')
+          .values([
+            { ...clientRowAt('keys', '000000000', true, T0), auth_methods: '["private_key_jwt","tls_client_auth"]' },
+            { ...clientRowAt('both', '000000000', true, T0), auth_methods: '["private_key_jwt","client_secret_post"]' },
+            // As 0008 left a client of before (one row list: SQLite has no DEFAULT in a multi-row insert).
+            {
+              ...clientRowAt('secrets', '000000000', true, T0),
+              auth_methods: '["client_secret_basic","client_secret_post"]',
+            },
+          ])
+          .execute();
+        await earlier.db
+          .insertInto('client_secrets')
+          .values([
+            secretRow('sec_keys', 'keys'),
+            secretRow('sec_keys_old', 'keys', T0 - 1),
+            secretRow('sec_both', 'both'),
+            secretRow('sec_secrets', 'secrets'),
+          ])
+          .execute();
+        await earlier.db.destroy();
+        storage = await openStorage(earlier.url, tmp(), { create: false });
+        const store = new KyselyClientStore(storage.db);
+        const revokedAt = async (clientId: string) =>
+          (await store.listSecrets(clientId)).map((s) => [s.secretId, s.revokedAt !== null]);
+        assert.deepEqual(await revokedAt('keys'), [
+          ['sec_keys', true],
+          ['sec_keys_old', true],
+        ]);
+        const keys = await store.listSecrets('keys');
+        assert.equal(keys.find((s) => s.secretId === 'sec_keys_old')?.revokedAt, T0 - 1, 'an earlier revocation stays');
+        assert.deepEqual(await revokedAt('both'), [['sec_both', false]]);
+        assert.deepEqual(await revokedAt('secrets'), [['sec_secrets', false]]);
+        const events = await new KyselyAuditStore(storage.db).list({ action: 'secret.revoked', limit: 10 });
+        assert.deepEqual(
+          events.map((e) => [e.actor, e.target, e.organisation, e.details.secretId]),
+          [['system', 'keys', '000000000', 'sec_keys']],
+        );
+      } finally {
+        await storage?.close();
+        await earlier.drop();
+      }
+    });
+  });
+}
+
 describe('driver errors leave the Kysely stores as refusals', () => {
   const unavailable = (what: string) => (err: unknown) => {
     assert.ok(err instanceof StorageUnavailableError, `${what}: ${String(err)}`);

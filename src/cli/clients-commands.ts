@@ -52,7 +52,8 @@ const tlsSubject = (v: string): TlsSubject | null => {
     throw new InvalidArgumentError(`expected <field>=<value> with field one of ${TLS_SUBJECT_FIELDS.join(', ')}`);
   return { field: field as TlsSubject['field'], value: v.slice(eq + 1) };
 };
-const orNull = (v: string) => (v === '' ? null : v);
+/** Commander stores a parser's null as '': an empty value clears the field, so '' reads as null here. */
+const orNull = <T>(v: T | '' | undefined): T | null | undefined => (v === '' ? null : v);
 
 function describeClient(c: Client): string {
   return [
@@ -71,11 +72,19 @@ function describeClient(c: Client): string {
     `jwks_uri:         ${c.jwksUri ?? '-'}`,
     `tls subject:      ${c.tlsSubject ? `${c.tlsSubject.field}=${c.tlsSubject.value}` : '-'}`,
     `oin:              ${c.oin ?? '-'}`,
+    `dpop-bound:       ${c.dpopBoundAccessTokens} (dpop_bound_access_tokens)`,
+    `certificate-bound: ${c.tlsClientCertificateBoundAccessTokens} (tls_client_certificate_bound_access_tokens)`,
     `risks:            ${c.risks.includes('weak_secret') ? 'weak_secret (a self-signing secret below the strength rule: add a generated one and revoke it)' : '-'}`,
     `created:          ${isoTime(c.createdAt)}`,
     `updated:          ${isoTime(c.updatedAt)}`,
     `last token:       ${isoTime(c.lastTokenAt)}`,
   ].join('\n');
+}
+
+/** Which sender constraint a client's tokens must carry: dpop, certificate, both, or '-' for bearer tokens. */
+function boundTokens(c: Client): string {
+  const bound = [c.dpopBoundAccessTokens ? 'dpop' : '', c.tlsClientCertificateBoundAccessTokens ? 'certificate' : ''];
+  return bound.filter(Boolean).join(',') || '-';
 }
 
 function secretRows(secrets: SecretInfo[]): string {
@@ -126,24 +135,49 @@ function clientOptions(cmd: Command): Command {
     .option('--claims <json>', 'static claims added to every token, e.g. {"user_id":"x"}', json)
     .option('--self-signed <bool>', 'may sign its own HS256 ZGW tokens', bool)
     .option(
-      '--auth-method <methods>',
-      `how it authenticates, repeatable or comma-separated: ${CLIENT_AUTH_METHODS.join(', ')}`,
+      '--auth-methods <methods>',
+      `how it authenticates, comma-separated or repeated: ${CLIENT_AUTH_METHODS.join(', ')}; without a client_secret_* method it has no secret`,
       authMethods,
     )
-    .option('--jwks-uri <url>', "where it publishes its public keys (private_key_jwt); '' clears it", orNull)
+    .option('--auth-method <methods>', 'the same as --auth-methods', authMethods)
+    .option('--jwks-uri <url>', "where it publishes its public keys (private_key_jwt); '' clears it")
     .option(
       '--tls-subject <field=value>',
       `its certificate's subject (tls_client_auth), field one of ${TLS_SUBJECT_FIELDS.join(', ')}; '' clears it`,
       tlsSubject,
     )
-    .option('--oin <oin>', "OIN (20 digits) its certificates must carry; '' clears it", orNull)
+    .option('--oin <oin>', "OIN (20 digits) its certificates must carry; '' clears it")
+    .option('--dpop-bound', 'DPoP-bound tokens only (RFC 9449 dpop_bound_access_tokens)')
+    .option('--no-dpop-bound', 'bearer tokens allowed again')
+    .option(
+      '--certificate-bound',
+      'tokens bound to its TLS client certificate only (RFC 8705 tls_client_certificate_bound_access_tokens)',
+    )
+    .option('--no-certificate-bound', 'tokens without a certificate binding allowed again')
     .option('--json', 'print JSON');
+}
+
+/** The authentication fields of `clients create` and `clients update`: undefined where no option was given. */
+function authFields(o: Record<string, unknown>) {
+  const methods = [...((o.authMethods as ClientAuthMethod[]) ?? []), ...((o.authMethod as ClientAuthMethod[]) ?? [])];
+  return {
+    authMethods: methods.length ? methods : undefined,
+    jwksUri: orNull(o.jwksUri as string | undefined),
+    tlsSubject: orNull(o.tlsSubject as TlsSubject | '' | undefined),
+    oin: orNull(o.oin as string | undefined),
+    dpopBoundAccessTokens: o.dpopBound as boolean | undefined,
+    tlsClientCertificateBoundAccessTokens: o.certificateBound as boolean | undefined,
+  };
 }
 
 export function clientsCommands(program: Command, ctx: CliContext): void {
   const clients = program.command('clients').description('manage ClientIDs');
 
-  clientOptions(clients.command('create').description('register a client and print its secret (shown once)'))
+  clientOptions(
+    clients
+      .command('create')
+      .description('register a client and print its secret, shown once (none without a client_secret_* method)'),
+  )
     .option('--client-id <id>', 'client id (generated when omitted)')
     .requiredOption('--rsin <rsin>', 'required: organisation RSIN (9 digits, 11-test)')
     .option('--disabled', 'create it disabled')
@@ -161,10 +195,7 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
             tokenLifetime: o.tokenLifetime,
             staticClaims: o.claims,
             selfSignedAllowed: o.selfSigned,
-            authMethods: o.authMethod,
-            jwksUri: o.jwksUri,
-            tlsSubject: o.tlsSubject,
-            oin: o.oin,
+            ...authFields(o),
           },
           CLI_ACTOR,
         ),
@@ -173,12 +204,16 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
         return ctx.out(
           JSON.stringify({
             client_id: client.clientId,
-            client_secret: secret.value,
-            secret_id: secret.secret.secretId,
+            client_secret: secret?.value,
+            secret_id: secret?.secret.secretId,
             client,
           }),
         );
-      ctx.out(`${describeClient(client)}\n\nclient_secret:    ${secret.value}\n(shown once: store it now)`);
+      ctx.out(
+        secret
+          ? `${describeClient(client)}\n\nclient_secret:    ${secret.value}\n(shown once: store it now)`
+          : `${describeClient(client)}\n\nno client secret: it authenticates with its keys or certificate only`,
+      );
     });
 
   clients
@@ -217,7 +252,18 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
         );
       ctx.out(
         table(
-          ['CLIENT ID', 'RSIN', 'ENABLED', 'AUTH METHODS', 'SCOPES', 'LAST TOKEN', 'RISKS', 'EXPIRING', 'NAME'],
+          [
+            'CLIENT ID',
+            'RSIN',
+            'ENABLED',
+            'AUTH METHODS',
+            'BOUND TOKENS',
+            'SCOPES',
+            'LAST TOKEN',
+            'RISKS',
+            'EXPIRING',
+            'NAME',
+          ],
           page.items.map((c) => {
             const e = byClient.get(c.clientId)?.[0];
             return [
@@ -225,6 +271,7 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
               c.rsin,
               String(c.enabled),
               c.authMethods.join(','),
+              boundTokens(c),
               c.allowedScopes.join(' ') || '-',
               isoTime(c.lastTokenAt),
               c.risks.join(' ') || '-',
@@ -295,10 +342,7 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
             tokenLifetime: o.tokenLifetime,
             staticClaims: o.claims,
             selfSignedAllowed: o.selfSigned,
-            authMethods: o.authMethod,
-            jwksUri: o.jwksUri,
-            tlsSubject: o.tlsSubject,
-            oin: o.oin,
+            ...authFields(o),
           },
           CLI_ACTOR,
         ),

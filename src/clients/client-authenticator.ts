@@ -17,7 +17,14 @@ import { keyCertificateRefusal } from './key-certificate.js';
 import type { PresentedCertificate } from '../pki/presented-certificate.js';
 import { type TrustStore, validateChain } from '../pki/trust-store.js';
 import type { JwksKeys } from './jwks-uri.js';
-import { type Client, type ClientAuthMethod, type ClientKey, type PublicJwk, SECRET_AUTH_METHODS } from './model.js';
+import {
+  type Client,
+  type ClientAuthMethod,
+  type ClientKey,
+  type PublicJwk,
+  SECRET_AUTH_METHODS,
+  usesSecrets,
+} from './model.js';
 import { isLive } from './secret-lifecycle.js';
 import { hashMatches, hashSecret, SECRET_MAX_LENGTH } from './secrets.js';
 import type { UsageRecorder } from './usage-recorder.js';
@@ -148,11 +155,21 @@ export class ClientAuthenticator {
     const found = (await this.lookup(clientId)).found;
     const presented = hashSecret(this.masterKey.hashKey, secret.length <= SECRET_MAX_LENGTH ? secret : '');
     let matched: StoredSecret | undefined;
-    for (const s of found?.secrets ?? this.dummySecrets) {
+    // A client without secrets (keys or certificates only) costs what an unknown one costs.
+    for (const s of found?.secrets.length ? found.secrets : this.dummySecrets) {
       if (hashMatches(presented, s.hash) && s.secretId) matched = s;
     }
     if (!found) return { ok: false, reason: 'unknown_client' };
     const rsin = found.client.rsin;
+    // Registered without a secret method, it takes no secret at all: that, not the secret, is why.
+    if (!usesSecrets(found.client))
+      return {
+        ok: false,
+        reason: 'method_not_allowed',
+        rsin,
+        detail: method,
+        ...(matched && { secretId: matched.secretId }),
+      };
     if (!matched) return { ok: false, reason: 'wrong_secret', rsin };
     const secretId = matched.secretId;
     if (matched.revokedAt !== null) return { ok: false, reason: 'revoked_secret', secretId, rsin };

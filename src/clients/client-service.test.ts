@@ -250,6 +250,86 @@ describe('ClientService (memory stores)', () => {
     });
   });
 
+  describe('a client without a secret method', () => {
+    const keysOnly = { rsin: '000000000', authMethods: ['private_key_jwt' as const] };
+
+    it('is created without a secret: none generated, stored, returned or audited', async () => {
+      const created = await clients.create({ clientId: 'k', ...keysOnly }, actor);
+      assert.equal(created.secret, undefined);
+      assert.deepEqual(await clients.listSecrets('k'), []);
+      assert.deepEqual((await store.findWithSecrets('k', t))?.secrets, []);
+      const [event] = await audit.list({ action: 'client.created', target: 'k' });
+      assert.deepEqual(event?.details.secrets, []);
+      assert.equal(event?.details.secretId, undefined);
+      // Secrets named on creation (an import) are refused, not stored unused.
+      await assert.rejects(
+        clients.create({ clientId: 'k2', ...keysOnly }, actor, { secrets: [{ label: 'initial' }] }),
+        (err: ValidationError) => err.code === 'invalid_input' && err.field === 'authMethods',
+      );
+      assert.equal(await store.get('k2', t), undefined);
+    });
+
+    it('refuses a secret until a secret method is added; adding one warns how to get a secret', async () => {
+      await clients.create({ clientId: 'k', ...keysOnly }, actor);
+      await assert.rejects(
+        clients.addSecret('k', {}, actor),
+        (err: ValidationError) =>
+          err.code === 'invalid_input' && err.field === 'authMethods' && /add client_secret_basic/.test(err.message),
+      );
+      assert.deepEqual(await clients.listSecrets('k'), []);
+      const { warnings } = await clients.update('k', { authMethods: ['private_key_jwt', 'client_secret_post'] }, actor);
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0]!, /has none: create one .*POST \/admin\/clients\/k\/secrets.*shown once/);
+      const added = await clients.addSecret('k', { label: 'now' }, actor);
+      assert.ok((await authenticator.authenticate('k', added.value)).ok);
+      // With a live secret, adding another method warns of nothing.
+      const again = await clients.update('k', { authMethods: ['client_secret_post', 'client_secret_basic'] }, actor);
+      assert.deepEqual(again.warnings, []);
+    });
+
+    it('loses its secrets when its last secret method goes: revoked, audited, never revived', async () => {
+      const { secret } = await clients.create({ clientId: 'c', rsin: '000000000' }, actor);
+      const off = await clients.update('c', { authMethods: ['private_key_jwt'] }, actor);
+      assert.match(off.warnings.join(' '), new RegExp(`secrets ${secret.secret.secretId} are revoked`));
+      assert.deepEqual(
+        (await clients.listSecrets('c')).map((s) => s.revokedAt),
+        [t],
+      );
+      const [event] = await audit.list({ action: 'client.updated', target: 'c' });
+      assert.deepEqual(event?.details.revokedSecrets, [secret.secret.secretId]);
+      // Adding a secret method back does not bring the old secret back: a new one is needed.
+      const on = await clients.update('c', { authMethods: ['client_secret_basic'] }, actor);
+      assert.match(on.warnings.join(' '), /has none: create one/);
+      const result = await authenticator.authenticate('c', secret.value);
+      assert.equal(result.ok, false);
+    });
+
+    it('an OIN added later is refused while a registered key proves no OIN, as registering such a key is', async () => {
+      await clients.create({ clientId: 'k', ...keysOnly }, actor);
+      const { publicKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      await clients.addKeys('k', JSON.stringify(publicKey.export({ format: 'jwk' })), actor);
+      const oin = '00000001234567890000';
+      await assert.rejects(
+        clients.update('k', { oin }, actor),
+        (err: ValidationError) =>
+          err.code === 'invalid_input' &&
+          err.field === 'oin' &&
+          /does not prove this OIN .*has no x5c/.test(err.message),
+      );
+      assert.equal((await clients.get('k')).oin, null, 'nothing changed');
+      // The same code as registering a bare key for a client that has the OIN.
+      await clients.create({ clientId: 'o', ...keysOnly, oin }, actor);
+      await assert.rejects(
+        clients.addKeys('o', JSON.stringify(publicKey.export({ format: 'jwk' })), actor),
+        (err: ValidationError) => err.code === 'invalid_input',
+      );
+      // Cleared, a bare key registers; a change that leaves the OIN alone checks no keys.
+      await clients.update('o', { oin: null }, actor);
+      await clients.addKeys('o', JSON.stringify(publicKey.export({ format: 'jwk' })), actor);
+      assert.equal((await clients.update('o', { name: 'renamed' }, actor)).client.oin, null);
+    });
+  });
+
   describe('organisations', () => {
     /** A service whose clients' organisations are the ones in `enabled` (RSIN → enabled), created on demand. */
     function withOrganisations(enabled: Map<string, boolean>) {

@@ -17,6 +17,7 @@ import {
   OWN_SCOPE_PREFIX,
   type SecretInfo,
   type SecretInput,
+  usesSecrets,
 } from './model.js';
 import { MAX_CLIENT_KEYS, parseKeyInput } from './client-keys.js';
 import { keyCertificateRefusal } from './key-certificate.js';
@@ -98,7 +99,7 @@ export class ClientService {
    * committed: when delivery fails or the process dies in it, the client does not exist.
    */
   async create(
-    input: ClientInput,
+    input: ClientInput & { authMethods?: undefined },
     actor: Actor,
     options?: {
       deliver: (value: string) => void;
@@ -106,6 +107,12 @@ export class ClientService {
       firstAdministrator?: boolean;
     },
   ): Promise<{ client: Client; secret: CreatedSecret }>;
+  /** A client whose methods include no client_secret_* method gets no secret: `secret` is then absent. */
+  async create(
+    input: ClientInput,
+    actor: Actor,
+    options?: { deliver: (value: string) => void },
+  ): Promise<{ client: Client; secret?: CreatedSecret }>;
   /**
    * With `secrets`, the client gets exactly these instead of a generated one: imported values are
    * checked as addSecret checks them, all before anything is stored; an empty list gives none.
@@ -154,6 +161,8 @@ export class ClientService {
     if (await this.store.get(clientId, t)) throw new ConflictError(`client "${clientId}" already exists`);
     await this.organisations?.ensure(client.rsin, actor);
     if (options?.secrets) return this.createWithSecrets(client, options.secrets, actor);
+    // A client of keys or certificates only would hold a secret it cannot use: it gets none.
+    if (!usesSecrets(client)) return this.createWithSecrets(client, [], actor);
     const value = generateSecret();
     const secret = this.newSecret(client, { label: 'initial' }, value);
     const deliver = options?.deliver;
@@ -181,6 +190,7 @@ export class ClientService {
     inputs: SecretInput[],
     actor: Actor,
   ): Promise<{ client: Client; secrets: CreatedSecret[] }> {
+    if (inputs.length && !usesSecrets(client)) throw noSecretMethod(client);
     const checked = inputs.map((input) => ({ input, ...this.checkSecretInput(client, input) }));
     const created = checked.map(({ input, warnings, weak }) => {
       const value = input.value ?? generateSecret();
@@ -244,14 +254,26 @@ export class ClientService {
     )
       this.checkAuthentication(before, after, after.jwksUri !== null ? await this.store.listKeys(clientId) : []);
     if (patch.selfSignedAllowed !== undefined || patch.authMethods !== undefined) this.checkSelfSigned(before, after);
+    if (after.oin !== null && after.oin !== before.oin) await this.checkKeysCarryOin(after);
     after.updatedAt = this.now();
     const warnings: string[] = [];
+    const live = (await this.store.findWithSecrets(clientId, this.now()))?.secrets.filter((s) => isLive(s, this.now()));
     if (after.selfSignedAllowed && !before.selfSignedAllowed) {
-      const found = await this.store.findWithSecrets(clientId, this.now());
-      if (!found?.secrets.some((s) => s.sealed && isLive(s, this.now()))) warnings.push(SELF_SIGNED_NEEDS_NEW_SECRET);
+      if (!live?.some((s) => s.sealed)) warnings.push(SELF_SIGNED_NEEDS_NEW_SECRET);
     }
+    if (usesSecrets(after) && !usesSecrets(before) && !live?.length) warnings.push(secretMethodNeedsSecret(clientId));
     if (after.rsin !== before.rsin) await this.organisations?.ensure(after.rsin, actor);
     await this.store.update(after);
+    // Without a secret method its secrets can no longer be used: revoked, so that adding a secret
+    // method later never brings a forgotten secret back to life. A new one is shown when created.
+    const revokedSecrets: string[] = [];
+    if (usesSecrets(before) && !usesSecrets(after))
+      for (const s of live ?? [])
+        if (await this.store.revokeSecret(clientId, s.secretId, this.now())) revokedSecrets.push(s.secretId);
+    if (revokedSecrets.length)
+      warnings.push(
+        `client "${clientId}" no longer authenticates with a secret: its secrets ${revokedSecrets.join(', ')} are revoked`,
+      );
     if (!after.selfSignedAllowed && before.selfSignedAllowed) {
       await this.store.dropSealed(clientId);
       // A weak secret that can no longer sign is no longer a risk.
@@ -270,7 +292,12 @@ export class ClientService {
       action,
       target: clientId,
       organisation: after.rsin,
-      details: { before, after, ...ownScopesGranted(before.allowedScopes, after) },
+      details: {
+        before,
+        after,
+        ...ownScopesGranted(before.allowedScopes, after),
+        ...(revokedSecrets.length ? { revokedSecrets } : {}),
+      },
     });
     // The organisation it left keeps a record of where it went.
     if (after.rsin !== before.rsin) {
@@ -302,6 +329,7 @@ export class ClientService {
 
   async addSecret(clientId: string, input: SecretInput, actor: Actor): Promise<CreatedSecret> {
     const client = await this.get(clientId);
+    if (!usesSecrets(client)) throw noSecretMethod(client);
     const { warnings, weak } = this.checkSecretInput(client, input);
     const value = input.value ?? generateSecret();
     const secret = this.newSecret(client, input, value, weak);
@@ -398,6 +426,22 @@ export class ClientService {
         'selfSignedAllowed: self-signed tokens need a client secret, and new clients here may not use secrets',
         'selfSignedAllowed',
       );
+  }
+
+  /**
+   * A client given an OIN (or another one) must already hold only keys whose x5c certificate
+   * carries it: otherwise authentication would refuse its keys from the next request on. Refused
+   * as addKeys refuses such a key for a client that has the OIN.
+   */
+  private async checkKeysCarryOin(after: Client): Promise<void> {
+    for (const k of await this.store.listKeys(after.clientId)) {
+      const refusal = keyCertificateRefusal(k.publicJwk, after, this.authPolicy.trust, this.now());
+      if (refusal)
+        throw new ValidationError(
+          `oin: registered key "${k.kid.slice(0, 60)}" does not prove this OIN (${refusal.detail}); remove it or register keys whose certificate carries the OIN first`,
+          'oin',
+        );
+    }
   }
 
   /**
@@ -504,6 +548,17 @@ export class ClientService {
       weak,
     };
   }
+}
+
+function noSecretMethod(client: Client): ValidationError {
+  return new ValidationError(
+    `client "${client.clientId}" authenticates without a secret (${client.authMethods.join(', ')}) and holds none: add client_secret_basic or client_secret_post to its authMethods first, then create a secret (shown once)`,
+    'authMethods',
+  );
+}
+
+function secretMethodNeedsSecret(clientId: string): string {
+  return `client "${clientId}" may now authenticate with a client secret but has none: create one (admin API POST /admin/clients/${clientId}/secrets, CLI "secrets add ${clientId}", or "Add secret" in the console); its value is shown once`;
 }
 
 /** What the audit trail keeps of a key: never its material beyond the thumbprint. */

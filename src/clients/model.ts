@@ -51,6 +51,10 @@ export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
 export const SECRET_AUTH_METHODS: readonly ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post'];
 /** What clients registered before there was a choice use, and what a new client gets without one. */
 export const DEFAULT_AUTH_METHODS: readonly ClientAuthMethod[] = SECRET_AUTH_METHODS;
+/** Whether the client may authenticate with a client secret at all: without such a method it has no secrets. */
+export function usesSecrets(client: Pick<Client, 'authMethods'>): boolean {
+  return client.authMethods.some((m) => SECRET_AUTH_METHODS.includes(m));
+}
 /** Methods that use the client's registered keys or jwks_uri. */
 export const KEY_AUTH_METHODS: readonly ClientAuthMethod[] = ['private_key_jwt', 'self_signed_tls_client_auth'];
 

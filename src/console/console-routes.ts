@@ -35,7 +35,10 @@ declare module 'fastify' {
 }
 
 export interface ConsoleOptions {
-  config: Pick<Config, 'issuer' | 'consoleIdleTimeout' | 'consoleSessionLifetime' | 'maxTokenLifetime'>;
+  config: Pick<
+    Config,
+    'issuer' | 'consoleIdleTimeout' | 'consoleSessionLifetime' | 'maxTokenLifetime' | 'newClientAuthMethods'
+  >;
   signIn: SignInDeps;
   revocations: Pick<Revocations, 'revoke'>;
   audit: Pick<AuditLog, 'record'>;
@@ -347,7 +350,7 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleOption
           session.rsin,
         );
     });
-    registerClientPages(pages, tools);
+    registerClientPages(pages, tools, { newClientMethods: config.newClientAuthMethods });
     registerAuditPages(pages, tools);
     registerKeyPages(pages, tools);
     registerInspectorPages(pages, tools);

@@ -60,6 +60,10 @@ body.console { margin: 0; min-height: 100vh; display: flex; flex-direction: colu
 /* Reflow (WCAG 1.4.10): long ids, scopes and key ids wrap instead of widening the page. */
 .console-main, .console-header { overflow-wrap: break-word; }
 .utrecht-data-list__item-value, .utrecht-code, .utrecht-heading-1, .utrecht-alert__message { overflow-wrap: anywhere; min-inline-size: 0; }
+/* Field labels name RFC metadata (tls_client_certificate_bound_access_tokens); a fieldset would otherwise be as wide as its longest word. */
+.console-main .utrecht-form-label, .console-main .utrecht-form-field-description, .console-main .utrecht-form-field__label { overflow-wrap: anywhere; min-inline-size: 0; }
+.console-main .utrecht-form-fieldset { min-inline-size: 0; margin-inline: 0; margin-block: 0 1.25rem; padding: 0; border: 0; }
+.console-main .utrecht-form-fieldset__legend { font-weight: 700; padding: 0; margin-block-end: 0.5rem; }
 .console-main input, .console-main select, .console-main textarea { max-inline-size: 100%; box-sizing: border-box; }
 @media (max-width: 40rem) {
   .console-header, .console-nav, .console-footer { padding-inline: 1rem; }

@@ -16,6 +16,7 @@ const COMPONENTS = [
   'form-field',
   'form-field-description',
   'form-field-error-message',
+  'form-fieldset',
   'form-label',
   'heading-1',
   'heading-2',

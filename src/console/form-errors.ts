@@ -38,6 +38,14 @@ function fieldRule(m: Messages, field: string): string {
       return fill(m.errLabel, { max: CLIENT_LIMITS.secretLabel });
     case 'publishDelay':
       return m.errPublishDelay;
+    case 'authMethods':
+      return m.errAuthMethods;
+    case 'jwksUri':
+      return m.errJwksUri;
+    case 'tlsSubject':
+      return m.errTlsSubject;
+    case 'oin':
+      return m.errOin;
     default:
       return m.errRejected;
   }

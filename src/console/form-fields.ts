@@ -73,6 +73,23 @@ export function checkbox(name: string, label: string, checked: boolean, o: Field
   </div>`;
 }
 
+/**
+ * Checkboxes of one setting (a client's authentication methods) in a fieldset whose legend names
+ * it; the hint and the refusal belong to the group, so they hang on the fieldset.
+ */
+export function checkboxGroup(
+  id: string,
+  legend: string,
+  boxes: [name: string, label: string, checked: boolean][],
+  o: Pick<FieldOptions, 'hint' | 'error'> = {},
+): SafeHtml {
+  return html`<fieldset class="utrecht-form-fieldset utrecht-form-fieldset--html-fieldset${o.error ? ' utrecht-form-fieldset--invalid' : ''}" id="${id}"${described(id, o)}>
+    <legend class="utrecht-form-fieldset__legend utrecht-form-fieldset__legend--html-legend">${legend}</legend>
+    ${extras(id, o)}
+    ${boxes.map(([name, label, checked]) => checkbox(name, label, checked))}
+  </fieldset>`;
+}
+
 export function selectField(
   name: string,
   label: string,

@@ -144,6 +144,45 @@ const nl = {
   revokeLabel: 'Geheim {id} intrekken',
   addSecret: 'Geheim toevoegen',
   authMethodsTitle: 'Aanmeldmethoden',
+  authIntro:
+    'Hoe deze client zich aanmeldt en welke tokens hij krijgt. Zonder geheim-methode (client_secret_*) heeft de client geen geheim.',
+  fieldAuthMethods: 'Aanmeldmethoden',
+  authMethodsHint:
+    'Eén of meer. private_key_jwt en self_signed_tls_client_auth gebruiken de publieke sleutels hieronder.',
+  methodClientSecretBasic: 'client_secret_basic: geheim in HTTP Basic',
+  methodClientSecretPost: 'client_secret_post: geheim in het formulier',
+  methodPrivateKeyJwt: 'private_key_jwt: ondertekende JWT (RFC 7523)',
+  methodTlsClientAuth: 'tls_client_auth: PKI-certificaat (RFC 8705)',
+  methodSelfSignedTlsClientAuth: 'self_signed_tls_client_auth: geregistreerd certificaat (RFC 8705)',
+  fieldJwksUri: 'jwks_uri (optioneel)',
+  jwksUriHint:
+    'Een https-adres waar de client zijn publieke sleutels publiceert; niet samen met geregistreerde sleutels.',
+  fieldTlsSubjectField: 'Certificaatonderwerp (tls_client_auth)',
+  tlsSubjectNone: 'Geen',
+  fieldTlsSubjectValue: 'Waarde van het certificaatonderwerp',
+  tlsSubjectHint: 'Bijvoorbeeld CN=zaaksysteem,O=Gemeente Voorbeeld voor subject_dn, of een DNS-naam voor san_dns.',
+  fieldOin: 'OIN (optioneel)',
+  oinHint: '20 cijfers. Elk certificaat en elke geregistreerde sleutel van deze client moet dit OIN dragen.',
+  fieldDpopBound: 'Alleen DPoP-gebonden tokens (dpop_bound_access_tokens, RFC 9449)',
+  dpopBoundHint: 'Een tokenverzoek zonder DPoP-bewijs wordt geweigerd; nooit een bearer token.',
+  fieldCertificateBound:
+    'Alleen aan het certificaat gebonden tokens (tls_client_certificate_bound_access_tokens, RFC 8705)',
+  certificateBoundHint: 'De client meldt zich aan met zijn certificaat; zijn tokens gelden alleen met dat certificaat.',
+  saveAuth: 'Aanmelding opslaan',
+  authSaved: 'De aanmelding is opgeslagen.',
+  errAuthMethods: 'Kies een of meer aanmeldmethoden die deze server voor nieuwe registraties toestaat.',
+  errAuthSelfSigned:
+    'Deze client mag zelf tokens ondertekenen, en dat gaat met een geheim: houd een geheim-methode, of zet zelf ondertekenen eerst uit.',
+  errJwksUri:
+    'Vul een https-adres in dat deze server mag ophalen (geen intern of lokaal adres, zonder inloggegevens), of laat het leeg. Een client met geregistreerde sleutels heeft geen jwks_uri.',
+  errTlsSubject:
+    'Kies een soort onderwerp en vul de waarde in (1 tot 1024 tekens); een subject_dn als RFC 4514-naam, bijvoorbeeld CN=…,O=….',
+  errOin:
+    'Vul 20 cijfers in, of laat het leeg. Elke geregistreerde sleutel moet een certificaat (x5c) met dit OIN hebben: verwijder eerst sleutels zonder.',
+  noSecretMethod:
+    'Deze client meldt zich zonder geheim aan en heeft er geen. Wilt u toch een geheim? Kies eerst een geheim-methode onder Aanmeldmethoden; daarna kunt u hier een geheim toevoegen (eenmalig getoond).',
+  createdWithoutSecret:
+    'Client {id} is aangemaakt, zonder geheim: hij meldt zich aan met sleutels of een certificaat. Registreer hieronder zijn publieke sleutels.',
   clientKeysTitle: 'Publieke sleutels',
   noKeys: 'Deze client heeft geen geregistreerde publieke sleutels.',
   keysAtUri: 'Deze client publiceert zijn sleutels op {uri}.',
@@ -469,6 +508,42 @@ const en: Messages = {
   revokeLabel: 'Revoke secret {id}',
   addSecret: 'Add a secret',
   authMethodsTitle: 'Authentication methods',
+  authIntro:
+    'How this client authenticates and which tokens it gets. Without a secret method (client_secret_*) the client has no secret.',
+  fieldAuthMethods: 'Authentication methods',
+  authMethodsHint: 'One or more. private_key_jwt and self_signed_tls_client_auth use the public keys below.',
+  methodClientSecretBasic: 'client_secret_basic: secret in HTTP Basic',
+  methodClientSecretPost: 'client_secret_post: secret in the form',
+  methodPrivateKeyJwt: 'private_key_jwt: signed JWT (RFC 7523)',
+  methodTlsClientAuth: 'tls_client_auth: PKI certificate (RFC 8705)',
+  methodSelfSignedTlsClientAuth: 'self_signed_tls_client_auth: registered certificate (RFC 8705)',
+  fieldJwksUri: 'jwks_uri (optional)',
+  jwksUriHint: 'An https address where the client publishes its public keys; not together with registered keys.',
+  fieldTlsSubjectField: 'Certificate subject (tls_client_auth)',
+  tlsSubjectNone: 'None',
+  fieldTlsSubjectValue: 'Certificate subject value',
+  tlsSubjectHint: 'For example CN=zaaksysteem,O=Gemeente Voorbeeld for subject_dn, or a DNS name for san_dns.',
+  fieldOin: 'OIN (optional)',
+  oinHint: '20 digits. Every certificate and every registered key of this client must carry this OIN.',
+  fieldDpopBound: 'DPoP-bound tokens only (dpop_bound_access_tokens, RFC 9449)',
+  dpopBoundHint: 'A token request without a DPoP proof is refused; never a bearer token.',
+  fieldCertificateBound: 'Certificate-bound tokens only (tls_client_certificate_bound_access_tokens, RFC 8705)',
+  certificateBoundHint: 'The client authenticates with its certificate; its tokens work with that certificate only.',
+  saveAuth: 'Save authentication',
+  authSaved: 'The authentication has been saved.',
+  errAuthMethods: 'Choose one or more authentication methods this server allows for new registrations.',
+  errAuthSelfSigned:
+    'This client may sign its own tokens, which takes a secret: keep a secret method, or switch self-signing off first.',
+  errJwksUri:
+    'Give an https address this server may fetch (no internal or local address, no credentials), or leave it empty. A client with registered keys has no jwks_uri.',
+  errTlsSubject:
+    'Choose a kind of subject and give its value (1 to 1024 characters); a subject_dn as an RFC 4514 name, for example CN=…,O=….',
+  errOin:
+    'Give 20 digits, or leave it empty. Every registered key needs a certificate (x5c) carrying this OIN: remove keys without one first.',
+  noSecretMethod:
+    'This client authenticates without a secret and has none. Need one after all? Choose a secret method under Authentication methods first; then add a secret here (shown once).',
+  createdWithoutSecret:
+    'Client {id} has been created, without a secret: it authenticates with keys or a certificate. Register its public keys below.',
   clientKeysTitle: 'Public keys',
   noKeys: 'This client has no registered public keys.',
   keysAtUri: 'This client publishes its keys at {uri}.',

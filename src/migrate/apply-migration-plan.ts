@@ -1,5 +1,5 @@
 import type { Actor, ClientService } from '../clients/client-service.js';
-import { type Client, FIRST_ADMIN_CLIENT_ID, MAX_EPOCH_MS } from '../clients/model.js';
+import { type Client, FIRST_ADMIN_CLIENT_ID, MAX_EPOCH_MS, usesSecrets } from '../clients/model.js';
 import { isLive } from '../clients/secret-lifecycle.js';
 import { checkImportedSecret, SECRET_STRENGTH_RULE } from '../clients/secrets.js';
 import { CLIENT_ID_RULE, validateClientFields, validateClientId, validateSecretLabel } from '../clients/validate.js';
@@ -268,6 +268,13 @@ async function existingClient(
       `exists with other settings than in the file: ${changes.join('; ')}. Left as it is: change it with clients update if the file is right`,
     );
   const now = (options.now ?? Date.now)();
+  // Registered here for keys or certificates only: it has no secrets, and takes none from a file.
+  if (entry.secrets.length && !usesSecrets(existing)) {
+    reasons.push(
+      `exists and authenticates without a secret here (${existing.authMethods.join(', ')}): its secret from the file is not one it can use; consumers sending it get 401. Move them to its keys or certificate, or give it a secret method first (clients update --auth-methods) and then the secret (secrets add --import-stdin)`,
+    );
+    return { ...base, status: 'attention', reasons };
+  }
   const missing: string[] = [];
   for (const secret of entry.secrets) {
     const found = await clients.findSecret(entry.clientId, secret.value);

@@ -63,7 +63,7 @@ export class ClientAdministration {
     admin: Administrator,
     input: ClientInput,
     actor: Actor,
-  ): Promise<{ client: Client; secret: CreatedSecret }> {
+  ): Promise<{ client: Client; secret?: CreatedSecret }> {
     checkNewClient(admin, input);
     return this.clients.create(input, actor);
   }

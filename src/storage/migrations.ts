@@ -238,6 +238,46 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('client_keys_expires').on('client_keys').column('expires_at').execute();
       },
     },
+    '0012_no_secrets_without_secret_methods': {
+      async up(db: AnyDb) {
+        // Clients registered for keys or certificates only were given a secret they could not use;
+        // adding a secret method later would have brought it to life unseen. Such secrets are
+        // revoked (kept as former ones, so a consumer still sending one is told apart), audited
+        // as done by the system. No schema change: a client without secrets has no rows.
+        const now = Date.now();
+        const unusable = await db
+          .selectFrom('client_secrets as s')
+          .innerJoin('clients as c', 'c.client_id', 's.client_id')
+          .select(['s.secret_id', 's.client_id', 'c.rsin'])
+          .where('s.revoked_at', 'is', null)
+          .where('c.auth_methods', 'not like', '%"client_secret_basic"%')
+          .where('c.auth_methods', 'not like', '%"client_secret_post"%')
+          .execute();
+        for (const s of unusable as { secret_id: string; client_id: string; rsin: string }[]) {
+          await db
+            .updateTable('client_secrets')
+            .set({ revoked_at: now })
+            .where('secret_id', '=', s.secret_id)
+            .execute();
+          await db
+            .insertInto('audit_events')
+            .values({
+              at: now,
+              actor: 'system',
+              action: 'secret.revoked',
+              target: s.client_id,
+              address: null,
+              reason: null,
+              details: JSON.stringify({
+                secretId: s.secret_id,
+                why: 'the client authenticates without a secret (no client_secret_* method)',
+              }),
+              organisation: s.rsin,
+            })
+            .execute();
+        }
+      },
+    },
   };
 }
 

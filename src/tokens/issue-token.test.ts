@@ -51,7 +51,7 @@ describe('issueToken (real SQLite)', () => {
       { clientId: `c-${crypto.randomBytes(4).toString('hex')}`, rsin: '000000000', ...input },
       { id: 'test' },
     );
-    return { clientId: client.clientId, secret: secret.value, method: 'client_secret_post' as const };
+    return { clientId: client.clientId, secret: secret?.value ?? '', method: 'client_secret_post' as const };
   };
 
   before(async () => {

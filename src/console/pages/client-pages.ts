@@ -1,13 +1,24 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ADMIN_SCOPE, type Client, type ClientKey, ORG_ADMIN_SCOPE, type SecretInfo } from '../../clients/model.js';
+import {
+  ADMIN_SCOPE,
+  type Client,
+  CLIENT_AUTH_METHODS,
+  type ClientAuthMethod,
+  type ClientKey,
+  ORG_ADMIN_SCOPE,
+  SECRET_AUTH_METHODS,
+  type SecretInfo,
+  TLS_SUBJECT_FIELDS,
+  usesSecrets,
+} from '../../clients/model.js';
 import { AdminApiProblem } from '../admin-api.js';
 import { type ConsoleTools, formOf, type FormFields, refuseIncompleteForm } from '../console-tools.js';
-import { checkbox, selectField, submitButton, textArea, textField } from '../form-fields.js';
+import { checkbox, checkboxGroup, selectField, submitButton, textArea, textField } from '../form-fields.js';
 import { formatTime, startOfDutchDay } from '../format.js';
 import { dataTable } from '../data-table.js';
 import { html, type SafeHtml } from '../html.js';
 import { alert, BASE, csrfField, isGlobalAdmin, type PageContext } from '../layout.js';
-import { fill } from '../messages.js';
+import { fill, type Messages } from '../messages.js';
 import { organisationLabel, organisationNames } from '../organisation-names.js';
 import { apiFieldErrors, checkClientForm, checkLabel, errorSummary, type FieldErrors } from '../form-errors.js';
 
@@ -21,7 +32,15 @@ const bool = (v: string) => (v === 'true' ? true : v === 'false' ? false : undef
 const clientPath = (clientId: string) => `${BASE}/clients/${encodeURIComponent(clientId)}`;
 
 /** Clients: the searchable list, a new client, the client page with its secrets. */
-export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): void {
+export function registerClientPages(
+  app: FastifyInstance,
+  tools: ConsoleTools,
+  options: {
+    /** The methods new registrations may use (ZGW_AUTH_NEW_CLIENT_AUTH_METHODS): what a new client's form starts with. */
+    newClientMethods?: readonly ClientAuthMethod[] | undefined;
+  } = {},
+): void {
+  const startWith = newClientAuth(options.newClientMethods);
   app.get<{ Querystring: ListQuery }>('/clients', async (request, reply) => {
     const ctx = tools.ctx(request);
     const m = ctx.m;
@@ -124,7 +143,7 @@ export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): 
       reply,
       request,
       ctx.m.newClientTitle,
-      newClientForm(ctx, { rsin: isGlobalAdmin(ctx.session) ? '' : (ctx.session?.rsin ?? '') }),
+      newClientForm(ctx, { rsin: isGlobalAdmin(ctx.session) ? '' : (ctx.session?.rsin ?? '') }, startWith),
     );
   });
 
@@ -134,13 +153,15 @@ export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): 
     const fields = formOf(request);
     const { body, errors } = checkClientForm(m, fields, { creating: true, rsinField: true, ownRsin: ownRsinOf(ctx) });
     if (Object.keys(errors).length)
-      return tools.send(reply, request, m.newClientTitle, newClientForm(ctx, fields, errors), 400);
-    let created: { client: Client; secret: { value: string } };
+      return tools.send(reply, request, m.newClientTitle, newClientForm(ctx, fields, startWith, errors), 400);
+    let created: { client: Client; secret?: { value: string } };
     try {
       created = await tools.api(request).call('POST', '/clients', {
         ...(fields.clientId ? { clientId: fields.clientId } : {}),
         rsin: fields.rsin ?? '',
         ...body,
+        // The form's authentication fields, when it has them (a form of before sends none: the defaults).
+        ...(fields.authForm === '1' ? authBodyOf(fields) : {}),
       });
     } catch (err) {
       if (!(err instanceof AdminApiProblem) || err.status >= 500 || err.status === 401 || err.status === 404) throw err;
@@ -148,10 +169,16 @@ export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): 
         reply,
         request,
         m.newClientTitle,
-        newClientForm(ctx, fields, apiFieldErrors(m, err, ['clientId', ...CLIENT_FORM_FIELDS])),
+        newClientForm(ctx, fields, startWith, authFieldErrors(m, err, ['clientId', ...CLIENT_FORM_FIELDS])),
         err.status,
       );
     }
+    // A client of keys or certificates only has no secret to show: its page, to register its keys.
+    if (!created.secret)
+      return tools.redirect(reply, request, clientPath(created.client.clientId), {
+        kind: 'ok',
+        text: fill(m.createdWithoutSecret, { id: created.client.clientId }),
+      });
     return tools.send(
       reply,
       request,
@@ -196,6 +223,28 @@ export function registerClientPages(app: FastifyInstance, tools: ConsoleTools): 
       });
     }
     const text = [m.saved, ...result.warnings.map((w) => fill(m.warning, { text: w }))].join(' ');
+    return tools.redirect(reply, request, clientPath(clientId), { kind: 'ok', text });
+  });
+
+  app.post<{ Params: IdParams }>('/clients/:clientId/authentication', async (request, reply) => {
+    const ctx = tools.ctx(request);
+    const m = ctx.m;
+    const { clientId } = request.params;
+    const fields = formOf(request);
+    const incomplete = refuseIncompleteForm(tools, reply, request, fields, AUTH_FORM_FIELDS);
+    if (incomplete) return incomplete;
+    let result: { warnings: string[] };
+    try {
+      // The rules are the admin API's (ClientService): the console only reads the form.
+      result = await tools.api(request).call('PATCH', `/clients/${encodeURIComponent(clientId)}`, authBodyOf(fields));
+    } catch (err) {
+      if (!(err instanceof AdminApiProblem) || (err.status !== 400 && err.status !== 403)) throw err;
+      return clientPage(tools, request, reply, clientId, {
+        authValues: fields,
+        authErrors: authFieldErrors(m, err, AUTH_API_FIELDS),
+      });
+    }
+    const text = [m.authSaved, ...result.warnings.map((w) => fill(m.warning, { text: w }))].join(' ');
     return tools.redirect(reply, request, clientPath(clientId), { kind: 'ok', text });
   });
 
@@ -460,6 +509,90 @@ const CLIENT_FORM_FIELDS = [
   'selfSignedAllowed',
 ];
 
+/** The fields the authentication form always sends (its checkboxes are absent when unticked). */
+const AUTH_FORM_FIELDS = ['jwksUri', 'tlsSubjectField', 'tlsSubjectValue', 'oin'];
+/** The fields of the authentication form the admin API may name in a refusal. */
+const AUTH_API_FIELDS = ['authMethods', 'jwksUri', 'tlsSubject', 'oin'];
+
+const METHOD_LABELS: Record<ClientAuthMethod, (m: Messages) => string> = {
+  client_secret_basic: (m) => m.methodClientSecretBasic,
+  client_secret_post: (m) => m.methodClientSecretPost,
+  private_key_jwt: (m) => m.methodPrivateKeyJwt,
+  tls_client_auth: (m) => m.methodTlsClientAuth,
+  self_signed_tls_client_auth: (m) => m.methodSelfSignedTlsClientAuth,
+};
+const methodField = (method: ClientAuthMethod) => `authMethods.${method}`;
+
+/**
+ * The authentication fields of a form as the admin API takes them, read and nothing more: which
+ * methods, jwks_uri, TLS subject and OIN are acceptable is the admin API's to say (an empty text
+ * field clears its setting; an unticked box is false).
+ */
+function authBodyOf(f: FormFields): Record<string, unknown> {
+  const text = (name: string) => (f[name] ?? '').trim();
+  const subjectField = text('tlsSubjectField');
+  return {
+    authMethods: CLIENT_AUTH_METHODS.filter((method) => f[methodField(method)] === 'true'),
+    jwksUri: text('jwksUri') || null,
+    tlsSubject: subjectField ? { field: subjectField, value: text('tlsSubjectValue') } : null,
+    oin: text('oin') || null,
+    dpopBoundAccessTokens: f.dpopBoundAccessTokens === 'true',
+    tlsClientCertificateBoundAccessTokens: f.tlsClientCertificateBoundAccessTokens === 'true',
+  };
+}
+
+/**
+ * A refusal next to the field it names. Taking the last secret method from a self-signing client
+ * is refused by the API as a selfSignedAllowed matter: on the authentication form it belongs with
+ * the methods.
+ */
+function authFieldErrors(m: Messages, err: AdminApiProblem, fields: readonly string[]): FieldErrors {
+  if (err.status === 400 && err.field === 'selfSignedAllowed' && /secret method/.test(err.detail))
+    return { authMethods: m.errAuthSelfSigned };
+  return apiFieldErrors(m, err, [...fields, ...AUTH_API_FIELDS]);
+}
+
+/** The form values of a client's authentication settings. */
+function authValuesOf(client: Client): FormFields {
+  const values: FormFields = {
+    jwksUri: client.jwksUri ?? '',
+    tlsSubjectField: client.tlsSubject?.field ?? '',
+    tlsSubjectValue: client.tlsSubject?.value ?? '',
+    oin: client.oin ?? '',
+    dpopBoundAccessTokens: client.dpopBoundAccessTokens ? 'true' : '',
+    tlsClientCertificateBoundAccessTokens: client.tlsClientCertificateBoundAccessTokens ? 'true' : '',
+  };
+  for (const method of client.authMethods) values[methodField(method)] = 'true';
+  return values;
+}
+
+/** The authentication settings: methods, jwks_uri, TLS subject, OIN and the two token bindings. */
+function authFormFields(ctx: PageContext, v: FormFields, error: FieldErrors | undefined): SafeHtml {
+  const m = ctx.m;
+  return html`${checkboxGroup(
+    'authMethods',
+    m.fieldAuthMethods,
+    CLIENT_AUTH_METHODS.map((method) => [
+      methodField(method),
+      METHOD_LABELS[method](m),
+      v[methodField(method)] === 'true',
+    ]),
+    { hint: m.authMethodsHint, error: errorFor(error, 'authMethods') },
+  )}
+  ${textField('jwksUri', m.fieldJwksUri, v.jwksUri ?? '', { maxlength: 2048, hint: m.jwksUriHint, error: errorFor(error, 'jwksUri'), autocomplete: 'off' })}
+  ${selectField(
+    'tlsSubjectField',
+    m.fieldTlsSubjectField,
+    v.tlsSubjectField ?? '',
+    [['', m.tlsSubjectNone], ...TLS_SUBJECT_FIELDS.map((f): [string, string] => [f, f])],
+    { error: errorFor(error, 'tlsSubject') },
+  )}
+  ${textField('tlsSubjectValue', m.fieldTlsSubjectValue, v.tlsSubjectValue ?? '', { maxlength: 1024, hint: m.tlsSubjectHint, autocomplete: 'off' })}
+  ${textField('oin', m.fieldOin, v.oin ?? '', { maxlength: 20, inputmode: 'numeric', hint: m.oinHint, error: errorFor(error, 'oin') })}
+  ${checkbox('dpopBoundAccessTokens', m.fieldDpopBound, v.dpopBoundAccessTokens === 'true', { hint: m.dpopBoundHint })}
+  ${checkbox('tlsClientCertificateBoundAccessTokens', m.fieldCertificateBound, v.tlsClientCertificateBoundAccessTokens === 'true', { hint: m.certificateBoundHint })}`;
+}
+
 /** An organisation administrator's own RSIN; undefined for a global administrator. */
 const ownRsinOf = (ctx: PageContext) => (isGlobalAdmin(ctx.session) ? undefined : ctx.session?.rsin);
 
@@ -482,12 +615,27 @@ function clientFormFields(
   ${checkbox('selfSignedAllowed', m.fieldSelfSigned, v.selfSignedAllowed === 'true', { hint: m.selfSignedWarning })}`;
 }
 
-function newClientForm(ctx: PageContext, values: FormFields, error?: FieldErrors): SafeHtml {
+/**
+ * What a new client's form starts with: the secret methods, as the admin API defaults to; where
+ * the operator allows new clients other methods only (NL GOV mode), the first of those. A default
+ * only: what may be registered is the admin API's to say.
+ */
+function newClientAuth(allowed: readonly ClientAuthMethod[] | undefined): FormFields {
+  const secrets = SECRET_AUTH_METHODS.filter((m) => !allowed || allowed.includes(m));
+  const methods = secrets.length ? secrets : allowed!.slice(0, 1);
+  return Object.fromEntries(methods.map((m) => [methodField(m), 'true']));
+}
+
+function newClientForm(ctx: PageContext, values: FormFields, startWith: FormFields, error?: FieldErrors): SafeHtml {
   const m = ctx.m;
   return html`${error ? errorSummary(m, error) : ''}
     <form method="post" action="${BASE}/clients">
       ${csrfField(ctx)} ${textField('clientId', m.fieldClientId, values.clientId ?? '', { maxlength: 50, hint: m.fieldClientIdHint, error: errorFor(error, 'clientId') })}
       ${clientFormFields(ctx, values, error, true)}
+      <h2 class="utrecht-heading-2">${m.authMethodsTitle}</h2>
+      <p class="utrecht-paragraph">${m.authIntro}</p>
+      <input type="hidden" name="authForm" value="1" />
+      ${authFormFields(ctx, values.authForm === '1' ? values : { ...values, ...startWith }, error)}
       <div class="console-actions">${submitButton(m.create)}<a class="utrecht-link" href="${BASE}/clients">${m.cancel}</a></div>
     </form>`;
 }
@@ -516,6 +664,8 @@ interface ClientPageState {
   secretErrors?: FieldErrors;
   keyValues?: FormFields;
   keyErrors?: FieldErrors;
+  authValues?: FormFields;
+  authErrors?: FieldErrors;
 }
 
 async function clientPage(
@@ -576,6 +726,8 @@ async function clientPage(
     </form>`,
   ]);
   const kv = state.keyValues ?? {};
+  const av = state.authValues ?? authValuesOf(client);
+  const withSecrets = usesSecrets(client);
   const sv = state.secretValues ?? {};
   const expiring = keys.items.filter((k) => k.expiresSoon).sort((a, b) => (a.expiresAt ?? 0) - (b.expiresAt ?? 0));
   const expiringNote = expiring.length
@@ -614,8 +766,13 @@ async function clientPage(
     <form method="post" action="${clientPath(clientId)}/${client.enabled ? 'disable' : 'enable'}" class="console-actions">
       ${csrfField(ctx)}${submitButton(client.enabled ? m.disable : m.enable, 'secondary')}
     </form>
-    <h2 class="utrecht-heading-2">${m.authMethodsTitle}</h2>
+    <h2 class="utrecht-heading-2" id="authentication">${m.authMethodsTitle}</h2>
     <p class="utrecht-paragraph">${client.authMethods.map((a) => html`<code class="utrecht-code">${a}</code> `)}</p>
+    ${state.authErrors ? errorSummary(m, state.authErrors) : ''}
+    <form method="post" action="${clientPath(clientId)}/authentication">
+      ${csrfField(ctx)} ${authFormFields(ctx, av, state.authErrors)}
+      <div class="console-actions">${submitButton(m.saveAuth, 'secondary')}</div>
+    </form>
     <h2 class="utrecht-heading-2">${m.clientKeysTitle}</h2>
     ${client.jwksUri ? html`<p class="utrecht-paragraph">${fill(m.keysAtUri, { uri: client.jwksUri })}</p>` : ''}
     ${
@@ -649,13 +806,17 @@ async function clientPage(
           )
         : html`<p class="utrecht-paragraph">${m.noSecrets}</p>`
     }
-    <h3 class="utrecht-heading-3">${m.addSecret}</h3>
-    ${state.secretErrors ? errorSummary(m, state.secretErrors) : ''}
-    <form method="post" action="${clientPath(clientId)}/secrets">
-      ${csrfField(ctx)} ${textField('label', m.fieldLabel, sv.label ?? '', { maxlength: 200, hint: m.labelHint, error: errorFor(state.secretErrors, 'label') })}
-      ${textField('expiresAt', m.fieldExpires, sv.expiresAt ?? '', { type: 'date', hint: m.expiresHint, error: errorFor(state.secretErrors, 'expiresAt') })}
-      <div class="console-actions">${submitButton(m.addSecret, 'secondary')}</div>
-    </form>
+    ${
+      withSecrets
+        ? html`<h3 class="utrecht-heading-3">${m.addSecret}</h3>
+            ${state.secretErrors ? errorSummary(m, state.secretErrors) : ''}
+            <form method="post" action="${clientPath(clientId)}/secrets">
+              ${csrfField(ctx)} ${textField('label', m.fieldLabel, sv.label ?? '', { maxlength: 200, hint: m.labelHint, error: errorFor(state.secretErrors, 'label') })}
+              ${textField('expiresAt', m.fieldExpires, sv.expiresAt ?? '', { type: 'date', hint: m.expiresHint, error: errorFor(state.secretErrors, 'expiresAt') })}
+              <div class="console-actions">${submitButton(m.addSecret, 'secondary')}</div>
+            </form>`
+        : html`<p class="utrecht-paragraph">${m.noSecretMethod}</p>`
+    }
     <h2 class="utrecht-heading-2">${m.details}</h2>
     <form method="post" action="${clientPath(clientId)}">
       ${csrfField(ctx)} ${clientFormFields(ctx, values, state.errors, isGlobalAdmin(ctx.session))}
@@ -677,6 +838,6 @@ async function clientPage(
     request,
     client.clientId,
     content,
-    state.errors || state.secretErrors || state.keyErrors ? 400 : 200,
+    state.errors || state.secretErrors || state.keyErrors || state.authErrors ? 400 : 200,
   );
 }

@@ -41,6 +41,15 @@ const anyObject = (options: { maxProperties?: number; description?: string } = {
 const epochMs = (options: { minimum?: number; maximum?: number } = {}) =>
   nullable(Type.Integer({ description: 'epoch milliseconds', ...options }));
 
+/**
+ * The admin API names every field in camelCase; these two are client registration metadata of
+ * their RFCs under another name, said in the OpenAPI description.
+ */
+const DPOP_BOUND_DESCRIPTION =
+  'the client registration metadata `dpop_bound_access_tokens` of RFC 9449 §5.2, in camelCase: the client gets DPoP-bound tokens only; a token request without a DPoP proof is refused, never answered with a bearer token';
+const CERTIFICATE_BOUND_DESCRIPTION =
+  'the client registration metadata `tls_client_certificate_bound_access_tokens` of RFC 8705 §3.4, in camelCase: the client gets tokens bound to its TLS client certificate only; a token request without one is refused';
+
 // ---- responses ---------------------------------------------------------------------------------
 
 export const clientSchema = Type.Object(
@@ -71,12 +80,8 @@ export const clientSchema = Type.Object(
       Type.Null(),
     ]),
     oin: nullable(Type.String({ description: 'organisation identification number a certificate must carry' })),
-    dpopBoundAccessTokens: Type.Boolean({
-      description: 'RFC 9449 dpop_bound_access_tokens: tokens only with a DPoP proof, never a bearer token',
-    }),
-    tlsClientCertificateBoundAccessTokens: Type.Boolean({
-      description: 'RFC 8705 tls_client_certificate_bound_access_tokens: tokens bound to the client certificate only',
-    }),
+    dpopBoundAccessTokens: Type.Boolean({ description: DPOP_BOUND_DESCRIPTION }),
+    tlsClientCertificateBoundAccessTokens: Type.Boolean({ description: CERTIFICATE_BOUND_DESCRIPTION }),
   },
   { $id: 'Client' },
 );
@@ -121,7 +126,15 @@ export const createdSecretSchema = Type.Object({
   value: Type.Optional(Type.String({ description: 'the generated secret: shown in this response only' })),
   warnings: Type.Array(Type.String()),
 });
-export const createdClientSchema = Type.Object({ client: clientRef, secret: createdSecretSchema });
+export const createdClientSchema = Type.Object({
+  client: clientRef,
+  secret: Type.Optional(
+    Type.Object(createdSecretSchema.properties, {
+      description:
+        'its first secret, the value shown in this response only; absent for a client whose authMethods hold no client_secret_* method: it gets no secret',
+    }),
+  ),
+});
 
 export const auditEventSchema = Type.Object({
   id: Type.Integer(),
@@ -220,15 +233,8 @@ const clientFields = {
   ),
   staticClaims: Type.Optional(anyObject({ maxProperties: CLIENT_LIMITS.staticClaims })),
   selfSignedAllowed: Type.Optional(Type.Boolean()),
-  dpopBoundAccessTokens: Type.Optional(
-    Type.Boolean({ description: 'RFC 9449 dpop_bound_access_tokens: refuse token requests without a DPoP proof' }),
-  ),
-  tlsClientCertificateBoundAccessTokens: Type.Optional(
-    Type.Boolean({
-      description:
-        'RFC 8705 tls_client_certificate_bound_access_tokens: tokens bound to the client certificate; refuse requests without one',
-    }),
-  ),
+  dpopBoundAccessTokens: Type.Optional(Type.Boolean({ description: DPOP_BOUND_DESCRIPTION })),
+  tlsClientCertificateBoundAccessTokens: Type.Optional(Type.Boolean({ description: CERTIFICATE_BOUND_DESCRIPTION })),
   authMethods: Type.Optional(
     Type.Array(Type.Enum(CLIENT_AUTH_METHODS, { type: 'string' }), {
       minItems: 1,
