@@ -100,6 +100,7 @@ async function assertMigrated(
         '0008_client_auth_methods_and_keys',
         '0009_client_dpop_bound_access_tokens',
         '0010_client_certificate_bound_access_tokens',
+        '0011_autorisaties',
       ],
       label,
     );
@@ -126,6 +127,7 @@ const MIGRATION_POINTS = [
   'migration:0008_client_auth_methods_and_keys',
   'migration:0009_client_dpop_bound_access_tokens',
   'migration:0010_client_certificate_bound_access_tokens',
+  'migration:0011_autorisaties',
 ];
 const EVENTS = 5000;
 

@@ -15,6 +15,7 @@ import {
   type SecretInfo,
   type TlsSubjectField,
 } from '../clients/model.js';
+import { ConflictError } from '../errors.js';
 import { FORMER_SECRET_MS, isLive } from '../clients/secret-lifecycle.js';
 import { prepareQuery } from './prepared.js';
 import type { ClientKeyRow, ClientRow, ClientSecretRow, Database, NewClientRow } from './schema.js';
@@ -132,6 +133,17 @@ export class KyselyClientStore implements ClientStore {
 
   async delete(clientId: string): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
+      // The Autorisaties API stays consistent: a client in an applicatie is taken out of it first,
+      // by whoever manages its rights, not silently here.
+      const inApplicatie = await trx
+        .selectFrom('applicatie_clients')
+        .select('applicatie_uuid')
+        .where('client_id', '=', clientId)
+        .executeTakeFirst();
+      if (inApplicatie)
+        throw new ConflictError(
+          `client ${clientId} is in applicatie ${inApplicatie.applicatie_uuid} of the Autorisaties API: remove it from that applicatie first`,
+        );
       await trx.deleteFrom('client_secrets').where('client_id', '=', clientId).execute();
       await trx.deleteFrom('client_keys').where('client_id', '=', clientId).execute();
       const r = await trx.deleteFrom('clients').where('client_id', '=', clientId).executeTakeFirst();
