@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type Selectable, sql } from 'kysely';
 import {
   type ApplicatieFilter,
   type ApplicatieStore,
@@ -7,6 +7,8 @@ import {
 } from '../autorisaties/applicatie-store.js';
 import type { Applicatie, Autorisatie } from '../autorisaties/model.js';
 import type { ApplicatieTable, Database } from './schema.js';
+
+type ApplicatieRow = Omit<Selectable<ApplicatieTable>, 'seq'>;
 
 type RegistryState = { registry_state: { name: string; value: string } };
 type Db = Kysely<Database>;
@@ -34,13 +36,7 @@ export class KyselyApplicatieStore implements ApplicatieStore {
         ),
       );
     const [rows, count] = await Promise.all([
-      q
-        .selectAll('applicaties')
-        .orderBy('created_at', 'desc')
-        .orderBy('uuid', 'desc')
-        .limit(filter.limit)
-        .offset(filter.offset)
-        .execute(),
+      q.selectAll('applicaties').orderBy('seq', 'desc').limit(filter.limit).offset(filter.offset).execute(),
       q.select(sql<number>`count(*)`.as('n')).executeTakeFirstOrThrow(),
     ]);
     return { items: await this.withClients(this.db, rows), total: Number(count.n) };
@@ -97,7 +93,7 @@ export class KyselyApplicatieStore implements ApplicatieStore {
     });
   }
 
-  private withClients(db: Db, rows: ApplicatieTable[]): Promise<Applicatie[]> {
+  private withClients(db: Db, rows: ApplicatieRow[]): Promise<Applicatie[]> {
     return withClients(db, rows);
   }
 }
@@ -172,7 +168,7 @@ async function clientOrganisations(db: Db, clientIds: readonly string[]): Promis
   return new Map(rows.map((r) => [r.client_id, r.rsin]));
 }
 
-async function withClients(db: Db, rows: ApplicatieTable[]): Promise<Applicatie[]> {
+async function withClients(db: Db, rows: ApplicatieRow[]): Promise<Applicatie[]> {
   if (rows.length === 0) return [];
   const clients = await db
     .selectFrom('applicatie_clients')
@@ -193,7 +189,7 @@ async function withClients(db: Db, rows: ApplicatieTable[]): Promise<Applicatie[
   return rows.map((row) => toApplicatie(row, byApplicatie.get(row.uuid) ?? []));
 }
 
-function toRow(a: Applicatie): ApplicatieTable {
+function toRow(a: Applicatie): ApplicatieRow {
   return {
     uuid: a.uuid,
     label: a.label,
@@ -206,7 +202,7 @@ function toRow(a: Applicatie): ApplicatieTable {
   };
 }
 
-function toApplicatie(row: ApplicatieTable, clientIds: string[]): Applicatie {
+function toApplicatie(row: ApplicatieRow, clientIds: string[]): Applicatie {
   return {
     uuid: row.uuid,
     clientIds,

@@ -236,7 +236,11 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         // The ZGW Autorisaties API: applicaties, their autorisaties as JSON (read and written whole).
         await db.schema
           .createTable('applicaties')
-          .addColumn('uuid', 'varchar(36)', (c) => c.primaryKey())
+          // The order of creation, newest first in the API's lists (times may be equal).
+          .addColumn('seq', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+            dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+          )
+          .addColumn('uuid', 'varchar(36)', (c) => c.notNull().unique())
           .addColumn('label', 'varchar(100)', (c) => c.notNull())
           .addColumn('heeft_alle_autorisaties', 'integer', (c) => c.notNull())
           .addColumn('alleen_is_gereed_voor_publicatie', 'integer', (c) => c.notNull())
@@ -245,7 +249,6 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('created_at', ms, (c) => c.notNull())
           .addColumn('updated_at', ms, (c) => c.notNull())
           .execute();
-        await db.schema.createIndex('applicaties_newest').on('applicaties').columns(['created_at', 'uuid']).execute();
         // A client id in one applicatie at a time (ac-001), of a client of the registry: the keys hold it.
         await db.schema
           .createTable('applicatie_clients')

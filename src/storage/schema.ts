@@ -130,6 +130,8 @@ export interface OrganisationTable {
 
 /** An applicatie of the Autorisaties API. */
 export interface ApplicatieTable {
+  /** Order of creation. */
+  seq: Generated<number>;
   uuid: string;
   label: string;
   heeft_alle_autorisaties: number;
