@@ -3144,7 +3144,16 @@ export const MUTATIONS = [
     fn: 'KyselyClientStore.delete',
     file: 'src/storage/kysely-client-store.ts',
     tests: AC,
-    from: 'if (inApplicatie)',
+    from: 'if (inApplicatie !== undefined)',
+    to: 'if (Math.random() < 0)',
+  },
+  {
+    id: 'ac-client-move-refused',
+    check: 'A client in an applicatie does not move to another organisation alone',
+    fn: 'KyselyClientStore.update',
+    file: 'src/storage/kysely-client-store.ts',
+    tests: AC,
+    from: 'if (other !== undefined)',
     to: 'if (Math.random() < 0)',
   },
 ];

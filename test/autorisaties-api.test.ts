@@ -5,8 +5,10 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ValidateFunction } from 'ajv';
+import fc from 'fast-check';
 import addFormatsModule from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
+import { COMPONENT_SCOPES } from '../src/autorisaties/model.js';
 import { ConflictError } from '../src/errors.js';
 import {
   type DialectName,
@@ -440,7 +442,7 @@ function suite(dialect: DialectName) {
       assert.equal(kept.json.autorisaties[0].zaaktype, undefined);
     });
 
-    it('one registry: client ids of the registry only, all of one organisation; a client in an applicatie is not deleted', async () => {
+    it('one registry: client ids of the registry only, all of one organisation; a client in an applicatie is not deleted or moved', async () => {
       invalid(
         await ac(ts, 'POST', '/applicaties', {
           token: admin,
@@ -469,6 +471,10 @@ function suite(dialect: DialectName) {
       assert.equal(events[0]!.organisation, '002220647', "the applicatie belongs to its clients' organisation");
       await assert.rejects(ts.app.clients.delete(own.clientId, { id: 'test' }), ConflictError);
       assert.ok(await ts.app.clients.get(own.clientId));
+      // Nor does it move to another organisation alone; other changes are fine.
+      await assert.rejects(ts.app.clients.update(own.clientId, { rsin: '123456782' }, { id: 'test' }), ConflictError);
+      assert.equal((await ts.app.clients.get(own.clientId)).rsin, '002220647');
+      await ts.app.clients.update(own.clientId, { name: 'Hernoemd' }, { id: 'test' });
       await ac(ts, 'PATCH', `/applicaties/${uuid}`, { token: admin, body: { clientIds: [] } });
       await ts.app.clients.delete(own.clientId, { id: 'test' });
     });
@@ -704,6 +710,53 @@ function suite(dialect: DialectName) {
         { token: admin },
       );
       invalid(big, 'clientIds', 'max_length');
+    });
+
+    it("fuzzed bodies on every field (POST, PUT, PATCH): 201, 200 or 400, every answer the standard's shape, never 5xx", async () => {
+      const c = await fresh();
+      const target = await ac(ts, 'POST', '/applicaties', {
+        token: admin,
+        body: { clientIds: [], label: 'Doel', heeftAlleAutorisaties: true },
+      });
+      const uuid = target.json.url.split('/').pop();
+      const scopes = [...new Set(Object.values(COMPONENT_SCOPES).flat()), 'zaken', 'x.lezen', ''];
+      const maybe = <T>(a: fc.Arbitrary<T>) =>
+        fc.oneof({ weight: 4, arbitrary: a as fc.Arbitrary<unknown> }, { weight: 1, arbitrary: fc.anything() });
+      const autorisatie = fc.record(
+        {
+          component: maybe(fc.constantFrom('ac', 'nrc', 'zrc', 'ztc', 'drc', 'brc', 'xx')),
+          scopes: maybe(fc.array(fc.constantFrom(...scopes), { maxLength: 4 })),
+          zaaktype: maybe(fc.oneof(fc.webUrl(), fc.string({ maxLength: 20 }))),
+          informatieobjecttype: maybe(fc.webUrl()),
+          besluittype: maybe(fc.webUrl()),
+          maxVertrouwelijkheidaanduiding: maybe(fc.constantFrom('openbaar', 'geheim', 'zeer_geheim', 'Geheim', '')),
+        },
+        { requiredKeys: [] },
+      );
+      const body = fc.record(
+        {
+          clientIds: maybe(fc.array(fc.constantFrom(c.clientId, 'not-registered', '', 'a\u202eb'), { maxLength: 3 })),
+          label: maybe(fc.string({ maxLength: 110, unit: 'binary' })),
+          heeftAlleAutorisaties: maybe(fc.boolean()),
+          autorisaties: maybe(fc.array(autorisatie, { maxLength: 3 })),
+          alleenIsGereedVoorPublicatie: maybe(fc.boolean()),
+          url: fc.string(),
+        },
+        { requiredKeys: [] },
+      );
+      await fc.assert(
+        fc.asyncProperty(fc.constantFrom('POST', 'PUT', 'PATCH'), body, async (method, b) => {
+          const res = await ac(ts, method, method === 'POST' ? '/applicaties' : `/applicaties/${uuid}`, {
+            token: admin,
+            body: b,
+            invalidRequest: true,
+          });
+          assert.ok([200, 201, 400].includes(res.status), `${method}: ${res.status} ${res.text.slice(0, 300)}`);
+          if (res.status === 201)
+            await ac(ts, 'DELETE', `/applicaties/${res.json.url.split('/').pop()}`, { token: admin });
+        }),
+        { seed: 20261207, numRuns: 150, endOnFailure: true },
+      );
     });
 
     if (dialect === 'postgres')
