@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import addFormatsModule from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
 import { COMPONENT_SCOPES } from '../src/autorisaties/model.js';
+import { loadConfig } from '../src/config.js';
 import { ConflictError } from '../src/errors.js';
 import {
   type DialectName,
@@ -791,3 +792,35 @@ function suite(dialect: DialectName) {
       });
   });
 }
+
+describe('Autorisaties API settings', () => {
+  it('ZGW_AUTH_AC_BASE_PATH moves it, urls follow; ZGW_AUTH_AC_ENABLED=false serves none; bad paths are refused', async () => {
+    const moved = await startTestServer({ env: { ZGW_AUTH_AC_BASE_PATH: '/zgw/ac/v1/' } });
+    try {
+      const token = await moved.token(moved.admin.clientId, moved.admin.secret);
+      const res = await request(`${moved.url}/zgw/ac/v1/applicaties`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      assert.equal(res.status, 200, res.text);
+      assert.ok(res.json.results[0].url.startsWith(`${moved.url}/zgw/ac/v1/applicaties/`), res.json.results[0].url);
+      assert.equal(
+        (await request(`${moved.url}${BASE}/applicaties`, { headers: { authorization: `Bearer ${token}` } })).status,
+        404,
+      );
+    } finally {
+      await moved.close();
+    }
+    const off = await startTestServer({ env: { ZGW_AUTH_AC_ENABLED: 'false' } });
+    try {
+      const token = await off.token(off.admin.clientId, off.admin.secret);
+      assert.equal(
+        (await request(`${off.url}${BASE}/applicaties`, { headers: { authorization: `Bearer ${token}` } })).status,
+        404,
+      );
+    } finally {
+      await off.close();
+    }
+    for (const bad of ['autorisaties', '/admin/ac', '/a/../b', '/a b', '/', '/console'])
+      assert.throws(() => loadConfig({ ZGW_AUTH_AC_BASE_PATH: bad }), /ZGW_AUTH_AC_BASE_PATH/, bad);
+  });
+});
