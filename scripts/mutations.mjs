@@ -3139,6 +3139,16 @@ export const MUTATIONS = [
     to: 'if (Math.random() < 0)',
   },
   {
+    id: 'ac-own-organisation-writes',
+    check:
+      "Autorisaties API: a caller that is not a global administrator writes only its own organisation's applicaties",
+    fn: 'checkOwnOrganisation',
+    file: 'src/autorisaties/autorisaties-service.ts',
+    tests: AC,
+    from: 'if (!actor.everyOrganisation && organisation !== actor.rsin)',
+    to: 'if (Math.random() < 0)',
+  },
+  {
     id: 'ac-client-delete-refused',
     check: 'A client in an applicatie is not deleted (the Autorisaties API stays consistent)',
     fn: 'KyselyClientStore.delete',

@@ -480,6 +480,46 @@ function suite(dialect: DialectName) {
       await ts.app.clients.delete(own.clientId, { id: 'test' });
     });
 
+    it("a caller that is not a global administrator writes only its own organisation's applicaties, reads all", async () => {
+      const consumer = await fresh({ rsin: '002220647' });
+      const colleague = await fresh({ rsin: '002220647' });
+      const foreign = await fresh({ rsin: '123456782' });
+      await ac(ts, 'POST', '/applicaties', {
+        token: admin,
+        body: { clientIds: [consumer.clientId], label: 'Zaaksysteem A', heeftAlleAutorisaties: true },
+      });
+      const theirs = await ac(ts, 'POST', '/applicaties', {
+        token: admin,
+        body: { clientIds: [foreign.clientId], label: 'Zaaksysteem B', heeftAlleAutorisaties: true },
+      });
+      const token = await ts.token(consumer.clientId, consumer.secret);
+      const own = await ac(ts, 'POST', '/applicaties', {
+        token,
+        body: { clientIds: [colleague.clientId], label: 'Collega', heeftAlleAutorisaties: true },
+      });
+      assert.equal(own.status, 201, own.text);
+      const other = await fresh({ rsin: '123456782' });
+      const refused = await ac(ts, 'POST', '/applicaties', {
+        token,
+        body: { clientIds: [other.clientId], label: 'Van B', heeftAlleAutorisaties: true },
+      });
+      assert.equal(refused.status, 403);
+      assert.equal(refused.json.code, 'permission_denied');
+      const uuid = theirs.json.url.split('/').pop();
+      assert.equal((await ac(ts, 'GET', `/applicaties/${uuid}`, { token })).status, 200, 'reading is registry-wide');
+      assert.equal(
+        (await ac(ts, 'PATCH', `/applicaties/${uuid}`, { token, body: { label: 'Overgenomen' } })).status,
+        403,
+      );
+      assert.equal((await ac(ts, 'DELETE', `/applicaties/${uuid}`, { token })).status, 403);
+      const moved = await ac(ts, 'PATCH', `/applicaties/${own.json.url.split('/').pop()}`, {
+        token,
+        body: { clientIds: [other.clientId] },
+      });
+      assert.equal(moved.status, 403, 'nor moved into another organisation');
+      assert.equal((await ac(ts, 'GET', `/applicaties/${uuid}`, { token: admin })).json.label, 'Zaaksysteem B');
+    });
+
     it('pages of 100, newest first, with the clientIds filter and refused unknown parameters', async () => {
       const x = await fresh();
       const y = await fresh();
@@ -490,7 +530,7 @@ function suite(dialect: DialectName) {
       for (let i = 0; i < 100; i++)
         await ts.app.autorisaties.create(
           { clientIds: [], label: `Bulk ${i}`, heeftAlleAutorisaties: true },
-          { id: 'test', rsin: '000000000' },
+          { id: 'test', rsin: '000000000', everyOrganisation: true },
         );
       const page1 = await ac(ts, 'GET', '/applicaties', { token: admin });
       assert.equal(page1.json.results.length, 100);

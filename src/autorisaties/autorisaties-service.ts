@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import type { AuditLog } from '../audit/audit-log.js';
-import { InvalidParamsError, NotFoundError } from '../errors.js';
+import { ForbiddenError, InvalidParamsError, NotFoundError } from '../errors.js';
 import { type ApplicatieStore, ClientIdsTaken, ClientIdsUnknown } from './applicatie-store.js';
 import { type Applicatie, type ApplicatieInput, grantsAcScope } from './model.js';
 import { type ApplicatieFields, checkAutorisatiesXor } from './validate.js';
@@ -12,6 +12,22 @@ export interface AcActor {
   address?: string | undefined;
   /** The caller's organisation (RSIN): an applicatie without client ids belongs to it. */
   rsin: string;
+  /**
+   * Whether the caller writes applicaties of every organisation (a global administrator of the
+   * registry); otherwise only those of its own organisation.
+   */
+  everyOrganisation: boolean;
+}
+
+/**
+ * Writing is kept within the caller's organisation: an applicatie with all rights (the standard's
+ * `heeftAlleAutorisaties`) grants `autorisaties.bijwerken` too, and one organisation's consumer
+ * must not change another organisation's rights. Reading stays registry-wide: the ZGW APIs ask
+ * about every client.
+ */
+function checkOwnOrganisation(actor: AcActor, organisation: string): void {
+  if (!actor.everyOrganisation && organisation !== actor.rsin)
+    throw new ForbiddenError('Deze applicatie hoort bij een andere organisatie dan de uwe.');
 }
 
 /** Results per page of GET /applicaties (the reference implementation's page size). */
@@ -68,6 +84,7 @@ export class AutorisatiesService {
     };
     checkAutorisatiesXor(input);
     const organisation = await this.organisationOf(input.clientIds, actor.rsin);
+    checkOwnOrganisation(actor, organisation);
     const at = this.now();
     const applicatie: Applicatie = { ...input, uuid: crypto.randomUUID(), organisation, createdAt: at, updatedAt: at };
     await this.write(() => this.store.insert(applicatie));
@@ -89,6 +106,7 @@ export class AutorisatiesService {
    */
   async update(uuid: string, fields: ApplicatieFields, actor: AcActor): Promise<Applicatie> {
     const before = await this.get(uuid);
+    checkOwnOrganisation(actor, before.organisation);
     const merged: ApplicatieInput = {
       clientIds: fields.clientIds ?? before.clientIds,
       label: fields.label ?? before.label,
@@ -101,6 +119,7 @@ export class AutorisatiesService {
       fields.clientIds === undefined
         ? before.organisation
         : await this.organisationOf(merged.clientIds, before.organisation);
+    checkOwnOrganisation(actor, organisation);
     const after: Applicatie = { ...before, ...merged, organisation, updatedAt: this.now() };
     let found = true;
     await this.write(async () => {
@@ -120,6 +139,7 @@ export class AutorisatiesService {
 
   async delete(uuid: string, actor: AcActor): Promise<void> {
     const before = await this.get(uuid);
+    checkOwnOrganisation(actor, before.organisation);
     if (!(await this.store.delete(uuid))) throw new NotFoundError('Niet gevonden.');
     await this.audit.record({
       actor: actor.id,

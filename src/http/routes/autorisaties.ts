@@ -12,6 +12,7 @@ import {
 } from '../../autorisaties/model.js';
 import { AC_LIMITS, parseApplicatie } from '../../autorisaties/validate.js';
 import { type InvalidParam, InvalidParamsError, ValidationError, ZgwAuthError } from '../../errors.js';
+import { isGlobalAdministrator } from '../../organisations/administration-policy.js';
 import { classifyError } from '../render/classify-error.js';
 
 /** The standard's version this API answers as (1.0.0 and the one field 1.1.0 adds). */
@@ -79,6 +80,7 @@ export const autorisatiesRoutes: FastifyPluginAsync<AutorisatiesRouteOptions> = 
     address: request.ip,
     // A caller without an organisation is of the global one.
     rsin: request.acCaller!.rsin ?? GLOBAL_RSIN,
+    everyOrganisation: isGlobalAdministrator(request.acCaller!),
   });
   const read = { config: { acScope: SCOPE_AUTORISATIES_LEZEN } };
   const write = { config: { acScope: SCOPE_AUTORISATIES_BIJWERKEN }, bodyLimit: AC_BODY_LIMIT };
