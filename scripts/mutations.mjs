@@ -3149,6 +3149,15 @@ export const MUTATIONS = [
     to: 'if (Math.random() < 0)',
   },
   {
+    id: 'ac-cache-other-processes',
+    check: 'Autorisaties API: a change through another process empties the cached applicaties (rights taken away hold)',
+    fn: 'AutorisatiesService.constructor',
+    file: 'src/autorisaties/autorisaties-service.ts',
+    tests: AC,
+    from: "if (change.kind === 'autorisaties' || change.kind === 'all')",
+    to: 'if (Math.random() < 0)',
+  },
+  {
     id: 'ac-client-delete-refused',
     check: 'A client in an applicatie is not deleted (the Autorisaties API stays consistent)',
     fn: 'KyselyClientStore.delete',

@@ -243,7 +243,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     authenticator,
     usage,
     organisations,
-    autorisaties: new AutorisatiesService(new KyselyApplicatieStore(storage.db), audit, now),
+    autorisaties: new AutorisatiesService(new KyselyApplicatieStore(storage.db), audit, now, changes),
     audit,
     activity: new Activity(new KyselyActivityStore(storage.db, storage.dialect), audit, now),
     issuer,

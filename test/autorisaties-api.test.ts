@@ -14,6 +14,7 @@ import { ConflictError } from '../src/errors.js';
 import {
   type DialectName,
   DIALECTS,
+  eventually,
   freshPostgres,
   hs256,
   type HttpResult,
@@ -569,6 +570,17 @@ function suite(dialect: DialectName) {
       const found = await ac(ts, 'GET', `/applicaties/consumer?clientId=${c.clientId}`, { token: admin });
       assert.equal(found.status, 200);
       assert.equal(found.json[0].label, 'Consument');
+      // Asked again after a change: the new applicatie, not a remembered one.
+      const uuid = found.json[0].url.split('/').pop();
+      await ac(ts, 'PATCH', `/applicaties/${uuid}`, { token: admin, body: { label: 'Consument 2' } });
+      const again = await ac(ts, 'GET', `/applicaties/consumer?clientId=${c.clientId}`, { token: admin });
+      assert.equal(again.json[0].label, 'Consument 2');
+      await ac(ts, 'DELETE', `/applicaties/${uuid}`, { token: admin });
+      assert.equal((await ac(ts, 'GET', `/applicaties/consumer?clientId=${c.clientId}`, { token: admin })).status, 404);
+      await ac(ts, 'POST', '/applicaties', {
+        token: admin,
+        body: { clientIds: [c.clientId], label: 'Consument 3', heeftAlleAutorisaties: true },
+      });
       assert.equal(
         (await ac(ts, 'GET', '/applicaties/consumer?clientId=unknown-client', { token: admin })).status,
         404,
@@ -820,8 +832,32 @@ function suite(dialect: DialectName) {
           assert.equal(seen.status, 200);
           assert.equal(seen.json[0].label, 'Gedeeld');
           const uuid = made.json.url.split('/').pop();
+          // Both processes keep the consumer lookup in memory: a change through one reaches the other's (the
+          // change feed tells it at once; the bound is generous for a loaded machine).
+          await ac(one, 'GET', `/applicaties/consumer?clientId=${c.clientId}`, { token });
           await ac(two, 'PATCH', `/applicaties/${uuid}`, { token, body: { label: 'Gewijzigd' } });
           assert.equal((await ac(one, 'GET', `/applicaties/${uuid}`, { token })).json.label, 'Gewijzigd');
+          const consumerLabel = async (ts: TestServer) =>
+            (await ac(ts, 'GET', `/applicaties/consumer?clientId=${c.clientId}`, { token })).json[0].label;
+          assert.ok(await eventually(async () => (await consumerLabel(one)) === 'Gewijzigd', 5000));
+          // A caller's rights too: taking the admin's away through one refuses it at the other.
+          const reader = await one.createClient({ rsin: '000000000' });
+          const readerApp = await ac(one, 'POST', '/applicaties', {
+            token,
+            body: { clientIds: [reader.clientId], label: 'Lezer', heeftAlleAutorisaties: true },
+          });
+          const readerToken = await one.token(reader.clientId, reader.secret);
+          assert.equal((await ac(two, 'GET', '/applicaties', { token: readerToken })).status, 200);
+          await ac(one, 'PATCH', `/applicaties/${readerApp.json.url.split('/').pop()}`, {
+            token,
+            body: { heeftAlleAutorisaties: false, autorisaties: [{ component: 'ztc', scopes: ['catalogi.lezen'] }] },
+          });
+          assert.ok(
+            await eventually(
+              async () => (await ac(two, 'GET', '/applicaties', { token: readerToken })).status === 403,
+              5000,
+            ),
+          );
           await ac(one, 'DELETE', `/applicaties/${uuid}`, { token });
           assert.equal((await ac(two, 'GET', `/applicaties/${uuid}`, { token })).status, 404);
         } finally {

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import type { AuditLog } from '../audit/audit-log.js';
+import type { ChangeFeed } from '../changes/change-feed.js';
 import { ForbiddenError, InvalidParamsError, NotFoundError } from '../errors.js';
 import { type ApplicatieStore, ClientIdsTaken, ClientIdsUnknown } from './applicatie-store.js';
 import { type Applicatie, type ApplicatieInput, grantsAcScope } from './model.js';
@@ -36,13 +37,53 @@ export const PAGE_SIZE = 100;
 /** The registry_state mark of the first administrator's applicatie (bootstrap). */
 const BOOTSTRAP_MARK = 'autorisaties-bootstrap';
 
+/** Client ids whose applicatie (or its absence) is kept in memory; beyond, the cache starts over. */
+const CACHED_CLIENT_IDS = 10_000;
+
 /** The Autorisaties API's use cases on the registry's applicaties. */
 export class AutorisatiesService {
+  /**
+   * The applicatie of each client id asked about (null: none), for the two questions asked on
+   * every request: the caller's rights and GET /applicaties/consumer. Emptied by every change to
+   * the applicaties, of this process or (through the change feed) of another sharing the database.
+   */
+  private readonly byClient = new Map<string, Applicatie | null>();
+  /** Counts the emptyings: a read that began before one does not fill the cache after it. */
+  private generation = 0;
+
   constructor(
     private readonly store: ApplicatieStore,
     private readonly audit: Pick<AuditLog, 'record'>,
     private readonly now: () => number = Date.now,
-  ) {}
+    private readonly changes?: Pick<ChangeFeed, 'publish' | 'onChange'>,
+  ) {
+    changes?.onChange((change) => {
+      if (change.kind === 'autorisaties' || change.kind === 'all') this.forget();
+    });
+  }
+
+  private forget(): void {
+    this.generation++;
+    this.byClient.clear();
+  }
+
+  /** Tells this process and the others: their cached applicaties are stale. */
+  private async changed(): Promise<void> {
+    this.forget();
+    await this.changes?.publish({ kind: 'autorisaties' });
+  }
+
+  private async byClientId(clientId: string): Promise<Applicatie | undefined> {
+    const cached = this.byClient.get(clientId);
+    if (cached !== undefined) return cached ?? undefined;
+    const generation = this.generation;
+    const found = await this.store.byClientId(clientId);
+    if (generation === this.generation) {
+      if (this.byClient.size >= CACHED_CLIENT_IDS) this.byClient.clear();
+      this.byClient.set(clientId, found ?? null);
+    }
+    return found;
+  }
 
   /** One page (from 1) of the applicaties, newest first; undefined for a page past the last. */
   async list(
@@ -63,14 +104,14 @@ export class AutorisatiesService {
 
   /** The applicatie of a client id (GET /applicaties/consumer). */
   async consumer(clientId: string): Promise<Applicatie> {
-    const found = await this.store.byClientId(clientId);
+    const found = await this.byClientId(clientId);
     if (!found) throw new NotFoundError('Niet gevonden.');
     return found;
   }
 
   /** Whether the client may use the AC's own `scope`, by the AC's own data. */
   async grants(clientId: string, scope: string): Promise<boolean> {
-    const applicatie = await this.store.byClientId(clientId);
+    const applicatie = await this.byClientId(clientId);
     return applicatie !== undefined && grantsAcScope(applicatie, scope);
   }
 
@@ -88,6 +129,7 @@ export class AutorisatiesService {
     const at = this.now();
     const applicatie: Applicatie = { ...input, uuid: crypto.randomUUID(), organisation, createdAt: at, updatedAt: at };
     await this.write(() => this.store.insert(applicatie));
+    await this.changed();
     await this.audit.record({
       actor: actor.id,
       address: actor.address,
@@ -126,6 +168,7 @@ export class AutorisatiesService {
       found = await this.store.replace(after);
     });
     if (!found) throw new NotFoundError('Niet gevonden.');
+    await this.changed();
     await this.audit.record({
       actor: actor.id,
       address: actor.address,
@@ -141,6 +184,7 @@ export class AutorisatiesService {
     const before = await this.get(uuid);
     checkOwnOrganisation(actor, before.organisation);
     if (!(await this.store.delete(uuid))) throw new NotFoundError('Niet gevonden.');
+    await this.changed();
     await this.audit.record({
       actor: actor.id,
       address: actor.address,
@@ -175,14 +219,15 @@ export class AutorisatiesService {
       };
       await store.insert(made);
     });
-    if (made)
-      await this.audit.record({
-        actor: 'system',
-        action: 'applicatie.created',
-        target: made.uuid,
-        organisation: made.organisation,
-        details: { after: auditView(made) },
-      });
+    if (!made) return undefined;
+    await this.changed();
+    await this.audit.record({
+      actor: 'system',
+      action: 'applicatie.created',
+      target: made.uuid,
+      organisation: made.organisation,
+      details: { after: auditView(made) },
+    });
     return made;
   }
 
