@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ValidateFunction } from 'ajv';
+import type { Kysely } from 'kysely';
 import fc from 'fast-check';
 import addFormatsModule from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
@@ -166,6 +167,19 @@ function suite(dialect: DialectName) {
       const events = await ts.app.audit.list({ action: 'applicatie.created', target: uuid });
       assert.equal(events.length, 1);
       assert.equal(await ts.app.autorisaties.bootstrap(ts.admin.clientId), undefined, 'once per registry');
+      // Deleted by an operator, it is not made again by a later start.
+      await ac(ts, 'DELETE', `/applicaties/${uuid}`, { token: admin });
+      assert.equal(await ts.app.autorisaties.bootstrap(ts.admin.clientId), undefined, 'not after a delete either');
+      // A registry of an earlier version (no mark, no applicaties) gets it at its first start with the AC.
+      const state = (ts.app.storage.db as unknown as Kysely<{ registry_state: { name: string } }>).deleteFrom(
+        'registry_state',
+      );
+      await state.where('name', '=', 'autorisaties-bootstrap').execute();
+      const made = await ts.app.autorisaties.bootstrap(ts.admin.clientId);
+      assert.deepEqual(made?.clientIds, [ts.admin.clientId]);
+      assert.equal(made?.heeftAlleAutorisaties, true);
+      admin = await ts.token(ts.admin.clientId, ts.admin.secret);
+      assert.equal((await ac(ts, 'GET', '/applicaties', { token: admin })).status, 200);
     });
 
     it('creates, reads, replaces, patches and deletes an applicatie, each change audited, urls absolute', async () => {
@@ -763,6 +777,9 @@ function suite(dialect: DialectName) {
         { token: admin },
       );
       invalid(big, 'clientIds', 'max_length');
+      const odd = await ac(ts, 'GET', '/applicaties?%E2%80%AEevil%1B=1', { token: admin });
+      invalid(odd, 'nonFieldErrors', 'unknown-parameters');
+      assert.doesNotMatch(odd.json.invalidParams[0].reason, /[\u202e\u001b]/, 'names are echoed printable only');
     });
 
     it("fuzzed bodies on every field (POST, PUT, PATCH): 201, 200 or 400, every answer the standard's shape, never 5xx", async () => {

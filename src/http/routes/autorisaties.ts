@@ -125,7 +125,7 @@ export const autorisatiesRoutes: FastifyPluginAsync<AutorisatiesRouteOptions> = 
   server.get('/applicaties/consumer', read, async (request) => {
     const { clientId } = queryOf(request, ['clientId']);
     if (clientId === undefined || clientId === '')
-      throw new InvalidParamsError([{ name: 'clientId', code: 'required', reason: 'Dit veld is vereist.' }]);
+      throw new InvalidParamsError([{ name: 'clientId', code: 'required', reason: 'This field is required.' }]);
     if (clientId.length > AC_LIMITS.clientId) throw new ZgwAuthError('not_found', 'Niet gevonden.');
     return [present(await autorisaties.consumer(clientId))];
   });
@@ -170,7 +170,8 @@ function queryOf<K extends string>(request: FastifyRequest, known: readonly K[])
         name: 'nonFieldErrors',
         code: 'unknown-parameters',
         reason: `Onbekende query parameters: ${unknown
-          .map((k) => k.slice(0, 40))
+          // Echoed back: printable ASCII only, so a name cannot smuggle controls into a client's display.
+          .map((k) => k.slice(0, 40).replace(/[^\x20-\x7e]/g, '?'))
           .join(', ')
           .slice(0, 300)}`,
       },
