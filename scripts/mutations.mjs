@@ -50,6 +50,9 @@ const MTLS = ['mutual-tls', 'client-cert-header'];
 const CERT_AUTH = 'src/clients/client-authenticator.ts';
 const KEY_CERT = 'src/pki/client-certificate.ts';
 const HEADER = 'src/http/client-certificate.ts';
+const AC_CALLER = 'src/autorisaties/authorize-caller.ts';
+const AC_VALIDATE = 'src/autorisaties/validate.ts';
+const AC = ['autorisaties-api'];
 
 export const MUTATIONS = [
   // ---- verifier library: token shape -------------------------------------------------------
@@ -3236,5 +3239,97 @@ export const MUTATIONS = [
     tests: ['mutual-tls'],
     from: 'if (after.oin !== null && after.oin !== before.oin) await this.checkKeysCarryOin(after);',
     to: '',
+  },
+  // ---- the Autorisaties API ----------------------------------------------------------------
+  {
+    id: 'ac-caller-right',
+    check: "Autorisaties API: a caller needs an applicatie granting the operation's AC scope",
+    fn: 'authorizeAcCaller',
+    file: AC_CALLER,
+    tests: AC,
+    from: 'if (!(await deps.autorisaties.grants(principal.clientId, scope)))',
+    to: 'if (Math.random() < 0)',
+  },
+  {
+    id: 'ac-scope-of-ac-component',
+    check: 'Autorisaties API: only heeftAlleAutorisaties or an `ac` autorisatie with the scope grants it',
+    fn: 'grantsAcScope',
+    file: 'src/autorisaties/model.ts',
+    tests: AC,
+    from: "applicatie.autorisaties.some((a) => a.component === 'ac' && a.scopes.includes(scope))",
+    to: 'applicatie.autorisaties.length > 0',
+  },
+  {
+    id: 'ac-client-id-once',
+    check: 'Autorisaties API: a client id is in one applicatie at a time (ac-001), also when two writers race',
+    fn: 'insertClients',
+    file: 'src/storage/kysely-applicatie-store.ts',
+    tests: AC,
+    from: 'if (inserted === applicatie.clientIds.length) return;',
+    to: 'return;',
+  },
+  {
+    id: 'ac-scopes-per-component',
+    check: "Autorisaties API: only the scopes an autorisatie's component defines",
+    fn: 'autorisatie',
+    file: AC_VALIDATE,
+    tests: AC,
+    from: 'if (component && !COMPONENT_SCOPES[component].includes(scope))',
+    to: 'if (Math.random() < 0)',
+  },
+  {
+    id: 'ac-control-characters',
+    check: 'Autorisaties API: control and invisible characters are refused in every string',
+    fn: 'text',
+    file: AC_VALIDATE,
+    tests: AC,
+    from: 'if (CONTROL_CHARACTERS.test(value))',
+    to: 'if (Math.random() < 0)',
+  },
+  {
+    id: 'ac-one-organisation',
+    check: 'Autorisaties API: the client ids of an applicatie are of one organisation',
+    fn: 'AutorisatiesService.organisationOf',
+    file: 'src/autorisaties/autorisaties-service.ts',
+    tests: AC,
+    from: 'if (organisations.size > 1)',
+    to: 'if (Math.random() < 0)',
+  },
+  {
+    id: 'ac-own-organisation-writes',
+    check:
+      "Autorisaties API: a caller that is not a global administrator writes only its own organisation's applicaties",
+    fn: 'checkOwnOrganisation',
+    file: 'src/autorisaties/autorisaties-service.ts',
+    tests: AC,
+    from: 'if (!actor.everyOrganisation && organisation !== actor.rsin)',
+    to: 'if (Math.random() < 0)',
+  },
+  {
+    id: 'ac-cache-other-processes',
+    check: 'Autorisaties API: a change through another process empties the cached applicaties (rights taken away hold)',
+    fn: 'AutorisatiesService.constructor',
+    file: 'src/autorisaties/autorisaties-service.ts',
+    tests: AC,
+    from: "if (change.kind === 'autorisaties' || change.kind === 'all')",
+    to: 'if (Math.random() < 0)',
+  },
+  {
+    id: 'ac-client-delete-refused',
+    check: 'A client in an applicatie is not deleted (the Autorisaties API stays consistent)',
+    fn: 'KyselyClientStore.delete',
+    file: 'src/storage/kysely-client-store.ts',
+    tests: AC,
+    from: 'if (inApplicatie !== undefined)',
+    to: 'if (Math.random() < 0)',
+  },
+  {
+    id: 'ac-client-move-refused',
+    check: 'A client in an applicatie does not move to another organisation alone',
+    fn: 'KyselyClientStore.update',
+    file: 'src/storage/kysely-client-store.ts',
+    tests: AC,
+    from: 'if (other !== undefined)',
+    to: 'if (Math.random() < 0)',
   },
 ];

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import pino, { type Logger } from 'pino';
 import { Activity } from './audit/activity-report.js';
+import { AutorisatiesService } from './autorisaties/autorisaties-service.js';
 import { AuditLog } from './audit/audit-log.js';
 import { ClientAuthenticator } from './clients/client-authenticator.js';
 import { ClientService } from './clients/client-service.js';
@@ -28,6 +29,7 @@ import { type ChangeFeed, LocalChangeFeed } from './changes/change-feed.js';
 import { PostgresChangeFeed, SqliteChangeFeed } from './storage/change-feed.js';
 import { KyselyOrganisationStore } from './storage/kysely-organisation-store.js';
 import { KyselyActivityStore } from './storage/kysely-activity-store.js';
+import { KyselyApplicatieStore } from './storage/kysely-applicatie-store.js';
 import { KyselyAuditStore } from './storage/kysely-audit-store.js';
 import { KyselyClientStore } from './storage/kysely-client-store.js';
 import { KyselyKeyStore } from './storage/kysely-key-store.js';
@@ -57,6 +59,8 @@ export interface App {
   /** Last-used marks of secrets and clients, written in batches. */
   usage: UsageRecorder;
   organisations: OrganisationService;
+  /** The ZGW Autorisaties API's applicaties: what each client id may do in the ZGW APIs. */
+  autorisaties: AutorisatiesService;
   audit: AuditLog;
   /** Tokens and failed authentications per hour, from the audit trail. */
   activity: Activity;
@@ -252,6 +256,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     authenticator,
     usage,
     organisations,
+    autorisaties: new AutorisatiesService(new KyselyApplicatieStore(storage.db), audit, now, changes),
     audit,
     activity: new Activity(new KyselyActivityStore(storage.db, storage.dialect), audit, now),
     issuer,
@@ -330,7 +335,10 @@ export async function initialize(
   deliver?: (admin: FirstAdmin) => void,
 ): Promise<{ keyCreated?: string; admin?: FirstAdmin }> {
   const keyCreated = await ensureSigningKey(app);
-  return { keyCreated, admin: await createFirstAdmin(app, deliver) };
+  const admin = await createFirstAdmin(app, deliver);
+  // The first administrator may manage the Autorisaties API from the start (once per registry).
+  await app.autorisaties.bootstrap(FIRST_ADMIN_CLIENT_ID);
+  return { keyCreated, admin };
 }
 
 export async function ensureSigningKey(app: App): Promise<string | undefined> {

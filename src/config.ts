@@ -53,6 +53,10 @@ export interface Config {
   accessLog: boolean;
   logLevel: string;
   console: boolean;
+  /** Serve the ZGW Autorisaties API. */
+  acEnabled: boolean;
+  /** Where the Autorisaties API is mounted (no trailing slash). */
+  acBasePath: string;
   consoleIdleTimeout: number;
   consoleSessionLifetime: number;
   dpopProofWindow: number;
@@ -541,6 +545,22 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
     parse: bool,
     doc: 'Serve the web console for administrators at `/console`.',
   },
+  acEnabled: {
+    key: 'acEnabled',
+    env: 'ZGW_AUTH_AC_ENABLED',
+    flag: '--ac-enabled',
+    defaultDoc: 'true',
+    parse: bool,
+    doc: 'Serve the ZGW Autorisaties API (the rights of each client id, see "Autorisaties API") under ZGW_AUTH_AC_BASE_PATH. Its callers need a token and an applicatie granting them autorisaties.lezen or autorisaties.bijwerken.',
+  },
+  acBasePath: {
+    key: 'acBasePath',
+    env: 'ZGW_AUTH_AC_BASE_PATH',
+    flag: '--ac-base-path',
+    defaultDoc: '/autorisaties/api/v1',
+    parse: acBasePath,
+    doc: "Path where the Autorisaties API answers (`<path>/applicaties`): plain segments, not under zgw-auth's own /admin, /console, /health, /metrics or /.well-known.",
+  },
   consoleIdleTimeout: {
     key: 'consoleIdleTimeout',
     env: 'ZGW_AUTH_CONSOLE_IDLE_TIMEOUT',
@@ -648,6 +668,8 @@ const DEFAULTS: Omit<Config, 'issuer'> = {
   accessLog: false,
   logLevel: 'info',
   console: true,
+  acEnabled: true,
+  acBasePath: '/autorisaties/api/v1',
   consoleIdleTimeout: 900,
   consoleSessionLifetime: 28_800,
   dpopProofWindow: 60,
@@ -694,6 +716,19 @@ function parseIssuer(raw: string, name: string): string {
     throw new ValidationError(`${name} must not have a path under /${first}: zgw-auth's own endpoints answer there`);
   }
   return issuer;
+}
+
+/** ZGW_AUTH_AC_BASE_PATH: one or more plain segments, outside the paths of zgw-auth's own endpoints. */
+function acBasePath(raw: string, name: string): string {
+  const path = raw.replace(/\/+$/, '');
+  if (!/^(\/[A-Za-z0-9._~-]+)+$/.test(path) || /\/\.{1,2}(\/|$)/.test(path) || path.length > 200)
+    throw new ValidationError(
+      `${name} must be a path of plain segments (letters, digits, . _ ~ -), e.g. /autorisaties/api/v1, got "${raw.slice(0, 100)}"`,
+    );
+  const first = path.split('/')[1]!;
+  if (RESERVED_ISSUER_SEGMENTS.includes(first))
+    throw new ValidationError(`${name} must not be under /${first}: zgw-auth's own endpoints answer there`);
+  return path;
 }
 
 function checkTlsSettings(config: Config): void {

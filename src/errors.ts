@@ -10,6 +10,8 @@ const STATUS = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  // The Autorisaties API: a method the standard does not define on a resource it does
+  method_not_allowed: 405,
   // OAuth 2.0 (RFC 6749 §5.2; unsupported_token_type from RFC 7009)
   invalid_request: 400,
   invalid_client: 401,
@@ -103,6 +105,20 @@ export class ValidationError extends ZgwAuthError {
     readonly field?: string,
   ) {
     super('invalid_input', message);
+  }
+}
+
+/** One refused field as the ZGW standards name it: `name` a dotted path (`autorisaties.0.zaaktype`). */
+export interface InvalidParam {
+  name: string;
+  code: string;
+  reason: string;
+}
+
+/** Input refused field by field (400), each with the ZGW code the standard's reference implementation gives. */
+export class InvalidParamsError extends ValidationError {
+  constructor(readonly invalidParams: readonly InvalidParam[]) {
+    super(invalidParams.map((p) => `${p.name}: ${p.reason}`).join('; '), invalidParams[0]?.name);
   }
 }
 

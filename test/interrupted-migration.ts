@@ -102,6 +102,7 @@ async function assertMigrated(
         '0010_client_certificate_bound_access_tokens',
         '0011_client_key_expiry_announcements',
         '0012_no_secrets_without_secret_methods',
+        '0013_autorisaties',
       ],
       label,
     );
@@ -130,6 +131,7 @@ const MIGRATION_POINTS = [
   'migration:0010_client_certificate_bound_access_tokens',
   'migration:0011_client_key_expiry_announcements',
   'migration:0012_no_secrets_without_secret_methods',
+  'migration:0013_autorisaties',
 ];
 const EVENTS = 5000;
 

@@ -337,6 +337,8 @@ async function snapshot(ts: TestServer): Promise<Snapshot> {
     signing_keys: await db.selectFrom('signing_keys').selectAll().orderBy('kid').execute(),
     revoked_tokens: await db.selectFrom('revoked_tokens').selectAll().orderBy('jti').execute(),
     audit_events: await db.selectFrom('audit_events').selectAll().orderBy('id').execute(),
+    applicaties: await db.selectFrom('applicaties').selectAll().orderBy('uuid').execute(),
+    applicatie_clients: await db.selectFrom('applicatie_clients').selectAll().orderBy('client_id').execute(),
   };
 }
 

@@ -2,9 +2,10 @@
 // implements its own way (src/storage/change-feed.ts: PostgreSQL LISTEN/NOTIFY, SQLite polling).
 import { EventEmitter } from 'node:events';
 
-/** A registry change other processes must see at once: a client (and its secrets), an organisation, the key set or a revoked token. */
+/** A registry change other processes must see at once: a client (and its secrets), an organisation, the key set, a revoked token or the Autorisaties API's applicaties. */
 export type Change =
   | { kind: 'client'; clientId: string }
+  | { kind: 'autorisaties' }
   | { kind: 'organisation'; rsin: string }
   | { kind: 'keys' }
   | { kind: 'revocation'; jti: string }
@@ -27,7 +28,7 @@ export function parseChange(payload: string | undefined): Change {
   if (kind === 'client' && typeof clientId === 'string') return { kind, clientId };
   if (kind === 'organisation' && typeof rsin === 'string') return { kind, rsin };
   if (kind === 'revocation' && typeof jti === 'string') return { kind, jti };
-  if (kind === 'keys') return { kind };
+  if (kind === 'keys' || kind === 'autorisaties') return { kind };
   return { kind: 'all' };
 }
 

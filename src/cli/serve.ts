@@ -179,6 +179,8 @@ async function firstAdmin(app: App, out: (text: string) => void): Promise<void> 
   const made = await withSignalsHeld(() =>
     createFirstAdmin(app, (admin) => showFirstStartSecret(app.config, admin, app.log, out)),
   );
+  // The administrator may manage the Autorisaties API from the start (once per registry).
+  await app.autorisaties.bootstrap(FIRST_ADMIN_CLIENT_ID);
   if (made) return;
   const secretId = await unusedFirstAdminSecret(app);
   if (secretId === undefined || fs.existsSync(path.join(app.config.dataDir, FIRST_SECRET_FILE))) return;

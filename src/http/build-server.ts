@@ -11,6 +11,7 @@ import { issueToken, type IssueTokenDeps } from '../tokens/issue-token.js';
 import { revokeToken, type RevokeTokenDeps } from '../tokens/revoke-token.js';
 import { consoleRoutes } from '../console/console-routes.js';
 import { adminRoutes } from './admin/admin-routes.js';
+import { autorisatiesRoutes } from './routes/autorisaties.js';
 import { certificateReader } from './client-certificate.js';
 import type { AssertionAudiences } from '../clients/authenticate-client.js';
 import { assertionAudiences, endpointPaths } from './endpoint-paths.js';
@@ -179,6 +180,17 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
     expiry: app.expiry,
     now: app.now,
   });
+
+  // The ZGW Autorisaties API, its callers authorised by its own applicaties.
+  if (app.config.acEnabled) {
+    await server.register(autorisatiesRoutes, {
+      prefix: app.config.acBasePath,
+      basePath: app.config.acBasePath,
+      autorisaties: app.autorisaties,
+      caller: { verifier: app.verifier, guard: app.guard, metrics: app.metrics },
+      publicBase: () => new URL(app.config.issuer).origin,
+    });
+  }
 
   // The web console: pages that call the admin API above in this process, with the session's token.
   if (app.config.console) {

@@ -72,7 +72,7 @@ export class KeyRing implements KeySource {
   ) {
     // A rotation anywhere reaches this process at once; the refresh interval is the fallback.
     changes?.onChange((change) => {
-      if (change.kind !== 'client') void this.load().catch(() => {});
+      if (change.kind !== 'client' && change.kind !== 'autorisaties') void this.load().catch(() => {});
     });
   }
 

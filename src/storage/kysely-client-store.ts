@@ -16,6 +16,7 @@ import {
   type TlsSubjectField,
 } from '../clients/model.js';
 import type { CredentialExpiryStore, CredentialKind, ExpiringCredential } from '../clients/credential-expiry.js';
+import { ConflictError } from '../errors.js';
 import { FORMER_SECRET_MS, isLive } from '../clients/secret-lifecycle.js';
 import { prepareQuery } from './prepared.js';
 import type { ClientKeyRow, ClientRow, ClientSecretRow, Database, NewClientRow } from './schema.js';
@@ -128,11 +129,40 @@ export class KyselyClientStore implements ClientStore, CredentialExpiryStore {
 
   async update(client: Client): Promise<void> {
     const { client_id, created_at, ...rest } = toRow(client);
-    await this.db.updateTable('clients').set(rest).where('client_id', '=', client_id).execute();
+    await this.db.transaction().execute(async (trx) => {
+      // An applicatie's clients are of its organisation: a client in one does not move out alone.
+      const other = (
+        await trx
+          .selectFrom('applicatie_clients')
+          .innerJoin('applicaties', 'applicaties.uuid', 'applicatie_clients.applicatie_uuid')
+          .select(['applicaties.uuid', 'applicaties.organisation'])
+          .where('applicatie_clients.client_id', '=', client_id)
+          .where('applicaties.organisation', '!=', client.rsin)
+          .executeTakeFirst()
+      )?.uuid;
+      if (other !== undefined)
+        throw new ConflictError(
+          `client ${client_id} is in applicatie ${other} of the Autorisaties API, of another organisation: take it out of that applicatie first`,
+        );
+      await trx.updateTable('clients').set(rest).where('client_id', '=', client_id).execute();
+    });
   }
 
   async delete(clientId: string): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
+      // The Autorisaties API stays consistent: a client in an applicatie is taken out of it first,
+      // by whoever manages its rights, not silently here.
+      const inApplicatie = (
+        await trx
+          .selectFrom('applicatie_clients')
+          .select('applicatie_uuid')
+          .where('client_id', '=', clientId)
+          .executeTakeFirst()
+      )?.applicatie_uuid;
+      if (inApplicatie !== undefined)
+        throw new ConflictError(
+          `client ${clientId} is in applicatie ${inApplicatie} of the Autorisaties API: remove it from that applicatie first`,
+        );
       await trx.deleteFrom('client_secrets').where('client_id', '=', clientId).execute();
       await trx.deleteFrom('client_keys').where('client_id', '=', clientId).execute();
       const r = await trx.deleteFrom('clients').where('client_id', '=', clientId).executeTakeFirst();

@@ -5,9 +5,16 @@ import type { Dialect } from './dialect.js';
 import { addMissingOrganisations } from './kysely-organisation-store.js';
 import type { Database } from './schema.js';
 
-// The export names exactly the tables of the schema: a table added to one and not the other fails to compile.
+// The export names exactly the tables of the schema, but those it leaves out on purpose: a table
+// added to one and not the other fails to compile.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
-const sameTables: Same<RegistryTable, keyof Database> = true;
+/**
+ * The Autorisaties API's tables are not exported yet: an import would have to check applicaties
+ * as the API does (client ids of the registry, one organisation, the standard's rules), which a
+ * later version adds. An export of a registry with applicaties holds its clients, not their rights.
+ */
+type NotExported = 'applicaties' | 'applicatie_clients';
+const sameTables: Same<RegistryTable | NotExported, keyof Database> = true;
 void sameTables;
 
 /** Rows per INSERT: well below the bound parameters either database allows in one statement. */

@@ -278,6 +278,40 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         }
       },
     },
+    '0013_autorisaties': {
+      async up(db: AnyDb) {
+        // The ZGW Autorisaties API: applicaties, their autorisaties as JSON (read and written whole).
+        await db.schema
+          .createTable('applicaties')
+          // The order of creation, newest first in the API's lists (times may be equal).
+          .addColumn('seq', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+            dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+          )
+          .addColumn('uuid', 'varchar(36)', (c) => c.notNull().unique())
+          .addColumn('label', 'varchar(100)', (c) => c.notNull())
+          .addColumn('heeft_alle_autorisaties', 'integer', (c) => c.notNull())
+          .addColumn('alleen_is_gereed_voor_publicatie', 'integer', (c) => c.notNull())
+          .addColumn('autorisaties', 'text', (c) => c.notNull())
+          .addColumn('organisation', 'varchar(9)', (c) => c.notNull())
+          .addColumn('created_at', ms, (c) => c.notNull())
+          .addColumn('updated_at', ms, (c) => c.notNull())
+          .execute();
+        // A client id in one applicatie at a time (ac-001), of a client of the registry: the keys hold it.
+        await db.schema
+          .createTable('applicatie_clients')
+          .addColumn('client_id', 'varchar(50)', (c) => c.primaryKey().references('clients.client_id'))
+          .addColumn('applicatie_uuid', 'varchar(36)', (c) =>
+            c.notNull().references('applicaties.uuid').onDelete('cascade'),
+          )
+          .addColumn('position', 'integer', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('applicatie_clients_applicatie')
+          .on('applicatie_clients')
+          .column('applicatie_uuid')
+          .execute();
+      },
+    },
   };
 }
 

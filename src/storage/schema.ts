@@ -14,6 +14,8 @@ export interface Database {
   organisations: OrganisationTable;
   client_keys: ClientKeyTable;
   used_once: UsedOnceTable;
+  applicaties: ApplicatieTable;
+  applicatie_clients: ApplicatieClientTable;
 }
 
 export interface SigningKeyTable {
@@ -126,6 +128,29 @@ export interface OrganisationTable {
   enabled: number;
   created_at: number;
   updated_at: number;
+}
+
+/** An applicatie of the Autorisaties API. */
+export interface ApplicatieTable {
+  /** Order of creation. */
+  seq: Generated<number>;
+  uuid: string;
+  label: string;
+  heeft_alle_autorisaties: number;
+  alleen_is_gereed_voor_publicatie: number;
+  /** JSON list of autorisaties as the API writes them. */
+  autorisaties: string;
+  /** RSIN of the organisation of its clients. */
+  organisation: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** Which applicatie a client id is in: one at most (the primary key), in the order the applicatie lists them. */
+export interface ApplicatieClientTable {
+  client_id: string;
+  applicatie_uuid: string;
+  position: number;
 }
 
 export type SigningKeyRow = Selectable<SigningKeyTable>;

@@ -31,7 +31,7 @@ export async function verifyCountingGuesses(
   deps: SelfSignedGuessing,
   token: string | undefined,
   address: string,
-  endpoint: 'admin' | 'introspect',
+  endpoint: 'admin' | 'introspect' | 'autorisaties',
   verify: () => Promise<Principal>,
 ): Promise<GuardedVerification> {
   const clientId = selfSignedClientId(token);

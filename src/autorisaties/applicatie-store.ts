@@ -1,0 +1,39 @@
+import type { Applicatie } from './model.js';
+
+export interface ApplicatieFilter {
+  /** Applicaties holding every one of these client ids (the reference implementation's `contains`). */
+  clientIds?: readonly string[];
+  limit: number;
+  offset: number;
+}
+
+/** Client ids another applicatie holds (ac-001), found while writing: the write was not made. */
+export class ClientIdsTaken extends Error {
+  constructor(readonly taken: ReadonlyArray<{ clientId: string; applicatie: string }>) {
+    super('client ids in another applicatie');
+  }
+}
+
+/** Client ids the registry does not hold (any more), found while writing: the write was not made. */
+export class ClientIdsUnknown extends Error {
+  constructor() {
+    super('client ids not in the registry');
+  }
+}
+
+/** Where applicaties live. Newest first. */
+export interface ApplicatieStore {
+  list(filter: ApplicatieFilter): Promise<{ items: Applicatie[]; total: number }>;
+  get(uuid: string): Promise<Applicatie | undefined>;
+  /** The applicatie holding this client id. */
+  byClientId(clientId: string): Promise<Applicatie | undefined>;
+  /** Throws ClientIdsTaken or ClientIdsUnknown, writing nothing. */
+  insert(applicatie: Applicatie): Promise<void>;
+  /** Writes every field of a stored applicatie; false when it is gone. Throws like insert. */
+  replace(applicatie: Applicatie): Promise<boolean>;
+  delete(uuid: string): Promise<boolean>;
+  /** The organisation (RSIN) of each of these client ids the registry holds. */
+  clientOrganisations(clientIds: readonly string[]): Promise<Map<string, string>>;
+  /** Once per registry: `grant` runs, in one transaction with the mark, when the mark `name` is not set yet. */
+  once(name: string, grant: (store: ApplicatieStore) => Promise<void>): Promise<boolean>;
+}
