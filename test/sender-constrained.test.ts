@@ -477,6 +477,44 @@ describe('DPoP server nonces at /token', () => {
   });
 });
 
+describe('DPoP proofs at two servers sharing one PostgreSQL registry', () => {
+  let a: TestServer;
+  let b: TestServer;
+  const issuer = 'https://auth.zgw.test';
+  before(async () => {
+    a = await startTestServer({ dialect: 'postgres', clock: realClock(), env: { ZGW_AUTH_ISSUER: issuer } });
+    b = await startTestServer({
+      databaseUrl: a.config.databaseUrl!,
+      masterKey: a.config.masterKey,
+      clock: realClock(),
+      env: { ZGW_AUTH_ISSUER: issuer },
+    });
+  });
+  after(async () => {
+    await b?.close();
+    await a?.close();
+  });
+
+  it('a proof spent at one server is refused at the other; sent to both at once, one token', async () => {
+    const client = await a.createClient({ allowedScopes: ['zaken.lezen'] });
+    const key = nodeKey();
+    const proof = () => key.proof(proofClaims('POST', `${issuer}/token`));
+    const spent = proof();
+    assert.equal((await tokenRequest(a, client, spent)).status, 200);
+    const replayed = await tokenRequest(b, client, spent);
+    assert.equal(replayed.status, 400);
+    assert.equal(replayed.json.error, 'invalid_dpop_proof');
+    assert.match(replayed.json.error_description!, /used before/);
+    // Each proof to both servers in the same moment, many at once (so that each server's uses share statements).
+    const proofs = Array.from({ length: 20 }, proof);
+    const answers = await Promise.all(proofs.flatMap((p) => [tokenRequest(a, client, p), tokenRequest(b, client, p)]));
+    for (let i = 0; i < proofs.length; i++) {
+      const statuses = [answers[2 * i]!.status, answers[2 * i + 1]!.status].sort();
+      assert.deepEqual(statuses, [200, 400], `proof ${i}: accepted once`);
+    }
+  });
+});
+
 describe('certificate-bound tokens at the API (RFC 8705)', () => {
   let ts: TestServer;
   let token: string;
