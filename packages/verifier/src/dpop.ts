@@ -71,6 +71,11 @@ export interface CheckedProof {
   jti: string;
   iat: number;
   alg: string;
+  /**
+   * With server nonces on: the nonce for the client's next proof, to send as `DPoP-Nonce` with the
+   * answer (RFC 9449 §8.2, §9), so that a client that keeps calling never meets a stale one.
+   */
+  nonce?: string;
 }
 
 interface ImportedKey {
@@ -182,6 +187,7 @@ export class DpopProofChecker {
       });
     }
     const checked: CheckedProof = { jkt: imported.jkt, jti, iat, alg };
+    if (this.nonces) checked.nonce = this.nonces.current();
     // Remembered until no clock could accept the proof any more: iat + window + leeway.
     let fresh;
     try {
