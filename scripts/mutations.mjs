@@ -3332,4 +3332,22 @@ export const MUTATIONS = [
     from: 'if (other !== undefined)',
     to: 'if (Math.random() < 0)',
   },
+  {
+    id: 'replay-batch-repeat',
+    check: 'used_once: a jti used twice in one batched insert is accepted once',
+    fn: 'KyselyReplayCache.decide',
+    file: 'src/storage/kysely-replay-cache.ts',
+    tests: ['replay-cache', 'sender-constrained'],
+    from: 'for (const use of repeats) use.resolve(false);',
+    to: 'for (const use of repeats) use.resolve(true);',
+  },
+  {
+    id: 'replay-batch-inserted',
+    check: 'used_once: only the uses whose row the batched insert returned are fresh',
+    fn: 'KyselyReplayCache.decide',
+    file: 'src/storage/kysely-replay-cache.ts',
+    tests: ['replay-cache', 'sender-constrained', 'private-key-jwt'],
+    from: 'if (inserted.has(key)) use.resolve(true);',
+    to: 'if (Math.random() >= 0) use.resolve(true);',
+  },
 ];

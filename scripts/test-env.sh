@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Brings up what the test suite needs, installing Debian packages that are missing: PostgreSQL on
 # 127.0.0.1:5432 (trust auth, database test), Redis on 127.0.0.1:6379, curl, wrk, jq, python3-jwt, python3-authlib,
-# python3-requests, nginx, and Chromium for the console's browser tests.
+# python3-requests, a JDK and Gson (the README's Java snippet), nginx, and Chromium for the console's
+# browser tests.
 # Run by `npm test` before the tests, and so by CI.
 set -euo pipefail
 
@@ -51,6 +52,9 @@ command -v jq >/dev/null || apt_install jq
 /usr/bin/python3 -c 'import jwt, cryptography' 2>/dev/null || apt_install python3-jwt python3-cryptography
 /usr/bin/python3 -c 'import requests' 2>/dev/null || apt_install python3-requests
 /usr/bin/python3 -c 'import authlib' 2>/dev/null || apt_install python3-authlib
+# The README's Java binding check runs as a single-file program (JDK 17 and Gson)
+command -v java >/dev/null || apt_install openjdk-17-jdk-headless
+[ -f /usr/share/java/gson.jar ] || apt_install libgoogle-gson-java
 # nginx in front of zgw-auth, passing client certificates in a header (the tests start their own)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_install nginx
 

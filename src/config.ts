@@ -591,7 +591,7 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
     flag: '--dpop-nonce',
     defaultDoc: 'false',
     parse: bool,
-    doc: 'Require a server nonce in DPoP proofs at /token (RFC 9449 §8): a proof without a current one is answered `use_dpop_nonce` with a `DPoP-Nonce` header (clients such as openid-client retry by themselves). Limits proofs made ahead of time by a client whose key leaked; every process derives the same nonces from the master key.',
+    doc: 'Require a server nonce in DPoP proofs at /token (RFC 9449 §8): a proof without a current one is answered `use_dpop_nonce` with a `DPoP-Nonce` header (clients such as openid-client retry by themselves), and every token answer to a proof carries the nonce to use next. Limits proofs made ahead of time by a client whose key leaked; every process derives the same nonces from the master key.',
   },
   clientAuthMethods: {
     key: 'clientAuthMethods',

@@ -7,10 +7,12 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import * as oidc from 'openid-client';
 import type { ClientAuthMethod } from '../src/clients/model.js';
 import { JWT_BEARER_ASSERTION_TYPE } from '../src/clients/client-assertion.js';
+import { JWKS_FETCH } from '../src/clients/jwks-uri.js';
 import { loadConfig } from '../src/config.js';
 import { consoleSignIn } from './console-helpers.js';
 import { basicAuth, CLI, hs256, postForm, request, startTestServer, type TestServer } from './helpers.js';
@@ -499,20 +501,33 @@ print(json.dumps({"token_type": token["token_type"], "has_token": bool(token["ac
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ keys: [], padding: 'x'.repeat(200_000) }));
     });
-    // Headers, then nothing: the fetch's time bound ends it.
+    // Headers, then nothing: the fetch's time bound ends it (shortened here to 300 ms).
     served.set('/slow', (res) => res.writeHead(200, { 'content-type': 'application/json' }).write('{"keys": ['));
     const key = rsaKey('s-1');
-    for (const [path, why] of [
-      ['/redirect', /redirects are not followed/],
-      ['/huge', /larger than/],
-      ['/slow', /no complete answer/],
-    ] as const) {
-      const c = await ts.createClient({ authMethods: ['private_key_jwt'], jwksUri: `${jwksBase}${path}` });
-      const res = await tokenWith(sign({ alg: 'RS256', kid: 's-1' }, claimsFor(c.clientId), key.privateKey));
-      assert.equal(res.status, 401, `${path}: ${res.text}`);
-      const failure = await lastFailure(c.clientId);
-      assert.equal(failure?.reason, 'unknown_key', path);
-      assert.match(String(failure?.details.detail), why, path);
+    const bound = JWKS_FETCH.timeoutMs;
+    JWKS_FETCH.timeoutMs = 300;
+    try {
+      for (const [path, why] of [
+        ['/redirect', /redirects are not followed/],
+        ['/huge', /larger than/],
+        ['/slow', /no complete answer/],
+      ] as const) {
+        const c = await ts.createClient({ authMethods: ['private_key_jwt'], jwksUri: `${jwksBase}${path}` });
+        // Without a time bound the fetch, and the token request with it, would wait forever: this
+        // guard (a hundred times the bound) turns that into a failure instead of a hung test.
+        const guard = new AbortController();
+        const res = await Promise.race([
+          tokenWith(sign({ alg: 'RS256', kid: 's-1' }, claimsFor(c.clientId), key.privateKey)),
+          sleep(30_000, undefined, { signal: guard.signal }).catch(() => undefined),
+        ]).finally(() => guard.abort());
+        assert.ok(res, `${path}: no answer: the jwks_uri fetch was not ended`);
+        assert.equal(res.status, 401, `${path}: ${res.text}`);
+        const failure = await lastFailure(c.clientId);
+        assert.equal(failure?.reason, 'unknown_key', path);
+        assert.match(String(failure?.details.detail), why, path);
+      }
+    } finally {
+      JWKS_FETCH.timeoutMs = bound;
     }
   });
 });

@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import {
   accessTokenHash,
   createVerifier,
+  DpopNonces,
   type GuardOptions,
   type Principal,
   requireToken,
@@ -232,6 +233,7 @@ describe('DPoP-bound tokens', () => {
     const issued = await tokenRequest(ts, client, await DPoP.generateProof(owner, `${ts.url}/token`, 'POST'));
     assert.equal(issued.status, 200, JSON.stringify(issued.json));
     assert.equal(issued.json.token_type, 'DPoP');
+    assert.equal(issued.nonce, null, 'no DPoP-Nonce while nonces are off');
     const token = issued.json.access_token!;
     const thief = await DPoP.generateKeyPair('ES256');
     for (const api of apis) {
@@ -448,7 +450,7 @@ console.log(JSON.stringify({ jwk, proof: await DPoP.generateProof(key, tokenUrl,
   });
 });
 
-describe('DPoP server nonces at /token', () => {
+describe('DPoP server nonces (RFC 9449 §8, §9)', () => {
   let ts: TestServer;
   before(async () => {
     ts = await startTestServer({ clock: realClock(), env: { ZGW_AUTH_DPOP_NONCE: 'true' } });
@@ -482,6 +484,195 @@ describe('DPoP server nonces at /token', () => {
     // Refused once with use_dpop_nonce, openid-client retries with the nonce on its own.
     const tokens = await oidc.clientCredentialsGrant(config, { scope: 'zaken.lezen' }, { DPoP: handle });
     assert.equal(tokens.token_type, 'dpop');
+  });
+
+  it('every token answer to a proof carries DPoP-Nonce; openid-client keeps it and is not refused again', async () => {
+    const client = await ts.createClient({ allowedScopes: ['zaken.lezen'] });
+    const config = await oidc.discovery(new URL(ts.url), client.clientId, client.secret, undefined, {
+      execute: [oidc.allowInsecureRequests],
+    });
+    // What went over the wire: each answer's status and DPoP-Nonce, each proof's nonce claim.
+    const exchanges: Array<{ status: number; nonce: string | null; proofNonce: unknown }> = [];
+    config[oidc.customFetch] = async (url, options) => {
+      const res = await fetch(url, options as RequestInit);
+      const proof = new Headers(options.headers as HeadersInit).get('dpop');
+      if (proof)
+        exchanges.push({
+          status: res.status,
+          nonce: res.headers.get('dpop-nonce'),
+          proofNonce: decodePart(proof, 1).nonce,
+        });
+      return res;
+    };
+    const handle = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair('ES256'));
+    for (let i = 0; i < 3; i++) {
+      const tokens = await oidc.clientCredentialsGrant(config, { scope: 'zaken.lezen' }, { DPoP: handle });
+      assert.equal(tokens.token_type, 'dpop');
+    }
+    // Refused once for want of a nonce, then three tokens, each answer with the nonce to use next.
+    assert.deepEqual(
+      exchanges.map((e) => e.status),
+      [400, 200, 200, 200],
+    );
+    for (const e of exchanges) assert.match(e.nonce ?? '', /^[0-9a-z]+\.[A-Za-z0-9_-]{22}$/);
+    assert.equal(exchanges[1]!.proofNonce, exchanges[0]!.nonce, 'the retry carries the nonce of the refusal');
+    assert.equal(exchanges[3]!.proofNonce, exchanges[2]!.nonce, 'later proofs carry the nonce of the last answer');
+    // A token request without a proof gets a bearer token and no nonce.
+    const bearer = await tokenRequest(ts, client);
+    assert.equal(bearer.status, 200);
+    assert.equal(bearer.json.token_type, 'Bearer');
+    assert.equal(bearer.nonce, null);
+  });
+
+  it('an API that asks for nonces answers each proven call with DPoP-Nonce; openid-client retries once', async () => {
+    const client = await ts.createClient({ allowedScopes: ['zaken.lezen'] });
+    const config = await oidc.discovery(new URL(ts.url), client.clientId, client.secret, undefined, {
+      execute: [oidc.allowInsecureRequests],
+    });
+    const handle = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair('ES256'));
+    const tokens = await oidc.clientCredentialsGrant(config, { scope: 'zaken.lezen' }, { DPoP: handle });
+    const verifier = createVerifier({
+      issuer: ts.url,
+      audience: 'ZGW_APIs',
+      dpop: { nonces: new DpopNonces(crypto.randomBytes(32)) },
+    });
+    const apis = [await fastifyApi(verifier), await middlewareApi(verifier)];
+    try {
+      for (const api of apis) {
+        const exchanges: Array<{ status: number; nonce: string | null; proofNonce: unknown }> = [];
+        config[oidc.customFetch] = async (url, options) => {
+          const res = await fetch(url, options as RequestInit);
+          const proof = new Headers(options.headers as HeadersInit).get('dpop');
+          if (url.startsWith(api.url))
+            exchanges.push({
+              status: res.status,
+              nonce: res.headers.get('dpop-nonce'),
+              proofNonce: proof ? decodePart(proof, 1).nonce : undefined,
+            });
+          return res;
+        };
+        for (let i = 0; i < 2; i++) {
+          const res = await oidc.fetchProtectedResource(
+            config,
+            tokens.access_token,
+            new URL(api.url),
+            'GET',
+            undefined,
+            undefined,
+            { DPoP: handle },
+          );
+          assert.equal(res.status, 200, await res.clone().text());
+        }
+        // The API's nonce is its own, not the token server's: refused once, then two calls with it.
+        assert.deepEqual(
+          exchanges.map((e) => e.status),
+          [401, 200, 200],
+        );
+        assert.equal(api.refusals.at(-1), 'use_dpop_nonce');
+        const nonce = verifier.sender.dpop.currentNonce();
+        assert.deepEqual(
+          exchanges.map((e) => e.nonce),
+          [nonce, nonce, nonce],
+        );
+        assert.deepEqual(
+          exchanges.map((e) => e.proofNonce),
+          [undefined, nonce, nonce],
+        );
+        // A bearer token call is answered without one.
+        const bearer = await fetch(api.url, {
+          headers: { authorization: `Bearer ${await ts.token(client.clientId, client.secret, 'zaken.lezen')}` },
+        });
+        assert.equal(bearer.status, 200);
+        assert.equal(bearer.headers.get('dpop-nonce'), null);
+      }
+    } finally {
+      for (const api of apis) await api.close();
+    }
+  });
+
+  it('nonces rotate on a schedule every server of the registry shares: one lifetime fresh, then refused', async () => {
+    const clock = new Clock();
+    const a = await startTestServer({ clock, env: { ZGW_AUTH_DPOP_NONCE: 'true' } });
+    const b = await startTestServer({
+      clock,
+      dataDir: a.config.dataDir,
+      masterKey: a.config.masterKey,
+      env: { ZGW_AUTH_DPOP_NONCE: 'true', ZGW_AUTH_ISSUER: a.url },
+    });
+    try {
+      const client = await a.createClient({ allowedScopes: ['zaken.lezen'] });
+      const key = nodeKey();
+      // Proofs made at the servers' clock, which the test moves.
+      const proof = (nonce?: string) =>
+        key.proof({
+          jti: crypto.randomUUID(),
+          htm: 'POST',
+          htu: `${a.url}/token`,
+          iat: Math.floor(clock.now() / 1000),
+          ...(nonce ? { nonce } : {}),
+        });
+      const first = await tokenRequest(a, client, proof());
+      assert.equal(first.json.error, 'use_dpop_nonce');
+      const nonce = first.nonce!;
+      const atA = await tokenRequest(a, client, proof(nonce));
+      const atB = await tokenRequest(b, client, proof(nonce));
+      assert.deepEqual([atA.status, atB.status], [200, 200], "one server's nonce holds at the other");
+      assert.deepEqual([atA.nonce, atB.nonce], [nonce, nonce], 'both hand out the same nonce');
+      // One lifetime (300 s) on: the old nonce still holds, and the answer brings the new one.
+      clock.advance(300);
+      const later = await tokenRequest(b, client, proof(nonce));
+      assert.equal(later.status, 200, JSON.stringify(later.json));
+      assert.notEqual(later.nonce, nonce);
+      assert.match(later.nonce ?? '', /^[0-9a-z]+\.[A-Za-z0-9_-]{22}$/);
+      // Two lifetimes on: the first nonce is stale, the one from the last answer is not.
+      clock.advance(300);
+      const stale = await tokenRequest(a, client, proof(nonce));
+      assert.equal(stale.status, 400);
+      assert.equal(stale.json.error, 'use_dpop_nonce');
+      assert.equal(stale.nonce, (await tokenRequest(b, client, proof(later.nonce!))).nonce);
+      assert.equal((await tokenRequest(a, client, proof(later.nonce!))).status, 200);
+    } finally {
+      await b.close();
+      await a.close();
+    }
+  });
+});
+
+describe('DPoP proofs at two servers sharing one PostgreSQL registry', () => {
+  let a: TestServer;
+  let b: TestServer;
+  const issuer = 'https://auth.zgw.test';
+  before(async () => {
+    a = await startTestServer({ dialect: 'postgres', clock: realClock(), env: { ZGW_AUTH_ISSUER: issuer } });
+    b = await startTestServer({
+      databaseUrl: a.config.databaseUrl!,
+      masterKey: a.config.masterKey,
+      clock: realClock(),
+      env: { ZGW_AUTH_ISSUER: issuer },
+    });
+  });
+  after(async () => {
+    await b?.close();
+    await a?.close();
+  });
+
+  it('a proof spent at one server is refused at the other; sent to both at once, one token', async () => {
+    const client = await a.createClient({ allowedScopes: ['zaken.lezen'] });
+    const key = nodeKey();
+    const proof = () => key.proof(proofClaims('POST', `${issuer}/token`));
+    const spent = proof();
+    assert.equal((await tokenRequest(a, client, spent)).status, 200);
+    const replayed = await tokenRequest(b, client, spent);
+    assert.equal(replayed.status, 400);
+    assert.equal(replayed.json.error, 'invalid_dpop_proof');
+    assert.match(replayed.json.error_description!, /used before/);
+    // Each proof to both servers in the same moment, many at once (so that each server's uses share statements).
+    const proofs = Array.from({ length: 20 }, proof);
+    const answers = await Promise.all(proofs.flatMap((p) => [tokenRequest(a, client, p), tokenRequest(b, client, p)]));
+    for (let i = 0; i < proofs.length; i++) {
+      const statuses = [answers[2 * i]!.status, answers[2 * i + 1]!.status].sort();
+      assert.deepEqual(statuses, [200, 400], `proof ${i}: accepted once`);
+    }
   });
 });
 

@@ -68,6 +68,8 @@ export interface TokenResponse {
   client: Client;
   /** The secret the client authenticated with (null for a key): the console's session ends with it. */
   secretId: string | null;
+  /** With DPoP server nonces on and a proof sent: the nonce for the next proof, sent as `DPoP-Nonce`. */
+  dpopNonce?: string;
 }
 
 export type IssueToken = (request: TokenRequest) => Promise<TokenResponse>;
@@ -91,7 +93,8 @@ export async function issueToken(deps: IssueTokenDeps, request: TokenRequest): P
     throw new OAuthError('unauthorized_client', 'this client may not use the client_credentials grant');
   }
 
-  const dpopBinding = await proofOfPossession(deps, client, request.dpop);
+  const possession = await proofOfPossession(deps, client, request.dpop);
+  const dpopBinding = possession?.confirmation;
   const certificateBinding = certificateOf(client, credentials);
   const binding = dpopBinding || certificateBinding ? { ...dpopBinding, ...certificateBinding } : undefined;
   const ignored = request.keycloakPath && !client.allowedScopes.includes(OPENID_SCOPE) ? IGNORE_OPENID : IGNORE_NOTHING;
@@ -127,6 +130,7 @@ export async function issueToken(deps: IssueTokenDeps, request: TokenRequest): P
     jti: token.jti,
     client,
     secretId,
+    ...(possession?.nonce ? { dpopNonce: possession.nonce } : {}),
   };
 }
 
@@ -146,13 +150,14 @@ function certificateOf(client: Client, credentials: ClientCredentials): Confirma
 /**
  * The key a token is bound to: the DPoP proof's (RFC 9449 §5), checked only once the client is
  * authenticated, so that nobody else's proofs fill the replay cache. A client registered for
- * DPoP-bound tokens (§5.2) gets no token without a proof.
+ * DPoP-bound tokens (§5.2) gets no token without a proof. With server nonces on, also the nonce
+ * the client is to use next (§8.2): every answer to a proof carries one, as oidc-provider does.
  */
 async function proofOfPossession(
   deps: Pick<IssueTokenDeps, 'dpop'>,
   client: Client,
   presented: PresentedProof | undefined,
-): Promise<Confirmation | undefined> {
+): Promise<{ confirmation: Confirmation; nonce?: string } | undefined> {
   if (!presented?.values.length) {
     if (client.dpopBoundAccessTokens)
       throw invalidRequest(
@@ -162,7 +167,7 @@ async function proofOfPossession(
   }
   try {
     const checked = await deps.dpop.check({ proof: presented.values, method: 'POST', urls: presented.urls });
-    return { jkt: checked.jkt };
+    return { confirmation: { jkt: checked.jkt }, ...(checked.nonce ? { nonce: checked.nonce } : {}) };
   } catch (err) {
     if (!(err instanceof TokenError)) throw err;
     if (err.code === 'use_dpop_nonce')

@@ -236,6 +236,14 @@ function clientCertificate(req: IncomingMessage, header: GuardOptions['certifica
   return raw && raw.length > 0 ? raw : undefined;
 }
 
+/**
+ * RFC 9449 §9: a request that proved a DPoP key, at an API that asks for server nonces, is answered
+ * with the nonce for the caller's next proof (`DPoP-Nonce`), as a refusal for want of one is.
+ */
+export function nextDpopNonce(verifier: Pick<Verifier, 'sender'>, principal: Principal): string | undefined {
+  return principal.confirmation?.jkt === undefined ? undefined : verifier.sender.dpop.currentNonce();
+}
+
 function report(options: GuardOptions, err: unknown, request: IncomingMessage): void {
   if (err instanceof TokenError && err.code === 'dpop_origin_unknown' && !warnedNoOrigin) {
     warnedNoOrigin = true;
@@ -270,6 +278,8 @@ export function requireToken(verifier: Verifier, options: GuardOptions = {}) {
     verifying.then(
       (principal) => {
         req.principal = principal;
+        const nonce = nextDpopNonce(verifier, principal);
+        if (nonce !== undefined && !res.headersSent) res.setHeader('dpop-nonce', nonce);
         next();
       },
       (err: unknown) => {
@@ -307,13 +317,18 @@ export async function zgwAuthFastify(
     'onRequest',
     async (
       request: { headers: IncomingMessage['headers']; raw: IncomingMessage; principal?: Principal },
-      reply: { code(n: number): { headers(h: Record<string, string>): { send(b: string): unknown } } },
+      reply: {
+        code(n: number): { headers(h: Record<string, string>): { send(b: string): unknown } };
+        header(name: string, value: string): unknown;
+      },
     ) => {
       try {
         request.principal = await options.verifier.verifyRequest(
           presentedRequest(request.raw, options),
           options.scopes,
         );
+        const nonce = nextDpopNonce(options.verifier, request.principal);
+        if (nonce !== undefined) reply.header('dpop-nonce', nonce);
       } catch (err) {
         report(options, err, request.raw);
         const r = refusal(err, { ...options, dpopAlgs: options.verifier.sender.dpop.algorithms });

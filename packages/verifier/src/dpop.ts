@@ -71,6 +71,11 @@ export interface CheckedProof {
   jti: string;
   iat: number;
   alg: string;
+  /**
+   * With server nonces on: the nonce for the client's next proof, to send as `DPoP-Nonce` with the
+   * answer (RFC 9449 §8.2, §9), so that a client that keeps calling never meets a stale one.
+   */
+  nonce?: string;
 }
 
 interface ImportedKey {
@@ -182,6 +187,7 @@ export class DpopProofChecker {
       });
     }
     const checked: CheckedProof = { jkt: imported.jkt, jti, iat, alg };
+    if (this.nonces) checked.nonce = this.nonces.current();
     // Remembered until no clock could accept the proof any more: iat + window + leeway.
     let fresh;
     try {
@@ -298,6 +304,24 @@ export function accessTokenHash(accessToken: string): string {
  */
 export function normaliseHtu(url: string): string | undefined {
   if (url.length > MAX_HTU_LENGTH) return undefined;
+  // A client names the same htu in every proof, and a server checks against the same few URLs:
+  // each is parsed once (a URL parse costs more than the rest of the claim checks together).
+  const known = normalisedUrls.get(url);
+  if (known !== undefined) return known || undefined;
+  const normalised = parseHtu(url);
+  if (url.length <= CACHED_URL_LENGTH) {
+    if (normalisedUrls.size >= CACHED_URLS) normalisedUrls.clear();
+    normalisedUrls.set(url, normalised ?? '');
+  }
+  return normalised;
+}
+
+/** Normalised `htu`s by URL as given, '' for one that is not an http(s) URL: at most 256 of 512 characters. */
+const normalisedUrls = new Map<string, string>();
+const CACHED_URLS = 256;
+const CACHED_URL_LENGTH = 512;
+
+function parseHtu(url: string): string | undefined {
   let u: URL;
   try {
     u = new URL(url);

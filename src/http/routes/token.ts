@@ -40,6 +40,8 @@ export const tokenRoute: FastifyPluginAsync<TokenRouteOptions> = async (
       dpop: { values: request.raw.headersDistinct.dpop ?? [], urls: tokenUrls() },
     });
     reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' });
+    // RFC 9449 §8.2: the nonce for the client's next proof (openid-client keeps the latest it saw).
+    if (token.dpopNonce) reply.header('dpop-nonce', token.dpopNonce);
     return {
       access_token: token.accessToken,
       token_type: token.tokenType,
