@@ -3237,4 +3237,22 @@ export const MUTATIONS = [
     from: 'if (after.oin !== null && after.oin !== before.oin) await this.checkKeysCarryOin(after);',
     to: '',
   },
+  {
+    id: 'crl-reload-same-issuer',
+    check: 'A reloaded CRL of another CA than the file held at start is refused: the last good list stays',
+    fn: 'RevocationListReloader.lookAt',
+    file: CRL_RELOAD,
+    tests: ['crl-issuers-and-key-only-secrets', 'crl-reload'],
+    from: 'if (!list.issuerDer.equals(w.issuerDer)) {',
+    to: 'if (Math.random() < 0) {',
+  },
+  {
+    id: 'crl-future-dated',
+    check: 'A CRL dated in the future (thisUpdate beyond the clock leeway) is refused at start and at reload',
+    fn: 'revocationListFor',
+    file: CHAIN,
+    tests: ['certificate-chains', 'crl-issuers-and-key-only-secrets'],
+    from: 'if (list.thisUpdate > clock.now + clock.leewayMs)',
+    to: 'if (Math.random() < 0)',
+  },
 ];

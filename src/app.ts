@@ -133,7 +133,10 @@ export function createLogger(level: string, destination?: pino.DestinationStream
 }
 
 /** The client CA bundle and CRL files of the settings, read and checked; undefined without a bundle. */
-export function loadTrustStore(config: Pick<Config, 'tlsClientCa' | 'tlsCrl'>): TrustStore | undefined {
+export function loadTrustStore(
+  config: Pick<Config, 'tlsClientCa' | 'tlsCrl' | 'clockSkew'>,
+  now: number = Date.now(),
+): TrustStore | undefined {
   if (!config.tlsClientCa) return undefined;
   const read = (file: string, what: string) => {
     try {
@@ -145,6 +148,7 @@ export function loadTrustStore(config: Pick<Config, 'tlsClientCa' | 'tlsCrl'>): 
   return trustStoreFrom(
     read(config.tlsClientCa, 'ZGW_AUTH_TLS_CLIENT_CA').toString('utf8'),
     config.tlsCrl.map((file) => ({ name: file, bytes: read(file, 'ZGW_AUTH_TLS_CRL') })),
+    { now, leewayMs: config.clockSkew * 1000 },
   );
 }
 
@@ -152,10 +156,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const log = options.log ?? createLogger(config.logLevel);
   const now = options.now ?? Date.now;
   // Before anything is opened: a bundle or CRL that cannot serve stops the start with its name.
-  const trust = loadTrustStore(config);
+  const trust = loadTrustStore(config, now());
   const crls =
     trust && config.tlsCrl.length
-      ? new RevocationListReloader(trust, config.tlsCrl, now, (level, details, message) => log[level](details, message))
+      ? new RevocationListReloader(
+          trust,
+          config.tlsCrl,
+          now,
+          (level, details, message) => log[level](details, message),
+          config.clockSkew * 1000,
+        )
       : undefined;
   // Read, never created here: a new key file is made only for an empty registry, once the
   // registry has been looked at (unlockRegistry), and nothing is written before that.

@@ -12,8 +12,8 @@ import { type CertificateName, makeTestPki, OIN, type TestPki } from './pki/test
 import { httpsPostForm, type TlsIdentity } from './pki/tls-client.js';
 
 /**
- * Red team of key- and certificate-only clients, OIN checks on update and CRL reloads. Each test
- * states the behaviour the feature promises; each failed on the code it was written against.
+ * A CRL file keeps its CA across reloads and never takes a list dated in the future as its newest;
+ * a client without a secret method keeps no live secret, whatever races or imports bring.
  */
 
 const HOUR = 3_600_000;
@@ -25,7 +25,7 @@ class RealClock extends Clock {
   override now = () => Date.now();
 }
 
-describe('red team: a CRL file swapped while the server runs (ZGW_AUTH_CRL_RELOAD)', () => {
+describe('a CRL file swapped for a foreign or future-dated list while the server runs (ZGW_AUTH_CRL_RELOAD)', () => {
   let pki: TestPki;
   let ts: TestServer;
   let clientId: string;
@@ -144,7 +144,7 @@ describe('red team: a CRL file swapped while the server runs (ZGW_AUTH_CRL_RELOA
   });
 });
 
-describe('red team: secrets of a client without a secret method', () => {
+describe('secrets of a client without a secret method', () => {
   let ts: TestServer;
   let adminToken: string;
   const masterKey = Buffer.alloc(32, 9).toString('base64');
@@ -202,7 +202,7 @@ describe('red team: secrets of a client without a secret method', () => {
     // edited copy may hold it: the client is key-only, its secret row is live.
     const row = exported.tables.clients!.find((r) => r.client_id === clientId)!;
     row.auth_methods = JSON.stringify(['private_key_jwt']);
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-auth-redteam-'));
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-auth-key-only-import-'));
     const target = await createApp(loadConfig({ ZGW_AUTH_DATA_DIR: dataDir, ZGW_AUTH_MASTER_KEY: masterKey }), {
       log: createLogger('warn'),
     });
