@@ -3224,9 +3224,9 @@ export const MUTATIONS = [
     check: "Removing a client's last secret method revokes its live secrets",
     fn: 'ClientService.update',
     file: 'src/clients/client-service.ts',
-    tests: ['key-only-clients'],
-    from: 'if (usesSecrets(before) && !usesSecrets(after))',
-    to: 'if (Math.random() < 0)',
+    tests: ['key-only-clients', 'crl-issuers-and-key-only-secrets'],
+    from: 'usesSecrets(before) && !usesSecrets(after) ? this.now() : undefined',
+    to: 'undefined',
   },
   {
     id: 'oin-update-checks-keys',
@@ -3254,5 +3254,15 @@ export const MUTATIONS = [
     tests: ['certificate-chains', 'crl-issuers-and-key-only-secrets'],
     from: 'if (list.thisUpdate > clock.now + clock.leewayMs)',
     to: 'if (Math.random() < 0)',
+  },
+  {
+    id: 'secret-insert-rechecks-methods',
+    check:
+      "A secret is stored only while the client's methods, read in the inserting transaction, include a secret method",
+    fn: 'KyselyClientStore.insertSecret',
+    file: 'src/storage/kysely-client-store.ts',
+    tests: ['crl-issuers-and-key-only-secrets'],
+    from: 'if (row && !accepts({ authMethods: JSON.parse(row.auth_methods) as ClientAuthMethod[] })) return false;',
+    to: '',
   },
 ];

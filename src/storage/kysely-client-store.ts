@@ -126,9 +126,35 @@ export class KyselyClientStore implements ClientStore, CredentialExpiryStore {
     return { items: rows.map(toClient), total: Number(count.n) };
   }
 
-  async update(client: Client): Promise<void> {
+  async update(client: Client, revokeLiveSecretsAt?: number): Promise<string[]> {
     const { client_id, created_at, ...rest } = toRow(client);
-    await this.db.updateTable('clients').set(rest).where('client_id', '=', client_id).execute();
+    if (revokeLiveSecretsAt === undefined) {
+      await this.db.updateTable('clients').set(rest).where('client_id', '=', client_id).execute();
+      return [];
+    }
+    const at = revokeLiveSecretsAt;
+    return this.db.transaction().execute(async (trx) => {
+      // The client's row first: PostgreSQL locks it, so an insertSecret waiting on it (below) reads the new methods,
+      // and one that committed before is seen by the select after it. SQLite runs one transaction at a time.
+      const r = await trx.updateTable('clients').set(rest).where('client_id', '=', client_id).executeTakeFirst();
+      if (Number(r.numUpdatedRows) === 0) return [];
+      const live = await trx
+        .selectFrom('client_secrets')
+        .select('secret_id')
+        .where('client_id', '=', client_id)
+        .where('revoked_at', 'is', null)
+        .where((w) => w.or([w('expires_at', 'is', null), w('expires_at', '>', at)]))
+        .execute();
+      const ids = live.map((s) => s.secret_id);
+      if (ids.length)
+        await trx
+          .updateTable('client_secrets')
+          .set({ revoked_at: at })
+          .where('client_id', '=', client_id)
+          .where('secret_id', 'in', ids)
+          .execute();
+      return ids;
+    });
   }
 
   async delete(clientId: string): Promise<boolean> {
@@ -140,8 +166,23 @@ export class KyselyClientStore implements ClientStore, CredentialExpiryStore {
     });
   }
 
-  async insertSecret(secret: SecretRecord): Promise<void> {
-    await this.db.insertInto('client_secrets').values(toSecretRow(secret)).execute();
+  async insertSecret(
+    secret: SecretRecord,
+    accepts: (client: Pick<Client, 'authMethods'>) => boolean = () => true,
+  ): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      // A write that changes nothing, to lock the client's row (PostgreSQL) and read its methods as
+      // committed last: an update removing the secret methods is either seen here or sees this secret.
+      const row = await trx
+        .updateTable('clients')
+        .set((eb) => ({ auth_methods: eb.ref('auth_methods') }))
+        .where('client_id', '=', secret.clientId)
+        .returning('auth_methods')
+        .executeTakeFirst();
+      if (row && !accepts({ authMethods: JSON.parse(row.auth_methods) as ClientAuthMethod[] })) return false;
+      await trx.insertInto('client_secrets').values(toSecretRow(secret)).execute();
+      return true;
+    });
   }
 
   async listSecrets(clientId: string): Promise<SecretInfo[]> {
