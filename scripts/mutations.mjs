@@ -3261,7 +3261,7 @@ export const MUTATIONS = [
       "A secret is stored only while the client's methods, read in the inserting transaction, include a secret method",
     fn: 'KyselyClientStore.insertSecret',
     file: 'src/storage/kysely-client-store.ts',
-    tests: ['crl-issuers-and-key-only-secrets'],
+    tests: ['store-contract', 'crl-issuers-and-key-only-secrets'],
     from: 'if (row && !accepts({ authMethods: JSON.parse(row.auth_methods) as ClientAuthMethod[] })) return false;',
     to: '',
   },
