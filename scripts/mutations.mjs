@@ -3301,4 +3301,13 @@ export const MUTATIONS = [
     from: 'if (refusal) throw new ValidationError(`key "${String(k.kid).slice(0, 60)}": ${refusal.detail}`);',
     to: '',
   },
+  {
+    id: 'crl-file-regular-only',
+    check: 'A CRL file that is no regular file (a FIFO, a device behind a symlink) is refused, never read',
+    fn: 'checkKind',
+    file: 'src/pki/crl-file.ts',
+    tests: ['crl-issuers-and-key-only-secrets'],
+    from: "if (!stat.isFile()) throw new ValidationError('not a regular file');",
+    to: '',
+  },
 ];

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -141,6 +142,40 @@ describe('a CRL file swapped for a foreign or future-dated list while the server
     );
     const ok = await token(clientId, as('client', '127.0.0.4'));
     assert.equal(ok.status, 200, `a valid certificate is refused under the honest CRL: ${ok.text}`);
+  });
+
+  it('a FIFO or a symlink to /dev/zero in place of the file is refused, never read: the looks go on', async () => {
+    const inUse = status().thisUpdate;
+    const swap = (make: (tmp: string) => void) => {
+      const tmp = `${pki.crlPath}.${crypto.randomBytes(4).toString('hex')}`;
+      make(tmp);
+      fs.renameSync(tmp, pki.crlPath);
+    };
+    swap((tmp) => execFileSync('mkfifo', [tmp]));
+    await until('the FIFO refused', () => status().refused === 'not a regular file');
+    swap((tmp) => fs.symlinkSync('/dev/zero', tmp));
+    // Another file (a new inode), the same reason, so no new log line: two looks of our own, bounded.
+    for (let k = 0; k < 2; k++)
+      await Promise.race([
+        ts.app.crls!.check(),
+        new Promise((_, reject) => setTimeout(() => reject(new Error('a look at /dev/zero did not end')), PATIENCE_MS)),
+      ]);
+    assert.equal(status().refused, 'not a regular file');
+    assert.equal(status().thisUpdate, inUse, 'the last good list stays');
+    // A regular, honest file afterwards is used: the reloader was not stuck on either.
+    pki.writeCrl({ lastUpdate: Date.now(), nextUpdate: Date.now() + 7 * DAY });
+    await until('the honest file used again', () => status().refused === undefined);
+    // At start, the same files stop the start with their name.
+    const fifo = path.join(pki.dir, 'start.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const env = (crl: string) => ({
+      ZGW_AUTH_TLS_CLIENT_CA: pki.anchorsPath,
+      ZGW_AUTH_TLS_CRL: crl,
+    });
+    await assert.rejects(startTestServer({ env: env(fifo) }), /ZGW_AUTH_TLS_CRL .*start\.fifo: not a regular file/);
+    const zero = path.join(pki.dir, 'zero.crl');
+    fs.symlinkSync('/dev/zero', zero);
+    await assert.rejects(startTestServer({ env: env(zero) }), /ZGW_AUTH_TLS_CRL .*zero\.crl: not a regular file/);
   });
 });
 
