@@ -9,6 +9,7 @@ import { UsageRecorder } from './clients/usage-recorder.js';
 import { ADMIN_SCOPE, FIRST_ADMIN_CLIENT_ID, INTROSPECTION_SCOPE } from './clients/model.js';
 import type { Config } from './config.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
+import { readCrlFileSync } from './pki/crl-file.js';
 import { RevocationListReloader } from './pki/revocation-reload.js';
 import { type TrustStore, trustStoreFrom } from './pki/trust-store.js';
 import { keyTimes } from './keys/key-plan.js';
@@ -137,18 +138,23 @@ export function createLogger(level: string, destination?: pino.DestinationStream
 }
 
 /** The client CA bundle and CRL files of the settings, read and checked; undefined without a bundle. */
-export function loadTrustStore(config: Pick<Config, 'tlsClientCa' | 'tlsCrl'>): TrustStore | undefined {
+export function loadTrustStore(
+  config: Pick<Config, 'tlsClientCa' | 'tlsCrl' | 'clockSkew'>,
+  now: number = Date.now(),
+): TrustStore | undefined {
   if (!config.tlsClientCa) return undefined;
-  const read = (file: string, what: string) => {
+  const read = (file: string, what: string, reader: (file: string) => Buffer) => {
     try {
-      return fs.readFileSync(file);
+      return reader(file);
     } catch (err) {
+      if (err instanceof ValidationError) throw new ValidationError(`${what} ${file}: ${err.message}`);
       throw new ValidationError(`${what} ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
     }
   };
   return trustStoreFrom(
-    read(config.tlsClientCa, 'ZGW_AUTH_TLS_CLIENT_CA').toString('utf8'),
-    config.tlsCrl.map((file) => ({ name: file, bytes: read(file, 'ZGW_AUTH_TLS_CRL') })),
+    read(config.tlsClientCa, 'ZGW_AUTH_TLS_CLIENT_CA', (f) => fs.readFileSync(f)).toString('utf8'),
+    config.tlsCrl.map((file) => ({ name: file, bytes: read(file, 'ZGW_AUTH_TLS_CRL', readCrlFileSync) })),
+    { now, leewayMs: config.clockSkew * 1000 },
   );
 }
 
@@ -156,10 +162,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const log = options.log ?? createLogger(config.logLevel);
   const now = options.now ?? Date.now;
   // Before anything is opened: a bundle or CRL that cannot serve stops the start with its name.
-  const trust = loadTrustStore(config);
+  const trust = loadTrustStore(config, now());
   const crls =
     trust && config.tlsCrl.length
-      ? new RevocationListReloader(trust, config.tlsCrl, now, (level, details, message) => log[level](details, message))
+      ? new RevocationListReloader(
+          trust,
+          config.tlsCrl,
+          now,
+          (level, details, message) => log[level](details, message),
+          config.clockSkew * 1000,
+        )
       : undefined;
   // Read, never created here: a new key file is made only for an empty registry, once the
   // registry has been looked at (unlockRegistry), and nothing is written before that.
@@ -272,7 +284,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     metrics: new Metrics(keys, now, { expiry, ...(crls ? { crl: () => crls.status() } : {}) }),
     revocations,
     verifier,
-    transfer: { store: new KyselyRegistryTransferStore(storage.db, storage.dialect), masterKey, now },
+    transfer: {
+      store: new KyselyRegistryTransferStore(storage.db, storage.dialect),
+      masterKey,
+      now,
+      jwksUri: jwksPolicy,
+      ...(trust ? { trust } : {}),
+    },
     dpop,
     trust,
     crls,
@@ -290,8 +308,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
 /**
  * What readiness reports about the CRL files: undefined when every one is current and in use. The
- * files by their place in ZGW_AUTH_TLS_CRL, not their paths: readiness answers anyone; the log and
- * the metrics name them.
+ * files by their place in ZGW_AUTH_TLS_CRL, not their paths: readiness answers anyone (the metrics
+ * label them the same way); only the log names the paths.
  */
 function crlTrouble(crls: RevocationListReloader): string | undefined {
   const files = crls.status();

@@ -108,6 +108,22 @@ describe('client certificate chains (src/pki) against a PKIoverheid-shaped test 
     assert.throws(() => parseRevocationList(Buffer.from('garbage')), DerError);
   });
 
+  it('refuses at start a CRL dated in the future beyond the clock leeway, naming the file', () => {
+    const to = `${pki.dir}/future.crl`;
+    const future = pki.writeCrl({ lastUpdate: Date.now() + 10 * 60_000, nextUpdate: Date.now() + 7 * DAY, to });
+    const files = [{ name: 'future.crl', bytes: future }];
+    assert.throws(
+      () => trustStoreFrom(fs.readFileSync(pki.bundlePath, 'utf8'), files, { now: Date.now(), leewayMs: 30_000 }),
+      /CRL future\.crl is dated in the future/,
+    );
+    // Within the leeway (a CA clock a little ahead) the list serves.
+    const store = trustStoreFrom(fs.readFileSync(pki.bundlePath, 'utf8'), files, {
+      now: Date.now(),
+      leewayMs: 20 * 60_000,
+    });
+    assert.equal(store.revocationLists.length, 1);
+  });
+
   it('refuses bundles without an anchor, with leaves or garbage, naming the certificate', () => {
     assert.throws(() => trustStoreFrom(''), /holds no PEM certificate/);
     assert.throws(() => trustStoreFrom(pki.tspCaPem), /no self-signed root/);

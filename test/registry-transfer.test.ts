@@ -139,6 +139,23 @@ forEachDialect((dialect) => {
         const target = await createApp(config, { log: createLogger('warn') });
         try {
           await assert.rejects(importRegistry(target.transfer, smuggled), /private or symmetric key material/);
+          // The authentication fields of a client row, held to the registry's own rules.
+          const edited = (change: (client: Record<string, unknown>) => void) => {
+            const copy = structuredClone(file);
+            change(copy.tables.clients!.find((c) => c.client_id === clientId)!);
+            return copy;
+          };
+          const refusals: Array<[(client: Record<string, unknown>) => void, RegExp]> = [
+            [(c) => (c.oin = 'not-an-oin'), /oin: 20 digits/],
+            [(c) => ((c.tls_subject_field = 'subject_dn'), (c.tls_subject_value = '')), /tlsSubject/],
+            [(c) => ((c.tls_subject_field = 'subject_dn'), (c.tls_subject_value = null)), /both or neither/],
+            // A jwks_uri into the loopback network, as registration refuses it (no SSRF by import).
+            [(c) => (c.jwks_uri = 'https://127.0.0.1/jwks'), /jwks_uri points at an address that is not public/],
+            // An OIN its imported key (no x5c) does not prove.
+            [(c) => (c.oin = '00000001234567890000'), /key "moved-key": .*has no x5c/],
+          ];
+          for (const [change, refused] of refusals)
+            await assert.rejects(importRegistry(target.transfer, edited(change)), refused);
           assert.equal((await importRegistry(target.transfer, JSON.parse(text))).client_keys, 1);
         } finally {
           await target.close();

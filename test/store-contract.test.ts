@@ -11,7 +11,7 @@ import type { AuditRows, AuditStore } from '../src/audit/audit-store.js';
 import { MemoryAuditStore } from '../src/audit/memory-audit-store.js';
 import type { ClientStore, SecretRecord } from '../src/clients/client-store.js';
 import { MemoryClientStore } from '../src/clients/memory-client-store.js';
-import type { Client, ClientKey } from '../src/clients/model.js';
+import { type Client, type ClientKey, usesSecrets } from '../src/clients/model.js';
 import { FORMER_SECRET_MS } from '../src/clients/secret-lifecycle.js';
 import type { KeyStore, StoredKey } from '../src/keys/key-store.js';
 import { MemoryKeyStore } from '../src/keys/memory-key-store.js';
@@ -310,6 +310,37 @@ for (const [backend, open] of BACKENDS) {
         assert.deepEqual(await s.clients.get('u', T0), { ...changed, createdAt: T0, risks: [] });
         await s.clients.update(client('ghost'));
         assert.equal(await s.clients.get('ghost', T0), undefined);
+      });
+
+      it('update revokes the live secrets with the last secret method; insertSecret checks the methods as stored', async () => {
+        const live = secret('keys');
+        const expired = secret('keys', { expiresAt: T0 - 1 });
+        const revoked = secret('keys', { revokedAt: T0 - 5 });
+        await s.clients.insert(client('keys'), [live, expired, revoked]);
+        const keyOnly = client('keys', { authMethods: ['private_key_jwt'] });
+        assert.deepEqual(await s.clients.update(keyOnly, T0), [live.secretId]);
+        const after = new Map((await s.clients.listSecrets('keys')).map((x) => [x.secretId, x.revokedAt]));
+        assert.deepEqual(
+          [after.get(live.secretId), after.get(expired.secretId), after.get(revoked.secretId)],
+          [T0, null, T0 - 5],
+        );
+        // The stored methods decide, not the ones the caller read before.
+        const late = secret('keys');
+        assert.equal(await s.clients.insertSecret(late, usesSecrets), false);
+        assert.equal((await s.clients.listSecrets('keys')).length, 3, 'nothing stored');
+        // Both at once, on a client that still has a secret method: whichever commits first, no secret stays live.
+        for (let round = 0; round < 5; round++) {
+          const id = `race${round}`;
+          await s.clients.insert(client(id), []);
+          const racing = secret(id);
+          const [revokedIds, stored] = await Promise.all([
+            s.clients.update(client(id, { authMethods: ['tls_client_auth'] }), T0),
+            s.clients.insertSecret(racing, usesSecrets),
+          ]);
+          const rows = await s.clients.listSecrets(id);
+          if (stored) assert.deepEqual([revokedIds, rows[0]?.revokedAt], [[racing.secretId], T0]);
+          else assert.deepEqual(rows, []);
+        }
       });
 
       it('deletes a client with its secrets, once', async () => {

@@ -263,13 +263,14 @@ export class ClientService {
     }
     if (usesSecrets(after) && !usesSecrets(before) && !live?.length) warnings.push(secretMethodNeedsSecret(clientId));
     if (after.rsin !== before.rsin) await this.organisations?.ensure(after.rsin, actor);
-    await this.store.update(after);
     // Without a secret method its secrets can no longer be used: revoked, so that adding a secret
     // method later never brings a forgotten secret back to life. A new one is shown when created.
-    const revokedSecrets: string[] = [];
-    if (usesSecrets(before) && !usesSecrets(after))
-      for (const s of live ?? [])
-        if (await this.store.revokeSecret(clientId, s.secretId, this.now())) revokedSecrets.push(s.secretId);
+    // The store reads the live ones in the transaction that stores the client: a secret added by a
+    // concurrent rotation is either among them or refused by addSecret's own check.
+    const revokedSecrets = await this.store.update(
+      after,
+      usesSecrets(before) && !usesSecrets(after) ? this.now() : undefined,
+    );
     if (revokedSecrets.length)
       warnings.push(
         `client "${clientId}" no longer authenticates with a secret: its secrets ${revokedSecrets.join(', ')} are revoked`,
@@ -333,7 +334,9 @@ export class ClientService {
     const { warnings, weak } = this.checkSecretInput(client, input);
     const value = input.value ?? generateSecret();
     const secret = this.newSecret(client, input, value, weak);
-    await this.store.insertSecret(secret);
+    // Checked again where it is stored: an update removing the last secret method meanwhile wins.
+    if (!(await this.store.insertSecret(secret, usesSecrets)))
+      throw noSecretMethod({ ...client, authMethods: (await this.get(clientId)).authMethods });
     await this.changed(clientId);
     const info = secretInfo(secret);
     const allowedWeak = weak && client.selfSignedAllowed ? { allowedWeak: true } : {};

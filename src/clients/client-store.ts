@@ -66,12 +66,21 @@ export interface ClientStore {
   get(clientId: string, now: number): Promise<Client | undefined>;
   /** One page of the matching clients in the filter's order, and how many match in all. */
   list(filter: ClientFilter, now: number): Promise<{ items: Client[]; total: number }>;
-  /** Stores every field of an existing client but its id and creation time; an unknown id changes nothing. */
-  update(client: Client): Promise<void>;
+  /**
+   * Stores every field of an existing client but its id and creation time; an unknown id changes
+   * nothing. With `revokeLiveSecretsAt`, every secret of the client live at that time (read in the
+   * same transaction, so that one added meanwhile is among them) is revoked at it, all or nothing;
+   * the ids revoked.
+   */
+  update(client: Client, revokeLiveSecretsAt?: number): Promise<string[]>;
   /** Deletes the client with its secrets; false when there was no such client. */
   delete(clientId: string): Promise<boolean>;
-  /** Rejects when the client does not exist or the secret id is taken. */
-  insertSecret(secret: SecretRecord): Promise<void>;
+  /**
+   * Rejects when the client does not exist or the secret id is taken. `accepts` sees the client's
+   * methods as stored, read in the transaction that inserts (after any update of the client that
+   * committed first): false from it stores nothing, and insertSecret returns false.
+   */
+  insertSecret(secret: SecretRecord, accepts?: (client: Pick<Client, 'authMethods'>) => boolean): Promise<boolean>;
   /** The client's secrets, revoked ones too, oldest first. */
   listSecrets(clientId: string): Promise<SecretInfo[]>;
   /** Marks the secret revoked at `at` unless it already is; its state after, or undefined when this client has no such secret. */

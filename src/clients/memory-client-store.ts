@@ -58,9 +58,17 @@ export class MemoryClientStore implements ClientStore {
     return { items: page.map((c) => this.withRisks(c, now)), total: matching.length };
   }
 
-  async update(client: Client): Promise<void> {
+  async update(client: Client, revokeLiveSecretsAt?: number): Promise<string[]> {
     const stored = this.clients.get(client.clientId);
-    if (stored) this.clients.set(client.clientId, { ...copyClient(client), createdAt: stored.createdAt });
+    if (!stored) return [];
+    this.clients.set(client.clientId, { ...copyClient(client), createdAt: stored.createdAt });
+    if (revokeLiveSecretsAt === undefined) return [];
+    const at = revokeLiveSecretsAt;
+    const live = this.secretsOf(client.clientId).filter(
+      (s) => s.revokedAt === null && (s.expiresAt === null || s.expiresAt > at),
+    );
+    for (const s of live) s.revokedAt = at;
+    return live.map((s) => s.secretId);
   }
 
   async delete(clientId: string): Promise<boolean> {
@@ -69,10 +77,16 @@ export class MemoryClientStore implements ClientStore {
     return this.clients.delete(clientId);
   }
 
-  async insertSecret(secret: SecretRecord): Promise<void> {
-    if (!this.clients.has(secret.clientId)) throw new NotFoundError(`client "${secret.clientId}" does not exist`);
+  async insertSecret(
+    secret: SecretRecord,
+    accepts: (client: Pick<Client, 'authMethods'>) => boolean = () => true,
+  ): Promise<boolean> {
+    const client = this.clients.get(secret.clientId);
+    if (!client) throw new NotFoundError(`client "${secret.clientId}" does not exist`);
     if (this.secrets.has(secret.secretId)) throw new ConflictError(`duplicate secret id ${secret.secretId}`);
+    if (!accepts(copyClient(client))) return false;
     this.secrets.set(secret.secretId, copySecret(secret));
+    return true;
   }
 
   async listSecrets(clientId: string): Promise<SecretInfo[]> {

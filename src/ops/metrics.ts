@@ -80,22 +80,23 @@ export class Metrics {
     if (crl) {
       new Gauge({
         name: 'zgw_auth_crl_reload_failing',
-        help: "1 while a CRL file's current contents are refused and its last good CRL stays in use",
+        help: "1 while a CRL file's current contents are refused and its last good CRL stays in use (file: its place in ZGW_AUTH_TLS_CRL)",
         labelNames: ['file'],
         registers: [this.registry],
         collect() {
           this.reset();
-          for (const f of crl()) this.set({ file: f.file }, f.refused === undefined ? 0 : 1);
+          for (const [k, f] of crl().entries()) this.set({ file: String(k + 1) }, f.refused === undefined ? 0 : 1);
         },
       });
       new Gauge({
         name: 'zgw_auth_crl_next_update_timestamp_seconds',
-        help: 'nextUpdate of the CRL in use per file (epoch seconds): past it, every certificate of its CA is refused',
+        help: 'nextUpdate of the CRL in use per file (its place in ZGW_AUTH_TLS_CRL; epoch seconds): past it, every certificate of its CA is refused',
         labelNames: ['file'],
         registers: [this.registry],
         collect() {
           this.reset();
-          for (const f of crl()) if (f.nextUpdate !== null) this.set({ file: f.file }, Math.floor(f.nextUpdate / 1000));
+          for (const [k, f] of crl().entries())
+            if (f.nextUpdate !== null) this.set({ file: String(k + 1) }, Math.floor(f.nextUpdate / 1000));
         },
       });
     }

@@ -1,10 +1,10 @@
 import fs from 'node:fs/promises';
 import { ValidationError } from '../errors.js';
+import { readCrlFile } from './crl-file.js';
 import type { RevocationList } from './revocation-list.js';
 import { replaceRevocationLists, revocationListFor, type TrustStore } from './trust-store.js';
 
-/** Bytes a CRL file may have: PKIoverheid's lists are kilobytes to a few megabytes. */
-export const MAX_CRL_BYTES = 32 * 1024 * 1024;
+export { MAX_CRL_BYTES } from './crl-file.js';
 
 /** What became of a CRL file at its last look. */
 export interface CrlFileStatus {
@@ -23,6 +23,8 @@ export type CrlLog = (level: 'info' | 'warn' | 'error', details: Record<string, 
 
 interface Watched {
   file: string;
+  /** The issuer (DER name) of the file's list at start: a list of another CA never takes its place. */
+  issuerDer: Buffer;
   /** Size, modification time and inode of the file as last looked at; '' before the first look. */
   stamp: string;
   list: RevocationList;
@@ -37,8 +39,9 @@ interface Watched {
  *
  * What a careful operator wants when the new contents are bad:
  *
- * - A file that cannot be read, does not parse, is too large, is not signed by the CA it names, or
- *   is older (thisUpdate) than the list in use: the last good list stays in use. It still revokes
+ * - A file that cannot be read, does not parse, is too large, is not signed by the CA it names, is
+ *   a list of another CA than the file held at start, is dated in the future (thisUpdate beyond the
+ *   clock leeway), or is older (thisUpdate) than the list in use: the last good list stays in use. It still revokes
  *   what it revoked, and it still fails closed at its own nextUpdate. Dropping it instead would
  *   accept every certificate of that CA, revoked ones included (fail open), and refusing every
  *   certificate would turn a half-written file into an outage. An older list is a rollback: it
@@ -58,10 +61,13 @@ export class RevocationListReloader {
     files: readonly string[],
     private readonly now: () => number,
     private readonly log: CrlLog,
+    /** How far (ms) a new list's thisUpdate may lie ahead of the clock (ZGW_AUTH_CLOCK_SKEW). */
+    private readonly leewayMs: number,
   ) {
     // The store was made from these files in this order (trustStoreFrom).
     this.watched = files.map((file, k) => ({
       file,
+      issuerDer: store.revocationLists[k]!.issuerDer,
       stamp: '',
       list: store.revocationLists[k]!,
       refused: undefined,
@@ -127,8 +133,8 @@ export class RevocationListReloader {
       const stat = await fs.stat(w.file);
       stamp = `${stat.size} ${stat.mtimeMs} ${stat.ino}`;
       if (stamp === w.stamp) return false;
-      if (stat.size > MAX_CRL_BYTES) throw new ValidationError(`larger than ${MAX_CRL_BYTES} bytes`);
-      bytes = await fs.readFile(w.file);
+      // Regular files only, read to a bound: a FIFO or a symlink to /dev/zero never stalls the looks.
+      bytes = await readCrlFile(w.file);
     } catch (err) {
       const reason =
         err instanceof ValidationError
@@ -141,10 +147,16 @@ export class RevocationListReloader {
     w.stamp = stamp;
     let list: RevocationList;
     try {
-      list = revocationListFor(this.store, w.file, bytes);
+      list = revocationListFor(this.store, w.file, bytes, { now: this.now(), leewayMs: this.leewayMs });
     } catch (err) {
       const message = err instanceof ValidationError ? err.message : 'unreadable';
       this.refuse(w, message.replace(`CRL ${w.file}: `, '').replace(`CRL ${w.file} `, 'the CRL '));
+      return false;
+    }
+    // crl-reload-same-issuer: a list of another CA (one anyone can make) would drop the CA's own list
+    // and with it every revocation it holds; the rollback check below compares lists of one CA only.
+    if (!list.issuerDer.equals(w.issuerDer)) {
+      this.refuse(w, 'issued by another CA than the CRL this file held at start');
       return false;
     }
     if (list.thisUpdate < w.list.thisUpdate) {

@@ -36,8 +36,18 @@ export const MAX_CHAIN_LENGTH = 5;
 /** Most certificates a caller may present with its own (TLS chain, x5c). */
 export const MAX_PRESENTED = MAX_CHAIN_LENGTH - 1;
 
+/** When a CRL is read: the clock, and how far (ms) its thisUpdate may lie ahead of it. */
+export interface CrlClock {
+  now: number;
+  leewayMs: number;
+}
+
 /** A trust store from the bundle's text and CRL files (DER or PEM); refuses what cannot serve. */
-export function trustStoreFrom(pem: string, revocationLists: { name: string; bytes: Buffer }[] = []): TrustStore {
+export function trustStoreFrom(
+  pem: string,
+  revocationLists: { name: string; bytes: Buffer }[] = [],
+  clock: CrlClock = { now: Date.now(), leewayMs: 0 },
+): TrustStore {
   const store: TrustStore = {
     anchors: [],
     intermediates: [],
@@ -59,16 +69,19 @@ export function trustStoreFrom(pem: string, revocationLists: { name: string; byt
   });
   if (store.anchors.length === 0)
     throw new ValidationError('the client CA bundle holds no self-signed root certificate to anchor chains');
-  for (const { name, bytes } of revocationLists) store.revocationLists.push(revocationListFor(store, name, bytes));
+  for (const { name, bytes } of revocationLists)
+    store.revocationLists.push(revocationListFor(store, name, bytes, clock));
   return store;
 }
 
 /**
  * A CRL file's bytes as a list the store can use, or a ValidationError naming the file: it must
- * parse, and a list of a CA in the bundle must be signed by it (a list no CA of the bundle signed
- * is a mistake worth refusing).
+ * parse, a list of a CA in the bundle must be signed by it (a list no CA of the bundle signed is a
+ * mistake worth refusing; a list of a CA below the bundle is checked against that CA in each chain,
+ * see revocation), and its thisUpdate may not lie ahead of the clock by more than the leeway: a
+ * list dated in the future would stand as the newest one and lock out every honest list after it.
  */
-export function revocationListFor(store: TrustStore, name: string, bytes: Buffer): RevocationList {
+export function revocationListFor(store: TrustStore, name: string, bytes: Buffer, clock: CrlClock): RevocationList {
   let list: RevocationList;
   try {
     list = parseRevocationList(bytes);
@@ -78,6 +91,11 @@ export function revocationListFor(store: TrustStore, name: string, bytes: Buffer
   const issuers = [...store.anchors, ...store.intermediates].filter((c) => c.subjectDer.equals(list.issuerDer));
   if (issuers.length > 0 && !issuers.some((c) => signedBy(list, c.x509)))
     throw new ValidationError(`CRL ${name} is not signed by the CA it names`);
+  // crl-future-dated
+  if (list.thisUpdate > clock.now + clock.leewayMs)
+    throw new ValidationError(
+      `CRL ${name} is dated in the future (thisUpdate ${new Date(list.thisUpdate).toISOString()})`,
+    );
   return list;
 }
 

@@ -127,9 +127,9 @@ export class KyselyClientStore implements ClientStore, CredentialExpiryStore {
     return { items: rows.map(toClient), total: Number(count.n) };
   }
 
-  async update(client: Client): Promise<void> {
+  async update(client: Client, revokeLiveSecretsAt?: number): Promise<string[]> {
     const { client_id, created_at, ...rest } = toRow(client);
-    await this.db.transaction().execute(async (trx) => {
+    return this.db.transaction().execute(async (trx) => {
       // An applicatie's clients are of its organisation: a client in one does not move out alone.
       const other = (
         await trx
@@ -144,7 +144,27 @@ export class KyselyClientStore implements ClientStore, CredentialExpiryStore {
         throw new ConflictError(
           `client ${client_id} is in applicatie ${other} of the Autorisaties API, of another organisation: take it out of that applicatie first`,
         );
-      await trx.updateTable('clients').set(rest).where('client_id', '=', client_id).execute();
+      // The client's row first: PostgreSQL locks it, so an insertSecret waiting on it (below) reads the new methods,
+      // and one that committed before is seen by the select after it. SQLite runs one transaction at a time.
+      const r = await trx.updateTable('clients').set(rest).where('client_id', '=', client_id).executeTakeFirst();
+      if (revokeLiveSecretsAt === undefined || Number(r.numUpdatedRows) === 0) return [];
+      const at = revokeLiveSecretsAt;
+      const live = await trx
+        .selectFrom('client_secrets')
+        .select('secret_id')
+        .where('client_id', '=', client_id)
+        .where('revoked_at', 'is', null)
+        .where((w) => w.or([w('expires_at', 'is', null), w('expires_at', '>', at)]))
+        .execute();
+      const ids = live.map((s) => s.secret_id);
+      if (ids.length)
+        await trx
+          .updateTable('client_secrets')
+          .set({ revoked_at: at })
+          .where('client_id', '=', client_id)
+          .where('secret_id', 'in', ids)
+          .execute();
+      return ids;
     });
   }
 
@@ -170,8 +190,23 @@ export class KyselyClientStore implements ClientStore, CredentialExpiryStore {
     });
   }
 
-  async insertSecret(secret: SecretRecord): Promise<void> {
-    await this.db.insertInto('client_secrets').values(toSecretRow(secret)).execute();
+  async insertSecret(
+    secret: SecretRecord,
+    accepts: (client: Pick<Client, 'authMethods'>) => boolean = () => true,
+  ): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      // A write that changes nothing, to lock the client's row (PostgreSQL) and read its methods as
+      // committed last: an update removing the secret methods is either seen here or sees this secret.
+      const row = await trx
+        .updateTable('clients')
+        .set((eb) => ({ auth_methods: eb.ref('auth_methods') }))
+        .where('client_id', '=', secret.clientId)
+        .returning('auth_methods')
+        .executeTakeFirst();
+      if (row && !accepts({ authMethods: JSON.parse(row.auth_methods) as ClientAuthMethod[] })) return false;
+      await trx.insertInto('client_secrets').values(toSecretRow(secret)).execute();
+      return true;
+    });
   }
 
   async listSecrets(clientId: string): Promise<SecretInfo[]> {

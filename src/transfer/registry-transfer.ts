@@ -1,5 +1,6 @@
 import { checkPublicJwk } from '../clients/client-keys.js';
-import type { ClientAuthMethod } from '../clients/model.js';
+import { keyCertificateRefusal } from '../clients/key-certificate.js';
+import { type ClientAuthMethod, type PublicJwk, usesSecrets } from '../clients/model.js';
 import { validateAuthFields, validateStaticClaims } from '../clients/validate.js';
 import { crashPoint } from '../crash-point.js';
 import { ValidationError } from '../errors.js';
@@ -12,13 +13,21 @@ import {
   REGISTRY_TABLES,
   type RegistryExport,
 } from './registry-export.js';
+import type { TrustStore } from '../pki/trust-store.js';
 import type { RegistryTransferStore } from './registry-transfer-store.js';
 
 export interface RegistryTransferDeps {
   store: RegistryTransferStore;
   masterKey: Pick<MasterKey, 'hashKey'>;
   now: () => number;
+  /** The fetch policy an imported jwks_uri must pass, as at registration (ZGW_AUTH_JWKS_URI_ALLOW). */
+  jwksUri?: { validate(uri: string): void };
+  /** Trust anchors an imported key's x5c chain must validate to, as at registration (ZGW_AUTH_TLS_CLIENT_CA). */
+  trust?: TrustStore;
 }
+
+/** Why an imported live secret of a client without a secret method is revoked (as migration 0012 says it). */
+const NO_SECRET_METHOD = 'the client authenticates without a secret (no client_secret_* method)';
 
 /** The whole registry as an export document (see RegistryExport). */
 export async function exportRegistry(deps: RegistryTransferDeps): Promise<RegistryExport> {
@@ -44,8 +53,9 @@ export async function importRegistry(deps: RegistryTransferDeps, file: unknown):
       'the export was made under a different master key: set ZGW_AUTH_MASTER_KEY to the key of the source installation',
     );
   }
-  checkRows(data);
   const now = deps.now();
+  checkRows(data, deps, now);
+  const revoked = revokeUnusableSecrets(data, now);
   const counts: Record<string, number> = {};
   await deps.store.transaction(async (registry) => {
     for (const t of REGISTRY_TABLES) {
@@ -81,14 +91,40 @@ export async function importRegistry(deps: RegistryTransferDeps, file: unknown):
         })),
       );
     }
+    // As on migration 0012: a live secret of a client without a secret method is revoked, so that
+    // adding a secret method later never brings it back unseen; audited as done by the system.
+    if (revoked.length)
+      await registry.appendAudit(
+        revoked.map((r) => ({
+          at: now,
+          actor: 'system',
+          action: 'secret.revoked',
+          target: r.clientId,
+          address: null,
+          reason: null,
+          details: { secretId: r.secretId, why: NO_SECRET_METHOD, imported: true },
+          organisation: r.rsin,
+        })),
+      );
     crashPoint('import:rows-inserted');
   });
   crashPoint('import:committed');
   return counts;
 }
 
+/**
+ * The methods of a client row: an export of a version before authentication methods holds none,
+ * and its clients authenticate with secrets (migration 0008's default).
+ */
+function methodsOf(row: Record<string, unknown>): ClientAuthMethod[] {
+  if (row.auth_methods === undefined || row.auth_methods === null) return ['client_secret_basic', 'client_secret_post'];
+  const methods = JSON.parse(String(row.auth_methods)) as unknown;
+  if (!Array.isArray(methods)) throw new ValidationError('auth_methods is not a list');
+  return methods as ClientAuthMethod[];
+}
+
 /** Rows are held to today's rules, whatever the exporting version allowed. */
-function checkRows(data: ParsedExport): void {
+function checkRows(data: ParsedExport, deps: RegistryTransferDeps, now: number): void {
   for (const row of data.tables.clients ?? []) {
     try {
       validateStaticClaims(JSON.parse(String(row.static_claims)) as Record<string, unknown>);
@@ -98,12 +134,39 @@ function checkRows(data: ParsedExport): void {
       );
     }
   }
+  const keysOf = new Map<unknown, Record<string, unknown>[]>();
+  for (const row of data.tables.client_keys ?? [])
+    keysOf.set(row.client_id, [...(keysOf.get(row.client_id) ?? []), row]);
+  // The authentication fields as the registry checks them at registration (ClientService).
   for (const row of data.tables.clients ?? []) {
-    if (row.auth_methods === undefined) continue;
     try {
-      const methods = JSON.parse(String(row.auth_methods)) as unknown;
-      if (!Array.isArray(methods)) throw new ValidationError('auth_methods is not a list');
-      validateAuthFields({ authMethods: methods as ClientAuthMethod[], tlsSubject: null, oin: null, jwksUri: null });
+      const field = row.tls_subject_field ?? null;
+      const value = row.tls_subject_value ?? null;
+      if ((field === null) !== (value === null))
+        throw new ValidationError('tls_subject_field and tls_subject_value: both or neither');
+      const client = {
+        authMethods: methodsOf(row),
+        tlsSubject: field === null ? null : ({ field, value } as never),
+        oin: (row.oin ?? null) as string | null,
+        jwksUri: (row.jwks_uri ?? null) as string | null,
+      };
+      validateAuthFields(client);
+      const keys = keysOf.get(row.client_id) ?? [];
+      if (client.jwksUri !== null) {
+        deps.jwksUri?.validate(client.jwksUri);
+        if (keys.length) throw new ValidationError('a client has registered keys or a jwks_uri, not both');
+      }
+      // An OIN is proved by each key's certificate, as ClientService.addKeys and update require.
+      for (const k of keys) {
+        let jwk: PublicJwk;
+        try {
+          jwk = JSON.parse(String(k.public_jwk)) as PublicJwk;
+        } catch {
+          continue; // refused below with the key's name
+        }
+        const refusal = keyCertificateRefusal(jwk, client, deps.trust, now);
+        if (refusal) throw new ValidationError(`key "${String(k.kid).slice(0, 60)}": ${refusal.detail}`);
+      }
     } catch (err) {
       throw new ValidationError(
         `client "${String(row.client_id).slice(0, 60)}": ${err instanceof ValidationError ? err.message : 'auth_methods is not a JSON list'}`,
@@ -130,4 +193,31 @@ function checkRows(data: ParsedExport): void {
       );
     }
   }
+}
+
+/**
+ * Marks the live secrets of clients without a secret method revoked at `now`, in the rows to be
+ * inserted; the ones it revoked.
+ */
+function revokeUnusableSecrets(
+  data: ParsedExport,
+  now: number,
+): { secretId: string; clientId: string; rsin: string }[] {
+  const keyOnly = new Map<unknown, string>();
+  for (const row of data.tables.clients ?? [])
+    if (!usesSecrets({ authMethods: methodsOf(row) })) keyOnly.set(row.client_id, String(row.rsin));
+  const revoked: { secretId: string; clientId: string; rsin: string }[] = [];
+  const secrets = data.tables.client_secrets;
+  if (!secrets) return revoked;
+  data.tables.client_secrets = secrets.map((row) => {
+    // unusable-imported-secrets
+    if (!keyOnly.has(row.client_id) || (row.revoked_at !== null && row.revoked_at !== undefined)) return row;
+    revoked.push({
+      secretId: String(row.secret_id),
+      clientId: String(row.client_id),
+      rsin: keyOnly.get(row.client_id)!,
+    });
+    return { ...row, revoked_at: now };
+  });
+  return revoked;
 }
