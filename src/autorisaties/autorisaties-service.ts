@@ -35,7 +35,7 @@ function checkOwnOrganisation(actor: AcActor, organisation: string): void {
 export const PAGE_SIZE = 100;
 
 /** The registry_state mark of the first administrator's applicatie (bootstrap). */
-const BOOTSTRAP_MARK = 'autorisaties-bootstrap';
+export const BOOTSTRAP_MARK = 'autorisaties-bootstrap';
 
 /** Client ids whose applicatie (or its absence) is kept in memory; beyond, the cache starts over. */
 const CACHED_CLIENT_IDS = 10_000;
