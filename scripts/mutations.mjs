@@ -3377,4 +3377,22 @@ export const MUTATIONS = [
     from: 'if (seen.has(clientId))',
     to: 'if (Math.random() < 0)',
   },
+  {
+    id: 'ac-all-rights-global-only',
+    check: 'Admin API and console: only a global administrator gives a client all rights (heeftAlleAutorisaties)',
+    fn: 'AutorisatiesService.saveForClient',
+    file: 'src/autorisaties/autorisaties-service.ts',
+    tests: ['console-autorisaties'],
+    from: 'if (fields.heeftAlleAutorisaties === true && !actor.everyOrganisation && !before?.heeftAlleAutorisaties)',
+    to: 'if (Math.random() < 0)',
+  },
+  {
+    id: 'admin-applicatie-organisation-scoping',
+    check: "Admin API: a client's applicatie is read and written only by an administrator who sees the client",
+    fn: 'adminRoutes',
+    file: 'src/http/admin/admin-routes.ts',
+    tests: ['console-autorisaties'],
+    from: '      const client = await clients.get(administrator, request.params.clientId);',
+    to: "      const client = { clientId: request.params.clientId, name: '', rsin: administrator.kind === 'organisation' ? administrator.rsin : '' };",
+  },
 ];

@@ -195,6 +195,32 @@ export class AutorisatiesService {
     });
   }
 
+  /** The applicatie a client is in, read from the store (an administrator's page); undefined: in none. */
+  async ofClient(clientId: string): Promise<Applicatie | undefined> {
+    return this.store.byClientId(clientId);
+  }
+
+  /**
+   * A client's rights as its administrator sets them (admin API, console): the applicatie it is in
+   * changed, or a new one for it alone, through update and create, so with every rule of the API.
+   * All rights (`heeftAlleAutorisaties`) are granted only by an administrator of the whole
+   * registry: they reach every organisation's cases in every ZGW API.
+   */
+  async saveForClient(
+    clientId: string,
+    label: string,
+    fields: Pick<ApplicatieFields, 'heeftAlleAutorisaties' | 'autorisaties' | 'alleenIsGereedVoorPublicatie'>,
+    actor: AcActor,
+  ): Promise<Applicatie> {
+    const before = await this.store.byClientId(clientId);
+    if (fields.heeftAlleAutorisaties === true && !actor.everyOrganisation && !before?.heeftAlleAutorisaties)
+      throw new ForbiddenError('Alle rechten geeft alleen een beheerder van het hele register.');
+    const { heeftAlleAutorisaties, autorisaties, alleenIsGereedVoorPublicatie } = fields;
+    const given = { heeftAlleAutorisaties, autorisaties, alleenIsGereedVoorPublicatie };
+    if (before) return this.update(before.uuid, given, actor);
+    return this.create({ clientIds: [clientId], label, ...given }, actor);
+  }
+
   /**
    * First start (and the first start of a version with the AC): the first administrator client,
    * when it exists and is in no applicatie, gets one with all rights, so that it can manage the
