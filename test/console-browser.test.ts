@@ -214,6 +214,30 @@ describe('console in the browser', () => {
     await axe();
   });
 
+  it('adds a right in the ZGW APIs with the form, shown in words; the page fits 320 px with a long zaaktype URL', async () => {
+    const zaaktype = `https://catalogi.example.nl/api/v1/zaaktypen/${'0b1c6e2a-3f43-4d8f-9a55-1b2c3d4e5f60'}`;
+    await go('/console/clients/browser-app?component=zrc');
+    await page.check('input[name="scope:zaken.lezen"]');
+    await page.check('input[name="scope:zaken.bijwerken"]');
+    await page.fill('#ac-type', zaaktype);
+    await page.selectOption('#ac-max', 'vertrouwelijk');
+    await page.click('button:has-text("Toevoegen")');
+    await page.waitForURL(/\/console\/clients\/browser-app(#autorisaties)?$/);
+    assert.match(
+      ((await page.locator('#autorisaties ~ ul').first().textContent()) ?? '').replace(/\s+/g, ' '),
+      /mag zaken lezen en bijwerken van zaaktype 0b1c6e2a-3f43-4d8f-9a55-1b2c3d4e5f60 tot en met vertrouwelijk/,
+    );
+    assert.equal((await ts.app.autorisaties.ofClient('browser-app'))?.autorisaties[0]?.zaaktype, zaaktype);
+    await axe();
+    await page.setViewportSize({ width: 320, height: 640 });
+    try {
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(width <= 320, `the client page with its rights is ${width} px wide`);
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 720 });
+    }
+  });
+
   it('lists and filters the clients, in English by the switch', async () => {
     await go('/console/clients?q=browser');
     assert.equal(await page.locator('tbody tr').count(), 1);

@@ -283,6 +283,33 @@ const ROUTES: Record<string, RouteCase> = {
     writes: true,
   },
 
+  // ---- a client's rights in the ZGW APIs (its applicatie): scoped as the client ----------------
+  'GET /admin/clients/:clientId/applicatie': {
+    prepare: async (c) => {
+      if (c.target !== 'unknown')
+        await c.ts.app.autorisaties.create(
+          {
+            clientIds: [c.subject.clientId],
+            label: 'matrix',
+            autorisaties: [{ component: 'ztc', scopes: ['catalogi.lezen'] }],
+          },
+          { id: 'test', rsin: c.subject.rsin, everyOrganisation: true },
+        );
+    },
+    request: (c) => ({ url: `${clientUrl(c)}/applicatie` }),
+    expect: { global: SEE, organisation: OWN_ONLY },
+    writes: false,
+    check: (c, res) => assert.deepEqual(res.json.clientIds, [c.subject.clientId]),
+  },
+  'PUT /admin/clients/:clientId/applicatie': {
+    request: (c) => ({
+      url: `${clientUrl(c)}/applicatie`,
+      body: { heeftAlleAutorisaties: false, autorisaties: [{ component: 'ztc', scopes: ['catalogi.lezen'] }] },
+    }),
+    expect: { global: SEE, organisation: OWN_ONLY },
+    writes: true,
+  },
+
   // ---- audit trail: an organisation administrator's own events only -------------------------
   'GET /admin/credentials/expiring': {
     // Own: the caller's whole view; other and unknown: narrowed to that RSIN. No certificate here

@@ -6,6 +6,9 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createApp, createLogger } from '../src/app.js';
+import type { AcActor } from '../src/autorisaties/autorisaties-service.js';
+import type { InvalidParamsError } from '../src/errors.js';
+import { FIRST_ADMIN_CLIENT_ID } from '../src/clients/model.js';
 import { loadConfig } from '../src/config.js';
 import { exportRegistry, importRegistry } from '../src/transfer/registry-transfer.js';
 import { REGISTRY_TABLES } from '../src/transfer/registry-export.js';
@@ -52,6 +55,8 @@ forEachDialect((dialect) => {
             clients: 3,
             client_secrets: 3,
             client_keys: 0,
+            applicaties: 0,
+            applicatie_clients: 0,
             audit_events: 5,
             revoked_tokens: 1,
             used_once: 0,
@@ -72,6 +77,8 @@ forEachDialect((dialect) => {
               certificate_bound_access_tokens: 0,
             })),
             client_keys: [],
+            applicaties: [],
+            applicatie_clients: [],
             used_once: [],
           };
           const expected = Object.fromEntries(REGISTRY_TABLES.map((t) => [t, later[t]]));
@@ -178,6 +185,163 @@ forEachDialect((dialect) => {
           await ts.close();
         }
       } finally {
+        fs.rmSync(dataDir, { recursive: true, force: true });
+      }
+    });
+
+    it("applicaties move with their clients, held to the Autorisaties API's checks; a tampered one is refused and nothing imported", async () => {
+      const masterKey = crypto.randomBytes(32).toString('base64');
+      const source = await startTestServer({ masterKey, dialect });
+      const cli: AcActor = { id: 'test', rsin: '000000000', everyOrganisation: true };
+      let text: string;
+      let zaken: string;
+      let kept: string;
+      try {
+        const a = (await source.createClient()).clientId;
+        const b = (await source.createClient()).clientId;
+        const other = (await source.createClient({ rsin: '123456782' })).clientId;
+        zaken = (
+          await source.app.autorisaties.create(
+            {
+              clientIds: [b, a],
+              label: 'Zaaksysteem',
+              autorisaties: [
+                {
+                  component: 'zrc',
+                  scopes: ['zaken.lezen'],
+                  zaaktype: 'https://catalogi.example.nl/zaaktypen/1',
+                  maxVertrouwelijkheidaanduiding: 'vertrouwelijk',
+                },
+              ],
+              alleenIsGereedVoorPublicatie: true,
+            },
+            cli,
+          )
+        ).uuid;
+        kept = (
+          await source.app.autorisaties.create(
+            { clientIds: [other], label: 'Buurdorp', heeftAlleAutorisaties: true },
+            cli,
+          )
+        ).uuid;
+        // The operator took the first administrator's applicatie away: an import keeps it so.
+        const admin = await source.app.autorisaties.consumer(FIRST_ADMIN_CLIENT_ID);
+        await source.app.autorisaties.delete(admin.uuid, cli);
+        text = JSON.stringify(await exportRegistry(source.app.transfer));
+      } finally {
+        await source.close();
+      }
+      const file = JSON.parse(text) as { tables: Record<string, Array<Record<string, unknown>>> };
+      assert.equal(file.tables.applicaties!.length, 2);
+      assert.equal(file.tables.applicatie_clients!.length, 3);
+
+      const tampered = (change: (t: typeof file.tables) => void) => {
+        const copy = structuredClone(file);
+        change(copy.tables);
+        return copy;
+      };
+      const zakenRow = (t: typeof file.tables) => t.applicaties!.find((r) => r.uuid === zaken)!;
+      const refusals: Array<[typeof file, RegExp]> = [
+        // ac-003, by the same rules as the API.
+        [
+          tampered((t) => {
+            zakenRow(t).autorisaties = JSON.stringify([
+              { component: 'zrc', scopes: ['zaken.lezen'], maxVertrouwelijkheidaanduiding: 'openbaar' },
+            ]);
+          }),
+          /autorisaties\.0\.zaaktype \[required\]/,
+        ],
+        // ac-002.
+        [
+          tampered((t) => {
+            zakenRow(t).heeft_alle_autorisaties = 1;
+          }),
+          /ambiguous-authorizations-specified/,
+        ],
+        // A field the API does not keep, slipped into a stored autorisatie.
+        [
+          tampered((t) => {
+            const list = JSON.parse(String(zakenRow(t).autorisaties));
+            list[0].besluittype = 'https://catalogi.example.nl/besluittypen/1';
+            zakenRow(t).autorisaties = JSON.stringify(list);
+          }),
+          /does not keep/,
+        ],
+        // Client ids: clients of the export, one applicatie each, of the applicatie's organisation.
+        [
+          tampered((t) => {
+            t.applicatie_clients![0]!.client_id = 'not-in-the-export';
+          }),
+          /not a client of the export/,
+        ],
+        [
+          tampered((t) => {
+            const moved = t.applicatie_clients!.find((r) => r.applicatie_uuid === kept)!;
+            moved.applicatie_uuid = zaken;
+            moved.position = 2;
+          }),
+          /clientIds-multiple-organisations/,
+        ],
+        [
+          tampered((t) => {
+            zakenRow(t).organisation = '123456782';
+          }),
+          /not that of its clients/,
+        ],
+        [
+          tampered((t) => {
+            t.applicatie_clients!.push({ ...t.applicatie_clients![0]!, applicatie_uuid: kept });
+          }),
+          /more than one applicatie/,
+        ],
+      ];
+
+      const pgdb = dialect === 'postgres' ? await freshPostgres() : undefined;
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-auth-transfer-'));
+      try {
+        const config = loadConfig({
+          ZGW_AUTH_DATA_DIR: dataDir,
+          ZGW_AUTH_MASTER_KEY: masterKey,
+          ...(pgdb ? { DATABASE_URL: pgdb.url } : {}),
+        });
+        const target = await createApp(config, { log: createLogger('warn') });
+        try {
+          for (const [bad, why] of refusals) await assert.rejects(importRegistry(target.transfer, bad), why);
+          const counts = await importRegistry(target.transfer, JSON.parse(text));
+          assert.equal(counts.applicaties, 2, 'nothing of a refused import was kept');
+          assert.equal(counts.applicatie_clients, 3);
+          assert.deepEqual((await exportRegistry(target.transfer)).tables.applicaties, file.tables.applicaties);
+        } finally {
+          await target.close();
+        }
+        const ts = await startTestServer({ dataDir, databaseUrl: pgdb?.url, masterKey });
+        try {
+          const moved = await ts.app.autorisaties.get(zaken);
+          assert.equal(moved.clientIds.length, 2);
+          assert.equal(moved.autorisaties[0]!.zaaktype, 'https://catalogi.example.nl/zaaktypen/1');
+          assert.equal(moved.alleenIsGereedVoorPublicatie, true);
+          assert.equal((await ts.app.autorisaties.consumer(moved.clientIds[1]!)).uuid, zaken);
+          // Still one applicatie per client id (ac-001) after the move.
+          await assert.rejects(
+            ts.app.autorisaties.create(
+              { clientIds: [moved.clientIds[0]!], label: 'x', heeftAlleAutorisaties: true },
+              cli,
+            ),
+            (err: InvalidParamsError) => err.invalidParams[0]!.code === 'clientId-exists',
+          );
+          // Applicaties created now come first in the list, after the imported ones (the order column).
+          const created = await ts.app.autorisaties.create(
+            { clientIds: [], label: 'Nieuw', autorisaties: [{ component: 'ztc', scopes: ['catalogi.lezen'] }] },
+            cli,
+          );
+          assert.equal((await ts.app.autorisaties.list({}, 1))!.items[0]!.uuid, created.uuid);
+          // The first start did not grant the administrator its applicatie again.
+          await assert.rejects(ts.app.autorisaties.consumer(FIRST_ADMIN_CLIENT_ID), /Niet gevonden/);
+        } finally {
+          await ts.close();
+        }
+      } finally {
+        await pgdb?.drop();
         fs.rmSync(dataDir, { recursive: true, force: true });
       }
     });

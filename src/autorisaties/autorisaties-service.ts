@@ -35,7 +35,7 @@ function checkOwnOrganisation(actor: AcActor, organisation: string): void {
 export const PAGE_SIZE = 100;
 
 /** The registry_state mark of the first administrator's applicatie (bootstrap). */
-const BOOTSTRAP_MARK = 'autorisaties-bootstrap';
+export const BOOTSTRAP_MARK = 'autorisaties-bootstrap';
 
 /** Client ids whose applicatie (or its absence) is kept in memory; beyond, the cache starts over. */
 const CACHED_CLIENT_IDS = 10_000;
@@ -193,6 +193,32 @@ export class AutorisatiesService {
       organisation: before.organisation,
       details: { before: auditView(before) },
     });
+  }
+
+  /** The applicatie a client is in, read from the store (an administrator's page); undefined: in none. */
+  async ofClient(clientId: string): Promise<Applicatie | undefined> {
+    return this.store.byClientId(clientId);
+  }
+
+  /**
+   * A client's rights as its administrator sets them (admin API, console): the applicatie it is in
+   * changed, or a new one for it alone, through update and create, so with every rule of the API.
+   * All rights (`heeftAlleAutorisaties`) are granted only by an administrator of the whole
+   * registry: they reach every organisation's cases in every ZGW API.
+   */
+  async saveForClient(
+    clientId: string,
+    label: string,
+    fields: Pick<ApplicatieFields, 'heeftAlleAutorisaties' | 'autorisaties' | 'alleenIsGereedVoorPublicatie'>,
+    actor: AcActor,
+  ): Promise<Applicatie> {
+    const before = await this.store.byClientId(clientId);
+    if (fields.heeftAlleAutorisaties === true && !actor.everyOrganisation && !before?.heeftAlleAutorisaties)
+      throw new ForbiddenError('Alle rechten geeft alleen een beheerder van het hele register.');
+    const { heeftAlleAutorisaties, autorisaties, alleenIsGereedVoorPublicatie } = fields;
+    const given = { heeftAlleAutorisaties, autorisaties, alleenIsGereedVoorPublicatie };
+    if (before) return this.update(before.uuid, given, actor);
+    return this.create({ clientIds: [clientId], label, ...given }, actor);
   }
 
   /**

@@ -114,3 +114,22 @@ export function grantsAcScope(applicatie: Pick<Applicatie, 'heeftAlleAutorisatie
     applicatie.autorisaties.some((a) => a.component === 'ac' && a.scopes.includes(scope))
   );
 }
+
+/** An applicatie in the standard's JSON shape, without its `url` (the API adds it; the CLI prints it with its uuid). */
+export function applicatieBody(a: Applicatie) {
+  return {
+    clientIds: a.clientIds,
+    label: a.label,
+    heeftAlleAutorisaties: a.heeftAlleAutorisaties,
+    autorisaties: a.autorisaties.map((x) => {
+      const out: Record<string, unknown> = {
+        component: x.component,
+        componentWeergave: COMPONENT_NAMES[x.component],
+        scopes: x.scopes,
+      };
+      for (const field of COMPONENT_FIELDS[x.component]) if (x[field] !== undefined) out[field] = x[field];
+      return out;
+    }),
+    alleenIsGereedVoorPublicatie: a.alleenIsGereedVoorPublicatie,
+  };
+}

@@ -1,10 +1,12 @@
 import { Command, CommanderError, Option } from 'commander';
 import { createApp, createLogger } from '../app.js';
 import { bool, type Config, loadConfig, LOG_LEVELS, OPTIONS } from '../config.js';
-import { ValidationError, ZgwAuthError } from '../errors.js';
+import { InvalidParamsError, ValidationError, ZgwAuthError } from '../errors.js';
+import { autorisatiesCommands } from './autorisaties-commands.js';
 import { clientsCommands } from './clients-commands.js';
 import type { CliContext } from './context.js';
 import { keysCommands } from './keys-commands.js';
+import { displayText } from './output.js';
 import { migrateCommands } from './migrate-commands.js';
 import { organisationsCommands } from './organisations-commands.js';
 import { transferCommands } from './transfer-commands.js';
@@ -94,6 +96,7 @@ export async function runCli(
   serveCommand(program, ctx);
   clientsCommands(program, ctx);
   organisationsCommands(program, ctx);
+  autorisatiesCommands(program, ctx);
   keysCommands(program, ctx);
   tokenCommands(program, ctx);
   transferCommands(program, ctx);
@@ -103,10 +106,22 @@ export async function runCli(
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
-    const message = err instanceof ZgwAuthError ? withReason(err) : err instanceof Error ? err.message : String(err);
+    const message =
+      err instanceof InvalidParamsError
+        ? fieldRefusals(err)
+        : err instanceof ZgwAuthError
+          ? withReason(err)
+          : err instanceof Error
+            ? err.message
+            : String(err);
     process.stderr.write(`zgw-auth: ${message}\n`);
     return 1;
   }
+}
+
+/** Refused fields on one line, each named and coded as the standard's API names them: `autorisaties.0.zaaktype [required]: …`. */
+function fieldRefusals(err: InvalidParamsError): string {
+  return err.invalidParams.map((p) => displayText(`${p.name} [${p.code}]: ${p.reason}`)).join('; ');
 }
 
 /**

@@ -10,6 +10,8 @@ export class AdminApiProblem extends ZgwAuthError {
     readonly detail: string,
     /** The request field the refusal names, when it names one. */
     readonly field: string | undefined,
+    /** The code the refusal gives that field (the Autorisaties API's rules code each one). */
+    readonly fieldCode?: string | undefined,
   ) {
     super('admin_api_refused', detail, { status });
     this.name = 'AdminApiProblem';
@@ -25,7 +27,7 @@ export class SessionRefusedError extends ZgwAuthError {
   }
 }
 
-type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /**
  * The console's only way to the data: the admin API, called in this process through Fastify's
@@ -54,12 +56,17 @@ export class AdminApi {
     if (res.statusCode === 401) throw new SessionRefusedError();
     const parsed: unknown = res.body ? JSON.parse(res.body) : undefined;
     if (res.statusCode >= 400) {
-      const p = (parsed ?? {}) as { code?: string; detail?: string; invalidParams?: { name?: string }[] };
+      const p = (parsed ?? {}) as {
+        code?: string;
+        detail?: string;
+        invalidParams?: { name?: string; code?: string }[];
+      };
       throw new AdminApiProblem(
         res.statusCode,
         p.code ?? 'error',
         p.detail ?? `status ${res.statusCode}`,
         p.invalidParams?.[0]?.name,
+        p.invalidParams?.[0]?.code,
       );
     }
     return parsed as T;

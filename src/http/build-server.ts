@@ -178,6 +178,7 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
     metrics: app.metrics,
     activity: app.activity,
     expiry: app.expiry,
+    autorisaties: app.autorisaties,
     now: app.now,
   });
 

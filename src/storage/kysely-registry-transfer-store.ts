@@ -5,16 +5,10 @@ import type { Dialect } from './dialect.js';
 import { addMissingOrganisations } from './kysely-organisation-store.js';
 import type { Database } from './schema.js';
 
-// The export names exactly the tables of the schema, but those it leaves out on purpose: a table
-// added to one and not the other fails to compile.
+// The export names exactly the tables of the registry (not the bookkeeping ones): a table added to
+// the schema and not to the export fails to compile.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
-/**
- * The Autorisaties API's tables are not exported yet: an import would have to check applicaties
- * as the API does (client ids of the registry, one organisation, the standard's rules), which a
- * later version adds. An export of a registry with applicaties holds its clients, not their rights.
- */
-type NotExported = 'applicaties' | 'applicatie_clients';
-const sameTables: Same<RegistryTable | NotExported, keyof Database> = true;
+const sameTables: Same<RegistryTable, keyof Database> = true;
 void sameTables;
 
 /** Rows per INSERT: well below the bound parameters either database allows in one statement. */
@@ -66,6 +60,19 @@ class KyselyRegistryLoad implements RegistryLoad {
       await sql`SELECT setval(pg_get_serial_sequence('audit_events', 'id'), GREATEST((SELECT max(id) FROM audit_events), 1))`.execute(
         this.trx,
       );
+    if (table === 'applicaties' && this.dialect === 'postgres')
+      await sql`SELECT setval(pg_get_serial_sequence('applicaties', 'seq'), GREATEST((SELECT max(seq) FROM applicaties), 1))`.execute(
+        this.trx,
+      );
+  }
+
+  async markDone(name: string): Promise<void> {
+    await this.trx
+      .withTables<{ registry_state: { name: string; value: string } }>()
+      .insertInto('registry_state')
+      .values({ name, value: 'done' })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .execute();
   }
 
   addMissingOrganisations(at: number) {

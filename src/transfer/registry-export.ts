@@ -2,13 +2,18 @@ import crypto from 'node:crypto';
 import { ValidationError } from '../errors.js';
 import type { MasterKey } from '../keys/master-key.js';
 
-/** The registry's tables, parents before children: secrets and keys refer to clients. */
+/**
+ * The registry's tables, parents before children: secrets, keys and applicatie_clients refer to
+ * clients, applicatie_clients to applicaties.
+ */
 export const REGISTRY_TABLES = [
   'signing_keys',
   'organisations',
   'clients',
   'client_secrets',
   'client_keys',
+  'applicaties',
+  'applicatie_clients',
   'audit_events',
   'revoked_tokens',
   'used_once',

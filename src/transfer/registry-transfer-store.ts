@@ -25,6 +25,8 @@ export interface RegistryLoad {
    * RSIN and enabled, created at `at`. Returns the organisations it created.
    */
   addMissingOrganisations(at: number): Promise<Organisation[]>;
+  /** Records that a once-per-registry step (registry_state `name`) is done, as the source registry had it. */
+  markDone(name: string): Promise<void>;
   /** Appends audit events, numbered after every event already stored. */
   appendAudit(events: readonly Omit<AuditEvent, 'id'>[]): Promise<void>;
 }

@@ -1,9 +1,12 @@
+import { isDeepStrictEqual } from 'node:util';
+import { BOOTSTRAP_MARK } from '../autorisaties/autorisaties-service.js';
+import { checkAutorisatiesXor, parseApplicatie } from '../autorisaties/validate.js';
 import { checkPublicJwk } from '../clients/client-keys.js';
 import { keyCertificateRefusal } from '../clients/key-certificate.js';
 import { type ClientAuthMethod, type PublicJwk, usesSecrets } from '../clients/model.js';
 import { validateAuthFields, validateStaticClaims } from '../clients/validate.js';
 import { crashPoint } from '../crash-point.js';
-import { ValidationError } from '../errors.js';
+import { InvalidParamsError, ValidationError } from '../errors.js';
 import type { MasterKey } from '../keys/master-key.js';
 import { validateOrganisationName, validateOrganisationRsin } from '../organisations/validate.js';
 import {
@@ -106,6 +109,9 @@ export async function importRegistry(deps: RegistryTransferDeps, file: unknown):
           organisation: r.rsin,
         })),
       );
+    // An export of a version with the Autorisaties API holds its applicaties as the operator left
+    // them: the first administrator's applicatie is not granted again on the next start.
+    if (data.tables.applicaties !== undefined) await registry.markDone(BOOTSTRAP_MARK);
     crashPoint('import:rows-inserted');
   });
   crashPoint('import:committed');
@@ -183,6 +189,7 @@ function checkRows(data: ParsedExport, deps: RegistryTransferDeps, now: number):
       );
     }
   }
+  checkApplicaties(data);
   for (const row of data.tables.organisations ?? []) {
     try {
       validateOrganisationRsin(String(row.rsin));
@@ -220,4 +227,88 @@ function revokeUnusableSecrets(
     return { ...row, revoked_at: now };
   });
   return revoked;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Applicaties are held to the Autorisaties API's own checks (the same validate.ts): the standard's
+ * rules on each applicatie as its rows describe it, stored exactly as the API would store it; its
+ * client ids clients of the export, each in one applicatie, all of the organisation it belongs to.
+ */
+function checkApplicaties(data: ParsedExport): void {
+  const clientRsin = new Map((data.tables.clients ?? []).map((c) => [String(c.client_id), String(c.rsin)]));
+  const members = new Map<string, { clientId: string; position: number }[]>();
+  const seen = new Set<string>();
+  const applicaties = new Set((data.tables.applicaties ?? []).map((a) => String(a.uuid)));
+  for (const row of data.tables.applicatie_clients ?? []) {
+    const clientId = String(row.client_id);
+    const uuid = String(row.applicatie_uuid);
+    const name = `applicatie client "${clientId.slice(0, 60)}"`;
+    if (!clientRsin.has(clientId)) throw new ValidationError(`${name}: not a client of the export (clientId-unknown)`);
+    if (seen.has(clientId)) throw new ValidationError(`${name}: in more than one applicatie (clientId-exists)`);
+    if (!applicaties.has(uuid)) throw new ValidationError(`${name}: its applicatie is not in the export`);
+    if (typeof row.position !== 'number' || !Number.isInteger(row.position))
+      throw new ValidationError(`${name}: position is not a whole number`);
+    seen.add(clientId);
+    members.set(uuid, [...(members.get(uuid) ?? []), { clientId, position: row.position }]);
+  }
+  for (const row of data.tables.applicaties ?? []) {
+    const uuid = String(row.uuid);
+    const name = `applicatie "${uuid.slice(0, 40)}"`;
+    try {
+      if (!UUID.test(uuid)) throw new ValidationError('uuid is not a lowercase UUID');
+      const flag = (column: string) => {
+        if (row[column] !== 0 && row[column] !== 1) throw new ValidationError(`${column} is not 0 or 1`);
+        return row[column] === 1;
+      };
+      let autorisaties: unknown;
+      try {
+        autorisaties = JSON.parse(String(row.autorisaties));
+      } catch {
+        throw new ValidationError('autorisaties is not JSON');
+      }
+      const clientIds = (members.get(uuid) ?? []).sort((a, b) => a.position - b.position).map((m) => m.clientId);
+      const fields = parseApplicatie(
+        {
+          clientIds,
+          label: row.label,
+          heeftAlleAutorisaties: flag('heeft_alle_autorisaties'),
+          alleenIsGereedVoorPublicatie: flag('alleen_is_gereed_voor_publicatie'),
+          autorisaties,
+        },
+        true,
+      );
+      checkAutorisatiesXor({
+        heeftAlleAutorisaties: fields.heeftAlleAutorisaties!,
+        autorisaties: fields.autorisaties!,
+      });
+      // Fields the API does not keep (of another component, unknown ones) are not slipped in.
+      if (!isDeepStrictEqual(fields.autorisaties, autorisaties))
+        throw new ValidationError('autorisaties hold fields the Autorisaties API does not keep');
+      const organisations = new Set(clientIds.map((id) => clientRsin.get(id)));
+      if (organisations.size > 1)
+        throw new ValidationError('its clients are of more than one organisation (clientIds-multiple-organisations)');
+      const organisation = String(row.organisation);
+      if (organisations.size === 1 ? !organisations.has(organisation) : !validRsin(organisation))
+        throw new ValidationError(`organisation ${organisation.slice(0, 20)} is not that of its clients`);
+    } catch (err) {
+      const why =
+        err instanceof InvalidParamsError
+          ? err.invalidParams.map((p) => `${p.name} [${p.code}]: ${p.reason}`).join('; ')
+          : err instanceof ValidationError
+            ? err.message
+            : 'not an applicatie';
+      throw new ValidationError(`${name}: ${why}`);
+    }
+  }
+}
+
+function validRsin(rsin: string): boolean {
+  try {
+    validateOrganisationRsin(rsin);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -12,6 +12,12 @@ import {
   usesSecrets,
 } from '../../clients/model.js';
 import { AdminApiProblem } from '../admin-api.js';
+import {
+  applicatieOf,
+  type AutorisatieFormState,
+  autorisatiesSection,
+  registerAutorisatiePages,
+} from './autorisatie-pages.js';
 import { type ConsoleTools, formOf, type FormFields, refuseIncompleteForm } from '../console-tools.js';
 import { checkbox, checkboxGroup, selectField, submitButton, textArea, textField } from '../form-fields.js';
 import { formatTime, startOfDutchDay } from '../format.js';
@@ -189,6 +195,10 @@ export function registerClientPages(
 
   app.get<{ Params: IdParams }>('/clients/:clientId', async (request, reply) =>
     clientPage(tools, request, reply, request.params.clientId),
+  );
+
+  registerAutorisatiePages(app, tools, (request, reply, clientId, acState) =>
+    clientPage(tools, request, reply, clientId, { acState }),
   );
 
   app.post<{ Params: IdParams }>('/clients/:clientId', async (request, reply) => {
@@ -666,6 +676,8 @@ interface ClientPageState {
   keyErrors?: FieldErrors;
   authValues?: FormFields;
   authErrors?: FieldErrors;
+  /** The add form of the client's rights in the ZGW APIs, refused. */
+  acState?: AutorisatieFormState;
 }
 
 async function clientPage(
@@ -685,6 +697,8 @@ async function clientPage(
     api.call<{ items: (ClientKey & { expiresSoon: boolean; expired: boolean })[] }>('GET', `${path}/keys`),
   ]);
   const names = await organisationNames(api, [client.rsin]);
+  const applicatie = await applicatieOf(tools, request, clientId);
+  const chosenComponent = (request.query as Record<string, unknown> | undefined)?.component;
   const values: FormFields = state.values ?? {
     rsin: client.rsin,
     name: client.name,
@@ -773,6 +787,7 @@ async function clientPage(
       ${csrfField(ctx)} ${authFormFields(ctx, av, state.authErrors)}
       <div class="console-actions">${submitButton(m.saveAuth, 'secondary')}</div>
     </form>
+    ${autorisatiesSection(ctx, clientId, applicatie, typeof chosenComponent === 'string' ? chosenComponent : undefined, state.acState)}
     <h2 class="utrecht-heading-2">${m.clientKeysTitle}</h2>
     ${client.jwksUri ? html`<p class="utrecht-paragraph">${fill(m.keysAtUri, { uri: client.jwksUri })}</p>` : ''}
     ${
@@ -838,6 +853,6 @@ async function clientPage(
     request,
     client.clientId,
     content,
-    state.errors || state.secretErrors || state.keyErrors || state.authErrors ? 400 : 200,
+    state.errors || state.secretErrors || state.keyErrors || state.authErrors || state.acState ? 400 : 200,
   );
 }

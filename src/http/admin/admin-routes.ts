@@ -5,6 +5,9 @@ import { type Principal, refusal, TokenError } from '@zgw-auth/verifier';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Activity } from '../../audit/activity-report.js';
 import type { AuditLog } from '../../audit/audit-log.js';
+import type { AcActor, AutorisatiesService } from '../../autorisaties/autorisaties-service.js';
+import { type Applicatie, applicatieBody } from '../../autorisaties/model.js';
+import { parseApplicatie } from '../../autorisaties/validate.js';
 import type { Actor } from '../../clients/client-service.js';
 import {
   ADMIN_SCOPE,
@@ -14,7 +17,7 @@ import {
   TLS_SUBJECT_FIELDS,
   type TlsSubjectField,
 } from '../../clients/model.js';
-import { ForbiddenError, ValidationError } from '../../errors.js';
+import { ForbiddenError, NotFoundError, ValidationError } from '../../errors.js';
 import { holdsControlCharacters } from '../../control-characters.js';
 import type { KeyRing } from '../../keys/key-ring.js';
 import { type KeyRotationDependencies, rotateKey } from '../../keys/rotate-key.js';
@@ -105,6 +108,8 @@ export interface AdminRouteOptions extends AdminAuthorization {
   /** The defaults of a key rotation. */
   config: KeyRotationDependencies['config'];
   activity: Pick<Activity, 'report'>;
+  /** The Autorisaties API's use cases: a client's applicatie, as its administrator manages it. */
+  autorisaties: Pick<AutorisatiesService, 'ofClient' | 'saveForClient'>;
   /** Registered credentials expiring soon (ZGW_AUTH_EXPIRY_WARNING). */
   expiry: Pick<CredentialExpiry, 'expiring'>;
   now: () => number;
@@ -290,6 +295,37 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRouteOptions> = async (
     await clients.delete(administratorOfRequest(request), request.params.clientId, actorOf(request));
     return reply.code(204).send();
   });
+
+  // A client's rights in the ZGW APIs (its applicatie of the Autorisaties API), for the console.
+  const applicatieOf = (a: Applicatie) => ({ uuid: a.uuid, ...applicatieBody(a), organisation: a.organisation });
+  admin.get('/clients/:clientId/applicatie', { schema: { params: s.clientIdParams } }, async (request) => {
+    const client = await clients.get(administratorOfRequest(request), request.params.clientId);
+    const found = await options.autorisaties.ofClient(client.clientId);
+    if (!found) throw new NotFoundError('this client is in no applicatie');
+    return applicatieOf(found);
+  });
+
+  admin.put(
+    '/clients/:clientId/applicatie',
+    { schema: { params: s.clientIdParams, body: s.clientApplicatieBody } },
+    async (request) => {
+      const administrator = administratorOfRequest(request);
+      const client = await clients.get(administrator, request.params.clientId);
+      const acActor: AcActor = {
+        ...actorOf(request),
+        rsin: administrator.kind === 'organisation' ? administrator.rsin : client.rsin,
+        everyOrganisation: administrator.kind === 'global',
+      };
+      const fields = parseApplicatie(request.body, false);
+      const saved = await options.autorisaties.saveForClient(
+        client.clientId,
+        (client.name || client.clientId).slice(0, 100),
+        fields,
+        acActor,
+      );
+      return applicatieOf(saved);
+    },
+  );
 
   admin.get(
     '/clients/:clientId/secrets',

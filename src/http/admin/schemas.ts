@@ -452,3 +452,18 @@ export const rotateKeyBody = nullable(
     { additionalProperties: false },
   ),
 );
+
+/**
+ * A client's rights (PUT /admin/clients/{clientId}/applicatie): the Autorisaties API's fields an
+ * administrator sets; each autorisatie is checked by the API's own rules (validate.ts).
+ */
+export const clientApplicatieBody = Type.Object(
+  {
+    heeftAlleAutorisaties: Type.Optional(Type.Boolean()),
+    alleenIsGereedVoorPublicatie: Type.Optional(Type.Boolean()),
+    autorisaties: Type.Optional(
+      Type.Array(Type.Record(Type.String({ maxLength: 40 }), Type.Unknown()), { maxItems: 1000 }),
+    ),
+  },
+  { additionalProperties: false },
+);

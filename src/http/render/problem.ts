@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyReply } from 'fastify';
-import { type ErrorCode, ValidationError, type ZgwAuthError } from '../../errors.js';
+import { type ErrorCode, InvalidParamsError, ValidationError, type ZgwAuthError } from '../../errors.js';
 import { classifyError } from './classify-error.js';
 
 const PROBLEM = 'application/problem+json';
@@ -56,7 +56,12 @@ export function renderProblem(
     STATUS_CODES[err.status] ?? 'Error',
     err.message,
   ];
+  // Every refused field, named and coded (the Autorisaties rules give several), else the one field named.
   const extra =
-    err instanceof ValidationError && err.field ? { invalidParams: [{ name: err.field, reason: err.message }] } : {};
+    err instanceof InvalidParamsError
+      ? { invalidParams: err.invalidParams.map((p) => ({ name: p.name, code: p.code, reason: p.reason })) }
+      : err instanceof ValidationError && err.field
+        ? { invalidParams: [{ name: err.field, reason: err.message }] }
+        : {};
   return sendProblem(reply.headers(err.headers), err.status, code, title, detail, extra);
 }

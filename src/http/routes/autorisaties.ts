@@ -5,8 +5,7 @@ import { type AcCallerDeps, authorizeAcCaller } from '../../autorisaties/authori
 import { type AcActor, type AutorisatiesService, PAGE_SIZE } from '../../autorisaties/autorisaties-service.js';
 import {
   type Applicatie,
-  COMPONENT_FIELDS,
-  COMPONENT_NAMES,
+  applicatieBody,
   SCOPE_AUTORISATIES_BIJWERKEN,
   SCOPE_AUTORISATIES_LEZEN,
 } from '../../autorisaties/model.js';
@@ -193,22 +192,7 @@ function pageNumber(raw: string | undefined): number {
 
 /** An applicatie as the standard's JSON: per autorisatie only its component's fields. */
 function applicatieJson(a: Applicatie, url: string) {
-  return {
-    url,
-    clientIds: a.clientIds,
-    label: a.label,
-    heeftAlleAutorisaties: a.heeftAlleAutorisaties,
-    autorisaties: a.autorisaties.map((x) => {
-      const out: Record<string, unknown> = {
-        component: x.component,
-        componentWeergave: COMPONENT_NAMES[x.component],
-        scopes: x.scopes,
-      };
-      for (const field of COMPONENT_FIELDS[x.component]) if (x[field] !== undefined) out[field] = x[field];
-      return out;
-    }),
-    alleenIsGereedVoorPublicatie: a.alleenIsGereedVoorPublicatie,
-  };
+  return { url, ...applicatieBody(a) };
 }
 
 /** The standard's `Fout` (and for 400, `ValidatieFout`) for what a route or Fastify threw. */
