@@ -7,6 +7,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
+import { loadConfig } from '../src/config.js';
 import addFormatsModule from 'ajv-formats';
 import {
   type DialectName,
@@ -187,6 +188,30 @@ async function metric(ts: TestServer, name: string, labels: Record<string, strin
 async function outboxRows(ts: TestServer) {
   return ts.app.storage.db.selectFrom('notification_outbox').selectAll().orderBy('id').execute();
 }
+
+describe('notification settings', () => {
+  const ok = { ZGW_AUTH_NOTIFICATIONS_CLIENT_ID: CLIENT_ID, ZGW_AUTH_NOTIFICATIONS_SECRET: SECRET };
+  it('accept https anywhere and http to this machine only; need a client id and a secret of 16+ characters', () => {
+    assert.equal(
+      loadConfig({ ...ok, ZGW_AUTH_NOTIFICATIONS_URL: 'https://nrc.example.nl/api/v1/' }).notificationsUrl,
+      'https://nrc.example.nl/api/v1',
+    );
+    assert.ok(loadConfig({ ...ok, ZGW_AUTH_NOTIFICATIONS_URL: 'http://127.0.0.1:9/api/v1' }).notificationsUrl);
+    assert.equal(loadConfig({}).notificationsUrl, undefined);
+    for (const bad of ['http://nrc.example.nl/api/v1', 'https://u:p@nrc.example.nl', 'https://nrc/?a=1', 'nrc'])
+      assert.throws(() => loadConfig({ ...ok, ZGW_AUTH_NOTIFICATIONS_URL: bad }), /ZGW_AUTH_NOTIFICATIONS_URL must be/);
+    assert.throws(
+      () => loadConfig({ ZGW_AUTH_NOTIFICATIONS_URL: 'https://nrc.example.nl' }),
+      /needs ZGW_AUTH_NOTIFICATIONS_CLIENT_ID and ZGW_AUTH_NOTIFICATIONS_SECRET/,
+    );
+    const short = 'short-secret';
+    assert.throws(
+      () => loadConfig({ ...ok, ZGW_AUTH_NOTIFICATIONS_SECRET: short }),
+      (err: Error) => /16 to 512/.test(err.message) && !err.message.includes(short),
+    );
+    assert.throws(() => loadConfig({ ...ok, ZGW_AUTH_NOTIFICATIONS_TIMEOUT: '0' }), /ZGW_AUTH_NOTIFICATIONS_TIMEOUT/);
+  });
+});
 
 for (const dialect of DIALECTS) suite(dialect);
 
