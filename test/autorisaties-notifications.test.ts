@@ -372,6 +372,71 @@ function suite(dialect: DialectName) {
   });
 
   describe(`Autorisaties API notifications survive a stop (${dialect})`, () => {
+    it('two processes on one database: each notification is sent once, in order per applicatie', async () => {
+      const receiver = new Receiver();
+      await receiver.start();
+      const pg = dialect === 'postgres' ? await freshPostgres() : undefined;
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-auth-outbox-'));
+      const options = {
+        dialect,
+        masterKey: crypto.randomBytes(32).toString('base64'),
+        clock: new RealClock(),
+        env: settings(receiver),
+        ...(pg ? { databaseUrl: pg.url } : { dataDir }),
+      };
+      const one = await startTestServer(options);
+      let two: TestServer | undefined;
+      try {
+        two = await startTestServer(options);
+        one.app.notifications!.start();
+        two.app.notifications!.start();
+        // Each process issues with its own address as issuer: a token of each for its own API.
+        const tokens = new Map<TestServer, string>([
+          [one, await one.token(one.admin.clientId, one.admin.secret)],
+          [two, await two.token(one.admin.clientId, one.admin.secret)],
+        ]);
+        const call = (ts: TestServer, method: string, p: string, body?: unknown) =>
+          request(`${ts.url}${BASE}${p}`, {
+            method,
+            headers: {
+              authorization: `Bearer ${tokens.get(ts)}`,
+              ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+            },
+            ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          });
+        // Changes through both processes, interleaved, to five applicaties.
+        const paths: string[] = [];
+        for (let k = 0; k < 5; k++) {
+          const client = await one.createClient();
+          const made = await call(k % 2 ? one : two!, 'POST', '/applicaties', {
+            clientIds: [client.clientId],
+            label: `app ${k}`,
+            heeftAlleAutorisaties: true,
+          });
+          assert.equal(made.status, 201, made.text);
+          paths.push(made.json.url.slice(made.json.url.indexOf(BASE)));
+        }
+        for (const [k, p] of paths.entries()) {
+          const uuid = p.split('/').pop();
+          assert.equal((await call(k % 2 ? two! : one, 'PATCH', `/applicaties/${uuid}`, { label: 'x' })).status, 200);
+          assert.equal((await call(k % 2 ? one : two!, 'DELETE', `/applicaties/${uuid}`)).status, 204);
+        }
+        const arrived = (p: string) => receiver.accepted.filter((m) => m.resourceUrl.endsWith(p)).map((m) => m.actie);
+        assert.ok(
+          await eventually(async () => paths.every((p) => arrived(p).length >= 3), WAIT),
+          JSON.stringify(paths.map(arrived)),
+        );
+        assert.ok(await eventually(async () => (await outboxRows(one)).length === 0, WAIT));
+        for (const p of paths) assert.deepEqual(arrived(p), ['create', 'partial_update', 'destroy'], p);
+        assert.deepEqual(receiver.problems, []);
+      } finally {
+        await two?.close();
+        await one.close();
+        await receiver.stop();
+        await pg?.drop();
+      }
+    });
+
     it('rows left undelivered at a stop are delivered after the next start, in order', async () => {
       const receiver = new Receiver();
       await receiver.start();

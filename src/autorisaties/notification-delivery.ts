@@ -112,10 +112,13 @@ export class NotificationDelivery {
       }
       this.kanaalReady = true;
     }
-    for (const entry of entries) {
-      if (this.stopped) return true;
-      const sent = await this.send('POST', '/notificaties', entry.message);
-      if (this.stopped && !sent.ok) return true;
+    for (const [i, entry] of entries.entries()) {
+      const sent = this.stopped ? undefined : await this.send('POST', '/notificaties', entry.message);
+      if (!sent || (this.stopped && !sent.ok)) {
+        // Stopping: what was not sent is given back, for the next start or another process.
+        await this.outbox.release(entries.slice(i).map((e) => e.id));
+        return true;
+      }
       if (sent.ok) {
         await this.outbox.delivered(entry.id);
         this.options.counted('delivered');

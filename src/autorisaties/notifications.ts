@@ -69,6 +69,8 @@ export interface NotificationOutbox {
   retryAt(id: number, at: number, error: string): Promise<void>;
   /** Refused for good: kept, marked, never sent again; later rows of its applicatie go on. */
   failed(id: number, at: number, error: string): Promise<void>;
+  /** Claims given back unsent (the process stops): the rows are due again at once. */
+  release(ids: readonly number[]): Promise<void>;
   /** Rows waiting to be delivered (not failed for good). */
   depth(): Promise<number>;
 }

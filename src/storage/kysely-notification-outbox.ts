@@ -101,6 +101,15 @@ export class KyselyNotificationOutbox implements NotificationOutbox {
       .execute();
   }
 
+  async release(ids: readonly number[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db
+      .updateTable('notification_outbox')
+      .set({ claimed_until: null })
+      .where('id', 'in', [...ids])
+      .execute();
+  }
+
   async depth(): Promise<number> {
     const r = await this.db
       .selectFrom('notification_outbox')
