@@ -213,6 +213,27 @@ describe('notification settings', () => {
   });
 });
 
+describe('without ZGW_AUTH_NOTIFICATIONS_URL', () => {
+  it('nothing is published and nothing is written to the outbox', async () => {
+    const ts = await startTestServer({ dialect: 'sqlite' });
+    try {
+      assert.equal(ts.app.notifications, undefined);
+      const token = await ts.token(ts.admin.clientId, ts.admin.secret);
+      const client = await ts.createClient();
+      const made = await request(`${ts.url}${BASE}/applicaties`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ clientIds: [client.clientId], label: 'x', heeftAlleAutorisaties: true }),
+      });
+      assert.equal(made.status, 201, made.text);
+      assert.equal((await outboxRows(ts)).length, 0);
+      assert.equal(ts.app.metrics.registry.getSingleMetric('zgw_auth_notifications_outbox_depth'), undefined);
+    } finally {
+      await ts.close();
+    }
+  });
+});
+
 for (const dialect of DIALECTS) suite(dialect);
 
 function suite(dialect: DialectName) {

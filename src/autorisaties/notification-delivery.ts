@@ -208,8 +208,7 @@ export class NotificationDelivery {
         headers: {
           authorization: `Bearer ${this.token()}`,
           accept: 'application/json',
-          'accept-crs': 'EPSG:4326',
-          ...(body === undefined ? {} : { 'content-type': 'application/json', 'content-crs': 'EPSG:4326' }),
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal,
