@@ -45,6 +45,8 @@ export class NotificationDelivery {
   private wake: (() => void) | undefined;
   private readonly aborter = new AbortController();
   private kanaalReady = false;
+  /** A kick that came while a round ran: the next round follows without waiting. */
+  private kicked = false;
 
   constructor(
     private readonly outbox: NotificationOutbox,
@@ -59,6 +61,7 @@ export class NotificationDelivery {
 
   /** A change was written: look at the outbox now rather than at the next poll. */
   kick(): void {
+    this.kicked = true;
     this.wake?.();
   }
 
@@ -73,12 +76,13 @@ export class NotificationDelivery {
   private async run(): Promise<void> {
     while (!this.stopped) {
       let worked = false;
+      this.kicked = false;
       try {
         worked = await this.round();
       } catch (err) {
         this.options.log('error', { err }, 'notifications: reading or writing the outbox failed');
       }
-      if (!worked && !this.stopped)
+      if (!worked && !this.stopped && !this.kicked)
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, POLL_MS);
           timer.unref?.();
