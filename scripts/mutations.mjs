@@ -53,6 +53,7 @@ const HEADER = 'src/http/client-certificate.ts';
 const AC_CALLER = 'src/autorisaties/authorize-caller.ts';
 const AC_VALIDATE = 'src/autorisaties/validate.ts';
 const AC = ['autorisaties-api'];
+const AC_NOTIFY = ['autorisaties-notifications'];
 
 export const MUTATIONS = [
   // ---- verifier library: token shape -------------------------------------------------------
@@ -3485,5 +3486,25 @@ export const MUTATIONS = [
     tests: ['console-autorisaties'],
     from: '      const client = await clients.get(administrator, request.params.clientId);',
     to: "      const client = { clientId: request.params.clientId, name: '', rsin: administrator.kind === 'organisation' ? administrator.rsin : '' };",
+  },
+  {
+    id: 'ac-notify-in-transaction',
+    check:
+      'Autorisaties API notifications: written in the transaction of the change (a refused change publishes nothing)',
+    fn: 'KyselyApplicatieStore.insert',
+    file: 'src/storage/kysely-applicatie-store.ts',
+    tests: AC_NOTIFY,
+    from: 'await this.db.transaction().execute((trx) => insert(trx, applicatie, notification));',
+    to: 'if (notification) await writeNotification(this.db, notification); await this.db.transaction().execute((trx) => insert(trx, applicatie));',
+  },
+  {
+    id: 'ac-notify-in-order',
+    check:
+      'Autorisaties API notifications: only the oldest waiting notification of an applicatie is sent (in order per applicatie)',
+    fn: 'KyselyNotificationOutbox.claim',
+    file: 'src/storage/kysely-notification-outbox.ts',
+    tests: AC_NOTIFY,
+    from: ".whereRef('p.id', '<', 'o.id')",
+    to: ".whereRef('p.id', '<', 'p.id')",
   },
 ];

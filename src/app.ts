@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import pino, { type Logger } from 'pino';
 import { Activity } from './audit/activity-report.js';
 import { AutorisatiesService } from './autorisaties/autorisaties-service.js';
+import { NotificationDelivery } from './autorisaties/notification-delivery.js';
+import { KyselyNotificationOutbox } from './storage/kysely-notification-outbox.js';
 import { AuditLog } from './audit/audit-log.js';
 import { ClientAuthenticator } from './clients/client-authenticator.js';
 import { ClientService } from './clients/client-service.js';
@@ -62,6 +64,8 @@ export interface App {
   organisations: OrganisationService;
   /** The ZGW Autorisaties API's applicaties: what each client id may do in the ZGW APIs. */
   autorisaties: AutorisatiesService;
+  /** Sends the Autorisaties API's notifications (ZGW_AUTH_NOTIFICATIONS_URL); started by `serve`. */
+  notifications: NotificationDelivery | undefined;
   audit: AuditLog;
   /** Tokens and failed authentications per hour, from the audit trail. */
   activity: Activity;
@@ -257,6 +261,26 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     now,
   });
   crls?.start(config.crlReload);
+  const metrics = new Metrics(keys, now, {
+    expiry,
+    ...(crls ? { crl: () => crls.status() } : {}),
+    ...(config.notificationsUrl ? { outbox: new KyselyNotificationOutbox(storage.db) } : {}),
+  });
+  // The applicaties' URLs as the Autorisaties API shows them (read at each change: tests set the issuer late).
+  const acBase = () => `${new URL(config.issuer).origin}${config.acBasePath}`;
+  const notifications = config.notificationsUrl
+    ? new NotificationDelivery(new KyselyNotificationOutbox(storage.db), {
+        baseUrl: config.notificationsUrl,
+        clientId: config.notificationsClientId!,
+        secret: config.notificationsSecret!,
+        timeoutMs: config.notificationsTimeout * 1000,
+        retryMaxMs: config.notificationsRetryMax * 1000,
+        documentatieLink: acBase,
+        now,
+        log: (level, details, message) => log[level](details, message),
+        counted: (outcome) => metrics.notifications.inc({ outcome }),
+      })
+    : undefined;
   return {
     config,
     log,
@@ -268,7 +292,17 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     authenticator,
     usage,
     organisations,
-    autorisaties: new AutorisatiesService(new KyselyApplicatieStore(storage.db), audit, now, changes),
+    autorisaties: new AutorisatiesService(
+      new KyselyApplicatieStore(storage.db),
+      audit,
+      now,
+      changes,
+      notifications && {
+        resourceUrl: (uuid) => `${acBase()}/applicaties/${uuid}`,
+        written: () => notifications.kick(),
+      },
+    ),
+    notifications,
     audit,
     activity: new Activity(new KyselyActivityStore(storage.db, storage.dialect), audit, now),
     issuer,
@@ -281,7 +315,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       ...(crls ? { crl: () => crlTrouble(crls) } : {}),
     }),
     changes,
-    metrics: new Metrics(keys, now, { expiry, ...(crls ? { crl: () => crls.status() } : {}) }),
+    metrics,
     revocations,
     verifier,
     transfer: {
@@ -299,6 +333,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       keys.stop();
       crls?.stop();
       expiry.stop();
+      await notifications?.stop();
       await Promise.allSettled([audit.flush(true), usage.flush(), changes.close(), redis?.quit()]);
       redis?.disconnect();
       await storage.close();

@@ -57,6 +57,15 @@ export interface Config {
   acEnabled: boolean;
   /** Where the Autorisaties API is mounted (no trailing slash). */
   acBasePath: string;
+  /** The Notificaties API's base URL; undefined: the Autorisaties API publishes no notifications. */
+  notificationsUrl: string | undefined;
+  /** Client id and secret of zgw-auth's own self-signed ZGW tokens towards the Notificaties API. */
+  notificationsClientId: string | undefined;
+  notificationsSecret: string | undefined;
+  /** Seconds one request to the Notificaties API may take. */
+  notificationsTimeout: number;
+  /** Longest wait, in seconds, between two delivery attempts of one notification. */
+  notificationsRetryMax: number;
   consoleIdleTimeout: number;
   consoleSessionLifetime: number;
   dpopProofWindow: number;
@@ -176,6 +185,41 @@ const httpsUrl = (raw: string, name: string): string | undefined => {
   if (url.protocol !== 'https:' || url.search || url.hash || url.username || url.password)
     throw new ValidationError(`${name} must be an https URL without query, fragment or credentials`);
   return raw.replace(/\/+$/, '');
+};
+/** The Notificaties API: https, or plain http only to this machine (a test receiver, a local sidecar). */
+const notificationsUrl = (raw: string, name: string): string | undefined => {
+  if (raw === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ValidationError(`${name} must be an absolute https URL, got "${raw.slice(0, 100)}"`);
+  }
+  const loopback = ['127.0.0.1', '[::1]', 'localhost'].includes(url.hostname);
+  if (
+    !(url.protocol === 'https:' || (url.protocol === 'http:' && loopback)) ||
+    url.search ||
+    url.hash ||
+    url.username ||
+    url.password ||
+    raw.length > 500
+  )
+    throw new ValidationError(
+      `${name} must be an https URL (http only to 127.0.0.1, [::1] or localhost) without query, fragment or credentials, at most 500 characters`,
+    );
+  return raw.replace(/\/+$/, '');
+};
+const notificationsClientId = (raw: string, name: string): string | undefined => {
+  if (raw === '') return undefined;
+  if (!/^[\x21-\x7e]{1,100}$/.test(raw))
+    throw new ValidationError(`${name} must be 1 to 100 printable characters without spaces`);
+  return raw;
+};
+const notificationsSecret = (raw: string, name: string): string | undefined => {
+  if (raw === '') return undefined;
+  // The value itself never goes into the message: it is a secret.
+  if (!/^[\x20-\x7e]{16,512}$/.test(raw)) throw new ValidationError(`${name} must be 16 to 512 printable characters`);
+  return raw;
 };
 const alg = (raw: string, name: string): SigningAlg => {
   if ((SIGNING_ALGS as readonly string[]).includes(raw)) return raw as SigningAlg;
@@ -561,6 +605,46 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
     parse: acBasePath,
     doc: "Path where the Autorisaties API answers (`<path>/applicaties`): plain segments, not under zgw-auth's own /admin, /console, /health, /metrics or /.well-known.",
   },
+  notificationsUrl: {
+    key: 'notificationsUrl',
+    env: 'ZGW_AUTH_NOTIFICATIONS_URL',
+    flag: '--notifications-url',
+    defaultDoc: '(none: no notifications)',
+    parse: notificationsUrl,
+    doc: 'Base URL of the Notificaties API (NRC) to which every create, update and destroy of an applicatie is published on kanaal `autorisaties` (see "Autorisaties API", Notifications), e.g. `https://nrc.example.nl/api/v1`. https, or http to a loopback address only. Unset: nothing is published and nothing is kept for it. Needs ZGW_AUTH_NOTIFICATIONS_CLIENT_ID and ZGW_AUTH_NOTIFICATIONS_SECRET.',
+  },
+  notificationsClientId: {
+    key: 'notificationsClientId',
+    env: 'ZGW_AUTH_NOTIFICATIONS_CLIENT_ID',
+    flag: '--notifications-client-id',
+    defaultDoc: '(none)',
+    parse: notificationsClientId,
+    doc: "Client id with which zgw-auth signs its ZGW tokens (HS256, as every ZGW component does) towards the Notificaties API. The Notificaties API's Autorisaties API must give it `notificaties.publiceren` (component `nrc`).",
+  },
+  notificationsSecret: {
+    key: 'notificationsSecret',
+    env: 'ZGW_AUTH_NOTIFICATIONS_SECRET',
+    flag: '--notifications-secret',
+    defaultDoc: '(none)',
+    parse: notificationsSecret,
+    doc: 'Secret (16 to 512 characters) of ZGW_AUTH_NOTIFICATIONS_CLIENT_ID, shared with the Notificaties API; never logged. As a flag it shows in the process list: prefer the environment variable.',
+  },
+  notificationsTimeout: {
+    key: 'notificationsTimeout',
+    env: 'ZGW_AUTH_NOTIFICATIONS_TIMEOUT',
+    flag: '--notifications-timeout',
+    defaultDoc: '10',
+    parse: int(1, 120),
+    doc: 'Seconds one request to the Notificaties API may take; a slower one counts as the Notificaties API being away (retried).',
+  },
+  notificationsRetryMax: {
+    key: 'notificationsRetryMax',
+    env: 'ZGW_AUTH_NOTIFICATIONS_RETRY_MAX',
+    flag: '--notifications-retry-max',
+    defaultDoc: '300',
+    parse: int(1, 86_400),
+    doc: 'Longest wait in seconds between two attempts to deliver one notification while the Notificaties API is away (5xx, 429, timeout, refused connection): the waits double from 1 s up to this.',
+  },
   consoleIdleTimeout: {
     key: 'consoleIdleTimeout',
     env: 'ZGW_AUTH_CONSOLE_IDLE_TIMEOUT',
@@ -670,6 +754,11 @@ const DEFAULTS: Omit<Config, 'issuer'> = {
   console: true,
   acEnabled: true,
   acBasePath: '/autorisaties/api/v1',
+  notificationsUrl: undefined,
+  notificationsClientId: undefined,
+  notificationsSecret: undefined,
+  notificationsTimeout: 10,
+  notificationsRetryMax: 300,
   consoleIdleTimeout: 900,
   consoleSessionLifetime: 28_800,
   dpopProofWindow: 60,
@@ -788,6 +877,10 @@ export function loadConfig(
   if (config.masterKey && config.masterKeyFile)
     throw new ValidationError('set either ZGW_AUTH_MASTER_KEY or ZGW_AUTH_MASTER_KEY_FILE, not both');
   checkTlsSettings(config);
+  if (config.notificationsUrl && !(config.notificationsClientId && config.notificationsSecret))
+    throw new ValidationError(
+      'ZGW_AUTH_NOTIFICATIONS_URL needs ZGW_AUTH_NOTIFICATIONS_CLIENT_ID and ZGW_AUTH_NOTIFICATIONS_SECRET: the Notificaties API accepts only authenticated publishers',
+    );
   if (config.tokenLifetime > config.maxTokenLifetime) {
     throw new ValidationError('ZGW_AUTH_TOKEN_LIFETIME must not exceed ZGW_AUTH_MAX_TOKEN_LIFETIME');
   }

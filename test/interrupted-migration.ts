@@ -103,6 +103,7 @@ async function assertMigrated(
         '0011_client_key_expiry_announcements',
         '0012_no_secrets_without_secret_methods',
         '0013_autorisaties',
+        '0014_notification_outbox',
       ],
       label,
     );
@@ -132,6 +133,7 @@ const MIGRATION_POINTS = [
   'migration:0011_client_key_expiry_announcements',
   'migration:0012_no_secrets_without_secret_methods',
   'migration:0013_autorisaties',
+  'migration:0014_notification_outbox',
 ];
 const EVENTS = 5000;
 

@@ -365,6 +365,7 @@ async function snapshot(ts: TestServer): Promise<Snapshot> {
     revoked_tokens: await db.selectFrom('revoked_tokens').selectAll().orderBy('jti').execute(),
     audit_events: await db.selectFrom('audit_events').selectAll().orderBy('id').execute(),
     applicaties: await db.selectFrom('applicaties').selectAll().orderBy('uuid').execute(),
+    notification_outbox: await db.selectFrom('notification_outbox').selectAll().orderBy('id').execute(),
     applicatie_clients: await db.selectFrom('applicatie_clients').selectAll().orderBy('client_id').execute(),
   };
 }

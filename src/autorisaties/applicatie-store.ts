@@ -1,4 +1,5 @@
 import type { Applicatie } from './model.js';
+import type { PendingNotification } from './notifications.js';
 
 export interface ApplicatieFilter {
   /** Applicaties holding every one of these client ids (the reference implementation's `contains`). */
@@ -27,11 +28,15 @@ export interface ApplicatieStore {
   get(uuid: string): Promise<Applicatie | undefined>;
   /** The applicatie holding this client id. */
   byClientId(clientId: string): Promise<Applicatie | undefined>;
-  /** Throws ClientIdsTaken or ClientIdsUnknown, writing nothing. */
-  insert(applicatie: Applicatie): Promise<void>;
+  /**
+   * Throws ClientIdsTaken or ClientIdsUnknown, writing nothing. The notification, when given, is
+   * written to the outbox in the same transaction: it exists exactly when the change does.
+   */
+  insert(applicatie: Applicatie, notification?: PendingNotification): Promise<void>;
   /** Writes every field of a stored applicatie; false when it is gone. Throws like insert. */
-  replace(applicatie: Applicatie): Promise<boolean>;
-  delete(uuid: string): Promise<boolean>;
+  replace(applicatie: Applicatie, notification?: PendingNotification): Promise<boolean>;
+  /** False when it is gone (and then no notification is written). */
+  delete(uuid: string, notification?: PendingNotification): Promise<boolean>;
   /** The organisation (RSIN) of each of these client ids the registry holds. */
   clientOrganisations(clientIds: readonly string[]): Promise<Map<string, string>>;
   /** Once per registry: `grant` runs, in one transaction with the mark, when the mark `name` is not set yet. */

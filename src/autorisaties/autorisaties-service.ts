@@ -4,7 +4,16 @@ import type { ChangeFeed } from '../changes/change-feed.js';
 import { ForbiddenError, InvalidParamsError, NotFoundError } from '../errors.js';
 import { type ApplicatieStore, ClientIdsTaken, ClientIdsUnknown } from './applicatie-store.js';
 import { type Applicatie, type ApplicatieInput, grantsAcScope } from './model.js';
+import { type Actie, notificatie, type PendingNotification } from './notifications.js';
 import { type ApplicatieFields, checkAutorisatiesXor } from './validate.js';
+
+/** Where notifications of changes go, when a Notificaties API is configured. */
+export interface NotificationPlan {
+  /** The applicatie's URL in the Autorisaties API, at the moment of the change. */
+  resourceUrl: (uuid: string) => string;
+  /** A notification was committed: the delivery loop may look now. */
+  written: () => void;
+}
 
 /** Who makes a change, for the audit trail. */
 export interface AcActor {
@@ -56,10 +65,17 @@ export class AutorisatiesService {
     private readonly audit: Pick<AuditLog, 'record'>,
     private readonly now: () => number = Date.now,
     private readonly changes?: Pick<ChangeFeed, 'publish' | 'onChange'>,
+    private readonly notifications?: NotificationPlan,
   ) {
     changes?.onChange((change) => {
       if (change.kind === 'autorisaties' || change.kind === 'all') this.forget();
     });
+  }
+
+  /** The notification of a change, when notifications are configured; none is kept otherwise. */
+  private notification(uuid: string, actie: Actie, at: number): PendingNotification | undefined {
+    if (!this.notifications) return undefined;
+    return { applicatie: uuid, message: notificatie(this.notifications.resourceUrl(uuid), actie, at), at };
   }
 
   private forget(): void {
@@ -128,7 +144,8 @@ export class AutorisatiesService {
     checkOwnOrganisation(actor, organisation);
     const at = this.now();
     const applicatie: Applicatie = { ...input, uuid: crypto.randomUUID(), organisation, createdAt: at, updatedAt: at };
-    await this.write(() => this.store.insert(applicatie));
+    await this.write(() => this.store.insert(applicatie, this.notification(applicatie.uuid, 'create', at)));
+    this.notifications?.written();
     await this.changed();
     await this.audit.record({
       actor: actor.id,
@@ -146,7 +163,12 @@ export class AutorisatiesService {
    * value (for PUT the standard's optional fields: heeftAlleAutorisaties, autorisaties and 1.1's
    * alleenIsGereedVoorPublicatie, so that a 1.0 client's PUT does not reset the latter).
    */
-  async update(uuid: string, fields: ApplicatieFields, actor: AcActor): Promise<Applicatie> {
+  async update(
+    uuid: string,
+    fields: ApplicatieFields,
+    actor: AcActor,
+    actie: 'update' | 'partial_update' = 'update',
+  ): Promise<Applicatie> {
     const before = await this.get(uuid);
     checkOwnOrganisation(actor, before.organisation);
     const merged: ApplicatieInput = {
@@ -165,9 +187,10 @@ export class AutorisatiesService {
     const after: Applicatie = { ...before, ...merged, organisation, updatedAt: this.now() };
     let found = true;
     await this.write(async () => {
-      found = await this.store.replace(after);
+      found = await this.store.replace(after, this.notification(uuid, actie, after.updatedAt));
     });
     if (!found) throw new NotFoundError('Niet gevonden.');
+    this.notifications?.written();
     await this.changed();
     await this.audit.record({
       actor: actor.id,
@@ -183,7 +206,9 @@ export class AutorisatiesService {
   async delete(uuid: string, actor: AcActor): Promise<void> {
     const before = await this.get(uuid);
     checkOwnOrganisation(actor, before.organisation);
-    if (!(await this.store.delete(uuid))) throw new NotFoundError('Niet gevonden.');
+    if (!(await this.store.delete(uuid, this.notification(uuid, 'destroy', this.now()))))
+      throw new NotFoundError('Niet gevonden.');
+    this.notifications?.written();
     await this.changed();
     await this.audit.record({
       actor: actor.id,
@@ -243,9 +268,10 @@ export class AutorisatiesService {
         createdAt: at,
         updatedAt: at,
       };
-      await store.insert(made);
+      await store.insert(made, this.notification(made.uuid, 'create', at));
     });
     if (!made) return undefined;
+    this.notifications?.written();
     await this.changed();
     await this.audit.record({
       actor: 'system',

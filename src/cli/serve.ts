@@ -40,6 +40,8 @@ export function serveCommand(program: Command, ctx: CliContext): void {
       app.keys.startRefresh(config.keyRefreshInterval, (err) => app.log.error({ err }, 'signing key refresh failed'));
       // Certificates that entered ZGW_AUTH_EXPIRY_WARNING's window: announced once each, at start and hourly.
       app.expiry.start(EXPIRY_CHECK_MS, (err) => app.log.error({ err }, 'credential expiry check failed'));
+      // The Autorisaties API's notifications (ZGW_AUTH_NOTIFICATIONS_URL): one delivery loop per process.
+      app.notifications?.start();
       const housekeeping = () =>
         Promise.all([app.audit.prune(config.auditRetentionDays), app.revocations.prune()]).catch((err: unknown) =>
           app.log.error({ err }, 'housekeeping failed'),

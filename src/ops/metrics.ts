@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CredentialExpiry } from '../clients/credential-expiry.js';
+import type { NotificationOutbox } from '../autorisaties/notifications.js';
 import type { KeyRing } from '../keys/key-ring.js';
 import type { CrlFileStatus } from '../pki/revocation-reload.js';
 
@@ -9,6 +10,8 @@ export interface MetricSources {
   crl?: () => CrlFileStatus[];
   /** Registered credentials expiring soon. */
   expiry?: Pick<CredentialExpiry, 'counts'>;
+  /** The Autorisaties API's notification outbox, when a Notificaties API is configured. */
+  outbox?: Pick<NotificationOutbox, 'depth'>;
 }
 
 /** Prometheus metrics of one process, on their own registry (several apps may share a process in tests). */
@@ -36,6 +39,12 @@ export class Metrics {
     name: 'zgw_auth_rate_limit_hits_total',
     help: 'Requests refused by a limit: failed-authentication back-off or the per-address request limit',
     labelNames: ['limit'],
+    registers: [this.registry],
+  });
+  readonly notifications = new Counter({
+    name: 'zgw_auth_notifications_total',
+    help: 'Autorisaties API notifications by outcome: delivered (accepted by the Notificaties API), retried (it was away) or failed (refused for good, kept in the outbox)',
+    labelNames: ['outcome'],
     registers: [this.registry],
   });
   readonly requestDuration = new Histogram({
@@ -74,6 +83,16 @@ export class Metrics {
           const counts = await expiry.counts();
           this.reset();
           for (const c of counts) this.set({ organisation: c.organisation, kind: c.kind }, c.count);
+        },
+      });
+    const outbox = sources.outbox;
+    if (outbox)
+      new Gauge({
+        name: 'zgw_auth_notifications_outbox_depth',
+        help: 'Autorisaties API notifications waiting in the outbox for the Notificaties API (failed ones not counted)',
+        registers: [this.registry],
+        async collect() {
+          this.set(await outbox.depth());
         },
       });
     const crl = sources.crl;

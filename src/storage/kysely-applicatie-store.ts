@@ -6,6 +6,8 @@ import {
   ClientIdsUnknown,
 } from '../autorisaties/applicatie-store.js';
 import type { Applicatie, Autorisatie } from '../autorisaties/model.js';
+import type { PendingNotification } from '../autorisaties/notifications.js';
+import { writeNotification } from './kysely-notification-outbox.js';
 import type { ApplicatieTable, Database } from './schema.js';
 
 type ApplicatieRow = Omit<Selectable<ApplicatieTable>, 'seq'>;
@@ -51,26 +53,30 @@ export class KyselyApplicatieStore implements ApplicatieStore {
     return byClientId(this.db, clientId);
   }
 
-  async insert(applicatie: Applicatie): Promise<void> {
-    await this.db.transaction().execute((trx) => insert(trx, applicatie));
+  async insert(applicatie: Applicatie, notification?: PendingNotification): Promise<void> {
+    await this.db.transaction().execute((trx) => insert(trx, applicatie, notification));
   }
 
-  async replace(applicatie: Applicatie): Promise<boolean> {
+  async replace(applicatie: Applicatie, notification?: PendingNotification): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       const { uuid, ...rest } = toRow(applicatie);
       const r = await trx.updateTable('applicaties').set(rest).where('uuid', '=', uuid).executeTakeFirst();
       if (Number(r.numUpdatedRows) === 0) return false;
       await trx.deleteFrom('applicatie_clients').where('applicatie_uuid', '=', uuid).execute();
       await insertClients(trx, applicatie);
+      // notification-in-transaction: written with the change, committed or rolled back with it.
+      if (notification) await writeNotification(trx, notification);
       return true;
     });
   }
 
-  async delete(uuid: string): Promise<boolean> {
+  async delete(uuid: string, notification?: PendingNotification): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       await trx.deleteFrom('applicatie_clients').where('applicatie_uuid', '=', uuid).execute();
       const r = await trx.deleteFrom('applicaties').where('uuid', '=', uuid).executeTakeFirst();
-      return Number(r.numDeletedRows) > 0;
+      if (Number(r.numDeletedRows) === 0) return false;
+      if (notification) await writeNotification(trx, notification);
+      return true;
     });
   }
 
@@ -104,8 +110,8 @@ class TransactionStore extends KyselyApplicatieStore {
     super(trx);
   }
 
-  override async insert(applicatie: Applicatie): Promise<void> {
-    await insert(this.trx, applicatie);
+  override async insert(applicatie: Applicatie, notification?: PendingNotification): Promise<void> {
+    await insert(this.trx, applicatie, notification);
   }
 
   override once(): Promise<boolean> {
@@ -113,9 +119,10 @@ class TransactionStore extends KyselyApplicatieStore {
   }
 }
 
-async function insert(trx: Db, applicatie: Applicatie): Promise<void> {
+async function insert(trx: Db, applicatie: Applicatie, notification?: PendingNotification): Promise<void> {
   await trx.insertInto('applicaties').values(toRow(applicatie)).execute();
   await insertClients(trx, applicatie);
+  if (notification) await writeNotification(trx, notification);
 }
 
 /**

@@ -312,6 +312,34 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0014_notification_outbox': {
+      async up(db: AnyDb) {
+        // Notifications of the Autorisaties API, written in the transaction of the change they announce.
+        await db.schema
+          .createTable('notification_outbox')
+          // The order of writing: per applicatie, notifications are sent in this order.
+          .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+            dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+          )
+          .addColumn('applicatie_uuid', 'varchar(36)', (c) => c.notNull())
+          // The Notificatie as JSON, as it is sent.
+          .addColumn('message', 'text', (c) => c.notNull())
+          .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('next_attempt_at', ms, (c) => c.notNull())
+          // A process sending the row holds it until then; after, another may take it over.
+          .addColumn('claimed_until', ms)
+          // Refused for good by the Notificaties API (a 4xx other than 429): kept for the operator, not retried.
+          .addColumn('failed_at', ms)
+          .addColumn('last_error', 'varchar(500)')
+          .addColumn('created_at', ms, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('notification_outbox_applicatie')
+          .on('notification_outbox')
+          .columns(['applicatie_uuid', 'id'])
+          .execute();
+      },
+    },
   };
 }
 

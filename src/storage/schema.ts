@@ -16,6 +16,7 @@ export interface Database {
   used_once: UsedOnceTable;
   applicaties: ApplicatieTable;
   applicatie_clients: ApplicatieClientTable;
+  notification_outbox: NotificationOutboxTable;
 }
 
 export interface SigningKeyTable {
@@ -151,6 +152,20 @@ export interface ApplicatieClientTable {
   client_id: string;
   applicatie_uuid: string;
   position: number;
+}
+
+/** A notification of the Autorisaties API waiting to be (or refused for good when) sent. */
+export interface NotificationOutboxTable {
+  id: Generated<number>;
+  applicatie_uuid: string;
+  /** The Notificatie as JSON. */
+  message: string;
+  attempts: number;
+  next_attempt_at: number;
+  claimed_until: number | null;
+  failed_at: number | null;
+  last_error: string | null;
+  created_at: number;
 }
 
 export type SigningKeyRow = Selectable<SigningKeyTable>;

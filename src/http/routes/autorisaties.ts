@@ -136,7 +136,9 @@ export const autorisatiesRoutes: FastifyPluginAsync<AutorisatiesRouteOptions> = 
   });
   server.patch('/applicaties/:uuid', write, async (request) => {
     const uuid = uuidOf(request);
-    return present(await autorisaties.update(uuid, parseApplicatie(request.body, false), actor(request)));
+    return present(
+      await autorisaties.update(uuid, parseApplicatie(request.body, false), actor(request), 'partial_update'),
+    );
   });
   server.delete('/applicaties/:uuid', { config: { acScope: SCOPE_AUTORISATIES_BIJWERKEN } }, async (request, reply) => {
     await autorisaties.delete(uuidOf(request), actor(request));
