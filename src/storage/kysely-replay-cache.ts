@@ -88,7 +88,11 @@ export class KyselyReplayCache implements ReplayCache {
     }
   }
 
-  /** Taken: usable again only when the earlier use's time is over (one statement, so one winner). */
+  /**
+   * Taken: usable again only when the earlier use's time is over (one statement, so one winner).
+   * A purge (here or in another process) may have deleted the expired row since the insert
+   * conflicted: then the identifier is new again, and one insert decides between the racers.
+   */
   private async retake(use: PendingUse, t: number): Promise<boolean> {
     const retaken = await this.db
       .updateTable('used_once')
@@ -97,7 +101,14 @@ export class KyselyReplayCache implements ReplayCache {
       .where('id_hash', '=', use.idHash)
       .where('expires_at', '<=', t)
       .executeTakeFirst();
-    return Number(retaken.numUpdatedRows) > 0;
+    if (Number(retaken.numUpdatedRows) > 0) return true;
+    const inserted = await this.db
+      .insertInto('used_once')
+      .values({ namespace: use.namespace, id_hash: use.idHash, expires_at: use.expiresAt })
+      .onConflict((oc) => oc.columns(['namespace', 'id_hash']).doNothing())
+      .returning('id_hash')
+      .executeTakeFirst();
+    return inserted !== undefined;
   }
 
   private insertBatch(rows: number): InsertBatch {
