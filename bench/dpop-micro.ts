@@ -15,12 +15,19 @@ const URL_ = 'https://zaken.example/zaken/api/v1/zaken';
 const POOL = 12_000;
 const now = Math.floor(Date.now() / 1000);
 const idp = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
-const client = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
-const clientJwk = client.publicKey.export({ format: 'jwk' });
-const jkt = crypto
-  .createHash('sha256')
-  .update(JSON.stringify({ crv: clientJwk.crv, kty: clientJwk.kty, x: clientJwk.x, y: clientJwk.y }))
-  .digest('base64url');
+// Many clients, each with its own DPoP key, as an API sees them: the replay cache bounds the proofs
+// one key may have live (an eighth of it), which one key at 20,000 a second would exceed.
+const CLIENTS = 32;
+const clients = Array.from({ length: CLIENTS }, () => {
+  const pair = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwk = pair.publicKey.export({ format: 'jwk' });
+  const jkt = crypto
+    .createHash('sha256')
+    .update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }))
+    .digest('base64url');
+  return { privateKey: pair.privateKey, jwk, jkt };
+});
+const jkt = clients[0]!.jkt;
 
 const token = (i: number, bound: boolean) =>
   signJws(
@@ -33,7 +40,7 @@ const token = (i: number, bound: boolean) =>
       exp: now + 3600,
       jti: crypto.randomUUID(),
       scope: 'zaken.lezen',
-      ...(bound ? { cnf: { jkt } } : {}),
+      ...(bound ? { cnf: { jkt: clients[i % CLIENTS]!.jkt } } : {}),
     },
     idp.privateKey,
   );
@@ -43,7 +50,7 @@ const boundTokens = Array.from({ length: POOL }, (_, i) => token(i, true));
 const PROOFS = Math.ceil(((rounds * ms) / 1000) * 20_000) + 1000;
 const proofs = Array.from({ length: PROOFS }, (_, i) =>
   signJws(
-    { alg: 'ES256', typ: 'dpop+jwt', jwk: clientJwk } as { alg: string },
+    { alg: 'ES256', typ: 'dpop+jwt', jwk: clients[(i % POOL) % CLIENTS]!.jwk } as { alg: string },
     {
       jti: crypto.randomBytes(16).toString('base64url'),
       htm: 'GET',
@@ -51,7 +58,7 @@ const proofs = Array.from({ length: PROOFS }, (_, i) =>
       iat: now,
       ath: accessTokenHash(boundTokens[i % POOL]!),
     },
-    client.privateKey,
+    clients[(i % POOL) % CLIENTS]!.privateKey,
   ),
 );
 
