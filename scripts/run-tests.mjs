@@ -15,6 +15,9 @@
 //   then one closing summary of all files, node's counts added up (ℹ tests, ℹ pass, ℹ fail, …),
 //   and a plain "N passed, N failed" line. The slowest files are listed with their durations,
 //   which are also kept in dist/.test-durations.json: the next run starts the longest first.
+//   Each file's CPU time is printed too (its node --test process, the file's process and the
+//   processes they waited for; not shared servers such as PostgreSQL), and kept in
+//   dist/.test-cpu.json: where the run's time goes when files wait on each other for cores.
 // - Every test file's process loads dist/test/watchdog.js: after TEST_FILE_TIMEOUT_S seconds
 //   (default 900) it ends the file with a clear failure, after stopping what the file started.
 // - --test-force-exit: a file whose tests are done ends even when a handle is left open; its exit
@@ -36,6 +39,7 @@ const SKIP = new Set(['node_modules', 'dist', '.git']);
 /** A line of a test file's source, a comment with the reason after it: the file runs while no other file runs. */
 const ALONE_MARKER = /^\/\/ RUNS_ALONE: /m;
 const DURATIONS = path.join(root, 'dist', '.test-durations.json');
+const CPU = path.join(root, 'dist', '.test-cpu.json');
 const SUMMARY = ['tests', 'suites', 'pass', 'fail', 'cancelled', 'skipped', 'todo', 'duration_ms'];
 
 /** Every *.test.ts below `dir`, relative to the repository. */
@@ -118,6 +122,7 @@ const queue = [...files].sort((a, b) => expected(b) - expected(a) || size(b) - s
 const totals = Object.fromEntries(SUMMARY.map((k) => [k, 0]));
 const reported = new Set();
 const durations = {};
+const cpu = {};
 const failed = [];
 const running = new Map();
 let ending = false;
@@ -171,14 +176,18 @@ async function runFile(file, index) {
     // One process per file: a test it ran counts for this file, also one defined in a module the file
     // imports (node names that module as the test's file).
     if (entry.ran) reported.add(file);
+    else if (entry.cpu_ms !== undefined) cpu[relative(file)] = entry.cpu_ms;
     else if (SUMMARY.includes(entry.count) && entry.count !== 'duration_ms') totals[entry.count] += entry.n;
   }
   if (code !== 0) failed.push(`${relative(file)} (${signal ?? `exit ${code}`})`);
   process.stdout.write(
-    `\n── ${relative(file)} (${(ms / 1000).toFixed(1)} s)\n${output}` +
+    `\n── ${relative(file)} (${(ms / 1000).toFixed(1)} s${cpuNote(relative(file))})\n${output}` +
       (left.length ? `\nStopped what the test file left running after it ended: ${left.join('; ')}\n` : ''),
   );
 }
+
+/** ", CPU 12.3 s" for a file whose CPU time is known. */
+const cpuNote = (name) => (cpu[name] === undefined ? '' : `, CPU ${(cpu[name] / 1000).toFixed(1)} s`);
 
 let started = 0;
 /** Takes files from `list` until it is empty or the run is ended. */
@@ -206,6 +215,7 @@ if (!ending && files.every((f) => durations[relative(f)] !== undefined)) {
     // Of files that still exist: a renamed or removed one is forgotten.
     const kept = Object.entries(previous).filter(([f]) => fs.existsSync(path.join(root, f)));
     fs.writeFileSync(DURATIONS, `${JSON.stringify({ ...Object.fromEntries(kept), ...durations }, null, 1)}\n`);
+    fs.writeFileSync(CPU, `${JSON.stringify(cpu, null, 1)}\n`);
   } catch {
     // only an ordering hint
   }
@@ -220,8 +230,17 @@ const slowest = Object.entries(durations)
   .slice(0, 10);
 if (files.length > 1)
   console.log(
-    `\nSlowest test files (${jobs} at a time):\n${slowest.map(([f, ms]) => `  ${(ms / 1000).toFixed(1).padStart(6)} s  ${f}`).join('\n')}`,
+    `\nSlowest test files (${jobs} at a time):\n${slowest.map(([f, ms]) => `  ${(ms / 1000).toFixed(1).padStart(6)} s  ${f}${cpuNote(f)}`).join('\n')}`,
   );
+const cpuTotal = Object.values(cpu).reduce((sum, ms) => sum + ms, 0);
+if (files.length > 1 && cpuTotal > 0) {
+  const busiest = Object.entries(cpu)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 10);
+  console.log(
+    `\nMost CPU (${(cpuTotal / 1000).toFixed(0)} s in all):\n${busiest.map(([f, ms]) => `  ${(ms / 1000).toFixed(1).padStart(6)} s  ${f}`).join('\n')}`,
+  );
+}
 if (failed.length) console.log(`\nTest files that failed:\n${failed.map((f) => `  ${f}`).join('\n')}`);
 if (problems.length) console.error(`\nTest files not run:\n${problems.map((p) => `  ${p}`).join('\n')}`);
 totals.duration_ms = Math.round(performance.now() - began);

@@ -3,7 +3,8 @@
 // summary of all files instead). It appends to the file named in ZGW_TEST_REPORT, synchronously
 // (--test-force-exit ends the process right after the last event), one JSON line per file that
 // ran a test ({"ran": path}), so that the runner can name the files that ran none, and the counts
-// of node's closing summary ({"count": "pass", "n": 12}) for the runner to add up.
+// of node's closing summary ({"count": "pass", "n": 12}) for the runner to add up, and the CPU time
+// the file used ({"cpu_ms": 12345}: this process, the file's process and what they waited for).
 // Node reports a file that defines no test as one passing test named after the file: that one
 // does not count; a failure of the whole file (it did not load, its watchdog ended it) does, being
 // reported already.
@@ -23,6 +24,23 @@ function isSummary(event) {
   );
 }
 
+/**
+ * CPU time (user + system, ms) of this process and of the children it has reaped, their reaped
+ * children included (Linux /proc; undefined elsewhere). Read once the test file's process has
+ * ended: its servers and tools count, shared databases (PostgreSQL, Redis) do not.
+ */
+function cpuMs() {
+  try {
+    const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+    // utime, stime, cutime, cstime: fields 14 to 17, after the command name in parentheses
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = fields.slice(11, 15).reduce((sum, f) => sum + Number(f), 0);
+    return Number.isFinite(ticks) ? Math.round(ticks * 10) : undefined; // USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
+}
+
 export default async function* specWithoutSummary(source) {
   const report = process.env.ZGW_TEST_REPORT;
   const note = (entry) => report && fs.appendFileSync(report, `${JSON.stringify(entry)}\n`);
@@ -31,6 +49,11 @@ export default async function* specWithoutSummary(source) {
     for await (const event of source) {
       if (isSummary(event)) {
         const [count, n] = event.data.message.split(' ');
+        // The closing summary comes after the file's process has ended and been waited for.
+        if (count === SUMMARY[0]) {
+          const cpu = cpuMs();
+          if (cpu !== undefined) note({ cpu_ms: cpu });
+        }
         note({ count, n: Number(n) });
         continue;
       }
