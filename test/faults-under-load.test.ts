@@ -1,12 +1,18 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import pg from 'pg';
-import { eventually, firstAdminSecret, postForm, request, startServeProcess } from './helpers.js';
-import { LoadRun, sleep, startBalancer } from './load-harness.js';
+import {
+  assertAlive,
+  CALLERS,
+  type Deployment,
+  deploy,
+  fmt,
+  REQUEST_TIMEOUT_MS,
+  WARM_UP_MS,
+} from './fault-deployment.js';
+import { eventually, request } from './helpers.js';
+import { LoadRun, sleep } from './load-harness.js';
 import { type PrivatePostgres, type PrivateRedis, privatePostgres, privateRedis } from './services.js';
 
 // RUNS_ALONE: it loads the machine on purpose (16 callers) and compares latencies during a fault
@@ -14,7 +20,9 @@ import { type PrivatePostgres, type PrivateRedis, privatePostgres, privateRedis 
 /**
  * Every dependency fault under sustained load from keep-alive callers, against real `zgw-auth
  * serve` processes on private PostgreSQL and Redis servers (on free ports, so the shared servers
- * and the other tests' private ones are never touched).
+ * and the other tests' private ones are never touched), and a cluster worker killed under load.
+ * Faults whose checks compare no time with a baseline (a drain on SIGTERM, an unhandled error)
+ * are in process-faults.test.ts, which runs beside other files.
  *
  * The tests assert behaviour: no process dies, callers see only 200 or a proper 503, service
  * returns without a restart, nothing acknowledged is lost. They run on shared, busy machines, so
@@ -22,82 +30,12 @@ import { type PrivatePostgres, type PrivateRedis, privatePostgres, privateRedis 
  * a wide multiple of a baseline measured in the same run (how slow this machine is right now).
  */
 
-const CALLERS = 16;
-/** Registered clients the callers take turns with: enough that lookups keep reaching the database. */
-const CLIENTS = 64;
 /** The server's reconnect and readiness schedule: back within this long on an idle machine. */
 const RECOVERY_MS = 5000;
 /** The longest a request may wait by configuration: a pool connection (3 s), then a statement (4 s). */
 const CONFIGURED_WAIT_MS = 7000;
-/** Callers give up here and record a hang: far beyond any configured wait. */
-const REQUEST_TIMEOUT_MS = 30_000;
-const WARM_UP_MS = 2000;
 /** After recovery, answers are watched this long to see that service stays back. */
 const STEADY_MS = 3000;
-
-const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-load-'));
-type Proc = Awaited<ReturnType<typeof startServeProcess>>;
-
-interface Deployment {
-  procs: Proc[];
-  /** Where callers send requests; one per process unless a balancer is in front. */
-  targets: string[];
-  adminToken: string;
-  bodies: string[];
-  /** Baseline: how long the first process took to start and listen, on this machine, in this run. */
-  startMs: number;
-}
-
-/** Starts `count` processes on one database; the first creates the admin client; clients for the callers are registered. */
-async function deploy(count: number, env: Record<string, string>, args: string[] = []): Promise<Deployment> {
-  // One issuer for all processes, as behind a balancer: a token from one is accepted by the others.
-  const shared = {
-    ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64'),
-    ZGW_AUTH_SIGNING_ALG: 'EdDSA',
-    ZGW_AUTH_ISSUER: 'http://zgw-auth.test',
-    ...env,
-  };
-  const dataDir = tempDir();
-  const started = performance.now();
-  const procs = [await startServeProcess(dataDir, shared, args)];
-  const startMs = performance.now() - started;
-  const secret = firstAdminSecret(procs[0]!.output())!;
-  for (let i = 1; i < count; i++) procs.push(await startServeProcess(dataDir, shared, args));
-  const adminToken = (
-    await postForm(`${procs[0]!.url}/token`, {
-      grant_type: 'client_credentials',
-      client_id: 'zgw-auth-admin',
-      client_secret: secret,
-    })
-  ).json.access_token as string;
-  const bodies: string[] = [];
-  for (let i = 0; i < CLIENTS; i++) {
-    const res = await request(`${procs[0]!.url}/admin/clients`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ rsin: '000000000' }),
-    });
-    assert.equal(res.status, 201, res.text);
-    bodies.push(
-      new URLSearchParams({
-        grant_type: 'client_credentials',
-        client_id: res.json.client.clientId,
-        client_secret: res.json.secret.value,
-      }).toString(),
-    );
-  }
-  return { procs, targets: procs.map((p) => p.url), adminToken, bodies, startMs };
-}
-
-function assertAlive(procs: Proc[]) {
-  for (const p of procs)
-    assert.ok(
-      p.child.exitCode === null && p.child.signalCode === null,
-      `process ${p.child.pid} exited (${p.child.exitCode ?? p.child.signalCode}):\n${p.output().slice(-3000)}`,
-    );
-}
-
-const fmt = (m: Map<string, number>) => JSON.stringify(Object.fromEntries(m));
 
 interface Expectations {
   /** Callers see 503s (the dependency is needed for what they ask). */
@@ -200,12 +138,17 @@ async function underLoad(
       writes.some((w) => w.status === 503),
       'an admin write during the fault was refused',
     );
-  for (const w of writes.filter((w) => w.status === 201)) {
-    const res = await request(`${d.procs[0]!.url}/admin/clients/${w.clientId}`, {
-      headers: { authorization: `Bearer ${d.adminToken}` },
-    });
-    assert.equal(res.status, 200, `acknowledged client ${w.clientId} is stored`);
-  }
+  const stored = await Promise.all(
+    writes
+      .filter((w) => w.status === 201)
+      .map(async (w) => {
+        const res = await request(`${d.procs[0]!.url}/admin/clients/${w.clientId}`, {
+          headers: { authorization: `Bearer ${d.adminToken}` },
+        });
+        return [w.clientId, res.status] as const;
+      }),
+  );
+  for (const [clientId, status] of stored) assert.equal(status, 200, `acknowledged client ${clientId} is stored`);
   t.diagnostic(
     `admin writes: ${writes.filter((w) => w.status === 201).length} acknowledged and present, ${writes.filter((w) => w.status !== 201).length} refused with 503`,
   );
@@ -396,54 +339,6 @@ describe('faults under load: Redis', () => {
 });
 
 describe('process faults under load', () => {
-  it('SIGTERM during load behind a balancer: callers see no failed request; the process drains and exits 0', async (t) => {
-    // Two processes sharing one SQLite database behind a TCP balancer that, like HAProxy or
-    // nginx, tries a refused connection on the next backend.
-    // The shutdown delay covers the balancer's 100 ms health checks with room to spare.
-    const d = await deploy(2, { ZGW_AUTH_SHUTDOWN_DELAY: '1' });
-    const balancer = await startBalancer(d.procs.map((p) => Number(new URL(p.url).port)));
-    const run = new LoadRun({
-      targets: [balancer.url],
-      callers: CALLERS,
-      bodies: d.bodies,
-      readyUrls: [d.procs[1]!.url],
-      admin: { url: balancer.url, token: d.adminToken, prefix: 'sigterm' },
-      requestTimeoutMs: REQUEST_TIMEOUT_MS,
-    });
-    let drained: number;
-    let signalled: number;
-    try {
-      run.start();
-      await sleep(WARM_UP_MS);
-      signalled = run.mark('SIGTERM to one process');
-      const code = await d.procs[0]!.stop('SIGTERM');
-      drained = run.mark(`exited ${code}`) - signalled;
-      // Exit code 0 is the proof that it drained in time: past the shutdown delay and the grace
-      // period the process ends itself with exit code 1.
-      assert.equal(code, 0, d.procs[0]!.output().slice(-2000));
-      await sleep(2000);
-    } finally {
-      await run.stop();
-      for (const line of run.timeline()) t.diagnostic(line);
-      await Promise.all(d.procs.filter((p) => p.child.exitCode === null).map((p) => p.stop()));
-      await balancer.close();
-    }
-    t.diagnostic(`answers: ${fmt(run.counts())}; drained and exited ${Math.round(drained)} ms after SIGTERM`);
-    assert.deepEqual([...run.counts().keys()], ['200'], `every request succeeded: ${fmt(run.counts())}`);
-    assert.ok(
-      (run.counts(0, signalled).get('200') ?? 0) >= CALLERS,
-      `the callers were served before the signal: ${fmt(run.counts(0, signalled))}`,
-    );
-    assert.ok(
-      (run.counts(signalled + drained).get('200') ?? 0) > 0,
-      'the other process served after the first one was gone',
-    );
-    assert.ok(
-      run.adminWrites.length > 5 && run.adminWrites.every((w) => w.status === 201),
-      `every admin write acknowledged: ${JSON.stringify(run.adminWrites.filter((w) => w.status !== 201))}`,
-    );
-  });
-
   it('a cluster worker killed during load: the primary replaces it; only requests on its connections fail, none with an HTTP error', async (t) => {
     const spawnedAt = Date.now();
     const d = await deploy(1, { ZGW_AUTH_WORKERS: '2' });
@@ -522,50 +417,5 @@ describe('process faults under load', () => {
       gapAfter <= 4 * gapBefore + 2000,
       `tokens kept coming after the kill: no token for ${Math.round(gapAfter)} ms (before: ${Math.round(gapBefore)} ms)`,
     );
-  });
-});
-
-describe('last resort', () => {
-  it('an error nobody handles is logged, makes the process unready for a while, and does not end it', async () => {
-    // A real serve process with one unhandled 'error' event and one unhandled rejection, thrown
-    // once it listens (on a signal from the test, not after a guessed delay), as a dependency's
-    // stray emitter would.
-    const inject = path.join(tempDir(), 'stray.mjs');
-    fs.writeFileSync(
-      inject,
-      `import { EventEmitter } from 'node:events';
-process.on('SIGUSR2', () => {
-  setTimeout(() => new EventEmitter().emit('error', new Error('stray emitter')), 10);
-  setTimeout(() => Promise.reject(new Error('stray rejection')), 20);
-});`,
-    );
-    const proc = await startServeProcess(tempDir(), { NODE_OPTIONS: `--import=${inject}` });
-    proc.child.kill('SIGUSR2');
-    try {
-      const secret = firstAdminSecret(proc.output())!;
-      // Both logged, in whichever order and output chunk a busy machine delivers them; generous bound.
-      const emitter = /"level":60[^\n]*stray emitter|stray emitter[^\n]*"level":60/;
-      assert.ok(
-        await eventually(async () => proc.output().includes('stray rejection') && emitter.test(proc.output()), 30_000),
-        proc.output().slice(-2000),
-      );
-      assertAlive([proc]);
-      const ready = await request(`${proc.url}/health/ready`);
-      assert.equal(ready.status, 503);
-      assert.match(ready.json.checks.process, /unexpected error/);
-      assert.equal(
-        (
-          await postForm(`${proc.url}/token`, {
-            grant_type: 'client_credentials',
-            client_id: 'zgw-auth-admin',
-            client_secret: secret,
-          })
-        ).status,
-        200,
-        'still serving',
-      );
-    } finally {
-      assert.equal(await proc.stop(), 0);
-    }
   });
 });
