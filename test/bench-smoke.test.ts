@@ -6,7 +6,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 
-// RUNS_ALONE: wrk saturates both cores for its rounds, and the test asserts a throughput floor.
+// Runs beside other test files. wrk loads both cores for its two one-second rounds, which makes the
+// other files slower, not wrong (no test compares a time with anything but a baseline of its own
+// run). Nothing here needs the machine to itself: the floor of 100 tokens a second is far below
+// what a loaded machine measures (about 400 a second for both servers on 2 cores at a load average
+// of 10); a ratio need only lie between 0.1 and 10; --check's verdict need only match its exit code.
 const RUN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bench/run.js');
 
 /** Not a benchmark: one short round proves the harness measures real servers and reports honestly. */
