@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { type DialectName, request } from './helpers.js';
-import { registry, runCli, SECRET_FILE, startAgain, tokenFor } from './interrupted.js';
+import { CASES_AT_ONCE, registry, runCli, SECRET_FILE, startAgain, tokenFor } from './interrupted.js';
 
 // Interrupted first starts: a process is killed at many points (named points it reaches through
 // ZGW_AUTH_TEST_CRASH_AT, and signals after a range of delays), then the next start must accept
@@ -59,15 +59,21 @@ const TIMED: Array<[NodeJS.Signals, number]> = [
 
 export function interruptedFirstStart(dialect: DialectName): void {
   describe(`an interrupted first start (${dialect})`, () => {
-    for (const point of FIRST_START_POINTS) {
-      it(`killed at ${point}: the next start accepts the registry and there is one administrator, its secret delivered`, async (t) => {
-        const { dir, env } = await registry(t, dialect);
-        const run = runCli(t, ['serve', '--port', '0'], { ...env, ZGW_AUTH_TEST_CRASH_AT: point });
-        assert.equal((await run.exited).signal, 'SIGKILL', `the start reached ${point}\n${run.output()}`);
-        const again = await startAgain(t, dir, env);
-        await assertOneDeliveredAdministrator(dir, again, point);
-      });
-    }
+    // The named points do not depend on timing: several at once, each on a registry of its own.
+    describe('at each named point', { concurrency: CASES_AT_ONCE }, () => {
+      for (const point of FIRST_START_POINTS) {
+        it(`killed at ${point}: the next start accepts the registry and there is one administrator, its secret delivered`, async (t) => {
+          const { dir, env } = await registry(t, dialect);
+          const run = runCli(t, ['serve', '--port', '0'], { ...env, ZGW_AUTH_TEST_CRASH_AT: point });
+          assert.equal((await run.exited).signal, 'SIGKILL', `the start reached ${point}\n${run.output()}`);
+          const again = await startAgain(t, dir, env);
+          await assertOneDeliveredAdministrator(dir, again, point);
+        });
+      }
+    });
+
+    // After those: the signals come after shares of a start measured here, with nothing else of
+    // this file running, as they did when it was measured.
 
     it('killed or interrupted by signals across the whole start: each next start accepts the registry, one administrator, its secret delivered', async (t) => {
       // How long a whole first start takes here and now, to spread the signals over it.

@@ -12,6 +12,12 @@ import { CLI, type DialectName, freshPostgres, postForm, startServeProcess } fro
  * over three files, so that the test runner can run them at the same time.
  */
 
+/**
+ * Cases of one test run at most this many at a time: each has its registry (folder, database)
+ * and its processes of its own, and mostly waits for them to start, crash and start again.
+ */
+export const CASES_AT_ONCE = 3;
+
 export const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-interrupted-'));
 export const SECRET_FILE = 'first-admin-secret.txt';
 /** No run here needs this long; a process still running then is killed and the test fails. */
@@ -65,4 +71,27 @@ export async function startAgain(t: TestContext, dir: string, env: Record<string
 
 export async function tokenFor(url: string, clientId: string, secret: string) {
   return postForm(`${url}/token`, { grant_type: 'client_credentials', client_id: clientId, client_secret: secret });
+}
+
+/**
+ * Runs `run` for every case, at most CASES_AT_ONCE at a time. Waits until every case has ended,
+ * also after one failed, so that no case starts a process after the test's cleanup ran; then fails
+ * with the first failure, the others named in the test's diagnostics.
+ */
+export async function eachConcurrently<T>(t: TestContext, cases: T[], run: (c: T) => Promise<void>): Promise<void> {
+  const failures: unknown[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < cases.length) {
+      const c = cases[next++]!;
+      try {
+        await run(c);
+      } catch (err) {
+        failures.push(err);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CASES_AT_ONCE, cases.length) }, worker));
+  for (const err of failures.slice(1)) t.diagnostic(`another case failed too: ${String(err)}`);
+  if (failures.length) throw failures[0];
 }
