@@ -59,49 +59,67 @@ function serviceClient(clientId: string, secret: string, over: Record<string, un
 
 /** The tests of this file for one dialect: each dialect runs as a test file of its own (migrate-sqlite, migrate-postgres), so that they run in parallel. */
 export function migrateTests(dialect: DialectName): void {
-  describe(`migrate (${dialect})`, () => {
-    // Each test has a server and registry of its own (setUp), so that none depends on another.
-    let ts: TestServer;
-    let dir: string;
-    let env: Record<string, string>;
+  // The tests run a few at a time: each has a server and registry of its own (setUp), and most of
+  // their time goes to waiting for the CLI processes they start.
+  describe(`migrate (${dialect})`, { concurrency: 3 }, () => {
     let realmFile: string;
-    const cli = async (...args: string[]) => {
-      try {
-        const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
-        return { code: 0, stdout, stderr };
-      } catch (err) {
-        const e = err as { code: number; stdout: string; stderr: string };
-        return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-      }
-    };
-    const report = async (...args: string[]): Promise<MigrationReport> => {
-      const r = await cli('migrate', ...args, '--json');
-      assert.equal(r.code, 0, r.stderr);
-      return JSON.parse(r.stdout) as MigrationReport;
-    };
     const entry = (r: MigrationReport, id: string): ReportEntry => r.clients.find((c) => c.clientId === id)!;
-    /** The registry's rows, without the usage marks a running server writes on its own. */
-    const registry = async () => {
-      const db = ts.app.storage.db;
+
+    /** What a test works with: its server, its registry's folder and environment, and ways to reach them. */
+    const harness = (ts: TestServer, dir: string, env: Record<string, string>) => {
+      const cli = async (...args: string[]) => {
+        try {
+          const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
+          return { code: 0, stdout, stderr };
+        } catch (err) {
+          const e = err as { code: number; stdout: string; stderr: string };
+          return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+        }
+      };
       return {
-        clients: (await db.selectFrom('clients').selectAll().orderBy('client_id').execute()).map(
-          ({ last_token_at, ...c }) => c,
-        ),
-        secrets: (await db.selectFrom('client_secrets').selectAll().orderBy('secret_id').execute()).map(
-          ({ last_used_at, ...s }) => s,
-        ),
-        changes: await db
-          .selectFrom('audit_events')
-          .selectAll()
-          .where('action', 'not in', ['token.issued', 'client_auth.failed'])
-          .orderBy('id')
-          .execute(),
+        ts,
+        dir,
+        env,
+        cli,
+        report: async (...args: string[]): Promise<MigrationReport> => {
+          const r = await cli('migrate', ...args, '--json');
+          assert.equal(r.code, 0, r.stderr);
+          return JSON.parse(r.stdout) as MigrationReport;
+        },
+        /** The registry's rows, without the usage marks a running server writes on its own. */
+        registry: async () => {
+          const db = ts.app.storage.db;
+          return {
+            clients: (await db.selectFrom('clients').selectAll().orderBy('client_id').execute()).map(
+              ({ last_token_at, ...c }) => c,
+            ),
+            secrets: (await db.selectFrom('client_secrets').selectAll().orderBy('secret_id').execute()).map(
+              ({ last_used_at, ...s }) => s,
+            ),
+            changes: await db
+              .selectFrom('audit_events')
+              .selectAll()
+              .where('action', 'not in', ['token.issued', 'client_auth.failed'])
+              .orderBy('id')
+              .execute(),
+          };
+        },
+        basicToken: (auth: string) =>
+          postForm(`${ts.url}/token`, { grant_type: 'client_credentials' }, { authorization: auth }),
+        introspect: (token: string) =>
+          postForm(`${ts.url}/introspect`, { token }, { authorization: basicAuth(ts.admin.clientId, ts.admin.secret) }),
+        /** Writes a realm export of these clients into the test's directory. */
+        realmOf: (name: string, clients: unknown[]) => {
+          const file = path.join(dir, name);
+          fs.writeFileSync(file, JSON.stringify({ realm: 'OneGround', clients }));
+          return file;
+        },
+        clientRows: async (ids: string[]) =>
+          (await ts.app.storage.db.selectFrom('clients').select('client_id').where('client_id', 'in', ids).execute())
+            .map((r) => r.client_id)
+            .sort(),
       };
     };
-    const basicToken = (auth: string) =>
-      postForm(`${ts.url}/token`, { grant_type: 'client_credentials' }, { authorization: auth });
-    const introspect = (token: string) =>
-      postForm(`${ts.url}/introspect`, { token }, { authorization: basicAuth(ts.admin.clientId, ts.admin.secret) });
 
     before(() => {
       // The sample realm with variants of our own: secrets as consumers really have them, one without an rsin mapper.
@@ -121,7 +139,7 @@ export function migrateTests(dialect: DialectName): void {
      * (in this process: the same parser and use case, without starting the CLI each time).
      */
     const setUp = async (t: TestContext, { imported = false } = {}) => {
-      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-migrate-'));
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-migrate-'));
       const masterKey = crypto.randomBytes(32).toString('base64');
       // EdDSA: no test here depends on the algorithm, and its key is made at once, unlike an RSA key.
       const server = await startTestServer({
@@ -131,20 +149,19 @@ export function migrateTests(dialect: DialectName): void {
         env: { ZGW_AUTH_LOCKOUT_THRESHOLD: '3', ZGW_AUTH_SIGNING_ALG: 'EdDSA' },
       });
       t.after(() => server.close());
-      ts = server;
-      env = {
+      const h = harness(server, dir, {
         ZGW_AUTH_DATA_DIR: dir,
         ZGW_AUTH_MASTER_KEY: masterKey,
-        ...(ts.config.databaseUrl ? { DATABASE_URL: ts.config.databaseUrl } : {}),
-      };
-      if (!imported) return;
+        ...(server.config.databaseUrl ? { DATABASE_URL: server.config.databaseUrl } : {}),
+      });
+      if (!imported) return h;
       const plan = parseKeycloakRealm(JSON.parse(fs.readFileSync(realmFile, 'utf8')), {
         rsin: '000000000',
         selfSigned: true,
         now: Date.now(),
       });
-      const { config, now } = ts.app;
-      const r = await applyMigrationPlan(ts.app.clients, plan, {
+      const { config, now } = server.app;
+      const r = await applyMigrationPlan(server.app.clients, plan, {
         dryRun: false,
         allowWeakSecrets: true,
         actor: { id: 'cli' },
@@ -153,10 +170,11 @@ export function migrateTests(dialect: DialectName): void {
         now,
       });
       assert.equal(r.summary.created, 7, 'the realm is imported');
+      return h;
     };
 
     it('--dry-run reports what would happen and changes nothing in the database', async (t) => {
-      await setUp(t);
+      const { cli, report, registry } = await setUp(t);
       const before = await registry();
       const r = await report(
         'keycloak',
@@ -178,7 +196,7 @@ export function migrateTests(dialect: DialectName): void {
     });
 
     it('imports the realm: the report says what was imported, skipped and needs attention, and why', async (t) => {
-      await setUp(t);
+      const { report } = await setUp(t);
       const r = await report('keycloak', '--file', realmFile, '--rsin', '000000000', '--allow-weak-secrets');
       assert.equal(r.dryRun, false);
       const status = Object.fromEntries(r.clients.map((c) => [c.clientId, [c.status, c.created]]));
@@ -214,7 +232,7 @@ export function migrateTests(dialect: DialectName): void {
     });
 
     it('clients as Keycloak had them: rsin, static claims, token lifetime, enabled flag, self-signing, secrets with expiry', async (t) => {
-      await setUp(t, { imported: true });
+      const { cli } = await setUp(t, { imported: true });
       const show = async (id: string) => JSON.parse((await cli('clients', 'show', id, '--json')).stdout);
       const zaak = await show('zaaksysteem-123456782');
       assert.equal(zaak.client.rsin, '123456782');
@@ -244,7 +262,7 @@ export function migrateTests(dialect: DialectName): void {
     });
 
     it('every imported client has an audit event; no event holds a secret', async (t) => {
-      await setUp(t);
+      const { cli, report } = await setUp(t);
       await report('keycloak', '--file', realmFile, '--rsin', '000000000', '--allow-weak-secrets');
       const events = JSON.parse(
         (await cli('audit', 'list', '--action', 'client.created', '--limit', '100', '--json')).stdout,
@@ -278,7 +296,7 @@ export function migrateTests(dialect: DialectName): void {
     });
 
     it('running again changes nothing and duplicates nothing', async (t) => {
-      await setUp(t, { imported: true });
+      const { dir, report, registry } = await setUp(t, { imported: true });
       const before = await registry();
       const r = await report('keycloak', '--file', realmFile, '--rsin', '000000000', '--allow-weak-secrets');
       assert.equal(r.summary.created, 0);
@@ -304,7 +322,7 @@ export function migrateTests(dialect: DialectName): void {
     });
 
     it('tokens with the migrated secrets: curl -u, multipart form, Python requests auth=, form-encoded Basic', async (t) => {
-      await setUp(t, { imported: true });
+      const { ts, cli, basicToken } = await setUp(t, { imported: true });
       await cli('clients', 'enable', 'oud-systeem-000000000');
       const pairs: [string, string][] = [
         ['zaaksysteem-123456782', SAMPLE.zaak],
@@ -365,7 +383,7 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
     });
 
     it('self-signed HS256 tokens made with the migrated secrets are accepted at /introspect', async (t) => {
-      await setUp(t, { imported: true });
+      const { ts, introspect } = await setUp(t, { imported: true });
       const now = Math.floor(ts.clock.now() / 1000);
       for (const [id, secret] of [
         ['zaaksysteem-123456782', SAMPLE.zaak],
@@ -386,7 +404,7 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
     });
 
     it('a raw Basic secret with + or % is one attempt in the guessing back-off, and invalid percent-encoding is no 400', async (t) => {
-      await setUp(t, { imported: true });
+      const { basicToken } = await setUp(t, { imported: true });
       const raw = (id: string, secret: string) => 'Basic ' + Buffer.from(`${id}:${secret}`).toString('base64');
       const wrong = await basicToken(raw('bad-percent', 'Zq8%zzY3+wrong'));
       assert.equal(wrong.status, 401, wrong.text);
@@ -400,7 +418,7 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
     });
 
     it('--no-self-signed: secrets stored hashed only; a weak one is then accepted and reported', async (t) => {
-      await setUp(t);
+      const { ts, dir, cli, report, basicToken, introspect } = await setUp(t);
       const file = path.join(dir, 'weak.json');
       fs.writeFileSync(
         file,
@@ -439,7 +457,7 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
     });
 
     it('Open Zaak: every non-empty secret a self-signing client named after its Applicatie; weak ones only when allowed', async (t) => {
-      await setUp(t);
+      const { ts, cli, report, introspect } = await setUp(t);
       const dump = path.join(FIXTURES, 'open-zaak-dumpdata.json');
       const first = await report('open-zaak', '--file', dump, '--rsin', '123456782');
       assert.deepEqual(
@@ -494,7 +512,7 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
     });
 
     it('a malformed or unsuitable file is refused with one clear line and a non-zero exit, changing nothing', async (t) => {
-      await setUp(t);
+      const { dir, cli, registry } = await setUp(t);
       const before = await registry();
       const write = (name: string, content: string | Buffer) => {
         const file = path.join(dir, name);
@@ -567,25 +585,15 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
       assert.deepEqual(await registry(), before);
     });
 
-    /** Writes a realm export of these clients into the test's directory. */
-    const realmOf = (name: string, clients: unknown[]) => {
-      const file = path.join(dir, name);
-      fs.writeFileSync(file, JSON.stringify({ realm: 'OneGround', clients }));
-      return file;
-    };
     const claimMapper = (name: string, value: string, type = 'String') => ({
       name,
       protocolMapper: 'oidc-hardcoded-claim-mapper',
       config: { 'claim.name': name, 'claim.value': value, 'jsonType.label': type, 'access.token.claim': 'true' },
     });
     const strong = (n: number) => `Odd${n}-Wd0m2xYbT4qzJ6pLk9vRf3sN1cHa8uEe`;
-    const clientRows = async (ids: string[]) =>
-      (await ts.app.storage.db.selectFrom('clients').select('client_id').where('client_id', 'in', ids).execute())
-        .map((r) => r.client_id)
-        .sort();
 
     it('--dry-run and the run report the same for odd clients: the dry run makes every check the registry makes', async (t) => {
-      await setUp(t);
+      const { cli, report, registry, realmOf, clientRows } = await setUp(t);
       const odd = (clientId: string, over: Record<string, unknown> = {}) =>
         serviceClient(clientId, strong(clientId.length), over);
       const file = realmOf('odd.json', [
@@ -676,7 +684,7 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
     });
 
     it('the report writes out invisible characters from the file: a client id cannot rewrite or hide lines of it', async (t) => {
-      await setUp(t);
+      const { dir, cli, realmOf } = await setUp(t);
       const ids = [
         'evil\u001b[2K\r\u001b[1A\u001b[2Kok-client  imported',
         'hidden\u001b]0;title\u0007',
@@ -767,7 +775,7 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
     });
 
     it("an existing client that differs from the file is reported with the differences and left alone; zgw-auth's own clients are never offered a file's secret", async (t) => {
-      await setUp(t, { imported: true });
+      const { ts, cli, report, registry, realmOf } = await setUp(t, { imported: true });
       const introspector = await cli(
         'clients',
         'create',
@@ -871,7 +879,7 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
     });
 
     it('running again after a secret was revoked or expired here, or the client disabled, says so: consumers sending it get 401', async (t) => {
-      await setUp(t, { imported: true });
+      const { ts, cli, report, registry, basicToken } = await setUp(t, { imported: true });
       const [badPercent] = JSON.parse((await cli('secrets', 'list', 'bad-percent', '--json')).stdout) as {
         secretId: string;
       }[];
@@ -921,7 +929,7 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
     });
 
     it('the registry refuses __proto__, constructor and prototype keys in claim values on every way in (here: the CLI)', async (t) => {
-      await setUp(t);
+      const { cli, clientRows } = await setUp(t);
       for (const claims of [
         '{"urn:x:y":{"__proto__":{"polluted":1}}}',
         '{"urn:x:y":[{"a":{"constructor":{"prototype":{"p":1}}}}]}',
@@ -944,7 +952,7 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
     });
 
     it('Open Zaak: a client id listed a million times (100 Applicaties of 10,000) is read at once', async (t) => {
-      await setUp(t);
+      const { dir, env } = await setUp(t);
       const ids = JSON.stringify(Array(10_000).fill('repeated'));
       const records = [
         JSON.stringify({
