@@ -19,6 +19,7 @@ import { buildServer } from '../src/http/build-server.js';
 import type { MasterKey } from '../src/keys/master-key.js';
 import { KyselyRegistryTransferStore } from '../src/storage/kysely-registry-transfer-store.js';
 import type { Storage } from '../src/storage/open-storage.js';
+import { migrate } from '../src/storage/migrations.js';
 import type { Database } from '../src/storage/schema.js';
 import type { RegistryTransferDeps } from '../src/transfer/registry-transfer.js';
 import { spawnTracked, track } from './resources.js';
@@ -70,13 +71,21 @@ export class RealClock extends Clock {
   override now = () => Date.now();
 }
 
-/** A fresh, empty PostgreSQL database for one test server; dropped by the returned function. */
-export async function freshPostgres(): Promise<{ url: string; drop: () => Promise<void> }> {
+/**
+ * A fresh, empty PostgreSQL database for one test server (a copy of `template` when given);
+ * dropped by the returned function.
+ */
+export async function freshPostgres(
+  template?: string,
+): Promise<{ url: string; name: string; drop: () => Promise<void>; untrack: () => void }> {
   const name = `zgw_auth_t_${crypto.randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: PG_BASE });
   await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
+  try {
+    await admin.query(`CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ''}`);
+  } finally {
+    await admin.end();
+  }
   // Dropped here if the test does not get to it (test/resources.ts).
   const untrack = track(`database ${name}`, () =>
     execFileSync('psql', [PG_BASE, '-qc', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`], {
@@ -88,6 +97,8 @@ export async function freshPostgres(): Promise<{ url: string; drop: () => Promis
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
+    name,
+    untrack,
     async drop() {
       const c = new pg.Client({ connectionString: PG_BASE });
       await c.connect();
@@ -96,6 +107,78 @@ export async function freshPostgres(): Promise<{ url: string; drop: () => Promis
       untrack();
     },
   };
+}
+
+/**
+ * A fresh PostgreSQL database with every migration of this build applied: for a test server that
+ * needs an empty registry on PostgreSQL and does not test the migrations themselves. A copy of a
+ * template database (CREATE DATABASE … TEMPLATE), which is what migrating a new database makes and
+ * costs a fraction of it; tests of the migrations use freshPostgres or rawDatabase. Dropped by `drop`.
+ */
+export async function migratedPostgres(): Promise<{ url: string; drop: () => Promise<void> }> {
+  return freshPostgres(await migratedTemplate());
+}
+
+/** Migrations of this build, and the Kysely that runs them: a template of other ones is another database. */
+const MIGRATIONS_FILE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/storage/migrations.js');
+const KYSELY_PACKAGE = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../../node_modules/kysely/package.json',
+);
+let template: Promise<string> | undefined;
+
+/**
+ * The name of the template database with this build's migrations applied, made when it does not
+ * exist yet. Named after a hash of the compiled migrations (and Kysely's version), so that a
+ * change to them makes a new one; kept between runs and shared by test files and worktrees with
+ * the same migrations (`zgw_auth_tpl_…`, which may be dropped at any time: it is made again). One
+ * maker at a time, under an advisory lock; it becomes a template only once fully migrated, and
+ * accepts no connections, so that copies of it are never refused for a session on it.
+ */
+function migratedTemplate(): Promise<string> {
+  template ??= (async () => {
+    const kysely = JSON.parse(fs.readFileSync(KYSELY_PACKAGE, 'utf8')) as { version: string };
+    const hash = crypto
+      .createHash('sha256')
+      .update(fs.readFileSync(MIGRATIONS_FILE))
+      .update(kysely.version)
+      .digest('hex')
+      .slice(0, 16);
+    const name = `zgw_auth_tpl_${hash}`;
+    const admin = new pg.Client({ connectionString: PG_BASE });
+    await admin.connect();
+    try {
+      const ready = async () =>
+        (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1 AND datistemplate', [name])).rowCount === 1;
+      if (await ready()) return name;
+      await admin.query('SELECT pg_advisory_lock($1)', [Number.parseInt(hash.slice(0, 12), 16)]);
+      try {
+        if (await ready()) return name;
+        // One left by a maker that was ended before it was done.
+        await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        const building = await freshPostgres();
+        const db = new Kysely<Database>({
+          dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: building.url, max: 1 }) }),
+        });
+        try {
+          await migrate(db, 'postgres');
+        } finally {
+          await db.destroy();
+        }
+        await admin.query(`ALTER DATABASE ${building.name} RENAME TO ${name}`);
+        building.untrack();
+        await admin.query(`ALTER DATABASE ${name} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false`);
+        return name;
+      } finally {
+        await admin.query('SELECT pg_advisory_unlock($1)', [Number.parseInt(hash.slice(0, 12), 16)]);
+      }
+    } finally {
+      await admin.end();
+    }
+  })();
+  // A failed attempt is not kept: the next test tries again.
+  template.catch(() => (template = undefined));
+  return template;
 }
 
 /**
@@ -156,7 +239,8 @@ let counter = 0;
 /** A real zgw-auth HTTP server on a free port, on SQLite or a fresh PostgreSQL database. */
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-auth-test-'));
-  const pgdb = options.dialect === 'postgres' && !options.databaseUrl ? await freshPostgres() : undefined;
+  // Migrated already: the migrations are not what a test server is for (their tests open databases raw).
+  const pgdb = options.dialect === 'postgres' && !options.databaseUrl ? await migratedPostgres() : undefined;
   const config = loadConfig(
     {
       ZGW_AUTH_PORT: '0',
