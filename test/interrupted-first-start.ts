@@ -3,7 +3,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { type DialectName, request } from './helpers.js';
-import { CASES_AT_ONCE, registry, runCli, SECRET_FILE, startAgain, tokenFor } from './interrupted.js';
+import {
+  CASES_AT_ONCE,
+  eachConcurrently,
+  registry,
+  runCli,
+  SECRET_FILE,
+  startAgain,
+  startMsAtOnce,
+  tokenFor,
+} from './interrupted.js';
 
 // Interrupted first starts: a process is killed at many points (named points it reaches through
 // ZGW_AUTH_TEST_CRASH_AT, and signals after a range of delays), then the next start must accept
@@ -72,17 +81,19 @@ export function interruptedFirstStart(dialect: DialectName): void {
       }
     });
 
-    // After those: the signals come after shares of a start measured here, with nothing else of
-    // this file running, as they did when it was measured.
-
+    // After those, three at a time as well: the signals come after shares of a start timed with as
+    // many starting at once.
     it('killed or interrupted by signals across the whole start: each next start accepts the registry, one administrator, its secret delivered', async (t) => {
       // How long a whole first start takes here and now, to spread the signals over it.
-      const baseline = await registry(t, dialect);
-      const began = Date.now();
-      const measured = await startAgain(t, baseline.dir, baseline.env);
-      const startMs = Date.now() - began;
-      await measured.stop();
-      for (const [signal, share] of TIMED) {
+      const startMs = await startMsAtOnce(t, CASES_AT_ONCE, async () => {
+        const baseline = await registry(t, dialect);
+        const began = Date.now();
+        const measured = await startAgain(t, baseline.dir, baseline.env);
+        const ms = Date.now() - began;
+        await measured.stop();
+        return ms;
+      });
+      await eachConcurrently(t, TIMED, async ([signal, share]) => {
         const { dir, env } = await registry(t, dialect);
         const run = runCli(t, ['serve', '--port', '0'], env);
         const delay = Math.round(startMs * share);
@@ -93,7 +104,7 @@ export function interruptedFirstStart(dialect: DialectName): void {
         const again = await startAgain(t, dir, env);
         await assertOneDeliveredAdministrator(dir, again, label);
         await again.stop();
-      }
+      });
     });
   });
 }

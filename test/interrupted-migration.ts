@@ -9,7 +9,7 @@ import { hashSecret } from '../src/clients/secrets.js';
 import { parseMasterKey } from '../src/keys/master-key.js';
 import { migrate } from '../src/storage/migrations.js';
 import { clientRowAt, type DialectName } from './helpers.js';
-import { eachConcurrently, registry, runCli, startAgain, tokenFor } from './interrupted.js';
+import { eachConcurrently, registry, runCli, startAgain, startMsAtOnce, tokenFor } from './interrupted.js';
 
 // Interrupted migrations: a process is killed at the end of each migration and by signals during
 // them, then the next start must migrate the registry whole.
@@ -147,8 +147,10 @@ export function interruptedMigrationTests(dialect: DialectName): void {
         { signal: 'SIGKILL', share: 0.4 },
         { signal: 'SIGINT', share: 0.7 },
       ];
-      // How long a start that migrates takes here and now, to spread the signals over it.
-      const startMs = await (async () => {
+      const signalled = cases.filter((c) => c.signal);
+      // How long a start that migrates takes here and now, with as many at once as the signalled
+      // cases below run, to spread the signals over it.
+      const startMs = await startMsAtOnce(t, signalled.length, async () => {
         const { dir, env, url } = await registry(t, dialect);
         await registryAtSchema0002(dialect, dir, url, masterKey, EVENTS);
         const began = Date.now();
@@ -157,7 +159,7 @@ export function interruptedMigrationTests(dialect: DialectName): void {
         await measured.stop();
         await assertMigrated(dialect, dir, url, EVENTS, 'uninterrupted');
         return ms;
-      })();
+      });
       const runCase = async (c: (typeof cases)[number]) => {
         const { dir, env: base, url } = await registry(t, dialect);
         const env = { ...base, ZGW_AUTH_MASTER_KEY: masterKey };
@@ -180,8 +182,8 @@ export function interruptedMigrationTests(dialect: DialectName): void {
         await again.stop();
         await assertMigrated(dialect, dir, url, EVENTS, label);
       };
-      // The signals one after the other, right after the start they are timed by, as it ran: alone.
-      for (const c of cases.filter((c) => c.signal)) await runCase(c);
+      // The signals right after the starts they are timed by, as many at once as were timed.
+      await eachConcurrently(t, signalled, runCase, signalled.length);
       // The named points do not depend on timing: several at once, each on a registry of its own.
       await eachConcurrently(
         t,

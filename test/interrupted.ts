@@ -74,11 +74,16 @@ export async function tokenFor(url: string, clientId: string, secret: string) {
 }
 
 /**
- * Runs `run` for every case, at most CASES_AT_ONCE at a time. Waits until every case has ended,
- * also after one failed, so that no case starts a process after the test's cleanup ran; then fails
- * with the first failure, the others named in the test's diagnostics.
+ * Runs `run` for every case, at most `limit` (CASES_AT_ONCE) at a time. Waits until every case has
+ * ended, also after one failed, so that no case starts a process after the test's cleanup ran;
+ * then fails with the first failure, the others named in the test's diagnostics.
  */
-export async function eachConcurrently<T>(t: TestContext, cases: T[], run: (c: T) => Promise<void>): Promise<void> {
+export async function eachConcurrently<T>(
+  t: TestContext,
+  cases: T[],
+  run: (c: T) => Promise<void>,
+  limit = CASES_AT_ONCE,
+): Promise<void> {
   const failures: unknown[] = [];
   let next = 0;
   const worker = async () => {
@@ -91,7 +96,25 @@ export async function eachConcurrently<T>(t: TestContext, cases: T[], run: (c: T
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(CASES_AT_ONCE, cases.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(limit, cases.length) }, worker));
   for (const err of failures.slice(1)) t.diagnostic(`another case failed too: ${String(err)}`);
   if (failures.length) throw failures[0];
+}
+
+/**
+ * How long a start takes here and now with `n` starting at once: the median of `n` timed together
+ * (`timeOne` starts one and returns its milliseconds). Signals sent after shares of it, to cases
+ * run `n` at a time, land across the start as they would in cases run one by one after a start
+ * timed alone.
+ */
+export async function startMsAtOnce(t: TestContext, n: number, timeOne: () => Promise<number>): Promise<number> {
+  const ms: number[] = [];
+  await eachConcurrently(
+    t,
+    Array.from({ length: n }, (_, i) => i),
+    async () => void ms.push(await timeOne()),
+    n,
+  );
+  ms.sort((a, b) => a - b);
+  return ms[Math.floor(n / 2)]!;
 }
