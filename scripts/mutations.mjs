@@ -54,6 +54,13 @@ const AC_CALLER = 'src/autorisaties/authorize-caller.ts';
 const AC_VALIDATE = 'src/autorisaties/validate.ts';
 const AC = ['autorisaties-api'];
 const AC_NOTIFY = ['autorisaties-notifications'];
+// The ZGW decision in the verifier package: against a real zgw-auth first, then the package's own tests.
+const AC_DECIDE = 'packages/verifier/src/decide.ts';
+const AC_SOURCE = 'packages/verifier/src/applicatie-source.ts';
+const AC_APPLICATIE = 'packages/verifier/src/applicatie.ts';
+const AC_DECISION = 'packages/verifier/src/autorisaties.ts';
+const DECISIONS = ['autorisaties-decisions', 'autorisaties-decide', 'applicatie-source'];
+const AC_CACHE = ['applicatie-source', 'autorisaties-decisions'];
 
 export const MUTATIONS = [
   // ---- verifier library: token shape -------------------------------------------------------
@@ -3506,5 +3513,150 @@ export const MUTATIONS = [
     tests: AC_NOTIFY,
     from: ".whereRef('p.id', '<', 'o.id')",
     to: ".whereRef('p.id', '<', 'p.id')",
+  },
+  {
+    id: 'ac-decide-scope-object',
+    check: "ZGW decision: an object's autorisaties (of its type, at its level) must hold every required scope",
+    fn: 'reachOf',
+    file: AC_DECIDE,
+    tests: DECISIONS,
+    from: "if (typeof r === 'string') best = scopes.get(r) ?? -1;",
+    to: "if (typeof r === 'string') best = Math.max(...scopes.values());",
+  },
+  {
+    id: 'ac-decide-scope-component',
+    check: "ZGW decision: without an object, the component's autorisaties must hold every required scope",
+    fn: 'grants',
+    file: AC_DECIDE,
+    tests: DECISIONS,
+    from: 'for (const e of entries) if (e.scopes.includes(scope)) return true;',
+    to: 'for (const e of entries) if (Math.random() >= 0) return true;',
+  },
+  {
+    id: 'ac-decide-type',
+    check: "ZGW decision: only autorisaties of the object's zaaktype / informatieobjecttype / besluittype count",
+    fn: 'decide',
+    file: AC_DECIDE,
+    tests: DECISIONS,
+    from: 'if (rank <= reachOf(rights.byType.get(type), scopes)) return ALLOWED;',
+    to: 'if (rank <= reachOf(rights.byType.values().next().value, scopes)) return ALLOWED;',
+  },
+  {
+    id: 'ac-decide-level',
+    check: 'ZGW decision: zrc and drc autorisaties reach objects only up to their maxVertrouwelijkheidaanduiding',
+    fn: 'compile',
+    file: AC_DECIDE,
+    tests: DECISIONS,
+    from: 'const reach = LEVELLED.has(a.component) ? entry.maxRank : TOP;',
+    to: 'const reach = TOP;',
+  },
+  {
+    id: 'ac-decide-level-boundary',
+    check: 'ZGW decision: an object one level above the maximum is refused (the comparison is inclusive, not more)',
+    fn: 'decide',
+    file: AC_DECIDE,
+    tests: DECISIONS,
+    from: 'if (rank <= reachOf(rights.byType.get(type), scopes)) return ALLOWED;',
+    to: 'if (rank - 1 <= reachOf(rights.byType.get(type), scopes)) return ALLOWED;',
+  },
+  {
+    id: 'ac-visible-level',
+    check: 'ZGW list filter: each type is visible only up to the level its autorisaties reach',
+    fn: 'visible',
+    file: AC_DECIDE,
+    tests: DECISIONS,
+    from: 'if (reach >= 0) types.set(type, levelled ? VERTROUWELIJKHEIDAANDUIDINGEN[reach] : undefined);',
+    to: 'if (reach >= 0) types.set(type, levelled ? VERTROUWELIJKHEIDAANDUIDINGEN[TOP] : undefined);',
+  },
+  {
+    id: 'ac-decide-unknown-client',
+    check: 'ZGW decision: a client id without an applicatie is refused',
+    fn: 'decide',
+    file: AC_DECIDE,
+    tests: DECISIONS,
+    from: "if (!applicatie) return refused('unknown_client');",
+    to: 'if (!applicatie) return ALLOWED;',
+  },
+  {
+    id: 'ac-decide-answer-names-client',
+    check:
+      "ZGW decision: an AC answer counts only with applicaties that name the asked client id (never another client's)",
+    fn: 'consumerApplicatie',
+    file: AC_APPLICATIE,
+    tests: ['applicatie-source'],
+    from: '.filter((a) => a.clientIds.includes(clientId));',
+    to: '.filter(() => true);',
+  },
+  {
+    id: 'ac-decide-object-missing',
+    check: 'ZGW decision: a zrc, drc or brc request without its object (nor "any") is refused',
+    fn: 'decide',
+    file: AC_DECIDE,
+    tests: DECISIONS,
+    from: "if (field !== undefined && object === undefined) return refused('object_missing');",
+    to: "if (Math.random() < 0) return refused('object_missing');",
+  },
+  {
+    id: 'ac-decide-gereed-voor-publicatie',
+    check: 'ZGW decision: alleenIsGereedVoorPublicatie reaches only documents ready for publication',
+    fn: 'decide',
+    file: AC_DECIDE,
+    tests: DECISIONS,
+    from: "if (app.onlyGereed && component === 'drc' && facts && facts.isGereedVoorPublicatie !== true)",
+    to: 'if (Math.random() < 0)',
+  },
+  {
+    id: 'ac-decide-fail-closed',
+    check: 'ZGW decision: when the applicaties cannot be read, nothing is allowed (fail closed)',
+    fn: 'createAutorisaties',
+    file: AC_DECISION,
+    tests: ['applicatie-source', 'autorisaties-decisions'],
+    from: "(err: unknown) => { if (!(err instanceof AutorisatiesUnavailable)) report(err); return refused('unavailable');",
+    to: '(err: unknown) => { if (!(err instanceof AutorisatiesUnavailable)) report(err); return { allowed: true } as Decision;',
+  },
+  {
+    id: 'ac-source-status',
+    check: 'ZGW decision: an AC answer other than 200 (or a JSON 404) is no applicatie, whatever its body',
+    fn: 'remoteApplicaties',
+    file: AC_SOURCE,
+    tests: ['applicatie-source'],
+    from: 'if (res.status !== 200) return fail(`the Autorisaties API answered ${res.status}`);',
+    to: 'if (Math.random() < 0) return fail(`the Autorisaties API answered ${res.status}`);',
+  },
+  {
+    id: 'ac-cache-max-age',
+    check: 'ZGW decision: a cached AC answer is used for at most maxAgeMs',
+    fn: 'remoteApplicaties',
+    file: AC_SOURCE,
+    tests: AC_CACHE,
+    from: 'if (t < hit.expiresAt && t >= hit.fetchedAt) return hit.applicatie;',
+    to: 'if (Math.random() >= 0) return hit.applicatie;',
+  },
+  {
+    id: 'ac-cache-notification',
+    check: "ZGW decision: a notification of kanaal autorisaties drops its applicatie's cached answers",
+    fn: 'remoteApplicaties',
+    file: AC_SOURCE,
+    tests: ['autorisaties-decisions', 'applicatie-source'],
+    from: 'return dropped(cache.deleteWhere((e) => e.key === undefined || e.key === n.key));',
+    to: 'return dropped(cache.deleteWhere((e) => e.key === undefined));',
+  },
+  {
+    id: 'ac-cache-in-flight',
+    check: 'ZGW decision: an AC answer asked for before a notification is not cached after it',
+    fn: 'fetchShared',
+    file: AC_SOURCE,
+    tests: AC_CACHE,
+    from: 'if (startedIn === generation) {',
+    to: 'if (Math.random() >= 0) {',
+  },
+  {
+    id: 'ac-cache-settle',
+    check: 'ZGW decision: answers fetched shortly after a notification are kept only until settleMs after it',
+    fn: 'fetchShared',
+    file: AC_SOURCE,
+    tests: AC_CACHE,
+    from: 'expiresAt: t < settledAt ? Math.min(settledAt, t + maxAgeMs) : t + maxAgeMs',
+    to: 'expiresAt: t + maxAgeMs',
   },
 ];

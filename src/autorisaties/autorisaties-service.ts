@@ -125,6 +125,14 @@ export class AutorisatiesService {
     return found;
   }
 
+  /**
+   * The applicatie of a client id, or undefined: what GET /applicaties/consumer answers, from the
+   * same cache (emptied by every change, of this process or another), for a ZGW API in this process.
+   */
+  async forClient(clientId: string): Promise<Applicatie | undefined> {
+    return this.byClientId(clientId);
+  }
+
   /** Whether the client may use the AC's own `scope`, by the AC's own data. */
   async grants(clientId: string, scope: string): Promise<boolean> {
     const applicatie = await this.byClientId(clientId);

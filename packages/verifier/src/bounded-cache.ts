@@ -52,6 +52,18 @@ export class BoundedCache<K, V> {
     this.old.delete(key);
   }
 
+  /** Deletes every entry `drop` picks; how many. Visits them all: for rare events, not per request. */
+  deleteWhere(drop: (value: V, key: K) => boolean): number {
+    let dropped = 0;
+    for (const map of [this.young, this.old])
+      for (const [key, value] of map)
+        if (drop(value, key)) {
+          map.delete(key);
+          dropped++;
+        }
+    return dropped;
+  }
+
   clear(): void {
     this.young = new Map();
     this.old = new Map();

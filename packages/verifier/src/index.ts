@@ -56,3 +56,43 @@ export {
   ReplayCacheFull,
 } from './replay-cache.js';
 export { certificateFromHeader, type CertificateHeaderFormat, certificateThumbprint } from './certificate.js';
+export {
+  type Applicatie,
+  type Autorisatie,
+  levelsUpTo,
+  parseApplicatie,
+  MalformedApplicatie,
+  type Vertrouwelijkheidaanduiding,
+  VERTROUWELIJKHEIDAANDUIDINGEN,
+} from './applicatie.js';
+export {
+  type AutorisatieRequest,
+  type Decision,
+  type ObjectFacts,
+  type RefusalReason,
+  type ScopeRequirement,
+  type Visible,
+} from './decide.js';
+export {
+  type AcCredentials,
+  type ApplicatieLookup,
+  type ApplicatieSource,
+  AutorisatiesUnavailable,
+  remoteApplicaties,
+  type RemoteApplicaties,
+  type RemoteApplicatiesOptions,
+} from './applicatie-source.js';
+export {
+  AutorisatieRefused,
+  type Autorisaties,
+  type AutorisatiesOptions,
+  type Caller,
+  createAutorisaties,
+} from './autorisaties.js';
+export {
+  autorisatieHook,
+  autorisatieRefusal,
+  type AutorisatieGuardOptions,
+  PERMISSION_DENIED_TITLE,
+  requireAutorisatie,
+} from './autorisatie-guards.js';
