@@ -9,7 +9,7 @@
 const DOMAINS = '^src/(audit|changes|clients|inspection|keys|limits|migrate|organisations|pki|tokens|transfer)/';
 // Use cases: the operations the edges call. A store implements a port; it never calls one of these.
 const USE_CASES =
-  '^src/(audit/audit-log|clients/(authenticate-client|client-service)|keys/rotate-key|migrate/apply-migration-plan|organisations/(client-administration|organisation-service)|tokens/(issue|introspect|revoke)-token|transfer/registry-transfer)\\.ts$';
+  '^src/(audit/audit-log|clients/(authenticate-client|client-service)|keys/rotate-key|migrate/apply-(migration-plan|applicatie-migration)|organisations/(client-administration|organisation-service)|tokens/(issue|introspect|revoke)-token|transfer/registry-transfer)\\.ts$';
 
 module.exports = {
   forbidden: [

@@ -1,6 +1,7 @@
 // Baseline: the least a client-credentials /token can do, in Fastify with node:crypto: HTTP Basic,
 // a constant-time secret compare, one signature (callback form, on the thread pool). And an
-// /introspect route answering a fixed JSON, to measure what HTTP alone costs there.
+// /introspect route answering a fixed JSON, to measure what HTTP alone costs there; and, when
+// configured, the Autorisaties API's GET /applicaties/consumer answering a fixed JSON likewise.
 // Usage: node bare-server.js <config.json>
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -14,6 +15,8 @@ interface BareConfig {
   privateKeyPem: string;
   clients: Array<{ clientId: string; secret: string }>;
   introspectionAnswer: Record<string, unknown>;
+  /** The path of GET /applicaties/consumer and the JSON to answer there. */
+  consumer?: { path: string; answer: unknown };
 }
 
 const config = JSON.parse(fs.readFileSync(process.argv[2]!, 'utf8')) as BareConfig;
@@ -61,6 +64,10 @@ server.post('/token', async (request, reply) => {
 });
 
 server.post('/introspect', () => config.introspectionAnswer);
+if (config.consumer) {
+  const { answer } = config.consumer;
+  server.get(config.consumer.path, () => answer);
+}
 server.get('/health', () => ({ ok: true }));
 
 await server.listen({ host: '127.0.0.1', port: config.port });

@@ -15,7 +15,7 @@ export interface LoadResult {
 
 /**
  * Load from wrk (a separate C process, one thread) over 127.0.0.1, the requests of `requestsFile`
- * cycled. Closed loop by default: every connection sends its next request as soon as it has an
+ * cycled (POSTs; with `method: 'GET'`, GETs of the path each line names). Closed loop by default: every connection sends its next request as soon as it has an
  * answer. With `rate`, connections pause between requests (exponentially distributed, like
  * independent clients) so that together they send about `rate` requests per second.
  */
@@ -23,7 +23,7 @@ export async function wrk(
   url: string,
   requestsFile: string,
   seconds: number,
-  o: { connections?: number; rate?: number } = {},
+  o: { connections?: number; rate?: number; method?: 'GET' | 'POST' } = {},
 ): Promise<LoadResult> {
   const connections = o.connections ?? 32;
   const args = [
@@ -37,6 +37,7 @@ export async function wrk(
     url,
   ];
   const env: Record<string, string> = { ...process.env, BENCH_REQUESTS: requestsFile };
+  if (o.method === 'GET') env.BENCH_METHOD = 'GET';
   if (o.rate) env.BENCH_MEAN_DELAY_MS = String((connections * 1000) / o.rate);
   const { stdout } = await run('wrk', args, { env, maxBuffer: 1 << 20 });
   const line = stdout.trim().split('\n').pop()!;

@@ -160,3 +160,104 @@ export function assertionRequests(clients: Credentials[], audience: string, coun
   }
   return lines;
 }
+
+/** What every seeded applicatie may do: read the AC (so each can call it), and a zaaktype and a document type. */
+function benchAutorisaties(i: number) {
+  const type = (kind: string) =>
+    `https://catalogi.example.nl/api/v1/${kind}/${crypto.createHash('sha256').update(`${kind}${i}`).digest('hex').slice(0, 32)}`;
+  return [
+    { component: 'ac', scopes: ['autorisaties.lezen'] },
+    {
+      component: 'zrc',
+      scopes: ['zaken.lezen', 'zaken.aanmaken', 'zaken.bijwerken'],
+      zaaktype: type('zaaktypen'),
+      maxVertrouwelijkheidaanduiding: 'zaakvertrouwelijk',
+    },
+    {
+      component: 'drc',
+      scopes: ['documenten.lezen'],
+      informatieobjecttype: type('informatieobjecttypen'),
+      maxVertrouwelijkheidaanduiding: 'openbaar',
+    },
+  ] as const;
+}
+
+/**
+ * Applicaties for the Autorisaties API rows: one for each of the registry's clients, made through
+ * the use case (with its checks, audit events and change announcements), and `total` minus those
+ * in all, the rest written straight into the database in batches inside one transaction (each with
+ * a client of its own, as the registry requires): 100,000 through the use case would take minutes.
+ */
+export async function seedApplicaties(registry: Registry, total: number): Promise<void> {
+  const app = await createApp(loadConfig({ ...registry.env, ZGW_AUTH_LOG_LEVEL: 'silent' }), {
+    log: createLogger('silent'),
+  });
+  try {
+    const actor = { id: 'bench', rsin: '000000000', everyOrganisation: true };
+    for (const [i, c] of registry.clients.entries())
+      await app.autorisaties.create(
+        {
+          clientIds: [c.clientId],
+          label: `Bench ${i}`,
+          autorisaties: benchAutorisaties(i).map((a) => ({ ...a, scopes: [...a.scopes] })),
+        },
+        actor,
+      );
+    const extra = total - registry.clients.length;
+    const at = Date.now();
+    const BATCH = 500;
+    await app.storage.db.transaction().execute(async (trx) => {
+      for (let start = 0; start < extra; start += BATCH) {
+        const n = Math.min(BATCH, extra - start);
+        const ids = Array.from({ length: n }, (_, k) => `bench-ac-${start + k}`);
+        const uuids = ids.map(() => crypto.randomUUID());
+        await trx
+          .insertInto('clients')
+          .values(
+            ids.map((client_id) => ({
+              client_id,
+              name: client_id,
+              description: '',
+              rsin: '000000000',
+              enabled: 1,
+              grant_types: '["client_credentials"]',
+              allowed_scopes: '[]',
+              default_scopes: '[]',
+              token_lifetime: null,
+              static_claims: '{}',
+              self_signed_allowed: 0,
+              created_at: at,
+              updated_at: at,
+              last_token_at: null,
+              jwks_uri: null,
+              tls_subject_field: null,
+              tls_subject_value: null,
+              oin: null,
+            })),
+          )
+          .execute();
+        await trx
+          .insertInto('applicaties')
+          .values(
+            ids.map((id, k) => ({
+              uuid: uuids[k]!,
+              label: id,
+              heeft_alle_autorisaties: 0,
+              alleen_is_gereed_voor_publicatie: 0,
+              autorisaties: JSON.stringify(benchAutorisaties(start + k + registry.clients.length)),
+              organisation: '000000000',
+              created_at: at,
+              updated_at: at,
+            })),
+          )
+          .execute();
+        await trx
+          .insertInto('applicatie_clients')
+          .values(ids.map((client_id, k) => ({ client_id, applicatie_uuid: uuids[k]!, position: 0 })))
+          .execute();
+      }
+    });
+  } finally {
+    await app.close();
+  }
+}

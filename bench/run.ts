@@ -16,6 +16,7 @@ import {
   createRegistry,
   type Credentials,
   type Registry,
+  seedApplicaties,
   selfSignedToken,
   tokenRequest,
   writeRequests,
@@ -45,6 +46,7 @@ const GROUPS = [
   'memory',
   'startup',
   'dpop',
+  'autorisaties',
 ] as const;
 type Group = (typeof GROUPS)[number];
 
@@ -117,14 +119,17 @@ interface LoadCase {
   server: ServerProcess;
   path: string;
   requests: string;
+  /** GET: each request line names its path (bench/wrk/requests.lua). */
+  method?: 'GET';
 }
 
 /** Warm every server up, then `rounds` rounds in which each case runs once, in turn. */
 async function throughput(cases: LoadCase[]): Promise<void> {
-  if (plan.warmup) for (const c of cases) await wrk(c.server.url + c.path, c.requests, plan.warmup);
+  const options = (c: LoadCase) => (c.method ? { method: c.method } : {});
+  if (plan.warmup) for (const c of cases) await wrk(c.server.url + c.path, c.requests, plan.warmup, options(c));
   for (let r = 0; r < plan.rounds; r++) {
     for (const c of cases) {
-      const result = await wrk(c.server.url + c.path, c.requests, plan.seconds);
+      const result = await wrk(c.server.url + c.path, c.requests, plan.seconds, options(c));
       assertClean(c.name, result);
       record(c.name, 'req/s', result.rps);
       log(`${c.name}: ${Math.round(result.rps)} req/s, p99 ${result.p99Ms.toFixed(1)} ms`);
@@ -490,6 +495,8 @@ async function main(): Promise<Target[]> {
 
   if (only.has('dpop')) await senderConstrained();
 
+  if (only.has('autorisaties')) await autorisaties();
+
   if (only.has('startup')) {
     log('start-up to first token');
     for (const s of servers.filter((s) => s.name.startsWith('zgw-auth RS256 SQLite'))) await s.stop();
@@ -498,6 +505,92 @@ async function main(): Promise<Target[]> {
   }
 
   return targets();
+}
+
+/** Where zgw-auth serves the Autorisaties API by default (ZGW_AUTH_AC_BASE_PATH). */
+const AC_BASE = '/autorisaties/api/v1';
+
+/**
+ * The Autorisaties API's GET /applicaties/consumer, as a ZGW API asks it about every request it
+ * gets: against a bare Fastify route answering the same JSON, and on a registry of `plan.clients`
+ * applicaties against one of 10. The callers are the registries' 10 clients, each with an access
+ * token of its own from /token (a ZGW API reuses its token until it expires), asking about the same
+ * 10 client ids in both registries; the stress reading asks about every applicatie in turn.
+ */
+async function autorisaties(): Promise<void> {
+  const n = plan.clients;
+  log(`Autorisaties API: registries of 10 and ${n} applicaties`);
+  const few = await createRegistry(path.join(workDir, 'ac-10'), { alg: 'ES256', count: 10 });
+  registries.push(few);
+  await seedApplicaties(few, 10);
+  const many = await createRegistry(path.join(workDir, 'ac-many'), { alg: 'ES256', count: 10 });
+  registries.push(many);
+  const seeding = performance.now();
+  await seedApplicaties(many, n);
+  log(`seeded ${n} applicaties in ${((performance.now() - seeding) / 1000).toFixed(1)} s`);
+  const zgwFew = await start(startZgwAuth({ name: 'zgw-auth AC SQLite, 10 applicaties', registry: few, workDir }));
+  const zgwMany = await start(startZgwAuth({ name: `zgw-auth AC SQLite, ${n} applicaties`, registry: many, workDir }));
+  const zgwManyAll = await start(
+    startZgwAuth({ name: `zgw-auth AC SQLite, ${n} applicaties, all asked`, registry: many, workDir }),
+  );
+  const consumer = (clientId: string) => `${AC_BASE}/applicaties/consumer?clientId=${encodeURIComponent(clientId)}`;
+  const tokensOf = (server: ServerProcess, registry: Registry) =>
+    Promise.all(registry.clients.map((c) => fetchToken(server.url, c)));
+  /** `count` requests: caller i % 10 asks about client (3i + 1) % 10, or about `ids[i]` when given. */
+  const lines = (tokens: string[], registry: Registry, count: number, ids?: (i: number) => string) =>
+    Array.from({ length: count }, (_, i): [string, string] => [
+      `Bearer ${tokens[i % tokens.length]}`,
+      consumer(ids ? ids(i) : registry.clients[(3 * i + 1) % registry.clients.length]!.clientId),
+    ]);
+  const req = (name: string, list: Array<[string, string]>) => writeRequests(path.join(workDir, `${name}.txt`), list);
+  const fewTokens = await tokensOf(zgwFew, few);
+  const fewRequests = req('ac-consumer-10', lines(fewTokens, few, 1000));
+  const manyRequests = req('ac-consumer-many', lines(await tokensOf(zgwMany, many), many, 1000));
+  // Every applicatie in turn: the 10 seeded through the use case and the rest (bench/registry.ts).
+  const allIds = (i: number) => (i < 10 ? many.clients[i]!.clientId : `bench-ac-${i - 10}`);
+  const allRequests = req('ac-consumer-all', lines(await tokensOf(zgwManyAll, many), many, n, allIds));
+  const answer = await getJson(`${zgwFew.url}${consumer(few.clients[1]!.clientId)}`, `Bearer ${fewTokens[0]}`);
+  const bare = await start(
+    startBare({
+      name: 'bare Fastify, consumer route',
+      alg: 'ES256',
+      clients: few.clients,
+      workDir,
+      consumer: { path: `${AC_BASE}/applicaties/consumer`, answer },
+    }),
+  );
+  log('Autorisaties API: GET /applicaties/consumer');
+  await throughput([
+    { name: AC_CASES.few, server: zgwFew, path: '', requests: fewRequests, method: 'GET' },
+    { name: AC_CASES.bare, server: bare, path: '', requests: fewRequests, method: 'GET' },
+    { name: AC_CASES.many(n), server: zgwMany, path: '', requests: manyRequests, method: 'GET' },
+    { name: AC_CASES.all(n), server: zgwManyAll, path: '', requests: allRequests, method: 'GET' },
+  ]);
+  for (const s of [zgwFew, zgwMany, zgwManyAll, bare]) await s.stop();
+}
+
+const AC_CASES = {
+  few: 'GET /applicaties/consumer, zgw-auth, 10 applicaties',
+  bare: 'GET /applicaties/consumer, bare Fastify route, same JSON',
+  many: (n: number) => `GET /applicaties/consumer, zgw-auth, ${n} applicaties, 10 asked`,
+  all: (n: number) => `GET /applicaties/consumer, zgw-auth, ${n} applicaties, all asked`,
+};
+
+/** A GET with a bearer token; its JSON answer (a 200, or the run stops: a refusal measures nothing). */
+function getJson(url: string, authorization: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { headers: { authorization } }, (res) => {
+        let data = '';
+        res.on('data', (d: Buffer) => (data += d.toString()));
+        res.on('end', () =>
+          res.statusCode === 200
+            ? resolve(JSON.parse(data) as unknown)
+            : reject(new Error(`GET ${url}: ${res.statusCode} ${data.slice(0, 300)}`)),
+        );
+      })
+      .on('error', reject);
+  });
 }
 
 /**
@@ -785,6 +878,23 @@ function targets(): Target[] {
     '/token ES256, zgw-auth, with a DPoP proof',
     '/token ES256, zgw-auth, without DPoP',
     0.8,
+  );
+  ratio('ac-consumer-bare', 'GET /applicaties/consumer vs bare route', AC_CASES.few, AC_CASES.bare, 0.5);
+  ratio(
+    'scale-ac-consumer',
+    `GET /applicaties/consumer, ${n} applicaties vs 10`,
+    AC_CASES.many(n),
+    AC_CASES.few,
+    0.95,
+    smaller,
+  );
+  ratio(
+    'scale-ac-consumer-all-asked',
+    `GET /applicaties/consumer, all ${n} asked vs 10`,
+    AC_CASES.all(n),
+    AC_CASES.few,
+    0.95,
+    'stress reading, not the target',
   );
   max(
     'dpop-replay-cache',

@@ -47,6 +47,8 @@ export interface PeerOptions {
   workDir: string;
   /** For the bare server's /introspect: the JSON zgw-auth answers for a token. */
   introspectionAnswer?: Record<string, unknown>;
+  /** For the bare server's GET /applicaties/consumer: its path and the JSON zgw-auth answers there. */
+  consumer?: { path: string; answer: unknown };
 }
 
 /** The bare Fastify baseline (bench/bare-server.ts). */
@@ -60,6 +62,7 @@ export function startBare(o: PeerOptions): Promise<ServerProcess> {
     privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }),
     clients: o.clients,
     introspectionAnswer: o.introspectionAnswer ?? {},
+    ...(o.consumer ? { consumer: o.consumer } : {}),
   });
   return startServer({
     name: o.name,

@@ -8,15 +8,20 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { loadConfig } from '../src/config.js';
+import { notificatie } from '../src/autorisaties/notifications.js';
+import { KyselyNotificationOutbox, writeNotification } from '../src/storage/kysely-notification-outbox.js';
 import addFormatsModule from 'ajv-formats';
 import {
   type DialectName,
   DIALECTS,
   eventually,
+  firstAdminSecret,
   freshPostgres,
   type HttpResult,
+  postForm,
   RealClock,
   request,
+  startServeProcess,
   startTestServer,
   type TestServer,
 } from './helpers.js';
@@ -55,7 +60,8 @@ interface Received {
   kenmerken?: Record<string, string>;
 }
 
-type Mode = 'ok' | 'unavailable' | 'every-other' | 'refuse-next';
+/** hold: the next notification is taken in and never answered (the connection stays open). */
+type Mode = 'ok' | 'unavailable' | 'every-other' | 'refuse-next' | 'hold';
 
 /**
  * A Notificaties API as far as zgw-auth uses it: GET/POST /kanaal and POST /notificaties, each
@@ -68,6 +74,10 @@ class Receiver {
   kanaalPosts = 0;
   problems: string[] = [];
   mode: Mode = 'ok';
+  /** Notificaties refused with 503 (mode unavailable). */
+  refused = 0;
+  /** The notification taken in by mode hold, and whether its connection is still open. */
+  held: { message: Received; open: boolean } | undefined;
   private toggle = false;
   private server: http.Server | undefined;
   port = 0;
@@ -130,7 +140,14 @@ class Receiver {
       return send(201, kanaal);
     }
     if (req.method === 'POST' && url.pathname === '/api/v1/notificaties') {
-      if (this.mode === 'unavailable') return send(503, { code: 'unavailable' });
+      if (this.mode === 'unavailable') return (this.refused++, send(503, { code: 'unavailable' }));
+      if (this.mode === 'hold') {
+        this.mode = 'ok';
+        const held = { message: JSON.parse(body) as Received, open: true };
+        this.held = held;
+        res.on('close', () => (held.open = false));
+        return;
+      }
       if (this.mode === 'every-other' && (this.toggle = !this.toggle)) return send(503, { code: 'unavailable' });
       if (this.mode === 'refuse-next') {
         this.mode = 'ok';
@@ -232,6 +249,41 @@ describe('without ZGW_AUTH_NOTIFICATIONS_URL', () => {
       await ts.close();
     }
   });
+});
+
+describe('the outbox: claims', () => {
+  for (const dialect of DIALECTS)
+    it(`a claim is renewed only while it is the one taken: one that lapsed and was taken again is not (${dialect})`, async () => {
+      // No delivery loop here (no notifications configured): the test alone claims.
+      const ts = await startTestServer({ dialect });
+      try {
+        const outbox = new KyselyNotificationOutbox(ts.app.storage.db);
+        const t0 = Date.now();
+        for (const applicatie of ['a', 'b'])
+          await writeNotification(ts.app.storage.db, {
+            applicatie,
+            message: notificatie(`https://ac.example/applicaties/${applicatie}`, 'create', t0),
+            at: t0,
+          });
+        const claimed = await outbox.claim(t0, t0 + 1000, 10);
+        const [a, b] = claimed.map((e) => e.id);
+        assert.equal(claimed.length, 2);
+        // Both claims lapsed, and another process took the rows again: the first claim renews nothing.
+        assert.deepEqual(
+          (await outbox.claim(t0 + 2000, t0 + 9000, 10)).map((e) => e.id),
+          [a, b],
+        );
+        assert.deepEqual(await outbox.extend([a!, b!], t0 + 1000, t0 + 5000), []);
+        assert.deepEqual((await outbox.extend([a!, b!], t0 + 9000, t0 + 12_000)).sort(), [a, b].sort());
+        const rows = await ts.app.storage.db.selectFrom('notification_outbox').select(['claimed_until']).execute();
+        assert.deepEqual(
+          rows.map((r) => Number(r.claimed_until)),
+          [t0 + 12_000, t0 + 12_000],
+        );
+      } finally {
+        await ts.close();
+      }
+    });
 });
 
 for (const dialect of DIALECTS) suite(dialect);
@@ -389,6 +441,105 @@ function suite(dialect: DialectName) {
       assert.ok(ts.logs.some((l) => l.includes('refused a notification for good')));
       // Neither the secret nor a token of it is logged.
       assert.ok(!ts.logs.some((l) => l.includes(SECRET)));
+    });
+  });
+
+  describe(`Autorisaties API notifications survive a crash (${dialect})`, () => {
+    it('killed (SIGKILL) while a notification is being sent, then started again: it is delivered, nothing is lost, in order per applicatie', async (t) => {
+      const receiver = new Receiver();
+      await receiver.start();
+      t.after(() => receiver.stop());
+      const pg = dialect === 'postgres' ? await freshPostgres() : undefined;
+      if (pg) t.after(() => pg.drop());
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-auth-outbox-crash-'));
+      const env = {
+        ...settings(receiver),
+        // A short request timeout: the claim of a notification whose sender died lapses soon after.
+        ZGW_AUTH_NOTIFICATIONS_TIMEOUT: '2',
+        ZGW_AUTH_HOST: '127.0.0.1',
+        ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64'),
+        ...(pg ? { DATABASE_URL: pg.url } : {}),
+      };
+      let proc = await startServeProcess(dataDir, env);
+      t.after(() => proc.stop('SIGKILL'));
+      const admin = { id: 'zgw-auth-admin', secret: firstAdminSecret(proc.output())! };
+      const tokenOf = async () =>
+        (
+          await postForm(`${proc.url}/token`, {
+            grant_type: 'client_credentials',
+            client_id: admin.id,
+            client_secret: admin.secret,
+          })
+        ).json.access_token as string;
+      const token = await tokenOf();
+      const call = async (method: string, p: string, body?: unknown) => {
+        const res = await request(`${proc.url}${p}`, {
+          method,
+          headers: {
+            authorization: `Bearer ${token}`,
+            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+        assert.ok(res.status < 300, `${method} ${p}: ${res.status} ${res.text}`);
+        return res;
+      };
+      /** A new client and an applicatie of it; the applicatie's path (the port changes with the restart). */
+      const create = async (label: string) => {
+        const client = await call('POST', '/admin/clients', { rsin: '000000000' });
+        const made = await call('POST', `${BASE}/applicaties`, {
+          clientIds: [client.json.client.clientId],
+          label,
+          heeftAlleAutorisaties: true,
+        });
+        const url = made.json.url as string;
+        return url.slice(url.indexOf(BASE));
+      };
+      const uuidOf = (p: string) => p.split('/').pop()!;
+
+      // The Notificaties API away: the first start's applicatie (of the administrator) and five
+      // changes of two more wait in the outbox.
+      receiver.mode = 'unavailable';
+      const bootUrl = (await call('GET', `${BASE}/applicaties/consumer?clientId=${admin.id}`)).json[0].url as string;
+      const boot = bootUrl.slice(bootUrl.indexOf(BASE));
+      const x = await create('x');
+      await call('PATCH', `${BASE}/applicaties/${uuidOf(x)}`, { label: 'x2' });
+      const y = await create('y');
+      await call('PATCH', `${BASE}/applicaties/${uuidOf(y)}`, { label: 'y2' });
+      await call('DELETE', `${BASE}/applicaties/${uuidOf(x)}`);
+      assert.ok(await eventually(async () => receiver.refused > 0, WAIT), 'attempts were made');
+
+      // Back, but it holds the next notification open; while it does, the process is killed.
+      receiver.mode = 'hold';
+      assert.ok(await eventually(async () => receiver.held !== undefined, WAIT), 'a notification is being sent');
+      const held = receiver.held!;
+      // Read as the signal goes: its request must still be open then (not timed out, not answered).
+      const openAtKill = held.open;
+      assert.equal(await proc.stop('SIGKILL'), null);
+      assert.equal(openAtKill, true, 'the kill came while the notification was being sent');
+      // The oldest notification of an applicatie (which one goes first depends on their retry times).
+      assert.equal(held.message.actie, 'create');
+      assert.ok([boot, x, y].some((p) => held.message.resourceUrl.endsWith(p)));
+
+      proc = await startServeProcess(dataDir, env);
+      const arrived = (p: string) => receiver.accepted.filter((m) => m.resourceUrl.endsWith(p)).map((m) => m.actie);
+      assert.ok(
+        await eventually(
+          async () => arrived(boot).length >= 1 && arrived(x).length >= 3 && arrived(y).length >= 2,
+          WAIT * 2,
+        ),
+        JSON.stringify([arrived(boot), arrived(x), arrived(y)]),
+      );
+      assert.deepEqual(arrived(boot), ['create']);
+      // At least once: the held one was never answered, so it is sent again; each once accepted, in order.
+      assert.deepEqual(arrived(x), ['create', 'partial_update', 'destroy']);
+      assert.deepEqual(arrived(y), ['create', 'partial_update']);
+      const depth = async () => {
+        const metrics = await request(`${proc.url}/metrics`);
+        return Number(/^zgw_auth_notifications_outbox_depth (\d+)/m.exec(metrics.text)?.[1] ?? NaN);
+      };
+      assert.ok(await eventually(async () => (await depth()) === 0, WAIT), 'nothing left waiting');
+      assert.deepEqual(receiver.problems, []);
     });
   });
 

@@ -1,9 +1,11 @@
 -- wrk script: POSTs the requests listed in $BENCH_REQUESTS, one per line as
 -- "<Authorization header or empty><TAB><form body>[<TAB><DPoP header>]", cycling from a random start.
+-- With $BENCH_METHOD=GET it GETs instead, each line "<Authorization header or empty><TAB><path and query>".
 -- With $BENCH_MEAN_DELAY_MS each connection waits an exponentially distributed time (that mean)
 -- before each request: arrivals like independent clients, at about connections / mean per ms.
 local reqs, n, i = {}, 0, 0
 local mean_delay = tonumber(os.getenv("BENCH_MEAN_DELAY_MS") or "")
+local get = os.getenv("BENCH_METHOD") == "GET"
 
 if mean_delay then
   function delay()
@@ -15,11 +17,16 @@ function init(args)
   for line in io.lines(os.getenv("BENCH_REQUESTS")) do
     local auth, body = line:match("^([^\t]*)\t([^\t]*)")
     local dpop = line:match("^[^\t]*\t[^\t]*\t(.+)$")
-    local headers = { ["Content-Type"] = "application/x-www-form-urlencoded" }
+    local headers = {}
+    if not get then headers["Content-Type"] = "application/x-www-form-urlencoded" end
     if auth ~= "" then headers["Authorization"] = auth end
     if dpop then headers["DPoP"] = dpop end
     n = n + 1
-    reqs[n] = wrk.format("POST", nil, headers, body)
+    if get then
+      reqs[n] = wrk.format("GET", body, headers)
+    else
+      reqs[n] = wrk.format("POST", nil, headers, body)
+    end
   end
   math.randomseed(os.time() + n)
   i = math.random(n) - 1

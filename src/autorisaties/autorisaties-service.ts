@@ -139,7 +139,21 @@ export class AutorisatiesService {
     return applicatie !== undefined && grantsAcScope(applicatie, scope);
   }
 
-  async create(fields: ApplicatieFields, actor: AcActor): Promise<Applicatie> {
+  /** The applicatie with this uuid, read from the store; undefined: none. */
+  async find(uuid: string): Promise<Applicatie | undefined> {
+    return this.store.get(uuid);
+  }
+
+  /** The organisation (RSIN) of each of these client ids the registry holds. */
+  async clientOrganisations(clientIds: readonly string[]): Promise<Map<string, string>> {
+    return this.store.clientOrganisations(clientIds);
+  }
+
+  /**
+   * POST /applicaties, and a migration (`uuid`: the one the applicatie had where it comes from, so
+   * that running the migration again finds it). Every rule applies either way.
+   */
+  async create(fields: ApplicatieFields, actor: AcActor, uuid: string = crypto.randomUUID()): Promise<Applicatie> {
     const input: ApplicatieInput = {
       clientIds: fields.clientIds ?? [],
       label: fields.label ?? '',
@@ -151,7 +165,7 @@ export class AutorisatiesService {
     const organisation = await this.organisationOf(input.clientIds, actor.rsin);
     checkOwnOrganisation(actor, organisation);
     const at = this.now();
-    const applicatie: Applicatie = { ...input, uuid: crypto.randomUUID(), organisation, createdAt: at, updatedAt: at };
+    const applicatie: Applicatie = { ...input, uuid, organisation, createdAt: at, updatedAt: at };
     await this.write(() => this.store.insert(applicatie, this.notification(applicatie.uuid, 'create', at)));
     this.notifications?.written();
     await this.changed();

@@ -29,6 +29,10 @@ const FIRST_RETRY_MS = 1000;
 const MAX_ANSWER_BYTES = 1024 * 1024;
 /** Characters of an error kept with a row and in a log line. */
 const MAX_ERROR = 300;
+/** Milliseconds a claim outlasts the request it covers: for the writes around it and clocks that differ a little. */
+const LEASE_MARGIN_MS = 5000;
+/** Requests registering the kanaal takes at most: look, register, look again. */
+const KANAAL_REQUESTS = 3;
 
 type Outcome = { ok: true } | { ok: false; permanent: boolean; error: string };
 
@@ -95,13 +99,23 @@ export class NotificationDelivery {
     }
   }
 
-  /** One batch; true when there was something to send. */
+  /** The end of a claim that covers `requests` requests from now. */
+  private leaseFor(requests: number): number {
+    return this.options.now() + requests * this.options.timeoutMs + LEASE_MARGIN_MS;
+  }
+
+  /**
+   * One batch; true when there was something to send. A claimed row is never sent by two processes
+   * at once (nor overtaken by the next of its applicatie, which the outbox hands out only after
+   * it): the claim covers the next request only, and is renewed for the rows not sent yet before
+   * each later one. So the claims of a process that dies hold the rows for one request's time at
+   * most, not for the whole batch's: another process, or the same one started again, sends them
+   * soon after.
+   */
   private async round(): Promise<boolean> {
     const now = this.options.now();
-    // Held long enough for every request of the batch to time out: a row is never sent by two
-    // processes at once, and never overtaken by the next of its applicatie.
-    const lease = now + (BATCH + 1) * this.options.timeoutMs + 5000;
-    const entries = await this.outbox.claim(now, lease, BATCH);
+    let lease = this.leaseFor(this.kanaalReady ? 1 : 1 + KANAAL_REQUESTS);
+    let entries = await this.outbox.claim(now, lease, BATCH);
     if (entries.length === 0) return false;
     if (!this.kanaalReady) {
       const registered = await this.registerKanaal();
@@ -116,7 +130,22 @@ export class NotificationDelivery {
       }
       this.kanaalReady = true;
     }
-    for (const [i, entry] of entries.entries()) {
+    for (let i = 0; i < entries.length; i++) {
+      if (!this.stopped && lease < this.leaseFor(1)) {
+        // Renewed only where still held: a row another process took meanwhile is left to it.
+        const renewed = this.leaseFor(1);
+        const held = new Set(
+          await this.outbox.extend(
+            entries.slice(i).map((e) => e.id),
+            lease,
+            renewed,
+          ),
+        );
+        lease = renewed;
+        entries = [...entries.slice(0, i), ...entries.slice(i).filter((e) => held.has(e.id))];
+        if (i >= entries.length) break;
+      }
+      const entry = entries[i]!;
       const sent = this.stopped ? undefined : await this.send('POST', '/notificaties', entry.message);
       if (!sent || (this.stopped && !sent.ok)) {
         // Stopping: what was not sent is given back, for the next start or another process.

@@ -63,6 +63,12 @@ export interface NotificationOutbox {
    * process until `leaseUntil`.
    */
   claim(now: number, leaseUntil: number, limit: number): Promise<OutboxEntry[]>;
+  /**
+   * The claims of these rows, taken until `heldUntil`, held until `until` now; returns the ids of
+   * those renewed. A row whose claim lapsed and was taken by another process is not: its claim
+   * differs.
+   */
+  extend(ids: readonly number[], heldUntil: number, until: number): Promise<number[]>;
   /** Delivered: the row goes. */
   delivered(id: number): Promise<void>;
   /** Not delivered: tried again from `at`. */

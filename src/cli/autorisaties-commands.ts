@@ -11,7 +11,7 @@ import { displayText, isoTime, table, terminalSafeJson } from './output.js';
  * The CLI writes as the operator of the registry: applicaties of every organisation. Without
  * client ids an applicatie belongs to the first administrator's organisation.
  */
-const CLI_AC_ACTOR: AcActor = { id: 'cli', rsin: '000000000', everyOrganisation: true };
+export const CLI_AC_ACTOR: AcActor = { id: 'cli', rsin: '000000000', everyOrganisation: true };
 
 /** A --file larger than this is refused before it is read: an applicatie is a few kilobytes. */
 const FILE_MAX_BYTES = 2 * 1024 * 1024;

@@ -183,13 +183,19 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
   });
 
   // The ZGW Autorisaties API, its callers authorised by its own applicaties.
+  let acBase = { issuer: '', origin: '' };
   if (app.config.acEnabled) {
     await server.register(autorisatiesRoutes, {
       prefix: app.config.acBasePath,
       basePath: app.config.acBasePath,
       autorisaties: app.autorisaties,
       caller: { verifier: app.verifier, guard: app.guard, metrics: app.metrics },
-      publicBase: () => new URL(app.config.issuer).origin,
+      publicBase: () => {
+        // Parsed once per issuer, not per request.
+        if (acBase.issuer !== app.config.issuer)
+          acBase = { issuer: app.config.issuer, origin: new URL(app.config.issuer).origin };
+        return acBase.origin;
+      },
     });
   }
 

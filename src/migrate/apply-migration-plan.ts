@@ -4,7 +4,15 @@ import { isLive } from '../clients/secret-lifecycle.js';
 import { checkImportedSecret, SECRET_STRENGTH_RULE } from '../clients/secrets.js';
 import { CLIENT_ID_RULE, validateClientFields, validateClientId, validateSecretLabel } from '../clients/validate.js';
 import { NotFoundError, ValidationError, ZgwAuthError } from '../errors.js';
-import type { ImportEntry, MigrationPlan, MigrationSource, PlanEntry, PlannedSecret } from './migration-plan.js';
+import type { ApplicatieMigrationReport } from './apply-applicatie-migration.js';
+import type {
+  ImportEntry,
+  MigrationPlan,
+  MigrationSource,
+  PlanEntry,
+  PlannedSecret,
+  ReportStatus,
+} from './migration-plan.js';
 
 export interface ApplyOptions {
   /** Check everything and report, change nothing. */
@@ -19,8 +27,7 @@ export interface ApplyOptions {
   now?: () => number;
 }
 
-/** imported: created as the source had it; skipped: nothing to do; attention: the operator must look (created or not, see `created`). */
-export type ReportStatus = 'imported' | 'skipped' | 'attention';
+export type { ReportStatus } from './migration-plan.js';
 
 export interface ReportEntry {
   clientId: string;
@@ -45,6 +52,8 @@ export interface MigrationReport {
   summary: { imported: number; skipped: number; attention: number; created: number };
   clients: ReportEntry[];
   notes: string[];
+  /** Open Zaak and another Autorisaties API: the applicaties, migrated after the clients. */
+  applicaties?: ApplicatieMigrationReport;
 }
 
 /**

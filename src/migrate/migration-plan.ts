@@ -7,13 +7,18 @@
 export interface MigrationPlan {
   source: MigrationSource;
   entries: PlanEntry[];
+  /** Open Zaak (and another Autorisaties API): the applicaties, carried out after the clients. */
+  applicaties?: ApplicatiePlanEntry[];
   /** About the file as a whole (e.g. ignored records), for the report. */
   notes: string[];
   /** Keycloak: the realm's access token lifespan in seconds, which clients without their own used. */
   realmTokenLifespan?: number;
 }
 
-export type MigrationSource = 'keycloak' | 'open-zaak';
+/** imported: created as the source had it; skipped: nothing to do; attention: the operator must look (created or not, see `created`). */
+export type ReportStatus = 'imported' | 'skipped' | 'attention';
+
+export type MigrationSource = 'keycloak' | 'open-zaak' | 'autorisaties-api';
 
 export type PlanEntry = SkipEntry | RefuseEntry | ImportEntry;
 
@@ -74,3 +79,25 @@ export function cleanText(value: string, max: number): string {
     .replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g, ' ')
     .slice(0, max);
 }
+
+/**
+ * One applicatie of the source, in the Autorisaties API's own JSON shape (`body`: clientIds,
+ * label, heeftAlleAutorisaties, autorisaties, alleenIsGereedVoorPublicatie), not yet checked: the
+ * API's own validation judges it when the plan is carried out, so that a migrated applicatie meets
+ * exactly the rules of one made through the API.
+ */
+export interface ApplicatiePlanEntry {
+  /** Where it is in the source, for the report: `authorizations.applicatie pk 2`, its URL. */
+  source: string;
+  /** Its uuid in the source, kept here (undefined: the source had none, a new one is made). */
+  uuid: string | undefined;
+  body: Record<string, unknown>;
+  /** Per autorisatie of `body`, where it is in the source (named in a refusal instead of its index). */
+  autorisatieSources: string[];
+  /** Set when the source's record itself cannot be read as an applicatie: reported, not imported. */
+  refused?: string;
+  notes: string[];
+}
+
+/** A uuid as the Autorisaties API writes them. */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

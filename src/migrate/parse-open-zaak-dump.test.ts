@@ -51,9 +51,98 @@ describe('Open Zaak dumpdata → migration plan', () => {
     assert.equal(entries.get('leeg-geheim')?.action, 'refuse');
     assert.equal(entries.get('zac-gemeente-test')?.action, 'skip');
     assert.match((entries.get('zac-gemeente-test') as { reason: string }).reason, /no secret in Open Zaak/);
-    assert.deepEqual(p.notes, [
-      'ignored: 1 authorizations.autorisatie record (authorisations stay in the Autorisaties API)',
+    assert.deepEqual(p.notes, []);
+    // The Applicaties with their Autorisaties, in the Autorisaties API's shape, for its own checks.
+    assert.deepEqual(p.applicaties, [
+      {
+        source: 'authorizations.applicatie pk 1',
+        uuid: '78f9ddcd-2ff0-4d7e-bfd8-46c63e5aa0bf',
+        body: {
+          clientIds: ['open-formulieren'],
+          label: 'Open Formulieren',
+          heeftAlleAutorisaties: false,
+          autorisaties: [
+            {
+              component: 'zrc',
+              scopes: ['zaken.lezen', 'zaken.aanmaken'],
+              zaaktype: 'https://openzaak.example.nl/catalogi/api/v1/zaaktypen/0119dd4e-7be9-477e-bccf-75023b1453c1',
+              // Open Zaak's empty URLs are "not set".
+              informatieobjecttype: undefined,
+              besluittype: undefined,
+              maxVertrouwelijkheidaanduiding: 'openbaar',
+            },
+          ],
+          alleenIsGereedVoorPublicatie: false,
+        },
+        autorisatieSources: ['authorizations.autorisatie pk 1'],
+        notes: [],
+      },
+      {
+        source: 'authorizations.applicatie pk 2',
+        uuid: '2b50e6cc-8242-4090-8936-d2ecf438be84',
+        body: {
+          clientIds: ['zac-gemeente', 'zac-gemeente-test'],
+          label: 'Zaakafhandelcomponent',
+          heeftAlleAutorisaties: true,
+          autorisaties: [],
+          alleenIsGereedVoorPublicatie: false,
+        },
+        autorisatieSources: [],
+        notes: [],
+      },
     ]);
+  });
+
+  it('Autorisaties go with the Applicatie whose pk they name; others are noted; a dump without any is refused per Applicatie', () => {
+    const autorisatie = (pk: number, applicatie: unknown, fields: Record<string, unknown> = {}) => ({
+      model: 'authorizations.autorisatie',
+      pk,
+      fields: {
+        applicatie,
+        component: 'ztc',
+        scopes: ['catalogi.lezen'],
+        max_vertrouwelijkheidaanduiding: '',
+        ...fields,
+      },
+    });
+    const p = parse([
+      applicatie(7, 'Zeven', ['a']),
+      applicatie(8, 'Acht', ['b']),
+      autorisatie(1, 8),
+      autorisatie(2, 7, {
+        component: 'drc',
+        informatieobjecttype: 'https://x.nl/iot/1',
+        max_vertrouwelijkheidaanduiding: 'geheim',
+      }),
+      autorisatie(3, '8'),
+      autorisatie(4, 99),
+    ]);
+    const [seven, eight] = p.applicaties!;
+    assert.deepEqual(seven!.autorisatieSources, ['authorizations.autorisatie pk 2']);
+    assert.deepEqual((seven!.body.autorisaties as Record<string, unknown>[])[0], {
+      component: 'drc',
+      scopes: ['catalogi.lezen'],
+      zaaktype: undefined,
+      informatieobjecttype: 'https://x.nl/iot/1',
+      besluittype: undefined,
+      maxVertrouwelijkheidaanduiding: 'geheim',
+    });
+    assert.deepEqual(eight!.autorisatieSources, ['authorizations.autorisatie pk 1', 'authorizations.autorisatie pk 3']);
+    // The test helper's uuids ("u7") are none: a new one is made.
+    assert.equal(seven!.uuid, undefined);
+    assert.match(seven!.notes.join(), /new one/);
+    assert.deepEqual(p.notes, [
+      'ignored: 1 authorizations.autorisatie record whose applicatie is not in the file (pk 4)',
+    ]);
+    assert.equal(seven!.refused, undefined);
+
+    // Without any autorisatie record, an Applicatie without all rights cannot be told from one without rights.
+    const bare = parse([
+      applicatie(1, 'Een', ['a']),
+      { ...applicatie(2, 'Twee', ['b']), fields: { client_ids: ['b'], label: 'Twee', heeft_alle_autorisaties: true } },
+    ]);
+    assert.match(bare.applicaties![0]!.refused!, /dumpdata .*authorizations\.autorisatie/);
+    assert.equal(bare.applicaties![1]!.refused, undefined);
   });
 
   it('a secret without an Applicatie is named after its id; one listed twice after the first label; a repeated id is refused', () => {

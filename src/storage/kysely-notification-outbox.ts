@@ -71,6 +71,19 @@ export class KyselyNotificationOutbox implements NotificationOutbox {
       .sort((a, b) => a.id - b.id);
   }
 
+  async extend(ids: readonly number[], heldUntil: number, until: number): Promise<number[]> {
+    if (ids.length === 0) return [];
+    // Renewed only while still this claim: its lease value tells it from a later process's claim.
+    const rows = await this.db
+      .updateTable('notification_outbox')
+      .set({ claimed_until: until })
+      .where('id', 'in', [...ids])
+      .where('claimed_until', '=', heldUntil)
+      .returning('id')
+      .execute();
+    return rows.map((r) => Number(r.id));
+  }
+
   async delivered(id: number): Promise<void> {
     await this.db.deleteFrom('notification_outbox').where('id', '=', id).execute();
   }

@@ -55,10 +55,37 @@ export async function verifyCountingGuesses(
   }
 }
 
-/** The client id an HS256 token names, or undefined for anything else (refused later, as before). */
+/** Header segments seen, and whether each names HS256; bounded, emptied when full. */
+const hs256Headers = new Map<string, boolean>();
+const HS256_HEADERS_MAX = 256;
+
+/** Whether a token's first segment is a JSON header naming alg HS256 (anything unreadable: no). */
+function namesHs256(segment: string): boolean {
+  let hs256 = hs256Headers.get(segment);
+  if (hs256 === undefined) {
+    try {
+      const header = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8')) as { alg?: unknown } | null;
+      hs256 = header?.alg === 'HS256';
+    } catch {
+      hs256 = false;
+    }
+    if (hs256Headers.size >= HS256_HEADERS_MAX) hs256Headers.clear();
+    hs256Headers.set(segment, hs256);
+  }
+  return hs256;
+}
+
+/**
+ * The client id an HS256 token names, or undefined for anything else (refused later, as before).
+ * The header is looked at first: a token of zgw-auth's own (or any other algorithm) is not decoded
+ * here at all, which is most of the tokens the API's callers send.
+ */
 function selfSignedClientId(tokenOrAuthorization: string | undefined): string | undefined {
   try {
-    const { header, payload } = decodeJwt(extractToken(tokenOrAuthorization));
+    const token = extractToken(tokenOrAuthorization);
+    const dot = token.indexOf('.');
+    if (dot < 1 || !namesHs256(token.slice(0, dot))) return undefined;
+    const { header, payload } = decodeJwt(token);
     return header.alg === 'HS256' && typeof payload.client_id === 'string' && payload.client_id
       ? payload.client_id
       : undefined;

@@ -120,13 +120,26 @@ export const autorisatiesRoutes: FastifyPluginAsync<AutorisatiesRouteOptions> = 
     return reply.code(201).header('location', body.url).send(body);
   });
 
+  /**
+   * The consumer answer as sent, per applicatie and base URL. Keyed by the object the service's
+   * cache hands out: every change (of any process, through the change feed) empties that cache, so
+   * the next request gets a new object and the answer is made again from the stored applicatie.
+   */
+  const consumerAnswers = new WeakMap<Applicatie, { base: string; body: string }>();
   // 1.0.x answers with a list holding the one applicatie; a client id in none is 404.
-  server.get('/applicaties/consumer', read, async (request) => {
+  server.get('/applicaties/consumer', read, async (request, reply) => {
     const { clientId } = queryOf(request, ['clientId']);
     if (clientId === undefined || clientId === '')
       throw new InvalidParamsError([{ name: 'clientId', code: 'required', reason: 'This field is required.' }]);
     if (clientId.length > AC_LIMITS.clientId) throw new ZgwAuthError('not_found', 'Niet gevonden.');
-    return [present(await autorisaties.consumer(clientId))];
+    const found = await autorisaties.consumer(clientId);
+    const base = options.publicBase();
+    let answer = consumerAnswers.get(found);
+    if (answer?.base !== base) {
+      answer = { base, body: JSON.stringify([present(found)]) };
+      consumerAnswers.set(found, answer);
+    }
+    return reply.type('application/json; charset=utf-8').send(answer.body);
   });
 
   server.get('/applicaties/:uuid', read, async (request) => present(await autorisaties.get(uuidOf(request))));

@@ -1,0 +1,3 @@
+import { migrateApplicatiesTests } from './migrate-applicaties.js';
+
+migrateApplicatiesTests('sqlite');
