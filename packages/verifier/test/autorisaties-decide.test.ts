@@ -79,6 +79,15 @@ describe('the decision on applicaties in memory', () => {
     assert.equal((await a.decide('c', { component: 'zrc', scopes: ['zaken.lezen'], object: 'any' })).allowed, false);
   });
 
+  it('a component named like an Object property is a component like any other', async () => {
+    const a = decider({ c: app([{ component: 'constructor', scopes: ['x'] }]) });
+    assert.deepEqual(await a.decide('c', { component: 'constructor', scopes: ['x'] }), { allowed: true });
+    assert.deepEqual(await a.decide('c', { component: 'toString', scopes: ['x'] }), {
+      allowed: false,
+      reason: 'insufficient_scope',
+    });
+  });
+
   it('no caller: refused as an unknown client', async () => {
     const a = decider({ c: app([], { heeftAlleAutorisaties: true }) });
     for (const caller of ['', { clientId: '' }, undefined as unknown as string])
