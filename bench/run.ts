@@ -496,6 +496,17 @@ async function main(): Promise<Target[]> {
   if (only.has('dpop')) await senderConstrained();
 
   if (only.has('autorisaties')) await autorisaties();
+  if (only.has('autorisaties')) {
+    log('autorisaties: verify + decide against verify alone (in-process, pinned to one core)');
+    const spec = JSON.stringify({ rounds: Math.max(1, plan.microRounds), ms: Math.max(100, plan.microMs) });
+    const out = execFileSync(
+      'taskset',
+      ['-c', '1', process.execPath, path.join(ROOT, 'dist', 'bench', 'autorisaties-micro.js'), spec],
+      { encoding: 'utf8', maxBuffer: 1 << 24 },
+    );
+    for (const [name, values] of Object.entries(JSON.parse(out) as Record<string, number[]>))
+      for (const v of values) record(`autorisaties: ${name}`, 'ops/s', v);
+  }
 
   if (only.has('startup')) {
     log('start-up to first token');
@@ -894,6 +905,28 @@ function targets(): Target[] {
     AC_CASES.all(n),
     AC_CASES.few,
     0.95,
+    'stress reading, not the target',
+  );
+  ratio(
+    'autorisaties-decide-repeated',
+    'verify + ZGW decision (warm cache) vs verify alone, same tokens',
+    'autorisaties: verify + decide (warm cache), same tokens repeated',
+    'autorisaties: verify, same tokens repeated',
+    0.8,
+  );
+  ratio(
+    'autorisaties-decide-first-sight',
+    'verify + ZGW decision (warm cache) vs verify alone, RS256 first sight',
+    'autorisaties: verify RS256 + decide (warm cache), first sight',
+    'autorisaties: verify RS256, first sight',
+    0.8,
+  );
+  ratio(
+    'autorisaties-decide-same-strings',
+    'verify + ZGW decision vs verify alone, same token string objects',
+    'autorisaties: verify + decide (warm cache), same token strings repeated',
+    'autorisaties: verify, same token strings repeated',
+    0.8,
     'stress reading, not the target',
   );
   max(

@@ -97,8 +97,10 @@ export function createAutorisaties(options: AutorisatiesOptions): Autorisaties {
       if (!(err instanceof AutorisatiesUnavailable)) report(err);
       return refused('unavailable');
     }
-    if (!(found instanceof Promise)) return decideSafely(found, request);
-    return found.then(
+    // A lookup may answer with any thenable, not only a native promise.
+    if (typeof (found as { then?: unknown } | undefined)?.then !== 'function')
+      return decideSafely(found as Applicatie | undefined, request);
+    return Promise.resolve(found).then(
       (applicatie) => decideSafely(applicatie, request),
       (err: unknown) => {
         if (!(err instanceof AutorisatiesUnavailable)) report(err);
@@ -108,8 +110,10 @@ export function createAutorisaties(options: AutorisatiesOptions): Autorisaties {
   }
 
   return {
-    async decide(caller, request) {
-      return decision(caller, request);
+    decide(caller, request) {
+      // No async function around it: a decision at hand costs one resolved promise, not two.
+      const d = decision(caller, request);
+      return d instanceof Promise ? d : Promise.resolve(d);
     },
     async check(caller, request) {
       const d = await decision(caller, request);

@@ -64,11 +64,15 @@ export type RefusalReason =
 export type Decision = { allowed: true } | { allowed: false; reason: RefusalReason };
 
 /** The field that names an object's type, per component that has one. */
-export const TYPE_FIELDS: Readonly<Record<string, 'zaaktype' | 'informatieobjecttype' | 'besluittype'>> = {
-  zrc: 'zaaktype',
-  drc: 'informatieobjecttype',
-  brc: 'besluittype',
-};
+// Without a prototype: a component named `constructor` or `__proto__` (from an AC's answer) is no type's.
+export const TYPE_FIELDS: Readonly<Record<string, 'zaaktype' | 'informatieobjecttype' | 'besluittype'>> = Object.assign(
+  Object.create(null) as Record<string, 'zaaktype' | 'informatieobjecttype' | 'besluittype'>,
+  {
+    zrc: 'zaaktype',
+    drc: 'informatieobjecttype',
+    brc: 'besluittype',
+  } as const,
+);
 /** The components whose autorisaties carry a maxVertrouwelijkheidaanduiding. */
 const LEVELLED = new Set(['zrc', 'drc']);
 

@@ -66,10 +66,26 @@ describe('the decision on applicaties in memory', () => {
     assert.ok(errors.length >= 4, 'the failures were reported');
   });
 
+  it('a lookup may answer with any thenable, not only a native promise', async () => {
+    const applicatie = app([{ component: 'ztc', scopes: ['catalogi.lezen'] }]);
+    const thenable = { then: (resolve: (a: Applicatie) => void) => resolve(applicatie) };
+    const a = createAutorisaties({ applicaties: () => thenable as unknown as Promise<Applicatie> });
+    assert.deepEqual(await a.decide('c', { component: 'ztc', scopes: ['catalogi.lezen'] }), { allowed: true });
+  });
+
   it('a host lookup answering something that is no applicatie refuses, never throws', async () => {
     const odd = { clientIds: ['c'], heeftAlleAutorisaties: false, autorisaties: 7 } as unknown as Applicatie;
     const a = decider({ c: odd });
     assert.equal((await a.decide('c', { component: 'zrc', scopes: ['zaken.lezen'], object: 'any' })).allowed, false);
+  });
+
+  it('a component named like an Object property is a component like any other', async () => {
+    const a = decider({ c: app([{ component: 'constructor', scopes: ['x'] }]) });
+    assert.deepEqual(await a.decide('c', { component: 'constructor', scopes: ['x'] }), { allowed: true });
+    assert.deepEqual(await a.decide('c', { component: 'toString', scopes: ['x'] }), {
+      allowed: false,
+      reason: 'insufficient_scope',
+    });
   });
 
   it('no caller: refused as an unknown client', async () => {
