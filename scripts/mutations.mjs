@@ -2248,7 +2248,7 @@ export const MUTATIONS = [
     fn: 'DpopNonces.accepts',
     file: DP,
     tests: DPOP,
-    from: '&& sameText(nonce, this.nonceOf(slot))',
+    from: '&& sameSecret(nonce, this.nonceOf(slot))',
     to: '',
   },
   {
