@@ -3352,6 +3352,16 @@ export const MUTATIONS = [
     to: 'if (Math.random() >= 0) use.resolve(true);',
   },
   {
+    id: 'replay-retake-purged',
+    check:
+      'used_once: an expired row purged between the conflicting insert and the retake is taken again by one use only (the insert decides)',
+    fn: 'KyselyReplayCache.retake',
+    file: 'src/storage/kysely-replay-cache.ts',
+    tests: ['replay-cache'],
+    from: 'return inserted !== undefined;',
+    to: 'return Math.random() >= 0;',
+  },
+  {
     id: 'crl-reload-same-issuer',
     check: 'A reloaded CRL of another CA than the file held at start is refused: the last good list stays',
     fn: 'RevocationListReloader.lookAt',
