@@ -3354,12 +3354,12 @@ export const MUTATIONS = [
   {
     id: 'replay-retake-purged',
     check:
-      'used_once: an expired row purged between the conflicting insert and the retake is taken again by one use only (the insert decides)',
+      'used_once: an expired row purged between the conflicting insert and the retake is taken again by one racer, not refused to all',
     fn: 'KyselyReplayCache.retake',
     file: 'src/storage/kysely-replay-cache.ts',
     tests: ['replay-cache'],
     from: 'return inserted !== undefined;',
-    to: 'return Math.random() >= 0;',
+    to: 'return Math.random() < 0;',
   },
   {
     id: 'crl-reload-same-issuer',
