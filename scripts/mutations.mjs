@@ -2255,7 +2255,7 @@ export const MUTATIONS = [
     fn: 'DpopNonces.accepts',
     file: DP,
     tests: DPOP,
-    from: '&& sameText(nonce, this.nonceOf(slot))',
+    from: '&& sameSecret(nonce, this.nonceOf(slot))',
     to: '',
   },
   {
@@ -3357,6 +3357,16 @@ export const MUTATIONS = [
     tests: ['replay-cache', 'sender-constrained', 'private-key-jwt'],
     from: 'if (inserted.has(key)) use.resolve(true);',
     to: 'if (Math.random() >= 0) use.resolve(true);',
+  },
+  {
+    id: 'replay-retake-purged',
+    check:
+      'used_once: an expired row purged between the conflicting insert and the retake is taken again by one racer, not refused to all',
+    fn: 'KyselyReplayCache.retake',
+    file: 'src/storage/kysely-replay-cache.ts',
+    tests: ['replay-cache'],
+    from: 'return inserted !== undefined;',
+    to: 'return Math.random() < 0;',
   },
   {
     id: 'crl-reload-same-issuer',

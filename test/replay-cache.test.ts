@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { MAX_BATCH, KyselyReplayCache } from '../src/storage/kysely-replay-cache.js';
+import { replayKey } from '../src/limits/replay-cache.js';
+import { MAX_BATCH, KyselyReplayCache, type UsedOnceRow } from '../src/storage/kysely-replay-cache.js';
 import { openStorage, type Storage } from '../src/storage/open-storage.js';
 import { freshPostgres } from './helpers.js';
 
@@ -18,6 +19,56 @@ import { freshPostgres } from './helpers.js';
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-replay-'));
 const ids = (n: number) => Array.from({ length: n }, () => crypto.randomBytes(12).toString('base64url'));
 const count = (results: boolean[]) => results.filter(Boolean).length;
+
+/**
+ * Holds `racers` retakes once armed, until the test releases them: the moment between a conflicting
+ * insert and the retake's update, where another process's purge may delete the expired row.
+ */
+function retakeGate(racers: number) {
+  let armed = false;
+  let waiting = 0;
+  let allWaiting!: () => void;
+  let release!: () => void;
+  const arrived = new Promise<void>((resolve) => (allWaiting = resolve));
+  const released = new Promise<void>((resolve) => (release = resolve));
+  return {
+    retakes: 0,
+    arm() {
+      armed = true;
+    },
+    async pass(): Promise<void> {
+      if (!armed) return;
+      this.retakes++;
+      if (++waiting === racers) allWaiting();
+      await released;
+    },
+    /** Settles when every racer waits at the gate; fails (never hangs) when they do not get there. */
+    allWaiting(): Promise<void> {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`only ${waiting} of ${racers} uses reached the retake`)), 20_000);
+      });
+      return Promise.race([arrived, late]).finally(() => clearTimeout(timer));
+    },
+    release,
+  };
+}
+
+/** The used_once cache with its retake step held at a gate. */
+class GatedReplayCache extends KyselyReplayCache {
+  constructor(
+    db: Storage['db'],
+    now: () => number,
+    private readonly gate: ReturnType<typeof retakeGate>,
+  ) {
+    super(db, now);
+  }
+
+  protected override async retake(use: UsedOnceRow, t: number): Promise<boolean> {
+    await this.gate.pass();
+    return super.retake(use, t);
+  }
+}
 
 for (const dialect of ['SQLite', 'PostgreSQL'] as const) {
   describe(`the used_once replay cache (${dialect})`, () => {
@@ -94,6 +145,47 @@ for (const dialect of ['SQLite', 'PostgreSQL'] as const) {
       ]);
       assert.equal(count(retaken), 1, 'retaken by one of the two');
       assert.equal(await other.useOnce('dpop', live!, t.now + 60_000), false);
+    });
+
+    it('an expired row purged between the conflicting insert and the retake is taken again by exactly one racer', async () => {
+      // Two processes both met the expired row (their inserts conflicted); a purge (a third
+      // process's, say) deletes it before either retakes it. The retakes' update then finds
+      // nothing, and the insert after it must decide: one racer wins, the other is a replay.
+      const gate = retakeGate(2);
+      const one = new GatedReplayCache(a.db, clock, gate);
+      const other = new GatedReplayCache(b.db, clock, gate);
+      // A first use each: each cache's once-a-minute purge runs now, not in the middle of the race.
+      await Promise.all([
+        one.useOnce('dpop', ids(1)[0]!, t.now + 60_000),
+        other.useOnce('dpop', ids(1)[0]!, t.now + 60_000),
+      ]);
+      const [id] = ids(1);
+      assert.equal(await one.useOnce('dpop', id!, t.now + 1000), true);
+      t.now += 2000;
+      const until = t.now + 60_000;
+      gate.arm();
+      const racing = Promise.all([one.useOnce('dpop', id!, until), other.useOnce('dpop', id!, until)]);
+      await gate.allWaiting();
+      const idHash = replayKey(id!);
+      const purged =
+        await sql`delete from used_once where namespace = 'dpop' and id_hash = ${idHash} and expires_at <= ${t.now}`.execute(
+          b.db,
+        );
+      assert.equal(Number(purged.numAffectedRows), 1, 'the expired row was there until the purge');
+      gate.release();
+      const results = await racing;
+      assert.equal(gate.retakes, 2, 'both uses went through the retake');
+      assert.equal(count(results), 1, 'exactly one racer takes the purged identifier');
+      const rows = await sql<{
+        expires_at: number | string;
+      }>`select expires_at from used_once where namespace = 'dpop' and id_hash = ${idHash}`.execute(a.db);
+      assert.deepEqual(
+        rows.rows.map((r) => Number(r.expires_at)),
+        [until],
+        "the winner's use is recorded, with its own expiry",
+      );
+      assert.equal(await one.useOnce('dpop', id!, until), false, 'a later use is a replay');
+      assert.equal(await other.useOnce('dpop', id!, until), false, 'at the other process too');
     });
 
     it('a database that fails refuses every use of the batch with its error, and none is spent', async () => {

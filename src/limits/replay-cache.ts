@@ -1,4 +1,4 @@
-import crypto from 'node:crypto';
+import { sha256Base64url } from '@zgw-auth/verifier/internal';
 
 /**
  * Identifiers that may be used once (a client assertion's `jti`, later DPoP proofs), across every
@@ -12,7 +12,7 @@ export interface ReplayCache {
 
 /** A bounded key whatever the identifier's length or characters. */
 export function replayKey(id: string): string {
-  return crypto.createHash('sha256').update(id).digest('base64url');
+  return sha256Base64url(id);
 }
 
 /** One process only: for unit tests and as the shape the shared caches follow. */

@@ -7,10 +7,14 @@ const PURGE_EVERY_MS = 60_000;
 /** Rows per insert statement: 3 parameters each, far below SQLite's and PostgreSQL's limits. */
 export const MAX_BATCH = 64;
 
-interface PendingUse {
+/** One identifier's row in used_once, as a use writes it. */
+export interface UsedOnceRow {
   namespace: string;
   idHash: string;
   expiresAt: number;
+}
+
+interface PendingUse extends UsedOnceRow {
   resolve(fresh: boolean): void;
   reject(err: unknown): void;
 }
@@ -92,8 +96,9 @@ export class KyselyReplayCache implements ReplayCache {
    * Taken: usable again only when the earlier use's time is over (one statement, so one winner).
    * A purge (here or in another process) may have deleted the expired row since the insert
    * conflicted: then the identifier is new again, and one insert decides between the racers.
+   * (Protected: a test steps in before it, to purge the row at exactly that moment.)
    */
-  private async retake(use: PendingUse, t: number): Promise<boolean> {
+  protected async retake(use: UsedOnceRow, t: number): Promise<boolean> {
     const retaken = await this.db
       .updateTable('used_once')
       .set({ expires_at: use.expiresAt })

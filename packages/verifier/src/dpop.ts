@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import { decodeJwt } from './decode.js';
 import { TokenError, type TokenErrorCode } from './errors.js';
 import { type DecodedJwt } from './decode.js';
+import { sameText, sha256Base64url } from './digest.js';
 import { ASYMMETRIC_ALGS, isAsymmetricAlg, keyFitsAlg, verifyJwsSignature, verifyJwsSignatureAsync } from './jose.js';
 import { MemoryReplayCache, type ReplayCache, ReplayCacheFull } from './replay-cache.js';
 
@@ -283,7 +284,7 @@ export function importPublicJwk(jwk: unknown): ImportedKey {
 function thumbprintOf(jwk: Readonly<Record<string, string>>, members: readonly string[]): string {
   // Members in lexicographic order, no whitespace (RFC 7638 §3); JSON.stringify escapes as §3.3 asks.
   const json = `{${members.map((m) => `${JSON.stringify(m)}:${JSON.stringify(jwk[m])}`).join(',')}}`;
-  return crypto.createHash('sha256').update(json).digest('base64url');
+  return sha256Base64url(json);
 }
 
 /** RFC 7638 SHA-256 thumbprint of a public JWK: the `cnf.jkt` of tokens bound to it. */
@@ -293,6 +294,8 @@ export function jwkThumbprint(jwk: unknown): string {
 
 /** RFC 9449 §4.2 `ath`: base64url of the SHA-256 of the access token's ASCII. */
 export function accessTokenHash(accessToken: string): string {
+  // As many UTF-8 bytes as characters: ASCII only, where UTF-8 is the ASCII (every token that verified).
+  if (Buffer.byteLength(accessToken) === accessToken.length) return sha256Base64url(accessToken);
   return crypto.createHash('sha256').update(accessToken, 'ascii').digest('base64url');
 }
 
@@ -332,7 +335,8 @@ function parseHtu(url: string): string | undefined {
   return `${u.protocol}//${u.host}${normalisePercentEncoding(u.pathname)}`;
 }
 
-function sameText(a: string, b: string): boolean {
+/** A MAC compared in constant time by node:crypto. */
+function sameSecret(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && crypto.timingSafeEqual(x, y);
@@ -385,7 +389,7 @@ export class DpopNonces {
     if (!m) return false;
     const slot = parseInt(m[1]!, 36);
     const currentSlot = Math.floor(this.now() / this.lifetimeMs);
-    return (slot === currentSlot || slot === currentSlot - 1) && sameText(nonce, this.nonceOf(slot));
+    return (slot === currentSlot || slot === currentSlot - 1) && sameSecret(nonce, this.nonceOf(slot));
   }
 
   private nonceOf(slot: number): string {

@@ -20,3 +20,4 @@ export {
   verifyJwsSignature,
 } from './jose.js';
 export { BoundedCache } from './bounded-cache.js';
+export { sameText, sha256Base64url } from './digest.js';

@@ -1,6 +1,6 @@
-import crypto from 'node:crypto';
 import { certificateThumbprint } from './certificate.js';
 import { extractToken } from './decode.js';
+import { sameText } from './digest.js';
 import { DpopProofChecker, type DpopOptions } from './dpop.js';
 import { TokenError } from './errors.js';
 
@@ -122,10 +122,4 @@ export class SenderCheck {
     });
     if (checked instanceof Promise) return checked.then(() => undefined);
   }
-}
-
-function sameText(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && crypto.timingSafeEqual(x, y);
 }

@@ -88,6 +88,16 @@ describe('DPoP proofs: accepted', () => {
     assert.equal(jwkThumbprint(jwk), 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs');
   });
 
+  it('ath as RFC 9449 §7.1 computes it; a token with other than ASCII is hashed as before (its ASCII reading)', () => {
+    assert.equal(
+      accessTokenHash('Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU'),
+      'fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo',
+    );
+    // Such a token never verifies; the hash of one is still the one each earlier version computed.
+    for (const odd of ['tökén', 'token\u20ac', 'a\ud83d\ude00b'])
+      assert.equal(accessTokenHash(odd), crypto.createHash('sha256').update(odd, 'ascii').digest('base64url'));
+  });
+
   it('htu is compared normalised: scheme and host case, default port, without query and fragment', async () => {
     assert.equal(normaliseHtu('HTTPS://API.Example:443/zaken?x=1#f'), 'https://api.example/zaken');
     assert.equal(normaliseHtu('http://api.example:80/a/./b/../c'), 'http://api.example/a/c');
