@@ -213,7 +213,7 @@ function applicatieJson(a: Applicatie, url: string) {
 /** The standard's `Fout` (and for 400, `ValidatieFout`) for what a route or Fastify threw. */
 const FOUT: Partial<Record<string, [code: string, title: string]>> = {
   not_found: ['not_found', 'Niet gevonden.'],
-  forbidden: ['permission_denied', 'U heeft geen toestemming om deze actie uit te voeren.'],
+  forbidden: ['permission_denied', 'Je hebt geen toestemming om deze actie uit te voeren.'],
   method_not_allowed: ['method_not_allowed', 'Methode niet toegestaan.'],
   unsupported_media_type: ['unsupported_media_type', 'Ongeldig mediatype.'],
   body_too_large: ['request_too_large', 'Request te groot.'],
