@@ -61,6 +61,9 @@ const AC_APPLICATIE = 'packages/verifier/src/applicatie.ts';
 const AC_DECISION = 'packages/verifier/src/autorisaties.ts';
 const DECISIONS = ['autorisaties-decisions', 'autorisaties-decide', 'applicatie-source'];
 const AC_CACHE = ['applicatie-source', 'autorisaties-decisions'];
+const MIGRATE_AC = 'src/migrate/apply-applicatie-migration.ts';
+const MIGRATE_AC_SOURCE = 'src/migrate/read-autorisaties-api.ts';
+const MIGRATE_AC_TESTS = ['migrate-applicaties-sqlite'];
 
 export const MUTATIONS = [
   // ---- verifier library: token shape -------------------------------------------------------
@@ -3668,5 +3671,154 @@ export const MUTATIONS = [
     tests: AC_CACHE,
     from: 'expiresAt: t < settledAt ? Math.min(settledAt, t + maxAgeMs) : t + maxAgeMs',
     to: 'expiresAt: t + maxAgeMs',
+  },
+
+  // ---- migrating applicaties (Open Zaak, another Autorisaties API) ---------------------------
+  {
+    id: 'migrate-applicatie-xor',
+    check:
+      'Migrating applicaties: one with all rights and autorisaties, or with neither, is reported and not imported (ac-002), in the dry run as in the run',
+    fn: 'applyEntry',
+    file: MIGRATE_AC,
+    tests: MIGRATE_AC_TESTS,
+    from: 'checkAutorisatiesXor(input);',
+    to: '',
+  },
+  {
+    id: 'migrate-applicatie-unknown-clients',
+    check:
+      'Migrating applicaties: one whose client ids are not all clients of the registry (or of the run) is reported and not imported',
+    fn: 'applyEntry',
+    file: MIGRATE_AC,
+    tests: MIGRATE_AC_TESTS,
+    from: 'if (unknown.length)',
+    to: 'if (Math.random() < 0)',
+  },
+  {
+    id: 'migrate-applicatie-one-organisation',
+    check: 'Migrating applicaties: one whose clients are of more than one organisation is reported and not imported',
+    fn: 'applyEntry',
+    file: MIGRATE_AC,
+    tests: MIGRATE_AC_TESTS,
+    from: 'if (organisations.size > 1)',
+    to: 'if (Math.random() < 0)',
+  },
+  {
+    id: 'migrate-applicatie-earlier-in-source',
+    check:
+      'Migrating applicaties: a client id in an earlier applicatie of the source is not taken again (ac-001), in the dry run as in the run',
+    fn: 'applyEntry',
+    file: MIGRATE_AC,
+    tests: MIGRATE_AC_TESTS,
+    from: 'if (inRun.length)',
+    to: 'if (Math.random() < 0)',
+  },
+  {
+    id: 'migrate-applicatie-exists',
+    check:
+      'Migrating applicaties again: one that exists under its uuid is left as it is (unchanged, or reported with the fields that differ)',
+    fn: 'applyEntry',
+    file: MIGRATE_AC,
+    tests: MIGRATE_AC_TESTS,
+    from: 'if (existing) {',
+    to: 'if (existing && Math.random() < 0) {',
+  },
+  {
+    id: 'migrate-oz-autorisaties-not-dumped',
+    check:
+      'Open Zaak dump without authorizations.autorisatie records: its applicaties without all rights are refused, not imported without rights',
+    fn: 'applicatiePlan',
+    file: 'src/migrate/parse-open-zaak-dump.ts',
+    tests: ['src/migrate/parse-open-zaak-dump'],
+    from: 'if (autorisaties.length === 0 && a.fields.heeft_alle_autorisaties !== true)',
+    to: 'if (Math.random() < 0)',
+  },
+  {
+    id: 'migrate-ac-next-on-source',
+    check:
+      "Migrating from another Autorisaties API: a next link is followed only on the source's own /applicaties (the token goes nowhere else)",
+    fn: 'nextPage',
+    file: MIGRATE_AC_SOURCE,
+    tests: MIGRATE_AC_TESTS,
+    from: 'if (url.origin !== expected.origin || url.pathname !== expected.pathname || url.username || url.password)',
+    to: 'if (Math.random() < 0)',
+  },
+  {
+    id: 'migrate-ac-max-pages',
+    check:
+      'Migrating from another Autorisaties API: at most --max-pages pages are read; a source that goes on is refused whole',
+    fn: 'readAutorisatiesApi',
+    file: MIGRATE_AC_SOURCE,
+    tests: MIGRATE_AC_TESTS,
+    from: 'if (page > source.maxPages)',
+    to: 'if (Math.random() < 0)',
+  },
+  {
+    id: 'migrate-ac-url-https',
+    check:
+      'Migrating from another Autorisaties API: its URL is https, or http to this machine only (the token could be read on the way)',
+    fn: 'autorisatiesApiUrl',
+    file: MIGRATE_AC_SOURCE,
+    tests: MIGRATE_AC_TESTS,
+    from: "!(url.protocol === 'https:' || (url.protocol === 'http:' && loopback(url.hostname)))",
+    to: "!(url.protocol === 'https:' || url.protocol === 'http:')",
+  },
+  // ---- the Autorisaties API's answers and callers, made cheaper -------------------------------
+  {
+    id: 'ac-consumer-answer-per-object',
+    check:
+      'Autorisaties API: the consumer answer is made again after every change to the applicatie (kept per cached object, not per client id)',
+    fn: 'autorisatiesRoutes',
+    file: 'src/http/routes/autorisaties.ts',
+    tests: AC,
+    edits: [
+      [
+        'const consumerAnswers = new WeakMap<Applicatie, { base: string; body: string }>();',
+        'const consumerAnswers = new Map<string, { base: string; body: string }>();',
+      ],
+      ['let answer = consumerAnswers.get(found);', 'let answer = consumerAnswers.get(clientId);'],
+      ['consumerAnswers.set(found, answer);', 'consumerAnswers.set(clientId, answer);'],
+    ],
+  },
+  {
+    id: 'self-signed-guesses-header',
+    check:
+      'A token whose header names HS256 is counted as a guess at its client secret (the header is looked at before the token is decoded)',
+    fn: 'namesHs256',
+    file: 'src/tokens/self-signed-guesses.ts',
+    tests: ['guessing'],
+    from: "hs256 = header?.alg === 'HS256';",
+    to: 'hs256 = false;',
+  },
+  // ---- Autorisaties API notifications: claims -------------------------------------------------
+  {
+    id: 'ac-notify-claim-renewed',
+    check:
+      'Autorisaties API notifications: the claim of each row of a batch is renewed to cover its own request (never sent by two processes at once)',
+    fn: 'NotificationDelivery.round',
+    file: 'src/autorisaties/notification-delivery.ts',
+    tests: ['src/autorisaties/notification-delivery'],
+    from: 'if (!this.stopped && lease < this.leaseFor(1)) {',
+    to: 'if (!this.stopped && Math.random() < 0) {',
+  },
+  {
+    id: 'ac-notify-renew-own-claim',
+    check:
+      'Autorisaties API notifications: a claim is renewed only while it is the one taken (a row another process took after it lapsed is left to it)',
+    fn: 'KyselyNotificationOutbox.extend',
+    file: 'src/storage/kysely-notification-outbox.ts',
+    tests: AC_NOTIFY,
+    from: ".where('claimed_until', '=', heldUntil)",
+    to: '',
+  },
+  {
+    id: 'ac-notify-delivered-after-accepted',
+    check:
+      'Autorisaties API notifications: a row leaves the outbox only once the Notificaties API accepted it (a process killed while sending loses nothing)',
+    fn: 'NotificationDelivery.round',
+    file: 'src/autorisaties/notification-delivery.ts',
+    tests: AC_NOTIFY,
+    from: "const sent = this.stopped ? undefined : await this.send('POST', '/notificaties', entry.message);",
+    to: "await this.outbox.delivered(entry.id); const sent = this.stopped ? undefined : await this.send('POST', '/notificaties', entry.message);",
   },
 ];
