@@ -162,9 +162,12 @@ function migratedTemplate(): Promise<string> {
         });
         try {
           await migrate(db, 'postgres');
-        } finally {
+        } catch (err) {
           await db.destroy();
+          await building.drop();
+          throw err;
         }
+        await db.destroy();
         await admin.query(`ALTER DATABASE ${building.name} RENAME TO ${name}`);
         building.untrack();
         await admin.query(`ALTER DATABASE ${name} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false`);
@@ -236,7 +239,7 @@ export interface TestServerOptions {
 
 let counter = 0;
 
-/** A real zgw-auth HTTP server on a free port, on SQLite or a fresh PostgreSQL database. */
+/** A real zgw-auth HTTP server on a free port, on SQLite or a fresh, migrated PostgreSQL database. */
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-auth-test-'));
   // Migrated already: the migrations are not what a test server is for (their tests open databases raw).
