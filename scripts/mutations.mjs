@@ -3696,4 +3696,14 @@ export const MUTATIONS = [
     from: 'expiresAt: t < settledAt ? Math.min(settledAt, t + maxAgeMs) : t + maxAgeMs',
     to: 'expiresAt: t + maxAgeMs',
   },
+  {
+    id: 'migrate-applicatie-organisation',
+    check:
+      "Open Zaak migration: an applicatie whose client ids are another organisation's clients here is not imported",
+    fn: 'applyEntry',
+    file: 'src/migrate/apply-applicatie-migration.ts',
+    tests: ['migrate-applicaties-sqlite'],
+    from: 'const foreign = input.clientIds.filter((id) => known.get(id) !== options.organisation);',
+    to: 'const foreign = input.clientIds.filter(() => false);',
+  },
 ];
