@@ -333,6 +333,45 @@ export function migrateApplicatiesTests(dialect: DialectName): void {
       );
     });
 
+    it("Open Zaak: an Applicatie whose client ids are all another organisation's clients here is not imported (the dump is --rsin's)", async (t) => {
+      await setUp(t);
+      // A client id of the dump that is, here, a client of another organisation (same name, other party).
+      await ts.app.clients.create({ clientId: 'gedeeld-app', rsin: OTHER_RSIN }, { id: 'test' });
+      const dump = path.join(dir, 'dump.json');
+      fs.writeFileSync(
+        dump,
+        JSON.stringify([
+          {
+            model: 'vng_api_common.jwtsecret',
+            pk: 1,
+            fields: { identifier: 'gedeeld-app', secret: strong('gedeeld-app') },
+          },
+          {
+            model: 'authorizations.applicatie',
+            pk: 1,
+            fields: {
+              uuid: '00000000-0000-4000-a000-000000000101',
+              client_ids: ['gedeeld-app'],
+              label: 'Alles',
+              heeft_alle_autorisaties: true,
+            },
+          },
+        ]),
+      );
+      const before = await registry();
+      for (const dryRun of [true, false]) {
+        const done = await report(['open-zaak', '--file', dump, '--rsin', RSIN, ...(dryRun ? ['--dry-run'] : [])]);
+        const a = entry(done, 'authorizations.applicatie pk 1');
+        assert.equal(a.status, 'attention', JSON.stringify(a));
+        assert.match(
+          a.reasons[0]!,
+          new RegExp(`gedeeld-app is a client of organisation ${OTHER_RSIN} here, not of ${RSIN}`),
+        );
+      }
+      assert.equal((await ac('GET', '/applicaties/consumer?clientId=gedeeld-app')).status, 404);
+      assert.deepEqual((await registry()).applicaties, before.applicaties);
+    });
+
     it('Open Zaak: running again changes nothing and duplicates nothing; an applicatie changed here since is reported, not overwritten', async (t) => {
       await setUp(t);
       const dump = path.join(FIXTURES, 'open-zaak-dumpdata.json');

@@ -172,6 +172,7 @@ async function run(ctx: CliContext, cmd: Command, plan: MigrationPlan, o: Migrat
         dryRun,
         actor: CLI_AC_ACTOR,
         plannedClients: new Map(done.clients.flatMap((c) => (c.created && c.rsin ? [[c.clientId, c.rsin]] : []))),
+        ...(plan.source === 'open-zaak' && o.rsin !== undefined ? { organisation: o.rsin } : {}),
       });
     return done;
   });

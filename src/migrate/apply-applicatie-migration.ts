@@ -15,6 +15,12 @@ export interface ApplicatieMigrationOptions {
    * the run will do.
    */
   plannedClients?: ReadonlyMap<string, string>;
+  /**
+   * The organisation (rsin) whose applicaties the source holds (Open Zaak's --rsin). A client id
+   * that is, here, a client of another organisation is a namesake, not the source's client: an
+   * applicatie naming it is not imported, or the source's rights would go to another party.
+   */
+  organisation?: string;
 }
 
 export interface ApplicatieReportEntry {
@@ -165,6 +171,13 @@ async function applyEntry(
     return refused(
       `its clients are of more than one organisation here (${list([...organisations])}): the clients of an applicatie are of one organisation`,
     );
+  if (options.organisation !== undefined) {
+    const foreign = input.clientIds.filter((id) => known.get(id) !== options.organisation);
+    if (foreign.length)
+      return refused(
+        `client id${foreign.length === 1 ? '' : 's'} ${list(foreign)} ${foreign.length === 1 ? 'is a client' : 'are clients'} of organisation ${list([...new Set(foreign.map((id) => known.get(id)!))])} here, not of ${cleanText(options.organisation, 20)}, whose applicaties these are: not given the source's rights`,
+      );
+  }
   const inRun = input.clientIds.filter((id) => run.clients.has(id));
   if (inRun.length)
     return refused(

@@ -105,12 +105,26 @@ const compiled = new WeakMap<Applicatie, Compiled>();
 const NONE: ComponentRights = { entries: [], byType: new Map() };
 const TOP = VERTROUWELIJKHEIDAANDUIDINGEN.length - 1;
 
+/**
+ * A flag of a host's applicatie: true, or false when absent. Anything else ("true", 1) is a host's
+ * mistake that must not be guessed at: read as false it would widen alleenIsGereedVoorPublicatie.
+ */
+function flag(value: unknown, name: string): boolean {
+  if (value === undefined || value === null) return false;
+  if (typeof value !== 'boolean') throw new TypeError(`the applicatie's ${name} is not a boolean`);
+  return value;
+}
+
 /** Arranged once per applicatie object: a source that hands out the same object pays it once. */
 function compile(applicatie: Applicatie): Compiled {
   let c = compiled.get(applicatie);
   if (c) return c;
   const byComponent = new Map<string, ComponentRights>();
   for (const a of applicatie.autorisaties) {
+    // A host's lookup is not parsed like an AC's answer: a scope string ("zaken.lezen zaken.bijwerken")
+    // would be matched as a substring by `includes`, letter by letter by `for of`.
+    if (typeof a.component !== 'string' || !Array.isArray(a.scopes) || !a.scopes.every((s) => typeof s === 'string'))
+      throw new TypeError('an autorisatie of the applicatie has no component or no list of scopes');
     const field = TYPE_FIELDS[a.component];
     const entry: Entry = {
       scopes: a.scopes,
@@ -127,8 +141,8 @@ function compile(applicatie: Applicatie): Compiled {
     for (const scope of entry.scopes) scopes.set(scope, Math.max(scopes.get(scope) ?? -1, reach));
   }
   c = {
-    all: applicatie.heeftAlleAutorisaties === true,
-    onlyGereed: applicatie.alleenIsGereedVoorPublicatie === true,
+    all: flag(applicatie.heeftAlleAutorisaties, 'heeftAlleAutorisaties'),
+    onlyGereed: flag(applicatie.alleenIsGereedVoorPublicatie, 'alleenIsGereedVoorPublicatie'),
     byComponent,
   };
   compiled.set(applicatie, c);
@@ -185,8 +199,10 @@ export function decide(applicatie: Applicatie | undefined, request: AutorisatieR
   const { component, scopes, object } = request;
   if (scopes.length === 0) return refused('insufficient_scope');
   const field = TYPE_FIELDS[component];
-  if (field !== undefined && object === undefined) return refused('object_missing');
   const facts = typeof object === 'object' && object !== null ? object : undefined;
+  // Only 'any' stands for "some object"; anything else that is not an object's facts (undefined,
+  // null, '' from `params.uuid && load(...)`) is no object, and would otherwise reach every type.
+  if (field !== undefined && object !== 'any' && facts === undefined) return refused('object_missing');
   if (app.onlyGereed && component === 'drc' && facts && facts.isGereedVoorPublicatie !== true)
     return refused('not_gereed_voor_publicatie');
   if (app.all) return ALLOWED;

@@ -88,6 +88,53 @@ describe('the decision on applicaties in memory', () => {
     });
   });
 
+  it("an object that is neither 'any' nor an object's facts (null, '', false, a number) refuses a zrc, drc or brc request", async () => {
+    // An `object` function such as `(req) => req.params.uuid && load(req.params.uuid)` answers '' for
+    // an empty uuid: that must not read as "some object, not known yet".
+    const a = decider({
+      c: app([
+        { component: 'zrc', scopes: ['zaken.lezen'], zaaktype: ZT(1), maxVertrouwelijkheidaanduiding: 'openbaar' },
+      ]),
+    });
+    for (const object of [null, '', false, 0, 'ANY', 'all'])
+      assert.deepEqual(
+        await a.decide('c', { component: 'zrc', scopes: ['zaken.lezen'], object: object as never }),
+        { allowed: false, reason: 'object_missing' },
+        String(object),
+      );
+    assert.equal((await a.decide('c', { component: 'zrc', scopes: ['zaken.lezen'], object: 'any' })).allowed, true);
+    const seen = await a.visible('c', { component: 'zrc', scopes: ['zaken.lezen'] });
+    assert.equal(seen.allows(null as never), false);
+  });
+
+  it('a host applicatie of the wrong shape refuses: scopes as one string, a non-boolean alleenIsGereedVoorPublicatie', async () => {
+    // A scope string (as OAuth2 writes scopes) must not be read letter by letter or as a substring.
+    const spaced = app([{ component: 'ztc', scopes: 'catalogi.lezen.niet' as never }]);
+    assert.deepEqual(await decider({ c: spaced }).decide('c', { component: 'ztc', scopes: ['catalogi.lezen'] }), {
+      allowed: false,
+      reason: 'unavailable',
+    });
+    // A truthy "true" or 1 from a host's database is no "false": it is refused, not taken as all documents.
+    for (const odd of ['true', 1]) {
+      const gereed = app([], { heeftAlleAutorisaties: true, alleenIsGereedVoorPublicatie: odd as never });
+      const d = await decider({ c: gereed }).decide('c', {
+        component: 'drc',
+        scopes: ['documenten.lezen'],
+        object: {
+          informatieobjecttype: IOT(1),
+          vertrouwelijkheidaanduiding: 'openbaar',
+          isGereedVoorPublicatie: false,
+        },
+      });
+      assert.equal(d.allowed, false, String(odd));
+    }
+    const allOdd = app([], { heeftAlleAutorisaties: 'false' as never });
+    assert.equal(
+      (await decider({ c: allOdd }).decide('c', { component: 'ztc', scopes: ['catalogi.lezen'] })).allowed,
+      false,
+    );
+  });
+
   it('no caller: refused as an unknown client', async () => {
     const a = decider({ c: app([], { heeftAlleAutorisaties: true }) });
     for (const caller of ['', { clientId: '' }, undefined as unknown as string])
