@@ -467,6 +467,13 @@ export function migrateApplicatiesTests(dialect: DialectName): void {
 
       const dry = await report([...args, '--dry-run'], secret);
       assert.deepEqual(await registry(), before, 'a dry run changes nothing');
+      // --rsin: the source's applicaties are another organisation's; none of its rights reach our clients.
+      const scoped = await report([...args, '--dry-run', '--rsin', OTHER_RSIN], secret);
+      assert.equal(scoped.applicaties!.summary.imported, 0, JSON.stringify(scoped.applicaties!.summary));
+      assert.match(
+        scoped.applicaties!.entries.find((a) => a.clientIds[0] === ids[0])!.reasons[0]!,
+        new RegExp(`${ids[0]} is a client of organisation ${RSIN} here, not of ${OTHER_RSIN}`),
+      );
       const done = await report(args, secret);
       assert.equal(done.source, 'autorisaties-api');
       assert.deepEqual(done.clients, []);

@@ -114,12 +114,25 @@ export function migrateCommands(program: Command, ctx: CliContext): void {
         '--client-secret <secret>',
         'its secret there (or env ZGW_AUTH_CLIENT_SECRET, which stays out of the process list)',
       )
-      .option('--max-pages <n>', 'pages of 100 applicaties read at most', pages, DEFAULT_MAX_PAGES),
+      .option('--max-pages <n>', 'pages of 100 applicaties read at most', pages, DEFAULT_MAX_PAGES)
+      .option(
+        '--rsin <rsin>',
+        "the organisation whose applicaties the source holds: an applicatie of another organisation's clients here is reported, not imported",
+      ),
   ).action(
     async (
-      o: { url: string; clientId: string; clientSecret?: string; maxPages: number; dryRun?: boolean; json?: boolean },
+      o: {
+        url: string;
+        clientId: string;
+        clientSecret?: string;
+        maxPages: number;
+        rsin?: string;
+        dryRun?: boolean;
+        json?: boolean;
+      },
       cmd: Command,
     ) => {
+      if (o.rsin !== undefined) validRsin(o.rsin);
       const secret = o.clientSecret ?? process.env.ZGW_AUTH_CLIENT_SECRET;
       if (!secret) throw new ValidationError('give the secret with --client-secret or ZGW_AUTH_CLIENT_SECRET');
       autorisatiesApiUrl(o.url);
@@ -172,7 +185,7 @@ async function run(ctx: CliContext, cmd: Command, plan: MigrationPlan, o: Migrat
         dryRun,
         actor: CLI_AC_ACTOR,
         plannedClients: new Map(done.clients.flatMap((c) => (c.created && c.rsin ? [[c.clientId, c.rsin]] : []))),
-        ...(plan.source === 'open-zaak' && o.rsin !== undefined ? { organisation: o.rsin } : {}),
+        ...(o.rsin !== undefined ? { organisation: o.rsin } : {}),
       });
     return done;
   });
