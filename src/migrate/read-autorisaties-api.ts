@@ -40,9 +40,14 @@ export function autorisatiesApiUrl(raw: string): URL {
     url.hash
   )
     throw new ValidationError(
-      `--url must be the source's Autorisaties API base URL, https (or http to this machine), without credentials, query or fragment, e.g. https://openzaak.example.nl/autorisaties/api/v1; got "${cleanText(raw, 100)}"`,
+      `--url must be the source's Autorisaties API base URL, https (or http to this machine), without credentials, query or fragment, e.g. https://openzaak.example.nl/autorisaties/api/v1; got "${cleanText(withoutUserinfo(raw), 100)}"`,
     );
   return url;
+}
+
+/** A refused URL is echoed to the terminal and logs: never with the password it may carry. */
+function withoutUserinfo(raw: string): string {
+  return raw.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1…@');
 }
 
 /**
