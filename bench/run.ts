@@ -121,6 +121,20 @@ interface LoadCase {
   requests: string;
   /** GET: each request line names its path (bench/wrk/requests.lua). */
   method?: 'GET';
+  /**
+   * Also record the server's requests per CPU second (its whole process, from /proc): on a machine
+   * shared with other work, CPU time per request moves less than throughput does.
+   */
+  cpu?: boolean;
+}
+
+/** Clock ticks per second of /proc/<pid>/stat's CPU times. */
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/** CPU seconds a process has used (user and system, all its threads). */
+function cpuSeconds(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 
 /** Warm every server up, then `rounds` rounds in which each case runs once, in turn. */
@@ -129,10 +143,17 @@ async function throughput(cases: LoadCase[]): Promise<void> {
   if (plan.warmup) for (const c of cases) await wrk(c.server.url + c.path, c.requests, plan.warmup, options(c));
   for (let r = 0; r < plan.rounds; r++) {
     for (const c of cases) {
+      const cpuBefore = c.cpu ? cpuSeconds(c.server.pid) : 0;
       const result = await wrk(c.server.url + c.path, c.requests, plan.seconds, options(c));
       assertClean(c.name, result);
       record(c.name, 'req/s', result.rps);
-      log(`${c.name}: ${Math.round(result.rps)} req/s, p99 ${result.p99Ms.toFixed(1)} ms`);
+      let perCpu = '';
+      if (c.cpu) {
+        const used = cpuSeconds(c.server.pid) - cpuBefore;
+        record(`${c.name}, per CPU second`, 'req/CPU-s', result.requests / used);
+        perCpu = `, ${((used * 1e6) / result.requests).toFixed(1)} µs CPU per request`;
+      }
+      log(`${c.name}: ${Math.round(result.rps)} req/s, p99 ${result.p99Ms.toFixed(1)} ms${perCpu}`);
     }
   }
 }
@@ -572,10 +593,10 @@ async function autorisaties(): Promise<void> {
   );
   log('Autorisaties API: GET /applicaties/consumer');
   await throughput([
-    { name: AC_CASES.few, server: zgwFew, path: '', requests: fewRequests, method: 'GET' },
-    { name: AC_CASES.bare, server: bare, path: '', requests: fewRequests, method: 'GET' },
-    { name: AC_CASES.many(n), server: zgwMany, path: '', requests: manyRequests, method: 'GET' },
-    { name: AC_CASES.all(n), server: zgwManyAll, path: '', requests: allRequests, method: 'GET' },
+    { name: AC_CASES.few, server: zgwFew, path: '', requests: fewRequests, method: 'GET', cpu: true },
+    { name: AC_CASES.bare, server: bare, path: '', requests: fewRequests, method: 'GET', cpu: true },
+    { name: AC_CASES.many(n), server: zgwMany, path: '', requests: manyRequests, method: 'GET', cpu: true },
+    { name: AC_CASES.all(n), server: zgwManyAll, path: '', requests: allRequests, method: 'GET', cpu: true },
   ]);
   for (const s of [zgwFew, zgwMany, zgwManyAll, bare]) await s.stop();
 }
@@ -898,6 +919,25 @@ function targets(): Target[] {
     AC_CASES.few,
     0.95,
     smaller,
+  );
+  // The same two by CPU time per request (requests per CPU second): shown beside the targets.
+  const perCpu = (name: string) => `${name}, per CPU second`;
+  const byCpu = 'the same by CPU time per request, steadier on a shared machine: shown, not a target';
+  ratio(
+    'ac-consumer-bare-cpu',
+    'GET /applicaties/consumer vs bare route, by CPU per request',
+    perCpu(AC_CASES.few),
+    perCpu(AC_CASES.bare),
+    0.5,
+    byCpu,
+  );
+  ratio(
+    'scale-ac-consumer-cpu',
+    `GET /applicaties/consumer, ${n} applicaties vs 10, by CPU per request`,
+    perCpu(AC_CASES.many(n)),
+    perCpu(AC_CASES.few),
+    0.95,
+    byCpu,
   );
   ratio(
     'scale-ac-consumer-all-asked',

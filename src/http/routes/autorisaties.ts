@@ -54,16 +54,12 @@ export const autorisatiesRoutes: FastifyPluginAsync<AutorisatiesRouteOptions> = 
   const resourceUrl = (uuid: string) => `${options.publicBase()}${basePath}/applicaties/${uuid}`;
   const present = (a: Applicatie) => applicatieJson(a, resourceUrl(a.uuid));
 
+  const callerDeps: AcCallerDeps = { ...options.caller, autorisaties };
   server.addHook('onRequest', async (request, reply) => {
     reply.header('API-version', AC_API_VERSION);
     const scope = request.routeOptions.config.acScope;
     if (scope === undefined) return;
-    request.acCaller = await authorizeAcCaller(
-      { ...options.caller, autorisaties },
-      request.headers.authorization,
-      request.ip,
-      scope,
-    );
+    request.acCaller = await authorizeAcCaller(callerDeps, request.headers.authorization, request.ip, scope);
   });
 
   server.setErrorHandler((err, request, reply) =>
