@@ -58,8 +58,13 @@ export async function verifyCountingGuesses(
 /** Header segments seen, and whether each names HS256; bounded, emptied when full. */
 const hs256Headers = new Map<string, boolean>();
 const HS256_HEADERS_MAX = 256;
+/** Longer header segments are read each time, not kept: the map stays small whatever is sent. */
+const HS256_HEADER_KEPT_LENGTH = 512;
 
-/** Whether a token's first segment is a JSON header naming alg HS256 (anything unreadable: no). */
+/**
+ * Whether a token's first segment is a JSON header naming alg HS256 (anything unreadable: no),
+ * read as decodeJwt reads it: a token it would count as self-signed is never missed here.
+ */
 function namesHs256(segment: string): boolean {
   let hs256 = hs256Headers.get(segment);
   if (hs256 === undefined) {
@@ -69,6 +74,7 @@ function namesHs256(segment: string): boolean {
     } catch {
       hs256 = false;
     }
+    if (segment.length > HS256_HEADER_KEPT_LENGTH) return hs256;
     if (hs256Headers.size >= HS256_HEADERS_MAX) hs256Headers.clear();
     hs256Headers.set(segment, hs256);
   }
