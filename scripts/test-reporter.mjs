@@ -26,8 +26,8 @@ function isSummary(event) {
 
 /**
  * CPU time (user + system, ms) of this process and of the children it has reaped, their reaped
- * children included (Linux /proc; undefined elsewhere). Read once the test file's process has
- * ended: its servers and tools count, shared databases (PostgreSQL, Redis) do not.
+ * children included (Linux /proc; undefined elsewhere). Read as this process exits, once the test
+ * file's process has ended: its servers and tools count, shared databases (PostgreSQL, Redis) do not.
  */
 function cpuMs() {
   try {
@@ -44,16 +44,17 @@ function cpuMs() {
 export default async function* specWithoutSummary(source) {
   const report = process.env.ZGW_TEST_REPORT;
   const note = (entry) => report && fs.appendFileSync(report, `${JSON.stringify(entry)}\n`);
+  // On exit, also a forced one (--test-force-exit), when the file's process has ended and been
+  // waited for: noted then, not with the closing summary, which a forced exit may cut short.
+  process.once('exit', () => {
+    const cpu = cpuMs();
+    if (cpu !== undefined) note({ cpu_ms: cpu });
+  });
   const seen = new Set();
   async function* shown() {
     for await (const event of source) {
       if (isSummary(event)) {
         const [count, n] = event.data.message.split(' ');
-        // The closing summary comes after the file's process has ended and been waited for.
-        if (count === SUMMARY[0]) {
-          const cpu = cpuMs();
-          if (cpu !== undefined) note({ cpu_ms: cpu });
-        }
         note({ count, n: Number(n) });
         continue;
       }
