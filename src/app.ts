@@ -1,5 +1,13 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import pino, { type Logger } from 'pino';
+import { AuditShipping, type AuditSink } from './audit/audit-shipping.js';
+import { checkJsonLinesTarget, JsonLinesSink } from './audit/json-lines-sink.js';
+import { SyslogSink } from './audit/syslog-sink.js';
+import { KyselyAuditFeed } from './storage/kysely-audit-feed.js';
 import { Activity } from './audit/activity-report.js';
 import { AutorisatiesService } from './autorisaties/autorisaties-service.js';
 import { NotificationDelivery } from './autorisaties/notification-delivery.js';
@@ -66,6 +74,12 @@ export interface App {
   autorisaties: AutorisatiesService;
   /** Sends the Autorisaties API's notifications (ZGW_AUTH_NOTIFICATIONS_URL); started by `serve`. */
   notifications: NotificationDelivery | undefined;
+  /**
+   * Starts shipping the audit events to the configured sinks (ZGW_AUTH_AUDIT_SYSLOG_URL,
+   * ZGW_AUTH_AUDIT_JSONL), reading their files first; only `serve` does, other commands never
+   * touch the sinks. Throws a ValidationError naming the setting whose file cannot serve.
+   */
+  startAuditShipping(): AuditShipping | undefined;
   audit: AuditLog;
   /** Tokens and failed authentications per hour, from the audit trail. */
   activity: Activity;
@@ -206,7 +220,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   await guarded(() => recordMasterKeyCheck(storage, masterKey, unlocked!.lock));
   const changes = await guarded(() => openChangeFeed(storage, config, log));
   opened.unshift(() => changes.close());
-  const audit = new AuditLog(new KyselyAuditStore(storage.db), (err) => log.error({ err }, 'audit write failed'), now);
+  const audit = new AuditLog(
+    new KyselyAuditStore(storage.db, storage.dialect),
+    (err) => log.error({ err }, 'audit write failed'),
+    now,
+  );
   const keys = new KeyRing(new KyselyKeyStore(storage.db), masterKey, now, keyTimes(config), changes);
   await guarded(() => keys.load());
   const organisations = new OrganisationService(new KyselyOrganisationStore(storage.db), audit, changes, now);
@@ -261,8 +279,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     now,
   });
   crls?.start(config.crlReload);
+  let shipping: AuditShipping | undefined;
   const metrics = new Metrics(keys, now, {
     expiry,
+    auditSinks: () => shipping?.holding() ?? [],
     ...(crls ? { crl: () => crls.status() } : {}),
     ...(config.notificationsUrl ? { outbox: new KyselyNotificationOutbox(storage.db) } : {}),
   });
@@ -303,6 +323,22 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       },
     ),
     notifications,
+    startAuditShipping() {
+      if (shipping) return shipping;
+      const sinks = auditSinks(config);
+      if (!sinks.length) return undefined;
+      shipping = new AuditShipping({
+        feed: new KyselyAuditFeed(storage.db, storage.dialect),
+        sinks,
+        backlogMax: config.auditBacklogMax,
+        holder: `${os.hostname().slice(0, 60)}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`,
+        now,
+        log: (level, details, message) => log[level](details, message),
+        counted: (sink, outcome, n) => metrics.auditShipping.inc({ sink, outcome }, n),
+      });
+      shipping.start();
+      return shipping;
+    },
     audit,
     activity: new Activity(new KyselyActivityStore(storage.db, storage.dialect), audit, now),
     issuer,
@@ -334,11 +370,71 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       crls?.stop();
       expiry.stop();
       await notifications?.stop();
+      await shipping?.stop();
       await Promise.allSettled([audit.flush(true), usage.flush(), changes.close(), redis?.quit()]);
       redis?.disconnect();
       await storage.close();
     },
   };
+}
+
+/** Syslog's default ports: RFC 5425 for TLS, the traditional one for plain TCP. */
+const SYSLOG_PORTS = { tcp: 514, tls: 6514 } as const;
+
+/** The audit sinks of the settings, their files read and checked; a file that cannot serve stops the start with its setting's name. */
+export function auditSinks(
+  config: Pick<Config, 'auditSyslogUrl' | 'auditSyslogCa' | 'auditSyslogCert' | 'auditSyslogKey' | 'auditJsonl'>,
+): AuditSink[] {
+  const sinks: AuditSink[] = [];
+  const read = (file: string | undefined, env: string) => {
+    if (!file) return undefined;
+    try {
+      return fs.readFileSync(file);
+    } catch (err) {
+      throw new ValidationError(`${env} ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+  };
+  if (config.auditSyslogUrl) {
+    const url = new URL(config.auditSyslogUrl);
+    const protocol = url.protocol === 'tls:' ? 'tls' : 'tcp';
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    const ca = read(config.auditSyslogCa, 'ZGW_AUTH_AUDIT_SYSLOG_CA');
+    const cert = read(config.auditSyslogCert, 'ZGW_AUTH_AUDIT_SYSLOG_CERT');
+    const key = read(config.auditSyslogKey, 'ZGW_AUTH_AUDIT_SYSLOG_KEY');
+    sinks.push(
+      new SyslogSink(
+        {
+          protocol,
+          host,
+          port: url.port ? Number(url.port) : SYSLOG_PORTS[protocol],
+          ...(ca ? { ca } : {}),
+          ...(cert ? { cert } : {}),
+          ...(key ? { key } : {}),
+          connectTimeoutMs: 4000,
+        },
+        os.hostname(),
+      ),
+    );
+  }
+  if (config.auditJsonl) {
+    const target = config.auditJsonl === 'stdout' ? 'stdout' : path.resolve(config.auditJsonl);
+    try {
+      checkJsonLinesTarget(target);
+    } catch (err) {
+      throw new ValidationError(
+        `ZGW_AUTH_AUDIT_JSONL ${target} cannot be written: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+      );
+    }
+    sinks.push(new JsonLinesSink(target));
+  }
+  return sinks;
+}
+
+/** Whether a plain TCP syslog receiver is on this machine (nothing on the way to read the events). */
+export function plainSyslogOffHost(config: Pick<Config, 'auditSyslogUrl'>): boolean {
+  if (!config.auditSyslogUrl?.startsWith('tcp:')) return false;
+  const host = new URL(config.auditSyslogUrl).hostname.replace(/^\[(.*)\]$/, '$1');
+  return !(host === 'localhost' || (net.isIP(host) && /^(127\.|::1$)/.test(host)));
 }
 
 /**

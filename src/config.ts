@@ -66,6 +66,16 @@ export interface Config {
   notificationsTimeout: number;
   /** Longest wait, in seconds, between two delivery attempts of one notification. */
   notificationsRetryMax: number;
+  /** Syslog receiver of the audit events (tcp://host:port or tls://host:port); undefined: none. */
+  auditSyslogUrl: string | undefined;
+  /** PEM files: the CAs of the syslog receiver's certificate, and zgw-auth's client certificate and key (tls://). */
+  auditSyslogCa: string | undefined;
+  auditSyslogCert: string | undefined;
+  auditSyslogKey: string | undefined;
+  /** Where audit events go as JSON lines: a file path or `stdout`; undefined: nowhere. */
+  auditJsonl: string | undefined;
+  /** Events a sink may fall behind at most; beyond, the oldest are dropped for it (counted, logged). */
+  auditBacklogMax: number;
   consoleIdleTimeout: number;
   consoleSessionLifetime: number;
   dpopProofWindow: number;
@@ -219,6 +229,38 @@ const notificationsSecret = (raw: string, name: string): string | undefined => {
   if (raw === '') return undefined;
   // The value itself never goes into the message: it is a secret.
   if (!/^[\x20-\x7e]{16,512}$/.test(raw)) throw new ValidationError(`${name} must be 16 to 512 printable characters`);
+  return raw;
+};
+/** A syslog receiver: tcp://host[:port] or tls://host[:port], nothing more. */
+const auditSyslogUrl = (raw: string, name: string): string | undefined => {
+  if (raw === '') return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (
+    !url ||
+    !['tcp:', 'tls:'].includes(url.protocol) ||
+    !url.hostname ||
+    !['', '/'].includes(url.pathname) ||
+    url.search ||
+    url.hash ||
+    url.username ||
+    url.password ||
+    raw.length > 300
+  )
+    throw new ValidationError(
+      `${name} must be tcp://host:port (plain TCP) or tls://host:port (TLS), without path, query or credentials, at most 300 characters, got "${raw.slice(0, 100)}"`,
+    );
+  return raw;
+};
+/** A file path or `stdout`. */
+const auditJsonl = (raw: string, name: string): string | undefined => {
+  if (raw === '') return undefined;
+  if (raw.length > 1024 || /[\u0000-\u001f]/.test(raw))
+    throw new ValidationError(`${name} must be a file path (at most 1024 characters) or stdout`);
   return raw;
 };
 const alg = (raw: string, name: string): SigningAlg => {
@@ -645,6 +687,54 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
     parse: int(1, 86_400),
     doc: 'Longest wait in seconds between two attempts to deliver one notification while the Notificaties API is away (5xx, 429, timeout, refused connection): the waits double from 1 s up to this.',
   },
+  auditSyslogUrl: {
+    key: 'auditSyslogUrl',
+    env: 'ZGW_AUTH_AUDIT_SYSLOG_URL',
+    flag: '--audit-syslog-url',
+    defaultDoc: '(none)',
+    parse: auditSyslogUrl,
+    doc: 'Syslog receiver to which every audit event is sent as it is written (see "Audit events to your SIEM"): `tls://host:port` (RFC 5425, TLS; port 6514 when left out) or `tcp://host:port` (plain TCP, port 514 when left out), RFC 5424 messages with octet-counting framing (RFC 6587).',
+  },
+  auditSyslogCa: {
+    key: 'auditSyslogCa',
+    env: 'ZGW_AUTH_AUDIT_SYSLOG_CA',
+    flag: '--audit-syslog-ca',
+    defaultDoc: "(Node's CA list)",
+    parse: optStr,
+    doc: "PEM file with the CAs the syslog receiver's certificate must chain to (tls:// only); its name must match the URL's host.",
+  },
+  auditSyslogCert: {
+    key: 'auditSyslogCert',
+    env: 'ZGW_AUTH_AUDIT_SYSLOG_CERT',
+    flag: '--audit-syslog-cert',
+    defaultDoc: '(none)',
+    parse: optStr,
+    doc: 'PEM file with the client certificate (and its intermediates) zgw-auth shows a syslog receiver that asks for one (tls:// only). Needs ZGW_AUTH_AUDIT_SYSLOG_KEY.',
+  },
+  auditSyslogKey: {
+    key: 'auditSyslogKey',
+    env: 'ZGW_AUTH_AUDIT_SYSLOG_KEY',
+    flag: '--audit-syslog-key',
+    defaultDoc: '(none)',
+    parse: optStr,
+    doc: 'PEM file with the private key of ZGW_AUTH_AUDIT_SYSLOG_CERT (unencrypted; keep it owner-only).',
+  },
+  auditJsonl: {
+    key: 'auditJsonl',
+    env: 'ZGW_AUTH_AUDIT_JSONL',
+    flag: '--audit-jsonl',
+    defaultDoc: '(none)',
+    parse: auditJsonl,
+    doc: 'Every audit event as a line of JSON, as it is written: appended to this file (created owner-only) or, with `stdout`, written to standard output next to the log lines (`"type":"zgw-auth.audit"` tells them apart).',
+  },
+  auditBacklogMax: {
+    key: 'auditBacklogMax',
+    env: 'ZGW_AUTH_AUDIT_BACKLOG_MAX',
+    flag: '--audit-backlog-max',
+    defaultDoc: '1000000',
+    parse: int(1, 100_000_000),
+    doc: 'Audit events a sink (syslog, JSON lines) may fall behind at most while its receiver is away; beyond it the oldest are dropped for that sink (they stay in the audit trail), counted in `zgw_auth_audit_shipping_total{outcome="dropped"}` and logged.',
+  },
   consoleIdleTimeout: {
     key: 'consoleIdleTimeout',
     env: 'ZGW_AUTH_CONSOLE_IDLE_TIMEOUT',
@@ -759,6 +849,12 @@ const DEFAULTS: Omit<Config, 'issuer'> = {
   notificationsSecret: undefined,
   notificationsTimeout: 10,
   notificationsRetryMax: 300,
+  auditSyslogUrl: undefined,
+  auditSyslogCa: undefined,
+  auditSyslogCert: undefined,
+  auditSyslogKey: undefined,
+  auditJsonl: undefined,
+  auditBacklogMax: 1_000_000,
   consoleIdleTimeout: 900,
   consoleSessionLifetime: 28_800,
   dpopProofWindow: 60,
@@ -843,6 +939,18 @@ function checkTlsSettings(config: Config): void {
     );
 }
 
+function checkAuditSyslogSettings(config: Config): void {
+  const tls = config.auditSyslogUrl?.startsWith('tls:') ?? false;
+  for (const [value, env] of [
+    [config.auditSyslogCa, 'ZGW_AUTH_AUDIT_SYSLOG_CA'],
+    [config.auditSyslogCert, 'ZGW_AUTH_AUDIT_SYSLOG_CERT'],
+    [config.auditSyslogKey, 'ZGW_AUTH_AUDIT_SYSLOG_KEY'],
+  ] as const)
+    if (value && !tls) throw new ValidationError(`${env} needs ZGW_AUTH_AUDIT_SYSLOG_URL=tls://host:port`);
+  if (!config.auditSyslogCert !== !config.auditSyslogKey)
+    throw new ValidationError('set both ZGW_AUTH_AUDIT_SYSLOG_CERT and ZGW_AUTH_AUDIT_SYSLOG_KEY, or neither');
+}
+
 /** The path of an issuer URL without a trailing slash: '' for an issuer at the root. */
 export function issuerPath(issuer: string): string {
   return new URL(issuer).pathname.replace(/\/+$/, '');
@@ -881,6 +989,7 @@ export function loadConfig(
     throw new ValidationError(
       'ZGW_AUTH_NOTIFICATIONS_URL needs ZGW_AUTH_NOTIFICATIONS_CLIENT_ID and ZGW_AUTH_NOTIFICATIONS_SECRET: the Notificaties API accepts only authenticated publishers',
     );
+  checkAuditSyslogSettings(config);
   if (config.tokenLifetime > config.maxTokenLifetime) {
     throw new ValidationError('ZGW_AUTH_TOKEN_LIFETIME must not exceed ZGW_AUTH_MAX_TOKEN_LIFETIME');
   }

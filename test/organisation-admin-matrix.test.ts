@@ -366,6 +366,7 @@ async function snapshot(ts: TestServer): Promise<Snapshot> {
     audit_events: await db.selectFrom('audit_events').selectAll().orderBy('id').execute(),
     applicaties: await db.selectFrom('applicaties').selectAll().orderBy('uuid').execute(),
     notification_outbox: await db.selectFrom('notification_outbox').selectAll().orderBy('id').execute(),
+    audit_sinks: await db.selectFrom('audit_sinks').selectAll().orderBy('name').execute(),
     applicatie_clients: await db.selectFrom('applicatie_clients').selectAll().orderBy('client_id').execute(),
   };
 }

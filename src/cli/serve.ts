@@ -14,6 +14,7 @@ import {
   createLogger,
   ensureSigningKey,
   type FirstAdmin,
+  plainSyslogOffHost,
   unusedFirstAdminSecret,
 } from '../app.js';
 import type { Config } from '../config.js';
@@ -42,6 +43,12 @@ export function serveCommand(program: Command, ctx: CliContext): void {
       app.expiry.start(EXPIRY_CHECK_MS, (err) => app.log.error({ err }, 'credential expiry check failed'));
       // The Autorisaties API's notifications (ZGW_AUTH_NOTIFICATIONS_URL): one delivery loop per process.
       app.notifications?.start();
+      // Audit events to the SIEM (ZGW_AUTH_AUDIT_SYSLOG_URL, ZGW_AUTH_AUDIT_JSONL): one process ships each sink.
+      if (app.startAuditShipping() && plainSyslogOffHost(config))
+        app.log.warn(
+          { auditSyslogUrl: config.auditSyslogUrl },
+          'audit events go to the syslog receiver over plain TCP: readable and changeable on the way; prefer tls://',
+        );
       const housekeeping = () =>
         Promise.all([app.audit.prune(config.auditRetentionDays), app.revocations.prune()]).catch((err: unknown) =>
           app.log.error({ err }, 'housekeeping failed'),

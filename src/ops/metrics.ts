@@ -12,6 +12,8 @@ export interface MetricSources {
   expiry?: Pick<CredentialExpiry, 'counts'>;
   /** The Autorisaties API's notification outbox, when a Notificaties API is configured. */
   outbox?: Pick<NotificationOutbox, 'depth'>;
+  /** The audit sinks this process ships now (one process per sink). */
+  auditSinks?: () => string[];
 }
 
 /** Prometheus metrics of one process, on their own registry (several apps may share a process in tests). */
@@ -45,6 +47,12 @@ export class Metrics {
     name: 'zgw_auth_notifications_total',
     help: 'Autorisaties API notifications by outcome: delivered (accepted by the Notificaties API), retried (it was away) or failed (refused for good, kept in the outbox)',
     labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+  readonly auditShipping = new Counter({
+    name: 'zgw_auth_audit_shipping_total',
+    help: 'Audit shipping per sink (syslog, jsonl): events shipped, events dropped (more waited than ZGW_AUTH_AUDIT_BACKLOG_MAX; the oldest), deliveries failed (sent again)',
+    labelNames: ['sink', 'outcome'],
     registers: [this.registry],
   });
   readonly requestDuration = new Histogram({
@@ -93,6 +101,18 @@ export class Metrics {
         registers: [this.registry],
         async collect() {
           this.set(await outbox.depth());
+        },
+      });
+    const auditSinks = sources.auditSinks;
+    if (auditSinks)
+      new Gauge({
+        name: 'zgw_auth_audit_sink_held',
+        help: 'Audit sinks (syslog, jsonl) this process ships now: 1 per sink; another process sharing the database ships the others',
+        labelNames: ['sink'],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const sink of auditSinks()) this.set({ sink }, 1);
         },
       });
     const crl = sources.crl;

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import {
   AUDIT_FIELDS,
   type AuditEvent,
@@ -6,6 +6,7 @@ import {
   type AuditRows,
   type AuditStore,
 } from '../audit/audit-store.js';
+import type { Dialect } from './dialect.js';
 import { prepareQuery } from './prepared.js';
 import type { Database } from './schema.js';
 
@@ -16,7 +17,10 @@ export class KyselyAuditStore implements AuditStore {
   /** Multi-row inserts in a few fixed sizes (negative: returning ids), each compiled (and, on SQLite, prepared) once. */
   private readonly inserts = new Map<number, (parameters: readonly unknown[]) => Promise<{ rows: unknown[] }>>();
 
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: Dialect,
+  ) {}
 
   async append(rows: AuditRows): Promise<void> {
     await this.insert(rows, false);
@@ -30,8 +34,33 @@ export class KyselyAuditStore implements AuditStore {
     if (!updates.length) return;
     await this.db.transaction().execute(async (trx) => {
       for (const [id, details] of updates)
-        await trx.updateTable('audit_events').set({ details }).where('id', '=', id).execute();
+        await trx
+          .updateTable('audit_events')
+          .set({ details, tx: await this.nextPlace(trx) })
+          .where('id', '=', id)
+          .execute();
     });
+  }
+
+  /**
+   * A changed event's new place in the shipping order (src/audit/audit-feed.ts), so that sinks get
+   * it again with its new count: PostgreSQL the changing transaction's id; SQLite the next number
+   * of the table's AUTOINCREMENT sequence, which no event will take as its id.
+   */
+  private async nextPlace(trx: Kysely<Database>) {
+    if (this.dialect === 'postgres') return sql<string>`pg_current_xact_id()`;
+    const taken = await sql<{
+      seq: number;
+    }>`UPDATE sqlite_sequence SET seq = seq + 1 WHERE name = 'audit_events' RETURNING seq`.execute(trx);
+    const seq = taken.rows[0]?.seq;
+    if (seq !== undefined) return Number(seq);
+    // No sequence row yet (only explicit ids were ever inserted): start it above them.
+    const made = await sql<{
+      seq: number;
+    }>`INSERT INTO sqlite_sequence (name, seq) SELECT 'audit_events', coalesce(max(id), 0) + 1 FROM audit_events RETURNING seq`.execute(
+      trx,
+    );
+    return Number(made.rows[0]!.seq);
   }
 
   private async insert(rows: AuditRows, returning: boolean): Promise<number[]> {

@@ -8,8 +8,10 @@ import type { Database } from './schema.js';
 // The export names exactly the tables of the registry (not the bookkeeping ones): a table added to
 // the schema and not to the export fails to compile.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
-/** The notification outbox is this registry's delivery state, not registry data: not exported. */
-type NotExported = 'notification_outbox';
+/** The notification outbox and the audit sinks' positions are this registry's delivery state, not registry data: not exported. */
+type NotExported = 'notification_outbox' | 'audit_sinks';
+/** Columns of delivery state in exported tables: an audit event's place in the shipping order is this database's. */
+const NOT_EXPORTED_COLUMNS: Partial<Record<RegistryTable, readonly string[]>> = { audit_events: ['tx'] };
 const sameTables: Same<RegistryTable | NotExported, keyof Database> = true;
 void sameTables;
 
@@ -24,7 +26,10 @@ export class KyselyRegistryTransferStore implements RegistryTransferStore {
   ) {}
 
   async rows(table: RegistryTable): Promise<Row[]> {
-    return (await this.db.selectFrom(table).selectAll().execute()) as Row[];
+    const rows = (await this.db.selectFrom(table).selectAll().execute()) as Row[];
+    const left = NOT_EXPORTED_COLUMNS[table];
+    if (left) for (const row of rows) for (const column of left) delete row[column];
+    return rows;
   }
 
   transaction<T>(load: (registry: RegistryLoad) => Promise<T>): Promise<T> {

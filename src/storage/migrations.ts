@@ -340,6 +340,44 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0015_audit_shipping': {
+      async up(db: AnyDb) {
+        // The order in which audit events are shipped to a SIEM (src/audit/audit-shipping.ts), and
+        // a folded event shipped again when its count grows. PostgreSQL: the id of the transaction
+        // that wrote or last changed the row, so that a reader can tell which rows are final (every
+        // transaction below the oldest running one has ended); ids alone may become visible out of
+        // order. SQLite commits one writer at a time, so ids are in commit order; there the column
+        // holds only a changed row's new place, a number taken from the table's AUTOINCREMENT
+        // sequence (above every id so far, below every id to come). Earlier rows keep NULL: they
+        // were written before any sink could have wanted them.
+        if (dialect === 'postgres') {
+          await db.schema
+            .alterTable('audit_events')
+            .addColumn('tx', sql`xid8`)
+            .execute();
+          // Only rows written from now on: a default set apart from the column rewrites no old row.
+          await sql`ALTER TABLE audit_events ALTER COLUMN tx SET DEFAULT pg_current_xact_id()`.execute(db);
+          await db.schema.createIndex('audit_events_stream').on('audit_events').columns(['tx', 'id']).execute();
+        } else {
+          await db.schema.alterTable('audit_events').addColumn('tx', 'integer').execute();
+          await db.schema
+            .createIndex('audit_events_revised')
+            .on('audit_events')
+            .column('tx')
+            .where(sql.ref('tx'), 'is not', null)
+            .execute();
+        }
+        // Per sink: how far it has shipped, and which process ships it now (a lease).
+        await db.schema
+          .createTable('audit_sinks')
+          .addColumn('name', 'varchar(40)', (c) => c.primaryKey())
+          .addColumn('position', 'varchar(100)', (c) => c.notNull())
+          .addColumn('holder', 'varchar(100)')
+          .addColumn('held_until', ms)
+          .addColumn('updated_at', ms, (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

@@ -17,6 +17,7 @@ export interface Database {
   applicaties: ApplicatieTable;
   applicatie_clients: ApplicatieClientTable;
   notification_outbox: NotificationOutboxTable;
+  audit_sinks: AuditSinkTable;
 }
 
 export interface SigningKeyTable {
@@ -115,6 +116,22 @@ export interface AuditEventTable {
   details: string;
   /** RSIN of the organisation the event concerns, when it concerns one. */
   organisation: string | null;
+  /**
+   * Its place in the order audit events are shipped in (migration 0015): PostgreSQL the writing
+   * transaction's id (xid8, as text), SQLite a changed row's new place (NULL: its id is its place).
+   */
+  tx: Generated<string | number | null>;
+}
+
+/** A destination of the audit events (syslog, JSON lines): how far it got, who ships it. */
+export interface AuditSinkTable {
+  name: string;
+  /** After which event it continues (the feed's own notation). */
+  position: string;
+  /** The process shipping it, until held_until (a lease). */
+  holder: string | null;
+  held_until: number | null;
+  updated_at: number;
 }
 
 export interface RevokedTokenTable {

@@ -1,0 +1,227 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { CLI, startServeProcess } from './helpers.js';
+import { makeTestPki } from './pki/test-pki.js';
+import { startRsyslog } from './rsyslog.js';
+import { freePort } from './services.js';
+import {
+  adminToken,
+  allArrived,
+  assertNothingSecret,
+  auditTrail,
+  BATCH,
+  checkArrivals,
+  createClient,
+  jsonLineArrivals,
+  metric,
+  syslogArrivals,
+  token,
+  until,
+  wrongSecret,
+} from './audit-siem.js';
+
+const run = promisify(execFile);
+
+function dataDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-siem-'));
+  return dir;
+}
+
+describe('audit events to a SIEM: Debian rsyslog as the receiver, SQLite', () => {
+  it('plain TCP and a JSON lines file: every event in order with its fields, across a receiver restart and a zgw-auth restart', async (t) => {
+    const rs = await startRsyslog();
+    t.after(() => rs.destroy());
+    const dir = dataDir();
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const jsonl = path.join(dir, 'audit.jsonl');
+    const env = {
+      ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64'),
+      ZGW_AUTH_AUDIT_SYSLOG_URL: `tcp://127.0.0.1:${rs.port}`,
+      ZGW_AUTH_AUDIT_JSONL: jsonl,
+    };
+    let z = await startServeProcess(dir, env);
+    t.after(() => z.stop('SIGKILL'));
+    let admin = await adminToken(z);
+    const secrets = [admin.secret, admin.token];
+    const secret = await createClient(z.url, admin.token, 'siem-app');
+    secrets.push(secret);
+    for (let i = 0; i < 5; i++) secrets.push(await token(z.url, 'siem-app', secret));
+    for (let i = 0; i < 3; i++) await wrongSecret(z.url, 'siem-app');
+    // One admin token for every listing: a new one would be a new event each time.
+    const arrived = async (duplicates: number) => {
+      let trail = await auditTrail(z.url, admin.token);
+      await until('every event at rsyslog and in the JSON lines file', async () => {
+        trail = await auditTrail(z.url, admin.token);
+        return allArrived(syslogArrivals(rs.received()), trail) && allArrived(jsonLineArrivals(jsonl), trail);
+      });
+      checkArrivals(syslogArrivals(rs.received()), trail, { duplicates });
+      checkArrivals(jsonLineArrivals(jsonl), trail, { duplicates });
+      return trail;
+    };
+    const first = await arrived(0);
+    assert.ok(
+      first.some((e) => e.action === 'client_auth.failed' && e.details.count === 3),
+      'a folded failure, counted',
+    );
+    assert.ok(first.filter((e) => e.action === 'token.issued').length >= 6);
+    assert.equal(fs.statSync(jsonl).mode & 0o777, 0o600, 'the JSON lines file is owner-only');
+
+    // The receiver away: events wait in the audit trail and arrive when it is back.
+    await rs.stop();
+    const away = await createClient(z.url, admin.token, 'siem-while-away');
+    secrets.push(away);
+    for (let i = 0; i < 5; i++) secrets.push(await token(z.url, 'siem-while-away', away));
+    await until('a failed delivery is logged', () => z.output().includes('audit shipping: delivery failed'));
+    assert.ok((await metric(z.url, 'zgw_auth_audit_shipping_total', { sink: 'syslog', outcome: 'failed' })) >= 1);
+    await rs.start();
+    const second = await arrived(BATCH);
+    assert.ok(second.some((e) => e.target === 'siem-while-away' && e.action === 'token.issued'));
+    assert.ok(z.output().includes('audit shipping: the receiver takes events again'));
+
+    // zgw-auth killed, events written by the CLI while it is down, started again: the position resumes.
+    for (let i = 0; i < 3; i++) secrets.push(await token(z.url, 'siem-app', secret));
+    await z.stop('SIGKILL');
+    const cliEnv = { ...process.env, ZGW_AUTH_DATA_DIR: dir, ...env };
+    const made = JSON.parse(
+      (
+        await run(
+          process.execPath,
+          [CLI, 'clients', 'create', '--client-id', 'siem-offline', '--rsin', '000000000', '--json'],
+          { env: cliEnv },
+        )
+      ).stdout,
+    ) as { client_secret: string };
+    secrets.push(made.client_secret);
+    z = await startServeProcess(dir, env);
+    // Another port, so another issuer: a new admin token.
+    admin = await adminToken(z, admin.secret);
+    secrets.push(admin.token);
+    const third = await arrived(2 * BATCH);
+    assert.ok(third.some((e) => e.action === 'client.created' && e.target === 'siem-offline'));
+    assertNothingSecret(
+      [fs.readFileSync(path.join(rs.dir, 'received.jsonl'), 'utf8'), fs.readFileSync(jsonl, 'utf8')],
+      secrets,
+    );
+  });
+
+  it('the backlog bound: beyond ZGW_AUTH_AUDIT_BACKLOG_MAX the oldest are dropped, counted and logged; the newest arrive', async (t) => {
+    const port = await freePort();
+    const dir = dataDir();
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const z = await startServeProcess(dir, {
+      ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64'),
+      ZGW_AUTH_AUDIT_SYSLOG_URL: `tcp://127.0.0.1:${port}`,
+      ZGW_AUTH_AUDIT_BACKLOG_MAX: '5',
+    });
+    t.after(() => z.stop('SIGKILL'));
+    const admin = await adminToken(z);
+    const secret = await createClient(z.url, admin.token, 'bound-app');
+    for (let i = 0; i < 12; i++) await token(z.url, 'bound-app', secret);
+    const trail = await auditTrail(z.url, admin.token);
+    assert.ok(trail.length > 15, String(trail.length));
+    const dropped = () => metric(z.url, 'zgw_auth_audit_shipping_total', { sink: 'syslog', outcome: 'dropped' });
+    await until('the oldest events beyond the bound are dropped', async () => (await dropped()) === trail.length - 5);
+    const lines = z
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('more events waited than ZGW_AUTH_AUDIT_BACKLOG_MAX'));
+    assert.ok(lines.length >= 1, 'the loss is logged');
+    assert.equal(
+      lines.reduce((n, l) => n + (JSON.parse(l) as { dropped: number }).dropped, 0),
+      trail.length - 5,
+      'every dropped event is in a log line',
+    );
+    assert.ok(lines.every((l) => (JSON.parse(l) as { level: number }).level === 40));
+
+    const rs = await startRsyslog(undefined, port);
+    t.after(() => rs.destroy());
+    await until('the newest events arrive', () => syslogArrivals(rs.received()).length >= 5);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.deepEqual(
+      syslogArrivals(rs.received()).map((a) => a.event),
+      trail.slice(-5),
+      'the newest five, in order, nothing older',
+    );
+    assert.equal(await dropped(), trail.length - 5);
+  });
+
+  it('TLS: a receiver verified against ZGW_AUTH_AUDIT_SYSLOG_CA (gtls), one requiring a client certificate (ossl); one whose certificate does not chain to the CA gets nothing', async (t) => {
+    const pki = makeTestPki();
+    t.after(() => pki.remove());
+    const server = pki.certs.server;
+    const gtls = await startRsyslog({
+      driver: 'gtls',
+      authMode: 'anon',
+      caFile: pki.anchorsPath,
+      certFile: server.chainPath,
+      keyFile: server.keyPath,
+    });
+    t.after(() => gtls.destroy());
+    const ossl = await startRsyslog({
+      driver: 'ossl',
+      authMode: 'x509/certvalid',
+      caFile: pki.bundlePath,
+      certFile: server.chainPath,
+      keyFile: server.keyPath,
+    });
+    t.after(() => ossl.destroy());
+    const start = async (env: Record<string, string>) => {
+      const dir = dataDir();
+      t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+      const z = await startServeProcess(dir, {
+        ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64'),
+        ...env,
+      });
+      t.after(() => z.stop('SIGKILL'));
+      return z;
+    };
+    const [verified, mutual, untrusted] = await Promise.all([
+      start({ ZGW_AUTH_AUDIT_SYSLOG_URL: `tls://localhost:${gtls.port}`, ZGW_AUTH_AUDIT_SYSLOG_CA: pki.anchorsPath }),
+      start({
+        ZGW_AUTH_AUDIT_SYSLOG_URL: `tls://127.0.0.1:${ossl.port}`,
+        ZGW_AUTH_AUDIT_SYSLOG_CA: pki.anchorsPath,
+        ZGW_AUTH_AUDIT_SYSLOG_CERT: pki.certs.client.chainPath,
+        ZGW_AUTH_AUDIT_SYSLOG_KEY: pki.certs.client.keyPath,
+      }),
+      // The receiver is the gtls one; the CA given is another hierarchy's root.
+      start({ ZGW_AUTH_AUDIT_SYSLOG_URL: `tls://localhost:${gtls.port}`, ZGW_AUTH_AUDIT_SYSLOG_CA: pki.otherRootPath }),
+    ]);
+    for (const [z, rs] of [
+      [verified, gtls],
+      [mutual, ossl],
+    ] as const) {
+      const admin = await adminToken(z);
+      const trail = await auditTrail(z.url, admin.token);
+      await until('every event over TLS', () => allArrived(syslogArrivals(rs.received()), trail));
+      checkArrivals(syslogArrivals(rs.received()), trail);
+    }
+    await until(
+      () => `the untrusted receiver is refused, logged:\n${untrusted.output().slice(-3000)}`,
+      () =>
+        untrusted
+          .output()
+          .split('\n')
+          .some((l) => l.includes('audit shipping: delivery failed') && /issuer certificate|UNABLE_TO_/.test(l)),
+    );
+    assert.ok(
+      (await metric(untrusted.url, 'zgw_auth_audit_shipping_total', { sink: 'syslog', outcome: 'failed' })) >= 1,
+    );
+    assert.equal(
+      await metric(untrusted.url, 'zgw_auth_audit_shipping_total', { sink: 'syslog', outcome: 'shipped' }),
+      0,
+    );
+    // Its first administrator's applicatie has a uuid of its own: not one message of it at the receiver.
+    const untrustedTrail = await auditTrail(untrusted.url, (await adminToken(untrusted)).token);
+    const own = untrustedTrail.find((e) => e.action === 'applicatie.created')!.target;
+    assert.ok(
+      !gtls.received().some((r) => r.rawmsg.includes(own)),
+      'nothing of the untrusted connection reached the receiver',
+    );
+  });
+});
