@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Brings up what the test suite needs, installing Debian packages that are missing: PostgreSQL on
 # 127.0.0.1:5432 (trust auth, database test), Redis on 127.0.0.1:6379, curl, wrk, jq, python3-jwt, python3-authlib,
-# python3-requests, a JDK and Gson (the README's Java snippet), nginx, and Chromium for the console's
-# browser tests.
+# python3-requests, a JDK and Gson (the README's Java snippet), nginx, rsyslog with its TLS drivers (the
+# audit shipping tests' syslog receiver), and Chromium for the console's browser tests.
 # Run by `npm test` before the tests, and so by CI.
 set -euo pipefail
 
@@ -57,6 +57,13 @@ command -v java >/dev/null || apt_install openjdk-17-jdk-headless
 [ -f /usr/share/java/gson.jar ] || apt_install libgoogle-gson-java
 # nginx in front of zgw-auth, passing client certificates in a header (the tests start their own)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_install nginx
+
+# The audit shipping tests' syslog receiver: rsyslogd run by the tests themselves, in the foreground with
+# a private configuration on a free port (imtcp, plain and TLS through the gtls and ossl drivers);
+# the tests never use the machine's own syslog service.
+{ command -v rsyslogd >/dev/null || [ -x /usr/sbin/rsyslogd ]; } || apt_install rsyslog
+ls /usr/lib/*/rsyslog/lmnsd_gtls.so >/dev/null 2>&1 || apt_install rsyslog-gnutls
+ls /usr/lib/*/rsyslog/lmnsd_ossl.so >/dev/null 2>&1 || apt_install rsyslog-openssl
 
 # The console's browser tests drive Debian's Chromium (playwright-core brings no browser of its own)
 command -v chromium >/dev/null || apt_install chromium

@@ -53,6 +53,9 @@ export interface Received {
   '$!': { 'rfc5424-sd'?: Record<string, Record<string, string>> };
 }
 
+/** Debian's rsyslogd: in /usr/sbin, which a user's PATH may leave out. */
+const RSYSLOGD = fs.existsSync('/usr/sbin/rsyslogd') ? '/usr/sbin/rsyslogd' : 'rsyslogd';
+
 /** Starts rsyslogd on `fixedPort`, or on a free port. */
 export async function startRsyslog(tls?: RsyslogTls, fixedPort?: number): Promise<Rsyslog> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-rsyslog-'));
@@ -85,7 +88,7 @@ export async function startRsyslog(tls?: RsyslogTls, fixedPort?: number): Promis
   const start = async () => {
     fs.writeFileSync(path.join(dir, 'rsyslog.conf'), config());
     const c = spawnTracked(
-      'rsyslogd',
+      RSYSLOGD,
       ['-n', '-f', path.join(dir, 'rsyslog.conf'), '-i', path.join(dir, 'rsyslogd.pid')],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
