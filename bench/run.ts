@@ -4,6 +4,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { signJws } from '@zgw-auth/verifier/internal';
@@ -47,6 +48,7 @@ const GROUPS = [
   'startup',
   'dpop',
   'autorisaties',
+  'audit',
 ] as const;
 type Group = (typeof GROUPS)[number];
 
@@ -126,6 +128,8 @@ interface LoadCase {
    * shared with other work, CPU time per request moves less than throughput does.
    */
   cpu?: boolean;
+  /** Waits, after each round, until work the round left behind is done (counted in its CPU time, before the next case runs). */
+  settle?: () => Promise<void>;
 }
 
 /** Clock ticks per second of /proc/<pid>/stat's CPU times. */
@@ -147,6 +151,7 @@ async function throughput(cases: LoadCase[]): Promise<void> {
       const result = await wrk(c.server.url + c.path, c.requests, plan.seconds, options(c));
       assertClean(c.name, result);
       record(c.name, 'req/s', result.rps);
+      await c.settle?.();
       let perCpu = '';
       if (c.cpu) {
         const used = cpuSeconds(c.server.pid) - cpuBefore;
@@ -529,6 +534,8 @@ async function main(): Promise<Target[]> {
       for (const v of values) record(`autorisaties: ${name}`, 'ops/s', v);
   }
 
+  if (only.has('audit')) await auditShipping();
+
   if (only.has('startup')) {
     log('start-up to first token');
     for (const s of servers.filter((s) => s.name.startsWith('zgw-auth RS256 SQLite'))) await s.stop();
@@ -537,6 +544,112 @@ async function main(): Promise<Target[]> {
   }
 
   return targets();
+}
+
+const AUDIT_CASES = {
+  off: '/token RS256, zgw-auth, SQLite, audit shipping off',
+  on: '/token RS256, zgw-auth, SQLite, audit events to syslog (TCP) and a JSON lines file',
+};
+
+/**
+ * /token with audit shipping on (ZGW_AUTH_AUDIT_SYSLOG_URL to a syslog receiver on this machine,
+ * ZGW_AUTH_AUDIT_JSONL to a file) against the same registry shape without: shipping reads the audit
+ * trail in the background, off the request path, so throughput should stay within noise. The
+ * receiver, in this process, reads octet-counted frames and closes after each batch as rsyslog does.
+ * After each round of the shipping server the harness waits until every event written has arrived,
+ * so its CPU time per request includes the shipping and none of it spills into the next case.
+ */
+async function auditShipping(): Promise<void> {
+  let received = 0;
+  const receiver = net.createServer((socket) => {
+    let buffered = Buffer.alloc(0);
+    socket.on('data', (d: Buffer) => {
+      buffered = Buffer.concat([buffered, d]);
+      for (;;) {
+        const space = buffered.indexOf(0x20);
+        if (space < 0) break;
+        const length = Number(buffered.subarray(0, space).toString('ascii'));
+        if (buffered.length < space + 1 + length) break;
+        buffered = buffered.subarray(space + 1 + length);
+        received++;
+      }
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  try {
+    const port = (receiver.address() as net.AddressInfo).port;
+    const offRegistry = await createRegistry(path.join(workDir, 'audit-off'), { alg: 'RS256', count: 10 });
+    const onRegistry = await createRegistry(path.join(workDir, 'audit-on'), { alg: 'RS256', count: 10 });
+    registries.push(offRegistry, onRegistry);
+    const off = await start(startZgwAuth({ name: 'zgw-auth audit shipping off', registry: offRegistry, workDir }));
+    const on = await start(
+      startZgwAuth({
+        name: 'zgw-auth audit shipping on',
+        registry: {
+          ...onRegistry,
+          env: {
+            ...onRegistry.env,
+            ZGW_AUTH_AUDIT_SYSLOG_URL: `tcp://127.0.0.1:${port}`,
+            ZGW_AUTH_AUDIT_JSONL: path.join(workDir, 'audit-on', 'audit.jsonl'),
+          },
+        },
+        workDir,
+      }),
+    );
+    const shipped = async () => {
+      const text = await new Promise<string>((resolve, reject) =>
+        http
+          .get(`${on.url}/metrics`, (res) => {
+            let body = '';
+            res.on('data', (d: Buffer) => (body += d.toString()));
+            res.on('end', () => resolve(body));
+          })
+          .on('error', reject),
+      );
+      const line = text
+        .split('\n')
+        .find(
+          (l) =>
+            l.startsWith('zgw_auth_audit_shipping_total{') &&
+            l.includes('sink="syslog"') &&
+            l.includes('outcome="shipped"'),
+        );
+      return Number(line?.split(' ').pop() ?? 0);
+    };
+    /** Until the shipping server has caught up: the receiver's count stops growing for a second. */
+    const caughtUp = async () => {
+      let last = -1;
+      let still = 0;
+      const end = performance.now() + 60_000;
+      while (still < 1000 && performance.now() < end) {
+        await new Promise((r) => setTimeout(r, 100));
+        still = received === last ? still + 100 : 0;
+        last = received;
+      }
+    };
+    const requests = (r: Registry, name: string) =>
+      writeRequests(path.join(workDir, `${name}.txt`), r.clients.map(tokenRequest));
+    log('audit shipping: /token with the audit events shipped to syslog and a JSON lines file, and without');
+    await throughput([
+      { name: AUDIT_CASES.off, server: off, path: '/token', requests: requests(offRegistry, 'audit-off'), cpu: true },
+      {
+        name: AUDIT_CASES.on,
+        server: on,
+        path: '/token',
+        requests: requests(onRegistry, 'audit-on'),
+        cpu: true,
+        settle: caughtUp,
+      },
+    ]);
+    await caughtUp();
+    const count = await shipped();
+    log(`audit shipping: ${received} events received by the syslog receiver, ${count} shipped`);
+    if (count === 0 || received < count) throw new Error('audit shipping: the events did not arrive');
+    record('audit shipping: events received by the syslog receiver', 'events', received);
+  } finally {
+    await new Promise<void>((r) => receiver.close(() => r()));
+  }
 }
 
 /** Where zgw-auth serves the Autorisaties API by default (ZGW_AUTH_AC_BASE_PATH). */
@@ -968,6 +1081,21 @@ function targets(): Target[] {
     'autorisaties: verify, same token strings repeated',
     0.8,
     'stress reading, not the target',
+  );
+  ratio(
+    'audit-shipping-token',
+    '/token with audit events shipped (syslog + JSON lines) vs without',
+    AUDIT_CASES.on,
+    AUDIT_CASES.off,
+    0.95,
+  );
+  ratio(
+    'audit-shipping-token-cpu',
+    '/token with audit events shipped vs without, by CPU per request (shipping included)',
+    `${AUDIT_CASES.on}, per CPU second`,
+    `${AUDIT_CASES.off}, per CPU second`,
+    0.9,
+    'the cost of shipping in CPU time: shown, not a target',
   );
   max(
     'dpop-replay-cache',

@@ -110,6 +110,31 @@ describe('audit events to a SIEM: Debian rsyslog as the receiver, SQLite', () =>
     );
   });
 
+  it('a sink setting that cannot serve stops serve with its name; other commands never touch the sinks', async (t) => {
+    const dir = dataDir();
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const env = { ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64') };
+    const cliEnv = { ...process.env, ZGW_AUTH_DATA_DIR: dir, ...env };
+    for (const [bad, says] of [
+      [
+        { ZGW_AUTH_AUDIT_JSONL: path.join(dir, 'no-such-folder', 'audit.jsonl') },
+        /ZGW_AUTH_AUDIT_JSONL .* cannot be written: ENOENT/,
+      ],
+      [
+        { ZGW_AUTH_AUDIT_SYSLOG_URL: 'tls://127.0.0.1:6514', ZGW_AUTH_AUDIT_SYSLOG_CA: path.join(dir, 'missing.pem') },
+        /ZGW_AUTH_AUDIT_SYSLOG_CA .* cannot be read: ENOENT/,
+      ],
+    ] as const) {
+      await assert.rejects(startServeProcess(dir, { ...env, ...bad }), (err: Error) => {
+        assert.match(err.message, says);
+        assert.match(err.message, /^exited [1-9]/);
+        return true;
+      });
+      // A CLI command with the same settings works: only serve ships.
+      await run(process.execPath, [CLI, 'clients', 'list', '--json'], { env: { ...cliEnv, ...bad } });
+    }
+  });
+
   it('the backlog bound: beyond ZGW_AUTH_AUDIT_BACKLOG_MAX the oldest are dropped, counted and logged; the newest arrive', async (t) => {
     const port = await freePort();
     const dir = dataDir();

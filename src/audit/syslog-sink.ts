@@ -93,9 +93,8 @@ export function syslogMessage(event: AuditEvent, hostname: string): string {
 }
 
 /** Octet-counting framing (RFC 6587 §3.4.1, RFC 5425 §4.3): the message's length in octets, a space, the message. */
-export function octetCounted(message: string): Buffer {
-  const body = Buffer.from(message, 'utf8');
-  return Buffer.concat([Buffer.from(`${body.length} `, 'ascii'), body]);
+export function octetCounted(message: string): string {
+  return `${Buffer.byteLength(message, 'utf8')} ${message}`;
 }
 
 /**
@@ -119,7 +118,9 @@ export class SyslogSink implements AuditSink {
   }
 
   deliver(events: readonly AuditEvent[], signal: AbortSignal): Promise<void> {
-    const payload = Buffer.concat(events.map((e) => octetCounted(syslogMessage(e, this.hostname))));
+    let frames = '';
+    for (const e of events) frames += octetCounted(syslogMessage(e, this.hostname));
+    const payload = Buffer.from(frames, 'utf8');
     return new Promise<void>((resolve, reject) => {
       const to = this.to;
       const socket =
