@@ -650,6 +650,17 @@ async function auditShipping(): Promise<void> {
   } finally {
     await new Promise<void>((r) => receiver.close(() => r()));
   }
+  // The shipping's own cost, by CPU time (steadier than throughput on a shared machine): a backlog
+  // shipped in-process, pinned to one core.
+  log('audit shipping: CPU per event shipped (in-process, pinned to one core)');
+  const spec = JSON.stringify({ rounds: Math.max(1, plan.microRounds), events: smoke ? 2000 : 20_000 });
+  const out = execFileSync(
+    'taskset',
+    ['-c', '1', process.execPath, path.join(ROOT, 'dist', 'bench', 'audit-micro.js'), spec],
+    { encoding: 'utf8', maxBuffer: 1 << 24 },
+  );
+  for (const [name, values] of Object.entries(JSON.parse(out) as Record<string, number[]>))
+    for (const v of values) record(`audit shipping: ${name}`, 'µs', v);
 }
 
 /** Where zgw-auth serves the Autorisaties API by default (ZGW_AUTH_AC_BASE_PATH). */

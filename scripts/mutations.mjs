@@ -3879,6 +3879,16 @@ export const MUTATIONS = [
     to: 'out[k] = redact(v, depth + 1);',
   },
   {
+    id: 'audit-ship-redact-look',
+    check:
+      'Audit shipping: stored details are shipped as they are only when no key in them can name a secret or token (escaped keys are parsed)',
+    fn: 'shippedDetailsJson',
+    file: 'src/audit/shipped-event.ts',
+    tests: ['src/audit/syslog-sink'],
+    from: 'if (!MAY_NAME.test(text)) return text;',
+    to: 'if (!/"(secret|token)":/.test(text)) return text;',
+  },
+  {
     id: 'audit-ship-at-least-once',
     check:
       'Audit shipping: a sink moves on only past a batch its receiver confirmed (events written while it is away arrive later)',

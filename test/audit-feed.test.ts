@@ -97,7 +97,7 @@ for (const dialect of DIALECTS) {
         await store.append(rows('d'));
         const again = await readAll(feed, end, 10, 2);
         assert.deepEqual(
-          again.map((e) => [e.action, e.details]),
+          again.map((e) => [e.action, JSON.parse(e.details)]),
           [
             ['b', { count: 5 }],
             ['d', {}],
@@ -109,7 +109,7 @@ for (const dialect of DIALECTS) {
         await store.updateDetails([[ids[0]!, JSON.stringify({ count: 9 })]]);
         await store.updateDetails([[ids[1]!, JSON.stringify({ count: 3 })]]);
         assert.deepEqual(
-          (await readAll(feed, again[1]!.position, 10, 2)).map((e) => [e.action, e.details]),
+          (await readAll(feed, again[1]!.position, 10, 2)).map((e) => [e.action, JSON.parse(e.details)]),
           [
             ['b', { count: 9 }],
             ['c', { count: 3 }],

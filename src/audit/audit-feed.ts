@@ -1,10 +1,10 @@
-import type { AuditEvent } from './audit-store.js';
+import type { StoredEvent } from './shipped-event.js';
 
-/** An audit event as the feed hands it out: with the position right after it. */
-export interface FedEvent extends AuditEvent {
+/** An audit event as the feed hands it out: details as the JSON text stored, and the position right after it. */
+export type FedEvent = StoredEvent & {
   /** Where a sink that has shipped this event continues (the feed's own notation). */
   position: string;
-}
+};
 
 /** What holding a sink gives: where it stands. */
 export type Hold = { held: true; position: string } | { held: false };

@@ -1,5 +1,5 @@
 import type { AuditFeed, FedEvent } from './audit-feed.js';
-import type { AuditEvent } from './audit-store.js';
+import type { StoredEvent } from './shipped-event.js';
 
 /** A destination of the audit events: a syslog receiver, a JSON lines file or stdout. */
 export interface AuditSink {
@@ -8,7 +8,7 @@ export interface AuditSink {
   /** Where it ships to, for log lines (never credentials). */
   readonly target: string;
   /** Resolves once the events are confirmed by the receiver or on disk; rejects when that is not known. */
-  deliver(events: readonly AuditEvent[], signal: AbortSignal): Promise<void>;
+  deliver(events: readonly StoredEvent[], signal: AbortSignal): Promise<void>;
 }
 
 export type ShippingOutcome = 'shipped' | 'dropped' | 'failed';

@@ -1,15 +1,13 @@
 import fs from 'node:fs';
-import type { AuditEvent } from './audit-store.js';
 import type { AuditSink } from './audit-shipping.js';
-import { shippedEvent } from './shipped-event.js';
+import { shippedDetailsJson, type StoredEvent } from './shipped-event.js';
 
 /** Tells an audit line apart from the log lines on the same stdout. */
 export const JSON_LINE_TYPE = 'zgw-auth.audit';
 
-/** One audit event as one line of JSON: its fields, its time also as ISO 8601, details redacted. */
-export function jsonLine(event: AuditEvent): string {
-  const e = shippedEvent(event);
-  return `${JSON.stringify({
+/** One audit event as one line of JSON: its fields, its time also as ISO 8601, details (as stored, redacted) last. */
+export function jsonLine(e: StoredEvent): string {
+  const fields = JSON.stringify({
     type: JSON_LINE_TYPE,
     id: e.id,
     time: new Date(e.at).toISOString(),
@@ -20,8 +18,8 @@ export function jsonLine(event: AuditEvent): string {
     address: e.address,
     reason: e.reason,
     organisation: e.organisation,
-    details: e.details,
-  })}\n`;
+  });
+  return `${fields.slice(0, -1)},"details":${shippedDetailsJson(e.details)}}\n`;
 }
 
 /**
@@ -34,7 +32,7 @@ export class JsonLinesSink implements AuditSink {
 
   constructor(readonly target: string) {}
 
-  async deliver(events: readonly AuditEvent[]): Promise<void> {
+  async deliver(events: readonly StoredEvent[]): Promise<void> {
     const text = events.map(jsonLine).join('');
     if (this.target === 'stdout') {
       await new Promise<void>((resolve, reject) =>

@@ -1,5 +1,8 @@
 import type { AuditEvent } from './audit-store.js';
 
+/** An audit event as the trail stores it: its details as JSON text, shipped without parsing when nothing in them needs redacting. */
+export type StoredEvent = Omit<AuditEvent, 'details'> & { details: string };
+
 /**
  * Names of details fields whose values never leave zgw-auth, at any depth: the audit trail keeps
  * no secret or token (every writer leaves them out), and a sink outside the registry's control is
@@ -22,6 +25,8 @@ const NEVER_SHIPPED = new Set([
   'privateKey',
   'value',
 ]);
+/** A JSON text that may name one of them as a key (or spells a key with escapes, which the look cannot read). */
+const MAY_NAME = new RegExp(`"(${[...NEVER_SHIPPED].join('|')})"\\s*:|\\\\u`);
 const REDACTED = '[redacted]';
 /** Nesting kept at most; deeper values are replaced (details are shallow; this bounds the work). */
 const MAX_DEPTH = 16;
@@ -31,6 +36,20 @@ export function shippedDetails(details: Record<string, unknown>): Record<string,
   return redact(details, 0) as Record<string, unknown>;
 }
 
+/**
+ * Details (JSON text, as stored) as shipped: the text itself when no key in it can be one of
+ * NEVER_SHIPPED, which is what almost every event is (a token issued: jti, scope, lifetime);
+ * otherwise parsed, redacted and written again. Text that does not parse is not shipped.
+ */
+export function shippedDetailsJson(text: string): string {
+  if (!MAY_NAME.test(text)) return text;
+  try {
+    return JSON.stringify(shippedDetails(JSON.parse(text) as Record<string, unknown>));
+  } catch {
+    return JSON.stringify({ unreadable: true });
+  }
+}
+
 function redact(value: unknown, depth: number): unknown {
   if (value === null || typeof value !== 'object') return value;
   if (depth >= MAX_DEPTH) return '[too deep]';
@@ -38,19 +57,4 @@ function redact(value: unknown, depth: number): unknown {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) out[k] = NEVER_SHIPPED.has(k) ? REDACTED : redact(v, depth + 1);
   return out;
-}
-
-/** The fields of an event as every sink carries them, details redacted. */
-export function shippedEvent(e: AuditEvent): AuditEvent {
-  return {
-    id: e.id,
-    at: e.at,
-    actor: e.actor,
-    action: e.action,
-    target: e.target,
-    address: e.address,
-    reason: e.reason,
-    details: shippedDetails(e.details),
-    organisation: e.organisation,
-  };
 }

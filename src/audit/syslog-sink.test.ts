@@ -4,13 +4,14 @@ import { describe, it } from 'node:test';
 import { loadConfig } from '../config.js';
 import type { AuditEvent } from './audit-store.js';
 import { jsonLine, JSON_LINE_TYPE } from './json-lines-sink.js';
-import { shippedDetails } from './shipped-event.js';
+import { shippedDetails, shippedDetailsJson, type StoredEvent } from './shipped-event.js';
 import { MAX_MESSAGE_OCTETS, octetCounted, SD_ID, SyslogSink, syslogMessage } from './syslog-sink.js';
 
 const AT = Date.UTC(2030, 0, 2, 3, 4, 5, 678);
 
-function event(over: Partial<AuditEvent> = {}): AuditEvent {
-  return {
+/** An event as the trail stores it (details as JSON text), from its fields. */
+function event(over: Partial<AuditEvent> = {}): StoredEvent {
+  const e: AuditEvent = {
     id: 42,
     at: AT,
     actor: 'zaaksysteem',
@@ -22,6 +23,7 @@ function event(over: Partial<AuditEvent> = {}): AuditEvent {
     organisation: '000000000',
     ...over,
   };
+  return { ...e, details: JSON.stringify(e.details) };
 }
 
 /** The SD-PARAMs of a message's one SD-ELEMENT, unescaped (RFC 5424 §6.3.3), as a receiver reads them. */
@@ -110,6 +112,12 @@ describe('audit events as RFC 5424 syslog messages', () => {
     const m = syslogMessage(event({ details }), 'h');
     assert.deepEqual(JSON.parse(params(m).details!), expected);
     assert.deepEqual((JSON.parse(jsonLine(event({ details }))) as { details: unknown }).details, expected);
+    // Stored text spelling a key with escapes is read, not trusted to be harmless; text that does not parse is not shipped.
+    assert.equal(shippedDetailsJson('{"\\u0073ecret":"s4","n":1}'), '{"secret":"[redacted]","n":1}');
+    assert.equal(shippedDetailsJson('{"token" : "t3"}'), '{"token":"[redacted]"}');
+    assert.equal(shippedDetailsJson('{"secret":'), '{"unreadable":true}');
+    // What needs nothing redacted goes as stored.
+    assert.equal(shippedDetailsJson('{"jti":"abc","scope":"s"}'), '{"jti":"abc","scope":"s"}');
     for (const s of ['s1', 's2', 's3', 't1', 't2'])
       assert.ok(!m.includes(`"${s}"`) && !jsonLine(event({ details })).includes(`"${s}"`));
   });

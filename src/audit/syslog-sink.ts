@@ -1,8 +1,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import type { AuditEvent } from './audit-store.js';
 import type { AuditSink } from './audit-shipping.js';
-import { shippedEvent } from './shipped-event.js';
+import { shippedDetailsJson, type StoredEvent } from './shipped-event.js';
 
 /** RFC 5424 facility: authpriv (10), security and authorisation messages kept private. */
 const FACILITY = 10;
@@ -33,7 +32,7 @@ export interface SyslogTarget {
 }
 
 /** Severity: failures warning (4), tokens issued informational (6), everything else (administration) notice (5). */
-function severity(e: AuditEvent): number {
+function severity(e: StoredEvent): number {
   if (e.reason !== null || /\.(failed|refused)$/.test(e.action)) return 4;
   if (e.action === 'token.issued') return 6;
   return 5;
@@ -60,8 +59,7 @@ function cut(s: string, length: number): string {
  * action as MSGID, its fields as SD-PARAMs of one SD-ELEMENT (details as JSON text, secrets
  * redacted), and a short readable line as MSG (without BOM: any octets, RFC 5424 §6.4).
  */
-export function syslogMessage(event: AuditEvent, hostname: string): string {
-  const e = shippedEvent(event);
+export function syslogMessage(e: StoredEvent, hostname: string): string {
   const pri = FACILITY * 8 + severity(e);
   const header = `<${pri}>1 ${new Date(e.at).toISOString()} ${headerField(hostname, 255)} ${APP_NAME} - ${headerField(e.action, 32)}`;
   const params: [string, string][] = [
@@ -81,7 +79,7 @@ export function syslogMessage(event: AuditEvent, hostname: string): string {
   ].join(', ');
   const compose = (details: string, truncated: boolean) =>
     `${header} [${SD_ID}${fixed} details="${paramValue(details)}"${truncated ? ' truncated="true"' : ''}] ${text}`;
-  let details = JSON.stringify(e.details);
+  let details = shippedDetailsJson(e.details);
   let message = compose(details, false);
   // Too long: the details are cut until the whole fits (the fixed fields are bounded by the registry's own limits).
   for (let size = Buffer.byteLength(message); size > MAX_MESSAGE_OCTETS && details.length > 0;) {
@@ -117,7 +115,7 @@ export class SyslogSink implements AuditSink {
     this.target = `${to.protocol}://${to.host.includes(':') ? `[${to.host}]` : to.host}:${to.port}`;
   }
 
-  deliver(events: readonly AuditEvent[], signal: AbortSignal): Promise<void> {
+  deliver(events: readonly StoredEvent[], signal: AbortSignal): Promise<void> {
     let frames = '';
     for (const e of events) frames += octetCounted(syslogMessage(e, this.hostname));
     const payload = Buffer.from(frames, 'utf8');

@@ -28,7 +28,7 @@ function event(r: EventRow, position: string): FedEvent {
     target: r.target,
     address: r.address,
     reason: r.reason,
-    details: JSON.parse(r.details) as Record<string, unknown>,
+    details: r.details,
     organisation: r.organisation,
     position,
   };
