@@ -44,12 +44,42 @@ const RETRY_MAX_MS = 5000;
 /** Milliseconds between looks at the backlog's size while a sink falls behind. */
 const TRIM_EVERY_MS = 2000;
 
+/** Milliseconds a read is kept for another sink at the same position. */
+const SHARED_READ_MS = 1000;
+
+/**
+ * Sinks that stand at the same position (the usual case: they keep up) read the trail once: a
+ * read is kept for a moment for the next sink asking for the same events. Nothing can be missed by
+ * a kept read: an event written or changed since gets a place after every event it holds.
+ */
+function sharedReads(feed: AuditFeed, now: () => number): AuditFeed {
+  let last: { position: string; limit: number; at: number; events: Promise<FedEvent[]> } | undefined;
+  return {
+    ensureSink: (...a) => feed.ensureSink(...a),
+    hold: (...a) => feed.hold(...a),
+    advance: (...a) => feed.advance(...a),
+    release: (...a) => feed.release(...a),
+    trim: (...a) => feed.trim(...a),
+    read(position, limit) {
+      const t = now();
+      if (last && last.position === position && last.limit === limit && t - last.at < SHARED_READ_MS)
+        return last.events;
+      const events = feed.read(position, limit);
+      last = { position, limit, at: t, events };
+      // A failed read is not kept.
+      events.catch(() => last?.events === events && (last = undefined));
+      return events;
+    },
+  };
+}
+
 /** Ships the audit trail to every configured sink; one loop per sink, one process per sink at a time. */
 export class AuditShipping {
   private readonly shippers: SinkShipper[];
 
   constructor(options: AuditShippingOptions) {
-    this.shippers = options.sinks.map((sink) => new SinkShipper(sink, options));
+    const o = options.sinks.length > 1 ? { ...options, feed: sharedReads(options.feed, options.now) } : options;
+    this.shippers = options.sinks.map((sink) => new SinkShipper(sink, o));
   }
 
   start(): void {
