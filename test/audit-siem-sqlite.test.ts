@@ -138,6 +138,35 @@ describe('audit events to a SIEM: Debian rsyslog as the receiver, SQLite', () =>
     }
   });
 
+  it('JSON lines to stdout: every event, next to the log lines and told apart by its type', async (t) => {
+    const dir = dataDir();
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const z = await startServeProcess(dir, {
+      ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64'),
+      ZGW_AUTH_AUDIT_JSONL: 'stdout',
+    });
+    t.after(() => z.stop('SIGKILL'));
+    const admin = await adminToken(z);
+    const secret = await createClient(z.url, admin.token, 'stdout-app');
+    await token(z.url, 'stdout-app', secret);
+    const trail = await auditTrail(z.url, admin.token);
+    const arrivals = () => {
+      const file = path.join(dir, 'stdout.jsonl');
+      fs.writeFileSync(
+        file,
+        z
+          .output()
+          .split('\n')
+          .filter((l) => l.includes('"type":"zgw-auth.audit"'))
+          .join('\n'),
+      );
+      return jsonLineArrivals(file);
+    };
+    await until('every event on stdout', () => allArrived(arrivals(), trail));
+    checkArrivals(arrivals(), trail);
+    assert.ok(z.output().includes('"msg":"zgw-auth listening"'), 'the log lines are there too');
+  });
+
   it('the backlog bound: beyond ZGW_AUTH_AUDIT_BACKLOG_MAX the oldest are dropped, counted and logged; the newest arrive', async (t) => {
     const port = await freePort();
     const dir = dataDir();
