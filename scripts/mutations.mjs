@@ -3699,6 +3699,24 @@ export const MUTATIONS = [
     from: 'expiresAt: t < settledAt ? Math.min(settledAt, t + maxAgeMs) : t + maxAgeMs',
     to: 'expiresAt: t + maxAgeMs',
   },
+  {
+    id: 'ac-cache-bytes',
+    check: "ZGW decision: the AC answers' cache is bounded by the bytes of the answers it keeps",
+    fn: 'remoteApplicaties',
+    file: AC_SOURCE,
+    tests: ['applicatie-source'],
+    from: '(clientId, entry) => clientId.length + entry.bytes',
+    to: '() => 0',
+  },
+  {
+    id: 'ac-token-answer-size',
+    check: "ZGW decision: a token endpoint's answer over 64 KiB is refused unread",
+    fn: 'authorizationOf',
+    file: AC_SOURCE,
+    tests: ['applicatie-source'],
+    from: 'await readText(res, MAX_TOKEN_ANSWER_BYTES)',
+    to: 'await readText(res, Infinity)',
+  },
 
   // ---- migrating applicaties (Open Zaak, another Autorisaties API) ---------------------------
   {
