@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from '#kysely';
 import pg from 'pg';
 import { hashSecret } from '../src/clients/secrets.js';
 import { parseMasterKey } from '../src/keys/master-key.js';

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import SQLite from 'better-sqlite3';
-import { sql } from 'kysely';
+import { sql } from '#kysely';
 import pg from 'pg';
 import type { AuditRows, AuditStore } from '../src/audit/audit-store.js';
 import { MemoryAuditStore } from '../src/audit/memory-audit-store.js';

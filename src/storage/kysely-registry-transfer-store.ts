@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, sql } from '#kysely';
 import type { RegistryTable, Row } from '../transfer/registry-export.js';
 import type { RegistryLoad, RegistryTransferStore } from '../transfer/registry-transfer-store.js';
 import type { Dialect } from './dialect.js';

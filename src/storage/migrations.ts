@@ -1,4 +1,4 @@
-import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
+import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from '#kysely';
 import { crashPoint } from '../crash-point.js';
 import type { Dialect } from './dialect.js';
 

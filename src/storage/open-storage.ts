@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, sql, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql, SqliteDialect } from '#kysely';
 import type pg from 'pg';
 import type { Dialect } from './dialect.js';
 import { ZgwAuthError } from '../errors.js';

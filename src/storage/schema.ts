@@ -1,4 +1,4 @@
-import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { Generated, Insertable, Selectable, Updateable } from '#kysely';
 
 /**
  * The one database schema, shared by SQLite and PostgreSQL. Timestamps are epoch milliseconds

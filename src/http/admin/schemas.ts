@@ -1,4 +1,4 @@
-import { type Static, type TSchema, Type } from 'typebox';
+import { type Static, type TSchema, Type } from '#typebox';
 import type { AuditEvent } from '../../audit/audit-log.js';
 import { CLIENT_LIMITS } from '../../clients/client-limits.js';
 import { CLIENT_SORTS } from '../../clients/client-store.js';
