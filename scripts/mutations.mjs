@@ -2000,8 +2000,8 @@ export const MUTATIONS = [
     fn: 'ConsoleSessions.get',
     file: 'src/sessions/console-sessions.ts',
     tests: ['src/sessions/console-sessions'],
-    from: 'if (accessToken === undefined) {',
-    to: 'if (Math.random() < 0) {',
+    from: "const accessToken = openForSession(id, 'token', row.tokenSealed);",
+    to: "const accessToken = openForSession(id, 'token', row.tokenSealed) ?? row.tokenSealed;",
   },
   {
     id: 'console-sessions-per-client',
