@@ -2013,6 +2013,15 @@ export const MUTATIONS = [
     to: 'await this.store.takeBeyond(data.clientId, Number.MAX_SAFE_INTEGER)',
   },
   {
+    id: 'console-storage-unavailable-503',
+    check: 'Console: the database away answers 503 with Retry-After (never a 500, never a sign-out)',
+    fn: 'consoleRoutes',
+    file: 'src/console/console-routes.ts',
+    tests: ['console-shared-sessions-postgres'],
+    from: 'if (err instanceof ZgwAuthError && err.status >= 500) {',
+    to: 'if (err instanceof ZgwAuthError && Math.random() < 0) {',
+  },
+  {
     id: 'console-ended-session-revoked',
     check: "Console: an ended session's admin token is revoked",
     fn: 'consoleRoutes',

@@ -11,7 +11,7 @@ import pg from 'pg';
 import { ADMIN_SCOPE } from '../src/clients/model.js';
 import { SESSIONS_PER_CLIENT } from '../src/sessions/console-sessions.js';
 import { csrfTokenOf, sessionIdHash } from '../src/sessions/session-secrets.js';
-import { csrfOf, sessionCookieOf } from './console-helpers.js';
+import { consoleSignIn, csrfOf, sessionCookieOf } from './console-helpers.js';
 import {
   type DialectName,
   eventually,
@@ -21,7 +21,9 @@ import {
   postForm,
   request,
   startServeProcess,
+  startTestServer,
 } from './helpers.js';
+import { privatePostgres } from './services.js';
 
 type Proc = Awaited<ReturnType<typeof startServeProcess>>;
 
@@ -319,4 +321,29 @@ export function sharedSessionTests(dialect: DialectName): void {
       assert.ok(evicted.every((e) => JSON.parse(e.details).why === 'evicted'));
     });
   });
+
+  if (dialect === 'postgres')
+    describe('console sessions while the database is away (postgres)', () => {
+      it('a page answers 503 with Retry-After, not 500 and not a sign-out; once the database is back the session serves again', async () => {
+        const pgServer = await privatePostgres();
+        const ts = await startTestServer({ databaseUrl: pgServer.url });
+        try {
+          const c = await consoleSignIn(ts);
+          await pgServer.stop();
+          const down = await c.get('/console/clients');
+          assert.equal(down.status, 503, down.text);
+          assert.equal(down.headers['retry-after'], '1');
+          assert.doesNotMatch(down.text, /at .*\.js|Error:/, 'no stack trace');
+          assert.equal(sessionCookieOf(down), undefined, 'the cookie is not cleared');
+          await pgServer.start();
+          assert.ok(
+            await eventually(async () => (await c.get('/console/clients')).status === 200, 10_000),
+            'the same session once the database is back',
+          );
+        } finally {
+          await ts.close();
+          await pgServer.destroy();
+        }
+      });
+    });
 }
