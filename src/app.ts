@@ -35,6 +35,8 @@ import { KyselyActivityStore } from './storage/kysely-activity-store.js';
 import { KyselyApplicatieStore } from './storage/kysely-applicatie-store.js';
 import { KyselyAuditStore } from './storage/kysely-audit-store.js';
 import { KyselyClientStore } from './storage/kysely-client-store.js';
+import { KyselyConsoleSessionStore } from './storage/kysely-console-session-store.js';
+import type { ConsoleSessionStore } from './sessions/console-session-store.js';
 import { KyselyKeyStore } from './storage/kysely-key-store.js';
 import { KyselyRegistryTransferStore } from './storage/kysely-registry-transfer-store.js';
 import { KyselyRevocationStore } from './storage/kysely-revocation-store.js';
@@ -74,6 +76,8 @@ export interface App {
   guard: GuessingGuard;
   /** Shared state between processes, when REDIS_URL is set. */
   redis: Redis | undefined;
+  /** The web console's sessions, in the registry's database: every process serves every session. */
+  consoleSessions: ConsoleSessionStore;
   changes: ChangeFeed;
   metrics: Metrics;
   revocations: Revocations;
@@ -308,6 +312,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     issuer,
     guard,
     redis,
+    consoleSessions: new KyselyConsoleSessionStore(storage.db, storage.dialect),
     readiness: new Readiness({
       database: () => registryAnswers(storage),
       signingKey: () => keys.current() !== undefined,

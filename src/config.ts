@@ -587,7 +587,7 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
     flag: '--console',
     defaultDoc: 'true',
     parse: bool,
-    doc: 'Serve the web console for administrators at `/console`.',
+    doc: 'Serve the web console for administrators at `/console`. Its sessions live in the database (table `console_sessions`, nothing secret in the clear): any process serves any session, no sticky sessions needed.',
   },
   acEnabled: {
     key: 'acEnabled',
@@ -651,7 +651,7 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
     flag: '--console-idle-timeout',
     defaultDoc: '900',
     parse: int(60, 86_400),
-    doc: 'Seconds without a request after which a console session ends.',
+    doc: 'Seconds without a request after which a console session ends. Sessions live in the database, so this holds whichever process takes each request; every process ends run-out sessions once a minute.',
   },
   consoleSessionLifetime: {
     key: 'consoleSessionLifetime',
@@ -659,7 +659,7 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
     flag: '--console-session-lifetime',
     defaultDoc: '28800',
     parse: int(300, 86_400),
-    doc: 'Seconds after sign-in at which a console session ends however active it is (at most ZGW_AUTH_MAX_TOKEN_LIFETIME: its access token lives as long).',
+    doc: 'Seconds after sign-in at which a console session ends however active it is (at most ZGW_AUTH_MAX_TOKEN_LIFETIME: its access token lives as long). Held in the database like the session: a restart does not end it.',
   },
   dpopProofWindow: {
     key: 'dpopProofWindow',

@@ -367,6 +367,7 @@ async function snapshot(ts: TestServer): Promise<Snapshot> {
     applicaties: await db.selectFrom('applicaties').selectAll().orderBy('uuid').execute(),
     notification_outbox: await db.selectFrom('notification_outbox').selectAll().orderBy('id').execute(),
     applicatie_clients: await db.selectFrom('applicatie_clients').selectAll().orderBy('client_id').execute(),
+    console_sessions: await db.selectFrom('console_sessions').selectAll().orderBy('id_hash').execute(),
   };
 }
 

@@ -29,6 +29,12 @@ import { openStorage, type Storage } from '../src/storage/open-storage.js';
 import { MemoryRevocationStore } from '../src/tokens/memory-revocation-store.js';
 import type { RevocationStore } from '../src/tokens/revocation-store.js';
 import { migrate } from '../src/storage/migrations.js';
+import { KyselyConsoleSessionStore } from '../src/storage/kysely-console-session-store.js';
+import {
+  type ConsoleSessionStore,
+  MemoryConsoleSessionStore,
+  type StoredConsoleSession,
+} from '../src/sessions/console-session-store.js';
 import { clientRowAt, migratedPostgres, rawDatabase } from './helpers.js';
 
 /**
@@ -44,6 +50,7 @@ interface Stores {
   audit: AuditStore;
   /** Where a client's organisation is enabled or disabled. */
   organisations: OrganisationStore;
+  consoleSessions: ConsoleSessionStore;
   close(): Promise<void>;
 }
 
@@ -54,6 +61,7 @@ function kyselyStores(storage: Storage, close: () => Promise<void>): Stores {
     revocations: new KyselyRevocationStore(storage.db),
     audit: new KyselyAuditStore(storage.db),
     organisations: new KyselyOrganisationStore(storage.db),
+    consoleSessions: new KyselyConsoleSessionStore(storage.db, storage.dialect),
     close,
   };
 }
@@ -67,6 +75,7 @@ function memoryStores(): Stores {
     revocations: new MemoryRevocationStore(),
     audit: new MemoryAuditStore(),
     organisations,
+    consoleSessions: new MemoryConsoleSessionStore(),
     close: async () => {},
   };
 }
@@ -652,6 +661,85 @@ for (const [backend, open] of BACKENDS) {
         assert.deepEqual([await s.revocations.has('j1'), await s.revocations.has('j2')], [false, true]);
         await s.revocations.add('j1', 'c', T0 + 9000);
         assert.equal(await s.revocations.has('j1'), true, 'recorded again after it was forgotten');
+      });
+    });
+
+    describe('ConsoleSessionStore', () => {
+      const session = (idHash: string, fields: Partial<StoredConsoleSession> = {}): StoredConsoleSession => ({
+        idHash,
+        clientId: 'admin',
+        rsin: '000000000',
+        scope: 'zgw-auth:admin',
+        jti: `jti-${idHash}`,
+        secretId: 'sec_1',
+        tokenExpiresAt: T0 / 1000 + 3600,
+        tokenSealed: `sealed-${idHash}`,
+        flashSealed: null,
+        createdAt: T0,
+        lastSeenAt: T0,
+        endsAt: T0 + 3_600_000,
+        ...fields,
+      });
+
+      it('keeps a session by its hash; touch moves lastSeenAt only forward; update writes the organisation and notice', async () => {
+        const store = s.consoleSessions;
+        await store.insert(session('h1'));
+        assert.deepEqual(await store.get('h1'), session('h1'));
+        assert.equal(await store.get('H1'), undefined);
+        await assert.rejects(store.insert(session('h1')), 'a hash is one session');
+        assert.equal(await store.touch('h1', T0 + 5000), true);
+        assert.equal(await store.touch('h1', T0 + 1000), true);
+        assert.equal((await store.get('h1'))?.lastSeenAt, T0 + 5000, 'never back');
+        assert.equal(await store.touch('gone', T0), false);
+        await store.update('h1', { rsin: '123456782', flashSealed: 'n1' });
+        assert.deepEqual(
+          await store.get('h1'),
+          session('h1', { lastSeenAt: T0 + 5000, rsin: '123456782', flashSealed: 'n1' }),
+        );
+        await store.update('h1', { flashSealed: null });
+        assert.equal((await store.get('h1'))?.flashSealed, null);
+        await store.update('gone', { rsin: '123456782' });
+        assert.equal(await store.count(), 1);
+      });
+
+      it('take ends a session once: the second take gets nothing', async () => {
+        const store = s.consoleSessions;
+        await store.insert(session('h1'));
+        const [a, b] = await Promise.all([store.take('h1'), store.take('h1')]);
+        assert.deepEqual([a, b].filter(Boolean), [session('h1')]);
+        assert.equal(await store.get('h1'), undefined);
+      });
+
+      it('takeExpired takes, at most `limit` at a time, the sessions past their end or idle; no live one', async () => {
+        const store = s.consoleSessions;
+        const t = T0 + 100_000;
+        const idle = 60_000;
+        await store.insert(session('live', { lastSeenAt: t - idle + 1 }));
+        await store.insert(session('idle', { lastSeenAt: t - idle }));
+        await store.insert(session('ended', { lastSeenAt: t, endsAt: t }));
+        await store.insert(session('both', { lastSeenAt: T0, endsAt: T0 + 1 }));
+        const first = await store.takeExpired(t, idle, 2);
+        assert.equal(first.length, 2);
+        const rest = await store.takeExpired(t, idle, 2);
+        assert.deepEqual([...first, ...rest].map((r) => r.idHash).sort(), ['both', 'ended', 'idle']);
+        assert.deepEqual(await store.takeExpired(t, idle, 2), []);
+        assert.ok(await store.get('live'));
+      });
+
+      it("takeBeyond keeps a client's newest sessions and no other client's; busiestClient names the client holding most", async () => {
+        const store = s.consoleSessions;
+        for (let k = 0; k < 5; k++) await store.insert(session(`a${k}`, { clientId: 'a', createdAt: T0 + k }));
+        for (let k = 0; k < 3; k++) await store.insert(session(`b${k}`, { clientId: 'b', createdAt: T0 + k }));
+        assert.deepEqual(await store.busiestClient(), { clientId: 'a', sessions: 5 });
+        const taken = await store.takeBeyond('a', 2);
+        assert.deepEqual(taken.map((r) => r.idHash).sort(), ['a0', 'a1', 'a2']);
+        assert.deepEqual(await store.takeBeyond('a', 2), []);
+        assert.equal(await store.count(), 5);
+        assert.deepEqual(await store.busiestClient(), { clientId: 'b', sessions: 3 });
+        assert.equal((await store.takeBeyond('b', 0)).length, 3);
+        assert.equal((await store.takeBeyond('a', 0)).length, 2);
+        assert.equal(await store.busiestClient(), undefined);
+        assert.equal(await store.count(), 0);
       });
     });
 

@@ -207,6 +207,7 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
       signIn: { ...authentication, issuer: app.issuer, audit: app.audit, dpop: app.dpop },
       revocations: app.revocations,
       audit: app.audit,
+      sessions: app.consoleSessions,
       now: app.now,
       adminApi: server,
     });

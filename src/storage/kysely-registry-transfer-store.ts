@@ -8,8 +8,8 @@ import type { Database } from './schema.js';
 // The export names exactly the tables of the registry (not the bookkeeping ones): a table added to
 // the schema and not to the export fails to compile.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
-/** The notification outbox is this registry's delivery state, not registry data: not exported. */
-type NotExported = 'notification_outbox';
+/** The notification outbox is this registry's delivery state, the console sessions its visitors': not registry data, not exported. */
+type NotExported = 'notification_outbox' | 'console_sessions';
 const sameTables: Same<RegistryTable | NotExported, keyof Database> = true;
 void sameTables;
 

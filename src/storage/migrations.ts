@@ -340,6 +340,39 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0015_console_sessions': {
+      async up(db: AnyDb) {
+        // Console sessions, shared by every process: found by the SHA-256 of their id, their admin
+        // token sealed under a key only the id gives. No foreign key to clients: a deleted client's
+        // sessions end through the console (token revoked, audited), not silently by a cascade.
+        await db.schema
+          .createTable('console_sessions')
+          .addColumn('id_hash', 'varchar(64)', (c) => c.primaryKey())
+          .addColumn('client_id', 'varchar(50)', (c) => c.notNull())
+          .addColumn('rsin', 'varchar(9)', (c) => c.notNull())
+          .addColumn('scope', 'varchar(200)', (c) => c.notNull())
+          .addColumn('jti', 'varchar(64)', (c) => c.notNull())
+          .addColumn('secret_id', 'varchar(40)', (c) => c.notNull())
+          .addColumn('token_expires_at', ms, (c) => c.notNull())
+          .addColumn('token_sealed', 'text', (c) => c.notNull())
+          .addColumn('flash_sealed', 'text')
+          .addColumn('created_at', ms, (c) => c.notNull())
+          .addColumn('last_seen_at', ms, (c) => c.notNull())
+          .addColumn('ends_at', ms, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('console_sessions_client')
+          .on('console_sessions')
+          .columns(['client_id', 'created_at'])
+          .execute();
+        await db.schema.createIndex('console_sessions_ends').on('console_sessions').column('ends_at').execute();
+        await db.schema
+          .createIndex('console_sessions_last_seen')
+          .on('console_sessions')
+          .column('last_seen_at')
+          .execute();
+      },
+    },
   };
 }
 

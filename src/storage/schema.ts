@@ -17,6 +17,7 @@ export interface Database {
   applicaties: ApplicatieTable;
   applicatie_clients: ApplicatieClientTable;
   notification_outbox: NotificationOutboxTable;
+  console_sessions: ConsoleSessionTable;
 }
 
 export interface SigningKeyTable {
@@ -166,6 +167,25 @@ export interface NotificationOutboxTable {
   failed_at: number | null;
   last_error: string | null;
   created_at: number;
+}
+
+/** A console session (see src/sessions/console-session-store.ts): no secret in the clear. */
+export interface ConsoleSessionTable {
+  /** SHA-256 of the session id, base64url: the id itself is never stored. */
+  id_hash: string;
+  client_id: string;
+  rsin: string;
+  scope: string;
+  jti: string;
+  secret_id: string;
+  /** Epoch seconds. */
+  token_expires_at: number;
+  /** The admin token, sealed under a key derived from the session id. */
+  token_sealed: string;
+  flash_sealed: string | null;
+  created_at: number;
+  last_seen_at: number;
+  ends_at: number;
 }
 
 export type SigningKeyRow = Selectable<SigningKeyTable>;
