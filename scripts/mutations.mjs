@@ -2166,8 +2166,10 @@ export const MUTATIONS = [
     fn: 'importPublicJwk',
     file: DP,
     tests: ['dpop'],
-    from: 'let imported = importedKeys.get(canonical);',
-    to: 'let imported = importedKeys.get(publicJwk.x ?? publicJwk.n ?? canonical);',
+    edits: [
+      ['let imported = importedKeys.get(canonical);', 'let imported = importedKeys.get(publicJwk.x ?? canonical);'],
+      ['importedKeys.set(canonical, imported);', 'importedKeys.set(publicJwk.x ?? canonical, imported);'],
+    ],
   },
   {
     id: 'dpop-key-cache-bounded',
