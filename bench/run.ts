@@ -133,7 +133,16 @@ const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf
 
 /** CPU seconds a process has used (user and system, all its threads). */
 function cpuSeconds(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return statCpuSeconds(`/proc/${pid}/stat`);
+}
+
+/** CPU seconds a process's main thread (its event loop) has used: the thread pool not counted. */
+function mainThreadCpuSeconds(pid: number): number {
+  return statCpuSeconds(`/proc/${pid}/task/${pid}/stat`);
+}
+
+function statCpuSeconds(file: string): number {
+  const fields = fs.readFileSync(file, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 
@@ -669,11 +678,21 @@ async function senderConstrained(): Promise<void> {
     );
   const proofsPerRun = (seconds: number) => Math.max(5000, seconds * 8000);
   const runOnce = async (name: string, file: string, seconds: number, measured: boolean) => {
+    const cpuBefore = cpuSeconds(server.pid);
+    const mainBefore = mainThreadCpuSeconds(server.pid);
     const result = await wrk(`${server.url}/token`, file, seconds);
     assertClean(name, result);
     if (measured) {
+      // CPU per request moves less than throughput when other work shares the machine: shown beside it.
+      const used = cpuSeconds(server.pid) - cpuBefore;
+      const main = mainThreadCpuSeconds(server.pid) - mainBefore;
       record(name, 'req/s', result.rps);
-      log(`${name}: ${Math.round(result.rps)} req/s, p99 ${result.p99Ms.toFixed(1)} ms`);
+      record(`${name}, per CPU second`, 'req/CPU-s', result.requests / used);
+      record(`${name}, per CPU second of the event loop`, 'req/CPU-s', result.requests / main);
+      log(
+        `${name}: ${Math.round(result.rps)} req/s, p99 ${result.p99Ms.toFixed(1)} ms, ` +
+          `${((used * 1e6) / result.requests).toFixed(1)} µs CPU per request (event loop ${((main * 1e6) / result.requests).toFixed(1)})`,
+      );
     }
   };
   if (plan.warmup) {
@@ -910,6 +929,22 @@ function targets(): Target[] {
     '/token ES256, zgw-auth, with a DPoP proof',
     '/token ES256, zgw-auth, without DPoP',
     0.8,
+  );
+  ratio(
+    'dpop-token-cpu',
+    '/token with a DPoP proof vs without, by CPU per request',
+    '/token ES256, zgw-auth, with a DPoP proof, per CPU second',
+    '/token ES256, zgw-auth, without DPoP, per CPU second',
+    0.8,
+    'the same by CPU time per request (whole process): shown, not a target',
+  );
+  ratio(
+    'dpop-token-event-loop',
+    '/token with a DPoP proof vs without, by event-loop CPU per request',
+    '/token ES256, zgw-auth, with a DPoP proof, per CPU second of the event loop',
+    '/token ES256, zgw-auth, without DPoP, per CPU second of the event loop',
+    0.8,
+    'the same by CPU time of the main thread per request: shown, not a target',
   );
   ratio('ac-consumer-bare', 'GET /applicaties/consumer vs bare route', AC_CASES.few, AC_CASES.bare, 0.5);
   ratio(
