@@ -364,6 +364,14 @@ async function snapshot(ts: TestServer): Promise<Snapshot> {
     signing_keys: await db.selectFrom('signing_keys').selectAll().orderBy('kid').execute(),
     revoked_tokens: await db.selectFrom('revoked_tokens').selectAll().orderBy('jti').execute(),
     audit_events: await db.selectFrom('audit_events').selectAll().orderBy('id').execute(),
+    audit_hourly_counts: await db
+      .selectFrom('audit_hourly_counts')
+      .selectAll()
+      .orderBy('hour')
+      .orderBy('organisation')
+      .orderBy('client_id')
+      .orderBy('action')
+      .execute(),
     applicaties: await db.selectFrom('applicaties').selectAll().orderBy('uuid').execute(),
     notification_outbox: await db.selectFrom('notification_outbox').selectAll().orderBy('id').execute(),
     applicatie_clients: await db.selectFrom('applicatie_clients').selectAll().orderBy('client_id').execute(),
