@@ -326,6 +326,15 @@ forEachDialect((dialect: DialectName) => {
       assert.ok(Math.max(at(jwtClient), at(selfSignedClient)) < at(laterSecretClient.clientId));
       assert.ok(at(laterSecretClient.clientId) < at(bareClient) && at(laterSecretClient.clientId) < at(admin.clientId));
       assert.match(sorted, /<option value="expiry" selected>Eerst verlopend<\/option>/);
+      // A secret's page: the badge at the expiring secret, none at the one that never expires.
+      const withSecret = await browser.get(`/console/clients/${secretClient.clientId}`);
+      assert.match(
+        withSecret.text,
+        new RegExp(
+          `${secretClient.secretId}</code>(?:(?!</tr>)[\\s\\S])*utrecht-status-badge--warning">verloopt binnenkort<`,
+        ),
+      );
+      assert.equal(withSecret.text.match(/utrecht-status-badge--warning">verloopt binnenkort</g)?.length, 2);
       const bare = await browser.get(`/console/clients/${bareClient}`);
       assert.doesNotMatch(bare.text, /verloopt binnenkort/);
       const audit = await browser.get('/console/audit');

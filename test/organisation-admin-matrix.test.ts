@@ -324,6 +324,18 @@ const ROUTES: Record<string, RouteCase> = {
     writes: false,
     check: (_c, res) => assert.deepEqual(res.json.items, []),
   },
+  'GET /admin/expiring': {
+    // As above, the furthest look ahead: nothing here expires at all.
+    request: (c) => ({
+      url:
+        c.target === 'own'
+          ? '/admin/expiring?within_days=366'
+          : `/admin/expiring?within_days=366&organisation=${c.subject.rsin}`,
+    }),
+    expect: { global: EVERYWHERE, organisation: EVERYWHERE },
+    writes: false,
+    check: (_c, res) => assert.deepEqual([res.json.withinDays, res.json.items], [366, []]),
+  },
   'GET /admin/audit': {
     request: (c) => ({
       url: c.target === 'own' ? '/admin/audit?limit=1000' : `/admin/audit?limit=1000&organisation=${c.subject.rsin}`,

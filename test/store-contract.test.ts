@@ -867,8 +867,11 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         await earlier.db.destroy();
         storage = await openStorage(earlier.url, tmp(), { create: false });
         const store = new KyselyClientStore(storage.db);
+        // In id order: both were created at T0, and the order of equal times is the database's.
         const revokedAt = async (clientId: string) =>
-          (await store.listSecrets(clientId)).map((s) => [s.secretId, s.revokedAt !== null]);
+          (await store.listSecrets(clientId))
+            .map((s) => [s.secretId, s.revokedAt !== null] as const)
+            .sort(([a], [b]) => (a < b ? -1 : 1));
         assert.deepEqual(await revokedAt('keys'), [
           ['sec_keys', true],
           ['sec_keys_old', true],

@@ -706,6 +706,16 @@ async function clientPage(
     api.call<{ items: (ClientKey & { expiresSoon: boolean; expired: boolean })[] }>('GET', `${path}/keys`),
   ]);
   const names = await organisationNames(api, [client.rsin]);
+  // Its secrets within ZGW_AUTH_EXPIRY_WARNING of their expiry get the badge its keys get.
+  const expiringSecrets = new Set(
+    (
+      await api.get<{ items: { clientId: string; kind: string; id: string }[] }>('/credentials/expiring', {
+        organisation: client.rsin,
+      })
+    ).items
+      .filter((c) => c.clientId === clientId && c.kind === 'secret')
+      .map((c) => c.id),
+  );
   const applicatie = await applicatieOf(tools, request, clientId);
   const chosenComponent = (request.query as Record<string, unknown> | undefined)?.component;
   const values: FormFields = state.values ?? {
@@ -725,7 +735,11 @@ async function clientPage(
     html`<code class="utrecht-code">${s.secretId}</code>`,
     html`${s.label || '—'}${s.weak ? html` <span class="utrecht-status-badge utrecht-status-badge--warning">${m.weakBadge}</span>` : ''}`,
     formatTime(ctx.lang, s.createdAt),
-    formatTime(ctx.lang, s.expiresAt),
+    html`${formatTime(ctx.lang, s.expiresAt)}${
+      expiringSecrets.has(s.secretId)
+        ? html` <span class="utrecht-status-badge utrecht-status-badge--warning">${m.expiringBadge}</span>`
+        : ''
+    }`,
     formatTime(ctx.lang, s.lastUsedAt, m.never),
     stateOf(s),
     s.revokedAt === null
