@@ -291,6 +291,37 @@ for (const [backend, open] of BACKENDS) {
         );
       });
 
+      it('sorts by expiry: the soonest expiry of a live secret or a key first, none last, ties by id; a page of it', async () => {
+        await s.clients.insert(client('never'), [secret('never')]);
+        // A revoked secret and an expired one do not count: its key's certificate does.
+        await s.clients.insert(client('key-later'), [
+          secret('key-later', { expiresAt: T0 + DAY, revokedAt: T0 - 1 }),
+          secret('key-later', { expiresAt: T0 - 1 }),
+        ]);
+        await s.clients.insertKeys([clientKey('key-later', 'k', { expiresAt: T0 + 9 * DAY })]);
+        await s.clients.insert(client('secret-soon'), [
+          secret('secret-soon', { expiresAt: T0 + 5 * DAY }),
+          secret('secret-soon', { expiresAt: T0 + 2 * DAY }),
+        ]);
+        await s.clients.insert(client('a-tie'), [secret('a-tie', { expiresAt: T0 + 5 * DAY })]);
+        await s.clients.insert(client('b-tie'), []);
+        await s.clients.insertKeys([clientKey('b-tie', 'k', { expiresAt: T0 + 5 * DAY })]);
+        const sorted = await s.clients.list({ sort: 'expiry', limit: 10, offset: 0 }, T0);
+        assert.deepEqual(ids(sorted.items), ['secret-soon', 'a-tie', 'b-tie', 'key-later', 'never']);
+        assert.deepEqual(ids((await s.clients.list({ sort: 'expiry', limit: 2, offset: 2 }, T0)).items), [
+          'b-tie',
+          'key-later',
+        ]);
+        // Later, what expired meanwhile no longer counts.
+        assert.deepEqual(ids((await s.clients.list({ sort: 'expiry', limit: 10, offset: 0 }, T0 + 3 * DAY)).items), [
+          'a-tie',
+          'b-tie',
+          'secret-soon',
+          'key-later',
+          'never',
+        ]);
+      });
+
       it('updates every field but id and creation time; an unknown id changes nothing', async () => {
         await s.clients.insert(client('u'), []);
         const changed = client('u', {

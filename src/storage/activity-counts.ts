@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type CompiledQuery, type Kysely, sql } from 'kysely';
 import { ACTIVITY_ACTIONS, activityWeight, HOUR_MS, hourOf } from '../audit/activity.js';
 import { AUDIT_FIELDS, type AuditRows } from '../audit/audit-store.js';
 import type { Dialect } from './dialect.js';
@@ -6,8 +6,6 @@ import type { Database } from './schema.js';
 
 /** The organisation column's value for events that name none (a NULL would never match in the key). */
 export const NO_ORGANISATION = '';
-/** Count rows per upsert statement: 5 parameters each, well below both dialects' limits. */
-const UPSERT_ROWS = 200;
 
 /** What some events add to one row of audit_hourly_counts. */
 export interface CountDelta {
@@ -53,12 +51,40 @@ export function deltasOfRows(rows: AuditRows): Map<string, CountDelta> {
   return deltas;
 }
 
+/** Upserts of a few fixed sizes, each compiled once per dialect: compiling costs more than running one. */
+const UPSERT_SIZES = [100, 10, 1];
+const upserts = new Map<string, CompiledQuery>();
+
+function upsert(db: Kysely<Database>, dialect: Dialect, size: number): CompiledQuery {
+  const name = `${dialect} ${size}`;
+  let compiled = upserts.get(name);
+  if (!compiled) {
+    // Placeholder rows in the order hour, organisation, client_id, action, count.
+    const row = { hour: 0, organisation: '', client_id: '', action: '', count: 0 };
+    compiled = db
+      .insertInto('audit_hourly_counts')
+      .values(Array.from({ length: size }, () => row))
+      .onConflict((oc) =>
+        oc
+          .columns(['hour', 'organisation', 'client_id', 'action'])
+          .doUpdateSet((eb) => ({ count: eb('audit_hourly_counts.count', '+', eb.ref('excluded.count')) })),
+      )
+      .compile();
+    upserts.set(name, compiled);
+  }
+  return compiled;
+}
+
 /**
  * Adds the deltas to audit_hourly_counts (a negative count subtracts), in the caller's transaction.
  * Rows go in key order, so that two PostgreSQL transactions adding to the same rows lock them in
  * the same order and never deadlock; one statement never names a row twice (the map's keys).
  */
-export async function addCounts(db: Kysely<Database>, deltas: Map<string, CountDelta>): Promise<void> {
+export async function addCounts(
+  db: Kysely<Database>,
+  dialect: Dialect,
+  deltas: Map<string, CountDelta>,
+): Promise<void> {
   const rows = [...deltas.values()]
     .filter((d) => d.count !== 0)
     .sort(
@@ -68,24 +94,13 @@ export async function addCounts(db: Kysely<Database>, deltas: Map<string, CountD
         cmp(a.clientId, b.clientId) ||
         cmp(a.action, b.action),
     );
-  for (let i = 0; i < rows.length; i += UPSERT_ROWS)
-    await db
-      .insertInto('audit_hourly_counts')
-      .values(
-        rows.slice(i, i + UPSERT_ROWS).map((d) => ({
-          hour: d.hour,
-          organisation: d.organisation,
-          client_id: d.clientId,
-          action: d.action,
-          count: d.count,
-        })),
-      )
-      .onConflict((oc) =>
-        oc
-          .columns(['hour', 'organisation', 'client_id', 'action'])
-          .doUpdateSet((eb) => ({ count: eb('audit_hourly_counts.count', '+', eb.ref('excluded.count')) })),
-      )
-      .execute();
+  let i = 0;
+  for (const size of UPSERT_SIZES)
+    for (; rows.length - i >= size; i += size)
+      await db.executeQuery({
+        ...upsert(db, dialect, size),
+        parameters: rows.slice(i, i + size).flatMap((d) => [d.hour, d.organisation, d.clientId, d.action, d.count]),
+      });
 }
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -122,5 +137,5 @@ export async function addCountsOfStoredEvents(
   const grouped = await q.groupBy([hour, org, 'target', 'action']).execute();
   const deltas = new Map<string, CountDelta>();
   for (const r of grouped) addEvent(deltas, Number(r.hour), r.action, r.target, r.organisation, sign * Number(r.count));
-  await addCounts(db, deltas);
+  await addCounts(db, dialect, deltas);
 }

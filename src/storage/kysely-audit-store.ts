@@ -51,7 +51,7 @@ export class KyselyAuditStore implements AuditStore {
         const grown = activityWeight(before.action, details) - activityWeight(before.action, before.details);
         addEvent(deltas, Number(before.at), before.action, before.target, before.organisation, grown);
       }
-      await addCounts(trx, deltas);
+      await addCounts(trx, this.dialect, deltas);
     });
   }
 
@@ -61,7 +61,7 @@ export class KyselyAuditStore implements AuditStore {
     if (!deltas.size) return this.insertEvents(this.db, rows, returning);
     return this.db.transaction().execute(async (trx) => {
       const ids = await this.insertEvents(trx, rows, returning);
-      await addCounts(trx, deltas);
+      await addCounts(trx, this.dialect, deltas);
       return ids;
     });
   }
@@ -122,7 +122,11 @@ export class KyselyAuditStore implements AuditStore {
     const partial = hourOf(before);
     return this.db.transaction().execute(async (trx) => {
       if (partial < before) await addCountsOfStoredEvents(trx, this.dialect, { from: partial, until: before }, -1);
-      await trx.deleteFrom('audit_hourly_counts').where('hour', '<', partial).execute();
+      // Rows of that hour whose every event went are gone too: no client listed with nothing.
+      await trx
+        .deleteFrom('audit_hourly_counts')
+        .where((eb) => eb.or([eb('hour', '<', partial), eb.and([eb('hour', '=', partial), eb('count', '<=', 0)])]))
+        .execute();
       const result = await trx.deleteFrom('audit_events').where('at', '<', before).executeTakeFirst();
       return Number(result.numDeletedRows);
     });

@@ -93,6 +93,7 @@ class KyselyRegistryLoad implements RegistryLoad {
     await this.trx.insertInto('audit_events').values(rows).execute();
     await addCounts(
       this.trx,
+      this.dialect,
       deltasOfRows(
         rows.flatMap((e) => [e.at, e.actor, e.action, e.target, e.address, e.reason, e.details, e.organisation]),
       ),
