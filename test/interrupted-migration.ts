@@ -104,6 +104,7 @@ async function assertMigrated(
         '0012_no_secrets_without_secret_methods',
         '0013_autorisaties',
         '0014_notification_outbox',
+        '0015_expiry_of_secrets_and_hourly_counts',
       ],
       label,
     );
@@ -134,6 +135,7 @@ const MIGRATION_POINTS = [
   'migration:0012_no_secrets_without_secret_methods',
   'migration:0013_autorisaties',
   'migration:0014_notification_outbox',
+  'migration:0015_expiry_of_secrets_and_hourly_counts',
 ];
 const EVENTS = 5000;
 

@@ -106,7 +106,7 @@ export async function addCounts(
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** The weight of a stored event in SQL: as activityWeight, for the counts a statement derives from audit_events. */
-export function weightSql(dialect: Dialect) {
+function weightSql(dialect: Dialect) {
   const count =
     dialect === 'postgres'
       ? sql<number>`(details::jsonb ->> 'count')::bigint`
@@ -115,15 +115,13 @@ export function weightSql(dialect: Dialect) {
 }
 
 /**
- * Adds the counts of the stored events with `at` in [from, until) (`sign` -1: subtracts them), in
- * one statement grouped in the database: the migration's backfill, an import's events, and the
- * events a retention prune deletes from an hour it keeps part of.
+ * Adds the counts of the stored events with `at` in [from, until), grouped in the database: an
+ * import's events (the migration's backfill is the same statement, frozen in the migration).
  */
 export async function addCountsOfStoredEvents(
   db: Kysely<Database>,
   dialect: Dialect,
   range: { from?: number; until?: number },
-  sign: 1 | -1 = 1,
 ): Promise<void> {
   const hour = sql<number>`(at / ${sql.lit(HOUR_MS)}) * ${sql.lit(HOUR_MS)}`;
   const org = sql<string>`coalesce(organisation, ${sql.lit(NO_ORGANISATION)})`;
@@ -136,6 +134,6 @@ export async function addCountsOfStoredEvents(
   if (range.until !== undefined) q = q.where('at', '<', range.until);
   const grouped = await q.groupBy([hour, org, 'target', 'action']).execute();
   const deltas = new Map<string, CountDelta>();
-  for (const r of grouped) addEvent(deltas, Number(r.hour), r.action, r.target, r.organisation, sign * Number(r.count));
+  for (const r of grouped) addEvent(deltas, Number(r.hour), r.action, r.target, r.organisation, Number(r.count));
   await addCounts(db, dialect, deltas);
 }

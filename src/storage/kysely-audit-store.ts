@@ -7,7 +7,7 @@ import {
   type AuditStore,
 } from '../audit/audit-store.js';
 import { activityWeight, hourOf } from '../audit/activity.js';
-import { addCounts, addCountsOfStoredEvents, addEvent, type CountDelta, deltasOfRows } from './activity-counts.js';
+import { addCounts, addEvent, type CountDelta, deltasOfRows } from './activity-counts.js';
 import type { Dialect } from './dialect.js';
 import type { Database } from './schema.js';
 
@@ -47,7 +47,9 @@ export class KyselyAuditStore implements AuditStore {
           .where('id', '=', id)
           .executeTakeFirst();
         if (!before) continue;
-        await trx.updateTable('audit_events').set({ details }).where('id', '=', id).execute();
+        const updated = await trx.updateTable('audit_events').set({ details }).where('id', '=', id).executeTakeFirst();
+        // Deleted meanwhile by a prune, which took its count away with it.
+        if (Number(updated.numUpdatedRows) !== 1) continue;
         const grown = activityWeight(before.action, details) - activityWeight(before.action, before.details);
         addEvent(deltas, Number(before.at), before.action, before.target, before.organisation, grown);
       }
@@ -116,19 +118,34 @@ export class KyselyAuditStore implements AuditStore {
 
   /**
    * Deletes the events before `before` with their counts: the hours wholly before it go, and the
-   * hour it falls in loses what its deleted events had added.
+   * hour it falls in loses what the events deleted from it had added. Those are deleted first and
+   * counted from what the deletion returns, so that processes pruning at once never subtract an
+   * event twice: on PostgreSQL the second waits for the first's rows and then finds them gone.
    */
   async deleteBefore(before: number): Promise<number> {
     const partial = hourOf(before);
     return this.db.transaction().execute(async (trx) => {
-      if (partial < before) await addCountsOfStoredEvents(trx, this.dialect, { from: partial, until: before }, -1);
+      let deleted = 0;
+      if (partial < before) {
+        const gone = await trx
+          .deleteFrom('audit_events')
+          .where('at', '>=', partial)
+          .where('at', '<', before)
+          .returning(['at', 'action', 'target', 'organisation', 'details'])
+          .execute();
+        const deltas = new Map<string, CountDelta>();
+        for (const e of gone)
+          addEvent(deltas, Number(e.at), e.action, e.target, e.organisation, -activityWeight(e.action, e.details));
+        await addCounts(trx, this.dialect, deltas);
+        deleted = gone.length;
+      }
       // Rows of that hour whose every event went are gone too: no client listed with nothing.
       await trx
         .deleteFrom('audit_hourly_counts')
         .where((eb) => eb.or([eb('hour', '<', partial), eb.and([eb('hour', '=', partial), eb('count', '<=', 0)])]))
         .execute();
-      const result = await trx.deleteFrom('audit_events').where('at', '<', before).executeTakeFirst();
-      return Number(result.numDeletedRows);
+      const result = await trx.deleteFrom('audit_events').where('at', '<', partial).executeTakeFirst();
+      return deleted + Number(result.numDeletedRows);
     });
   }
 }
