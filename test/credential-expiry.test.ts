@@ -359,6 +359,13 @@ forEachDialect((dialect: DialectName) => {
       assert.doesNotMatch(await cli('clients', 'keys', 'list', bareClient), /expires soon/);
       const listed = await cli('clients', 'list');
       assert.match(listed, /EXPIRING/);
+      // --sort expiry: the soonest first (the secret of 360 days), clients with nothing that expires last.
+      const sorted = (await cli('clients', 'list', '--sort', 'expiry')).split('\n').slice(1);
+      const row = (id: string) => sorted.findIndex((l) => l.startsWith(`${id} `));
+      assert.equal(row(secretClient.clientId), 0, sorted.join('\n'));
+      assert.ok(row(laterSecretClient.clientId) > Math.max(row(jwtClient), row(selfSignedClient)));
+      assert.ok(row(bareClient) > row(laterSecretClient.clientId));
+      await assert.rejects(cli('clients', 'list', '--sort', 'soonest'), /expected one of clientId, lastToken, expiry/);
       assert.match(listed, new RegExp(`${selfSignedClient} .* certificate \\S+ \\d{4}-\\d\\d-\\d\\d`));
       const json = JSON.parse(await cli('clients', 'list', '--json')) as {
         items: { clientId: string; expiringCredentials: { kind: string; id: string }[] }[];
