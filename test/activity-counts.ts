@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,11 +9,13 @@ import { sql } from 'kysely';
 import { HOUR_MS, hourOf } from '../src/audit/activity.js';
 import { Activity, ACTIVITY_HOURS, type ActivityReport } from '../src/audit/activity-report.js';
 import { AuditLog } from '../src/audit/audit-log.js';
+import { MasterKey } from '../src/keys/master-key.js';
 import { KyselyActivityStore } from '../src/storage/kysely-activity-store.js';
 import { KyselyAuditStore } from '../src/storage/kysely-audit-store.js';
 import { migrate } from '../src/storage/migrations.js';
 import { openStorage, type Storage } from '../src/storage/open-storage.js';
-import { type DialectName, migratedPostgres, rawDatabase } from './helpers.js';
+import { exportRegistry, importRegistry } from '../src/transfer/registry-transfer.js';
+import { type DialectName, migratedPostgres, rawDatabase, transferOn } from './helpers.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261128);
 const SCALE = Number(process.env.FUZZ_RUNS ?? 1);
@@ -197,6 +200,47 @@ export function activityCountsTests(dialect: DialectName): void {
         ),
         { seed: SEED, numRuns: 50 * SCALE },
       );
+    });
+  });
+
+  describe(`registry import: the counts of the imported events (${dialect})`, () => {
+    it('an imported registry reports what its events say', async () => {
+      const dirs = [
+        fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-activity-')),
+        fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-activity-')),
+      ];
+      const databases = dialect === 'postgres' ? [await migratedPostgres(), await migratedPostgres()] : [];
+      const [source, target] = await Promise.all(dirs.map((d, i) => openStorage(databases[i]?.url, d)));
+      try {
+        const now = 1_900_000_000_000 + 5 * 60_000;
+        let t = now;
+        const audit = new AuditLog(
+          new KyselyAuditStore(source!.db, source!.dialect),
+          () => {},
+          () => t,
+        );
+        for (let i = 0; i < 120; i++) {
+          t = now - ((i * 7_919_000) % ((ACTIVITY_HOURS + 3) * HOUR_MS));
+          await audit.record({
+            actor: CLIENTS[i % CLIENTS.length]!,
+            action: ACTIONS[i % ACTIONS.length]!,
+            target: CLIENTS[i % CLIENTS.length]!,
+            organisation: ORGS[i % ORGS.length]!,
+            details: i % 4 === 1 ? { count: i } : {},
+          });
+        }
+        const masterKey = new MasterKey(crypto.randomBytes(32));
+        const exported = JSON.parse(JSON.stringify(await exportRegistry(transferOn(source!, masterKey)))) as unknown;
+        await importRegistry(transferOn(target!, masterKey), exported);
+        const activity = new Activity(new KyselyActivityStore(target!.db), { flush: async () => {} }, () => now);
+        const report = await activity.report();
+        assert.deepEqual(report, fromRawEvents(await rawEvents(target!), now));
+        assert.ok(report.hours.some((h) => h.issued > 0) && report.hours.some((h) => h.failed > 1));
+      } finally {
+        await Promise.all([source?.close(), target?.close()]);
+        await Promise.all(databases.map((d) => d.drop()));
+        for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+      }
     });
   });
 
