@@ -210,7 +210,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   await guarded(() => recordMasterKeyCheck(storage, masterKey, unlocked!.lock));
   const changes = await guarded(() => openChangeFeed(storage, config, log));
   opened.unshift(() => changes.close());
-  const audit = new AuditLog(new KyselyAuditStore(storage.db), (err) => log.error({ err }, 'audit write failed'), now);
+  const audit = new AuditLog(
+    new KyselyAuditStore(storage.db, storage.dialect),
+    (err) => log.error({ err }, 'audit write failed'),
+    now,
+  );
   const keys = new KeyRing(new KyselyKeyStore(storage.db), masterKey, now, keyTimes(config), changes);
   await guarded(() => keys.load());
   const organisations = new OrganisationService(new KyselyOrganisationStore(storage.db), audit, changes, now);
@@ -308,7 +312,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     ),
     notifications,
     audit,
-    activity: new Activity(new KyselyActivityStore(storage.db, storage.dialect), audit, now),
+    activity: new Activity(new KyselyActivityStore(storage.db), audit, now),
     issuer,
     guard,
     redis,

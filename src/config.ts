@@ -555,7 +555,7 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
     flag: '--expiry-warning',
     defaultDoc: '2592000',
     parse: int(0, 94_608_000),
-    doc: "Seconds (default 30 days) before a client's registered certificate (an `x5c` key or a PEM certificate) expires from which it counts as expiring soon: `expiresSoon` in the admin API, marked in the CLI and the console, counted by `zgw_auth_credentials_expiring`, and announced once in the audit trail (`client_key.expiring`). 0: no warning.",
+    doc: "Seconds (default 30 days) before a client credential expires from which it counts as expiring soon: a secret given an expiry, a private_key_jwt key's `x5c` certificate, a certificate registered for self_signed_tls_client_auth. Counted per organisation and kind by `zgw_auth_credentials_expiring`, listed by `GET /admin/expiring` (which takes `within_days` for another look ahead), marked in `clients list`, the console's client list (sortable by expiry) and a key's `expiresSoon`, and announced once per credential in the audit trail (`secret.expiring`, `client_key.expiring`). 0: no warning.",
   },
   clientCertHeader: {
     key: 'clientCertHeader',

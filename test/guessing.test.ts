@@ -334,7 +334,7 @@ forEachDialect((dialect) => {
     it('shows the first failure of a window within a second, outside the process too, folds the repeats into it and writes a bounded number of events for a flood', async () => {
       const c = await ts.createClient();
       // The database as another process sees it: read without flushing this server's audit log.
-      const stored = new KyselyAuditStore(ts.app.storage.db);
+      const stored = new KyselyAuditStore(ts.app.storage.db, ts.app.storage.dialect);
       const failures = async () => stored.list({ action: 'client_auth.failed', target: c.clientId, limit: 100 });
       const refusedAt = Date.now();
       assert.equal((await tokenAt(ts, { clientId: c.clientId, secret: 'wrong-0' }, '127.0.0.30')).status, 401);

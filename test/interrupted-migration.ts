@@ -105,6 +105,7 @@ async function assertMigrated(
         '0013_autorisaties',
         '0014_notification_outbox',
         '0015_console_sessions',
+        '0016_expiry_of_secrets_and_hourly_counts',
       ],
       label,
     );
@@ -136,6 +137,7 @@ const MIGRATION_POINTS = [
   'migration:0013_autorisaties',
   'migration:0014_notification_outbox',
   'migration:0015_console_sessions',
+  'migration:0016_expiry_of_secrets_and_hourly_counts',
 ];
 const EVENTS = 5000;
 

@@ -59,7 +59,7 @@ function kyselyStores(storage: Storage, close: () => Promise<void>): Stores {
     clients: new KyselyClientStore(storage.db),
     keys: new KyselyKeyStore(storage.db),
     revocations: new KyselyRevocationStore(storage.db),
-    audit: new KyselyAuditStore(storage.db),
+    audit: new KyselyAuditStore(storage.db, storage.dialect),
     organisations: new KyselyOrganisationStore(storage.db),
     consoleSessions: new KyselyConsoleSessionStore(storage.db, storage.dialect),
     close,
@@ -298,6 +298,37 @@ for (const [backend, open] of BACKENDS) {
           ['a1', 'b2', 'c3', 'd4'],
           'an empty search matches all',
         );
+      });
+
+      it('sorts by expiry: the soonest expiry of a live secret or a key first, none last, ties by id; a page of it', async () => {
+        await s.clients.insert(client('never'), [secret('never')]);
+        // A revoked secret and an expired one do not count: its key's certificate does.
+        await s.clients.insert(client('key-later'), [
+          secret('key-later', { expiresAt: T0 + DAY, revokedAt: T0 - 1 }),
+          secret('key-later', { expiresAt: T0 - 1 }),
+        ]);
+        await s.clients.insertKeys([clientKey('key-later', 'k', { expiresAt: T0 + 9 * DAY })]);
+        await s.clients.insert(client('secret-soon'), [
+          secret('secret-soon', { expiresAt: T0 + 5 * DAY }),
+          secret('secret-soon', { expiresAt: T0 + 2 * DAY }),
+        ]);
+        await s.clients.insert(client('a-tie'), [secret('a-tie', { expiresAt: T0 + 5 * DAY })]);
+        await s.clients.insert(client('b-tie'), []);
+        await s.clients.insertKeys([clientKey('b-tie', 'k', { expiresAt: T0 + 5 * DAY })]);
+        const sorted = await s.clients.list({ sort: 'expiry', limit: 10, offset: 0 }, T0);
+        assert.deepEqual(ids(sorted.items), ['secret-soon', 'a-tie', 'b-tie', 'key-later', 'never']);
+        assert.deepEqual(ids((await s.clients.list({ sort: 'expiry', limit: 2, offset: 2 }, T0)).items), [
+          'b-tie',
+          'key-later',
+        ]);
+        // Later, what expired meanwhile no longer counts.
+        assert.deepEqual(ids((await s.clients.list({ sort: 'expiry', limit: 10, offset: 0 }, T0 + 3 * DAY)).items), [
+          'a-tie',
+          'b-tie',
+          'secret-soon',
+          'key-later',
+          'never',
+        ]);
       });
 
       it('updates every field but id and creation time; an unknown id changes nothing', async () => {
@@ -955,8 +986,11 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         await earlier.db.destroy();
         storage = await openStorage(earlier.url, tmp(), { create: false });
         const store = new KyselyClientStore(storage.db);
+        // In id order: both were created at T0, and the order of equal times is the database's.
         const revokedAt = async (clientId: string) =>
-          (await store.listSecrets(clientId)).map((s) => [s.secretId, s.revokedAt !== null]);
+          (await store.listSecrets(clientId))
+            .map((s) => [s.secretId, s.revokedAt !== null] as const)
+            .sort(([a], [b]) => (a < b ? -1 : 1));
         assert.deepEqual(await revokedAt('keys'), [
           ['sec_keys', true],
           ['sec_keys_old', true],
@@ -965,7 +999,10 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         assert.equal(keys.find((s) => s.secretId === 'sec_keys_old')?.revokedAt, T0 - 1, 'an earlier revocation stays');
         assert.deepEqual(await revokedAt('both'), [['sec_both', false]]);
         assert.deepEqual(await revokedAt('secrets'), [['sec_secrets', false]]);
-        const events = await new KyselyAuditStore(storage.db).list({ action: 'secret.revoked', limit: 10 });
+        const events = await new KyselyAuditStore(storage.db, storage.dialect).list({
+          action: 'secret.revoked',
+          limit: 10,
+        });
         assert.deepEqual(
           events.map((e) => [e.actor, e.target, e.organisation, e.details.secretId]),
           [['system', 'keys', '000000000', 'sec_keys']],
@@ -1000,7 +1037,7 @@ describe('driver errors leave the Kysely stores as refusals', () => {
         keys: () => new KyselyKeyStore(storage.db).insert(key('locked-key')),
         revocations: () => new KyselyRevocationStore(storage.db).add('locked-jti', c.clientId, T0),
         'audit (prepared statements)': () =>
-          new KyselyAuditStore(storage.db).append(rows([T0, 'x', 'y', 'z', null, null, {}])),
+          new KyselyAuditStore(storage.db, storage.dialect).append(rows([T0, 'x', 'y', 'z', null, null, {}])),
         organisations: () =>
           new KyselyOrganisationStore(storage.db).insert({
             rsin: '123456782',
@@ -1049,14 +1086,12 @@ describe('driver errors leave the Kysely stores as refusals', () => {
         },
       );
       await other.query('BEGIN');
-      await other.query('LOCK TABLE audit_events IN ACCESS EXCLUSIVE MODE');
+      // The activity report's table, which every report reads.
+      await other.query('LOCK TABLE audit_hourly_counts IN ACCESS EXCLUSIVE MODE');
       // A read: refused when the lock timeout of the serving connections passes.
-      await assert.rejects(
-        new KyselyActivityStore(storage.db, storage.dialect).perHour({ since: T0 }),
-        unavailable('activity'),
-      );
+      await assert.rejects(new KyselyActivityStore(storage.db).perHour({ since: T0 }), unavailable('activity'));
       await other.query('ROLLBACK');
-      assert.deepEqual(await new KyselyActivityStore(storage.db, storage.dialect).perHour({ since: T0 }), []);
+      assert.deepEqual(await new KyselyActivityStore(storage.db).perHour({ since: T0 }), []);
       const away = new URL(database.url);
       away.port = '1';
       await assert.rejects(openStorage(away.toString(), tmp()), unavailable('opening'));

@@ -38,7 +38,7 @@ export function serveCommand(program: Command, ctx: CliContext): void {
       // In cluster mode the primary has initialised the database before forking.
       const keyCreated = cluster.isWorker ? undefined : await ensureSigningKey(app);
       app.keys.startRefresh(config.keyRefreshInterval, (err) => app.log.error({ err }, 'signing key refresh failed'));
-      // Certificates that entered ZGW_AUTH_EXPIRY_WARNING's window: announced once each, at start and hourly.
+      // Secrets, keys and certificates that entered ZGW_AUTH_EXPIRY_WARNING's window: announced once each, at start and hourly.
       app.expiry.start(EXPIRY_CHECK_MS, (err) => app.log.error({ err }, 'credential expiry check failed'));
       // The Autorisaties API's notifications (ZGW_AUTH_NOTIFICATIONS_URL): one delivery loop per process.
       app.notifications?.start();

@@ -373,6 +373,45 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0016_expiry_of_secrets_and_hourly_counts': {
+      async up(db: AnyDb) {
+        // When a secret's coming expiry was announced in the audit trail: once, across restarts and processes.
+        await db.schema.alterTable('client_secrets').addColumn('expiry_announced_at', ms).execute();
+        await db.schema.createIndex('client_secrets_expires').on('client_secrets').column('expires_at').execute();
+        // Tokens issued and failed authentications per hour, organisation ('' for none), client id
+        // and action, kept as events are written: the activity report reads these instead of
+        // grouping the events themselves.
+        await db.schema
+          .createTable('audit_hourly_counts')
+          .addColumn('hour', ms, (c) => c.notNull())
+          .addColumn('organisation', 'varchar(9)', (c) => c.notNull())
+          .addColumn('client_id', 'varchar(100)', (c) => c.notNull())
+          .addColumn('action', 'varchar(60)', (c) => c.notNull())
+          .addColumn('count', ms, (c) => c.notNull())
+          .addPrimaryKeyConstraint('audit_hourly_counts_pk', ['hour', 'organisation', 'client_id', 'action'])
+          .execute();
+        // One organisation's or one client's report reads its own rows only.
+        await db.schema
+          .createIndex('audit_hourly_counts_organisation')
+          .on('audit_hourly_counts')
+          .columns(['organisation', 'hour'])
+          .execute();
+        await db.schema
+          .createIndex('audit_hourly_counts_client')
+          .on('audit_hourly_counts')
+          .columns(['client_id', 'hour'])
+          .execute();
+        // The events of before, counted as the writers count them: a failure folded with a `count` counts that many.
+        const count =
+          dialect === 'postgres' ? sql`(details::jsonb ->> 'count')::bigint` : sql`json_extract(details, '$.count')`;
+        await sql`insert into audit_hourly_counts (hour, organisation, client_id, action, count)
+          select (at / 3600000) * 3600000, coalesce(organisation, ''), target, action,
+                 sum(case when action = 'client_auth.failed' then coalesce(${count}, 1) else 1 end)
+          from audit_events
+          where action in ('token.issued', 'client_auth.failed')
+          group by (at / 3600000) * 3600000, coalesce(organisation, ''), target, action`.execute(db);
+      },
+    },
   };
 }
 

@@ -18,6 +18,7 @@ export interface Database {
   applicatie_clients: ApplicatieClientTable;
   notification_outbox: NotificationOutboxTable;
   console_sessions: ConsoleSessionTable;
+  audit_hourly_counts: AuditHourlyCountTable;
 }
 
 export interface SigningKeyTable {
@@ -102,6 +103,8 @@ export interface ClientSecretTable {
   revoked_at: number | null;
   /** 1 when an imported secret is below the strength rule and was allowed explicitly. */
   weak: number;
+  /** When the secret's coming expiry was announced in the audit trail; null: not yet. */
+  expiry_announced_at: Generated<number | null>;
 }
 
 export interface AuditEventTable {
@@ -116,6 +119,18 @@ export interface AuditEventTable {
   details: string;
   /** RSIN of the organisation the event concerns, when it concerns one. */
   organisation: string | null;
+}
+
+/**
+ * Tokens issued and failed authentications per hour (epoch ms of its start), organisation ('' for
+ * events that name none), client id (the event's target) and action: written with the events.
+ */
+export interface AuditHourlyCountTable {
+  hour: number;
+  organisation: string;
+  client_id: string;
+  action: string;
+  count: number;
 }
 
 export interface RevokedTokenTable {
