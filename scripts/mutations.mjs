@@ -958,6 +958,16 @@ export const MUTATIONS = [
     to: 'if (Math.random() >= 0) continue;',
   },
 
+  {
+    id: 'finite-numbers',
+    check: 'Numbers coerced from query, path or body are finite (no overflow past a bound)',
+    fn: 'buildServer',
+    file: 'src/http/build-server.ts',
+    tests: ['admin-api', 'credential-expiry'],
+    from: 'if (at !== undefined)',
+    to: 'if (Math.random() < 0 && at !== undefined)',
+  },
+
   // ---- server: client registry ---------------------------------------------------------------
   {
     id: 'client-auth-secret-compare',

@@ -16,6 +16,7 @@ import { certificateReader } from './client-certificate.js';
 import type { AssertionAudiences } from '../clients/authenticate-client.js';
 import { assertionAudiences, endpointPaths } from './endpoint-paths.js';
 import { failureFloor } from './failure-floor.js';
+import { nonFiniteNumberAt } from './finite-numbers.js';
 import { registerFormParsers } from './form-body.js';
 import { sendOAuthError, toOAuthErrorResponse, withClientChallenge } from './render/oauth-error.js';
 import { discoveryRoutes } from './routes/discovery.js';
@@ -53,6 +54,15 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 200 },
     // Unknown fields are refused, not silently dropped: a typo must not look like success.
     ajv: { customOptions: { removeAdditional: false } },
+  });
+
+  // After validation, before every handler: a numeral that overflowed to Infinity passed the schema's bounds.
+  server.addHook('preHandler', async (request) => {
+    for (const part of [request.params, request.query, request.body]) {
+      const at = nonFiniteNumberAt(part);
+      if (at !== undefined)
+        throw new ValidationError(`${at.slice(0, 100) || 'the value'} must be a finite number`, at.slice(0, 100));
+    }
   });
 
   if (typeof app.config.trustProxy === 'number') {
