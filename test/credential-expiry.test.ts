@@ -244,7 +244,19 @@ forEachDialect((dialect: DialectName) => {
       assert.deepEqual((await asOrgAdmin(`?within_days=60&organisation=${ORG_B}`, '/expiring')).items, []);
       // within_days is bounded and validated: a 400 problem document naming it, never a 500.
       const adminToken = await ts.token(admin.clientId, admin.secret);
-      for (const bad of ['0', '367', '-1', '1.5', 'abc', '99999999999999999999', '', '1e400', '-1e400', 'Infinity', '9'.repeat(400)]) {
+      for (const bad of [
+        '0',
+        '367',
+        '-1',
+        '1.5',
+        'abc',
+        '99999999999999999999',
+        '',
+        '1e400',
+        '-1e400',
+        'Infinity',
+        '9'.repeat(400),
+      ]) {
         const res = await request(`${ts.url}/admin/expiring?within_days=${bad}`, {
           headers: { authorization: `Bearer ${adminToken}` },
         });
