@@ -2962,6 +2962,16 @@ export const MUTATIONS = [
     to: 'const scoped = { rsin: organisation };',
   },
   {
+    id: 'expiring-org-before-bound',
+    check:
+      "Expiring credentials: one organisation's are chosen before the per-kind bound, not cut from the registry's first",
+    fn: 'KyselyClientStore.expiringCredentials',
+    file: 'src/storage/kysely-client-store.ts',
+    tests: ['credential-expiry'],
+    from: ".where('client_secrets.expires_at', '<=', until) .$if(organisation !== undefined, (q) => q.where('clients.rsin', '=', organisation!))",
+    to: ".where('client_secrets.expires_at', '<=', until)",
+  },
+  {
     id: 'mtls-chain-validated',
     check: 'tls_client_auth: the certificate chains to a configured anchor',
     fn: 'chainRefusal',

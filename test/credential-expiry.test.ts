@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { KyselyClientStore } from '../src/storage/kysely-client-store.js';
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -279,6 +280,23 @@ forEachDialect((dialect: DialectName) => {
       assert.equal(await ts.app.expiry.announce(), 0);
       assert.equal((await announcements()).length, 2);
       assert.equal((await secretAnnouncements()).length, 1);
+    });
+
+    it("one organisation's expiring credentials are chosen before the bound, not cut from the registry's first", async () => {
+      // Of the two secrets with an expiry, organisation A's is the sooner: a bound of one applied to
+      // the whole registry and then filtered would leave organisation B with nothing.
+      const store = new KyselyClientStore(ts.app.storage.db);
+      const until = clock.now() + 1000 * DAY_S * 1000;
+      const first = await store.expiringCredentials('secret', clock.now(), until, 1);
+      assert.deepEqual(
+        first.map((c) => c.organisation),
+        [ORG_A],
+      );
+      const ofB = await store.expiringCredentials('secret', clock.now(), until, 1, ORG_B);
+      assert.deepEqual(
+        ofB.map((c) => [c.organisation, c.id]),
+        [[ORG_B, laterSecretClient.secretId]],
+      );
     });
 
     it('a restart does not announce them again: the announcement is kept in the registry', async () => {

@@ -31,7 +31,14 @@ export interface ExpiringCredential {
 /** Where the credentials and their announcements are kept. */
 export interface CredentialExpiryStore {
   /** Credentials of the kind expiring after `from` and at or before `until`, soonest first, at most `limit`. */
-  expiringCredentials(kind: CredentialKind, from: number, until: number, limit: number): Promise<ExpiringCredential[]>;
+  /** The first `limit` soonest; of one organisation's clients only, when `organisation` is given. */
+  expiringCredentials(
+    kind: CredentialKind,
+    from: number,
+    until: number,
+    limit: number,
+    organisation?: string,
+  ): Promise<ExpiringCredential[]>;
   /**
    * Marks the credential as announced at `at` unless it was already: true only for the one call
    * (of any process) that marked it, so each credential is announced once.
@@ -87,13 +94,16 @@ export class CredentialExpiry {
 
   /**
    * Every credential within the window now (or within `windowSeconds`, when given: a caller's own
-   * look ahead), of every kind, soonest first.
+   * look ahead), of every kind, soonest first; of one organisation's clients only, when given (the
+   * bound of MAX_EXPIRING per kind applies to that organisation's, not to the whole registry's).
    */
-  async expiring(windowSeconds = this.windowSeconds): Promise<ExpiringCredential[]> {
+  async expiring(windowSeconds = this.windowSeconds, organisation?: string): Promise<ExpiringCredential[]> {
     if (windowSeconds <= 0) return [];
     const t = this.now();
     const all = await Promise.all(
-      CREDENTIAL_KINDS.map((kind) => this.store.expiringCredentials(kind, t, t + windowSeconds * 1000, MAX_EXPIRING)),
+      CREDENTIAL_KINDS.map((kind) =>
+        this.store.expiringCredentials(kind, t, t + windowSeconds * 1000, MAX_EXPIRING, organisation),
+      ),
     );
     return all
       .flat()

@@ -323,6 +323,7 @@ export class KyselyClientStore implements ClientStore, CredentialExpiryStore {
     from: number,
     until: number,
     limit: number,
+    organisation?: string,
   ): Promise<ExpiringCredential[]> {
     if (kind === 'secret') {
       const rows = await this.db
@@ -338,6 +339,7 @@ export class KyselyClientStore implements ClientStore, CredentialExpiryStore {
         .where('client_secrets.revoked_at', 'is', null)
         .where('client_secrets.expires_at', '>', from)
         .where('client_secrets.expires_at', '<=', until)
+        .$if(organisation !== undefined, (q) => q.where('clients.rsin', '=', organisation!))
         .orderBy('client_secrets.expires_at')
         .orderBy('client_secrets.client_id')
         .orderBy('client_secrets.secret_id')
@@ -367,6 +369,7 @@ export class KyselyClientStore implements ClientStore, CredentialExpiryStore {
       .where('client_keys.expires_at', '>', from)
       .where('client_keys.expires_at', '<=', until)
       .where('clients.auth_methods', kind === 'certificate' ? 'like' : 'not like', SELF_SIGNED_TLS)
+      .$if(organisation !== undefined, (q) => q.where('clients.rsin', '=', organisation!))
       .orderBy('client_keys.expires_at')
       .orderBy('client_keys.client_id')
       .orderBy('client_keys.kid')
