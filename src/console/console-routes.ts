@@ -252,7 +252,16 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleOption
   app.setErrorHandler(async (err, request, reply) => {
     const m = tools.ctx(request).m;
     if (err instanceof SessionRefusedError) {
-      await sessions.destroy(parseCookies(request.headers.cookie)[cookieName], err.why);
+      try {
+        await sessions.destroy(parseCookies(request.headers.cookie)[cookieName], err.why);
+      } catch (destroyErr) {
+        // The database went away between the refusal and the end of the session: the session is
+        // refused again at its next request, which then ends it. Now: try again, not a 500.
+        request.log.warn({ err: destroyErr }, 'console: a refused session could not be ended now');
+        const after = destroyErr instanceof ZgwAuthError ? destroyErr.headers['retry-after'] : undefined;
+        reply.header('retry-after', after ?? '1');
+        return tools.send(reply, request, m.errorTitle, alert('error', m.unavailable), 503);
+      }
       reply.header('set-cookie', clearCookie(cookieName, secure));
       return tools.send(
         reply,
