@@ -3884,8 +3884,8 @@ export const MUTATIONS = [
     fn: 'traceRequests',
     file: 'src/http/trace-requests.ts',
     tests: ['traces'],
-    from: 'tracing.requestSpan(request.raw)?.route(request.method, template);',
-    to: 'tracing.requestSpan(request.raw)?.route(request.method, request.url);',
+    from: 'if (template !== undefined) span?.route(request.method, template);',
+    to: 'if (template !== undefined) span?.route(request.method, request.url);',
   },
   {
     id: 'trace-notification-url-without-query',

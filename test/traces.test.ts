@@ -35,6 +35,9 @@ class OtlpReceiver {
   readonly bodies: Array<{ type: string; body: Buffer }> = [];
   private server!: http.Server;
   url = '';
+  /** Exports to answer 400 (a collector refusing them), before accepting. */
+  refuse = 0;
+  refused = 0;
 
   async start(): Promise<void> {
     this.server = http.createServer((req, res) => {
@@ -42,6 +45,7 @@ class OtlpReceiver {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         if (req.method !== 'POST' || req.url !== '/v1/traces') return void res.writeHead(404).end();
+        if (this.refused < this.refuse) return void (this.refused++, res.writeHead(400).end());
         this.bodies.push({ type: String(req.headers['content-type']), body: Buffer.concat(chunks) });
         res.writeHead(200, { 'content-type': String(req.headers['content-type']) }).end('{}');
       });
@@ -238,6 +242,9 @@ describe('traces over OTLP/HTTP (tracing on)', () => {
     assert.equal(refused.status, 401);
     assert.match(String(refused.headers['content-type']), /application\/problem\+json/);
     seen.problem = refused.json;
+    // A path no route has, made of a token: the span keeps the method alone.
+    const nowhere = await request(`${url}/nothing/${seen.accessToken}?secret=${encodeURIComponent(seen.adminSecret)}`);
+    assert.equal(nowhere.status, 404);
     // A refused /token whose client id is a secret typed in the wrong field.
     const misplaced = await postForm(`${url}/token`, {
       grant_type: 'client_credentials',
@@ -347,6 +354,11 @@ describe('traces over OTLP/HTTP (tracing on)', () => {
     assert.ok(
       serverSpan('/token').some((s) => s.attributes['zgw_auth.client_id'] === 'traced-keys'),
       'the private_key_jwt client',
+    );
+    const unmatched = spans.filter((s) => s.kind === SERVER && s.attributes['http.response.status_code'] === 404);
+    assert.deepEqual(
+      unmatched.map((s) => [s.name, s.attributes['http.route']]),
+      [['GET', undefined]],
     );
     // A refused request: its status, and no client id, not even the one it claimed.
     const refused = serverSpan('/token', (s) => s.attributes['http.response.status_code'] === 401);
@@ -475,16 +487,21 @@ describe('traces over OTLP/HTTP (tracing on)', () => {
 });
 
 describe('traces over OTLP/HTTP protobuf', () => {
-  it('exports the spans as protobuf, the default protocol', async (t) => {
+  it('exports the spans as protobuf, the default protocol; a collector refusing an export costs its spans, never a request', async (t) => {
     const receiver = new OtlpReceiver();
+    receiver.refuse = 1;
     await receiver.start();
     t.after(() => receiver.close());
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-traces-proto-'));
     const serve = await startServeProcess(path.join(dir, 'data'), {
       OTEL_TRACES_EXPORTER: 'otlp',
       OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.url}/v1/traces`,
+      OTEL_BSP_SCHEDULE_DELAY: '100',
     });
     t.after(() => serve.stop('SIGKILL'));
+    const lost = traceparent();
+    assert.equal((await request(`${serve.url}/health/live`, { headers: { traceparent: lost.header } })).status, 200);
+    assert.ok(await eventually(async () => receiver.refused === 1, 10_000), 'the first export was refused');
     const caller = traceparent();
     assert.equal((await request(`${serve.url}/health/live`, { headers: { traceparent: caller.header } })).status, 200);
     assert.equal(await serve.stop(), 0);
@@ -494,6 +511,14 @@ describe('traces over OTLP/HTTP protobuf', () => {
     // Protobuf carries the ids as raw bytes and the names as UTF-8.
     assert.ok(body.includes(Buffer.from(caller.traceId, 'hex')), "the caller's trace id");
     assert.ok(body.includes(Buffer.from('GET /health/live')), 'the span name');
+    assert.ok(!body.includes(Buffer.from(lost.traceId, 'hex')), 'the refused export is not sent again');
+    // The refusal is logged once, briefly, outside any request's trace.
+    const warnings = serve
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('"msg":"OpenTelemetry: '));
+    assert.equal(warnings.length, 1, serve.output());
+    assert.doesNotMatch(warnings[0]!, /traceId|\\n/);
   });
 });
 

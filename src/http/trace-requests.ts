@@ -21,13 +21,6 @@ export function traceRequests(server: FastifyInstance, tracing: ServerTracing): 
     );
   }
 
-  server.addHook('onRequest', (request, _reply, done) => {
-    const template = request.routeOptions.url;
-    // Not matched (a 404): the span keeps the method alone, never the path the caller made up.
-    if (template !== undefined) tracing.requestSpan(request.raw)?.route(request.method, template);
-    done();
-  });
-
   server.addHook('onSend', (request, reply, payload, done) => {
     const type = reply.getHeader('content-type');
     if (typeof payload !== 'string' || typeof type !== 'string' || !type.startsWith(PROBLEM))
@@ -36,11 +29,16 @@ export function traceRequests(server: FastifyInstance, tracing: ServerTracing): 
     done(null, traceId ? withTraceId(payload, traceId) : payload);
   });
 
-  // The admin API's, the Autorisaties API's and the console's callers, known once their token or
-  // session was checked (the OAuth endpoints' clients are named where they authenticate).
+  // Once answered: the route, and the admin API's, the Autorisaties API's or the console's caller,
+  // known once its token or session was checked (the OAuth endpoints' clients are named where
+  // they authenticate).
   server.addHook('onResponse', (request, _reply, done) => {
+    const span = tracing.requestSpan(request.raw);
+    const template = request.routeOptions.url;
+    // Not matched (a 404): the span keeps the method alone, never the path the caller made up.
+    if (template !== undefined) span?.route(request.method, template);
     const clientId = callerOf(request);
-    if (clientId !== undefined) tracing.requestSpan(request.raw)?.setAttributes({ [CLIENT_ID_ATTRIBUTE]: clientId });
+    if (clientId !== undefined) span?.setAttributes({ [CLIENT_ID_ATTRIBUTE]: clientId });
     done();
   });
 }

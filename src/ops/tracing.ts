@@ -148,8 +148,10 @@ class OtelTracing implements ServerTracing {
       last = now;
       const more = suppressed ? ` (${suppressed} more since the last one)` : '';
       suppressed = 0;
-      // The SDK's own words, bounded: an exporter error names the collector's answer, never the headers sent.
-      log(`OpenTelemetry: ${[message, ...args.map(describe)].join(' ').slice(0, 400)}${more}`);
+      // The SDK's own words, bounded: an exporter error names the collector's answer, never the
+      // headers sent. Outside any request's context: the export's timer may have been started in one.
+      const text = [firstLine(message), ...args.map(describe)].join(' ').slice(0, 400);
+      context.with(ROOT_CONTEXT, () => log(`OpenTelemetry: ${text}${more}`));
     };
     diag.setLogger(
       { error: write, warn: write, info: () => {}, debug: () => {}, verbose: () => {} },
@@ -177,6 +179,18 @@ function packageVersion(): string {
   } catch {
     return 'unknown';
   }
+}
+
+/** An error the SDK passes as JSON (`{"stack":"Error: …\n at …"}`): its first line. */
+function firstLine(message: string): string {
+  try {
+    const parsed = JSON.parse(message) as { stack?: unknown; message?: unknown };
+    const text = typeof parsed.stack === 'string' ? parsed.stack : parsed.message;
+    if (typeof text === 'string') return text.split('\n')[0]!;
+  } catch {
+    // Plain words.
+  }
+  return message;
 }
 
 const describe = (value: unknown): string =>
