@@ -19,6 +19,8 @@ import { basicAuth, eventually, firstAdminSecret, postForm, request, startServeP
 interface ReceivedSpan {
   traceId: string;
   spanId: string;
+  startTimeUnixNano: string;
+  endTimeUnixNano: string;
   parentSpanId: string;
   name: string;
   kind: number;
@@ -399,6 +401,22 @@ describe('traces over OTLP/HTTP (tracing on)', () => {
       childrenOf(transaction).some((s) => s.name.startsWith('INSERT ')),
       'its inserts inside it',
     );
+  });
+
+  it('a child span starts while its parent runs: none for a batched write after the answer', () => {
+    const byId = new Map(spans.map((s) => [s.spanId, s]));
+    let children = 0;
+    for (const child of spans) {
+      const parent = byId.get(child.parentSpanId);
+      if (!parent) continue;
+      children++;
+      // A millisecond's leeway: a start time may be kept to the millisecond.
+      assert.ok(
+        BigInt(child.startTimeUnixNano) <= BigInt(parent.endTimeUnixNano) + 1_000_000n,
+        `${child.name} started after ${parent.name} had ended`,
+      );
+    }
+    assert.ok(children > 10, 'children were checked');
   });
 
   it("the caller's traceparent is the server span's parent", () => {
