@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { signJws } from '@zgw-auth/verifier/internal';
 import { type LoadResult, wrk } from './load.js';
+import { startOtlpReceiver } from './otlp-receiver.js';
 import { CLI, DEPS_DIR, ROOT, SERVE_NODE_FLAGS, WORK_DIR } from './paths.js';
 import type { ServerProcess } from './processes.js';
 import {
@@ -47,6 +48,7 @@ const GROUPS = [
   'startup',
   'dpop',
   'autorisaties',
+  'tracing',
 ] as const;
 type Group = (typeof GROUPS)[number];
 
@@ -538,6 +540,8 @@ async function main(): Promise<Target[]> {
       for (const v of values) record(`autorisaties: ${name}`, 'ops/s', v);
   }
 
+  if (only.has('tracing')) await tracing(rs, rsRequests, zgwRs);
+
   if (only.has('startup')) {
     log('start-up to first token');
     for (const s of servers.filter((s) => s.name.startsWith('zgw-auth RS256 SQLite'))) await s.stop();
@@ -546,6 +550,54 @@ async function main(): Promise<Target[]> {
   }
 
   return targets();
+}
+
+/** The tracing group's series. */
+const TRACING_CASES = {
+  off: '/token RS256, zgw-auth, tracing off',
+  on: '/token RS256, zgw-auth, tracing on (every request sampled, OTLP/HTTP protobuf to a local receiver)',
+  unsampled: '/token RS256, zgw-auth, tracing on, no request sampled (OTEL_TRACES_SAMPLER=always_off)',
+};
+
+/**
+ * /token with traces on against the same server without (the token group's, tracing off as by
+ * default), side by side in interleaved rounds. On: every request sampled (the default sampler),
+ * its spans batched and exported over OTLP/HTTP protobuf (the default protocol) to a receiver in
+ * this process that counts and discards them. Shown beside them: on with no request sampled, the
+ * cost of the context tracking alone (what a low sampling ratio tends to).
+ */
+async function tracing(rs: Registry, requests: string, off: ServerProcess): Promise<void> {
+  const receiver = await startOtlpReceiver();
+  const traced = (name: string, env: Record<string, string>) =>
+    start(
+      startZgwAuth({
+        name,
+        registry: {
+          ...rs,
+          env: { ...rs.env, OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, ...env },
+        },
+        workDir,
+      }),
+    );
+  try {
+    const on = await traced('zgw-auth RS256 SQLite, tracing on', {});
+    const unsampled = await traced('zgw-auth RS256 SQLite, tracing on, none sampled', {
+      OTEL_TRACES_SAMPLER: 'always_off',
+    });
+    log('tracing: /token with traces exported vs without');
+    await throughput([
+      { name: TRACING_CASES.off, server: off, path: '/token', requests, cpu: true },
+      { name: TRACING_CASES.on, server: on, path: '/token', requests, cpu: true },
+      { name: TRACING_CASES.unsampled, server: unsampled, path: '/token', requests, cpu: true },
+    ]);
+    await Promise.all([on.stop(), unsampled.stop()]);
+    const { requests: exports, bytes } = receiver.stats();
+    log(`tracing: the receiver got ${exports} exports, ${(bytes / 1e6).toFixed(1)} MB`);
+    if (exports === 0)
+      throw new Error('tracing: no span was exported; a benchmark of tracing off twice measures nothing');
+  } finally {
+    await receiver.close();
+  }
 }
 
 /** Where zgw-auth serves the Autorisaties API by default (ZGW_AUTH_AC_BASE_PATH). */
@@ -1003,6 +1055,29 @@ function targets(): Target[] {
     'autorisaties: verify, same token strings repeated',
     0.8,
     'stress reading, not the target',
+  );
+  ratio(
+    'tracing-on',
+    '/token with traces on (every request sampled) vs off',
+    TRACING_CASES.on,
+    TRACING_CASES.off,
+    0.85,
+  );
+  ratio(
+    'tracing-on-cpu',
+    '/token with traces on vs off, by CPU per request',
+    `${TRACING_CASES.on}, per CPU second`,
+    `${TRACING_CASES.off}, per CPU second`,
+    0.85,
+    'the same by CPU time per request, steadier on a shared machine: shown, not a target',
+  );
+  ratio(
+    'tracing-unsampled-cpu',
+    '/token with traces on but no request sampled vs off, by CPU per request',
+    `${TRACING_CASES.unsampled}, per CPU second`,
+    `${TRACING_CASES.off}, per CPU second`,
+    0,
+    'the cost shown, not a target',
   );
   max(
     'dpop-replay-cache',

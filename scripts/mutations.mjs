@@ -3978,6 +3978,36 @@ export const MUTATIONS = [
     from: "const sent = this.stopped ? undefined : await this.send('POST', '/notificaties', entry.message);",
     to: "await this.outbox.delivered(entry.id); const sent = this.stopped ? undefined : await this.send('POST', '/notificaties', entry.message);",
   },
+  // ---- Traces: nothing a caller may send in secret reaches a span -------------------------------
+  {
+    id: 'trace-client-id-authenticated',
+    check:
+      "Traces: a request's span names its client only once it authenticated (a claimed client id may be a secret typed in the wrong field)",
+    fn: 'authenticateCaller',
+    file: 'src/clients/authenticate-client.ts',
+    tests: ['traces'],
+    from: 'const wait = await deps.guard.check(credentials.clientId, caller.address);',
+    to: 'deps.tracing?.annotateRequest({ [CLIENT_ID_ATTRIBUTE]: credentials.clientId }); const wait = await deps.guard.check(credentials.clientId, caller.address);',
+  },
+  {
+    id: 'trace-route-template',
+    check:
+      "Traces: a request's span is named by its route's template, never by the URL (whose query string may carry a secret)",
+    fn: 'traceRequests',
+    file: 'src/http/trace-requests.ts',
+    tests: ['traces'],
+    from: 'if (template !== undefined) span?.route(request.method, template);',
+    to: 'if (template !== undefined) span?.route(request.method, request.url);',
+  },
+  {
+    id: 'trace-notification-url-without-query',
+    check: "Traces: a Notificaties API request's span carries its URL without the query string",
+    fn: 'NotificationDelivery.request',
+    file: 'src/autorisaties/notification-delivery.ts',
+    tests: ['traces'],
+    from: "const where = path.split('?')[0]!;",
+    to: 'const where = path;',
+  },
   {
     id: 'migrate-applicatie-organisation',
     check:

@@ -24,6 +24,7 @@ import { introspectRoute } from './routes/introspect.js';
 import { operationsRoutes } from './routes/operations.js';
 import { revokeRoute } from './routes/revoke.js';
 import { tokenRoute } from './routes/token.js';
+import { traceRequests } from './trace-requests.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -55,6 +56,9 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
     // Unknown fields are refused, not silently dropped: a typo must not look like success.
     ajv: { customOptions: { removeAdditional: false } },
   });
+
+  // Tracing on (OTEL_TRACES_EXPORTER=otlp): a span per request; first, so that its hooks reach every route.
+  if (app.tracing) traceRequests(server as unknown as FastifyInstance, app.tracing);
 
   // After validation, before every handler: a numeral that overflowed to Infinity passed the schema's bounds.
   server.addHook('preHandler', async (request) => {
@@ -96,6 +100,7 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
       return audiences.sets;
     },
     ...(app.trust ? { trust: app.trust } : {}),
+    ...(app.tracing ? { tracing: app.tracing } : {}),
   };
   // Client certificates: of this server's own TLS connections, or from a trusted proxy's header.
   const certificateOf = tls || app.config.clientCertHeader ? certificateReader(app.config) : undefined;
