@@ -6,10 +6,11 @@
 // docs/architecture.md shows the folders and their imports.
 
 // Domain folders: what the registry, tokens and keys are, with their use cases and store ports.
-const DOMAINS = '^src/(audit|changes|clients|inspection|keys|limits|migrate|organisations|pki|tokens|transfer)/';
+const DOMAINS =
+  '^src/(audit|changes|clients|inspection|keys|limits|migrate|organisations|pki|sessions|tokens|transfer)/';
 // Use cases: the operations the edges call. A store implements a port; it never calls one of these.
 const USE_CASES =
-  '^src/(audit/audit-log|clients/(authenticate-client|client-service)|keys/rotate-key|migrate/apply-(migration-plan|applicatie-migration)|organisations/(client-administration|organisation-service)|tokens/(issue|introspect|revoke)-token|transfer/registry-transfer)\\.ts$';
+  '^src/(audit/audit-log|clients/(authenticate-client|client-service)|keys/rotate-key|migrate/apply-(migration-plan|applicatie-migration)|organisations/(client-administration|organisation-service)|sessions/console-sessions|tokens/(issue|introspect|revoke)-token|transfer/registry-transfer)\\.ts$';
 
 module.exports = {
   forbidden: [

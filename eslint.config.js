@@ -77,6 +77,22 @@ export default tseslint.config(
     },
   },
   {
+    // One copy of each: the bundles the build makes (scripts/bundle-vendor.mjs), never the packages'
+    // hundreds of modules beside them (a second copy of Kysely's classes would also fail instanceof).
+    files: ['**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            { name: 'kysely', message: "Import '#kysely' (bundled at build time), not 'kysely'." },
+            { name: 'typebox', message: "Import '#typebox' (bundled at build time), not 'typebox'." },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.cjs'],
     languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly' } },
   },

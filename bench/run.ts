@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { signJws } from '@zgw-auth/verifier/internal';
 import { type LoadResult, wrk } from './load.js';
+import { startOtlpReceiver } from './otlp-receiver.js';
 import { CLI, DEPS_DIR, ROOT, SERVE_NODE_FLAGS, WORK_DIR } from './paths.js';
 import type { ServerProcess } from './processes.js';
 import {
@@ -48,6 +49,7 @@ const GROUPS = [
   'startup',
   'dpop',
   'autorisaties',
+  'tracing',
   'audit',
 ] as const;
 type Group = (typeof GROUPS)[number];
@@ -137,7 +139,16 @@ const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf
 
 /** CPU seconds a process has used (user and system, all its threads). */
 function cpuSeconds(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return statCpuSeconds(`/proc/${pid}/stat`);
+}
+
+/** CPU seconds a process's main thread (its event loop) has used: the thread pool not counted. */
+function mainThreadCpuSeconds(pid: number): number {
+  return statCpuSeconds(`/proc/${pid}/task/${pid}/stat`);
+}
+
+function statCpuSeconds(file: string): number {
+  const fields = fs.readFileSync(file, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 
@@ -534,6 +545,8 @@ async function main(): Promise<Target[]> {
       for (const v of values) record(`autorisaties: ${name}`, 'ops/s', v);
   }
 
+  if (only.has('tracing')) await tracing(rs, rsRequests, zgwRs);
+
   if (only.has('audit')) await auditShipping();
 
   if (only.has('startup')) {
@@ -544,6 +557,54 @@ async function main(): Promise<Target[]> {
   }
 
   return targets();
+}
+
+/** The tracing group's series. */
+const TRACING_CASES = {
+  off: '/token RS256, zgw-auth, tracing off',
+  on: '/token RS256, zgw-auth, tracing on (every request sampled, OTLP/HTTP protobuf to a local receiver)',
+  unsampled: '/token RS256, zgw-auth, tracing on, no request sampled (OTEL_TRACES_SAMPLER=always_off)',
+};
+
+/**
+ * /token with traces on against the same server without (the token group's, tracing off as by
+ * default), side by side in interleaved rounds. On: every request sampled (the default sampler),
+ * its spans batched and exported over OTLP/HTTP protobuf (the default protocol) to a receiver in
+ * this process that counts and discards them. Shown beside them: on with no request sampled, the
+ * cost of the context tracking alone (what a low sampling ratio tends to).
+ */
+async function tracing(rs: Registry, requests: string, off: ServerProcess): Promise<void> {
+  const receiver = await startOtlpReceiver();
+  const traced = (name: string, env: Record<string, string>) =>
+    start(
+      startZgwAuth({
+        name,
+        registry: {
+          ...rs,
+          env: { ...rs.env, OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, ...env },
+        },
+        workDir,
+      }),
+    );
+  try {
+    const on = await traced('zgw-auth RS256 SQLite, tracing on', {});
+    const unsampled = await traced('zgw-auth RS256 SQLite, tracing on, none sampled', {
+      OTEL_TRACES_SAMPLER: 'always_off',
+    });
+    log('tracing: /token with traces exported vs without');
+    await throughput([
+      { name: TRACING_CASES.off, server: off, path: '/token', requests, cpu: true },
+      { name: TRACING_CASES.on, server: on, path: '/token', requests, cpu: true },
+      { name: TRACING_CASES.unsampled, server: unsampled, path: '/token', requests, cpu: true },
+    ]);
+    await Promise.all([on.stop(), unsampled.stop()]);
+    const { requests: exports, bytes } = receiver.stats();
+    log(`tracing: the receiver got ${exports} exports, ${(bytes / 1e6).toFixed(1)} MB`);
+    if (exports === 0)
+      throw new Error('tracing: no span was exported; a benchmark of tracing off twice measures nothing');
+  } finally {
+    await receiver.close();
+  }
 }
 
 const AUDIT_CASES = {
@@ -793,11 +854,21 @@ async function senderConstrained(): Promise<void> {
     );
   const proofsPerRun = (seconds: number) => Math.max(5000, seconds * 8000);
   const runOnce = async (name: string, file: string, seconds: number, measured: boolean) => {
+    const cpuBefore = cpuSeconds(server.pid);
+    const mainBefore = mainThreadCpuSeconds(server.pid);
     const result = await wrk(`${server.url}/token`, file, seconds);
     assertClean(name, result);
     if (measured) {
+      // CPU per request moves less than throughput when other work shares the machine: shown beside it.
+      const used = cpuSeconds(server.pid) - cpuBefore;
+      const main = mainThreadCpuSeconds(server.pid) - mainBefore;
       record(name, 'req/s', result.rps);
-      log(`${name}: ${Math.round(result.rps)} req/s, p99 ${result.p99Ms.toFixed(1)} ms`);
+      record(`${name}, per CPU second`, 'req/CPU-s', result.requests / used);
+      record(`${name}, per CPU second of the event loop`, 'req/CPU-s', result.requests / main);
+      log(
+        `${name}: ${Math.round(result.rps)} req/s, p99 ${result.p99Ms.toFixed(1)} ms, ` +
+          `${((used * 1e6) / result.requests).toFixed(1)} µs CPU per request (event loop ${((main * 1e6) / result.requests).toFixed(1)})`,
+      );
     }
   };
   if (plan.warmup) {
@@ -1035,6 +1106,22 @@ function targets(): Target[] {
     '/token ES256, zgw-auth, without DPoP',
     0.8,
   );
+  ratio(
+    'dpop-token-cpu',
+    '/token with a DPoP proof vs without, by CPU per request',
+    '/token ES256, zgw-auth, with a DPoP proof, per CPU second',
+    '/token ES256, zgw-auth, without DPoP, per CPU second',
+    0.8,
+    'the same by CPU time per request (whole process): shown, not a target',
+  );
+  ratio(
+    'dpop-token-event-loop',
+    '/token with a DPoP proof vs without, by event-loop CPU per request',
+    '/token ES256, zgw-auth, with a DPoP proof, per CPU second of the event loop',
+    '/token ES256, zgw-auth, without DPoP, per CPU second of the event loop',
+    0.8,
+    'the same by CPU time of the main thread per request: shown, not a target',
+  );
   ratio('ac-consumer-bare', 'GET /applicaties/consumer vs bare route', AC_CASES.few, AC_CASES.bare, 0.5);
   ratio(
     'scale-ac-consumer',
@@ -1092,6 +1179,29 @@ function targets(): Target[] {
     'autorisaties: verify, same token strings repeated',
     0.8,
     'stress reading, not the target',
+  );
+  ratio(
+    'tracing-on',
+    '/token with traces on (every request sampled) vs off',
+    TRACING_CASES.on,
+    TRACING_CASES.off,
+    0.85,
+  );
+  ratio(
+    'tracing-on-cpu',
+    '/token with traces on vs off, by CPU per request',
+    `${TRACING_CASES.on}, per CPU second`,
+    `${TRACING_CASES.off}, per CPU second`,
+    0.85,
+    'the same by CPU time per request, steadier on a shared machine: shown, not a target',
+  );
+  ratio(
+    'tracing-unsampled-cpu',
+    '/token with traces on but no request sampled vs off, by CPU per request',
+    `${TRACING_CASES.unsampled}, per CPU second`,
+    `${TRACING_CASES.off}, per CPU second`,
+    0,
+    'the cost shown, not a target',
   );
   ratio(
     'audit-shipping-token',

@@ -15,6 +15,8 @@ export interface ZgwServerOptions {
   pin?: string;
   /** e.g. --cpu-prof, to see where the time goes. */
   nodeArgs?: string[];
+  /** The port; by default the next of the benchmark's own range (18100 and up). */
+  port?: number;
 }
 
 /**
@@ -23,7 +25,7 @@ export interface ZgwServerOptions {
  * API gateway.
  */
 export function startZgwAuth(o: ZgwServerOptions): Promise<ServerProcess> {
-  const port = nextPort++;
+  const port = o.port ?? nextPort++;
   return startServer({
     name: o.name,
     command: [process.execPath, ...SERVE_NODE_FLAGS, ...(o.nodeArgs ?? []), CLI, 'serve'],

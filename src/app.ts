@@ -43,6 +43,8 @@ import { KyselyActivityStore } from './storage/kysely-activity-store.js';
 import { KyselyApplicatieStore } from './storage/kysely-applicatie-store.js';
 import { KyselyAuditStore } from './storage/kysely-audit-store.js';
 import { KyselyClientStore } from './storage/kysely-client-store.js';
+import { KyselyConsoleSessionStore } from './storage/kysely-console-session-store.js';
+import type { ConsoleSessionStore } from './sessions/console-session-store.js';
 import { KyselyKeyStore } from './storage/kysely-key-store.js';
 import { KyselyRegistryTransferStore } from './storage/kysely-registry-transfer-store.js';
 import { KyselyRevocationStore } from './storage/kysely-revocation-store.js';
@@ -55,6 +57,7 @@ import type { RegistryTransferDeps } from './transfer/registry-transfer.js';
 import { Revocations } from './tokens/revocations.js';
 import { createServerVerifier } from './tokens/server-verifier.js';
 import { crashPoint } from './crash-point.js';
+import type { ServerTracing } from './tracing.js';
 
 /** Everything a zgw-auth process uses, wired once; the HTTP layer and the CLI both work on this. */
 export interface App {
@@ -88,6 +91,8 @@ export interface App {
   guard: GuessingGuard;
   /** Shared state between processes, when REDIS_URL is set. */
   redis: Redis | undefined;
+  /** The web console's sessions, in the registry's database: every process serves every session. */
+  consoleSessions: ConsoleSessionStore;
   changes: ChangeFeed;
   metrics: Metrics;
   revocations: Revocations;
@@ -105,6 +110,8 @@ export interface App {
   crls: RevocationListReloader | undefined;
   /** Registered certificates that expire soon (ZGW_AUTH_EXPIRY_WARNING): marked, counted and announced once. */
   expiry: CredentialExpiry;
+  /** Spans for OpenTelemetry (OTEL_TRACES_EXPORTER=otlp); undefined when tracing is off, and then nothing is wrapped. */
+  tracing: ServerTracing | undefined;
   close(): Promise<void>;
 }
 
@@ -115,6 +122,8 @@ export interface AppOptions {
   create?: boolean;
   /** A fresh install may get a new master key file (default); false needs a configured or existing key. */
   newMasterKey?: boolean;
+  /** Traces (ops/tracing.ts, started by `serve` when switched on): spans of the stores, Redis and outgoing requests, trace ids in log lines. */
+  tracing?: ServerTracing;
 }
 
 /** Paths in log lines that may carry secret material; pino replaces them. */
@@ -148,9 +157,22 @@ function requestForLog(req: {
   };
 }
 
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+/**
+ * The process log; with `mixin` (tracing on: the current trace and span ids) every line carries
+ * what it returns.
+ */
+export function createLogger(
+  level: string,
+  destination?: pino.DestinationStream,
+  mixin?: () => Record<string, unknown>,
+): Logger {
   return pino(
-    { level, redact: { paths: LOG_REDACT, censor: '[redacted]' }, serializers: { req: requestForLog } },
+    {
+      level,
+      redact: { paths: LOG_REDACT, censor: '[redacted]' },
+      serializers: { req: requestForLog },
+      ...(mixin ? { mixin } : {}),
+    },
     destination,
   );
 }
@@ -177,7 +199,9 @@ export function loadTrustStore(
 }
 
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
-  const log = options.log ?? createLogger(config.logLevel);
+  const { tracing } = options;
+  const log = options.log ?? createLogger(config.logLevel, undefined, tracing && (() => tracing.logFields()));
+  tracing?.logTo((message) => log.warn(message));
   const now = options.now ?? Date.now;
   // Before anything is opened: a bundle or CRL that cannot serve stops the start with its name.
   const trust = loadTrustStore(config, now());
@@ -197,6 +221,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   let unlocked: { key: MasterKey; lock: RegistryLock } | undefined;
   const storage = await openStorage(config.databaseUrl, config.dataDir, {
     create: options.create,
+    tracing,
     beforeMigrate: async (s) => {
       unlocked = await unlockRegistry(s, source, { newKey: options.newMasterKey });
       crashPoint('start:master-key-checked');
@@ -230,7 +255,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const organisations = new OrganisationService(new KyselyOrganisationStore(storage.db), audit, changes, now);
   const clientStore = new KyselyClientStore(storage.db);
   const usage = new UsageRecorder(clientStore, now);
-  const redis = config.redisUrl ? await guarded(() => connectRedis(config.redisUrl!, log)) : undefined;
+  const redis = config.redisUrl ? await guarded(() => connectRedis(config.redisUrl!, log, tracing)) : undefined;
   const storedOnce = new KyselyReplayCache(storage.db, now);
   const replay = redis
     ? new RedisReplayCache(
@@ -243,8 +268,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const jwksPolicy = new JwksUriPolicy(config.jwksUriAllow);
   const authenticator = new ClientAuthenticator(clientStore, masterKey, changes, usage, now, {
     methods: config.clientAuthMethods,
-    jwks: new JwksUriKeys(jwksPolicy, now, fetchJwks, (clientId, uri, detail) =>
-      log.warn({ clientId, jwksUri: uri, detail }, 'jwks_uri fetch refused'),
+    jwks: new JwksUriKeys(
+      jwksPolicy,
+      now,
+      fetchJwks,
+      (clientId, uri, detail) => log.warn({ clientId, jwksUri: uri, detail }, 'jwks_uri fetch refused'),
+      tracing,
     ),
     replay,
     assertionMaxLifetime: config.assertionMaxLifetime,
@@ -299,6 +328,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         now,
         log: (level, details, message) => log[level](details, message),
         counted: (outcome) => metrics.notifications.inc({ outcome }),
+        tracing,
       })
     : undefined;
   return {
@@ -340,10 +370,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       return shipping;
     },
     audit,
-    activity: new Activity(new KyselyActivityStore(storage.db, storage.dialect), audit, now),
+    activity: new Activity(new KyselyActivityStore(storage.db), audit, now),
     issuer,
     guard,
     redis,
+    consoleSessions: new KyselyConsoleSessionStore(storage.db, storage.dialect),
     readiness: new Readiness({
       database: () => registryAnswers(storage),
       signingKey: () => keys.current() !== undefined,
@@ -365,6 +396,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     trust,
     crls,
     expiry,
+    tracing,
     async close() {
       keys.stop();
       crls?.stop();

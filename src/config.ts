@@ -597,7 +597,7 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
     flag: '--expiry-warning',
     defaultDoc: '2592000',
     parse: int(0, 94_608_000),
-    doc: "Seconds (default 30 days) before a client's registered certificate (an `x5c` key or a PEM certificate) expires from which it counts as expiring soon: `expiresSoon` in the admin API, marked in the CLI and the console, counted by `zgw_auth_credentials_expiring`, and announced once in the audit trail (`client_key.expiring`). 0: no warning.",
+    doc: "Seconds (default 30 days) before a client credential expires from which it counts as expiring soon: a secret given an expiry, a private_key_jwt key's `x5c` certificate, a certificate registered for self_signed_tls_client_auth. Counted per organisation and kind by `zgw_auth_credentials_expiring`, listed by `GET /admin/expiring` (which takes `within_days` for another look ahead), marked in `clients list`, the console's client list (sortable by expiry) and a key's `expiresSoon`, and announced once per credential in the audit trail (`secret.expiring`, `client_key.expiring`). 0: no warning.",
   },
   clientCertHeader: {
     key: 'clientCertHeader',
@@ -629,7 +629,7 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
     flag: '--console',
     defaultDoc: 'true',
     parse: bool,
-    doc: 'Serve the web console for administrators at `/console`.',
+    doc: 'Serve the web console for administrators at `/console`. Its sessions live in the database (table `console_sessions`, nothing secret in the clear): any process serves any session, no sticky sessions needed.',
   },
   acEnabled: {
     key: 'acEnabled',
@@ -741,7 +741,7 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
     flag: '--console-idle-timeout',
     defaultDoc: '900',
     parse: int(60, 86_400),
-    doc: 'Seconds without a request after which a console session ends.',
+    doc: 'Seconds without a request after which a console session ends. Sessions live in the database, so this holds whichever process takes each request; every process ends run-out sessions once a minute.',
   },
   consoleSessionLifetime: {
     key: 'consoleSessionLifetime',
@@ -749,7 +749,7 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
     flag: '--console-session-lifetime',
     defaultDoc: '28800',
     parse: int(300, 86_400),
-    doc: 'Seconds after sign-in at which a console session ends however active it is (at most ZGW_AUTH_MAX_TOKEN_LIFETIME: its access token lives as long).',
+    doc: 'Seconds after sign-in at which a console session ends however active it is (at most ZGW_AUTH_MAX_TOKEN_LIFETIME: its access token lives as long). Held in the database like the session: a restart does not end it.',
   },
   dpopProofWindow: {
     key: 'dpopProofWindow',

@@ -224,6 +224,13 @@ forEachDialect((dialect) => {
         ['GET', '/clients?q=%00'],
         ['GET', '/audit?target=nul%00&since=1e300'],
         ['GET', '/audit?actor=%01'],
+        // Numerals past the range of doubles: Infinity to the validator, whose bounds it then passes.
+        ['GET', '/clients?limit=1e400'],
+        ['GET', '/clients?offset=-1e400'],
+        ['GET', '/audit?limit=Infinity'],
+        ['GET', `/audit?before=${'9'.repeat(400)}`],
+        ['GET', '/expiring?within_days=1e400'],
+        ['POST', '/clients/nul-target/secrets', { expiresAt: '1e400' }],
       ];
       for (const [method, path, body] of cases) {
         const res = await api(method, path, body);

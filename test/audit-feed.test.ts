@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { sql } from 'kysely';
+import { sql } from '#kysely';
 import pg from 'pg';
 import type { AuditFeed, FedEvent } from '../src/audit/audit-feed.js';
 import type { AuditRows } from '../src/audit/audit-store.js';

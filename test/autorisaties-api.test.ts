@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ValidateFunction } from 'ajv';
-import type { Kysely } from 'kysely';
+import type { Kysely } from '#kysely';
 import fc from 'fast-check';
 import addFormatsModule from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { KyselyClientStore } from '../src/storage/kysely-client-store.js';
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -25,6 +26,15 @@ const DAY_S = 86_400;
 const ORG_A = '123456782';
 const ORG_B = '111222333';
 
+interface Listed {
+  clientId: string;
+  organisation: string;
+  kind: string;
+  id: string;
+  thumbprint: string | null;
+  expiresAt: number;
+}
+
 interface KeyView {
   kid: string;
   expiresAt: number | null;
@@ -45,6 +55,11 @@ forEachDialect((dialect: DialectName) => {
     let selfSignedClient: string;
     let jwtClient: string;
     let bareClient: string;
+    // Secrets with an expiry: one entering the window with the certificates (and a revoked one
+    // that would), one entering it 30 days later; and one without an expiry.
+    let secretClient: { clientId: string; secretId: string };
+    let revokedSecretId: string;
+    let laterSecretClient: { clientId: string; secretId: string };
 
     const start = () =>
       startTestServer({ dataDir, masterKey, clock, ...(database ? { databaseUrl: database.url } : {}) });
@@ -61,6 +76,7 @@ forEachDialect((dialect: DialectName) => {
     };
     const keysOf = async (clientId: string) => (await api('GET', `/clients/${clientId}/keys`)).items;
     const announcements = async (app = ts.app) => app.audit.list({ action: 'client_key.expiring' });
+    const secretAnnouncements = async () => ts.app.audit.list({ action: 'secret.expiring' });
     const gauge = async (app = ts.app) =>
       (await app.metrics.registry.metrics())
         .split('\n')
@@ -84,6 +100,21 @@ forEachDialect((dialect: DialectName) => {
       bareClient = (await ts.createClient({ rsin: ORG_B, authMethods: ['private_key_jwt'] })).clientId;
       const bare = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' });
       await api('POST', `/clients/${bareClient}/keys`, { jwk: { ...bare, kid: 'bare' } });
+      const addSecret = async (clientId: string, days: number) =>
+        (
+          (await api('POST', `/clients/${clientId}/secrets`, {
+            label: `${days} days`,
+            expiresAt: clock.now() + days * DAY_S * 1000,
+          })) as unknown as { secret: { secretId: string } }
+        ).secret.secretId;
+      const withSecret = async (rsin: string, days: number) => {
+        const { clientId } = await ts.createClient({ rsin });
+        return { clientId, secretId: await addSecret(clientId, days) };
+      };
+      secretClient = await withSecret(ORG_A, 360);
+      revokedSecretId = await addSecret(secretClient.clientId, 358);
+      await api('DELETE', `/clients/${secretClient.clientId}/secrets/${revokedSecretId}`);
+      laterSecretClient = await withSecret(ORG_B, 400);
     });
     after(async () => {
       await ts?.close();
@@ -114,36 +145,45 @@ forEachDialect((dialect: DialectName) => {
         [false],
       );
       assert.deepEqual(await gauge(), [
-        `zgw_auth_credentials_expiring{organisation="${ORG_B}",kind="certificate"} 1`,
+        `zgw_auth_credentials_expiring{organisation="${ORG_B}",kind="key"} 1`,
         `zgw_auth_credentials_expiring{organisation="${ORG_A}",kind="certificate"} 1`,
+        `zgw_auth_credentials_expiring{organisation="${ORG_A}",kind="secret"} 1`,
       ]);
 
-      assert.equal(await ts.app.expiry.announce(), 2);
+      assert.equal(await ts.app.expiry.announce(), 3);
       const events = await announcements();
       assert.deepEqual(events.map((e) => e.target).sort(), [jwtClient, selfSignedClient].sort());
       const ofJwt = events.find((e) => e.target === jwtClient)!;
       assert.equal(ofJwt.actor, 'system');
       assert.equal(ofJwt.organisation, ORG_B);
-      assert.equal(ofJwt.details.kind, 'certificate');
+      assert.equal(ofJwt.details.kind, 'key');
       assert.equal(ofJwt.details.kid, 'with-x5c');
       assert.equal(ofJwt.details.expiresAt, withX5c!.expiresAt);
+      assert.equal(events.find((e) => e.target === selfSignedClient)!.details.kind, 'certificate');
+      // The secret: its own event, naming the secret (never its value); the revoked one is not announced.
+      const [ofSecret, ...more] = await secretAnnouncements();
+      assert.deepEqual(more, []);
+      assert.deepEqual(
+        [ofSecret!.target, ofSecret!.organisation, ofSecret!.actor, ofSecret!.details.kind, ofSecret!.details.secretId],
+        [secretClient.clientId, ORG_A, 'system', 'secret', secretClient.secretId],
+      );
+      assert.equal(ofSecret!.details.daysLeft, 15);
 
       // The list of expiring credentials: everything for a global administrator, its own for an organisation's.
-      const listed = (await api('GET', '/credentials/expiring')) as unknown as {
-        items: {
-          clientId: string;
-          organisation: string;
-          kind: string;
-          id: string;
-          thumbprint: string;
-          expiresAt: number;
-        }[];
-      };
-      assert.deepEqual(listed.items.map((c) => c.clientId).sort(), [jwtClient, selfSignedClient].sort());
+      const listed = (await api('GET', '/credentials/expiring')) as unknown as { items: Listed[] };
+      // Soonest first: the secret (360 days), then the certificates (365 days).
+      assert.equal(listed.items[0]!.clientId, secretClient.clientId);
+      assert.deepEqual(
+        listed.items
+          .slice(1)
+          .map((c) => c.clientId)
+          .sort(),
+        [jwtClient, selfSignedClient].sort(),
+      );
       assert.deepEqual(
         listed.items.find((c) => c.clientId === jwtClient),
         {
-          kind: 'certificate',
+          kind: 'key',
           clientId: jwtClient,
           organisation: ORG_B,
           id: 'with-x5c',
@@ -151,23 +191,112 @@ forEachDialect((dialect: DialectName) => {
           expiresAt: withX5c!.expiresAt,
         },
       );
+      assert.deepEqual(listed.items[0], {
+        kind: 'secret',
+        clientId: secretClient.clientId,
+        organisation: ORG_A,
+        id: secretClient.secretId,
+        thumbprint: null,
+        expiresAt: listed.items[0]!.expiresAt,
+      });
       const orgAdmin = await ts.createClient({ rsin: ORG_A, allowedScopes: [ORG_ADMIN_SCOPE] });
-      const asOrgAdmin = async (query: string) =>
+      const asOrgAdmin = async (query: string, route = '/credentials/expiring') =>
         (
-          await request(`${ts.url}/admin/credentials/expiring${query}`, {
+          await request(`${ts.url}/admin${route}${query}`, {
             headers: { authorization: `Bearer ${await ts.token(orgAdmin.clientId, orgAdmin.secret)}` },
           })
         ).json as { items: { clientId: string }[] };
       assert.deepEqual(
         (await asOrgAdmin('')).items.map((c) => c.clientId),
-        [selfSignedClient],
+        [secretClient.clientId, selfSignedClient],
       );
       assert.deepEqual((await asOrgAdmin(`?organisation=${ORG_B}`)).items, []);
 
-      // Checked again, a day later: no second event for the same certificates.
+      // GET /admin/expiring, for scripts: the same by default, further ahead with within_days.
+      const expiring = (await api('GET', '/expiring')) as unknown as {
+        withinDays: number;
+        until: number;
+        items: Listed[];
+      };
+      assert.deepEqual(
+        [expiring.withinDays, expiring.until, expiring.items],
+        [30, clock.now() + 30 * DAY_S * 1000, listed.items],
+      );
+      const further = (await api('GET', '/expiring?within_days=60')) as unknown as {
+        withinDays: number;
+        items: Listed[];
+      };
+      assert.equal(further.withinDays, 60);
+      assert.deepEqual(
+        further.items.map((c) => c.clientId),
+        [...listed.items.map((c) => c.clientId), laterSecretClient.clientId],
+      );
+      assert.deepEqual(
+        (
+          (await api('GET', `/expiring?within_days=60&organisation=${ORG_B}`)) as unknown as { items: Listed[] }
+        ).items.map((c) => c.clientId),
+        [jwtClient, laterSecretClient.clientId],
+      );
+      // An organisation's administrator: its own organisation's only, whatever it asks for.
+      assert.deepEqual(
+        (await asOrgAdmin('?within_days=60', '/expiring')).items.map((c) => c.clientId),
+        [secretClient.clientId, selfSignedClient],
+      );
+      assert.deepEqual((await asOrgAdmin(`?within_days=60&organisation=${ORG_B}`, '/expiring')).items, []);
+      // within_days is bounded and validated: a 400 problem document naming it, never a 500.
+      const adminToken = await ts.token(admin.clientId, admin.secret);
+      for (const bad of [
+        '0',
+        '367',
+        '-1',
+        '1.5',
+        'abc',
+        '99999999999999999999',
+        '',
+        '1e400',
+        '-1e400',
+        'Infinity',
+        '9'.repeat(400),
+      ]) {
+        const res = await request(`${ts.url}/admin/expiring?within_days=${bad}`, {
+          headers: { authorization: `Bearer ${adminToken}` },
+        });
+        assert.equal(res.status, 400, `within_days=${bad}: ${res.text}`);
+        assert.match(res.headers['content-type'] ?? '', /application\/problem\+json/);
+        assert.match(res.text, /within_days/, bad);
+      }
+      assert.equal(
+        (
+          await request(`${ts.url}/admin/expiring?within_days=366`, {
+            headers: { authorization: `Bearer ${adminToken}` },
+          })
+        ).status,
+        200,
+      );
+      assert.equal((await request(`${ts.url}/admin/expiring`)).status, 401);
+
+      // Checked again, a day later: no second event for the same credentials.
       clock.advance(DAY_S);
       assert.equal(await ts.app.expiry.announce(), 0);
       assert.equal((await announcements()).length, 2);
+      assert.equal((await secretAnnouncements()).length, 1);
+    });
+
+    it("one organisation's expiring credentials are chosen before the bound, not cut from the registry's first", async () => {
+      // Of the two secrets with an expiry, organisation A's is the sooner: a bound of one applied to
+      // the whole registry and then filtered would leave organisation B with nothing.
+      const store = new KyselyClientStore(ts.app.storage.db);
+      const until = clock.now() + 1000 * DAY_S * 1000;
+      const first = await store.expiringCredentials('secret', clock.now(), until, 1);
+      assert.deepEqual(
+        first.map((c) => c.organisation),
+        [ORG_A],
+      );
+      const ofB = await store.expiringCredentials('secret', clock.now(), until, 1, ORG_B);
+      assert.deepEqual(
+        ofB.map((c) => [c.organisation, c.id]),
+        [[ORG_B, laterSecretClient.secretId]],
+      );
     });
 
     it('a restart does not announce them again: the announcement is kept in the registry', async () => {
@@ -180,10 +309,16 @@ forEachDialect((dialect: DialectName) => {
       try {
         const renewed = pki.certs.clientRsa;
         await api('POST', `/clients/${jwtClient}/keys`, { jwk: { ...renewed.jwk, kid: 'renewed', x5c: renewed.x5c } });
+        // A secret added with 20 days to go is within the window at once too.
+        const { secret } = (await api('POST', `/clients/${secretClient.clientId}/secrets`, {
+          label: 'short',
+          expiresAt: clock.now() + 20 * DAY_S * 1000,
+        })) as unknown as { secret: { secretId: string } };
         // The renewal is valid as long as the first: both processes see it enter the window now.
         const counts = await Promise.all([ts.app.expiry.announce(), second.app.expiry.announce()]);
-        assert.equal(counts[0] + counts[1], 1);
+        assert.equal(counts[0] + counts[1], 2);
         assert.equal((await announcements()).filter((e) => e.details.kid === 'renewed').length, 1);
+        assert.equal((await secretAnnouncements()).filter((e) => e.details.secretId === secret.secretId).length, 1);
       } finally {
         await second.close();
       }
@@ -199,21 +334,45 @@ forEachDialect((dialect: DialectName) => {
         /utrecht-alert--info[\s\S]*?Het certificaat van 2 sleutel\(s\) van deze client verloopt binnenkort/,
       );
       const list = await browser.get('/console/clients');
-      const badge =
-        ' <span class="utrecht-status-badge utrecht-status-badge--warning">certificaat verloopt binnenkort</span>';
-      for (const [id, marked] of [
-        [jwtClient, true],
-        [selfSignedClient, true],
-        [bareClient, false],
+      // The badge names the kind of the client's soonest expiring credential.
+      for (const [id, badge] of [
+        [jwtClient, 'sleutel verloopt binnenkort'],
+        [selfSignedClient, 'certificaat verloopt binnenkort'],
+        [secretClient.clientId, 'geheim verloopt binnenkort'],
+        [laterSecretClient.clientId, undefined],
+        [bareClient, undefined],
       ] as const) {
-        const row = new RegExp(`>${id}</a>(${badge})?`).exec(list.text);
+        const row = new RegExp(
+          `>${id}</a>( <span class="utrecht-status-badge utrecht-status-badge--warning" title="[^"]+">([^<]+)</span>)?`,
+        ).exec(list.text);
         assert.ok(row, `${id} listed`);
-        assert.equal(row[1] !== undefined, marked, `${id}: badge ${marked}`);
+        assert.equal(row[2], badge, id);
       }
+      // Sorted by expiry: the soonest first, clients whose credentials never expire last.
+      const sorted = (await browser.get('/console/clients?sort=expiry')).text;
+      const at = (id: string) => sorted.indexOf(`>${id}</a>`);
+      assert.ok(at(secretClient.clientId) > 0);
+      assert.ok(at(secretClient.clientId) < at(jwtClient) && at(secretClient.clientId) < at(selfSignedClient));
+      assert.ok(Math.max(at(jwtClient), at(selfSignedClient)) < at(laterSecretClient.clientId));
+      assert.ok(at(laterSecretClient.clientId) < at(bareClient) && at(laterSecretClient.clientId) < at(admin.clientId));
+      assert.match(sorted, /<option value="expiry" selected>Eerst verlopend<\/option>/);
+      // A secret's page: the badge at the expiring secret, none at the one that never expires.
+      const withSecret = await browser.get(`/console/clients/${secretClient.clientId}`);
+      assert.match(
+        withSecret.text,
+        new RegExp(
+          `${secretClient.secretId}</code>(?:(?!</tr>)[\\s\\S])*utrecht-status-badge--warning">verloopt binnenkort<`,
+        ),
+      );
+      assert.equal(withSecret.text.match(/utrecht-status-badge--warning">verloopt binnenkort</g)?.length, 2);
       const bare = await browser.get(`/console/clients/${bareClient}`);
       assert.doesNotMatch(bare.text, /verloopt binnenkort/);
       const audit = await browser.get('/console/audit');
       assert.match(audit.text, /Het certificaat van publieke sleutel with-x5c/);
+      assert.match(
+        audit.text,
+        new RegExp(`Geheim ${secretClient.secretId} van client ${secretClient.clientId} verloopt op`),
+      );
     });
 
     it('the CLI marks expiring keys and the clients that have them', async () => {
@@ -230,6 +389,13 @@ forEachDialect((dialect: DialectName) => {
       assert.doesNotMatch(await cli('clients', 'keys', 'list', bareClient), /expires soon/);
       const listed = await cli('clients', 'list');
       assert.match(listed, /EXPIRING/);
+      // --sort expiry: the soonest first (the secret of 360 days), clients with nothing that expires last.
+      const sorted = (await cli('clients', 'list', '--sort', 'expiry')).split('\n').slice(1);
+      const row = (id: string) => sorted.findIndex((l) => l.startsWith(`${id} `));
+      assert.equal(row(secretClient.clientId), 0, sorted.join('\n'));
+      assert.ok(row(laterSecretClient.clientId) > Math.max(row(jwtClient), row(selfSignedClient)));
+      assert.ok(row(bareClient) > row(laterSecretClient.clientId));
+      await assert.rejects(cli('clients', 'list', '--sort', 'soonest'), /expected one of clientId, lastToken, expiry/);
       assert.match(listed, new RegExp(`${selfSignedClient} .* certificate \\S+ \\d{4}-\\d\\d-\\d\\d`));
       const json = JSON.parse(await cli('clients', 'list', '--json')) as {
         items: { clientId: string; expiringCredentials: { kind: string; id: string }[] }[];
@@ -242,13 +408,31 @@ forEachDialect((dialect: DialectName) => {
         ['renewed', 'with-x5c'],
       );
       assert.deepEqual(of(bareClient), []);
+      // Its secret of 360 days and the one of 20 days added since.
+      assert.deepEqual(
+        of(secretClient.clientId).map((c) => c.kind),
+        ['secret', 'secret'],
+      );
+      assert.ok(of(secretClient.clientId).some((c) => c.id === secretClient.secretId));
+      assert.match(
+        listed,
+        new RegExp(`${secretClient.clientId} .* secret ${secretClient.secretId} \\d{4}-\\d\\d-\\d\\d`),
+      );
     });
 
-    it('past its notAfter a certificate is expired, no longer expiring soon or counted', async () => {
+    it('past its notAfter a certificate is expired, no longer expiring soon or counted; a later secret enters the window', async () => {
       clock.advance(30 * DAY_S);
       const keys = await keysOf(selfSignedClient);
       assert.deepEqual([keys[0]!.expiresSoon, keys[0]!.expired], [false, true]);
-      assert.deepEqual(await gauge(), []);
+      // The secret of 360 days expired too; the one of 400 days is now within the window.
+      assert.deepEqual(await gauge(), [`zgw_auth_credentials_expiring{organisation="${ORG_B}",kind="secret"} 1`]);
+      assert.equal(await ts.app.expiry.announce(), 1);
+      const secretEvents = await secretAnnouncements();
+      assert.deepEqual(
+        [secretEvents.length, secretEvents[0]!.details.secretId, secretEvents[0]!.organisation],
+        [3, laterSecretClient.secretId, ORG_B],
+      );
+      assert.equal(await ts.app.expiry.announce(), 0);
     });
   });
 });

@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect } from '#kysely';
 import pg from 'pg';
 import { TokenError, type Verifier } from '@zgw-auth/verifier';
 import { type App, createApp, createLogger, initialize } from '../src/app.js';

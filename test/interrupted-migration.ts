@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from '#kysely';
 import pg from 'pg';
 import { hashSecret } from '../src/clients/secrets.js';
 import { parseMasterKey } from '../src/keys/master-key.js';
@@ -104,7 +104,9 @@ async function assertMigrated(
         '0012_no_secrets_without_secret_methods',
         '0013_autorisaties',
         '0014_notification_outbox',
-        '0015_audit_shipping',
+        '0015_console_sessions',
+        '0016_expiry_of_secrets_and_hourly_counts',
+        '0017_audit_shipping',
       ],
       label,
     );
@@ -135,7 +137,9 @@ const MIGRATION_POINTS = [
   'migration:0012_no_secrets_without_secret_methods',
   'migration:0013_autorisaties',
   'migration:0014_notification_outbox',
-  'migration:0015_audit_shipping',
+  'migration:0015_console_sessions',
+  'migration:0016_expiry_of_secrets_and_hourly_counts',
+  'migration:0017_audit_shipping',
 ];
 const EVENTS = 5000;
 

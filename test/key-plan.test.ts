@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { sql } from 'kysely';
+import { sql } from '#kysely';
 import { CLI_ACTOR } from '../src/cli/context.js';
 import { keyPlan, keyTimes } from '../src/keys/key-plan.js';
 import { rotateKey } from '../src/keys/rotate-key.js';

@@ -324,6 +324,18 @@ const ROUTES: Record<string, RouteCase> = {
     writes: false,
     check: (_c, res) => assert.deepEqual(res.json.items, []),
   },
+  'GET /admin/expiring': {
+    // As above, the furthest look ahead: nothing here expires at all.
+    request: (c) => ({
+      url:
+        c.target === 'own'
+          ? '/admin/expiring?within_days=366'
+          : `/admin/expiring?within_days=366&organisation=${c.subject.rsin}`,
+    }),
+    expect: { global: EVERYWHERE, organisation: EVERYWHERE },
+    writes: false,
+    check: (_c, res) => assert.deepEqual([res.json.withinDays, res.json.items], [366, []]),
+  },
   'GET /admin/audit': {
     request: (c) => ({
       url: c.target === 'own' ? '/admin/audit?limit=1000' : `/admin/audit?limit=1000&organisation=${c.subject.rsin}`,
@@ -364,10 +376,19 @@ async function snapshot(ts: TestServer): Promise<Snapshot> {
     signing_keys: await db.selectFrom('signing_keys').selectAll().orderBy('kid').execute(),
     revoked_tokens: await db.selectFrom('revoked_tokens').selectAll().orderBy('jti').execute(),
     audit_events: await db.selectFrom('audit_events').selectAll().orderBy('id').execute(),
+    audit_hourly_counts: await db
+      .selectFrom('audit_hourly_counts')
+      .selectAll()
+      .orderBy('hour')
+      .orderBy('organisation')
+      .orderBy('client_id')
+      .orderBy('action')
+      .execute(),
     applicaties: await db.selectFrom('applicaties').selectAll().orderBy('uuid').execute(),
     notification_outbox: await db.selectFrom('notification_outbox').selectAll().orderBy('id').execute(),
     audit_sinks: await db.selectFrom('audit_sinks').selectAll().orderBy('name').execute(),
     applicatie_clients: await db.selectFrom('applicatie_clients').selectAll().orderBy('client_id').execute(),
+    console_sessions: await db.selectFrom('console_sessions').selectAll().orderBy('id_hash').execute(),
   };
 }
 

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { sql } from 'kysely';
+import { sql } from '#kysely';
 import { MemoryOrganisationStore } from '../src/organisations/memory-organisation-store.js';
 import type { Organisation } from '../src/organisations/model.js';
 import type { OrganisationStore } from '../src/organisations/organisation-store.js';

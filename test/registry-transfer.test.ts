@@ -76,6 +76,8 @@ forEachDialect((dialect) => {
               dpop_bound_access_tokens: 0,
               certificate_bound_access_tokens: 0,
             })),
+            // A secret's expiry announcement (migration 0015) comes last in its row.
+            client_secrets: file.tables.client_secrets!.map((r) => ({ ...r, expiry_announced_at: null })),
             client_keys: [],
             applicaties: [],
             applicatie_clients: [],

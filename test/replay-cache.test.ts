@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { sql } from 'kysely';
+import { sql } from '#kysely';
 import { replayKey } from '../src/limits/replay-cache.js';
 import { MAX_BATCH, KyselyReplayCache, type UsedOnceRow } from '../src/storage/kysely-replay-cache.js';
 import { openStorage, type Storage } from '../src/storage/open-storage.js';

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import SQLite from 'better-sqlite3';
-import { sql } from 'kysely';
+import { sql } from '#kysely';
 import pg from 'pg';
 import type { AuditRows, AuditStore } from '../src/audit/audit-store.js';
 import { MemoryAuditStore } from '../src/audit/memory-audit-store.js';
@@ -29,6 +29,12 @@ import { openStorage, type Storage } from '../src/storage/open-storage.js';
 import { MemoryRevocationStore } from '../src/tokens/memory-revocation-store.js';
 import type { RevocationStore } from '../src/tokens/revocation-store.js';
 import { migrate } from '../src/storage/migrations.js';
+import { KyselyConsoleSessionStore } from '../src/storage/kysely-console-session-store.js';
+import {
+  type ConsoleSessionStore,
+  MemoryConsoleSessionStore,
+  type StoredConsoleSession,
+} from '../src/sessions/console-session-store.js';
 import { clientRowAt, migratedPostgres, rawDatabase } from './helpers.js';
 
 /**
@@ -44,6 +50,7 @@ interface Stores {
   audit: AuditStore;
   /** Where a client's organisation is enabled or disabled. */
   organisations: OrganisationStore;
+  consoleSessions: ConsoleSessionStore;
   close(): Promise<void>;
 }
 
@@ -54,6 +61,7 @@ function kyselyStores(storage: Storage, close: () => Promise<void>): Stores {
     revocations: new KyselyRevocationStore(storage.db),
     audit: new KyselyAuditStore(storage.db, storage.dialect),
     organisations: new KyselyOrganisationStore(storage.db),
+    consoleSessions: new KyselyConsoleSessionStore(storage.db, storage.dialect),
     close,
   };
 }
@@ -67,6 +75,7 @@ function memoryStores(): Stores {
     revocations: new MemoryRevocationStore(),
     audit: new MemoryAuditStore(),
     organisations,
+    consoleSessions: new MemoryConsoleSessionStore(),
     close: async () => {},
   };
 }
@@ -289,6 +298,37 @@ for (const [backend, open] of BACKENDS) {
           ['a1', 'b2', 'c3', 'd4'],
           'an empty search matches all',
         );
+      });
+
+      it('sorts by expiry: the soonest expiry of a live secret or a key first, none last, ties by id; a page of it', async () => {
+        await s.clients.insert(client('never'), [secret('never')]);
+        // A revoked secret and an expired one do not count: its key's certificate does.
+        await s.clients.insert(client('key-later'), [
+          secret('key-later', { expiresAt: T0 + DAY, revokedAt: T0 - 1 }),
+          secret('key-later', { expiresAt: T0 - 1 }),
+        ]);
+        await s.clients.insertKeys([clientKey('key-later', 'k', { expiresAt: T0 + 9 * DAY })]);
+        await s.clients.insert(client('secret-soon'), [
+          secret('secret-soon', { expiresAt: T0 + 5 * DAY }),
+          secret('secret-soon', { expiresAt: T0 + 2 * DAY }),
+        ]);
+        await s.clients.insert(client('a-tie'), [secret('a-tie', { expiresAt: T0 + 5 * DAY })]);
+        await s.clients.insert(client('b-tie'), []);
+        await s.clients.insertKeys([clientKey('b-tie', 'k', { expiresAt: T0 + 5 * DAY })]);
+        const sorted = await s.clients.list({ sort: 'expiry', limit: 10, offset: 0 }, T0);
+        assert.deepEqual(ids(sorted.items), ['secret-soon', 'a-tie', 'b-tie', 'key-later', 'never']);
+        assert.deepEqual(ids((await s.clients.list({ sort: 'expiry', limit: 2, offset: 2 }, T0)).items), [
+          'b-tie',
+          'key-later',
+        ]);
+        // Later, what expired meanwhile no longer counts.
+        assert.deepEqual(ids((await s.clients.list({ sort: 'expiry', limit: 10, offset: 0 }, T0 + 3 * DAY)).items), [
+          'a-tie',
+          'b-tie',
+          'secret-soon',
+          'key-later',
+          'never',
+        ]);
       });
 
       it('updates every field but id and creation time; an unknown id changes nothing', async () => {
@@ -655,6 +695,85 @@ for (const [backend, open] of BACKENDS) {
       });
     });
 
+    describe('ConsoleSessionStore', () => {
+      const session = (idHash: string, fields: Partial<StoredConsoleSession> = {}): StoredConsoleSession => ({
+        idHash,
+        clientId: 'admin',
+        rsin: '000000000',
+        scope: 'zgw-auth:admin',
+        jti: `jti-${idHash}`,
+        secretId: 'sec_1',
+        tokenExpiresAt: T0 / 1000 + 3600,
+        tokenSealed: `sealed-${idHash}`,
+        flashSealed: null,
+        createdAt: T0,
+        lastSeenAt: T0,
+        endsAt: T0 + 3_600_000,
+        ...fields,
+      });
+
+      it('keeps a session by its hash; touch moves lastSeenAt only forward; update writes the organisation and notice', async () => {
+        const store = s.consoleSessions;
+        await store.insert(session('h1'));
+        assert.deepEqual(await store.get('h1'), session('h1'));
+        assert.equal(await store.get('H1'), undefined);
+        await assert.rejects(store.insert(session('h1')), 'a hash is one session');
+        assert.equal(await store.touch('h1', T0 + 5000), true);
+        assert.equal(await store.touch('h1', T0 + 1000), true);
+        assert.equal((await store.get('h1'))?.lastSeenAt, T0 + 5000, 'never back');
+        assert.equal(await store.touch('gone', T0), false);
+        await store.update('h1', { rsin: '123456782', flashSealed: 'n1' });
+        assert.deepEqual(
+          await store.get('h1'),
+          session('h1', { lastSeenAt: T0 + 5000, rsin: '123456782', flashSealed: 'n1' }),
+        );
+        await store.update('h1', { flashSealed: null });
+        assert.equal((await store.get('h1'))?.flashSealed, null);
+        await store.update('gone', { rsin: '123456782' });
+        assert.equal(await store.count(), 1);
+      });
+
+      it('take ends a session once: the second take gets nothing', async () => {
+        const store = s.consoleSessions;
+        await store.insert(session('h1'));
+        const [a, b] = await Promise.all([store.take('h1'), store.take('h1')]);
+        assert.deepEqual([a, b].filter(Boolean), [session('h1')]);
+        assert.equal(await store.get('h1'), undefined);
+      });
+
+      it('takeExpired takes, at most `limit` at a time, the sessions past their end or idle; no live one', async () => {
+        const store = s.consoleSessions;
+        const t = T0 + 100_000;
+        const idle = 60_000;
+        await store.insert(session('live', { lastSeenAt: t - idle + 1 }));
+        await store.insert(session('idle', { lastSeenAt: t - idle }));
+        await store.insert(session('ended', { lastSeenAt: t, endsAt: t }));
+        await store.insert(session('both', { lastSeenAt: T0, endsAt: T0 + 1 }));
+        const first = await store.takeExpired(t, idle, 2);
+        assert.equal(first.length, 2);
+        const rest = await store.takeExpired(t, idle, 2);
+        assert.deepEqual([...first, ...rest].map((r) => r.idHash).sort(), ['both', 'ended', 'idle']);
+        assert.deepEqual(await store.takeExpired(t, idle, 2), []);
+        assert.ok(await store.get('live'));
+      });
+
+      it("takeBeyond keeps a client's newest sessions and no other client's; busiestClient names the client holding most", async () => {
+        const store = s.consoleSessions;
+        for (let k = 0; k < 5; k++) await store.insert(session(`a${k}`, { clientId: 'a', createdAt: T0 + k }));
+        for (let k = 0; k < 3; k++) await store.insert(session(`b${k}`, { clientId: 'b', createdAt: T0 + k }));
+        assert.deepEqual(await store.busiestClient(), { clientId: 'a', sessions: 5 });
+        const taken = await store.takeBeyond('a', 2);
+        assert.deepEqual(taken.map((r) => r.idHash).sort(), ['a0', 'a1', 'a2']);
+        assert.deepEqual(await store.takeBeyond('a', 2), []);
+        assert.equal(await store.count(), 5);
+        assert.deepEqual(await store.busiestClient(), { clientId: 'b', sessions: 3 });
+        assert.equal((await store.takeBeyond('b', 0)).length, 3);
+        assert.equal((await store.takeBeyond('a', 0)).length, 2);
+        assert.equal(await store.busiestClient(), undefined);
+        assert.equal(await store.count(), 0);
+      });
+    });
+
     describe('AuditStore', () => {
       it('appends batches of any size in order and reads them newest first', async () => {
         const batch = (n: number, from: number) =>
@@ -867,8 +986,11 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         await earlier.db.destroy();
         storage = await openStorage(earlier.url, tmp(), { create: false });
         const store = new KyselyClientStore(storage.db);
+        // In id order: both were created at T0, and the order of equal times is the database's.
         const revokedAt = async (clientId: string) =>
-          (await store.listSecrets(clientId)).map((s) => [s.secretId, s.revokedAt !== null]);
+          (await store.listSecrets(clientId))
+            .map((s) => [s.secretId, s.revokedAt !== null] as const)
+            .sort(([a], [b]) => (a < b ? -1 : 1));
         assert.deepEqual(await revokedAt('keys'), [
           ['sec_keys', true],
           ['sec_keys_old', true],
@@ -964,14 +1086,12 @@ describe('driver errors leave the Kysely stores as refusals', () => {
         },
       );
       await other.query('BEGIN');
-      await other.query('LOCK TABLE audit_events IN ACCESS EXCLUSIVE MODE');
+      // The activity report's table, which every report reads.
+      await other.query('LOCK TABLE audit_hourly_counts IN ACCESS EXCLUSIVE MODE');
       // A read: refused when the lock timeout of the serving connections passes.
-      await assert.rejects(
-        new KyselyActivityStore(storage.db, storage.dialect).perHour({ since: T0 }),
-        unavailable('activity'),
-      );
+      await assert.rejects(new KyselyActivityStore(storage.db).perHour({ since: T0 }), unavailable('activity'));
       await other.query('ROLLBACK');
-      assert.deepEqual(await new KyselyActivityStore(storage.db, storage.dialect).perHour({ since: T0 }), []);
+      assert.deepEqual(await new KyselyActivityStore(storage.db).perHour({ since: T0 }), []);
       const away = new URL(database.url);
       away.port = '1';
       await assert.rejects(openStorage(away.toString(), tmp()), unavailable('opening'));

@@ -1,7 +1,11 @@
-import type { ActivityStore, ClientActivity, HourActivity, OrganisationActivity } from './activity.js';
+import {
+  type ActivityStore,
+  type ClientActivity,
+  HOUR_MS,
+  type HourActivity,
+  type OrganisationActivity,
+} from './activity.js';
 import type { AuditLog } from './audit-log.js';
-
-export const HOUR_MS = 3_600_000;
 /** The period of the report: the last 7 days, in whole hours. */
 export const ACTIVITY_HOURS = 7 * 24;
 const TOP = 20;

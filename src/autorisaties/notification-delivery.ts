@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { inSpan, type TraceSpan, type Tracing } from '../tracing.js';
 import { KANAAL, type Notificatie, type NotificationOutbox, type OutboxEntry } from './notifications.js';
 
 export interface NotificationDeliveryOptions {
@@ -17,6 +18,12 @@ export interface NotificationDeliveryOptions {
   log: (level: 'info' | 'warn' | 'error', details: Record<string, unknown>, message: string) => void;
   /** Counted per notification: accepted by the Notificaties API, or refused for good. */
   counted: (outcome: 'delivered' | 'failed' | 'retried') => void;
+  /**
+   * With tracing on: a span per round that has something to send, with a span per request to the
+   * Notificaties API (whose traceparent it passes on) and per statement inside. A round starts a
+   * trace of its own: it runs after the request that wrote the change has been answered.
+   */
+  tracing?: Tracing;
 }
 
 /** Rows taken per round. */
@@ -82,7 +89,7 @@ export class NotificationDelivery {
       let worked = false;
       this.kicked = false;
       try {
-        worked = await this.round();
+        worked = await this.nextRound();
       } catch (err) {
         this.options.log('error', { err }, 'notifications: reading or writing the outbox failed');
       }
@@ -112,11 +119,20 @@ export class NotificationDelivery {
    * most, not for the whole batch's: another process, or the same one started again, sends them
    * soon after.
    */
-  private async round(): Promise<boolean> {
-    const now = this.options.now();
-    let lease = this.leaseFor(this.kanaalReady ? 1 : 1 + KANAAL_REQUESTS);
-    let entries = await this.outbox.claim(now, lease, BATCH);
+  private async nextRound(): Promise<boolean> {
+    const lease = this.leaseFor(this.kanaalReady ? 1 : 1 + KANAAL_REQUESTS);
+    const entries = await this.outbox.claim(this.options.now(), lease, BATCH);
     if (entries.length === 0) return false;
+    return inSpan(
+      this.options.tracing,
+      'deliver notifications',
+      { kind: 'internal', attributes: { 'zgw_auth.notifications.batch': entries.length } },
+      () => this.round(entries, lease),
+    );
+  }
+
+  /** Sends the claimed rows (entries, held until `lease`); true: there was something to send. */
+  private async round(entries: OutboxEntry[], lease: number): Promise<boolean> {
     if (!this.kanaalReady) {
       const registered = await this.registerKanaal();
       if (!registered.ok) {
@@ -233,6 +249,32 @@ export class NotificationDelivery {
     path: string,
     body?: unknown,
   ): Promise<{ ok: true; body: string } | { ok: false; permanent: boolean; error: string }> {
+    const where = path.split('?')[0]!;
+    return inSpan(this.options.tracing, `${method} ${where}`, this.spanOptions(method, where), (span) =>
+      this.requestIn(span, method, path, body),
+    );
+  }
+
+  /** A request's span: the Notificaties API's URL without query string or credentials. */
+  private spanOptions(method: string, where: string) {
+    const url = new URL(`${this.options.baseUrl}${where}`);
+    return {
+      kind: 'client' as const,
+      attributes: {
+        'http.request.method': method,
+        'url.full': `${url.protocol}//${url.host}${url.pathname}`,
+        'server.address': url.hostname,
+        'server.port': Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
+      },
+    };
+  }
+
+  private async requestIn(
+    span: TraceSpan | undefined,
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ ok: true; body: string } | { ok: false; permanent: boolean; error: string }> {
     const timeout = AbortSignal.timeout(this.options.timeoutMs);
     const signal = AbortSignal.any([timeout, this.aborter.signal]);
     try {
@@ -242,19 +284,24 @@ export class NotificationDelivery {
           authorization: `Bearer ${this.token()}`,
           accept: 'application/json',
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          // With tracing on, this request's traceparent: the Notificaties API's spans join the trace.
+          ...span?.headers(),
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal,
         redirect: 'manual',
       });
       const text = await readBounded(res);
+      span?.setAttributes({ 'http.response.status_code': res.status });
       if (res.status >= 200 && res.status < 300) return { ok: true, body: text };
+      span?.fail(String(res.status));
       const error = `${method} ${path.split('?')[0]}: ${res.status} ${printable(text)}`.slice(0, MAX_ERROR);
       const away = res.status === 429 || res.status >= 500;
       return { ok: false, permanent: !away, error };
     } catch (err) {
       const e = err as { name?: string; cause?: { code?: string }; message?: string };
       const why = timeout.aborted ? 'timed out' : (e.cause?.code ?? e.name ?? 'failed');
+      span?.fail(timeout.aborted ? 'timeout' : why);
       return { ok: false, permanent: false, error: `${method} ${path.split('?')[0]}: ${why}` };
     }
   }

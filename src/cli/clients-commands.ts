@@ -10,6 +10,7 @@ import {
 } from '../clients/model.js';
 import type { ClientKeyView } from '../clients/client-service.js';
 import type { ExpiringCredential } from '../clients/credential-expiry.js';
+import { CLIENT_SORTS, type ClientSort } from '../clients/client-store.js';
 import { validateRsin } from '../clients/rsin.js';
 import { CLI_ACTOR, type CliContext } from './context.js';
 import { isoTime, table } from './output.js';
@@ -41,6 +42,11 @@ const authMethod = (v: string): ClientAuthMethod => {
   if (!(CLIENT_AUTH_METHODS as readonly string[]).includes(v))
     throw new InvalidArgumentError(`expected one of ${CLIENT_AUTH_METHODS.join(', ')}`);
   return v as ClientAuthMethod;
+};
+const clientSort = (v: string): ClientSort => {
+  if (!(CLIENT_SORTS as readonly string[]).includes(v))
+    throw new InvalidArgumentError(`expected one of ${CLIENT_SORTS.join(', ')}`);
+  return v as ClientSort;
 };
 /** Repeatable or comma-separated methods. */
 const authMethods = (v: string, previous: ClientAuthMethod[] = []) => [...previous, ...list(v).map(authMethod)];
@@ -223,6 +229,11 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
     .option('--enabled <bool>', 'only enabled (true) or disabled (false) clients', bool)
     .option('--search <text>', 'text in client id or name')
     .option('--auth-method <method>', 'only clients that may use this method (e.g. client_secret_basic)', authMethod)
+    .option(
+      '--sort <order>',
+      'clientId (default), lastToken (latest first) or expiry (the soonest expiring secret, key or certificate first)',
+      clientSort,
+    )
     .option('--limit <n>', 'page size', seconds, 100)
     .option('--offset <n>', 'skip this many', seconds, 0)
     .option('--json', 'print JSON')
@@ -234,6 +245,7 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
             enabled: o.enabled,
             authMethod: o.authMethod,
             q: o.search,
+            sort: o.sort,
             limit: Math.min(o.limit, 1000),
             offset: o.offset,
           }),

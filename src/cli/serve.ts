@@ -18,6 +18,7 @@ import {
   unusedFirstAdminSecret,
 } from '../app.js';
 import type { Config } from '../config.js';
+import { type ServerTracing, tracingSettings } from '../tracing.js';
 import type { CliContext } from './context.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -34,12 +35,19 @@ export function serveCommand(program: Command, ctx: CliContext): void {
     .description('run the zgw-auth server (creates database, signing key and admin client on first start)')
     .action(async (_opts, cmd: Command) => {
       const config = ctx.config(cmd);
+      // Checked before anything starts (in the primary too): a setting that cannot be honoured stops the start.
+      const traces = tracingSettings(process.env);
       if (config.workers > 1 && cluster.isPrimary) return runPrimary(config, ctx);
-      const app = await createApp(config);
+      // Loaded only when switched on: with tracing off, no OpenTelemetry SDK module is loaded at all.
+      const tracing: ServerTracing | undefined = traces
+        ? await (await import('../ops/tracing.js')).startTracing(traces)
+        : undefined;
+      const app = await createApp(config, tracing ? { tracing } : {});
+      if (tracing) app.log.info({ protocol: traces!.protocol }, 'traces: exporting spans over OTLP/HTTP');
       // In cluster mode the primary has initialised the database before forking.
       const keyCreated = cluster.isWorker ? undefined : await ensureSigningKey(app);
       app.keys.startRefresh(config.keyRefreshInterval, (err) => app.log.error({ err }, 'signing key refresh failed'));
-      // Certificates that entered ZGW_AUTH_EXPIRY_WARNING's window: announced once each, at start and hourly.
+      // Secrets, keys and certificates that entered ZGW_AUTH_EXPIRY_WARNING's window: announced once each, at start and hourly.
       app.expiry.start(EXPIRY_CHECK_MS, (err) => app.log.error({ err }, 'credential expiry check failed'));
       // The Autorisaties API's notifications (ZGW_AUTH_NOTIFICATIONS_URL): one delivery loop per process.
       app.notifications?.start();
@@ -119,6 +127,8 @@ export function serveCommand(program: Command, ctx: CliContext): void {
         }
         await server.close();
         await app.close();
+        // The spans still queued, among them those of the last requests.
+        await tracing?.shutdown();
         process.exit(0);
       };
       process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -5,6 +5,7 @@ import type { Authentication, ClientAuthenticator } from './client-authenticator
 import type { Client } from './model.js';
 import type { PresentedCertificate } from '../pki/presented-certificate.js';
 import type { TrustStore } from '../pki/trust-store.js';
+import { CLIENT_ID_ATTRIBUTE, type Tracing } from '../tracing.js';
 
 /** A client secret (RFC 6749 §2.3.1), however it was sent. */
 export interface SecretCredentials {
@@ -66,6 +67,8 @@ export interface ClientAuthentication {
   audiences?: () => AssertionAudiences;
   /** Trust anchors and CRLs for client certificates (ZGW_AUTH_TLS_CLIENT_CA); undefined when none are configured. */
   trust?: TrustStore;
+  /** With tracing on: the authenticated client's id goes on the request's span. */
+  tracing?: Pick<Tracing, 'annotateRequest'>;
 }
 
 const NO_AUDIENCES: ReadonlySet<string> = new Set();
@@ -107,7 +110,7 @@ export async function authenticateCaller(
     throw invalidClient(reason === 'certificate_header_refused' ? undefined : detail);
   }
   if ('certificate' in credentials)
-    return { client: await authenticateCertificate(deps, credentials, caller), secretId: null };
+    return authenticated(deps, { client: await authenticateCertificate(deps, credentials, caller), secretId: null });
   const result =
     credentials.method === 'private_key_jwt'
       ? await deps.authenticator.authenticateAssertion(
@@ -128,7 +131,16 @@ export async function authenticateCaller(
     throw invalidClient();
   }
   await deps.guard.recordSuccess(credentials.clientId, caller.address);
-  return { client: result.client, secretId: 'secretId' in result ? result.secretId : null };
+  return authenticated(deps, { client: result.client, secretId: 'secretId' in result ? result.secretId : null });
+}
+
+/**
+ * The caller proved who it is: with tracing on, its client id goes on the request's span. Only
+ * then: a client id that failed may be a secret typed in the wrong field.
+ */
+function authenticated<T extends { client: Client }>(deps: ClientAuthentication, found: T): T {
+  deps.tracing?.annotateRequest({ [CLIENT_ID_ATTRIBUTE]: found.client.clientId });
+  return found;
 }
 
 async function checkSecret(

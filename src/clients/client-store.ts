@@ -1,6 +1,6 @@
 import type { Client, ClientAuthMethod, ClientKey, SecretInfo } from './model.js';
 
-export const CLIENT_SORTS = ['clientId', 'lastToken'] as const;
+export const CLIENT_SORTS = ['clientId', 'lastToken', 'expiry'] as const;
 export type ClientSort = (typeof CLIENT_SORTS)[number];
 
 export interface ClientFilter {
@@ -11,7 +11,11 @@ export interface ClientFilter {
   authMethod?: ClientAuthMethod;
   /** Case-insensitive substring of client id or name. */
   q?: string;
-  /** Client id order (the default), or the latest token first and clients that never had one last. */
+  /**
+   * Client id order (the default); the latest token first and clients that never had one last; or
+   * `expiry`: the soonest expiry of a credential that still works first (a live secret's, a key's
+   * certificate's), clients with none that expires last; ties in client id order.
+   */
   sort?: ClientSort;
   limit: number;
   offset: number;

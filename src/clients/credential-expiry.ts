@@ -1,12 +1,15 @@
 import type { NewAuditEvent } from '../audit/audit-log.js';
 
 /**
- * Credentials of clients that stop working on a date of their own, warned about before they do.
- * Today one kind: a registered certificate (a key's `x5c`, or a PEM certificate registered for
- * self_signed_tls_client_auth), whose notAfter is the key's expiresAt. A secret's expiry can join
- * as a kind of its own: the store answers per kind, the rest is the same.
+ * Credentials of clients that stop working on a date of their own, warned about before they do:
+ * - `secret`: a client secret given an expiry (`expiresAt`), not revoked;
+ * - `key`: a registered public key of a client that authenticates with private_key_jwt (and not
+ *   with self_signed_tls_client_auth), whose `x5c` certificate's notAfter is when the key stops;
+ * - `certificate`: a certificate registered for self_signed_tls_client_auth (pasted as PEM, or a
+ *   key with `x5c` of a client that authenticates with it), which it presents on TLS.
+ * A key without a certificate never expires, nor does a secret without an expiry.
  */
-export const CREDENTIAL_KINDS = ['certificate'] as const;
+export const CREDENTIAL_KINDS = ['secret', 'key', 'certificate'] as const;
 export type CredentialKind = (typeof CREDENTIAL_KINDS)[number];
 
 /** A credential that expires within the warning window. */
@@ -15,10 +18,10 @@ export interface ExpiringCredential {
   clientId: string;
   /** The client's organisation (RSIN). */
   organisation: string;
-  /** Which credential of the client: for a certificate, its key's kid. */
+  /** Which credential of the client: a secret's id, or a key's (or certificate's) kid. */
   id: string;
-  /** RFC 7638 thumbprint of the certificate's key. */
-  thumbprint: string;
+  /** RFC 7638 thumbprint of the key or certificate's key; null for a secret. */
+  thumbprint: string | null;
   /** Epoch ms. */
   expiresAt: number;
   /** When its coming expiry was announced in the audit trail; null: not yet. */
@@ -28,7 +31,14 @@ export interface ExpiringCredential {
 /** Where the credentials and their announcements are kept. */
 export interface CredentialExpiryStore {
   /** Credentials of the kind expiring after `from` and at or before `until`, soonest first, at most `limit`. */
-  expiringCredentials(kind: CredentialKind, from: number, until: number, limit: number): Promise<ExpiringCredential[]>;
+  /** The first `limit` soonest; of one organisation's clients only, when `organisation` is given. */
+  expiringCredentials(
+    kind: CredentialKind,
+    from: number,
+    until: number,
+    limit: number,
+    organisation?: string,
+  ): Promise<ExpiringCredential[]>;
   /**
    * Marks the credential as announced at `at` unless it was already: true only for the one call
    * (of any process) that marked it, so each credential is announced once.
@@ -38,8 +48,13 @@ export interface CredentialExpiryStore {
 
 /** Most expiring credentials looked at per kind in one go (a registry has far fewer). */
 export const MAX_EXPIRING = 10_000;
+/** The widest window a caller may ask for (GET /admin/expiring?within_days=). */
+export const MAX_WITHIN_DAYS = 366;
+const DAY_MS = 86_400_000;
 /** How often a running server looks for credentials that entered the window. */
 export const EXPIRY_CHECK_MS = 3_600_000;
+
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Where a credential with this expiry stands at `now`: expiring soon (within the window), expired, or neither. */
 export function expiryState(
@@ -54,9 +69,11 @@ export function expiryState(
 
 /**
  * The warning before a credential expires (ZGW_AUTH_EXPIRY_WARNING): which credentials are
- * within the window, how many per organisation and kind (the metric), and one audit event
- * `client_key.expiring` per credential when it enters the window, persisted so that neither a
- * restart nor a second process repeats it.
+ * within the window, how many per organisation and kind (the metric), and one audit event per
+ * credential when it enters the window (`secret.expiring`, `client_key.expiring` for keys and
+ * certificates), persisted so that neither a restart nor a second process repeats it. A
+ * credential's expiry never changes (a renewed certificate is a new key, a new expiry a new
+ * secret), so once per credential is once per credential and expiry.
  */
 export class CredentialExpiry {
   private timer: NodeJS.Timeout | undefined;
@@ -75,16 +92,24 @@ export class CredentialExpiry {
     return expiryState(expiresAt, this.now(), this.windowSeconds * 1000);
   }
 
-  /** Every credential within the window now, of every kind, soonest first. */
-  async expiring(): Promise<ExpiringCredential[]> {
-    if (this.windowSeconds <= 0) return [];
+  /**
+   * Every credential within the window now (or within `windowSeconds`, when given: a caller's own
+   * look ahead), of every kind, soonest first; of one organisation's clients only, when given (the
+   * bound of MAX_EXPIRING per kind applies to that organisation's, not to the whole registry's).
+   */
+  async expiring(windowSeconds = this.windowSeconds, organisation?: string): Promise<ExpiringCredential[]> {
+    if (windowSeconds <= 0) return [];
     const t = this.now();
     const all = await Promise.all(
       CREDENTIAL_KINDS.map((kind) =>
-        this.store.expiringCredentials(kind, t, t + this.windowSeconds * 1000, MAX_EXPIRING),
+        this.store.expiringCredentials(kind, t, t + windowSeconds * 1000, MAX_EXPIRING, organisation),
       ),
     );
-    return all.flat().sort((a, b) => a.expiresAt - b.expiresAt);
+    return all
+      .flat()
+      .sort(
+        (a, b) => a.expiresAt - b.expiresAt || cmp(a.clientId, b.clientId) || cmp(a.kind, b.kind) || cmp(a.id, b.id),
+      );
   }
 
   /** The credentials within the window per organisation and kind. */
@@ -111,19 +136,24 @@ export class CredentialExpiry {
       if (c.announcedAt !== null) continue;
       const at = this.now();
       if (!(await this.store.markExpiryAnnounced(c.kind, c.clientId, c.id, at))) continue;
-      await this.audit.record({
-        actor: 'system',
-        action: 'client_key.expiring',
-        target: c.clientId,
-        organisation: c.organisation,
-        details: {
-          kind: c.kind,
-          kid: c.id,
-          thumbprint: c.thumbprint,
-          expiresAt: c.expiresAt,
-          daysLeft: Math.max(0, Math.floor((c.expiresAt - at) / 86_400_000)),
-        },
-      });
+      const daysLeft = Math.max(0, Math.floor((c.expiresAt - at) / DAY_MS));
+      await this.audit.record(
+        c.kind === 'secret'
+          ? {
+              actor: 'system',
+              action: 'secret.expiring',
+              target: c.clientId,
+              organisation: c.organisation,
+              details: { kind: c.kind, secretId: c.id, expiresAt: c.expiresAt, daysLeft },
+            }
+          : {
+              actor: 'system',
+              action: 'client_key.expiring',
+              target: c.clientId,
+              organisation: c.organisation,
+              details: { kind: c.kind, kid: c.id, thumbprint: c.thumbprint, expiresAt: c.expiresAt, daysLeft },
+            },
+      );
       announced++;
     }
     return announced;

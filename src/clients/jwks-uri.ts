@@ -4,6 +4,7 @@ import https from 'node:https';
 import net from 'node:net';
 import { BoundedCache } from '@zgw-auth/verifier/internal';
 import { ValidationError } from '../errors.js';
+import { CLIENT_ID_ATTRIBUTE, inSpan, type SpanOptions, type TraceSpan, type Tracing } from '../tracing.js';
 import { jwksHoldsPrivateKeys, keysOfJwks, type VerificationKey } from './client-keys.js';
 
 export const JWKS_URI_MAX_LENGTH = 2048;
@@ -158,7 +159,7 @@ export const JWKS_WITH_PRIVATE_KEYS = 'the jwks_uri publishes private key materi
 export function fetchJwks(
   uri: string,
   policy: JwksUriPolicy,
-  options: { timeoutMs?: number } = {},
+  options: { timeoutMs?: number; span?: TraceSpan | undefined } = {},
 ): Promise<{ doc: unknown; maxAge: number | undefined }> {
   const timeoutMs = options.timeoutMs ?? JWKS_FETCH.timeoutMs;
   return new Promise((resolve, reject) => {
@@ -194,7 +195,8 @@ export function fetchJwks(
       method: 'GET',
       lookup,
       agent: false,
-      headers: { accept: 'application/jwk-set+json, application/json' },
+      // With tracing on, the span's traceparent: the key server's spans join the request's trace.
+      headers: { accept: 'application/jwk-set+json, application/json', ...options.span?.headers() },
     });
     const timer = setTimeout(
       () => request.destroy(new JwksFetchError(`no complete answer within ${timeoutMs} ms`)),
@@ -206,6 +208,7 @@ export function fetchJwks(
     };
     request.on('error', fail);
     request.on('response', (response) => {
+      if (response.statusCode) options.span?.setAttributes({ 'http.response.status_code': response.statusCode });
       if (response.statusCode !== 200) {
         response.resume();
         request.destroy();
@@ -240,6 +243,30 @@ export function fetchJwks(
     });
     request.end();
   });
+}
+
+/** A jwks_uri fetch's span: the URL without its query (which could carry a key), and the client. */
+function jwksSpanOptions(clientId: string, uri: string): SpanOptions {
+  let url: URL | undefined;
+  try {
+    url = new URL(uri);
+  } catch {
+    // Refused by the fetch itself; the span says only whose it was.
+  }
+  return {
+    kind: 'client',
+    attributes: {
+      'http.request.method': 'GET',
+      [CLIENT_ID_ATTRIBUTE]: clientId,
+      ...(url
+        ? {
+            'url.full': `${url.protocol}//${url.host}${url.pathname}`,
+            'server.address': url.hostname,
+            'server.port': Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
+          }
+        : {}),
+    },
+  };
 }
 
 function maxAgeOf(cacheControl: string | undefined): number | undefined {
@@ -284,6 +311,8 @@ export class JwksUriKeys implements JwksKeys {
     private readonly now: () => number = Date.now,
     private readonly fetch: typeof fetchJwks = fetchJwks,
     private readonly onFetchFailed: (clientId: string, uri: string, detail: string) => void = () => {},
+    /** With tracing on: a span per fetch, a child of the request that needed the keys. */
+    private readonly tracing?: Tracing,
   ) {}
 
   async keys(clientId: string, uri: string, options: { unknownKid?: boolean } = {}) {
@@ -303,7 +332,9 @@ export class JwksUriKeys implements JwksKeys {
 
   private refresh(clientId: string, uri: string, before: CachedJwks | undefined, t: number): Promise<CachedJwks> {
     const pending: CachedJwks = before ? { ...before, triedAt: t } : { uri, keys: [], freshUntil: 0, triedAt: t };
-    const inflight = this.fetch(uri, this.policy).then(
+    const inflight = inSpan(this.tracing, 'GET jwks_uri', jwksSpanOptions(clientId, uri), (span) =>
+      this.fetch(uri, this.policy, span ? { span } : {}),
+    ).then(
       ({ doc, maxAge }) => {
         // Every key of a document that holds private ones is exposed: none is used, not even those fetched before.
         if (jwksHoldsPrivateKeys(doc))

@@ -54,6 +54,10 @@ export class MemoryClientStore implements ClientStore {
       .sort((a, b) => (a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0));
     // Latest token first, clients that never had one last; ties in client id order (a stable sort).
     if (filter.sort === 'lastToken') matching.sort((a, b) => (b.lastTokenAt ?? -1) - (a.lastTokenAt ?? -1));
+    if (filter.sort === 'expiry') {
+      const soonest = new Map(matching.map((c) => [c.clientId, this.soonestExpiry(c.clientId, now)]));
+      matching.sort((a, b) => soonest.get(a.clientId)! - soonest.get(b.clientId)!);
+    }
     const page = matching.slice(filter.offset, filter.offset + filter.limit);
     return { items: page.map((c) => this.withRisks(c, now)), total: matching.length };
   }
@@ -168,6 +172,17 @@ export class MemoryClientStore implements ClientStore {
       const c = this.clients.get(id.clientId);
       if (c) c.lastTokenAt = at;
     }
+  }
+
+  /** The soonest expiry after `now` of the client's live secrets and its keys; MAX_SAFE_INTEGER: none. */
+  private soonestExpiry(clientId: string, now: number): number {
+    const times = [
+      ...this.secretsOf(clientId)
+        .filter((s) => s.revokedAt === null)
+        .map((s) => s.expiresAt),
+      ...this.keysOf(clientId).map((k) => k.expiresAt),
+    ].filter((t): t is number => t !== null && t > now);
+    return Math.min(Number.MAX_SAFE_INTEGER, ...times);
   }
 
   private keysOf(clientId: string): ClientKey[] {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { ZgwAuthError } from '../errors.js';
-import type { SessionEnd } from './console-sessions.js';
+import type { SessionEnd } from '../sessions/console-sessions.js';
 
 /** A refusal of the admin API, as its problem document told it; `problemCode` is the API's code. */
 export class AdminApiProblem extends ZgwAuthError {

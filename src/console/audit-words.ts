@@ -27,6 +27,7 @@ const WORDS = {
     clientKeyRemoved: '{actor} verwijderde publieke sleutel {kid} (vingerafdruk {thumbprint}) van client {target}.',
     clientKeyExpiring:
       'Het certificaat van publieke sleutel {kid} (vingerafdruk {thumbprint}) van client {target} verloopt op {at}.',
+    secretExpiring: 'Geheim {secret} van client {target} verloopt op {at}.',
     orgCreated: '{actor} registreerde organisatie {org}.',
     orgCreatedEnsured:
       'Organisatie {org} werd geregistreerd bij het aanmaken of verplaatsen van een client door {actor}.',
@@ -61,6 +62,7 @@ const WORDS = {
     clientKeyRemoved: '{actor} removed public key {kid} (thumbprint {thumbprint}) of client {target}.',
     clientKeyExpiring:
       'The certificate of public key {kid} (thumbprint {thumbprint}) of client {target} expires on {at}.',
+    secretExpiring: 'Secret {secret} of client {target} expires on {at}.',
     orgCreated: '{actor} registered organisation {org}.',
     orgCreatedEnsured: 'Organisation {org} was registered when {actor} created or moved a client.',
     orgUpdated: '{actor} changed organisation {org}.',
@@ -269,6 +271,12 @@ export function sentenceOf(lang: Lang, e: AuditEvent, names: OrganisationNames):
         ...v,
         kid: text(d.kid, 200),
         thumbprint: text(d.thumbprint, 43),
+        at: typeof d.expiresAt === 'number' ? formatTime(lang, d.expiresAt) : '—',
+      });
+    case 'secret.expiring':
+      return fill(w.secretExpiring, {
+        ...v,
+        secret: text(d.secretId, 40),
         at: typeof d.expiresAt === 'number' ? formatTime(lang, d.expiresAt) : '—',
       });
     case 'organisation.created':

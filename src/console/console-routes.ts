@@ -11,7 +11,14 @@ import type { Revocations } from '../tokens/revocations.js';
 import { AdminApi, AdminApiProblem, SessionRefusedError } from './admin-api.js';
 import { type ConsoleTools, formFieldsOf, formOf } from './console-tools.js';
 import { buildStylesheet } from './console-stylesheet.js';
-import { type ConsoleSession, ConsoleSessions, csrfMatches, type SessionEnd } from './console-sessions.js';
+import type { ConsoleSessionStore } from '../sessions/console-session-store.js';
+import {
+  type ConsoleSession,
+  ConsoleSessions,
+  csrfMatches,
+  type EndedSession,
+  type SessionEnd,
+} from '../sessions/console-sessions.js';
 import { html } from './html.js';
 import { alert, BASE, isGlobalAdmin, page } from './layout.js';
 import { organisationNames } from './organisation-names.js';
@@ -42,6 +49,8 @@ export interface ConsoleOptions {
   signIn: SignInDeps;
   revocations: Pick<Revocations, 'revoke'>;
   audit: Pick<AuditLog, 'record'>;
+  /** Where the sessions live: shared by every process on the registry's database. */
+  sessions: ConsoleSessionStore;
   now: () => number;
   /** Where the admin API answers in this process (the root server's inject). */
   adminApi: Pick<FastifyInstance, 'inject'>;
@@ -55,7 +64,8 @@ const FORM_LIMIT = 64 * 1024;
 /**
  * The web console at /console: server-rendered pages (no front-end framework, working without
  * JavaScript) whose every read and change is a call of the admin API with the session's token. The
- * session lives on the server; the browser holds an opaque id in an HttpOnly, SameSite=Strict cookie.
+ * session lives in the registry's database, read on every request by whichever process takes it;
+ * the browser holds an opaque id in an HttpOnly, SameSite=Strict cookie.
  */
 export async function consoleRoutes(app: FastifyInstance, options: ConsoleOptions): Promise<void> {
   const { config, now } = options;
@@ -64,16 +74,21 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleOption
   const lifetime = Math.min(config.consoleSessionLifetime, config.maxTokenLifetime);
   const issuerOrigin = new URL(config.issuer).origin;
   const sessions = new ConsoleSessions(
+    options.sessions,
     { idleMs: config.consoleIdleTimeout * 1000, lifetimeMs: lifetime * 1000 },
     now,
-    (session, why) => void endSession(session, why),
+    endSession,
   );
-  const sweeper = setInterval(() => sessions.sweep(), 60_000);
+  // Every process sweeps; each run-out session is ended (its token revoked) by the one that took it.
+  const sweeper = setInterval(
+    () => void sessions.sweep().catch((err: unknown) => app.log.warn({ err }, 'console: sweeping sessions failed')),
+    60_000,
+  );
   sweeper.unref();
   app.addHook('onClose', async () => clearInterval(sweeper));
 
   /** An ended session's token is revoked, so that it opens nothing even if it leaked from memory. */
-  async function endSession(session: ConsoleSession, why: SessionEnd): Promise<void> {
+  async function endSession(session: EndedSession, why: SessionEnd): Promise<void> {
     try {
       await options.revocations.revoke(session.jti, session.clientId, session.tokenExpiresAt);
       await options.audit.record({
@@ -133,7 +148,17 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleOption
       );
     }
     request.consoleLang = lang;
-    request.consoleSession = sessions.get(cookies[cookieName]);
+    request.consoleSession = await sessions.get(cookies[cookieName]);
+  });
+
+  // What the request changed in its session (a notice set for the next page, or shown and so
+  // gone; the organisation) is written before the answer leaves: the next request may reach another process.
+  app.addHook('onSend', async (request, _reply, payload) => {
+    if (request.consoleSession)
+      await sessions
+        .save(request.consoleSession)
+        .catch((err: unknown) => request.log.warn({ err }, 'console: saving the session failed'));
+    return payload;
   });
 
   // Every POST: from this site's own pages (Origin or Fetch Metadata), with the session's form token.
@@ -227,7 +252,16 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleOption
   app.setErrorHandler(async (err, request, reply) => {
     const m = tools.ctx(request).m;
     if (err instanceof SessionRefusedError) {
-      sessions.destroy(parseCookies(request.headers.cookie)[cookieName], err.why);
+      try {
+        await sessions.destroy(parseCookies(request.headers.cookie)[cookieName], err.why);
+      } catch (destroyErr) {
+        // The database went away between the refusal and the end of the session: the session is
+        // refused again at its next request, which then ends it. Now: try again, not a 500.
+        request.log.warn({ err: destroyErr }, 'console: a refused session could not be ended now');
+        const after = destroyErr instanceof ZgwAuthError ? destroyErr.headers['retry-after'] : undefined;
+        reply.header('retry-after', after ?? '1');
+        return tools.send(reply, request, m.errorTitle, alert('error', m.unavailable), 503);
+      }
       reply.header('set-cookie', clearCookie(cookieName, secure));
       return tools.send(
         reply,
@@ -243,6 +277,12 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleOption
       if (err.status === 403) return tools.send(reply, request, m.errorTitle, alert('error', m.forbidden), 403);
       if (err.status >= 500) return tools.send(reply, request, m.errorTitle, alert('error', m.unavailable), 503);
       return tools.send(reply, request, m.errorTitle, alert('error', m.requestRefused), err.status);
+    }
+    // The database away (reading the session, say): try again, not an error page of ours.
+    if (err instanceof ZgwAuthError && err.status >= 500) {
+      request.log.warn({ err }, 'console: storage unavailable');
+      reply.header('retry-after', err.headers['retry-after'] ?? '1');
+      return tools.send(reply, request, m.errorTitle, alert('error', m.unavailable), 503);
     }
     // A refused body (its type, a field sent twice, a value too long) and Fastify's own refusals.
     const status = err instanceof ZgwAuthError ? err.status : (err as { statusCode?: number }).statusCode;
@@ -320,8 +360,8 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleOption
       return refuse(m.signInFailed, 401);
     }
     // A new id at every sign-in: an id planted before it opens nothing.
-    sessions.destroy(parseCookies(request.headers.cookie)[cookieName]);
-    const { id } = sessions.create({
+    await sessions.destroy(parseCookies(request.headers.cookie)[cookieName]);
+    const { id } = await sessions.create({
       clientId: signedIn.client.clientId,
       rsin: signedIn.client.rsin,
       scope: signedIn.scope,
@@ -335,7 +375,7 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleOption
   });
 
   app.post('/sign-out', async (request, reply) => {
-    sessions.destroy(parseCookies(request.headers.cookie)[cookieName]);
+    await sessions.destroy(parseCookies(request.headers.cookie)[cookieName]);
     reply.header('set-cookie', clearCookie(cookieName, secure));
     return reply.code(303).header('cache-control', 'no-store').redirect(`${BASE}/sign-in?signedOut`, 303);
   });

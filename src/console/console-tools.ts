@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ZgwAuthError } from '../errors.js';
 import type { AdminApi } from './admin-api.js';
-import type { ConsoleSession } from './console-sessions.js';
+import type { ConsoleSession } from '../sessions/console-sessions.js';
 import type { SafeHtml } from './html.js';
 import { alert, type PageContext } from './layout.js';
 

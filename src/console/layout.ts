@@ -1,5 +1,5 @@
 import { isGlobalAdministrator } from '../organisations/administration-policy.js';
-import type { ConsoleSession } from './console-sessions.js';
+import type { ConsoleSession } from '../sessions/console-sessions.js';
 import { html, type SafeHtml } from './html.js';
 import { fill, type Lang, type Messages } from './messages.js';
 

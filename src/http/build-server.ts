@@ -16,6 +16,7 @@ import { certificateReader } from './client-certificate.js';
 import type { AssertionAudiences } from '../clients/authenticate-client.js';
 import { assertionAudiences, endpointPaths } from './endpoint-paths.js';
 import { failureFloor } from './failure-floor.js';
+import { nonFiniteNumberAt } from './finite-numbers.js';
 import { registerFormParsers } from './form-body.js';
 import { sendOAuthError, toOAuthErrorResponse, withClientChallenge } from './render/oauth-error.js';
 import { discoveryRoutes } from './routes/discovery.js';
@@ -23,6 +24,7 @@ import { introspectRoute } from './routes/introspect.js';
 import { operationsRoutes } from './routes/operations.js';
 import { revokeRoute } from './routes/revoke.js';
 import { tokenRoute } from './routes/token.js';
+import { traceRequests } from './trace-requests.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -53,6 +55,18 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 200 },
     // Unknown fields are refused, not silently dropped: a typo must not look like success.
     ajv: { customOptions: { removeAdditional: false } },
+  });
+
+  // Tracing on (OTEL_TRACES_EXPORTER=otlp): a span per request; first, so that its hooks reach every route.
+  if (app.tracing) traceRequests(server as unknown as FastifyInstance, app.tracing);
+
+  // After validation, before every handler: a numeral that overflowed to Infinity passed the schema's bounds.
+  server.addHook('preHandler', async (request) => {
+    for (const part of [request.params, request.query, request.body]) {
+      const at = nonFiniteNumberAt(part);
+      if (at !== undefined)
+        throw new ValidationError(`${at.slice(0, 100) || 'the value'} must be a finite number`, at.slice(0, 100));
+    }
   });
 
   if (typeof app.config.trustProxy === 'number') {
@@ -86,6 +100,7 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
       return audiences.sets;
     },
     ...(app.trust ? { trust: app.trust } : {}),
+    ...(app.tracing ? { tracing: app.tracing } : {}),
   };
   // Client certificates: of this server's own TLS connections, or from a trusted proxy's header.
   const certificateOf = tls || app.config.clientCertHeader ? certificateReader(app.config) : undefined;
@@ -207,6 +222,7 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
       signIn: { ...authentication, issuer: app.issuer, audit: app.audit, dpop: app.dpop },
       revocations: app.revocations,
       audit: app.audit,
+      sessions: app.consoleSessions,
       now: app.now,
       adminApi: server,
     });

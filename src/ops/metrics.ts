@@ -84,7 +84,7 @@ export class Metrics {
     if (expiry)
       new Gauge({
         name: 'zgw_auth_credentials_expiring',
-        help: 'Registered client credentials expiring within ZGW_AUTH_EXPIRY_WARNING, per organisation (RSIN) and kind',
+        help: 'Client credentials (kind: secret, key, certificate) expiring within ZGW_AUTH_EXPIRY_WARNING, per organisation (RSIN)',
         labelNames: ['organisation', 'kind'],
         registers: [this.registry],
         async collect() {

@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, sql } from '#kysely';
 import type {
   ActivityQuery,
   ActivityStore,
@@ -6,32 +6,23 @@ import type {
   HourActivity,
   OrganisationActivity,
 } from '../audit/activity.js';
-import type { Dialect } from './dialect.js';
+import { NO_ORGANISATION } from './activity-counts.js';
 import type { Database } from './schema.js';
 
-const HOUR_MS = 3_600_000;
+const orNull = (rsin: string) => (rsin === NO_ORGANISATION ? null : rsin);
 
-/** ActivityStore on SQLite or PostgreSQL: grouped counts over audit_events (index audit_events_at). */
+/**
+ * ActivityStore on SQLite or PostgreSQL: sums over audit_hourly_counts, which the audit store
+ * keeps with every event it writes (activity-counts.ts). A report reads the rows of 168 hours, one
+ * per client, organisation and action that had events in that hour, however many events there were.
+ */
 export class KyselyActivityStore implements ActivityStore {
-  constructor(
-    private readonly db: Kysely<Database>,
-    private readonly dialect: Dialect,
-  ) {}
-
-  /** A failure repeated within the audit window is one row with `count` in its details. */
-  private weight() {
-    const count =
-      this.dialect === 'postgres'
-        ? sql<number>`(a.details::jsonb ->> 'count')::bigint`
-        : sql<number>`json_extract(a.details, '$.count')`;
-    return sql<number>`coalesce(${count}, 1)`;
-  }
+  constructor(private readonly db: Kysely<Database>) {}
 
   private counts() {
-    const w = this.weight();
     return [
-      sql<number>`sum(case when a.action = 'token.issued' then 1 else 0 end)`.as('issued'),
-      sql<number>`sum(case when a.action = 'client_auth.failed' then ${w} else 0 end)`.as('failed'),
+      sql<number>`sum(case when c.action = 'token.issued' then c.count else 0 end)`.as('issued'),
+      sql<number>`sum(case when c.action = 'client_auth.failed' then c.count else 0 end)`.as('failed'),
     ] as const;
   }
 
@@ -41,51 +32,47 @@ export class KyselyActivityStore implements ActivityStore {
    */
   private base(query: ActivityQuery) {
     let q = this.db
-      .selectFrom('audit_events as a')
-      .where('a.at', '>=', query.since)
-      .where('a.action', 'in', ['token.issued', 'client_auth.failed']);
-    if (query.clientId !== undefined) q = q.where('a.target', '=', query.clientId);
-    if (query.rsin !== undefined) q = q.where('a.organisation', '=', query.rsin);
+      .selectFrom('audit_hourly_counts as c')
+      .where('c.hour', '>=', query.since)
+      .where('c.action', 'in', ['token.issued', 'client_auth.failed']);
+    if (query.clientId !== undefined) q = q.where('c.client_id', '=', query.clientId);
+    if (query.rsin !== undefined) q = q.where('c.organisation', '=', query.rsin);
     return q;
   }
 
   async perHour(query: ActivityQuery): Promise<HourActivity[]> {
-    const q = this.base(query);
-    const hour = sql<number>`(a.at / ${sql.lit(HOUR_MS)})`;
-    const rows = await q
-      .select([hour.as('h'), ...this.counts()])
-      .groupBy(hour)
+    const rows = await this.base(query)
+      .select(['c.hour', ...this.counts()])
+      .groupBy('c.hour')
       .execute();
-    return rows.map((r) => ({ hour: Number(r.h) * HOUR_MS, issued: Number(r.issued), failed: Number(r.failed) }));
+    return rows.map((r) => ({ hour: Number(r.hour), issued: Number(r.issued), failed: Number(r.failed) }));
   }
 
   async perClient(query: ActivityQuery, limit: number): Promise<ClientActivity[]> {
-    const q = this.base(query);
-    const [issued, failed] = this.counts();
-    const rows = await q
-      .select(['a.target as clientId', 'a.organisation as rsin', issued, failed])
-      .groupBy(['a.target', 'a.organisation'])
-      .orderBy(sql`count(*)`, 'desc')
-      .orderBy('a.target')
+    const rows = await this.base(query)
+      .select(['c.client_id', 'c.organisation', ...this.counts()])
+      .groupBy(['c.client_id', 'c.organisation'])
+      .orderBy(sql`sum(c.count)`, 'desc')
+      .orderBy('c.client_id')
+      .orderBy('c.organisation')
       .limit(limit)
       .execute();
     return rows.map((r) => ({
-      clientId: r.clientId,
-      rsin: r.rsin,
+      clientId: r.client_id,
+      rsin: orNull(r.organisation),
       issued: Number(r.issued),
       failed: Number(r.failed),
     }));
   }
 
   async perOrganisation(query: ActivityQuery, limit: number): Promise<OrganisationActivity[]> {
-    const q = this.base(query);
-    const [issued, failed] = this.counts();
-    const rows = await q
-      .select(['a.organisation as rsin', issued, failed])
-      .groupBy('a.organisation')
-      .orderBy(sql`count(*)`, 'desc')
+    const rows = await this.base(query)
+      .select(['c.organisation', ...this.counts()])
+      .groupBy('c.organisation')
+      .orderBy(sql`sum(c.count)`, 'desc')
+      .orderBy('c.organisation')
       .limit(limit)
       .execute();
-    return rows.map((r) => ({ rsin: r.rsin, issued: Number(r.issued), failed: Number(r.failed) }));
+    return rows.map((r) => ({ rsin: orNull(r.organisation), issued: Number(r.issued), failed: Number(r.failed) }));
   }
 }

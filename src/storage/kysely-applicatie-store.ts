@@ -1,4 +1,4 @@
-import { type Kysely, type Selectable, sql } from 'kysely';
+import { type Kysely, type Selectable, sql } from '#kysely';
 import {
   type ApplicatieFilter,
   type ApplicatieStore,

@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, sql } from '#kysely';
 import type { AuditFeed, FedEvent, Hold } from '../audit/audit-feed.js';
 import type { Dialect } from './dialect.js';
 import type { Database } from './schema.js';

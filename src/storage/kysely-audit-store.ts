@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type CompiledQuery, type Kysely, sql } from '#kysely';
 import {
   AUDIT_FIELDS,
   type AuditEvent,
@@ -6,16 +6,21 @@ import {
   type AuditRows,
   type AuditStore,
 } from '../audit/audit-store.js';
+import { activityWeight, hourOf } from '../audit/activity.js';
+import { addCounts, addEvent, type CountDelta, deltasOfRows } from './activity-counts.js';
 import type { Dialect } from './dialect.js';
-import { prepareQuery } from './prepared.js';
 import type { Database } from './schema.js';
 
 const INSERT_SIZES = [100, 10, 1];
 
-/** AuditStore on SQLite or PostgreSQL. */
+/**
+ * AuditStore on SQLite or PostgreSQL. Every write keeps audit_hourly_counts (activity-counts.ts)
+ * in step with the events, in the transaction that writes them: a batch is stored with its counts
+ * or not at all, so a batch written again after a failure is never counted twice.
+ */
 export class KyselyAuditStore implements AuditStore {
-  /** Multi-row inserts in a few fixed sizes (negative: returning ids), each compiled (and, on SQLite, prepared) once. */
-  private readonly inserts = new Map<number, (parameters: readonly unknown[]) => Promise<{ rows: unknown[] }>>();
+  /** Multi-row inserts in a few fixed sizes (negative: returning ids), each compiled once. */
+  private readonly inserts = new Map<number, CompiledQuery<{ id: number | string }>>();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -30,22 +35,37 @@ export class KyselyAuditStore implements AuditStore {
     return this.insert(rows, true);
   }
 
+  /** A folded event's count grew: its hour's count grows by the difference, in the same transaction. */
   async updateDetails(updates: readonly (readonly [id: number, details: string])[]): Promise<void> {
     if (!updates.length) return;
     await this.db.transaction().execute(async (trx) => {
-      for (const [id, details] of updates)
-        await trx
+      const deltas = new Map<string, CountDelta>();
+      for (const [id, details] of updates) {
+        const before = await trx
+          .selectFrom('audit_events')
+          .select(['at', 'action', 'target', 'organisation', 'details'])
+          .where('id', '=', id)
+          .executeTakeFirst();
+        if (!before) continue;
+        // A new place in the shipping order, so that sinks get the event again with its new count.
+        const updated = await trx
           .updateTable('audit_events')
           .set({ details, tx: await this.nextPlace(trx) })
           .where('id', '=', id)
-          .execute();
+          .executeTakeFirst();
+        // Deleted meanwhile by a prune, which took its count away with it.
+        if (Number(updated.numUpdatedRows) !== 1) continue;
+        const grown = activityWeight(before.action, details) - activityWeight(before.action, before.details);
+        addEvent(deltas, Number(before.at), before.action, before.target, before.organisation, grown);
+      }
+      await addCounts(trx, this.dialect, deltas);
     });
   }
 
   /**
-   * A changed event's new place in the shipping order (src/audit/audit-feed.ts), so that sinks get
-   * it again with its new count: PostgreSQL the changing transaction's id; SQLite the next number
-   * of the table's AUTOINCREMENT sequence, which no event will take as its id.
+   * A changed event's new place in the shipping order (src/audit/audit-feed.ts): PostgreSQL the
+   * changing transaction's id; SQLite the next number of the table's AUTOINCREMENT sequence, which
+   * no event will take as its id.
    */
   private async nextPlace(trx: Kysely<Database>) {
     if (this.dialect === 'postgres') return sql<string>`pg_current_xact_id()`;
@@ -64,29 +84,42 @@ export class KyselyAuditStore implements AuditStore {
   }
 
   private async insert(rows: AuditRows, returning: boolean): Promise<number[]> {
+    const deltas = deltasOfRows(rows);
+    // Nothing counted (administrators' changes): the insert alone, as before there were counts.
+    if (!deltas.size) return this.insertEvents(this.db, rows, returning);
+    return this.db.transaction().execute(async (trx) => {
+      const ids = await this.insertEvents(trx, rows, returning);
+      await addCounts(trx, this.dialect, deltas);
+      return ids;
+    });
+  }
+
+  private async insertEvents(db: Kysely<Database>, rows: AuditRows, returning: boolean): Promise<number[]> {
     const events = rows.length / AUDIT_FIELDS;
     const ids: number[] = [];
     let i = 0;
     for (const size of INSERT_SIZES) {
       for (; events - i >= size; i += size) {
-        const result = await this.insertRows(size, returning)(rows.slice(i * AUDIT_FIELDS, (i + size) * AUDIT_FIELDS));
+        const result = await db.executeQuery<{ id: number | string }>({
+          ...this.insertRows(size, returning),
+          parameters: rows.slice(i * AUDIT_FIELDS, (i + size) * AUDIT_FIELDS),
+        });
         // One statement numbers its rows upwards in their order; RETURNING may list them in any order.
-        if (returning)
-          ids.push(...(result.rows as { id: number | string }[]).map((r) => Number(r.id)).sort((a, b) => a - b));
+        if (returning) ids.push(...result.rows.map((r) => Number(r.id)).sort((a, b) => a - b));
       }
     }
     return ids;
   }
 
-  private insertRows(size: number, returning: boolean) {
+  /** The insert of `size` rows, compiled once; run on the store's connection or in a transaction. */
+  private insertRows(size: number, returning: boolean): CompiledQuery<{ id: number | string }> {
     const name = returning ? -size : size;
     let insert = this.inserts.get(name);
     if (!insert) {
       // Placeholder rows in the column order of AuditRows.
       const row = { at: 0, actor: '', action: '', target: '', address: '', reason: '', details: '', organisation: '' };
-      const values = (db: Kysely<Database>) =>
-        db.insertInto('audit_events').values(Array.from({ length: size }, () => row));
-      insert = returning ? prepareQuery(this.db, (db) => values(db).returning('id')) : prepareQuery(this.db, values);
+      const values = this.db.insertInto('audit_events').values(Array.from({ length: size }, () => row));
+      insert = (returning ? values.returning('id') : values).compile() as CompiledQuery<{ id: number | string }>;
       this.inserts.set(name, insert);
     }
     return insert;
@@ -109,8 +142,36 @@ export class KyselyAuditStore implements AuditStore {
     return rows.map((r) => ({ ...r, id: Number(r.id), details: JSON.parse(r.details) as Record<string, unknown> }));
   }
 
+  /**
+   * Deletes the events before `before` with their counts: the hours wholly before it go, and the
+   * hour it falls in loses what the events deleted from it had added. Those are deleted first and
+   * counted from what the deletion returns, so that processes pruning at once never subtract an
+   * event twice: on PostgreSQL the second waits for the first's rows and then finds them gone.
+   */
   async deleteBefore(before: number): Promise<number> {
-    const result = await this.db.deleteFrom('audit_events').where('at', '<', before).executeTakeFirst();
-    return Number(result.numDeletedRows);
+    const partial = hourOf(before);
+    return this.db.transaction().execute(async (trx) => {
+      let deleted = 0;
+      if (partial < before) {
+        const gone = await trx
+          .deleteFrom('audit_events')
+          .where('at', '>=', partial)
+          .where('at', '<', before)
+          .returning(['at', 'action', 'target', 'organisation', 'details'])
+          .execute();
+        const deltas = new Map<string, CountDelta>();
+        for (const e of gone)
+          addEvent(deltas, Number(e.at), e.action, e.target, e.organisation, -activityWeight(e.action, e.details));
+        await addCounts(trx, this.dialect, deltas);
+        deleted = gone.length;
+      }
+      // Rows of that hour whose every event went are gone too: no client listed with nothing.
+      await trx
+        .deleteFrom('audit_hourly_counts')
+        .where((eb) => eb.or([eb('hour', '<', partial), eb.and([eb('hour', '=', partial), eb('count', '<=', 0)])]))
+        .execute();
+      const result = await trx.deleteFrom('audit_events').where('at', '<', partial).executeTakeFirst();
+      return deleted + Number(result.numDeletedRows);
+    });
   }
 }

@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, sql } from '#kysely';
 import type {
   ClientFilter,
   ClientStore,
@@ -22,8 +22,22 @@ import { prepareQuery } from './prepared.js';
 import type { ClientKeyRow, ClientRow, ClientSecretRow, Database, NewClientRow } from './schema.js';
 
 const USAGE_CHUNK = 500;
+/** A client's auth_methods (JSON text) naming self_signed_tls_client_auth: its keys' certificates are presented on TLS. */
+const SELF_SIGNED_TLS = '%"self_signed_tls_client_auth"%';
 /** Clients that never had a token sort after every time; the same expression as the index. */
 const LAST_TOKEN_ORDER = sql`coalesce(last_token_at, -1)`;
+
+/**
+ * The soonest expiry after `now` of a client's live secrets and its keys' certificates;
+ * MAX_SAFE_INTEGER when none expires (the smaller of two subqueries, written as CASE: SQLite's
+ * min(a, b) and PostgreSQL's least(a, b) treat NULL apart).
+ */
+function soonestExpiry(now: number) {
+  const none = Number.MAX_SAFE_INTEGER;
+  const secret = sql<number>`coalesce((select min(s.expires_at) from client_secrets s where s.client_id = clients.client_id and s.revoked_at is null and s.expires_at > ${now}), ${none})`;
+  const key = sql<number>`coalesce((select min(k.expires_at) from client_keys k where k.client_id = clients.client_id and k.expires_at > ${now}), ${none})`;
+  return sql<number>`case when ${secret} < ${key} then ${secret} else ${key} end`;
+}
 
 /** ClientStore on SQLite or PostgreSQL: rows to domain types and back, nothing more. */
 export class KyselyClientStore implements ClientStore, CredentialExpiryStore {
@@ -113,15 +127,21 @@ export class KyselyClientStore implements ClientStore, CredentialExpiryStore {
       );
     }
     // The latest token first: the expression of index clients_last_token (migration 0004), so that a page is read in index order.
-    const byLastToken = filter.sort === 'lastToken';
-    const ids = (byLastToken ? q.orderBy(LAST_TOKEN_ORDER, 'desc') : q)
+    // The soonest expiry first: computed per client (no index), as for the console's list of a registry.
+    const order =
+      filter.sort === 'lastToken'
+        ? { by: LAST_TOKEN_ORDER, direction: 'desc' as const }
+        : filter.sort === 'expiry'
+          ? { by: soonestExpiry(now), direction: 'asc' as const }
+          : undefined;
+    const ids = (order ? q.orderBy(order.by, order.direction) : q)
       .select('client_id')
       .orderBy('client_id')
       .limit(filter.limit)
       .offset(filter.offset);
     const page = this.selectClients(now).where('clients.client_id', 'in', ids);
     const [rows, count] = await Promise.all([
-      (byLastToken ? page.orderBy(LAST_TOKEN_ORDER, 'desc') : page).orderBy('clients.client_id').execute(),
+      (order ? page.orderBy(order.by, order.direction) : page).orderBy('clients.client_id').execute(),
       q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
     ]);
     return { items: rows.map(toClient), total: Number(count.n) };
@@ -293,13 +313,48 @@ export class KyselyClientStore implements ClientStore, CredentialExpiryStore {
     return row && toClientKey(row);
   }
 
-  /** Keys with a certificate (expires_at) expiring within (from, until], with their client's organisation. */
+  /**
+   * Credentials of the kind expiring within (from, until], with their client's organisation: live
+   * secrets with an expiry; keys with a certificate, as `certificate` when their client
+   * authenticates with self_signed_tls_client_auth and as `key` otherwise.
+   */
   async expiringCredentials(
     kind: CredentialKind,
     from: number,
     until: number,
     limit: number,
+    organisation?: string,
   ): Promise<ExpiringCredential[]> {
+    if (kind === 'secret') {
+      const rows = await this.db
+        .selectFrom('client_secrets')
+        .innerJoin('clients', 'clients.client_id', 'client_secrets.client_id')
+        .select([
+          'client_secrets.client_id',
+          'client_secrets.secret_id',
+          'client_secrets.expires_at',
+          'client_secrets.expiry_announced_at',
+          'clients.rsin',
+        ])
+        .where('client_secrets.revoked_at', 'is', null)
+        .where('client_secrets.expires_at', '>', from)
+        .where('client_secrets.expires_at', '<=', until)
+        .$if(organisation !== undefined, (q) => q.where('clients.rsin', '=', organisation!))
+        .orderBy('client_secrets.expires_at')
+        .orderBy('client_secrets.client_id')
+        .orderBy('client_secrets.secret_id')
+        .limit(limit)
+        .execute();
+      return rows.map((r) => ({
+        kind,
+        clientId: r.client_id,
+        organisation: r.rsin,
+        id: r.secret_id,
+        thumbprint: null,
+        expiresAt: Number(r.expires_at),
+        announcedAt: r.expiry_announced_at === null ? null : Number(r.expiry_announced_at),
+      }));
+    }
     const rows = await this.db
       .selectFrom('client_keys')
       .innerJoin('clients', 'clients.client_id', 'client_keys.client_id')
@@ -313,6 +368,8 @@ export class KyselyClientStore implements ClientStore, CredentialExpiryStore {
       ])
       .where('client_keys.expires_at', '>', from)
       .where('client_keys.expires_at', '<=', until)
+      .where('clients.auth_methods', kind === 'certificate' ? 'like' : 'not like', SELF_SIGNED_TLS)
+      .$if(organisation !== undefined, (q) => q.where('clients.rsin', '=', organisation!))
       .orderBy('client_keys.expires_at')
       .orderBy('client_keys.client_id')
       .orderBy('client_keys.kid')
@@ -329,14 +386,24 @@ export class KyselyClientStore implements ClientStore, CredentialExpiryStore {
     }));
   }
 
-  async markExpiryAnnounced(_kind: CredentialKind, clientId: string, id: string, at: number): Promise<boolean> {
-    const result = await this.db
-      .updateTable('client_keys')
-      .set({ expiry_announced_at: at })
-      .where('client_id', '=', clientId)
-      .where('kid', '=', id)
-      .where('expiry_announced_at', 'is', null)
-      .executeTakeFirst();
+  /** Claims the announcement with one conditional update: of racing processes, one changes the row. */
+  async markExpiryAnnounced(kind: CredentialKind, clientId: string, id: string, at: number): Promise<boolean> {
+    const result =
+      kind === 'secret'
+        ? await this.db
+            .updateTable('client_secrets')
+            .set({ expiry_announced_at: at })
+            .where('client_id', '=', clientId)
+            .where('secret_id', '=', id)
+            .where('client_secrets.expiry_announced_at', 'is', null)
+            .executeTakeFirst()
+        : await this.db
+            .updateTable('client_keys')
+            .set({ expiry_announced_at: at })
+            .where('client_id', '=', clientId)
+            .where('kid', '=', id)
+            .where('expiry_announced_at', 'is', null)
+            .executeTakeFirst();
     return Number(result.numUpdatedRows) === 1;
   }
 
@@ -472,6 +539,7 @@ function toSecretRow(s: SecretRecord): ClientSecretRow {
     sealed: s.sealed,
     created_at: s.createdAt,
     expires_at: s.expiresAt,
+    expiry_announced_at: null,
     last_used_at: s.lastUsedAt,
     revoked_at: s.revokedAt,
     weak: s.weak ? 1 : 0,

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { Kysely } from '#kysely';
 import type { SigningAlg } from '../config.js';
 import type { PublicJwk } from '../keys/jwk.js';
 import { type KeyStore, type StoredKey, supersededBy } from '../keys/key-store.js';

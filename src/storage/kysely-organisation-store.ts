@@ -1,4 +1,4 @@
-import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
+import { type ExpressionBuilder, type Kysely, sql } from '#kysely';
 import type { ClientCounts, Organisation, OrganisationFilter, OrganisationWithCounts } from '../organisations/model.js';
 import type { OrganisationChanges, OrganisationStore } from '../organisations/organisation-store.js';
 import type { Database, OrganisationRow } from './schema.js';

@@ -1,6 +1,7 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, sql } from '#kysely';
 import type { RegistryTable, Row } from '../transfer/registry-export.js';
 import type { RegistryLoad, RegistryTransferStore } from '../transfer/registry-transfer-store.js';
+import { addCounts, addCountsOfStoredEvents, deltasOfRows } from './activity-counts.js';
 import type { Dialect } from './dialect.js';
 import { addMissingOrganisations } from './kysely-organisation-store.js';
 import type { Database } from './schema.js';
@@ -8,8 +9,12 @@ import type { Database } from './schema.js';
 // The export names exactly the tables of the registry (not the bookkeeping ones): a table added to
 // the schema and not to the export fails to compile.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
-/** The notification outbox and the audit sinks' positions are this registry's delivery state, not registry data: not exported. */
-type NotExported = 'notification_outbox' | 'audit_sinks';
+/**
+ * The notification outbox and the audit sinks' positions are this registry's delivery state, the
+ * console sessions its visitors': not registry data, not exported. The hourly counts are derived
+ * from the audit events: counted again from them on import.
+ */
+type NotExported = 'notification_outbox' | 'console_sessions' | 'audit_hourly_counts' | 'audit_sinks';
 /** Columns of delivery state in exported tables: an audit event's place in the shipping order is this database's. */
 const NOT_EXPORTED_COLUMNS: Partial<Record<RegistryTable, readonly string[]>> = { audit_events: ['tx'] };
 const sameTables: Same<RegistryTable | NotExported, keyof Database> = true;
@@ -62,6 +67,8 @@ class KyselyRegistryLoad implements RegistryLoad {
         .insertInto(table)
         .values(rows.slice(i, i + BATCH) as never)
         .execute();
+    // The imported events' hourly counts (an import goes into an empty registry: none are there yet).
+    if (table === 'audit_events' && rows.length) await addCountsOfStoredEvents(this.trx, this.dialect, {});
     // Explicit ids bypassed PostgreSQL's sequence; move it past them before any event is added.
     if (table === 'audit_events' && this.dialect === 'postgres')
       await sql`SELECT setval(pg_get_serial_sequence('audit_events', 'id'), GREATEST((SELECT max(id) FROM audit_events), 1))`.execute(
@@ -88,9 +95,14 @@ class KyselyRegistryLoad implements RegistryLoad {
 
   async appendAudit(events: Parameters<RegistryLoad['appendAudit']>[0]): Promise<void> {
     if (!events.length) return;
-    await this.trx
-      .insertInto('audit_events')
-      .values(events.map((e) => ({ ...e, details: JSON.stringify(e.details) })))
-      .execute();
+    const rows = events.map((e) => ({ ...e, details: JSON.stringify(e.details) }));
+    await this.trx.insertInto('audit_events').values(rows).execute();
+    await addCounts(
+      this.trx,
+      this.dialect,
+      deltasOfRows(
+        rows.flatMap((e) => [e.at, e.actor, e.action, e.target, e.address, e.reason, e.details, e.organisation]),
+      ),
+    );
   }
 }

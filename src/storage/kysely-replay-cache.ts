@@ -1,4 +1,4 @@
-import type { Kysely, QueryResult } from 'kysely';
+import type { Kysely, QueryResult } from '#kysely';
 import { type ReplayCache, replayKey } from '../limits/replay-cache.js';
 import { prepareQuery } from './prepared.js';
 import type { Database } from './schema.js';

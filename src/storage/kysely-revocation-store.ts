@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { Kysely } from '#kysely';
 import type { RevocationStore } from '../tokens/revocation-store.js';
 import { prepareQuery } from './prepared.js';
 import type { Database } from './schema.js';

@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, sql } from '#kysely';
 import { ZgwAuthError } from '../errors.js';
 import { createMasterKeyFile, type MasterKey, type MasterKeySource } from '../keys/master-key.js';
 import type { Storage } from './open-storage.js';

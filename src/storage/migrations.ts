@@ -1,4 +1,4 @@
-import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
+import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from '#kysely';
 import { crashPoint } from '../crash-point.js';
 import type { Dialect } from './dialect.js';
 
@@ -340,7 +340,79 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
-    '0015_audit_shipping': {
+    '0015_console_sessions': {
+      async up(db: AnyDb) {
+        // Console sessions, shared by every process: found by the SHA-256 of their id, their admin
+        // token sealed under a key only the id gives. No foreign key to clients: a deleted client's
+        // sessions end through the console (token revoked, audited), not silently by a cascade.
+        await db.schema
+          .createTable('console_sessions')
+          .addColumn('id_hash', 'varchar(64)', (c) => c.primaryKey())
+          .addColumn('client_id', 'varchar(50)', (c) => c.notNull())
+          .addColumn('rsin', 'varchar(9)', (c) => c.notNull())
+          .addColumn('scope', 'varchar(200)', (c) => c.notNull())
+          .addColumn('jti', 'varchar(64)', (c) => c.notNull())
+          .addColumn('secret_id', 'varchar(40)', (c) => c.notNull())
+          .addColumn('token_expires_at', ms, (c) => c.notNull())
+          .addColumn('token_sealed', 'text', (c) => c.notNull())
+          .addColumn('flash_sealed', 'text')
+          .addColumn('created_at', ms, (c) => c.notNull())
+          .addColumn('last_seen_at', ms, (c) => c.notNull())
+          .addColumn('ends_at', ms, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('console_sessions_client')
+          .on('console_sessions')
+          .columns(['client_id', 'created_at'])
+          .execute();
+        await db.schema.createIndex('console_sessions_ends').on('console_sessions').column('ends_at').execute();
+        await db.schema
+          .createIndex('console_sessions_last_seen')
+          .on('console_sessions')
+          .column('last_seen_at')
+          .execute();
+      },
+    },
+    '0016_expiry_of_secrets_and_hourly_counts': {
+      async up(db: AnyDb) {
+        // When a secret's coming expiry was announced in the audit trail: once, across restarts and processes.
+        await db.schema.alterTable('client_secrets').addColumn('expiry_announced_at', ms).execute();
+        await db.schema.createIndex('client_secrets_expires').on('client_secrets').column('expires_at').execute();
+        // Tokens issued and failed authentications per hour, organisation ('' for none), client id
+        // and action, kept as events are written: the activity report reads these instead of
+        // grouping the events themselves.
+        await db.schema
+          .createTable('audit_hourly_counts')
+          .addColumn('hour', ms, (c) => c.notNull())
+          .addColumn('organisation', 'varchar(9)', (c) => c.notNull())
+          .addColumn('client_id', 'varchar(100)', (c) => c.notNull())
+          .addColumn('action', 'varchar(60)', (c) => c.notNull())
+          .addColumn('count', ms, (c) => c.notNull())
+          .addPrimaryKeyConstraint('audit_hourly_counts_pk', ['hour', 'organisation', 'client_id', 'action'])
+          .execute();
+        // One organisation's or one client's report reads its own rows only.
+        await db.schema
+          .createIndex('audit_hourly_counts_organisation')
+          .on('audit_hourly_counts')
+          .columns(['organisation', 'hour'])
+          .execute();
+        await db.schema
+          .createIndex('audit_hourly_counts_client')
+          .on('audit_hourly_counts')
+          .columns(['client_id', 'hour'])
+          .execute();
+        // The events of before, counted as the writers count them: a failure folded with a `count` counts that many.
+        const count =
+          dialect === 'postgres' ? sql`(details::jsonb ->> 'count')::bigint` : sql`json_extract(details, '$.count')`;
+        await sql`insert into audit_hourly_counts (hour, organisation, client_id, action, count)
+          select (at / 3600000) * 3600000, coalesce(organisation, ''), target, action,
+                 sum(case when action = 'client_auth.failed' then coalesce(${count}, 1) else 1 end)
+          from audit_events
+          where action in ('token.issued', 'client_auth.failed')
+          group by (at / 3600000) * 3600000, coalesce(organisation, ''), target, action`.execute(db);
+      },
+    },
+    '0017_audit_shipping': {
       async up(db: AnyDb) {
         // The order in which audit events are shipped to a SIEM (src/audit/audit-shipping.ts), and
         // a folded event shipped again when its count grows. PostgreSQL: the id of the transaction

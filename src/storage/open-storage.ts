@@ -1,13 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, sql, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql, SqliteDialect } from '#kysely';
 import type pg from 'pg';
 import type { Dialect } from './dialect.js';
 import { ZgwAuthError } from '../errors.js';
 import { migrate } from './migrations.js';
 import type { Database } from './schema.js';
 import { translatingErrors } from './storage-errors.js';
+import { tracedDialect } from './traced-dialect.js';
+import type { Tracing } from '../tracing.js';
 
 export type { Dialect };
 
@@ -37,6 +39,8 @@ export interface OpenOptions {
   create?: boolean;
   /** Runs on the opened database before any migration writes to it (the master key check). */
   beforeMigrate?: (storage: Storage) => Promise<void>;
+  /** A span per statement and transaction run inside a span (tracing on); migrations are not traced. */
+  tracing?: Tracing;
 }
 
 /**
@@ -53,7 +57,9 @@ export async function openStorage(
   // Checked before opening: opening a SQLite file that is not there creates it.
   if (options.create === false && !postgres && file !== ':memory:' && !fs.existsSync(file))
     throw noRegistry(`sqlite:${path.resolve(file)}`);
-  const storage = postgres ? await openPostgres(databaseUrl!) : openSqlite(file);
+  const storage = postgres
+    ? await openPostgres(databaseUrl!, { tracing: options.tracing })
+    : openSqlite(file, options.tracing);
   try {
     if (options.create === false && !(await hasRegistry(storage))) throw noRegistry(storage.location);
     await options.beforeMigrate?.(storage);
@@ -103,7 +109,7 @@ function noRegistry(location: string): ZgwAuthError {
   );
 }
 
-function openSqlite(file: string): Storage {
+function openSqlite(file: string, tracing?: Tracing): Storage {
   if (file !== ':memory:') {
     fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
     ownerOnly(file);
@@ -117,8 +123,9 @@ function openSqlite(file: string): Storage {
   sqlite.pragma('busy_timeout = 1000');
   sqlite.pragma('foreign_keys = ON');
   // Driver errors leave storage as the refusals they stand for (storage-errors.ts), from every store.
+  const dialect = translatingErrors(new SqliteDialect({ database: withStatementCache(sqlite) }));
   const db = new Kysely<Database>({
-    dialect: translatingErrors(new SqliteDialect({ database: withStatementCache(sqlite) })),
+    dialect: tracing ? tracedDialect(dialect, tracing, { system: 'sqlite' }) : dialect,
   });
   // Prepared once: polled several times a second, it must not parse or allocate much.
   const dataVersion = sqlite.prepare('PRAGMA data_version').pluck();
@@ -182,7 +189,10 @@ const SERVING_TIMEOUTS = {
   query_timeout: 5000,
 };
 
-async function openPostgres(url: string, options: { max?: number; timeouts?: boolean } = {}): Promise<Storage> {
+async function openPostgres(
+  url: string,
+  options: { max?: number; timeouts?: boolean; tracing?: Tracing | undefined } = {},
+): Promise<Storage> {
   // Loaded only for PostgreSQL: an embedded (SQLite) process does not carry the driver.
   const { default: pg } = await import('pg');
   // int8 (bigint) columns hold epoch milliseconds, well inside Number's safe range.
@@ -200,8 +210,14 @@ async function openPostgres(url: string, options: { max?: number; timeouts?: boo
   // without a listener ends the process. The query already fails with that error (answered with
   // 503), and the pool discards the broken client when it is released.
   pool.on('connect', (client) => client.on('error', () => {}));
-  const db = new Kysely<Database>({ dialect: translatingErrors(new PostgresDialect({ pool })) });
+  const dialect = translatingErrors(new PostgresDialect({ pool }));
   const safe = new URL(url);
+  const traced = options.tracing && {
+    system: 'postgresql' as const,
+    address: safe.hostname,
+    port: Number(safe.port || 5432),
+  };
+  const db = new Kysely<Database>({ dialect: traced ? tracedDialect(dialect, options.tracing!, traced) : dialect });
   safe.password = '';
   safe.username = '';
   return { db, dialect: 'postgres', location: safe.toString(), close: () => db.destroy() };

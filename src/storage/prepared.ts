@@ -1,4 +1,4 @@
-import type { CompiledQuery, Kysely, QueryResult } from 'kysely';
+import type { CompiledQuery, Kysely, QueryResult } from '#kysely';
 
 /**
  * A hot-path query compiled once, then run with fresh parameter values: building and compiling a

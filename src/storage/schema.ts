@@ -1,4 +1,4 @@
-import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { Generated, Insertable, Selectable, Updateable } from '#kysely';
 
 /**
  * The one database schema, shared by SQLite and PostgreSQL. Timestamps are epoch milliseconds
@@ -17,6 +17,8 @@ export interface Database {
   applicaties: ApplicatieTable;
   applicatie_clients: ApplicatieClientTable;
   notification_outbox: NotificationOutboxTable;
+  console_sessions: ConsoleSessionTable;
+  audit_hourly_counts: AuditHourlyCountTable;
   audit_sinks: AuditSinkTable;
 }
 
@@ -102,6 +104,8 @@ export interface ClientSecretTable {
   revoked_at: number | null;
   /** 1 when an imported secret is below the strength rule and was allowed explicitly. */
   weak: number;
+  /** When the secret's coming expiry was announced in the audit trail; null: not yet. */
+  expiry_announced_at: Generated<number | null>;
 }
 
 export interface AuditEventTable {
@@ -117,7 +121,7 @@ export interface AuditEventTable {
   /** RSIN of the organisation the event concerns, when it concerns one. */
   organisation: string | null;
   /**
-   * Its place in the order audit events are shipped in (migration 0015): PostgreSQL the writing
+   * Its place in the order audit events are shipped in (migration 0017): PostgreSQL the writing
    * transaction's id (xid8, as text), SQLite a changed row's new place (NULL: its id is its place).
    */
   tx: Generated<string | number | null>;
@@ -132,6 +136,18 @@ export interface AuditSinkTable {
   holder: string | null;
   held_until: number | null;
   updated_at: number;
+}
+
+/**
+ * Tokens issued and failed authentications per hour (epoch ms of its start), organisation ('' for
+ * events that name none), client id (the event's target) and action: written with the events.
+ */
+export interface AuditHourlyCountTable {
+  hour: number;
+  organisation: string;
+  client_id: string;
+  action: string;
+  count: number;
 }
 
 export interface RevokedTokenTable {
@@ -183,6 +199,25 @@ export interface NotificationOutboxTable {
   failed_at: number | null;
   last_error: string | null;
   created_at: number;
+}
+
+/** A console session (see src/sessions/console-session-store.ts): no secret in the clear. */
+export interface ConsoleSessionTable {
+  /** SHA-256 of the session id, base64url: the id itself is never stored. */
+  id_hash: string;
+  client_id: string;
+  rsin: string;
+  scope: string;
+  jti: string;
+  secret_id: string;
+  /** Epoch seconds. */
+  token_expires_at: number;
+  /** The admin token, sealed under a key derived from the session id. */
+  token_sealed: string;
+  flash_sealed: string | null;
+  created_at: number;
+  last_seen_at: number;
+  ends_at: number;
 }
 
 export type SigningKeyRow = Selectable<SigningKeyTable>;

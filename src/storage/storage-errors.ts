@@ -1,4 +1,4 @@
-import type { CompiledQuery, DatabaseConnection, Dialect as KyselyDialect, Driver } from 'kysely';
+import type { CompiledQuery, DatabaseConnection, Dialect as KyselyDialect, Driver } from '#kysely';
 import { StorageUnavailableError, UnstorableValueError } from '../errors.js';
 import { isRejectedInput } from './input-errors.js';
 import { isUnavailable } from './unavailable-errors.js';

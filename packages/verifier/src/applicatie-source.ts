@@ -43,6 +43,8 @@ export interface RemoteApplicatiesOptions {
   maxAgeMs?: number;
   /** Client ids remembered, answers "no applicatie" included (default 10,000). */
   maxEntries?: number;
+  /** The remembered answers' size, counted as the bytes the AC sent (default 64 MiB). */
+  maxCacheBytes?: number;
   /**
    * After a notification, answers are kept only until this long after it (default 1000 ms): an AC
    * of several processes may answer from a copy that is a moment older than the notification.
@@ -71,6 +73,8 @@ export interface RemoteApplicaties extends ApplicatieSource {
 
 interface CacheEntry {
   applicatie: Applicatie | undefined;
+  /** The size of the AC's answer: what the entry holds in memory, near enough. */
+  bytes: number;
   /** The applicatie's key (applicatieKey of its url); undefined for "no applicatie". */
   key: string | undefined;
   fetchedAt: number;
@@ -79,6 +83,13 @@ interface CacheEntry {
 
 /** The standard allows 50 characters; anything far longer is no client id an AC holds. */
 const MAX_CLIENT_ID = 200;
+/** A token endpoint's answer is a few hundred bytes; more is refused unread. */
+const MAX_TOKEN_ANSWER_BYTES = 64 * 1024;
+
+interface Answer {
+  applicatie: Applicatie | undefined;
+  bytes: number;
+}
 
 export function remoteApplicaties(options: RemoteApplicatiesOptions): RemoteApplicaties {
   const base = options.url.replace(/\/+$/, '');
@@ -88,7 +99,11 @@ export function remoteApplicaties(options: RemoteApplicatiesOptions): RemoteAppl
   const settleMs = options.settleMs ?? 1000;
   const timeoutMs = options.timeoutMs ?? 5000;
   const maxBytes = options.maxResponseBytes ?? 8 * 1024 * 1024;
-  const cache = new BoundedCache<string, CacheEntry>(options.maxEntries ?? 10_000);
+  const cache = new BoundedCache<string, CacheEntry>(
+    options.maxEntries ?? 10_000,
+    options.maxCacheBytes ?? 64 * 1024 * 1024,
+    (clientId, entry) => clientId.length + entry.bytes,
+  );
   const inflight = new Map<string, Promise<Applicatie | undefined>>();
   const authorization = authorizationOf(options.credentials, now, timeoutMs);
   /** Counts the drops: an answer asked for before one is not kept after it. */
@@ -105,7 +120,7 @@ export function remoteApplicaties(options: RemoteApplicatiesOptions): RemoteAppl
     throw err;
   };
 
-  async function ask(clientId: string, retried = false): Promise<Applicatie | undefined> {
+  async function ask(clientId: string, retried = false): Promise<Answer> {
     let header: string;
     try {
       header = await authorization.get();
@@ -128,16 +143,20 @@ export function remoteApplicaties(options: RemoteApplicatiesOptions): RemoteAppl
       return ask(clientId, true);
     }
     let body: unknown;
+    let bytes: number;
     try {
-      body = JSON.parse(await readText(res, maxBytes));
+      const text = await readText(res, maxBytes);
+      bytes = text.length;
+      body = JSON.parse(text);
     } catch (err) {
       return fail(`the Autorisaties API answered ${res.status} without JSON: ${(err as Error).message}`, err);
     }
     // A 404 of the AC is a JSON `Fout`: "no applicatie". Another server's 404 page is not an answer.
-    if (res.status === 404 && typeof body === 'object' && body !== null && !Array.isArray(body)) return undefined;
+    if (res.status === 404 && typeof body === 'object' && body !== null && !Array.isArray(body))
+      return { applicatie: undefined, bytes };
     if (res.status !== 200) return fail(`the Autorisaties API answered ${res.status}`);
     try {
-      return consumerApplicatie(body, clientId);
+      return { applicatie: consumerApplicatie(body, clientId), bytes };
     } catch (err) {
       return fail(err instanceof MalformedApplicatie ? err.message : 'the answer cannot be read', err);
     }
@@ -147,7 +166,7 @@ export function remoteApplicaties(options: RemoteApplicatiesOptions): RemoteAppl
     const pending = inflight.get(clientId);
     if (pending) return pending;
     const startedIn = generation;
-    const asked = ask(clientId).then((applicatie) => {
+    const asked = ask(clientId).then(({ applicatie, bytes }) => {
       // A drop since the question: the answer may be from before the change, so it is not kept.
       if (startedIn === generation) {
         const t = now();
@@ -155,6 +174,7 @@ export function remoteApplicaties(options: RemoteApplicatiesOptions): RemoteAppl
         const settledAt = lastDrop + settleMs;
         cache.set(clientId, {
           applicatie,
+          bytes,
           key: applicatieKey(applicatie?.url),
           fetchedAt: t,
           expiresAt: t < settledAt ? Math.min(settledAt, t + maxAgeMs) : t + maxAgeMs,
@@ -287,7 +307,10 @@ function authorizationOf(credentials: AcCredentials, now: () => number, timeoutM
       signal: AbortSignal.timeout(timeoutMs),
       redirect: 'error',
     });
-    const body: unknown = await res.json().catch(() => undefined);
+    const body: unknown = await readText(res, MAX_TOKEN_ANSWER_BYTES).then(
+      (text) => JSON.parse(text) as unknown,
+      () => undefined,
+    );
     const fields = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
     const token = fields.access_token;
     if (res.status !== 200 || typeof token !== 'string' || token === '' || /[^\x21-\x7e]/.test(token))

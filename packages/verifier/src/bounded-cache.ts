@@ -47,6 +47,11 @@ export class BoundedCache<K, V> {
     }
   }
 
+  /** Entries held, in both generations: never more than `maxEntries`. */
+  get size(): number {
+    return this.young.size + this.old.size;
+  }
+
   delete(key: K): void {
     this.young.delete(key);
     this.old.delete(key);

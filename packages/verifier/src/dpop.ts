@@ -3,7 +3,15 @@ import { decodeJwt } from './decode.js';
 import { TokenError, type TokenErrorCode } from './errors.js';
 import { type DecodedJwt } from './decode.js';
 import { sameText, sha256Base64url } from './digest.js';
-import { ASYMMETRIC_ALGS, isAsymmetricAlg, keyFitsAlg, verifyJwsSignature, verifyJwsSignatureAsync } from './jose.js';
+import { BoundedCache } from './bounded-cache.js';
+import {
+  ASYMMETRIC_ALGS,
+  isAsymmetricAlg,
+  type PreparedVerification,
+  prepareVerification,
+  verifyPrepared,
+  verifyPreparedAsync,
+} from './jose.js';
 import { MemoryReplayCache, type ReplayCache, ReplayCacheFull } from './replay-cache.js';
 
 /**
@@ -84,8 +92,24 @@ interface ImportedKey {
   jkt: string;
 }
 
-/** Keys by (shared, frozen) proof header: a client signs every proof with the same header. */
-const importedKeys = new WeakMap<object, ImportedKey | string>();
+/** What a proof header decides, once: its key, checked for the header's `alg` and ready to verify. */
+interface ProofKey extends ImportedKey {
+  verification: PreparedVerification;
+}
+
+/**
+ * Imported public keys by their RFC 7638 members (the thumbprint's input, which names the whole
+ * key): a client signs every proof with the same key, so its import and thumbprint are made once,
+ * whatever else its headers carry. Bounded in entries and in bytes of members (an RSA-4096 key has
+ * about 700): a flood of distinct keys pushes older ones out and never grows it. A member set that
+ * is no valid key is kept with its refusal.
+ */
+const importedKeys = new BoundedCache<string, ImportedKey | string>(1024, 1024 * 1024, (members) => members.length);
+
+/** Public keys the proof checkers hold imported: for tests of the cache's bound. */
+export function importedKeyCount(): number {
+  return importedKeys.size;
+}
 
 export class DpopProofChecker {
   readonly algorithms: readonly string[];
@@ -96,6 +120,12 @@ export class DpopProofChecker {
   private readonly nonces: DpopNonces | undefined;
   private readonly threadPool: boolean;
   private readonly now: () => number;
+  /**
+   * The key of each proof header seen, or why the header is refused: a client signs every proof
+   * with the same header, which the decoder parses once and shares (frozen). Per checker, since the
+   * algorithms it accepts are its own; weak, so it holds only headers the decoder still keeps.
+   */
+  private readonly headerKeys = new WeakMap<object, ProofKey | string>();
 
   constructor(options: DpopOptions = {}) {
     const algorithms = options.algorithms ?? ASYMMETRIC_ALGS;
@@ -127,25 +157,47 @@ export class DpopProofChecker {
     } catch (err) {
       throw invalid(`the DPoP proof is not a JWT: ${(err as Error).message}`);
     }
-    const { header } = jwt;
-    if (typeof header.typ !== 'string' || !TYP_DPOP.test(header.typ))
-      throw invalid('the DPoP proof must have typ "dpop+jwt"');
-    const alg = header.alg;
-    if (typeof alg !== 'string' || !this.algSet.has(alg))
-      throw invalid(
-        `the DPoP proof's algorithm "${String(alg).slice(0, 20)}" is not accepted; use ${this.algorithms.join(', ')}`,
-      );
-    if (header.crit !== undefined) throw invalid('the DPoP proof has "crit" extensions this server does not know');
-    const imported = keyOfHeader(header);
-    const jwsAlg = alg === ED25519 ? 'EdDSA' : alg;
-    if (!keyFitsAlg(imported.key, jwsAlg)) throw invalid(`the DPoP proof's jwk is not a key for ${alg}`);
-    if (this.threadPool)
-      return verifyJwsSignatureAsync(jwsAlg, imported.key, jwt.signingInput, jwt.signature).then((signed) => {
+    let key = this.headerKeys.get(jwt.header);
+    if (key === undefined) {
+      try {
+        key = this.keyOfHeader(jwt.header);
+      } catch (err) {
+        key = (err as Error).message;
+      }
+      this.headerKeys.set(jwt.header, key);
+    }
+    if (typeof key === 'string') throw invalid(key);
+    const alg = jwt.header.alg as string;
+    if (this.threadPool) {
+      const imported = key;
+      return verifyPreparedAsync(key.verification, jwt.signingInput, jwt.signature).then((signed) => {
         if (!signed) throw invalid(BAD_SIGNATURE);
         return this.checkClaims(jwt, imported, alg, input);
       });
-    if (!verifyJwsSignature(jwsAlg, imported.key, jwt.signingInput, jwt.signature)) throw invalid(BAD_SIGNATURE);
-    return this.checkClaims(jwt, imported, alg, input);
+    }
+    if (!verifyPrepared(key.verification, jwt.signingInput, jwt.signature)) throw invalid(BAD_SIGNATURE);
+    return this.checkClaims(jwt, key, alg, input);
+  }
+
+  /**
+   * The header's checks (typ, alg, crit, a public jwk that fits alg), made once per header: the
+   * key to verify with, or an Error whose message says what is wrong with the header.
+   */
+  private keyOfHeader(header: Readonly<Record<string, unknown>>): ProofKey {
+    if (typeof header.typ !== 'string' || !TYP_DPOP.test(header.typ))
+      throw new Error('the DPoP proof must have typ "dpop+jwt"');
+    const alg = header.alg;
+    if (typeof alg !== 'string' || !this.algSet.has(alg))
+      throw new Error(
+        `the DPoP proof's algorithm "${String(alg).slice(0, 20)}" is not accepted; use ${this.algorithms.join(', ')}`,
+      );
+    if (header.crit !== undefined) throw new Error('the DPoP proof has "crit" extensions this server does not know');
+    const imported = importPublicJwk(header.jwk);
+    const jwsAlg = alg === ED25519 ? 'EdDSA' : alg;
+    // Undefined for a key of another kind than alg is defined for (RSA of 2048 bits or more, P-256, Ed25519).
+    const verification = prepareVerification(jwsAlg, imported.key);
+    if (!verification) throw new Error(`the DPoP proof's jwk is not a key for ${alg}`);
+    return { key: imported.key, jkt: imported.jkt, verification };
   }
 
   /** The claims of a proof whose signature verified, then its jti in the replay cache. */
@@ -206,13 +258,14 @@ export class DpopProofChecker {
   }
 
   private singleProof(proof: ProofInput['proof']): string {
-    const values = typeof proof === 'string' ? [proof] : (proof ?? []);
-    if (values.length === 0 || values[0] === '') throw refusal('dpop_proof_missing', 'a DPoP proof is required');
+    const count = typeof proof === 'string' ? 1 : (proof?.length ?? 0);
+    const value = typeof proof === 'string' ? proof : proof?.[0];
+    if (count === 0 || value === '' || value === undefined)
+      throw refusal('dpop_proof_missing', 'a DPoP proof is required');
     // Node joins a header sent twice with ", ": a JWT holds no comma.
-    if (values.length > 1 || values[0]!.includes(',')) throw invalid('send one DPoP header, not several');
-    if (values[0]!.length > MAX_PROOF_LENGTH)
-      throw invalid(`the DPoP proof is longer than ${MAX_PROOF_LENGTH} characters`);
-    return values[0]!.trim();
+    if (count > 1 || value.includes(',')) throw invalid('send one DPoP header, not several');
+    if (value.length > MAX_PROOF_LENGTH) throw invalid(`the DPoP proof is longer than ${MAX_PROOF_LENGTH} characters`);
+    return value.trim();
   }
 }
 
@@ -233,20 +286,6 @@ function cacheFailure(err: unknown): unknown {
       : new TokenError('keys_unavailable', `the replay cache failed: ${(err as Error)?.message ?? String(err)}`, {
           authenticated: true,
         });
-}
-
-function keyOfHeader(header: Readonly<Record<string, unknown>>): ImportedKey {
-  let imported = importedKeys.get(header);
-  if (imported === undefined) {
-    try {
-      imported = importPublicJwk(header.jwk);
-    } catch (err) {
-      imported = (err as Error).message;
-    }
-    importedKeys.set(header, imported);
-  }
-  if (typeof imported === 'string') throw invalid(imported);
-  return imported;
 }
 
 /**
@@ -272,19 +311,27 @@ export function importPublicJwk(jwk: unknown): ImportedKey {
       throw new Error(`the DPoP proof's jwk "${m}" is not base64url`);
     publicJwk[m] = v;
   }
-  let key: crypto.KeyObject;
-  try {
-    key = crypto.createPublicKey({ key: publicJwk as crypto.JsonWebKey, format: 'jwk' });
-  } catch {
-    throw new Error("the DPoP proof's jwk is not a valid public key");
+  // The thumbprint's input names the key whole (every member it is made from): the cache's key.
+  const canonical = thumbprintInput(publicJwk, required);
+  let imported = importedKeys.get(canonical);
+  if (imported === undefined) {
+    try {
+      imported = {
+        key: crypto.createPublicKey({ key: publicJwk as crypto.JsonWebKey, format: 'jwk' }),
+        jkt: sha256Base64url(canonical),
+      };
+    } catch {
+      imported = "the DPoP proof's jwk is not a valid public key";
+    }
+    importedKeys.set(canonical, imported);
   }
-  return { key, jkt: thumbprintOf(publicJwk, required) };
+  if (typeof imported === 'string') throw new Error(imported);
+  return imported;
 }
 
-function thumbprintOf(jwk: Readonly<Record<string, string>>, members: readonly string[]): string {
-  // Members in lexicographic order, no whitespace (RFC 7638 §3); JSON.stringify escapes as §3.3 asks.
-  const json = `{${members.map((m) => `${JSON.stringify(m)}:${JSON.stringify(jwk[m])}`).join(',')}}`;
-  return sha256Base64url(json);
+/** RFC 7638 §3: the required members in lexicographic order, no whitespace; JSON.stringify escapes as §3.3 asks. */
+function thumbprintInput(jwk: Readonly<Record<string, string>>, members: readonly string[]): string {
+  return `{${members.map((m) => `${JSON.stringify(m)}:${JSON.stringify(jwk[m])}`).join(',')}}`;
 }
 
 /** RFC 7638 SHA-256 thumbprint of a public JWK: the `cnf.jkt` of tokens bound to it. */

@@ -20,4 +20,5 @@ export {
   verifyJwsSignature,
 } from './jose.js';
 export { BoundedCache } from './bounded-cache.js';
+export { importedKeyCount } from './dpop.js';
 export { sameText, sha256Base64url } from './digest.js';

@@ -183,6 +183,44 @@ export function verifyJwsSignature(
 
 const verifyOnThreadPool = promisify(crypto.verify);
 
+/**
+ * A key checked once for an algorithm, with the arguments node:crypto verifies with: for a key that
+ * verifies many signatures (a client's DPoP key), so that each one costs the signature alone.
+ */
+export interface PreparedVerification {
+  readonly digest: 'sha256' | null;
+  readonly key: crypto.KeyObject | crypto.SignKeyObjectInput;
+}
+
+/** The verification of `alg` with `key`; undefined when the key is not of the kind `alg` is defined for. */
+export function prepareVerification(alg: string, key: crypto.KeyObject): PreparedVerification | undefined {
+  const p = isAsymmetricAlg(alg) ? PARAMS[alg] : undefined;
+  if (p === undefined || !keyFitsAlg(key, alg)) return undefined;
+  return Object.freeze({ digest: p.digest, key: keyInput(p, key) });
+}
+
+/** `verifyJwsSignature` with a prepared key: false, never an exception, for a malformed signature. */
+export function verifyPrepared(prepared: PreparedVerification, signingInput: string, signature: Buffer): boolean {
+  try {
+    return crypto.verify(prepared.digest, Buffer.from(signingInput), prepared.key, signature);
+  } catch {
+    return false;
+  }
+}
+
+/** `verifyPrepared` on the thread pool, off the event loop. */
+export async function verifyPreparedAsync(
+  prepared: PreparedVerification,
+  signingInput: string,
+  signature: Buffer,
+): Promise<boolean> {
+  try {
+    return await verifyOnThreadPool(prepared.digest, Buffer.from(signingInput), prepared.key, signature);
+  } catch {
+    return false;
+  }
+}
+
 /** `verifyJwsSignature` for servers: computed on the thread pool, off the event loop (a second core). */
 export async function verifyJwsSignatureAsync(
   alg: string,

@@ -49,6 +49,8 @@ describe('an Autorisaties API over HTTP as the source', () => {
   let answer: Answer;
   let requests: Array<{ url: string; authorization: string | undefined }>;
   let held: http.ServerResponse[] = [];
+  /** What the stub's token endpoint answers. */
+  let tokenAnswer: (n: number) => Answer;
   const unhandled: unknown[] = [];
   const onUnhandled = (err: unknown) => void unhandled.push(err);
 
@@ -59,9 +61,7 @@ describe('an Autorisaties API over HTTP as the source', () => {
       if (req.url?.startsWith('/token')) {
         let body = '';
         req.on('data', (d: Buffer) => (body += d.toString()));
-        req.on('end', () =>
-          json(200, { access_token: `token-${requests.length}`, token_type: 'Bearer', expires_in: 300 })(req, res),
-        );
+        req.on('end', () => tokenAnswer(requests.length)(req, res));
         return;
       }
       answer(req, res);
@@ -72,6 +72,7 @@ describe('an Autorisaties API over HTTP as the source', () => {
   beforeEach(() => {
     requests = [];
     answer = json(200, [applicatie('c')]);
+    tokenAnswer = (n) => json(200, { access_token: `token-${n}`, token_type: 'Bearer', expires_in: 300 });
   });
   after(async () => {
     for (const res of held) res.destroy();
@@ -203,6 +204,37 @@ describe('an Autorisaties API over HTTP as the source', () => {
       allowed: false,
       reason: 'unavailable',
     });
+  });
+
+  it('the cache is bounded by the size of the answers it keeps, not only by their number', async () => {
+    answer = (req, res) => {
+      const id = new URL(req.url!, base).searchParams.get('clientId')!;
+      json(200, [{ ...applicatie(id), label: 'x'.repeat(4000) }])(req, res);
+    };
+    const ids = Array.from({ length: 12 }, (_, i) => `client-${i}`);
+    const ask = async (extra: Partial<RemoteApplicatiesOptions>) => {
+      requests = [];
+      const { autorisaties } = source(extra);
+      for (const id of ids) assert.equal((await autorisaties.decide(id, READ)).allowed, true);
+      for (const id of ids) assert.equal((await autorisaties.decide(id, READ)).allowed, true);
+      return requests.length;
+    };
+    assert.equal(await ask({}), ids.length, 'by default twelve answers of 4 kB are all kept');
+    // 12 answers of over 4 kB do not fit in 20 kB: the first ones asked were dropped and asked again.
+    assert.ok((await ask({ maxCacheBytes: 20_000 })) > ids.length, 'answers past the byte bound are not kept');
+  });
+
+  it('a token endpoint answering more than a token is refused unread: unavailable, nothing asked of the AC', async () => {
+    tokenAnswer = () => json(200, { access_token: 'token-x', token_type: 'Bearer', padding: 'x'.repeat(200_000) });
+    const { autorisaties, errors } = source({
+      credentials: { clientCredentials: { tokenEndpoint: `${base}/token`, clientId: 'zaken-api', clientSecret: 's' } },
+    });
+    assert.deepEqual(await autorisaties.decide('c', READ), { allowed: false, reason: 'unavailable' });
+    assert.match(errors[0]!.message, /no credentials for the Autorisaties API: the token endpoint answered 200/);
+    assert.deepEqual(
+      requests.map((r) => r.url),
+      ['/token'],
+    );
   });
 
   it('an AC that cannot be reached at all (connection refused): unavailable', async () => {

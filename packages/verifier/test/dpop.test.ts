@@ -15,6 +15,7 @@ import {
   TokenError,
   type TokenErrorCode,
 } from '@zgw-auth/verifier';
+import { importedKeyCount } from '@zgw-auth/verifier/internal';
 import { base64urlJson, signJws } from '@zgw-auth/verifier/testing';
 import * as DPoP from 'dpop';
 import { Redis } from 'ioredis';
@@ -261,6 +262,71 @@ describe('DPoP proofs: refused', () => {
     assert.equal(
       accessTokenHash('the.access.token'),
       crypto.createHash('sha256').update('the.access.token').digest('base64url'),
+    );
+  });
+});
+
+describe('DPoP proof keys, imported once per key', () => {
+  it('the key cache never confuses two keys: each proof verifies with its own jwk and reports its thumbprint', async () => {
+    const checker = new DpopProofChecker();
+    const a = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const b = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const jwkA = a.publicKey.export({ format: 'jwk' });
+    const jwkB = b.publicKey.export({ format: 'jwk' });
+    const proof = (jwk: object, key: crypto.KeyObject, header: Record<string, unknown> = {}) =>
+      forged({ jwk, ...header }, claimsNow(), key);
+    const check = (p: string) => checker.check({ proof: p, method: 'GET', urls: [URL_] });
+    // Both keys in the cache, each found again through a header of another shape (a kid added).
+    assert.equal((await check(proof(jwkA, a.privateKey))).jkt, jwkThumbprint(jwkA));
+    assert.equal((await check(proof(jwkB, b.privateKey))).jkt, jwkThumbprint(jwkB));
+    assert.equal((await check(proof(jwkA, a.privateKey, { kid: 'a' }))).jkt, jwkThumbprint(jwkA));
+    assert.equal((await check(proof(jwkB, b.privateKey, { kid: 'b' }))).jkt, jwkThumbprint(jwkB));
+    // A header naming one key, signed with the other: refused both ways, cached or not.
+    for (const [jwk, key] of [
+      [jwkA, b.privateKey],
+      [jwkB, a.privateKey],
+    ] as const)
+      await refusedWith(() => check(proof(jwk, key, { kid: 'x' })), 'invalid_dpop_proof', /signature does not verify/);
+    // A's x with B's y is another key (no point of P-256 at all): never A's cached import.
+    await refusedWith(
+      () => check(proof({ kty: 'EC', crv: 'P-256', x: jwkA.x, y: jwkB.y }, a.privateKey)),
+      'invalid_dpop_proof',
+      /not a valid public key/,
+    );
+    // Members the thumbprint does not cover change nothing; a private member is refused even for a cached key.
+    await refusedWith(
+      () => check(proof(a.privateKey.export({ format: 'jwk' }), a.privateKey)),
+      'invalid_dpop_proof',
+      /private key material/,
+    );
+  });
+
+  it('a flood of distinct keys keeps the key cache within its bound (entries, and bytes of members)', () => {
+    for (let i = 0; i < 1500; i++) {
+      const { publicKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      jwkThumbprint(publicKey.export({ format: 'jwk' }));
+    }
+    assert.ok(importedKeyCount() <= 1024, `${importedKeyCount()} keys held`);
+    assert.ok(importedKeyCount() >= 256, 'the cache holds keys at all');
+    // Members of 1,400 characters each (no valid key, refused and remembered as such): the byte bound holds first.
+    const big = (i: number) => `${'A'.repeat(1390)}${String(i).padStart(10, '0')}`;
+    for (let i = 0; i < 1500; i++)
+      assert.throws(() => jwkThumbprint({ kty: 'EC', crv: 'P-256', x: big(i), y: big(i) }), /not a valid public key/);
+    assert.ok(importedKeyCount() <= 400, `${importedKeyCount()} keys of 2,800 bytes of members held`);
+  });
+
+  it('a header is judged per checker: one that allows only PS256 refuses an ES256 header another accepted', async () => {
+    const header = { kid: 'per-checker' };
+    await new DpopProofChecker().check({ proof: forged(header, claimsNow()), method: 'GET', urls: [URL_] });
+    await refusedWith(
+      () =>
+        new DpopProofChecker({ algorithms: ['PS256'] }).check({
+          proof: forged(header, claimsNow()),
+          method: 'GET',
+          urls: [URL_],
+        }),
+      'invalid_dpop_proof',
+      /use PS256/,
     );
   });
 });

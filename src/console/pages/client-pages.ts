@@ -11,6 +11,7 @@ import {
   TLS_SUBJECT_FIELDS,
   usesSecrets,
 } from '../../clients/model.js';
+import type { CredentialKind } from '../../clients/credential-expiry.js';
 import { AdminApiProblem } from '../admin-api.js';
 import {
   applicatieOf,
@@ -66,7 +67,7 @@ export function registerClientPages(
         rsin: f.rsin,
         enabled: bool(f.enabled),
         selfSignedAllowed: bool(f.selfSigned),
-        sort: f.sort === 'lastToken' ? 'lastToken' : undefined,
+        sort: f.sort === 'lastToken' || f.sort === 'expiry' ? f.sort : undefined,
         limit: PAGE_SIZE,
         offset: (pageNo - 1) * PAGE_SIZE,
       });
@@ -96,6 +97,7 @@ export function registerClientPages(
       ${selectField('sort', m.sortLabel, f.sort, [
         ['', m.sortId],
         ['lastToken', m.sortLastToken],
+        ['expiry', m.sortExpiry],
       ])}
       <div>${submitButton(m.applyFilters, 'secondary')}</div>
     </form>`;
@@ -103,24 +105,31 @@ export function registerClientPages(
       tools.api(request),
       list.items.map((c) => c.rsin),
     );
-    // Clients with a certificate that expires within ZGW_AUTH_EXPIRY_WARNING get a badge.
-    const expiring = new Set(
-      (await tools.api(request).get<{ items: { clientId: string }[] }>('/credentials/expiring')).items.map(
-        (c) => c.clientId,
-      ),
-    );
-    const rows = list.items.map((c) => [
-      html`<a class="utrecht-link" href="${clientPath(c.clientId)}">${c.clientId}</a>${
-        expiring.has(c.clientId)
-          ? html` <span class="utrecht-status-badge utrecht-status-badge--warning">${m.certificateExpiringBadge}</span>`
-          : ''
-      }`,
-      c.name,
-      organisationLabel(names, c.rsin),
-      c.enabled ? m.statusEnabled : m.statusDisabled,
-      c.selfSignedAllowed ? m.yes : m.no,
-      formatTime(ctx.lang, c.lastTokenAt, m.never),
-    ]);
+    // Clients with a secret, key or certificate that expires within ZGW_AUTH_EXPIRY_WARNING get a
+    // badge naming the soonest (the list is soonest first), its time in the title.
+    const expiring = new Map<string, { kind: CredentialKind; expiresAt: number }>();
+    for (const c of (
+      await tools
+        .api(request)
+        .get<{ items: { clientId: string; kind: CredentialKind; expiresAt: number }[] }>('/credentials/expiring')
+    ).items)
+      if (!expiring.has(c.clientId)) expiring.set(c.clientId, c);
+    const badgeOf = { secret: m.secretExpiringBadge, key: m.keyExpiringBadge, certificate: m.certificateExpiringBadge };
+    const rows = list.items.map((c) => {
+      const soonest = expiring.get(c.clientId);
+      return [
+        html`<a class="utrecht-link" href="${clientPath(c.clientId)}">${c.clientId}</a>${
+          soonest
+            ? html` <span class="utrecht-status-badge utrecht-status-badge--warning" title="${formatTime(ctx.lang, soonest.expiresAt)}">${badgeOf[soonest.kind]}</span>`
+            : ''
+        }`,
+        c.name,
+        organisationLabel(names, c.rsin),
+        c.enabled ? m.statusEnabled : m.statusDisabled,
+        c.selfSignedAllowed ? m.yes : m.no,
+        formatTime(ctx.lang, c.lastTokenAt, m.never),
+      ];
+    });
     const table = list.items.length
       ? dataTable(
           m.clientsTitle,
@@ -697,6 +706,16 @@ async function clientPage(
     api.call<{ items: (ClientKey & { expiresSoon: boolean; expired: boolean })[] }>('GET', `${path}/keys`),
   ]);
   const names = await organisationNames(api, [client.rsin]);
+  // Its secrets within ZGW_AUTH_EXPIRY_WARNING of their expiry get the badge its keys get.
+  const expiringSecrets = new Set(
+    (
+      await api.get<{ items: { clientId: string; kind: string; id: string }[] }>('/credentials/expiring', {
+        organisation: client.rsin,
+      })
+    ).items
+      .filter((c) => c.clientId === clientId && c.kind === 'secret')
+      .map((c) => c.id),
+  );
   const applicatie = await applicatieOf(tools, request, clientId);
   const chosenComponent = (request.query as Record<string, unknown> | undefined)?.component;
   const values: FormFields = state.values ?? {
@@ -716,7 +735,11 @@ async function clientPage(
     html`<code class="utrecht-code">${s.secretId}</code>`,
     html`${s.label || '—'}${s.weak ? html` <span class="utrecht-status-badge utrecht-status-badge--warning">${m.weakBadge}</span>` : ''}`,
     formatTime(ctx.lang, s.createdAt),
-    formatTime(ctx.lang, s.expiresAt),
+    html`${formatTime(ctx.lang, s.expiresAt)}${
+      expiringSecrets.has(s.secretId)
+        ? html` <span class="utrecht-status-badge utrecht-status-badge--warning">${m.expiringBadge}</span>`
+        : ''
+    }`,
     formatTime(ctx.lang, s.lastUsedAt, m.never),
     stateOf(s),
     s.revokedAt === null

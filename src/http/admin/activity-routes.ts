@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
+import { Type } from '#typebox';
 import type { Activity } from '../../audit/activity-report.js';
 import { CLIENT_LIMITS } from '../../clients/client-limits.js';
 import { RSIN_PATTERN } from '../../clients/rsin.js';

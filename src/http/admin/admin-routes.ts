@@ -111,7 +111,7 @@ export interface AdminRouteOptions extends AdminAuthorization {
   /** The Autorisaties API's use cases: a client's applicatie, as its administrator manages it. */
   autorisaties: Pick<AutorisatiesService, 'ofClient' | 'saveForClient'>;
   /** Registered credentials expiring soon (ZGW_AUTH_EXPIRY_WARNING). */
-  expiry: Pick<CredentialExpiry, 'expiring'>;
+  expiry: Pick<CredentialExpiry, 'expiring' | 'windowSeconds'>;
   now: () => number;
 }
 
@@ -398,6 +398,22 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRouteOptions> = async (
     async (request) => ({
       items: await clients.expiringCredentials(administratorOfRequest(request), request.query.organisation),
     }),
+  );
+
+  // For scripts: what expires within the configured window, or within_days of now.
+  admin.get(
+    '/expiring',
+    { schema: { querystring: s.expiringQuery, response: { 200: s.expiringList } } },
+    async (request) => {
+      const windowSeconds =
+        request.query.within_days === undefined ? options.expiry.windowSeconds : request.query.within_days * 86_400;
+      const items = await clients.expiringCredentials(
+        administratorOfRequest(request),
+        request.query.organisation,
+        windowSeconds,
+      );
+      return { withinDays: windowSeconds / 86_400, until: options.now() + windowSeconds * 1000, items };
+    },
   );
 
   admin.get('/audit', { schema: { querystring: s.auditQuery, response: { 200: s.auditPage } } }, async (request) => ({

@@ -1,9 +1,9 @@
-import { type Static, type TSchema, Type } from 'typebox';
+import { type Static, type TSchema, Type } from '#typebox';
 import type { AuditEvent } from '../../audit/audit-log.js';
 import { CLIENT_LIMITS } from '../../clients/client-limits.js';
 import { CLIENT_SORTS } from '../../clients/client-store.js';
 import type { ClientKeyView } from '../../clients/client-service.js';
-import { CREDENTIAL_KINDS } from '../../clients/credential-expiry.js';
+import { CREDENTIAL_KINDS, MAX_WITHIN_DAYS } from '../../clients/credential-expiry.js';
 import {
   type Client,
   CLIENT_AUTH_METHODS,
@@ -338,18 +338,46 @@ export const expiringCredentialsQuery = Type.Object(
   },
   { additionalProperties: false },
 );
-export const expiringCredentialList = Type.Object({
-  items: Type.Array(
-    Type.Object({
-      kind: Type.Enum(CREDENTIAL_KINDS, { type: 'string' }),
-      clientId: Type.String(),
-      organisation: Type.String({ description: "the client's organisation (RSIN)" }),
-      id: Type.String({ description: "which of the client's credentials: for a certificate, its key's kid" }),
-      thumbprint: Type.String({ description: "RFC 7638 SHA-256 thumbprint of the certificate's key" }),
-      expiresAt: Type.Integer({ description: 'epoch milliseconds' }),
-    }),
-    { description: 'credentials expiring within ZGW_AUTH_EXPIRY_WARNING, soonest first' },
+export const expiringQuery = Type.Object(
+  {
+    organisation: Type.Optional(
+      Type.String({ pattern: RSIN_PATTERN.source, description: 'credentials of this organisation (RSIN) only' }),
+    ),
+    within_days: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: MAX_WITHIN_DAYS,
+        description: `credentials expiring within this many days from now (1 to ${MAX_WITHIN_DAYS}); default ZGW_AUTH_EXPIRY_WARNING`,
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+const expiringCredential = Type.Object({
+  kind: Type.Enum(CREDENTIAL_KINDS, {
+    type: 'string',
+    description:
+      'secret: a client secret with an expiry; key: a private_key_jwt key, expiring with its x5c certificate; certificate: a certificate registered for self_signed_tls_client_auth',
+  }),
+  clientId: Type.String(),
+  organisation: Type.String({ description: "the client's organisation (RSIN)" }),
+  id: Type.String({ description: "which of the client's credentials: a secret's id, a key's or certificate's kid" }),
+  thumbprint: nullable(
+    Type.String({ description: "RFC 7638 SHA-256 thumbprint of the key (or certificate's key); null for a secret" }),
   ),
+  expiresAt: Type.Integer({ description: 'epoch milliseconds' }),
+});
+export const expiringCredentialList = Type.Object({
+  items: Type.Array(expiringCredential, {
+    description: 'credentials expiring within ZGW_AUTH_EXPIRY_WARNING, soonest first',
+  }),
+});
+export const expiringList = Type.Object({
+  withinDays: Type.Number({
+    description: 'the window looked at, in days (ZGW_AUTH_EXPIRY_WARNING unless within_days)',
+  }),
+  until: Type.Integer({ description: 'epoch milliseconds: credentials expiring after now and at or before this' }),
+  items: Type.Array(expiringCredential, { description: 'soonest first' }),
 });
 export const clientKeyRef = Type.Unsafe<Static<typeof clientKeySchema>>(Type.Ref('ClientKey#'));
 export const clientKeyList = Type.Object({ items: Type.Array(clientKeyRef) });
@@ -395,7 +423,8 @@ export const listQuery = Type.Object(
     sort: Type.Optional(
       Type.Enum(CLIENT_SORTS, {
         type: 'string',
-        description: 'clientId (default), or lastToken: the latest token first, never-used clients last',
+        description:
+          'clientId (default); lastToken: the latest token first, never-used clients last; expiry: the soonest expiry of a working credential (live secret, key certificate) first, clients without one last',
       }),
     ),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: PAGE.max, default: PAGE.default })),

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { MAX_TOKEN_LENGTH } from '@zgw-auth/verifier';
-import { Type } from 'typebox';
+import { Type } from '#typebox';
 import { inspectToken, type TokenInspectionDeps } from '../../inspection/inspect-token.js';
 
 const anyObject = Type.Unsafe<Record<string, unknown>>({ type: 'object', additionalProperties: true });

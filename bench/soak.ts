@@ -1,0 +1,570 @@
+// npm run soak [-- --minutes N] [-- --rate R] [-- --out DIR] [-- --smoke]
+//
+// An hour (by default) of steady load on a deployment as platform teams run it: two `zgw-auth
+// serve` processes on one PostgreSQL database and one Redis, callers spread over both. The load is
+// open-loop at a fixed rate (half of the peak measured at the start, unless --rate is given): a
+// mix of /token, /introspect and admin reads; on the way a signing key is rotated (a third in) and
+// a client in use is disabled (two thirds in). Every minute: RSS, heap and event-loop delay of
+// each process (from its /metrics), p50/p99 latency and errors. At the end the audit trail is
+// counted against the tokens issued. Written: soak.json and soak.svg in --out (docs/ by default),
+// and a verdict; the exit code is 1 when the verdict is "failed".
+//
+// Verdict (after a warm-up of the first tenth of the run, at least one minute):
+// - RSS of each process within ±10 % of its value at the end of the warm-up;
+// - p99 of every later minute within ±20 % of the p99 over the first ten minutes after warm-up
+//   (or the first half, for a shorter run), or within 5 ms of it: on a quiet machine a p99 of 2 ms
+//   moves by more than a fifth from noise alone;
+// - no error: every answer a 200, except the disabled client's 401s after it was disabled;
+// - no lost audit event: as many token.issued events as tokens issued.
+//
+// --smoke: a check that the tool works (used by the test suite): a fixed low rate, no peak
+// measurement, and the verdict's stability bounds reported but not judged (two minutes are too few).
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import pg from 'pg';
+import { createApp, createLogger } from '../src/app.js';
+import { ADMIN_SCOPE } from '../src/clients/model.js';
+import { loadConfig } from '../src/config.js';
+import { ROOT, WORK_DIR } from './paths.js';
+import type { ServerProcess } from './processes.js';
+import { basic, type Credentials, createRegistry, type Registry, tokenRequest } from './registry.js';
+import { startZgwAuth } from './servers.js';
+
+const args = process.argv.slice(2);
+const option = (name: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const smoke = args.includes('--smoke');
+const minutes = Number(option('--minutes') ?? (smoke ? 2 : 60));
+const outDir = path.resolve(option('--out') ?? path.join(ROOT, 'docs'));
+const fixedRate = option('--rate') === undefined ? undefined : Number(option('--rate'));
+if (!(minutes > 0 && minutes <= 24 * 60) || (fixedRate !== undefined && !(fixedRate > 0 && fixedRate <= 100_000))) {
+  console.error('usage: npm run soak [-- --minutes 1..1440] [-- --rate 1..100000] [-- --out DIR] [-- --smoke]');
+  process.exit(2);
+}
+/** Smoke runs report per ten seconds: two minutes are then twelve points, not two. */
+const PERIOD_MS = smoke ? 10_000 : 60_000;
+const periods = Math.round((minutes * 60_000) / PERIOD_MS);
+const SMOKE_RATE = 40;
+/** How many clients share the load; one of them is disabled on the way. */
+const CLIENTS = 50;
+const MAX_IN_FLIGHT = 512;
+
+const log = (message: string) => console.error(`[soak ${Math.round(process.uptime())} s] ${message}`);
+
+interface Period {
+  /** Index from 0; `minute` in a full run, ten seconds in a smoke run. */
+  index: number;
+  requests: number;
+  errors: number;
+  /** The errors by answer ("0": no answer; "inactive": /introspect said a live token was not). */
+  errorsBy: Record<string, number>;
+  /** The disabled client's refusals after it was disabled: expected, not errors. */
+  expectedRefusals: number;
+  p50Ms: number;
+  p99Ms: number;
+  processes: Array<{ rssMb: number; heapMb: number; eventLoopP99Ms: number }>;
+  /** The load generator's own event-loop delay: a busy generator would make latencies its own. */
+  generatorLagP99Ms: number;
+}
+
+interface Outcome {
+  status: number;
+  ms: number;
+  kind: 'token' | 'introspect' | 'admin';
+  disabledClient: boolean;
+}
+
+async function main(): Promise<void> {
+  const work = path.join(WORK_DIR, `soak-${crypto.randomBytes(3).toString('hex')}`);
+  fs.mkdirSync(work, { recursive: true });
+  log(`registry of ${CLIENTS} clients on PostgreSQL; Redis ${process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'}`);
+  const registry = await createRegistry(path.join(work, 'registry'), { alg: 'ES256', count: CLIENTS, postgres: true });
+  // One issuer for both, as behind a load balancer: each accepts the tokens of the other.
+  const env: Record<string, string> = {
+    ...registry.env,
+    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    ZGW_AUTH_ISSUER: 'https://zgw-auth.soak.example',
+  };
+  const admin = await adminClient(env);
+  const procs: ServerProcess[] = [];
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  try {
+    // Free ports, not the benchmark's range: the smoke run of the test suite runs beside other files.
+    for (const name of ['soak A', 'soak B'])
+      procs.push(await startZgwAuth({ name, registry: { ...registry, env }, workDir: work, port: await freePort() }));
+    const load = new Load(procs, registry, admin, agent);
+    await load.prepare();
+    const rate = fixedRate ?? (smoke ? SMOKE_RATE : Math.max(10, Math.round((await load.peak(10_000)) / 2)));
+    log(`${minutes} min at ${rate} req/s over ${procs.length} processes`);
+    // Audit events are written in batches: those of the tokens fetched so far first.
+    await new Promise((r) => setTimeout(r, 3000));
+    const eventsBefore = await countIssued(env.DATABASE_URL!);
+    const result = await load.run(rate, periods);
+    const issuedEvents = (await countIssued(env.DATABASE_URL!)) - eventsBefore;
+    const report = verdict(result.periods, {
+      tokensIssued: result.tokensIssued,
+      issuedEvents,
+      rate,
+      events: result.events,
+    });
+    fs.mkdirSync(outDir, { recursive: true });
+    fs.writeFileSync(path.join(outDir, 'soak.json'), JSON.stringify(report, null, 2) + '\n');
+    fs.writeFileSync(path.join(outDir, 'soak.svg'), chart(report));
+    console.log(summary(report));
+    process.exitCode = report.verdict === 'failed' ? 1 : 0;
+  } finally {
+    await Promise.all(procs.map((p) => p.stop()));
+    agent.destroy();
+    await registry.dropDatabase?.();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** A global administrator's credentials, for the admin reads, the rotation and the disabling. */
+async function adminClient(env: Record<string, string>): Promise<Credentials> {
+  const app = await createApp(loadConfig({ ...env, ZGW_AUTH_LOG_LEVEL: 'silent' }), { log: createLogger('silent') });
+  try {
+    const created = await app.clients.create(
+      { clientId: 'soak-admin', rsin: '000000000', allowedScopes: [ADMIN_SCOPE] },
+      { id: 'soak' },
+    );
+    return { clientId: 'soak-admin', secret: created.secret.value };
+  } finally {
+    await app.close();
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function countIssued(databaseUrl: string): Promise<number> {
+  const c = new pg.Client({ connectionString: databaseUrl });
+  await c.connect();
+  try {
+    const { rows } = await c.query("SELECT count(*) AS n FROM audit_events WHERE action = 'token.issued'");
+    return Number(rows[0].n);
+  } finally {
+    await c.end();
+  }
+}
+
+class Load {
+  private adminToken = '';
+  private introspectable: string[] = [];
+  private tokensAt = 0;
+  private disabled: string | undefined;
+  private next = 0;
+  /** Token requests go to every client in turn, the one disabled on the way included. */
+  private tokenTurn = 0;
+  /** Tokens /token issued during the run, the load's and these helpers' own. */
+  tokensIssued = 0;
+
+  constructor(
+    private readonly procs: ServerProcess[],
+    private readonly registry: Registry,
+    private readonly admin: Credentials,
+    private readonly agent: http.Agent,
+  ) {}
+
+  /**
+   * The admin token and the tokens to introspect, fetched again every five minutes so that none
+   * expires during a long run. Not the last client's: it is the one disabled on the way.
+   */
+  async prepare(): Promise<void> {
+    this.adminToken = await this.token(this.admin, 'scope=' + encodeURIComponent(ADMIN_SCOPE));
+    const tokens: string[] = [];
+    for (const c of this.registry.clients.slice(0, 20)) tokens.push(await this.token(c));
+    this.introspectable = tokens;
+    this.tokensAt = performance.now();
+  }
+
+  private async token(c: Credentials, scope?: string): Promise<string> {
+    const [authorization, body] = tokenRequest(c);
+    const res = await this.send(this.procs[0]!, 'POST', '/token', {
+      authorization,
+      body: scope ? `grant_type=client_credentials&${scope}` : body,
+    });
+    if (res.status !== 200) throw new Error(`no token for ${c.clientId}: ${res.status} ${res.body}`);
+    this.tokensIssued++;
+    return JSON.parse(res.body).access_token as string;
+  }
+
+  private send(
+    proc: ServerProcess,
+    method: string,
+    pathname: string,
+    o: { authorization: string; body?: string; json?: boolean },
+  ): Promise<{ status: number; body: string }> {
+    return new Promise((resolve) => {
+      const headers: http.OutgoingHttpHeaders = { authorization: o.authorization };
+      if (o.body !== undefined) {
+        headers['content-type'] = o.json ? 'application/json' : 'application/x-www-form-urlencoded';
+        headers['content-length'] = Buffer.byteLength(o.body);
+      }
+      const req = http.request(
+        `${proc.url}${pathname}`,
+        { method, headers, agent: this.agent, timeout: 30_000 },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          res.on('error', () => resolve({ status: 0, body }));
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', () => resolve({ status: 0, body: '' }));
+      req.end(o.body);
+    });
+  }
+
+  /** One request of the mix: 70 % /token, 20 % /introspect, 10 % an admin read; both processes in turn. */
+  private async one(): Promise<Outcome> {
+    const n = this.next++;
+    const proc = this.procs[n % this.procs.length]!;
+    const pick = n % 10;
+    const began = performance.now();
+    if (pick < 7) {
+      const client = this.registry.clients[this.tokenTurn++ % this.registry.clients.length]!;
+      const [authorization, body] = tokenRequest(client);
+      const res = await this.send(proc, 'POST', '/token', { authorization, body });
+      return {
+        status: res.status,
+        ms: performance.now() - began,
+        kind: 'token',
+        disabledClient: client.clientId === this.disabled,
+      };
+    }
+    if (pick < 9) {
+      const token = this.introspectable[n % this.introspectable.length]!;
+      const res = await this.send(proc, 'POST', '/introspect', {
+        authorization: basic(this.registry.introspector),
+        body: `token=${token}`,
+      });
+      const active = res.status === 200 && JSON.parse(res.body).active === true;
+      return {
+        status: active ? 200 : res.status === 200 ? 599 : res.status,
+        ms: performance.now() - began,
+        kind: 'introspect',
+        disabledClient: false,
+      };
+    }
+    const res = await this.send(proc, 'GET', '/admin/clients?limit=20', { authorization: `Bearer ${this.adminToken}` });
+    return { status: res.status, ms: performance.now() - began, kind: 'admin', disabledClient: false };
+  }
+
+  /** Closed-loop /token throughput over both processes for `ms`: the peak the rate is half of. */
+  async peak(ms: number): Promise<number> {
+    log(`measuring the peak for ${ms / 1000} s`);
+    const end = performance.now() + ms;
+    let done = 0;
+    await Promise.all(
+      Array.from({ length: 32 }, async (_, i) => {
+        while (performance.now() < end) {
+          const client = this.registry.clients[i % this.registry.clients.length]!;
+          const [authorization, body] = tokenRequest(client);
+          if (
+            (await this.send(this.procs[i % this.procs.length]!, 'POST', '/token', { authorization, body })).status ===
+            200
+          )
+            done++;
+        }
+      }),
+    );
+    return (done / ms) * 1000;
+  }
+
+  async run(rate: number, count: number) {
+    const events: Array<{ at: number; what: string; status: number }> = [];
+    const periodsOut: Period[] = [];
+    let current: Outcome[] = [];
+    let inFlight = 0;
+    let overload = 0;
+    this.tokensIssued = 0;
+    const lag = monitorEventLoopDelay({ resolution: 10 });
+    lag.enable();
+    const started = performance.now();
+    const total = count * PERIOD_MS;
+    let sent = 0;
+    const rotateAt = total / 3;
+    const disableAt = (2 * total) / 3;
+    let rotated = false;
+    let disabledDone = false;
+    const tick = setInterval(() => {
+      const elapsed = performance.now() - started;
+      const due = Math.floor((elapsed / 1000) * rate) - sent;
+      for (let i = 0; i < due; i++) {
+        sent++;
+        if (inFlight >= MAX_IN_FLIGHT) {
+          overload++;
+          continue;
+        }
+        inFlight++;
+        void this.one().then((o) => {
+          inFlight--;
+          if (o.kind === 'token' && o.status === 200) this.tokensIssued++;
+          current.push(o);
+        });
+      }
+    }, 5);
+    try {
+      for (let p = 0; p < count; p++) {
+        const periodEnd = started + (p + 1) * PERIOD_MS;
+        while (performance.now() < periodEnd) {
+          const elapsed = performance.now() - started;
+          if (!rotated && elapsed >= rotateAt) {
+            rotated = true;
+            const res = await this.send(this.procs[0]!, 'POST', '/admin/keys/rotate', {
+              authorization: `Bearer ${this.adminToken}`,
+              body: '{}',
+              json: true,
+            });
+            events.push({ at: elapsed, what: 'signing key rotated', status: res.status });
+          }
+          if (!disabledDone && elapsed >= disableAt) {
+            disabledDone = true;
+            const victim = this.registry.clients.at(-1)!.clientId;
+            this.disabled = victim;
+            const res = await this.patchEnabled(victim);
+            events.push({ at: elapsed, what: `client ${victim} disabled`, status: res.status });
+          }
+          if (performance.now() - this.tokensAt > 300_000) await this.prepare();
+          await new Promise((r) => setTimeout(r, Math.min(250, Math.max(1, periodEnd - performance.now()))));
+        }
+        const outcomes = current;
+        current = [];
+        const disabledAt = events.find((e) => e.what.endsWith('disabled'))?.at;
+        // A disabled client is refused: 401, and 429 once its failures reach the back-off.
+        const expected = (o: Outcome) =>
+          o.disabledClient && (o.status === 401 || o.status === 429) && disabledAt !== undefined;
+        const errorsBy: Record<string, number> = {};
+        for (const o of outcomes)
+          if (o.status !== 200 && !expected(o)) {
+            const key = o.status === 599 ? 'inactive' : String(o.status);
+            errorsBy[key] = (errorsBy[key] ?? 0) + 1;
+          }
+        if (overload) errorsBy.overload = overload;
+        const latencies = outcomes.map((o) => o.ms).sort((a, b) => a - b);
+        periodsOut.push({
+          index: p,
+          requests: outcomes.length,
+          errors: outcomes.filter((o) => o.status !== 200 && !expected(o)).length + overload,
+          errorsBy,
+          expectedRefusals: outcomes.filter(expected).length,
+          p50Ms: quantile(latencies, 0.5),
+          p99Ms: quantile(latencies, 0.99),
+          processes: await Promise.all(this.procs.map((proc) => processFigures(proc, this.agent))),
+          generatorLagP99Ms: lag.percentile(99) / 1e6,
+        });
+        overload = 0;
+        lag.reset();
+        const last = periodsOut.at(-1)!;
+        log(
+          `${smoke ? `${(p + 1) * 10} s` : `minute ${p + 1}`}: ${last.requests} requests, ${last.errors} errors ${JSON.stringify(last.errorsBy)}, p50 ${last.p50Ms.toFixed(1)} ms, p99 ${last.p99Ms.toFixed(1)} ms, RSS ${last.processes.map((x) => x.rssMb.toFixed(0)).join('/')} MB`,
+        );
+      }
+    } finally {
+      clearInterval(tick);
+      lag.disable();
+    }
+    // The last answers of the run, then the audit trail's batches.
+    while (inFlight > 0) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 3000));
+    return { periods: periodsOut, tokensIssued: this.tokensIssued, events };
+  }
+
+  private patchEnabled(clientId: string) {
+    return new Promise<{ status: number }>((resolve) => {
+      const body = JSON.stringify({ enabled: false });
+      const req = http.request(
+        `${this.procs[1]!.url}/admin/clients/${clientId}`,
+        {
+          method: 'PATCH',
+          agent: this.agent,
+          headers: {
+            authorization: `Bearer ${this.adminToken}`,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+          },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
+        },
+      );
+      req.on('error', () => resolve({ status: 0 }));
+      req.end(body);
+    });
+  }
+}
+
+function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+/** RSS, heap and event-loop delay of a process, from the Prometheus metrics it serves. */
+async function processFigures(proc: ServerProcess, agent: http.Agent) {
+  const text = await new Promise<string>((resolve) => {
+    http
+      .get(`${proc.url}/metrics`, { agent }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => resolve(body));
+      })
+      .on('error', () => resolve(''));
+  });
+  const metric = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return {
+    rssMb: proc.rssMb(),
+    heapMb: metric('zgw_auth_nodejs_heap_size_used_bytes') / 2 ** 20,
+    eventLoopP99Ms: metric('zgw_auth_nodejs_eventloop_lag_p99_seconds') * 1000,
+  };
+}
+
+interface Report {
+  minutes: number;
+  smoke: boolean;
+  rate: number;
+  periodSeconds: number;
+  periods: Period[];
+  events: Array<{ at: number; what: string; status: number }>;
+  tokensIssued: number;
+  issuedEvents: number;
+  checks: Array<{ check: string; result: 'met' | 'missed' | 'not judged'; detail: string }>;
+  verdict: 'passed' | 'failed';
+}
+
+function verdict(
+  periods: Period[],
+  o: { tokensIssued: number; issuedEvents: number; rate: number; events: Report['events'] },
+): Report {
+  const warmUp = Math.max(Math.round(60_000 / PERIOD_MS), Math.ceil(periods.length / 10));
+  const after = periods.slice(warmUp);
+  const checks: Report['checks'] = [];
+  const stability = (check: string, ok: boolean, detail: string) =>
+    checks.push({ check, result: smoke ? 'not judged' : ok ? 'met' : 'missed', detail });
+
+  if (after.length > 0) {
+    const baseRss = periods[warmUp - 1]!.processes.map((p) => p.rssMb);
+    const worst = Math.max(
+      ...after.flatMap((p) => p.processes.map((x, i) => Math.abs(x.rssMb - baseRss[i]!) / baseRss[i]!)),
+    );
+    stability('RSS within ±10 % after warm-up', worst <= 0.1, `largest change ${(worst * 100).toFixed(1)} %`);
+    const early = after.slice(0, Math.min(Math.round(600_000 / PERIOD_MS), Math.ceil(after.length / 2)));
+    const earlyP99 = Math.max(...early.map((p) => p.p99Ms));
+    const drift = after.filter((p) => Math.abs(p.p99Ms - earlyP99) > Math.max(0.2 * earlyP99, 5));
+    stability(
+      'p99 within ±20 % (or 5 ms) of its early value',
+      drift.length === 0,
+      `early p99 ${earlyP99.toFixed(1)} ms; ${drift.length} periods outside (${drift.map((p) => `${p.index + 1}: ${p.p99Ms.toFixed(1)} ms`).join(', ')})`,
+    );
+  }
+  const errors = periods.reduce((s, p) => s + p.errors, 0);
+  checks.push({ check: 'no errors', result: errors === 0 ? 'met' : 'missed', detail: `${errors} errors` });
+  const requests = periods.reduce((s, p) => s + p.requests, 0);
+  checks.push({
+    check: 'load offered at the rate',
+    result: requests >= (0.9 * o.rate * (periods.length * PERIOD_MS)) / 1000 ? 'met' : 'missed',
+    detail: `${requests} requests answered at ${o.rate} req/s over ${(periods.length * PERIOD_MS) / 1000} s`,
+  });
+  checks.push({
+    check: 'no lost audit event',
+    result: o.issuedEvents >= o.tokensIssued ? 'met' : 'missed',
+    detail: `${o.tokensIssued} tokens issued during the run, ${o.issuedEvents} token.issued events written in it`,
+  });
+  const eventsOk = o.events.length === 2 && o.events.every((e) => e.status === 200);
+  checks.push({
+    check: 'key rotated and client disabled on the way',
+    result: eventsOk ? 'met' : 'missed',
+    detail: o.events.map((e) => `${e.what}: ${e.status}`).join('; ') || 'none happened',
+  });
+  return {
+    minutes,
+    smoke,
+    rate: o.rate,
+    periodSeconds: PERIOD_MS / 1000,
+    periods,
+    events: o.events,
+    tokensIssued: o.tokensIssued,
+    issuedEvents: o.issuedEvents,
+    checks,
+    verdict: checks.some((c) => c.result === 'missed') ? 'failed' : 'passed',
+  };
+}
+
+function summary(r: Report): string {
+  const rows = r.checks.map((c) => `| ${c.check} | ${c.result} | ${c.detail} |`);
+  return [
+    `Soak: ${r.minutes} min at ${r.rate} req/s, two processes on PostgreSQL and Redis`,
+    '',
+    '| check | result | detail |',
+    '|---|---|---|',
+    ...rows,
+    '',
+    `verdict: ${r.verdict}`,
+  ].join('\n');
+}
+
+/** RSS of each process and p99 latency per period, on two axes: the shape of an hour at a glance. */
+function chart(r: Report): string {
+  const width = 720;
+  const height = 300;
+  const left = 50;
+  const right = 50;
+  const top = 30;
+  const bottom = 40;
+  const n = Math.max(1, r.periods.length - 1);
+  const x = (i: number) => left + (i / n) * (width - left - right);
+  const maxRss = Math.max(1, ...r.periods.flatMap((p) => p.processes.map((q) => q.rssMb))) * 1.1;
+  const maxP99 = Math.max(1, ...r.periods.map((p) => p.p99Ms)) * 1.1;
+  const yRss = (v: number) => top + (1 - v / maxRss) * (height - top - bottom);
+  const yP99 = (v: number) => top + (1 - v / maxP99) * (height - top - bottom);
+  const line = (points: Array<[number, number]>, colour: string, dash = '') =>
+    `<polyline fill="none" stroke="${colour}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''} points="${points.map(([a, b]) => `${a.toFixed(1)},${b.toFixed(1)}`).join(' ')}"/>`;
+  const rssLines = [0, 1].map((i) =>
+    line(
+      r.periods.map((p, k) => [x(k), yRss(p.processes[i]?.rssMb ?? 0)]),
+      i === 0 ? '#1f77b4' : '#6baed6',
+    ),
+  );
+  const p99Line = line(
+    r.periods.map((p, k) => [x(k), yP99(p.p99Ms)]),
+    '#d62728',
+    '4 3',
+  );
+  const unit = r.periodSeconds === 60 ? 'minute' : `${r.periodSeconds} s`;
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${width}" height="${height}" fill="white"/>`,
+    `<text x="${left}" y="18">Soak: ${r.minutes} min at ${r.rate} req/s, 2 processes (PostgreSQL, Redis): ${r.verdict}</text>`,
+    `<line x1="${left}" y1="${height - bottom}" x2="${width - right}" y2="${height - bottom}" stroke="#999"/>`,
+    `<text x="${left}" y="${height - 12}">${unit} 1</text>`,
+    `<text x="${width - right}" y="${height - 12}" text-anchor="end">${unit} ${r.periods.length}</text>`,
+    `<text x="${left - 6}" y="${top + 4}" text-anchor="end" fill="#1f77b4">${maxRss.toFixed(0)} MB</text>`,
+    `<text x="${width - right + 6}" y="${top + 4}" fill="#d62728">${maxP99.toFixed(1)} ms</text>`,
+    ...rssLines,
+    p99Line,
+    `<text x="${left + 10}" y="${top + 16}" fill="#1f77b4">RSS per process (solid)</text>`,
+    `<text x="${left + 10}" y="${top + 32}" fill="#d62728">p99 latency (dashed)</text>`,
+    '</svg>',
+    '',
+  ].join('\n');
+}
+
+await main();

@@ -1,0 +1,149 @@
+import { type Kysely, sql } from '#kysely';
+import type { ConsoleSessionStore, StoredConsoleSession } from '../sessions/console-session-store.js';
+import type { Dialect } from './dialect.js';
+import type { Database } from './schema.js';
+
+type Row = Database['console_sessions'];
+
+/**
+ * ConsoleSessionStore on SQLite or PostgreSQL (table console_sessions). Ending a session is one
+ * `DELETE … RETURNING`: of several processes ending it at once, only the one whose statement
+ * deleted the row gets it back, and so revokes its token and audits the end once.
+ */
+export class KyselyConsoleSessionStore implements ConsoleSessionStore {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: Dialect,
+  ) {}
+
+  async insert(s: StoredConsoleSession): Promise<void> {
+    await this.db.insertInto('console_sessions').values(toRow(s)).execute();
+  }
+
+  async get(idHash: string): Promise<StoredConsoleSession | undefined> {
+    const row = await this.db
+      .selectFrom('console_sessions')
+      .selectAll()
+      .where('id_hash', '=', idHash)
+      .executeTakeFirst();
+    return row && fromRow(row);
+  }
+
+  async touch(idHash: string, t: number): Promise<boolean> {
+    // Forward only: a process whose clock is a little behind does not shorten the idle time.
+    const result = await this.db
+      .updateTable('console_sessions')
+      .set({ last_seen_at: sql<number>`case when last_seen_at < ${t} then ${t} else last_seen_at end` })
+      .where('id_hash', '=', idHash)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async update(idHash: string, changes: { rsin?: string; flashSealed?: string | null }): Promise<void> {
+    const set: Partial<Row> = {};
+    if (changes.rsin !== undefined) set.rsin = changes.rsin;
+    if (changes.flashSealed !== undefined) set.flash_sealed = changes.flashSealed;
+    if (!Object.keys(set).length) return;
+    await this.db.updateTable('console_sessions').set(set).where('id_hash', '=', idHash).execute();
+  }
+
+  async take(idHash: string): Promise<StoredConsoleSession | undefined> {
+    const row = await this.db
+      .deleteFrom('console_sessions')
+      .where('id_hash', '=', idHash)
+      .returningAll()
+      .executeTakeFirst();
+    return row && fromRow(row);
+  }
+
+  async takeExpired(t: number, idleMs: number, limit: number): Promise<StoredConsoleSession[]> {
+    const rows = await this.db
+      .deleteFrom('console_sessions')
+      .where(
+        'id_hash',
+        'in',
+        this.db
+          .selectFrom('console_sessions')
+          .select('id_hash')
+          .where((eb) => eb.or([eb('ends_at', '<=', t), eb('last_seen_at', '<=', t - idleMs)]))
+          .limit(limit),
+      )
+      // A row another process changed since the select (seen again) is not taken.
+      .where((eb) => eb.or([eb('ends_at', '<=', t), eb('last_seen_at', '<=', t - idleMs)]))
+      .returningAll()
+      .execute();
+    return rows.map(fromRow);
+  }
+
+  async takeBeyond(clientId: string, keep: number): Promise<StoredConsoleSession[]> {
+    const newestFirst = this.db
+      .selectFrom('console_sessions')
+      .select('id_hash')
+      .where('client_id', '=', clientId)
+      .orderBy('created_at', 'desc')
+      .orderBy('id_hash', 'desc');
+    // Every row after the first `keep` (SQLite's OFFSET needs a LIMIT: -1 is none).
+    const beyond = (this.dialect === 'sqlite' ? newestFirst.limit(-1) : newestFirst).offset(Math.max(0, keep));
+    const rows = await this.db
+      .deleteFrom('console_sessions')
+      .where('id_hash', 'in', beyond)
+      .where('client_id', '=', clientId)
+      .returningAll()
+      .execute();
+    return rows.map(fromRow);
+  }
+
+  async count(): Promise<number> {
+    const row = await this.db
+      .selectFrom('console_sessions')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  async busiestClient(): Promise<{ clientId: string; sessions: number } | undefined> {
+    const row = await this.db
+      .selectFrom('console_sessions')
+      .select((eb) => ['client_id', eb.fn.countAll<number>().as('n')])
+      .groupBy('client_id')
+      .orderBy('n', 'desc')
+      .orderBy('client_id')
+      .limit(1)
+      .executeTakeFirst();
+    return row && { clientId: row.client_id, sessions: Number(row.n) };
+  }
+}
+
+function toRow(s: StoredConsoleSession): Row {
+  return {
+    id_hash: s.idHash,
+    client_id: s.clientId,
+    rsin: s.rsin,
+    scope: s.scope,
+    jti: s.jti,
+    secret_id: s.secretId,
+    token_expires_at: s.tokenExpiresAt,
+    token_sealed: s.tokenSealed,
+    flash_sealed: s.flashSealed,
+    created_at: s.createdAt,
+    last_seen_at: s.lastSeenAt,
+    ends_at: s.endsAt,
+  };
+}
+
+function fromRow(r: Row): StoredConsoleSession {
+  return {
+    idHash: r.id_hash,
+    clientId: r.client_id,
+    rsin: r.rsin,
+    scope: r.scope,
+    jti: r.jti,
+    secretId: r.secret_id,
+    tokenExpiresAt: Number(r.token_expires_at),
+    tokenSealed: r.token_sealed,
+    flashSealed: r.flash_sealed,
+    createdAt: Number(r.created_at),
+    lastSeenAt: Number(r.last_seen_at),
+    endsAt: Number(r.ends_at),
+  };
+}

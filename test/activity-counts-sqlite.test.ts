@@ -1,0 +1,3 @@
+import { activityCountsTests } from './activity-counts.js';
+
+activityCountsTests('sqlite');

@@ -1,0 +1,3 @@
+import { sharedSessionTests } from './console-shared-sessions.js';
+
+sharedSessionTests('sqlite');
