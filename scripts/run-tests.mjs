@@ -14,7 +14,8 @@
 // - A file's output is printed whole when it ends, so that files running at once do not mix;
 //   then one closing summary of all files, node's counts added up (ℹ tests, ℹ pass, ℹ fail, …),
 //   and a plain "N passed, N failed" line. The slowest files are listed with their durations,
-//   which are also kept in dist/.test-durations.json: the next run starts the longest first.
+//   which are also kept in dist/.test-durations.json: the next run starts the longest first (a
+//   fresh clone uses test/durations.json, the durations of a quiet run kept in the repository).
 //   Each file's CPU time is printed too (its node --test process, the file's process and the
 //   processes they waited for; not shared servers such as PostgreSQL), and kept in
 //   dist/.test-cpu.json: where the run's time goes when files wait on each other for cores.
@@ -39,6 +40,8 @@ const SKIP = new Set(['node_modules', 'dist', '.git']);
 /** A line of a test file's source, a comment with the reason after it: the file runs while no other file runs. */
 const ALONE_MARKER = /^\/\/ RUNS_ALONE: /m;
 const DURATIONS = path.join(root, 'dist', '.test-durations.json');
+/** Durations of a quiet run, kept in the repository: a fresh clone (CI) starts the longest first too. */
+const SEED_DURATIONS = path.join(root, 'test', 'durations.json');
 const CPU = path.join(root, 'dist', '.test-cpu.json');
 const SUMMARY = ['tests', 'suites', 'pass', 'fail', 'cancelled', 'skipped', 'todo', 'duration_ms'];
 
@@ -101,12 +104,16 @@ const runsAlone = (file) => {
     return false;
   }
 };
-let previous = {};
-try {
-  previous = JSON.parse(fs.readFileSync(DURATIONS, 'utf8'));
-} catch {
-  // a first run: files in their order
-}
+const readDurations = (file) => {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return {};
+  }
+};
+// This checkout's own timings where it has them, else the repository's (`npm run test:durations`
+// copies this checkout's there after a quiet full run).
+const previous = { ...readDurations(SEED_DURATIONS), ...readDurations(DURATIONS) };
 // The longest first, so that no long file starts last. A file not timed yet (a fresh clone) comes
 // before the timed ones, the larger before the smaller: the size is a rough guess at the length.
 const size = (file) => {
