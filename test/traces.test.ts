@@ -445,7 +445,6 @@ describe('traces over OTLP/HTTP (tracing on)', () => {
     const sent = outgoing.filter((o) => o.path === 'POST /api/v1/notificaties').map((o) => o.traceparent);
     for (const post of posts) {
       assert.equal(post.kind, CLIENT);
-      assert.equal(post.attributes['http.response.status_code'], 201);
       assert.equal(
         post.attributes['url.full'],
         `${new URL(String(post.attributes['url.full'])).origin}/api/v1/notificaties`,
@@ -454,6 +453,13 @@ describe('traces over OTLP/HTTP (tracing on)', () => {
       const round = spans.find((s) => s.spanId === post.parentSpanId);
       assert.equal(round?.name, 'deliver notifications');
       assert.equal(round.parentSpanId, '');
+    }
+    // On a busy machine a delivery may time out and be sent again: that attempt's span has no
+    // status. Every answered one was the receiver's 201, and carried its own traceparent.
+    const answered = posts.filter((s) => s.attributes['http.response.status_code'] !== undefined);
+    assert.ok(answered.length > 0, 'a delivery was answered');
+    for (const post of answered) {
+      assert.equal(post.attributes['http.response.status_code'], 201);
       assert.ok(sent.includes(`00-${post.traceId}-${post.spanId}-01`), 'its traceparent went along');
     }
   });
