@@ -18,7 +18,7 @@ export const CLIENTS = 64;
 /** Callers give up here and record a hang: far beyond any configured wait. */
 export const REQUEST_TIMEOUT_MS = 30_000;
 /** Load before the fault: every caller served, and the baseline of the slowest request measured. */
-export const WARM_UP_MS = 2000;
+export const WARM_UP_MS = 1000;
 
 export const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-load-'));
 export type Proc = Awaited<ReturnType<typeof startServeProcess>>;
