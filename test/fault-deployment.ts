@@ -47,7 +47,11 @@ export async function deploy(count: number, env: Record<string, string>, args: s
   const procs = [await startServeProcess(dataDir, shared, args)];
   const startMs = performance.now() - started;
   const secret = firstAdminSecret(procs[0]!.output())!;
-  for (let i = 1; i < count; i++) procs.push(await startServeProcess(dataDir, shared, args));
+  // The others start while the clients are registered on the first: the registry is made, and the
+  // two need different cores (a start is CPU, a registration mostly the database's).
+  const others = Promise.all(Array.from({ length: count - 1 }, () => startServeProcess(dataDir, shared, args)));
+  // Awaited below; should a registration fail first, the file's exit handler stops what started.
+  void others.catch(() => {});
   const adminToken = (
     await postForm(`${procs[0]!.url}/token`, {
       grant_type: 'client_credentials',
@@ -78,6 +82,7 @@ export async function deploy(count: number, env: Record<string, string>, args: s
       );
     }
   }
+  procs.push(...(await others));
   return { procs, targets: procs.map((p) => p.url), adminToken, bodies, startMs };
 }
 
