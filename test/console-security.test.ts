@@ -14,6 +14,12 @@ import {
   type TestServer,
 } from './helpers.js';
 
+/**
+ * Signing keys made in a millisecond, where each RSA key (the default) costs 0.1-0.5 s of CPU: the
+ * servers here start with fresh registries, and no test here is about the key's algorithm.
+ */
+const FAST_KEYS = { ZGW_AUTH_SIGNING_ALG: 'EdDSA' };
+
 const ORG_A = '123456782';
 const ORG_B = '111222333';
 
@@ -44,7 +50,7 @@ describe('console sign-in refusals: the floor of /token and one answer', () => {
   let ts: TestServer;
   before(async () => {
     // No back-off in the way: this measures the refusals themselves.
-    ts = await startTestServer({ env: { ZGW_AUTH_LOCKOUT_THRESHOLD: '100000' } });
+    ts = await startTestServer({ env: { ...FAST_KEYS, ZGW_AUTH_LOCKOUT_THRESHOLD: '100000' } });
   });
   after(() => ts.close());
 
@@ -136,7 +142,7 @@ forEachDialect((dialect) => {
   describe(`console sessions in the audit trail and activity of their organisation (${dialect})`, () => {
     let ts: TestServer;
     before(async () => {
-      ts = await startTestServer({ dialect });
+      ts = await startTestServer({ dialect, env: FAST_KEYS });
     });
     after(() => ts.close());
 
@@ -236,7 +242,7 @@ forEachDialect((dialect) => {
 describe('console forms: what the forms do not send is a 4xx, never a 500', () => {
   let ts: TestServer;
   before(async () => {
-    ts = await startTestServer();
+    ts = await startTestServer({ env: FAST_KEYS });
   });
   after(() => ts.close());
 
@@ -359,7 +365,7 @@ describe('console forms: what the forms do not send is a 4xx, never a 500', () =
 describe('console sessions follow the registry', () => {
   let ts: TestServer;
   before(async () => {
-    ts = await startTestServer();
+    ts = await startTestServer({ env: FAST_KEYS });
     await ts.app.organisations.create({ rsin: ORG_A, name: 'A' }, { id: 'test' });
     await ts.app.organisations.create({ rsin: ORG_B, name: 'B' }, { id: 'test' });
   });
@@ -423,7 +429,7 @@ describe('console sessions follow the registry', () => {
 describe('console client edits that would lock administrators out', () => {
   let ts: TestServer;
   before(async () => {
-    ts = await startTestServer();
+    ts = await startTestServer({ env: FAST_KEYS });
     await ts.app.organisations.create({ rsin: ORG_A, name: 'Gemeente A' }, { id: 'test' });
     await ts.app.organisations.create({ rsin: ORG_B, name: 'Gemeente B' }, { id: 'test' });
   });
@@ -571,7 +577,7 @@ describe('console client edits that would lock administrators out', () => {
 describe('console sessions end with the secret they signed in with', () => {
   let ts: TestServer;
   before(async () => {
-    ts = await startTestServer();
+    ts = await startTestServer({ env: FAST_KEYS });
   });
   after(() => ts.close());
 

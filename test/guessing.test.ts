@@ -17,6 +17,12 @@ import {
   type TestServer,
 } from './helpers.js';
 
+/**
+ * Signing keys made in a millisecond, where each RSA key (the default) costs 0.1-0.5 s of CPU: the
+ * servers here start with fresh registries, and no test here is about the key's algorithm.
+ */
+const FAST_KEYS = { ZGW_AUTH_SIGNING_ALG: 'EdDSA' };
+
 const run = promisify(execFile);
 type Cred = { clientId: string; secret: string };
 
@@ -31,7 +37,9 @@ const tokenAt = (ts: TestServer, c: Cred, from: string) =>
 describe('back-off policy on a shared egress address', () => {
   let ts: TestServer;
   before(async () => {
-    ts = await startTestServer({ env: { ZGW_AUTH_LOCKOUT_THRESHOLD: '3', ZGW_AUTH_LOCKOUT_BASE_SECONDS: '60' } });
+    ts = await startTestServer({
+      env: { ...FAST_KEYS, ZGW_AUTH_LOCKOUT_THRESHOLD: '3', ZGW_AUTH_LOCKOUT_BASE_SECONDS: '60' },
+    });
   });
   after(() => ts.close());
 
@@ -171,6 +179,7 @@ for (const limiter of ['memory', 'redis'] as const) {
     before(async () => {
       ts = await startTestServer({
         env: {
+          ...FAST_KEYS,
           ZGW_AUTH_LOCKOUT_THRESHOLD: '3',
           ZGW_AUTH_LOCKOUT_BASE_SECONDS: '60',
           ...(limiter === 'redis' ? { REDIS_URL: 'redis://127.0.0.1:6379/8' } : {}),
@@ -213,7 +222,9 @@ for (const limiter of ['memory', 'redis'] as const) {
 describe('HS256 tokens at /admin count as guesses', () => {
   let ts: TestServer;
   before(async () => {
-    ts = await startTestServer({ env: { ZGW_AUTH_LOCKOUT_THRESHOLD: '3', ZGW_AUTH_LOCKOUT_BASE_SECONDS: '60' } });
+    ts = await startTestServer({
+      env: { ...FAST_KEYS, ZGW_AUTH_LOCKOUT_THRESHOLD: '3', ZGW_AUTH_LOCKOUT_BASE_SECONDS: '60' },
+    });
   });
   after(() => ts.close());
 
@@ -267,8 +278,8 @@ describe('HS256 tokens at /introspect count as guesses', () => {
   let anonymous: TestServer;
   before(async () => {
     const env = { ZGW_AUTH_LOCKOUT_THRESHOLD: '3', ZGW_AUTH_LOCKOUT_BASE_SECONDS: '60' };
-    ts = await startTestServer({ env });
-    anonymous = await startTestServer({ env: { ...env, ZGW_AUTH_INTROSPECTION_ANONYMOUS: 'true' } });
+    ts = await startTestServer({ env: { ...FAST_KEYS, ...env } });
+    anonymous = await startTestServer({ env: { ...FAST_KEYS, ...env, ZGW_AUTH_INTROSPECTION_ANONYMOUS: 'true' } });
   });
   after(() => Promise.all([ts.close(), anonymous.close()]));
 
@@ -327,7 +338,7 @@ forEachDialect((dialect) => {
   describe(`failed authentications in the audit trail at once, folded (${dialect})`, () => {
     let ts: TestServer;
     before(async () => {
-      ts = await startTestServer({ dialect, env: { ZGW_AUTH_LOCKOUT_THRESHOLD: '1000' } });
+      ts = await startTestServer({ dialect, env: { ...FAST_KEYS, ZGW_AUTH_LOCKOUT_THRESHOLD: '1000' } });
     });
     after(() => ts.close());
 
@@ -403,7 +414,7 @@ forEachDialect((dialect) => {
   describe(`failed authentication reasons in the audit trail (${dialect})`, () => {
     let ts: TestServer;
     before(async () => {
-      ts = await startTestServer({ dialect, env: { ZGW_AUTH_LOCKOUT_THRESHOLD: '1000' } });
+      ts = await startTestServer({ dialect, env: { ...FAST_KEYS, ZGW_AUTH_LOCKOUT_THRESHOLD: '1000' } });
     });
     after(() => ts.close());
 

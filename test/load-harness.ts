@@ -171,6 +171,11 @@ export class LoadRun {
     return out;
   }
 
+  /** Requests answered `key` that both started and ended in [from, to) milliseconds. */
+  answeredWithin(key: string, from: number, to: number): number {
+    return this.samples.filter((s) => s.key === key && s.start >= from && s.end < to).length;
+  }
+
   /** The slowest request, in milliseconds. */
   maxLatency(from = 0, to = Infinity): number {
     let max = 0;

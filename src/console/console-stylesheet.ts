@@ -164,7 +164,7 @@ export interface Stylesheet {
 }
 
 /**
- * The console's one stylesheet, built once at start from the NL Design System packages in
+ * The console's one stylesheet, built once (when first needed) from the NL Design System packages in
  * node_modules (no CDN): the rules of the components in COMPONENTS, the design tokens those and the
  * console's own styles use, and the console's own styles. The packages' bundles are 400 kB and
  * 90 kB; this is a small part of them.
