@@ -2019,8 +2019,8 @@ export const MUTATIONS = [
     fn: 'ConsoleSessions.create',
     file: 'src/sessions/console-sessions.ts',
     tests: ['src/sessions/console-sessions', 'console-shared-sessions-sqlite'],
-    from: 'await this.store.takeBeyond(data.clientId, SESSIONS_PER_CLIENT - 1)',
-    to: 'await this.store.takeBeyond(data.clientId, Number.MAX_SAFE_INTEGER)',
+    from: 'await store.takeBeyond(data.clientId, SESSIONS_PER_CLIENT - 1)',
+    to: 'await store.takeBeyond(data.clientId, Number.MAX_SAFE_INTEGER)',
   },
   {
     id: 'console-storage-unavailable-503',
@@ -4132,5 +4132,15 @@ export const MUTATIONS = [
     tests: ['audit-siem-sqlite'],
     from: "fs.closeSync(fs.openSync(target, 'a', 0o600));",
     to: "fs.closeSync(fs.openSync(target, 'a', 0o644));",
+  },
+  {
+    id: 'console-sign-ins-serialized',
+    check:
+      'Console: sign-ins run one at a time across processes (count, evictions and insert in one locked transaction), so racing sign-ins cannot exceed the caps',
+    fn: 'KyselyConsoleSessionStore.serialized',
+    file: 'src/storage/kysely-console-session-store.ts',
+    tests: ['store-contract', 'console-shared-sessions-sqlite', 'console-shared-sessions-postgres'],
+    from: "if (this.dialect === 'postgres')",
+    to: "if (Math.random() < 2) return work(this);\n    if (this.dialect === 'postgres')",
   },
 ];

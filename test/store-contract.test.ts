@@ -35,6 +35,7 @@ import {
   MemoryConsoleSessionStore,
   type StoredConsoleSession,
 } from '../src/sessions/console-session-store.js';
+import { ConsoleSessions, type SessionEnd, SESSIONS_PER_CLIENT } from '../src/sessions/console-sessions.js';
 import { clientRowAt, migratedPostgres, rawDatabase } from './helpers.js';
 
 /**
@@ -771,6 +772,34 @@ for (const [backend, open] of BACKENDS) {
         assert.equal((await store.takeBeyond('a', 0)).length, 2);
         assert.equal(await store.busiestClient(), undefined);
         assert.equal(await store.count(), 0);
+      });
+
+      it('sign-ins at once stay within the caps: no client above SESSIONS_PER_CLIENT, the store not above its max', async () => {
+        const ended: SessionEnd[] = [];
+        const max = SESSIONS_PER_CLIENT + 5;
+        const service = new ConsoleSessions(
+          s.consoleSessions,
+          { idleMs: 60_000, lifetimeMs: 3_600_000, max },
+          () => T0,
+          (_session, why) => void ended.push(why),
+        );
+        const signIn = (clientId: string) =>
+          service.create({
+            clientId,
+            rsin: '000000000',
+            scope: 'zgw-auth:admin',
+            accessToken: 't',
+            jti: crypto.randomUUID(),
+            secretId: 'sec_1',
+            tokenExpiresAt: T0 / 1000 + 3600,
+          });
+        // All started before any finishes: each would count the room before the others' inserts.
+        await Promise.all(Array.from({ length: SESSIONS_PER_CLIENT * 3 }, () => signIn('flooder')));
+        assert.equal(await s.consoleSessions.count(), SESSIONS_PER_CLIENT);
+        assert.equal(ended.length, SESSIONS_PER_CLIENT * 2, 'each sign-in beyond the cap ended one session');
+        await Promise.all(Array.from({ length: 20 }, (_, k) => signIn(`other-${k}`)));
+        assert.equal(await s.consoleSessions.count(), max);
+        assert.ok(ended.every((why) => why === 'evicted'));
       });
     });
 

@@ -98,15 +98,7 @@ export class ConsoleSessions {
       lastSeenAt: t,
       endsAt: Math.min(t + this.settings.lifetimeMs, data.tokenExpiresAt * 1000),
     };
-    // Bounded without letting one administrator sign the others out: a client's own oldest session
-    // makes room first; when the store is full, one of the client holding the most sessions does.
-    await this.ended(await this.store.takeBeyond(data.clientId, SESSIONS_PER_CLIENT - 1), 'evicted');
-    if ((await this.store.count()) >= this.max) {
-      await this.sweep();
-      const busiest = (await this.store.count()) >= this.max ? await this.store.busiestClient() : undefined;
-      if (busiest) await this.ended(await this.store.takeBeyond(busiest.clientId, busiest.sessions - 1), 'evicted');
-    }
-    await this.store.insert({
+    const row: StoredConsoleSession = {
       idHash,
       clientId: session.clientId,
       rsin: session.rsin,
@@ -119,7 +111,30 @@ export class ConsoleSessions {
       createdAt: t,
       lastSeenAt: t,
       endsAt: session.endsAt,
+    };
+    // Bounded without letting one administrator sign the others out: a client's own oldest session
+    // makes room first; when the store is full, run-out sessions do, then one of the client holding
+    // the most sessions. Counted and inserted as one step that no other sign-in (of any process)
+    // runs beside, or racing sign-ins would each find room for themselves. The ended sessions'
+    // tokens are revoked after that step, outside it.
+    const ends = await this.store.serialized(async (store) => {
+      const ends: [StoredConsoleSession, SessionEnd][] = [];
+      const evicted = (rows: StoredConsoleSession[]) =>
+        ends.push(...rows.map((r): [StoredConsoleSession, SessionEnd] => [r, 'evicted']));
+      evicted(await store.takeBeyond(data.clientId, SESSIONS_PER_CLIENT - 1));
+      if ((await store.count()) >= this.max) {
+        for (const r of await store.takeExpired(t, this.settings.idleMs, SWEEP_BATCH))
+          ends.push([r, this.endReason(r, t) ?? 'expired']);
+        for (let round = 0; round < SWEEP_ROUNDS && (await store.count()) >= this.max; round++) {
+          const busiest = await store.busiestClient();
+          if (!busiest) break;
+          evicted(await store.takeBeyond(busiest.clientId, busiest.sessions - 1));
+        }
+      }
+      await store.insert(row);
+      return ends;
     });
+    for (const [r, why] of ends) await this.onEnd(endedOf(r), why);
     this.loaded.set(session, { id, idHash, rsin: session.rsin, flash: undefined });
     return { id, session };
   }
@@ -206,10 +221,6 @@ export class ConsoleSessions {
     const row = await this.store.take(idHash);
     // Another process took it first: it revokes the token.
     if (row) await this.onEnd(endedOf(row), why);
-  }
-
-  private async ended(rows: StoredConsoleSession[], why: SessionEnd): Promise<void> {
-    for (const row of rows) await this.onEnd(endedOf(row), why);
   }
 
   private endReason(session: Pick<StoredConsoleSession, 'endsAt' | 'lastSeenAt'>, t: number): SessionEnd | undefined {
