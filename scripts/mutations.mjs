@@ -4143,4 +4143,23 @@ export const MUTATIONS = [
     from: "if (this.dialect === 'postgres')",
     to: "if (Math.random() < 2) return work(this);\n    if (this.dialect === 'postgres')",
   },
+  {
+    id: 'console-sweep-database-clock',
+    check: "Console: a sweep never ends sessions by a process clock ahead of the database's",
+    fn: 'ConsoleSessions.sweepBefore',
+    file: 'src/sessions/console-sessions.ts',
+    tests: ['store-contract'],
+    from: 'Math.min(this.now(), await store.databaseNow())',
+    to: 'Math.min(this.now(), Infinity)',
+  },
+  {
+    id: 'console-sweep-margin',
+    check:
+      'Console: a sweep ends a session only SWEEP_MARGIN_MS after it ran out (not early for one last seen by a process whose clock is behind)',
+    fn: 'ConsoleSessions.sweepBefore',
+    file: 'src/sessions/console-sessions.ts',
+    tests: ['store-contract'],
+    from: '- SWEEP_MARGIN_MS',
+    to: '- 0',
+  },
 ];

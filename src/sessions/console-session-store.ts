@@ -41,6 +41,11 @@ export interface ConsoleSessionStore {
   update(idHash: string, changes: { rsin?: string; flashSealed?: string | null }): Promise<void>;
   /** Deletes the session; returns it when this call deleted it. */
   take(idHash: string): Promise<StoredConsoleSession | undefined>;
+  /**
+   * The database's clock, epoch ms: the one clock every process sharing the store reads alike (a
+   * process's own may run ahead or behind).
+   */
+  databaseNow(): Promise<number>;
   /** Deletes at most `limit` sessions past `endsAt` or last seen `idleMs` or longer before `t`, and returns them. */
   takeExpired(t: number, idleMs: number, limit: number): Promise<StoredConsoleSession[]>;
   /** Deletes the client's sessions beyond its `keep` newest (by createdAt), and returns them. */
@@ -62,6 +67,13 @@ export class MemoryConsoleSessionStore implements ConsoleSessionStore {
   private readonly rows = new Map<string, StoredConsoleSession>();
   /** The end of the queue of `serialized` calls. */
   private queue: Promise<unknown> = Promise.resolve();
+
+  /** `clock`: what stands for the database's clock (this host's, by default). */
+  constructor(private readonly clock: () => number = Date.now) {}
+
+  async databaseNow(): Promise<number> {
+    return this.clock();
+  }
 
   async insert(session: StoredConsoleSession): Promise<void> {
     if (this.rows.has(session.idHash)) throw new Error('session id hash taken');

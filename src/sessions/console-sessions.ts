@@ -48,6 +48,13 @@ export const SESSIONS_PER_CLIENT = 10;
 /** Run-out sessions ended per statement, and statements per sweep: bounded work whatever piled up. */
 export const SWEEP_BATCH = 200;
 export const SWEEP_ROUNDS = 50;
+/**
+ * A sweep ends a session only this long after it ran out, and never by a clock ahead of the
+ * database's: a process whose clock runs ahead does not end the sessions that the others still
+ * serve, nor does a sweep end early one last seen by a process whose clock is behind (by up to this).
+ * A request for a session that ran out still ends it at once, in whichever process takes it.
+ */
+export const SWEEP_MARGIN_MS = 120_000;
 
 /**
  * `refused`: the admin API no longer takes the session's token (client disabled, deleted or without
@@ -123,8 +130,9 @@ export class ConsoleSessions {
         ends.push(...rows.map((r): [StoredConsoleSession, SessionEnd] => [r, 'evicted']));
       evicted(await store.takeBeyond(data.clientId, SESSIONS_PER_CLIENT - 1));
       if ((await store.count()) >= this.max) {
-        for (const r of await store.takeExpired(t, this.settings.idleMs, SWEEP_BATCH))
-          ends.push([r, this.endReason(r, t) ?? 'expired']);
+        const before = await this.sweepBefore(store);
+        for (const r of await store.takeExpired(before, this.settings.idleMs, SWEEP_BATCH))
+          ends.push([r, this.endReason(r, before) ?? 'expired']);
         for (let round = 0; round < SWEEP_ROUNDS && (await store.count()) >= this.max; round++) {
           const busiest = await store.busiestClient();
           if (!busiest) break;
@@ -203,9 +211,12 @@ export class ConsoleSessions {
     await this.end(sessionIdHash(id), why);
   }
 
-  /** Ends every session that has run out (run every minute, so that their tokens are revoked soon), in bounded batches. */
+  /**
+   * Ends every session that has run out (run every minute, so that their tokens are revoked soon),
+   * in bounded batches; by the database's clock when this process's runs ahead (SWEEP_MARGIN_MS).
+   */
   async sweep(): Promise<void> {
-    const t = this.now();
+    const t = await this.sweepBefore(this.store);
     for (let round = 0; round < SWEEP_ROUNDS; round++) {
       const rows = await this.store.takeExpired(t, this.settings.idleMs, SWEEP_BATCH);
       for (const row of rows) await this.onEnd(endedOf(row), this.endReason(row, t) ?? 'expired');
@@ -215,6 +226,11 @@ export class ConsoleSessions {
 
   size(): Promise<number> {
     return this.store.count();
+  }
+
+  /** The time a sweep ends sessions by: this process's clock, never ahead of the database's, less the margin. */
+  private async sweepBefore(store: ConsoleSessionStore): Promise<number> {
+    return Math.min(this.now(), await store.databaseNow()) - SWEEP_MARGIN_MS;
   }
 
   private async end(idHash: string, why: SessionEnd): Promise<void> {

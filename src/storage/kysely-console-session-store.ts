@@ -61,6 +61,17 @@ export class KyselyConsoleSessionStore implements ConsoleSessionStore {
     return row && fromRow(row);
   }
 
+  async databaseNow(): Promise<number> {
+    // PostgreSQL: the server's wall clock (clock_timestamp, not the transaction's start). SQLite
+    // runs in this host's processes: its clock is theirs, read by SQLite rather than the process.
+    const now =
+      this.dialect === 'postgres'
+        ? sql<{ ms: number | string }>`select extract(epoch from clock_timestamp()) * 1000 as ms`
+        : sql<{ ms: number | string }>`select (julianday('now') - 2440587.5) * 86400000.0 as ms`;
+    const { rows } = await now.execute(this.db);
+    return Math.floor(Number(rows[0]!.ms));
+  }
+
   async takeExpired(t: number, idleMs: number, limit: number): Promise<StoredConsoleSession[]> {
     const rows = await this.db
       .deleteFrom('console_sessions')
