@@ -4162,4 +4162,16 @@ export const MUTATIONS = [
     from: '- SWEEP_MARGIN_MS',
     to: '- 0',
   },
+  {
+    id: 'expiry-announcement-one-transaction',
+    check:
+      "Expiring credentials: the 'announced' mark commits only with its audit event (one transaction; a crash keeps neither alone)",
+    fn: 'KyselyClientStore.announceExpiryOnce',
+    file: 'src/storage/kysely-client-store.ts',
+    tests: ['credential-expiry'],
+    edits: [
+      ['return this.db.transaction().execute(async (trx) => {', 'const trx = this.db;\n    return (async () => {'],
+      ['return true;\n    });', 'return true;\n    })();'],
+    ],
+  },
 ];
