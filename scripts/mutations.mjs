@@ -2019,8 +2019,8 @@ export const MUTATIONS = [
     fn: 'ConsoleSessions.create',
     file: 'src/sessions/console-sessions.ts',
     tests: ['src/sessions/console-sessions', 'console-shared-sessions-sqlite'],
-    from: 'await this.store.takeBeyond(data.clientId, SESSIONS_PER_CLIENT - 1)',
-    to: 'await this.store.takeBeyond(data.clientId, Number.MAX_SAFE_INTEGER)',
+    from: 'await store.takeBeyond(data.clientId, SESSIONS_PER_CLIENT - 1)',
+    to: 'await store.takeBeyond(data.clientId, Number.MAX_SAFE_INTEGER)',
   },
   {
     id: 'console-storage-unavailable-503',
@@ -4132,5 +4132,56 @@ export const MUTATIONS = [
     tests: ['audit-siem-sqlite'],
     from: "fs.closeSync(fs.openSync(target, 'a', 0o600));",
     to: "fs.closeSync(fs.openSync(target, 'a', 0o644));",
+  },
+  {
+    id: 'console-sign-ins-serialized',
+    check:
+      'Console: sign-ins run one at a time across processes (count, evictions and insert in one locked transaction), so racing sign-ins cannot exceed the caps',
+    fn: 'KyselyConsoleSessionStore.serialized',
+    file: 'src/storage/kysely-console-session-store.ts',
+    tests: ['store-contract', 'console-shared-sessions-sqlite', 'console-shared-sessions-postgres'],
+    from: "if (this.dialect === 'postgres')",
+    to: "if (Math.random() < 2) return work(this);\n    if (this.dialect === 'postgres')",
+  },
+  {
+    id: 'console-sweep-database-clock',
+    check: "Console: a sweep never ends sessions by a process clock ahead of the database's",
+    fn: 'ConsoleSessions.sweepBefore',
+    file: 'src/sessions/console-sessions.ts',
+    tests: ['store-contract'],
+    from: 'Math.min(this.now(), await store.databaseNow())',
+    to: 'Math.min(this.now(), Infinity)',
+  },
+  {
+    id: 'console-sweep-margin',
+    check:
+      'Console: a sweep ends a session only SWEEP_MARGIN_MS after it ran out (not early for one last seen by a process whose clock is behind)',
+    fn: 'ConsoleSessions.sweepBefore',
+    file: 'src/sessions/console-sessions.ts',
+    tests: ['store-contract'],
+    from: '- SWEEP_MARGIN_MS',
+    to: '- 0',
+  },
+  {
+    id: 'expiry-announcement-one-transaction',
+    check:
+      "Expiring credentials: the 'announced' mark commits only with its audit event (one transaction; a crash keeps neither alone)",
+    fn: 'KyselyClientStore.announceExpiryOnce',
+    file: 'src/storage/kysely-client-store.ts',
+    tests: ['credential-expiry'],
+    edits: [
+      ['return this.db.transaction().execute(async (trx) => {', 'const trx = this.db;\n    return (async () => {'],
+      ['return true;\n    });', 'return true;\n    })();'],
+    ],
+  },
+  {
+    id: 'bootstrap-applicatie-audited-with-mark',
+    check:
+      "Autorisaties API: the first administrator's applicatie is audited in the transaction that marks and grants it (a start killed after the grant leaves it audited)",
+    fn: 'KyselyApplicatieStore.once',
+    file: 'src/storage/kysely-applicatie-store.ts',
+    tests: ['interrupted-first-start-sqlite', 'interrupted-first-start-postgres'],
+    from: 'if (event)',
+    to: 'if (event && Math.random() < 0)',
   },
 ];

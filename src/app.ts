@@ -286,7 +286,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     ...(trust ? { trust } : {}),
     expiryWarning: config.expiryWarning,
   });
-  const expiry = new CredentialExpiry(clientStore, audit, now, config.expiryWarning);
+  const expiry = new CredentialExpiry(clientStore, now, config.expiryWarning);
   const issuer = new TokenIssuer(keys, config, now);
   const policy = {
     threshold: config.lockoutThreshold,

@@ -741,7 +741,7 @@ export const OPTIONS: { [K in keyof Config]: OptionSpec<K> } = {
     flag: '--console-idle-timeout',
     defaultDoc: '900',
     parse: int(60, 86_400),
-    doc: 'Seconds without a request after which a console session ends. Sessions live in the database, so this holds whichever process takes each request; every process ends run-out sessions once a minute.',
+    doc: 'Seconds without a request after which a console session ends. Sessions live in the database, so this holds whichever process takes each request; every process sweeps run-out sessions once a minute, two minutes after they ran out and never by a clock ahead of the database clock (a request ends one at once).',
   },
   consoleSessionLifetime: {
     key: 'consoleSessionLifetime',

@@ -320,6 +320,32 @@ export function sharedSessionTests(dialect: DialectName): void {
       assert.equal(evicted.length, 11);
       assert.ok(evicted.every((e) => JSON.parse(e.details).why === 'evicted'));
     });
+
+    it(`sign-ins of one client at once, on both processes, leave exactly ${SESSIONS_PER_CLIENT} of its sessions`, async () => {
+      const racer = await createClient(`racer-${dialect}`, { allowedScopes: [ADMIN_SCOPE] });
+      const n = SESSIONS_PER_CLIENT * 3;
+      // Straight to the processes, all sent before any answer: the balancer would take them one by one.
+      const answers = await Promise.all(
+        Array.from({ length: n }, (_, k) =>
+          postForm(
+            `${procs[k % 2]!.url}/console/sign-in`,
+            { client_id: racer.clientId, client_secret: racer.secret },
+            { origin: lb.url },
+          ),
+        ),
+      );
+      assert.deepEqual(
+        answers.map((a) => a.status),
+        Array.from({ length: n }, () => 303),
+      );
+      const [counted] = await rows<{ n: number | string }>(
+        'SELECT count(*) AS n FROM console_sessions WHERE client_id = ?',
+        [racer.clientId],
+      );
+      assert.equal(Number(counted?.n), SESSIONS_PER_CLIENT);
+      const evicted = await auditedEnds(racer.clientId, n - SESSIONS_PER_CLIENT);
+      assert.equal(evicted.length, n - SESSIONS_PER_CLIENT, 'each session beyond the cap ended once');
+    });
   });
 
   if (dialect === 'postgres')

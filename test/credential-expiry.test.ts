@@ -13,12 +13,16 @@ import {
   CLI,
   Clock,
   type DialectName,
+  eventually,
+  firstAdminSecret,
   forEachDialect,
   freshPostgres,
+  postForm,
   request,
   startTestServer,
   type TestServer,
 } from './helpers.js';
+import { registry, runCli, startAgain } from './interrupted.js';
 import { makeTestPki, type TestPki } from './pki/test-pki.js';
 
 const run = promisify(execFile);
@@ -434,5 +438,64 @@ forEachDialect((dialect: DialectName) => {
       );
       assert.equal(await ts.app.expiry.announce(), 0);
     });
+  });
+});
+
+forEachDialect((dialect: DialectName) => {
+  describe(`an expiry announcement cut short by a crash (${dialect})`, () => {
+    // expiry:marked: killed after the mark, before its event (one transaction: neither stays);
+    // expiry:announced: killed once both are written (the restart does not announce again).
+    for (const point of ['expiry:marked', 'expiry:announced'])
+      it(`killed at ${point}: after a restart the secret is announced exactly once`, async (t) => {
+        const { dir, env: where } = await registry(t, dialect);
+        const env = { ...where, ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64') };
+        let server = await startAgain(t, dir, env);
+        const admin = { clientId: 'zgw-auth-admin', secret: firstAdminSecret(server.output())! };
+        assert.ok(admin.secret, 'the first start showed the admin secret');
+        const api = async (method: string, url: string, body?: unknown) => {
+          const token = await postForm(`${server.url}/token`, {
+            grant_type: 'client_credentials',
+            client_id: admin.clientId,
+            client_secret: admin.secret,
+          });
+          return request(`${server.url}/admin${url}`, {
+            method,
+            headers: {
+              authorization: `Bearer ${token.json.access_token as string}`,
+              ...(body ? { 'content-type': 'application/json' } : {}),
+            },
+            ...(body ? { body: JSON.stringify(body) } : {}),
+          });
+        };
+        const created = await api('POST', '/clients', { clientId: 'expiring-soon', rsin: ORG_A });
+        assert.equal(created.status, 201, created.text);
+        // Within the default window (30 days) at once: the next start announces it.
+        const added = await api('POST', '/clients/expiring-soon/secrets', {
+          label: 'short',
+          expiresAt: Date.now() + 10 * DAY_S * 1000,
+        });
+        assert.equal(added.status, 201, added.text);
+        const secretId = (added.json as { secret: { secretId: string } }).secret.secretId;
+        await server.stop();
+
+        const crashed = runCli(t, ['serve', '--port', '0'], { ...env, ZGW_AUTH_TEST_CRASH_AT: point });
+        assert.equal((await crashed.exited).signal, 'SIGKILL', `reached ${point}:\n${crashed.output()}`);
+
+        server = await startAgain(t, dir, env);
+        const announced = async () =>
+          (
+            (await api('GET', '/audit?action=secret.expiring')).json as {
+              items: { target: string; details: { secretId: string } }[];
+            }
+          ).items.filter((e) => e.details.secretId === secretId);
+        assert.ok(await eventually(async () => (await announced()).length > 0, 10_000), 'announced after the restart');
+        // A moment more, to see a second one if there were.
+        await new Promise((r) => setTimeout(r, 300));
+        assert.deepEqual(
+          (await announced()).map((e) => e.target),
+          ['expiring-soon'],
+        );
+        await server.stop();
+      });
   });
 });

@@ -44,6 +44,11 @@ async function assertOneDeliveredAdministrator(
     headers: { authorization: `Bearer ${token.json.access_token}` },
   });
   assert.equal(clients.json.total, 1, `${label}: one administrator, never a second`);
+  // Its applicatie of the Autorisaties API, made once per registry, and its creation audited once.
+  const created = await request(`${server.url}/admin/audit?action=applicatie.created`, {
+    headers: { authorization: `Bearer ${token.json.access_token}` },
+  });
+  assert.equal(created.json.items.length, 1, `${label}: the administrator's applicatie audited once`);
   assert.doesNotMatch(server.output(), /has never been used/, `${label}: nothing to recover`);
 }
 
@@ -56,6 +61,7 @@ const FIRST_START_POINTS = [
   'first-start:admin-inserted',
   'first-start:delivered',
   'first-start:committed',
+  'first-start:autorisaties-granted',
 ];
 /** Signals and when they come, as a share of a start measured in the same run (machines and load differ). */
 const TIMED: Array<[NodeJS.Signals, number]> = [

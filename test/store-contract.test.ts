@@ -35,6 +35,13 @@ import {
   MemoryConsoleSessionStore,
   type StoredConsoleSession,
 } from '../src/sessions/console-session-store.js';
+import {
+  ConsoleSessions,
+  type SessionEnd,
+  SESSIONS_PER_CLIENT,
+  SWEEP_MARGIN_MS,
+} from '../src/sessions/console-sessions.js';
+import { sessionIdHash } from '../src/sessions/session-secrets.js';
 import { clientRowAt, migratedPostgres, rawDatabase } from './helpers.js';
 
 /**
@@ -771,6 +778,80 @@ for (const [backend, open] of BACKENDS) {
         assert.equal((await store.takeBeyond('a', 0)).length, 2);
         assert.equal(await store.busiestClient(), undefined);
         assert.equal(await store.count(), 0);
+      });
+
+      it('sign-ins at once stay within the caps: no client above SESSIONS_PER_CLIENT, the store not above its max', async () => {
+        const ended: SessionEnd[] = [];
+        const max = SESSIONS_PER_CLIENT + 5;
+        const service = new ConsoleSessions(
+          s.consoleSessions,
+          { idleMs: 60_000, lifetimeMs: 3_600_000, max },
+          () => T0,
+          (_session, why) => void ended.push(why),
+        );
+        const signIn = (clientId: string) =>
+          service.create({
+            clientId,
+            rsin: '000000000',
+            scope: 'zgw-auth:admin',
+            accessToken: 't',
+            jti: crypto.randomUUID(),
+            secretId: 'sec_1',
+            tokenExpiresAt: T0 / 1000 + 3600,
+          });
+        // All started before any finishes: each would count the room before the others' inserts.
+        await Promise.all(Array.from({ length: SESSIONS_PER_CLIENT * 3 }, () => signIn('flooder')));
+        assert.equal(await s.consoleSessions.count(), SESSIONS_PER_CLIENT);
+        assert.equal(ended.length, SESSIONS_PER_CLIENT * 2, 'each sign-in beyond the cap ended one session');
+        await Promise.all(Array.from({ length: 20 }, (_, k) => signIn(`other-${k}`)));
+        assert.equal(await s.consoleSessions.count(), max);
+        assert.ok(ended.every((why) => why === 'evicted'));
+      });
+
+      it('a sweep by a process whose clock runs ahead ends no session the others serve; one behind shortens none', async () => {
+        const idleMs = 30_000;
+        const ended: string[] = [];
+        // Processes on one store, each with its own clock; the database's is the real time.
+        const process = (skewMs: number) =>
+          new ConsoleSessions(
+            s.consoleSessions,
+            { idleMs, lifetimeMs: 3_600_000 },
+            () => Date.now() + skewMs,
+            (session) => void ended.push(session.clientId),
+          );
+        const signIn = async (service: ConsoleSessions, clientId: string) =>
+          (
+            await service.create({
+              clientId,
+              rsin: '000000000',
+              scope: 'zgw-auth:admin',
+              accessToken: 't',
+              jti: crypto.randomUUID(),
+              secretId: 'sec_1',
+              tokenExpiresAt: Math.floor(Date.now() / 1000) + 7200,
+            })
+          ).id;
+        const right = process(0);
+        const ahead = process(3_600_000);
+        // Behind by less than the margin, more than the idle time: its sessions look idle to the others.
+        const behind = process(-(SWEEP_MARGIN_MS - 10_000));
+        const live = await signIn(right, 'live');
+        const seenBehind = await signIn(behind, 'seen-behind');
+        // Run out long ago, by every clock: swept by any process.
+        const old = Date.now() - SWEEP_MARGIN_MS - 60_000;
+        await s.consoleSessions.insert({
+          ...(await s.consoleSessions.get(sessionIdHash(live)))!,
+          idHash: 'run-out',
+          clientId: 'run-out',
+          createdAt: old,
+          lastSeenAt: old,
+        });
+        await ahead.sweep();
+        await right.sweep();
+        assert.deepEqual(ended, ['run-out']);
+        assert.ok(await right.get(live), "the right clock's session still serves");
+        assert.ok(await behind.get(seenBehind), 'the session of the process behind still serves there');
+        assert.equal(await s.consoleSessions.count(), 2);
       });
     });
 

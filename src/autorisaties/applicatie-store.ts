@@ -1,6 +1,16 @@
 import type { Applicatie } from './model.js';
 import type { PendingNotification } from './notifications.js';
 
+/** An audit event written by `once` with its mark. */
+export interface OnceEvent {
+  at: number;
+  actor: string;
+  action: string;
+  target: string;
+  organisation: string | null;
+  details: Record<string, unknown>;
+}
+
 export interface ApplicatieFilter {
   /** Applicaties holding every one of these client ids (the reference implementation's `contains`). */
   clientIds?: readonly string[];
@@ -39,6 +49,10 @@ export interface ApplicatieStore {
   delete(uuid: string, notification?: PendingNotification): Promise<boolean>;
   /** The organisation (RSIN) of each of these client ids the registry holds. */
   clientOrganisations(clientIds: readonly string[]): Promise<Map<string, string>>;
-  /** Once per registry: `grant` runs, in one transaction with the mark, when the mark `name` is not set yet. */
-  once(name: string, grant: (store: ApplicatieStore) => Promise<void>): Promise<boolean>;
+  /**
+   * Once per registry: `grant` runs, in one transaction with the mark, when the mark `name` is not
+   * set yet; the audit event it returns is written in that transaction too (a crash keeps neither
+   * the mark nor the grant without it).
+   */
+  once(name: string, grant: (store: ApplicatieStore) => Promise<OnceEvent | undefined>): Promise<boolean>;
 }

@@ -1,4 +1,4 @@
-import type { NewAuditEvent } from '../audit/audit-log.js';
+import { crashPoint } from '../crash-point.js';
 
 /**
  * Credentials of clients that stop working on a date of their own, warned about before they do:
@@ -28,6 +28,15 @@ export interface ExpiringCredential {
   announcedAt: number | null;
 }
 
+/** The audit event announcing a credential's coming expiry, written by the store with the mark. */
+export interface ExpiryAnnouncement {
+  actor: 'system';
+  action: 'secret.expiring' | 'client_key.expiring';
+  target: string;
+  organisation: string;
+  details: Record<string, unknown>;
+}
+
 /** Where the credentials and their announcements are kept. */
 export interface CredentialExpiryStore {
   /** Credentials of the kind expiring after `from` and at or before `until`, soonest first, at most `limit`. */
@@ -40,10 +49,18 @@ export interface CredentialExpiryStore {
     organisation?: string,
   ): Promise<ExpiringCredential[]>;
   /**
-   * Marks the credential as announced at `at` unless it was already: true only for the one call
-   * (of any process) that marked it, so each credential is announced once.
+   * Marks the credential as announced at `at` unless it was already, and then writes `event` (at
+   * `at`) to the audit trail in the same transaction: true only for the one call (of any process)
+   * that marked it, so each credential is announced once, and a crash never keeps the mark without
+   * its event.
    */
-  markExpiryAnnounced(kind: CredentialKind, clientId: string, id: string, at: number): Promise<boolean>;
+  announceExpiry(
+    kind: CredentialKind,
+    clientId: string,
+    id: string,
+    at: number,
+    event: ExpiryAnnouncement,
+  ): Promise<boolean>;
 }
 
 /** Most expiring credentials looked at per kind in one go (a registry has far fewer). */
@@ -81,7 +98,6 @@ export class CredentialExpiry {
 
   constructor(
     private readonly store: CredentialExpiryStore,
-    private readonly audit: { record(event: NewAuditEvent): Promise<void> },
     private readonly now: () => number,
     /** The window, in seconds; 0: no warning. */
     readonly windowSeconds: number,
@@ -135,9 +151,8 @@ export class CredentialExpiry {
     for (const c of await this.expiring()) {
       if (c.announcedAt !== null) continue;
       const at = this.now();
-      if (!(await this.store.markExpiryAnnounced(c.kind, c.clientId, c.id, at))) continue;
       const daysLeft = Math.max(0, Math.floor((c.expiresAt - at) / DAY_MS));
-      await this.audit.record(
+      const event: ExpiryAnnouncement =
         c.kind === 'secret'
           ? {
               actor: 'system',
@@ -152,8 +167,10 @@ export class CredentialExpiry {
               target: c.clientId,
               organisation: c.organisation,
               details: { kind: c.kind, kid: c.id, thumbprint: c.thumbprint, expiresAt: c.expiresAt, daysLeft },
-            },
-      );
+            };
+      // The mark and its event are one write: of racing processes one announces, and a crash loses neither alone.
+      if (!(await this.store.announceExpiry(c.kind, c.clientId, c.id, at, event))) continue;
+      crashPoint('expiry:announced');
       announced++;
     }
     return announced;

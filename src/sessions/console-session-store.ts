@@ -41,6 +41,11 @@ export interface ConsoleSessionStore {
   update(idHash: string, changes: { rsin?: string; flashSealed?: string | null }): Promise<void>;
   /** Deletes the session; returns it when this call deleted it. */
   take(idHash: string): Promise<StoredConsoleSession | undefined>;
+  /**
+   * The database's clock, epoch ms: the one clock every process sharing the store reads alike (a
+   * process's own may run ahead or behind).
+   */
+  databaseNow(): Promise<number>;
   /** Deletes at most `limit` sessions past `endsAt` or last seen `idleMs` or longer before `t`, and returns them. */
   takeExpired(t: number, idleMs: number, limit: number): Promise<StoredConsoleSession[]>;
   /** Deletes the client's sessions beyond its `keep` newest (by createdAt), and returns them. */
@@ -48,11 +53,27 @@ export interface ConsoleSessionStore {
   count(): Promise<number>;
   /** The client holding the most sessions, with their number; undefined when there are none. */
   busiestClient(): Promise<{ clientId: string; sessions: number } | undefined>;
+  /**
+   * Runs `work` on the store inside one transaction that no other `serialized` call, of this process
+   * or another, runs beside: a sign-in's count, evictions and insert are one step, so that racing
+   * sign-ins cannot together exceed the caps (each would count the room before the others' inserts).
+   * `work` uses only the store it is given.
+   */
+  serialized<T>(work: (store: ConsoleSessionStore) => Promise<T>): Promise<T>;
 }
 
 /** ConsoleSessionStore in this process's memory: for unit tests, and the store contract's reference. */
 export class MemoryConsoleSessionStore implements ConsoleSessionStore {
   private readonly rows = new Map<string, StoredConsoleSession>();
+  /** The end of the queue of `serialized` calls. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  /** `clock`: what stands for the database's clock (this host's, by default). */
+  constructor(private readonly clock: () => number = Date.now) {}
+
+  async databaseNow(): Promise<number> {
+    return this.clock();
+  }
 
   async insert(session: StoredConsoleSession): Promise<void> {
     if (this.rows.has(session.idHash)) throw new Error('session id hash taken');
@@ -113,5 +134,11 @@ export class MemoryConsoleSessionStore implements ConsoleSessionStore {
     let best: [string, number] | undefined;
     for (const entry of counts) if (!best || entry[1] > best[1]) best = entry;
     return best && { clientId: best[0], sessions: best[1] };
+  }
+
+  serialized<T>(work: (store: ConsoleSessionStore) => Promise<T>): Promise<T> {
+    const run = this.queue.then(() => work(this));
+    this.queue = run.catch(() => {});
+    return run;
   }
 }

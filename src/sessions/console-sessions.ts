@@ -48,6 +48,13 @@ export const SESSIONS_PER_CLIENT = 10;
 /** Run-out sessions ended per statement, and statements per sweep: bounded work whatever piled up. */
 export const SWEEP_BATCH = 200;
 export const SWEEP_ROUNDS = 50;
+/**
+ * A sweep ends a session only this long after it ran out, and never by a clock ahead of the
+ * database's: a process whose clock runs ahead does not end the sessions that the others still
+ * serve, nor does a sweep end early one last seen by a process whose clock is behind (by up to this).
+ * A request for a session that ran out still ends it at once, in whichever process takes it.
+ */
+export const SWEEP_MARGIN_MS = 120_000;
 
 /**
  * `refused`: the admin API no longer takes the session's token (client disabled, deleted or without
@@ -98,15 +105,7 @@ export class ConsoleSessions {
       lastSeenAt: t,
       endsAt: Math.min(t + this.settings.lifetimeMs, data.tokenExpiresAt * 1000),
     };
-    // Bounded without letting one administrator sign the others out: a client's own oldest session
-    // makes room first; when the store is full, one of the client holding the most sessions does.
-    await this.ended(await this.store.takeBeyond(data.clientId, SESSIONS_PER_CLIENT - 1), 'evicted');
-    if ((await this.store.count()) >= this.max) {
-      await this.sweep();
-      const busiest = (await this.store.count()) >= this.max ? await this.store.busiestClient() : undefined;
-      if (busiest) await this.ended(await this.store.takeBeyond(busiest.clientId, busiest.sessions - 1), 'evicted');
-    }
-    await this.store.insert({
+    const row: StoredConsoleSession = {
       idHash,
       clientId: session.clientId,
       rsin: session.rsin,
@@ -119,7 +118,31 @@ export class ConsoleSessions {
       createdAt: t,
       lastSeenAt: t,
       endsAt: session.endsAt,
+    };
+    // Bounded without letting one administrator sign the others out: a client's own oldest session
+    // makes room first; when the store is full, run-out sessions do, then one of the client holding
+    // the most sessions. Counted and inserted as one step that no other sign-in (of any process)
+    // runs beside, or racing sign-ins would each find room for themselves. The ended sessions'
+    // tokens are revoked after that step, outside it.
+    const ends = await this.store.serialized(async (store) => {
+      const ends: [StoredConsoleSession, SessionEnd][] = [];
+      const evicted = (rows: StoredConsoleSession[]) =>
+        ends.push(...rows.map((r): [StoredConsoleSession, SessionEnd] => [r, 'evicted']));
+      evicted(await store.takeBeyond(data.clientId, SESSIONS_PER_CLIENT - 1));
+      if ((await store.count()) >= this.max) {
+        const before = await this.sweepBefore(store);
+        for (const r of await store.takeExpired(before, this.settings.idleMs, SWEEP_BATCH))
+          ends.push([r, this.endReason(r, before) ?? 'expired']);
+        for (let round = 0; round < SWEEP_ROUNDS && (await store.count()) >= this.max; round++) {
+          const busiest = await store.busiestClient();
+          if (!busiest) break;
+          evicted(await store.takeBeyond(busiest.clientId, busiest.sessions - 1));
+        }
+      }
+      await store.insert(row);
+      return ends;
     });
+    for (const [r, why] of ends) await this.onEnd(endedOf(r), why);
     this.loaded.set(session, { id, idHash, rsin: session.rsin, flash: undefined });
     return { id, session };
   }
@@ -188,9 +211,12 @@ export class ConsoleSessions {
     await this.end(sessionIdHash(id), why);
   }
 
-  /** Ends every session that has run out (run every minute, so that their tokens are revoked soon), in bounded batches. */
+  /**
+   * Ends every session that has run out (run every minute, so that their tokens are revoked soon),
+   * in bounded batches; by the database's clock when this process's runs ahead (SWEEP_MARGIN_MS).
+   */
   async sweep(): Promise<void> {
-    const t = this.now();
+    const t = await this.sweepBefore(this.store);
     for (let round = 0; round < SWEEP_ROUNDS; round++) {
       const rows = await this.store.takeExpired(t, this.settings.idleMs, SWEEP_BATCH);
       for (const row of rows) await this.onEnd(endedOf(row), this.endReason(row, t) ?? 'expired');
@@ -202,14 +228,15 @@ export class ConsoleSessions {
     return this.store.count();
   }
 
+  /** The time a sweep ends sessions by: this process's clock, never ahead of the database's, less the margin. */
+  private async sweepBefore(store: ConsoleSessionStore): Promise<number> {
+    return Math.min(this.now(), await store.databaseNow()) - SWEEP_MARGIN_MS;
+  }
+
   private async end(idHash: string, why: SessionEnd): Promise<void> {
     const row = await this.store.take(idHash);
     // Another process took it first: it revokes the token.
     if (row) await this.onEnd(endedOf(row), why);
-  }
-
-  private async ended(rows: StoredConsoleSession[], why: SessionEnd): Promise<void> {
-    for (const row of rows) await this.onEnd(endedOf(row), why);
   }
 
   private endReason(session: Pick<StoredConsoleSession, 'endsAt' | 'lastSeenAt'>, t: number): SessionEnd | undefined {

@@ -4,6 +4,7 @@ import {
   type ApplicatieStore,
   ClientIdsTaken,
   ClientIdsUnknown,
+  type OnceEvent,
 } from '../autorisaties/applicatie-store.js';
 import type { Applicatie, Autorisatie } from '../autorisaties/model.js';
 import type { PendingNotification } from '../autorisaties/notifications.js';
@@ -84,7 +85,7 @@ export class KyselyApplicatieStore implements ApplicatieStore {
     return clientOrganisations(this.db, clientIds);
   }
 
-  async once(name: string, grant: (store: ApplicatieStore) => Promise<void>): Promise<boolean> {
+  async once(name: string, grant: (store: ApplicatieStore) => Promise<OnceEvent | undefined>): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       const state = trx.withTables<RegistryState>();
       // Taken first: of processes starting together, one grants, the others find the mark.
@@ -94,7 +95,13 @@ export class KyselyApplicatieStore implements ApplicatieStore {
         .onConflict((oc) => oc.column('name').doNothing())
         .executeTakeFirst();
       if (Number(taken.numInsertedOrUpdatedRows ?? 0n) === 0) return false;
-      await grant(new TransactionStore(trx));
+      const event = await grant(new TransactionStore(trx));
+      // As the audit store writes an event; this action adds to no hourly count (activity.ts).
+      if (event)
+        await trx
+          .insertInto('audit_events')
+          .values({ ...event, address: null, reason: null, details: JSON.stringify(event.details) })
+          .execute();
       return true;
     });
   }

@@ -15,8 +15,14 @@ import {
   type SecretInfo,
   type TlsSubjectField,
 } from '../clients/model.js';
-import type { CredentialExpiryStore, CredentialKind, ExpiringCredential } from '../clients/credential-expiry.js';
-import { ConflictError } from '../errors.js';
+import type {
+  CredentialExpiryStore,
+  CredentialKind,
+  ExpiringCredential,
+  ExpiryAnnouncement,
+} from '../clients/credential-expiry.js';
+import { crashPoint } from '../crash-point.js';
+import { ConflictError, StorageUnavailableError } from '../errors.js';
 import { FORMER_SECRET_MS, isLive } from '../clients/secret-lifecycle.js';
 import { prepareQuery } from './prepared.js';
 import type { ClientKeyRow, ClientRow, ClientSecretRow, Database, NewClientRow } from './schema.js';
@@ -386,25 +392,72 @@ export class KyselyClientStore implements ClientStore, CredentialExpiryStore {
     }));
   }
 
-  /** Claims the announcement with one conditional update: of racing processes, one changes the row. */
-  async markExpiryAnnounced(kind: CredentialKind, clientId: string, id: string, at: number): Promise<boolean> {
-    const result =
-      kind === 'secret'
-        ? await this.db
-            .updateTable('client_secrets')
-            .set({ expiry_announced_at: at })
-            .where('client_id', '=', clientId)
-            .where('secret_id', '=', id)
-            .where('client_secrets.expiry_announced_at', 'is', null)
-            .executeTakeFirst()
-        : await this.db
-            .updateTable('client_keys')
-            .set({ expiry_announced_at: at })
-            .where('client_id', '=', clientId)
-            .where('kid', '=', id)
-            .where('expiry_announced_at', 'is', null)
-            .executeTakeFirst();
-    return Number(result.numUpdatedRows) === 1;
+  /**
+   * Claims the announcement with one conditional update (of racing processes, one changes the row)
+   * and writes its event in the same transaction: the mark never commits without the event.
+   */
+  async announceExpiry(
+    kind: CredentialKind,
+    clientId: string,
+    id: string,
+    at: number,
+    event: ExpiryAnnouncement,
+  ): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.announceExpiryOnce(kind, clientId, id, at, event);
+      } catch (err) {
+        // SQLite's write lock held by another connection that did not let go within the busy
+        // timeout: SQLite waits for it without yielding, so a holder in this same process (two
+        // registries open in one process) cannot finish meanwhile. Tried again after yielding.
+        if (attempt >= BUSY_ATTEMPTS || !sqliteBusy(err)) throw err;
+        await new Promise((r) => setTimeout(r, 50 * attempt));
+      }
+    }
+  }
+
+  private announceExpiryOnce(
+    kind: CredentialKind,
+    clientId: string,
+    id: string,
+    at: number,
+    event: ExpiryAnnouncement,
+  ): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const result =
+        kind === 'secret'
+          ? await trx
+              .updateTable('client_secrets')
+              .set({ expiry_announced_at: at })
+              .where('client_id', '=', clientId)
+              .where('secret_id', '=', id)
+              .where('client_secrets.expiry_announced_at', 'is', null)
+              .executeTakeFirst()
+          : await trx
+              .updateTable('client_keys')
+              .set({ expiry_announced_at: at })
+              .where('client_id', '=', clientId)
+              .where('kid', '=', id)
+              .where('expiry_announced_at', 'is', null)
+              .executeTakeFirst();
+      if (Number(result.numUpdatedRows) !== 1) return false;
+      crashPoint('expiry:marked');
+      // As the audit store writes an event; these actions add to no hourly count (activity.ts).
+      await trx
+        .insertInto('audit_events')
+        .values({
+          at,
+          actor: event.actor,
+          action: event.action,
+          target: event.target,
+          address: null,
+          reason: null,
+          details: JSON.stringify(event.details),
+          organisation: event.organisation,
+        })
+        .execute();
+      return true;
+    });
   }
 
   async recordKeyUsage(keys: { clientId: string; kid: string }[], at: number): Promise<void> {
@@ -558,4 +611,12 @@ function toSecretInfo(r: ClientSecretRow): SecretInfo {
     revokedAt: r.revoked_at,
     weak: r.weak === 1,
   };
+}
+
+const BUSY_ATTEMPTS = 3;
+
+function sqliteBusy(err: unknown): boolean {
+  const code =
+    (err instanceof StorageUnavailableError ? (err.cause as { code?: unknown } | undefined)?.code : undefined) ?? '';
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
 }

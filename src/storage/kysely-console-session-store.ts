@@ -5,10 +5,15 @@ import type { Database } from './schema.js';
 
 type Row = Database['console_sessions'];
 
+/** PostgreSQL's advisory lock held by a sign-in's transaction (serialized): one number, zgw-auth's own. */
+const SIGN_IN_LOCK = sql`hashtext('zgw-auth:console_sessions:sign-in')`;
+
 /**
  * ConsoleSessionStore on SQLite or PostgreSQL (table console_sessions). Ending a session is one
  * `DELETE … RETURNING`: of several processes ending it at once, only the one whose statement
- * deleted the row gets it back, and so revokes its token and audits the end once.
+ * deleted the row gets it back, and so revokes its token and audits the end once. Sign-ins run one
+ * at a time across processes (serialized): PostgreSQL under a transaction-scoped advisory lock,
+ * SQLite in a transaction that takes the database's write lock at its start (BEGIN IMMEDIATE).
  */
 export class KyselyConsoleSessionStore implements ConsoleSessionStore {
   constructor(
@@ -56,6 +61,17 @@ export class KyselyConsoleSessionStore implements ConsoleSessionStore {
     return row && fromRow(row);
   }
 
+  async databaseNow(): Promise<number> {
+    // PostgreSQL: the server's wall clock (clock_timestamp, not the transaction's start). SQLite
+    // runs in this host's processes: its clock is theirs, read by SQLite rather than the process.
+    const now =
+      this.dialect === 'postgres'
+        ? sql<{ ms: number | string }>`select extract(epoch from clock_timestamp()) * 1000 as ms`
+        : sql<{ ms: number | string }>`select (julianday('now') - 2440587.5) * 86400000.0 as ms`;
+    const { rows } = await now.execute(this.db);
+    return Math.floor(Number(rows[0]!.ms));
+  }
+
   async takeExpired(t: number, idleMs: number, limit: number): Promise<StoredConsoleSession[]> {
     const rows = await this.db
       .deleteFrom('console_sessions')
@@ -99,6 +115,29 @@ export class KyselyConsoleSessionStore implements ConsoleSessionStore {
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .executeTakeFirstOrThrow();
     return Number(row.n);
+  }
+
+  async serialized<T>(work: (store: ConsoleSessionStore) => Promise<T>): Promise<T> {
+    if (this.dialect === 'postgres')
+      return this.db.transaction().execute(async (trx) => {
+        // Held until the transaction ends; waits at most the connection's lock_timeout.
+        await sql`select pg_advisory_xact_lock(${SIGN_IN_LOCK})`.execute(trx);
+        return work(new KyselyConsoleSessionStore(trx, this.dialect));
+      });
+    // Kysely's SQLite transactions begin DEFERRED; the count must be read under the write lock, so
+    // the transaction is begun by hand on the one connection, held for its whole length.
+    return this.db.connection().execute(async (conn) => {
+      await sql`begin immediate`.execute(conn);
+      try {
+        const result = await work(new KyselyConsoleSessionStore(conn, this.dialect));
+        await sql`commit`.execute(conn);
+        return result;
+      } catch (err) {
+        // Never leave the connection inside a transaction (a failed commit included).
+        await sql`rollback`.execute(conn).catch(() => {});
+        throw err;
+      }
+    });
   }
 
   async busiestClient(): Promise<{ clientId: string; sessions: number } | undefined> {
