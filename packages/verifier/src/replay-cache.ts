@@ -38,10 +38,11 @@ export class MemoryReplayCache implements ReplayCache {
   // Records in typed arrays, appended in the order they come: per identifier the first 128 bits
   // of SHA-256(namespace, id) and its expiry in whole seconds after `base`, found through an
   // open-addressing index of record numbers. No JS object or string is kept per identifier, so
-  // nothing of it is traced or moved by the garbage collector: 20 bytes a record and 8 to 16 of
+  // nothing of it is traced or moved by the garbage collector: 24 bytes a record and 8 to 16 of
   // index. The arrays grow by doubling up to `maxEntries` records.
   private keys = new Int32Array(0);
-  private expiries = new Int32Array(0);
+  /** Float64: any expiry a caller gives (a far one, Infinity) stays exact, never wraps to the past. */
+  private expiries = new Float64Array(0);
   /** Record number + 1 at each slot, 0 for an empty slot; length a power of two, at least twice the records'. */
   private index = new Int32Array(0);
   /** Records in use, live or expired (until a sweep drops the expired ones). */
@@ -140,7 +141,7 @@ export class MemoryReplayCache implements ReplayCache {
   private resize(records: number): void {
     const keys = new Int32Array(records * 4);
     keys.set(this.keys.subarray(0, this.held * 4));
-    const expiries = new Int32Array(records);
+    const expiries = new Float64Array(records);
     expiries.set(this.expiries.subarray(0, this.held));
     this.keys = keys;
     this.expiries = expiries;

@@ -443,6 +443,10 @@ describe('replay caches', () => {
     assert.equal(cache.useOnce('dpop', 'after-sweep', t + 1000), false);
     assert.equal(cache.useOnce('dpop', 'short-5', t + 1000), true, 'an expired identifier may be used again');
     assert.equal(cache.useOnce('other', 'long-0', t + 1000), true, 'namespaces are apart');
+    for (const far of [t + 100 * 365 * 86_400_000, Infinity]) {
+      assert.equal(cache.useOnce('far', String(far), far), true);
+      assert.equal(cache.useOnce('far', String(far), far), false, `expiring at ${far}: still a replay`);
+    }
   });
 
   it('memory: one owner (DPoP key) holds at most its share; another keeps working', () => {
