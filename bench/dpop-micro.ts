@@ -1,7 +1,7 @@
 // Sender-constrained tokens in the verifier, in-process, run pinned to one core by the harness:
 // an ES256 access token verified at first sight as a bearer token, and the same with a DPoP proof
 // (one more ES256 verification, a thumbprint, a replay-cache entry); then the replay cache's heap
-// under a flood of unique jti. Prints one JSON object: { "<name>": [values per round], ... }.
+// (and array buffers) under a flood of unique jti. Prints one JSON object: { "<name>": [values per round], ... }.
 // Usage: node dpop-micro.js '{"rounds":5,"ms":500}'
 import crypto from 'node:crypto';
 import { accessTokenHash, createVerifier, MemoryReplayCache, ReplayCacheFull } from '@zgw-auth/verifier';
@@ -116,10 +116,24 @@ void sink;
 // The replay cache under a flood of unique jti: twice its capacity offered, each a live proof.
 const CAPACITY = 100_000;
 const gc = (globalThis as { gc?: () => void }).gc;
-/** Heap bytes a full cache holds; in a function of its own, so that no stack slot keeps the last one alive. */
-function floodedCacheBytes(): number {
+/** What a process holds for a cache: its heap and its array buffers (where a typed array's bytes live). */
+const held = () => {
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+};
+/**
+ * A full collection, a turn of the event loop, and another: the array buffers of a cache found dead
+ * are freed after the collection that finds them, so that one reading alone may still count them.
+ */
+async function settle(): Promise<void> {
   gc?.();
-  const before = process.memoryUsage().heapUsed;
+  await new Promise((resolve) => setImmediate(resolve));
+  gc?.();
+}
+/** Bytes a full cache holds; in a function of its own, so that no stack slot keeps the last one alive. */
+async function floodedCacheBytes(): Promise<number> {
+  await settle();
+  const before = held();
   const cache = new MemoryReplayCache(CAPACITY);
   let refused = 0;
   const expiresAt = Date.now() + 65_000;
@@ -131,13 +145,13 @@ function floodedCacheBytes(): number {
       refused++;
     }
   }
-  gc?.();
-  const bytes = process.memoryUsage().heapUsed - before;
+  await settle();
+  const bytes = held() - before;
   if (cache.size !== CAPACITY || refused !== CAPACITY) throw new Error('the replay cache grew past its bound');
   return bytes;
 }
 for (let r = 0; r < rounds; r++) {
-  const bytes = floodedCacheBytes();
+  const bytes = await floodedCacheBytes();
   (results['replay cache: heap bytes per remembered proof'] ??= []).push(bytes / CAPACITY);
   (results['replay cache: heap MB, full (100,000 proofs) after 200,000 offered'] ??= []).push(bytes / 1e6);
 }

@@ -3282,6 +3282,15 @@ export const MUTATIONS = [
     to: 'if (Math.random() < 0)',
   },
   {
+    id: 'replay-cache-memory-seen',
+    check: 'Memory replay cache: an identifier it holds, live, is a replay (found again through its index)',
+    fn: 'MemoryReplayCache.useOnce',
+    file: RC,
+    tests: ['dpop'],
+    from: 'if (record >= 0 && this.expiries[record]! > t) return false;',
+    to: 'if (Math.random() < 0) return false;',
+  },
+  {
     id: 'replay-cache-per-key-share',
     check: 'Memory replay cache: one DPoP key holds at most its share of the live proofs; others keep working',
     fn: 'MemoryReplayCache.useOnce',

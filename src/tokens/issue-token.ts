@@ -22,7 +22,7 @@ export interface IssueTokenDeps extends ClientAuthentication {
 
 /** A token request's DPoP header as sent, and the URLs of this endpoint a proof may name. */
 export interface PresentedProof {
-  /** Every value of the DPoP header; empty when none was sent. */
+  /** The DPoP header's values (one sent twice may come joined with ", ": refused); empty when none was sent. */
   values: readonly string[];
   /** The token endpoint's URLs under the issuer (its aliases: the realm path, Keycloak's path). */
   urls: readonly string[];

@@ -425,6 +425,30 @@ describe('replay caches', () => {
     assert.equal(cache.useOnce('dpop', recent.at(-1)!, t + 1000), false);
   });
 
+  it('memory: every live identifier is still a replay after the cache grows and after a sweep', () => {
+    // 5,000 records start as room for 1,024 and grow by doubling: each growth and each sweep
+    // rebuilds the index, which must still find every identifier it keeps.
+    let t = 1_000_000;
+    const cache = new MemoryReplayCache(5000, () => t);
+    for (let i = 0; i < 3000; i++) assert.equal(cache.useOnce('dpop', `short-${i}`, t + 1000), true);
+    for (let i = 0; i < 2000; i++) assert.equal(cache.useOnce('dpop', `long-${i}`, t + 100_000), true);
+    assert.equal(cache.size, 5000);
+    for (let i = 0; i < 3000; i += 7) assert.equal(cache.useOnce('dpop', `short-${i}`, t + 1000), false);
+    assert.throws(() => cache.useOnce('other', 'short-0', t + 1000), ReplayCacheFull, 'full of live ones');
+    t += 1001;
+    // Full of records, 2,000 live: the next new one sweeps the 3,000 expired ones out.
+    assert.equal(cache.useOnce('dpop', 'after-sweep', t + 1000), true);
+    assert.equal(cache.size, 2001);
+    for (let i = 0; i < 2000; i++) assert.equal(cache.useOnce('dpop', `long-${i}`, t + 100_000), false, `long-${i}`);
+    assert.equal(cache.useOnce('dpop', 'after-sweep', t + 1000), false);
+    assert.equal(cache.useOnce('dpop', 'short-5', t + 1000), true, 'an expired identifier may be used again');
+    assert.equal(cache.useOnce('other', 'long-0', t + 1000), true, 'namespaces are apart');
+    for (const far of [t + 100 * 365 * 86_400_000, Infinity]) {
+      assert.equal(cache.useOnce('far', String(far), far), true);
+      assert.equal(cache.useOnce('far', String(far), far), false, `expiring at ${far}: still a replay`);
+    }
+  });
+
   it('memory: one owner (DPoP key) holds at most its share; another keeps working', () => {
     let t = 0;
     assert.equal(new MemoryReplayCache().maxPerOwner, 12_500, 'an eighth of 100,000');

@@ -17,6 +17,8 @@ export interface TokenRouteOptions {
   certificateOf?: CertificateReader;
 }
 
+const NO_PROOF: readonly string[] = [];
+
 /** POST /token — OAuth 2.0 client credentials grant (RFC 6749 §4.4). */
 export const tokenRoute: FastifyPluginAsync<TokenRouteOptions> = async (
   server,
@@ -25,6 +27,10 @@ export const tokenRoute: FastifyPluginAsync<TokenRouteOptions> = async (
   const keycloak = new Set(keycloakPaths);
   const handler: RouteHandlerMethod = async (request, reply) => {
     const body = request.body instanceof FormBody ? request.body : FormBody.empty();
+    // As Node keeps it: a DPoP header sent twice arrives joined with ", ", which the proof checker
+    // refuses (a JWT holds no comma). Node's headersDistinct would copy every header of every
+    // request into arrays of its own (about 2 µs) only to read this one.
+    const dpop = request.headers.dpop;
     const atKeycloak = keycloak.has(request.routeOptions.url ?? '');
     const token = await issueToken({
       grantType: attempt(() => body.get('grant_type')),
@@ -37,7 +43,7 @@ export const tokenRoute: FastifyPluginAsync<TokenRouteOptions> = async (
       scope: attempt(() => body.get('scope')),
       address: request.ip,
       keycloakPath: atKeycloak,
-      dpop: { values: request.raw.headersDistinct.dpop ?? [], urls: tokenUrls() },
+      dpop: { values: dpop === undefined ? NO_PROOF : typeof dpop === 'string' ? [dpop] : dpop, urls: tokenUrls() },
     });
     reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' });
     // RFC 9449 §8.2: the nonce for the client's next proof (openid-client keeps the latest it saw).
