@@ -2404,7 +2404,7 @@ export const MUTATIONS = [
   {
     id: 'verify-refuses-bound',
     check: 'verify() without the request refuses a bound token',
-    fn: 'verify',
+    fn: 'bearerOnly',
     file: V,
     tests: DPOP,
     from: 'if (verified.confirmation && !verifyOptions?.acceptBoundTokens)',
@@ -4132,5 +4132,14 @@ export const MUTATIONS = [
     tests: ['audit-siem-sqlite'],
     from: "fs.closeSync(fs.openSync(target, 'a', 0o600));",
     to: "fs.closeSync(fs.openSync(target, 'a', 0o644));",
+  },
+  {
+    id: 'hs256-prepared-keys-follow-secrets',
+    check: 'HS256: HMAC keys prepared per secrets list are made again when an entry of the list changed',
+    fn: 'hmacKeys',
+    file: J,
+    tests: ['self-signed-tokens'],
+    from: 'if (p === undefined || !sameEntries(p.sources, secrets)) {',
+    to: 'if (p === undefined) {',
   },
 ];

@@ -380,34 +380,49 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return p;
   }
 
-  async function verifyToken(token: string, scopes: readonly string[] | undefined): Promise<Principal> {
-    if (!cache) return checkScopes(await verifyUncached(token), scopes);
+  /** Synchronous when every step is (a cache hit, a known key, a client in memory): no promise of its own. */
+  function verifyToken(token: string, scopes: readonly string[] | undefined): Principal | Promise<Principal> {
+    if (!cache) return then(verifyUncached(token), (p) => checkScopes(p, scopes));
     const t = now();
     const hit = cache.get(token);
     if (hit && t - hit.checkedAt < revalidateAfterMs && t / 1000 <= hit.principal.expiresAt + skew)
       return checkScopes(hit.principal, scopes);
-    const result = verifyUncached(token);
-    const verified = checkScopes(result instanceof Promise ? await result : result, scopes);
-    // Remembered only when fully accepted: refused tokens, however many, take no memory.
-    cache.set(token, { principal: verified, checkedAt: t });
+    return then(verifyUncached(token), (p) => {
+      const verified = checkScopes(p, scopes);
+      // Remembered only when fully accepted: refused tokens, however many, take no memory.
+      cache.set(token, { principal: verified, checkedAt: t });
+      return verified;
+    });
+  }
+
+  function bearerOnly(verified: Principal, verifyOptions: VerifyOptions | undefined): Principal {
+    if (verified.confirmation && !verifyOptions?.acceptBoundTokens) {
+      throw refused(
+        'bound_token_as_bearer',
+        'the token is sender-constrained (cnf): verify it with the request (verifyRequest), which checks the proof of possession',
+      );
+    }
     return verified;
   }
 
   return {
     sender,
-    async verify(authorizationOrToken, scopes, verifyOptions) {
-      const verified = await verifyToken(extractToken(authorizationOrToken), scopes);
-      if (verified.confirmation && !verifyOptions?.acceptBoundTokens) {
-        throw refused(
-          'bound_token_as_bearer',
-          'the token is sender-constrained (cnf): verify it with the request (verifyRequest), which checks the proof of possession',
-        );
+    // Not an async function: one promise per call, settled at once when the steps were synchronous.
+    // Every refusal, thrown or not, still reaches the caller as a rejection.
+    verify(authorizationOrToken, scopes, verifyOptions) {
+      try {
+        const verified = verifyToken(extractToken(authorizationOrToken), scopes);
+        return verified instanceof Promise
+          ? verified.then((p) => bearerOnly(p, verifyOptions))
+          : Promise.resolve(bearerOnly(verified, verifyOptions));
+      } catch (err) {
+        return Promise.reject(err as Error);
       }
-      return verified;
     },
     async verifyRequest(request, scopes) {
       const presented = readAuthorization(request.authorization);
-      const verified = await verifyToken(presented.token, scopes);
+      const result = verifyToken(presented.token, scopes);
+      const verified = result instanceof Promise ? await result : result;
       // Every request proves possession again: the cache holds the token's verification, never this.
       const confirmed = sender.confirm(verified.confirmation, presented, request);
       if (confirmed instanceof Promise) await confirmed;
