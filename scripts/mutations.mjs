@@ -244,7 +244,7 @@ export const MUTATIONS = [
     fn: 'checkIdpToken',
     file: V,
     tests: VERIFY,
-    from: 'if (!verifyJwsSignature(alg, key.key, jwt.signingInput, jwt.signature)) throw',
+    from: 'if (key !== verifiedKey && !verifyJwsSignature(alg, key.key, jwt.signingInput, jwt.signature)) throw',
     to: 'if (Math.random() < 0) throw',
   },
   // ---- verifier library: IdP token claims --------------------------------------------------
@@ -4141,5 +4141,14 @@ export const MUTATIONS = [
     tests: ['self-signed-tokens'],
     from: 'if (p === undefined || !sameEntries(p.sources, secrets)) {',
     to: 'if (p === undefined) {',
+  },
+  {
+    id: 'idp-revalidation-same-key-object',
+    check: 'A remembered IdP token checked again skips its signature only under the key object that verified it',
+    fn: 'checkIdpToken',
+    file: V,
+    tests: ['idp-tokens'],
+    from: 'if (key !== verifiedKey && !verifyJwsSignature(',
+    to: 'if (verifiedKey === undefined && !verifyJwsSignature(',
   },
 ];
