@@ -244,7 +244,7 @@ export const MUTATIONS = [
     fn: 'checkIdpToken',
     file: V,
     tests: VERIFY,
-    from: 'if (!verifyJwsSignature(alg, key.key, jwt.signingInput, jwt.signature)) throw',
+    from: 'if (key !== verifiedKey && !verifyJwsSignature(alg, key.key, jwt.signingInput, jwt.signature)) throw',
     to: 'if (Math.random() < 0) throw',
   },
   // ---- verifier library: IdP token claims --------------------------------------------------
@@ -2404,7 +2404,7 @@ export const MUTATIONS = [
   {
     id: 'verify-refuses-bound',
     check: 'verify() without the request refuses a bound token',
-    fn: 'verify',
+    fn: 'bearerOnly',
     file: V,
     tests: DPOP,
     from: 'if (verified.confirmation && !verifyOptions?.acceptBoundTokens)',
@@ -4192,5 +4192,23 @@ export const MUTATIONS = [
     tests: ['interrupted-first-start-sqlite', 'interrupted-first-start-postgres'],
     from: 'if (event)',
     to: 'if (event && Math.random() < 0)',
+  },
+  {
+    id: 'hs256-prepared-keys-follow-secrets',
+    check: 'HS256: HMAC keys prepared per secrets list are made again when an entry of the list changed',
+    fn: 'hmacKeys',
+    file: J,
+    tests: ['self-signed-tokens'],
+    from: 'if (p === undefined || !sameEntries(p.sources, secrets)) {',
+    to: 'if (p === undefined) {',
+  },
+  {
+    id: 'idp-revalidation-same-key-object',
+    check: 'A remembered IdP token checked again skips its signature only under the key object that verified it',
+    fn: 'checkIdpToken',
+    file: V,
+    tests: ['idp-tokens'],
+    from: 'if (key !== verifiedKey && !verifyJwsSignature(',
+    to: 'if (verifiedKey === undefined && !verifyJwsSignature(',
   },
 ];

@@ -10,12 +10,12 @@ import { describe, it } from 'node:test';
 // other files slower, not wrong (no test compares a time with anything but a baseline of its own
 // run). Nothing here needs the machine to itself: the floor of 100 tokens a second is far below
 // what a loaded machine measures (about 400 a second for both servers on 2 cores at a load average
-// of 10); a ratio need only lie between 0.1 and 10; --check's verdict need only match its exit code.
+// of 10); a ratio need only lie between 0.1 and 10; --check judges no quick run.
 const RUN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bench/run.js');
 
 /** Not a benchmark: one short round proves the harness measures real servers and reports honestly. */
 describe('benchmark harness (smoke)', () => {
-  it('loads zgw-auth and the bare baseline with wrk, runs the TLS handshake cases, times start-up, and writes JSON, SVG and the --check verdict', async () => {
+  it('loads zgw-auth and the bare baseline with wrk, runs the TLS handshake cases, times start-up, and writes JSON and SVG; --check does not judge it', async () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-bench-'));
     const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
       (resolve) => {
@@ -60,7 +60,13 @@ describe('benchmark harness (smoke)', () => {
     assert.ok(ratio.measured > 0.1 && ratio.measured < 10, 'the ratio is computed from both series');
     assert.match(fs.readFileSync(path.join(out, 'benchmarks.svg'), 'utf8'), /^<svg[\s\S]*<\/svg>\s*$/);
     assert.match(stdout, /\| \/token RS256, zgw-auth, SQLite +\|/, 'the table is printed');
-    const missed = report.targets.some((t) => !t.pass && !t.unchecked);
-    assert.equal(code, missed ? 1 : 0, '--check exits non-zero exactly when a target is missed');
+    // A smoke run is a quick one: its rows are reported, none judged, so --check exits 0 (the
+    // verdict of a full run: test/bench-targets.test.ts).
+    assert.ok(
+      report.targets.every((t) => t.unchecked),
+      'no row of a quick run is judged',
+    );
+    assert.equal(code, 0, `--check does not judge a quick run: ${stderr.slice(-2000)}`);
+    assert.match(stderr, /a quick run is reported, not judged/);
   });
 });

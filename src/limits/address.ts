@@ -6,6 +6,8 @@ import net from 'node:net';
  * budget), an IPv4-mapped IPv6 address (::ffff:1.2.3.4) as its IPv4 address.
  */
 export function addressGroup(address: string): string {
+  // Every IPv6 address has a colon: an IPv4 one (most callers) skips the IPv6 parser's long pattern.
+  if (!address.includes(':')) return address;
   const ip = address.replace(/%.*$/, '');
   if (!net.isIPv6(ip)) return address;
   const groups = expandIPv6(ip);

@@ -248,9 +248,42 @@ export function hs256MatchesAny(
   signature: Buffer,
 ): boolean {
   let matched = false;
-  for (const secret of secrets) {
-    const expected = hmac(secret, signingInput);
+  const keys = hmacKeys(secrets);
+  for (let i = 0; i < keys.length; i++) {
+    const expected = crypto.createHmac('sha256', keys[i]!).update(signingInput).digest();
     if (expected.length === signature.length && crypto.timingSafeEqual(expected, signature)) matched = true;
   }
   return matched;
+}
+
+/** A list of secrets with its string secrets made into HMAC keys, and what they were made from. */
+interface PreparedSecrets {
+  sources: ReadonlyArray<string | Buffer>;
+  keys: ReadonlyArray<crypto.KeyObject | Buffer>;
+}
+
+/**
+ * Secrets as HMAC keys, per list (a client record's `secrets`): a string secret is encoded into a
+ * KeyObject once, not once per token. Kept only while the list is (a WeakMap), and made again when
+ * any entry is no longer the one it was made from, so a secret changed in place is never missed.
+ * Buffers are used as they are: they could change in place, and cost no encoding.
+ */
+const prepared = new WeakMap<ReadonlyArray<string | Buffer>, PreparedSecrets>();
+
+function hmacKeys(secrets: ReadonlyArray<string | Buffer>): ReadonlyArray<crypto.KeyObject | Buffer> {
+  let p = prepared.get(secrets);
+  if (p === undefined || !sameEntries(p.sources, secrets)) {
+    p = {
+      sources: [...secrets],
+      keys: secrets.map((s) => (typeof s === 'string' ? crypto.createSecretKey(Buffer.from(s, 'utf8')) : s)),
+    };
+    prepared.set(secrets, p);
+  }
+  return p.keys;
+}
+
+function sameEntries(a: ReadonlyArray<string | Buffer>, b: ReadonlyArray<string | Buffer>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

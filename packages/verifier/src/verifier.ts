@@ -125,6 +125,8 @@ export interface Verifier {
 interface CacheEntry {
   principal: Principal;
   checkedAt: number;
+  /** The key object whose signature check this token passed (IdP tokens). */
+  key?: VerificationKey | undefined;
 }
 
 const STRING_CLAIMS = [
@@ -182,7 +184,14 @@ export function createVerifier(options: VerifierOptions): Verifier {
   // Every step answers synchronously when its inputs are at hand (a known key, a resolver that
   // answers from memory) and chains on a promise only when they are not: a verification then costs
   // one promise, not one per step.
-  function verifyUncached(token: string): Principal | Promise<Principal> {
+  /**
+   * Which key object verified an accepted IdP token's signature: when its remembered result is
+   * checked again, the same token (the same bytes) under the same key object cannot verify
+   * differently, so only that check is not repeated; every other one is.
+   */
+  const verifiedBy = new WeakMap<Principal, VerificationKey>();
+
+  function verifyUncached(token: string, verifiedKey?: VerificationKey): Principal | Promise<Principal> {
     const jwt = decodeJwt(token);
     const { header, payload } = jwt;
     if (header.crit !== undefined)
@@ -200,10 +209,14 @@ export function createVerifier(options: VerifierOptions): Verifier {
         `algorithm "${String(header.alg).slice(0, 20)}" is not accepted; IdP tokens use ${[...algorithms].join(', ')} and self-signed tokens HS256`,
       );
     }
-    return verifyIdpToken(jwt, header.alg);
+    return verifyIdpToken(jwt, header.alg, verifiedKey);
   }
 
-  function verifyIdpToken(jwt: DecodedJwt, alg: string): Principal | Promise<Principal> {
+  function verifyIdpToken(
+    jwt: DecodedJwt,
+    alg: string,
+    verifiedKey: VerificationKey | undefined,
+  ): Principal | Promise<Principal> {
     const { header } = jwt;
     if (!keys)
       throw new TokenError('unknown_key', 'this verifier accepts no IdP tokens (no issuer or keys configured)');
@@ -219,7 +232,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
         : typeof header.kid === 'string' && header.kid.length <= 200
           ? header.kid
           : '\u0000invalid';
-    return then(keys.get(kid), (key) => checkIdpToken(jwt, alg, kid, key));
+    return then(keys.get(kid), (key) => checkIdpToken(jwt, alg, kid, key, verifiedKey));
   }
 
   function checkIdpToken(
@@ -227,12 +240,13 @@ export function createVerifier(options: VerifierOptions): Verifier {
     alg: string,
     kid: string | undefined,
     key: VerificationKey | undefined,
+    verifiedKey: VerificationKey | undefined,
   ): Principal | Promise<Principal> {
     const { payload } = jwt;
     if (!key)
       throw new TokenError('unknown_key', 'token is signed with a key the issuer does not publish (unknown kid)');
     if (key.alg !== alg) throw new TokenError('alg_not_allowed', `key ${String(kid)} verifies ${key.alg}, not ${alg}`);
-    if (!verifyJwsSignature(alg, key.key, jwt.signingInput, jwt.signature))
+    if (key !== verifiedKey && !verifyJwsSignature(alg, key.key, jwt.signingInput, jwt.signature))
       throw new TokenError('bad_signature', "signature does not verify with the issuer's key");
     if (options.issuer !== undefined && payload.iss !== options.issuer)
       throw refused(
@@ -260,6 +274,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       const accepted = () => {
         const p = principal('oauth2', clientId, rsin as string | undefined, scopes, payload, exp);
         if (confirmation) p.confirmation = confirmation;
+        verifiedBy.set(p, key);
         return p;
       };
       if (!options.isRevoked || typeof payload.jti !== 'string') return accepted();
@@ -380,34 +395,50 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return p;
   }
 
-  async function verifyToken(token: string, scopes: readonly string[] | undefined): Promise<Principal> {
-    if (!cache) return checkScopes(await verifyUncached(token), scopes);
+  /** Synchronous when every step is (a cache hit, a known key, a client in memory): no promise of its own. */
+  function verifyToken(token: string, scopes: readonly string[] | undefined): Principal | Promise<Principal> {
+    if (!cache) return then(verifyUncached(token), (p) => checkScopes(p, scopes));
     const t = now();
     const hit = cache.get(token);
     if (hit && t - hit.checkedAt < revalidateAfterMs && t / 1000 <= hit.principal.expiresAt + skew)
       return checkScopes(hit.principal, scopes);
-    const result = verifyUncached(token);
-    const verified = checkScopes(result instanceof Promise ? await result : result, scopes);
-    // Remembered only when fully accepted: refused tokens, however many, take no memory.
-    cache.set(token, { principal: verified, checkedAt: t });
+    // A remembered token checked again: everything but a signature its key object already verified.
+    return then(verifyUncached(token, hit?.key), (p) => {
+      const verified = checkScopes(p, scopes);
+      // Remembered only when fully accepted: refused tokens, however many, take no memory.
+      cache.set(token, { principal: verified, checkedAt: t, key: verifiedBy.get(verified) });
+      return verified;
+    });
+  }
+
+  function bearerOnly(verified: Principal, verifyOptions: VerifyOptions | undefined): Principal {
+    if (verified.confirmation && !verifyOptions?.acceptBoundTokens) {
+      throw refused(
+        'bound_token_as_bearer',
+        'the token is sender-constrained (cnf): verify it with the request (verifyRequest), which checks the proof of possession',
+      );
+    }
     return verified;
   }
 
   return {
     sender,
-    async verify(authorizationOrToken, scopes, verifyOptions) {
-      const verified = await verifyToken(extractToken(authorizationOrToken), scopes);
-      if (verified.confirmation && !verifyOptions?.acceptBoundTokens) {
-        throw refused(
-          'bound_token_as_bearer',
-          'the token is sender-constrained (cnf): verify it with the request (verifyRequest), which checks the proof of possession',
-        );
+    // Not an async function: one promise per call, settled at once when the steps were synchronous.
+    // Every refusal, thrown or not, still reaches the caller as a rejection.
+    verify(authorizationOrToken, scopes, verifyOptions) {
+      try {
+        const verified = verifyToken(extractToken(authorizationOrToken), scopes);
+        return verified instanceof Promise
+          ? verified.then((p) => bearerOnly(p, verifyOptions))
+          : Promise.resolve(bearerOnly(verified, verifyOptions));
+      } catch (err) {
+        return Promise.reject(err as Error);
       }
-      return verified;
     },
     async verifyRequest(request, scopes) {
       const presented = readAuthorization(request.authorization);
-      const verified = await verifyToken(presented.token, scopes);
+      const result = verifyToken(presented.token, scopes);
+      const verified = result instanceof Promise ? await result : result;
       // Every request proves possession again: the cache holds the token's verification, never this.
       const confirmed = sender.confirm(verified.confirmation, presented, request);
       if (confirmed instanceof Promise) await confirmed;

@@ -252,6 +252,45 @@ describe('IdP tokens: the registry decides', () => {
     }
   });
 
+  it('a remembered token checked again: its signature only under the same key object, every other check again', async () => {
+    let t = NOW;
+    const keys = keySource();
+    const clients = new MemoryClients();
+    clients.set(client());
+    const revoked = new Set<string>();
+    const v = createVerifier({
+      issuer: ISSUER,
+      keys,
+      clients: clients.resolve,
+      isRevoked: (jti) => revoked.has(jti),
+      now: () => t,
+      cache: { revalidateAfterMs: 1000 },
+    });
+    const accepted = token({ jti: 'j1' });
+    await v.verify(accepted);
+    // Another key object under the same kid, another key pair: the remembered check does not carry over.
+    const other = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+    keys.keys.set('rs', { key: other.publicKey, alg: 'RS256' });
+    t += 1000;
+    await refused(v, accepted, 'bad_signature', false);
+    // The same key material in a new key object (a JWKS fetched again): verified in full, accepted.
+    keys.keys.set('rs', { key: rsa.publicKey, alg: 'RS256' });
+    await v.verify(accepted);
+    // Under the key object that verified it, the client, revocation and time checks still run.
+    clients.update('c1', { enabled: false });
+    t += 1000;
+    await refused(v, accepted, 'client_disabled', true);
+    clients.update('c1', { enabled: true });
+    await v.verify(accepted);
+    revoked.add('j1');
+    t += 1000;
+    await refused(v, accepted, 'revoked', true);
+    revoked.clear();
+    await v.verify(accepted);
+    t += 601_000 + 30_000;
+    await refused(v, accepted, 'expired', true);
+  });
+
   it('a revoked jti is refused; a token without jti is not asked about', async () => {
     const asked: string[] = [];
     const v = verifierWith({ isRevoked: (jti) => (asked.push(jti), jti === 'bad') });

@@ -78,6 +78,26 @@ describe('self-signed tokens: accepted', () => {
     await v.verify(hs256(claims(), 'an-older-secret-still-valid'));
   });
 
+  it('a secret changed in the same list is used from the next token on: keys made once per list are made again', async () => {
+    const { v } = setup();
+    // One list object, kept by the resolver, changed in place: the prepared keys must follow it.
+    const secrets: Array<string | Buffer> = [SECRET];
+    const record = client({ secrets });
+    const resolving = createVerifier({ clients: () => record, cache: false, now: () => NOW });
+    await resolving.verify(hs256(claims(), SECRET));
+    secrets[0] = 'a-rotated-self-signing-secret';
+    await refused(resolving, hs256(claims(), SECRET), 'bad_signature', false);
+    await resolving.verify(hs256(claims(), 'a-rotated-self-signing-secret'));
+    secrets.push(SECRET);
+    await resolving.verify(hs256(claims(), SECRET));
+    secrets.length = 1;
+    await refused(resolving, hs256(claims(), SECRET), 'bad_signature', false);
+    // Returned synchronously or not, a refusal reaches the caller as a rejected promise, never a throw.
+    const pending = v.verify('not.a.jwt!');
+    assert.ok(pending instanceof Promise);
+    await assert.rejects(pending, (err: TokenError) => err.code === 'malformed');
+  });
+
   it('a client without registered scopes gets none', async () => {
     const { v, clients } = setup();
     clients.update('c1', { scopes: undefined });
