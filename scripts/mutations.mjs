@@ -4211,4 +4211,24 @@ export const MUTATIONS = [
     from: 'if (key !== verifiedKey && !verifyJwsSignature(',
     to: 'if (verifiedKey === undefined && !verifyJwsSignature(',
   },
+  {
+    id: 'console-sign-ins-take-turns',
+    check:
+      "Console: a process's sign-ins reach the sign-in lock one at a time, clients taking turns (a flood neither parks the pool on the lock nor queues another administrator behind it)",
+    fn: 'ConsoleSessions.create',
+    file: 'src/sessions/console-sessions.ts',
+    tests: ['src/sessions/console-sessions', 'console-shared-sessions-postgres'],
+    from: 'await this.signIns.run(data.clientId, () =>',
+    to: 'await new TakingTurns(SIGN_IN_TURN_MS).run(data.clientId, () =>',
+  },
+  {
+    id: 'sign-in-turn-max-wait',
+    check:
+      "Console: a sign-in that waited SIGN_IN_TURN_MS for its process's turn is refused with 503 instead of waiting on",
+    fn: 'TakingTurns.next',
+    file: 'src/sessions/taking-turns.ts',
+    tests: ['src/sessions/taking-turns'],
+    from: 'if (this.clock() - waiting.queuedAt < this.maxWaitMs)',
+    to: 'if (this.clock() - waiting.queuedAt < this.maxWaitMs + Infinity)',
+  },
 ];

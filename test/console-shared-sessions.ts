@@ -346,6 +346,61 @@ export function sharedSessionTests(dialect: DialectName): void {
       const evicted = await auditedEnds(racer.clientId, n - SESSIONS_PER_CLIENT);
       assert.equal(evicted.length, n - SESSIONS_PER_CLIENT, 'each session beyond the cap ended once');
     });
+    if (dialect === 'postgres')
+      it("a flood of one client's sign-ins on both processes parks at most one connection of each on the sign-in lock; another administrator signs in meanwhile", async () => {
+        const flooder = await createClient('flooder-pool', { allowedScopes: [ADMIN_SCOPE] });
+        const waiting = async () => {
+          const [row] = await rows<{ n: number | string }>(
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'",
+          );
+          return Number(row?.n);
+        };
+        let done = false;
+        let most = 0;
+        const sampler = (async () => {
+          while (!done) most = Math.max(most, await waiting());
+        })();
+        const victim: number[] = [];
+        const victimLoop = (async () => {
+          for (let k = 0; !done; k++) {
+            const res = await postForm(
+              `${procs[k % 2]!.url}/console/sign-in`,
+              { client_id: admin.clientId, client_secret: admin.secret },
+              { origin: lb.url },
+            );
+            victim.push(res.status);
+          }
+        })();
+        let next = 0;
+        const flood: number[] = [];
+        try {
+          await Promise.all(
+            Array.from({ length: 60 }, async () => {
+              for (let k = next++; k < 240; k = next++) {
+                const res = await postForm(
+                  `${procs[k % 2]!.url}/console/sign-in`,
+                  { client_id: flooder.clientId, client_secret: flooder.secret },
+                  { origin: lb.url },
+                );
+                flood.push(res.status);
+              }
+            }),
+          );
+        } finally {
+          done = true;
+          await Promise.all([sampler, victimLoop]);
+        }
+        // Each process sends one sign-in at a time to the lock: one holds it, the other's waits.
+        assert.ok(most <= 1, `${most} connections waited for the sign-in lock at once`);
+        assert.ok(
+          victim.length > 0 && victim.every((s) => s === 303),
+          `the administrator's sign-ins: ${victim.join(' ')}`,
+        );
+        assert.ok(
+          flood.every((s) => s === 303 || s === 503),
+          `the flood: ${[...new Set(flood)].join(' ')}`,
+        );
+      });
   });
 
   if (dialect === 'postgres')

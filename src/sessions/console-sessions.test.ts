@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MemoryConsoleSessionStore } from './console-session-store.js';
+import { type ConsoleSessionStore, MemoryConsoleSessionStore } from './console-session-store.js';
 import {
   ConsoleSessions,
   type EndedSession,
@@ -55,6 +55,83 @@ describe('console sessions: bounded without one administrator signing out the ot
     assert.ok(await service.get(victim), 'a client with one session keeps it');
     assert.equal(await service.size(), 6);
     assert.deepEqual(ended, [['flooder-0', 'evicted']]);
+  });
+});
+
+/** A store that counts the serialized steps under way (called and not settled) at most, and whose steps wait until released. */
+function gatedStore() {
+  const inner = new MemoryConsoleSessionStore();
+  let underWay = 0;
+  let most = 0;
+  const inserted: string[] = [];
+  let open!: () => void;
+  const opened = new Promise<void>((r) => (open = r));
+  const store: ConsoleSessionStore = Object.assign(Object.create(inner) as ConsoleSessionStore, {
+    async serialized<T>(work: (s: ConsoleSessionStore) => Promise<T>): Promise<T> {
+      most = Math.max(most, ++underWay);
+      try {
+        // Waits as a database lock would, holding what a step holds (a connection) meanwhile.
+        await opened;
+        return await inner.serialized((s) =>
+          work(
+            Object.assign(Object.create(s) as ConsoleSessionStore, {
+              insert: (row: Parameters<ConsoleSessionStore['insert']>[0]) => (
+                inserted.push(row.clientId),
+                s.insert(row)
+              ),
+            }),
+          ),
+        );
+      } finally {
+        underWay--;
+      }
+    },
+  });
+  return { store, inserted, open, most: () => most };
+}
+
+describe('console sign-ins at once in one process', () => {
+  const data = (clientId: string) => ({
+    clientId,
+    rsin: '123456782',
+    scope: 'zgw-auth:admin',
+    accessToken: 't',
+    jti: 'j',
+    secretId: 's',
+    tokenExpiresAt: 10_000,
+  });
+
+  it('reach the store one at a time: racing sign-ins do not each hold a connection while they wait for the lock', async () => {
+    const { store, open, most } = gatedStore();
+    const service = new ConsoleSessions(
+      store,
+      { idleMs: 60_000, lifetimeMs: 3_600_000 },
+      () => 1_000_000,
+      () => {},
+    );
+    const all = Promise.all(Array.from({ length: 30 }, (_, k) => service.create(data(`c${k % 3}`))));
+    await new Promise((r) => setTimeout(r, 20));
+    open();
+    await all;
+    assert.equal(most(), 1);
+    assert.equal(await service.size(), 30);
+  });
+
+  it('a client flooding sign-ins delays another administrator by one of its own, not by its whole queue', async () => {
+    const { store, open, inserted } = gatedStore();
+    const service = new ConsoleSessions(
+      store,
+      { idleMs: 60_000, lifetimeMs: 3_600_000 },
+      () => 1_000_000,
+      () => {},
+    );
+    const flood = Array.from({ length: 40 }, () => service.create(data('flooder')));
+    await new Promise((r) => setTimeout(r, 5));
+    const victim = service.create(data('global-admin'));
+    open();
+    await Promise.all([...flood, victim]);
+    assert.ok(inserted.indexOf('global-admin') <= 2, `signed in as number ${inserted.indexOf('global-admin') + 1}`);
+    assert.equal(inserted.length, 41);
   });
 });
 

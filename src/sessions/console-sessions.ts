@@ -8,6 +8,7 @@ import {
   sealForSession,
   sessionIdHash,
 } from './session-secrets.js';
+import { TakingTurns } from './taking-turns.js';
 
 /** A signed-in administrator's session, as one request sees it; the browser holds only the session id. */
 export interface ConsoleSession {
@@ -55,6 +56,11 @@ export const SWEEP_ROUNDS = 50;
  * A request for a session that ran out still ends it at once, in whichever process takes it.
  */
 export const SWEEP_MARGIN_MS = 120_000;
+/**
+ * A sign-in's serialized step waits at most this long for its turn in this process (TakingTurns),
+ * then is refused with 503: about as long as PostgreSQL waits for the sign-in lock (lock_timeout).
+ */
+export const SIGN_IN_TURN_MS = 3000;
 
 /**
  * `refused`: the admin API no longer takes the session's token (client disabled, deleted or without
@@ -81,6 +87,12 @@ interface Loaded {
 export class ConsoleSessions {
   private readonly max: number;
   private readonly loaded = new WeakMap<ConsoleSession, Loaded>();
+  /**
+   * This process's sign-ins reach the store's serialized step one at a time, clients taking turns:
+   * racing sign-ins do not each hold a database connection while they wait for the lock (starving
+   * every other request of the pool), and a client flooding sign-ins delays another's by one of its own.
+   */
+  private readonly signIns = new TakingTurns(SIGN_IN_TURN_MS);
 
   constructor(
     private readonly store: ConsoleSessionStore,
@@ -122,26 +134,29 @@ export class ConsoleSessions {
     // Bounded without letting one administrator sign the others out: a client's own oldest session
     // makes room first; when the store is full, run-out sessions do, then one of the client holding
     // the most sessions. Counted and inserted as one step that no other sign-in (of any process)
-    // runs beside, or racing sign-ins would each find room for themselves. The ended sessions'
-    // tokens are revoked after that step, outside it.
-    const ends = await this.store.serialized(async (store) => {
-      const ends: [StoredConsoleSession, SessionEnd][] = [];
-      const evicted = (rows: StoredConsoleSession[]) =>
-        ends.push(...rows.map((r): [StoredConsoleSession, SessionEnd] => [r, 'evicted']));
-      evicted(await store.takeBeyond(data.clientId, SESSIONS_PER_CLIENT - 1));
-      if ((await store.count()) >= this.max) {
-        const before = await this.sweepBefore(store);
-        for (const r of await store.takeExpired(before, this.settings.idleMs, SWEEP_BATCH))
-          ends.push([r, this.endReason(r, before) ?? 'expired']);
-        for (let round = 0; round < SWEEP_ROUNDS && (await store.count()) >= this.max; round++) {
-          const busiest = await store.busiestClient();
-          if (!busiest) break;
-          evicted(await store.takeBeyond(busiest.clientId, busiest.sessions - 1));
+    // runs beside, or racing sign-ins would each find room for themselves; this process's sign-ins
+    // take turns for it by client (signIns). The ended sessions' tokens are revoked after that step,
+    // outside it.
+    const ends = await this.signIns.run(data.clientId, () =>
+      this.store.serialized(async (store) => {
+        const ends: [StoredConsoleSession, SessionEnd][] = [];
+        const evicted = (rows: StoredConsoleSession[]) =>
+          ends.push(...rows.map((r): [StoredConsoleSession, SessionEnd] => [r, 'evicted']));
+        evicted(await store.takeBeyond(data.clientId, SESSIONS_PER_CLIENT - 1));
+        if ((await store.count()) >= this.max) {
+          const before = await this.sweepBefore(store);
+          for (const r of await store.takeExpired(before, this.settings.idleMs, SWEEP_BATCH))
+            ends.push([r, this.endReason(r, before) ?? 'expired']);
+          for (let round = 0; round < SWEEP_ROUNDS && (await store.count()) >= this.max; round++) {
+            const busiest = await store.busiestClient();
+            if (!busiest) break;
+            evicted(await store.takeBeyond(busiest.clientId, busiest.sessions - 1));
+          }
         }
-      }
-      await store.insert(row);
-      return ends;
-    });
+        await store.insert(row);
+        return ends;
+      }),
+    );
     for (const [r, why] of ends) await this.onEnd(endedOf(r), why);
     this.loaded.set(session, { id, idHash, rsin: session.rsin, flash: undefined });
     return { id, session };
