@@ -4231,4 +4231,14 @@ export const MUTATIONS = [
     from: 'if (this.clock() - waiting.queuedAt < this.maxWaitMs)',
     to: 'if (this.clock() - waiting.queuedAt < this.maxWaitMs + Infinity)',
   },
+  {
+    id: 'sign-in-lock-idle-timeout',
+    check:
+      'Console (PostgreSQL): a sign-in transaction idle SIGN_IN_IDLE_MS is ended with its lock (a stopped process cannot keep every sign-in out)',
+    fn: 'KyselyConsoleSessionStore.serialized',
+    file: 'src/storage/kysely-console-session-store.ts',
+    tests: ['store-contract'],
+    from: 'await sql`set local idle_in_transaction_session_timeout = ${sql.lit(SIGN_IN_IDLE_MS)}`.execute(trx);',
+    to: 'void SIGN_IN_IDLE_MS;',
+  },
 ];

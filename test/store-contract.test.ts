@@ -29,7 +29,7 @@ import { openStorage, type Storage } from '../src/storage/open-storage.js';
 import { MemoryRevocationStore } from '../src/tokens/memory-revocation-store.js';
 import type { RevocationStore } from '../src/tokens/revocation-store.js';
 import { migrate } from '../src/storage/migrations.js';
-import { KyselyConsoleSessionStore } from '../src/storage/kysely-console-session-store.js';
+import { KyselyConsoleSessionStore, SIGN_IN_IDLE_MS } from '../src/storage/kysely-console-session-store.js';
 import {
   type ConsoleSessionStore,
   MemoryConsoleSessionStore,
@@ -42,7 +42,7 @@ import {
   SWEEP_MARGIN_MS,
 } from '../src/sessions/console-sessions.js';
 import { sessionIdHash } from '../src/sessions/session-secrets.js';
-import { clientRowAt, migratedPostgres, rawDatabase } from './helpers.js';
+import { clientRowAt, eventually, migratedPostgres, rawDatabase } from './helpers.js';
 
 /**
  * One set of store behaviours, held against the in-memory stores (which the unit tests use) and
@@ -996,6 +996,47 @@ for (const [backend, open] of BACKENDS) {
     });
   });
 }
+
+describe('console sign-ins on PostgreSQL: a process that stops while holding the sign-in lock', () => {
+  it('loses it once idle SIGN_IN_IDLE_MS in its transaction: the other processes sign in again, its own step fails with 503', async () => {
+    const db = await migratedPostgres();
+    const frozen = await openStorage(db.url, tmp());
+    const other = await openStorage(db.url, tmp());
+    try {
+      let inside!: () => void;
+      let resume!: () => void;
+      const entered = new Promise<void>((r) => (inside = r));
+      const resumed = new Promise<void>((r) => (resume = r));
+      // Holds the lock and sends nothing more until resumed: a process stopped, paused or cut off.
+      const stuck = new KyselyConsoleSessionStore(frozen.db, 'postgres').serialized(async (store) => {
+        await store.count();
+        inside();
+        await resumed;
+        return store.count();
+      });
+      stuck.catch(() => {});
+      await entered;
+      const otherStore = new KyselyConsoleSessionStore(other.db, 'postgres');
+      const signedIn = await eventually(async () => {
+        try {
+          await otherStore.serialized((store) => store.count());
+          return true;
+        } catch (err) {
+          // The lock not given within lock_timeout: 503, and tried again.
+          if (err instanceof StorageUnavailableError) return false;
+          throw err;
+        }
+      }, SIGN_IN_IDLE_MS * 4);
+      resume();
+      assert.ok(signedIn, 'another process took the sign-in lock while the holder was still stopped');
+      await assert.rejects(stuck, StorageUnavailableError);
+    } finally {
+      await frozen.close();
+      await other.close();
+      await db.drop();
+    }
+  });
+});
 
 for (const dialect of ['sqlite', 'postgres'] as const) {
   describe(`migration 0008_client_auth_methods_and_keys: ${dialect}`, () => {

@@ -7,6 +7,13 @@ type Row = Database['console_sessions'];
 
 /** PostgreSQL's advisory lock held by a sign-in's transaction (serialized): one number, zgw-auth's own. */
 const SIGN_IN_LOCK = sql`hashtext('zgw-auth:console_sessions:sign-in')`;
+/**
+ * A sign-in's transaction idle this long between statements is ended by PostgreSQL, and with it the
+ * sign-in lock: a process frozen (stopped, paused, cut off) while holding it would otherwise keep
+ * every process's sign-ins out until it ran again. Its statements follow each other within
+ * milliseconds; only the holder's own event loop comes between them.
+ */
+export const SIGN_IN_IDLE_MS = 5000;
 
 /**
  * ConsoleSessionStore on SQLite or PostgreSQL (table console_sessions). Ending a session is one
@@ -120,7 +127,9 @@ export class KyselyConsoleSessionStore implements ConsoleSessionStore {
   async serialized<T>(work: (store: ConsoleSessionStore) => Promise<T>): Promise<T> {
     if (this.dialect === 'postgres')
       return this.db.transaction().execute(async (trx) => {
-        // Held until the transaction ends; waits at most the connection's lock_timeout.
+        // Held until the transaction ends (SIGN_IN_IDLE_MS idle at most); waits at most the
+        // connection's lock_timeout.
+        await sql`set local idle_in_transaction_session_timeout = ${sql.lit(SIGN_IN_IDLE_MS)}`.execute(trx);
         await sql`select pg_advisory_xact_lock(${SIGN_IN_LOCK})`.execute(trx);
         return work(new KyselyConsoleSessionStore(trx, this.dialect));
       });
