@@ -390,8 +390,11 @@ export function sharedSessionTests(dialect: DialectName): void {
           done = true;
           await Promise.all([sampler, victimLoop]);
         }
-        // Each process sends one sign-in at a time to the lock: one holds it, the other's waits.
-        assert.ok(most <= 1, `${most} connections waited for the sign-in lock at once`);
+        // Each process sends one sign-in at a time to the lock: one holds it, the other's waits. The
+        // sampler reads the backends one after another, not at one instant, so a hand-over between
+        // two reads can show both processes' sign-ins waiting: at most one per process, not one in
+        // all (without the turns, nearly the whole pool waited).
+        assert.ok(most <= 2, `${most} connections waited for the sign-in lock at once`);
         assert.ok(
           victim.length > 0 && victim.every((s) => s === 303),
           `the administrator's sign-ins: ${victim.join(' ')}`,
