@@ -3282,6 +3282,15 @@ export const MUTATIONS = [
     to: 'if (Math.random() < 0)',
   },
   {
+    id: 'dpop-window-seconds',
+    check: 'DPoP proof checker: a window or leeway that is no finite number of seconds is refused at construction',
+    fn: 'seconds',
+    file: DP,
+    tests: ['dpop'],
+    from: "if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)",
+    to: 'if (Math.random() < 0)',
+  },
+  {
     id: 'replay-cache-memory-seen',
     check: 'Memory replay cache: an identifier it holds, live, is a replay (found again through its index)',
     fn: 'MemoryReplayCache.useOnce',

@@ -221,6 +221,20 @@ describe('DPoP proofs: refused', () => {
     assert.throws(() => new DpopProofChecker({ algorithms: ['HS256'] }), /not allowed/);
   });
 
+  it('a window or leeway that is no number of seconds is refused when the checker is made', async () => {
+    // NaN (Number of an unset variable) would accept a proof of any age and remember none of them.
+    for (const bad of [NaN, -1, Infinity]) {
+      assert.throws(() => new DpopProofChecker({ window: bad }), /window/);
+      assert.throws(() => new DpopProofChecker({ leeway: bad }), /leeway/);
+      assert.throws(
+        () => createVerifier({ issuer: 'https://idp.example', audience: 'a', dpop: { window: bad } }),
+        /window/,
+      );
+    }
+    const checker = new DpopProofChecker({ window: 0, leeway: 0, now: () => 1_700_000_000_000 });
+    await checker.check({ proof: forged({}, claimsNow({ iat: 1_700_000_000 })), method: 'GET', urls: [URL_] });
+  });
+
   it('a signature by another key than the jwk, missing claims, an oversized jti, two headers', async () => {
     const checker = new DpopProofChecker();
     const other = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
