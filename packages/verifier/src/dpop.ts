@@ -135,8 +135,8 @@ export class DpopProofChecker {
     this.algorithms =
       algorithms.includes('EdDSA') && !algorithms.includes(ED25519) ? [...algorithms, ED25519] : algorithms;
     this.algSet = new Set(this.algorithms);
-    this.window = options.window ?? 60;
-    this.leeway = options.leeway ?? 5;
+    this.window = seconds('window', options.window ?? 60);
+    this.leeway = seconds('leeway', options.leeway ?? 5);
     this.now = options.now ?? Date.now;
     this.replay = options.replay ?? new MemoryReplayCache(100_000, this.now);
     this.nonces = options.nonces;
@@ -267,6 +267,13 @@ export class DpopProofChecker {
     if (value.length > MAX_PROOF_LENGTH) throw invalid(`the DPoP proof is longer than ${MAX_PROOF_LENGTH} characters`);
     return value.trim();
   }
+}
+
+/** A window or leeway: NaN (`Number` of an unset variable) would accept a proof of any age and remember none. */
+function seconds(name: string, value: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+    throw new Error(`DPoP ${name} must be a finite number of seconds, 0 or more, not ${String(value)}`);
+  return value;
 }
 
 function invalid(message: string): TokenError {

@@ -84,6 +84,8 @@ export class MemoryReplayCache implements ReplayCache {
     if (owner !== undefined && (this.owners.get(owner) ?? 0) >= this.maxPerOwner)
       throw new ReplayCacheFull('this key has as many proofs in the replay cache as one key may: retry shortly');
     const expiry = Math.ceil((expiresAt - this.base) / 1000);
+    // NaN would never count as live, so a replay of it would pass, nor as expired, so never be dropped.
+    if (Number.isNaN(expiry)) throw new RangeError(`expiresAt must be epoch milliseconds, not ${String(expiresAt)}`);
     // Expired already: nothing to remember.
     if (expiry <= t) return true;
     if (record >= 0) this.expiries[record] = expiry;
@@ -117,8 +119,12 @@ export class MemoryReplayCache implements ReplayCache {
 
   private append(k0: number, k1: number, k2: number, k3: number, expiry: number, t: number): void {
     // Full of records but not of live ones (checked by the caller): some expired since the last sweep.
-    if (this.held >= this.maxEntries) this.sweep(t);
-    else if (this.held >= this.expiries.length) this.resize(Math.min(this.maxEntries, this.expiries.length * 2));
+    if (this.held >= this.maxEntries) {
+      this.sweep(t);
+      // None dropped: the clock stepped back, and what `live` stopped counting is live again. Refused,
+      // for a record past the arrays' end would be lost unseen and its identifier replayable.
+      if (this.held >= this.maxEntries) throw new ReplayCacheFull();
+    } else if (this.held >= this.expiries.length) this.resize(Math.min(this.maxEntries, this.expiries.length * 2));
     const r = this.held++;
     this.keys[r * 4] = k0;
     this.keys[r * 4 + 1] = k1;

@@ -221,6 +221,20 @@ describe('DPoP proofs: refused', () => {
     assert.throws(() => new DpopProofChecker({ algorithms: ['HS256'] }), /not allowed/);
   });
 
+  it('a window or leeway that is no number of seconds is refused when the checker is made', async () => {
+    // NaN (Number of an unset variable) would accept a proof of any age and remember none of them.
+    for (const bad of [NaN, -1, Infinity]) {
+      assert.throws(() => new DpopProofChecker({ window: bad }), /window/);
+      assert.throws(() => new DpopProofChecker({ leeway: bad }), /leeway/);
+      assert.throws(
+        () => createVerifier({ issuer: 'https://idp.example', audience: 'a', dpop: { window: bad } }),
+        /window/,
+      );
+    }
+    const checker = new DpopProofChecker({ window: 0, leeway: 0, now: () => 1_700_000_000_000 });
+    await checker.check({ proof: forged({}, claimsNow({ iat: 1_700_000_000 })), method: 'GET', urls: [URL_] });
+  });
+
   it('a signature by another key than the jwk, missing claims, an oversized jti, two headers', async () => {
     const checker = new DpopProofChecker();
     const other = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -447,6 +461,42 @@ describe('replay caches', () => {
       assert.equal(cache.useOnce('far', String(far), far), true);
       assert.equal(cache.useOnce('far', String(far), far), false, `expiring at ${far}: still a replay`);
     }
+  });
+
+  it('memory: after the clock steps back it holds no more than its size and forgets no live identifier', () => {
+    // The wall clock can step back (NTP, a resumed VM): identifiers no longer counted once their
+    // expiry passed are live again at the earlier time. The cache must then refuse new ones rather
+    // than take more than its arrays hold, where one would be dropped unseen and could be replayed.
+    let t = 1_000_000;
+    const cache = new MemoryReplayCache(8, () => t);
+    const use = (id: string) => {
+      try {
+        return cache.useOnce('dpop', id, t + 10_000);
+      } catch (err) {
+        if (err instanceof ReplayCacheFull) return 'full';
+        throw err;
+      }
+    };
+    for (const id of ['a', 'b', 'c', 'd']) assert.equal(use(id), true);
+    t += 11_000;
+    assert.equal(use('x'), true, 'a to d expired: no longer counted');
+    t -= 6_000;
+    const accepted = ['x'];
+    for (let i = 0; i < 8; i++) {
+      if (use(`n${i}`) === true) accepted.push(`n${i}`);
+      assert.ok(cache.size <= 8, `holds ${cache.size} identifiers`);
+    }
+    for (const id of ['a', 'b', 'c', 'd', ...accepted]) assert.equal(use(id), false, `${id}: still a replay`);
+  });
+
+  it('memory: an expiry that is no number is refused, never remembered as nothing', () => {
+    const t = 1_000_000;
+    const cache = new MemoryReplayCache(8, () => t);
+    assert.throws(() => cache.useOnce('dpop', 'nan', NaN), RangeError);
+    assert.throws(() => cache.useOnce('dpop', 'nan', NaN), RangeError);
+    assert.equal(cache.size, 0);
+    assert.equal(cache.useOnce('dpop', 'nan', t + 1000), true);
+    assert.equal(cache.useOnce('dpop', 'nan', t + 1000), false);
   });
 
   it('memory: one owner (DPoP key) holds at most its share; another keeps working', () => {
