@@ -8,6 +8,7 @@ import {
 } from '../autorisaties/applicatie-store.js';
 import type { Applicatie, Autorisatie } from '../autorisaties/model.js';
 import type { PendingNotification } from '../autorisaties/notifications.js';
+import { insertUncountedEvent } from './kysely-audit-store.js';
 import { writeNotification } from './kysely-notification-outbox.js';
 import type { ApplicatieTable, Database } from './schema.js';
 
@@ -96,12 +97,7 @@ export class KyselyApplicatieStore implements ApplicatieStore {
         .executeTakeFirst();
       if (Number(taken.numInsertedOrUpdatedRows ?? 0n) === 0) return false;
       const event = await grant(new TransactionStore(trx));
-      // As the audit store writes an event; this action adds to no hourly count (activity.ts).
-      if (event)
-        await trx
-          .insertInto('audit_events')
-          .values({ ...event, address: null, reason: null, details: JSON.stringify(event.details) })
-          .execute();
+      if (event) await insertUncountedEvent(trx, event);
       return true;
     });
   }

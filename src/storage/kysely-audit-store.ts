@@ -18,6 +18,38 @@ const INSERT_SIZES = [100, 10, 1];
  * in step with the events, in the transaction that writes them: a batch is stored with its counts
  * or not at all, so a batch written again after a failure is never counted twice.
  */
+/** An event outside every hourly count (activity.ts), for the fields every event has. */
+export interface UncountedEvent {
+  at: number;
+  actor: string;
+  action: string;
+  target: string;
+  organisation: string | null;
+  details: Record<string, unknown>;
+}
+
+/**
+ * Writes one such event in the caller's transaction, as the audit store would: for once-only marks
+ * that must commit together with their event. Counted actions go through the store (they add to
+ * audit_hourly_counts).
+ */
+export async function insertUncountedEvent(db: Kysely<Database>, event: UncountedEvent): Promise<void> {
+  const { at, actor, action, target, organisation } = event;
+  await db
+    .insertInto('audit_events')
+    .values({
+      at,
+      actor,
+      action,
+      target,
+      organisation,
+      address: null,
+      reason: null,
+      details: JSON.stringify(event.details),
+    })
+    .execute();
+}
+
 export class KyselyAuditStore implements AuditStore {
   /** Multi-row inserts in a few fixed sizes (negative: returning ids), each compiled once. */
   private readonly inserts = new Map<number, CompiledQuery<{ id: number | string }>>();

@@ -24,6 +24,7 @@ import type {
 import { crashPoint } from '../crash-point.js';
 import { ConflictError, StorageUnavailableError } from '../errors.js';
 import { FORMER_SECRET_MS, isLive } from '../clients/secret-lifecycle.js';
+import { insertUncountedEvent } from './kysely-audit-store.js';
 import { prepareQuery } from './prepared.js';
 import type { ClientKeyRow, ClientRow, ClientSecretRow, Database, NewClientRow } from './schema.js';
 
@@ -442,20 +443,7 @@ export class KyselyClientStore implements ClientStore, CredentialExpiryStore {
               .executeTakeFirst();
       if (Number(result.numUpdatedRows) !== 1) return false;
       crashPoint('expiry:marked');
-      // As the audit store writes an event; these actions add to no hourly count (activity.ts).
-      await trx
-        .insertInto('audit_events')
-        .values({
-          at,
-          actor: event.actor,
-          action: event.action,
-          target: event.target,
-          address: null,
-          reason: null,
-          details: JSON.stringify(event.details),
-          organisation: event.organisation,
-        })
-        .execute();
+      await insertUncountedEvent(trx, { ...event, at });
       return true;
     });
   }
