@@ -221,8 +221,8 @@ if (!ending && files.every((f) => durations[relative(f)] !== undefined)) {
   try {
     // Of files that still exist: a renamed or removed one is forgotten.
     const kept = Object.entries(previous).filter(([f]) => fs.existsSync(path.join(root, f)));
-    fs.writeFileSync(DURATIONS, `${JSON.stringify({ ...Object.fromEntries(kept), ...durations }, null, 1)}\n`);
-    fs.writeFileSync(CPU, `${JSON.stringify(cpu, null, 1)}\n`);
+    fs.writeFileSync(DURATIONS, `${JSON.stringify({ ...Object.fromEntries(kept), ...durations }, null, 2)}\n`);
+    fs.writeFileSync(CPU, `${JSON.stringify(cpu, null, 2)}\n`);
   } catch {
     // only an ordering hint
   }
