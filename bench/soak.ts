@@ -1,4 +1,4 @@
-// npm run soak [-- --minutes N] [-- --rate R] [-- --out DIR] [-- --smoke]
+// npm run soak [-- --minutes N] [-- --rate R] [-- --out DIR] [-- --smoke] [-- --prefill EVENTS]
 //
 // An hour (by default) of steady load on a deployment as platform teams run it: two `zgw-auth
 // serve` processes on one PostgreSQL database and one Redis, callers spread over both. The load is
@@ -16,6 +16,9 @@
 //   moves by more than a fifth from noise alone;
 // - no error: every answer a 200, except the disabled client's 401s after it was disabled;
 // - no lost audit event: as many token.issued events as tokens issued.
+//
+// --prefill EVENTS: the audit trail holds that many older events before the load starts, as a
+// registry that has been busy for a while does (a diagnosis: does a large trail slow anything?).
 //
 // --smoke: a check that the tool works (used by the test suite): a fixed low rate, no peak
 // measurement, and the verdict's stability bounds reported but not judged (two minutes are too few).
@@ -43,8 +46,15 @@ const smoke = args.includes('--smoke');
 const minutes = Number(option('--minutes') ?? (smoke ? 2 : 60));
 const outDir = path.resolve(option('--out') ?? path.join(ROOT, 'docs'));
 const fixedRate = option('--rate') === undefined ? undefined : Number(option('--rate'));
-if (!(minutes > 0 && minutes <= 24 * 60) || (fixedRate !== undefined && !(fixedRate > 0 && fixedRate <= 100_000))) {
-  console.error('usage: npm run soak [-- --minutes 1..1440] [-- --rate 1..100000] [-- --out DIR] [-- --smoke]');
+const prefill = Number(option('--prefill') ?? 0);
+if (
+  !(minutes > 0 && minutes <= 24 * 60) ||
+  (fixedRate !== undefined && !(fixedRate > 0 && fixedRate <= 100_000)) ||
+  !(Number.isInteger(prefill) && prefill >= 0 && prefill <= 100_000_000)
+) {
+  console.error(
+    'usage: npm run soak [-- --minutes 1..1440] [-- --rate 1..100000] [-- --out DIR] [-- --smoke] [-- --prefill 0..100000000]',
+  );
   process.exit(2);
 }
 /** Smoke runs report per ten seconds: two minutes are then twelve points, not two. */
@@ -68,9 +78,104 @@ interface Period {
   expectedRefusals: number;
   p50Ms: number;
   p99Ms: number;
+  /** p99 per kind of request: which path moves when the whole does. */
+  p99MsBy: Record<Outcome['kind'], number>;
+  /** What PostgreSQL did in the period (deltas), and the audit trail's size at its end. */
+  database: DatabaseFigures;
   processes: Array<{ rssMb: number; heapMb: number; eventLoopP99Ms: number }>;
   /** The load generator's own event-loop delay: a busy generator would make latencies its own. */
   generatorLagP99Ms: number;
+}
+
+interface DatabaseFigures {
+  checkpoints: number;
+  /** Buffers written by the connections' own backends: the writer and checkpointer fell behind. */
+  backendWrites: number;
+  walMb: number;
+  autovacuums: number;
+  autoanalyzes: number;
+  auditMb: number;
+  clientsDeadRows: number;
+}
+
+/** PostgreSQL's own counters, read once per period: what the database did while latency moved. */
+class DatabaseWatch {
+  private last: DatabaseFigures | undefined;
+  private constructor(private readonly client: pg.Client) {}
+
+  static async open(databaseUrl: string): Promise<DatabaseWatch> {
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    const watch = new DatabaseWatch(client);
+    await watch.period();
+    return watch;
+  }
+
+  /** The counters since the last call (sizes as they are now). */
+  async period(): Promise<DatabaseFigures> {
+    const { rows } = await this.client.query(`SELECT
+        (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter) AS checkpoints,
+        (SELECT buffers_backend FROM pg_stat_bgwriter) AS backend_writes,
+        (SELECT wal_bytes FROM pg_stat_wal) AS wal_bytes,
+        (SELECT coalesce(sum(autovacuum_count), 0) FROM pg_stat_user_tables) AS autovacuums,
+        (SELECT coalesce(sum(autoanalyze_count), 0) FROM pg_stat_user_tables) AS autoanalyzes,
+        pg_total_relation_size('audit_events') AS audit_bytes,
+        (SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'clients') AS clients_dead`);
+    const r = rows[0];
+    const now: DatabaseFigures = {
+      checkpoints: Number(r.checkpoints),
+      backendWrites: Number(r.backend_writes),
+      walMb: Number(r.wal_bytes) / 2 ** 20,
+      autovacuums: Number(r.autovacuums),
+      autoanalyzes: Number(r.autoanalyzes),
+      auditMb: Number(r.audit_bytes) / 2 ** 20,
+      clientsDeadRows: Number(r.clients_dead),
+    };
+    const before = this.last ?? now;
+    this.last = now;
+    return {
+      checkpoints: now.checkpoints - before.checkpoints,
+      backendWrites: now.backendWrites - before.backendWrites,
+      walMb: Math.round((now.walMb - before.walMb) * 10) / 10,
+      autovacuums: now.autovacuums - before.autovacuums,
+      autoanalyzes: now.autoanalyzes - before.autoanalyzes,
+      auditMb: Math.round(now.auditMb),
+      clientsDeadRows: now.clientsDeadRows,
+    };
+  }
+
+  close(): Promise<void> {
+    return this.client.end();
+  }
+}
+
+/**
+ * Older events in the audit trail, written straight into the table: token.issued events of the
+ * registry's clients, as many per hour as the load writes, ending before the run starts. Not in
+ * the hourly counts (the activity page is not under test here).
+ */
+async function prefillAudit(databaseUrl: string, events: number, clients: string[]): Promise<void> {
+  const c = new pg.Client({ connectionString: databaseUrl });
+  await c.connect();
+  try {
+    const end = Date.now() - 60_000;
+    const step = 1000 / 1100; // ms between events: about the load's rate of tokens
+    for (let done = 0; done < events; done += 500_000) {
+      const n = Math.min(500_000, events - done);
+      await c.query(
+        `INSERT INTO audit_events (at, actor, action, target, organisation, address, reason, details)
+         SELECT ($1::bigint - ((i + $2::bigint) * $3::float8)::bigint), t.client_id, 'token.issued', t.client_id,
+                '000000000', '127.0.0.1', NULL,
+                json_build_object('jti', gen_random_uuid(), 'scope', '', 'expiresIn', 3600)::text
+         FROM generate_series(0, $4 - 1) AS i, LATERAL (SELECT ($5::text[])[1 + i % $6] AS client_id) AS t`,
+        [end, done, step, n, clients, clients.length],
+      );
+      log(`prefilled ${done + n} audit events`);
+    }
+    await c.query('VACUUM ANALYZE audit_events');
+  } finally {
+    await c.end();
+  }
 }
 
 interface Outcome {
@@ -92,13 +197,20 @@ async function main(): Promise<void> {
     ZGW_AUTH_ISSUER: 'https://zgw-auth.soak.example',
   };
   const admin = await adminClient(env);
+  if (prefill)
+    await prefillAudit(
+      env.DATABASE_URL!,
+      prefill,
+      registry.clients.map((c) => c.clientId),
+    );
+  const watch = await DatabaseWatch.open(env.DATABASE_URL!);
   const procs: ServerProcess[] = [];
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   try {
     // Free ports, not the benchmark's range: the smoke run of the test suite runs beside other files.
     for (const name of ['soak A', 'soak B'])
       procs.push(await startZgwAuth({ name, registry: { ...registry, env }, workDir: work, port: await freePort() }));
-    const load = new Load(procs, registry, admin, agent);
+    const load = new Load(procs, registry, admin, agent, watch);
     await load.prepare();
     const rate = fixedRate ?? (smoke ? SMOKE_RATE : Math.max(10, Math.round((await load.peak(10_000)) / 2)));
     log(`${minutes} min at ${rate} req/s over ${procs.length} processes`);
@@ -120,6 +232,7 @@ async function main(): Promise<void> {
     process.exitCode = report.verdict === 'failed' ? 1 : 0;
   } finally {
     await Promise.all(procs.map((p) => p.stop()));
+    await watch.close();
     agent.destroy();
     await registry.dropDatabase?.();
     fs.rmSync(work, { recursive: true, force: true });
@@ -178,6 +291,7 @@ class Load {
     private readonly registry: Registry,
     private readonly admin: Credentials,
     private readonly agent: http.Agent,
+    private readonly database: DatabaseWatch,
   ) {}
 
   /**
@@ -364,6 +478,14 @@ class Load {
           }
         if (overload) errorsBy.overload = overload;
         const latencies = outcomes.map((o) => o.ms).sort((a, b) => a - b);
+        const p99Of = (kind: Outcome['kind']) =>
+          quantile(
+            outcomes
+              .filter((o) => o.kind === kind)
+              .map((o) => o.ms)
+              .sort((a, b) => a - b),
+            0.99,
+          );
         periodsOut.push({
           index: p,
           requests: outcomes.length,
@@ -372,6 +494,8 @@ class Load {
           expectedRefusals: outcomes.filter(expected).length,
           p50Ms: quantile(latencies, 0.5),
           p99Ms: quantile(latencies, 0.99),
+          p99MsBy: { token: p99Of('token'), introspect: p99Of('introspect'), admin: p99Of('admin') },
+          database: await this.database.period(),
           processes: await Promise.all(this.procs.map((proc) => processFigures(proc, this.agent))),
           generatorLagP99Ms: lag.percentile(99) / 1e6,
         });
@@ -379,7 +503,13 @@ class Load {
         lag.reset();
         const last = periodsOut.at(-1)!;
         log(
-          `${smoke ? `${(p + 1) * 10} s` : `minute ${p + 1}`}: ${last.requests} requests, ${last.errors} errors ${JSON.stringify(last.errorsBy)}, p50 ${last.p50Ms.toFixed(1)} ms, p99 ${last.p99Ms.toFixed(1)} ms, RSS ${last.processes.map((x) => x.rssMb.toFixed(0)).join('/')} MB`,
+          `${smoke ? `${(p + 1) * 10} s` : `minute ${p + 1}`}: ${last.requests} requests, ${last.errors} errors ${JSON.stringify(last.errorsBy)}, p50 ${last.p50Ms.toFixed(1)} ms, p99 ${last.p99Ms.toFixed(1)} ms (${Object.entries(
+            last.p99MsBy,
+          )
+            .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+            .join(
+              ', ',
+            )}), db ${JSON.stringify(last.database)}, RSS ${last.processes.map((x) => x.rssMb.toFixed(0)).join('/')} MB`,
         );
       }
     } finally {

@@ -4022,8 +4022,8 @@ export const MUTATIONS = [
     fn: 'authenticateCaller',
     file: 'src/clients/authenticate-client.ts',
     tests: ['traces'],
-    from: 'const wait = await deps.guard.check(credentials.clientId, caller.address);',
-    to: 'deps.tracing?.annotateRequest({ [CLIENT_ID_ATTRIBUTE]: credentials.clientId }); const wait = await deps.guard.check(credentials.clientId, caller.address);',
+    from: 'const admitted = await deps.guard.check(credentials.clientId, caller.address);',
+    to: 'deps.tracing?.annotateRequest({ [CLIENT_ID_ATTRIBUTE]: credentials.clientId }); const admitted = await deps.guard.check(credentials.clientId, caller.address);',
   },
   {
     id: 'trace-route-template',
@@ -4267,5 +4267,24 @@ export const MUTATIONS = [
     tests: ['store-contract'],
     from: 'await sql`set local idle_in_transaction_session_timeout = ${sql.lit(SIGN_IN_IDLE_MS)}`.execute(trx);',
     to: 'void SIGN_IN_IDLE_MS;',
+  },
+  {
+    id: 'auth-success-clears-pair',
+    check: "Success clears the pair's own failures when the check before it found some (a clean pair is left alone)",
+    fn: 'GuessingGuard.recordSuccess',
+    file: 'src/limits/guessing-guard.ts',
+    tests: ['guessing'],
+    from: 'if (admitted.failures === 0) return;',
+    to: 'if (admitted.failures >= 0) return;',
+  },
+  {
+    id: 'backoff-redis-script-reloaded',
+    check:
+      'Shared (Redis) back-off: a script Redis no longer has (restart, SCRIPT FLUSH) is sent again, so limits stay shared',
+    fn: 'LuaScript.run',
+    file: 'src/limits/redis-failure-limiter.ts',
+    tests: ['guessing'],
+    from: "if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw err;",
+    to: 'throw err;',
   },
 ];

@@ -207,6 +207,52 @@ for (const limiter of ['memory', 'redis'] as const) {
         );
     });
 
+    it("a working credential clears its own pair's failures", async () => {
+      const c = await ts.createClient();
+      const from = `${net}.200`;
+      const wrong = () => tokenAt(ts, { clientId: c.clientId, secret: 'wrong' }, from);
+      for (let i = 0; i < 2; i++) assert.equal((await wrong()).status, 401);
+      assert.equal((await tokenAt(ts, c, from)).status, 200);
+      // T = 3: without the reset the pair would be at 3 failures after the first of these, and backed off.
+      assert.deepEqual([(await wrong()).status, (await wrong()).status], [401, 401], 'counted from zero again');
+    });
+
+    if (limiter === 'redis')
+      it('a pair with no failures costs one read per token and no write', async () => {
+        const c = await ts.createClient();
+        const from = `${net}.201`;
+        const pairKey = `pair:${c.clientId}|${from}`;
+        const monitor = await ts.app.redis!.monitor();
+        const seen: string[][] = [];
+        // Commands sent by clients only: MONITOR also lists those a script runs, its source then "lua".
+        monitor.on('monitor', (_time: string, args: string[], source: string) => {
+          if (!source.includes('lua') && args.some((a) => a.includes(pairKey))) seen.push(args);
+        });
+        try {
+          for (let i = 0; i < 3; i++) assert.equal((await tokenAt(ts, c, from)).status, 200);
+          assert.ok(await eventually(async () => seen.length >= 3, 2000), 'every token checked its pair');
+        } finally {
+          monitor.disconnect();
+        }
+        assert.deepEqual(
+          seen.map((args) => args[0]!.toLowerCase()),
+          ['evalsha', 'evalsha', 'evalsha'],
+          'one script by its hash per token, no DEL',
+        );
+      });
+
+    if (limiter === 'redis')
+      it('still counts after Redis forgets its scripts (restart, SCRIPT FLUSH)', async () => {
+        const c = await ts.createClient();
+        const from = `${net}.202`;
+        await ts.app.redis!.script('FLUSH');
+        const wrong = () => tokenAt(ts, { clientId: c.clientId, secret: 'wrong' }, from);
+        const statuses = [];
+        for (let i = 0; i < 4; i++) statuses.push((await wrong()).status);
+        assert.deepEqual(statuses, [401, 401, 401, 429]);
+        assert.equal(await ts.app.redis!.exists(`zgw-auth:fail:count:pair:${c.clientId}|${from}`), 1, 'in Redis');
+      });
+
     it("a guessed client's count across addresses survives one of its instances getting a token", async () => {
       const c = await ts.createClient();
       const wrong = (a: number) => tokenAt(ts, { clientId: c.clientId, secret: 'wrong' }, `${net}.${a}`);

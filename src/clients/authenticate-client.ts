@@ -1,5 +1,5 @@
 import { invalidClient, OAuthError } from '../errors.js';
-import type { GuessingGuard } from '../limits/guessing-guard.js';
+import type { Admission, GuessingGuard } from '../limits/guessing-guard.js';
 import type { RateLimitCounts } from '../counts.js';
 import type { Authentication, ClientAuthenticator } from './client-authenticator.js';
 import type { Client } from './model.js';
@@ -91,7 +91,8 @@ export async function authenticateCaller(
   credentials: ClientCredentials,
   caller: Caller,
 ): Promise<{ client: Client; secretId: string | null }> {
-  const wait = await deps.guard.check(credentials.clientId, caller.address);
+  const admitted = await deps.guard.check(credentials.clientId, caller.address);
+  const { wait } = admitted;
   if (wait > 0) {
     deps.metrics.rateLimitHits.inc({ limit: 'failed_auth' });
     throw new OAuthError('invalid_client', `too many failed authentication attempts; retry after ${wait} s`, {
@@ -110,7 +111,10 @@ export async function authenticateCaller(
     throw invalidClient(reason === 'certificate_header_refused' ? undefined : detail);
   }
   if ('certificate' in credentials)
-    return authenticated(deps, { client: await authenticateCertificate(deps, credentials, caller), secretId: null });
+    return authenticated(deps, {
+      client: await authenticateCertificate(deps, credentials, caller, admitted),
+      secretId: null,
+    });
   const result =
     credentials.method === 'private_key_jwt'
       ? await deps.authenticator.authenticateAssertion(
@@ -130,7 +134,7 @@ export async function authenticateCaller(
     });
     throw invalidClient();
   }
-  await deps.guard.recordSuccess(credentials.clientId, caller.address);
+  await deps.guard.recordSuccess(credentials.clientId, caller.address, admitted);
   return authenticated(deps, { client: result.client, secretId: 'secretId' in result ? result.secretId : null });
 }
 
@@ -167,6 +171,7 @@ async function authenticateCertificate(
   deps: ClientAuthentication,
   credentials: CertificateCredentials,
   caller: Caller,
+  admitted: Admission,
 ): Promise<Client> {
   const result = await deps.authenticator.authenticateCertificate(
     credentials.clientId,
@@ -182,6 +187,6 @@ async function authenticateCertificate(
     });
     throw invalidClient();
   }
-  await deps.guard.recordSuccess(credentials.clientId, caller.address);
+  await deps.guard.recordSuccess(credentials.clientId, caller.address, admitted);
   return result.client;
 }

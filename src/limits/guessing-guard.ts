@@ -37,6 +37,12 @@ export interface GuessContext {
   organisation?: string;
 }
 
+/** What check() found: the wait before a secret may be checked, and the pair's failures then. */
+export interface Admission {
+  wait: number;
+  failures: number;
+}
+
 const NOT_GUESSING = new Set<GuessReason>(['revoked_secret', 'expired_secret']);
 /** Failures of one client id from all addresses before its budget is spent: see README "Protection". */
 export const CLIENT_BUDGET_FACTOR = 20;
@@ -69,11 +75,11 @@ export class GuessingGuard {
     this.addressPolicy = { ...policy, threshold: policy.threshold * ADDRESS_BUDGET_FACTOR };
   }
 
-  /** Seconds this caller must wait before a secret of `clientId` is checked for it; 0: go ahead. */
-  async check(clientId: string, address: string): Promise<number> {
+  /** Seconds (`wait`) this caller must wait before a secret of `clientId` is checked for it; 0: go ahead. */
+  async check(clientId: string, address: string): Promise<Admission> {
     const [pair, client, group] = await this.limiter.state(this.keys(clientId, address));
-    if (pair!.failures === 0) return 0;
-    return Math.max(pair!.wait, client!.wait, group!.wait);
+    if (pair!.failures === 0) return { wait: 0, failures: 0 };
+    return { wait: Math.max(pair!.wait, client!.wait, group!.wait), failures: pair!.failures };
   }
 
   async recordFailure(clientId: string, address: string, reason: GuessReason, context: GuessContext): Promise<void> {
@@ -102,8 +108,14 @@ export class GuessingGuard {
     if (pairFailures === 1) await this.limiter.recordFailure([{ key: groupKey!, policy: this.addressPolicy }]);
   }
 
-  /** Only the pair is cleared: one success must not wipe an address's or a client's record of guessing. */
-  async recordSuccess(clientId: string, address: string): Promise<void> {
+  /**
+   * Only the pair is cleared: one success must not wipe an address's or a client's record of
+   * guessing. A pair that had no failures when checked is left alone: no write per token (with
+   * Redis, a round trip that cost a tenth of a busy process's time). A failure counted between
+   * the check and this success stays until the pair's next success.
+   */
+  async recordSuccess(clientId: string, address: string, admitted: Admission): Promise<void> {
+    if (admitted.failures === 0) return;
     await this.limiter.reset(this.keys(clientId, address).slice(0, 1));
   }
 

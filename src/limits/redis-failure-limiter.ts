@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { backoffSeconds, type FailureLimiter, type KeyState, type LimitedKey } from './failure-limiter.js';
 
@@ -17,6 +18,30 @@ for i = 1, #KEYS, 2 do
 end
 return out`;
 
+/**
+ * A Lua script run by its SHA-1 (EVALSHA): the source goes over the wire, and is hashed by Redis,
+ * only when Redis does not have it yet (first use, or after a restart or SCRIPT FLUSH).
+ */
+class LuaScript {
+  private readonly sha: string;
+
+  constructor(private readonly source: string) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  async run(redis: Redis, keys: string[], args: Array<string | number> = []): Promise<unknown> {
+    try {
+      return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw err;
+      return redis.eval(this.source, keys.length, ...keys, ...args);
+    }
+  }
+}
+
+const recordScript = new LuaScript(RECORD);
+const stateScript = new LuaScript(STATE);
+
 /** Failure counts shared by every process through Redis; time is Redis's, so process clocks may differ. */
 export class RedisFailureLimiter implements FailureLimiter {
   constructor(
@@ -26,7 +51,7 @@ export class RedisFailureLimiter implements FailureLimiter {
 
   async state(keys: string[]): Promise<KeyState[]> {
     const redisKeys = keys.flatMap((k) => [`${this.prefix}count:${k}`, `${this.prefix}block:${k}`]);
-    const raw = (await this.redis.eval(STATE, redisKeys.length, ...redisKeys)) as number[];
+    const raw = (await stateScript.run(this.redis, redisKeys)) as number[];
     return keys.map((_, i) => ({
       failures: raw[2 * i]!,
       wait: raw[2 * i + 1]! > 0 ? Math.ceil(raw[2 * i + 1]! / 1000) : 0,
@@ -36,11 +61,10 @@ export class RedisFailureLimiter implements FailureLimiter {
   async recordFailure(keys: LimitedKey[]): Promise<number[]> {
     return Promise.all(
       keys.map(async ({ key, policy }) => {
-        const failures = (await this.redis.eval(
-          RECORD,
-          1,
-          `${this.prefix}count:${key}`,
-          policy.maxSeconds * 1000,
+        const failures = (await recordScript.run(
+          this.redis,
+          [`${this.prefix}count:${key}`],
+          [policy.maxSeconds * 1000],
         )) as number;
         const wait = backoffSeconds(failures, policy);
         if (wait > 0) await this.redis.set(`${this.prefix}block:${key}`, '1', 'PX', wait * 1000);

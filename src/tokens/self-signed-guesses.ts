@@ -36,21 +36,21 @@ export async function verifyCountingGuesses(
 ): Promise<GuardedVerification> {
   const clientId = selfSignedClientId(token);
   if (clientId === undefined) return { principal: await verify() };
-  const wait = await deps.guard.check(clientId, address);
-  if (wait > 0) {
+  const admitted = await deps.guard.check(clientId, address);
+  if (admitted.wait > 0) {
     deps.metrics.rateLimitHits.inc({ limit: 'failed_auth' });
-    return { retryAfter: wait };
+    return { retryAfter: admitted.wait };
   }
   try {
     const principal = await verify();
-    await deps.guard.recordSuccess(clientId, address);
+    await deps.guard.recordSuccess(clientId, address, admitted);
     return { principal };
   } catch (err) {
     const reason = err instanceof TokenError ? GUESS_REFUSALS[err.code] : undefined;
     if (reason) await deps.guard.recordFailure(clientId, address, reason, { endpoint });
     // The right secret with too few rights is not a guess.
     else if (err instanceof TokenError && err.code === 'insufficient_scope')
-      await deps.guard.recordSuccess(clientId, address);
+      await deps.guard.recordSuccess(clientId, address, admitted);
     throw err;
   }
 }
