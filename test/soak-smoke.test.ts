@@ -19,9 +19,12 @@ interface SoakReport {
   periods: Array<{
     requests: number;
     errors: number;
+    errorsBy: Record<string, number>;
     expectedRefusals: number;
     p50Ms: number;
     p99Ms: number;
+    p99MsBy: Record<'token' | 'introspect' | 'admin', number>;
+    database: { walMb: number; auditMb: number; checkpoints: number; autovacuums: number };
     processes: Array<{ rssMb: number; heapMb: number; eventLoopP99Ms: number }>;
   }>;
   events: Array<{ what: string; status: number }>;
@@ -34,9 +37,13 @@ interface SoakReport {
 describe('soak tool (smoke)', () => {
   it('two processes under steady load for two minutes: per-period figures, a key rotation and a disabled client, no error, no lost audit event', async () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-soak-'));
-    const child = spawnTracked(process.execPath, [SOAK, '--smoke', '--minutes', '2', '--out', out], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawnTracked(
+      process.execPath,
+      [SOAK, '--smoke', '--minutes', '2', '--prefill', '20000', '--out', out],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let output = '';
     child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
@@ -53,8 +60,13 @@ describe('soak tool (smoke)', () => {
     for (const [i, p] of report.periods.entries()) {
       // 40 a second for ten seconds: the rate was kept (a stalled generator or server would not).
       assert.ok(p.requests >= 300, `period ${i + 1}: the load was offered (${p.requests} requests)`);
-      assert.equal(p.errors, 0, `period ${i + 1}: no error\n${output.slice(-3000)}`);
+      assert.equal(p.errors, 0, `period ${i + 1}: no error (${JSON.stringify(p.errorsBy)})\n${output.slice(-3000)}`);
       assert.ok(p.p50Ms > 0 && p.p99Ms >= p.p50Ms, `period ${i + 1}: latencies measured`);
+      for (const [kind, ms] of Object.entries(p.p99MsBy))
+        assert.ok(ms > 0 && Number.isFinite(ms), `period ${i + 1}: p99 of ${kind} measured (${ms} ms)`);
+      // The audit trail holds the older events written before the run, and grows with the load.
+      assert.ok(p.database.auditMb >= 1, `period ${i + 1}: audit trail size read (${p.database.auditMb} MB)`);
+      assert.ok(p.database.walMb > 0, `period ${i + 1}: WAL written during the period`);
       assert.equal(p.processes.length, 2, 'both processes sampled');
       for (const proc of p.processes) {
         assert.ok(proc.rssMb > 20 && proc.rssMb < 2000, `RSS read from the process: ${proc.rssMb}`);
@@ -75,6 +87,7 @@ describe('soak tool (smoke)', () => {
       'the disabled client was refused after it was disabled',
     );
     assert.ok(report.tokensIssued > 2000, `tokens issued during the run: ${report.tokensIssued}`);
+    assert.match(output, /prefilled 20000 audit events/);
     assert.equal(report.issuedEvents, report.tokensIssued, 'one token.issued audit event per token, none lost');
     assert.deepEqual(
       report.checks.filter((c) => c.result === 'not judged').map((c) => c.check),
