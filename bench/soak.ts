@@ -101,12 +101,19 @@ interface DatabaseFigures {
 /** PostgreSQL's own counters, read once per period: what the database did while latency moved. */
 class DatabaseWatch {
   private last: DatabaseFigures | undefined;
-  private constructor(private readonly client: pg.Client) {}
+  private constructor(
+    private readonly client: pg.Client,
+    /** The server's autovacuum setting: production runs with it on; a CI server may have it off. */
+    readonly autovacuum: string,
+  ) {}
 
   static async open(databaseUrl: string): Promise<DatabaseWatch> {
     const client = new pg.Client({ connectionString: databaseUrl });
     await client.connect();
-    const watch = new DatabaseWatch(client);
+    const { rows } = await client.query('SHOW autovacuum');
+    const watch = new DatabaseWatch(client, String(rows[0].autovacuum));
+    if (watch.autovacuum !== 'on')
+      log('PostgreSQL runs with autovacuum off: updated rows are never vacuumed, unlike in production');
     await watch.period();
     return watch;
   }
@@ -225,6 +232,7 @@ async function main(): Promise<void> {
       issuedEvents,
       rate,
       events: result.events,
+      autovacuum: watch.autovacuum,
     });
     fs.mkdirSync(outDir, { recursive: true });
     fs.writeFileSync(path.join(outDir, 'soak.json'), JSON.stringify(report, null, 2) + '\n');
@@ -578,6 +586,8 @@ interface Report {
   minutes: number;
   smoke: boolean;
   rate: number;
+  /** PostgreSQL's autovacuum setting during the run. */
+  autovacuum: string;
   periodSeconds: number;
   periods: Period[];
   events: Array<{ at: number; what: string; status: number }>;
@@ -590,7 +600,7 @@ interface Report {
 function verdict(
   periods: Period[],
   latencies: RecordableHistogram[],
-  o: { tokensIssued: number; issuedEvents: number; rate: number; events: Report['events'] },
+  o: { tokensIssued: number; issuedEvents: number; rate: number; events: Report['events']; autovacuum: string },
 ): Report {
   const warmUp = Math.max(Math.round(60_000 / PERIOD_MS), Math.ceil(periods.length / 10));
   const after = periods.slice(warmUp);
@@ -640,6 +650,7 @@ function verdict(
     minutes,
     smoke,
     rate: o.rate,
+    autovacuum: o.autovacuum,
     periodSeconds: PERIOD_MS / 1000,
     periods,
     events: o.events,
@@ -653,7 +664,7 @@ function verdict(
 function summary(r: Report): string {
   const rows = r.checks.map((c) => `| ${c.check} | ${c.result} | ${c.detail} |`);
   return [
-    `Soak: ${r.minutes} min at ${r.rate} req/s, two processes on PostgreSQL and Redis`,
+    `Soak: ${r.minutes} min at ${r.rate} req/s, two processes on PostgreSQL (autovacuum ${r.autovacuum}) and Redis`,
     '',
     '| check | result | detail |',
     '|---|---|---|',

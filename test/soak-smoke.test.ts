@@ -15,6 +15,7 @@ const SOAK = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../benc
 interface SoakReport {
   smoke: boolean;
   rate: number;
+  autovacuum: string;
   periodSeconds: number;
   periods: Array<{
     requests: number;
@@ -56,6 +57,7 @@ describe('soak tool (smoke)', () => {
     assert.ok(fs.existsSync(file), `no report written (exit ${code}):\n${output.slice(-3000)}`);
     const report = JSON.parse(fs.readFileSync(file, 'utf8')) as SoakReport;
     assert.equal(report.smoke, true);
+    assert.match(report.autovacuum, /^(on|off)$/, "PostgreSQL's autovacuum setting is reported");
     assert.equal(report.periods.length, 12, 'two minutes in periods of ten seconds');
     for (const [i, p] of report.periods.entries()) {
       // 40 a second for ten seconds: the rate was kept (a stalled generator or server would not).
