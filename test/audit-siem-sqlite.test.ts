@@ -28,6 +28,10 @@ import {
 
 const run = promisify(execFile);
 
+// Ed25519 signing keys: an RSA key costs tenths of a second of CPU per registry, and no test here
+// depends on the signing algorithm.
+const FAST_KEYS = { ZGW_AUTH_SIGNING_ALG: 'EdDSA' };
+
 function dataDir(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-siem-'));
   return dir;
@@ -41,6 +45,7 @@ describe('audit events to a SIEM: Debian rsyslog as the receiver, SQLite', () =>
     t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
     const jsonl = path.join(dir, 'audit.jsonl');
     const env = {
+      ...FAST_KEYS,
       ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64'),
       ZGW_AUTH_AUDIT_SYSLOG_URL: `tcp://127.0.0.1:${rs.port}`,
       ZGW_AUTH_AUDIT_JSONL: jsonl,
@@ -116,7 +121,7 @@ describe('audit events to a SIEM: Debian rsyslog as the receiver, SQLite', () =>
   it('a sink setting that cannot serve stops serve with its name; other commands never touch the sinks', async (t) => {
     const dir = dataDir();
     t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-    const env = { ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64') };
+    const env = { ...FAST_KEYS, ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64') };
     const cliEnv = { ...process.env, ZGW_AUTH_DATA_DIR: dir, ...env };
     for (const [bad, says] of [
       [
@@ -142,6 +147,7 @@ describe('audit events to a SIEM: Debian rsyslog as the receiver, SQLite', () =>
     const dir = dataDir();
     t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
     const z = await startServeProcess(dir, {
+      ...FAST_KEYS,
       ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64'),
       ZGW_AUTH_AUDIT_JSONL: 'stdout',
     });
@@ -172,6 +178,7 @@ describe('audit events to a SIEM: Debian rsyslog as the receiver, SQLite', () =>
     const dir = dataDir();
     t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
     const z = await startServeProcess(dir, {
+      ...FAST_KEYS,
       ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64'),
       ZGW_AUTH_AUDIT_SYSLOG_URL: `tcp://127.0.0.1:${port}`,
       ZGW_AUTH_AUDIT_BACKLOG_MAX: '5',
@@ -231,6 +238,7 @@ describe('audit events to a SIEM: Debian rsyslog as the receiver, SQLite', () =>
       const dir = dataDir();
       t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
       const z = await startServeProcess(dir, {
+        ...FAST_KEYS,
         ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64'),
         ...env,
       });

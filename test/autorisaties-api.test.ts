@@ -24,6 +24,10 @@ import {
   type TestServer,
 } from './helpers.js';
 
+// Ed25519 signing keys: an RSA key costs tenths of a second of CPU per registry, and no test here
+// depends on the signing algorithm.
+const FAST_KEYS = { ZGW_AUTH_SIGNING_ALG: 'EdDSA' };
+
 /**
  * The standard's own OpenAPI (VNG Realisatie, EUPL 1.2; see test/fixtures/README-autorisaties-api.md):
  * every request these tests send as a valid one and every answer they get is checked against it.
@@ -152,7 +156,7 @@ function suite(dialect: DialectName) {
       ts.createClient({ rsin: '000000000', ...input });
 
     before(async () => {
-      ts = await startTestServer({ dialect });
+      ts = await startTestServer({ env: FAST_KEYS, dialect });
       admin = await ts.token(ts.admin.clientId, ts.admin.secret);
     });
     after(() => ts.close());
@@ -835,8 +839,13 @@ function suite(dialect: DialectName) {
         const masterKey = crypto.randomBytes(32).toString('base64');
         // One issuer, as behind one balancer: each accepts the other's tokens.
         const env = { ZGW_AUTH_ISSUER: 'http://zgw-auth.test' };
-        const one = await startTestServer({ databaseUrl: db.url, masterKey, env });
-        const two = await startTestServer({ databaseUrl: db.url, masterKey, env, clock: one.clock });
+        const one = await startTestServer({ databaseUrl: db.url, masterKey, env: { ...FAST_KEYS, ...env } });
+        const two = await startTestServer({
+          databaseUrl: db.url,
+          masterKey,
+          env: { ...FAST_KEYS, ...env },
+          clock: one.clock,
+        });
         try {
           const token = await one.token(one.admin.clientId, one.admin.secret);
           const c = await one.createClient({ rsin: '000000000' });
@@ -888,7 +897,7 @@ function suite(dialect: DialectName) {
 
 describe('Autorisaties API settings', () => {
   it('ZGW_AUTH_AC_BASE_PATH moves it, urls follow; ZGW_AUTH_AC_ENABLED=false serves none; bad paths are refused', async () => {
-    const moved = await startTestServer({ env: { ZGW_AUTH_AC_BASE_PATH: '/zgw/ac/v1/' } });
+    const moved = await startTestServer({ env: { ...FAST_KEYS, ZGW_AUTH_AC_BASE_PATH: '/zgw/ac/v1/' } });
     try {
       const token = await moved.token(moved.admin.clientId, moved.admin.secret);
       const res = await request(`${moved.url}/zgw/ac/v1/applicaties`, {
@@ -903,7 +912,7 @@ describe('Autorisaties API settings', () => {
     } finally {
       await moved.close();
     }
-    const off = await startTestServer({ env: { ZGW_AUTH_AC_ENABLED: 'false' } });
+    const off = await startTestServer({ env: { ...FAST_KEYS, ZGW_AUTH_AC_ENABLED: 'false' } });
     try {
       const token = await off.token(off.admin.clientId, off.admin.secret);
       assert.equal(

@@ -235,7 +235,7 @@ describe('notification settings', () => {
 
 describe('without ZGW_AUTH_NOTIFICATIONS_URL', () => {
   it('nothing is published and nothing is written to the outbox', async () => {
-    const ts = await startTestServer({ dialect: 'sqlite' });
+    const ts = await startTestServer({ dialect: 'sqlite', env: { ZGW_AUTH_SIGNING_ALG: 'EdDSA' } });
     try {
       assert.equal(ts.app.notifications, undefined);
       const token = await ts.token(ts.admin.clientId, ts.admin.secret);
@@ -258,7 +258,7 @@ describe('the outbox: claims', () => {
   for (const dialect of DIALECTS)
     it(`a claim is renewed only while it is the one taken: one that lapsed and was taken again is not (${dialect})`, async () => {
       // No delivery loop here (no notifications configured): the test alone claims.
-      const ts = await startTestServer({ dialect });
+      const ts = await startTestServer({ dialect, env: { ZGW_AUTH_SIGNING_ALG: 'EdDSA' } });
       try {
         const outbox = new KyselyNotificationOutbox(ts.app.storage.db);
         const t0 = Date.now();

@@ -10,6 +10,10 @@ import { decodePart, eventually, postForm, startTestServer, type TestServer } fr
 import { makeTestPki, OIN, type CertificateName, type TestPki } from './pki/test-pki.js';
 import { spawnTracked } from './resources.js';
 
+// Ed25519 signing keys: an RSA key costs tenths of a second of CPU per registry, and no test here
+// depends on the signing algorithm.
+const FAST_KEYS = { ZGW_AUTH_SIGNING_ALG: 'EdDSA' };
+
 const run = promisify(execFile);
 /** Debian installs nginx in /usr/sbin, which a user's PATH may lack. */
 const NGINX = fs.existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx';
@@ -29,6 +33,7 @@ describe('client certificates from a TLS-terminating proxy (ZGW_AUTH_CLIENT_CERT
     before(async () => {
       ts = await startTestServer({
         env: {
+          ...FAST_KEYS,
           ZGW_AUTH_TRUST_PROXY: '127.0.0.1',
           ZGW_AUTH_CLIENT_CERT_HEADER: 'client-cert',
           ZGW_AUTH_TLS_CLIENT_CA: pki.anchorsPath,
@@ -145,6 +150,7 @@ describe('client certificates from a TLS-terminating proxy (ZGW_AUTH_CLIENT_CERT
       // Only the leaf comes through nginx's header: the bundle's intermediates complete the chain.
       ts = await startTestServer({
         env: {
+          ...FAST_KEYS,
           ZGW_AUTH_TRUST_PROXY: '127.0.0.1',
           ZGW_AUTH_CLIENT_CERT_HEADER: 'x-ssl-client-cert',
           ZGW_AUTH_TLS_CLIENT_CA: pki.bundlePath,

@@ -29,6 +29,9 @@ const run = promisify(execFile);
 const DAY_S = 86_400;
 const ORG_A = '123456782';
 const ORG_B = '111222333';
+// Ed25519 signing keys: an RSA key costs tenths of a second of CPU per registry, and no test here
+// depends on the signing algorithm.
+const FAST_KEYS = { ZGW_AUTH_SIGNING_ALG: 'EdDSA' };
 
 interface Listed {
   clientId: string;
@@ -66,7 +69,13 @@ forEachDialect((dialect: DialectName) => {
     let laterSecretClient: { clientId: string; secretId: string };
 
     const start = () =>
-      startTestServer({ dataDir, masterKey, clock, ...(database ? { databaseUrl: database.url } : {}) });
+      startTestServer({
+        dataDir,
+        masterKey,
+        clock,
+        env: FAST_KEYS,
+        ...(database ? { databaseUrl: database.url } : {}),
+      });
     // A token per call: the clock moves by days between them.
     const api = async (method: string, url: string, body?: unknown) => {
       const adminToken = await ts.token(admin.clientId, admin.secret);
@@ -448,7 +457,7 @@ forEachDialect((dialect: DialectName) => {
     for (const point of ['expiry:marked', 'expiry:announced'])
       it(`killed at ${point}: after a restart the secret is announced exactly once`, async (t) => {
         const { dir, env: where } = await registry(t, dialect);
-        const env = { ...where, ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64') };
+        const env = { ...where, ...FAST_KEYS, ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64') };
         let server = await startAgain(t, dir, env);
         const admin = { clientId: 'zgw-auth-admin', secret: firstAdminSecret(server.output())! };
         assert.ok(admin.secret, 'the first start showed the admin secret');

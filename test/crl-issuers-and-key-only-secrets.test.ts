@@ -12,6 +12,10 @@ import { basicAuth, Clock, postForm, request, startTestServer, type TestServer }
 import { type CertificateName, makeTestPki, OIN, type TestPki } from './pki/test-pki.js';
 import { httpsPostForm, type TlsIdentity } from './pki/tls-client.js';
 
+// Ed25519 signing keys: an RSA key costs tenths of a second of CPU per registry, and no test here
+// depends on the signing algorithm.
+const FAST_KEYS = { ZGW_AUTH_SIGNING_ALG: 'EdDSA' };
+
 /**
  * A CRL file keeps its CA across reloads and never takes a list dated in the future as its newest;
  * a client without a secret method keeps no live secret, whatever races or imports bring.
@@ -86,6 +90,7 @@ describe('a CRL file swapped for a foreign or future-dated list while the server
     ts = await startTestServer({
       clock: new RealClock(),
       env: {
+        ...FAST_KEYS,
         ZGW_AUTH_TLS_CERT: pki.certs.server.chainPath,
         ZGW_AUTH_TLS_KEY: pki.certs.server.keyPath,
         ZGW_AUTH_TLS_CLIENT_CA: pki.anchorsPath,
@@ -172,10 +177,16 @@ describe('a CRL file swapped for a foreign or future-dated list while the server
       ZGW_AUTH_TLS_CLIENT_CA: pki.anchorsPath,
       ZGW_AUTH_TLS_CRL: crl,
     });
-    await assert.rejects(startTestServer({ env: env(fifo) }), /ZGW_AUTH_TLS_CRL .*start\.fifo: not a regular file/);
+    await assert.rejects(
+      startTestServer({ env: { ...FAST_KEYS, ...env(fifo) } }),
+      /ZGW_AUTH_TLS_CRL .*start\.fifo: not a regular file/,
+    );
     const zero = path.join(pki.dir, 'zero.crl');
     fs.symlinkSync('/dev/zero', zero);
-    await assert.rejects(startTestServer({ env: env(zero) }), /ZGW_AUTH_TLS_CRL .*zero\.crl: not a regular file/);
+    await assert.rejects(
+      startTestServer({ env: { ...FAST_KEYS, ...env(zero) } }),
+      /ZGW_AUTH_TLS_CRL .*zero\.crl: not a regular file/,
+    );
   });
 });
 
@@ -194,7 +205,7 @@ describe('secrets of a client without a secret method', () => {
     });
 
   before(async () => {
-    ts = await startTestServer({ masterKey });
+    ts = await startTestServer({ env: FAST_KEYS, masterKey });
     adminToken = await ts.token(ts.admin.clientId, ts.admin.secret);
   });
   after(() => ts?.close());

@@ -23,6 +23,9 @@ import {
 // RSINs passing the 11-test.
 const OWN = '123456782';
 const OTHER = '111222333';
+// Ed25519 signing keys: an RSA key costs tenths of a second of CPU per registry, and no test here
+// depends on the signing algorithm.
+const FAST_KEYS = { ZGW_AUTH_SIGNING_ALG: 'EdDSA' };
 
 type Caller = 'global' | 'organisation' | 'ordinary';
 type Target = 'own' | 'other' | 'unknown';
@@ -399,7 +402,7 @@ forEachDialect((dialect) => {
     let counter = 0;
 
     before(async () => {
-      ts = await startTestServer({ dialect });
+      ts = await startTestServer({ dialect, env: FAST_KEYS });
       await ts.app.organisations.create({ rsin: OWN, name: 'Gemeente Eigen' }, { id: 'test' });
       await ts.app.organisations.create({ rsin: OTHER, name: 'Gemeente Ander' }, { id: 'test' });
       const orgAdmin = await ts.createClient({ clientId: 'org-admin', rsin: OWN, allowedScopes: [ORG_ADMIN_SCOPE] });

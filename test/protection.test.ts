@@ -4,11 +4,17 @@ import { after, before, describe, it } from 'node:test';
 import { postForm, startTestServer, type TestServer } from './helpers.js';
 import { BoundedCache } from '@zgw-auth/verifier/internal';
 
+// Ed25519 signing keys: an RSA key costs tenths of a second of CPU per registry, and no test here
+// depends on the signing algorithm.
+const FAST_KEYS = { ZGW_AUTH_SIGNING_ALG: 'EdDSA' };
+
 describe('failed client authentication back-off', () => {
   let ts: TestServer;
   let client: { clientId: string; secret: string };
   before(async () => {
-    ts = await startTestServer({ env: { ZGW_AUTH_LOCKOUT_THRESHOLD: '3', ZGW_AUTH_LOCKOUT_BASE_SECONDS: '2' } });
+    ts = await startTestServer({
+      env: { ...FAST_KEYS, ZGW_AUTH_LOCKOUT_THRESHOLD: '3', ZGW_AUTH_LOCKOUT_BASE_SECONDS: '2' },
+    });
     client = await ts.createClient();
   });
   after(() => ts.close());
@@ -57,7 +63,7 @@ describe('failed client authentication back-off', () => {
 
 describe('disabling a client or revoking its last secret', () => {
   it('stops token issuance immediately', async () => {
-    const ts = await startTestServer();
+    const ts = await startTestServer({ env: FAST_KEYS });
     try {
       const c = await ts.createClient();
       const ok = () =>
@@ -82,7 +88,7 @@ describe('disabling a client or revoking its last secret', () => {
 
 describe('audit retention', () => {
   it('prunes events older than the retention period and keeps newer ones', async () => {
-    const ts = await startTestServer({ env: { ZGW_AUTH_AUDIT_RETENTION_DAYS: '30' } });
+    const ts = await startTestServer({ env: { ...FAST_KEYS, ZGW_AUTH_AUDIT_RETENTION_DAYS: '30' } });
     try {
       await ts.createClient({ clientId: 'old-news' });
       ts.clock.advance(31 * 86_400);
@@ -100,7 +106,7 @@ describe('audit retention', () => {
 describe('introspection and revocation request limit', () => {
   it('answers 429 with Retry-After once one address exceeds its requests per second, while another address is served', async () => {
     const ts = await startTestServer({
-      env: { ZGW_AUTH_INTROSPECTION_ANONYMOUS: 'true', ZGW_AUTH_INTROSPECTION_RATE_LIMIT: '5' },
+      env: { ...FAST_KEYS, ZGW_AUTH_INTROSPECTION_ANONYMOUS: 'true', ZGW_AUTH_INTROSPECTION_RATE_LIMIT: '5' },
     });
     try {
       const introspect = (from: string) => postForm(`${ts.url}/introspect`, { token: 'not-a-token' }, {}, from);
@@ -138,7 +144,7 @@ describe('BoundedCache (results, clients, back-off entries)', () => {
 describe('slow requests', () => {
   let ts: TestServer;
   before(async () => {
-    ts = await startTestServer({ env: { ZGW_AUTH_HEADERS_TIMEOUT: '1', ZGW_AUTH_REQUEST_TIMEOUT: '2' } });
+    ts = await startTestServer({ env: { ...FAST_KEYS, ZGW_AUTH_HEADERS_TIMEOUT: '1', ZGW_AUTH_REQUEST_TIMEOUT: '2' } });
   });
   after(() => ts.close());
 

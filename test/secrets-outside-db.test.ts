@@ -8,13 +8,17 @@ import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { CLI, postForm, startTestServer } from './helpers.js';
 
+// Ed25519 signing keys: an RSA key costs tenths of a second of CPU per registry, and no test here
+// depends on the signing algorithm.
+const FAST_KEYS = { ZGW_AUTH_SIGNING_ALG: 'EdDSA' };
+
 const run = promisify(execFile);
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-outside-'));
 const mode = (file: string) => fs.statSync(file).mode & 0o777;
 
 describe('secrets outside the database', () => {
   it('leaves query strings out of the access log', async () => {
-    const ts = await startTestServer();
+    const ts = await startTestServer({ env: FAST_KEYS });
     try {
       const c = await ts.createClient();
       const res = await postForm(
@@ -34,7 +38,7 @@ describe('secrets outside the database', () => {
   });
 
   it('logs X-Request-Id only when short and plain, else a generated one', async () => {
-    const ts = await startTestServer();
+    const ts = await startTestServer({ env: FAST_KEYS });
     try {
       const c = await ts.createClient();
       const huge = 'A'.repeat(12 * 1024);
@@ -59,7 +63,7 @@ describe('secrets outside the database', () => {
     fs.chmodSync(dataDir, 0o755);
     const umask = process.umask(0o022);
     try {
-      const ts = await startTestServer({ dataDir, env: { ZGW_AUTH_MASTER_KEY: '' } });
+      const ts = await startTestServer({ dataDir, env: { ...FAST_KEYS, ZGW_AUTH_MASTER_KEY: '' } });
       try {
         await ts.createClient();
         for (const f of ['zgw-auth.db', 'zgw-auth.db-wal', 'zgw-auth.db-shm', 'master.key'])
@@ -69,7 +73,7 @@ describe('secrets outside the database', () => {
       }
       // A database left readable by an earlier version is narrowed at the next start.
       fs.chmodSync(path.join(dataDir, 'zgw-auth.db'), 0o644);
-      const again = await startTestServer({ dataDir, env: { ZGW_AUTH_MASTER_KEY: '' } });
+      const again = await startTestServer({ dataDir, env: { ...FAST_KEYS, ZGW_AUTH_MASTER_KEY: '' } });
       await again.close();
       assert.equal(mode(path.join(dataDir, 'zgw-auth.db')).toString(8), '600');
     } finally {
@@ -112,7 +116,7 @@ describe('secrets outside the database', () => {
     });
     assert.equal(JSON.parse(listed.stdout).length, 1);
     // The secret hash is keyed by the master key: it authenticates only under the file's key.
-    const ts = await startTestServer({ dataDir, masterKey: fs.readFileSync(keyFile, 'utf8').trim() });
+    const ts = await startTestServer({ env: FAST_KEYS, dataDir, masterKey: fs.readFileSync(keyFile, 'utf8').trim() });
     try {
       assert.equal(
         (

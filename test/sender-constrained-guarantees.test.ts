@@ -21,6 +21,10 @@ import { hs256, signJws } from '@zgw-auth/verifier/testing';
 import { Clock, decodePart, startTestServer, type TestServer } from './helpers.js';
 import { makeTestPki, type TestPki } from './pki/test-pki.js';
 
+// Ed25519 signing keys: an RSA key costs tenths of a second of CPU per registry, and no test here
+// depends on the signing algorithm.
+const FAST_KEYS = { ZGW_AUTH_SIGNING_ALG: 'EdDSA' };
+
 /**
  * What sender-constrained tokens must guarantee beyond the happy path: an API that does not know its
  * own origin refuses DPoP-bound tokens instead of trusting the caller's Host header; a client
@@ -125,7 +129,7 @@ describe('DPoP at an API built with the verifier: the origin a proof must name',
   let client: { clientId: string; secret: string };
 
   before(async () => {
-    ts = await startTestServer({ clock: realClock() });
+    ts = await startTestServer({ env: FAST_KEYS, clock: realClock() });
     client = await ts.createClient({ allowedScopes: ['zaken.lezen'] });
   });
   after(async () => ts?.close());
@@ -207,7 +211,7 @@ describe('a client registered for bound tokens never holds a bearer token', () =
   let introspector: { clientId: string; secret: string };
 
   before(async () => {
-    ts = await startTestServer({ clock: realClock() });
+    ts = await startTestServer({ env: FAST_KEYS, clock: realClock() });
     introspector = await ts.createClient({ allowedScopes: ['zgw-auth:introspect'] });
   });
   after(async () => ts?.close());
@@ -279,6 +283,7 @@ describe('discovery announces certificate-bound tokens (RFC 8705 §3.3)', () => 
     ts = await startTestServer({
       clock: realClock(),
       env: {
+        ...FAST_KEYS,
         ZGW_AUTH_TLS_CERT: pki.certs.server.chainPath,
         ZGW_AUTH_TLS_KEY: pki.certs.server.keyPath,
         ZGW_AUTH_TLS_CLIENT_CA: pki.anchorsPath,
@@ -310,9 +315,9 @@ describe('discovery announces certificate-bound tokens (RFC 8705 §3.3)', () => 
   it('a certificate header from trusted proxies announces it too; without client certificates it is left out', async () => {
     const behindProxy = await startTestServer({
       clock: realClock(),
-      env: { ZGW_AUTH_CLIENT_CERT_HEADER: 'client-cert', ZGW_AUTH_TRUST_PROXY: '127.0.0.1' },
+      env: { ...FAST_KEYS, ZGW_AUTH_CLIENT_CERT_HEADER: 'client-cert', ZGW_AUTH_TRUST_PROXY: '127.0.0.1' },
     });
-    const plain = await startTestServer({ clock: realClock() });
+    const plain = await startTestServer({ env: FAST_KEYS, clock: realClock() });
     try {
       const metadataOf = async (url: string) =>
         (await (await fetch(`${url}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
