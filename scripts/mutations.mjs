@@ -749,7 +749,7 @@ export const MUTATIONS = [
   {
     id: 'auth-backoff-enforced',
     check: 'Back-off/lockout enforced (429 + Retry-After)',
-    fn: 'authenticateCaller',
+    fn: 'checkAdmitted',
     file: 'src/clients/authenticate-client.ts',
     tests: ['protection', 'attack-catalogue', 'check-inventory'],
     from: '  if (wait > 0) {',
@@ -758,7 +758,7 @@ export const MUTATIONS = [
   {
     id: 'auth-backoff-recorded',
     check: 'Failed authentication recorded for back-off',
-    fn: 'authenticateCaller',
+    fn: 'checkAdmitted',
     file: 'src/clients/authenticate-client.ts',
     tests: ['protection', 'attack-catalogue', 'check-inventory'],
     from: 'await deps.guard.recordFailure(credentials.clientId, caller.address, result.reason, {',
@@ -3147,7 +3147,7 @@ export const MUTATIONS = [
   {
     id: 'early-refusals-audited',
     check: 'Credentials refused before any check (wrong client_assertion_type, ...) are audited and counted',
-    fn: 'authenticateCaller',
+    fn: 'checkAdmitted',
     file: 'src/clients/authenticate-client.ts',
     tests: ['private-key-jwt', 'mutual-tls'],
     from: '    await deps.guard.recordFailure(credentials.clientId, caller.address, reason, {',
@@ -4286,5 +4286,25 @@ export const MUTATIONS = [
     tests: ['guessing'],
     from: "if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw err;",
     to: 'throw err;',
+  },
+  {
+    id: 'backoff-turns-per-pair',
+    check:
+      'Back-off: this process checks at most threshold - failures attempts of one (client, address) pair at once, the rest wait for a turn',
+    fn: 'GuessingGuard.check',
+    file: 'src/limits/guessing-guard.ts',
+    tests: ['backoff-races', 'src/limits/guessing-guard'],
+    from: 'if (turns.active < Math.max(1, this.policy.threshold - failures)) {',
+    to: 'if (turns.active >= 0) {',
+  },
+  {
+    id: 'backoff-reread-after-own-failure',
+    check:
+      'Back-off: a state read overtaken by a failure this process recorded for the pair is read again before admitting',
+    fn: 'GuessingGuard.check',
+    file: 'src/limits/guessing-guard.ts',
+    tests: ['src/limits/guessing-guard', 'backoff-races'],
+    from: 'if (turns.recorded !== recordedBefore) continue;',
+    to: 'void recordedBefore;',
   },
 ];

@@ -92,6 +92,20 @@ export async function authenticateCaller(
   caller: Caller,
 ): Promise<{ client: Client; secretId: string | null }> {
   const admitted = await deps.guard.check(credentials.clientId, caller.address);
+  try {
+    return await checkAdmitted(deps, credentials, caller, admitted);
+  } finally {
+    admitted.release();
+  }
+}
+
+/** authenticateCaller once the back-off let the attempt through (or refused it: `wait`). */
+async function checkAdmitted(
+  deps: ClientAuthentication,
+  credentials: ClientCredentials,
+  caller: Caller,
+  admitted: Admission,
+): Promise<{ client: Client; secretId: string | null }> {
   const { wait } = admitted;
   if (wait > 0) {
     deps.metrics.rateLimitHits.inc({ limit: 'failed_auth' });

@@ -41,7 +41,25 @@ export interface GuessContext {
 export interface Admission {
   wait: number;
   failures: number;
+  /**
+   * Ends an admitted attempt's turn, once its outcome is recorded (or it ended some other way):
+   * call it in a `finally`. Calling it again, or for a refused attempt, does nothing.
+   */
+  release(): void;
 }
+
+/** This process's attempts on one (client id, address) pair: admitted, and waiting to be. */
+interface PairTurns {
+  /** Attempts admitted and not yet released. */
+  active: number;
+  /** Failures of this pair this process has recorded (and Redis has acknowledged): a read that started before one may miss it. */
+  recorded: number;
+  /** Attempts reading the pair's state or waiting for a turn, and admitted ones: the entry lives while any is. */
+  users: number;
+  waiting: Array<() => void>;
+}
+
+const NO_TURN = (): void => {};
 
 const NOT_GUESSING = new Set<GuessReason>(['revoked_secret', 'expired_secret']);
 /** Failures of one client id from all addresses before its budget is spent: see README "Protection". */
@@ -65,6 +83,7 @@ export const ADDRESS_BUDGET_FACTOR = 4;
 export class GuessingGuard {
   private readonly clientPolicy: BackoffPolicy;
   private readonly addressPolicy: BackoffPolicy;
+  private readonly turns = new Map<string, PairTurns>();
 
   constructor(
     private readonly limiter: FailureLimiter,
@@ -75,11 +94,48 @@ export class GuessingGuard {
     this.addressPolicy = { ...policy, threshold: policy.threshold * ADDRESS_BUDGET_FACTOR };
   }
 
-  /** Seconds (`wait`) this caller must wait before a secret of `clientId` is checked for it; 0: go ahead. */
+  /**
+   * Seconds (`wait`) this caller must wait before a secret of `clientId` is checked for it; 0: go
+   * ahead, and `release()` the admission when done.
+   *
+   * Each admitted attempt may be a failure that is not counted until its secret is checked: with
+   * the shared (Redis) counts, a state read takes a round trip, and any number of concurrent
+   * attempts would all read a count below the threshold and all be checked. So this process lets at
+   * most threshold - failures attempts of one pair be checked at once (at least one); the rest wait
+   * for a turn and read the count again.
+   */
   async check(clientId: string, address: string): Promise<Admission> {
-    const [pair, client, group] = await this.limiter.state(this.keys(clientId, address));
-    if (pair!.failures === 0) return { wait: 0, failures: 0 };
-    return { wait: Math.max(pair!.wait, client!.wait, group!.wait), failures: pair!.failures };
+    const keys = this.keys(clientId, address);
+    const pairKey = keys[0]!;
+    let turns = this.turns.get(pairKey);
+    if (!turns) this.turns.set(pairKey, (turns = { active: 0, recorded: 0, users: 0, waiting: [] }));
+    turns.users++;
+    let admitted = false;
+    try {
+      for (;;) {
+        const recordedBefore = turns.recorded;
+        const [pair, client, group] = await this.limiter.state(keys);
+        // A failure this process recorded while the read was on its way may be missing from it.
+        if (turns.recorded !== recordedBefore) continue;
+        const failures = pair!.failures;
+        if (failures > 0) {
+          const wait = Math.max(pair!.wait, client!.wait, group!.wait);
+          if (wait > 0) return { wait, failures, release: NO_TURN };
+        }
+        if (turns.active < Math.max(1, this.policy.threshold - failures)) {
+          turns.active++;
+          admitted = true;
+          return { wait: 0, failures, release: this.releaser(pairKey, turns) };
+        }
+        await new Promise<void>((resolve) => turns.waiting.push(resolve));
+      }
+    } finally {
+      if (!admitted) {
+        // Refused (or failed): whoever waits behind it reads the count again, most likely to be refused as well.
+        for (const wake of turns.waiting.splice(0)) wake();
+        this.leave(pairKey, turns);
+      }
+    }
   }
 
   async recordFailure(clientId: string, address: string, reason: GuessReason, context: GuessContext): Promise<void> {
@@ -105,6 +161,8 @@ export class GuessingGuard {
       { key: pairKey!, policy: this.policy },
       { key: clientKey!, policy: this.clientPolicy },
     ]);
+    const turns = this.turns.get(pairKey!);
+    if (turns) turns.recorded++;
     if (pairFailures === 1) await this.limiter.recordFailure([{ key: groupKey!, policy: this.addressPolicy }]);
   }
 
@@ -117,6 +175,21 @@ export class GuessingGuard {
   async recordSuccess(clientId: string, address: string, admitted: Admission): Promise<void> {
     if (admitted.failures === 0) return;
     await this.limiter.reset(this.keys(clientId, address).slice(0, 1));
+  }
+
+  private releaser(pairKey: string, turns: PairTurns): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      turns.active--;
+      turns.waiting.shift()?.();
+      this.leave(pairKey, turns);
+    };
+  }
+
+  private leave(pairKey: string, turns: PairTurns): void {
+    if (--turns.users === 0 && this.turns.get(pairKey) === turns) this.turns.delete(pairKey);
   }
 
   private keys(clientId: string, address: string): string[] {

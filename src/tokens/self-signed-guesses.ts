@@ -52,6 +52,8 @@ export async function verifyCountingGuesses(
     else if (err instanceof TokenError && err.code === 'insufficient_scope')
       await deps.guard.recordSuccess(clientId, address, admitted);
     throw err;
+  } finally {
+    admitted.release();
   }
 }
 
