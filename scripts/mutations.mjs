@@ -4307,4 +4307,14 @@ export const MUTATIONS = [
     from: 'if (turns.recorded !== recordedBefore) continue;',
     to: 'void recordedBefore;',
   },
+  {
+    id: 'backoff-refusal-stales-reads',
+    check:
+      'Back-off: after a refusal, attempts of the pair waiting for a turn read the count again (never admitted on a read from before the block)',
+    fn: 'GuessingGuard.check',
+    file: 'src/limits/guessing-guard.ts',
+    tests: ['src/limits/guessing-guard'],
+    from: 'turns.recorded++; for (const wake of turns.waiting.splice(0)) wake();',
+    to: 'for (const wake of turns.waiting.splice(0)) wake();',
+  },
 ];

@@ -64,4 +64,54 @@ describe('GuessingGuard: attempts of one pair in flight', () => {
     admitted.release();
     assert.equal((guard as unknown as { turns: Map<string, unknown> }).turns.size, 0, 'nothing kept per pair');
   });
+
+  it("a busy client's attempts that waited for a turn behind successes read the count once each, not again", async () => {
+    let reads = 0;
+    const limiter = new (class extends MemoryFailureLimiter {
+      override async state(keys: string[]): Promise<KeyState[]> {
+        reads++;
+        return super.state(keys);
+      }
+    })();
+    const guard = new GuessingGuard(limiter, audit, { threshold: 5, baseSeconds: 60, maxSeconds: 600 });
+    let inFlight = 0;
+    let most = 0;
+    await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        const admitted = await guard.check('busy', '10.0.0.3');
+        inFlight++;
+        most = Math.max(most, inFlight);
+        // The secret is checked (a few turns of the event loop), and it was right.
+        await new Promise((resolve) => setImmediate(resolve));
+        inFlight--;
+        await guard.recordSuccess('busy', '10.0.0.3', admitted);
+        admitted.release();
+      }),
+    );
+    assert.equal(most, 5, 'at most threshold attempts of the pair are checked at once');
+    assert.equal(reads, 20, 'one state read per attempt: the waiting ones went on the read they had');
+  });
+
+  it('after a refusal, the attempts waiting behind it read the count again', async () => {
+    const limiter = new MemoryFailureLimiter();
+    const guard = new GuessingGuard(limiter, audit, { threshold: 2, baseSeconds: 60, maxSeconds: 600 });
+    const a = await guard.check('c', '10.0.0.4');
+    const b = await guard.check('c', '10.0.0.4');
+    // Both turns taken: the third waits on a read that saw no failures.
+    const third = guard.check('c', '10.0.0.4');
+    await new Promise((resolve) => setImmediate(resolve));
+    // Another process's failures reach the shared count: two here stand in for them.
+    await limiter.recordFailure([
+      { key: 'pair:c|10.0.0.4', policy: { threshold: 2, baseSeconds: 60, maxSeconds: 600 } },
+      { key: 'pair:c|10.0.0.4', policy: { threshold: 2, baseSeconds: 60, maxSeconds: 600 } },
+    ]);
+    // A fourth attempt reads the new count and is refused; the third must not go on its old read.
+    const fourth = await guard.check('c', '10.0.0.4');
+    assert.ok(fourth.wait > 0, 'the fourth is backed off');
+    a.release();
+    const admitted = await third;
+    b.release();
+    admitted.release();
+    assert.ok(admitted.wait > 0, 'the third read again and is backed off too');
+  });
 });

@@ -1,6 +1,6 @@
 import type { AuditLog } from '../audit/audit-log.js';
 import { addressGroup } from './address.js';
-import type { BackoffPolicy, FailureLimiter } from './failure-limiter.js';
+import type { BackoffPolicy, FailureLimiter, KeyState } from './failure-limiter.js';
 
 /**
  * Why a secret, secret-derived signature, client assertion or certificate was refused. Former secrets (revoked, expired) are
@@ -52,7 +52,10 @@ export interface Admission {
 interface PairTurns {
   /** Attempts admitted and not yet released. */
   active: number;
-  /** Failures of this pair this process has recorded (and Redis has acknowledged): a read that started before one may miss it. */
+  /**
+   * Failures of this pair this process has recorded (and Redis has acknowledged), and refusals it
+   * answered: a read that started before one of them may be stale.
+   */
   recorded: number;
   /** Attempts reading the pair's state or waiting for a turn, and admitted ones: the entry lives while any is. */
   users: number;
@@ -112,11 +115,18 @@ export class GuessingGuard {
     turns.users++;
     let admitted = false;
     try {
+      let state: KeyState[] = [];
+      let recordedBefore = -1;
       for (;;) {
-        const recordedBefore = turns.recorded;
-        const [pair, client, group] = await this.limiter.state(keys);
-        // A failure this process recorded while the read was on its way may be missing from it.
-        if (turns.recorded !== recordedBefore) continue;
+        // Read (again) unless only successes ended turns since the last read: then it still holds,
+        // and a busy client's attempts waiting for a turn cost no extra round trip each.
+        if (turns.recorded !== recordedBefore) {
+          recordedBefore = turns.recorded;
+          state = await this.limiter.state(keys);
+          // A failure this process recorded while the read was on its way may be missing from it.
+          if (turns.recorded !== recordedBefore) continue;
+        }
+        const [pair, client, group] = state;
         const failures = pair!.failures;
         if (failures > 0) {
           const wait = Math.max(pair!.wait, client!.wait, group!.wait);
@@ -131,7 +141,9 @@ export class GuessingGuard {
       }
     } finally {
       if (!admitted) {
-        // Refused (or failed): whoever waits behind it reads the count again, most likely to be refused as well.
+        // Refused (or failed): reads older than this one are stale, so whoever waits behind it reads
+        // the count again, most likely to be refused as well.
+        turns.recorded++;
         for (const wake of turns.waiting.splice(0)) wake();
         this.leave(pairKey, turns);
       }
