@@ -51,3 +51,16 @@ export interface AuditStore {
   /** Deletes the events from before `before`; returns how many. */
   deleteBefore(before: number): Promise<number>;
 }
+
+/**
+ * An event written in the caller's own transaction, together with a once-only mark; outside every
+ * hourly count (activity.ts), so only for actions that are not counted.
+ */
+export interface UncountedEvent {
+  at: number;
+  actor: string;
+  action: string;
+  target: string;
+  organisation: string | null;
+  details: Record<string, unknown>;
+}

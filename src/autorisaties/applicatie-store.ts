@@ -1,15 +1,9 @@
+import type { UncountedEvent } from '../audit/audit-store.js';
 import type { Applicatie } from './model.js';
 import type { PendingNotification } from './notifications.js';
 
 /** An audit event written by `once` with its mark. */
-export interface OnceEvent {
-  at: number;
-  actor: string;
-  action: string;
-  target: string;
-  organisation: string | null;
-  details: Record<string, unknown>;
-}
+export type OnceEvent = UncountedEvent;
 
 export interface ApplicatieFilter {
   /** Applicaties holding every one of these client ids (the reference implementation's `contains`). */

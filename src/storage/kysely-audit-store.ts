@@ -5,6 +5,7 @@ import {
   type AuditQuery,
   type AuditRows,
   type AuditStore,
+  type UncountedEvent,
 } from '../audit/audit-store.js';
 import { activityWeight, hourOf } from '../audit/activity.js';
 import { addCounts, addEvent, type CountDelta, deltasOfRows } from './activity-counts.js';
@@ -14,22 +15,7 @@ import type { Database } from './schema.js';
 const INSERT_SIZES = [100, 10, 1];
 
 /**
- * AuditStore on SQLite or PostgreSQL. Every write keeps audit_hourly_counts (activity-counts.ts)
- * in step with the events, in the transaction that writes them: a batch is stored with its counts
- * or not at all, so a batch written again after a failure is never counted twice.
- */
-/** An event outside every hourly count (activity.ts), for the fields every event has. */
-export interface UncountedEvent {
-  at: number;
-  actor: string;
-  action: string;
-  target: string;
-  organisation: string | null;
-  details: Record<string, unknown>;
-}
-
-/**
- * Writes one such event in the caller's transaction, as the audit store would: for once-only marks
+ * Writes an uncounted event in the caller's transaction, as the audit store would: for once-only marks
  * that must commit together with their event. Counted actions go through the store (they add to
  * audit_hourly_counts).
  */
@@ -50,6 +36,11 @@ export async function insertUncountedEvent(db: Kysely<Database>, event: Uncounte
     .execute();
 }
 
+/**
+ * AuditStore on SQLite or PostgreSQL. Every write keeps audit_hourly_counts (activity-counts.ts)
+ * in step with the events, in the transaction that writes them: a batch is stored with its counts
+ * or not at all, so a batch written again after a failure is never counted twice.
+ */
 export class KyselyAuditStore implements AuditStore {
   /** Multi-row inserts in a few fixed sizes (negative: returning ids), each compiled once. */
   private readonly inserts = new Map<number, CompiledQuery<{ id: number | string }>>();
