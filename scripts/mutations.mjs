@@ -4314,7 +4314,7 @@ export const MUTATIONS = [
     fn: 'GuessingGuard.check',
     file: 'src/limits/guessing-guard.ts',
     tests: ['src/limits/guessing-guard'],
-    from: 'turns.recorded++; for (const wake of turns.waiting.splice(0)) wake();',
-    to: 'for (const wake of turns.waiting.splice(0)) wake();',
+    from: 'for (const wake of turns.waiting.splice(0)) wake(true);',
+    to: 'for (const wake of turns.waiting.splice(0)) wake(false);',
   },
 ];

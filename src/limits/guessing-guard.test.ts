@@ -114,4 +114,25 @@ describe('GuessingGuard: attempts of one pair in flight', () => {
     admitted.release();
     assert.ok(admitted.wait > 0, 'the third read again and is backed off too');
   });
+
+  it('a flood of guesses at a backed-off pair reads the count once per guess, not once per refusal', async () => {
+    let reads = 0;
+    const limiter = new (class extends MemoryFailureLimiter {
+      override async state(keys: string[]): Promise<KeyState[]> {
+        reads++;
+        // A round trip: every read of the flood is on its way at once.
+        await new Promise((resolve) => setImmediate(resolve));
+        return super.state(keys);
+      }
+    })();
+    const policy = { threshold: 1, baseSeconds: 60, maxSeconds: 600 };
+    const guard = new GuessingGuard(limiter, audit, policy);
+    await guard.recordFailure('c', '10.0.0.5', 'wrong_secret', { endpoint: 'token' });
+    const flood = await Promise.all(Array.from({ length: 50 }, () => guard.check('c', '10.0.0.5')));
+    assert.ok(
+      flood.every((a) => a.wait > 0),
+      'every guess is backed off',
+    );
+    assert.equal(reads, 50, 'one read each: a refusal does not send the reads in flight back');
+  });
 });

@@ -52,14 +52,12 @@ export interface Admission {
 interface PairTurns {
   /** Attempts admitted and not yet released. */
   active: number;
-  /**
-   * Failures of this pair this process has recorded (and Redis has acknowledged), and refusals it
-   * answered: a read that started before one of them may be stale.
-   */
+  /** Failures of this pair this process has recorded (and Redis has acknowledged): a read that started before one may miss it. */
   recorded: number;
   /** Attempts reading the pair's state or waiting for a turn, and admitted ones: the entry lives while any is. */
   users: number;
-  waiting: Array<() => void>;
+  /** Woken with `true` when the attempt must read the count again (a refusal was answered). */
+  waiting: Array<(readAgain: boolean) => void>;
 }
 
 const NO_TURN = (): void => {};
@@ -137,14 +135,14 @@ export class GuessingGuard {
           admitted = true;
           return { wait: 0, failures, release: this.releaser(pairKey, turns) };
         }
-        await new Promise<void>((resolve) => turns.waiting.push(resolve));
+        if (await new Promise<boolean>((resolve) => turns.waiting.push(resolve))) recordedBefore = -1;
       }
     } finally {
       if (!admitted) {
-        // Refused (or failed): reads older than this one are stale, so whoever waits behind it reads
-        // the count again, most likely to be refused as well.
-        turns.recorded++;
-        for (const wake of turns.waiting.splice(0)) wake();
+        // Refused (or failed): whoever waits behind it reads the count again, most likely to be
+        // refused as well. Reads still on their way are left alone: one refusal invalidating every
+        // other would make a flood of refused guesses read Redis quadratically often.
+        for (const wake of turns.waiting.splice(0)) wake(true);
         this.leave(pairKey, turns);
       }
     }
@@ -195,7 +193,7 @@ export class GuessingGuard {
       if (released) return;
       released = true;
       turns.active--;
-      turns.waiting.shift()?.();
+      turns.waiting.shift()?.(false);
       this.leave(pairKey, turns);
     };
   }
