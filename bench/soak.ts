@@ -82,9 +82,61 @@ interface Period {
   p99MsBy: Record<Outcome['kind'], number>;
   /** What PostgreSQL did in the period (deltas), and the audit trail's size at its end. */
   database: DatabaseFigures;
-  processes: Array<{ rssMb: number; heapMb: number; eventLoopP99Ms: number }>;
+  processes: ProcessFigures[];
   /** The load generator's own event-loop delay: a busy generator would make latencies its own. */
   generatorLagP99Ms: number;
+  generatorLagMaxMs: number;
+  /** The whole machine in the period: what else ran, and time the hypervisor gave to others. */
+  machine: MachineFigures;
+  /**
+   * Answers slower than SLOW_MS, and how many of them fell into the period's worst five seconds:
+   * most of them there means a pause; spread over the period means queueing under load.
+   */
+  slow: { count: number; inWorstFiveSeconds: number };
+}
+
+/** What makes an answer "slow" for the clustering figure: above a quiet run's per-minute p99. */
+const SLOW_MS = 10;
+
+interface ProcessFigures {
+  rssMb: number;
+  heapMb: number;
+  eventLoopP99Ms: number;
+  /** Garbage collection in the period: pause time by kind, and pauses of more than 10 ms. */
+  gcMajorMs: number;
+  gcMinorMs: number;
+  gcPausesOver10Ms: number;
+}
+
+interface MachineFigures {
+  busyPercent: number;
+  stealPercent: number;
+  iowaitPercent: number;
+}
+
+/** /proc/stat's first line: CPU time of the whole machine since boot, in ticks. */
+class MachineWatch {
+  private last = MachineWatch.read();
+
+  private static read(): number[] {
+    try {
+      const line = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+      return line.trim().split(/\s+/).slice(1, 9).map(Number);
+    } catch {
+      return [];
+    }
+  }
+
+  period(): MachineFigures {
+    const now = MachineWatch.read();
+    const d = now.map((v, i) => v - (this.last[i] ?? 0));
+    this.last = now;
+    const total = d.reduce((a, b) => a + b, 0);
+    if (!(total > 0) || d.length < 8) return { busyPercent: NaN, stealPercent: NaN, iowaitPercent: NaN };
+    // user nice system idle iowait irq softirq steal
+    const pct = (v: number) => Math.round((1000 * v) / total) / 10;
+    return { busyPercent: pct(total - d[3]! - d[4]! - d[7]!), stealPercent: pct(d[7]!), iowaitPercent: pct(d[4]!) };
+  }
 }
 
 interface DatabaseFigures {
@@ -319,7 +371,12 @@ class Load {
     private readonly admin: Credentials,
     private readonly agent: http.Agent,
     private readonly database: DatabaseWatch,
-  ) {}
+  ) {
+    this.gcWatch = procs.map(() => new ProcessWatch());
+  }
+
+  private readonly gcWatch: ProcessWatch[];
+  private readonly machine = new MachineWatch();
 
   /**
    * The admin token and the tokens to introspect, fetched again every five minutes so that none
@@ -507,8 +564,11 @@ class Load {
             admin: percentileMs(tally.byKind.admin, 99),
           },
           database: await this.database.period(),
-          processes: await Promise.all(this.procs.map((proc) => processFigures(proc, this.agent))),
+          processes: await Promise.all(this.procs.map((proc, i) => this.gcWatch[i]!.figures(proc, this.agent))),
           generatorLagP99Ms: lag.percentile(99) / 1e6,
+          generatorLagMaxMs: lag.max / 1e6,
+          machine: this.machine.period(),
+          slow: tally.slow(),
         });
         overload = 0;
         lag.reset();
@@ -520,7 +580,7 @@ class Load {
             .map(([k, v]) => `${k} ${v.toFixed(1)}`)
             .join(
               ', ',
-            )}), db ${JSON.stringify(last.database)}, RSS ${last.processes.map((x) => x.rssMb.toFixed(0)).join('/')} MB`,
+            )}), slow ${last.slow.count} (${last.slow.inWorstFiveSeconds} in the worst 5 s), db ${JSON.stringify(last.database)}, RSS ${last.processes.map((x) => x.rssMb.toFixed(0)).join('/')} MB, GC major ${last.processes.map((x) => x.gcMajorMs.toFixed(0)).join('/')} ms minor ${last.processes.map((x) => x.gcMinorMs.toFixed(0)).join('/')} ms >10 ms ${last.processes.map((x) => x.gcPausesOver10Ms).join('/')}, loop p99 ${last.processes.map((x) => x.eventLoopP99Ms.toFixed(1)).join('/')} ms, generator lag p99/max ${last.generatorLagP99Ms.toFixed(1)}/${last.generatorLagMaxMs.toFixed(1)} ms, machine ${JSON.stringify(last.machine)}`,
         );
       }
     } finally {
@@ -546,10 +606,16 @@ class Tally {
   errors = 0;
   expectedRefusals = 0;
   readonly errorsBy: Record<string, number> = {};
+  /** Slow answers per second of the period (by the second they arrived in). */
+  private readonly slowBySecond = new Map<number, number>();
 
   /** `expected`: a refusal of the client disabled on the way, after it was disabled. */
   add(o: Outcome, expected: boolean): void {
     this.requests++;
+    if (o.ms > SLOW_MS) {
+      const second = Math.floor(performance.now() / 1000);
+      this.slowBySecond.set(second, (this.slowBySecond.get(second) ?? 0) + 1);
+    }
     const us = Math.max(1, Math.round(o.ms * 1000));
     this.all.record(us);
     this.byKind[o.kind].record(us);
@@ -560,26 +626,57 @@ class Tally {
       this.errorsBy[key] = (this.errorsBy[key] ?? 0) + 1;
     }
   }
+
+  slow(): Period['slow'] {
+    const counts = [...this.slowBySecond.values()].sort((a, b) => b - a);
+    return {
+      count: counts.reduce((a, b) => a + b, 0),
+      inWorstFiveSeconds: counts.slice(0, 5).reduce((a, b) => a + b, 0),
+    };
+  }
 }
 
-/** RSS, heap and event-loop delay of a process, from the Prometheus metrics it serves. */
-async function processFigures(proc: ServerProcess, agent: http.Agent) {
-  const text = await new Promise<string>((resolve) => {
-    http
-      .get(`${proc.url}/metrics`, { agent }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (body += d));
-        res.on('end', () => resolve(body));
-      })
-      .on('error', () => resolve(''));
-  });
-  const metric = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-  return {
-    rssMb: proc.rssMb(),
-    heapMb: metric('zgw_auth_nodejs_heap_size_used_bytes') / 2 ** 20,
-    eventLoopP99Ms: metric('zgw_auth_nodejs_eventloop_lag_p99_seconds') * 1000,
-  };
+/**
+ * RSS, heap, event-loop delay and garbage collection of a process, from the Prometheus metrics it
+ * serves; collection as the change since the last period.
+ */
+class ProcessWatch {
+  private lastGc = { major: 0, minor: 0, over10: 0 };
+
+  async figures(proc: ServerProcess, agent: http.Agent): Promise<ProcessFigures> {
+    const text = await new Promise<string>((resolve) => {
+      http
+        .get(`${proc.url}/metrics`, { agent }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (body += d));
+          res.on('end', () => resolve(body));
+        })
+        .on('error', () => resolve(''));
+    });
+    const metric = (name: string, labels = '') =>
+      Number(new RegExp(`^${name}(?:\\{${labels}[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    const gcSum = (kind: string) => metric('zgw_auth_nodejs_gc_duration_seconds_sum', `kind="${kind}"`) * 1000 || 0;
+    const all = ['major', 'minor', 'incremental', 'weakcb'];
+    const over10 = all.reduce(
+      (n, kind) =>
+        n +
+        ((metric('zgw_auth_nodejs_gc_duration_seconds_count', `kind="${kind}"`) || 0) -
+          (metric('zgw_auth_nodejs_gc_duration_seconds_bucket', `le="0.01",kind="${kind}"`) || 0)),
+      0,
+    );
+    const gc = { major: gcSum('major'), minor: gcSum('minor'), over10 };
+    const last = this.lastGc;
+    this.lastGc = gc;
+    return {
+      rssMb: proc.rssMb(),
+      heapMb: metric('zgw_auth_nodejs_heap_size_used_bytes') / 2 ** 20,
+      eventLoopP99Ms: metric('zgw_auth_nodejs_eventloop_lag_p99_seconds') * 1000,
+      gcMajorMs: Math.round((gc.major - last.major) * 10) / 10,
+      gcMinorMs: Math.round((gc.minor - last.minor) * 10) / 10,
+      gcPausesOver10Ms: gc.over10 - last.over10,
+    };
+  }
 }
 
 interface Report {

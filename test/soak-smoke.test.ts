@@ -26,7 +26,18 @@ interface SoakReport {
     p99Ms: number;
     p99MsBy: Record<'token' | 'introspect' | 'admin', number>;
     database: { walMb: number; auditMb: number; checkpoints: number; autovacuums: number };
-    processes: Array<{ rssMb: number; heapMb: number; eventLoopP99Ms: number }>;
+    processes: Array<{
+      rssMb: number;
+      heapMb: number;
+      eventLoopP99Ms: number;
+      gcMajorMs: number;
+      gcMinorMs: number;
+      gcPausesOver10Ms: number;
+    }>;
+    generatorLagP99Ms: number;
+    generatorLagMaxMs: number;
+    machine: { busyPercent: number; stealPercent: number; iowaitPercent: number };
+    slow: { count: number; inWorstFiveSeconds: number };
   }>;
   events: Array<{ what: string; status: number }>;
   tokensIssued: number;
@@ -74,8 +85,19 @@ describe('soak tool (smoke)', () => {
         assert.ok(proc.rssMb > 20 && proc.rssMb < 2000, `RSS read from the process: ${proc.rssMb}`);
         assert.ok(proc.heapMb > 1 && proc.heapMb < proc.rssMb, `heap read from its metrics: ${proc.heapMb}`);
         assert.ok(Number.isFinite(proc.eventLoopP99Ms), 'event-loop delay read from its metrics');
+        for (const ms of [proc.gcMajorMs, proc.gcMinorMs, proc.gcPausesOver10Ms])
+          assert.ok(Number.isFinite(ms) && ms >= 0, `garbage collection read from its metrics: ${ms}`);
       }
+      assert.ok(p.generatorLagMaxMs >= p.generatorLagP99Ms, "the generator's own event-loop delay");
+      assert.ok(p.machine.busyPercent > 0 && p.machine.busyPercent <= 100, `machine CPU: ${p.machine.busyPercent}`);
+      assert.ok(p.machine.stealPercent >= 0 && p.machine.iowaitPercent >= 0, 'steal and I/O wait read');
+      assert.ok(p.slow.inWorstFiveSeconds <= p.slow.count && p.slow.count <= p.requests, 'slow answers counted');
     }
+    // Ten seconds of 400 tokens and introspections make young-generation collections in a server.
+    assert.ok(
+      report.periods.some((p) => p.processes.some((proc) => proc.gcMinorMs > 0)),
+      'garbage collection time is read from the processes, not left at zero',
+    );
     assert.deepEqual(
       report.events.map((e) => [e.what.replace(/client \S+/, 'client'), e.status]),
       [
