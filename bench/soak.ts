@@ -433,7 +433,9 @@ class Load {
   /** One request of the mix: 70 % /token, 20 % /introspect, 10 % an admin read; both processes in turn. */
   private async one(): Promise<Outcome> {
     const n = this.next++;
-    const proc = this.procs[n % this.procs.length]!;
+    // Each process gets every kind of the mix: with n % 2 alone, the odd picks (every admin read)
+    // would all go to the second process, since the kind is chosen by n % 10.
+    const proc = this.procs[(n + Math.floor(n / 10)) % this.procs.length]!;
     const pick = n % 10;
     const began = performance.now();
     if (pick < 7) {
