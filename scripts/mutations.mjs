@@ -91,7 +91,7 @@ export const MUTATIONS = [
     fn: 'decodeJwt / canonical',
     file: D,
     tests: VERIFY_FUZZ,
-    from: 'if (!canonical(token, first) || !canonical(token, second) || !canonical(token, token.length)) throw',
+    from: 'if (!canonical(token, 0, first) || !canonical(token, first + 1, second) || !canonical(token, second + 1, token.length)) throw',
     to: 'if (Math.random() < 0) throw',
   },
   {
@@ -2268,7 +2268,7 @@ export const MUTATIONS = [
     fn: 'DpopProofChecker.checkClaims',
     file: DP,
     tests: DPOP,
-    from: 'if (target === undefined || !input.urls.some((url) => normaliseHtu(url) === target))',
+    from: 'if (!namesUrl(htu, input.urls))',
     to: 'if (Math.random() < 0)',
   },
   {
@@ -2357,7 +2357,7 @@ export const MUTATIONS = [
   {
     id: 'bound-token-not-bearer',
     check: 'A DPoP-bound token sent as Bearer is refused',
-    fn: 'SenderCheck.confirm',
+    fn: 'SenderCheck.confirmChecked',
     file: SC,
     tests: BOUND,
     from: "if (presented.scheme !== 'DPoP')",
@@ -2366,7 +2366,7 @@ export const MUTATIONS = [
   {
     id: 'dpop-scheme-needs-bound-token',
     check: 'The DPoP scheme with a token not bound to a DPoP key is refused',
-    fn: 'SenderCheck.confirm',
+    fn: 'SenderCheck.confirmChecked',
     file: SC,
     tests: BOUND,
     from: "if (presented.scheme === 'DPoP')",
@@ -2375,7 +2375,7 @@ export const MUTATIONS = [
   {
     id: 'x5t-certificate-required',
     check: 'A certificate-bound token needs a client certificate',
-    fn: 'SenderCheck.confirm',
+    fn: 'SenderCheck.confirmChecked',
     file: SC,
     tests: BOUND,
     edits: [
@@ -2386,7 +2386,7 @@ export const MUTATIONS = [
   {
     id: 'x5t-certificate-match',
     check: 'A certificate-bound token needs the certificate it is bound to',
-    fn: 'SenderCheck.confirm',
+    fn: 'SenderCheck.confirmChecked',
     file: SC,
     tests: BOUND,
     from: 'if (!sameText(certificateThumbprint(request.certificate), x5t))',

@@ -217,9 +217,7 @@ export class DpopProofChecker {
       throw invalid('the DPoP proof needs an iat claim (seconds since 1970)');
     if (htm !== input.method)
       throw refusal('dpop_wrong_request', `the DPoP proof is for method ${htm.slice(0, 10)}, not ${input.method}`);
-    const target = normaliseHtu(htu);
-    if (target === undefined || !input.urls.some((url) => normaliseHtu(url) === target))
-      throw refusal('dpop_wrong_request', 'the DPoP proof is for another URL (htu)');
+    if (!namesUrl(htu, input.urls)) throw refusal('dpop_wrong_request', 'the DPoP proof is for another URL (htu)');
     const t = this.now() / 1000;
     const slack = this.window + this.leeway;
     if (Math.abs(t - iat) > slack)
@@ -387,6 +385,14 @@ function parseHtu(url: string): string | undefined {
   }
   if (u.protocol !== 'https:' && u.protocol !== 'http:') return undefined;
   return `${u.protocol}//${u.host}${normalisePercentEncoding(u.pathname)}`;
+}
+
+/** Whether `htu` names one of `urls`, both normalised (RFC 9449 §4.3 point 9). */
+function namesUrl(htu: string, urls: readonly string[]): boolean {
+  const target = normaliseHtu(htu);
+  if (target === undefined) return false;
+  for (let i = 0; i < urls.length; i++) if (normaliseHtu(urls[i]!) === target) return true;
+  return false;
 }
 
 /** A MAC compared in constant time by node:crypto. */

@@ -91,7 +91,18 @@ export class SenderCheck {
    * TokenError otherwise. `cnf` may be the raw claim (e.g. from an introspection answer).
    */
   confirm(cnf: unknown, presented: PresentedToken, request: PresentedRequest): void | Promise<void> {
-    const confirmation = confirmationOf(cnf);
+    return this.confirmChecked(confirmationOf(cnf), presented, request);
+  }
+
+  /**
+   * `confirm` for a `cnf` that `confirmationOf` made already (a verified token's `confirmation`):
+   * its shape is not checked again on every request.
+   */
+  confirmChecked(
+    confirmation: Confirmation | undefined,
+    presented: PresentedToken,
+    request: PresentedRequest,
+  ): void | Promise<void> {
     if (confirmation === undefined || confirmation.jkt === undefined) {
       if (presented.scheme === 'DPoP')
         throw refused('token_not_bound', 'the DPoP scheme is for DPoP-bound tokens; this token is a bearer token');

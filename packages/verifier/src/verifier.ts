@@ -440,7 +440,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
       const result = verifyToken(presented.token, scopes);
       const verified = result instanceof Promise ? await result : result;
       // Every request proves possession again: the cache holds the token's verification, never this.
-      const confirmed = sender.confirm(verified.confirmation, presented, request);
+      // The token's cnf was checked for shape when the token was: its binding is checked here, not its shape again.
+      const confirmed = sender.confirmChecked(verified.confirmation, presented, request);
       if (confirmed instanceof Promise) await confirmed;
       return verified;
     },
