@@ -43,8 +43,7 @@ export function deferredSchemasOf(server: FastifyInstance): DeferredSchemas | un
 export async function buildServer(app: App): Promise<FastifyInstance> {
   const timeouts = { headersTimeout: app.config.headersTimeout * 1000, connectionsCheckingInterval: 1000 };
   const tls = httpsOptions(app.config);
-  // Unknown fields are refused, not silently dropped: a typo must not look like success.
-  const schemas = deferredSchemas({ removeAdditional: false });
+  const schemas = deferredSchemas();
   const server = Fastify({
     loggerInstance: app.log as FastifyBaseLogger,
     trustProxy: trustedProxies(app.config.trustProxy),
@@ -62,9 +61,10 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
     // Through logController: the top-level disableRequestLogging prints a deprecation warning on every start.
     logController: new LogController({ disableRequestLogging: !app.config.accessLog }),
     routerOptions: { maxParamLength: 200 },
+    // Unknown fields are refused, not silently dropped: a typo must not look like success.
+    ajv: { customOptions: { removeAdditional: false } },
     // Each route's schemas compiled on its first request, not all of them at every start.
-    ajv: schemas.ajv,
-    schemaController: { compilersFactory: { buildSerializer: schemas.buildSerializer } },
+    schemaController: { compilersFactory: schemas.compilersFactory },
   });
   schemasOfServer.set(server, schemas);
 

@@ -7,15 +7,16 @@ interface Validate {
   errors?: unknown;
   schemaEnv?: unknown;
 }
+type ValidatorCompiler = (route: { schema?: unknown; httpPart?: string; method?: string; url?: string }) => Validate;
+type ValidatorFactory = (externalSchemas: unknown, options: unknown) => ValidatorCompiler;
 type Serialize = (data: unknown) => string;
 type SerializerCompiler = (route: { schema?: unknown }) => Serialize;
 type SerializerFactory = (externalSchemas: unknown, options: unknown) => SerializerCompiler;
 
 /** What Fastify's default compilers deferred: how many schemas were compiled so far, and how many wait for a first request. */
 export interface DeferredSchemas {
-  /** For the Fastify options: validators (Ajv, as Fastify configures it) and serializers (fast-json-stringify) compiled on first use. */
-  ajv: NonNullable<FastifyServerOptions['ajv']>;
-  buildSerializer: SerializerFactory;
+  /** For Fastify's schemaController.compilersFactory: validators (Fastify's Ajv) and serializers (fast-json-stringify) compiled on first use. */
+  compilersFactory: NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>;
   counts(): { compiled: number; waiting: number };
   /** Compiles every schema not compiled yet: a schema that cannot be compiled throws here. */
   compileAll(): void;
@@ -25,11 +26,11 @@ export interface DeferredSchemas {
  * Fastify compiles every route's request and response schemas when the server gets ready: ~0.4 s
  * of CPU at each start, for some 40 schemas of which a server may use a handful (a token server
  * answers /token and the discovery documents; the admin API's schemas serve its callers only).
- * Here each is compiled on its first request instead, by the same compilers with the same options:
- * validators by Fastify's Ajv (wrapped where Ajv is made, so that Fastify treats them as its own),
- * serializers by Fastify's fast-json-stringify compiler, loaded from Fastify's own dependencies.
+ * Here each is compiled on its first request instead, by the compilers Fastify would use (loaded
+ * from Fastify's own dependencies, with the server's ajv and serializerOpts options), and those
+ * compilers and Ajv itself are loaded and made only then: a start loads neither.
  */
-export function deferredSchemas(customOptions: Record<string, unknown>): DeferredSchemas {
+export function deferredSchemas(): DeferredSchemas {
   const waiting = new Set<() => unknown>();
   let compiled = 0;
   /** `compile` once, on the first call of the returned function. */
@@ -46,39 +47,47 @@ export function deferredSchemas(customOptions: Record<string, unknown>): Deferre
     waiting.add(get);
     return get;
   };
+  // Fastify's own defaults, as it would load them (not dependencies of ours, so not imported by name).
+  const fromFastify = <T>(name: string) => createRequire(import.meta.resolve('fastify'))(name) as () => T;
+  let validatorFactory: ValidatorFactory | undefined;
   let serializerFactory: SerializerFactory | undefined;
-  const defaultSerializerFactory = () => {
-    // Fastify's own default, as it would load it (not a dependency of ours, so not imported by name).
-    serializerFactory ??= (
-      createRequire(import.meta.resolve('fastify'))('@fastify/fast-json-stringify-compiler') as () => SerializerFactory
-    )();
-    return serializerFactory;
-  };
-  return {
-    ajv: {
-      customOptions,
-      onCreate(ajv) {
-        const compileNow = ajv.compile.bind(ajv) as (schema: unknown) => Validate;
-        ajv.compile = ((schema: unknown) => {
-          const get = onFirstUse(() => compileNow(schema));
-          const validate: Validate = (data, context) => {
-            const real = get();
-            const ok = real(data, context);
-            validate.errors = real.errors;
-            return ok;
-          };
-          // Fastify reads it before each call: with it, Ajv may replace the request part it coerced.
-          Object.defineProperty(validate, 'schemaEnv', { get: () => get().schemaEnv });
-          return validate;
-        }) as unknown as typeof ajv.compile;
-      },
+  const compilersFactory: { buildValidator: ValidatorFactory; buildSerializer: SerializerFactory } = {
+    buildValidator(externalSchemas, options) {
+      let compiler: ValidatorCompiler | undefined;
+      return (route) => {
+        // With a compiler of its own Fastify passes header schemas as written, not lower-cased as
+        // Node gives the headers: refused at start rather than never matching a header.
+        if (route.httpPart === 'headers')
+          throw new Error(`${route.method} ${route.url}: no header schemas (they would not be lower-cased)`);
+        const get = onFirstUse(() => {
+          validatorFactory ??= fromFastify<ValidatorFactory>('@fastify/ajv-compiler')();
+          compiler ??= validatorFactory(externalSchemas, options);
+          return compiler(route);
+        });
+        const validate: Validate = (data, context) => {
+          const real = get();
+          const ok = real(data, context);
+          validate.errors = real.errors;
+          return ok;
+        };
+        // Fastify reads it before each call: with it, Ajv may replace the request part it coerced.
+        Object.defineProperty(validate, 'schemaEnv', { get: () => get().schemaEnv });
+        return validate;
+      };
     },
     buildSerializer(externalSchemas, options) {
       return (route) => {
-        const get = onFirstUse(() => defaultSerializerFactory()(externalSchemas, options)(route));
+        const get = onFirstUse(() => {
+          serializerFactory ??= fromFastify<SerializerFactory>('@fastify/fast-json-stringify-compiler')();
+          return serializerFactory(externalSchemas, options)(route);
+        });
         return (data) => get()(data);
       };
     },
+  };
+  return {
+    // Fastify's types describe Ajv's function; Fastify itself calls it as Validate says.
+    compilersFactory: compilersFactory as unknown as DeferredSchemas['compilersFactory'],
     counts: () => ({ compiled, waiting: waiting.size }),
     compileAll() {
       for (const get of [...waiting]) get();
