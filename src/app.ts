@@ -33,7 +33,8 @@ import { fetchJwks, JwksUriKeys, JwksUriPolicy } from './clients/jwks-uri.js';
 import { KyselyReplayCache } from './storage/kysely-replay-cache.js';
 import { FallbackFailureLimiter } from './limits/fallback-failure-limiter.js';
 import { RedisFailureLimiter } from './limits/redis-failure-limiter.js';
-import { Metrics } from './ops/metrics.js';
+import type { Metrics } from './ops/metrics.js';
+import { uncountedMetrics } from './ops/uncounted-metrics.js';
 import { Readiness } from './ops/readiness.js';
 import { OrganisationService } from './organisations/organisation-service.js';
 import { type ChangeFeed, LocalChangeFeed } from './changes/change-feed.js';
@@ -124,6 +125,8 @@ export interface AppOptions {
   newMasterKey?: boolean;
   /** Traces (ops/tracing.ts, started by `serve` when switched on): spans of the stores, Redis and outgoing requests, trace ids in log lines. */
   tracing?: ServerTracing;
+  /** Prometheus metrics (default); false for a process that never shows them (a CLI command): nothing counted, the client not loaded. */
+  metrics?: boolean;
 }
 
 /** Paths in log lines that may carry secret material; pino replaces them. */
@@ -309,12 +312,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   crls?.start(config.crlReload);
   let shipping: AuditShipping | undefined;
-  const metrics = new Metrics(keys, now, {
-    expiry,
-    auditSinks: () => shipping?.holding() ?? [],
-    ...(crls ? { crl: () => crls.status() } : {}),
-    ...(config.notificationsUrl ? { outbox: new KyselyNotificationOutbox(storage.db) } : {}),
-  });
+  // Loaded only where counted: the Prometheus client and its default collectors cost every command's start.
+  const metrics =
+    options.metrics === false
+      ? uncountedMetrics()
+      : new (await import('./ops/metrics.js')).Metrics(keys, now, {
+          expiry,
+          auditSinks: () => shipping?.holding() ?? [],
+          ...(crls ? { crl: () => crls.status() } : {}),
+          ...(config.notificationsUrl ? { outbox: new KyselyNotificationOutbox(storage.db) } : {}),
+        });
   // The applicaties' URLs as the Autorisaties API shows them (read at each change: tests set the issuer late).
   const acBase = () => `${new URL(config.issuer).origin}${config.acBasePath}`;
   const notifications = config.notificationsUrl
