@@ -17,7 +17,7 @@ import { ClientAuthenticator } from './clients/client-authenticator.js';
 import { ClientService } from './clients/client-service.js';
 import { UsageRecorder } from './clients/usage-recorder.js';
 import { ADMIN_SCOPE, FIRST_ADMIN_CLIENT_ID, INTROSPECTION_SCOPE } from './clients/model.js';
-import type { Config } from './config.js';
+import type { Config, SigningAlg } from './config.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
 import { readCrlFileSync } from './pki/crl-file.js';
 import { RevocationListReloader } from './pki/revocation-reload.js';
@@ -125,6 +125,8 @@ export interface AppOptions {
   newMasterKey?: boolean;
   /** Traces (ops/tracing.ts, started by `serve` when switched on): spans of the stores, Redis and outgoing requests, trace ids in log lines. */
   tracing?: ServerTracing;
+  /** Where new signing key pairs come from (default: generated); tests hand out RSA pairs made earlier. */
+  newKeyPair?: (alg: SigningAlg) => crypto.KeyPairKeyObjectResult;
   /** Prometheus metrics (default); false for a process that never shows them (a CLI command): nothing counted, the client not loaded. */
   metrics?: boolean;
 }
@@ -253,7 +255,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     (err) => log.error({ err }, 'audit write failed'),
     now,
   );
-  const keys = new KeyRing(new KyselyKeyStore(storage.db), masterKey, now, keyTimes(config), changes);
+  const keys = new KeyRing(
+    new KyselyKeyStore(storage.db),
+    masterKey,
+    now,
+    keyTimes(config),
+    changes,
+    options.newKeyPair,
+  );
   await guarded(() => keys.load());
   const organisations = new OrganisationService(new KyselyOrganisationStore(storage.db), audit, changes, now);
   const clientStore = new KyselyClientStore(storage.db);
