@@ -4317,4 +4317,14 @@ export const MUTATIONS = [
     from: 'for (const wake of turns.waiting.splice(0)) wake(true);',
     to: 'for (const wake of turns.waiting.splice(0)) wake(false);',
   },
+  {
+    id: 'deferred-validator-errors',
+    check:
+      "Request schemas compiled on first use: a refusal's errors reach Fastify, which otherwise lets the request through",
+    fn: 'deferredSchemas',
+    file: 'src/http/deferred-schemas.ts',
+    tests: ['admin-api'],
+    from: 'validate.errors = real.errors;',
+    to: '',
+  },
 ];

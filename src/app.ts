@@ -17,7 +17,7 @@ import { ClientAuthenticator } from './clients/client-authenticator.js';
 import { ClientService } from './clients/client-service.js';
 import { UsageRecorder } from './clients/usage-recorder.js';
 import { ADMIN_SCOPE, FIRST_ADMIN_CLIENT_ID, INTROSPECTION_SCOPE } from './clients/model.js';
-import type { Config } from './config.js';
+import type { Config, SigningAlg } from './config.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
 import { readCrlFileSync } from './pki/crl-file.js';
 import { RevocationListReloader } from './pki/revocation-reload.js';
@@ -33,7 +33,8 @@ import { fetchJwks, JwksUriKeys, JwksUriPolicy } from './clients/jwks-uri.js';
 import { KyselyReplayCache } from './storage/kysely-replay-cache.js';
 import { FallbackFailureLimiter } from './limits/fallback-failure-limiter.js';
 import { RedisFailureLimiter } from './limits/redis-failure-limiter.js';
-import { Metrics } from './ops/metrics.js';
+import type { Metrics } from './ops/metrics.js';
+import { uncountedMetrics } from './ops/uncounted-metrics.js';
 import { Readiness } from './ops/readiness.js';
 import { OrganisationService } from './organisations/organisation-service.js';
 import { type ChangeFeed, LocalChangeFeed } from './changes/change-feed.js';
@@ -124,6 +125,10 @@ export interface AppOptions {
   newMasterKey?: boolean;
   /** Traces (ops/tracing.ts, started by `serve` when switched on): spans of the stores, Redis and outgoing requests, trace ids in log lines. */
   tracing?: ServerTracing;
+  /** Where new signing key pairs come from (default: generated); tests hand out RSA pairs made earlier. */
+  newKeyPair?: (alg: SigningAlg) => crypto.KeyPairKeyObjectResult;
+  /** Prometheus metrics (default); false for a process that never shows them (a CLI command): nothing counted, the client not loaded. */
+  metrics?: boolean;
 }
 
 /** Paths in log lines that may carry secret material; pino replaces them. */
@@ -250,7 +255,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     (err) => log.error({ err }, 'audit write failed'),
     now,
   );
-  const keys = new KeyRing(new KyselyKeyStore(storage.db), masterKey, now, keyTimes(config), changes);
+  const keys = new KeyRing(
+    new KyselyKeyStore(storage.db),
+    masterKey,
+    now,
+    keyTimes(config),
+    changes,
+    options.newKeyPair,
+  );
   await guarded(() => keys.load());
   const organisations = new OrganisationService(new KyselyOrganisationStore(storage.db), audit, changes, now);
   const clientStore = new KyselyClientStore(storage.db);
@@ -309,12 +321,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   crls?.start(config.crlReload);
   let shipping: AuditShipping | undefined;
-  const metrics = new Metrics(keys, now, {
-    expiry,
-    auditSinks: () => shipping?.holding() ?? [],
-    ...(crls ? { crl: () => crls.status() } : {}),
-    ...(config.notificationsUrl ? { outbox: new KyselyNotificationOutbox(storage.db) } : {}),
-  });
+  // Loaded only where counted: the Prometheus client and its default collectors cost every command's start.
+  const metrics =
+    options.metrics === false
+      ? uncountedMetrics()
+      : new (await import('./ops/metrics.js')).Metrics(keys, now, {
+          expiry,
+          auditSinks: () => shipping?.holding() ?? [],
+          ...(crls ? { crl: () => crls.status() } : {}),
+          ...(config.notificationsUrl ? { outbox: new KyselyNotificationOutbox(storage.db) } : {}),
+        });
   // The applicaties' URLs as the Autorisaties API shows them (read at each change: tests set the issuer late).
   const acBase = () => `${new URL(config.issuer).origin}${config.acBasePath}`;
   const notifications = config.notificationsUrl

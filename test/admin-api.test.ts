@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { deferredSchemasOf } from '../src/http/build-server.js';
 import { basicAuth, forEachDialect, postForm, request, startTestServer, type TestServer } from './helpers.js';
 
 forEachDialect((dialect) => {
@@ -24,6 +25,23 @@ forEachDialect((dialect) => {
       adminToken = await ts.token(ts.admin.clientId, ts.admin.secret);
     });
     after(() => ts.close());
+
+    it("compiles a route's schemas on its first request, and every schema of the server compiles", async () => {
+      const schemas = deferredSchemasOf(ts.server)!;
+      const atStart = schemas.counts();
+      // Started and gave a token: the admin API's schemas wait for their callers.
+      assert.ok(atStart.waiting > 20, JSON.stringify(atStart));
+      const listed = await api('GET', '/clients?limit=1');
+      assert.equal(listed.status, 200, listed.text);
+      // The query, coerced by the schema compiled just now, and the answer, serialized by its schema.
+      assert.equal(listed.json.items.length, 1, listed.text);
+      const afterList = schemas.counts();
+      assert.ok(afterList.compiled >= atStart.compiled + 2, JSON.stringify({ atStart, afterList }));
+      assert.equal(afterList.compiled + afterList.waiting, atStart.compiled + atStart.waiting);
+      // A schema that cannot be compiled would throw here rather than answer its first caller with 500.
+      schemas.compileAll();
+      assert.equal(schemas.counts().waiting, 0);
+    });
 
     it('refuses without a token (401) and with a token lacking the admin scope (403)', async () => {
       const none = await request(`${ts.url}/admin/clients`);

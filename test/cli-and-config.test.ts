@@ -79,6 +79,27 @@ describe('CLI on the local database', () => {
     assert.ok(!shown.stdout.includes(out.client_secret), 'never shown again');
   });
 
+  it('a command loads neither the HTTP server (Fastify, Ajv) nor the Prometheus client', async () => {
+    // The command run in a process of its own, which then lists the packages it loaded.
+    const script = `
+      import { createRequire } from 'node:module';
+      const { runCli } = await import(${JSON.stringify(new URL('../src/cli/program.js', import.meta.url).href)});
+      const code = await runCli(['node', 'zgw-auth', 'clients', 'list', '--json'], () => {});
+      const loaded = Object.keys(createRequire(import.meta.url).cache)
+        .map((f) => /node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)/.exec(f)?.[1])
+        .filter(Boolean);
+      process.stdout.write(JSON.stringify({ code, loaded: [...new Set(loaded)] }));
+      process.exit(0);
+    `;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { env });
+    const { code, loaded } = JSON.parse(stdout) as { code: number; loaded: string[] };
+    assert.equal(code, 0);
+    // What a command needs is listed: the list is complete enough to show what is missing.
+    assert.ok(loaded.includes('better-sqlite3') && loaded.includes('commander'), loaded.join(', '));
+    for (const name of ['fastify', 'ajv', 'prom-client', '@opentelemetry/api'])
+      assert.ok(!loaded.includes(name), `${name} loaded: ${loaded.join(', ')}`);
+  });
+
   it('refuses an invalid RSIN with a one-line reason and a non-zero exit', async () => {
     await assert.rejects(
       cli('clients', 'create', '--client-id', 'x', '--rsin', '123456789'),

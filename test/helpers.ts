@@ -14,7 +14,8 @@ import pg from 'pg';
 import { TokenError, type Verifier } from '@zgw-auth/verifier';
 import { type App, createApp, createLogger, initialize } from '../src/app.js';
 import type { ClientInput } from '../src/clients/model.js';
-import { type Config, loadConfig } from '../src/config.js';
+import { type Config, loadConfig, type SigningAlg } from '../src/config.js';
+import { generateKeyPair } from '../src/keys/jwk.js';
 import { buildServer } from '../src/http/build-server.js';
 import type { MasterKey } from '../src/keys/master-key.js';
 import { KyselyRegistryTransferStore } from '../src/storage/kysely-registry-transfer-store.js';
@@ -239,6 +240,50 @@ export interface TestServerOptions {
 
 let counter = 0;
 
+/** RSA pairs kept between test processes and runs: at most this many. */
+const RSA_POOL_SIZE = 24;
+const RSA_POOL_FILE = path.join(os.tmpdir(), 'zgw-auth-test-rsa-2048.json');
+let rsaPool: Array<{ privateKey: string; publicKey: string }> | undefined;
+let rsaUsed = 0;
+
+/**
+ * Signing key pairs for test servers. An RSA-2048 pair (RS256, PS256: the default algorithm) takes
+ * 0.05-0.5 s of CPU to generate, at random, for each server and rotation; the pairs are kept in a
+ * file in the temporary folder (like the PostgreSQL template) and each process hands out each pair
+ * at most once, so that no two servers or keys of a process share one. Beyond the file's pairs,
+ * or for other algorithms, generated as zgw-auth does; `zgw-auth serve` processes always generate.
+ */
+export function testKeyPair(alg: SigningAlg): crypto.KeyPairKeyObjectResult {
+  if (alg !== 'RS256' && alg !== 'PS256') return generateKeyPair(alg);
+  if (rsaPool === undefined) {
+    try {
+      rsaPool = JSON.parse(fs.readFileSync(RSA_POOL_FILE, 'utf8')) as typeof rsaPool;
+      if (!Array.isArray(rsaPool)) rsaPool = [];
+    } catch {
+      rsaPool = [];
+    }
+  }
+  const kept = rsaPool![rsaUsed++];
+  if (kept)
+    return { privateKey: crypto.createPrivateKey(kept.privateKey), publicKey: crypto.createPublicKey(kept.publicKey) };
+  const pair = generateKeyPair(alg);
+  if (rsaPool!.length < RSA_POOL_SIZE) {
+    rsaPool!.push({
+      privateKey: pair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+      publicKey: pair.publicKey.export({ type: 'spki', format: 'pem' }) as string,
+    });
+    // Whole or not at all: written aside, then renamed over the file (another process may do the same).
+    const aside = `${RSA_POOL_FILE}.${process.pid}`;
+    try {
+      fs.writeFileSync(aside, JSON.stringify(rsaPool), { mode: 0o600 });
+      fs.renameSync(aside, RSA_POOL_FILE);
+    } catch {
+      fs.rmSync(aside, { force: true });
+    }
+  }
+  return pair;
+}
+
 /** A real zgw-auth HTTP server on a free port, on SQLite or a fresh, migrated PostgreSQL database. */
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'zgw-auth-test-'));
@@ -262,7 +307,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const logs: string[] = [];
   const clock = options.clock ?? new Clock();
   const log = createLogger('info', { write: (line: string) => void logs.push(line) });
-  const app = await createApp(config, { log, now: clock.now });
+  const app = await createApp(config, { log, now: clock.now, newKeyPair: testKeyPair });
   const first = await initialize(app);
   const server = await buildServer(app);
   const address = await server.listen({ host: '127.0.0.1', port: 0 });

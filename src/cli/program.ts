@@ -85,6 +85,8 @@ export async function runCli(
         log: createLogger(cliLogLevel()),
         create,
         newMasterKey: options.newMasterKey,
+        // A command shows no metrics: counting them would only load the Prometheus client.
+        metrics: false,
       });
       try {
         return await run(app);

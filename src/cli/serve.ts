@@ -143,7 +143,8 @@ export function serveCommand(program: Command, ctx: CliContext): void {
  */
 async function runPrimary(config: Config, ctx: CliContext): Promise<void> {
   const log = createLogger(config.logLevel);
-  const app = await createApp(config, { log });
+  // The primary serves nothing (its workers count and show the metrics).
+  const app = await createApp(config, { log, metrics: false });
   await ensureSigningKey(app);
   await firstAdmin(app, ctx.out);
   await app.close();

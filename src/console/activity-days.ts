@@ -1,8 +1,13 @@
 import type { HourActivity } from '../audit/activity.js';
 
 const ZONE = 'Europe/Amsterdam';
-const dayKey = new Intl.DateTimeFormat('en-CA', { timeZone: ZONE, year: 'numeric', month: '2-digit', day: '2-digit' });
-const hourOf = new Intl.DateTimeFormat('en-GB', { timeZone: ZONE, hour: '2-digit', hourCycle: 'h23' });
+// Made on first use: making them loads the time zone data, ~15 ms of CPU at every server start.
+let formats: { dayKey: Intl.DateTimeFormat; hourOf: Intl.DateTimeFormat } | undefined;
+const dutch = () =>
+  (formats ??= {
+    dayKey: new Intl.DateTimeFormat('en-CA', { timeZone: ZONE, year: 'numeric', month: '2-digit', day: '2-digit' }),
+    hourOf: new Intl.DateTimeFormat('en-GB', { timeZone: ZONE, hour: '2-digit', hourCycle: 'h23' }),
+  });
 
 /** One calendar day in Dutch time (Europe/Amsterdam) and what of it the report covers. */
 export interface ActivityDay {
@@ -20,7 +25,7 @@ export interface ActivityDay {
 
 /** The Dutch calendar date of a moment, `YYYY-MM-DD`. */
 export function dutchDay(ms: number): string {
-  return dayKey.format(ms);
+  return dutch().dayKey.format(ms);
 }
 
 /**
@@ -35,7 +40,7 @@ export function activityDays(hours: readonly HourActivity[]): ActivityDay[] {
     const day = dutchDay(h.hour);
     let last = days.at(-1);
     if (last?.day !== day) {
-      last = { day, from: h.hour, hours: [], startHour: Number(hourOf.format(h.hour)), issued: 0, failed: 0 };
+      last = { day, from: h.hour, hours: [], startHour: Number(dutch().hourOf.format(h.hour)), issued: 0, failed: 0 };
       days.push(last);
     }
     last.hours.push(h);

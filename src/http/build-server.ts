@@ -15,6 +15,7 @@ import { autorisatiesRoutes } from './routes/autorisaties.js';
 import { certificateReader } from './client-certificate.js';
 import type { AssertionAudiences } from '../clients/authenticate-client.js';
 import { assertionAudiences, endpointPaths } from './endpoint-paths.js';
+import { type DeferredSchemas, deferredSchemas } from './deferred-schemas.js';
 import { failureFloor } from './failure-floor.js';
 import { nonFiniteNumberAt } from './finite-numbers.js';
 import { registerFormParsers } from './form-body.js';
@@ -28,6 +29,12 @@ import { traceRequests } from './trace-requests.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
+const schemasOfServer = new WeakMap<object, DeferredSchemas>();
+/** The schemas a server compiles on their first request (see deferred-schemas.ts): for tests that compile them all. */
+export function deferredSchemasOf(server: FastifyInstance): DeferredSchemas | undefined {
+  return schemasOfServer.get(server);
+}
+
 /**
  * The HTTP server, wired from the app. Thin: each route is a plugin given only what it needs; the
  * OAuth routes parse the form, call one use case and render. The OAuth endpoints live in their own
@@ -36,6 +43,7 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 export async function buildServer(app: App): Promise<FastifyInstance> {
   const timeouts = { headersTimeout: app.config.headersTimeout * 1000, connectionsCheckingInterval: 1000 };
   const tls = httpsOptions(app.config);
+  const schemas = deferredSchemas();
   const server = Fastify({
     loggerInstance: app.log as FastifyBaseLogger,
     trustProxy: trustedProxies(app.config.trustProxy),
@@ -55,7 +63,10 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 200 },
     // Unknown fields are refused, not silently dropped: a typo must not look like success.
     ajv: { customOptions: { removeAdditional: false } },
+    // Each route's schemas compiled on its first request, not all of them at every start.
+    schemaController: { compilersFactory: schemas.compilersFactory },
   });
+  schemasOfServer.set(server, schemas);
 
   // Tracing on (OTEL_TRACES_EXPORTER=otlp): a span per request; first, so that its hooks reach every route.
   if (app.tracing) traceRequests(server as unknown as FastifyInstance, app.tracing);

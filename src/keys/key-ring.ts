@@ -69,6 +69,8 @@ export class KeyRing implements KeySource {
     private readonly now: () => number,
     private readonly times: KeyTimes,
     private readonly changes?: ChangeFeed,
+    /** Where new key pairs come from: generated (tests may hand out pairs made earlier: an RSA pair costs ~0.2 s of CPU). */
+    private readonly newKeyPair: (alg: SigningAlg) => crypto.KeyPairKeyObjectResult = generateKeyPair,
   ) {
     // A rotation anywhere reaches this process at once; the refresh interval is the fallback.
     changes?.onChange((change) => {
@@ -184,7 +186,7 @@ export class KeyRing implements KeySource {
    * every stored key's, so that of two keys activating in the same millisecond the newer signs.
    */
   private newKey(alg: SigningAlg, existing: StoredKey[], delayMs: number): StoredKey {
-    const { publicKey, privateKey } = generateKeyPair(alg);
+    const { publicKey, privateKey } = this.newKeyPair(alg);
     const jwk = publicJwk(publicKey, alg);
     const now = this.now();
     const createdAt = Math.max(now, ...existing.map((k) => k.createdAt + 1));

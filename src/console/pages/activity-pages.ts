@@ -56,12 +56,15 @@ const W = 840;
 const H = 220;
 const TOP = 10;
 const BOTTOM = 30;
-const hourMinute = new Intl.DateTimeFormat('nl-NL', {
-  timeZone: 'Europe/Amsterdam',
-  hour: '2-digit',
-  minute: '2-digit',
-  hourCycle: 'h23',
-});
+// Made on first use: making it loads the time zone data, ~15 ms of CPU at every server start.
+let hourMinuteFormat: Intl.DateTimeFormat | undefined;
+const hourMinute = (ms: number) =>
+  (hourMinuteFormat ??= new Intl.DateTimeFormat('nl-NL', {
+    timeZone: 'Europe/Amsterdam',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  })).format(ms);
 
 /**
  * The hours as an SVG bar chart (no script: it is part of the page), with tables of the same
@@ -75,7 +78,7 @@ function reportView(ctx: PageContext, r: ActivityReport, names: OrganisationName
   const max = Math.max(1, ...r.hours.map((h) => Math.max(h.issued, h.failed)));
   const slot = W / r.hours.length;
   const y = (n: number) => H - BOTTOM - ((H - TOP - BOTTOM) * n) / max;
-  const when = (hour: number) => `${formatDay(ctx.lang, hour)} ${hourMinute.format(hour)}`;
+  const when = (hour: number) => `${formatDay(ctx.lang, hour)} ${hourMinute(hour)}`;
   const bars = r.hours.map((h, i) => {
     const x = i * slot;
     return html`${h.issued ? html`<rect class="issued" x="${(x + 0.5).toFixed(1)}" y="${y(h.issued).toFixed(1)}" width="${(slot * 0.55).toFixed(1)}" height="${(H - BOTTOM - y(h.issued)).toFixed(1)}"><title>${when(h.hour)}: ${h.issued}</title></rect>` : ''}${
@@ -116,11 +119,11 @@ function reportView(ctx: PageContext, r: ActivityReport, names: OrganisationName
     dataTable(label, [first, m.issued, m.failed], rows);
   const last = days.length - 1;
   const dayLabel = (d: ActivityDay, i: number) =>
-    html`${formatDay(ctx.lang, d.from)}${i === 0 && d.startHour !== 0 ? html` <span class="console-muted">(${fill(m.dayFrom, { hour: hourMinute.format(d.from) })})</span>` : ''}${
+    html`${formatDay(ctx.lang, d.from)}${i === 0 && d.startHour !== 0 ? html` <span class="console-muted">(${fill(m.dayFrom, { hour: hourMinute(d.from) })})</span>` : ''}${
       i === last && i > 0 ? html` <span class="console-muted">(${m.daySoFar})</span>` : ''
     }`;
   return html`${chart}
-    <p class="utrecht-paragraph">${fill(m.activityDaysNote, { from: days[0] ? `${formatDay(ctx.lang, days[0].from)} ${hourMinute.format(days[0].from)}` : '—' })}</p>
+    <p class="utrecht-paragraph">${fill(m.activityDaysNote, { from: days[0] ? `${formatDay(ctx.lang, days[0].from)} ${hourMinute(days[0].from)}` : '—' })}</p>
     <div class="console-grid">
       <div>
         <h2 class="utrecht-heading-2">${m.perDay}</h2>
