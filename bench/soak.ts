@@ -86,6 +86,12 @@ interface Period {
   /** The load generator's own event-loop delay: a busy generator would make latencies its own. */
   generatorLagP99Ms: number;
   generatorLagMaxMs: number;
+  /**
+   * CPU time per 1,000 answers, of the generator and of each process. The generator's work per
+   * request never changes: when its figure rises with the servers', the machine got slower (a
+   * neighbour on the host, a busier kernel), not zgw-auth.
+   */
+  cpuPerThousandMs: { generator: number; processes: number[] };
   /** The whole machine in the period: what else ran, and time the hypervisor gave to others. */
   machine: MachineFigures;
   /**
@@ -494,6 +500,8 @@ class Load {
     let overload = 0;
     this.tokensIssued = 0;
     const lag = monitorEventLoopDelay({ resolution: 10 });
+    let generatorCpu = process.cpuUsage();
+    for (const [i, proc] of this.procs.entries()) this.gcWatch[i]!.cpuMs(proc.pid);
     lag.enable();
     const started = performance.now();
     const total = count * PERIOD_MS;
@@ -569,11 +577,16 @@ class Load {
           processes: await Promise.all(this.procs.map((proc, i) => this.gcWatch[i]!.figures(proc, this.agent))),
           generatorLagP99Ms: lag.percentile(99) / 1e6,
           generatorLagMaxMs: lag.max / 1e6,
+          cpuPerThousandMs: {
+            generator: perThousand(cpuMsSince(generatorCpu), tally.requests),
+            processes: this.procs.map((proc, i) => perThousand(this.gcWatch[i]!.cpuMs(proc.pid), tally.requests)),
+          },
           machine: this.machine.period(),
           slow: tally.slow(),
         });
         overload = 0;
         lag.reset();
+        generatorCpu = process.cpuUsage();
         const last = periodsOut.at(-1)!;
         log(
           `${smoke ? `${(p + 1) * 10} s` : `minute ${p + 1}`}: ${last.requests} requests, ${last.errors} errors ${JSON.stringify(last.errorsBy)}, p50 ${last.p50Ms.toFixed(1)} ms, p99 ${last.p99Ms.toFixed(1)} ms (${Object.entries(
@@ -582,7 +595,7 @@ class Load {
             .map(([k, v]) => `${k} ${v.toFixed(1)}`)
             .join(
               ', ',
-            )}), slow ${last.slow.count} (${last.slow.inWorstFiveSeconds} in the worst 5 s), db ${JSON.stringify(last.database)}, RSS ${last.processes.map((x) => x.rssMb.toFixed(0)).join('/')} MB, GC major ${last.processes.map((x) => x.gcMajorMs.toFixed(0)).join('/')} ms minor ${last.processes.map((x) => x.gcMinorMs.toFixed(0)).join('/')} ms >10 ms ${last.processes.map((x) => x.gcPausesOver10Ms).join('/')}, loop p99 ${last.processes.map((x) => x.eventLoopP99Ms.toFixed(1)).join('/')} ms, generator lag p99/max ${last.generatorLagP99Ms.toFixed(1)}/${last.generatorLagMaxMs.toFixed(1)} ms, machine ${JSON.stringify(last.machine)}`,
+            )}), slow ${last.slow.count} (${last.slow.inWorstFiveSeconds} in the worst 5 s), db ${JSON.stringify(last.database)}, RSS ${last.processes.map((x) => x.rssMb.toFixed(0)).join('/')} MB, GC major ${last.processes.map((x) => x.gcMajorMs.toFixed(0)).join('/')} ms minor ${last.processes.map((x) => x.gcMinorMs.toFixed(0)).join('/')} ms >10 ms ${last.processes.map((x) => x.gcPausesOver10Ms).join('/')}, loop p99 ${last.processes.map((x) => x.eventLoopP99Ms.toFixed(1)).join('/')} ms, generator lag p99/max ${last.generatorLagP99Ms.toFixed(1)}/${last.generatorLagMaxMs.toFixed(1)} ms, CPU per 1,000 answers generator ${last.cpuPerThousandMs.generator} ms, processes ${last.cpuPerThousandMs.processes.join('/')} ms, machine ${JSON.stringify(last.machine)}`,
         );
       }
     } finally {
@@ -595,6 +608,12 @@ class Load {
     return { periods: periodsOut, latencies, tokensIssued: this.tokensIssued, events };
   }
 }
+
+const cpuMsSince = (start: NodeJS.CpuUsage) => {
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1000;
+};
+const perThousand = (ms: number, requests: number) => (requests ? Math.round((ms / requests) * 10_000) / 10 : 0);
 
 /** Latencies in microseconds (three significant digits): no array of every request to sort. */
 const latencyHistogram = () => createHistogram({ lowest: 1, highest: 120_000_000, figures: 3 });
@@ -644,6 +663,23 @@ class Tally {
  */
 class ProcessWatch {
   private lastGc = { major: 0, minor: 0, over10: 0 };
+  private lastCpuMs = 0;
+
+  /** CPU time (user and system) the process used since the last call, in ms. */
+  cpuMs(pid: number): number {
+    let now = this.lastCpuMs;
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // utime and stime, in clock ticks of 10 ms (Linux's USER_HZ).
+      now = (Number(fields[11]) + Number(fields[12])) * 10;
+    } catch {
+      // gone: no CPU since
+    }
+    const used = now - this.lastCpuMs;
+    this.lastCpuMs = now;
+    return used;
+  }
 
   async figures(proc: ServerProcess, agent: http.Agent): Promise<ProcessFigures> {
     const text = await new Promise<string>((resolve) => {
@@ -720,10 +756,17 @@ function verdict(
     for (const h of latencies.slice(warmUp, warmUp + earlyCount)) pooled.add(h);
     const earlyP99 = percentileMs(pooled, 99);
     const drift = after.filter((p) => Math.abs(p.p99Ms - earlyP99) > Math.max(0.2 * earlyP99, 5));
+    // Beside each period outside: how much more CPU the generator needed per answer than early on.
+    const early = periods.slice(warmUp, warmUp + earlyCount).map((p) => p.cpuPerThousandMs.generator);
+    const earlyGenerator = early.sort((a, b) => a - b)[Math.floor(early.length / 2)] ?? 0;
+    const generatorChange = (p: Period) =>
+      earlyGenerator > 0
+        ? `, generator CPU ${p.cpuPerThousandMs.generator >= earlyGenerator ? '+' : ''}${Math.round((100 * p.cpuPerThousandMs.generator) / earlyGenerator - 100)} %`
+        : '';
     stability(
       'p99 within ±20 % (or 5 ms) of its early value',
       drift.length === 0,
-      `early p99 ${earlyP99.toFixed(1)} ms; ${drift.length} periods outside (${drift.map((p) => `${p.index + 1}: ${p.p99Ms.toFixed(1)} ms`).join(', ')})`,
+      `early p99 ${earlyP99.toFixed(1)} ms; ${drift.length} periods outside (${drift.map((p) => `${p.index + 1}: ${p.p99Ms.toFixed(1)} ms${generatorChange(p)}`).join(', ')})`,
     );
   }
   const errors = periods.reduce((s, p) => s + p.errors, 0);

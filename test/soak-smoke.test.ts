@@ -36,6 +36,7 @@ interface SoakReport {
     }>;
     generatorLagP99Ms: number;
     generatorLagMaxMs: number;
+    cpuPerThousandMs: { generator: number; processes: number[] };
     machine: { busyPercent: number; stealPercent: number; iowaitPercent: number };
     slow: { count: number; inWorstFiveSeconds: number };
   }>;
@@ -91,6 +92,10 @@ describe('soak tool (smoke)', () => {
       assert.ok(p.generatorLagMaxMs >= p.generatorLagP99Ms, "the generator's own event-loop delay");
       assert.ok(p.machine.busyPercent > 0 && p.machine.busyPercent <= 100, `machine CPU: ${p.machine.busyPercent}`);
       assert.ok(p.machine.stealPercent >= 0 && p.machine.iowaitPercent >= 0, 'steal and I/O wait read');
+      // Every answer costs the generator and each server some CPU: a figure of 0 was not read.
+      assert.ok(p.cpuPerThousandMs.generator > 0, `generator CPU per 1,000 answers: ${p.cpuPerThousandMs.generator}`);
+      assert.equal(p.cpuPerThousandMs.processes.length, 2);
+      for (const ms of p.cpuPerThousandMs.processes) assert.ok(ms > 0, `server CPU per 1,000 answers: ${ms}`);
       assert.ok(p.slow.inWorstFiveSeconds <= p.slow.count && p.slow.count <= p.requests, 'slow answers counted');
     }
     // Ten seconds of 400 tokens and introspections make young-generation collections in a server.
