@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { accessTokenHash, createVerifier } from '@zgw-auth/verifier';
 import { signJws } from '@zgw-auth/verifier/internal';
+import { accessToken, DPOP_ISSUER, DPOP_URL, proofKeys } from './dpop-fixtures.js';
 
 const CASES = ['bearer', 'dpop', 'check', 'verify'] as const;
 type Case = (typeof CASES)[number];
@@ -32,8 +33,8 @@ function option(name: string, fallback: number): number {
   return i < 0 ? fallback : Number(process.argv[i + 1]);
 }
 
-const ISSUER = 'https://idp.example';
-const URL_ = 'https://zaken.example/zaken/api/v1/zaken';
+const ISSUER = DPOP_ISSUER;
+const URL_ = DPOP_URL;
 const CLIENTS = 32;
 
 interface Fixtures {
@@ -48,31 +49,10 @@ interface Fixtures {
 function makeFixtures(max: number): Fixtures {
   const now = Math.floor(Date.now() / 1000);
   const idp = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const clients = Array.from({ length: CLIENTS }, () => {
-    const pair = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const jwk = pair.publicKey.export({ format: 'jwk' });
-    const jkt = crypto
-      .createHash('sha256')
-      .update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }))
-      .digest('base64url');
-    return { privateKey: pair.privateKey, jwk, jkt };
-  });
+  const clients = proofKeys(CLIENTS);
   // One token per operation: every verification is a first sight (the verifier's cache holds 10,000).
   const token = (i: number, bound: boolean) =>
-    signJws(
-      { alg: 'ES256', typ: 'at+jwt', kid: 'k' },
-      {
-        iss: ISSUER,
-        aud: 'ZGW_APIs',
-        client_id: `bench-${i % 10}`,
-        iat: now,
-        exp: now + 3600,
-        jti: crypto.randomUUID(),
-        scope: 'zaken.lezen',
-        ...(bound ? { cnf: { jkt: clients[i % CLIENTS]!.jkt } } : {}),
-      },
-      idp.privateKey,
-    );
+    accessToken(idp.privateKey, now, i, bound ? clients[i % CLIENTS]!.jkt : undefined);
   const bearerTokens = Array.from({ length: max }, (_, i) => token(i, false));
   const boundTokens = Array.from({ length: max }, (_, i) => token(i, true));
   const proofs = boundTokens.map((t, i) =>

@@ -6,11 +6,12 @@
 import crypto from 'node:crypto';
 import { accessTokenHash, createVerifier, MemoryReplayCache, ReplayCacheFull } from '@zgw-auth/verifier';
 import { signJws } from '@zgw-auth/verifier/internal';
+import { accessToken, DPOP_ISSUER, DPOP_URL, proofKeys } from './dpop-fixtures.js';
 
 const { rounds, ms } = JSON.parse(process.argv[2] ?? '{}') as { rounds: number; ms: number };
 
-const ISSUER = 'https://idp.example';
-const URL_ = 'https://zaken.example/zaken/api/v1/zaken';
+const ISSUER = DPOP_ISSUER;
+const URL_ = DPOP_URL;
 // Above the verifier's token cache (10,000): every verification is a first sight.
 const POOL = 12_000;
 const now = Math.floor(Date.now() / 1000);
@@ -18,32 +19,11 @@ const idp = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
 // Many clients, each with its own DPoP key, as an API sees them: the replay cache bounds the proofs
 // one key may have live (an eighth of it), which one key at 20,000 a second would exceed.
 const CLIENTS = 32;
-const clients = Array.from({ length: CLIENTS }, () => {
-  const pair = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const jwk = pair.publicKey.export({ format: 'jwk' });
-  const jkt = crypto
-    .createHash('sha256')
-    .update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }))
-    .digest('base64url');
-  return { privateKey: pair.privateKey, jwk, jkt };
-});
+const clients = proofKeys(CLIENTS);
 const jkt = clients[0]!.jkt;
 
 const token = (i: number, bound: boolean) =>
-  signJws(
-    { alg: 'ES256', typ: 'at+jwt', kid: 'k' },
-    {
-      iss: ISSUER,
-      aud: 'ZGW_APIs',
-      client_id: `bench-${i % 10}`,
-      iat: now,
-      exp: now + 3600,
-      jti: crypto.randomUUID(),
-      scope: 'zaken.lezen',
-      ...(bound ? { cnf: { jkt: clients[i % CLIENTS]!.jkt } } : {}),
-    },
-    idp.privateKey,
-  );
+  accessToken(idp.privateKey, now, i, bound ? clients[i % CLIENTS]!.jkt : undefined);
 const bearerTokens = Array.from({ length: POOL }, (_, i) => token(i, false));
 const boundTokens = Array.from({ length: POOL }, (_, i) => token(i, true));
 // One proof per request: enough for every round at up to 20,000 verifications a second.
