@@ -717,7 +717,8 @@ class ProcessWatch {
   }
 }
 
-interface Report {
+/** What soak.json holds (the smoke test reads it by this type). */
+export interface Report {
   minutes: number;
   smoke: boolean;
   rate: number;

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
+import type { Report as SoakReport } from '../bench/soak.js';
 import { spawnTracked } from './resources.js';
 
 // The soak tool (`npm run soak`) for two minutes at a low fixed rate: not a soak, a proof that the
@@ -11,41 +12,6 @@ import { spawnTracked } from './resources.js';
 // counts the audit trail and reports honestly. Runs beside other files: 40 requests a second is a
 // small share of one core, and nothing here compares a time with anything.
 const SOAK = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bench/soak.js');
-
-interface SoakReport {
-  smoke: boolean;
-  rate: number;
-  autovacuum: string;
-  periodSeconds: number;
-  periods: Array<{
-    requests: number;
-    errors: number;
-    errorsBy: Record<string, number>;
-    expectedRefusals: number;
-    p50Ms: number;
-    p99Ms: number;
-    p99MsBy: Record<'token' | 'introspect' | 'admin', number>;
-    database: { walMb: number; auditMb: number; checkpoints: number; autovacuums: number };
-    processes: Array<{
-      rssMb: number;
-      heapMb: number;
-      eventLoopP99Ms: number;
-      gcMajorMs: number;
-      gcMinorMs: number;
-      gcPausesOver10Ms: number;
-    }>;
-    generatorLagP99Ms: number;
-    generatorLagMaxMs: number;
-    cpuPerThousandMs: { generator: number; processes: number[] };
-    machine: { busyPercent: number; stealPercent: number; iowaitPercent: number };
-    slow: { count: number; inWorstFiveSeconds: number };
-  }>;
-  events: Array<{ what: string; status: number }>;
-  tokensIssued: number;
-  issuedEvents: number;
-  checks: Array<{ check: string; result: string; detail: string }>;
-  verdict: string;
-}
 
 describe('soak tool (smoke)', () => {
   it('two processes under steady load for two minutes: per-period figures, a key rotation and a disabled client, no error, no lost audit event', async () => {
