@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { deferredSchemasOf } from '../src/http/build-server.js';
 import { basicAuth, forEachDialect, postForm, request, startTestServer, type TestServer } from './helpers.js';
 
 forEachDialect((dialect) => {
@@ -27,7 +26,7 @@ forEachDialect((dialect) => {
     after(() => ts.close());
 
     it("compiles a route's schemas on its first request, and every schema of the server compiles", async () => {
-      const schemas = deferredSchemasOf(ts.server)!;
+      const schemas = ts.server.deferredSchemas;
       const atStart = schemas.counts();
       // Started and gave a token: the admin API's schemas wait for their callers.
       assert.ok(atStart.waiting > 20, JSON.stringify(atStart));

@@ -29,10 +29,11 @@ import { traceRequests } from './trace-requests.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
-const schemasOfServer = new WeakMap<object, DeferredSchemas>();
-/** The schemas a server compiles on their first request (see deferred-schemas.ts): for tests that compile them all. */
-export function deferredSchemasOf(server: FastifyInstance): DeferredSchemas | undefined {
-  return schemasOfServer.get(server);
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The schemas this server compiles on their first request (see deferred-schemas.ts): tests compile them all. */
+    deferredSchemas: DeferredSchemas;
+  }
 }
 
 /**
@@ -66,7 +67,7 @@ export async function buildServer(app: App): Promise<FastifyInstance> {
     // Each route's schemas compiled on its first request, not all of them at every start.
     schemaController: { compilersFactory: schemas.compilersFactory },
   });
-  schemasOfServer.set(server, schemas);
+  server.decorate('deferredSchemas', schemas);
 
   // Tracing on (OTEL_TRACES_EXPORTER=otlp): a span per request; first, so that its hooks reach every route.
   if (app.tracing) traceRequests(server as unknown as FastifyInstance, app.tracing);
