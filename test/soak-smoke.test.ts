@@ -36,6 +36,11 @@ describe('soak tool (smoke)', () => {
     const report = JSON.parse(fs.readFileSync(file, 'utf8')) as SoakReport;
     assert.equal(report.smoke, true);
     assert.match(report.autovacuum, /^(on|off)$/, "PostgreSQL's autovacuum setting is reported");
+    // Root may raise the generator's priority: then above the servers', which keep the normal one.
+    const ours = os.getPriority();
+    assert.deepEqual(report.serverNice, [ours, ours], 'the servers keep the priority the soak was started with');
+    if (process.getuid?.() === 0) assert.equal(report.generatorNice, -10, "the generator's priority is raised");
+    else assert.ok(report.generatorNice <= 0, 'the generator runs at the normal priority or above');
     assert.equal(report.periods.length, 12, 'two minutes in periods of ten seconds');
     for (const [i, p] of report.periods.entries()) {
       // 40 a second for ten seconds: the rate was kept (a stalled generator or server would not).
