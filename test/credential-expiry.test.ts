@@ -16,7 +16,7 @@ import {
   eventually,
   firstAdminSecret,
   forEachDialect,
-  freshPostgres,
+  migratedPostgres,
   postForm,
   request,
   startTestServer,
@@ -98,7 +98,7 @@ forEachDialect((dialect: DialectName) => {
 
     before(async () => {
       pki = makeTestPki();
-      if (dialect === 'postgres') database = await freshPostgres();
+      if (dialect === 'postgres') database = await migratedPostgres();
       ts = await start();
       admin = ts.admin;
       // A PEM certificate for self_signed_tls_client_auth, and a private_key_jwt key with an x5c chain,

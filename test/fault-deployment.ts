@@ -7,8 +7,8 @@ import { firstAdminSecret, postForm, request, startServeProcess } from './helper
 
 /**
  * Deployments of real `zgw-auth serve` processes for the fault tests under load
- * (faults-under-load.test.ts, which compares latencies with a baseline and so runs alone, and
- * process-faults.test.ts, whose assertions hold at any speed and so run beside other files).
+ * (faults-under-load.test.ts, which compares latencies with a baseline measured in the same run,
+ * and process-faults.test.ts, whose assertions hold at any speed).
  */
 
 /** Keep-alive callers loading a deployment. */

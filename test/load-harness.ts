@@ -21,6 +21,17 @@ export interface LoadOptions {
   admin?: { url: string; token: string; prefix: string };
   /** A caller gives up on a request after this long and records a hang. */
   requestTimeoutMs: number;
+  /**
+   * Each caller waits this long after an answer before its next request: a steady load that leaves
+   * the machine room, instead of requests back to back as fast as the processes answer (0).
+   */
+  pauseMs?: number;
+  /**
+   * Also time a request to a trivial HTTP server of this process every 50 ms (see controlLatency):
+   * how slow the machine and the load generator itself are at each moment, side by side with the
+   * callers' requests and independent of the processes under test.
+   */
+  control?: boolean;
 }
 
 interface Sample {
@@ -42,6 +53,8 @@ export class LoadRun {
   private readonly t0 = performance.now();
   private readonly samples: Sample[] = [];
   private readonly readySamples: Sample[] = [];
+  private readonly controlSamples: Sample[] = [];
+  private controlServer: http.Server | undefined;
   private readonly marks: { at: number; label: string }[] = [];
   private readonly work: Promise<void>[] = [];
   private readonly agents: http.Agent[] = [];
@@ -74,12 +87,14 @@ export class LoadRun {
       this.work.push(this.caller(targets[i % targets.length]!, this.agents[i % targets.length]!, i));
     for (const url of this.options.readyUrls ?? targets) this.work.push(this.readinessPoller(url));
     if (this.options.admin) this.work.push(this.adminWriter(this.options.admin));
+    if (this.options.control) this.work.push(this.controlPoller());
   }
 
   async stop(): Promise<void> {
     this.running = false;
     await Promise.all(this.work);
     for (const agent of this.agents) agent.destroy();
+    await new Promise((r) => (this.controlServer ? this.controlServer.close(r) : r(undefined)));
   }
 
   private async caller(target: string, agent: http.Agent, index: number): Promise<void> {
@@ -101,7 +116,23 @@ export class LoadRun {
       const key = this.classify(result);
       this.samples.push({ start, end: this.now(), key });
       // A refused or reset connection comes back at once; do not spin on it.
-      if (key.startsWith('err:')) await sleep(20);
+      if (key.startsWith('err:')) await sleep(Math.max(20, this.options.pauseMs ?? 0));
+      else if (this.options.pauseMs) await sleep(this.options.pauseMs);
+    }
+  }
+
+  private async controlPoller(): Promise<void> {
+    this.controlServer = http.createServer((_req, res) => res.end('ok'));
+    const server = this.controlServer;
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = new URL(`http://127.0.0.1:${(server.address() as net.AddressInfo).port}/`);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    this.agents.push(agent);
+    while (this.running) {
+      const start = this.now();
+      const r = await send(url, agent, 'GET', {}, undefined, 30_000, false);
+      this.controlSamples.push({ start, end: this.now(), key: 'error' in r ? `err:${r.error}` : String(r.status) });
+      await sleep(50);
     }
   }
 
@@ -180,6 +211,16 @@ export class LoadRun {
   maxLatency(from = 0, to = Infinity): number {
     let max = 0;
     for (const s of this.samples) if (s.start >= from && s.start < to) max = Math.max(max, s.end - s.start);
+    return max;
+  }
+
+  /**
+   * The slowest control request (see LoadOptions.control) that started in [from, to), or was still
+   * unanswered at `from`: how slow this machine was then, whatever the processes under test did.
+   */
+  controlLatency(from = 0, to = Infinity): number {
+    let max = 0;
+    for (const s of this.controlSamples) if (s.start < to && s.end >= from) max = Math.max(max, s.end - s.start);
     return max;
   }
 

@@ -10,8 +10,8 @@ import { LoadRun, sleep, startBalancer } from './load-harness.js';
  * Process faults of real `zgw-auth serve` processes whose checks hold at any speed of the machine:
  * a process that drains on SIGTERM behind a balancer while callers load it, and an error nobody
  * handles. No bound here compares a time with a baseline (the drain is proven by the exit code,
- * within the server's own grace period), so this file runs beside other files; the faults whose
- * checks do compare latencies are in faults-under-load.test.ts, which runs alone.
+ * within the server's own grace period); the faults whose checks do compare latencies are in
+ * faults-under-load.test.ts.
  */
 
 describe('process faults under load', () => {
