@@ -24,6 +24,7 @@ import { migrate } from '../src/storage/migrations.js';
 import type { Database } from '../src/storage/schema.js';
 import type { RegistryTransferDeps } from '../src/transfer/registry-transfer.js';
 import { spawnTracked, track } from './resources.js';
+import { keepPair, pooledKeysEnv, pooledPair } from './rsa-pool.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 export const DIALECTS: DialectName[] = ['sqlite', 'postgres'];
@@ -240,47 +241,17 @@ export interface TestServerOptions {
 
 let counter = 0;
 
-/** RSA pairs kept between test processes and runs: at most this many. */
-const RSA_POOL_SIZE = 24;
-const RSA_POOL_FILE = path.join(os.tmpdir(), 'zgw-auth-test-rsa-2048.json');
-let rsaPool: Array<{ privateKey: string; publicKey: string }> | undefined;
-let rsaUsed = 0;
-
 /**
- * Signing key pairs for test servers. An RSA-2048 pair (RS256, PS256: the default algorithm) takes
- * 0.05-0.5 s of CPU to generate, at random, for each server and rotation; the pairs are kept in a
- * file in the temporary folder (like the PostgreSQL template) and each process hands out each pair
- * at most once, so that no two servers or keys of a process share one. Beyond the file's pairs,
- * or for other algorithms, generated as zgw-auth does; `zgw-auth serve` processes always generate.
+ * Signing key pairs for test servers: RSA-2048 pairs (RS256, PS256: the default algorithm) from
+ * the pool of pairs made earlier (rsa-pool.ts), each used once by this test and the processes it
+ * starts; beyond the pool's pairs, or for other algorithms, generated as zgw-auth does.
  */
 export function testKeyPair(alg: SigningAlg): crypto.KeyPairKeyObjectResult {
   if (alg !== 'RS256' && alg !== 'PS256') return generateKeyPair(alg);
-  if (rsaPool === undefined) {
-    try {
-      rsaPool = JSON.parse(fs.readFileSync(RSA_POOL_FILE, 'utf8')) as typeof rsaPool;
-      if (!Array.isArray(rsaPool)) rsaPool = [];
-    } catch {
-      rsaPool = [];
-    }
-  }
-  const kept = rsaPool![rsaUsed++];
-  if (kept)
-    return { privateKey: crypto.createPrivateKey(kept.privateKey), publicKey: crypto.createPublicKey(kept.publicKey) };
+  const kept = pooledPair();
+  if (kept) return kept;
   const pair = generateKeyPair(alg);
-  if (rsaPool!.length < RSA_POOL_SIZE) {
-    rsaPool!.push({
-      privateKey: pair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
-      publicKey: pair.publicKey.export({ type: 'spki', format: 'pem' }) as string,
-    });
-    // Whole or not at all: written aside, then renamed over the file (another process may do the same).
-    const aside = `${RSA_POOL_FILE}.${process.pid}`;
-    try {
-      fs.writeFileSync(aside, JSON.stringify(rsaPool), { mode: 0o600 });
-      fs.renameSync(aside, RSA_POOL_FILE);
-    } catch {
-      fs.rmSync(aside, { force: true });
-    }
-  }
+  keepPair(pair);
   return pair;
 }
 
@@ -442,11 +413,26 @@ export function forEachDialect(fn: (dialect: DialectName) => void): void {
 
 export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');
 
-/** Starts `zgw-auth serve` as a real process and waits until it listens; `url` is where it listens. */
-export async function startServeProcess(dataDir: string, env: Record<string, string> = {}, args: string[] = []) {
+/**
+ * Starts `zgw-auth serve` as a real process and waits until it listens; `url` is where it listens.
+ * Its RSA signing keys come from the test's pool (rsa-pool.ts), unless `ownKeys`: then it generates
+ * them, as it does in production (for the tests of key generation and rotation).
+ */
+export async function startServeProcess(
+  dataDir: string,
+  env: Record<string, string> = {},
+  args: string[] = [],
+  { ownKeys = false }: { ownKeys?: boolean } = {},
+) {
   // In a process group of its own, registered: stopped with its workers even when the test fails first.
   const child = spawnTracked(process.execPath, [CLI, 'serve', '--port', '0', ...args], {
-    env: { ...process.env, ZGW_AUTH_DATA_DIR: dataDir, ZGW_AUTH_LOG_LEVEL: 'info', ...env },
+    env: {
+      ...process.env,
+      ...(ownKeys ? {} : pooledKeysEnv()),
+      ZGW_AUTH_DATA_DIR: dataDir,
+      ZGW_AUTH_LOG_LEVEL: 'info',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   }) as ChildProcessByStdio<null, Readable, Readable>;
   let out = '';

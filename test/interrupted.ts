@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { CLI, type DialectName, freshPostgres, postForm, startServeProcess } from './helpers.js';
+import { pooledKeysEnv } from './rsa-pool.js';
 
 /**
  * For the tests of interrupted starts, migrations and imports: a process is killed at many points
@@ -32,7 +33,8 @@ export interface Run {
 /** The CLI as a real process; killed when the test ends, however it ends. */
 export function runCli(t: TestContext, args: string[], env: Record<string, string>, cwd?: string): Run {
   const child = spawn(process.execPath, [CLI, ...args], {
-    env: { ...process.env, ZGW_AUTH_LOG_LEVEL: 'info', ...env },
+    // Signing keys from the test's pool (rsa-pool.ts): the starts here are about what a crash leaves.
+    env: { ...process.env, ...pooledKeysEnv(), ZGW_AUTH_LOG_LEVEL: 'info', ...env },
     cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

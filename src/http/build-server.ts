@@ -1,8 +1,8 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type https from 'node:https';
-import rateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import rateLimit from '#fastify-rate-limit';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from '#fastify';
 import type { App } from '../app.js';
 import { OAuthError, ValidationError } from '../errors.js';
 import { addressGroup } from '../limits/address.js';

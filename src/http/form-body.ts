@@ -1,4 +1,4 @@
-import { Busboy } from '@fastify/busboy';
+import { Busboy } from '#busboy';
 import type { FastifyInstance } from 'fastify';
 import { CONTROL_CHARACTERS } from '../control-characters.js';
 import { invalidRequest } from '../errors.js';

@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from '#prom-client';
 import type { CredentialExpiry } from '../clients/credential-expiry.js';
 import type { NotificationOutbox } from '../autorisaties/notifications.js';
 import type { KeyRing } from '../keys/key-ring.js';

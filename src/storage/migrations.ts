@@ -473,8 +473,32 @@ export async function migrate(db: AnyDb, dialect: Dialect, target?: string): Pro
   return runMigrations(db, dialect, target);
 }
 
+/**
+ * Whether every migration of this build, and no other, has run on `db`: then a start needs no
+ * migrator, its lock and its connection. Read from Kysely's table as its migrator writes it; a
+ * missing table, a migration pending or one this build does not know is "no" (the migrator then
+ * runs, or refuses, as always). A migration running in another process is not committed yet: "no".
+ */
+export async function upToDate(db: AnyDb, dialect: Dialect): Promise<boolean> {
+  const known = Object.keys(migrations(dialect));
+  try {
+    const { rows } = await sql<{ name: string }>`select name from kysely_migration`.execute(db);
+    const ran = new Set(rows.map((r) => r.name));
+    return ran.size === known.length && known.every((name) => ran.has(name));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The order of migration names. Every name begins with its own four digits, so this code-point
+ * order is the order of Kysely's default, localeCompare, which loads ICU's collation on first use
+ * (about 40 ms of CPU of every start).
+ */
+const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
 async function runMigrations(db: AnyDb, dialect: Dialect, target?: string): Promise<void> {
-  const migrator = new Migrator({ db, provider: new StaticProvider(dialect) });
+  const migrator = new Migrator({ db, provider: new StaticProvider(dialect), nameComparator: byName });
   const { error } = target === undefined ? await migrator.migrateToLatest() : await migrator.migrateTo(target);
   if (error) throw error;
 }

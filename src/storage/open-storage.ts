@@ -5,7 +5,7 @@ import { Kysely, PostgresDialect, sql, SqliteDialect } from '#kysely';
 import type pg from 'pg';
 import type { Dialect } from './dialect.js';
 import { ZgwAuthError } from '../errors.js';
-import { migrate } from './migrations.js';
+import { migrate, upToDate } from './migrations.js';
 import type { Database } from './schema.js';
 import { translatingErrors } from './storage-errors.js';
 import { tracedDialect } from './traced-dialect.js';
@@ -63,6 +63,8 @@ export async function openStorage(
   try {
     if (options.create === false && !(await hasRegistry(storage))) throw noRegistry(storage.location);
     await options.beforeMigrate?.(storage);
+    // The usual start: nothing to migrate, known without the migrator's lock and connection.
+    if (await upToDate(storage.db, storage.dialect)) return storage;
     if (postgres) {
       // Migrations may wait for another process's migration lock and run long statements: not under the serving timeouts.
       const migrations = await openPostgres(databaseUrl!, { max: 1, timeouts: false });
