@@ -4327,4 +4327,45 @@ export const MUTATIONS = [
     from: 'validate.errors = real.errors;',
     to: '',
   },
+  // ---- availability: a slow or stuck dependency makes requests fail fast, never hang ----------
+  {
+    id: 'pg-lock-timeout',
+    check:
+      'PostgreSQL serving connections: a lock wait ends after lock_timeout (a table locked by a migration or an operator gives 503, not a hang)',
+    fn: 'SERVING_TIMEOUTS',
+    file: 'src/storage/open-storage.ts',
+    tests: ['store-contract'],
+    from: 'lock_timeout:',
+    to: 'lock_timeout: void',
+  },
+  {
+    id: 'pg-statement-timeout',
+    check:
+      'PostgreSQL serving connections: a statement is cancelled by the server after statement_timeout (before the client gives up on it)',
+    fn: 'SERVING_TIMEOUTS',
+    file: 'src/storage/open-storage.ts',
+    tests: ['store-contract'],
+    from: 'statement_timeout:',
+    to: 'statement_timeout: void',
+  },
+  {
+    id: 'pg-query-timeout',
+    check:
+      'PostgreSQL serving connections: the client stops waiting for an answer after query_timeout (a server that does not answer gives 503, not a hang)',
+    fn: 'SERVING_TIMEOUTS',
+    file: 'src/storage/open-storage.ts',
+    tests: ['store-contract'],
+    from: 'query_timeout:',
+    to: 'query_timeout: void',
+  },
+  {
+    id: 'redis-command-timeout',
+    check:
+      'Redis: a command unanswered after commandTimeout fails (a paused Redis makes requests fall back to per-process limits, not wait)',
+    fn: 'connectRedis',
+    file: 'src/storage/redis.ts',
+    tests: ['faults-under-load'],
+    from: 'commandTimeout:',
+    to: 'commandTimeout: void',
+  },
 ];

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -1144,6 +1145,8 @@ describe('driver errors leave the Kysely stores as refusals', () => {
     assert.deepEqual(err.headers, { 'retry-after': '1' });
     return true;
   };
+  /** The PostgreSQL error code behind a refusal. */
+  const causeCode = (err: unknown) => ((err as Error).cause as { code?: string } | undefined)?.code;
 
   it("SQLite written by another process: every store's writes, transactions included, are storage_unavailable", async () => {
     const dir = tmp();
@@ -1210,8 +1213,13 @@ describe('driver errors leave the Kysely stores as refusals', () => {
       await other.query('BEGIN');
       // The activity report's table, which every report reads.
       await other.query('LOCK TABLE audit_hourly_counts IN ACCESS EXCLUSIVE MODE');
-      // A read: refused when the lock timeout of the serving connections passes.
-      await assert.rejects(new KyselyActivityStore(storage.db).perHour({ since: T0 }), unavailable('activity'));
+      // A read: refused when the lock timeout of the serving connections passes (lock_not_available),
+      // before the statement timeout would end the wait.
+      await assert.rejects(new KyselyActivityStore(storage.db).perHour({ since: T0 }), (err: unknown) => {
+        unavailable('activity')(err);
+        assert.equal(causeCode(err), '55P03', `ended by the lock timeout: ${String(err)}`);
+        return true;
+      });
       await other.query('ROLLBACK');
       assert.deepEqual(await new KyselyActivityStore(storage.db).perHour({ since: T0 }), []);
       const away = new URL(database.url);
@@ -1223,4 +1231,78 @@ describe('driver errors leave the Kysely stores as refusals', () => {
       await database.drop();
     }
   });
+
+  it('PostgreSQL: a statement running past the statement timeout is cancelled by the server (query_canceled), not left running when the client gives up', async () => {
+    const database = await migratedPostgres();
+    const storage = await openStorage(database.url, tmp());
+    try {
+      await assert.rejects(sql`select pg_sleep(60)`.execute(storage.db), (err: unknown) => {
+        unavailable('slow statement')(err);
+        assert.equal(causeCode(err), '57014', `cancelled by the server: ${String(err)}`);
+        return true;
+      });
+    } finally {
+      await storage.close();
+      await database.drop();
+    }
+  });
+
+  it('PostgreSQL: a server that stops answering on an open connection is given up on (storage_unavailable), not waited for', async () => {
+    const database = await migratedPostgres();
+    const server = await silencingRelay(new URL(database.url));
+    const through = new URL(database.url);
+    through.port = String(server.port);
+    const storage = await openStorage(through.toString(), tmp());
+    let guard: NodeJS.Timeout | undefined;
+    try {
+      // A connection in the pool, then the server's answers stop arriving on it.
+      await sql`select 1`.execute(storage.db);
+      server.silence();
+      const NO_ANSWER_MS = 30_000;
+      const answered = sql`select 1`.execute(storage.db).then(
+        () => 'answered',
+        (err: unknown) => err,
+      );
+      const outcome = await Promise.race([
+        answered,
+        new Promise((resolve) => (guard = setTimeout(() => resolve('still waiting'), NO_ANSWER_MS))),
+      ]);
+      assert.notEqual(outcome, 'still waiting', `the query was given up on within ${NO_ANSWER_MS} ms`);
+      unavailable('no answer')(outcome);
+    } finally {
+      clearTimeout(guard);
+      // Ends the silent connection first, so that closing the pool does not wait for it.
+      await server.close();
+      await storage.close();
+      await database.drop();
+    }
+  });
 });
+
+/**
+ * A TCP relay to a PostgreSQL server that passes everything on until silenced; from then on the
+ * server's answers are dropped: a server that stopped (paused, cut off) on open connections.
+ */
+async function silencingRelay(target: URL): Promise<{ port: number; silence: () => void; close: () => Promise<void> }> {
+  let silent = false;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port || 5432), target.hostname);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', () => {});
+      socket.on('close', () => (sockets.delete(socket), client.destroy(), upstream.destroy()));
+    }
+    client.on('data', (d) => upstream.write(d));
+    upstream.on('data', (d) => silent || client.write(d));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    silence: () => void (silent = true),
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
