@@ -48,11 +48,12 @@ for (const mod of modules) {
     if (to && to !== from && to !== 'kernel') edges.add(`${from} --> ${to}`);
   }
 }
-// dependency-cruiser leaves out the verifier package (it resolves to its build output): read those imports from the sources.
+// dependency-cruiser leaves out the verifier package (it resolves to its build output): read those imports, static or
+// `await import()`, from the sources.
 for (const mod of modules) {
   const from = nodeOf(mod.source);
   if (!from || /\.test\.ts$/.test(mod.source) || !mod.source.startsWith('src/')) continue;
-  if (/from '@zgw-auth\/verifier(\/[a-z]+)?'/.test(fs.readFileSync(path.join(root, mod.source), 'utf8')))
+  if (/(from |import\()'@zgw-auth\/verifier(\/[a-z]+)?'/.test(fs.readFileSync(path.join(root, mod.source), 'utf8')))
     edges.add(`${from} --> verifier`);
 }
 const nodes = new Set([...edges].flatMap((e) => e.split(' --> ')));

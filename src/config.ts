@@ -1,6 +1,6 @@
 import net from 'node:net';
 import path from 'node:path';
-import { ASYMMETRIC_ALGS } from '@zgw-auth/verifier';
+import { ASYMMETRIC_ALGS } from '@zgw-auth/verifier/internal';
 import { CLIENT_AUTH_METHODS, type ClientAuthMethod } from './clients/model.js';
 import { ValidationError } from './errors.js';
 

@@ -1,13 +1,10 @@
 import { validateRsin } from '../clients/rsin.js';
 import { ValidationError } from '../errors.js';
 import { type Command, InvalidArgumentError } from 'commander';
-import { applyApplicatieMigration } from '../migrate/apply-applicatie-migration.js';
-import { applyMigrationPlan, type MigrationReport } from '../migrate/apply-migration-plan.js';
+// The migrations' parsers, readers and appliers are imported by the command that runs them (`await
+// import`): every other command, and this one's --help, starts without them.
+import type { MigrationReport } from '../migrate/apply-migration-plan.js';
 import type { MigrationPlan } from '../migrate/migration-plan.js';
-import { parseKeycloakRealm } from '../migrate/parse-keycloak-realm.js';
-import { parseOpenZaakDump } from '../migrate/parse-open-zaak-dump.js';
-import { autorisatiesApiUrl, readAutorisatiesApi } from '../migrate/read-autorisaties-api.js';
-import { readMigrationFile } from '../migrate/read-migration-file.js';
 import { CLI_AC_ACTOR } from './autorisaties-commands.js';
 import type { CliContext } from './context.js';
 import { displayText, table, terminalSafeJson } from './output.js';
@@ -67,6 +64,10 @@ export function migrateCommands(program: Command, ctx: CliContext): void {
       ),
   ).action(async (o: MigrateOptions, cmd: Command) => {
     if (o.rsin !== undefined) validRsin(o.rsin);
+    const [{ readMigrationFile }, { parseKeycloakRealm }] = await Promise.all([
+      import('../migrate/read-migration-file.js'),
+      import('../migrate/parse-keycloak-realm.js'),
+    ]);
     const data = readMigrationFile(o.file);
     const plan = inFile(o.file, () =>
       parseKeycloakRealm(data, { rsin: o.rsin, selfSigned: o.selfSigned !== false, now: Date.now() }),
@@ -88,6 +89,10 @@ export function migrateCommands(program: Command, ctx: CliContext): void {
       .option('--no-applicaties', 'import the clients only, not the applicaties'),
   ).action(async (o: MigrateOptions & { rsin: string }, cmd: Command) => {
     validRsin(o.rsin);
+    const [{ readMigrationFile }, { parseOpenZaakDump }] = await Promise.all([
+      import('../migrate/read-migration-file.js'),
+      import('../migrate/parse-open-zaak-dump.js'),
+    ]);
     const data = readMigrationFile(o.file);
     const plan = inFile(o.file, () => parseOpenZaakDump(data, { rsin: o.rsin }));
     if (o.applicaties === false) {
@@ -135,6 +140,7 @@ export function migrateCommands(program: Command, ctx: CliContext): void {
       if (o.rsin !== undefined) validRsin(o.rsin);
       const secret = o.clientSecret ?? process.env.ZGW_AUTH_CLIENT_SECRET;
       if (!secret) throw new ValidationError('give the secret with --client-secret or ZGW_AUTH_CLIENT_SECRET');
+      const { autorisatiesApiUrl, readAutorisatiesApi } = await import('../migrate/read-autorisaties-api.js');
       autorisatiesApiUrl(o.url);
       // Read whole before anything is written: a source that fails halfway changes nothing here.
       const plan = await readAutorisatiesApi({
@@ -171,6 +177,10 @@ function inFile(file: string, parse: () => MigrationPlan): MigrationPlan {
 /** The clients of the plan first, then its applicaties (which may hold the clients just made). */
 async function run(ctx: CliContext, cmd: Command, plan: MigrationPlan, o: MigrateOptions): Promise<void> {
   const dryRun = o.dryRun === true;
+  const [{ applyMigrationPlan }, { applyApplicatieMigration }] = await Promise.all([
+    import('../migrate/apply-migration-plan.js'),
+    import('../migrate/apply-applicatie-migration.js'),
+  ]);
   const report = await ctx.withApp(cmd, async (app) => {
     const done = await applyMigrationPlan(app.clients, plan, {
       dryRun,

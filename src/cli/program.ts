@@ -1,5 +1,4 @@
 import { Command, CommanderError, Option } from 'commander';
-import { createApp, createLogger } from '../app.js';
 import { bool, type Config, loadConfig, LOG_LEVELS, OPTIONS } from '../config.js';
 import { InvalidParamsError, ValidationError, ZgwAuthError } from '../errors.js';
 import { autorisatiesCommands } from './autorisaties-commands.js';
@@ -81,6 +80,8 @@ export async function runCli(
       const config = configFrom(cmd);
       // A mistyped --data-dir or DATABASE_URL must not quietly start a second, empty registry.
       const create = options.create === true || cmd.optsWithGlobals().init === true;
+      // Loaded when a command opens the registry: `--help` and the commands that work without it do not pay for it.
+      const { createApp, createLogger } = await import('../app.js');
       const app = await createApp(config, {
         log: createLogger(cliLogLevel()),
         create,

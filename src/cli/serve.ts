@@ -7,16 +7,8 @@ import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { FIRST_ADMIN_CLIENT_ID } from '../clients/model.js';
 import { EXPIRY_CHECK_MS } from '../clients/credential-expiry.js';
-import {
-  type App,
-  createApp,
-  createFirstAdmin,
-  createLogger,
-  ensureSigningKey,
-  type FirstAdmin,
-  plainSyslogOffHost,
-  unusedFirstAdminSecret,
-} from '../app.js';
+// Loaded by the functions that start: the other commands' `--help` does not load the whole app.
+import type { App, FirstAdmin } from '../app.js';
 import type { Config } from '../config.js';
 import { type ServerTracing, tracingSettings } from '../tracing.js';
 import type { CliContext } from './context.js';
@@ -38,6 +30,7 @@ export function serveCommand(program: Command, ctx: CliContext): void {
       // Checked before anything starts (in the primary too): a setting that cannot be honoured stops the start.
       const traces = tracingSettings(process.env);
       if (config.workers > 1 && cluster.isPrimary) return runPrimary(config, ctx);
+      const { createApp, ensureSigningKey, plainSyslogOffHost } = await import('../app.js');
       // Loaded only when switched on: with tracing off, no OpenTelemetry SDK module is loaded at all.
       const tracing: ServerTracing | undefined = traces
         ? await (await import('../ops/tracing.js')).startTracing(traces)
@@ -142,6 +135,7 @@ export function serveCommand(program: Command, ctx: CliContext): void {
  * dies is replaced; SIGTERM is passed on and the primary exits when every worker has.
  */
 async function runPrimary(config: Config, ctx: CliContext): Promise<void> {
+  const { createApp, createLogger, ensureSigningKey } = await import('../app.js');
   const log = createLogger(config.logLevel);
   // The primary serves nothing (its workers count and show the metrics).
   const app = await createApp(config, { log, metrics: false });
@@ -196,6 +190,7 @@ export const FIRST_SECRET_FILE = 'first-admin-secret.txt';
  * have been delivered, says how to issue it a new secret.
  */
 async function firstAdmin(app: App, out: (text: string) => void): Promise<void> {
+  const { createFirstAdmin, unusedFirstAdminSecret } = await import('../app.js');
   const made = await withSignalsHeld(() =>
     createFirstAdmin(app, (admin) => showFirstStartSecret(app.config, admin, app.log, out)),
   );

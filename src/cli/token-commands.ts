@@ -1,8 +1,8 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { basicCredentials } from '@zgw-auth/verifier';
 import { ValidationError, ZgwAuthError } from '../errors.js';
-import { describeTime, explainToken, type TokenExplanation, type TokenTime } from '../inspection/explain-token.js';
-import { createSelfSignedToken } from '../tokens/self-signed-token.js';
+// Imported by the command that uses them (`await import`): signing, the verifier and the token
+// explanation load only for the token commands, not for every other command's start.
+import type { TokenExplanation, TokenTime } from '../inspection/explain-token.js';
 import type { CliContext } from './context.js';
 
 const seconds = (v: string) => {
@@ -28,7 +28,8 @@ export function tokenCommands(program: Command, ctx: CliContext): void {
     .option('--user-representation <text>', 'user_representation claim')
     .option('--rsin <rsin>', 'rsin claim (must match the registered organisation)')
     .option('--lifetime <seconds>', 'exp - iat', seconds, 3600)
-    .action((o) => {
+    .action(async (o) => {
+      const { createSelfSignedToken } = await import('../tokens/self-signed-token.js');
       ctx.out(
         createSelfSignedToken({
           clientId: o.clientId,
@@ -53,6 +54,7 @@ export function tokenCommands(program: Command, ctx: CliContext): void {
     .option('--scope <scopes>', 'space-separated scopes')
     .option('--json', 'print the whole token response')
     .action(async (o) => {
+      const { basicCredentials } = await import('@zgw-auth/verifier');
       const meta = (await (
         await fetch(`${String(o.server).replace(/\/+$/, '')}/.well-known/openid-configuration`, {
           signal: AbortSignal.timeout(10_000),
@@ -107,6 +109,7 @@ export function tokenCommands(program: Command, ctx: CliContext): void {
       ) => {
         let inspection: Inspection;
         try {
+          const { explainToken } = await import('../inspection/explain-token.js');
           if (o.clientSecret !== undefined) {
             throw new ValidationError(
               '--client-secret no longer checks a token on its own: run with the configuration of the server (its registry) or give --server',
@@ -153,6 +156,13 @@ export function tokenCommands(program: Command, ctx: CliContext): void {
         );
       },
     );
+}
+
+/** `exp: 2026-01-01T00:00:00.000Z (240 s ago)`: a time claim in the CLI's words. */
+export function describeTime(t: TokenTime): string {
+  const d = t.secondsFromNow;
+  const iso = Math.abs(t.at) < 8.64e12 ? new Date(t.at * 1000).toISOString() : String(t.at);
+  return `${t.claim}: ${iso} (${d >= 0 ? `in ${d} s` : `${-d} s ago`})`;
 }
 
 const EXIT_INVALID = 1;

@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import { exportRegistry, importRegistry } from '../transfer/registry-transfer.js';
 import type { CliContext } from './context.js';
 
 /** `export` / `import`: move a whole registry between SQLite and PostgreSQL (or between servers). */
@@ -12,6 +11,8 @@ export function transferCommands(program: Command, ctx: CliContext): void {
     )
     .requiredOption('--file <path>', 'where to write the export (created with mode 0600)')
     .action(async (o: { file: string }, cmd: Command) => {
+      // Loaded by the two commands that move a registry, never by the others.
+      const { exportRegistry } = await import('../transfer/registry-transfer.js');
       const data = await ctx.withApp(cmd, (app) => exportRegistry(app.transfer));
       fs.writeFileSync(o.file, JSON.stringify(data), { mode: 0o600, flag: 'wx' });
       const counts = Object.entries(data.tables)
@@ -25,6 +26,7 @@ export function transferCommands(program: Command, ctx: CliContext): void {
     .requiredOption('--file <path>', 'an export written by zgw-auth export')
     .action(async (o: { file: string }, cmd: Command) => {
       const data: unknown = JSON.parse(fs.readFileSync(o.file, 'utf8'));
+      const { importRegistry } = await import('../transfer/registry-transfer.js');
       // Importing is how a registry is restored or moved: it may create the empty one it fills, but
       // never a new master key, which could not open what the export holds.
       const counts = await ctx.withApp(cmd, (app) => importRegistry(app.transfer, data), {

@@ -85,10 +85,3 @@ export function tokenTimes(payload: Record<string, unknown>, nowSeconds: number)
       : [];
   });
 }
-
-/** `exp: 2026-01-01T00:00:00.000Z (240 s ago)`: a time claim in the CLI's words. */
-export function describeTime(t: TokenTime): string {
-  const d = t.secondsFromNow;
-  const iso = Math.abs(t.at) < 8.64e12 ? new Date(t.at * 1000).toISOString() : String(t.at);
-  return `${t.claim}: ${iso} (${d >= 0 ? `in ${d} s` : `${-d} s ago`})`;
-}
