@@ -2,15 +2,16 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
-import path from 'node:path';
-import pino, { type Logger } from 'pino';
-import { AuditShipping, type AuditSink } from './audit/audit-shipping.js';
-import { checkJsonLinesTarget, JsonLinesSink } from './audit/json-lines-sink.js';
-import { SyslogSink } from './audit/syslog-sink.js';
-import { KyselyAuditFeed } from './storage/kysely-audit-feed.js';
+import { createRequire } from 'node:module';
+import type pino from 'pino';
+import type { Logger } from 'pino';
+// What only some processes use (audit shipping, notifications, Redis, CRL reloading, the token
+// verifier, metrics) is imported where it is set up, when it is (`await import`): a CLI command
+// starts without it.
+import type { AuditShipping } from './audit/audit-shipping.js';
 import { Activity } from './audit/activity-report.js';
 import { AutorisatiesService } from './autorisaties/autorisaties-service.js';
-import { NotificationDelivery } from './autorisaties/notification-delivery.js';
+import type { NotificationDelivery } from './autorisaties/notification-delivery.js';
 import { KyselyNotificationOutbox } from './storage/kysely-notification-outbox.js';
 import { AuditLog } from './audit/audit-log.js';
 import { ClientAuthenticator } from './clients/client-authenticator.js';
@@ -19,20 +20,16 @@ import { UsageRecorder } from './clients/usage-recorder.js';
 import { ADMIN_SCOPE, FIRST_ADMIN_CLIENT_ID, INTROSPECTION_SCOPE } from './clients/model.js';
 import type { Config, SigningAlg } from './config.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
-import { readCrlFileSync } from './pki/crl-file.js';
-import { RevocationListReloader } from './pki/revocation-reload.js';
+import type { RevocationListReloader } from './pki/revocation-reload.js';
 import { type TrustStore, trustStoreFrom } from './pki/trust-store.js';
 import { keyTimes } from './keys/key-plan.js';
 import { KeyRing } from './keys/key-ring.js';
 import { findMasterKey, type MasterKey } from './keys/master-key.js';
 import { MemoryFailureLimiter } from './limits/failure-limiter.js';
 import { GuessingGuard } from './limits/guessing-guard.js';
-import { RedisReplayCache } from './limits/redis-replay-cache.js';
 import { CredentialExpiry } from './clients/credential-expiry.js';
 import { fetchJwks, JwksUriKeys, JwksUriPolicy } from './clients/jwks-uri.js';
 import { KyselyReplayCache } from './storage/kysely-replay-cache.js';
-import { FallbackFailureLimiter } from './limits/fallback-failure-limiter.js';
-import { RedisFailureLimiter } from './limits/redis-failure-limiter.js';
 import type { Metrics } from './ops/metrics.js';
 import { uncountedMetrics } from './ops/uncounted-metrics.js';
 import { Readiness } from './ops/readiness.js';
@@ -51,12 +48,11 @@ import { KyselyRegistryTransferStore } from './storage/kysely-registry-transfer-
 import { KyselyRevocationStore } from './storage/kysely-revocation-store.js';
 import { recordMasterKeyCheck, type RegistryLock, unlockRegistry } from './storage/master-key-check.js';
 import { openStorage, registryAnswers, type Storage } from './storage/open-storage.js';
-import { connectRedis, type Redis } from './storage/redis.js';
-import { DpopNonces, DpopProofChecker, type Verifier } from '@zgw-auth/verifier';
+import type { Redis } from './storage/redis.js';
+import type { DpopProofChecker, Verifier } from '@zgw-auth/verifier';
 import { TokenIssuer } from './tokens/token-issuer.js';
 import type { RegistryTransferDeps } from './transfer/registry-transfer.js';
 import { Revocations } from './tokens/revocations.js';
-import { createServerVerifier } from './tokens/server-verifier.js';
 import { crashPoint } from './crash-point.js';
 import type { ServerTracing } from './tracing.js';
 
@@ -129,6 +125,12 @@ export interface AppOptions {
   newKeyPair?: (alg: SigningAlg) => crypto.KeyPairKeyObjectResult;
   /** Prometheus metrics (default); false for a process that never shows them (a CLI command): nothing counted, the client not loaded. */
   metrics?: boolean;
+  /**
+   * The token verifier and the DPoP proof checker (default); false for a process that checks no
+   * token (a CLI command other than `token inspect`): the verifier library is not loaded, and
+   * `verifier` and `dpop` throw when used.
+   */
+  verifier?: boolean;
 }
 
 /** Paths in log lines that may carry secret material; pino replaces them. */
@@ -171,6 +173,8 @@ export function createLogger(
   destination?: pino.DestinationStream,
   mixin?: () => Record<string, unknown>,
 ): Logger {
+  // Required when a log is made (pino is CommonJS): a CLI command that logs nothing never loads it.
+  const pino = createRequire(import.meta.url)('pino') as typeof import('pino').default;
   return pino(
     {
       level,
@@ -183,11 +187,12 @@ export function createLogger(
 }
 
 /** The client CA bundle and CRL files of the settings, read and checked; undefined without a bundle. */
-export function loadTrustStore(
+export async function loadTrustStore(
   config: Pick<Config, 'tlsClientCa' | 'tlsCrl' | 'clockSkew'>,
   now: number = Date.now(),
-): TrustStore | undefined {
+): Promise<TrustStore | undefined> {
   if (!config.tlsClientCa) return undefined;
+  const { readCrlFileSync } = await import('./pki/crl-file.js');
   const read = (file: string, what: string, reader: (file: string) => Buffer) => {
     try {
       return reader(file);
@@ -209,10 +214,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   tracing?.logTo((message) => log.warn(message));
   const now = options.now ?? Date.now;
   // Before anything is opened: a bundle or CRL that cannot serve stops the start with its name.
-  const trust = loadTrustStore(config, now());
+  const trust = await loadTrustStore(config, now());
   const crls =
     trust && config.tlsCrl.length
-      ? new RevocationListReloader(
+      ? new (await import('./pki/revocation-reload.js')).RevocationListReloader(
           trust,
           config.tlsCrl,
           now,
@@ -267,11 +272,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const organisations = new OrganisationService(new KyselyOrganisationStore(storage.db), audit, changes, now);
   const clientStore = new KyselyClientStore(storage.db);
   const usage = new UsageRecorder(clientStore, now);
-  const redis = config.redisUrl ? await guarded(() => connectRedis(config.redisUrl!, log, tracing)) : undefined;
+  const shared = config.redisUrl ? await sharedThroughRedis() : undefined;
+  const redis = shared && (await guarded(() => shared.connectRedis(config.redisUrl!, log, tracing)));
   const storedOnce = new KyselyReplayCache(storage.db, now);
-  const replay = redis
-    ? new RedisReplayCache(
-        redis,
+  const replay = shared
+    ? new shared.RedisReplayCache(
+        redis!,
         storedOnce,
         (err) => log.warn({ err }, 'Redis replay filter failed; the database decides alone'),
         now,
@@ -306,21 +312,33 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     maxSeconds: config.lockoutMaxSeconds,
   };
   const local = new MemoryFailureLimiter(now);
-  const limiter = redis ? new FallbackFailureLimiter(new RedisFailureLimiter(redis), local, log) : local;
+  const limiter = shared
+    ? new shared.FallbackFailureLimiter(new shared.RedisFailureLimiter(redis!), local, log)
+    : local;
   const guard = new GuessingGuard(limiter, audit, policy);
   const revocations = new Revocations(new KyselyRevocationStore(storage.db), changes, now);
-  const verifier = createServerVerifier(config, keys, authenticator, revocations, changes, now);
-  const dpop = new DpopProofChecker({
-    window: config.dpopProofWindow,
-    // The client assertions' cache: every process sharing the registry (or Redis) sees each jti.
-    replay,
-    nonces: config.dpopNonce ? new DpopNonces(masterKey.dpopNonceKey, { now }) : undefined,
-    // The proof's signature is most of its cost: on the thread pool, next to the token's own signing.
-    threadPool: true,
-    now,
-  });
+  let verifier: Verifier = unbuilt('verifier');
+  let dpop: DpopProofChecker = unbuilt('dpop');
+  if (options.verifier !== false) {
+    const [{ DpopNonces, DpopProofChecker }, { createServerVerifier }] = await Promise.all([
+      import('@zgw-auth/verifier'),
+      import('./tokens/server-verifier.js'),
+    ]);
+    verifier = createServerVerifier(config, keys, authenticator, revocations, changes, now);
+    dpop = new DpopProofChecker({
+      window: config.dpopProofWindow,
+      // The client assertions' cache: every process sharing the registry (or Redis) sees each jti.
+      replay,
+      nonces: config.dpopNonce ? new DpopNonces(masterKey.dpopNonceKey, { now }) : undefined,
+      // The proof's signature is most of its cost: on the thread pool, next to the token's own signing.
+      threadPool: true,
+      now,
+    });
+  }
   crls?.start(config.crlReload);
   let shipping: AuditShipping | undefined;
+  // Only `serve` ships, and only to configured sinks: no other process loads the sinks.
+  const shippingCode = config.auditSyslogUrl || config.auditJsonl ? await auditShippingCode() : undefined;
   // Loaded only where counted: the Prometheus client and its default collectors cost every command's start.
   const metrics =
     options.metrics === false
@@ -334,18 +352,21 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   // The applicaties' URLs as the Autorisaties API shows them (read at each change: tests set the issuer late).
   const acBase = () => `${new URL(config.issuer).origin}${config.acBasePath}`;
   const notifications = config.notificationsUrl
-    ? new NotificationDelivery(new KyselyNotificationOutbox(storage.db), {
-        baseUrl: config.notificationsUrl,
-        clientId: config.notificationsClientId!,
-        secret: config.notificationsSecret!,
-        timeoutMs: config.notificationsTimeout * 1000,
-        retryMaxMs: config.notificationsRetryMax * 1000,
-        documentatieLink: acBase,
-        now,
-        log: (level, details, message) => log[level](details, message),
-        counted: (outcome) => metrics.notifications.inc({ outcome }),
-        tracing,
-      })
+    ? new (await import('./autorisaties/notification-delivery.js')).NotificationDelivery(
+        new KyselyNotificationOutbox(storage.db),
+        {
+          baseUrl: config.notificationsUrl,
+          clientId: config.notificationsClientId!,
+          secret: config.notificationsSecret!,
+          timeoutMs: config.notificationsTimeout * 1000,
+          retryMaxMs: config.notificationsRetryMax * 1000,
+          documentatieLink: acBase,
+          now,
+          log: (level, details, message) => log[level](details, message),
+          counted: (outcome) => metrics.notifications.inc({ outcome }),
+          tracing,
+        },
+      )
     : undefined;
   return {
     config,
@@ -370,7 +391,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     ),
     notifications,
     startAuditShipping() {
-      if (shipping) return shipping;
+      if (shipping || !shippingCode) return shipping;
+      const { AuditShipping, KyselyAuditFeed, auditSinks } = shippingCode;
       const sinks = auditSinks(config);
       if (!sinks.length) return undefined;
       shipping = new AuditShipping({
@@ -426,56 +448,35 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   };
 }
 
-/** Syslog's default ports: RFC 5425 for TLS, the traditional one for plain TCP. */
-const SYSLOG_PORTS = { tcp: 514, tls: 6514 } as const;
+/** The audit shipping and its sinks' code, for a process that ships the audit events. */
+async function auditShippingCode() {
+  const [{ AuditShipping }, { KyselyAuditFeed }, { auditSinks }] = await Promise.all([
+    import('./audit/audit-shipping.js'),
+    import('./storage/kysely-audit-feed.js'),
+    import('./audit/audit-sinks.js'),
+  ]);
+  return { AuditShipping, KyselyAuditFeed, auditSinks };
+}
 
-/** The audit sinks of the settings, their files read and checked; a file that cannot serve stops the start with its setting's name. */
-export function auditSinks(
-  config: Pick<Config, 'auditSyslogUrl' | 'auditSyslogCa' | 'auditSyslogCert' | 'auditSyslogKey' | 'auditJsonl'>,
-): AuditSink[] {
-  const sinks: AuditSink[] = [];
-  const read = (file: string | undefined, env: string) => {
-    if (!file) return undefined;
-    try {
-      return fs.readFileSync(file);
-    } catch (err) {
-      throw new ValidationError(`${env} ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
-    }
-  };
-  if (config.auditSyslogUrl) {
-    const url = new URL(config.auditSyslogUrl);
-    const protocol = url.protocol === 'tls:' ? 'tls' : 'tcp';
-    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-    const ca = read(config.auditSyslogCa, 'ZGW_AUTH_AUDIT_SYSLOG_CA');
-    const cert = read(config.auditSyslogCert, 'ZGW_AUTH_AUDIT_SYSLOG_CERT');
-    const key = read(config.auditSyslogKey, 'ZGW_AUTH_AUDIT_SYSLOG_KEY');
-    sinks.push(
-      new SyslogSink(
-        {
-          protocol,
-          host,
-          port: url.port ? Number(url.port) : SYSLOG_PORTS[protocol],
-          ...(ca ? { ca } : {}),
-          ...(cert ? { cert } : {}),
-          ...(key ? { key } : {}),
-          connectTimeoutMs: 4000,
-        },
-        os.hostname(),
-      ),
-    );
-  }
-  if (config.auditJsonl) {
-    const target = config.auditJsonl === 'stdout' ? 'stdout' : path.resolve(config.auditJsonl);
-    try {
-      checkJsonLinesTarget(target);
-    } catch (err) {
-      throw new ValidationError(
-        `ZGW_AUTH_AUDIT_JSONL ${target} cannot be written: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
-      );
-    }
-    sinks.push(new JsonLinesSink(target));
-  }
-  return sinks;
+/** What the processes share through Redis (REDIS_URL), loaded by the processes that do. */
+async function sharedThroughRedis() {
+  const [{ connectRedis }, { RedisReplayCache }, { RedisFailureLimiter }, { FallbackFailureLimiter }] =
+    await Promise.all([
+      import('./storage/redis.js'),
+      import('./limits/redis-replay-cache.js'),
+      import('./limits/redis-failure-limiter.js'),
+      import('./limits/fallback-failure-limiter.js'),
+    ]);
+  return { connectRedis, RedisReplayCache, RedisFailureLimiter, FallbackFailureLimiter };
+}
+
+/** In place of a part the process was built without (AppOptions): any use of it is a mistake, and says which. */
+function unbuilt<T extends object>(part: string): T {
+  return new Proxy({} as T, {
+    get() {
+      throw new Error(`app.${part} was not built for this process (AppOptions.verifier false)`);
+    },
+  });
 }
 
 /** Whether a plain TCP syslog receiver is on this machine (nothing on the way to read the events). */

@@ -9,7 +9,7 @@ export interface CliContext {
   withApp<T>(
     cmd: Command,
     run: (app: App) => Promise<T>,
-    options?: { create?: boolean; newMasterKey?: boolean },
+    options?: { create?: boolean; newMasterKey?: boolean; verifier?: boolean },
   ): Promise<T>;
   config(cmd: Command): Config;
   out(text: string): void;

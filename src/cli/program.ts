@@ -4,6 +4,7 @@ import { InvalidParamsError, ValidationError, ZgwAuthError } from '../errors.js'
 import { autorisatiesCommands } from './autorisaties-commands.js';
 import { clientsCommands } from './clients-commands.js';
 import type { CliContext } from './context.js';
+import type { Logger } from 'pino';
 import { keysCommands } from './keys-commands.js';
 import { displayText } from './output.js';
 import { migrateCommands } from './migrate-commands.js';
@@ -36,6 +37,23 @@ function cliLogLevel(): string {
       `ZGW_AUTH_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${level.slice(0, 40)}"`,
     );
   return level;
+}
+
+/**
+ * A log made at its first use: a command mostly logs nothing, and then does not load the logger.
+ * Each property is the real log's (its methods bound to it).
+ */
+function madeWhenUsed(make: () => Logger): Logger {
+  let made: Logger | undefined;
+  const log = () => (made ??= make());
+  return new Proxy({} as Logger, {
+    get(_target, key) {
+      const value: unknown = Reflect.get(log(), key);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(log()) : value;
+    },
+    set: (_target, key, value) => Reflect.set(log(), key, value),
+    has: (_target, key) => Reflect.has(log(), key),
+  });
 }
 
 /** Runs the zgw-auth command line; returns the exit code. */
@@ -82,12 +100,15 @@ export async function runCli(
       const create = options.create === true || cmd.optsWithGlobals().init === true;
       // Loaded when a command opens the registry: `--help` and the commands that work without it do not pay for it.
       const { createApp, createLogger } = await import('../app.js');
+      const level = cliLogLevel();
       const app = await createApp(config, {
-        log: createLogger(cliLogLevel()),
+        log: madeWhenUsed(() => createLogger(level)),
         create,
         newMasterKey: options.newMasterKey,
         // A command shows no metrics: counting them would only load the Prometheus client.
         metrics: false,
+        // Nor does it check tokens, unless it says so (token inspect).
+        verifier: options.verifier === true,
       });
       try {
         return await run(app);

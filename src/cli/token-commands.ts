@@ -121,8 +121,10 @@ export function tokenCommands(program: Command, ctx: CliContext): void {
           else if (o.server)
             inspection = await askServer(jwt, o.server, o.adminToken ?? process.env.ZGW_AUTH_ADMIN_TOKEN);
           else
-            inspection = await ctx.withApp(cmd, async (app) =>
-              inspectionOf(await explainToken(jwt, app.verifier, app.now() / 1000), 'registry'),
+            inspection = await ctx.withApp(
+              cmd,
+              async (app) => inspectionOf(await explainToken(jwt, app.verifier, app.now() / 1000), 'registry'),
+              { verifier: true },
             );
         } catch (err) {
           process.stderr.write(

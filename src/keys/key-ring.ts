@@ -1,5 +1,7 @@
 import crypto from 'node:crypto';
-import { importJwks, type KeySource, type VerificationKey } from '@zgw-auth/verifier';
+import type { KeySource, VerificationKey } from '@zgw-auth/verifier';
+// Not the library's main entry: that would load the whole verifier into every CLI command.
+import { importJwks } from '@zgw-auth/verifier/internal';
 import type { SigningAlg } from '../config.js';
 import type { ChangeFeed } from '../changes/change-feed.js';
 import { generateKeyPair, type PublicJwk, publicJwk } from './jwk.js';

@@ -20,5 +20,6 @@ export {
   verifyJwsSignature,
 } from './jose.js';
 export { BoundedCache } from './bounded-cache.js';
+export { importJwks } from './keys.js';
 export { importedKeyCount } from './dpop.js';
 export { sameText, sha256Base64url } from './digest.js';
