@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs';
@@ -79,25 +79,90 @@ describe('CLI on the local database', () => {
     assert.ok(!shown.stdout.includes(out.client_secret), 'never shown again');
   });
 
-  it('a command loads neither the HTTP server (Fastify, Ajv) nor the Prometheus client', async () => {
-    // The command run in a process of its own, which then lists the packages it loaded.
+  /**
+   * What a command run in a process of its own loaded: every script V8 compiled (ES modules and
+   * CommonJS alike), as packages (`pino`) and as files of this repository (`dist/src/app.js`).
+   */
+  const loadedBy = async (...args: string[]) => {
     const script = `
-      import { createRequire } from 'node:module';
+      import inspector from 'node:inspector';
       const { runCli } = await import(${JSON.stringify(new URL('../src/cli/program.js', import.meta.url).href)});
-      const code = await runCli(['node', 'zgw-auth', 'clients', 'list', '--json'], () => {});
-      const loaded = Object.keys(createRequire(import.meta.url).cache)
-        .map((f) => /node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)/.exec(f)?.[1])
-        .filter(Boolean);
-      process.stdout.write(JSON.stringify({ code, loaded: [...new Set(loaded)] }));
+      const code = await runCli(['node', 'zgw-auth', ...${JSON.stringify(args)}], () => {});
+      const scripts = [];
+      const session = new inspector.Session();
+      session.connect();
+      session.on('Debugger.scriptParsed', ({ params }) => scripts.push(params.url));
+      session.post('Debugger.enable');
+      session.disconnect();
+      process.stdout.write(JSON.stringify({ code, scripts }));
       process.exit(0);
     `;
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { env });
-    const { code, loaded } = JSON.parse(stdout) as { code: number; loaded: string[] };
+    const { code, scripts } = JSON.parse(stdout) as { code: number; scripts: string[] };
     assert.equal(code, 0);
+    const files = scripts.filter((u) => u.startsWith('file:')).map((u) => path.relative(ROOT, fileURLToPath(u)));
+    const packages = new Set(files.map((f) => /node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)/.exec(f)?.[1]));
+    const own = files.filter((f) => !f.includes('node_modules'));
+    return { packages, own, all: files };
+  };
+  /** What `serve` or a few commands use, and no other command may load (each an eager import, once). */
+  const SERVE_ONLY = {
+    packages: ['fastify', 'ajv', 'prom-client', '@opentelemetry/api', 'ioredis', 'pino', 'thread-stream'],
+    files: [
+      /^dist\/src\/http\//,
+      /^dist\/src\/console\//,
+      /^dist\/src\/ops\/(metrics|tracing)\.js$/,
+      /^dist\/src\/audit\/(audit-shipping|audit-sinks|syslog-sink|json-lines-sink)\.js$/,
+      /^dist\/src\/autorisaties\/notification-delivery\.js$/,
+      /^dist\/src\/storage\/(redis|kysely-audit-feed)\.js$/,
+      /^dist\/src\/pki\/(crl-file|revocation-reload)\.js$/,
+      /^dist\/src\/tokens\/server-verifier\.js$/,
+      /^dist\/src\/(migrate|transfer|inspection)\//,
+      // The verifier library's main entry: the commands use its internal JOSE core only.
+      /^packages\/verifier\/dist\/(index|verifier)\.js$/,
+    ],
+  };
+  const assertNotLoaded = (loaded: Awaited<ReturnType<typeof loadedBy>>, packages: string[], files: RegExp[]) => {
+    for (const name of packages) assert.ok(!loaded.packages.has(name), `${name} loaded`);
+    for (const pattern of files) {
+      const found = loaded.own.filter((f) => pattern.test(f));
+      assert.deepEqual(found, [], `${pattern} loaded`);
+    }
+  };
+
+  it('a command loads the registry and its domains, not what serve and other commands use', async () => {
+    const loaded = await loadedBy('clients', 'list', '--json');
     // What a command needs is listed: the list is complete enough to show what is missing.
-    assert.ok(loaded.includes('better-sqlite3') && loaded.includes('commander'), loaded.join(', '));
-    for (const name of ['fastify', 'ajv', 'prom-client', '@opentelemetry/api'])
-      assert.ok(!loaded.includes(name), `${name} loaded: ${loaded.join(', ')}`);
+    assert.ok(loaded.packages.has('better-sqlite3') && loaded.packages.has('commander'), [...loaded.packages].join());
+    assert.ok(loaded.own.includes(path.join('dist', 'src', 'app.js')), loaded.own.join());
+    assertNotLoaded(loaded, SERVE_ONLY.packages, SERVE_ONLY.files);
+  });
+
+  it('--help loads the command definitions only, not the app or its database', async () => {
+    const loaded = await loadedBy('--help');
+    assert.ok(loaded.own.includes(path.join('dist', 'src', 'cli', 'clients-commands.js')), loaded.own.join());
+    assertNotLoaded(
+      loaded,
+      [...SERVE_ONLY.packages, 'better-sqlite3'],
+      [...SERVE_ONLY.files, /^dist\/src\/app\.js$/, /^dist\/src\/storage\//, /^dist\/vendor\//],
+    );
+  });
+
+  it('ends quietly with its exit code when the reader of its output is gone (`| head`)', async () => {
+    // A pipe whose reader has closed, made before the command starts: its first write fails with EPIPE.
+    const fifo = path.join(dataDir, 'closed-pipe');
+    await run('mkfifo', [fifo]);
+    const reader = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    const writer = fs.openSync(fifo, 'w');
+    fs.closeSync(reader);
+    const child = spawn(process.execPath, [CLI, '--help'], { env, stdio: ['ignore', writer, 'pipe'] });
+    fs.closeSync(writer);
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const [code] = (await once(child, 'close')) as [number | null];
+    fs.rmSync(fifo);
+    assert.equal(stderr, '');
+    assert.equal(code, 0);
   });
 
   it('refuses an invalid RSIN with a one-line reason and a non-zero exit', async () => {

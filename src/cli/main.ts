@@ -1,6 +1,13 @@
 #!/usr/bin/env node
 import { runCli } from './program.js';
 
+// A reader that stops early (`zgw-auth --help | head -3`) closes the pipe: the rest of the output
+// has nobody to read it, which is no failure to report with a stack; the command ends as it would.
+for (const stream of [process.stdout, process.stderr])
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
+
 const code = await runCli(process.argv);
 if (code !== 0) process.exitCode = code;
 // The command is over (serve returns only when it failed to start): whatever it may have left
