@@ -62,9 +62,10 @@ describe('audit events to a SIEM: two processes on one PostgreSQL database, Debi
       assert.ok(trail.filter(byClient).length >= 20);
     };
     let trail = await auditTrail(a.url, admin.token);
-    await until('every event at rsyslog', async () => {
+    // Events are written in batches a moment later: the trail must hold all 20 tokens before it is compared.
+    await until('every event in the trail and at rsyslog', async () => {
       trail = await auditTrail(a.url, admin.token);
-      return allArrived(syslogArrivals(rs.received()), trail);
+      return trail.filter(byClient).length >= 20 && allArrived(syslogArrivals(rs.received()), trail);
     });
     // No failure, no takeover: each event exactly once.
     check(trail, 0);
@@ -82,9 +83,9 @@ describe('audit events to a SIEM: two processes on one PostgreSQL database, Debi
     await holder.stop('SIGKILL');
     for (let i = 0; i < 10; i++) await token(other.url, otherClient, otherSecret);
     const otherAdmin = await adminToken(other, admin.secret);
-    await until('every event at rsyslog after the takeover', async () => {
+    await until('every event in the trail and at rsyslog after the takeover', async () => {
       trail = await auditTrail(other.url, otherAdmin.token);
-      return allArrived(syslogArrivals(rs.received()), trail);
+      return trail.filter(byClient).length >= 30 && allArrived(syslogArrivals(rs.received()), trail);
     });
     check(trail, BATCH);
     assert.equal(await held(other.url), 1, 'the other process ships the sink now');
