@@ -4368,4 +4368,25 @@ export const MUTATIONS = [
     from: 'commandTimeout:',
     to: 'commandTimeout: void',
   },
+  // ---- a start never serves on a schema another build is migrating --------------------------------
+  {
+    id: 'up-to-date-waits-for-migrator-pg',
+    check:
+      "A start's up-to-date shortcut on PostgreSQL: while another process holds the migrator's advisory lock, it is not up to date (the migrator waits, then refuses a newer build's schema)",
+    fn: 'upToDate',
+    file: 'src/storage/migrations.ts',
+    tests: ['migration-check'],
+    from: 'if (!rows[0]?.free) return false;',
+    to: '',
+  },
+  {
+    id: 'up-to-date-waits-for-migrator-sqlite',
+    check:
+      "A start's up-to-date shortcut on SQLite: read under the write lock, so a migration in another process makes it not up to date",
+    fn: 'upToDate',
+    file: 'src/storage/migrations.ts',
+    tests: ['migration-check'],
+    from: 'else await sql`begin immediate`.execute(conn);',
+    to: '',
+  },
 ];

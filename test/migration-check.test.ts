@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import SQLite from 'better-sqlite3';
+import pg from 'pg';
 import { sql } from '#kysely';
 import { migrate, upToDate } from '../src/storage/migrations.js';
 import { forEachDialect, rawDatabase } from './helpers.js';
@@ -14,6 +16,14 @@ forEachDialect((dialect) => {
         assert.equal(await upToDate(raw.db, dialect), false, 'a migration pending');
         await migrate(raw.db, dialect);
         assert.equal(await upToDate(raw.db, dialect), true, 'all migrated');
+        // Another process migrating (a newer build, not committed yet): what it holds is held, so not up to date.
+        const release = await holdMigrationLock(dialect, raw.url);
+        try {
+          assert.equal(await upToDate(raw.db, dialect), false, 'another process is migrating');
+        } finally {
+          await release();
+        }
+        assert.equal(await upToDate(raw.db, dialect), true, 'all migrated, and nobody migrating');
         // A migration of a newer build: not this build's registry to serve (the migrator refuses it).
         await sql`insert into kysely_migration (name, timestamp) values ('9999_of_a_newer_build', '2030-01-01T00:00:00.000Z')`.execute(
           raw.db,
@@ -27,3 +37,25 @@ forEachDialect((dialect) => {
     });
   });
 });
+
+/**
+ * Holds, from another connection, what a migrator holds while it migrates: Kysely's advisory lock
+ * on PostgreSQL, the write lock on SQLite (a transaction begun immediate).
+ */
+async function holdMigrationLock(dialect: string, url: string): Promise<() => Promise<void>> {
+  if (dialect === 'sqlite') {
+    const other = new SQLite(url.slice('sqlite:'.length));
+    other.exec('begin immediate');
+    return async () => {
+      other.exec('rollback');
+      other.close();
+    };
+  }
+  const other = new pg.Client({ connectionString: url });
+  await other.connect();
+  await other.query(`select pg_advisory_lock(3853314791062309107)`);
+  return async () => {
+    await other.query(`select pg_advisory_unlock(3853314791062309107)`);
+    await other.end();
+  };
+}

@@ -477,18 +477,37 @@ export async function migrate(db: AnyDb, dialect: Dialect, target?: string): Pro
  * Whether every migration of this build, and no other, has run on `db`: then a start needs no
  * migrator, its lock and its connection. Read from Kysely's table as its migrator writes it; a
  * missing table, a migration pending or one this build does not know is "no" (the migrator then
- * runs, or refuses, as always). A migration running in another process is not committed yet: "no".
+ * runs, or refuses, as always). So is a migration running in another process (a newer build's,
+ * not committed yet): the table is read only while holding what that migrator holds, without
+ * waiting for it (PostgreSQL: Kysely's advisory lock; SQLite: the write lock, within the serving
+ * connection's busy timeout). The migrator then waits for it, and sees what it did.
  */
 export async function upToDate(db: AnyDb, dialect: Dialect): Promise<boolean> {
   const known = Object.keys(migrations(dialect));
   try {
-    const { rows } = await sql<{ name: string }>`select name from kysely_migration`.execute(db);
-    const ran = new Set(rows.map((r) => r.name));
-    return ran.size === known.length && known.every((name) => ran.has(name));
+    return await db.connection().execute(async (conn) => {
+      if (dialect === 'postgres') {
+        const { rows } = await sql<{
+          free: boolean;
+        }>`select pg_try_advisory_lock(${sql.lit(KYSELY_LOCK_ID)}) as free`.execute(conn);
+        if (!rows[0]?.free) return false;
+      } else await sql`begin immediate`.execute(conn);
+      try {
+        const { rows } = await sql<{ name: string }>`select name from kysely_migration`.execute(conn);
+        const ran = new Set(rows.map((r) => r.name));
+        return ran.size === known.length && known.every((name) => ran.has(name));
+      } finally {
+        if (dialect === 'postgres') await sql`select pg_advisory_unlock(${sql.lit(KYSELY_LOCK_ID)})`.execute(conn);
+        else await sql`rollback`.execute(conn);
+      }
+    });
   } catch {
     return false;
   }
 }
+
+/** The advisory lock Kysely's PostgreSQL migrator holds while it migrates (its adapter's LOCK_ID). */
+const KYSELY_LOCK_ID = BigInt('3853314791062309107');
 
 /**
  * The order of migration names. Every name begins with its own four digits, so this code-point
