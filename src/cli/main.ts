@@ -2,10 +2,14 @@
 import { runCli } from './program.js';
 
 // A reader that stops early (`zgw-auth --help | head -3`) closes the pipe: the rest of the output
-// has nobody to read it, which is no failure to report with a stack; the command ends as it would.
+// has nobody to read it, which is no failure to report with a stack. Nor is it a success: what was
+// lost may be a secret shown once. The command ends with 141, as a tool ended by SIGPIPE would,
+// unless it failed with a code of its own.
+const SIGPIPE_EXIT = 141;
 for (const stream of [process.stdout, process.stderr])
   stream.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code !== 'EPIPE') throw err;
+    if (stream === process.stdout && !process.exitCode) process.exitCode = SIGPIPE_EXIT;
   });
 
 const code = await runCli(process.argv);
