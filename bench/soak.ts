@@ -285,11 +285,11 @@ async function main(): Promise<void> {
     log(
       `${minutes} min at ${rate} req/s over ${procs.length} processes (nice ${serverNice.join('/')}); load generator at nice ${generatorNice}`,
     );
-    // Audit events are written in batches: those of the tokens fetched so far first.
-    await new Promise((r) => setTimeout(r, 3000));
-    const eventsBefore = await countIssued(env.DATABASE_URL!);
+    // The run's events are those stamped from its start on: tokens fetched before it may still be
+    // in a batch on its way, and a window by count would take them for the run's own.
+    const runStartedAt = Date.now();
     const result = await load.run(rate, periods);
-    const issuedEvents = (await countIssued(env.DATABASE_URL!)) - eventsBefore;
+    const issuedEvents = await issuedSince(env.DATABASE_URL!, runStartedAt, result.tokensIssued);
     const report = verdict(result.periods, result.latencies, {
       tokensIssued: result.tokensIssued,
       issuedEvents,
@@ -356,12 +356,27 @@ function freePort(): Promise<number> {
   });
 }
 
-async function countIssued(databaseUrl: string): Promise<number> {
+/**
+ * token.issued events stamped at or after `since`. The servers write them in batches, later on a
+ * busy machine: read again until there are `expected`, or the count has not grown for ten seconds
+ * (a lost event never arrives; a batch on its way does).
+ */
+async function issuedSince(databaseUrl: string, since: number, expected: number): Promise<number> {
   const c = new pg.Client({ connectionString: databaseUrl });
   await c.connect();
   try {
-    const { rows } = await c.query("SELECT count(*) AS n FROM audit_events WHERE action = 'token.issued'");
-    return Number(rows[0].n);
+    let count = -1;
+    let grewAt = Date.now();
+    for (;;) {
+      const { rows } = await c.query(
+        "SELECT count(*) AS n FROM audit_events WHERE action = 'token.issued' AND at >= $1",
+        [since],
+      );
+      const now = Number(rows[0].n);
+      if (now > count) [count, grewAt] = [now, Date.now()];
+      if (count >= expected || Date.now() - grewAt > 10_000) return count;
+      await new Promise((r) => setTimeout(r, 250));
+    }
   } finally {
     await c.end();
   }
@@ -609,9 +624,8 @@ class Load {
       clearInterval(tick);
       lag.disable();
     }
-    // The last answers of the run, then the audit trail's batches.
+    // The last answers of the run (the audit trail's batches are waited for by issuedSince).
     while (inFlight > 0) await new Promise((r) => setTimeout(r, 20));
-    await new Promise((r) => setTimeout(r, 3000));
     return { periods: periodsOut, latencies, tokensIssued: this.tokensIssued, events };
   }
 }
