@@ -53,16 +53,20 @@ export function runCli(t: TestContext, args: string[], env: Record<string, strin
   return { child, output: () => out, exited };
 }
 
-/** A registry of `dialect`: a fresh folder, and for PostgreSQL a fresh database (dropped after the test). */
+/**
+ * A registry of `dialect`: a fresh folder, and for PostgreSQL a fresh database (dropped after the
+ * test), a copy of the database `template` when given (`name`: the database's, to copy it in turn).
+ */
 export async function registry(
   t: TestContext,
   dialect: DialectName,
-): Promise<{ dir: string; env: Record<string, string>; url?: string }> {
+  template?: string,
+): Promise<{ dir: string; env: Record<string, string>; url?: string; name?: string }> {
   const dir = tempDir();
   if (dialect === 'sqlite') return { dir, env: { ZGW_AUTH_DATA_DIR: dir } };
-  const db = await freshPostgres();
+  const db = await freshPostgres(template);
   t.after(() => db.drop());
-  return { dir, env: { ZGW_AUTH_DATA_DIR: dir, DATABASE_URL: db.url }, url: db.url };
+  return { dir, env: { ZGW_AUTH_DATA_DIR: dir, DATABASE_URL: db.url }, url: db.url, name: db.name };
 }
 
 export async function startAgain(t: TestContext, dir: string, env: Record<string, string>) {
