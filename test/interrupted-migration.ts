@@ -3,33 +3,24 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import fs from 'node:fs';
 import { describe, it, type TestContext } from 'node:test';
-import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from '#kysely';
-import pg from 'pg';
+import { sql } from '#kysely';
 import { hashSecret } from '../src/clients/secrets.js';
 import { parseMasterKey } from '../src/keys/master-key.js';
 import { migrate } from '../src/storage/migrations.js';
 import { clientRowAt, type DialectName } from './helpers.js';
-import { eachConcurrently, registry, runCli, startAgain, tokenFor } from './interrupted.js';
+import { DB_FILE, eachConcurrently, openRegistry, registry, runCli, startAgain, tokenFor } from './interrupted.js';
 
 // Interrupted migrations: a process is killed at the end of each migration and by signals during
 // them, then the next start must migrate the registry whole.
 
-/** The SQLite registry's file in its data folder. */
-const DB_FILE = 'zgw-auth.db';
-
 /** A registry as version 0002 of the schema left it: one client with a known secret, and audit events for migration 0004 to file. */
 async function registryAtSchema0002(
   dialect: DialectName,
-  dir: string,
-  url: string | undefined,
+  env: Record<string, string>,
   masterKey: string,
   events: number,
 ): Promise<{ clientId: string; secret: string }> {
-  const db =
-    dialect === 'sqlite'
-      ? new Kysely<any>({ dialect: new SqliteDialect({ database: new SQLite(path.join(dir, DB_FILE)) }) }) // eslint-disable-line @typescript-eslint/no-explicit-any -- the schema of then
-      : new Kysely<any>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1 }) }) }); // eslint-disable-line @typescript-eslint/no-explicit-any -- the schema of then
+  const db = openRegistry(env, { write: true });
   try {
     await migrate(db, dialect, '0002_weak_secrets_and_failure_reasons');
     const t = Date.now();
@@ -79,7 +70,7 @@ async function registryAtSchema0002(
  */
 async function registriesAtSchema0002(t: TestContext, dialect: DialectName, masterKey: string, events: number) {
   const made = await registry(t, dialect);
-  const client = await registryAtSchema0002(dialect, made.dir, made.url, masterKey, events);
+  const client = await registryAtSchema0002(dialect, made.env, masterKey, events);
   const copy = async () => {
     const copied = await registry(t, dialect, made.name);
     if (dialect === 'sqlite') fs.copyFileSync(path.join(made.dir, DB_FILE), path.join(copied.dir, DB_FILE));
@@ -89,21 +80,8 @@ async function registriesAtSchema0002(t: TestContext, dialect: DialectName, mast
 }
 
 /** After the next start: every migration recorded, 0003 and 0004 done on the data of before. */
-async function assertMigrated(
-  dialect: DialectName,
-  dir: string,
-  url: string | undefined,
-  events: number,
-  label: string,
-) {
-  /* eslint-disable @typescript-eslint/no-explicit-any -- read as stored, whatever the version's schema */
-  const db =
-    dialect === 'sqlite'
-      ? new Kysely<any>({
-          dialect: new SqliteDialect({ database: new SQLite(path.join(dir, DB_FILE), { readonly: true }) }),
-        })
-      : new Kysely<any>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1 }) }) });
-  /* eslint-enable @typescript-eslint/no-explicit-any */
+async function assertMigrated(env: Record<string, string>, events: number, label: string) {
+  const db = openRegistry(env);
   try {
     const done = await db.selectFrom('kysely_migration').select('name').orderBy('name').execute();
     assert.deepEqual(
@@ -183,7 +161,7 @@ export function interruptedMigrationTests(dialect: DialectName): void {
       const restartMs: number[] = [];
       let startMs = 0;
       const runCase = async (c: (typeof cases)[number]) => {
-        const { dir, env: base, url } = await before.copy();
+        const { dir, env: base } = await before.copy();
         const env = { ...base, ...keys };
         const { client } = before;
         const run = runCli(t, ['serve', '--port', '0'], c.point ? { ...env, ZGW_AUTH_TEST_CRASH_AT: c.point } : env);
@@ -204,7 +182,7 @@ export function interruptedMigrationTests(dialect: DialectName): void {
           `${label}: the client of before authenticates`,
         );
         await again.stop();
-        await assertMigrated(dialect, dir, url, EVENTS, label);
+        await assertMigrated(env, EVENTS, label);
       };
       // The named points do not depend on timing: several at once, each on a registry of its own;
       // as many at once as the signalled cases after them, so that their starts are timed under the
