@@ -429,6 +429,8 @@ export async function cliInProcess(
   let stderr = '';
   const code = await runCli(['node', 'zgw-auth', ...args], (line) => (stdout += `${line}\n`), {
     err: (text) => (stderr += text),
+    // Log lines go where a process of its own writes them: into its standard output.
+    logs: { write: (line: string) => void (stdout += line) },
     env: { ...process.env, ...env },
   });
   return { code, stdout, stderr };

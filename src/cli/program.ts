@@ -4,7 +4,7 @@ import { InvalidParamsError, ValidationError, ZgwAuthError } from '../errors.js'
 import { autorisatiesCommands } from './autorisaties-commands.js';
 import { clientsCommands } from './clients-commands.js';
 import type { CliContext } from './context.js';
-import type { Logger } from 'pino';
+import type { DestinationStream, Logger } from 'pino';
 import { keysCommands } from './keys-commands.js';
 import { displayText } from './output.js';
 import { migrateCommands } from './migrate-commands.js';
@@ -56,7 +56,8 @@ function madeWhenUsed(make: () => Logger): Logger {
 
 /**
  * Runs the zgw-auth command line; returns the exit code. `out` gets each line of output, `err` the
- * text of errors and warnings, and `env` is read for the configuration: the process's own unless
+ * text of errors and warnings, `logs` the log lines (which a process writes to its standard
+ * output, as it does `out`), and `env` is read for the configuration: the process's own unless
  * given (tests run commands in their own process that way).
  */
 export async function runCli(
@@ -64,8 +65,9 @@ export async function runCli(
   out: (text: string) => void = (t) => process.stdout.write(t + '\n'),
   {
     err = (t) => process.stderr.write(t),
+    logs,
     env = process.env,
-  }: { err?: (text: string) => void; env?: NodeJS.ProcessEnv } = {},
+  }: { err?: (text: string) => void; logs?: DestinationStream; env?: NodeJS.ProcessEnv } = {},
 ): Promise<number> {
   const program = new Command('zgw-auth')
     .description('Authentication for ZGW APIs: OAuth2 client credentials, ClientID management, token verification')
@@ -110,7 +112,7 @@ export async function runCli(
       const { createApp, createLogger } = await import('../app.js');
       const level = cliLogLevel(env);
       const app = await createApp(config, {
-        log: madeWhenUsed(() => createLogger(level)),
+        log: madeWhenUsed(() => createLogger(level, logs)),
         create,
         newMasterKey: options.newMasterKey,
         // A command shows no metrics: counting them would only load the Prometheus client.
