@@ -84,8 +84,18 @@ async function freshRegistry(t: TestContext, dialect: DialectName) {
   return { dir, env: { ...env, ZGW_AUTH_SIGNING_ALG: 'EdDSA' } };
 }
 
+/**
+ * The points where a killed start has committed nothing to the registry (its migrations are rolled
+ * back): the next start does all of a first start's work. The first ones, so that their tests run
+ * at the same time (CASES_AT_ONCE of them), and so do their next starts.
+ */
+const NOTHING_KEPT = ['start:master-key-checked', 'migration:0001_initial', 'migration:0007_registry_state'];
+
 export function interruptedFirstStart(dialect: DialectName): void {
   describe(`an interrupted first start (${dialect})`, () => {
+    /** How long the next starts after NOTHING_KEPT took to listen, when their tests ran. */
+    const wholeStartMs: number[] = [];
+
     // The named points do not depend on timing: several at once, each on a registry of its own.
     describe('at each named point', { concurrency: CASES_AT_ONCE }, () => {
       for (const point of FIRST_START_POINTS) {
@@ -93,24 +103,31 @@ export function interruptedFirstStart(dialect: DialectName): void {
           const { dir, env } = await freshRegistry(t, dialect);
           const run = runCli(t, ['serve', '--port', '0'], { ...env, ZGW_AUTH_TEST_CRASH_AT: point });
           assert.equal((await run.exited).signal, 'SIGKILL', `the start reached ${point}\n${run.output()}`);
+          const began = Date.now();
           const again = await startAgain(t, dir, env);
+          if (NOTHING_KEPT.includes(point)) wholeStartMs.push(Date.now() - began);
           await assertOneDeliveredAdministrator(env, again, point);
         });
       }
     });
 
-    // After those, three at a time as well: the signals come after shares of a start timed with as
-    // many starting at once.
+    // After those, three at a time as well: the signals come after shares of a whole first start
+    // timed with as many starting at once.
     it('killed or interrupted by signals across the whole start: each next start accepts the registry, one administrator, its secret delivered', async (t) => {
-      // How long a whole first start takes here and now, to spread the signals over it.
-      const startMs = await startMsAtOnce(t, CASES_AT_ONCE, async () => {
-        const baseline = await freshRegistry(t, dialect);
-        const began = Date.now();
-        const measured = await startAgain(t, baseline.dir, baseline.env);
-        const ms = Date.now() - began;
-        await measured.stop();
-        return ms;
-      });
+      // How long a whole first start takes here and now, to spread the signals over it: as the
+      // next starts after NOTHING_KEPT took (three whole first starts at once), or, when this test
+      // runs without those, as long as three fresh ones take.
+      const startMs =
+        wholeStartMs.length === NOTHING_KEPT.length
+          ? wholeStartMs.sort((a, b) => a - b)[Math.floor(wholeStartMs.length / 2)]!
+          : await startMsAtOnce(t, CASES_AT_ONCE, async () => {
+              const baseline = await freshRegistry(t, dialect);
+              const began = Date.now();
+              const measured = await startAgain(t, baseline.dir, baseline.env);
+              const ms = Date.now() - began;
+              await measured.stop();
+              return ms;
+            });
       await eachConcurrently(t, TIMED, async ([signal, share]) => {
         const { dir, env } = await freshRegistry(t, dialect);
         const run = runCli(t, ['serve', '--port', '0'], env);
