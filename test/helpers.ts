@@ -414,6 +414,29 @@ export function forEachDialect(fn: (dialect: DialectName) => void): void {
 export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');
 
 /**
+ * A CLI command run in this process, as main.ts runs it (runCli), with `env` over this process's
+ * environment, as a command's own process would have it: for tests of what a command does and
+ * prints, without the 0.3-0.5 s of CPU that a process of its own spends loading modules. A test of
+ * the process itself (its exit, a signal, a hang bounded by a kill) starts one instead.
+ */
+export async function cliInProcess(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  // Loaded here, not at the top: most tests run no command, and need neither Commander nor the commands.
+  const { runCli } = await import('../src/cli/program.js');
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(['node', 'zgw-auth', ...args], (line) => (stdout += `${line}\n`), {
+    err: (text) => (stderr += text),
+    // Log lines go where a process of its own writes them: into its standard output.
+    logs: { write: (line: string) => void (stdout += line) },
+    env: { ...process.env, ...env },
+  });
+  return { code, stdout, stderr };
+}
+
+/**
  * Starts `zgw-auth serve` as a real process and waits until it listens; `url` is where it listens.
  * Its RSA signing keys come from the test's pool (rsa-pool.ts), unless `ownKeys`: then it generates
  * them, as it does in production (for the tests of key generation and rotation).

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { type DialectName, DIALECTS, request } from './helpers.js';
-import { eachConcurrently, registry, runCli, SECRET_FILE, startAgain, tempDir, tokenFor } from './interrupted.js';
+import { createApp, createLogger, initialize } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { cliInProcess, type DialectName, DIALECTS, testKeyPair } from './helpers.js';
+import { eachConcurrently, registry, rowCount, runCli, startAgain, tempDir, tokenFor } from './interrupted.js';
 
 // Interrupted imports: killed at each step and by signals, then importing again either completes
 // or finds the whole registry already there.
@@ -12,22 +13,25 @@ import { eachConcurrently, registry, runCli, SECRET_FILE, startAgain, tempDir, t
 describe('an interrupted import', () => {
   it('killed at each step and by signals: importing again either completes or finds the whole registry already there', async (t) => {
     const masterKey = crypto.randomBytes(32).toString('base64');
-    // The source: a registry with an administrator and a client, exported.
-    const source = await registry(t, 'sqlite');
-    const sourceEnv = { ...source.env, ZGW_AUTH_MASTER_KEY: masterKey };
-    const first = await startAgain(t, source.dir, sourceEnv);
-    await first.stop();
-    const admin = /client_secret: (\S+)/.exec(fs.readFileSync(path.join(source.dir, SECRET_FILE), 'utf8'))![1]!;
-    const created = runCli(
-      t,
-      ['clients', 'create', '--client-id', 'moved', '--rsin', '000000000', '--json'],
-      sourceEnv,
-    );
-    assert.equal((await created.exited).code, 0, created.output());
-    const moved = JSON.parse(created.output()) as { client_secret: string };
+    // The source, made in this process (it is what is imported, not what is tested): a registry
+    // after its first start, with an administrator and a client, exported.
+    const source = tempDir();
+    const sourceEnv = { ZGW_AUTH_DATA_DIR: source, ZGW_AUTH_MASTER_KEY: masterKey };
+    const app = await createApp(loadConfig(sourceEnv, {}), {
+      log: createLogger('warn', { write: () => {} }),
+      newKeyPair: testKeyPair,
+    });
+    let admin: string;
+    let moved: string;
+    try {
+      admin = (await initialize(app)).admin!.secret;
+      moved = (await app.clients.create({ clientId: 'moved', rsin: '000000000' }, { id: 'cli' })).secret!.value;
+    } finally {
+      await app.close();
+    }
     const file = path.join(tempDir(), 'registry.json');
-    const exported = runCli(t, ['export', '--file', file], sourceEnv);
-    assert.equal((await exported.exited).code, 0, exported.output());
+    const exported = await cliInProcess(['export', '--file', file], sourceEnv);
+    assert.equal(exported.code, 0, exported.stderr);
 
     const cases: Array<{ dialect: DialectName; point?: string; signal?: NodeJS.Signals; delay?: number }> =
       DIALECTS.flatMap((dialect) => [
@@ -53,26 +57,27 @@ describe('an interrupted import', () => {
       clearTimeout(timer);
       const label = `${dialect}: ${c.point ? `killed at ${c.point}` : `${c.signal} after ${c.delay} ms (${ended.signal ?? `exit ${ended.code}`})`}`;
       if (c.point) assert.equal(ended.signal, 'SIGKILL', `${label}: the import reached the point\n${run.output()}`);
-      const again = runCli(t, ['import', '--file', file], env);
-      const { code } = await again.exited;
-      if (code !== 0)
+      // Importing again is about its result, not its process: run in this one (cliInProcess).
+      const again = await cliInProcess(['import', '--file', file], env);
+      if (again.code !== 0)
         assert.match(
-          again.output(),
+          again.stderr,
           /the target registry is not empty/,
           `${label}: a second import is refused only because the first one completed`,
         );
       const server = await startAgain(t, dir, env);
       assert.equal(
-        (await tokenFor(server.url, 'moved', moved.client_secret)).status,
+        (await tokenFor(server.url, 'moved', moved)).status,
         200,
         `${label}: the imported client authenticates`,
       );
       const token = await tokenFor(server.url, 'zgw-auth-admin', admin);
       assert.equal(token.status, 200, `${label}: the imported administrator authenticates`);
-      const clients = await request(`${server.url}/admin/clients`, {
-        headers: { authorization: `Bearer ${token.json.access_token}` },
-      });
-      assert.equal(clients.json.total, 2, `${label}: the registry as exported, no administrator made on top`);
+      assert.equal(
+        await rowCount(env, 'clients'),
+        2,
+        `${label}: the registry as exported, no administrator made on top`,
+      );
       await server.stop();
     };
     // The signals one after the other, as before: their delays are times into an import running alone.

@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import path from 'node:path';
-import { describe, it } from 'node:test';
-import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from '#kysely';
-import pg from 'pg';
+import fs from 'node:fs';
+import { describe, it, type TestContext } from 'node:test';
+import { sql } from '#kysely';
 import { hashSecret } from '../src/clients/secrets.js';
 import { parseMasterKey } from '../src/keys/master-key.js';
 import { migrate } from '../src/storage/migrations.js';
 import { clientRowAt, type DialectName } from './helpers.js';
-import { eachConcurrently, registry, runCli, startAgain, startMsAtOnce, tokenFor } from './interrupted.js';
+import { DB_FILE, eachConcurrently, openRegistry, registry, runCli, startAgain, tokenFor } from './interrupted.js';
 
 // Interrupted migrations: a process is killed at the end of each migration and by signals during
 // them, then the next start must migrate the registry whole.
@@ -17,15 +16,11 @@ import { eachConcurrently, registry, runCli, startAgain, startMsAtOnce, tokenFor
 /** A registry as version 0002 of the schema left it: one client with a known secret, and audit events for migration 0004 to file. */
 async function registryAtSchema0002(
   dialect: DialectName,
-  dir: string,
-  url: string | undefined,
+  env: Record<string, string>,
   masterKey: string,
   events: number,
 ): Promise<{ clientId: string; secret: string }> {
-  const db =
-    dialect === 'sqlite'
-      ? new Kysely<any>({ dialect: new SqliteDialect({ database: new SQLite(path.join(dir, 'zgw-auth.db')) }) }) // eslint-disable-line @typescript-eslint/no-explicit-any -- the schema of then
-      : new Kysely<any>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1 }) }) }); // eslint-disable-line @typescript-eslint/no-explicit-any -- the schema of then
+  const db = openRegistry(env, { write: true });
   try {
     await migrate(db, dialect, '0002_weak_secrets_and_failure_reasons');
     const t = Date.now();
@@ -69,22 +64,24 @@ async function registryAtSchema0002(
   }
 }
 
+/**
+ * The registry of before (registryAtSchema0002), made once and copied for each case: the SQLite
+ * file, or a PostgreSQL database made with it as its template. Filling it costs more than copying.
+ */
+async function registriesAtSchema0002(t: TestContext, dialect: DialectName, masterKey: string, events: number) {
+  const made = await registry(t, dialect);
+  const client = await registryAtSchema0002(dialect, made.env, masterKey, events);
+  const copy = async () => {
+    const copied = await registry(t, dialect, made.name);
+    if (dialect === 'sqlite') fs.copyFileSync(path.join(made.dir, DB_FILE), path.join(copied.dir, DB_FILE));
+    return copied;
+  };
+  return { client, copy };
+}
+
 /** After the next start: every migration recorded, 0003 and 0004 done on the data of before. */
-async function assertMigrated(
-  dialect: DialectName,
-  dir: string,
-  url: string | undefined,
-  events: number,
-  label: string,
-) {
-  /* eslint-disable @typescript-eslint/no-explicit-any -- read as stored, whatever the version's schema */
-  const db =
-    dialect === 'sqlite'
-      ? new Kysely<any>({
-          dialect: new SqliteDialect({ database: new SQLite(path.join(dir, 'zgw-auth.db'), { readonly: true }) }),
-        })
-      : new Kysely<any>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1 }) }) });
-  /* eslint-enable @typescript-eslint/no-explicit-any */
+async function assertMigrated(env: Record<string, string>, events: number, label: string) {
+  const db = openRegistry(env);
   try {
     const done = await db.selectFrom('kysely_migration').select('name').orderBy('name').execute();
     assert.deepEqual(
@@ -158,22 +155,15 @@ export function interruptedMigrationTests(dialect: DialectName): void {
         { signal: 'SIGINT', share: 0.7 },
       ];
       const signalled = cases.filter((c) => c.signal);
-      // How long a start that migrates takes here and now, with as many at once as the signalled
-      // cases below run, to spread the signals over it.
-      const startMs = await startMsAtOnce(t, signalled.length, async () => {
-        const { dir, env, url } = await registry(t, dialect);
-        await registryAtSchema0002(dialect, dir, url, masterKey, EVENTS);
-        const began = Date.now();
-        const measured = await startAgain(t, dir, { ...env, ...keys });
-        const ms = Date.now() - began;
-        await measured.stop();
-        await assertMigrated(dialect, dir, url, EVENTS, 'uninterrupted');
-        return ms;
-      });
+      const before = await registriesAtSchema0002(t, dialect, masterKey, EVENTS);
+      // How long each start after a named point took to listen: a start that migrates the whole
+      // registry (the killed one's migrations were rolled back with it), to spread the signals over.
+      const restartMs: number[] = [];
+      let startMs = 0;
       const runCase = async (c: (typeof cases)[number]) => {
-        const { dir, env: base, url } = await registry(t, dialect);
+        const { dir, env: base } = await before.copy();
         const env = { ...base, ...keys };
-        const client = await registryAtSchema0002(dialect, dir, url, masterKey, EVENTS);
+        const { client } = before;
         const run = runCli(t, ['serve', '--port', '0'], c.point ? { ...env, ZGW_AUTH_TEST_CRASH_AT: c.point } : env);
         const delay = Math.round(startMs * (c.share ?? 0));
         const timer = c.signal ? setTimeout(() => run.child.kill(c.signal), delay) : undefined;
@@ -183,23 +173,28 @@ export function interruptedMigrationTests(dialect: DialectName): void {
           ? `killed at ${c.point}`
           : `${c.signal} after ${delay} ms of a ${startMs} ms start (${ended.signal ?? `exit ${ended.code}`})`;
         if (c.point) assert.equal(ended.signal, 'SIGKILL', `the start reached ${c.point}\n${run.output()}`);
+        const began = Date.now();
         const again = await startAgain(t, dir, env);
+        if (c.point) restartMs.push(Date.now() - began);
         assert.equal(
           (await tokenFor(again.url, client.clientId, client.secret)).status,
           200,
           `${label}: the client of before authenticates`,
         );
         await again.stop();
-        await assertMigrated(dialect, dir, url, EVENTS, label);
+        await assertMigrated(env, EVENTS, label);
       };
-      // The signals right after the starts they are timed by, as many at once as were timed.
-      await eachConcurrently(t, signalled, runCase, signalled.length);
-      // The named points do not depend on timing: several at once, each on a registry of its own.
+      // The named points do not depend on timing: several at once, each on a registry of its own;
+      // as many at once as the signalled cases after them, so that their starts are timed under the
+      // same load.
       await eachConcurrently(
         t,
         cases.filter((c) => c.point),
         runCase,
+        signalled.length,
       );
+      startMs = restartMs.sort((a, b) => a - b)[Math.floor(restartMs.length / 2)]!;
+      await eachConcurrently(t, signalled, runCase, signalled.length);
     });
   });
 }

@@ -3,6 +3,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
+import SQLite from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from '#kysely';
+import pg from 'pg';
 import { CLI, type DialectName, freshPostgres, postForm, startServeProcess } from './helpers.js';
 import { pooledKeysEnv } from './rsa-pool.js';
 
@@ -53,16 +56,63 @@ export function runCli(t: TestContext, args: string[], env: Record<string, strin
   return { child, output: () => out, exited };
 }
 
-/** A registry of `dialect`: a fresh folder, and for PostgreSQL a fresh database (dropped after the test). */
+/**
+ * A registry of `dialect`: a fresh folder, and for PostgreSQL a fresh database (dropped after the
+ * test), a copy of the database `template` when given (`name`: the database's, to copy it in turn).
+ */
 export async function registry(
   t: TestContext,
   dialect: DialectName,
-): Promise<{ dir: string; env: Record<string, string>; url?: string }> {
+  template?: string,
+): Promise<{ dir: string; env: Record<string, string>; url?: string; name?: string }> {
   const dir = tempDir();
   if (dialect === 'sqlite') return { dir, env: { ZGW_AUTH_DATA_DIR: dir } };
-  const db = await freshPostgres();
+  const db = await freshPostgres(template);
   t.after(() => db.drop());
-  return { dir, env: { ZGW_AUTH_DATA_DIR: dir, DATABASE_URL: db.url }, url: db.url };
+  return { dir, env: { ZGW_AUTH_DATA_DIR: dir, DATABASE_URL: db.url }, url: db.url, name: db.name };
+}
+
+/** The SQLite registry's file in its data folder. */
+export const DB_FILE = 'zgw-auth.db';
+
+/**
+ * The registry of `env` opened here, as stored, whatever the version of its schema: its
+ * DATABASE_URL, or the SQLite file in its data folder (`readonly` unless `write`).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- read and written as stored, whatever the version's schema
+export function openRegistry(env: Record<string, string>, { write = false } = {}): Kysely<any> {
+  return env.DATABASE_URL
+    ? new Kysely({
+        dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: env.DATABASE_URL, max: 1 }) }),
+      })
+    : new Kysely({
+        dialect: new SqliteDialect({
+          database: new SQLite(path.join(env.ZGW_AUTH_DATA_DIR!, DB_FILE), { readonly: !write }),
+        }),
+      });
+}
+
+/**
+ * `read` on the registry of `env` as a start left it (openRegistry, closed after): what is
+ * stored, without asking a server for it (a server's first admin API request costs ~0.2 s of CPU).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see openRegistry
+export async function readRegistry<T>(env: Record<string, string>, read: (db: Kysely<any>) => Promise<T>): Promise<T> {
+  const db = openRegistry(env);
+  try {
+    return await read(db);
+  } finally {
+    await db.destroy();
+  }
+}
+
+/** The rows of `table` in the registry of `env` (where `action` is the given one, for audit events). */
+export async function rowCount(env: Record<string, string>, table: string, action?: string): Promise<number> {
+  return readRegistry(env, async (db) => {
+    let query = db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n'));
+    if (action) query = query.where('action', '=', action);
+    return Number((await query.executeTakeFirstOrThrow()).n);
+  });
 }
 
 export async function startAgain(t: TestContext, dir: string, env: Record<string, string>) {

@@ -14,6 +14,7 @@ import { FIRST_ADMIN_CLIENT_ID } from '../src/clients/model.js';
 import {
   basicAuth,
   CLI,
+  cliInProcess,
   type DialectName,
   freshPostgres,
   hs256,
@@ -59,23 +60,17 @@ function serviceClient(clientId: string, secret: string, over: Record<string, un
 
 /** The tests of this file for one dialect: each dialect runs as a test file of its own (migrate-sqlite, migrate-postgres), so that they run in parallel. */
 export function migrateTests(dialect: DialectName): void {
-  // The tests run a few at a time: each has a server and registry of its own (setUp), and most of
-  // their time goes to waiting for the CLI processes they start.
+  // The tests run a few at a time: each has a server and registry of its own (setUp), and much of
+  // their time goes to waiting for the database and the processes they start (curl, Python).
   describe(`migrate (${dialect})`, { concurrency: 3 }, () => {
     let realmFile: string;
     const entry = (r: MigrationReport, id: string): ReportEntry => r.clients.find((c) => c.clientId === id)!;
 
     /** What a test works with: its server, its registry's folder and environment, and ways to reach them. */
     const harness = (ts: TestServer, dir: string, env: Record<string, string>) => {
-      const cli = async (...args: string[]) => {
-        try {
-          const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
-          return { code: 0, stdout, stderr };
-        } catch (err) {
-          const e = err as { code: number; stdout: string; stderr: string };
-          return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-        }
-      };
+      // A command of the CLI with the registry's settings, run in this process: what is tested here
+      // is what it does and prints, not its process (the last test starts one).
+      const cli = (...args: string[]) => cliInProcess(args, env);
       return {
         ts,
         dir,
@@ -332,10 +327,12 @@ export function migrateTests(dialect: DialectName): void {
         ['plus-percent', PLUS_PERCENT],
         ['bad-percent', BAD_PERCENT],
       ];
+      // Every pair from one Python process: starting one and importing requests costs about 0.3 s of CPU.
       const python = `
-import requests, sys
-r = requests.post(sys.argv[1] + "/token", data={"grant_type": "client_credentials"}, auth=(sys.argv[2], sys.argv[3]))
-print(r.status_code, r.json().get("access_token", r.text)[:20])`;
+import json, requests, sys
+for client_id, secret in json.loads(sys.argv[2]):
+    r = requests.post(sys.argv[1] + "/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret))
+    print(r.status_code, r.json().get("access_token", r.text)[:20])`;
       // The clients at once, each sent one way after the other; every run ends before the test goes on.
       const sent = await Promise.allSettled(
         pairs.map(async ([id, secret]) => {
@@ -363,12 +360,12 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
             `${ts.url}/token`,
           ]);
           assert.ok(JSON.parse(multipart.stdout).access_token, `curl -F ${id}: ${multipart.stdout}`);
-          const py = await run('/usr/bin/python3', ['-c', python, ts.url, id, secret]);
-          assert.match(py.stdout, /^200 /, `requests auth= ${id}: ${py.stdout}`);
           assert.equal((await basicToken(basicAuth(id, secret))).status, 200, `form-encoded Basic ${id}`);
         }),
       );
       for (const r of sent) if (r.status === 'rejected') throw r.reason;
+      const py = (await run('/usr/bin/python3', ['-c', python, ts.url, JSON.stringify(pairs)])).stdout.split('\n');
+      pairs.forEach(([id], i) => assert.match(py[i]!, /^200 /, `requests auth= ${id}: ${py[i]}`));
       // Consumers of a non-ASCII secret that send it as UTF-8 get their token.
       assert.equal(
         (
@@ -833,18 +830,11 @@ print(r.status_code, r.json().get("access_token", r.text)[:20])`;
       const pg = dialect === 'postgres' ? await freshPostgres() : undefined;
       try {
         const freshEnv = {
-          ...process.env,
           ZGW_AUTH_DATA_DIR: fresh,
           ZGW_AUTH_MASTER_KEY: crypto.randomBytes(32).toString('base64'),
           ...(pg ? { DATABASE_URL: pg.url } : {}),
         };
-        const inFresh = async (...args: string[]) => {
-          try {
-            return { code: 0, ...(await run(process.execPath, [CLI, ...args], { env: freshEnv })) };
-          } catch (err) {
-            return err as { code: number; stdout: string; stderr: string };
-          }
-        };
+        const inFresh = (...args: string[]) => cliInProcess(args, freshEnv);
         const file = path.join(fresh, 'own-admin.json');
         fs.writeFileSync(
           file,

@@ -359,7 +359,7 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
           CLI_ACTOR,
         ),
       );
-      for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+      for (const w of warnings) ctx.err(`warning: ${w}\n`);
       ctx.out(o.json ? JSON.stringify({ client, warnings }) : describeClient(client));
     });
 
@@ -409,7 +409,7 @@ export function clientsCommands(program: Command, ctx: CliContext): void {
           CLI_ACTOR,
         ),
       );
-      for (const w of created.warnings) process.stderr.write(`warning: ${w}\n`);
+      for (const w of created.warnings) ctx.err(`warning: ${w}\n`);
       if (o.json)
         return ctx.out(
           JSON.stringify({

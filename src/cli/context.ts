@@ -12,7 +12,12 @@ export interface CliContext {
     options?: { create?: boolean; newMasterKey?: boolean; verifier?: boolean },
   ): Promise<T>;
   config(cmd: Command): Config;
+  /** A line of output (stdout). */
   out(text: string): void;
+  /** Errors and warnings (stderr), each with its line end. */
+  err(text: string): void;
+  /** The environment the command reads its settings from. */
+  env: NodeJS.ProcessEnv;
 }
 
 /** Who the audit trail names for changes made with the CLI. */

@@ -138,7 +138,7 @@ export function migrateCommands(program: Command, ctx: CliContext): void {
       cmd: Command,
     ) => {
       if (o.rsin !== undefined) validRsin(o.rsin);
-      const secret = o.clientSecret ?? process.env.ZGW_AUTH_CLIENT_SECRET;
+      const secret = o.clientSecret ?? ctx.env.ZGW_AUTH_CLIENT_SECRET;
       if (!secret) throw new ValidationError('give the secret with --client-secret or ZGW_AUTH_CLIENT_SECRET');
       const { autorisatiesApiUrl, readAutorisatiesApi } = await import('../migrate/read-autorisaties-api.js');
       autorisatiesApiUrl(o.url);

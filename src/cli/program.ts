@@ -4,7 +4,7 @@ import { InvalidParamsError, ValidationError, ZgwAuthError } from '../errors.js'
 import { autorisatiesCommands } from './autorisaties-commands.js';
 import { clientsCommands } from './clients-commands.js';
 import type { CliContext } from './context.js';
-import type { Logger } from 'pino';
+import type { DestinationStream, Logger } from 'pino';
 import { keysCommands } from './keys-commands.js';
 import { displayText } from './output.js';
 import { migrateCommands } from './migrate-commands.js';
@@ -13,7 +13,7 @@ import { transferCommands } from './transfer-commands.js';
 import { serveCommand } from './serve.js';
 import { tokenCommands } from './token-commands.js';
 
-function configFrom(cmd: Command): Config {
+function configFrom(cmd: Command, env: NodeJS.ProcessEnv, err: (text: string) => void): Config {
   const flags: Partial<Record<keyof Config, string>> = {};
   const opts = cmd.optsWithGlobals() as Record<string, unknown>;
   for (const key of Object.keys(OPTIONS) as (keyof Config)[]) {
@@ -21,16 +21,14 @@ function configFrom(cmd: Command): Config {
     if (v !== undefined) flags[key] = String(v);
   }
   if (flags.masterKey !== undefined) {
-    process.stderr.write(
-      'warning: --master-key shows the key in the process list; use --master-key-file or ZGW_AUTH_MASTER_KEY_FILE\n',
-    );
+    err('warning: --master-key shows the key in the process list; use --master-key-file or ZGW_AUTH_MASTER_KEY_FILE\n');
   }
-  return loadConfig(process.env, flags);
+  return loadConfig(env, flags);
 }
 
 /** Commands log only warnings unless ZGW_AUTH_LOG_LEVEL says otherwise (checked like the server's). */
-function cliLogLevel(): string {
-  const level = process.env.ZGW_AUTH_LOG_LEVEL;
+function cliLogLevel(env: NodeJS.ProcessEnv): string {
+  const level = env.ZGW_AUTH_LOG_LEVEL;
   if (level === undefined) return 'warn';
   if (!(LOG_LEVELS as readonly string[]).includes(level))
     throw new ValidationError(
@@ -56,15 +54,25 @@ function madeWhenUsed(make: () => Logger): Logger {
   });
 }
 
-/** Runs the zgw-auth command line; returns the exit code. */
+/**
+ * Runs the zgw-auth command line; returns the exit code. `out` gets each line of output, `err` the
+ * text of errors and warnings, `logs` the log lines (which a process writes to its standard
+ * output, as it does `out`), and `env` is read for the configuration: the process's own unless
+ * given (tests run commands in their own process that way).
+ */
 export async function runCli(
   argv: string[],
   out: (text: string) => void = (t) => process.stdout.write(t + '\n'),
+  {
+    err = (t) => process.stderr.write(t),
+    logs,
+    env = process.env,
+  }: { err?: (text: string) => void; logs?: DestinationStream; env?: NodeJS.ProcessEnv } = {},
 ): Promise<number> {
   const program = new Command('zgw-auth')
     .description('Authentication for ZGW APIs: OAuth2 client credentials, ClientID management, token verification')
     .exitOverride()
-    .configureOutput({ writeOut: (s) => out(s.trimEnd()), writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeOut: (s) => out(s.trimEnd()), writeErr: err });
   // Accepted before or after the command; listed after the commands, which are what most readers look for.
   const serverOptions = new Command();
   for (const spec of Object.values(OPTIONS)) {
@@ -92,17 +100,19 @@ export async function runCli(
     'commands other than serve: create the registry (database, master key) when there is none, instead of refusing',
   );
   const ctx: CliContext = {
-    config: configFrom,
+    config: (cmd) => configFrom(cmd, env, err),
     out,
+    err,
+    env,
     async withApp(cmd, run, options = {}) {
-      const config = configFrom(cmd);
+      const config = configFrom(cmd, env, err);
       // A mistyped --data-dir or DATABASE_URL must not quietly start a second, empty registry.
       const create = options.create === true || cmd.optsWithGlobals().init === true;
       // Loaded when a command opens the registry: `--help` and the commands that work without it do not pay for it.
       const { createApp, createLogger } = await import('../app.js');
-      const level = cliLogLevel();
+      const level = cliLogLevel(env);
       const app = await createApp(config, {
-        log: madeWhenUsed(() => createLogger(level)),
+        log: madeWhenUsed(() => createLogger(level, logs)),
         create,
         newMasterKey: options.newMasterKey,
         // A command shows no metrics: counting them would only load the Prometheus client.
@@ -128,17 +138,17 @@ export async function runCli(
   try {
     await program.parseAsync(withSwitchValues(argv));
     return 0;
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
+  } catch (failure) {
+    if (failure instanceof CommanderError) return failure.exitCode;
     const message =
-      err instanceof InvalidParamsError
-        ? fieldRefusals(err)
-        : err instanceof ZgwAuthError
-          ? withReason(err)
-          : err instanceof Error
-            ? err.message
-            : String(err);
-    process.stderr.write(`zgw-auth: ${message}\n`);
+      failure instanceof InvalidParamsError
+        ? fieldRefusals(failure)
+        : failure instanceof ZgwAuthError
+          ? withReason(failure)
+          : failure instanceof Error
+            ? failure.message
+            : String(failure);
+    err(`zgw-auth: ${message}\n`);
     return 1;
   }
 }

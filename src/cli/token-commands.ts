@@ -10,8 +10,8 @@ const seconds = (v: string) => {
   return Number(v);
 };
 
-function secretFrom(o: { clientSecret?: string }): string {
-  const secret = o.clientSecret ?? process.env.ZGW_AUTH_CLIENT_SECRET;
+function secretFrom(o: { clientSecret?: string }, env: NodeJS.ProcessEnv): string {
+  const secret = o.clientSecret ?? env.ZGW_AUTH_CLIENT_SECRET;
   if (!secret) throw new ValidationError('give the secret with --client-secret or ZGW_AUTH_CLIENT_SECRET');
   return secret;
 }
@@ -33,7 +33,7 @@ export function tokenCommands(program: Command, ctx: CliContext): void {
       ctx.out(
         createSelfSignedToken({
           clientId: o.clientId,
-          secret: secretFrom(o),
+          secret: secretFrom(o, ctx.env),
           userId: o.userId,
           userRepresentation: o.userRepresentation,
           rsin: o.rsin,
@@ -65,7 +65,7 @@ export function tokenCommands(program: Command, ctx: CliContext): void {
       const res = await fetch(meta.token_endpoint, {
         method: 'POST',
         headers: {
-          authorization: basicCredentials(o.clientId, secretFrom(o)),
+          authorization: basicCredentials(o.clientId, secretFrom(o, ctx.env)),
           'content-type': 'application/x-www-form-urlencoded',
         },
         body: new URLSearchParams({
@@ -118,8 +118,7 @@ export function tokenCommands(program: Command, ctx: CliContext): void {
           const decoded = await explainToken(jwt, undefined, Date.now() / 1000);
           // A token that does not decode is refused by any verifier: no registry or server needed.
           if (decoded.verdict.verified) inspection = inspectionOf(decoded, 'decoding');
-          else if (o.server)
-            inspection = await askServer(jwt, o.server, o.adminToken ?? process.env.ZGW_AUTH_ADMIN_TOKEN);
+          else if (o.server) inspection = await askServer(jwt, o.server, o.adminToken ?? ctx.env.ZGW_AUTH_ADMIN_TOKEN);
           else
             inspection = await ctx.withApp(
               cmd,
@@ -127,9 +126,7 @@ export function tokenCommands(program: Command, ctx: CliContext): void {
               { verifier: true },
             );
         } catch (err) {
-          process.stderr.write(
-            `zgw-auth: could not check the token: ${err instanceof Error ? err.message : String(err)}\n`,
-          );
+          ctx.err(`zgw-auth: could not check the token: ${err instanceof Error ? err.message : String(err)}\n`);
           process.exitCode = EXIT_NOT_CHECKED;
           return;
         }
