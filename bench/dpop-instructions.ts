@@ -27,8 +27,13 @@ import { accessToken, DPOP_ISSUER, DPOP_URL, proofKeys } from './dpop-fixtures.j
 const CASES = ['bearer', 'dpop', 'check', 'verify'] as const;
 type Case = (typeof CASES)[number];
 const WARM_UP = 3000;
-/** Operations after the full collection that ends the warm-up, before the measured ones. */
-const WARM_UP_AGAIN = 1000;
+/**
+ * Operations after the full collection that ends the warm-up, before the measured ones: enough for
+ * the code that collection deoptimised to be compiled again, and for the verifier's token cache to
+ * have moved its first generation out (after 4,400 to 5,000 first sights), whose first time
+ * deoptimises the verification once more.
+ */
+const WARM_UP_AGAIN = 2500;
 
 function option(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
@@ -114,7 +119,7 @@ async function measured(which: Case, n: number, fixtures: Fixtures): Promise<voi
   gc?.();
   // A full collection sets allocation sites to old space and deoptimises the code that allocated
   // there: it is compiled again in these operations, not in the measured ones (a server compiles
-  // it once, ever).
+  // it once, ever). See WARM_UP_AGAIN.
   for (let i = WARM_UP; i < WARM_UP + WARM_UP_AGAIN; i++) sink = await op(i);
   for (let i = WARM_UP + WARM_UP_AGAIN; i < WARM_UP + WARM_UP_AGAIN + n; i++) sink = await op(i);
   // What the operations left alive is copied as a server's young generation copies it: once when
