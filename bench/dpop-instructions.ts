@@ -124,7 +124,7 @@ async function measured(which: Case, n: number, fixtures: Fixtures): Promise<voi
   for (let i = WARM_UP + WARM_UP_AGAIN; i < WARM_UP + WARM_UP_AGAIN + n; i++) sink = await op(i);
   // What the operations left alive is copied as a server's young generation copies it: once when
   // it first survives, once more when it is promoted. The young generation is large enough (see
-  // YOUNG_GENERATION) that no scavenge falls among the operations, so these two are all there is,
+  // GC_FLAGS) that no scavenge falls among the operations, so these two are all there is,
   // and each operation is charged for what it keeps, in proportion, in both runs alike.
   gc?.({ type: 'minor' });
   gc?.({ type: 'minor' });
@@ -132,13 +132,16 @@ async function measured(which: Case, n: number, fixtures: Fixtures): Promise<voi
 }
 
 /**
- * The young generation's size, fixed. Left to itself V8 shrinks it after a full collection when it
- * measured fewer than 1,000 bytes allocated per millisecond of wall time, which under valgrind (50
- * times slower) depends on the machine's load: a run whose young generation shrank to 1 MB made
- * a scavenge every 170 DPoP requests (14 k instructions a request), one whose did not made none.
- * 64 MB holds the warm-up and the measured operations of every case without a scavenge.
+ * Collections decided by what was counted, not by the clock. Left to itself V8 shrinks the young
+ * generation after a full collection when it measured fewer than 1,000 bytes allocated per
+ * millisecond of wall time, which under valgrind (50 times slower) depends on the machine's load:
+ * a run whose young generation shrank to 1 MB made a scavenge every 170 DPoP requests (14 k
+ * instructions a request), one whose did not made none. 64 MB holds the warm-up and the measured
+ * operations of every case without a scavenge. The memory reducer, which starts a full collection
+ * when allocation per millisecond looks idle, did so under valgrind in some runs and not in others
+ * (30 to 60 k instructions a request either way).
  */
-const YOUNG_GENERATION = ['--min-semi-space-size=64', '--max-semi-space-size=64'];
+const GC_FLAGS = ['--min-semi-space-size=64', '--max-semi-space-size=64', '--no-memory-reducer'];
 
 /** Instructions callgrind counted for one measured run (every thread). */
 async function instructions(which: Case, n: number, fixtures: string): Promise<number> {
@@ -158,7 +161,7 @@ async function instructions(which: Case, n: number, fixtures: string): Promise<n
         '--hash-seed=1337',
         '--random-seed=1',
         '--expose-gc',
-        ...YOUNG_GENERATION,
+        ...GC_FLAGS,
         fileURLToPath(import.meta.url),
         '--run',
         which,
