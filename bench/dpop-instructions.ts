@@ -8,7 +8,7 @@
 // Cases: `bearer` (an ES256 token at first sight), `dpop` (a DPoP-bound ES256 token with its ES256
 // proof, first sight), `check` (DpopProofChecker.check alone, with ath and jkt), `verify` (one
 // ES256 crypto.verify of a proof, as the checker makes it). O1 = bearer − verify and
-// O2 = dpop − bearer − verify: see docs/benchmarks.md ("DPoP, fourth round"). Needs valgrind.
+// O2 = dpop − bearer − verify: see docs/benchmarks.md ("DPoP, fourth round", "fifth round"). Needs valgrind.
 // `--keep <dir>` keeps the callgrind files; `--write-fixtures <file> <n>` only writes fixtures.
 //
 // Run with `--run <case> <n>` it is the measured process itself: it makes `MAX` tokens and proofs
