@@ -82,8 +82,8 @@ export const MUTATIONS = [
     fn: 'decodeJwt',
     file: D,
     tests: VERIFY_FUZZ,
-    from: 'if (!COMPACT_JWS.test(token)) {',
-    to: 'if (Math.random() < 0) {',
+    from: 'if (known === undefined ? !COMPACT_JWS.test(token) : !afterHeader(token, first)) throw shapeError(token);',
+    to: 'if (Math.random() < 0) throw shapeError(token);',
   },
   {
     id: 'decode-canonical-base64url',
@@ -91,7 +91,7 @@ export const MUTATIONS = [
     fn: 'decodeJwt / canonical',
     file: D,
     tests: VERIFY_FUZZ,
-    from: 'if (!canonical(token, 0, first) || !canonical(token, first + 1, second) || !canonical(token, second + 1, token.length)) throw',
+    from: 'if ((known === undefined && !canonical(token, 0, first)) || !canonical(token, first + 1, second) || !canonical(token, second + 1, token.length)) throw',
     to: 'if (Math.random() < 0) throw',
   },
   {
@@ -2312,7 +2312,7 @@ export const MUTATIONS = [
   {
     id: 'dpop-replay',
     check: 'DPoP proof: a jti used before is refused',
-    fn: 'DpopProofChecker.checkClaims',
+    fn: 'firstUse',
     file: DP,
     tests: DPOP,
     from: 'if (!unseen) throw',
@@ -2400,6 +2400,24 @@ export const MUTATIONS = [
     tests: DPOP,
     from: 'if (jkt === undefined && x5t === undefined)',
     to: 'if (Math.random() < 0)',
+  },
+  {
+    id: 'cnf-thumbprint-shape',
+    check: 'A cnf thumbprint is 43 base64url characters (a SHA-256), or the cnf is refused',
+    fn: 'thumbprintText',
+    file: SC,
+    tests: DPOP,
+    from: "return typeof value === 'string' && /^[A-Za-z0-9_-]{43}$/.test(value);",
+    to: "return typeof value === 'string';",
+  },
+  {
+    id: 'dpop-replay-per-key',
+    check: "DPoP proof: its jti is remembered with its key, so that one client's jti never uses up another's",
+    fn: 'DpopProofChecker.replayId',
+    file: DP,
+    tests: ['dpop'],
+    from: 'key.replayBinding + jti',
+    to: 'jti',
   },
   {
     id: 'verify-refuses-bound',

@@ -3,8 +3,15 @@ import { TokenError } from './errors.js';
 export const MAX_TOKEN_LENGTH = 8192;
 /** Three base64url segments without padding; the signature may be empty (refused later, not here). */
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+/** COMPACT_JWS after a header segment that passed it before: from `lastIndex`, the payload and signature. */
+const AFTER_HEADER = /[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/y;
 const HEADER_CACHE_MAX = 256;
-// A client signs every token with the same header: parsed once, shared, frozen.
+/**
+ * A client signs every token with the same header: parsed once, shared, frozen. A segment is kept
+ * only once it passed COMPACT_JWS and the canonical check, so a token whose header segment is
+ * found here needs those checks on the rest of it only (a DPoP proof's header, which holds the
+ * client's key, is half of the proof).
+ */
 const headers = new Map<string, Readonly<Record<string, unknown>>>();
 
 export interface DecodedJwt {
@@ -23,38 +30,49 @@ export interface DecodedJwt {
 export function decodeJwt(token: string): DecodedJwt {
   if (token.length > MAX_TOKEN_LENGTH)
     throw new TokenError('token_too_large', `token is longer than ${MAX_TOKEN_LENGTH} characters`);
-  if (!COMPACT_JWS.test(token)) {
-    const parts = token.split('.');
-    if (parts.length !== 3)
-      throw new TokenError(
-        'malformed',
-        parts.length === 5 ? 'encrypted tokens (JWE) are not accepted' : 'a JWT has three dot-separated parts',
-      );
-    throw new TokenError('malformed', 'JWT parts must be base64url without padding');
-  }
   const first = token.indexOf('.');
+  const h = token.slice(0, Math.max(first, 0));
+  const known = headers.get(h);
+  if (known === undefined ? !COMPACT_JWS.test(token) : !afterHeader(token, first)) throw shapeError(token);
   const second = token.indexOf('.', first + 1);
   // Buffer ignores the unused low bits of a last character: a token with other bits there would
   // decode to the same bytes, i.e. the same signature verifies for several strings.
   if (
-    !canonical(token, 0, first) ||
+    (known === undefined && !canonical(token, 0, first)) ||
     !canonical(token, first + 1, second) ||
     !canonical(token, second + 1, token.length)
   )
     throw new TokenError('malformed', 'JWT parts must be canonical base64url');
-  const h = token.slice(0, first);
-  let header = headers.get(h);
-  if (header === undefined) {
-    header = Object.freeze(parseObject(h, 'header'));
-    if (headers.size >= HEADER_CACHE_MAX) headers.clear();
-    headers.set(h, header);
-  }
   return {
-    header,
+    header: known ?? cacheHeader(h),
     payload: parseObject(token.slice(first + 1, second), 'payload'),
     signingInput: token.slice(0, second),
     signature: Buffer.from(token.slice(second + 1), 'base64url'),
   };
+}
+
+function shapeError(token: string): TokenError {
+  const parts = token.split('.');
+  if (parts.length !== 3)
+    return new TokenError(
+      'malformed',
+      parts.length === 5 ? 'encrypted tokens (JWE) are not accepted' : 'a JWT has three dot-separated parts',
+    );
+  return new TokenError('malformed', 'JWT parts must be base64url without padding');
+}
+
+/** Whether the token from after its first dot is a payload segment, a dot and a signature segment. */
+function afterHeader(token: string, first: number): boolean {
+  AFTER_HEADER.lastIndex = first + 1;
+  return AFTER_HEADER.test(token);
+}
+
+/** Parses a header segment that passed COMPACT_JWS and the canonical check, and keeps it. */
+function cacheHeader(segment: string): Readonly<Record<string, unknown>> {
+  const header = Object.freeze(parseObject(segment, 'header'));
+  if (headers.size >= HEADER_CACHE_MAX) headers.clear();
+  headers.set(segment, header);
+  return header;
 }
 
 const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';

@@ -8,8 +8,8 @@ import crypto from 'node:crypto';
  */
 const oneShot = typeof crypto.hash === 'function' ? crypto.hash : undefined;
 
-/** SHA-256 of the UTF-8 of `text`, base64url (43 characters). */
-export function sha256Base64url(text: string): string {
+/** SHA-256 of the UTF-8 of `text` (or of the bytes), base64url (43 characters). */
+export function sha256Base64url(text: string | Uint8Array): string {
   return oneShot ? oneShot('sha256', text, 'base64url') : crypto.createHash('sha256').update(text).digest('base64url');
 }
 

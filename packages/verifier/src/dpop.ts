@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { decodeJwt } from './decode.js';
+import { decodeJwt, MAX_TOKEN_LENGTH } from './decode.js';
 import { TokenError, type TokenErrorCode } from './errors.js';
 import { type DecodedJwt } from './decode.js';
 import { sameText, sha256Base64url } from './digest.js';
@@ -95,7 +95,22 @@ interface ImportedKey {
 /** What a proof header decides, once: its key, checked for the header's `alg` and ready to verify. */
 interface ProofKey extends ImportedKey {
   verification: PreparedVerification;
+  /** The key as this process's replay records name it: see `replayId`. */
+  replayBinding: string;
 }
+
+/**
+ * Base64url characters of the thumbprint that name a key in this process's replay records: 132
+ * bits. A record is the first 128 bits of SHA-256("dpop", NUL, binding, jti), so the binding is
+ * no weaker than the record itself: to make a proof's record meet another key's, a client would
+ * need a key whose thumbprint starts with the same 132 bits (a second preimage, about 2^132
+ * SHA-256 computations), or a second preimage of the record (2^128); two keys of its own that
+ * share a binding (2^66) only make its own proofs refuse each other. Of fixed length, so no
+ * separator is needed before the jti, and short enough that a jti of up to 28 characters (16
+ * random bytes in base64url are 22) leaves the record's input within one SHA-256 block of 55 bytes,
+ * where the whole 43-character thumbprint and a separator took two.
+ */
+const REPLAY_BINDING_LENGTH = 22;
 
 /**
  * Imported public keys by their RFC 7638 members (the thumbprint's input, which names the whole
@@ -197,13 +212,18 @@ export class DpopProofChecker {
     // Undefined for a key of another kind than alg is defined for (RSA of 2048 bits or more, P-256, Ed25519).
     const verification = prepareVerification(jwsAlg, imported.key);
     if (!verification) throw new Error(`the DPoP proof's jwk is not a key for ${alg}`);
-    return { key: imported.key, jkt: imported.jkt, verification };
+    return {
+      key: imported.key,
+      jkt: imported.jkt,
+      verification,
+      replayBinding: imported.jkt.slice(0, REPLAY_BINDING_LENGTH),
+    };
   }
 
   /** The claims of a proof whose signature verified, then its jti in the replay cache. */
   private checkClaims(
     jwt: DecodedJwt,
-    imported: ImportedKey,
+    imported: ProofKey,
     alg: string,
     input: ProofInput,
   ): CheckedProof | Promise<CheckedProof> {
@@ -242,17 +262,26 @@ export class DpopProofChecker {
     // Remembered until no clock could accept the proof any more: iat + window + leeway.
     let fresh;
     try {
-      fresh = this.replay.useOnce('dpop', `${imported.jkt}.${jti}`, (iat + slack) * 1000 + 1, imported.jkt);
+      fresh = this.replay.useOnce('dpop', this.replayId(imported, jti), (iat + slack) * 1000 + 1, imported.jkt);
     } catch (err) {
       throw cacheFailure(err);
     }
-    const decide = (unseen: boolean) => {
-      if (!unseen) throw refusal('dpop_replayed', 'this DPoP proof was used before: make a new proof per request');
-      return checked;
-    };
-    return fresh instanceof Promise
-      ? fresh.then(decide, (err: unknown) => Promise.reject(cacheFailure(err)))
-      : decide(fresh);
+    if (fresh instanceof Promise)
+      return fresh.then(
+        (unseen) => firstUse(unseen, checked),
+        (err: unknown) => Promise.reject(cacheFailure(err)),
+      );
+    return firstUse(fresh, checked);
+  }
+
+  /**
+   * What a proof's jti is remembered by: single use per key. This process's memory names the key
+   * by its short binding (REPLAY_BINDING_LENGTH); a store that processes share (Redis, zgw-auth's
+   * database) by the whole thumbprint and a dot, as earlier versions wrote it, so that during a
+   * rolling update each version still finds the proofs the other has seen.
+   */
+  private replayId(key: ProofKey, jti: string): string {
+    return this.replay instanceof MemoryReplayCache ? key.replayBinding + jti : `${key.jkt}.${jti}`;
   }
 
   private singleProof(proof: ProofInput['proof']): string {
@@ -272,6 +301,12 @@ function seconds(name: string, value: number): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
     throw new Error(`DPoP ${name} must be a finite number of seconds, 0 or more, not ${String(value)}`);
   return value;
+}
+
+/** The checked proof when the replay cache saw its jti for the first time; a refusal when it saw it before. */
+function firstUse(unseen: boolean, checked: CheckedProof): CheckedProof {
+  if (!unseen) throw refusal('dpop_replayed', 'this DPoP proof was used before: make a new proof per request');
+  return checked;
 }
 
 function invalid(message: string): TokenError {
@@ -346,10 +381,15 @@ export function jwkThumbprint(jwk: unknown): string {
 
 /** RFC 9449 §4.2 `ath`: base64url of the SHA-256 of the access token's ASCII. */
 export function accessTokenHash(accessToken: string): string {
-  // As many UTF-8 bytes as characters: ASCII only, where UTF-8 is the ASCII (every token that verified).
-  if (Buffer.byteLength(accessToken) === accessToken.length) return sha256Base64url(accessToken);
-  return crypto.createHash('sha256').update(accessToken, 'ascii').digest('base64url');
+  // One byte per character, as Node's 'ascii' and 'latin1' encodings both write it: a token's
+  // ASCII where it is ASCII (every token that verified is), without a pass to find that out first.
+  if (accessToken.length > tokenBytes.length)
+    return crypto.createHash('sha256').update(accessToken, 'latin1').digest('base64url');
+  return sha256Base64url(tokenBytes.subarray(0, tokenBytes.write(accessToken, 0, 'latin1')));
 }
+
+/** Where an access token's bytes are written to be hashed: nothing keeps them between two calls. */
+const tokenBytes = Buffer.allocUnsafe(MAX_TOKEN_LENGTH);
 
 /**
  * `htu` as compared (RFC 9449 §4.3 point 9): without query and fragment, scheme and host in lower
@@ -389,6 +429,8 @@ function parseHtu(url: string): string | undefined {
 
 /** Whether `htu` names one of `urls`, both normalised (RFC 9449 §4.3 point 9). */
 function namesUrl(htu: string, urls: readonly string[]): boolean {
+  // The common case: the URL exactly as the request's, whose normal form is known already.
+  for (let i = 0; i < urls.length; i++) if (htu === urls[i]) return normaliseHtu(urls[i]!) !== undefined;
   const target = normaliseHtu(htu);
   if (target === undefined) return false;
   for (let i = 0; i < urls.length; i++) if (normaliseHtu(urls[i]!) === target) return true;

@@ -199,10 +199,14 @@ export function prepareVerification(alg: string, key: crypto.KeyObject): Prepare
   return Object.freeze({ digest: p.digest, key: keyInput(p, key) });
 }
 
-/** `verifyJwsSignature` with a prepared key: false, never an exception, for a malformed signature. */
+/**
+ * `verifyJwsSignature` with a prepared key: false, never an exception, for a malformed signature.
+ * The signing input is ASCII (RFC 7515 §5.2; decodeJwt refuses anything but base64url and dots),
+ * whose bytes latin1 writes one per character, without the pass UTF-8 makes first to count them.
+ */
 export function verifyPrepared(prepared: PreparedVerification, signingInput: string, signature: Buffer): boolean {
   try {
-    return crypto.verify(prepared.digest, Buffer.from(signingInput), prepared.key, signature);
+    return crypto.verify(prepared.digest, Buffer.from(signingInput, 'latin1'), prepared.key, signature);
   } catch {
     return false;
   }
@@ -215,7 +219,7 @@ export async function verifyPreparedAsync(
   signature: Buffer,
 ): Promise<boolean> {
   try {
-    return await verifyOnThreadPool(prepared.digest, Buffer.from(signingInput), prepared.key, signature);
+    return await verifyOnThreadPool(prepared.digest, Buffer.from(signingInput, 'latin1'), prepared.key, signature);
   } catch {
     return false;
   }

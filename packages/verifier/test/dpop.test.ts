@@ -147,6 +147,36 @@ describe('DPoP proofs: refused', () => {
     );
   });
 
+  it("a jti is single use per key: another key's proof with the same jti is its own, each replay is refused", async () => {
+    const other = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const otherJwk = other.publicKey.export({ format: 'jwk' });
+    const ids: string[] = [];
+    const seen = new Set<string>();
+    // A store that processes share, as zgw-auth's and Redis's: it is given the whole thumbprint.
+    const shared = {
+      useOnce(namespace: string, id: string) {
+        ids.push(id);
+        if (seen.has(`${namespace}:${id}`)) return false;
+        seen.add(`${namespace}:${id}`);
+        return true;
+      },
+    };
+    for (const replay of [new MemoryReplayCache(), shared]) {
+      const checker = new DpopProofChecker({ replay });
+      for (const jti of ['short', crypto.randomBytes(16).toString('base64url'), crypto.randomUUID(), 'j'.repeat(256)]) {
+        const mine = forged({}, claimsNow({ jti }));
+        const theirs = forged({ jwk: otherJwk }, claimsNow({ jti }), other.privateKey);
+        await checker.check({ proof: mine, method: 'GET', urls: [URL_] });
+        await checker.check({ proof: theirs, method: 'GET', urls: [URL_] });
+        await refusedWith(() => checker.check({ proof: mine, method: 'GET', urls: [URL_] }), 'dpop_replayed');
+        await refusedWith(() => checker.check({ proof: theirs, method: 'GET', urls: [URL_] }), 'dpop_replayed');
+      }
+    }
+    // Its records name the key by its whole thumbprint, as every earlier version did: processes of
+    // two versions that share it during a rolling update find each other's proofs.
+    assert.equal(ids[0], `${jwkThumbprint(ecPublicJwk)}.short`);
+  });
+
   it('a proof for another URL or another method', async () => {
     const { pair } = await clientKey();
     const checker = new DpopProofChecker();
@@ -588,10 +618,25 @@ describe('bound tokens in createVerifier', () => {
     await verifier.verifyRequest(again);
     await refusedWith(() => verifier.verifyRequest(again), 'dpop_replayed');
     await refusedWith(() => verifier.verifyRequest({ ...again, dpop: undefined }), 'dpop_proof_missing');
+    // The scheme in any case, spaces around the token; whitespace inside it is no token.
+    for (const authorization of [`dpop   ${token}  `, `DPOP ${token}`])
+      await verifier.verifyRequest({ ...(await request()), authorization });
+    const [head, rest] = [token.slice(0, 20), token.slice(20)];
+    for (const authorization of [`DPoP ${head} ${rest}`, `DPoP ${head}\t${rest}`, `DPoP\t${token}`, 'DPoP ', 'DPoP  '])
+      await assert.rejects(verifier.verifyRequest({ ...(await request()), authorization }), TokenError);
   });
 
   it('a cnf that is not an object, holds a malformed thumbprint or only another confirmation method is refused', async () => {
-    for (const cnf of ['x', { jkt: 'short' }, { 'x5t#S256': 42 }, { jwk: { kty: 'EC' } }, { kid: 'k1' }])
+    const thumbprintsOf43 = ['!'.repeat(43), `${'a'.repeat(42)}=`, `${'a'.repeat(42)}é`, `${'a'.repeat(41)}+/`];
+    for (const cnf of [
+      'x',
+      { jkt: 'short' },
+      { 'x5t#S256': 42 },
+      { jwk: { kty: 'EC' } },
+      { kid: 'k1' },
+      ...thumbprintsOf43.map((jkt) => ({ jkt })),
+      ...thumbprintsOf43.map((x5t) => ({ 'x5t#S256': x5t })),
+    ])
       await refusedWith(
         () => verifier.verify(issued(cnf), [], { acceptBoundTokens: true }),
         'invalid_claim',
