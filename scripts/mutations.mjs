@@ -95,6 +95,15 @@ export const MUTATIONS = [
     to: 'if (Math.random() < 0) throw',
   },
   {
+    id: 'decode-canonical-header',
+    check: 'Canonical base64url of a header segment the decoder has not cached (a cached one is the same string)',
+    fn: 'decodeJwt',
+    file: D,
+    tests: ['dpop'],
+    from: '(known === undefined && !canonical(token, 0, first))',
+    to: '(Math.random() < 0 && !canonical(token, 0, first))',
+  },
+  {
     id: 'decode-json-object',
     check: 'Header and payload are JSON objects',
     fn: 'parseObject',

@@ -177,6 +177,31 @@ describe('DPoP proofs: refused', () => {
     assert.equal(ids[0], `${jwkThumbprint(ecPublicJwk)}.short`);
   });
 
+  it('a header whose last character carries stray bits is refused, also after the canonical one was seen', async () => {
+    // The decoder skips the header's checks for a segment it has cached: only the exact string.
+    // The key holder signs the odd header itself, so that only the canonical check can refuse it.
+    let pad = '';
+    const header = () => ({ alg: 'ES256', typ: 'dpop+jwt', jwk: ecPublicJwk, pad });
+    while (base64urlJson(header()).length % 4 !== 2) pad += 'p';
+    const canonical = base64urlJson(header());
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    // Two characters over a 4-character group: the last one's low 4 bits are spare.
+    const odd = canonical.slice(0, -1) + alphabet[alphabet.indexOf(canonical.at(-1)!) ^ 1]!;
+    assert.deepEqual(Buffer.from(odd, 'base64url'), Buffer.from(canonical, 'base64url'));
+    const checker = new DpopProofChecker();
+    const sign = (encodedHeader: string) => signJws({ alg: 'ES256', encodedHeader }, claimsNow(), ecKey.privateKey);
+    for (const encodedHeader of [odd, canonical, odd, `${canonical}=`]) {
+      const proof = sign(encodedHeader);
+      if (encodedHeader === canonical) await checker.check({ proof, method: 'GET', urls: [URL_] });
+      else
+        await refusedWith(
+          () => checker.check({ proof, method: 'GET', urls: [URL_] }),
+          'invalid_dpop_proof',
+          /base64url/,
+        );
+    }
+  });
+
   it('a proof for another URL or another method', async () => {
     const { pair } = await clientKey();
     const checker = new DpopProofChecker();
