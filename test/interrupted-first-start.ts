@@ -6,6 +6,7 @@ import type { DialectName } from './helpers.js';
 import {
   CASES_AT_ONCE,
   eachConcurrently,
+  median,
   registry,
   rowCount,
   runCli,
@@ -119,7 +120,7 @@ export function interruptedFirstStart(dialect: DialectName): void {
       // runs without those, as long as three fresh ones take.
       const startMs =
         wholeStartMs.length === NOTHING_KEPT.length
-          ? wholeStartMs.sort((a, b) => a - b)[Math.floor(wholeStartMs.length / 2)]!
+          ? median(wholeStartMs)
           : await startMsAtOnce(t, CASES_AT_ONCE, async () => {
               const baseline = await freshRegistry(t, dialect);
               const began = Date.now();

@@ -8,7 +8,16 @@ import { hashSecret } from '../src/clients/secrets.js';
 import { parseMasterKey } from '../src/keys/master-key.js';
 import { migrate } from '../src/storage/migrations.js';
 import { clientRowAt, type DialectName } from './helpers.js';
-import { DB_FILE, eachConcurrently, openRegistry, registry, runCli, startAgain, tokenFor } from './interrupted.js';
+import {
+  DB_FILE,
+  eachConcurrently,
+  median,
+  openRegistry,
+  registry,
+  runCli,
+  startAgain,
+  tokenFor,
+} from './interrupted.js';
 
 // Interrupted migrations: a process is killed at the end of each migration and by signals during
 // them, then the next start must migrate the registry whole.
@@ -193,7 +202,7 @@ export function interruptedMigrationTests(dialect: DialectName): void {
         runCase,
         signalled.length,
       );
-      startMs = restartMs.sort((a, b) => a - b)[Math.floor(restartMs.length / 2)]!;
+      startMs = median(restartMs);
       await eachConcurrently(t, signalled, runCase, signalled.length);
     });
   });
